@@ -1,0 +1,173 @@
+# sculpt -- a plain Makefile (Redis's src/Makefile is the model).
+#
+#   make                 release build into build/ (binaries in build/bin/)
+#   make check           fast unit tests, ASan+UBSan build in build-test/
+#   make test            deps, unit tests and every integration test (what CI runs)
+#   make bench[-AREA]    benchmarks (AREA: replay engine libvirt db rpc api presculpt)
+#   make run             the main job: see contrib/run.sh
+#   make valgrind        unit tests under valgrind (build-vg/)
+#   make format          clang-format the sources
+#
+# Sources are discovered: every .c under a module folder belongs to that
+# module's archive, except *_main.c files, which are program entry points.
+# Layering (design.md): common <- driver <- db <- openstack, api.
+
+WERROR ?= -Werror
+CC ?= cc
+O ?= build
+SANITIZER ?=
+OPT ?= -O2
+
+# Every library the project links.  contrib/install-deps.sh installs them.
+PKGS := libvirt librabbitmq libcurl jansson libpq libmicrohttpd zlib cmocka
+PKG_CHECK := $(shell pkg-config --exists $(PKGS) 2>/dev/null || echo missing)
+# `make test` and `make run` install what is missing first, then build in a
+# sub-make; any other goal on a bare machine stops here with the remedy.
+ifneq ($(PKG_CHECK),)
+ifeq ($(filter deps test run format clean distclean,$(MAKECMDGOALS)),)
+$(error missing development packages (one of: $(PKGS)); run `make deps` (contrib/install-deps.sh) as root)
+endif
+endif
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs libvirt librabbitmq libcurl jansson libpq libmicrohttpd zlib 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
+        -Wimplicit-fallthrough -Wvla -Wwrite-strings $(WERROR)
+CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fstack-protector-strong \
+               -I. $(PKG_CFLAGS)
+ifeq ($(SANITIZER),address)
+SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SANITIZER),thread)
+SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else
+SAN_FLAGS :=
+endif
+ALL_CFLAGS := $(CFLAGS_BASE) $(SAN_FLAGS) $(CFLAGS)
+ALL_LDFLAGS := $(SAN_FLAGS) $(LDFLAGS) -Wl,--as-needed
+LIBS := $(PKG_LIBS) -lm -lpthread
+
+# `make V=1` shows the commands.
+ifeq ($(V),1)
+Q :=
+SAY := @true
+else
+Q := @
+SAY := @echo
+endif
+
+MODULES := common driver db openstack api
+src_of = $(filter-out %_main.c,$(wildcard $(1)/*.c $(1)/*/*.c))
+obj_of = $(patsubst %.c,$(O)/obj/%.o,$(1))
+
+COMMON_SRC := $(call src_of,common)
+DRIVER_SRC := $(call src_of,driver)
+DB_SRC := $(call src_of,db)
+OPENSTACK_SRC := $(call src_of,openstack)
+API_SRC := $(call src_of,api)
+
+LIB_COMMON := $(O)/lib/libsculpt_common.a
+LIB_DRIVER := $(O)/lib/libsculpt_driver.a
+LIB_DB := $(O)/lib/libsculpt_db.a
+LIB_OPENSTACK := $(O)/lib/libsculpt_openstack.a
+LIB_API := $(O)/lib/libsculpt_api.a
+# Link order: dependents first.
+ALL_LIBS := $(LIB_OPENSTACK) $(LIB_API) $(LIB_DB) $(LIB_DRIVER) $(LIB_COMMON)
+
+PROGRAMS := $(O)/bin/sculpt-replay $(O)/bin/sculpt-compute $(O)/bin/sculptctl
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
+TEST_HELPER_SRC := $(wildcard tests/unit/helpers/*.c)
+TEST_HELPER_OBJ := $(call obj_of,$(TEST_HELPER_SRC))
+
+.PHONY: all check test bench run valgrind format clean distclean deps unit integration \
+        bench-replay bench-engine bench-libvirt bench-db bench-rpc bench-api bench-presculpt
+all: $(PROGRAMS)
+
+$(O)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(SAY) "  CC      $<"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+
+define archive_rule
+$(1): $(call obj_of,$(2))
+	@mkdir -p $$(dir $$@)
+	@rm -f $$@
+	$$(SAY) "  AR      $$@"
+	$$(Q)$$(AR) rcs $$@ $$^
+endef
+$(eval $(call archive_rule,$(LIB_COMMON),$(COMMON_SRC)))
+$(eval $(call archive_rule,$(LIB_DRIVER),$(DRIVER_SRC)))
+$(eval $(call archive_rule,$(LIB_DB),$(DB_SRC)))
+$(eval $(call archive_rule,$(LIB_OPENSTACK),$(OPENSTACK_SRC)))
+$(eval $(call archive_rule,$(LIB_API),$(API_SRC)))
+
+$(O)/bin/sculpt-replay: $(O)/obj/driver/replay_main.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(SAY) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+$(O)/bin/sculpt-compute: $(O)/obj/openstack/compute_main.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(SAY) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+$(O)/bin/sculptctl: $(O)/obj/api/sculptctl_main.o $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(SAY) "  LD      $@"
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+$(O)/tests/test_%: tests/unit/test_%.c $(TEST_HELPER_OBJ) $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(SAY) "  TEST    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPER_OBJ) $(ALL_LIBS) \
+	    $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(LIBS)
+
+deps:
+	contrib/install-deps.sh
+
+# The test build: sanitizers on, its own output folder.
+TEST_O := build-test
+check:
+	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 unit
+
+unit: $(PROGRAMS) $(UNIT_BINS)
+	@tests/check-layers.sh
+	@tests/run-unit.sh $(O) $(UNIT_BINS)
+
+test:
+	@contrib/install-deps.sh
+	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 unit
+	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 integration
+
+integration: $(PROGRAMS)
+	@tests/run-integration.sh $(O)
+
+valgrind:
+	@$(MAKE) --no-print-directory O=build-vg OPT=-O1 $(patsubst $(O)/%,build-vg/%,$(PROGRAMS)) \
+	    $(patsubst $(O)/%,build-vg/%,$(UNIT_BINS))
+	@VALGRIND=1 tests/run-unit.sh build-vg $(patsubst $(O)/%,build-vg/%,$(UNIT_BINS))
+
+BENCH_AREAS := replay engine libvirt db rpc api presculpt
+bench: $(PROGRAMS)
+	@tests/bench/run.sh $(O) $(BENCH_AREAS)
+$(addprefix bench-,$(BENCH_AREAS)): bench-%: $(PROGRAMS)
+	@tests/bench/run.sh $(O) $*
+
+run:
+	@contrib/install-deps.sh
+	@$(MAKE) --no-print-directory all
+	@contrib/run.sh $(O)
+
+format:
+	clang-format --style=file:contrib/clang-format -i $(wildcard $(addsuffix /*.[ch],$(MODULES)) \
+	    $(addsuffix /*/*.[ch],$(MODULES)) tests/unit/*.c)
+
+clean:
+	rm -rf build build-test build-vg
+
+distclean: clean
+	rm -rf run
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

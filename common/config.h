@@ -1,0 +1,78 @@
+/* sculpt.conf: a nova.conf-style INI file read through one option table
+ * (config_options.def).
+ *
+ * Loading happens in four steps (libvirt's virQEMUDriverConfig): defaults,
+ * the file, validation, derived values.  A bad value fails with the file and
+ * line.  A loaded config is read-only; to reload, load a new one and swap it
+ * with cfg_publish().  Objects are reference-counted so a thread can keep
+ * using the config it started with.
+ */
+#ifndef SC_COMMON_CONFIG_H
+#define SC_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+struct err;
+
+struct cfg {
+#define CFG_STR(f, s, n, d, h) char *f;
+#define CFG_URL(f, s, n, d, h) char *f;
+#define CFG_SECRET(f, s, n, h) char *f;
+#define CFG_INT(f, s, n, d, lo, hi, h) long long f;
+#define CFG_FLOAT(f, s, n, d, lo, hi, h) double f;
+#define CFG_BOOL(f, s, n, d, h) bool f;
+#define CFG_ENUM(f, s, n, d, c, h) char *f;
+#include "config_options.def"
+#undef CFG_STR
+#undef CFG_URL
+#undef CFG_SECRET
+#undef CFG_INT
+#undef CFG_FLOAT
+#undef CFG_BOOL
+#undef CFG_ENUM
+    char *source;   /* path it was loaded from, or "(defaults)" */
+    int refs;       /* owned by cfg_ref/cfg_unref */
+};
+
+/* A config holding only the defaults (plus derived values).  Caller drops it
+ * with cfg_unref().  Never fails. */
+struct cfg *cfg_new_defaults(void);
+
+/* Load `path` over the defaults, validate and derive.  Returns a new config
+ * (refs = 1) or NULL with *err naming "path:line".  A missing file is an
+ * error. */
+struct cfg *cfg_load(const char *path, struct err **err);
+
+/* The same from a string; `name` stands for the path in messages (tests). */
+struct cfg *cfg_load_string(const char *text, const char *name, struct err **err);
+
+/* Set one option from its text form, as if read from a file.  For tests and
+ * command-line overrides on a config not yet published.  Returns 0 or -1. */
+int cfg_set(struct cfg *cfg, const char *section, const char *name,
+            const char *value, struct err **err);
+
+struct cfg *cfg_ref(struct cfg *cfg);
+void cfg_unref(struct cfg *cfg);
+static inline void cfg_unrefp(struct cfg **p)
+{
+    if (p && *p)
+        cfg_unref(*p);
+}
+#define autocfg __attribute__((cleanup(cfg_unrefp))) struct cfg *
+
+/* Process-wide current config.  cfg_publish() takes a reference on `cfg`
+ * and drops the one on the previous config; cfg_acquire() returns a new
+ * reference the caller must drop (NULL before the first publish).  Both are
+ * thread-safe. */
+void cfg_publish(struct cfg *cfg);
+struct cfg *cfg_acquire(void);
+
+/* Write a sample sculpt.conf documenting every option with its type, bounds
+ * and default, all commented out. */
+void cfg_write_sample(FILE *out);
+
+/* Log every option at INFO (secrets as "***", URLs redacted). */
+void cfg_log(const struct cfg *cfg);
+
+#endif

@@ -1,0 +1,47 @@
+#!/bin/sh
+# Install the Debian 12 packages sculpt needs to build and test.  Idempotent:
+# it only calls apt when something is missing, so `make test` and `make run`
+# run it every time.  Needs root (CI runs as root) when anything is missing.
+#
+#   contrib/install-deps.sh            every group
+#   contrib/install-deps.sh build ...  only the named groups
+set -eu
+
+# Group -> packages.  Add a package to the group of the feature that needs it.
+pkgs_build="gcc make pkg-config libc6-dev zlib1g-dev libcmocka-dev libjansson-dev
+  libcurl4-openssl-dev librabbitmq-dev libpq-dev libmicrohttpd-dev libvirt-dev"
+pkgs_tools="valgrind clang libclang-rt-14-dev python3 curl procps iproute2"
+
+groups=${*:-"build tools"}
+want=""
+for g in $groups; do
+    eval "list=\${pkgs_$g:-}"
+    [ -n "$list" ] || { echo "install-deps: unknown group '$g'" >&2; exit 2; }
+    want="$want $list"
+done
+
+missing=""
+for p in $want; do
+    status=$(dpkg-query -W -f '${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *" installed") ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" != 0 ]; then
+    echo "install-deps: missing packages:$missing" >&2
+    echo "install-deps: run as root: contrib/install-deps.sh" >&2
+    exit 1
+fi
+echo "install-deps: installing$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt_install() {
+    apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "$@" >&2
+}
+# A fresh machine may have no package lists yet; fetch them once on failure.
+if ! apt_install $missing; then
+    apt-get -o DPkg::Lock::Timeout=900 update -q >&2
+    apt_install $missing
+fi

@@ -1,0 +1,68 @@
+/* Replaying a trace through allocation policies and scoring how each
+ * allocation fits observed use.
+ *
+ * Definitions (fixed so figures compare across runs), over all VM-steps of
+ * a resource:
+ *   slack          = sum(max(alloc - use, 0)) / sum(alloc)
+ *   violation_rate = share of steps with use > alloc
+ *   shortfall      = sum(max(use - alloc, 0)) / sum(use)
+ * Use is capped at the provisioned size, allocations are clipped to
+ * [0, provisioned].
+ */
+#ifndef SC_DRIVER_REPLAY_H
+#define SC_DRIVER_REPLAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/policy.h"
+#include "driver/trace.h"
+
+struct err;
+
+struct drv_replay_stats {
+    double sum_alloc, sum_use, sum_slack, sum_short;
+    uint64_t steps, violations;
+};
+
+struct drv_replay_policy_result {
+    const struct drv_policy_ops *ops;
+    struct drv_policy_params params;
+    char label[48];             /* name in reports: "vpa", "vpa_slo"... */
+    struct drv_replay_stats res[DRV_TR_LAST];
+};
+
+struct drv_replay_result {
+    size_t vms;
+    uint64_t vm_steps;          /* samples replayed (per policy) */
+    double elapsed_s;           /* time spent in the policies' loop */
+    size_t npolicies;
+    struct drv_replay_policy_result *policies;  /* owned */
+};
+
+/* Progress callback: VMs done of total.  May be NULL. */
+typedef void (*drv_replay_progress_fn)(size_t done, size_t total, void *opaque);
+
+/* One policy to run, with its parameters and report label (NULL label:
+ * the policy's name). */
+struct drv_replay_entry {
+    const struct drv_policy_ops *ops;
+    struct drv_policy_params params;
+    const char *label;
+};
+
+/* Replay every VM of `tr` through each entry.  Deterministic.  Fills *out
+ * (release with drv_replay_result_release).  Returns 0, or -1 with *err. */
+int drv_replay_run(const struct drv_trace *tr, const struct drv_replay_entry *entries,
+                   size_t nentries, drv_replay_progress_fn progress, void *opaque,
+                   struct drv_replay_result *out, struct err **err);
+void drv_replay_result_release(struct drv_replay_result *r);
+
+/* The figures of one stats record. */
+double drv_replay_slack(const struct drv_replay_stats *s);
+double drv_replay_violation_rate(const struct drv_replay_stats *s);
+double drv_replay_shortfall(const struct drv_replay_stats *s);
+double drv_replay_mean_alloc(const struct drv_replay_stats *s);
+double drv_replay_mean_use(const struct drv_replay_stats *s);
+
+#endif
