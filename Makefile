@@ -4,7 +4,7 @@
 #   make check           fast unit tests, ASan+UBSan build in build-test/
 #   make test            deps, unit tests and every integration test (what CI runs)
 #   make bench[-AREA]    benchmarks (AREA: replay engine libvirt db rpc api presculpt)
-#   make run             the main job: see contrib/run.sh
+#   make run             the main job: see contrib/run.sh (`make stop` ends it)
 #   make valgrind        unit tests under valgrind (build-vg/)
 #   make format          clang-format the sources
 #
@@ -81,7 +81,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 TEST_HELPER_SRC := $(wildcard tests/unit/helpers/*.c)
 TEST_HELPER_OBJ := $(call obj_of,$(TEST_HELPER_SRC))
 
-.PHONY: all check test bench run valgrind format clean distclean deps unit integration \
+.PHONY: all check test bench run stop valgrind format clean distclean deps unit integration \
         bench-replay bench-engine bench-libvirt bench-db bench-rpc bench-api bench-presculpt
 all: $(PROGRAMS)
 
@@ -158,7 +158,10 @@ $(addprefix bench-,$(BENCH_AREAS)): bench-%: $(PROGRAMS)
 run:
 	@contrib/install-deps.sh
 	@$(MAKE) --no-print-directory all
-	@contrib/run.sh $(O)
+	@contrib/run.sh $(O) start
+
+stop:
+	@contrib/run.sh $(O) stop
 
 format:
 	clang-format --style=file:contrib/clang-format -i $(wildcard $(addsuffix /*.[ch],$(MODULES)) \

@@ -1,22 +1,44 @@
 #!/bin/sh
-# The main job (`make run`).  Today: replay the real trace excerpts kept in
-# the repository through every allocation policy and print the comparison.
-# Later issues grow this into the local cloud (PostgreSQL, RabbitMQ,
-# libvirtd, Nova, sculpt-compute and its dashboard).
-#   contrib/run.sh BUILD_DIR
+# The main job (`make run`) and its counterpart (`make stop`).
+#
+# The local cloud is started service by service from contrib/stack/: each
+# NAME.sh takes `start|stop|status RUN_DIR`, keeps everything it owns under
+# RUN_DIR/NAME (data, logs, pid files), listens on loopback only, and
+# writes what clients need to RUN_DIR/env/NAME.env.  Services start in the
+# order below and stop in reverse.  Then the trace replay prints how the
+# allocation policies compare on the real excerpts kept in the repository.
+#   contrib/run.sh BUILD_DIR [start|stop]
 set -eu
 build=${1:-build}
+action=${2:-start}
 top=$(cd "$(dirname "$0")/.." && pwd)
 bin="$top/$build/bin"
-data="$top/tests/data/traces"
+run="$top/run"
+services="postgres rabbitmq libvirt nova sculpt"
 
-# The full public traces, when this checkout sits beside them.
-full="$top/../shared/data/traces"
+if [ "$action" = stop ]; then
+    for s in $(echo $services | tr ' ' '\n' | tac); do
+        [ -x "$top/contrib/stack/$s.sh" ] && "$top/contrib/stack/$s.sh" stop "$run" || true
+    done
+    exit 0
+fi
+
+mkdir -p "$run/env"
+for s in $services; do
+    if [ -x "$top/contrib/stack/$s.sh" ]; then
+        echo "=== starting $s"
+        SCULPT_BIN="$bin" "$top/contrib/stack/$s.sh" start "$run"
+    fi
+done
+
+data="$top/tests/data/traces"
 for f in bitbrains azure-cpu alibaba-machines; do
     echo "=== sculpt-replay --format $f $data/$f"
     "$bin/sculpt-replay" --format "$f" "$data/$f"
     echo
 done
+# The full public traces, when this checkout sits beside them.
+full="$top/../shared/data/traces"
 if [ -d "$full" ]; then
     echo "=== the full public traces in $full"
     "$bin/sculpt-replay" --format bitbrains "$full/bitbrains-gwa-t-12-rnd"
