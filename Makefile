@@ -19,7 +19,7 @@ SANITIZER ?=
 OPT ?= -O2
 
 # Every library the project links.  contrib/install-deps.sh installs them.
-PKGS := libvirt librabbitmq libcurl jansson libpq libmicrohttpd zlib cmocka
+PKGS := libvirt libxml-2.0 librabbitmq libcurl jansson libpq libmicrohttpd zlib cmocka
 PKG_CHECK := $(shell pkg-config --exists $(PKGS) 2>/dev/null || echo missing)
 # `make test` and `make run` install what is missing first, then build in a
 # sub-make; any other goal on a bare machine stops here with the remedy.
@@ -29,7 +29,7 @@ $(error missing development packages (one of: $(PKGS)); run `make deps` (contrib
 endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs libvirt librabbitmq libcurl jansson libpq libmicrohttpd zlib 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(filter-out cmocka,$(PKGS)) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \

@@ -1,7 +1,9 @@
 #!/bin/sh
 # The architecture as a check (design.md): dependencies point one way,
-# common <- driver <- db <- openstack, api; each library's types stay in the
-# folder that owns them.  Prints every offending #include and fails.
+# common <- driver <- db <- openstack <- api; each library's types stay in
+# the folder that owns them.  Program entry points (*_main.c) are the
+# composition roots that wire the layers together and may include any of
+# them.  Prints every offending #include and fails.
 set -u
 cd "$(dirname "$0")/.."
 bad=0
@@ -12,13 +14,13 @@ allowed() { # MODULE -> modules it may include
     driver) echo "common driver" ;;
     db) echo "common driver db" ;;
     openstack) echo "common driver db openstack" ;;
-    api) echo "common driver db api" ;;
+    api) echo "common driver db openstack api" ;;
     esac
 }
 
 for m in common driver db openstack api; do
     ok=$(allowed $m)
-    for f in $(find $m -name '*.[ch]' 2>/dev/null); do
+    for f in $(find $m -name '*.[ch]' ! -name '*_main.c' 2>/dev/null); do
         for inc in $(sed -n 's/^#include "\([a-z_]*\)\/.*"/\1/p' "$f"); do
             case " $ok " in
             *" $inc "*) ;;

@@ -1,0 +1,10 @@
+/* The modes of sculpt-replay.  Each takes the whole command line (getopt
+ * state reset) and returns the process exit code: 0 success, 1 failure,
+ * 2 usage error. */
+#ifndef SC_DRIVER_REPLAY_CLI_H
+#define SC_DRIVER_REPLAY_CLI_H
+
+/* Default: per-VM usage traces through allocation policies. */
+int drv_replay_usage_cli(int argc, char **argv);
+
+#endif

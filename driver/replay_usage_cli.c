@@ -1,0 +1,249 @@
+/* sculpt-replay's default mode: replay real per-VM usage traces through
+ * allocation policies and report how well each allocation fits observed
+ * use. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/replay.h"
+#include "driver/replay_cli.h"
+#include "driver/trace.h"
+
+#define REPLAY_MAX_POLICIES 16
+
+struct replay_opts {
+    enum drv_trace_format format;
+    bool json;
+    bool quiet;
+    const char *config;
+    struct drv_replay_entry entries[REPLAY_MAX_POLICIES];
+    size_t nentries;
+};
+
+struct replay_progress {
+    const char *what;
+    bool quiet;
+    int64_t last_ms;
+    int64_t start_ms;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sculpt-replay --format FORMAT [--policy LIST] [--json] [--quiet]\n"
+            "                     [--config FILE] PATH...\n"
+            "\n"
+            "Replay per-VM usage traces through allocation policies and report, per\n"
+            "policy and resource, slack, violation rate and shortfall.\n"
+            "\n"
+            "  --format FORMAT   bitbrains, azure-cpu or alibaba-machines\n"
+            "  --policy LIST     comma-separated policies (default: %s)\n"
+            "  --json            print one JSON object instead of a table\n"
+            "  --quiet           no progress on stderr\n"
+            "  --config FILE     sculpt.conf to read (default: none, built-in defaults)\n"
+            "  PATH              a trace file, or a folder of *.csv / *.csv.gz files\n",
+            drv_policy_names());
+}
+
+static int parse_policies(struct replay_opts *o, const char *list, struct err **err)
+{
+    autofree char *copy = xstrdup(list);
+    char *save = NULL;
+    o->nentries = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        const struct drv_policy_ops *ops = drv_policy_find(tok);
+        if (!ops)
+            return err_set(err, ERR_INVALID, "unknown policy `%s` (known: %s)", tok,
+                           drv_policy_names());
+        for (size_t i = 0; i < o->nentries; i++)
+            if (o->entries[i].ops == ops)
+                return err_set(err, ERR_INVALID, "policy `%s` given twice", tok);
+        if (o->nentries == REPLAY_MAX_POLICIES)
+            return err_set(err, ERR_INVALID, "more than %d policies", REPLAY_MAX_POLICIES);
+        struct drv_replay_entry *e = &o->entries[o->nentries++];
+        e->ops = ops;
+        e->params = (struct drv_policy_params)DRV_POLICY_PARAMS_DEFAULT;
+        e->label = NULL;
+    }
+    if (o->nentries == 0)
+        return err_set(err, ERR_INVALID, "--policy needs at least one policy");
+    return 0;
+}
+
+/* Progress on stderr at most once a second, for runs long enough to
+ * wonder about. */
+static void progress_cb(size_t done, size_t total, void *opaque)
+{
+    struct replay_progress *p = opaque;
+    int64_t now = clock_mono_ms();
+    if (p->quiet || (now - p->last_ms < 1000 && done != total))
+        return;
+    if (done == total && now - p->start_ms < 1000)
+        return;
+    p->last_ms = now;
+    fprintf(stderr, "sculpt-replay: %s %zu/%zu\n", p->what, done, total);
+}
+
+static void print_table(const struct drv_trace *tr, const struct drv_replay_result *r,
+                        double load_s)
+{
+    printf("format %s: %zu VMs, %llu VM-steps (%zu files, %zu rows, %zu dropped, "
+           "%zu duplicates merged)\n",
+           drv_trace_format_name(tr->format), r->vms, (unsigned long long)r->vm_steps,
+           tr->files, tr->rows, tr->rows_dropped, tr->rows_merged);
+    printf("load %.2f s, replay %.2f s (%.0f VM-steps/s over %zu policies)\n\n", load_s,
+           r->elapsed_s,
+           r->elapsed_s > 0 ? (double)r->vm_steps * (double)r->npolicies / r->elapsed_s : 0,
+           r->npolicies);
+    printf("%-8s %-14s %8s %11s %10s %12s %12s\n", "resource", "policy", "slack",
+           "violations", "shortfall", "mean_alloc", "mean_use");
+    for (int k = 0; k < DRV_TR_LAST; k++) {
+        if (!tr->has[k])
+            continue;
+        for (size_t p = 0; p < r->npolicies; p++) {
+            const struct drv_replay_stats *s = &r->policies[p].res[k];
+            printf("%-8s %-14s %7.1f%% %10.2f%% %9.2f%% %12.4g %12.4g\n",
+                   drv_trace_res_name((enum drv_trace_res)k), r->policies[p].label,
+                   100 * drv_replay_slack(s), 100 * drv_replay_violation_rate(s),
+                   100 * drv_replay_shortfall(s), drv_replay_mean_alloc(s),
+                   drv_replay_mean_use(s));
+        }
+    }
+}
+
+static void print_json(const struct drv_trace *tr, const struct drv_replay_result *r,
+                       double load_s)
+{
+    double rate = r->elapsed_s > 0 ? (double)r->vm_steps * (double)r->npolicies / r->elapsed_s
+                                   : 0;
+    printf("{\"format\":\"%s\",\"vms\":%zu,\"steps\":%llu,\"elapsed_s\":%.6f,"
+           "\"load_s\":%.6f,\"vm_steps_per_s\":%.1f,\"files\":%zu,\"rows\":%zu,"
+           "\"rows_dropped\":%zu,\"rows_merged\":%zu,\"policies\":{",
+           drv_trace_format_name(tr->format), r->vms, (unsigned long long)r->vm_steps,
+           r->elapsed_s, load_s, rate, tr->files, tr->rows, tr->rows_dropped,
+           tr->rows_merged);
+    for (size_t p = 0; p < r->npolicies; p++) {
+        printf("%s\"%s\":{", p ? "," : "", r->policies[p].label);
+        bool first = true;
+        for (int k = 0; k < DRV_TR_LAST; k++) {
+            if (!tr->has[k])
+                continue;
+            const struct drv_replay_stats *s = &r->policies[p].res[k];
+            printf("%s\"%s\":{\"slack\":%.6f,\"violation_rate\":%.6f,\"shortfall\":%.6f,"
+                   "\"mean_alloc\":%.6g,\"mean_use\":%.6g}",
+                   first ? "" : ",", drv_trace_res_name((enum drv_trace_res)k),
+                   drv_replay_slack(s), drv_replay_violation_rate(s), drv_replay_shortfall(s),
+                   drv_replay_mean_alloc(s), drv_replay_mean_use(s));
+            first = false;
+        }
+        printf("}");
+    }
+    printf("}}\n");
+}
+
+int drv_replay_usage_cli(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"format", required_argument, NULL, 'f'},
+        {"policy", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"config", required_argument, NULL, 'c'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct replay_opts o = {.format = DRV_TRACE_FORMAT_LAST};
+    autoerr struct err *err = NULL;
+    autocfg cfg = NULL;
+    int c;
+
+    if (parse_policies(&o, drv_policy_names(), &err) < 0)
+        goto fail;
+    while ((c = getopt_long(argc, argv, "f:p:jqc:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'f': {
+            int f = drv_trace_format_parse(optarg);
+            if (f < 0) {
+                err_set(&err, ERR_INVALID,
+                        "unknown format `%s` (bitbrains, azure-cpu, alibaba-machines)", optarg);
+                goto fail;
+            }
+            o.format = (enum drv_trace_format)f;
+            break;
+        }
+        case 'p':
+            if (parse_policies(&o, optarg, &err) < 0)
+                goto fail;
+            break;
+        case 'j':
+            o.json = true;
+            break;
+        case 'q':
+            o.quiet = true;
+            break;
+        case 'c':
+            o.config = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o.format == DRV_TRACE_FORMAT_LAST || optind >= argc) {
+        usage(stderr);
+        return 2;
+    }
+
+    cfg = o.config ? cfg_load(o.config, &err) : cfg_new_defaults();
+    if (!cfg)
+        goto fail;
+    enum log_level lvl = LOG_LEVEL_WARN;
+    log_level_parse(cfg->log_level, &lvl);
+    if (lvl < LOG_LEVEL_WARN)
+        lvl = LOG_LEVEL_WARN; /* a CLI tool: keep stderr for progress */
+    if (log_setup(lvl, "stderr", false, &err) < 0)
+        goto fail;
+
+    struct replay_progress prog = {.what = "loading files", .quiet = o.quiet};
+    prog.start_ms = prog.last_ms = clock_mono_ms();
+    int64_t t0 = clock_mono_ns();
+    struct drv_trace *tr = drv_trace_load(o.format, (const char *const *)argv + optind,
+                                          (size_t)(argc - optind), progress_cb, &prog, &err);
+    if (!tr)
+        goto fail;
+    double load_s = (double)(clock_mono_ns() - t0) / 1e9;
+    if (tr->nvms == 0) {
+        err_set(&err, ERR_INVALID, "no replayable VM in %zu file(s)", tr->files);
+        drv_trace_free(tr);
+        goto fail;
+    }
+
+    struct drv_replay_result res;
+    prog.what = "replaying VMs";
+    prog.start_ms = prog.last_ms = clock_mono_ms();
+    if (drv_replay_run(tr, o.entries, o.nentries, progress_cb, &prog, &res, &err) < 0) {
+        drv_trace_free(tr);
+        goto fail;
+    }
+    if (o.json)
+        print_json(tr, &res, load_s);
+    else
+        print_table(tr, &res, load_s);
+    drv_replay_result_release(&res);
+    drv_trace_free(tr);
+    return fflush(stdout) == 0 ? 0 : 1;
+
+fail:
+    fprintf(stderr, "sculpt-replay: %s\n", err ? err->msg : "failed");
+    return 1;
+}
