@@ -1,0 +1,874 @@
+/* The fake backend: guests in memory, a clock moved by the caller, usage
+ * following a demand capped by the shape.  One mutex guards everything;
+ * events are collected under it and delivered after it is released, so a
+ * subscriber may call back in. */
+#include "driver/fake/fake.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/strbuf.h"
+#include "driver/hypervisor_priv.h"
+
+LOG_INIT("driver.fake");
+
+extern const struct drv_hv_ops drv_fake_ops;
+
+struct fake_guest {
+    struct drv_hv_guest_spec spec;  /* spec->shape: the defined shape */
+    char name[DRV_HV_NAME_MAX + 1];
+    struct drv_shape shape;         /* the latest shape (live when running) */
+    int32_t online;                 /* vCPUs actually online */
+    enum drv_power_state state;
+    char reason[32];
+    int64_t domain_id;              /* -1 when off */
+    int64_t started_ms;             /* fake clock */
+    struct drv_res demand;
+    struct drv_hv_counters raw;
+    struct drv_hv_sample prev;      /* last sample handed out */
+    bool has_prev;
+    struct strbuf console;
+};
+
+struct fake_topology {
+    int nodes, sockets, cores, threads;
+    double mem_mib;                 /* per node */
+};
+
+struct fake {
+    pthread_mutex_t lock;
+    struct fake_guest **guests;
+    size_t n;
+    int64_t now_ms;
+    int64_t next_id;
+    int64_t calls;
+    bool unplug;
+    bool disconnected;
+    struct fake_topology topo;
+    struct drv_hv_host host;
+    char fail_op[32];
+    enum err_code fail_code;
+    int fail_count;
+};
+
+/* Events raised under the lock, delivered after it. */
+struct fake_events {
+    struct drv_hv_event ev[4];
+    int n;
+};
+
+static struct fake *fake_of(struct drv_hv *hv)
+{
+    return hv->priv;
+}
+
+static void fake_event(struct fake *f, struct fake_events *evs, enum drv_hv_event_type type,
+                       const struct fake_guest *g, const char *reason, bool by_sculpt)
+{
+    if (evs->n >= (int)ARRAY_SIZE(evs->ev))
+        return;
+    struct drv_hv_event *e = &evs->ev[evs->n++];
+    memset(e, 0, sizeof(*e));
+    e->type = type;
+    if (g) {
+        snprintf(e->uuid, sizeof(e->uuid), "%s", g->spec.uuid);
+        e->state = g->state;
+    }
+    snprintf(e->reason, sizeof(e->reason), "%s", reason);
+    e->by_sculpt = by_sculpt;
+    e->wall_ms = DRV_FAKE_EPOCH_MS + f->now_ms;
+}
+
+static void fake_unlock_and_emit(struct drv_hv *hv, struct fake_events *evs)
+{
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    for (int i = 0; i < evs->n; i++)
+        drv_hv_emit(hv, &evs->ev[i]);
+}
+
+static void fake_console(struct fake *f, struct fake_guest *g, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void fake_console(struct fake *f, struct fake_guest *g, const char *fmt, ...)
+{
+    char line[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    strbuf_printf(&g->console, "[%10.3f] %s\n",
+                  g->state == DRV_POWER_RUNNING ? (double)(f->now_ms - g->started_ms) / 1000 : 0.0,
+                  line);
+    /* keep the buffer bounded like a rotated log */
+    if (g->console.len > 4 * DRV_HV_CONSOLE_MAX) {
+        size_t cut = g->console.len - DRV_HV_CONSOLE_MAX;
+        memmove(g->console.s, g->console.s + cut, g->console.len - cut + 1);
+        g->console.len -= cut;
+    }
+}
+
+/* Every op starts here: the lock, the connection and injected failures. */
+static int fake_enter(struct drv_hv *hv, const char *op, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    pthread_mutex_lock(&f->lock);
+    if (f->disconnected) {
+        pthread_mutex_unlock(&f->lock);
+        return err_set(err, ERR_UNAVAILABLE, "fake hypervisor: %s: not connected", op);
+    }
+    if (f->fail_count > 0 && strcmp(f->fail_op, op) == 0) {
+        f->fail_count--;
+        pthread_mutex_unlock(&f->lock);
+        return err_set(err, f->fail_code, "fake hypervisor: %s: injected failure", op);
+    }
+    return 0;
+}
+
+static struct fake_guest *fake_find(struct fake *f, const char *uuid, struct err **err)
+{
+    for (size_t i = 0; i < f->n; i++)
+        if (strcasecmp(f->guests[i]->spec.uuid, uuid) == 0)
+            return f->guests[i];
+    err_set(err, ERR_NOT_FOUND, "no guest `%s`", uuid);
+    return NULL;
+}
+
+static void fake_guest_free(struct fake_guest *g)
+{
+    if (!g)
+        return;
+    drv_hv_guest_spec_release(&g->spec);
+    strbuf_release(&g->console);
+    free(g);
+}
+
+/* ---- topology and host ---- */
+
+static int fake_parse_topology(const char *text, struct fake_topology *t, struct err **err)
+{
+    struct fake_topology r = {1, 1, 4, 2, 16384};
+    autofree char *copy = xstrdup(text);
+    char *save = NULL;
+    for (char *kv = strtok_r(copy, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(kv, '=');
+        char *end = NULL;
+        if (!eq)
+            return err_set(err, ERR_INVALID, "[fake] topology `%s`: `%s` is not key=value", text,
+                           kv);
+        *eq = '\0';
+        double v = strtod(eq + 1, &end);
+        if (end == eq + 1 || *end || !(v >= 1) || v > (strcmp(kv, "mem_mib") ? 256 : 1 << 30))
+            return err_set(err, ERR_INVALID, "[fake] topology `%s`: bad value for `%s`", text,
+                           kv);
+        if (strcmp(kv, "nodes") == 0)
+            r.nodes = (int)v;
+        else if (strcmp(kv, "sockets") == 0)
+            r.sockets = (int)v;
+        else if (strcmp(kv, "cores") == 0)
+            r.cores = (int)v;
+        else if (strcmp(kv, "threads") == 0)
+            r.threads = (int)v;
+        else if (strcmp(kv, "mem_mib") == 0)
+            r.mem_mib = v;
+        else
+            return err_set(err, ERR_INVALID, "[fake] topology `%s`: unknown key `%s`", text, kv);
+    }
+    if (r.nodes * r.sockets * r.cores * r.threads > DRV_CPUSET_MAX)
+        return err_set(err, ERR_INVALID, "[fake] topology `%s`: more than %d CPUs", text,
+                       DRV_CPUSET_MAX);
+    *t = r;
+    return 0;
+}
+
+static int fake_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
+{
+    struct fake_topology t;
+    if (fake_parse_topology(cfg->fake_topology, &t, err) < 0)
+        return -1;
+    struct fake *f = xzalloc(sizeof(*f));
+    pthread_mutex_init(&f->lock, NULL);
+    f->topo = t;
+    f->unplug = cfg->fake_vcpu_unplug;
+    f->next_id = 1;
+    struct drv_hv_host *h = &f->host;
+    snprintf(h->hostname, sizeof(h->hostname), "%s", cfg->host);
+    snprintf(h->hypervisor, sizeof(h->hypervisor), "fake");
+    snprintf(h->virt_type, sizeof(h->virt_type), "fake");
+    h->hypervisor_version = 1000000;
+    h->cpus = t.nodes * t.sockets * t.cores * t.threads;
+    h->mem_mib = t.mem_mib * t.nodes;
+    h->mem_free_mib = h->mem_mib;
+    h->max_vcpus = cfg->libvirt_max_vcpus > 0 ? (int32_t)cfg->libvirt_max_vcpus : h->cpus;
+    h->max_mem_mib = cfg->libvirt_max_memory_mb > 0
+                         ? (double)cfg->libvirt_max_memory_mb
+                         : fmax(h->mem_mib - (double)cfg->reserved_host_memory_mb, 0);
+    h->vcpu_unplug = f->unplug;
+    hv->priv = f;
+    return 0;
+}
+
+static void fake_close(struct drv_hv *hv)
+{
+    struct fake *f = fake_of(hv);
+    if (!f)
+        return;
+    for (size_t i = 0; i < f->n; i++)
+        fake_guest_free(f->guests[i]);
+    free(f->guests);
+    pthread_mutex_destroy(&f->lock);
+    free(f);
+    hv->priv = NULL;
+}
+
+static int fake_host_info(struct drv_hv *hv, struct drv_hv_host *out, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "host_info", err) < 0)
+        return -1;
+    *out = f->host;
+    double used = 0;
+    for (size_t i = 0; i < f->n; i++)
+        if (f->guests[i]->state == DRV_POWER_RUNNING || f->guests[i]->state == DRV_POWER_PAUSED)
+            used += f->guests[i]->shape.res.v[DRV_RES_MEM_MIB];
+    out->mem_free_mib = fmax(out->mem_mib - used, 0);
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+/* libvirt's capabilities layout, numbered as Linux numbers a host: the
+ * second thread of each core comes after all first threads. */
+static char *fake_capabilities(struct drv_hv *hv, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "capabilities", err) < 0)
+        return NULL;
+    const struct fake_topology *t = &f->topo;
+    int cores_total = t->nodes * t->sockets * t->cores;
+    autostrbuf b = STRBUF_INIT;
+    strbuf_printf(&b,
+                  "<capabilities>\n  <host>\n    <uuid>00000000-0000-4000-8000-00000000fa4e</uuid>\n"
+                  "    <cpu>\n      <arch>x86_64</arch>\n      <model>fake</model>\n"
+                  "      <vendor>sculpt</vendor>\n"
+                  "      <topology sockets='%d' dies='1' cores='%d' threads='%d'/>\n    </cpu>\n"
+                  "    <topology>\n      <cells num='%d'>\n",
+                  t->sockets, t->cores, t->threads, t->nodes);
+    for (int n = 0; n < t->nodes; n++) {
+        strbuf_printf(&b,
+                      "        <cell id='%d'>\n          <memory unit='KiB'>%.0f</memory>\n"
+                      "          <cpus num='%d'>\n",
+                      n, t->mem_mib * 1024, t->sockets * t->cores * t->threads);
+        for (int s = 0; s < t->sockets; s++)
+            for (int th = 0; th < t->threads; th++)
+                for (int c = 0; c < t->cores; c++) {
+                    int core = (n * t->sockets + s) * t->cores + c;
+                    autostrbuf sib = STRBUF_INIT;
+                    for (int k = 0; k < t->threads; k++)
+                        strbuf_printf(&sib, "%s%d", k ? "," : "", k * cores_total + core);
+                    strbuf_printf(&b,
+                                  "            <cpu id='%d' socket_id='%d' die_id='0' "
+                                  "core_id='%d' siblings='%s'/>\n",
+                                  th * cores_total + core, n * t->sockets + s, c, sib.s);
+                }
+        strbuf_append(&b, "          </cpus>\n        </cell>\n");
+    }
+    strbuf_append(&b, "      </cells>\n    </topology>\n  </host>\n</capabilities>\n");
+    pthread_mutex_unlock(&f->lock);
+    return strbuf_steal(&b);
+}
+
+/* ---- usage ---- */
+
+static double cap_at(double demand, double limit)
+{
+    return limit > 0 ? fmin(demand, limit) : demand;
+}
+
+/* Grow a running guest's counters by its capped use over dt_ms. */
+static void fake_guest_run(struct fake_guest *g, int64_t dt_ms)
+{
+    if (g->state != DRV_POWER_RUNNING || dt_ms <= 0)
+        return;
+    const double *d = g->demand.v, *lim = g->shape.res.v;
+    double s = (double)dt_ms / 1000;
+    double cpu = fmin(d[DRV_RES_VCPU], fmin(lim[DRV_RES_VCPU], g->online));
+    g->raw.cpu_time_ns += (uint64_t)llround(cpu * s * 1e9);
+    g->raw.cpu_total_ns = g->raw.cpu_time_ns + (uint64_t)llround(0.01 * s * 1e9);
+    g->raw.net_rx_bytes += (uint64_t)llround(cap_at(d[DRV_RES_NET_IN_MBPS], lim[DRV_RES_NET_IN_MBPS]) * 1e6 / 8 * s);
+    g->raw.net_tx_bytes += (uint64_t)llround(cap_at(d[DRV_RES_NET_OUT_MBPS], lim[DRV_RES_NET_OUT_MBPS]) * 1e6 / 8 * s);
+    g->raw.net_rx_pkts = g->raw.net_rx_bytes / 1500;
+    g->raw.net_tx_pkts = g->raw.net_tx_bytes / 1500;
+    g->raw.blk_rd_reqs += (uint64_t)llround(cap_at(d[DRV_RES_DISK_READ_IOPS], lim[DRV_RES_DISK_READ_IOPS]) * s);
+    g->raw.blk_wr_reqs += (uint64_t)llround(cap_at(d[DRV_RES_DISK_WRITE_IOPS], lim[DRV_RES_DISK_WRITE_IOPS]) * s);
+    g->raw.blk_rd_bytes += (uint64_t)llround(cap_at(d[DRV_RES_DISK_READ_MBPS], lim[DRV_RES_DISK_READ_MBPS]) * 1e6 * s);
+    g->raw.blk_wr_bytes += (uint64_t)llround(cap_at(d[DRV_RES_DISK_WRITE_MBPS], lim[DRV_RES_DISK_WRITE_MBPS]) * 1e6 * s);
+}
+
+/* The level counters (memory, vCPUs) as they stand now. */
+static void fake_guest_levels(struct fake_guest *g)
+{
+    double balloon = g->shape.res.v[DRV_RES_MEM_MIB];
+    g->raw.has_cpu = g->raw.has_balloon = g->raw.has_guest_mem = true;
+    g->raw.has_net = g->spec.nvifs > 0;
+    g->raw.has_blk = g->spec.image.disk_base != NULL;
+    g->raw.vcpus_online = g->online;
+    g->raw.balloon_mib = balloon;
+    g->raw.guest_total_mib = balloon;
+    double used = fmin(g->demand.v[DRV_RES_MEM_MIB], balloon);
+    g->raw.guest_usable_mib = balloon - used;
+    g->raw.guest_free_mib = g->raw.guest_usable_mib;
+    g->raw.rss_mib = used + 32;
+}
+
+/* ---- lifecycle ---- */
+
+static void fake_start(struct fake *f, struct fake_guest *g, const char *reason)
+{
+    g->state = DRV_POWER_RUNNING;
+    snprintf(g->reason, sizeof(g->reason), "%s", reason);
+    g->domain_id = f->next_id++;
+    g->started_ms = f->now_ms;
+    g->online = g->shape.vcpus_online;
+    memset(&g->raw, 0, sizeof(g->raw));
+    g->has_prev = false;
+    fake_console(f, g, "GUEST-INIT-READY %s vcpus=%d mem_mib=%.0f", g->name, g->online,
+                 g->shape.res.v[DRV_RES_MEM_MIB]);
+}
+
+static void fake_stop(struct fake_guest *g, const char *reason)
+{
+    g->state = DRV_POWER_SHUTDOWN;
+    snprintf(g->reason, sizeof(g->reason), "%s", reason);
+    g->domain_id = -1;
+}
+
+static int fake_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    struct fake_events evs = {.n = 0};
+    if (fake_enter(hv, "spawn", err) < 0)
+        return -1;
+    f->calls++;
+    if (fake_find(f, spec->uuid, NULL)) {
+        pthread_mutex_unlock(&f->lock);
+        return err_set(err, ERR_CONFLICT, "spawn: guest `%s` exists", spec->uuid);
+    }
+    if (drv_hv_check_host_policy(&f->host, f->topo.nodes, &spec->shape, err) < 0) {
+        pthread_mutex_unlock(&f->lock);
+        return err_wrap(err, "spawn `%s`", spec->uuid);
+    }
+    struct fake_guest *g = xzalloc(sizeof(*g));
+    drv_hv_guest_spec_copy(&g->spec, spec);
+    drv_hv_domain_name(spec, g->name);
+    g->shape = spec->shape;
+    f->guests = xreallocarray(f->guests, f->n + 1, sizeof(*f->guests));
+    f->guests[f->n++] = g;
+    fake_event(f, &evs, DRV_HV_EVENT_DEFINED, g, "added", true);
+    fake_start(f, g, "booted");
+    fake_event(f, &evs, DRV_HV_EVENT_STARTED, g, "booted", true);
+    log_debug("spawned %s (%s)", g->name, g->spec.uuid);
+    fake_unlock_and_emit(hv, &evs);
+    return 0;
+}
+
+static int fake_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    struct fake_events evs = {.n = 0};
+    (void)keep_disks;
+    if (fake_enter(hv, "destroy", err) < 0)
+        return -1;
+    f->calls++;
+    size_t i;
+    for (i = 0; i < f->n && strcasecmp(f->guests[i]->spec.uuid, uuid) != 0; i++)
+        ;
+    if (i == f->n) {
+        pthread_mutex_unlock(&f->lock);
+        return err_set(err, ERR_NOT_FOUND, "destroy: no guest `%s`", uuid);
+    }
+    struct fake_guest *g = f->guests[i];
+    if (g->state != DRV_POWER_SHUTDOWN) {
+        fake_stop(g, "destroyed");
+        fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "destroyed", true);
+    }
+    fake_event(f, &evs, DRV_HV_EVENT_UNDEFINED, g, "removed", true);
+    f->guests[i] = f->guests[--f->n];
+    fake_guest_free(g);
+    fake_unlock_and_emit(hv, &evs);
+    return 0;
+}
+
+/* A state change on one guest: `from` lists the states it is allowed from
+ * (as a bit mask of 1 << state), `to` the result. */
+static int fake_transition(struct drv_hv *hv, const char *op, const char *uuid, unsigned from,
+                           enum drv_power_state to, enum drv_hv_event_type ev,
+                           const char *reason, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    struct fake_events evs = {.n = 0};
+    if (fake_enter(hv, op, err) < 0)
+        return -1;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g) {
+        pthread_mutex_unlock(&f->lock);
+        return err_wrap(err, "%s", op);
+    }
+    if (!(from & (1u << g->state))) {
+        enum drv_power_state st = g->state;
+        pthread_mutex_unlock(&f->lock);
+        return err_set(err, ERR_CONFLICT, "%s `%s`: guest is %s", op, uuid,
+                       drv_power_state_name(st));
+    }
+    if (to == DRV_POWER_RUNNING && g->state != DRV_POWER_PAUSED)
+        fake_start(f, g, reason);
+    else if (to == DRV_POWER_SHUTDOWN)
+        fake_stop(g, reason);
+    else {
+        g->state = to;
+        snprintf(g->reason, sizeof(g->reason), "%s", reason);
+        if (to == DRV_POWER_SUSPENDED)
+            g->domain_id = -1;
+    }
+    fake_event(f, &evs, ev, g, reason, true);
+    fake_unlock_and_emit(hv, &evs);
+    return 0;
+}
+
+#define ST(s) (1u << (s))
+
+static int fake_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct err **err)
+{
+    return fake_transition(hv, "power_off", uuid, ST(DRV_POWER_RUNNING) | ST(DRV_POWER_PAUSED),
+                           DRV_POWER_SHUTDOWN, DRV_HV_EVENT_STOPPED,
+                           timeout_s ? "shutdown" : "destroyed", err);
+}
+
+static int fake_power_on(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    return fake_transition(hv, "power_on", uuid, ST(DRV_POWER_SHUTDOWN) | ST(DRV_POWER_CRASHED),
+                           DRV_POWER_RUNNING,
+                           DRV_HV_EVENT_STARTED, "booted", err);
+}
+
+static int fake_pause(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    return fake_transition(hv, "pause", uuid, ST(DRV_POWER_RUNNING), DRV_POWER_PAUSED,
+                           DRV_HV_EVENT_PAUSED, "user", err);
+}
+
+static int fake_unpause(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    return fake_transition(hv, "unpause", uuid, ST(DRV_POWER_PAUSED), DRV_POWER_RUNNING,
+                           DRV_HV_EVENT_RESUMED, "unpaused", err);
+}
+
+static int fake_suspend(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    return fake_transition(hv, "suspend", uuid, ST(DRV_POWER_RUNNING) | ST(DRV_POWER_PAUSED),
+                           DRV_POWER_SUSPENDED, DRV_HV_EVENT_SUSPENDED, "saved", err);
+}
+
+static int fake_resume(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    return fake_transition(hv, "resume", uuid, ST(DRV_POWER_SUSPENDED), DRV_POWER_RUNNING,
+                           DRV_HV_EVENT_STARTED, "restored", err);
+}
+
+static int fake_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "reboot", err) < 0)
+        return -1;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g || g->state != DRV_POWER_RUNNING) {
+        enum drv_power_state st = g ? g->state : DRV_POWER_NOSTATE;
+        pthread_mutex_unlock(&f->lock);
+        if (!g)
+            return err_wrap(err, "reboot");
+        return err_set(err, ERR_CONFLICT, "reboot `%s`: guest is %s", uuid,
+                       drv_power_state_name(st));
+    }
+    /* the domain keeps its id across a reboot, the guest OS restarts */
+    g->started_ms = f->now_ms;
+    fake_console(f, g, "GUEST-REBOOT %s", hard ? "hard" : "soft");
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+/* ---- shapes ---- */
+
+static int fake_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
+                        struct drv_hv_reshape_report *rep, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "reshape", err) < 0)
+        return -1;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g) {
+        pthread_mutex_unlock(&f->lock);
+        return err_wrap(err, "reshape");
+    }
+    if (to->vcpus_max != g->spec.shape.vcpus_max ||
+        fabs(to->mem_max_mib - g->spec.shape.mem_max_mib) > 1e-6) {
+        pthread_mutex_unlock(&f->lock);
+        return err_set(err, ERR_INVALID,
+                       "reshape `%s`: maxima %d vCPU / %.0f MiB differ from the defined %d / "
+                       "%.0f (a cold resize changes them)",
+                       uuid, to->vcpus_max, to->mem_max_mib, g->spec.shape.vcpus_max,
+                       g->spec.shape.mem_max_mib);
+    }
+    if (drv_hv_check_host_policy(&f->host, f->topo.nodes, to, err) < 0) {
+        pthread_mutex_unlock(&f->lock);
+        return err_wrap(err, "reshape `%s`", uuid);
+    }
+    bool live = g->state == DRV_POWER_RUNNING || g->state == DRV_POWER_PAUSED;
+    struct drv_shape want = *to;
+    if (live && want.vcpus_online < g->online && !f->unplug) {
+        want.vcpus_online = g->online;
+        rep->vcpus_kept = true;
+    }
+    struct drv_shape cur = g->shape;
+    if (live)
+        cur.vcpus_online = g->online;
+    rep->changed = drv_hv_shape_diff(&cur, &want, 100000);
+    for (int k = 0; k < DRV_HV_KNOB_LAST; k++)
+        if (rep->changed & (1u << k))
+            rep->calls++;
+    f->calls += rep->calls;
+    g->shape = *to;
+    if (live) {
+        g->online = want.vcpus_online;
+        if (rep->changed)
+            fake_console(f, g, "GUEST-STAT cpus_online=%d mem_mib=%.0f", g->online,
+                         to->res.v[DRV_RES_MEM_MIB]);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+static int fake_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
+                            struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    struct fake_events evs = {.n = 0};
+    if (fake_enter(hv, "resize_cold", err) < 0)
+        return -1;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g || drv_hv_check_host_policy(&f->host, f->topo.nodes, to, err) < 0) {
+        pthread_mutex_unlock(&f->lock);
+        return err_wrap(err, "cold resize `%s`", uuid);
+    }
+    f->calls += 3;
+    bool was_on = g->state == DRV_POWER_RUNNING;
+    if (was_on) {
+        fake_stop(g, "destroyed");
+        fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "destroyed", true);
+    }
+    g->spec.shape = *to;
+    g->shape = *to;
+    if (was_on) {
+        fake_start(f, g, "booted");
+        fake_event(f, &evs, DRV_HV_EVENT_STARTED, g, "booted", true);
+    }
+    fake_unlock_and_emit(hv, &evs);
+    return 0;
+}
+
+/* ---- reading ---- */
+
+static void fake_fill_info(struct fake *f, const struct fake_guest *g, struct drv_hv_info *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->uuid, sizeof(out->uuid), "%s", g->spec.uuid);
+    snprintf(out->name, sizeof(out->name), "%s", g->name);
+    out->state = g->state;
+    snprintf(out->state_reason, sizeof(out->state_reason), "%s", g->reason);
+    out->ours = true;
+    out->domain_id = g->domain_id;
+    bool on = g->state == DRV_POWER_RUNNING || g->state == DRV_POWER_PAUSED;
+    out->started_wall_ms = on ? DRV_FAKE_EPOCH_MS + g->started_ms : 0;
+    out->uptime_ms = on ? f->now_ms - g->started_ms : 0;
+    out->cpu_time_ns = g->raw.cpu_total_ns;
+    out->shape = g->shape;
+    out->shape.vcpus_max = g->spec.shape.vcpus_max;
+    out->shape.mem_max_mib = g->spec.shape.mem_max_mib;
+    out->vcpus_online_actual = on ? g->online : g->shape.vcpus_online;
+}
+
+static int fake_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out,
+                         struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "get_info", err) < 0)
+        return -1;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (g)
+        fake_fill_info(f, g, out);
+    pthread_mutex_unlock(&f->lock);
+    return g ? 0 : err_wrap(err, "get_info");
+}
+
+static int fake_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "list", err) < 0)
+        return -1;
+    f->calls++;
+    *out = xcalloc(f->n ? f->n : 1, sizeof(**out));
+    for (size_t i = 0; i < f->n; i++)
+        fake_fill_info(f, f->guests[i], &(*out)[i]);
+    *n = f->n;
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+static int fake_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n,
+                       struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "sample", err) < 0)
+        return -1;
+    f->calls++;
+    struct drv_hv_sample *s = xcalloc(f->n ? f->n : 1, sizeof(*s));
+    size_t k = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        struct fake_guest *g = f->guests[i];
+        if (g->state != DRV_POWER_RUNNING && g->state != DRV_POWER_PAUSED)
+            continue;
+        fake_guest_levels(g);
+        struct drv_hv_sample *x = &s[k++];
+        snprintf(x->uuid, sizeof(x->uuid), "%s", g->spec.uuid);
+        x->state = g->state;
+        x->mono_ns = f->now_ms * 1000000;
+        x->wall_ms = DRV_FAKE_EPOCH_MS + f->now_ms;
+        x->raw = g->raw;
+        drv_hv_sample_derive(g->has_prev ? &g->prev : NULL, x);
+        g->prev = *x;
+        g->has_prev = true;
+    }
+    *out = s;
+    *n = k;
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+static char *fake_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
+                                 struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "console_output", err) < 0)
+        return NULL;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    char *r = NULL;
+    if (g) {
+        size_t len = g->console.len;
+        size_t from = len > max_bytes ? len - max_bytes : 0;
+        r = xstrdup(g->console.s ? g->console.s + from : "");
+    }
+    pthread_mutex_unlock(&f->lock);
+    if (!g)
+        err_wrap(err, "console_output");
+    return r;
+}
+
+static int fake_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
+                         struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "get_spec", err) < 0)
+        return -1;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (g)
+        drv_hv_guest_spec_copy(out, &g->spec);
+    pthread_mutex_unlock(&f->lock);
+    return g ? 0 : err_wrap(err, "get_spec");
+}
+
+const struct drv_hv_ops drv_fake_ops = {
+    .name = "fake",
+    .open = fake_open,
+    .close = fake_close,
+    .host_info = fake_host_info,
+    .capabilities = fake_capabilities,
+    .spawn = fake_spawn,
+    .destroy = fake_destroy,
+    .power_off = fake_power_off,
+    .power_on = fake_power_on,
+    .reboot = fake_reboot,
+    .pause = fake_pause,
+    .unpause = fake_unpause,
+    .suspend = fake_suspend,
+    .resume = fake_resume,
+    .reshape = fake_reshape,
+    .resize_cold = fake_resize_cold,
+    .get_info = fake_get_info,
+    .list = fake_list,
+    .sample = fake_sample,
+    .console_output = fake_console_output,
+    .get_spec = fake_get_spec,
+};
+
+/* ---- steering (fake.h) ---- */
+
+static struct fake *fake_checked(struct drv_hv *hv, struct err **err)
+{
+    if (!hv || hv->ops != &drv_fake_ops) {
+        err_set(err, ERR_INVALID, "not a fake hypervisor backend");
+        return NULL;
+    }
+    return fake_of(hv);
+}
+
+/* Lock and find a guest for the steering calls (which ignore injected
+ * failures and the connection). */
+static struct fake_guest *fake_steer_find(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    struct fake *f = fake_checked(hv, err);
+    if (!f)
+        return NULL;
+    pthread_mutex_lock(&f->lock);
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g)
+        pthread_mutex_unlock(&f->lock);
+    return g;
+}
+
+int drv_fake_set_demand(struct drv_hv *hv, const char *uuid, const struct drv_res *demand,
+                        struct err **err)
+{
+    if (drv_res_validate(*demand, err) < 0)
+        return err_wrap(err, "demand");
+    struct fake_guest *g = fake_steer_find(hv, uuid, err);
+    if (!g)
+        return -1;
+    g->demand = *demand;
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return 0;
+}
+
+int drv_fake_advance(struct drv_hv *hv, int64_t ms, struct err **err)
+{
+    struct fake *f = fake_checked(hv, err);
+    if (!f)
+        return -1;
+    if (ms < 0 || ms > 366LL * 86400 * 1000)
+        return err_set(err, ERR_INVALID, "advance the fake clock by %lld ms", (long long)ms);
+    pthread_mutex_lock(&f->lock);
+    f->now_ms += ms;
+    for (size_t i = 0; i < f->n; i++)
+        fake_guest_run(f->guests[i], ms);
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+int64_t drv_fake_now_ms(struct drv_hv *hv)
+{
+    struct fake *f = fake_checked(hv, NULL);
+    if (!f)
+        return -1;
+    pthread_mutex_lock(&f->lock);
+    int64_t t = f->now_ms;
+    pthread_mutex_unlock(&f->lock);
+    return t;
+}
+
+int64_t drv_fake_calls(struct drv_hv *hv)
+{
+    struct fake *f = fake_checked(hv, NULL);
+    if (!f)
+        return -1;
+    pthread_mutex_lock(&f->lock);
+    int64_t c = f->calls;
+    pthread_mutex_unlock(&f->lock);
+    return c;
+}
+
+int drv_fake_kill(struct drv_hv *hv, const char *uuid, const char *reason, struct err **err)
+{
+    if (strcmp(reason, "crashed") && strcmp(reason, "shutdown") && strcmp(reason, "destroyed"))
+        return err_set(err, ERR_INVALID, "kill reason `%s` (crashed, shutdown, destroyed)",
+                       reason);
+    struct fake_guest *g = fake_steer_find(hv, uuid, err);
+    if (!g)
+        return -1;
+    struct fake *f = fake_of(hv);
+    struct fake_events evs = {.n = 0};
+    if (g->state != DRV_POWER_RUNNING && g->state != DRV_POWER_PAUSED) {
+        pthread_mutex_unlock(&f->lock);
+        return err_set(err, ERR_CONFLICT, "kill `%s`: not running", uuid);
+    }
+    fake_stop(g, reason);
+    if (strcmp(reason, "crashed") == 0)
+        g->state = DRV_POWER_CRASHED;
+    fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, reason, false);
+    fake_unlock_and_emit(hv, &evs);
+    return 0;
+}
+
+int drv_fake_tamper(struct drv_hv *hv, const char *uuid, const struct drv_shape *shape,
+                    struct err **err)
+{
+    if (drv_shape_validate(shape, err) < 0)
+        return -1;
+    struct fake_guest *g = fake_steer_find(hv, uuid, err);
+    if (!g)
+        return -1;
+    struct drv_shape s = *shape;
+    s.vcpus_max = g->spec.shape.vcpus_max;
+    s.mem_max_mib = g->spec.shape.mem_max_mib;
+    g->shape = s;
+    g->online = s.vcpus_online;
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return 0;
+}
+
+int drv_fake_fail_next(struct drv_hv *hv, const char *op, enum err_code code, int count,
+                       struct err **err)
+{
+    struct fake *f = fake_checked(hv, err);
+    if (!f)
+        return -1;
+    if (code <= 0 || code >= ERR_LAST || count < 0)
+        return err_set(err, ERR_INVALID, "bad injected failure");
+    pthread_mutex_lock(&f->lock);
+    snprintf(f->fail_op, sizeof(f->fail_op), "%s", op);
+    f->fail_code = code;
+    f->fail_count = count;
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
+static int fake_set_connected(struct drv_hv *hv, bool connected, struct err **err)
+{
+    struct fake *f = fake_checked(hv, err);
+    if (!f)
+        return -1;
+    struct fake_events evs = {.n = 0};
+    pthread_mutex_lock(&f->lock);
+    if (f->disconnected == !connected) {
+        pthread_mutex_unlock(&f->lock);
+        return 0;
+    }
+    f->disconnected = !connected;
+    fake_event(f, &evs, connected ? DRV_HV_EVENT_RECONNECTED : DRV_HV_EVENT_DISCONNECTED, NULL,
+               connected ? "reconnected" : "lost", false);
+    fake_unlock_and_emit(hv, &evs);
+    return 0;
+}
+
+int drv_fake_disconnect(struct drv_hv *hv, struct err **err)
+{
+    return fake_set_connected(hv, false, err);
+}
+
+int drv_fake_reconnect(struct drv_hv *hv, struct err **err)
+{
+    return fake_set_connected(hv, true, err);
+}

@@ -1,0 +1,395 @@
+/* The hypervisor boundary: one ops table every backend fills, the part of
+ * Nova's ComputeDriver (nova/virt/driver.py) sculpt implements, laid out like
+ * libvirt's virHypervisorDriver (src/ch/ch_driver.c).
+ *
+ * Two backends sit behind it: `libvirt` (driver/libvirt/, real KVM/QEMU
+ * guests) and `fake` (driver/fake/, in memory and deterministic, for engine
+ * tests and sculpt-replay).  Everything here is plain C: no libvirt type,
+ * handle or error crosses this header.
+ *
+ * A guest is named by its instance UUID (also the libvirt domain UUID).  Its
+ * shape (driver/shape.h) is what the engine wants enforced; spawn defines the
+ * guest with room to grow (vcpus_max, mem_max_mib) and starts it in its
+ * shape; reshape changes the live knobs that differ, never restarting it.
+ *
+ * The drv_hv_*() functions below validate their arguments once and then
+ * call the backend.  They are thread-safe: several threads may call into one
+ * handle; calls on the same guest should be serialised by the caller (the
+ * engine does), the backend only keeps its own state consistent.
+ */
+#ifndef SC_DRIVER_HYPERVISOR_H
+#define SC_DRIVER_HYPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/alloc.h"
+#include "driver/instance.h"
+#include "driver/resource.h"
+#include "driver/shape.h"
+
+struct cfg;
+struct err;
+
+/* Bounds checked at the boundary. */
+#define DRV_HV_MAX_VIFS 8
+#define DRV_HV_NAME_MAX 64      /* domain name, bytes */
+#define DRV_HV_TAP_MAX 15       /* Linux IFNAMSIZ - 1 */
+#define DRV_HV_CONSOLE_MAX (100 * 1024) /* Nova's MAX_CONSOLE_BYTES */
+
+/* ---- what a guest is made of ---- */
+
+/* The boot image, as local files (the Glance client downloads them into the
+ * image cache first).  Either a kernel (+ initrd) boots directly, or the
+ * disk's boot loader does; a guest may have both (the tiny test guest). */
+struct drv_hv_image {
+    char *kernel;       /* absolute path of a kernel, or NULL */
+    char *initrd;       /* absolute path of an initrd, or NULL */
+    char *cmdline;      /* kernel command line, or NULL for the default */
+    char *disk_base;    /* absolute path of the cached base image of the root
+                         * disk, or NULL for a guest without a disk; the
+                         * guest writes to its own qcow2 overlay over it */
+    char *disk_format;  /* format of disk_base: "qcow2" (default) or "raw" */
+    int64_t root_gb;    /* virtual size of the root disk; 0: the base's */
+};
+
+/* One network interface.  The host side is a tap device the backend
+ * creates (libvirt `<interface type='ethernet'>`); a shape's bandwidth is
+ * split evenly over a guest's interfaces. */
+struct drv_hv_vif {
+    char mac[18];       /* "52:54:00:12:34:56"; "" lets the backend pick */
+    char *port_id;      /* Neutron port uuid, or NULL */
+    char tap[DRV_HV_TAP_MAX + 1]; /* host tap name; "" derives one from the
+                                   * port id or instance uuid ("tap" + 11) */
+};
+
+/* Everything spawn needs.  The shape is validated (drv_shape_validate) and
+ * its maxima checked against the host policy (drv_hv_host.max_*). */
+struct drv_hv_guest_spec {
+    char uuid[DRV_UUID_LEN + 1];  /* instance uuid = domain uuid */
+    char *name;                   /* domain name; NULL: "sculpt-<uuid>" */
+    char *display_name;           /* Nova's display name, for operators */
+    char *project_id;             /* recorded in the guest's metadata */
+    char *user_id;
+    char *flavor_name;
+    struct drv_shape shape;       /* the shape to start in */
+    struct drv_hv_image image;
+    struct drv_hv_vif vifs[DRV_HV_MAX_VIFS];
+    size_t nvifs;
+};
+
+/* Release what a spec owns (not the struct); accepts NULL. */
+void drv_hv_guest_spec_release(struct drv_hv_guest_spec *spec);
+/* Deep copy into *dst (which is overwritten). */
+void drv_hv_guest_spec_copy(struct drv_hv_guest_spec *dst, const struct drv_hv_guest_spec *src);
+
+/* ---- what a backend reports ---- */
+
+/* The host as the backend sees it, and its policy for guests. */
+struct drv_hv_host {
+    char hostname[256];
+    char hypervisor[32];          /* "QEMU", "KVM", "fake" */
+    char virt_type[16];           /* domain type used for guests: "kvm", "qemu", "fake" */
+    uint64_t hypervisor_version;  /* major * 1000000 + minor * 1000 + micro */
+    uint64_t library_version;     /* libvirt's, same encoding; 0 for fake */
+    int32_t cpus;                 /* host CPUs online */
+    double mem_mib;               /* host memory */
+    double mem_free_mib;          /* free now */
+    int32_t max_vcpus;            /* the most vCPUs a guest may be defined with */
+    double max_mem_mib;           /* the most memory a guest may be defined with */
+    bool vcpu_unplug;             /* can vCPUs be removed live (false under TCG) */
+};
+
+/* Per-knob record of what a reshape did (and the basis of the benchmark). */
+enum drv_hv_knob {
+    DRV_HV_KNOB_VCPUS,      /* online vCPU count (hot-add / hot-remove) */
+    DRV_HV_KNOB_QUOTA,      /* CFS quota/period and shares */
+    DRV_HV_KNOB_PIN,        /* vCPU and emulator pinning */
+    DRV_HV_KNOB_NUMA,       /* memory NUMA node */
+    DRV_HV_KNOB_BALLOON,    /* balloon target */
+    DRV_HV_KNOB_NET,        /* interface bandwidth */
+    DRV_HV_KNOB_DISK,       /* block I/O tune */
+    DRV_HV_KNOB_LAST,
+};
+
+/* "vcpus", "quota", "pin", "numa", "balloon", "net", "disk". */
+const char *drv_hv_knob_name(enum drv_hv_knob k);
+
+struct drv_hv_reshape_report {
+    uint32_t changed;                     /* bit (1 << knob) per knob touched */
+    int32_t calls;                        /* hypervisor calls made */
+    int64_t knob_ns[DRV_HV_KNOB_LAST];    /* time spent per knob */
+    int64_t total_ns;                     /* the whole reshape */
+    bool vcpus_kept;                      /* a vCPU shrink was done by quota only
+                                           * (unplug unsupported): more vCPUs
+                                           * stay online than the shape says */
+};
+
+/* A guest as the backend sees it now. */
+struct drv_hv_info {
+    char uuid[DRV_UUID_LEN + 1];
+    char name[DRV_HV_NAME_MAX + 1];       /* domain name */
+    enum drv_power_state state;
+    char state_reason[32];                /* "booted", "crashed", "destroyed", "shutdown"... */
+    bool ours;                            /* spawned by sculpt (carries its metadata) */
+    int64_t domain_id;                    /* changes on every (re)start; -1 when off */
+    int64_t started_wall_ms;              /* when its current run began; 0 when off
+                                           * or unknown */
+    int64_t uptime_ms;                    /* since then */
+    uint64_t cpu_time_ns;                 /* total CPU time used by the guest */
+    struct drv_shape shape;               /* as enforced now, read back */
+    int32_t vcpus_online_actual;          /* >= shape.vcpus_online when a shrink
+                                           * kept vCPUs online (TCG) */
+};
+
+/* Raw counters of one guest at one instant (libvirt's domain stats). */
+struct drv_hv_counters {
+    uint64_t cpu_time_ns;       /* all vCPU threads (sum of vcpu.N.time) */
+    uint64_t cpu_total_ns;      /* the whole QEMU process (cpu.time) */
+    int32_t vcpus_online;
+    double balloon_mib;         /* balloon's current size (what the guest holds) */
+    double guest_total_mib;     /* MemTotal seen inside; 0 when not reported */
+    double guest_free_mib;      /* MemFree; 0 when not reported */
+    double guest_usable_mib;    /* MemAvailable; 0 when not reported */
+    double rss_mib;             /* host RSS of the QEMU process */
+    uint64_t net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts; /* guest view */
+    uint64_t blk_rd_reqs, blk_wr_reqs, blk_rd_bytes, blk_wr_bytes;
+    bool has_cpu, has_balloon, has_guest_mem, has_net, has_blk;
+};
+
+/* One guest's usage sample: raw counters plus the use derived from the
+ * previous sample of the same guest by the same handle. */
+struct drv_hv_sample {
+    char uuid[DRV_UUID_LEN + 1];
+    enum drv_power_state state;
+    int64_t mono_ns;            /* CLOCK_MONOTONIC when collected */
+    int64_t wall_ms;            /* Unix ms when collected */
+    struct drv_hv_counters raw;
+    double interval_s;          /* since the previous sample; 0 on the first
+                                 * (then `use` holds only memory) */
+    struct drv_res use;         /* vCPUs used (CPU time / interval), MiB used
+                                 * by the guest, Mbit/s, IOPS and MB/s */
+};
+
+/* Derive use from two samples of one guest (prev may be NULL).  Sets
+ * cur->interval_s and cur->use.  Counters that went backwards (the guest
+ * restarted) count as a first sample. */
+void drv_hv_sample_derive(const struct drv_hv_sample *prev, struct drv_hv_sample *cur);
+
+/* ---- events ---- */
+
+enum drv_hv_event_type {
+    DRV_HV_EVENT_STARTED,       /* running (booted, restored, migrated in) */
+    DRV_HV_EVENT_STOPPED,       /* shut off: shut down inside, destroyed, crashed */
+    DRV_HV_EVENT_PAUSED,
+    DRV_HV_EVENT_RESUMED,
+    DRV_HV_EVENT_SUSPENDED,     /* saved to disk (managed save) */
+    DRV_HV_EVENT_CRASHED,       /* the guest OS panicked */
+    DRV_HV_EVENT_DEFINED,
+    DRV_HV_EVENT_UNDEFINED,
+    DRV_HV_EVENT_DISCONNECTED,  /* lost the hypervisor (uuid empty) */
+    DRV_HV_EVENT_RECONNECTED,   /* back; the caller should reconcile (uuid empty) */
+    DRV_HV_EVENT_LAST,
+};
+
+/* "started", "stopped", ... */
+const char *drv_hv_event_name(enum drv_hv_event_type t);
+
+struct drv_hv_event {
+    enum drv_hv_event_type type;
+    char uuid[DRV_UUID_LEN + 1];  /* "" for connection events */
+    char reason[32];              /* "shutdown", "destroyed", "crashed", "booted"... */
+    enum drv_power_state state;   /* the guest's power state after the event */
+    bool by_sculpt;               /* caused by a call through this handle
+                                   * (false: behind sculpt's back) */
+    int64_t wall_ms;
+};
+
+/* Called for each event.  For the libvirt backend it runs on the backend's
+ * event thread: keep it short and hand work to another thread; it may call
+ * drv_hv_get_info() but should not reshape or destroy from there.  The fake
+ * backend calls it synchronously from the thread that caused the event. */
+typedef void (*drv_hv_event_cb)(const struct drv_hv_event *ev, void *opaque);
+
+/* ---- reconcile ---- */
+
+/* What the engine believes of one guest. */
+struct drv_hv_expect {
+    char uuid[DRV_UUID_LEN + 1];
+    enum drv_power_state state;   /* RUNNING, PAUSED or SHUTDOWN */
+    struct drv_shape shape;       /* the shape it should have */
+};
+
+enum drv_hv_drift {
+    DRV_HV_DRIFT_NONE,            /* as believed */
+    DRV_HV_DRIFT_RESHAPED,        /* the live shape differed and was reapplied */
+    DRV_HV_DRIFT_STATE,           /* the power state differs (reported, not forced) */
+    DRV_HV_DRIFT_MISSING,         /* believed to exist, the hypervisor has no such guest */
+    DRV_HV_DRIFT_UNKNOWN,         /* sculpt's metadata, but not believed in */
+    DRV_HV_DRIFT_FAILED,          /* reapplying the shape failed (see message) */
+    DRV_HV_DRIFT_LAST,
+};
+
+const char *drv_hv_drift_name(enum drv_hv_drift d);
+
+struct drv_hv_reconcile_item {
+    char uuid[DRV_UUID_LEN + 1];
+    enum drv_hv_drift drift;
+    enum drv_power_state actual;  /* what the hypervisor says */
+    char message[160];
+};
+
+struct drv_hv_reconcile {
+    struct drv_hv_reconcile_item *items;  /* owned */
+    size_t n;
+};
+
+void drv_hv_reconcile_free(struct drv_hv_reconcile *r);
+DEFINE_AUTOPTR(drv_hv_reconcile)
+
+/* ---- the ops table ---- */
+
+struct drv_hv;
+
+struct drv_hv_ops {
+    const char *name;                                  /* "libvirt", "fake" */
+    /* Connect.  `cfg` gives the [libvirt] section (the fake reads [fake]). */
+    int (*open)(struct drv_hv *hv, const struct cfg *cfg, struct err **err);
+    void (*close)(struct drv_hv *hv);
+
+    int (*host_info)(struct drv_hv *hv, struct drv_hv_host *out, struct err **err);
+    /* libvirt's capabilities XML: the host topology (cells, cpus, siblings,
+     * memory) the engine's topology parser reads.  Caller frees. */
+    char *(*capabilities)(struct drv_hv *hv, struct err **err);
+
+    int (*spawn)(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, struct err **err);
+    int (*destroy)(struct drv_hv *hv, const char *uuid, bool keep_disks, struct err **err);
+    int (*power_off)(struct drv_hv *hv, const char *uuid, int timeout_s, struct err **err);
+    int (*power_on)(struct drv_hv *hv, const char *uuid, struct err **err);
+    int (*reboot)(struct drv_hv *hv, const char *uuid, bool hard, struct err **err);
+    int (*pause)(struct drv_hv *hv, const char *uuid, struct err **err);
+    int (*unpause)(struct drv_hv *hv, const char *uuid, struct err **err);
+    int (*suspend)(struct drv_hv *hv, const char *uuid, struct err **err);
+    int (*resume)(struct drv_hv *hv, const char *uuid, struct err **err);
+
+    int (*reshape)(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
+                   struct drv_hv_reshape_report *report, struct err **err);
+    int (*resize_cold)(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
+                       struct err **err);
+
+    int (*get_info)(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out,
+                    struct err **err);
+    int (*list)(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err);
+    int (*sample)(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
+    char *(*console_output)(struct drv_hv *hv, const char *uuid, size_t max_bytes,
+                            struct err **err);
+    /* The stored spec of a guest sculpt spawned (reconcile, cold resize). */
+    int (*get_spec)(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
+                    struct err **err);
+};
+
+/* The handle: the backend's table, its private state and the event
+ * subscriber.  Opaque in use; fields are for backends. */
+struct drv_hv {
+    const struct drv_hv_ops *ops;
+    void *priv;                    /* backend state */
+    drv_hv_event_cb event_cb;      /* set by drv_hv_set_event_cb() */
+    void *event_opaque;
+};
+
+/* The backend called `name` ("libvirt", "fake"), or NULL. */
+const struct drv_hv_ops *drv_hv_backend(const char *name);
+
+/* Open a backend: `name` NULL takes [DEFAULT] compute_driver from cfg.
+ * Returns a handle the caller closes with drv_hv_close(), or NULL with *err
+ * (UNAVAILABLE when the hypervisor cannot be reached).  Call from any
+ * thread. */
+struct drv_hv *drv_hv_open(const char *name, const struct cfg *cfg, struct err **err);
+/* Close and free; accepts NULL.  No event callback runs after it returns. */
+void drv_hv_close(struct drv_hv *hv);
+/* The same, under the name autoptr(drv_hv) expects. */
+static inline void drv_hv_free(struct drv_hv *hv)
+{
+    drv_hv_close(hv);
+}
+DEFINE_AUTOPTR(drv_hv)
+
+/* Subscribe to lifecycle and connection events (one subscriber; NULL
+ * unsubscribes).  Set it before spawning anything to see every event. */
+void drv_hv_set_event_cb(struct drv_hv *hv, drv_hv_event_cb cb, void *opaque);
+
+int drv_hv_host_info(struct drv_hv *hv, struct drv_hv_host *out, struct err **err);
+char *drv_hv_capabilities(struct drv_hv *hv, struct err **err);
+
+/* Define the guest (maximum from spec->shape's vcpus_max and mem_max_mib,
+ * which must be within the host policy) with its own overlay disk, and
+ * start it in its shape.  On failure nothing is left behind.  CONFLICT when
+ * the uuid exists, CAPACITY when the maxima exceed the host policy. */
+int drv_hv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, struct err **err);
+/* Stop (hard) and undefine; remove the guest's files unless keep_disks.
+ * NOT_FOUND when there is no such guest. */
+int drv_hv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, struct err **err);
+/* Clean shutdown (ACPI), waiting up to timeout_s, then hard; 0: hard at once. */
+int drv_hv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct err **err);
+/* Start a stopped guest in its latest shape. */
+int drv_hv_power_on(struct drv_hv *hv, const char *uuid, struct err **err);
+int drv_hv_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **err);
+/* Pause/unpause: stop the vCPUs in memory.  Suspend/resume: save the guest
+ * to disk and restore it (Nova's suspend). */
+int drv_hv_pause(struct drv_hv *hv, const char *uuid, struct err **err);
+int drv_hv_unpause(struct drv_hv *hv, const char *uuid, struct err **err);
+int drv_hv_suspend(struct drv_hv *hv, const char *uuid, struct err **err);
+int drv_hv_resume(struct drv_hv *hv, const char *uuid, struct err **err);
+
+/* Change the live shape to `to`, touching only the knobs that differ from
+ * the shape in force.  The maxima (vcpus_max, mem_max_mib) must equal the
+ * defined ones (changing them needs drv_hv_resize_cold()).  A vCPU shrink
+ * where unplug is unsupported keeps the vCPUs online and lowers the quota
+ * (report->vcpus_kept).  `report` may be NULL.  On failure the knobs
+ * already changed stay changed and the next reshape retries the rest. */
+int drv_hv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
+                   struct drv_hv_reshape_report *report, struct err **err);
+/* What a Nova resize does: stop, redefine with `to` (maxima may change),
+ * start again.  The guest restarts. */
+int drv_hv_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
+                       struct err **err);
+
+int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out,
+                    struct err **err);
+/* Every guest the hypervisor has (sculpt's and others', see `ours`).
+ * *out is caller-owned (free()). */
+int drv_hv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err);
+/* Usage of every running guest of sculpt's, collected at once.  *out is
+ * caller-owned (free()). */
+int drv_hv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n,
+                  struct err **err);
+/* The last max_bytes (<= DRV_HV_CONSOLE_MAX) of the guest's serial console
+ * log.  Caller frees. */
+char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
+                            struct err **err);
+/* The spec a guest was spawned with (shape: as defined).  *out is
+ * overwritten; release with drv_hv_guest_spec_release(). */
+int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
+                    struct err **err);
+
+/* Compare what the hypervisor runs with what the engine believes: reapply
+ * the shape of every running guest whose live shape drifted, and report
+ * states that differ, guests missing, and guests of sculpt's not believed in
+ * (left alone: the caller decides).  Returns a report the caller frees, or
+ * NULL with *err when the hypervisor cannot be listed. */
+struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv,
+                                              const struct drv_hv_expect *expect,
+                                              size_t n, struct err **err);
+
+/* Nova's power_state name: "running", "shutdown"... */
+const char *drv_power_state_name(enum drv_power_state s);
+
+/* Which knobs differ between two shapes: a bit (1 << enum drv_hv_knob) per
+ * knob, compared to the precision the knob has (quota in us for the given
+ * period, memory in MiB, bandwidth in KB/s, I/O in ops/s and bytes/s).  The
+ * maxima are not knobs: compare them yourself. */
+uint32_t drv_hv_shape_diff(const struct drv_shape *from, const struct drv_shape *to,
+                           int64_t period_us);
+
+#endif

@@ -1,0 +1,402 @@
+/* The hypervisor boundary (driver/hypervisor.c) through the fake backend:
+ * argument checks, lifecycle and events, reshape of changed knobs only,
+ * usage sampling, reconcile. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "driver/fake/fake.h"
+#include "driver/hypervisor.h"
+
+#define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+#define UUID_B "7f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
+#define UUID_C "8f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5d"
+
+struct seen {
+    struct drv_hv_event ev[32];
+    int n;
+};
+
+static void record(const struct drv_hv_event *ev, void *opaque)
+{
+    struct seen *s = opaque;
+    if (s->n < 32)
+        s->ev[s->n++] = *ev;
+}
+
+static struct drv_hv *open_fake(bool unplug)
+{
+    autocfg cfg = cfg_new_defaults();
+    struct err *err = NULL;
+    assert_int_equal(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
+    assert_int_equal(cfg_set(cfg, "fake", "topology",
+                             "nodes=2,sockets=1,cores=4,threads=2,mem_mib=8192", &err), 0);
+    assert_int_equal(cfg_set(cfg, "fake", "vcpu_unplug", unplug ? "true" : "false", &err), 0);
+    struct drv_hv *hv = drv_hv_open(NULL, cfg, &err);
+    assert_non_null(hv);
+    return hv;
+}
+
+static struct drv_shape shape_of(double vcpu, int online, double mem)
+{
+    struct drv_shape s = {.vcpus_online = online, .vcpus_max = 4, .mem_max_mib = 2048,
+                          .numa_node = -1};
+    s.res.v[DRV_RES_VCPU] = vcpu;
+    s.res.v[DRV_RES_MEM_MIB] = mem;
+    return s;
+}
+
+static void spec_of(struct drv_hv_guest_spec *spec, const char *uuid)
+{
+    memset(spec, 0, sizeof(*spec));
+    snprintf(spec->uuid, sizeof(spec->uuid), "%s", uuid);
+    spec->shape = shape_of(1, 1, 512);
+    spec->image.kernel = (char *)"/images/vmlinuz";
+    spec->image.disk_base = (char *)"/images/base.qcow2";
+    spec->nvifs = 1;
+}
+
+static void test_backend_registry(void **state)
+{
+    (void)state;
+    assert_non_null(drv_hv_backend("fake"));
+    assert_null(drv_hv_backend("xen"));
+    autocfg cfg = cfg_new_defaults();
+    struct err *err = NULL;
+    assert_null(drv_hv_open("xen", cfg, &err));
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
+static void test_spec_checks(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+
+    spec_of(&spec, "not-a-uuid");
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+
+    spec_of(&spec, UUID_A);
+    spec.image.kernel = NULL;
+    spec.image.disk_base = NULL;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    assert_non_null(strstr(err->msg, "neither a kernel nor a disk"));
+    err_clear(&err);
+
+    spec_of(&spec, UUID_A);
+    spec.image.kernel = (char *)"relative/vmlinuz";
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    err_clear(&err);
+
+    spec_of(&spec, UUID_A);
+    snprintf(spec.vifs[0].tap, sizeof(spec.vifs[0].tap), "vnet0");
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    assert_non_null(strstr(err->msg, "vnet"));
+    err_clear(&err);
+
+    spec_of(&spec, UUID_A);
+    snprintf(spec.vifs[0].mac, sizeof(spec.vifs[0].mac), "01:00:00:00:00:01");
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    err_clear(&err);
+
+    /* more than the host policy allows: 16 CPUs in the fake host */
+    spec_of(&spec, UUID_A);
+    spec.shape.vcpus_max = 64;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    assert_int_equal(err->code, ERR_CAPACITY);
+    err_clear(&err);
+
+    spec_of(&spec, UUID_A);
+    spec.shape.numa_node = 2;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    assert_int_equal(err->code, ERR_CAPACITY);
+    err_clear(&err);
+
+    /* an impossible shape */
+    spec_of(&spec, UUID_A);
+    spec.shape.res.v[DRV_RES_VCPU] = 3;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    err_clear(&err);
+}
+
+static void test_lifecycle_events(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct seen seen = {.n = 0};
+    drv_hv_set_event_cb(hv, record, &seen);
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.ev[1].type, DRV_HV_EVENT_STARTED);
+    assert_true(seen.ev[1].by_sculpt);
+
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_string_equal(info.name, "sculpt-" UUID_A);
+    int64_t id = info.domain_id;
+    assert_int_equal(drv_fake_advance(hv, 5000, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_int_equal(info.uptime_ms, 5000);
+
+    assert_int_equal(drv_hv_pause(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_pause(hv, UUID_A, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+    assert_int_equal(drv_hv_unpause(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_suspend(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_SUSPENDED);
+    assert_int_equal(drv_hv_resume(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_power_off(hv, UUID_A, 0, &err), 0);
+    assert_int_equal(drv_hv_power_on(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_true(info.domain_id != id);
+
+    /* behind sculpt's back */
+    seen.n = 0;
+    assert_int_equal(drv_fake_kill(hv, UUID_A, "crashed", &err), 0);
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.ev[0].type, DRV_HV_EVENT_STOPPED);
+    assert_false(seen.ev[0].by_sculpt);
+    assert_string_equal(seen.ev[0].reason, "crashed");
+    assert_int_equal(drv_hv_power_on(hv, UUID_A, &err), 0);
+
+    assert_int_equal(drv_hv_destroy(hv, UUID_A, false, &err), 0);
+    assert_int_equal(drv_hv_destroy(hv, UUID_A, false, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+}
+
+static void test_reshape_knobs(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(false);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+
+    struct drv_hv_reshape_report rep;
+    struct drv_shape s = shape_of(1, 1, 512);
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &s, &rep, &err), 0);
+    assert_int_equal(rep.changed, 0); /* nothing differs: nothing done */
+
+    s = shape_of(2.5, 3, 768);
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &s, &rep, &err), 0);
+    assert_int_equal(rep.changed, (1u << DRV_HV_KNOB_VCPUS) | (1u << DRV_HV_KNOB_QUOTA) |
+                                      (1u << DRV_HV_KNOB_BALLOON));
+    assert_int_equal(rep.calls, 3);
+
+    s.res.v[DRV_RES_NET_IN_MBPS] = 100;
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &s, &rep, &err), 0);
+    assert_int_equal(rep.changed, 1u << DRV_HV_KNOB_NET);
+
+    /* a shrink without unplug keeps the vCPUs online, lowers the quota */
+    s = shape_of(0.5, 1, 768);
+    s.res.v[DRV_RES_NET_IN_MBPS] = 100;
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &s, &rep, &err), 0);
+    assert_true(rep.vcpus_kept);
+    assert_int_equal(rep.changed, 1u << DRV_HV_KNOB_QUOTA);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_int_equal(info.vcpus_online_actual, 3);
+    assert_int_equal(info.shape.vcpus_online, 1);
+
+    /* the maxima are not live knobs */
+    s.vcpus_max = 3;
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &s, &rep, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    s.vcpus_max = 8;
+    assert_int_equal(drv_hv_resize_cold(hv, UUID_A, &s, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_int_equal(info.shape.vcpus_max, 8);
+    assert_int_equal(info.vcpus_online_actual, 1);
+
+    /* injected failure */
+    assert_int_equal(drv_fake_fail_next(hv, "reshape", ERR_TIMEOUT, 1, &err), 0);
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &s, &rep, &err), -1);
+    assert_int_equal(err->code, ERR_TIMEOUT);
+    err_clear(&err);
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &s, &rep, &err), 0);
+}
+
+static void test_shape_diff_units(void **state)
+{
+    (void)state;
+    struct drv_shape a = shape_of(1.5, 2, 1024), b = a;
+    b.res.v[DRV_RES_MEM_MIB] += 0.0001; /* below a KiB: the balloon cannot tell */
+    b.res.v[DRV_RES_NET_OUT_MBPS] = 0.001; /* 0.125 KB/s rounds to 0 */
+    assert_int_equal(drv_hv_shape_diff(&a, &b, 100000), 0);
+    b.res.v[DRV_RES_DISK_WRITE_MBPS] = 0.5;
+    drv_cpuset_set(&b.pcpus, 3);
+    b.numa_node = 1;
+    assert_int_equal(drv_hv_shape_diff(&a, &b, 100000),
+                     (1u << DRV_HV_KNOB_DISK) | (1u << DRV_HV_KNOB_PIN) | (1u << DRV_HV_KNOB_NUMA));
+}
+
+static void test_sampling(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    spec.shape = shape_of(1.5, 2, 1024);
+    spec.shape.res.v[DRV_RES_NET_IN_MBPS] = 100;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    struct drv_res demand = drv_res_zero();
+    demand.v[DRV_RES_VCPU] = 2; /* more than the 1.5 it is entitled to */
+    demand.v[DRV_RES_MEM_MIB] = 300;
+    demand.v[DRV_RES_NET_IN_MBPS] = 40;
+    demand.v[DRV_RES_DISK_WRITE_IOPS] = 250;
+    assert_int_equal(drv_fake_set_demand(hv, UUID_A, &demand, &err), 0);
+
+    autofree struct drv_hv_sample *s1 = NULL;
+    size_t n = 0;
+    assert_int_equal(drv_hv_sample(hv, &s1, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_true(s1[0].interval_s == 0);
+    assert_true(s1[0].use.v[DRV_RES_MEM_MIB] == 300);
+
+    assert_int_equal(drv_fake_advance(hv, 10000, &err), 0);
+    autofree struct drv_hv_sample *s2 = NULL;
+    assert_int_equal(drv_hv_sample(hv, &s2, &n, &err), 0);
+    assert_true(s2[0].interval_s == 10);
+    assert_float_equal(s2[0].use.v[DRV_RES_VCPU], 1.5, 1e-9); /* capped by the shape */
+    assert_float_equal(s2[0].use.v[DRV_RES_NET_IN_MBPS], 40, 1e-6);
+    assert_float_equal(s2[0].use.v[DRV_RES_DISK_WRITE_IOPS], 250, 1e-9);
+
+    /* a restarted guest's counters go back: treated as a first sample */
+    struct drv_hv_sample prev = s2[0], cur = s2[0];
+    cur.mono_ns += 1000000000;
+    cur.raw.cpu_time_ns = 5;
+    drv_hv_sample_derive(&prev, &cur);
+    assert_true(cur.interval_s == 0);
+    assert_true(cur.use.v[DRV_RES_VCPU] == 0);
+
+    /* stopped guests are not sampled */
+    assert_int_equal(drv_hv_power_off(hv, UUID_A, 0, &err), 0);
+    autofree struct drv_hv_sample *s3 = NULL;
+    assert_int_equal(drv_hv_sample(hv, &s3, &n, &err), 0);
+    assert_int_equal(n, 0);
+}
+
+static void test_reconcile(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    spec_of(&spec, UUID_C);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+
+    /* A drifted behind our back; B believed but missing; C unknown */
+    struct drv_shape drift = shape_of(1, 1, 256);
+    assert_int_equal(drv_fake_tamper(hv, UUID_A, &drift, &err), 0);
+    struct drv_hv_expect ex[2] = {
+        {.uuid = UUID_A, .state = DRV_POWER_RUNNING, .shape = shape_of(1, 1, 512)},
+        {.uuid = UUID_B, .state = DRV_POWER_RUNNING, .shape = shape_of(1, 1, 512)},
+    };
+    autoptr(drv_hv_reconcile) r = drv_hv_reconcile_run(hv, ex, 2, &err);
+    assert_non_null(r);
+    assert_int_equal(r->n, 3);
+    assert_int_equal(r->items[0].drift, DRV_HV_DRIFT_RESHAPED);
+    assert_non_null(strstr(r->items[0].message, "balloon"));
+    assert_int_equal(r->items[1].drift, DRV_HV_DRIFT_MISSING);
+    assert_int_equal(r->items[2].drift, DRV_HV_DRIFT_UNKNOWN);
+    assert_string_equal(r->items[2].uuid, UUID_C);
+
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_true(info.shape.res.v[DRV_RES_MEM_MIB] == 512);
+
+    /* a second pass finds nothing to do */
+    autoptr(drv_hv_reconcile) r2 = drv_hv_reconcile_run(hv, ex, 1, &err);
+    assert_int_equal(r2->items[0].drift, DRV_HV_DRIFT_NONE);
+}
+
+static void test_disconnect(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct seen seen = {.n = 0};
+    drv_hv_set_event_cb(hv, record, &seen);
+    assert_int_equal(drv_fake_disconnect(hv, &err), 0);
+    struct drv_hv_host host;
+    assert_int_equal(drv_hv_host_info(hv, &host, &err), -1);
+    assert_int_equal(err->code, ERR_UNAVAILABLE);
+    err_clear(&err);
+    assert_int_equal(drv_fake_reconnect(hv, &err), 0);
+    assert_int_equal(drv_hv_host_info(hv, &host, &err), 0);
+    assert_int_equal(host.cpus, 16);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.ev[0].type, DRV_HV_EVENT_DISCONNECTED);
+    assert_int_equal(seen.ev[1].type, DRV_HV_EVENT_RECONNECTED);
+}
+
+static void test_capabilities(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    autofree char *caps = drv_hv_capabilities(hv, &err);
+    assert_non_null(caps);
+    assert_non_null(strstr(caps, "<cells num='2'>"));
+    /* core 0 of node 0 has threads 0 and 8 (8 cores in all) */
+    assert_non_null(strstr(caps, "<cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0,8'/>"));
+    assert_non_null(strstr(caps, "<cpu id='12' socket_id='1' die_id='0' core_id='0' siblings='4,12'/>"));
+}
+
+static void test_console(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    autofree char *out = drv_hv_console_output(hv, UUID_A, 0, &err);
+    assert_non_null(strstr(out, "GUEST-INIT-READY"));
+    autofree char *tail = drv_hv_console_output(hv, UUID_A, 5, &err);
+    assert_int_equal(strlen(tail), 5);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_backend_registry),
+        cmocka_unit_test(test_spec_checks),
+        cmocka_unit_test(test_lifecycle_events),
+        cmocka_unit_test(test_reshape_knobs),
+        cmocka_unit_test(test_shape_diff_units),
+        cmocka_unit_test(test_sampling),
+        cmocka_unit_test(test_reconcile),
+        cmocka_unit_test(test_disconnect),
+        cmocka_unit_test(test_capabilities),
+        cmocka_unit_test(test_console),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
