@@ -386,6 +386,68 @@ void cfg_unref(struct cfg *cfg)
     free(cfg);
 }
 
+struct cfg *cfg_dup(const struct cfg *cfg)
+{
+    struct cfg *copy = xmalloc(sizeof(*copy));
+    memcpy(copy, cfg, sizeof(*copy));
+    for (size_t i = 0; i < ARRAY_SIZE(cfg_opts); i++) {
+        if (!cfg_type_is_string(cfg_opts[i].type))
+            continue;
+        char **f = cfg_str_field(copy, &cfg_opts[i]);
+        *f = xstrdup(*f);
+    }
+    copy->source = xstrdup(cfg->source);
+    copy->refs = 1;
+    return copy;
+}
+
+bool cfg_option_describe(size_t i, struct cfg_option_info *out)
+{
+    static const enum cfg_kind kinds[] = {
+        [CFG_T_STR] = CFG_KIND_STRING,     [CFG_T_URL] = CFG_KIND_URL,
+        [CFG_T_SECRET] = CFG_KIND_SECRET,  [CFG_T_INT] = CFG_KIND_INTEGER,
+        [CFG_T_FLOAT] = CFG_KIND_NUMBER,   [CFG_T_BOOL] = CFG_KIND_BOOLEAN,
+        [CFG_T_ENUM] = CFG_KIND_ENUM,
+    };
+    if (i >= ARRAY_SIZE(cfg_opts))
+        return false;
+    const struct cfg_opt *o = &cfg_opts[i];
+    *out = (struct cfg_option_info){
+        .section = o->section, .name = o->name, .help = o->help, .kind = kinds[o->type],
+        .min = o->min, .max = o->max, .choices = o->choices,
+    };
+    return true;
+}
+
+char *cfg_get_text(const struct cfg *cfg, const char *section, const char *name,
+                   struct err **err)
+{
+    const struct cfg_opt *o = cfg_opt_find(section, name);
+    if (!o) {
+        err_set(err, ERR_NOT_FOUND, "unknown option `[%s] %s`", section, name);
+        return NULL;
+    }
+    const char *base = (const char *)cfg + o->offset;
+    switch (o->type) {
+    case CFG_T_INT:
+        return xasprintf("%lld", *(const long long *)base);
+    case CFG_T_FLOAT: {
+        /* the shortest text that reads back as the same double */
+        double v = *(const double *)base;
+        char *text = xasprintf("%.15g", v);
+        if (strtod(text, NULL) != v) {
+            free(text);
+            text = xasprintf("%.17g", v);
+        }
+        return text;
+    }
+    case CFG_T_BOOL:
+        return xstrdup(*(const bool *)base ? "true" : "false");
+    default:
+        return xstrdup(*(char *const *)base);
+    }
+}
+
 static pthread_mutex_t cfg_current_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct cfg *cfg_current;
 

@@ -68,6 +68,41 @@ static inline void cfg_unrefp(struct cfg **p)
 void cfg_publish(struct cfg *cfg);
 struct cfg *cfg_acquire(void);
 
+/* A copy of `cfg` (refs = 1, not published) to change with cfg_set()
+ * before publishing it: how run-time changes are made.  Never fails. */
+struct cfg *cfg_dup(const struct cfg *cfg);
+
+/* What an option is, for tools that show or change options by name (the
+ * API's /v1/config routes). */
+enum cfg_kind {
+    CFG_KIND_STRING,
+    CFG_KIND_URL,
+    CFG_KIND_SECRET,
+    CFG_KIND_INTEGER,
+    CFG_KIND_NUMBER,
+    CFG_KIND_BOOLEAN,
+    CFG_KIND_ENUM,
+};
+
+struct cfg_option_info {
+    const char *section;
+    const char *name;
+    const char *help;
+    enum cfg_kind kind;
+    double min, max;        /* INTEGER and NUMBER bounds, inclusive */
+    const char *choices;    /* ENUM: "a|b|c" */
+};
+
+/* Describe the i-th option of the table (0-based, in table order).  Returns
+ * false past the last one.  The strings are static. */
+bool cfg_option_describe(size_t i, struct cfg_option_info *out);
+
+/* An option's value in the text form cfg_set() accepts ("0.04", "true",
+ * "info").  Caller frees.  Secrets are returned as they are: callers must
+ * not show them.  NULL with ERR_NOT_FOUND for an unknown option. */
+char *cfg_get_text(const struct cfg *cfg, const char *section, const char *name,
+                   struct err **err);
+
 /* Write a sample sculpt.conf documenting every option with its type, bounds
  * and default, all commented out. */
 void cfg_write_sample(FILE *out);

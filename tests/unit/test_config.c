@@ -122,6 +122,50 @@ static void test_set_and_publish(void **state)
     cfg_publish(NULL);  /* releases next */
 }
 
+/* Run-time changes: a copy changed by name, the original untouched; the
+ * option table can be walked and read back as text. */
+static void test_dup_describe_get(void **state)
+{
+    (void)state;
+    struct err *err = NULL;
+    struct cfg *cfg = cfg_new_defaults();
+    struct cfg *copy = cfg_dup(cfg);
+    assert_int_equal(cfg_set(copy, "cost", "price_vcpu_hour", "0.1", &err), 0);
+    assert_int_equal(cfg_set(copy, "api", "admin_token", "t0ken", &err), 0);
+    assert_true(cfg->cost_vcpu_hour == 0.04 && copy->cost_vcpu_hour == 0.1);
+    assert_string_equal(cfg->api_admin_token, "");
+    assert_string_equal(copy->host, cfg->host);
+    assert_ptr_not_equal(copy->host, cfg->host);
+
+    char *text = cfg_get_text(copy, "cost", "price_vcpu_hour", &err);
+    assert_string_equal(text, "0.1");
+    free(text);
+    text = cfg_get_text(copy, "api", "port", &err);
+    assert_string_equal(text, "8790");
+    free(text);
+    text = cfg_get_text(copy, "api", "metrics_require_auth", &err);
+    assert_string_equal(text, "true");
+    free(text);
+    assert_null(cfg_get_text(copy, "api", "nope", &err));
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+
+    struct cfg_option_info info;
+    size_t n = 0;
+    bool saw_price = false;
+    while (cfg_option_describe(n, &info)) {
+        if (strcmp(info.section, "cost") == 0 && strcmp(info.name, "price_vcpu_hour") == 0) {
+            saw_price = true;
+            assert_int_equal(info.kind, CFG_KIND_NUMBER);
+            assert_true(info.min == 0 && info.max == 1e6);
+        }
+        n++;
+    }
+    assert_true(saw_price && n > 20);
+    cfg_unref(copy);
+    cfg_unref(cfg);
+}
+
 /* The committed contrib/sculpt.conf documents every option: it must be
  * what --sample-config prints (REGENERATE=1 rewrites it). */
 static void test_sample_matches_contrib(void **state)
@@ -168,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_the_line),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_set_and_publish),
+        cmocka_unit_test(test_dup_describe_get),
         cmocka_unit_test(test_sample_matches_contrib),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
