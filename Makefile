@@ -174,3 +174,6 @@ distclean: clean
 	rm -rf run
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# api/assets.c builds these files in with .incbin, which -MMD cannot see.
+$(O)/obj/api/assets.o: $(wildcard api/dashboard/*.* api/dashboard/vendor/* api/openapi/*.json)
