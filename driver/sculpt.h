@@ -1,0 +1,306 @@
+/* The sculpting engine: places guests' blueprints on one host's topology
+ * and reshapes them, step by step, along their blueprints and toward what
+ * is observed.
+ *
+ *  - Admission: a blueprint is admitted when, at every step of its horizon,
+ *    the host stays within its overcommit ceilings (the sum of the shapes
+ *    the cost model would give) and the host's aggregate use stays within
+ *    physical capacity at the host-level SLO (sum of the guests' medians
+ *    plus z times the root of the sum of their variances, read from the
+ *    bands).  A refusal says which resource, at which step, by how much.
+ *  - Placement: vCPUs online and the CPU quota follow the entitlement; the
+ *    vCPUs are pinned to a run of adjacent CPUs in one L3 domain / NUMA
+ *    node when one has room, and memory goes to that node; the result is
+ *    scored by drv_host_contiguity().
+ *  - Reshape: each step a guest's target is the band the cost model picks
+ *    (newsvendor quantile v / (v + p)) over the next lead steps, raised to
+ *    observed use plus a margin when the blueprint lags, kept between its
+ *    floor and its flavor.  Growth is immediate; shrinking waits for the
+ *    target to stay low for hold steps (hysteresis), and a change whose
+ *    expected saving does not pay the reshape price is skipped.
+ *  - Shortage: when the shapes exceed what the host can give, the lowest
+ *    priority goes first, and inside a priority the guests whose squeeze
+ *    costs least in expected violations (equal quantile level, hence equal
+ *    marginal cost); never below a guest's memory floor.
+ *  - Fragmentation: guests whose CPU set is scattered are re-pinned to a
+ *    contiguous run, moving others out of the way if need be, within a
+ *    budget of moves per step.
+ *  - Every decision is recorded (bounded ring) with the band and the cost
+ *    term behind it, for the API.
+ *
+ * Threads: every function takes the engine's mutex; call from any thread
+ * (RPC handlers, the control loop, the REST API).  Queries return copies
+ * (snapshots, records) the caller owns.
+ */
+#ifndef SC_DRIVER_SCULPT_H
+#define SC_DRIVER_SCULPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/alloc.h"
+#include "driver/blueprint.h"
+#include "driver/cost.h"
+#include "driver/host.h"
+#include "driver/instance.h"
+#include "driver/resource.h"
+#include "driver/shape.h"
+
+struct cfg;
+struct err;
+
+struct drv_sculpt;
+
+/* Tunables ([engine] in sculpt.conf). */
+struct drv_sculpt_params {
+    double host_violation_rate; /* host SLO: share of steps aggregate use may exceed capacity */
+    double hysteresis;          /* relative dead band below the shape before shrinking */
+    int32_t shrink_hold_steps;  /* steps a lower target must persist before a shrink */
+    int32_t lead_steps;         /* a target covers this many blueprint steps ahead */
+    double observed_margin;     /* headroom over observed use when the blueprint lags */
+    double mem_floor_margin;    /* memory floor = observed working set x (1 + margin) */
+    double cpu_floor_vcpu;      /* smallest CPU entitlement of a running guest */
+    double reshape_horizon_s;   /* how long a reshape is expected to hold, for its saving */
+    int32_t move_budget;        /* re-pinnings per step for defragmentation */
+    int32_t records_max;        /* decision records kept (ring) */
+    bool pin_vcpus;             /* pin vCPUs to host CPUs (false: float anywhere) */
+    struct drv_cost_model cost; /* prices, violation prices, reshape price */
+};
+
+/* Defaults and values from sculpt.conf ([engine], [cost], [sculpt]). */
+void drv_sculpt_params_from_cfg(const struct cfg *cfg, struct drv_sculpt_params *out);
+
+/* What the engine needs to know of a guest besides its blueprint. */
+struct drv_sculpt_guest_spec {
+    char uuid[DRV_UUID_LEN + 1];
+    struct drv_res ceiling;     /* never shaped above (the flavor; NIC/disk: its quota
+                                 * extra specs or the host's capacity) */
+    int32_t vcpus_max;          /* vCPUs the guest is defined with (room to grow) */
+    double mem_max_mib;         /* memory it is defined with */
+    int32_t priority;           /* higher is squeezed later; default 0 */
+    double mem_floor_mib;       /* never ballooned below this (0: observed working set) */
+};
+
+/* The spec of a Nova instance: flavor ceiling, Nova's quota:* extra specs
+ * for NIC and disk limits (else the host's capacity), and the priority
+ * from the `sculpt:priority` extra spec or metadata (else
+ * `default_priority`).  Returns 0 or -1 with *err (ERR_INVALID: a flavor
+ * without vCPUs or memory, an unreadable extra spec). */
+int drv_sculpt_spec_from_instance(const struct drv_instance *inst, const struct drv_host *host,
+                                  int32_t default_priority, struct drv_sculpt_guest_spec *out,
+                                  struct err **err);
+
+/* Why a guest was refused. */
+enum drv_sculpt_rule {
+    DRV_SCULPT_RULE_CEILING,    /* shapes would exceed capacity x overcommit ratio */
+    DRV_SCULPT_RULE_RISK,       /* aggregate use would exceed capacity beyond the host SLO */
+    DRV_SCULPT_RULE_FLOOR,      /* memory floors alone exceed what the host has */
+    DRV_SCULPT_RULE_SIZE,       /* the guest alone is larger than the host */
+    DRV_SCULPT_RULE_LAST,
+};
+const char *drv_sculpt_rule_name(enum drv_sculpt_rule r);
+
+struct drv_sculpt_refusal {
+    enum drv_sculpt_rule rule;
+    enum drv_res_kind res;      /* the resource that does not fit */
+    int32_t step;               /* blueprint step where it does not fit */
+    int64_t at_s;               /* Unix time of that step */
+    double need;                /* what the host would need there, in res's unit */
+    double limit;               /* what it can give */
+    double by;                  /* need - limit */
+    char text[256];             /* the whole reason as a sentence */
+};
+
+/* A host-side engine on `host` (copied).  Returns NULL with *err when the
+ * parameters are out of range.  Free with drv_sculpt_free(). */
+struct drv_sculpt *drv_sculpt_new(const struct drv_host *host, const struct drv_sculpt_params *p,
+                                  struct err **err);
+void drv_sculpt_free(struct drv_sculpt *e);
+DEFINE_AUTOPTR(drv_sculpt)
+
+/* The host the engine works on (owned by the engine, immutable). */
+const struct drv_host *drv_sculpt_host(const struct drv_sculpt *e);
+
+/* Would `bp` fit over its whole horizon from now_s on?  0 when it does;
+ * -1 with ERR_CAPACITY and *why filled (why may be NULL) when it does not,
+ * ERR_INVALID on a bad spec or blueprint.  Changes nothing. */
+int drv_sculpt_admit(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                     const struct drv_blueprint *bp, int64_t now_s,
+                     struct drv_sculpt_refusal *why, struct err **err);
+
+/* Admit and place a new guest: on success the engine holds it (with a copy
+ * of bp) and *shape is the shape to spawn it with.  -1 with ERR_CAPACITY
+ * (the refusal's text as message, and *why when given), ERR_CONFLICT when
+ * the uuid is already placed, ERR_INVALID on bad input. */
+int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                     const struct drv_blueprint *bp, int64_t now_s, struct drv_shape *shape,
+                     struct drv_sculpt_refusal *why, struct err **err);
+
+/* Take over a guest that already runs with `shape` (start-up
+ * reconciliation, a restart of sculpt-compute): no admission check, the
+ * shape is kept as it is.  ERR_CONFLICT when already held. */
+int drv_sculpt_adopt(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                     const struct drv_blueprint *bp, const struct drv_shape *shape,
+                     int64_t now_s, struct err **err);
+
+/* Forget a guest (destroyed, migrated away).  ERR_NOT_FOUND if unknown. */
+int drv_sculpt_remove(struct drv_sculpt *e, const char *uuid, struct err **err);
+
+/* Replace a guest's blueprint with a revision (copied).  ERR_NOT_FOUND,
+ * ERR_INVALID. */
+int drv_sculpt_set_blueprint(struct drv_sculpt *e, const char *uuid,
+                             const struct drv_blueprint *bp, struct err **err);
+
+/* Change a guest's priority.  ERR_NOT_FOUND. */
+int drv_sculpt_set_priority(struct drv_sculpt *e, const char *uuid, int32_t priority,
+                            struct err **err);
+
+/* Record observed use (what the guest used over the last interval, capped
+ * by its shape where the hypervisor enforces it).  ERR_NOT_FOUND,
+ * ERR_INVALID. */
+int drv_sculpt_observe(struct drv_sculpt *e, const char *uuid, struct drv_res use,
+                       int64_t t_s, struct err **err);
+
+enum drv_sculpt_change_kind {
+    DRV_SCULPT_CHANGE_RESHAPE,  /* entitlement changed (maybe with vCPUs, pinning) */
+    DRV_SCULPT_CHANGE_SQUEEZE,  /* lowered below target: the host is short */
+    DRV_SCULPT_CHANGE_REPIN,    /* only the CPU set / NUMA node moved (defragmentation) */
+    DRV_SCULPT_CHANGE_LAST,
+};
+const char *drv_sculpt_change_kind_name(enum drv_sculpt_change_kind k);
+
+/* One shape change to apply through the hypervisor backend. */
+struct drv_sculpt_change {
+    char uuid[DRV_UUID_LEN + 1];
+    enum drv_sculpt_change_kind kind;
+    struct drv_shape from;      /* the shape in force before */
+    struct drv_shape to;        /* the shape to apply */
+    char why[192];              /* the explanation (band, cost term) */
+};
+
+/* Advance to now_s: compute every guest's new shape (reshape, squeeze,
+ * defragmentation).  The engine takes the new shapes as in force; the
+ * caller applies each change and, when the backend fails, reports the
+ * shape actually in force with drv_sculpt_revert().  *changes (caller
+ * frees with free()) gets *nchanges entries, possibly none.  Returns 0 or
+ * -1 with *err. */
+int drv_sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **changes,
+                    size_t *nchanges, struct err **err);
+
+/* The backend could not apply a change: `actual` is the shape in force.
+ * ERR_NOT_FOUND. */
+int drv_sculpt_revert(struct drv_sculpt *e, const char *uuid, const struct drv_shape *actual,
+                      struct err **err);
+
+/* The shape the engine holds for a guest.  ERR_NOT_FOUND. */
+int drv_sculpt_shape(struct drv_sculpt *e, const char *uuid, struct drv_shape *out,
+                     struct err **err);
+
+/* ---- explanations ---- */
+
+enum drv_sculpt_decision {
+    DRV_SCULPT_DEC_ADMIT,       /* placed */
+    DRV_SCULPT_DEC_REFUSE,      /* admission refused */
+    DRV_SCULPT_DEC_GROW,        /* entitlement raised */
+    DRV_SCULPT_DEC_SHRINK,      /* entitlement lowered */
+    DRV_SCULPT_DEC_SKIP,        /* a change not worth its reshape price */
+    DRV_SCULPT_DEC_SQUEEZE,     /* lowered for a host shortage */
+    DRV_SCULPT_DEC_REPIN,       /* CPU set moved */
+    DRV_SCULPT_DEC_SHORTAGE,    /* the host is short even at every floor */
+    DRV_SCULPT_DEC_REMOVE,      /* guest left */
+    DRV_SCULPT_DEC_LAST,
+};
+const char *drv_sculpt_decision_name(enum drv_sculpt_decision d);
+
+/* One decision and why. */
+struct drv_sculpt_record {
+    uint64_t seq;               /* increasing, for paging */
+    int64_t t_s;
+    char uuid[DRV_UUID_LEN + 1];/* "" for host-wide records */
+    enum drv_sculpt_decision decision;
+    int32_t res;                /* enum drv_res_kind concerned, -1 for none */
+    double quantile;            /* band level allocated (0.99 = p99), 0 when none */
+    char term[16];              /* deciding cost term or rule: "price", "violation",
+                                 * "reshape", "observed", "floor", "ceiling", "risk",
+                                 * "priority", "contiguity" */
+    double from, to;            /* value before and after (in res's unit; contiguity) */
+    double cost;                /* cost behind the decision (saving per reshape, or
+                                 * expected cost per hour), in the currency */
+    char text[160];             /* the sentence */
+};
+
+/* Copy up to `max` records, newest first, into out (uuid NULL: all; else
+ * that guest's).  Returns how many were copied. */
+size_t drv_sculpt_records(struct drv_sculpt *e, const char *uuid, struct drv_sculpt_record *out,
+                          size_t max);
+
+/* ---- read-only views ---- */
+
+struct drv_sculpt_guest_view {
+    char uuid[DRV_UUID_LEN + 1];
+    struct drv_shape shape;     /* in force */
+    struct drv_res target;      /* what the blueprint and observations ask for */
+    struct drv_res use;         /* last observed */
+    struct drv_res floor;       /* lowest the engine would go */
+    struct drv_res ceiling;
+    int32_t priority;
+    double contiguity;          /* of shape.pcpus */
+    double confidence;          /* of the blueprint */
+    char model[48];             /* blueprint model */
+    bool squeezed;              /* below target for a shortage */
+    int64_t placed_s;
+    int64_t last_reshape_s;     /* 0: never */
+    uint64_t reshapes;
+};
+
+struct drv_sculpt_snapshot {
+    int64_t t_s;                /* time of the last step (or placement) */
+    struct drv_res capacity;    /* physical, for guests */
+    struct drv_res ceiling;     /* capacity x ratio */
+    struct drv_res allocated;   /* sum of shapes */
+    struct drv_res used;        /* sum of last observed use */
+    struct drv_res flavors;     /* sum of guests' ceilings (what Nova allocated) */
+    double contiguity;          /* mean over pinned guests (1 when none) */
+    bool shortage;              /* the last step could not fit every floor */
+    uint64_t admitted, refused, reshapes, squeezes, repins, skipped;
+    size_t nguests;
+    struct drv_sculpt_guest_view *guests; /* owned, by uuid */
+    int32_t ncpus;
+    double *cpu_load;           /* owned: entitlement pinned per host CPU (host cpu order) */
+};
+
+/* A consistent copy of the engine's state; caller frees with
+ * drv_sculpt_snapshot_free(). */
+struct drv_sculpt_snapshot *drv_sculpt_snapshot(struct drv_sculpt *e);
+void drv_sculpt_snapshot_free(struct drv_sculpt_snapshot *s);
+DEFINE_AUTOPTR(drv_sculpt_snapshot)
+
+/* ---- what Nova's Placement should see ---- */
+
+/* One Placement inventory record (placement API: total, reserved,
+ * min_unit, max_unit, step_size, allocation_ratio). */
+struct drv_sculpt_inventory_item {
+    int64_t total;
+    int64_t reserved;
+    int64_t min_unit;
+    int64_t max_unit;
+    int64_t step_size;
+    double allocation_ratio;
+};
+
+struct drv_sculpt_inventory {
+    struct drv_sculpt_inventory_item vcpu;      /* VCPU */
+    struct drv_sculpt_inventory_item memory_mb; /* MEMORY_MB */
+    struct drv_sculpt_inventory_item disk_gb;   /* DISK_GB */
+};
+
+/* Inventories reflecting the capacity the shapes free: totals and reserved
+ * as the host has them; the allocation ratio is what lets Placement count
+ * in flavors (which is what Nova allocates) the room the engine would
+ * still admit -- the flavors already held plus the free shape capacity
+ * converted at this host's shape-to-flavor ratio -- never above the
+ * configured ceiling, never below what is already allocated. */
+void drv_sculpt_inventory(struct drv_sculpt *e, struct drv_sculpt_inventory *out);
+
+#endif
