@@ -38,6 +38,9 @@ CFLAGS_BASE := -std=c11 -D_GNU_SOURCE -g $(OPT) $(WARN) -fstack-protector-strong
                -I. $(PKG_CFLAGS)
 ifeq ($(SANITIZER),address)
 SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+else ifeq ($(SANITIZER),fuzzer)
+SAN_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all \
+             -fno-omit-frame-pointer
 else ifeq ($(SANITIZER),thread)
 SAN_FLAGS := -fsanitize=thread -fno-omit-frame-pointer
 else
@@ -81,7 +84,8 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 TEST_HELPER_SRC := $(wildcard tests/unit/helpers/*.c)
 TEST_HELPER_OBJ := $(call obj_of,$(TEST_HELPER_SRC))
 
-.PHONY: all check test bench run stop valgrind format clean distclean deps unit integration \
+.PHONY: all check test bench run stop valgrind format clean distclean deps unit integration fuzz \
+        fuzz-build \
         bench-replay bench-engine bench-libvirt bench-db bench-rpc bench-api bench-presculpt
 all: $(PROGRAMS)
 
@@ -140,6 +144,24 @@ test:
 	@contrib/install-deps.sh
 	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 unit
 	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 integration
+	@$(MAKE) --no-print-directory fuzz
+
+# Fuzz targets: every tests/fuzz/fuzz_*.c is a libFuzzer program, built by
+# clang with ASan+UBSan against all module archives (their own build in
+# build-fuzz/; gcc's build is the one that holds warnings as errors).
+# `make fuzz` runs each for FUZZ_SECONDS from its seed corpus
+# tests/fuzz/corpus/NAME/; `make test` runs it.
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 15
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(SAY) "  FUZZ    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(ALL_LIBS) $(ALL_LDFLAGS) $(LIBS)
+fuzz-build: $(FUZZ_BINS)
+fuzz:
+	@$(MAKE) --no-print-directory O=build-fuzz CC=clang SANITIZER=fuzzer OPT=-O1 WERROR= fuzz-build
+	@tests/run-fuzz.sh build-fuzz $(FUZZ_SECONDS) $(patsubst $(O)/%,build-fuzz/%,$(FUZZ_BINS))
 
 integration: $(PROGRAMS)
 	@tests/run-integration.sh $(O)
@@ -168,7 +190,7 @@ format:
 	    $(addsuffix /*/*.[ch],$(MODULES)) tests/unit/*.c)
 
 clean:
-	rm -rf build build-test build-vg
+	rm -rf build build-test build-vg build-fuzz
 
 distclean: clean
 	rm -rf run

@@ -15,7 +15,7 @@
 struct cfg;
 struct err;
 struct drv_sculpt;
-struct drv_predictor;
+struct drv_fleet;
 struct drv_presculpt;
 struct db;
 struct os_keystone;
@@ -25,7 +25,7 @@ struct os_keystone;
  * 503 UNAVAILABLE naming what is missing; the others keep working. */
 struct api_deps {
     struct drv_sculpt *engine;        /* host model, admission, placement, reshape log, cost */
-    struct drv_predictor *predictor;  /* blueprint previews, predictor settings */
+    struct drv_fleet *fleet;          /* fleet history: blueprint previews for a request */
     struct drv_presculpt *presculpt;  /* pools (GET /v1/pools, PUT /v1/config/presculpt) */
     struct db *db;                    /* instances, usage history, custom blueprints,
                                          persisted run-time settings */
