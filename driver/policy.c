@@ -10,6 +10,7 @@ static const struct drv_policy_ops *const drv_policies[] = {
     &drv_policy_static,
     &drv_policy_vpa,
     &drv_policy_autopilot,
+    &drv_policy_sculpt,
 };
 
 const struct drv_policy_ops *drv_policy_find(const char *name)
@@ -30,4 +31,16 @@ const char *drv_policy_names(void)
                                   drv_policies[i]->name);
     }
     return names;
+}
+
+double drv_policy_margin(const struct drv_policy_params *p, int k, double def)
+{
+    double m = p->per_res ? p->res_margin[k] : p->margin;
+    return m >= 0 || p->per_res ? m : def;
+}
+
+double drv_policy_percentile(const struct drv_policy_params *p, int k, double def)
+{
+    double x = p->per_res ? p->res_percentile[k] : p->percentile;
+    return x > 0 ? x : def;
 }

@@ -12,7 +12,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "driver/blueprint.h"
 #include "driver/trace.h"
+
+struct cfg;
 
 /* One observed sample, as the replay shows it to a policy. */
 struct drv_policy_sample {
@@ -35,9 +38,22 @@ struct drv_policy_vm {
 struct drv_policy_params {
     double margin;              /* safety margin, fraction (0.15 = +15%) */
     double percentile;          /* target percentile in (0,1) */
+    /* Per-resource values, used instead of the two above when per_res is
+     * set: --tune-baselines tunes each resource on its own. */
+    bool per_res;
+    double res_margin[DRV_TR_LAST];
+    double res_percentile[DRV_TR_LAST];
+    /* The configuration the replay runs with (prices, SLO, [predict]);
+     * NULL: built-in defaults.  Borrowed for the replay's duration. */
+    const struct cfg *cfg;
 };
 
-#define DRV_POLICY_PARAMS_DEFAULT {-1.0, -1.0}
+#define DRV_POLICY_PARAMS_DEFAULT {-1.0, -1.0, false, {0}, {0}, NULL}
+
+/* The margin (percentile) a policy uses for resource k: the per-resource
+ * value when set, else the scalar, else `def` when that is negative. */
+double drv_policy_margin(const struct drv_policy_params *p, int k, double def);
+double drv_policy_percentile(const struct drv_policy_params *p, int k, double def);
 
 struct drv_policy_ops {
     const char *name;
@@ -52,6 +68,9 @@ struct drv_policy_ops {
     /* The sample at time t and the allocation that was in force. */
     void (*observe)(void *state, const struct drv_policy_sample *s,
                     const double alloc[DRV_TR_LAST]);
+    /* Optional: the quantile bands (p50, p90, p99) per resource behind the
+     * last decide(), for the replay's calibration figures. */
+    void (*bands)(const void *state, double q[DRV_TR_LAST][DRV_Q_LAST]);
     /* Release what init allocated (may be NULL). */
     void (*fini)(void *state);
     /* Optional state shared by all VMs of one replay (fleet history):
@@ -63,6 +82,7 @@ struct drv_policy_ops {
 extern const struct drv_policy_ops drv_policy_static;
 extern const struct drv_policy_ops drv_policy_vpa;
 extern const struct drv_policy_ops drv_policy_autopilot;
+extern const struct drv_policy_ops drv_policy_sculpt;
 
 /* Look a policy up by name; NULL when unknown. */
 const struct drv_policy_ops *drv_policy_find(const char *name);

@@ -27,7 +27,7 @@ struct drv_autopilot {
     struct drv_hist h[DRV_TR_LAST];  /* all but memory */
     bool has[DRV_TR_LAST];
     bool seen;
-    double percentile, margin;
+    double percentile[DRV_TR_LAST], margin[DRV_TR_LAST];
     double mem_peak;                 /* decayed peak, MiB */
     int64_t mem_t;                   /* time of mem_peak's last update */
 };
@@ -39,12 +39,12 @@ static void drv_autopilot_init(void *state, const struct drv_policy_vm *vm,
     (void)shared;
     for (int k = 0; k < DRV_TR_LAST; k++) {
         a->has[k] = vm->has[k];
+        a->percentile[k] = drv_policy_percentile(params, k, AP_PERCENTILE);
+        a->margin[k] = drv_policy_margin(params, k, AP_MARGIN);
         if (k != DRV_TR_MEMORY)
             drv_hist_init(&a->h[k], 0.01, 1.05, k == DRV_TR_CPU ? 1000.0 : 1e6,
                           AP_CPU_HALF_LIFE_S);
     }
-    a->percentile = params->percentile > 0 ? params->percentile : AP_PERCENTILE;
-    a->margin = params->margin >= 0 ? params->margin : AP_MARGIN;
     a->seen = false;
     a->mem_peak = 0;
 }
@@ -64,8 +64,8 @@ static void drv_autopilot_decide(void *state, int64_t t, const double cap[DRV_TR
             continue;
         }
         double x = k == DRV_TR_MEMORY ? drv_autopilot_mem_at(a, t)
-                                      : drv_hist_percentile(&a->h[k], a->percentile);
-        alloc[k] = x * (1 + a->margin);
+                                      : drv_hist_percentile(&a->h[k], a->percentile[k]);
+        alloc[k] = x * (1 + a->margin[k]);
     }
 }
 

@@ -36,7 +36,7 @@
 struct drv_vpa {
     struct drv_hist h[DRV_TR_LAST];
     bool has[DRV_TR_LAST];
-    double percentile, margin;
+    double percentile[DRV_TR_LAST], margin[DRV_TR_LAST];
     int64_t mem_window_end;   /* end of the current memory interval (s) */
     double mem_peak;          /* bytes; 0 = none in this interval */
     int64_t last_mem_t;
@@ -50,6 +50,8 @@ static void drv_vpa_init(void *state, const struct drv_policy_vm *vm,
     (void)shared;
     for (int k = 0; k < DRV_TR_LAST; k++) {
         v->has[k] = vm->has[k];
+        v->percentile[k] = drv_policy_percentile(params, k, VPA_TARGET_PERCENTILE);
+        v->margin[k] = drv_policy_margin(params, k, VPA_SAFETY_MARGIN);
         if (k == DRV_TR_MEMORY)
             drv_hist_init(&v->h[k], 1e7, 1.05, 1e12, VPA_HALF_LIFE_S);
         else if (k == DRV_TR_CPU)
@@ -57,8 +59,6 @@ static void drv_vpa_init(void *state, const struct drv_policy_vm *vm,
         else
             drv_hist_init(&v->h[k], 0.01, 1.05, 1e6, VPA_HALF_LIFE_S);
     }
-    v->percentile = params->percentile > 0 ? params->percentile : VPA_TARGET_PERCENTILE;
-    v->margin = params->margin >= 0 ? params->margin : VPA_SAFETY_MARGIN;
     v->mem_started = false;
     v->mem_peak = 0;
 }
@@ -73,7 +73,7 @@ static void drv_vpa_decide(void *state, int64_t t, const double cap[DRV_TR_LAST]
             alloc[k] = cap[k];
             continue;
         }
-        double x = drv_hist_percentile(&v->h[k], v->percentile) * (1 + v->margin);
+        double x = drv_hist_percentile(&v->h[k], v->percentile[k]) * (1 + v->margin[k]);
         if (k == DRV_TR_MEMORY)
             x = fmax(x, VPA_MIN_MEM_BYTES) / MIB;
         else if (k == DRV_TR_CPU)

@@ -34,6 +34,26 @@ double drv_replay_mean_use(const struct drv_replay_stats *s)
     return s->steps ? s->sum_use / (double)s->steps : 0;
 }
 
+double drv_replay_reshapes_per_vm_hour(const struct drv_replay_stats *s)
+{
+    return s->hours > 0 ? (double)s->reshapes / s->hours : 0;
+}
+
+bool drv_replay_has_bands(const struct drv_replay_stats *s)
+{
+    return s->band_steps > 0;
+}
+
+double drv_replay_coverage(const struct drv_replay_stats *s, enum drv_quantile q)
+{
+    return s->band_steps ? (double)s->inside[q] / (double)s->band_steps : 0;
+}
+
+double drv_replay_pinball(const struct drv_replay_stats *s, enum drv_quantile q)
+{
+    return s->sum_use > 0 ? s->pinball[q] / s->sum_use : 0;
+}
+
 static void drv_replay_stats_add(struct drv_replay_stats *into,
                                  const struct drv_replay_stats *s)
 {
@@ -43,6 +63,26 @@ static void drv_replay_stats_add(struct drv_replay_stats *into,
     into->sum_short += s->sum_short;
     into->steps += s->steps;
     into->violations += s->violations;
+    into->reshapes += s->reshapes;
+    into->hours += s->hours;
+    into->band_steps += s->band_steps;
+    for (int q = 0; q < DRV_Q_LAST; q++) {
+        into->inside[q] += s->inside[q];
+        into->pinball[q] += s->pinball[q];
+    }
+}
+
+/* The bands' share of the figures for one step. */
+static void drv_replay_score_bands(struct drv_replay_stats *x, const double q[DRV_Q_LAST],
+                                   double u)
+{
+    x->band_steps++;
+    for (int b = 0; b < DRV_Q_LAST; b++) {
+        double tau = drv_quantile_level[b];
+        if (u <= q[b])
+            x->inside[b]++;
+        x->pinball[b] += u >= q[b] ? tau * (u - q[b]) : (1 - tau) * (q[b] - u);
+    }
 }
 
 /* Replay one VM through one policy; per-VM sums are added to the totals in
@@ -62,7 +102,8 @@ static void drv_replay_vm(const struct drv_trace *tr, const struct drv_trace_vm 
     ops->init(state, &info, params, shared);
 
     struct drv_policy_sample s;
-    double alloc[DRV_TR_LAST];
+    double alloc[DRV_TR_LAST], prev[DRV_TR_LAST] = {0};
+    double bands[DRV_TR_LAST][DRV_Q_LAST];
     for (size_t i = 0; i < vm->n; i++) {
         s.t = vm->t[i];
         s.cpu_avg = vm->cpu_avg ? vm->cpu_avg[i] : NAN;
@@ -75,6 +116,8 @@ static void drv_replay_vm(const struct drv_trace *tr, const struct drv_trace_vm 
             s.use[k] = fmin(vm->use[k][i], s.cap[k]);
         }
         ops->decide(state, s.t, s.cap, alloc);
+        if (ops->bands)
+            ops->bands(state, bands);
         for (int k = 0; k < DRV_TR_LAST; k++) {
             if (!tr->has[k])
                 continue;
@@ -95,13 +138,20 @@ static void drv_replay_vm(const struct drv_trace *tr, const struct drv_trace_vm 
                 x->violations++;
             }
             x->steps++;
+            if (i > 0 && a != prev[k])
+                x->reshapes++;
+            prev[k] = a;
+            if (ops->bands)
+                drv_replay_score_bands(x, bands[k], u);
         }
         ops->observe(state, &s, alloc);
     }
     if (ops->fini)
         ops->fini(state);
-    for (int k = 0; k < DRV_TR_LAST; k++)
+    for (int k = 0; k < DRV_TR_LAST; k++) {
+        st[k].hours = (double)st[k].steps * tr->step_s / 3600.0;
         drv_replay_stats_add(&out[k], &st[k]);
+    }
 }
 
 int drv_replay_run(const struct drv_trace *tr, const struct drv_replay_entry *entries,

@@ -22,6 +22,8 @@ struct replay_opts {
     enum drv_trace_format format;
     bool json;
     bool quiet;
+    bool tune;
+    const char *target;         /* --target-violation-rate, NULL: sculpt.conf */
     const char *config;
     struct drv_replay_entry entries[REPLAY_MAX_POLICIES];
     size_t nentries;
@@ -38,6 +40,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: sculpt-replay --format FORMAT [--policy LIST] [--json] [--quiet]\n"
+            "                     [--tune-baselines] [--target-violation-rate RATE]\n"
             "                     [--config FILE] PATH...\n"
             "\n"
             "Replay per-VM usage traces through allocation policies and report, per\n"
@@ -47,6 +50,11 @@ static void usage(FILE *out)
             "  --policy LIST     comma-separated policies (default: %s)\n"
             "  --json            print one JSON object instead of a table\n"
             "  --quiet           no progress on stderr\n"
+            "  --tune-baselines  also report vpa_slo and autopilot_slo: the baselines with\n"
+            "                    margin (and VPA's percentile) tuned per resource to the\n"
+            "                    least slack that meets the SLO\n"
+            "  --target-violation-rate RATE\n"
+            "                    the SLO (default: [sculpt] target_violation_rate, 0.01)\n"
             "  --config FILE     sculpt.conf to read (default: none, built-in defaults)\n"
             "  PATH              a trace file, or a folder of *.csv / *.csv.gz files\n",
             drv_policy_names());
@@ -74,6 +82,48 @@ static int parse_policies(struct replay_opts *o, const char *list, struct err **
     }
     if (o->nentries == 0)
         return err_set(err, ERR_INVALID, "--policy needs at least one policy");
+    return 0;
+}
+
+/* The baselines --tune-baselines brings to the SLO, and the percentiles
+ * searched for each (none: only the margin). */
+static const double tune_vpa_percentiles[] = {0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99};
+static const struct {
+    const char *policy;
+    const char *label;
+    const double *percentiles;
+    size_t npercentiles;
+} tuned_baselines[] = {
+    {"vpa", "vpa_slo", tune_vpa_percentiles, ARRAY_SIZE(tune_vpa_percentiles)},
+    {"autopilot", "autopilot_slo", NULL, 0},
+};
+
+/* Add an entry `<baseline>_slo` after the baselines in the list. */
+static int add_tuned(struct replay_opts *o, const struct drv_trace *tr, const struct cfg *cfg,
+                     struct err **err)
+{
+    size_t n = o->nentries;
+    for (size_t b = 0; b < ARRAY_SIZE(tuned_baselines); b++) {
+        const struct drv_replay_entry *base = NULL;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(o->entries[i].ops->name, tuned_baselines[b].policy) == 0)
+                base = &o->entries[i];
+        if (!base)
+            continue;
+        if (o->nentries == REPLAY_MAX_POLICIES)
+            return err_set(err, ERR_INVALID, "more than %d policies", REPLAY_MAX_POLICIES);
+        if (!o->quiet)
+            fprintf(stderr, "sculpt-replay: tuning %s to %g%% violations\n",
+                    tuned_baselines[b].policy, 100 * cfg->target_violation_rate);
+        struct drv_replay_entry *e = &o->entries[o->nentries];
+        if (drv_replay_tune(tr, base->ops, &base->params, tuned_baselines[b].percentiles,
+                            tuned_baselines[b].npercentiles, cfg->target_violation_rate,
+                            &e->params, err) < 0)
+            return -1;
+        e->ops = base->ops;
+        e->label = tuned_baselines[b].label;
+        o->nentries++;
+    }
     return 0;
 }
 
@@ -137,10 +187,24 @@ static void print_json(const struct drv_trace *tr, const struct drv_replay_resul
                 continue;
             const struct drv_replay_stats *s = &r->policies[p].res[k];
             printf("%s\"%s\":{\"slack\":%.6f,\"violation_rate\":%.6f,\"shortfall\":%.6f,"
-                   "\"mean_alloc\":%.6g,\"mean_use\":%.6g}",
+                   "\"mean_alloc\":%.6g,\"mean_use\":%.6g,\"reshapes_per_vm_hour\":%.6g",
                    first ? "" : ",", drv_trace_res_name((enum drv_trace_res)k),
                    drv_replay_slack(s), drv_replay_violation_rate(s), drv_replay_shortfall(s),
-                   drv_replay_mean_alloc(s), drv_replay_mean_use(s));
+                   drv_replay_mean_alloc(s), drv_replay_mean_use(s),
+                   drv_replay_reshapes_per_vm_hour(s));
+            if (drv_replay_has_bands(s))
+                printf(",\"pinball_p50\":%.6g,\"pinball_p90\":%.6g,\"coverage_p50\":%.6f,"
+                       "\"coverage_p90\":%.6f,\"coverage_p99\":%.6f",
+                       drv_replay_pinball(s, DRV_Q_P50), drv_replay_pinball(s, DRV_Q_P90),
+                       drv_replay_coverage(s, DRV_Q_P50), drv_replay_coverage(s, DRV_Q_P90),
+                       drv_replay_coverage(s, DRV_Q_P99));
+            const struct drv_policy_params *pp = &r->policies[p].params;
+            if (pp->per_res) {
+                printf(",\"margin\":%.6g", pp->res_margin[k]);
+                if (pp->res_percentile[k] > 0)
+                    printf(",\"percentile\":%.6g", pp->res_percentile[k]);
+            }
+            printf("}");
             first = false;
         }
         printf("}");
@@ -156,6 +220,8 @@ int drv_replay_usage_cli(int argc, char **argv)
         {"json", no_argument, NULL, 'j'},
         {"quiet", no_argument, NULL, 'q'},
         {"config", required_argument, NULL, 'c'},
+        {"tune-baselines", no_argument, NULL, 't'},
+        {"target-violation-rate", required_argument, NULL, 'r'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -191,6 +257,12 @@ int drv_replay_usage_cli(int argc, char **argv)
         case 'c':
             o.config = optarg;
             break;
+        case 't':
+            o.tune = true;
+            break;
+        case 'r':
+            o.target = optarg;
+            break;
         case 'h':
             usage(stdout);
             return 0;
@@ -207,6 +279,12 @@ int drv_replay_usage_cli(int argc, char **argv)
     cfg = o.config ? cfg_load(o.config, &err) : cfg_new_defaults();
     if (!cfg)
         goto fail;
+    if (o.target && cfg_set(cfg, "sculpt", "target_violation_rate", o.target, &err) < 0) {
+        err_wrap(&err, "--target-violation-rate");
+        goto fail;
+    }
+    for (size_t i = 0; i < o.nentries; i++)
+        o.entries[i].params.cfg = cfg;
     enum log_level lvl = LOG_LEVEL_WARN;
     log_level_parse(cfg->log_level, &lvl);
     if (lvl < LOG_LEVEL_WARN)
@@ -224,6 +302,11 @@ int drv_replay_usage_cli(int argc, char **argv)
     double load_s = (double)(clock_mono_ns() - t0) / 1e9;
     if (tr->nvms == 0) {
         err_set(&err, ERR_INVALID, "no replayable VM in %zu file(s)", tr->files);
+        drv_trace_free(tr);
+        goto fail;
+    }
+
+    if (o.tune && add_tuned(&o, tr, cfg, &err) < 0) {
         drv_trace_free(tr);
         goto fail;
     }
