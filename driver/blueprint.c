@@ -49,6 +49,7 @@ void drv_blueprint_free(struct drv_blueprint *bp)
     if (!bp)
         return;
     free(bp->q);
+    free(bp->alloc);
     free(bp);
 }
 
@@ -59,7 +60,38 @@ struct drv_blueprint *drv_blueprint_dup(const struct drv_blueprint *bp)
     size_t bytes = drv_blueprint_cells(bp->nsteps) * sizeof(double);
     c->q = xmalloc(bytes);
     memcpy(c->q, bp->q, bytes);
+    c->alloc = NULL;
+    if (bp->alloc) {
+        bytes = (size_t)bp->nsteps * DRV_RES_LAST * sizeof(double);
+        c->alloc = xmalloc(bytes);
+        memcpy(c->alloc, bp->alloc, bytes);
+    }
     return c;
+}
+
+void drv_blueprint_alloc_ensure(struct drv_blueprint *bp)
+{
+    if (!bp->alloc)
+        bp->alloc = xcalloc((size_t)bp->nsteps * DRV_RES_LAST, sizeof(double));
+}
+
+struct drv_res drv_blueprint_alloc_step(const struct drv_blueprint *bp, int32_t step)
+{
+    struct drv_res r = drv_res_zero();
+    if (!bp->alloc || step < 0 || step >= bp->nsteps)
+        return r;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        r.v[k] = bp->alloc[(size_t)step * DRV_RES_LAST + (size_t)k];
+    return r;
+}
+
+void drv_blueprint_set_alloc(struct drv_blueprint *bp, int32_t step, struct drv_res a)
+{
+    if (step < 0 || step >= bp->nsteps)
+        return;
+    drv_blueprint_alloc_ensure(bp);
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        bp->alloc[(size_t)step * DRV_RES_LAST + (size_t)k] = a.v[k];
 }
 
 struct drv_res drv_blueprint_step(const struct drv_blueprint *bp, int32_t step,
@@ -139,6 +171,13 @@ int drv_blueprint_validate(const struct drv_blueprint *bp, struct err **err)
                                    "blueprint step %d `%s` bands out of order: %s %g < %g",
                                    s, rn, qn, x, prev);
                 prev = x;
+            }
+            if (bp->alloc) {
+                double a = bp->alloc[(size_t)s * DRV_RES_LAST + (size_t)k];
+                if (!isfinite(a) || a < 0 || a > DRV_RES_MAX)
+                    return err_set(err, ERR_INVALID,
+                                   "blueprint step %d `%s` allocation is %g (must be 0 to %g)",
+                                   s, drv_res_kind_name((enum drv_res_kind)k), a, DRV_RES_MAX);
             }
         }
     }

@@ -40,6 +40,8 @@ struct drv_blueprint {
     double res_confidence[DRV_RES_LAST]; /* per resource, in [0,1] */
     char model[48];    /* which model (and setting) produced it */
     double *q;         /* owned: [nsteps][DRV_RES_LAST][DRV_Q_LAST] */
+    double *alloc;     /* owned, NULL when none: [nsteps][DRV_RES_LAST], the
+                        * allocation the cost model picks at each step */
 };
 
 /* A blueprint with every value 0 and confidence 0.  Returns NULL with *err
@@ -69,6 +71,14 @@ static inline void drv_blueprint_set(struct drv_blueprint *bp, int32_t step,
 {
     bp->q[((size_t)step * DRV_RES_LAST + (size_t)r) * DRV_Q_LAST + (size_t)q] = v;
 }
+
+/* Give the blueprint an allocation series (zeroed) if it has none. */
+void drv_blueprint_alloc_ensure(struct drv_blueprint *bp);
+/* The allocation at one step (zero when the blueprint has none, or the
+ * step is outside the horizon). */
+struct drv_res drv_blueprint_alloc_step(const struct drv_blueprint *bp, int32_t step);
+/* Set the allocation at one step (creating the series if needed). */
+void drv_blueprint_set_alloc(struct drv_blueprint *bp, int32_t step, struct drv_res a);
 
 /* The need at one step and quantile, as a vector. */
 struct drv_res drv_blueprint_step(const struct drv_blueprint *bp, int32_t step,
