@@ -19,7 +19,7 @@ assert d["format"] == fmt, d["format"]
 assert d["vms"] > 0 and d["steps"] > 0, d
 for k in ("elapsed_s", "vm_steps_per_s"):
     assert isinstance(d[k], (int, float)), k
-assert sorted(d["policies"]) == ["autopilot", "static", "vpa"], d["policies"].keys()
+assert sorted(d["policies"]) == ["autopilot", "sculpt", "static", "vpa"], d["policies"].keys()
 for name, per in d["policies"].items():
     assert sorted(per) == sorted(resources), (name, per.keys())
     for r, m in per.items():

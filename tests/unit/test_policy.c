@@ -177,7 +177,8 @@ static void test_registry(void **state)
     (void)state;
     assert_ptr_equal(drv_policy_find("vpa"), &drv_policy_vpa);
     assert_null(drv_policy_find("oracle"));
-    assert_string_equal(drv_policy_names(), "static,vpa,autopilot");
+    assert_ptr_equal(drv_policy_find("sculpt"), &drv_policy_sculpt);
+    assert_string_equal(drv_policy_names(), "static,vpa,autopilot,sculpt");
 }
 
 int main(void)

@@ -1,0 +1,861 @@
+/* Per-guest prediction: observe usage, say what the next steps will need
+ * and what to allocate (predict.h, predict_priv.h).
+ *
+ * Every sample, each model setting gives a base forecast and a
+ * conditioning state; the guest's calibration for that (model, state),
+ * mixed with the fleet's, turns the base into a predictive distribution.
+ * The allocation is the point of that distribution with the least
+ * expected cost: the allocation itself against the overrun price times
+ * the chance of being exceeded (what the SLO counts), plus the reshape
+ * price when it changes.  The overrun price is the SLO's dual: the fleet's
+ * controller raises it after each violation and lowers it a little after
+ * each step that held, so the fleet's violation rate settles on the
+ * target.  Each model setting's own allocations are scored on that same
+ * cost as the samples come, and each guest follows the cheapest.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "driver/predict_priv.h"
+
+static const char *const pr_model_names[PR_M_LAST] = {
+    [PR_M_LEVEL] = "level",
+    [PR_M_PEAK] = "peak",
+    [PR_M_SEASON] = "season",
+    [PR_M_SPIKE] = "spike",
+};
+
+const char *drv_predict_model_name(int model)
+{
+    return model >= 0 && model < PR_M_LAST ? pr_model_names[model] : "cold";
+}
+
+int drv_predict_model_count(void)
+{
+    return PR_M_LAST;
+}
+
+/* A guest's calibration weights are rescaled once a new sample would
+ * weigh this much. */
+#define PR_RESCALE_AT 1e6
+/* The fairness controller's step relative to the fleet's. */
+#define PR_FAIR_RATE 0.2
+/* Switch to another model setting only when it is this much cheaper. */
+#define PR_SWITCH_MARGIN 0.98
+/* Memory of the p90 coverage behind the confidence, in samples. */
+#define PR_COV_ALPHA 0.01
+/* The level state's edges: log(reading / long-run level). */
+static const double pr_level_edges[DRV_PREDICT_CONDS - 1] = {-1.0, -0.3, 0.0, 0.3, 1.0};
+/* The seasonal state's edges: log(seasonal peak / reading). */
+static const double pr_season_edges[DRV_PREDICT_CONDS - 1] = {-0.2, 0.05, 0.2, 0.5, 1.2};
+
+static int pr_cond(const double *edges, double x)
+{
+    int c = 0;
+    while (c < DRV_PREDICT_CONDS - 1 && x >= edges[c])
+        c++;
+    return c;
+}
+
+static bool pr_active(const struct drv_predictor *p, int k)
+{
+    return (p->mask & (1u << k)) != 0;
+}
+
+struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
+                                        const struct drv_predict_request *req,
+                                        const struct drv_predict_config *pc,
+                                        struct err **err)
+{
+    if (drv_res_validate(req->ceiling, err) < 0) {
+        err_wrap(err, "predictor ceiling");
+        return NULL;
+    }
+    struct drv_predictor *p = xzalloc(sizeof(*p));
+    p->fleet = fleet;
+    p->pc = *pc;
+    p->ceiling = req->ceiling;
+    p->mask = req->resources ? req->resources : (1u << DRV_RES_LAST) - 1;
+    p->boot_s = req->boot_s;
+    p->last_t = INT64_MIN;
+    p->pend_t = INT64_MIN;
+    p->wscale = 1.0;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        struct drv_pr_res *r = &p->r[k];
+        r->alloc = -1;
+        r->cov90 = 0.9;
+        r->follow = PR_M_LEVEL;
+        for (int m = 0; m < PR_M_LAST; m++)
+            r->model_alloc[m] = -1;
+        /* the floor of the log-ratio: a thousandth of the flavor, below
+         * which differences are noise (set from the first reading when
+         * the dimension is unbounded) */
+        r->eps = req->ceiling.v[k] > 0 ? 1e-3 * req->ceiling.v[k] : 0;
+    }
+    p->ngroups = drv_predict_request_keys(req, p->groups);
+    for (uint32_t i = 0; i < p->ngroups; i++)
+        p->gidx[i] = SIZE_MAX;
+    if (fleet) {
+        pthread_mutex_lock(&fleet->lock);
+        for (uint32_t i = 0; i < p->ngroups; i++) {
+            struct drv_pr_group *g = drv_fleet_group_cached_locked(
+                fleet, p->groups[i], true, req->boot_s, &p->gidx[i], &p->gid[i]);
+            if (g)
+                g->rec.guests += 1;
+        }
+        pthread_mutex_unlock(&fleet->lock);
+    }
+    return p;
+}
+
+void drv_predictor_free(struct drv_predictor *p)
+{
+    free(p);
+}
+
+void drv_predictor_set_ceiling(struct drv_predictor *p, struct drv_res ceiling)
+{
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        if (isfinite(ceiling.v[k]) && ceiling.v[k] >= 0 && ceiling.v[k] <= DRV_RES_MAX)
+            p->ceiling.v[k] = ceiling.v[k];
+}
+
+uint64_t drv_predictor_samples(const struct drv_predictor *p)
+{
+    return p->n;
+}
+
+/* ---- seasonal profiles ------------------------------------------------ */
+
+static int pr_day_bins(const struct drv_predictor *p)
+{
+    int n = 86400 / p->pc.season_bin_s;
+    return n > PR_DAY_BINS ? PR_DAY_BINS : n;
+}
+
+static int pr_hour_bins(const struct drv_predictor *p)
+{
+    int n = 3600 / p->pc.season_bin_s;
+    if (n < 1)
+        n = 1;
+    return n > PR_HOUR_BINS ? PR_HOUR_BINS : n;
+}
+
+static int pr_bin_of(const struct drv_predictor *p, int64_t t, int period_bins)
+{
+    int64_t b = t / p->pc.season_bin_s;
+    return (int)(((b % period_bins) + period_bins) % period_bins);
+}
+
+/* What the profiles expect at t: the decayed daily peak around t's bin,
+ * and the peak of t's bin an hour earlier. */
+static double pr_season_ref(const struct drv_predictor *p, const struct drv_pr_res *r, int64_t t)
+{
+    int nd = pr_day_bins(p), nh = pr_hour_bins(p);
+    int32_t now = (int32_t)(t - p->t0);
+    double ref = 0;
+    int db = pr_bin_of(p, t, nd);
+    for (int d = -1; d <= 1; d++) {
+        int b = (db + d + nd) % nd;
+        if (r->day[b] <= 0)
+            continue;
+        double v = r->day[b] * exp2(-(double)(now - r->day_t[b]) / p->pc.season_half_life_s);
+        if (v > ref)
+            ref = v;
+    }
+    int hb = pr_bin_of(p, t, nh);
+    if (r->hour[hb] > 0 && now - r->hour_t[hb] <= 2 * 3600 && r->hour[hb] > ref)
+        ref = r->hour[hb];
+    return ref;
+}
+
+static void pr_season_add(struct drv_predictor *p, struct drv_pr_res *r, int64_t t, double u)
+{
+    int nd = pr_day_bins(p), nh = pr_hour_bins(p);
+    int32_t now = (int32_t)(t - p->t0);
+    int db = pr_bin_of(p, t, nd);
+    double old = r->day[db] * exp2(-(double)(now - r->day_t[db]) / p->pc.season_half_life_s);
+    r->day[db] = (float)(u > old ? u : old);
+    r->day_t[db] = now;
+    int hb = pr_bin_of(p, t, nh);
+    /* a new pass over the bin replaces the last one */
+    if (now - r->hour_t[hb] > 1800 || r->hour[hb] < u)
+        r->hour[hb] = (float)u;
+    r->hour_t[hb] = now;
+}
+
+/* ---- the models --------------------------------------------------------- */
+
+static double pr_peak3(const struct drv_predictor *p, const struct drv_pr_res *r)
+{
+    double x = r->last;
+    uint64_t have = p->n < 3 ? p->n : 3;
+    for (uint64_t i = 1; i < have; i++) {
+        double v = r->ring[(p->n - 1 - i) % PR_RING];
+        if (v > x)
+            x = v;
+    }
+    return x;
+}
+
+static double pr_lratio(double a, double b, double eps)
+{
+    return log((a + eps) / (b + eps));
+}
+
+/* Base forecast and state of model m for the sample at t. */
+static void pr_model_input(const struct drv_predictor *p, const struct drv_pr_res *r, int m,
+                           double sref, double *base, int *cond)
+{
+    int level = pr_cond(pr_level_edges, pr_lratio(r->last, r->slow, r->eps));
+    switch (m) {
+    case PR_M_PEAK:
+        *base = pr_peak3(p, r);
+        *cond = level;
+        break;
+    case PR_M_SEASON:
+        *base = r->last;
+        *cond = pr_cond(pr_season_edges, pr_lratio(sref, r->last, r->eps));
+        break;
+    case PR_M_SPIKE:
+        *base = sref > r->last ? sref : r->last;
+        *cond = level;
+        break;
+    default:
+        *base = r->last;
+        *cond = level;
+        break;
+    }
+}
+
+/* The use at log-ratio x against base b. */
+static double pr_value(double b, double eps, double x, double ceiling)
+{
+    double v = (b + eps) * exp(x) - eps;
+    if (v < 0)
+        v = 0;
+    if (ceiling > 0 && v > ceiling)
+        v = ceiling;
+    return v;
+}
+
+/* Everything the cost comparison needs for one dimension. */
+struct pr_choice {
+    double overrun;  /* price of a step over the shape, resource-steps */
+    double reshape;  /* price of a change, resource-steps */
+    double floor;    /* the allocation never goes below (memory's working set) */
+    double ceiling;  /* nor above (0: unbounded) */
+};
+
+static double pr_clamp(const struct pr_choice *ch, double a)
+{
+    if (a < ch->floor)
+        a = ch->floor;
+    if (ch->ceiling > 0 && a > ch->ceiling)
+        a = ch->ceiling;
+    return a;
+}
+
+/* P(use > a) under cdf around base b; nothing exceeds the ceiling. */
+static double pr_exceed(const struct drv_pr_cdf *c, double b, double eps,
+                        const struct pr_choice *ch, double a)
+{
+    if (ch->ceiling > 0 && a >= ch->ceiling)
+        return 0;
+    return 1 - drv_pr_cdf_at(c, pr_lratio(a, b, eps));
+}
+
+/* The cheapest allocation under cdf around base b.  Candidates: the bin
+ * edges from the median up (within a bin the cost is convex in the
+ * allocation, so an edge is where the optimum lies), the floor, the
+ * ceiling, and the allocation in force `prev`, kept unless another saves
+ * more than the reshape price. */
+static double pr_choose(const struct drv_pr_cdf *c, double b, double eps,
+                        const struct pr_choice *ch, double prev)
+{
+    const double *ex = drv_pr_exp_edges();
+    double best = -1, best_cost = INFINITY;
+    if (ch->floor > 0) {
+        best = pr_clamp(ch, ch->floor);
+        best_cost = best + ch->overrun * pr_exceed(c, b, eps, ch, best);
+    }
+    for (int j = 1; j <= DRV_PREDICT_BINS; j++) {
+        if (c->cum[j] < 0.5)
+            continue;
+        double a = (b + eps) * ex[j] - eps;
+        if (a < ch->floor)
+            continue;
+        double exceed = 1 - c->cum[j];
+        if (ch->ceiling > 0 && a >= ch->ceiling) {
+            a = ch->ceiling;
+            exceed = 0;
+        }
+        double cost = a + ch->overrun * exceed;
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = a;
+        }
+        if (exceed <= 0)
+            break;
+    }
+    if (best < 0)
+        best = pr_clamp(ch, 0);
+    if (prev >= 0 && pr_clamp(ch, prev) == prev) {
+        double cost = prev + ch->overrun * pr_exceed(c, b, eps, ch, prev);
+        if (cost <= best_cost + ch->reshape)
+            return prev;
+    }
+    return best;
+}
+
+/* The price of one step over the shape for dimension k of this guest, in
+ * resource-steps: the fleet controller's, scaled by the guest's size (a
+ * miss on a large guest is priced like a larger allocation) and its
+ * fairness multiplier. */
+static double pr_overrun(const struct drv_predictor *p, const struct drv_pr_res *r, int k,
+                         double log_overrun)
+{
+    double scale = p->ceiling.v[k] > 0 ? p->ceiling.v[k] : (r->slow > r->eps ? r->slow : r->eps);
+    return exp(log_overrun + r->fair) * scale;
+}
+
+/* Prices in resource-steps for dimension k. */
+static void pr_choice_init(const struct drv_predictor *p, const struct drv_pr_res *r, int k,
+                           const struct drv_cost_model *cm, double log_overrun,
+                           struct pr_choice *ch)
+{
+    double dt_h = (p->dt > 0 ? p->dt : 300.0) / 3600.0;
+    double unit = cm->price[k] * dt_h;
+    if (cm->overrun_units[k] > 0)
+        ch->overrun = cm->overrun_units[k] / dt_h;
+    else
+        ch->overrun = pr_overrun(p, r, k, log_overrun);
+    ch->reshape = unit > 0 ? cm->reshape / unit : 0;
+    ch->ceiling = p->ceiling.v[k];
+    ch->floor = 0;
+    if (k == DRV_RES_MEM_MIB && p->n > 0) {
+        double margin = r->last * p->pc.memory_margin;
+        if (margin < p->pc.memory_margin_mib)
+            margin = p->pc.memory_margin_mib;
+        ch->floor = r->last + margin;
+        if (ch->ceiling > 0 && ch->floor > ch->ceiling)
+            ch->floor = ch->ceiling;
+    }
+}
+
+/* ---- cold start --------------------------------------------------------- */
+
+/* Band values and evidence for dimension k of a guest `age_s` old at t,
+ * from the most specific fleet group with enough guests (lock held). */
+static double pr_cold_locked(struct drv_predictor *p, int k, int64_t t, int64_t age_s,
+                             double q[DRV_Q_LAST], double *cdf_levels, double *cdf_values,
+                             int *nknots)
+{
+    double ceil_k = p->ceiling.v[k];
+    *nknots = 0;
+    for (int i = 0; i < DRV_Q_LAST; i++)
+        q[i] = ceil_k * drv_quantile_level[i];
+    if (!p->fleet || ceil_k <= 0)
+        return 0;
+    for (uint32_t i = 0; i < p->ngroups; i++) {
+        const struct drv_pr_group *g = drv_fleet_group_cached_locked(
+            p->fleet, p->groups[i], false, t, &p->gidx[i], &p->gid[i]);
+        /* a guest counts itself in its groups: it needs min_guests others */
+        if (!g || g->rec.guests < p->pc.fleet_min_guests + 1)
+            continue;
+        const struct drv_fleet_record *rec = &g->rec;
+        int a = drv_pr_age_bucket(age_s);
+        float w[DRV_FLEET_SHARE_BUCKETS];
+        double total = 0;
+        /* the guest's age bucket, widened to its neighbours when thin */
+        for (int spread = 0; spread < DRV_FLEET_AGE_BUCKETS && total <= 0; spread++) {
+            total = 0;
+            for (int b = 0; b < DRV_FLEET_SHARE_BUCKETS; b++) {
+                w[b] = 0;
+                for (int aa = a - spread; aa <= a + spread; aa++)
+                    if (aa >= 0 && aa < DRV_FLEET_AGE_BUCKETS)
+                        w[b] += rec->age[k][aa][b];
+                total += w[b];
+            }
+        }
+        if (total <= 0)
+            continue;
+        /* the hour of day scales the profile by its ratio to the day's mean */
+        int h = (int)((((t % 86400) + 86400) % 86400) / 3600);
+        double day_sum = 0, day_w = 0, tod = 1.0;
+        for (int hh = 0; hh < DRV_FLEET_TOD_BUCKETS; hh++) {
+            day_sum += rec->tod_sum[k][hh];
+            day_w += rec->tod_weight[k][hh];
+        }
+        if (rec->tod_weight[k][h] > 0 && day_sum > 0) {
+            tod = (rec->tod_sum[k][h] / rec->tod_weight[k][h]) / (day_sum / day_w);
+            tod = tod < 0.5 ? 0.5 : tod > 2.0 ? 2.0 : tod;
+        }
+        double cum = 0;
+        int n = 0;
+        for (int b = 0; b < DRV_FLEET_SHARE_BUCKETS; b++) {
+            if (w[b] <= 0)
+                continue;
+            cum += w[b];
+            double v = drv_pr_share_edge(b + 1) * ceil_k * tod;
+            cdf_levels[n] = cum / total;
+            cdf_values[n] = v > ceil_k ? ceil_k : v;
+            n++;
+        }
+        cdf_levels[n - 1] = 1.0;
+        *nknots = n;
+        for (int qi = 0; qi < DRV_Q_LAST; qi++) {
+            int b = 0;
+            while (b < n - 1 && cdf_levels[b] < drv_quantile_level[qi])
+                b++;
+            q[qi] = cdf_values[b];
+        }
+        /* evidence: the group's guests and samples at this age */
+        double guests = rec->guests - 1;
+        return guests / (guests + p->pc.fleet_min_guests) * total / (total + p->pc.prior_weight) *
+               (i + 1 < p->ngroups ? 1.0 : 0.5);
+    }
+    return 0;
+}
+
+/* ---- one step ahead ----------------------------------------------------- */
+
+/* Mix the guest's and the fleet's calibration for (k, m, c) (lock held). */
+static void pr_cdf_locked(const struct drv_predictor *p, const struct drv_pr_res *r, int k,
+                          int m, int c, struct drv_pr_cdf *out)
+{
+    const struct drv_fleet *f = p->fleet;
+    double inv = 1.0 / p->wscale;
+    float own[DRV_PREDICT_BINS];
+    for (int j = 0; j < DRV_PREDICT_BINS; j++)
+        own[j] = (float)(r->resid[m][c][j] * inv);
+    drv_pr_cdf_mix(out, own, r->resid_w[m][c] * inv, f ? f->calib.resid[k][m][c] : NULL,
+                   f ? f->calib_w[k][m][c] : 0, p->pc.prior_weight);
+}
+
+static double pr_log_overrun_locked(const struct drv_predictor *p, int k)
+{
+    return p->fleet ? p->fleet->calib.log_overrun[k] : 0;
+}
+
+static double pr_confidence(const struct drv_predictor *p, const struct drv_pr_res *r,
+                            const struct drv_pr_cdf *cdf)
+{
+    double e = cdf->weight;
+    double evidence = e / (e + p->pc.prior_weight);
+    double off = fabs(r->cov90 - 0.9) / 0.3;
+    return evidence * (off > 1 ? 0 : 1 - off);
+}
+
+/* The step ending at t: allocation and bands per dimension; with commit,
+ * remember what was said so the sample at t can be scored. */
+static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_model *cm,
+                    struct drv_predict_step *out, bool commit)
+{
+    struct drv_fleet *f = p->fleet;
+    memset(out, 0, sizeof(*out));
+    if (f)
+        pthread_mutex_lock(&f->lock);
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        struct drv_pr_res *r = &p->r[k];
+        if (!pr_active(p, k))
+            continue;
+        struct pr_choice ch;
+        pr_choice_init(p, r, k, cm, pr_log_overrun_locked(p, k), &ch);
+        if (p->n == 0) {
+            double q[DRV_Q_LAST], lv[DRV_FLEET_SHARE_BUCKETS], vv[DRV_FLEET_SHARE_BUCKETS];
+            int nk;
+            out->confidence[k] = pr_cold_locked(p, k, t, t - p->boot_s, q, lv, vv, &nk);
+            for (int i = 0; i < DRV_Q_LAST; i++)
+                out->q[i][k] = q[i];
+            double a = p->ceiling.v[k];
+            if (nk > 0) {
+                struct drv_cost_bands b = {lv, vv, nk};
+                double dt_s = p->dt > 0 ? p->dt : 300.0;
+                double unit = cm->price[k] * dt_s / 3600.0;
+                double best = INFINITY;
+                for (int i = 0; i < nk; i++) {
+                    double c = drv_cost_expected(cm, (enum drv_res_kind)k, vv[i], &b, dt_s,
+                                                 ch.overrun * unit, -1);
+                    if (c < best) {
+                        best = c;
+                        a = vv[i];
+                    }
+                }
+            }
+            out->alloc.v[k] = a;
+            out->model[k] = -1;
+            if (commit) {
+                r->alloc = a;
+                for (int m = 0; m < PR_M_LAST; m++) {
+                    r->pend_alloc[m] = a;
+                    r->pend_base[m] = NAN;
+                }
+                r->pend_p90 = q[DRV_Q_P90];
+            }
+            continue;
+        }
+        double sref = pr_season_ref(p, r, t);
+        struct drv_pr_cdf cdf[PR_M_LAST];
+        double base[PR_M_LAST], alloc[PR_M_LAST];
+        int cond[PR_M_LAST];
+        for (int m = 0; m < PR_M_LAST; m++) {
+            pr_model_input(p, r, m, sref, &base[m], &cond[m]);
+            pr_cdf_locked(p, r, k, m, cond[m], &cdf[m]);
+            alloc[m] = pr_choose(&cdf[m], base[m], r->eps, &ch, r->model_alloc[m]);
+        }
+        int m = r->follow;
+        double a = pr_choose(&cdf[m], base[m], r->eps, &ch, r->alloc);
+        out->alloc.v[k] = a;
+        out->model[k] = m;
+        for (int i = 0; i < DRV_Q_LAST; i++)
+            out->q[i][k] = pr_value(base[m], r->eps,
+                                    drv_pr_cdf_quantile(&cdf[m], drv_quantile_level[i]),
+                                    ch.ceiling);
+        /* memory: the top band never below the working set plus margin */
+        if (out->q[DRV_Q_P99][k] < ch.floor)
+            out->q[DRV_Q_P99][k] = ch.floor;
+        for (int i = 1; i < DRV_Q_LAST; i++)
+            if (out->q[i][k] < out->q[i - 1][k])
+                out->q[i][k] = out->q[i - 1][k];
+        out->confidence[k] = pr_confidence(p, r, &cdf[m]);
+        if (commit) {
+            for (int mm = 0; mm < PR_M_LAST; mm++) {
+                r->pend_base[mm] = base[mm];
+                r->pend_cond[mm] = cond[mm];
+                r->pend_alloc[mm] = alloc[mm];
+            }
+            r->pend_alloc[m] = a;
+            r->alloc = a;
+            r->pend_p90 = out->q[DRV_Q_P90][k];
+        }
+    }
+    if (f)
+        pthread_mutex_unlock(&f->lock);
+    if (commit)
+        p->pend_t = t;
+}
+
+void drv_predictor_next(struct drv_predictor *p, int64_t t_s, const struct drv_cost_model *cm,
+                        struct drv_predict_step *out)
+{
+    p->cm = *cm;
+    pr_step(p, t_s, cm, out, true);
+}
+
+/* ---- learning ------------------------------------------------------------ */
+
+static void pr_rescale_guest(struct drv_predictor *p, double factor)
+{
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        struct drv_pr_res *r = &p->r[k];
+        float *x = &r->resid[0][0][0];
+        for (size_t i = 0; i < sizeof(r->resid) / sizeof(float); i++)
+            x[i] = (float)(x[i] * factor);
+        x = &r->resid_w[0][0];
+        for (size_t i = 0; i < sizeof(r->resid_w) / sizeof(float); i++)
+            x[i] = (float)(x[i] * factor);
+        x = &r->horizon[0][0];
+        for (size_t i = 0; i < sizeof(r->horizon) / sizeof(float); i++)
+            x[i] = (float)(x[i] * factor);
+        for (int c = 0; c < DRV_PREDICT_CONDS; c++)
+            r->horizon_w[c] = (float)(r->horizon_w[c] * factor);
+    }
+}
+
+/* Score the sample against what was said, learn from it (lock held). */
+static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap,
+                            double fw, int64_t t)
+{
+    struct drv_pr_res *r = &p->r[k];
+    struct drv_fleet *f = p->fleet;
+    double target = p->pc.target_violation_rate;
+
+    if (!isnan(r->pend_base[0])) {
+        /* calibration of every model setting, the guest's and the fleet's */
+        for (int m = 0; m < PR_M_LAST; m++) {
+            int c = r->pend_cond[m];
+            int j = drv_pr_bin(pr_lratio(u, r->pend_base[m], r->eps));
+            r->resid[m][c][j] += (float)p->wscale;
+            r->resid_w[m][c] += (float)p->wscale;
+            if (f) {
+                f->calib.resid[k][m][c][j] += (float)fw;
+                f->calib_w[k][m][c] += (float)fw;
+            }
+        }
+        /* the competition: each setting's allocations on the same cost */
+        double decay = exp2(-gap / p->pc.cost_half_life_s);
+        double overrun = pr_overrun(p, r, k, pr_log_overrun_locked(p, k));
+        for (int m = 0; m < PR_M_LAST; m++) {
+            double a = r->pend_alloc[m];
+            double c = a + (u > a ? overrun : 0);
+            r->cost[m] = r->cost[m] * decay + c;
+            r->model_alloc[m] = a;
+        }
+        int best = r->follow;
+        for (int m = 0; m < PR_M_LAST; m++)
+            if (r->cost[m] < r->cost[best] * PR_SWITCH_MARGIN)
+                best = m;
+        r->follow = best;
+    }
+    bool violated = u > r->alloc && r->alloc >= 0;
+    if (f) {
+        /* the SLO controller: dual ascent on the overrun price */
+        f->calib.log_overrun[k] += p->pc.slo_rate * ((violated ? 1.0 : 0.0) - target);
+        if (f->calib.log_overrun[k] < -30)
+            f->calib.log_overrun[k] = -30;
+        if (f->calib.log_overrun[k] > 30)
+            f->calib.log_overrun[k] = 30;
+        f->calib.steps[k] += 1;
+        f->calib.violations[k] += violated ? 1 : 0;
+        f->calib.updated_s = t;
+    }
+    /* fairness: a guest over its cap pays more for its own overruns */
+    r->fair += PR_FAIR_RATE * p->pc.slo_rate *
+               ((violated ? 1.0 : 0.0) - p->pc.guest_violation_cap * target);
+    if (r->fair < 0)
+        r->fair = 0;
+    r->cov90 += PR_COV_ALPHA * ((u <= r->pend_p90 ? 1.0 : 0.0) - r->cov90);
+
+    /* long-horizon calibration: this reading against the one PR_HORIZON back */
+    if (p->n >= PR_HORIZON) {
+        double old = r->ring[(p->n - PR_HORIZON) % PR_RING];
+        int c = pr_cond(pr_level_edges, pr_lratio(old, r->slow, r->eps));
+        int j = drv_pr_bin(pr_lratio(u, old, r->eps));
+        r->horizon[c][j] += (float)p->wscale;
+        r->horizon_w[c] += (float)p->wscale;
+        if (f) {
+            f->calib.horizon[k][c][j] += (float)fw;
+            f->horizon_w[k][c] += (float)fw;
+        }
+    }
+}
+
+void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct drv_res *use)
+{
+    struct drv_fleet *f = p->fleet;
+
+    if (p->n > 0 && t_s <= p->last_t)
+        return;
+    if (p->n == 0) {
+        p->t0 = t_s;
+        p->wref_t = t_s;
+    }
+    double gap = p->n > 0 ? (double)(t_s - p->last_t) : 0;
+    if (p->n == 1)
+        p->dt = gap;
+    else if (p->n > 1)
+        p->dt += 0.05 * ((gap < 4 * p->dt ? gap : 4 * p->dt) - p->dt);
+    /* what was said about t, if nobody asked before the sample came */
+    if (p->pend_t != t_s) {
+        struct drv_predict_step tmp;
+        pr_step(p, t_s, &p->cm, &tmp, true);
+    }
+    p->wscale = exp2((double)(t_s - p->wref_t) / p->pc.calib_half_life_s);
+    if (p->wscale > PR_RESCALE_AT) {
+        pr_rescale_guest(p, 1.0 / p->wscale);
+        p->wref_t = t_s;
+        p->wscale = 1.0;
+    }
+    struct drv_res u = drv_res_zero();
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        double x = use->v[k];
+        u.v[k] = isfinite(x) && x >= 0 && x <= DRV_RES_MAX ? x : p->r[k].last;
+    }
+    if (f)
+        pthread_mutex_lock(&f->lock);
+    double fw = f ? drv_fleet_weight_locked(f, t_s) : 0;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        struct drv_pr_res *r = &p->r[k];
+        if (!pr_active(p, k))
+            continue;
+        double x = u.v[k];
+        if (r->eps <= 0)
+            r->eps = x > 0 ? 1e-3 * x : 1e-6;
+        if (p->n > 0)
+            pr_learn_locked(p, k, x, gap, fw, t_s);
+        pr_season_add(p, r, t_s, x);
+        double alpha = p->n > 0 ? 1 - exp2(-gap / p->pc.level_half_life_s) : 1.0;
+        r->slow += alpha * (x - r->slow);
+        r->ring[p->n % PR_RING] = x;
+        r->last = x;
+    }
+    if (f) {
+        for (uint32_t i = 0; i < p->ngroups; i++) {
+            struct drv_pr_group *g = drv_fleet_group_cached_locked(f, p->groups[i], true, t_s,
+                                                                   &p->gidx[i], &p->gid[i]);
+            if (g)
+                drv_fleet_group_add_locked(f, g, t_s, t_s - p->boot_s, &u, &p->ceiling, p->mask);
+        }
+        pthread_mutex_unlock(&f->lock);
+    }
+    p->n++;
+    p->last_t = t_s;
+}
+
+/* ---- blueprints ---------------------------------------------------------- */
+
+/* Probability levels at which a blueprint step's distribution is
+ * described to the cost model. */
+static const double pr_knot_levels[] = {0.5,   0.6,   0.7,   0.8,   0.85,  0.9,
+                                        0.93,  0.95,  0.97,  0.98,  0.99,  0.993,
+                                        0.995, 0.997, 0.998, 0.999, 0.9995, 1.0};
+#define PR_KNOTS (sizeof(pr_knot_levels) / sizeof(pr_knot_levels[0]))
+
+/* Use at each knot level, `h` samples ahead, for dimension k following
+ * model m (lock held).  Between one and PR_HORIZON samples ahead the
+ * one-step calibration gives way to the long-horizon one (log-linearly);
+ * beyond, the long-horizon one stands. */
+static void pr_knots_locked(struct drv_predictor *p, int k, int64_t t, double h,
+                            double *value)
+{
+    struct drv_pr_res *r = &p->r[k];
+    const struct drv_fleet *f = p->fleet;
+    int m = r->follow;
+    double base, sref = pr_season_ref(p, r, t);
+    int cond;
+    pr_model_input(p, r, m, sref, &base, &cond);
+    struct drv_pr_cdf c1, ch;
+    pr_cdf_locked(p, r, k, m, cond, &c1);
+    double w = h <= 1 ? 0 : log(h) / log(PR_HORIZON);
+    if (w > 1)
+        w = 1;
+    if (w > 0) {
+        int lc = pr_cond(pr_level_edges, pr_lratio(r->last, r->slow, r->eps));
+        double inv = 1.0 / p->wscale;
+        float own[DRV_PREDICT_BINS];
+        for (int j = 0; j < DRV_PREDICT_BINS; j++)
+            own[j] = (float)(r->horizon[lc][j] * inv);
+        drv_pr_cdf_mix(&ch, own, r->horizon_w[lc] * inv, f ? f->calib.horizon[k][lc] : NULL,
+                       f ? f->horizon_w[k][lc] : 0, p->pc.prior_weight);
+    }
+    double ceil_k = p->ceiling.v[k];
+    for (size_t i = 0; i < PR_KNOTS; i++) {
+        double v = pr_value(base, r->eps, drv_pr_cdf_quantile(&c1, pr_knot_levels[i]), ceil_k);
+        if (w > 0)
+            v = (1 - w) * v +
+                w * pr_value(r->last, r->eps, drv_pr_cdf_quantile(&ch, pr_knot_levels[i]), ceil_k);
+        value[i] = i > 0 && v < value[i - 1] ? value[i - 1] : v;
+    }
+}
+
+/* "cpu=level,mem=peak,...": the setting each dimension follows. */
+static void pr_model_label(const struct drv_predictor *p, const struct drv_predict_step *s,
+                           char *out, size_t size)
+{
+    size_t n = 0;
+    out[0] = '\0';
+    for (int k = 0; k < DRV_RES_LAST && n + 1 < size; k++) {
+        if (!pr_active(p, k))
+            continue;
+        int w = snprintf(out + n, size - n, "%s%s=%s", n ? "," : "",
+                         drv_res_kind_name((enum drv_res_kind)k),
+                         drv_predict_model_name(s->model[k]));
+        if (w < 0 || (size_t)w >= size - n) {
+            out[n] = '\0';
+            break;
+        }
+        n += (size_t)w;
+    }
+}
+
+struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t now_s,
+                                              int32_t horizon_s, int32_t step_s,
+                                              const struct drv_cost_model *cm,
+                                              struct err **err)
+{
+    if (step_s < 1 || horizon_s < step_s) {
+        err_set(err, ERR_INVALID, "blueprint horizon %d s with step %d s", horizon_s, step_s);
+        return NULL;
+    }
+    struct drv_blueprint *bp =
+        drv_blueprint_new((horizon_s + step_s - 1) / step_s, step_s, now_s, err);
+    if (!bp)
+        return NULL;
+    drv_blueprint_alloc_ensure(bp);
+
+    /* step 0 is what next() says for the interval ending a step from now */
+    struct drv_predict_step s0;
+    pr_step(p, now_s + step_s, cm, &s0, false);
+    double conf = 0;
+    int nconf = 0;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        bp->res_confidence[k] = s0.confidence[k];
+        if (pr_active(p, k)) {
+            conf += s0.confidence[k];
+            nconf++;
+        }
+        for (int q = 0; q < DRV_Q_LAST; q++)
+            drv_blueprint_set(bp, 0, (enum drv_res_kind)k, (enum drv_quantile)q, s0.q[q][k]);
+        bp->alloc[k] = s0.alloc.v[k];
+    }
+    bp->confidence = nconf ? conf / nconf : 0;
+    snprintf(bp->model, sizeof(bp->model), "%s", p->n ? "" : "cold");
+    if (p->n)
+        pr_model_label(p, &s0, bp->model, sizeof(bp->model));
+
+    /* the per-unit violation price is not the SLO's (the overrun is): a
+     * derived one would count the SLO twice */
+    struct drv_cost_model m = *cm;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        m.violation[k] = cm->overrun_units[k] > 0 || m.violation[k] == 0 ? m.violation[k] : 0;
+
+    struct drv_fleet *f = p->fleet;
+    if (f)
+        pthread_mutex_lock(&f->lock);
+    double dt = p->dt > 0 ? p->dt : step_s;
+    for (int32_t s = 1; s < bp->nsteps; s++) {
+        int64_t t = now_s + (int64_t)(s + 1) * step_s;
+        double h = p->n ? (double)(t - p->last_t) / dt : 1;
+        for (int k = 0; k < DRV_RES_LAST; k++) {
+            if (!pr_active(p, k))
+                continue;
+            struct drv_pr_res *r = &p->r[k];
+            double value[PR_KNOTS], lv[DRV_FLEET_SHARE_BUCKETS], vv[DRV_FLEET_SHARE_BUCKETS];
+            double q[DRV_Q_LAST];
+            struct drv_cost_bands b;
+            int nk;
+            if (p->n == 0) {
+                pr_cold_locked(p, k, t, t - p->boot_s, q, lv, vv, &nk);
+                b = (struct drv_cost_bands){lv, vv, nk};
+            } else {
+                pr_knots_locked(p, k, t, h, value);
+                b = (struct drv_cost_bands){pr_knot_levels, value, (int)PR_KNOTS};
+                for (int i = 0; i < DRV_Q_LAST; i++)
+                    q[i] = value[i == 0 ? 0 : i == 1 ? 5 : 10]; /* 0.5, 0.9, 0.99 */
+            }
+            struct pr_choice ch;
+            pr_choice_init(p, r, k, cm, pr_log_overrun_locked(p, k), &ch);
+            if (q[DRV_Q_P99] < ch.floor)
+                q[DRV_Q_P99] = ch.floor;
+            for (int i = 0; i < DRV_Q_LAST; i++) {
+                if (i > 0 && q[i] < q[i - 1])
+                    q[i] = q[i - 1];
+                drv_blueprint_set(bp, s, (enum drv_res_kind)k, (enum drv_quantile)i, q[i]);
+            }
+            /* the cheapest knot, the previous step's allocation kept
+             * unless a change saves more than the reshape price */
+            double prev = bp->alloc[(size_t)(s - 1) * DRV_RES_LAST + (size_t)k];
+            double a = b.n ? -1 : p->ceiling.v[k];
+            if (b.n) {
+                double overrun = ch.overrun * m.price[k] * step_s / 3600.0, best = INFINITY;
+                for (int i = 0; i <= b.n; i++) {
+                    double cand = i < b.n ? pr_clamp(&ch, b.value[i]) : prev;
+                    double c = drv_cost_expected(&m, (enum drv_res_kind)k, cand, &b, step_s,
+                                                 overrun, prev);
+                    if (c < best || (c == best && cand == prev)) {
+                        best = c;
+                        a = cand;
+                    }
+                }
+            }
+            bp->alloc[(size_t)s * DRV_RES_LAST + (size_t)k] = a;
+        }
+    }
+    if (f)
+        pthread_mutex_unlock(&f->lock);
+    return bp;
+}

@@ -1,0 +1,172 @@
+/* Internals of the prediction module, shared by predict*.c and tested
+ * through tests/unit/test_predict.c.
+ *
+ * The building block is a conditional empirical distribution: for each
+ * model setting, the log-ratio r = log((use + eps) / (base + eps)) of what
+ * a guest used against the setting's base forecast, kept as decayed
+ * weights over fixed bins, separately for each conditioning state (is the
+ * guest above its long-run level? does its daily profile say a burst is
+ * due?).  A guest's own weights are mixed with the fleet's pooled ones (a
+ * prior worth [predict] prior_weight samples), so a new guest starts
+ * calibrated and its own history takes over.
+ */
+#ifndef SC_DRIVER_PREDICT_PRIV_H
+#define SC_DRIVER_PREDICT_PRIV_H
+
+#include <pthread.h>
+
+#include "driver/predict.h"
+
+/* ---- residual bins ------------------------------------------------------- */
+
+/* Bin edges are uniform in asinh(r / PR_R0): fine near r = 0 (1.4% wide),
+ * coarse in the tails, covering r in [-7, 7] (use from 1/1100 to 1100
+ * times the base).  Values outside land in the end bins. */
+#define PR_R0 0.05
+
+/* The bin of r, in [0, DRV_PREDICT_BINS). */
+int drv_pr_bin(double r);
+/* The lower edge of bin j (j = DRV_PREDICT_BINS gives the upper end). */
+double drv_pr_edge(int j);
+
+/* exp() of every edge: the ratio to the base each edge stands for. */
+const double *drv_pr_exp_edges(void);
+
+/* A distribution over the bins: weights w[], total. */
+struct drv_pr_cdf {
+    double cum[DRV_PREDICT_BINS + 1]; /* cum[j] = weight below edge j, normalised to 1 */
+    double weight;                    /* effective samples behind it */
+};
+
+/* Mix a guest's weights (own, total own_w) with the fleet's (prior, total
+ * prior_w) at prior weight `pw`, into a normalised CDF.  Either may be
+ * empty; both empty gives a point mass at r = 0. */
+void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_w,
+                    const float *prior, double prior_w, double pw);
+/* The r at probability p (linear within a bin). */
+double drv_pr_cdf_quantile(const struct drv_pr_cdf *c, double p);
+/* P(R <= r). */
+double drv_pr_cdf_at(const struct drv_pr_cdf *c, double r);
+
+/* ---- model settings ---------------------------------------------------- */
+
+enum drv_pr_model {
+    PR_M_LEVEL,   /* base: the last reading; state: where it stands against the long-run level */
+    PR_M_PEAK,    /* base: the peak of the last three readings; same state */
+    PR_M_SEASON,  /* base: the last reading; state: what the hourly and daily profiles expect */
+    PR_M_SPIKE,   /* base: the larger of the last reading and the seasonal peak; level state */
+    PR_M_LAST,
+};
+
+#define PR_RING 8           /* recent readings kept */
+#define PR_HOUR_BINS 12     /* hourly profile: 5-minute bins at the default width */
+#define PR_DAY_BINS 288     /* daily profile */
+#define PR_HORIZON 8        /* samples ahead of the long-horizon calibration */
+
+/* One dimension of one guest. */
+struct drv_pr_res {
+    double last;                 /* last reading */
+    double ring[PR_RING];        /* recent readings, newest at (n - 1) % PR_RING */
+    double slow;                 /* long-run level (EWMA) */
+    double eps;                  /* floor of the log-ratio */
+    float day[PR_DAY_BINS];      /* decayed peak per bin of the day */
+    int32_t day_t[PR_DAY_BINS];  /* when it was last raised, s since the guest's t0 */
+    float hour[PR_HOUR_BINS];    /* peak per bin over the last pass of the hour */
+    int32_t hour_t[PR_HOUR_BINS];
+    /* calibration, per model and state (decayed weights, guest scale) */
+    float resid[PR_M_LAST][DRV_PREDICT_CONDS][DRV_PREDICT_BINS];
+    float resid_w[PR_M_LAST][DRV_PREDICT_CONDS];
+    /* long-horizon calibration of the level model: r of the reading
+     * PR_HORIZON samples later against the base then */
+    float horizon[DRV_PREDICT_CONDS][DRV_PREDICT_BINS];
+    float horizon_w[DRV_PREDICT_CONDS];
+    /* the competition */
+    double cost[PR_M_LAST];      /* decayed realised cost, resource-steps */
+    double model_alloc[PR_M_LAST]; /* each model's allocation in force */
+    int follow;                  /* model followed */
+    double alloc;                /* allocation followed (-1: none yet) */
+    double fair;                 /* log of this guest's overrun price multiplier */
+    double cov90;                /* recent share of readings inside p90 */
+    /* what was said about the awaited sample */
+    int pend_cond[PR_M_LAST];
+    double pend_base[PR_M_LAST];
+    double pend_alloc[PR_M_LAST];
+    double pend_p90;
+};
+
+struct drv_predictor {
+    struct drv_fleet *fleet;       /* borrowed */
+    struct drv_predict_config pc;
+    struct drv_res ceiling;
+    uint32_t mask;                 /* dimensions predicted */
+    int64_t boot_s;
+    int64_t t0;                    /* time of the first sample */
+    int64_t last_t;                /* time of the last sample */
+    int64_t pend_t;                /* sample time the pend_* values are for; INT64_MIN none */
+    uint64_t n;                    /* samples observed */
+    double dt;                     /* typical interval between samples, s */
+    double wscale;                 /* weight of a calibration sample now (grows) */
+    int64_t wref_t;                /* time at which wscale was 1 */
+    uint32_t ngroups;
+    char groups[8][DRV_FLEET_KEY_MAX]; /* fleet groups, most specific first */
+    size_t gidx[8];                /* where they were last found in the fleet */
+    uint64_t gid[8];
+    struct drv_cost_model cm;      /* prices of the last next(), for observe() alone */
+    struct drv_pr_res r[DRV_RES_LAST];
+};
+
+/* ---- fleet ------------------------------------------------------------- */
+
+struct drv_pr_group {
+    struct drv_fleet_record rec;   /* weights relative to ref_t */
+    uint64_t id;                   /* unique for the fleet's life: caches check it */
+    int64_t ref_t;
+    uint64_t used;                 /* LRU clock value of its last use */
+};
+
+struct drv_fleet {
+    pthread_mutex_t lock;
+    struct drv_predict_config pc;
+    struct drv_pr_group *g;        /* owned array */
+    size_t ng, cap;
+    uint64_t clock;
+    uint64_t next_id;
+    struct drv_fleet_calibration calib; /* weights relative to calib_ref_t */
+    float calib_w[DRV_RES_LAST][PR_M_LAST][DRV_PREDICT_CONDS];
+    float horizon[DRV_RES_LAST][DRV_PREDICT_CONDS][DRV_PREDICT_BINS];
+    float horizon_w[DRV_RES_LAST][DRV_PREDICT_CONDS];
+    int64_t calib_ref_t;
+    bool calib_started;
+};
+
+/* Fleet internals the predictor calls with f->lock held. */
+struct drv_pr_group *drv_fleet_group_locked(struct drv_fleet *f, const char *key, bool create,
+                                            int64_t t);
+/* The same through a cache of (index, id): fast when the group has not
+ * moved. */
+struct drv_pr_group *drv_fleet_group_cached_locked(struct drv_fleet *f, const char *key,
+                                                   bool create, int64_t t, size_t *idx,
+                                                   uint64_t *id);
+/* The weight of a calibration sample at t in the fleet (rescaling first
+ * when it grows large). */
+double drv_fleet_weight_locked(struct drv_fleet *f, int64_t t);
+/* Fold one sample of a guest `age_s` old into group g. */
+void drv_fleet_group_add_locked(struct drv_fleet *f, struct drv_pr_group *g, int64_t t,
+                                int64_t age_s, const struct drv_res *use,
+                                const struct drv_res *ceiling, uint32_t mask);
+
+/* The fleet keys of a request, most specific first, ending with "*".
+ * Returns how many were written (at most 8). */
+uint32_t drv_predict_request_keys(const struct drv_predict_request *req,
+                                  char keys[8][DRV_FLEET_KEY_MAX]);
+
+/* "web-03" -> "web-#": digit runs become '#', so instance names of one
+ * deployment share a pattern.  Writes at most size bytes. */
+void drv_predict_name_pattern(const char *name, char *out, size_t size);
+
+/* Age bucket of a guest `age_s` old, and share bucket of use / ceiling. */
+int drv_pr_age_bucket(int64_t age_s);
+int drv_pr_share_bucket(double share);
+double drv_pr_share_edge(int b);
+
+#endif
