@@ -10,9 +10,10 @@
  *   idle       idle[k] x allocation x hours held idle before handover
  *              (pre-sculpted guests)
  *
- * The bands define a quantile function, linear between (0, 0), (0.5, p50),
- * (0.9, p90), (0.99, p99) and (1, p99 + (p99 - p90) / 9); expectations are
- * exact integrals of it.
+ * The bands define a quantile function, linear between (0, q0), (0.5, p50),
+ * (0.9, p90), (0.99, p99) and (1, p99 + (p99 - p90) / 9), where q0 continues
+ * the p50-p90 slope down (p50 - 1.25 (p90 - p50), at least 0); expectations
+ * are exact integrals of it.
  */
 #ifndef SC_DRIVER_COST_ESTIMATE_H
 #define SC_DRIVER_COST_ESTIMATE_H
@@ -46,7 +47,9 @@ enum drv_cost_shape_kind {
 /* How the guest would be shaped. */
 struct drv_cost_shape_policy {
     enum drv_cost_shape_kind kind;
-    struct drv_res flavor;     /* the static size; also the sculpted ceiling */
+    struct drv_res flavor;     /* the static size; also the sculpted ceiling.  A
+                                * dimension at 0 is not limited: neither shaped
+                                * nor priced (a flavor without a NIC quota) */
     struct drv_res floor;      /* sculpted: never below (memory working set) */
     double hysteresis;         /* sculpted: relative dead band before a shrink */
     double presculpted_s;      /* seconds held idle before handover (0: none) */

@@ -1,0 +1,711 @@
+/* The engine object: guests, their lookup, the public entry points (each
+ * under the mutex), snapshots and Placement inventories.  The decisions
+ * themselves live in sculpt_admit.c, sculpt_pin.c and sculpt_step.c. */
+#include "driver/sculpt.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "driver/cost_estimate.h"
+#include "driver/sculpt_priv.h"
+
+
+void drv_sculpt_params_from_cfg(const struct cfg *cfg, struct drv_sculpt_params *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->host_violation_rate = cfg->engine_host_violation_rate;
+    out->hysteresis = cfg->engine_hysteresis;
+    out->shrink_hold_steps = (int32_t)cfg->engine_shrink_hold_steps;
+    out->lead_steps = (int32_t)cfg->engine_lead_steps;
+    out->observed_margin = cfg->engine_observed_margin;
+    out->mem_floor_margin = cfg->engine_mem_floor_margin;
+    out->cpu_floor_vcpu = cfg->engine_cpu_floor_vcpu;
+    out->reshape_horizon_s = cfg->engine_reshape_horizon_s;
+    out->move_budget = (int32_t)cfg->engine_move_budget;
+    out->records_max = (int32_t)cfg->engine_records_max;
+    out->pin_vcpus = cfg->engine_pin_vcpus;
+    drv_cost_model_from_cfg(cfg, &out->cost);
+}
+
+static const char *const rule_names[DRV_SCULPT_RULE_LAST] = {
+    [DRV_SCULPT_RULE_CEILING] = "ceiling",
+    [DRV_SCULPT_RULE_RISK] = "risk",
+    [DRV_SCULPT_RULE_FLOOR] = "floor",
+    [DRV_SCULPT_RULE_SIZE] = "size",
+};
+
+const char *drv_sculpt_rule_name(enum drv_sculpt_rule r)
+{
+    return r >= 0 && r < DRV_SCULPT_RULE_LAST ? rule_names[r] : "?";
+}
+
+static const char *const change_names[DRV_SCULPT_CHANGE_LAST] = {
+    [DRV_SCULPT_CHANGE_RESHAPE] = "reshape",
+    [DRV_SCULPT_CHANGE_SQUEEZE] = "squeeze",
+    [DRV_SCULPT_CHANGE_REPIN] = "repin",
+};
+
+const char *drv_sculpt_change_kind_name(enum drv_sculpt_change_kind k)
+{
+    return k >= 0 && k < DRV_SCULPT_CHANGE_LAST ? change_names[k] : "?";
+}
+
+/* Acklam's rational approximation of the standard normal quantile
+ * (relative error below 1.2e-9 over (0, 1)). */
+static double sculpt_normal_quantile(double p)
+{
+    static const double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                               -2.759285104469687e+02, 1.383577518672690e+02,
+                               -3.066479806614716e+01, 2.506628277459239e+00};
+    static const double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                               -1.556989798598866e+02, 6.680131188771972e+01,
+                               -1.328068155288572e+01};
+    static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                               -2.400758277161838e+00, -2.549732539343734e+00,
+                               4.374664141464968e+00, 2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                               2.445134137142996e+00, 3.754408661907416e+00};
+    const double lo = 0.02425;
+    if (p <= 0)
+        return -INFINITY;
+    if (p >= 1)
+        return INFINITY;
+    if (p < lo) {
+        double q = sqrt(-2 * log(p));
+        return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+               ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+    }
+    if (p > 1 - lo)
+        return -sculpt_normal_quantile(1 - p);
+    double q = p - 0.5, r = q * q;
+    return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+           (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
+}
+
+static int sculpt_params_validate(const struct drv_sculpt_params *p, struct err **err)
+{
+    if (!(p->host_violation_rate > 0 && p->host_violation_rate < 1))
+        return err_set(err, ERR_INVALID, "engine: host violation rate %g outside (0, 1)",
+                       p->host_violation_rate);
+    if (!(p->hysteresis >= 0 && p->hysteresis < 1))
+        return err_set(err, ERR_INVALID, "engine: hysteresis %g outside [0, 1)", p->hysteresis);
+    if (p->shrink_hold_steps < 0 || p->lead_steps < 1 || p->move_budget < 0 ||
+        p->records_max < 1)
+        return err_set(err, ERR_INVALID, "engine: hold %d, lead %d, move budget %d, records %d",
+                       p->shrink_hold_steps, p->lead_steps, p->move_budget, p->records_max);
+    if (!(p->observed_margin >= 0) || !(p->mem_floor_margin >= 0) || !(p->cpu_floor_vcpu > 0) ||
+        !(p->reshape_horizon_s > 0))
+        return err_set(err, ERR_INVALID, "engine: margins, CPU floor or reshape horizon out of "
+                                         "range");
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        if (!(p->cost.price[k] >= 0) || !(p->cost.violation[k] >= 0))
+            return err_set(err, ERR_INVALID, "engine: negative price for `%s`",
+                           drv_res_kind_name((enum drv_res_kind)k));
+    return 0;
+}
+
+struct drv_sculpt *drv_sculpt_new(const struct drv_host *host, const struct drv_sculpt_params *p,
+                                  struct err **err)
+{
+    if (sculpt_params_validate(p, err) < 0)
+        return NULL;
+    struct drv_sculpt *e = xzalloc(sizeof(*e));
+    pthread_mutex_init(&e->lock, NULL);
+    e->host = drv_host_dup(host);
+    e->p = *p;
+    e->z = sculpt_normal_quantile(1 - p->host_violation_rate);
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        e->crit[k] = drv_cost_critical_quantile(&p->cost, (enum drv_res_kind)k);
+    e->cpu_load = xcalloc((size_t)host->ncpus, sizeof(double));
+    e->node_mem = xcalloc((size_t)host->nnodes, sizeof(double));
+    e->usable = xcalloc((size_t)host->ncpus, sizeof(int32_t));
+    for (int32_t i = 0; i < host->ncpus; i++)
+        if (!host->cpus[i].reserved)
+            e->usable[e->nusable++] = i;
+    e->nslots = 64;
+    e->slots = xcalloc(e->nslots, sizeof(int32_t));
+    sculpt_records_init(e, (size_t)p->records_max);
+    return e;
+}
+
+void drv_sculpt_free(struct drv_sculpt *e)
+{
+    if (!e)
+        return;
+    for (size_t i = 0; i < e->nguests; i++) {
+        drv_blueprint_free(e->guests[i]->bp);
+        free(e->guests[i]);
+    }
+    free(e->guests);
+    free(e->slots);
+    free(e->cpu_load);
+    free(e->node_mem);
+    free(e->usable);
+    sculpt_agg_release(&e->agg);
+    sculpt_records_release(e);
+    drv_host_free(e->host);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
+const struct drv_host *drv_sculpt_host(const struct drv_sculpt *e)
+{
+    return e->host;
+}
+
+/* ---- guest table: an array plus an open-addressing index by uuid ---- */
+
+static uint64_t sculpt_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+static void sculpt_index_rebuild(struct drv_sculpt *e)
+{
+    size_t want = 64;
+    while (want < 4 * (e->nguests + 1))
+        want *= 2;
+    if (want != e->nslots) {
+        free(e->slots);
+        e->nslots = want;
+        e->slots = xcalloc(want, sizeof(int32_t));
+    } else {
+        memset(e->slots, 0, want * sizeof(int32_t));
+    }
+    for (size_t i = 0; i < e->nguests; i++) {
+        size_t s = sculpt_hash(e->guests[i]->spec.uuid) & (e->nslots - 1);
+        while (e->slots[s] != 0)
+            s = (s + 1) & (e->nslots - 1);
+        e->slots[s] = (int32_t)i + 1;
+    }
+}
+
+struct sculpt_guest *sculpt_find(struct drv_sculpt *e, const char *uuid)
+{
+    size_t s = sculpt_hash(uuid) & (e->nslots - 1);
+    for (size_t probes = 0; probes < e->nslots && e->slots[s] != 0; probes++) {
+        struct sculpt_guest *g = e->guests[e->slots[s] - 1];
+        if (strcmp(g->spec.uuid, uuid) == 0)
+            return g;
+        s = (s + 1) & (e->nslots - 1);
+    }
+    return NULL;
+}
+
+static void sculpt_insert(struct drv_sculpt *e, struct sculpt_guest *g)
+{
+    if (e->nguests == e->capguests) {
+        e->capguests = e->capguests ? 2 * e->capguests : 16;
+        e->guests = xreallocarray(e->guests, e->capguests, sizeof(*e->guests));
+    }
+    e->guests[e->nguests++] = g;
+    if (4 * e->nguests > e->nslots) {
+        sculpt_index_rebuild(e);
+        return;
+    }
+    size_t s = sculpt_hash(g->spec.uuid) & (e->nslots - 1);
+    while (e->slots[s] != 0)
+        s = (s + 1) & (e->nslots - 1);
+    e->slots[s] = (int32_t)e->nguests;
+}
+
+static void sculpt_delete(struct drv_sculpt *e, struct sculpt_guest *g)
+{
+    for (size_t i = 0; i < e->nguests; i++) {
+        if (e->guests[i] == g) {
+            e->guests[i] = e->guests[--e->nguests];
+            break;
+        }
+    }
+    sculpt_index_rebuild(e); /* removal is rare: rebuild instead of tombstones */
+}
+
+/* ---- helpers shared by the decision files ---- */
+
+int32_t sculpt_bp_step(const struct drv_blueprint *bp, int64_t t_s)
+{
+    if (t_s <= bp->start_s)
+        return 0;
+    int64_t s = (t_s - bp->start_s) / bp->step_s;
+    return s >= bp->nsteps ? bp->nsteps - 1 : (int32_t)s;
+}
+
+struct drv_res sculpt_floor(const struct drv_sculpt *e, const struct sculpt_guest *g)
+{
+    struct drv_res f = drv_res_zero();
+    double mem = fmax(g->spec.mem_floor_mib, g->ws_mib * (1 + e->p.mem_floor_margin));
+    mem = fmax(mem, SCULPT_MEM_MIN_MIB);
+    f.v[DRV_RES_MEM_MIB] = fmin(mem, g->spec.ceiling.v[DRV_RES_MEM_MIB]);
+    f.v[DRV_RES_VCPU] = fmin(e->p.cpu_floor_vcpu, g->spec.ceiling.v[DRV_RES_VCPU]);
+    return f;
+}
+
+double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s,
+                      int k, double floor)
+{
+    double ceil = g->spec.ceiling.v[k];
+    if (!g->bp)
+        return fmin(fmax(g->shape.res.v[k], floor), ceil);
+    double a = drv_cost_band_quantile(drv_blueprint_get(g->bp, s, k, DRV_Q_P50),
+                                      drv_blueprint_get(g->bp, s, k, DRV_Q_P90),
+                                      drv_blueprint_get(g->bp, s, k, DRV_Q_P99), e->crit[k]);
+    return fmin(fmax(a, floor), ceil);
+}
+
+void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s)
+{
+    if (s->vcpus_online < 1)
+        s->vcpus_online = (int32_t)ceil(s->res.v[DRV_RES_VCPU] - 1e-9);
+    if (s->vcpus_online < 1)
+        s->vcpus_online = 1;
+    if (s->vcpus_online > g->spec.vcpus_max)
+        s->vcpus_online = g->spec.vcpus_max;
+    s->vcpus_max = g->spec.vcpus_max;
+    s->mem_max_mib = g->spec.mem_max_mib;
+}
+
+/* ---- validation ---- */
+
+static int sculpt_spec_validate(const struct drv_sculpt_guest_spec *s, struct err **err)
+{
+    size_t n = strnlen(s->uuid, sizeof(s->uuid));
+    if (n == 0 || n > DRV_UUID_LEN)
+        return err_set(err, ERR_INVALID, "guest spec without a uuid");
+    for (size_t i = 0; i < n; i++)
+        if (s->uuid[i] <= ' ' || s->uuid[i] > '~')
+            return err_set(err, ERR_INVALID, "guest uuid `%s` has invalid characters", s->uuid);
+    if (drv_res_validate(s->ceiling, err) < 0)
+        return err_wrap(err, "guest `%s` ceiling", s->uuid);
+    if (!(s->ceiling.v[DRV_RES_VCPU] > 0) || !(s->ceiling.v[DRV_RES_MEM_MIB] > 0))
+        return err_set(err, ERR_INVALID, "guest `%s`: the ceiling needs vCPUs and memory",
+                       s->uuid);
+    if (s->vcpus_max < 1 || s->vcpus_max > DRV_CPUSET_MAX ||
+        s->vcpus_max < s->ceiling.v[DRV_RES_VCPU] - 1e-9)
+        return err_set(err, ERR_INVALID, "guest `%s`: %d vCPUs defined for a ceiling of %g",
+                       s->uuid, s->vcpus_max, s->ceiling.v[DRV_RES_VCPU]);
+    if (!(s->mem_max_mib >= s->ceiling.v[DRV_RES_MEM_MIB] - 1e-9) || s->mem_max_mib > DRV_RES_MAX)
+        return err_set(err, ERR_INVALID, "guest `%s`: %g MiB defined for a ceiling of %g MiB",
+                       s->uuid, s->mem_max_mib, s->ceiling.v[DRV_RES_MEM_MIB]);
+    if (s->priority < -1000 || s->priority > 1000)
+        return err_set(err, ERR_INVALID, "guest `%s`: priority %d outside [-1000, 1000]",
+                       s->uuid, s->priority);
+    if (!(s->mem_floor_mib >= 0) || s->mem_floor_mib > s->ceiling.v[DRV_RES_MEM_MIB])
+        return err_set(err, ERR_INVALID, "guest `%s`: memory floor %g MiB above its ceiling",
+                       s->uuid, s->mem_floor_mib);
+    return 0;
+}
+
+static struct sculpt_guest *sculpt_guest_new(const struct drv_sculpt_guest_spec *spec,
+                                             const struct drv_blueprint *bp, int64_t now_s)
+{
+    struct sculpt_guest *g = xzalloc(sizeof(*g));
+    g->spec = *spec;
+    g->spec.uuid[DRV_UUID_LEN] = '\0';
+    g->bp = bp ? drv_blueprint_dup(bp) : NULL;
+    g->placed_s = now_s;
+    g->shape.numa_node = -1;
+    return g;
+}
+
+static void sculpt_guest_free(struct sculpt_guest *g)
+{
+    if (g) {
+        drv_blueprint_free(g->bp);
+        free(g);
+    }
+}
+
+/* The initial shape of a new guest: its plan over the first lead steps. */
+static void sculpt_initial_shape(struct drv_sculpt *e, struct sculpt_guest *g, int64_t now_s)
+{
+    struct drv_res floor = sculpt_floor(e, g);
+    int32_t s0 = sculpt_bp_step(g->bp, now_s);
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        if (!sculpt_shaped(g, k))
+            continue;
+        double a = 0;
+        for (int32_t s = s0; s < s0 + e->p.lead_steps && s < g->bp->nsteps; s++)
+            a = fmax(a, sculpt_planned(e, g, s, k, floor.v[k]));
+        g->shape.res.v[k] = a;
+        g->target.v[k] = a;
+    }
+    g->shape.vcpus_online = 0;
+    sculpt_shape_finish(g, &g->shape);
+}
+
+/* ---- public entry points ---- */
+
+int drv_sculpt_admit(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                     const struct drv_blueprint *bp, int64_t now_s,
+                     struct drv_sculpt_refusal *why, struct err **err)
+{
+    struct drv_sculpt_refusal local;
+    if (sculpt_spec_validate(spec, err) < 0 || drv_blueprint_validate(bp, err) < 0)
+        return -1;
+    struct sculpt_guest *g = sculpt_guest_new(spec, bp, now_s);
+    pthread_mutex_lock(&e->lock);
+    int rc = sculpt_admit_check(e, g, now_s, why ? why : &local);
+    pthread_mutex_unlock(&e->lock);
+    sculpt_guest_free(g);
+    if (rc < 0)
+        return err_set(err, ERR_CAPACITY, "%s", (why ? why : &local)->text);
+    return 0;
+}
+
+int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                     const struct drv_blueprint *bp, int64_t now_s, struct drv_shape *shape,
+                     struct drv_sculpt_refusal *why, struct err **err)
+{
+    struct drv_sculpt_refusal local;
+    struct drv_sculpt_refusal *w = why ? why : &local;
+    if (sculpt_spec_validate(spec, err) < 0 || drv_blueprint_validate(bp, err) < 0)
+        return -1;
+    struct sculpt_guest *g = sculpt_guest_new(spec, bp, now_s);
+    pthread_mutex_lock(&e->lock);
+    if (sculpt_find(e, g->spec.uuid)) {
+        pthread_mutex_unlock(&e->lock);
+        err_set(err, ERR_CONFLICT, "guest `%s` is already placed", g->spec.uuid);
+        sculpt_guest_free(g);
+        return -1;
+    }
+    if (sculpt_admit_check(e, g, now_s, w) < 0) {
+        e->refused++;
+        sculpt_record(e, g->spec.uuid, DRV_SCULPT_DEC_REFUSE, w->res, e->crit[w->res],
+                      drv_sculpt_rule_name(w->rule), w->need, w->limit, 0, "%s", w->text);
+        pthread_mutex_unlock(&e->lock);
+        err_set(err, ERR_CAPACITY, "%s", w->text);
+        sculpt_guest_free(g);
+        return -1;
+    }
+    sculpt_initial_shape(e, g, now_s);
+    sculpt_pin_place(e, g, false);
+    sculpt_insert(e, g);
+    e->admitted++;
+    e->version++;
+    if (now_s > e->now_s)
+        e->now_s = now_s;
+    char res[160], cpus[96];
+    sculpt_record(e, g->spec.uuid, DRV_SCULPT_DEC_ADMIT, DRV_RES_VCPU, e->crit[DRV_RES_VCPU],
+                  "contiguity", 0, drv_host_contiguity(e->host, &g->shape.pcpus), 0,
+                  "placed at %s on CPUs [%s] node %d (band p%g of blueprint `%s`)",
+                  drv_res_format(g->shape.res, res, sizeof(res)),
+                  drv_cpuset_format(&g->shape.pcpus, cpus, sizeof(cpus)), g->shape.numa_node,
+                  100 * e->crit[DRV_RES_VCPU], g->bp->model);
+    *shape = g->shape;
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+int drv_sculpt_adopt(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                     const struct drv_blueprint *bp, const struct drv_shape *shape,
+                     int64_t now_s, struct err **err)
+{
+    if (sculpt_spec_validate(spec, err) < 0 || (bp && drv_blueprint_validate(bp, err) < 0))
+        return -1;
+    if (drv_shape_validate(shape, err) < 0)
+        return err_wrap(err, "adopt `%s`", spec->uuid);
+    for (int i = 0; i < DRV_CPUSET_MAX; i++)
+        if (drv_cpuset_has(&shape->pcpus, i) && drv_host_cpu_index(e->host, i) < 0)
+            return err_set(err, ERR_INVALID, "adopt `%s`: CPU %d is not on this host",
+                           spec->uuid, i);
+    if (shape->numa_node >= e->host->nnodes)
+        return err_set(err, ERR_INVALID, "adopt `%s`: NUMA node %d is not on this host",
+                       spec->uuid, shape->numa_node);
+    struct sculpt_guest *g = sculpt_guest_new(spec, bp, now_s);
+    g->shape = *shape;
+    g->target = shape->res;
+    pthread_mutex_lock(&e->lock);
+    if (sculpt_find(e, g->spec.uuid)) {
+        pthread_mutex_unlock(&e->lock);
+        sculpt_guest_free(g);
+        return err_set(err, ERR_CONFLICT, "guest `%s` is already held", spec->uuid);
+    }
+    sculpt_pin_load(e, g);
+    sculpt_insert(e, g);
+    e->version++;
+    char res[160];
+    sculpt_record(e, g->spec.uuid, DRV_SCULPT_DEC_ADMIT, -1, 0, "adopt", 0, 0, 0,
+                  "adopted as it runs: %s", drv_res_format(g->shape.res, res, sizeof(res)));
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+int drv_sculpt_remove(struct drv_sculpt *e, const char *uuid, struct err **err)
+{
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (!g) {
+        pthread_mutex_unlock(&e->lock);
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    }
+    sculpt_pin_unload(e, g);
+    sculpt_delete(e, g);
+    e->version++;
+    sculpt_record(e, uuid, DRV_SCULPT_DEC_REMOVE, -1, 0, "", 0, 0, 0, "removed after %" PRId64
+                  " s, %" PRIu64 " reshapes", e->now_s - g->placed_s, g->reshapes);
+    pthread_mutex_unlock(&e->lock);
+    sculpt_guest_free(g);
+    return 0;
+}
+
+int drv_sculpt_set_blueprint(struct drv_sculpt *e, const char *uuid,
+                             const struct drv_blueprint *bp, struct err **err)
+{
+    if (drv_blueprint_validate(bp, err) < 0)
+        return -1;
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (!g) {
+        pthread_mutex_unlock(&e->lock);
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    }
+    if (g->bp && g->bp->nsteps == bp->nsteps) {
+        /* same size: copy in place, no allocation (the common case) */
+        double *q = g->bp->q;
+        memcpy(q, bp->q, (size_t)bp->nsteps * DRV_RES_LAST * DRV_Q_LAST * sizeof(double));
+        *g->bp = *bp;
+        g->bp->q = q;
+    } else {
+        drv_blueprint_free(g->bp);
+        g->bp = drv_blueprint_dup(bp);
+    }
+    e->version++;
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+int drv_sculpt_set_priority(struct drv_sculpt *e, const char *uuid, int32_t priority,
+                            struct err **err)
+{
+    if (priority < -1000 || priority > 1000)
+        return err_set(err, ERR_INVALID, "priority %d outside [-1000, 1000]", priority);
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (g)
+        g->spec.priority = priority;
+    pthread_mutex_unlock(&e->lock);
+    if (!g)
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    return 0;
+}
+
+int drv_sculpt_observe(struct drv_sculpt *e, const char *uuid, struct drv_res use, int64_t t_s,
+                       struct err **err)
+{
+    if (drv_res_validate(use, err) < 0)
+        return err_wrap(err, "observed use of `%s`", uuid);
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (!g) {
+        pthread_mutex_unlock(&e->lock);
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    }
+    g->use = use;
+    g->has_use = true;
+    g->use_t = t_s;
+    /* the working set is forgotten over about the time a reshape is meant
+     * to hold: long enough to ride out a lull, short enough to let go */
+    double decayed = g->ws_mib;
+    if (g->ws_t && t_s > g->ws_t)
+        decayed *= exp2(-(double)(t_s - g->ws_t) / e->p.reshape_horizon_s);
+    g->ws_mib = fmax(decayed, use.v[DRV_RES_MEM_MIB]);
+    g->ws_t = t_s;
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+int drv_sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **changes,
+                    size_t *nchanges, struct err **err)
+{
+    (void)err;
+    pthread_mutex_lock(&e->lock);
+    int rc = sculpt_step(e, now_s, changes, nchanges);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+int drv_sculpt_revert(struct drv_sculpt *e, const char *uuid, const struct drv_shape *actual,
+                      struct err **err)
+{
+    if (drv_shape_validate(actual, err) < 0)
+        return err_wrap(err, "revert `%s`", uuid);
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (!g) {
+        pthread_mutex_unlock(&e->lock);
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    }
+    sculpt_pin_unload(e, g);
+    g->shape = *actual;
+    sculpt_pin_load(e, g);
+    e->version++;
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+int drv_sculpt_shape(struct drv_sculpt *e, const char *uuid, struct drv_shape *out,
+                     struct err **err)
+{
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (g)
+        *out = g->shape;
+    pthread_mutex_unlock(&e->lock);
+    if (!g)
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    return 0;
+}
+
+/* ---- views ---- */
+
+static int sculpt_view_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct drv_sculpt_guest_view *)a)->uuid,
+                  ((const struct drv_sculpt_guest_view *)b)->uuid);
+}
+
+struct drv_sculpt_snapshot *drv_sculpt_snapshot(struct drv_sculpt *e)
+{
+    struct drv_sculpt_snapshot *s = xzalloc(sizeof(*s));
+    pthread_mutex_lock(&e->lock);
+    s->t_s = e->now_s;
+    s->capacity = e->host->capacity;
+    s->ceiling = drv_res_mul(e->host->capacity, e->host->ratio);
+    s->shortage = e->shortage;
+    s->admitted = e->admitted;
+    s->refused = e->refused;
+    s->reshapes = e->reshapes;
+    s->squeezes = e->squeezes;
+    s->repins = e->repins;
+    s->skipped = e->skipped;
+    s->nguests = e->nguests;
+    s->guests = xcalloc(e->nguests ? e->nguests : 1, sizeof(*s->guests));
+    double contig = 0;
+    size_t pinned = 0;
+    for (size_t i = 0; i < e->nguests; i++) {
+        const struct sculpt_guest *g = e->guests[i];
+        struct drv_sculpt_guest_view *v = &s->guests[i];
+        memcpy(v->uuid, g->spec.uuid, sizeof(v->uuid));
+        v->shape = g->shape;
+        v->target = g->target;
+        v->use = g->use;
+        v->floor = sculpt_floor(e, g);
+        v->ceiling = g->spec.ceiling;
+        v->priority = g->spec.priority;
+        v->contiguity = drv_host_contiguity(e->host, &g->shape.pcpus);
+        v->confidence = g->bp ? g->bp->confidence : 0;
+        snprintf(v->model, sizeof(v->model), "%s", g->bp ? g->bp->model : "adopted");
+        v->squeezed = g->squeezed;
+        v->placed_s = g->placed_s;
+        v->last_reshape_s = g->last_reshape_s;
+        v->reshapes = g->reshapes;
+        s->allocated = drv_res_add(s->allocated, g->shape.res);
+        s->used = drv_res_add(s->used, g->use);
+        s->flavors = drv_res_add(s->flavors, g->spec.ceiling);
+        if (drv_cpuset_count(&g->shape.pcpus) > 0) {
+            contig += v->contiguity;
+            pinned++;
+        }
+    }
+    s->contiguity = pinned ? contig / (double)pinned : 1.0;
+    s->ncpus = e->host->ncpus;
+    s->cpu_load = xcalloc((size_t)s->ncpus, sizeof(double));
+    memcpy(s->cpu_load, e->cpu_load, (size_t)s->ncpus * sizeof(double));
+    pthread_mutex_unlock(&e->lock);
+    qsort(s->guests, s->nguests, sizeof(*s->guests), sculpt_view_cmp);
+    return s;
+}
+
+void drv_sculpt_snapshot_free(struct drv_sculpt_snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->guests);
+    free(s->cpu_load);
+    free(s);
+}
+
+/* Room the engine would still admit in dimension k, in shape units: the
+ * ceiling's room, and what the host-level risk leaves (in use units,
+ * converted at the host's shape-to-use ratio). */
+static double sculpt_room(const struct drv_sculpt *e, int k, double shapes)
+{
+    double cap = e->host->capacity.v[k];
+    double room = cap * e->host->ratio.v[k] - shapes;
+    double mean = 0, var = 0;
+    for (size_t i = 0; i < e->nguests; i++) {
+        const struct sculpt_guest *g = e->guests[i];
+        if (!sculpt_shaped(g, k))
+            continue;
+        double m = g->shape.res.v[k], sd = 0;
+        if (g->bp) {
+            int32_t s = sculpt_bp_step(g->bp, e->now_s);
+            drv_cost_band_moments(drv_blueprint_get(g->bp, s, k, DRV_Q_P50),
+                                  drv_blueprint_get(g->bp, s, k, DRV_Q_P90),
+                                  drv_blueprint_get(g->bp, s, k, DRV_Q_P99), &m, &sd);
+            m = fmin(m, g->shape.res.v[k]);
+        }
+        mean += m;
+        var += sd * sd;
+    }
+    if (mean > 0) {
+        double risk_room = cap - (mean + e->z * sqrt(var));
+        room = fmin(room, risk_room * shapes / mean);
+    }
+    return room > 0 ? room : 0;
+}
+
+static void sculpt_inventory_item(const struct drv_sculpt *e, int k, double total,
+                                  double reserved, struct drv_sculpt_inventory_item *it)
+{
+    double flavors = 0, shapes = 0;
+    for (size_t i = 0; i < e->nguests; i++) {
+        flavors += e->guests[i]->spec.ceiling.v[k];
+        shapes += e->guests[i]->shape.res.v[k];
+    }
+    double cap = e->host->capacity.v[k], ratio = e->host->ratio.v[k];
+    double eff = ratio;
+    if (shapes > 0 && cap > 0) {
+        /* flavors held, plus the free shape room counted in flavors at this
+         * host's shape-to-flavor ratio */
+        eff = (flavors + sculpt_room(e, k, shapes) * flavors / shapes) / cap;
+        eff = fmin(eff, ratio);
+        eff = fmax(eff, flavors / cap);
+    }
+    it->total = (int64_t)floor(total);
+    it->reserved = (int64_t)ceil(reserved);
+    it->min_unit = 1;
+    it->max_unit = it->total > 0 ? it->total : 1;
+    it->step_size = 1;
+    it->allocation_ratio = floor(eff * 10000) / 10000; /* Placement keeps 4 decimals */
+}
+
+void drv_sculpt_inventory(struct drv_sculpt *e, struct drv_sculpt_inventory *out)
+{
+    memset(out, 0, sizeof(*out));
+    pthread_mutex_lock(&e->lock);
+    const struct drv_host *h = e->host;
+    double mem_total = 0;
+    for (int32_t i = 0; i < h->nnodes; i++)
+        mem_total += h->nodes[i].mem_mib;
+    sculpt_inventory_item(e, DRV_RES_VCPU, h->ncpus, h->ncpus - h->capacity.v[DRV_RES_VCPU],
+                          &out->vcpu);
+    sculpt_inventory_item(e, DRV_RES_MEM_MIB, mem_total,
+                          mem_total - h->capacity.v[DRV_RES_MEM_MIB], &out->memory_mb);
+    /* the ratio above relates to usable capacity; Placement applies it to
+     * total - reserved, which is the same quantity */
+    out->disk_gb.total = (int64_t)floor(h->disk_gb);
+    out->disk_gb.reserved = (int64_t)ceil(h->disk_reserved_gb);
+    out->disk_gb.min_unit = 1;
+    out->disk_gb.max_unit = out->disk_gb.total > 0 ? out->disk_gb.total : 1;
+    out->disk_gb.step_size = 1;
+    out->disk_gb.allocation_ratio = h->disk_gb_ratio;
+    pthread_mutex_unlock(&e->lock);
+}

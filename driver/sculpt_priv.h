@@ -1,0 +1,121 @@
+/* The sculpting engine's insides, shared by sculpt*.c and the unit tests.
+ * Every function here expects the engine's mutex held by its caller. */
+#ifndef SC_DRIVER_SCULPT_PRIV_H
+#define SC_DRIVER_SCULPT_PRIV_H
+
+#include <pthread.h>
+
+#include "driver/sculpt.h"
+
+/* Smallest memory a running guest is ballooned to, MiB (when its ceiling
+ * allows): below it no guest OS boots. */
+#define SCULPT_MEM_MIN_MIB 128.0
+
+struct sculpt_guest {
+    struct drv_sculpt_guest_spec spec;
+    struct drv_blueprint *bp;   /* owned; NULL: adopted without one (flat at its shape) */
+    struct drv_shape shape;     /* in force */
+    struct drv_res target;      /* last target (before any squeeze) */
+    struct drv_res use;         /* last observed */
+    bool has_use;
+    int64_t use_t;
+    double ws_mib;              /* working set: decayed peak of observed memory */
+    int64_t ws_t;
+    int32_t low_steps;          /* consecutive steps with the target below the dead band */
+    bool squeezed;
+    int64_t placed_s;
+    int64_t last_reshape_s;
+    uint64_t reshapes;
+    double cpu_share;           /* entitlement on each CPU of shape.pcpus */
+    double mem_on_node;         /* memory counted on shape.numa_node */
+};
+
+/* Aggregates over a time grid, for admission (rebuilt when stale). */
+struct sculpt_agg {
+    uint64_t version;           /* engine version it was built at */
+    int64_t start_s;
+    int32_t step_s, nsteps;
+    double *ent;                /* [nsteps][DRV_RES_LAST] sum of planned shapes */
+    double *mean;               /* [nsteps][DRV_RES_LAST] sum of expected use */
+    double *var;                /* [nsteps][DRV_RES_LAST] sum of variances */
+    int32_t cap;                /* allocated steps */
+};
+
+struct drv_sculpt {
+    pthread_mutex_t lock;
+    struct drv_host *host;      /* owned */
+    struct drv_sculpt_params p;
+    double z;                   /* standard normal quantile of 1 - host_violation_rate */
+    double crit[DRV_RES_LAST];  /* the cost model's quantile per resource */
+    struct sculpt_guest **guests;
+    size_t nguests, capguests;
+    int32_t *slots;             /* open addressing: guest index + 1, 0 empty, -1 deleted */
+    size_t nslots;
+    double *cpu_load;           /* [host->ncpus] entitlement pinned per CPU (host order) */
+    int32_t *usable;            /* host cpu indices guests may use, in topology order */
+    int32_t nusable;
+    double *node_mem;           /* [host->nnodes] memory placed per node */
+    uint64_t version;           /* bumped by every change of guests or shapes */
+    struct sculpt_agg agg;
+    int64_t now_s;
+    bool shortage;
+    uint64_t admitted, refused, reshapes, squeezes, repins, skipped;
+    struct drv_sculpt_record *ring;
+    size_t ring_cap, ring_head, ring_n;
+    uint64_t seq;
+};
+
+/* ---- sculpt.c ---- */
+struct sculpt_guest *sculpt_find(struct drv_sculpt *e, const char *uuid);
+/* The blueprint step covering t (clamped to the horizon). */
+int32_t sculpt_bp_step(const struct drv_blueprint *bp, int64_t t_s);
+/* Floors of a guest now: memory working set plus margin, CPU minimum. */
+struct drv_res sculpt_floor(const struct drv_sculpt *e, const struct sculpt_guest *g);
+/* Is dimension k shaped for this guest (a positive ceiling)? */
+static inline bool sculpt_shaped(const struct sculpt_guest *g, int k)
+{
+    return g->spec.ceiling.v[k] > 0;
+}
+/* The planned entitlement of g for dimension k at blueprint step s: the
+ * cost model's band, between floor and ceiling. */
+double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s,
+                      int k, double floor);
+/* Fill vcpus_online/maxima from res and spec. */
+void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s);
+
+/* ---- sculpt_admit.c ---- */
+/* Check a new guest over its horizon; 0 or -1 with *why filled. */
+int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, int64_t now_s,
+                       struct drv_sculpt_refusal *why);
+void sculpt_agg_release(struct sculpt_agg *a);
+
+/* ---- sculpt_pin.c ---- */
+/* Pin g (shape.res.vcpu and vcpus_online set) and choose its memory node;
+ * updates the load arrays.  `keep` tries the current set first. */
+void sculpt_pin_place(struct drv_sculpt *e, struct sculpt_guest *g, bool keep);
+/* Take g's load off the CPUs and its node. */
+void sculpt_pin_unload(struct drv_sculpt *e, struct sculpt_guest *g);
+/* Put g's load (as its shape says) on the CPUs and node. */
+void sculpt_pin_load(struct drv_sculpt *e, struct sculpt_guest *g);
+/* Plan re-pinnings that restore contiguity, within the move budget;
+ * appends REPIN changes. */
+void sculpt_defrag(struct drv_sculpt *e, struct drv_sculpt_change **changes, size_t *n,
+                   size_t *cap);
+
+/* ---- sculpt_step.c ---- */
+int sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **changes,
+                size_t *nchanges);
+/* Append a change (growing the array). */
+void sculpt_change_push(struct drv_sculpt_change **changes, size_t *n, size_t *cap,
+                        const struct sculpt_guest *g, enum drv_sculpt_change_kind kind,
+                        const struct drv_shape *from, const char *why);
+
+/* ---- sculpt_record.c ---- */
+void sculpt_records_init(struct drv_sculpt *e, size_t cap);
+void sculpt_records_release(struct drv_sculpt *e);
+/* Record a decision; text is printf-formatted. */
+void sculpt_record(struct drv_sculpt *e, const char *uuid, enum drv_sculpt_decision d, int res,
+                   double quantile, const char *term, double from, double to, double cost,
+                   const char *fmt, ...) __attribute__((format(printf, 10, 11)));
+
+#endif

@@ -1,0 +1,423 @@
+/* One step of the engine: every guest's target, hysteresis and the reshape
+ * price, then the host-wide shortage resolution, then placement of what
+ * changed and defragmentation.
+ *
+ * Target, per shaped dimension: the cost model's quantile of the
+ * blueprint's bands, the largest over the next lead steps (a shape must be
+ * in place before the need); raised to observed use x (1 + margin) when
+ * use runs above it (the blueprint lags); kept between the floor (memory
+ * working set plus margin) and the ceiling (the flavor).
+ *
+ * Hysteresis: a target above the shape is taken at once; one more than the
+ * dead band below it only after it stayed there for the hold steps.  Then
+ * the change is priced: its saving over the reshape horizon (allocation
+ * price of what is released, minus the expected violations it adds, from
+ * the bands) must pay one reshape, else it is skipped -- except a growth
+ * that observed use already presses against, or a floor that rose.
+ *
+ * Shortage: where the shapes exceed capacity x ratio, or exceed capacity
+ * while the bands say aggregate use would too (beyond the host SLO), the
+ * lowest priority is squeezed first.  Inside a priority every guest is
+ * lowered to the same quantile level of its own bands (equal marginal
+ * expected violation cost), first no lower than its median, then toward
+ * its floor; the next priority is touched only when the lower one is
+ * exhausted.  What no floor allows is recorded as a shortage.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "driver/cost_estimate.h"
+#include "driver/sculpt_priv.h"
+
+LOG_INIT("driver.sculpt.step");
+
+void sculpt_change_push(struct drv_sculpt_change **changes, size_t *n, size_t *cap,
+                        const struct sculpt_guest *g, enum drv_sculpt_change_kind kind,
+                        const struct drv_shape *from, const char *why)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 8;
+        *changes = xreallocarray(*changes, *cap, sizeof(**changes));
+    }
+    struct drv_sculpt_change *c = &(*changes)[(*n)++];
+    memcpy(c->uuid, g->spec.uuid, sizeof(c->uuid));
+    c->kind = kind;
+    c->from = *from;
+    c->to = g->shape;
+    snprintf(c->why, sizeof(c->why), "%s", why);
+}
+
+/* The bands of g for dimension k at step s; a guest without a blueprint
+ * has its shape as every band. */
+static void sculpt_bands(const struct sculpt_guest *g, int32_t s, int k, double b[3])
+{
+    if (!g->bp) {
+        b[0] = b[1] = b[2] = g->shape.res.v[k];
+        return;
+    }
+    b[0] = drv_blueprint_get(g->bp, s, k, DRV_Q_P50);
+    b[1] = drv_blueprint_get(g->bp, s, k, DRV_Q_P90);
+    b[2] = drv_blueprint_get(g->bp, s, k, DRV_Q_P99);
+}
+
+/* Per guest, what this step decided before the shortage pass. */
+struct sculpt_want {
+    struct drv_res res;
+    int32_t s0;                 /* blueprint step now */
+    int term[DRV_RES_LAST];     /* why the target is what it is */
+    bool forced;                /* must not be skipped for its price */
+    double saving;              /* priced saving of the change */
+    bool squeezed;
+    double squeeze_u;           /* quantile level it was squeezed to */
+};
+
+enum { TERM_BAND, TERM_OBSERVED, TERM_FLOOR, TERM_CEILING };
+static const char *const term_names[] = {"violation", "observed", "floor", "ceiling"};
+
+static void sculpt_target(struct drv_sculpt *e, struct sculpt_guest *g, struct sculpt_want *w)
+{
+    struct drv_res floor = sculpt_floor(e, g);
+    w->s0 = g->bp ? sculpt_bp_step(g->bp, e->now_s) : 0;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        if (!sculpt_shaped(g, k))
+            continue;
+        double t = 0;
+        int term = TERM_BAND;
+        if (g->bp) {
+            for (int32_t s = w->s0; s < w->s0 + e->p.lead_steps && s < g->bp->nsteps; s++)
+                t = fmax(t, sculpt_planned(e, g, s, k, 0));
+        } else {
+            t = g->shape.res.v[k];
+        }
+        if (g->has_use && g->use.v[k] * (1 + e->p.observed_margin) > t) {
+            t = g->use.v[k] * (1 + e->p.observed_margin);
+            term = TERM_OBSERVED;
+        }
+        if (t < floor.v[k]) {
+            t = floor.v[k];
+            term = TERM_FLOOR;
+        }
+        if (t > g->spec.ceiling.v[k]) {
+            t = g->spec.ceiling.v[k];
+            term = TERM_CEILING;
+        }
+        g->target.v[k] = t;
+        w->term[k] = term;
+    }
+}
+
+/* Hysteresis, hold and the reshape price: what g should move to. */
+static void sculpt_decide(struct drv_sculpt *e, struct sculpt_guest *g, struct sculpt_want *w)
+{
+    const struct drv_res *cur = &g->shape.res;
+    struct drv_res floor = sculpt_floor(e, g);
+    bool low = false;
+    w->res = *cur;
+    w->forced = false;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        if (!sculpt_shaped(g, k))
+            continue;
+        double t = g->target.v[k], c = cur->v[k];
+        if (t > c * (1 + 1e-9) + 1e-12) {
+            w->res.v[k] = t;
+            /* use pressing on the limit, or a floor that rose: no haggling */
+            if ((g->has_use && g->use.v[k] >= c * 0.999) || c < floor.v[k])
+                w->forced = true;
+        } else if (t < c * (1 - e->p.hysteresis)) {
+            low = true;
+        }
+    }
+    g->low_steps = low ? g->low_steps + 1 : 0;
+    if (low && g->low_steps > e->p.shrink_hold_steps)
+        for (int k = 0; k < DRV_RES_LAST; k++)
+            if (sculpt_shaped(g, k) && g->target.v[k] < cur->v[k] * (1 - e->p.hysteresis))
+                w->res.v[k] = g->target.v[k];
+
+    /* the saving of moving from cur to w over the reshape horizon */
+    double hours = e->p.reshape_horizon_s / 3600.0, saving = 0;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        if (!sculpt_shaped(g, k) || w->res.v[k] == cur->v[k])
+            continue;
+        double b[3];
+        sculpt_bands(g, w->s0, k, b);
+        double over_cur = drv_cost_band_overrun(b[0], b[1], b[2], cur->v[k]);
+        double over_new = drv_cost_band_overrun(b[0], b[1], b[2], w->res.v[k]);
+        saving += (e->p.cost.price[k] * (cur->v[k] - w->res.v[k]) +
+                   e->p.cost.violation[k] * (over_cur - over_new)) *
+                  hours;
+    }
+    w->saving = saving;
+}
+
+static bool sculpt_res_differs(const struct drv_res *a, const struct drv_res *b)
+{
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        if (fabs(a->v[k] - b->v[k]) > 1e-9 * fmax(1.0, fabs(b->v[k])))
+            return true;
+    return false;
+}
+
+/* ---- shortage ---- */
+
+struct sculpt_sq {
+    struct sculpt_guest *g;
+    struct sculpt_want *w;
+    double b[3];      /* bands now */
+    double hi, lo;    /* range for the current pass */
+    bool below_median;/* second pass: straight from the median (u = 0.5) to lo (u = 0) */
+};
+
+static double sculpt_sq_value(const struct sculpt_sq *q, double u)
+{
+    double v;
+    if (q->below_median) /* the bands say nothing useful below the median */
+        v = q->lo + (q->hi - q->lo) * (u / 0.5);
+    else
+        v = drv_cost_band_quantile(q->b[0], q->b[1], q->b[2], u);
+    return fmin(q->hi, fmax(q->lo, v));
+}
+
+static double sculpt_sq_reduction(const struct sculpt_sq *q, size_t n, double u)
+{
+    double r = 0;
+    for (size_t i = 0; i < n; i++)
+        r += q[i].hi - sculpt_sq_value(&q[i], u);
+    return r;
+}
+
+/* Lower the guests of one priority class in [ulo, uhi] by `excess`
+ * (or as far as they go).  Returns what is left of the excess. */
+static double sculpt_squeeze_class(struct sculpt_sq *q, size_t n, int k, double ulo, double uhi,
+                                   double excess)
+{
+    double most = sculpt_sq_reduction(q, n, ulo);
+    double u = ulo;
+    if (most > excess) {
+        /* equal quantile level for everyone: bisect on it */
+        double a = ulo, b = uhi;
+        for (int it = 0; it < 50; it++) {
+            double m = (a + b) / 2;
+            if (sculpt_sq_reduction(q, n, m) > excess)
+                a = m;
+            else
+                b = m;
+        }
+        u = a;
+    }
+    double done = 0;
+    for (size_t i = 0; i < n; i++) {
+        double v = sculpt_sq_value(&q[i], u);
+        if (v < q[i].w->res.v[k] - 1e-12) {
+            done += q[i].w->res.v[k] - v;
+            q[i].w->res.v[k] = v;
+            q[i].w->squeezed = true;
+            q[i].w->squeeze_u = u;
+            q[i].w->forced = true;
+        }
+    }
+    return excess - done;
+}
+
+static int sculpt_sq_prio_cmp(const void *pa, const void *pb)
+{
+    const struct sculpt_sq *a = pa, *b = pb;
+    if (a->g->spec.priority != b->g->spec.priority)
+        return a->g->spec.priority < b->g->spec.priority ? -1 : 1;
+    return strcmp(a->g->spec.uuid, b->g->spec.uuid);
+}
+
+static void sculpt_shortage(struct drv_sculpt *e, struct sculpt_want *wants, int k)
+{
+    const double cap = e->host->capacity.v[k];
+    double sum = 0;
+    size_t n = 0;
+    for (size_t i = 0; i < e->nguests; i++)
+        if (sculpt_shaped(e->guests[i], k)) {
+            sum += wants[i].res.v[k];
+            n++;
+        }
+    double budget = cap * e->host->ratio.v[k];
+    if (sum > cap) {
+        /* shapes above physical capacity: is aggregate use expected there? */
+        double mean = 0, var = 0;
+        for (size_t i = 0; i < e->nguests; i++) {
+            struct sculpt_guest *g = e->guests[i];
+            if (!sculpt_shaped(g, k))
+                continue;
+            double b[3], m, sd;
+            sculpt_bands(g, wants[i].s0, k, b);
+            drv_cost_band_moments(b[0], b[1], b[2], &m, &sd);
+            mean += fmin(m, wants[i].res.v[k]);
+            var += sd * sd;
+        }
+        if (mean + e->z * sqrt(var) > cap)
+            budget = fmin(budget, cap);
+    }
+    double excess = sum - budget;
+    if (excess <= 1e-9 * fmax(1.0, budget))
+        return;
+
+    struct sculpt_sq *q = xcalloc(n, sizeof(*q));
+    size_t m = 0;
+    for (size_t i = 0; i < e->nguests; i++) {
+        struct sculpt_guest *g = e->guests[i];
+        if (!sculpt_shaped(g, k))
+            continue;
+        q[m].g = g;
+        q[m].w = &wants[i];
+        sculpt_bands(g, wants[i].s0, k, q[m].b);
+        m++;
+    }
+    qsort(q, m, sizeof(*q), sculpt_sq_prio_cmp);
+    /* pass 1: down to the median at most; pass 2: down to the floor */
+    for (int pass = 0; pass < 2 && excess > 1e-9; pass++) {
+        for (size_t c0 = 0; c0 < m && excess > 1e-9;) {
+            size_t c1 = c0;
+            while (c1 < m && q[c1].g->spec.priority == q[c0].g->spec.priority)
+                c1++;
+            for (size_t i = c0; i < c1; i++) {
+                struct drv_res floor = sculpt_floor(e, q[i].g);
+                double med = drv_cost_band_quantile(q[i].b[0], q[i].b[1], q[i].b[2], 0.5);
+                q[i].hi = q[i].w->res.v[k];
+                q[i].lo = pass == 0 ? fmin(q[i].hi, fmax(floor.v[k], med))
+                                    : fmin(q[i].hi, floor.v[k]);
+                q[i].below_median = pass == 1;
+            }
+            excess = pass == 0 ? sculpt_squeeze_class(q + c0, c1 - c0, k, 0.5, e->crit[k], excess)
+                               : sculpt_squeeze_class(q + c0, c1 - c0, k, 0.0, 0.5, excess);
+            c0 = c1;
+        }
+    }
+    free(q);
+    if (excess > 1e-9 * fmax(1.0, budget)) {
+        e->shortage = true;
+        sculpt_record(e, NULL, DRV_SCULPT_DEC_SHORTAGE, k, 0, "floor", sum, budget, 0,
+                      "`%s`: every guest at its floor still needs %.4g %s over the %.4g %s "
+                      "the host can give",
+                      drv_res_kind_name((enum drv_res_kind)k), excess,
+                      drv_res_kind_unit((enum drv_res_kind)k), budget,
+                      drv_res_kind_unit((enum drv_res_kind)k));
+        log_warn("host short of `%s` by %.4g %s even with every guest at its floor",
+                 drv_res_kind_name((enum drv_res_kind)k), excess,
+                 drv_res_kind_unit((enum drv_res_kind)k));
+    }
+}
+
+/* ---- applying ---- */
+
+/* The dimension whose change weighs most in money, for the record. */
+static int sculpt_main_dim(const struct drv_sculpt *e, const struct drv_res *from,
+                           const struct drv_res *to)
+{
+    int best = DRV_RES_VCPU;
+    double w = -1;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        double x = fabs(to->v[k] - from->v[k]) * fmax(e->p.cost.price[k], 1e-12);
+        if (x > w && to->v[k] != from->v[k]) {
+            w = x;
+            best = k;
+        }
+    }
+    return best;
+}
+
+static void sculpt_apply(struct drv_sculpt *e, struct sculpt_guest *g, const struct sculpt_want *w,
+                         struct drv_sculpt_change **changes, size_t *n, size_t *cap)
+{
+    struct drv_shape from = g->shape;
+    sculpt_pin_unload(e, g);
+    g->shape.res = w->res;
+    int32_t online = (int32_t)ceil(w->res.v[DRV_RES_VCPU] - 1e-9);
+    if (w->squeezed) /* a squeeze is temporary: keep vCPUs, lower the quota */
+        online = (int32_t)fmax(online, fmin(from.vcpus_online,
+                                            ceil(g->target.v[DRV_RES_VCPU] - 1e-9)));
+    g->shape.vcpus_online = online;
+    sculpt_shape_finish(g, &g->shape);
+    if (g->shape.vcpus_online != from.vcpus_online || drv_cpuset_count(&from.pcpus) == 0)
+        sculpt_pin_place(e, g, true);
+    else
+        sculpt_pin_load(e, g);
+    g->squeezed = w->squeezed;
+    g->reshapes++;
+    g->last_reshape_s = e->now_s;
+    e->reshapes++;
+
+    int k = sculpt_main_dim(e, &from.res, &g->shape.res);
+    const char *name = drv_res_kind_name((enum drv_res_kind)k);
+    const char *unit = drv_res_kind_unit((enum drv_res_kind)k);
+    double a = from.res.v[k], b = g->shape.res.v[k];
+    char why[192];
+    enum drv_sculpt_decision d;
+    if (w->squeezed) {
+        d = DRV_SCULPT_DEC_SQUEEZE;
+        e->squeezes++;
+        snprintf(why, sizeof(why),
+                 "squeezed `%s` %.4g -> %.4g %s (target %.4g): host short, priority %d, "
+                 "lowered to its p%.3g band",
+                 name, a, b, unit, g->target.v[k], g->spec.priority, 100 * w->squeeze_u);
+    } else {
+        d = b > a ? DRV_SCULPT_DEC_GROW : DRV_SCULPT_DEC_SHRINK;
+        const char *basis = w->term[k] == TERM_OBSERVED ? "observed use plus margin"
+                            : w->term[k] == TERM_FLOOR  ? "the floor (working set plus margin)"
+                            : w->term[k] == TERM_CEILING ? "the flavor's ceiling"
+                                                         : "the blueprint's band";
+        snprintf(why, sizeof(why), "%s `%s` %.4g -> %.4g %s: %s (p%.3g over %d steps), "
+                 "saving %.3g per reshape of %.3g",
+                 b > a ? "grew" : "shrank", name, a, b, unit, basis, 100 * e->crit[k],
+                 e->p.lead_steps, w->saving, e->p.cost.reshape);
+    }
+    sculpt_record(e, g->spec.uuid, d, k, w->squeezed ? w->squeeze_u : e->crit[k],
+                  w->squeezed ? "priority"
+                  : b > a     ? (w->term[k] == TERM_BAND ? "violation" : term_names[w->term[k]])
+                              : "price",
+                  a, b, w->saving, "%s", why);
+    sculpt_change_push(changes, n, cap, g,
+                       w->squeezed ? DRV_SCULPT_CHANGE_SQUEEZE : DRV_SCULPT_CHANGE_RESHAPE, &from,
+                       why);
+}
+
+int sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **changes,
+                size_t *nchanges)
+{
+    size_t n = 0, cap = 0;
+    struct drv_sculpt_change *ch = NULL;
+    e->now_s = now_s;
+    e->shortage = false;
+    struct sculpt_want *wants = xcalloc(e->nguests ? e->nguests : 1, sizeof(*wants));
+
+    for (size_t i = 0; i < e->nguests; i++) {
+        sculpt_target(e, e->guests[i], &wants[i]);
+        sculpt_decide(e, e->guests[i], &wants[i]);
+    }
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        sculpt_shortage(e, wants, k);
+    for (size_t i = 0; i < e->nguests; i++) {
+        struct sculpt_guest *g = e->guests[i];
+        struct sculpt_want *w = &wants[i];
+        if (!sculpt_res_differs(&w->res, &g->shape.res)) {
+            g->squeezed = w->squeezed;
+            continue;
+        }
+        if (!w->forced && w->saving < e->p.cost.reshape) {
+            e->skipped++;
+            int k = sculpt_main_dim(e, &g->shape.res, &w->res);
+            sculpt_record(e, g->spec.uuid, DRV_SCULPT_DEC_SKIP, k, e->crit[k], "reshape",
+                          g->shape.res.v[k], w->res.v[k], w->saving,
+                          "kept `%s` at %.4g (wanted %.4g): saving %.3g does not pay a reshape "
+                          "of %.3g",
+                          drv_res_kind_name((enum drv_res_kind)k), g->shape.res.v[k],
+                          w->res.v[k], w->saving, e->p.cost.reshape);
+            continue;
+        }
+        sculpt_apply(e, g, w, &ch, &n, &cap);
+    }
+    free(wants);
+    sculpt_defrag(e, &ch, &n, &cap);
+    if (n)
+        e->version++;
+    *changes = ch;
+    *nchanges = n;
+    return 0;
+}

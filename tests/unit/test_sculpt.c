@@ -1,0 +1,758 @@
+/* The sculpting engine on small hosts with hand-made blueprints whose
+ * answers are known. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "driver/sculpt.h"
+
+#define T0 1700000000LL
+#define STEP 60
+
+static struct drv_host *host_of(const char *desc, double cpu_ratio, double mem_ratio)
+{
+    struct drv_host_limits lim;
+    drv_host_limits_default(&lim);
+    lim.ratio[DRV_RES_VCPU] = cpu_ratio;
+    lim.ratio[DRV_RES_MEM_MIB] = mem_ratio;
+    struct err *err = NULL;
+    struct drv_host *h = drv_host_parse(desc, &lim, &err);
+    if (!h)
+        fail_msg("%s: %s", desc, err->msg);
+    return h;
+}
+
+static struct drv_sculpt_params params(void)
+{
+    struct cfg *cfg = cfg_new_defaults();
+    struct drv_sculpt_params p;
+    drv_sculpt_params_from_cfg(cfg, &p);
+    cfg_unref(cfg);
+    return p;
+}
+
+static struct drv_sculpt *engine(const struct drv_host *h, const struct drv_sculpt_params *p)
+{
+    struct err *err = NULL;
+    struct drv_sculpt *e = drv_sculpt_new(h, p, &err);
+    if (!e)
+        fail_msg("engine: %s", err->msg);
+    return e;
+}
+
+/* A blueprint of n steps from T0 whose CPU bands are given per step by
+ * cpu(step) (p50, p90, p99) and memory flat at mem MiB. */
+typedef void (*band_fn)(int32_t step, double out[3]);
+
+static struct drv_blueprint *bp_of(int32_t n, band_fn cpu, double mem)
+{
+    struct err *err = NULL;
+    struct drv_blueprint *bp = drv_blueprint_new(n, STEP, T0, &err);
+    assert_non_null(bp);
+    for (int32_t s = 0; s < n; s++) {
+        double b[3];
+        cpu(s, b);
+        for (int q = 0; q < DRV_Q_LAST; q++) {
+            drv_blueprint_set(bp, s, DRV_RES_VCPU, (enum drv_quantile)q, b[q]);
+            drv_blueprint_set(bp, s, DRV_RES_MEM_MIB, (enum drv_quantile)q, mem);
+        }
+    }
+    bp->confidence = 0.8;
+    snprintf(bp->model, sizeof(bp->model), "test");
+    return bp;
+}
+
+static struct drv_blueprint *bp_flat(int32_t n, double cpu, double mem)
+{
+    struct err *err = NULL;
+    struct drv_blueprint *bp = drv_blueprint_new(n, STEP, T0, &err);
+    struct drv_res r = drv_res_zero();
+    r.v[DRV_RES_VCPU] = cpu;
+    r.v[DRV_RES_MEM_MIB] = mem;
+    drv_blueprint_fill_flat(bp, r);
+    snprintf(bp->model, sizeof(bp->model), "flat");
+    return bp;
+}
+
+static struct drv_sculpt_guest_spec spec_of(const char *uuid, int vcpus, double mem_mib,
+                                            int priority)
+{
+    struct drv_sculpt_guest_spec s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.uuid, sizeof(s.uuid), "%s", uuid);
+    s.ceiling.v[DRV_RES_VCPU] = vcpus;
+    s.ceiling.v[DRV_RES_MEM_MIB] = mem_mib;
+    s.vcpus_max = vcpus;
+    s.mem_max_mib = mem_mib;
+    s.priority = priority;
+    return s;
+}
+
+static void place_ok(struct drv_sculpt *e, const char *uuid, int vcpus, double mem,
+                     int priority, struct drv_blueprint *bp, struct drv_shape *shape)
+{
+    struct drv_sculpt_guest_spec s = spec_of(uuid, vcpus, mem, priority);
+    struct drv_shape local;
+    struct err *err = NULL;
+    if (drv_sculpt_place(e, &s, bp, T0, shape ? shape : &local, NULL, &err) < 0)
+        fail_msg("place %s: %s", uuid, err->msg);
+    drv_blueprint_free(bp);
+}
+
+static size_t step(struct drv_sculpt *e, int64_t t, struct drv_sculpt_change **ch)
+{
+    size_t n = 0;
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_step(e, t, ch, &n, &err), 0);
+    return n;
+}
+
+static double shape_of(struct drv_sculpt *e, const char *uuid, enum drv_res_kind k)
+{
+    struct drv_shape s;
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_shape(e, uuid, &s, &err), 0);
+    return s.res.v[k];
+}
+
+/* ---- admission ---- */
+
+static void rise_at_20(int32_t s, double b[3])
+{
+    double x = s < 20 ? 2 : 6; /* fits now, not in 20 minutes */
+    b[0] = b[1] = b[2] = x;
+}
+
+static void test_admit_over_horizon(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=32", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    place_ok(e, "a", 4, 4096, 0, bp_flat(30, 4, 2048), NULL);
+
+    struct drv_sculpt_guest_spec s = spec_of("b", 8, 4096, 0);
+    autoptr(drv_blueprint) bp = bp_of(30, rise_at_20, 2048);
+    struct drv_sculpt_refusal why;
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_admit(e, &s, bp, T0, &why, &err), -1);
+    assert_int_equal(err->code, ERR_CAPACITY);
+    assert_int_equal(why.res, DRV_RES_VCPU);
+    assert_int_equal(why.step, 20);
+    assert_true(why.at_s == T0 + 20 * STEP);
+    assert_true(fabs(why.need - 10) < 1e-9);
+    assert_true(fabs(why.limit - 8) < 1e-9);
+    assert_true(fabs(why.by - 2) < 1e-9);
+    assert_int_equal(why.rule, DRV_SCULPT_RULE_CEILING);
+    assert_non_null(strstr(why.text, "in 1200 s"));
+    assert_non_null(strstr(err->msg, "`vcpu`"));
+    err_clear(&err);
+
+    /* place refuses the same way and records it */
+    struct drv_shape shape;
+    assert_int_equal(drv_sculpt_place(e, &s, bp, T0, &shape, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_CAPACITY);
+    err_clear(&err);
+    struct drv_sculpt_record r[4];
+    assert_int_equal(drv_sculpt_records(e, "b", r, 4), 1);
+    assert_int_equal(r[0].decision, DRV_SCULPT_DEC_REFUSE);
+    assert_string_equal(r[0].term, "ceiling");
+
+    /* the same blueprint twenty minutes shorter fits */
+    autoptr(drv_blueprint) short_bp = bp_of(20, rise_at_20, 2048);
+    assert_int_equal(drv_sculpt_admit(e, &s, short_bp, T0, NULL, &err), 0);
+    /* and a guest larger than the host is refused for its size */
+    struct drv_sculpt_guest_spec big = spec_of("c", 16, 4096, 0);
+    autoptr(drv_blueprint) big_bp = bp_flat(30, 12, 1024);
+    assert_int_equal(drv_sculpt_admit(e, &big, big_bp, T0, &why, &err), -1);
+    assert_int_equal(why.rule, DRV_SCULPT_RULE_SIZE);
+    err_clear(&err);
+}
+
+static void wide(int32_t s, double b[3])
+{
+    (void)s;
+    b[0] = 0.5; /* usually idle, sometimes all of its 4 vCPUs */
+    b[1] = 2.5;
+    b[2] = 4;
+}
+
+static void test_admit_risk_limits_overcommit(void **state)
+{
+    (void)state;
+    /* a 16x CPU ceiling, but bursty guests: the host SLO decides */
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=64", 16.0, 1.5);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    int placed = 0;
+    struct err *err = NULL;
+    struct drv_sculpt_refusal why;
+    for (int i = 0; i < 32; i++) {
+        char uuid[16];
+        snprintf(uuid, sizeof(uuid), "g%d", i);
+        struct drv_sculpt_guest_spec s = spec_of(uuid, 4, 1024, 0);
+        autoptr(drv_blueprint) bp = bp_of(30, wide, 512);
+        struct drv_shape shape;
+        if (drv_sculpt_place(e, &s, bp, T0, &shape, &why, &err) < 0) {
+            err_clear(&err);
+            break;
+        }
+        placed++;
+    }
+    /* more than without overcommit (2 at 4 vCPUs each), far fewer than the
+     * ceiling (32): expected use + z sigma must stay within 8 CPUs */
+    assert_true(placed > 2);
+    assert_true(placed < 16);
+    assert_int_equal(why.rule, DRV_SCULPT_RULE_RISK);
+    assert_int_equal(why.res, DRV_RES_VCPU);
+    assert_true(why.need > 8 && fabs(why.limit - 8) < 1e-9);
+}
+
+/* ---- placement ---- */
+
+static void test_contiguity_preference(void **state)
+{
+    (void)state;
+    /* one node, two L3 domains of 4 cores x 2 threads */
+    autoptr(drv_host) h = host_of("cpus=16,mem_gib=64,threads=2,l3=2", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    const char *names[] = {"a", "b", "c", "d", "e"};
+    int vcpus[] = {2, 4, 4, 2, 4};
+    struct drv_shape shape[5];
+    for (int i = 0; i < 5; i++)
+        place_ok(e, names[i], vcpus[i], 2048, 0, bp_flat(30, vcpus[i], 1024), &shape[i]);
+    /* c does not straddle the two L3 domains though 2 CPUs were free on
+     * each side: it takes a whole run of the second, d fills the first */
+    char buf[64];
+    assert_string_equal(drv_cpuset_format(&shape[2].pcpus, buf, sizeof(buf)), "4-5,12-13");
+    assert_string_equal(drv_cpuset_format(&shape[3].pcpus, buf, sizeof(buf)), "3,11");
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(drv_cpuset_count(&shape[i].pcpus), vcpus[i]);
+        assert_int_equal(shape[i].vcpus_online, vcpus[i]);
+        assert_int_equal(shape[i].numa_node, 0);
+    }
+    /* whole CPUs each: no CPU shared, every guest in one run of one L3 */
+    for (int i = 0; i < 5; i++) {
+        assert_true(fabs(drv_host_contiguity(h, &shape[i].pcpus) - 1.0) < 1e-12);
+        for (int j = 0; j < i; j++)
+            for (int c = 0; c < 16; c++)
+                assert_false(drv_cpuset_has(&shape[i].pcpus, c) &&
+                             drv_cpuset_has(&shape[j].pcpus, c));
+    }
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(e);
+    assert_true(fabs(snap->contiguity - 1.0) < 1e-12);
+    assert_int_equal(snap->nguests, 5);
+    for (int c = 0; c < 16; c++)
+        assert_true(fabs(snap->cpu_load[c] - 1.0) < 1e-9);
+}
+
+static void test_fractional_shape(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    struct drv_shape s;
+    place_ok(e, "a", 4, 4096, 0, bp_flat(30, 1.35, 1536), &s);
+    assert_true(fabs(s.res.v[DRV_RES_VCPU] - 1.35) < 1e-12);
+    assert_int_equal(s.vcpus_online, 2);
+    assert_int_equal(s.vcpus_max, 4);
+    assert_true(fabs(s.res.v[DRV_RES_MEM_MIB] - 1536) < 1e-12);
+    assert_true(fabs(s.mem_max_mib - 4096) < 1e-12);
+    assert_int_equal(drv_cpuset_count(&s.pcpus), 2);
+    struct err *err = NULL;
+    assert_int_equal(drv_shape_validate(&s, &err), 0);
+    /* quota: 0.675 of each online vCPU */
+    assert_int_equal(drv_shape_vcpu_quota_us(&s, 100000), 67500);
+}
+
+/* ---- reshaping ---- */
+
+static void test_hysteresis_and_hold(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params(); /* hysteresis 10%, hold 3 */
+    autoptr(drv_sculpt) e = engine(h, &p);
+    place_ok(e, "a", 4, 4096, 0, bp_flat(60, 2, 1024), NULL);
+    struct err *err = NULL;
+    struct drv_sculpt_change *ch = NULL;
+
+    /* within the dead band: nothing moves */
+    autoptr(drv_blueprint) near = bp_flat(60, 1.9, 1024);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "a", near, &err), 0);
+    for (int i = 1; i <= 6; i++) {
+        assert_int_equal(step(e, T0 + i * STEP, &ch), 0);
+        free(ch);
+    }
+    /* well below: a shrink only once it held for more than 3 steps */
+    autoptr(drv_blueprint) low = bp_flat(60, 1.0, 1024);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "a", low, &err), 0);
+    for (int i = 7; i <= 9; i++) {
+        assert_int_equal(step(e, T0 + i * STEP, &ch), 0);
+        free(ch);
+    }
+    assert_int_equal(step(e, T0 + 10 * STEP, &ch), 1);
+    assert_string_equal(ch[0].uuid, "a");
+    assert_int_equal(ch[0].kind, DRV_SCULPT_CHANGE_RESHAPE);
+    assert_true(fabs(ch[0].from.res.v[DRV_RES_VCPU] - 2) < 1e-12);
+    assert_true(fabs(ch[0].to.res.v[DRV_RES_VCPU] - 1) < 1e-12);
+    assert_int_equal(ch[0].to.vcpus_online, 1);
+    assert_non_null(strstr(ch[0].why, "shrank `vcpu`"));
+    free(ch);
+    /* growth is immediate */
+    autoptr(drv_blueprint) high = bp_flat(60, 3, 1024);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "a", high, &err), 0);
+    assert_int_equal(step(e, T0 + 11 * STEP, &ch), 1);
+    assert_true(fabs(ch[0].to.res.v[DRV_RES_VCPU] - 3) < 1e-12);
+    assert_int_equal(ch[0].to.vcpus_online, 3);
+    assert_int_equal(drv_cpuset_count(&ch[0].to.pcpus), 3);
+    free(ch);
+    struct drv_sculpt_record r[8];
+    size_t n = drv_sculpt_records(e, "a", r, 8);
+    assert_true(n >= 3);
+    assert_int_equal(r[0].decision, DRV_SCULPT_DEC_GROW);
+    assert_string_equal(r[0].term, "violation");
+    assert_true(fabs(r[0].quantile - 0.99) < 1e-9);
+    assert_int_equal(r[1].decision, DRV_SCULPT_DEC_SHRINK);
+    assert_string_equal(r[1].term, "price");
+}
+
+static void test_reshape_price_skips_small_changes(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    p.shrink_hold_steps = 0;
+    /* a shrink of 1 vCPU saves 0.04 x 0.5 h = 0.02: a reshape costing more
+     * is not worth it, one costing less is */
+    p.cost.reshape = 0.03;
+    autoptr(drv_sculpt) e = engine(h, &p);
+    place_ok(e, "a", 4, 4096, 0, bp_flat(60, 2, 1024), NULL);
+    struct err *err = NULL;
+    struct drv_sculpt_change *ch = NULL;
+    autoptr(drv_blueprint) low = bp_flat(60, 1, 1024);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "a", low, &err), 0);
+    assert_int_equal(step(e, T0 + STEP, &ch), 0);
+    free(ch);
+    struct drv_sculpt_record r[2];
+    assert_int_equal(drv_sculpt_records(e, "a", r, 1), 1);
+    assert_int_equal(r[0].decision, DRV_SCULPT_DEC_SKIP);
+    assert_string_equal(r[0].term, "reshape");
+    assert_true(fabs(r[0].cost - 0.02) < 1e-9);
+
+    p.cost.reshape = 0.01;
+    autoptr(drv_sculpt) e2 = engine(h, &p);
+    place_ok(e2, "a", 4, 4096, 0, bp_flat(60, 2, 1024), NULL);
+    autoptr(drv_blueprint) low2 = bp_flat(60, 1, 1024);
+    assert_int_equal(drv_sculpt_set_blueprint(e2, "a", low2, &err), 0);
+    assert_int_equal(step(e2, T0 + STEP, &ch), 1);
+    free(ch);
+}
+
+static void test_observed_use_overrides_blueprint(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    p.cost.reshape = 1e6; /* even a prohibitive price does not stop it */
+    autoptr(drv_sculpt) e = engine(h, &p);
+    place_ok(e, "a", 4, 4096, 0, bp_flat(60, 1, 1024), NULL);
+    struct err *err = NULL;
+    struct drv_res use = drv_res_zero();
+    use.v[DRV_RES_VCPU] = 1.0; /* pressing on its 1 vCPU limit */
+    use.v[DRV_RES_MEM_MIB] = 2000; /* and using more memory than planned */
+    assert_int_equal(drv_sculpt_observe(e, "a", use, T0 + STEP, &err), 0);
+    struct drv_sculpt_change *ch = NULL;
+    assert_int_equal(step(e, T0 + STEP, &ch), 1);
+    assert_true(fabs(ch[0].to.res.v[DRV_RES_VCPU] - 1.1) < 1e-9);
+    /* memory: above the working set plus margin (the floor) */
+    assert_true(fabs(ch[0].to.res.v[DRV_RES_MEM_MIB] - 2200) < 1e-9);
+    free(ch);
+}
+
+/* ---- shortage ---- */
+
+static void grown(int32_t s, double b[3])
+{
+    (void)s;
+    b[0] = 1.5;
+    b[1] = 2.5;
+    b[2] = 3;
+}
+
+static void test_squeeze_order(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=4,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    place_ok(e, "low", 4, 2048, 0, bp_flat(60, 2, 1024), NULL);
+    place_ok(e, "high", 4, 2048, 10, bp_flat(60, 2, 1024), NULL);
+    struct err *err = NULL;
+    /* both now want 3 (p99) on a 4-CPU host */
+    autoptr(drv_blueprint) up = bp_of(60, grown, 1024);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "low", up, &err), 0);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "high", up, &err), 0);
+    struct drv_sculpt_change *ch = NULL;
+    size_t n = step(e, T0 + STEP, &ch);
+    assert_int_equal(n, 2);
+    free(ch);
+    /* the low priority goes down to its median first (1.5), the high one
+     * gives only the rest: 3 - 0.5 = 2.5, its p90 */
+    assert_true(fabs(shape_of(e, "low", DRV_RES_VCPU) - 1.5) < 1e-6);
+    assert_true(fabs(shape_of(e, "high", DRV_RES_VCPU) - 2.5) < 1e-6);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(e);
+    assert_true(snap->guests[0].squeezed && snap->guests[1].squeezed);
+    assert_true(fabs(snap->guests[0].target.v[DRV_RES_VCPU] - 3) < 1e-9);
+    assert_false(snap->shortage);
+    struct drv_sculpt_record r[2];
+    assert_int_equal(drv_sculpt_records(e, "low", r, 1), 1);
+    assert_int_equal(r[0].decision, DRV_SCULPT_DEC_SQUEEZE);
+    assert_string_equal(r[0].term, "priority");
+    assert_int_equal(drv_sculpt_records(e, "high", r, 1), 1);
+    assert_true(fabs(r[0].quantile - 0.9) < 1e-6);
+
+    /* stable: the next step changes nothing */
+    assert_int_equal(step(e, T0 + 2 * STEP, &ch), 0);
+    free(ch);
+    /* the shortage passes: the high one shrinks (after its hold), the low
+     * one gets its band back in the same step */
+    autoptr(drv_blueprint) calm = bp_flat(60, 1.5, 1024);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "high", calm, &err), 0);
+    for (int i = 3; i <= 5; i++) {
+        assert_int_equal(step(e, T0 + i * STEP, &ch), 0);
+        free(ch);
+    }
+    assert_int_equal(step(e, T0 + 6 * STEP, &ch), 2);
+    free(ch);
+    assert_true(fabs(shape_of(e, "low", DRV_RES_VCPU) - 2.5) < 1e-6);
+}
+
+static void test_memory_floor_under_shortage(void **state)
+{
+    (void)state;
+    /* 4 GiB host, 512 MiB reserved: 3584 MiB for guests, no overcommit */
+    struct drv_host_limits lim;
+    drv_host_limits_default(&lim);
+    lim.reserved_mem_mib = 512;
+    struct err *err = NULL;
+    autoptr(drv_host) h = drv_host_parse("cpus=4,mem_gib=4", &lim, &err);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    place_ok(e, "a", 1, 3072, 0, bp_flat(60, 0.5, 1500), NULL);
+    place_ok(e, "b", 1, 3072, 5, bp_flat(60, 0.5, 1500), NULL);
+    /* a uses 1500 MiB: its floor is 1650; both blueprints now ask for 3000 */
+    struct drv_res use = drv_res_zero();
+    use.v[DRV_RES_MEM_MIB] = 1500;
+    assert_int_equal(drv_sculpt_observe(e, "a", use, T0 + STEP, &err), 0);
+    autoptr(drv_blueprint) up = bp_flat(60, 0.5, 3000);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "a", up, &err), 0);
+    assert_int_equal(drv_sculpt_set_blueprint(e, "b", up, &err), 0);
+    struct drv_sculpt_change *ch = NULL;
+    step(e, T0 + STEP, &ch);
+    free(ch);
+    double a = shape_of(e, "a", DRV_RES_MEM_MIB), b = shape_of(e, "b", DRV_RES_MEM_MIB);
+    assert_true(a + b <= 3584 + 1e-6);
+    /* the low priority is squeezed down to its floor, no further */
+    assert_true(fabs(a - 1650) < 1e-6);
+    assert_true(fabs(b - (3584 - 1650)) < 1e-6);
+
+    /* floors alone over capacity: a shortage is recorded, floors kept */
+    use.v[DRV_RES_MEM_MIB] = 2000;
+    assert_int_equal(drv_sculpt_observe(e, "a", use, T0 + 2 * STEP, &err), 0);
+    assert_int_equal(drv_sculpt_observe(e, "b", use, T0 + 2 * STEP, &err), 0);
+    step(e, T0 + 2 * STEP, &ch);
+    free(ch);
+    assert_true(shape_of(e, "a", DRV_RES_MEM_MIB) >= 2200 - 1e-6);
+    assert_true(shape_of(e, "b", DRV_RES_MEM_MIB) >= 2200 - 1e-6);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(e);
+    assert_true(snap->shortage);
+    struct drv_sculpt_record r[16];
+    size_t n = drv_sculpt_records(e, NULL, r, 16);
+    bool seen = false;
+    for (size_t i = 0; i < n; i++)
+        seen = seen || (r[i].decision == DRV_SCULPT_DEC_SHORTAGE && r[i].res == DRV_RES_MEM_MIB);
+    assert_true(seen);
+}
+
+/* ---- fragmentation ---- */
+
+static void adopt(struct drv_sculpt *e, const char *uuid, int vcpus, double vcpu,
+                  const char *cpus)
+{
+    struct drv_sculpt_guest_spec s = spec_of(uuid, vcpus, 2048, 0);
+    struct drv_shape shape = {.vcpus_online = vcpus, .vcpus_max = vcpus, .mem_max_mib = 2048,
+                              .numa_node = -1};
+    shape.res.v[DRV_RES_VCPU] = vcpu;
+    shape.res.v[DRV_RES_MEM_MIB] = 1024;
+    struct err *err = NULL;
+    assert_int_equal(drv_cpuset_parse(cpus, &shape.pcpus, &err), 0);
+    if (drv_sculpt_adopt(e, &s, NULL, &shape, T0, &err) < 0)
+        fail_msg("adopt %s: %s", uuid, err->msg);
+}
+
+static void test_defrag_plan(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    p.move_budget = 1;
+    autoptr(drv_sculpt) e = engine(h, &p);
+    /* a scattered 2-vCPU guest, and a free run at 2-3 */
+    adopt(e, "scattered", 2, 2, "0,4");
+    adopt(e, "x", 1, 1, "1");
+    adopt(e, "y", 1, 1, "5");
+    struct drv_sculpt_change *ch = NULL;
+    assert_int_equal(step(e, T0 + STEP, &ch), 1);
+    assert_string_equal(ch[0].uuid, "scattered");
+    assert_int_equal(ch[0].kind, DRV_SCULPT_CHANGE_REPIN);
+    char buf[64];
+    assert_string_equal(drv_cpuset_format(&ch[0].to.pcpus, buf, sizeof(buf)), "2-3");
+    assert_true(drv_res_eq(ch[0].to.res, ch[0].from.res, 1e-12));
+    free(ch);
+    assert_int_equal(step(e, T0 + 2 * STEP, &ch), 0);
+    free(ch);
+}
+
+static void test_defrag_moves_others_within_budget(void **state)
+{
+    (void)state;
+    /* 4 CPUs fully used: the scattered guest needs a neighbour moved */
+    autoptr(drv_host) h = host_of("cpus=4,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    p.move_budget = 1;
+    autoptr(drv_sculpt) e = engine(h, &p);
+    adopt(e, "scattered", 2, 2, "0,3");
+    adopt(e, "x", 1, 1, "1");
+    adopt(e, "y", 1, 1, "2");
+    struct drv_sculpt_change *ch = NULL;
+    /* one move is not enough: nothing is planned */
+    assert_int_equal(step(e, T0 + STEP, &ch), 0);
+    free(ch);
+    drv_sculpt_free(steal_pointer(&e));
+
+    p.move_budget = 2;
+    e = engine(h, &p);
+    adopt(e, "scattered", 2, 2, "0,3");
+    adopt(e, "x", 1, 1, "1");
+    adopt(e, "y", 1, 1, "2");
+    size_t n = step(e, T0 + STEP, &ch);
+    assert_int_equal(n, 2);
+    char buf[64];
+    assert_string_equal(ch[0].uuid, "x");
+    assert_string_equal(drv_cpuset_format(&ch[0].to.pcpus, buf, sizeof(buf)), "3");
+    assert_string_equal(ch[1].uuid, "scattered");
+    assert_string_equal(drv_cpuset_format(&ch[1].to.pcpus, buf, sizeof(buf)), "0-1");
+    free(ch);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(e);
+    assert_true(fabs(snap->contiguity - 1.0) < 1e-12);
+    assert_int_equal(snap->repins, 2);
+    for (int c = 0; c < 4; c++)
+        assert_true(fabs(snap->cpu_load[c] - 1.0) < 1e-9);
+}
+
+/* ---- Placement, views, errors, threads ---- */
+
+static void test_inventory(void **state)
+{
+    (void)state;
+    struct drv_host_limits lim;
+    drv_host_limits_default(&lim);
+    lim.ratio[DRV_RES_VCPU] = 16;
+    lim.ratio[DRV_RES_MEM_MIB] = 1.5;
+    lim.reserved_cpus = 1;
+    lim.reserved_mem_mib = 1024;
+    lim.disk_gb = 500;
+    struct err *err = NULL;
+    autoptr(drv_host) h = drv_host_parse("cpus=9,mem_gib=17", &lim, &err);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    struct drv_sculpt_inventory inv;
+    drv_sculpt_inventory(e, &inv);
+    assert_int_equal(inv.vcpu.total, 9);
+    assert_int_equal(inv.vcpu.reserved, 1);
+    assert_true(fabs(inv.vcpu.allocation_ratio - 16) < 1e-9);
+    assert_int_equal(inv.memory_mb.total, 17408);
+    assert_int_equal(inv.memory_mb.reserved, 1024);
+    assert_true(fabs(inv.memory_mb.allocation_ratio - 1.5) < 1e-9);
+    assert_int_equal(inv.disk_gb.total, 500);
+
+    /* guests using their whole flavor: Placement sees less room than the
+     * ceiling -- what is held plus what the engine would still admit */
+    for (int i = 0; i < 3; i++) {
+        char uuid[16];
+        snprintf(uuid, sizeof(uuid), "g%d", i);
+        place_ok(e, uuid, 2, 4096, 0, bp_flat(30, 2, 4096), NULL);
+    }
+    drv_sculpt_inventory(e, &inv);
+    /* memory: 12288 held, 16384 usable: room 4096 -> ratio 1.0 */
+    assert_true(fabs(inv.memory_mb.allocation_ratio - 1.0) < 1e-3);
+    /* CPU: 6 held, risk leaves 2 of the 8 usable -> (6 + 2) / 8 */
+    assert_true(fabs(inv.vcpu.allocation_ratio - 1.0) < 1e-3);
+}
+
+static void test_errors(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=4,mem_gib=8", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    struct err *err = NULL;
+    struct drv_shape s;
+    place_ok(e, "a", 1, 1024, 0, bp_flat(10, 1, 512), NULL);
+    struct drv_sculpt_guest_spec spec = spec_of("a", 1, 1024, 0);
+    autoptr(drv_blueprint) bp = bp_flat(10, 1, 512);
+    assert_int_equal(drv_sculpt_place(e, &spec, bp, T0, &s, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+    assert_int_equal(drv_sculpt_remove(e, "nope", &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    spec = spec_of("", 1, 1024, 0);
+    assert_int_equal(drv_sculpt_place(e, &spec, bp, T0, &s, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    spec = spec_of("b", 2, 1024, 0);
+    spec.vcpus_max = 1;
+    assert_int_equal(drv_sculpt_place(e, &spec, bp, T0, &s, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    bp->step_s = 0;
+    spec = spec_of("b", 1, 1024, 0);
+    assert_int_equal(drv_sculpt_place(e, &spec, bp, T0, &s, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    struct drv_res bad = drv_res_zero();
+    bad.v[DRV_RES_VCPU] = -1;
+    assert_int_equal(drv_sculpt_observe(e, "a", bad, T0, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_sculpt_set_priority(e, "a", 5000, &err), -1);
+    err_clear(&err);
+    assert_int_equal(drv_sculpt_remove(e, "a", &err), 0);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(e);
+    assert_int_equal(snap->nguests, 0);
+    assert_int_equal(snap->admitted, 1);
+
+    p.hysteresis = 1.5;
+    assert_null(drv_sculpt_new(h, &p, &err));
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
+static void test_spec_from_instance(void **state)
+{
+    (void)state;
+    struct drv_kv specs[] = {
+        {(char *)"quota:vif_inbound_average", (char *)"12500"},
+        {(char *)"quota:disk_total_iops_sec", (char *)"800"},
+        {(char *)"quota:disk_write_bytes_sec", (char *)"50000000"},
+        {(char *)"sculpt:priority", (char *)"7"},
+    };
+    struct drv_instance inst;
+    memset(&inst, 0, sizeof(inst));
+    snprintf(inst.uuid, sizeof(inst.uuid), "0e4b3a70-1c1e-4b49-9d7e-3a1f0a2b9c11");
+    inst.flavor.name = (char *)"m1.small";
+    inst.flavor.vcpus = 2;
+    inst.flavor.memory_mb = 2048;
+    inst.flavor.extra_specs = specs;
+    inst.flavor.nextra_specs = 4;
+    struct drv_sculpt_guest_spec s;
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_spec_from_instance(&inst, NULL, 0, &s, &err), 0);
+    assert_string_equal(s.uuid, inst.uuid);
+    assert_true(fabs(s.ceiling.v[DRV_RES_VCPU] - 2) < 1e-12);
+    assert_true(fabs(s.ceiling.v[DRV_RES_NET_IN_MBPS] - 102.4) < 1e-9);
+    assert_true(s.ceiling.v[DRV_RES_NET_OUT_MBPS] == 0); /* not limited */
+    assert_true(fabs(s.ceiling.v[DRV_RES_DISK_READ_IOPS] - 800) < 1e-12);
+    assert_true(fabs(s.ceiling.v[DRV_RES_DISK_WRITE_MBPS] - 50) < 1e-12);
+    assert_int_equal(s.priority, 7);
+    specs[3].value = (char *)"urgent";
+    assert_int_equal(drv_sculpt_spec_from_instance(&inst, NULL, 0, &s, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
+struct worker {
+    struct drv_sculpt *e;
+    int id;
+};
+
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    struct err *err = NULL;
+    for (int i = 0; i < 200; i++) {
+        char uuid[32];
+        snprintf(uuid, sizeof(uuid), "w%d-%d", w->id, i % 5);
+        struct drv_sculpt_guest_spec s = spec_of(uuid, 1, 512, w->id);
+        struct drv_blueprint *bp = bp_flat(10, 0.1, 256);
+        struct drv_shape shape;
+        if (drv_sculpt_place(w->e, &s, bp, T0 + i, &shape, NULL, &err) < 0)
+            err_clear(&err);
+        drv_blueprint_free(bp);
+        struct drv_sculpt_change *ch = NULL;
+        size_t n;
+        drv_sculpt_step(w->e, T0 + i, &ch, &n, &err);
+        free(ch);
+        struct drv_sculpt_snapshot *snap = drv_sculpt_snapshot(w->e);
+        drv_sculpt_snapshot_free(snap);
+        if (i % 3 == 0 && drv_sculpt_remove(w->e, uuid, &err) < 0)
+            err_clear(&err);
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 4.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    pthread_t t[4];
+    struct worker w[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (struct worker){e, i};
+        pthread_create(&t[i], NULL, worker_run, &w[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(e);
+    double load = 0;
+    for (int c = 0; c < snap->ncpus; c++)
+        load += snap->cpu_load[c];
+    /* the per-CPU loads still add up to the guests' entitlements */
+    assert_true(fabs(load - snap->allocated.v[DRV_RES_VCPU]) < 1e-6);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_admit_over_horizon),
+        cmocka_unit_test(test_admit_risk_limits_overcommit),
+        cmocka_unit_test(test_contiguity_preference),
+        cmocka_unit_test(test_fractional_shape),
+        cmocka_unit_test(test_hysteresis_and_hold),
+        cmocka_unit_test(test_reshape_price_skips_small_changes),
+        cmocka_unit_test(test_observed_use_overrides_blueprint),
+        cmocka_unit_test(test_squeeze_order),
+        cmocka_unit_test(test_memory_floor_under_shortage),
+        cmocka_unit_test(test_defrag_plan),
+        cmocka_unit_test(test_defrag_moves_others_within_budget),
+        cmocka_unit_test(test_inventory),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_spec_from_instance),
+        cmocka_unit_test(test_threads),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
