@@ -1,0 +1,347 @@
+#include "openstack/oslo.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "common/err.h"
+#include "common/uuid.h"
+#include "openstack/ovo.h"
+
+#define CTX_PREFIX "_context_"
+
+void os_hex_id(char out[OS_HEX_ID_LEN])
+{
+    char u[UUID_STR_LEN];
+    if (uuid_generate(u, NULL) < 0)
+        abort(); /* getrandom(2) failing leaves no way to make unique ids */
+    int j = 0;
+    for (int i = 0; u[i]; i++)
+        if (u[i] != '-')
+            out[j++] = u[i];
+    out[j] = '\0';
+}
+
+char *os_ctx_timestamp(int64_t wall_us, char *buf, int size)
+{
+    time_t t = (time_t)(wall_us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    char date[32];
+    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf, (size_t)size, "%s.%06lld", date, (long long)(wall_us % 1000000));
+    return buf;
+}
+
+json_t *os_ctx_new_admin(void)
+{
+    char u[UUID_STR_LEN], rid[48], ts[40];
+    struct timeval tv;
+    if (uuid_generate(u, NULL) < 0)
+        abort();
+    snprintf(rid, sizeof(rid), "req-%s", u);
+    gettimeofday(&tv, NULL);
+    os_ctx_timestamp((int64_t)tv.tv_sec * 1000000 + tv.tv_usec, ts, sizeof(ts));
+    /* nova.context.RequestContext.to_dict() of get_admin_context(). */
+    return json_pack("{s:n, s:n, s:n, s:b, s:b, s:n, s:n, s:n, s:n, s:n, s:s, s:b, s:n,"
+                     " s:s, s:n, s:[], s:[], s:b, s:n, s:s, s:n, s:n, s:n, s:s, s:n}",
+                     "auth_token", "domain", "global_request_id", "is_admin", 1,
+                     "is_admin_project", 1, "project", "project_domain", "project_id",
+                     "project_name", "quota_class", "read_deleted", "no", "read_only", 0,
+                     "remote_address", "request_id", rid, "resource_uuid", "roles",
+                     "service_catalog", "show_deleted", 0, "system_scope", "timestamp", ts,
+                     "user", "user_domain", "user_id", "user_identity", "- - - - -",
+                     "user_name");
+}
+
+const char *os_ctx_str(const json_t *ctx, const char *key)
+{
+    return json_string_value(json_object_get(ctx, key));
+}
+
+void os_msg_free(struct os_msg *m)
+{
+    if (!m)
+        return;
+    free(m->method);
+    free(m->namespace);
+    free(m->version);
+    json_decref(m->args);
+    json_decref(m->ctx);
+    free(m->msg_id);
+    free(m->reply_q);
+    free(m->unique_id);
+    free(m);
+}
+
+/* The message dict inside the envelope; a new reference or NULL. */
+static json_t *oslo_unwrap(const void *body, size_t len, struct err **err)
+{
+    json_error_t jerr;
+    if (len > OS_MAX_BODY) {
+        err_set(err, ERR_INVALID, "message of %zu bytes is above the %u-byte limit", len,
+                OS_MAX_BODY);
+        return NULL;
+    }
+    json_t *outer = json_loadb(body, len, 0, &jerr);
+    if (!outer) {
+        err_set(err, ERR_INVALID, "message is not JSON: %s at offset %d", jerr.text,
+                jerr.position);
+        return NULL;
+    }
+    if (!json_is_object(outer)) {
+        json_decref(outer);
+        err_set(err, ERR_INVALID, "message is not a JSON object");
+        return NULL;
+    }
+    json_t *ver = json_object_get(outer, "oslo.version");
+    if (!ver)
+        return outer; /* a bare dict: oslo accepts it */
+    const char *v = json_string_value(ver);
+    json_t *inner_s = json_object_get(outer, "oslo.message");
+    if (!v || strncmp(v, "2.", 2) != 0) {
+        err_set(err, ERR_INVALID, "unsupported envelope version `%s`", v ? v : "(not a string)");
+        json_decref(outer);
+        return NULL;
+    }
+    if (!json_is_string(inner_s)) {
+        json_decref(outer);
+        err_set(err, ERR_INVALID, "envelope without an `oslo.message` string");
+        return NULL;
+    }
+    json_t *inner = json_loadb(json_string_value(inner_s), json_string_length(inner_s), 0, &jerr);
+    json_decref(outer);
+    if (!inner) {
+        err_set(err, ERR_INVALID, "oslo.message is not JSON: %s at offset %d", jerr.text,
+                jerr.position);
+        return NULL;
+    }
+    if (!json_is_object(inner)) {
+        json_decref(inner);
+        err_set(err, ERR_INVALID, "oslo.message is not a JSON object");
+        return NULL;
+    }
+    return inner;
+}
+
+static char *oslo_dup_str(json_t *obj, const char *key)
+{
+    const char *s = json_string_value(json_object_get(obj, key));
+    return s ? xstrdup(s) : NULL;
+}
+
+struct os_msg *os_msg_decode(const void *body, size_t len, struct os_msg **partial,
+                             struct err **err)
+{
+    json_t *inner = oslo_unwrap(body, len, err);
+    if (!inner)
+        return NULL;
+    struct os_msg *m = xzalloc(sizeof(*m));
+    json_t *v;
+    const char *key;
+
+    m->msg_id = oslo_dup_str(inner, "_msg_id");
+    m->reply_q = oslo_dup_str(inner, "_reply_q");
+    m->method = oslo_dup_str(inner, "method");
+    m->unique_id = oslo_dup_str(inner, "_unique_id");
+    m->ctx = json_object();
+    json_object_foreach(inner, key, v) {
+        if (strncmp(key, CTX_PREFIX, strlen(CTX_PREFIX)) == 0)
+            json_object_set(m->ctx, key + strlen(CTX_PREFIX), v);
+    }
+
+    if (!m->method) {
+        err_set(err, ERR_INVALID, "request without a `method` string");
+        goto fail;
+    }
+    v = json_object_get(inner, "namespace");
+    if (v && !json_is_null(v)) {
+        if (!json_is_string(v)) {
+            err_set(err, ERR_INVALID, "`namespace` is not a string");
+            goto fail;
+        }
+        m->namespace = xstrdup(json_string_value(v));
+    }
+    v = json_object_get(inner, "version");
+    if (v && !json_is_string(v)) {
+        err_set(err, ERR_INVALID, "`version` is not a string");
+        goto fail;
+    }
+    m->version = xstrdup(v ? json_string_value(v) : "1.0");
+    if (ovo_version_parse(m->version, &m->ver_major, &m->ver_minor) < 0) {
+        err_set(err, ERR_INVALID, "malformed version `%s`", m->version);
+        goto fail;
+    }
+    v = json_object_get(inner, "args");
+    if (!v || json_is_null(v)) {
+        m->args = json_object();
+    } else if (json_is_object(v)) {
+        m->args = json_incref(v);
+    } else {
+        err_set(err, ERR_INVALID, "`args` is not a dict");
+        goto fail;
+    }
+    v = json_object_get(inner, "_timeout");
+    if (v && json_is_integer(v) && json_integer_value(v) > 0)
+        m->timeout_s = json_integer_value(v);
+    else if (v && json_is_real(v) && json_real_value(v) >= 1 && json_real_value(v) < 1e9)
+        m->timeout_s = (int64_t)json_real_value(v);
+    if ((m->msg_id == NULL) != (m->reply_q == NULL)) {
+        err_set(err, ERR_INVALID, "call with only one of `_msg_id` and `_reply_q`");
+        goto fail;
+    }
+    json_decref(inner);
+    return m;
+
+fail:
+    json_decref(inner);
+    if (partial)
+        *partial = m;
+    else
+        os_msg_free(m);
+    return NULL;
+}
+
+/* Wrap an inner message dict in the 2.0 envelope; steals inner. */
+static char *oslo_wrap(json_t *inner, size_t *len)
+{
+    char *s = json_dumps(inner, JSON_COMPACT | JSON_ENCODE_ANY);
+    json_decref(inner);
+    if (!s)
+        return NULL;
+    json_t *outer = json_pack("{s:s, s:s}", "oslo.version", "2.0", "oslo.message", s);
+    free(s);
+    if (!outer)
+        return NULL; /* inner text was not valid UTF-8 */
+    char *body = json_dumps(outer, JSON_COMPACT);
+    json_decref(outer);
+    if (body && len)
+        *len = strlen(body);
+    return body;
+}
+
+char *os_request_encode(const char *method, const char *namespace, const char *version,
+                        const json_t *args, const json_t *ctx, const char *msg_id,
+                        const char *reply_q, int64_t timeout_s, size_t *len)
+{
+    char uid[OS_HEX_ID_LEN];
+    json_t *m = json_object();
+    json_object_set_new(m, "method", json_string(method));
+    if (args)
+        json_object_set(m, "args", (json_t *)args);
+    else
+        json_object_set_new(m, "args", json_object());
+    if (namespace)
+        json_object_set_new(m, "namespace", json_string(namespace));
+    json_object_set_new(m, "version", json_string(version));
+    if (msg_id && reply_q) {
+        json_object_set_new(m, "_msg_id", json_string(msg_id));
+        json_object_set_new(m, "_reply_q", json_string(reply_q));
+        json_object_set_new(m, "_timeout", timeout_s > 0 ? json_integer(timeout_s) : json_null());
+    }
+    os_hex_id(uid);
+    json_object_set_new(m, "_unique_id", json_string(uid));
+    if (ctx) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)ctx, key, v) {
+            autofree char *k = xasprintf(CTX_PREFIX "%s", key);
+            json_object_set(m, k, v);
+        }
+    }
+    return oslo_wrap(m, len);
+}
+
+char *os_reply_encode(const json_t *result, const char *failure, bool ending,
+                      const char *msg_id, size_t *len)
+{
+    char uid[OS_HEX_ID_LEN];
+    os_hex_id(uid);
+    json_t *m = json_object();
+    json_object_set(m, "result", result && !failure ? (json_t *)result : json_null());
+    json_object_set_new(m, "failure", failure ? json_string(failure) : json_null());
+    json_object_set_new(m, "ending", json_boolean(ending));
+    json_object_set_new(m, "_msg_id", json_string(msg_id));
+    json_object_set_new(m, "_unique_id", json_string(uid));
+    return oslo_wrap(m, len);
+}
+
+void os_reply_release(struct os_reply *r)
+{
+    if (!r)
+        return;
+    free(r->msg_id);
+    json_decref(r->result);
+    free(r->failure);
+    memset(r, 0, sizeof(*r));
+}
+
+int os_reply_decode(const void *body, size_t len, struct os_reply *out, struct err **err)
+{
+    memset(out, 0, sizeof(*out));
+    json_t *inner = oslo_unwrap(body, len, err);
+    if (!inner)
+        return -1;
+    out->msg_id = oslo_dup_str(inner, "_msg_id");
+    if (!out->msg_id) {
+        json_decref(inner);
+        return err_set(err, ERR_INVALID, "reply without `_msg_id`");
+    }
+    json_t *r = json_object_get(inner, "result");
+    out->result = r ? json_incref(r) : json_null();
+    json_t *f = json_object_get(inner, "failure");
+    if (json_is_string(f))
+        out->failure = xstrdup(json_string_value(f));
+    else if (f && !json_is_null(f))
+        out->failure = json_dumps(f, JSON_COMPACT | JSON_ENCODE_ANY);
+    out->ending = json_is_true(json_object_get(inner, "ending"));
+    json_decref(inner);
+    return 0;
+}
+
+char *os_failure_encode(const char *cls, const char *module, const char *message,
+                        json_t *kwargs, int code)
+{
+    if (!json_is_object(kwargs)) {
+        json_decref(kwargs);
+        kwargs = json_object();
+    }
+    if (code > 0 && !json_object_get(kwargs, "code"))
+        json_object_set_new(kwargs, "code", json_integer(code));
+    /* No Python traceback exists; say where the failure came from. */
+    autofree char *tb = xasprintf("sculpt-compute: %s: %s\n", cls, message);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:[s], s:[s], s:o}", "class", cls, "module", module,
+                          "message", message, "tb", tb, "args", message, "kwargs", kwargs);
+    if (!f) {
+        /* message was not UTF-8: send a generic text rather than nothing */
+        f = json_pack("{s:s, s:s, s:s, s:[], s:[], s:{}}", "class", cls, "module", module,
+                      "message", "(undecodable message)", "tb", "args", "kwargs");
+    }
+    char *s = json_dumps(f, JSON_COMPACT);
+    json_decref(f);
+    return s;
+}
+
+int os_failure_decode(const char *failure, char **cls, char **module, char **message,
+                      json_t **kwargs)
+{
+    json_t *f = json_loads(failure, 0, NULL);
+    if (!json_is_object(f)) {
+        json_decref(f);
+        return -1;
+    }
+    if (cls)
+        *cls = oslo_dup_str(f, "class");
+    if (module)
+        *module = oslo_dup_str(f, "module");
+    if (message)
+        *message = oslo_dup_str(f, "message");
+    if (kwargs) {
+        json_t *k = json_object_get(f, "kwargs");
+        *kwargs = json_is_object(k) ? json_incref(k) : json_object();
+    }
+    json_decref(f);
+    return 0;
+}
