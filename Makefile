@@ -19,7 +19,7 @@ SANITIZER ?=
 OPT ?= -O2
 
 # Every library the project links.  contrib/install-deps.sh installs them.
-PKGS := libvirt libxml-2.0 librabbitmq libcurl jansson libpq libmicrohttpd zlib cmocka
+PKGS := libvirt libxml-2.0 librabbitmq libcurl libcrypto jansson libpq libmicrohttpd zlib cmocka
 PKG_CHECK := $(shell pkg-config --exists $(PKGS) 2>/dev/null || echo missing)
 # `make test` and `make run` install what is missing first, then build in a
 # sub-make; any other goal on a bare machine stops here with the remedy.

@@ -9,7 +9,8 @@ set -eu
 
 # Group -> packages.  Add a package to the group of the feature that needs it.
 pkgs_build="gcc make pkg-config libc6-dev zlib1g-dev libcmocka-dev libjansson-dev
-  libcurl4-openssl-dev librabbitmq-dev libpq-dev libmicrohttpd-dev libvirt-dev libxml2-dev"
+  libcurl4-openssl-dev libssl-dev librabbitmq-dev libpq-dev libmicrohttpd-dev libvirt-dev
+  libxml2-dev"
 pkgs_tools="valgrind clang libclang-rt-14-dev python3 curl procps iproute2"
 
 groups=${*:-"build tools"}

@@ -48,5 +48,6 @@ lib_rule 'jansson.h' openstack api
 lib_rule 'rabbitmq-c/|amqp' openstack
 lib_rule 'microhttpd.h' api
 lib_rule 'curl/' openstack api
+lib_rule 'openssl/' openstack
 
 exit $bad

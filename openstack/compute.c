@@ -1,0 +1,110 @@
+#include "openstack/compute.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "openstack/compute_priv.h"
+#include "openstack/messaging.h"
+
+LOG_INIT("openstack.compute");
+
+struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **err)
+{
+    if (!d->cfg || !d->msg || !d->hv || !d->host) {
+        err_set(err, ERR_INVALID, "compute manager needs config, messaging, backend and host");
+        return NULL;
+    }
+    struct os_compute *c = xzalloc(sizeof(*c));
+    c->cfg = cfg_ref((struct cfg *)d->cfg);
+    if (d->cfg->host[0]) {
+        snprintf(c->host, sizeof(c->host), "%s", d->cfg->host);
+    } else if (gethostname(c->host, sizeof(c->host) - 1) < 0 || !c->host[0]) {
+        snprintf(c->host, sizeof(c->host), "localhost");
+    }
+    /* One node per host, named like it (Nova's libvirt driver uses the
+     * hypervisor's hostname, which is the host's). */
+    snprintf(c->node, sizeof(c->node), "%s", c->host);
+    c->msg = d->msg;
+    c->conductor.rpc = d->msg->client;
+    c->conductor.timeout_ms = d->msg->call_timeout_ms;
+    c->conductor.retries = 3;
+    c->hv = d->hv;
+    c->host_topo = d->host;
+    c->engine = d->engine;
+    c->db = d->db;
+    c->placement = d->placement;
+    c->images = d->images;
+    c->started_s = time(NULL);
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    return c;
+}
+
+const char *os_compute_host(const struct os_compute *c)
+{
+    return c->host;
+}
+
+void os_compute_cancel(struct os_compute *c)
+{
+    pthread_mutex_lock(&c->lock);
+    c->cancelled = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+int os_compute_start(struct os_compute *c, struct err **err)
+{
+    log_info("compute host `%s`: waiting for nova-conductor", c->host);
+    if (os_compute_wait_conductor(c, err) < 0)
+        return -1;
+    if (os_compute_register(c, err) < 0)
+        return -1;
+    os_compute_report_resources(c, true);
+
+    struct os_rpc_server_opts o = {
+        .table = os_compute_rpc_table,
+        .ntable = os_compute_rpc_table_len,
+        .workers = (int)c->cfg->executor_thread_pool_size,
+        .opaque = c,
+    };
+    if (os_messaging_serve(c->msg, &o, OS_COMPUTE_TOPIC, c->host, err) < 0)
+        return -1;
+    if (os_compute_threads_start(c, err) < 0)
+        return -1;
+    log_info("compute host `%s` serving `compute.%s` (node %s)", c->host, c->host, c->node_uuid);
+    return 0;
+}
+
+void os_compute_stop(struct os_compute *c)
+{
+    if (!c)
+        return;
+    os_compute_threads_stop(c);
+    if (c->msg->server)
+        os_rpc_server_stop(c->msg->server);
+}
+
+void os_compute_free(struct os_compute *c)
+{
+    if (!c)
+        return;
+    os_compute_stop(c);
+    json_decref(c->service);
+    json_decref(c->node_obj);
+    free(c->tracked);
+    cfg_unref(c->cfg);
+    pthread_mutex_destroy(&c->lock);
+    pthread_cond_destroy(&c->cond);
+    free(c);
+}

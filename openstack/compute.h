@@ -1,0 +1,65 @@
+/* sculpt-compute's compute manager: what nova-compute's ComputeManager
+ * and resource tracker do, in front of sculpt's driver.
+ *
+ * Start-up registers the host with Nova through nova-conductor (Service,
+ * ComputeNode), creates its Placement resource provider and inventories,
+ * then serves the compute RPC API on `compute.<host>`; a heartbeat thread
+ * keeps the service up in Nova (Service.save every report_interval) and a
+ * periodic task keeps ComputeNode and Placement in step with the host.
+ *
+ * Every component is borrowed from the daemon (which owns and frees them)
+ * and must outlive os_compute_stop().
+ */
+#ifndef SC_OPENSTACK_COMPUTE_H
+#define SC_OPENSTACK_COMPUTE_H
+
+#include <stdbool.h>
+
+#include "common/alloc.h"
+
+struct cfg;
+struct err;
+struct db;
+struct drv_host;
+struct drv_hv;
+struct drv_sculpt;
+struct os_image_cache;
+struct os_keystone;
+struct os_messaging;
+struct os_placement;
+
+struct os_compute_deps {
+    const struct cfg *cfg;          /* the configuration at start (a reference is taken) */
+    struct os_messaging *msg;       /* started; RPC server not yet */
+    struct drv_hv *hv;              /* the hypervisor backend */
+    const struct drv_host *host;    /* the host's topology and limits */
+    struct drv_sculpt *engine;      /* admission, placement and shapes; NULL: flavor shapes */
+    struct db *db;                  /* durable state; NULL: none */
+    struct os_placement *placement; /* NULL: Placement is not reported (tests without it) */
+    struct os_image_cache *images;  /* NULL: builds fail (no image source) */
+};
+
+struct os_compute;
+
+struct os_compute *os_compute_new(const struct os_compute_deps *deps, struct err **err);
+
+/* Register with Nova (waiting for nova-conductor as long as it takes, or
+ * until os_compute_cancel()), report the host, and serve RPC.  Returns 0,
+ * or -1 with *err (ERR_TIMEOUT when cancelled, or a registration failure
+ * Nova returned). */
+int os_compute_start(struct os_compute *c, struct err **err);
+
+/* Make a blocked os_compute_start() give up.  Async-signal-unsafe: call
+ * from a normal thread. */
+void os_compute_cancel(struct os_compute *c);
+
+/* Stop heartbeats and periodic tasks, stop serving (requests in progress
+ * finish).  The service goes down in Nova after service_down_time. */
+void os_compute_stop(struct os_compute *c);
+void os_compute_free(struct os_compute *c);
+DEFINE_AUTOPTR(os_compute)
+
+/* The host and node names in use. */
+const char *os_compute_host(const struct os_compute *c);
+
+#endif

@@ -1,0 +1,268 @@
+/* build_and_run_instance: the request becomes a guest (nova/compute/
+ * manager.py _do_build_and_run_instance, protocol.md 7.2 and 7.3).
+ *
+ *   event_start(compute__do_build_and_run_instance)
+ *   save(expected [scheduling, None])  vm_state building, task_state None
+ *   claim: the engine admits and places the request's blueprint
+ *   save {host, node, launched_on}
+ *   save(expected [None]) networking; save block_device_mapping;
+ *   save(expected block_device_mapping) spawning
+ *   images from Glance into the cache; the backend spawns the guest
+ *   save(expected spawning) active, power_state, launched_at
+ *   event_finish
+ *
+ * A build that cannot be admitted or spawned fails as Nova's do: a fault,
+ * vm_state error with host and node cleared, allocations released.  A
+ * delete arriving meanwhile (UnexpectedDeletingTaskStateError) aborts the
+ * build and leaves the rest to terminate_instance.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/hypervisor.h"
+#include "openstack/compute_ops.h"
+#include "openstack/compute_priv.h"
+#include "openstack/image_cache.h"
+#include "openstack/messaging.h"
+#include "openstack/nova_instance.h"
+#include "openstack/oslo.h"
+#include "openstack/ovo.h"
+#include "openstack/placement.h"
+#include "openstack/rpc_client.h"
+
+LOG_INIT("openstack.compute_build");
+
+#define BUILD_EVENT "compute__do_build_and_run_instance"
+
+/* Fetch the images the guest boots from into spec->image. */
+static int build_images(struct os_compute *c, struct os_inst *i, const json_t *image,
+                        const json_t *ctx, struct drv_hv_guest_spec *spec, struct err **err)
+{
+    if (!c->images)
+        return err_set(err, ERR_UNAVAILABLE, "no image source configured ([glance])");
+    const char *token = os_ctx_str(ctx, "auth_token");
+    const char *image_id = json_string_value(json_object_get(image, "id"));
+    if (!image_id)
+        image_id = i->inst->image_ref;
+    if (!image_id || !*image_id)
+        return err_set(err, ERR_UNSUPPORTED, "boot from volume is not supported by sculpt");
+    json_auto_t *meta = NULL;
+    spec->image.disk_base = os_image_cache_fetch(c->images, image_id, token, &meta, err);
+    if (!spec->image.disk_base)
+        return -1;
+    const char *fmt = json_string_value(json_object_get(meta, "disk_format"));
+    if (fmt && strcmp(fmt, "qcow2") != 0 && strcmp(fmt, "raw") != 0 && strcmp(fmt, "ami") != 0)
+        return err_set(err, ERR_UNSUPPORTED, "image %s has disk_format `%s` (qcow2, raw or ami)",
+                       image_id, fmt);
+    spec->image.disk_format = xstrdup(fmt && strcmp(fmt, "qcow2") == 0 ? "qcow2" : "raw");
+    spec->image.root_gb = i->inst->flavor.root_gb;
+
+    /* Image properties live at the top level in Glance v2; Nova's image
+     * dict nests them under `properties`. */
+    json_t *props = json_object_get(image, "properties");
+    const char *kernel = json_string_value(json_object_get(props, "kernel_id"));
+    const char *ramdisk = json_string_value(json_object_get(props, "ramdisk_id"));
+    const char *cmdline = json_string_value(json_object_get(props, "os_command_line"));
+    if (!kernel)
+        kernel = json_string_value(json_object_get(meta, "kernel_id"));
+    if (!ramdisk)
+        ramdisk = json_string_value(json_object_get(meta, "ramdisk_id"));
+    if (!cmdline)
+        cmdline = json_string_value(json_object_get(meta, "os_command_line"));
+    if (kernel && *kernel) {
+        spec->image.kernel = os_image_cache_fetch(c->images, kernel, token, NULL, err);
+        if (!spec->image.kernel)
+            return err_wrap(err, "kernel of image %s", image_id);
+    }
+    if (ramdisk && *ramdisk) {
+        spec->image.initrd = os_image_cache_fetch(c->images, ramdisk, token, NULL, err);
+        if (!spec->image.initrd)
+            return err_wrap(err, "ramdisk of image %s", image_id);
+    }
+    if (cmdline && *cmdline)
+        spec->image.cmdline = xstrdup(cmdline);
+    return 0;
+}
+
+static void build_tell_schedulers(struct os_compute *c, const struct os_inst *i,
+                                  const json_t *ctx)
+{
+    static const struct os_rpc_target t = {.topic = "scheduler", .version = "4.2",
+                                           .fanout = true};
+    json_t *list = ovo_new("InstanceList");
+    ovo_set(list, "objects", json_pack("[O]", i->prim));
+    json_auto_t *args = json_pack("{s:s, s:o}", "host_name", c->host, "instance_info", list);
+    autoerr struct err *e = NULL;
+    if (os_rpc_cast(c->msg->client, &t, "update_instance_info", args, ctx, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "schedulers not told of the new instance");
+}
+
+/* The build failed for good: what Nova's _do_build_and_run_instance does
+ * for a BuildAbortException, and _locked_do_build_and_run_instance after
+ * it (allocations released). */
+static void build_fail(struct os_compute *c, struct os_inst *i, const struct err *failure,
+                       bool spawned)
+{
+    autoerr struct err *e = NULL;
+    log_err(LOG_LEVEL_ERROR, failure, "build failed");
+    if (spawned && drv_hv_destroy(c->hv, os_inst_uuid(i), false, &e) < 0 &&
+        err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "guest of the failed build not destroyed");
+    err_clear(&e);
+    os_compute_engine_forget(c, os_inst_uuid(i));
+    os_inst_fault(i, failure);
+    os_inst_set_str(i, "host", NULL);
+    os_inst_set_str(i, "node", NULL);
+    os_inst_set_str(i, "launched_on", NULL);
+    os_inst_set_str(i, "availability_zone", NULL);
+    os_inst_set_str(i, "vm_state", "error");
+    os_inst_set_str(i, "task_state", NULL);
+    if (os_inst_save(i, NULL, NULL, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "instance not set to ERROR");
+    err_clear(&e);
+    if (c->placement && os_placement_delete_allocations(c->placement, os_inst_uuid(i), &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "allocations of the failed build not released");
+    pthread_mutex_lock(&c->lock);
+    c->failed_builds++;
+    c->resources_dirty = true;
+    pthread_mutex_unlock(&c->lock);
+    os_compute_untrack(c, os_inst_uuid(i));
+    os_inst_event_finish(i, BUILD_EVENT, failure);
+}
+
+/* A delete came while we built: undo our part, the delete does the rest. */
+static void build_abort_for_delete(struct os_compute *c, struct os_inst *i, bool spawned,
+                                   const struct err *why)
+{
+    autoerr struct err *e = NULL;
+    log_info("instance deleted while building: build abandoned");
+    if (spawned && drv_hv_destroy(c->hv, os_inst_uuid(i), false, &e) < 0 &&
+        err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "guest of the abandoned build not destroyed");
+    os_compute_engine_forget(c, os_inst_uuid(i));
+    os_compute_untrack(c, os_inst_uuid(i));
+    os_inst_event_finish(i, BUILD_EVENT, why);
+}
+
+int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    struct os_compute *c = req->opaque;
+    const json_t *args = req->msg->args;
+    const json_t *ctx = req->msg->ctx;
+    autoptr(os_inst) i = os_compute_req_inst(c, req, err);
+    if (!i)
+        return -1;
+    if (!i->inst->flavor.vcpus)
+        return err_set(err, ERR_INVALID, "instance %s has no flavor", os_inst_uuid(i));
+    const json_t *image = json_object_get(args, "image");
+    if (image && !json_is_object(image))
+        return err_set(err, ERR_INVALID, "`image` is not a dict");
+    const char *node = json_string_value(json_object_get(args, "node"));
+    if (node && strcmp(node, c->node) != 0)
+        log_warn("build for node `%s`, ours is `%s`: building here anyway", node, c->node);
+
+    os_inst_event_start(i, BUILD_EVENT);
+    bool deleting = false;
+    const char *const first[] = {"scheduling", OS_TASK_NONE, NULL};
+    os_inst_set_str(i, "vm_state", "building");
+    os_inst_set_str(i, "task_state", NULL);
+    if (os_inst_save(i, first, &deleting, err) < 0) {
+        if (deleting)
+            build_abort_for_delete(c, i, false, *err);
+        else
+            os_inst_event_finish(i, BUILD_EVENT, *err);
+        return -1;
+    }
+
+    /* The claim: the engine admits the request or refuses it. */
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    int rc = os_compute_engine_place(c, i, &spec.shape, err);
+    if (rc < 0) {
+        build_fail(c, i, *err, false);
+        drv_hv_guest_spec_release(&spec);
+        return -1;
+    }
+    os_inst_set_str(i, "host", c->host);
+    os_inst_set_str(i, "node", c->node);
+    os_inst_set_str(i, "launched_on", c->host);
+    if (os_inst_save(i, NULL, NULL, err) < 0)
+        goto failed;
+    os_compute_track_inst(c, i);
+
+    const char *const none[] = {OS_TASK_NONE, NULL};
+    const char *const bdm[] = {"block_device_mapping", NULL};
+    os_inst_set_str(i, "task_state", "networking");
+    if (os_inst_save(i, none, &deleting, err) < 0)
+        goto failed;
+    json_t *nets = ovo_list_objects(json_object_get(args, "requested_networks"));
+    size_t k;
+    json_t *net;
+    json_array_foreach(nets, k, net) {
+        const char *id = ovo_get_str(net, "network_id");
+        if (id && strcmp(id, "none") != 0)
+            log_warn("network `%s` requested: sculpt plugs no Neutron ports, the guest gets "
+                     "none", id);
+    }
+    os_inst_set_str(i, "task_state", "block_device_mapping");
+    if (os_inst_save(i, NULL, NULL, err) < 0)
+        goto failed;
+    os_inst_set_str(i, "task_state", "spawning");
+    if (os_inst_save(i, bdm, &deleting, err) < 0)
+        goto failed;
+
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", os_inst_uuid(i));
+    int64_t id = 0;
+    if (ovo_get_int(i->prim, "id", &id) && id > 0)
+        spec.name = xasprintf("instance-%08llx", (unsigned long long)id);
+    spec.display_name = i->inst->name ? xstrdup(i->inst->name) : NULL;
+    spec.project_id = i->inst->project_id ? xstrdup(i->inst->project_id) : NULL;
+    spec.user_id = i->inst->user_id ? xstrdup(i->inst->user_id) : NULL;
+    spec.flavor_name = i->inst->flavor.name ? xstrdup(i->inst->flavor.name) : NULL;
+    if (build_images(c, i, image, ctx, &spec, err) < 0)
+        goto failed;
+    if (drv_hv_spawn(c->hv, &spec, err) < 0)
+        goto failed;
+    log_info("guest spawned");
+
+    struct drv_hv_info info;
+    autoerr struct err *e = NULL;
+    enum drv_power_state power = DRV_POWER_RUNNING;
+    if (drv_hv_get_info(c->hv, os_inst_uuid(i), &info, &e) == 0)
+        power = info.state;
+    const char *const spawning[] = {"spawning", NULL};
+    os_inst_set_str(i, "vm_state", "active");
+    os_inst_set_str(i, "task_state", NULL);
+    os_inst_set_int(i, "power_state", power);
+    os_inst_set_now(i, "launched_at");
+    if (os_inst_save(i, spawning, &deleting, err) < 0) {
+        if (deleting) {
+            build_abort_for_delete(c, i, true, *err);
+            drv_hv_guest_spec_release(&spec);
+            return -1;
+        }
+        build_fail(c, i, *err, true);
+        drv_hv_guest_spec_release(&spec);
+        return -1;
+    }
+    os_compute_engine_spawned(c, i, &spec.shape);
+    os_compute_track_inst(c, i);
+    build_tell_schedulers(c, i, ctx);
+    os_inst_event_finish(i, BUILD_EVENT, NULL);
+    drv_hv_guest_spec_release(&spec);
+    log_info("instance active");
+    return 0;
+
+failed:
+    if (deleting)
+        build_abort_for_delete(c, i, false, *err);
+    else
+        build_fail(c, i, *err, false);
+    drv_hv_guest_spec_release(&spec);
+    return -1;
+}

@@ -1,0 +1,104 @@
+/* What every instance operation shares: the request's instance, failure
+ * handling as Nova's decorators do it, the resource tracker's view, and
+ * the operations sculpt does not implement. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "openstack/compute_ops.h"
+#include "openstack/compute_priv.h"
+#include "openstack/nova_instance.h"
+#include "openstack/oslo.h"
+#include "openstack/ovo.h"
+
+LOG_INIT("openstack.compute_instance");
+
+void os_fault_instance_not_found(struct os_fault *f, const char *uuid)
+{
+    os_fault_release(f);
+    f->cls = "InstanceNotFound";
+    f->module = "nova.exception";
+    f->code = 404;
+    f->kwargs = json_pack("{s:s}", "instance_id", uuid);
+}
+
+struct os_inst *os_compute_req_inst(struct os_compute *c, struct os_rpc_req *req,
+                                    struct err **err)
+{
+    return os_inst_new(json_object_get(req->msg->args, "instance"), req->msg->ctx,
+                       &c->conductor, c->host, err);
+}
+
+void os_compute_fail_op(struct os_compute *c, struct os_inst *i, const char *event,
+                        const struct err *failure)
+{
+    (void)c;
+    os_inst_fault(i, failure);
+    /* reverts_task_state: leave no task in progress behind */
+    os_inst_set_str(i, "task_state", NULL);
+    autoerr struct err *e = NULL;
+    if (os_inst_save(i, NULL, NULL, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "task state not reverted");
+    if (event)
+        os_inst_event_finish(i, event, failure);
+}
+
+void os_compute_track_inst(struct os_compute *c, const struct os_inst *i)
+{
+    struct os_tracked t;
+    memset(&t, 0, sizeof(t));
+    snprintf(t.uuid, sizeof(t.uuid), "%s", i->inst->uuid);
+    snprintf(t.project_id, sizeof(t.project_id), "%s",
+             i->inst->project_id ? i->inst->project_id : "");
+    t.vcpus = i->inst->flavor.vcpus;
+    t.memory_mb = i->inst->flavor.memory_mb;
+    t.disk_gb = i->inst->flavor.root_gb + i->inst->flavor.ephemeral_gb;
+    const char *vm = os_inst_vm_state(i);
+    const char *task = os_inst_task_state(i);
+    snprintf(t.vm_state, sizeof(t.vm_state), "%s", vm ? vm : "");
+    snprintf(t.task_state, sizeof(t.task_state), "%s", task ? task : "");
+    os_compute_track(c, &t);
+}
+
+int os_compute_unsupported(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    struct os_compute *c = req->opaque;
+    const char *method = req->msg->method;
+    err_set(err, ERR_UNSUPPORTED, "sculpt-compute does not implement `%s`", method);
+
+    json_t *migration = json_object_get(req->msg->args, "migration");
+    if (ovo_is(migration, "Migration")) {
+        /* errors_out_migration */
+        autoerr struct err *e = NULL;
+        json_auto_t *m = json_deep_copy(migration);
+        ovo_clear_changes(m);
+        ovo_set_str(m, "status", "error");
+        json_t *r = os_conductor_object_action(&c->conductor, req->msg->ctx, m, "save", NULL,
+                                               NULL, NULL, &e);
+        if (!r)
+            log_err(LOG_LEVEL_WARN, e, "migration not set to error");
+        json_decref(r);
+    }
+    json_t *prim = json_object_get(req->msg->args, "instance");
+    if (!prim)
+        return -1;
+    autoerr struct err *e = NULL;
+    autoptr(os_inst) i = os_compute_req_inst(c, req, &e);
+    if (!i) {
+        log_err(LOG_LEVEL_WARN, e, "cannot record the failure of `%s` on its instance", method);
+        return -1;
+    }
+    char event[96];
+    snprintf(event, sizeof(event), "compute_%s", method);
+    os_inst_event_start(i, event);
+    os_inst_fault(i, *err);
+    if (os_inst_task_state(i)) {
+        os_inst_set_str(i, "task_state", NULL);
+        if (os_inst_save(i, NULL, NULL, &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "task state not reverted");
+    }
+    os_inst_event_finish(i, event, *err);
+    return -1;
+}

@@ -1,0 +1,46 @@
+/* Handlers of the compute RPC methods that act on instances, with the
+ * state transitions Nova expects (protocol.md section 7).  Each runs on an
+ * RPC worker, serialized per instance; req->opaque is the os_compute. */
+#ifndef SC_OPENSTACK_COMPUTE_OPS_H
+#define SC_OPENSTACK_COMPUTE_OPS_H
+
+#include <jansson.h>
+
+#include "openstack/rpc_server.h"
+
+struct err;
+struct os_compute;
+struct os_inst;
+
+int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_stop_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_start_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_pause_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_unpause_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_suspend_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_resume_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+
+/* A method sculpt does not implement: NotImplementedError for a call; for
+ * an instance operation also the fault, the task state reverted, the
+ * action event failed and a migration (if any) set to error. */
+int os_compute_unsupported(struct os_rpc_req *req, json_t **result, struct err **err);
+
+/* Make the failure Nova's InstanceNotFound(instance_id). */
+void os_fault_instance_not_found(struct os_fault *f, const char *uuid);
+
+/* The request's instance, wrapped (NULL with *err when missing or bad). */
+struct os_inst *os_compute_req_inst(struct os_compute *c, struct os_rpc_req *req,
+                                    struct err **err);
+
+/* What @wrap_instance_fault and @reverts_task_state do when an operation
+ * failed: record the fault, save task_state None, finish the action event
+ * with the failure (event NULL: none). */
+void os_compute_fail_op(struct os_compute *c, struct os_inst *i, const char *event,
+                        const struct err *failure);
+
+/* Update the resource tracker's view of an instance from its state. */
+void os_compute_track_inst(struct os_compute *c, const struct os_inst *i);
+
+#endif

@@ -1,0 +1,222 @@
+/* Power operations: stop, start, reboot, pause, unpause, suspend, resume.
+ * The API sets the task state (powering-off...) before casting; the
+ * compute acts on the guest and saves the final state guarded by that
+ * task state, inside an instance action event (nova/compute/manager.py). */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/hypervisor.h"
+#include "openstack/compute_ops.h"
+#include "openstack/compute_priv.h"
+#include "openstack/nova_instance.h"
+#include "openstack/oslo.h"
+#include "openstack/ovo.h"
+
+LOG_INIT("openstack.compute_power");
+
+/* nova's [DEFAULT] shutdown_timeout: how long a guest may take to honour
+ * an ACPI shutdown before it is switched off. */
+#define POWER_SHUTDOWN_TIMEOUT_S 60
+
+struct power_op {
+    const char *method;
+    const char *expected[4];   /* task states for the final save */
+    const char *vm_state;      /* final vm_state */
+    int (*act)(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err);
+};
+
+static int act_stop(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+{
+    json_t *clean = json_object_get(args, "clean_shutdown");
+    int timeout = json_is_false(clean) ? 0 : POWER_SHUTDOWN_TIMEOUT_S;
+    return drv_hv_power_off(hv, uuid, timeout, err);
+}
+
+static int act_start(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+{
+    (void)args;
+    return drv_hv_power_on(hv, uuid, err);
+}
+
+static int act_pause(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+{
+    (void)args;
+    return drv_hv_pause(hv, uuid, err);
+}
+
+static int act_unpause(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+{
+    (void)args;
+    return drv_hv_unpause(hv, uuid, err);
+}
+
+static int act_suspend(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+{
+    (void)args;
+    return drv_hv_suspend(hv, uuid, err);
+}
+
+static int act_resume(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+{
+    (void)args;
+    return drv_hv_resume(hv, uuid, err);
+}
+
+static const struct power_op op_stop = {"stop_instance", {"powering-off"}, "stopped", act_stop};
+static const struct power_op op_start = {"start_instance", {"powering-on"}, "active", act_start};
+static const struct power_op op_pause = {"pause_instance", {"pausing"}, "paused", act_pause};
+static const struct power_op op_unpause = {"unpause_instance", {"unpausing"}, "active",
+                                           act_unpause};
+static const struct power_op op_suspend = {"suspend_instance", {"suspending"}, "suspended",
+                                           act_suspend};
+static const struct power_op op_resume = {"resume_instance", {"resuming"}, "active", act_resume};
+
+/* The guest's power state now, as Nova numbers it. */
+static enum drv_power_state power_now(struct os_compute *c, const char *uuid)
+{
+    struct drv_hv_info info;
+    autoerr struct err *e = NULL;
+    if (drv_hv_get_info(c->hv, uuid, &info, &e) < 0)
+        return DRV_POWER_NOSTATE;
+    return info.state;
+}
+
+static int power_run(const struct power_op *op, struct os_rpc_req *req, struct err **err)
+{
+    struct os_compute *c = req->opaque;
+    autoptr(os_inst) i = os_compute_req_inst(c, req, err);
+    if (!i)
+        return -1;
+    char event[64];
+    snprintf(event, sizeof(event), "compute_%s", op->method);
+    os_inst_event_start(i, event);
+
+    if (op->act(c->hv, os_inst_uuid(i), req->msg->args, err) < 0) {
+        if (err_code_of(*err) == ERR_NOT_FOUND)
+            os_fault_instance_not_found(&req->fault, os_inst_uuid(i));
+        os_compute_fail_op(c, i, event, *err);
+        return -1;
+    }
+    if (op == &op_suspend) {
+        /* resume puts the guest back in the state it had */
+        json_t *sm = ovo_get(i->prim, "system_metadata");
+        json_t *nsm = json_is_object(sm) ? json_deep_copy(sm) : json_object();
+        json_object_set_new(nsm, "old_vm_state", json_string(os_inst_vm_state(i) ? os_inst_vm_state(i)
+                                                                                   : "active"));
+        ovo_set(i->prim, "system_metadata", nsm);
+    }
+    os_inst_set_int(i, "power_state", power_now(c, os_inst_uuid(i)));
+    os_inst_set_str(i, "vm_state", op->vm_state);
+    os_inst_set_str(i, "task_state", NULL);
+    const char *expected[5] = {NULL};
+    for (int k = 0; k < 4 && op->expected[k]; k++)
+        expected[k] = op->expected[k];
+    bool deleting = false;
+    if (os_inst_save(i, expected, &deleting, err) < 0) {
+        /* The instance moved on (a delete came): the guest's state is what
+         * the next operation starts from. */
+        os_inst_event_finish(i, event, *err);
+        return -1;
+    }
+    os_compute_track_inst(c, i);
+    os_inst_event_finish(i, event, NULL);
+    log_info("%s: instance %s", op->method, op->vm_state);
+    return 0;
+}
+
+int os_compute_stop_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    return power_run(&op_stop, req, err);
+}
+
+int os_compute_start_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    return power_run(&op_start, req, err);
+}
+
+int os_compute_pause_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    return power_run(&op_pause, req, err);
+}
+
+int os_compute_unpause_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    return power_run(&op_unpause, req, err);
+}
+
+int os_compute_suspend_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    return power_run(&op_suspend, req, err);
+}
+
+int os_compute_resume_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    return power_run(&op_resume, req, err);
+}
+
+/* SOFT: rebooting -> reboot_pending -> reboot_started -> done; HARD the
+ * same with the _hard states (nova's reboot_instance). */
+int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    struct os_compute *c = req->opaque;
+    autoptr(os_inst) i = os_compute_req_inst(c, req, err);
+    if (!i)
+        return -1;
+    const char *type = json_string_value(json_object_get(req->msg->args, "reboot_type"));
+    if (type && strcmp(type, "SOFT") != 0 && strcmp(type, "HARD") != 0)
+        return err_set(err, ERR_INVALID, "reboot_type `%s` is neither SOFT nor HARD", type);
+    bool hard = type && strcmp(type, "HARD") == 0;
+    const char *event = "compute_reboot_instance";
+    os_inst_event_start(i, event);
+
+    const char *const soft_expected[] = {"rebooting", "reboot_pending", "reboot_started", NULL};
+    const char *const hard_expected[] = {"rebooting_hard", "reboot_pending_hard",
+                                         "reboot_started_hard", NULL};
+    const char *const pending[] = {hard ? "reboot_pending_hard" : "reboot_pending", NULL};
+    bool deleting = false;
+    os_inst_set_str(i, "task_state", pending[0]);
+    os_inst_set_int(i, "power_state", power_now(c, os_inst_uuid(i)));
+    if (os_inst_save(i, hard ? hard_expected : soft_expected, &deleting, err) < 0) {
+        os_inst_event_finish(i, event, *err);
+        return -1;
+    }
+    os_inst_set_str(i, "task_state", hard ? "reboot_started_hard" : "reboot_started");
+    if (os_inst_save(i, pending, &deleting, err) < 0) {
+        os_inst_event_finish(i, event, *err);
+        return -1;
+    }
+    /* A stopped guest is started by a hard reboot, as nova's libvirt
+     * driver does. */
+    int rc;
+    if (power_now(c, os_inst_uuid(i)) == DRV_POWER_SHUTDOWN)
+        rc = drv_hv_power_on(c->hv, os_inst_uuid(i), err);
+    else
+        rc = drv_hv_reboot(c->hv, os_inst_uuid(i), hard, err);
+    if (rc < 0) {
+        if (err_code_of(*err) == ERR_NOT_FOUND)
+            os_fault_instance_not_found(&req->fault, os_inst_uuid(i));
+        os_inst_set_str(i, "vm_state", "error");
+        os_compute_fail_op(c, i, event, *err);
+        return -1;
+    }
+    os_inst_set_str(i, "vm_state", "active");
+    os_inst_set_int(i, "power_state", power_now(c, os_inst_uuid(i)));
+    os_inst_set_str(i, "task_state", NULL);
+    if (os_inst_save(i, NULL, NULL, err) < 0) {
+        os_inst_event_finish(i, event, *err);
+        return -1;
+    }
+    os_compute_track_inst(c, i);
+    os_inst_event_finish(i, event, NULL);
+    return 0;
+}

@@ -1,0 +1,109 @@
+/* Internals of the compute manager (openstack/compute*.c). */
+#ifndef SC_OPENSTACK_COMPUTE_PRIV_H
+#define SC_OPENSTACK_COMPUTE_PRIV_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "driver/instance.h"
+#include "openstack/compute.h"
+#include "openstack/conductor.h"
+#include "openstack/rpc_server.h"
+
+/* Zed's SERVICE_VERSION: RPC 6.1 and every feature flag up to it
+ * (protocol.md 4.1).  Lower than 61 would stop the control plane. */
+#define OS_SERVICE_VERSION 64
+#define OS_COMPUTE_BINARY "nova-compute"
+#define OS_COMPUTE_TOPIC "compute"
+
+/* What the resource tracker counts of one instance on this host: the
+ * flavor Nova allocated (usage in ComputeNode is in flavor units, as Nova
+ * computes it). */
+struct os_tracked {
+    char uuid[DRV_UUID_LEN + 1];
+    char project_id[64];
+    int32_t vcpus;
+    int64_t memory_mb;
+    int64_t disk_gb;
+    char vm_state[24];
+    char task_state[32];
+};
+
+struct os_compute {
+    struct cfg *cfg;                /* a reference */
+    char host[256];
+    char node[256];
+    struct os_messaging *msg;
+    struct os_conductor conductor;
+    struct drv_hv *hv;
+    const struct drv_host *host_topo;
+    struct drv_sculpt *engine;
+    struct db *db;
+    struct os_placement *placement;
+    struct os_image_cache *images;
+    int64_t started_s;
+
+    pthread_mutex_t lock;           /* everything below */
+    pthread_cond_t cond;            /* stop/cancel wake-ups */
+    bool cancelled;
+    bool stopping;
+    json_t *service;                /* our Service primitive */
+    json_t *node_obj;               /* our ComputeNode primitive */
+    char node_uuid[DRV_UUID_LEN + 1];
+    bool disabled;                  /* Service.disabled: trait COMPUTE_STATUS_DISABLED */
+    bool resources_dirty;           /* usage changed since the last report */
+    struct os_tracked *tracked;
+    size_t ntracked;
+    uint64_t failed_builds;
+
+    pthread_t heartbeat;
+    bool heartbeat_started;
+    pthread_t periodic;
+    bool periodic_started;
+};
+
+/* ---- compute_service.c: registration, heartbeat, resources ---- */
+
+/* Ping the conductor until it answers (or cancel).  0 or -1. */
+int os_compute_wait_conductor(struct os_compute *c, struct err **err);
+/* Service get/create (and version update), ComputeNode get/create. */
+int os_compute_register(struct os_compute *c, struct err **err);
+/* ComputeNode.save of the usage and Placement inventories/traits, when
+ * they changed (force: always).  Failures are logged and retried later. */
+void os_compute_report_resources(struct os_compute *c, bool force);
+/* Start/stop the heartbeat and periodic threads. */
+int os_compute_threads_start(struct os_compute *c, struct err **err);
+void os_compute_threads_stop(struct os_compute *c);
+
+/* The resource tracker's table. */
+void os_compute_track(struct os_compute *c, const struct os_tracked *t);
+void os_compute_untrack(struct os_compute *c, const char *uuid);
+
+/* ---- compute_engine.c: the engine, the predictor and the database ---- */
+
+struct os_inst;
+struct drv_shape;
+
+/* Admit and place the instance's blueprint: *shape is what to spawn.
+ * ERR_CAPACITY (with the engine's reason) when the host cannot hold it. */
+int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_shape *shape,
+                            struct err **err);
+/* The guest runs: record it (database, engine bookkeeping). */
+void os_compute_engine_spawned(struct os_compute *c, struct os_inst *i,
+                               const struct drv_shape *shape);
+/* Forget a guest's placement (failed build, delete); unknown is fine. */
+void os_compute_engine_forget(struct os_compute *c, const char *uuid);
+/* The instance was deleted: record it. */
+void os_compute_record_deleted(struct os_compute *c, const char *uuid);
+
+/* compute_terminate.c: destroy the guest, drop its placement and its
+ * Placement allocations.  -1 only when the guest could not be destroyed. */
+int os_compute_release_guest(struct os_compute *c, const char *uuid, struct err **err);
+
+/* ---- compute_rpc.c: the dispatch table ---- */
+extern const struct os_rpc_method os_compute_rpc_table[];
+extern const size_t os_compute_rpc_table_len;
+
+#endif

@@ -1,0 +1,165 @@
+#include "openstack/glance.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "openstack/http.h"
+#include "openstack/keystone.h"
+
+LOG_INIT("openstack.glance");
+
+#define GLANCE_META_TIMEOUT_MS 30000
+/* A download may be large; libcurl's timeout covers the whole transfer. */
+#define GLANCE_DATA_TIMEOUT_MS (30L * 60 * 1000)
+
+struct os_glance {
+    struct os_keystone *ks;
+    char **servers;          /* from api_servers or endpoint_override; empty: catalog */
+    size_t nservers;
+    char *interfaces;
+};
+
+static void glance_add_server(struct os_glance *g, const char *s, size_t n)
+{
+    while (n > 0 && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '/'))
+        n--;
+    if (n == 0)
+        return;
+    g->servers = xreallocarray(g->servers, g->nservers + 1, sizeof(char *));
+    /* nova.conf accepts bare host:port */
+    g->servers[g->nservers++] = strncmp(s, "http", 4) == 0 ? xstrndup(s, n)
+                                                             : xasprintf("http://%.*s", (int)n, s);
+}
+
+struct os_glance *os_glance_new(const struct cfg *cfg, struct os_keystone *ks)
+{
+    struct os_glance *g = xzalloc(sizeof(*g));
+    g->ks = ks;
+    g->interfaces = xstrdup(cfg->glance_valid_interfaces);
+    const char *p = cfg->glance_api_servers;
+    while (p && *p) {
+        const char *comma = strchr(p, ',');
+        glance_add_server(g, p, comma ? (size_t)(comma - p) : strlen(p));
+        p = comma ? comma + 1 : NULL;
+    }
+    if (g->nservers == 0 && cfg->glance_endpoint_override[0])
+        glance_add_server(g, cfg->glance_endpoint_override, strlen(cfg->glance_endpoint_override));
+    return g;
+}
+
+void os_glance_free(struct os_glance *g)
+{
+    if (!g)
+        return;
+    for (size_t i = 0; i < g->nservers; i++)
+        free(g->servers[i]);
+    free(g->servers);
+    free(g->interfaces);
+    free(g);
+}
+
+/* Run `method path` against each server until one answers; on 401 with
+ * the user's token, once more with ours.  The caller judges the status. */
+static int glance_request(struct os_glance *g, const char *path, const char *user_token,
+                          FILE *download, long timeout_ms, struct os_http_resp *resp,
+                          struct err **err)
+{
+    char **servers = g->servers;
+    size_t n = g->nservers;
+    autofree char *catalog = NULL;
+    if (n == 0) {
+        if (!g->ks)
+            return err_set(err, ERR_INVALID, "no Glance endpoint: set [glance] api_servers");
+        catalog = os_keystone_endpoint(g->ks, "image", g->interfaces, err);
+        if (!catalog)
+            return -1;
+        size_t len = strlen(catalog);
+        while (len > 0 && catalog[len - 1] == '/')
+            catalog[--len] = '\0';
+        servers = &catalog;
+        n = 1;
+    }
+    autofree char *service_token = NULL;
+    const char *token = user_token;
+    if (!token && g->ks) {
+        service_token = os_keystone_token(g->ks, err);
+        if (!service_token)
+            return -1;
+        token = service_token;
+    }
+    for (size_t i = 0; i < n; i++) {
+        autofree char *url = xasprintf("%s%s", servers[i], path);
+        for (int attempt = 0; attempt < 2; attempt++) {
+            autoerr struct err *e = NULL;
+            if (download && (fflush(download) != 0 || ftruncate(fileno(download), 0) < 0 ||
+                             fseek(download, 0, SEEK_SET) < 0))
+                return err_set_errno(err, errno, "rewind the download file");
+            struct os_http_req req = {.method = "GET", .url = url, .token = token,
+                                      .download = download, .timeout_ms = timeout_ms};
+            if (os_http_do(&req, resp, &e) < 0) {
+                log_err(LOG_LEVEL_WARN, e, "Glance server %s", servers[i]);
+                if (i + 1 == n) {
+                    *err = steal_pointer(&e);
+                    return -1;
+                }
+                break;
+            }
+            if (resp->status == 401 && attempt == 0 && g->ks && token == user_token) {
+                /* the user's token expired while the request waited */
+                os_http_resp_release(resp);
+                service_token = os_keystone_token(g->ks, err);
+                if (!service_token)
+                    return -1;
+                token = service_token;
+                continue;
+            }
+            return 0;
+        }
+    }
+    return err_set(err, ERR_UNAVAILABLE, "no Glance server answered");
+}
+
+json_t *os_glance_image_get(struct os_glance *g, const char *id, const char *user_token,
+                            struct err **err)
+{
+    autofree char *path = xasprintf("/v2/images/%s", id);
+    struct os_http_resp r;
+    if (glance_request(g, path, user_token, NULL, GLANCE_META_TIMEOUT_MS, &r, err) < 0)
+        return NULL;
+    if (r.status != 200 || !json_is_object(r.json)) {
+        char why[256];
+        os_http_error_text(&r, why, sizeof(why));
+        err_set(err, os_http_status_code(r.status), "Glance image %s: %ld %s", id, r.status, why);
+        os_http_resp_release(&r);
+        return NULL;
+    }
+    json_t *j = json_incref(r.json);
+    os_http_resp_release(&r);
+    return j;
+}
+
+int os_glance_image_download(struct os_glance *g, const char *id, const char *user_token,
+                             FILE *out, struct err **err)
+{
+    autofree char *path = xasprintf("/v2/images/%s/file", id);
+    struct os_http_resp r;
+    if (glance_request(g, path, user_token, out, GLANCE_DATA_TIMEOUT_MS, &r, err) < 0)
+        return -1;
+    long status = r.status;
+    os_http_resp_release(&r);
+    if (status == 204)
+        return err_set(err, ERR_INVALID, "Glance image %s has no data", id);
+    if (status != 200)
+        return err_set(err, os_http_status_code(status), "Glance image %s data: HTTP %ld", id,
+                       status);
+    if (fflush(out) != 0)
+        return err_set_errno(err, errno, "write image %s", id);
+    return 0;
+}

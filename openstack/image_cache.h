@@ -1,0 +1,42 @@
+/* The local cache of Glance images guests are spawned from: each image
+ * downloaded once into [libvirt] images_path (state_path/_base), its data
+ * checked against Glance's os_hash_value (or the md5 `checksum`) before it
+ * is used; per-guest qcow2 overlays are the backend's business.
+ *
+ * Concurrent fetches of one image (threads or processes) wait for a single
+ * download (flock on IMAGE.lock).  Image data in Glance never changes for
+ * an id, so a verified file is good for as long as it is kept.
+ */
+#ifndef SC_OPENSTACK_IMAGE_CACHE_H
+#define SC_OPENSTACK_IMAGE_CACHE_H
+
+#include <jansson.h>
+
+#include "common/alloc.h"
+
+struct err;
+struct os_glance;
+
+struct os_image_cache;
+
+/* A cache in `dir` (created) fed by `glance` (borrowed).  `retries`: extra
+ * download attempts after a failure or a checksum mismatch. */
+struct os_image_cache *os_image_cache_new(const char *dir, struct os_glance *glance,
+                                          int retries, struct err **err);
+void os_image_cache_free(struct os_image_cache *c);
+DEFINE_AUTOPTR(os_image_cache)
+
+/* The local path of image `id` (caller frees), downloading and verifying
+ * it first when needed.  *meta (when given) receives Glance's image dict
+ * (new reference).  NULL with *err: ERR_NOT_FOUND (no such image),
+ * ERR_INVALID (not active, no data, checksum mismatch after the retries),
+ * ERR_UNAVAILABLE (Glance unreachable).  Any thread. */
+char *os_image_cache_fetch(struct os_image_cache *c, const char *id, const char *user_token,
+                           json_t **meta, struct err **err);
+
+/* The hex digest of `path` with `algo` ("md5", "sha256", "sha512") into
+ * out (>= 129 bytes).  0, or -1 with *err. */
+int os_image_digest(const char *path, const char *algo, char *out, size_t size,
+                    struct err **err);
+
+#endif
