@@ -128,6 +128,9 @@ $(O)/tests/test_%: tests/unit/test_%.c $(TEST_HELPER_OBJ) $(ALL_LIBS)
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPER_OBJ) $(ALL_LIBS) \
 	    $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(LIBS)
 
+# db/migrate.c embeds db/migrations/*.sql (.incbin): rebuild it when they change.
+$(O)/obj/db/migrate.o: $(wildcard db/migrations/*.sql)
+
 deps:
 	contrib/install-deps.sh
 

@@ -4,10 +4,12 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "db/db.h"
 
 static void usage(FILE *out)
 {
-    fprintf(out, "usage: sculptctl config check FILE\n");
+    fprintf(out, "usage: sculptctl config check FILE\n"
+                 "       sculptctl db migrate|version [--config FILE] [--url URL]\n");
 }
 
 int main(int argc, char **argv)
@@ -23,6 +25,8 @@ int main(int argc, char **argv)
         printf("%s: OK\n", argv[3]);
         return 0;
     }
+    if (argc >= 2 && strcmp(argv[1], "db") == 0)
+        return db_cli_main(argc - 2, argv + 2);
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         usage(stdout);
         return 0;

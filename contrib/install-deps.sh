@@ -12,8 +12,10 @@ pkgs_build="gcc make pkg-config libc6-dev zlib1g-dev libcmocka-dev libjansson-de
   libcurl4-openssl-dev libssl-dev librabbitmq-dev libpq-dev libmicrohttpd-dev libvirt-dev
   libxml2-dev"
 pkgs_tools="valgrind clang libclang-rt-14-dev python3 curl procps iproute2"
+# db: the private PostgreSQL cluster (contrib/stack/postgres.sh) and its tests.
+pkgs_db="postgresql-15 postgresql-client-15"
 
-groups=${*:-"build tools"}
+groups=${*:-"build tools db"}
 want=""
 for g in $groups; do
     eval "list=\${pkgs_$g:-}"

@@ -116,6 +116,7 @@ struct db_status {
     long long queued;          /* records waiting in the FIFO */
     long long queue_max;
     long long written;         /* records committed since db_open */
+    long long transactions;    /* writer transactions committed since db_open */
     long long dropped;         /* records refused by the server (logged one by one) */
     long long refused;         /* records refused because the FIFO was full */
     long long reconnects;      /* successful reconnections after an outage */

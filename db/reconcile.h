@@ -106,6 +106,11 @@ struct db_fix {
     struct drv_shape shape;
     enum drv_power_state power;   /* the guest's power state (when it has one) */
     char *why;                    /* one line for the log and the event log */
+    struct drv_shape from;        /* COMPLETE reshape: the shape before (for its record) */
+    char member_uuid[DRV_UUID_LEN + 1]; /* hand-over: the pool member */
+    char *vm_state;               /* ADOPT: Nova's vm_state; NULL: "active" */
+    bool row_missing;             /* COMPLETE spawn/hand-over: no instance row (the
+                                     write was lost): a minimal one is made */
 };
 
 struct db_fix_list {

@@ -55,6 +55,7 @@ struct drv_instance {
     enum drv_power_state power_state;
     char *domain;                 /* hypervisor domain name; NULL before spawn */
     int64_t created_ms;           /* Unix ms */
+    int64_t deleted_ms;           /* Unix ms it was destroyed; 0 while it exists */
     struct drv_shape shape;       /* the shape applied now */
 };
 
