@@ -10,13 +10,21 @@
 
 LOG_INIT("db.conn");
 
-/* The server's message without the trailing newline libpq keeps. */
+/* libpq's message on one line: its line breaks and tabs become single
+ * spaces, the trailing newline goes. */
 static char *db_conn_message(const char *msg)
 {
     char *m = xstrdup(msg && *msg ? msg : "no message");
-    size_t n = strlen(m);
-    while (n && (m[n - 1] == '\n' || m[n - 1] == ' '))
-        m[--n] = '\0';
+    size_t w = 0;
+    for (size_t r = 0; m[r]; r++) {
+        char ch = m[r] == '\n' || m[r] == '\t' ? ' ' : m[r];
+        if (ch == ' ' && (w == 0 || m[w - 1] == ' '))
+            continue;
+        m[w++] = ch;
+    }
+    while (w && m[w - 1] == ' ')
+        w--;
+    m[w] = '\0';
     return m;
 }
 

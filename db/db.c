@@ -76,8 +76,8 @@ static int db_open_connect(struct db *db, struct err **err)
             return -1;
         }
         if (!logged) {
-            log_err(LOG_LEVEL_WARN, e, "waiting up to %lld s for PostgreSQL",
-                    (long long)(db->opts.startup_wait_ms / 1000));
+            log_err(LOG_LEVEL_WARN, e, "waiting up to %.1f s for PostgreSQL",
+                    (double)db->opts.startup_wait_ms / 1000.0);
             logged = true;
         }
         clock_sleep_ms(pause);

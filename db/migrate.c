@@ -86,6 +86,7 @@ int db_schema_version_conn(struct db_conn *c, int *version, struct err **err)
  * apply the next migration if still needed. */
 static int db_migrate_step(struct db_conn *c, int target, int *version, struct err **err)
 {
+    autoparams p = DB_PARAMS_INIT; /* before any goto: cleaned up at `fail` */
     if (db_conn_begin(c, err) < 0)
         return -1;
     if (db_conn_exec_text(c, "SELECT pg_advisory_xact_lock(" DB_MIGRATE_LOCK ")", err) < 0 ||
@@ -107,7 +108,6 @@ static int db_migrate_step(struct db_conn *c, int target, int *version, struct e
         err_wrap(err, "migration %s", m->name);
         goto fail;
     }
-    autoparams p = DB_PARAMS_INIT;
     db_param_int(&p, *version + 1);
     db_param_str(&p, m->name);
     if (db_conn_run(c, &st_record, &p, err) < 0 || db_conn_commit(c, err) < 0)

@@ -130,6 +130,7 @@ static int db_writer_txn(struct db *db, struct db_item *first, const struct db_i
                          struct db_batch *b, struct err **err)
 {
     struct db_conn *c = &db->wconn;
+    autoparams p = DB_PARAMS_INIT; /* before any goto: cleaned up at `fail` */
     strbuf_reset(&b->copy);
     b->copy_rows = 0;
     if (db_conn_begin(c, err) < 0)
@@ -144,7 +145,6 @@ static int db_writer_txn(struct db *db, struct db_item *first, const struct db_i
     }
     if (b->copy_rows && db_usage_flush(c, b, err) < 0)
         goto fail;
-    autoparams p = DB_PARAMS_INIT;
     db_param_str(&p, db->origin);
     db_param_int(&p, (long long)last->seq);
     if (db_conn_run(c, &st_log_seq, &p, err) < 0)

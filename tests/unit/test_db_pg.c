@@ -1,0 +1,1155 @@
+/* db/ against a real PostgreSQL 15: migrations, every typed call, batching,
+ * a server restart in the middle of writes, retention, reconciliation.
+ * Run by tests/integration/db.sh, which starts the server; skipped when
+ * SCULPT_TEST_DB_URL is unset (`make check`). */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "db/db.h"
+#include "db/reconcile.h"
+#include "helpers/pg.h"
+
+#define U1 "11111111-1111-4111-8111-111111111111"
+#define U2 "22222222-2222-4222-8222-222222222222"
+#define U3 "33333333-3333-4333-8333-333333333333"
+#define M1 "44444444-4444-4444-8444-444444444444"
+
+/* Each test gets a fresh database and, when it wants one, an open db. */
+struct fixture {
+    char *url;
+    struct db *db;
+};
+
+static struct db *open_db(const char *url, long long queue_max)
+{
+    struct db_options o = {.url = url, .queue_max = queue_max, .migrate = true,
+                           .sync_timeout_ms = 20000, .backoff_max_ms = 500};
+    struct err *err = NULL;
+    struct db *db = db_open(&o, &err);
+    if (!db)
+        fail_msg("db_open: %s", err->msg);
+    return db;
+}
+
+static int setup_empty(void **state)
+{
+    if (!test_pg_available())
+        return 0;
+    struct fixture *f = xzalloc(sizeof(*f));
+    f->url = test_pg_scratch("db");
+    *state = f;
+    return 0;
+}
+
+static int setup_open(void **state)
+{
+    setup_empty(state);
+    struct fixture *f = *state;
+    if (f)
+        f->db = open_db(f->url, 0);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    if (!f)
+        return 0;
+    db_close(f->db);
+    test_pg_drop(f->url);
+    free(f->url);
+    free(f);
+    return 0;
+}
+
+#define FIXTURE(state)                                                                      \
+    __extension__({                                                                         \
+        if (!*(state))                                                                      \
+            skip();                                                                         \
+        (struct fixture *)*(state);                                                         \
+    })
+
+static void check_ok(int rc, struct err *err)
+{
+    if (rc < 0)
+        fail_msg("unexpected failure: %s", err ? err->msg : "?");
+}
+#define OK(call)                                                                            \
+    do {                                                                                    \
+        struct err *e_ = NULL;                                                              \
+        int rc_ = (call);                                                                   \
+        check_ok(rc_, e_);                                                                  \
+        err_free(e_);                                                                       \
+    } while (0)
+/* `call` must use `&e_` as its err argument. */
+
+static void sync_db(struct db *db)
+{
+    struct err *err = NULL;
+    if (db_sync(db, 30000, &err) < 0)
+        fail_msg("db_sync: %s", err->msg);
+}
+
+static struct drv_shape a_shape(double vcpu, int online, double mem)
+{
+    struct drv_shape s = {.vcpus_online = online, .vcpus_max = 8, .mem_max_mib = 8192,
+                          .numa_node = 0};
+    s.res.v[DRV_RES_VCPU] = vcpu;
+    s.res.v[DRV_RES_MEM_MIB] = mem;
+    s.res.v[DRV_RES_NET_IN_MBPS] = 120;
+    s.res.v[DRV_RES_DISK_READ_IOPS] = 800;
+    drv_cpuset_parse("2-3,6", &s.pcpus, NULL);
+    return s;
+}
+
+static struct drv_instance *an_instance(const char *uuid, const char *flavor,
+                                        const char *project)
+{
+    struct drv_instance *in = xzalloc(sizeof(*in));
+    snprintf(in->uuid, sizeof(in->uuid), "%s", uuid);
+    in->name = xstrdup("vm \"one\", with, commas");
+    in->project_id = xstrdup(project);
+    in->user_id = xstrdup("user-1");
+    in->image_ref = xstrdup("cirros-0.6");
+    in->flavor.name = xstrdup(flavor);
+    in->flavor.vcpus = 2;
+    in->flavor.memory_mb = 2048;
+    in->flavor.root_gb = 10;
+    in->flavor.swap_mb = 512;
+    in->flavor.nextra_specs = 1;
+    in->flavor.extra_specs = xcalloc(1, sizeof(struct drv_kv));
+    in->flavor.extra_specs[0].key = xstrdup("hw:cpu_policy");
+    in->flavor.extra_specs[0].value = xstrdup("shared");
+    in->nmetadata = 2;
+    in->metadata = xcalloc(2, sizeof(struct drv_kv));
+    in->metadata[0].key = xstrdup("role");
+    in->metadata[0].value = xstrdup("web {front}");
+    in->metadata[1].key = xstrdup("quote");
+    in->metadata[1].value = xstrdup("a \"b\" \\c");
+    in->vm_state = xstrdup("building");
+    in->task_state = xstrdup("spawning");
+    in->power_state = DRV_POWER_NOSTATE;
+    in->domain = xasprintf("instance-%.8s", uuid);
+    in->created_ms = 1764000000123;
+    in->shape = a_shape(1.35, 2, 1536);
+    return in;
+}
+
+/* ---- migrations ---- */
+
+static void test_migrate_from_empty(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    int from = -1, to = -1, v = -1;
+    assert_int_equal(db_schema_version_at(f->url, &v, &err), 0);
+    assert_int_equal(v, 0);
+    assert_int_equal(db_migrate(f->url, &from, &to, &err), 0);
+    assert_int_equal(from, 0);
+    assert_int_equal(to, db_schema_latest());
+    assert_int_equal(db_migrate(f->url, &from, &to, &err), 0); /* idempotent */
+    assert_int_equal(from, db_schema_latest());
+    assert_int_equal(to, db_schema_latest());
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM sculpt_schema"),
+                     db_schema_latest());
+}
+
+/* Data written at each earlier version survives the upgrade to the latest
+ * and reads back through the typed calls. */
+static void test_migrate_from_each_version(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    for (int k = 0; k < db_schema_latest(); k++) {
+        autofree char *url = test_pg_scratch("mig");
+        struct err *err = NULL;
+        int from = -1, to = -1;
+        assert_int_equal(db_migrate_to(url, k, &from, &to, &err), 0);
+        assert_int_equal(to, k);
+        if (k >= 1) /* a row in the version 1 layout */
+            free(test_pg_exec(url,
+                              "INSERT INTO instances (uuid, name, flavor_name, vm_state, "
+                              "power_state, shape_res, shape_vcpus_online, shape_vcpus_max, "
+                              "shape_mem_max_mib) VALUES ('" U1 "', 'old', 'm1.small', "
+                              "'active', 1, '{1,512,0,0,0,0,0,0}', 1, 2, 1024)"));
+        struct db *db = open_db(url, 0); /* migrates the rest */
+        struct db_status st;
+        db_status_get(db, &st);
+        assert_int_equal(st.schema_version, db_schema_latest());
+        if (k >= 1) {
+            struct drv_instance *in = db_instance_get(db, U1, &err);
+            assert_non_null(in);
+            assert_string_equal(in->name, "old");
+            assert_true(in->shape.res.v[DRV_RES_MEM_MIB] == 512);
+            drv_instance_free(in);
+        }
+        db_close(db);
+        test_pg_drop(url);
+    }
+    (void)f;
+}
+
+static void test_newer_schema_refused(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    assert_int_equal(db_migrate(f->url, NULL, NULL, &err), 0);
+    autofree char *sql = xasprintf("INSERT INTO sculpt_schema (version, name) VALUES (%d, "
+                                   "'from the future')", db_schema_latest() + 1);
+    free(test_pg_exec(f->url, sql));
+    struct db_options o = {.url = f->url, .migrate = true};
+    assert_null(db_open(&o, &err));
+    assert_int_equal(err->code, ERR_CONFLICT);
+    assert_non_null(strstr(err->msg, "is newer than this sculpt knows"));
+    err_clear(&err);
+    o.migrate = false;
+    assert_null(db_open(&o, &err));
+    assert_non_null(strstr(err->msg, "is newer than this sculpt knows"));
+    err_clear(&err);
+    assert_int_equal(db_migrate(f->url, NULL, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+}
+
+static void test_old_schema_without_migrate(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_options o = {.url = f->url, .migrate = false};
+    assert_null(db_open(&o, &err));
+    assert_int_equal(err->code, ERR_CONFLICT);
+    assert_non_null(strstr(err->msg, "run `sculptctl db migrate`"));
+    err_clear(&err);
+
+    o.url = "postgresql://sculpt@127.0.0.1:1/none?connect_timeout=1";
+    o.startup_wait_ms = 300;
+    assert_null(db_open(&o, &err));
+    assert_int_equal(err->code, ERR_UNAVAILABLE);
+    err_clear(&err);
+    o.url = "";
+    assert_null(db_open(&o, &err));
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
+/* ---- instances ---- */
+
+static void test_instances(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    autoptr(drv_instance) a = an_instance(U1, "m1.small", "proj-a");
+    autoptr(drv_instance) b = an_instance(U2, "m1.large", "proj-a");
+    autoptr(drv_instance) c = an_instance(U3, "m1.small", "proj-b");
+    c->created_ms = a->created_ms + 1000;
+    OK(db_instance_put(f->db, a, &e_));
+    OK(db_instance_put(f->db, b, &e_));
+    OK(db_instance_put(f->db, c, &e_));
+
+    /* No db_sync: reads see every write acknowledged before them. */
+    autoptr(drv_instance) got = db_instance_get(f->db, U1, &err);
+    assert_non_null(got);
+    assert_string_equal(got->uuid, U1);
+    assert_string_equal(got->name, a->name);
+    assert_string_equal(got->project_id, "proj-a");
+    assert_string_equal(got->user_id, "user-1");
+    assert_string_equal(got->image_ref, "cirros-0.6");
+    assert_string_equal(got->flavor.name, "m1.small");
+    assert_int_equal(got->flavor.vcpus, 2);
+    assert_int_equal(got->flavor.memory_mb, 2048);
+    assert_int_equal(got->flavor.root_gb, 10);
+    assert_int_equal(got->flavor.swap_mb, 512);
+    assert_int_equal(got->flavor.nextra_specs, 1);
+    assert_string_equal(got->flavor.extra_specs[0].key, "hw:cpu_policy");
+    assert_int_equal(got->nmetadata, 2);
+    assert_string_equal(got->metadata[0].value, "web {front}");
+    assert_string_equal(got->metadata[1].key, "quote");
+    assert_string_equal(got->metadata[1].value, "a \"b\" \\c");
+    assert_string_equal(got->vm_state, "building");
+    assert_string_equal(got->task_state, "spawning");
+    assert_string_equal(got->domain, "instance-11111111");
+    assert_int_equal(got->created_ms, a->created_ms);
+    assert_int_equal(got->deleted_ms, 0);
+    assert_true(drv_res_eq(got->shape.res, a->shape.res, 0));
+    assert_int_equal(got->shape.vcpus_online, 2);
+    assert_int_equal(got->shape.vcpus_max, 8);
+    assert_true(drv_cpuset_equal(&got->shape.pcpus, &a->shape.pcpus));
+    assert_int_equal(got->shape.numa_node, 0);
+
+    OK(db_instance_set_state(f->db, U1, "active", NULL, DRV_POWER_RUNNING, &e_));
+    /* replace: metadata shrinks to what is given */
+    drv_kv_release(b->metadata, b->nmetadata);
+    b->metadata = NULL;
+    b->nmetadata = 0;
+    OK(db_instance_put(f->db, b, &e_));
+    drv_instance_free(got);
+    got = db_instance_get(f->db, U1, &err);
+    assert_string_equal(got->vm_state, "active");
+    assert_null(got->task_state);
+    assert_int_equal(got->power_state, DRV_POWER_RUNNING);
+    drv_instance_free(got);
+    got = db_instance_get(f->db, U2, &err);
+    assert_int_equal(got->nmetadata, 0);
+    assert_int_equal(got->flavor.nextra_specs, 1);
+
+    struct db_instance_filter flt = {.flavor_name = "m1.small"};
+    autoptr(db_instance_list) l = db_instance_list(f->db, &flt, &err);
+    assert_int_equal(l->n, 2);
+    assert_string_equal(l->v[0]->uuid, U1); /* oldest first */
+    assert_string_equal(l->v[1]->uuid, U3);
+    db_instance_list_free(l);
+    flt = (struct db_instance_filter){.project_id = "proj-a", .flavor_name = "m1.small"};
+    l = db_instance_list(f->db, &flt, &err);
+    assert_int_equal(l->n, 1);
+    db_instance_list_free(l);
+
+    OK(db_instance_delete(f->db, U3, 1764000009000, &e_));
+    l = db_instance_list(f->db, NULL, &err);
+    assert_int_equal(l->n, 2);
+    db_instance_list_free(l);
+    flt = (struct db_instance_filter){.include_deleted = true};
+    l = db_instance_list(f->db, &flt, &err);
+    assert_int_equal(l->n, 3);
+    drv_instance_free(got);
+    got = db_instance_get(f->db, U3, &err);
+    assert_int_equal(got->deleted_ms, 1764000009000);
+    assert_string_equal(got->vm_state, "deleted");
+
+    assert_null(db_instance_get(f->db, "00000000-0000-4000-8000-000000000000", &err));
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_int_equal(db_instance_put(f->db, &(struct drv_instance){.uuid = "nope"}, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    /* an update of a row that does not exist is skipped, not fatal */
+    OK(db_instance_set_state(f->db, "00000000-0000-4000-8000-000000000000", "active", NULL,
+                             DRV_POWER_RUNNING, &e_));
+    sync_db(f->db);
+    struct db_status st;
+    db_status_get(f->db, &st);
+    assert_int_equal(st.dropped, 0);
+}
+
+/* ---- blueprints ---- */
+
+static struct drv_blueprint *a_blueprint(int32_t nsteps, double base)
+{
+    struct drv_blueprint *bp = drv_blueprint_new(nsteps, 60, 1764000000, NULL);
+    snprintf(bp->model, sizeof(bp->model), "ewma(h=30)");
+    bp->confidence = 0.7;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        bp->res_confidence[k] = 0.5 + k * 0.01;
+    for (int32_t s = 0; s < nsteps; s++)
+        for (int k = 0; k < DRV_RES_LAST; k++)
+            for (int q = 0; q < DRV_Q_LAST; q++)
+                drv_blueprint_set(bp, s, (enum drv_res_kind)k, (enum drv_quantile)q,
+                                  base + s * 0.01 + k + q * 0.1);
+    return bp;
+}
+
+static void test_blueprints(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_cost_term terms[] = {{"alloc", 0.12}, {"violation", 0.03}};
+    struct db_blueprint_rev rev = {.reason = (char *)"spawn", .terms = terms, .nterms = 2};
+    snprintf(rev.instance_uuid, sizeof(rev.instance_uuid), "%s", U1);
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        rev.band[k] = 0.99;
+    rev.bp = a_blueprint(30, 1.0);
+    OK(db_blueprint_add(f->db, &rev, &e_));
+    drv_blueprint_free(rev.bp);
+    rev.bp = a_blueprint(30, 2.0);
+    rev.reason = (char *)"use above p90";
+    rev.nterms = 0;
+    OK(db_blueprint_add(f->db, &rev, &e_));
+
+    autoptr(db_blueprint_rev) last = db_blueprint_latest(f->db, U1, &err);
+    assert_non_null(last);
+    assert_int_equal(last->revision, 2);
+    assert_string_equal(last->reason, "use above p90");
+    assert_string_equal(last->bp->model, "ewma(h=30)");
+    assert_int_equal(last->bp->nsteps, 30);
+    assert_int_equal(last->bp->step_s, 60);
+    assert_int_equal(last->bp->start_s, 1764000000);
+    assert_true(last->bp->confidence == 0.7);
+    assert_true(last->band[3] == 0.99);
+    assert_int_equal(last->nterms, 0);
+    assert_memory_equal(last->bp->q, rev.bp->q, sizeof(double) * 30 * DRV_RES_LAST * DRV_Q_LAST);
+    assert_memory_equal(last->bp->res_confidence, rev.bp->res_confidence,
+                        sizeof(rev.bp->res_confidence));
+
+    autoptr(db_blueprint_rev_list) h = db_blueprint_history(f->db, U1, 0, &err);
+    assert_int_equal(h->n, 2);
+    assert_int_equal(h->v[1]->revision, 1);
+    assert_int_equal(h->v[1]->nterms, 2);
+    assert_string_equal(h->v[1]->terms[1].name, "violation");
+    assert_true(h->v[1]->terms[1].value == 0.03);
+    assert_null(db_blueprint_latest(f->db, U2, &err));
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+
+    /* a bad blueprint is refused before anything is queued */
+    drv_blueprint_set(rev.bp, 3, DRV_RES_VCPU, DRV_Q_P50, 99.0); /* p50 > p90 */
+    assert_int_equal(db_blueprint_add(f->db, &rev, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    drv_blueprint_free(rev.bp);
+
+    /* custom blueprints: synchronous CRUD */
+    struct db_custom_blueprint cb = {.name = (char *)"batch-nightly",
+                                     .flavor_name = (char *)"m1.large",
+                                     .bp = a_blueprint(60, 0.5)};
+    int64_t id = db_custom_blueprint_create(f->db, &cb, &err);
+    assert_true(id > 0);
+    assert_int_equal(db_custom_blueprint_create(f->db, &cb, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    assert_non_null(strstr(err->msg, "batch-nightly"));
+    err_clear(&err);
+    cb.id = id;
+    cb.description = (char *)"night jobs";
+    OK(db_custom_blueprint_update(f->db, &cb, &e_));
+    autoptr(db_custom_blueprint) got = db_custom_blueprint_get(f->db, id, &err);
+    assert_string_equal(got->name, "batch-nightly");
+    assert_string_equal(got->description, "night jobs");
+    assert_string_equal(got->flavor_name, "m1.large");
+    assert_null(got->project_id);
+    assert_int_equal(got->bp->nsteps, 60);
+    assert_true(got->updated_ms >= got->created_ms);
+    autoptr(db_custom_blueprint_list) l = db_custom_blueprint_list(f->db, &err);
+    assert_int_equal(l->n, 1);
+    OK(db_custom_blueprint_delete(f->db, id, &e_));
+    assert_int_equal(db_custom_blueprint_delete(f->db, id, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    cb.id = id;
+    assert_int_equal(db_custom_blueprint_update(f->db, &cb, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_null(db_custom_blueprint_get(f->db, id, &err));
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    drv_blueprint_free(cb.bp);
+}
+
+/* ---- usage ---- */
+
+static const int64_t T0 = 1764000000000; /* a minute boundary */
+
+static struct db_usage_sample a_sample(const char *uuid, int step, double vcpu)
+{
+    struct db_usage_sample s = {.t_ms = T0 + (int64_t)step * 60000, .step_s = 60};
+    snprintf(s.instance_uuid, sizeof(s.instance_uuid), "%s", uuid);
+    s.use.v[DRV_RES_VCPU] = vcpu;
+    s.use.v[DRV_RES_MEM_MIB] = 1000 + step;
+    s.use.v[DRV_RES_DISK_WRITE_MBPS] = 0.5;
+    return s;
+}
+
+/* 10,000 samples (100 guests x 100 steps) in one call go out in one
+ * transaction, one COPY. */
+static void test_usage_batch(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    enum { GUESTS = 100, STEPS = 100 };
+    struct db_usage_sample *v = xcalloc(GUESTS * STEPS, sizeof(*v));
+    char uuid[40];
+    for (int g = 0; g < GUESTS; g++) {
+        snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", g);
+        for (int s = 0; s < STEPS; s++)
+            v[g * STEPS + s] = a_sample(uuid, s, g * 0.01 + s * 0.001);
+    }
+    struct db_status before, after;
+    sync_db(f->db);
+    db_status_get(f->db, &before);
+    OK(db_usage_add(f->db, v, GUESTS * STEPS, &e_));
+    sync_db(f->db);
+    db_status_get(f->db, &after);
+    assert_int_equal(after.written - before.written, GUESTS * STEPS);
+    assert_int_equal(after.transactions - before.transactions, 1);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM usage_samples"), GUESTS * STEPS);
+    /* the values round-trip exactly */
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM usage_samples WHERE "
+                                           "instance_uuid = '00000000-0000-4000-8000-000000000042'"
+                                           " AND t = sculpt_ts(1764000000000 + 7 * 60000) AND "
+                                           "vcpu = 0.42 + 0.007 AND mem_mib = 1007"),
+                     1);
+    /* a repeated sample is ignored, the rest of its batch kept */
+    struct db_usage_sample again[2] = {v[0], a_sample(U1, 0, 0.3)};
+    OK(db_usage_add(f->db, again, 2, &e_));
+    sync_db(f->db);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM usage_samples"),
+                     GUESTS * STEPS + 1);
+    free(v);
+
+    struct err *err = NULL;
+    struct db_usage_sample bad = a_sample(U1, 1, -1.0);
+    assert_int_equal(db_usage_add(f->db, &bad, 1, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
+static void test_usage_queries(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    autoptr(drv_instance) a = an_instance(U1, "m1.small", "proj-a");
+    autoptr(drv_instance) b = an_instance(U2, "m1.large", "proj-a");
+    OK(db_instance_put(f->db, a, &e_));
+    OK(db_instance_put(f->db, b, &e_));
+    struct db_usage_sample v[120];
+    for (int s = 0; s < 60; s++) {
+        v[s] = a_sample(U1, s, s < 30 ? 1.0 : 2.0);
+        v[60 + s] = a_sample(U2, s, 0.25);
+    }
+    OK(db_usage_add(f->db, v, 120, &e_));
+
+    struct db_usage_query q = {.instance_uuid = U1};
+    autoptr(db_usage_list) l = db_usage_query(f->db, &q, &err);
+    assert_non_null(l);
+    assert_int_equal(l->n, 60);
+    assert_int_equal(l->v[0].t_ms, T0);
+    assert_int_equal(l->v[59].t_ms, T0 + 59 * 60000);
+    assert_int_equal(l->v[0].count, 1);
+    assert_true(l->v[0].use.v[DRV_RES_DISK_WRITE_MBPS] == 0.5);
+    assert_true(l->v[0].peak.v[DRV_RES_VCPU] == 1.0);
+    db_usage_list_free(l);
+
+    q = (struct db_usage_query){.flavor_name = "m1.large", .from_ms = T0 + 10 * 60000,
+                                .to_ms = T0 + 20 * 60000};
+    l = db_usage_query(f->db, &q, &err);
+    assert_int_equal(l->n, 10);
+    assert_string_equal(l->v[0].instance_uuid, U2);
+    db_usage_list_free(l);
+
+    q = (struct db_usage_query){.project_id = "proj-a", .limit = 7};
+    l = db_usage_query(f->db, &q, &err);
+    assert_int_equal(l->n, 7);
+    db_usage_list_free(l);
+    q = (struct db_usage_query){.image_ref = "no-such-image"};
+    l = db_usage_query(f->db, &q, &err);
+    assert_int_equal(l->n, 0);
+    db_usage_list_free(l);
+
+    /* 30-minute buckets: mean and peak */
+    q = (struct db_usage_query){.instance_uuid = U1, .bucket_s = 1800};
+    l = db_usage_query(f->db, &q, &err);
+    assert_int_equal(l->n, 2);
+    assert_int_equal(l->v[0].count, 30);
+    assert_int_equal(l->v[0].step_s, 1800);
+    assert_true(l->v[0].use.v[DRV_RES_VCPU] == 1.0);
+    assert_true(l->v[1].use.v[DRV_RES_VCPU] == 2.0);
+    assert_true(l->v[1].peak.v[DRV_RES_MEM_MIB] == 1059);
+    db_usage_list_free(l);
+    q.bucket_s = 3600;
+    l = db_usage_query(f->db, &q, &err);
+    assert_int_equal(l->n, 1);
+    assert_true(l->v[0].use.v[DRV_RES_VCPU] == 1.5);
+    assert_true(l->v[0].peak.v[DRV_RES_VCPU] == 2.0);
+}
+
+/* Raw samples past their retention are rolled up; a query over both
+ * tiers sees the same totals. */
+static void test_retention(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_usage_sample v[180];
+    for (int s = 0; s < 180; s++)
+        v[s] = a_sample(U1, s, s < 60 ? 1.0 : 3.0);
+    OK(db_usage_add(f->db, v, 180, &e_));
+    autoptr(drv_instance) gone = an_instance(U2, "m1.small", "proj-a");
+    OK(db_instance_put(f->db, gone, &e_));
+    struct db_usage_sample g = a_sample(U2, 0, 1.0);
+    OK(db_usage_add(f->db, &g, 1, &e_));
+    OK(db_instance_delete(f->db, U2, T0, &e_));
+    struct db_event ev = {.at_ms = T0, .source = (char *)"api", .action = (char *)"old"};
+    OK(db_event_add(f->db, &ev, &e_));
+    sync_db(f->db);
+
+    /* now = T0 + 3 h + 30 min, raw kept 1.5 h, rollups hourly: the first two
+     * hours go to rollups; deleted instances kept 1 h: U2 goes. */
+    struct db_options o = {.url = f->url, .retention = {.usage_raw_s = 5400,
+                                                        .usage_rollup_step_s = 3600,
+                                                        .usage_rollup_s = 30 * 86400,
+                                                        .blueprints_s = 86400,
+                                                        .events_s = 3600,
+                                                        .snapshots_s = 86400,
+                                                        .deleted_s = 3600,
+                                                        .interval_s = 86400}};
+    struct db *db = open_db(f->url, 0);
+    db_close(db);
+    db = db_open(&o, &err);
+    assert_non_null(db);
+    assert_int_equal(db_retention_run(db, T0 + 12600000, &err), 0);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM usage_samples"), 60);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM usage_rollups"), 2);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM instances"), 0);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM events"), 0);
+
+    struct db_usage_query q = {.instance_uuid = U1, .source = DB_USAGE_ROLLUP};
+    autoptr(db_usage_list) l = db_usage_query(db, &q, &err);
+    assert_int_equal(l->n, 2);
+    assert_int_equal(l->v[0].count, 60);
+    assert_int_equal(l->v[0].step_s, 3600);
+    assert_true(l->v[0].use.v[DRV_RES_VCPU] == 1.0);
+    assert_true(l->v[1].use.v[DRV_RES_VCPU] == 3.0);
+    db_usage_list_free(l);
+    q = (struct db_usage_query){.instance_uuid = U1, .bucket_s = 14400}; /* T0 is on a 4 h boundary */
+    l = db_usage_query(db, &q, &err);
+    assert_int_equal(l->n, 1);
+    assert_int_equal(l->v[0].count, 180);
+    assert_true(fabs(l->v[0].use.v[DRV_RES_VCPU] - (60 * 1.0 + 120 * 3.0) / 180) < 1e-12);
+
+    /* a straggler in an hour already rolled up merges into its bucket */
+    struct db_usage_sample late = a_sample(U1, 30, 4.0);
+    late.t_ms += 1000;
+    OK(db_usage_add(db, &late, 1, &e_));
+    assert_int_equal(db_retention_run(db, T0 + 12600000, &err), 0);
+    db_usage_list_free(l);
+    q = (struct db_usage_query){.instance_uuid = U1, .source = DB_USAGE_ROLLUP};
+    l = db_usage_query(db, &q, &err);
+    assert_int_equal(l->v[0].count, 61);
+    assert_true(fabs(l->v[0].use.v[DRV_RES_VCPU] - 64.0 / 61) < 1e-12);
+    assert_true(l->v[0].peak.v[DRV_RES_VCPU] == 4.0);
+    db_close(db);
+}
+
+/* ---- reshapes, snapshots, events, settings ---- */
+
+static void test_reshapes_snapshots_events(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    autoptr(drv_instance) a = an_instance(U1, "m1.small", "proj-a");
+    OK(db_instance_put(f->db, a, &e_));
+    struct db_reshape r = {.at_ms = T0, .from = a->shape, .to = a_shape(2.6, 3, 3072),
+                           .reason = (char *)"p90 rose", .duration_ms = 12.5, .ok = true,
+                           .intent_id = 7};
+    snprintf(r.instance_uuid, sizeof(r.instance_uuid), "%s", U1);
+    OK(db_reshape_add(f->db, &r, &e_));
+    OK(db_reshape_add(f->db, &r, &e_)); /* same intent: recorded once */
+    r.at_ms = T0 + 60000;
+    r.ok = false;
+    r.error = (char *)"balloon refused";
+    r.intent_id = 0;
+    r.to = a_shape(4, 4, 4096);
+    OK(db_reshape_add(f->db, &r, &e_));
+
+    autoptr(db_reshape_list) l = db_reshape_list(f->db, U1, 0, 0, 0, &err);
+    assert_int_equal(l->n, 2);
+    assert_false(l->v[0].ok); /* newest first */
+    assert_string_equal(l->v[0].error, "balloon refused");
+    assert_true(l->v[1].ok);
+    assert_int_equal(l->v[1].intent_id, 7);
+    assert_true(l->v[1].duration_ms == 12.5);
+    assert_string_equal(l->v[1].reason, "p90 rose");
+    assert_true(l->v[1].to.res.v[DRV_RES_VCPU] == 2.6);
+    assert_true(l->v[1].from.res.v[DRV_RES_VCPU] == 1.35);
+    /* the applied reshape moved the stored shape, the failed one did not */
+    autoptr(drv_instance) got = db_instance_get(f->db, U1, &err);
+    assert_true(got->shape.res.v[DRV_RES_VCPU] == 2.6);
+    assert_int_equal(got->shape.vcpus_online, 3);
+    db_reshape_list_free(l);
+    l = db_reshape_list(f->db, NULL, T0 + 1, 0, 0, &err);
+    assert_int_equal(l->n, 1);
+
+    struct db_host_snapshot s = {.at_ms = T0, .host = (char *)"cmp-1", .cpus = 16,
+                                 .numa_nodes = 2, .fragmentation = 0.25,
+                                 .topology = (char *)"node0: 0-7\nnode1: 8-15"};
+    s.capacity.v[DRV_RES_VCPU] = 16;
+    s.allocated.v[DRV_RES_VCPU] = 9.5;
+    OK(db_host_snapshot_add(f->db, &s, &e_));
+    s.at_ms = T0 + 60000;
+    s.allocated.v[DRV_RES_VCPU] = 10.5;
+    OK(db_host_snapshot_add(f->db, &s, &e_));
+    autoptr(db_host_snapshot) hs = db_host_snapshot_latest(f->db, &err);
+    assert_true(hs->allocated.v[DRV_RES_VCPU] == 10.5);
+    assert_string_equal(hs->topology, "node0: 0-7\nnode1: 8-15");
+    assert_int_equal(hs->numa_nodes, 2);
+    autoptr(db_host_snapshot_list) hl = db_host_snapshot_list(f->db, T0, T0 + 60000, 0, &err);
+    assert_int_equal(hl->n, 1);
+    assert_true(hl->v[0]->fragmentation == 0.25);
+
+    struct db_event e1 = {.at_ms = T0, .request_id = (char *)"req-1", .source = (char *)"rpc",
+                          .action = (char *)"build_and_run_instance", .duration_ms = 812};
+    snprintf(e1.instance_uuid, sizeof(e1.instance_uuid), "%s", U1);
+    struct db_event e2 = {.at_ms = T0 + 1, .source = (char *)"api",
+                          .action = (char *)"PUT /v1/config/cost", .code = ERR_INVALID,
+                          .message = (char *)"`price_vcpu_hour` is -1"};
+    OK(db_event_add(f->db, &e1, &e_));
+    OK(db_event_add(f->db, &e2, &e_));
+    autoptr(db_event_list) el = db_event_list(f->db, NULL, &err);
+    assert_int_equal(el->n, 2);
+    assert_string_equal(el->v[0].action, "PUT /v1/config/cost");
+    assert_int_equal(el->v[0].code, ERR_INVALID);
+    assert_string_equal(el->v[0].instance_uuid, "");
+    assert_int_equal(el->v[1].code, 0);
+    assert_string_equal(el->v[1].request_id, "req-1");
+    assert_true(el->v[1].duration_ms == 812);
+    db_event_list_free(el);
+    struct db_event_filter ef = {.instance_uuid = U1};
+    el = db_event_list(f->db, &ef, &err);
+    assert_int_equal(el->n, 1);
+    assert_string_equal(el->v[0].instance_uuid, U1);
+    db_event_list_free(el);
+    ef = (struct db_event_filter){.source = "api", .limit = 5};
+    el = db_event_list(f->db, &ef, &err);
+    assert_int_equal(el->n, 1);
+}
+
+static void test_settings(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_setting s[] = {
+        {.section = (char *)"cost", .name = (char *)"price_vcpu_hour", .value = (char *)"0.07",
+         .updated_by = (char *)"admin"},
+        {.section = (char *)"sculpt", .name = (char *)"target_violation_rate",
+         .value = (char *)"0.02"},
+        {.section = (char *)"cost", .name = (char *)"no_such_option", .value = (char *)"1"},
+    };
+    OK(db_settings_put(f->db, s, 3, &e_));
+    s[0].value = (char *)"0.05";
+    OK(db_settings_put(f->db, s, 1, &e_));
+    autoptr(db_setting_list) l = db_settings_list(f->db, "cost", &err);
+    assert_int_equal(l->n, 2);
+    assert_string_equal(l->v[0].name, "no_such_option");
+    assert_string_equal(l->v[1].value, "0.05");
+    assert_string_equal(l->v[1].updated_by, "admin");
+    assert_true(l->v[1].updated_ms > 0);
+
+    autocfg cfg = cfg_new_defaults();
+    assert_int_equal(db_settings_apply(f->db, cfg, &err), 2); /* the unknown one skipped */
+    assert_true(cfg->cost_vcpu_hour == 0.05);
+    assert_true(cfg->target_violation_rate == 0.02);
+
+    OK(db_settings_clear(f->db, "cost", "no_such_option", &e_));
+    db_setting_list_free(l);
+    l = db_settings_list(f->db, NULL, &err);
+    assert_int_equal(l->n, 2);
+    OK(db_settings_clear(f->db, NULL, NULL, &e_));
+    db_setting_list_free(l);
+    l = db_settings_list(f->db, NULL, &err);
+    assert_int_equal(l->n, 0);
+}
+
+/* ---- pools, intents ---- */
+
+static void test_pools(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_cost_term terms[] = {{"idle", 0.4}, {"cold_start", 1.2}};
+    struct db_pool p = {.key = (char *)"m1.small:cirros:any", .flavor_name = (char *)"m1.small",
+                        .image_ref = (char *)"cirros", .target_size = 3, .confidence = 0.85,
+                        .expires_ms = T0 + 3600000, .shape = a_shape(0.5, 1, 512),
+                        .terms = terms, .nterms = 2};
+    OK(db_pool_put(f->db, &p, &e_));
+    OK(db_pool_count(f->db, p.key, 0, 2, 1, &e_));
+    p.target_size = 4;
+    OK(db_pool_put(f->db, &p, &e_)); /* counters survive an update */
+
+    struct db_pool_member m = {.pool_key = p.key, .domain = (char *)"presculpt-1",
+                               .state = DB_MEMBER_PREPARING, .shape = p.shape,
+                               .created_ms = T0, .expires_ms = T0 + 3600000};
+    snprintf(m.uuid, sizeof(m.uuid), "%s", M1);
+    OK(db_pool_member_put(f->db, &m, &e_));
+    OK(db_pool_member_set_state(f->db, M1, DB_MEMBER_PAUSED, NULL, &e_));
+    autoptr(db_pool_member_list) ml = db_pool_member_list(f->db, p.key, true, &err);
+    assert_int_equal(ml->n, 1);
+    assert_int_equal(ml->v[0]->state, DB_MEMBER_PAUSED);
+    assert_true(ml->v[0]->ready_ms > 0);
+    assert_string_equal(ml->v[0]->domain, "presculpt-1");
+    db_pool_member_list_free(ml);
+
+    autoptr(drv_instance) in = an_instance(U1, "m1.small", "proj-a");
+    free(in->domain);
+    in->domain = xstrdup("instance-11111111");
+    OK(db_pool_handover(f->db, M1, in, &e_));
+    ml = db_pool_member_list(f->db, NULL, true, &err);
+    assert_int_equal(ml->n, 0);
+    db_pool_member_list_free(ml);
+    ml = db_pool_member_list(f->db, NULL, false, &err);
+    assert_int_equal(ml->n, 1);
+    assert_int_equal(ml->v[0]->state, DB_MEMBER_HANDED_OVER);
+    assert_string_equal(ml->v[0]->instance_uuid, U1);
+    assert_true(ml->v[0]->handed_over_ms > 0);
+    autoptr(drv_instance) got = db_instance_get(f->db, U1, &err);
+    assert_string_equal(got->domain, "instance-11111111");
+
+    autoptr(db_pool_list) pl = db_pool_list(f->db, &err);
+    assert_int_equal(pl->n, 1);
+    assert_int_equal(pl->v[0]->target_size, 4);
+    assert_int_equal(pl->v[0]->hits, 1);
+    assert_int_equal(pl->v[0]->misses, 2);
+    assert_int_equal(pl->v[0]->expiries, 1);
+    assert_null(pl->v[0]->project_id);
+    assert_int_equal(pl->v[0]->nterms, 2);
+    assert_string_equal(pl->v[0]->terms[1].name, "cold_start");
+    assert_true(pl->v[0]->confidence == 0.85);
+    assert_int_equal(pl->v[0]->expires_ms, T0 + 3600000);
+    OK(db_pool_delete(f->db, p.key, &e_));
+    db_pool_list_free(pl);
+    pl = db_pool_list(f->db, &err);
+    assert_int_equal(pl->n, 0);
+    assert_int_equal(db_member_state_parse("handed_over"), DB_MEMBER_HANDED_OVER);
+}
+
+static void test_intents(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_intent in = {.op = DB_OP_RESHAPE, .domain = (char *)"instance-1",
+                           .has_from = true, .from = a_shape(1, 1, 1024), .has_to = true,
+                           .to = a_shape(2, 2, 2048), .request_id = (char *)"req-9"};
+    snprintf(in.instance_uuid, sizeof(in.instance_uuid), "%s", U1);
+    int64_t id = db_intent_begin(f->db, &in, &err);
+    assert_true(id > 0);
+    /* durable when begin returns: visible from another connection */
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM intents WHERE state = 'open'"),
+                     1);
+    OK(db_intent_step(f->db, id, "vcpus plugged", &e_));
+    struct db_intent sp = {.op = DB_OP_SPAWN};
+    snprintf(sp.instance_uuid, sizeof(sp.instance_uuid), "%s", U2);
+    int64_t id2 = db_intent_begin(f->db, &sp, &err);
+    assert_true(id2 > id);
+
+    autoptr(db_intent_list) l = db_intent_list_open(f->db, &err);
+    assert_int_equal(l->n, 2);
+    assert_int_equal(l->v[0]->op, DB_OP_RESHAPE);
+    assert_string_equal(l->v[0]->step, "vcpus plugged");
+    assert_true(l->v[0]->has_from && l->v[0]->has_to);
+    assert_true(l->v[0]->to.res.v[DRV_RES_MEM_MIB] == 2048);
+    assert_string_equal(l->v[0]->request_id, "req-9");
+    assert_false(l->v[1]->has_from);
+    assert_false(l->v[1]->has_to);
+    assert_null(l->v[1]->domain);
+
+    OK(db_intent_finish(f->db, id, DB_INTENT_DONE, NULL, &e_));
+    db_intent_list_free(l);
+    l = db_intent_list_open(f->db, &err);
+    assert_int_equal(l->n, 1);
+    assert_int_equal(l->v[0]->id, id2);
+
+    struct db_intent bad = {.op = DB_OP_RESHAPE};
+    snprintf(bad.instance_uuid, sizeof(bad.instance_uuid), "%s", U1);
+    assert_int_equal(db_intent_begin(f->db, &bad, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
+/* A write the server refuses (bytes that are not UTF-8) is dropped alone;
+ * the records queued around it are written. */
+static void test_refused_write_isolated(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct db_event e = {.source = (char *)"rpc", .action = (char *)"before"};
+    OK(db_event_add(f->db, &e, &e_));
+    autoptr(drv_instance) bad = an_instance(U1, "m1.small", "proj-a");
+    free(bad->name);
+    bad->name = xstrdup("\xff\xfe not utf-8");
+    OK(db_instance_put(f->db, bad, &e_));
+    e.action = (char *)"after";
+    OK(db_event_add(f->db, &e, &e_));
+    sync_db(f->db);
+    struct db_status st;
+    db_status_get(f->db, &st);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM events"), 2);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM instances"), 0);
+}
+
+/* ---- PostgreSQL going away ---- */
+
+struct writer_ctx {
+    struct db *db;
+    int id;
+    volatile bool stop;
+    long long samples_ok, events_ok, refused;
+};
+
+/* Writes as the control loop would: a batch of samples per step and an
+ * event, counting what was acknowledged. */
+static void *writer_thread(void *arg)
+{
+    struct writer_ctx *w = arg;
+    char uuid[40];
+    snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", w->id);
+    for (int step = 0; !w->stop; step++) {
+        struct db_usage_sample s[10];
+        for (int i = 0; i < 10; i++) {
+            s[i] = a_sample(uuid, step * 10 + i, 0.5);
+        }
+        struct err *err = NULL;
+        if (db_usage_add(w->db, s, 10, &err) == 0)
+            w->samples_ok += 10;
+        else
+            w->refused++;
+        err_clear(&err);
+        struct db_event e = {.source = (char *)"test", .action = (char *)"step",
+                             .duration_ms = step};
+        if (db_event_add(w->db, &e, &err) == 0)
+            w->events_ok++;
+        else
+            w->refused++;
+        err_clear(&err);
+        clock_sleep_ms(2);
+    }
+    return NULL;
+}
+
+static void test_restart_mid_writes(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    if (!getenv("SCULPT_TEST_DB_RUN_DIR"))
+        skip();
+    struct writer_ctx w[2] = {{.db = f->db, .id = 1}, {.db = f->db, .id = 2}};
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&t[i], NULL, writer_thread, &w[i]);
+    clock_sleep_ms(500);
+    test_pg_stop(); /* fast shutdown by PID, in the middle of the writes */
+    clock_sleep_ms(1500);
+
+    /* While it is away: writes are acknowledged into the queue, reads and
+     * synchronous writes fail fast with UNAVAILABLE. */
+    struct db_status st;
+    db_status_get(f->db, &st);
+    assert_false(st.connected);
+    assert_true(st.queued > 0);
+    struct err *err = NULL;
+    int64_t t0 = clock_mono_ms();
+    assert_null(db_instance_get(f->db, U1, &err));
+    assert_int_equal(err->code, ERR_UNAVAILABLE);
+    err_clear(&err);
+    struct db_intent in = {.op = DB_OP_SPAWN};
+    snprintf(in.instance_uuid, sizeof(in.instance_uuid), "%s", U1);
+    assert_int_equal(db_intent_begin(f->db, &in, &err), -1);
+    assert_int_equal(err->code, ERR_UNAVAILABLE);
+    err_clear(&err);
+    assert_true(clock_mono_ms() - t0 < 10000);
+
+    test_pg_start();
+    clock_sleep_ms(500);
+    for (int i = 0; i < 2; i++) {
+        w[i].stop = true;
+        pthread_join(t[i], NULL);
+    }
+    sync_db(f->db);
+    db_status_get(f->db, &st);
+    assert_true(st.connected);
+    assert_true(st.reconnects >= 1);
+    assert_int_equal(st.dropped, 0);
+    long long samples = w[0].samples_ok + w[1].samples_ok;
+    long long events = w[0].events_ok + w[1].events_ok;
+    assert_int_equal(w[0].refused + w[1].refused, 0);
+    assert_true(samples > 100);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM usage_samples"), samples);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM events"), events);
+    /* and reads work again on fresh sessions */
+    struct db_event_filter ef = {.limit = 1};
+    autoptr(db_event_list) el = db_event_list(f->db, &ef, &err);
+    assert_non_null(el);
+}
+
+/* The queue is bounded: past queue_max, writes are refused (and counted),
+ * what was queued is kept and written when the server is back. */
+static void test_queue_bound(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    if (!getenv("SCULPT_TEST_DB_RUN_DIR"))
+        skip();
+    db_close(f->db);
+    f->db = open_db(f->url, 1000);
+    test_pg_stop();
+    struct err *err = NULL;
+    struct db_usage_sample s[100];
+    int acked = 0;
+    for (int round = 0; round < 12; round++) {
+        for (int i = 0; i < 100; i++)
+            s[i] = a_sample(U1, round * 100 + i, 1.0);
+        if (db_usage_add(f->db, s, 100, &err) == 0) {
+            acked += 100;
+        } else {
+            assert_int_equal(err->code, ERR_UNAVAILABLE);
+            assert_non_null(strstr(err->msg, "queue full"));
+            err_clear(&err);
+        }
+    }
+    assert_int_equal(acked, 1000);
+    struct db_status st;
+    db_status_get(f->db, &st);
+    assert_int_equal(st.queued, 1000);
+    assert_int_equal(st.refused, 200);
+    test_pg_start();
+    sync_db(f->db);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM usage_samples"), 1000);
+    /* room again */
+    s[0] = a_sample(U1, 5000, 1.0);
+    OK(db_usage_add(f->db, s, 1, &e_));
+}
+
+/* ---- reconciliation against the database ---- */
+
+struct fake_hv {
+    char destroyed[4][64];
+    int ndestroyed;
+    char reshaped[4][64];
+    struct drv_shape shapes[4];
+    int nreshaped;
+};
+
+static int fake_destroy(void *ctx, const char *domain, struct err **err)
+{
+    (void)err;
+    struct fake_hv *hv = ctx;
+    snprintf(hv->destroyed[hv->ndestroyed++], 64, "%s", domain);
+    return 0;
+}
+
+static int fake_apply_shape(void *ctx, const char *domain, const struct drv_shape *s,
+                            struct err **err)
+{
+    (void)err;
+    struct fake_hv *hv = ctx;
+    hv->shapes[hv->nreshaped] = *s;
+    snprintf(hv->reshaped[hv->nreshaped++], 64, "%s", domain);
+    return 0;
+}
+
+static void test_reconcile(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    /* U1: a reshape interrupted half-way; U2: a spawn interrupted after its
+     * guest started (its row never written); U3: a row whose guest is gone;
+     * M1: a pool member whose guest is gone; plus a guest nobody knows. */
+    autoptr(drv_instance) a = an_instance(U1, "m1.small", "proj-a");
+    a->power_state = DRV_POWER_RUNNING;
+    autoptr(drv_instance) c = an_instance(U3, "m1.small", "proj-a");
+    OK(db_instance_put(f->db, a, &e_));
+    OK(db_instance_put(f->db, c, &e_));
+    struct db_intent rs = {.op = DB_OP_RESHAPE, .domain = a->domain, .has_from = true,
+                           .from = a->shape, .has_to = true, .to = a_shape(3, 3, 3000)};
+    snprintf(rs.instance_uuid, sizeof(rs.instance_uuid), "%s", U1);
+    assert_true(db_intent_begin(f->db, &rs, &err) > 0);
+    struct db_intent sp = {.op = DB_OP_SPAWN, .domain = (char *)"instance-22222222",
+                           .has_to = true, .to = a_shape(0.5, 1, 512)};
+    snprintf(sp.instance_uuid, sizeof(sp.instance_uuid), "%s", U2);
+    assert_true(db_intent_begin(f->db, &sp, &err) > 0);
+    struct db_pool_member m = {.pool_key = (char *)"k", .domain = (char *)"presculpt-1",
+                               .state = DB_MEMBER_READY, .shape = a->shape};
+    snprintf(m.uuid, sizeof(m.uuid), "%s", M1);
+    OK(db_pool_member_put(f->db, &m, &e_));
+
+    struct db_guest guests[3] = {
+        {.domain = a->domain, .power = DRV_POWER_RUNNING, .has_shape = true, .shape = a->shape},
+        {.domain = "instance-22222222", .power = DRV_POWER_RUNNING},
+        {.domain = "other-vm", .power = DRV_POWER_RUNNING},
+    };
+    snprintf(guests[0].uuid, 37, "%s", U1);
+    snprintf(guests[1].uuid, 37, "%s", U2);
+    snprintf(guests[2].uuid, 37, "%s", "55555555-5555-4555-8555-555555555555");
+    guests[0].shape.vcpus_online = 3; /* half-way: vCPUs plugged, quota not yet */
+
+    struct fake_hv hv = {0};
+    struct db_reconcile_ops ops = {&hv, fake_destroy, fake_apply_shape};
+    struct db_reconcile_opts o = {.domain_prefix = "instance-"};
+    int failed = -1;
+    autoptr(db_fix_list) fixes = db_reconcile(f->db, guests, 3, NULL, 0, &o, &ops, &failed, &err);
+    assert_non_null(fixes);
+    assert_int_equal(failed, 0);
+    assert_int_equal(fixes->n, 5);
+    assert_int_equal(hv.nreshaped, 1);
+    assert_string_equal(hv.reshaped[0], a->domain);
+    assert_true(hv.shapes[0].res.v[DRV_RES_VCPU] == 1.35);
+    assert_int_equal(hv.ndestroyed, 0);
+
+    autoptr(db_intent_list) open = db_intent_list_open(f->db, &err);
+    assert_int_equal(open->n, 0);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM intents WHERE state = "
+                                           "'rolled_back' AND op = 'reshape'"), 1);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM intents WHERE state = "
+                                           "'done' AND op = 'spawn'"), 1);
+    autoptr(drv_instance) got2 = db_instance_get(f->db, U2, &err);
+    assert_non_null(got2);
+    assert_string_equal(got2->vm_state, "active");
+    assert_int_equal(got2->power_state, DRV_POWER_RUNNING);
+    assert_true(got2->shape.res.v[DRV_RES_VCPU] == 0.5);
+    autoptr(drv_instance) got3 = db_instance_get(f->db, U3, &err);
+    assert_string_equal(got3->vm_state, "error");
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM instances WHERE "
+                                           "vanished_at IS NOT NULL"), 1);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_members WHERE state = "
+                                           "'gone'"), 1);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM events WHERE source = "
+                                           "'reconcile'"), 5);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM events WHERE action = "
+                                           "'reconcile.report'"), 1);
+
+    /* A second start finds nothing left to fix (the foreign guest is
+     * reported again, nothing else). */
+    db_fix_list_free(fixes);
+    fixes = db_reconcile(f->db, guests, 3, NULL, 0, &o, &ops, &failed, &err);
+    assert_int_equal(fixes->n, 1);
+    assert_int_equal(fixes->v[0].kind, DB_FIX_REPORT);
+
+    /* Without hypervisor operations a fix that needs them stays undone. */
+    struct db_intent ds = {.op = DB_OP_DESTROY, .domain = a->domain};
+    snprintf(ds.instance_uuid, sizeof(ds.instance_uuid), "%s", U1);
+    assert_true(db_intent_begin(f->db, &ds, &err) > 0);
+    db_fix_list_free(fixes);
+    fixes = db_reconcile(f->db, guests, 1, NULL, 0, &o, NULL, &failed, &err);
+    assert_int_equal(failed, 1);
+    db_intent_list_free(open);
+    open = db_intent_list_open(f->db, &err);
+    assert_int_equal(open->n, 1);
+    db_fix_list_free(fixes);
+    fixes = db_reconcile(f->db, guests, 1, NULL, 0, &o, &ops, &failed, &err);
+    assert_int_equal(failed, 0);
+    assert_int_equal(hv.ndestroyed, 1);
+    drv_instance_free(got2);
+    got2 = db_instance_get(f->db, U1, &err);
+    assert_true(got2->deleted_ms > 0);
+}
+
+int main(void)
+{
+    log_setup(LOG_LEVEL_WARN, "stderr", false, NULL);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_migrate_from_empty, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_from_each_version, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_newer_schema_refused, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_old_schema_without_migrate, setup_empty, teardown),
+        cmocka_unit_test_setup_teardown(test_instances, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_blueprints, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_batch, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_usage_queries, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_retention, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_reshapes_snapshots_events, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_settings, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_pools, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_intents, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_refused_write_isolated, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_restart_mid_writes, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_queue_bound, setup_open, teardown),
+    };
+    if (!test_pg_available())
+        fprintf(stderr, "test_db_pg: SCULPT_TEST_DB_URL unset: skipped "
+                        "(tests/integration/db.sh runs it against a real PostgreSQL)\n");
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
