@@ -175,9 +175,17 @@ valgrind:
 	@VALGRIND=1 tests/run-unit.sh build-vg $(patsubst $(O)/%,build-vg/%,$(UNIT_BINS))
 
 BENCH_AREAS := replay engine libvirt db rpc api presculpt
-bench: $(PROGRAMS)
+# Benchmark programs: every tests/bench/bench_*.c, linked like a program,
+# built into $(O)/bench/ for the area scripts.
+BENCH_SRC := $(wildcard tests/bench/bench_*.c)
+BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRC))
+$(O)/bench/bench_%: tests/bench/bench_%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(SAY) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(ALL_LIBS) $(ALL_LDFLAGS) $(LIBS)
+bench: $(PROGRAMS) $(BENCH_BINS)
 	@tests/bench/run.sh $(O) $(BENCH_AREAS)
-$(addprefix bench-,$(BENCH_AREAS)): bench-%: $(PROGRAMS)
+$(addprefix bench-,$(BENCH_AREAS)): bench-%: $(PROGRAMS) $(BENCH_BINS)
 	@tests/bench/run.sh $(O) $*
 
 run:

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "driver/hypervisor.h"
 
 static const char *const db_fix_kinds[DB_FIX_LAST] = {
     [DB_FIX_COMPLETE] = "complete",
@@ -252,8 +253,8 @@ static void db_plan_handover(struct db_plan *pl, const struct db_intent *in, ssi
 static void db_plan_unknown_guest(struct db_plan *pl, const struct db_guest *g)
 {
     const char *prefix = pl->opts ? pl->opts->domain_prefix : NULL;
-    bool named_ours = prefix && *prefix && g->domain &&
-                      strncmp(g->domain, prefix, strlen(prefix)) == 0;
+    bool named_ours = g->ours || (prefix && *prefix && g->domain &&
+                                  strncmp(g->domain, prefix, strlen(prefix)) == 0);
     const struct db_nova_instance *n = pl->nova ? db_plan_nova(pl, g->uuid) : NULL;
     struct db_fix *f;
     if (n && !db_nova_gone(n)) {
@@ -339,8 +340,9 @@ struct db_fix_list *db_reconcile_plan(const struct db_view *view, const struct d
                         in->domain ? in->domain : "no domain");
         } else if (g && g->power != in->power_state) {
             struct db_fix *f = db_plan_add(&pl, DB_FIX_SYNC_POWER, in->uuid, g->domain,
-                                           "power state %d recorded, the guest's is %d",
-                                           (int)in->power_state, (int)g->power);
+                                           "power state `%s` recorded, the guest's is `%s`",
+                                           drv_power_state_name(in->power_state),
+                                           drv_power_state_name(g->power));
             f->power = g->power;
         }
     }

@@ -30,9 +30,9 @@
  *        handover instance's domain present -> COMPLETE (member handed over,
  *                 row kept); otherwise -> ROLL_BACK (member released and its
  *                 domain destroyed if present, instance to "error").
- *   2. A guest no row or member knows is ADOPTed when it is sculpt's (its
- *      domain name starts with the configured prefix, or Nova lists its
- *      uuid), otherwise REPORTed and left alone.
+ *   2. A guest no row or member knows is ADOPTed when it is sculpt's (the
+ *      backend says so, or its domain name starts with the configured
+ *      prefix, or Nova lists its uuid), otherwise REPORTed and left alone.
  *   3. A live row whose guest is gone is MARK_VANISHED (power NOSTATE,
  *      vm_state "error"); a live member whose domain is gone, MEMBER_GONE.
  *   4. A row whose power state differs from the guest's takes the guest's
@@ -61,6 +61,7 @@ struct db_guest {
     enum drv_power_state power;  /* RUNNING, PAUSED, SHUTDOWN (defined, off) ... */
     bool has_shape;              /* the backend could read the shape back */
     struct drv_shape shape;
+    bool ours;                   /* the backend knows it as sculpt's (its metadata) */
 };
 
 /* What Nova believes runs on this host (borrowed strings). */
@@ -161,5 +162,15 @@ struct db_fix_list *db_reconcile(struct db *db, const struct db_guest *guests, s
                                  const struct db_reconcile_opts *opts,
                                  const struct db_reconcile_ops *ops, int *failed,
                                  struct err **err);
+
+/* db_reconcile() against a hypervisor backend (driver/hypervisor.h): its
+ * guests from drv_hv_list() (sculpt's own recognised by `ours`), fixes
+ * carried out with drv_hv_destroy() and drv_hv_reshape().  What
+ * sculpt-compute calls at start-up, before it serves RPCs. */
+struct drv_hv;
+struct db_fix_list *db_reconcile_hypervisor(struct db *db, struct drv_hv *hv,
+                                            const struct db_nova_instance *nova, size_t nnova,
+                                            const struct db_reconcile_opts *opts, int *failed,
+                                            struct err **err);
 
 #endif

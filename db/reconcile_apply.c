@@ -217,6 +217,7 @@ int db_reconcile_apply(struct db *db, const struct db_fix_list *fixes,
     int failed = 0;
     for (size_t i = 0; i < fixes->n; i++) {
         const struct db_fix *f = &fixes->v[i];
+        log_ctx_set_instance(f->kind == DB_FIX_MEMBER_GONE ? NULL : f->uuid);
         autoerr struct err *hv = NULL;
         bool hv_done = db_fix_hypervisor(f, ops, &hv) == 0;
         if (hv_done)
@@ -226,8 +227,10 @@ int db_reconcile_apply(struct db *db, const struct db_fix_list *fixes,
                     f->uuid, f->why);
 
         struct db_conn *c = db_session_acquire(db, err);
-        if (!c)
+        if (!c) {
+            log_ctx_set_instance(NULL);
             return -1;
+        }
         autoerr struct err *e = NULL;
         int rc = db_conn_begin(c, &e);
         /* Without its hypervisor part a fix is only reported: the intent
@@ -243,6 +246,7 @@ int db_reconcile_apply(struct db *db, const struct db_fix_list *fixes,
         bool lost = !db_conn_is_open(c);
         db_session_release(db, c);
         if (rc < 0 && lost) {
+            log_ctx_set_instance(NULL);
             *err = steal_pointer(&e);
             return err_wrap(err, "reconcile");
         }
@@ -252,6 +256,7 @@ int db_reconcile_apply(struct db *db, const struct db_fix_list *fixes,
         if (rc < 0 || !hv_done)
             failed++;
     }
+    log_ctx_set_instance(NULL);
     return failed;
 }
 

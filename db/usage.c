@@ -20,50 +20,72 @@ static const char db_stage_copy[] =
 static const struct db_stmt st_stage_move = {
     "INSERT INTO usage_samples SELECT * FROM usage_stage ON CONFLICT DO NOTHING", 0};
 
-/* Raw samples and rollups as one relation, filtered: $1 instance, $2
- * flavor, $3 project, $4 image (NULL: any), [$5, $6) in ms ($6 NULL: no
- * end), $7 include raw, $8 include rollups. */
+/* Raw samples and rollups as one relation, filtered by time -- [$5, $6)
+ * in ms, $6 NULL: no end -- and by guest: $1 the instance, $2 flavor, $3
+ * project, $4 image (NULL: any).  $7 includes raw samples, $8 rollups.
+ * Three filters, each its own statement so the planner sees a plain
+ * condition: with a class, a semi-join the planner turns into index scans
+ * per instance; with a guest alone, the primary key; with neither, time. */
 #define DB_USAGE_MEANS                                                                     \
     "vcpu, mem_mib, net_in_mbps, net_out_mbps, disk_read_iops, disk_write_iops,"            \
     " disk_read_mbps, disk_write_mbps"
-#define DB_USAGE_FILTER(x)                                                                 \
-    " x.t >= sculpt_ts($5) AND ($6::bigint IS NULL OR x.t < sculpt_ts($6))"                 \
-    " AND ($1::uuid IS NULL OR x.instance_uuid = $1)"                                      \
-    " AND (($2::text IS NULL AND $3::text IS NULL AND $4::text IS NULL)"                    \
-    "  OR x.instance_uuid IN (SELECT uuid FROM instances"                                  \
-    "   WHERE ($2::text IS NULL OR flavor_name = $2) AND ($3::text IS NULL OR project_id = $3)" \
-    "   AND ($4::text IS NULL OR image_ref = $4)))"
-#define DB_USAGE_UNION                                                                     \
+#define DB_USAGE_PEAKS                                                                     \
+    "vcpu_peak, mem_mib_peak, net_in_mbps_peak, net_out_mbps_peak, disk_read_iops_peak,"    \
+    " disk_write_iops_peak, disk_read_mbps_peak, disk_write_mbps_peak"
+#define DB_USAGE_TIME " x.t >= sculpt_ts($5) AND ($6::bigint IS NULL OR x.t < sculpt_ts($6))"
+#define DB_USAGE_BY_GUEST DB_USAGE_TIME " AND x.instance_uuid = $1 AND $2::text IS NULL"       \
+    " AND $3::text IS NULL AND $4::text IS NULL"
+#define DB_USAGE_BY_CLASS DB_USAGE_TIME " AND x.instance_uuid IN (SELECT uuid FROM instances"   \
+    " WHERE ($1::uuid IS NULL OR uuid = $1) AND ($2::text IS NULL OR flavor_name = $2)"        \
+    " AND ($3::text IS NULL OR project_id = $3) AND ($4::text IS NULL OR image_ref = $4))"
+#define DB_USAGE_ANY DB_USAGE_TIME " AND $1::uuid IS NULL AND $2::text IS NULL"                \
+    " AND $3::text IS NULL AND $4::text IS NULL"
+#define DB_USAGE_UNION(filter)                                                             \
     "SELECT x.instance_uuid, x.t, x.step_s, 1 AS n, " DB_USAGE_MEANS ", " DB_USAGE_MEANS    \
-    " FROM usage_samples x WHERE $7 AND" DB_USAGE_FILTER(x) " UNION ALL"                    \
-    " SELECT x.instance_uuid, x.t, x.step_s, x.n, " DB_USAGE_MEANS ","                      \
-    " vcpu_peak, mem_mib_peak, net_in_mbps_peak, net_out_mbps_peak, disk_read_iops_peak,"   \
-    " disk_write_iops_peak, disk_read_mbps_peak, disk_write_mbps_peak"                      \
-    " FROM usage_rollups x WHERE $8 AND" DB_USAGE_FILTER(x)
+    " FROM usage_samples x WHERE $7 AND" filter " UNION ALL"                               \
+    " SELECT x.instance_uuid, x.t, x.step_s, x.n, " DB_USAGE_MEANS ", " DB_USAGE_PEAKS      \
+    " FROM usage_rollups x WHERE $8 AND" filter
 
-static const struct db_stmt st_query = {
-    "SELECT u.instance_uuid, sculpt_ms(u.t), u.step_s, u.n, u.* FROM (" DB_USAGE_UNION ") u"
-    " ORDER BY u.instance_uuid, u.t LIMIT $9",
-    9};
+#define DB_USAGE_PLAIN(filter)                                                             \
+    {"SELECT u.instance_uuid, sculpt_ms(u.t), u.step_s, u.n, u.* FROM ("                    \
+     DB_USAGE_UNION(filter) ") u ORDER BY u.instance_uuid, u.t LIMIT $9",                  \
+     9}
 
 /* Means weighted by the samples behind them, peaks as maxima. */
 #define DB_WMEAN(c) "sum(u." c " * u.n) / sum(u.n)"
-static const struct db_stmt st_query_bucket = {
-    "SELECT u.instance_uuid, sculpt_ms(u.bt), $10::integer, sum(u.n)::integer,"
-    " 0, 0, 0, 0, " /* placeholders keep the column layout of st_query */
-    DB_WMEAN("vcpu") ", " DB_WMEAN("mem_mib") ", " DB_WMEAN("net_in_mbps") ", "
-    DB_WMEAN("net_out_mbps") ", " DB_WMEAN("disk_read_iops") ", " DB_WMEAN("disk_write_iops")
-    ", " DB_WMEAN("disk_read_mbps") ", " DB_WMEAN("disk_write_mbps") ","
-    " max(u.p0), max(u.p1), max(u.p2), max(u.p3), max(u.p4), max(u.p5), max(u.p6), max(u.p7)"
-    " FROM (SELECT date_bin(make_interval(secs => $10::integer), v.t, timestamptz 'epoch') AS bt,"
-    "  v.instance_uuid, v.n, v.vcpu, v.mem_mib, v.net_in_mbps, v.net_out_mbps,"
-    "  v.disk_read_iops, v.disk_write_iops, v.disk_read_mbps, v.disk_write_mbps,"
-    "  v.p0, v.p1, v.p2, v.p3, v.p4, v.p5, v.p6, v.p7"
-    "  FROM (" DB_USAGE_UNION ") AS v (instance_uuid, t, step_s, n, vcpu, mem_mib, net_in_mbps,"
-    "   net_out_mbps, disk_read_iops, disk_write_iops, disk_read_mbps, disk_write_mbps,"
-    "   p0, p1, p2, p3, p4, p5, p6, p7)) u"
-    " GROUP BY u.instance_uuid, u.bt ORDER BY u.instance_uuid, u.bt LIMIT $9",
-    10};
+#define DB_USAGE_BUCKETS(filter)                                                           \
+    {"SELECT u.instance_uuid, sculpt_ms(u.bt), $10::integer, sum(u.n)::integer,"            \
+     " 0, 0, 0, 0, " /* placeholders keep the column layout of the plain query */          \
+     DB_WMEAN("vcpu") ", " DB_WMEAN("mem_mib") ", " DB_WMEAN("net_in_mbps") ", "            \
+     DB_WMEAN("net_out_mbps") ", " DB_WMEAN("disk_read_iops") ", "                          \
+     DB_WMEAN("disk_write_iops") ", " DB_WMEAN("disk_read_mbps") ", "                       \
+     DB_WMEAN("disk_write_mbps") ","                                                       \
+     " max(u.p0), max(u.p1), max(u.p2), max(u.p3), max(u.p4), max(u.p5), max(u.p6),"        \
+     " max(u.p7)"                                                                          \
+     " FROM (SELECT date_bin(make_interval(secs => $10::integer), v.t,"                     \
+     "  timestamptz 'epoch') AS bt, v.*"                                                   \
+     "  FROM (" DB_USAGE_UNION(filter) ") AS v (instance_uuid, t, step_s, n, vcpu, mem_mib," \
+     "   net_in_mbps, net_out_mbps, disk_read_iops, disk_write_iops, disk_read_mbps,"       \
+     "   disk_write_mbps, p0, p1, p2, p3, p4, p5, p6, p7)) u"                               \
+     " GROUP BY u.instance_uuid, u.bt ORDER BY u.instance_uuid, u.bt LIMIT $9",            \
+     10}
+
+enum db_usage_filter {
+    DB_USAGE_FILTER_GUEST,
+    DB_USAGE_FILTER_CLASS,
+    DB_USAGE_FILTER_ANY,
+    DB_USAGE_FILTER_LAST,
+};
+static const struct db_stmt st_query[DB_USAGE_FILTER_LAST] = {
+    DB_USAGE_PLAIN(DB_USAGE_BY_GUEST),
+    DB_USAGE_PLAIN(DB_USAGE_BY_CLASS),
+    DB_USAGE_PLAIN(DB_USAGE_ANY),
+};
+static const struct db_stmt st_query_bucket[DB_USAGE_FILTER_LAST] = {
+    DB_USAGE_BUCKETS(DB_USAGE_BY_GUEST),
+    DB_USAGE_BUCKETS(DB_USAGE_BY_CLASS),
+    DB_USAGE_BUCKETS(DB_USAGE_ANY),
+};
 
 /* st_query's columns: uuid, t_ms, step_s, n, then u.* repeats uuid, t,
  * step_s, n before the 8 means and 8 peaks. */
@@ -178,7 +200,12 @@ struct db_usage_list *db_usage_query(struct db *db, const struct db_usage_query 
     if (q->bucket_s)
         db_param_int(&p, q->bucket_s);
 
-    PGresult *r = db_session_query(db, q->bucket_s ? &st_query_bucket : &st_query, &p, err);
+    enum db_usage_filter flt = q->flavor_name || q->project_id || q->image_ref
+                                   ? DB_USAGE_FILTER_CLASS
+                               : q->instance_uuid ? DB_USAGE_FILTER_GUEST
+                                                  : DB_USAGE_FILTER_ANY;
+    PGresult *r = db_session_query(db, q->bucket_s ? &st_query_bucket[flt] : &st_query[flt],
+                                   &p, err);
     if (!r)
         return NULL;
     autoptr(db_usage_list) l = xzalloc(sizeof(*l));

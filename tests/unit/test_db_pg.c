@@ -20,6 +20,8 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "db/reconcile.h"
+#include "driver/fake/fake.h"
+#include "driver/hypervisor.h"
 #include "helpers/pg.h"
 
 #define U1 "11111111-1111-4111-8111-111111111111"
@@ -1126,6 +1128,97 @@ static void test_reconcile(void **state)
     assert_true(got2->deleted_ms > 0);
 }
 
+/* The same through a hypervisor backend (the fake one): the guest list
+ * from drv_hv_list(), fixes carried out by drv_hv_destroy/drv_hv_reshape. */
+static struct drv_shape hv_shape(double vcpu, int online)
+{
+    struct drv_shape s = {.vcpus_online = online, .vcpus_max = 4, .mem_max_mib = 2048,
+                          .numa_node = -1};
+    s.res.v[DRV_RES_VCPU] = vcpu;
+    s.res.v[DRV_RES_MEM_MIB] = 1024;
+    return s;
+}
+
+static void hv_spawn(struct drv_hv *hv, const char *uuid, struct drv_shape shape)
+{
+    struct drv_hv_guest_spec spec = {.shape = shape};
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", uuid);
+    spec.image.kernel = (char *)"/images/vmlinuz";
+    spec.image.disk_base = (char *)"/images/base.qcow2";
+    OK(drv_hv_spawn(hv, &spec, &e_));
+}
+
+static void test_reconcile_hypervisor(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    autocfg cfg = cfg_new_defaults();
+    OK(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &e_));
+    autoptr(drv_hv) hv = drv_hv_open(NULL, cfg, &err);
+    assert_non_null(hv);
+
+    struct drv_shape s1 = hv_shape(1.0, 1), s2 = hv_shape(2.5, 3);
+    const char *uuids[] = {U1, U2, U3, M1};
+    for (int i = 0; i < 4; i++)
+        hv_spawn(hv, uuids[i], s1);
+    /* U1: reshape s1 -> s2 interrupted after the guest took s2 */
+    OK(drv_fake_tamper(hv, U1, &s2, &e_));
+    /* U2: stopped behind sculpt's back */
+    OK(drv_fake_kill(hv, U2, "crashed", &e_));
+    /* U3: spawn interrupted before the guest ran */
+    OK(drv_hv_power_off(hv, U3, 0, &e_));
+    /* M1 (a guest of sculpt's): no row at all */
+
+    for (int i = 0; i < 2; i++) {
+        autoptr(drv_instance) in = an_instance(uuids[i], "m1.small", "proj-a");
+        free(in->domain);
+        in->domain = xasprintf("sculpt-%s", uuids[i]);
+        in->shape = s1;
+        in->power_state = DRV_POWER_RUNNING;
+        OK(db_instance_put(f->db, in, &e_));
+    }
+    struct db_intent rs = {.op = DB_OP_RESHAPE, .has_from = true, .from = s1, .has_to = true,
+                           .to = s2};
+    snprintf(rs.instance_uuid, sizeof(rs.instance_uuid), "%s", U1);
+    assert_true(db_intent_begin(f->db, &rs, &err) > 0);
+    struct db_intent sp = {.op = DB_OP_SPAWN, .has_to = true, .to = s1};
+    snprintf(sp.instance_uuid, sizeof(sp.instance_uuid), "%s", U3);
+    assert_true(db_intent_begin(f->db, &sp, &err) > 0);
+
+    int failed = -1;
+    struct db_reconcile_opts o = {0};
+    autoptr(db_fix_list) fixes = db_reconcile_hypervisor(f->db, hv, NULL, 0, &o, &failed, &err);
+    assert_non_null(fixes);
+    assert_int_equal(failed, 0);
+    assert_int_equal(fixes->n, 4); /* complete U1, roll back U3, sync U2, adopt M1 */
+
+    struct drv_hv_info *infos = NULL;
+    size_t n = 0;
+    OK(drv_hv_list(hv, &infos, &n, &e_));
+    assert_int_equal(n, 3); /* U3's half-built guest destroyed */
+    for (size_t i = 0; i < n; i++)
+        assert_string_not_equal(infos[i].uuid, U3);
+    free(infos);
+
+    autoptr(drv_instance) g1 = db_instance_get(f->db, U1, &err);
+    assert_true(g1->shape.res.v[DRV_RES_VCPU] == 2.5);
+    autoptr(drv_instance) g2 = db_instance_get(f->db, U2, &err);
+    assert_int_equal(g2->power_state, DRV_POWER_CRASHED);
+    autoptr(drv_instance) g4 = db_instance_get(f->db, M1, &err);
+    assert_non_null(g4);
+    assert_string_equal(g4->domain, "sculpt-" M1);
+    assert_int_equal(g4->power_state, DRV_POWER_RUNNING);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM reshapes WHERE intent_id IS "
+                                           "NOT NULL"), 1);
+    autoptr(db_intent_list) open = db_intent_list_open(f->db, &err);
+    assert_int_equal(open->n, 0);
+
+    /* and the views agree now */
+    db_fix_list_free(fixes);
+    fixes = db_reconcile_hypervisor(f->db, hv, NULL, 0, &o, &failed, &err);
+    assert_int_equal(fixes->n, 0);
+}
+
 int main(void)
 {
     log_setup(LOG_LEVEL_WARN, "stderr", false, NULL);
@@ -1145,6 +1238,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_intents, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_refused_write_isolated, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_hypervisor, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_restart_mid_writes, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_open, teardown),
     };
