@@ -184,10 +184,7 @@ int db_blueprint_add(struct db *db, const struct db_blueprint_rev *rev, struct e
     struct db_write *w = db_write_new("blueprint_add", 1);
     struct db_params *p = db_write_add(w, &st_rev_add, NULL);
     db_param_str(p, rev->instance_uuid);
-    if (rev->created_ms)
-        db_param_int(p, rev->created_ms);
-    else
-        db_param_null(p);
+    db_param_nonzero(p, rev->created_ms);
     db_param_str(p, rev->reason);
     db_param_blueprint(p, rev->bp);
     db_param_doubles(p, rev->band, DRV_RES_LAST);
@@ -219,10 +216,7 @@ struct db_blueprint_rev_list *db_blueprint_history(struct db *db, const char *uu
         return NULL;
     autoparams p = DB_PARAMS_INIT;
     db_param_str(&p, uuid);
-    if (limit)
-        db_param_int(&p, (long long)limit);
-    else
-        db_param_null(&p);
+    db_param_nonzero(&p, (long long)limit);
     PGresult *r = db_session_query(db, &st_rev_history, &p, err);
     if (!r)
         return NULL;

@@ -57,6 +57,14 @@ static char *db_format_double(double v)
     return xasprintf("%.17g", v);
 }
 
+void db_param_nonzero(struct db_params *p, long long v)
+{
+    if (v)
+        db_param_int(p, v);
+    else
+        db_param_null(p);
+}
+
 void db_param_double(struct db_params *p, double v)
 {
     db_param_push(p, NULL, db_format_double(v));

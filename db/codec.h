@@ -44,6 +44,8 @@ void db_param_int(struct db_params *p, long long v);
 void db_param_double(struct db_params *p, double v);
 void db_param_bool(struct db_params *p, bool v);
 void db_param_null(struct db_params *p);
+/* v, or SQL NULL when v is 0 (an unset time, limit or id). */
+void db_param_nonzero(struct db_params *p, long long v);
 void db_param_doubles(struct db_params *p, const double *v, size_t n); /* float8[] */
 void db_param_texts(struct db_params *p, const char *const *v, size_t n); /* text[] */
 void db_param_res(struct db_params *p, const struct drv_res *r);

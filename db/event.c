@@ -21,10 +21,7 @@ static const struct db_stmt st_list = {
 
 void db_event_params(struct db_params *p, const struct db_event *e)
 {
-    if (e->at_ms)
-        db_param_int(p, e->at_ms);
-    else
-        db_param_null(p);
+    db_param_nonzero(p, e->at_ms);
     db_param_str(p, e->request_id);
     db_param_uuid(p, e->instance_uuid);
     db_param_str(p, e->source);
@@ -91,17 +88,11 @@ struct db_event_list *db_event_list(struct db *db, const struct db_event_filter 
         return NULL;
     autoparams p = DB_PARAMS_INIT;
     db_param_int(&p, f->from_ms);
-    if (f->to_ms)
-        db_param_int(&p, f->to_ms);
-    else
-        db_param_null(&p);
+    db_param_nonzero(&p, f->to_ms);
     db_param_str(&p, f->instance_uuid);
     db_param_str(&p, f->source);
     db_param_str(&p, f->request_id);
-    if (f->limit)
-        db_param_int(&p, (long long)f->limit);
-    else
-        db_param_null(&p);
+    db_param_nonzero(&p, (long long)f->limit);
     PGresult *r = db_session_query(db, &st_list, &p, err);
     if (!r)
         return NULL;

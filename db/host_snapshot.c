@@ -35,10 +35,7 @@ int db_host_snapshot_add(struct db *db, const struct db_host_snapshot *s, struct
                        s->fragmentation);
     struct db_write *w = db_write_new("host_snapshot_add", 1);
     struct db_params *p = db_write_add(w, &st_add, NULL);
-    if (s->at_ms)
-        db_param_int(p, s->at_ms);
-    else
-        db_param_null(p);
+    db_param_nonzero(p, s->at_ms);
     db_param_str(p, s->host);
     db_param_int(p, s->cpus);
     db_param_int(p, s->numa_nodes);
@@ -108,14 +105,8 @@ struct db_host_snapshot_list *db_host_snapshot_list(struct db *db, int64_t from_
 {
     autoparams p = DB_PARAMS_INIT;
     db_param_int(&p, from_ms);
-    if (to_ms)
-        db_param_int(&p, to_ms);
-    else
-        db_param_null(&p);
-    if (limit)
-        db_param_int(&p, (long long)limit);
-    else
-        db_param_null(&p);
+    db_param_nonzero(&p, to_ms);
+    db_param_nonzero(&p, (long long)limit);
     PGresult *r = db_session_query(db, &st_list, &p, err);
     if (!r)
         return NULL;

@@ -121,14 +121,8 @@ int db_instance_write(struct db_conn *c, const struct drv_instance *in, struct e
     db_param_str(&p, in->task_state);
     db_param_int(&p, in->power_state);
     db_param_str(&p, in->domain);
-    if (in->created_ms)
-        db_param_int(&p, in->created_ms);
-    else
-        db_param_null(&p);
-    if (in->deleted_ms)
-        db_param_int(&p, in->deleted_ms);
-    else
-        db_param_null(&p);
+    db_param_nonzero(&p, in->created_ms);
+    db_param_nonzero(&p, in->deleted_ms);
     db_param_shape(&p, &in->shape);
     if (db_conn_run(c, &st_put, &p, err) < 0)
         return -1;
@@ -213,10 +207,7 @@ int db_instance_delete(struct db *db, const char *uuid, int64_t when_ms, struct 
     struct db_write *w = db_write_new("instance_delete", 1);
     struct db_params *p = db_write_add(w, &st_delete, "no such instance");
     db_param_str(p, uuid);
-    if (when_ms)
-        db_param_int(p, when_ms);
-    else
-        db_param_null(p);
+    db_param_nonzero(p, when_ms);
     return db_enqueue(db, db_write_item(w), err);
 }
 

@@ -94,14 +94,6 @@ int db_member_state_parse(const char *name)
     return -1;
 }
 
-static void db_param_ms_or_null(struct db_params *p, int64_t ms)
-{
-    if (ms)
-        db_param_int(p, ms);
-    else
-        db_param_null(p);
-}
-
 /* ---- pools ---- */
 
 static int db_check_key(const char *key, struct err **err)
@@ -127,7 +119,7 @@ int db_pool_put(struct db *db, const struct db_pool *pool, struct err **err)
     db_param_str(p, pool->project_id);
     db_param_int(p, pool->target_size);
     db_param_double(p, pool->confidence);
-    db_param_ms_or_null(p, pool->expires_ms);
+    db_param_nonzero(p, pool->expires_ms);
     db_param_shape(p, &pool->shape);
     db_param_terms(p, pool->terms, pool->nterms);
     return db_enqueue(db, db_write_item(w), err);
@@ -228,11 +220,11 @@ int db_pool_member_put(struct db *db, const struct db_pool_member *m, struct err
     db_param_str(p, m->domain);
     db_param_str(p, db_member_state_name(m->state));
     db_param_shape(p, &m->shape);
-    db_param_ms_or_null(p, m->created_ms);
-    db_param_ms_or_null(p, m->ready_ms);
-    db_param_ms_or_null(p, m->expires_ms);
+    db_param_nonzero(p, m->created_ms);
+    db_param_nonzero(p, m->ready_ms);
+    db_param_nonzero(p, m->expires_ms);
     db_param_uuid(p, m->instance_uuid);
-    db_param_ms_or_null(p, m->handed_over_ms);
+    db_param_nonzero(p, m->handed_over_ms);
     db_param_str(p, m->reason);
     return db_enqueue(db, db_write_item(w), err);
 }

@@ -33,20 +33,14 @@ static const struct db_stmt st_list = {
 void db_reshape_params(struct db_params *p, const struct db_reshape *r)
 {
     db_param_str(p, r->instance_uuid);
-    if (r->at_ms)
-        db_param_int(p, r->at_ms);
-    else
-        db_param_null(p);
+    db_param_nonzero(p, r->at_ms);
     db_param_shape(p, &r->from);
     db_param_shape(p, &r->to);
     db_param_str(p, r->reason);
     db_param_double(p, r->duration_ms);
     db_param_bool(p, r->ok);
     db_param_str(p, r->error);
-    if (r->intent_id)
-        db_param_int(p, r->intent_id);
-    else
-        db_param_null(p);
+    db_param_nonzero(p, r->intent_id);
 }
 
 const struct db_stmt *db_reshape_stmt_add(void)
@@ -105,14 +99,8 @@ struct db_reshape_list *db_reshape_list(struct db *db, const char *uuid, int64_t
     autoparams p = DB_PARAMS_INIT;
     db_param_str(&p, uuid);
     db_param_int(&p, from_ms);
-    if (to_ms)
-        db_param_int(&p, to_ms);
-    else
-        db_param_null(&p);
-    if (limit)
-        db_param_int(&p, (long long)limit);
-    else
-        db_param_null(&p);
+    db_param_nonzero(&p, to_ms);
+    db_param_nonzero(&p, (long long)limit);
     PGresult *r = db_session_query(db, &st_list, &p, err);
     if (!r)
         return NULL;

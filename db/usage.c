@@ -187,16 +187,10 @@ struct db_usage_list *db_usage_query(struct db *db, const struct db_usage_query 
     db_param_str(&p, q->project_id);
     db_param_str(&p, q->image_ref);
     db_param_int(&p, q->from_ms);
-    if (q->to_ms)
-        db_param_int(&p, q->to_ms);
-    else
-        db_param_null(&p);
+    db_param_nonzero(&p, q->to_ms);
     db_param_bool(&p, q->source != DB_USAGE_ROLLUP);
     db_param_bool(&p, q->source != DB_USAGE_RAW);
-    if (q->limit)
-        db_param_int(&p, (long long)q->limit);
-    else
-        db_param_null(&p);
+    db_param_nonzero(&p, (long long)q->limit);
     if (q->bucket_s)
         db_param_int(&p, q->bucket_s);
 
