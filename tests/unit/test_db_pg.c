@@ -5,6 +5,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -879,7 +880,7 @@ static void test_refused_write_isolated(void **state)
 struct writer_ctx {
     struct db *db;
     int id;
-    volatile bool stop;
+    atomic_bool stop;
     long long samples_ok, events_ok, refused;
 };
 
@@ -890,7 +891,7 @@ static void *writer_thread(void *arg)
     struct writer_ctx *w = arg;
     char uuid[40];
     snprintf(uuid, sizeof(uuid), "00000000-0000-4000-8000-%012d", w->id);
-    for (int step = 0; !w->stop; step++) {
+    for (int step = 0; !atomic_load(&w->stop); step++) {
         struct db_usage_sample s[10];
         for (int i = 0; i < 10; i++) {
             s[i] = a_sample(uuid, step * 10 + i, 0.5);
@@ -947,7 +948,7 @@ static void test_restart_mid_writes(void **state)
     test_pg_start();
     clock_sleep_ms(500);
     for (int i = 0; i < 2; i++) {
-        w[i].stop = true;
+        atomic_store(&w[i].stop, true);
         pthread_join(t[i], NULL);
     }
     sync_db(f->db);
