@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/uuid.h"
+#include "db/db_metrics.h"
 #include "db/db_priv.h"
 
 LOG_INIT("db.db");
@@ -145,6 +146,7 @@ struct db *db_open(const struct db_options *opts, struct err **err)
         db_close(db);
         return NULL;
     }
+    db_metrics_start(db);
     log_info("database `%s` open: schema version %d, write queue bound %lld records, "
              "%d session connections",
              redacted, db->schema_version, db->opts.queue_max, db->nsessions);
@@ -155,6 +157,7 @@ void db_close(struct db *db)
 {
     if (!db)
         return;
+    db_metrics_stop(db);
     db_writer_stop(db);
     db_conn_close(&db->wconn);
     for (int i = 0; i < db->nsessions; i++)

@@ -74,6 +74,9 @@ struct db {
     bool writer_started;
     struct db_conn wconn;       /* the writer's own connection (writer thread only) */
 
+    int metrics_collector;      /* id of the /metrics collector, 0: none */
+    long long metrics_last[5];  /* counters as last rendered (metrics.c) */
+
     pthread_mutex_t slock;      /* guards the session pool */
     pthread_cond_t sfree;
     struct db_session *sessions;

@@ -19,6 +19,7 @@
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "db/db_metrics.h"
 #include "db/db_priv.h"
 
 LOG_INIT("db.writer");
@@ -324,8 +325,11 @@ static void *db_writer_main(void *arg)
         }
         pthread_mutex_unlock(&db->lock);
         autoerr struct err *e = NULL;
+        int64_t t0 = clock_mono_ns();
         int rc = db_writer_txn(db, first, last, &batch, &e);
         bool retry = rc < 0 && db_conn_retryable(&db->wconn, e);
+        if (rc == 0)
+            db_metrics_transaction((double)(clock_mono_ns() - t0) / 1e9);
         pthread_mutex_lock(&db->lock);
         if (rc == 0) {
             db->transactions++;

@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "db/db.h"
 #include "db/reconcile.h"
 #include "driver/fake/fake.h"
@@ -966,6 +967,16 @@ static void test_restart_mid_writes(void **state)
     struct db_event_filter ef = {.limit = 1};
     autoptr(db_event_list) el = db_event_list(f->db, &ef, &err);
     assert_non_null(el);
+
+    /* what /metrics shows of it */
+    autofree char *text = metrics_render();
+    assert_non_null(strstr(text, "\nsculpt_db_up 1\n"));
+    assert_non_null(strstr(text, "\nsculpt_db_queue_records 0\n"));
+    assert_non_null(strstr(text, "sculpt_db_transaction_seconds_count"));
+    struct metrics_family *reconnects = metrics_counter("sculpt_db_reconnects_total", "", NULL);
+    assert_true(metrics_value(reconnects, NULL) >= 1);
+    struct metrics_family *written = metrics_counter("sculpt_db_records_written_total", "", NULL);
+    assert_true(metrics_value(written, NULL) >= (double)(samples + events));
 }
 
 /* The queue is bounded: past queue_max, writes are refused (and counted),
