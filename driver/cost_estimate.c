@@ -96,7 +96,12 @@ static double band_at(const struct drv_blueprint *bp, int32_t step, enum drv_res
 double drv_cost_sculpted_alloc(const struct drv_cost_model *m, const struct drv_blueprint *bp,
                                int32_t step, enum drv_res_kind k, double floor, double ceiling)
 {
-    double a = band_at(bp, step, k, drv_cost_critical_quantile(m, k));
+    double a;
+    if (bp->alloc && (bp->alloc[(size_t)step * DRV_RES_LAST + (size_t)k] > 0 ||
+                      drv_blueprint_get(bp, step, k, DRV_Q_P99) == 0))
+        a = bp->alloc[(size_t)step * DRV_RES_LAST + (size_t)k];
+    else
+        a = band_at(bp, step, k, drv_cost_critical_quantile(m, k));
     if (a < floor)
         a = floor;
     if (ceiling > 0 && a > ceiling)

@@ -75,8 +75,9 @@ int drv_cost_estimate(const struct drv_cost_model *m, const struct drv_blueprint
                       struct err **err);
 
 /* The allocation the sculpted policy makes at `step` for resource k before
- * hysteresis: the cost model's critical quantile of the bands, between
- * floor and ceiling. */
+ * hysteresis: the blueprint's own allocation when it carries one (the
+ * predictor's choice under the same model), else the cost model's
+ * critical quantile of the bands; between floor and ceiling. */
 double drv_cost_sculpted_alloc(const struct drv_cost_model *m, const struct drv_blueprint *bp,
                                int32_t step, enum drv_res_kind k, double floor, double ceiling);
 

@@ -28,6 +28,7 @@ void drv_sculpt_params_from_cfg(const struct cfg *cfg, struct drv_sculpt_params 
     out->move_budget = (int32_t)cfg->engine_move_budget;
     out->records_max = (int32_t)cfg->engine_records_max;
     out->pin_vcpus = cfg->engine_pin_vcpus;
+    out->admit_by_risk = true;
     drv_cost_model_from_cfg(cfg, &out->cost);
 }
 
@@ -253,10 +254,34 @@ double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, 
     double ceil = g->spec.ceiling.v[k];
     if (!g->bp)
         return fmin(fmax(g->shape.res.v[k], floor), ceil);
-    double a = drv_cost_band_quantile(drv_blueprint_get(g->bp, s, k, DRV_Q_P50),
-                                      drv_blueprint_get(g->bp, s, k, DRV_Q_P90),
-                                      drv_blueprint_get(g->bp, s, k, DRV_Q_P99), e->crit[k]);
+    double p99 = drv_blueprint_get(g->bp, s, k, DRV_Q_P99);
+    double a;
+    if (g->bp->alloc && (g->bp->alloc[(size_t)s * DRV_RES_LAST + (size_t)k] > 0 || p99 == 0))
+        /* the predictor already priced its bands with the same cost model */
+        a = g->bp->alloc[(size_t)s * DRV_RES_LAST + (size_t)k];
+    else
+        a = drv_cost_band_quantile(drv_blueprint_get(g->bp, s, k, DRV_Q_P50),
+                                   drv_blueprint_get(g->bp, s, k, DRV_Q_P90), p99, e->crit[k]);
     return fmin(fmax(a, floor), ceil);
+}
+
+void sculpt_moments(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s, int k,
+                    double plan, double *mean, double *var)
+{
+    /* the operator's prior: the flavor used at 1 / overcommit ratio, what
+     * Nova's ratios assume of every guest */
+    double prior = fmin(g->spec.ceiling.v[k] / e->host->ratio.v[k], plan);
+    if (!g->bp) {
+        *mean = plan;
+        *var = 0;
+        return;
+    }
+    double c = g->bp->res_confidence[k], m, sd;
+    drv_cost_band_moments(drv_blueprint_get(g->bp, s, k, DRV_Q_P50),
+                          drv_blueprint_get(g->bp, s, k, DRV_Q_P90),
+                          drv_blueprint_get(g->bp, s, k, DRV_Q_P99), &m, &sd);
+    *mean = c * fmin(m, plan) + (1 - c) * prior;
+    *var = c * sd * sd;
 }
 
 void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s)
@@ -466,12 +491,15 @@ int drv_sculpt_set_blueprint(struct drv_sculpt *e, const char *uuid,
         pthread_mutex_unlock(&e->lock);
         return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
     }
-    if (g->bp && g->bp->nsteps == bp->nsteps) {
-        /* same size: copy in place, no allocation (the common case) */
-        double *q = g->bp->q;
+    if (g->bp && g->bp->nsteps == bp->nsteps && !g->bp->alloc == !bp->alloc) {
+        /* same layout: copy in place, no allocation (the common case) */
+        double *q = g->bp->q, *alloc = g->bp->alloc;
         memcpy(q, bp->q, (size_t)bp->nsteps * DRV_RES_LAST * DRV_Q_LAST * sizeof(double));
+        if (alloc)
+            memcpy(alloc, bp->alloc, (size_t)bp->nsteps * DRV_RES_LAST * sizeof(double));
         *g->bp = *bp;
         g->bp->q = q;
+        g->bp->alloc = alloc;
     } else {
         drv_blueprint_free(g->bp);
         g->bp = drv_blueprint_dup(bp);
@@ -529,6 +557,57 @@ int drv_sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_chang
     int rc = sculpt_step(e, now_s, changes, nchanges);
     pthread_mutex_unlock(&e->lock);
     return rc;
+}
+
+int drv_sculpt_force(struct drv_sculpt *e, const char *uuid, struct drv_res res, int64_t now_s,
+                     struct drv_sculpt_change *change, struct err **err)
+{
+    if (drv_res_validate(res, err) < 0)
+        return err_wrap(err, "entitlement for `%s`", uuid);
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (!g) {
+        pthread_mutex_unlock(&e->lock);
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    }
+    e->now_s = now_s;
+    struct drv_res want = g->shape.res;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        if (sculpt_shaped(g, k))
+            want.v[k] = fmin(res.v[k], g->spec.ceiling.v[k]);
+    if (drv_res_eq(want, g->shape.res, 0)) {
+        pthread_mutex_unlock(&e->lock);
+        return 0;
+    }
+    struct drv_shape from = g->shape;
+    sculpt_pin_unload(e, g);
+    g->shape.res = want;
+    g->target = want;
+    g->shape.vcpus_online = 0;
+    sculpt_shape_finish(g, &g->shape);
+    if (g->shape.vcpus_online != from.vcpus_online || drv_cpuset_count(&from.pcpus) == 0)
+        sculpt_pin_place(e, g, true);
+    else
+        sculpt_pin_load(e, g);
+    g->squeezed = false;
+    g->reshapes++;
+    g->last_reshape_s = now_s;
+    e->reshapes++;
+    e->version++;
+    char a[160], b[160];
+    sculpt_record(e, uuid, want.v[DRV_RES_VCPU] >= from.res.v[DRV_RES_VCPU] ? DRV_SCULPT_DEC_GROW
+                                                                          : DRV_SCULPT_DEC_SHRINK,
+                  -1, 0, "operator", 0, 0, 0, "set from %s to %s",
+                  drv_res_format(from.res, a, sizeof(a)), drv_res_format(want, b, sizeof(b)));
+    if (change) {
+        memcpy(change->uuid, g->spec.uuid, sizeof(change->uuid));
+        change->kind = DRV_SCULPT_CHANGE_RESHAPE;
+        change->from = from;
+        change->to = g->shape;
+        snprintf(change->why, sizeof(change->why), "set by request to %s", b);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return 1;
 }
 
 int drv_sculpt_revert(struct drv_sculpt *e, const char *uuid, const struct drv_shape *actual,
@@ -644,16 +723,11 @@ static double sculpt_room(const struct drv_sculpt *e, int k, double shapes)
         const struct sculpt_guest *g = e->guests[i];
         if (!sculpt_shaped(g, k))
             continue;
-        double m = g->shape.res.v[k], sd = 0;
-        if (g->bp) {
-            int32_t s = sculpt_bp_step(g->bp, e->now_s);
-            drv_cost_band_moments(drv_blueprint_get(g->bp, s, k, DRV_Q_P50),
-                                  drv_blueprint_get(g->bp, s, k, DRV_Q_P90),
-                                  drv_blueprint_get(g->bp, s, k, DRV_Q_P99), &m, &sd);
-            m = fmin(m, g->shape.res.v[k]);
-        }
+        double m, v;
+        sculpt_moments(e, g, g->bp ? sculpt_bp_step(g->bp, e->now_s) : 0, k, g->shape.res.v[k],
+                       &m, &v);
         mean += m;
-        var += sd * sd;
+        var += v;
     }
     if (mean > 0) {
         double risk_room = cap - (mean + e->z * sqrt(var));

@@ -12,8 +12,10 @@
  *    vCPUs are pinned to a run of adjacent CPUs in one L3 domain / NUMA
  *    node when one has room, and memory goes to that node; the result is
  *    scored by drv_host_contiguity().
- *  - Reshape: each step a guest's target is the band the cost model picks
- *    (newsvendor quantile v / (v + p)) over the next lead steps, raised to
+ *  - Reshape: each step a guest's target is the blueprint's allocation (the
+ *    predictor prices its bands with the same cost model) or, when it has
+ *    none, the band the cost model picks (newsvendor quantile v / (v + p)),
+ *    the largest over the next lead steps, raised to
  *    observed use plus a margin when the blueprint lags, kept between its
  *    floor and its flavor.  Growth is immediate; shrinking waits for the
  *    target to stay low for hold steps (hysteresis), and a change whose
@@ -65,6 +67,9 @@ struct drv_sculpt_params {
     int32_t move_budget;        /* re-pinnings per step for defragmentation */
     int32_t records_max;        /* decision records kept (ring) */
     bool pin_vcpus;             /* pin vCPUs to host CPUs (false: float anywhere) */
+    bool admit_by_risk;         /* check the host-level risk at admission (true from
+                                 * the config; sculpt-replay clears it to replay
+                                 * Nova's rule: the ceilings alone) */
     struct drv_cost_model cost; /* prices, violation prices, reshape price */
 };
 
@@ -187,6 +192,16 @@ struct drv_sculpt_change {
  * -1 with *err. */
 int drv_sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **changes,
                     size_t *nchanges, struct err **err);
+
+/* Set a guest's entitlement now, as an operator decides (or a baseline
+ * policy replayed by sculpt-replay): blueprint, hysteresis and price are
+ * bypassed; shaped dimensions take `res` clipped to the ceiling (the
+ * others stay unlimited), vCPUs online follow, CPUs are re-pinned when
+ * their count changes.  The decision is recorded.  *change (may be NULL)
+ * gets the change.  Returns 1 when the shape changed, 0 when it already
+ * was so, -1 with *err (ERR_NOT_FOUND, ERR_INVALID). */
+int drv_sculpt_force(struct drv_sculpt *e, const char *uuid, struct drv_res res, int64_t now_s,
+                     struct drv_sculpt_change *change, struct err **err);
 
 /* The backend could not apply a change: `actual` is the shape in force.
  * ERR_NOT_FOUND. */

@@ -7,8 +7,8 @@
  *            <= capacity x overcommit ratio;
  *   risk     sum of expected use + z x sqrt(sum of variances) <= capacity,
  *            z the normal quantile of 1 - host_violation_rate, means and
- *            variances from each blueprint's bands (a guest's mean capped
- *            at its shape, which the hypervisor enforces).
+ *            variances from each blueprint's bands weighted by its
+ *            confidence against the operator's prior (sculpt_moments).
  * The sums over the guests already held are kept for the candidate's time
  * grid and reused until the engine changes.  The first step that fails is
  * reported, with its worst dimension.
@@ -44,16 +44,11 @@ static void sculpt_agg_add_guest(const struct drv_sculpt *e, struct sculpt_agg *
             double plan = sculpt_planned(e, g, s, k, floor.v[k]);
             if (j == 0 || !g->bp) /* now (or no plan): what is in force counts */
                 plan = fmax(plan, g->shape.res.v[k]);
-            double m = plan, sd = 0;
-            if (g->bp) {
-                drv_cost_band_moments(drv_blueprint_get(g->bp, s, k, DRV_Q_P50),
-                                      drv_blueprint_get(g->bp, s, k, DRV_Q_P90),
-                                      drv_blueprint_get(g->bp, s, k, DRV_Q_P99), &m, &sd);
-                m = fmin(m, plan);
-            }
+            double m, v;
+            sculpt_moments(e, g, s, k, plan, &m, &v);
             ent[k] += plan;
             mean[k] += m;
-            var[k] += sd * sd;
+            var[k] += v;
         }
     }
 }
@@ -148,11 +143,8 @@ int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, in
             if (!sculpt_shaped(cand, k))
                 continue;
             double plan = sculpt_planned(e, cand, s, k, floor.v[k]);
-            double m, sd;
-            drv_cost_band_moments(drv_blueprint_get(bp, s, k, DRV_Q_P50),
-                                  drv_blueprint_get(bp, s, k, DRV_Q_P90),
-                                  drv_blueprint_get(bp, s, k, DRV_Q_P99), &m, &sd);
-            m = fmin(m, plan);
+            double m, v;
+            sculpt_moments(e, cand, s, k, plan, &m, &v);
             double ceiling = cap->v[k] * ratio->v[k];
             const double *ent = a->ent + (size_t)j * DRV_RES_LAST;
             const double *mean = a->mean + (size_t)j * DRV_RES_LAST;
@@ -163,9 +155,10 @@ int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, in
             } checks[] = {
                 {DRV_SCULPT_RULE_SIZE, plan, ceiling},
                 {DRV_SCULPT_RULE_CEILING, ent[k] + plan, ceiling},
-                {DRV_SCULPT_RULE_RISK, mean[k] + m + e->z * sqrt(var[k] + sd * sd), cap->v[k]},
+                {DRV_SCULPT_RULE_RISK, mean[k] + m + e->z * sqrt(var[k] + v), cap->v[k]},
             };
-            for (size_t c = 0; c < ARRAY_SIZE(checks); c++) {
+            size_t nchecks = e->p.admit_by_risk ? ARRAY_SIZE(checks) : 2;
+            for (size_t c = 0; c < nchecks; c++) {
                 double excess = checks[c].need - checks[c].limit;
                 if (excess <= 1e-9 * fmax(1.0, checks[c].limit))
                     continue;

@@ -246,11 +246,10 @@ static void sculpt_shortage(struct drv_sculpt *e, struct sculpt_want *wants, int
             struct sculpt_guest *g = e->guests[i];
             if (!sculpt_shaped(g, k))
                 continue;
-            double b[3], m, sd;
-            sculpt_bands(g, wants[i].s0, k, b);
-            drv_cost_band_moments(b[0], b[1], b[2], &m, &sd);
-            mean += fmin(m, wants[i].res.v[k]);
-            var += sd * sd;
+            double m, v;
+            sculpt_moments(e, g, wants[i].s0, k, wants[i].res.v[k], &m, &v);
+            mean += m;
+            var += v;
         }
         if (mean + e->z * sqrt(var) > cap)
             budget = fmin(budget, cap);

@@ -66,6 +66,8 @@ static struct drv_blueprint *bp_of(int32_t n, band_fn cpu, double mem)
         }
     }
     bp->confidence = 0.8;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        bp->res_confidence[k] = 0.8;
     snprintf(bp->model, sizeof(bp->model), "test");
     return bp;
 }
@@ -78,6 +80,9 @@ static struct drv_blueprint *bp_flat(int32_t n, double cpu, double mem)
     r.v[DRV_RES_VCPU] = cpu;
     r.v[DRV_RES_MEM_MIB] = mem;
     drv_blueprint_fill_flat(bp, r);
+    bp->confidence = 1;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        bp->res_confidence[k] = 1;
     snprintf(bp->model, sizeof(bp->model), "flat");
     return bp;
 }
@@ -216,6 +221,67 @@ static void test_admit_risk_limits_overcommit(void **state)
     assert_true(why.need > 8 && fabs(why.limit - 8) < 1e-9);
 }
 
+static void test_admit_without_evidence_as_nova(void **state)
+{
+    (void)state;
+    /* bands that say nothing (confidence 0): the operator's ratio decides,
+     * as in Nova -- 4 CPUs x 4 = 16 vCPUs of flavors */
+    autoptr(drv_host) h = host_of("cpus=4,mem_gib=64", 4.0, 1.5);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    int placed = 0;
+    struct err *err = NULL;
+    struct drv_sculpt_refusal why;
+    for (int i = 0; i < 10; i++) {
+        char uuid[16];
+        snprintf(uuid, sizeof(uuid), "g%d", i);
+        struct drv_sculpt_guest_spec s = spec_of(uuid, 2, 1024, 0);
+        autoptr(drv_blueprint) bp = bp_of(30, wide, 512);
+        for (int k = 0; k < DRV_RES_LAST; k++)
+            bp->res_confidence[k] = 0;
+        bp->confidence = 0;
+        for (int32_t st = 0; st < 30; st++)
+            for (int q = 0; q < DRV_Q_LAST; q++)
+                drv_blueprint_set(bp, st, DRV_RES_VCPU, (enum drv_quantile)q, 2);
+        struct drv_shape shape;
+        if (drv_sculpt_place(e, &s, bp, T0, &shape, &why, &err) < 0) {
+            err_clear(&err);
+            break;
+        }
+        placed++;
+    }
+    assert_int_equal(placed, 8);
+    assert_int_equal(why.rule, DRV_SCULPT_RULE_CEILING);
+}
+
+static void test_force(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    place_ok(e, "a", 4, 4096, 0, bp_flat(30, 1, 1024), NULL);
+    struct drv_res r = drv_res_zero();
+    r.v[DRV_RES_VCPU] = 3.5;
+    r.v[DRV_RES_MEM_MIB] = 9000; /* clipped to the flavor */
+    r.v[DRV_RES_NET_IN_MBPS] = 50; /* not limited for this guest: stays 0 */
+    struct drv_sculpt_change c;
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_force(e, "a", r, T0 + 5, &c, &err), 1);
+    assert_true(fabs(c.to.res.v[DRV_RES_VCPU] - 3.5) < 1e-12);
+    assert_true(fabs(c.to.res.v[DRV_RES_MEM_MIB] - 4096) < 1e-12);
+    assert_true(c.to.res.v[DRV_RES_NET_IN_MBPS] == 0);
+    assert_int_equal(c.to.vcpus_online, 4);
+    assert_int_equal(drv_cpuset_count(&c.to.pcpus), 4);
+    assert_int_equal(drv_sculpt_force(e, "a", r, T0 + 6, NULL, &err), 0);
+    assert_int_equal(drv_sculpt_force(e, "zz", r, T0 + 6, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    struct drv_sculpt_record rec;
+    assert_int_equal(drv_sculpt_records(e, "a", &rec, 1), 1);
+    assert_string_equal(rec.term, "operator");
+}
+
 /* ---- placement ---- */
 
 static void test_contiguity_preference(void **state)
@@ -276,6 +342,14 @@ static void test_fractional_shape(void **state)
 }
 
 /* ---- reshaping ---- */
+
+static void grown_early(int32_t s, double b[3])
+{
+    (void)s;
+    b[0] = 1.5;
+    b[1] = 2.5;
+    b[2] = 3;
+}
 
 static void test_hysteresis_and_hold(void **state)
 {
@@ -378,6 +452,33 @@ static void test_observed_use_overrides_blueprint(void **state)
     /* memory: above the working set plus margin (the floor) */
     assert_true(fabs(ch[0].to.res.v[DRV_RES_MEM_MIB] - 2200) < 1e-9);
     free(ch);
+}
+
+static void test_blueprint_allocation_series(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    /* bands say 3 at p99, the predictor's allocation says 2.5: it wins */
+    struct drv_blueprint *bp = bp_of(30, grown_early, 1024);
+    struct drv_res a = drv_res_zero();
+    a.v[DRV_RES_VCPU] = 2.5;
+    a.v[DRV_RES_MEM_MIB] = 1024;
+    for (int32_t s = 0; s < 30; s++)
+        drv_blueprint_set_alloc(bp, s, a);
+    struct drv_shape shape;
+    place_ok(e, "a", 4, 4096, 0, bp, &shape);
+    assert_true(fabs(shape.res.v[DRV_RES_VCPU] - 2.5) < 1e-12);
+    /* revisions with and without a series, same or other size: no leak,
+     * no shared buffer */
+    struct err *err = NULL;
+    for (int i = 0; i < 4; i++) {
+        autoptr(drv_blueprint) r = i % 2 ? bp_flat(30 + i, 2, 1024) : bp_of(30, grown_early, 1024);
+        if (i == 2)
+            drv_blueprint_set_alloc(r, 0, a);
+        assert_int_equal(drv_sculpt_set_blueprint(e, "a", r, &err), 0);
+    }
 }
 
 /* ---- shortage ---- */
@@ -740,11 +841,14 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admit_over_horizon),
         cmocka_unit_test(test_admit_risk_limits_overcommit),
+        cmocka_unit_test(test_admit_without_evidence_as_nova),
+        cmocka_unit_test(test_force),
         cmocka_unit_test(test_contiguity_preference),
         cmocka_unit_test(test_fractional_shape),
         cmocka_unit_test(test_hysteresis_and_hold),
         cmocka_unit_test(test_reshape_price_skips_small_changes),
         cmocka_unit_test(test_observed_use_overrides_blueprint),
+        cmocka_unit_test(test_blueprint_allocation_series),
         cmocka_unit_test(test_squeeze_order),
         cmocka_unit_test(test_memory_floor_under_shortage),
         cmocka_unit_test(test_defrag_plan),
