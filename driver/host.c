@@ -438,38 +438,39 @@ int32_t drv_host_cpu_index(const struct drv_host *h, int32_t id)
     return h->index_by_id[id];
 }
 
+static int drv_host_i32_cmp(const void *pa, const void *pb)
+{
+    int32_t a = *(const int32_t *)pa, b = *(const int32_t *)pb;
+    return (a > b) - (a < b);
+}
+
 double drv_host_contiguity(const struct drv_host *h, const struct drv_cpuset *set)
 {
-    bool in_l3[DRV_CPUSET_MAX] = {false};
-    bool in_node[DRV_CPUSET_MAX] = {false};
-    int32_t runs = 0, l3s = 0, nodes = 0;
-    bool prev = false;
-
-    /* walk the usable CPUs in topology order: reserved CPUs in between do
-     * not break a run, since no guest could have them anyway */
-    for (int32_t i = 0; i < h->ncpus; i++) {
-        const struct drv_host_cpu *c = &h->cpus[i];
-        bool has = drv_cpuset_has(set, c->id);
-        if (c->reserved && !has)
-            continue;
-        if (has) {
-            if (!prev)
-                runs++;
-            if (c->l3 >= 0 && !in_l3[c->l3]) {
-                in_l3[c->l3] = true;
-                l3s++;
-            }
-            if (!in_node[c->node]) {
-                in_node[c->node] = true;
-                nodes++;
-            }
+    int32_t idx[DRV_CPUSET_MAX];
+    int32_t n = 0;
+    for (int32_t w = 0; w < DRV_CPUSET_MAX / 64; w++)
+        for (uint64_t b = set->bits[w]; b; b &= b - 1) {
+            int32_t i = drv_host_cpu_index(h, w * 64 + __builtin_ctzll(b));
+            if (i >= 0)
+                idx[n++] = i;
         }
-        prev = has;
-    }
-    if (runs == 0)
+    if (n == 0)
         return 1.0;
-    int32_t penalty = (runs - 1) + (l3s > 1 ? l3s - 1 : 0) + (nodes - 1);
-    return 1.0 / (1 + penalty);
+    qsort(idx, (size_t)n, sizeof(int32_t), drv_host_i32_cmp);
+    /* in topology order nodes and L3 domains are contiguous, so counting
+     * changes counts them; reserved CPUs in between do not break a run,
+     * since no guest could have them anyway */
+    int32_t runs = 1, l3s = 1, nodes = 1;
+    for (int32_t i = 1; i < n; i++) {
+        const struct drv_host_cpu *a = &h->cpus[idx[i - 1]], *b = &h->cpus[idx[i]];
+        bool adjacent = true;
+        for (int32_t j = idx[i - 1] + 1; j < idx[i] && adjacent; j++)
+            adjacent = h->cpus[j].reserved;
+        runs += !adjacent;
+        l3s += a->l3 != b->l3 && a->l3 >= 0 && b->l3 >= 0;
+        nodes += a->node != b->node;
+    }
+    return 1.0 / (1 + (runs - 1) + (l3s - 1) + (nodes - 1));
 }
 
 char *drv_host_describe(const struct drv_host *h, char *buf, int size)

@@ -7,4 +7,7 @@
 /* Default: per-VM usage traces through allocation policies. */
 int drv_replay_usage_cli(int argc, char **argv);
 
+/* --pack: a trace's VMs packed onto hosts under every policy (pack.h). */
+int drv_replay_pack_cli(int argc, char **argv);
+
 #endif

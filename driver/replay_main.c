@@ -11,6 +11,7 @@ static const struct {
     int (*run)(int argc, char **argv);
 } replay_modes[] = {
     {NULL, drv_replay_usage_cli},
+    {"--pack", drv_replay_pack_cli},
 };
 
 int main(int argc, char **argv)

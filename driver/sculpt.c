@@ -95,7 +95,7 @@ static int sculpt_params_validate(const struct drv_sculpt_params *p, struct err 
     if (!(p->hysteresis >= 0 && p->hysteresis < 1))
         return err_set(err, ERR_INVALID, "engine: hysteresis %g outside [0, 1)", p->hysteresis);
     if (p->shrink_hold_steps < 0 || p->lead_steps < 1 || p->move_budget < 0 ||
-        p->records_max < 1)
+        p->records_max < 0)
         return err_set(err, ERR_INVALID, "engine: hold %d, lead %d, move budget %d, records %d",
                        p->shrink_hold_steps, p->lead_steps, p->move_budget, p->records_max);
     if (!(p->observed_margin >= 0) || !(p->mem_floor_margin >= 0) || !(p->cpu_floor_vcpu > 0) ||
@@ -265,23 +265,20 @@ double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, 
     return fmin(fmax(a, floor), ceil);
 }
 
-void sculpt_moments(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s, int k,
-                    double plan, double *mean, double *var)
+void sculpt_moments(const struct sculpt_guest *g, int32_t s, int k, double plan, double *mean,
+                    double *var)
 {
-    /* the operator's prior: the flavor used at 1 / overcommit ratio, what
-     * Nova's ratios assume of every guest */
-    double prior = fmin(g->spec.ceiling.v[k] / e->host->ratio.v[k], plan);
     if (!g->bp) {
         *mean = plan;
         *var = 0;
         return;
     }
-    double c = g->bp->res_confidence[k], m, sd;
+    double m, sd;
     drv_cost_band_moments(drv_blueprint_get(g->bp, s, k, DRV_Q_P50),
                           drv_blueprint_get(g->bp, s, k, DRV_Q_P90),
                           drv_blueprint_get(g->bp, s, k, DRV_Q_P99), &m, &sd);
-    *mean = c * fmin(m, plan) + (1 - c) * prior;
-    *var = c * sd * sd;
+    *mean = fmin(m, plan);
+    *var = sd * sd;
 }
 
 void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s)
@@ -594,17 +591,20 @@ int drv_sculpt_force(struct drv_sculpt *e, const char *uuid, struct drv_res res,
     g->last_reshape_s = now_s;
     e->reshapes++;
     e->version++;
-    char a[160], b[160];
-    sculpt_record(e, uuid, want.v[DRV_RES_VCPU] >= from.res.v[DRV_RES_VCPU] ? DRV_SCULPT_DEC_GROW
-                                                                          : DRV_SCULPT_DEC_SHRINK,
-                  -1, 0, "operator", 0, 0, 0, "set from %s to %s",
-                  drv_res_format(from.res, a, sizeof(a)), drv_res_format(want, b, sizeof(b)));
+    if (e->ring_cap) {
+        char a[160], b[160];
+        sculpt_record(e, uuid,
+                      want.v[DRV_RES_VCPU] >= from.res.v[DRV_RES_VCPU] ? DRV_SCULPT_DEC_GROW
+                                                                     : DRV_SCULPT_DEC_SHRINK,
+                      -1, 0, "operator", 0, 0, 0, "set from %s to %s",
+                      drv_res_format(from.res, a, sizeof(a)), drv_res_format(want, b, sizeof(b)));
+    }
     if (change) {
         memcpy(change->uuid, g->spec.uuid, sizeof(change->uuid));
         change->kind = DRV_SCULPT_CHANGE_RESHAPE;
         change->from = from;
         change->to = g->shape;
-        snprintf(change->why, sizeof(change->why), "set by request to %s", b);
+        snprintf(change->why, sizeof(change->why), "set by request");
     }
     pthread_mutex_unlock(&e->lock);
     return 1;
@@ -724,15 +724,16 @@ static double sculpt_room(const struct drv_sculpt *e, int k, double shapes)
         if (!sculpt_shaped(g, k))
             continue;
         double m, v;
-        sculpt_moments(e, g, g->bp ? sculpt_bp_step(g->bp, e->now_s) : 0, k, g->shape.res.v[k],
+        sculpt_moments(g, g->bp ? sculpt_bp_step(g->bp, e->now_s) : 0, k, g->shape.res.v[k],
                        &m, &v);
         mean += m;
         var += v;
     }
-    if (mean > 0) {
-        double risk_room = cap - (mean + e->z * sqrt(var));
-        room = fmin(room, risk_room * shapes / mean);
-    }
+    double risk = mean + e->z * sqrt(var);
+    if (risk >= shapes)      /* shapes cap use: no more than physical room */
+        room = fmin(room, cap - shapes);
+    else if (mean > 0)       /* room in use, counted in shapes */
+        room = fmin(room, (cap - risk) * shapes / mean);
     return room > 0 ? room : 0;
 }
 

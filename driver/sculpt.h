@@ -5,9 +5,11 @@
  *  - Admission: a blueprint is admitted when, at every step of its horizon,
  *    the host stays within its overcommit ceilings (the sum of the shapes
  *    the cost model would give) and the host's aggregate use stays within
- *    physical capacity at the host-level SLO (sum of the guests' medians
+ *    physical capacity at the host-level SLO (the guests' expected use
  *    plus z times the root of the sum of their variances, read from the
- *    bands).  A refusal says which resource, at which step, by how much.
+ *    bands -- wide when a blueprint had little evidence -- and never more
+ *    than the sum of the shapes, which cap use).  A refusal says which
+ *    resource, at which step, by how much.
  *  - Placement: vCPUs online and the CPU quota follow the entitlement; the
  *    vCPUs are pinned to a run of adjacent CPUs in one L3 domain / NUMA
  *    node when one has room, and memory goes to that node; the result is
@@ -65,7 +67,7 @@ struct drv_sculpt_params {
     double cpu_floor_vcpu;      /* smallest CPU entitlement of a running guest */
     double reshape_horizon_s;   /* how long a reshape is expected to hold, for its saving */
     int32_t move_budget;        /* re-pinnings per step for defragmentation */
-    int32_t records_max;        /* decision records kept (ring) */
+    int32_t records_max;        /* decision records kept (ring); 0: none (sculpt-replay) */
     bool pin_vcpus;             /* pin vCPUs to host CPUs (false: float anywhere) */
     bool admit_by_risk;         /* check the host-level risk at admission (true from
                                  * the config; sculpt-replay clears it to replay

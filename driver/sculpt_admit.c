@@ -7,8 +7,8 @@
  *            <= capacity x overcommit ratio;
  *   risk     sum of expected use + z x sqrt(sum of variances) <= capacity,
  *            z the normal quantile of 1 - host_violation_rate, means and
- *            variances from each blueprint's bands weighted by its
- *            confidence against the operator's prior (sculpt_moments).
+ *            variances from each blueprint's bands (sculpt_moments), the
+ *            whole capped by the sum of the shapes (which cap use).
  * The sums over the guests already held are kept for the candidate's time
  * grid and reused until the engine changes.  The first step that fails is
  * reported, with its worst dimension.
@@ -45,7 +45,7 @@ static void sculpt_agg_add_guest(const struct drv_sculpt *e, struct sculpt_agg *
             if (j == 0 || !g->bp) /* now (or no plan): what is in force counts */
                 plan = fmax(plan, g->shape.res.v[k]);
             double m, v;
-            sculpt_moments(e, g, s, k, plan, &m, &v);
+            sculpt_moments(g, s, k, plan, &m, &v);
             ent[k] += plan;
             mean[k] += m;
             var[k] += v;
@@ -144,7 +144,7 @@ int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, in
                 continue;
             double plan = sculpt_planned(e, cand, s, k, floor.v[k]);
             double m, v;
-            sculpt_moments(e, cand, s, k, plan, &m, &v);
+            sculpt_moments(cand, s, k, plan, &m, &v);
             double ceiling = cap->v[k] * ratio->v[k];
             const double *ent = a->ent + (size_t)j * DRV_RES_LAST;
             const double *mean = a->mean + (size_t)j * DRV_RES_LAST;
@@ -155,7 +155,9 @@ int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, in
             } checks[] = {
                 {DRV_SCULPT_RULE_SIZE, plan, ceiling},
                 {DRV_SCULPT_RULE_CEILING, ent[k] + plan, ceiling},
-                {DRV_SCULPT_RULE_RISK, mean[k] + m + e->z * sqrt(var[k] + v), cap->v[k]},
+                /* shapes cap use: the risk never exceeds the shapes' sum */
+                {DRV_SCULPT_RULE_RISK,
+                 fmin(ent[k] + plan, mean[k] + m + e->z * sqrt(var[k] + v)), cap->v[k]},
             };
             size_t nchecks = e->p.admit_by_risk ? ARRAY_SIZE(checks) : 2;
             for (size_t c = 0; c < nchecks; c++) {

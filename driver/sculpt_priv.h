@@ -83,14 +83,13 @@ static inline bool sculpt_shaped(const struct sculpt_guest *g, int k)
 double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s,
                       int k, double floor);
 /* Expected use and its variance for g in dimension k at blueprint step s
- * when it holds `plan`: the bands' moments (mean capped at the plan, which
- * the hypervisor enforces) weighted by the blueprint's confidence in k,
- * the rest from the operator's prior -- the flavor used at 1 / overcommit
- * ratio, with no spread, which is what Nova's ratios assume.  Without
- * evidence the engine therefore admits as Nova would; with it, the bands
- * decide how far the ceilings are used. */
-void sculpt_moments(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s, int k,
-                    double plan, double *mean, double *var);
+ * when it holds `plan`: the moments of its bands, the mean capped at the
+ * plan (which the hypervisor enforces).  A blueprint made without evidence
+ * has wide bands (the predictor's cold start spreads over the whole
+ * flavor), so little evidence already means a large variance.  Without a
+ * blueprint: the plan, certain. */
+void sculpt_moments(const struct sculpt_guest *g, int32_t s, int k, double plan, double *mean,
+                    double *var);
 /* Fill vcpus_online/maxima from res and spec. */
 void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s);
 

@@ -22,7 +22,7 @@ const char *drv_sculpt_decision_name(enum drv_sculpt_decision d)
 void sculpt_records_init(struct drv_sculpt *e, size_t cap)
 {
     e->ring_cap = cap;
-    e->ring = xcalloc(cap, sizeof(*e->ring));
+    e->ring = cap ? xcalloc(cap, sizeof(*e->ring)) : NULL;
     e->ring_head = e->ring_n = 0;
 }
 
@@ -37,6 +37,8 @@ void sculpt_record(struct drv_sculpt *e, const char *uuid, enum drv_sculpt_decis
                    double quantile, const char *term, double from, double to, double cost,
                    const char *fmt, ...)
 {
+    if (e->ring_cap == 0)
+        return; /* records off (sculpt-replay) */
     struct drv_sculpt_record *r = &e->ring[e->ring_head];
     e->ring_head = (e->ring_head + 1) % e->ring_cap;
     if (e->ring_n < e->ring_cap)
@@ -62,7 +64,7 @@ size_t drv_sculpt_records(struct drv_sculpt *e, const char *uuid, struct drv_scu
 {
     size_t n = 0;
     pthread_mutex_lock(&e->lock);
-    for (size_t i = 0; i < e->ring_n && n < max; i++) {
+    for (size_t i = 0; e->ring_cap && i < e->ring_n && n < max; i++) {
         size_t at = (e->ring_head + e->ring_cap - 1 - i) % e->ring_cap;
         const struct drv_sculpt_record *r = &e->ring[at];
         if (uuid && strcmp(r->uuid, uuid) != 0)

@@ -15,9 +15,14 @@
  * the bands) must pay one reshape, else it is skipped -- except a growth
  * that observed use already presses against, or a floor that rose.
  *
- * Shortage: where the shapes exceed capacity x ratio, or exceed capacity
- * while the bands say aggregate use would too (beyond the host SLO), the
- * lowest priority is squeezed first.  Inside a priority every guest is
+ * Shortage: where the shapes exceed capacity x ratio -- or exceed capacity
+ * while the host is contended: for CPU, NIC and disk (caps the host shares
+ * out) when observed use reaches 95% of capacity, for memory (which must be
+ * backed) when the bands say aggregate use would pass it beyond the host
+ * SLO -- the lowest priority is squeezed first.  Contention of a shared
+ * dimension never squeezes the highest priority present: within a
+ * priority the host's scheduler shares, the squeeze only moves capacity
+ * from lower priorities to higher ones.  Inside a priority every guest is
  * lowered to the same quantile level of its own bands (equal marginal
  * expected violation cost), first no lower than its median, then toward
  * its floor; the next priority is touched only when the lower one is
@@ -32,6 +37,10 @@
 #include "driver/sculpt_priv.h"
 
 LOG_INIT("driver.sculpt.step");
+
+/* A host is contended in a throttled dimension when its guests' observed
+ * use reaches this share of capacity. */
+#define SCULPT_SATURATED 0.95
 
 void sculpt_change_push(struct drv_sculpt_change **changes, size_t *n, size_t *cap,
                         const struct sculpt_guest *g, enum drv_sculpt_change_kind kind,
@@ -122,8 +131,10 @@ static void sculpt_decide(struct drv_sculpt *e, struct sculpt_guest *g, struct s
         double t = g->target.v[k], c = cur->v[k];
         if (t > c * (1 + 1e-9) + 1e-12) {
             w->res.v[k] = t;
-            /* use pressing on the limit, or a floor that rose: no haggling */
-            if ((g->has_use && g->use.v[k] >= c * 0.999) || c < floor.v[k])
+            /* use pressing on the limit, a floor that rose, or an allocation
+             * the predictor already priced (reshape included): no haggling */
+            if ((g->has_use && g->use.v[k] >= c * 0.999) || c < floor.v[k] ||
+                w->term[k] != TERM_BAND || (g->bp && g->bp->alloc))
                 w->forced = true;
         } else if (t < c * (1 - e->p.hysteresis)) {
             low = true;
@@ -239,20 +250,35 @@ static void sculpt_shortage(struct drv_sculpt *e, struct sculpt_want *wants, int
             n++;
         }
     double budget = cap * e->host->ratio.v[k];
+    bool contended = false; /* squeezing for contention, not for the ceiling */
     if (sum > cap) {
-        /* shapes above physical capacity: is aggregate use expected there? */
-        double mean = 0, var = 0;
-        for (size_t i = 0; i < e->nguests; i++) {
-            struct sculpt_guest *g = e->guests[i];
-            if (!sculpt_shaped(g, k))
-                continue;
-            double m, v;
-            sculpt_moments(e, g, wants[i].s0, k, wants[i].res.v[k], &m, &v);
-            mean += m;
-            var += v;
+        if (k != DRV_RES_MEM_MIB) {
+            /* CPU, NIC and disk limits are caps the host shares out only
+             * under contention: overcommitted caps cost nothing until the
+             * host is busy.  Priority decides once it is. */
+            double used = 0;
+            for (size_t i = 0; i < e->nguests; i++)
+                if (sculpt_shaped(e->guests[i], k))
+                    used += fmin(e->guests[i]->use.v[k], e->guests[i]->shape.res.v[k]);
+            if (used >= SCULPT_SATURATED * cap && cap < budget) {
+                budget = cap;
+                contended = true;
+            }
+        } else {
+            /* memory must be backed: is aggregate use expected above it? */
+            double mean = 0, var = 0;
+            for (size_t i = 0; i < e->nguests; i++) {
+                struct sculpt_guest *g = e->guests[i];
+                if (!sculpt_shaped(g, k))
+                    continue;
+                double m, v;
+                sculpt_moments(g, wants[i].s0, k, wants[i].res.v[k], &m, &v);
+                mean += m;
+                var += v;
+            }
+            if (fmin(sum, mean + e->z * sqrt(var)) > cap)
+                budget = fmin(budget, cap);
         }
-        if (mean + e->z * sqrt(var) > cap)
-            budget = fmin(budget, cap);
     }
     double excess = sum - budget;
     if (excess <= 1e-9 * fmax(1.0, budget))
@@ -270,11 +296,18 @@ static void sculpt_shortage(struct drv_sculpt *e, struct sculpt_want *wants, int
         m++;
     }
     qsort(q, m, sizeof(*q), sculpt_sq_prio_cmp);
+    /* under contention of a shared resource the highest priority is not
+     * squeezed: the host's scheduler shares fairly inside a priority, the
+     * squeeze only makes room for it at the expense of the lower ones */
+    size_t top = m;
+    if (contended)
+        while (top > 0 && q[top - 1].g->spec.priority == q[m - 1].g->spec.priority)
+            top--;
     /* pass 1: down to the median at most; pass 2: down to the floor */
     for (int pass = 0; pass < 2 && excess > 1e-9; pass++) {
-        for (size_t c0 = 0; c0 < m && excess > 1e-9;) {
+        for (size_t c0 = 0; c0 < top && excess > 1e-9;) {
             size_t c1 = c0;
-            while (c1 < m && q[c1].g->spec.priority == q[c0].g->spec.priority)
+            while (c1 < top && q[c1].g->spec.priority == q[c0].g->spec.priority)
                 c1++;
             for (size_t i = c0; i < c1; i++) {
                 struct drv_res floor = sculpt_floor(e, q[i].g);
@@ -290,6 +323,8 @@ static void sculpt_shortage(struct drv_sculpt *e, struct sculpt_want *wants, int
         }
     }
     free(q);
+    if (contended)
+        return; /* what is left is shared by the host's scheduler */
     if (excess > 1e-9 * fmax(1.0, budget)) {
         e->shortage = true;
         sculpt_record(e, NULL, DRV_SCULPT_DEC_SHORTAGE, k, 0, "floor", sum, budget, 0,

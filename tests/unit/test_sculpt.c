@@ -221,37 +221,26 @@ static void test_admit_risk_limits_overcommit(void **state)
     assert_true(why.need > 8 && fabs(why.limit - 8) < 1e-9);
 }
 
-static void test_admit_without_evidence_as_nova(void **state)
+static void test_admit_never_refuses_what_fits_physically(void **state)
 {
     (void)state;
-    /* bands that say nothing (confidence 0): the operator's ratio decides,
-     * as in Nova -- 4 CPUs x 4 = 16 vCPUs of flavors */
-    autoptr(drv_host) h = host_of("cpus=4,mem_gib=64", 4.0, 1.5);
+    /* bands wide enough that the risk rule alone would refuse it, but its
+     * shape fits in the CPUs: shapes cap use, no risk to take */
+    autoptr(drv_host) h = host_of("cpus=4,mem_gib=64", 16.0, 1.5);
     struct drv_sculpt_params p = params();
     autoptr(drv_sculpt) e = engine(h, &p);
-    int placed = 0;
-    struct err *err = NULL;
+    struct drv_shape shape;
+    place_ok(e, "big", 4, 1024, 0, bp_of(30, wide, 512), &shape);
+    assert_true(fabs(shape.res.v[DRV_RES_VCPU] - 4) < 1e-12);
+    /* a second one now overcommits, and the bands say that is too risky */
+    struct drv_sculpt_guest_spec s = spec_of("next", 4, 1024, 0);
+    autoptr(drv_blueprint) bp = bp_of(30, wide, 512);
     struct drv_sculpt_refusal why;
-    for (int i = 0; i < 10; i++) {
-        char uuid[16];
-        snprintf(uuid, sizeof(uuid), "g%d", i);
-        struct drv_sculpt_guest_spec s = spec_of(uuid, 2, 1024, 0);
-        autoptr(drv_blueprint) bp = bp_of(30, wide, 512);
-        for (int k = 0; k < DRV_RES_LAST; k++)
-            bp->res_confidence[k] = 0;
-        bp->confidence = 0;
-        for (int32_t st = 0; st < 30; st++)
-            for (int q = 0; q < DRV_Q_LAST; q++)
-                drv_blueprint_set(bp, st, DRV_RES_VCPU, (enum drv_quantile)q, 2);
-        struct drv_shape shape;
-        if (drv_sculpt_place(e, &s, bp, T0, &shape, &why, &err) < 0) {
-            err_clear(&err);
-            break;
-        }
-        placed++;
-    }
-    assert_int_equal(placed, 8);
-    assert_int_equal(why.rule, DRV_SCULPT_RULE_CEILING);
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_admit(e, &s, bp, T0, &why, &err), -1);
+    assert_int_equal(why.rule, DRV_SCULPT_RULE_RISK);
+    assert_int_equal(why.step, 0);
+    err_clear(&err);
 }
 
 static void test_force(void **state)
@@ -841,7 +830,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_admit_over_horizon),
         cmocka_unit_test(test_admit_risk_limits_overcommit),
-        cmocka_unit_test(test_admit_without_evidence_as_nova),
+        cmocka_unit_test(test_admit_never_refuses_what_fits_physically),
         cmocka_unit_test(test_force),
         cmocka_unit_test(test_contiguity_preference),
         cmocka_unit_test(test_fractional_shape),
