@@ -343,6 +343,9 @@ struct db_reshape {
     bool ok;                    /* false: it failed and `error` says why */
     char *error;                /* NULL when ok */
     int64_t intent_id;          /* the reshape intent it completes, 0: none */
+    uint32_t knobs;             /* bit (1 << enum drv_hv_knob) per knob touched,
+                                   as drv_hv_reshape_report.changed */
+    int32_t hv_calls;           /* hypervisor calls it took (report.calls) */
 };
 void db_reshape_release(struct db_reshape *r); /* frees the strings, not r */
 

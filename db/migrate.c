@@ -28,10 +28,12 @@ LOG_INIT("db.migrate");
     extern const char sym[]
 
 DB_EMBED(db_sql_0001, "db/migrations/0001_initial.sql");
+DB_EMBED(db_sql_0002, "db/migrations/0002_reshape_knobs.sql");
 
 /* Version i + 1 is db_migrations[i]. */
 const struct db_migration db_migrations[] = {
     {"0001_initial.sql", db_sql_0001},
+    {"0002_reshape_knobs.sql", db_sql_0002},
 };
 const size_t db_nmigrations = ARRAY_SIZE(db_migrations);
 

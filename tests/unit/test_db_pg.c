@@ -182,12 +182,20 @@ static void test_migrate_from_each_version(void **state)
         int from = -1, to = -1;
         assert_int_equal(db_migrate_to(url, k, &from, &to, &err), 0);
         assert_int_equal(to, k);
-        if (k >= 1) /* a row in the version 1 layout */
+        if (k >= 1) { /* rows in the version 1 layout */
             free(test_pg_exec(url,
                               "INSERT INTO instances (uuid, name, flavor_name, vm_state, "
                               "power_state, shape_res, shape_vcpus_online, shape_vcpus_max, "
                               "shape_mem_max_mib) VALUES ('" U1 "', 'old', 'm1.small', "
                               "'active', 1, '{1,512,0,0,0,0,0,0}', 1, 2, 1024)"));
+            free(test_pg_exec(url,
+                              "INSERT INTO reshapes (instance_uuid, at, from_res, "
+                              "from_vcpus_online, from_vcpus_max, from_mem_max_mib, from_pcpus, "
+                              "from_numa_node, to_res, to_vcpus_online, to_vcpus_max, "
+                              "to_mem_max_mib, to_pcpus, to_numa_node, reason, duration_ms, ok) "
+                              "VALUES ('" U1 "', now(), '{1,512,0,0,0,0,0,0}', 1, 2, 1024, '', "
+                              "-1, '{2,512,0,0,0,0,0,0}', 2, 2, 1024, '0-1', -1, 'v1', 3, true)"));
+        }
         struct db *db = open_db(url, 0); /* migrates the rest */
         struct db_status st;
         db_status_get(db, &st);
@@ -198,6 +206,11 @@ static void test_migrate_from_each_version(void **state)
             assert_string_equal(in->name, "old");
             assert_true(in->shape.res.v[DRV_RES_MEM_MIB] == 512);
             drv_instance_free(in);
+            struct db_reshape_list *rl = db_reshape_list(db, U1, 0, 0, 0, &err);
+            assert_int_equal(rl->n, 1);
+            assert_string_equal(rl->v[0].reason, "v1");
+            assert_int_equal(rl->v[0].knobs, 0); /* version 2: none recorded then */
+            db_reshape_list_free(rl);
         }
         db_close(db);
         test_pg_drop(url);
@@ -641,7 +654,9 @@ static void test_reshapes_snapshots_events(void **state)
     OK(db_instance_put(f->db, a, &e_));
     struct db_reshape r = {.at_ms = T0, .from = a->shape, .to = a_shape(2.6, 3, 3072),
                            .reason = (char *)"p90 rose", .duration_ms = 12.5, .ok = true,
-                           .intent_id = 7};
+                           .intent_id = 7, .hv_calls = 3,
+                           .knobs = 1u << DRV_HV_KNOB_VCPUS | 1u << DRV_HV_KNOB_QUOTA |
+                                    1u << DRV_HV_KNOB_BALLOON};
     snprintf(r.instance_uuid, sizeof(r.instance_uuid), "%s", U1);
     OK(db_reshape_add(f->db, &r, &e_));
     OK(db_reshape_add(f->db, &r, &e_)); /* same intent: recorded once */
@@ -649,6 +664,7 @@ static void test_reshapes_snapshots_events(void **state)
     r.ok = false;
     r.error = (char *)"balloon refused";
     r.intent_id = 0;
+    r.knobs = 0;
     r.to = a_shape(4, 4, 4096);
     OK(db_reshape_add(f->db, &r, &e_));
 
@@ -658,6 +674,10 @@ static void test_reshapes_snapshots_events(void **state)
     assert_string_equal(l->v[0].error, "balloon refused");
     assert_true(l->v[1].ok);
     assert_int_equal(l->v[1].intent_id, 7);
+    assert_int_equal(l->v[1].knobs,
+                     1u << DRV_HV_KNOB_VCPUS | 1u << DRV_HV_KNOB_QUOTA | 1u << DRV_HV_KNOB_BALLOON);
+    assert_int_equal(l->v[1].hv_calls, 3);
+    assert_int_equal(l->v[0].knobs, 0);
     assert_true(l->v[1].duration_ms == 12.5);
     assert_string_equal(l->v[1].reason, "p90 rose");
     assert_true(l->v[1].to.res.v[DRV_RES_VCPU] == 2.6);
