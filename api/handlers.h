@@ -12,4 +12,26 @@ int api_handle_openapi(struct api_req *req, struct api_resp *resp, struct err **
 int api_handle_metrics(struct api_req *req, struct api_resp *resp, struct err **err);
 int api_handle_dashboard(struct api_req *req, struct api_resp *resp, struct err **err);
 
+/* handle_host.c */
+int api_handle_host(struct api_req *req, struct api_resp *resp, struct err **err);
+
+/* handle_instances.c */
+int api_handle_instance_list(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_instance_show(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_reshapes(struct api_req *req, struct api_resp *resp, struct err **err);
+
+/* handle_blueprints.c */
+int api_handle_blueprint_list(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_blueprint_create(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_blueprint_get(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_blueprint_put(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_blueprint_delete(struct api_req *req, struct api_resp *resp, struct err **err);
+
+/* handle_config.c: the route's `arg` names the sections */
+int api_handle_config_get(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_config_put(struct api_req *req, struct api_resp *resp, struct err **err);
+
+/* handle_pools.c */
+int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **err);
+
 #endif

@@ -39,6 +39,7 @@ struct api_route {
     const char *response_schema; /* components/schemas name, or NULL */
     const char *content_type;    /* non-JSON success body ("text/plain"), or NULL */
     const struct api_param *query; /* terminated by {NULL}, or NULL */
+    const char *arg;             /* for the handler: e.g. the config sections it serves */
 };
 
 extern const struct api_route api_routes[];

@@ -1,27 +1,100 @@
 /* The route table: dispatch, the query-parameter check and the OpenAPI
- * description all read it (api/route.h). */
+ * description all read it (api/route.h).  Order matters only where two
+ * patterns match one path: the first wins (/v1/blueprints/preview before
+ * /v1/blueprints/{id}). */
 #include "api/handlers.h"
 #include "api/route.h"
 #include "common/alloc.h"
 
 #define PUBLIC API_ROUTE_PUBLIC
 #define BODY API_ROUTE_BODY
+#define HIDDEN API_ROUTE_HIDDEN
+
+static const struct api_param range_params[] = {
+    {"from", "string", "Start of the range: Unix seconds, ISO 8601 UTC, or a negative number "
+                       "of seconds before now (default: an hour ago)"},
+    {"to", "string", "End of the range, in the same forms (default: now)"},
+    {"step", "integer", "Aggregate usage into buckets of this many seconds (0: as stored)"},
+    {"limit", "integer", "Most reshapes and decisions returned (default 1000)"},
+    {NULL, NULL, NULL},
+};
+
+static const struct api_param instance_list_params[] = {
+    {"project", "string", "Only this project's instances"},
+    {"flavor", "string", "Only instances of this flavor (name)"},
+    {"image", "string", "Only instances of this image"},
+    {"deleted", "boolean", "Include deleted instances (their history is kept)"},
+    {NULL, NULL, NULL},
+};
 
 const struct api_route api_routes[] = {
     /* meta */
-    {"GET", "/", api_handle_root, PUBLIC | API_ROUTE_HIDDEN, 302, "root", "meta",
-     "Redirect to the dashboard", NULL, NULL, NULL, NULL},
-    {"GET", "/dashboard", api_handle_root, PUBLIC | API_ROUTE_HIDDEN, 302, "dashboardRoot",
-     "meta", "Redirect to the dashboard", NULL, NULL, NULL, NULL},
-    {"GET", "/dashboard/*", api_handle_dashboard, PUBLIC | API_ROUTE_HIDDEN | API_ROUTE_PREFIX,
-     200, "dashboard", "meta", "The dashboard's files", NULL, NULL, NULL, NULL},
+    {"GET", "/", api_handle_root, PUBLIC | HIDDEN, 302, "root", "meta",
+     "Redirect to the dashboard", NULL, NULL, NULL, NULL, NULL},
+    {"GET", "/dashboard", api_handle_root, PUBLIC | HIDDEN, 302, "dashboardRoot", "meta",
+     "Redirect to the dashboard", NULL, NULL, NULL, NULL, NULL},
+    {"GET", "/dashboard/*", api_handle_dashboard, PUBLIC | HIDDEN | API_ROUTE_PREFIX, 200,
+     "dashboard", "meta", "The dashboard's files", NULL, NULL, NULL, NULL, NULL},
     {"GET", "/v1", api_handle_version, PUBLIC, 200, "getVersion", "meta",
-     "The API version and where to find its description", NULL, "Version", NULL, NULL},
+     "The API version and where to find its description", NULL, "Version", NULL, NULL, NULL},
     {"GET", "/v1/openapi.json", api_handle_openapi, PUBLIC, 200, "getOpenAPI", "meta",
-     "This description", NULL, "OpenAPIDocument", NULL, NULL},
+     "This description", NULL, "OpenAPIDocument", NULL, NULL, NULL},
     {"GET", "/metrics", api_handle_metrics, API_ROUTE_METRICS, 200, "getMetrics", "meta",
      "Prometheus metrics (text exposition format 0.0.4)", NULL, "PrometheusText",
-     "text/plain", NULL},
+     "text/plain", NULL, NULL},
+
+    /* the host and its guests */
+    {"GET", "/v1/host", api_handle_host, 0, 200, "getHost", "host",
+     "Topology, capacity, reserved, allocated (sum of shapes), used, free, contiguity", NULL,
+     "Host", NULL, NULL, NULL},
+    {"GET", "/v1/instances", api_handle_instance_list, 0, 200, "listInstances", "instances",
+     "Instances with the shape in force and what the engine aims at", NULL, "InstanceList",
+     NULL, instance_list_params, NULL},
+    {"GET", "/v1/instances/{uuid}", api_handle_instance_show, 0, 200, "getInstance",
+     "instances",
+     "One instance: shape now, blueprint, usage history, reshape log and decisions with "
+     "reasons",
+     NULL, "InstanceDetail", NULL, range_params, NULL},
+    {"GET", "/v1/reshapes", api_handle_reshapes, 0, 200, "listReshapes", "instances",
+     "The host's reshape log and the engine's decisions over a time range", NULL,
+     "ReshapeTimeline", NULL, range_params, NULL},
+
+    /* blueprints */
+    {"GET", "/v1/blueprints", api_handle_blueprint_list, 0, 200, "listBlueprints",
+     "blueprints", "Custom blueprints", NULL, "CustomBlueprintList", NULL, NULL, NULL},
+    {"POST", "/v1/blueprints", api_handle_blueprint_create, BODY, 201, "createBlueprint",
+     "blueprints", "Create a custom blueprint for a workload class", "CustomBlueprintInput",
+     "CustomBlueprint", NULL, NULL, NULL},
+    {"GET", "/v1/blueprints/{id}", api_handle_blueprint_get, 0, 200, "getBlueprint",
+     "blueprints", "One custom blueprint", NULL, "CustomBlueprint", NULL, NULL, NULL},
+    {"PUT", "/v1/blueprints/{id}", api_handle_blueprint_put, BODY, 200, "replaceBlueprint",
+     "blueprints", "Replace a custom blueprint", "CustomBlueprintInput", "CustomBlueprint",
+     NULL, NULL, NULL},
+    {"DELETE", "/v1/blueprints/{id}", api_handle_blueprint_delete, 0, 204, "deleteBlueprint",
+     "blueprints", "Delete a custom blueprint", NULL, NULL, NULL, NULL, NULL},
+
+    /* pools */
+    {"GET", "/v1/pools", api_handle_pools, 0, 200, "listPools", "pools",
+     "Pre-sculpted pools: classes, sizes, confidences, hits, misses, expiries, idle capacity",
+     NULL, "PoolList", NULL, NULL, NULL},
+
+    /* run-time settings */
+    {"GET", "/v1/config/predictor", api_handle_config_get, 0, 200, "getPredictorConfig",
+     "config", "Prediction settings ([predict], and [sculpt] as sculpt.*)", NULL, "Config",
+     NULL, NULL, "predict,sculpt"},
+    {"PUT", "/v1/config/predictor", api_handle_config_put, BODY, 200, "setPredictorConfig",
+     "config", "Change prediction settings now; persisted", "ConfigChange", "Config", NULL,
+     NULL, "predict,sculpt"},
+    {"GET", "/v1/config/cost", api_handle_config_get, 0, 200, "getCostConfig", "config",
+     "The cost model's prices ([cost])", NULL, "Config", NULL, NULL, "cost"},
+    {"PUT", "/v1/config/cost", api_handle_config_put, BODY, 200, "setCostConfig", "config",
+     "Change prices now; persisted", "ConfigChange", "Config", NULL, NULL, "cost"},
+    {"GET", "/v1/config/presculpt", api_handle_config_get, 0, 200, "getPresculptConfig",
+     "config", "Pre-sculpting settings ([presculpt])", NULL, "Config", NULL, NULL,
+     "presculpt"},
+    {"PUT", "/v1/config/presculpt", api_handle_config_put, BODY, 200, "setPresculptConfig",
+     "config", "Change pre-sculpting settings now; persisted", "ConfigChange", "Config", NULL,
+     NULL, "presculpt"},
 };
 
 const size_t api_nroutes = ARRAY_SIZE(api_routes);

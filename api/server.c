@@ -18,6 +18,7 @@
 #include "api/auth.h"
 #include "api/http.h"
 #include "api/keystone_auth.h"
+#include "api/metrics_collect.h"
 #include "api/route.h"
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -36,6 +37,7 @@ struct api_server {
     struct api_auth *auth;
     uint16_t port;
     struct metrics_family *latency;  /* sculpt_api_request_duration_seconds */
+    int collector;                   /* metrics collector id, 0: none */
 };
 
 /* One request's state across libmicrohttpd's calls (its con_cls). */
@@ -308,6 +310,13 @@ static enum MHD_Result api_dispatch(struct api_server *srv, struct MHD_Connectio
     }
     if (!resp.status)
         resp.status = c->route->status;
+    if (!resp.json && !resp.text && !resp.blob && resp.status < 300 && resp.status != 204) {
+        /* jansson refuses non-finite numbers: a NaN in a component's state
+         * ends up here rather than as an empty 200. */
+        api_resp_release(&resp);
+        err_set(&err, ERR_INTERNAL, "the response could not be encoded as JSON");
+        goto fail;
+    }
     ret = api_send(conn, c, &resp, NULL);
     api_req_release(&req);
     return ret;
@@ -457,6 +466,8 @@ struct api_server *api_server_start(const struct api_deps *deps, const struct cf
                                      "method,route,status", metrics_latency_buckets,
                                      METRICS_LATENCY_NBUCKETS);
 
+    srv->collector = api_metrics_collect_start(&srv->deps);
+
     unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ipv6)
         flags |= MHD_USE_IPv6;
@@ -494,6 +505,8 @@ void api_server_stop(struct api_server *srv)
         return;
     if (srv->mhd)
         MHD_stop_daemon(srv->mhd); /* closes the listen socket too */
+    if (srv->collector)
+        api_metrics_collect_stop(srv->collector);
     api_auth_free(srv->auth);
     cfg_unref(srv->cfg);
     free(srv);

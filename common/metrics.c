@@ -17,6 +17,7 @@ enum metrics_type {
     METRICS_T_COUNTER,
     METRICS_T_GAUGE,
     METRICS_T_HISTOGRAM,
+    METRICS_T_COUNTER_TOTAL, /* an update kind only: a counter set to a total */
 };
 
 struct metrics_series {
@@ -227,7 +228,8 @@ static bool metrics_values_ok(const struct metrics_family *f, const char *const 
 static void metrics_update(struct metrics_family *f, enum metrics_type type, double v,
                            const char *const *values)
 {
-    if (!f || f->type != type || !metrics_values_ok(f, values) || isnan(v))
+    enum metrics_type family_type = type == METRICS_T_COUNTER_TOTAL ? METRICS_T_COUNTER : type;
+    if (!f || f->type != family_type || !metrics_values_ok(f, values) || isnan(v))
         return;
     pthread_mutex_lock(&f->lock);
     struct metrics_series *s = metrics_series_get(f, values, true);
@@ -238,6 +240,10 @@ static void metrics_update(struct metrics_family *f, enum metrics_type type, dou
         break;
     case METRICS_T_GAUGE:
         s->value = v;
+        break;
+    case METRICS_T_COUNTER_TOTAL:
+        if (v > s->value)
+            s->value = v;
         break;
     case METRICS_T_HISTOGRAM: {
         size_t b = 0;
@@ -265,6 +271,11 @@ void metrics_set(struct metrics_family *f, double v, const char *const *values)
 void metrics_observe(struct metrics_family *f, double v, const char *const *values)
 {
     metrics_update(f, METRICS_T_HISTOGRAM, v, values);
+}
+
+void metrics_set_total(struct metrics_family *f, double total, const char *const *values)
+{
+    metrics_update(f, METRICS_T_COUNTER_TOTAL, total, values);
 }
 
 void metrics_clear(struct metrics_family *f)

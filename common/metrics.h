@@ -53,6 +53,11 @@ void metrics_add(struct metrics_family *f, double v, const char *const *values);
 void metrics_set(struct metrics_family *f, double v, const char *const *values);
 void metrics_observe(struct metrics_family *f, double v, const char *const *values);
 
+/* For a counter whose total another component keeps (an engine's count of
+ * reshapes read by a collector): set the series to `total` unless that
+ * would lower it. */
+void metrics_set_total(struct metrics_family *f, double total, const char *const *values);
+
 /* Drop every series of a family (a gauge whose label sets come and go,
  * such as one per guest, is cleared and set again by its collector). */
 void metrics_clear(struct metrics_family *f);

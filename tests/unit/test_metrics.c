@@ -62,6 +62,11 @@ static void test_counter_and_gauge(void **state)
     assert_true(strstr(text, "method=\"GET\"") < strstr(text, "method=\"POST\""));
     assert_true(strstr(text, "sculpt_api_requests_total") < strstr(text, "sculpt_guests"));
 
+    struct metrics_family *t = metrics_counter("sculpt_reshapes_total", "Reshapes.", NULL);
+    metrics_set_total(t, 5, NULL);
+    metrics_set_total(t, 4, NULL); /* a total never goes back */
+    assert_true(metrics_value(t, NULL) == 5);
+
     metrics_clear(g);
     autofree char *after = metrics_render();
     assert_null(strstr(after, "sculpt_guests 3"));

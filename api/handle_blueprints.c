@@ -1,0 +1,114 @@
+/* /v1/blueprints: custom blueprints an operator writes for a workload
+ * class (stored in PostgreSQL). */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "api/handlers.h"
+#include "api/json_in.h"
+#include "api/json_out.h"
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "db/db.h"
+
+static void api_bp_defaults(const struct api_req *req, struct api_bp_parse *ctx)
+{
+    *ctx = (struct api_bp_parse){
+        .now_s = clock_wall_ms() / 1000,
+        .step_s = (int32_t)req->cfg->blueprint_step_s,
+        .horizon_s = (int32_t)req->cfg->blueprint_horizon_s,
+    };
+}
+
+static int api_bp_id(const struct api_req *req, int64_t *out, struct err **err)
+{
+    const char *v = req->params[0];
+    char *end;
+    errno = 0;
+    long long id = strtoll(v, &end, 10);
+    if (!*v || *end || errno || id < 1)
+        return err_set(err, ERR_INVALID, "`%.64s` is not a blueprint id (a positive integer)",
+                       v);
+    *out = id;
+    return 0;
+}
+
+int api_handle_blueprint_list(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    struct db *db = req->deps->db;
+    if (api_require(db, "the database", err) < 0)
+        return -1;
+    autoptr(db_custom_blueprint_list) l = db_custom_blueprint_list(db, err);
+    if (!l)
+        return -1;
+    json_t *a = json_array();
+    for (size_t i = 0; i < l->n; i++)
+        json_array_append_new(a, api_custom_blueprint_json(l->v[i]));
+    return api_reply(resp, 0, json_pack("{s:o}", "blueprints", a));
+}
+
+static int api_blueprint_reply(struct db *db, int64_t id, int status, struct api_resp *resp,
+                               struct err **err)
+{
+    autoptr(db_custom_blueprint) cb = db_custom_blueprint_get(db, id, err);
+    if (!cb)
+        return -1;
+    return api_reply(resp, status, api_custom_blueprint_json(cb));
+}
+
+int api_handle_blueprint_create(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    struct db *db = req->deps->db;
+    json_t *body;
+    struct api_bp_parse ctx;
+    api_bp_defaults(req, &ctx);
+    if (api_req_body_object(req, &body, err) < 0)
+        return -1;
+    autoptr(db_custom_blueprint) cb = NULL;
+    if (api_parse_custom_blueprint(body, &ctx, &cb, err) < 0 ||
+        api_require(db, "the database", err) < 0)
+        return -1;
+    int64_t id = db_custom_blueprint_create(db, cb, err);
+    if (id < 0)
+        return -1;
+    resp->location = xasprintf("/v1/blueprints/%lld", (long long)id);
+    return api_blueprint_reply(db, id, 201, resp, err);
+}
+
+int api_handle_blueprint_get(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    int64_t id;
+    if (api_bp_id(req, &id, err) < 0 || api_require(req->deps->db, "the database", err) < 0)
+        return -1;
+    return api_blueprint_reply(req->deps->db, id, 0, resp, err);
+}
+
+int api_handle_blueprint_put(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    struct db *db = req->deps->db;
+    int64_t id;
+    json_t *body;
+    struct api_bp_parse ctx;
+    api_bp_defaults(req, &ctx);
+    if (api_bp_id(req, &id, err) < 0 || api_req_body_object(req, &body, err) < 0)
+        return -1;
+    autoptr(db_custom_blueprint) cb = NULL;
+    if (api_parse_custom_blueprint(body, &ctx, &cb, err) < 0 ||
+        api_require(db, "the database", err) < 0)
+        return -1;
+    cb->id = id;
+    if (db_custom_blueprint_update(db, cb, err) < 0)
+        return -1;
+    return api_blueprint_reply(db, id, 0, resp, err);
+}
+
+int api_handle_blueprint_delete(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    int64_t id;
+    if (api_bp_id(req, &id, err) < 0 || api_require(req->deps->db, "the database", err) < 0)
+        return -1;
+    if (db_custom_blueprint_delete(req->deps->db, id, err) < 0)
+        return -1;
+    resp->status = 204;
+    return 0;
+}

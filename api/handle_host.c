@@ -1,0 +1,55 @@
+/* GET /v1/host: topology, capacity, reserved, allocated (sum of shapes),
+ * used (observed), free, and how contiguous the guests' CPU sets are. */
+#include "api/handlers.h"
+#include "api/json_out.h"
+#include "common/config.h"
+#include "driver/sculpt.h"
+
+/* What the operator keeps back: reserved CPUs and each node's share of
+ * the reserved memory. */
+static struct drv_res api_host_reserved(const struct drv_host *h)
+{
+    struct drv_res r = drv_res_zero();
+    for (int32_t i = 0; i < h->ncpus; i++)
+        if (h->cpus[i].reserved)
+            r.v[DRV_RES_VCPU] += 1;
+    for (int32_t i = 0; i < h->nnodes; i++)
+        r.v[DRV_RES_MEM_MIB] += h->nodes[i].mem_mib - h->nodes[i].mem_usable_mib;
+    return drv_res_clamp_nonneg(r);
+}
+
+int api_handle_host(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    struct drv_sculpt *engine = req->deps->engine;
+    if (api_require(engine, "the sculpting engine", err) < 0)
+        return -1;
+    const struct drv_host *h = drv_sculpt_host(engine);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(engine);
+
+    struct drv_res reserved = api_host_reserved(h);
+    struct drv_res free_now = drv_res_clamp_nonneg(drv_res_sub(snap->capacity, snap->allocated));
+    struct drv_res headroom = drv_res_clamp_nonneg(drv_res_sub(snap->ceiling, snap->allocated));
+    json_t *load = json_array();
+    for (int32_t i = 0; i < snap->ncpus && i < h->ncpus; i++)
+        json_array_append_new(load, json_pack("{s:i, s:i, s:b, s:o}", "cpu", h->cpus[i].id,
+                                              "node", h->nodes[h->cpus[i].node].id, "reserved",
+                                              h->cpus[i].reserved, "entitled",
+                                              api_num(snap->cpu_load[i])));
+    json_t *doc = json_pack(
+        "{s:s, s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:I, "
+        "s:{s:I, s:I, s:I, s:I, s:I, s:I}, s:o}",
+        "host", req->cfg->host, "t", (json_int_t)snap->t_s, "time",
+        api_time_json(snap->t_s * 1000), "topology", api_host_topology_json(h), "capacity",
+        api_res_json(&snap->capacity), "reserved", api_res_json(&reserved), "ratio",
+        api_res_json(&h->ratio), "ceiling", api_res_json(&snap->ceiling), "allocated",
+        api_res_json(&snap->allocated), "used", api_res_json(&snap->used), "free",
+        api_res_json(&free_now), "headroom", api_res_json(&headroom), "flavors",
+        api_res_json(&snap->flavors), "contiguity", api_num(snap->contiguity), "shortage",
+        snap->shortage, "guests", (json_int_t)snap->nguests, "counters", "admitted",
+        (json_int_t)snap->admitted, "refused", (json_int_t)snap->refused, "reshapes",
+        (json_int_t)snap->reshapes, "squeezes", (json_int_t)snap->squeezes, "repins",
+        (json_int_t)snap->repins, "skipped", (json_int_t)snap->skipped, "cpu_load", load);
+    /* fragmentation as the database records it: the complement of contiguity */
+    json_object_set_new(doc, "fragmentation", api_num(1.0 - snap->contiguity));
+    return api_reply(resp, 0, doc);
+}
