@@ -1,11 +1,13 @@
 /* /v1/blueprints: custom blueprints an operator writes for a workload
  * class (stored in PostgreSQL). */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "api/handlers.h"
 #include "api/json_in.h"
 #include "api/json_out.h"
+#include "api/request_bp.h"
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/config.h"
@@ -111,4 +113,72 @@ int api_handle_blueprint_delete(struct api_req *req, struct api_resp *resp, stru
         return -1;
     resp->status = 204;
     return 0;
+}
+
+/* The request a preview's query string describes, as the JSON body the
+ * other routes take (so one parser checks both). */
+static int api_preview_body(const struct api_req *req, json_t **out, struct err **err)
+{
+    int64_t vcpus, mem, root;
+    if (api_query_int(req, "vcpus", 0, 0, INT32_MAX, &vcpus, err) < 0 ||
+        api_query_int(req, "memory_mb", 0, 0, INT64_MAX / 2, &mem, err) < 0 ||
+        api_query_int(req, "root_gb", 0, 0, INT64_MAX / 2, &root, err) < 0)
+        return -1;
+    if (!vcpus || !mem)
+        return err_set(err, ERR_INVALID, "query parameters `vcpus` and `memory_mb` are required");
+    json_t *flavor = json_pack("{s:I, s:I, s:I}", "vcpus", (json_int_t)vcpus, "memory_mb",
+                               (json_int_t)mem, "root_gb", (json_int_t)root);
+    json_t *body = json_pack("{s:o}", "flavor", flavor);
+    if (api_query_str(req, "flavor"))
+        json_object_set_new(flavor, "name", json_string(api_query_str(req, "flavor")));
+    static const struct {
+        const char *param, *key;
+    } str[] = {{"image", "image"}, {"project", "project_id"}, {"name", "name"}};
+    for (size_t i = 0; i < ARRAY_SIZE(str); i++)
+        if (api_query_str(req, str[i].param))
+            json_object_set_new(body, str[i].key, json_string(api_query_str(req, str[i].param)));
+    const char *md = api_query_str(req, "metadata");
+    if (md) {
+        struct drv_kv *kv;
+        size_t n;
+        if (api_parse_kv_text(md, "metadata", &kv, &n, err) < 0) {
+            json_decref(body);
+            return -1;
+        }
+        json_t *m = json_object();
+        for (size_t i = 0; i < n; i++)
+            json_object_set_new(m, kv[i].key, json_string(kv[i].value));
+        drv_kv_release(kv, n);
+        json_object_set_new(body, "metadata", m);
+    }
+    *out = body;
+    return 0;
+}
+
+int api_handle_blueprint_preview(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    struct api_bp_parse ctx;
+    api_bp_defaults(req, &ctx);
+    int64_t horizon, step;
+    if (api_query_int(req, "horizon", ctx.horizon_s, 60, 7 * 86400, &horizon, err) < 0 ||
+        api_query_int(req, "step", ctx.step_s, 1, DRV_BLUEPRINT_MAX_STEP_S, &step, err) < 0)
+        return -1;
+    if (horizon % step != 0 || horizon / step > DRV_BLUEPRINT_MAX_STEPS)
+        return err_set(err, ERR_INVALID, "a horizon of %lld s is not 1 to %d whole steps of "
+                       "%lld s", (long long)horizon, DRV_BLUEPRINT_MAX_STEPS, (long long)step);
+    ctx.horizon_s = (int32_t)horizon;
+    ctx.step_s = (int32_t)step;
+    json_t *body = NULL;
+    if (api_preview_body(req, &body, err) < 0)
+        return -1;
+    struct api_request_bp rb;
+    int rc = api_request_resolve(req, body, NULL, &ctx, &rb, err);
+    json_decref(body);
+    if (rc < 0)
+        return -1;
+    json_t *doc = json_pack("{s:s, s:o, s:o, s:o}", "source", rb.source, "confidence",
+                            api_num(rb.bp->confidence), "blueprint", api_blueprint_json(rb.bp),
+                            "request", api_instance_json(rb.inst));
+    api_request_bp_release(&rb);
+    return api_reply(resp, 0, doc);
 }

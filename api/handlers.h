@@ -26,6 +26,14 @@ int api_handle_blueprint_create(struct api_req *req, struct api_resp *resp, stru
 int api_handle_blueprint_get(struct api_req *req, struct api_resp *resp, struct err **err);
 int api_handle_blueprint_put(struct api_req *req, struct api_resp *resp, struct err **err);
 int api_handle_blueprint_delete(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_blueprint_preview(struct api_req *req, struct api_resp *resp, struct err **err);
+
+/* handle_placement.c */
+int api_handle_candidates(struct api_req *req, struct api_resp *resp, struct err **err);
+
+/* handle_cost.c */
+int api_handle_cost_estimate(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_cost(struct api_req *req, struct api_resp *resp, struct err **err);
 
 /* handle_config.c: the route's `arg` names the sections */
 int api_handle_config_get(struct api_req *req, struct api_resp *resp, struct err **err);

@@ -81,6 +81,19 @@ json_t *api_blueprint_json(const struct drv_blueprint *bp)
                           api_num(bp->confidence), "model", bp->model, "resources", res);
     if (bp->start_s > 0)
         json_object_set_new(o, "start_time", api_time_json(bp->start_s * 1000));
+    if (bp->alloc) {
+        /* what the cost model picks per step, the shape the engine aims at */
+        json_t *alloc = json_object();
+        for (int k = 0; k < DRV_RES_LAST; k++) {
+            if (!api_bp_resource_used(bp, (enum drv_res_kind)k))
+                continue;
+            json_t *a = json_array();
+            for (int32_t st = 0; st < bp->nsteps; st++)
+                json_array_append_new(a, api_num(drv_blueprint_alloc_step(bp, st).v[k]));
+            json_object_set_new(alloc, drv_res_kind_name((enum drv_res_kind)k), a);
+        }
+        json_object_set_new(o, "alloc", alloc);
+    }
     return o;
 }
 

@@ -27,6 +27,26 @@ static const struct api_param instance_list_params[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct api_param preview_params[] = {
+    {"flavor", "string", "Flavor name"},
+    {"vcpus", "integer", "The flavor's vCPUs (required)"},
+    {"memory_mb", "integer", "The flavor's memory in MiB (required)"},
+    {"root_gb", "integer", "The flavor's root disk in GB"},
+    {"image", "string", "Image id"},
+    {"project", "string", "Project id"},
+    {"name", "string", "Display name (digits count as a pattern: web-1, web-2)"},
+    {"metadata", "string", "Instance metadata as k=v,k2=v2"},
+    {"horizon", "integer", "Horizon in seconds (default [sculpt] blueprint_horizon)"},
+    {"step", "integer", "Step in seconds (default [sculpt] blueprint_step)"},
+    {NULL, NULL, NULL},
+};
+
+static const struct api_param cost_params[] = {
+    {"from", "string", "Start: Unix seconds, ISO 8601 UTC or -SECONDS (default: a day ago)"},
+    {"to", "string", "End (default: now)"},
+    {NULL, NULL, NULL},
+};
+
 const struct api_route api_routes[] = {
     /* meta */
     {"GET", "/", api_handle_root, PUBLIC | HIDDEN, 302, "root", "meta",
@@ -65,6 +85,11 @@ const struct api_route api_routes[] = {
     {"POST", "/v1/blueprints", api_handle_blueprint_create, BODY, 201, "createBlueprint",
      "blueprints", "Create a custom blueprint for a workload class", "CustomBlueprintInput",
      "CustomBlueprint", NULL, NULL, NULL},
+    {"GET", "/v1/blueprints/preview", api_handle_blueprint_preview, 0, 200, "previewBlueprint",
+     "blueprints",
+     "The blueprint a request (flavor, image, project, metadata) would get now, with its "
+     "confidence and where it comes from",
+     NULL, "BlueprintPreview", NULL, preview_params, NULL},
     {"GET", "/v1/blueprints/{id}", api_handle_blueprint_get, 0, 200, "getBlueprint",
      "blueprints", "One custom blueprint", NULL, "CustomBlueprint", NULL, NULL, NULL},
     {"PUT", "/v1/blueprints/{id}", api_handle_blueprint_put, BODY, 200, "replaceBlueprint",
@@ -72,6 +97,19 @@ const struct api_route api_routes[] = {
      NULL, NULL, NULL},
     {"DELETE", "/v1/blueprints/{id}", api_handle_blueprint_delete, 0, 204, "deleteBlueprint",
      "blueprints", "Delete a custom blueprint", NULL, NULL, NULL, NULL, NULL},
+
+    /* placement and cost */
+    {"POST", "/v1/placement/candidates", api_handle_candidates, BODY, 200, "placementCandidates",
+     "placement",
+     "Can this host place the request or blueprint over its horizon: with which shape, or "
+     "what is short, by how much, when",
+     "GuestRequest", "Candidates", NULL, NULL, NULL},
+    {"POST", "/v1/cost/estimate", api_handle_cost_estimate, BODY, 200, "estimateCost", "cost",
+     "Cost of a request or blueprint sculpted versus as a static flavor, term by term",
+     "CostEstimateRequest", "CostEstimate", NULL, NULL, NULL},
+    {"GET", "/v1/cost", api_handle_cost, 0, 200, "getCost", "cost",
+     "The host's cost so far, by term, next to what static flavors would have cost", NULL,
+     "CostSoFar", NULL, cost_params, NULL},
 
     /* pools */
     {"GET", "/v1/pools", api_handle_pools, 0, 200, "listPools", "pools",
