@@ -2,7 +2,10 @@
  * used (observed), free, and how contiguous the guests' CPU sets are. */
 #include "api/handlers.h"
 #include "api/json_out.h"
+#include "common/alloc.h"
+#include "common/clock.h"
 #include "common/config.h"
+#include "db/db.h"
 #include "driver/sculpt.h"
 
 /* What the operator keeps back: reserved CPUs and each node's share of
@@ -51,5 +54,48 @@ int api_handle_host(struct api_req *req, struct api_resp *resp, struct err **err
         (json_int_t)snap->repins, "skipped", (json_int_t)snap->skipped, "cpu_load", load);
     /* fragmentation as the database records it: the complement of contiguity */
     json_object_set_new(doc, "fragmentation", api_num(1.0 - snap->contiguity));
+    return api_reply(resp, 0, doc);
+}
+
+/* GET /v1/host/history: the host's capacity, allocated and used over time,
+ * from the snapshots the daemon records. */
+int api_handle_host_history(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    int64_t now = clock_wall_ms() / 1000, from, to, limit;
+    if (api_query_time(req, "from", now - 3600, now, &from, err) < 0 ||
+        api_query_time(req, "to", now, now, &to, err) < 0 ||
+        api_query_int(req, "limit", 5000, 1, 100000, &limit, err) < 0)
+        return -1;
+    if (from >= to)
+        return err_set(err, ERR_INVALID, "`from` (%lld) is not before `to` (%lld)",
+                       (long long)from, (long long)to);
+    if (api_require(req->deps->db, "the database", err) < 0)
+        return -1;
+    autoptr(db_host_snapshot_list) l = db_host_snapshot_list(req->deps->db, from * 1000,
+                                                             to * 1000, (size_t)limit, err);
+    if (!l)
+        return -1;
+    json_t *t = json_array(), *frag = json_array();
+    json_t *cols[4];
+    static const char *const names[] = {"capacity", "reserved", "allocated", "used"};
+    json_t *doc = json_pack("{s:I, s:I, s:o, s:o}", "from", (json_int_t)from, "to",
+                            (json_int_t)to, "t", t, "fragmentation", frag);
+    for (int c = 0; c < 4; c++) {
+        cols[c] = json_object();
+        for (int k = 0; k < DRV_RES_LAST; k++)
+            json_object_set_new(cols[c], drv_res_kind_name((enum drv_res_kind)k), json_array());
+        json_object_set_new(doc, names[c], cols[c]);
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        const struct db_host_snapshot *s = l->v[i];
+        const struct drv_res *v[4] = {&s->capacity, &s->reserved, &s->allocated, &s->used};
+        json_array_append_new(t, json_integer(s->at_ms / 1000));
+        json_array_append_new(frag, api_num(s->fragmentation));
+        for (int c = 0; c < 4; c++)
+            for (int k = 0; k < DRV_RES_LAST; k++)
+                json_array_append_new(
+                    json_object_get(cols[c], drv_res_kind_name((enum drv_res_kind)k)),
+                    api_num(v[c]->v[k]));
+    }
     return api_reply(resp, 0, doc);
 }

@@ -6,6 +6,7 @@
 #include "api/handlers.h"
 #include "api/json_out.h"
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "db/db.h"
 
 static bool api_member_live(const struct db_pool_member *m)
@@ -62,4 +63,71 @@ int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **er
                                asked ? api_num((double)hits / (double)asked) : json_null(),
                                "idle", api_res_json(&idle_total), "members",
                                (json_int_t)members->n));
+}
+
+/* GET /v1/pools/history: per time bucket, the requests that arrived (build
+ * requests: instances created), how many a pool served (hand-overs), and
+ * the pool members alive -- the pools' size against the arrivals. */
+int api_handle_pools_history(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    struct db *db = req->deps->db;
+    int64_t now = clock_wall_ms() / 1000, from, to, step;
+    if (api_query_time(req, "from", now - 6 * 3600, now, &from, err) < 0 ||
+        api_query_time(req, "to", now, now, &to, err) < 0 ||
+        api_query_int(req, "step", 300, 1, 86400, &step, err) < 0)
+        return -1;
+    if (from >= to)
+        return err_set(err, ERR_INVALID, "`from` (%lld) is not before `to` (%lld)",
+                       (long long)from, (long long)to);
+    int64_t nb = (to - from + step - 1) / step;
+    if (nb > 20000)
+        return err_set(err, ERR_INVALID, "%lld buckets: more than 20000; take a larger step",
+                       (long long)nb);
+    if (api_require(db, "the database", err) < 0)
+        return -1;
+    struct db_instance_filter f = {.include_deleted = true};
+    autoptr(db_instance_list) insts = db_instance_list(db, &f, err);
+    if (!insts)
+        return -1;
+    autoptr(db_pool_member_list) members = db_pool_member_list(db, NULL, false, err);
+    if (!members)
+        return -1;
+
+    int64_t *arrivals = xcalloc((size_t)nb, sizeof(int64_t));
+    int64_t *hits = xcalloc((size_t)nb, sizeof(int64_t));
+    int64_t *alive = xcalloc((size_t)nb, sizeof(int64_t));
+    for (size_t i = 0; i < insts->n; i++) {
+        int64_t t = insts->v[i]->created_ms / 1000;
+        if (t >= from && t < to)
+            arrivals[(t - from) / step]++;
+    }
+    for (size_t i = 0; i < members->n; i++) {
+        const struct db_pool_member *m = members->v[i];
+        int64_t born = m->created_ms / 1000;
+        int64_t end = m->handed_over_ms ? m->handed_over_ms / 1000
+                      : api_member_live(m) ? to
+                      : m->expires_ms      ? m->expires_ms / 1000
+                                           : born;
+        if (m->handed_over_ms && end >= from && end < to)
+            hits[(end - from) / step]++;
+        for (int64_t b = 0; b < nb; b++) {
+            int64_t t = from + b * step; /* alive at the bucket's start */
+            if (born <= t && t < end)
+                alive[b]++;
+        }
+    }
+    json_t *t = json_array(), *a = json_array(), *h = json_array(), *s = json_array();
+    for (int64_t b = 0; b < nb; b++) {
+        json_array_append_new(t, json_integer(from + b * step));
+        json_array_append_new(a, json_integer(arrivals[b]));
+        json_array_append_new(h, json_integer(hits[b]));
+        json_array_append_new(s, json_integer(alive[b]));
+    }
+    free(arrivals);
+    free(hits);
+    free(alive);
+    return api_reply(resp, 0,
+                     json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:o}", "from", (json_int_t)from,
+                               "to", (json_int_t)to, "step", (json_int_t)step, "t", t,
+                               "arrivals", a, "hits", h, "pool_size", s));
 }

@@ -14,6 +14,7 @@ int api_handle_dashboard(struct api_req *req, struct api_resp *resp, struct err 
 
 /* handle_host.c */
 int api_handle_host(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_host_history(struct api_req *req, struct api_resp *resp, struct err **err);
 
 /* handle_instances.c */
 int api_handle_instance_list(struct api_req *req, struct api_resp *resp, struct err **err);
@@ -41,5 +42,6 @@ int api_handle_config_put(struct api_req *req, struct api_resp *resp, struct err
 
 /* handle_pools.c */
 int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_pools_history(struct api_req *req, struct api_resp *resp, struct err **err);
 
 #endif

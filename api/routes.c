@@ -47,6 +47,20 @@ static const struct api_param cost_params[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct api_param history_params[] = {
+    {"from", "string", "Start: Unix seconds, ISO 8601 UTC or -SECONDS (default: an hour ago)"},
+    {"to", "string", "End (default: now)"},
+    {"limit", "integer", "Most snapshots returned (default 5000)"},
+    {NULL, NULL, NULL},
+};
+
+static const struct api_param bucket_params[] = {
+    {"from", "string", "Start: Unix seconds, ISO 8601 UTC or -SECONDS (default: 6 hours ago)"},
+    {"to", "string", "End (default: now)"},
+    {"step", "integer", "Bucket length in seconds (default 300)"},
+    {NULL, NULL, NULL},
+};
+
 const struct api_route api_routes[] = {
     /* meta */
     {"GET", "/", api_handle_root, PUBLIC | HIDDEN, 302, "root", "meta",
@@ -67,6 +81,9 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/host", api_handle_host, 0, 200, "getHost", "host",
      "Topology, capacity, reserved, allocated (sum of shapes), used, free, contiguity", NULL,
      "Host", NULL, NULL, NULL},
+    {"GET", "/v1/host/history", api_handle_host_history, 0, 200, "getHostHistory", "host",
+     "Capacity, reserved, allocated and used over time (the daemon's host snapshots)", NULL,
+     "HostHistory", NULL, history_params, NULL},
     {"GET", "/v1/instances", api_handle_instance_list, 0, 200, "listInstances", "instances",
      "Instances with the shape in force and what the engine aims at", NULL, "InstanceList",
      NULL, instance_list_params, NULL},
@@ -115,6 +132,10 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/pools", api_handle_pools, 0, 200, "listPools", "pools",
      "Pre-sculpted pools: classes, sizes, confidences, hits, misses, expiries, idle capacity",
      NULL, "PoolList", NULL, NULL, NULL},
+
+    {"GET", "/v1/pools/history", api_handle_pools_history, 0, 200, "getPoolHistory", "pools",
+     "Per time bucket: requests that arrived, requests a pool served, pool members alive",
+     NULL, "PoolHistory", NULL, bucket_params, NULL},
 
     /* run-time settings */
     {"GET", "/v1/config/predictor", api_handle_config_get, 0, 200, "getPredictorConfig",
