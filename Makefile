@@ -79,6 +79,11 @@ ALL_LIBS := $(LIB_OPENSTACK) $(LIB_API) $(LIB_DB) $(LIB_DRIVER) $(LIB_COMMON)
 
 PROGRAMS := $(O)/bin/sculpt-replay $(O)/bin/sculpt-compute $(O)/bin/sculptctl
 
+# Test harnesses: each tests/harness/NAME.c is a program the integration
+# tests and benchmarks start ($(O)/bin/NAME), linked like the programs.
+HARNESS_SRC := $(wildcard tests/harness/*.c)
+HARNESS_BINS := $(patsubst tests/harness/%.c,$(O)/bin/%,$(HARNESS_SRC))
+
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRC))
 TEST_HELPER_SRC := $(wildcard tests/unit/helpers/*.c)
@@ -121,6 +126,11 @@ $(O)/bin/sculptctl: $(O)/obj/api/sculptctl_main.o $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+
+$(HARNESS_BINS): $(O)/bin/%: tests/harness/%.c $(ALL_LIBS)
+	@mkdir -p $(dir $@)
+	$(SAY) "  LD      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(ALL_LIBS) $(ALL_LDFLAGS) $(LIBS)
 
 $(O)/tests/test_%: tests/unit/test_%.c $(TEST_HELPER_OBJ) $(ALL_LIBS)
 	@mkdir -p $(dir $@)
@@ -166,7 +176,7 @@ fuzz:
 	@$(MAKE) --no-print-directory O=build-fuzz CC=clang SANITIZER=fuzzer OPT=-O1 WERROR= fuzz-build
 	@tests/run-fuzz.sh build-fuzz $(FUZZ_SECONDS) $(patsubst $(O)/%,build-fuzz/%,$(FUZZ_BINS))
 
-integration: $(PROGRAMS)
+integration: $(PROGRAMS) $(HARNESS_BINS)
 	@tests/run-integration.sh $(O)
 
 valgrind:
@@ -183,9 +193,9 @@ $(O)/bench/bench_%: tests/bench/bench_%.c $(ALL_LIBS)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(ALL_LIBS) $(ALL_LDFLAGS) $(LIBS)
-bench: $(PROGRAMS) $(BENCH_BINS)
+bench: $(PROGRAMS) $(BENCH_BINS) $(HARNESS_BINS)
 	@tests/bench/run.sh $(O) $(BENCH_AREAS)
-$(addprefix bench-,$(BENCH_AREAS)): bench-%: $(PROGRAMS) $(BENCH_BINS)
+$(addprefix bench-,$(BENCH_AREAS)): bench-%: $(PROGRAMS) $(BENCH_BINS) $(HARNESS_BINS)
 	@tests/bench/run.sh $(O) $*
 
 run:
