@@ -905,14 +905,8 @@ static int ctl_cmd_metrics(struct ctl_ctx *x, int argc, char **argv)
 static int ctl_cmd_db(struct ctl_ctx *x, int argc, char **argv)
 {
     (void)x;
-    /* db_cli_main reads its own arguments: "migrate", "version" ... */
-    char **args = xcalloc((size_t)argc + 2, sizeof(char *));
-    args[0] = (char *)"db";
-    for (int i = 0; i < argc; i++)
-        args[i + 1] = argv[i];
-    int rc = db_cli_main(argc + 1, args);
-    free(args);
-    return rc;
+    /* db_cli_main takes the words after "db": "migrate", "version" ... */
+    return db_cli_main(argc, argv);
 }
 
 const struct ctl_command ctl_commands[] = {
