@@ -107,6 +107,50 @@ static int api_range_parse(const struct api_req *req, struct api_range *r, struc
     return 0;
 }
 
+/* The band the blueprints predicted over the range, stitched from their
+ * revisions: each revision speaks for the steps from its start until the
+ * next revision's (so the past shows what was predicted then, not what is
+ * predicted now).  Columns: t, and per quantile (and the allocation) one
+ * array per resource. */
+static json_t *api_band_history(const struct db_blueprint_rev_list *revs,
+                                const struct api_range *r)
+{
+    static const char *const cols[] = {"p50", "p90", "p99", "alloc"};
+    json_t *t = json_array();
+    json_t *doc = json_pack("{s:o}", "t", t);
+    json_t *col[4][DRV_RES_LAST];
+    for (int c = 0; c < 4; c++) {
+        json_t *o = json_object();
+        for (int k = 0; k < DRV_RES_LAST; k++) {
+            col[c][k] = json_array();
+            json_object_set_new(o, drv_res_kind_name((enum drv_res_kind)k), col[c][k]);
+        }
+        json_object_set_new(doc, cols[c], o);
+    }
+    /* revisions come newest first: walk them oldest first */
+    for (size_t i = revs->n; i-- > 0;) {
+        const struct drv_blueprint *bp = revs->v[i]->bp;
+        int64_t until = i > 0 ? revs->v[i - 1]->bp->start_s : r->to_s + 1;
+        for (int32_t s = 0; s < bp->nsteps; s++) {
+            int64_t ts = bp->start_s + (int64_t)s * bp->step_s;
+            if (ts >= until || ts > r->to_s)
+                break;
+            if (ts < r->from_s)
+                continue;
+            json_array_append_new(t, json_integer(ts));
+            struct drv_res a = drv_blueprint_alloc_step(bp, s);
+            for (int k = 0; k < DRV_RES_LAST; k++) {
+                for (int q = 0; q < DRV_Q_LAST; q++)
+                    json_array_append_new(col[q][k],
+                                          api_num(drv_blueprint_get(bp, s, (enum drv_res_kind)k,
+                                                                    (enum drv_quantile)q)));
+                json_array_append_new(col[3][k], bp->alloc ? api_num(a.v[k]) : json_null());
+            }
+        }
+    }
+    return doc;
+}
+
 /* Everything the database holds about one instance over the range. */
 static int api_instance_history(struct db *db, const char *uuid, const struct api_range *r,
                                 json_t *doc, struct err **err)
@@ -118,6 +162,11 @@ static int api_instance_history(struct db *db, const char *uuid, const struct ap
         return -1;
     }
     json_object_set_new(doc, "blueprint", rev ? api_blueprint_rev_json(rev) : json_null());
+    /* enough revisions to cover the range at one per control step */
+    autoptr(db_blueprint_rev_list) revs = db_blueprint_history(db, uuid, 2000, err);
+    if (!revs)
+        return -1;
+    json_object_set_new(doc, "band_history", api_band_history(revs, r));
 
     struct db_usage_query q = {
         .instance_uuid = uuid,
@@ -199,6 +248,7 @@ int api_handle_instance_show(struct api_req *req, struct api_resp *resp, struct 
     }
     if (!db) {
         json_object_set_new(doc, "blueprint", json_null());
+        json_object_set_new(doc, "band_history", json_null());
         json_object_set_new(doc, "usage", api_usage_json(NULL));
         json_object_set_new(doc, "reshapes", json_array());
     }

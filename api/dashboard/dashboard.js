@@ -94,11 +94,14 @@
     let drawn = 0;
     for (const [k, unit] of RES) {
       const cap = host.capacity[k] || 0;
-      if (cap <= 0) continue;
       const ceiling = host.ceiling[k] || cap;
       const alloc = host.allocated[k] || 0;
       const used = host.used[k] || 0;
-      const top = Math.max(cap, ceiling, alloc, used) * 1.04;
+      /* NIC and disk rows only once something is shaped or used there */
+      if (cap <= 0 || (k !== "vcpu" && k !== "mem_mib" && alloc <= 0 && used <= 0)) continue;
+      /* scaled to what matters: capacity and what is given or used; an
+       * overcommit ceiling far beyond them is only written, not drawn */
+      const top = Math.max(cap, alloc, used) * 1.04;
       const W = 1000, H = 26;
       const s = svg("svg", { viewBox: `0 0 ${W} ${H + 14}`, width: "100%",
                              "data-resource": k, preserveAspectRatio: "none" });
@@ -119,9 +122,11 @@
         x += w;
         drawn++;
       });
-      const xc = W * ceiling / top;
-      s.appendChild(svg("line", { x1: xc, x2: xc, y1: 0, y2: H + 4, stroke: "#1d232a",
-                                  "stroke-dasharray": "4 3" }));
+      if (ceiling <= top) {
+        const xc = W * ceiling / top;
+        s.appendChild(svg("line", { x1: xc, x2: xc, y1: 0, y2: H + 4, stroke: "#1d232a",
+                                    "stroke-dasharray": "4 3" }));
+      }
       const xu = W * used / top;
       s.appendChild(svg("rect", { x: Math.max(xu - 2, 0), y: 0, width: 4, height: H + 4,
                                   fill: "#1d232a" }));
@@ -249,6 +254,28 @@
     return v;
   }
 
+  /* The band to draw for one resource: what each blueprint revision said
+   * for its own steps (band_history), then the newest blueprint ahead. */
+  function bandOf(detail, k) {
+    const pts = new Map();
+    const hist = detail.band_history;
+    if (hist) {
+      hist.t.forEach((t, i) => pts.set(t, [hist.p50[k][i], hist.p90[k][i], hist.p99[k][i],
+                                           hist.alloc[k][i]]));
+    }
+    const bp = detail.blueprint ? detail.blueprint.blueprint : null;
+    const r = bp && bp.resources[k];
+    if (r) {
+      const last = hist && hist.t.length ? hist.t[hist.t.length - 1] : -Infinity;
+      r.p50.forEach((_, i) => {
+        const t = bp.start + i * bp.step_s;
+        if (t > last)
+          pts.set(t, [r.p50[i], r.p90[i], r.p99[i], bp.alloc ? bp.alloc[k][i] : null]);
+      });
+    }
+    return pts;
+  }
+
   function drawGuest(detail) {
     const box = $("#guest-plots");
     box.replaceChildren();
@@ -257,38 +284,30 @@
       `${name}: blueprint band, observed use and shape` +
       (detail.engine ? ` (model ${detail.engine.model}, confidence ${fmt(detail.engine.confidence)})` : "");
     const usage = detail.usage || { t: [], use: {} };
-    const rev = detail.blueprint;
-    const bp = rev ? rev.blueprint : null;
     const reshapes = (detail.reshapes || []).slice().sort((a, b) => a.at - b.at);
     const now = Math.floor(Date.now() / 1000);
     let points = 0;
     for (const [k, unit] of RES) {
       const use = usage.use[k] || [];
-      const bpr = bp && bp.resources[k];
-      const nonzero = use.some((v) => v > 0) || (bpr && bpr.p99.some((v) => v > 0));
-      if (k !== "vcpu" && k !== "mem_mib" && !nonzero) continue;
-
+      /* vCPU and memory always; the others when the guest uses them */
+      if (k !== "vcpu" && k !== "mem_mib" && !use.some((v) => v > 0)) continue;
+      const band = bandOf(detail, k);
       const xs = new Set(usage.t);
-      const bpT = bpr ? bpr.p50.map((_, i) => bp.start + i * bp.step_s) : [];
-      bpT.forEach((t) => xs.add(t));
+      band.forEach((_, t) => xs.add(t));
       reshapes.forEach((r) => xs.add(r.at));
       xs.add(now);
       const x = Array.from(xs).sort((a, b) => a - b);
       const useAt = new Map(usage.t.map((t, i) => [t, use[i]]));
-      const bpIdx = new Map(bpT.map((t, i) => [t, i]));
       const steps = reshapes.map((r) => [r.at, r.to.res[k]]);
       const current = detail.shape ? detail.shape.res[k] : null;
       const first = reshapes.length ? reshapes[0].from.res[k] : current;
-      const alloc = bp && bp.alloc ? bp.alloc[k] : null;
       const col = (f) => x.map(f);
+      const bandCol = (j) => col((t) => (band.has(t) ? band.get(t)[j] : null));
       const data = [
-        x,
-        col((t) => (bpIdx.has(t) ? bpr.p50[bpIdx.get(t)] : null)),
-        col((t) => (bpIdx.has(t) ? bpr.p90[bpIdx.get(t)] : null)),
-        col((t) => (bpIdx.has(t) ? bpr.p99[bpIdx.get(t)] : null)),
+        x, bandCol(0), bandCol(1), bandCol(2),
         col((t) => (useAt.has(t) ? useAt.get(t) : null)),
         col((t) => (t <= now ? stepAt(steps, t, first) : null)),
-        col((t) => (alloc && bpIdx.has(t) ? alloc[bpIdx.get(t)] : null)),
+        bandCol(3),
       ];
       const target = plotBox(box, `${k} (${unit})`);
       makePlot(target, plotWidth(box), [
@@ -302,7 +321,7 @@
         { label: "allocation", stroke: "#059669", width: 0,
           points: { show: true, size: 4, fill: "#059669" }, spanGaps: true },
       ], data, { bands: [{ series: [3, 1], fill: "rgba(124,58,237,0.13)" }] });
-      points += usage.t.length + bpT.length;
+      points += usage.t.length + band.size;
     }
     status.plots.guest = points;
   }

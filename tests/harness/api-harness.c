@@ -79,13 +79,18 @@ static double rnd(struct harness *h)
     return (double)(h->rng >> 11) / 9007199254740992.0;
 }
 
-static void check(int rc, struct err *err, const char *what)
+static void die(const char *what, const struct err *err)
 {
-    if (rc >= 0)
-        return;
     fprintf(stderr, "api-harness: %s: %s\n", what, err ? err->msg : "failed");
     exit(1);
 }
+
+/* `err` must be in scope; the call runs before its error is read. */
+#define CHECK(expr, what)                                                    \
+    do {                                                                     \
+        if ((expr) < 0)                                                      \
+            die((what), err);                                                \
+    } while (0)
 
 /* Record a blueprint revision for a guest (the daemon does the same). */
 static void record_blueprint(struct harness *h, const char *uuid, const struct drv_blueprint *bp,
@@ -98,7 +103,7 @@ static void record_blueprint(struct harness *h, const char *uuid, const struct d
     for (int k = 0; k < DRV_RES_LAST; k++)
         rev.band[k] = drv_cost_critical_quantile(&h->cm, (enum drv_res_kind)k);
     autoerr struct err *err = NULL;
-    check(db_blueprint_add(h->db, &rev, &err), err, "db_blueprint_add");
+    CHECK(db_blueprint_add(h->db, &rev, &err), "db_blueprint_add");
 }
 
 static const struct {
@@ -112,7 +117,7 @@ static void boot_guest(struct harness *h, size_t i, int64_t t_s)
     struct guest *g = &h->guests[i];
     autoerr struct err *err = NULL;
     struct drv_instance *inst = xzalloc(sizeof(*inst));
-    check(uuid_generate(inst->uuid, &err), err, "uuid");
+    CHECK(uuid_generate(inst->uuid, &err), "uuid");
     const size_t f = i % ARRAY_SIZE(flavors);
     inst->name = xasprintf("web-%zu", i + 1);
     inst->project_id = xstrdup("demo");
@@ -137,27 +142,27 @@ static void boot_guest(struct harness *h, size_t i, int64_t t_s)
     drv_predict_request_from_instance(inst, &req);
     req.boot_s = t_s;
     g->pred = drv_predictor_new(h->fleet, &req, &h->pc, &err);
-    check(g->pred ? 0 : -1, err, "drv_predictor_new");
+    CHECK(g->pred ? 0 : -1, "drv_predictor_new");
     autoptr(drv_blueprint) bp = drv_predictor_blueprint(
         g->pred, t_s, (int32_t)h->cfg->blueprint_horizon_s, (int32_t)h->cfg->blueprint_step_s,
         &h->cm, &err);
-    check(bp ? 0 : -1, err, "drv_predictor_blueprint");
+    CHECK(bp ? 0 : -1, "drv_predictor_blueprint");
     struct drv_sculpt_guest_spec spec;
-    check(drv_sculpt_spec_from_instance(inst, h->host, 0, &spec, &err), err, "spec");
+    CHECK(drv_sculpt_spec_from_instance(inst, h->host, 0, &spec, &err), "spec");
     struct drv_sculpt_refusal why;
-    check(drv_sculpt_place(h->engine, &spec, bp, t_s, &inst->shape, &why, &err), err,
-          "drv_sculpt_place");
+    CHECK(drv_sculpt_place(h->engine, &spec, bp, t_s, &inst->shape, &why, &err), "drv_sculpt_place");
 
     struct drv_hv_guest_spec hs = {.shape = inst->shape};
     snprintf(hs.uuid, sizeof(hs.uuid), "%s", inst->uuid);
     hs.name = xasprintf("sculpt-%s", inst->uuid);
     hs.display_name = xstrdup(inst->name);
     hs.flavor_name = xstrdup(inst->flavor.name);
-    check(drv_hv_spawn(h->hv, &hs, &err), err, "drv_hv_spawn");
+    hs.image.kernel = xstrdup("/var/lib/sculpt/_base/harness-vmlinuz"); /* the fake boots nothing */
+    CHECK(drv_hv_spawn(h->hv, &hs, &err), "drv_hv_spawn");
     inst->domain = xstrdup(hs.name);
     drv_hv_guest_spec_release(&hs);
     if (h->db) {
-        check(db_instance_put(h->db, inst, &err), err, "db_instance_put");
+        CHECK(db_instance_put(h->db, inst, &err), "db_instance_put");
         record_blueprint(h, inst->uuid, bp, "spawn");
     }
 }
@@ -191,12 +196,12 @@ static void control_step(struct harness *h, int64_t t_s, int64_t dt_s)
     autoerr struct err *err = NULL;
     for (size_t i = 0; i < h->nguests; i++) {
         struct drv_res d = demand_of(h, &h->guests[i], t_s);
-        check(drv_fake_set_demand(h->hv, h->guests[i].inst->uuid, &d, &err), err, "demand");
+        CHECK(drv_fake_set_demand(h->hv, h->guests[i].inst->uuid, &d, &err), "demand");
     }
-    check(drv_fake_advance(h->hv, dt_s * 1000, &err), err, "advance");
+    CHECK(drv_fake_advance(h->hv, dt_s * 1000, &err), "advance");
     struct drv_hv_sample *samples = NULL;
     size_t n = 0;
-    check(drv_hv_sample(h->hv, &samples, &n, &err), err, "sample");
+    CHECK(drv_hv_sample(h->hv, &samples, &n, &err), "sample");
     struct db_usage_sample *rows = xcalloc(n + 1, sizeof(*rows));
     size_t nrows = 0;
     for (size_t i = 0; i < n; i++) {
@@ -212,7 +217,7 @@ static void control_step(struct harness *h, int64_t t_s, int64_t dt_s)
         }
         /* the fake clock is its own; the samples belong to wall time t_s */
         struct drv_res use = samples[i].use;
-        check(drv_sculpt_observe(h->engine, g->inst->uuid, use, t_s, &err), err, "observe");
+        CHECK(drv_sculpt_observe(h->engine, g->inst->uuid, use, t_s, &err), "observe");
         drv_predictor_observe(g->pred, t_s, &use);
         struct db_usage_sample *r = &rows[nrows++];
         snprintf(r->instance_uuid, sizeof(r->instance_uuid), "%s", g->inst->uuid);
@@ -222,7 +227,7 @@ static void control_step(struct harness *h, int64_t t_s, int64_t dt_s)
     }
     free(samples);
     if (h->db && nrows)
-        check(db_usage_add(h->db, rows, nrows, &err), err, "db_usage_add");
+        CHECK(db_usage_add(h->db, rows, nrows, &err), "db_usage_add");
     free(rows);
 
     /* a new blueprint every five steps, as the blueprint advances */
@@ -232,16 +237,15 @@ static void control_step(struct harness *h, int64_t t_s, int64_t dt_s)
             autoptr(drv_blueprint) bp = drv_predictor_blueprint(
                 g->pred, t_s, (int32_t)h->cfg->blueprint_horizon_s,
                 (int32_t)h->cfg->blueprint_step_s, &h->cm, &err);
-            check(bp ? 0 : -1, err, "blueprint");
-            check(drv_sculpt_set_blueprint(h->engine, g->inst->uuid, bp, &err), err,
-                  "set_blueprint");
+            CHECK(bp ? 0 : -1, "blueprint");
+            CHECK(drv_sculpt_set_blueprint(h->engine, g->inst->uuid, bp, &err), "set_blueprint");
             record_blueprint(h, g->inst->uuid, bp, "revised from observed use");
         }
     }
 
     struct drv_sculpt_change *changes = NULL;
     size_t nchanges = 0;
-    check(drv_sculpt_step(h->engine, t_s, &changes, &nchanges, &err), err, "step");
+    CHECK(drv_sculpt_step(h->engine, t_s, &changes, &nchanges, &err), "step");
     for (size_t i = 0; i < nchanges; i++) {
         struct drv_sculpt_change *c = &changes[i];
         struct drv_hv_reshape_report rep = {0};
@@ -254,7 +258,7 @@ static void control_step(struct harness *h, int64_t t_s, int64_t dt_s)
                                    .reason = c->why, .duration_ms = (double)rep.total_ns / 1e6,
                                    .ok = ok, .error = ok ? NULL : rerr->msg};
             snprintf(r.instance_uuid, sizeof(r.instance_uuid), "%s", c->uuid);
-            check(db_reshape_add(h->db, &r, &err), err, "db_reshape_add");
+            CHECK(db_reshape_add(h->db, &r, &err), "db_reshape_add");
         }
     }
     free(changes);
@@ -268,7 +272,7 @@ static void control_step(struct harness *h, int64_t t_s, int64_t dt_s)
             .used = s->used, .fragmentation = 1 - s->contiguity,
             .topology = drv_host_describe(h->host, topo, sizeof(topo)),
         };
-        check(db_host_snapshot_add(h->db, &hs, &err), err, "db_host_snapshot_add");
+        CHECK(db_host_snapshot_add(h->db, &hs, &err), "db_host_snapshot_add");
     }
     h->steps++;
 }
@@ -311,32 +315,32 @@ int main(int argc, char **argv)
     autoerr struct err *err = NULL;
     struct harness h = {.rng = 42};
     h.cfg = cfg_load(config, &err);
-    check(h.cfg ? 0 : -1, err, "config");
+    CHECK(h.cfg ? 0 : -1, "config");
     enum log_level level = LOG_LEVEL_INFO;
     log_level_parse(h.cfg->log_level, &level);
-    check(log_setup(level, h.cfg->log_file, h.cfg->log_json, &err), err, "log");
+    CHECK(log_setup(level, h.cfg->log_file, h.cfg->log_json, &err), "log");
     cfg_publish(h.cfg);
     drv_cost_model_from_cfg(h.cfg, &h.cm);
     drv_predict_config_from_cfg(h.cfg, &h.pc);
 
     h.hv = drv_hv_open("fake", h.cfg, &err);
-    check(h.hv ? 0 : -1, err, "fake backend");
+    CHECK(h.hv ? 0 : -1, "fake backend");
     autofree char *caps = drv_hv_capabilities(h.hv, &err);
-    check(caps ? 0 : -1, err, "capabilities");
+    CHECK(caps ? 0 : -1, "capabilities");
     struct drv_host_limits limits;
     drv_host_limits_from_cfg(h.cfg, &limits);
     h.host = drv_host_parse(caps, &limits, &err);
-    check(h.host ? 0 : -1, err, "host");
+    CHECK(h.host ? 0 : -1, "host");
     struct drv_sculpt_params sp;
     drv_sculpt_params_from_cfg(h.cfg, &sp);
     h.engine = drv_sculpt_new(h.host, &sp, &err);
-    check(h.engine ? 0 : -1, err, "engine");
+    CHECK(h.engine ? 0 : -1, "engine");
     h.fleet = drv_fleet_new(&h.pc);
     if (h.cfg->db_connection[0]) {
         struct db_options o;
         db_options_from_cfg(h.cfg, &o);
         h.db = db_open(&o, &err);
-        check(h.db ? 0 : -1, err, "database");
+        CHECK(h.db ? 0 : -1, "database");
     }
 
     int64_t now = clock_wall_ms() / 1000;
@@ -349,14 +353,14 @@ int main(int argc, char **argv)
     for (t += step; t <= now; t += step)
         control_step(&h, t, step);
     if (h.db)
-        check(db_sync(h.db, 0, &err), err, "db_sync");
+        CHECK(db_sync(h.db, 0, &err), "db_sync");
 
     struct api_deps deps = {.engine = h.engine, .fleet = h.fleet, .db = h.db};
     struct api_server *srv = api_server_start(&deps, h.cfg, &err);
-    check(srv ? 0 : -1, err, "API server");
+    CHECK(srv ? 0 : -1, "API server");
     if (port_file) {
         FILE *f = fopen(port_file, "w");
-        check(f ? 0 : -1, NULL, "port file");
+        CHECK(f ? 0 : -1, "port file");
         fprintf(f, "%u\n", api_server_port(srv));
         fclose(f);
     }
