@@ -319,6 +319,14 @@ int main(int argc, char **argv)
     enum log_level level = LOG_LEVEL_INFO;
     log_level_parse(h.cfg->log_level, &level);
     CHECK(log_setup(level, h.cfg->log_file, h.cfg->log_json, &err), "log");
+    if (h.cfg->db_connection[0]) {
+        struct db_options o;
+        db_options_from_cfg(h.cfg, &o);
+        h.db = db_open(&o, &err);
+        CHECK(h.db ? 0 : -1, "database");
+        /* settings changed at run time win over the file, as in the daemon */
+        CHECK(db_settings_apply(h.db, h.cfg, &err), "run-time settings");
+    }
     cfg_publish(h.cfg);
     drv_cost_model_from_cfg(h.cfg, &h.cm);
     drv_predict_config_from_cfg(h.cfg, &h.pc);
@@ -336,12 +344,6 @@ int main(int argc, char **argv)
     h.engine = drv_sculpt_new(h.host, &sp, &err);
     CHECK(h.engine ? 0 : -1, "engine");
     h.fleet = drv_fleet_new(&h.pc);
-    if (h.cfg->db_connection[0]) {
-        struct db_options o;
-        db_options_from_cfg(h.cfg, &o);
-        h.db = db_open(&o, &err);
-        CHECK(h.db ? 0 : -1, "database");
-    }
 
     int64_t now = clock_wall_ms() / 1000;
     int64_t step = h.cfg->blueprint_step_s;

@@ -1,0 +1,115 @@
+#!/bin/sh
+# The REST API, sculptctl and the dashboard against real components: the
+# api-harness (fake hypervisor backend, the real engine, predictor and
+# PostgreSQL layer, an hour of control-loop history) on a private
+# PostgreSQL.  Every route, its errors and the OpenAPI description
+# (api_check.py), run-time settings across a restart, sculptctl's tables and
+# JSON, and the dashboard in headless Chromium.
+set -eu
+. "$SCULPT_TOP/tests/lib.sh"
+
+tmp=$(mktemp -d)
+harness_pid=""
+cleanup() {
+    [ -n "$harness_pid" ] && kill "$harness_pid" 2>/dev/null && wait "$harness_pid" 2>/dev/null
+    sh "$SCULPT_TOP/contrib/stack/postgres.sh" stop "$tmp" >/dev/null 2>&1 || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+sh "$SCULPT_TOP/contrib/stack/postgres.sh" start "$tmp" >/dev/null
+. "$tmp/env/postgres.env"
+token=$(python3 -c 'import secrets; print(secrets.token_hex(16))')
+cat >"$tmp/sculpt.conf" <<CONF
+[DEFAULT]
+host = api-test-host
+state_path = $tmp/state
+[database]
+connection = $SCULPT_DB_URL
+[api]
+port = 0
+admin_token = $token
+max_body_size = 1048576
+[fake]
+topology = nodes=2,sockets=2,cores=4,threads=2,mem_mib=32768
+CONF
+
+start_harness() {
+    rm -f "$tmp/port"
+    "$SCULPT_BIN/api-harness" --config "$tmp/sculpt.conf" --guests 4 --minutes "$1" \
+        --port-file "$tmp/port" >>"$tmp/harness.log" 2>&1 &
+    harness_pid=$!
+    i=0
+    while [ ! -s "$tmp/port" ]; do
+        i=$((i + 1))
+        if [ $i -gt 300 ] || ! kill -0 "$harness_pid" 2>/dev/null; then
+            echo "api-harness did not start; its log:" >&2
+            tail -n 30 "$tmp/harness.log" >&2
+            exit 1
+        fi
+        sleep 0.1
+    done
+    url="http://127.0.0.1:$(cat "$tmp/port")"
+}
+stop_harness() {
+    kill "$harness_pid"
+    wait "$harness_pid" || { echo "api-harness did not stop cleanly" >&2; exit 1; }
+    harness_pid=""
+}
+
+start_harness 60
+echo "api-harness at $url"
+/usr/bin/python3 "$SCULPT_TOP/tests/integration/api_check.py" "$url" "$token" main
+
+# sculptctl: tables by default, JSON with -f json, the endpoint from the
+# environment or from sculpt.conf
+export SCULPT_URL="$url" SCULPT_TOKEN="$token"
+ctl="$SCULPT_BIN/sculptctl"
+"$ctl" host >"$tmp/out"
+grep -q '^vcpu (vCPU) ' "$tmp/out"
+"$ctl" instances >"$tmp/out"
+grep -q 'm1.small' "$tmp/out"
+uuid=$("$ctl" -f json instances | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["uuid"])')
+"$ctl" instance show "$uuid" --from -1800 --step 300 >"$tmp/out"
+grep -q '^reshapes:' "$tmp/out"
+grep -q 'band' "$tmp/out"
+cat >"$tmp/bp.json" <<'JSON'
+{"name": "ctl-bp", "match": {"flavor": "m1.medium"},
+ "blueprint": {"horizon_s": 300, "resources": {"vcpu": {"p50": 0.5, "p90": 0.8}}}}
+JSON
+"$ctl" blueprint create "$tmp/bp.json" | grep -q 'name ctl-bp'
+id=$("$ctl" -f json blueprint list | python3 -c 'import json,sys; print([b["id"] for b in json.load(sys.stdin)["blueprints"] if b["name"]=="ctl-bp"][0])')
+"$ctl" blueprint show "$id" | grep -q '^vcpu '
+"$ctl" blueprint preview --flavor m1.medium --vcpus 2 --memory-mb 4096 | grep -q 'source custom:ctl-bp'
+"$ctl" blueprint delete "$id" | grep -q deleted
+expect_fail 1 "NOT_FOUND (HTTP 404)" "$ctl" blueprint show "$id"
+"$ctl" candidates --flavor m1.small --vcpus 1 --memory-mb 2048 | grep -q '^placeable  yes'
+"$ctl" candidates --vcpus 512 --memory-mb 99999999 | grep -q '^short '
+"$ctl" cost estimate --flavor m1.small --vcpus 1 --memory-mb 2048 | grep -q '^saving '
+"$ctl" cost show --from -1800 | grep -q '^resource '
+"$ctl" config set cost price_reshape=0.0003 >"$tmp/out"
+grep -q 'price_reshape .*0.0003' "$tmp/out"
+"$ctl" -f json config get cost | python3 -c 'import json,sys; assert json.load(sys.stdin)["values"]["price_reshape"] == 0.0003'
+expect_fail 1 "expected a number" "$ctl" config set cost price_reshape=free
+expect_fail 2 "usage" "$ctl" config set gpu x=1
+"$ctl" pools >/dev/null
+"$ctl" reshapes --from -600 | grep -q 'REASON'
+"$ctl" metrics | grep -q '^sculpt_guests '
+expect_fail 1 "UNAUTHORIZED (HTTP 401)" env SCULPT_TOKEN=wrong "$ctl" host
+expect_fail 1 "cannot reach the API" env SCULPT_URL=http://127.0.0.1:9 "$ctl" host
+# the endpoint and token from sculpt.conf ([api] listen, port, admin_token)
+sed "s/^port = 0/port = $(cat "$tmp/port")/" "$tmp/sculpt.conf" >"$tmp/ctl.conf"
+env -u SCULPT_URL -u SCULPT_TOKEN "$ctl" --config "$tmp/ctl.conf" host | grep -q 'api-test-host'
+
+# the dashboard, rendered by Chromium from the running server
+/usr/bin/python3 "$SCULPT_TOP/tests/browser/dashboard_check.py" "$url/dashboard/" "$token" \
+    --expect resourceBars=4 --expect cpuMap=16 --expect hostHistory=20 --expect guest=20 \
+    --expect guestTable=4 --expect timeline=1 --expect pools=1 \
+    --screenshot "${SCULPT_SCREENSHOT:-$tmp/dashboard.png}"
+
+# run-time settings survive a restart
+stop_harness
+start_harness 5
+/usr/bin/python3 "$SCULPT_TOP/tests/integration/api_check.py" "$url" "$token" persisted
+stop_harness
+echo "api: all checks passed"

@@ -1,0 +1,467 @@
+#!/usr/bin/python3
+"""Every REST route against a running server: success, each validation
+error, 401 without a token, 413, unknown routes; every answer checked
+against the OpenAPI description the server itself serves, and every
+operation of that description exercised.
+
+    api_check.py BASE_URL TOKEN PHASE
+
+PHASE "main" runs everything; "persisted" checks, after a restart, that the
+run-time settings changed in "main" survived.  Exits non-zero on the first
+failure, naming it.
+"""
+import http.client
+import json
+import sys
+import urllib.parse
+
+import jsonschema
+
+BASE, TOKEN, PHASE = sys.argv[1], sys.argv[2], sys.argv[3]
+URL = urllib.parse.urlparse(BASE)
+SPEC = None
+EXERCISED = set()          # (method, path pattern) seen answered
+CHECKS = 0
+
+
+def fail(msg):
+    print("FAILED:", msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def request(method, path, body=None, token=TOKEN, headers=None, raw=None):
+    conn = http.client.HTTPConnection(URL.hostname, URL.port, timeout=30)
+    h = dict(headers or {})
+    if token is not None:
+        h["X-Auth-Token"] = token
+    data = raw
+    if body is not None:
+        data = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    conn.request(method, path, body=data, headers=h)
+    r = conn.getresponse()
+    payload = r.read()
+    conn.close()
+    ctype = r.getheader("Content-Type", "")
+    parsed = json.loads(payload) if ctype.startswith("application/json") and payload else None
+    return r.status, parsed, payload, r
+
+
+# ---- the description, as JSON Schema ----
+
+def to_jsonschema(node):
+    """OpenAPI 3.0 schema objects to JSON Schema: nullable becomes a null
+    alternative; references stay (they resolve inside the document)."""
+    if isinstance(node, list):
+        return [to_jsonschema(n) for n in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: to_jsonschema(v) for k, v in node.items() if k != "nullable"}
+    if node.get("nullable"):
+        return {"anyOf": [out, {"type": "null"}]}
+    return out
+
+
+def pattern_of(path):
+    """The spec path a concrete path answers to (a literal path first:
+    /v1/blueprints/preview, not /v1/blueprints/{id})."""
+    bare = path.split("?")[0]
+    if bare in SPEC["paths"]:
+        return bare
+    parts = bare.strip("/").split("/")
+    for p in SPEC["paths"]:
+        pp = p.strip("/").split("/")
+        if len(pp) == len(parts) and all(a == b or a.startswith("{") for a, b in zip(pp, parts)):
+            return p
+    return None
+
+
+def check_schema(method, path, status, body):
+    global CHECKS
+    if SPEC is None:
+        return
+    pat = pattern_of(path)
+    if pat is None:
+        return
+    op = SPEC["paths"][pat].get(method.lower())
+    if op is None:
+        return
+    EXERCISED.add((method, pat))
+    resp = op["responses"].get(str(status)) or op["responses"].get("default")
+    if resp is None:
+        fail("%s %s answered %d, which the description does not list" % (method, path, status))
+    if "$ref" in resp:
+        resp = SPEC["components"]["responses"][resp["$ref"].split("/")[-1]]
+    content = resp.get("content", {}).get("application/json")
+    if not content or body is None:
+        return
+    schema = dict(to_jsonschema(content["schema"]))
+    schema["components"] = {"schemas": to_jsonschema(SPEC["components"]["schemas"])}
+    try:
+        jsonschema.Draft7Validator(schema).validate(body)
+    except jsonschema.ValidationError as e:
+        fail("%s %s (%d): the answer does not match its schema: %s at %s"
+             % (method, path, status, e.message, list(e.absolute_path)))
+    CHECKS += 1
+
+
+def expect(method, path, status, body=None, contains=None, code=None, **kw):
+    got, parsed, payload, r = request(method, path, body, **kw)
+    if got != status:
+        fail("%s %s: status %d, expected %d: %s" % (method, path, got, status, payload[:400]))
+    if status >= 400:
+        if not parsed or "error" not in parsed:
+            fail("%s %s: %d without an error body: %s" % (method, path, got, payload[:200]))
+        e = parsed["error"]
+        if code and e["code"] != code:
+            fail("%s %s: error code %s, expected %s" % (method, path, e["code"], code))
+        if contains and contains not in e["message"]:
+            fail("%s %s: message %r lacks %r" % (method, path, e["message"], contains))
+    check_schema(method, path, got, parsed)
+    return parsed if parsed is not None else payload
+
+
+def invalid(method, path, body=None, contains=None):
+    return expect(method, path, 400, body, contains=contains, code="INVALID")
+
+
+# ---- the checks ----
+
+def check_auth_and_routing():
+    for pat, item in SPEC["paths"].items():
+        for method, op in item.items():
+            concrete = pat.replace("{uuid}", "6f1c3c36-1f44-4a1b-9b1e-7ab1ce1e2d10") \
+                          .replace("{id}", "1")
+            if op.get("security") == []:
+                continue
+            for token in (None, "not-a-token"):
+                st, parsed, payload, r = request(method.upper(), concrete, token=token,
+                                                 body={} if "requestBody" in op else None)
+                if st != 401 or parsed["error"]["code"] != "UNAUTHORIZED":
+                    fail("%s %s with token %r: %d, expected 401" % (method, pat, token, st))
+                if "Bearer" not in (r.getheader("WWW-Authenticate") or ""):
+                    fail("%s %s: 401 without WWW-Authenticate" % (method, pat))
+    expect("GET", "/v1/nope", 404, code="NOT_FOUND")
+    expect("GET", "/v1/host/", 404, code="NOT_FOUND")
+    st, parsed, _, r = request("PATCH", "/v1/host")
+    if st != 405 or "GET" not in r.getheader("Allow", ""):
+        fail("PATCH /v1/host: %d, Allow %s" % (st, r.getheader("Allow")))
+    # Authorization: Bearer works as well as X-Auth-Token
+    st, _, _, _ = request("GET", "/v1/host", token=None,
+                          headers={"Authorization": "Bearer " + TOKEN})
+    if st != 200:
+        fail("Authorization: Bearer refused: %d" % st)
+
+
+def check_limits():
+    big = {"name": "big", "blueprint": {"resources": {"vcpu": {"p50": [0.1] * 200000}}}}
+    expect("POST", "/v1/blueprints", 413, big, code="PAYLOAD_TOO_LARGE")
+    # a chunked body (no Content-Length) is cut off at the limit too
+    conn = http.client.HTTPConnection(URL.hostname, URL.port, timeout=30)
+    conn.putrequest("POST", "/v1/blueprints")
+    conn.putheader("X-Auth-Token", TOKEN)
+    conn.putheader("Content-Type", "application/json")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.endheaders()
+    chunk = b" " * 65536
+    try:
+        for _ in range(40):
+            conn.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        conn.send(b"0\r\n\r\n")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    r = conn.getresponse()
+    if r.status != 413:
+        fail("chunked oversize body: %d" % r.status)
+    conn.close()
+    expect("POST", "/v1/blueprints", 415, raw=b"{}", headers={"Content-Type": "text/plain"},
+           code="UNSUPPORTED_MEDIA_TYPE")
+    st, parsed, _, _ = request("POST", "/v1/blueprints", raw=b'{"name": "x",',
+                               headers={"Content-Type": "application/json"})
+    if st != 400 or "not valid JSON" not in parsed["error"]["message"]:
+        fail("bad JSON: %d %s" % (st, parsed))
+    st, parsed, _, _ = request("POST", "/v1/blueprints", raw=b'{"a": 1, "a": 2}',
+                               headers={"Content-Type": "application/json"})
+    if st != 400:
+        fail("duplicate keys accepted: %d" % st)
+    invalid("POST", "/v1/blueprints", [], "a JSON object body is required")
+    invalid("GET", "/v1/host?verbose=1", None, "unknown query parameter `verbose`")
+    invalid("GET", "/v1/reshapes?limit=1&limit=2", None, "given twice")
+
+
+def check_meta():
+    v = expect("GET", "/v1", 200, token=None)
+    assert v["version"] == "v1"
+    text = expect("GET", "/metrics", 200).decode()
+    for needle in ("# TYPE sculpt_api_request_duration_seconds histogram",
+                   "sculpt_guests ", 'sculpt_allocated{resource="vcpu"}',
+                   'sculpt_used{resource="mem_mib"}', "sculpt_reshapes_total ",
+                   'sculpt_engine_decisions_total{kind="admitted"}',
+                   'sculpt_guest_allocated{instance=', "sculpt_db_connected 1",
+                   'route="/v1/host",status="401"'):
+        if needle not in text:
+            fail("/metrics lacks %r" % needle)
+
+
+def check_host():
+    h = expect("GET", "/v1/host", 200)
+    if h["guests"] < 1 or h["capacity"]["vcpu"] <= 0 or h["allocated"]["vcpu"] <= 0:
+        fail("host figures look empty: %s" % {k: h[k] for k in ("guests", "capacity")})
+    if abs(h["free"]["vcpu"] - max(0, h["capacity"]["vcpu"] - h["allocated"]["vcpu"])) > 1e-6:
+        fail("free vcpu is not capacity - allocated")
+    if not h["topology"]["numa_nodes"] or not h["cpu_load"]:
+        fail("host topology missing")
+    hist = expect("GET", "/v1/host/history?from=-1800", 200)
+    if len(hist["t"]) < 10:
+        fail("host history has %d points" % len(hist["t"]))
+    invalid("GET", "/v1/host/history?from=-60&to=-120", None, "is not before")
+    invalid("GET", "/v1/host/history?from=yesterday", None, "neither Unix seconds")
+    return h
+
+
+def check_instances():
+    lst = expect("GET", "/v1/instances", 200)["instances"]
+    if len(lst) < 2:
+        fail("expected the harness's guests, got %d" % len(lst))
+    small = expect("GET", "/v1/instances?flavor=m1.small", 200)["instances"]
+    if not small or any(i["flavor"]["name"] != "m1.small" for i in small):
+        fail("flavor filter")
+    if expect("GET", "/v1/instances?project=nobody", 200)["instances"]:
+        fail("project filter")
+    invalid("GET", "/v1/instances?deleted=maybe", None, "not true or false")
+    uuid = lst[0]["uuid"]
+    d = expect("GET", "/v1/instances/%s?from=-1800&step=120" % uuid, 200)
+    if len(d["usage"]["t"]) < 5 or not d["reshapes"] or not d["decisions"]:
+        fail("instance detail lacks history: %d samples, %d reshapes, %d decisions" % (
+            len(d["usage"]["t"]), len(d["reshapes"]), len(d["decisions"])))
+    if d["blueprint"] is None or not d["band_history"]["t"]:
+        fail("instance detail lacks its blueprint")
+    steps = d["usage"]["step_s"]
+    if any(s != 120 for s in steps):
+        fail("usage not bucketed at the step asked: %s" % steps[:5])
+    if not all(r["reason"] for r in d["reshapes"]):
+        fail("a reshape without its reason")
+    expect("GET", "/v1/instances/%s?from=2026-01-01T00:00:00Z&to=2026-01-01T01:00:00.5Z" % uuid,
+           200)
+    invalid("GET", "/v1/instances/not-a-uuid", None, "is not a UUID")
+    expect("GET", "/v1/instances/6f1c3c36-1f44-4a1b-9b1e-7ab1ce1e2d10", 404, code="NOT_FOUND")
+    invalid("GET", "/v1/instances/%s?from=-60&to=-3600" % uuid, None, "is not before")
+    invalid("GET", "/v1/instances/%s?step=-1" % uuid, None, "outside")
+    invalid("GET", "/v1/instances/%s?step=1&from=-864000" % uuid, None, "more than")
+    invalid("GET", "/v1/instances/%s?limit=0" % uuid, None, "outside")
+    invalid("GET", "/v1/instances/%s?from=9999999999999" % uuid, None, "ten years")
+    t = expect("GET", "/v1/reshapes?from=-1800", 200)
+    if not t["reshapes"] or not t["decisions"]:
+        fail("reshape timeline empty")
+    return lst
+
+
+BP = {"name": "batch-nightly", "description": "nightly ETL",
+      "match": {"flavor": "m1.large", "project_id": "demo"},
+      "blueprint": {"step_s": 60, "horizon_s": 600, "confidence": 0.9,
+                    "resources": {"vcpu": {"p50": 1.0, "p90": [1.5] * 10, "p99": 2.0},
+                                  "mem_mib": {"p50": 3000, "p99": 4000}}}}
+
+
+def bp_with(**changes):
+    b = json.loads(json.dumps(BP))
+    for k, v in changes.items():
+        cur = b
+        keys = k.split("__")
+        for kk in keys[:-1]:
+            cur = cur[kk]
+        if v is None:
+            del cur[keys[-1]]
+        else:
+            cur[keys[-1]] = v
+    return b
+
+
+def check_blueprints():
+    st, created, _, r = request("POST", "/v1/blueprints", BP)
+    if st != 201:
+        fail("create blueprint: %d %s" % (st, created))
+    check_schema("POST", "/v1/blueprints", st, created)
+    loc = r.getheader("Location")
+    if loc != "/v1/blueprints/%d" % created["id"]:
+        fail("Location %r" % loc)
+    got = expect("GET", loc, 200)
+    if got["blueprint"]["resources"]["vcpu"]["p90"] != [1.5] * 10 or got["blueprint"]["nsteps"] != 10:
+        fail("the stored blueprint differs: %s" % got["blueprint"])
+    lst = expect("GET", "/v1/blueprints", 200)["blueprints"]
+    if not any(b["id"] == created["id"] for b in lst):
+        fail("created blueprint not listed")
+    expect("POST", "/v1/blueprints", 409, BP, code="CONFLICT")
+    upd = bp_with(description="changed", blueprint__confidence=0.5)
+    if expect("PUT", loc, 200, upd)["description"] != "changed":
+        fail("update not applied")
+
+    bad = [
+        (bp_with(name=None), "`name` is required"),
+        (bp_with(name="no spaces"), "is not 1 to 64"),
+        (bp_with(extra=1), "unknown member `extra`"),
+        (bp_with(blueprint__resources__vcpu__p50=-1), "is -1"),
+        (bp_with(blueprint__resources__vcpu__p50="lots"), "expected a number"),
+        (bp_with(blueprint__resources__vcpu__p99=0.5), "bands out of order"),
+        (bp_with(blueprint__horizon_s=90), "not a whole number of steps"),
+        (bp_with(blueprint__step_s=0), "`blueprint.step_s` is 0"),
+        (bp_with(blueprint__horizon_s=None, blueprint__nsteps=20000), "`blueprint.nsteps` is 20000"),
+        (bp_with(blueprint__resources__vcpu__p90=[1.5] * 3), "has 3 values"),
+        (bp_with(blueprint__resources__gpu={"p50": 1}), "is not a resource"),
+        (bp_with(blueprint__confidence=2), "`blueprint.confidence` is 2"),
+        (bp_with(blueprint__start=1), "unknown member `blueprint.start`"),
+        (bp_with(match__host="x"), "unknown member `match.host`"),
+        (bp_with(blueprint__resources__vcpu__p50=1e300), "must be 0 to"),
+    ]
+    for body, msg in bad:
+        invalid("POST", "/v1/blueprints", body, msg)
+    invalid("PUT", loc, bp_with(blueprint__resources__vcpu__p50=-2), "is -2")
+    invalid("GET", "/v1/blueprints/abc", None, "not a blueprint id")
+    invalid("GET", "/v1/blueprints/0", None, "not a blueprint id")
+    expect("GET", "/v1/blueprints/999999", 404, code="NOT_FOUND")
+    expect("PUT", "/v1/blueprints/999999", 404, BP, code="NOT_FOUND")
+    expect("DELETE", "/v1/blueprints/999999", 404, code="NOT_FOUND")
+
+    # preview: the predictor for a class without a custom blueprint, the
+    # custom blueprint for the class it names
+    p = expect("GET", "/v1/blueprints/preview?flavor=m1.small&vcpus=1&memory_mb=2048&project=demo"
+                      "&metadata=tier%3Dweb", 200)
+    if p["source"] != "predictor" or p["blueprint"]["nsteps"] != 30:
+        fail("preview: %s, %s steps" % (p["source"], p["blueprint"]["nsteps"]))
+    p = expect("GET", "/v1/blueprints/preview?flavor=m1.large&vcpus=4&memory_mb=8192&project=demo"
+                      "&horizon=600&step=60", 200)
+    if p["source"] != "custom:batch-nightly":
+        fail("preview ignored the matching custom blueprint: %s" % p["source"])
+    invalid("GET", "/v1/blueprints/preview?flavor=x", None, "are required")
+    invalid("GET", "/v1/blueprints/preview?vcpus=1&memory_mb=-5", None, "outside")
+    invalid("GET", "/v1/blueprints/preview?vcpus=1&memory_mb=5&metadata=novalue", None,
+            "expected key=value")
+    invalid("GET", "/v1/blueprints/preview?vcpus=1&memory_mb=5&horizon=100&step=60", None,
+            "whole steps")
+    return created["id"], loc
+
+
+def check_placement_and_cost(bp_id):
+    req = {"flavor": {"name": "m1.small", "vcpus": 1, "memory_mb": 2048}, "project_id": "demo",
+           "image": "cirros"}
+    c = expect("POST", "/v1/placement/candidates", 200, req)
+    if not c["placeable"] or c["shape"] is None or c["shape"]["res"]["vcpu"] <= 0:
+        fail("a small guest should fit: %s" % c)
+    huge = {"flavor": {"name": "huge", "vcpus": 512, "memory_mb": 4 << 20}}
+    c = expect("POST", "/v1/placement/candidates", 200, huge)
+    if c["placeable"] or not c["refusal"] or c["refusal"]["by"] <= 0:
+        fail("a huge guest should be refused with what is short: %s" % c.get("refusal"))
+    inline = dict(req, blueprint={"nsteps": 5, "resources": {"vcpu": {"p50": 0.5, "p99": 0.9},
+                                                             "mem_mib": {"p50": 1000}}})
+    c = expect("POST", "/v1/placement/candidates", 200, inline)
+    if c["source"] != "request" or c["blueprint"]["nsteps"] != 5:
+        fail("inline blueprint not used: %s" % c["source"])
+    c = expect("POST", "/v1/placement/candidates", 200, dict(req, blueprint_id=bp_id))
+    if c["source"] != "custom:batch-nightly":
+        fail("blueprint_id not used: %s" % c["source"])
+    invalid("POST", "/v1/placement/candidates", {}, "`flavor` is required")
+    invalid("POST", "/v1/placement/candidates", {"flavor": {"vcpus": 0, "memory_mb": 1}},
+            "`flavor.vcpus` is 0")
+    invalid("POST", "/v1/placement/candidates", {"flavor": {"vcpus": 1}},
+            "`flavor.memory_mb` is required")
+    invalid("POST", "/v1/placement/candidates", dict(req, uuid="nope"), "not a UUID")
+    invalid("POST", "/v1/placement/candidates", dict(inline, blueprint_id=bp_id), "not both")
+    invalid("POST", "/v1/placement/candidates", dict(req, blueprint_id="7"), "expected an integer")
+    invalid("POST", "/v1/placement/candidates", dict(req, gpus=1), "unknown member `gpus`")
+    expect("POST", "/v1/placement/candidates", 404, dict(req, blueprint_id=999999),
+           code="NOT_FOUND")
+
+    e = expect("POST", "/v1/cost/estimate", 200, req)
+    s, f = e["sculpted"], e["static"]
+    if not (s["total"] > 0 and f["total"] > 0 and abs(e["saving"] - (f["total"] - s["total"])) < 1e-9):
+        fail("cost estimate terms: %s / %s" % (s["total"], f["total"]))
+    if s["resource"]["vcpu"] >= f["resource"]["vcpu"]:
+        fail("sculpting a half-idle guest should cost less vCPU than its flavor")
+    e2 = expect("POST", "/v1/cost/estimate", 200, dict(req, presculpted_s=600))
+    if e2["sculpted"]["idle"] <= 0:
+        fail("presculpted time should cost idle capacity")
+    invalid("POST", "/v1/cost/estimate", dict(req, presculpted_s=-1), "`presculpted_s` is -1")
+    so = expect("GET", "/v1/cost?from=-1800", 200)
+    if so["guest_hours"] <= 0 or so["total"] <= 0 or so["terms"]["resource"] <= 0:
+        fail("cost so far is empty: %s" % so)
+    invalid("GET", "/v1/cost?from=-10&to=-20", None, "is not before")
+
+
+def check_pools():
+    p = expect("GET", "/v1/pools", 200)
+    if "totals" not in p:
+        fail("pools")
+    h = expect("GET", "/v1/pools/history?from=-7200&step=600", 200)
+    if len(h["t"]) != 12 or sum(h["arrivals"]) < 2:
+        fail("pool history: %d buckets, %d arrivals" % (len(h["t"]), sum(h["arrivals"])))
+    invalid("GET", "/v1/pools/history?step=0", None, "outside")
+    invalid("GET", "/v1/pools/history?from=-864000&step=1", None, "more than 20000")
+
+
+def check_config():
+    c = expect("GET", "/v1/config/cost", 200)
+    if "price_vcpu_hour" not in c["values"] or c["options"]["price_vcpu_hour"]["type"] != "number":
+        fail("cost config: %s" % list(c["values"]))
+    new = expect("PUT", "/v1/config/cost", 200, {"price_vcpu_hour": 0.05, "price_reshape": 0.0002})
+    if new["values"]["price_vcpu_hour"] != 0.05 or "price_vcpu_hour" not in new["overrides"]:
+        fail("cost change not applied: %s" % new["values"]["price_vcpu_hour"])
+    if not new["persisted"]:
+        fail("cost change not persisted")
+    if expect("GET", "/v1/config/cost", 200)["values"]["price_vcpu_hour"] != 0.05:
+        fail("cost change not visible")
+    # the estimate uses the new price at once
+    e = expect("POST", "/v1/cost/estimate", 200,
+               {"flavor": {"vcpus": 1, "memory_mb": 1024}})
+    if e["prices"]["price_per_hour"]["vcpu"] != 0.05:
+        fail("the cost estimate still uses the old price")
+    p = expect("GET", "/v1/config/predictor", 200)
+    if "sculpt.target_violation_rate" not in p["values"]:
+        fail("predictor config lacks sculpt.target_violation_rate: %s" % list(p["values"]))
+    expect("PUT", "/v1/config/predictor", 200, {"sculpt.target_violation_rate": 0.02})
+    expect("GET", "/v1/config/presculpt", 200)
+    invalid("PUT", "/v1/config/cost", {"price_vcpu_hour": "cheap"}, "expected a number")
+    invalid("PUT", "/v1/config/cost", {"price_vcpu_hour": -1}, "price_vcpu_hour")
+    invalid("PUT", "/v1/config/cost", {"price_gpu_hour": 1}, "not an option of [cost]")
+    invalid("PUT", "/v1/config/cost", {}, "no option to change")
+    invalid("PUT", "/v1/config/predictor", {"api.admin_token": "x"}, "not an option here")
+    invalid("PUT", "/v1/config/predictor", {"sculpt.blueprint_step": 1.5}, "expected an integer")
+
+
+def check_openapi_coverage():
+    missing = []
+    for pat, item in SPEC["paths"].items():
+        for method in item:
+            if (method.upper(), pat) not in EXERCISED:
+                missing.append("%s %s" % (method.upper(), pat))
+    if missing:
+        fail("operations of the description never exercised: %s" % missing)
+
+
+def main():
+    global SPEC
+    spec = expect("GET", "/v1/openapi.json", 200, token=None)
+    SPEC = spec
+    jsonschema.Draft7Validator.check_schema(to_jsonschema(spec["components"]["schemas"]["Host"]))
+    if PHASE == "persisted":
+        c = expect("GET", "/v1/config/cost", 200)
+        if c["values"]["price_vcpu_hour"] != 0.05:
+            fail("after a restart price_vcpu_hour is %s, not the 0.05 set at run time"
+                 % c["values"]["price_vcpu_hour"])
+        print("api_check: run-time settings survived the restart")
+        return
+    check_auth_and_routing()
+    check_limits()
+    check_meta()
+    check_host()
+    check_instances()
+    bp_id, loc = check_blueprints()
+    check_placement_and_cost(bp_id)
+    check_pools()
+    check_config()
+    expect("DELETE", loc, 204)
+    expect("GET", loc, 404, code="NOT_FOUND")
+    check_openapi_coverage()
+    print("api_check: %d answers matched their schema; every operation exercised" % CHECKS)
+
+
+main()
