@@ -75,7 +75,7 @@ LIB_DB := $(O)/lib/libsculpt_db.a
 LIB_OPENSTACK := $(O)/lib/libsculpt_openstack.a
 LIB_API := $(O)/lib/libsculpt_api.a
 # Link order: dependents first.
-ALL_LIBS := $(LIB_OPENSTACK) $(LIB_API) $(LIB_DB) $(LIB_DRIVER) $(LIB_COMMON)
+ALL_LIBS := $(LIB_API) $(LIB_OPENSTACK) $(LIB_DB) $(LIB_DRIVER) $(LIB_COMMON)
 
 PROGRAMS := $(O)/bin/sculpt-replay $(O)/bin/sculpt-compute $(O)/bin/sculptctl
 
