@@ -50,6 +50,8 @@ struct api_conn {
     struct strbuf body;
     size_t body_limit;
     bool answered;                   /* a response was queued early */
+    bool too_large;                  /* the body outgrew the limit: dropping it */
+    size_t dropped;                  /* bytes dropped since */
     int status;                      /* what was sent, for metrics */
 };
 
@@ -360,15 +362,25 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (c->body.len + n > c->body_limit) {
-            char msg[128];
-            snprintf(msg, sizeof(msg), "the body is larger than the limit of %zu bytes",
-                     c->body_limit);
-            return api_send_error(conn, c, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE",
-                                  msg, NULL);
+        if (c->too_large || c->body.len + n > c->body_limit) {
+            /* A body without Content-Length grew past the limit: read and
+             * drop the rest, then answer 413 -- answering mid-stream would
+             * close on unread data and the client would see a reset, not
+             * the answer.  Past 16 times the limit we hang up instead. */
+            c->too_large = true;
+            c->dropped += n;
+            strbuf_release(&c->body);
+            return c->dropped > 16 * c->body_limit ? MHD_NO : MHD_YES;
         }
         strbuf_append_len(&c->body, upload_data, n);
         return MHD_YES;
+    }
+    if (c->too_large) {
+        char msg[128];
+        snprintf(msg, sizeof(msg), "the body is larger than the limit of %zu bytes",
+                 c->body_limit);
+        return api_send_error(conn, c, MHD_HTTP_CONTENT_TOO_LARGE, "PAYLOAD_TOO_LARGE", msg,
+                              NULL);
     }
     log_ctx_set(c->request_id, NULL);
     enum MHD_Result ret = api_dispatch(srv, conn, c, url, method);

@@ -90,7 +90,7 @@ expect_fail 1 "NOT_FOUND (HTTP 404)" "$ctl" blueprint show "$id"
 "$ctl" config set cost price_reshape=0.0003 >"$tmp/out"
 grep -q 'price_reshape .*0.0003' "$tmp/out"
 "$ctl" -f json config get cost | python3 -c 'import json,sys; assert json.load(sys.stdin)["values"]["price_reshape"] == 0.0003'
-expect_fail 1 "expected a number" "$ctl" config set cost price_reshape=free
+expect_fail 1 "is not a valid number" "$ctl" config set cost price_reshape=free
 expect_fail 2 "usage" "$ctl" config set gpu x=1
 "$ctl" pools >/dev/null
 "$ctl" reshapes --from -600 | grep -q 'REASON'
