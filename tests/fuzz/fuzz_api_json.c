@@ -16,18 +16,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-/* db_custom_blueprint_free() without linking db/'s implementation. */
-static void fuzz_custom_free(struct db_custom_blueprint *cb)
-{
-    free(cb->name);
-    free(cb->description);
-    free(cb->flavor_name);
-    free(cb->image_ref);
-    free(cb->project_id);
-    drv_blueprint_free(cb->bp);
-    free(cb);
-}
-
 static void fuzz_json(uint8_t which, json_t *j)
 {
     struct err *err = NULL;
@@ -49,7 +37,7 @@ static void fuzz_json(uint8_t which, json_t *j)
     case 2: {
         struct db_custom_blueprint *cb = NULL;
         if (api_parse_custom_blueprint(j, &ctx, &cb, &err) == 0)
-            fuzz_custom_free(cb);
+            db_custom_blueprint_free(cb);
         break;
     }
     case 3: {
