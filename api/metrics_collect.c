@@ -19,7 +19,6 @@ static struct {
     struct metrics_family *guest_alloc, *guest_used;
     struct metrics_family *pool_size, *pool_target, *pool_hits, *pool_misses, *pool_expiries;
     struct metrics_family *pool_idle;
-    struct metrics_family *db_up, *db_queued, *db_written;
 } m;
 
 static void api_metrics_register(void)
@@ -61,9 +60,6 @@ static void api_metrics_register(void)
                                       "Pool members released unclaimed.", "pool");
     m.pool_idle = metrics_gauge("sculpt_pool_idle", "Capacity held by live pool members.",
                                 "resource");
-    m.db_up = metrics_gauge("sculpt_db_connected", "1 while PostgreSQL is reachable.", NULL);
-    m.db_queued = metrics_gauge("sculpt_db_queued", "Records waiting to be written.", NULL);
-    m.db_written = metrics_counter("sculpt_db_written_total", "Records committed.", NULL);
 }
 
 static void api_set_res(struct metrics_family *f, const struct drv_res *r)
@@ -110,15 +106,13 @@ static void api_collect_engine(struct drv_sculpt *engine)
                     METRICS_LABELS(drv_res_kind_name((enum drv_res_kind)k)));
 }
 
-static void api_collect_db(struct db *db)
+/* The pools' figures (the database layer reports its own series). */
+static void api_collect_pools(struct db *db)
 {
     struct db_status st;
     db_status_get(db, &st);
-    metrics_set(m.db_up, st.connected ? 1 : 0, NULL);
-    metrics_set(m.db_queued, (double)st.queued, NULL);
-    metrics_set_total(m.db_written, (double)st.written, NULL);
     if (!st.connected)
-        return; /* pool figures would wait for the database: skip them this time */
+        return; /* the figures would wait for the database: skip them this time */
 
     autoerr struct err *err = NULL;
     autoptr(db_pool_list) pools = db_pool_list(db, &err);
@@ -154,7 +148,7 @@ static void api_metrics_collect(void *ctx)
     if (deps->engine)
         api_collect_engine(deps->engine);
     if (deps->db)
-        api_collect_db(deps->db);
+        api_collect_pools(deps->db);
 }
 
 int api_metrics_collect_start(const struct api_deps *deps)

@@ -1,6 +1,7 @@
-/* The figures /metrics shows about the host, its guests, the pools and the
- * database, read from the components at every scrape (a metrics
- * collector).  Events (requests, RPCs) are counted where they happen. */
+/* The figures /metrics shows about the host, its guests and the pools,
+ * read from the components at every scrape (a metrics collector).  Events
+ * (requests, RPCs) are counted where they happen, and the database layer
+ * reports its own series. */
 #ifndef SC_API_METRICS_COLLECT_H
 #define SC_API_METRICS_COLLECT_H
 

@@ -224,7 +224,7 @@ def check_meta():
                    "sculpt_guests ", 'sculpt_allocated{resource="vcpu"}',
                    'sculpt_used{resource="mem_mib"}', "sculpt_reshapes_total ",
                    'sculpt_engine_decisions_total{kind="admitted"}',
-                   'sculpt_guest_allocated{instance=', "sculpt_db_connected 1",
+                   'sculpt_guest_allocated{instance=', "sculpt_db_up 1",
                    'route="/v1/host",status="401"'):
         if needle not in text:
             fail("/metrics lacks %r" % needle)
