@@ -14,8 +14,11 @@ pkgs_build="gcc make pkg-config libc6-dev zlib1g-dev libcmocka-dev libjansson-de
 pkgs_tools="valgrind clang libclang-rt-14-dev python3 curl procps iproute2"
 # db: the private PostgreSQL cluster (contrib/stack/postgres.sh) and its tests.
 pkgs_db="postgresql-15 postgresql-client-15"
+# api: the dashboard test drives Debian's Chromium, the route test validates
+# answers with python3-jsonschema, bench-api loads the server with wrk.
+pkgs_api="chromium python3-jsonschema wrk"
 
-groups=${*:-"build tools db"}
+groups=${*:-"build tools db api"}
 want=""
 for g in $groups; do
     eval "list=\${pkgs_$g:-}"
