@@ -55,6 +55,7 @@ int api_handle_candidates(struct api_req *req, struct api_resp *resp, struct err
     if (api_request_resolve(req, body, NULL, &ctx, &rb, err) < 0)
         return -1;
     int rc = -1;
+    autoerr struct err *refused = NULL;
     struct drv_sculpt_guest_spec spec;
     if (api_require(engine, "the sculpting engine", err) < 0 ||
         drv_sculpt_spec_from_instance(rb.inst, drv_sculpt_host(engine),
@@ -63,7 +64,6 @@ int api_handle_candidates(struct api_req *req, struct api_resp *resp, struct err
         goto out;
 
     struct drv_sculpt_refusal why;
-    autoerr struct err *refused = NULL;
     bool placeable = drv_sculpt_admit(engine, &spec, rb.bp, ctx.now_s, &why, &refused) == 0;
     if (!placeable && err_code_of(refused) != ERR_CAPACITY) {
         *err = steal_pointer(&refused);

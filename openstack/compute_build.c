@@ -168,6 +168,9 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
 
     os_inst_event_start(i, BUILD_EVENT);
     bool deleting = false;
+    /* before the first `goto failed`: a jump past a cleanup variable's
+     * initialisation would free garbage at the end (clang refuses it) */
+    autoerr struct err *e = NULL;
     const char *const first[] = {"scheduling", OS_TASK_NONE, NULL};
     os_inst_set_str(i, "vm_state", "building");
     os_inst_set_str(i, "task_state", NULL);
@@ -231,7 +234,6 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     log_info("guest spawned");
 
     struct drv_hv_info info;
-    autoerr struct err *e = NULL;
     enum drv_power_state power = DRV_POWER_RUNNING;
     if (drv_hv_get_info(c->hv, os_inst_uuid(i), &info, &e) == 0)
         power = info.state;
