@@ -45,6 +45,9 @@ int drv_predict_model_count(void)
 #define PR_FAIR_RATE 0.2
 /* Switch to another model setting only when it is this much cheaper. */
 #define PR_SWITCH_MARGIN 0.98
+/* The SLO controller's gain schedule (see pr_learn_locked). */
+#define PR_SLO_BOOST 10.0
+#define PR_SLO_SETTLE 5000.0
 /* Memory of the p90 coverage behind the confidence, in samples. */
 #define PR_COV_ALPHA 0.01
 /* The level state's edges: log(reading / long-run level). */
@@ -245,7 +248,7 @@ static double pr_value(double b, double eps, double x, double ceiling)
 /* Everything the cost comparison needs for one dimension. */
 struct pr_choice {
     double overrun;  /* price of a step over the shape, resource-steps */
-    double reshape;  /* price of a change, resource-steps */
+    double unit;     /* currency per resource-step (the allocation's price) */
     double floor;    /* the allocation never goes below (memory's working set) */
     double ceiling;  /* nor above (0: unbounded) */
 };
@@ -268,19 +271,25 @@ static double pr_exceed(const struct drv_pr_cdf *c, double b, double eps,
     return 1 - drv_pr_cdf_at(c, pr_lratio(a, b, eps));
 }
 
-/* The cheapest allocation under cdf around base b.  Candidates: the bin
- * edges from the median up (within a bin the cost is convex in the
- * allocation, so an edge is where the optimum lies), the floor, the
- * ceiling, and the allocation in force `prev`, kept unless another saves
- * more than the reshape price. */
+/* The expected cost of allocating a, in resource-steps. */
+static double pr_cost_at(const struct drv_pr_cdf *c, double b, double eps,
+                         const struct pr_choice *ch, double a)
+{
+    return a + ch->overrun * pr_exceed(c, b, eps, ch, a);
+}
+
+/* The cheapest allocation under cdf around base b, and its cost.
+ * Candidates: the bin edges from the median up (within a bin the cost is
+ * convex in the allocation, so an edge is where the optimum lies), the
+ * floor and the ceiling. */
 static double pr_choose(const struct drv_pr_cdf *c, double b, double eps,
-                        const struct pr_choice *ch, double prev)
+                        const struct pr_choice *ch, double *cost_out)
 {
     const double *ex = drv_pr_exp_edges();
     double best = -1, best_cost = INFINITY;
     if (ch->floor > 0) {
         best = pr_clamp(ch, ch->floor);
-        best_cost = best + ch->overrun * pr_exceed(c, b, eps, ch, best);
+        best_cost = pr_cost_at(c, b, eps, ch, best);
     }
     for (int j = 1; j <= DRV_PREDICT_BINS; j++) {
         if (c->cum[j] < 0.5)
@@ -301,14 +310,25 @@ static double pr_choose(const struct drv_pr_cdf *c, double b, double eps,
         if (exceed <= 0)
             break;
     }
-    if (best < 0)
+    if (best < 0) {
         best = pr_clamp(ch, 0);
-    if (prev >= 0 && pr_clamp(ch, prev) == prev) {
-        double cost = prev + ch->overrun * pr_exceed(c, b, eps, ch, prev);
-        if (cost <= best_cost + ch->reshape)
-            return prev;
+        best_cost = pr_cost_at(c, b, eps, ch, best);
     }
+    *cost_out = best_cost;
     return best;
+}
+
+/* Whether to keep the shape in force: a reshape changes every dimension at
+ * once and its saving accrues while the new shape holds (about a blueprint
+ * horizon), so it happens when the summed saving per step (currency) over
+ * that time beats the reshape price -- or when the shape in force is no
+ * longer allowed (a dimension's `saving` is INFINITY). */
+static bool pr_keep_shape(const double saving[DRV_RES_LAST], double reshape, double hold_steps)
+{
+    double total = 0;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        total += saving[k];
+    return total * hold_steps <= reshape;
 }
 
 /* The price of one step over the shape for dimension k of this guest, in
@@ -318,8 +338,9 @@ static double pr_choose(const struct drv_pr_cdf *c, double b, double eps,
 static double pr_overrun(const struct drv_predictor *p, const struct drv_pr_res *r, int k,
                          double log_overrun)
 {
-    double scale = p->ceiling.v[k] > 0 ? p->ceiling.v[k] : (r->slow > r->eps ? r->slow : r->eps);
-    return exp(log_overrun + r->fair) * scale;
+    (void)p;
+    (void)k;
+    return exp(log_overrun + r->fair);
 }
 
 /* Prices in resource-steps for dimension k. */
@@ -333,7 +354,7 @@ static void pr_choice_init(const struct drv_predictor *p, const struct drv_pr_re
         ch->overrun = cm->overrun_units[k] / dt_h;
     else
         ch->overrun = pr_overrun(p, r, k, log_overrun);
-    ch->reshape = unit > 0 ? cm->reshape / unit : 0;
+    ch->unit = unit;
     ch->ceiling = p->ceiling.v[k];
     ch->floor = 0;
     if (k == DRV_RES_MEM_MIB && p->n > 0) {
@@ -450,12 +471,40 @@ static double pr_confidence(const struct drv_predictor *p, const struct drv_pr_r
     return evidence * (off > 1 ? 0 : 1 - off);
 }
 
+/* Cold start for dimension k: bands from the fleet, and the cheapest of
+ * their knots (lock held). */
+static double pr_cold_step_locked(struct drv_predictor *p, int k, int64_t t,
+                                  const struct drv_cost_model *cm, const struct pr_choice *ch,
+                                  struct drv_predict_step *out)
+{
+    double q[DRV_Q_LAST], lv[DRV_FLEET_SHARE_BUCKETS], vv[DRV_FLEET_SHARE_BUCKETS];
+    int nk;
+    out->confidence[k] = pr_cold_locked(p, k, t, t - p->boot_s, q, lv, vv, &nk);
+    for (int i = 0; i < DRV_Q_LAST; i++)
+        out->q[i][k] = q[i];
+    out->model[k] = -1;
+    if (nk == 0)
+        return p->ceiling.v[k];
+    struct drv_cost_bands b = {lv, vv, nk};
+    double dt_s = p->dt > 0 ? p->dt : 300.0, a = p->ceiling.v[k], best = INFINITY;
+    for (int i = 0; i < nk; i++) {
+        double c = drv_cost_expected(cm, (enum drv_res_kind)k, vv[i], &b, dt_s,
+                                     ch->overrun * ch->unit, -1);
+        if (c < best) {
+            best = c;
+            a = vv[i];
+        }
+    }
+    return a;
+}
+
 /* The step ending at t: allocation and bands per dimension; with commit,
  * remember what was said so the sample at t can be scored. */
 static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_model *cm,
                     struct drv_predict_step *out, bool commit)
 {
     struct drv_fleet *f = p->fleet;
+    double best[DRV_RES_LAST] = {0}, saving[DRV_RES_LAST] = {0};
     memset(out, 0, sizeof(*out));
     if (f)
         pthread_mutex_lock(&f->lock);
@@ -466,50 +515,33 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
         struct pr_choice ch;
         pr_choice_init(p, r, k, cm, pr_log_overrun_locked(p, k), &ch);
         if (p->n == 0) {
-            double q[DRV_Q_LAST], lv[DRV_FLEET_SHARE_BUCKETS], vv[DRV_FLEET_SHARE_BUCKETS];
-            int nk;
-            out->confidence[k] = pr_cold_locked(p, k, t, t - p->boot_s, q, lv, vv, &nk);
-            for (int i = 0; i < DRV_Q_LAST; i++)
-                out->q[i][k] = q[i];
-            double a = p->ceiling.v[k];
-            if (nk > 0) {
-                struct drv_cost_bands b = {lv, vv, nk};
-                double dt_s = p->dt > 0 ? p->dt : 300.0;
-                double unit = cm->price[k] * dt_s / 3600.0;
-                double best = INFINITY;
-                for (int i = 0; i < nk; i++) {
-                    double c = drv_cost_expected(cm, (enum drv_res_kind)k, vv[i], &b, dt_s,
-                                                 ch.overrun * unit, -1);
-                    if (c < best) {
-                        best = c;
-                        a = vv[i];
-                    }
-                }
-            }
-            out->alloc.v[k] = a;
-            out->model[k] = -1;
+            best[k] = pr_cold_step_locked(p, k, t, cm, &ch, out);
+            saving[k] = INFINITY;
             if (commit) {
-                r->alloc = a;
                 for (int m = 0; m < PR_M_LAST; m++) {
-                    r->pend_alloc[m] = a;
+                    r->pend_alloc[m] = best[k];
                     r->pend_base[m] = NAN;
                 }
-                r->pend_p90 = q[DRV_Q_P90];
+                r->pend_p90 = out->q[DRV_Q_P90][k];
             }
             continue;
         }
         double sref = pr_season_ref(p, r, t);
         struct drv_pr_cdf cdf[PR_M_LAST];
-        double base[PR_M_LAST], alloc[PR_M_LAST];
+        double base[PR_M_LAST], alloc[PR_M_LAST], cost[PR_M_LAST];
         int cond[PR_M_LAST];
         for (int m = 0; m < PR_M_LAST; m++) {
             pr_model_input(p, r, m, sref, &base[m], &cond[m]);
             pr_cdf_locked(p, r, k, m, cond[m], &cdf[m]);
-            alloc[m] = pr_choose(&cdf[m], base[m], r->eps, &ch, r->model_alloc[m]);
+            alloc[m] = pr_choose(&cdf[m], base[m], r->eps, &ch, &cost[m]);
         }
         int m = r->follow;
-        double a = pr_choose(&cdf[m], base[m], r->eps, &ch, r->alloc);
-        out->alloc.v[k] = a;
+        best[k] = alloc[m];
+        /* what keeping the allocation in force would cost more per step */
+        if (r->alloc >= 0 && pr_clamp(&ch, r->alloc) == r->alloc)
+            saving[k] = (pr_cost_at(&cdf[m], base[m], r->eps, &ch, r->alloc) - cost[m]) * ch.unit;
+        else
+            saving[k] = INFINITY;
         out->model[k] = m;
         for (int i = 0; i < DRV_Q_LAST; i++)
             out->q[i][k] = pr_value(base[m], r->eps,
@@ -528,13 +560,21 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
                 r->pend_cond[mm] = cond[mm];
                 r->pend_alloc[mm] = alloc[mm];
             }
-            r->pend_alloc[m] = a;
-            r->alloc = a;
             r->pend_p90 = out->q[DRV_Q_P90][k];
         }
     }
     if (f)
         pthread_mutex_unlock(&f->lock);
+
+    double hold = p->pc.reshape_hold_s / (p->dt > 0 ? p->dt : 300.0);
+    bool keep = pr_keep_shape(saving, cm->reshape, hold < 1 ? 1 : hold);
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        if (!pr_active(p, k))
+            continue;
+        out->alloc.v[k] = keep ? p->r[k].alloc : best[k];
+        if (commit)
+            p->r[k].alloc = out->alloc.v[k];
+    }
     if (commit)
         p->pend_t = t;
 }
@@ -589,9 +629,11 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap
         /* the competition: each setting's allocations on the same cost */
         double decay = exp2(-gap / p->pc.cost_half_life_s);
         double overrun = pr_overrun(p, r, k, pr_log_overrun_locked(p, k));
+        double unit = p->cm.price[k] * (p->dt > 0 ? p->dt : 300.0) / 3600.0;
+        double reshape = unit > 0 ? p->cm.reshape / unit : 0;
         for (int m = 0; m < PR_M_LAST; m++) {
             double a = r->pend_alloc[m];
-            double c = a + (u > a ? overrun : 0);
+            double c = a + (u > a ? overrun : 0) + (a != r->model_alloc[m] ? reshape : 0);
             r->cost[m] = r->cost[m] * decay + c;
             r->model_alloc[m] = a;
         }
@@ -603,8 +645,13 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap
     }
     bool violated = u > r->alloc && r->alloc >= 0;
     if (f) {
-        /* the SLO controller: dual ascent on the overrun price */
-        f->calib.log_overrun[k] += p->pc.slo_rate * ((violated ? 1.0 : 0.0) - target);
+        /* the SLO controller: dual ascent on the overrun price, with a gain
+         * that starts PR_SLO_BOOST times larger and settles over the
+         * fleet's first PR_SLO_SETTLE samples (fast to find the price,
+         * then exact: the long-run rate is the target whatever the gain) */
+        double n = f->calib.steps[k];
+        double gain = p->pc.slo_rate * (n < PR_SLO_SETTLE ? 1 + (PR_SLO_BOOST - 1) * (1 - n / PR_SLO_SETTLE) : 1);
+        f->calib.log_overrun[k] += gain * ((violated ? 1.0 : 0.0) - target);
         if (f->calib.log_overrun[k] < -30)
             f->calib.log_overrun[k] = -30;
         if (f->calib.log_overrun[k] > 30)
@@ -675,6 +722,13 @@ void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct dr
         double x = u.v[k];
         if (r->eps <= 0)
             r->eps = x > 0 ? 1e-3 * x : 1e-6;
+        /* the fleet's first sample of a dimension: start the overrun price
+         * high (a miss priced like the whole flavor for a step), from where
+         * the controller comes down */
+        if (f && f->calib.steps[k] == 0 && f->calib.log_overrun[k] == 0) {
+            double scale = p->ceiling.v[k] > 0 ? p->ceiling.v[k] : 10 * (x > 0 ? x : 1);
+            f->calib.log_overrun[k] = log(scale);
+        }
         if (p->n > 0)
             pr_learn_locked(p, k, x, gap, fw, t_s);
         pr_season_add(p, r, t_s, x);

@@ -52,6 +52,8 @@ struct drv_predict_config {
     double level_half_life_s;     /* long-run level memory */
     double calib_half_life_s;     /* calibration (residual distributions) memory */
     double cost_half_life_s;      /* model settings' cost comparison window */
+    double reshape_hold_s;        /* how long a new shape is expected to hold ([sculpt]
+                                   * blueprint_horizon): a reshape's saving accrues over it */
     double prior_weight;          /* fleet calibration weight, samples */
     double slo_rate;              /* SLO controller step (log scale) */
     double guest_violation_cap;   /* fairness: multiple of the SLO */

@@ -23,6 +23,7 @@ void drv_predict_config_from_cfg(const struct cfg *cfg, struct drv_predict_confi
     pc->level_half_life_s = cfg->predict_level_half_life_s;
     pc->calib_half_life_s = cfg->predict_calib_half_life_s;
     pc->cost_half_life_s = cfg->predict_cost_half_life_s;
+    pc->reshape_hold_s = (double)cfg->blueprint_horizon_s;
     pc->prior_weight = cfg->predict_prior_weight;
     pc->slo_rate = cfg->predict_slo_rate;
     pc->guest_violation_cap = cfg->predict_guest_violation_cap;

@@ -65,7 +65,10 @@ struct drv_replay_entry {
     const char *label;
 };
 
-/* Replay every VM of `tr` through each entry.  Deterministic.  Fills *out
+/* Replay every VM of `tr` through each entry.  A policy with state shared
+ * across VMs (ops->shared_new: fleet history) sees the samples of all VMs
+ * in time order, as the service sees its guests; others go VM by VM.
+ * Deterministic.  Fills *out
  * (release with drv_replay_result_release).  Returns 0, or -1 with *err. */
 int drv_replay_run(const struct drv_trace *tr, const struct drv_replay_entry *entries,
                    size_t nentries, drv_replay_progress_fn progress, void *opaque,
