@@ -50,15 +50,22 @@ int drv_predict_model_count(void)
 #define PR_SLO_SETTLE 5000.0
 /* Memory of the p90 coverage behind the confidence, in samples. */
 #define PR_COV_ALPHA 0.01
-/* The level state's edges: log(reading / long-run level). */
-static const double pr_level_edges[DRV_PREDICT_CONDS - 1] = {-1.0, -0.3, 0.0, 0.3, 1.0};
-/* The seasonal state's edges: log(seasonal peak / reading). */
-static const double pr_season_edges[DRV_PREDICT_CONDS - 1] = {-0.2, 0.05, 0.2, 0.5, 1.2};
+/* The level state's edges: reading / long-run level at e^-1, e^-0.3, 1,
+ * e^0.3, e^1. */
+static const double pr_level_edges[DRV_PREDICT_CONDS - 1] = {0.36788, 0.74082, 1.0, 1.34986,
+                                                             2.71828};
+/* The seasonal state's edges: seasonal peak / reading at e^-0.2, e^0.05,
+ * e^0.2, e^0.5, e^1.2. */
+static const double pr_season_edges[DRV_PREDICT_CONDS - 1] = {0.81873, 1.05127, 1.22140,
+                                                              1.64872, 3.32012};
 
-static int pr_cond(const double *edges, double x)
+/* The state of log(a / b) (floored at eps) among edges, compared as
+ * ratios: no log on the hot path. */
+static int pr_cond(const double *edges, double a, double b, double eps)
 {
+    double num = a + eps, den = b + eps;
     int c = 0;
-    while (c < DRV_PREDICT_CONDS - 1 && x >= edges[c])
+    while (c < DRV_PREDICT_CONDS - 1 && num >= den * edges[c])
         c++;
     return c;
 }
@@ -77,17 +84,30 @@ struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
         err_wrap(err, "predictor ceiling");
         return NULL;
     }
-    struct drv_predictor *p = xzalloc(sizeof(*p));
+    uint32_t mask = req->resources ? req->resources & ((1u << DRV_RES_LAST) - 1)
+                                   : (1u << DRV_RES_LAST) - 1;
+    size_t nactive = 0;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        nactive += (mask >> k) & 1;
+    /* one block: the predictor, then the state of each dimension predicted */
+    struct drv_predictor *p = xzalloc(sizeof(*p) + nactive * sizeof(struct drv_pr_res));
+    struct drv_pr_res *dims = (struct drv_pr_res *)(p + 1);
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        p->r[k] = (mask >> k) & 1 ? dims++ : NULL;
     p->fleet = fleet;
     p->pc = *pc;
     p->ceiling = req->ceiling;
-    p->mask = req->resources ? req->resources : (1u << DRV_RES_LAST) - 1;
+    p->mask = mask;
+    for (int d = 0; d < PR_DECAY_DAYS; d++)
+        p->day_decay[d] = (float)exp2(-d * 86400.0 / pc->season_half_life_s);
     p->boot_s = req->boot_s;
     p->last_t = INT64_MIN;
     p->pend_t = INT64_MIN;
     p->wscale = 1.0;
     for (int k = 0; k < DRV_RES_LAST; k++) {
-        struct drv_pr_res *r = &p->r[k];
+        struct drv_pr_res *r = p->r[k];
+        if (!r)
+            continue;
         r->alloc = -1;
         r->cov90 = 0.9;
         r->follow = PR_M_LEVEL;
@@ -153,24 +173,30 @@ static int pr_bin_of(const struct drv_predictor *p, int64_t t, int period_bins)
     return (int)(((b % period_bins) + period_bins) % period_bins);
 }
 
+/* The daily profile's decay for a bin last raised d days ago. */
+static double pr_day_decay(const struct drv_predictor *p, int64_t t, uint16_t day)
+{
+    int64_t d = (t - p->t0) / 86400 - day;
+    return d < 0 ? 1.0 : d >= PR_DECAY_DAYS ? 0.0 : p->day_decay[d];
+}
+
 /* What the profiles expect at t: the decayed daily peak around t's bin,
  * and the peak of t's bin an hour earlier. */
 static double pr_season_ref(const struct drv_predictor *p, const struct drv_pr_res *r, int64_t t)
 {
     int nd = pr_day_bins(p), nh = pr_hour_bins(p);
-    int32_t now = (int32_t)(t - p->t0);
     double ref = 0;
     int db = pr_bin_of(p, t, nd);
     for (int d = -1; d <= 1; d++) {
         int b = (db + d + nd) % nd;
         if (r->day[b] <= 0)
             continue;
-        double v = r->day[b] * exp2(-(double)(now - r->day_t[b]) / p->pc.season_half_life_s);
+        double v = r->day[b] * pr_day_decay(p, t, r->day_d[b]);
         if (v > ref)
             ref = v;
     }
     int hb = pr_bin_of(p, t, nh);
-    if (r->hour[hb] > 0 && now - r->hour_t[hb] <= 2 * 3600 && r->hour[hb] > ref)
+    if (r->hour[hb] > ref && t - p->t0 - r->hour_t[hb] <= 2 * 3600)
         ref = r->hour[hb];
     return ref;
 }
@@ -180,9 +206,9 @@ static void pr_season_add(struct drv_predictor *p, struct drv_pr_res *r, int64_t
     int nd = pr_day_bins(p), nh = pr_hour_bins(p);
     int32_t now = (int32_t)(t - p->t0);
     int db = pr_bin_of(p, t, nd);
-    double old = r->day[db] * exp2(-(double)(now - r->day_t[db]) / p->pc.season_half_life_s);
+    double old = r->day[db] * pr_day_decay(p, t, r->day_d[db]);
     r->day[db] = (float)(u > old ? u : old);
-    r->day_t[db] = now;
+    r->day_d[db] = (uint16_t)(now / 86400);
     int hb = pr_bin_of(p, t, nh);
     /* a new pass over the bin replaces the last one */
     if (now - r->hour_t[hb] > 1800 || r->hour[hb] < u)
@@ -204,16 +230,11 @@ static double pr_peak3(const struct drv_predictor *p, const struct drv_pr_res *r
     return x;
 }
 
-static double pr_lratio(double a, double b, double eps)
-{
-    return log((a + eps) / (b + eps));
-}
-
 /* Base forecast and state of model m for the sample at t. */
 static void pr_model_input(const struct drv_predictor *p, const struct drv_pr_res *r, int m,
                            double sref, double *base, int *cond)
 {
-    int level = pr_cond(pr_level_edges, pr_lratio(r->last, r->slow, r->eps));
+    int level = pr_cond(pr_level_edges, r->last, r->slow, r->eps);
     switch (m) {
     case PR_M_PEAK:
         *base = pr_peak3(p, r);
@@ -221,7 +242,7 @@ static void pr_model_input(const struct drv_predictor *p, const struct drv_pr_re
         break;
     case PR_M_SEASON:
         *base = r->last;
-        *cond = pr_cond(pr_season_edges, pr_lratio(sref, r->last, r->eps));
+        *cond = pr_cond(pr_season_edges, sref, r->last, r->eps);
         break;
     case PR_M_SPIKE:
         *base = sref > r->last ? sref : r->last;
@@ -234,10 +255,10 @@ static void pr_model_input(const struct drv_predictor *p, const struct drv_pr_re
     }
 }
 
-/* The use at log-ratio x against base b. */
+/* The use at ratio x to base b. */
 static double pr_value(double b, double eps, double x, double ceiling)
 {
-    double v = (b + eps) * exp(x) - eps;
+    double v = (b + eps) * x - eps;
     if (v < 0)
         v = 0;
     if (ceiling > 0 && v > ceiling)
@@ -268,7 +289,7 @@ static double pr_exceed(const struct drv_pr_cdf *c, double b, double eps,
 {
     if (ch->ceiling > 0 && a >= ch->ceiling)
         return 0;
-    return 1 - drv_pr_cdf_at(c, pr_lratio(a, b, eps));
+    return 1 - drv_pr_cdf_at_ratio(c, (a + eps) / (b + eps));
 }
 
 /* The expected cost of allocating a, in resource-steps. */
@@ -291,17 +312,19 @@ static double pr_choose(const struct drv_pr_cdf *c, double b, double eps,
         best = pr_clamp(ch, ch->floor);
         best_cost = pr_cost_at(c, b, eps, ch, best);
     }
-    for (int j = 1; j <= DRV_PREDICT_BINS; j++) {
-        if (c->cum[j] < 0.5)
-            continue;
+    for (int j = drv_pr_cdf_index(c, 0.5) + 1; j <= DRV_PREDICT_BINS; j++) {
         double a = (b + eps) * ex[j] - eps;
         if (a < ch->floor)
             continue;
-        double exceed = 1 - c->cum[j];
+        double exceed = j == DRV_PREDICT_BINS ? 0 : 1 - c->cum[j] * c->inv;
+        if (exceed < 0)
+            exceed = 0;
         if (ch->ceiling > 0 && a >= ch->ceiling) {
             a = ch->ceiling;
             exceed = 0;
         }
+        if (a >= best_cost)
+            break; /* the allocation alone costs more than the best so far */
         double cost = a + ch->overrun * exceed;
         if (cost < best_cost) {
             best_cost = cost;
@@ -450,11 +473,9 @@ static void pr_cdf_locked(const struct drv_predictor *p, const struct drv_pr_res
 {
     const struct drv_fleet *f = p->fleet;
     double inv = 1.0 / p->wscale;
-    float own[DRV_PREDICT_BINS];
-    for (int j = 0; j < DRV_PREDICT_BINS; j++)
-        own[j] = (float)(r->resid[m][c][j] * inv);
-    drv_pr_cdf_mix(out, own, r->resid_w[m][c] * inv, f ? f->calib.resid[k][m][c] : NULL,
-                   f ? f->calib_w[k][m][c] : 0, p->pc.prior_weight);
+    drv_pr_cdf_mix(out, r->resid[m][c], inv, r->resid_w[m][c] * inv,
+                   f ? f->calib.resid[k][m][c] : NULL, f ? f->calib_w[k][m][c] : 0,
+                   p->pc.prior_weight);
 }
 
 static double pr_log_overrun_locked(const struct drv_predictor *p, int k)
@@ -469,6 +490,21 @@ static double pr_confidence(const struct drv_predictor *p, const struct drv_pr_r
     double evidence = e / (e + p->pc.prior_weight);
     double off = fabs(r->cov90 - 0.9) / 0.3;
     return evidence * (off > 1 ? 0 : 1 - off);
+}
+
+/* Samples a new shape is expected to hold, and dimensions predicted. */
+static double pr_hold_steps(const struct drv_predictor *p)
+{
+    double h = p->pc.reshape_hold_s / (p->dt > 0 ? p->dt : 300.0);
+    return h < 1 ? 1 : h;
+}
+
+static int pr_nactive(const struct drv_predictor *p)
+{
+    int n = 0;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        n += pr_active(p, k);
+    return n ? n : 1;
 }
 
 /* Cold start for dimension k: bands from the fleet, and the cheapest of
@@ -505,11 +541,13 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
 {
     struct drv_fleet *f = p->fleet;
     double best[DRV_RES_LAST] = {0}, saving[DRV_RES_LAST] = {0};
+    double hold = pr_hold_steps(p);
+    int nactive = pr_nactive(p);
     memset(out, 0, sizeof(*out));
     if (f)
         pthread_mutex_lock(&f->lock);
     for (int k = 0; k < DRV_RES_LAST; k++) {
-        struct drv_pr_res *r = &p->r[k];
+        struct drv_pr_res *r = p->r[k];
         if (!pr_active(p, k))
             continue;
         struct pr_choice ch;
@@ -530,13 +568,30 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
         struct drv_pr_cdf cdf[PR_M_LAST];
         double base[PR_M_LAST], alloc[PR_M_LAST], cost[PR_M_LAST];
         int cond[PR_M_LAST];
-        for (int m = 0; m < PR_M_LAST; m++) {
-            pr_model_input(p, r, m, sref, &base[m], &cond[m]);
-            pr_cdf_locked(p, r, k, m, cond[m], &cdf[m]);
-            alloc[m] = pr_choose(&cdf[m], base[m], r->eps, &ch, &cost[m]);
-        }
+        /* every setting's base and state (its calibration learns from
+         * every sample); allocations for the one followed and, in turn,
+         * one challenger: the competition samples the others' costs */
         int m = r->follow;
+        int challenger = (m + 1 + (int)(p->n % (PR_M_LAST - 1))) % PR_M_LAST;
+        for (int mm = 0; mm < PR_M_LAST; mm++) {
+            pr_model_input(p, r, mm, sref, &base[mm], &cond[mm]);
+            alloc[mm] = -1;
+            if (mm != m && mm != challenger)
+                continue;
+            pr_cdf_locked(p, r, k, mm, cond[mm], &cdf[mm]);
+            alloc[mm] = pr_choose(&cdf[mm], base[mm], r->eps, &ch, &cost[mm]);
+        }
         best[k] = alloc[m];
+        /* the challenger's allocations follow the same reshape rule, on
+         * this dimension's share of the price, so settings compare as they
+         * would be followed */
+        double prev = r->model_alloc[challenger];
+        if (prev >= 0 && pr_clamp(&ch, prev) == prev) {
+            double extra = pr_cost_at(&cdf[challenger], base[challenger], r->eps, &ch, prev) -
+                           cost[challenger];
+            if (extra * ch.unit * hold <= cm->reshape / nactive)
+                alloc[challenger] = prev;
+        }
         /* what keeping the allocation in force would cost more per step */
         if (r->alloc >= 0 && pr_clamp(&ch, r->alloc) == r->alloc)
             saving[k] = (pr_cost_at(&cdf[m], base[m], r->eps, &ch, r->alloc) - cost[m]) * ch.unit;
@@ -545,7 +600,7 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
         out->model[k] = m;
         for (int i = 0; i < DRV_Q_LAST; i++)
             out->q[i][k] = pr_value(base[m], r->eps,
-                                    drv_pr_cdf_quantile(&cdf[m], drv_quantile_level[i]),
+                                    drv_pr_cdf_quantile_ratio(&cdf[m], drv_quantile_level[i]),
                                     ch.ceiling);
         /* memory: the top band never below the working set plus margin */
         if (out->q[DRV_Q_P99][k] < ch.floor)
@@ -566,14 +621,16 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
     if (f)
         pthread_mutex_unlock(&f->lock);
 
-    double hold = p->pc.reshape_hold_s / (p->dt > 0 ? p->dt : 300.0);
-    bool keep = pr_keep_shape(saving, cm->reshape, hold < 1 ? 1 : hold);
+    bool keep = pr_keep_shape(saving, cm->reshape, hold);
     for (int k = 0; k < DRV_RES_LAST; k++) {
         if (!pr_active(p, k))
             continue;
-        out->alloc.v[k] = keep ? p->r[k].alloc : best[k];
-        if (commit)
-            p->r[k].alloc = out->alloc.v[k];
+        out->alloc.v[k] = keep ? p->r[k]->alloc : best[k];
+        if (commit) {
+            p->r[k]->alloc = out->alloc.v[k];
+            if (p->n > 0) /* the setting followed is scored on what was applied */
+                p->r[k]->pend_alloc[p->r[k]->follow] = out->alloc.v[k];
+        }
     }
     if (commit)
         p->pend_t = t;
@@ -591,7 +648,9 @@ void drv_predictor_next(struct drv_predictor *p, int64_t t_s, const struct drv_c
 static void pr_rescale_guest(struct drv_predictor *p, double factor)
 {
     for (int k = 0; k < DRV_RES_LAST; k++) {
-        struct drv_pr_res *r = &p->r[k];
+        struct drv_pr_res *r = p->r[k];
+        if (!r)
+            continue;
         float *x = &r->resid[0][0][0];
         for (size_t i = 0; i < sizeof(r->resid) / sizeof(float); i++)
             x[i] = (float)(x[i] * factor);
@@ -610,7 +669,7 @@ static void pr_rescale_guest(struct drv_predictor *p, double factor)
 static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap,
                             double fw, int64_t t)
 {
-    struct drv_pr_res *r = &p->r[k];
+    struct drv_pr_res *r = p->r[k];
     struct drv_fleet *f = p->fleet;
     double target = p->pc.target_violation_rate;
 
@@ -618,7 +677,7 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap
         /* calibration of every model setting, the guest's and the fleet's */
         for (int m = 0; m < PR_M_LAST; m++) {
             int c = r->pend_cond[m];
-            int j = drv_pr_bin(pr_lratio(u, r->pend_base[m], r->eps));
+            int j = drv_pr_bin_ratio((u + r->eps) / (r->pend_base[m] + r->eps));
             r->resid[m][c][j] += (float)p->wscale;
             r->resid_w[m][c] += (float)p->wscale;
             if (f) {
@@ -630,16 +689,22 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap
         double decay = exp2(-gap / p->pc.cost_half_life_s);
         double overrun = pr_overrun(p, r, k, pr_log_overrun_locked(p, k));
         double unit = p->cm.price[k] * (p->dt > 0 ? p->dt : 300.0) / 3600.0;
-        double reshape = unit > 0 ? p->cm.reshape / unit : 0;
+        double reshape = unit > 0 ? p->cm.reshape / unit / pr_nactive(p) : 0;
         for (int m = 0; m < PR_M_LAST; m++) {
             double a = r->pend_alloc[m];
-            double c = a + (u > a ? overrun : 0) + (a != r->model_alloc[m] ? reshape : 0);
+            if (a < 0)
+                continue; /* not evaluated this time */
+            double c = a + (u > a ? overrun : 0) +
+                       (r->model_alloc[m] >= 0 && a != r->model_alloc[m] ? reshape : 0);
             r->cost[m] = r->cost[m] * decay + c;
+            r->cost_n[m] = r->cost_n[m] * decay + 1;
             r->model_alloc[m] = a;
         }
+        /* follow the cheapest per step evaluated, once each has been tried */
         int best = r->follow;
         for (int m = 0; m < PR_M_LAST; m++)
-            if (r->cost[m] < r->cost[best] * PR_SWITCH_MARGIN)
+            if (r->cost_n[m] > 0 && r->cost_n[best] > 0 &&
+                r->cost[m] / r->cost_n[m] < r->cost[best] / r->cost_n[best] * PR_SWITCH_MARGIN)
                 best = m;
         r->follow = best;
     }
@@ -670,8 +735,8 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap
     /* long-horizon calibration: this reading against the one PR_HORIZON back */
     if (p->n >= PR_HORIZON) {
         double old = r->ring[(p->n - PR_HORIZON) % PR_RING];
-        int c = pr_cond(pr_level_edges, pr_lratio(old, r->slow, r->eps));
-        int j = drv_pr_bin(pr_lratio(u, old, r->eps));
+        int c = pr_cond(pr_level_edges, old, r->slow, r->eps);
+        int j = drv_pr_bin_ratio((u + r->eps) / (old + r->eps));
         r->horizon[c][j] += (float)p->wscale;
         r->horizon_w[c] += (float)p->wscale;
         if (f) {
@@ -710,13 +775,13 @@ void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct dr
     struct drv_res u = drv_res_zero();
     for (int k = 0; k < DRV_RES_LAST; k++) {
         double x = use->v[k];
-        u.v[k] = isfinite(x) && x >= 0 && x <= DRV_RES_MAX ? x : p->r[k].last;
+        u.v[k] = isfinite(x) && x >= 0 && x <= DRV_RES_MAX ? x : (p->r[k] ? p->r[k]->last : 0);
     }
     if (f)
         pthread_mutex_lock(&f->lock);
     double fw = f ? drv_fleet_weight_locked(f, t_s) : 0;
     for (int k = 0; k < DRV_RES_LAST; k++) {
-        struct drv_pr_res *r = &p->r[k];
+        struct drv_pr_res *r = p->r[k];
         if (!pr_active(p, k))
             continue;
         double x = u.v[k];
@@ -766,7 +831,7 @@ static const double pr_knot_levels[] = {0.5,   0.6,   0.7,   0.8,   0.85,  0.9,
 static void pr_knots_locked(struct drv_predictor *p, int k, int64_t t, double h,
                             double *value)
 {
-    struct drv_pr_res *r = &p->r[k];
+    struct drv_pr_res *r = p->r[k];
     const struct drv_fleet *f = p->fleet;
     int m = r->follow;
     double base, sref = pr_season_ref(p, r, t);
@@ -778,20 +843,18 @@ static void pr_knots_locked(struct drv_predictor *p, int k, int64_t t, double h,
     if (w > 1)
         w = 1;
     if (w > 0) {
-        int lc = pr_cond(pr_level_edges, pr_lratio(r->last, r->slow, r->eps));
+        int lc = pr_cond(pr_level_edges, r->last, r->slow, r->eps);
         double inv = 1.0 / p->wscale;
-        float own[DRV_PREDICT_BINS];
-        for (int j = 0; j < DRV_PREDICT_BINS; j++)
-            own[j] = (float)(r->horizon[lc][j] * inv);
-        drv_pr_cdf_mix(&ch, own, r->horizon_w[lc] * inv, f ? f->calib.horizon[k][lc] : NULL,
-                       f ? f->horizon_w[k][lc] : 0, p->pc.prior_weight);
+        drv_pr_cdf_mix(&ch, r->horizon[lc], inv, r->horizon_w[lc] * inv,
+                       f ? f->calib.horizon[k][lc] : NULL, f ? f->horizon_w[k][lc] : 0,
+                       p->pc.prior_weight);
     }
     double ceil_k = p->ceiling.v[k];
     for (size_t i = 0; i < PR_KNOTS; i++) {
-        double v = pr_value(base, r->eps, drv_pr_cdf_quantile(&c1, pr_knot_levels[i]), ceil_k);
+        double v = pr_value(base, r->eps, drv_pr_cdf_quantile_ratio(&c1, pr_knot_levels[i]), ceil_k);
         if (w > 0)
             v = (1 - w) * v +
-                w * pr_value(r->last, r->eps, drv_pr_cdf_quantile(&ch, pr_knot_levels[i]), ceil_k);
+                w * pr_value(r->last, r->eps, drv_pr_cdf_quantile_ratio(&ch, pr_knot_levels[i]), ceil_k);
         value[i] = i > 0 && v < value[i - 1] ? value[i - 1] : v;
     }
 }
@@ -867,7 +930,7 @@ struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t n
         for (int k = 0; k < DRV_RES_LAST; k++) {
             if (!pr_active(p, k))
                 continue;
-            struct drv_pr_res *r = &p->r[k];
+            struct drv_pr_res *r = p->r[k];
             double value[PR_KNOTS], lv[DRV_FLEET_SHARE_BUCKETS], vv[DRV_FLEET_SHARE_BUCKETS];
             double q[DRV_Q_LAST];
             struct drv_cost_bands b;

@@ -1,108 +1,138 @@
 /* Conditional empirical distributions of log-ratios over fixed bins: the
- * calibration every model setting is scored with (predict_priv.h). */
+ * calibration every model setting is scored with (predict_priv.h).
+ *
+ * Hot path: a guest asks for a few of these per dimension per sample, so
+ * nothing here calls log or exp, and CDFs stay unnormalised (quantiles and
+ * probabilities scale by the total on the fly). */
 #include <math.h>
 
 #include "driver/predict_priv.h"
 
-#define PR_X_MIN (-5.63) /* asinh(-7 / PR_R0): symmetric, so r = 0 is an edge */
-#define PR_X_MAX 5.63
-#define PR_X_STEP ((PR_X_MAX - PR_X_MIN) / DRV_PREDICT_BINS)
+#define PR_X_MAX 5.63 /* asinh(7 / PR_R0): bins cover r in [-7, 7], r = 0 an edge */
+#define PR_X_STEP (2 * PR_X_MAX / DRV_PREDICT_BINS)
+
+double drv_pr_edge(int j)
+{
+    return PR_R0 * sinh(-PR_X_MAX + PR_X_STEP * j);
+}
 
 int drv_pr_bin(double r)
 {
     double x = asinh(r / PR_R0);
-    int j = (int)floor((x - PR_X_MIN) / PR_X_STEP);
+    int j = (int)floor((x + PR_X_MAX) / PR_X_STEP);
     if (j < 0 || isnan(x))
         return 0;
     return j >= DRV_PREDICT_BINS ? DRV_PREDICT_BINS - 1 : j;
 }
 
-double drv_pr_edge(int j)
-{
-    return PR_R0 * sinh(PR_X_MIN + PR_X_STEP * j);
-}
-
-/* Edges (and their exponentials) are needed on every query: computed once. */
-static double pr_edges[DRV_PREDICT_BINS + 1];
+/* exp() of every edge: the ratio to the base each edge stands for.  Built
+ * once when the program starts (the edges are constants). */
 static double pr_exp_edges[DRV_PREDICT_BINS + 1];
-static pthread_once_t pr_edges_once = PTHREAD_ONCE_INIT;
 
-static void pr_edges_init(void)
+__attribute__((constructor)) static void pr_edges_init(void)
 {
-    for (int j = 0; j <= DRV_PREDICT_BINS; j++) {
-        pr_edges[j] = drv_pr_edge(j);
-        pr_exp_edges[j] = exp(pr_edges[j]);
-    }
+    for (int j = 0; j <= DRV_PREDICT_BINS; j++)
+        pr_exp_edges[j] = exp(drv_pr_edge(j));
 }
 
 const double *drv_pr_exp_edges(void)
 {
-    pthread_once(&pr_edges_once, pr_edges_init);
     return pr_exp_edges;
 }
 
-static const double *pr_edges_get(void)
+int drv_pr_bin_ratio(double ratio)
 {
-    pthread_once(&pr_edges_once, pr_edges_init);
-    return pr_edges;
+    const double *ex = pr_exp_edges;
+    /* bin j holds ex[j] <= ratio < ex[j + 1]; the end bins take the rest */
+    int lo = 0, hi = DRV_PREDICT_BINS - 1;
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (ratio >= ex[mid])
+            lo = mid;
+        else
+            hi = mid - 1;
+    }
+    return lo;
 }
 
-void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_w,
-                    const float *prior, double prior_w, double pw)
+void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_scale,
+                    double own_w, const float *prior, double prior_w, double pw)
 {
-    double a = own_w > 0 ? 1.0 : 0.0;
-    double b = prior_w > 0 ? pw / prior_w : 0.0;
-    double total = (own_w > 0 ? own_w : 0) + (prior_w > 0 ? pw : 0);
-    double cum = 0;
+    float a = own_w > 0 ? (float)own_scale : 0.0f;
+    float b = prior && prior_w > 0 && pw > 0 ? (float)(pw / prior_w) : 0.0f;
+    float cum = 0;
 
     out->cum[0] = 0;
-    if (total <= 0) {
+    out->weight = (a > 0 ? own_w : 0) + (b > 0 ? pw : 0);
+    if (a > 0 && b > 0)
+        for (int j = 0; j < DRV_PREDICT_BINS; j++) {
+            cum += a * own[j] + b * prior[j];
+            out->cum[j + 1] = cum;
+        }
+    else if (a > 0)
+        for (int j = 0; j < DRV_PREDICT_BINS; j++) {
+            cum += own[j];
+            out->cum[j + 1] = cum;
+        }
+    else if (b > 0)
+        for (int j = 0; j < DRV_PREDICT_BINS; j++) {
+            cum += prior[j];
+            out->cum[j + 1] = cum;
+        }
+    if (!(cum > 0)) {
         /* no evidence at all: a point mass at r = 0 */
-        int z = drv_pr_bin(0);
+        int z = DRV_PREDICT_BINS / 2;
         for (int j = 0; j < DRV_PREDICT_BINS; j++)
-            out->cum[j + 1] = j >= z ? 1.0 : 0.0;
+            out->cum[j + 1] = j >= z ? 1.0f : 0.0f;
+        cum = 1;
         out->weight = 0;
-        return;
     }
-    for (int j = 0; j < DRV_PREDICT_BINS; j++) {
-        double w = 0;
-        if (a > 0)
-            w += own[j];
-        if (b > 0)
-            w += b * prior[j];
-        cum += w;
-        out->cum[j + 1] = cum;
+    out->total = cum;
+    out->inv = 1.0 / cum;
+}
+
+int drv_pr_cdf_index(const struct drv_pr_cdf *c, double p)
+{
+    float x = (float)(p * c->total);
+    int lo = 0, hi = DRV_PREDICT_BINS - 1;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (c->cum[mid + 1] < x)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    double inv = cum > 0 ? 1.0 / cum : 0;
-    for (int j = 1; j <= DRV_PREDICT_BINS; j++)
-        out->cum[j] *= inv;
-    out->cum[DRV_PREDICT_BINS] = 1.0;
-    out->weight = total;
+    return lo;
+}
+
+double drv_pr_cdf_quantile_ratio(const struct drv_pr_cdf *c, double p)
+{
+    const double *ex = pr_exp_edges;
+    int j = drv_pr_cdf_index(c, p);
+    double lo = c->cum[j] * c->inv, hi = c->cum[j + 1] * c->inv;
+    double f = hi > lo ? (p - lo) / (hi - lo) : 1.0;
+    f = f < 0 ? 0 : f > 1 ? 1 : f;
+    return ex[j] + f * (ex[j + 1] - ex[j]);
 }
 
 double drv_pr_cdf_quantile(const struct drv_pr_cdf *c, double p)
 {
-    const double *e = pr_edges_get();
-    int j = 0;
-    while (j < DRV_PREDICT_BINS - 1 && c->cum[j + 1] < p)
-        j++;
-    double lo = c->cum[j], hi = c->cum[j + 1];
-    double f = hi > lo ? (p - lo) / (hi - lo) : 1.0;
-    if (f < 0)
-        f = 0;
-    if (f > 1)
-        f = 1;
-    return e[j] + f * (e[j + 1] - e[j]);
+    return log(drv_pr_cdf_quantile_ratio(c, p));
+}
+
+double drv_pr_cdf_at_ratio(const struct drv_pr_cdf *c, double ratio)
+{
+    const double *ex = pr_exp_edges;
+    if (!(ratio > ex[0]))
+        return 0;
+    if (ratio >= ex[DRV_PREDICT_BINS])
+        return 1;
+    int j = drv_pr_bin_ratio(ratio);
+    double f = (ratio - ex[j]) / (ex[j + 1] - ex[j]);
+    return (c->cum[j] + f * (c->cum[j + 1] - c->cum[j])) * c->inv;
 }
 
 double drv_pr_cdf_at(const struct drv_pr_cdf *c, double r)
 {
-    const double *e = pr_edges_get();
-    if (r <= e[0])
-        return 0;
-    if (r >= e[DRV_PREDICT_BINS])
-        return 1;
-    int j = drv_pr_bin(r);
-    double f = (r - e[j]) / (e[j + 1] - e[j]);
-    return c->cum[j] + f * (c->cum[j + 1] - c->cum[j]);
+    return drv_pr_cdf_at_ratio(c, exp(r));
 }

@@ -24,28 +24,37 @@
  * times the base).  Values outside land in the end bins. */
 #define PR_R0 0.05
 
-/* The bin of r, in [0, DRV_PREDICT_BINS). */
+/* The bin of r, in [0, DRV_PREDICT_BINS); and the bin of r = log(ratio)
+ * without computing the log. */
 int drv_pr_bin(double r);
+int drv_pr_bin_ratio(double ratio);
 /* The lower edge of bin j (j = DRV_PREDICT_BINS gives the upper end). */
 double drv_pr_edge(int j);
 
 /* exp() of every edge: the ratio to the base each edge stands for. */
 const double *drv_pr_exp_edges(void);
 
-/* A distribution over the bins: weights w[], total. */
+/* A distribution over the bins, unnormalised: probabilities are cum[]
+ * times inv. */
 struct drv_pr_cdf {
-    double cum[DRV_PREDICT_BINS + 1]; /* cum[j] = weight below edge j, normalised to 1 */
-    double weight;                    /* effective samples behind it */
+    float cum[DRV_PREDICT_BINS + 1]; /* weight below edge j */
+    double total, inv;               /* cum[DRV_PREDICT_BINS] and its inverse */
+    double weight;                   /* effective samples behind it */
 };
 
-/* Mix a guest's weights (own, total own_w) with the fleet's (prior, total
- * prior_w) at prior weight `pw`, into a normalised CDF.  Either may be
- * empty; both empty gives a point mass at r = 0. */
-void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_w,
-                    const float *prior, double prior_w, double pw);
-/* The r at probability p (linear within a bin). */
+/* Mix a guest's weights (own[] * own_scale, totalling own_w samples) with
+ * the fleet's (prior, total prior_w) counted as `pw` samples.  Either may
+ * be empty (prior may be NULL); both empty give a point mass at r = 0. */
+void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_scale,
+                    double own_w, const float *prior, double prior_w, double pw);
+/* The bin holding probability p. */
+int drv_pr_cdf_index(const struct drv_pr_cdf *c, double p);
+/* The ratio to the base at probability p (linear in the ratio within a
+ * bin), and its log. */
+double drv_pr_cdf_quantile_ratio(const struct drv_pr_cdf *c, double p);
 double drv_pr_cdf_quantile(const struct drv_pr_cdf *c, double p);
-/* P(R <= r). */
+/* P(R <= log(ratio)) (linear in the ratio within a bin), and P(R <= r). */
+double drv_pr_cdf_at_ratio(const struct drv_pr_cdf *c, double ratio);
 double drv_pr_cdf_at(const struct drv_pr_cdf *c, double r);
 
 /* ---- model settings ---------------------------------------------------- */
@@ -62,6 +71,7 @@ enum drv_pr_model {
 #define PR_HOUR_BINS 12     /* hourly profile: 5-minute bins at the default width */
 #define PR_DAY_BINS 288     /* daily profile */
 #define PR_HORIZON 8        /* samples ahead of the long-horizon calibration */
+#define PR_DECAY_DAYS 64    /* daily-profile decay table; older peaks are gone */
 
 /* One dimension of one guest. */
 struct drv_pr_res {
@@ -70,7 +80,7 @@ struct drv_pr_res {
     double slow;                 /* long-run level (EWMA) */
     double eps;                  /* floor of the log-ratio */
     float day[PR_DAY_BINS];      /* decayed peak per bin of the day */
-    int32_t day_t[PR_DAY_BINS];  /* when it was last raised, s since the guest's t0 */
+    uint16_t day_d[PR_DAY_BINS]; /* the day (since the guest's t0) it was last raised */
     float hour[PR_HOUR_BINS];    /* peak per bin over the last pass of the hour */
     int32_t hour_t[PR_HOUR_BINS];
     /* calibration, per model and state (decayed weights, guest scale) */
@@ -82,6 +92,7 @@ struct drv_pr_res {
     float horizon_w[DRV_PREDICT_CONDS];
     /* the competition */
     double cost[PR_M_LAST];      /* decayed realised cost, resource-steps */
+    double cost_n[PR_M_LAST];    /* decayed count of steps it was evaluated */
     double model_alloc[PR_M_LAST]; /* each model's allocation in force */
     int follow;                  /* model followed */
     double alloc;                /* allocation followed (-1: none yet) */
@@ -112,7 +123,9 @@ struct drv_predictor {
     size_t gidx[8];                /* where they were last found in the fleet */
     uint64_t gid[8];
     struct drv_cost_model cm;      /* prices of the last next(), for observe() alone */
-    struct drv_pr_res r[DRV_RES_LAST];
+    float day_decay[PR_DECAY_DAYS]; /* the daily profile's decay by age in days */
+    struct drv_pr_res *r[DRV_RES_LAST]; /* per dimension predicted (NULL: not), in the
+                                          * same allocation */
 };
 
 /* ---- fleet ------------------------------------------------------------- */
