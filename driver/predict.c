@@ -45,6 +45,9 @@ int drv_predict_model_count(void)
 #define PR_FAIR_RATE 0.2
 /* Switch to another model setting only when it is this much cheaper. */
 #define PR_SWITCH_MARGIN 0.98
+/* The overrun floor's rise per miss in a row, and where it stops. */
+#define PR_STREAK_EXP 2.0
+#define PR_STREAK_MAX 10
 /* The SLO controller's gain schedule (see pr_learn_locked). */
 #define PR_SLO_BOOST 10.0
 #define PR_SLO_SETTLE 5000.0
@@ -361,9 +364,15 @@ static bool pr_keep_shape(const double saving[DRV_RES_LAST], double reshape, dou
 static double pr_overrun(const struct drv_predictor *p, const struct drv_pr_res *r, int k,
                          double log_overrun)
 {
-    (void)p;
     (void)k;
-    return exp(log_overrun + r->fair);
+    double x = exp(log_overrun + r->fair);
+    /* never below [predict] overrun_floor samples of the guest's own level,
+     * and that floor rises e^2-fold with each miss in a row: a fleet well
+     * under its SLO must not spend its unused misses on one guest's level
+     * shift, sample after sample */
+    double floor = p->pc.overrun_floor * (r->slow > r->eps ? r->slow : r->eps) *
+                   exp(PR_STREAK_EXP * (r->streak < PR_STREAK_MAX ? r->streak : PR_STREAK_MAX));
+    return x > floor ? x : floor;
 }
 
 /* Prices in resource-steps for dimension k. */
@@ -488,8 +497,10 @@ static double pr_confidence(const struct drv_predictor *p, const struct drv_pr_r
 {
     double e = cdf->weight;
     double evidence = e / (e + p->pc.prior_weight);
-    double off = fabs(r->cov90 - 0.9) / 0.3;
-    return evidence * (off > 1 ? 0 : 1 - off);
+    /* bands that held less than they say cost confidence (more is the
+     * discreteness of use, not a fault) */
+    double off = (0.9 - r->cov90) / 0.3;
+    return evidence * (off > 1 ? 0 : off > 0 ? 1 - off : 1);
 }
 
 /* Samples a new shape is expected to hold, and dimensions predicted. */
@@ -731,6 +742,7 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap
     if (r->fair < 0)
         r->fair = 0;
     r->cov90 += PR_COV_ALPHA * ((u <= r->pend_p90 ? 1.0 : 0.0) - r->cov90);
+    r->streak = violated ? r->streak + 1 : 0;
 
     /* long-horizon calibration: this reading against the one PR_HORIZON back */
     if (p->n >= PR_HORIZON) {

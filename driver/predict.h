@@ -57,6 +57,7 @@ struct drv_predict_config {
     double prior_weight;          /* fleet calibration weight, samples */
     double slo_rate;              /* SLO controller step (log scale) */
     double guest_violation_cap;   /* fairness: multiple of the SLO */
+    double overrun_floor;         /* a miss costs at least this many samples of the level */
     double memory_margin;         /* fraction above the working set */
     double memory_margin_mib;     /* ... at least this */
     int32_t fleet_max_groups;     /* bound on fleet history groups */

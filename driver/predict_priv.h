@@ -97,6 +97,7 @@ struct drv_pr_res {
     int follow;                  /* model followed */
     double alloc;                /* allocation followed (-1: none yet) */
     double fair;                 /* log of this guest's overrun price multiplier */
+    int streak;                  /* misses in a row up to the last sample */
     double cov90;                /* recent share of readings inside p90 */
     /* what was said about the awaited sample */
     int pend_cond[PR_M_LAST];

@@ -27,6 +27,7 @@ void drv_predict_config_from_cfg(const struct cfg *cfg, struct drv_predict_confi
     pc->prior_weight = cfg->predict_prior_weight;
     pc->slo_rate = cfg->predict_slo_rate;
     pc->guest_violation_cap = cfg->predict_guest_violation_cap;
+    pc->overrun_floor = cfg->predict_overrun_floor;
     pc->memory_margin = cfg->predict_memory_margin;
     pc->memory_margin_mib = cfg->predict_memory_margin_mib;
     pc->fleet_max_groups = (int32_t)cfg->predict_fleet_max_groups;
