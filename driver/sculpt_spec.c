@@ -46,11 +46,12 @@ int drv_sculpt_spec_from_instance(const struct drv_instance *inst, const struct 
     out->vcpus_max = f->vcpus;
     out->mem_max_mib = (double)f->memory_mb;
 
-    /* Nova's quotas: vif averages in KiB/s, disk limits per second */
-    double in_kib = 0, out_kib = 0, r_iops = 0, w_iops = 0, t_iops = 0, r_b = 0, w_b = 0,
+    /* Nova's quotas: vif averages in KB/s (libvirt's unit, as the backends
+     * and the predictor read it), disk limits per second */
+    double in_kb = 0, out_kb = 0, r_iops = 0, w_iops = 0, t_iops = 0, r_b = 0, w_b = 0,
            t_b = 0;
-    if (sculpt_spec_number(f, "quota:vif_inbound_average", &in_kib, err) < 0 ||
-        sculpt_spec_number(f, "quota:vif_outbound_average", &out_kib, err) < 0 ||
+    if (sculpt_spec_number(f, "quota:vif_inbound_average", &in_kb, err) < 0 ||
+        sculpt_spec_number(f, "quota:vif_outbound_average", &out_kb, err) < 0 ||
         sculpt_spec_number(f, "quota:disk_read_iops_sec", &r_iops, err) < 0 ||
         sculpt_spec_number(f, "quota:disk_write_iops_sec", &w_iops, err) < 0 ||
         sculpt_spec_number(f, "quota:disk_total_iops_sec", &t_iops, err) < 0 ||
@@ -58,9 +59,9 @@ int drv_sculpt_spec_from_instance(const struct drv_instance *inst, const struct 
         sculpt_spec_number(f, "quota:disk_write_bytes_sec", &w_b, err) < 0 ||
         sculpt_spec_number(f, "quota:disk_total_bytes_sec", &t_b, err) < 0)
         return -1;
-    const double kib_to_mbit = 1024.0 * 8 / 1e6;
-    out->ceiling.v[DRV_RES_NET_IN_MBPS] = in_kib * kib_to_mbit;
-    out->ceiling.v[DRV_RES_NET_OUT_MBPS] = out_kib * kib_to_mbit;
+    const double kb_to_mbit = 8e-3;
+    out->ceiling.v[DRV_RES_NET_IN_MBPS] = in_kb * kb_to_mbit;
+    out->ceiling.v[DRV_RES_NET_OUT_MBPS] = out_kb * kb_to_mbit;
     /* a total limit bounds each direction when no direction is given */
     out->ceiling.v[DRV_RES_DISK_READ_IOPS] = r_iops > 0 ? r_iops : t_iops;
     out->ceiling.v[DRV_RES_DISK_WRITE_IOPS] = w_iops > 0 ? w_iops : t_iops;

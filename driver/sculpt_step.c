@@ -2,11 +2,13 @@
  * price, then the host-wide shortage resolution, then placement of what
  * changed and defragmentation.
  *
- * Target, per shaped dimension: the cost model's quantile of the
- * blueprint's bands, the largest over the next lead steps (a shape must be
- * in place before the need); raised to observed use x (1 + margin) when
- * use runs above it (the blueprint lags); kept between the floor (memory
- * working set plus margin) and the ceiling (the flavor).
+ * Target, per shaped dimension: the blueprint's allocation (else the cost
+ * model's quantile of its bands), the largest over the next lead steps (a
+ * shape must be in place before the need); raised to observed use x
+ * (1 + margin) when use runs above it (the blueprint lags), and to twice
+ * the shape when use presses on the limit (the need behind a cap cannot be
+ * seen, so it is probed); kept between the floor (memory working set plus
+ * margin) and the ceiling (the flavor).
  *
  * Hysteresis: a target above the shape is taken at once; one more than the
  * dead band below it only after it stayed there for the hold steps.  Then
@@ -41,6 +43,8 @@ LOG_INIT("driver.sculpt.step");
 /* A host is contended in a throttled dimension when its guests' observed
  * use reaches this share of capacity. */
 #define SCULPT_SATURATED 0.95
+/* A guest presses on its limit when its use reaches this share of it. */
+#define SCULPT_PRESSING 0.99
 
 void sculpt_change_push(struct drv_sculpt_change **changes, size_t *n, size_t *cap,
                         const struct sculpt_guest *g, enum drv_sculpt_change_kind kind,
@@ -102,6 +106,12 @@ static void sculpt_target(struct drv_sculpt *e, struct sculpt_guest *g, struct s
         }
         if (g->has_use && g->use.v[k] * (1 + e->p.observed_margin) > t) {
             t = g->use.v[k] * (1 + e->p.observed_margin);
+            term = TERM_OBSERVED;
+        }
+        if (g->has_use && g->use.v[k] >= SCULPT_PRESSING * g->shape.res.v[k] &&
+            g->shape.res.v[k] > 0 && t < 2 * g->shape.res.v[k]) {
+            /* use at the limit hides the need behind it: probe by doubling */
+            t = 2 * g->shape.res.v[k];
             term = TERM_OBSERVED;
         }
         if (t < floor.v[k]) {

@@ -437,9 +437,18 @@ static void test_observed_use_overrides_blueprint(void **state)
     assert_int_equal(drv_sculpt_observe(e, "a", use, T0 + STEP, &err), 0);
     struct drv_sculpt_change *ch = NULL;
     assert_int_equal(step(e, T0 + STEP, &ch), 1);
-    assert_true(fabs(ch[0].to.res.v[DRV_RES_VCPU] - 1.1) < 1e-9);
+    /* at its limit the need behind the cap is unknown: doubled */
+    assert_true(fabs(ch[0].to.res.v[DRV_RES_VCPU] - 2) < 1e-9);
     /* memory: above the working set plus margin (the floor) */
     assert_true(fabs(ch[0].to.res.v[DRV_RES_MEM_MIB] - 2200) < 1e-9);
+    free(ch);
+    struct drv_sculpt_record r[2];
+    assert_int_equal(drv_sculpt_records(e, "a", r, 1), 1);
+    assert_string_equal(r[0].term, "observed");
+    /* below its limit but above the blueprint: use plus the margin */
+    use.v[DRV_RES_VCPU] = 1.5;
+    assert_int_equal(drv_sculpt_observe(e, "a", use, T0 + 2 * STEP, &err), 0);
+    assert_int_equal(step(e, T0 + 2 * STEP, &ch), 0); /* 1.65 is within the dead band */
     free(ch);
 }
 
@@ -762,7 +771,7 @@ static void test_spec_from_instance(void **state)
     assert_int_equal(drv_sculpt_spec_from_instance(&inst, NULL, 0, &s, &err), 0);
     assert_string_equal(s.uuid, inst.uuid);
     assert_true(fabs(s.ceiling.v[DRV_RES_VCPU] - 2) < 1e-12);
-    assert_true(fabs(s.ceiling.v[DRV_RES_NET_IN_MBPS] - 102.4) < 1e-9);
+    assert_true(fabs(s.ceiling.v[DRV_RES_NET_IN_MBPS] - 100) < 1e-9);
     assert_true(s.ceiling.v[DRV_RES_NET_OUT_MBPS] == 0); /* not limited */
     assert_true(fabs(s.ceiling.v[DRV_RES_DISK_READ_IOPS] - 800) < 1e-12);
     assert_true(fabs(s.ceiling.v[DRV_RES_DISK_WRITE_MBPS] - 50) < 1e-12);

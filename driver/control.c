@@ -1,0 +1,474 @@
+#include "driver/control.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+
+LOG_INIT("driver.control");
+
+struct ctl_guest {
+    char uuid[DRV_UUID_LEN + 1];
+    struct drv_predictor *pred;   /* owned */
+    struct drv_blueprint *custom; /* owned; an operator's blueprint, NULL when none */
+};
+
+struct drv_control {
+    pthread_mutex_t lock;         /* guards the guest table and the predictors */
+    struct drv_sculpt *engine;
+    struct drv_hv *hv;
+    struct drv_fleet *fleet;
+    struct drv_predict_config pc;
+    struct drv_cost_model cm;
+    struct drv_control_params p;
+    struct drv_control_callbacks cb;
+    struct ctl_guest *guests;
+    size_t nguests, capguests;
+    /* the loop's thread */
+    pthread_mutex_t run_lock;
+    pthread_cond_t run_cond;
+    pthread_t thread;
+    bool running, stopping;
+};
+
+void drv_control_params_from_cfg(const struct cfg *cfg, struct drv_control_params *out)
+{
+    out->step_s = (int32_t)cfg->engine_step_s;
+    out->horizon_s = (int32_t)cfg->blueprint_horizon_s;
+    out->bp_step_s = (int32_t)cfg->blueprint_step_s;
+    out->default_priority = (int32_t)cfg->engine_default_priority;
+}
+
+struct drv_control *drv_control_new(struct drv_sculpt *engine, struct drv_hv *hv,
+                                    struct drv_fleet *fleet, const struct drv_predict_config *pc,
+                                    const struct drv_cost_model *cm,
+                                    const struct drv_control_params *p,
+                                    const struct drv_control_callbacks *cb, struct err **err)
+{
+    if (!engine || !hv || !fleet) {
+        err_set(err, ERR_INVALID, "control loop: engine, backend and fleet are required");
+        return NULL;
+    }
+    if (p->step_s < 1 || p->bp_step_s < 1 || p->horizon_s < p->bp_step_s ||
+        p->horizon_s / p->bp_step_s > DRV_BLUEPRINT_MAX_STEPS) {
+        err_set(err, ERR_INVALID, "control loop: step %d s, blueprint %d s every %d s", p->step_s,
+                p->horizon_s, p->bp_step_s);
+        return NULL;
+    }
+    struct drv_control *c = xzalloc(sizeof(*c));
+    pthread_mutex_init(&c->lock, NULL);
+    pthread_mutex_init(&c->run_lock, NULL);
+    pthread_cond_init(&c->run_cond, NULL);
+    c->engine = engine;
+    c->hv = hv;
+    c->fleet = fleet;
+    c->pc = *pc;
+    c->cm = *cm;
+    c->p = *p;
+    if (cb)
+        c->cb = *cb;
+    return c;
+}
+
+void drv_control_free(struct drv_control *c)
+{
+    if (!c)
+        return;
+    drv_control_stop(c);
+    for (size_t i = 0; i < c->nguests; i++) {
+        drv_predictor_free(c->guests[i].pred);
+        drv_blueprint_free(c->guests[i].custom);
+    }
+    free(c->guests);
+    pthread_cond_destroy(&c->run_cond);
+    pthread_mutex_destroy(&c->run_lock);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+struct drv_host *drv_control_host(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
+{
+    struct drv_host_limits lim;
+    drv_host_limits_from_cfg(cfg, &lim);
+    if (cfg->host_topology_file && cfg->host_topology_file[0])
+        return drv_host_load(cfg->host_topology_file, &lim, err);
+    struct drv_hv_host info;
+    if (drv_hv_host_info(hv, &info, err) < 0)
+        return NULL;
+    lim.mem_mib = info.mem_mib; /* for capabilities without NUMA memory */
+    autofree char *xml = drv_hv_capabilities(hv, err);
+    if (!xml)
+        return NULL;
+    struct drv_host *h = drv_host_parse(xml, &lim, err);
+    if (!h)
+        err_wrap(err, "host topology from the %s backend", hv->ops->name);
+    return h;
+}
+
+static struct ctl_guest *ctl_find(struct drv_control *c, const char *uuid)
+{
+    for (size_t i = 0; i < c->nguests; i++)
+        if (strcmp(c->guests[i].uuid, uuid) == 0)
+            return &c->guests[i];
+    return NULL;
+}
+
+/* The engine's spec and the predictor's request of an instance, made to
+ * agree on the ceiling and on the dimensions worth predicting. */
+static int ctl_describe(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
+                        struct drv_sculpt_guest_spec *spec, struct drv_predict_request *req,
+                        struct err **err)
+{
+    if (drv_sculpt_spec_from_instance(inst, drv_sculpt_host(c->engine), c->p.default_priority,
+                                      spec, err) < 0)
+        return -1;
+    drv_predict_request_from_instance(inst, req);
+    req->ceiling = spec->ceiling;
+    req->resources = 0;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        if (spec->ceiling.v[k] > 0)
+            req->resources |= 1u << k;
+    if (req->boot_s <= 0)
+        req->boot_s = now_s;
+    return 0;
+}
+
+static void ctl_add(struct drv_control *c, const char *uuid, struct drv_predictor *pred)
+{
+    if (c->nguests == c->capguests) {
+        c->capguests = c->capguests ? 2 * c->capguests : 16;
+        c->guests = xreallocarray(c->guests, c->capguests, sizeof(*c->guests));
+    }
+    struct ctl_guest *g = &c->guests[c->nguests++];
+    memset(g, 0, sizeof(*g));
+    snprintf(g->uuid, sizeof(g->uuid), "%s", uuid);
+    g->pred = pred;
+}
+
+/* Predictor and first blueprint of a guest not held yet (lock held). */
+static int ctl_prepare(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
+                       struct drv_sculpt_guest_spec *spec, struct drv_predictor **pred,
+                       struct drv_blueprint **bp, struct err **err)
+{
+    struct drv_predict_request req;
+    if (ctl_describe(c, inst, now_s, spec, &req, err) < 0)
+        return -1;
+    if (ctl_find(c, spec->uuid))
+        return err_set(err, ERR_CONFLICT, "guest `%s` is already held", spec->uuid);
+    *pred = drv_predictor_new(c->fleet, &req, &c->pc, err);
+    if (!*pred)
+        return -1;
+    *bp = drv_predictor_blueprint(*pred, now_s, c->p.horizon_s, c->p.bp_step_s, &c->cm, err);
+    if (!*bp) {
+        drv_predictor_free(*pred);
+        return -1;
+    }
+    return 0;
+}
+
+int drv_control_admit(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
+                      struct drv_shape *shape, struct drv_sculpt_refusal *why, struct err **err)
+{
+    struct drv_sculpt_guest_spec spec;
+    struct drv_predictor *pred;
+    struct drv_blueprint *bp;
+    pthread_mutex_lock(&c->lock);
+    int rc = ctl_prepare(c, inst, now_s, &spec, &pred, &bp, err);
+    if (rc == 0) {
+        rc = drv_sculpt_place(c->engine, &spec, bp, now_s, shape, why, err);
+        if (rc == 0) {
+            ctl_add(c, spec.uuid, pred);
+            if (c->cb.blueprint)
+                c->cb.blueprint(spec.uuid, bp, c->cb.opaque);
+        } else {
+            drv_predictor_free(pred);
+        }
+        drv_blueprint_free(bp);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
+                      const struct drv_shape *shape, int64_t now_s, struct err **err)
+{
+    struct drv_sculpt_guest_spec spec;
+    struct drv_predictor *pred;
+    struct drv_blueprint *bp;
+    pthread_mutex_lock(&c->lock);
+    int rc = ctl_prepare(c, inst, now_s, &spec, &pred, &bp, err);
+    if (rc == 0) {
+        rc = drv_sculpt_adopt(c->engine, &spec, bp, shape, now_s, err);
+        if (rc == 0)
+            ctl_add(c, spec.uuid, pred);
+        else
+            drv_predictor_free(pred);
+        drv_blueprint_free(bp);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return rc;
+}
+
+int drv_control_forget(struct drv_control *c, const char *uuid, struct err **err)
+{
+    pthread_mutex_lock(&c->lock);
+    struct ctl_guest *g = ctl_find(c, uuid);
+    if (!g) {
+        pthread_mutex_unlock(&c->lock);
+        return err_set(err, ERR_NOT_FOUND, "the control loop holds no guest `%s`", uuid);
+    }
+    drv_predictor_free(g->pred);
+    drv_blueprint_free(g->custom);
+    *g = c->guests[--c->nguests];
+    pthread_mutex_unlock(&c->lock);
+    struct err *e = NULL;
+    if (drv_sculpt_remove(c->engine, uuid, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND) {
+        *err = e;
+        return -1;
+    }
+    err_free(e);
+    return 0;
+}
+
+int drv_control_override(struct drv_control *c, const char *uuid, const struct drv_blueprint *bp,
+                         struct err **err)
+{
+    if (drv_blueprint_validate(bp, err) < 0)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    struct ctl_guest *g = ctl_find(c, uuid);
+    if (g) {
+        drv_blueprint_free(g->custom);
+        g->custom = drv_blueprint_dup(bp);
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (!g)
+        return err_set(err, ERR_NOT_FOUND, "the control loop holds no guest `%s`", uuid);
+    return drv_sculpt_set_blueprint(c->engine, uuid, bp, err);
+}
+
+struct drv_blueprint *drv_control_blueprint(struct drv_control *c, const char *uuid,
+                                            struct err **err)
+{
+    struct drv_blueprint *out = NULL;
+    pthread_mutex_lock(&c->lock);
+    struct ctl_guest *g = ctl_find(c, uuid);
+    if (g && g->custom)
+        out = drv_blueprint_dup(g->custom);
+    else if (g)
+        out = drv_predictor_blueprint(g->pred, clock_wall_ms() / 1000, c->p.horizon_s,
+                                      c->p.bp_step_s, &c->cm, err);
+    pthread_mutex_unlock(&c->lock);
+    if (!g)
+        err_set(err, ERR_NOT_FOUND, "the control loop holds no guest `%s`", uuid);
+    return out;
+}
+
+/* ---- one step ---- */
+
+/* Samples in, blueprints out (lock held). */
+static void ctl_learn(struct drv_control *c, int64_t now_s, const struct drv_hv_sample *samples,
+                      size_t nsamples, struct drv_control_report *r)
+{
+    for (size_t i = 0; i < nsamples; i++) {
+        const struct drv_hv_sample *s = &samples[i];
+        struct ctl_guest *g = ctl_find(c, s->uuid);
+        if (!g)
+            continue; /* not ours, or forgotten meanwhile */
+        r->samples++;
+        if (c->cb.sample)
+            c->cb.sample(s, c->cb.opaque);
+        int64_t t = s->wall_ms / 1000;
+        /* a first sample holds only memory: rates need two */
+        if (s->interval_s > 0)
+            drv_predictor_observe(g->pred, t, &s->use);
+        struct err *e = NULL;
+        if (drv_sculpt_observe(c->engine, g->uuid, s->use, t, &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "observed use of `%s` not taken", g->uuid);
+        err_free(e);
+    }
+    for (size_t i = 0; i < c->nguests; i++) {
+        struct ctl_guest *g = &c->guests[i];
+        struct err *e = NULL;
+        struct drv_blueprint *bp = NULL;
+        if (g->custom && now_s >= g->custom->start_s + (int64_t)g->custom->nsteps *
+                                                          g->custom->step_s) {
+            log_info("custom blueprint of `%s` ended, back to the predictor's", g->uuid);
+            drv_blueprint_free(g->custom);
+            g->custom = NULL;
+        }
+        if (!g->custom)
+            bp = drv_predictor_blueprint(g->pred, now_s, c->p.horizon_s, c->p.bp_step_s, &c->cm,
+                                         &e);
+        const struct drv_blueprint *use = g->custom ? g->custom : bp;
+        if (use && drv_sculpt_set_blueprint(c->engine, g->uuid, use, &e) == 0) {
+            r->revised++;
+            if (c->cb.blueprint && !g->custom)
+                c->cb.blueprint(g->uuid, use, c->cb.opaque);
+        } else {
+            log_err(LOG_LEVEL_WARN, e, "blueprint of `%s` not revised", g->uuid);
+        }
+        err_free(e);
+        drv_blueprint_free(bp);
+    }
+    r->guests = c->nguests;
+}
+
+/* Apply one change; on refusal tell the engine what is in force. */
+static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
+                      struct drv_control_report *r)
+{
+    struct drv_hv_reshape_report rep;
+    struct err *e = NULL;
+    memset(&rep, 0, sizeof(rep));
+    log_ctx_set_instance(ch->uuid);
+    if (drv_hv_reshape(c->hv, ch->uuid, &ch->to, &rep, &e) == 0) {
+        r->applied++;
+        log_debug("%s: %s", drv_sculpt_change_kind_name(ch->kind), ch->why);
+        if (c->cb.change)
+            c->cb.change(ch, &rep, NULL, c->cb.opaque);
+        log_ctx_set_instance(NULL);
+        return;
+    }
+    r->failed++;
+    log_err(LOG_LEVEL_WARN, e, "%s not applied, retried next step",
+            drv_sculpt_change_kind_name(ch->kind));
+    /* the knobs already changed stay changed: read back what holds */
+    struct drv_hv_info info;
+    struct err *e2 = NULL;
+    const struct drv_shape *actual = &ch->from;
+    if (drv_hv_get_info(c->hv, ch->uuid, &info, &e2) == 0 &&
+        drv_shape_validate(&info.shape, NULL) == 0)
+        actual = &info.shape;
+    err_free(e2);
+    e2 = NULL;
+    if (drv_sculpt_revert(c->engine, ch->uuid, actual, &e2) < 0 &&
+        err_code_of(e2) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_ERROR, e2, "engine could not take back the shape in force");
+    err_free(e2);
+    if (c->cb.change)
+        c->cb.change(ch, NULL, e, c->cb.opaque);
+    err_free(e);
+    log_ctx_set_instance(NULL);
+}
+
+int drv_control_step(struct drv_control *c, int64_t now_s, struct drv_control_report *out,
+                     struct err **err)
+{
+    struct drv_control_report r = {.t_s = now_s};
+    int64_t t0 = clock_mono_ns();
+
+    struct drv_hv_sample *samples = NULL;
+    size_t nsamples = 0;
+    struct err *e = NULL;
+    if (drv_hv_sample(c->hv, &samples, &nsamples, &e) < 0) {
+        /* reshape on what is known: blueprints still advance */
+        r.sample_failed = true;
+        log_err(LOG_LEVEL_WARN, e, "usage not sampled this step");
+        err_free(e);
+        samples = NULL;
+        nsamples = 0;
+    }
+    int64_t t1 = clock_mono_ns();
+    pthread_mutex_lock(&c->lock);
+    ctl_learn(c, now_s, samples, nsamples, &r);
+    pthread_mutex_unlock(&c->lock);
+    free(samples);
+    int64_t t2 = clock_mono_ns();
+
+    struct drv_sculpt_change *changes = NULL;
+    size_t n = 0;
+    if (drv_sculpt_step(c->engine, now_s, &changes, &n, err) < 0)
+        return -1;
+    int64_t t3 = clock_mono_ns();
+    r.changes = n;
+    for (size_t i = 0; i < n; i++)
+        ctl_apply(c, &changes[i], &r);
+    free(changes);
+    int64_t t4 = clock_mono_ns();
+
+    r.sample_ns = t1 - t0;
+    r.predict_ns = t2 - t1;
+    r.engine_ns = t3 - t2;
+    r.apply_ns = t4 - t3;
+    r.total_ns = t4 - t0;
+    if (c->cb.step)
+        c->cb.step(&r, c->cb.opaque);
+    if (out)
+        *out = r;
+    return 0;
+}
+
+/* ---- the thread ---- */
+
+static void *ctl_thread(void *arg)
+{
+    struct drv_control *c = arg;
+    int64_t next = clock_mono_ns();
+    pthread_mutex_lock(&c->run_lock);
+    while (!c->stopping) {
+        pthread_mutex_unlock(&c->run_lock);
+        struct err *e = NULL;
+        if (drv_control_step(c, clock_wall_ms() / 1000, NULL, &e) < 0)
+            log_err(LOG_LEVEL_ERROR, e, "control step failed");
+        err_free(e);
+        next += (int64_t)c->p.step_s * 1000000000LL;
+        int64_t now = clock_mono_ns();
+        if (next < now) /* a step longer than the period: do not pile up */
+            next = now;
+        /* wait on the monotonic clock (run_cond is set up with it) */
+        struct timespec ts = {.tv_sec = next / 1000000000LL, .tv_nsec = next % 1000000000LL};
+        pthread_mutex_lock(&c->run_lock);
+        while (!c->stopping && pthread_cond_timedwait(&c->run_cond, &c->run_lock, &ts) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&c->run_lock);
+    return NULL;
+}
+
+int drv_control_start(struct drv_control *c, struct err **err)
+{
+    pthread_mutex_lock(&c->run_lock);
+    if (c->running) {
+        pthread_mutex_unlock(&c->run_lock);
+        return err_set(err, ERR_CONFLICT, "the control loop already runs");
+    }
+    /* the condition waits on CLOCK_MONOTONIC, like the step schedule */
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_destroy(&c->run_cond);
+    pthread_cond_init(&c->run_cond, &attr);
+    pthread_condattr_destroy(&attr);
+    c->stopping = false;
+    int rc = pthread_create(&c->thread, NULL, ctl_thread, c);
+    if (rc != 0) {
+        pthread_mutex_unlock(&c->run_lock);
+        return err_set_errno(err, rc, "start the control loop thread");
+    }
+    c->running = true;
+    pthread_mutex_unlock(&c->run_lock);
+    return 0;
+}
+
+void drv_control_stop(struct drv_control *c)
+{
+    pthread_mutex_lock(&c->run_lock);
+    if (!c->running) {
+        pthread_mutex_unlock(&c->run_lock);
+        return;
+    }
+    c->stopping = true;
+    pthread_cond_broadcast(&c->run_cond);
+    pthread_mutex_unlock(&c->run_lock);
+    pthread_join(c->thread, NULL);
+    pthread_mutex_lock(&c->run_lock);
+    c->running = false;
+    pthread_mutex_unlock(&c->run_lock);
+}

@@ -1,0 +1,140 @@
+/* The service's per-step control loop: sample -> predict -> reshape ->
+ * apply.
+ *
+ * Every step (default 60 s):
+ *   1. sample every running guest through the hypervisor backend;
+ *   2. feed each guest's predictor and the engine what it used;
+ *   3. revise each guest's blueprint (or keep an operator's custom one
+ *      while it lasts) and hand it to the engine;
+ *   4. let the engine reshape (targets, hysteresis, shortage, defrag);
+ *   5. apply each change through the backend; when the backend fails, the
+ *      engine is told the shape actually in force and the next step
+ *      retries;
+ *   6. report everything through callbacks (the compute service persists
+ *      usage, blueprints and reshapes and exports metrics from there).
+ *
+ * The loop borrows the engine, the backend handle and the fleet history:
+ * they must outlive it.  It owns one predictor per guest.  All functions
+ * are thread-safe (RPC handlers admit and forget guests while the loop
+ * runs); callbacks run on the thread that called drv_control_step() --
+ * the loop's own thread after drv_control_start() -- and must not call
+ * back into the loop.
+ */
+#ifndef SC_DRIVER_CONTROL_H
+#define SC_DRIVER_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/alloc.h"
+#include "driver/blueprint.h"
+#include "driver/cost.h"
+#include "driver/host.h"
+#include "driver/hypervisor.h"
+#include "driver/instance.h"
+#include "driver/predict.h"
+#include "driver/sculpt.h"
+
+struct cfg;
+struct err;
+
+struct drv_control_params {
+    int32_t step_s;            /* [engine] step_interval */
+    int32_t horizon_s;         /* [sculpt] blueprint_horizon */
+    int32_t bp_step_s;         /* [sculpt] blueprint_step */
+    int32_t default_priority;  /* [engine] default_priority */
+};
+
+void drv_control_params_from_cfg(const struct cfg *cfg, struct drv_control_params *out);
+
+/* What one step did. */
+struct drv_control_report {
+    int64_t t_s;               /* the step's time (Unix s) */
+    size_t guests;             /* guests held */
+    size_t samples;            /* usage samples taken for them */
+    size_t revised;            /* blueprints revised */
+    size_t changes;            /* shape changes the engine made */
+    size_t applied;            /* ... applied through the backend */
+    size_t failed;             /* ... the backend refused (retried next step) */
+    bool sample_failed;        /* the backend could not be sampled this step */
+    int64_t sample_ns, predict_ns, engine_ns, apply_ns, total_ns;
+};
+
+/* Callbacks; any may be NULL.  Pointers are valid during the call only. */
+struct drv_control_callbacks {
+    /* a usage sample of a guest the loop holds */
+    void (*sample)(const struct drv_hv_sample *s, void *opaque);
+    /* a guest's blueprint was revised (or first made) */
+    void (*blueprint)(const char *uuid, const struct drv_blueprint *bp, void *opaque);
+    /* a shape change: applied (err NULL, report filled) or refused by the
+     * backend (err set; the engine now holds the shape read back) */
+    void (*change)(const struct drv_sculpt_change *c, const struct drv_hv_reshape_report *report,
+                   const struct err *err, void *opaque);
+    /* the end of a step */
+    void (*step)(const struct drv_control_report *r, void *opaque);
+    void *opaque;
+};
+
+struct drv_control;
+
+/* A loop over `engine`, `hv` and `fleet` (borrowed).  `pc` and `cm` are
+ * copied.  Returns NULL with *err on bad parameters. */
+struct drv_control *drv_control_new(struct drv_sculpt *engine, struct drv_hv *hv,
+                                    struct drv_fleet *fleet, const struct drv_predict_config *pc,
+                                    const struct drv_cost_model *cm,
+                                    const struct drv_control_params *p,
+                                    const struct drv_control_callbacks *cb, struct err **err);
+/* Stops the loop's thread if it runs, then frees; accepts NULL. */
+void drv_control_free(struct drv_control *c);
+DEFINE_AUTOPTR(drv_control)
+
+/* The host an engine should work on: [host] topology_file when set, else
+ * the backend's capabilities XML; [host] and [DEFAULT] limits applied (the
+ * backend's memory when the capabilities carry none).  Caller frees. */
+struct drv_host *drv_control_host(struct drv_hv *hv, const struct cfg *cfg, struct err **err);
+
+/* A new guest: its predictor (primed from the fleet), its first blueprint,
+ * admission and placement by the engine.  On success *shape is the shape to
+ * spawn it with (drv_hv_spawn).  -1 with ERR_CAPACITY (the refusal in *why
+ * when given, and as the message), ERR_CONFLICT (already held),
+ * ERR_INVALID. */
+int drv_control_admit(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
+                      struct drv_shape *shape, struct drv_sculpt_refusal *why,
+                      struct err **err);
+
+/* A guest that already runs with `shape` (start-up reconciliation, a
+ * restart of sculpt-compute): held as it is, its predictor starting from
+ * the fleet.  ERR_CONFLICT, ERR_INVALID. */
+int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
+                      const struct drv_shape *shape, int64_t now_s, struct err **err);
+
+/* Forget a guest (destroyed, gone): predictor and engine entry.
+ * ERR_NOT_FOUND. */
+int drv_control_forget(struct drv_control *c, const char *uuid, struct err **err);
+
+/* An operator's blueprint for a guest, used instead of the predictor's
+ * until its horizon ends (validated; copied).  ERR_NOT_FOUND, ERR_INVALID. */
+int drv_control_override(struct drv_control *c, const char *uuid, const struct drv_blueprint *bp,
+                         struct err **err);
+
+/* A copy of the blueprint the engine follows for a guest; caller frees.
+ * NULL with ERR_NOT_FOUND. */
+struct drv_blueprint *drv_control_blueprint(struct drv_control *c, const char *uuid,
+                                            struct err **err);
+
+/* Run one step at now_s (Unix s).  *out (may be NULL) gets the report.
+ * Returns 0; -1 only on an internal failure (a backend that cannot be
+ * sampled is reported, not an error: the step still reshapes on what it
+ * knows). */
+int drv_control_step(struct drv_control *c, int64_t now_s, struct drv_control_report *out,
+                     struct err **err);
+
+/* Run steps on a thread of the loop's own, the first at once, then every
+ * step_s on the monotonic clock, stamped with the wall clock.  ERR_CONFLICT
+ * when already running. */
+int drv_control_start(struct drv_control *c, struct err **err);
+/* Stop the thread and wait for it (a step in progress completes). */
+void drv_control_stop(struct drv_control *c);
+
+#endif

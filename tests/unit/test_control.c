@@ -1,0 +1,372 @@
+/* The control loop with the fake backend: guests admitted by the engine,
+ * spawned in their shape, sampled, predicted and reshaped step after step;
+ * backend failures reported and retried; the loop's own thread. */
+#include <math.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "driver/control.h"
+#include "driver/fake/fake.h"
+
+#define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+#define UUID_B "7f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
+
+struct seen {
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    int samples, blueprints, applied, failed, steps;
+    char last_failed[DRV_UUID_LEN + 1];
+};
+
+static void on_sample(const struct drv_hv_sample *s, void *opaque)
+{
+    (void)s;
+    ((struct seen *)opaque)->samples++;
+}
+
+static void on_blueprint(const char *uuid, const struct drv_blueprint *bp, void *opaque)
+{
+    (void)uuid;
+    assert_true(bp->nsteps > 0);
+    ((struct seen *)opaque)->blueprints++;
+}
+
+static void on_change(const struct drv_sculpt_change *c, const struct drv_hv_reshape_report *rep,
+                      const struct err *err, void *opaque)
+{
+    struct seen *s = opaque;
+    if (err) {
+        assert_null(rep);
+        s->failed++;
+        snprintf(s->last_failed, sizeof(s->last_failed), "%s", c->uuid);
+    } else {
+        assert_non_null(rep);
+        s->applied++;
+    }
+}
+
+static void on_step(const struct drv_control_report *r, void *opaque)
+{
+    struct seen *s = opaque;
+    (void)r;
+    pthread_mutex_lock(&s->lock);
+    s->steps++;
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+}
+
+struct rig {
+    struct cfg *cfg;
+    struct drv_hv *hv;
+    struct drv_host *host;
+    struct drv_sculpt *engine;
+    struct drv_fleet *fleet;
+    struct drv_control *ctl;
+    struct seen seen;
+};
+
+static int rig_setup(void **state)
+{
+    struct rig *r = xzalloc(sizeof(*r));
+    struct err *err = NULL;
+    r->cfg = cfg_new_defaults();
+    assert_int_equal(cfg_set(r->cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
+    assert_int_equal(cfg_set(r->cfg, "fake", "topology",
+                             "nodes=1,sockets=1,cores=4,threads=2,mem_mib=16384", &err), 0);
+    r->hv = drv_hv_open(NULL, r->cfg, &err);
+    assert_non_null(r->hv);
+    r->host = drv_control_host(r->hv, r->cfg, &err);
+    if (!r->host)
+        fail_msg("host: %s", err->msg);
+    struct drv_sculpt_params p;
+    drv_sculpt_params_from_cfg(r->cfg, &p);
+    r->engine = drv_sculpt_new(r->host, &p, &err);
+    struct drv_predict_config pc;
+    drv_predict_config_from_cfg(r->cfg, &pc);
+    struct drv_cost_model cm;
+    drv_cost_model_from_cfg(r->cfg, &cm);
+    r->fleet = drv_fleet_new(&pc);
+    struct drv_control_params cp;
+    drv_control_params_from_cfg(r->cfg, &cp);
+    pthread_mutex_init(&r->seen.lock, NULL);
+    pthread_cond_init(&r->seen.cond, NULL);
+    struct drv_control_callbacks cb = {on_sample, on_blueprint, on_change, on_step, &r->seen};
+    r->ctl = drv_control_new(r->engine, r->hv, r->fleet, &pc, &cm, &cp, &cb, &err);
+    assert_non_null(r->ctl);
+    *state = r;
+    return 0;
+}
+
+static int rig_teardown(void **state)
+{
+    struct rig *r = *state;
+    drv_control_free(r->ctl);
+    drv_fleet_free(r->fleet);
+    drv_sculpt_free(r->engine);
+    drv_host_free(r->host);
+    drv_hv_close(r->hv);
+    cfg_unref(r->cfg);
+    pthread_cond_destroy(&r->seen.cond);
+    pthread_mutex_destroy(&r->seen.lock);
+    free(r);
+    return 0;
+}
+
+static int64_t fake_now_s(struct rig *r)
+{
+    return (DRV_FAKE_EPOCH_MS + drv_fake_now_ms(r->hv)) / 1000;
+}
+
+/* Admit through the loop, then spawn in the shape it gives (what the
+ * compute manager does). */
+static void admit_and_spawn(struct rig *r, const char *uuid, int vcpus, int64_t mem_mb)
+{
+    struct drv_instance inst;
+    memset(&inst, 0, sizeof(inst));
+    snprintf(inst.uuid, sizeof(inst.uuid), "%s", uuid);
+    inst.name = (char *)"web-1";
+    inst.project_id = (char *)"demo";
+    inst.flavor.name = (char *)"m1.test";
+    inst.flavor.vcpus = vcpus;
+    inst.flavor.memory_mb = mem_mb;
+    struct drv_shape shape;
+    struct err *err = NULL;
+    if (drv_control_admit(r->ctl, &inst, fake_now_s(r), &shape, NULL, &err) < 0)
+        fail_msg("admit %s: %s", uuid, err->msg);
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", uuid);
+    spec.shape = shape;
+    spec.image.kernel = (char *)"/images/vmlinuz";
+    if (drv_hv_spawn(r->hv, &spec, &err) < 0)
+        fail_msg("spawn %s: %s", uuid, err->msg);
+    /* a second admission of the same guest is a conflict */
+    assert_int_equal(drv_control_admit(r->ctl, &inst, fake_now_s(r), &shape, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+}
+
+static void demand(struct rig *r, const char *uuid, double vcpu, double mem)
+{
+    struct drv_res d = drv_res_zero();
+    d.v[DRV_RES_VCPU] = vcpu;
+    d.v[DRV_RES_MEM_MIB] = mem;
+    struct err *err = NULL;
+    assert_int_equal(drv_fake_set_demand(r->hv, uuid, &d, &err), 0);
+}
+
+static struct drv_control_report run_step(struct rig *r)
+{
+    struct err *err = NULL;
+    assert_int_equal(drv_fake_advance(r->hv, 60000, &err), 0);
+    struct drv_control_report rep;
+    assert_int_equal(drv_control_step(r->ctl, fake_now_s(r), &rep, &err), 0);
+    return rep;
+}
+
+/* The backend enforces what the engine holds. */
+static void assert_in_sync(struct rig *r, const char *uuid)
+{
+    struct drv_shape held;
+    struct drv_hv_info info;
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_shape(r->engine, uuid, &held, &err), 0);
+    assert_int_equal(drv_hv_get_info(r->hv, uuid, &info, &err), 0);
+    assert_true(drv_res_eq(held.res, info.shape.res, 1e-6));
+    assert_true(drv_cpuset_equal(&held.pcpus, &info.shape.pcpus));
+}
+
+static double held(struct rig *r, const char *uuid, enum drv_res_kind k)
+{
+    struct drv_shape s;
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_shape(r->engine, uuid, &s, &err), 0);
+    return s.res.v[k];
+}
+
+static void test_loop_reshapes_toward_use(void **state)
+{
+    struct rig *r = *state;
+    admit_and_spawn(r, UUID_A, 4, 4096);
+    admit_and_spawn(r, UUID_B, 2, 2048);
+    assert_int_equal(r->seen.blueprints, 2);
+    double a0 = held(r, UUID_A, DRV_RES_VCPU), m0 = held(r, UUID_A, DRV_RES_MEM_MIB);
+    demand(r, UUID_A, 0.4, 700); /* mostly idle */
+    demand(r, UUID_B, 1.8, 1500); /* busy */
+    int changes = 0;
+    for (int i = 0; i < 90; i++) {
+        struct drv_control_report rep = run_step(r);
+        assert_int_equal(rep.guests, 2);
+        assert_int_equal(rep.samples, 2);
+        assert_int_equal(rep.revised, 2);
+        assert_int_equal(rep.failed, 0);
+        assert_int_equal(rep.applied, rep.changes);
+        changes += (int)rep.changes;
+    }
+    assert_int_equal(r->seen.samples, 180);
+    assert_int_equal(r->seen.applied, changes);
+    assert_true(changes > 0);
+    /* the idle guest gave back CPU and memory, never below what it uses */
+    double a = held(r, UUID_A, DRV_RES_VCPU), m = held(r, UUID_A, DRV_RES_MEM_MIB);
+    assert_true(a < a0 && a < 2.0 && a >= 0.4);
+    assert_true(m < m0 && m >= 700);
+    /* the busy one keeps what it needs */
+    assert_true(held(r, UUID_B, DRV_RES_VCPU) >= 1.8);
+    assert_in_sync(r, UUID_A);
+    assert_in_sync(r, UUID_B);
+
+    /* demand rises: the shape follows within a few steps */
+    demand(r, UUID_A, 2.5, 700);
+    for (int i = 0; i < 5; i++)
+        run_step(r);
+    assert_true(held(r, UUID_A, DRV_RES_VCPU) >= 2.5);
+    assert_in_sync(r, UUID_A);
+}
+
+static void test_backend_failures_are_retried(void **state)
+{
+    struct rig *r = *state;
+    admit_and_spawn(r, UUID_A, 4, 4096);
+    demand(r, UUID_A, 0.3, 600);
+    for (int i = 0; i < 40; i++)
+        run_step(r);
+    double before = held(r, UUID_A, DRV_RES_VCPU);
+    struct err *err = NULL;
+    /* the guest jumps; the first reshape is refused by the backend */
+    demand(r, UUID_A, 3.0, 600);
+    assert_int_equal(drv_fake_fail_next(r->hv, "reshape", ERR_UNAVAILABLE, 1, &err), 0);
+    int failed = 0;
+    for (int i = 0; i < 6; i++)
+        failed += (int)run_step(r).failed;
+    assert_int_equal(failed, 1);
+    assert_int_equal(r->seen.failed, 1);
+    assert_string_equal(r->seen.last_failed, UUID_A);
+    assert_true(held(r, UUID_A, DRV_RES_VCPU) > before);
+    assert_in_sync(r, UUID_A);
+
+    /* sampling fails: the step reports it and goes on */
+    assert_int_equal(drv_fake_fail_next(r->hv, "sample", ERR_UNAVAILABLE, 1, &err), 0);
+    struct drv_control_report rep = run_step(r);
+    assert_true(rep.sample_failed);
+    assert_int_equal(rep.samples, 0);
+    assert_int_equal(rep.revised, 1);
+}
+
+static void test_override_and_forget(void **state)
+{
+    struct rig *r = *state;
+    admit_and_spawn(r, UUID_A, 4, 4096);
+    admit_and_spawn(r, UUID_B, 2, 2048);
+    demand(r, UUID_A, 0.2, 500);
+    run_step(r);
+    struct err *err = NULL;
+    /* an operator's blueprint: 3 vCPUs for the next 10 minutes */
+    autoptr(drv_blueprint) bp = drv_blueprint_new(10, 60, fake_now_s(r), &err);
+    struct drv_res need = drv_res_zero();
+    need.v[DRV_RES_VCPU] = 3;
+    need.v[DRV_RES_MEM_MIB] = 1024;
+    drv_blueprint_fill_flat(bp, need);
+    assert_int_equal(drv_control_override(r->ctl, UUID_A, bp, &err), 0);
+    int before = r->seen.blueprints;
+    /* A holds its cold-start flavor (4): 3 is a shrink, after the hold */
+    for (int i = 0; i < 5; i++)
+        run_step(r);
+    assert_true(fabs(held(r, UUID_A, DRV_RES_VCPU) - 3) < 1e-9);
+    assert_int_equal(r->seen.blueprints, before + 5); /* only B's were revised */
+    autoptr(drv_blueprint) cur = drv_control_blueprint(r->ctl, UUID_A, &err);
+    assert_non_null(cur);
+    assert_true(fabs(drv_blueprint_get(cur, 0, DRV_RES_VCPU, DRV_Q_P99) - 3) < 1e-9);
+    assert_int_equal(drv_control_override(r->ctl, "nope", bp, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+
+    assert_int_equal(drv_control_forget(r->ctl, UUID_A, &err), 0);
+    assert_int_equal(drv_control_forget(r->ctl, UUID_A, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    struct drv_control_report rep = run_step(r);
+    assert_int_equal(rep.guests, 1);
+    assert_int_equal(rep.samples, 1); /* A still runs, but is not ours any more */
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(r->engine);
+    assert_int_equal(snap->nguests, 1);
+}
+
+static void test_adopt_after_restart(void **state)
+{
+    struct rig *r = *state;
+    admit_and_spawn(r, UUID_A, 2, 2048);
+    struct drv_shape shape;
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_shape(r->engine, UUID_A, &shape, &err), 0);
+    /* a new loop and engine on the same backend: the guest is taken over as
+     * it runs */
+    struct drv_sculpt_params p;
+    drv_sculpt_params_from_cfg(r->cfg, &p);
+    autoptr(drv_sculpt) e2 = drv_sculpt_new(r->host, &p, &err);
+    struct drv_predict_config pc;
+    drv_predict_config_from_cfg(r->cfg, &pc);
+    struct drv_cost_model cm;
+    drv_cost_model_from_cfg(r->cfg, &cm);
+    struct drv_control_params cp;
+    drv_control_params_from_cfg(r->cfg, &cp);
+    autoptr(drv_control) c2 = drv_control_new(e2, r->hv, r->fleet, &pc, &cm, &cp, NULL, &err);
+    struct drv_instance inst;
+    memset(&inst, 0, sizeof(inst));
+    snprintf(inst.uuid, sizeof(inst.uuid), "%s", UUID_A);
+    inst.flavor.vcpus = 2;
+    inst.flavor.memory_mb = 2048;
+    assert_int_equal(drv_control_adopt(c2, &inst, &shape, fake_now_s(r), &err), 0);
+    struct drv_shape s2;
+    assert_int_equal(drv_sculpt_shape(e2, UUID_A, &s2, &err), 0);
+    assert_true(drv_res_eq(s2.res, shape.res, 0));
+    assert_int_equal(drv_fake_advance(r->hv, 60000, &err), 0);
+    struct drv_control_report rep;
+    assert_int_equal(drv_control_step(c2, fake_now_s(r), &rep, &err), 0);
+    assert_int_equal(rep.samples, 1);
+    assert_int_equal(rep.failed, 0);
+}
+
+static void test_thread(void **state)
+{
+    struct rig *r = *state;
+    admit_and_spawn(r, UUID_A, 2, 2048);
+    struct err *err = NULL;
+    assert_int_equal(drv_control_start(r->ctl, &err), 0);
+    assert_int_equal(drv_control_start(r->ctl, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+    /* the first step runs at once */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&r->seen.lock);
+    while (r->seen.steps == 0)
+        assert_int_equal(pthread_cond_timedwait(&r->seen.cond, &r->seen.lock, &ts), 0);
+    pthread_mutex_unlock(&r->seen.lock);
+    /* stopping does not wait out the 60 s period */
+    drv_control_stop(r->ctl);
+    drv_control_stop(r->ctl);
+    assert_int_equal(r->seen.steps, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_loop_reshapes_toward_use, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_backend_failures_are_retried, rig_setup,
+                                        rig_teardown),
+        cmocka_unit_test_setup_teardown(test_override_and_forget, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_after_restart, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_thread, rig_setup, rig_teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
