@@ -19,8 +19,12 @@ conns=${SCULPT_BENCH_CONNECTIONS:-16}
 tmp=$(mktemp -d)
 harness_pid=""
 cleanup() {
-    [ -n "$harness_pid" ] && kill "$harness_pid" 2>/dev/null && wait "$harness_pid" 2>/dev/null
-    sh "$SCULPT_TOP/contrib/stack/postgres.sh" stop "$tmp" >/dev/null 2>&1 || true
+    set +e  # tear everything down whatever failed first
+    if [ -n "$harness_pid" ]; then
+        kill "$harness_pid" 2>/dev/null
+        wait "$harness_pid" 2>/dev/null
+    fi
+    sh "$SCULPT_TOP/contrib/stack/postgres.sh" stop "$tmp" >/dev/null 2>&1
     rm -rf "$tmp"
 }
 trap cleanup EXIT
