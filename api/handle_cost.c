@@ -106,21 +106,18 @@ static double api_sum(const double *v)
 int api_handle_cost(struct api_req *req, struct api_resp *resp, struct err **err)
 {
     struct db *db = req->deps->db;
-    int64_t now = clock_wall_ms() / 1000, from, to;
-    if (api_query_time(req, "from", now - 86400, now, &from, err) < 0 ||
-        api_query_time(req, "to", now, now, &to, err) < 0)
-        return -1;
-    if (from >= to)
-        return err_set(err, ERR_INVALID, "`from` (%lld) is not before `to` (%lld)",
-                       (long long)from, (long long)to);
-    if (api_require(db, "the database", err) < 0)
+    int64_t from, to;
+    if (api_query_range(req, 86400, &from, &to, err) < 0 ||
+        api_require(db, "the database", err) < 0)
         return -1;
     struct db_instance_filter f = {.include_deleted = true};
     autoptr(db_instance_list) insts = db_instance_list(db, &f, err);
     if (!insts)
         return -1;
     struct db_usage_query q = {
-        .from_ms = from * 1000, .to_ms = to * 1000, .source = DB_USAGE_ALL,
+        .from_ms = from * 1000,
+        .to_ms = to * 1000,
+        .source = DB_USAGE_ALL,
     };
     autoptr(db_usage_list) usage = db_usage_query(db, &q, err);
     if (!usage)
@@ -146,10 +143,9 @@ int api_handle_cost(struct api_req *req, struct api_resp *resp, struct err **err
         "resource", api_num(api_sum(a.resource)), "violation", api_num(api_sum(a.violation)),
         "overrun", api_num(api_sum(a.overrun)), "reshape", api_num(a.reshape), "idle",
         api_num(a.idle), "resource", api_terms_by_res(a.resource), "violation",
-        api_terms_by_res(a.violation), "overrun", api_terms_by_res(a.overrun), "static",
-        "resource", api_terms_by_res(a.static_resource), "violation",
-        api_terms_by_res(a.static_violation), "total", api_num(a.total), "static_total",
-        api_num(a.static_total));
+        api_terms_by_res(a.violation), "overrun", api_terms_by_res(a.overrun), "static", "resource",
+        api_terms_by_res(a.static_resource), "violation", api_terms_by_res(a.static_violation),
+        "total", api_num(a.total), "static_total", api_num(a.static_total));
     json_object_set_new(doc, "reshapes", json_integer((json_int_t)a.reshapes));
     json_object_set_new(doc, "saving", api_num(a.static_total - a.total));
     return api_reply(resp, 0, doc);

@@ -61,14 +61,10 @@ int api_handle_host(struct api_req *req, struct api_resp *resp, struct err **err
  * from the snapshots the daemon records. */
 int api_handle_host_history(struct api_req *req, struct api_resp *resp, struct err **err)
 {
-    int64_t now = clock_wall_ms() / 1000, from, to, limit;
-    if (api_query_time(req, "from", now - 3600, now, &from, err) < 0 ||
-        api_query_time(req, "to", now, now, &to, err) < 0 ||
+    int64_t from, to, limit;
+    if (api_query_range(req, 3600, &from, &to, err) < 0 ||
         api_query_int(req, "limit", 5000, 1, 100000, &limit, err) < 0)
         return -1;
-    if (from >= to)
-        return err_set(err, ERR_INVALID, "`from` (%lld) is not before `to` (%lld)",
-                       (long long)from, (long long)to);
     if (api_require(req->deps->db, "the database", err) < 0)
         return -1;
     autoptr(db_host_snapshot_list) l = db_host_snapshot_list(req->deps->db, from * 1000,

@@ -91,15 +91,10 @@ struct api_range {
 
 static int api_range_parse(const struct api_req *req, struct api_range *r, struct err **err)
 {
-    int64_t now = clock_wall_ms() / 1000;
-    if (api_query_time(req, "from", now - 3600, now, &r->from_s, err) < 0 ||
-        api_query_time(req, "to", now, now, &r->to_s, err) < 0 ||
+    if (api_query_range(req, 3600, &r->from_s, &r->to_s, err) < 0 ||
         api_query_int(req, "step", 0, 0, 86400, &r->step_s, err) < 0 ||
         api_query_int(req, "limit", 1000, 1, API_HISTORY_MAX, &r->limit, err) < 0)
         return -1;
-    if (r->from_s >= r->to_s)
-        return err_set(err, ERR_INVALID, "`from` (%lld) is not before `to` (%lld)",
-                       (long long)r->from_s, (long long)r->to_s);
     if (r->step_s && (r->to_s - r->from_s) / r->step_s > API_HISTORY_MAX)
         return err_set(err, ERR_INVALID, "%lld steps of %lld s: more than %d points; "
                        "take a larger step", (long long)((r->to_s - r->from_s) / r->step_s),

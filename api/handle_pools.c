@@ -71,14 +71,10 @@ int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **er
 int api_handle_pools_history(struct api_req *req, struct api_resp *resp, struct err **err)
 {
     struct db *db = req->deps->db;
-    int64_t now = clock_wall_ms() / 1000, from, to, step;
-    if (api_query_time(req, "from", now - 6 * 3600, now, &from, err) < 0 ||
-        api_query_time(req, "to", now, now, &to, err) < 0 ||
+    int64_t from, to, step;
+    if (api_query_range(req, 6 * 3600, &from, &to, err) < 0 ||
         api_query_int(req, "step", 300, 1, 86400, &step, err) < 0)
         return -1;
-    if (from >= to)
-        return err_set(err, ERR_INVALID, "`from` (%lld) is not before `to` (%lld)",
-                       (long long)from, (long long)to);
     int64_t nb = (to - from + step - 1) / step;
     if (nb > 20000)
         return err_set(err, ERR_INVALID, "%lld buckets: more than 20000; take a larger step",

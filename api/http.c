@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/uuid.h"
 
 static const int api_status_of[ERR_LAST] = {
@@ -110,6 +111,19 @@ int api_query_time(const struct api_req *req, const char *name, int64_t def, int
         return err_set(err, ERR_INVALID, "query parameter `%s`: `%s` is more than ten years "
                        "from now", name, v);
     *out = t;
+    return 0;
+}
+
+int api_query_range(const struct api_req *req, int64_t span_s, int64_t *from_s, int64_t *to_s,
+                    struct err **err)
+{
+    int64_t now = clock_wall_ms() / 1000;
+    if (api_query_time(req, "from", now - span_s, now, from_s, err) < 0 ||
+        api_query_time(req, "to", now, now, to_s, err) < 0)
+        return -1;
+    if (*from_s >= *to_s)
+        return err_set(err, ERR_INVALID, "`from` (%lld) is not before `to` (%lld)",
+                       (long long)*from_s, (long long)*to_s);
     return 0;
 }
 

@@ -64,6 +64,12 @@ int api_query_int(const struct api_req *req, const char *name, int64_t def, int6
 int api_query_time(const struct api_req *req, const char *name, int64_t def, int64_t now_s,
                    int64_t *out, struct err **err);
 
+/* The time range of `from` and `to` (api_query_time forms): `from`
+ * defaults to `span_s` before now, `to` to now, and `from` must come
+ * before `to`.  Returns 0 or -1 with INVALID. */
+int api_query_range(const struct api_req *req, int64_t span_s, int64_t *from_s, int64_t *to_s,
+                    struct err **err);
+
 /* The body as an object; INVALID "a JSON object body is required" when the
  * request has none. */
 int api_req_body_object(const struct api_req *req, json_t **out, struct err **err);

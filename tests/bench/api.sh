@@ -17,17 +17,7 @@ duration=${SCULPT_BENCH_SECONDS:-8}
 conns=${SCULPT_BENCH_CONNECTIONS:-16}
 
 tmp=$(mktemp -d)
-harness_pid=""
-cleanup() {
-    set +e  # tear everything down whatever failed first
-    if [ -n "$harness_pid" ]; then
-        kill "$harness_pid" 2>/dev/null
-        wait "$harness_pid" 2>/dev/null
-    fi
-    sh "$SCULPT_TOP/contrib/stack/postgres.sh" stop "$tmp" >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'api_harness_cleanup "$tmp"' EXIT
 
 sh "$SCULPT_TOP/contrib/stack/postgres.sh" start "$tmp" >/dev/null 2>&1
 . "$tmp/env/postgres.env"
@@ -45,16 +35,7 @@ threads = 4
 [fake]
 topology = nodes=2,sockets=2,cores=8,threads=2,mem_mib=131072
 CONF
-"$SCULPT_BIN/api-harness" --config "$tmp/sculpt.conf" --guests 8 --minutes 60 \
-    --port-file "$tmp/port" >"$tmp/harness.log" 2>&1 &
-harness_pid=$!
-i=0
-while [ ! -s "$tmp/port" ]; do
-    i=$((i + 1))
-    [ $i -lt 300 ] && kill -0 "$harness_pid" 2>/dev/null || { tail "$tmp/harness.log" >&2; exit 1; }
-    sleep 0.1
-done
-url="http://127.0.0.1:$(cat "$tmp/port")"
+api_harness_start "$tmp/sculpt.conf" 8 60 "$tmp"
 
 # run NAME PATH [TOKEN]: wrk for $duration s; prints NAME's figures
 run() {

@@ -9,17 +9,7 @@ set -eu
 . "$SCULPT_TOP/tests/lib.sh"
 
 tmp=$(mktemp -d)
-harness_pid=""
-cleanup() {
-    set +e  # tear everything down whatever failed first
-    if [ -n "$harness_pid" ]; then
-        kill "$harness_pid" 2>/dev/null
-        wait "$harness_pid" 2>/dev/null
-    fi
-    sh "$SCULPT_TOP/contrib/stack/postgres.sh" stop "$tmp" >/dev/null 2>&1
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+trap 'api_harness_cleanup "$tmp"' EXIT
 
 sh "$SCULPT_TOP/contrib/stack/postgres.sh" start "$tmp" >/dev/null
 . "$tmp/env/postgres.env"
@@ -38,30 +28,7 @@ max_body_size = 1048576
 topology = nodes=2,sockets=2,cores=4,threads=2,mem_mib=32768
 CONF
 
-start_harness() {
-    rm -f "$tmp/port"
-    "$SCULPT_BIN/api-harness" --config "$tmp/sculpt.conf" --guests 4 --minutes "$1" \
-        --port-file "$tmp/port" >>"$tmp/harness.log" 2>&1 &
-    harness_pid=$!
-    i=0
-    while [ ! -s "$tmp/port" ]; do
-        i=$((i + 1))
-        if [ $i -gt 300 ] || ! kill -0 "$harness_pid" 2>/dev/null; then
-            echo "api-harness did not start; its log:" >&2
-            tail -n 30 "$tmp/harness.log" >&2
-            exit 1
-        fi
-        sleep 0.1
-    done
-    url="http://127.0.0.1:$(cat "$tmp/port")"
-}
-stop_harness() {
-    kill "$harness_pid"
-    wait "$harness_pid" || { echo "api-harness did not stop cleanly" >&2; exit 1; }
-    harness_pid=""
-}
-
-start_harness 60
+api_harness_start "$tmp/sculpt.conf" 4 60 "$tmp"
 echo "api-harness at $url"
 /usr/bin/python3 "$SCULPT_TOP/tests/integration/api_check.py" "$url" "$token" main
 
@@ -112,8 +79,8 @@ env -u SCULPT_URL -u SCULPT_TOKEN "$ctl" --config "$tmp/ctl.conf" host | grep -q
     --screenshot "${SCULPT_SCREENSHOT:-$tmp/dashboard.png}"
 
 # run-time settings survive a restart
-stop_harness
-start_harness 5
+api_harness_stop
+api_harness_start "$tmp/sculpt.conf" 4 5 "$tmp"
 /usr/bin/python3 "$SCULPT_TOP/tests/integration/api_check.py" "$url" "$token" persisted
-stop_harness
+api_harness_stop
 echo "api: all checks passed"
