@@ -277,6 +277,48 @@ static void control_step(struct harness *h, int64_t t_s, int64_t dt_s)
     h->steps++;
 }
 
+/* A pre-sculpted pool as the pool manager records one, through the same
+ * database calls: the m1.small class of the demo project, two members
+ * prepared an hour ago, one handed over to a request ten minutes later,
+ * one request that came when the pool was empty. */
+static void seed_pool(struct harness *h, int64_t t0_s)
+{
+    if (!h->db)
+        return;
+    autoerr struct err *err = NULL;
+    struct drv_shape shape = {.vcpus_online = 1, .vcpus_max = 1, .mem_max_mib = 2048,
+                              .numa_node = -1};
+    shape.res.v[DRV_RES_VCPU] = 0.5;
+    shape.res.v[DRV_RES_MEM_MIB] = 1024;
+    struct db_pool p = {.key = (char *)"m1.small:cirros:demo", .flavor_name = (char *)"m1.small",
+                        .image_ref = (char *)"cirros", .project_id = (char *)"demo",
+                        .target_size = 2, .confidence = 0.8, .shape = shape};
+    CHECK(db_pool_put(h->db, &p, &err), "db_pool_put");
+    for (int i = 0; i < 2; i++) {
+        struct db_pool_member m = {.pool_key = p.key, .state = DB_MEMBER_READY, .shape = shape,
+                                   .created_ms = t0_s * 1000,
+                                   .ready_ms = (t0_s + 30) * 1000,
+                                   .expires_ms = (t0_s + 7200) * 1000};
+        CHECK(uuid_generate(m.uuid, &err), "uuid");
+        m.domain = xasprintf("pool-%s", m.uuid);
+        CHECK(db_pool_member_put(h->db, &m, &err), "db_pool_member_put");
+        if (i == 0) {
+            struct drv_instance inst = {.name = (char *)"pool-hit", .project_id = (char *)"demo",
+                                        .image_ref = (char *)"cirros",
+                                        .vm_state = (char *)"active",
+                                        .created_ms = (t0_s + 600) * 1000, .shape = shape,
+                                        .domain = m.domain};
+            inst.flavor.name = (char *)"m1.small";
+            inst.flavor.vcpus = 1;
+            inst.flavor.memory_mb = 2048;
+            CHECK(uuid_generate(inst.uuid, &err), "uuid");
+            CHECK(db_pool_handover(h->db, m.uuid, &inst, &err), "db_pool_handover");
+        }
+        free(m.domain);
+    }
+    CHECK(db_pool_count(h->db, p.key, 0, 1, 0, &err), "db_pool_count");
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: api-harness --config FILE [--guests N] [--minutes M] [--live] "
@@ -352,6 +394,7 @@ int main(int argc, char **argv)
     h.guests = xcalloc(h.nguests + 1, sizeof(*h.guests));
     for (size_t i = 0; i < h.nguests; i++)
         boot_guest(&h, i, t);
+    seed_pool(&h, t);
     for (t += step; t <= now; t += step)
         control_step(&h, t, step);
     if (h.db)

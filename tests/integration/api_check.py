@@ -416,11 +416,15 @@ def check_placement_and_cost(bp_id):
 
 def check_pools():
     p = expect("GET", "/v1/pools", 200)
-    if "totals" not in p:
-        fail("pools")
+    pool = next((x for x in p["pools"] if x["key"] == "m1.small:cirros:demo"), None)
+    if not pool or pool["size"] != 1 or pool["hits"] != 1 or pool["misses"] != 1 \
+            or abs(pool["hit_rate"] - 0.5) > 1e-9 or pool["idle"]["vcpu"] != 0.5:
+        fail("the harness's pool is not reported as recorded: %s" % pool)
     h = expect("GET", "/v1/pools/history?from=-7200&step=600", 200)
-    if len(h["t"]) != 12 or sum(h["arrivals"]) < 2:
-        fail("pool history: %d buckets, %d arrivals" % (len(h["t"]), sum(h["arrivals"])))
+    if len(h["t"]) != 12 or sum(h["arrivals"]) < 2 or sum(h["hits"]) != 1 \
+            or max(h["pool_size"]) != 2:
+        fail("pool history: %d buckets, %d arrivals, %d hits, %d members at most" % (
+            len(h["t"]), sum(h["arrivals"]), sum(h["hits"]), max(h["pool_size"])))
     invalid("GET", "/v1/pools/history?step=0", None, "outside")
     invalid("GET", "/v1/pools/history?from=-864000&step=1", None, "more than 20000")
 
