@@ -478,7 +478,18 @@ def main():
     spec = expect("GET", "/v1/openapi.json", 200, token=None)
     SPEC = spec
     EXERCISED.add(("GET", "/v1/openapi.json"))
-    jsonschema.Draft7Validator.check_schema(to_jsonschema(spec["components"]["schemas"]["Host"]))
+    # the description itself: OpenAPI 3.0, every schema well-formed, one
+    # operationId per operation
+    if not spec["openapi"].startswith("3.0"):
+        fail("openapi version %s" % spec["openapi"])
+    for name, schema in spec["components"]["schemas"].items():
+        try:
+            jsonschema.Draft7Validator.check_schema(to_jsonschema(schema))
+        except jsonschema.SchemaError as e:
+            fail("schema %s is not valid: %s" % (name, e.message))
+    ids = [op["operationId"] for item in spec["paths"].values() for op in item.values()]
+    if len(ids) != len(set(ids)):
+        fail("operationIds repeat: %s" % sorted(ids))
     if PHASE == "persisted":
         c = expect("GET", "/v1/config/cost", 200)
         if c["values"]["price_vcpu_hour"] != 0.05:
