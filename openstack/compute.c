@@ -16,8 +16,9 @@ LOG_INIT("openstack.compute");
 
 struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **err)
 {
-    if (!d->cfg || !d->msg || !d->hv || !d->host) {
-        err_set(err, ERR_INVALID, "compute manager needs config, messaging, backend and host");
+    if (!d->cfg || !d->msg || !d->hv || !d->host || !d->engine) {
+        err_set(err, ERR_INVALID,
+                "compute manager needs config, messaging, backend, host and engine");
         return NULL;
     }
     struct os_compute *c = xzalloc(sizeof(*c));
@@ -37,6 +38,9 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     c->hv = d->hv;
     c->host_topo = d->host;
     c->engine = d->engine;
+    c->fleet = d->fleet;
+    drv_predict_config_from_cfg(d->cfg, &c->predict_cfg);
+    drv_cost_model_from_cfg(d->cfg, &c->cost);
     c->db = d->db;
     c->placement = d->placement;
     c->images = d->images;
@@ -69,6 +73,8 @@ int os_compute_start(struct os_compute *c, struct err **err)
     if (os_compute_wait_conductor(c, err) < 0)
         return -1;
     if (os_compute_register(c, err) < 0)
+        return -1;
+    if (os_compute_recover(c, err) < 0)
         return -1;
     os_compute_report_resources(c, true);
 
@@ -103,6 +109,9 @@ void os_compute_free(struct os_compute *c)
     json_decref(c->service);
     json_decref(c->node_obj);
     free(c->tracked);
+    for (size_t i = 0; i < c->npredictors; i++)
+        drv_predictor_free(c->predictors[i].p);
+    free(c->predictors);
     cfg_unref(c->cfg);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);

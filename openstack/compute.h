@@ -21,6 +21,7 @@ struct cfg;
 struct err;
 struct db;
 struct drv_host;
+struct drv_fleet;
 struct drv_hv;
 struct drv_sculpt;
 struct os_image_cache;
@@ -33,7 +34,8 @@ struct os_compute_deps {
     struct os_messaging *msg;       /* started; RPC server not yet */
     struct drv_hv *hv;              /* the hypervisor backend */
     const struct drv_host *host;    /* the host's topology and limits */
-    struct drv_sculpt *engine;      /* admission, placement and shapes; NULL: flavor shapes */
+    struct drv_sculpt *engine;      /* admission, placement and shapes */
+    struct drv_fleet *fleet;        /* fleet history new guests' blueprints start from */
     struct db *db;                  /* durable state; NULL: none */
     struct os_placement *placement; /* NULL: Placement is not reported (tests without it) */
     struct os_image_cache *images;  /* NULL: builds fail (no image source) */

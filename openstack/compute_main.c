@@ -22,6 +22,8 @@
 #include "common/log.h"
 #include "driver/host.h"
 #include "driver/hypervisor.h"
+#include "driver/predict.h"
+#include "driver/sculpt.h"
 #include "openstack/compute.h"
 #include "openstack/glance.h"
 #include "openstack/http.h"
@@ -126,6 +128,8 @@ static int daemon_run(struct cfg *cfg)
     int rc = 1;
     struct drv_hv *hv = NULL;
     struct drv_host *host = NULL;
+    struct drv_fleet *fleet = NULL;
+    struct drv_sculpt *engine = NULL;
     struct os_keystone *ks = NULL;
     struct os_keystone *placement_ks = NULL;
     struct os_placement *placement = NULL;
@@ -150,6 +154,14 @@ static int daemon_run(struct cfg *cfg)
         goto out;
     char desc[256];
     log_info("host: %s", drv_host_describe(host, desc, sizeof(desc)));
+    struct drv_predict_config pc;
+    drv_predict_config_from_cfg(cfg, &pc);
+    fleet = drv_fleet_new(&pc);
+    struct drv_sculpt_params params;
+    drv_sculpt_params_from_cfg(cfg, &params);
+    engine = drv_sculpt_new(host, &params, &err);
+    if (!engine)
+        goto out;
 
     if (cfg->ks_auth_url[0]) {
         struct os_keystone_creds creds;
@@ -162,10 +174,10 @@ static int daemon_run(struct cfg *cfg)
          * as [keystone_authtoken]'s user. */
         struct os_keystone *pks = ks;
         if (cfg->placement_auth_url[0]) {
-            struct os_keystone_creds pc;
-            if (os_keystone_creds_from_cfg(cfg, "placement", &pc, &err) < 0)
+            struct os_keystone_creds pcreds;
+            if (os_keystone_creds_from_cfg(cfg, "placement", &pcreds, &err) < 0)
                 goto out;
-            placement_ks = os_keystone_new(&pc, &err);
+            placement_ks = os_keystone_new(&pcreds, &err);
             if (!placement_ks)
                 goto out;
             pks = placement_ks;
@@ -186,7 +198,7 @@ static int daemon_run(struct cfg *cfg)
     if (!msg || os_messaging_start(msg, &err) < 0)
         goto out;
 
-    struct api_deps adeps = {.keystone = ks};
+    struct api_deps adeps = {.engine = engine, .keystone = ks};
     api = api_server_start(&adeps, cfg, &err);
     if (!api)
         goto out;
@@ -197,6 +209,8 @@ static int daemon_run(struct cfg *cfg)
         .msg = msg,
         .hv = hv,
         .host = host,
+        .engine = engine,
+        .fleet = fleet,
         .placement = placement,
         .images = images,
     };
@@ -237,6 +251,8 @@ out:
     os_placement_free(placement);
     os_keystone_free(placement_ks);
     os_keystone_free(ks);
+    drv_sculpt_free(engine);
+    drv_fleet_free(fleet);
     drv_host_free(host);
     drv_hv_close(hv);
     os_http_global_cleanup();

@@ -7,7 +7,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "driver/cost.h"
 #include "driver/instance.h"
+#include "driver/predict.h"
 #include "openstack/compute.h"
 #include "openstack/conductor.h"
 #include "openstack/rpc_server.h"
@@ -17,6 +19,13 @@
 #define OS_SERVICE_VERSION 64
 #define OS_COMPUTE_BINARY "nova-compute"
 #define OS_COMPUTE_TOPIC "compute"
+
+/* A guest's predictor, from its build until the control loop takes it
+ * (drv_predictor is not thread-safe: it has one owner at a time). */
+struct os_guest_predictor {
+    char uuid[DRV_UUID_LEN + 1];
+    struct drv_predictor *p;
+};
 
 /* What the resource tracker counts of one instance on this host: the
  * flavor Nova allocated (usage in ComputeNode is in flavor units, as Nova
@@ -40,6 +49,9 @@ struct os_compute {
     struct drv_hv *hv;
     const struct drv_host *host_topo;
     struct drv_sculpt *engine;
+    struct drv_fleet *fleet;
+    struct drv_predict_config predict_cfg;
+    struct drv_cost_model cost;
     struct db *db;
     struct os_placement *placement;
     struct os_image_cache *images;
@@ -57,6 +69,8 @@ struct os_compute {
     struct os_tracked *tracked;
     size_t ntracked;
     uint64_t failed_builds;
+    struct os_guest_predictor *predictors;
+    size_t npredictors;
 
     pthread_t heartbeat;
     bool heartbeat_started;
@@ -73,6 +87,9 @@ int os_compute_register(struct os_compute *c, struct err **err);
 /* ComputeNode.save of the usage and Placement inventories/traits, when
  * they changed (force: always).  Failures are logged and retried later. */
 void os_compute_report_resources(struct os_compute *c, bool force);
+/* compute_recover.c: instances Nova places here meet the hypervisor's
+ * guests (tracked, adopted, interrupted operations finished). */
+int os_compute_recover(struct os_compute *c, struct err **err);
 /* Start/stop the heartbeat and periodic threads. */
 int os_compute_threads_start(struct os_compute *c, struct err **err);
 void os_compute_threads_stop(struct os_compute *c);

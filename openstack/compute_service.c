@@ -15,6 +15,7 @@
 #include "common/uuid.h"
 #include "driver/host.h"
 #include "driver/hypervisor.h"
+#include "driver/sculpt.h"
 #include "openstack/compute_priv.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -275,20 +276,19 @@ int os_compute_register(struct os_compute *c, struct err **err)
 
 /* ---- Placement ---- */
 
+/* The engine's figures: totals and reserved as the host has them, the
+ * allocation ratio set so that Placement, which counts flavors, admits what
+ * the shapes leave free. */
 static void svc_inventory(struct os_compute *c, struct os_placement_inventory inv[3])
 {
-    const struct drv_host *h = c->host_topo;
-    const struct cfg *cfg = c->cfg;
-    int64_t mem = llround(svc_host_mem_mib(h));
-    int64_t disk = llround(h->disk_gb);
-    inv[0] = (struct os_placement_inventory){"VCPU", h->ncpus, cfg->reserved_host_cpus, 1,
-                                             h->ncpus, 1, cfg->cpu_allocation_ratio};
-    inv[1] = (struct os_placement_inventory){"MEMORY_MB", mem, cfg->reserved_host_memory_mb, 1,
-                                             mem, 1, cfg->ram_allocation_ratio};
-    inv[2] = (struct os_placement_inventory){"DISK_GB", disk,
-                                             (cfg->reserved_host_disk_mb + 1023) / 1024, 1, disk,
-                                             1, cfg->disk_allocation_ratio};
+    struct drv_sculpt_inventory si;
+    drv_sculpt_inventory(c->engine, &si);
+    const struct drv_sculpt_inventory_item *it[3] = {&si.vcpu, &si.memory_mb, &si.disk_gb};
+    const char *rc[3] = {"VCPU", "MEMORY_MB", "DISK_GB"};
     for (int i = 0; i < 3; i++) {
+        inv[i] = (struct os_placement_inventory){rc[i], it[i]->total, it[i]->reserved,
+                                                 it[i]->min_unit, it[i]->max_unit,
+                                                 it[i]->step_size, it[i]->allocation_ratio};
         if (inv[i].reserved > inv[i].total)
             inv[i].reserved = inv[i].total;
         if (inv[i].max_unit < 1)
@@ -364,7 +364,7 @@ void os_compute_report_resources(struct os_compute *c, bool force)
         }
     }
     json_decref(node);
-    if ((force || dirty || c->engine) && svc_report_placement(c, &e) < 0) {
+    if ((force || dirty) && svc_report_placement(c, &e) < 0) {
         log_err(LOG_LEVEL_WARN, e, "Placement not updated; retrying later");
         pthread_mutex_lock(&c->lock);
         c->resources_dirty = true;
