@@ -9,8 +9,12 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "db/db.h"
 #include "openstack/compute_priv.h"
 #include "openstack/messaging.h"
+#include "openstack/oslo.h"
+#include "openstack/ovo.h"
+#include "common/uuid.h"
 
 LOG_INIT("openstack.compute");
 
@@ -67,6 +71,30 @@ void os_compute_cancel(struct os_compute *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+/* Every request in the event log (source "rpc"). */
+static void compute_rpc_done(void *opaque, const struct os_msg *m, int rc, const struct err *e,
+                             double ms)
+{
+    struct os_compute *c = opaque;
+    if (!c->db)
+        return;
+    const char *uuid = ovo_get_str(json_object_get(m->args, "instance"), "uuid");
+    char source[] = "rpc";
+    struct db_event ev = {
+        .request_id = (char *)os_ctx_str(m->ctx, "request_id"),
+        .source = source,
+        .action = m->method,
+        .code = rc < 0 && e ? e->code : 0,
+        .message = rc < 0 && e ? e->msg : NULL,
+        .duration_ms = ms,
+    };
+    if (uuid && uuid_is_valid(uuid))
+        snprintf(ev.instance_uuid, sizeof(ev.instance_uuid), "%s", uuid);
+    autoerr struct err *dberr = NULL;
+    if (db_event_add(c->db, &ev, &dberr) < 0)
+        log_err(LOG_LEVEL_WARN, dberr, "event not recorded");
+}
+
 int os_compute_start(struct os_compute *c, struct err **err)
 {
     log_info("compute host `%s`: waiting for nova-conductor", c->host);
@@ -83,6 +111,7 @@ int os_compute_start(struct os_compute *c, struct err **err)
         .ntable = os_compute_rpc_table_len,
         .workers = (int)c->cfg->executor_thread_pool_size,
         .opaque = c,
+        .done = compute_rpc_done,
     };
     if (os_messaging_serve(c->msg, &o, OS_COMPUTE_TOPIC, c->host, err) < 0)
         return -1;

@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "db/db.h"
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
@@ -123,6 +124,7 @@ static void build_fail(struct os_compute *c, struct os_inst *i, const struct err
     os_inst_set_str(i, "task_state", NULL);
     if (os_inst_save(i, NULL, NULL, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "instance not set to ERROR");
+    os_compute_record_state(c, i);
     err_clear(&e);
     if (c->placement && os_placement_delete_allocations(c->placement, os_inst_uuid(i), &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "allocations of the failed build not released");
@@ -185,6 +187,7 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     /* The claim: the engine admits the request or refuses it. */
     struct drv_hv_guest_spec spec;
     memset(&spec, 0, sizeof(spec));
+    int64_t intent = 0;
     int rc = os_compute_engine_place(c, i, &spec.shape, err);
     if (rc < 0) {
         build_fail(c, i, *err, false);
@@ -220,17 +223,17 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
         goto failed;
 
     snprintf(spec.uuid, sizeof(spec.uuid), "%s", os_inst_uuid(i));
-    int64_t id = 0;
-    if (ovo_get_int(i->prim, "id", &id) && id > 0)
-        spec.name = xasprintf("instance-%08llx", (unsigned long long)id);
+    spec.name = os_compute_domain_name(i);
     spec.display_name = i->inst->name ? xstrdup(i->inst->name) : NULL;
     spec.project_id = i->inst->project_id ? xstrdup(i->inst->project_id) : NULL;
     spec.user_id = i->inst->user_id ? xstrdup(i->inst->user_id) : NULL;
     spec.flavor_name = i->inst->flavor.name ? xstrdup(i->inst->flavor.name) : NULL;
     if (build_images(c, i, image, ctx, &spec, err) < 0)
         goto failed;
+    intent = os_compute_intent_begin(c, DB_OP_SPAWN, i, &spec.shape);
     if (drv_hv_spawn(c->hv, &spec, err) < 0)
         goto failed;
+    os_compute_intent_step(c, intent, "started");
     log_info("guest spawned");
 
     struct drv_hv_info info;
@@ -243,16 +246,16 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     os_inst_set_int(i, "power_state", power);
     os_inst_set_now(i, "launched_at");
     if (os_inst_save(i, spawning, &deleting, err) < 0) {
-        if (deleting) {
+        os_compute_intent_finish(c, intent, false, *err);
+        if (deleting)
             build_abort_for_delete(c, i, true, *err);
-            drv_hv_guest_spec_release(&spec);
-            return -1;
-        }
-        build_fail(c, i, *err, true);
+        else
+            build_fail(c, i, *err, true);
         drv_hv_guest_spec_release(&spec);
         return -1;
     }
-    os_compute_engine_spawned(c, i, &spec.shape);
+    os_compute_record_state(c, i);
+    os_compute_intent_finish(c, intent, true, NULL);
     os_compute_track_inst(c, i);
     build_tell_schedulers(c, i, ctx);
     os_inst_event_finish(i, BUILD_EVENT, NULL);
@@ -261,6 +264,7 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     return 0;
 
 failed:
+    os_compute_intent_finish(c, intent, false, *err);
     if (deleting)
         build_abort_for_delete(c, i, false, *err);
     else

@@ -2,15 +2,20 @@
  * blueprint (the predictor, primed from the fleet's history), the engine
  * admits and places it, and what runs here is recorded. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "db/db.h"
 #include "driver/sculpt.h"
 #include "openstack/compute_priv.h"
 #include "openstack/nova_instance.h"
+#include "openstack/oslo.h"
+#include "openstack/ovo.h"
 
 LOG_INIT("openstack.compute_engine");
 
@@ -94,15 +99,91 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
     log_info("placed: %s (blueprint %s, confidence %.2f)",
              drv_res_format(shape->res, res, sizeof(res)), bp->model, bp->confidence);
     engine_keep_predictor(c, inst->uuid, pred);
+
+    /* The row first, then its first blueprint revision: the writer keeps
+     * the order. */
+    i->inst->shape = *shape;
+    free(i->inst->domain);
+    i->inst->domain = os_compute_domain_name(i);
+    os_compute_record_instance(c, i);
+    if (c->db) {
+        char reason[] = "spawn";
+        struct db_blueprint_rev rev = {.reason = reason, .bp = bp};
+        snprintf(rev.instance_uuid, sizeof(rev.instance_uuid), "%s", inst->uuid);
+        for (int k = 0; k < DRV_RES_LAST; k++)
+            rev.band[k] = drv_cost_critical_quantile(&c->cost, (enum drv_res_kind)k);
+        autoerr struct err *e = NULL;
+        if (db_blueprint_add(c->db, &rev, &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "blueprint not recorded");
+    }
     return 0;
 }
 
-void os_compute_engine_spawned(struct os_compute *c, struct os_inst *i,
-                               const struct drv_shape *shape)
+char *os_compute_domain_name(const struct os_inst *i)
 {
-    (void)c;
-    (void)i;
-    (void)shape;
+    int64_t id = 0;
+    if (ovo_get_int(i->prim, "id", &id) && id > 0)
+        return xasprintf("instance-%08llx", (unsigned long long)id);
+    return xasprintf("sculpt-%s", i->inst->uuid);
+}
+
+int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_inst *i,
+                                const struct drv_shape *to)
+{
+    if (!c->db)
+        return 0;
+    autofree char *domain = os_compute_domain_name(i);
+    struct db_intent in = {
+        .op = (enum db_op)op,
+        .domain = domain,
+        .has_to = to != NULL,
+        .request_id = (char *)os_ctx_str(i->ctx, "request_id"),
+    };
+    if (to)
+        in.to = *to;
+    snprintf(in.instance_uuid, sizeof(in.instance_uuid), "%s", i->inst->uuid);
+    autoerr struct err *e = NULL;
+    int64_t id = db_intent_begin(c->db, &in, &e);
+    if (id < 0) {
+        log_err(LOG_LEVEL_WARN, e, "%s intent not recorded: going on without it",
+                db_op_name(in.op));
+        return 0;
+    }
+    return id;
+}
+
+void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step)
+{
+    autoerr struct err *e = NULL;
+    if (c->db && id > 0 && db_intent_step(c->db, id, step, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "intent step not recorded");
+}
+
+void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const struct err *why)
+{
+    autoerr struct err *e = NULL;
+    if (c->db && id > 0 &&
+        db_intent_finish(c->db, id, ok ? DB_INTENT_DONE : DB_INTENT_ROLLED_BACK,
+                         why ? why->msg : NULL, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "intent not closed");
+}
+
+void os_compute_record_instance(struct os_compute *c, const struct os_inst *i)
+{
+    autoerr struct err *e = NULL;
+    if (c->db && db_instance_put(c->db, i->inst, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "instance row not recorded");
+}
+
+void os_compute_record_state(struct os_compute *c, const struct os_inst *i)
+{
+    autoerr struct err *e = NULL;
+    int64_t power = 0;
+    ovo_get_int(i->prim, "power_state", &power);
+    if (c->db && db_instance_set_state(c->db, i->inst->uuid, os_inst_vm_state(i),
+                                       os_inst_task_state(i), (enum drv_power_state)power,
+                                       &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "instance state not recorded");
 }
 
 void os_compute_engine_forget(struct os_compute *c, const char *uuid)
@@ -116,6 +197,7 @@ void os_compute_engine_forget(struct os_compute *c, const char *uuid)
 
 void os_compute_record_deleted(struct os_compute *c, const char *uuid)
 {
-    (void)c;
-    (void)uuid;
+    autoerr struct err *e = NULL;
+    if (c->db && db_instance_delete(c->db, uuid, clock_wall_ms(), &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "instance deletion not recorded");
 }

@@ -20,6 +20,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "db/db.h"
 #include "driver/host.h"
 #include "driver/hypervisor.h"
 #include "driver/predict.h"
@@ -130,6 +131,7 @@ static int daemon_run(struct cfg *cfg)
     struct drv_host *host = NULL;
     struct drv_fleet *fleet = NULL;
     struct drv_sculpt *engine = NULL;
+    struct db *db = NULL;
     struct os_keystone *ks = NULL;
     struct os_keystone *placement_ks = NULL;
     struct os_placement *placement = NULL;
@@ -194,11 +196,21 @@ static int daemon_run(struct cfg *cfg)
     if (!images)
         goto out;
 
+    if (cfg->db_connection[0]) {
+        struct db_options dbo;
+        db_options_from_cfg(cfg, &dbo);
+        db = db_open(&dbo, &err);
+        if (!db)
+            goto out;
+    } else {
+        log_warn("[database] connection not set: no history, no journal, no event log");
+    }
+
     msg = os_messaging_new(cfg, "sculpt-compute", &err);
     if (!msg || os_messaging_start(msg, &err) < 0)
         goto out;
 
-    struct api_deps adeps = {.engine = engine, .keystone = ks};
+    struct api_deps adeps = {.engine = engine, .db = db, .keystone = ks};
     api = api_server_start(&adeps, cfg, &err);
     if (!api)
         goto out;
@@ -211,6 +223,7 @@ static int daemon_run(struct cfg *cfg)
         .host = host,
         .engine = engine,
         .fleet = fleet,
+        .db = db,
         .placement = placement,
         .images = images,
     };
@@ -246,6 +259,7 @@ out:
     os_messaging_stop(msg);
     os_compute_free(compute);
     os_messaging_free(msg);
+    db_close(db);
     os_image_cache_free(images);
     os_glance_free(glance);
     os_placement_free(placement);

@@ -122,6 +122,7 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
         return -1;
     }
     os_compute_track_inst(c, i);
+    os_compute_record_state(c, i);
     os_inst_event_finish(i, event, NULL);
     log_info("%s: instance %s", op->method, op->vm_state);
     return 0;
@@ -217,6 +218,7 @@ int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct e
         return -1;
     }
     os_compute_track_inst(c, i);
+    os_compute_record_state(c, i);
     os_inst_event_finish(i, event, NULL);
     return 0;
 }

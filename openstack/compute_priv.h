@@ -107,12 +107,26 @@ struct drv_shape;
  * ERR_CAPACITY (with the engine's reason) when the host cannot hold it. */
 int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_shape *shape,
                             struct err **err);
-/* The guest runs: record it (database, engine bookkeeping). */
-void os_compute_engine_spawned(struct os_compute *c, struct os_inst *i,
-                               const struct drv_shape *shape);
 /* Forget a guest's placement (failed build, delete); unknown is fine. */
 void os_compute_engine_forget(struct os_compute *c, const char *uuid);
-/* The instance was deleted: record it. */
+
+/* The hypervisor's name for an instance's guest: Nova's
+ * instance_name_template, instance-%08x of Instance.id (caller frees). */
+char *os_compute_domain_name(const struct os_inst *i);
+
+/* The database's journal around an operation on the hypervisor
+ * (db_intent_*): begin returns the intent id, or 0 when there is no
+ * database or it is unreachable (the operation goes on: the start-up
+ * reconcile still finds the guest).  `to` may be NULL. */
+int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_inst *i,
+                                const struct drv_shape *to);
+void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step);
+void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const struct err *e);
+/* The instance row as it is now (states, shape, domain). */
+void os_compute_record_instance(struct os_compute *c, const struct os_inst *i);
+/* The states Nova sees, after an operation. */
+void os_compute_record_state(struct os_compute *c, const struct os_inst *i);
+/* The instance was deleted. */
 void os_compute_record_deleted(struct os_compute *c, const char *uuid);
 
 /* compute_terminate.c: destroy the guest, drop its placement and its

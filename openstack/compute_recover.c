@@ -17,6 +17,8 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/uuid.h"
+#include "db/reconcile.h"
 #include "driver/hypervisor.h"
 #include "driver/sculpt.h"
 #include "openstack/compute_ops.h"
@@ -168,6 +170,35 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
     recover_save(i, final ? "interrupted power operation finished" : "task state cleared");
 }
 
+/* The database's view against the hypervisor's and Nova's (db/reconcile.h):
+ * interrupted spawns, reshapes and destroys completed or rolled back. */
+static void recover_db(struct os_compute *c, const json_t *objs)
+{
+    size_t n = json_array_size(objs);
+    struct db_nova_instance *nova = xcalloc(n + 1, sizeof(*nova));
+    size_t k;
+    json_t *prim;
+    size_t m = 0;
+    json_array_foreach(objs, k, prim) {
+        const char *uuid = ovo_get_str(prim, "uuid");
+        if (!uuid || !uuid_is_valid(uuid))
+            continue;
+        snprintf(nova[m].uuid, sizeof(nova[m].uuid), "%s", uuid);
+        nova[m].vm_state = ovo_get_str(prim, "vm_state");
+        nova[m].task_state = ovo_get_str(prim, "task_state");
+        m++;
+    }
+    struct db_reconcile_opts opts = {.domain_prefix = "instance-", .reap_nova_deleted = false};
+    int failed = 0;
+    autoerr struct err *e = NULL;
+    autoptr(db_fix_list) fixes = db_reconcile_hypervisor(c->db, c->hv, nova, m, &opts, &failed, &e);
+    if (!fixes)
+        log_err(LOG_LEVEL_WARN, e, "database reconciliation skipped");
+    else
+        log_info("database reconciled: %zu fix(es), %d failed", fixes->n, failed);
+    free(nova);
+}
+
 int os_compute_recover(struct os_compute *c, struct err **err)
 {
     json_auto_t *ctx = os_ctx_new_admin();
@@ -178,13 +209,16 @@ int os_compute_recover(struct os_compute *c, struct err **err)
         NULL, err);
     if (!list)
         return err_wrap(err, "instances on this host");
+    json_t *objs = ovo_list_objects(list);
+    if (c->db)
+        recover_db(c, objs);
+
     struct drv_hv_info *guests = NULL;
     size_t nguests = 0;
     if (drv_hv_list(c->hv, &guests, &nguests, err) < 0)
         return err_wrap(err, "list the hypervisor's guests");
     autoerr struct err *e = NULL;
 
-    json_t *objs = ovo_list_objects(list);
     size_t k;
     json_t *prim;
     size_t adopted = 0;

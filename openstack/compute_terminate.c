@@ -8,6 +8,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "db/db.h"
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
@@ -63,10 +64,13 @@ int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **e
                             ? "compute_soft_delete_instance"
                             : "compute_terminate_instance";
     os_inst_event_start(i, event);
+    int64_t intent = os_compute_intent_begin(c, DB_OP_DESTROY, i, NULL);
     if (os_compute_release_guest(c, os_inst_uuid(i), err) < 0) {
         /* Nova leaves an instance it could not delete in ERROR. */
+        os_compute_intent_finish(c, intent, false, *err);
         os_inst_set_str(i, "vm_state", "error");
         os_compute_fail_op(c, i, event, *err);
+        os_compute_record_state(c, i);
         return -1;
     }
     os_inst_set_str(i, "vm_state", "deleted");
@@ -79,6 +83,7 @@ int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **e
         log_err(LOG_LEVEL_WARN, e, "instance destroyed here, not in Nova's database");
     }
     os_compute_record_deleted(c, os_inst_uuid(i));
+    os_compute_intent_finish(c, intent, true, NULL);
     terminate_tell_schedulers(c, req->msg->ctx, os_inst_uuid(i));
     os_inst_event_finish(i, event, NULL);
     log_info("instance deleted");

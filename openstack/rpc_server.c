@@ -412,6 +412,8 @@ static void rpc_handle(struct os_rpc_server *s, struct os_delivery *d)
         else
             log_debug("%s %s (call) done in %lld ms", m->method, m->version, (long long)took);
     }
+    if (s->o.done)
+        s->o.done(s->o.opaque, m, rc, e, (double)took);
     json_decref(result);
     os_fault_release(&req.fault);
     pthread_mutex_lock(&s->lock);

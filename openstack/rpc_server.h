@@ -55,11 +55,17 @@ struct os_rpc_method {
     unsigned flags;
 };
 
+/* Called after every request was handled (rc 0 or -1 with its error), for
+ * the event log.  Runs on the worker; must not block long. */
+typedef void (*os_rpc_done_fn)(void *opaque, const struct os_msg *m, int rc,
+                               const struct err *e, double ms);
+
 struct os_rpc_server_opts {
     const struct os_rpc_method *table;
     size_t ntable;
     int workers;            /* handler threads */
     void *opaque;           /* passed to handlers in req->opaque */
+    os_rpc_done_fn done;    /* may be NULL */
 };
 
 struct os_rpc_server;
