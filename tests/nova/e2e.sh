@@ -1,0 +1,110 @@
+#!/bin/sh
+# End to end on real guests: the openstack CLI against the local Nova, with
+# sculpt-compute (libvirt backend) as host HOST; checked on the hypervisor
+# with virsh and in Placement.
+#   tests/nova/e2e.sh RUN_DIR NAME   (NAME: a sculpt.sh instance)
+set -eu
+run=$1
+name=$2
+top=$(cd "$(dirname "$0")/../.." && pwd)
+set -a
+. "$run/env/nova.env"
+. "$run/env/libvirt.env"
+. "$run/env/$name.env"
+set +a
+host=$SCULPT_HOST
+export OS_COMPUTE_API_VERSION=2.37
+say() { echo "e2e: $*"; }
+fail() { echo "e2e FAILED: $*" >&2; exit 1; }
+
+# wait_status SERVER STATUS [SECONDS]
+wait_status() {
+    n=${3:-120}
+    i=0
+    while [ $i -lt $n ]; do
+        out=$(openstack server show "$1" -f value -c status -c OS-EXT-STS:task_state 2>/dev/null | tr '\n' ' ')
+        case "$out" in
+        *"$2"*None*|*None*"$2"*) return 0 ;;
+        *ERROR*) openstack server show "$1" -c fault -f value >&2; fail "$1 went to ERROR" ;;
+        esac
+        sleep 1
+        i=$((i + 1))
+    done
+    fail "$1 not $2 after $n s (now: $out)"
+}
+
+domstate() { virsh -c "$LIBVIRT_URI" domstate "$1" 2>/dev/null | head -n 1; }
+
+# wait_console SERVER TEXT SECONDS: the guest printed TEXT on its serial console
+wait_console() {
+    i=0
+    while [ $i -lt "$3" ]; do
+        openstack console log show "$1" 2>/dev/null | grep -q "$2" && return 0
+        sleep 2
+        i=$((i + 2))
+    done
+    openstack console log show "$1" | tail -n 20 >&2
+    fail "console of $1 never showed '$2'"
+}
+
+t=$(date +%s)
+openstack server create --flavor m1.tiny --image "$SCULPT_IMAGE_ID" --nic none \
+    --availability-zone "nova:$host" e2e-1 -f value -c id >"$run/e2e.id"
+id=$(cat "$run/e2e.id")
+wait_status e2e-1 ACTIVE 180
+say "create -> ACTIVE in $(($(date +%s) - t)) s"
+dom=$(openstack server show e2e-1 -f value -c OS-EXT-SRV-ATTR:instance_name)
+[ "$(domstate "$dom")" = running ] || fail "domain $dom is '$(domstate "$dom")', not running"
+[ "$(openstack server show e2e-1 -f value -c OS-EXT-SRV-ATTR:host)" = "$host" ] || fail "not on $host"
+wait_console e2e-1 GUEST-INIT-READY 120
+say "guest $dom runs and reached its init"
+
+t=$(date +%s)
+openstack server stop e2e-1
+wait_status e2e-1 SHUTOFF 120
+[ "$(domstate "$dom")" = "shut off" ] || fail "domain $dom is '$(domstate "$dom")' after stop"
+say "stop -> SHUTOFF in $(($(date +%s) - t)) s, domain shut off"
+
+t=$(date +%s)
+openstack server start e2e-1
+wait_status e2e-1 ACTIVE 120
+[ "$(domstate "$dom")" = running ] || fail "domain $dom not running after start"
+say "start -> ACTIVE in $(($(date +%s) - t)) s"
+
+t=$(date +%s)
+openstack server reboot --soft e2e-1
+wait_status e2e-1 ACTIVE 180
+[ "$(domstate "$dom")" = running ] || fail "domain $dom not running after reboot"
+say "soft reboot -> ACTIVE in $(($(date +%s) - t)) s"
+openstack server reboot --hard e2e-1
+wait_status e2e-1 ACTIVE 180
+say "hard reboot -> ACTIVE"
+
+lines=$(openstack console log show --lines 5 e2e-1 | wc -l)
+[ "$lines" -ge 1 ] && [ "$lines" -le 5 ] || fail "console log --lines 5 gave $lines lines"
+wait_console e2e-1 GUEST-INIT-READY 120
+say "console output: $lines lines, the guest came back up"
+
+# A call whose handler outlives the caller's call-monitor timeout only
+# succeeds with keep-alives.
+/usr/bin/python3 "$top/tests/nova/keepalive.py" --host "$host" --server "$id"
+wait_status e2e-1 SHUTOFF 10
+openstack server start e2e-1
+wait_status e2e-1 ACTIVE 120
+
+rp=$(openstack resource provider list --name "$host" -f value -c uuid)
+[ -n "$rp" ] || fail "no resource provider named $host"
+used=$(openstack resource provider usage show "$rp" -f value -c resource_class -c usage | awk '$1=="VCPU"{print $2}')
+[ "$used" = 1 ] || fail "Placement shows $used VCPU used on $host, expected 1"
+
+t=$(date +%s)
+openstack server delete --wait e2e-1
+say "delete done in $(($(date +%s) - t)) s"
+if virsh -c "$LIBVIRT_URI" dominfo "$dom" >/dev/null 2>&1; then
+    fail "domain $dom still defined after the delete"
+fi
+for rc in VCPU MEMORY_MB DISK_GB; do
+    used=$(openstack resource provider usage show "$rp" -f value -c resource_class -c usage | awk -v rc=$rc '$1==rc{print $2}')
+    [ "$used" = 0 ] || fail "Placement still shows $used $rc used on $host"
+done
+say "domain gone, Placement allocations freed"

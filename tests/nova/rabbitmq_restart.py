@@ -1,0 +1,155 @@
+#!/usr/bin/python3
+"""RabbitMQ stopped and started again while guests run and requests keep
+coming: sculpt-compute reconnects and declares its queues again, its
+service stays up in Nova (heartbeats resume within service_down_time), no
+guest is lost, and requests work again.
+
+    rabbitmq_restart.py RUN_DIR NAME      (NAME: a contrib/stack/sculpt.sh instance)
+
+One Python process drives Nova (each `openstack` command costs seconds).
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+
+from keystoneauth1 import session
+from keystoneauth1.identity import v3
+from novaclient import client as nova_client
+
+t0 = time.time()
+
+
+def say(msg):
+    print('rabbitmq [%ds]: %s' % (time.time() - t0, msg), flush=True)
+
+
+def fail(msg):
+    print('rabbitmq FAILED: %s' % msg, file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def load_env(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            if '=' in line:
+                k, v = line.rstrip('\n').split('=', 1)
+                env[k] = v
+    return env
+
+
+def wait(what, cond, timeout):
+    end = time.time() + timeout
+    while time.time() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.5)
+    fail('%s: not within %d s' % (what, timeout))
+
+
+def main():
+    run, name = sys.argv[1], sys.argv[2]
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    stack = os.path.join(top, 'contrib', 'stack')
+    env = {}
+    for n in ('nova', 'rabbitmq', name):
+        env.update(load_env(os.path.join(run, 'env', n + '.env')))
+    os.environ.update(env)
+    host = env['SCULPT_HOST']
+    libvirt = 'compute_driver = libvirt' in open(env['SCULPT_CONF']).read()
+    if libvirt:
+        env.update(load_env(os.path.join(run, 'env', 'libvirt.env')))
+
+    auth = v3.Password(auth_url=env['OS_AUTH_URL'], username='admin',
+                       password=env['OS_PASSWORD'], project_name='admin',
+                       user_domain_name='Default', project_domain_name='Default')
+    nova = nova_client.Client('2.37', session=session.Session(auth=auth))
+
+    def status(s):
+        s = nova.servers.get(s.id)
+        if s.status == 'ERROR':
+            fail('%s in ERROR: %s' % (s.name, getattr(s, 'fault', {})))
+        return s.status if getattr(s, 'OS-EXT-STS:task_state') is None else None
+
+    servers = [nova.servers.create('rmq-%d' % n, env['SCULPT_IMAGE_ID'], env['SCULPT_FLAVOR_ID'],
+                                   nics='none', availability_zone='nova:%s' % host)
+               for n in (1, 2)]
+    for s in servers:
+        wait('%s ACTIVE' % s.name, lambda: status(s) == 'ACTIVE', 180)
+    say('2 guests ACTIVE on %s' % host)
+
+    def connects():
+        with open(env['SCULPT_LOG']) as f:
+            return f.read().count('connected to RabbitMQ')
+
+    def consuming():
+        out = subprocess.run([env['RABBITMQ_CTL'], '-q', 'list_queues', 'name', 'consumers'],
+                             capture_output=True, text=True).stdout
+        return any(l.split() == ['compute.%s' % host, '1'] for l in out.splitlines())
+
+    before = connects()
+    stop_file = os.path.join(run, 'rmq-load.stop')
+    out_file = os.path.join(run, 'rmq-load.json')
+    if os.path.exists(stop_file):
+        os.unlink(stop_file)
+    load = subprocess.Popen([sys.executable, os.path.join(top, 'tests', 'nova', 'rpc_load.py'),
+                             '--host', host, '--seconds', '180', '--out', out_file,
+                             '--stop-file', stop_file],
+                            stderr=open(os.path.join(run, 'rmq-load.log'), 'w'))
+    time.sleep(3)
+    subprocess.run([os.path.join(stack, 'rabbitmq.sh'), 'stop', run], check=True,
+                   stdout=subprocess.DEVNULL)
+    say('RabbitMQ stopped')
+    time.sleep(10)
+    subprocess.run([os.path.join(stack, 'rabbitmq.sh'), 'start', run], check=True,
+                   stdout=subprocess.DEVNULL, env=dict(os.environ, RABBITMQ_PORT=env['RABBITMQ_PORT']))
+    back = time.time()
+    say('RabbitMQ started again')
+    wait('sculpt-compute reconnected and consuming compute.%s' % host,
+         lambda: connects() > before and consuming(), 60)
+    say('sculpt-compute reconnected and consumes compute.%s again (%.1f s)'
+        % (host, time.time() - back))
+    wait('nova-compute %s up in Nova' % host,
+         lambda: [s for s in nova.services.list(host=host, binary='nova-compute')
+                  if s.state == 'up'], 120)
+    say('service %s up in Nova' % host)
+    time.sleep(2)
+    open(stop_file, 'w').close()
+    if load.wait(60) != 0:
+        fail('the RPC load generator failed')
+    r = json.load(open(out_file))
+    after = [t for t in r['answered'] if t >= back]
+    say('client calls: %d answered (%d after the restart), %d failed while the broker was away'
+        % (len(r['answered']), len(after), len(r['failed'])))
+    if not after:
+        fail('no request answered after the restart')
+
+    for s in servers:
+        s = nova.servers.get(s.id)
+        if s.status != 'ACTIVE':
+            fail('%s is %s after the restart' % (s.name, s.status))
+        if libvirt:
+            dom = getattr(s, 'OS-EXT-SRV-ATTR:instance_name')
+            st = subprocess.run(['virsh', '-c', env['LIBVIRT_URI'], 'domstate', dom],
+                                capture_output=True, text=True).stdout.strip()
+            if st != 'running':
+                fail('guest %s of %s is %r after the restart' % (dom, s.name, st))
+    s = servers[0]
+    nova.servers.stop(s)
+    wait('stop after the restart', lambda: status(s) == 'SHUTOFF', 120)
+    nova.servers.start(s)
+    wait('start after the restart', lambda: status(s) == 'ACTIVE', 120)
+    say('guests still ACTIVE%s; stop/start work after the restart'
+        % (' and running' if libvirt else ''))
+    for s in servers:
+        nova.servers.delete(s)
+    wait('servers deleted', lambda: not [x for x in nova.servers.list()
+                                         if x.name.startswith('rmq-')], 120)
+    say('cleaned up')
+
+
+if __name__ == '__main__':
+    main()

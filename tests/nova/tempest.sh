@@ -1,0 +1,70 @@
+#!/bin/sh
+# tempest.api.compute.servers.test_create_server against the local Nova
+# whose compute nodes are sculpt-compute (tempest from Debian 12).
+#   tests/nova/tempest.sh RUN_DIR NAME   (NAME: the sculpt.sh instance whose env names the image)
+set -eu
+run=$1
+name=${2:-fake1}
+set -a
+. "$run/env/nova.env"
+. "$run/env/$name.env"
+set +a
+ws=$run/tempest
+rm -rf "$ws"
+(cd "$run" && tempest init tempest >/dev/null 2>&1) || { echo "tempest init failed" >&2; exit 1; }
+cat >"$ws/etc/tempest.conf" <<EOT
+[DEFAULT]
+log_file = tempest.log
+[auth]
+admin_username = admin
+admin_password = $NOVA_ADMIN_PASSWORD
+admin_project_name = admin
+admin_domain_name = Default
+use_dynamic_credentials = true
+tempest_roles = member
+[identity]
+uri_v3 = $NOVA_KEYSTONE_URL
+auth_version = v3
+region = RegionOne
+[identity-feature-enabled]
+api_v2 = false
+[compute]
+image_ref = $SCULPT_IMAGE_ID
+image_ref_alt = $SCULPT_IMAGE_ID
+flavor_ref = $SCULPT_FLAVOR_ID
+flavor_ref_alt = $SCULPT_FLAVOR_ALT_ID
+build_timeout = 180
+[compute-feature-enabled]
+console_output = true
+resize = false
+live_migration = false
+vnc_console = false
+spice_console = false
+serial_console = false
+attach_encrypted_volume = false
+[service_available]
+nova = true
+glance = true
+neutron = false
+cinder = false
+swift = false
+placement = true
+[validation]
+run_validation = false
+[image-feature-enabled]
+api_v1 = false
+EOT
+cd "$ws"
+set +e
+tempest run --concurrency 1 --regex tempest.api.compute.servers.test_create_server >run.log 2>&1
+rc=$?
+set -e
+grep -E "^(=|Totals| - )" run.log | tail -n 12
+passed=$(sed -n 's/^ - Passed: *\([0-9]*\).*/\1/p' run.log | tail -n 1)
+failed=$(sed -n 's/^ - Failed: *\([0-9]*\).*/\1/p' run.log | tail -n 1)
+if [ $rc -ne 0 ] || [ "${failed:-1}" != 0 ] || [ "${passed:-0}" -lt 1 ]; then
+    echo "tempest failed (exit $rc, passed ${passed:-?}, failed ${failed:-?}):" >&2
+    grep -B2 -A30 -E "^(FAIL|ERROR)" run.log | head -n 80 >&2
+    exit 1
+fi
+echo "tempest: $passed passed, 0 failed"
