@@ -43,8 +43,6 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     c->host_topo = d->host;
     c->engine = d->engine;
     c->fleet = d->fleet;
-    drv_predict_config_from_cfg(d->cfg, &c->predict_cfg);
-    drv_cost_model_from_cfg(d->cfg, &c->cost);
     c->db = d->db;
     c->placement = d->placement;
     c->images = d->images;
@@ -55,6 +53,19 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
+    struct drv_predict_config pc;
+    struct drv_cost_model cm;
+    struct drv_control_params cp;
+    struct drv_control_callbacks cb;
+    drv_predict_config_from_cfg(d->cfg, &pc);
+    drv_cost_model_from_cfg(d->cfg, &cm);
+    drv_control_params_from_cfg(d->cfg, &cp);
+    os_compute_control_callbacks(c, &cb);
+    c->control = drv_control_new(c->engine, c->hv, c->fleet, &pc, &cm, &cp, &cb, err);
+    if (!c->control) {
+        os_compute_free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -104,6 +115,8 @@ int os_compute_start(struct os_compute *c, struct err **err)
         return -1;
     if (os_compute_recover(c, err) < 0)
         return -1;
+    if (drv_control_start(c->control, err) < 0)
+        return -1;
     os_compute_report_resources(c, true);
 
     struct os_rpc_server_opts o = {
@@ -126,6 +139,8 @@ void os_compute_stop(struct os_compute *c)
     if (!c)
         return;
     os_compute_threads_stop(c);
+    if (c->control)
+        drv_control_stop(c->control);
     if (c->msg->server)
         os_rpc_server_stop(c->msg->server);
 }
@@ -138,9 +153,7 @@ void os_compute_free(struct os_compute *c)
     json_decref(c->service);
     json_decref(c->node_obj);
     free(c->tracked);
-    for (size_t i = 0; i < c->npredictors; i++)
-        drv_predictor_free(c->predictors[i].p);
-    free(c->predictors);
+    drv_control_free(c->control);
     cfg_unref(c->cfg);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);

@@ -1,6 +1,7 @@
-/* Where the compute manager meets the rest of sculpt: a request becomes a
- * blueprint (the predictor, primed from the fleet's history), the engine
- * admits and places it, and what runs here is recorded. */
+/* Where the compute manager meets the rest of sculpt: the control loop
+ * (driver/control.h) turns a request into a blueprint, the engine admits
+ * and places it, and the loop reshapes it every step; what runs here and
+ * what the loop does is recorded in the database. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "db/db.h"
+#include "driver/host.h"
 #include "driver/sculpt.h"
 #include "openstack/compute_priv.h"
 #include "openstack/nova_instance.h"
@@ -19,104 +21,35 @@
 
 LOG_INIT("openstack.compute_engine");
 
-/* Keep a guest's predictor (replacing an older one). */
-static void engine_keep_predictor(struct os_compute *c, const char *uuid, struct drv_predictor *p)
-{
-    pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < c->npredictors; i++) {
-        if (strcmp(c->predictors[i].uuid, uuid) == 0) {
-            drv_predictor_free(c->predictors[i].p);
-            c->predictors[i].p = p;
-            pthread_mutex_unlock(&c->lock);
-            return;
-        }
-    }
-    c->predictors = xreallocarray(c->predictors, c->npredictors + 1, sizeof(*c->predictors));
-    snprintf(c->predictors[c->npredictors].uuid, DRV_UUID_LEN + 1, "%s", uuid);
-    c->predictors[c->npredictors].p = p;
-    c->npredictors++;
-    pthread_mutex_unlock(&c->lock);
-}
-
-static void engine_drop_predictor(struct os_compute *c, const char *uuid)
-{
-    pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < c->npredictors; i++) {
-        if (strcmp(c->predictors[i].uuid, uuid) == 0) {
-            drv_predictor_free(c->predictors[i].p);
-            c->predictors[i] = c->predictors[--c->npredictors];
-            break;
-        }
-    }
-    pthread_mutex_unlock(&c->lock);
-}
-
-/* The blueprint of a request: a new predictor, primed from the fleet. */
-static struct drv_blueprint *engine_blueprint(struct os_compute *c, const struct drv_instance *inst,
-                                              int64_t now_s, struct drv_predictor **pred,
-                                              struct err **err)
-{
-    struct drv_predict_request req;
-    drv_predict_request_from_instance(inst, &req);
-    if (!req.boot_s)
-        req.boot_s = now_s;
-    struct drv_predictor *p = drv_predictor_new(c->fleet, &req, &c->predict_cfg, err);
-    if (!p)
-        return NULL;
-    struct drv_blueprint *bp =
-        drv_predictor_blueprint(p, now_s, (int32_t)c->cfg->blueprint_horizon_s,
-                                (int32_t)c->cfg->blueprint_step_s, &c->cost, err);
-    if (!bp) {
-        drv_predictor_free(p);
-        return NULL;
-    }
-    *pred = p;
-    return bp;
-}
-
 int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_shape *shape,
                             struct err **err)
 {
-    const struct drv_instance *inst = i->inst;
+    struct drv_instance *inst = i->inst;
     int64_t now = time(NULL);
-    struct drv_sculpt_guest_spec spec;
-    if (drv_sculpt_spec_from_instance(inst, c->host_topo, (int32_t)c->cfg->engine_default_priority,
-                                      &spec, err) < 0)
-        return -1;
-    struct drv_predictor *pred = NULL;
-    autoptr(drv_blueprint) bp = engine_blueprint(c, inst, now, &pred, err);
-    if (!bp)
-        return err_wrap(err, "blueprint");
+    free(inst->domain);
+    inst->domain = os_compute_domain_name(i);
+    /* The row first: the blueprint the control loop records on admission
+     * refers to it (the database writer keeps the order). */
+    memset(&inst->shape, 0, sizeof(inst->shape));
+    inst->shape.numa_node = -1;
+    os_compute_record_instance(c, i);
+    /* A build redelivered after a crash finds its guest held already. */
+    drv_control_forget(c->control, inst->uuid, NULL);
     struct drv_sculpt_refusal why;
     memset(&why, 0, sizeof(why));
-    /* A build redelivered after a crash finds its guest placed already. */
-    drv_sculpt_remove(c->engine, inst->uuid, NULL);
-    if (drv_sculpt_place(c->engine, &spec, bp, now, shape, &why, err) < 0) {
-        drv_predictor_free(pred);
+    if (drv_control_admit(c->control, inst, now, shape, &why, err) < 0)
         return -1;
-    }
     char res[160];
-    log_info("placed: %s (blueprint %s, confidence %.2f)",
-             drv_res_format(shape->res, res, sizeof(res)), bp->model, bp->confidence);
-    engine_keep_predictor(c, inst->uuid, pred);
-
-    /* The row first, then its first blueprint revision: the writer keeps
-     * the order. */
-    i->inst->shape = *shape;
-    free(i->inst->domain);
-    i->inst->domain = os_compute_domain_name(i);
+    log_info("admitted and placed: %s", drv_res_format(shape->res, res, sizeof(res)));
+    inst->shape = *shape;
     os_compute_record_instance(c, i);
-    if (c->db) {
-        char reason[] = "spawn";
-        struct db_blueprint_rev rev = {.reason = reason, .bp = bp};
-        snprintf(rev.instance_uuid, sizeof(rev.instance_uuid), "%s", inst->uuid);
-        for (int k = 0; k < DRV_RES_LAST; k++)
-            rev.band[k] = drv_cost_critical_quantile(&c->cost, (enum drv_res_kind)k);
-        autoerr struct err *e = NULL;
-        if (db_blueprint_add(c->db, &rev, &e) < 0)
-            log_err(LOG_LEVEL_WARN, e, "blueprint not recorded");
-    }
     return 0;
+}
+
+int os_compute_engine_adopt(struct os_compute *c, const struct drv_instance *inst,
+                            const struct drv_shape *shape, struct err **err)
+{
+    return drv_control_adopt(c->control, inst, shape, time(NULL), err);
 }
 
 char *os_compute_domain_name(const struct os_inst *i)
@@ -188,8 +121,7 @@ void os_compute_record_state(struct os_compute *c, const struct os_inst *i)
 
 void os_compute_engine_forget(struct os_compute *c, const char *uuid)
 {
-    drv_sculpt_remove(c->engine, uuid, NULL);
-    engine_drop_predictor(c, uuid);
+    drv_control_forget(c->control, uuid, NULL);
     pthread_mutex_lock(&c->lock);
     c->resources_dirty = true;
     pthread_mutex_unlock(&c->lock);
@@ -200,4 +132,110 @@ void os_compute_record_deleted(struct os_compute *c, const char *uuid)
     autoerr struct err *e = NULL;
     if (c->db && db_instance_delete(c->db, uuid, clock_wall_ms(), &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "instance deletion not recorded");
+}
+
+/* ---- the control loop's callbacks ---- */
+
+static void ctl_sample(const struct drv_hv_sample *smp, void *opaque)
+{
+    struct os_compute *c = opaque;
+    if (!c->db || smp->interval_s <= 0)
+        return;
+    struct db_usage_sample u = {
+        .t_ms = smp->wall_ms - (int64_t)(smp->interval_s * 1000),
+        .step_s = (int32_t)(smp->interval_s + 0.5),
+        .use = smp->use,
+    };
+    snprintf(u.instance_uuid, sizeof(u.instance_uuid), "%s", smp->uuid);
+    if (u.step_s < 1)
+        u.step_s = 1;
+    autoerr struct err *e = NULL;
+    if (db_usage_add(c->db, &u, 1, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "usage sample not recorded");
+}
+
+static void ctl_blueprint(const char *uuid, const struct drv_blueprint *bp, void *opaque)
+{
+    struct os_compute *c = opaque;
+    if (!c->db)
+        return;
+    char reason[] = "predictor";
+    struct db_blueprint_rev rev = {.reason = reason, .bp = (struct drv_blueprint *)bp};
+    snprintf(rev.instance_uuid, sizeof(rev.instance_uuid), "%s", uuid);
+    struct drv_cost_model cm;
+    drv_cost_model_from_cfg(c->cfg, &cm);
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        rev.band[k] = drv_cost_critical_quantile(&cm, (enum drv_res_kind)k);
+    autoerr struct err *e = NULL;
+    if (db_blueprint_add(c->db, &rev, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "blueprint of %s not recorded", uuid);
+}
+
+static void ctl_change(const struct drv_sculpt_change *ch, const struct drv_hv_reshape_report *rep,
+                       const struct err *failure, void *opaque)
+{
+    struct os_compute *c = opaque;
+    char res[160];
+    if (failure)
+        log_warn("reshape of %s refused by the backend: %s", ch->uuid, failure->msg);
+    else
+        log_info("reshaped %s to %s: %s", ch->uuid, drv_res_format(ch->to.res, res, sizeof(res)),
+                 ch->why);
+    pthread_mutex_lock(&c->lock);
+    c->resources_dirty = true;
+    pthread_mutex_unlock(&c->lock);
+    if (!c->db)
+        return;
+    struct db_reshape r = {
+        .at_ms = clock_wall_ms(),
+        .from = ch->from,
+        .to = ch->to,
+        .reason = (char *)ch->why,
+        .duration_ms = rep ? (double)rep->total_ns / 1e6 : 0,
+        .ok = failure == NULL,
+        .error = failure ? failure->msg : NULL,
+    };
+    snprintf(r.instance_uuid, sizeof(r.instance_uuid), "%s", ch->uuid);
+    autoerr struct err *e = NULL;
+    if (db_reshape_add(c->db, &r, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "reshape of %s not recorded", ch->uuid);
+}
+
+static void ctl_step(const struct drv_control_report *rep, void *opaque)
+{
+    struct os_compute *c = opaque;
+    log_debug("control step: %zu guests, %zu samples, %zu changes (%zu applied, %zu refused) "
+              "in %.1f ms",
+              rep->guests, rep->samples, rep->changes, rep->applied, rep->failed,
+              (double)rep->total_ns / 1e6);
+    if (!c->db)
+        return;
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(c->engine);
+    if (!snap)
+        return;
+    char topo[256];
+    struct db_host_snapshot hs = {
+        .at_ms = rep->t_s * 1000,
+        .host = c->host,
+        .cpus = c->host_topo->ncpus,
+        .numa_nodes = c->host_topo->nnodes,
+        .capacity = snap->capacity,
+        .allocated = snap->allocated,
+        .used = snap->used,
+        .fragmentation = 1.0 - snap->contiguity,
+        .topology = drv_host_describe(c->host_topo, topo, sizeof(topo)),
+    };
+    autoerr struct err *e = NULL;
+    if (db_host_snapshot_add(c->db, &hs, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "host snapshot not recorded");
+}
+
+void os_compute_control_callbacks(struct os_compute *c, struct drv_control_callbacks *cb)
+{
+    memset(cb, 0, sizeof(*cb));
+    cb->sample = ctl_sample;
+    cb->blueprint = ctl_blueprint;
+    cb->change = ctl_change;
+    cb->step = ctl_step;
+    cb->opaque = c;
 }

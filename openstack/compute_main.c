@@ -21,6 +21,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "db/db.h"
+#include "driver/control.h"
 #include "driver/host.h"
 #include "driver/hypervisor.h"
 #include "driver/predict.h"
@@ -103,19 +104,6 @@ static void *daemon_signals(void *arg)
     }
 }
 
-/* The host topology from the backend's capabilities, with [host] limits. */
-static struct drv_host *daemon_host(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
-{
-    struct drv_host_limits limits;
-    drv_host_limits_from_cfg(cfg, &limits);
-    if (cfg->host_topology_file[0])
-        return drv_host_load(cfg->host_topology_file, &limits, err);
-    autofree char *caps = drv_hv_capabilities(hv, err);
-    if (!caps)
-        return NULL;
-    return drv_host_parse(caps, &limits, err);
-}
-
 static char *daemon_images_dir(const struct cfg *cfg)
 {
     if (cfg->libvirt_images_path[0])
@@ -151,7 +139,7 @@ static int daemon_run(struct cfg *cfg)
     hv = drv_hv_open(NULL, cfg, &err);
     if (!hv)
         goto out;
-    host = daemon_host(hv, cfg, &err);
+    host = drv_control_host(hv, cfg, &err);
     if (!host)
         goto out;
     char desc[256];

@@ -7,9 +7,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "driver/cost.h"
+#include "driver/control.h"
 #include "driver/instance.h"
-#include "driver/predict.h"
 #include "openstack/compute.h"
 #include "openstack/conductor.h"
 #include "openstack/rpc_server.h"
@@ -19,13 +18,6 @@
 #define OS_SERVICE_VERSION 64
 #define OS_COMPUTE_BINARY "nova-compute"
 #define OS_COMPUTE_TOPIC "compute"
-
-/* A guest's predictor, from its build until the control loop takes it
- * (drv_predictor is not thread-safe: it has one owner at a time). */
-struct os_guest_predictor {
-    char uuid[DRV_UUID_LEN + 1];
-    struct drv_predictor *p;
-};
 
 /* What the resource tracker counts of one instance on this host: the
  * flavor Nova allocated (usage in ComputeNode is in flavor units, as Nova
@@ -50,8 +42,7 @@ struct os_compute {
     const struct drv_host *host_topo;
     struct drv_sculpt *engine;
     struct drv_fleet *fleet;
-    struct drv_predict_config predict_cfg;
-    struct drv_cost_model cost;
+    struct drv_control *control;    /* owned: the per-step control loop */
     struct db *db;
     struct os_placement *placement;
     struct os_image_cache *images;
@@ -69,8 +60,6 @@ struct os_compute {
     struct os_tracked *tracked;
     size_t ntracked;
     uint64_t failed_builds;
-    struct os_guest_predictor *predictors;
-    size_t npredictors;
 
     pthread_t heartbeat;
     bool heartbeat_started;
@@ -109,6 +98,12 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
                             struct err **err);
 /* Forget a guest's placement (failed build, delete); unknown is fine. */
 void os_compute_engine_forget(struct os_compute *c, const char *uuid);
+/* Hand a guest that runs in `shape` to the control loop (start-up). */
+int os_compute_engine_adopt(struct os_compute *c, const struct drv_instance *inst,
+                            const struct drv_shape *shape, struct err **err);
+/* The control loop's callbacks: samples, blueprints, reshapes and steps
+ * into the database, and Placement refreshed when shapes change. */
+void os_compute_control_callbacks(struct os_compute *c, struct drv_control_callbacks *cb);
 
 /* The hypervisor's name for an instance's guest: Nova's
  * instance_name_template, instance-%08x of Instance.id (caller frees). */

@@ -39,39 +39,13 @@ static const struct drv_hv_info *recover_find(const struct drv_hv_info *guests, 
     return NULL;
 }
 
-/* Hand a running guest to the engine in the shape it has. */
+/* Hand a running guest to the control loop in the shape it has. */
 static void recover_adopt(struct os_compute *c, const struct drv_instance *inst,
                           const struct drv_hv_info *g)
 {
     autoerr struct err *e = NULL;
-    struct drv_sculpt_guest_spec spec;
-    int64_t now = time(NULL);
-    if (drv_sculpt_spec_from_instance(inst, c->host_topo, (int32_t)c->cfg->engine_default_priority,
-                                      &spec, &e) < 0) {
-        log_err(LOG_LEVEL_WARN, e, "guest %s not adopted", inst->uuid);
-        return;
-    }
-    struct drv_predict_request req;
-    drv_predict_request_from_instance(inst, &req);
-    if (!req.boot_s)
-        req.boot_s = now;
-    struct drv_predictor *p = drv_predictor_new(c->fleet, &req, &c->predict_cfg, &e);
-    autoptr(drv_blueprint) bp =
-        p ? drv_predictor_blueprint(p, now, (int32_t)c->cfg->blueprint_horizon_s,
-                                    (int32_t)c->cfg->blueprint_step_s, &c->cost, &e)
-          : NULL;
-    if (!bp || drv_sculpt_adopt(c->engine, &spec, bp, &g->shape, now, &e) < 0) {
-        if (err_code_of(e) != ERR_CONFLICT)
-            log_err(LOG_LEVEL_WARN, e, "guest %s not adopted by the engine", inst->uuid);
-        drv_predictor_free(p);
-        return;
-    }
-    pthread_mutex_lock(&c->lock);
-    c->predictors = xreallocarray(c->predictors, c->npredictors + 1, sizeof(*c->predictors));
-    snprintf(c->predictors[c->npredictors].uuid, DRV_UUID_LEN + 1, "%s", inst->uuid);
-    c->predictors[c->npredictors].p = p;
-    c->npredictors++;
-    pthread_mutex_unlock(&c->lock);
+    if (os_compute_engine_adopt(c, inst, &g->shape, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
+        log_err(LOG_LEVEL_WARN, e, "guest %s not adopted by the engine", inst->uuid);
 }
 
 static int recover_save(struct os_inst *i, const char *what)
