@@ -20,7 +20,7 @@ struct ctl_guest {
 };
 
 struct drv_control {
-    pthread_mutex_t lock;         /* guards the guest table and the predictors */
+    pthread_mutex_t lock; /* guards the guest table and the predictors */
     struct drv_sculpt *engine;
     struct drv_hv *hv;
     struct drv_fleet *fleet;
@@ -125,8 +125,8 @@ static int ctl_describe(struct drv_control *c, const struct drv_instance *inst, 
                         struct drv_sculpt_guest_spec *spec, struct drv_predict_request *req,
                         struct err **err)
 {
-    if (drv_sculpt_spec_from_instance(inst, drv_sculpt_host(c->engine), c->p.default_priority,
-                                      spec, err) < 0)
+    if (drv_sculpt_spec_from_instance(inst, drv_sculpt_host(c->engine), c->p.default_priority, spec,
+                                      err) < 0)
         return -1;
     drv_predict_request_from_instance(inst, req);
     req->ceiling = spec->ceiling;
@@ -297,15 +297,15 @@ static void ctl_learn(struct drv_control *c, int64_t now_s, const struct drv_hv_
         struct ctl_guest *g = &c->guests[i];
         struct err *e = NULL;
         struct drv_blueprint *bp = NULL;
-        if (g->custom && now_s >= g->custom->start_s + (int64_t)g->custom->nsteps *
-                                                          g->custom->step_s) {
+        if (g->custom &&
+            now_s >= g->custom->start_s + (int64_t)g->custom->nsteps * g->custom->step_s) {
             log_info("custom blueprint of `%s` ended, back to the predictor's", g->uuid);
             drv_blueprint_free(g->custom);
             g->custom = NULL;
         }
         if (!g->custom)
-            bp = drv_predictor_blueprint(g->pred, now_s, c->p.horizon_s, c->p.bp_step_s, &c->cm,
-                                         &e);
+            bp =
+                drv_predictor_blueprint(g->pred, now_s, c->p.horizon_s, c->p.bp_step_s, &c->cm, &e);
         const struct drv_blueprint *use = g->custom ? g->custom : bp;
         if (use && drv_sculpt_set_blueprint(c->engine, g->uuid, use, &e) == 0) {
             r->revised++;
@@ -348,8 +348,7 @@ static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
         actual = &info.shape;
     err_free(e2);
     e2 = NULL;
-    if (drv_sculpt_revert(c->engine, ch->uuid, actual, &e2) < 0 &&
-        err_code_of(e2) != ERR_NOT_FOUND)
+    if (drv_sculpt_revert(c->engine, ch->uuid, actual, &e2) < 0 && err_code_of(e2) != ERR_NOT_FOUND)
         log_err(LOG_LEVEL_ERROR, e2, "engine could not take back the shape in force");
     err_free(e2);
     if (c->cb.change)

@@ -40,24 +40,24 @@ struct cfg;
 struct err;
 
 struct drv_control_params {
-    int32_t step_s;            /* [engine] step_interval */
-    int32_t horizon_s;         /* [sculpt] blueprint_horizon */
-    int32_t bp_step_s;         /* [sculpt] blueprint_step */
-    int32_t default_priority;  /* [engine] default_priority */
+    int32_t step_s;           /* [engine] step_interval */
+    int32_t horizon_s;        /* [sculpt] blueprint_horizon */
+    int32_t bp_step_s;        /* [sculpt] blueprint_step */
+    int32_t default_priority; /* [engine] default_priority */
 };
 
 void drv_control_params_from_cfg(const struct cfg *cfg, struct drv_control_params *out);
 
 /* What one step did. */
 struct drv_control_report {
-    int64_t t_s;               /* the step's time (Unix s) */
-    size_t guests;             /* guests held */
-    size_t samples;            /* usage samples taken for them */
-    size_t revised;            /* blueprints revised */
-    size_t changes;            /* shape changes the engine made */
-    size_t applied;            /* ... applied through the backend */
-    size_t failed;             /* ... the backend refused (retried next step) */
-    bool sample_failed;        /* the backend could not be sampled this step */
+    int64_t t_s;        /* the step's time (Unix s) */
+    size_t guests;      /* guests held */
+    size_t samples;     /* usage samples taken for them */
+    size_t revised;     /* blueprints revised */
+    size_t changes;     /* shape changes the engine made */
+    size_t applied;     /* ... applied through the backend */
+    size_t failed;      /* ... the backend refused (retried next step) */
+    bool sample_failed; /* the backend could not be sampled this step */
     int64_t sample_ns, predict_ns, engine_ns, apply_ns, total_ns;
 };
 
@@ -100,8 +100,7 @@ struct drv_host *drv_control_host(struct drv_hv *hv, const struct cfg *cfg, stru
  * when given, and as the message), ERR_CONFLICT (already held),
  * ERR_INVALID. */
 int drv_control_admit(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
-                      struct drv_shape *shape, struct drv_sculpt_refusal *why,
-                      struct err **err);
+                      struct drv_shape *shape, struct drv_sculpt_refusal *why, struct err **err);
 
 /* A guest that already runs with `shape` (start-up reconciliation, a
  * restart of sculpt-compute): held as it is, its predictor starting from

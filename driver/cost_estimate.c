@@ -85,8 +85,7 @@ void drv_cost_band_moments(double p50, double p90, double p99, double *mean, dou
     *sd = var > 0 ? sqrt(var) : 0;
 }
 
-static double band_at(const struct drv_blueprint *bp, int32_t step, enum drv_res_kind k,
-                      double u)
+static double band_at(const struct drv_blueprint *bp, int32_t step, enum drv_res_kind k, double u)
 {
     return drv_cost_band_quantile(drv_blueprint_get(bp, step, k, DRV_Q_P50),
                                   drv_blueprint_get(bp, step, k, DRV_Q_P90),
@@ -118,8 +117,7 @@ static int drv_cost_policy_validate(const struct drv_cost_shape_policy *pol, str
     if (!(pol->hysteresis >= 0 && pol->hysteresis < 1))
         return err_set(err, ERR_INVALID, "hysteresis %g outside [0, 1)", pol->hysteresis);
     if (!(pol->presculpted_s >= 0 && pol->presculpted_s <= 366.0 * 86400))
-        return err_set(err, ERR_INVALID, "pre-sculpted time %g s out of range",
-                       pol->presculpted_s);
+        return err_set(err, ERR_INVALID, "pre-sculpted time %g s out of range", pol->presculpted_s);
     return 0;
 }
 

@@ -39,20 +39,20 @@ double drv_cost_band_exceed(double p50, double p90, double p99, double a);
 void drv_cost_band_moments(double p50, double p90, double p99, double *mean, double *sd);
 
 enum drv_cost_shape_kind {
-    DRV_COST_SHAPE_SCULPTED,   /* the cost model's band each step, with hysteresis */
-    DRV_COST_SHAPE_STATIC,     /* the flavor for the whole horizon */
+    DRV_COST_SHAPE_SCULPTED, /* the cost model's band each step, with hysteresis */
+    DRV_COST_SHAPE_STATIC,   /* the flavor for the whole horizon */
     DRV_COST_SHAPE_LAST,
 };
 
 /* How the guest would be shaped. */
 struct drv_cost_shape_policy {
     enum drv_cost_shape_kind kind;
-    struct drv_res flavor;     /* the static size; also the sculpted ceiling.  A
-                                * dimension at 0 is not limited: neither shaped
-                                * nor priced (a flavor without a NIC quota) */
-    struct drv_res floor;      /* sculpted: never below (memory working set) */
-    double hysteresis;         /* sculpted: relative dead band before a shrink */
-    double presculpted_s;      /* seconds held idle before handover (0: none) */
+    struct drv_res flavor; /* the static size; also the sculpted ceiling.  A
+                            * dimension at 0 is not limited: neither shaped
+                            * nor priced (a flavor without a NIC quota) */
+    struct drv_res floor;  /* sculpted: never below (memory working set) */
+    double hysteresis;     /* sculpted: relative dead band before a shrink */
+    double presculpted_s;  /* seconds held idle before handover (0: none) */
 };
 
 /* Term by term; every field in the currency. */
@@ -64,8 +64,8 @@ struct drv_cost_terms {
     double reshape;
     double idle;
     double total;
-    double reshapes;           /* how many reshapes the policy makes */
-    double hours;              /* horizon length */
+    double reshapes; /* how many reshapes the policy makes */
+    double hours;    /* horizon length */
 };
 
 /* Cost of `bp` under `pol` with model `m`.  Returns 0, or -1 with *err

@@ -159,9 +159,9 @@ static int drv_host_int_cmp(const void *pa, const void *pb)
 
 static int drv_host_check_limits(const struct drv_host_limits *l, struct err **err)
 {
-    const double v[] = {l->nic_mbps, l->disk_read_iops, l->disk_write_iops, l->disk_read_mbps,
-                        l->disk_write_mbps, l->disk_gb, l->reserved_mem_mib, l->reserved_disk_gb,
-                        l->mem_mib};
+    const double v[] = {l->nic_mbps,         l->disk_read_iops,   l->disk_write_iops,
+                        l->disk_read_mbps,   l->disk_write_mbps,  l->disk_gb,
+                        l->reserved_mem_mib, l->reserved_disk_gb, l->mem_mib};
     for (size_t i = 0; i < ARRAY_SIZE(v); i++)
         if (!(v[i] >= 0 && v[i] <= DRV_RES_MAX))
             return err_set(err, ERR_INVALID, "host limit %g out of range", v[i]);

@@ -45,49 +45,49 @@ struct drv_host_limits {
 
 /* One logical CPU (a hardware thread). */
 struct drv_host_cpu {
-    int32_t id;        /* OS CPU number, as libvirt and cpusets name it */
-    int32_t node;      /* index into drv_host.nodes */
-    int32_t socket;    /* socket id (0 when the source does not say) */
-    int32_t core;      /* core id within the socket; SMT siblings share it */
-    int32_t l3;        /* index into drv_host.l3, -1 when unknown */
-    bool reserved;     /* kept for the host: never given to guests */
+    int32_t id;     /* OS CPU number, as libvirt and cpusets name it */
+    int32_t node;   /* index into drv_host.nodes */
+    int32_t socket; /* socket id (0 when the source does not say) */
+    int32_t core;   /* core id within the socket; SMT siblings share it */
+    int32_t l3;     /* index into drv_host.l3, -1 when unknown */
+    bool reserved;  /* kept for the host: never given to guests */
 };
 
 struct drv_host_node {
-    int32_t id;              /* NUMA node id as libvirt names it */
-    double mem_mib;          /* memory of the node */
-    double mem_usable_mib;   /* less its share of the reserved memory */
-    int32_t ncpus_usable;    /* CPUs of the node guests may use */
-    struct drv_cpuset cpus;  /* every CPU of the node */
+    int32_t id;             /* NUMA node id as libvirt names it */
+    double mem_mib;         /* memory of the node */
+    double mem_usable_mib;  /* less its share of the reserved memory */
+    int32_t ncpus_usable;   /* CPUs of the node guests may use */
+    struct drv_cpuset cpus; /* every CPU of the node */
 };
 
 struct drv_host_l3 {
-    int32_t id;              /* cache bank id */
-    struct drv_cpuset cpus;  /* CPUs sharing this last-level cache */
+    int32_t id;             /* cache bank id */
+    struct drv_cpuset cpus; /* CPUs sharing this last-level cache */
 };
 
 struct drv_host {
     int32_t ncpus;
-    struct drv_host_cpu *cpus;   /* owned; in topology order: node, L3, socket,
-                                  * core, then SMT thread -- so siblings are
-                                  * adjacent and "contiguous" means adjacent here */
+    struct drv_host_cpu *cpus; /* owned; in topology order: node, L3, socket,
+                                * core, then SMT thread -- so siblings are
+                                * adjacent and "contiguous" means adjacent here */
     int32_t nnodes;
     struct drv_host_node *nodes; /* owned, by node id */
     int32_t nl3;
-    struct drv_host_l3 *l3;      /* owned; empty when the source has no cache info */
+    struct drv_host_l3 *l3; /* owned; empty when the source has no cache info */
     int32_t nsockets;
-    int32_t ncores;              /* physical cores (distinct socket/core pairs) */
-    int32_t threads_per_core;    /* largest number of SMT siblings of a core */
-    struct drv_cpuset usable;    /* CPUs guests may run on */
-    struct drv_res capacity;     /* physical capacity for guests: usable CPUs,
-                                  * usable MiB, NIC, disk I/O */
-    struct drv_res ratio;        /* overcommit ceiling per dimension */
-    double disk_gb;              /* local disk for guests, GB */
+    int32_t ncores;           /* physical cores (distinct socket/core pairs) */
+    int32_t threads_per_core; /* largest number of SMT siblings of a core */
+    struct drv_cpuset usable; /* CPUs guests may run on */
+    struct drv_res capacity;  /* physical capacity for guests: usable CPUs,
+                               * usable MiB, NIC, disk I/O */
+    struct drv_res ratio;     /* overcommit ceiling per dimension */
+    double disk_gb;           /* local disk for guests, GB */
     double disk_reserved_gb;
     double disk_gb_ratio;
-    int32_t id_max;              /* largest CPU id */
-    int32_t *index_by_id;        /* owned: [id_max + 1], CPU id -> index into cpus, -1 */
-    char source[32];             /* "capabilities" or "description" */
+    int32_t id_max;       /* largest CPU id */
+    int32_t *index_by_id; /* owned: [id_max + 1], CPU id -> index into cpus, -1 */
+    char source[32];      /* "capabilities" or "description" */
 };
 
 /* Limits from [DEFAULT] reserved_host_* and *_allocation_ratio, and [host]. */

@@ -64,10 +64,20 @@ static int drv_caps_memory_mib(const xmlNode *mem, double *out, struct err **err
         const char *unit;
         double bytes;
     } units[] = {
-        {"b", 1},           {"bytes", 1},       {"KB", 1e3},          {"k", 1024.0},
-        {"KiB", 1024.0},    {"MB", 1e6},        {"M", 1048576.0},     {"MiB", 1048576.0},
-        {"GB", 1e9},        {"G", 1073741824.0}, {"GiB", 1073741824.0}, {"TB", 1e12},
-        {"T", 1099511627776.0}, {"TiB", 1099511627776.0},
+        {"b", 1},
+        {"bytes", 1},
+        {"KB", 1e3},
+        {"k", 1024.0},
+        {"KiB", 1024.0},
+        {"MB", 1e6},
+        {"M", 1048576.0},
+        {"MiB", 1048576.0},
+        {"GB", 1e9},
+        {"G", 1073741824.0},
+        {"GiB", 1073741824.0},
+        {"TB", 1e12},
+        {"T", 1099511627776.0},
+        {"TiB", 1099511627776.0},
     };
     xmlChar *unit = xmlGetProp(mem, (const xmlChar *)"unit");
     xmlChar *text = xmlNodeGetContent(mem);
@@ -106,8 +116,7 @@ static bool drv_caps_any_socket(const xmlNode *cells)
     for (const xmlNode *cell = cells->children; cell; cell = cell->next) {
         if (!drv_caps_is(cell, "cell"))
             continue;
-        for (const xmlNode *c = drv_caps_child(drv_caps_child(cell, "cpus"), "cpu"); c;
-             c = c->next)
+        for (const xmlNode *c = drv_caps_child(drv_caps_child(cell, "cpus"), "cpu"); c; c = c->next)
             if (drv_caps_is(c, "cpu") && xmlHasProp(c, (const xmlChar *)"socket_id"))
                 return true;
     }
@@ -159,8 +168,7 @@ static int drv_caps_cells(struct drv_host_builder *b, const xmlNode *cells, stru
             return err_wrap(err, "cell %d", id);
         if (drv_host_builder_add_node(b, id, mem, err) < 0)
             return -1;
-        for (const xmlNode *c = drv_caps_child(drv_caps_child(cell, "cpus"), "cpu"); c;
-             c = c->next)
+        for (const xmlNode *c = drv_caps_child(drv_caps_child(cell, "cpus"), "cpu"); c; c = c->next)
             if (drv_caps_is(c, "cpu") && drv_caps_cpu(b, c, id, need_socket, err) < 0)
                 return -1;
     }
@@ -214,9 +222,8 @@ struct drv_host *drv_host_parse_capabilities(const char *xml, const struct drv_h
     }
     drv_host_builder_init(&b, lim, "capabilities");
     const xmlNode *root = xmlDocGetRootElement(doc);
-    const xmlNode *host = root && drv_caps_is(root, "capabilities")
-                              ? drv_caps_child(root, "host")
-                              : NULL;
+    const xmlNode *host =
+        root && drv_caps_is(root, "capabilities") ? drv_caps_child(root, "host") : NULL;
     const xmlNode *cells = drv_caps_child(drv_caps_child(host, "topology"), "cells");
     if (!host)
         err_set(err, ERR_INVALID, "capabilities: no <capabilities><host> element");

@@ -137,8 +137,8 @@ static int drv_desc_read(struct drv_desc *d, const char *text, struct err **err)
             }
             if (slot == &d->mem_mib) {
                 if (seen_mem)
-                    return err_set(err, ERR_INVALID,
-                                   "host description: memory given twice (`%s`)", key);
+                    return err_set(err, ERR_INVALID, "host description: memory given twice (`%s`)",
+                                   key);
                 seen_mem = true;
             }
             *slot = x * scale;
@@ -152,12 +152,11 @@ static bool drv_desc_whole(double x, double lo, double hi)
     return x >= lo && x <= hi && x == floor(x);
 }
 
-struct drv_host *drv_host_parse_description(const char *text,
-                                            const struct drv_host_limits *lim,
+struct drv_host *drv_host_parse_description(const char *text, const struct drv_host_limits *lim,
                                             struct err **err)
 {
-    struct drv_desc d = {.cpus = 0, .mem_mib = 0, .sockets = 1, .nodes = 0, .threads = 1,
-                         .l3 = 1, .lim = *lim};
+    struct drv_desc d = {
+        .cpus = 0, .mem_mib = 0, .sockets = 1, .nodes = 0, .threads = 1, .l3 = 1, .lim = *lim};
     if (drv_desc_read(&d, text, err) < 0)
         return NULL;
     if (d.nodes == 0)
@@ -173,8 +172,9 @@ struct drv_host *drv_host_parse_description(const char *text,
     }
     if (!drv_desc_whole(d.sockets, 1, d.cpus) || !drv_desc_whole(d.nodes, 1, d.cpus) ||
         !drv_desc_whole(d.threads, 1, 8) || !drv_desc_whole(d.l3, 1, d.cpus)) {
-        err_set(err, ERR_INVALID, "host description: sockets, nodes, threads and l3 must be "
-                                  "whole numbers (threads at most 8)");
+        err_set(err, ERR_INVALID,
+                "host description: sockets, nodes, threads and l3 must be "
+                "whole numbers (threads at most 8)");
         return NULL;
     }
     int32_t cpus = (int32_t)d.cpus, nodes = (int32_t)d.nodes, sockets = (int32_t)d.sockets;
@@ -219,7 +219,7 @@ struct drv_host *drv_host_parse_description(const char *text,
         drv_host_builder_add_l3(&b, dom, &s);
     }
     h = drv_host_build(&b, err);
- cleanup:
+cleanup:
     drv_host_builder_release(&b);
     return h;
 }

@@ -9,16 +9,16 @@
 
 struct drv_host_raw_cpu {
     int32_t id;
-    int32_t node_id;   /* NUMA node id (not index) */
-    int32_t socket;    /* -1: unknown */
-    int32_t die;       /* -1: unknown */
-    int32_t core;      /* -1: unknown (derived from siblings or id) */
-    int32_t sibling0;  /* lowest id of its SMT siblings, -1: unknown */
+    int32_t node_id;  /* NUMA node id (not index) */
+    int32_t socket;   /* -1: unknown */
+    int32_t die;      /* -1: unknown */
+    int32_t core;     /* -1: unknown (derived from siblings or id) */
+    int32_t sibling0; /* lowest id of its SMT siblings, -1: unknown */
 };
 
 struct drv_host_raw_node {
     int32_t id;
-    double mem_mib;    /* < 0: not given */
+    double mem_mib; /* < 0: not given */
 };
 
 struct drv_host_raw_l3 {
@@ -44,8 +44,7 @@ int drv_host_builder_add_node(struct drv_host_builder *b, int32_t id, double mem
                               struct err **err);
 int drv_host_builder_add_cpu(struct drv_host_builder *b, const struct drv_host_raw_cpu *c,
                              struct err **err);
-void drv_host_builder_add_l3(struct drv_host_builder *b, int32_t id,
-                             const struct drv_cpuset *cpus);
+void drv_host_builder_add_l3(struct drv_host_builder *b, int32_t id, const struct drv_cpuset *cpus);
 
 /* Check, order, reserve, total up.  Returns the host (caller frees) or NULL
  * with *err. */
@@ -53,8 +52,7 @@ struct drv_host *drv_host_build(struct drv_host_builder *b, struct err **err);
 
 struct drv_host *drv_host_parse_capabilities(const char *xml, const struct drv_host_limits *lim,
                                              struct err **err);
-struct drv_host *drv_host_parse_description(const char *text,
-                                            const struct drv_host_limits *lim,
+struct drv_host *drv_host_parse_description(const char *text, const struct drv_host_limits *lim,
                                             struct err **err);
 
 #endif

@@ -13,8 +13,7 @@
 #include "driver/sculpt.h"
 
 static const struct drv_pack_policy pack_policies[] = {
-    {"static", DRV_PACK_ALLOC, &drv_policy_static, 1.0, 1.0,
-     "the flavor, no overcommit"},
+    {"static", DRV_PACK_ALLOC, &drv_policy_static, 1.0, 1.0, "the flavor, no overcommit"},
     {"nova-default", DRV_PACK_ALLOC, &drv_policy_static, 16.0, 1.5,
      "the flavor, Nova Zed's allocation ratios (CPU 16.0, RAM 1.5)"},
     {"vpa", DRV_PACK_ALLOC, &drv_policy_vpa, 1.0, 1.0,
@@ -55,7 +54,7 @@ struct pack_vm {
     char uuid[DRV_UUID_LEN + 1];
     struct drv_res ceiling;
     int32_t vcpus_max;
-    int32_t host;               /* -1: not on a host */
+    int32_t host; /* -1: not on a host */
     bool unplaced, affected, gone;
     bool fresh;                 /* a new sample arrived this step */
     size_t cur;                 /* latest sample at or before the step */
@@ -63,19 +62,19 @@ struct pack_vm {
     struct drv_predictor *pred; /* DRV_PACK_SCULPT */
     struct drv_shape shape;     /* in force */
     double contig;
-    int64_t reshaped_at;        /* slot of the last counted reshape */
+    int64_t reshaped_at; /* slot of the last counted reshape */
 };
 
 struct pack_host {
-    struct drv_sculpt *e;       /* NULL: closed */
+    struct drv_sculpt *e; /* NULL: closed */
     int32_t nvms;
-    double load[DRV_RES_LAST];  /* capped use this step */
+    double load[DRV_RES_LAST]; /* capped use this step */
 };
 
 struct pack_run {
     const struct drv_trace *tr;
     const struct drv_pack_policy *pol;
-    struct drv_host *host;      /* with the policy's ratios */
+    struct drv_host *host; /* with the policy's ratios */
     struct drv_sculpt_params params;
     struct drv_cost_model cm;
     struct drv_predict_config pc;
@@ -87,10 +86,10 @@ struct pack_run {
     size_t nvms;
     struct pack_host *hosts;
     size_t nhosts, caphosts;
-    void *shared;               /* the policy's shared state */
+    void *shared;                  /* the policy's shared state */
     struct drv_blueprint *scratch; /* one-step blueprint for revisions */
     struct drv_pack_stats *st;
-    int64_t steps_with_vms;     /* denominator of the time averages */
+    int64_t steps_with_vms; /* denominator of the time averages */
 };
 
 static int64_t pack_slot(const struct pack_run *r, int64_t t)
@@ -277,8 +276,8 @@ static void pack_next(struct pack_run *r, struct pack_vm *vm, int64_t t)
     snprintf(bp->model, sizeof(bp->model), "%s", drv_predict_model_name(st.model[DRV_RES_VCPU]));
 }
 
-static struct drv_predictor *pack_predictor(struct pack_run *r, const struct pack_vm *vm,
-                                            int64_t t, struct err **err)
+static struct drv_predictor *pack_predictor(struct pack_run *r, const struct pack_vm *vm, int64_t t,
+                                            struct err **err)
 {
     char flavor[64];
     const struct drv_res *c = &vm->ceiling;
@@ -327,8 +326,8 @@ static int pack_arrive(struct pack_run *r, struct pack_vm *vm, int64_t t, struct
         vm->pred = pack_predictor(r, vm, t, err);
         if (!vm->pred)
             return -1;
-        struct drv_blueprint *bp = drv_predictor_blueprint(vm->pred, t, r->horizon_s,
-                                                           r->step_s, &r->cm, err);
+        struct drv_blueprint *bp =
+            drv_predictor_blueprint(vm->pred, t, r->horizon_s, r->step_s, &r->cm, err);
         if (!bp)
             return -1;
         rc = pack_place(r, vm, bp, t, err);
@@ -627,7 +626,7 @@ static int pack_one(const struct drv_trace *tr, const struct drv_host *host, con
     rc = pack_policy_run(&r, progress, opaque, err);
     if (rc == 0)
         pack_finish(st, r.steps_with_vms, r.step_s, r.cm.reshape);
- cleanup:
+cleanup:
     for (size_t i = 0; i < r.nvms; i++)
         if (!r.vms[i].gone && (r.vms[i].state || r.vms[i].pred))
             pack_leave(&r, &r.vms[i]);

@@ -49,16 +49,16 @@ struct cfg;
 struct err;
 
 enum drv_pack_kind {
-    DRV_PACK_ALLOC,   /* a replay policy's allocation, applied as it is */
-    DRV_PACK_SCULPT,  /* the prediction module's blueprints through the engine */
+    DRV_PACK_ALLOC,  /* a replay policy's allocation, applied as it is */
+    DRV_PACK_SCULPT, /* the prediction module's blueprints through the engine */
 };
 
 struct drv_pack_policy {
     const char *name;
     enum drv_pack_kind kind;
-    const struct drv_policy_ops *ops;   /* DRV_PACK_ALLOC */
-    double cpu_ratio, mem_ratio;        /* < 0: the host's (from sculpt.conf) */
-    const char *what;                   /* one line for reports */
+    const struct drv_policy_ops *ops; /* DRV_PACK_ALLOC */
+    double cpu_ratio, mem_ratio;      /* < 0: the host's (from sculpt.conf) */
+    const char *what;                 /* one line for reports */
 };
 
 /* The policies --pack knows, in report order; NULL when unknown. */
@@ -81,17 +81,17 @@ struct drv_pack_stats {
     uint64_t host_steps, host_violations;
     uint64_t vm_steps, guest_violations, reshapes;
     double vm_hours;
-    size_t placed, unplaced;           /* VMs placed; VMs no empty host could hold */
+    size_t placed, unplaced; /* VMs placed; VMs no empty host could hold */
     double elapsed_s;
 };
 
 struct drv_pack_result {
     size_t vms;
     int32_t step_s;
-    uint64_t vm_steps;                 /* summed over policies */
-    double elapsed_s;                  /* summed over policies */
+    uint64_t vm_steps; /* summed over policies */
+    double elapsed_s;  /* summed over policies */
     size_t npolicies;
-    struct drv_pack_stats *policies;   /* owned */
+    struct drv_pack_stats *policies; /* owned */
 };
 
 /* Replay `tr` onto hosts like `host` under each policy.  `cfg` gives prices,

@@ -127,8 +127,8 @@ static void pack_print_json(const struct drv_trace *tr, const struct drv_host *h
            "\"nodes\":%d},\"vm_steps\":%llu,\"elapsed_s\":%.6f,\"vm_steps_per_s\":%.1f,"
            "\"policies\":{",
            drv_trace_format_name(tr->format), r->vms, r->step_s, h->ncpus,
-           h->capacity.v[DRV_RES_MEM_MIB], h->nnodes, (unsigned long long)r->vm_steps,
-           r->elapsed_s, r->elapsed_s > 0 ? (double)r->vm_steps / r->elapsed_s : 0);
+           h->capacity.v[DRV_RES_MEM_MIB], h->nnodes, (unsigned long long)r->vm_steps, r->elapsed_s,
+           r->elapsed_s > 0 ? (double)r->vm_steps / r->elapsed_s : 0);
     for (size_t p = 0; p < r->npolicies; p++) {
         const struct drv_pack_stats *s = &r->policies[p];
         printf("%s\"%s\":{\"hosts_peak\":%d,\"hosts_mean\":%.6f,\"vms_per_host\":%.6f,"
@@ -221,8 +221,8 @@ int drv_replay_pack_cli(int argc, char **argv)
     host = pack_host(o.host, cfg, &err);
     if (!host)
         goto fail;
-    tr = drv_trace_load(o.format, (const char *const *)argv + optind, (size_t)(argc - optind),
-                        NULL, NULL, &err);
+    tr = drv_trace_load(o.format, (const char *const *)argv + optind, (size_t)(argc - optind), NULL,
+                        NULL, &err);
     if (!tr)
         goto fail;
     if (tr->nvms == 0) {
@@ -243,7 +243,7 @@ int drv_replay_pack_cli(int argc, char **argv)
     drv_host_free(host);
     return ret;
 
- fail:
+fail:
     fprintf(stderr, "sculpt-replay: %s\n", err ? err->msg : "failed");
     drv_trace_free(tr);
     drv_host_free(host);

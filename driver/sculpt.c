@@ -13,7 +13,6 @@
 #include "driver/cost_estimate.h"
 #include "driver/sculpt_priv.h"
 
-
 void drv_sculpt_params_from_cfg(const struct cfg *cfg, struct drv_sculpt_params *out)
 {
     memset(out, 0, sizeof(*out));
@@ -67,9 +66,9 @@ static double sculpt_normal_quantile(double p)
                                -1.328068155288572e+01};
     static const double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
                                -2.400758277161838e+00, -2.549732539343734e+00,
-                               4.374664141464968e+00, 2.938163982698783e+00};
-    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                               2.445134137142996e+00, 3.754408661907416e+00};
+                               4.374664141464968e+00,  2.938163982698783e+00};
+    static const double d[] = {7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+                               3.754408661907416e+00};
     const double lo = 0.02425;
     if (p <= 0)
         return -INFINITY;
@@ -94,14 +93,14 @@ static int sculpt_params_validate(const struct drv_sculpt_params *p, struct err 
                        p->host_violation_rate);
     if (!(p->hysteresis >= 0 && p->hysteresis < 1))
         return err_set(err, ERR_INVALID, "engine: hysteresis %g outside [0, 1)", p->hysteresis);
-    if (p->shrink_hold_steps < 0 || p->lead_steps < 1 || p->move_budget < 0 ||
-        p->records_max < 0)
+    if (p->shrink_hold_steps < 0 || p->lead_steps < 1 || p->move_budget < 0 || p->records_max < 0)
         return err_set(err, ERR_INVALID, "engine: hold %d, lead %d, move budget %d, records %d",
                        p->shrink_hold_steps, p->lead_steps, p->move_budget, p->records_max);
     if (!(p->observed_margin >= 0) || !(p->mem_floor_margin >= 0) || !(p->cpu_floor_vcpu > 0) ||
         !(p->reshape_horizon_s > 0))
-        return err_set(err, ERR_INVALID, "engine: margins, CPU floor or reshape horizon out of "
-                                         "range");
+        return err_set(err, ERR_INVALID,
+                       "engine: margins, CPU floor or reshape horizon out of "
+                       "range");
     for (int k = 0; k < DRV_RES_LAST; k++)
         if (!(p->cost.price[k] >= 0) || !(p->cost.violation[k] >= 0))
             return err_set(err, ERR_INVALID, "engine: negative price for `%s`",
@@ -248,8 +247,8 @@ struct drv_res sculpt_floor(const struct drv_sculpt *e, const struct sculpt_gues
     return f;
 }
 
-double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s,
-                      int k, double floor)
+double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s, int k,
+                      double floor)
 {
     double ceil = g->spec.ceiling.v[k];
     if (!g->bp)
@@ -306,8 +305,7 @@ static int sculpt_spec_validate(const struct drv_sculpt_guest_spec *s, struct er
     if (drv_res_validate(s->ceiling, err) < 0)
         return err_wrap(err, "guest `%s` ceiling", s->uuid);
     if (!(s->ceiling.v[DRV_RES_VCPU] > 0) || !(s->ceiling.v[DRV_RES_MEM_MIB] > 0))
-        return err_set(err, ERR_INVALID, "guest `%s`: the ceiling needs vCPUs and memory",
-                       s->uuid);
+        return err_set(err, ERR_INVALID, "guest `%s`: the ceiling needs vCPUs and memory", s->uuid);
     if (s->vcpus_max < 1 || s->vcpus_max > DRV_CPUSET_MAX ||
         s->vcpus_max < s->ceiling.v[DRV_RES_VCPU] - 1e-9)
         return err_set(err, ERR_INVALID, "guest `%s`: %d vCPUs defined for a ceiling of %g",
@@ -316,8 +314,8 @@ static int sculpt_spec_validate(const struct drv_sculpt_guest_spec *s, struct er
         return err_set(err, ERR_INVALID, "guest `%s`: %g MiB defined for a ceiling of %g MiB",
                        s->uuid, s->mem_max_mib, s->ceiling.v[DRV_RES_MEM_MIB]);
     if (s->priority < -1000 || s->priority > 1000)
-        return err_set(err, ERR_INVALID, "guest `%s`: priority %d outside [-1000, 1000]",
-                       s->uuid, s->priority);
+        return err_set(err, ERR_INVALID, "guest `%s`: priority %d outside [-1000, 1000]", s->uuid,
+                       s->priority);
     if (!(s->mem_floor_mib >= 0) || s->mem_floor_mib > s->ceiling.v[DRV_RES_MEM_MIB])
         return err_set(err, ERR_INVALID, "guest `%s`: memory floor %g MiB above its ceiling",
                        s->uuid, s->mem_floor_mib);
@@ -365,8 +363,8 @@ static void sculpt_initial_shape(struct drv_sculpt *e, struct sculpt_guest *g, i
 /* ---- public entry points ---- */
 
 int drv_sculpt_admit(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
-                     const struct drv_blueprint *bp, int64_t now_s,
-                     struct drv_sculpt_refusal *why, struct err **err)
+                     const struct drv_blueprint *bp, int64_t now_s, struct drv_sculpt_refusal *why,
+                     struct err **err)
 {
     struct drv_sculpt_refusal local;
     if (sculpt_spec_validate(spec, err) < 0 || drv_blueprint_validate(bp, err) < 0)
@@ -426,8 +424,8 @@ int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
 }
 
 int drv_sculpt_adopt(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
-                     const struct drv_blueprint *bp, const struct drv_shape *shape,
-                     int64_t now_s, struct err **err)
+                     const struct drv_blueprint *bp, const struct drv_shape *shape, int64_t now_s,
+                     struct err **err)
 {
     if (sculpt_spec_validate(spec, err) < 0 || (bp && drv_blueprint_validate(bp, err) < 0))
         return -1;
@@ -435,11 +433,11 @@ int drv_sculpt_adopt(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
         return err_wrap(err, "adopt `%s`", spec->uuid);
     for (int i = 0; i < DRV_CPUSET_MAX; i++)
         if (drv_cpuset_has(&shape->pcpus, i) && drv_host_cpu_index(e->host, i) < 0)
-            return err_set(err, ERR_INVALID, "adopt `%s`: CPU %d is not on this host",
-                           spec->uuid, i);
+            return err_set(err, ERR_INVALID, "adopt `%s`: CPU %d is not on this host", spec->uuid,
+                           i);
     if (shape->numa_node >= e->host->nnodes)
-        return err_set(err, ERR_INVALID, "adopt `%s`: NUMA node %d is not on this host",
-                       spec->uuid, shape->numa_node);
+        return err_set(err, ERR_INVALID, "adopt `%s`: NUMA node %d is not on this host", spec->uuid,
+                       shape->numa_node);
     struct sculpt_guest *g = sculpt_guest_new(spec, bp, now_s);
     g->shape = *shape;
     g->target = shape->res;
@@ -470,15 +468,16 @@ int drv_sculpt_remove(struct drv_sculpt *e, const char *uuid, struct err **err)
     sculpt_pin_unload(e, g);
     sculpt_delete(e, g);
     e->version++;
-    sculpt_record(e, uuid, DRV_SCULPT_DEC_REMOVE, -1, 0, "", 0, 0, 0, "removed after %" PRId64
-                  " s, %" PRIu64 " reshapes", e->now_s - g->placed_s, g->reshapes);
+    sculpt_record(e, uuid, DRV_SCULPT_DEC_REMOVE, -1, 0, "", 0, 0, 0,
+                  "removed after %" PRId64 " s, %" PRIu64 " reshapes", e->now_s - g->placed_s,
+                  g->reshapes);
     pthread_mutex_unlock(&e->lock);
     sculpt_guest_free(g);
     return 0;
 }
 
-int drv_sculpt_set_blueprint(struct drv_sculpt *e, const char *uuid,
-                             const struct drv_blueprint *bp, struct err **err)
+int drv_sculpt_set_blueprint(struct drv_sculpt *e, const char *uuid, const struct drv_blueprint *bp,
+                             struct err **err)
 {
     if (drv_blueprint_validate(bp, err) < 0)
         return -1;
@@ -595,7 +594,7 @@ int drv_sculpt_force(struct drv_sculpt *e, const char *uuid, struct drv_res res,
         char a[160], b[160];
         sculpt_record(e, uuid,
                       want.v[DRV_RES_VCPU] >= from.res.v[DRV_RES_VCPU] ? DRV_SCULPT_DEC_GROW
-                                                                     : DRV_SCULPT_DEC_SHRINK,
+                                                                       : DRV_SCULPT_DEC_SHRINK,
                       -1, 0, "operator", 0, 0, 0, "set from %s to %s",
                       drv_res_format(from.res, a, sizeof(a)), drv_res_format(want, b, sizeof(b)));
     }
@@ -724,21 +723,21 @@ static double sculpt_room(const struct drv_sculpt *e, int k, double shapes)
         if (!sculpt_shaped(g, k))
             continue;
         double m, v;
-        sculpt_moments(g, g->bp ? sculpt_bp_step(g->bp, e->now_s) : 0, k, g->shape.res.v[k],
-                       &m, &v);
+        sculpt_moments(g, g->bp ? sculpt_bp_step(g->bp, e->now_s) : 0, k, g->shape.res.v[k], &m,
+                       &v);
         mean += m;
         var += v;
     }
     double risk = mean + e->z * sqrt(var);
-    if (risk >= shapes)      /* shapes cap use: no more than physical room */
+    if (risk >= shapes) /* shapes cap use: no more than physical room */
         room = fmin(room, cap - shapes);
-    else if (mean > 0)       /* room in use, counted in shapes */
+    else if (mean > 0) /* room in use, counted in shapes */
         room = fmin(room, (cap - risk) * shapes / mean);
     return room > 0 ? room : 0;
 }
 
-static void sculpt_inventory_item(const struct drv_sculpt *e, int k, double total,
-                                  double reserved, struct drv_sculpt_inventory_item *it)
+static void sculpt_inventory_item(const struct drv_sculpt *e, int k, double total, double reserved,
+                                  struct drv_sculpt_inventory_item *it)
 {
     double flavors = 0, shapes = 0;
     for (size_t i = 0; i < e->nguests; i++) {
@@ -772,8 +771,8 @@ void drv_sculpt_inventory(struct drv_sculpt *e, struct drv_sculpt_inventory *out
         mem_total += h->nodes[i].mem_mib;
     sculpt_inventory_item(e, DRV_RES_VCPU, h->ncpus, h->ncpus - h->capacity.v[DRV_RES_VCPU],
                           &out->vcpu);
-    sculpt_inventory_item(e, DRV_RES_MEM_MIB, mem_total,
-                          mem_total - h->capacity.v[DRV_RES_MEM_MIB], &out->memory_mb);
+    sculpt_inventory_item(e, DRV_RES_MEM_MIB, mem_total, mem_total - h->capacity.v[DRV_RES_MEM_MIB],
+                          &out->memory_mb);
     /* the ratio above relates to usable capacity; Placement applies it to
      * total - reserved, which is the same quantity */
     out->disk_gb.total = (int64_t)floor(h->disk_gb);

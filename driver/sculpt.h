@@ -81,12 +81,12 @@ void drv_sculpt_params_from_cfg(const struct cfg *cfg, struct drv_sculpt_params 
 /* What the engine needs to know of a guest besides its blueprint. */
 struct drv_sculpt_guest_spec {
     char uuid[DRV_UUID_LEN + 1];
-    struct drv_res ceiling;     /* never shaped above (the flavor; NIC/disk: its quota
-                                 * extra specs or the host's capacity) */
-    int32_t vcpus_max;          /* vCPUs the guest is defined with (room to grow) */
-    double mem_max_mib;         /* memory it is defined with */
-    int32_t priority;           /* higher is squeezed later; default 0 */
-    double mem_floor_mib;       /* never ballooned below this (0: observed working set) */
+    struct drv_res ceiling; /* never shaped above (the flavor; NIC/disk: its quota
+                             * extra specs or the host's capacity) */
+    int32_t vcpus_max;      /* vCPUs the guest is defined with (room to grow) */
+    double mem_max_mib;     /* memory it is defined with */
+    int32_t priority;       /* higher is squeezed later; default 0 */
+    double mem_floor_mib;   /* never ballooned below this (0: observed working set) */
 };
 
 /* The spec of a Nova instance: flavor ceiling, Nova's quota:* extra specs
@@ -100,23 +100,23 @@ int drv_sculpt_spec_from_instance(const struct drv_instance *inst, const struct 
 
 /* Why a guest was refused. */
 enum drv_sculpt_rule {
-    DRV_SCULPT_RULE_CEILING,    /* shapes would exceed capacity x overcommit ratio */
-    DRV_SCULPT_RULE_RISK,       /* aggregate use would exceed capacity beyond the host SLO */
-    DRV_SCULPT_RULE_FLOOR,      /* memory floors alone exceed what the host has */
-    DRV_SCULPT_RULE_SIZE,       /* the guest alone is larger than the host */
+    DRV_SCULPT_RULE_CEILING, /* shapes would exceed capacity x overcommit ratio */
+    DRV_SCULPT_RULE_RISK,    /* aggregate use would exceed capacity beyond the host SLO */
+    DRV_SCULPT_RULE_FLOOR,   /* memory floors alone exceed what the host has */
+    DRV_SCULPT_RULE_SIZE,    /* the guest alone is larger than the host */
     DRV_SCULPT_RULE_LAST,
 };
 const char *drv_sculpt_rule_name(enum drv_sculpt_rule r);
 
 struct drv_sculpt_refusal {
     enum drv_sculpt_rule rule;
-    enum drv_res_kind res;      /* the resource that does not fit */
-    int32_t step;               /* blueprint step where it does not fit */
-    int64_t at_s;               /* Unix time of that step */
-    double need;                /* what the host would need there, in res's unit */
-    double limit;               /* what it can give */
-    double by;                  /* need - limit */
-    char text[256];             /* the whole reason as a sentence */
+    enum drv_res_kind res; /* the resource that does not fit */
+    int32_t step;          /* blueprint step where it does not fit */
+    int64_t at_s;          /* Unix time of that step */
+    double need;           /* what the host would need there, in res's unit */
+    double limit;          /* what it can give */
+    double by;             /* need - limit */
+    char text[256];        /* the whole reason as a sentence */
 };
 
 /* A host-side engine on `host` (copied).  Returns NULL with *err when the
@@ -133,8 +133,8 @@ const struct drv_host *drv_sculpt_host(const struct drv_sculpt *e);
  * -1 with ERR_CAPACITY and *why filled (why may be NULL) when it does not,
  * ERR_INVALID on a bad spec or blueprint.  Changes nothing. */
 int drv_sculpt_admit(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
-                     const struct drv_blueprint *bp, int64_t now_s,
-                     struct drv_sculpt_refusal *why, struct err **err);
+                     const struct drv_blueprint *bp, int64_t now_s, struct drv_sculpt_refusal *why,
+                     struct err **err);
 
 /* Admit and place a new guest: on success the engine holds it (with a copy
  * of bp) and *shape is the shape to spawn it with.  -1 with ERR_CAPACITY
@@ -148,16 +148,16 @@ int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
  * reconciliation, a restart of sculpt-compute): no admission check, the
  * shape is kept as it is.  ERR_CONFLICT when already held. */
 int drv_sculpt_adopt(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
-                     const struct drv_blueprint *bp, const struct drv_shape *shape,
-                     int64_t now_s, struct err **err);
+                     const struct drv_blueprint *bp, const struct drv_shape *shape, int64_t now_s,
+                     struct err **err);
 
 /* Forget a guest (destroyed, migrated away).  ERR_NOT_FOUND if unknown. */
 int drv_sculpt_remove(struct drv_sculpt *e, const char *uuid, struct err **err);
 
 /* Replace a guest's blueprint with a revision (copied).  ERR_NOT_FOUND,
  * ERR_INVALID. */
-int drv_sculpt_set_blueprint(struct drv_sculpt *e, const char *uuid,
-                             const struct drv_blueprint *bp, struct err **err);
+int drv_sculpt_set_blueprint(struct drv_sculpt *e, const char *uuid, const struct drv_blueprint *bp,
+                             struct err **err);
 
 /* Change a guest's priority.  ERR_NOT_FOUND. */
 int drv_sculpt_set_priority(struct drv_sculpt *e, const char *uuid, int32_t priority,
@@ -166,13 +166,13 @@ int drv_sculpt_set_priority(struct drv_sculpt *e, const char *uuid, int32_t prio
 /* Record observed use (what the guest used over the last interval, capped
  * by its shape where the hypervisor enforces it).  ERR_NOT_FOUND,
  * ERR_INVALID. */
-int drv_sculpt_observe(struct drv_sculpt *e, const char *uuid, struct drv_res use,
-                       int64_t t_s, struct err **err);
+int drv_sculpt_observe(struct drv_sculpt *e, const char *uuid, struct drv_res use, int64_t t_s,
+                       struct err **err);
 
 enum drv_sculpt_change_kind {
-    DRV_SCULPT_CHANGE_RESHAPE,  /* entitlement changed (maybe with vCPUs, pinning) */
-    DRV_SCULPT_CHANGE_SQUEEZE,  /* lowered below target: the host is short */
-    DRV_SCULPT_CHANGE_REPIN,    /* only the CPU set / NUMA node moved (defragmentation) */
+    DRV_SCULPT_CHANGE_RESHAPE, /* entitlement changed (maybe with vCPUs, pinning) */
+    DRV_SCULPT_CHANGE_SQUEEZE, /* lowered below target: the host is short */
+    DRV_SCULPT_CHANGE_REPIN,   /* only the CPU set / NUMA node moved (defragmentation) */
     DRV_SCULPT_CHANGE_LAST,
 };
 const char *drv_sculpt_change_kind_name(enum drv_sculpt_change_kind k);
@@ -181,9 +181,10 @@ const char *drv_sculpt_change_kind_name(enum drv_sculpt_change_kind k);
 struct drv_sculpt_change {
     char uuid[DRV_UUID_LEN + 1];
     enum drv_sculpt_change_kind kind;
-    struct drv_shape from;      /* the shape in force before */
-    struct drv_shape to;        /* the shape to apply */
-    char why[192];              /* the explanation (band, cost term) */
+    struct drv_shape from; /* the shape in force before */
+    struct drv_shape to;   /* the shape to apply */
+    char why[192];         /* the explanation (band, cost term); empty when
+                            * the engine keeps no records (records_max 0) */
 };
 
 /* Advance to now_s: compute every guest's new shape (reshape, squeeze,
@@ -217,34 +218,34 @@ int drv_sculpt_shape(struct drv_sculpt *e, const char *uuid, struct drv_shape *o
 /* ---- explanations ---- */
 
 enum drv_sculpt_decision {
-    DRV_SCULPT_DEC_ADMIT,       /* placed */
-    DRV_SCULPT_DEC_REFUSE,      /* admission refused */
-    DRV_SCULPT_DEC_GROW,        /* entitlement raised */
-    DRV_SCULPT_DEC_SHRINK,      /* entitlement lowered */
-    DRV_SCULPT_DEC_SKIP,        /* a change not worth its reshape price */
-    DRV_SCULPT_DEC_SQUEEZE,     /* lowered for a host shortage */
-    DRV_SCULPT_DEC_REPIN,       /* CPU set moved */
-    DRV_SCULPT_DEC_SHORTAGE,    /* the host is short even at every floor */
-    DRV_SCULPT_DEC_REMOVE,      /* guest left */
+    DRV_SCULPT_DEC_ADMIT,    /* placed */
+    DRV_SCULPT_DEC_REFUSE,   /* admission refused */
+    DRV_SCULPT_DEC_GROW,     /* entitlement raised */
+    DRV_SCULPT_DEC_SHRINK,   /* entitlement lowered */
+    DRV_SCULPT_DEC_SKIP,     /* a change not worth its reshape price */
+    DRV_SCULPT_DEC_SQUEEZE,  /* lowered for a host shortage */
+    DRV_SCULPT_DEC_REPIN,    /* CPU set moved */
+    DRV_SCULPT_DEC_SHORTAGE, /* the host is short even at every floor */
+    DRV_SCULPT_DEC_REMOVE,   /* guest left */
     DRV_SCULPT_DEC_LAST,
 };
 const char *drv_sculpt_decision_name(enum drv_sculpt_decision d);
 
 /* One decision and why. */
 struct drv_sculpt_record {
-    uint64_t seq;               /* increasing, for paging */
+    uint64_t seq; /* increasing, for paging */
     int64_t t_s;
-    char uuid[DRV_UUID_LEN + 1];/* "" for host-wide records */
+    char uuid[DRV_UUID_LEN + 1]; /* "" for host-wide records */
     enum drv_sculpt_decision decision;
-    int32_t res;                /* enum drv_res_kind concerned, -1 for none */
-    double quantile;            /* band level allocated (0.99 = p99), 0 when none */
-    char term[16];              /* deciding cost term or rule: "price", "violation",
-                                 * "reshape", "observed", "floor", "ceiling", "risk",
-                                 * "priority", "contiguity" */
-    double from, to;            /* value before and after (in res's unit; contiguity) */
-    double cost;                /* cost behind the decision (saving per reshape, or
-                                 * expected cost per hour), in the currency */
-    char text[160];             /* the sentence */
+    int32_t res;     /* enum drv_res_kind concerned, -1 for none */
+    double quantile; /* band level allocated (0.99 = p99), 0 when none */
+    char term[16];   /* deciding cost term or rule: "price", "violation",
+                      * "reshape", "observed", "floor", "ceiling", "risk",
+                      * "priority", "contiguity" */
+    double from, to; /* value before and after (in res's unit; contiguity) */
+    double cost;     /* cost behind the decision (saving per reshape, or
+                      * expected cost per hour), in the currency */
+    char text[160];  /* the sentence */
 };
 
 /* Copy up to `max` records, newest first, into out (uuid NULL: all; else
@@ -256,35 +257,35 @@ size_t drv_sculpt_records(struct drv_sculpt *e, const char *uuid, struct drv_scu
 
 struct drv_sculpt_guest_view {
     char uuid[DRV_UUID_LEN + 1];
-    struct drv_shape shape;     /* in force */
-    struct drv_res target;      /* what the blueprint and observations ask for */
-    struct drv_res use;         /* last observed */
-    struct drv_res floor;       /* lowest the engine would go */
+    struct drv_shape shape; /* in force */
+    struct drv_res target;  /* what the blueprint and observations ask for */
+    struct drv_res use;     /* last observed */
+    struct drv_res floor;   /* lowest the engine would go */
     struct drv_res ceiling;
     int32_t priority;
-    double contiguity;          /* of shape.pcpus */
-    double confidence;          /* of the blueprint */
-    char model[48];             /* blueprint model */
-    bool squeezed;              /* below target for a shortage */
+    double contiguity; /* of shape.pcpus */
+    double confidence; /* of the blueprint */
+    char model[48];    /* blueprint model */
+    bool squeezed;     /* below target for a shortage */
     int64_t placed_s;
-    int64_t last_reshape_s;     /* 0: never */
+    int64_t last_reshape_s; /* 0: never */
     uint64_t reshapes;
 };
 
 struct drv_sculpt_snapshot {
-    int64_t t_s;                /* time of the last step (or placement) */
-    struct drv_res capacity;    /* physical, for guests */
-    struct drv_res ceiling;     /* capacity x ratio */
-    struct drv_res allocated;   /* sum of shapes */
-    struct drv_res used;        /* sum of last observed use */
-    struct drv_res flavors;     /* sum of guests' ceilings (what Nova allocated) */
-    double contiguity;          /* mean over pinned guests (1 when none) */
-    bool shortage;              /* the last step could not fit every floor */
+    int64_t t_s;              /* time of the last step (or placement) */
+    struct drv_res capacity;  /* physical, for guests */
+    struct drv_res ceiling;   /* capacity x ratio */
+    struct drv_res allocated; /* sum of shapes */
+    struct drv_res used;      /* sum of last observed use */
+    struct drv_res flavors;   /* sum of guests' ceilings (what Nova allocated) */
+    double contiguity;        /* mean over pinned guests (1 when none) */
+    bool shortage;            /* the last step could not fit every floor */
     uint64_t admitted, refused, reshapes, squeezes, repins, skipped;
     size_t nguests;
     struct drv_sculpt_guest_view *guests; /* owned, by uuid */
     int32_t ncpus;
-    double *cpu_load;           /* owned: entitlement pinned per host CPU (host cpu order) */
+    double *cpu_load; /* owned: entitlement pinned per host CPU (host cpu order) */
 };
 
 /* A consistent copy of the engine's state; caller frees with

@@ -108,7 +108,8 @@ static void sculpt_refusal_fill(const struct drv_sculpt *e, struct drv_sculpt_re
         snprintf(w->text, sizeof(w->text),
                  "`%s` in %lld s (step %d): shapes would reach %.4g %s, over the ceiling of %.4g "
                  "%s (capacity x ratio %g) by %.4g %s",
-                 name, in_s, step, need, unit, limit, unit, e->host->ratio.v[k], need - limit, unit);
+                 name, in_s, step, need, unit, limit, unit, e->host->ratio.v[k], need - limit,
+                 unit);
         break;
     default:
         snprintf(w->text, sizeof(w->text),
@@ -156,8 +157,8 @@ int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, in
                 {DRV_SCULPT_RULE_SIZE, plan, ceiling},
                 {DRV_SCULPT_RULE_CEILING, ent[k] + plan, ceiling},
                 /* shapes cap use: the risk never exceeds the shapes' sum */
-                {DRV_SCULPT_RULE_RISK,
-                 fmin(ent[k] + plan, mean[k] + m + e->z * sqrt(var[k] + v)), cap->v[k]},
+                {DRV_SCULPT_RULE_RISK, fmin(ent[k] + plan, mean[k] + m + e->z * sqrt(var[k] + v)),
+                 cap->v[k]},
             };
             size_t nchecks = e->p.admit_by_risk ? ARRAY_SIZE(checks) : 2;
             for (size_t c = 0; c < nchecks; c++) {

@@ -25,11 +25,11 @@
 #define SCULPT_STICKY_BONUS 0.05
 
 /* Call fn(host cpu index) for each CPU of set. */
-#define SCULPT_FOR_EACH_CPU(e, set, idx)                                                  \
-    for (int32_t w_ = 0; w_ < DRV_CPUSET_MAX / 64; w_++)                                  \
-        for (uint64_t b_ = (set)->bits[w_]; b_; b_ &= b_ - 1)                              \
-            for (int32_t idx = drv_host_cpu_index((e)->host, w_ * 64 + __builtin_ctzll(b_)), \
-                         once_ = 1;                                                       \
+#define SCULPT_FOR_EACH_CPU(e, set, idx)                                                           \
+    for (int32_t w_ = 0; w_ < DRV_CPUSET_MAX / 64; w_++)                                           \
+        for (uint64_t b_ = (set)->bits[w_]; b_; b_ &= b_ - 1)                                      \
+            for (int32_t idx = drv_host_cpu_index((e)->host, w_ * 64 + __builtin_ctzll(b_)),       \
+                         once_ = 1;                                                                \
                  once_ && idx >= 0; once_ = 0)
 
 void sculpt_pin_unload(struct drv_sculpt *e, struct sculpt_guest *g)
@@ -44,7 +44,13 @@ void sculpt_pin_unload(struct drv_sculpt *e, struct sculpt_guest *g)
 
 void sculpt_pin_load(struct drv_sculpt *e, struct sculpt_guest *g)
 {
-    int n = drv_cpuset_count(&g->shape.pcpus);
+    /* reshapes mostly keep the CPU set: count and score it only when it moved */
+    if (!drv_cpuset_equal(&g->contig_of, &g->shape.pcpus) || g->contig == 0) {
+        g->contig_of = g->shape.pcpus;
+        g->npcpus = drv_cpuset_count(&g->shape.pcpus);
+        g->contig = drv_host_contiguity(e->host, &g->shape.pcpus);
+    }
+    int n = g->npcpus;
     g->cpu_share = n ? g->shape.res.v[DRV_RES_VCPU] / n : 0;
     SCULPT_FOR_EACH_CPU(e, &g->shape.pcpus, idx)
     e->cpu_load[idx] += g->cpu_share;
@@ -67,7 +73,7 @@ static double sculpt_balanced_load(const struct drv_sculpt *e, double extra)
 struct sculpt_pick {
     struct drv_cpuset set;
     double cost;
-    double maxload;   /* after placing */
+    double maxload; /* after placing */
     double contiguity;
     bool found;
 };
@@ -206,26 +212,27 @@ static int sculpt_frag_cmp(const void *pa, const void *pb)
 {
     const struct sculpt_guest *a = *(struct sculpt_guest *const *)pa;
     const struct sculpt_guest *b = *(struct sculpt_guest *const *)pb;
-    int ka = drv_cpuset_count(&a->shape.pcpus), kb = drv_cpuset_count(&b->shape.pcpus);
+    int ka = a->npcpus, kb = b->npcpus;
     if (ka != kb)
         return kb - ka; /* large guests first: they are the hardest to fit later */
     return strcmp(a->spec.uuid, b->spec.uuid);
 }
 
-static void sculpt_repin(struct drv_sculpt *e, struct sculpt_guest *g,
-                         const struct drv_cpuset *to, struct drv_sculpt_change **changes,
-                         size_t *n, size_t *cap, const char *why)
+static void sculpt_repin(struct drv_sculpt *e, struct sculpt_guest *g, const struct drv_cpuset *to,
+                         struct drv_sculpt_change **changes, size_t *n, size_t *cap,
+                         const char *why)
 {
     struct drv_shape from = g->shape;
     double before = drv_host_contiguity(e->host, &from.pcpus);
     g->shape.pcpus = *to;
     g->shape.numa_node = sculpt_pick_node(e, to, g->shape.res.v[DRV_RES_MEM_MIB]);
     sculpt_pin_load(e, g);
-    double after = drv_host_contiguity(e->host, to);
-    char a[96], b[96], text[192];
-    snprintf(text, sizeof(text), "re-pinned [%s] -> [%s]: contiguity %.2f -> %.2f (%s)",
-             drv_cpuset_format(&from.pcpus, a, sizeof(a)), drv_cpuset_format(to, b, sizeof(b)),
-             before, after, why);
+    double after = g->contig;
+    char a[96], b[96], text[192] = "";
+    if (e->ring_cap > 0) /* sculpt-replay keeps no records: no text */
+        snprintf(text, sizeof(text), "re-pinned [%s] -> [%s]: contiguity %.2f -> %.2f (%s)",
+                 drv_cpuset_format(&from.pcpus, a, sizeof(a)), drv_cpuset_format(to, b, sizeof(b)),
+                 before, after, why);
     sculpt_record(e, g->spec.uuid, DRV_SCULPT_DEC_REPIN, DRV_RES_VCPU, 0, "contiguity", before,
                   after, 0, "%s", text);
     sculpt_change_push(changes, n, cap, g, DRV_SCULPT_CHANGE_REPIN, &from, text);
@@ -268,7 +275,7 @@ static int sculpt_evict_for(struct drv_sculpt *e, struct sculpt_guest *g, int32_
         bool too_many = false;
         for (size_t i = 0; i < e->nguests && !too_many; i++) {
             struct sculpt_guest *o = e->guests[i];
-            if (o == g || drv_cpuset_count(&o->shape.pcpus) == 0)
+            if (o == g || o->npcpus == 0)
                 continue;
             bool hit = false;
             for (int32_t w = 0; w < DRV_CPUSET_MAX / 64 && !hit; w++)
@@ -321,7 +328,8 @@ static int sculpt_evict_for(struct drv_sculpt *e, struct sculpt_guest *g, int32_
             continue;
         }
         for (int32_t i = 0; i < nm; i++)
-            sculpt_repin(e, movers[i], &dest[i], changes, n, cap, "making room for a scattered guest");
+            sculpt_repin(e, movers[i], &dest[i], changes, n, cap,
+                         "making room for a scattered guest");
         sculpt_repin(e, g, &run, changes, n, cap, "a contiguous run freed for it");
         moved = nm + 1;
     }
@@ -331,8 +339,7 @@ static int sculpt_evict_for(struct drv_sculpt *e, struct sculpt_guest *g, int32_
     return moved;
 }
 
-void sculpt_defrag(struct drv_sculpt *e, struct drv_sculpt_change **changes, size_t *n,
-                   size_t *cap)
+void sculpt_defrag(struct drv_sculpt *e, struct drv_sculpt_change **changes, size_t *n, size_t *cap)
 {
     int32_t budget = e->p.move_budget;
     if (!e->p.pin_vcpus || budget <= 0 || e->nguests == 0)
@@ -341,14 +348,13 @@ void sculpt_defrag(struct drv_sculpt *e, struct drv_sculpt_change **changes, siz
     size_t nf = 0;
     for (size_t i = 0; i < e->nguests; i++) {
         struct sculpt_guest *g = e->guests[i];
-        if (drv_cpuset_count(&g->shape.pcpus) > 0 &&
-            drv_host_contiguity(e->host, &g->shape.pcpus) < 1.0)
+        if (g->npcpus > 0 && g->contig < 1.0)
             frag[nf++] = g;
     }
     qsort(frag, nf, sizeof(*frag), sculpt_frag_cmp);
     for (size_t i = 0; i < nf && budget > 0; i++) {
         struct sculpt_guest *g = frag[i];
-        if (drv_host_contiguity(e->host, &g->shape.pcpus) >= 1.0)
+        if (g->contig >= 1.0)
             continue; /* already fixed as a side effect */
         sculpt_pin_unload(e, g);
         int32_t k = sculpt_pin_count(e, g);

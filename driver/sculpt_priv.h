@@ -13,49 +13,52 @@
 
 struct sculpt_guest {
     struct drv_sculpt_guest_spec spec;
-    struct drv_blueprint *bp;   /* owned; NULL: adopted without one (flat at its shape) */
-    struct drv_shape shape;     /* in force */
-    struct drv_res target;      /* last target (before any squeeze) */
-    struct drv_res use;         /* last observed */
+    struct drv_blueprint *bp; /* owned; NULL: adopted without one (flat at its shape) */
+    struct drv_shape shape;   /* in force */
+    struct drv_res target;    /* last target (before any squeeze) */
+    struct drv_res use;       /* last observed */
     bool has_use;
     int64_t use_t;
-    double ws_mib;              /* working set: decayed peak of observed memory */
+    double ws_mib; /* working set: decayed peak of observed memory */
     int64_t ws_t;
-    int32_t low_steps;          /* consecutive steps with the target below the dead band */
+    int32_t low_steps; /* consecutive steps with the target below the dead band */
     bool squeezed;
     int64_t placed_s;
     int64_t last_reshape_s;
     uint64_t reshapes;
-    double cpu_share;           /* entitlement on each CPU of shape.pcpus */
-    double mem_on_node;         /* memory counted on shape.numa_node */
+    double cpu_share;            /* entitlement on each CPU of shape.pcpus */
+    int32_t npcpus;              /* CPUs in shape.pcpus (as last loaded) */
+    double contig;               /* their contiguity (as last loaded) */
+    struct drv_cpuset contig_of; /* the set contig was computed for */
+    double mem_on_node;          /* memory counted on shape.numa_node */
 };
 
 /* Aggregates over a time grid, for admission (rebuilt when stale). */
 struct sculpt_agg {
-    uint64_t version;           /* engine version it was built at */
+    uint64_t version; /* engine version it was built at */
     int64_t start_s;
     int32_t step_s, nsteps;
-    double *ent;                /* [nsteps][DRV_RES_LAST] sum of planned shapes */
-    double *mean;               /* [nsteps][DRV_RES_LAST] sum of expected use */
-    double *var;                /* [nsteps][DRV_RES_LAST] sum of variances */
-    int32_t cap;                /* allocated steps */
+    double *ent;  /* [nsteps][DRV_RES_LAST] sum of planned shapes */
+    double *mean; /* [nsteps][DRV_RES_LAST] sum of expected use */
+    double *var;  /* [nsteps][DRV_RES_LAST] sum of variances */
+    int32_t cap;  /* allocated steps */
 };
 
 struct drv_sculpt {
     pthread_mutex_t lock;
-    struct drv_host *host;      /* owned */
+    struct drv_host *host; /* owned */
     struct drv_sculpt_params p;
-    double z;                   /* standard normal quantile of 1 - host_violation_rate */
-    double crit[DRV_RES_LAST];  /* the cost model's quantile per resource */
+    double z;                  /* standard normal quantile of 1 - host_violation_rate */
+    double crit[DRV_RES_LAST]; /* the cost model's quantile per resource */
     struct sculpt_guest **guests;
     size_t nguests, capguests;
-    int32_t *slots;             /* open addressing: guest index + 1, 0 empty, -1 deleted */
+    int32_t *slots; /* open addressing: guest index + 1, 0 empty, -1 deleted */
     size_t nslots;
-    double *cpu_load;           /* [host->ncpus] entitlement pinned per CPU (host order) */
-    int32_t *usable;            /* host cpu indices guests may use, in topology order */
+    double *cpu_load; /* [host->ncpus] entitlement pinned per CPU (host order) */
+    int32_t *usable;  /* host cpu indices guests may use, in topology order */
     int32_t nusable;
-    double *node_mem;           /* [host->nnodes] memory placed per node */
-    uint64_t version;           /* bumped by every change of guests or shapes */
+    double *node_mem; /* [host->nnodes] memory placed per node */
+    uint64_t version; /* bumped by every change of guests or shapes */
     struct sculpt_agg agg;
     int64_t now_s;
     bool shortage;
@@ -80,8 +83,8 @@ static inline bool sculpt_shaped(const struct sculpt_guest *g, int k)
  * blueprint's allocation when it carries one (the predictor chose it with
  * the same cost model), else the cost model's quantile of its bands;
  * between floor and ceiling. */
-double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s,
-                      int k, double floor);
+double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, int32_t s, int k,
+                      double floor);
 /* Expected use and its variance for g in dimension k at blueprint step s
  * when it holds `plan`: the moments of its bands, the mean capped at the
  * plan (which the hypervisor enforces).  A blueprint made without evidence

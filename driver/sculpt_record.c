@@ -7,10 +7,10 @@
 #include "driver/sculpt_priv.h"
 
 static const char *const decision_names[DRV_SCULPT_DEC_LAST] = {
-    [DRV_SCULPT_DEC_ADMIT] = "admit",     [DRV_SCULPT_DEC_REFUSE] = "refuse",
-    [DRV_SCULPT_DEC_GROW] = "grow",       [DRV_SCULPT_DEC_SHRINK] = "shrink",
-    [DRV_SCULPT_DEC_SKIP] = "skip",       [DRV_SCULPT_DEC_SQUEEZE] = "squeeze",
-    [DRV_SCULPT_DEC_REPIN] = "repin",     [DRV_SCULPT_DEC_SHORTAGE] = "shortage",
+    [DRV_SCULPT_DEC_ADMIT] = "admit",   [DRV_SCULPT_DEC_REFUSE] = "refuse",
+    [DRV_SCULPT_DEC_GROW] = "grow",     [DRV_SCULPT_DEC_SHRINK] = "shrink",
+    [DRV_SCULPT_DEC_SKIP] = "skip",     [DRV_SCULPT_DEC_SQUEEZE] = "squeeze",
+    [DRV_SCULPT_DEC_REPIN] = "repin",   [DRV_SCULPT_DEC_SHORTAGE] = "shortage",
     [DRV_SCULPT_DEC_REMOVE] = "remove",
 };
 

@@ -48,8 +48,7 @@ int drv_sculpt_spec_from_instance(const struct drv_instance *inst, const struct 
 
     /* Nova's quotas: vif averages in KB/s (libvirt's unit, as the backends
      * and the predictor read it), disk limits per second */
-    double in_kb = 0, out_kb = 0, r_iops = 0, w_iops = 0, t_iops = 0, r_b = 0, w_b = 0,
-           t_b = 0;
+    double in_kb = 0, out_kb = 0, r_iops = 0, w_iops = 0, t_iops = 0, r_b = 0, w_b = 0, t_b = 0;
     if (sculpt_spec_number(f, "quota:vif_inbound_average", &in_kb, err) < 0 ||
         sculpt_spec_number(f, "quota:vif_outbound_average", &out_kb, err) < 0 ||
         sculpt_spec_number(f, "quota:disk_read_iops_sec", &r_iops, err) < 0 ||

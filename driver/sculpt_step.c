@@ -78,12 +78,12 @@ static void sculpt_bands(const struct sculpt_guest *g, int32_t s, int k, double 
 /* Per guest, what this step decided before the shortage pass. */
 struct sculpt_want {
     struct drv_res res;
-    int32_t s0;                 /* blueprint step now */
-    int term[DRV_RES_LAST];     /* why the target is what it is */
-    bool forced;                /* must not be skipped for its price */
-    double saving;              /* priced saving of the change */
+    int32_t s0;             /* blueprint step now */
+    int term[DRV_RES_LAST]; /* why the target is what it is */
+    bool forced;            /* must not be skipped for its price */
+    double saving;          /* priced saving of the change */
     bool squeezed;
-    double squeeze_u;           /* quantile level it was squeezed to */
+    double squeeze_u; /* quantile level it was squeezed to */
 };
 
 enum { TERM_BAND, TERM_OBSERVED, TERM_FLOOR, TERM_CEILING };
@@ -185,9 +185,9 @@ static bool sculpt_res_differs(const struct drv_res *a, const struct drv_res *b)
 struct sculpt_sq {
     struct sculpt_guest *g;
     struct sculpt_want *w;
-    double b[3];      /* bands now */
-    double hi, lo;    /* range for the current pass */
-    bool below_median;/* second pass: straight from the median (u = 0.5) to lo (u = 0) */
+    double b[3];       /* bands now */
+    double hi, lo;     /* range for the current pass */
+    bool below_median; /* second pass: straight from the median (u = 0.5) to lo (u = 0) */
 };
 
 static double sculpt_sq_value(const struct sculpt_sq *q, double u)
@@ -323,8 +323,8 @@ static void sculpt_shortage(struct drv_sculpt *e, struct sculpt_want *wants, int
                 struct drv_res floor = sculpt_floor(e, q[i].g);
                 double med = drv_cost_band_quantile(q[i].b[0], q[i].b[1], q[i].b[2], 0.5);
                 q[i].hi = q[i].w->res.v[k];
-                q[i].lo = pass == 0 ? fmin(q[i].hi, fmax(floor.v[k], med))
-                                    : fmin(q[i].hi, floor.v[k]);
+                q[i].lo =
+                    pass == 0 ? fmin(q[i].hi, fmax(floor.v[k], med)) : fmin(q[i].hi, floor.v[k]);
                 q[i].below_median = pass == 1;
             }
             excess = pass == 0 ? sculpt_squeeze_class(q + c0, c1 - c0, k, 0.5, e->crit[k], excess)
@@ -375,8 +375,8 @@ static void sculpt_apply(struct drv_sculpt *e, struct sculpt_guest *g, const str
     g->shape.res = w->res;
     int32_t online = (int32_t)ceil(w->res.v[DRV_RES_VCPU] - 1e-9);
     if (w->squeezed) /* a squeeze is temporary: keep vCPUs, lower the quota */
-        online = (int32_t)fmax(online, fmin(from.vcpus_online,
-                                            ceil(g->target.v[DRV_RES_VCPU] - 1e-9)));
+        online =
+            (int32_t)fmax(online, fmin(from.vcpus_online, ceil(g->target.v[DRV_RES_VCPU] - 1e-9)));
     g->shape.vcpus_online = online;
     sculpt_shape_finish(g, &g->shape);
     if (g->shape.vcpus_online != from.vcpus_online || drv_cpuset_count(&from.pcpus) == 0)
@@ -392,25 +392,29 @@ static void sculpt_apply(struct drv_sculpt *e, struct sculpt_guest *g, const str
     const char *name = drv_res_kind_name((enum drv_res_kind)k);
     const char *unit = drv_res_kind_unit((enum drv_res_kind)k);
     double a = from.res.v[k], b = g->shape.res.v[k];
-    char why[192];
+    char why[192] = "";
     enum drv_sculpt_decision d;
+    bool explain = e->ring_cap > 0; /* sculpt-replay keeps no records: no text */
     if (w->squeezed) {
         d = DRV_SCULPT_DEC_SQUEEZE;
         e->squeezes++;
-        snprintf(why, sizeof(why),
-                 "squeezed `%s` %.4g -> %.4g %s (target %.4g): host short, priority %d, "
-                 "lowered to its p%.3g band",
-                 name, a, b, unit, g->target.v[k], g->spec.priority, 100 * w->squeeze_u);
+        if (explain)
+            snprintf(why, sizeof(why),
+                     "squeezed `%s` %.4g -> %.4g %s (target %.4g): host short, priority %d, "
+                     "lowered to its p%.3g band",
+                     name, a, b, unit, g->target.v[k], g->spec.priority, 100 * w->squeeze_u);
     } else {
         d = b > a ? DRV_SCULPT_DEC_GROW : DRV_SCULPT_DEC_SHRINK;
-        const char *basis = w->term[k] == TERM_OBSERVED ? "observed use plus margin"
-                            : w->term[k] == TERM_FLOOR  ? "the floor (working set plus margin)"
+        const char *basis = w->term[k] == TERM_OBSERVED  ? "observed use plus margin"
+                            : w->term[k] == TERM_FLOOR   ? "the floor (working set plus margin)"
                             : w->term[k] == TERM_CEILING ? "the flavor's ceiling"
                                                          : "the blueprint's band";
-        snprintf(why, sizeof(why), "%s `%s` %.4g -> %.4g %s: %s (p%.3g over %d steps), "
-                 "saving %.3g per reshape of %.3g",
-                 b > a ? "grew" : "shrank", name, a, b, unit, basis, 100 * e->crit[k],
-                 e->p.lead_steps, w->saving, e->p.cost.reshape);
+        if (explain)
+            snprintf(why, sizeof(why),
+                     "%s `%s` %.4g -> %.4g %s: %s (p%.3g over %d steps), "
+                     "saving %.3g per reshape of %.3g",
+                     b > a ? "grew" : "shrank", name, a, b, unit, basis, 100 * e->crit[k],
+                     e->p.lead_steps, w->saving, e->p.cost.reshape);
     }
     sculpt_record(e, g->spec.uuid, d, k, w->squeezed ? w->squeeze_u : e->crit[k],
                   w->squeezed ? "priority"
@@ -451,8 +455,8 @@ int sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **
                           g->shape.res.v[k], w->res.v[k], w->saving,
                           "kept `%s` at %.4g (wanted %.4g): saving %.3g does not pay a reshape "
                           "of %.3g",
-                          drv_res_kind_name((enum drv_res_kind)k), g->shape.res.v[k],
-                          w->res.v[k], w->saving, e->p.cost.reshape);
+                          drv_res_kind_name((enum drv_res_kind)k), g->shape.res.v[k], w->res.v[k],
+                          w->saving, e->p.cost.reshape);
             continue;
         }
         sculpt_apply(e, g, w, &ch, &n, &cap);

@@ -81,7 +81,8 @@ static int rig_setup(void **state)
     r->cfg = cfg_new_defaults();
     assert_int_equal(cfg_set(r->cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
     assert_int_equal(cfg_set(r->cfg, "fake", "topology",
-                             "nodes=1,sockets=1,cores=4,threads=2,mem_mib=16384", &err), 0);
+                             "nodes=1,sockets=1,cores=4,threads=2,mem_mib=16384", &err),
+                     0);
     r->hv = drv_hv_open(NULL, r->cfg, &err);
     assert_non_null(r->hv);
     r->host = drv_control_host(r->hv, r->cfg, &err);
@@ -200,7 +201,7 @@ static void test_loop_reshapes_toward_use(void **state)
     admit_and_spawn(r, UUID_B, 2, 2048);
     assert_int_equal(r->seen.blueprints, 2);
     double a0 = held(r, UUID_A, DRV_RES_VCPU), m0 = held(r, UUID_A, DRV_RES_MEM_MIB);
-    demand(r, UUID_A, 0.4, 700); /* mostly idle */
+    demand(r, UUID_A, 0.4, 700);  /* mostly idle */
     demand(r, UUID_B, 1.8, 1500); /* busy */
     int changes = 0;
     for (int i = 0; i < 90; i++) {
@@ -362,8 +363,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_loop_reshapes_toward_use, rig_setup, rig_teardown),
-        cmocka_unit_test_setup_teardown(test_backend_failures_are_retried, rig_setup,
-                                        rig_teardown),
+        cmocka_unit_test_setup_teardown(test_backend_failures_are_retried, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_override_and_forget, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_after_restart, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_thread, rig_setup, rig_teardown),

@@ -36,8 +36,7 @@ static const char *order(const struct drv_host *h, int n)
     int len = 0;
     buf[0] = '\0';
     for (int i = 0; i < n && i < h->ncpus; i++)
-        len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s%d", i ? "," : "",
-                        h->cpus[i].id);
+        len += snprintf(buf + len, sizeof(buf) - (size_t)len, "%s%d", i ? "," : "", h->cpus[i].id);
     return buf;
 }
 
@@ -179,12 +178,11 @@ static void test_offline_cpu_and_missing_memory(void **state)
     (void)state;
     struct drv_host_limits lim = limits_none();
     struct err *err = NULL;
-    const char *xml =
-        "<capabilities><host><topology><cells num='1'><cell id='0'><cpus num='3'>"
-        "<cpu id='0' socket_id='0' core_id='0' siblings='0'/>"
-        "<cpu id='1' socket_id='0' core_id='1' siblings='1'/>"
-        "<cpu id='2'/>"
-        "</cpus></cell></cells></topology></host></capabilities>";
+    const char *xml = "<capabilities><host><topology><cells num='1'><cell id='0'><cpus num='3'>"
+                      "<cpu id='0' socket_id='0' core_id='0' siblings='0'/>"
+                      "<cpu id='1' socket_id='0' core_id='1' siblings='1'/>"
+                      "<cpu id='2'/>"
+                      "</cpus></cell></cells></topology></host></capabilities>";
     /* no memory in the cells and none from the limits */
     assert_null(drv_host_parse(xml, &lim, &err));
     assert_non_null(strstr(err->msg, "no memory"));
@@ -223,7 +221,8 @@ static void test_description(void **state)
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs("# a small host\ncpus = 8   # logical\nmem_mib=16384\nl3=2\n"
-          "reserved_cpus=1, cpu_allocation_ratio=4\n", f);
+          "reserved_cpus=1, cpu_allocation_ratio=4\n",
+          f);
     fclose(f);
     autoptr(drv_host) g = drv_host_load(path, &lim, &err);
     remove(path);

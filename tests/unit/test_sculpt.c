@@ -101,8 +101,8 @@ static struct drv_sculpt_guest_spec spec_of(const char *uuid, int vcpus, double 
     return s;
 }
 
-static void place_ok(struct drv_sculpt *e, const char *uuid, int vcpus, double mem,
-                     int priority, struct drv_blueprint *bp, struct drv_shape *shape)
+static void place_ok(struct drv_sculpt *e, const char *uuid, int vcpus, double mem, int priority,
+                     struct drv_blueprint *bp, struct drv_shape *shape)
 {
     struct drv_sculpt_guest_spec s = spec_of(uuid, vcpus, mem, priority);
     struct drv_shape local;
@@ -252,7 +252,7 @@ static void test_force(void **state)
     place_ok(e, "a", 4, 4096, 0, bp_flat(30, 1, 1024), NULL);
     struct drv_res r = drv_res_zero();
     r.v[DRV_RES_VCPU] = 3.5;
-    r.v[DRV_RES_MEM_MIB] = 9000; /* clipped to the flavor */
+    r.v[DRV_RES_MEM_MIB] = 9000;   /* clipped to the flavor */
     r.v[DRV_RES_NET_IN_MBPS] = 50; /* not limited for this guest: stays 0 */
     struct drv_sculpt_change c;
     struct err *err = NULL;
@@ -432,7 +432,7 @@ static void test_observed_use_overrides_blueprint(void **state)
     place_ok(e, "a", 4, 4096, 0, bp_flat(60, 1, 1024), NULL);
     struct err *err = NULL;
     struct drv_res use = drv_res_zero();
-    use.v[DRV_RES_VCPU] = 1.0; /* pressing on its 1 vCPU limit */
+    use.v[DRV_RES_VCPU] = 1.0;     /* pressing on its 1 vCPU limit */
     use.v[DRV_RES_MEM_MIB] = 2000; /* and using more memory than planned */
     assert_int_equal(drv_sculpt_observe(e, "a", use, T0 + STEP, &err), 0);
     struct drv_sculpt_change *ch = NULL;
@@ -586,12 +586,11 @@ static void test_memory_floor_under_shortage(void **state)
 
 /* ---- fragmentation ---- */
 
-static void adopt(struct drv_sculpt *e, const char *uuid, int vcpus, double vcpu,
-                  const char *cpus)
+static void adopt(struct drv_sculpt *e, const char *uuid, int vcpus, double vcpu, const char *cpus)
 {
     struct drv_sculpt_guest_spec s = spec_of(uuid, vcpus, 2048, 0);
-    struct drv_shape shape = {.vcpus_online = vcpus, .vcpus_max = vcpus, .mem_max_mib = 2048,
-                              .numa_node = -1};
+    struct drv_shape shape = {
+        .vcpus_online = vcpus, .vcpus_max = vcpus, .mem_max_mib = 2048, .numa_node = -1};
     shape.res.v[DRV_RES_VCPU] = vcpu;
     shape.res.v[DRV_RES_MEM_MIB] = 1024;
     struct err *err = NULL;
