@@ -45,6 +45,12 @@ int drv_predict_model_count(void)
 #define PR_FAIR_RATE 0.2
 /* Switch to another model setting only when it is this much cheaper. */
 #define PR_SWITCH_MARGIN 0.98
+/* A challenger to the setting followed is scored one sample in this many. */
+#define PR_CHALLENGE_EVERY 4
+/* Guests older than a day feed the cold-start profiles (by age, by hour of
+ * day) once an hour rather than every sample: those profiles are coarser. */
+#define PR_FEED_ALL_AGE 86400
+#define PR_FEED_OLD_S 3600
 /* The overrun floor's rise per miss in a row, and where it stops. */
 #define PR_STREAK_EXP 2.0
 #define PR_STREAK_MAX 10
@@ -101,6 +107,7 @@ struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
     p->pc = *pc;
     p->ceiling = req->ceiling;
     p->mask = mask;
+    p->nactive = (int)nactive;
     for (int d = 0; d < PR_DECAY_DAYS; d++)
         p->day_decay[d] = (float)exp2(-d * 86400.0 / pc->season_half_life_s);
     p->boot_s = req->boot_s;
@@ -315,26 +322,33 @@ static double pr_choose(const struct drv_pr_cdf *c, double b, double eps,
         best = pr_clamp(ch, ch->floor);
         best_cost = pr_cost_at(c, b, eps, ch, best);
     }
-    for (int j = drv_pr_cdf_index(c, 0.5) + 1; j <= DRV_PREDICT_BINS; j++) {
-        double a = (b + eps) * ex[j] - eps;
-        if (a < ch->floor)
+    if (ch->ceiling > 0 && pr_cost_at(c, b, eps, ch, ch->ceiling) < best_cost) {
+        best = ch->ceiling;
+        best_cost = ch->ceiling;
+    }
+    /* edge j costs B ex[j] - eps + overrun (1 - cum[j] inv): scan
+     * B ex[j] - K cum[j] for the edges between the floor and the
+     * ceiling, from the median up, until the allocation alone costs more */
+    double B = b + eps, K = ch->overrun * c->inv, base = ch->overrun - eps;
+    double lim = ch->ceiling > 0 ? ch->ceiling + eps : INFINITY;
+    double lo = ch->floor + eps;
+    for (int j = drv_pr_cdf_index(c, 0.5) + 1; j < DRV_PREDICT_BINS; j++) {
+        double a = B * ex[j];
+        if (a >= lim || a - eps >= best_cost)
+            break;
+        if (a < lo)
             continue;
-        double exceed = j == DRV_PREDICT_BINS ? 0 : 1 - c->cum[j] * c->inv;
-        if (exceed < 0)
-            exceed = 0;
-        if (ch->ceiling > 0 && a >= ch->ceiling) {
-            a = ch->ceiling;
-            exceed = 0;
-        }
-        if (a >= best_cost)
-            break; /* the allocation alone costs more than the best so far */
-        double cost = a + ch->overrun * exceed;
+        double cost = a - K * c->cum[j] + base;
         if (cost < best_cost) {
             best_cost = cost;
-            best = a;
+            best = a - eps;
         }
-        if (exceed <= 0)
-            break;
+    }
+    /* the top edge: nothing above it */
+    double top = B * ex[DRV_PREDICT_BINS] - eps;
+    if (top < best_cost && top >= ch->floor && (ch->ceiling <= 0 || top < ch->ceiling)) {
+        best_cost = top;
+        best = top;
     }
     if (best < 0) {
         best = pr_clamp(ch, 0);
@@ -370,8 +384,9 @@ static double pr_overrun(const struct drv_predictor *p, const struct drv_pr_res 
      * and that floor rises e^2-fold with each miss in a row: a fleet well
      * under its SLO must not spend its unused misses on one guest's level
      * shift, sample after sample */
-    double floor = p->pc.overrun_floor * (r->slow > r->eps ? r->slow : r->eps) *
-                   exp(PR_STREAK_EXP * (r->streak < PR_STREAK_MAX ? r->streak : PR_STREAK_MAX));
+    double floor = p->pc.overrun_floor * (r->slow > r->eps ? r->slow : r->eps);
+    if (r->streak > 0)
+        floor *= exp(PR_STREAK_EXP * (r->streak < PR_STREAK_MAX ? r->streak : PR_STREAK_MAX));
     return x > floor ? x : floor;
 }
 
@@ -512,10 +527,7 @@ static double pr_hold_steps(const struct drv_predictor *p)
 
 static int pr_nactive(const struct drv_predictor *p)
 {
-    int n = 0;
-    for (int k = 0; k < DRV_RES_LAST; k++)
-        n += pr_active(p, k);
-    return n ? n : 1;
+    return p->nactive ? p->nactive : 1;
 }
 
 /* Cold start for dimension k: bands from the fleet, and the cheapest of
@@ -583,7 +595,9 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
          * every sample); allocations for the one followed and, in turn,
          * one challenger: the competition samples the others' costs */
         int m = r->follow;
-        int challenger = (m + 1 + (int)(p->n % (PR_M_LAST - 1))) % PR_M_LAST;
+        int challenger = -1;
+        if (p->n % PR_CHALLENGE_EVERY == 0)
+            challenger = (m + 1 + (int)(p->n / PR_CHALLENGE_EVERY % (PR_M_LAST - 1))) % PR_M_LAST;
         for (int mm = 0; mm < PR_M_LAST; mm++) {
             pr_model_input(p, r, mm, sref, &base[mm], &cond[mm]);
             alloc[mm] = -1;
@@ -596,7 +610,7 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
         /* the challenger's allocations follow the same reshape rule, on
          * this dimension's share of the price, so settings compare as they
          * would be followed */
-        double prev = r->model_alloc[challenger];
+        double prev = challenger >= 0 ? r->model_alloc[challenger] : -1;
         if (prev >= 0 && pr_clamp(&ch, prev) == prev) {
             double extra = pr_cost_at(&cdf[challenger], base[challenger], r->eps, &ch, prev) -
                            cost[challenger];
@@ -814,15 +828,18 @@ void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct dr
         r->ring[p->n % PR_RING] = x;
         r->last = x;
     }
-    if (f) {
+    bool feed = t_s - p->boot_s < PR_FEED_ALL_AGE || p->n == 0 ||
+                t_s / PR_FEED_OLD_S != p->last_t / PR_FEED_OLD_S;
+    if (f && feed) {
         for (uint32_t i = 0; i < p->ngroups; i++) {
             struct drv_pr_group *g = drv_fleet_group_cached_locked(f, p->groups[i], true, t_s,
                                                                    &p->gidx[i], &p->gid[i]);
             if (g)
                 drv_fleet_group_add_locked(f, g, t_s, t_s - p->boot_s, &u, &p->ceiling, p->mask);
         }
-        pthread_mutex_unlock(&f->lock);
     }
+    if (f)
+        pthread_mutex_unlock(&f->lock);
     p->n++;
     p->last_t = t_s;
 }
@@ -835,40 +852,93 @@ static const double pr_knot_levels[] = {0.5,   0.6,   0.7,   0.8,   0.85,  0.9,
                                         0.93,  0.95,  0.97,  0.98,  0.99,  0.993,
                                         0.995, 0.997, 0.998, 0.999, 0.9995, 1.0};
 #define PR_KNOTS (sizeof(pr_knot_levels) / sizeof(pr_knot_levels[0]))
+#define PR_KNOT_P50 0
+#define PR_KNOT_P90 5
+#define PR_KNOT_P99 10
 
-/* Use at each knot level, `h` samples ahead, for dimension k following
- * model m (lock held).  Between one and PR_HORIZON samples ahead the
- * one-step calibration gives way to the long-horizon one (log-linearly);
- * beyond, the long-horizon one stands. */
-static void pr_knots_locked(struct drv_predictor *p, int k, int64_t t, double h,
-                            double *value)
+/* What a blueprint needs of one dimension for the whole horizon, computed
+ * once: the ratios to the base at every knot level, one sample ahead (per
+ * state, as the seasonal state may change along the horizon) and
+ * PR_HORIZON samples ahead. */
+struct pr_horizon {
+    bool have[DRV_PREDICT_CONDS];
+    double near[DRV_PREDICT_CONDS][PR_KNOTS]; /* one sample ahead, by state */
+    double far[PR_KNOTS];                     /* PR_HORIZON ahead, around the last reading */
+};
+
+static void pr_horizon_init_locked(struct drv_predictor *p, int k, struct pr_horizon *hz)
 {
     struct drv_pr_res *r = p->r[k];
     const struct drv_fleet *f = p->fleet;
-    int m = r->follow;
-    double base, sref = pr_season_ref(p, r, t);
-    int cond;
-    pr_model_input(p, r, m, sref, &base, &cond);
-    struct drv_pr_cdf c1, ch;
-    pr_cdf_locked(p, r, k, m, cond, &c1);
+    struct drv_pr_cdf c;
+    memset(hz->have, 0, sizeof(hz->have));
+    int lc = pr_cond(pr_level_edges, r->last, r->slow, r->eps);
+    double inv = 1.0 / p->wscale;
+    drv_pr_cdf_mix(&c, r->horizon[lc], inv, r->horizon_w[lc] * inv,
+                   f ? f->calib.horizon[k][lc] : NULL, f ? f->horizon_w[k][lc] : 0,
+                   p->pc.prior_weight);
+    for (size_t i = 0; i < PR_KNOTS; i++)
+        hz->far[i] = drv_pr_cdf_quantile_ratio(&c, pr_knot_levels[i]);
+}
+
+/* Use at each knot level `h` samples ahead (at time t) for dimension k
+ * following its model: between one and PR_HORIZON samples ahead the
+ * one-sample calibration gives way to the long-horizon one
+ * (log-linearly); beyond, the long-horizon one stands (lock held). */
+static void pr_knots_locked(struct drv_predictor *p, int k, int64_t t, double h,
+                            struct pr_horizon *hz, double *value)
+{
+    struct drv_pr_res *r = p->r[k];
+    int m = r->follow, cond;
+    double base;
+    pr_model_input(p, r, m, pr_season_ref(p, r, t), &base, &cond);
+    if (!hz->have[cond]) {
+        struct drv_pr_cdf c;
+        pr_cdf_locked(p, r, k, m, cond, &c);
+        for (size_t i = 0; i < PR_KNOTS; i++)
+            hz->near[cond][i] = drv_pr_cdf_quantile_ratio(&c, pr_knot_levels[i]);
+        hz->have[cond] = true;
+    }
     double w = h <= 1 ? 0 : log(h) / log(PR_HORIZON);
     if (w > 1)
         w = 1;
-    if (w > 0) {
-        int lc = pr_cond(pr_level_edges, r->last, r->slow, r->eps);
-        double inv = 1.0 / p->wscale;
-        drv_pr_cdf_mix(&ch, r->horizon[lc], inv, r->horizon_w[lc] * inv,
-                       f ? f->calib.horizon[k][lc] : NULL, f ? f->horizon_w[k][lc] : 0,
-                       p->pc.prior_weight);
-    }
     double ceil_k = p->ceiling.v[k];
     for (size_t i = 0; i < PR_KNOTS; i++) {
-        double v = pr_value(base, r->eps, drv_pr_cdf_quantile_ratio(&c1, pr_knot_levels[i]), ceil_k);
+        double v = pr_value(base, r->eps, hz->near[cond][i], ceil_k);
         if (w > 0)
-            v = (1 - w) * v +
-                w * pr_value(r->last, r->eps, drv_pr_cdf_quantile_ratio(&ch, pr_knot_levels[i]), ceil_k);
+            v = (1 - w) * v + w * pr_value(r->last, r->eps, hz->far[i], ceil_k);
         value[i] = i > 0 && v < value[i - 1] ? value[i - 1] : v;
     }
+}
+
+/* The cheapest knot of bands b for dimension k (resource-steps: the
+ * allocation plus the overrun price times the chance of being exceeded,
+ * 1 - level at a knot), and its cost. */
+static double pr_cheapest_knot(const struct drv_cost_bands *b, const struct pr_choice *ch,
+                               double *cost_out)
+{
+    double best = -1, best_cost = INFINITY;
+    for (int i = 0; i < b->n; i++) {
+        double a = pr_clamp(ch, b->value[i]), exceed;
+        if (a == b->value[i]) {
+            /* at a knot: 1 - the highest level holding that value */
+            int j = i;
+            while (j + 1 < b->n && b->value[j + 1] == a)
+                j++;
+            exceed = 1 - b->level[j];
+        } else {
+            exceed = drv_cost_exceed_prob(b, a);
+        }
+        if (ch->ceiling > 0 && a >= ch->ceiling)
+            exceed = 0;
+        double cost = a + ch->overrun * exceed;
+        if (cost < best_cost) {
+            best_cost = cost;
+            best = a;
+        }
+    }
+    *cost_out = best_cost;
+    return best;
 }
 
 /* "cpu=level,mem=peak,...": the setting each dimension follows. */
@@ -926,23 +996,30 @@ struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t n
     if (p->n)
         pr_model_label(p, &s0, bp->model, sizeof(bp->model));
 
-    /* the per-unit violation price is not the SLO's (the overrun is): a
-     * derived one would count the SLO twice */
-    struct drv_cost_model m = *cm;
-    for (int k = 0; k < DRV_RES_LAST; k++)
-        m.violation[k] = cm->overrun_units[k] > 0 || m.violation[k] == 0 ? m.violation[k] : 0;
-
     struct drv_fleet *f = p->fleet;
     if (f)
         pthread_mutex_lock(&f->lock);
+    struct pr_choice ch[DRV_RES_LAST];
+    struct pr_horizon *hz = xcalloc(DRV_RES_LAST, sizeof(*hz));
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        if (pr_active(p, k)) {
+            pr_choice_init(p, p->r[k], k, cm, pr_log_overrun_locked(p, k), &ch[k]);
+            /* prices per blueprint step rather than per sample */
+            ch[k].unit = cm->price[k] * step_s / 3600.0;
+            if (p->n)
+                pr_horizon_init_locked(p, k, &hz[k]);
+        }
     double dt = p->dt > 0 ? p->dt : step_s;
+    double hold = p->pc.reshape_hold_s / step_s;
+    if (hold < 1)
+        hold = 1;
     for (int32_t s = 1; s < bp->nsteps; s++) {
         int64_t t = now_s + (int64_t)(s + 1) * step_s;
         double h = p->n ? (double)(t - p->last_t) / dt : 1;
+        double best[DRV_RES_LAST] = {0}, saving[DRV_RES_LAST] = {0};
         for (int k = 0; k < DRV_RES_LAST; k++) {
             if (!pr_active(p, k))
                 continue;
-            struct drv_pr_res *r = p->r[k];
             double value[PR_KNOTS], lv[DRV_FLEET_SHARE_BUCKETS], vv[DRV_FLEET_SHARE_BUCKETS];
             double q[DRV_Q_LAST];
             struct drv_cost_bands b;
@@ -951,39 +1028,42 @@ struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t n
                 pr_cold_locked(p, k, t, t - p->boot_s, q, lv, vv, &nk);
                 b = (struct drv_cost_bands){lv, vv, nk};
             } else {
-                pr_knots_locked(p, k, t, h, value);
+                pr_knots_locked(p, k, t, h, &hz[k], value);
                 b = (struct drv_cost_bands){pr_knot_levels, value, (int)PR_KNOTS};
-                for (int i = 0; i < DRV_Q_LAST; i++)
-                    q[i] = value[i == 0 ? 0 : i == 1 ? 5 : 10]; /* 0.5, 0.9, 0.99 */
+                q[DRV_Q_P50] = value[PR_KNOT_P50];
+                q[DRV_Q_P90] = value[PR_KNOT_P90];
+                q[DRV_Q_P99] = value[PR_KNOT_P99];
             }
-            struct pr_choice ch;
-            pr_choice_init(p, r, k, cm, pr_log_overrun_locked(p, k), &ch);
-            if (q[DRV_Q_P99] < ch.floor)
-                q[DRV_Q_P99] = ch.floor;
+            if (q[DRV_Q_P99] < ch[k].floor)
+                q[DRV_Q_P99] = ch[k].floor;
             for (int i = 0; i < DRV_Q_LAST; i++) {
                 if (i > 0 && q[i] < q[i - 1])
                     q[i] = q[i - 1];
                 drv_blueprint_set(bp, s, (enum drv_res_kind)k, (enum drv_quantile)i, q[i]);
             }
-            /* the cheapest knot, the previous step's allocation kept
-             * unless a change saves more than the reshape price */
+            /* the cheapest knot, and what keeping the previous step's
+             * allocation would cost more (currency per step) */
             double prev = bp->alloc[(size_t)(s - 1) * DRV_RES_LAST + (size_t)k];
-            double a = b.n ? -1 : p->ceiling.v[k];
-            if (b.n) {
-                double overrun = ch.overrun * m.price[k] * step_s / 3600.0, best = INFINITY;
-                for (int i = 0; i <= b.n; i++) {
-                    double cand = i < b.n ? pr_clamp(&ch, b.value[i]) : prev;
-                    double c = drv_cost_expected(&m, (enum drv_res_kind)k, cand, &b, step_s,
-                                                 overrun, prev);
-                    if (c < best || (c == best && cand == prev)) {
-                        best = c;
-                        a = cand;
-                    }
-                }
+            if (b.n == 0) {
+                best[k] = p->ceiling.v[k];
+                saving[k] = prev == best[k] ? 0 : INFINITY;
+                continue;
             }
-            bp->alloc[(size_t)s * DRV_RES_LAST + (size_t)k] = a;
+            double cost;
+            best[k] = pr_cheapest_knot(&b, &ch[k], &cost);
+            if (pr_clamp(&ch[k], prev) == prev)
+                saving[k] = (prev + ch[k].overrun * drv_cost_exceed_prob(&b, prev) - cost) *
+                            ch[k].unit;
+            else
+                saving[k] = INFINITY;
         }
+        /* one reshape for the whole shape, when it pays over its hold */
+        bool keep = pr_keep_shape(saving, cm->reshape, hold);
+        for (int k = 0; k < DRV_RES_LAST; k++)
+            bp->alloc[(size_t)s * DRV_RES_LAST + (size_t)k] =
+                keep ? bp->alloc[(size_t)(s - 1) * DRV_RES_LAST + (size_t)k] : best[k];
     }
+    free(hz);
     if (f)
         pthread_mutex_unlock(&f->lock);
     return bp;

@@ -60,41 +60,56 @@ void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_scale,
 {
     float a = own_w > 0 ? (float)own_scale : 0.0f;
     float b = prior && prior_w > 0 && pw > 0 ? (float)(pw / prior_w) : 0.0f;
-    float cum = 0;
+    double total = (a > 0 ? own_w : 0) + (b > 0 ? pw : 0);
 
-    out->cum[0] = 0;
-    out->weight = (a > 0 ? own_w : 0) + (b > 0 ? pw : 0);
-    if (a > 0 && b > 0)
-        for (int j = 0; j < DRV_PREDICT_BINS; j++) {
-            cum += a * own[j] + b * prior[j];
-            out->cum[j + 1] = cum;
-        }
-    else if (a > 0)
-        for (int j = 0; j < DRV_PREDICT_BINS; j++) {
-            cum += own[j];
-            out->cum[j + 1] = cum;
-        }
-    else if (b > 0)
-        for (int j = 0; j < DRV_PREDICT_BINS; j++) {
-            cum += prior[j];
-            out->cum[j + 1] = cum;
-        }
-    if (!(cum > 0)) {
+    out->weight = total;
+    if (!(total > 0)) {
         /* no evidence at all: a point mass at r = 0 */
         int z = DRV_PREDICT_BINS / 2;
-        for (int j = 0; j < DRV_PREDICT_BINS; j++)
-            out->cum[j + 1] = j >= z ? 1.0f : 0.0f;
-        cum = 1;
+        for (int j = 0; j <= DRV_PREDICT_BINS; j++)
+            out->cum[j] = j > z ? 1.0f : 0.0f;
+        out->total = 1;
+        out->inv = 1;
+        out->lo = 0;
         out->weight = 0;
+        return;
     }
-    out->total = cum;
-    out->inv = 1.0 / cum;
+    /* the weights' sum is known: accumulate from the top down, and stop
+     * below the median -- every level asked for is at or above it */
+    float cum = (float)total, half = (float)(0.5 * total);
+    int j = DRV_PREDICT_BINS;
+    out->cum[j] = cum;
+    if (a > 0 && b > 0)
+        while (j > 0 && cum >= half) {
+            j--;
+            cum -= a * own[j] + b * prior[j];
+            out->cum[j] = cum;
+        }
+    else if (a > 0)
+        while (j > 0 && cum >= half) {
+            j--;
+            cum -= a * own[j];
+            out->cum[j] = cum;
+        }
+    else
+        while (j > 0 && cum >= half) {
+            j--;
+            cum -= b * prior[j];
+            out->cum[j] = cum;
+        }
+    if (out->cum[j] < 0)
+        out->cum[j] = 0;
+    if (j == 0)
+        out->cum[0] = 0;
+    out->lo = j;
+    out->total = total;
+    out->inv = 1.0 / total;
 }
 
 int drv_pr_cdf_index(const struct drv_pr_cdf *c, double p)
 {
     float x = (float)(p * c->total);
-    int lo = 0, hi = DRV_PREDICT_BINS - 1;
+    int lo = c->lo, hi = DRV_PREDICT_BINS - 1;
     while (lo < hi) {
         int mid = (lo + hi) / 2;
         if (c->cum[mid + 1] < x)
@@ -105,11 +120,20 @@ int drv_pr_cdf_index(const struct drv_pr_cdf *c, double p)
     return lo;
 }
 
+/* Cumulative weight at edge j; below the edges computed, linear from 0 at
+ * edge 0 (only allocations below the median ask, and they are rare). */
+static double pr_cum(const struct drv_pr_cdf *c, int j)
+{
+    if (j >= c->lo)
+        return c->cum[j];
+    return c->lo > 0 ? c->cum[c->lo] * j / c->lo : 0;
+}
+
 double drv_pr_cdf_quantile_ratio(const struct drv_pr_cdf *c, double p)
 {
     const double *ex = pr_exp_edges;
     int j = drv_pr_cdf_index(c, p);
-    double lo = c->cum[j] * c->inv, hi = c->cum[j + 1] * c->inv;
+    double lo = pr_cum(c, j) * c->inv, hi = c->cum[j + 1] * c->inv;
     double f = hi > lo ? (p - lo) / (hi - lo) : 1.0;
     f = f < 0 ? 0 : f > 1 ? 1 : f;
     return ex[j] + f * (ex[j + 1] - ex[j]);
@@ -129,7 +153,8 @@ double drv_pr_cdf_at_ratio(const struct drv_pr_cdf *c, double ratio)
         return 1;
     int j = drv_pr_bin_ratio(ratio);
     double f = (ratio - ex[j]) / (ex[j + 1] - ex[j]);
-    return (c->cum[j] + f * (c->cum[j + 1] - c->cum[j])) * c->inv;
+    double lo = pr_cum(c, j), hi = pr_cum(c, j + 1);
+    return (lo + f * (hi - lo)) * c->inv;
 }
 
 double drv_pr_cdf_at(const struct drv_pr_cdf *c, double r)

@@ -35,10 +35,13 @@ double drv_pr_edge(int j);
 const double *drv_pr_exp_edges(void);
 
 /* A distribution over the bins, unnormalised: probabilities are cum[]
- * times inv. */
+ * times inv.  Only the upper part is computed (levels asked for are at or
+ * above the median): cum[j] for j >= lo; below, probabilities are
+ * interpolated linearly down to 0. */
 struct drv_pr_cdf {
     float cum[DRV_PREDICT_BINS + 1]; /* weight below edge j */
-    double total, inv;               /* cum[DRV_PREDICT_BINS] and its inverse */
+    int lo;                          /* first edge computed; cum[lo] < total / 2 */
+    double total, inv;               /* the whole weight and its inverse */
     double weight;                   /* effective samples behind it */
 };
 
@@ -111,6 +114,7 @@ struct drv_predictor {
     struct drv_predict_config pc;
     struct drv_res ceiling;
     uint32_t mask;                 /* dimensions predicted */
+    int nactive;                   /* how many */
     int64_t boot_s;
     int64_t t0;                    /* time of the first sample */
     int64_t last_t;                /* time of the last sample */

@@ -10,4 +10,8 @@ int drv_replay_usage_cli(int argc, char **argv);
 /* --pack: a trace's VMs packed onto hosts under every policy (pack.h). */
 int drv_replay_pack_cli(int argc, char **argv);
 
+/* --bench-predict: the cost of one blueprint, one next-step prediction and
+ * one VPA recommendation on predictors warmed on a real trace. */
+int drv_replay_bench_cli(int argc, char **argv);
+
 #endif

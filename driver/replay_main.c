@@ -12,6 +12,7 @@ static const struct {
 } replay_modes[] = {
     {NULL, drv_replay_usage_cli},
     {"--pack", drv_replay_pack_cli},
+    {"--bench-predict", drv_replay_bench_cli},
 };
 
 int main(int argc, char **argv)

@@ -452,7 +452,10 @@ static void test_distribution(void **state)
     float prior[DRV_PREDICT_BINS] = {0};
     prior[10] = 1000;
     drv_pr_cdf_mix(&c, own, 1.0, 100, prior, 1000, 30);
-    assert_true(fabs(drv_pr_cdf_at_ratio(&c, ex[11]) - 30.0 / 130) < 1e-6);
+    assert_true(fabs(drv_pr_cdf_at_ratio(&c, ex[21]) - 80.0 / 130) < 1e-6);
+    assert_true(fabs(drv_pr_cdf_at_ratio(&c, ex[26]) - 1.0) < 1e-6);
+    /* below the median only an interpolation is kept: monotone, under it */
+    assert_true(drv_pr_cdf_at_ratio(&c, ex[11]) <= drv_pr_cdf_at_ratio(&c, ex[21]));
     /* nothing at all: a point mass on the base */
     drv_pr_cdf_mix(&c, own, 1.0, 0, NULL, 0, 30);
     assert_true(fabs(drv_pr_cdf_quantile_ratio(&c, 0.5) - 1.0) < 0.02);
