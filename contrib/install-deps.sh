@@ -17,8 +17,11 @@ pkgs_db="postgresql-15 postgresql-client-15"
 # api: the dashboard test drives Debian's Chromium, the route test validates
 # answers with python3-jsonschema, bench-api loads the server with wrk.
 pkgs_api="chromium python3-jsonschema wrk"
+# engine: `virsh` and libvirt's QEMU driver, to read this host's topology
+# (capabilities) in tests/integration/engine_pack.sh
+pkgs_engine="libvirt-clients libvirt-daemon-driver-qemu"
 
-groups=${*:-"build tools db api"}
+groups=${*:-"build tools db api engine"}
 want=""
 for g in $groups; do
     eval "list=\${pkgs_$g:-}"

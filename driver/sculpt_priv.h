@@ -61,7 +61,8 @@ struct drv_sculpt {
     uint64_t version; /* bumped by every change of guests or shapes */
     struct sculpt_agg agg;
     int64_t now_s;
-    bool shortage;
+    bool shortage;              /* the last step could not fit every floor */
+    bool was_short;             /* ... and the one before (log once per episode) */
     uint64_t admitted, refused, reshapes, squeezes, repins, skipped;
     struct drv_sculpt_record *ring;
     size_t ring_cap, ring_head, ring_n;

@@ -343,9 +343,11 @@ static void sculpt_shortage(struct drv_sculpt *e, struct sculpt_want *wants, int
                       drv_res_kind_name((enum drv_res_kind)k), excess,
                       drv_res_kind_unit((enum drv_res_kind)k), budget,
                       drv_res_kind_unit((enum drv_res_kind)k));
-        log_warn("host short of `%s` by %.4g %s even with every guest at its floor",
-                 drv_res_kind_name((enum drv_res_kind)k), excess,
-                 drv_res_kind_unit((enum drv_res_kind)k));
+        /* once when it starts: the records keep every step of it */
+        if (!e->was_short)
+            log_warn("host short of `%s` by %.4g %s even with every guest at its floor",
+                     drv_res_kind_name((enum drv_res_kind)k), excess,
+                     drv_res_kind_unit((enum drv_res_kind)k));
     }
 }
 
@@ -432,6 +434,7 @@ int sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **
     size_t n = 0, cap = 0;
     struct drv_sculpt_change *ch = NULL;
     e->now_s = now_s;
+    e->was_short = e->shortage;
     e->shortage = false;
     struct sculpt_want *wants = xcalloc(e->nguests ? e->nguests : 1, sizeof(*wants));
 

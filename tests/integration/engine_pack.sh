@@ -62,6 +62,16 @@ printf '# 16 CPUs\ncpus=16\nmem_gib=64\nthreads=2\n' >"$tmp/host.desc"
 grep -q "16 CPUs" "$tmp/table.txt"
 grep -q "^static " "$tmp/table.txt"
 
+# this machine's own topology, as libvirt reports it (the embedded QEMU
+# driver: no daemon to start or stop)
+virsh -c "qemu:///embed?root=$tmp/embed" capabilities >"$tmp/caps.xml"
+"$replay" --pack --quiet --json --format bitbrains --policy static,sculpt \
+    --host "$tmp/caps.xml" "$data/bitbrains" >"$tmp/live.json"
+python3 -c "
+import json, os; d = json.load(open('$tmp/live.json'))
+assert d['host']['cpus'] == os.cpu_count(), (d['host'], os.cpu_count())
+print('this machine:', d['host'], {n: m['hosts_peak'] for n, m in d['policies'].items()})"
+
 # deterministic: the same figures twice (timings aside)
 "$replay" --pack --quiet --json --format bitbrains --host cpus=8,mem_gib=48 "$data/bitbrains" >"$tmp/bb2.json"
 python3 - "$tmp/bb.json" "$tmp/bb2.json" <<'PY'

@@ -173,6 +173,20 @@ static void test_memory_only_node(void **state)
     assert_int_equal(h->nsockets, 24);
 }
 
+static void test_this_machine(void **state)
+{
+    (void)state;
+    struct drv_host_limits lim = limits_none();
+    lim.reserved_mem_mib = 512;
+    autoptr(drv_host) h = load(HOST_DATA "ci-machine-2cpu.xml", &lim);
+    assert_int_equal(h->ncpus, 2);
+    assert_int_equal(h->nnodes, 1);
+    assert_int_equal(h->ncores, 2);
+    assert_int_equal(h->threads_per_core, 1);
+    assert_int_equal(h->nl3, 1);
+    assert_true(fabs(h->capacity.v[DRV_RES_MEM_MIB] - (8874196 / 1024.0 - 512)) < 1e-6);
+}
+
 static void test_offline_cpu_and_missing_memory(void **state)
 {
     (void)state;
@@ -315,6 +329,7 @@ int main(void)
         cmocka_unit_test(test_amd_dies_two_l3),
         cmocka_unit_test(test_old_libvirt_without_sockets),
         cmocka_unit_test(test_memory_only_node),
+        cmocka_unit_test(test_this_machine),
         cmocka_unit_test(test_offline_cpu_and_missing_memory),
         cmocka_unit_test(test_description),
         cmocka_unit_test(test_bad_input),
