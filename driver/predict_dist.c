@@ -8,7 +8,7 @@
 
 #include "driver/predict_priv.h"
 
-#define PR_X_MAX 5.63 /* asinh(7 / PR_R0): bins cover r in [-7, 7], r = 0 an edge */
+#define PR_X_MAX 6.551 /* asinh(7 / PR_R0): bins cover r in [-7, 7], r = 0 an edge */
 #define PR_X_STEP (2 * PR_X_MAX / DRV_PREDICT_BINS)
 
 double drv_pr_edge(int j)

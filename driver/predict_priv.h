@@ -19,10 +19,10 @@
 
 /* ---- residual bins ------------------------------------------------------- */
 
-/* Bin edges are uniform in asinh(r / PR_R0): fine near r = 0 (1.4% wide),
+/* Bin edges are uniform in asinh(r / PR_R0): fine near r = 0 (0.7% wide),
  * coarse in the tails, covering r in [-7, 7] (use from 1/1100 to 1100
  * times the base).  Values outside land in the end bins. */
-#define PR_R0 0.05
+#define PR_R0 0.02
 
 /* The bin of r, in [0, DRV_PREDICT_BINS); and the bin of r = log(ratio)
  * without computing the log. */
