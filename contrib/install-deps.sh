@@ -20,8 +20,14 @@ pkgs_api="chromium python3-jsonschema wrk"
 # engine: `virsh` and libvirt's QEMU driver, to read this host's topology
 # (capabilities) in tests/integration/engine_pack.sh
 pkgs_engine="libvirt-clients libvirt-daemon-driver-qemu"
+# libvirt: a private libvirtd + QEMU for real guests (contrib/stack/libvirt.sh)
+# and the tiny test guest (contrib/guest/).  The minimal daemon set, not
+# libvirt-daemon-system: no systemd units, polkit, default network or
+# firewall bits, which a hand-started daemon on these machines does not use.
+pkgs_libvirt="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
+  qemu-utils cpio util-linux"
 
-groups=${*:-"build tools db api engine"}
+groups=${*:-"build tools db api engine libvirt"}
 want=""
 for g in $groups; do
     eval "list=\${pkgs_$g:-}"

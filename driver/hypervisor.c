@@ -17,9 +17,11 @@
 
 LOG_INIT("driver.hypervisor");
 
+extern const struct drv_hv_ops drv_libvirt_ops;
 extern const struct drv_hv_ops drv_fake_ops;
 
 static const struct drv_hv_ops *const drv_hv_backends[] = {
+    &drv_libvirt_ops,
     &drv_fake_ops,
 };
 
@@ -118,8 +120,16 @@ void drv_hv_tap_name(const struct drv_hv_guest_spec *spec, size_t i,
         snprintf(out, DRV_HV_TAP_MAX + 1, "%s", v->tap);
     else if (v->port_id)
         snprintf(out, DRV_HV_TAP_MAX + 1, "tap%.11s", v->port_id);
-    else
-        snprintf(out, DRV_HV_TAP_MAX + 1, "sc%.10s%zu", spec->uuid, i % 10);
+    else {
+        /* "sc" + 11 hex digits of the uuid + the index: 14 characters */
+        char hex[12];
+        size_t n = 0;
+        for (const char *p = spec->uuid; *p && n < 11; p++)
+            if (*p != '-')
+                hex[n++] = *p;
+        hex[n] = '\0';
+        snprintf(out, DRV_HV_TAP_MAX + 1, "sc%s%zu", hex, i % 10);
+    }
 }
 
 void drv_hv_mac(const struct drv_hv_guest_spec *spec, size_t i, char out[18])

@@ -18,8 +18,8 @@ int drv_hv_check_host_policy(const struct drv_hv_host *host, int nodes,
 void drv_hv_domain_name(const struct drv_hv_guest_spec *spec, char out[DRV_HV_NAME_MAX + 1]);
 
 /* Tap name of interface i: the spec's, else "tap" + the first 11
- * characters of the port id (Nova's rule), else "sc" + 10 characters of the
- * instance uuid + the index. */
+ * characters of the port id (Nova's rule), else "sc" + 11 hex digits of
+ * the instance uuid + the index. */
 void drv_hv_tap_name(const struct drv_hv_guest_spec *spec, size_t i,
                      char out[DRV_HV_TAP_MAX + 1]);
 

@@ -69,3 +69,121 @@ api_harness_cleanup() {
     sh "$SCULPT_TOP/contrib/stack/postgres.sh" stop "$1" >/dev/null 2>&1
     rm -rf "$1"
 }
+
+# ---- libvirt and the tiny guest (issue 5) ----
+
+# tiny_guest_dir: build the tiny test guest once per machine (cached) and
+# print its folder (vmlinuz, initrd.gz, base.qcow2, cmdline).
+tiny_guest_dir() {
+    _g=${SCULPT_GUEST_CACHE:-/var/cache/sculpt/tiny-guest}
+    "$SCULPT_TOP/contrib/guest/build-tiny-guest.sh" "$_g" >&2 || return 1
+    echo "$_g"
+}
+
+# guest_send SOCKET LINE: type LINE on a guest's serial console (the unix
+# socket beside its console.log); the tiny guest obeys burn/disk/net/stat/
+# poweroff.  Stays connected until the guest's tty echoes the line (QEMU
+# drops what the guest's UART has not taken yet when the client leaves).
+guest_send() {
+    /usr/bin/python3 - "$1" "$2" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+line = sys.argv[2].encode()
+s.sendall(line + b"\n")
+s.settimeout(0.5)
+seen, end = b"", time.time() + 30
+while line not in seen.replace(b"\r", b"") and time.time() < end:
+    try:
+        chunk = s.recv(4096)
+    except socket.timeout:
+        continue
+    if not chunk:
+        break
+    seen += chunk
+s.close()
+sys.exit(0 if line in seen.replace(b"\r", b"") else 1)
+PY
+}
+
+# wait_match FILE REGEX [SECONDS] [COUNT]: wait until FILE holds at least
+# COUNT (default 1) lines matching the extended REGEX.  Prints the last one.
+wait_match() {
+    _f=$1 _re=$2 _t=${3:-60} _c=${4:-1}
+    _end=$(( $(date +%s) + _t ))
+    while :; do
+        _n=$(grep -cE "$_re" "$_f" 2>/dev/null || true)
+        if [ "${_n:-0}" -ge "$_c" ]; then
+            grep -E "$_re" "$_f" | tail -n 1
+            return 0
+        fi
+        if [ "$(date +%s)" -ge "$_end" ]; then
+            echo "TIMEOUT after ${_t}s waiting for /$_re/ x$_c in $_f; last lines:" >&2
+            tail -n 5 "$_f" >&2 2>/dev/null
+            return 1
+        fi
+        sleep 0.2
+    done
+}
+
+# An hvctl session (tests/tools/hvctl run): one backend handle driven line
+# by line.  hv_session_start DIR HVCTL [ARGS...] starts it; `hv CMD...`
+# sends one command, waits for its OK/ERR line and leaves everything it
+# printed in $HV_OUT (returns 1 on ERR); hv_session_stop ends it.
+hv_session_start() {
+    HV_DIR=$1
+    shift
+    rm -f "$HV_DIR/hv.in"
+    mkfifo "$HV_DIR/hv.in"
+    : >"$HV_DIR/hv.out"
+    "$@" run <"$HV_DIR/hv.in" >>"$HV_DIR/hv.out" 2>"$HV_DIR/hv.err" &
+    HV_PID=$!
+    exec 9>"$HV_DIR/hv.in"
+}
+
+hv() {
+    _off=$(wc -c <"$HV_DIR/hv.out")
+    echo "$*" >&9
+    _end=$(( $(date +%s) + ${HV_TIMEOUT:-180} ))
+    while :; do
+        HV_OUT=$(tail -c +$((_off + 1)) "$HV_DIR/hv.out")
+        _last=$(printf '%s\n' "$HV_OUT" | grep -E '^(OK|ERR) ' | head -n 1)
+        [ -n "$_last" ] && break
+        if ! kill -0 "$HV_PID" 2>/dev/null || [ "$(date +%s)" -ge "$_end" ]; then
+            echo "hv: no answer to '$*'; hvctl stderr:" >&2
+            tail -n 20 "$HV_DIR/hv.err" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    echo "> $* -> $_last"
+    case "$_last" in OK*) return 0 ;; *) return 1 ;; esac
+}
+
+hv_session_stop() {
+    echo quit >&9 2>/dev/null || true
+    exec 9>&-
+    _rc=0
+    wait "$HV_PID" 2>/dev/null || _rc=$?
+    # a sanitizer's report (the test build) fails the session
+    if grep -q "Sanitizer" "$HV_DIR/hv.err" 2>/dev/null; then
+        cat "$HV_DIR/hv.err" >&2
+        return 1
+    fi
+    return $_rc
+}
+
+# kv KEY TEXT: the value of KEY=value in TEXT (first match).
+kv() {
+    printf '%s\n' "$2" | tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1
+}
+
+# retry SECONDS CMD...: run CMD every 0.2 s until it succeeds (1 on timeout).
+retry() {
+    _end=$(( $(date +%s) + $1 ))
+    shift
+    until "$@" >/dev/null 2>&1; do
+        [ "$(date +%s)" -lt "$_end" ] || return 1
+        sleep 0.2
+    done
+}

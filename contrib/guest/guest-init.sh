@@ -1,0 +1,92 @@
+#!/bin/busybox sh
+# /init of sculpt's tiny test guest (built by build-tiny-guest.sh).
+#
+# Reports on the serial console (ttyS0), one line per fact, each starting
+# with a tag a test can wait for:
+#   GUEST-INIT-READY uptime=S cpus_online=L     once per boot
+#   GUEST-DISK marker=...                       the base image seen through the overlay
+#   GUEST-STAT uptime=S cpus_online=L memtotal_kb=N memfree_kb=N
+#                                               whenever CPUs or memory change,
+#                                               and on the `stat` command
+#   GUEST-ACK <command>                         a command was obeyed
+# Commands typed on the console, one per line:
+#   burn N SECONDS    keep N CPUs busy for SECONDS
+#   disk MIB          write MIB MiB to the disk (beyond its first MiB)
+#   net N             send N pings of 1400 bytes out of eth0 (to a static
+#                     neighbour nobody answers for: traffic leaves, none returns)
+#   stat              print a GUEST-STAT line now
+#   poweroff          power off (ACPI), as a guest shutting itself down
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in $(cat /mods/order); do
+    insmod "/mods/$m.ko" 2>/dev/null
+done
+
+up() { cut -d' ' -f1 /proc/uptime; }
+stat_line() {
+    on=$(cat /sys/devices/system/cpu/online)
+    mt=$(awk '/^MemTotal/{print $2}' /proc/meminfo)
+    mf=$(awk '/^MemFree/{print $2}' /proc/meminfo)
+    echo "GUEST-STAT uptime=$(up) cpus_online=$on memtotal_kb=$mt memfree_kb=$mf"
+}
+
+echo "GUEST-INIT-READY uptime=$(up) cpus_online=$(cat /sys/devices/system/cpu/online)"
+[ -b /dev/vda ] && echo "GUEST-DISK marker=$(head -c 64 /dev/vda | head -n 1 | tr -cd 'A-Za-z0-9 .-')"
+for i in /sys/class/net/eth*; do
+    [ -e "$i" ] && ip link set "${i##*/}" up
+done
+
+# No udev here: online hot-added CPUs ourselves, and report changes.
+(
+    last=""
+    while true; do
+        for c in /sys/devices/system/cpu/cpu[0-9]*; do
+            [ -f "$c/online" ] && [ "$(cat "$c/online")" = 0 ] && echo 1 >"$c/online"
+        done
+        s="$(cat /sys/devices/system/cpu/online) $(awk '/^MemTotal/{print $2}' /proc/meminfo)"
+        if [ "$s" != "$last" ]; then
+            stat_line
+            last="$s"
+        fi
+        sleep 1
+    done
+) &
+
+# The console is a tty: reads block until a line comes; never let /init end.
+while true; do
+    while read -r cmd a b; do
+        case "$cmd" in
+        burn)
+            n=${a:-1}
+            i=0
+            while [ "$i" -lt "$n" ]; do
+                timeout "${b:-10}" sh -c 'while :; do :; done' &
+                i=$((i + 1))
+            done
+            echo "GUEST-ACK burn $n ${b:-10}"
+            ;;
+        disk)
+            dd if=/dev/zero of=/dev/vda bs=1M seek=1 count="${a:-8}" 2>/dev/null
+            sync
+            echo "GUEST-ACK disk ${a:-8}"
+            ;;
+        net)
+            ip addr add 192.0.2.2/24 dev eth0 2>/dev/null
+            arp -i eth0 -s 192.0.2.1 02:00:00:00:00:01 2>/dev/null
+            ping -q -c "${a:-100}" -i 0.01 -s 1400 -W 1 192.0.2.1 >/dev/null 2>&1
+            echo "GUEST-ACK net ${a:-100}"
+            ;;
+        stat)
+            stat_line
+            ;;
+        poweroff)
+            echo "GUEST-ACK poweroff"
+            poweroff -f
+            ;;
+        esac
+    done </dev/console
+    sleep 1
+done

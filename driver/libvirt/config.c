@@ -1,0 +1,588 @@
+/* Domain XML and sculpt's metadata, written and read with libxml2's tree
+ * API (values are escaped by libxml2, never pasted into text). */
+#include "driver/libvirt/config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/tree.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+
+void lv_cfg_domain_release(struct lv_cfg_domain *d)
+{
+    free(d->title);
+    for (size_t i = 0; i < d->ndisks; i++)
+        free(d->disks[i].path);
+    free(d->serial_socket);
+    free(d->serial_log);
+    free(d->metadata);
+    memset(d, 0, sizeof(*d));
+}
+
+/* ---- writing ---- */
+
+static xmlNodePtr child(xmlNodePtr parent, const char *name, const char *text)
+{
+    return xmlNewTextChild(parent, NULL, BAD_CAST name, BAD_CAST text);
+}
+
+static xmlNodePtr childf(xmlNodePtr parent, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static xmlNodePtr childf(xmlNodePtr parent, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    autofree char *text = xvasprintf(fmt, ap);
+    va_end(ap);
+    return child(parent, name, text);
+}
+
+static void prop(xmlNodePtr n, const char *name, const char *value)
+{
+    xmlNewProp(n, BAD_CAST name, BAD_CAST value);
+}
+
+static void propf(xmlNodePtr n, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void propf(xmlNodePtr n, const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    autofree char *text = xvasprintf(fmt, ap);
+    va_end(ap);
+    prop(n, name, text);
+}
+
+static char *doc_dump(xmlDocPtr doc, xmlNodePtr root)
+{
+    xmlBufferPtr buf = xmlBufferCreate();
+    xmlNodeDump(buf, doc, root, 0, 1);
+    char *s = xstrdup((const char *)xmlBufferContent(buf));
+    xmlBufferFree(buf);
+    return s;
+}
+
+static void format_os(xmlNodePtr dom, const struct lv_cfg_domain *d)
+{
+    xmlNodePtr os = child(dom, "os", NULL);
+    xmlNodePtr type = child(os, "type", "hvm");
+    prop(type, "arch", "x86_64");
+    prop(type, "machine", d->machine);
+    if (d->kernel) {
+        child(os, "kernel", d->kernel);
+        if (d->initrd)
+            child(os, "initrd", d->initrd);
+        if (d->cmdline)
+            child(os, "cmdline", d->cmdline);
+    } else {
+        prop(child(os, "boot", NULL), "dev", "hd");
+    }
+}
+
+static void format_cpu(xmlNodePtr dom, const struct lv_cfg_domain *d)
+{
+    xmlNodePtr vcpu = childf(dom, "vcpu", "%d", d->vcpus_max);
+    prop(vcpu, "placement", "static");
+    if (d->cpuset[0])
+        prop(vcpu, "cpuset", d->cpuset);
+    propf(vcpu, "current", "%d", d->vcpus_current);
+
+    xmlNodePtr tune = child(dom, "cputune", NULL);
+    childf(tune, "shares", "%llu", (unsigned long long)d->shares);
+    childf(tune, "period", "%lld", (long long)d->period_us);
+    if (d->quota_us > 0)
+        childf(tune, "quota", "%lld", (long long)d->quota_us);
+    if (d->cpuset[0])
+        prop(child(tune, "emulatorpin", NULL), "cpuset", d->cpuset);
+
+    if (d->numa_node >= 0) {
+        xmlNodePtr mem = child(child(dom, "numatune", NULL), "memory", NULL);
+        prop(mem, "mode", "strict");
+        propf(mem, "nodeset", "%d", d->numa_node);
+    }
+
+    xmlNodePtr cpu = child(dom, "cpu", NULL);
+    prop(cpu, "mode", d->cpu_mode);
+    if (strcmp(d->cpu_mode, "custom") == 0) {
+        prop(cpu, "match", "exact");
+        prop(child(cpu, "model", d->cpu_model), "fallback", "allow");
+    }
+}
+
+static void format_disk(xmlNodePtr devs, const struct lv_cfg_disk *k)
+{
+    xmlNodePtr disk = child(devs, "disk", NULL);
+    prop(disk, "type", "file");
+    prop(disk, "device", "disk");
+    xmlNodePtr drv = child(disk, "driver", NULL);
+    prop(drv, "name", "qemu");
+    prop(drv, "type", k->format);
+    prop(drv, "discard", "unmap");
+    prop(child(disk, "source", NULL), "file", k->path);
+    xmlNodePtr tgt = child(disk, "target", NULL);
+    prop(tgt, "dev", k->target);
+    prop(tgt, "bus", "virtio");
+    if (k->read_iops || k->write_iops || k->read_bytes || k->write_bytes) {
+        xmlNodePtr io = child(disk, "iotune", NULL);
+        if (k->read_bytes)
+            childf(io, "read_bytes_sec", "%llu", (unsigned long long)k->read_bytes);
+        if (k->write_bytes)
+            childf(io, "write_bytes_sec", "%llu", (unsigned long long)k->write_bytes);
+        if (k->read_iops)
+            childf(io, "read_iops_sec", "%llu", (unsigned long long)k->read_iops);
+        if (k->write_iops)
+            childf(io, "write_iops_sec", "%llu", (unsigned long long)k->write_iops);
+    }
+}
+
+static void format_nic(xmlNodePtr devs, const struct lv_cfg_nic *n)
+{
+    xmlNodePtr nic = child(devs, "interface", NULL);
+    prop(nic, "type", "ethernet");
+    prop(child(nic, "mac", NULL), "address", n->mac);
+    xmlNodePtr tgt = child(nic, "target", NULL);
+    prop(tgt, "dev", n->tap);
+    prop(tgt, "managed", "yes");
+    prop(child(nic, "model", NULL), "type", "virtio");
+    if (n->in_kBps || n->out_kBps) {
+        xmlNodePtr bw = child(nic, "bandwidth", NULL);
+        if (n->in_kBps) {
+            xmlNodePtr in = child(bw, "inbound", NULL);
+            propf(in, "average", "%llu", (unsigned long long)n->in_kBps);
+            propf(in, "burst", "%llu", (unsigned long long)n->in_burst_kB);
+        }
+        if (n->out_kBps) {
+            xmlNodePtr out = child(bw, "outbound", NULL);
+            propf(out, "average", "%llu", (unsigned long long)n->out_kBps);
+            propf(out, "burst", "%llu", (unsigned long long)n->out_burst_kB);
+        }
+    }
+}
+
+static void format_devices(xmlNodePtr dom, const struct lv_cfg_domain *d)
+{
+    xmlNodePtr devs = child(dom, "devices", NULL);
+    for (size_t i = 0; i < d->ndisks; i++)
+        format_disk(devs, &d->disks[i]);
+    for (size_t i = 0; i < d->nnics; i++)
+        format_nic(devs, &d->nics[i]);
+    if (strcmp(d->machine, "q35") == 0) {
+        /* the root first, then the spare ports hot-plugged devices land on */
+        xmlNodePtr root = child(devs, "controller", NULL);
+        prop(root, "type", "pci");
+        prop(root, "index", "0");
+        prop(root, "model", "pcie-root");
+        for (int i = 0; i < d->pcie_ports; i++) {
+            xmlNodePtr port = child(devs, "controller", NULL);
+            prop(port, "type", "pci");
+            prop(port, "model", "pcie-root-port");
+        }
+    }
+    if (d->serial_socket) {
+        xmlNodePtr ser = child(devs, "serial", NULL);
+        prop(ser, "type", "unix");
+        xmlNodePtr src = child(ser, "source", NULL);
+        prop(src, "mode", "bind");
+        prop(src, "path", d->serial_socket);
+        if (d->serial_log) {
+            xmlNodePtr log = child(ser, "log", NULL);
+            prop(log, "file", d->serial_log);
+            prop(log, "append", "on");
+        }
+        prop(child(ser, "target", NULL), "port", "0");
+    }
+    xmlNodePtr bal = child(devs, "memballoon", NULL);
+    prop(bal, "model", "virtio");
+    if (d->balloon_period_s > 0)
+        propf(child(bal, "stats", NULL), "period", "%d", d->balloon_period_s);
+}
+
+char *lv_cfg_domain_format(const struct lv_cfg_domain *d)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr dom = xmlNewNode(NULL, BAD_CAST "domain");
+    xmlDocSetRootElement(doc, dom);
+    prop(dom, "type", d->type);
+    child(dom, "name", d->name);
+    child(dom, "uuid", d->uuid);
+    if (d->title)
+        child(dom, "title", d->title);
+    if (d->metadata) {
+        xmlNodePtr meta = child(dom, "metadata", NULL);
+        xmlNodePtr parsed = NULL;
+        if (xmlParseInNodeContext(meta, d->metadata, (int)strlen(d->metadata), 0, &parsed) ==
+                XML_ERR_OK &&
+            parsed)
+            xmlAddChildList(meta, parsed);
+        else if (parsed)
+            xmlFreeNodeList(parsed);
+    }
+    prop(childf(dom, "memory", "%llu", (unsigned long long)d->mem_kib), "unit", "KiB");
+    prop(childf(dom, "currentMemory", "%llu", (unsigned long long)d->cur_mem_kib), "unit",
+         "KiB");
+    format_cpu(dom, d);
+    format_os(dom, d);
+    xmlNodePtr feat = child(dom, "features", NULL);
+    child(feat, "acpi", NULL);
+    child(feat, "apic", NULL);
+    child(dom, "on_poweroff", "destroy");
+    child(dom, "on_reboot", "restart");
+    child(dom, "on_crash", "destroy");
+    format_devices(dom, d);
+    char *s = doc_dump(doc, dom);
+    xmlFreeDoc(doc);
+    return s;
+}
+
+/* ---- sculpt's metadata ---- */
+
+void lv_meta_release(struct lv_meta *m)
+{
+    drv_hv_guest_spec_release(&m->spec);
+    free(m->disk_path);
+    free(m->instance_dir);
+    free(m->console_log);
+    free(m->console_socket);
+    memset(m, 0, sizeof(*m));
+}
+
+static void prop_opt(xmlNodePtr n, const char *name, const char *value)
+{
+    if (value)
+        prop(n, name, value);
+}
+
+char *lv_meta_format(const struct lv_meta *m)
+{
+    const struct drv_hv_guest_spec *s = &m->spec;
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "instance");
+    xmlNsPtr ns = xmlNewNs(root, BAD_CAST LV_META_URI, BAD_CAST LV_META_PREFIX);
+    xmlSetNs(root, ns);
+    xmlDocSetRootElement(doc, root);
+    propf(root, "created", "%lld", (long long)m->created_ms);
+
+    xmlNodePtr owner = xmlNewChild(root, ns, BAD_CAST "owner", NULL);
+    prop_opt(owner, "display_name", s->display_name);
+    prop_opt(owner, "project", s->project_id);
+    prop_opt(owner, "user", s->user_id);
+    prop_opt(owner, "flavor", s->flavor_name);
+    prop_opt(owner, "name", s->name);
+
+    xmlNodePtr im = xmlNewChild(root, ns, BAD_CAST "image", NULL);
+    prop_opt(im, "kernel", s->image.kernel);
+    prop_opt(im, "initrd", s->image.initrd);
+    prop_opt(im, "cmdline", s->image.cmdline);
+    prop_opt(im, "disk_base", s->image.disk_base);
+    prop_opt(im, "disk_format", s->image.disk_format);
+    propf(im, "root_gb", "%lld", (long long)s->image.root_gb);
+
+    xmlNodePtr files = xmlNewChild(root, ns, BAD_CAST "files", NULL);
+    prop_opt(files, "dir", m->instance_dir);
+    prop_opt(files, "disk", m->disk_path);
+    prop_opt(files, "console_log", m->console_log);
+    prop_opt(files, "console_socket", m->console_socket);
+
+    for (size_t i = 0; i < s->nvifs; i++) {
+        xmlNodePtr v = xmlNewChild(root, ns, BAD_CAST "vif", NULL);
+        prop(v, "mac", s->vifs[i].mac);
+        prop(v, "tap", s->vifs[i].tap);
+        prop_opt(v, "port", s->vifs[i].port_id);
+    }
+
+    const struct drv_shape *sh = &s->shape;
+    xmlNodePtr shape = xmlNewChild(root, ns, BAD_CAST "shape", NULL);
+    propf(shape, "vcpus_online", "%d", sh->vcpus_online);
+    propf(shape, "vcpus_max", "%d", sh->vcpus_max);
+    propf(shape, "mem_max_mib", "%.17g", sh->mem_max_mib);
+    propf(shape, "numa_node", "%d", sh->numa_node);
+    char cpus[1024];
+    prop(shape, "pcpus", drv_cpuset_format(&sh->pcpus, cpus, sizeof(cpus)));
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        propf(shape, drv_res_kind_name((enum drv_res_kind)k), "%.17g", sh->res.v[k]);
+
+    char *out = doc_dump(doc, root);
+    xmlFreeDoc(doc);
+    return out;
+}
+
+static char *attr(xmlNodePtr n, const char *name)
+{
+    xmlChar *v = xmlGetProp(n, BAD_CAST name);
+    if (!v)
+        return NULL;
+    char *s = xstrdup((const char *)v);
+    xmlFree(v);
+    return s;
+}
+
+static int attr_num(xmlNodePtr n, const char *name, double lo, double hi, double *out,
+                    struct err **err)
+{
+    autofree char *v = attr(n, name);
+    char *end = NULL;
+    if (!v)
+        return err_set(err, ERR_INVALID, "sculpt metadata: `%s` missing", name);
+    errno = 0;
+    double x = strtod(v, &end);
+    if (end == v || *end || errno || !(x >= lo && x <= hi))
+        return err_set(err, ERR_INVALID, "sculpt metadata: `%s` = `%s`", name, v);
+    *out = x;
+    return 0;
+}
+
+static int meta_parse_shape(xmlNodePtr n, struct drv_shape *sh, struct err **err)
+{
+    double v;
+    memset(sh, 0, sizeof(*sh));
+    if (attr_num(n, "vcpus_online", 1, DRV_CPUSET_MAX, &v, err) < 0)
+        return -1;
+    sh->vcpus_online = (int32_t)v;
+    if (attr_num(n, "vcpus_max", 1, DRV_CPUSET_MAX, &v, err) < 0)
+        return -1;
+    sh->vcpus_max = (int32_t)v;
+    if (attr_num(n, "mem_max_mib", 0, DRV_RES_MAX, &sh->mem_max_mib, err) < 0)
+        return -1;
+    if (attr_num(n, "numa_node", -1, 1024, &v, err) < 0)
+        return -1;
+    sh->numa_node = (int32_t)v;
+    autofree char *cpus = attr(n, "pcpus");
+    if (cpus && drv_cpuset_parse(cpus, &sh->pcpus, err) < 0)
+        return -1;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        if (attr_num(n, drv_res_kind_name((enum drv_res_kind)k), 0, DRV_RES_MAX, &sh->res.v[k],
+                     err) < 0)
+            return -1;
+    return 0;
+}
+
+static bool is(xmlNodePtr n, const char *name)
+{
+    return n->type == XML_ELEMENT_NODE && strcmp((const char *)n->name, name) == 0;
+}
+
+static int meta_parse_root(xmlNodePtr root, struct lv_meta *m, struct err **err)
+{
+    struct drv_hv_guest_spec *s = &m->spec;
+    autofree char *created = attr(root, "created");
+    m->created_ms = created ? strtoll(created, NULL, 10) : 0;
+    bool have_shape = false;
+    for (xmlNodePtr n = root->children; n; n = n->next) {
+        if (is(n, "owner")) {
+            s->display_name = attr(n, "display_name");
+            s->project_id = attr(n, "project");
+            s->user_id = attr(n, "user");
+            s->flavor_name = attr(n, "flavor");
+            s->name = attr(n, "name");
+        } else if (is(n, "image")) {
+            s->image.kernel = attr(n, "kernel");
+            s->image.initrd = attr(n, "initrd");
+            s->image.cmdline = attr(n, "cmdline");
+            s->image.disk_base = attr(n, "disk_base");
+            s->image.disk_format = attr(n, "disk_format");
+            autofree char *gb = attr(n, "root_gb");
+            s->image.root_gb = gb ? strtoll(gb, NULL, 10) : 0;
+        } else if (is(n, "files")) {
+            m->instance_dir = attr(n, "dir");
+            m->disk_path = attr(n, "disk");
+            m->console_log = attr(n, "console_log");
+            m->console_socket = attr(n, "console_socket");
+        } else if (is(n, "vif") && s->nvifs < DRV_HV_MAX_VIFS) {
+            struct drv_hv_vif *v = &s->vifs[s->nvifs++];
+            autofree char *mac = attr(n, "mac");
+            autofree char *tap = attr(n, "tap");
+            snprintf(v->mac, sizeof(v->mac), "%s", mac ? mac : "");
+            snprintf(v->tap, sizeof(v->tap), "%s", tap ? tap : "");
+            v->port_id = attr(n, "port");
+        } else if (is(n, "shape")) {
+            if (meta_parse_shape(n, &s->shape, err) < 0)
+                return -1;
+            have_shape = true;
+        }
+    }
+    if (!have_shape)
+        return err_set(err, ERR_INVALID, "sculpt metadata: no shape");
+    return 0;
+}
+
+int lv_meta_parse(const char *xml, struct lv_meta *out, struct err **err)
+{
+    memset(out, 0, sizeof(*out));
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "metadata.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc)
+        return err_set(err, ERR_INVALID, "sculpt metadata: not XML");
+    xmlNodePtr root = xmlDocGetRootElement(doc);
+    int rc;
+    if (!root || !is(root, "instance"))
+        rc = err_set(err, ERR_INVALID, "sculpt metadata: no <instance> element");
+    else
+        rc = meta_parse_root(root, out, err);
+    xmlFreeDoc(doc);
+    if (rc < 0)
+        lv_meta_release(out);
+    return rc;
+}
+
+char *lv_run_format(int64_t started_ms)
+{
+    return xasprintf("<run started='%lld'/>", (long long)started_ms);
+}
+
+int64_t lv_run_parse(const char *xml)
+{
+    const char *p = xml ? strstr(xml, "started=") : NULL;
+    if (!p)
+        return 0;
+    p += strlen("started=");
+    if (*p == '\'' || *p == '"')
+        p++;
+    return strtoll(p, NULL, 10);
+}
+
+/* ---- reading a domain's knobs ---- */
+
+void lv_knobs_release(struct lv_knobs *k)
+{
+    free(k->metadata);
+    k->metadata = NULL;
+}
+
+static xmlNodePtr first(xmlNodePtr parent, const char *name)
+{
+    for (xmlNodePtr n = parent ? parent->children : NULL; n; n = n->next)
+        if (is(n, name))
+            return n;
+    return NULL;
+}
+
+static uint64_t text_u64(xmlNodePtr n)
+{
+    if (!n)
+        return 0;
+    xmlChar *t = xmlNodeGetContent(n);
+    uint64_t v = t ? strtoull((const char *)t, NULL, 10) : 0;
+    xmlFree(t);
+    return v;
+}
+
+static int64_t text_i64(xmlNodePtr n)
+{
+    if (!n)
+        return 0;
+    xmlChar *t = xmlNodeGetContent(n);
+    int64_t v = t ? strtoll((const char *)t, NULL, 10) : 0;
+    xmlFree(t);
+    return v;
+}
+
+/* An attribute of the first child element `elem`, or NULL. */
+static char *attr_opt_child(xmlNodePtr n, const char *elem, const char *name)
+{
+    xmlNodePtr c = first(n, elem);
+    return c ? attr(c, name) : NULL;
+}
+
+static uint64_t attr_u64(xmlNodePtr n, const char *name)
+{
+    autofree char *v = n ? attr(n, name) : NULL;
+    return v ? strtoull(v, NULL, 10) : 0;
+}
+
+/* KiB from an element with an optional unit attribute. */
+static uint64_t mem_kib(xmlNodePtr n)
+{
+    uint64_t v = text_u64(n);
+    autofree char *unit = n ? attr(n, "unit") : NULL;
+    if (!unit || strcmp(unit, "KiB") == 0 || strcmp(unit, "k") == 0)
+        return v;
+    if (strcmp(unit, "MiB") == 0 || strcmp(unit, "M") == 0)
+        return v * 1024;
+    if (strcmp(unit, "GiB") == 0 || strcmp(unit, "G") == 0)
+        return v * 1024 * 1024;
+    if (strcmp(unit, "b") == 0 || strcmp(unit, "bytes") == 0)
+        return v / 1024;
+    return v;
+}
+
+static void read_cputune(xmlNodePtr dom, struct lv_knobs *k)
+{
+    xmlNodePtr vcpu = first(dom, "vcpu");
+    k->vcpus_max = (int32_t)text_u64(vcpu);
+    autofree char *cur = vcpu ? attr(vcpu, "current") : NULL;
+    k->vcpus_online = cur ? (int32_t)strtol(cur, NULL, 10) : k->vcpus_max;
+    autofree char *cpuset = vcpu ? attr(vcpu, "cpuset") : NULL;
+    if (cpuset)
+        snprintf(k->cpuset, sizeof(k->cpuset), "%s", cpuset);
+
+    xmlNodePtr tune = first(dom, "cputune");
+    k->shares = text_u64(first(tune, "shares"));
+    k->period_us = text_i64(first(tune, "period"));
+    k->quota_us = text_i64(first(tune, "quota"));
+    for (xmlNodePtr n = tune ? tune->children : NULL; n; n = n->next) {
+        autofree char *id = is(n, "vcpupin") ? attr(n, "vcpu") : NULL;
+        autofree char *set = id && strcmp(id, "0") == 0 ? attr(n, "cpuset") : NULL;
+        if (set)
+            snprintf(k->cpuset, sizeof(k->cpuset), "%s", set);
+    }
+    xmlNodePtr mem = first(first(dom, "numatune"), "memory");
+    autofree char *nodes = mem ? attr(mem, "nodeset") : NULL;
+    k->numa_node = nodes && *nodes ? (int32_t)strtol(nodes, NULL, 10) : -1;
+}
+
+static void read_devices(xmlNodePtr devs, struct lv_knobs *k)
+{
+    for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next) {
+        if (is(n, "interface") && k->ntaps < DRV_HV_MAX_VIFS) {
+            autofree char *dev = attr_opt_child(n, "target", "dev");
+            size_t i = k->ntaps++;
+            snprintf(k->taps[i], sizeof(k->taps[i]), "%s", dev ? dev : "");
+            xmlNodePtr bw = first(n, "bandwidth");
+            k->in_kBps[i] = attr_u64(first(bw, "inbound"), "average");
+            k->out_kBps[i] = attr_u64(first(bw, "outbound"), "average");
+        } else if (is(n, "disk") && !k->disk[0]) {
+            autofree char *dev = attr_opt_child(n, "target", "dev");
+            if (!dev)
+                continue;
+            snprintf(k->disk, sizeof(k->disk), "%s", dev);
+            xmlNodePtr io = first(n, "iotune");
+            k->read_iops = text_u64(first(io, "read_iops_sec"));
+            k->write_iops = text_u64(first(io, "write_iops_sec"));
+            k->read_bytes = text_u64(first(io, "read_bytes_sec"));
+            k->write_bytes = text_u64(first(io, "write_bytes_sec"));
+        }
+    }
+}
+
+int lv_cfg_domain_read(const char *xml, struct lv_knobs *out, struct err **err)
+{
+    memset(out, 0, sizeof(*out));
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc)
+        return err_set(err, ERR_INVALID, "domain XML does not parse");
+    xmlNodePtr dom = xmlDocGetRootElement(doc);
+    if (!dom || !is(dom, "domain")) {
+        xmlFreeDoc(doc);
+        return err_set(err, ERR_INVALID, "domain XML without <domain>");
+    }
+    read_cputune(dom, out);
+    out->cur_kib = mem_kib(first(dom, "currentMemory"));
+    out->max_kib = mem_kib(first(dom, "memory"));
+    if (!out->cur_kib)
+        out->cur_kib = out->max_kib;
+    read_devices(first(dom, "devices"), out);
+    for (xmlNodePtr n = first(dom, "metadata") ? first(dom, "metadata")->children : NULL; n;
+         n = n->next)
+        if (is(n, "instance") && n->ns && n->ns->href &&
+            strcmp((const char *)n->ns->href, LV_META_URI) == 0)
+            out->metadata = doc_dump(doc, n);
+    xmlFreeDoc(doc);
+    return 0;
+}

@@ -1,0 +1,116 @@
+/* libvirt's XML as plain structs (nova/virt/libvirt/config.py's role): the
+ * domain definition sculpt writes, and sculpt's own metadata element that
+ * records the spec a guest was spawned from.  Formatting and parsing only;
+ * what goes in is decided by designer.c.  Uses libxml2.
+ */
+#ifndef SC_DRIVER_LIBVIRT_CONFIG_H
+#define SC_DRIVER_LIBVIRT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "driver/hypervisor.h"
+
+struct err;
+
+/* The namespace of sculpt's metadata elements in a domain's <metadata>. */
+#define LV_META_URI "https://sculpt.openstack.org/xmlns/instance/1"
+#define LV_META_PREFIX "sculpt"
+/* Live-only metadata of the current run (when it started). */
+#define LV_RUN_URI "https://sculpt.openstack.org/xmlns/run/1"
+#define LV_RUN_PREFIX "sculptrun"
+
+struct lv_cfg_disk {
+    char *path;             /* the overlay */
+    const char *format;     /* "qcow2", "raw" */
+    char target[8];         /* "vda" */
+    uint64_t read_iops, write_iops;   /* <iotune>, 0: unlimited */
+    uint64_t read_bytes, write_bytes; /* bytes/s, 0: unlimited */
+};
+
+struct lv_cfg_nic {
+    char mac[18];
+    char tap[DRV_HV_TAP_MAX + 1];
+    uint64_t in_kBps, out_kBps;     /* <bandwidth> average, KB/s; 0: none */
+    uint64_t in_burst_kB, out_burst_kB;
+};
+
+struct lv_cfg_domain {
+    const char *type;               /* "kvm", "qemu" */
+    char name[DRV_HV_NAME_MAX + 1];
+    char uuid[DRV_UUID_LEN + 1];
+    char *title;                    /* operator-facing; may be NULL */
+    uint64_t mem_kib, cur_mem_kib;  /* <memory>, <currentMemory> */
+    int32_t vcpus_max, vcpus_current;
+    char cpuset[256];               /* <vcpu cpuset> and emulatorpin; "" none */
+    uint64_t shares;                /* <cputune><shares> */
+    int64_t period_us, quota_us;    /* per vCPU; quota <= 0: none */
+    int32_t numa_node;              /* <numatune> strict; -1 none */
+    const char *machine;            /* "q35" */
+    const char *cpu_mode;           /* "host-model", "host-passthrough", "custom" */
+    const char *cpu_model;          /* for custom */
+    const char *kernel, *initrd, *cmdline;
+    struct lv_cfg_disk disks[2];
+    size_t ndisks;
+    struct lv_cfg_nic nics[DRV_HV_MAX_VIFS];
+    size_t nnics;
+    int32_t pcie_ports;             /* spare pcie-root-ports */
+    char *serial_socket;            /* the console's unix socket */
+    char *serial_log;               /* and its log file */
+    int32_t balloon_period_s;       /* <memballoon><stats period> */
+    char *metadata;                 /* sculpt's element (lv_meta_format) */
+};
+
+/* Release what the model owns (title, paths, metadata). */
+void lv_cfg_domain_release(struct lv_cfg_domain *d);
+
+/* The domain XML.  Caller frees. */
+char *lv_cfg_domain_format(const struct lv_cfg_domain *d);
+
+/* The knobs of a domain as its XML states them (what lv_cfg_domain_read
+ * finds). */
+struct lv_knobs {
+    int32_t vcpus_online, vcpus_max;
+    uint64_t shares;
+    int64_t period_us, quota_us;       /* quota <= 0: none */
+    char cpuset[256];                  /* vCPU 0's pinning, else <vcpu cpuset>; "" none */
+    int32_t numa_node;                 /* first node of <numatune>; -1 none */
+    uint64_t cur_kib, max_kib;         /* <currentMemory>, <memory> */
+    char taps[DRV_HV_MAX_VIFS][DRV_HV_TAP_MAX + 1];
+    uint64_t in_kBps[DRV_HV_MAX_VIFS], out_kBps[DRV_HV_MAX_VIFS];
+    size_t ntaps;
+    char disk[8];                      /* first disk's target, "" none */
+    uint64_t read_iops, write_iops, read_bytes, write_bytes; /* its <iotune> */
+    char *metadata;                    /* sculpt's <instance> element, or NULL */
+};
+
+void lv_knobs_release(struct lv_knobs *k);
+
+/* Read the knobs from a domain's XML (virDomainGetXMLDesc).  *out is
+ * overwritten; release with lv_knobs_release().  INVALID on bad XML. */
+int lv_cfg_domain_read(const char *xml, struct lv_knobs *out, struct err **err);
+
+/* What sculpt records of a guest beside libvirt's own definition. */
+struct lv_meta {
+    struct drv_hv_guest_spec spec; /* shape: the shape defined (next boot) */
+    char *disk_path;               /* the overlay, NULL without a disk */
+    char *instance_dir;            /* the guest's folder */
+    char *console_log;
+    char *console_socket;
+    int64_t created_ms;            /* Unix ms */
+};
+
+void lv_meta_release(struct lv_meta *m);
+
+/* The <sculpt:instance> element.  Caller frees. */
+char *lv_meta_format(const struct lv_meta *m);
+/* Parse it back (as virDomainGetMetadata returns it).  *out is
+ * overwritten; release with lv_meta_release().  INVALID on bad XML. */
+int lv_meta_parse(const char *xml, struct lv_meta *out, struct err **err);
+
+/* The <sculptrun:run started='MS'/> element, and its value (0 if absent
+ * or malformed). */
+char *lv_run_format(int64_t started_ms);
+int64_t lv_run_parse(const char *xml);
+
+#endif

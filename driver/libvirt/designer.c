@@ -1,0 +1,135 @@
+/* Policy: the domain a spec and a shape call for on this host. */
+#include "driver/libvirt/designer.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "driver/hypervisor_priv.h"
+
+uint64_t lv_design_shares(double vcpu)
+{
+    uint64_t s = (uint64_t)llround(vcpu * 1024);
+    return s < 2 ? 2 : s;
+}
+
+int64_t lv_design_quota(double vcpu, int32_t online, int64_t period_us)
+{
+    struct drv_shape s = {.vcpus_online = online};
+    s.res.v[DRV_RES_VCPU] = vcpu;
+    return drv_shape_vcpu_quota_us(&s, period_us);
+}
+
+uint64_t lv_design_kBps(double mbps)
+{
+    return mbps > 0 ? (uint64_t)llround(fmax(mbps * 125, 1)) : 0;
+}
+
+uint64_t lv_design_burst_kB(uint64_t kBps)
+{
+    uint64_t b = kBps / 8;
+    return b < 32 ? 32 : b;
+}
+
+uint64_t lv_design_bytes(double mbps)
+{
+    return mbps > 0 ? (uint64_t)llround(fmax(mbps * 1e6, 1)) : 0;
+}
+
+uint64_t lv_design_iops(double iops)
+{
+    return iops > 0 ? (uint64_t)llround(fmax(iops, 1)) : 0;
+}
+
+char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, int size)
+{
+    if (drv_cpuset_count(&s->pcpus) > 0)
+        return drv_cpuset_format(&s->pcpus, buf, size);
+    if (host_cpus > 1)
+        snprintf(buf, (size_t)size, "0-%d", host_cpus - 1);
+    else
+        snprintf(buf, (size_t)size, "0");
+    return buf;
+}
+
+void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec,
+                    int64_t now_ms, struct lv_meta *out)
+{
+    memset(out, 0, sizeof(*out));
+    drv_hv_guest_spec_copy(&out->spec, spec);
+    struct drv_hv_guest_spec *s = &out->spec;
+    if (!s->name) {
+        char name[DRV_HV_NAME_MAX + 1];
+        drv_hv_domain_name(spec, name);
+        s->name = xstrdup(name);
+    }
+    if (s->image.disk_base && !s->image.disk_format)
+        s->image.disk_format = xstrdup("qcow2");
+    for (size_t i = 0; i < s->nvifs; i++) {
+        drv_hv_tap_name(spec, i, s->vifs[i].tap);
+        drv_hv_mac(spec, i, s->vifs[i].mac);
+    }
+    out->instance_dir = xasprintf("%s/%s", p->instances_path, spec->uuid);
+    out->disk_path = s->image.disk_base ? xasprintf("%s/disk", out->instance_dir) : NULL;
+    out->console_log = xasprintf("%s/console.log", out->instance_dir);
+    out->console_socket = xasprintf("%s/console.sock", out->instance_dir);
+    out->created_ms = now_ms;
+}
+
+void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
+                      const struct drv_shape *shape, struct lv_cfg_domain *out)
+{
+    const struct drv_hv_guest_spec *s = &m->spec;
+    const double *r = shape->res.v;
+    memset(out, 0, sizeof(*out));
+    out->type = p->virt_type;
+    snprintf(out->name, sizeof(out->name), "%s", s->name);
+    snprintf(out->uuid, sizeof(out->uuid), "%s", s->uuid);
+    out->title = s->display_name ? xstrdup(s->display_name) : NULL;
+    out->mem_kib = (uint64_t)llround(shape->mem_max_mib * 1024);
+    out->cur_mem_kib = (uint64_t)llround(r[DRV_RES_MEM_MIB] * 1024);
+    out->vcpus_max = shape->vcpus_max;
+    out->vcpus_current = shape->vcpus_online;
+    if (drv_cpuset_count(&shape->pcpus) > 0)
+        drv_cpuset_format(&shape->pcpus, out->cpuset, sizeof(out->cpuset));
+    out->shares = lv_design_shares(r[DRV_RES_VCPU]);
+    out->period_us = p->period_us;
+    out->quota_us = lv_design_quota(r[DRV_RES_VCPU], shape->vcpus_online, p->period_us);
+    out->numa_node = shape->numa_node;
+    out->machine = "q35";
+    /* TCG cannot pass the host CPU through; kvm guests get the host's model */
+    out->cpu_mode = strcmp(p->virt_type, "kvm") == 0 ? "host-model" : "custom";
+    out->cpu_model = p->cpu_model;
+    out->kernel = s->image.kernel;
+    out->initrd = s->image.initrd;
+    out->cmdline = s->image.cmdline;
+    if (m->disk_path) {
+        struct lv_cfg_disk *d = &out->disks[out->ndisks++];
+        d->path = xstrdup(m->disk_path);
+        d->format = "qcow2";
+        snprintf(d->target, sizeof(d->target), "vda");
+        d->read_iops = lv_design_iops(r[DRV_RES_DISK_READ_IOPS]);
+        d->write_iops = lv_design_iops(r[DRV_RES_DISK_WRITE_IOPS]);
+        d->read_bytes = lv_design_bytes(r[DRV_RES_DISK_READ_MBPS]);
+        d->write_bytes = lv_design_bytes(r[DRV_RES_DISK_WRITE_MBPS]);
+    }
+    /* a guest's bandwidth is shared evenly by its interfaces */
+    double share = s->nvifs ? 1.0 / (double)s->nvifs : 0;
+    for (size_t i = 0; i < s->nvifs; i++) {
+        struct lv_cfg_nic *n = &out->nics[out->nnics++];
+        snprintf(n->mac, sizeof(n->mac), "%s", s->vifs[i].mac);
+        snprintf(n->tap, sizeof(n->tap), "%s", s->vifs[i].tap);
+        n->in_kBps = lv_design_kBps(r[DRV_RES_NET_IN_MBPS] * share);
+        n->out_kBps = lv_design_kBps(r[DRV_RES_NET_OUT_MBPS] * share);
+        n->in_burst_kB = lv_design_burst_kB(n->in_kBps);
+        n->out_burst_kB = lv_design_burst_kB(n->out_kBps);
+    }
+    out->pcie_ports = p->pcie_ports;
+    out->serial_socket = xstrdup(m->console_socket);
+    out->serial_log = xstrdup(m->console_log);
+    out->balloon_period_s = p->balloon_period_s;
+    struct lv_meta defined = *m;
+    defined.spec.shape = *shape;
+    out->metadata = lv_meta_format(&defined);
+}

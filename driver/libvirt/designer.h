@@ -1,0 +1,51 @@
+/* Policy (nova/virt/libvirt/designer.py's role): what a guest's domain
+ * looks like for a spec and a shape on this host, and the libvirt value
+ * of each knob.  Pure functions; the XML itself is config.c's.
+ */
+#ifndef SC_DRIVER_LIBVIRT_DESIGNER_H
+#define SC_DRIVER_LIBVIRT_DESIGNER_H
+
+#include <stdint.h>
+
+#include "driver/hypervisor.h"
+#include "driver/libvirt/config.h"
+
+struct err;
+
+/* Host facts and operator policy the designer needs. */
+struct lv_policy {
+    const char *virt_type;      /* "kvm" or "qemu" */
+    const char *cpu_model;      /* guest CPU model under qemu (TCG) */
+    const char *instances_path; /* absolute */
+    int64_t period_us;          /* CFS period */
+    int32_t pcie_ports;
+    int32_t balloon_period_s;
+    int32_t host_cpus;
+};
+
+/* cgroup cpu.shares for an entitlement: 1024 per vCPU, at least 2. */
+uint64_t lv_design_shares(double vcpu);
+/* Per-vCPU CFS quota (us) that holds `vcpu` over `online` vCPUs; -1 (no
+ * limit, libvirt's value for it) when the entitlement covers them all. */
+int64_t lv_design_quota(double vcpu, int32_t online, int64_t period_us);
+/* Mbit/s -> libvirt's KB/s (0 stays 0: unlimited), and a burst of ~125 ms
+ * at that rate (at least 32 KB) so htb can keep the average. */
+uint64_t lv_design_kBps(double mbps);
+uint64_t lv_design_burst_kB(uint64_t kBps);
+/* MB/s -> bytes/s; IOPS rounded. */
+uint64_t lv_design_bytes(double mbps);
+uint64_t lv_design_iops(double iops);
+/* The cpuset text a shape pins to: its pcpus, or every host CPU when it
+ * has none (so a pin can also be lifted).  Returns buf. */
+char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, int size);
+
+/* The metadata for a new guest: the spec with concrete tap names and MACs,
+ * and its files under instances_path/UUID.  *out is overwritten. */
+void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec,
+                    int64_t now_ms, struct lv_meta *out);
+
+/* The domain for m's spec in `shape` (shape.vcpus_online vCPUs online). */
+void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
+                      const struct drv_shape *shape, struct lv_cfg_domain *out);
+
+#endif

@@ -1,0 +1,122 @@
+/* State of the libvirt backend, shared by its files: driver.c (open,
+ * lifecycle, events), reshape.c (knobs), observe.c (info, list, usage,
+ * console).
+ *
+ * Locking: lv->lock guards the guest table and every entry's fields.
+ * libvirt calls are made without it, on copies and on domain handles held
+ * with a reference.  Calls for one guest are serialised by the caller (the
+ * engine); the event thread only updates states and expectations.
+ */
+#ifndef SC_DRIVER_LIBVIRT_DRIVER_PRIV_H
+#define SC_DRIVER_LIBVIRT_DRIVER_PRIV_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libvirt/libvirt.h>
+
+#include "driver/hypervisor.h"
+#include "driver/libvirt/config.h"
+#include "driver/libvirt/designer.h"
+#include "driver/libvirt/host.h"
+
+/* An event sculpt is about to cause, so it is reported as by_sculpt. */
+struct lv_expect {
+    enum drv_hv_event_type type;
+    int64_t until_ms;                /* monotonic deadline */
+};
+
+#define LV_MAX_EXPECT 8
+
+/* What the backend keeps of one guest. */
+struct lv_entry {
+    char uuid[DRV_UUID_LEN + 1];
+    char name[DRV_HV_NAME_MAX + 1];
+    virDomainPtr dom;                /* referenced handle, or NULL */
+    uint64_t gen;                    /* connection generation of dom */
+    bool loaded;                     /* meta and applied read or set */
+    bool ours;                       /* has sculpt's metadata */
+    struct lv_meta meta;             /* spec, files; spec.shape = the defined shape */
+    struct drv_shape applied;        /* the knobs as set; vcpus_online = online now */
+    int32_t wanted_online;           /* vCPUs the last shape asked for */
+    struct drv_cpuset def_pcpus;     /* pinning of the definition (hot-added vCPUs get it) */
+    struct lv_knobs names;           /* taps and disk target (knob values unused) */
+    enum drv_power_state state;      /* last known */
+    int64_t started_ms;              /* Unix ms the current run began, 0 unknown */
+    struct drv_hv_sample prev;       /* last usage sample */
+    bool has_prev;
+    struct lv_expect expect[LV_MAX_EXPECT];
+    int nexpect;
+};
+
+struct lv {
+    struct drv_hv *hv;
+    struct lv_host *host;
+    pthread_mutex_t lock;
+    struct lv_entry **g;
+    size_t n;
+    struct lv_policy pol;
+    char *uri;
+    char *instances_path;
+    char *qemu_img;
+    char *cpu_model;
+    struct drv_hv_host info;         /* host facts and policy, read at open */
+    int32_t nodes;                   /* host NUMA nodes */
+    bool unplug;                     /* vCPUs may be removed live */
+};
+
+static inline struct lv *lv_of(struct drv_hv *hv)
+{
+    return hv->priv;
+}
+
+/* The entry for uuid (NULL if none); call with lv->lock held. */
+struct lv_entry *lv_entry_find(struct lv *lv, const char *uuid);
+
+/* A referenced domain handle for uuid on the live connection, and the
+ * entry (created if needed), loaded (metadata and knobs read back) when
+ * `load` is set.  The caller virDomainFree()s the handle.  NOT_FOUND when
+ * libvirt has no such domain; UNAVAILABLE when libvirtd is unreachable. */
+virDomainPtr lv_domain(struct lv *lv, const char *uuid, bool load, struct err **err);
+
+/* Read back an entry's state and, for a new entry or when `knobs`, its
+ * metadata and knobs from libvirt.  Call without the lock. */
+int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
+                  struct err **err);
+
+/* The shape the knobs express. */
+void lv_knobs_shape(const struct lv_knobs *k, int32_t host_cpus, struct drv_shape *out);
+
+/* Note that sculpt is about to cause an event of `type` on uuid. */
+void lv_expect(struct lv *lv, const char *uuid, enum drv_hv_event_type type);
+
+/* After a failed call: if it was the connection, let the host notice. */
+void lv_failed(struct lv *lv, const struct err *e);
+
+/* Define (or redefine) the guest of entry `uuid` in `shape` from its
+ * stored spec; updates the entry.  Returns the new handle (referenced) or
+ * NULL. */
+virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *shape,
+                       struct err **err);
+
+/* Start a defined guest and record when (live metadata). */
+int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err);
+
+/* Hard stop when running (no error when it is not). */
+int lv_stop_hard(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err);
+
+/* The ops implemented in reshape.c and observe.c. */
+int lv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
+               struct drv_hv_reshape_report *rep, struct err **err);
+int lv_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
+                   struct err **err);
+int lv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err);
+int lv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err);
+int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
+char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
+                        struct err **err);
+int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
+                struct err **err);
+
+#endif

@@ -1,0 +1,268 @@
+/* Reading guests: info (read back from libvirt), the list, usage samples
+ * from one virConnectGetAllDomainStats call, the console log, the spec. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/libvirt/driver_priv.h"
+#include "driver/libvirt/guest.h"
+
+LOG_INIT("driver.libvirt.observe");
+
+/* Fill `out` from a freshly loaded entry and the domain. */
+static int lv_info_fill(struct lv *lv, virDomainPtr dom, const char *uuid, bool knobs,
+                        struct drv_hv_info *out, struct err **err)
+{
+    if (lv_entry_load(lv, uuid, dom, knobs, err) < 0)
+        return -1;
+    virDomainInfo di;
+    if (virDomainGetInfo(dom, &di) < 0)
+        return lv_error(err, "virDomainGetInfo", virDomainGetName(dom));
+    memset(out, 0, sizeof(*out));
+    snprintf(out->uuid, sizeof(out->uuid), "%s", uuid);
+    out->cpu_time_ns = di.cpuTime;
+    unsigned int id = virDomainGetID(dom);
+    out->domain_id = id == (unsigned int)-1 ? -1 : (int64_t)id;
+    virResetLastError();
+
+    enum drv_power_state st;
+    if (lv_guest_state(dom, virDomainGetName(dom), &st, out->state_reason, err) < 0)
+        return -1;
+    out->state = st;
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    if (e) {
+        snprintf(out->name, sizeof(out->name), "%s", e->name);
+        out->ours = e->ours;
+        out->shape = e->applied;
+        out->vcpus_online_actual = e->applied.vcpus_online;
+        if (e->wanted_online > 0 && e->wanted_online < e->applied.vcpus_online)
+            out->shape.vcpus_online = e->wanted_online;
+        if (out->shape.res.v[DRV_RES_VCPU] > out->shape.vcpus_online)
+            out->shape.res.v[DRV_RES_VCPU] = out->shape.vcpus_online;
+        bool on = st == DRV_POWER_RUNNING || st == DRV_POWER_PAUSED;
+        out->started_wall_ms = on ? e->started_ms : 0;
+        out->uptime_ms = on && e->started_ms ? clock_wall_ms() - e->started_ms : 0;
+    }
+    pthread_mutex_unlock(&lv->lock);
+    return 0;
+}
+
+int lv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, false, err);
+    if (!dom)
+        return err_wrap(err, "get info");
+    int rc = lv_info_fill(lv, dom, uuid, false, out, err);
+    virDomainFree(dom);
+    if (rc < 0) {
+        lv_failed(lv, err ? *err : NULL);
+        return err_wrap(err, "get info");
+    }
+    return 0;
+}
+
+int lv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virConnectPtr conn = lv_host_conn(lv->host, NULL, err);
+    if (!conn)
+        return err_wrap(err, "list");
+    virDomainPtr *doms = NULL;
+    int nd = virConnectListAllDomains(conn, &doms, 0);
+    if (nd < 0)
+        lv_error(err, "virConnectListAllDomains", NULL);
+    virConnectClose(conn);
+    if (nd < 0) {
+        lv_failed(lv, err ? *err : NULL);
+        return -1;
+    }
+    struct drv_hv_info *infos = xcalloc(nd ? (size_t)nd : 1, sizeof(*infos));
+    size_t k = 0;
+    int rc = 0;
+    for (int i = 0; i < nd; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (rc == 0 && virDomainGetUUIDString(doms[i], uuid) == 0) {
+            autoerr struct err *e = NULL;
+            if (lv_info_fill(lv, doms[i], uuid, true, &infos[k], &e) == 0)
+                k++;
+            else if (err_code_of(e) == ERR_UNAVAILABLE)
+                rc = -1, err_set(err, ERR_UNAVAILABLE, "list: %s", e->msg);
+            /* a domain undefined meanwhile just drops out of the list */
+        }
+        virDomainFree(doms[i]);
+    }
+    free(doms);
+    /* entries of non-sculpt domains were only needed for the list */
+    pthread_mutex_lock(&lv->lock);
+    for (size_t i = 0; i < lv->n;) {
+        struct lv_entry *e = lv->g[i];
+        if (!e->ours && e->nexpect == 0) {
+            if (e->dom)
+                virDomainFree(e->dom);
+            lv_meta_release(&e->meta);
+            lv_knobs_release(&e->names);
+            free(e);
+            lv->g[i] = lv->g[--lv->n];
+        } else {
+            i++;
+        }
+    }
+    pthread_mutex_unlock(&lv->lock);
+    if (rc < 0) {
+        free(infos);
+        return -1;
+    }
+    *out = infos;
+    *n = k;
+    return 0;
+}
+
+static enum drv_power_state lv_stats_state(const virDomainStatsRecord *rec)
+{
+    int st = 0;
+    if (virTypedParamsGetInt(rec->params, rec->nparams, "state.state", &st) != 1)
+        return DRV_POWER_NOSTATE;
+    switch (st) {
+    case VIR_DOMAIN_RUNNING:
+    case VIR_DOMAIN_BLOCKED:
+        return DRV_POWER_RUNNING;
+    case VIR_DOMAIN_PAUSED:
+        return DRV_POWER_PAUSED;
+    case VIR_DOMAIN_CRASHED:
+        return DRV_POWER_CRASHED;
+    default:
+        return DRV_POWER_SHUTDOWN;
+    }
+}
+
+int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virConnectPtr conn = lv_host_conn(lv->host, NULL, err);
+    if (!conn)
+        return err_wrap(err, "sample");
+    unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
+                     VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
+                     VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+    virDomainStatsRecordPtr *recs = NULL;
+    int64_t t0 = clock_mono_ns();
+    int nr = virConnectGetAllDomainStats(conn, stats, &recs,
+                                         VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+    int64_t t1 = clock_mono_ns();
+    int64_t wall = clock_wall_ms();
+    if (nr < 0)
+        lv_error(err, "virConnectGetAllDomainStats", NULL);
+    virConnectClose(conn);
+    if (nr < 0) {
+        lv_failed(lv, err ? *err : NULL);
+        return -1;
+    }
+    struct drv_hv_sample *s = xcalloc(nr ? (size_t)nr : 1, sizeof(*s));
+    size_t k = 0;
+    pthread_mutex_lock(&lv->lock);
+    for (int i = 0; i < nr; i++) {
+        char uuid[VIR_UUID_STRING_BUFLEN];
+        if (virDomainGetUUIDString(recs[i]->dom, uuid) < 0)
+            continue;
+        struct lv_entry *e = lv_entry_find(lv, uuid);
+        if (!e || !e->ours)
+            continue;
+        struct drv_hv_sample *x = &s[k++];
+        snprintf(x->uuid, sizeof(x->uuid), "%s", uuid);
+        x->state = lv_stats_state(recs[i]);
+        x->mono_ns = t0 + (t1 - t0) / 2;
+        x->wall_ms = wall;
+        lv_guest_stats_parse(recs[i], &x->raw);
+        drv_hv_sample_derive(e->has_prev ? &e->prev : NULL, x);
+        e->prev = *x;
+        e->has_prev = true;
+    }
+    pthread_mutex_unlock(&lv->lock);
+    virDomainStatsRecordListFree(recs);
+    log_debug("sampled %zu guests of %d in %.1f ms", k, nr, (double)(t1 - t0) / 1e6);
+    *out = s;
+    *n = k;
+    return 0;
+}
+
+/* The last max_bytes of a file; "" when it does not exist yet. */
+static char *read_tail(const char *path, size_t max_bytes, struct err **err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return xstrdup("");
+        err_set_errno(err, errno, "open `%s`", path);
+        return NULL;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        err_set_errno(err, errno, "stat `%s`", path);
+        close(fd);
+        return NULL;
+    }
+    off_t from = st.st_size > (off_t)max_bytes ? st.st_size - (off_t)max_bytes : 0;
+    char *buf = xmalloc(max_bytes + 1);
+    size_t got = 0;
+    while (got < max_bytes) {
+        ssize_t r = pread(fd, buf + got, max_bytes - got, from + (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            break;
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    return buf;
+}
+
+char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
+                        struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, true, err);
+    if (!dom) {
+        err_wrap(err, "console output");
+        return NULL;
+    }
+    virDomainFree(dom);
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    autofree char *path = e && e->ours && e->meta.console_log ? xstrdup(e->meta.console_log)
+                                                              : NULL;
+    pthread_mutex_unlock(&lv->lock);
+    if (!path) {
+        err_set(err, ERR_UNSUPPORTED, "console output of `%s`: not a guest of sculpt's", uuid);
+        return NULL;
+    }
+    return read_tail(path, max_bytes, err);
+}
+
+int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
+                struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, true, err);
+    if (!dom)
+        return err_wrap(err, "get spec");
+    virDomainFree(dom);
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    int rc = 0;
+    if (e && e->ours)
+        drv_hv_guest_spec_copy(out, &e->meta.spec);
+    else
+        rc = err_set(err, ERR_UNSUPPORTED, "spec of `%s`: not a guest of sculpt's", uuid);
+    pthread_mutex_unlock(&lv->lock);
+    return rc;
+}

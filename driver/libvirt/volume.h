@@ -1,0 +1,28 @@
+/* Guest storage (nova/virt/libvirt/imagebackend.py's Qcow2 role): each
+ * guest's folder under instances_path and its qcow2 overlay over a cached
+ * base image, made with qemu-img.
+ */
+#ifndef SC_DRIVER_LIBVIRT_VOLUME_H
+#define SC_DRIVER_LIBVIRT_VOLUME_H
+
+#include <stdint.h>
+
+struct err;
+
+/* Create the guest's folder `dir` (mode 0700, parents as needed).  CONFLICT
+ * when it already holds a disk (another guest's leftovers are never
+ * reused). */
+int lv_volume_make_dir(const char *dir, struct err **err);
+
+/* Create `overlay` (qcow2) backed by `base` in `base_format` ("qcow2" or
+ * "raw"), of virtual size root_gb GiB, or the base's size when root_gb is 0
+ * or smaller than the base.  Runs `qemu_img` (a program name or path). */
+int lv_volume_create_overlay(const char *qemu_img, const char *base, const char *base_format,
+                             int64_t root_gb, const char *overlay, struct err **err);
+
+/* Remove the guest's folder and everything in it.  Refuses (INVALID) a
+ * path outside `root` (instances_path).  A missing folder is not an
+ * error. */
+int lv_volume_remove_dir(const char *root, const char *dir, struct err **err);
+
+#endif

@@ -1,0 +1,568 @@
+/* hvctl: drive a hypervisor backend (driver/hypervisor.h) from the shell,
+ * for the integration tests and the benchmark.
+ *
+ *   hvctl [-c sculpt.conf] [-o section.name=value]... COMMAND [key=value]...
+ *   hvctl [-c ...] [-o ...] run        commands from stdin, one per line,
+ *                                      on one handle; events printed as
+ *                                      they arrive
+ *
+ * Every command ends with one line "OK <command> ..." or
+ * "ERR <command> <CODE> <message>" (and exits 1 outside `run`); lines of
+ * detail (SAMPLE, GUEST, DRIFT) come before it.  In `run`
+ * mode values cannot hold spaces; give cmdline=@FILE to read it from a file.  Events
+ * print as "EVENT <type> <uuid|-> reason=<r> state=<s> by_sculpt=<0|1>".
+ *
+ * Commands (keys in brackets are optional):
+ *   host | caps | list | sample | events
+ *   spawn uuid= (kernel= [initrd=] [cmdline=] | disk=) [disk_format=] [root_gb=]
+ *         [vifs=N] [name=] SHAPE
+ *   reshape uuid= SHAPE      SHAPE keys override the guest's current shape:
+ *   cold uuid= SHAPE           vcpu= mem_mib= net_in_mbps= net_out_mbps=
+ *                              disk_read_iops= disk_write_iops= disk_read_mbps=
+ *                              disk_write_mbps= online= max= mem_max= pcpus= numa=
+ *   info uuid= | destroy uuid= [keep=1] | power-off uuid= [timeout=S]
+ *   power-on | pause | unpause | suspend | resume uuid=
+ *   reboot uuid= [hard=1] | console uuid= [bytes=N] | spec uuid=
+ *   reconcile uuid= [state=running|shutdown|paused] SHAPE
+ *   wait-event type= [uuid=] [timeout_ms=]   (run mode: wait for an event)
+ *   sleep ms=
+ *   quit                                     (run mode: end the session)
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/hypervisor.h"
+
+#define MAX_ARGS 32
+
+struct args {
+    char *key[MAX_ARGS];
+    char *val[MAX_ARGS];
+    int n;
+};
+
+static const char *arg(const struct args *a, const char *key)
+{
+    for (int i = 0; i < a->n; i++)
+        if (strcmp(a->key[i], key) == 0)
+            return a->val[i];
+    return NULL;
+}
+
+static int arg_int(const struct args *a, const char *key, long long def, long long *out,
+                   struct err **err)
+{
+    const char *v = arg(a, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    char *end;
+    errno = 0;
+    long long x = strtoll(v, &end, 10);
+    if (end == v || *end || errno)
+        return err_set(err, ERR_INVALID, "`%s=%s` is not an integer", key, v);
+    *out = x;
+    return 0;
+}
+
+/* ---- events, queued for wait-event ---- */
+
+static pthread_mutex_t ev_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t ev_cond = PTHREAD_COND_INITIALIZER;
+static struct drv_hv_event ev_queue[256];
+static int ev_n;
+
+static void print_event(const struct drv_hv_event *ev)
+{
+    printf("EVENT %s %s reason=%s state=%s by_sculpt=%d\n", drv_hv_event_name(ev->type),
+           ev->uuid[0] ? ev->uuid : "-", ev->reason, drv_power_state_name(ev->state),
+           ev->by_sculpt);
+    fflush(stdout);
+}
+
+static void on_event(const struct drv_hv_event *ev, void *opaque)
+{
+    (void)opaque;
+    print_event(ev);
+    pthread_mutex_lock(&ev_lock);
+    if (ev_n == (int)ARRAY_SIZE(ev_queue)) {
+        memmove(ev_queue, ev_queue + 1, sizeof(ev_queue) - sizeof(ev_queue[0]));
+        ev_n--;
+    }
+    ev_queue[ev_n++] = *ev;
+    pthread_cond_broadcast(&ev_cond);
+    pthread_mutex_unlock(&ev_lock);
+}
+
+static int cmd_wait_event(const struct args *a, struct err **err)
+{
+    const char *type = arg(a, "type");
+    const char *uuid = arg(a, "uuid");
+    long long timeout;
+    if (!type)
+        return err_set(err, ERR_INVALID, "type= missing");
+    if (arg_int(a, "timeout_ms", 30000, &timeout, err) < 0)
+        return -1;
+    int64_t deadline = clock_mono_ms() + timeout;
+    pthread_mutex_lock(&ev_lock);
+    for (;;) {
+        for (int i = 0; i < ev_n; i++) {
+            if (strcmp(drv_hv_event_name(ev_queue[i].type), type) != 0)
+                continue;
+            if (uuid && strcmp(ev_queue[i].uuid, uuid) != 0)
+                continue;
+            struct drv_hv_event ev = ev_queue[i];
+            memmove(&ev_queue[i], &ev_queue[i + 1], sizeof(ev_queue[0]) * (size_t)(ev_n - i - 1));
+            ev_n--;
+            pthread_mutex_unlock(&ev_lock);
+            printf("OK wait-event %s %s reason=%s by_sculpt=%d\n", drv_hv_event_name(ev.type),
+                   ev.uuid[0] ? ev.uuid : "-", ev.reason, ev.by_sculpt);
+            return 0;
+        }
+        int64_t left = deadline - clock_mono_ms();
+        if (left <= 0)
+            break;
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += (time_t)(left / 1000);
+        ts.tv_nsec += (long)(left % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&ev_cond, &ev_lock, &ts);
+    }
+    pthread_mutex_unlock(&ev_lock);
+    return err_set(err, ERR_TIMEOUT, "no `%s` event within %lld ms", type, timeout);
+}
+
+/* ---- shapes ---- */
+
+static int parse_shape(const struct args *a, struct drv_shape *s, struct err **err)
+{
+    for (int i = 0; i < a->n; i++) {
+        const char *k = a->key[i], *v = a->val[i];
+        int kind = drv_res_kind_parse(k);
+        char *end;
+        if (kind >= 0) {
+            s->res.v[kind] = strtod(v, &end);
+            if (end == v || *end)
+                return err_set(err, ERR_INVALID, "`%s=%s` is not a number", k, v);
+        } else if (strcmp(k, "online") == 0) {
+            s->vcpus_online = (int32_t)strtol(v, NULL, 10);
+        } else if (strcmp(k, "max") == 0) {
+            s->vcpus_max = (int32_t)strtol(v, NULL, 10);
+        } else if (strcmp(k, "mem_max") == 0) {
+            s->mem_max_mib = strtod(v, NULL);
+        } else if (strcmp(k, "numa") == 0) {
+            s->numa_node = (int32_t)strtol(v, NULL, 10);
+        } else if (strcmp(k, "pcpus") == 0) {
+            if (drv_cpuset_parse(v, &s->pcpus, err) < 0)
+                return -1;
+        }
+    }
+    return 0;
+}
+
+static void print_shape(const struct drv_shape *s)
+{
+    char cpus[256];
+    printf(" online=%d max=%d mem_max=%.0f pcpus=%s numa=%d", s->vcpus_online, s->vcpus_max,
+           s->mem_max_mib, drv_cpuset_format(&s->pcpus, cpus, sizeof(cpus)), s->numa_node);
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        printf(" %s=%.6g", drv_res_kind_name((enum drv_res_kind)k), s->res.v[k]);
+}
+
+static int current_shape(struct drv_hv *hv, const char *uuid, struct drv_shape *s,
+                         struct err **err)
+{
+    struct drv_hv_info info;
+    if (drv_hv_get_info(hv, uuid, &info, err) < 0)
+        return -1;
+    *s = info.shape;
+    return 0;
+}
+
+/* ---- commands ---- */
+
+static int cmd_spawn(struct drv_hv *hv, const struct args *a, struct err **err)
+{
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    const char *uuid = arg(a, "uuid");
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", uuid ? uuid : "");
+    spec.name = (char *)arg(a, "name");
+    spec.display_name = (char *)arg(a, "display_name");
+    spec.image.kernel = (char *)arg(a, "kernel");
+    spec.image.initrd = (char *)arg(a, "initrd");
+    autofree char *cmdline_file = NULL;
+    const char *cmdline = arg(a, "cmdline");
+    if (cmdline && cmdline[0] == '@') {
+        FILE *f = fopen(cmdline + 1, "r");
+        char buf[2048] = "";
+        if (!f || !fgets(buf, sizeof(buf), f)) {
+            if (f)
+                fclose(f);
+            return err_set(err, ERR_NOT_FOUND, "cannot read `%s`", cmdline + 1);
+        }
+        fclose(f);
+        buf[strcspn(buf, "\n")] = '\0';
+        cmdline = cmdline_file = xstrdup(buf);
+    }
+    spec.image.cmdline = (char *)cmdline;
+    spec.image.disk_base = (char *)arg(a, "disk");
+    spec.image.disk_format = (char *)arg(a, "disk_format");
+    long long root_gb, vifs;
+    if (arg_int(a, "root_gb", 0, &root_gb, err) < 0 || arg_int(a, "vifs", 1, &vifs, err) < 0)
+        return -1;
+    spec.image.root_gb = root_gb;
+    spec.nvifs = (size_t)vifs;
+    spec.shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 1, .numa_node = -1};
+    spec.shape.res.v[DRV_RES_VCPU] = 1;
+    if (parse_shape(a, &spec.shape, err) < 0)
+        return -1;
+    int64_t t0 = clock_mono_ns();
+    if (drv_hv_spawn(hv, &spec, err) < 0)
+        return -1;
+    printf("OK spawn %s ms=%.1f\n", spec.uuid, (double)(clock_mono_ns() - t0) / 1e6);
+    return 0;
+}
+
+static int cmd_reshape(struct drv_hv *hv, const struct args *a, bool cold, struct err **err)
+{
+    const char *uuid = arg(a, "uuid");
+    struct drv_shape s;
+    if (!uuid)
+        return err_set(err, ERR_INVALID, "uuid= missing");
+    if (current_shape(hv, uuid, &s, err) < 0 || parse_shape(a, &s, err) < 0)
+        return -1;
+    int64_t t0 = clock_mono_ns();
+    if (cold) {
+        if (drv_hv_resize_cold(hv, uuid, &s, err) < 0)
+            return -1;
+        printf("OK cold ms=%.1f\n", (double)(clock_mono_ns() - t0) / 1e6);
+        return 0;
+    }
+    struct drv_hv_reshape_report rep;
+    if (drv_hv_reshape(hv, uuid, &s, &rep, err) < 0)
+        return -1;
+    char knobs[128] = "";
+    size_t n = 0;
+    for (int k = 0; k < DRV_HV_KNOB_LAST; k++)
+        if (rep.changed & (1u << k))
+            n += (size_t)snprintf(knobs + n, sizeof(knobs) - n, "%s%s", n ? "," : "",
+                                  drv_hv_knob_name((enum drv_hv_knob)k));
+    printf("OK reshape changed=%s calls=%d ms=%.2f kept=%d\n", n ? knobs : "none", rep.calls,
+           (double)rep.total_ns / 1e6, rep.vcpus_kept);
+    return 0;
+}
+
+static void print_info(const char *what, const struct drv_hv_info *in)
+{
+    flockfile(stdout); /* one line, not cut by an event line */
+    printf("%s %s name=%s state=%s reason=%s ours=%d id=%lld uptime_ms=%lld cpu_ns=%llu "
+           "actual=%d",
+           what, in->uuid, in->name, drv_power_state_name(in->state), in->state_reason, in->ours,
+           (long long)in->domain_id, (long long)in->uptime_ms,
+           (unsigned long long)in->cpu_time_ns, in->vcpus_online_actual);
+    print_shape(&in->shape);
+    printf("\n");
+    funlockfile(stdout);
+}
+
+static int cmd_sample(struct drv_hv *hv, struct err **err)
+{
+    autofree struct drv_hv_sample *s = NULL;
+    size_t n;
+    if (drv_hv_sample(hv, &s, &n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        const struct drv_hv_counters *c = &s[i].raw;
+        flockfile(stdout);
+        printf("SAMPLE %s state=%s interval_s=%.3f cpu_ns=%llu balloon_mib=%.1f "
+               "guest_total_mib=%.1f net_rx=%llu net_tx=%llu blk_rd=%llu blk_wr=%llu "
+               "blk_wr_bytes=%llu",
+               s[i].uuid, drv_power_state_name(s[i].state), s[i].interval_s,
+               (unsigned long long)c->cpu_time_ns, c->balloon_mib, c->guest_total_mib,
+               (unsigned long long)c->net_rx_bytes, (unsigned long long)c->net_tx_bytes,
+               (unsigned long long)c->blk_rd_reqs, (unsigned long long)c->blk_wr_reqs,
+               (unsigned long long)c->blk_wr_bytes);
+        for (int k = 0; k < DRV_RES_LAST; k++)
+            printf(" use_%s=%.4g", drv_res_kind_name((enum drv_res_kind)k), s[i].use.v[k]);
+        printf("\n");
+        funlockfile(stdout);
+    }
+    printf("OK sample n=%zu\n", n);
+    return 0;
+}
+
+static int cmd_reconcile(struct drv_hv *hv, const struct args *a, struct err **err)
+{
+    struct drv_hv_expect ex;
+    memset(&ex, 0, sizeof(ex));
+    const char *uuid = arg(a, "uuid");
+    const char *state = arg(a, "state");
+    if (!uuid)
+        return err_set(err, ERR_INVALID, "uuid= missing");
+    snprintf(ex.uuid, sizeof(ex.uuid), "%s", uuid);
+    ex.state = !state || strcmp(state, "running") == 0 ? DRV_POWER_RUNNING
+               : strcmp(state, "paused") == 0          ? DRV_POWER_PAUSED
+                                                       : DRV_POWER_SHUTDOWN;
+    struct drv_hv_guest_spec spec;
+    if (drv_hv_get_spec(hv, uuid, &spec, err) < 0)
+        return -1;
+    ex.shape = spec.shape;
+    drv_hv_guest_spec_release(&spec);
+    if (parse_shape(a, &ex.shape, err) < 0)
+        return -1;
+    autoptr(drv_hv_reconcile) r = drv_hv_reconcile_run(hv, &ex, 1, err);
+    if (!r)
+        return -1;
+    for (size_t i = 0; i < r->n; i++)
+        printf("DRIFT %s %s actual=%s %s\n", r->items[i].uuid,
+               drv_hv_drift_name(r->items[i].drift), drv_power_state_name(r->items[i].actual),
+               r->items[i].message);
+    printf("OK reconcile n=%zu\n", r->n);
+    return 0;
+}
+
+static int cmd_host(struct drv_hv *hv, struct err **err)
+{
+    struct drv_hv_host h;
+    if (drv_hv_host_info(hv, &h, err) < 0)
+        return -1;
+    printf("OK host hostname=%s hypervisor=%s virt_type=%s version=%llu cpus=%d mem_mib=%.0f "
+           "max_vcpus=%d max_mem_mib=%.0f vcpu_unplug=%d\n",
+           h.hostname, h.hypervisor, h.virt_type, (unsigned long long)h.hypervisor_version,
+           h.cpus, h.mem_mib, h.max_vcpus, h.max_mem_mib, h.vcpu_unplug);
+    return 0;
+}
+
+static int cmd_uuid_op(struct drv_hv *hv, const char *cmd, const struct args *a,
+                       struct err **err)
+{
+    const char *uuid = arg(a, "uuid");
+    long long v;
+    if (!uuid)
+        return err_set(err, ERR_INVALID, "uuid= missing");
+    int rc;
+    if (strcmp(cmd, "destroy") == 0)
+        rc = arg_int(a, "keep", 0, &v, err) < 0 ? -1 : drv_hv_destroy(hv, uuid, v != 0, err);
+    else if (strcmp(cmd, "power-off") == 0)
+        rc = arg_int(a, "timeout", 0, &v, err) < 0 ? -1 : drv_hv_power_off(hv, uuid, (int)v, err);
+    else if (strcmp(cmd, "reboot") == 0)
+        rc = arg_int(a, "hard", 0, &v, err) < 0 ? -1 : drv_hv_reboot(hv, uuid, v != 0, err);
+    else if (strcmp(cmd, "power-on") == 0)
+        rc = drv_hv_power_on(hv, uuid, err);
+    else if (strcmp(cmd, "pause") == 0)
+        rc = drv_hv_pause(hv, uuid, err);
+    else if (strcmp(cmd, "unpause") == 0)
+        rc = drv_hv_unpause(hv, uuid, err);
+    else if (strcmp(cmd, "suspend") == 0)
+        rc = drv_hv_suspend(hv, uuid, err);
+    else if (strcmp(cmd, "resume") == 0)
+        rc = drv_hv_resume(hv, uuid, err);
+    else
+        return err_set(err, ERR_INVALID, "unknown command `%s`", cmd);
+    if (rc == 0)
+        printf("OK %s %s\n", cmd, uuid);
+    return rc;
+}
+
+static int dispatch(struct drv_hv *hv, const char *cmd, const struct args *a, struct err **err)
+{
+    const char *uuid = arg(a, "uuid");
+    if (strcmp(cmd, "host") == 0)
+        return cmd_host(hv, err);
+    if (strcmp(cmd, "caps") == 0) {
+        autofree char *caps = drv_hv_capabilities(hv, err);
+        if (!caps)
+            return -1;
+        printf("%sOK caps\n", caps);
+        return 0;
+    }
+    if (strcmp(cmd, "spawn") == 0)
+        return cmd_spawn(hv, a, err);
+    if (strcmp(cmd, "reshape") == 0 || strcmp(cmd, "cold") == 0)
+        return cmd_reshape(hv, a, strcmp(cmd, "cold") == 0, err);
+    if (strcmp(cmd, "info") == 0) {
+        struct drv_hv_info in;
+        if (drv_hv_get_info(hv, uuid ? uuid : "", &in, err) < 0)
+            return -1;
+        print_info("OK info", &in);
+        return 0;
+    }
+    if (strcmp(cmd, "list") == 0) {
+        autofree struct drv_hv_info *l = NULL;
+        size_t n;
+        if (drv_hv_list(hv, &l, &n, err) < 0)
+            return -1;
+        for (size_t i = 0; i < n; i++)
+            print_info("GUEST", &l[i]);
+        printf("OK list n=%zu\n", n);
+        return 0;
+    }
+    if (strcmp(cmd, "sample") == 0)
+        return cmd_sample(hv, err);
+    if (strcmp(cmd, "console") == 0) {
+        long long bytes;
+        if (arg_int(a, "bytes", 0, &bytes, err) < 0)
+            return -1;
+        autofree char *out = drv_hv_console_output(hv, uuid ? uuid : "", (size_t)bytes, err);
+        if (!out)
+            return -1;
+        printf("%s\nOK console\n", out);
+        return 0;
+    }
+    if (strcmp(cmd, "spec") == 0) {
+        struct drv_hv_guest_spec s;
+        if (drv_hv_get_spec(hv, uuid ? uuid : "", &s, err) < 0)
+            return -1;
+        flockfile(stdout);
+        printf("OK spec name=%s kernel=%s disk=%s vifs=%zu tap0=%s mac0=%s", s.name,
+               s.image.kernel ? s.image.kernel : "-", s.image.disk_base ? s.image.disk_base : "-",
+               s.nvifs, s.nvifs ? s.vifs[0].tap : "-", s.nvifs ? s.vifs[0].mac : "-");
+        print_shape(&s.shape);
+        printf("\n");
+        funlockfile(stdout);
+        drv_hv_guest_spec_release(&s);
+        return 0;
+    }
+    if (strcmp(cmd, "reconcile") == 0)
+        return cmd_reconcile(hv, a, err);
+    if (strcmp(cmd, "wait-event") == 0)
+        return cmd_wait_event(a, err);
+    if (strcmp(cmd, "events") == 0) {
+        pthread_mutex_lock(&ev_lock);
+        printf("OK events n=%d\n", ev_n);
+        ev_n = 0;
+        pthread_mutex_unlock(&ev_lock);
+        return 0;
+    }
+    if (strcmp(cmd, "sleep") == 0) {
+        long long ms;
+        if (arg_int(a, "ms", 0, &ms, err) < 0)
+            return -1;
+        clock_sleep_ms(ms);
+        printf("OK sleep\n");
+        return 0;
+    }
+    return cmd_uuid_op(hv, cmd, a, err);
+}
+
+/* Split "cmd k=v k=v" in place. */
+static int split(char *line, char **cmd, struct args *a, struct err **err)
+{
+    char *save = NULL;
+    a->n = 0;
+    *cmd = strtok_r(line, " \t\n", &save);
+    for (char *t = strtok_r(NULL, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save)) {
+        char *eq = strchr(t, '=');
+        if (!eq || a->n == MAX_ARGS)
+            return err_set(err, ERR_INVALID, "argument `%s` is not key=value", t);
+        *eq = '\0';
+        a->key[a->n] = t;
+        a->val[a->n++] = eq + 1;
+    }
+    return 0;
+}
+
+static int run_args(struct drv_hv *hv, char *cmd, struct args *a, int rc, struct err *err)
+{
+    if (rc == 0)
+        rc = dispatch(hv, cmd, a, &err);
+    if (rc < 0) {
+        printf("ERR %s %s %s\n", cmd ? cmd : "-", err_code_name(err->code), err->msg);
+        err_free(err);
+    }
+    fflush(stdout);
+    return rc;
+}
+
+static int run_line(struct drv_hv *hv, char *line)
+{
+    char *cmd;
+    struct args a;
+    struct err *err = NULL;
+    int rc = split(line, &cmd, &a, &err);
+    if (rc == 0 && !cmd)
+        return 0;
+    return run_args(hv, cmd, &a, rc, err);
+}
+
+static void usage(void)
+{
+    fprintf(stderr, "usage: hvctl [-c FILE] [-o section.name=value]... (run | COMMAND [k=v]...)\n");
+    exit(2);
+}
+
+int main(int argc, char **argv)
+{
+    autocfg cfg = NULL;
+    struct err *err = NULL;
+    int i = 1;
+    const char *conf = NULL;
+    for (; i + 1 < argc && strcmp(argv[i], "-c") == 0; i += 2)
+        conf = argv[i + 1];
+    cfg = conf ? cfg_load(conf, &err) : cfg_new_defaults();
+    if (!cfg) {
+        fprintf(stderr, "hvctl: %s\n", err->msg);
+        return 2;
+    }
+    for (; i + 1 < argc && strcmp(argv[i], "-o") == 0; i += 2) {
+        autofree char *o = xstrdup(argv[i + 1]);
+        char *dot = strchr(o, '.'), *eq = strchr(o, '=');
+        if (!dot || !eq || eq < dot)
+            usage();
+        *dot = *eq = '\0';
+        if (cfg_set(cfg, o, dot + 1, eq + 1, &err) < 0) {
+            fprintf(stderr, "hvctl: %s\n", err->msg);
+            return 2;
+        }
+    }
+    if (i >= argc)
+        usage();
+    enum log_level lvl;
+    log_level_parse(cfg->log_level, &lvl);
+    log_setup(lvl, "stderr", false, NULL);
+    struct drv_hv *hv = drv_hv_open(NULL, cfg, &err);
+    if (!hv) {
+        printf("ERR open %s %s\n", err_code_name(err->code), err->msg);
+        return 1;
+    }
+    drv_hv_set_event_cb(hv, on_event, NULL);
+    int rc = 0;
+    if (strcmp(argv[i], "run") == 0) {
+        char line[4096];
+        while (fgets(line, sizeof(line), stdin) && strncmp(line, "quit", 4) != 0)
+            run_line(hv, line);
+    } else {
+        /* arguments as given: values may hold spaces (cmdline=...) */
+        struct args a = {.n = 0};
+        char *cmd = argv[i++];
+        int bad = 0;
+        for (; i < argc && a.n < MAX_ARGS; i++) {
+            char *eq = strchr(argv[i], '=');
+            if (!eq) {
+                bad = err_set(&err, ERR_INVALID, "argument `%s` is not key=value", argv[i]);
+                break;
+            }
+            *eq = '\0';
+            a.key[a.n] = argv[i];
+            a.val[a.n++] = eq + 1;
+        }
+        rc = run_args(hv, cmd, &a, bad, err) < 0 ? 1 : 0;
+    }
+    drv_hv_close(hv);
+    log_shutdown();
+    return rc;
+}

@@ -1,0 +1,244 @@
+#!/bin/sh
+# The libvirt backend against a real libvirtd and a real QEMU guest (the
+# tiny guest, software emulation as in CI): spawn from a qcow2 overlay,
+# every knob reshaped live and checked from inside the guest (its serial
+# console) and from libvirt (virsh), fractional CPU enforced and sampled,
+# no restart across reshapes, a libvirtd restart survived, a guest killed
+# behind sculpt's back noticed, power cycle, suspend/resume, cold resize,
+# reconcile, destroy.  One private libvirtd (contrib/stack/libvirt.sh).
+set -eu
+. "$SCULPT_TOP/tests/lib.sh"
+
+T=$(mktemp -d /tmp/sculpt-lv.XXXXXX)
+STACK="$SCULPT_TOP/contrib/stack/libvirt.sh"
+cleanup() {
+    [ -n "${HV_PID:-}" ] && kill -0 "$HV_PID" 2>/dev/null && { hv_session_stop || true; }
+    "$STACK" stop "$T" >/dev/null 2>&1 || true
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM
+
+fail() {
+    echo "FAILED: $*" >&2
+    [ -n "${LOG:-}" ] && { echo "--- console:" >&2; tail -n 15 "$LOG" >&2; }
+    exit 1
+}
+check() { # DESCRIPTION CONDITION...
+    _what=$1
+    shift
+    if "$@"; then echo "ok: $_what"; else fail "$_what"; fi
+}
+t0=$(date +%s)
+
+G=$(tiny_guest_dir)
+"$STACK" start "$T"
+. "$T/env/libvirt.env"
+VIRSH="virsh -q -c $LIBVIRT_URI"
+HVCTL="$SCULPT_BIN/hvctl"
+# software emulation, as on CI machines without /dev/kvm
+VT=${SCULPT_TEST_VIRT_TYPE:-qemu}
+hv_session_start "$T" "$HVCTL" -o DEFAULT.log_level=warning \
+    -o "libvirt.connection_uri=$LIBVIRT_URI" -o "libvirt.virt_type=$VT" \
+    -o "libvirt.instances_path=$T/instances" -o libvirt.mem_stats_period_seconds=1 \
+    -o libvirt.max_vcpus=4 -o libvirt.reconnect_interval=200
+
+hv host || fail "host info"
+check "virt type $VT" test "$(kv virt_type "$HV_OUT")" = "$VT"
+hv caps || fail "capabilities"
+printf '%s\n' "$HV_OUT" | grep -q "<cells num=" || fail "capabilities without NUMA cells"
+
+U=5c0ab1e5-0000-4000-8000-00000000000a
+DOM=sculpt-$U
+DIR=$T/instances/$U
+LOG=$DIR/console.log
+SOCK=$DIR/console.sock
+base_sum=$(sha256sum "$G/base.qcow2" | cut -d' ' -f1)
+
+# ---- spawn ----
+hv spawn uuid=$U kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline \
+    disk=$G/base.qcow2 vcpu=1 mem_mib=256 online=1 max=3 mem_max=512 numa=0 ||
+    fail "spawn"
+wait_match "$LOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "guest did not boot"
+echo "booted after $(( $(date +%s) - t0 ))s"
+wait_match "$LOG" 'GUEST-DISK marker=SCULPT-BASE-IMAGE' 10 >/dev/null ||
+    fail "base image not seen through the overlay"
+check "overlay backed by the base" sh -c "qemu-img info -U '$DIR/disk' | grep -q 'backing file: $G/base.qcow2'"
+hv spawn uuid=$U kernel=$G/vmlinuz vcpu=1 mem_mib=256 online=1 max=3 mem_max=512 &&
+    fail "second spawn of the same uuid"
+check "duplicate spawn is CONFLICT" sh -c "printf '%s' \"\$0\" | grep -q '^ERR spawn CONFLICT'" "$HV_OUT"
+hv spawn uuid=5c0ab1e5-0000-4000-8000-00000000000b kernel=$G/vmlinuz vcpu=1 mem_mib=256 \
+    online=1 max=64 mem_max=512 && fail "spawn above the host policy"
+check "above host policy is CAPACITY" sh -c "printf '%s' \"\$0\" | grep -q '^ERR spawn CAPACITY'" "$HV_OUT"
+
+hv info uuid=$U || fail "info"
+ID=$(kv id "$HV_OUT")
+check "domain type $VT" sh -c "$VIRSH dumpxml $DOM | grep -q \"<domain type='$VT'\""
+check "q35 with spare root ports" sh -c "$VIRSH dumpxml $DOM | grep -q pcie-root-port"
+check "numatune on node 0" sh -c "$VIRSH numatune $DOM | grep -Eq 'numa_nodeset *: 0'"
+wait_match "$LOG" 'memtotal_kb=2[0-3][0-9]{4} ' 60 >/dev/null || fail "balloon never reached 256 MiB"
+
+# ---- vCPU hot-add + quota ----
+hv reshape uuid=$U online=3 vcpu=2.5 || fail "reshape vcpus"
+check "changed vcpus,quota" test "$(kv changed "$HV_OUT")" = "vcpus,quota"
+wait_match "$LOG" 'cpus_online=0-2 ' 30 >/dev/null || fail "hot-added vCPUs not online in the guest"
+check "libvirt: 3 vCPUs live" sh -c "$VIRSH vcpucount $DOM --live --active | grep -qx ' *3'"
+check "quota 2.5/3 of the period" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'vcpu_quota *: 83333$'"
+check "shares 2.5 x 1024" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'cpu_shares *: 2560$'"
+
+# ---- balloon down and up ----
+hv reshape uuid=$U mem_mib=160 || fail "balloon down"
+check "changed balloon only" test "$(kv changed "$HV_OUT")" = "balloon"
+wait_match "$LOG" 'memtotal_kb=1[0-3][0-9]{4} ' 30 >/dev/null || fail "guest memory did not shrink"
+hv reshape uuid=$U mem_mib=320 || fail "balloon up"
+wait_match "$LOG" 'memtotal_kb=2[6-9][0-9]{4} ' 30 >/dev/null || fail "guest memory did not grow"
+check "libvirt balloon at 320 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 327680'"
+
+# ---- pinning, bandwidth, I/O tune ----
+hv reshape uuid=$U pcpus=1 || fail "pin"
+check "changed pin" test "$(kv changed "$HV_OUT")" = "pin"
+check "every vCPU on CPU 1" sh -c "test \"\$($VIRSH vcpupin $DOM | awk '{print \$2}' | sort -u)\" = 1"
+check "emulator on CPU 1" sh -c "$VIRSH emulatorpin $DOM | grep -Eq '(^|[ :])1$'"
+TAP=$($VIRSH domiflist $DOM | awk 'NR==1{print $1}')
+hv reshape uuid=$U net_in_mbps=10 net_out_mbps=20 || fail "bandwidth"
+check "changed net" test "$(kv changed "$HV_OUT")" = "net"
+check "inbound 1250 KB/s" sh -c "$VIRSH domiftune $DOM $TAP | grep -Eq 'inbound.average *: 1250$'"
+check "outbound 2500 KB/s" sh -c "$VIRSH domiftune $DOM $TAP | grep -Eq 'outbound.average *: 2500$'"
+check "htb rate 10Mbit on $TAP" sh -c "tc class show dev $TAP | grep -q 'rate 10Mbit'"
+hv reshape uuid=$U disk_read_iops=200 disk_write_iops=100 disk_write_mbps=5 || fail "iotune"
+check "changed disk" test "$(kv changed "$HV_OUT")" = "disk"
+check "read_iops_sec 200" sh -c "$VIRSH blkdeviotune $DOM vda | grep -Eq '^read_iops_sec *: 200$'"
+check "write_bytes_sec 5 MB/s" sh -c "$VIRSH blkdeviotune $DOM vda | grep -Eq '^write_bytes_sec *: 5000000$'"
+hv reshape uuid=$U || fail "reshape to the same shape"
+check "nothing done twice" test "$(kv changed "$HV_OUT") $(kv calls "$HV_OUT")" = "none 0"
+
+# ---- the idle guest's use, the baseline of the usage checks ----
+hv sample || fail "sample"
+sleep 2
+hv sample || fail "sample"
+idle=$(printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U" | tr ' ' '\n' | sed -n 's/^use_vcpu=//p')
+echo "idle guest: use_vcpu=$idle"
+
+# ---- a shrink keeps the vCPUs (TCG) and lowers the quota ----
+# (the guest burns 3 CPUs meanwhile, for the usage checks below)
+guest_send "$SOCK" "burn 3 40"
+wait_match "$LOG" 'GUEST-ACK burn 3' 20 >/dev/null || fail "guest did not burn"
+hv reshape uuid=$U online=1 vcpu=0.5 pcpus= || fail "shrink"
+if [ "$VT" = qemu ]; then
+    check "vCPUs kept online" test "$(kv kept "$HV_OUT")" = 1
+    check "quota 0.5/3" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'vcpu_quota *: 16667$'"
+    check "3 vCPUs still live" sh -c "$VIRSH vcpucount $DOM --live --active | grep -qx ' *3'"
+fi
+hv info uuid=$U || fail "info after shrink"
+check "info: 1 vCPU asked, 3 online" test "$(kv online "$HV_OUT")/$(kv actual "$HV_OUT")" = "1/3"
+
+# ---- usage: fractional CPU enforced and sampled ----
+# The 3 burning vCPUs under 0.5 vCPU, under 0.06 vCPU, then without a
+# limit.  The host's 2 CPUs are shared with other work, so only the caps
+# are exact; the unlimited phase must merely beat the tightest cap.
+use_under() { # SHAPE_VCPU -> use_vcpu over 4 s at that entitlement
+    hv reshape uuid=$U online=3 vcpu=$1 >&2 || fail "reshape to $1 vCPU"
+    hv sample >&2 || fail "sample"
+    sleep 4
+    hv sample >&2 || fail "sample"
+    printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U" | tr ' ' '\n' | sed -n 's/^use_vcpu=//p'
+}
+use_a=$(use_under 0.5)
+use_b=$(use_under 0.06)
+check "quota 0.06/3 of the period" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'vcpu_quota *: 2000$'"
+use_c=$(use_under 3)
+[ -n "$use_a" ] && [ -n "$use_b" ] && [ -n "$use_c" ] || fail "usage phases"
+check "no quota at 3 of 3 vCPUs" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'vcpu_quota *: -1$'"
+echo "burning 3 vCPUs: use_vcpu $use_a under 0.5, $use_b under 0.06, $use_c unlimited (idle $idle)"
+check "held at the 0.5 vCPU shape" awk -v u="$use_a" 'BEGIN{exit !(u < 0.6)}'
+check "held at the 0.06 vCPU shape" awk -v u="$use_b" 'BEGIN{exit !(u < 0.12)}'
+check "use moved with the burn and the quota" awk -v b="$use_b" -v c="$use_c" -v i="$idle" \
+    'BEGIN{exit !(c > b + 0.08 && c > i + 0.05)}'
+hv sample || fail "sample"
+mem=$(printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U" | tr ' ' '\n' | sed -n 's/^use_mem_mib=//p')
+check "memory use reported ($mem MiB)" awk -v m="$mem" 'BEGIN{exit !(m > 5 && m < 320)}'
+wr0=$(printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U" | tr ' ' '\n' | sed -n 's/^blk_wr_bytes=//p')
+tx0=$(printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U" | tr ' ' '\n' | sed -n 's/^net_tx=//p')
+hv reshape uuid=$U online=3 vcpu=2 || fail "quota 2"
+guest_send "$SOCK" "disk 8"
+wait_match "$LOG" 'GUEST-ACK disk 8' 60 >/dev/null || fail "guest did not write"
+guest_send "$SOCK" "net 200"
+wait_match "$LOG" 'GUEST-ACK net 200' 60 >/dev/null || fail "guest did not send"
+hv sample || fail "sample"
+wr1=$(printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U" | tr ' ' '\n' | sed -n 's/^blk_wr_bytes=//p')
+tx1=$(printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U" | tr ' ' '\n' | sed -n 's/^net_tx=//p')
+check "8 MiB written counted ($wr0 -> $wr1)" test $((wr1 - wr0)) -ge 8388608
+check "guest's sends counted as its tx ($tx0 -> $tx1)" test $((tx1 - tx0)) -ge 200000
+
+# ---- no restart across all of it ----
+guest_send "$SOCK" "stat"
+sleep 1.5
+check "one boot only" test "$(grep -c GUEST-INIT-READY "$LOG")" = 1
+up=$(grep GUEST-STAT "$LOG" | tail -n 1 | sed 's/.*uptime=\([0-9.]*\).*/\1/')
+hv info uuid=$U || fail "info"
+check "same domain id" test "$(kv id "$HV_OUT")" = "$ID"
+echo "guest uptime ${up}s after every reshape, libvirt uptime $(kv uptime_ms "$HV_OUT") ms"
+check "uptime ran on" awk -v u="$up" 'BEGIN{exit !(u > 15)}'
+
+# ---- libvirtd restarts under us ----
+hv events || true
+"$STACK" restart "$T" >/dev/null || fail "libvirtd restart"
+hv wait-event type=reconnected timeout_ms=60000 || fail "no reconnection"
+hv reshape uuid=$U mem_mib=300 || fail "reshape after the restart"
+hv info uuid=$U || fail "info after the restart"
+check "still running, same id" test "$(kv state "$HV_OUT") $(kv id "$HV_OUT")" = "running $ID"
+check "still one boot" test "$(grep -c GUEST-INIT-READY "$LOG")" = 1
+
+# ---- reconcile after a change behind sculpt's back ----
+$VIRSH schedinfo $DOM --live --set vcpu_quota=20000 >/dev/null || fail "virsh schedinfo"
+$VIRSH setmem $DOM 200M --live || fail "virsh setmem"
+retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 204800'" || fail "balloon never reached 200M"
+hv reconcile uuid=$U online=3 vcpu=2 mem_mib=300 net_in_mbps=10 net_out_mbps=20 \
+    disk_read_iops=200 disk_write_iops=100 disk_write_mbps=5 || fail "reconcile"
+printf '%s\n' "$HV_OUT" | grep DRIFT
+check "drift found and reapplied" sh -c "printf '%s' \"\$0\" | grep -q 'DRIFT $U reshaped .*reapplied quota,balloon'" "$HV_OUT"
+check "quota back at 2/3" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'vcpu_quota *: 66667$'"
+check "balloon back at 300 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 307200'"
+
+# ---- a guest killed behind sculpt's back ----
+pid=$(cat "$T/libvirt/run/qemu/$DOM.pid")
+kill -9 "$pid"
+hv wait-event type=stopped uuid=$U timeout_ms=30000 || fail "death not noticed"
+check "not by sculpt" test "$(kv by_sculpt "$HV_OUT")" = 0
+hv info uuid=$U || fail "info after death"
+check "state shutdown" test "$(kv state "$HV_OUT")" = shutdown
+
+# ---- power cycle in the latest shape ----
+hv power-on uuid=$U || fail "power on"
+wait_match "$LOG" 'GUEST-INIT-READY' 120 2 >/dev/null || fail "no second boot"
+check "booted with 3 vCPUs (latest shape)" sh -c "$VIRSH vcpucount $DOM --live --active | grep -qx ' *3'"
+hv suspend uuid=$U || fail "suspend"
+hv info uuid=$U || fail "info"
+check "suspended" test "$(kv state "$HV_OUT")" = suspended
+hv resume uuid=$U || fail "resume"
+guest_send "$SOCK" "stat"
+sleep 1.5
+check "restored, not rebooted" test "$(grep -c GUEST-INIT-READY "$LOG")" = 2
+hv power-off uuid=$U || fail "power off"
+hv wait-event type=stopped uuid=$U timeout_ms=30000 || fail "no stop event"
+check "stopped by sculpt" test "$(kv by_sculpt "$HV_OUT")" = 1
+
+# ---- cold resize changes the maxima ----
+hv power-on uuid=$U || fail "power on"
+hv cold uuid=$U max=2 online=2 vcpu=2 mem_max=384 mem_mib=256 || fail "cold resize"
+hv info uuid=$U || fail "info"
+check "new maxima" test "$(kv max "$HV_OUT") $(kv mem_max "$HV_OUT")" = "2 384"
+hv reshape uuid=$U max=3 && fail "live reshape of the maximum"
+check "maximum is not live" sh -c "printf '%s' \"\$0\" | grep -q '^ERR reshape INVALID'" "$HV_OUT"
+
+# ---- errors name the call and the domain ----
+hv reshape uuid=5c0ab1e5-0000-4000-8000-0000000000ff && fail "reshape of nothing"
+check "NOT_FOUND with the call" sh -c "printf '%s' \"\$0\" | grep -q 'ERR reshape NOT_FOUND .*virDomainLookupByUUIDString'" "$HV_OUT"
+
+# ---- destroy ----
+hv destroy uuid=$U || fail "destroy"
+check "domain gone" sh -c "! $VIRSH dominfo $DOM >/dev/null 2>&1"
+check "files gone" test ! -e "$DIR"
+check "base image untouched" test "$(sha256sum "$G/base.qcow2" | cut -d' ' -f1)" = "$base_sum"
+hv info uuid=$U && fail "info of a destroyed guest"
+hv_session_stop || fail "hvctl ended badly"
+echo "libvirt_live passed in $(( $(date +%s) - t0 ))s"

@@ -1,0 +1,314 @@
+/* The libvirt backend's pure parts (XML model, metadata, designer) and its
+ * domain wrapper and ops against libvirt's test:///default driver (no
+ * daemon).  The real thing (libvirtd + QEMU) is tested by
+ * tests/integration/libvirt_live.sh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "driver/hypervisor.h"
+#include "driver/libvirt/config.h"
+#include "driver/libvirt/designer.h"
+#include "driver/libvirt/guest.h"
+#include "driver/libvirt/host.h"
+
+#define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+
+static struct lv_policy policy(void)
+{
+    return (struct lv_policy){.virt_type = "qemu",
+                              .cpu_model = "qemu64",
+                              .instances_path = "/srv/instances",
+                              .period_us = 100000,
+                              .pcie_ports = 3,
+                              .balloon_period_s = 5,
+                              .host_cpus = 8};
+}
+
+static void spec_of(struct drv_hv_guest_spec *spec)
+{
+    memset(spec, 0, sizeof(*spec));
+    snprintf(spec->uuid, sizeof(spec->uuid), UUID_A);
+    spec->display_name = (char *)"web <1> & co";
+    spec->project_id = (char *)"p1";
+    spec->image.kernel = (char *)"/img/vmlinuz";
+    spec->image.initrd = (char *)"/img/initrd.gz";
+    spec->image.cmdline = (char *)"console=ttyS0 quiet";
+    spec->image.disk_base = (char *)"/img/base.qcow2";
+    spec->nvifs = 2;
+    spec->shape = (struct drv_shape){.vcpus_online = 2, .vcpus_max = 4, .mem_max_mib = 1024,
+                                     .numa_node = 0};
+    spec->shape.res.v[DRV_RES_VCPU] = 1.5;
+    spec->shape.res.v[DRV_RES_MEM_MIB] = 512;
+    spec->shape.res.v[DRV_RES_NET_IN_MBPS] = 100;
+    spec->shape.res.v[DRV_RES_DISK_WRITE_IOPS] = 300;
+    spec->shape.res.v[DRV_RES_DISK_READ_MBPS] = 2.5;
+    drv_cpuset_set(&spec->shape.pcpus, 2);
+    drv_cpuset_set(&spec->shape.pcpus, 3);
+}
+
+static void test_designer_units(void **state)
+{
+    (void)state;
+    assert_int_equal(lv_design_shares(1.5), 1536);
+    assert_int_equal(lv_design_shares(0.0001), 2);
+    assert_int_equal(lv_design_quota(1.5, 2, 100000), 75000);
+    assert_int_equal(lv_design_quota(2, 2, 100000), -1);
+    assert_int_equal(lv_design_quota(0.001, 4, 100000), 1000); /* the kernel's floor */
+    assert_int_equal(lv_design_kBps(10), 1250);
+    assert_int_equal(lv_design_kBps(0), 0);
+    assert_int_equal(lv_design_burst_kB(1250), 156);
+    assert_int_equal(lv_design_burst_kB(10), 32);
+    assert_int_equal(lv_design_bytes(2.5), 2500000);
+    assert_int_equal(lv_design_iops(0.4), 1); /* a limit is never rounded away */
+    struct drv_shape s = {.vcpus_online = 1};
+    char buf[64];
+    assert_string_equal(lv_design_cpuset(&s, 8, buf, sizeof(buf)), "0-7");
+    drv_cpuset_set(&s.pcpus, 5);
+    assert_string_equal(lv_design_cpuset(&s, 8, buf, sizeof(buf)), "5");
+}
+
+/* The domain written for a spec reads back as the same knobs. */
+static void test_domain_roundtrip(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    struct lv_meta m;
+    lv_design_meta(&p, &spec, 1234, &m);
+    assert_string_equal(m.spec.name, "sculpt-" UUID_A);
+    assert_string_equal(m.instance_dir, "/srv/instances/" UUID_A);
+    assert_string_equal(m.disk_path, "/srv/instances/" UUID_A "/disk");
+    assert_string_equal(m.spec.vifs[0].tap, "sc6f0c1a2b3c40");
+    assert_string_equal(m.spec.vifs[1].tap, "sc6f0c1a2b3c41");
+    assert_int_equal(strlen(m.spec.vifs[0].mac), 17);
+    assert_string_not_equal(m.spec.vifs[0].mac, m.spec.vifs[1].mac);
+
+    struct lv_cfg_domain d;
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    char *xml = lv_cfg_domain_format(&d);
+    assert_non_null(strstr(xml, "<domain type=\"qemu\">"));
+    assert_non_null(strstr(xml, "web &lt;1&gt; &amp; co")); /* escaped, never pasted */
+    assert_non_null(strstr(xml, "<model fallback=\"allow\">qemu64</model>"));
+    assert_non_null(strstr(xml, "model=\"pcie-root-port\""));
+    assert_non_null(strstr(xml, "<stats period=\"5\"/>"));
+    assert_non_null(strstr(xml, "<log file=\"/srv/instances/" UUID_A "/console.log\""));
+
+    struct lv_knobs k;
+    struct err *err = NULL;
+    assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
+    assert_int_equal(k.vcpus_online, 2);
+    assert_int_equal(k.vcpus_max, 4);
+    assert_int_equal(k.shares, 1536);
+    assert_int_equal(k.quota_us, 75000);
+    assert_string_equal(k.cpuset, "2-3");
+    assert_int_equal(k.numa_node, 0);
+    assert_int_equal(k.cur_kib, 512 * 1024);
+    assert_int_equal(k.max_kib, 1024 * 1024);
+    assert_int_equal(k.ntaps, 2);
+    assert_int_equal(k.in_kBps[0] + k.in_kBps[1], 12500); /* split over two taps */
+    assert_string_equal(k.disk, "vda");
+    assert_int_equal(k.write_iops, 300);
+    assert_int_equal(k.read_bytes, 2500000);
+    assert_non_null(k.metadata);
+
+    /* the metadata carried in the domain gives the spec back */
+    struct lv_meta back;
+    assert_int_equal(lv_meta_parse(k.metadata, &back, &err), 0);
+    assert_string_equal(back.spec.display_name, "web <1> & co");
+    assert_string_equal(back.spec.image.cmdline, "console=ttyS0 quiet");
+    assert_string_equal(back.disk_path, m.disk_path);
+    assert_int_equal(back.spec.nvifs, 2);
+    assert_string_equal(back.spec.vifs[1].tap, "sc6f0c1a2b3c41");
+    assert_true(back.spec.shape.res.v[DRV_RES_VCPU] == 1.5);
+    assert_true(drv_cpuset_equal(&back.spec.shape.pcpus, &spec.shape.pcpus));
+    assert_int_equal(back.created_ms, 1234);
+
+    lv_meta_release(&back);
+    lv_knobs_release(&k);
+    free(xml);
+    lv_cfg_domain_release(&d);
+    lv_meta_release(&m);
+}
+
+static void test_meta_bad(void **state)
+{
+    (void)state;
+    struct lv_meta m;
+    struct err *err = NULL;
+    assert_int_equal(lv_meta_parse("<not xml", &m, &err), -1);
+    err_clear(&err);
+    assert_int_equal(lv_meta_parse("<instance/>", &m, &err), -1);
+    assert_non_null(strstr(err->msg, "no shape"));
+    err_clear(&err);
+    assert_int_equal(lv_meta_parse("<instance><shape vcpus_online='x'/></instance>", &m, &err),
+                     -1);
+    err_clear(&err);
+    assert_int_equal(lv_run_parse("<run started='1700000000123'/>"), 1700000000123LL);
+    assert_int_equal(lv_run_parse(NULL), 0);
+}
+
+static void test_event_map(void **state)
+{
+    (void)state;
+    enum drv_hv_event_type t;
+    const char *why;
+    assert_true(lv_guest_event_map(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_CRASHED, &t,
+                                   &why));
+    assert_int_equal(t, DRV_HV_EVENT_STOPPED);
+    assert_string_equal(why, "crashed");
+    assert_true(lv_guest_event_map(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_SAVED, &t,
+                                   &why));
+    assert_int_equal(t, DRV_HV_EVENT_SUSPENDED);
+    assert_false(lv_guest_event_map(VIR_DOMAIN_EVENT_SHUTDOWN, 0, &t, &why));
+}
+
+/* ---- against test:///default ---- */
+
+static void noop_lifecycle(void *o, const char *u, const char *n, int e, int d)
+{
+    (void)o, (void)u, (void)n, (void)e, (void)d;
+}
+
+static void noop_conn(void *o, bool c)
+{
+    (void)o, (void)c;
+}
+
+/* The knob setters and the read-back on the test driver's domain `test`. */
+static void test_guest_knobs(void **state)
+{
+    (void)state;
+    struct err *err = NULL;
+    struct lv_host *h = lv_host_open("test:///default", 1000, noop_lifecycle, noop_conn, NULL,
+                                     &err);
+    assert_non_null(h);
+    virConnectPtr c = lv_host_conn(h, NULL, &err);
+    assert_non_null(c);
+    virDomainPtr dom = virDomainLookupByName(c, "test");
+    assert_non_null(dom);
+
+    assert_int_equal(lv_guest_set_vcpus(dom, "test", 1, &err), 0);
+    assert_int_equal(lv_guest_set_balloon(dom, "test", 1024 * 1024, &err), 0);
+    assert_int_equal(lv_guest_pin_vcpu(dom, "test", 0, "1", 2, &err), 0);
+    /* the test driver wants every *_max set above its rate (QEMU does
+     * not): the refusal comes back as a project error */
+    assert_int_equal(lv_guest_set_iotune(dom, "test", "vda", 100, 50, 0, 2000000, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    assert_non_null(strstr(err->msg, "virDomainSetBlockIoTune on `test`: invalid argument"));
+    err_clear(&err);
+    struct lv_knobs k;
+    assert_int_equal(lv_guest_read(dom, "test", &k, &err), 0);
+    assert_int_equal(k.vcpus_online, 1);
+    assert_int_equal(k.cur_kib, 1024 * 1024);
+    assert_string_equal(k.cpuset, "1");
+    lv_knobs_release(&k);
+    enum drv_power_state st;
+    char why[32];
+    assert_int_equal(lv_guest_state(dom, "test", &st, why, &err), 0);
+    assert_int_equal(st, DRV_POWER_RUNNING);
+
+    /* a libvirt failure becomes a project error naming call and domain */
+    assert_int_equal(lv_guest_set_vcpus(dom, "test", 64, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    assert_non_null(strstr(err->msg, "virDomainSetVcpusFlags on `test`"));
+    err_clear(&err);
+    assert_null(virDomainLookupByName(c, "nope"));
+    lv_error(&err, "virDomainLookupByName", "nope");
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+
+    virDomainFree(dom);
+    virConnectClose(c);
+    lv_host_close(h);
+}
+
+/* The ops table end to end on test:///default: spawn, reshape, read,
+ * errors, destroy. */
+static void test_backend_on_test_driver(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sculpt-lvunit.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct cfg *cfg = cfg_new_defaults();
+    struct err *err = NULL;
+    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
+    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
+    struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
+    assert_non_null(hv);
+    struct drv_hv_host host;
+    assert_int_equal(drv_hv_host_info(hv, &host, &err), 0);
+    assert_string_equal(host.virt_type, "test");
+
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
+    spec.image.kernel = (char *)"/img/vmlinuz";
+    spec.shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 512,
+                                    .numa_node = -1};
+    spec.shape.res.v[DRV_RES_VCPU] = 1;
+    spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_true(info.ours);
+
+    /* the balloon works on the test driver; only what changed is set */
+    struct drv_shape to = spec.shape;
+    to.res.v[DRV_RES_MEM_MIB] = 300;
+    struct drv_hv_reshape_report rep;
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), 0);
+    assert_int_equal(rep.calls, 1);
+    assert_int_equal(rep.changed, 1u << DRV_HV_KNOB_BALLOON);
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), 0);
+    assert_int_equal(rep.calls, 0);
+
+    /* its scheduler knows only `weight`: the vCPU is hot-added, then the
+     * quota is refused, and the error names the call and the domain */
+    to.vcpus_online = 2;
+    to.res.v[DRV_RES_VCPU] = 1.5;
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), -1);
+    assert_non_null(strstr(err->msg, "virDomainSetSchedulerParametersFlags on `sculpt-" UUID_A));
+    err_clear(&err);
+    assert_int_equal(rep.changed, 1u << DRV_HV_KNOB_VCPUS);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_int_equal(info.vcpus_online_actual, 2);
+
+    struct drv_hv_guest_spec back;
+    assert_int_equal(drv_hv_get_spec(hv, UUID_A, &back, &err), 0);
+    assert_string_equal(back.image.kernel, "/img/vmlinuz");
+    drv_hv_guest_spec_release(&back);
+
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+    assert_int_equal(drv_hv_destroy(hv, UUID_A, false, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    drv_hv_close(hv);
+    cfg_unref(cfg);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_designer_units),
+        cmocka_unit_test(test_domain_roundtrip),
+        cmocka_unit_test(test_meta_bad),
+        cmocka_unit_test(test_event_map),
+        cmocka_unit_test(test_guest_knobs),
+        cmocka_unit_test(test_backend_on_test_driver),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
