@@ -217,7 +217,7 @@ struct db_blueprint_rev_list *db_blueprint_history(struct db *db, const char *uu
     autoparams p = DB_PARAMS_INIT;
     db_param_str(&p, uuid);
     db_param_nonzero(&p, (long long)limit);
-    PGresult *r = db_session_query(db, &st_rev_history, &p, err);
+    PGresult *r = db_session_read(db, &st_rev_history, &p, err);
     if (!r)
         return NULL;
     autoptr(db_blueprint_rev_list) l = xzalloc(sizeof(*l));
@@ -359,7 +359,7 @@ struct db_custom_blueprint *db_custom_blueprint_get(struct db *db, int64_t id,
 {
     autoparams p = DB_PARAMS_INIT;
     db_param_int(&p, id);
-    PGresult *r = db_session_query(db, &st_custom_get, &p, err);
+    PGresult *r = db_session_read(db, &st_custom_get, &p, err);
     if (!r)
         return NULL;
     struct db_custom_blueprint *cb = NULL;
@@ -374,7 +374,7 @@ struct db_custom_blueprint *db_custom_blueprint_get(struct db *db, int64_t id,
 struct db_custom_blueprint_list *db_custom_blueprint_list(struct db *db, struct err **err)
 {
     static const struct db_params none = DB_PARAMS_INIT;
-    PGresult *r = db_session_query(db, &st_custom_list, &none, err);
+    PGresult *r = db_session_read(db, &st_custom_list, &none, err);
     if (!r)
         return NULL;
     autoptr(db_custom_blueprint_list) l = xzalloc(sizeof(*l));

@@ -72,10 +72,8 @@ static int db_open_connect(struct db *db, struct err **err)
         autoerr struct err *e = NULL;
         if (db_conn_open(&db->wconn, db->url, 0, &e) == 0)
             return 0;
-        if (e->code != ERR_UNAVAILABLE || clock_mono_ms() + pause > deadline) {
-            *err = steal_pointer(&e);
-            return -1;
-        }
+        if (e->code != ERR_UNAVAILABLE || clock_mono_ms() + pause > deadline)
+            return db_err_pass(err, &e);
         if (!logged) {
             log_err(LOG_LEVEL_WARN, e, "waiting up to %.1f s for PostgreSQL",
                     (double)db->opts.startup_wait_ms / 1000.0);
@@ -264,6 +262,26 @@ PGresult *db_session_query(struct db *db, const struct db_stmt *st, const struct
     return r;
 }
 
+PGresult *db_session_read(struct db *db, const struct db_stmt *st, const struct db_params *p,
+                          struct err **err)
+{
+    for (int attempt = 0;; attempt++) {
+        struct db_conn *c = db_session_acquire(db, err);
+        if (!c)
+            return NULL;
+        autoerr struct err *e = NULL;
+        PGresult *r = db_conn_query(c, st, p, &e);
+        bool lost = !r && !db_conn_is_open(c);
+        db_session_release(db, c);
+        if (r)
+            return r;
+        if (!lost || attempt == 1) {
+            db_err_pass(err, &e);
+            return NULL;
+        }
+    }
+}
+
 long long db_session_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
                          struct err **err)
 {
@@ -301,6 +319,17 @@ int db_check_shape(const char *what, const struct drv_shape *s, struct err **err
         return err_set(err, ERR_INVALID, "%s: bad shape (vcpus %d/%d, max memory %g MiB, node %d)",
                        what, s->vcpus_online, s->vcpus_max, s->mem_max_mib, s->numa_node);
     return 0;
+}
+
+int db_err_pass(struct err **err, struct err **e)
+{
+    if (err) {
+        err_free(*err);
+        *err = steal_pointer(e);
+    } else {
+        err_clear(e);
+    }
+    return -1;
 }
 
 char *db_strdup0(const char *s)

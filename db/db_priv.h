@@ -118,6 +118,11 @@ PGresult *db_session_query(struct db *db, const struct db_stmt *st, const struct
                            struct err **err);
 long long db_session_run(struct db *db, const struct db_stmt *st, const struct db_params *p,
                          struct err **err);
+/* A read-only statement on a session, tried once more on a new connection
+ * when the session's connection turns out dead (the server restarted while
+ * it sat idle; writes are not retried: they may have happened). */
+PGresult *db_session_read(struct db *db, const struct db_stmt *st, const struct db_params *p,
+                          struct err **err);
 
 /* Fill list->v and list->n with fn(r, row, err) for every row of r.
  * Evaluates to false when fn failed (the list holds the rows built so
@@ -176,6 +181,10 @@ int db_schema_version_conn(struct db_conn *c, int *version, struct err **err);
 /* Argument checks shared by the typed calls. */
 int db_check_uuid(const char *what, const char *uuid, struct err **err);
 int db_check_shape(const char *what, const struct drv_shape *s, struct err **err);
+
+/* Hand the error *e over to the caller's err (which may be NULL; an
+ * error it held is replaced).  *e is NULL afterwards.  Returns -1. */
+int db_err_pass(struct err **err, struct err **e);
 
 /* Duplicate a possibly NULL string. */
 char *db_strdup0(const char *s);

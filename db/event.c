@@ -93,7 +93,7 @@ struct db_event_list *db_event_list(struct db *db, const struct db_event_filter 
     db_param_str(&p, f->source);
     db_param_str(&p, f->request_id);
     db_param_nonzero(&p, (long long)f->limit);
-    PGresult *r = db_session_query(db, &st_list, &p, err);
+    PGresult *r = db_session_read(db, &st_list, &p, err);
     if (!r)
         return NULL;
     struct db_event_list *l = xzalloc(sizeof(*l));

@@ -87,7 +87,7 @@ static struct db_host_snapshot *db_snapshot_from_row(const PGresult *r, int row,
 struct db_host_snapshot *db_host_snapshot_latest(struct db *db, struct err **err)
 {
     static const struct db_params none = DB_PARAMS_INIT;
-    PGresult *r = db_session_query(db, &st_latest, &none, err);
+    PGresult *r = db_session_read(db, &st_latest, &none, err);
     if (!r)
         return NULL;
     struct db_host_snapshot *s = NULL;
@@ -107,7 +107,7 @@ struct db_host_snapshot_list *db_host_snapshot_list(struct db *db, int64_t from_
     db_param_int(&p, from_ms);
     db_param_nonzero(&p, to_ms);
     db_param_nonzero(&p, (long long)limit);
-    PGresult *r = db_session_query(db, &st_list, &p, err);
+    PGresult *r = db_session_read(db, &st_list, &p, err);
     if (!r)
         return NULL;
     autoptr(db_host_snapshot_list) l = xzalloc(sizeof(*l));

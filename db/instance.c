@@ -317,7 +317,7 @@ struct drv_instance *db_instance_get(struct db *db, const char *uuid, struct err
         return NULL;
     autoparams p = DB_PARAMS_INIT;
     db_param_str(&p, uuid);
-    PGresult *r = db_session_query(db, &st_get, &p, err);
+    PGresult *r = db_session_read(db, &st_get, &p, err);
     if (!r)
         return NULL;
     struct drv_instance *in = NULL;
@@ -350,7 +350,7 @@ struct db_instance_list *db_instance_list(struct db *db, const struct db_instanc
     db_param_str(&p, f->flavor_name);
     db_param_str(&p, f->image_ref);
     db_param_bool(&p, f->include_deleted);
-    PGresult *r = db_session_query(db, &st_list, &p, err);
+    PGresult *r = db_session_read(db, &st_list, &p, err);
     if (!r)
         return NULL;
     autoptr(db_instance_list) l = xzalloc(sizeof(*l));

@@ -185,7 +185,7 @@ static struct db_intent *db_intent_from_row(const PGresult *r, int row, struct e
 struct db_intent_list *db_intent_list_open(struct db *db, struct err **err)
 {
     static const struct db_params none = DB_PARAMS_INIT;
-    PGresult *r = db_session_query(db, &st_open, &none, err);
+    PGresult *r = db_session_read(db, &st_open, &none, err);
     if (!r)
         return NULL;
     autoptr(db_intent_list) l = xzalloc(sizeof(*l));

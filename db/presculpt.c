@@ -194,7 +194,7 @@ static struct db_pool *db_pool_from_row(const PGresult *r, int row, struct err *
 struct db_pool_list *db_pool_list(struct db *db, struct err **err)
 {
     static const struct db_params none = DB_PARAMS_INIT;
-    PGresult *r = db_session_query(db, &st_pool_list, &none, err);
+    PGresult *r = db_session_read(db, &st_pool_list, &none, err);
     if (!r)
         return NULL;
     autoptr(db_pool_list) l = xzalloc(sizeof(*l));
@@ -355,7 +355,7 @@ struct db_pool_member_list *db_pool_member_list(struct db *db, const char *pool_
     autoparams p = DB_PARAMS_INIT;
     db_param_str(&p, pool_key);
     db_param_bool(&p, live_only);
-    PGresult *r = db_session_query(db, &st_member_list, &p, err);
+    PGresult *r = db_session_read(db, &st_member_list, &p, err);
     if (!r)
         return NULL;
     autoptr(db_pool_member_list) l = xzalloc(sizeof(*l));

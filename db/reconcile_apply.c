@@ -247,7 +247,7 @@ int db_reconcile_apply(struct db *db, const struct db_fix_list *fixes,
         db_session_release(db, c);
         if (rc < 0 && lost) {
             log_ctx_set_instance(NULL);
-            *err = steal_pointer(&e);
+            db_err_pass(err, &e);
             return err_wrap(err, "reconcile");
         }
         if (rc < 0)

@@ -133,7 +133,7 @@ struct db_reshape_list *db_reshape_list(struct db *db, const char *uuid, int64_t
     db_param_int(&p, from_ms);
     db_param_nonzero(&p, to_ms);
     db_param_nonzero(&p, (long long)limit);
-    PGresult *r = db_session_query(db, &st_list, &p, err);
+    PGresult *r = db_session_read(db, &st_list, &p, err);
     if (!r)
         return NULL;
     autoptr(db_reshape_list) l = xzalloc(sizeof(*l));

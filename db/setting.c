@@ -72,7 +72,7 @@ struct db_setting_list *db_settings_list(struct db *db, const char *section, str
 {
     autoparams p = DB_PARAMS_INIT;
     db_param_str(&p, section);
-    PGresult *r = db_session_query(db, &st_list, &p, err);
+    PGresult *r = db_session_read(db, &st_list, &p, err);
     if (!r)
         return NULL;
     struct db_setting_list *l = xzalloc(sizeof(*l));

@@ -198,7 +198,7 @@ struct db_usage_list *db_usage_query(struct db *db, const struct db_usage_query 
                                    ? DB_USAGE_FILTER_CLASS
                                : q->instance_uuid ? DB_USAGE_FILTER_GUEST
                                                   : DB_USAGE_FILTER_ANY;
-    PGresult *r = db_session_query(db, q->bucket_s ? &st_query_bucket[flt] : &st_query[flt],
+    PGresult *r = db_session_read(db, q->bucket_s ? &st_query_bucket[flt] : &st_query[flt],
                                    &p, err);
     if (!r)
         return NULL;

@@ -175,8 +175,10 @@ static int db_writer_connect(struct db *db, uint64_t *committed, struct err **er
     return 0;
 }
 
-/* The connection broke or could not be made (lock held). */
-static void db_writer_note_down(struct db *db, const struct err *e)
+/* The connection broke (connect_failed false) or a connection attempt
+ * failed (true: readers waiting on the writer give up then, PostgreSQL is
+ * really away).  Lock held. */
+static void db_writer_note_down(struct db *db, const struct err *e, bool connect_failed)
 {
     int64_t now = clock_wall_ms();
     const char *why = e && e->msg ? e->msg : "unknown error";
@@ -194,7 +196,8 @@ static void db_writer_note_down(struct db *db, const struct err *e)
     db->connected = false;
     free(db->last_error);
     db->last_error = xstrdup(why);
-    db->failed_attempts++;
+    if (connect_failed)
+        db->failed_attempts++;
     pthread_cond_broadcast(&db->progress);
 }
 
@@ -226,7 +229,7 @@ static int db_writer_one_by_one(struct db *db, const struct db_item *last, struc
         pthread_mutex_lock(&db->lock);
         if (retry) {
             db_conn_close(&db->wconn);
-            db_writer_note_down(db, e);
+            db_writer_note_down(db, e, false);
             return -1;
         }
         if (rc < 0) {
@@ -275,7 +278,7 @@ static void *db_writer_main(void *arg)
                 backoff = DB_BACKOFF_MIN_MS;
                 continue;
             }
-            db_writer_note_down(db, e);
+            db_writer_note_down(db, e, true);
             if (!db->kick && !db->stopping) {
                 struct timespec ts = db_deadline(backoff);
                 while (!db->kick && !db->stopping &&
@@ -302,7 +305,7 @@ static void *db_writer_main(void *arg)
                 db_writer_retention(db);
                 pthread_mutex_lock(&db->lock);
                 if (!db_conn_is_open(&db->wconn))
-                    db_writer_note_down(db, NULL);
+                    db_writer_note_down(db, NULL, false);
                 continue;
             }
             if (db->opts.run_retention) {
@@ -336,7 +339,7 @@ static void *db_writer_main(void *arg)
             db_writer_pop(db, last, true);
         } else if (retry) {
             db_conn_close(&db->wconn);
-            db_writer_note_down(db, e);
+            db_writer_note_down(db, e, false);
         } else {
             log_err(LOG_LEVEL_WARN, e, "a write transaction of %zu records failed; "
                     "retrying its records one by one", records);

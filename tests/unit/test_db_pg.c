@@ -1036,6 +1036,32 @@ static void test_queue_bound(void **state)
     OK(db_usage_add(f->db, s, 1, &e_));
 }
 
+/* A restart while nothing is written: the sessions' connections are dead
+ * and nobody noticed; the next read reconnects rather than failing, and
+ * the next write goes through the writer's reconnection. */
+static void test_idle_restart(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    if (!getenv("SCULPT_TEST_DB_RUN_DIR"))
+        skip();
+    struct err *err = NULL;
+    autoptr(drv_instance) a = an_instance(U1, "m1.small", "proj-a");
+    OK(db_instance_put(f->db, a, &e_));
+    autoptr(drv_instance) got = db_instance_get(f->db, U1, &err);
+    assert_non_null(got);
+    test_pg_stop();
+    test_pg_start();
+    drv_instance_free(got);
+    got = db_instance_get(f->db, U1, &err);
+    if (!got)
+        fail_msg("read after an idle restart: %s", err->msg);
+    OK(db_instance_set_state(f->db, U1, "active", NULL, DRV_POWER_RUNNING, &e_));
+    drv_instance_free(got);
+    got = db_instance_get(f->db, U1, &err);
+    assert_non_null(got);
+    assert_string_equal(got->vm_state, "active");
+}
+
 /* ---- reconciliation against the database ---- */
 
 struct fake_hv {
@@ -1273,6 +1299,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconcile_hypervisor, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_restart_mid_writes, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_restart, setup_open, teardown),
     };
     if (!test_pg_available())
         fprintf(stderr, "test_db_pg: SCULPT_TEST_DB_URL unset: skipped "
