@@ -39,16 +39,20 @@ as_owner() {
     fi
 }
 
-# The postmaster's PID when it is alive (a zombie left to a PID 1 that does
-# not reap counts as dead), else nothing.
+# Whether PID runs (a zombie left to a PID 1 that does not reap is dead).
+pid_alive() {
+    [ -r "/proc/$1/stat" ] || return 1
+    state=$(sed 's/^.*) \(.\).*/\1/' "/proc/$1/stat" 2>/dev/null || echo Z)
+    [ "$state" != Z ]
+}
+
+# The postmaster's PID when it is alive, else nothing.
 server_pid() {
     [ -f "$data/postmaster.pid" ] || return 0
     pid=$(head -n 1 "$data/postmaster.pid" 2>/dev/null || true)
     case "$pid" in '' | *[!0-9]*) return 0 ;; esac
-    [ -r "/proc/$pid/stat" ] || return 0
-    state=$(sed 's/^.*) \(.\).*/\1/' "/proc/$pid/stat" 2>/dev/null || echo Z)
-    [ "$state" = Z ] && return 0
-    echo "$pid"
+    pid_alive "$pid" && echo "$pid"
+    return 0
 }
 
 free_port() {
@@ -140,9 +144,10 @@ stop() {
         return 0
     fi
     # SIGINT is PostgreSQL's fast shutdown: abort sessions, checkpoint, exit.
+    # The lock file goes before the process does: wait for the process.
     kill -INT "$pid" 2>/dev/null || true
     i=0
-    while [ -n "$(server_pid)" ]; do
+    while pid_alive "$pid"; do
         i=$((i + 1))
         if [ $i = 300 ]; then
             say "pid $pid ignored fast shutdown for 30 s: immediate shutdown"
