@@ -100,7 +100,7 @@ int drv_replay_bench_cli(int argc, char **argv)
     };
     autoerr struct err *err = NULL;
     autocfg cfg = NULL;
-    int format = -1, c;
+    int format = -1, c, rc = 1;
     bool json = false;
     const char *config = NULL;
 
@@ -187,7 +187,7 @@ int drv_replay_bench_cli(int argc, char **argv)
             struct drv_blueprint *bp = drv_predictor_blueprint(bv[v].p, now, horizon, step, &cm,
                                                                &err);
             if (!bp)
-                goto fail_bench;
+                goto cleanup_bench;
             nsteps = bp->nsteps;
             sink += bp->alloc[0];
             drv_blueprint_free(bp);
@@ -226,7 +226,9 @@ int drv_replay_bench_cli(int argc, char **argv)
         printf("%zu VMs, %zu calls each: blueprint (%d steps) %.2f us, next step %.2f us, "
                "VPA recommendation %.3f us\n",
                tr->nvms, calls, nsteps, blueprint_us, next_us, vpa_us);
+    rc = fflush(stdout) == 0 ? 0 : 1;
 
+cleanup_bench:
     for (size_t v = 0; v < tr->nvms; v++) {
         drv_predictor_free(bv[v].p);
         free(bv[v].vpa);
@@ -234,16 +236,8 @@ int drv_replay_bench_cli(int argc, char **argv)
     free(bv);
     drv_fleet_free(fleet);
     drv_trace_free(tr);
-    return fflush(stdout) == 0 ? 0 : 1;
-
-fail_bench:
-    for (size_t v = 0; v < tr->nvms; v++) {
-        drv_predictor_free(bv[v].p);
-        free(bv[v].vpa);
-    }
-    free(bv);
-    drv_fleet_free(fleet);
-    drv_trace_free(tr);
+    if (rc == 0)
+        return 0;
 fail:
     fprintf(stderr, "sculpt-replay: %s\n", err ? err->msg : "failed");
     return 1;
