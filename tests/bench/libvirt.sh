@@ -1,0 +1,18 @@
+#!/bin/sh
+# bench-libvirt: live reshape latency through sculpt's libvirt backend
+# (full reshape and per knob, p50/p95) against the same knobs set by bare
+# libvirt calls in the same run (the floor), and the cold alternative
+# (stop, redefine, start: a Nova resize), on the tiny real guest under a
+# private libvirtd (tests/bench/bench_libvirt.c).  Software emulation (as in
+# CI) unless SCULPT_BENCH_VIRT_TYPE=kvm.
+set -eu
+. "$SCULPT_TOP/tests/lib.sh"
+tmp=$(mktemp -d /tmp/sculpt-lvb.XXXXXX)
+stack="$SCULPT_TOP/contrib/stack/libvirt.sh"
+trap '"$stack" stop "$tmp" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+guest=$(tiny_guest_dir)
+"$stack" start "$tmp" >/dev/null
+. "$tmp/env/libvirt.env"
+"$SCULPT_BIN/../bench/bench_libvirt" "$LIBVIRT_URI" "$tmp/instances" "$guest" \
+    "${SCULPT_BENCH_ROUNDS:-6}" "${SCULPT_BENCH_VIRT_TYPE:-qemu}"
+echo "targets: reshape_overhead_ratio <= 1.1 (only changed knobs, nothing done twice); live_guest_restarts 0"
