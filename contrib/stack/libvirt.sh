@@ -166,8 +166,11 @@ start_daemons() {
 }
 
 write_env() {
+    # /dev/kvm alone is not enough: nested hosts without vmx/svm offer it,
+    # and guests then hang or abort
     virt=qemu
-    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] && virt=kvm
+    [ -c /dev/kvm ] && [ -r /dev/kvm ] && [ -w /dev/kvm ] &&
+        grep -qwE 'vmx|svm' /proc/cpuinfo && virt=kvm
     cat >"$run/env/libvirt.env.tmp" <<EOF
 LIBVIRT_URI=$uri
 LIBVIRT_DEFAULT_URI=$uri

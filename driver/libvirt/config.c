@@ -111,6 +111,8 @@ static void format_cpu(xmlNodePtr dom, const struct lv_cfg_domain *d)
     prop(cpu, "mode", d->cpu_mode);
     if (strcmp(d->cpu_mode, "custom") == 0) {
         prop(cpu, "match", "exact");
+        /* QEMU drops what the host lacks (svm of qemu64 on a nested host) */
+        prop(cpu, "check", "none");
         prop(child(cpu, "model", d->cpu_model), "fallback", "allow");
     }
 }
@@ -585,4 +587,20 @@ int lv_cfg_domain_read(const char *xml, struct lv_knobs *out, struct err **err)
             out->metadata = doc_dump(doc, n);
     xmlFreeDoc(doc);
     return 0;
+}
+
+bool lv_cfg_caps_hw_virt(const char *caps_xml)
+{
+    xmlDocPtr doc = xmlReadMemory(caps_xml, (int)strlen(caps_xml), "capabilities.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc)
+        return false;
+    bool found = false;
+    xmlNodePtr cpu = first(first(xmlDocGetRootElement(doc), "host"), "cpu");
+    for (xmlNodePtr n = cpu ? cpu->children : NULL; n && !found; n = n->next) {
+        autofree char *name = is(n, "feature") ? attr(n, "name") : NULL;
+        found = name && (strcmp(name, "vmx") == 0 || strcmp(name, "svm") == 0);
+    }
+    xmlFreeDoc(doc);
+    return found;
 }

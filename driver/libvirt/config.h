@@ -6,6 +6,7 @@
 #ifndef SC_DRIVER_LIBVIRT_CONFIG_H
 #define SC_DRIVER_LIBVIRT_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -107,6 +108,11 @@ char *lv_meta_format(const struct lv_meta *m);
 /* Parse it back (as virDomainGetMetadata returns it).  *out is
  * overwritten; release with lv_meta_release().  INVALID on bad XML. */
 int lv_meta_parse(const char *xml, struct lv_meta *out, struct err **err);
+
+/* Does the host CPU of a capabilities XML advertise hardware
+ * virtualization (vmx or svm)?  /dev/kvm alone is not enough: some nested
+ * hosts offer it and guests then hang or abort. */
+bool lv_cfg_caps_hw_virt(const char *caps_xml);
 
 /* The <sculptrun:run started='MS'/> element, and its value (0 if absent
  * or malformed). */

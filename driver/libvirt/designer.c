@@ -98,8 +98,11 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
     out->quota_us = lv_design_quota(r[DRV_RES_VCPU], shape->vcpus_online, p->period_us);
     out->numa_node = shape->numa_node;
     out->machine = "q35";
-    /* TCG cannot pass the host CPU through; kvm guests get the host's model */
-    out->cpu_mode = strcmp(p->virt_type, "kvm") == 0 ? "host-model" : "custom";
+    /* TCG cannot pass the host CPU through */
+    if (!p->cpu_mode || strcmp(p->cpu_mode, "auto") == 0)
+        out->cpu_mode = strcmp(p->virt_type, "kvm") == 0 ? "host-passthrough" : "custom";
+    else
+        out->cpu_mode = p->cpu_mode;
     out->cpu_model = p->cpu_model;
     out->kernel = s->image.kernel;
     out->initrd = s->image.initrd;

@@ -15,7 +15,8 @@ struct err;
 /* Host facts and operator policy the designer needs. */
 struct lv_policy {
     const char *virt_type;      /* "kvm" or "qemu" */
-    const char *cpu_model;      /* guest CPU model under qemu (TCG) */
+    const char *cpu_mode;       /* "auto", "host-passthrough", "host-model", "custom" */
+    const char *cpu_model;      /* guest CPU model for custom */
     const char *instances_path; /* absolute */
     int64_t period_us;          /* CFS period */
     int32_t pcie_ports;

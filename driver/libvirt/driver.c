@@ -417,13 +417,16 @@ static const char *lv_pick_virt_type(virConnectPtr conn, const char *want)
         return "test";
     if (strcmp(want, "auto") != 0)
         return want;
-    char *caps = virConnectGetDomainCapabilities(conn, NULL, "x86_64", "q35", "kvm", 0);
-    if (!caps) {
-        virResetLastError();
-        return "qemu";
-    }
+    char *dcaps = virConnectGetDomainCapabilities(conn, NULL, "x86_64", "q35", "kvm", 0);
+    char *caps = dcaps ? virConnectGetCapabilities(conn) : NULL;
+    virResetLastError();
+    bool kvm = caps && lv_cfg_caps_hw_virt(caps);
+    if (dcaps && !kvm)
+        log_warn("/dev/kvm is there but the host CPU shows no vmx/svm: guests use software "
+                 "emulation (set [libvirt] virt_type = kvm to insist)");
+    free(dcaps);
     free(caps);
-    return "kvm";
+    return kvm ? "kvm" : "qemu";
 }
 
 static int lv_read_host(struct lv *lv, const struct cfg *cfg, struct err **err)
@@ -520,6 +523,7 @@ static void lv_free(struct lv *lv)
     free(lv->uri);
     free(lv->instances_path);
     free(lv->qemu_img);
+    free(lv->cpu_mode);
     free(lv->cpu_model);
     pthread_mutex_destroy(&lv->lock);
     free(lv);
@@ -535,6 +539,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
                              ? xstrdup(cfg->libvirt_instances_path)
                              : xasprintf("%s/instances", cfg->state_path);
     lv->qemu_img = xstrdup(cfg->libvirt_qemu_img);
+    lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
     if (lv->instances_path[0] != '/') {
         err_set(err, ERR_INVALID, "[libvirt] instances_path `%s` is not absolute",
@@ -554,6 +559,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
     }
     lv->pol = (struct lv_policy){
         .virt_type = lv->info.virt_type,
+        .cpu_mode = lv->cpu_mode,
         .cpu_model = lv->cpu_model,
         .instances_path = lv->instances_path,
         .period_us = cfg->libvirt_cpu_period_us,

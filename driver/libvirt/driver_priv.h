@@ -60,6 +60,7 @@ struct lv {
     char *uri;
     char *instances_path;
     char *qemu_img;
+    char *cpu_mode;
     char *cpu_model;
     struct drv_hv_host info;         /* host facts and policy, read at open */
     int32_t nodes;                   /* host NUMA nodes */

@@ -153,6 +153,11 @@ static void test_meta_bad(void **state)
                      -1);
     err_clear(&err);
     assert_int_equal(lv_run_parse("<run started='1700000000123'/>"), 1700000000123LL);
+    assert_true(lv_cfg_caps_hw_virt("<capabilities><host><cpu><feature name='vmx'/></cpu>"
+                                    "</host></capabilities>"));
+    assert_false(lv_cfg_caps_hw_virt("<capabilities><host><cpu><feature name='hypervisor'/>"
+                                     "</cpu></host></capabilities>"));
+    assert_false(lv_cfg_caps_hw_virt("not xml"));
     assert_int_equal(lv_run_parse(NULL), 0);
 }
 
