@@ -22,9 +22,15 @@
  *
  *  - drv_predict_config: the [predict] settings.
  *
- * Memory is never predicted (nor allocated) below the observed working set
- * plus [predict] memory_margin.  Nothing is predicted above the request's
- * ceiling (the flavor) unless the ceiling is unbounded (0).
+ * Memory is never allocated (nor its p99 band predicted) below the observed
+ * working set plus [predict] memory_margin.  Nothing is predicted above the
+ * request's ceiling (the flavor) unless the ceiling is unbounded (0).
+ *
+ * The allocation minimises, under the predictive distribution, the
+ * allocation plus the overrun price times the chance of being exceeded plus
+ * the reshape price; the overrun price is the SLO's dual, set by the
+ * fleet's controller so its violation rate meets [sculpt]
+ * target_violation_rate (README, "Prediction").
  */
 #ifndef SC_DRIVER_PREDICT_H
 #define SC_DRIVER_PREDICT_H
@@ -130,7 +136,7 @@ double drv_fleet_violation_rate(struct drv_fleet *f, enum drv_res_kind k);
 struct drv_fleet_record {
     uint32_t version;
     char key[DRV_FLEET_KEY_MAX];  /* "flavor=m1.small", "project=..|name=web-#", "*" */
-    double guests;                /* guests folded in (decayed) */
+    double guests;                /* guests that have fed it */
     int64_t updated_s;            /* time of the last sample folded in */
     float age[DRV_RES_LAST][DRV_FLEET_AGE_BUCKETS][DRV_FLEET_SHARE_BUCKETS];
     float tod_sum[DRV_RES_LAST][DRV_FLEET_TOD_BUCKETS];    /* sum of use / ceiling */
@@ -163,9 +169,10 @@ int drv_fleet_import(struct drv_fleet *f, const struct drv_fleet_record *recs, s
 struct drv_predictor;
 
 /* A predictor for one guest, primed from `fleet` (borrowed: it must outlive
- * the predictor; NULL: no fleet, cold starts are flat at the ceiling's
- * half).  Returns NULL with *err on an invalid request (a negative or
- * non-finite ceiling). */
+ * the predictor; NULL: no fleet, so a cold start allocates the ceiling,
+ * with bands at 50/90/99% of it and confidence 0).  Caller frees with
+ * drv_predictor_free().  Returns NULL with *err on an invalid request (a
+ * negative or non-finite ceiling). */
 struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
                                         const struct drv_predict_request *req,
                                         const struct drv_predict_config *pc,
@@ -188,7 +195,8 @@ struct drv_predict_step {
     double q[DRV_Q_LAST][DRV_RES_LAST]; /* bands p50, p90, p99 */
     struct drv_res alloc;              /* the allocation the cost model picks */
     double confidence[DRV_RES_LAST];   /* in [0,1] */
-    int model[DRV_RES_LAST];           /* the model setting followed (index) */
+    int model[DRV_RES_LAST];           /* the model setting followed (index;
+                                        * -1: cold start from the fleet) */
 };
 void drv_predictor_next(struct drv_predictor *p, int64_t t_s, const struct drv_cost_model *cm,
                         struct drv_predict_step *out);
@@ -203,7 +211,8 @@ struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t n
                                               const struct drv_cost_model *cm,
                                               struct err **err);
 
-/* Samples observed, and the name of model setting i ("level", "daily"...). */
+/* Samples observed, and the name of model setting i ("level", "peak",
+ * "season", "spike"; "cold" for -1). */
 uint64_t drv_predictor_samples(const struct drv_predictor *p);
 const char *drv_predict_model_name(int model);
 int drv_predict_model_count(void);
