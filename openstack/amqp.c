@@ -69,6 +69,8 @@ struct os_amqp {
     pthread_t thread;
     bool started;
     int wake_fd;                 /* eventfd: work queued, stop requested */
+    bool sleeping;               /* the I/O thread is (about to be) in poll():
+                                  * only then is a wake-up worth a syscall */
 
     pthread_mutex_t lock;        /* protects everything below */
     pthread_cond_t cond;         /* signalled on connection changes */
@@ -324,6 +326,8 @@ struct os_amqp *os_amqp_new(const struct os_amqp_opts *o, const struct os_amqp_h
 
 static void amqp_wake(struct os_amqp *a)
 {
+    if (!__atomic_load_n(&a->sleeping, __ATOMIC_SEQ_CST))
+        return;
     uint64_t one = 1;
     ssize_t n = write(a->wake_fd, &one, sizeof(one));
     (void)n; /* EAGAIN means a wake-up is already pending */
@@ -858,7 +862,17 @@ static int amqp_wait(struct os_amqp *a)
         {.fd = amqp_get_sockfd(a->conn), .events = POLLIN},
         {.fd = a->wake_fd, .events = POLLIN},
     };
-    int n = poll(p, 2, (int)timeout);
+    /* Announce the sleep, then look for work queued before it: whoever
+     * queues after the look sees the flag and wakes us. */
+    __atomic_store_n(&a->sleeping, true, __ATOMIC_SEQ_CST);
+    pthread_mutex_lock(&a->lock);
+    bool work = a->out_head || a->acks || a->stopping || a->broken ||
+                (a->listen_topic && !a->listening);
+    pthread_mutex_unlock(&a->lock);
+    int n = work ? 0 : poll(p, 2, (int)timeout);
+    __atomic_store_n(&a->sleeping, false, __ATOMIC_SEQ_CST);
+    if (work)
+        return 0;
     if (n < 0 && errno != EINTR)
         return -1;
     if (p[1].revents & POLLIN) {
@@ -876,16 +890,19 @@ static bool amqp_sleep_or_stop(struct os_amqp *a, int64_t ms)
 {
     int64_t end = clock_mono_ms() + ms;
     for (;;) {
+        __atomic_store_n(&a->sleeping, true, __ATOMIC_SEQ_CST);
         pthread_mutex_lock(&a->lock);
         bool stop = a->stopping;
         pthread_mutex_unlock(&a->lock);
-        if (stop)
-            return true;
         int64_t left = end - clock_mono_ms();
-        if (left <= 0)
-            return false;
+        if (stop || left <= 0) {
+            __atomic_store_n(&a->sleeping, false, __ATOMIC_SEQ_CST);
+            return stop;
+        }
         struct pollfd p = {.fd = a->wake_fd, .events = POLLIN};
-        if (poll(&p, 1, (int)left) > 0) {
+        int n = poll(&p, 1, (int)left);
+        __atomic_store_n(&a->sleeping, false, __ATOMIC_SEQ_CST);
+        if (n > 0) {
             uint64_t v;
             ssize_t r = read(a->wake_fd, &v, sizeof(v));
             (void)r;

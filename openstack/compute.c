@@ -82,12 +82,12 @@ void os_compute_cancel(struct os_compute *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Every request in the event log (source "rpc"). */
-static void compute_rpc_done(void *opaque, const struct os_msg *m, int rc, const struct err *e,
-                             double ms)
+/* Requests in the event log (source "rpc"): all but successful queries. */
+static void compute_rpc_done(void *opaque, const struct os_msg *m, unsigned flags, int rc,
+                             const struct err *e, double ms)
 {
     struct os_compute *c = opaque;
-    if (!c->db)
+    if (!c->db || (rc == 0 && (flags & OS_RPC_READ)))
         return;
     const char *uuid = ovo_get_str(json_object_get(m->args, "instance"), "uuid");
     char source[] = "rpc";

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -332,6 +333,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "sculpt-compute: cannot start the signal thread\n");
         return 1;
     }
+
+    /* RPC workers decode messages of kilobytes each: with one malloc arena
+     * per thread (glibc's default, up to 8 per core) each arena keeps its
+     * own high-water mark of freed JSON.  Two arenas hold the same load in
+     * a fraction of the memory, at no measurable cost in throughput. */
+    mallopt(M_ARENA_MAX, 2);
 
     int rc = daemon_run(cfg);
     pthread_kill(sig_thread, SIGUSR2);

@@ -185,10 +185,11 @@ static int rpc_validate_console_port(struct os_rpc_req *req, json_t **result, st
 
 #define COMPUTE(name, fn, flags) {NULL, name, 6, 1, fn, flags}
 #define SERIAL OS_RPC_SERIALIZE
+#define READ OS_RPC_READ
 
 const struct os_rpc_method os_compute_rpc_table[] = {
-    {"baseapi", "ping", 1, 1, rpc_ping, 0},
-    {"baseapi", "get_backdoor_port", 1, 1, rpc_get_backdoor_port, 0},
+    {"baseapi", "ping", 1, 1, rpc_ping, OS_RPC_READ},
+    {"baseapi", "get_backdoor_port", 1, 1, rpc_get_backdoor_port, OS_RPC_READ},
 
     COMPUTE("build_and_run_instance", os_compute_build, SERIAL),
     COMPUTE("terminate_instance", os_compute_terminate, SERIAL),
@@ -200,17 +201,17 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("suspend_instance", os_compute_suspend_instance, SERIAL),
     COMPUTE("resume_instance", os_compute_resume_instance, SERIAL),
     COMPUTE("soft_delete_instance", os_compute_terminate, SERIAL),
-    COMPUTE("get_console_output", rpc_get_console_output, 0),
-    COMPUTE("get_host_uptime", rpc_get_host_uptime, 0),
+    COMPUTE("get_console_output", rpc_get_console_output, READ),
+    COMPUTE("get_host_uptime", rpc_get_host_uptime, READ),
     COMPUTE("set_host_enabled", rpc_set_host_enabled, 0),
     COMPUTE("external_instance_event", rpc_external_instance_event, 0),
-    COMPUTE("check_instance_shared_storage", rpc_check_instance_shared_storage, 0),
-    COMPUTE("get_vnc_console", rpc_console_unavailable, 0),
-    COMPUTE("get_spice_console", rpc_console_unavailable, 0),
-    COMPUTE("get_serial_console", rpc_console_unavailable, 0),
-    COMPUTE("get_rdp_console", rpc_console_unavailable, 0),
-    COMPUTE("get_mks_console", rpc_console_unavailable, 0),
-    COMPUTE("validate_console_port", rpc_validate_console_port, 0),
+    COMPUTE("check_instance_shared_storage", rpc_check_instance_shared_storage, READ),
+    COMPUTE("get_vnc_console", rpc_console_unavailable, READ),
+    COMPUTE("get_spice_console", rpc_console_unavailable, READ),
+    COMPUTE("get_serial_console", rpc_console_unavailable, READ),
+    COMPUTE("get_rdp_console", rpc_console_unavailable, READ),
+    COMPUTE("get_mks_console", rpc_console_unavailable, READ),
+    COMPUTE("validate_console_port", rpc_validate_console_port, READ),
 
     /* Operations Nova may send that sculpt does not implement: each fails
      * with NotImplementedError and leaves the instance as it was (fault

@@ -18,8 +18,16 @@
 LOG_INIT("openstack.rpc_server");
 
 /* Remembered _unique_ids of finished requests.  oslo keeps 16; we keep
- * more because we redeliver (ack late) where oslo loses. */
+ * more because we redeliver (ack late) where oslo loses.  A ring in
+ * arrival order, indexed by a hash table (looked up on every request). */
 #define RPC_DONE_IDS 4096
+#define RPC_DONE_BUCKETS 8192
+
+struct rpc_done {
+    char id[OS_HEX_ID_LEN];
+    int32_t next;               /* next slot in the same bucket, -1: end */
+    int32_t bucket;             /* the bucket it is in, -1: slot unused */
+};
 /* Calls slower than this are logged at INFO. */
 #define RPC_SLOW_MS 1000
 
@@ -73,7 +81,8 @@ struct os_rpc_server {
     bool stopping;
     struct rpc_work *head, *tail;
     struct rpc_inflight *inflight;
-    char done[RPC_DONE_IDS][OS_HEX_ID_LEN];
+    struct rpc_done done[RPC_DONE_IDS];
+    int32_t buckets[RPC_DONE_BUCKETS];
     unsigned done_next;
     struct rpc_active *active;
     struct os_rpc_server_stats stats;
@@ -99,6 +108,10 @@ struct os_rpc_server *os_rpc_server_new(struct os_amqp *amqp,
     s->o = *opts;
     if (s->o.workers < 1)
         s->o.workers = 1;
+    for (int i = 0; i < RPC_DONE_BUCKETS; i++)
+        s->buckets[i] = -1;
+    for (int i = 0; i < RPC_DONE_IDS; i++)
+        s->done[i].bucket = -1;
     pthread_mutex_init(&s->lock, NULL);
     pthread_mutex_init(&s->ilock, NULL);
     rpc_cond_init(&s->work_cond);
@@ -168,12 +181,39 @@ static void rpc_reply_failure(struct os_rpc_server *s, const struct os_msg *m,
 
 /* ---- de-duplication -------------------------------------------------------- */
 
+static uint32_t rpc_hash(const char *id)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)id; *p; p++)
+        h = (h ^ *p) * 16777619u;
+    return h & (RPC_DONE_BUCKETS - 1);
+}
+
+/* Called with s->lock held. */
 static bool rpc_done_has(struct os_rpc_server *s, const char *id)
 {
-    for (unsigned i = 0; i < RPC_DONE_IDS; i++)
-        if (s->done[i][0] && strcmp(s->done[i], id) == 0)
+    for (int32_t i = s->buckets[rpc_hash(id)]; i >= 0; i = s->done[i].next)
+        if (strcmp(s->done[i].id, id) == 0)
             return true;
     return false;
+}
+
+/* Remember id, forgetting the oldest.  Called with s->lock held. */
+static void rpc_done_add(struct os_rpc_server *s, const char *id)
+{
+    int32_t slot = (int32_t)s->done_next;
+    struct rpc_done *d = &s->done[slot];
+    if (d->bucket >= 0) {
+        int32_t *pi = &s->buckets[d->bucket];
+        while (*pi != slot)
+            pi = &s->done[*pi].next;
+        *pi = d->next;
+    }
+    snprintf(d->id, sizeof(d->id), "%s", id);
+    d->bucket = (int32_t)rpc_hash(id);
+    d->next = s->buckets[d->bucket];
+    s->buckets[d->bucket] = slot;
+    s->done_next = (s->done_next + 1) % RPC_DONE_IDS;
 }
 
 /* Register a request as in flight.  Returns false when it duplicates one:
@@ -227,8 +267,7 @@ static void rpc_end(struct os_rpc_server *s, const struct os_msg *m,
                 break;
             }
         }
-        snprintf(s->done[s->done_next], OS_HEX_ID_LEN, "%s", m->unique_id);
-        s->done_next = (s->done_next + 1) % RPC_DONE_IDS;
+        rpc_done_add(s, m->unique_id);
         pthread_mutex_unlock(&s->lock);
     }
     os_amqp_ack(s->amqp, d->conn_gen, d->tag);
@@ -413,7 +452,7 @@ static void rpc_handle(struct os_rpc_server *s, struct os_delivery *d)
             log_debug("%s %s (call) done in %lld ms", m->method, m->version, (long long)took);
     }
     if (s->o.done)
-        s->o.done(s->o.opaque, m, rc, e, (double)took);
+        s->o.done(s->o.opaque, m, meth ? meth->flags : 0, rc, e, (double)took);
     json_decref(result);
     os_fault_release(&req.fault);
     pthread_mutex_lock(&s->lock);

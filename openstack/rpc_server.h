@@ -44,6 +44,7 @@ typedef int (*os_rpc_handler_fn)(struct os_rpc_req *req, json_t **result, struct
 
 enum os_rpc_flags {
     OS_RPC_SERIALIZE = 1 << 0, /* one at a time per args.instance uuid */
+    OS_RPC_READ = 1 << 1,      /* changes nothing (a query): not logged when it succeeds */
 };
 
 struct os_rpc_method {
@@ -55,9 +56,10 @@ struct os_rpc_method {
     unsigned flags;
 };
 
-/* Called after every request was handled (rc 0 or -1 with its error), for
- * the event log.  Runs on the worker; must not block long. */
-typedef void (*os_rpc_done_fn)(void *opaque, const struct os_msg *m, int rc,
+/* Called after every request was handled (rc 0 or -1 with its error;
+ * `flags` of its table entry, 0 when it had none), for the event log.
+ * Runs on the worker; must not block long. */
+typedef void (*os_rpc_done_fn)(void *opaque, const struct os_msg *m, unsigned flags, int rc,
                                const struct err *e, double ms);
 
 struct os_rpc_server_opts {

@@ -13,6 +13,7 @@
 #include "common/err.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
+#include "openstack/oslo_priv.h"
 #include "openstack/ovo.h"
 #include "openstack/rpc_failure.h"
 
@@ -313,6 +314,66 @@ static void test_datetime(void **state)
                         "2025-11-25T17:50:06.140844");
 }
 
+/* The envelope's fast path gives exactly what jansson gives, or steps
+ * aside. */
+static void check_envelope(const char *body)
+{
+    size_t n = 0;
+    autofree char *fast = os_envelope_inner(body, strlen(body), &n);
+    json_t *outer = json_loads(body, 0, NULL);
+    const char *slow = json_string_value(json_object_get(outer, "oslo.message"));
+    if (fast) {
+        assert_non_null(slow);
+        assert_int_equal(n, json_string_length(json_object_get(outer, "oslo.message")));
+        assert_memory_equal(fast, slow, n);
+    }
+    json_decref(outer);
+}
+
+static void test_envelope_fast_path(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"build_and_run_instance.json", "get_console_output.json",
+                                        "reply_failure.json", "reply_service_create.json"};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        char path[128];
+        size_t len;
+        snprintf(path, sizeof(path), DATA "%s", files[i]);
+        autofree char *body = slurp(path, &len);
+        size_t n;
+        autofree char *fast = os_envelope_inner(body, len, &n);
+        assert_non_null(fast); /* what oslo writes takes the fast path */
+        check_envelope(body);
+    }
+    static const char *const cases[] = {
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"{\\\"a\\\": \\\"\\\\u00e9\\\"}\"}",
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"\\u00e9\\ud83d\\ude00\\n\\t\\/\"}",
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"\\ud83d\"}",     /* lone surrogate */
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"\\u0000\"}",     /* NUL */
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"a\"} x",           /* trailing junk */
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"a\", \"x\": 1}", /* extra key */
+        "{\"oslo.message\": \"{}\", \"oslo.version\": \"2.0\"}",           /* other order */
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"a\\q\"}",        /* bad escape */
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"unterminated",
+        "  {\"oslo.version\": \"2.17\", \"oslo.message\": \"{}\"}\n",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+        check_envelope(cases[i]);
+    /* our own requests take it too */
+    json_auto_t *args = json_object();
+    size_t blen;
+    autofree char *mine = os_request_encode("ping", NULL, "1.0", args, NULL, NULL, NULL, 0, &blen);
+    size_t n;
+    autofree char *minei = os_envelope_inner(mine, blen, &n);
+    assert_non_null(minei);
+    check_envelope(mine);
+    autofree char *lone = os_envelope_inner(cases[2], strlen(cases[2]), &n);
+    assert_null(lone);
+    autofree char *ws = os_envelope_inner(cases[9], strlen(cases[9]), &n);
+    assert_non_null(ws);
+    assert_string_equal(ws, "{}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -320,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_decode_malformed), cmocka_unit_test(test_request_roundtrip),
         cmocka_unit_test(test_reply),            cmocka_unit_test(test_failure_mapping),
         cmocka_unit_test(test_ovo),              cmocka_unit_test(test_datetime),
+        cmocka_unit_test(test_envelope_fast_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,92 @@
+#!/bin/sh
+# bench-rpc: the same compute RPC load (get_console_output calls of a real
+# instance, 8 in flight, from the C load generator bench_rpc) against
+# sculpt-compute and against Debian's nova-compute with the fake driver,
+# both registered with one real Nova control plane on one RabbitMQ.
+# Prints for both: calls/s, p50/p99 latency, CPU-seconds the compute spent
+# per call, RSS; then the ratios sculpt / nova-compute:
+#   BENCH rpc_throughput_ratio   (target >= 10)
+#   BENCH rpc_cpu_per_call_ratio (target <= 0.1)
+#   BENCH rss_ratio              (target <= 0.1)
+# BENCH_RPC_SECONDS (default 15) and BENCH_RPC_THREADS (8) tune the load.
+set -eu
+top=${SCULPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${SCULPT_BIN:-$top/build/bin}
+stack=$top/contrib/stack
+seconds=${BENCH_RPC_SECONDS:-15}
+threads=${BENCH_RPC_THREADS:-8}
+. "$top/tests/lib.sh"
+tmp=$(mktemp -d /tmp/sculpt-bench-rpc.XXXXXX)
+chmod 755 "$tmp"
+run=$tmp/run
+novapid=""
+cleanup() {
+    set +e
+    [ -n "$novapid" ] && kill "$novapid" 2>/dev/null
+    SCULPT_NAME=bench "$stack/sculpt.sh" stop "$run" >/dev/null 2>&1
+    "$stack/nova.sh" stop "$run" >/dev/null 2>&1
+    "$stack/rabbitmq.sh" stop "$run" >/dev/null 2>&1
+    "$stack/postgres.sh" stop "$run" >/dev/null 2>&1
+    rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+RABBITMQ_PORT=$(free_port) "$stack/rabbitmq.sh" start "$run" >/dev/null
+"$stack/postgres.sh" start "$run" 2>/dev/null
+"$stack/nova.sh" start "$run" 2>/dev/null
+set -a
+. "$run/env/nova.env"
+. "$run/env/rabbitmq.env"
+set +a
+SCULPT_BIN=$bin SCULPT_NAME=bench SCULPT_HOST=bench-sculpt SCULPT_COMPUTE_DRIVER=fake \
+    SCULPT_DEMO_GUESTS=0 "$stack/sculpt.sh" start "$run" >/dev/null 2>&1
+. "$run/env/bench.env"
+
+# Debian's nova-compute (python3-nova; /usr/bin/nova-compute is in another
+# package that pulls in libvirt) with the fake driver, as the recipe runs it.
+printf '#!/usr/bin/python3\nimport sys\nfrom nova.cmd.compute import main\nsys.exit(main())\n' >"$tmp/nova-compute"
+chmod +x "$tmp/nova-compute"
+printf '[DEFAULT]\nhost = bench-nova\ncompute_driver = fake.FakeDriver\n' >"$tmp/compute.conf"
+setsid nohup "$tmp/nova-compute" --config-file "$NOVA_CONF" --config-file "$tmp/compute.conf" \
+    --log-file "$tmp/nova-compute.log" >"$tmp/nova-compute.out" 2>&1 </dev/null &
+novapid=$!
+i=0
+until "$RABBITMQ_CTL" -q list_queues name consumers 2>/dev/null | grep -qE '^compute\.bench-nova[[:space:]]+1'; do
+    i=$((i + 1))
+    [ $i -lt 240 ] || { tail -n 20 "$tmp/nova-compute.log"; echo "nova-compute did not start" >&2; exit 1; }
+    sleep 0.5
+done
+nova-manage --config-file "$NOVA_CONF" cell_v2 discover_hosts >/dev/null 2>&1
+/usr/bin/python3 "$top/tests/bench/rpc_setup.py" bench-sculpt bench-nova >"$tmp/servers"
+
+cpu_s() { # PID: user+system CPU seconds so far
+    awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"
+}
+rss_mb() { awk '/^VmRSS/{print $2 / 1024}' "/proc/$1/status"; }
+
+measure() { # NAME HOST PID
+    uuid=$(awk -v h="$2" '$1==h{print $2}' "$tmp/servers")
+    c0=$(cpu_s "$3")
+    out=$("$bin/../bench/bench_rpc" --url "$RABBITMQ_URL" --host "$2" --instance "$uuid" \
+        --seconds "$seconds" --threads "$threads")
+    c1=$(cpu_s "$3")
+    rss=$(rss_mb "$3")
+    calls=$(echo "$out" | sed 's/.*calls=\([0-9]*\).*/\1/')
+    cps=$(echo "$out" | sed 's/.*calls_per_s=\([0-9.]*\).*/\1/')
+    p50=$(echo "$out" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')
+    p99=$(echo "$out" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')
+    cpc=$(echo "$c0 $c1 $calls" | awk '{printf "%.6f", ($2 - $1) / $3 * 1000}')
+    echo "$1: $out cpu_ms_per_call=$cpc rss_mb=$rss" >&2
+    echo "BENCH rpc_${1}_calls_per_s $cps"
+    echo "BENCH rpc_${1}_p50_ms $p50"
+    echo "BENCH rpc_${1}_p99_ms $p99"
+    echo "BENCH rpc_${1}_cpu_ms_per_call $cpc"
+    echo "BENCH rpc_${1}_rss_mb $rss"
+    eval "${1}_cps=$cps ${1}_cpc=$cpc ${1}_rss=$rss"
+}
+
+measure nova bench-nova "$novapid"
+measure sculpt bench-sculpt "$SCULPT_PID"
+echo "BENCH rpc_throughput_ratio $(echo "$sculpt_cps $nova_cps" | awk '{printf "%.2f", $1 / $2}')"
+echo "BENCH rpc_cpu_per_call_ratio $(echo "$sculpt_cpc $nova_cpc" | awk '{printf "%.4f", $1 / $2}')"
+echo "BENCH rss_ratio $(echo "$sculpt_rss $nova_rss" | awk '{printf "%.4f", $1 / $2}')"
