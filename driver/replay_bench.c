@@ -1,11 +1,14 @@
-/* sculpt-replay --bench-predict: what prediction costs on a real trace.
+/* sculpt-replay --bench-predict: what prediction costs on a real trace,
+ * and how its blueprints hold over their horizon.
  *
  * Every VM of the trace warms a predictor (one fleet) on the first half of
  * its samples, in time order across VMs as the service would see them;
  * then, with the state frozen, the predictor is asked again and again for a
  * blueprint ([sculpt] blueprint_horizon at blueprint_step) and for the
  * next step alone, and the VPA recommender, warmed on the same samples, for
- * its recommendation: the baseline measured in the same run.
+ * its recommendation: the baseline measured in the same run.  Last, the
+ * second half is fed on, and every BENCH_EVERY samples a blueprint at the
+ * trace's step is scored against the samples that follow it.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -59,17 +62,62 @@ static struct drv_res bench_use(const struct drv_trace *tr, const struct drv_tra
     return r;
 }
 
-/* Warm every VM on its first half, in time order across VMs. */
-static void bench_warm(const struct drv_trace *tr, struct bench_vm *bv,
-                       const struct drv_cost_model *cm)
+/* Horizon calibration: blueprints of PR_BENCH_HSTEPS trace steps, one every
+ * PR_BENCH_EVERY samples, scored against the samples that follow. */
+#define BENCH_HSTEPS 6
+#define BENCH_EVERY 12
+
+struct bench_horizon {
+    uint64_t n[BENCH_HSTEPS][DRV_TR_LAST];
+    uint64_t in[BENCH_HSTEPS][DRV_TR_LAST][DRV_Q_LAST];
+};
+
+static void bench_score(const struct drv_trace *tr, const struct drv_trace_vm *vm, size_t i,
+                        struct bench_vm *b, const struct drv_cost_model *cm,
+                        struct bench_horizon *hz)
+{
+    if (i + BENCH_HSTEPS >= vm->n)
+        return;
+    struct drv_blueprint *bp = drv_predictor_blueprint(b->p, vm->t[i], BENCH_HSTEPS * tr->step_s,
+                                                       tr->step_s, cm, NULL);
+    if (!bp)
+        return;
+    for (size_t h = 1; h <= BENCH_HSTEPS; h++) {
+        /* the step whose interval ends at or after the sample */
+        int32_t s = drv_blueprint_step_at(bp, vm->t[i + h] - 1);
+        if (s < 0)
+            continue;
+        double cap[DRV_TR_LAST], use[DRV_TR_LAST];
+        bench_use(tr, vm, i + h, cap, use);
+        for (int k = 0; k < DRV_TR_LAST; k++) {
+            if (!tr->has[k])
+                continue;
+            hz->n[s][k]++;
+            for (int q = 0; q < DRV_Q_LAST; q++)
+                hz->in[s][k][q] +=
+                    use[k] <= drv_blueprint_get(bp, s, bench_dim[k], (enum drv_quantile)q);
+        }
+    }
+    drv_blueprint_free(bp);
+}
+
+/* Feed every VM its samples [from, to) (from = 0: the first half warms
+ * VPA too), in time order across VMs; with hz, score blueprints as it
+ * goes. */
+static void bench_feed(const struct drv_trace *tr, struct bench_vm *bv,
+                       const struct drv_cost_model *cm, bool warm, struct bench_horizon *hz)
 {
     size_t *next = xcalloc(tr->nvms, sizeof(size_t));
+    for (size_t v = 0; v < tr->nvms; v++)
+        next[v] = warm ? 0 : bv[v].half;
     for (;;) {
         size_t best = SIZE_MAX;
-        for (size_t v = 0; v < tr->nvms; v++)
-            if (next[v] < bv[v].half &&
+        for (size_t v = 0; v < tr->nvms; v++) {
+            size_t end = warm ? bv[v].half : tr->vms[v].n;
+            if (next[v] < end &&
                 (best == SIZE_MAX || tr->vms[v].t[next[v]] < tr->vms[best].t[next[best]]))
                 best = v;
+        }
         if (best == SIZE_MAX)
             break;
         const struct drv_trace_vm *vm = &tr->vms[best];
@@ -79,6 +127,10 @@ static void bench_warm(const struct drv_trace *tr, struct bench_vm *bv,
         struct drv_predict_step st;
         drv_predictor_next(bv[best].p, vm->t[i], cm, &st);
         drv_predictor_observe(bv[best].p, vm->t[i], &u);
+        if (hz && i % BENCH_EVERY == 0)
+            bench_score(tr, vm, i, &bv[best], cm, hz);
+        if (!warm)
+            continue;
         struct drv_policy_sample s = {.t = vm->t[i], .cpu_avg = 0};
         memcpy(s.use, use, sizeof(use));
         memcpy(s.cap, cap, sizeof(cap));
@@ -86,6 +138,27 @@ static void bench_warm(const struct drv_trace *tr, struct bench_vm *bv,
         drv_policy_vpa.observe(bv[best].vpa, &s, alloc);
     }
     free(next);
+}
+
+/* The horizon figures as JSON: per resource, per step, the share of
+ * samples at or below p50, p90, p99. */
+static void bench_print_horizon(const struct drv_trace *tr, const struct bench_horizon *hz)
+{
+    printf(",\"horizon_step_s\":%d,\"horizon_coverage\":{", tr->step_s);
+    bool first = true;
+    for (int k = 0; k < DRV_TR_LAST; k++) {
+        if (!tr->has[k])
+            continue;
+        printf("%s\"%s\":[", first ? "" : ",", drv_trace_res_name((enum drv_trace_res)k));
+        first = false;
+        for (int s = 0; s < BENCH_HSTEPS; s++) {
+            double n = hz->n[s][k] ? (double)hz->n[s][k] : 1;
+            printf("%s[%.4f,%.4f,%.4f]", s ? "," : "", hz->in[s][k][0] / n, hz->in[s][k][1] / n,
+                   hz->in[s][k][2] / n);
+        }
+        printf("]");
+    }
+    printf("}");
 }
 
 int drv_replay_bench_cli(int argc, char **argv)
@@ -173,7 +246,7 @@ int drv_replay_bench_cli(int argc, char **argv)
         drv_policy_vpa.init(bv[v].vpa, &info, &params, NULL);
         bv[v].half = vm->n / 2 ? vm->n / 2 : 1;
     }
-    bench_warm(tr, bv, &cm);
+    bench_feed(tr, bv, &cm, true, NULL);
 
     size_t per_vm = BENCH_CALLS / tr->nvms + 1, calls = per_vm * tr->nvms;
     int32_t horizon = (int32_t)cfg->blueprint_horizon_s, step = (int32_t)cfg->blueprint_step_s;
@@ -217,15 +290,34 @@ int drv_replay_bench_cli(int argc, char **argv)
     }
     double vpa_us = (double)(clock_mono_ns() - t0) / 1e3 / (double)calls;
 
-    if (json)
+    /* then the second half, scoring blueprints against what came */
+    struct bench_horizon *hz = xzalloc(sizeof(*hz));
+    bench_feed(tr, bv, &cm, false, hz);
+    if (json) {
         printf("{\"format\":\"%s\",\"vms\":%zu,\"calls\":%zu,\"blueprint_steps\":%d,"
-               "\"blueprint_us\":%.3f,\"next_us\":%.3f,\"vpa_decide_us\":%.4f,\"checksum\":%g}\n",
+               "\"blueprint_us\":%.3f,\"next_us\":%.3f,\"vpa_decide_us\":%.4f,\"checksum\":%g",
                drv_trace_format_name(tr->format), tr->nvms, calls, nsteps, blueprint_us, next_us,
                vpa_us, sink);
-    else
+        bench_print_horizon(tr, hz);
+        printf("}\n");
+    } else {
         printf("%zu VMs, %zu calls each: blueprint (%d steps) %.2f us, next step %.2f us, "
                "VPA recommendation %.3f us\n",
                tr->nvms, calls, nsteps, blueprint_us, next_us, vpa_us);
+        for (int k = 0; k < DRV_TR_LAST; k++) {
+            if (!tr->has[k])
+                continue;
+            printf("%-6s coverage p50/p90/p99 by blueprint step (%d s):",
+                   drv_trace_res_name((enum drv_trace_res)k), tr->step_s);
+            for (int st = 0; st < BENCH_HSTEPS; st++) {
+                double n = hz->n[st][k] ? (double)hz->n[st][k] : 1;
+                printf("  +%d %.1f/%.1f/%.1f", st + 1, 100 * hz->in[st][k][0] / n,
+                       100 * hz->in[st][k][1] / n, 100 * hz->in[st][k][2] / n);
+            }
+            printf("\n");
+        }
+    }
+    free(hz);
     rc = fflush(stdout) == 0 ? 0 : 1;
 
 cleanup_bench:

@@ -107,6 +107,11 @@ python3 - "$tmp/bench.json" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1]))
 assert d["blueprint_steps"] == 30 and d["blueprint_us"] > 0 and d["vpa_decide_us"] > 0, d
+# blueprints hold over their horizon too, step after step
+steps = d["horizon_coverage"]["cpu"]
+assert len(steps) == 6, steps
+for p50, p90, p99 in steps:
+    assert p50 <= p90 <= p99 and p90 >= 0.8 and p99 >= 0.95, steps
 PY
 
 # bad input: a clear message, never a crash
