@@ -139,11 +139,6 @@ double drv_pr_cdf_quantile_ratio(const struct drv_pr_cdf *c, double p)
     return ex[j] + f * (ex[j + 1] - ex[j]);
 }
 
-double drv_pr_cdf_quantile(const struct drv_pr_cdf *c, double p)
-{
-    return log(drv_pr_cdf_quantile_ratio(c, p));
-}
-
 double drv_pr_cdf_at_ratio(const struct drv_pr_cdf *c, double ratio)
 {
     const double *ex = pr_exp_edges;
@@ -155,9 +150,4 @@ double drv_pr_cdf_at_ratio(const struct drv_pr_cdf *c, double ratio)
     double f = (ratio - ex[j]) / (ex[j + 1] - ex[j]);
     double lo = pr_cum(c, j), hi = pr_cum(c, j + 1);
     return (lo + f * (hi - lo)) * c->inv;
-}
-
-double drv_pr_cdf_at(const struct drv_pr_cdf *c, double r)
-{
-    return drv_pr_cdf_at_ratio(c, exp(r));
 }

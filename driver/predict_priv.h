@@ -53,12 +53,10 @@ void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_scale,
 /* The bin holding probability p. */
 int drv_pr_cdf_index(const struct drv_pr_cdf *c, double p);
 /* The ratio to the base at probability p (linear in the ratio within a
- * bin), and its log. */
+ * bin). */
 double drv_pr_cdf_quantile_ratio(const struct drv_pr_cdf *c, double p);
-double drv_pr_cdf_quantile(const struct drv_pr_cdf *c, double p);
-/* P(R <= log(ratio)) (linear in the ratio within a bin), and P(R <= r). */
+/* P(R <= log(ratio)) (linear in the ratio within a bin). */
 double drv_pr_cdf_at_ratio(const struct drv_pr_cdf *c, double ratio);
-double drv_pr_cdf_at(const struct drv_pr_cdf *c, double r);
 
 /* ---- model settings ---------------------------------------------------- */
 

@@ -156,6 +156,14 @@ static void test_daily_sine(void **state)
     struct drv_predictor *p = guest(&e, "m1.medium", "p", 4, 4096, T0);
     int days = 14, per_day = DAY / STEP;
     struct score s = run(&e, p, daily_sine, T0, days * per_day, 3 * per_day);
+    /* what the fleet's SLO controller saw and holds */
+    assert_int_equal(drv_predictor_samples(p), days * per_day);
+    double fv = drv_fleet_violation_rate(e.fleet, DRV_RES_VCPU);
+    assert_true(fv > 0 && fv < e.pc.target_violation_rate + 0.01);
+    assert_true(drv_fleet_overrun_units(e.fleet, DRV_RES_VCPU) > 0);
+    assert_int_equal(drv_predict_model_count(), DRV_PREDICT_MODELS);
+    assert_string_equal(drv_predict_model_name(2), "season");
+    assert_string_equal(drv_predict_model_name(-1), "cold");
     /* calibrated bands: within a few points of their levels */
     assert_true(fabs((double)s.in50 / s.n - 0.50) < 0.08);
     assert_true(fabs((double)s.in90 / s.n - 0.90) < 0.04);
