@@ -14,4 +14,8 @@ int drv_replay_pack_cli(int argc, char **argv);
  * one VPA recommendation on predictors warmed on a real trace. */
 int drv_replay_bench_cli(int argc, char **argv);
 
+/* --arrivals: request-arrival traces through pre-sculpting pool policies
+ * (driver/arrival_cli.c). */
+int drv_replay_arrivals_cli(int argc, char **argv);
+
 #endif

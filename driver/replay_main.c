@@ -13,6 +13,7 @@ static const struct {
     {NULL, drv_replay_usage_cli},
     {"--pack", drv_replay_pack_cli},
     {"--bench-predict", drv_replay_bench_cli},
+    {"--arrivals", drv_replay_arrivals_cli},
 };
 
 int main(int argc, char **argv)

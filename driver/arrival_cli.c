@@ -1,0 +1,352 @@
+/* sculpt-replay --arrivals: replay request-arrival traces through pool
+ * policies (none, fixed, hybrid, sculpt) and report hits, idle capacity,
+ * cold starts and cost (presculpt_replay.h has the definitions). */
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/arrival.h"
+#include "driver/presculpt_replay.h"
+#include "driver/replay_cli.h"
+
+struct arrivals_opts {
+    enum drv_arrival_format format;
+    enum drv_pool_policy policies[DRV_POOL_POLICY_LAST];
+    size_t npolicies;
+    bool json, quiet;
+    const char *config;
+    long fixed_size;
+    char **sets;
+    size_t nsets;
+    long classes;       /* --classes N: the N worst pools per policy */
+};
+
+struct arrivals_progress {
+    bool quiet;
+    const char *what;
+    int64_t start_ms, last_ms;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: sculpt-replay --arrivals --format FORMAT [--policy LIST] [--json] [--quiet]\n"
+            "                     [--config FILE] [--set SECTION.OPTION=VALUE]...\n"
+            "                     [--fixed-size N] [--classes N] DIR\n"
+            "\n"
+            "Replay the build requests of a request-arrival dataset through pool policies\n"
+            "and report, per policy, the hit rate (requests served from a pool), idle_share\n"
+            "(pre-sculpted vCPU-hours that sat idle / vCPU-hours the arriving guests used),\n"
+            "cold starts and cost.\n"
+            "\n"
+            "  --format FORMAT   azure-arrivals, azure-functions or alibaba-batch\n"
+            "  --policy LIST     comma-separated, among none, fixed, hybrid, sculpt (default: all)\n"
+            "  --json            print one JSON object instead of a table\n"
+            "  --quiet           no progress on stderr\n"
+            "  --config FILE     sculpt.conf to read ([presculpt], [cost]; default: built-in)\n"
+            "  --set S.O=V       override one option, e.g. --set presculpt.idle_budget=0.05\n"
+            "  --fixed-size N    members per class of the `fixed` policy (default 1)\n"
+            "  --classes N       also list, per policy, the N classes with most cold starts\n"
+            "                    and the N pools with most idle capacity\n"
+            "  DIR               the dataset folder, as its SOURCE.md describes it\n");
+}
+
+static int parse_policies(struct arrivals_opts *o, const char *list, struct err **err)
+{
+    autofree char *copy = xstrdup(list);
+    char *save = NULL;
+    o->npolicies = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        int p = drv_pool_policy_parse(tok);
+        if (p < 0)
+            return err_set(err, ERR_INVALID,
+                           "unknown policy `%s` (known: none, fixed, hybrid, sculpt)", tok);
+        for (size_t i = 0; i < o->npolicies; i++)
+            if (o->policies[i] == (enum drv_pool_policy)p)
+                return err_set(err, ERR_INVALID, "policy `%s` given twice", tok);
+        o->policies[o->npolicies++] = (enum drv_pool_policy)p;
+    }
+    if (o->npolicies == 0)
+        return err_set(err, ERR_INVALID, "--policy needs at least one policy");
+    return 0;
+}
+
+/* --set presculpt.idle_budget=0.05 */
+static int apply_set(struct cfg *cfg, const char *arg, struct err **err)
+{
+    autofree char *copy = xstrdup(arg);
+    char *eq = strchr(copy, '='), *dot = strchr(copy, '.');
+    if (!eq || !dot || dot > eq)
+        return err_set(err, ERR_INVALID, "--set `%s`: expected SECTION.OPTION=VALUE", arg);
+    *eq = '\0';
+    *dot = '\0';
+    if (cfg_set(cfg, copy, dot + 1, eq + 1, err) < 0)
+        return err_wrap(err, "--set `%s`", arg);
+    return 0;
+}
+
+static void progress_cb(uint64_t done, uint64_t total, void *opaque)
+{
+    struct arrivals_progress *p = opaque;
+    int64_t now = clock_mono_ms();
+    if (p->quiet || (now - p->last_ms < 1000 && done != total) ||
+        (done == total && now - p->start_ms < 1000))
+        return;
+    p->last_ms = now;
+    fprintf(stderr, "sculpt-replay: %s %llu/%llu intervals\n", p->what,
+            (unsigned long long)done, (unsigned long long)total);
+}
+
+static void print_table(const struct drv_arrival_trace *tr, int64_t bin_s,
+                        const struct drv_pool_result *r, size_t n, double load_s)
+{
+    printf("format %s: %llu requests in %zu records, %zu classes in %zu groups "
+           "(%zu files, %zu rows, %zu dropped), load %.2f s\n",
+           drv_arrival_format_name(tr->format), (unsigned long long)tr->guests, tr->narr,
+           tr->nclasses, tr->ngroups, tr->files, tr->rows, tr->rows_dropped, load_s);
+    if (n > 0)
+        printf("interval %lld s; scored: %llu requests, %.1f vCPU-hours used%s\n\n",
+               (long long)bin_s, (unsigned long long)r[0].requests, r[0].used_vcpu_s / 3600,
+               tr->score_from == INT64_MAX ? " (no lifetime known: idle_share unknown)" : "");
+    printf("%-8s %9s %11s %12s %12s %10s %10s %10s\n", "policy", "hit_rate", "idle_share",
+           "cold_starts", "cost", "made", "expired", "destroyed");
+    for (size_t i = 0; i < n; i++) {
+        double idle = drv_pool_idle_share(&r[i]);
+        printf("%-8s %8.2f%% %10.2f%% %12llu %12.2f %10llu %10llu %10llu\n",
+               drv_pool_policy_name(r[i].policy), 100 * drv_pool_hit_rate(&r[i]),
+               isnan(idle) ? NAN : 100 * idle, (unsigned long long)r[i].cold,
+               drv_pool_cost(&r[i]), (unsigned long long)r[i].made,
+               (unsigned long long)r[i].expired, (unsigned long long)r[i].destroyed);
+    }
+}
+
+struct worst {
+    size_t slot;
+    double v;
+};
+
+static int worst_cmp(const void *a, const void *b)
+{
+    const struct worst *x = a, *y = b;
+    return x->v < y->v ? 1 : x->v > y->v ? -1 : (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+/* The classes with most cold starts and the pools with most idle vCPU-hours. */
+static void print_worst(const struct drv_arrival_trace *tr, const struct drv_pool_result *r,
+                        size_t n)
+{
+    size_t nslots = tr->nclasses + tr->ngroups;
+    struct worst *w = xcalloc(nslots, sizeof(*w));
+    printf("\n%s: classes with most cold starts\n%-40s %12s %9s %12s\n",
+           drv_pool_policy_name(r->policy), "class", "requests", "hit_rate", "idle_vcpu_h");
+    for (size_t k = 0; k < tr->nclasses; k++)
+        w[k] = (struct worst){k, (double)(r->slots[k].requests - r->slots[k].hits)};
+    qsort(w, tr->nclasses, sizeof(*w), worst_cmp);
+    for (size_t i = 0; i < n && i < tr->nclasses; i++) {
+        const struct drv_pool_slot_result *s = &r->slots[w[i].slot];
+        printf("%-40.40s %12llu %8.2f%% %12.1f\n", tr->classes[w[i].slot].key,
+               (unsigned long long)s->requests,
+               s->requests ? 100.0 * (double)s->hits / (double)s->requests : 0,
+               s->idle_vcpu_s / 3600);
+    }
+    printf("%s: pools with most idle capacity\n%-40s %12s %9s %12s\n",
+           drv_pool_policy_name(r->policy), "pool", "requests", "hit_rate", "idle_vcpu_h");
+    for (size_t k = 0; k < nslots; k++)
+        w[k] = (struct worst){k, r->slots[k].idle_vcpu_s};
+    qsort(w, nslots, sizeof(*w), worst_cmp);
+    for (size_t i = 0; i < n && i < nslots && w[i].v > 0; i++) {
+        size_t k = w[i].slot;
+        const struct drv_pool_slot_result *s = &r->slots[k];
+        printf("%-40.40s %12llu %8.2f%% %12.1f\n",
+               k < tr->nclasses ? tr->classes[k].key : tr->groups[k - tr->nclasses].key,
+               (unsigned long long)s->requests,
+               s->requests ? 100.0 * (double)s->hits / (double)s->requests : 0,
+               s->idle_vcpu_s / 3600);
+    }
+    free(w);
+}
+
+static void print_num(const char *name, double v, bool comma)
+{
+    if (isfinite(v))
+        printf("%s\"%s\":%.6g", comma ? "," : "", name, v);
+    else
+        printf("%s\"%s\":null", comma ? "," : "", name);
+}
+
+static void print_json(const struct drv_arrival_trace *tr, int64_t bin_s,
+                       const struct drv_pool_result *r, size_t n, double load_s)
+{
+    printf("{\"format\":\"%s\",\"interval_s\":%lld,\"requests\":%llu,\"records\":%zu,"
+           "\"classes\":%zu,\"groups\":%zu,\"files\":%zu,\"rows\":%zu,\"rows_dropped\":%zu",
+           drv_arrival_format_name(tr->format), (long long)bin_s,
+           (unsigned long long)(n ? r[0].requests : 0), tr->narr, tr->nclasses, tr->ngroups,
+           tr->files, tr->rows, tr->rows_dropped);
+    print_num("used_vcpu_h", n ? r[0].used_vcpu_s / 3600 : 0, true);
+    print_num("load_s", load_s, true);
+    printf(",\"policies\":{");
+    for (size_t i = 0; i < n; i++) {
+        printf("%s\"%s\":{", i ? "," : "", drv_pool_policy_name(r[i].policy));
+        print_num("hit_rate", drv_pool_hit_rate(&r[i]), false);
+        print_num("idle_share", drv_pool_idle_share(&r[i]), true);
+        printf(",\"cold_starts\":%llu,\"hits\":%llu", (unsigned long long)r[i].cold,
+               (unsigned long long)r[i].hits);
+        print_num("cost", drv_pool_cost(&r[i]), true);
+        print_num("cost_idle", r[i].cost_idle, true);
+        print_num("cost_cold", r[i].cost_cold, true);
+        print_num("idle_vcpu_h", r[i].idle_vcpu_s / 3600, true);
+        print_num("waste_vcpu_h", r[i].waste_vcpu_s / 3600, true);
+        printf(",\"members_made\":%llu,\"members_expired\":%llu,\"members_destroyed\":%llu",
+               (unsigned long long)r[i].made, (unsigned long long)r[i].expired,
+               (unsigned long long)r[i].destroyed);
+        if (r[i].policy == DRV_POOL_POLICY_SCULPT)
+            print_num("budget_bound_share", r[i].budget_bound_share, true);
+        print_num("elapsed_s", r[i].elapsed_s, true);
+        printf("}");
+    }
+    printf("}}\n");
+}
+
+int drv_replay_arrivals_cli(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"arrivals", no_argument, NULL, 'a'},
+        {"format", required_argument, NULL, 'f'},
+        {"policy", required_argument, NULL, 'p'},
+        {"json", no_argument, NULL, 'j'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"config", required_argument, NULL, 'c'},
+        {"set", required_argument, NULL, 's'},
+        {"fixed-size", required_argument, NULL, 'n'},
+        {"classes", required_argument, NULL, 'k'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    struct arrivals_opts o = {.format = DRV_ARRIVAL_FORMAT_LAST, .fixed_size = 1};
+    autoerr struct err *err = NULL;
+    autocfg cfg = NULL;
+    autofree char **sets = xcalloc((size_t)argc + 1, sizeof(*sets));
+    struct drv_arrival_trace *tr = NULL;
+    int c, rc = 1;
+
+    o.sets = sets;
+    if (parse_policies(&o, "none,fixed,hybrid,sculpt", &err) < 0)
+        goto fail;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'a':
+            break;
+        case 'f': {
+            int f = drv_arrival_format_parse(optarg);
+            if (f < 0) {
+                err_set(&err, ERR_INVALID,
+                        "unknown format `%s` (azure-arrivals, azure-functions, alibaba-batch)",
+                        optarg);
+                goto fail;
+            }
+            o.format = (enum drv_arrival_format)f;
+            break;
+        }
+        case 'p':
+            if (parse_policies(&o, optarg, &err) < 0)
+                goto fail;
+            break;
+        case 'j':
+            o.json = true;
+            break;
+        case 'q':
+            o.quiet = true;
+            break;
+        case 'c':
+            o.config = optarg;
+            break;
+        case 's':
+            o.sets[o.nsets++] = optarg;
+            break;
+        case 'n': {
+            char *end;
+            o.fixed_size = strtol(optarg, &end, 10);
+            if (*end || end == optarg || o.fixed_size < 0 || o.fixed_size > 1000000) {
+                err_set(&err, ERR_INVALID, "--fixed-size `%s`: a count from 0 to 1000000",
+                        optarg);
+                goto fail;
+            }
+            break;
+        }
+        case 'k': {
+            char *end;
+            o.classes = strtol(optarg, &end, 10);
+            if (*end || end == optarg || o.classes < 0 || o.classes > 100000) {
+                err_set(&err, ERR_INVALID, "--classes `%s`: a count", optarg);
+                goto fail;
+            }
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (o.format == DRV_ARRIVAL_FORMAT_LAST || optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+
+    cfg = o.config ? cfg_load(o.config, &err) : cfg_new_defaults();
+    if (!cfg)
+        goto fail;
+    for (size_t i = 0; i < o.nsets; i++)
+        if (apply_set(cfg, o.sets[i], &err) < 0)
+            goto fail;
+    enum log_level lvl = LOG_LEVEL_WARN;
+    log_level_parse(cfg->log_level, &lvl);
+    if (lvl < LOG_LEVEL_WARN)
+        lvl = LOG_LEVEL_WARN;
+    if (log_setup(lvl, "stderr", false, &err) < 0)
+        goto fail;
+
+    int64_t t0 = clock_mono_ns();
+    tr = drv_arrival_load(o.format, argv[optind], &err);
+    if (!tr)
+        goto fail;
+    double load_s = (double)(clock_mono_ns() - t0) / 1e9;
+
+    struct drv_pool_replay_opts ro = {.fixed_size = (uint32_t)o.fixed_size,
+                                      .per_slot = o.classes > 0};
+    drv_presculpt_params_from_cfg(cfg, &ro.params);
+    struct drv_pool_result res[DRV_POOL_POLICY_LAST];
+    struct arrivals_progress prog = {.quiet = o.quiet, .what = "replaying"};
+    prog.start_ms = prog.last_ms = clock_mono_ms();
+    int64_t bin_s = 0;
+    if (drv_pool_replay(tr, &ro, o.policies, o.npolicies, progress_cb, &prog, res, &bin_s,
+                        &err) < 0)
+        goto fail;
+    if (o.json)
+        print_json(tr, bin_s, res, o.npolicies, load_s);
+    else
+        print_table(tr, bin_s, res, o.npolicies, load_s);
+    if (o.classes > 0 && !o.json)
+        for (size_t i = 0; i < o.npolicies; i++)
+            print_worst(tr, &res[i], (size_t)o.classes);
+    for (size_t i = 0; i < o.npolicies; i++)
+        free(res[i].slots);
+    rc = fflush(stdout) == 0 ? 0 : 1;
+    drv_arrival_trace_free(tr);
+    return rc;
+
+fail:
+    drv_arrival_trace_free(tr);
+    fprintf(stderr, "sculpt-replay: %s\n", err ? err->msg : "failed");
+    return 1;
+}
