@@ -37,6 +37,13 @@ for f in bitbrains azure-cpu alibaba-machines; do
     "$bin/sculpt-replay" --format "$f" "$data/$f"
     echo
 done
+# Pre-sculpting: the request-arrival excerpts through the pool policies.
+arr="$top/tests/data/arrivals"
+for f in azure-arrivals azure-functions alibaba-batch; do
+    echo "=== sculpt-replay --arrivals --format $f $arr/$f"
+    "$bin/sculpt-replay" --arrivals --quiet --format "$f" "$arr/$f"
+    echo
+done
 # The full public traces, when this checkout sits beside them.
 full="$top/../shared/data/traces"
 if [ -d "$full" ]; then
