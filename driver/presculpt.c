@@ -114,12 +114,6 @@ void drv_presculpt_params_from_cfg(const struct cfg *cfg, struct drv_presculpt_p
     drv_cost_model_from_cfg(cfg, &p->cost);
 }
 
-static int64_t floor_div(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 struct drv_presculpt *drv_presculpt_new(const struct drv_presculpt_params *p)
 {
     struct drv_presculpt *ps = xzalloc(sizeof(*ps));
@@ -273,7 +267,7 @@ void drv_presculpt_record(struct drv_presculpt *ps, int cls, int64_t t_s, uint32
 {
     if (cls < 0 || (size_t)cls >= ps->ncls || count == 0)
         return;
-    int64_t bin = floor_div(t_s, ps->p.interval_s);
+    int64_t bin = drv_floor_div(t_s, ps->p.interval_s);
     if (!ps->started) {
         ps->started = true;
         ps->open_bin = bin;
@@ -522,8 +516,8 @@ int drv_presculpt_plan(struct drv_presculpt *ps, int64_t now_s, int64_t target_s
     if (target_s < now_s)
         return err_set(err, ERR_INVALID, "plan for %lld s made at %lld s: the past",
                        (long long)target_s, (long long)now_s);
-    int64_t dt = ps->p.interval_s, tbin = floor_div(target_s, dt);
-    ps_close_until(ps, floor_div(now_s, dt));
+    int64_t dt = ps->p.interval_s, tbin = drv_floor_div(target_s, dt);
+    ps_close_until(ps, drv_floor_div(now_s, dt));
     for (size_t i = 0; i < ps->ncls; i++) {
         struct ps_class *c = &ps->cls[i];
         if (!drv_fc_active(&c->fc))
@@ -630,7 +624,7 @@ int drv_presculpt_forecast(const struct drv_presculpt *ps, int cls, int64_t t_s,
     if (cls < 0 || (size_t)cls >= ps->ncls)
         return err_set(err, ERR_NOT_FOUND, "no request class %d", cls);
     const struct ps_class *c = &ps->cls[cls];
-    int64_t dt = ps->p.interval_s, bin = floor_div(t_s, dt);
+    int64_t dt = ps->p.interval_s, bin = drv_floor_div(t_s, dt);
     for (size_t i = 0; i < n; i++) {
         double mu = drv_fc_mean(&ps->model, &c->fc, bin + (int64_t)i);
         steps[i].t_s = (bin + (int64_t)i) * dt;

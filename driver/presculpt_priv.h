@@ -8,6 +8,13 @@
 
 #include "driver/presculpt.h"
 
+/* a / b rounded toward minus infinity (times before an origin). */
+static inline int64_t drv_floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
 /* ---- Requests per interval: a negative binomial ----
  * Mean mu, overdispersion phi: Var = mu + phi mu^2 (phi = 0: Poisson).
  * Batches (tenants starting VMs together) show up as phi > 0; phi < 0 (a

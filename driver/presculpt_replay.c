@@ -7,6 +7,7 @@
 #include "common/alloc.h"
 #include "common/clock.h"
 #include "common/err.h"
+#include "driver/presculpt_priv.h"
 #include "driver/presculpt_replay_priv.h"
 
 static const char *const pool_policy_names[DRV_POOL_POLICY_LAST] = {
@@ -318,12 +319,6 @@ static const struct sim_policy sim_policies[DRV_POOL_POLICY_LAST] = {
     [DRV_POOL_POLICY_SCULPT] = {sculpt_create, sculpt_destroy, sculpt_plan, sculpt_observe},
 };
 
-static int64_t floor_div64(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 /* Shared by every policy's run: the intervals, the vCPUs in use at each
  * interval's start, the vCPU-seconds the scored guests used. */
 struct sim_frame {
@@ -337,11 +332,11 @@ static void sim_frame_build(const struct drv_arrival_trace *tr, int64_t dt,
 {
     memset(f, 0, sizeof(*f));
     f->dt = dt;
-    f->t0 = floor_div64(tr->arr[0].t, dt) * dt;
-    f->nbins = floor_div64(tr->t_end - f->t0 + dt - 1, dt);
+    f->t0 = drv_floor_div(tr->arr[0].t, dt) * dt;
+    f->nbins = drv_floor_div(tr->t_end - f->t0 + dt - 1, dt);
     if (f->nbins < 1)
         f->nbins = 1;
-    f->score_bin = tr->score_from == INT64_MAX ? 0 : floor_div64(tr->score_from - f->t0, dt);
+    f->score_bin = tr->score_from == INT64_MAX ? 0 : drv_floor_div(tr->score_from - f->t0, dt);
     if (tr->score_from == INT64_MAX)
         return; /* no lifetime: nothing is known to run */
 
@@ -384,7 +379,7 @@ static void sim_frame_build(const struct drv_arrival_trace *tr, int64_t dt,
                 diff[ke] -= v * D;
             }
         }
-        if (floor_div64(a->t - f->t0, dt) >= f->score_bin && !isnan(a->lifetime_s)) {
+        if (drv_floor_div(a->t - f->t0, dt) >= f->score_bin && !isnan(a->lifetime_s)) {
             double cut = (double)(tr->t_end - a->t);
             f->used_vcpu_s += v * (a->lifetime_s < cut ? a->lifetime_s : (cut > 0 ? cut : 0));
         }
