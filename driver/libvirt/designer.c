@@ -2,6 +2,7 @@
 #include "driver/libvirt/designer.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -74,6 +75,11 @@ void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *s
     out->disk_path = s->image.disk_base ? xasprintf("%s/disk", out->instance_dir) : NULL;
     out->console_log = xasprintf("%s/console.log", out->instance_dir);
     out->console_socket = xasprintf("%s/console.sock", out->instance_dir);
+    /* a unix socket path has 107 bytes at most */
+    if (strlen(out->console_socket) > 100) {
+        free(out->console_socket);
+        out->console_socket = xasprintf("/tmp/sculpt-console-%s.sock", spec->uuid);
+    }
     out->created_ms = now_ms;
 }
 

@@ -816,8 +816,12 @@ static int lv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, stru
     struct lv_entry *e = lv_entry_find(lv, uuid);
     autofree char *dir = e && e->ours && e->meta.instance_dir ? xstrdup(e->meta.instance_dir)
                                                               : NULL;
+    autofree char *sock = e && e->ours && e->meta.console_socket ? xstrdup(e->meta.console_socket)
+                                                                 : NULL;
     lv_entry_remove(lv, uuid);
     pthread_mutex_unlock(&lv->lock);
+    if (sock && dir && strncmp(sock, dir, strlen(dir)) != 0)
+        unlink(sock); /* the short path used when the folder's was too long */
     if (dir && !keep_disks && lv_volume_remove_dir(lv->instances_path, dir, err) < 0)
         return err_wrap(err, "destroy `%s`: guest gone, files left", uuid);
     log_info("destroyed %s", uuid);

@@ -87,6 +87,7 @@ static void test_domain_roundtrip(void **state)
     assert_string_equal(m.spec.name, "sculpt-" UUID_A);
     assert_string_equal(m.instance_dir, "/srv/instances/" UUID_A);
     assert_string_equal(m.disk_path, "/srv/instances/" UUID_A "/disk");
+    assert_string_equal(m.console_socket, "/srv/instances/" UUID_A "/console.sock");
     assert_string_equal(m.spec.vifs[0].tap, "sc6f0c1a2b3c40");
     assert_string_equal(m.spec.vifs[1].tap, "sc6f0c1a2b3c41");
     assert_int_equal(strlen(m.spec.vifs[0].mac), 17);
@@ -136,6 +137,20 @@ static void test_domain_roundtrip(void **state)
     lv_knobs_release(&k);
     free(xml);
     lv_cfg_domain_release(&d);
+    lv_meta_release(&m);
+}
+
+/* A folder too deep for a unix socket path gets a short one. */
+static void test_long_paths(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    p.instances_path = "/a/very/deep/checkout/of/sculpt/in/some/ci/workspace/run/sculpt/instances";
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    struct lv_meta m;
+    lv_design_meta(&p, &spec, 0, &m);
+    assert_string_equal(m.console_socket, "/tmp/sculpt-console-" UUID_A ".sock");
     lv_meta_release(&m);
 }
 
@@ -310,6 +325,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_designer_units),
         cmocka_unit_test(test_domain_roundtrip),
+        cmocka_unit_test(test_long_paths),
         cmocka_unit_test(test_meta_bad),
         cmocka_unit_test(test_event_map),
         cmocka_unit_test(test_guest_knobs),
