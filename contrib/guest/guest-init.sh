@@ -9,6 +9,7 @@
 #                                               whenever CPUs or memory change,
 #                                               and on the `stat` command
 #   GUEST-ACK <command>                         a command was obeyed
+#   GUEST-POWER-BUTTON                          the ACPI power button: powering off
 # Commands typed on the console, one per line:
 #   burn N SECONDS    keep N CPUs busy for SECONDS
 #   disk MIB          write MIB MiB to the disk (beyond its first MiB)
@@ -39,10 +40,18 @@ for i in /sys/class/net/eth*; do
     [ -e "$i" ] && ip link set "${i##*/}" up
 done
 
-# No udev here: online hot-added CPUs ourselves, and report changes.
+# No udev or acpid here: online hot-added CPUs ourselves, report changes,
+# and power off when the ACPI power button is pressed (virsh shutdown).
+pwr=/sys/firmware/acpi/interrupts/ff_pwr_btn
+presses() { [ -r $pwr ] && set -- $(cat $pwr) && echo "$1" || echo 0; }
 (
     last=""
+    pressed=$(presses)
     while true; do
+        if [ "$(presses)" != "$pressed" ]; then
+            echo "GUEST-POWER-BUTTON uptime=$(up)"
+            poweroff -f
+        fi
         for c in /sys/devices/system/cpu/cpu[0-9]*; do
             [ -f "$c/online" ] && [ "$(cat "$c/online")" = 0 ] && echo 1 >"$c/online"
         done

@@ -218,9 +218,11 @@ hv resume uuid=$U || fail "resume"
 guest_send "$SOCK" "stat"
 sleep 1.5
 check "restored, not rebooted" test "$(grep -c GUEST-INIT-READY "$LOG")" = 2
-hv power-off uuid=$U || fail "power off"
+hv power-off uuid=$U timeout=60 || fail "power off"
 hv wait-event type=stopped uuid=$U timeout_ms=30000 || fail "no stop event"
 check "stopped by sculpt" test "$(kv by_sculpt "$HV_OUT")" = 1
+check "a clean shutdown (ACPI power button)" test "$(kv reason "$HV_OUT")" = shutdown
+wait_match "$LOG" 'GUEST-POWER-BUTTON' 5 >/dev/null || fail "the guest did not see the button"
 
 # ---- cold resize changes the maxima ----
 hv power-on uuid=$U || fail "power on"
@@ -229,6 +231,14 @@ hv info uuid=$U || fail "info"
 check "new maxima" test "$(kv max "$HV_OUT") $(kv mem_max "$HV_OUT")" = "2 384"
 hv reshape uuid=$U max=3 && fail "live reshape of the maximum"
 check "maximum is not live" sh -c "printf '%s' \"\$0\" | grep -q '^ERR reshape INVALID'" "$HV_OUT"
+
+# ---- the guest shuts itself down ----
+wait_match "$LOG" 'GUEST-INIT-READY .*cpus_online=0-1[[:space:]]*$' 120 >/dev/null ||
+    fail "no boot in the new shape after the cold resize"
+hv events || true # forget the cold resize's own events
+guest_send "$SOCK" "poweroff" || fail "console"
+hv wait-event type=stopped uuid=$U timeout_ms=60000 || fail "shutdown inside not noticed"
+check "shut down inside, not by sculpt" test "$(kv by_sculpt "$HV_OUT") $(kv reason "$HV_OUT")" = "0 shutdown"
 
 # ---- errors name the call and the domain ----
 hv reshape uuid=5c0ab1e5-0000-4000-8000-0000000000ff && fail "reshape of nothing"
