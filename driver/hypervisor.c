@@ -43,7 +43,7 @@ const char *drv_hv_knob_name(enum drv_hv_knob k)
 }
 
 static const char *const drv_hv_event_names[DRV_HV_EVENT_LAST] = {
-    "started", "stopped", "paused", "resumed", "suspended",
+    "started", "stopped", "paused",    "resumed",      "suspended",
     "crashed", "defined", "undefined", "disconnected", "reconnected",
 };
 
@@ -64,12 +64,18 @@ const char *drv_hv_drift_name(enum drv_hv_drift d)
 const char *drv_power_state_name(enum drv_power_state s)
 {
     switch (s) {
-    case DRV_POWER_NOSTATE: return "pending";
-    case DRV_POWER_RUNNING: return "running";
-    case DRV_POWER_PAUSED: return "paused";
-    case DRV_POWER_SHUTDOWN: return "shutdown";
-    case DRV_POWER_CRASHED: return "crashed";
-    case DRV_POWER_SUSPENDED: return "suspended";
+    case DRV_POWER_NOSTATE:
+        return "pending";
+    case DRV_POWER_RUNNING:
+        return "running";
+    case DRV_POWER_PAUSED:
+        return "paused";
+    case DRV_POWER_SHUTDOWN:
+        return "shutdown";
+    case DRV_POWER_CRASHED:
+        return "crashed";
+    case DRV_POWER_SUSPENDED:
+        return "suspended";
     }
     return "?";
 }
@@ -86,8 +92,8 @@ void drv_hv_emit(struct drv_hv *hv, const struct drv_hv_event *ev)
         cb(ev, hv->event_opaque);
 }
 
-int drv_hv_check_host_policy(const struct drv_hv_host *host, int nodes,
-                             const struct drv_shape *s, struct err **err)
+int drv_hv_check_host_policy(const struct drv_hv_host *host, int nodes, const struct drv_shape *s,
+                             struct err **err)
 {
     if (host->max_vcpus > 0 && s->vcpus_max > host->max_vcpus)
         return err_set(err, ERR_CAPACITY, "%d vCPUs at most, the host policy allows %d",
@@ -112,8 +118,7 @@ void drv_hv_domain_name(const struct drv_hv_guest_spec *spec, char out[DRV_HV_NA
         snprintf(out, DRV_HV_NAME_MAX + 1, "sculpt-%s", spec->uuid);
 }
 
-void drv_hv_tap_name(const struct drv_hv_guest_spec *spec, size_t i,
-                     char out[DRV_HV_TAP_MAX + 1])
+void drv_hv_tap_name(const struct drv_hv_guest_spec *spec, size_t i, char out[DRV_HV_TAP_MAX + 1])
 {
     const struct drv_hv_vif *v = &spec->vifs[i];
     if (v->tap[0])
@@ -214,11 +219,12 @@ void drv_hv_sample_derive(const struct drv_hv_sample *prev, struct drv_hv_sample
     }
 
     double dt = prev ? (double)(cur->mono_ns - prev->mono_ns) / 1e9 : 0;
-    bool restarted = a && ((a->has_cpu && b->has_cpu && b->cpu_time_ns < a->cpu_time_ns) ||
-                           (a->has_net && b->has_net &&
-                            (b->net_rx_bytes < a->net_rx_bytes || b->net_tx_bytes < a->net_tx_bytes)) ||
-                           (a->has_blk && b->has_blk &&
-                            (b->blk_rd_reqs < a->blk_rd_reqs || b->blk_wr_reqs < a->blk_wr_reqs)));
+    bool restarted =
+        a && ((a->has_cpu && b->has_cpu && b->cpu_time_ns < a->cpu_time_ns) ||
+              (a->has_net && b->has_net &&
+               (b->net_rx_bytes < a->net_rx_bytes || b->net_tx_bytes < a->net_tx_bytes)) ||
+              (a->has_blk && b->has_blk &&
+               (b->blk_rd_reqs < a->blk_rd_reqs || b->blk_wr_reqs < a->blk_wr_reqs)));
     if (!a || dt <= 0 || restarted) {
         cur->interval_s = 0;
         cur->use = use;
@@ -285,8 +291,7 @@ struct drv_hv *drv_hv_open(const char *name, const struct cfg *cfg, struct err *
         name = cfg->compute_driver;
     const struct drv_hv_ops *ops = drv_hv_backend(name);
     if (!ops)
-        return err_set(err, ERR_INVALID, "unknown compute driver `%s` (libvirt, fake)", name),
-               NULL;
+        return err_set(err, ERR_INVALID, "unknown compute driver `%s` (libvirt, fake)", name), NULL;
     struct drv_hv *hv = xzalloc(sizeof(*hv));
     hv->ops = ops;
     if (ops->open(hv, cfg, err) < 0) {
@@ -349,9 +354,8 @@ static bool mac_ok(const char *m)
 {
     unsigned b[6];
     char tail;
-    if (strlen(m) != 17 ||
-        sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-               &tail) != 6)
+    if (strlen(m) != 17 || sscanf(m, "%2x:%2x:%2x:%2x:%2x:%2x%c", &b[0], &b[1], &b[2], &b[3], &b[4],
+                                  &b[5], &tail) != 6)
         return false;
     return (b[0] & 1) == 0; /* not multicast */
 }
@@ -401,8 +405,8 @@ static int check_spec(const struct drv_hv_guest_spec *spec, struct err **err)
             return err_set(err, ERR_INVALID, "interface %zu: bad port id `%s`", i, v->port_id);
         if (v->tap[0] && (!name_ok(v->tap, DRV_HV_TAP_MAX) || strncmp(v->tap, "vnet", 4) == 0))
             return err_set(err, ERR_INVALID,
-                           "interface %zu: tap name `%s` (at most %d characters, not `vnet*`)",
-                           i, v->tap, DRV_HV_TAP_MAX);
+                           "interface %zu: tap name `%s` (at most %d characters, not `vnet*`)", i,
+                           v->tap, DRV_HV_TAP_MAX);
     }
     return 0;
 }
@@ -430,12 +434,12 @@ int drv_hv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct 
     return hv->ops->power_off(hv, uuid, timeout_s, err);
 }
 
-#define DRV_HV_UUID_OP(op)                                                   \
-    int drv_hv_##op(struct drv_hv *hv, const char *uuid, struct err **err)   \
-    {                                                                        \
-        if (check_uuid(uuid, err) < 0)                                       \
-            return -1;                                                       \
-        return hv->ops->op(hv, uuid, err);                                   \
+#define DRV_HV_UUID_OP(op)                                                                         \
+    int drv_hv_##op(struct drv_hv *hv, const char *uuid, struct err **err)                         \
+    {                                                                                              \
+        if (check_uuid(uuid, err) < 0)                                                             \
+            return -1;                                                                             \
+        return hv->ops->op(hv, uuid, err);                                                         \
     }
 DRV_HV_UUID_OP(power_on)
 DRV_HV_UUID_OP(pause)
@@ -473,8 +477,7 @@ int drv_hv_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_sha
     return hv->ops->resize_cold(hv, uuid, to, err);
 }
 
-int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out,
-                    struct err **err)
+int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err)
 {
     memset(out, 0, sizeof(*out));
     if (check_uuid(uuid, err) < 0)
@@ -496,8 +499,7 @@ int drv_hv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, stru
     return hv->ops->sample(hv, out, n, err);
 }
 
-char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
-                            struct err **err)
+char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err)
 {
     if (check_uuid(uuid, err) < 0)
         return NULL;
@@ -584,8 +586,7 @@ static void reconcile_shape(struct drv_hv *hv, struct drv_hv_reconcile *r,
                           n ? "," : "reapplied ", drv_hv_knob_name((enum drv_hv_knob)k));
 }
 
-struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv,
-                                              const struct drv_hv_expect *expect,
+struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv, const struct drv_hv_expect *expect,
                                               size_t n, struct err **err)
 {
     autofree struct drv_hv_info *list = NULL;
@@ -625,7 +626,7 @@ struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv,
     }
     for (size_t i = 0; i < r->n; i++)
         if (r->items[i].drift != DRV_HV_DRIFT_NONE)
-            log_warn("reconcile %s: %s %s", r->items[i].uuid,
-                     drv_hv_drift_name(r->items[i].drift), r->items[i].message);
+            log_warn("reconcile %s: %s %s", r->items[i].uuid, drv_hv_drift_name(r->items[i].drift),
+                     r->items[i].message);
     return r;
 }

@@ -34,8 +34,8 @@ struct err;
 
 /* Bounds checked at the boundary. */
 #define DRV_HV_MAX_VIFS 8
-#define DRV_HV_NAME_MAX 64      /* domain name, bytes */
-#define DRV_HV_TAP_MAX 15       /* Linux IFNAMSIZ - 1 */
+#define DRV_HV_NAME_MAX 64              /* domain name, bytes */
+#define DRV_HV_TAP_MAX 15               /* Linux IFNAMSIZ - 1 */
 #define DRV_HV_CONSOLE_MAX (100 * 1024) /* Nova's MAX_CONSOLE_BYTES */
 
 /* ---- what a guest is made of ---- */
@@ -44,22 +44,22 @@ struct err;
  * image cache first).  Either a kernel (+ initrd) boots directly, or the
  * disk's boot loader does; a guest may have both (the tiny test guest). */
 struct drv_hv_image {
-    char *kernel;       /* absolute path of a kernel, or NULL */
-    char *initrd;       /* absolute path of an initrd, or NULL */
-    char *cmdline;      /* kernel command line, or NULL for the default */
-    char *disk_base;    /* absolute path of the cached base image of the root
-                         * disk, or NULL for a guest without a disk; the
-                         * guest writes to its own qcow2 overlay over it */
-    char *disk_format;  /* format of disk_base: "qcow2" (default) or "raw" */
-    int64_t root_gb;    /* virtual size of the root disk; 0: the base's */
+    char *kernel;      /* absolute path of a kernel, or NULL */
+    char *initrd;      /* absolute path of an initrd, or NULL */
+    char *cmdline;     /* kernel command line, or NULL for the default */
+    char *disk_base;   /* absolute path of the cached base image of the root
+                        * disk, or NULL for a guest without a disk; the
+                        * guest writes to its own qcow2 overlay over it */
+    char *disk_format; /* format of disk_base: "qcow2" (default) or "raw" */
+    int64_t root_gb;   /* virtual size of the root disk; 0: the base's */
 };
 
 /* One network interface.  The host side is a tap device the backend
  * creates (libvirt `<interface type='ethernet'>`); a shape's bandwidth is
  * split evenly over a guest's interfaces. */
 struct drv_hv_vif {
-    char mac[18];       /* "52:54:00:12:34:56"; "" lets the backend pick */
-    char *port_id;      /* Neutron port uuid, or NULL */
+    char mac[18];                 /* "52:54:00:12:34:56"; "" lets the backend pick */
+    char *port_id;                /* Neutron port uuid, or NULL */
     char tap[DRV_HV_TAP_MAX + 1]; /* host tap name; "" derives one from the
                                    * port id or instance uuid ("tap" + 11) */
 };
@@ -67,13 +67,13 @@ struct drv_hv_vif {
 /* Everything spawn needs.  The shape is validated (drv_shape_validate) and
  * its maxima checked against the host policy (drv_hv_host.max_*). */
 struct drv_hv_guest_spec {
-    char uuid[DRV_UUID_LEN + 1];  /* instance uuid = domain uuid */
-    char *name;                   /* domain name; NULL: "sculpt-<uuid>" */
-    char *display_name;           /* Nova's display name, for operators */
-    char *project_id;             /* recorded in the guest's metadata */
+    char uuid[DRV_UUID_LEN + 1]; /* instance uuid = domain uuid */
+    char *name;                  /* domain name; NULL: "sculpt-<uuid>" */
+    char *display_name;          /* Nova's display name, for operators */
+    char *project_id;            /* recorded in the guest's metadata */
     char *user_id;
     char *flavor_name;
-    struct drv_shape shape;       /* the shape to start in */
+    struct drv_shape shape; /* the shape to start in */
     struct drv_hv_image image;
     struct drv_hv_vif vifs[DRV_HV_MAX_VIFS];
     size_t nvifs;
@@ -89,27 +89,27 @@ void drv_hv_guest_spec_copy(struct drv_hv_guest_spec *dst, const struct drv_hv_g
 /* The host as the backend sees it, and its policy for guests. */
 struct drv_hv_host {
     char hostname[256];
-    char hypervisor[32];          /* "QEMU", "KVM", "fake" */
-    char virt_type[16];           /* domain type used for guests: "kvm", "qemu", "fake" */
-    uint64_t hypervisor_version;  /* major * 1000000 + minor * 1000 + micro */
-    uint64_t library_version;     /* libvirt's, same encoding; 0 for fake */
-    int32_t cpus;                 /* host CPUs online */
-    double mem_mib;               /* host memory */
-    double mem_free_mib;          /* free now */
-    int32_t max_vcpus;            /* the most vCPUs a guest may be defined with */
-    double max_mem_mib;           /* the most memory a guest may be defined with */
-    bool vcpu_unplug;             /* can vCPUs be removed live (false under TCG) */
+    char hypervisor[32];         /* "QEMU", "KVM", "fake" */
+    char virt_type[16];          /* domain type used for guests: "kvm", "qemu", "fake" */
+    uint64_t hypervisor_version; /* major * 1000000 + minor * 1000 + micro */
+    uint64_t library_version;    /* libvirt's, same encoding; 0 for fake */
+    int32_t cpus;                /* host CPUs online */
+    double mem_mib;              /* host memory */
+    double mem_free_mib;         /* free now */
+    int32_t max_vcpus;           /* the most vCPUs a guest may be defined with */
+    double max_mem_mib;          /* the most memory a guest may be defined with */
+    bool vcpu_unplug;            /* can vCPUs be removed live (false under TCG) */
 };
 
 /* Per-knob record of what a reshape did (and the basis of the benchmark). */
 enum drv_hv_knob {
-    DRV_HV_KNOB_VCPUS,      /* online vCPU count (hot-add / hot-remove) */
-    DRV_HV_KNOB_QUOTA,      /* CFS quota/period and shares */
-    DRV_HV_KNOB_PIN,        /* vCPU and emulator pinning */
-    DRV_HV_KNOB_NUMA,       /* memory NUMA node */
-    DRV_HV_KNOB_BALLOON,    /* balloon target */
-    DRV_HV_KNOB_NET,        /* interface bandwidth */
-    DRV_HV_KNOB_DISK,       /* block I/O tune */
+    DRV_HV_KNOB_VCPUS,   /* online vCPU count (hot-add / hot-remove) */
+    DRV_HV_KNOB_QUOTA,   /* CFS quota/period and shares */
+    DRV_HV_KNOB_PIN,     /* vCPU and emulator pinning */
+    DRV_HV_KNOB_NUMA,    /* memory NUMA node */
+    DRV_HV_KNOB_BALLOON, /* balloon target */
+    DRV_HV_KNOB_NET,     /* interface bandwidth */
+    DRV_HV_KNOB_DISK,    /* block I/O tune */
     DRV_HV_KNOB_LAST,
 };
 
@@ -117,42 +117,42 @@ enum drv_hv_knob {
 const char *drv_hv_knob_name(enum drv_hv_knob k);
 
 struct drv_hv_reshape_report {
-    uint32_t changed;                     /* bit (1 << knob) per knob touched */
-    int32_t calls;                        /* hypervisor calls made */
-    int64_t knob_ns[DRV_HV_KNOB_LAST];    /* time spent per knob */
-    int64_t total_ns;                     /* the whole reshape */
-    bool vcpus_kept;                      /* a vCPU shrink was done by quota only
-                                           * (unplug unsupported): more vCPUs
-                                           * stay online than the shape says */
+    uint32_t changed;                  /* bit (1 << knob) per knob touched */
+    int32_t calls;                     /* hypervisor calls made */
+    int64_t knob_ns[DRV_HV_KNOB_LAST]; /* time spent per knob */
+    int64_t total_ns;                  /* the whole reshape */
+    bool vcpus_kept;                   /* a vCPU shrink was done by quota only
+                                        * (unplug unsupported): more vCPUs
+                                        * stay online than the shape says */
 };
 
 /* A guest as the backend sees it now. */
 struct drv_hv_info {
     char uuid[DRV_UUID_LEN + 1];
-    char name[DRV_HV_NAME_MAX + 1];       /* domain name */
+    char name[DRV_HV_NAME_MAX + 1]; /* domain name */
     enum drv_power_state state;
-    char state_reason[32];                /* "booted", "crashed", "destroyed", "shutdown"... */
-    bool ours;                            /* spawned by sculpt (carries its metadata) */
-    int64_t domain_id;                    /* changes on every (re)start; -1 when off */
-    int64_t started_wall_ms;              /* when its current run began; 0 when off
-                                           * or unknown */
-    int64_t uptime_ms;                    /* since then */
-    uint64_t cpu_time_ns;                 /* total CPU time used by the guest */
-    struct drv_shape shape;               /* as enforced now, read back */
-    int32_t vcpus_online_actual;          /* >= shape.vcpus_online when a shrink
-                                           * kept vCPUs online (TCG) */
+    char state_reason[32];       /* "booted", "crashed", "destroyed", "shutdown"... */
+    bool ours;                   /* spawned by sculpt (carries its metadata) */
+    int64_t domain_id;           /* changes on every (re)start; -1 when off */
+    int64_t started_wall_ms;     /* when its current run began; 0 when off
+                                  * or unknown */
+    int64_t uptime_ms;           /* since then */
+    uint64_t cpu_time_ns;        /* total CPU time used by the guest */
+    struct drv_shape shape;      /* as enforced now, read back */
+    int32_t vcpus_online_actual; /* >= shape.vcpus_online when a shrink
+                                  * kept vCPUs online (TCG) */
 };
 
 /* Raw counters of one guest at one instant (libvirt's domain stats). */
 struct drv_hv_counters {
-    uint64_t cpu_time_ns;       /* all vCPU threads (sum of vcpu.N.time) */
-    uint64_t cpu_total_ns;      /* the whole QEMU process (cpu.time) */
+    uint64_t cpu_time_ns;  /* all vCPU threads (sum of vcpu.N.time) */
+    uint64_t cpu_total_ns; /* the whole QEMU process (cpu.time) */
     int32_t vcpus_online;
-    double balloon_mib;         /* balloon's current size (what the guest holds) */
-    double guest_total_mib;     /* MemTotal seen inside; 0 when not reported */
-    double guest_free_mib;      /* MemFree; 0 when not reported */
-    double guest_usable_mib;    /* MemAvailable; 0 when not reported */
-    double rss_mib;             /* host RSS of the QEMU process */
+    double balloon_mib;      /* balloon's current size (what the guest holds) */
+    double guest_total_mib;  /* MemTotal seen inside; 0 when not reported */
+    double guest_free_mib;   /* MemFree; 0 when not reported */
+    double guest_usable_mib; /* MemAvailable; 0 when not reported */
+    double rss_mib;          /* host RSS of the QEMU process */
     uint64_t net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts; /* guest view */
     uint64_t blk_rd_reqs, blk_wr_reqs, blk_rd_bytes, blk_wr_bytes;
     bool has_cpu, has_balloon, has_guest_mem, has_net, has_blk;
@@ -163,13 +163,13 @@ struct drv_hv_counters {
 struct drv_hv_sample {
     char uuid[DRV_UUID_LEN + 1];
     enum drv_power_state state;
-    int64_t mono_ns;            /* CLOCK_MONOTONIC when collected */
-    int64_t wall_ms;            /* Unix ms when collected */
+    int64_t mono_ns; /* CLOCK_MONOTONIC when collected */
+    int64_t wall_ms; /* Unix ms when collected */
     struct drv_hv_counters raw;
-    double interval_s;          /* since the previous sample; 0 on the first
-                                 * (then `use` holds only memory) */
-    struct drv_res use;         /* vCPUs used (CPU time / interval), MiB used
-                                 * by the guest, Mbit/s, IOPS and MB/s */
+    double interval_s;  /* since the previous sample; 0 on the first
+                         * (then `use` holds only memory) */
+    struct drv_res use; /* vCPUs used (CPU time / interval), MiB used
+                         * by the guest, Mbit/s, IOPS and MB/s */
 };
 
 /* Derive use from two samples of one guest (prev may be NULL).  Sets
@@ -180,16 +180,16 @@ void drv_hv_sample_derive(const struct drv_hv_sample *prev, struct drv_hv_sample
 /* ---- events ---- */
 
 enum drv_hv_event_type {
-    DRV_HV_EVENT_STARTED,       /* running (booted, restored, migrated in) */
-    DRV_HV_EVENT_STOPPED,       /* shut off: shut down inside, destroyed, crashed */
+    DRV_HV_EVENT_STARTED, /* running (booted, restored, migrated in) */
+    DRV_HV_EVENT_STOPPED, /* shut off: shut down inside, destroyed, crashed */
     DRV_HV_EVENT_PAUSED,
     DRV_HV_EVENT_RESUMED,
-    DRV_HV_EVENT_SUSPENDED,     /* saved to disk (managed save) */
-    DRV_HV_EVENT_CRASHED,       /* the guest OS panicked */
+    DRV_HV_EVENT_SUSPENDED, /* saved to disk (managed save) */
+    DRV_HV_EVENT_CRASHED,   /* the guest OS panicked */
     DRV_HV_EVENT_DEFINED,
     DRV_HV_EVENT_UNDEFINED,
-    DRV_HV_EVENT_DISCONNECTED,  /* lost the hypervisor (uuid empty) */
-    DRV_HV_EVENT_RECONNECTED,   /* back; the caller should reconcile (uuid empty) */
+    DRV_HV_EVENT_DISCONNECTED, /* lost the hypervisor (uuid empty) */
+    DRV_HV_EVENT_RECONNECTED,  /* back; the caller should reconcile (uuid empty) */
     DRV_HV_EVENT_LAST,
 };
 
@@ -198,11 +198,11 @@ const char *drv_hv_event_name(enum drv_hv_event_type t);
 
 struct drv_hv_event {
     enum drv_hv_event_type type;
-    char uuid[DRV_UUID_LEN + 1];  /* "" for connection events */
-    char reason[32];              /* "shutdown", "destroyed", "crashed", "booted"... */
-    enum drv_power_state state;   /* the guest's power state after the event */
-    bool by_sculpt;               /* caused by a call through this handle
-                                   * (false: behind sculpt's back) */
+    char uuid[DRV_UUID_LEN + 1]; /* "" for connection events */
+    char reason[32];             /* "shutdown", "destroyed", "crashed", "booted"... */
+    enum drv_power_state state;  /* the guest's power state after the event */
+    bool by_sculpt;              /* caused by a call through this handle
+                                  * (false: behind sculpt's back) */
     int64_t wall_ms;
 };
 
@@ -217,17 +217,17 @@ typedef void (*drv_hv_event_cb)(const struct drv_hv_event *ev, void *opaque);
 /* What the engine believes of one guest. */
 struct drv_hv_expect {
     char uuid[DRV_UUID_LEN + 1];
-    enum drv_power_state state;   /* RUNNING, PAUSED or SHUTDOWN */
-    struct drv_shape shape;       /* the shape it should have */
+    enum drv_power_state state; /* RUNNING, PAUSED or SHUTDOWN */
+    struct drv_shape shape;     /* the shape it should have */
 };
 
 enum drv_hv_drift {
-    DRV_HV_DRIFT_NONE,            /* as believed */
-    DRV_HV_DRIFT_RESHAPED,        /* the live shape differed and was reapplied */
-    DRV_HV_DRIFT_STATE,           /* the power state differs (reported, not forced) */
-    DRV_HV_DRIFT_MISSING,         /* believed to exist, the hypervisor has no such guest */
-    DRV_HV_DRIFT_UNKNOWN,         /* sculpt's metadata, but not believed in */
-    DRV_HV_DRIFT_FAILED,          /* reapplying the shape failed (see message) */
+    DRV_HV_DRIFT_NONE,     /* as believed */
+    DRV_HV_DRIFT_RESHAPED, /* the live shape differed and was reapplied */
+    DRV_HV_DRIFT_STATE,    /* the power state differs (reported, not forced) */
+    DRV_HV_DRIFT_MISSING,  /* believed to exist, the hypervisor has no such guest */
+    DRV_HV_DRIFT_UNKNOWN,  /* sculpt's metadata, but not believed in */
+    DRV_HV_DRIFT_FAILED,   /* reapplying the shape failed (see message) */
     DRV_HV_DRIFT_LAST,
 };
 
@@ -236,12 +236,12 @@ const char *drv_hv_drift_name(enum drv_hv_drift d);
 struct drv_hv_reconcile_item {
     char uuid[DRV_UUID_LEN + 1];
     enum drv_hv_drift drift;
-    enum drv_power_state actual;  /* what the hypervisor says */
+    enum drv_power_state actual; /* what the hypervisor says */
     char message[160];
 };
 
 struct drv_hv_reconcile {
-    struct drv_hv_reconcile_item *items;  /* owned */
+    struct drv_hv_reconcile_item *items; /* owned */
     size_t n;
 };
 
@@ -253,7 +253,7 @@ DEFINE_AUTOPTR(drv_hv_reconcile)
 struct drv_hv;
 
 struct drv_hv_ops {
-    const char *name;                                  /* "libvirt", "fake" */
+    const char *name; /* "libvirt", "fake" */
     /* Connect.  `cfg` gives the [libvirt] section (the fake reads [fake]). */
     int (*open)(struct drv_hv *hv, const struct cfg *cfg, struct err **err);
     void (*close)(struct drv_hv *hv);
@@ -278,8 +278,7 @@ struct drv_hv_ops {
     int (*resize_cold)(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
                        struct err **err);
 
-    int (*get_info)(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out,
-                    struct err **err);
+    int (*get_info)(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err);
     int (*list)(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err);
     int (*sample)(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
     char *(*console_output)(struct drv_hv *hv, const char *uuid, size_t max_bytes,
@@ -293,8 +292,8 @@ struct drv_hv_ops {
  * subscriber.  Opaque in use; fields are for backends. */
 struct drv_hv {
     const struct drv_hv_ops *ops;
-    void *priv;                    /* backend state */
-    drv_hv_event_cb event_cb;      /* set by drv_hv_set_event_cb() */
+    void *priv;               /* backend state */
+    drv_hv_event_cb event_cb; /* set by drv_hv_set_event_cb() */
     void *event_opaque;
 };
 
@@ -355,15 +354,13 @@ int drv_hv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *
 int drv_hv_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
                        struct err **err);
 
-int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out,
-                    struct err **err);
+int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err);
 /* Every guest the hypervisor has (sculpt's and others', see `ours`).
  * *out is caller-owned (free()). */
 int drv_hv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err);
 /* Usage of every running guest of sculpt's, collected at once.  *out is
  * caller-owned (free()). */
-int drv_hv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n,
-                  struct err **err);
+int drv_hv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
 /* The last max_bytes (<= DRV_HV_CONSOLE_MAX) of the guest's serial console
  * log.  Caller frees. */
 char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
@@ -378,8 +375,7 @@ int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spe
  * states that differ, guests missing, and guests of sculpt's not believed in
  * (left alone: the caller decides).  Returns a report the caller frees, or
  * NULL with *err when the hypervisor cannot be listed. */
-struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv,
-                                              const struct drv_hv_expect *expect,
+struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv, const struct drv_hv_expect *expect,
                                               size_t n, struct err **err);
 
 /* Nova's power_state name: "running", "shutdown"... */

@@ -11,8 +11,8 @@ void drv_hv_emit(struct drv_hv *hv, const struct drv_hv_event *ev);
 /* Is the shape within the host's policy (maxima, host CPUs to pin to, NUMA
  * nodes)?  CAPACITY otherwise, naming the limit.  `nodes` is the host's NUMA
  * node count. */
-int drv_hv_check_host_policy(const struct drv_hv_host *host, int nodes,
-                             const struct drv_shape *s, struct err **err);
+int drv_hv_check_host_policy(const struct drv_hv_host *host, int nodes, const struct drv_shape *s,
+                             struct err **err);
 
 /* The domain name of a spec: its name, or "sculpt-<uuid>". */
 void drv_hv_domain_name(const struct drv_hv_guest_spec *spec, char out[DRV_HV_NAME_MAX + 1]);
@@ -20,8 +20,7 @@ void drv_hv_domain_name(const struct drv_hv_guest_spec *spec, char out[DRV_HV_NA
 /* Tap name of interface i: the spec's, else "tap" + the first 11
  * characters of the port id (Nova's rule), else "sc" + 11 hex digits of
  * the instance uuid + the index. */
-void drv_hv_tap_name(const struct drv_hv_guest_spec *spec, size_t i,
-                     char out[DRV_HV_TAP_MAX + 1]);
+void drv_hv_tap_name(const struct drv_hv_guest_spec *spec, size_t i, char out[DRV_HV_TAP_MAX + 1]);
 
 /* MAC of interface i: the spec's, else a stable one derived from the uuid
  * (locally administered 52:54:00 prefix, as QEMU's). */

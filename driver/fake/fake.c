@@ -21,24 +21,24 @@ LOG_INIT("driver.fake");
 extern const struct drv_hv_ops drv_fake_ops;
 
 struct fake_guest {
-    struct drv_hv_guest_spec spec;  /* spec->shape: the defined shape */
+    struct drv_hv_guest_spec spec; /* spec->shape: the defined shape */
     char name[DRV_HV_NAME_MAX + 1];
-    struct drv_shape shape;         /* the latest shape (live when running) */
-    int32_t online;                 /* vCPUs actually online */
+    struct drv_shape shape; /* the latest shape (live when running) */
+    int32_t online;         /* vCPUs actually online */
     enum drv_power_state state;
     char reason[32];
-    int64_t domain_id;              /* -1 when off */
-    int64_t started_ms;             /* fake clock */
+    int64_t domain_id;  /* -1 when off */
+    int64_t started_ms; /* fake clock */
     struct drv_res demand;
     struct drv_hv_counters raw;
-    struct drv_hv_sample prev;      /* last sample handed out */
+    struct drv_hv_sample prev; /* last sample handed out */
     bool has_prev;
     struct strbuf console;
 };
 
 struct fake_topology {
     int nodes, sockets, cores, threads;
-    double mem_mib;                 /* per node */
+    double mem_mib; /* per node */
 };
 
 struct fake {
@@ -163,8 +163,7 @@ static int fake_parse_topology(const char *text, struct fake_topology *t, struct
         *eq = '\0';
         double v = strtod(eq + 1, &end);
         if (end == eq + 1 || *end || !(v >= 1) || v > (strcmp(kv, "mem_mib") ? 256 : 1 << 30))
-            return err_set(err, ERR_INVALID, "[fake] topology `%s`: bad value for `%s`", text,
-                           kv);
+            return err_set(err, ERR_INVALID, "[fake] topology `%s`: bad value for `%s`", text, kv);
         if (strcmp(kv, "nodes") == 0)
             r.nodes = (int)v;
         else if (strcmp(kv, "sockets") == 0)
@@ -250,13 +249,14 @@ static char *fake_capabilities(struct drv_hv *hv, struct err **err)
     const struct fake_topology *t = &f->topo;
     int cores_total = t->nodes * t->sockets * t->cores;
     autostrbuf b = STRBUF_INIT;
-    strbuf_printf(&b,
-                  "<capabilities>\n  <host>\n    <uuid>00000000-0000-4000-8000-00000000fa4e</uuid>\n"
-                  "    <cpu>\n      <arch>x86_64</arch>\n      <model>fake</model>\n"
-                  "      <vendor>sculpt</vendor>\n"
-                  "      <topology sockets='%d' dies='1' cores='%d' threads='%d'/>\n    </cpu>\n"
-                  "    <topology>\n      <cells num='%d'>\n",
-                  t->sockets, t->cores, t->threads, t->nodes);
+    strbuf_printf(
+        &b,
+        "<capabilities>\n  <host>\n    <uuid>00000000-0000-4000-8000-00000000fa4e</uuid>\n"
+        "    <cpu>\n      <arch>x86_64</arch>\n      <model>fake</model>\n"
+        "      <vendor>sculpt</vendor>\n"
+        "      <topology sockets='%d' dies='1' cores='%d' threads='%d'/>\n    </cpu>\n"
+        "    <topology>\n      <cells num='%d'>\n",
+        t->sockets, t->cores, t->threads, t->nodes);
     for (int n = 0; n < t->nodes; n++) {
         strbuf_printf(&b,
                       "        <cell id='%d'>\n          <memory unit='KiB'>%.0f</memory>\n"
@@ -298,14 +298,20 @@ static void fake_guest_run(struct fake_guest *g, int64_t dt_ms)
     double cpu = fmin(d[DRV_RES_VCPU], fmin(lim[DRV_RES_VCPU], g->online));
     g->raw.cpu_time_ns += (uint64_t)llround(cpu * s * 1e9);
     g->raw.cpu_total_ns = g->raw.cpu_time_ns + (uint64_t)llround(0.01 * s * 1e9);
-    g->raw.net_rx_bytes += (uint64_t)llround(cap_at(d[DRV_RES_NET_IN_MBPS], lim[DRV_RES_NET_IN_MBPS]) * 1e6 / 8 * s);
-    g->raw.net_tx_bytes += (uint64_t)llround(cap_at(d[DRV_RES_NET_OUT_MBPS], lim[DRV_RES_NET_OUT_MBPS]) * 1e6 / 8 * s);
+    g->raw.net_rx_bytes +=
+        (uint64_t)llround(cap_at(d[DRV_RES_NET_IN_MBPS], lim[DRV_RES_NET_IN_MBPS]) * 1e6 / 8 * s);
+    g->raw.net_tx_bytes +=
+        (uint64_t)llround(cap_at(d[DRV_RES_NET_OUT_MBPS], lim[DRV_RES_NET_OUT_MBPS]) * 1e6 / 8 * s);
     g->raw.net_rx_pkts = g->raw.net_rx_bytes / 1500;
     g->raw.net_tx_pkts = g->raw.net_tx_bytes / 1500;
-    g->raw.blk_rd_reqs += (uint64_t)llround(cap_at(d[DRV_RES_DISK_READ_IOPS], lim[DRV_RES_DISK_READ_IOPS]) * s);
-    g->raw.blk_wr_reqs += (uint64_t)llround(cap_at(d[DRV_RES_DISK_WRITE_IOPS], lim[DRV_RES_DISK_WRITE_IOPS]) * s);
-    g->raw.blk_rd_bytes += (uint64_t)llround(cap_at(d[DRV_RES_DISK_READ_MBPS], lim[DRV_RES_DISK_READ_MBPS]) * 1e6 * s);
-    g->raw.blk_wr_bytes += (uint64_t)llround(cap_at(d[DRV_RES_DISK_WRITE_MBPS], lim[DRV_RES_DISK_WRITE_MBPS]) * 1e6 * s);
+    g->raw.blk_rd_reqs +=
+        (uint64_t)llround(cap_at(d[DRV_RES_DISK_READ_IOPS], lim[DRV_RES_DISK_READ_IOPS]) * s);
+    g->raw.blk_wr_reqs +=
+        (uint64_t)llround(cap_at(d[DRV_RES_DISK_WRITE_IOPS], lim[DRV_RES_DISK_WRITE_IOPS]) * s);
+    g->raw.blk_rd_bytes +=
+        (uint64_t)llround(cap_at(d[DRV_RES_DISK_READ_MBPS], lim[DRV_RES_DISK_READ_MBPS]) * 1e6 * s);
+    g->raw.blk_wr_bytes += (uint64_t)llround(
+        cap_at(d[DRV_RES_DISK_WRITE_MBPS], lim[DRV_RES_DISK_WRITE_MBPS]) * 1e6 * s);
 }
 
 /* The level counters (memory, vCPUs) as they stand now. */
@@ -405,8 +411,8 @@ static int fake_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, st
 /* A state change on one guest: `from` lists the states it is allowed from
  * (as a bit mask of 1 << state), `to` the result. */
 static int fake_transition(struct drv_hv *hv, const char *op, const char *uuid, unsigned from,
-                           enum drv_power_state to, enum drv_hv_event_type ev,
-                           const char *reason, struct err **err)
+                           enum drv_power_state to, enum drv_hv_event_type ev, const char *reason,
+                           struct err **err)
 {
     struct fake *f = fake_of(hv);
     struct fake_events evs = {.n = 0};
@@ -451,8 +457,7 @@ static int fake_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, st
 static int fake_power_on(struct drv_hv *hv, const char *uuid, struct err **err)
 {
     return fake_transition(hv, "power_on", uuid, ST(DRV_POWER_SHUTDOWN) | ST(DRV_POWER_CRASHED),
-                           DRV_POWER_RUNNING,
-                           DRV_HV_EVENT_STARTED, "booted", err);
+                           DRV_POWER_RUNNING, DRV_HV_EVENT_STARTED, "booted", err);
 }
 
 static int fake_pause(struct drv_hv *hv, const char *uuid, struct err **err)
@@ -629,8 +634,7 @@ static int fake_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, str
     return 0;
 }
 
-static int fake_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n,
-                       struct err **err)
+static int fake_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err)
 {
     struct fake *f = fake_of(hv);
     if (fake_enter(hv, "sample", err) < 0)
@@ -793,8 +797,7 @@ int64_t drv_fake_calls(struct drv_hv *hv)
 int drv_fake_kill(struct drv_hv *hv, const char *uuid, const char *reason, struct err **err)
 {
     if (strcmp(reason, "crashed") && strcmp(reason, "shutdown") && strcmp(reason, "destroyed"))
-        return err_set(err, ERR_INVALID, "kill reason `%s` (crashed, shutdown, destroyed)",
-                       reason);
+        return err_set(err, ERR_INVALID, "kill reason `%s` (crashed, shutdown, destroyed)", reason);
     struct fake_guest *g = fake_steer_find(hv, uuid, err);
     if (!g)
         return -1;

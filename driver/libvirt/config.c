@@ -226,8 +226,7 @@ char *lv_cfg_domain_format(const struct lv_cfg_domain *d)
             xmlFreeNodeList(parsed);
     }
     prop(childf(dom, "memory", "%llu", (unsigned long long)d->mem_kib), "unit", "KiB");
-    prop(childf(dom, "currentMemory", "%llu", (unsigned long long)d->cur_mem_kib), "unit",
-         "KiB");
+    prop(childf(dom, "currentMemory", "%llu", (unsigned long long)d->cur_mem_kib), "unit", "KiB");
     format_cpu(dom, d);
     format_os(dom, d);
     xmlNodePtr feat = child(dom, "features", NULL);

@@ -22,9 +22,9 @@ struct err;
 #define LV_RUN_PREFIX "sculptrun"
 
 struct lv_cfg_disk {
-    char *path;             /* the overlay */
-    const char *format;     /* "qcow2", "raw" */
-    char target[8];         /* "vda" */
+    char *path;                       /* the overlay */
+    const char *format;               /* "qcow2", "raw" */
+    char target[8];                   /* "vda" */
     uint64_t read_iops, write_iops;   /* <iotune>, 0: unlimited */
     uint64_t read_bytes, write_bytes; /* bytes/s, 0: unlimited */
 };
@@ -32,34 +32,34 @@ struct lv_cfg_disk {
 struct lv_cfg_nic {
     char mac[18];
     char tap[DRV_HV_TAP_MAX + 1];
-    uint64_t in_kBps, out_kBps;     /* <bandwidth> average, KB/s; 0: none */
+    uint64_t in_kBps, out_kBps; /* <bandwidth> average, KB/s; 0: none */
     uint64_t in_burst_kB, out_burst_kB;
 };
 
 struct lv_cfg_domain {
-    const char *type;               /* "kvm", "qemu" */
+    const char *type; /* "kvm", "qemu" */
     char name[DRV_HV_NAME_MAX + 1];
     char uuid[DRV_UUID_LEN + 1];
-    char *title;                    /* operator-facing; may be NULL */
-    uint64_t mem_kib, cur_mem_kib;  /* <memory>, <currentMemory> */
+    char *title;                   /* operator-facing; may be NULL */
+    uint64_t mem_kib, cur_mem_kib; /* <memory>, <currentMemory> */
     int32_t vcpus_max, vcpus_current;
-    char cpuset[256];               /* <vcpu cpuset> and emulatorpin; "" none */
-    uint64_t shares;                /* <cputune><shares> */
-    int64_t period_us, quota_us;    /* per vCPU; quota <= 0: none */
-    int32_t numa_node;              /* <numatune> strict; -1 none */
-    const char *machine;            /* "q35" */
-    const char *cpu_mode;           /* "host-model", "host-passthrough", "custom" */
-    const char *cpu_model;          /* for custom */
+    char cpuset[256];            /* <vcpu cpuset> and emulatorpin; "" none */
+    uint64_t shares;             /* <cputune><shares> */
+    int64_t period_us, quota_us; /* per vCPU; quota <= 0: none */
+    int32_t numa_node;           /* <numatune> strict; -1 none */
+    const char *machine;         /* "q35" */
+    const char *cpu_mode;        /* "host-model", "host-passthrough", "custom" */
+    const char *cpu_model;       /* for custom */
     const char *kernel, *initrd, *cmdline;
     struct lv_cfg_disk disks[2];
     size_t ndisks;
     struct lv_cfg_nic nics[DRV_HV_MAX_VIFS];
     size_t nnics;
-    int32_t pcie_ports;             /* spare pcie-root-ports */
-    char *serial_socket;            /* the console's unix socket */
-    char *serial_log;               /* and its log file */
-    int32_t balloon_period_s;       /* <memballoon><stats period> */
-    char *metadata;                 /* sculpt's element (lv_meta_format) */
+    int32_t pcie_ports;       /* spare pcie-root-ports */
+    char *serial_socket;      /* the console's unix socket */
+    char *serial_log;         /* and its log file */
+    int32_t balloon_period_s; /* <memballoon><stats period> */
+    char *metadata;           /* sculpt's element (lv_meta_format) */
 };
 
 /* Release what the model owns (title, paths, metadata). */
@@ -73,16 +73,16 @@ char *lv_cfg_domain_format(const struct lv_cfg_domain *d);
 struct lv_knobs {
     int32_t vcpus_online, vcpus_max;
     uint64_t shares;
-    int64_t period_us, quota_us;       /* quota <= 0: none */
-    char cpuset[256];                  /* vCPU 0's pinning, else <vcpu cpuset>; "" none */
-    int32_t numa_node;                 /* first node of <numatune>; -1 none */
-    uint64_t cur_kib, max_kib;         /* <currentMemory>, <memory> */
+    int64_t period_us, quota_us; /* quota <= 0: none */
+    char cpuset[256];            /* vCPU 0's pinning, else <vcpu cpuset>; "" none */
+    int32_t numa_node;           /* first node of <numatune>; -1 none */
+    uint64_t cur_kib, max_kib;   /* <currentMemory>, <memory> */
     char taps[DRV_HV_MAX_VIFS][DRV_HV_TAP_MAX + 1];
     uint64_t in_kBps[DRV_HV_MAX_VIFS], out_kBps[DRV_HV_MAX_VIFS];
     size_t ntaps;
-    char disk[8];                      /* first disk's target, "" none */
+    char disk[8];                                            /* first disk's target, "" none */
     uint64_t read_iops, write_iops, read_bytes, write_bytes; /* its <iotune> */
-    char *metadata;                    /* sculpt's <instance> element, or NULL */
+    char *metadata; /* sculpt's <instance> element, or NULL */
 };
 
 void lv_knobs_release(struct lv_knobs *k);
@@ -98,7 +98,7 @@ struct lv_meta {
     char *instance_dir;            /* the guest's folder */
     char *console_log;
     char *console_socket;
-    int64_t created_ms;            /* Unix ms */
+    int64_t created_ms; /* Unix ms */
 };
 
 void lv_meta_release(struct lv_meta *m);

@@ -54,8 +54,8 @@ char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, 
     return buf;
 }
 
-void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec,
-                    int64_t now_ms, struct lv_meta *out)
+void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec, int64_t now_ms,
+                    struct lv_meta *out)
 {
     memset(out, 0, sizeof(*out));
     drv_hv_guest_spec_copy(&out->spec, spec);

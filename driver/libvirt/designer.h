@@ -42,8 +42,8 @@ char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, 
 
 /* The metadata for a new guest: the spec with concrete tap names and MACs,
  * and its files under instances_path/UUID.  *out is overwritten. */
-void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec,
-                    int64_t now_ms, struct lv_meta *out);
+void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec, int64_t now_ms,
+                    struct lv_meta *out);
 
 /* The domain for m's spec in `shape` (shape.vcpus_online vCPUs online). */
 void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,

@@ -127,8 +127,8 @@ void lv_knobs_shape(const struct lv_knobs *k, int32_t host_cpus, struct drv_shap
     double vcpu = k->vcpus_online;
     /* the quota is kept to the microsecond: round what it gives back */
     if (k->quota_us > 0 && k->period_us > 0)
-        vcpu = fmin(vcpu, round((double)k->quota_us * k->vcpus_online / (double)k->period_us *
-                                1e4) / 1e4);
+        vcpu = fmin(
+            vcpu, round((double)k->quota_us * k->vcpus_online / (double)k->period_us * 1e4) / 1e4);
     out->res.v[DRV_RES_VCPU] = vcpu;
     out->res.v[DRV_RES_MEM_MIB] = (double)k->cur_kib / 1024;
     out->mem_max_mib = (double)k->max_kib / 1024;
@@ -154,8 +154,8 @@ void lv_knobs_shape(const struct lv_knobs *k, int32_t host_cpus, struct drv_shap
 /* When the current run started, from the live metadata sculpt set. */
 static int64_t lv_read_started(virDomainPtr dom)
 {
-    char *xml = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, LV_RUN_URI,
-                                     VIR_DOMAIN_AFFECT_LIVE);
+    char *xml =
+        virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, LV_RUN_URI, VIR_DOMAIN_AFFECT_LIVE);
     if (!xml) {
         virResetLastError();
         return 0;
@@ -166,8 +166,7 @@ static int64_t lv_read_started(virDomainPtr dom)
 }
 
 /* State and start time only, for an entry already loaded. */
-static int lv_entry_refresh(struct lv *lv, const char *uuid, virDomainPtr dom,
-                            struct err **err)
+static int lv_entry_refresh(struct lv *lv, const char *uuid, virDomainPtr dom, struct err **err)
 {
     enum drv_power_state st;
     char reason[32];
@@ -184,8 +183,7 @@ static int lv_entry_refresh(struct lv *lv, const char *uuid, virDomainPtr dom,
     return 0;
 }
 
-int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
-                  struct err **err)
+int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs, struct err **err)
 {
     /* what sculpt set is exact (libvirt reports the balloon's actual size,
      * which trails its target): read the knobs back only when asked */
@@ -284,8 +282,7 @@ virDomainPtr lv_domain(struct lv *lv, const char *uuid, bool load, struct err **
 
 /* ---- events ---- */
 
-static void lv_on_lifecycle(void *opaque, const char *uuid, const char *name, int event,
-                            int detail)
+static void lv_on_lifecycle(void *opaque, const char *uuid, const char *name, int event, int detail)
 {
     struct lv *lv = opaque;
     enum drv_hv_event_type type;
@@ -316,8 +313,8 @@ static void lv_on_lifecycle(void *opaque, const char *uuid, const char *name, in
             e->state = DRV_POWER_PAUSED;
             break;
         case DRV_HV_EVENT_STOPPED:
-            e->state = detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? DRV_POWER_CRASHED
-                                                                   : DRV_POWER_SHUTDOWN;
+            e->state =
+                detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? DRV_POWER_CRASHED : DRV_POWER_SHUTDOWN;
             e->has_prev = false;
             e->started_ms = 0;
             break;
@@ -394,8 +391,8 @@ static void lv_on_conn(void *opaque, bool connected)
         if (!ours || now == before[i])
             continue;
         gev.state = now;
-        gev.type = now == DRV_POWER_RUNNING ? DRV_HV_EVENT_STARTED
-                   : now == DRV_POWER_PAUSED ? DRV_HV_EVENT_PAUSED
+        gev.type = now == DRV_POWER_RUNNING     ? DRV_HV_EVENT_STARTED
+                   : now == DRV_POWER_PAUSED    ? DRV_HV_EVENT_PAUSED
                    : now == DRV_POWER_SUSPENDED ? DRV_HV_EVENT_SUSPENDED
                                                 : DRV_HV_EVENT_STOPPED;
         snprintf(gev.reason, sizeof(gev.reason), "while-disconnected");
@@ -473,7 +470,7 @@ static int lv_read_host(struct lv *lv, const struct cfg *cfg, struct err **err)
     h->vcpu_unplug = lv->unplug;
     lv->nodes = ni.nodes > 0 ? (int32_t)ni.nodes : 1;
     rc = 0;
- cleanup:
+cleanup:
     virConnectClose(conn);
     return rc;
 }
@@ -764,8 +761,8 @@ static int lv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, str
         }
         pthread_mutex_lock(&lv->lock);
         struct lv_entry *gone = lv_entry_find(lv, spec->uuid);
-        autofree char *dir = gone && gone->meta.instance_dir ? xstrdup(gone->meta.instance_dir)
-                                                             : NULL;
+        autofree char *dir =
+            gone && gone->meta.instance_dir ? xstrdup(gone->meta.instance_dir) : NULL;
         lv_entry_remove(lv, spec->uuid);
         pthread_mutex_unlock(&lv->lock);
         if (dir)
@@ -814,10 +811,10 @@ static int lv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, stru
         return err_wrap(err, "destroy");
     pthread_mutex_lock(&lv->lock);
     struct lv_entry *e = lv_entry_find(lv, uuid);
-    autofree char *dir = e && e->ours && e->meta.instance_dir ? xstrdup(e->meta.instance_dir)
-                                                              : NULL;
-    autofree char *sock = e && e->ours && e->meta.console_socket ? xstrdup(e->meta.console_socket)
-                                                                 : NULL;
+    autofree char *dir =
+        e && e->ours && e->meta.instance_dir ? xstrdup(e->meta.instance_dir) : NULL;
+    autofree char *sock =
+        e && e->ours && e->meta.console_socket ? xstrdup(e->meta.console_socket) : NULL;
     lv_entry_remove(lv, uuid);
     pthread_mutex_unlock(&lv->lock);
     if (sock && dir && strncmp(sock, dir, strlen(dir)) != 0)
@@ -856,8 +853,7 @@ static int lv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, stru
 }
 
 /* The shape a guest should start in: the latest one asked for. */
-static int lv_latest_shape(struct lv *lv, const char *uuid, struct drv_shape *out,
-                           struct err **err)
+static int lv_latest_shape(struct lv *lv, const char *uuid, struct drv_shape *out, struct err **err)
 {
     pthread_mutex_lock(&lv->lock);
     struct lv_entry *e = lv_entry_find(lv, uuid);
@@ -960,8 +956,8 @@ static int lv_pause(struct drv_hv *hv, const char *uuid, struct err **err)
 
 static int lv_unpause(struct drv_hv *hv, const char *uuid, struct err **err)
 {
-    return lv_simple(hv, uuid, "unpause", DRV_HV_EVENT_RESUMED, virDomainResume,
-                     "virDomainResume", err);
+    return lv_simple(hv, uuid, "unpause", DRV_HV_EVENT_RESUMED, virDomainResume, "virDomainResume",
+                     err);
 }
 
 static int lv_suspend(struct drv_hv *hv, const char *uuid, struct err **err)

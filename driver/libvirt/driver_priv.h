@@ -24,7 +24,7 @@
 /* An event sculpt is about to cause, so it is reported as by_sculpt. */
 struct lv_expect {
     enum drv_hv_event_type type;
-    int64_t until_ms;                /* monotonic deadline */
+    int64_t until_ms; /* monotonic deadline */
 };
 
 #define LV_MAX_EXPECT 8
@@ -33,18 +33,18 @@ struct lv_expect {
 struct lv_entry {
     char uuid[DRV_UUID_LEN + 1];
     char name[DRV_HV_NAME_MAX + 1];
-    virDomainPtr dom;                /* referenced handle, or NULL */
-    uint64_t gen;                    /* connection generation of dom */
-    bool loaded;                     /* meta and applied read or set */
-    bool ours;                       /* has sculpt's metadata */
-    struct lv_meta meta;             /* spec, files; spec.shape = the defined shape */
-    struct drv_shape applied;        /* the knobs as set; vcpus_online = online now */
-    int32_t wanted_online;           /* vCPUs the last shape asked for */
-    struct drv_cpuset def_pcpus;     /* pinning of the definition (hot-added vCPUs get it) */
-    struct lv_knobs names;           /* taps and disk target (knob values unused) */
-    enum drv_power_state state;      /* last known */
-    int64_t started_ms;              /* Unix ms the current run began, 0 unknown */
-    struct drv_hv_sample prev;       /* last usage sample */
+    virDomainPtr dom;            /* referenced handle, or NULL */
+    uint64_t gen;                /* connection generation of dom */
+    bool loaded;                 /* meta and applied read or set */
+    bool ours;                   /* has sculpt's metadata */
+    struct lv_meta meta;         /* spec, files; spec.shape = the defined shape */
+    struct drv_shape applied;    /* the knobs as set; vcpus_online = online now */
+    int32_t wanted_online;       /* vCPUs the last shape asked for */
+    struct drv_cpuset def_pcpus; /* pinning of the definition (hot-added vCPUs get it) */
+    struct lv_knobs names;       /* taps and disk target (knob values unused) */
+    enum drv_power_state state;  /* last known */
+    int64_t started_ms;          /* Unix ms the current run began, 0 unknown */
+    struct drv_hv_sample prev;   /* last usage sample */
     bool has_prev;
     struct lv_expect expect[LV_MAX_EXPECT];
     int nexpect;
@@ -62,9 +62,9 @@ struct lv {
     char *qemu_img;
     char *cpu_mode;
     char *cpu_model;
-    struct drv_hv_host info;         /* host facts and policy, read at open */
-    int32_t nodes;                   /* host NUMA nodes */
-    bool unplug;                     /* vCPUs may be removed live */
+    struct drv_hv_host info; /* host facts and policy, read at open */
+    int32_t nodes;           /* host NUMA nodes */
+    bool unplug;             /* vCPUs may be removed live */
 };
 
 static inline struct lv *lv_of(struct drv_hv *hv)
@@ -83,8 +83,7 @@ virDomainPtr lv_domain(struct lv *lv, const char *uuid, bool load, struct err **
 
 /* Read back an entry's state and, for a new entry or when `knobs`, its
  * metadata and knobs from libvirt.  Call without the lock. */
-int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
-                  struct err **err);
+int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs, struct err **err);
 
 /* The shape the knobs express. */
 void lv_knobs_shape(const struct lv_knobs *k, int32_t host_cpus, struct drv_shape *out);
@@ -115,8 +114,7 @@ int lv_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_shape *
 int lv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err);
 int lv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err);
 int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
-char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
-                        struct err **err);
+char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err);
 int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                 struct err **err);
 

@@ -71,8 +71,7 @@ int lv_guest_set_sched(virDomainPtr dom, const char *name, uint64_t shares, int6
 }
 
 /* A libvirt CPU map for a cpuset over the host's CPUs. */
-static unsigned char *cpumap(const char *cpuset, int32_t host_cpus, int *maplen,
-                             struct err **err)
+static unsigned char *cpumap(const char *cpuset, int32_t host_cpus, int *maplen, struct err **err)
 {
     struct drv_cpuset s;
     if (drv_cpuset_parse(cpuset, &s, err) < 0)
@@ -97,8 +96,8 @@ int lv_guest_pin_vcpu(virDomainPtr dom, const char *name, int32_t vcpu, const ch
     return 0;
 }
 
-int lv_guest_pin_emulator(virDomainPtr dom, const char *name, const char *cpuset,
-                          int32_t host_cpus, struct err **err)
+int lv_guest_pin_emulator(virDomainPtr dom, const char *name, const char *cpuset, int32_t host_cpus,
+                          struct err **err)
 {
     int len;
     autofree unsigned char *map = cpumap(cpuset, host_cpus, &len, err);
@@ -109,8 +108,7 @@ int lv_guest_pin_emulator(virDomainPtr dom, const char *name, const char *cpuset
     return 0;
 }
 
-int lv_guest_set_numa(virDomainPtr dom, const char *name, const char *nodeset,
-                      struct err **err)
+int lv_guest_set_numa(virDomainPtr dom, const char *name, const char *nodeset, struct err **err)
 {
     autoparams ps = {0};
     param_str(&ps, VIR_DOMAIN_NUMA_NODESET, nodeset);
@@ -128,9 +126,9 @@ int lv_guest_set_balloon(virDomainPtr dom, const char *name, uint64_t kib, struc
     return 0;
 }
 
-int lv_guest_set_bandwidth(virDomainPtr dom, const char *name, const char *tap,
-                           uint64_t in_kBps, uint64_t in_burst_kB, uint64_t out_kBps,
-                           uint64_t out_burst_kB, struct err **err)
+int lv_guest_set_bandwidth(virDomainPtr dom, const char *name, const char *tap, uint64_t in_kBps,
+                           uint64_t in_burst_kB, uint64_t out_kBps, uint64_t out_burst_kB,
+                           struct err **err)
 {
     autoparams ps = {0};
     /* an average of 0 removes the limit in that direction */
@@ -147,9 +145,9 @@ int lv_guest_set_bandwidth(virDomainPtr dom, const char *name, const char *tap,
     return 0;
 }
 
-int lv_guest_set_iotune(virDomainPtr dom, const char *name, const char *disk,
-                        uint64_t read_iops, uint64_t write_iops, uint64_t read_bytes,
-                        uint64_t write_bytes, struct err **err)
+int lv_guest_set_iotune(virDomainPtr dom, const char *name, const char *disk, uint64_t read_iops,
+                        uint64_t write_iops, uint64_t read_bytes, uint64_t write_bytes,
+                        struct err **err)
 {
     autoparams ps = {0};
     param_ull(&ps, VIR_DOMAIN_BLOCK_IOTUNE_READ_IOPS_SEC, read_iops);
@@ -173,8 +171,8 @@ int lv_guest_read(virDomainPtr dom, const char *name, struct lv_knobs *out, stru
     return 0;
 }
 
-int lv_guest_state(virDomainPtr dom, const char *name, enum drv_power_state *state,
-                   char reason[32], struct err **err)
+int lv_guest_state(virDomainPtr dom, const char *name, enum drv_power_state *state, char reason[32],
+                   struct err **err)
 {
     int st, why;
     if (virDomainGetState(dom, &st, &why, 0) < 0)
@@ -184,17 +182,17 @@ int lv_guest_state(virDomainPtr dom, const char *name, enum drv_power_state *sta
     case VIR_DOMAIN_RUNNING:
     case VIR_DOMAIN_BLOCKED:
         *state = DRV_POWER_RUNNING;
-        r = why == VIR_DOMAIN_RUNNING_RESTORED ? "restored"
+        r = why == VIR_DOMAIN_RUNNING_RESTORED   ? "restored"
             : why == VIR_DOMAIN_RUNNING_UNPAUSED ? "unpaused"
             : why == VIR_DOMAIN_RUNNING_MIGRATED ? "migrated"
                                                  : "booted";
         break;
     case VIR_DOMAIN_PAUSED:
         *state = DRV_POWER_PAUSED;
-        r = why == VIR_DOMAIN_PAUSED_USER ? "user"
+        r = why == VIR_DOMAIN_PAUSED_USER      ? "user"
             : why == VIR_DOMAIN_PAUSED_IOERROR ? "ioerror"
-            : why == VIR_DOMAIN_PAUSED_SAVE ? "saving"
-                                            : "paused";
+            : why == VIR_DOMAIN_PAUSED_SAVE    ? "saving"
+                                               : "paused";
         break;
     case VIR_DOMAIN_SHUTDOWN:
         *state = DRV_POWER_SHUTDOWN;
@@ -202,12 +200,12 @@ int lv_guest_state(virDomainPtr dom, const char *name, enum drv_power_state *sta
         break;
     case VIR_DOMAIN_SHUTOFF: {
         *state = DRV_POWER_SHUTDOWN;
-        r = why == VIR_DOMAIN_SHUTOFF_SHUTDOWN ? "shutdown"
+        r = why == VIR_DOMAIN_SHUTOFF_SHUTDOWN    ? "shutdown"
             : why == VIR_DOMAIN_SHUTOFF_DESTROYED ? "destroyed"
-            : why == VIR_DOMAIN_SHUTOFF_CRASHED ? "crashed"
-            : why == VIR_DOMAIN_SHUTOFF_SAVED ? "saved"
-            : why == VIR_DOMAIN_SHUTOFF_FAILED ? "failed"
-                                               : "shutoff";
+            : why == VIR_DOMAIN_SHUTOFF_CRASHED   ? "crashed"
+            : why == VIR_DOMAIN_SHUTOFF_SAVED     ? "saved"
+            : why == VIR_DOMAIN_SHUTOFF_FAILED    ? "failed"
+                                                  : "shutoff";
         int saved = virDomainHasManagedSaveImage(dom, 0);
         if (saved < 0)
             virResetLastError();
@@ -305,8 +303,7 @@ void lv_guest_stats_parse(const virDomainStatsRecord *rec, struct drv_hv_counter
         out->cpu_time_ns = out->cpu_total_ns;
 }
 
-bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type,
-                        const char **reason)
+bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type, const char **reason)
 {
     switch (event) {
     case VIR_DOMAIN_EVENT_DEFINED:
@@ -319,17 +316,17 @@ bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type,
         return true;
     case VIR_DOMAIN_EVENT_STARTED:
         *type = DRV_HV_EVENT_STARTED;
-        *reason = detail == VIR_DOMAIN_EVENT_STARTED_RESTORED ? "restored"
+        *reason = detail == VIR_DOMAIN_EVENT_STARTED_RESTORED   ? "restored"
                   : detail == VIR_DOMAIN_EVENT_STARTED_MIGRATED ? "migrated"
-                  : detail == VIR_DOMAIN_EVENT_STARTED_WAKEUP ? "wakeup"
-                                                              : "booted";
+                  : detail == VIR_DOMAIN_EVENT_STARTED_WAKEUP   ? "wakeup"
+                                                                : "booted";
         return true;
     case VIR_DOMAIN_EVENT_SUSPENDED:
         *type = DRV_HV_EVENT_PAUSED;
-        *reason = detail == VIR_DOMAIN_EVENT_SUSPENDED_IOERROR ? "ioerror"
-                  : detail == VIR_DOMAIN_EVENT_SUSPENDED_WATCHDOG ? "watchdog"
+        *reason = detail == VIR_DOMAIN_EVENT_SUSPENDED_IOERROR     ? "ioerror"
+                  : detail == VIR_DOMAIN_EVENT_SUSPENDED_WATCHDOG  ? "watchdog"
                   : detail == VIR_DOMAIN_EVENT_SUSPENDED_API_ERROR ? "api-error"
-                                                                    : "paused";
+                                                                   : "paused";
         return true;
     case VIR_DOMAIN_EVENT_RESUMED:
         *type = DRV_HV_EVENT_RESUMED;
@@ -338,13 +335,13 @@ bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type,
     case VIR_DOMAIN_EVENT_STOPPED:
         *type = detail == VIR_DOMAIN_EVENT_STOPPED_SAVED ? DRV_HV_EVENT_SUSPENDED
                                                          : DRV_HV_EVENT_STOPPED;
-        *reason = detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN ? "shutdown"
+        *reason = detail == VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN    ? "shutdown"
                   : detail == VIR_DOMAIN_EVENT_STOPPED_DESTROYED ? "destroyed"
-                  : detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED ? "crashed"
-                  : detail == VIR_DOMAIN_EVENT_STOPPED_SAVED ? "saved"
-                  : detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED ? "migrated"
-                  : detail == VIR_DOMAIN_EVENT_STOPPED_FAILED ? "failed"
-                                                              : "stopped";
+                  : detail == VIR_DOMAIN_EVENT_STOPPED_CRASHED   ? "crashed"
+                  : detail == VIR_DOMAIN_EVENT_STOPPED_SAVED     ? "saved"
+                  : detail == VIR_DOMAIN_EVENT_STOPPED_MIGRATED  ? "migrated"
+                  : detail == VIR_DOMAIN_EVENT_STOPPED_FAILED    ? "failed"
+                                                                 : "stopped";
         return true;
     case VIR_DOMAIN_EVENT_CRASHED:
         *type = DRV_HV_EVENT_CRASHED;

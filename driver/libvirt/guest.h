@@ -24,21 +24,20 @@ int lv_guest_set_sched(virDomainPtr dom, const char *name, uint64_t shares, int6
 /* Pin vCPU `vcpu` / the emulator threads to a cpuset ("0-3,8"). */
 int lv_guest_pin_vcpu(virDomainPtr dom, const char *name, int32_t vcpu, const char *cpuset,
                       int32_t host_cpus, struct err **err);
-int lv_guest_pin_emulator(virDomainPtr dom, const char *name, const char *cpuset,
-                          int32_t host_cpus, struct err **err);
+int lv_guest_pin_emulator(virDomainPtr dom, const char *name, const char *cpuset, int32_t host_cpus,
+                          struct err **err);
 /* Memory on the host NUMA nodes `nodeset` ("1", "0-1"). */
-int lv_guest_set_numa(virDomainPtr dom, const char *name, const char *nodeset,
-                      struct err **err);
+int lv_guest_set_numa(virDomainPtr dom, const char *name, const char *nodeset, struct err **err);
 /* The balloon target. */
 int lv_guest_set_balloon(virDomainPtr dom, const char *name, uint64_t kib, struct err **err);
 /* Interface bandwidth in KB/s (0: unlimited) with bursts in KB. */
-int lv_guest_set_bandwidth(virDomainPtr dom, const char *name, const char *tap,
-                           uint64_t in_kBps, uint64_t in_burst_kB, uint64_t out_kBps,
-                           uint64_t out_burst_kB, struct err **err);
+int lv_guest_set_bandwidth(virDomainPtr dom, const char *name, const char *tap, uint64_t in_kBps,
+                           uint64_t in_burst_kB, uint64_t out_kBps, uint64_t out_burst_kB,
+                           struct err **err);
 /* Disk limits (0: unlimited). */
-int lv_guest_set_iotune(virDomainPtr dom, const char *name, const char *disk,
-                        uint64_t read_iops, uint64_t write_iops, uint64_t read_bytes,
-                        uint64_t write_bytes, struct err **err);
+int lv_guest_set_iotune(virDomainPtr dom, const char *name, const char *disk, uint64_t read_iops,
+                        uint64_t write_iops, uint64_t read_bytes, uint64_t write_bytes,
+                        struct err **err);
 
 /* Read the knobs of `dom` from its live (or, when off, persistent)
  * definition: one call. */
@@ -46,15 +45,14 @@ int lv_guest_read(virDomainPtr dom, const char *name, struct lv_knobs *out, stru
 
 /* Power state and its reason word ("booted", "shutdown", "crashed"...).
  * has_managed_save maps a shut-off guest with a saved image to SUSPENDED. */
-int lv_guest_state(virDomainPtr dom, const char *name, enum drv_power_state *state,
-                   char reason[32], struct err **err);
+int lv_guest_state(virDomainPtr dom, const char *name, enum drv_power_state *state, char reason[32],
+                   struct err **err);
 
 /* The counters of one record of virConnectGetAllDomainStats. */
 void lv_guest_stats_parse(const virDomainStatsRecord *rec, struct drv_hv_counters *out);
 
 /* Map a lifecycle event (virDomainEventType, detail) to sculpt's event
  * type and reason word.  Returns false for events sculpt does not report. */
-bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type,
-                        const char **reason);
+bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type, const char **reason);
 
 #endif

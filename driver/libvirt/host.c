@@ -24,10 +24,10 @@ struct lv_host {
     pthread_cond_t cond;
     char *uri;
     int64_t reconnect_ms;
-    virConnectPtr conn;          /* NULL while lost */
-    uint64_t generation;         /* bumped on every (re)connection */
-    int lifecycle_id;            /* event registration on conn */
-    bool lost;                   /* conn died: the watcher must replace it */
+    virConnectPtr conn;  /* NULL while lost */
+    uint64_t generation; /* bumped on every (re)connection */
+    int lifecycle_id;    /* event registration on conn */
+    bool lost;           /* conn died: the watcher must replace it */
     bool quit;
     pthread_t watcher;
     lv_host_lifecycle_fn on_lifecycle;
@@ -198,9 +198,9 @@ static virConnectPtr lv_host_connect(struct lv_host *h, int *lifecycle_id, struc
         virResetLastError(); /* not every driver has it (test://) */
     if (virConnectRegisterCloseCallback(c, lv_host_on_close, h, NULL) < 0)
         virResetLastError();
-    *lifecycle_id = virConnectDomainEventRegisterAny(
-        c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE, VIR_DOMAIN_EVENT_CALLBACK(lv_host_on_lifecycle),
-        h, NULL);
+    *lifecycle_id =
+        virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(lv_host_on_lifecycle), h, NULL);
     if (*lifecycle_id < 0) {
         lv_error(err, "virConnectDomainEventRegisterAny", NULL);
         virConnectUnregisterCloseCallback(c, lv_host_on_close);

@@ -16,8 +16,8 @@ struct lv_host;
 
 /* Called on the event thread for each domain lifecycle event (libvirt's
  * virDomainEventType and detail). */
-typedef void (*lv_host_lifecycle_fn)(void *opaque, const char *uuid, const char *name,
-                                     int event, int detail);
+typedef void (*lv_host_lifecycle_fn)(void *opaque, const char *uuid, const char *name, int event,
+                                     int detail);
 /* Called on the host's watcher thread when the connection is lost
  * (connected false) and when it is back (true, after event callbacks are
  * registered again). */

@@ -151,12 +151,12 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
     if (!conn)
         return err_wrap(err, "sample");
     unsigned stats = VIR_DOMAIN_STATS_STATE | VIR_DOMAIN_STATS_CPU_TOTAL |
-                     VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU |
-                     VIR_DOMAIN_STATS_INTERFACE | VIR_DOMAIN_STATS_BLOCK;
+                     VIR_DOMAIN_STATS_BALLOON | VIR_DOMAIN_STATS_VCPU | VIR_DOMAIN_STATS_INTERFACE |
+                     VIR_DOMAIN_STATS_BLOCK;
     virDomainStatsRecordPtr *recs = NULL;
     int64_t t0 = clock_mono_ns();
-    int nr = virConnectGetAllDomainStats(conn, stats, &recs,
-                                         VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
+    int nr =
+        virConnectGetAllDomainStats(conn, stats, &recs, VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE);
     int64_t t1 = clock_mono_ns();
     int64_t wall = clock_wall_ms();
     if (nr < 0)
@@ -226,8 +226,7 @@ static char *read_tail(const char *path, size_t max_bytes, struct err **err)
     return buf;
 }
 
-char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
-                        struct err **err)
+char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err)
 {
     struct lv *lv = lv_of(hv);
     virDomainPtr dom = lv_domain(lv, uuid, true, err);
@@ -238,8 +237,7 @@ char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
     virDomainFree(dom);
     pthread_mutex_lock(&lv->lock);
     struct lv_entry *e = lv_entry_find(lv, uuid);
-    autofree char *path = e && e->ours && e->meta.console_log ? xstrdup(e->meta.console_log)
-                                                              : NULL;
+    autofree char *path = e && e->ours && e->meta.console_log ? xstrdup(e->meta.console_log) : NULL;
     pthread_mutex_unlock(&lv->lock);
     if (!path) {
         err_set(err, ERR_UNSUPPORTED, "console output of `%s`: not a guest of sculpt's", uuid);

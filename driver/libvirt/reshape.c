@@ -31,8 +31,7 @@ struct lv_target {
     char disk[8];
 };
 
-static int lv_target_get(struct lv *lv, const char *uuid, struct lv_target *t,
-                         struct err **err)
+static int lv_target_get(struct lv *lv, const char *uuid, struct lv_target *t, struct err **err)
 {
     pthread_mutex_lock(&lv->lock);
     struct lv_entry *e = lv_entry_find(lv, uuid);
@@ -131,11 +130,9 @@ static int lv_knob(struct lv *lv, virDomainPtr dom, const struct lv_target *t,
         return 0;
     case DRV_HV_KNOB_QUOTA:
         (*calls)++;
-        return lv_guest_set_sched(dom, t->name, lv_design_shares(r[DRV_RES_VCPU]),
-                                  lv->pol.period_us,
-                                  lv_design_quota(r[DRV_RES_VCPU], want->vcpus_online,
-                                                  lv->pol.period_us),
-                                  err);
+        return lv_guest_set_sched(
+            dom, t->name, lv_design_shares(r[DRV_RES_VCPU]), lv->pol.period_us,
+            lv_design_quota(r[DRV_RES_VCPU], want->vcpus_online, lv->pol.period_us), err);
     case DRV_HV_KNOB_PIN:
         return lv_pin_range(lv, dom, t, want, 0, want->vcpus_online, true, calls, err);
     case DRV_HV_KNOB_NUMA: {

@@ -93,8 +93,8 @@ static void chomp(struct strbuf *b)
 static int64_t image_size(const char *qemu_img, const char *path, const char *format,
                           struct err **err)
 {
-    char *argv[] = {(char *)qemu_img, (char *)"info", (char *)"-f", (char *)format,
-                    (char *)path, NULL};
+    char *argv[] = {(char *)qemu_img, (char *)"info", (char *)"-f",
+                    (char *)format,   (char *)path,   NULL};
     autostrbuf out = STRBUF_INIT;
     int rc = run_capture(argv, &out, err);
     if (rc < 0)
@@ -121,9 +121,9 @@ int lv_volume_create_overlay(const char *qemu_img, const char *base, const char 
         if (root_gb * (1LL << 30) > have)
             snprintf(size, sizeof(size), "%lldG", (long long)root_gb);
     }
-    char *argv[] = {(char *)qemu_img, (char *)"create", (char *)"-q", (char *)"-f",
-                    (char *)"qcow2", (char *)"-F", (char *)base_format, (char *)"-b",
-                    (char *)base, (char *)overlay, size[0] ? size : NULL, NULL};
+    char *argv[] = {(char *)qemu_img, (char *)"create", (char *)"-q",          (char *)"-f",
+                    (char *)"qcow2",  (char *)"-F",     (char *)base_format,   (char *)"-b",
+                    (char *)base,     (char *)overlay,  size[0] ? size : NULL, NULL};
     autostrbuf out = STRBUF_INIT;
     int rc = run_capture(argv, &out, err);
     if (rc < 0)

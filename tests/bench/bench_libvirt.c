@@ -294,8 +294,8 @@ int main(int argc, char **argv)
     double full_p50 = pct(full, nf, 0.5), full_p95 = pct(full, nf, 0.95);
     double raw_p50 = pct(raw, nr, 0.5), raw_p95 = pct(raw, nr, 0.95);
     double cold_ms = (cold[0] + cold[1]) / 2, cold_ready_ms = (cold_ready[0] + cold_ready[1]) / 2;
-    printf("full reshape: %d knobs, %d libvirt calls each; %d through sculpt, %d bare\n", 5,
-           calls, nf, nr);
+    printf("full reshape: %d knobs, %d libvirt calls each; %d through sculpt, %d bare\n", 5, calls,
+           nf, nr);
     printf("BENCH reshape_full_p50_ms %.2f\n", full_p50);
     printf("BENCH reshape_full_p95_ms %.2f\n", full_p95);
     printf("BENCH raw_libvirt_full_p50_ms %.2f\n", raw_p50);

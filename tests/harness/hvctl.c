@@ -182,8 +182,7 @@ static void print_shape(const struct drv_shape *s)
         printf(" %s=%.6g", drv_res_kind_name((enum drv_res_kind)k), s->res.v[k]);
 }
 
-static int current_shape(struct drv_hv *hv, const char *uuid, struct drv_shape *s,
-                         struct err **err)
+static int current_shape(struct drv_hv *hv, const char *uuid, struct drv_shape *s, struct err **err)
 {
     struct drv_hv_info info;
     if (drv_hv_get_info(hv, uuid, &info, err) < 0)
@@ -272,8 +271,8 @@ static void print_info(const char *what, const struct drv_hv_info *in)
     printf("%s %s name=%s state=%s reason=%s ours=%d id=%lld uptime_ms=%lld cpu_ns=%llu "
            "actual=%d",
            what, in->uuid, in->name, drv_power_state_name(in->state), in->state_reason, in->ours,
-           (long long)in->domain_id, (long long)in->uptime_ms,
-           (unsigned long long)in->cpu_time_ns, in->vcpus_online_actual);
+           (long long)in->domain_id, (long long)in->uptime_ms, (unsigned long long)in->cpu_time_ns,
+           in->vcpus_online_actual);
     print_shape(&in->shape);
     printf("\n");
     funlockfile(stdout);
@@ -328,9 +327,8 @@ static int cmd_reconcile(struct drv_hv *hv, const struct args *a, struct err **e
     if (!r)
         return -1;
     for (size_t i = 0; i < r->n; i++)
-        printf("DRIFT %s %s actual=%s %s\n", r->items[i].uuid,
-               drv_hv_drift_name(r->items[i].drift), drv_power_state_name(r->items[i].actual),
-               r->items[i].message);
+        printf("DRIFT %s %s actual=%s %s\n", r->items[i].uuid, drv_hv_drift_name(r->items[i].drift),
+               drv_power_state_name(r->items[i].actual), r->items[i].message);
     printf("OK reconcile n=%zu\n", r->n);
     return 0;
 }
@@ -342,13 +340,12 @@ static int cmd_host(struct drv_hv *hv, struct err **err)
         return -1;
     printf("OK host hostname=%s hypervisor=%s virt_type=%s version=%llu cpus=%d mem_mib=%.0f "
            "max_vcpus=%d max_mem_mib=%.0f vcpu_unplug=%d\n",
-           h.hostname, h.hypervisor, h.virt_type, (unsigned long long)h.hypervisor_version,
-           h.cpus, h.mem_mib, h.max_vcpus, h.max_mem_mib, h.vcpu_unplug);
+           h.hostname, h.hypervisor, h.virt_type, (unsigned long long)h.hypervisor_version, h.cpus,
+           h.mem_mib, h.max_vcpus, h.max_mem_mib, h.vcpu_unplug);
     return 0;
 }
 
-static int cmd_uuid_op(struct drv_hv *hv, const char *cmd, const struct args *a,
-                       struct err **err)
+static int cmd_uuid_op(struct drv_hv *hv, const char *cmd, const struct args *a, struct err **err)
 {
     const char *uuid = arg(a, "uuid");
     long long v;

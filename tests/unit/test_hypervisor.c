@@ -34,8 +34,9 @@ static struct drv_hv *open_fake(bool unplug)
     autocfg cfg = cfg_new_defaults();
     struct err *err = NULL;
     assert_int_equal(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
-    assert_int_equal(cfg_set(cfg, "fake", "topology",
-                             "nodes=2,sockets=1,cores=4,threads=2,mem_mib=8192", &err), 0);
+    assert_int_equal(
+        cfg_set(cfg, "fake", "topology", "nodes=2,sockets=1,cores=4,threads=2,mem_mib=8192", &err),
+        0);
     assert_int_equal(cfg_set(cfg, "fake", "vcpu_unplug", unplug ? "true" : "false", &err), 0);
     struct drv_hv *hv = drv_hv_open(NULL, cfg, &err);
     assert_non_null(hv);
@@ -44,8 +45,8 @@ static struct drv_hv *open_fake(bool unplug)
 
 static struct drv_shape shape_of(double vcpu, int online, double mem)
 {
-    struct drv_shape s = {.vcpus_online = online, .vcpus_max = 4, .mem_max_mib = 2048,
-                          .numa_node = -1};
+    struct drv_shape s = {
+        .vcpus_online = online, .vcpus_max = 4, .mem_max_mib = 2048, .numa_node = -1};
     s.res.v[DRV_RES_VCPU] = vcpu;
     s.res.v[DRV_RES_MEM_MIB] = mem;
     return s;
@@ -244,7 +245,7 @@ static void test_shape_diff_units(void **state)
 {
     (void)state;
     struct drv_shape a = shape_of(1.5, 2, 1024), b = a;
-    b.res.v[DRV_RES_MEM_MIB] += 0.0001; /* below a KiB: the balloon cannot tell */
+    b.res.v[DRV_RES_MEM_MIB] += 0.0001;    /* below a KiB: the balloon cannot tell */
     b.res.v[DRV_RES_NET_OUT_MBPS] = 0.001; /* 0.125 KB/s rounds to 0 */
     assert_int_equal(drv_hv_shape_diff(&a, &b, 100000), 0);
     b.res.v[DRV_RES_DISK_WRITE_MBPS] = 0.5;
@@ -366,8 +367,10 @@ static void test_capabilities(void **state)
     assert_non_null(caps);
     assert_non_null(strstr(caps, "<cells num='2'>"));
     /* core 0 of node 0 has threads 0 and 8 (8 cores in all) */
-    assert_non_null(strstr(caps, "<cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0,8'/>"));
-    assert_non_null(strstr(caps, "<cpu id='12' socket_id='1' die_id='0' core_id='0' siblings='4,12'/>"));
+    assert_non_null(
+        strstr(caps, "<cpu id='0' socket_id='0' die_id='0' core_id='0' siblings='0,8'/>"));
+    assert_non_null(
+        strstr(caps, "<cpu id='12' socket_id='1' die_id='0' core_id='0' siblings='4,12'/>"));
 }
 
 static void test_console(void **state)
@@ -387,16 +390,11 @@ static void test_console(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_backend_registry),
-        cmocka_unit_test(test_spec_checks),
-        cmocka_unit_test(test_lifecycle_events),
-        cmocka_unit_test(test_reshape_knobs),
-        cmocka_unit_test(test_shape_diff_units),
-        cmocka_unit_test(test_sampling),
-        cmocka_unit_test(test_reconcile),
-        cmocka_unit_test(test_disconnect),
-        cmocka_unit_test(test_capabilities),
-        cmocka_unit_test(test_console),
+        cmocka_unit_test(test_backend_registry), cmocka_unit_test(test_spec_checks),
+        cmocka_unit_test(test_lifecycle_events), cmocka_unit_test(test_reshape_knobs),
+        cmocka_unit_test(test_shape_diff_units), cmocka_unit_test(test_sampling),
+        cmocka_unit_test(test_reconcile),        cmocka_unit_test(test_disconnect),
+        cmocka_unit_test(test_capabilities),     cmocka_unit_test(test_console),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

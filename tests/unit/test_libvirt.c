@@ -43,8 +43,8 @@ static void spec_of(struct drv_hv_guest_spec *spec)
     spec->image.cmdline = (char *)"console=ttyS0 quiet";
     spec->image.disk_base = (char *)"/img/base.qcow2";
     spec->nvifs = 2;
-    spec->shape = (struct drv_shape){.vcpus_online = 2, .vcpus_max = 4, .mem_max_mib = 1024,
-                                     .numa_node = 0};
+    spec->shape =
+        (struct drv_shape){.vcpus_online = 2, .vcpus_max = 4, .mem_max_mib = 1024, .numa_node = 0};
     spec->shape.res.v[DRV_RES_VCPU] = 1.5;
     spec->shape.res.v[DRV_RES_MEM_MIB] = 512;
     spec->shape.res.v[DRV_RES_NET_IN_MBPS] = 100;
@@ -164,8 +164,7 @@ static void test_meta_bad(void **state)
     assert_int_equal(lv_meta_parse("<instance/>", &m, &err), -1);
     assert_non_null(strstr(err->msg, "no shape"));
     err_clear(&err);
-    assert_int_equal(lv_meta_parse("<instance><shape vcpus_online='x'/></instance>", &m, &err),
-                     -1);
+    assert_int_equal(lv_meta_parse("<instance><shape vcpus_online='x'/></instance>", &m, &err), -1);
     err_clear(&err);
     assert_int_equal(lv_run_parse("<run started='1700000000123'/>"), 1700000000123LL);
     assert_true(lv_cfg_caps_hw_virt("<capabilities><host><cpu><feature name='vmx'/></cpu>"
@@ -181,12 +180,12 @@ static void test_event_map(void **state)
     (void)state;
     enum drv_hv_event_type t;
     const char *why;
-    assert_true(lv_guest_event_map(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_CRASHED, &t,
-                                   &why));
+    assert_true(
+        lv_guest_event_map(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_CRASHED, &t, &why));
     assert_int_equal(t, DRV_HV_EVENT_STOPPED);
     assert_string_equal(why, "crashed");
-    assert_true(lv_guest_event_map(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_SAVED, &t,
-                                   &why));
+    assert_true(
+        lv_guest_event_map(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_SAVED, &t, &why));
     assert_int_equal(t, DRV_HV_EVENT_SUSPENDED);
     assert_false(lv_guest_event_map(VIR_DOMAIN_EVENT_SHUTDOWN, 0, &t, &why));
 }
@@ -208,8 +207,8 @@ static void test_guest_knobs(void **state)
 {
     (void)state;
     struct err *err = NULL;
-    struct lv_host *h = lv_host_open("test:///default", 1000, noop_lifecycle, noop_conn, NULL,
-                                     &err);
+    struct lv_host *h =
+        lv_host_open("test:///default", 1000, noop_lifecycle, noop_conn, NULL, &err);
     assert_non_null(h);
     virConnectPtr c = lv_host_conn(h, NULL, &err);
     assert_non_null(c);
@@ -272,8 +271,8 @@ static void test_backend_on_test_driver(void **state)
     memset(&spec, 0, sizeof(spec));
     snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
     spec.image.kernel = (char *)"/img/vmlinuz";
-    spec.shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 512,
-                                    .numa_node = -1};
+    spec.shape =
+        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 512, .numa_node = -1};
     spec.shape.res.v[DRV_RES_VCPU] = 1;
     spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
