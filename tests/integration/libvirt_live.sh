@@ -37,6 +37,11 @@ VIRSH="virsh -q -c $LIBVIRT_URI"
 HVCTL="$SCULPT_BIN/hvctl"
 # software emulation, as on CI machines without /dev/kvm
 VT=${SCULPT_TEST_VIRT_TYPE:-qemu}
+hvctl() { # a separate sculpt process on the same libvirtd
+    "$HVCTL" -o DEFAULT.log_level=error -o "libvirt.connection_uri=$LIBVIRT_URI" \
+        -o "libvirt.virt_type=$VT" -o "libvirt.instances_path=$T/instances" \
+        -o libvirt.max_vcpus=4 "$@" 2>>"$T/hvctl.err"
+}
 hv_session_start "$T" "$HVCTL" -o DEFAULT.log_level=warning \
     -o "libvirt.connection_uri=$LIBVIRT_URI" -o "libvirt.virt_type=$VT" \
     -o "libvirt.instances_path=$T/instances" -o libvirt.mem_stats_period_seconds=1 \
@@ -188,6 +193,15 @@ hv info uuid=$U || fail "info after the restart"
 check "still running, same id" test "$(kv state "$HV_OUT") $(kv id "$HV_OUT")" = "running $ID"
 check "still one boot" test "$(grep -c GUEST-INIT-READY "$LOG")" = 1
 
+# ---- a sculpt that starts anew adopts the guest from libvirt alone ----
+out=$(hvctl spec uuid=$U) || fail "spec from a new process: $out"
+check "spec kept in the domain" test "$(kv kernel "$out") $(kv vifs "$out")" = "$G/vmlinuz 1"
+out=$(hvctl list) || fail "list from a new process: $out"
+line=$(printf '%s\n' "$out" | grep "^GUEST $U")
+check "adopted: ours, running, knobs read back" test \
+    "$(kv ours "$line") $(kv state "$line") $(kv actual "$line") $(kv vcpu "$line") $(kv net_in_mbps "$line")" = \
+    "1 running 3 2 10"
+
 # ---- reconcile after a change behind sculpt's back ----
 $VIRSH schedinfo $DOM --live --set vcpu_quota=20000 >/dev/null || fail "virsh schedinfo"
 $VIRSH setmem $DOM 200M --live || fail "virsh setmem"
@@ -251,4 +265,5 @@ check "files gone" test ! -e "$DIR"
 check "base image untouched" test "$(sha256sum "$G/base.qcow2" | cut -d' ' -f1)" = "$base_sum"
 hv info uuid=$U && fail "info of a destroyed guest"
 hv_session_stop || fail "hvctl ended badly"
+! grep -q Sanitizer "$T/hvctl.err" 2>/dev/null || { cat "$T/hvctl.err" >&2; fail "sanitizer report"; }
 echo "libvirt_live passed in $(( $(date +%s) - t0 ))s"
