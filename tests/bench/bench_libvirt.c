@@ -175,9 +175,9 @@ int main(int argc, char **argv)
         return 2;
     }
     const char *uri = argv[1], *inst = argv[2], *guest = argv[3];
-    int rounds = argc > 4 ? atoi(argv[4]) : 6;
+    int rounds = argc > 4 ? atoi(argv[4]) : 30;
     const char *vt = argc > 5 ? argv[5] : "qemu";
-    int per_block = 10; /* even: a bare block ends where it began */
+    int per_block = 2; /* even: a bare block ends where it began */
     struct err *err = NULL;
 
     struct cfg *cfg = cfg_new_defaults();

@@ -14,5 +14,5 @@ guest=$(tiny_guest_dir)
 "$stack" start "$tmp" >/dev/null
 . "$tmp/env/libvirt.env"
 "$SCULPT_BIN/../bench/bench_libvirt" "$LIBVIRT_URI" "$tmp/instances" "$guest" \
-    "${SCULPT_BENCH_ROUNDS:-6}" "${SCULPT_BENCH_VIRT_TYPE:-qemu}"
+    "${SCULPT_BENCH_ROUNDS:-30}" "${SCULPT_BENCH_VIRT_TYPE:-qemu}"
 echo "targets: reshape_overhead_ratio <= 1.1 (only changed knobs, nothing done twice); live_guest_restarts 0"
