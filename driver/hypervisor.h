@@ -345,8 +345,11 @@ int drv_hv_resume(struct drv_hv *hv, const char *uuid, struct err **err);
  * the shape in force.  The maxima (vcpus_max, mem_max_mib) must equal the
  * defined ones (changing them needs drv_hv_resize_cold()).  A vCPU shrink
  * where unplug is unsupported keeps the vCPUs online and lowers the quota
- * (report->vcpus_kept).  `report` may be NULL.  On failure the knobs
- * already changed stay changed and the next reshape retries the rest. */
+ * (report->vcpus_kept).  A guest that is off keeps `to` for its next
+ * start.  `report` may be NULL.  On failure the knobs already changed stay
+ * changed and the next reshape retries the rest.  INVALID for a bad shape
+ * or other maxima, CAPACITY beyond the host policy, NOT_FOUND, UNAVAILABLE
+ * while the hypervisor is unreachable. */
 int drv_hv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
                    struct drv_hv_reshape_report *report, struct err **err);
 /* What a Nova resize does: stop, redefine with `to` (maxima may change),

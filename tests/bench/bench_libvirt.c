@@ -25,11 +25,13 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/uuid.h"
 #include "driver/hypervisor.h"
 
-#define UUID "bec4b1e5-0000-4000-8000-00000000b001"
-#define NAME "sculpt-" UUID
 #define MAXS 512
+
+/* A fresh uuid per run: tap names are host-wide and runs may overlap. */
+static char UUID[UUID_STR_LEN];
 
 static void die(const char *what, struct err *e)
 {
@@ -179,6 +181,8 @@ int main(int argc, char **argv)
     const char *vt = argc > 5 ? argv[5] : "qemu";
     int per_block = 2; /* even: a bare block ends where it began */
     struct err *err = NULL;
+    if (uuid_generate(UUID, &err) < 0)
+        die("uuid", err);
 
     struct cfg *cfg = cfg_new_defaults();
     if (cfg_set(cfg, "DEFAULT", "log_level", "warning", &err) < 0 ||
@@ -198,7 +202,7 @@ int main(int argc, char **argv)
     /* the tiny guest, 1 vCPU online of 4 */
     struct drv_hv_guest_spec spec;
     memset(&spec, 0, sizeof(spec));
-    snprintf(spec.uuid, sizeof(spec.uuid), UUID);
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", UUID);
     autofree char *kernel = xasprintf("%s/vmlinuz", guest);
     autofree char *initrd = xasprintf("%s/initrd.gz", guest);
     autofree char *disk = xasprintf("%s/base.qcow2", guest);

@@ -52,7 +52,8 @@ check "virt type $VT" test "$(kv virt_type "$HV_OUT")" = "$VT"
 hv caps || fail "capabilities"
 printf '%s\n' "$HV_OUT" | grep -q "<cells num=" || fail "capabilities without NUMA cells"
 
-U=5c0ab1e5-0000-4000-8000-00000000000a
+# a fresh uuid per run: tap names are host-wide and runs may overlap
+U=$(cat /proc/sys/kernel/random/uuid)
 DOM=sculpt-$U
 DIR=$T/instances/$U
 LOG=$DIR/console.log
@@ -71,7 +72,7 @@ check "overlay backed by the base" sh -c "qemu-img info -U '$DIR/disk' | grep -q
 hv spawn uuid=$U kernel=$G/vmlinuz vcpu=1 mem_mib=256 online=1 max=3 mem_max=512 &&
     fail "second spawn of the same uuid"
 check "duplicate spawn is CONFLICT" sh -c "printf '%s' \"\$0\" | grep -q '^ERR spawn CONFLICT'" "$HV_OUT"
-hv spawn uuid=5c0ab1e5-0000-4000-8000-00000000000b kernel=$G/vmlinuz vcpu=1 mem_mib=256 \
+hv spawn uuid=$(cat /proc/sys/kernel/random/uuid) kernel=$G/vmlinuz vcpu=1 mem_mib=256 \
     online=1 max=64 mem_max=512 && fail "spawn above the host policy"
 check "above host policy is CAPACITY" sh -c "printf '%s' \"\$0\" | grep -q '^ERR spawn CAPACITY'" "$HV_OUT"
 
@@ -255,7 +256,7 @@ hv wait-event type=stopped uuid=$U timeout_ms=60000 || fail "shutdown inside not
 check "shut down inside, not by sculpt" test "$(kv by_sculpt "$HV_OUT") $(kv reason "$HV_OUT")" = "0 shutdown"
 
 # ---- errors name the call and the domain ----
-hv reshape uuid=5c0ab1e5-0000-4000-8000-0000000000ff && fail "reshape of nothing"
+hv reshape uuid=$(cat /proc/sys/kernel/random/uuid) && fail "reshape of nothing"
 check "NOT_FOUND with the call" sh -c "printf '%s' \"\$0\" | grep -q 'ERR reshape NOT_FOUND .*virDomainLookupByUUIDString'" "$HV_OUT"
 
 # ---- destroy ----
