@@ -143,6 +143,11 @@ hv_session_start() {
 
 hv() {
     _off=$(wc -c <"$HV_DIR/hv.out")
+    if ! kill -0 "$HV_PID" 2>/dev/null; then
+        echo "hv: hvctl is gone; its stderr:" >&2
+        tail -n 20 "$HV_DIR/hv.err" >&2
+        return 1
+    fi
     echo "$*" >&9
     _end=$(( $(date +%s) + ${HV_TIMEOUT:-180} ))
     while :; do

@@ -16,7 +16,7 @@ cleanup() {
     "$STACK" stop "$T" >/dev/null 2>&1 || true
     rm -rf "$T"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT INT TERM PIPE
 
 fail() {
     echo "FAILED: $*" >&2
@@ -35,6 +35,7 @@ G=$(tiny_guest_dir)
 . "$T/env/libvirt.env"
 VIRSH="virsh -q -c $LIBVIRT_URI"
 HVCTL="$SCULPT_BIN/hvctl"
+[ -x "$HVCTL" ] || fail "no $HVCTL (make O=... integration builds it)"
 # software emulation, as on CI machines without /dev/kvm
 VT=${SCULPT_TEST_VIRT_TYPE:-qemu}
 hvctl() { # a separate sculpt process on the same libvirtd
