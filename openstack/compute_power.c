@@ -3,6 +3,7 @@
  * compute acts on the guest and saves the final state guarded by that
  * task state, inside an instance action event (nova/compute/manager.py). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/config.h"
@@ -17,52 +18,70 @@
 
 LOG_INIT("openstack.compute_power");
 
-/* nova's [DEFAULT] shutdown_timeout: how long a guest may take to honour
- * an ACPI shutdown before it is switched off. */
-#define POWER_SHUTDOWN_TIMEOUT_S 60
-
 struct power_op {
     const char *method;
     const char *expected[4];   /* task states for the final save */
     const char *vm_state;      /* final vm_state */
-    int (*act)(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err);
+    int (*act)(struct os_compute *c, struct os_inst *i, const json_t *args, struct err **err);
 };
 
-static int act_stop(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+/* How long a clean shutdown may take: the image's os_shutdown_timeout
+ * (kept by Nova in system_metadata), else [DEFAULT] shutdown_timeout --
+ * nova/compute/manager.py _get_power_off_values. */
+static int power_shutdown_timeout(const struct os_compute *c, const struct os_inst *i)
+{
+    json_t *sm = ovo_get(i->prim, "system_metadata");
+    const char *v = json_string_value(json_object_get(sm, "image_os_shutdown_timeout"));
+    if (v && *v) {
+        char *end;
+        long t = strtol(v, &end, 10);
+        if (*end == '\0' && t >= 0 && t <= 86400)
+            return (int)t;
+    }
+    return (int)c->cfg->shutdown_timeout;
+}
+
+static int act_stop(struct os_compute *c, struct os_inst *i, const json_t *args,
+                    struct err **err)
 {
     json_t *clean = json_object_get(args, "clean_shutdown");
-    int timeout = json_is_false(clean) ? 0 : POWER_SHUTDOWN_TIMEOUT_S;
-    return drv_hv_power_off(hv, uuid, timeout, err);
+    int timeout = json_is_false(clean) ? 0 : power_shutdown_timeout(c, i);
+    return drv_hv_power_off(c->hv, os_inst_uuid(i), timeout, err);
 }
 
-static int act_start(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+static int act_start(struct os_compute *c, struct os_inst *i, const json_t *args,
+                    struct err **err)
 {
     (void)args;
-    return drv_hv_power_on(hv, uuid, err);
+    return drv_hv_power_on(c->hv, os_inst_uuid(i), err);
 }
 
-static int act_pause(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+static int act_pause(struct os_compute *c, struct os_inst *i, const json_t *args,
+                    struct err **err)
 {
     (void)args;
-    return drv_hv_pause(hv, uuid, err);
+    return drv_hv_pause(c->hv, os_inst_uuid(i), err);
 }
 
-static int act_unpause(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+static int act_unpause(struct os_compute *c, struct os_inst *i, const json_t *args,
+                    struct err **err)
 {
     (void)args;
-    return drv_hv_unpause(hv, uuid, err);
+    return drv_hv_unpause(c->hv, os_inst_uuid(i), err);
 }
 
-static int act_suspend(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+static int act_suspend(struct os_compute *c, struct os_inst *i, const json_t *args,
+                    struct err **err)
 {
     (void)args;
-    return drv_hv_suspend(hv, uuid, err);
+    return drv_hv_suspend(c->hv, os_inst_uuid(i), err);
 }
 
-static int act_resume(struct drv_hv *hv, const char *uuid, const json_t *args, struct err **err)
+static int act_resume(struct os_compute *c, struct os_inst *i, const json_t *args,
+                    struct err **err)
 {
     (void)args;
-    return drv_hv_resume(hv, uuid, err);
+    return drv_hv_resume(c->hv, os_inst_uuid(i), err);
 }
 
 static const struct power_op op_stop = {"stop_instance", {"powering-off"}, "stopped", act_stop};
@@ -94,7 +113,7 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
     snprintf(event, sizeof(event), "compute_%s", op->method);
     os_inst_event_start(i, event);
 
-    if (op->act(c->hv, os_inst_uuid(i), req->msg->args, err) < 0) {
+    if (op->act(c, i, req->msg->args, err) < 0) {
         if (err_code_of(*err) == ERR_NOT_FOUND)
             os_fault_instance_not_found(&req->fault, os_inst_uuid(i));
         os_compute_fail_op(c, i, event, *err);
@@ -196,13 +215,18 @@ int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct e
         os_inst_event_finish(i, event, *err);
         return -1;
     }
-    /* A stopped guest is started by a hard reboot, as nova's libvirt
-     * driver does. */
+    /* As nova's libvirt driver: a soft reboot is a clean shutdown and a
+     * start, falling back to switching the guest off when it does not
+     * shut down in time (a guest that ignores ACPI still reboots); a hard
+     * reboot starts a fresh QEMU.  A stopped guest is simply started. */
     int rc;
     if (power_now(c, os_inst_uuid(i)) == DRV_POWER_SHUTDOWN)
         rc = drv_hv_power_on(c->hv, os_inst_uuid(i), err);
-    else
-        rc = drv_hv_reboot(c->hv, os_inst_uuid(i), hard, err);
+    else if (hard)
+        rc = drv_hv_reboot(c->hv, os_inst_uuid(i), true, err);
+    else if ((rc = drv_hv_power_off(c->hv, os_inst_uuid(i), power_shutdown_timeout(c, i),
+                                    err)) == 0)
+        rc = drv_hv_power_on(c->hv, os_inst_uuid(i), err);
     if (rc < 0) {
         if (err_code_of(*err) == ERR_NOT_FOUND)
             os_fault_instance_not_found(&req->fault, os_inst_uuid(i));

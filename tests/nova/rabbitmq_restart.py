@@ -116,7 +116,15 @@ def main():
          lambda: [s for s in nova.services.list(host=host, binary='nova-compute')
                   if s.state == 'up'], 120)
     say('service %s up in Nova' % host)
-    time.sleep(2)
+
+    def answered_after():
+        try:
+            r = json.load(open(out_file))
+        except (OSError, ValueError):
+            return None
+        return [t for t in r['answered'] if t >= back]
+    # the Python client reconnects on its own schedule (oslo's backoff)
+    wait('the client answered after the restart', answered_after, 90)
     open(stop_file, 'w').close()
     if load.wait(60) != 0:
         fail('the RPC load generator failed')

@@ -41,6 +41,8 @@ while time.time() < end and not (a.stop_file and os.path.exists(a.stop_file)):
     except Exception:  # noqa: B902 - any failure while the broker is away
         res['failed'].append(time.time())
         time.sleep(0.5)
+    # progress for whoever watches, replaced atomically
+    with open(a.out + '.tmp', 'w') as f:
+        json.dump(res, f)
+    os.rename(a.out + '.tmp', a.out)
     time.sleep(0.2)
-with open(a.out, 'w') as f:
-    json.dump(res, f)

@@ -14,6 +14,7 @@
 # Everything runs in a temporary RUN_DIR on free ports and is stopped by PID
 # at the end.  NOVA_TEST_KEEP=1 keeps the stack running (prints RUN_DIR);
 # NOVA_TEST_PHASES="rpc e2e" runs only those phases.
+# Phase scripts live in tests/nova/.
 set -eu
 top=${SCULPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
