@@ -27,7 +27,16 @@ pkgs_engine="libvirt-clients libvirt-daemon-driver-qemu"
 pkgs_libvirt="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   qemu-utils cpio util-linux"
 
-groups=${*:-"build tools db api engine libvirt"}
+# nova: RabbitMQ, a real Nova Zed control plane (Keystone, Placement,
+# Glance, nova-api, -conductor, -scheduler, run under uwsgi) for
+# contrib/stack/{rabbitmq,nova}.sh, python3-nova and oslo.messaging as the
+# real RPC client of the tests, the OpenStack clients, and tempest.
+pkgs_nova="rabbitmq-server keystone placement-api nova-api nova-conductor nova-scheduler
+  glance-api uwsgi-plugin-python3 python3-nova python3-oslo.messaging python3-kombu
+  python3-psycopg2 python3-openstackclient python3-osc-placement python3-novaclient
+  python3-glanceclient python3-keystoneclient tempest"
+
+groups=${*:-"build tools db api engine libvirt nova"}
 want=""
 for g in $groups; do
     eval "list=\${pkgs_$g:-}"
@@ -52,6 +61,16 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "install-deps: installing$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
+# Servers (RabbitMQ, Keystone, PostgreSQL...) must not be started on their
+# default ports by their packages: every service here is started by hand
+# under the run folder.  Forbid it for the install (invoke-rc.d asks
+# policy-rc.d), unless the machine already has a policy of its own.
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod +x "$policy"
+    trap 'rm -f "$policy"' EXIT
+fi
 apt_install() {
     apt-get -o DPkg::Lock::Timeout=900 install -y -q --no-install-recommends "$@" >&2
 }

@@ -31,6 +31,18 @@ for s in $services; do
     fi
 done
 
+# The cloud, summed up once its services run.
+if [ -f "$run/env/sculpt.env" ] && [ -f "$run/env/nova.env" ]; then
+    . "$run/env/sculpt.env"
+    . "$run/env/nova.env"
+    echo "=== the cloud"
+    echo "Nova (Zed) with sculpt-compute as compute host $SCULPT_HOST"
+    echo "  openstack CLI:  set -a; . $run/env/nova.env; set +a; openstack server list"
+    echo "  sculpt REST API: $SCULPT_API_URL  (token: $SCULPT_API_TOKEN)"
+    echo "  dashboard:      $SCULPT_DASHBOARD"
+    echo
+fi
+
 data="$top/tests/data/traces"
 for f in bitbrains azure-cpu alibaba-machines; do
     echo "=== sculpt-replay --format $f $data/$f"
@@ -54,3 +66,5 @@ if [ -d "$full" ]; then
     echo
     "$bin/sculpt-replay" --format alibaba-machines "$full/alibaba-cluster-trace-v2018-machines"
 fi
+[ -n "${SCULPT_DASHBOARD:-}" ] && echo "=== dashboard: $SCULPT_DASHBOARD"
+exit 0

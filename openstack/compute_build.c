@@ -136,6 +136,68 @@ static void build_fail(struct os_compute *c, struct os_inst *i, const struct err
     os_inst_event_finish(i, BUILD_EVENT, failure);
 }
 
+/* The engine refused the request and Nova gave alternates: hand it back
+ * to the conductor to try the next host, as nova-compute does with a
+ * RescheduledException (protocol.md 7.3).  Returns 0 when rescheduled,
+ * -1 when there is nothing to reschedule to (the caller fails the build). */
+static int build_reschedule(struct os_compute *c, struct os_inst *i, const struct os_msg *m,
+                            const struct err *why)
+{
+    const json_t *args = m->args;
+    json_t *fp = json_object_get(args, "filter_properties");
+    json_t *retry = json_object_get(fp, "retry");
+    json_t *host_list = json_object_get(args, "host_list");
+    if (!json_is_object(retry) || !json_is_array(host_list) || json_array_size(host_list) == 0)
+        return -1;
+    autoerr struct err *e = NULL;
+    log_info("refused here, %zu alternate host(s): rescheduling", json_array_size(host_list));
+    os_inst_set_str(i, "task_state", "scheduling");
+    os_inst_set_str(i, "host", NULL);
+    os_inst_set_str(i, "node", NULL);
+    if (os_inst_save(i, NULL, NULL, &e) < 0) {
+        log_err(LOG_LEVEL_WARN, e, "reschedule not saved: failing the build instead");
+        return -1;
+    }
+    if (c->placement && os_placement_delete_allocations(c->placement, os_inst_uuid(i), &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "allocations not released before the reschedule");
+    json_auto_t *fp2 = json_deep_copy(fp);
+    json_t *retry2 = json_object_get(fp2, "retry");
+    json_object_set_new(retry2, "exc_reason", json_string(why->msg));
+    json_object_set_new(retry2, "exc", json_pack("[s]", why->msg));
+    json_auto_t *cargs = json_pack(
+        "{s:[O], s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:[O]}", "instances", i->prim, "image",
+        json_object_get(args, "image") ? json_object_get(args, "image") : json_object(),
+        "filter_properties", fp2, "admin_password",
+        json_object_get(args, "admin_password") ? json_object_get(args, "admin_password")
+                                                : json_null(),
+        "injected_files",
+        json_object_get(args, "injected_files") ? json_object_get(args, "injected_files")
+                                                : json_array(),
+        "requested_networks",
+        json_object_get(args, "requested_networks") ? json_object_get(args, "requested_networks")
+                                                    : json_null(),
+        "security_groups",
+        json_object_get(args, "security_groups") ? json_object_get(args, "security_groups")
+                                                 : json_array(),
+        "request_spec",
+        json_object_get(args, "request_spec") ? json_object_get(args, "request_spec")
+                                              : json_null(),
+        "host_lists", host_list);
+    static const struct os_rpc_target t = {.topic = "conductor", .namespace = "compute_task",
+                                           .version = "1.19"};
+    if (!cargs || os_rpc_cast(c->msg->client, &t, "build_instances", cargs, m->ctx, &e) < 0) {
+        log_err(LOG_LEVEL_ERROR, e, "reschedule cast failed");
+        return -1;
+    }
+    pthread_mutex_lock(&c->lock);
+    c->failed_builds++;
+    c->resources_dirty = true;
+    pthread_mutex_unlock(&c->lock);
+    os_compute_untrack(c, os_inst_uuid(i));
+    os_inst_event_finish(i, BUILD_EVENT, why);
+    return 0;
+}
+
 /* A delete came while we built: undo our part, the delete does the rest. */
 static void build_abort_for_delete(struct os_compute *c, struct os_inst *i, bool spawned,
                                    const struct err *why)
@@ -190,7 +252,8 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     int64_t intent = 0;
     int rc = os_compute_engine_place(c, i, &spec.shape, err);
     if (rc < 0) {
-        build_fail(c, i, *err, false);
+        if (err_code_of(*err) != ERR_CAPACITY || build_reschedule(c, i, req->msg, *err) < 0)
+            build_fail(c, i, *err, false);
         drv_hv_guest_spec_release(&spec);
         return -1;
     }

@@ -21,7 +21,9 @@
 #   SCULPT_LOG_LEVEL       debug|info|warning|error (default info)
 #
 # Writes RUN_DIR/env/$SCULPT_NAME.env: SCULPT_HOST SCULPT_CONF SCULPT_PID
-# SCULPT_API_URL SCULPT_API_TOKEN SCULPT_LOG SCULPT_IMAGE_ID SCULPT_FLAVOR_ID.
+# SCULPT_API_URL SCULPT_API_TOKEN SCULPT_DASHBOARD SCULPT_LOG, and after the
+# demo set-up SCULPT_IMAGE_ID SCULPT_KERNEL_ID SCULPT_RAMDISK_ID
+# SCULPT_FLAVOR_ID SCULPT_FLAVOR_ALT_ID.
 set -eu
 action=${1:-}
 run=${2:-}
@@ -116,6 +118,7 @@ SCULPT_PID=$(cat "$dir/sculpt-compute.pid")
 SCULPT_LOG=$dir/sculpt-compute.log
 SCULPT_API_URL=http://127.0.0.1:$(cat "$dir/api_port")
 SCULPT_API_TOKEN=$(cat "$dir/api_token")
+SCULPT_DASHBOARD=http://127.0.0.1:$(cat "$dir/api_port")/dashboard/#token=$(cat "$dir/api_token")
 EOF
     [ -f "$dir/demo.env" ] && cat "$dir/demo.env" >>"$envf.tmp"
     mv "$envf.tmp" "$envf"
@@ -151,6 +154,7 @@ start() {
     write_client_env
     say "running (pid $(cat "$dir/sculpt-compute.pid")) as Nova host $host, REST API http://127.0.0.1:$(cat "$dir/api_port")/"
     demo
+    say "dashboard: http://127.0.0.1:$(cat "$dir/api_port")/dashboard/#token=$(cat "$dir/api_token")"
 }
 
 # The tiny guest in Glance, flavors, and demo servers.
