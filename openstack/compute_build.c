@@ -136,6 +136,13 @@ static void build_fail(struct os_compute *c, struct os_inst *i, const struct err
     os_inst_event_finish(i, BUILD_EVENT, failure);
 }
 
+/* An argument of the request, or `dflt` (borrowed) when absent. */
+static json_t *build_arg(const json_t *args, const char *key, json_t *dflt)
+{
+    json_t *v = json_object_get(args, key);
+    return v ? v : dflt;
+}
+
 /* The engine refused the request and Nova gave alternates: hand it back
  * to the conductor to try the next host, as nova-compute does with a
  * RescheduledException (protocol.md 7.3).  Returns 0 when rescheduled,
@@ -164,25 +171,15 @@ static int build_reschedule(struct os_compute *c, struct os_inst *i, const struc
     json_t *retry2 = json_object_get(fp2, "retry");
     json_object_set_new(retry2, "exc_reason", json_string(why->msg));
     json_object_set_new(retry2, "exc", json_pack("[s]", why->msg));
-    json_auto_t *cargs = json_pack(
-        "{s:[O], s:O, s:O, s:O, s:O, s:O, s:O, s:O, s:[O]}", "instances", i->prim, "image",
-        json_object_get(args, "image") ? json_object_get(args, "image") : json_object(),
-        "filter_properties", fp2, "admin_password",
-        json_object_get(args, "admin_password") ? json_object_get(args, "admin_password")
-                                                : json_null(),
-        "injected_files",
-        json_object_get(args, "injected_files") ? json_object_get(args, "injected_files")
-                                                : json_array(),
-        "requested_networks",
-        json_object_get(args, "requested_networks") ? json_object_get(args, "requested_networks")
-                                                    : json_null(),
-        "security_groups",
-        json_object_get(args, "security_groups") ? json_object_get(args, "security_groups")
-                                                 : json_array(),
-        "request_spec",
-        json_object_get(args, "request_spec") ? json_object_get(args, "request_spec")
-                                              : json_null(),
-        "host_lists", host_list);
+    /* nova/conductor/rpcapi.py build_instances, version 1.19 */
+    json_auto_t *cargs = json_pack("{s:[O], s:O, s:O, s:[O]}", "instances", i->prim,
+                                   "filter_properties", fp2, "request_spec",
+                                   build_arg(args, "request_spec", json_null()), "host_lists",
+                                   host_list);
+    static const char *const passed[] = {"image", "admin_password", "injected_files",
+                                         "requested_networks", "security_groups"};
+    for (size_t k = 0; cargs && k < ARRAY_SIZE(passed); k++)
+        json_object_set(cargs, passed[k], build_arg(args, passed[k], json_null()));
     static const struct os_rpc_target t = {.topic = "conductor", .namespace = "compute_task",
                                            .version = "1.19"};
     if (!cargs || os_rpc_cast(c->msg->client, &t, "build_instances", cargs, m->ctx, &e) < 0) {

@@ -147,41 +147,19 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
     return 0;
 }
 
-int os_compute_stop_instance(struct os_rpc_req *req, json_t **result, struct err **err)
-{
-    (void)result;
-    return power_run(&op_stop, req, err);
-}
-
-int os_compute_start_instance(struct os_rpc_req *req, json_t **result, struct err **err)
-{
-    (void)result;
-    return power_run(&op_start, req, err);
-}
-
-int os_compute_pause_instance(struct os_rpc_req *req, json_t **result, struct err **err)
-{
-    (void)result;
-    return power_run(&op_pause, req, err);
-}
-
-int os_compute_unpause_instance(struct os_rpc_req *req, json_t **result, struct err **err)
-{
-    (void)result;
-    return power_run(&op_unpause, req, err);
-}
-
-int os_compute_suspend_instance(struct os_rpc_req *req, json_t **result, struct err **err)
-{
-    (void)result;
-    return power_run(&op_suspend, req, err);
-}
-
-int os_compute_resume_instance(struct os_rpc_req *req, json_t **result, struct err **err)
-{
-    (void)result;
-    return power_run(&op_resume, req, err);
-}
+/* The handlers of the table above, one per operation. */
+#define POWER_HANDLER(name)                                                                    \
+    int os_compute_##name##_instance(struct os_rpc_req *req, json_t **result, struct err **err) \
+    {                                                                                          \
+        (void)result;                                                                          \
+        return power_run(&op_##name, req, err);                                                \
+    }
+POWER_HANDLER(stop)
+POWER_HANDLER(start)
+POWER_HANDLER(pause)
+POWER_HANDLER(unpause)
+POWER_HANDLER(suspend)
+POWER_HANDLER(resume)
 
 /* SOFT: rebooting -> reboot_pending -> reboot_started -> done; HARD the
  * same with the _hard states (nova's reboot_instance). */
