@@ -40,6 +40,14 @@ cleanup() {
         exit $rc
     fi
     for n in kvm1 fake1; do SCULPT_NAME=$n "$stack/sculpt.sh" stop "$run" >/dev/null 2>&1; done
+    # The sanitized build reports leaks and errors at exit, on stderr.
+    for f in "$run"/kvm1/sculpt-compute.out "$run"/fake1/sculpt-compute.out; do
+        if [ -f "$f" ] && grep -q "Sanitizer" "$f"; then
+            echo "---- sanitizer report in $f"
+            head -n 60 "$f"
+            rc=1
+        fi
+    done
     "$stack/nova.sh" stop "$run" >/dev/null 2>&1
     [ -x "$stack/libvirt.sh" ] && "$stack/libvirt.sh" stop "$run" >/dev/null 2>&1
     "$stack/rabbitmq.sh" stop "$run" >/dev/null 2>&1
