@@ -10,12 +10,14 @@ set -a
 . "$run/env/$name.env"
 set +a
 ws=$run/tempest
+# tempest's commands write tempest.log where they run: run them in $run.
+cd "$run"
 # tempest keeps a registry of workspaces by name (~/.tempest): a name of
 # this run's own, removed again at the end.
 wsname=sculpt-$(basename "$run")
 rm -rf "$ws"
 tempest workspace remove --name "$wsname" >/dev/null 2>&1 || true
-trap 'tempest workspace remove --name "$wsname" >/dev/null 2>&1 || true' EXIT
+trap 'cd "$run" && tempest workspace remove --name "$wsname" >/dev/null 2>&1 || true' EXIT
 tempest init --name "$wsname" "$ws" >"$run/tempest-init.log" 2>&1 ||
     { cat "$run/tempest-init.log" >&2; echo "tempest init failed" >&2; exit 1; }
 cat >"$ws/etc/tempest.conf" <<EOT
