@@ -113,6 +113,10 @@ int os_compute_start(struct os_compute *c, struct err **err)
         return -1;
     if (os_compute_register(c, err) < 0)
         return -1;
+    /* Heartbeats from now on: recovering interrupted operations may take
+     * longer than Nova's service_down_time. */
+    if (os_compute_threads_start(c, err) < 0)
+        return -1;
     if (os_compute_recover(c, err) < 0)
         return -1;
     if (drv_control_start(c->control, err) < 0)
@@ -127,8 +131,6 @@ int os_compute_start(struct os_compute *c, struct err **err)
         .done = compute_rpc_done,
     };
     if (os_messaging_serve(c->msg, &o, OS_COMPUTE_TOPIC, c->host, err) < 0)
-        return -1;
-    if (os_compute_threads_start(c, err) < 0)
         return -1;
     log_info("compute host `%s` serving `compute.%s` (node %s)", c->host, c->host, c->node_uuid);
     return 0;

@@ -291,7 +291,10 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     if (build_images(c, i, image, ctx, &spec, err) < 0)
         goto failed;
     intent = os_compute_intent_begin(c, DB_OP_SPAWN, i, &spec.shape);
-    if (drv_hv_spawn(c->hv, &spec, err) < 0)
+    rc = drv_hv_spawn(c->hv, &spec, err);
+    if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0)
+        rc = drv_hv_spawn(c->hv, &spec, err);
+    if (rc < 0)
         goto failed;
     os_compute_intent_step(c, intent, "started");
     log_info("guest spawned");

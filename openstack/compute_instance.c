@@ -2,10 +2,14 @@
  * handling as Nova's decorators do it, the resource tracker's view, and
  * the operations sculpt does not implement. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "common/clock.h"
+#include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/nova_instance.h"
@@ -101,4 +105,38 @@ int os_compute_unsupported(struct os_rpc_req *req, json_t **result, struct err *
     }
     os_inst_event_finish(i, event, *err);
     return -1;
+}
+
+/* How long a clean shutdown may take: the image's os_shutdown_timeout
+ * (kept by Nova in system_metadata), else [DEFAULT] shutdown_timeout --
+ * nova/compute/manager.py _get_power_off_values. */
+int os_compute_shutdown_timeout(const struct os_compute *c, const struct os_inst *i)
+{
+    json_t *sm = ovo_get(i->prim, "system_metadata");
+    const char *v = json_string_value(json_object_get(sm, "image_os_shutdown_timeout"));
+    if (v && *v) {
+        char *end;
+        long t = strtol(v, &end, 10);
+        if (*end == '\0' && t >= 0 && t <= 86400)
+            return (int)t;
+    }
+    return (int)c->cfg->shutdown_timeout;
+}
+
+int os_compute_hv_retry(struct os_compute *c, int rc, struct err **err)
+{
+    if (rc == 0 || err_code_of(*err) != ERR_UNAVAILABLE)
+        return rc == 0 ? 0 : 1;
+    /* libvirtd went away (a restart): the backend reconnects on its own,
+     * wait for it as long as a request reasonably may. */
+    log_err(LOG_LEVEL_WARN, *err, "hypervisor unavailable: waiting for it to come back");
+    for (int i = 0; i < 60; i++) {
+        struct drv_hv_host h;
+        if (drv_hv_host_info(c->hv, &h, NULL) == 0) {
+            err_clear(err);
+            return -1;
+        }
+        clock_sleep_ms(500);
+    }
+    return 1;
 }

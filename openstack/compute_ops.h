@@ -40,6 +40,16 @@ struct os_inst *os_compute_req_inst(struct os_compute *c, struct os_rpc_req *req
 void os_compute_fail_op(struct os_compute *c, struct os_inst *i, const char *event,
                         const struct err *failure);
 
+/* How long a clean shutdown may take: the image's os_shutdown_timeout
+ * (in system_metadata), else [DEFAULT] shutdown_timeout. */
+int os_compute_shutdown_timeout(const struct os_compute *c, const struct os_inst *i);
+
+/* After a backend call returned rc (with *err when -1): when it failed
+ * because the hypervisor was unreachable, wait (up to 30 s) for the
+ * backend to reconnect and return -1 with *err cleared: the caller tries
+ * once more.  Returns 0 when rc was 0, 1 when the failure stands. */
+int os_compute_hv_retry(struct os_compute *c, int rc, struct err **err);
+
 /* Update the resource tracker's view of an instance from its state. */
 void os_compute_track_inst(struct os_compute *c, const struct os_inst *i);
 

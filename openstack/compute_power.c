@@ -25,27 +25,11 @@ struct power_op {
     int (*act)(struct os_compute *c, struct os_inst *i, const json_t *args, struct err **err);
 };
 
-/* How long a clean shutdown may take: the image's os_shutdown_timeout
- * (kept by Nova in system_metadata), else [DEFAULT] shutdown_timeout --
- * nova/compute/manager.py _get_power_off_values. */
-static int power_shutdown_timeout(const struct os_compute *c, const struct os_inst *i)
-{
-    json_t *sm = ovo_get(i->prim, "system_metadata");
-    const char *v = json_string_value(json_object_get(sm, "image_os_shutdown_timeout"));
-    if (v && *v) {
-        char *end;
-        long t = strtol(v, &end, 10);
-        if (*end == '\0' && t >= 0 && t <= 86400)
-            return (int)t;
-    }
-    return (int)c->cfg->shutdown_timeout;
-}
-
 static int act_stop(struct os_compute *c, struct os_inst *i, const json_t *args,
                     struct err **err)
 {
     json_t *clean = json_object_get(args, "clean_shutdown");
-    int timeout = json_is_false(clean) ? 0 : power_shutdown_timeout(c, i);
+    int timeout = json_is_false(clean) ? 0 : os_compute_shutdown_timeout(c, i);
     return drv_hv_power_off(c->hv, os_inst_uuid(i), timeout, err);
 }
 
@@ -113,7 +97,10 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
     snprintf(event, sizeof(event), "compute_%s", op->method);
     os_inst_event_start(i, event);
 
-    if (op->act(c, i, req->msg->args, err) < 0) {
+    int rc = op->act(c, i, req->msg->args, err);
+    if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0)
+        rc = op->act(c, i, req->msg->args, err);
+    if (rc < 0) {
         if (err_code_of(*err) == ERR_NOT_FOUND)
             os_fault_instance_not_found(&req->fault, os_inst_uuid(i));
         os_compute_fail_op(c, i, event, *err);
@@ -202,9 +189,16 @@ int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct e
         rc = drv_hv_power_on(c->hv, os_inst_uuid(i), err);
     else if (hard)
         rc = drv_hv_reboot(c->hv, os_inst_uuid(i), true, err);
-    else if ((rc = drv_hv_power_off(c->hv, os_inst_uuid(i), power_shutdown_timeout(c, i),
+    else if ((rc = drv_hv_power_off(c->hv, os_inst_uuid(i), os_compute_shutdown_timeout(c, i),
                                     err)) == 0)
         rc = drv_hv_power_on(c->hv, os_inst_uuid(i), err);
+    if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0) {
+        /* the hypervisor came back: the same again, from where the guest is */
+        if (power_now(c, os_inst_uuid(i)) == DRV_POWER_SHUTDOWN)
+            rc = drv_hv_power_on(c->hv, os_inst_uuid(i), err);
+        else
+            rc = drv_hv_reboot(c->hv, os_inst_uuid(i), true, err);
+    }
     if (rc < 0) {
         if (err_code_of(*err) == ERR_NOT_FOUND)
             os_fault_instance_not_found(&req->fault, os_inst_uuid(i));

@@ -107,7 +107,9 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
     int rc = 0;
     const char *final = NULL;
     if (strcmp(task, "powering-off") == 0) {
-        rc = g->state == DRV_POWER_SHUTDOWN ? 0 : drv_hv_power_off(c->hv, uuid, 60, &e);
+        rc = g->state == DRV_POWER_SHUTDOWN
+                 ? 0
+                 : drv_hv_power_off(c->hv, uuid, os_compute_shutdown_timeout(c, i), &e);
         final = "stopped";
     } else if (strcmp(task, "powering-on") == 0 || strncmp(task, "reboot", 6) == 0 ||
                strcmp(task, "unpausing") == 0 || strcmp(task, "resuming") == 0) {

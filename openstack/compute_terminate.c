@@ -39,7 +39,10 @@ static void terminate_tell_schedulers(struct os_compute *c, const json_t *ctx, c
 int os_compute_release_guest(struct os_compute *c, const char *uuid, struct err **err)
 {
     autoerr struct err *e = NULL;
-    if (drv_hv_destroy(c->hv, uuid, false, &e) < 0) {
+    int rc = drv_hv_destroy(c->hv, uuid, false, &e);
+    if (rc < 0 && os_compute_hv_retry(c, rc, &e) < 0)
+        rc = drv_hv_destroy(c->hv, uuid, false, &e);
+    if (rc < 0) {
         if (err_code_of(e) != ERR_NOT_FOUND) {
             *err = steal_pointer(&e);
             return -1;

@@ -19,6 +19,8 @@
 #   SCULPT_COMPUTE_DRIVER  libvirt (default when RUN_DIR/env/libvirt.env exists) or fake
 #   SCULPT_DEMO_GUESTS     demo servers to boot (default 2)
 #   SCULPT_LOG_LEVEL       debug|info|warning|error (default info)
+#   SCULPT_DATABASE_URL    sculpt's PostgreSQL (default: RUN_DIR/env/postgres.env's,
+#                          the one Nova's services use too)
 #
 # Writes RUN_DIR/env/$SCULPT_NAME.env: SCULPT_HOST SCULPT_CONF SCULPT_PID
 # SCULPT_API_URL SCULPT_API_TOKEN SCULPT_DASHBOARD SCULPT_LOG, and after the
@@ -92,7 +94,9 @@ listen = 127.0.0.1
 port = $(cat "$dir/api_port")
 admin_token = $(cat "$dir/api_token")
 EOF
-        if [ -f "$run/env/postgres.env" ]; then
+        if [ -n "${SCULPT_DATABASE_URL:-}" ]; then
+            printf '\n[database]\nconnection = %s\n' "$SCULPT_DATABASE_URL"
+        elif [ -f "$run/env/postgres.env" ]; then
             . "$run/env/postgres.env"
             printf '\n[database]\nconnection = %s\n' "$SCULPT_DB_URL"
         fi

@@ -11,6 +11,8 @@
 #             real guests (tests/nova/e2e.sh)
 #   tempest   tempest.api.compute.servers.test_create_server
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
+#   crash     sculpt-compute killed, PostgreSQL stopped, libvirtd restarted
+#             around a running guest (tests/nova/crash.py)
 # Everything runs in a temporary RUN_DIR on free ports and is stopped by PID
 # at the end.  NOVA_TEST_KEEP=1 keeps the stack running (prints RUN_DIR);
 # NOVA_TEST_PHASES="rpc e2e" runs only those phases.
@@ -22,7 +24,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e tempest rabbitmq}
+phases=${NOVA_TEST_PHASES:-rpc e2e tempest rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -51,6 +53,7 @@ cleanup() {
     "$stack/nova.sh" stop "$run" >/dev/null 2>&1
     [ -x "$stack/libvirt.sh" ] && "$stack/libvirt.sh" stop "$run" >/dev/null 2>&1
     "$stack/rabbitmq.sh" stop "$run" >/dev/null 2>&1
+    "$stack/postgres.sh" stop "$run/sculpt-db" >/dev/null 2>&1
     "$stack/postgres.sh" stop "$run" >/dev/null 2>&1
     rm -rf "$run"
     exit $rc
@@ -70,7 +73,11 @@ say "Nova control plane up"
 SCULPT_NAME=fake1 SCULPT_HOST=fake1 SCULPT_COMPUTE_DRIVER=fake SCULPT_DEMO_GUESTS=0 \
     "$stack/sculpt.sh" start "$run"
 if [ $libvirt = 1 ]; then
-    SCULPT_NAME=kvm1 SCULPT_HOST=kvm1 SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
+    # kvm1 keeps its state in a PostgreSQL of its own, which the crash
+    # phase stops while Nova (on the other one) goes on.
+    "$stack/postgres.sh" start "$run/sculpt-db"
+    SCULPT_DATABASE_URL=$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db/env/postgres.env") \
+        SCULPT_NAME=kvm1 SCULPT_HOST=kvm1 SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
         "$stack/sculpt.sh" start "$run"
 fi
 say "sculpt-compute hosts up"
@@ -99,6 +106,11 @@ for phase in $phases; do
     rabbitmq)
         say "phase rabbitmq: broker restart under load"
         /usr/bin/python3 "$top/tests/nova/rabbitmq_restart.py" "$run" "$([ $libvirt = 1 ] && echo kvm1 || echo fake1)"
+        ;;
+    crash)
+        [ $libvirt = 1 ] || { echo "phase crash needs contrib/stack/libvirt.sh" >&2; exit 1; }
+        say "phase crash: sculpt-compute, PostgreSQL and libvirtd restarts around a guest"
+        /usr/bin/python3 "$top/tests/nova/crash.py" "$run" kvm1
         ;;
     *)
         echo "unknown phase $phase" >&2
