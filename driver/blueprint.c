@@ -155,6 +155,20 @@ int drv_blueprint_validate(const struct drv_blueprint *bp, struct err **err)
         if (!drv_unit_interval(bp->res_confidence[k]))
             return err_set(err, ERR_INVALID, "blueprint `%s` confidence %g outside [0, 1]",
                            drv_res_kind_name((enum drv_res_kind)k), bp->res_confidence[k]);
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        const char *rn = drv_res_kind_name((enum drv_res_kind)k);
+        double prev = 0, m = bp->longrun_mean[k];
+        for (int q = 0; q < DRV_Q_LAST; q++) {
+            double x = bp->longrun[k][q];
+            if (!isfinite(x) || x < 0 || x > DRV_RES_MAX || x < prev)
+                return err_set(err, ERR_INVALID,
+                               "blueprint `%s` long-run %s is %g (must be 0 to %g, ordered)", rn,
+                               drv_quantile_name((enum drv_quantile)q), x, DRV_RES_MAX);
+            prev = x;
+        }
+        if (!isfinite(m) || m < 0 || m > DRV_RES_MAX)
+            return err_set(err, ERR_INVALID, "blueprint `%s` long-run mean is %g", rn, m);
+    }
     for (int32_t s = 0; s < bp->nsteps; s++) {
         for (int k = 0; k < DRV_RES_LAST; k++) {
             double prev = 0;

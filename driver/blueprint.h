@@ -9,6 +9,7 @@
 #ifndef SC_DRIVER_BLUEPRINT_H
 #define SC_DRIVER_BLUEPRINT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/alloc.h"
@@ -42,6 +43,14 @@ struct drv_blueprint {
     double *q;         /* owned: [nsteps][DRV_RES_LAST][DRV_Q_LAST] */
     double *alloc;     /* owned, NULL when none: [nsteps][DRV_RES_LAST], the
                         * allocation the cost model picks at each step */
+    /* The long run: the distribution of use over the days the guest is
+     * expected to stay (its own history mixed with comparable guests'),
+     * per resource at p50/p90/p99, and its mean.  A guest never moves
+     * between hosts, so admission weighs what it will need while it
+     * stays, not only over the horizon.  All zero for a resource: not
+     * known (admission counts the allocation planned now instead). */
+    double longrun[DRV_RES_LAST][DRV_Q_LAST];
+    double longrun_mean[DRV_RES_LAST];
 };
 
 /* A blueprint with every value 0 and confidence 0.  Returns NULL with *err
@@ -96,6 +105,12 @@ int32_t drv_blueprint_step_at(const struct drv_blueprint *bp, int64_t t_s);
 /* Set every step to `need` at every quantile: a flat blueprint, what a
  * static flavor amounts to. */
 void drv_blueprint_fill_flat(struct drv_blueprint *bp, struct drv_res need);
+
+/* Whether the blueprint describes resource r's long run. */
+static inline bool drv_blueprint_has_longrun(const struct drv_blueprint *bp, enum drv_res_kind r)
+{
+    return bp->longrun[r][DRV_Q_P99] > 0;
+}
 
 /* Check a blueprint from outside (API, database): sane horizon and step,
  * values finite and non-negative, bands ordered p50 <= p90 <= p99,

@@ -13,15 +13,17 @@
 #include "driver/sculpt.h"
 
 static const struct drv_pack_policy pack_policies[] = {
-    {"static", DRV_PACK_ALLOC, &drv_policy_static, 1.0, 1.0, "the flavor, no overcommit"},
-    {"nova-default", DRV_PACK_ALLOC, &drv_policy_static, 16.0, 1.5,
+    {"static", DRV_PACK_ALLOC, &drv_policy_static, 1.0, 1.0, false, "the flavor, no overcommit"},
+    {"nova-default", DRV_PACK_ALLOC, &drv_policy_static, 16.0, 1.5, false,
      "the flavor, Nova Zed's allocation ratios (CPU 16.0, RAM 1.5)"},
-    {"vpa", DRV_PACK_ALLOC, &drv_policy_vpa, 1.0, 1.0,
+    {"vpa", DRV_PACK_ALLOC, &drv_policy_vpa, 1.0, 1.0, false,
      "Kubernetes VPA recommender's allocation, applied every step"},
-    {"autopilot", DRV_PACK_ALLOC, &drv_policy_autopilot, 1.0, 1.0,
+    {"autopilot", DRV_PACK_ALLOC, &drv_policy_autopilot, 1.0, 1.0, false,
      "Autopilot moving-window allocation, applied every step"},
-    {"sculpt", DRV_PACK_SCULPT, NULL, -1, -1,
-     "prediction module blueprints through the sculpting engine"},
+    {"sculpt", DRV_PACK_SCULPT, NULL, -1, -1, false,
+     "prediction module blueprints through the sculpting engine, empty fleet history"},
+    {"sculpt-warm", DRV_PACK_SCULPT, NULL, -1, -1, true,
+     "the same, each VM's fleet prior trained on the other half of the VMs"},
 };
 
 const struct drv_pack_policy *drv_pack_policy_find(const char *name)
@@ -34,7 +36,7 @@ const struct drv_pack_policy *drv_pack_policy_find(const char *name)
 
 const char *drv_pack_policy_names(void)
 {
-    return "static,nova-default,vpa,autopilot,sculpt";
+    return "static,nova-default,vpa,autopilot,sculpt,sculpt-warm";
 }
 
 /* The engine dimension of each trace resource (as policy_sculpt.c maps). */
@@ -44,6 +46,9 @@ static const enum drv_res_kind pack_dim[DRV_TR_LAST] = {
     [DRV_TR_NET] = DRV_RES_NET_IN_MBPS,
     [DRV_TR_DISK] = DRV_RES_DISK_READ_MBPS,
 };
+
+/* How often a guest's long run is revised (it moves over days). */
+#define PACK_LONGRUN_EVERY_S 3600
 
 /* Memory a VM gets when the trace has none: never binding. */
 #define PACK_NOMINAL_MEM_MIB 1.0
@@ -63,6 +68,10 @@ struct pack_vm {
     struct drv_shape shape;     /* in force */
     double contig;
     int64_t reshaped_at; /* slot of the last counted reshape */
+    /* the predictor's long run, revised hourly (it moves over days) */
+    double longrun[DRV_RES_LAST][DRV_Q_LAST];
+    double longrun_mean[DRV_RES_LAST];
+    int64_t longrun_t;
 };
 
 struct pack_host {
@@ -78,7 +87,8 @@ struct pack_run {
     struct drv_sculpt_params params;
     struct drv_cost_model cm;
     struct drv_predict_config pc;
-    struct drv_fleet *fleet;
+    struct drv_fleet *fleet[2]; /* cold: [0] for every VM; warm: [i % 2] for VM i,
+                                 * trained on the VMs of the other parity */
     int32_t horizon_s;
     int64_t t0;
     int32_t step_s;
@@ -273,26 +283,98 @@ static void pack_next(struct pack_run *r, struct pack_vm *vm, int64_t t)
     }
     bp->confidence = conf;
     drv_blueprint_set_alloc(bp, 0, st.alloc);
+    if (t - vm->longrun_t >= PACK_LONGRUN_EVERY_S) {
+        drv_predictor_longrun(vm->pred, t, bp);
+        memcpy(vm->longrun, bp->longrun, sizeof(vm->longrun));
+        memcpy(vm->longrun_mean, bp->longrun_mean, sizeof(vm->longrun_mean));
+        vm->longrun_t = t;
+    } else {
+        memcpy(bp->longrun, vm->longrun, sizeof(bp->longrun));
+        memcpy(bp->longrun_mean, vm->longrun_mean, sizeof(bp->longrun_mean));
+    }
     snprintf(bp->model, sizeof(bp->model), "%s", drv_predict_model_name(st.model[DRV_RES_VCPU]));
 }
 
-static struct drv_predictor *pack_predictor(struct pack_run *r, const struct pack_vm *vm, int64_t t,
-                                            struct err **err)
+static struct drv_predictor *pack_predictor(struct pack_run *r, const struct pack_vm *vm,
+                                            struct drv_fleet *fleet, int64_t t, struct err **err)
 {
     char flavor[64];
     const struct drv_res *c = &vm->ceiling;
-    if (r->tr->has[DRV_TR_MEMORY])
-        snprintf(flavor, sizeof(flavor), "cpu%g-mem%.0f", c->v[DRV_RES_VCPU],
-                 c->v[DRV_RES_MEM_MIB]);
-    else
-        snprintf(flavor, sizeof(flavor), "cpu%g", c->v[DRV_RES_VCPU]);
-    struct drv_predict_request req = {.flavor_name = flavor, .name = vm->tv->id, .boot_s = t};
+    drv_predict_size_flavor(c->v[DRV_RES_VCPU],
+                            r->tr->has[DRV_TR_MEMORY] ? c->v[DRV_RES_MEM_MIB] : 0, flavor,
+                            sizeof(flavor));
+    /* a trace's VM ids are not names a tenant chose: no name pattern */
+    struct drv_predict_request req = {.flavor_name = flavor, .boot_s = t};
     for (int k = 0; k < DRV_TR_LAST; k++)
         if (r->tr->has[k]) {
             req.ceiling.v[pack_dim[k]] = c->v[pack_dim[k]];
             req.resources |= 1u << pack_dim[k];
         }
-    return drv_predictor_new(r->fleet, &req, &r->pc, err);
+    return drv_predictor_new(fleet, &req, &r->pc, err);
+}
+
+/* The fleet VM vm's predictor learns with and from. */
+static struct drv_fleet *pack_fleet_of(const struct pack_run *r, const struct pack_vm *vm)
+{
+    return r->fleet[r->pol->warm ? (size_t)(vm - r->vms) % 2 : 0];
+}
+
+struct pack_event {
+    int64_t t;
+    uint32_t vm, i; /* VM index, sample index */
+};
+
+static int pack_event_cmp(const void *pa, const void *pb)
+{
+    const struct pack_event *a = pa, *b = pb;
+    if (a->t != b->t)
+        return a->t < b->t ? -1 : 1;
+    if (a->vm != b->vm)
+        return a->vm < b->vm ? -1 : 1;
+    return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The warm prior: `fleet` learns from every sample of the VMs whose index
+ * has the given parity, in time order across VMs, through predictors as
+ * the service runs them (boot at the first sample, gone after the last). */
+static int pack_fleet_train(struct pack_run *r, struct drv_fleet *fleet, size_t parity,
+                            struct err **err)
+{
+    const struct drv_trace *tr = r->tr;
+    size_t nev = 0;
+    for (size_t v = parity; v < r->nvms; v += 2)
+        nev += tr->vms[v].n;
+    struct pack_event *ev = xcalloc(nev ? nev : 1, sizeof(*ev));
+    nev = 0;
+    for (size_t v = parity; v < r->nvms; v += 2)
+        for (size_t i = 0; i < tr->vms[v].n; i++)
+            ev[nev++] = (struct pack_event){tr->vms[v].t[i], (uint32_t)v, (uint32_t)i};
+    qsort(ev, nev, sizeof(*ev), pack_event_cmp);
+    struct drv_predictor **pred = xcalloc(r->nvms ? r->nvms : 1, sizeof(*pred));
+    int rc = 0;
+    for (size_t e = 0; e < nev && rc == 0; e++) {
+        struct pack_vm *vm = &r->vms[ev[e].vm];
+        struct drv_predictor **p = &pred[ev[e].vm];
+        if (!*p && !(*p = pack_predictor(r, vm, fleet, ev[e].t, err))) {
+            rc = -1;
+            break;
+        }
+        struct drv_policy_sample s;
+        struct drv_predict_step st;
+        pack_sample(tr, vm->tv, ev[e].i, &s);
+        drv_predictor_next(*p, s.t, &r->cm, &st);
+        struct drv_res use = pack_to_res(tr, s.use);
+        drv_predictor_observe(*p, s.t, &use);
+        if (ev[e].i + 1 == vm->tv->n) {
+            drv_predictor_free(*p);
+            *p = NULL;
+        }
+    }
+    for (size_t v = 0; v < r->nvms; v++)
+        drv_predictor_free(pred[v]);
+    free(pred);
+    free(ev);
+    return rc;
 }
 
 /* Arrival of vm at slot j (its first sample is fresh). */
@@ -323,13 +405,16 @@ static int pack_arrive(struct pack_run *r, struct pack_vm *vm, int64_t t, struct
         pack_flat(r, t, a);
         rc = pack_place(r, vm, r->scratch, t, err);
     } else {
-        vm->pred = pack_predictor(r, vm, t, err);
+        vm->pred = pack_predictor(r, vm, pack_fleet_of(r, vm), t, err);
         if (!vm->pred)
             return -1;
         struct drv_blueprint *bp =
             drv_predictor_blueprint(vm->pred, t, r->horizon_s, r->step_s, &r->cm, err);
         if (!bp)
             return -1;
+        memcpy(vm->longrun, bp->longrun, sizeof(vm->longrun));
+        memcpy(vm->longrun_mean, bp->longrun_mean, sizeof(vm->longrun_mean));
+        vm->longrun_t = t;
         rc = pack_place(r, vm, bp, t, err);
         drv_blueprint_free(bp);
     }
@@ -514,11 +599,18 @@ static int pack_policy_run(struct pack_run *r, void (*progress)(size_t, size_t, 
             last = r->vms[i].last_slot;
     }
     qsort_r(order, norder, sizeof(size_t), pack_arrival_cmp, r);
+    int64_t t_start = clock_mono_ns();
+    /* the warm prior: fleet p has seen the VMs of the other parity */
+    if (r->pol->warm && (pack_fleet_train(r, r->fleet[0], 1, err) < 0 ||
+                         pack_fleet_train(r, r->fleet[1], 0, err) < 0)) {
+        free(order);
+        return -1;
+    }
+    r->st->prior_s = (double)(clock_mono_ns() - t_start) / 1e9;
     struct pack_vm **active = xcalloc(n ? n : 1, sizeof(*active));
     size_t nactive = 0, next = 0;
     double h = r->step_s / 3600.0;
     int rc = 0;
-    int64_t t_start = clock_mono_ns();
 
     for (int64_t j = 0; j <= last && rc == 0; j++) {
         int64_t t = r->t0 + j * r->step_s;
@@ -617,7 +709,9 @@ static int pack_one(const struct drv_trace *tr, const struct drv_host *host, con
     if (!r.scratch)
         goto cleanup;
     if (pol->kind == DRV_PACK_SCULPT) {
-        r.fleet = drv_fleet_new(&r.pc);
+        r.fleet[0] = drv_fleet_new(&r.pc);
+        if (pol->warm)
+            r.fleet[1] = drv_fleet_new(&r.pc);
     } else if (pol->ops->shared_new) {
         struct drv_policy_params params = DRV_POLICY_PARAMS_DEFAULT;
         params.cfg = cfg;
@@ -636,7 +730,8 @@ cleanup:
     free(r.vms);
     if (r.shared && pol->ops->shared_free)
         pol->ops->shared_free(r.shared);
-    drv_fleet_free(r.fleet);
+    drv_fleet_free(r.fleet[0]);
+    drv_fleet_free(r.fleet[1]);
     drv_blueprint_free(r.scratch);
     drv_host_free(r.host);
     return rc;

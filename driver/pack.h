@@ -12,7 +12,15 @@
  *   autopilot     Autopilot's moving-window allocation, ratios 1.0
  *   sculpt        blueprints from the prediction module (driver/predict*),
  *                 admitted, reshaped and squeezed by the engine under the
- *                 configured ceilings and the host-level SLO
+ *                 configured ceilings and the host-level SLO; the fleet
+ *                 history starts empty (a new region: every cold start
+ *                 knows nothing)
+ *   sculpt-warm   the same with a fleet that has seen other guests before:
+ *                 cross-fitted, each VM's predictor starts from a fleet
+ *                 trained on the other half of the trace's VMs (index
+ *                 parity) over the whole trace, as a host has history of
+ *                 past guests; no VM ever learns from its own samples
+ *                 before they happen
  *
  * The four trace resources map onto the engine's dimensions as the replay's
  * `sculpt` policy maps them: cpu -> vcpu, memory -> mem_mib, net (in + out)
@@ -58,12 +66,13 @@ struct drv_pack_policy {
     enum drv_pack_kind kind;
     const struct drv_policy_ops *ops; /* DRV_PACK_ALLOC */
     double cpu_ratio, mem_ratio;      /* < 0: the host's (from sculpt.conf) */
+    bool warm;                        /* DRV_PACK_SCULPT: cross-fitted fleet prior */
     const char *what;                 /* one line for reports */
 };
 
 /* The policies --pack knows, in report order; NULL when unknown. */
 const struct drv_pack_policy *drv_pack_policy_find(const char *name);
-/* "static,nova-default,vpa,autopilot,sculpt". */
+/* "static,nova-default,vpa,autopilot,sculpt,sculpt-warm". */
 const char *drv_pack_policy_names(void);
 
 struct drv_pack_stats {
@@ -82,7 +91,8 @@ struct drv_pack_stats {
     uint64_t vm_steps, guest_violations, reshapes;
     double vm_hours;
     size_t placed, unplaced; /* VMs placed; VMs no empty host could hold */
-    double elapsed_s;
+    double elapsed_s; /* the whole replay, prior_s included */
+    double prior_s;   /* sculpt-warm: training the fleet priors */
 };
 
 struct drv_pack_result {

@@ -136,12 +136,13 @@ static void pack_print_json(const struct drv_trace *tr, const struct drv_host *h
                "\"guest_violation_rate\":%.6f,\"reshapes_per_vm_hour\":%.6f,"
                "\"contiguity\":%.6f,\"cost\":%.6f,\"cost_resource\":%.6f,"
                "\"cost_violation\":%.6f,\"cost_reshape\":%.6f,\"placed\":%zu,\"unplaced\":%zu,"
-               "\"vm_steps\":%llu,\"host_steps\":%llu,\"elapsed_s\":%.6f}",
+               "\"vm_steps\":%llu,\"host_steps\":%llu,\"elapsed_s\":%.6f,\"prior_s\":%.6f}",
                p ? "," : "", s->name, s->hosts_peak, s->hosts_mean, s->vms_per_host,
                s->host_violation_rate, (unsigned long long)s->guests_affected,
                s->guest_violation_rate, s->reshapes_per_vm_hour, s->contiguity, s->cost,
                s->cost_resource, s->cost_violation, s->cost_reshape, s->placed, s->unplaced,
-               (unsigned long long)s->vm_steps, (unsigned long long)s->host_steps, s->elapsed_s);
+               (unsigned long long)s->vm_steps, (unsigned long long)s->host_steps, s->elapsed_s,
+               s->prior_s);
     }
     printf("}}\n");
 }

@@ -687,6 +687,9 @@ static void pr_rescale_guest(struct drv_predictor *p, double factor)
             x[i] = (float)(x[i] * factor);
         for (int c = 0; c < DRV_PREDICT_CONDS; c++)
             r->horizon_w[c] = (float)(r->horizon_w[c] * factor);
+        for (int b = 0; b < PR_LIFE_BUCKETS; b++)
+            r->life[b] = (float)(r->life[b] * factor);
+        r->life_w = (float)(r->life_w * factor);
     }
 }
 
@@ -823,6 +826,10 @@ void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct dr
         if (p->n > 0)
             pr_learn_locked(p, k, x, gap, fw, t_s);
         pr_season_add(p, r, t_s, x);
+        if (p->ceiling.v[k] > 0) {
+            r->life[drv_pr_life_bucket(x / p->ceiling.v[k])] += (float)p->wscale;
+            r->life_w += (float)p->wscale;
+        }
         double alpha = p->n > 0 ? 1 - exp2(-gap / p->pc.level_half_life_s) : 1.0;
         r->slow += alpha * (x - r->slow);
         r->ring[p->n % PR_RING] = x;
@@ -1066,5 +1073,6 @@ struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t n
     free(hz);
     if (f)
         pthread_mutex_unlock(&f->lock);
+    drv_predictor_longrun(p, now_s, bp);
     return bp;
 }

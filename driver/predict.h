@@ -92,6 +92,11 @@ struct drv_predict_request {
     uint32_t resources;           /* bitmask of dimensions to predict (1u << kind); 0 = all */
 };
 
+/* A flavor name for a guest known only by its size (a trace replay):
+ * "cpu8-mem20g", memory rounded to whole GiB as flavors are sized, or
+ * "cpu8" without memory.  Writes at most size bytes. */
+void drv_predict_size_flavor(double vcpus, double mem_mib, char *out, size_t size);
+
 /* Fill a request from an instance: flavor name and size (vCPUs, memory),
  * project, image, name, metadata, created time.  Borrows the instance's
  * strings: the request is valid while the instance is. */
@@ -210,6 +215,14 @@ struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t n
                                               int32_t horizon_s, int32_t step_s,
                                               const struct drv_cost_model *cm,
                                               struct err **err);
+
+/* The long run (bp->longrun, bp->longrun_mean) of every dimension with a
+ * ceiling: the distribution of use over the days the guest stays -- its
+ * own decayed history mixed with its fleet group's (settled guests, worth
+ * a day of samples), or the flavor spread evenly when no group has
+ * history.  What admission weighs, as no guest ever moves between hosts.
+ * drv_predictor_blueprint() fills it too. */
+void drv_predictor_longrun(struct drv_predictor *p, int64_t now_s, struct drv_blueprint *bp);
 
 /* Samples observed, and the name of model setting i ("level", "peak",
  * "season", "spike"; "cold" for -1). */

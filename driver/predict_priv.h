@@ -68,6 +68,8 @@ enum drv_pr_model {
     PR_M_LAST,
 };
 
+#define PR_GROUPS_MAX 9    /* fleet groups a request belongs to */
+#define PR_LIFE_BUCKETS 64 /* a guest's long-run share histogram: 16% wide buckets */
 #define PR_RING 8           /* recent readings kept */
 #define PR_HOUR_BINS 12     /* hourly profile: 5-minute bins at the default width */
 #define PR_DAY_BINS 288     /* daily profile */
@@ -91,6 +93,10 @@ struct drv_pr_res {
      * PR_HORIZON samples later against the base then */
     float horizon[DRV_PREDICT_CONDS][DRV_PREDICT_BINS];
     float horizon_w[DRV_PREDICT_CONDS];
+    /* the long run: decayed weights of use / ceiling over PR_LIFE_BUCKETS
+     * share buckets (guest scale, as the calibration) */
+    float life[PR_LIFE_BUCKETS];
+    float life_w;
     /* the competition */
     double cost[PR_M_LAST];      /* decayed realised cost, resource-steps */
     double cost_n[PR_M_LAST];    /* decayed count of steps it was evaluated */
@@ -122,9 +128,9 @@ struct drv_predictor {
     double wscale;                 /* weight of a calibration sample now (grows) */
     int64_t wref_t;                /* time at which wscale was 1 */
     uint32_t ngroups;
-    char groups[8][DRV_FLEET_KEY_MAX]; /* fleet groups, most specific first */
-    size_t gidx[8];                /* where they were last found in the fleet */
-    uint64_t gid[8];
+    char groups[PR_GROUPS_MAX][DRV_FLEET_KEY_MAX]; /* fleet groups, most specific first */
+    size_t gidx[PR_GROUPS_MAX];               /* where they were last found in the fleet */
+    uint64_t gid[PR_GROUPS_MAX];
     struct drv_cost_model cm;      /* prices of the last next(), for observe() alone */
     float day_decay[PR_DECAY_DAYS]; /* the daily profile's decay by age in days */
     struct drv_pr_res *r[DRV_RES_LAST]; /* per dimension predicted (NULL: not), in the
@@ -172,13 +178,24 @@ void drv_fleet_group_add_locked(struct drv_fleet *f, struct drv_pr_group *g, int
                                 const struct drv_res *ceiling, uint32_t mask);
 
 /* The fleet keys of a request, most specific first, ending with "*".
- * Returns how many were written (at most 8). */
+ * Returns how many were written (at most PR_GROUPS_MAX). */
 uint32_t drv_predict_request_keys(const struct drv_predict_request *req,
-                                  char keys[8][DRV_FLEET_KEY_MAX]);
+                                  char keys[PR_GROUPS_MAX][DRV_FLEET_KEY_MAX]);
 
 /* "web-03" -> "web-#": digit runs become '#', so instance names of one
  * deployment share a pattern.  Writes at most size bytes. */
 void drv_predict_name_pattern(const char *name, char *out, size_t size);
+
+/* The long run of dimension k (lock held): use at p50/p90/p99 and its
+ * mean, from the guest's own share histogram mixed with its most specific
+ * fleet group's (guests a day or more old when the group has them), worth
+ * PR_LIFE_PRIOR_S of samples; without a group, the flavor spread evenly. */
+void drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[DRV_Q_LAST],
+                           double *mean);
+/* The long-run share bucket of use / ceiling (bucket 0 below 1e-4, the
+ * last one at or above the ceiling), and a bucket's lower edge. */
+int drv_pr_life_bucket(double share);
+double drv_pr_life_edge(int b);
 
 /* Age bucket of a guest `age_s` old, and share bucket of use / ceiling. */
 int drv_pr_age_bucket(int64_t age_s);

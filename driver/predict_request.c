@@ -1,6 +1,7 @@
 /* Requests: what a guest is known by before it runs, the fleet groups it
  * is compared with, and the [predict] configuration. */
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,14 @@ void drv_predict_request_from_instance(const struct drv_instance *inst,
     req->ceiling.v[DRV_RES_DISK_WRITE_MBPS] = pr_extra_spec(f, "quota:disk_write_bytes_sec") / 1e6;
 }
 
+void drv_predict_size_flavor(double vcpus, double mem_mib, char *out, size_t size)
+{
+    if (mem_mib > 0)
+        snprintf(out, size, "cpu%g-mem%.0fg", vcpus, fmax(1.0, round(mem_mib / 1024.0)));
+    else
+        snprintf(out, size, "cpu%g", vcpus);
+}
+
 void drv_predict_name_pattern(const char *name, char *out, size_t size)
 {
     size_t n = 0;
@@ -93,7 +102,7 @@ static bool pr_set(const char *s)
 }
 
 uint32_t drv_predict_request_keys(const struct drv_predict_request *req,
-                                  char keys[8][DRV_FLEET_KEY_MAX])
+                                  char keys[PR_GROUPS_MAX][DRV_FLEET_KEY_MAX])
 {
     char pattern[64] = "";
     uint32_t n = 0;
@@ -117,6 +126,10 @@ uint32_t drv_predict_request_keys(const struct drv_predict_request *req,
         snprintf(keys[n++], DRV_FLEET_KEY_MAX, "flavor=%s", flavor);
     if (pr_set(image))
         snprintf(keys[n++], DRV_FLEET_KEY_MAX, "image=%s", image);
+    /* guests of the same size, whatever their flavor's name: flavors of
+     * one size tend to run the same kind of work */
+    if (req->ceiling.v[DRV_RES_VCPU] > 0)
+        snprintf(keys[n++], DRV_FLEET_KEY_MAX, "vcpus=%g", req->ceiling.v[DRV_RES_VCPU]);
     snprintf(keys[n++], DRV_FLEET_KEY_MAX, "*");
     return n;
 }

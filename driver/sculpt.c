@@ -17,6 +17,8 @@ void drv_sculpt_params_from_cfg(const struct cfg *cfg, struct drv_sculpt_params 
 {
     memset(out, 0, sizeof(*out));
     out->host_violation_rate = cfg->engine_host_violation_rate;
+    out->longrun_quantile = cfg->engine_longrun_quantile > 0 ? cfg->engine_longrun_quantile
+                                                             : 1 - cfg->engine_host_violation_rate;
     out->hysteresis = cfg->engine_hysteresis;
     out->shrink_hold_steps = (int32_t)cfg->engine_shrink_hold_steps;
     out->lead_steps = (int32_t)cfg->engine_lead_steps;
@@ -36,6 +38,7 @@ static const char *const rule_names[DRV_SCULPT_RULE_LAST] = {
     [DRV_SCULPT_RULE_RISK] = "risk",
     [DRV_SCULPT_RULE_FLOOR] = "floor",
     [DRV_SCULPT_RULE_SIZE] = "size",
+    [DRV_SCULPT_RULE_LONGRUN] = "longrun",
 };
 
 const char *drv_sculpt_rule_name(enum drv_sculpt_rule r)
@@ -91,6 +94,9 @@ static int sculpt_params_validate(const struct drv_sculpt_params *p, struct err 
     if (!(p->host_violation_rate > 0 && p->host_violation_rate < 1))
         return err_set(err, ERR_INVALID, "engine: host violation rate %g outside (0, 1)",
                        p->host_violation_rate);
+    if (!(p->longrun_quantile >= 0.5 && p->longrun_quantile <= 1))
+        return err_set(err, ERR_INVALID, "engine: long-run quantile %g outside [0.5, 1]",
+                       p->longrun_quantile);
     if (!(p->hysteresis >= 0 && p->hysteresis < 1))
         return err_set(err, ERR_INVALID, "engine: hysteresis %g outside [0, 1)", p->hysteresis);
     if (p->shrink_hold_steps < 0 || p->lead_steps < 1 || p->move_budget < 0 || p->records_max < 0)
@@ -278,6 +284,17 @@ void sculpt_moments(const struct sculpt_guest *g, int32_t s, int k, double plan,
                           drv_blueprint_get(g->bp, s, k, DRV_Q_P99), &m, &sd);
     *mean = fmin(m, plan);
     *var = sd * sd;
+}
+
+double sculpt_longrun(const struct drv_sculpt *e, const struct sculpt_guest *g, int k,
+                      double plan_now)
+{
+    if (!g->bp || !drv_blueprint_has_longrun(g->bp, (enum drv_res_kind)k))
+        return plan_now;
+    const double *q = g->bp->longrun[k];
+    return fmin(drv_cost_band_quantile(q[DRV_Q_P50], q[DRV_Q_P90], q[DRV_Q_P99],
+                                       e->p.longrun_quantile),
+                g->spec.ceiling.v[k]);
 }
 
 void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s)

@@ -8,8 +8,11 @@
  *    physical capacity at the host-level SLO (the guests' expected use
  *    plus z times the root of the sum of their variances, read from the
  *    bands -- wide when a blueprint had little evidence -- and never more
- *    than the sum of the shapes, which cap use).  A refusal says which
- *    resource, at which step, by how much.
+ *    than the sum of the shapes, which cap use).  As no guest ever moves
+ *    to another host, the guests' long-run use (the blueprints' `longrun`
+ *    distributions, each at [engine] longrun_quantile, summed) must fit
+ *    physical capacity too.  A refusal says which resource, at which step,
+ *    by how much.
  *  - Placement: vCPUs online and the CPU quota follow the entitlement; the
  *    vCPUs are pinned to a run of adjacent CPUs in one L3 domain / NUMA
  *    node when one has room, and memory goes to that node; the result is
@@ -59,6 +62,7 @@ struct drv_sculpt;
 /* Tunables ([engine] in sculpt.conf). */
 struct drv_sculpt_params {
     double host_violation_rate; /* host SLO: share of steps aggregate use may exceed capacity */
+    double longrun_quantile;    /* admission: guests counted at this long-run quantile */
     double hysteresis;          /* relative dead band below the shape before shrinking */
     int32_t shrink_hold_steps;  /* steps a lower target must persist before a shrink */
     int32_t lead_steps;         /* a target covers this many blueprint steps ahead */
@@ -104,6 +108,7 @@ enum drv_sculpt_rule {
     DRV_SCULPT_RULE_RISK,    /* aggregate use would exceed capacity beyond the host SLO */
     DRV_SCULPT_RULE_FLOOR,   /* memory floors alone exceed what the host has */
     DRV_SCULPT_RULE_SIZE,    /* the guest alone is larger than the host */
+    DRV_SCULPT_RULE_LONGRUN, /* guests' long-run use (blueprint `longrun`) would exceed capacity */
     DRV_SCULPT_RULE_LAST,
 };
 const char *drv_sculpt_rule_name(enum drv_sculpt_rule r);

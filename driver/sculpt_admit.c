@@ -46,6 +46,8 @@ static void sculpt_agg_add_guest(const struct drv_sculpt *e, struct sculpt_agg *
                 plan = fmax(plan, g->shape.res.v[k]);
             double m, v;
             sculpt_moments(g, s, k, plan, &m, &v);
+            if (j == 0)
+                a->longrun[k] += sculpt_longrun(e, g, k, plan);
             ent[k] += plan;
             mean[k] += m;
             var[k] += v;
@@ -75,6 +77,7 @@ static void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step
         memset(a->mean, 0, bytes);
         memset(a->var, 0, bytes);
     }
+    memset(a->longrun, 0, sizeof(a->longrun));
     a->version = e->version;
     a->start_s = start_s;
     a->step_s = step_s;
@@ -103,6 +106,12 @@ static void sculpt_refusal_fill(const struct drv_sculpt *e, struct drv_sculpt_re
                  "`%s`: the guest alone needs %.4g %s in %lld s, more than the host's %.4g %s "
                  "(capacity x ratio %g)",
                  name, need, unit, in_s, limit, unit, e->host->ratio.v[k]);
+        break;
+    case DRV_SCULPT_RULE_LONGRUN:
+        snprintf(w->text, sizeof(w->text),
+                 "`%s`: long-run use at p%g of the guests it would join would reach %.4g %s, "
+                 "over the capacity of %.4g %s by %.4g %s",
+                 name, 100 * e->p.longrun_quantile, need, unit, limit, unit, need - limit, unit);
         break;
     case DRV_SCULPT_RULE_CEILING:
         snprintf(w->text, sizeof(w->text),
@@ -178,6 +187,31 @@ int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, in
         }
         if (wk >= 0) {
             sculpt_refusal_fill(e, why, wrule, wk, s, t, now_s, wneed, wlimit);
+            return -1;
+        }
+    }
+    /* the long run, for a candidate that describes it: once, not per step */
+    if (e->p.admit_by_risk) {
+        int wk = -1;
+        double worst = 0, wneed = 0;
+        for (int k = 0; k < DRV_RES_LAST; k++) {
+            if (!sculpt_shaped(cand, k) || !drv_blueprint_has_longrun(bp, (enum drv_res_kind)k))
+                continue;
+            double plan = sculpt_planned(e, cand, s0, k, floor.v[k]);
+            double need = a->longrun[k] + sculpt_longrun(e, cand, k, plan);
+            double excess = need - cap->v[k];
+            if (excess <= 1e-9 * fmax(1.0, cap->v[k]))
+                continue;
+            double rel = cap->v[k] > 0 ? excess / cap->v[k] : INFINITY;
+            if (wk < 0 || rel > worst) {
+                worst = rel;
+                wk = k;
+                wneed = need;
+            }
+        }
+        if (wk >= 0) {
+            sculpt_refusal_fill(e, why, DRV_SCULPT_RULE_LONGRUN, wk, s0, now_s, now_s, wneed,
+                                cap->v[wk]);
             return -1;
         }
     }

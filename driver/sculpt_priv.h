@@ -42,6 +42,7 @@ struct sculpt_agg {
     double *mean; /* [nsteps][DRV_RES_LAST] sum of expected use */
     double *var;  /* [nsteps][DRV_RES_LAST] sum of variances */
     int32_t cap;  /* allocated steps */
+    double longrun[DRV_RES_LAST]; /* sum of long-run use at the admission quantile */
 };
 
 struct drv_sculpt {
@@ -94,6 +95,11 @@ double sculpt_planned(const struct drv_sculpt *e, const struct sculpt_guest *g, 
  * blueprint: the plan, certain. */
 void sculpt_moments(const struct sculpt_guest *g, int32_t s, int k, double plan, double *mean,
                     double *var);
+/* What g counts for in dimension k in the long run: its blueprint's
+ * long-run quantile at [engine] longrun_quantile, or (not known) what is
+ * planned for it now. */
+double sculpt_longrun(const struct drv_sculpt *e, const struct sculpt_guest *g, int k,
+                      double plan_now);
 /* Fill vcpus_online/maxima from res and spec. */
 void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s);
 

@@ -16,7 +16,7 @@ check_pack() { # FILE
 import json, sys
 d = json.load(open(sys.argv[1]))
 pol = d["policies"]
-assert list(pol) == ["static", "nova-default", "vpa", "autopilot", "sculpt"], list(pol)
+assert list(pol) == ["static", "nova-default", "vpa", "autopilot", "sculpt", "sculpt-warm"], list(pol)
 keys = ("hosts_peak", "hosts_mean", "vms_per_host", "host_violation_rate", "guests_affected",
         "reshapes_per_vm_hour", "contiguity", "cost")
 for name, m in pol.items():
@@ -31,10 +31,15 @@ st = pol["static"]
 # beyond the trace's own resizes
 assert st["host_violation_rate"] == 0 and st["guest_violation_rate"] == 0, st
 assert st["guests_affected"] == 0, st
-for name in ("nova-default", "sculpt"):
+for name in ("nova-default", "sculpt", "sculpt-warm"):
     assert pol[name]["hosts_peak"] <= st["hosts_peak"], (name, pol[name], st)
-# whatever it packs, sculpt keeps guests near the SLO the predictor aims at
-assert pol["sculpt"]["guest_violation_rate"] < 0.05, pol["sculpt"]
+# whatever it packs, sculpt keeps guests near the SLO the predictor aims at,
+# and the hosts within theirs: guests are admitted on their long run
+for name in ("sculpt", "sculpt-warm"):
+    assert pol[name]["guest_violation_rate"] < 0.05, pol[name]
+    assert pol[name]["host_violation_rate"] <= 0.01, pol[name]
+# the warm prior is trained, and only for sculpt-warm
+assert pol["sculpt-warm"]["prior_s"] > 0 and pol["sculpt"]["prior_s"] == 0, pol
 print(d["format"], "ok:", d["vms"], "VMs;",
       ", ".join("%s %d hosts" % (n, m["hosts_peak"]) for n, m in pol.items()))
 PY
@@ -80,7 +85,7 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 for d in (a, b):
     d.pop("elapsed_s"); d.pop("vm_steps_per_s")
     for m in d["policies"].values():
-        m.pop("elapsed_s")
+        m.pop("elapsed_s"); m.pop("prior_s")
 assert a == b, "pack replay is not deterministic"
 PY
 

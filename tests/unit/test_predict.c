@@ -343,15 +343,72 @@ static void test_cold_start(void **state)
     drv_blueprint_free(bp);
     drv_predictor_free(p);
 
-    /* another project's guest of another flavor falls back to the whole
-     * fleet, with less confidence than a guest of the known group */
-    struct drv_predictor *q = guest_named(&e, "m1.tiny", "beta", "db", 8, 8192, T0 + DAY);
+    /* another project's guest of another flavor and size falls back to the
+     * whole fleet (a quarter of its 4 vCPUs), with less confidence than a
+     * guest of the known group */
+    struct drv_predictor *q = guest_named(&e, "m1.tiny", "beta", "db", 4, 8192, T0 + DAY);
     struct drv_predict_step sq;
     drv_predictor_next(q, T0 + DAY, &e.cm, &sq);
-    assert_true(sq.q[DRV_Q_P50][DRV_RES_VCPU] > 1.5 && sq.q[DRV_Q_P50][DRV_RES_VCPU] < 2.6);
+    assert_true(sq.q[DRV_Q_P50][DRV_RES_VCPU] > 0.75 && sq.q[DRV_Q_P50][DRV_RES_VCPU] < 1.3);
     assert_true(sq.confidence[DRV_RES_VCPU] < st.confidence[DRV_RES_VCPU]);
     drv_predictor_free(q);
+    /* one of the same size but another flavor's name goes by its size */
+    struct drv_predictor *z = guest_named(&e, "c8.custom", "beta", "db", 8, 8192, T0 + DAY);
+    drv_predictor_next(z, T0 + DAY, &e.cm, &sq);
+    assert_true(sq.q[DRV_Q_P50][DRV_RES_VCPU] > 1.5 && sq.q[DRV_Q_P50][DRV_RES_VCPU] < 2.6);
+    assert_true(sq.confidence[DRV_RES_VCPU] > 0);
+    drv_predictor_free(z);
     assert_true(drv_fleet_groups(e.fleet) >= 5);
+    drv_fleet_free(e.fleet);
+}
+
+/* The long run: the flavor spread evenly with nothing to go by, the
+ * group's history for a new guest, the guest's own once it has days. */
+static void test_longrun(void **state)
+{
+    (void)state;
+    struct env e;
+    env_init(&e);
+    struct err *err = NULL;
+    autoptr(drv_blueprint) bp = drv_blueprint_new(1, STEP, T0, &err);
+    assert_non_null(bp);
+
+    /* nothing known: spread over the flavor (its p50 near half, p99 near
+     * all of it); a dimension without a ceiling has no long run */
+    struct drv_predictor *lone = guest(&e, "m1.large", "alpha", 8, 8192, T0);
+    drv_predictor_longrun(lone, T0, bp);
+    assert_true(bp->longrun[DRV_RES_VCPU][DRV_Q_P50] > 3 &&
+                bp->longrun[DRV_RES_VCPU][DRV_Q_P50] < 5);
+    assert_true(bp->longrun[DRV_RES_VCPU][DRV_Q_P99] > 7.5 &&
+                bp->longrun[DRV_RES_VCPU][DRV_Q_P99] <= 8);
+    assert_true(drv_blueprint_has_longrun(bp, DRV_RES_VCPU));
+    assert_false(drv_blueprint_has_longrun(bp, DRV_RES_NET_IN_MBPS));
+    drv_predictor_free(lone);
+
+    /* three guests of the group ran at 1 vCPU for two days */
+    for (int g = 0; g < 3; g++) {
+        struct drv_predictor *p = guest(&e, "m1.large", "alpha", 8, 8192, T0);
+        feed_flat(&e, p, T0, 1.0, 2 * DAY / STEP);
+        drv_predictor_free(p);
+    }
+    /* a new one starts from them */
+    struct drv_predictor *p = guest(&e, "m1.large", "alpha", 8, 8192, T0 + 2 * DAY);
+    drv_predictor_longrun(p, T0 + 2 * DAY, bp);
+    assert_true(bp->longrun[DRV_RES_VCPU][DRV_Q_P99] > 0.9 &&
+                bp->longrun[DRV_RES_VCPU][DRV_Q_P99] < 1.7);
+    assert_true(bp->longrun_mean[DRV_RES_VCPU] > 0.8 && bp->longrun_mean[DRV_RES_VCPU] < 1.3);
+    /* then runs at 6 vCPUs for four days: its own history takes over */
+    feed_flat(&e, p, T0 + 2 * DAY, 6.0, 4 * DAY / STEP);
+    drv_predictor_longrun(p, T0 + 6 * DAY, bp);
+    assert_true(bp->longrun[DRV_RES_VCPU][DRV_Q_P90] > 5 &&
+                bp->longrun[DRV_RES_VCPU][DRV_Q_P90] < 7);
+    assert_int_equal(drv_blueprint_validate(bp, &err), 0);
+    /* a blueprint carries it too */
+    struct drv_blueprint *full = drv_predictor_blueprint(p, T0 + 6 * DAY, 1800, STEP, &e.cm, &err);
+    assert_non_null(full);
+    assert_true(full->longrun[DRV_RES_VCPU][DRV_Q_P90] == bp->longrun[DRV_RES_VCPU][DRV_Q_P90]);
+    drv_blueprint_free(full);
+    drv_predictor_free(p);
     drv_fleet_free(e.fleet);
 }
 
@@ -588,6 +645,7 @@ int main(void)
         cmocka_unit_test(test_daily_burst),
         cmocka_unit_test(test_random_burst),
         cmocka_unit_test(test_cold_start),
+        cmocka_unit_test(test_longrun),
         cmocka_unit_test(test_fleet_records),
         cmocka_unit_test(test_blueprint),
         cmocka_unit_test(test_replay_sculpt),

@@ -243,6 +243,76 @@ static void test_admit_never_refuses_what_fits_physically(void **state)
     err_clear(&err);
 }
 
+static void quiet(int32_t s, double b[3])
+{
+    (void)s;
+    b[0] = 0.5;
+    b[1] = 0.8;
+    b[2] = 1;
+}
+
+static void test_admit_longrun(void **state)
+{
+    (void)state;
+    /* quiet now, but over the days they stay these guests run up to 3.5
+     * of their 4 vCPUs: the host takes what fits their long run */
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=64", 16.0, 1.5);
+    struct drv_sculpt_params p = params();
+    assert_true(fabs(p.longrun_quantile - (1 - p.host_violation_rate)) < 1e-12);
+    autoptr(drv_sculpt) e = engine(h, &p);
+    struct drv_sculpt_refusal why;
+    struct err *err = NULL;
+    int placed = 0;
+    for (int i = 0; i < 8; i++) {
+        char uuid[16];
+        snprintf(uuid, sizeof(uuid), "g%d", i);
+        struct drv_sculpt_guest_spec s = spec_of(uuid, 4, 1024, 0);
+        autoptr(drv_blueprint) bp = bp_of(30, quiet, 512);
+        bp->longrun[DRV_RES_VCPU][DRV_Q_P50] = 0.5;
+        bp->longrun[DRV_RES_VCPU][DRV_Q_P90] = 3;
+        bp->longrun[DRV_RES_VCPU][DRV_Q_P99] = 3.5;
+        bp->longrun_mean[DRV_RES_VCPU] = 1;
+        struct drv_shape shape;
+        if (drv_sculpt_place(e, &s, bp, T0, &shape, &why, &err) < 0) {
+            assert_int_equal(err->code, ERR_CAPACITY);
+            err_clear(&err);
+            break;
+        }
+        placed++;
+    }
+    /* two at 3.5 each fit 8 CPUs, a third would reach 10.5 */
+    assert_int_equal(placed, 2);
+    assert_int_equal(why.rule, DRV_SCULPT_RULE_LONGRUN);
+    assert_int_equal(why.res, DRV_RES_VCPU);
+    assert_true(fabs(why.need - 10.5) < 1e-9 && fabs(why.limit - 8) < 1e-9);
+    assert_non_null(strstr(why.text, "long-run"));
+
+    /* at the p90 an operator may choose, 3 each: still two (9 > 8) */
+    p.longrun_quantile = 0.9;
+    autoptr(drv_sculpt) e9 = engine(h, &p);
+    struct drv_sculpt_guest_spec s = spec_of("a", 4, 1024, 0);
+    autoptr(drv_blueprint) bp = bp_of(30, quiet, 512);
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P50] = 0.5;
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P90] = 3;
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P99] = 3.5;
+    struct drv_shape shape;
+    assert_int_equal(drv_sculpt_place(e9, &s, bp, T0, &shape, NULL, &err), 0);
+    snprintf(s.uuid, sizeof(s.uuid), "b");
+    assert_int_equal(drv_sculpt_place(e9, &s, bp, T0, &shape, NULL, &err), 0);
+    snprintf(s.uuid, sizeof(s.uuid), "c");
+    assert_int_equal(drv_sculpt_admit(e9, &s, bp, T0, &why, &err), -1);
+    assert_true(fabs(why.need - 9) < 1e-9);
+    err_clear(&err);
+    /* a guest whose blueprint has no long run is judged on its horizon */
+    autoptr(drv_blueprint) plain = bp_of(30, quiet, 512);
+    assert_int_equal(drv_sculpt_admit(e9, &s, plain, T0, NULL, &err), 0);
+    /* a bad long run is refused as input */
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P99] = 1; /* below its p90 */
+    assert_int_equal(drv_sculpt_admit(e9, &s, bp, T0, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
 static void test_force(void **state)
 {
     (void)state;
@@ -839,6 +909,7 @@ int main(void)
         cmocka_unit_test(test_admit_over_horizon),
         cmocka_unit_test(test_admit_risk_limits_overcommit),
         cmocka_unit_test(test_admit_never_refuses_what_fits_physically),
+        cmocka_unit_test(test_admit_longrun),
         cmocka_unit_test(test_force),
         cmocka_unit_test(test_contiguity_preference),
         cmocka_unit_test(test_fractional_shape),
