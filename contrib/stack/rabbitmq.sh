@@ -25,8 +25,10 @@ sbin=/usr/lib/rabbitmq/bin
 free_port() {
     /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
+# Free to listen on: another listener is what matters, not the TIME_WAIT
+# connections a stopped broker leaves (RabbitMQ binds with SO_REUSEADDR).
 port_free() {
-    /usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.bind(("127.0.0.1",int(sys.argv[1])))' "$1" 2>/dev/null
+    /usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(1)' "$1" 2>/dev/null
 }
 
 # The environment every rabbitmq-server/rabbitmqctl call of this node needs
