@@ -10,6 +10,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "db/db.h"
+#include "driver/hypervisor.h"
 #include "openstack/compute_priv.h"
 #include "openstack/messaging.h"
 #include "openstack/oslo.h"
@@ -113,6 +114,7 @@ int os_compute_start(struct os_compute *c, struct err **err)
         return -1;
     if (os_compute_register(c, err) < 0)
         return -1;
+    os_compute_sync_subscribe(c);
     /* Heartbeats from now on: recovering interrupted operations may take
      * longer than Nova's service_down_time. */
     if (os_compute_threads_start(c, err) < 0)
@@ -140,6 +142,7 @@ void os_compute_stop(struct os_compute *c)
 {
     if (!c)
         return;
+    drv_hv_set_event_cb(c->hv, NULL, NULL);
     os_compute_threads_stop(c);
     if (c->control)
         drv_control_stop(c->control);
@@ -155,6 +158,7 @@ void os_compute_free(struct os_compute *c)
     json_decref(c->service);
     json_decref(c->node_obj);
     free(c->tracked);
+    free(c->to_sync);
     drv_control_free(c->control);
     cfg_unref(c->cfg);
     pthread_mutex_destroy(&c->lock);

@@ -112,6 +112,7 @@ static char *daemon_images_dir(const struct cfg *cfg)
     return xasprintf("%s/_base", cfg->state_path);
 }
 
+/* Runs the daemon on `cfg` (a reference the function takes over). */
 static int daemon_run(struct cfg *cfg)
 {
     autoerr struct err *err = NULL;
@@ -136,6 +137,32 @@ static int daemon_run(struct cfg *cfg)
     }
     if (os_http_global_init(&err) < 0)
         goto out;
+
+    /* The database first: settings changed at run time through the API
+     * (PUT /v1/config/...) are kept there and apply over the file's. */
+    if (cfg->db_connection[0]) {
+        struct db_options dbo;
+        db_options_from_cfg(cfg, &dbo);
+        db = db_open(&dbo, &err);
+        if (!db)
+            goto out;
+        struct cfg *eff = cfg_dup(cfg);
+        int n = db_settings_apply(db, eff, &err);
+        if (n < 0) {
+            cfg_unref(eff);
+            goto out;
+        }
+        if (n > 0) {
+            log_info("%d setting(s) changed at run time apply over %s", n, cfg->source);
+            cfg_publish(eff);
+            cfg_unref(cfg);
+            cfg = eff;
+        } else {
+            cfg_unref(eff);
+        }
+    } else {
+        log_warn("[database] connection not set: no history, no journal, no event log");
+    }
 
     hv = drv_hv_open(NULL, cfg, &err);
     if (!hv)
@@ -184,16 +211,6 @@ static int daemon_run(struct cfg *cfg)
     images = os_image_cache_new(images_dir, glance, (int)cfg->glance_num_retries, &err);
     if (!images)
         goto out;
-
-    if (cfg->db_connection[0]) {
-        struct db_options dbo;
-        db_options_from_cfg(cfg, &dbo);
-        db = db_open(&dbo, &err);
-        if (!db)
-            goto out;
-    } else {
-        log_warn("[database] connection not set: no history, no journal, no event log");
-    }
 
     msg = os_messaging_new(cfg, "sculpt-compute", &err);
     if (!msg || os_messaging_start(msg, &err) < 0)
@@ -259,6 +276,7 @@ out:
     drv_host_free(host);
     drv_hv_close(hv);
     os_http_global_cleanup();
+    cfg_unref(cfg);
     log_info("sculpt-compute stopped");
     return rc;
 }
@@ -340,7 +358,7 @@ int main(int argc, char **argv)
      * a fraction of the memory, at no measurable cost in throughput. */
     mallopt(M_ARENA_MAX, 2);
 
-    int rc = daemon_run(cfg);
+    int rc = daemon_run(cfg_ref(cfg));
     pthread_kill(sig_thread, SIGUSR2);
     pthread_join(sig_thread, NULL);
     log_shutdown();

@@ -60,6 +60,8 @@ struct os_compute {
     struct os_tracked *tracked;
     size_t ntracked;
     uint64_t failed_builds;
+    char (*to_sync)[DRV_UUID_LEN + 1]; /* guests whose power changed behind our back */
+    size_t nto_sync;
 
     pthread_t heartbeat;
     bool heartbeat_started;
@@ -82,6 +84,12 @@ int os_compute_recover(struct os_compute *c, struct err **err);
 /* Start/stop the heartbeat and periodic threads. */
 int os_compute_threads_start(struct os_compute *c, struct err **err);
 void os_compute_threads_stop(struct os_compute *c);
+
+/* compute_sync.c: power states changed behind sculpt's back (a guest that
+ * shut itself down or crashed) reach Nova, as _sync_power_states does. */
+void os_compute_sync_subscribe(struct os_compute *c);
+/* Sync the queued guests (periodic thread). */
+void os_compute_sync_pending(struct os_compute *c);
 
 /* The resource tracker's table. */
 void os_compute_track(struct os_compute *c, const struct os_tracked *t);

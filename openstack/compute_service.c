@@ -29,19 +29,25 @@ LOG_INIT("openstack.compute_service");
 #define RESOURCES_INTERVAL_MS 60000
 #define PING_TIMEOUT_MS 10000
 
-/* Wait on the compute's condition until `ms` passed or stop/cancel.
- * Called with c->lock held.  Returns true when stopping. */
-static bool svc_wait(struct os_compute *c, int64_t ms)
+/* Wait on the compute's condition until `ms` passed or stop/cancel (or,
+ * with `syncs`, a guest to sync).  Called with c->lock held.  Returns true
+ * when stopping. */
+static bool svc_wait_for(struct os_compute *c, int64_t ms, bool syncs)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t dl_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + ms * 1000000;
     struct timespec dl = {dl_ns / 1000000000, dl_ns % 1000000000};
-    while (!c->stopping && !c->cancelled) {
+    while (!c->stopping && !c->cancelled && !(syncs && c->nto_sync)) {
         if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT)
             break;
     }
     return c->stopping || c->cancelled;
+}
+
+static bool svc_wait(struct os_compute *c, int64_t ms)
+{
+    return svc_wait_for(c, ms, false);
 }
 
 int os_compute_wait_conductor(struct os_compute *c, struct err **err)
@@ -435,10 +441,11 @@ static void *svc_periodic_thread(void *arg)
     log_ctx_clear();
     for (;;) {
         pthread_mutex_lock(&c->lock);
-        bool stop = svc_wait(c, c->resources_dirty ? 5000 : RESOURCES_INTERVAL_MS);
+        bool stop = svc_wait_for(c, c->resources_dirty ? 5000 : RESOURCES_INTERVAL_MS, true);
         pthread_mutex_unlock(&c->lock);
         if (stop)
             break;
+        os_compute_sync_pending(c);
         os_compute_report_resources(c, false);
     }
     return NULL;

@@ -1,0 +1,115 @@
+/* A guest's power state changed without sculpt doing it -- it powered
+ * itself off, crashed, was paused by hand -- and Nova must see it
+ * (nova/compute/manager.py _sync_instance_power_state): the backend's
+ * event queues the instance, the periodic thread reads Nova's record and
+ * saves what the hypervisor says.  A running instance whose guest stopped
+ * becomes SHUTOFF (vm_state stopped), as Nova's sync stops it. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/hypervisor.h"
+#include "openstack/compute_ops.h"
+#include "openstack/compute_priv.h"
+#include "openstack/nova_instance.h"
+#include "openstack/oslo.h"
+#include "openstack/ovo.h"
+
+LOG_INIT("openstack.compute_sync");
+
+/* Queue a guest for a sync (c->lock held). */
+static void sync_queue(struct os_compute *c, const char *uuid)
+{
+    for (size_t i = 0; i < c->nto_sync; i++)
+        if (strcmp(c->to_sync[i], uuid) == 0)
+            return;
+    c->to_sync = xreallocarray(c->to_sync, c->nto_sync + 1, sizeof(*c->to_sync));
+    snprintf(c->to_sync[c->nto_sync++], DRV_UUID_LEN + 1, "%s", uuid);
+}
+
+/* The backend's event thread: note it and return. */
+static void sync_event(const struct drv_hv_event *ev, void *opaque)
+{
+    struct os_compute *c = opaque;
+    pthread_mutex_lock(&c->lock);
+    if (ev->type == DRV_HV_EVENT_RECONNECTED) {
+        /* events were lost while the hypervisor was away: look at all */
+        for (size_t i = 0; i < c->ntracked; i++)
+            sync_queue(c, c->tracked[i].uuid);
+    } else if (!ev->by_sculpt && ev->uuid[0] &&
+               (ev->type == DRV_HV_EVENT_STOPPED || ev->type == DRV_HV_EVENT_CRASHED ||
+                ev->type == DRV_HV_EVENT_STARTED || ev->type == DRV_HV_EVENT_PAUSED ||
+                ev->type == DRV_HV_EVENT_RESUMED || ev->type == DRV_HV_EVENT_SUSPENDED)) {
+        sync_queue(c, ev->uuid);
+    } else {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
+}
+
+void os_compute_sync_subscribe(struct os_compute *c)
+{
+    drv_hv_set_event_cb(c->hv, sync_event, c);
+}
+
+static void sync_one(struct os_compute *c, const char *uuid)
+{
+    autoerr struct err *e = NULL;
+    struct drv_hv_info info;
+    enum drv_power_state power = DRV_POWER_NOSTATE;
+    if (drv_hv_get_info(c->hv, uuid, &info, &e) == 0)
+        power = info.state;
+    else if (err_code_of(e) != ERR_NOT_FOUND)
+        return; /* the hypervisor cannot say now; a later event will */
+    err_clear(&e);
+    json_auto_t *ctx = os_ctx_new_admin();
+    json_auto_t *prim = os_conductor_class_action(
+        &c->conductor, ctx, "Instance", "get_by_uuid", json_pack("[s]", uuid),
+        json_pack("{s:[s, s]}", "expected_attrs", "flavor", "system_metadata"), NULL, &e);
+    if (!prim) {
+        if (err_code_of(e) != ERR_NOT_FOUND)
+            log_err(LOG_LEVEL_WARN, e, "power state of %s not synced", uuid);
+        return;
+    }
+    autoptr(os_inst) i = os_inst_new(prim, ctx, &c->conductor, c->host, &e);
+    if (!i)
+        return;
+    const char *host = ovo_get_str(i->prim, "host");
+    const char *vm = os_inst_vm_state(i);
+    int64_t have = -1;
+    ovo_get_int(i->prim, "power_state", &have);
+    if (!host || strcmp(host, c->host) != 0 || os_inst_task_state(i) || !vm ||
+        strcmp(vm, "building") == 0 || have == (int64_t)power)
+        return; /* not ours, busy, or already right */
+    os_inst_set_int(i, "power_state", power);
+    if (strcmp(vm, "active") == 0 &&
+        (power == DRV_POWER_SHUTDOWN || power == DRV_POWER_CRASHED || power == DRV_POWER_NOSTATE))
+        os_inst_set_str(i, "vm_state", "stopped");
+    const char *const none[] = {OS_TASK_NONE, NULL};
+    if (os_inst_save(i, none, NULL, &e) < 0) {
+        log_err(LOG_LEVEL_WARN, e, "power state of %s not synced", uuid);
+        return;
+    }
+    log_info("instance %s: power state %s from the hypervisor (vm_state %s)", uuid,
+             drv_power_state_name(power), os_inst_vm_state(i));
+    os_compute_track_inst(c, i);
+    os_compute_record_state(c, i);
+}
+
+void os_compute_sync_pending(struct os_compute *c)
+{
+    for (;;) {
+        char uuid[DRV_UUID_LEN + 1];
+        pthread_mutex_lock(&c->lock);
+        if (c->nto_sync == 0) {
+            pthread_mutex_unlock(&c->lock);
+            return;
+        }
+        snprintf(uuid, sizeof(uuid), "%s", c->to_sync[--c->nto_sync]);
+        pthread_mutex_unlock(&c->lock);
+        sync_one(c, uuid);
+    }
+}
