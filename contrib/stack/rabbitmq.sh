@@ -47,6 +47,9 @@ export RABBITMQ_LOG_BASE=$dir/log
 export RABBITMQ_PID_FILE=$dir/rabbitmq.pid
 export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
 export RABBITMQ_CONFIG_FILE=$dir/rabbitmq
+# Erlang's schedulers spin while idle by default; on a small host shared
+# with the services around it that spinning takes CPU they need.
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none"
 EOT
     cat >"$dir/rabbitmqctl" <<EOT
 #!/bin/sh
