@@ -47,8 +47,9 @@ static const enum drv_res_kind pack_dim[DRV_TR_LAST] = {
     [DRV_TR_DISK] = DRV_RES_DISK_READ_MBPS,
 };
 
-/* How often a guest's long run is revised (it moves over days). */
-#define PACK_LONGRUN_EVERY_S 3600
+/* How often a guest's long run is revised: it moves over days (a day of
+ * samples weighs as much as the fleet's prior). */
+#define PACK_LONGRUN_EVERY_S (6 * 3600)
 
 /* Memory a VM gets when the trace has none: never binding. */
 #define PACK_NOMINAL_MEM_MIB 1.0

@@ -240,11 +240,18 @@ static double pr_peak3(const struct drv_predictor *p, const struct drv_pr_res *r
     return x;
 }
 
-/* Base forecast and state of model m for the sample at t. */
-static void pr_model_input(const struct drv_predictor *p, const struct drv_pr_res *r, int m,
-                           double sref, double *base, int *cond)
+/* The level state: where the last reading stands against the long-run
+ * level. */
+static int pr_level_cond(const struct drv_pr_res *r)
 {
-    int level = pr_cond(pr_level_edges, r->last, r->slow, r->eps);
+    return pr_cond(pr_level_edges, r->last, r->slow, r->eps);
+}
+
+/* Base forecast and state of model m for the sample at t, given the level
+ * state. */
+static void pr_model_input(const struct drv_predictor *p, const struct drv_pr_res *r, int m,
+                           double sref, int level, double *base, int *cond)
+{
     switch (m) {
     case PR_M_PEAK:
         *base = pr_peak3(p, r);
@@ -332,7 +339,7 @@ static double pr_choose(const struct drv_pr_cdf *c, double b, double eps,
     double B = b + eps, K = ch->overrun * c->inv, base = ch->overrun - eps;
     double lim = ch->ceiling > 0 ? ch->ceiling + eps : INFINITY;
     double lo = ch->floor + eps;
-    for (int j = drv_pr_cdf_index(c, 0.5) + 1; j < DRV_PREDICT_BINS; j++) {
+    for (int j = c->qidx[DRV_Q_P50] + 1; j < DRV_PREDICT_BINS; j++) {
         double a = B * ex[j];
         if (a >= lim || a - eps >= best_cost)
             break;
@@ -598,8 +605,9 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
         int challenger = -1;
         if (p->n % PR_CHALLENGE_EVERY == 0)
             challenger = (m + 1 + (int)(p->n / PR_CHALLENGE_EVERY % (PR_M_LAST - 1))) % PR_M_LAST;
+        int level = pr_level_cond(r);
         for (int mm = 0; mm < PR_M_LAST; mm++) {
-            pr_model_input(p, r, mm, sref, &base[mm], &cond[mm]);
+            pr_model_input(p, r, mm, sref, level, &base[mm], &cond[mm]);
             alloc[mm] = -1;
             if (mm != m && mm != challenger)
                 continue;
@@ -625,7 +633,7 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
         out->model[k] = m;
         for (int i = 0; i < DRV_Q_LAST; i++)
             out->q[i][k] = pr_value(base[m], r->eps,
-                                    drv_pr_cdf_quantile_ratio(&cdf[m], drv_quantile_level[i]),
+                                    drv_pr_cdf_band_ratio(&cdf[m], (enum drv_quantile)i),
                                     ch.ceiling);
         /* memory: the top band never below the working set plus margin */
         if (out->q[DRV_Q_P99][k] < ch.floor)
@@ -898,7 +906,7 @@ static void pr_knots_locked(struct drv_predictor *p, int k, int64_t t, double h,
     struct drv_pr_res *r = p->r[k];
     int m = r->follow, cond;
     double base;
-    pr_model_input(p, r, m, pr_season_ref(p, r, t), &base, &cond);
+    pr_model_input(p, r, m, pr_season_ref(p, r, t), pr_level_cond(r), &base, &cond);
     if (!hz->have[cond]) {
         struct drv_pr_cdf c;
         pr_cdf_locked(p, r, k, m, cond, &c);

@@ -28,11 +28,13 @@ int drv_pr_bin(double r)
 /* exp() of every edge: the ratio to the base each edge stands for.  Built
  * once when the program starts (the edges are constants). */
 static double pr_exp_edges[DRV_PREDICT_BINS + 1];
+static struct drv_pr_lut pr_bin_lut;
 
 __attribute__((constructor)) static void pr_edges_init(void)
 {
     for (int j = 0; j <= DRV_PREDICT_BINS; j++)
         pr_exp_edges[j] = exp(drv_pr_edge(j));
+    drv_pr_lut_init(&pr_bin_lut, pr_exp_edges, DRV_PREDICT_BINS);
 }
 
 const double *drv_pr_exp_edges(void)
@@ -42,17 +44,8 @@ const double *drv_pr_exp_edges(void)
 
 int drv_pr_bin_ratio(double ratio)
 {
-    const double *ex = pr_exp_edges;
     /* bin j holds ex[j] <= ratio < ex[j + 1]; the end bins take the rest */
-    int lo = 0, hi = DRV_PREDICT_BINS - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (ratio >= ex[mid])
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    return lo;
+    return drv_pr_lut_find(&pr_bin_lut, ratio);
 }
 
 void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_scale,
@@ -72,31 +65,49 @@ void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_scale,
         out->inv = 1;
         out->lo = 0;
         out->weight = 0;
+        for (int q = 0; q < DRV_Q_LAST; q++)
+            out->qidx[q] = drv_pr_cdf_index(out, drv_quantile_level[q]);
         return;
     }
     /* the weights' sum is known: accumulate from the top down, and stop
-     * below the median -- every level asked for is at or above it */
-    float cum = (float)total, half = (float)(0.5 * total);
+     * below the median -- every level asked for is at or above it.  On
+     * the way, the bins of the band levels: bin j holds level p when
+     * cum[j] < p total <= cum[j + 1] (what drv_pr_cdf_index finds) */
+    float cum = (float)total;
+    float x99 = (float)(drv_quantile_level[DRV_Q_P99] * total);
+    float x90 = (float)(drv_quantile_level[DRV_Q_P90] * total);
+    float x50 = (float)(drv_quantile_level[DRV_Q_P50] * total);
     int j = DRV_PREDICT_BINS;
     out->cum[j] = cum;
+    out->qidx[DRV_Q_P99] = out->qidx[DRV_Q_P90] = out->qidx[DRV_Q_P50] = 0;
+#define PR_MIX_WALK(weight)                                                                        \
+    do {                                                                                           \
+        while (j > 0 && cum >= x99) {                                                              \
+            j--;                                                                                   \
+            cum -= (weight);                                                                       \
+            out->cum[j] = cum;                                                                     \
+        }                                                                                          \
+        out->qidx[DRV_Q_P99] = j;                                                                  \
+        while (j > 0 && cum >= x90) {                                                              \
+            j--;                                                                                   \
+            cum -= (weight);                                                                       \
+            out->cum[j] = cum;                                                                     \
+        }                                                                                          \
+        out->qidx[DRV_Q_P90] = j;                                                                  \
+        while (j > 0 && cum >= x50) {                                                              \
+            j--;                                                                                   \
+            cum -= (weight);                                                                       \
+            out->cum[j] = cum;                                                                     \
+        }                                                                                          \
+        out->qidx[DRV_Q_P50] = j;                                                                  \
+    } while (0)
     if (a > 0 && b > 0)
-        while (j > 0 && cum >= half) {
-            j--;
-            cum -= a * own[j] + b * prior[j];
-            out->cum[j] = cum;
-        }
+        PR_MIX_WALK(a * own[j] + b * prior[j]);
     else if (a > 0)
-        while (j > 0 && cum >= half) {
-            j--;
-            cum -= a * own[j];
-            out->cum[j] = cum;
-        }
+        PR_MIX_WALK(a * own[j]);
     else
-        while (j > 0 && cum >= half) {
-            j--;
-            cum -= b * prior[j];
-            out->cum[j] = cum;
-        }
+        PR_MIX_WALK(b * prior[j]);
+#undef PR_MIX_WALK
     if (out->cum[j] < 0)
         out->cum[j] = 0;
     if (j == 0)
@@ -129,14 +140,24 @@ static double pr_cum(const struct drv_pr_cdf *c, int j)
     return c->lo > 0 ? c->cum[c->lo] * j / c->lo : 0;
 }
 
-double drv_pr_cdf_quantile_ratio(const struct drv_pr_cdf *c, double p)
+/* The ratio at probability p, which bin j holds. */
+static double pr_quantile_in(const struct drv_pr_cdf *c, int j, double p)
 {
     const double *ex = pr_exp_edges;
-    int j = drv_pr_cdf_index(c, p);
     double lo = pr_cum(c, j) * c->inv, hi = c->cum[j + 1] * c->inv;
     double f = hi > lo ? (p - lo) / (hi - lo) : 1.0;
     f = f < 0 ? 0 : f > 1 ? 1 : f;
     return ex[j] + f * (ex[j + 1] - ex[j]);
+}
+
+double drv_pr_cdf_quantile_ratio(const struct drv_pr_cdf *c, double p)
+{
+    return pr_quantile_in(c, drv_pr_cdf_index(c, p), p);
+}
+
+double drv_pr_cdf_band_ratio(const struct drv_pr_cdf *c, enum drv_quantile q)
+{
+    return pr_quantile_in(c, c->qidx[q], drv_quantile_level[q]);
 }
 
 double drv_pr_cdf_at_ratio(const struct drv_pr_cdf *c, double ratio)

@@ -41,28 +41,20 @@ double drv_pr_share_edge(int b)
     return PR_SHARE_MIN * pow(1.0 / PR_SHARE_MIN, (double)(b - 1) / (DRV_FLEET_SHARE_BUCKETS - 2));
 }
 
-static double pr_share_edges[DRV_FLEET_SHARE_BUCKETS];
+static double pr_share_edges[DRV_FLEET_SHARE_BUCKETS + 1];
+static struct drv_pr_lut pr_share_lut;
 
 __attribute__((constructor)) static void pr_share_edges_init(void)
 {
-    for (int b = 0; b < DRV_FLEET_SHARE_BUCKETS; b++)
+    for (int b = 0; b <= DRV_FLEET_SHARE_BUCKETS; b++)
         pr_share_edges[b] = drv_pr_share_edge(b);
+    drv_pr_lut_init(&pr_share_lut, pr_share_edges, DRV_FLEET_SHARE_BUCKETS);
 }
 
 int drv_pr_share_bucket(double share)
 {
-    if (!(share >= PR_SHARE_MIN))
-        return 0;
-    /* the last bucket whose lower edge is at most share */
-    int lo = 1, hi = DRV_FLEET_SHARE_BUCKETS - 1;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (share >= pr_share_edges[mid])
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    return lo;
+    /* [0, 1e-4) and NaN in bucket 0, then the last lower edge at most share */
+    return drv_pr_lut_find(&pr_share_lut, share);
 }
 
 struct drv_fleet *drv_fleet_new(const struct drv_predict_config *pc)

@@ -10,10 +10,12 @@
  * worth a day of samples -- a daily cycle is the shortest stretch over
  * which a guest shows its range.  Without a group, the prior is the
  * flavor spread evenly (what the cold start's bands say too): nothing
- * known, nothing overcommitted on faith.
+ * known, nothing overcommitted on faith.  The whole fleet says little of
+ * one kind of guest: when only it matched, half of the prior's weight
+ * stays with the even spread (as a cold start's confidence halves).
  *
- * Each histogram is a piecewise-linear CDF over its own buckets; the
- * mixture's quantiles are found by bisection on the share.
+ * Each histogram is linear between its edges, so the mixture is linear
+ * between the union of them: its quantiles come from one ordered walk.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -29,6 +31,35 @@
 #define PR_LIFE_MIN 1e-4
 
 static double pr_life_edges[PR_LIFE_BUCKETS + 1];
+static struct drv_pr_lut pr_life_lut;
+
+/* A set of share buckets: bucket b spans [edge[b], edge[b + 1]) clipped to
+ * the ceiling (share 1), use spread evenly within; the last bucket, and
+ * any the clipping leaves empty, is use at the ceiling.  mid[] and inv[]
+ * (1 / width, 0 at the ceiling) are kept beside the edges. */
+struct pr_buckets {
+    int n;
+    const double *edge; /* n + 1, increasing */
+    double mid[PR_LIFE_BUCKETS];
+    double inv[PR_LIFE_BUCKETS];
+};
+
+static struct pr_buckets pr_life_set, pr_share_set, pr_even_set;
+static double pr_share_edges[DRV_FLEET_SHARE_BUCKETS + 1]; /* the fleet's, copied here:
+                                                            * constructors run in no set order */
+static const double pr_even_edges[3] = {0, 1, 1};
+
+static void pr_buckets_init(struct pr_buckets *s, const double *edge, int n)
+{
+    s->n = n;
+    s->edge = edge;
+    for (int b = 0; b < n; b++) {
+        double lo = edge[b], hi = b == n - 1 ? 1 : fmin(edge[b + 1], 1);
+        bool spread = b < n - 1 && lo < 1 && hi > lo;
+        s->mid[b] = spread ? 0.5 * (lo + hi) : 1;
+        s->inv[b] = spread ? 1 / (hi - lo) : 0;
+    }
+}
 
 __attribute__((constructor)) static void pr_life_edges_init(void)
 {
@@ -37,95 +68,95 @@ __attribute__((constructor)) static void pr_life_edges_init(void)
         pr_life_edges[b] = PR_LIFE_MIN * pow(1.0 / PR_LIFE_MIN, (double)(b - 1) /
                                                                      (PR_LIFE_BUCKETS - 2));
     pr_life_edges[PR_LIFE_BUCKETS] = 1;
+    drv_pr_lut_init(&pr_life_lut, pr_life_edges, PR_LIFE_BUCKETS);
+    pr_buckets_init(&pr_life_set, pr_life_edges, PR_LIFE_BUCKETS);
+    for (int b = 0; b <= DRV_FLEET_SHARE_BUCKETS; b++)
+        pr_share_edges[b] = drv_pr_share_edge(b);
+    pr_buckets_init(&pr_share_set, pr_share_edges, DRV_FLEET_SHARE_BUCKETS);
+    pr_buckets_init(&pr_even_set, pr_even_edges, 2);
 }
 
-double drv_pr_life_edge(int b)
+const double *drv_pr_life_edges(void)
 {
-    return b <= 0 ? 0 : b >= PR_LIFE_BUCKETS ? 1 : pr_life_edges[b];
+    return pr_life_edges;
 }
 
 int drv_pr_life_bucket(double share)
 {
-    if (!(share >= PR_LIFE_MIN))
-        return 0;
-    if (share >= 1)
-        return PR_LIFE_BUCKETS - 1;
-    int lo = 1, hi = PR_LIFE_BUCKETS - 2;
-    while (lo < hi) {
-        int mid = (lo + hi + 1) / 2;
-        if (share >= pr_life_edges[mid])
-            lo = mid;
-        else
-            hi = mid - 1;
-    }
-    return lo;
+    return drv_pr_lut_find(&pr_life_lut, share);
 }
 
-/* A histogram over buckets whose edges edge(0..n) are given, the last
- * bucket a point mass at the ceiling (share 1). */
+/* Weights over a set of buckets, and their total. */
 struct pr_hist {
     const double *w;
-    int n;
-    double (*edge)(int b);
+    const struct pr_buckets *set;
     double total;
 };
-
-/* Weight at or below share x (linear within a bucket). */
-static double pr_hist_cdf(const struct pr_hist *h, double x)
-{
-    double c = 0;
-    for (int b = 0; b < h->n; b++) {
-        if (h->w[b] <= 0)
-            continue;
-        double lo = h->edge(b), hi = b == h->n - 1 ? 1 : fmin(h->edge(b + 1), 1);
-        if (b == h->n - 1 || hi <= lo) {
-            /* at the ceiling (or a bucket squeezed to a point) */
-            if (x >= lo)
-                c += h->w[b];
-        } else if (x >= hi) {
-            c += h->w[b];
-        } else if (x > lo) {
-            c += h->w[b] * (x - lo) / (hi - lo);
-        }
-    }
-    return c;
-}
 
 static double pr_hist_mean(const struct pr_hist *h)
 {
     double m = 0;
-    for (int b = 0; b < h->n; b++) {
-        double lo = fmin(h->edge(b), 1), hi = b == h->n - 1 ? 1 : fmin(h->edge(b + 1), 1);
-        m += h->w[b] * 0.5 * (lo + hi);
-    }
+    for (int b = 0; b < h->set->n; b++)
+        m += h->w[b] * h->set->mid[b];
     return m;
 }
 
-/* The share at level u of a * x + b * y + c * z (weights totalling 1). */
-static double pr_mix_quantile(const struct pr_hist *x, double a, const struct pr_hist *y,
-                              double b, const struct pr_hist *z, double c, double u)
+/* Quantiles at levels u[0..nu) (increasing) of the mixture
+ * sum_i coef[i] h[i] / total_i (coefficients totalling 1): walk the union
+ * of the edges below the ceiling in order, the mixture's CDF linear in
+ * between; what the walk does not reach lies at the ceiling. */
+static void pr_mix_quantiles(const struct pr_hist *h, const double *coef, int nh, const double *u,
+                             int nu, double *out)
 {
-    const struct pr_hist *h[3] = {x, y, z};
-    const double w[3] = {a, b, c};
-    double lo = 0, hi = 1;
-    for (int it = 0; it < 40; it++) {
-        double mid = 0.5 * (lo + hi), cum = 0;
-        for (int i = 0; i < 3; i++)
-            if (w[i] > 0 && h[i]->total > 0)
-                cum += w[i] * pr_hist_cdf(h[i], mid) / h[i]->total;
-        if (cum >= u)
-            hi = mid;
-        else
-            lo = mid;
+    int cur[3] = {0, 0, 0};      /* the bucket each histogram is in */
+    double below[3] = {0, 0, 0}; /* its weight below that bucket, scaled */
+    double scale[3] = {0, 0, 0}; /* coef / total */
+    int live[3], nl = 0;
+    for (int i = 0; i < nh; i++)
+        if (coef[i] > 0 && h[i].total > 0) {
+            scale[i] = coef[i] / h[i].total;
+            live[nl++] = i;
+        }
+    double x0 = 0, f0 = 0;
+    int qi = 0;
+    while (qi < nu) {
+        /* the next edge of any histogram, up to the ceiling */
+        double x = 1;
+        for (int l = 0; l < nl; l++) {
+            const struct pr_hist *g = &h[live[l]];
+            double e = g->set->edge[cur[live[l]] + 1];
+            if (e < x)
+                x = e;
+        }
+        double f = 0;
+        for (int l = 0; l < nl; l++) {
+            int i = live[l], b = cur[i];
+            const struct pr_buckets *set = h[i].set;
+            f += below[i] + scale[i] * h[i].w[b] * (x - set->edge[b]) * set->inv[b];
+        }
+        while (qi < nu && f >= u[qi]) {
+            out[qi] = f > f0 ? x0 + (x - x0) * (u[qi] - f0) / (f - f0) : x0;
+            qi++;
+        }
+        if (x >= 1)
+            break;
+        /* pass the edge at x */
+        for (int l = 0; l < nl; l++) {
+            int i = live[l];
+            const struct pr_buckets *set = h[i].set;
+            if (set->edge[cur[i] + 1] <= x && cur[i] < set->n - 1) {
+                below[i] += scale[i] * h[i].w[cur[i]] * (set->inv[cur[i]] > 0);
+                cur[i]++;
+            }
+        }
+        x0 = x;
+        f0 = f;
     }
-    return hi;
+    for (; qi < nu; qi++)
+        out[qi] = 1;
 }
 
-/* One bucket [0, 1): the flavor spread evenly. */
-static double pr_even_edge(int b)
-{
-    return b <= 0 ? 0 : 1;
-}
+static const double pr_even_w[2] = {1, 0};
 
 /* The group's share histogram for dimension k over ages from the guest's
  * own on (settled guests first); its total, 0 when empty. */
@@ -153,43 +184,39 @@ void drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[D
 {
     const struct drv_pr_res *r = p->r[k];
     double own_w[PR_LIFE_BUCKETS], prior_w[DRV_FLEET_SHARE_BUCKETS];
-    struct pr_hist prior = {prior_w, DRV_FLEET_SHARE_BUCKETS, drv_pr_share_edge, 0};
+    struct pr_hist h[3] = {
+        {own_w, &pr_life_set, 0},
+        {prior_w, &pr_share_set, 0},
+        {pr_even_w, &pr_even_set, 1},
+    };
     int age = drv_pr_age_bucket(t - p->boot_s);
     bool whole_fleet = false;
-    for (uint32_t i = 0; p->fleet && i < p->ngroups && prior.total <= 0; i++) {
+    for (uint32_t i = 0; p->fleet && i < p->ngroups && h[1].total <= 0; i++) {
         const struct drv_pr_group *g = drv_fleet_group_cached_locked(
             p->fleet, p->groups[i], false, t, &p->gidx[i], &p->gid[i]);
         /* a guest counts itself in its groups: it needs min_guests others */
         if (g && g->rec.guests >= p->pc.fleet_min_guests + 1) {
-            prior.total = pr_group_life(&g->rec, k, age, prior_w);
+            h[1].total = pr_group_life(&g->rec, k, age, prior_w);
             whole_fleet = i + 1 == p->ngroups;
         }
     }
-    if (prior.total <= 0) {
-        /* nothing comparable: the flavor spread evenly */
-        prior_w[0] = 1;
-        prior_w[1] = 0;
-        prior = (struct pr_hist){prior_w, 2, pr_even_edge, 1};
-    }
-    struct pr_hist own = {own_w, PR_LIFE_BUCKETS, drv_pr_life_edge, 0};
     double inv = 1.0 / p->wscale;
     for (int b = 0; b < PR_LIFE_BUCKETS; b++) {
         own_w[b] = r->life[b] * inv;
-        own.total += own_w[b];
+        h[0].total += own_w[b];
     }
     double dt = p->dt > 0 ? p->dt : p->pc.season_bin_s;
     double pw = PR_LIFE_PRIOR_S / dt;
-    double a = own.total / (own.total + pw), b = 1 - a;
-    /* the whole fleet says little of one kind of guest: half of its weight
-     * stays with the even spread (as a cold start's confidence halves) */
-    double even_w[2] = {1, 0};
-    struct pr_hist even = {even_w, 2, pr_even_edge, 1};
-    double c = whole_fleet ? b / 2 : 0;
-    b -= c;
-    for (int i = 0; i < DRV_Q_LAST; i++)
-        q[i] = pr_mix_quantile(&own, a, &prior, b, &even, c, drv_quantile_level[i]);
-    *mean = (own.total > 0 ? a * pr_hist_mean(&own) / own.total : 0) +
-            b * pr_hist_mean(&prior) / prior.total + c * 0.5;
+    double coef[3];
+    coef[0] = h[0].total / (h[0].total + pw);
+    double prior = 1 - coef[0];
+    coef[1] = h[1].total > 0 ? (whole_fleet ? prior / 2 : prior) : 0;
+    coef[2] = prior - coef[1];
+    pr_mix_quantiles(h, coef, 3, drv_quantile_level, DRV_Q_LAST, q);
+    *mean = 0;
+    for (int i = 0; i < 3; i++)
+        if (coef[i] > 0 && h[i].total > 0)
+            *mean += coef[i] * pr_hist_mean(&h[i]) / h[i].total;
 }
 
 void drv_predictor_longrun(struct drv_predictor *p, int64_t now_s, struct drv_blueprint *bp)

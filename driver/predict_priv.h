@@ -17,6 +17,24 @@
 
 #include "driver/predict.h"
 
+/* ---- bucket lookup ------------------------------------------------------- */
+
+#define PR_LUT_BITS 6      /* cells per octave: 2^PR_LUT_BITS */
+#define PR_LUT_CELLS 2048  /* at most 32 octaves */
+
+/* Buckets over sorted positive edges: bucket 0 below edge[1], bucket j in
+ * [edge[j], edge[j + 1]), the last one from edge[n - 1] up. */
+struct drv_pr_lut {
+    const double *edge; /* borrowed, n + 1 entries (edge[0] unused) */
+    int n;              /* buckets, at most 256 */
+    int emin, ncells;
+    uint8_t cell[PR_LUT_CELLS];
+};
+void drv_pr_lut_init(struct drv_pr_lut *l, const double *edge, int n);
+/* The bucket of x (NaN: bucket 0), as a binary search over the edges
+ * would find it. */
+int drv_pr_lut_find(const struct drv_pr_lut *l, double x);
+
 /* ---- residual bins ------------------------------------------------------- */
 
 /* Bin edges are uniform in asinh(r / PR_R0): fine near r = 0 (0.7% wide),
@@ -41,6 +59,8 @@ const double *drv_pr_exp_edges(void);
 struct drv_pr_cdf {
     float cum[DRV_PREDICT_BINS + 1]; /* weight below edge j */
     int lo;                          /* first edge computed; cum[lo] < total / 2 */
+    int qidx[DRV_Q_LAST];            /* the bin of each band level (p50, p90, p99),
+                                      * found on the way down */
     double total, inv;               /* the whole weight and its inverse */
     double weight;                   /* effective samples behind it */
 };
@@ -55,6 +75,9 @@ int drv_pr_cdf_index(const struct drv_pr_cdf *c, double p);
 /* The ratio to the base at probability p (linear in the ratio within a
  * bin). */
 double drv_pr_cdf_quantile_ratio(const struct drv_pr_cdf *c, double p);
+/* The same at band level q (drv_quantile_level[q]), from the bins the mix
+ * found: no search. */
+double drv_pr_cdf_band_ratio(const struct drv_pr_cdf *c, enum drv_quantile q);
 /* P(R <= log(ratio)) (linear in the ratio within a bin). */
 double drv_pr_cdf_at_ratio(const struct drv_pr_cdf *c, double ratio);
 
@@ -193,9 +216,10 @@ void drv_predict_name_pattern(const char *name, char *out, size_t size);
 void drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[DRV_Q_LAST],
                            double *mean);
 /* The long-run share bucket of use / ceiling (bucket 0 below 1e-4, the
- * last one at or above the ceiling), and a bucket's lower edge. */
+ * last one at or above the ceiling), and every bucket edge, 0 ..
+ * PR_LIFE_BUCKETS. */
 int drv_pr_life_bucket(double share);
-double drv_pr_life_edge(int b);
+const double *drv_pr_life_edges(void);
 
 /* Age bucket of a guest `age_s` old, and share bucket of use / ceiling. */
 int drv_pr_age_bucket(int64_t age_s);

@@ -515,6 +515,32 @@ static void test_distribution(void **state)
         assert_int_equal(drv_pr_bin(log(mid)), j);
     }
     assert_true(fabs(drv_pr_edge(DRV_PREDICT_BINS / 2)) < 1e-12); /* r = 0 is an edge */
+    /* the table lookup finds what a search over the edges finds, edges
+     * and the values next to them included, and the ends */
+    for (int i = 0; i < 200000; i++) {
+        double x = exp(-9 + 18 * (double)i / 200000);
+        int want = 0;
+        while (want + 1 < DRV_PREDICT_BINS && x >= ex[want + 1])
+            want++;
+        assert_int_equal(drv_pr_bin_ratio(x), want);
+    }
+    for (int j = 1; j < DRV_PREDICT_BINS; j++) {
+        assert_int_equal(drv_pr_bin_ratio(ex[j]), j);
+        assert_int_equal(drv_pr_bin_ratio(nextafter(ex[j], 0)), j - 1);
+    }
+    assert_int_equal(drv_pr_bin_ratio(NAN), 0);
+    assert_int_equal(drv_pr_bin_ratio(0), 0);
+    assert_int_equal(drv_pr_bin_ratio(INFINITY), DRV_PREDICT_BINS - 1);
+    for (int b = 1; b < DRV_FLEET_SHARE_BUCKETS; b++) {
+        assert_int_equal(drv_pr_share_bucket(drv_pr_share_edge(b)), b);
+        assert_int_equal(drv_pr_share_bucket(nextafter(drv_pr_share_edge(b), 0)), b - 1);
+    }
+    const double *le = drv_pr_life_edges();
+    for (int b = 1; b < PR_LIFE_BUCKETS; b++) {
+        assert_int_equal(drv_pr_life_bucket(le[b]), b);
+        assert_int_equal(drv_pr_life_bucket(nextafter(le[b], 0)), b - 1);
+    }
+    assert_int_equal(drv_pr_life_bucket(2.0), PR_LIFE_BUCKETS - 1);
     float own[DRV_PREDICT_BINS] = {0};
     own[20] = 50;
     own[25] = 50;
