@@ -156,35 +156,39 @@ int drv_blueprint_validate(const struct drv_blueprint *bp, struct err **err)
             return err_set(err, ERR_INVALID, "blueprint `%s` confidence %g outside [0, 1]",
                            drv_res_kind_name((enum drv_res_kind)k), bp->res_confidence[k]);
     for (int k = 0; k < DRV_RES_LAST; k++) {
-        const char *rn = drv_res_kind_name((enum drv_res_kind)k);
         double prev = 0, m = bp->longrun_mean[k];
         for (int q = 0; q < DRV_Q_LAST; q++) {
             double x = bp->longrun[k][q];
-            if (!isfinite(x) || x < 0 || x > DRV_RES_MAX || x < prev)
+            /* written so that NaN fails too */
+            if (!(x >= prev && x <= DRV_RES_MAX))
                 return err_set(err, ERR_INVALID,
-                               "blueprint `%s` long-run %s is %g (must be 0 to %g, ordered)", rn,
+                               "blueprint `%s` long-run %s is %g (must be 0 to %g, ordered)",
+                               drv_res_kind_name((enum drv_res_kind)k),
                                drv_quantile_name((enum drv_quantile)q), x, DRV_RES_MAX);
             prev = x;
         }
-        if (!isfinite(m) || m < 0 || m > DRV_RES_MAX)
-            return err_set(err, ERR_INVALID, "blueprint `%s` long-run mean is %g", rn, m);
+        if (!(m >= 0 && m <= DRV_RES_MAX))
+            return err_set(err, ERR_INVALID, "blueprint `%s` long-run mean is %g",
+                           drv_res_kind_name((enum drv_res_kind)k), m);
     }
     for (int32_t s = 0; s < bp->nsteps; s++) {
         for (int k = 0; k < DRV_RES_LAST; k++) {
             double prev = 0;
             for (int q = 0; q < DRV_Q_LAST; q++) {
                 double x = drv_blueprint_get(bp, s, (enum drv_res_kind)k, (enum drv_quantile)q);
+                if (x >= prev && x <= DRV_RES_MAX) { /* NaN fails */
+                    prev = x;
+                    continue;
+                }
                 const char *rn = drv_res_kind_name((enum drv_res_kind)k);
                 const char *qn = drv_quantile_name((enum drv_quantile)q);
                 if (!isfinite(x) || x < 0 || x > DRV_RES_MAX)
                     return err_set(err, ERR_INVALID,
                                    "blueprint step %d `%s` %s is %g (must be 0 to %g)", s,
                                    rn, qn, x, DRV_RES_MAX);
-                if (x < prev)
-                    return err_set(err, ERR_INVALID,
-                                   "blueprint step %d `%s` bands out of order: %s %g < %g",
-                                   s, rn, qn, x, prev);
-                prev = x;
+                return err_set(err, ERR_INVALID,
+                               "blueprint step %d `%s` bands out of order: %s %g < %g", s, rn, qn,
+                               x, prev);
             }
             if (bp->alloc) {
                 double a = bp->alloc[(size_t)s * DRV_RES_LAST + (size_t)k];

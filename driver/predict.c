@@ -177,49 +177,66 @@ static int pr_hour_bins(const struct drv_predictor *p)
     return n > PR_HOUR_BINS ? PR_HOUR_BINS : n;
 }
 
+/* Where t falls in the seasonal profiles: the same for every dimension,
+ * so found once per step. */
+struct pr_when {
+    int db, hb;      /* bin of the day, bin of the hour */
+    int64_t day;     /* days since the guest's first sample */
+    int64_t since;   /* seconds since it */
+};
+
 static int pr_bin_of(const struct drv_predictor *p, int64_t t, int period_bins)
 {
     int64_t b = t / p->pc.season_bin_s;
     return (int)(((b % period_bins) + period_bins) % period_bins);
 }
 
-/* The daily profile's decay for a bin last raised d days ago. */
-static double pr_day_decay(const struct drv_predictor *p, int64_t t, uint16_t day)
+static void pr_when_of(const struct drv_predictor *p, int64_t t, struct pr_when *w)
 {
-    int64_t d = (t - p->t0) / 86400 - day;
+    w->db = pr_bin_of(p, t, pr_day_bins(p));
+    w->hb = pr_bin_of(p, t, pr_hour_bins(p));
+    w->since = t - p->t0;
+    w->day = w->since / 86400;
+}
+
+/* The daily profile's decay for a bin last raised on `day`. */
+static double pr_day_decay(const struct drv_predictor *p, const struct pr_when *w, uint16_t day)
+{
+    int64_t d = w->day - day;
     return d < 0 ? 1.0 : d >= PR_DECAY_DAYS ? 0.0 : p->day_decay[d];
 }
 
-/* What the profiles expect at t: the decayed daily peak around t's bin,
- * and the peak of t's bin an hour earlier. */
-static double pr_season_ref(const struct drv_predictor *p, const struct drv_pr_res *r, int64_t t)
+/* What the profiles expect at w: the decayed daily peak around its bin,
+ * and the peak of its bin an hour earlier. */
+static double pr_season_ref(const struct drv_predictor *p, const struct drv_pr_res *r,
+                            const struct pr_when *w)
 {
-    int nd = pr_day_bins(p), nh = pr_hour_bins(p);
+    int nd = pr_day_bins(p);
     double ref = 0;
-    int db = pr_bin_of(p, t, nd);
     for (int d = -1; d <= 1; d++) {
-        int b = (db + d + nd) % nd;
+        int b = w->db + d;
+        b = b < 0 ? b + nd : b >= nd ? b - nd : b;
         if (r->day[b] <= 0)
             continue;
-        double v = r->day[b] * pr_day_decay(p, t, r->day_d[b]);
+        double v = r->day[b] * pr_day_decay(p, w, r->day_d[b]);
         if (v > ref)
             ref = v;
     }
-    int hb = pr_bin_of(p, t, nh);
-    if (r->hour[hb] > ref && t - p->t0 - r->hour_t[hb] <= 2 * 3600)
+    int hb = w->hb;
+    if (r->hour[hb] > ref && w->since - r->hour_t[hb] <= 2 * 3600)
         ref = r->hour[hb];
     return ref;
 }
 
-static void pr_season_add(struct drv_predictor *p, struct drv_pr_res *r, int64_t t, double u)
+static void pr_season_add(struct drv_predictor *p, struct drv_pr_res *r, const struct pr_when *w,
+                          double u)
 {
-    int nd = pr_day_bins(p), nh = pr_hour_bins(p);
-    int32_t now = (int32_t)(t - p->t0);
-    int db = pr_bin_of(p, t, nd);
-    double old = r->day[db] * pr_day_decay(p, t, r->day_d[db]);
+    int32_t now = (int32_t)w->since;
+    int db = w->db;
+    double old = r->day[db] * pr_day_decay(p, w, r->day_d[db]);
     r->day[db] = (float)(u > old ? u : old);
     r->day_d[db] = (uint16_t)(now / 86400);
-    int hb = pr_bin_of(p, t, nh);
+    int hb = w->hb;
     /* a new pass over the bin replaces the last one */
     if (now - r->hour_t[hb] > 1800 || r->hour[hb] < u)
         r->hour[hb] = (float)u;
@@ -574,6 +591,9 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
     double hold = pr_hold_steps(p);
     int nactive = pr_nactive(p);
     memset(out, 0, sizeof(*out));
+    struct pr_when when;
+    if (p->n > 0)
+        pr_when_of(p, t, &when);
     if (f)
         pthread_mutex_lock(&f->lock);
     for (int k = 0; k < DRV_RES_LAST; k++) {
@@ -594,7 +614,7 @@ static void pr_step(struct drv_predictor *p, int64_t t, const struct drv_cost_mo
             }
             continue;
         }
-        double sref = pr_season_ref(p, r, t);
+        double sref = pr_season_ref(p, r, &when);
         struct drv_pr_cdf cdf[PR_M_LAST];
         double base[PR_M_LAST], alloc[PR_M_LAST], cost[PR_M_LAST];
         int cond[PR_M_LAST];
@@ -702,7 +722,7 @@ static void pr_rescale_guest(struct drv_predictor *p, double factor)
 }
 
 /* Score the sample against what was said, learn from it (lock held). */
-static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap,
+static void pr_learn_locked(struct drv_predictor *p, int k, double u, double decay,
                             double fw, int64_t t)
 {
     struct drv_pr_res *r = p->r[k];
@@ -722,7 +742,6 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double gap
             }
         }
         /* the competition: each setting's allocations on the same cost */
-        double decay = exp2(-gap / p->pc.cost_half_life_s);
         double overrun = pr_overrun(p, r, k, pr_log_overrun_locked(p, k));
         double unit = p->cm.price[k] * (p->dt > 0 ? p->dt : 300.0) / 3600.0;
         double reshape = unit > 0 ? p->cm.reshape / unit / pr_nactive(p) : 0;
@@ -814,6 +833,11 @@ void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct dr
         double x = use->v[k];
         u.v[k] = isfinite(x) && x >= 0 && x <= DRV_RES_MAX ? x : (p->r[k] ? p->r[k]->last : 0);
     }
+    struct pr_when when;
+    pr_when_of(p, t_s, &when);
+    /* decays over the gap, the same for every dimension */
+    double alpha = p->n > 0 ? 1 - exp2(-gap / p->pc.level_half_life_s) : 1.0;
+    double cost_decay = p->n > 0 ? exp2(-gap / p->pc.cost_half_life_s) : 1.0;
     if (f)
         pthread_mutex_lock(&f->lock);
     double fw = f ? drv_fleet_weight_locked(f, t_s) : 0;
@@ -832,13 +856,12 @@ void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct dr
             f->calib.log_overrun[k] = log(scale);
         }
         if (p->n > 0)
-            pr_learn_locked(p, k, x, gap, fw, t_s);
-        pr_season_add(p, r, t_s, x);
+            pr_learn_locked(p, k, x, cost_decay, fw, t_s);
+        pr_season_add(p, r, &when, x);
         if (p->ceiling.v[k] > 0) {
             r->life[drv_pr_life_bucket(x / p->ceiling.v[k])] += (float)p->wscale;
             r->life_w += (float)p->wscale;
         }
-        double alpha = p->n > 0 ? 1 - exp2(-gap / p->pc.level_half_life_s) : 1.0;
         r->slow += alpha * (x - r->slow);
         r->ring[p->n % PR_RING] = x;
         r->last = x;
@@ -846,11 +869,13 @@ void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct dr
     bool feed = t_s - p->boot_s < PR_FEED_ALL_AGE || p->n == 0 ||
                 t_s / PR_FEED_OLD_S != p->last_t / PR_FEED_OLD_S;
     if (f && feed) {
+        struct drv_pr_sample smp;
+        drv_pr_sample_of(&smp, t_s, t_s - p->boot_s, &u, &p->ceiling, p->mask);
         for (uint32_t i = 0; i < p->ngroups; i++) {
             struct drv_pr_group *g = drv_fleet_group_cached_locked(f, p->groups[i], true, t_s,
                                                                    &p->gidx[i], &p->gid[i]);
             if (g)
-                drv_fleet_group_add_locked(f, g, t_s, t_s - p->boot_s, &u, &p->ceiling, p->mask);
+                drv_fleet_group_add_locked(f, g, &smp);
         }
     }
     if (f)
@@ -906,7 +931,9 @@ static void pr_knots_locked(struct drv_predictor *p, int k, int64_t t, double h,
     struct drv_pr_res *r = p->r[k];
     int m = r->follow, cond;
     double base;
-    pr_model_input(p, r, m, pr_season_ref(p, r, t), pr_level_cond(r), &base, &cond);
+    struct pr_when when;
+    pr_when_of(p, t, &when);
+    pr_model_input(p, r, m, pr_season_ref(p, r, &when), pr_level_cond(r), &base, &cond);
     if (!hz->have[cond]) {
         struct drv_pr_cdf c;
         pr_cdf_locked(p, r, k, m, cond, &c);

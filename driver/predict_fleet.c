@@ -63,6 +63,7 @@ struct drv_fleet *drv_fleet_new(const struct drv_predict_config *pc)
     pthread_mutex_init(&f->lock, NULL);
     f->pc = *pc;
     f->calib.version = DRV_FLEET_RECORD_VERSION;
+    f->calib_w_t = INT64_MIN;
     return f;
 }
 
@@ -97,15 +98,20 @@ static void pr_group_rescale(struct drv_pr_group *g, double factor)
     }
 }
 
-/* The weight of a sample at t in group g, rescaling first if needed. */
+/* The weight of a sample at t in group g, rescaling first if needed;
+ * samples of many guests come at the same t, so it is kept. */
 static double pr_group_weight(struct drv_fleet *f, struct drv_pr_group *g, int64_t t)
 {
+    if (t == g->w_t)
+        return g->w;
     double w = exp2((double)(t - g->ref_t) / f->pc.fleet_half_life_s);
     if (w > PR_RESCALE_AT) {
         pr_group_rescale(g, 1.0 / w);
         g->ref_t = t;
         w = 1.0;
     }
+    g->w_t = t;
+    g->w = w;
     return w;
 }
 
@@ -143,6 +149,7 @@ struct drv_pr_group *drv_fleet_group_locked(struct drv_fleet *f, const char *key
     snprintf(g->rec.key, sizeof(g->rec.key), "%s", key);
     g->id = ++f->next_id;
     g->ref_t = t;
+    g->w_t = INT64_MIN;
     g->rec.updated_s = t;
     g->used = f->clock;
     return g;
@@ -170,6 +177,8 @@ double drv_fleet_weight_locked(struct drv_fleet *f, int64_t t)
         f->calib_ref_t = t;
         f->calib_started = true;
     }
+    if (t == f->calib_w_t)
+        return f->calib_wv;
     double w = exp2((double)(t - f->calib_ref_t) / f->pc.calib_half_life_s);
     if (w > PR_RESCALE_AT) {
         float s = (float)(1.0 / w);
@@ -188,26 +197,41 @@ double drv_fleet_weight_locked(struct drv_fleet *f, int64_t t)
         f->calib_ref_t = t;
         w = 1.0;
     }
+    f->calib_w_t = t;
+    f->calib_wv = w;
     return w;
 }
 
-void drv_fleet_group_add_locked(struct drv_fleet *f, struct drv_pr_group *g, int64_t t,
-                                int64_t age_s, const struct drv_res *use,
-                                const struct drv_res *ceiling, uint32_t mask)
+void drv_pr_sample_of(struct drv_pr_sample *s, int64_t t, int64_t age_s, const struct drv_res *use,
+                      const struct drv_res *ceiling, uint32_t mask)
 {
-    double w = pr_group_weight(f, g, t);
-    int a = drv_pr_age_bucket(age_s);
-    int h = (int)((((t % 86400) + 86400) % 86400) / 3600);
+    s->t = t;
+    s->age = drv_pr_age_bucket(age_s);
+    s->hour = (int)((((t % 86400) + 86400) % 86400) / 3600);
+    s->mask = 0;
     for (int k = 0; k < DRV_RES_LAST; k++) {
         if (!(mask & (1u << k)) || ceiling->v[k] <= 0)
             continue;
-        double share = use->v[k] / ceiling->v[k];
-        g->rec.age[k][a][drv_pr_share_bucket(share)] += (float)w;
-        g->rec.tod_sum[k][h] += (float)(w * share);
+        s->mask |= 1u << k;
+        s->share[k] = use->v[k] / ceiling->v[k];
+        s->bucket[k] = drv_pr_share_bucket(s->share[k]);
+    }
+}
+
+void drv_fleet_group_add_locked(struct drv_fleet *f, struct drv_pr_group *g,
+                                const struct drv_pr_sample *s)
+{
+    double w = pr_group_weight(f, g, s->t);
+    int a = s->age, h = s->hour;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        if (!(s->mask & (1u << k)))
+            continue;
+        g->rec.age[k][a][s->bucket[k]] += (float)w;
+        g->rec.tod_sum[k][h] += (float)(w * s->share[k]);
         g->rec.tod_weight[k][h] += (float)w;
     }
-    if (t > g->rec.updated_s)
-        g->rec.updated_s = t;
+    if (s->t > g->rec.updated_s)
+        g->rec.updated_s = s->t;
 }
 
 /* ---- the SLO controller ---------------------------------------------- */
@@ -310,10 +334,12 @@ int drv_fleet_import(struct drv_fleet *f, const struct drv_fleet_record *recs, s
             continue;
         g->rec = recs[i];
         g->ref_t = recs[i].updated_s;
+        g->w_t = INT64_MIN;
     }
     if (calib) {
         f->calib = *calib;
         f->calib_ref_t = calib->updated_s;
+        f->calib_w_t = INT64_MIN;
         f->calib_started = true;
         for (int k = 0; k < DRV_RES_LAST; k++) {
             for (int m = 0; m < PR_M_LAST; m++)

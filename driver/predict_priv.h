@@ -166,6 +166,8 @@ struct drv_pr_group {
     struct drv_fleet_record rec;   /* weights relative to ref_t */
     uint64_t id;                   /* unique for the fleet's life: caches check it */
     int64_t ref_t;
+    int64_t w_t;                   /* time the weight w was computed for (INT64_MIN: none) */
+    double w;                      /* the weight of a sample at w_t */
     uint64_t used;                 /* LRU clock value of its last use */
 };
 
@@ -181,6 +183,8 @@ struct drv_fleet {
     float horizon[DRV_RES_LAST][DRV_PREDICT_CONDS][DRV_PREDICT_BINS];
     float horizon_w[DRV_RES_LAST][DRV_PREDICT_CONDS];
     int64_t calib_ref_t;
+    int64_t calib_w_t;             /* time calib_wv was computed for (INT64_MIN: none) */
+    double calib_wv;               /* weight of a calibration sample then */
     bool calib_started;
 };
 
@@ -195,10 +199,21 @@ struct drv_pr_group *drv_fleet_group_cached_locked(struct drv_fleet *f, const ch
 /* The weight of a calibration sample at t in the fleet (rescaling first
  * when it grows large). */
 double drv_fleet_weight_locked(struct drv_fleet *f, int64_t t);
-/* Fold one sample of a guest `age_s` old into group g. */
-void drv_fleet_group_add_locked(struct drv_fleet *f, struct drv_pr_group *g, int64_t t,
-                                int64_t age_s, const struct drv_res *use,
-                                const struct drv_res *ceiling, uint32_t mask);
+/* One sample as the fleet's groups file it: use as a share of the
+ * ceiling and its bucket per dimension (those with a ceiling in mask),
+ * the hour of day and the age bucket.  Prepared once for all groups. */
+struct drv_pr_sample {
+    int64_t t;
+    uint32_t mask;
+    int age, hour;
+    double share[DRV_RES_LAST];
+    int bucket[DRV_RES_LAST];
+};
+void drv_pr_sample_of(struct drv_pr_sample *s, int64_t t, int64_t age_s, const struct drv_res *use,
+                      const struct drv_res *ceiling, uint32_t mask);
+/* Fold one sample into group g. */
+void drv_fleet_group_add_locked(struct drv_fleet *f, struct drv_pr_group *g,
+                                const struct drv_pr_sample *s);
 
 /* The fleet keys of a request, most specific first, ending with "*".
  * Returns how many were written (at most PR_GROUPS_MAX). */
