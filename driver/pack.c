@@ -10,20 +10,25 @@
 #include "common/err.h"
 #include "driver/cost.h"
 #include "driver/predict.h"
+#include "driver/pack_priv.h"
 #include "driver/sculpt.h"
 
 static const struct drv_pack_policy pack_policies[] = {
-    {"static", DRV_PACK_ALLOC, &drv_policy_static, 1.0, 1.0, false, "the flavor, no overcommit"},
-    {"nova-default", DRV_PACK_ALLOC, &drv_policy_static, 16.0, 1.5, false,
+    {"static", DRV_PACK_ALLOC, &drv_policy_static, 1.0, 1.0, false, false,
+     "the flavor, no overcommit"},
+    {"nova-default", DRV_PACK_ALLOC, &drv_policy_static, 16.0, 1.5, false, false,
      "the flavor, Nova Zed's allocation ratios (CPU 16.0, RAM 1.5)"},
-    {"vpa", DRV_PACK_ALLOC, &drv_policy_vpa, 1.0, 1.0, false,
+    {"vpa", DRV_PACK_ALLOC, &drv_policy_vpa, 1.0, 1.0, false, false,
      "Kubernetes VPA recommender's allocation, applied every step"},
-    {"autopilot", DRV_PACK_ALLOC, &drv_policy_autopilot, 1.0, 1.0, false,
+    {"autopilot", DRV_PACK_ALLOC, &drv_policy_autopilot, 1.0, 1.0, false, false,
      "Autopilot moving-window allocation, applied every step"},
-    {"sculpt", DRV_PACK_SCULPT, NULL, -1, -1, false,
+    {"sculpt", DRV_PACK_SCULPT, NULL, -1, -1, false, false,
      "prediction module blueprints through the sculpting engine, empty fleet history"},
-    {"sculpt-warm", DRV_PACK_SCULPT, NULL, -1, -1, true,
+    {"sculpt-warm", DRV_PACK_SCULPT, NULL, -1, -1, true, false,
      "the same, each VM's fleet prior trained on the other half of the VMs"},
+    /* ratios out of the way: the oracle alone decides what fits */
+    {"oracle", DRV_PACK_ALLOC, &drv_policy_static, 64.0, 64.0, false, true,
+     "the flavor, uncapped, placed knowing every VM's future use (a bound)"},
 };
 
 const struct drv_pack_policy *drv_pack_policy_find(const char *name)
@@ -36,77 +41,9 @@ const struct drv_pack_policy *drv_pack_policy_find(const char *name)
 
 const char *drv_pack_policy_names(void)
 {
-    return "static,nova-default,vpa,autopilot,sculpt,sculpt-warm";
+    return "static,nova-default,vpa,autopilot,sculpt,sculpt-warm,oracle";
 }
 
-/* The engine dimension of each trace resource (as policy_sculpt.c maps). */
-static const enum drv_res_kind pack_dim[DRV_TR_LAST] = {
-    [DRV_TR_CPU] = DRV_RES_VCPU,
-    [DRV_TR_MEMORY] = DRV_RES_MEM_MIB,
-    [DRV_TR_NET] = DRV_RES_NET_IN_MBPS,
-    [DRV_TR_DISK] = DRV_RES_DISK_READ_MBPS,
-};
-
-/* How often a guest's long run is revised: it moves over days (a day of
- * samples weighs as much as the fleet's prior). */
-#define PACK_LONGRUN_EVERY_S (6 * 3600)
-
-/* Memory a VM gets when the trace has none: never binding. */
-#define PACK_NOMINAL_MEM_MIB 1.0
-
-struct pack_vm {
-    const struct drv_trace_vm *tv;
-    int64_t first_slot, last_slot;
-    char uuid[DRV_UUID_LEN + 1];
-    struct drv_res ceiling;
-    int32_t vcpus_max;
-    int32_t host; /* -1: not on a host */
-    bool unplaced, affected, gone;
-    bool fresh;                 /* a new sample arrived this step */
-    size_t cur;                 /* latest sample at or before the step */
-    void *state;                /* policy state (DRV_PACK_ALLOC) */
-    struct drv_predictor *pred; /* DRV_PACK_SCULPT */
-    struct drv_shape shape;     /* in force */
-    double contig;
-    int64_t reshaped_at; /* slot of the last counted reshape */
-    /* the predictor's long run, revised hourly (it moves over days) */
-    double longrun[DRV_RES_LAST][DRV_Q_LAST];
-    double longrun_mean[DRV_RES_LAST];
-    int64_t longrun_t;
-};
-
-struct pack_host {
-    struct drv_sculpt *e; /* NULL: closed */
-    int32_t nvms;
-    double load[DRV_RES_LAST]; /* capped use this step */
-};
-
-struct pack_run {
-    const struct drv_trace *tr;
-    const struct drv_pack_policy *pol;
-    struct drv_host *host; /* with the policy's ratios */
-    struct drv_sculpt_params params;
-    struct drv_cost_model cm;
-    struct drv_predict_config pc;
-    struct drv_fleet *fleet[2]; /* cold: [0] for every VM; warm: [i % 2] for VM i,
-                                 * trained on the VMs of the other parity */
-    int32_t horizon_s;
-    int64_t t0;
-    int32_t step_s;
-    struct pack_vm *vms;
-    size_t nvms;
-    struct pack_host *hosts;
-    size_t nhosts, caphosts;
-    void *shared;                  /* the policy's shared state */
-    struct drv_blueprint *scratch; /* one-step blueprint for revisions */
-    struct drv_pack_stats *st;
-    int64_t steps_with_vms; /* denominator of the time averages */
-};
-
-static int64_t pack_slot(const struct pack_run *r, int64_t t)
-{
-    return (int64_t)floor((double)(t - r->t0) / r->step_s + 0.5);
-}
 
 static struct drv_res pack_to_res(const struct drv_trace *tr, const double v[DRV_TR_LAST])
 {
@@ -176,7 +113,9 @@ static struct drv_sculpt *pack_host_open(struct pack_run *r, size_t *slot, struc
             r->hosts = xreallocarray(r->hosts, r->caphosts, sizeof(*r->hosts));
         }
         r->nhosts++;
+        memset(&r->hosts[h], 0, sizeof(r->hosts[h]));
     }
+    pack_oracle_reset(&r->hosts[h]);
     memset(&r->hosts[h], 0, sizeof(r->hosts[h]));
     r->hosts[h].e = drv_sculpt_new(r->host, &r->params, err);
     *slot = h;
@@ -189,6 +128,34 @@ static void pack_vm_shape(const struct pack_run *r, struct pack_vm *vm, const st
     vm->contig = drv_host_contiguity(r->host, &s->pcpus);
 }
 
+/* The oracle's placement: the host it picks, else a new one if the VM's
+ * own future fits an empty host, else nowhere (1). */
+static int pack_oracle_place(struct pack_run *r, struct pack_vm *vm, const struct drv_blueprint *bp,
+                             int64_t t, const struct drv_sculpt_guest_spec *spec, struct err **err)
+{
+    int64_t pick = pack_oracle_pick(r, vm);
+    size_t h;
+    if (pick >= 0) {
+        h = (size_t)pick;
+    } else {
+        if (!pack_host_open(r, &h, err))
+            return -1;
+        if (pack_oracle_pick(r, vm) != (int64_t)h) {
+            drv_sculpt_free(r->hosts[h].e);
+            r->hosts[h].e = NULL;
+            return 1;
+        }
+    }
+    struct drv_shape shape;
+    if (drv_sculpt_place(r->hosts[h].e, spec, bp, t, &shape, NULL, err) < 0)
+        return -1;
+    vm->host = (int32_t)h;
+    r->hosts[h].nvms++;
+    pack_vm_shape(r, vm, &shape);
+    pack_oracle_add(r, h, vm);
+    return 0;
+}
+
 /* First fit over open hosts, then a new host.  Returns 0 placed, 1 when
  * not even an empty host takes it, -1 on error. */
 static int pack_place(struct pack_run *r, struct pack_vm *vm, const struct drv_blueprint *bp,
@@ -197,6 +164,8 @@ static int pack_place(struct pack_run *r, struct pack_vm *vm, const struct drv_b
     struct drv_sculpt_guest_spec spec;
     struct drv_shape shape;
     pack_spec(vm, &spec);
+    if (r->pol->oracle)
+        return pack_oracle_place(r, vm, bp, t, &spec, err);
     for (size_t h = 0; h < r->nhosts; h++) {
         if (!r->hosts[h].e)
             continue;
@@ -243,6 +212,7 @@ static void pack_leave(struct pack_run *r, struct pack_vm *vm)
         if (--h->nvms == 0) {
             drv_sculpt_free(h->e);
             h->e = NULL;
+            pack_oracle_reset(h);
         }
         vm->host = -1;
     }
@@ -600,6 +570,7 @@ static int pack_policy_run(struct pack_run *r, void (*progress)(size_t, size_t, 
             last = r->vms[i].last_slot;
     }
     qsort_r(order, norder, sizeof(size_t), pack_arrival_cmp, r);
+    r->nslots = last + 1;
     int64_t t_start = clock_mono_ns();
     /* the warm prior: fleet p has seen the VMs of the other parity */
     if (r->pol->warm && (pack_fleet_train(r, r->fleet[0], 1, err) < 0 ||
@@ -607,7 +578,8 @@ static int pack_policy_run(struct pack_run *r, void (*progress)(size_t, size_t, 
         free(order);
         return -1;
     }
-    r->st->prior_s = (double)(clock_mono_ns() - t_start) / 1e9;
+    if (r->pol->warm)
+        r->st->prior_s = (double)(clock_mono_ns() - t_start) / 1e9;
     struct pack_vm **active = xcalloc(n ? n : 1, sizeof(*active));
     size_t nactive = 0, next = 0;
     double h = r->step_s / 3600.0;
@@ -697,6 +669,9 @@ static int pack_one(const struct drv_trace *tr, const struct drv_host *host, con
         r.host->ratio.v[DRV_RES_VCPU] = pol->cpu_ratio;
     if (pol->mem_ratio > 0)
         r.host->ratio.v[DRV_RES_MEM_MIB] = pol->mem_ratio;
+    if (pol->oracle) /* it alone decides what fits, in every dimension */
+        for (int k = 0; k < DRV_RES_LAST; k++)
+            r.host->ratio.v[k] = pol->cpu_ratio;
     drv_sculpt_params_from_cfg(cfg, &r.params);
     r.params.records_max = 0; /* nobody reads them here */
     r.params.admit_by_risk = pol->kind == DRV_PACK_SCULPT;
@@ -725,8 +700,10 @@ cleanup:
     for (size_t i = 0; i < r.nvms; i++)
         if (!r.vms[i].gone && (r.vms[i].state || r.vms[i].pred))
             pack_leave(&r, &r.vms[i]);
-    for (size_t h = 0; h < r.nhosts; h++)
+    for (size_t h = 0; h < r.nhosts; h++) {
         drv_sculpt_free(r.hosts[h].e);
+        pack_oracle_reset(&r.hosts[h]);
+    }
     free(r.hosts);
     free(r.vms);
     if (r.shared && pol->ops->shared_free)

@@ -15,7 +15,11 @@
  *                 configured ceilings and the host-level SLO; the fleet
  *                 history starts empty (a new region: every cold start
  *                 knows nothing)
- *   sculpt-warm   the same with a fleet that has seen other guests before:
+ *   oracle        the flavor, uncapped, placed knowing the future: the first
+ *                 host on which the VM's whole future use, added to its
+ *                 VMs', exceeds capacity in at most host_violation_rate of
+ *                 the VM's slots (a bound for placement without migration)
+ *   sculpt-warm   the same as sculpt with a fleet that has seen other guests before:
  *                 cross-fitted, each VM's predictor starts from a fleet
  *                 trained on the other half of the trace's VMs (index
  *                 parity) over the whole trace, as a host has history of
@@ -67,12 +71,13 @@ struct drv_pack_policy {
     const struct drv_policy_ops *ops; /* DRV_PACK_ALLOC */
     double cpu_ratio, mem_ratio;      /* < 0: the host's (from sculpt.conf) */
     bool warm;                        /* DRV_PACK_SCULPT: cross-fitted fleet prior */
+    bool oracle;                      /* placed knowing every VM's future use */
     const char *what;                 /* one line for reports */
 };
 
 /* The policies --pack knows, in report order; NULL when unknown. */
 const struct drv_pack_policy *drv_pack_policy_find(const char *name);
-/* "static,nova-default,vpa,autopilot,sculpt,sculpt-warm". */
+/* "static,nova-default,vpa,autopilot,sculpt,sculpt-warm,oracle". */
 const char *drv_pack_policy_names(void);
 
 struct drv_pack_stats {

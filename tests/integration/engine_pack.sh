@@ -16,7 +16,8 @@ check_pack() { # FILE
 import json, sys
 d = json.load(open(sys.argv[1]))
 pol = d["policies"]
-assert list(pol) == ["static", "nova-default", "vpa", "autopilot", "sculpt", "sculpt-warm"], list(pol)
+assert list(pol) == ["static", "nova-default", "vpa", "autopilot", "sculpt", "sculpt-warm",
+                     "oracle"], list(pol)
 keys = ("hosts_peak", "hosts_mean", "vms_per_host", "host_violation_rate", "guests_affected",
         "reshapes_per_vm_hour", "contiguity", "cost")
 for name, m in pol.items():
@@ -40,6 +41,11 @@ for name in ("sculpt", "sculpt-warm"):
     assert pol[name]["host_violation_rate"] <= 0.01, pol[name]
 # the warm prior is trained, and only for sculpt-warm
 assert pol["sculpt-warm"]["prior_s"] > 0 and pol["sculpt"]["prior_s"] == 0, pol
+# perfect foresight places at least as tightly as static, with its flavors
+# uncapped (no guest violation) and hosts near the host SLO
+orc = pol["oracle"]
+assert orc["hosts_peak"] <= st["hosts_peak"] and orc["guest_violation_rate"] == 0, orc
+assert orc["host_violation_rate"] <= 0.02, orc
 print(d["format"], "ok:", d["vms"], "VMs;",
       ", ".join("%s %d hosts" % (n, m["hosts_peak"]) for n, m in pol.items()))
 PY
