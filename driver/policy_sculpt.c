@@ -8,7 +8,9 @@
  * The replay's four resources map onto the service's dimensions: cpu ->
  * vcpu, memory -> mem_mib, net (in + out) -> net_in_mbps, disk (read +
  * write) -> disk_read_mbps.  A VM's flavor is its provisioned size
- * ("cpu4-mem8192"), its name its id: traces carry no project or image.
+ * ("cpu4-mem8g", memory rounded to GiB as flavors are sized); traces carry
+ * no project, image or instance name (a VM's id is not a name its tenant
+ * chose, so it forms no name pattern).
  */
 #include <math.h>
 #include <stdio.h>
@@ -86,12 +88,10 @@ static struct drv_res drv_sculpt_ceiling(const struct drv_sculpt *s)
 static void drv_sculpt_start(struct drv_sculpt *s, int64_t t)
 {
     char flavor[64];
-    struct drv_predict_request req = {.name = s->id, .boot_s = t};
-    if (s->has[DRV_TR_MEMORY])
-        snprintf(flavor, sizeof(flavor), "cpu%g-mem%.0f", s->cap[DRV_TR_CPU],
-                 s->cap[DRV_TR_MEMORY]);
-    else
-        snprintf(flavor, sizeof(flavor), "cpu%g", s->cap[DRV_TR_CPU]);
+    /* a trace's VM ids are not names a tenant chose: no name pattern */
+    struct drv_predict_request req = {.boot_s = t};
+    drv_predict_size_flavor(s->cap[DRV_TR_CPU], s->has[DRV_TR_MEMORY] ? s->cap[DRV_TR_MEMORY] : 0,
+                            flavor, sizeof(flavor));
     req.flavor_name = flavor;
     req.ceiling = drv_sculpt_ceiling(s);
     for (int k = 0; k < DRV_TR_LAST; k++)
