@@ -74,39 +74,28 @@ void drv_pr_cdf_mix(struct drv_pr_cdf *out, const float *own, double own_scale,
      * the way, the bins of the band levels: bin j holds level p when
      * cum[j] < p total <= cum[j + 1] (what drv_pr_cdf_index finds) */
     float cum = (float)total;
-    float x99 = (float)(drv_quantile_level[DRV_Q_P99] * total);
-    float x90 = (float)(drv_quantile_level[DRV_Q_P90] * total);
-    float x50 = (float)(drv_quantile_level[DRV_Q_P50] * total);
+    /* the band levels from the top down, as weights */
+    const enum drv_quantile down[DRV_Q_LAST] = {DRV_Q_P99, DRV_Q_P90, DRV_Q_P50};
+    float x[DRV_Q_LAST];
+    for (int i = 0; i < DRV_Q_LAST; i++)
+        x[i] = (float)(drv_quantile_level[down[i]] * total);
     int j = DRV_PREDICT_BINS;
     out->cum[j] = cum;
-    out->qidx[DRV_Q_P99] = out->qidx[DRV_Q_P90] = out->qidx[DRV_Q_P50] = 0;
 #define PR_MIX_WALK(weight)                                                                        \
-    do {                                                                                           \
-        while (j > 0 && cum >= x99) {                                                              \
+    for (int i = 0; i < DRV_Q_LAST; i++) {                                                         \
+        while (j > 0 && cum >= x[i]) {                                                             \
             j--;                                                                                   \
             cum -= (weight);                                                                       \
             out->cum[j] = cum;                                                                     \
         }                                                                                          \
-        out->qidx[DRV_Q_P99] = j;                                                                  \
-        while (j > 0 && cum >= x90) {                                                              \
-            j--;                                                                                   \
-            cum -= (weight);                                                                       \
-            out->cum[j] = cum;                                                                     \
-        }                                                                                          \
-        out->qidx[DRV_Q_P90] = j;                                                                  \
-        while (j > 0 && cum >= x50) {                                                              \
-            j--;                                                                                   \
-            cum -= (weight);                                                                       \
-            out->cum[j] = cum;                                                                     \
-        }                                                                                          \
-        out->qidx[DRV_Q_P50] = j;                                                                  \
-    } while (0)
+        out->qidx[down[i]] = j;                                                                    \
+    }
     if (a > 0 && b > 0)
-        PR_MIX_WALK(a * own[j] + b * prior[j]);
+        PR_MIX_WALK(a * own[j] + b * prior[j])
     else if (a > 0)
-        PR_MIX_WALK(a * own[j]);
+        PR_MIX_WALK(a * own[j])
     else
-        PR_MIX_WALK(b * prior[j]);
+        PR_MIX_WALK(b * prior[j])
 #undef PR_MIX_WALK
     if (out->cum[j] < 0)
         out->cum[j] = 0;
