@@ -219,9 +219,10 @@ struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t n
 /* The long run (bp->longrun, bp->longrun_mean) of every dimension with a
  * ceiling: the distribution of use over the days the guest stays -- its
  * own decayed history mixed with its fleet group's (settled guests, worth
- * a day of samples), or the flavor spread evenly when no group has
- * history.  What admission weighs, as no guest ever moves between hosts.
- * drv_predictor_blueprint() fills it too. */
+ * a day of samples), or its own alone once it has a day of it.  Left at
+ * zero (not known) while neither exists: admission then goes by the
+ * horizon's bands.  What admission weighs, as no guest ever moves between
+ * hosts.  drv_predictor_blueprint() fills it too. */
 void drv_predictor_longrun(struct drv_predictor *p, int64_t now_s, struct drv_blueprint *bp);
 
 /* Samples observed, and the name of model setting i ("level", "peak",

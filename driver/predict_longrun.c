@@ -8,11 +8,12 @@
  * with the most specific fleet group's (what comparable guests used once
  * past their first day, when the group has seen such guests), the group
  * worth a day of samples -- a daily cycle is the shortest stretch over
- * which a guest shows its range.  Without a group, the prior is the
- * flavor spread evenly (what the cold start's bands say too): nothing
- * known, nothing overcommitted on faith.  The whole fleet says little of
- * one kind of guest: when only it matched, half of the prior's weight
- * stays with the even spread (as a cold start's confidence halves).
+ * which a guest shows its range.  The whole fleet says little of one kind
+ * of guest: when only it matched, half of the prior's weight goes to the
+ * flavor spread evenly (as a cold start's confidence halves).  With no
+ * group, a day of the guest's own history stands alone; before that the
+ * long run is not known (left at zero), and admission goes by the
+ * horizon's bands as it does for any blueprint without one.
  *
  * Each histogram is linear between its edges, so the mixture is linear
  * between the union of them: its quantiles come from one ordered walk.
@@ -179,7 +180,7 @@ static double pr_group_life(const struct drv_fleet_record *rec, int k, int age_b
     return 0;
 }
 
-void drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[DRV_Q_LAST],
+bool drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[DRV_Q_LAST],
                            double *mean)
 {
     const struct drv_pr_res *r = p->r[k];
@@ -207,16 +208,21 @@ void drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[D
     }
     double dt = p->dt > 0 ? p->dt : p->pc.season_bin_s;
     double pw = PR_LIFE_PRIOR_S / dt;
-    double coef[3];
-    coef[0] = h[0].total / (h[0].total + pw);
-    double prior = 1 - coef[0];
-    coef[1] = h[1].total > 0 ? (whole_fleet ? prior / 2 : prior) : 0;
-    coef[2] = prior - coef[1];
+    double coef[3] = {1, 0, 0};
+    if (h[1].total > 0) {
+        coef[0] = h[0].total / (h[0].total + pw);
+        double prior = 1 - coef[0];
+        coef[1] = whole_fleet ? prior / 2 : prior;
+        coef[2] = prior - coef[1];
+    } else if (h[0].total < pw) {
+        return false; /* neither comparable guests nor a day of its own */
+    }
     pr_mix_quantiles(h, coef, 3, drv_quantile_level, DRV_Q_LAST, q);
     *mean = 0;
     for (int i = 0; i < 3; i++)
         if (coef[i] > 0 && h[i].total > 0)
             *mean += coef[i] * pr_hist_mean(&h[i]) / h[i].total;
+    return true;
 }
 
 void drv_predictor_longrun(struct drv_predictor *p, int64_t now_s, struct drv_blueprint *bp)
@@ -230,7 +236,8 @@ void drv_predictor_longrun(struct drv_predictor *p, int64_t now_s, struct drv_bl
         if (!p->r[k] || !(ceil_k > 0))
             continue; /* unbounded: no share to speak of */
         double q[DRV_Q_LAST], mean;
-        drv_pr_longrun_locked(p, k, now_s, q, &mean);
+        if (!drv_pr_longrun_locked(p, k, now_s, q, &mean))
+            continue; /* not known yet */
         for (int i = 0; i < DRV_Q_LAST; i++)
             bp->longrun[k][i] = q[i] * ceil_k;
         bp->longrun_mean[k] = mean * ceil_k;

@@ -224,11 +224,12 @@ uint32_t drv_predict_request_keys(const struct drv_predict_request *req,
  * deployment share a pattern.  Writes at most size bytes. */
 void drv_predict_name_pattern(const char *name, char *out, size_t size);
 
-/* The long run of dimension k (lock held): use at p50/p90/p99 and its
- * mean, from the guest's own share histogram mixed with its most specific
- * fleet group's (guests a day or more old when the group has them), worth
- * PR_LIFE_PRIOR_S of samples; without a group, the flavor spread evenly. */
-void drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[DRV_Q_LAST],
+/* The long run of dimension k (lock held), in shares of the ceiling: use
+ * at p50/p90/p99 and its mean, from the guest's own share histogram mixed
+ * with its most specific fleet group's (guests a day or more old when the
+ * group has them), worth a day of samples; without a group, the guest's
+ * own once it has a day of it.  false: not known yet. */
+bool drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[DRV_Q_LAST],
                            double *mean);
 /* The long-run share bucket of use / ceiling (bucket 0 below 1e-4, the
  * last one at or above the ceiling), and every bucket edge, 0 ..

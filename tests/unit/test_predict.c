@@ -373,17 +373,25 @@ static void test_longrun(void **state)
     autoptr(drv_blueprint) bp = drv_blueprint_new(1, STEP, T0, &err);
     assert_non_null(bp);
 
-    /* nothing known: spread over the flavor (its p50 near half, p99 near
-     * all of it); a dimension without a ceiling has no long run */
+    /* nothing known: no long run (admission goes by the horizon), and an
+     * hour of the guest's own is not yet a long run either */
     struct drv_predictor *lone = guest(&e, "m1.large", "alpha", 8, 8192, T0);
     drv_predictor_longrun(lone, T0, bp);
-    assert_true(bp->longrun[DRV_RES_VCPU][DRV_Q_P50] > 3 &&
-                bp->longrun[DRV_RES_VCPU][DRV_Q_P50] < 5);
-    assert_true(bp->longrun[DRV_RES_VCPU][DRV_Q_P99] > 7.5 &&
-                bp->longrun[DRV_RES_VCPU][DRV_Q_P99] <= 8);
+    assert_false(drv_blueprint_has_longrun(bp, DRV_RES_VCPU));
+    feed_flat(&e, lone, T0, 3.0, 3600 / STEP);
+    drv_predictor_longrun(lone, T0 + 3600, bp);
+    assert_false(drv_blueprint_has_longrun(bp, DRV_RES_VCPU));
+    /* a day's weight of it is (decayed samples: a little more than a day),
+     * alone; a dimension without a ceiling never has one */
+    feed_flat(&e, lone, T0 + 3600, 3.0, 2 * DAY / STEP);
+    drv_predictor_longrun(lone, T0 + 2 * DAY + 3600, bp);
     assert_true(drv_blueprint_has_longrun(bp, DRV_RES_VCPU));
+    assert_true(fabs(bp->longrun[DRV_RES_VCPU][DRV_Q_P99] - 3.0) < 0.5);
     assert_false(drv_blueprint_has_longrun(bp, DRV_RES_NET_IN_MBPS));
     drv_predictor_free(lone);
+    /* (its samples fed the fleet: a fresh fleet for what follows) */
+    drv_fleet_free(e.fleet);
+    e.fleet = drv_fleet_new(&e.pc);
 
     /* three guests of the group ran at 1 vCPU for two days */
     for (int g = 0; g < 3; g++) {
