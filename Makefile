@@ -157,13 +157,13 @@ test:
 	@contrib/install-deps.sh
 	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 unit
 	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 integration
-	@$(MAKE) --no-print-directory fuzz
+	@FUZZ_SEED=1 $(MAKE) --no-print-directory fuzz
 
 # Fuzz targets: every tests/fuzz/fuzz_*.c is a libFuzzer program, built by
 # clang with ASan+UBSan against all module archives (their own build in
 # build-fuzz/; gcc's build is the one that holds warnings as errors).
 # `make fuzz` runs each for FUZZ_SECONDS from its seed corpus
-# tests/fuzz/corpus/NAME/; `make test` runs it.
+# tests/fuzz/corpus/NAME/; `make test` runs it with a fixed seed.
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 15

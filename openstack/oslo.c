@@ -138,7 +138,10 @@ static long oslo_unescape(const char **pp, const char *end, char *out)
             *pp = p;
             return o - out;
         }
-        if (c < 0x20)
+        /* Control bytes are not JSON; raw non-ASCII bytes are left to
+         * jansson, which checks their UTF-8 (Python's json.dumps escapes
+         * everything above 0x7F, so the fast path never needs them). */
+        if (c < 0x20 || c >= 0x80)
             return -1;
         if (c != '\\') {
             *o++ = (char)c;

@@ -3,8 +3,13 @@
 # (tests/fuzz/corpus/NAME/, read-only; new inputs go to a scratch copy).
 # A crash, leak or sanitizer report fails; the input that caused it is
 # kept as BUILD_DIR/fuzz/NAME-crash-* to reproduce with `BIN FILE`.
+# FUZZ_SEED=N fixes libFuzzer's seed (make test does, so CI explores the
+# same inputs on every run and a red CI is reproducible); unset, each run
+# explores anew.
 #   tests/run-fuzz.sh BUILD_DIR SECONDS BIN...
 set -u
+seed_arg=""
+[ -n "${FUZZ_SEED:-}" ] && seed_arg="-seed=$FUZZ_SEED"
 build=$1 seconds=$2
 shift 2
 failed=""
@@ -14,7 +19,7 @@ for bin in "$@"; do
     work=$(mktemp -d)
     [ -d "$seeds" ] && cp "$seeds"/* "$work"/ 2>/dev/null
     log="$build/fuzz/$name.log"
-    "$bin" -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+    "$bin" $seed_arg -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$build/fuzz/$name-" "$work" >"$log" 2>&1
     rc=$?
     runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")

@@ -356,6 +356,8 @@ static void test_envelope_fast_path(void **state)
         "{\"oslo.version\": \"2.0\", \"oslo.message\": \"a\\q\"}",        /* bad escape */
         "{\"oslo.version\": \"2.0\", \"oslo.message\": \"unterminated",
         "  {\"oslo.version\": \"2.17\", \"oslo.message\": \"{}\"}\n",
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"a\xff\"}", /* not UTF-8 */
+        "{\"oslo.version\": \"2.0\", \"oslo.message\": \"\xc3\xa9\"}", /* raw UTF-8 */
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
         check_envelope(cases[i]);
@@ -372,6 +374,9 @@ static void test_envelope_fast_path(void **state)
     autofree char *ws = os_envelope_inner(cases[9], strlen(cases[9]), &n);
     assert_non_null(ws);
     assert_string_equal(ws, "{}");
+    /* raw bytes above 0x7F are jansson's to judge (it refuses bad UTF-8) */
+    autofree char *raw = os_envelope_inner(cases[10], strlen(cases[10]), &n);
+    assert_null(raw);
 }
 
 int main(void)
