@@ -6,9 +6,16 @@
 #
 #   contrib/stack/rabbitmq.sh start|stop|status RUN_DIR
 #
-# Ports: RABBITMQ_PORT (AMQP, default 5672 when free, else any free port);
-# the Erlang distribution and epmd ports are picked free.  Chosen ports are
-# kept in RUN_DIR/rabbitmq/ports, so a restart keeps the same URL.
+# Ports: each node gets a block of 16 ports of its own -- AMQP, Erlang
+# distribution, epmd and the range its rabbitmqctl calls listen on -- taken
+# below the kernel's ephemeral range (net.ipv4.ip_local_port_range), so no
+# outgoing connection on this machine can hold one of them while the node
+# is down for a restart, and reserved under ${TMPDIR:-/tmp}/sculpt-rabbitmq-ports
+# (a reservation lasts as long as its RUN_DIR/rabbitmq folder), so two
+# nodes never share one.  RABBITMQ_PORT: the AMQP port -- a number, or `auto`
+# for the block's; unset: 5672 when free, else the block's.  The chosen
+# ports are kept in RUN_DIR/rabbitmq/ports, so a restart keeps the same URL;
+# `stop` returns only once the node's ports are released.
 # Writes RUN_DIR/env/rabbitmq.env:
 #   RABBITMQ_URL=rabbit://nova:PASSWORD@127.0.0.1:PORT/   (oslo transport_url)
 #   RABBITMQ_PORT, RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_NODENAME
@@ -22,13 +29,73 @@ run=$(cd "$run" && pwd)
 dir="$run/rabbitmq"
 sbin=/usr/lib/rabbitmq/bin
 
-free_port() {
-    /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
 # Free to listen on: another listener is what matters, not the TIME_WAIT
 # connections a stopped broker leaves (RabbitMQ binds with SO_REUSEADDR).
 port_free() {
-    /usr/bin/python3 -c 'import socket,sys; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1",int(sys.argv[1]))); s.listen(1)' "$1" 2>/dev/null
+    /usr/bin/python3 -c 'import socket,sys
+for p in sys.argv[1:]:
+    s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1",int(p))); s.listen(1); s.close()' "$@" 2>/dev/null
+}
+
+# Wait up to $1 tenths of a second for ports $2... to be free.
+wait_ports_free() {
+    n=$1; shift
+    i=0
+    until port_free "$@"; do
+        i=$((i + 1))
+        [ $i -lt "$n" ] || return 1
+        sleep 0.1
+    done
+}
+
+# Reserve a block of 16 ports below the ephemeral range for this RUN_DIR;
+# prints "BASE".  Blocks whose owner's folder is gone are taken back.
+reserve_block() {
+    /usr/bin/python3 - "$dir" <<'EOPY'
+import fcntl, os, random, socket, sys
+owner = sys.argv[1]
+root = os.path.join(os.environ.get('TMPDIR') or '/tmp', 'sculpt-rabbitmq-ports')
+os.makedirs(root, exist_ok=True)
+lo, hi = (int(x) for x in open('/proc/sys/net/ipv4/ip_local_port_range').read().split())
+# Below the ephemeral range if there is room (16384 ports), else above it.
+band = (max(1024, lo - 16384), lo) if lo - 16384 >= 1024 else (hi + 1, 65536)
+blocks = (band[1] - band[0]) // 16
+if blocks < 16:
+    sys.exit('rabbitmq: no room for private ports outside ip_local_port_range %d-%d' % (lo, hi))
+
+def free(base):
+    for p in range(base, base + 16):
+        s = socket.socket()
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(('127.0.0.1', p))
+            s.listen(1)
+        except OSError:
+            return False
+        finally:
+            s.close()
+    return True
+
+with open(os.path.join(root, '.lock'), 'w') as lock:
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    for k in random.sample(range(blocks), blocks):
+        base = band[0] + 16 * k
+        entry = os.path.join(root, str(base))
+        try:
+            held = open(entry).read().strip()
+        except OSError:
+            held = ''
+        if held and held != owner and os.path.exists(held):
+            continue
+        if not free(base):
+            continue
+        with open(entry, 'w') as f:
+            f.write(owner + '\n')
+        print(base)
+        sys.exit(0)
+sys.exit('rabbitmq: no free block of 16 ports in %d-%d' % band)
+EOPY
 }
 
 # The environment every rabbitmq-server/rabbitmqctl call of this node needs
@@ -41,6 +108,8 @@ export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
 export RABBITMQ_NODE_PORT=$port
 export RABBITMQ_DIST_PORT=$dist
 export ERL_EPMD_PORT=$epmd
+export RABBITMQ_CTL_DIST_PORT_MIN=$ctl_min
+export RABBITMQ_CTL_DIST_PORT_MAX=$ctl_max
 export ERL_EPMD_ADDRESS=127.0.0.1
 export RABBITMQ_MNESIA_BASE=$dir/mnesia
 export RABBITMQ_LOG_BASE=$dir/log
@@ -49,7 +118,9 @@ export RABBITMQ_ENABLED_PLUGINS_FILE=$dir/enabled_plugins
 export RABBITMQ_CONFIG_FILE=$dir/rabbitmq
 # Erlang's schedulers spin while idle by default; on a small host shared
 # with the services around it that spinning takes CPU they need.
-export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none"
+export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="+sbwt none +sbwtdcpu none +sbwtdio none -kernel inet_dist_use_interface {127,0,0,1}"
+# The distribution listeners (the node's and its CLI calls') on loopback too.
+export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
 EOT
     cat >"$dir/rabbitmqctl" <<EOT
 #!/bin/sh
@@ -73,15 +144,24 @@ running() {
 load_ports() {
     if [ -f "$dir/ports" ]; then
         . "$dir/ports"
+        # ports files written before the blocks: no CLI range of their own
+        ctl_min=${ctl_min:-35672}
+        ctl_max=${ctl_max:-35682}
     else
+        base=$(reserve_block)
         port=${RABBITMQ_PORT:-}
-        if [ -z "$port" ]; then
-            if port_free 5672; then port=5672; else port=$(free_port); fi
-        fi
-        dist=$(free_port)
-        epmd=$(free_port)
+        case "$port" in
+        auto) port=$base ;;
+        '') if port_free 5672; then port=5672; else port=$base; fi ;;
+        esac
+        dist=$((base + 1))
+        epmd=$((base + 2))
+        ctl_min=$((base + 3))
+        ctl_max=$((base + 15))
         node="sculpt$(echo "$run" | cksum | cut -d' ' -f1)@localhost"
-        printf 'port=%s\ndist=%s\nepmd=%s\nnode=%s\n' "$port" "$dist" "$epmd" "$node" >"$dir/ports"
+        printf 'port=%s\ndist=%s\nepmd=%s\nctl_min=%s\nctl_max=%s\nnode=%s\n' \
+            "$port" "$dist" "$epmd" "$ctl_min" "$ctl_max" "$node" >"$dir/ports.new"
+        mv "$dir/ports.new" "$dir/ports"
     fi
 }
 
@@ -94,8 +174,13 @@ start() {
         echo "rabbitmq: already running (pid $(cat "$dir/rabbitmq.pid"), port $port)"
         return 0
     fi
+    # A node stopped a moment ago may still be letting go of its ports.
     for p in $port $dist; do
-        port_free "$p" || { echo "rabbitmq: port $p is in use" >&2; exit 1; }
+        wait_ports_free 150 "$p" || {
+            echo "rabbitmq: port $p is in use:" >&2
+            ss -ltnp "sport = :$p" >&2 2>/dev/null || true
+            exit 1
+        }
     done
     echo '[].' >"$dir/enabled_plugins"
     # No listeners.tcp.* here: it would clash with RABBITMQ_NODE_IP_ADDRESS/PORT.
@@ -151,9 +236,19 @@ stop() {
         if running; then kill "$pid" 2>/dev/null || true; sleep 1; fi
         if running; then kill -9 "$pid" 2>/dev/null || true; fi
     fi
-    # The wrapper shell started by setsid, if still there.
-    (. "$dir/env.sh"; epmd -port "$epmd" -kill >/dev/null 2>&1) || true
     rm -f "$dir/rabbitmq.pid"
+    # The node's own epmd goes with it (it refuses while it still counts
+    # the node as alive, for a moment after the node exits).
+    i=0
+    until port_free "$epmd"; do
+        (. "$dir/env.sh"; epmd -port "$epmd" -kill >/dev/null 2>&1) || true
+        i=$((i + 1))
+        [ $i -lt 50 ] || break
+        sleep 0.1
+    done
+    # Return once the listeners are gone, so a start right after can bind.
+    wait_ports_free 100 "$port" "$dist" "$epmd" ||
+        echo "rabbitmq: stopped, but one of ports $port $dist $epmd is still in use" >&2
     echo "rabbitmq: stopped"
 }
 

@@ -31,7 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-RABBITMQ_PORT=$(free_port) "$stack/rabbitmq.sh" start "$run" >/dev/null
+RABBITMQ_PORT=auto "$stack/rabbitmq.sh" start "$run" >/dev/null
 "$stack/postgres.sh" start "$run" 2>/dev/null
 "$stack/nova.sh" start "$run" 2>/dev/null
 set -a

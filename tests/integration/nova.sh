@@ -60,7 +60,7 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-RABBITMQ_PORT=$(free_port) "$stack/rabbitmq.sh" start "$run"
+RABBITMQ_PORT=auto "$stack/rabbitmq.sh" start "$run"
 "$stack/postgres.sh" start "$run"
 libvirt=0
 if [ -x "$stack/libvirt.sh" ]; then
