@@ -29,7 +29,11 @@ $(error missing development packages (one of: $(PKGS)); run `make deps` (contrib
 endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(filter-out cmocka,$(PKGS)) 2>/dev/null)
+# The libvirt backend's libraries: only the libvirt module links them (see
+# below); the programs link the rest.
+MOD_PKGS := libvirt libxml-2.0
+PKG_LIBS := $(shell pkg-config --libs $(filter-out cmocka $(MOD_PKGS),$(PKGS)) 2>/dev/null)
+MOD_LIBS := $(shell pkg-config --libs $(MOD_PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes \
@@ -64,7 +68,14 @@ src_of = $(filter-out %_main.c,$(wildcard $(1)/*.c $(1)/*/*.c))
 obj_of = $(patsubst %.c,$(O)/obj/%.o,$(1))
 
 COMMON_SRC := $(call src_of,common)
-DRIVER_SRC := $(call src_of,driver)
+# The libvirt module: the backend and the capabilities XML reader (the
+# only user of libxml2), built as $(O)/lib/sculpt/libvirt.so and loaded by
+# driver/module.c when first needed, so libvirt, libxml2 and everything
+# they pull in are not mapped into a process that does not use them.
+LIBVIRT_MOD_SRC := $(wildcard driver/libvirt/*.c) driver/host_caps.c
+LIBVIRT_MOD_OBJ := $(call obj_of,$(LIBVIRT_MOD_SRC))
+LIBVIRT_MOD := $(O)/lib/sculpt/libvirt.so
+DRIVER_SRC := $(filter-out $(LIBVIRT_MOD_SRC),$(call src_of,driver))
 DB_SRC := $(call src_of,db)
 OPENSTACK_SRC := $(call src_of,openstack)
 API_SRC := $(call src_of,api)
@@ -76,8 +87,18 @@ LIB_OPENSTACK := $(O)/lib/libsculpt_openstack.a
 LIB_API := $(O)/lib/libsculpt_api.a
 # Link order: dependents first.
 ALL_LIBS := $(LIB_API) $(LIB_OPENSTACK) $(LIB_DB) $(LIB_DRIVER) $(LIB_COMMON)
+# Tests, harnesses, benchmarks and fuzz targets link the module's objects
+# in (no loading) and every library.
+TEST_LIBS := $(LIBVIRT_MOD_OBJ) $(ALL_LIBS)
+TEST_LDLIBS := $(LIBS) $(MOD_LIBS)
 
 PROGRAMS := $(O)/bin/sculpt-replay $(O)/bin/sculpt-compute $(O)/bin/sculptctl
+# What the module calls in the program: exported from it (a dynamic list)
+# and pulled out of the archives even when the program itself does not
+# call it (EXTERN in a linker script).  Made from the module's objects.
+MOD_DYNLIST := $(O)/lib/sculpt/libvirt.dynlist
+MOD_EXTERN := $(O)/lib/sculpt/libvirt.extern.ld
+PROG_LDFLAGS := -Wl,--dynamic-list=$(MOD_DYNLIST) $(MOD_EXTERN)
 
 # Test harnesses: each tests/harness/NAME.c is a program the integration
 # tests and benchmarks start ($(O)/bin/NAME), linked like the programs.
@@ -107,36 +128,54 @@ $(1): $(call obj_of,$(2))
 	$$(Q)$$(AR) rcs $$@ $$^
 endef
 $(eval $(call archive_rule,$(LIB_COMMON),$(COMMON_SRC)))
+# Position-independent: they go into a shared object.
+$(LIBVIRT_MOD_OBJ): ALL_CFLAGS += -fPIC
+
+$(LIBVIRT_MOD): $(LIBVIRT_MOD_OBJ)
+	@mkdir -p $(dir $@)
+	$(SAY) "  LD      $@"
+	$(Q)$(CC) -shared $(ALL_LDFLAGS) -o $@ $(LIBVIRT_MOD_OBJ) $(MOD_LIBS)
+
+$(MOD_DYNLIST): $(LIBVIRT_MOD_OBJ) $(LIB_COMMON) $(LIB_DRIVER)
+	@mkdir -p $(dir $@)
+	$(SAY) "  GEN     $@"
+	$(Q)nm -P -u $(LIBVIRT_MOD_OBJ) | awk '{print $$1}' | sort -u >$@.und
+	$(Q)nm -P -g --defined-only $(LIB_COMMON) $(LIB_DRIVER) 2>/dev/null | \
+	    awk 'NF >= 2 && $$2 ~ /^[TDBRVW]$$/ {print $$1}' | sort -u | comm -12 $@.und - >$@.syms
+	$(Q){ echo '{'; sed 's/$$/;/' $@.syms; echo '};'; } >$@
+	$(Q){ printf 'EXTERN('; tr '\n' ' ' <$@.syms; echo ')'; } >$(MOD_EXTERN)
+	$(Q)rm -f $@.und $@.syms
+$(MOD_EXTERN): $(MOD_DYNLIST)
 $(eval $(call archive_rule,$(LIB_DRIVER),$(DRIVER_SRC)))
 $(eval $(call archive_rule,$(LIB_DB),$(DB_SRC)))
 $(eval $(call archive_rule,$(LIB_OPENSTACK),$(OPENSTACK_SRC)))
 $(eval $(call archive_rule,$(LIB_API),$(API_SRC)))
 
-$(O)/bin/sculpt-replay: $(O)/obj/driver/replay_main.o $(ALL_LIBS)
+$(O)/bin/sculpt-replay: $(O)/obj/driver/replay_main.o $(ALL_LIBS) $(MOD_DYNLIST) | $(LIBVIRT_MOD)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
 
-$(O)/bin/sculpt-compute: $(O)/obj/openstack/compute_main.o $(ALL_LIBS)
+$(O)/bin/sculpt-compute: $(O)/obj/openstack/compute_main.o $(ALL_LIBS) $(MOD_DYNLIST) | $(LIBVIRT_MOD)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
 
-$(O)/bin/sculptctl: $(O)/obj/api/sculptctl_main.o $(ALL_LIBS)
+$(O)/bin/sculptctl: $(O)/obj/api/sculptctl_main.o $(ALL_LIBS) $(MOD_DYNLIST) | $(LIBVIRT_MOD)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
 
-$(HARNESS_BINS): $(O)/bin/%: tests/harness/%.c $(ALL_LIBS)
+$(HARNESS_BINS): $(O)/bin/%: tests/harness/%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(ALL_LIBS) $(ALL_LDFLAGS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_LIBS) $(ALL_LDFLAGS) $(TEST_LDLIBS)
 
-$(O)/tests/test_%: tests/unit/test_%.c $(TEST_HELPER_OBJ) $(ALL_LIBS)
+$(O)/tests/test_%: tests/unit/test_%.c $(TEST_HELPER_OBJ) $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(SAY) "  TEST    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPER_OBJ) $(ALL_LIBS) \
-	    $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS) \
+	    $(ALL_LDFLAGS) $(CMOCKA_LIBS) $(TEST_LDLIBS)
 
 # db/migrate.c embeds db/migrations/*.sql (.incbin): rebuild it when they change.
 $(O)/obj/db/migrate.o: $(wildcard db/migrations/*.sql)
@@ -167,10 +206,10 @@ test:
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 15
-$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(ALL_LIBS)
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(SAY) "  FUZZ    $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(ALL_LIBS) $(ALL_LDFLAGS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(TEST_LIBS) $(ALL_LDFLAGS) $(TEST_LDLIBS)
 fuzz-build: $(FUZZ_BINS)
 fuzz:
 	@$(MAKE) --no-print-directory O=build-fuzz CC=clang SANITIZER=fuzzer OPT=-O1 WERROR= fuzz-build
@@ -189,10 +228,10 @@ BENCH_AREAS := replay engine libvirt db rpc api presculpt
 # built into $(O)/bench/ for the area scripts.
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRC))
-$(O)/bench/bench_%: tests/bench/bench_%.c $(ALL_LIBS)
+$(O)/bench/bench_%: tests/bench/bench_%.c $(TEST_LIBS)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(ALL_LIBS) $(ALL_LDFLAGS) $(LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_LIBS) $(ALL_LDFLAGS) $(TEST_LDLIBS)
 bench: $(PROGRAMS) $(BENCH_BINS) $(HARNESS_BINS)
 	@tests/bench/run.sh $(O) $(BENCH_AREAS)
 $(addprefix bench-,$(BENCH_AREAS)): bench-%: $(PROGRAMS) $(BENCH_BINS) $(HARNESS_BINS)

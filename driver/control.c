@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "driver/host_priv.h"
 
 LOG_INIT("driver.control");
 
@@ -101,11 +102,20 @@ struct drv_host *drv_control_host(struct drv_hv *hv, const struct cfg *cfg, stru
     struct drv_hv_host info;
     if (drv_hv_host_info(hv, &info, err) < 0)
         return NULL;
-    lim.mem_mib = info.mem_mib; /* for capabilities without NUMA memory */
-    autofree char *xml = drv_hv_capabilities(hv, err);
-    if (!xml)
-        return NULL;
-    struct drv_host *h = drv_host_parse(xml, &lim, err);
+    lim.mem_mib = info.mem_mib; /* the host's memory (see drv_host_limits) */
+    struct drv_host *h = NULL;
+    if (hv->ops->topology) {
+        struct drv_host_builder b;
+        drv_host_builder_init(&b, &lim, "capabilities"); /* the same, given directly */
+        if (hv->ops->topology(hv, &b, err) == 0)
+            h = drv_host_build(&b, err);
+        drv_host_builder_release(&b);
+    } else {
+        autofree char *xml = drv_hv_capabilities(hv, err);
+        if (!xml)
+            return NULL;
+        h = drv_host_parse(xml, &lim, err);
+    }
     if (!h)
         err_wrap(err, "host topology from the %s backend", hv->ops->name);
     return h;

@@ -10,6 +10,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "driver/host_priv.h"
+#include "driver/module.h"
 
 /* Size of the filesystem holding `path` (or its nearest existing parent),
  * in GB; 0 when none can be read. */
@@ -183,10 +184,19 @@ static int drv_host_build_memory(struct drv_host *h, const struct drv_host_build
     bool any = false;
     double total = 0;
 
-    for (int32_t i = 0; i < b->nnodes; i++)
+    double given = 0;
+    for (int32_t i = 0; i < b->nnodes; i++) {
         any = any || b->nodes[i].mem_mib >= 0;
+        given += b->nodes[i].mem_mib > 0 ? b->nodes[i].mem_mib : 0;
+    }
+    /* The nodes' figures say how memory splits between them; the host's
+     * own total (l->mem_mib, the kernel's MemTotal through libvirt's node
+     * info), when known, says how much there is.  They agree on most
+     * hosts; where memory is hot-plugged (virtio-mem) the per-node counts
+     * can lag far behind -- 9 of 24 GB on the CI machine. */
+    double scale = any && l->mem_mib > 0 && given > 0 ? l->mem_mib / given : 1;
     for (int32_t i = 0; i < h->nnodes; i++) {
-        double m = b->nodes[i].mem_mib; /* nodes were sorted like h->nodes */
+        double m = b->nodes[i].mem_mib * scale; /* nodes were sorted like h->nodes */
         if (!any)
             m = l->mem_mib / h->nnodes;
         h->nodes[i].mem_mib = m > 0 ? m : 0;
@@ -368,15 +378,28 @@ struct drv_host *drv_host_build(struct drv_host_builder *b, struct err **err)
 
 /* ---- public ---- */
 
+/* The capabilities reader lives in the libvirt module with libxml2
+ * (driver/module.h): linked in, or loaded when XML first comes. */
+extern struct drv_host *drv_host_parse_capabilities(const char *xml,
+                                                    const struct drv_host_limits *lim,
+                                                    struct err **err) __attribute__((weak));
+typedef struct drv_host *(*drv_host_caps_fn)(const char *, const struct drv_host_limits *,
+                                             struct err **);
+
 struct drv_host *drv_host_parse(const char *text, const struct drv_host_limits *limits,
                                 struct err **err)
 {
     const char *p = text;
     while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
         p++;
-    if (*p == '<')
-        return drv_host_parse_capabilities(text, limits, err);
-    return drv_host_parse_description(text, limits, err);
+    if (*p != '<')
+        return drv_host_parse_description(text, limits, err);
+    drv_host_caps_fn parse = drv_host_parse_capabilities;
+    if (!parse)
+        parse = (drv_host_caps_fn)drv_module_sym("libvirt", "drv_host_parse_capabilities", err);
+    if (!parse)
+        return err_wrap(err, "read capabilities XML"), NULL;
+    return parse(text, limits, err);
 }
 
 #define DRV_HOST_FILE_MAX (16 << 20)

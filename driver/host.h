@@ -39,8 +39,10 @@ struct drv_host_limits {
     double disk_gb;             /* local disk for guests, GB (Placement DISK_GB) */
     double ratio[DRV_RES_LAST]; /* overcommit ceiling per dimension */
     double disk_gb_ratio;       /* overcommit ceiling of DISK_GB */
-    double mem_mib;             /* host memory when the source gives none per node
-                                 * (capabilities without NUMA memory); 0: none */
+    double mem_mib;             /* host memory (libvirt's node info: the kernel's
+                                 * MemTotal); the nodes' own figures are scaled to
+                                 * add up to it, or it is split evenly when the
+                                 * source gives none per node; 0: unknown */
 };
 
 /* One logical CPU (a hardware thread). */

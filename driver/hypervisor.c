@@ -14,23 +14,34 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/uuid.h"
+#include "driver/module.h"
 
 LOG_INIT("driver.hypervisor");
 
-extern const struct drv_hv_ops drv_libvirt_ops;
 extern const struct drv_hv_ops drv_fake_ops;
+/* In the libvirt module (driver/module.h); weak so that a program without
+ * the module's objects links, and one with them (tests) uses them. */
+extern const struct drv_hv_ops drv_libvirt_ops __attribute__((weak));
 
-static const struct drv_hv_ops *const drv_hv_backends[] = {
-    &drv_libvirt_ops,
-    &drv_fake_ops,
-};
+const struct drv_hv_ops *drv_hv_backend_load(const char *name, struct err **err)
+{
+    if (name && strcmp(name, "fake") == 0)
+        return &drv_fake_ops;
+    if (name && strcmp(name, "libvirt") == 0) {
+        if (&drv_libvirt_ops)
+            return &drv_libvirt_ops;
+        const struct drv_hv_ops *ops = drv_module_sym("libvirt", "drv_libvirt_ops", err);
+        if (!ops)
+            err_wrap(err, "compute driver `libvirt`");
+        return ops;
+    }
+    err_set(err, ERR_INVALID, "unknown compute driver `%s` (libvirt, fake)", name ? name : "");
+    return NULL;
+}
 
 const struct drv_hv_ops *drv_hv_backend(const char *name)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(drv_hv_backends); i++)
-        if (name && strcmp(drv_hv_backends[i]->name, name) == 0)
-            return drv_hv_backends[i];
-    return NULL;
+    return drv_hv_backend_load(name, NULL);
 }
 
 static const char *const drv_hv_knob_names[DRV_HV_KNOB_LAST] = {
@@ -289,9 +300,9 @@ struct drv_hv *drv_hv_open(const char *name, const struct cfg *cfg, struct err *
 {
     if (!name)
         name = cfg->compute_driver;
-    const struct drv_hv_ops *ops = drv_hv_backend(name);
+    const struct drv_hv_ops *ops = drv_hv_backend_load(name, err);
     if (!ops)
-        return err_set(err, ERR_INVALID, "unknown compute driver `%s` (libvirt, fake)", name), NULL;
+        return NULL;
     struct drv_hv *hv = xzalloc(sizeof(*hv));
     hv->ops = ops;
     if (ops->open(hv, cfg, err) < 0) {

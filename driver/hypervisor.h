@@ -251,6 +251,7 @@ DEFINE_AUTOPTR(drv_hv_reconcile)
 /* ---- the ops table ---- */
 
 struct drv_hv;
+struct drv_host_builder;
 
 struct drv_hv_ops {
     const char *name; /* "libvirt", "fake" */
@@ -262,6 +263,11 @@ struct drv_hv_ops {
     /* libvirt's capabilities XML: the host topology (cells, cpus, siblings,
      * memory) the engine's topology parser reads.  Caller frees. */
     char *(*capabilities)(struct drv_hv *hv, struct err **err);
+    /* Optional: the same topology handed straight to the engine's host
+     * builder (driver/host_priv.h), by a backend that knows it first-hand,
+     * so the engine needs no XML reader (that comes with the libvirt
+     * module, driver/module.h).  NULL: the engine reads capabilities. */
+    int (*topology)(struct drv_hv *hv, struct drv_host_builder *b, struct err **err);
 
     int (*spawn)(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, struct err **err);
     int (*destroy)(struct drv_hv *hv, const char *uuid, bool keep_disks, struct err **err);
@@ -297,7 +303,11 @@ struct drv_hv {
     void *event_opaque;
 };
 
-/* The backend called `name` ("libvirt", "fake"), or NULL. */
+/* The backend called `name` ("libvirt", "fake"), loading the libvirt
+ * module if needed (driver/module.h).  NULL with *err: INVALID for an
+ * unknown name, UNAVAILABLE when the module cannot be loaded. */
+const struct drv_hv_ops *drv_hv_backend_load(const char *name, struct err **err);
+/* The same without the reason. */
 const struct drv_hv_ops *drv_hv_backend(const char *name);
 
 /* Open a backend: `name` NULL takes [DEFAULT] compute_driver from cfg.

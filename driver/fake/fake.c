@@ -14,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "driver/host_priv.h"
 #include "driver/hypervisor_priv.h"
 
 LOG_INIT("driver.fake");
@@ -279,6 +280,35 @@ static char *fake_capabilities(struct drv_hv *hv, struct err **err)
     strbuf_append(&b, "      </cells>\n    </topology>\n  </host>\n</capabilities>\n");
     pthread_mutex_unlock(&f->lock);
     return strbuf_steal(&b);
+}
+
+/* The topology of fake_capabilities(), given to the engine's builder
+ * directly (no XML reader needed). */
+static int fake_topology(struct drv_hv *hv, struct drv_host_builder *b, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "topology", err) < 0)
+        return -1;
+    const struct fake_topology *t = &f->topo;
+    int cores_total = t->nodes * t->sockets * t->cores;
+    int rc = 0;
+    for (int n = 0; n < t->nodes && rc == 0; n++) {
+        rc = drv_host_builder_add_node(b, n, t->mem_mib, err);
+        for (int s = 0; s < t->sockets && rc == 0; s++)
+            for (int th = 0; th < t->threads && rc == 0; th++)
+                for (int c = 0; c < t->cores && rc == 0; c++) {
+                    int core = (n * t->sockets + s) * t->cores + c;
+                    struct drv_host_raw_cpu cpu = {.id = th * cores_total + core,
+                                                   .node_id = n,
+                                                   .socket = n * t->sockets + s,
+                                                   .die = 0,
+                                                   .core = c,
+                                                   .sibling0 = core};
+                    rc = drv_host_builder_add_cpu(b, &cpu, err);
+                }
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
 }
 
 /* ---- usage ---- */
@@ -701,6 +731,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .close = fake_close,
     .host_info = fake_host_info,
     .capabilities = fake_capabilities,
+    .topology = fake_topology,
     .spawn = fake_spawn,
     .destroy = fake_destroy,
     .power_off = fake_power_off,

@@ -187,6 +187,29 @@ static void test_this_machine(void **state)
     assert_true(fabs(h->capacity.v[DRV_RES_MEM_MIB] - (8874196 / 1024.0 - 512)) < 1e-6);
 }
 
+/* The CI machine's cells counted 8.5 of its 24 GiB (virtio-mem plugs
+ * memory the per-node counters do not follow): the host's own total, as
+ * libvirt's node info gives it, wins; the nodes keep their proportions. */
+static void test_node_memory_follows_host_total(void **state)
+{
+    (void)state;
+    struct drv_host_limits lim = limits_none();
+    lim.reserved_mem_mib = 512;
+    lim.mem_mib = 24684092 / 1024.0; /* /proc/meminfo MemTotal */
+    autoptr(drv_host) h = load(HOST_DATA "ci-machine-2cpu.xml", &lim);
+    assert_true(fabs(h->nodes[0].mem_mib - 24684092 / 1024.0) < 1e-6);
+    assert_true(fabs(h->capacity.v[DRV_RES_MEM_MIB] - (24684092 / 1024.0 - 512)) < 1e-6);
+
+    /* two nodes of 32646592 and 32982940 KiB, the host says 96 GiB */
+    lim = limits_none();
+    lim.mem_mib = 96 * 1024;
+    autoptr(drv_host) two = load(HOST_DATA "cascadelake-2node-smt.xml", &lim);
+    double share0 = 32646592.0 / (32646592.0 + 32982940.0);
+    assert_true(fabs(two->nodes[0].mem_mib - 96 * 1024 * share0) < 1e-6);
+    assert_true(fabs(two->nodes[1].mem_mib - 96 * 1024 * (1 - share0)) < 1e-6);
+    assert_true(fabs(two->capacity.v[DRV_RES_MEM_MIB] - 96 * 1024) < 1e-6);
+}
+
 static void test_offline_cpu_and_missing_memory(void **state)
 {
     (void)state;
@@ -330,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_old_libvirt_without_sockets),
         cmocka_unit_test(test_memory_only_node),
         cmocka_unit_test(test_this_machine),
+        cmocka_unit_test(test_node_memory_follows_host_total),
         cmocka_unit_test(test_offline_cpu_and_missing_memory),
         cmocka_unit_test(test_description),
         cmocka_unit_test(test_bad_input),

@@ -10,7 +10,9 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "driver/control.h"
 #include "driver/fake/fake.h"
+#include "driver/host.h"
 #include "driver/hypervisor.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -373,6 +375,72 @@ static void test_capabilities(void **state)
         strstr(caps, "<cpu id='12' socket_id='1' die_id='0' core_id='0' siblings='4,12'/>"));
 }
 
+/* The fake hands the engine its topology directly (no XML reader in a
+ * program without the libvirt module): the host must be the one its
+ * capabilities XML describes, CPU by CPU. */
+static void assert_same_host(const struct drv_host *a, const struct drv_host *b)
+{
+    assert_int_equal(a->ncpus, b->ncpus);
+    for (int32_t i = 0; i < a->ncpus; i++) {
+        assert_int_equal(a->cpus[i].id, b->cpus[i].id);
+        assert_int_equal(a->cpus[i].node, b->cpus[i].node);
+        assert_int_equal(a->cpus[i].socket, b->cpus[i].socket);
+        assert_int_equal(a->cpus[i].core, b->cpus[i].core);
+        assert_int_equal(a->cpus[i].l3, b->cpus[i].l3);
+        assert_int_equal(a->cpus[i].reserved, b->cpus[i].reserved);
+    }
+    assert_int_equal(a->nnodes, b->nnodes);
+    for (int32_t i = 0; i < a->nnodes; i++) {
+        assert_int_equal(a->nodes[i].id, b->nodes[i].id);
+        assert_true(a->nodes[i].mem_mib == b->nodes[i].mem_mib);
+        assert_true(a->nodes[i].mem_usable_mib == b->nodes[i].mem_usable_mib);
+        assert_int_equal(a->nodes[i].ncpus_usable, b->nodes[i].ncpus_usable);
+        assert_true(drv_cpuset_equal(&a->nodes[i].cpus, &b->nodes[i].cpus));
+    }
+    assert_int_equal(a->nl3, b->nl3);
+    assert_int_equal(a->nsockets, b->nsockets);
+    assert_int_equal(a->ncores, b->ncores);
+    assert_int_equal(a->threads_per_core, b->threads_per_core);
+    assert_true(drv_cpuset_equal(&a->usable, &b->usable));
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        assert_true(a->capacity.v[k] == b->capacity.v[k]);
+        assert_true(a->ratio.v[k] == b->ratio.v[k]);
+    }
+    assert_string_equal(a->source, b->source);
+}
+
+static void test_topology(void **state)
+{
+    (void)state;
+    static const char *const topologies[] = {
+        "nodes=1,sockets=1,cores=4,threads=2,mem_mib=16384",
+        "nodes=2,sockets=2,cores=3,threads=2,mem_mib=8192",
+        "nodes=4,sockets=1,cores=2,threads=1,mem_mib=1024",
+    };
+    for (size_t t = 0; t < ARRAY_SIZE(topologies); t++) {
+        autocfg cfg = cfg_new_defaults();
+        struct err *err = NULL;
+        assert_int_equal(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
+        assert_int_equal(cfg_set(cfg, "DEFAULT", "reserved_host_cpus", "1", &err), 0);
+        assert_int_equal(cfg_set(cfg, "fake", "topology", topologies[t], &err), 0);
+        autoptr(drv_hv) hv = drv_hv_open(NULL, cfg, &err);
+        assert_non_null(hv);
+        autoptr(drv_host) direct = drv_control_host(hv, cfg, &err);
+        assert_non_null(direct);
+
+        struct drv_hv_host info;
+        assert_int_equal(drv_hv_host_info(hv, &info, &err), 0);
+        struct drv_host_limits lim;
+        drv_host_limits_from_cfg(cfg, &lim);
+        lim.mem_mib = info.mem_mib;
+        autofree char *caps = drv_hv_capabilities(hv, &err);
+        assert_non_null(caps);
+        autoptr(drv_host) parsed = drv_host_parse(caps, &lim, &err);
+        assert_non_null(parsed);
+        assert_same_host(direct, parsed);
+    }
+}
+
 static void test_console(void **state)
 {
     (void)state;
@@ -394,7 +462,8 @@ int main(void)
         cmocka_unit_test(test_lifecycle_events), cmocka_unit_test(test_reshape_knobs),
         cmocka_unit_test(test_shape_diff_units), cmocka_unit_test(test_sampling),
         cmocka_unit_test(test_reconcile),        cmocka_unit_test(test_disconnect),
-        cmocka_unit_test(test_capabilities),     cmocka_unit_test(test_console),
+        cmocka_unit_test(test_capabilities),     cmocka_unit_test(test_topology),
+        cmocka_unit_test(test_console),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
