@@ -1,8 +1,11 @@
 #include "openstack/oslo.h"
 
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -13,16 +16,59 @@
 
 #define CTX_PREFIX "_context_"
 
+/* _msg_id and _unique_id must be unique, not secret, and one is made
+ * for every message: rather than a system call each (getrandom), a
+ * random 64-bit prefix and key drawn once per process (again in a forked
+ * child) and a counter put through a bijection of 64-bit integers
+ * (splitmix64's finalizer, keyed), so no two ids of a process are equal
+ * and ids of different processes differ in their prefix. */
+static pthread_once_t hex_once = PTHREAD_ONCE_INIT;
+static uint64_t hex_prefix, hex_key, hex_counter;
+
+static void hex_seed(void)
+{
+    uint64_t r[2];
+    size_t got = 0;
+    while (got < sizeof(r)) {
+        ssize_t n = getrandom((char *)r + got, sizeof(r) - got, 0);
+        if (n < 0 && errno != EINTR)
+            abort(); /* getrandom(2) failing leaves no way to make unique ids */
+        if (n > 0)
+            got += (size_t)n;
+    }
+    hex_prefix = r[0];
+    hex_key = r[1];
+    __atomic_store_n(&hex_counter, 0, __ATOMIC_RELAXED);
+}
+
+static void hex_atfork_child(void)
+{
+    hex_seed();
+}
+
+static void hex_init(void)
+{
+    hex_seed();
+    pthread_atfork(NULL, NULL, hex_atfork_child);
+}
+
+static void hex_put(char *out, uint64_t v)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 15; i >= 0; i--, v >>= 4)
+        out[i] = digits[v & 15];
+}
+
 void os_hex_id(char out[OS_HEX_ID_LEN])
 {
-    char u[UUID_STR_LEN];
-    if (uuid_generate(u, NULL) < 0)
-        abort(); /* getrandom(2) failing leaves no way to make unique ids */
-    int j = 0;
-    for (int i = 0; u[i]; i++)
-        if (u[i] != '-')
-            out[j++] = u[i];
-    out[j] = '\0';
+    pthread_once(&hex_once, hex_init);
+    uint64_t x = __atomic_fetch_add(&hex_counter, 1, __ATOMIC_RELAXED) ^ hex_key;
+    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+    x ^= x >> 31;
+    hex_put(out, hex_prefix);
+    hex_put(out + 16, x);
+    out[32] = '\0';
 }
 
 char *os_ctx_timestamp(int64_t wall_us, char *buf, int size)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -330,6 +332,44 @@ static void check_envelope(const char *body)
     json_decref(outer);
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    return memcmp(a, b, OS_HEX_ID_LEN);
+}
+
+/* Message ids: 32 lowercase hex digits, never twice in a process, and a
+ * forked child does not repeat its parent's. */
+static void test_hex_ids(void **state)
+{
+    (void)state;
+    enum { N = 200000 };
+    char(*ids)[OS_HEX_ID_LEN] = xcalloc(N + 2, OS_HEX_ID_LEN);
+    for (int i = 0; i < N; i++) {
+        os_hex_id(ids[i]);
+        assert_int_equal(strlen(ids[i]), 32);
+        assert_int_equal(strspn(ids[i], "0123456789abcdef"), 32);
+    }
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        char id[OS_HEX_ID_LEN];
+        os_hex_id(id);
+        _exit(write(fds[1], id, sizeof(id)) == (ssize_t)sizeof(id) ? 0 : 1);
+    }
+    assert_int_equal(read(fds[0], ids[N], OS_HEX_ID_LEN), OS_HEX_ID_LEN);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(fds[0]);
+    close(fds[1]);
+    os_hex_id(ids[N + 1]); /* the parent's next: the child made its own */
+    qsort(ids, N + 2, OS_HEX_ID_LEN, cmp_id);
+    for (int i = 1; i <= N + 1; i++)
+        assert_int_not_equal(memcmp(ids[i - 1], ids[i], OS_HEX_ID_LEN), 0);
+    free(ids);
+}
+
 static void test_envelope_fast_path(void **state)
 {
     (void)state;
@@ -386,7 +426,7 @@ int main(void)
         cmocka_unit_test(test_decode_malformed), cmocka_unit_test(test_request_roundtrip),
         cmocka_unit_test(test_reply),            cmocka_unit_test(test_failure_mapping),
         cmocka_unit_test(test_ovo),              cmocka_unit_test(test_datetime),
-        cmocka_unit_test(test_envelope_fast_path),
+        cmocka_unit_test(test_envelope_fast_path), cmocka_unit_test(test_hex_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
