@@ -73,7 +73,9 @@ COMMON_SRC := $(call src_of,common)
 # driver/module.c when first needed, so libvirt, libxml2 and everything
 # they pull in are not mapped into a process that does not use them.
 LIBVIRT_MOD_SRC := $(wildcard driver/libvirt/*.c) driver/host_caps.c
-LIBVIRT_MOD_OBJ := $(call obj_of,$(LIBVIRT_MOD_SRC))
+# Position-independent objects in their own folder: a build folder from
+# before the module existed holds non-PIC objects of the same sources.
+LIBVIRT_MOD_OBJ := $(patsubst %.c,$(O)/pic/%.o,$(LIBVIRT_MOD_SRC))
 LIBVIRT_MOD := $(O)/lib/sculpt/libvirt.so
 DRIVER_SRC := $(filter-out $(LIBVIRT_MOD_SRC),$(call src_of,driver))
 DB_SRC := $(call src_of,db)
@@ -128,8 +130,10 @@ $(1): $(call obj_of,$(2))
 	$$(Q)$$(AR) rcs $$@ $$^
 endef
 $(eval $(call archive_rule,$(LIB_COMMON),$(COMMON_SRC)))
-# Position-independent: they go into a shared object.
-$(LIBVIRT_MOD_OBJ): ALL_CFLAGS += -fPIC
+$(O)/pic/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(SAY) "  CC      $< (PIC)"
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
 
 $(LIBVIRT_MOD): $(LIBVIRT_MOD_OBJ)
 	@mkdir -p $(dir $@)
