@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -30,6 +32,9 @@ LOG_INIT("openstack.amqp");
  * publishing fails rather than eating memory. */
 #define AMQP_OUTBOX_MAX 20000
 #define AMQP_SOCKET_TIMEOUT_S 10
+/* A finished request waits at most this long for the ones delivered
+ * before it, to be acked with them in one frame (amqp_priv.h). */
+#define AMQP_ACK_HOLD_MS 20
 
 enum amqp_consumer {
     CONSUMER_REPLY,
@@ -87,6 +92,7 @@ struct os_amqp {
 
     /* I/O thread only */
     amqp_connection_state_t conn;
+    struct os_amqp_unacked unacked; /* request deliveries of this connection */
     size_t server_idx;
     bool listening;              /* server queues consumed on this connection */
     int64_t last_send_ms;
@@ -358,6 +364,7 @@ void os_amqp_free(struct os_amqp *a)
         a->acks = k->next;
         free(k);
     }
+    os_amqp_unacked_release(&a->unacked);
     os_amqp_url_release(&a->url);
     free(a->exchange);
     free(a->name);
@@ -459,10 +466,13 @@ bool os_amqp_wait_connected(struct os_amqp *a, int64_t timeout_ms)
 
 void os_amqp_get_stats(struct os_amqp *a, struct os_amqp_stats *out)
 {
-    pthread_mutex_lock(&a->lock);
-    *out = a->stats;
-    pthread_mutex_unlock(&a->lock);
+    out->published = __atomic_load_n(&a->stats.published, __ATOMIC_RELAXED);
+    out->delivered = __atomic_load_n(&a->stats.delivered, __ATOMIC_RELAXED);
+    out->reconnects = __atomic_load_n(&a->stats.reconnects, __ATOMIC_RELAXED);
+    out->dropped = __atomic_load_n(&a->stats.dropped, __ATOMIC_RELAXED);
 }
+
+#define AMQP_COUNT(a, field) __atomic_fetch_add(&(a)->stats.field, 1, __ATOMIC_RELAXED)
 
 void os_amqp_break(struct os_amqp *a)
 {
@@ -499,6 +509,7 @@ static void amqp_teardown(struct os_amqp *a, bool graceful)
     amqp_destroy_connection(a->conn);
     a->conn = NULL;
     a->listening = false;
+    os_amqp_unacked_reset(&a->unacked); /* the broker requeues them */
 }
 
 static int amqp_declare_queue(struct os_amqp *a, const char *queue, bool durable,
@@ -674,66 +685,86 @@ static int amqp_send_out(struct os_amqp *a, struct amqp_out *o)
     return 0;
 }
 
-/* Publish queued messages and send queued acks.  Returns -1 when the
- * connection failed (unsent messages stay queued). */
-static int amqp_flush(struct os_amqp *a)
+static int amqp_send_ack(void *opaque, uint64_t tag, bool multiple)
 {
-    for (;;) {
-        pthread_mutex_lock(&a->lock);
-        struct amqp_ack *acks = a->acks;
-        a->acks = NULL;
-        uint64_t gen = a->gen;
-        pthread_mutex_unlock(&a->lock);
-        int rc = 0;
-        while (acks) {
-            struct amqp_ack *k = acks;
-            acks = k->next;
-            if (rc == 0 && k->gen == gen) {
-                if (amqp_basic_ack(a->conn, AMQP_CHANNEL, k->tag, 0) != AMQP_STATUS_OK)
-                    rc = -1;
-                else
-                    a->last_send_ms = clock_mono_ms();
-            }
-            free(k);
-        }
-        if (rc < 0)
-            return -1;
+    struct os_amqp *a = opaque;
+    if (amqp_basic_ack(a->conn, AMQP_CHANNEL, tag, multiple) != AMQP_STATUS_OK)
+        return -1;
+    a->last_send_ms = clock_mono_ms();
+    return 0;
+}
 
-        pthread_mutex_lock(&a->lock);
-        struct amqp_out *o = a->out_head;
-        if (o) {
-            a->out_head = o->next;
-            if (!a->out_head)
-                a->out_tail = NULL;
-            a->out_len--;
-        }
-        pthread_mutex_unlock(&a->lock);
-        if (!o)
-            return 0;
-        if (o->expires_ms && clock_mono_ms() >= o->expires_ms) {
+/* Hold back or release TCP segments: what one flush sends leaves in as
+ * few segments (and wake-ups of the broker) as possible. */
+static void amqp_cork(struct os_amqp *a, int on)
+{
+    int fd = amqp_get_sockfd(a->conn);
+    if (fd >= 0)
+        setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+}
+
+/* Publish queued messages and send queued acks (batched: amqp_priv.h;
+ * `idle`: nothing is held back).  Returns -1 when the connection failed
+ * (unsent messages stay queued, in order). */
+static int amqp_flush(struct os_amqp *a, bool idle)
+{
+    pthread_mutex_lock(&a->lock);
+    struct amqp_ack *acks = a->acks;
+    a->acks = NULL;
+    struct amqp_out *out = a->out_head;
+    size_t nout = a->out_len;
+    a->out_head = a->out_tail = NULL;
+    a->out_len = 0;
+    pthread_mutex_unlock(&a->lock);
+
+    int64_t now = clock_mono_ms();
+    bool corked = nout + (acks != NULL) > 1;
+    if (corked)
+        amqp_cork(a, 1);
+    int rc = 0;
+    while (rc == 0 && out) {
+        struct amqp_out *o = out;
+        if (o->expires_ms && now >= o->expires_ms) {
             log_debug("dropping expired message to `%s`", o->routing_key);
-            pthread_mutex_lock(&a->lock);
-            a->stats.dropped++;
-            pthread_mutex_unlock(&a->lock);
-            amqp_out_free(o);
-            continue;
+            AMQP_COUNT(a, dropped);
+        } else if (amqp_send_out(a, o) < 0) {
+            rc = -1;
+            break;
+        } else {
+            AMQP_COUNT(a, published);
         }
-        if (amqp_send_out(a, o) < 0) {
-            /* Put it back in front: it goes out after the reconnect. */
-            pthread_mutex_lock(&a->lock);
-            o->next = a->out_head;
-            a->out_head = o;
-            if (!a->out_tail)
-                a->out_tail = o;
-            a->out_len++;
-            pthread_mutex_unlock(&a->lock);
-            return -1;
-        }
-        pthread_mutex_lock(&a->lock);
-        a->stats.published++;
-        pthread_mutex_unlock(&a->lock);
+        out = o->next;
+        nout--;
         amqp_out_free(o);
     }
+    /* Acks after the publishes: a request's reply leaves before its ack
+     * (queued before it, so it is in this flush when the ack is). */
+    while (acks) {
+        struct amqp_ack *k = acks;
+        acks = k->next;
+        /* a->gen changes only on this thread: no lock to read it */
+        if (rc == 0 && k->gen == a->gen && !os_amqp_unacked_done(&a->unacked, k->tag, now))
+            rc = amqp_send_ack(a, k->tag, false);
+        free(k);
+    }
+    if (rc == 0)
+        rc = os_amqp_unacked_emit(&a->unacked, now, AMQP_ACK_HOLD_MS, idle, amqp_send_ack, a);
+    if (corked && rc == 0)
+        amqp_cork(a, 0);
+    if (out) {
+        /* Back in front, in order: they go out after the reconnect. */
+        struct amqp_out *tail = out;
+        while (tail->next)
+            tail = tail->next;
+        pthread_mutex_lock(&a->lock);
+        tail->next = a->out_head;
+        if (!a->out_head)
+            a->out_tail = tail;
+        a->out_head = out;
+        a->out_len += nout;
+        pthread_mutex_unlock(&a->lock);
+    }
+    return rc;
 }
 
 static enum amqp_consumer amqp_consumer_of(amqp_bytes_t tag)
@@ -784,10 +815,10 @@ static int amqp_handle_frame(struct os_amqp *a)
             return -1;
         struct os_delivery *dl = xzalloc(sizeof(*dl));
         dl->kind = c == CONSUMER_REPLY ? OS_DELIVERY_REPLY : OS_DELIVERY_REQUEST;
-        pthread_mutex_lock(&a->lock);
-        dl->conn_gen = a->gen;
-        a->stats.delivered++;
-        pthread_mutex_unlock(&a->lock);
+        dl->conn_gen = a->gen; /* changes only on this thread */
+        AMQP_COUNT(a, delivered);
+        if (dl->kind == OS_DELIVERY_REQUEST)
+            os_amqp_unacked_push(&a->unacked, tag);
         dl->tag = tag;
         dl->redelivered = redelivered;
         dl->len = msg.body.len;
@@ -807,9 +838,7 @@ static int amqp_handle_frame(struct os_amqp *a)
         if (amqp_read_body(a, frame.channel, &msg) < 0)
             return -1;
         amqp_destroy_message(&msg);
-        pthread_mutex_lock(&a->lock);
-        a->stats.dropped++;
-        pthread_mutex_unlock(&a->lock);
+        AMQP_COUNT(a, dropped);
         return 0;
     }
     case AMQP_CHANNEL_CLOSE_METHOD: {
@@ -869,6 +898,12 @@ static int amqp_wait(struct os_amqp *a)
     bool work = a->out_head || a->acks || a->stopping || a->broken ||
                 (a->listen_topic && !a->listening);
     pthread_mutex_unlock(&a->lock);
+    if (!work && a->unacked.ndone > 0) {
+        /* Going idle: nothing done waits for its ack any longer. */
+        __atomic_store_n(&a->sleeping, false, __ATOMIC_SEQ_CST);
+        return os_amqp_unacked_emit(&a->unacked, clock_mono_ms(), AMQP_ACK_HOLD_MS, true,
+                                    amqp_send_ack, a);
+    }
     int n = work ? 0 : poll(p, 2, (int)timeout);
     __atomic_store_n(&a->sleeping, false, __ATOMIC_SEQ_CST);
     if (work)
@@ -936,11 +971,8 @@ static void *amqp_thread(void *arg)
                 continue;
             }
             delay = 0;
-            if (ever) {
-                pthread_mutex_lock(&a->lock);
-                a->stats.reconnects++;
-                pthread_mutex_unlock(&a->lock);
-            }
+            if (ever)
+                AMQP_COUNT(a, reconnects);
             ever = true;
             amqp_set_connected(a, true);
         }
@@ -960,7 +992,7 @@ static void *amqp_thread(void *arg)
                 log_err(LOG_LEVEL_ERROR, e, "cannot declare the RPC server queues");
         }
         if (rc == 0)
-            rc = amqp_flush(a);
+            rc = amqp_flush(a, false);
         if (rc == 0)
             rc = amqp_wait(a);
         if (rc == 0)
@@ -975,7 +1007,7 @@ static void *amqp_thread(void *arg)
     if (a->conn) {
         /* Give queued replies a last chance (bounded: stop must not hang). */
         int64_t end = clock_mono_ms() + 1000;
-        while (a->out_head && clock_mono_ms() < end && amqp_flush(a) == 0)
+        while (amqp_flush(a, true) == 0 && a->out_head && clock_mono_ms() < end)
             ;
         amqp_teardown(a, true);
         amqp_set_connected(a, false);

@@ -1,8 +1,9 @@
-/* The dispatch table's lookup as oslo's dispatcher answers, and oslo's
- * transport_url forms. */
+/* The dispatch table's lookup as oslo's dispatcher answers, oslo's
+ * transport_url forms, and ack batching. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -120,12 +121,140 @@ static void test_url(void **state)
     }
 }
 
+/* What the tracker sends: "t" for ack(t), "t+" for ack(t, multiple). */
+struct sent {
+    char log[256];
+    int fail_after; /* the send that fails, 0: none */
+    int n;
+};
+
+static int record_ack(void *opaque, uint64_t tag, bool multiple)
+{
+    struct sent *s = opaque;
+    if (s->fail_after && ++s->n >= s->fail_after)
+        return -1;
+    size_t len = strlen(s->log);
+    snprintf(s->log + len, sizeof(s->log) - len, "%s%llu%s", len ? " " : "",
+             (unsigned long long)tag, multiple ? "+" : "");
+    return 0;
+}
+
+static void test_ack_batching(void **state)
+{
+    (void)state;
+    struct os_amqp_unacked u = {0};
+    struct sent s = {0};
+    for (uint64_t t = 1; t <= 200; t++) /* grows past its first size */
+        os_amqp_unacked_push(&u, t);
+
+    /* finished in order: one ack for the run */
+    for (uint64_t t = 1; t <= 3; t++)
+        assert_true(os_amqp_unacked_done(&u, t, 0));
+    assert_int_equal(os_amqp_unacked_emit(&u, 0, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "3+");
+
+    /* 5 and 6 finish before 4: held... */
+    s.log[0] = '\0';
+    assert_true(os_amqp_unacked_done(&u, 5, 100));
+    assert_true(os_amqp_unacked_done(&u, 6, 105));
+    assert_int_equal(os_amqp_unacked_emit(&u, 110, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "");
+    /* ...then 4 comes: the three go as one */
+    assert_true(os_amqp_unacked_done(&u, 4, 112));
+    assert_int_equal(os_amqp_unacked_emit(&u, 112, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "6+");
+
+    /* 9 finishes behind a long 7: alone once it waited 20 ms */
+    s.log[0] = '\0';
+    assert_true(os_amqp_unacked_done(&u, 9, 200));
+    assert_int_equal(os_amqp_unacked_emit(&u, 219, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "");
+    assert_int_equal(os_amqp_unacked_emit(&u, 220, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "9");
+    /* going idle sends what is held at once */
+    assert_true(os_amqp_unacked_done(&u, 10, 230));
+    assert_int_equal(os_amqp_unacked_emit(&u, 230, 20, true, record_ack, &s), 0);
+    assert_string_equal(s.log, "9 10");
+    /* acked ones leave: a second ack of 9 is not the tracker's */
+    assert_false(os_amqp_unacked_done(&u, 9, 235));
+    /* when 7 and 8 finish, the ack(multiple) names 8, not 10 (acked) */
+    assert_true(os_amqp_unacked_done(&u, 7, 240));
+    assert_true(os_amqp_unacked_done(&u, 8, 240));
+    assert_int_equal(os_amqp_unacked_emit(&u, 240, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "9 10 8+");
+
+    /* a tag it does not hold, and one acked twice */
+    assert_false(os_amqp_unacked_done(&u, 1000, 250));
+    assert_true(os_amqp_unacked_done(&u, 11, 250));
+    assert_true(os_amqp_unacked_done(&u, 11, 250));
+    s.log[0] = '\0';
+    assert_int_equal(os_amqp_unacked_emit(&u, 250, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "11+");
+
+    /* a broken connection stops the sending; reset forgets everything */
+    assert_true(os_amqp_unacked_done(&u, 12, 260));
+    s = (struct sent){.fail_after = 1};
+    assert_int_equal(os_amqp_unacked_emit(&u, 260, 20, false, record_ack, &s), -1);
+    os_amqp_unacked_reset(&u);
+    assert_false(os_amqp_unacked_done(&u, 13, 270));
+    os_amqp_unacked_push(&u, 1); /* tags start again on a new connection */
+    assert_true(os_amqp_unacked_done(&u, 1, 280));
+    s = (struct sent){0};
+    assert_int_equal(os_amqp_unacked_emit(&u, 280, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "1+");
+    os_amqp_unacked_release(&u);
+}
+
+/* The ring wraps and grows with unfinished deliveries kept in order, and a
+ * failed send keeps what it could not ack. */
+static void test_ack_ring(void **state)
+{
+    (void)state;
+    struct os_amqp_unacked u = {0};
+    struct sent s = {0};
+    for (uint64_t t = 1; t <= 60; t++)
+        os_amqp_unacked_push(&u, t);
+    for (uint64_t t = 1; t <= 50; t++)
+        assert_true(os_amqp_unacked_done(&u, t, 0));
+    assert_int_equal(os_amqp_unacked_emit(&u, 0, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "50+");
+    for (uint64_t t = 61; t <= 160; t++) /* wraps, then grows */
+        os_amqp_unacked_push(&u, t);
+    assert_int_equal(u.n, 110);
+    /* odd ones finish, 51 (the front) does not */
+    for (uint64_t t = 53; t <= 160; t += 2)
+        assert_true(os_amqp_unacked_done(&u, t, 10));
+    s = (struct sent){.fail_after = 3};
+    assert_int_equal(os_amqp_unacked_emit(&u, 10, 20, true, record_ack, &s), -1);
+    assert_string_equal(s.log, "53 55");
+    assert_int_equal(u.n, 108); /* 53 and 55 left, the rest stays */
+    s = (struct sent){0};
+    assert_int_equal(os_amqp_unacked_emit(&u, 10, 20, true, record_ack, &s), 0);
+    assert_int_equal(u.n, 56); /* 51, 52, 54, ... 160 */
+    assert_int_equal(u.ndone, 0);
+    assert_false(os_amqp_unacked_done(&u, 57, 11));
+    /* the even ones finish from the back; 51 last: one ack for them all */
+    s = (struct sent){0};
+    for (uint64_t t = 160; t >= 52; t -= 2)
+        assert_true(os_amqp_unacked_done(&u, t, 12));
+    assert_int_equal(os_amqp_unacked_emit(&u, 12, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "");
+    assert_true(os_amqp_unacked_done(&u, 51, 13));
+    assert_int_equal(os_amqp_unacked_emit(&u, 13, 20, false, record_ack, &s), 0);
+    assert_string_equal(s.log, "160+");
+    assert_int_equal(u.n, 0);
+    assert_int_equal(u.ndone, 0);
+    os_amqp_unacked_release(&u);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lookup),
         cmocka_unit_test(test_compute_table),
         cmocka_unit_test(test_url),
+        cmocka_unit_test(test_ack_batching),
+        cmocka_unit_test(test_ack_ring),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
