@@ -79,6 +79,7 @@ struct os_rpc_server {
     pthread_cond_t work_cond;
     pthread_cond_t monitor_cond;
     bool stopping;
+    int idle;                   /* workers waiting for work */
     struct rpc_work *head, *tail;
     struct rpc_inflight *inflight;
     struct rpc_done done[RPC_DONE_IDS];
@@ -469,8 +470,11 @@ static void *rpc_worker(void *arg)
     struct os_rpc_server *s = arg;
     for (;;) {
         pthread_mutex_lock(&s->lock);
-        while (!s->head && !s->stopping)
+        while (!s->head && !s->stopping) {
+            s->idle++;
             pthread_cond_wait(&s->work_cond, &s->lock);
+            s->idle--;
+        }
         if (s->stopping) {
             pthread_mutex_unlock(&s->lock);
             break;
@@ -506,8 +510,12 @@ void os_rpc_server_on_request(struct os_rpc_server *s, struct os_delivery *d)
         s->head = w;
     s->tail = w;
     s->stats.queued++;
-    pthread_cond_signal(&s->work_cond);
+    bool wake = s->idle > 0;
     pthread_mutex_unlock(&s->lock);
+    /* After the unlock, so the woken worker does not block on the lock
+     * right away; only when a worker waits (a busy one finds the work). */
+    if (wake)
+        pthread_cond_signal(&s->work_cond);
 }
 
 int os_rpc_server_start(struct os_rpc_server *s, struct err **err)
