@@ -14,7 +14,7 @@
  *             [--threads 8] [--method get_console_output]
  *
  * Prints one line: calls=N errors=N seconds=S calls_per_s=X p50_ms=X
- * p99_ms=X cpu_ms_per_call=X (the generator's own CPU).
+ * p99_ms=X gen_cpu_ms_per_call=X (the generator's own CPU).
  */
 #include <getopt.h>
 #include <jansson.h>
@@ -324,7 +324,7 @@ int main(int argc, char **argv)
     double p50 = b.ncalls ? b.lat_ms[b.ncalls / 2] : 0;
     double p99 = b.ncalls ? b.lat_ms[(size_t)((double)b.ncalls * 0.99)] : 0;
     printf("calls=%zu errors=%zu seconds=%.2f calls_per_s=%.1f p50_ms=%.3f p99_ms=%.3f "
-           "cpu_ms_per_call=%.4f\n",
+           "gen_cpu_ms_per_call=%.4f\n",
            b.ncalls, b.errors, took, (double)b.ncalls / took, p50, p99,
            b.ncalls ? cpu * 1000 / (double)b.ncalls : 0);
 

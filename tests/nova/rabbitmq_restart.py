@@ -158,6 +158,20 @@ def main():
                                          if x.name.startswith('rmq-')], 120)
     say('cleaned up')
 
+    def queue_counts():
+        out = subprocess.run([env['RABBITMQ_CTL'], '-q', 'list_queues', 'name',
+                              'messages_ready', 'messages_unacknowledged'],
+                             capture_output=True, text=True).stdout
+        for l in out.splitlines():
+            f = l.split()
+            if len(f) == 3 and f[0] == 'compute.%s' % host:
+                return f[1], f[2]
+        return None
+    # acks are batched, but none waits once the host is idle
+    wait('compute.%s drained: nothing ready or unacknowledged' % host,
+         lambda: queue_counts() == ('0', '0'), 30)
+    say('compute.%s holds nothing unacknowledged' % host)
+
 
 if __name__ == '__main__':
     main()
