@@ -101,6 +101,13 @@ PROGRAMS := $(O)/bin/sculpt-replay $(O)/bin/sculpt-compute $(O)/bin/sculptctl
 MOD_DYNLIST := $(O)/lib/sculpt/libvirt.dynlist
 MOD_EXTERN := $(O)/lib/sculpt/libvirt.extern.ld
 PROG_LDFLAGS := -Wl,--dynamic-list=$(MOD_DYNLIST) $(MOD_EXTERN)
+ifneq ($(SAN_FLAGS),)
+# ASan binds its interceptors of the XDR functions when the program starts;
+# libtirpc (libvirt's RPC) arriving later with the module leaves them
+# calling NULL.  So the sanitized programs load the module's libraries at
+# start (the module itself is still loaded as in the release build).
+PROG_LDFLAGS += -Wl,--no-as-needed $(MOD_LIBS) -Wl,--as-needed
+endif
 
 # Test harnesses: each tests/harness/NAME.c is a program the integration
 # tests and benchmarks start ($(O)/bin/NAME), linked like the programs.
