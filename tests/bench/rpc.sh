@@ -4,7 +4,8 @@
 # sculpt-compute and against Debian's nova-compute with the fake driver,
 # both registered with one real Nova control plane on one RabbitMQ.
 # Prints for both: calls/s, p50/p99 latency, CPU-seconds the compute spent
-# per call, RSS; then the ratios sculpt / nova-compute:
+# per call, RSS, and RabbitMQ's CPU per call (the broker shares the two
+# cores); then the ratios sculpt / nova-compute:
 #   BENCH rpc_throughput_ratio   (target >= 10)
 #   BENCH rpc_cpu_per_call_ratio (target <= 0.1)
 #   BENCH rss_ratio              (target <= 0.1)
@@ -22,7 +23,17 @@ run=$tmp/run
 novapid=""
 cleanup() {
     set +e
-    [ -n "$novapid" ] && kill "$novapid" 2>/dev/null
+    if [ -n "$novapid" ]; then
+        # it logs while it shuts down: gone before its folder is removed
+        kill "$novapid" 2>/dev/null
+        i=0
+        while [ $i -lt 100 ] && [ "$(sed 's/^.*) \(.\).*/\1/' "/proc/$novapid/stat" 2>/dev/null || echo Z)" != Z ]; do
+            sleep 0.1
+            i=$((i + 1))
+        done
+        kill -9 "$novapid" 2>/dev/null
+        wait "$novapid" 2>/dev/null
+    fi
     SCULPT_NAME=bench "$stack/sculpt.sh" stop "$run" >/dev/null 2>&1
     "$stack/nova.sh" stop "$run" >/dev/null 2>&1
     "$stack/rabbitmq.sh" stop "$run" >/dev/null 2>&1
@@ -38,6 +49,7 @@ set -a
 . "$run/env/nova.env"
 . "$run/env/rabbitmq.env"
 set +a
+rabbitpid=$(cat "$run/rabbitmq/rabbitmq.pid")
 SCULPT_BIN=$bin SCULPT_NAME=bench SCULPT_HOST=bench-sculpt SCULPT_COMPUTE_DRIVER=fake \
     SCULPT_DEMO_GUESTS=0 "$stack/sculpt.sh" start "$run" >/dev/null 2>&1
 . "$run/env/bench.env"
@@ -67,21 +79,25 @@ rss_mb() { awk '/^VmRSS/{print $2 / 1024}' "/proc/$1/status"; }
 measure() { # NAME HOST PID
     uuid=$(awk -v h="$2" '$1==h{print $2}' "$tmp/servers")
     c0=$(cpu_s "$3")
+    r0=$(cpu_s "$rabbitpid")
     out=$("$bin/../bench/bench_rpc" --url "$RABBITMQ_URL" --host "$2" --instance "$uuid" \
         --seconds "$seconds" --threads "$threads")
     c1=$(cpu_s "$3")
+    r1=$(cpu_s "$rabbitpid")
     rss=$(rss_mb "$3")
     calls=$(echo "$out" | sed 's/.*calls=\([0-9]*\).*/\1/')
     cps=$(echo "$out" | sed 's/.*calls_per_s=\([0-9.]*\).*/\1/')
     p50=$(echo "$out" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')
     p99=$(echo "$out" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')
     cpc=$(echo "$c0 $c1 $calls" | awk '{printf "%.6f", ($2 - $1) / $3 * 1000}')
-    echo "$1: $out cpu_ms_per_call=$cpc rss_mb=$rss" >&2
+    rpc=$(echo "$r0 $r1 $calls" | awk '{printf "%.6f", ($2 - $1) / $3 * 1000}')
+    echo "$1: $out cpu_ms_per_call=$cpc rss_mb=$rss rabbitmq_cpu_ms_per_call=$rpc" >&2
     echo "BENCH rpc_${1}_calls_per_s $cps"
     echo "BENCH rpc_${1}_p50_ms $p50"
     echo "BENCH rpc_${1}_p99_ms $p99"
     echo "BENCH rpc_${1}_cpu_ms_per_call $cpc"
     echo "BENCH rpc_${1}_rss_mb $rss"
+    echo "BENCH rpc_${1}_rabbitmq_cpu_ms_per_call $rpc"
     eval "${1}_cps=$cps ${1}_cpc=$cpc ${1}_rss=$rss"
 }
 
