@@ -93,9 +93,12 @@ const char *drv_power_state_name(enum drv_power_state s)
 
 /* ---- for backends ---- */
 
-void drv_hv_emit(struct drv_hv *hv, const struct drv_hv_event *ev)
+void drv_hv_emit(struct drv_hv *hv, const struct drv_hv_event *in)
 {
     drv_hv_event_cb cb = __atomic_load_n(&hv->event_cb, __ATOMIC_ACQUIRE);
+    struct drv_hv_event copy = *in, *ev = &copy;
+    if (ev->uuid[0])
+        drv_hv_instance_uuid(hv, ev->uuid); /* a handed-over member: its instance */
     log_info("event %s %s reason=%s state=%s%s", drv_hv_event_name(ev->type),
              ev->uuid[0] ? ev->uuid : "-", ev->reason, drv_power_state_name(ev->state),
              ev->by_sculpt ? "" : " (not by sculpt)");
@@ -318,6 +321,7 @@ void drv_hv_close(struct drv_hv *hv)
     if (!hv)
         return;
     hv->ops->close(hv);
+    drv_hv_aliases_free(hv);
     free(hv);
 }
 
@@ -429,11 +433,20 @@ int drv_hv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, struct
     return hv->ops->spawn(hv, spec, err);
 }
 
+/* The uuid the backend knows (a handed-over member's own), in `dom`. */
+#define HV_DOMAIN(uuid)                                                                            \
+    char dom[DRV_UUID_LEN + 1];                                                                    \
+    drv_hv_domain_uuid(hv, uuid, dom)
+
 int drv_hv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, struct err **err)
 {
     if (check_uuid(uuid, err) < 0)
         return -1;
-    return hv->ops->destroy(hv, uuid, keep_disks, err);
+    HV_DOMAIN(uuid);
+    if (hv->ops->destroy(hv, dom, keep_disks, err) < 0)
+        return -1;
+    drv_hv_alias_drop(hv, uuid);
+    return 0;
 }
 
 int drv_hv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct err **err)
@@ -442,7 +455,8 @@ int drv_hv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct 
         return -1;
     if (timeout_s < 0 || timeout_s > 3600)
         return err_set(err, ERR_INVALID, "shutdown timeout %d s (0 to 3600)", timeout_s);
-    return hv->ops->power_off(hv, uuid, timeout_s, err);
+    HV_DOMAIN(uuid);
+    return hv->ops->power_off(hv, dom, timeout_s, err);
 }
 
 #define DRV_HV_UUID_OP(op)                                                                         \
@@ -450,7 +464,8 @@ int drv_hv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct 
     {                                                                                              \
         if (check_uuid(uuid, err) < 0)                                                             \
             return -1;                                                                             \
-        return hv->ops->op(hv, uuid, err);                                                         \
+        HV_DOMAIN(uuid);                                                                           \
+        return hv->ops->op(hv, dom, err);                                                          \
     }
 DRV_HV_UUID_OP(power_on)
 DRV_HV_UUID_OP(pause)
@@ -462,7 +477,8 @@ int drv_hv_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **e
 {
     if (check_uuid(uuid, err) < 0)
         return -1;
-    return hv->ops->reboot(hv, uuid, hard, err);
+    HV_DOMAIN(uuid);
+    return hv->ops->reboot(hv, dom, hard, err);
 }
 
 int drv_hv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
@@ -474,8 +490,9 @@ int drv_hv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *
     memset(report, 0, sizeof(*report));
     if (check_uuid(uuid, err) < 0 || drv_shape_validate(to, err) < 0)
         return err_wrap(err, "reshape `%s`", uuid ? uuid : "(null)");
+    HV_DOMAIN(uuid);
     int64_t t0 = clock_mono_ns();
-    int rc = hv->ops->reshape(hv, uuid, to, report, err);
+    int rc = hv->ops->reshape(hv, dom, to, report, err);
     report->total_ns = clock_mono_ns() - t0;
     return rc;
 }
@@ -485,7 +502,8 @@ int drv_hv_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_sha
 {
     if (check_uuid(uuid, err) < 0 || drv_shape_validate(to, err) < 0)
         return err_wrap(err, "cold resize `%s`", uuid ? uuid : "(null)");
-    return hv->ops->resize_cold(hv, uuid, to, err);
+    HV_DOMAIN(uuid);
+    return hv->ops->resize_cold(hv, dom, to, err);
 }
 
 int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err)
@@ -493,21 +511,33 @@ int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out
     memset(out, 0, sizeof(*out));
     if (check_uuid(uuid, err) < 0)
         return -1;
-    return hv->ops->get_info(hv, uuid, out, err);
+    HV_DOMAIN(uuid);
+    if (hv->ops->get_info(hv, dom, out, err) < 0)
+        return -1;
+    drv_hv_instance_uuid(hv, out->uuid);
+    return 0;
 }
 
 int drv_hv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err)
 {
     *out = NULL;
     *n = 0;
-    return hv->ops->list(hv, out, n, err);
+    if (hv->ops->list(hv, out, n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++)
+        drv_hv_instance_uuid(hv, (*out)[i].uuid);
+    return 0;
 }
 
 int drv_hv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err)
 {
     *out = NULL;
     *n = 0;
-    return hv->ops->sample(hv, out, n, err);
+    if (hv->ops->sample(hv, out, n, err) < 0)
+        return -1;
+    for (size_t i = 0; i < *n; i++)
+        drv_hv_instance_uuid(hv, (*out)[i].uuid);
+    return 0;
 }
 
 char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err)
@@ -516,7 +546,8 @@ char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_byte
         return NULL;
     if (max_bytes == 0 || max_bytes > DRV_HV_CONSOLE_MAX)
         max_bytes = DRV_HV_CONSOLE_MAX;
-    return hv->ops->console_output(hv, uuid, max_bytes, err);
+    HV_DOMAIN(uuid);
+    return hv->ops->console_output(hv, dom, max_bytes, err);
 }
 
 int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
@@ -525,7 +556,11 @@ int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spe
     memset(out, 0, sizeof(*out));
     if (check_uuid(uuid, err) < 0)
         return -1;
-    return hv->ops->get_spec(hv, uuid, out, err);
+    HV_DOMAIN(uuid);
+    if (hv->ops->get_spec(hv, dom, out, err) < 0)
+        return -1;
+    drv_hv_instance_uuid(hv, out->uuid);
+    return 0;
 }
 
 /* ---- reconcile ---- */

@@ -292,15 +292,24 @@ struct drv_hv_ops {
     /* The stored spec of a guest sculpt spawned (reconcile, cold resize). */
     int (*get_spec)(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                     struct err **err);
+    /* Write an instance's identity (display name, project, user, flavor,
+     * uuid) into the guest `uuid` (a pool member being handed over): what
+     * operators see (libvirt: the domain's title and sculpt's metadata).
+     * May be NULL. */
+    int (*set_identity)(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
+                        struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
  * subscriber.  Opaque in use; fields are for backends. */
+struct drv_hv_aliases;
+
 struct drv_hv {
     const struct drv_hv_ops *ops;
     void *priv;               /* backend state */
     drv_hv_event_cb event_cb; /* set by drv_hv_set_event_cb() */
     void *event_opaque;
+    struct drv_hv_aliases *aliases; /* handed-over pool members (hypervisor_handover.c) */
 };
 
 /* The backend called `name` ("libvirt", "fake"), loading the libvirt
@@ -390,6 +399,31 @@ int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spe
  * NULL with *err when the hypervisor cannot be listed. */
 struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv, const struct drv_hv_expect *expect,
                                               size_t n, struct err **err);
+
+/* ---- pre-sculpted guests: the hand-over ----
+ * A pool member (driver/presculpt_pool.h) is spawned under its own uuid and
+ * paused.  When a build request takes it, drv_hv_handover() makes it the
+ * instance's guest: from then on every call above names it by the instance
+ * uuid, and info, lists, samples, specs and events report that uuid; the
+ * backend writes the instance's identity into the guest (set_identity);
+ * a paused member is resumed.  The domain keeps its uuid and, while it
+ * runs, its name (libvirt renames only a domain that is shut off): the
+ * alias ties the instance to it.  Aliases live in the handle: after a
+ * restart, drv_hv_alias() restores those the database kept, before the
+ * first list. */
+
+/* Hand member `member_uuid` (paused or running) over to instance
+ * inst->uuid (inst: display name, project, user, flavor).  CONFLICT when
+ * the instance already has a guest or the member is not running or
+ * paused; NOT_FOUND when there is no such member.  On failure the member
+ * is left as it was (apart from its identity). */
+int drv_hv_handover(struct drv_hv *hv, const char *member_uuid,
+                    const struct drv_hv_guest_spec *inst, struct err **err);
+/* Name guest `domain_uuid` by `instance_uuid` from now on. */
+void drv_hv_alias(struct drv_hv *hv, const char *instance_uuid, const char *domain_uuid);
+/* The uuid the backend knows a guest by, for the uuid a caller names it
+ * with (the same unless it was handed over). */
+void drv_hv_domain_uuid(struct drv_hv *hv, const char *uuid, char out[DRV_UUID_LEN + 1]);
 
 /* Nova's power_state name: "running", "shutdown"... */
 const char *drv_power_state_name(enum drv_power_state s);

@@ -26,4 +26,13 @@ void drv_hv_tap_name(const struct drv_hv_guest_spec *spec, size_t i, char out[DR
  * (locally administered 52:54:00 prefix, as QEMU's). */
 void drv_hv_mac(const struct drv_hv_guest_spec *spec, size_t i, char out[18]);
 
+/* ---- aliases of handed-over pool members (hypervisor_handover.c) ---- */
+
+/* Replace a domain uuid by its instance's, in place, when it has one. */
+void drv_hv_instance_uuid(struct drv_hv *hv, char uuid[DRV_UUID_LEN + 1]);
+/* Forget an instance's alias (its guest was destroyed). */
+void drv_hv_alias_drop(struct drv_hv *hv, const char *instance_uuid);
+/* Free the table (drv_hv_close). */
+void drv_hv_aliases_free(struct drv_hv *hv);
+
 #endif

@@ -725,6 +725,31 @@ static int fake_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_gues
     return g ? 0 : err_wrap(err, "get_spec");
 }
 
+/* The instance's identity replaces the member's (the domain keeps its
+ * name and uuid, as libvirt's does). */
+static int fake_set_identity(struct drv_hv *hv, const char *uuid,
+                             const struct drv_hv_guest_spec *inst, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "set_identity", err) < 0)
+        return -1;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (g) {
+        char **fields[] = {&g->spec.display_name, &g->spec.project_id, &g->spec.user_id,
+                           &g->spec.flavor_name};
+        const char *values[] = {inst->display_name, inst->project_id, inst->user_id,
+                                inst->flavor_name};
+        for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+            free(*fields[i]);
+            *fields[i] = values[i] ? xstrdup(values[i]) : NULL;
+        }
+        fake_console(f, g, "identity: instance %s (%s)", inst->uuid,
+                     inst->display_name ? inst->display_name : "-");
+    }
+    pthread_mutex_unlock(&f->lock);
+    return g ? 0 : err_wrap(err, "set_identity");
+}
+
 const struct drv_hv_ops drv_fake_ops = {
     .name = "fake",
     .open = fake_open,
@@ -748,6 +773,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .sample = fake_sample,
     .console_output = fake_console_output,
     .get_spec = fake_get_spec,
+    .set_identity = fake_set_identity,
 };
 
 /* ---- steering (fake.h) ---- */

@@ -1006,4 +1006,5 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .sample = lv_sample,
     .console_output = lv_console_output,
     .get_spec = lv_get_spec,
+    .set_identity = lv_set_identity,
 };

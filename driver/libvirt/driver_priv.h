@@ -117,5 +117,8 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
 char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err);
 int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                 struct err **err);
+/* observe.c: a pool member takes an instance's identity (title, metadata). */
+int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
+                    struct err **err);
 
 #endif

@@ -264,3 +264,69 @@ int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *o
     pthread_mutex_unlock(&lv->lock);
     return rc;
 }
+
+/* A pool member becomes an instance's guest: its title names the
+ * instance, and sculpt's metadata (live and for the next boot) carries the
+ * instance's identity, so virsh and a restarted sculpt-compute see whose
+ * guest it is.  The domain keeps its name (libvirt renames only a domain
+ * that is shut off) and its uuid. */
+int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
+                    struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, true, err);
+    if (!dom)
+        return err_wrap(err, "set identity");
+    struct lv_meta meta = {0};
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    bool ours = e && e->ours;
+    if (ours) {
+        meta = e->meta;
+        drv_hv_guest_spec_copy(&meta.spec, &e->meta.spec);
+        meta.disk_path = e->meta.disk_path ? xstrdup(e->meta.disk_path) : NULL;
+        meta.instance_dir = e->meta.instance_dir ? xstrdup(e->meta.instance_dir) : NULL;
+        meta.console_log = e->meta.console_log ? xstrdup(e->meta.console_log) : NULL;
+        meta.console_socket = e->meta.console_socket ? xstrdup(e->meta.console_socket) : NULL;
+    }
+    pthread_mutex_unlock(&lv->lock);
+    int rc = -1;
+    if (!ours) {
+        err_set(err, ERR_UNSUPPORTED, "identity of `%s`: not a guest of sculpt's", uuid);
+        goto cleanup;
+    }
+    char **fields[] = {&meta.spec.display_name, &meta.spec.project_id, &meta.spec.user_id,
+                       &meta.spec.flavor_name};
+    const char *values[] = {inst->display_name, inst->project_id, inst->user_id,
+                            inst->flavor_name};
+    for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+        free(*fields[i]);
+        *fields[i] = values[i] ? xstrdup(values[i]) : NULL;
+    }
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainIsActive(dom) == 1)
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    autofree char *xml = lv_meta_format(&meta);
+    autofree char *title = xasprintf("%s (%s)", inst->display_name ? inst->display_name : "",
+                                     inst->uuid);
+    const char *name = virDomainGetName(dom);
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_META_PREFIX, LV_META_URI,
+                             flags) < 0 ||
+        virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_TITLE, title, NULL, NULL, flags) < 0) {
+        lv_error(err, "virDomainSetMetadata", name);
+        goto cleanup;
+    }
+    pthread_mutex_lock(&lv->lock);
+    e = lv_entry_find(lv, uuid);
+    if (e) {
+        lv_meta_release(&e->meta);
+        e->meta = meta;
+        memset(&meta, 0, sizeof(meta));
+    }
+    pthread_mutex_unlock(&lv->lock);
+    rc = 0;
+cleanup:
+    lv_meta_release(&meta);
+    virDomainFree(dom);
+    return rc;
+}

@@ -1,0 +1,185 @@
+/* The hand-over of a pre-sculpted pool member at the hypervisor boundary,
+ * through the fake backend: the member becomes the instance's guest, is
+ * resumed, and every call, list, sample, spec and event names it by the
+ * instance's uuid; a restart restores the alias; refusals. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/config.h"
+#include "common/err.h"
+#include "driver/fake/fake.h"
+#include "driver/hypervisor.h"
+
+#define MEMBER "1f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+#define INSTANCE "2f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
+#define OTHER "3f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5d"
+
+struct seen {
+    struct drv_hv_event ev[32];
+    int n;
+};
+
+static void record(const struct drv_hv_event *ev, void *opaque)
+{
+    struct seen *s = opaque;
+    if (s->n < 32)
+        s->ev[s->n++] = *ev;
+}
+
+static struct drv_hv *open_fake(void)
+{
+    autocfg cfg = cfg_new_defaults();
+    struct err *err = NULL;
+    assert_int_equal(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
+    struct drv_hv *hv = drv_hv_open(NULL, cfg, &err);
+    assert_non_null(hv);
+    return hv;
+}
+
+static void member_spec(struct drv_hv_guest_spec *spec, const char *uuid)
+{
+    memset(spec, 0, sizeof(*spec));
+    snprintf(spec->uuid, sizeof(spec->uuid), "%s", uuid);
+    spec->name = (char *)"sculpt-pool-1";
+    spec->flavor_name = (char *)"m1.tiny";
+    spec->shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 512,
+                                     .numa_node = -1};
+    spec->shape.res.v[DRV_RES_VCPU] = 1;
+    spec->shape.res.v[DRV_RES_MEM_MIB] = 512;
+    spec->image.kernel = (char *)"/images/vmlinuz";
+}
+
+static void test_handover(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake();
+    struct seen seen = {0};
+    drv_hv_set_event_cb(hv, record, &seen);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    member_spec(&spec, MEMBER);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    assert_int_equal(drv_hv_pause(hv, MEMBER, &err), 0);
+
+    struct drv_hv_guest_spec inst = {.uuid = INSTANCE, .display_name = (char *)"web-1",
+                                     .project_id = (char *)"proj", .user_id = (char *)"alice",
+                                     .flavor_name = (char *)"m1.tiny"};
+    seen.n = 0;
+    assert_int_equal(drv_hv_handover(hv, MEMBER, &inst, &err), 0);
+    /* resumed, and the event names the instance */
+    assert_int_equal(seen.n, 1);
+    assert_int_equal(seen.ev[0].type, DRV_HV_EVENT_RESUMED);
+    assert_string_equal(seen.ev[0].uuid, INSTANCE);
+
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, INSTANCE, &info, &err), 0);
+    assert_string_equal(info.uuid, INSTANCE);
+    assert_string_equal(info.name, "sculpt-pool-1"); /* the domain keeps its name */
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    char dom[DRV_UUID_LEN + 1];
+    drv_hv_domain_uuid(hv, INSTANCE, dom);
+    assert_string_equal(dom, MEMBER);
+    drv_hv_domain_uuid(hv, OTHER, dom);
+    assert_string_equal(dom, OTHER);
+
+    struct drv_hv_info *list = NULL;
+    size_t n = 0;
+    assert_int_equal(drv_hv_list(hv, &list, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].uuid, INSTANCE);
+    free(list);
+    struct drv_hv_sample *samples = NULL;
+    assert_int_equal(drv_hv_sample(hv, &samples, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(samples[0].uuid, INSTANCE);
+    free(samples);
+
+    struct drv_hv_guest_spec got;
+    assert_int_equal(drv_hv_get_spec(hv, INSTANCE, &got, &err), 0);
+    assert_string_equal(got.uuid, INSTANCE);
+    assert_string_equal(got.display_name, "web-1");
+    assert_string_equal(got.project_id, "proj");
+    drv_hv_guest_spec_release(&got);
+
+    /* the instance's operations reach the member's domain */
+    struct drv_shape bigger = spec.shape;
+    bigger.res.v[DRV_RES_VCPU] = 1.5;
+    bigger.vcpus_online = 2;
+    assert_int_equal(drv_hv_reshape(hv, INSTANCE, &bigger, NULL, &err), 0);
+    assert_int_equal(drv_hv_reboot(hv, INSTANCE, true, &err), 0);
+    char *console = drv_hv_console_output(hv, INSTANCE, 4096, &err);
+    assert_non_null(console);
+    assert_non_null(strstr(console, "identity: instance " INSTANCE " (web-1)"));
+    free(console);
+
+    /* a second hand-over to the same instance is refused */
+    member_spec(&spec, OTHER);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    assert_int_equal(drv_hv_handover(hv, OTHER, &inst, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_CONFLICT);
+    err_clear(&err);
+
+    /* destroyed by its instance's uuid: the alias goes with it */
+    assert_int_equal(drv_hv_destroy(hv, INSTANCE, false, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, INSTANCE, &info, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+    drv_hv_domain_uuid(hv, INSTANCE, dom);
+    assert_string_equal(dom, INSTANCE);
+}
+
+static void test_refusals_and_restore(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake();
+    struct err *err = NULL;
+    struct drv_hv_guest_spec inst = {.uuid = INSTANCE};
+    /* no such member */
+    assert_int_equal(drv_hv_handover(hv, MEMBER, &inst, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_int_equal(drv_hv_handover(hv, "nope", &inst, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    /* a member shut off cannot be handed over: it would boot */
+    struct drv_hv_guest_spec spec;
+    member_spec(&spec, MEMBER);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    assert_int_equal(drv_hv_power_off(hv, MEMBER, 0, &err), 0);
+    assert_int_equal(drv_hv_handover(hv, MEMBER, &inst, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_CONFLICT);
+    err_clear(&err);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, INSTANCE, &info, &err), -1);
+    err_clear(&err);
+    /* a restart: the alias the database kept is restored */
+    drv_hv_alias(hv, INSTANCE, MEMBER);
+    assert_int_equal(drv_hv_get_info(hv, INSTANCE, &info, &err), 0);
+    assert_string_equal(info.uuid, INSTANCE);
+    assert_int_equal(drv_hv_power_on(hv, INSTANCE, &err), 0);
+    /* an injected failure of the identity step leaves no alias */
+    struct drv_hv_guest_spec other = {.uuid = OTHER};
+    member_spec(&spec, "4f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5e");
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    assert_int_equal(drv_fake_fail_next(hv, "set_identity", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_hv_handover(hv, spec.uuid, &other, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNAVAILABLE);
+    err_clear(&err);
+    char dom[DRV_UUID_LEN + 1];
+    drv_hv_domain_uuid(hv, OTHER, dom);
+    assert_string_equal(dom, OTHER);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_handover),
+        cmocka_unit_test(test_refusals_and_restore),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
