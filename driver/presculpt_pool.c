@@ -1,0 +1,818 @@
+/* The pool manager (presculpt_pool.h): members made, claimed, handed over,
+ * expired and reclaimed; the planner decides how many. */
+#include "driver/presculpt_pool.h"
+
+#include <errno.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/strmap.h"
+#include "common/uuid.h"
+
+LOG_INIT("driver.presculpt_pool");
+
+/* Members are squeezed, and reclaimed, before any guest. */
+#define PM_PRIORITY (-1000) /* the engine's lowest */
+/* A round makes at most this many members (each is a spawn). */
+#define PM_MAKE_PER_ROUND 8
+#define PM_MAX_LIVE 4096
+
+static const char *const member_state_names[DRV_MEMBER_LAST] = {
+    [DRV_MEMBER_PREPARING] = "preparing",     [DRV_MEMBER_PAUSED] = "paused",
+    [DRV_MEMBER_CLAIMED] = "claimed",         [DRV_MEMBER_HANDED_OVER] = "handed_over",
+    [DRV_MEMBER_RELEASED] = "released",
+};
+
+const char *drv_member_state_name(enum drv_member_state s)
+{
+    return (unsigned)s < DRV_MEMBER_LAST ? member_state_names[s] : "?";
+}
+
+void drv_pool_request_keys(const struct drv_pool_request *r, char cls[DRV_POOL_KEY_MAX],
+                           char group[DRV_POOL_KEY_MAX])
+{
+    const char *img = r->image && *r->image ? r->image : "-";
+    snprintf(cls, DRV_POOL_KEY_MAX, "%s:%s:%s", r->flavor && *r->flavor ? r->flavor : "-", img,
+             r->project && *r->project ? r->project : "-");
+    snprintf(group, DRV_POOL_KEY_MAX, "vcpu=%d,disk=%lld:%s", r->vcpus, (long long)r->root_gb,
+             img);
+}
+
+/* A request class the manager has seen. */
+struct pm_class {
+    char key[DRV_POOL_KEY_MAX];
+    char group[DRV_POOL_KEY_MAX];
+    int idx;                            /* the planner's class index */
+    bool has_tmpl;
+    struct drv_pool_template tmpl;
+};
+
+/* A member to make, decided under the lock, made outside it. */
+struct pm_job {
+    struct drv_pool_member m;
+    struct drv_pool_template tmpl;
+    struct drv_res size;
+};
+
+struct drv_pool_mgr {
+    pthread_mutex_t lock;
+    struct drv_presculpt_params p;
+    struct drv_presculpt *ps;
+    struct drv_hv *hv;
+    struct drv_sculpt *engine;
+    struct drv_pool_hooks hooks;
+    struct pm_class *cls;
+    size_t ncls, cls_cap;
+    struct strmap *cls_ix;
+    struct drv_pool_view *pools;        /* per pool key: plan and counters */
+    size_t npools, pool_cap;
+    struct strmap *pool_ix;
+    struct drv_pool_member *mem;        /* live: preparing, paused, claimed */
+    size_t nmem, mem_cap;
+    int64_t last_ms;
+    double factor;
+    bool bound;
+    /* the round thread */
+    pthread_t thread;
+    pthread_cond_t cond;
+    bool running, stopping;
+};
+
+struct drv_pool_mgr *drv_pool_mgr_new(const struct drv_presculpt_params *p, struct drv_hv *hv,
+                                      struct drv_sculpt *engine,
+                                      const struct drv_pool_hooks *hooks, struct err **err)
+{
+    if (!hv || !engine) {
+        err_set(err, ERR_INVALID, "the pool manager needs a backend and an engine");
+        return NULL;
+    }
+    if (p->interval_s <= 0 || p->member_ttl_s <= 0) {
+        err_set(err, ERR_INVALID, "pool interval %lld s and member lifetime %lld s",
+                (long long)p->interval_s, (long long)p->member_ttl_s);
+        return NULL;
+    }
+    struct drv_pool_mgr *m = xzalloc(sizeof(*m));
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    m->p = *p;
+    m->ps = drv_presculpt_new(p);
+    m->hv = hv;
+    m->engine = engine;
+    if (hooks)
+        m->hooks = *hooks;
+    m->cls_ix = strmap_new();
+    m->pool_ix = strmap_new();
+    m->factor = 1;
+    return m;
+}
+
+static void pm_template_release(struct drv_pool_template *t)
+{
+    drv_hv_guest_spec_release(&t->guest);
+    memset(t, 0, sizeof(*t));
+}
+
+void drv_pool_mgr_free(struct drv_pool_mgr *m)
+{
+    if (!m)
+        return;
+    drv_pool_mgr_stop(m);
+    for (size_t i = 0; i < m->ncls; i++)
+        if (m->cls[i].has_tmpl)
+            pm_template_release(&m->cls[i].tmpl);
+    free(m->cls);
+    free(m->pools);
+    free(m->mem);
+    strmap_free(m->cls_ix);
+    strmap_free(m->pool_ix);
+    drv_presculpt_free(m->ps);
+    pthread_cond_destroy(&m->cond);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *p,
+                            struct err **err)
+{
+    pthread_mutex_lock(&m->lock);
+    int rc = drv_presculpt_set_params(m->ps, p, err);
+    if (rc == 0) {
+        m->p = *p;
+        log_info("pre-sculpting: idle budget %.3g, host share %.3g, member lifetime %lld s, "
+                 "cold start %.3g s priced %.3g",
+                 p->idle_budget, p->max_share, (long long)p->member_ttl_s, p->cold_start_s,
+                 p->cold_start_price);
+    }
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
+/* ---- tables (under the lock) ---- */
+
+static struct pm_class *pm_class_get(struct drv_pool_mgr *m, const struct drv_pool_request *r)
+{
+    char key[DRV_POOL_KEY_MAX], group[DRV_POOL_KEY_MAX];
+    drv_pool_request_keys(r, key, group);
+    int64_t ix = strmap_get(m->cls_ix, key);
+    if (ix >= 0)
+        return &m->cls[ix];
+    if (m->ncls == m->cls_cap) {
+        m->cls_cap = m->cls_cap ? 2 * m->cls_cap : 16;
+        m->cls = xreallocarray(m->cls, m->cls_cap, sizeof(*m->cls));
+    }
+    struct pm_class *c = &m->cls[m->ncls];
+    memset(c, 0, sizeof(*c));
+    snprintf(c->key, sizeof(c->key), "%s", key);
+    snprintf(c->group, sizeof(c->group), "%s", group);
+    struct drv_res size = drv_res_zero();
+    size.v[DRV_RES_VCPU] = r->vcpus;
+    size.v[DRV_RES_MEM_MIB] = r->mem_mib;
+    c->idx = drv_presculpt_class(m->ps, key, group, &size);
+    strmap_put(m->cls_ix, key, (int64_t)m->ncls);
+    return &m->cls[m->ncls++];
+}
+
+static struct drv_pool_view *pm_pool_get(struct drv_pool_mgr *m, const char *key, bool group)
+{
+    int64_t ix = strmap_get(m->pool_ix, key);
+    if (ix >= 0)
+        return &m->pools[ix];
+    if (m->npools == m->pool_cap) {
+        m->pool_cap = m->pool_cap ? 2 * m->pool_cap : 16;
+        m->pools = xreallocarray(m->pools, m->pool_cap, sizeof(*m->pools));
+    }
+    struct drv_pool_view *v = &m->pools[m->npools];
+    memset(v, 0, sizeof(*v));
+    snprintf(v->key, sizeof(v->key), "%s", key);
+    v->group = group;
+    strmap_put(m->pool_ix, key, (int64_t)m->npools);
+    return &m->pools[m->npools++];
+}
+
+static struct drv_pool_member *pm_member_find(struct drv_pool_mgr *m, const char *uuid)
+{
+    for (size_t i = 0; i < m->nmem; i++)
+        if (strcasecmp(m->mem[i].uuid, uuid) == 0)
+            return &m->mem[i];
+    return NULL;
+}
+
+static struct drv_pool_member *pm_member_add(struct drv_pool_mgr *m,
+                                             const struct drv_pool_member *src)
+{
+    if (m->nmem == m->mem_cap) {
+        m->mem_cap = m->mem_cap ? 2 * m->mem_cap : 16;
+        m->mem = xreallocarray(m->mem, m->mem_cap, sizeof(*m->mem));
+    }
+    m->mem[m->nmem] = *src;
+    return &m->mem[m->nmem++];
+}
+
+/* Take member i out of the live table into *out. */
+static void pm_member_take(struct drv_pool_mgr *m, size_t i, struct drv_pool_member *out)
+{
+    *out = m->mem[i];
+    m->mem[i] = m->mem[--m->nmem];
+}
+
+/* ---- effects (without the lock) ---- */
+
+static void pm_hook_member(struct drv_pool_mgr *m, const struct drv_pool_member *mb)
+{
+    if (m->hooks.member)
+        m->hooks.member(mb, m->hooks.opaque);
+}
+
+static void pm_hook_count(struct drv_pool_mgr *m, const char *pool, int64_t hits,
+                          int64_t misses, int64_t expiries)
+{
+    if (m->hooks.count)
+        m->hooks.count(pool, hits, misses, expiries, m->hooks.opaque);
+}
+
+/* Destroy a member's guest and let the engine forget it; the member is
+ * released with `why`. */
+static void pm_destroy(struct drv_pool_mgr *m, struct drv_pool_member *mb, const char *why,
+                       int64_t now_ms)
+{
+    autoerr struct err *e = NULL;
+    if (drv_hv_destroy(m->hv, mb->uuid, false, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "member %s of `%s` not destroyed", mb->uuid, mb->pool);
+    err_clear(&e);
+    if (drv_sculpt_remove(m->engine, mb->uuid, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", mb->uuid);
+    mb->state = DRV_MEMBER_RELEASED;
+    snprintf(mb->reason, sizeof(mb->reason), "%s", why);
+    log_info("pool `%s`: member %s released (%s) after %.0f s, confidence was %.2f", mb->pool,
+             mb->uuid, why, (double)(now_ms - mb->created_ms) / 1000, mb->confidence);
+    pm_hook_member(m, mb);
+}
+
+/* A flat blueprint at the member's shape: it needs exactly that, no more. */
+static struct drv_blueprint *pm_blueprint(const struct drv_pool_mgr *m, struct drv_res need,
+                                          int64_t now_s, struct err **err)
+{
+    int32_t step = 60, n = (int32_t)(m->p.member_ttl_s / step);
+    if (n < 1)
+        n = 1;
+    struct drv_blueprint *bp = drv_blueprint_new(n, step, now_s, err);
+    if (!bp)
+        return NULL;
+    drv_blueprint_fill_flat(bp, need);
+    bp->confidence = 1;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        bp->res_confidence[k] = 1;
+    snprintf(bp->model, sizeof(bp->model), "presculpt-member");
+    return bp;
+}
+
+/* Place, spawn and pause one member.  0, or -1 with *err (nothing left). */
+static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
+{
+    struct drv_pool_member *mb = &j->m;
+    int64_t now_s = mb->created_ms / 1000;
+    struct drv_sculpt_guest_spec es = j->tmpl.engine;
+    snprintf(es.uuid, sizeof(es.uuid), "%s", mb->uuid);
+    es.priority = PM_PRIORITY;
+    /* a group member reserves the group's largest memory */
+    if (j->size.v[DRV_RES_MEM_MIB] > es.ceiling.v[DRV_RES_MEM_MIB])
+        es.ceiling.v[DRV_RES_MEM_MIB] = j->size.v[DRV_RES_MEM_MIB];
+    if (es.mem_max_mib < es.ceiling.v[DRV_RES_MEM_MIB])
+        es.mem_max_mib = es.ceiling.v[DRV_RES_MEM_MIB];
+    struct drv_res need = j->tmpl.guest.shape.res;
+    if (j->size.v[DRV_RES_MEM_MIB] > need.v[DRV_RES_MEM_MIB])
+        need.v[DRV_RES_MEM_MIB] = j->size.v[DRV_RES_MEM_MIB];
+    need = drv_res_min(need, es.ceiling);
+    autoptr(drv_blueprint) bp = pm_blueprint(m, need, now_s, err);
+    if (!bp)
+        return -1;
+    struct drv_sculpt_refusal why;
+    if (drv_sculpt_place(m->engine, &es, bp, now_s, &mb->shape, &why, err) < 0)
+        return err_wrap(err, "member of `%s` not placed", mb->pool);
+
+    struct drv_hv_guest_spec g;
+    drv_hv_guest_spec_copy(&g, &j->tmpl.guest);
+    snprintf(g.uuid, sizeof(g.uuid), "%s", mb->uuid);
+    free(g.name);
+    g.name = xstrdup(mb->domain);
+    free(g.display_name);
+    g.display_name = xasprintf("pool member of %s", mb->pool);
+    free(g.project_id);
+    g.project_id = NULL;
+    free(g.user_id);
+    g.user_id = NULL;
+    g.shape = mb->shape;
+    if (g.shape.mem_max_mib < es.mem_max_mib)
+        g.shape.mem_max_mib = es.mem_max_mib;
+    mb->shape = g.shape;
+    for (size_t i = 0; i < g.nvifs; i++) { /* each member gets its own */
+        g.vifs[i].mac[0] = '\0';
+        g.vifs[i].tap[0] = '\0';
+        free(g.vifs[i].port_id);
+        g.vifs[i].port_id = NULL;
+    }
+    int rc = drv_hv_spawn(m->hv, &g, err);
+    drv_hv_guest_spec_release(&g);
+    if (rc == 0 && drv_hv_pause(m->hv, mb->uuid, err) < 0) {
+        autoerr struct err *e = NULL;
+        drv_hv_destroy(m->hv, mb->uuid, false, &e);
+        rc = -1;
+    }
+    if (rc < 0) {
+        autoerr struct err *e = NULL;
+        drv_sculpt_remove(m->engine, mb->uuid, &e);
+        return err_wrap(err, "member of `%s`", mb->pool);
+    }
+    return 0;
+}
+
+/* ---- claims and hand-overs ---- */
+
+void drv_pool_mgr_learn(struct drv_pool_mgr *m, const struct drv_pool_request *r,
+                        const struct drv_pool_template *t)
+{
+    pthread_mutex_lock(&m->lock);
+    struct pm_class *c = pm_class_get(m, r);
+    if (c->has_tmpl)
+        pm_template_release(&c->tmpl);
+    drv_hv_guest_spec_copy(&c->tmpl.guest, &t->guest);
+    c->tmpl.engine = t->engine;
+    c->has_tmpl = true;
+    pthread_mutex_unlock(&m->lock);
+}
+
+int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t now_ms,
+                       struct drv_pool_member *out)
+{
+    pthread_mutex_lock(&m->lock);
+    struct pm_class *c = pm_class_get(m, r);
+    drv_presculpt_record(m->ps, c->idx, now_ms / 1000, 1);
+    struct drv_pool_member *found = NULL;
+    for (int pass = 0; pass < 2 && !found; pass++) {
+        const char *want = pass == 0 ? c->key : c->group;
+        for (size_t i = 0; i < m->nmem && !found; i++)
+            if (m->mem[i].state == DRV_MEMBER_PAUSED && strcmp(m->mem[i].pool, want) == 0)
+                found = &m->mem[i];
+    }
+    char pool[DRV_POOL_KEY_MAX];
+    snprintf(pool, sizeof(pool), "%s", found ? found->pool : c->key);
+    struct drv_pool_view *v = pm_pool_get(m, pool, found && strcmp(pool, c->group) == 0);
+    if (found) {
+        found->state = DRV_MEMBER_CLAIMED;
+        *out = *found;
+        v->hits++;
+    } else {
+        v->misses++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    pm_hook_count(m, pool, found != NULL, found == NULL, 0);
+    if (found)
+        log_info("request of `%s` takes member %s of pool `%s`", c->key, out->uuid, pool);
+    return found != NULL;
+}
+
+int drv_pool_mgr_handover(struct drv_pool_mgr *m, const char *member_uuid,
+                          const struct drv_hv_guest_spec *inst, struct err **err)
+{
+    pthread_mutex_lock(&m->lock);
+    struct drv_pool_member *p = pm_member_find(m, member_uuid);
+    if (!p || p->state != DRV_MEMBER_CLAIMED) {
+        pthread_mutex_unlock(&m->lock);
+        return err_set(err, ERR_CONFLICT, "member %s is not claimed", member_uuid);
+    }
+    struct drv_pool_member mb;
+    pm_member_take(m, (size_t)(p - m->mem), &mb);
+    pthread_mutex_unlock(&m->lock);
+
+    if (drv_hv_handover(m->hv, mb.uuid, inst, err) < 0) {
+        autofree char *why = xasprintf("hand-over failed: %s", err && *err ? (*err)->msg : "?");
+        pm_destroy(m, &mb, why, clock_wall_ms());
+        return -1;
+    }
+    autoerr struct err *e = NULL;
+    if (drv_sculpt_remove(m->engine, mb.uuid, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", mb.uuid);
+    mb.state = DRV_MEMBER_HANDED_OVER;
+    snprintf(mb.instance_uuid, sizeof(mb.instance_uuid), "%s", inst->uuid);
+    log_info("pool `%s`: member %s handed over to instance %s", mb.pool, mb.uuid, inst->uuid);
+    pm_hook_member(m, &mb);
+    return 0;
+}
+
+int drv_pool_mgr_release(struct drv_pool_mgr *m, const char *member_uuid, const char *why,
+                         struct err **err)
+{
+    pthread_mutex_lock(&m->lock);
+    struct drv_pool_member *p = pm_member_find(m, member_uuid);
+    if (!p || p->state != DRV_MEMBER_CLAIMED) {
+        pthread_mutex_unlock(&m->lock);
+        return err_set(err, ERR_NOT_FOUND, "no claimed member %s", member_uuid);
+    }
+    struct drv_pool_member mb;
+    pm_member_take(m, (size_t)(p - m->mem), &mb);
+    pthread_mutex_unlock(&m->lock);
+    pm_destroy(m, &mb, why, clock_wall_ms());
+    return 0;
+}
+
+/* ---- rounds ---- */
+
+/* What guests (not members) hold on the host, and its capacity. */
+static void pm_engine_view(struct drv_pool_mgr *m, struct drv_res *in_use, struct drv_res *cap)
+{
+    *in_use = drv_res_zero();
+    *cap = drv_res_zero();
+    autoptr(drv_sculpt_snapshot) s = drv_sculpt_snapshot(m->engine);
+    if (!s)
+        return;
+    *cap = s->capacity;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < s->nguests; i++)
+        if (!pm_member_find(m, s->guests[i].uuid))
+            *in_use = drv_res_add(*in_use, s->guests[i].shape.res);
+    pthread_mutex_unlock(&m->lock);
+}
+
+/* The planner's slot of pool key `key` (class index, or nclasses + group
+ * index), or -1 when the planner does not know it. */
+static int pm_slot(struct drv_pool_mgr *m, const char *key)
+{
+    int64_t ix = strmap_get(m->cls_ix, key);
+    if (ix >= 0)
+        return m->cls[ix].idx;
+    size_t nc = drv_presculpt_nclasses(m->ps), ng = drv_presculpt_ngroups(m->ps);
+    for (size_t g = 0; g < ng; g++)
+        if (strcmp(drv_presculpt_group_key(m->ps, (int)g), key) == 0)
+            return (int)(nc + g);
+    return -1;
+}
+
+/* The template a member of pool `pl` is made from: its class's, or for a
+ * group the one of its classes with the most memory. */
+static const struct pm_class *pm_template_for(struct drv_pool_mgr *m,
+                                              const struct drv_pool_plan *pl)
+{
+    if (pl->level == DRV_POOL_CLASS) {
+        int64_t ix = strmap_get(m->cls_ix, pl->key);
+        return ix >= 0 && m->cls[ix].has_tmpl ? &m->cls[ix] : NULL;
+    }
+    const struct pm_class *best = NULL;
+    for (size_t i = 0; i < m->ncls; i++) {
+        const struct pm_class *c = &m->cls[i];
+        if (c->has_tmpl && strcmp(c->group, pl->key) == 0 &&
+            (!best ||
+             c->tmpl.guest.shape.mem_max_mib > best->tmpl.guest.shape.mem_max_mib))
+            best = c;
+    }
+    return best;
+}
+
+int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, struct err **err)
+{
+    struct drv_res in_use, cap;
+    pm_engine_view(m, &in_use, &cap);
+    struct drv_pool_member *gone = NULL, *expired_list = NULL;
+    size_t ngone = 0, nexp = 0;
+    struct pm_job *jobs = NULL;
+    size_t njobs = 0;
+
+    pthread_mutex_lock(&m->lock);
+    gone = xcalloc(m->nmem + 1, sizeof(*gone));
+    expired_list = xcalloc(m->nmem + 1, sizeof(*expired_list));
+    /* members past their lifetime */
+    for (size_t i = 0; i < m->nmem;) {
+        if (m->mem[i].state == DRV_MEMBER_PAUSED && m->mem[i].expires_ms <= now_ms) {
+            pm_member_take(m, i, &expired_list[nexp]);
+            pm_pool_get(m, expired_list[nexp].pool, false)->expiries++;
+            nexp++;
+        } else {
+            i++;
+        }
+    }
+    /* the plan */
+    struct drv_presculpt_params p = m->p;
+    p.host = cap;
+    drv_presculpt_set_params(m->ps, &p, NULL);
+    size_t nslots = drv_presculpt_nclasses(m->ps) + drv_presculpt_ngroups(m->ps);
+    uint32_t *have = xcalloc(nslots + 1, sizeof(*have));
+    uint32_t *want = xcalloc(nslots + 1, sizeof(*want));
+    for (size_t i = 0; i < m->nmem; i++) {
+        int s = pm_slot(m, m->mem[i].pool);
+        if (s >= 0 && m->mem[i].state != DRV_MEMBER_CLAIMED)
+            have[s]++;
+    }
+    int64_t now_s = now_ms / 1000;
+    struct drv_presculpt_plan_out out;
+    int rc = drv_presculpt_plan(m->ps, now_s, now_s, &in_use, have, true, &out, err);
+    if (rc < 0) {
+        pthread_mutex_unlock(&m->lock);
+        goto cleanup;
+    }
+    m->last_ms = now_ms;
+    m->factor = out.idle_price_factor;
+    m->bound = out.budget_bound;
+    size_t nc = drv_presculpt_nclasses(m->ps);
+    for (size_t k = 0; k < m->npools; k++)
+        m->pools[k].target = 0;
+    jobs = xcalloc(out.npools * 4 + 1, sizeof(*jobs));
+    size_t limit = max_make ? max_make : SIZE_MAX, job_cap = out.npools * 4;
+    for (size_t i = 0; i < out.npools; i++) {
+        const struct drv_pool_plan *pl = &out.pools[i];
+        size_t s = pl->level == DRV_POOL_CLASS ? (size_t)pl->index : nc + (size_t)pl->index;
+        want[s] = pl->target;
+        struct drv_pool_view *v = pm_pool_get(m, pl->key, pl->level == DRV_POOL_GROUP);
+        if (v->target != pl->target || v->confidence == 0)
+            log_info("pool `%s`: %u member(s) wanted, %u ready: %.2f requests expected an "
+                     "interval, quantile %.2f, confidence %.2f, expected cost %.4f a round "
+                     "(idle priced x%.3g)",
+                     pl->key, pl->target, have[s], pl->mean, pl->quantile, pl->confidence,
+                     pl->exp_cost, out.idle_price_factor);
+        v->target = pl->target;
+        v->confidence = pl->confidence;
+        v->mean = pl->mean;
+        v->quantile = pl->quantile;
+        v->exp_cost = pl->exp_cost;
+        v->member = pl->member;
+        v->expires_ms = now_ms + m->p.member_ttl_s * 1000;
+        if (pl->target <= have[s])
+            continue;
+        const struct pm_class *c = pm_template_for(m, pl);
+        if (!c) {
+            log_debug("pool `%s`: no cold build to take a template from yet", pl->key);
+            continue;
+        }
+        for (uint32_t k = have[s]; k < pl->target && njobs < limit && njobs < job_cap &&
+                                   m->nmem < PM_MAX_LIVE;
+             k++) {
+            struct pm_job *j = &jobs[njobs];
+            autoerr struct err *e = NULL;
+            if (uuid_generate(j->m.uuid, &e) < 0)
+                break;
+            snprintf(j->m.domain, sizeof(j->m.domain), "sculpt-pool-%.8s", j->m.uuid);
+            snprintf(j->m.pool, sizeof(j->m.pool), "%s", pl->key);
+            snprintf(j->m.class_key, sizeof(j->m.class_key), "%s", c->key);
+            j->m.state = DRV_MEMBER_PREPARING;
+            j->m.confidence = pl->confidence;
+            j->m.created_ms = now_ms;
+            j->m.expires_ms = now_ms + m->p.member_ttl_s * 1000;
+            drv_hv_guest_spec_copy(&j->tmpl.guest, &c->tmpl.guest);
+            j->tmpl.engine = c->tmpl.engine;
+            j->size = pl->member;
+            pm_member_add(m, &j->m);
+            njobs++;
+        }
+    }
+    /* surplus: the youngest members of pools wanting fewer (not pools the
+     * planner does not know since a restart: those keep to their expiry) */
+    for (size_t i = m->nmem; i-- > 0;) {
+        struct drv_pool_member *mb = &m->mem[i];
+        int s = pm_slot(m, mb->pool);
+        if (s < 0 || mb->state != DRV_MEMBER_PAUSED || have[s] <= want[s])
+            continue;
+        have[s]--;
+        pm_member_take(m, i, &gone[ngone++]);
+    }
+    for (size_t k = 0; k < m->npools; k++) {
+        m->pools[k].ready = 0;
+        for (size_t i = 0; i < m->nmem; i++)
+            if (m->mem[i].state == DRV_MEMBER_PAUSED && strcmp(m->mem[i].pool, m->pools[k].key) == 0)
+                m->pools[k].ready++;
+    }
+    size_t nviews = m->npools;
+    struct drv_pool_view *views = xcalloc(nviews + 1, sizeof(*views));
+    memcpy(views, m->pools, nviews * sizeof(*views));
+    pthread_mutex_unlock(&m->lock);
+
+    for (size_t i = 0; i < nexp; i++) {
+        pm_destroy(m, &expired_list[i], "expired unclaimed", now_ms);
+        pm_hook_count(m, expired_list[i].pool, 0, 0, 1);
+    }
+    for (size_t i = 0; i < ngone; i++)
+        pm_destroy(m, &gone[i], "surplus", now_ms);
+    for (size_t i = 0; i < njobs; i++) {
+        struct pm_job *j = &jobs[i];
+        autoerr struct err *e = NULL;
+        pm_hook_member(m, &j->m);
+        int64_t t0 = clock_mono_ms();
+        int mrc = pm_make(m, j, &e);
+        pthread_mutex_lock(&m->lock);
+        struct drv_pool_member *mb = pm_member_find(m, j->m.uuid);
+        if (mb && mrc == 0) {
+            mb->state = DRV_MEMBER_PAUSED;
+            mb->shape = j->m.shape;
+            mb->ready_ms = now_ms + (clock_mono_ms() - t0);
+            j->m = *mb;
+        } else if (mb) {
+            pm_member_take(m, (size_t)(mb - m->mem), &j->m);
+        }
+        pthread_mutex_unlock(&m->lock);
+        if (mrc == 0) {
+            char res[128];
+            log_info("pool `%s`: member %s (`%s`) ready in %s, confidence %.2f", j->m.pool,
+                     j->m.uuid, j->m.domain, drv_res_format(j->m.shape.res, res, sizeof(res)),
+                     j->m.confidence);
+            pm_hook_member(m, &j->m);
+        } else {
+            log_err(LOG_LEVEL_WARN, e, "pool `%s`: member not made", j->m.pool);
+            j->m.state = DRV_MEMBER_RELEASED;
+            snprintf(j->m.reason, sizeof(j->m.reason), "not made: %.80s", e ? e->msg : "?");
+            pm_hook_member(m, &j->m);
+        }
+    }
+    if (m->hooks.pool)
+        for (size_t k = 0; k < nviews; k++)
+            m->hooks.pool(&views[k], m->hooks.opaque);
+    free(views);
+cleanup:
+    for (size_t i = 0; i < njobs; i++)
+        pm_template_release(&jobs[i].tmpl);
+    free(jobs);
+    free(have);
+    free(want);
+    free(gone);
+    free(expired_list);
+    return rc;
+}
+
+static int pm_by_confidence(const void *a, const void *b)
+{
+    const struct drv_pool_member *x = a, *y = b;
+    return x->confidence < y->confidence ? -1 : x->confidence > y->confidence;
+}
+
+size_t drv_pool_mgr_reclaim(struct drv_pool_mgr *m, const struct drv_res *need, const char *why)
+{
+    pthread_mutex_lock(&m->lock);
+    struct drv_pool_member *ready = xcalloc(m->nmem + 1, sizeof(*ready));
+    size_t n = 0;
+    for (size_t i = 0; i < m->nmem; i++)
+        if (m->mem[i].state == DRV_MEMBER_PAUSED)
+            ready[n++] = m->mem[i];
+    qsort(ready, n, sizeof(*ready), pm_by_confidence);
+    struct drv_res freed = drv_res_zero();
+    size_t taken = 0;
+    for (; taken < n; taken++) {
+        if (freed.v[DRV_RES_VCPU] >= need->v[DRV_RES_VCPU] &&
+            freed.v[DRV_RES_MEM_MIB] >= need->v[DRV_RES_MEM_MIB])
+            break;
+        freed = drv_res_add(freed, ready[taken].shape.res);
+        struct drv_pool_member *p = pm_member_find(m, ready[taken].uuid);
+        if (p)
+            pm_member_take(m, (size_t)(p - m->mem), &ready[taken]);
+    }
+    pthread_mutex_unlock(&m->lock);
+    for (size_t i = 0; i < taken; i++)
+        pm_destroy(m, &ready[i], why ? why : "reclaimed for a guest", clock_wall_ms());
+    free(ready);
+    return taken;
+}
+
+int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *members,
+                         size_t n, int64_t now_ms, struct err **err)
+{
+    (void)err;
+    for (size_t i = 0; i < n; i++) {
+        struct drv_pool_member mb = members[i];
+        if (mb.state == DRV_MEMBER_HANDED_OVER) {
+            if (mb.instance_uuid[0])
+                drv_hv_alias(m->hv, mb.instance_uuid, mb.uuid);
+            continue;
+        }
+        if (mb.state == DRV_MEMBER_RELEASED)
+            continue;
+        struct drv_hv_info info;
+        autoerr struct err *e = NULL;
+        bool there = drv_hv_get_info(m->hv, mb.uuid, &info, &e) == 0;
+        const char *why = !there                             ? "its guest is gone"
+                          : info.state != DRV_POWER_PAUSED   ? "its guest is not paused"
+                          : mb.expires_ms <= now_ms          ? "expired unclaimed"
+                                                             : NULL;
+        if (!why) {
+            struct drv_sculpt_guest_spec es = {.vcpus_max = mb.shape.vcpus_max,
+                                               .mem_max_mib = mb.shape.mem_max_mib,
+                                               .priority = PM_PRIORITY};
+            snprintf(es.uuid, sizeof(es.uuid), "%s", mb.uuid);
+            es.ceiling = info.shape.res;
+            autoptr(drv_blueprint) bp = pm_blueprint(m, info.shape.res, now_ms / 1000, &e);
+            if (!bp || drv_sculpt_adopt(m->engine, &es, bp, &info.shape, now_ms / 1000, &e) < 0) {
+                if (err_code_of(e) != ERR_CONFLICT)
+                    why = "the engine would not hold it";
+            }
+        }
+        if (why && there) {
+            pm_destroy(m, &mb, why, now_ms);
+            continue;
+        }
+        if (why) {
+            mb.state = DRV_MEMBER_RELEASED;
+            snprintf(mb.reason, sizeof(mb.reason), "%s", why);
+            pm_hook_member(m, &mb);
+            continue;
+        }
+        mb.state = DRV_MEMBER_PAUSED;
+        mb.shape = info.shape;
+        pthread_mutex_lock(&m->lock);
+        if (!pm_member_find(m, mb.uuid))
+            pm_member_add(m, &mb);
+        pm_pool_get(m, mb.pool, strncmp(mb.pool, "vcpu=", 5) == 0);
+        pthread_mutex_unlock(&m->lock);
+        log_info("pool `%s`: member %s found paused after a restart: kept until %lld", mb.pool,
+                 mb.uuid, (long long)mb.expires_ms);
+        pm_hook_member(m, &mb);
+    }
+    return 0;
+}
+
+/* ---- the thread ---- */
+
+static void *pm_thread(void *arg)
+{
+    struct drv_pool_mgr *m = arg;
+    log_info("pool manager running, a round every %lld s", (long long)m->p.interval_s);
+    struct timespec next;
+    clock_gettime(CLOCK_MONOTONIC, &next);
+    for (;;) {
+        autoerr struct err *e = NULL;
+        if (drv_pool_mgr_tick(m, clock_wall_ms(), PM_MAKE_PER_ROUND, &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "pool round failed");
+        pthread_mutex_lock(&m->lock);
+        next.tv_sec += m->p.interval_s;
+        while (!m->stopping) {
+            if (pthread_cond_timedwait(&m->cond, &m->lock, &next) == ETIMEDOUT)
+                break;
+        }
+        bool stop = m->stopping;
+        pthread_mutex_unlock(&m->lock);
+        if (stop)
+            break;
+    }
+    return NULL;
+}
+
+int drv_pool_mgr_start(struct drv_pool_mgr *m, struct err **err)
+{
+    pthread_mutex_lock(&m->lock);
+    if (m->running) {
+        pthread_mutex_unlock(&m->lock);
+        return err_set(err, ERR_CONFLICT, "the pool manager runs already");
+    }
+    m->stopping = false;
+    int rc = pthread_create(&m->thread, NULL, pm_thread, m);
+    if (rc == 0)
+        m->running = true;
+    pthread_mutex_unlock(&m->lock);
+    return rc ? err_set_errno(err, rc, "start the pool manager's thread") : 0;
+}
+
+void drv_pool_mgr_stop(struct drv_pool_mgr *m)
+{
+    pthread_mutex_lock(&m->lock);
+    bool running = m->running;
+    m->stopping = true;
+    pthread_cond_broadcast(&m->cond);
+    pthread_mutex_unlock(&m->lock);
+    if (running)
+        pthread_join(m->thread, NULL);
+    pthread_mutex_lock(&m->lock);
+    m->running = false;
+    pthread_mutex_unlock(&m->lock);
+}
+
+struct drv_pool_status *drv_pool_mgr_status(struct drv_pool_mgr *m)
+{
+    struct drv_pool_status *s = xzalloc(sizeof(*s));
+    pthread_mutex_lock(&m->lock);
+    s->t_ms = m->last_ms;
+    s->idle_price_factor = m->factor;
+    s->budget_bound = m->bound;
+    s->npools = m->npools;
+    s->pools = xcalloc(m->npools + 1, sizeof(*s->pools));
+    memcpy(s->pools, m->pools, m->npools * sizeof(*s->pools));
+    s->nmembers = m->nmem;
+    s->members = xcalloc(m->nmem + 1, sizeof(*s->members));
+    memcpy(s->members, m->mem, m->nmem * sizeof(*s->members));
+    pthread_mutex_unlock(&m->lock);
+    return s;
+}
+
+void drv_pool_status_free(struct drv_pool_status *s)
+{
+    if (!s)
+        return;
+    free(s->pools);
+    free(s->members);
+    free(s);
+}

@@ -1,0 +1,309 @@
+/* The pool manager over the fake backend and the real engine: members made
+ * from a class's template as requests are forecast, paused and held by the
+ * engine at the lowest priority; a claim and a hand-over; expiry; reclaim;
+ * a restart with members present. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/alloc.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "driver/control.h"
+#include "driver/fake/fake.h"
+#include "driver/presculpt_pool.h"
+
+#define T0 1767225600000LL /* ms */
+#define MIN 60000LL
+
+struct seen {
+    struct drv_pool_member first, last; /* member changes */
+    int nm;
+    int by_state[DRV_MEMBER_LAST];
+    bool expired;                       /* a member went "expired unclaimed" or "surplus" */
+    int hits, misses, expiries;
+    int pools;
+};
+
+static void on_member(const struct drv_pool_member *m, void *opaque)
+{
+    struct seen *s = opaque;
+    if (s->nm++ == 0)
+        s->first = *m;
+    s->last = *m;
+    s->by_state[m->state]++;
+    s->expired |= strcmp(m->reason, "expired unclaimed") == 0 || strcmp(m->reason, "surplus") == 0;
+}
+
+static void on_pool(const struct drv_pool_view *p, void *opaque)
+{
+    (void)p;
+    ((struct seen *)opaque)->pools++;
+}
+
+static void on_count(const char *pool, int64_t h, int64_t mi, int64_t e, void *opaque)
+{
+    (void)pool;
+    struct seen *s = opaque;
+    s->hits += (int)h;
+    s->misses += (int)mi;
+    s->expiries += (int)e;
+}
+
+struct rig {
+    struct cfg *cfg;
+    struct drv_hv *hv;
+    struct drv_host *host;
+    struct drv_sculpt *engine;
+    struct drv_presculpt_params p;
+    struct seen seen;
+    struct drv_pool_mgr *pm;
+};
+
+static const struct drv_pool_request req = {
+    .flavor = "m1.tiny", .image = "img-1", .project = "proj", .vcpus = 1, .mem_mib = 512,
+    .root_gb = 1};
+
+static void template_of(struct drv_pool_template *t)
+{
+    memset(t, 0, sizeof(*t));
+    t->guest.flavor_name = (char *)"m1.tiny";
+    t->guest.shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 1, .mem_max_mib = 512,
+                                        .numa_node = -1};
+    t->guest.shape.res.v[DRV_RES_VCPU] = 1;
+    t->guest.shape.res.v[DRV_RES_MEM_MIB] = 512;
+    t->guest.image.kernel = (char *)"/images/vmlinuz";
+    t->engine.vcpus_max = 1;
+    t->engine.mem_max_mib = 512;
+    t->engine.ceiling.v[DRV_RES_VCPU] = 1;
+    t->engine.ceiling.v[DRV_RES_MEM_MIB] = 512;
+}
+
+/* A real guest of 4 vCPUs, so that the idle budget allows something. */
+static void real_guest(struct rig *r)
+{
+    struct err *err = NULL;
+    struct drv_sculpt_guest_spec es = {.uuid = "9f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+                                       .vcpus_max = 4, .mem_max_mib = 4096};
+    es.ceiling.v[DRV_RES_VCPU] = 4;
+    es.ceiling.v[DRV_RES_MEM_MIB] = 4096;
+    struct drv_blueprint *bp = drv_blueprint_new(30, 60, T0 / 1000, &err);
+    struct drv_res need = es.ceiling;
+    drv_blueprint_fill_flat(bp, need);
+    struct drv_shape shape;
+    if (drv_sculpt_place(r->engine, &es, bp, T0 / 1000, &shape, NULL, &err) < 0)
+        fail_msg("place: %s", err->msg);
+    drv_blueprint_free(bp);
+}
+
+static int rig_setup(void **state)
+{
+    struct rig *r = xzalloc(sizeof(*r));
+    struct err *err = NULL;
+    r->cfg = cfg_new_defaults();
+    assert_int_equal(cfg_set(r->cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
+    assert_int_equal(cfg_set(r->cfg, "fake", "topology",
+                             "nodes=1,sockets=1,cores=8,threads=2,mem_mib=32768", &err),
+                     0);
+    r->hv = drv_hv_open(NULL, r->cfg, &err);
+    assert_non_null(r->hv);
+    r->host = drv_control_host(r->hv, r->cfg, &err);
+    assert_non_null(r->host);
+    struct drv_sculpt_params sp;
+    drv_sculpt_params_from_cfg(r->cfg, &sp);
+    r->engine = drv_sculpt_new(r->host, &sp, &err);
+    assert_non_null(r->engine);
+    drv_presculpt_params_from_cfg(r->cfg, &r->p);
+    r->p.idle_budget = 1.0;
+    r->p.max_share = 0.5;
+    struct drv_pool_hooks h = {on_member, on_pool, on_count, &r->seen};
+    r->pm = drv_pool_mgr_new(&r->p, r->hv, r->engine, &h, &err);
+    assert_non_null(r->pm);
+    real_guest(r);
+    *state = r;
+    return 0;
+}
+
+static int rig_teardown(void **state)
+{
+    struct rig *r = *state;
+    drv_pool_mgr_free(r->pm);
+    drv_sculpt_free(r->engine);
+    drv_host_free(r->host);
+    drv_hv_close(r->hv);
+    cfg_unref(r->cfg);
+    free(r);
+    return 0;
+}
+
+static int count_state(struct rig *r, enum drv_member_state st)
+{
+    return r->seen.by_state[st];
+}
+
+/* `rate` requests a minute, a round each minute. */
+static void steady(struct rig *r, int64_t from, int minutes, int rate, bool learn)
+{
+    struct err *err = NULL;
+    struct drv_pool_template t;
+    template_of(&t);
+    for (int k = 0; k < minutes; k++) {
+        int64_t now = from + k * MIN;
+        for (int i = 0; i < rate; i++) {
+            struct drv_pool_member mb = {.state = DRV_MEMBER_LAST};
+            if (drv_pool_mgr_claim(r->pm, &req, now + i, &mb) == 0 && learn)
+                drv_pool_mgr_learn(r->pm, &req, &t);
+            else if (mb.state == DRV_MEMBER_CLAIMED)
+                /* taken, but no instance is built in this test */
+                assert_int_equal(drv_pool_mgr_release(r->pm, mb.uuid, "test", &err), 0);
+        }
+        assert_int_equal(drv_pool_mgr_tick(r->pm, now + 30000, 0, &err), 0);
+    }
+}
+
+static void test_members_made_and_handed_over(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    steady(r, T0, 60, 2, true);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    assert_true(st->nmembers >= 2);
+    assert_true(st->npools >= 1);
+    const struct drv_pool_member *mb = &st->members[0];
+    assert_int_equal(mb->state, DRV_MEMBER_PAUSED);
+    assert_string_equal(mb->pool, "m1.tiny:img-1:proj");
+    assert_true(strncmp(mb->domain, "sculpt-pool-", 12) == 0);
+    /* paused in the backend, held by the engine below every guest */
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(r->hv, mb->uuid, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_PAUSED);
+    assert_string_equal(info.name, mb->domain);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(r->engine);
+    bool held = false;
+    for (size_t i = 0; i < snap->nguests; i++)
+        if (strcmp(snap->guests[i].uuid, mb->uuid) == 0)
+            held = snap->guests[i].priority < 0;
+    assert_true(held);
+    assert_true(st->pools[0].confidence > 0.99);
+    assert_true(r->seen.pools > 0);
+
+    /* a request takes it; the hand-over resumes it under the instance's uuid */
+    struct drv_pool_member claimed;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 61 * MIN, &claimed), 1);
+    assert_int_equal(claimed.state, DRV_MEMBER_CLAIMED);
+    struct drv_hv_guest_spec inst = {.uuid = "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+                                     .display_name = (char *)"web-1"};
+    assert_int_equal(drv_pool_mgr_handover(r->pm, claimed.uuid, &inst, &err), 0);
+    assert_int_equal(drv_hv_get_info(r->hv, inst.uuid, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_string_equal(info.name, claimed.domain);
+    assert_int_equal(count_state(r, DRV_MEMBER_HANDED_OVER), 1);
+    assert_string_equal(r->seen.last.instance_uuid, inst.uuid);
+    drv_sculpt_snapshot_free(snap);
+    snap = drv_sculpt_snapshot(r->engine);
+    for (size_t i = 0; i < snap->nguests; i++)
+        assert_string_not_equal(snap->guests[i].uuid, claimed.uuid);
+    /* a second hand-over of the same member is refused */
+    assert_int_equal(drv_pool_mgr_handover(r->pm, claimed.uuid, &inst, &err), -1);
+    err_clear(&err);
+    assert_true(r->seen.hits >= 1 && r->seen.misses >= 1);
+}
+
+static void test_expiry_and_reclaim(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    r->p.member_ttl_s = 300;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    steady(r, T0, 30, 2, true);
+    /* demand stops: members are not claimed; they expire or go as surplus */
+    for (int k = 30; k < 50; k++)
+        assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + k * MIN, 0, &err), 0);
+    int released = count_state(r, DRV_MEMBER_RELEASED);
+    assert_true(released > 0);
+    assert_true(r->seen.expired);
+
+    /* demand again, then a real guest needs the room */
+    steady(r, T0 + 60 * MIN, 30, 2, false);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    size_t before = st->nmembers;
+    assert_true(before > 0);
+    struct drv_res need = {{[DRV_RES_VCPU] = 1}};
+    assert_int_equal(drv_pool_mgr_reclaim(r->pm, &need, "a guest needs the room"), 1);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, before - 1);
+    assert_string_equal(r->seen.last.reason, "a guest needs the room");
+}
+
+static void test_restart(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    steady(r, T0, 60, 4, true);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    assert_true(st->nmembers >= 3);
+    /* the service stops; its database kept the members */
+    struct drv_pool_member kept[8];
+    size_t n = st->nmembers < 6 ? st->nmembers : 6;
+    memcpy(kept, st->members, n * sizeof(*kept));
+    drv_pool_mgr_free(r->pm);
+    /* one member's guest vanished meanwhile; another was handed over */
+    assert_int_equal(drv_hv_destroy(r->hv, kept[0].uuid, false, &err), 0);
+    assert_int_equal(drv_sculpt_remove(r->engine, kept[0].uuid, &err), 0);
+    struct drv_pool_member handed = {.state = DRV_MEMBER_HANDED_OVER,
+                                      .instance_uuid = "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"};
+    snprintf(handed.uuid, sizeof(handed.uuid), "%s", kept[1].uuid);
+    kept[1] = handed;
+    assert_int_equal(drv_hv_unpause(r->hv, handed.uuid, &err), 0);
+    assert_int_equal(drv_sculpt_remove(r->engine, handed.uuid, &err), 0);
+
+    memset(&r->seen, 0, sizeof(r->seen));
+    struct drv_pool_hooks h = {on_member, on_pool, on_count, &r->seen};
+    r->pm = drv_pool_mgr_new(&r->p, r->hv, r->engine, &h, &err);
+    assert_non_null(r->pm);
+    /* the engine forgets nothing of a restart of the pool manager here:
+     * members still held are taken back as they are */
+    assert_int_equal(drv_pool_mgr_restore(r->pm, kept, n, T0 + 61 * MIN, &err), 0);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, n - 2);
+    assert_string_equal(r->seen.first.reason, "its guest is gone");
+    /* the handed-over guest answers to its instance again */
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(r->hv, handed.instance_uuid, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    /* a request of the class takes a restored member without a forecast */
+    struct drv_pool_member claimed;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 62 * MIN, &claimed), 1);
+}
+
+static void test_keys(void **state)
+{
+    (void)state;
+    char c[DRV_POOL_KEY_MAX], g[DRV_POOL_KEY_MAX];
+    drv_pool_request_keys(&req, c, g);
+    assert_string_equal(c, "m1.tiny:img-1:proj");
+    assert_string_equal(g, "vcpu=1,disk=1:img-1");
+    struct drv_pool_request anon = {.vcpus = 2, .root_gb = 10};
+    drv_pool_request_keys(&anon, c, g);
+    assert_string_equal(c, "-:-:-");
+    assert_string_equal(g, "vcpu=2,disk=10:-");
+    assert_string_equal(drv_member_state_name(DRV_MEMBER_PAUSED), "paused");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_members_made_and_handed_over, rig_setup,
+                                        rig_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_and_reclaim, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_restart, rig_setup, rig_teardown),
+        cmocka_unit_test(test_keys),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
