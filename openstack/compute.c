@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "driver/hypervisor.h"
+#include "driver/presculpt_pool.h"
 #include "openstack/compute_priv.h"
 #include "openstack/messaging.h"
 #include "openstack/oslo.h"
@@ -67,12 +68,22 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
         os_compute_free(c);
         return NULL;
     }
+    c->pools = os_compute_pools_new(c, err);
+    if (!c->pools && err && *err) {
+        os_compute_free(c);
+        return NULL;
+    }
     return c;
 }
 
 const char *os_compute_host(const struct os_compute *c)
 {
     return c->host;
+}
+
+void os_compute_config_changed(struct os_compute *c, const struct cfg *cfg)
+{
+    os_compute_pools_config(c, cfg);
 }
 
 void os_compute_cancel(struct os_compute *c)
@@ -114,6 +125,9 @@ int os_compute_start(struct os_compute *c, struct err **err)
         return -1;
     if (os_compute_register(c, err) < 0)
         return -1;
+    /* members first: a handed-over guest answers to its instance's uuid
+     * (events included) */
+    os_compute_pools_restore(c);
     os_compute_sync_subscribe(c);
     /* Heartbeats from now on: recovering interrupted operations may take
      * longer than Nova's service_down_time. */
@@ -122,6 +136,8 @@ int os_compute_start(struct os_compute *c, struct err **err)
     if (os_compute_recover(c, err) < 0)
         return -1;
     if (drv_control_start(c->control, err) < 0)
+        return -1;
+    if (c->pools && drv_pool_mgr_start(c->pools, err) < 0)
         return -1;
     os_compute_report_resources(c, true);
 
@@ -144,6 +160,8 @@ void os_compute_stop(struct os_compute *c)
         return;
     drv_hv_set_event_cb(c->hv, NULL, NULL);
     os_compute_threads_stop(c);
+    if (c->pools)
+        drv_pool_mgr_stop(c->pools);
     if (c->control)
         drv_control_stop(c->control);
     if (c->msg->server)
@@ -159,6 +177,7 @@ void os_compute_free(struct os_compute *c)
     json_decref(c->node_obj);
     free(c->tracked);
     free(c->to_sync);
+    drv_pool_mgr_free(c->pools);
     drv_control_free(c->control);
     cfg_unref(c->cfg);
     pthread_mutex_destroy(&c->lock);

@@ -64,4 +64,9 @@ DEFINE_AUTOPTR(os_compute)
 /* The host and node names in use. */
 const char *os_compute_host(const struct os_compute *c);
 
+/* A new configuration was published at run time (PUT /v1/config/...):
+ * the components that copied settings at start take the new ones
+ * ([presculpt] for the pool manager).  Any thread. */
+void os_compute_config_changed(struct os_compute *c, const struct cfg *cfg);
+
 #endif

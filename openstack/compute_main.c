@@ -61,6 +61,17 @@ static struct daemon_state state = {
     .cond = PTHREAD_COND_INITIALIZER,
 };
 
+/* A configuration published at run time (PUT /v1/config/..., SIGHUP):
+ * the compute manager hands it to the components that copied settings. */
+static void daemon_config_changed(void *ctx, const struct cfg *cfg)
+{
+    (void)ctx;
+    pthread_mutex_lock(&state.lock);
+    if (state.compute)
+        os_compute_config_changed(state.compute, cfg);
+    pthread_mutex_unlock(&state.lock);
+}
+
 /* SIGHUP: load the file again and publish it.  Log settings apply at
  * once; the API reads the published config per request; components that
  * copied settings at start keep them until a restart (said in the log). */
@@ -76,6 +87,7 @@ static void daemon_reload(void)
     log_level_parse(cfg->log_level, &level);
     log_min_level = level;
     cfg_publish(cfg);
+    daemon_config_changed(NULL, cfg);
     log_info("configuration reloaded from %s (log level %s; connection settings apply at the "
              "next restart)",
              state.config_path, log_level_name(level));
@@ -216,7 +228,8 @@ static int daemon_run(struct cfg *cfg)
     if (!msg || os_messaging_start(msg, &err) < 0)
         goto out;
 
-    struct api_deps adeps = {.engine = engine, .db = db, .keystone = ks};
+    struct api_deps adeps = {.engine = engine, .db = db, .keystone = ks,
+                             .config_changed = daemon_config_changed};
     api = api_server_start(&adeps, cfg, &err);
     if (!api)
         goto out;

@@ -13,6 +13,8 @@
 #include "openstack/conductor.h"
 #include "openstack/rpc_server.h"
 
+struct drv_pool_mgr;
+
 /* Zed's SERVICE_VERSION: RPC 6.1 and every feature flag up to it
  * (protocol.md 4.1).  Lower than 61 would stop the control plane. */
 #define OS_SERVICE_VERSION 64
@@ -43,6 +45,7 @@ struct os_compute {
     struct drv_sculpt *engine;
     struct drv_fleet *fleet;
     struct drv_control *control;    /* owned: the per-step control loop */
+    struct drv_pool_mgr *pools;     /* owned: pre-sculpted pools; NULL when disabled */
     struct db *db;
     struct os_placement *placement;
     struct os_image_cache *images;
@@ -135,6 +138,33 @@ void os_compute_record_deleted(struct os_compute *c, const char *uuid);
 /* compute_terminate.c: destroy the guest, drop its placement and its
  * Placement allocations.  -1 only when the guest could not be destroyed. */
 int os_compute_release_guest(struct os_compute *c, const char *uuid, struct err **err);
+
+/* ---- compute_presculpt.c: pre-sculpted pools ---- */
+
+struct drv_hv_guest_spec;
+
+/* The pool manager from [presculpt] (NULL when disabled or on error, with
+ * *err set on error); its changes go to the database. */
+struct drv_pool_mgr *os_compute_pools_new(struct os_compute *c, struct err **err);
+/* New [presculpt] settings (PUT /v1/config/presculpt). */
+void os_compute_pools_config(struct os_compute *c, const struct cfg *cfg);
+/* At start, before anything lists the hypervisor: the members the
+ * database kept are taken back (handed-over ones answer to their
+ * instances again). */
+void os_compute_pools_restore(struct os_compute *c);
+/* A build request: when a member of its class (or group) is ready, it is
+ * handed over to the instance -- the guest runs, the engine holds it,
+ * inst->domain and inst->shape are set, the database has the hand-over
+ * -- and 1 is returned (*intent: the HANDOVER intent to finish); 0: build
+ * cold (a failed hand-over is logged, its member destroyed). */
+int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *intent,
+                          struct err **err);
+/* After a cold build: members of the request's class can be made like it. */
+void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
+                            const struct drv_hv_guest_spec *spec);
+/* A guest did not fit: destroy members to free what its flavor needs.
+ * Returns how many. */
+size_t os_compute_pools_reclaim(struct os_compute *c, const struct os_inst *i);
 
 /* ---- compute_rpc.c: the dispatch table ---- */
 extern const struct os_rpc_method os_compute_rpc_table[];

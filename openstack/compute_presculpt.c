@@ -1,0 +1,277 @@
+/* Pre-sculpted pools in the compute service: the pool manager
+ * (driver/presculpt_pool.h) wired to the database, to the build path (a
+ * request takes a member, handed over without a cold spawn) and to the
+ * start-up (members the database kept are taken back before the recovery
+ * lists the hypervisor). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/clock.h"
+#include "common/config.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "db/db.h"
+#include "driver/presculpt_pool.h"
+#include "openstack/compute_ops.h"
+#include "openstack/compute_priv.h"
+#include "openstack/nova_instance.h"
+#include "openstack/oslo.h"
+
+LOG_INIT("openstack.compute_presculpt");
+
+static enum db_member_state db_state_of(enum drv_member_state s)
+{
+    switch (s) {
+    case DRV_MEMBER_PREPARING:
+        return DB_MEMBER_PREPARING;
+    case DRV_MEMBER_PAUSED:
+    case DRV_MEMBER_CLAIMED:
+        return DB_MEMBER_PAUSED;
+    case DRV_MEMBER_HANDED_OVER:
+        return DB_MEMBER_HANDED_OVER;
+    case DRV_MEMBER_RELEASED:
+    case DRV_MEMBER_LAST:
+        break;
+    }
+    return DB_MEMBER_RELEASED;
+}
+
+static enum drv_member_state drv_state_of(enum db_member_state s)
+{
+    switch (s) {
+    case DB_MEMBER_PREPARING:
+        return DRV_MEMBER_PREPARING;
+    case DB_MEMBER_READY:
+    case DB_MEMBER_PAUSED:
+        return DRV_MEMBER_PAUSED;
+    case DB_MEMBER_HANDED_OVER:
+        return DRV_MEMBER_HANDED_OVER;
+    default:
+        return DRV_MEMBER_RELEASED;
+    }
+}
+
+/* ---- the database side (hooks run on the pool manager's thread) ---- */
+
+static void hook_member(const struct drv_pool_member *m, void *opaque)
+{
+    struct os_compute *c = opaque;
+    /* a hand-over is written with its instance row (db_pool_handover) */
+    if (!c->db || m->state == DRV_MEMBER_HANDED_OVER)
+        return;
+    struct db_pool_member row = {
+        .pool_key = (char *)m->pool,
+        .domain = (char *)m->domain,
+        .state = db_state_of(m->state),
+        .shape = m->shape,
+        .created_ms = m->created_ms,
+        .ready_ms = m->ready_ms,
+        .expires_ms = m->expires_ms,
+        .reason = m->reason[0] ? (char *)m->reason : NULL,
+    };
+    snprintf(row.uuid, sizeof(row.uuid), "%s", m->uuid);
+    autoerr struct err *e = NULL;
+    if (db_pool_member_put(c->db, &row, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "pool member %s not recorded", m->uuid);
+}
+
+static void hook_pool(const struct drv_pool_view *p, void *opaque)
+{
+    struct os_compute *c = opaque;
+    if (!c->db)
+        return;
+    /* a class key is "flavor:image:project" */
+    char flavor[DRV_POOL_KEY_MAX] = "", image[DRV_POOL_KEY_MAX] = "", project[DRV_POOL_KEY_MAX] = "";
+    if (!p->group)
+        sscanf(p->key, "%159[^:]:%159[^:]:%159s", flavor, image, project);
+    struct db_cost_term terms[] = {
+        {"expected_requests", p->mean},
+        {"quantile", p->quantile},
+        {"expected_cost", p->exp_cost},
+        {"member_vcpu", p->member.v[DRV_RES_VCPU]},
+        {"member_mem_mib", p->member.v[DRV_RES_MEM_MIB]},
+    };
+    struct db_pool row = {
+        .key = (char *)p->key,
+        .flavor_name = flavor[0] && strcmp(flavor, "-") ? flavor : NULL,
+        .image_ref = image[0] && strcmp(image, "-") ? image : NULL,
+        .project_id = project[0] && strcmp(project, "-") ? project : NULL,
+        .target_size = (int32_t)p->target,
+        .confidence = p->confidence,
+        .expires_ms = p->expires_ms,
+        .terms = terms,
+        .nterms = sizeof(terms) / sizeof(terms[0]),
+    };
+    row.shape.res = p->member;
+    row.shape.numa_node = -1;
+    autoerr struct err *e = NULL;
+    if (db_pool_put(c->db, &row, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "pool `%s` not recorded", p->key);
+}
+
+static void hook_count(const char *pool, int64_t hits, int64_t misses, int64_t expiries,
+                       void *opaque)
+{
+    struct os_compute *c = opaque;
+    (void)hits; /* hits are counted with the hand-over itself */
+    autoerr struct err *e = NULL;
+    if (c->db && (misses || expiries) && db_pool_count(c->db, pool, 0, misses, expiries, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "pool `%s` counters not recorded", pool);
+}
+
+struct drv_pool_mgr *os_compute_pools_new(struct os_compute *c, struct err **err)
+{
+    if (!c->cfg->presculpt_enabled) {
+        log_info("pre-sculpting disabled ([presculpt] enabled = false)");
+        return NULL;
+    }
+    struct drv_presculpt_params p;
+    drv_presculpt_params_from_cfg(c->cfg, &p);
+    struct drv_pool_hooks h = {hook_member, hook_pool, hook_count, c};
+    return drv_pool_mgr_new(&p, c->hv, c->engine, &h, err);
+}
+
+void os_compute_pools_config(struct os_compute *c, const struct cfg *cfg)
+{
+    if (!c->pools)
+        return;
+    struct drv_presculpt_params p;
+    drv_presculpt_params_from_cfg(cfg, &p);
+    autoerr struct err *e = NULL;
+    if (drv_pool_mgr_set_params(c->pools, &p, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "new [presculpt] settings not applied");
+}
+
+void os_compute_pools_restore(struct os_compute *c)
+{
+    if (!c->pools || !c->db)
+        return;
+    autoerr struct err *e = NULL;
+    autoptr(db_pool_member_list) rows = db_pool_member_list(c->db, NULL, false, &e);
+    if (!rows) {
+        log_err(LOG_LEVEL_WARN, e, "pool members not read back: none reused");
+        return;
+    }
+    struct drv_pool_member *mb = xcalloc(rows->n + 1, sizeof(*mb));
+    size_t n = 0;
+    for (size_t i = 0; i < rows->n; i++) {
+        const struct db_pool_member *r = rows->v[i];
+        enum drv_member_state st = drv_state_of(r->state);
+        if (st == DRV_MEMBER_RELEASED)
+            continue;
+        struct drv_pool_member *m = &mb[n++];
+        snprintf(m->uuid, sizeof(m->uuid), "%s", r->uuid);
+        snprintf(m->domain, sizeof(m->domain), "%s", r->domain ? r->domain : "");
+        snprintf(m->pool, sizeof(m->pool), "%s", r->pool_key ? r->pool_key : "");
+        snprintf(m->class_key, sizeof(m->class_key), "%s", m->pool);
+        snprintf(m->instance_uuid, sizeof(m->instance_uuid), "%s", r->instance_uuid);
+        m->state = st;
+        m->shape = r->shape;
+        m->created_ms = r->created_ms;
+        m->ready_ms = r->ready_ms;
+        m->expires_ms = r->expires_ms;
+    }
+    if (drv_pool_mgr_restore(c->pools, mb, n, clock_wall_ms(), &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "pool members not taken back");
+    free(mb);
+}
+
+static void request_of(const struct os_inst *i, struct drv_pool_request *r)
+{
+    const struct drv_instance *in = i->inst;
+    memset(r, 0, sizeof(*r));
+    r->flavor = in->flavor.name;
+    r->image = in->image_ref;
+    r->project = in->project_id;
+    r->vcpus = in->flavor.vcpus;
+    r->mem_mib = (double)in->flavor.memory_mb;
+    r->root_gb = in->flavor.root_gb;
+}
+
+int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *intent,
+                          struct err **err)
+{
+    *intent = 0;
+    if (!c->pools)
+        return 0;
+    struct drv_pool_request r;
+    request_of(i, &r);
+    struct drv_pool_member m;
+    if (drv_pool_mgr_claim(c->pools, &r, clock_wall_ms(), &m) <= 0)
+        return 0;
+    struct drv_instance *inst = i->inst;
+    if (c->db) {
+        struct db_intent in = {
+            .op = DB_OP_HANDOVER,
+            .domain = m.domain,
+            .has_to = true,
+            .to = m.shape,
+            .request_id = (char *)os_ctx_str(i->ctx, "request_id"),
+        };
+        snprintf(in.instance_uuid, sizeof(in.instance_uuid), "%s", inst->uuid);
+        snprintf(in.member_uuid, sizeof(in.member_uuid), "%s", m.uuid);
+        autoerr struct err *e = NULL;
+        *intent = db_intent_begin(c->db, &in, &e);
+        if (*intent < 0) {
+            /* no journal, no hand-over: a crash could not tell whose guest it is */
+            log_err(LOG_LEVEL_WARN, e, "hand-over not journalled: building cold");
+            drv_pool_mgr_release(c->pools, m.uuid, "hand-over not journalled", NULL);
+            *intent = 0;
+            return 0;
+        }
+    }
+    struct drv_hv_guest_spec id = {
+        .display_name = inst->name,
+        .project_id = inst->project_id,
+        .user_id = inst->user_id,
+        .flavor_name = inst->flavor.name,
+    };
+    snprintf(id.uuid, sizeof(id.uuid), "%s", inst->uuid);
+    if (drv_pool_mgr_handover(c->pools, m.uuid, &id, err) < 0) {
+        os_compute_intent_finish(c, *intent, false, err ? *err : NULL);
+        *intent = 0;
+        log_err(LOG_LEVEL_WARN, err ? *err : NULL, "pre-sculpted member not handed over");
+        if (err)
+            err_clear(err);
+        return 0;
+    }
+    free(inst->domain);
+    inst->domain = xstrdup(m.domain);
+    inst->shape = m.shape;
+    autoerr struct err *e = NULL;
+    if (os_compute_engine_adopt(c, inst, &m.shape, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "handed-over guest not held by the engine");
+    if (c->db && db_pool_handover(c->db, m.uuid, inst, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "hand-over not recorded");
+    return 1;
+}
+
+void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
+                            const struct drv_hv_guest_spec *spec)
+{
+    if (!c->pools)
+        return;
+    struct drv_pool_request r;
+    request_of(i, &r);
+    struct drv_pool_template t;
+    memset(&t, 0, sizeof(t));
+    t.guest = *spec;
+    autoerr struct err *e = NULL;
+    if (drv_sculpt_spec_from_instance(i->inst, c->host_topo, 0, &t.engine, &e) < 0) {
+        log_err(LOG_LEVEL_WARN, e, "class of %s not pre-sculptable", i->inst->uuid);
+        return;
+    }
+    drv_pool_mgr_learn(c->pools, &r, &t);
+}
+
+size_t os_compute_pools_reclaim(struct os_compute *c, const struct os_inst *i)
+{
+    if (!c->pools)
+        return 0;
+    struct drv_res need = drv_res_zero();
+    need.v[DRV_RES_VCPU] = i->inst->flavor.vcpus;
+    need.v[DRV_RES_MEM_MIB] = (double)i->inst->flavor.memory_mb;
+    return drv_pool_mgr_reclaim(c->pools, &need, "reclaimed for a guest that did not fit");
+}
