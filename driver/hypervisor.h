@@ -404,21 +404,26 @@ struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv, const struct dr
  * A pool member (driver/presculpt_pool.h) is spawned under its own uuid and
  * paused.  When a build request takes it, drv_hv_handover() makes it the
  * instance's guest: from then on every call above names it by the instance
- * uuid, and info, lists, samples, specs and events report that uuid; the
- * backend writes the instance's identity into the guest (set_identity);
- * a paused member is resumed.  The domain keeps its uuid and, while it
+ * uuid, and info, lists, samples, specs and events report that uuid; a
+ * paused member is resumed.  Then (off the path to a running guest: it
+ * writes the domain's definition) drv_hv_set_identity() writes the
+ * instance's identity into it.  The domain keeps its uuid and, while it
  * runs, its name (libvirt renames only a domain that is shut off): the
  * alias ties the instance to it.  Aliases live in the handle: after a
  * restart, drv_hv_alias() restores those the database kept, before the
  * first list. */
 
 /* Hand member `member_uuid` (paused or running) over to instance
- * inst->uuid (inst: display name, project, user, flavor).  CONFLICT when
- * the instance already has a guest or the member is not running or
- * paused; NOT_FOUND when there is no such member.  On failure the member
- * is left as it was (apart from its identity). */
+ * inst->uuid: alias, then resume.  CONFLICT when the instance already has
+ * a guest or the member is not running or paused; NOT_FOUND when there is
+ * no such member.  On failure the member is left as it was. */
 int drv_hv_handover(struct drv_hv *hv, const char *member_uuid,
                     const struct drv_hv_guest_spec *inst, struct err **err);
+/* Write inst's identity (uuid, display name, project, user, flavor) into
+ * guest `uuid` (the instance's, after a hand-over): libvirt's title and
+ * sculpt's metadata.  A backend without it: 0. */
+int drv_hv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
+                        struct err **err);
 /* Name guest `domain_uuid` by `instance_uuid` from now on. */
 void drv_hv_alias(struct drv_hv *hv, const char *instance_uuid, const char *domain_uuid);
 /* The uuid the backend knows a guest by, for the uuid a caller names it

@@ -147,8 +147,6 @@ int drv_hv_handover(struct drv_hv *hv, const char *member_uuid,
                        "can be handed over", member_uuid, drv_power_state_name(info.state));
     /* from here on the guest answers to the instance's uuid, events too */
     drv_hv_alias(hv, inst->uuid, member_uuid);
-    if (hv->ops->set_identity && hv->ops->set_identity(hv, member_uuid, inst, err) < 0)
-        goto undo;
     if (info.state == DRV_POWER_PAUSED && hv->ops->unpause(hv, member_uuid, err) < 0)
         goto undo;
     log_info("member %s (`%s`) is now instance %s", member_uuid, info.name, inst->uuid);
@@ -156,4 +154,16 @@ int drv_hv_handover(struct drv_hv *hv, const char *member_uuid,
 undo:
     drv_hv_alias_drop(hv, inst->uuid);
     return err_wrap(err, "hand-over of member %s to %s", member_uuid, inst->uuid);
+}
+
+int drv_hv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
+                        struct err **err)
+{
+    if (!hv->ops->set_identity)
+        return 0;
+    char dom[DRV_UUID_LEN + 1];
+    drv_hv_domain_uuid(hv, uuid, dom);
+    if (hv->ops->set_identity(hv, dom, inst, err) < 0)
+        return err_wrap(err, "identity of %s", uuid);
+    return 0;
 }

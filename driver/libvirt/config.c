@@ -259,13 +259,16 @@ static void prop_opt(xmlNodePtr n, const char *name, const char *value)
         prop(n, name, value);
 }
 
-char *lv_meta_format(const struct lv_meta *m)
+static char *meta_format(const struct lv_meta *m, bool with_ns)
 {
     const struct drv_hv_guest_spec *s = &m->spec;
     xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
     xmlNodePtr root = xmlNewNode(NULL, BAD_CAST "instance");
-    xmlNsPtr ns = xmlNewNs(root, BAD_CAST LV_META_URI, BAD_CAST LV_META_PREFIX);
-    xmlSetNs(root, ns);
+    xmlNsPtr ns = NULL;
+    if (with_ns) {
+        ns = xmlNewNs(root, BAD_CAST LV_META_URI, BAD_CAST LV_META_PREFIX);
+        xmlSetNs(root, ns);
+    }
     xmlDocSetRootElement(doc, root);
     propf(root, "created", "%lld", (long long)m->created_ms);
 
@@ -311,6 +314,16 @@ char *lv_meta_format(const struct lv_meta *m)
     char *out = doc_dump(doc, root);
     xmlFreeDoc(doc);
     return out;
+}
+
+char *lv_meta_format(const struct lv_meta *m)
+{
+    return meta_format(m, true);
+}
+
+char *lv_meta_format_fragment(const struct lv_meta *m)
+{
+    return meta_format(m, false);
 }
 
 static char *attr(xmlNodePtr n, const char *name)

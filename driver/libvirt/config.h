@@ -105,6 +105,9 @@ void lv_meta_release(struct lv_meta *m);
 
 /* The <sculpt:instance> element.  Caller frees. */
 char *lv_meta_format(const struct lv_meta *m);
+/* The same without a namespace, as virDomainSetMetadata wants it (libvirt
+ * adds the namespace itself and refuses a fragment that declares it). */
+char *lv_meta_format_fragment(const struct lv_meta *m);
 /* Parse it back (as virDomainGetMetadata returns it).  *out is
  * overwritten; release with lv_meta_release().  INVALID on bad XML. */
 int lv_meta_parse(const char *xml, struct lv_meta *out, struct err **err);

@@ -306,7 +306,7 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
     unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
     if (virDomainIsActive(dom) == 1)
         flags |= VIR_DOMAIN_AFFECT_LIVE;
-    autofree char *xml = lv_meta_format(&meta);
+    autofree char *xml = lv_meta_format_fragment(&meta);
     autofree char *title = xasprintf("%s (%s)", inst->display_name ? inst->display_name : "",
                                      inst->uuid);
     const char *name = virDomainGetName(dom);

@@ -99,6 +99,8 @@ static void test_handover(void **state)
     assert_string_equal(samples[0].uuid, INSTANCE);
     free(samples);
 
+    /* the identity follows, under the instance's uuid */
+    assert_int_equal(drv_hv_set_identity(hv, INSTANCE, &inst, &err), 0);
     struct drv_hv_guest_spec got;
     assert_int_equal(drv_hv_get_spec(hv, INSTANCE, &got, &err), 0);
     assert_string_equal(got.uuid, INSTANCE);
@@ -162,17 +164,29 @@ static void test_refusals_and_restore(void **state)
     assert_int_equal(drv_hv_get_info(hv, INSTANCE, &info, &err), 0);
     assert_string_equal(info.uuid, INSTANCE);
     assert_int_equal(drv_hv_power_on(hv, INSTANCE, &err), 0);
-    /* an injected failure of the identity step leaves no alias */
+    /* a failed resume leaves no alias */
     struct drv_hv_guest_spec other = {.uuid = OTHER};
     member_spec(&spec, "4f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5e");
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
-    assert_int_equal(drv_fake_fail_next(hv, "set_identity", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_hv_pause(hv, spec.uuid, &err), 0);
+    assert_int_equal(drv_fake_fail_next(hv, "unpause", ERR_UNAVAILABLE, 1, &err), 0);
     assert_int_equal(drv_hv_handover(hv, spec.uuid, &other, &err), -1);
     assert_int_equal(err_code_of(err), ERR_UNAVAILABLE);
     err_clear(&err);
     char dom[DRV_UUID_LEN + 1];
     drv_hv_domain_uuid(hv, OTHER, dom);
     assert_string_equal(dom, OTHER);
+    /* the hand-over itself, then the identity, which may fail alone */
+    assert_int_equal(drv_hv_handover(hv, spec.uuid, &other, &err), 0);
+    drv_hv_domain_uuid(hv, OTHER, dom);
+    assert_string_equal(dom, spec.uuid);
+    assert_int_equal(drv_hv_get_info(hv, OTHER, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_int_equal(drv_fake_fail_next(hv, "set_identity", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_hv_set_identity(hv, OTHER, &other, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNAVAILABLE);
+    err_clear(&err);
+    assert_int_equal(drv_hv_set_identity(hv, OTHER, &other, &err), 0);
 }
 
 int main(void)
