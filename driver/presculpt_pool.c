@@ -60,6 +60,13 @@ struct pm_job {
     struct drv_pool_member m;
     struct drv_pool_template tmpl;
     struct drv_res size;
+    bool placed; /* the engine took it (a refusal is no member) */
+};
+
+/* What the manager keeps of a pool besides its view. */
+struct pm_pool {
+    struct drv_pool_view sent; /* the counters as the count hook last had them */
+    bool refused;              /* the engine refused its last member */
 };
 
 struct drv_pool_mgr {
@@ -73,6 +80,7 @@ struct drv_pool_mgr {
     size_t ncls, cls_cap;
     struct strmap *cls_ix;
     struct drv_pool_view *pools;        /* per pool key: plan and counters */
+    struct pm_pool *priv;               /* per pool, beside `pools` */
     size_t npools, pool_cap;
     struct strmap *pool_ix;
     struct drv_pool_member *mem;        /* live: preparing, paused, claimed */
@@ -134,6 +142,7 @@ void drv_pool_mgr_free(struct drv_pool_mgr *m)
             pm_template_release(&m->cls[i].tmpl);
     free(m->cls);
     free(m->pools);
+    free(m->priv);
     free(m->mem);
     strmap_free(m->cls_ix);
     strmap_free(m->pool_ix);
@@ -143,10 +152,17 @@ void drv_pool_mgr_free(struct drv_pool_mgr *m)
     free(m);
 }
 
-int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *p,
+int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *in,
                             struct err **err)
 {
+    struct drv_presculpt_params q = *in, *p = &q;
     pthread_mutex_lock(&m->lock);
+    if (q.interval_s != m->p.interval_s) {
+        /* the history is binned by it: it takes effect at the next start */
+        log_warn("[presculpt] interval %lld s applies at the next start (%lld s until then)",
+                 (long long)q.interval_s, (long long)m->p.interval_s);
+        q.interval_s = m->p.interval_s;
+    }
     int rc = drv_presculpt_set_params(m->ps, p, err);
     if (rc == 0) {
         m->p = *p;
@@ -193,13 +209,29 @@ static struct drv_pool_view *pm_pool_get(struct drv_pool_mgr *m, const char *key
     if (m->npools == m->pool_cap) {
         m->pool_cap = m->pool_cap ? 2 * m->pool_cap : 16;
         m->pools = xreallocarray(m->pools, m->pool_cap, sizeof(*m->pools));
+        m->priv = xreallocarray(m->priv, m->pool_cap, sizeof(*m->priv));
     }
+    memset(&m->priv[m->npools], 0, sizeof(m->priv[m->npools]));
     struct drv_pool_view *v = &m->pools[m->npools];
     memset(v, 0, sizeof(*v));
     snprintf(v->key, sizeof(v->key), "%s", key);
     v->group = group;
     strmap_put(m->pool_ix, key, (int64_t)m->npools);
     return &m->pools[m->npools++];
+}
+
+/* Set whether the engine refused pool `key`'s last member; the old value. */
+static bool pm_refused(struct drv_pool_mgr *m, const char *key, bool refused)
+{
+    pthread_mutex_lock(&m->lock);
+    int64_t ix = strmap_get(m->pool_ix, key);
+    bool was = false;
+    if (ix >= 0) {
+        was = m->priv[ix].refused;
+        m->priv[ix].refused = refused;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return was;
 }
 
 static struct drv_pool_member *pm_member_find(struct drv_pool_mgr *m, const char *uuid)
@@ -302,6 +334,8 @@ static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
     struct drv_sculpt_refusal why;
     if (drv_sculpt_place(m->engine, &es, bp, now_s, &mb->shape, &why, err) < 0)
         return err_wrap(err, "member of `%s` not placed", mb->pool);
+    j->placed = true;
+    pm_hook_member(m, mb);
 
     struct drv_hv_guest_spec g;
     drv_hv_guest_spec_copy(&g, &j->tmpl.guest);
@@ -360,11 +394,14 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
     pthread_mutex_lock(&m->lock);
     struct pm_class *c = pm_class_get(m, r);
     drv_presculpt_record(m->ps, c->idx, now_ms / 1000, 1);
+    /* the class's pool, else its group's; the oldest member (the nearest
+     * to its expiry) first */
     struct drv_pool_member *found = NULL;
     for (int pass = 0; pass < 2 && !found; pass++) {
         const char *want = pass == 0 ? c->key : c->group;
-        for (size_t i = 0; i < m->nmem && !found; i++)
-            if (m->mem[i].state == DRV_MEMBER_PAUSED && strcmp(m->mem[i].pool, want) == 0)
+        for (size_t i = 0; i < m->nmem; i++)
+            if (m->mem[i].state == DRV_MEMBER_PAUSED && strcmp(m->mem[i].pool, want) == 0 &&
+                (!found || m->mem[i].created_ms < found->created_ms))
                 found = &m->mem[i];
     }
     char pool[DRV_POOL_KEY_MAX];
@@ -378,7 +415,6 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
         v->misses++;
     }
     pthread_mutex_unlock(&m->lock);
-    pm_hook_count(m, pool, found != NULL, found == NULL, 0);
     if (found)
         log_info("request of `%s` takes member %s of pool `%s`", c->key, out->uuid, pool);
     return found != NULL;
@@ -488,6 +524,7 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     size_t ngone = 0, nexp = 0;
     struct pm_job *jobs = NULL;
     size_t njobs = 0;
+    uint32_t *before = NULL;
 
     pthread_mutex_lock(&m->lock);
     gone = xcalloc(m->nmem + 1, sizeof(*gone));
@@ -525,16 +562,23 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     m->factor = out.idle_price_factor;
     m->bound = out.budget_bound;
     size_t nc = drv_presculpt_nclasses(m->ps);
-    for (size_t k = 0; k < m->npools; k++)
+    /* a pool the plan leaves out wants none; the log tells changes only */
+    size_t nold = m->npools;
+    before = xcalloc(nold + 1, sizeof(*before));
+    for (size_t k = 0; k < m->npools; k++) {
+        before[k] = m->pools[k].target;
         m->pools[k].target = 0;
+    }
     jobs = xcalloc(out.npools * 4 + 1, sizeof(*jobs));
     size_t limit = max_make ? max_make : SIZE_MAX, job_cap = out.npools * 4;
     for (size_t i = 0; i < out.npools; i++) {
         const struct drv_pool_plan *pl = &out.pools[i];
         size_t s = pl->level == DRV_POOL_CLASS ? (size_t)pl->index : nc + (size_t)pl->index;
         want[s] = pl->target;
+        int64_t ix = strmap_get(m->pool_ix, pl->key);
+        bool changed = ix < 0 || (size_t)ix >= nold || before[ix] != pl->target;
         struct drv_pool_view *v = pm_pool_get(m, pl->key, pl->level == DRV_POOL_GROUP);
-        if (v->target != pl->target || v->confidence == 0)
+        if (changed)
             log_info("pool `%s`: %u member(s) wanted, %u ready: %.2f requests expected an "
                      "interval, quantile %.2f, confidence %.2f, expected cost %.4f a round "
                      "(idle priced x%.3g)",
@@ -551,7 +595,10 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
             continue;
         const struct pm_class *c = pm_template_for(m, pl);
         if (!c) {
-            log_debug("pool `%s`: no cold build to take a template from yet", pl->key);
+            if (changed)
+                log_info("pool `%s`: no member made: no build of its class since the start "
+                         "to take the guest from yet",
+                         pl->key);
             continue;
         }
         for (uint32_t k = have[s]; k < pl->target && njobs < limit && njobs < job_cap &&
@@ -594,18 +641,24 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     size_t nviews = m->npools;
     struct drv_pool_view *views = xcalloc(nviews + 1, sizeof(*views));
     memcpy(views, m->pools, nviews * sizeof(*views));
+    /* counters go after the pool itself (a new pool has no row before) */
+    struct drv_pool_view *delta = xcalloc(nviews + 1, sizeof(*delta));
+    for (size_t k = 0; k < nviews; k++) {
+        const struct drv_pool_view *sent = &m->priv[k].sent;
+        delta[k].hits = m->pools[k].hits - sent->hits;
+        delta[k].misses = m->pools[k].misses - sent->misses;
+        delta[k].expiries = m->pools[k].expiries - sent->expiries;
+        m->priv[k].sent = m->pools[k];
+    }
     pthread_mutex_unlock(&m->lock);
 
-    for (size_t i = 0; i < nexp; i++) {
+    for (size_t i = 0; i < nexp; i++)
         pm_destroy(m, &expired_list[i], "expired unclaimed", now_ms);
-        pm_hook_count(m, expired_list[i].pool, 0, 0, 1);
-    }
     for (size_t i = 0; i < ngone; i++)
         pm_destroy(m, &gone[i], "surplus", now_ms);
     for (size_t i = 0; i < njobs; i++) {
         struct pm_job *j = &jobs[i];
         autoerr struct err *e = NULL;
-        pm_hook_member(m, &j->m);
         int64_t t0 = clock_mono_ms();
         int mrc = pm_make(m, j, &e);
         pthread_mutex_lock(&m->lock);
@@ -625,23 +678,37 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
                      j->m.uuid, j->m.domain, drv_res_format(j->m.shape.res, res, sizeof(res)),
                      j->m.confidence);
             pm_hook_member(m, &j->m);
+        } else if (!j->placed) {
+            /* the engine refused it (the host is full, mostly): said once,
+             * again only after a member was made */
+            if (!pm_refused(m, j->m.pool, true))
+                log_err(err_code_of(e) == ERR_CAPACITY ? LOG_LEVEL_INFO : LOG_LEVEL_WARN, e,
+                        "pool `%s`: no member made (told again once one is)", j->m.pool);
+            continue;
         } else {
             log_err(LOG_LEVEL_WARN, e, "pool `%s`: member not made", j->m.pool);
             j->m.state = DRV_MEMBER_RELEASED;
             snprintf(j->m.reason, sizeof(j->m.reason), "not made: %.80s", e ? e->msg : "?");
             pm_hook_member(m, &j->m);
+            continue;
         }
+        pm_refused(m, j->m.pool, false);
     }
-    if (m->hooks.pool)
-        for (size_t k = 0; k < nviews; k++)
+    for (size_t k = 0; k < nviews; k++) {
+        if (m->hooks.pool)
             m->hooks.pool(&views[k], m->hooks.opaque);
+        if (delta[k].hits || delta[k].misses || delta[k].expiries)
+            pm_hook_count(m, views[k].key, delta[k].hits, delta[k].misses, delta[k].expiries);
+    }
     free(views);
+    free(delta);
 cleanup:
     for (size_t i = 0; i < njobs; i++)
         pm_template_release(&jobs[i].tmpl);
     free(jobs);
     free(have);
     free(want);
+    free(before);
     free(gone);
     free(expired_list);
     return rc;
@@ -737,6 +804,14 @@ int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *m
 }
 
 /* ---- the thread ---- */
+
+bool drv_pool_mgr_has(struct drv_pool_mgr *m, const char *uuid)
+{
+    pthread_mutex_lock(&m->lock);
+    bool found = pm_member_find(m, uuid) != NULL;
+    pthread_mutex_unlock(&m->lock);
+    return found;
+}
 
 static void *pm_thread(void *arg)
 {

@@ -103,7 +103,10 @@ struct drv_pool_view {
     int64_t expires_ms;                 /* its members' expiry, the latest */
 };
 
-/* Where changes go (the database); each may be NULL. */
+/* Where changes go (the database); each may be NULL.  `member` is called
+ * at each change of a member; each round calls `pool` for every pool, then
+ * `count` with what its counters gained since the last call (so a pool has
+ * its row before its counters move). */
 struct drv_pool_hooks {
     void (*member)(const struct drv_pool_member *m, void *opaque);
     void (*pool)(const struct drv_pool_view *p, void *opaque);
@@ -124,7 +127,8 @@ struct drv_pool_mgr *drv_pool_mgr_new(const struct drv_presculpt_params *p, stru
 void drv_pool_mgr_free(struct drv_pool_mgr *m);
 DEFINE_AUTOPTR(drv_pool_mgr)
 
-/* New parameters (PUT /v1/config/presculpt); the interval cannot change. */
+/* New parameters (PUT /v1/config/presculpt).  A new interval applies at
+ * the next start (the history is binned by it): the rest at once. */
 int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *p,
                             struct err **err);
 
@@ -174,6 +178,9 @@ int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *m
 
 /* Run rounds on the manager's own thread every interval.  ERR_CONFLICT
  * when running. */
+/* Is `uuid` a live member (preparing, paused or claimed)? */
+bool drv_pool_mgr_has(struct drv_pool_mgr *m, const char *uuid);
+
 int drv_pool_mgr_start(struct drv_pool_mgr *m, struct err **err);
 void drv_pool_mgr_stop(struct drv_pool_mgr *m);
 

@@ -238,6 +238,23 @@ static void test_expiry_and_reclaim(void **state)
     st = drv_pool_mgr_status(r->pm);
     assert_int_equal(st->nmembers, before - 1);
     assert_string_equal(r->seen.last.reason, "a guest needs the room");
+
+    /* pre-sculpting off at run time (max_share 0): the next round destroys
+     * every member, demand or not */
+    r->p.max_share = 0;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 90 * MIN + 30000, 0, &err), 0);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, 0);
+    assert_string_equal(r->seen.last.reason, "surplus");
+    /* and on again: members come back */
+    r->p.max_share = 0.5;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 91 * MIN + 30000, 0, &err), 0);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_true(st->nmembers > 0);
 }
 
 static void test_restart(void **state)
