@@ -218,6 +218,7 @@ static void build_abort_for_delete(struct os_compute *c, struct os_inst *i, bool
 int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
+    int64_t t_request = clock_mono_ns();
     struct os_compute *c = req->opaque;
     const json_t *args = req->msg->args;
     const json_t *ctx = req->msg->ctx;
@@ -233,8 +234,6 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     if (node && strcmp(node, c->node) != 0)
         log_warn("build for node `%s`, ours is `%s`: building here anyway", node, c->node);
 
-    int64_t t_request = clock_mono_ns();
-    os_inst_event_start(i, BUILD_EVENT);
     bool deleting = false;
     /* before the first `goto failed`: a jump past a cleanup variable's
      * initialisation would free garbage at the end (clang refuses it) */
@@ -243,12 +242,16 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     memset(&spec, 0, sizeof(spec));
     int64_t intent = 0;
 
-    /* A pre-sculpted member: the guest runs before anything else. */
+    /* A pre-sculpted member: the guest runs before anything else (even
+     * the action event, a round trip to the conductor). */
     bool hit = os_compute_pools_take(c, i, &intent, &e) > 0;
     err_clear(&e);
-    if (hit)
+    if (hit) {
         log_info("guest running %.1f ms after the request: pre-sculpted domain `%s`",
                  (double)(clock_mono_ns() - t_request) / 1e6, i->inst->domain);
+        os_compute_pools_identify(c, i);
+    }
+    os_inst_event_start(i, BUILD_EVENT);
 
     const char *const first[] = {"scheduling", OS_TASK_NONE, NULL};
     os_inst_set_str(i, "vm_state", "building");
@@ -353,6 +356,8 @@ running:;
     drv_hv_guest_spec_release(&spec);
     log_info("instance active %.1f ms after the request%s",
              (double)(clock_mono_ns() - t_request) / 1e6, hit ? " (pre-sculpted)" : "");
+    if (hit)
+        os_compute_pools_learn(c, i, NULL);
     return 0;
 
 failed:

@@ -135,10 +135,19 @@ struct drv_pool_mgr *os_compute_pools_new(struct os_compute *c, struct err **err
 
 void os_compute_pools_config(struct os_compute *c, const struct cfg *cfg)
 {
-    if (!c->pools)
+    if (!c->pools) {
+        if (cfg->presculpt_enabled)
+            log_warn("[presculpt] enabled: pools start with the next start of sculpt-compute");
         return;
+    }
     struct drv_presculpt_params p;
     drv_presculpt_params_from_cfg(cfg, &p);
+    /* off at run time: no pool may hold anything; the next round destroys
+     * the members (a claim until then still takes one) */
+    if (!cfg->presculpt_enabled) {
+        log_info("pre-sculpting off: members are destroyed at the next round");
+        p.max_share = 0;
+    }
     autoerr struct err *e = NULL;
     if (drv_pool_mgr_set_params(c->pools, &p, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "new [presculpt] settings not applied");
@@ -248,6 +257,22 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *inte
     return 1;
 }
 
+void os_compute_pools_identify(struct os_compute *c, const struct os_inst *i)
+{
+    const struct drv_instance *inst = i->inst;
+    struct drv_hv_guest_spec id = {
+        .display_name = inst->name,
+        .project_id = inst->project_id,
+        .user_id = inst->user_id,
+        .flavor_name = inst->flavor.name,
+    };
+    snprintf(id.uuid, sizeof(id.uuid), "%s", inst->uuid);
+    autoerr struct err *e = NULL;
+    if (drv_hv_set_identity(c->hv, inst->uuid, &id, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "guest `%s` runs as %s under the member's title", inst->domain,
+                inst->uuid);
+}
+
 void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
                             const struct drv_hv_guest_spec *spec)
 {
@@ -257,13 +282,22 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
     request_of(i, &r);
     struct drv_pool_template t;
     memset(&t, 0, sizeof(t));
-    t.guest = *spec;
     autoerr struct err *e = NULL;
-    if (drv_sculpt_spec_from_instance(i->inst, c->host_topo, 0, &t.engine, &e) < 0) {
-        log_err(LOG_LEVEL_WARN, e, "class of %s not pre-sculptable", i->inst->uuid);
-        return;
+    struct drv_hv_guest_spec running;
+    memset(&running, 0, sizeof(running));
+    if (!spec) {
+        if (drv_hv_get_spec(c->hv, i->inst->uuid, &running, &e) < 0) {
+            log_err(LOG_LEVEL_WARN, e, "class of %s not learnt", i->inst->uuid);
+            return;
+        }
+        spec = &running;
     }
-    drv_pool_mgr_learn(c->pools, &r, &t);
+    t.guest = *spec;
+    if (drv_sculpt_spec_from_instance(i->inst, c->host_topo, 0, &t.engine, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "class of %s not pre-sculptable", i->inst->uuid);
+    else
+        drv_pool_mgr_learn(c->pools, &r, &t);
+    drv_hv_guest_spec_release(&running);
 }
 
 size_t os_compute_pools_reclaim(struct os_compute *c, const struct os_inst *i)

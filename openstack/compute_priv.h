@@ -159,7 +159,12 @@ void os_compute_pools_restore(struct os_compute *c);
  * cold (a failed hand-over is logged, its member destroyed). */
 int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *intent,
                           struct err **err);
-/* After a cold build: members of the request's class can be made like it. */
+/* After a hand-over, the guest running: the instance's identity written
+ * into it (libvirt: title, metadata).  Logged, not returned. */
+void os_compute_pools_identify(struct os_compute *c, const struct os_inst *i);
+/* After a build: members of the request's class can be made like its
+ * guest (spec NULL: read from the hypervisor -- after a hand-over, which
+ * teaches the class again after a restart). */
 void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
                             const struct drv_hv_guest_spec *spec);
 /* A guest did not fit: destroy members to free what its flavor needs.

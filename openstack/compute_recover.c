@@ -20,6 +20,7 @@
 #include "common/uuid.h"
 #include "db/reconcile.h"
 #include "driver/hypervisor.h"
+#include "driver/presculpt_pool.h"
 #include "driver/sculpt.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
@@ -237,7 +238,7 @@ int os_compute_recover(struct os_compute *c, struct err **err)
             if (u && strcmp(u, guests[g].uuid) == 0)
                 known = true;
         }
-        if (!known && guests[g].ours)
+        if (!known && guests[g].ours && !(c->pools && drv_pool_mgr_has(c->pools, guests[g].uuid)))
             log_warn("guest %s (%s) runs here but Nova has no instance for it: left alone",
                      guests[g].uuid, guests[g].name);
     }
