@@ -21,6 +21,7 @@
 #   SCULPT_LOG_LEVEL       debug|info|warning|error (default info)
 #   SCULPT_DATABASE_URL    sculpt's PostgreSQL (default: RUN_DIR/env/postgres.env's,
 #                          the one Nova's services use too)
+#   SCULPT_EXTRA_CONF      more sculpt.conf text, appended (tests: [presculpt] ...)
 #
 # Writes RUN_DIR/env/$SCULPT_NAME.env: SCULPT_HOST SCULPT_CONF SCULPT_PID
 # SCULPT_API_URL SCULPT_API_TOKEN SCULPT_DASHBOARD SCULPT_LOG, and after the
@@ -104,6 +105,9 @@ EOF
             . "$run/env/libvirt.env"
             printf '\n[libvirt]\nconnection_uri = %s\nvirt_type = %s\n' "$LIBVIRT_URI" \
                 "${LIBVIRT_HOST_VIRT_TYPE:-qemu}"
+        fi
+        if [ -n "${SCULPT_EXTRA_CONF:-}" ]; then
+            printf '\n%s\n' "$SCULPT_EXTRA_CONF"
         fi
     } >"$dir/sculpt.conf"
 }

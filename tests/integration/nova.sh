@@ -9,6 +9,8 @@
 #             (tests/nova/rpc_api.py)
 #   e2e       openstack server create/stop/start/reboot/console/delete on
 #             real guests (tests/nova/e2e.sh)
+#   presculpt pre-sculpted pools on real guests: a member made, handed over to
+#             a build, kept across a restart, expired (tests/nova/presculpt.sh)
 #   tempest   tempest.api.compute.servers.test_create_server
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
 #   crash     sculpt-compute killed, PostgreSQL stopped, libvirtd restarted
@@ -24,7 +26,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e tempest rabbitmq crash}
+phases=${NOVA_TEST_PHASES:-rpc e2e presculpt tempest rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -98,6 +100,11 @@ for phase in $phases; do
         [ $libvirt = 1 ] || { echo "phase e2e needs contrib/stack/libvirt.sh" >&2; exit 1; }
         say "phase e2e: real guests on kvm1"
         sh "$top/tests/nova/e2e.sh" "$run" kvm1
+        ;;
+    presculpt)
+        [ $libvirt = 1 ] || { echo "phase presculpt needs contrib/stack/libvirt.sh" >&2; exit 1; }
+        say "phase presculpt: pools on kvm1"
+        sh "$top/tests/nova/presculpt.sh" "$run" kvm1
         ;;
     tempest)
         say "phase tempest"

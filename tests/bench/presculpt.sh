@@ -1,0 +1,130 @@
+#!/bin/sh
+# bench-presculpt: a build of m1.tiny on real guests (private libvirtd, the
+# tiny guest, one real Nova control plane) taken from a pre-sculpted pool
+# against the same build done cold, in one run.  Rounds alternate: pools
+# off (`sculptctl config set presculpt enabled=false`: members go, the build
+# spawns), then on (a member is made and paused, the build resumes it).
+# Figures are sculpt-compute's own, from its log, medians over the rounds:
+#   BENCH build_hit_ms          request -> guest running, from a member (target <= 50)
+#   BENCH build_cold_ms         request -> guest running, spawned
+#   BENCH build_hit_active_ms   request -> ACTIVE saved to Nova, from a member
+#   BENCH build_cold_active_ms  request -> ACTIVE saved to Nova, spawned
+#   BENCH build_hit_speedup     build_cold_ms / build_hit_ms
+# BENCH_PRESCULPT_ROUNDS (default 5) sets the rounds.  Software emulation
+# (as in CI) unless LIBVIRT_HOST_VIRT_TYPE=kvm.  One guest stays up all along
+# (pools are sized against the vCPUs guests use).
+set -eu
+top=${SCULPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
+bin=${SCULPT_BIN:-$top/build/bin}
+stack=$top/contrib/stack
+rounds=${BENCH_PRESCULPT_ROUNDS:-5}
+. "$top/tests/lib.sh"
+[ -x "$stack/libvirt.sh" ] || { echo "bench-presculpt: needs contrib/stack/libvirt.sh" >&2; exit 1; }
+tmp=$(mktemp -d /tmp/sculpt-bench-ps.XXXXXX)
+chmod 755 "$tmp"
+run=$tmp/run
+cleanup() {
+    rc=$?
+    set +e
+    [ $rc -ne 0 ] && [ -f "$run/bench/sculpt-compute.log" ] &&
+        grep -E 'presculpt|compute_build|WARN|ERROR' "$run/bench/sculpt-compute.log" | tail -n 40 >&2
+    SCULPT_NAME=bench "$stack/sculpt.sh" stop "$run" >/dev/null 2>&1
+    "$stack/nova.sh" stop "$run" >/dev/null 2>&1
+    "$stack/libvirt.sh" stop "$run" >/dev/null 2>&1
+    "$stack/rabbitmq.sh" stop "$run" >/dev/null 2>&1
+    "$stack/postgres.sh" stop "$run" >/dev/null 2>&1
+    rm -rf "$tmp"
+    exit $rc
+}
+trap cleanup EXIT INT TERM
+
+RABBITMQ_PORT=$(free_port) "$stack/rabbitmq.sh" start "$run" >/dev/null
+"$stack/postgres.sh" start "$run" >/dev/null 2>&1
+"$stack/libvirt.sh" start "$run" >/dev/null
+"$stack/nova.sh" start "$run" >/dev/null 2>&1
+# a round every 10 s, members kept 10 minutes, a cold start priced far above
+# idle capacity: a member is ready soon after each class is seen
+SCULPT_BIN=$bin SCULPT_NAME=bench SCULPT_HOST=bench-kvm SCULPT_COMPUTE_DRIVER=libvirt \
+    SCULPT_DEMO_GUESTS=0 SCULPT_EXTRA_CONF='[presculpt]
+interval = 10
+member_lifetime = 600
+idle_budget = 100
+max_share = 0.5
+cold_start_price = 100' "$stack/sculpt.sh" start "$run" >/dev/null
+set -a
+. "$run/env/nova.env"
+. "$run/env/libvirt.env"
+. "$run/env/bench.env"
+set +a
+export OS_COMPUTE_API_VERSION=2.37
+log=$SCULPT_LOG
+
+pools() { # true|false
+    SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN \
+        "$bin/sculptctl" config set presculpt "enabled=$1" >/dev/null
+}
+members() { # the paused members now
+    for d in $(virsh list --all --name | grep '^sculpt-pool-' || true); do
+        [ "$(virsh domstate "$d" 2>/dev/null | head -n 1)" = paused ] && echo "$d"
+    done
+    return 0
+}
+wait_members() { # WANT (some|none) SECONDS
+    i=0
+    while [ $i -lt "$2" ]; do
+        n=$(members | wc -l)
+        { [ "$1" = some ] && [ "$n" -gt 0 ]; } && return 0
+        { [ "$1" = none ] && [ "$n" -eq 0 ] && ! virsh list --all --name | grep -q '^sculpt-pool-'; } && return 0
+        sleep 1
+        i=$((i + 1))
+    done
+    echo "bench-presculpt: pool members not $1 after $2 s" >&2
+    exit 1
+}
+create() { # NAME: create, wait ACTIVE
+    openstack server create --flavor m1.tiny --image "$SCULPT_IMAGE_ID" --nic none \
+        --availability-zone "nova:$SCULPT_HOST" --wait "$1" >/dev/null
+    st=$(openstack server show "$1" -f value -c status)
+    [ "$st" = ACTIVE ] || { echo "bench-presculpt: $1 is $st" >&2; exit 1; }
+}
+build() { # NAME: create, wait ACTIVE, delete
+    create "$1"
+    openstack server delete --wait "$1"
+}
+
+# The class is learnt from a first (cold) build, whose guest stays: the
+# idle budget is a share of the vCPUs guests use, an empty host pools
+# nothing.
+create resident
+r=1
+while [ $r -le "$rounds" ]; do
+    pools false
+    wait_members none 60
+    build "cold-$r"
+    pools true
+    wait_members some 120
+    build "hit-$r"
+    r=$((r + 1))
+done
+
+# sculpt-compute's figures, the resident guest's build left out
+med() { sort -n | awk '{v[NR] = $1} END {if (NR == 0) print "nan"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.1f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+hit=$(sed -n 's/.*guest running \([0-9.]*\) ms after the request: pre-sculpted.*/\1/p' "$log")
+cold=$(sed -n 's/.*guest spawned \([0-9.]*\) ms after the request.*/\1/p' "$log" | tail -n +2)
+hit_active=$(sed -n 's/.*instance active \([0-9.]*\) ms after the request (pre-sculpted).*/\1/p' "$log")
+cold_active=$(grep 'instance active' "$log" | grep -v pre-sculpted |
+    sed -n 's/.*instance active \([0-9.]*\) ms after the request.*/\1/p' | tail -n +2)
+nh=$(echo "$hit" | grep -c . || true)
+nc=$(echo "$cold" | grep -c . || true)
+[ "$nh" -eq "$rounds" ] && [ "$nc" -eq "$rounds" ] ||
+    { echo "bench-presculpt: $nh hits and $nc cold builds in $rounds rounds" >&2; exit 1; }
+echo "hits (ms):  $(echo $hit)" >&2
+echo "cold (ms):  $(echo $cold)" >&2
+h=$(echo "$hit" | med)
+c=$(echo "$cold" | med)
+echo "BENCH build_hit_ms $h"
+echo "BENCH build_cold_ms $c"
+echo "BENCH build_hit_active_ms $(echo "$hit_active" | med)"
+echo "BENCH build_cold_active_ms $(echo "$cold_active" | med)"
+echo "BENCH build_hit_speedup $(echo "$c $h" | awk '{printf "%.1f", $1 / $2}')"
+echo "targets: build_hit_ms <= 50"
