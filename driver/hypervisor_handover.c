@@ -143,8 +143,10 @@ int drv_hv_handover(struct drv_hv *hv, const char *member_uuid,
     if (hv->ops->get_info(hv, member_uuid, &info, err) < 0)
         return err_wrap(err, "hand-over of member %s", member_uuid);
     if (info.state != DRV_POWER_PAUSED && info.state != DRV_POWER_RUNNING)
-        return err_set(err, ERR_CONFLICT, "member %s is %s: only a paused or running member "
-                       "can be handed over", member_uuid, drv_power_state_name(info.state));
+        return err_set(err, ERR_CONFLICT,
+                       "member %s is %s: only a paused or running member "
+                       "can be handed over",
+                       member_uuid, drv_power_state_name(info.state));
     /* from here on the guest answers to the instance's uuid, events too */
     drv_hv_alias(hv, inst->uuid, member_uuid);
     if (info.state == DRV_POWER_PAUSED && hv->ops->unpause(hv, member_uuid, err) < 0)

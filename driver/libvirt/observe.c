@@ -297,8 +297,7 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
     }
     char **fields[] = {&meta.spec.display_name, &meta.spec.project_id, &meta.spec.user_id,
                        &meta.spec.flavor_name};
-    const char *values[] = {inst->display_name, inst->project_id, inst->user_id,
-                            inst->flavor_name};
+    const char *values[] = {inst->display_name, inst->project_id, inst->user_id, inst->flavor_name};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         free(*fields[i]);
         *fields[i] = values[i] ? xstrdup(values[i]) : NULL;
@@ -307,8 +306,8 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
     if (virDomainIsActive(dom) == 1)
         flags |= VIR_DOMAIN_AFFECT_LIVE;
     autofree char *xml = lv_meta_format_fragment(&meta);
-    autofree char *title = xasprintf("%s (%s)", inst->display_name ? inst->display_name : "",
-                                     inst->uuid);
+    autofree char *title =
+        xasprintf("%s (%s)", inst->display_name ? inst->display_name : "", inst->uuid);
     const char *name = virDomainGetName(dom);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_META_PREFIX, LV_META_URI,
                              flags) < 0 ||

@@ -47,8 +47,8 @@ static void member_spec(struct drv_hv_guest_spec *spec, const char *uuid)
     snprintf(spec->uuid, sizeof(spec->uuid), "%s", uuid);
     spec->name = (char *)"sculpt-pool-1";
     spec->flavor_name = (char *)"m1.tiny";
-    spec->shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 512,
-                                     .numa_node = -1};
+    spec->shape =
+        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 512, .numa_node = -1};
     spec->shape.res.v[DRV_RES_VCPU] = 1;
     spec->shape.res.v[DRV_RES_MEM_MIB] = 512;
     spec->image.kernel = (char *)"/images/vmlinuz";
@@ -66,8 +66,10 @@ static void test_handover(void **state)
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
     assert_int_equal(drv_hv_pause(hv, MEMBER, &err), 0);
 
-    struct drv_hv_guest_spec inst = {.uuid = INSTANCE, .display_name = (char *)"web-1",
-                                     .project_id = (char *)"proj", .user_id = (char *)"alice",
+    struct drv_hv_guest_spec inst = {.uuid = INSTANCE,
+                                     .display_name = (char *)"web-1",
+                                     .project_id = (char *)"proj",
+                                     .user_id = (char *)"alice",
                                      .flavor_name = (char *)"m1.tiny"};
     seen.n = 0;
     assert_int_equal(drv_hv_handover(hv, MEMBER, &inst, &err), 0);
