@@ -98,7 +98,7 @@ create() { # NAME
 
 pools_conf='[presculpt]
 interval = 10
-member_lifetime = 90
+member_lifetime = 60
 idle_budget = 100
 max_share = 0.5
 cold_start_price = 100'
