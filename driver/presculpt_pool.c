@@ -608,7 +608,7 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
             autoerr struct err *e = NULL;
             if (uuid_generate(j->m.uuid, &e) < 0)
                 break;
-            snprintf(j->m.domain, sizeof(j->m.domain), "sculpt-pool-%.8s", j->m.uuid);
+            snprintf(j->m.domain, sizeof(j->m.domain), DRV_POOL_DOMAIN_PREFIX "%.8s", j->m.uuid);
             snprintf(j->m.pool, sizeof(j->m.pool), "%s", pl->key);
             snprintf(j->m.class_key, sizeof(j->m.class_key), "%s", c->key);
             j->m.state = DRV_MEMBER_PREPARING;
@@ -640,7 +640,8 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     }
     size_t nviews = m->npools;
     struct drv_pool_view *views = xcalloc(nviews + 1, sizeof(*views));
-    memcpy(views, m->pools, nviews * sizeof(*views));
+    if (nviews) /* m->pools is NULL until a first pool */
+        memcpy(views, m->pools, nviews * sizeof(*views));
     /* counters go after the pool itself (a new pool has no row before) */
     struct drv_pool_view *delta = xcalloc(nviews + 1, sizeof(*delta));
     for (size_t k = 0; k < nviews; k++) {
@@ -875,10 +876,12 @@ struct drv_pool_status *drv_pool_mgr_status(struct drv_pool_mgr *m)
     s->budget_bound = m->bound;
     s->npools = m->npools;
     s->pools = xcalloc(m->npools + 1, sizeof(*s->pools));
-    memcpy(s->pools, m->pools, m->npools * sizeof(*s->pools));
+    if (m->npools)
+        memcpy(s->pools, m->pools, m->npools * sizeof(*s->pools));
     s->nmembers = m->nmem;
     s->members = xcalloc(m->nmem + 1, sizeof(*s->members));
-    memcpy(s->members, m->mem, m->nmem * sizeof(*s->members));
+    if (m->nmem)
+        memcpy(s->members, m->mem, m->nmem * sizeof(*s->members));
     pthread_mutex_unlock(&m->lock);
     return s;
 }

@@ -44,6 +44,10 @@
 struct err;
 
 #define DRV_POOL_KEY_MAX 160
+/* Members' domains are named this followed by 8 hex digits of their uuid;
+ * a handed-over guest keeps the name (libvirt renames only a shut-off
+ * domain). */
+#define DRV_POOL_DOMAIN_PREFIX "sculpt-pool-"
 
 enum drv_member_state {
     DRV_MEMBER_PREPARING,   /* being placed and spawned */
@@ -57,7 +61,7 @@ const char *drv_member_state_name(enum drv_member_state s);
 
 struct drv_pool_member {
     char uuid[DRV_UUID_LEN + 1];        /* its own (its domain's) */
-    char domain[DRV_HV_NAME_MAX + 1];   /* "sculpt-pool-<8 hex>" */
+    char domain[DRV_HV_NAME_MAX + 1];   /* DRV_POOL_DOMAIN_PREFIX "<8 hex>" */
     char pool[DRV_POOL_KEY_MAX];        /* the pool it belongs to: class or group key */
     char class_key[DRV_POOL_KEY_MAX];   /* the class whose template made it */
     enum drv_member_state state;

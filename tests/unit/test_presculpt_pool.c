@@ -299,6 +299,24 @@ static void test_restart(void **state)
     assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 62 * MIN, &claimed), 1);
 }
 
+/* A fresh manager (as sculpt-compute starts: no request seen, no pool):
+ * a round and a status with empty tables. */
+static void test_empty_round(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0, 0, &err), 0);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->npools, 0);
+    assert_int_equal(st->nmembers, 0);
+    assert_int_equal(r->seen.nm, 0);
+    assert_int_equal(r->seen.pools, 0);
+    struct drv_res need = drv_res_zero();
+    need.v[DRV_RES_VCPU] = 1;
+    assert_int_equal(drv_pool_mgr_reclaim(r->pm, &need, NULL), 0);
+    assert_false(drv_pool_mgr_has(r->pm, "9f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"));
+}
+
 static void test_keys(void **state)
 {
     (void)state;
@@ -320,6 +338,7 @@ int main(void)
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_and_reclaim, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_empty_round, rig_setup, rig_teardown),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
