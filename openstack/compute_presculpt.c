@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "common/clock.h"
@@ -153,15 +154,100 @@ void os_compute_pools_config(struct os_compute *c, const struct cfg *cfg)
         log_err(LOG_LEVEL_WARN, e, "new [presculpt] settings not applied");
 }
 
+/* The open hand-over intent naming member `uuid`, or NULL. */
+static const struct db_intent *restore_handover_of(const struct db_intent_list *open,
+                                                   const char *uuid)
+{
+    for (size_t k = 0; open && k < open->n; k++)
+        if (open->v[k]->op == DB_OP_HANDOVER && strcasecmp(open->v[k]->member_uuid, uuid) == 0)
+            return open->v[k];
+    return NULL;
+}
+
+/* A hand-over a crash interrupted: its guest is the instance's again
+ * (alias; resumed if the crash came before the resume), and the recovery
+ * completes it (db/reconcile.c); with no guest left, the recovery rolls
+ * it back. */
+static void restore_handover(struct os_compute *c, const struct db_intent *in)
+{
+    struct drv_hv_guest_spec id;
+    memset(&id, 0, sizeof(id));
+    snprintf(id.uuid, sizeof(id.uuid), "%s", in->instance_uuid);
+    autoerr struct err *e = NULL;
+    if (drv_hv_handover(c->hv, in->member_uuid, &id, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "interrupted hand-over of member %s to %s not resumed",
+                in->member_uuid, in->instance_uuid);
+    else
+        log_info("interrupted hand-over of member %s: its guest is instance %s again",
+                 in->member_uuid, in->instance_uuid);
+}
+
+/* A live member nobody will hold (pre-sculpting is off): its guest goes. */
+static void restore_drop(struct os_compute *c, const char *uuid, const char *domain,
+                         const char *why)
+{
+    autoerr struct err *e = NULL;
+    if (drv_hv_destroy(c->hv, uuid, false, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND) {
+        log_err(LOG_LEVEL_WARN, e, "pool member %s (`%s`) not destroyed", uuid, domain);
+        return;
+    }
+    err_clear(&e);
+    if (db_pool_member_set_state(c->db, uuid, DB_MEMBER_RELEASED, why, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "release of pool member %s not recorded", uuid);
+    log_info("pool member %s (`%s`) destroyed: %s", uuid, domain, why);
+}
+
+/* Guests named as members that no row holds (a crash between a member's
+ * spawn and its row reaching PostgreSQL, a destroy that failed): nobody
+ * would ever claim or expire them. */
+static void restore_orphans(struct os_compute *c, const struct db_pool_member_list *rows)
+{
+    struct drv_hv_info *guests = NULL;
+    size_t n = 0;
+    autoerr struct err *e = NULL;
+    if (drv_hv_list(c->hv, &guests, &n, &e) < 0) {
+        log_err(LOG_LEVEL_WARN, e, "guests not listed: pool members without a row not looked for");
+        return;
+    }
+    const size_t plen = strlen(DRV_POOL_DOMAIN_PREFIX);
+    for (size_t g = 0; g < n; g++) {
+        if (strncmp(guests[g].name, DRV_POOL_DOMAIN_PREFIX, plen) != 0)
+            continue;
+        bool held = false;
+        for (size_t i = 0; i < rows->n && !held; i++) {
+            const struct db_pool_member *r = rows->v[i];
+            held = r->state != DB_MEMBER_RELEASED && r->state != DB_MEMBER_GONE && r->domain &&
+                   strcmp(r->domain, guests[g].name) == 0;
+        }
+        if (held)
+            continue;
+        if (drv_hv_destroy(c->hv, guests[g].uuid, false, &e) < 0 &&
+            err_code_of(e) != ERR_NOT_FOUND)
+            log_err(LOG_LEVEL_WARN, e, "pool member `%s` without a row not destroyed",
+                    guests[g].name);
+        else
+            log_info("pool member `%s` (%s) had no row: destroyed", guests[g].name,
+                     guests[g].uuid);
+        err_clear(&e);
+    }
+    free(guests);
+}
+
 void os_compute_pools_restore(struct os_compute *c)
 {
-    if (!c->pools || !c->db)
+    if (!c->db)
         return;
     autoerr struct err *e = NULL;
     autoptr(db_pool_member_list) rows = db_pool_member_list(c->db, NULL, false, &e);
     if (!rows) {
         log_err(LOG_LEVEL_WARN, e, "pool members not read back: none reused");
         return;
+    }
+    autoptr(db_intent_list) open = db_intent_list_open(c->db, &e);
+    if (!open) {
+        log_err(LOG_LEVEL_WARN, e, "open intents not read: interrupted hand-overs left to the "
+                "recovery");
+        err_clear(&e);
     }
     struct drv_pool_member *mb = xcalloc(rows->n + 1, sizeof(*mb));
     size_t n = 0;
@@ -170,21 +256,36 @@ void os_compute_pools_restore(struct os_compute *c)
         enum drv_member_state st = drv_state_of(r->state);
         if (st == DRV_MEMBER_RELEASED)
             continue;
+        const struct db_intent *in = restore_handover_of(open, r->uuid);
+        if (in) {
+            restore_handover(c, in);
+            continue;
+        }
+        /* handed over: the guest answers to its instance's uuid, pools or not */
+        if (st == DRV_MEMBER_HANDED_OVER) {
+            if (r->instance_uuid[0])
+                drv_hv_alias(c->hv, r->instance_uuid, r->uuid);
+            continue;
+        }
+        if (!c->pools) {
+            restore_drop(c, r->uuid, r->domain ? r->domain : "?", "pre-sculpting disabled");
+            continue;
+        }
         struct drv_pool_member *m = &mb[n++];
         snprintf(m->uuid, sizeof(m->uuid), "%s", r->uuid);
         snprintf(m->domain, sizeof(m->domain), "%s", r->domain ? r->domain : "");
         snprintf(m->pool, sizeof(m->pool), "%s", r->pool_key ? r->pool_key : "");
         snprintf(m->class_key, sizeof(m->class_key), "%s", m->pool);
-        snprintf(m->instance_uuid, sizeof(m->instance_uuid), "%s", r->instance_uuid);
         m->state = st;
         m->shape = r->shape;
         m->created_ms = r->created_ms;
         m->ready_ms = r->ready_ms;
         m->expires_ms = r->expires_ms;
     }
-    if (drv_pool_mgr_restore(c->pools, mb, n, clock_wall_ms(), &e) < 0)
+    if (c->pools && drv_pool_mgr_restore(c->pools, mb, n, clock_wall_ms(), &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "pool members not taken back");
     free(mb);
+    restore_orphans(c, rows);
 }
 
 static void request_of(const struct os_inst *i, struct drv_pool_request *r)
@@ -197,6 +298,17 @@ static void request_of(const struct os_inst *i, struct drv_pool_request *r)
     r->vcpus = in->flavor.vcpus;
     r->mem_mib = (double)in->flavor.memory_mb;
     r->root_gb = in->flavor.root_gb;
+}
+
+/* What a handed-over guest must say of its instance (borrowed strings). */
+static void identity_of(const struct drv_instance *inst, struct drv_hv_guest_spec *id)
+{
+    memset(id, 0, sizeof(*id));
+    id->display_name = inst->name;
+    id->project_id = inst->project_id;
+    id->user_id = inst->user_id;
+    id->flavor_name = inst->flavor.name;
+    snprintf(id->uuid, sizeof(id->uuid), "%s", inst->uuid);
 }
 
 int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *intent,
@@ -231,13 +343,8 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *inte
             return 0;
         }
     }
-    struct drv_hv_guest_spec id = {
-        .display_name = inst->name,
-        .project_id = inst->project_id,
-        .user_id = inst->user_id,
-        .flavor_name = inst->flavor.name,
-    };
-    snprintf(id.uuid, sizeof(id.uuid), "%s", inst->uuid);
+    struct drv_hv_guest_spec id;
+    identity_of(inst, &id);
     if (drv_pool_mgr_handover(c->pools, m.uuid, &id, err) < 0) {
         os_compute_intent_finish(c, *intent, false, err ? *err : NULL);
         *intent = 0;
@@ -260,13 +367,8 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *inte
 void os_compute_pools_identify(struct os_compute *c, const struct os_inst *i)
 {
     const struct drv_instance *inst = i->inst;
-    struct drv_hv_guest_spec id = {
-        .display_name = inst->name,
-        .project_id = inst->project_id,
-        .user_id = inst->user_id,
-        .flavor_name = inst->flavor.name,
-    };
-    snprintf(id.uuid, sizeof(id.uuid), "%s", inst->uuid);
+    struct drv_hv_guest_spec id;
+    identity_of(inst, &id);
     autoerr struct err *e = NULL;
     if (drv_hv_set_identity(c->hv, inst->uuid, &id, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "guest `%s` runs as %s under the member's title", inst->domain,

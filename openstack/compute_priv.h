@@ -148,9 +148,11 @@ struct drv_hv_guest_spec;
 struct drv_pool_mgr *os_compute_pools_new(struct os_compute *c, struct err **err);
 /* New [presculpt] settings (PUT /v1/config/presculpt). */
 void os_compute_pools_config(struct os_compute *c, const struct cfg *cfg);
-/* At start, before anything lists the hypervisor: the members the
- * database kept are taken back (handed-over ones answer to their
- * instances again). */
+/* At start, before the recovery lists the hypervisor: handed-over guests
+ * answer to their instances again (pools on or off), a hand-over a crash
+ * interrupted is resumed for the recovery to complete, live members are
+ * taken back (pools off: destroyed), and member guests no row holds are
+ * destroyed. */
 void os_compute_pools_restore(struct os_compute *c);
 /* A build request: when a member of its class (or group) is ready, it is
  * handed over to the instance -- the guest runs, the engine holds it,
