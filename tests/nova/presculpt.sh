@@ -9,7 +9,11 @@
 #      through the instance; PostgreSQL has the hand-over;
 #   3. sculpt-compute restarts with a member paused: the member is found,
 #      kept, and taken by the next build;
-#   4. a member nobody claims is destroyed within its lifetime and counted.
+#   4. a member nobody claims is destroyed within its lifetime and counted;
+#   5. a restart with pre-sculpting off, while a handed-over instance runs,
+#      a member is paused and a domain named as a member has no row (as
+#      when a crash comes before the member's row reaches PostgreSQL): the
+#      instance is kept, the member and the domain are destroyed.
 # At the end the host is restarted with its ordinary configuration.
 #   tests/nova/presculpt.sh RUN_DIR NAME
 set -eu
@@ -25,7 +29,8 @@ set -a
 set +a
 host=$SCULPT_HOST
 export OS_COMPUTE_API_VERSION=2.37
-say() { echo "presculpt: $*"; }
+t0=$(date +%s)
+say() { echo "presculpt [$(($(date +%s) - t0))s]: $*"; }
 fail() {
     echo "presculpt FAILED: $*" >&2
     tail -n 30 "$SCULPT_LOG" >&2 || true
@@ -51,6 +56,11 @@ sql_is() { # QUERY WANT
 restart_host() { # EXTRA_CONF
     SCULPT_NAME=$name SCULPT_HOST=$host SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
         "$stack/sculpt.sh" stop "$run" >/dev/null
+    # each start truncates the output: what the sanitizers said goes first
+    if grep -q Sanitizer "$run/$name/sculpt-compute.out" 2>/dev/null; then
+        head -n 60 "$run/$name/sculpt-compute.out" >&2
+        fail "sanitizer report from $name"
+    fi
     SCULPT_NAME=$name SCULPT_HOST=$host SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
         SCULPT_DATABASE_URL=$db_url SCULPT_EXTRA_CONF="$1" "$stack/sculpt.sh" start "$run" >/dev/null
     . "$run/env/$name.env"
@@ -134,7 +144,13 @@ virsh_ dumpxml "$m1" | grep -q "display_name=\"ps-2\"" || fail "sculpt's metadat
 sql_is "select state || ' ' || instance_uuid from pool_members where uuid = '$m1_uuid'" "handed_over $id2" ||
     fail "hand-over not recorded"
 sql_is "select domain from instances where uuid = '$id2'" "$m1" || fail "instance row of ps-2 does not name $m1"
-openstack console log show ps-2 | grep -q GUEST-INIT-READY || fail "console of ps-2 (the member's) not read"
+# a member is paused right after its start: its boot may end after the hand-over
+i=0
+until openstack console log show ps-2 2>/dev/null | grep -q GUEST-INIT-READY; do
+    [ $i -lt 120 ] || fail "console of ps-2 (the member's) never showed the guest's init"
+    sleep 3
+    i=$((i + 3))
+done
 say "ps-2 is member $m1, resumed: title '$title', recorded in PostgreSQL"
 openstack server delete --wait ps-2
 virsh_ dominfo "$m1" >/dev/null 2>&1 && fail "$m1 still defined after ps-2 was deleted"
@@ -154,6 +170,8 @@ m3=$(taken)
 sql_is "select instance_uuid from pool_members where domain = '$m3'" "$id3" ||
     fail "ps-3's hand-over of $m3 not recorded"
 say "after a restart member $m2 was kept; ps-3 took member $m3"
+# room for the next members on a small host (ps-3 keeps the idle budget)
+openstack server delete --wait ps-1
 
 # 4. nobody claims: members expire (or go as surplus) and are counted
 i=0
@@ -168,6 +186,35 @@ gone=$(sql "select domain from pool_members where reason in ('expired unclaimed'
 virsh_ dominfo "$gone" >/dev/null 2>&1 && fail "expired member $gone still defined"
 say "$n member(s) destroyed unclaimed ($gone and its resources gone)"
 
-openstack server delete --wait ps-1 ps-3
+# 5. pre-sculpting off at a restart, a member without a row: members go,
+#    ps-3 stays
+m5=$(wait_member 120)
+m5=${m5%% *}
+m5_uuid=$(virsh_ domuuid "$m5")
+orphan=sculpt-pool-0bad0000
+virsh_ dumpxml --inactive "$m5" | sed -e '/<uuid>/d' -e '/<disk /,/<\/disk>/d' \
+    -e '/<metadata>/,/<\/metadata>/d' -e "s|<name>$m5</name>|<name>$orphan</name>|" \
+    >"$run/orphan.xml"
+virsh_ define "$run/orphan.xml" >/dev/null
+restart_host '[presculpt]
+enabled = false'
+virsh_ dominfo "$orphan" >/dev/null 2>&1 && fail "$orphan (no row) still defined"
+grep -q "pool member \`$orphan\` .* had no row: destroyed" "$SCULPT_LOG" ||
+    fail "$orphan (no row) not destroyed"
+virsh_ dominfo "$m5" >/dev/null 2>&1 && fail "member $m5 still defined with pre-sculpting off"
+grep -q "pool member $m5_uuid .* destroyed: pre-sculpting disabled" "$SCULPT_LOG" ||
+    fail "member $m5 not destroyed with pre-sculpting off"
+sql_is "select state from pool_members where uuid = '$m5_uuid'" released ||
+    fail "release of $m5 not recorded"
+left=$(virsh_ list --all --name | grep '^sculpt-pool-' | grep -v "^$m3\$" || true)
+[ -z "$left" ] || fail "members left with pre-sculpting off: $left"
+[ "$(virsh_ domstate "$m3" | head -n 1)" = running ] || fail "ps-3's guest $m3 not running"
+ps=$(openstack server show ps-3 -f value -c status -c OS-EXT-STS:power_state | tr '\n' ' ')
+case " $ps" in *" ACTIVE "*) ;; *) fail "ps-3 after the restart: $ps" ;; esac
+case " $ps" in *" 1 "* | *" Running "*) ;; *) fail "ps-3 not running in Nova: $ps" ;; esac
+grep -q "guest of instance $id3 .* is gone" "$SCULPT_LOG" && fail "ps-3 taken for vanished"
+say "pre-sculpting off at a restart: member $m5 and $orphan (no row) destroyed, ps-3 kept"
+
+openstack server delete --wait ps-3
 restart_host ""
 say "host $host back to its configuration: all checks passed"
