@@ -54,6 +54,7 @@ cold_start_price = 100' "$stack/sculpt.sh" start "$run" >/dev/null
 set -a
 . "$run/env/nova.env"
 . "$run/env/libvirt.env"
+. "$run/env/postgres.env"
 . "$run/env/bench.env"
 set +a
 export OS_COMPUTE_API_VERSION=2.37
@@ -63,11 +64,11 @@ pools() { # true|false
     SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN \
         "$bin/sculptctl" config set presculpt "enabled=$1" >/dev/null
 }
-members() { # the paused members now
-    for d in $(virsh list --all --name | grep '^sculpt-pool-' || true); do
-        [ "$(virsh domstate "$d" 2>/dev/null | head -n 1)" = paused ] && echo "$d"
-    done
-    return 0
+# The members ready now: paused as the pool manager sees it (its row is
+# written after it marked the member ready; a domain libvirt shows paused
+# may not be ready yet, and a build then would go cold).
+members() {
+    psql "$SCULPT_DB_URL" -tAc "select domain from pool_members where state = 'paused'"
 }
 wait_members() { # WANT (some|none) SECONDS
     i=0
