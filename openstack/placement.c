@@ -183,7 +183,7 @@ int os_placement_set_inventories(struct os_placement *p, const char *uuid,
 {
     autofree char *path = xasprintf("/resource_providers/%s/inventories", uuid);
     for (int attempt = 0; attempt < PL_CONFLICT_RETRIES; attempt++) {
-        int64_t gen;
+        int64_t gen = 0; /* set by pl_get_inventories; -O1 cannot tell */
         json_auto_t *have = NULL;
         if (pl_get_inventories(p, uuid, &gen, &have, err) < 0)
             return -1;
