@@ -16,36 +16,6 @@ void api_request_bp_release(struct api_request_bp *r)
     memset(r, 0, sizeof(*r));
 }
 
-static bool api_class_field(const char *want, const char *have, int *score)
-{
-    if (!want)
-        return true;
-    if (!have || strcmp(want, have) != 0)
-        return false;
-    (*score)++;
-    return true;
-}
-
-ssize_t api_custom_blueprint_match(const struct db_custom_blueprint_list *l,
-                                   const struct drv_instance *inst)
-{
-    ssize_t best = -1;
-    int best_score = -1;
-    for (size_t i = 0; l && i < l->n; i++) {
-        const struct db_custom_blueprint *cb = l->v[i];
-        int score = 0;
-        if (!api_class_field(cb->flavor_name, inst->flavor.name, &score) ||
-            !api_class_field(cb->image_ref, inst->image_ref, &score) ||
-            !api_class_field(cb->project_id, inst->project_id, &score))
-            continue;
-        if (score > best_score || (score == best_score && cb->id < l->v[best]->id)) {
-            best = (ssize_t)i;
-            best_score = score;
-        }
-    }
-    return best;
-}
-
 /* A custom blueprint's template, starting now. */
 static void api_take_custom(const struct db_custom_blueprint *cb, int64_t now_s,
                             struct api_request_bp *out)
@@ -67,6 +37,7 @@ static int api_predict(const struct api_req *req, const struct api_bp_parse *ctx
     drv_cost_model_from_cfg(req->cfg, &cm);
     drv_predict_request_from_instance(out->inst, &preq);
     preq.boot_s = ctx->now_s;
+    preq.counted = true; /* a what-if: the fleet gains no guest from it */
     autoptr(drv_predictor) p = drv_predictor_new(req->deps->fleet, &preq, &pc, err);
     if (!p)
         return -1;
@@ -114,14 +85,21 @@ int api_request_resolve(const struct api_req *req, json_t *body, const char *con
         return 0;
     }
     if (req->deps->db) {
-        autoptr(db_custom_blueprint_list) l = db_custom_blueprint_list(req->deps->db, err);
-        if (!l)
-            goto fail;
-        ssize_t i = api_custom_blueprint_match(l, out->inst);
-        if (i >= 0) {
-            api_take_custom(l->v[i], ctx->now_s, out);
+        /* the rule real builds follow too (db_custom_blueprint_for) */
+        struct err *e = NULL;
+        autoptr(db_custom_blueprint) cb = db_custom_blueprint_for(req->deps->db, out->inst, &e);
+        if (cb) {
+            api_take_custom(cb, ctx->now_s, out);
             return 0;
         }
+        if (err_code_of(e) != ERR_NOT_FOUND) {
+            if (err)
+                *err = e;
+            else
+                err_free(e);
+            goto fail;
+        }
+        err_free(e);
     }
     if (api_predict(req, ctx, out, err) < 0)
         goto fail;

@@ -3,21 +3,19 @@
  *
  * The blueprint is, in order: the one the request carries ("blueprint"),
  * the custom blueprint it names ("blueprint_id"), the most specific custom
- * blueprint whose class (flavor, image, project) matches the request, or
- * the predictor's answer from the fleet's history.
+ * blueprint whose class (flavor, image, project) matches the request
+ * (db_custom_blueprint_match: the rule real builds follow), or the
+ * predictor's answer from the fleet's history.
  */
 #ifndef SC_API_REQUEST_BP_H
 #define SC_API_REQUEST_BP_H
 
 #include <jansson.h>
-#include <sys/types.h>
 
 #include "api/http.h"
 #include "api/json_in.h"
 #include "driver/blueprint.h"
 #include "driver/instance.h"
-
-struct db_custom_blueprint_list;
 
 struct api_request_bp {
     struct drv_instance *inst;  /* owned: the request as an instance never spawned */
@@ -34,11 +32,5 @@ void api_request_bp_release(struct api_request_bp *r);
 int api_request_resolve(const struct api_req *req, json_t *body, const char *const *extra,
                         const struct api_bp_parse *ctx, struct api_request_bp *out,
                         struct err **err);
-
-/* The index in `l` of the most specific custom blueprint whose class
- * matches (every member it sets equals the request's), or -1.  Ties go to
- * the lowest id. */
-ssize_t api_custom_blueprint_match(const struct db_custom_blueprint_list *l,
-                                   const struct drv_instance *inst);
 
 #endif

@@ -382,3 +382,50 @@ struct db_custom_blueprint_list *db_custom_blueprint_list(struct db *db, struct 
     PQclear(r);
     return ok ? steal_pointer(&l) : NULL;
 }
+
+/* A class member matches when the blueprint leaves it open or the request
+ * has the same value; each member set and matched makes it more specific. */
+static bool db_class_field(const char *want, const char *have, int *score)
+{
+    if (!want)
+        return true;
+    if (!have || strcmp(want, have) != 0)
+        return false;
+    (*score)++;
+    return true;
+}
+
+ssize_t db_custom_blueprint_match(const struct db_custom_blueprint_list *l,
+                                  const struct drv_instance *inst)
+{
+    ssize_t best = -1;
+    int best_score = -1;
+    for (size_t i = 0; l && i < l->n; i++) {
+        const struct db_custom_blueprint *cb = l->v[i];
+        int score = 0;
+        if (!db_class_field(cb->flavor_name, inst->flavor.name, &score) ||
+            !db_class_field(cb->image_ref, inst->image_ref, &score) ||
+            !db_class_field(cb->project_id, inst->project_id, &score))
+            continue;
+        if (score > best_score || (score == best_score && cb->id < l->v[best]->id)) {
+            best = (ssize_t)i;
+            best_score = score;
+        }
+    }
+    return best;
+}
+
+struct db_custom_blueprint *db_custom_blueprint_for(struct db *db,
+                                                    const struct drv_instance *inst,
+                                                    struct err **err)
+{
+    autoptr(db_custom_blueprint_list) l = db_custom_blueprint_list(db, err);
+    if (!l)
+        return NULL;
+    ssize_t i = db_custom_blueprint_match(l, inst);
+    if (i < 0) {
+        err_set(err, ERR_NOT_FOUND, "no custom blueprint matches");
+        return NULL;
+    }
+    return steal_pointer(&l->v[i]); /* the list frees the NULL left */
+}

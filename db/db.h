@@ -42,6 +42,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
@@ -275,6 +276,20 @@ struct db_custom_blueprint *db_custom_blueprint_get(struct db *db, int64_t id,
                                                     struct err **err);
 /* Every custom blueprint, by id. */
 struct db_custom_blueprint_list *db_custom_blueprint_list(struct db *db, struct err **err);
+
+/* Which custom blueprint a request gets -- one rule for the API's
+ * previews, candidates and estimates and for real builds: the most
+ * specific blueprint whose class matches (every member it sets -- flavor
+ * name, image, project -- equals the request's; more members set is more
+ * specific), ties to the lowest id.  The index in `l`, or -1. */
+ssize_t db_custom_blueprint_match(const struct db_custom_blueprint_list *l,
+                                  const struct drv_instance *inst);
+/* The same against the stored blueprints: a copy of the one that
+ * matches, or NULL with ERR_NOT_FOUND when none does (other errors: the
+ * database could not be read). */
+struct db_custom_blueprint *db_custom_blueprint_for(struct db *db,
+                                                    const struct drv_instance *inst,
+                                                    struct err **err);
 
 /* ------------------------------------------------------------------ */
 /* Usage samples: what the predictor learns from                       */
@@ -561,6 +576,34 @@ struct db_setting_list *db_settings_list(struct db *db, const char *section, str
  * cfg_set().  A stored value the config now refuses is logged and skipped.
  * Returns the number applied, or -1. */
 int db_settings_apply(struct db *db, struct cfg *cfg, struct err **err);
+
+/* ------------------------------------------------------------------ */
+/* Fleet history: what the predictor learnt, across restarts           */
+/* ------------------------------------------------------------------ */
+
+struct drv_fleet;
+
+/* What was last saved or loaded, so the next save writes only the groups
+ * that changed since.  One per fleet; not thread-safe (one saver). */
+struct db_fleet_marks;
+struct db_fleet_marks *db_fleet_marks_new(void);
+void db_fleet_marks_free(struct db_fleet_marks *m);
+DEFINE_AUTOPTR(db_fleet_marks)
+
+/* Store the fleet's groups and calibration (drv_fleet_export), each with
+ * its layout version, in one transaction: with marks, only what changed
+ * since them (marks then move on); NULL: everything.  *written (may be
+ * NULL) gets the number of groups written.  Queued. */
+int db_fleet_save(struct db *db, struct drv_fleet *fleet, struct db_fleet_marks *marks,
+                  size_t *written, struct err **err);
+
+/* Merge the stored history into fleet (drv_fleet_import): the max_groups
+ * most recently updated groups and the calibration.  A record of another
+ * layout version is skipped with a log line (that group starts over).
+ * marks (may be NULL) learn what was loaded.  Returns the groups loaded,
+ * or -1. */
+int db_fleet_load(struct db *db, struct drv_fleet *fleet, size_t max_groups,
+                  struct db_fleet_marks *marks, struct err **err);
 
 /* ------------------------------------------------------------------ */
 /* Intents: a journal for multi-step operations                        */

@@ -46,6 +46,15 @@ void drv_control_params_from_cfg(const struct cfg *cfg, struct drv_control_param
     out->default_priority = (int32_t)cfg->engine_default_priority;
 }
 
+static int ctl_params_validate(const struct drv_control_params *p, struct err **err)
+{
+    if (p->step_s < 1 || p->bp_step_s < 1 || p->horizon_s < p->bp_step_s ||
+        p->horizon_s / p->bp_step_s > DRV_BLUEPRINT_MAX_STEPS)
+        return err_set(err, ERR_INVALID, "control loop: step %d s, blueprint %d s every %d s",
+                       p->step_s, p->horizon_s, p->bp_step_s);
+    return 0;
+}
+
 struct drv_control *drv_control_new(struct drv_sculpt *engine, struct drv_hv *hv,
                                     struct drv_fleet *fleet, const struct drv_predict_config *pc,
                                     const struct drv_cost_model *cm,
@@ -56,12 +65,8 @@ struct drv_control *drv_control_new(struct drv_sculpt *engine, struct drv_hv *hv
         err_set(err, ERR_INVALID, "control loop: engine, backend and fleet are required");
         return NULL;
     }
-    if (p->step_s < 1 || p->bp_step_s < 1 || p->horizon_s < p->bp_step_s ||
-        p->horizon_s / p->bp_step_s > DRV_BLUEPRINT_MAX_STEPS) {
-        err_set(err, ERR_INVALID, "control loop: step %d s, blueprint %d s every %d s", p->step_s,
-                p->horizon_s, p->bp_step_s);
+    if (ctl_params_validate(p, err) < 0)
         return NULL;
-    }
     struct drv_control *c = xzalloc(sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->run_lock, NULL);
@@ -75,6 +80,31 @@ struct drv_control *drv_control_new(struct drv_sculpt *engine, struct drv_hv *hv
     if (cb)
         c->cb = *cb;
     return c;
+}
+
+int drv_control_set_config(struct drv_control *c, const struct drv_predict_config *pc,
+                           const struct drv_cost_model *cm, const struct drv_control_params *p,
+                           struct err **err)
+{
+    if (p && ctl_params_validate(p, err) < 0)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    if (pc) {
+        c->pc = *pc;
+        for (size_t i = 0; i < c->nguests; i++)
+            drv_predictor_set_config(c->guests[i].pred, pc);
+    }
+    if (cm)
+        c->cm = *cm;
+    if (p) {
+        /* the thread reads its period under run_lock */
+        pthread_mutex_lock(&c->run_lock);
+        c->p = *p;
+        pthread_cond_broadcast(&c->run_cond);
+        pthread_mutex_unlock(&c->run_lock);
+    }
+    pthread_mutex_unlock(&c->lock);
+    return 0;
 }
 
 void drv_control_free(struct drv_control *c)
@@ -163,12 +193,13 @@ static void ctl_add(struct drv_control *c, const char *uuid, struct drv_predicto
 
 /* Predictor and first blueprint of a guest not held yet (lock held). */
 static int ctl_prepare(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
-                       struct drv_sculpt_guest_spec *spec, struct drv_predictor **pred,
-                       struct drv_blueprint **bp, struct err **err)
+                       bool counted, struct drv_sculpt_guest_spec *spec,
+                       struct drv_predictor **pred, struct drv_blueprint **bp, struct err **err)
 {
     struct drv_predict_request req;
     if (ctl_describe(c, inst, now_s, spec, &req, err) < 0)
         return -1;
+    req.counted = counted;
     if (ctl_find(c, spec->uuid))
         return err_set(err, ERR_CONFLICT, "guest `%s` is already held", spec->uuid);
     *pred = drv_predictor_new(c->fleet, &req, &c->pc, err);
@@ -185,16 +216,28 @@ static int ctl_prepare(struct drv_control *c, const struct drv_instance *inst, i
 int drv_control_admit(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
                       struct drv_shape *shape, struct drv_sculpt_refusal *why, struct err **err)
 {
+    return drv_control_admit_with(c, inst, NULL, now_s, shape, why, err);
+}
+
+int drv_control_admit_with(struct drv_control *c, const struct drv_instance *inst,
+                           const struct drv_blueprint *custom, int64_t now_s,
+                           struct drv_shape *shape, struct drv_sculpt_refusal *why,
+                           struct err **err)
+{
+    if (custom && drv_blueprint_validate(custom, err) < 0)
+        return -1;
     struct drv_sculpt_guest_spec spec;
     struct drv_predictor *pred;
     struct drv_blueprint *bp;
     pthread_mutex_lock(&c->lock);
-    int rc = ctl_prepare(c, inst, now_s, &spec, &pred, &bp, err);
+    int rc = ctl_prepare(c, inst, now_s, false, &spec, &pred, &bp, err);
     if (rc == 0) {
-        rc = drv_sculpt_place(c->engine, &spec, bp, now_s, shape, why, err);
+        rc = drv_sculpt_place(c->engine, &spec, custom ? custom : bp, now_s, shape, why, err);
         if (rc == 0) {
             ctl_add(c, spec.uuid, pred);
-            if (c->cb.blueprint)
+            if (custom)
+                c->guests[c->nguests - 1].custom = drv_blueprint_dup(custom);
+            else if (c->cb.blueprint)
                 c->cb.blueprint(spec.uuid, bp, c->cb.opaque);
         } else {
             drv_predictor_free(pred);
@@ -212,7 +255,7 @@ int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
     struct drv_predictor *pred;
     struct drv_blueprint *bp;
     pthread_mutex_lock(&c->lock);
-    int rc = ctl_prepare(c, inst, now_s, &spec, &pred, &bp, err);
+    int rc = ctl_prepare(c, inst, now_s, true, &spec, &pred, &bp, err);
     if (rc == 0) {
         rc = drv_sculpt_adopt(c->engine, &spec, bp, shape, now_s, err);
         if (rc == 0)
@@ -338,11 +381,12 @@ static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
     struct err *e = NULL;
     memset(&rep, 0, sizeof(rep));
     log_ctx_set_instance(ch->uuid);
+    int64_t token = c->cb.apply_begin ? c->cb.apply_begin(ch, c->cb.opaque) : 0;
     if (drv_hv_reshape(c->hv, ch->uuid, &ch->to, &rep, &e) == 0) {
         r->applied++;
         log_debug("%s: %s", drv_sculpt_change_kind_name(ch->kind), ch->why);
         if (c->cb.change)
-            c->cb.change(ch, &rep, NULL, c->cb.opaque);
+            c->cb.change(ch, token, &rep, NULL, c->cb.opaque);
         log_ctx_set_instance(NULL);
         return;
     }
@@ -362,7 +406,7 @@ static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
         log_err(LOG_LEVEL_ERROR, e2, "engine could not take back the shape in force");
     err_free(e2);
     if (c->cb.change)
-        c->cb.change(ch, NULL, e, c->cb.opaque);
+        c->cb.change(ch, token, NULL, e, c->cb.opaque);
     err_free(e);
     log_ctx_set_instance(NULL);
 }
@@ -427,15 +471,19 @@ static void *ctl_thread(void *arg)
         if (drv_control_step(c, clock_wall_ms() / 1000, NULL, &e) < 0)
             log_err(LOG_LEVEL_ERROR, e, "control step failed");
         err_free(e);
-        next += (int64_t)c->p.step_s * 1000000000LL;
-        int64_t now = clock_mono_ns();
-        if (next < now) /* a step longer than the period: do not pile up */
-            next = now;
-        /* wait on the monotonic clock (run_cond is set up with it) */
-        struct timespec ts = {.tv_sec = next / 1000000000LL, .tv_nsec = next % 1000000000LL};
+        int64_t last = next;
         pthread_mutex_lock(&c->run_lock);
-        while (!c->stopping && pthread_cond_timedwait(&c->run_cond, &c->run_lock, &ts) != ETIMEDOUT)
-            ;
+        /* the period may change while we wait (drv_control_set_config) */
+        while (!c->stopping) {
+            next = last + (int64_t)c->p.step_s * 1000000000LL;
+            int64_t now = clock_mono_ns();
+            if (next < now) /* a step longer than the period: do not pile up */
+                next = now;
+            /* wait on the monotonic clock (run_cond is set up with it) */
+            struct timespec ts = {.tv_sec = next / 1000000000LL, .tv_nsec = next % 1000000000LL};
+            if (pthread_cond_timedwait(&c->run_cond, &c->run_lock, &ts) == ETIMEDOUT)
+                break;
+        }
     }
     pthread_mutex_unlock(&c->run_lock);
     return NULL;

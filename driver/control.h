@@ -67,10 +67,14 @@ struct drv_control_callbacks {
     void (*sample)(const struct drv_hv_sample *s, void *opaque);
     /* a guest's blueprint was revised (or first made) */
     void (*blueprint)(const char *uuid, const struct drv_blueprint *bp, void *opaque);
+    /* a shape change is about to go through the backend (the caller
+     * journals it); what it returns comes back to `change` as `token` */
+    int64_t (*apply_begin)(const struct drv_sculpt_change *c, void *opaque);
     /* a shape change: applied (err NULL, report filled) or refused by the
      * backend (err set; the engine now holds the shape read back) */
-    void (*change)(const struct drv_sculpt_change *c, const struct drv_hv_reshape_report *report,
-                   const struct err *err, void *opaque);
+    void (*change)(const struct drv_sculpt_change *c, int64_t token,
+                   const struct drv_hv_reshape_report *report, const struct err *err,
+                   void *opaque);
     /* the end of a step */
     void (*step)(const struct drv_control_report *r, void *opaque);
     void *opaque;
@@ -85,6 +89,16 @@ struct drv_control *drv_control_new(struct drv_sculpt *engine, struct drv_hv *hv
                                     const struct drv_cost_model *cm,
                                     const struct drv_control_params *p,
                                     const struct drv_control_callbacks *cb, struct err **err);
+/* Settings changed at run time (any of the three may be NULL: kept):
+ * prediction settings for new guests and, as drv_predictor_set_config()
+ * allows, for the predictors held; prices for every blueprint from now
+ * on; the loop's period (the wait under way is re-timed), blueprint
+ * horizon and step, default priority.  ERR_INVALID on bad parameters,
+ * nothing changed. */
+int drv_control_set_config(struct drv_control *c, const struct drv_predict_config *pc,
+                           const struct drv_cost_model *cm, const struct drv_control_params *p,
+                           struct err **err);
+
 /* Stops the loop's thread if it runs, then frees; accepts NULL. */
 void drv_control_free(struct drv_control *c);
 DEFINE_AUTOPTR(drv_control)
@@ -102,9 +116,22 @@ struct drv_host *drv_control_host(struct drv_hv *hv, const struct cfg *cfg, stru
 int drv_control_admit(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
                       struct drv_shape *shape, struct drv_sculpt_refusal *why, struct err **err);
 
+/* The same for a request an operator wrote a blueprint for (a custom
+ * blueprint of its class, starting now; copied): the engine admits and
+ * follows it, as after drv_control_override(), until its horizon ends,
+ * then the predictor's, which learns from the guest meanwhile.  The
+ * blueprint callback is not called for it (the caller knows where it
+ * came from).  custom NULL: drv_control_admit(). */
+int drv_control_admit_with(struct drv_control *c, const struct drv_instance *inst,
+                           const struct drv_blueprint *custom, int64_t now_s,
+                           struct drv_shape *shape, struct drv_sculpt_refusal *why,
+                           struct err **err);
+
 /* A guest that already runs with `shape` (start-up reconciliation, a
  * restart of sculpt-compute): held as it is, its predictor starting from
- * the fleet.  ERR_CONFLICT, ERR_INVALID. */
+ * the fleet -- which counted it among its groups' guests when it was
+ * admitted (a persisted fleet remembers), so it is not counted again.
+ * ERR_CONFLICT, ERR_INVALID. */
 int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
                       const struct drv_shape *shape, int64_t now_s, struct err **err);
 

@@ -108,8 +108,7 @@ struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
     p->ceiling = req->ceiling;
     p->mask = mask;
     p->nactive = (int)nactive;
-    for (int d = 0; d < PR_DECAY_DAYS; d++)
-        p->day_decay[d] = (float)exp2(-d * 86400.0 / pc->season_half_life_s);
+    drv_predict_day_decay(p);
     p->boot_s = req->boot_s;
     p->last_t = INT64_MIN;
     p->pend_t = INT64_MIN;
@@ -135,8 +134,8 @@ struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
         pthread_mutex_lock(&fleet->lock);
         for (uint32_t i = 0; i < p->ngroups; i++) {
             struct drv_pr_group *g = drv_fleet_group_cached_locked(
-                fleet, p->groups[i], true, req->boot_s, &p->gidx[i], &p->gid[i]);
-            if (g)
+                fleet, p->groups[i], !req->counted, req->boot_s, &p->gidx[i], &p->gid[i]);
+            if (g && !req->counted)
                 g->rec.guests += 1;
         }
         pthread_mutex_unlock(&fleet->lock);

@@ -90,6 +90,11 @@ struct drv_predict_request {
     struct drv_res ceiling;       /* the flavor's size per dimension; 0 = unbounded */
     int64_t boot_s;               /* when the guest started, Unix s (or trace time) */
     uint32_t resources;           /* bitmask of dimensions to predict (1u << kind); 0 = all */
+    bool counted;                 /* already counted in its fleet groups -- a what-if (a
+                                   * preview, an estimate) or a guest adopted after a
+                                   * restart that a persisted fleet remembers: the
+                                   * predictor reads the groups but neither creates them
+                                   * nor counts itself as one more guest */
 };
 
 /* A flavor name for a guest known only by its size (a trace replay):
@@ -111,6 +116,10 @@ struct drv_fleet;
 struct drv_fleet *drv_fleet_new(const struct drv_predict_config *pc);
 void drv_fleet_free(struct drv_fleet *f);
 DEFINE_AUTOPTR(drv_fleet)
+
+/* New [predict] settings for a running fleet (its memory and bound);
+ * thread-safe. */
+void drv_fleet_set_config(struct drv_fleet *f, const struct drv_predict_config *pc);
 
 /* Groups held now. */
 size_t drv_fleet_groups(struct drv_fleet *f);
@@ -184,6 +193,11 @@ struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
                                         struct err **err);
 void drv_predictor_free(struct drv_predictor *p);
 DEFINE_AUTOPTR(drv_predictor)
+
+/* New settings for a running predictor, used from the next observe() or
+ * blueprint() on: every one but season_bin_s, which sizes its seasonal
+ * profile and applies to predictors made from then on. */
+void drv_predictor_set_config(struct drv_predictor *p, const struct drv_predict_config *pc);
 
 /* The flavor changed (resize): new ceiling, history kept. */
 void drv_predictor_set_ceiling(struct drv_predictor *p, struct drv_res ceiling);

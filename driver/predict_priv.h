@@ -160,6 +160,9 @@ struct drv_predictor {
                                           * same allocation */
 };
 
+/* Fill p->day_decay from p->pc.season_half_life_s (predict_config.c). */
+void drv_predict_day_decay(struct drv_predictor *p);
+
 /* ---- fleet ------------------------------------------------------------- */
 
 struct drv_pr_group {

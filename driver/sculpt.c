@@ -138,6 +138,30 @@ struct drv_sculpt *drv_sculpt_new(const struct drv_host *host, const struct drv_
     return e;
 }
 
+int drv_sculpt_set_params(struct drv_sculpt *e, const struct drv_sculpt_params *p,
+                          struct err **err)
+{
+    if (sculpt_params_validate(p, err) < 0)
+        return -1;
+    pthread_mutex_lock(&e->lock);
+    int32_t records_max = e->p.records_max; /* the ring is sized once */
+    e->p = *p;
+    e->p.records_max = records_max;
+    e->z = sculpt_normal_quantile(1 - p->host_violation_rate);
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        e->crit[k] = drv_cost_critical_quantile(&p->cost, (enum drv_res_kind)k);
+    e->version++; /* admission's sums weigh guests at the new quantiles */
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
+void drv_sculpt_get_params(struct drv_sculpt *e, struct drv_sculpt_params *out)
+{
+    pthread_mutex_lock(&e->lock);
+    *out = e->p;
+    pthread_mutex_unlock(&e->lock);
+}
+
 void drv_sculpt_free(struct drv_sculpt *e)
 {
     if (!e)

@@ -131,6 +131,16 @@ struct drv_sculpt *drv_sculpt_new(const struct drv_host *host, const struct drv_
 void drv_sculpt_free(struct drv_sculpt *e);
 DEFINE_AUTOPTR(drv_sculpt)
 
+/* New tunables for a running engine (a run-time change of [engine] or
+ * [cost]): validated as drv_sculpt_new() does, then used from the next
+ * decision on; shapes in force stay until the next step revises them.
+ * records_max keeps its value from drv_sculpt_new() (the ring is sized
+ * once).  -1 with ERR_INVALID, the engine unchanged. */
+int drv_sculpt_set_params(struct drv_sculpt *e, const struct drv_sculpt_params *p,
+                          struct err **err);
+/* The tunables in force. */
+void drv_sculpt_get_params(struct drv_sculpt *e, struct drv_sculpt_params *out);
+
 /* The host the engine works on (owned by the engine, immutable). */
 const struct drv_host *drv_sculpt_host(const struct drv_sculpt *e);
 

@@ -9,6 +9,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "db/db.h"
 #include "driver/hypervisor.h"
 #include "driver/presculpt_pool.h"
@@ -49,6 +50,11 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     c->placement = d->placement;
     c->images = d->images;
     c->started_s = time(NULL);
+    c->rpc_seconds = metrics_histogram(
+        "sculpt_rpc_duration_seconds",
+        "Compute RPC requests from Nova, by method and outcome (ok or the error code), from "
+        "delivery to reply",
+        "method,outcome", metrics_latency_buckets, METRICS_LATENCY_NBUCKETS);
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -81,11 +87,6 @@ const char *os_compute_host(const struct os_compute *c)
     return c->host;
 }
 
-void os_compute_config_changed(struct os_compute *c, const struct cfg *cfg)
-{
-    os_compute_pools_config(c, cfg);
-}
-
 void os_compute_cancel(struct os_compute *c)
 {
     pthread_mutex_lock(&c->lock);
@@ -94,11 +95,37 @@ void os_compute_cancel(struct os_compute *c)
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Requests in the event log (source "rpc"): all but successful queries. */
+int os_compute_set_config(struct os_compute *c, const struct cfg *cfg, struct err **err)
+{
+    struct drv_predict_config pc;
+    struct drv_cost_model cm;
+    struct drv_control_params cp;
+    drv_predict_config_from_cfg(cfg, &pc);
+    drv_cost_model_from_cfg(cfg, &cm);
+    drv_control_params_from_cfg(cfg, &cp);
+    os_compute_pools_config(c, cfg);
+    return drv_control_set_config(c->control, &pc, &cm, &cp, err);
+}
+
+/* The method's name as the table spells it, "unknown" for one it does not
+ * have: label values stay a bounded set whatever arrives. */
+static const char *compute_method_label(const char *method)
+{
+    for (size_t i = 0; method && i < os_compute_rpc_table_len; i++)
+        if (strcmp(os_compute_rpc_table[i].name, method) == 0)
+            return os_compute_rpc_table[i].name;
+    return "unknown";
+}
+
+/* Every request's latency into sculpt_rpc_duration_seconds, and requests
+ * in the event log (source "rpc"): all but successful queries. */
 static void compute_rpc_done(void *opaque, const struct os_msg *m, unsigned flags, int rc,
                              const struct err *e, double ms)
 {
     struct os_compute *c = opaque;
+    metrics_observe(c->rpc_seconds, ms / 1000.0,
+                    METRICS_LABELS(compute_method_label(m->method),
+                                   rc == 0 ? "ok" : err_code_name(err_code_of(e))));
     if (!c->db || (rc == 0 && (flags & OS_RPC_READ)))
         return;
     const char *uuid = ovo_get_str(json_object_get(m->args, "instance"), "uuid");

@@ -61,12 +61,14 @@ void os_compute_stop(struct os_compute *c);
 void os_compute_free(struct os_compute *c);
 DEFINE_AUTOPTR(os_compute)
 
+/* Settings changed at run time (PUT /v1/config/..., SIGHUP) for what it
+ * owns: the control loop (prediction settings, prices, period, blueprint
+ * horizon and step) and the pool manager ([presculpt]).  Any thread.
+ * ERR_INVALID: the control loop kept its settings (the pools took theirs). */
+int os_compute_set_config(struct os_compute *c, const struct cfg *cfg, struct err **err);
+
 /* The host and node names in use. */
 const char *os_compute_host(const struct os_compute *c);
 
-/* A new configuration was published at run time (PUT /v1/config/...):
- * the components that copied settings at start take the new ones
- * ([presculpt] for the pool manager).  Any thread. */
-void os_compute_config_changed(struct os_compute *c, const struct cfg *cfg);
 
 #endif

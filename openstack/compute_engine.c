@@ -2,6 +2,7 @@
  * (driver/control.h) turns a request into a blueprint, the engine admits
  * and places it, and the loop reshapes it every step; what runs here and
  * what the loop does is recorded in the database. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,56 @@
 
 LOG_INIT("openstack.compute_engine");
 
+/* The operator's custom blueprint for the request's class, starting now
+ * (db_custom_blueprint_for: the rule the API's previews follow), or NULL.
+ * A database that cannot say is logged: the predictor answers instead. */
+static struct db_custom_blueprint *engine_custom_blueprint(struct os_compute *c,
+                                                           const struct drv_instance *inst,
+                                                           int64_t now)
+{
+    if (!c->db)
+        return NULL;
+    autoerr struct err *e = NULL;
+    struct db_custom_blueprint *cb = db_custom_blueprint_for(c->db, inst, &e);
+    if (!cb) {
+        if (err_code_of(e) != ERR_NOT_FOUND)
+            log_err(LOG_LEVEL_WARN, e, "custom blueprints not read: the predictor's blueprint "
+                                       "is used");
+        return NULL;
+    }
+    cb->bp->start_s = now;
+    snprintf(cb->bp->model, sizeof(cb->bp->model), "custom:%s", cb->name);
+    return cb;
+}
+
+/* The band the engine allocates of a revision's blueprint, per resource:
+ * the critical quantile of the prices in force (they may have changed
+ * since the start). */
+static void engine_bands(struct os_compute *c, struct db_blueprint_rev *rev)
+{
+    struct drv_cost_model cm;
+    autocfg cur = cfg_acquire();
+    drv_cost_model_from_cfg(cur ? cur : c->cfg, &cm);
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        rev->band[k] = drv_cost_critical_quantile(&cm, (enum drv_res_kind)k);
+}
+
+/* The custom blueprint as the instance's first revision. */
+static void engine_record_custom(struct os_compute *c, const char *uuid,
+                                 const struct db_custom_blueprint *cb)
+{
+    if (!c->db)
+        return;
+    autofree char *reason = xasprintf("custom blueprint `%s` (id %lld)", cb->name,
+                                      (long long)cb->id);
+    struct db_blueprint_rev rev = {.reason = reason, .bp = cb->bp};
+    snprintf(rev.instance_uuid, sizeof(rev.instance_uuid), "%s", uuid);
+    engine_bands(c, &rev);
+    autoerr struct err *e = NULL;
+    if (db_blueprint_add(c->db, &rev, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "blueprint of %s not recorded", uuid);
+}
+
 int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_shape *shape,
                             struct err **err)
 {
@@ -37,10 +88,15 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
     drv_control_forget(c->control, inst->uuid, NULL);
     struct drv_sculpt_refusal why;
     memset(&why, 0, sizeof(why));
-    if (drv_control_admit(c->control, inst, now, shape, &why, err) < 0)
+    autoptr(db_custom_blueprint) custom = engine_custom_blueprint(c, inst, now);
+    if (drv_control_admit_with(c->control, inst, custom ? custom->bp : NULL, now, shape, &why,
+                               err) < 0)
         return -1;
+    if (custom)
+        engine_record_custom(c, inst->uuid, custom);
     char res[160];
-    log_info("admitted and placed: %s", drv_res_format(shape->res, res, sizeof(res)));
+    log_info("admitted and placed: %s (%s)", drv_res_format(shape->res, res, sizeof(res)),
+             custom ? custom->bp->model : "the predictor's blueprint");
     inst->shape = *shape;
     os_compute_record_instance(c, i);
     return 0;
@@ -99,6 +155,26 @@ void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const s
         db_intent_finish(c->db, id, ok ? DB_INTENT_DONE : DB_INTENT_ROLLED_BACK,
                          why ? why->msg : NULL, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "intent not closed");
+}
+
+void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid)
+{
+    /* Tests only: SCULPT_TEST_PAUSE_INTENT=OP[:SECONDS] holds the first
+     * intent of OP ("spawn", "reshape") open for SECONDS (default 120),
+     * after the hypervisor did its part, so a test can kill -9 the
+     * process there.  Unset (always, outside tests): nothing. */
+    static atomic_bool used;
+    const char *want = getenv("SCULPT_TEST_PAUSE_INTENT");
+    if (!want || id <= 0)
+        return;
+    size_t n = strcspn(want, ":");
+    if (strlen(op) != n || strncmp(want, op, n) != 0 || atomic_exchange(&used, true))
+        return;
+    long secs = want[n] == ':' ? strtol(want + n + 1, NULL, 10) : 120;
+    log_warn("SCULPT_TEST_PAUSE_INTENT: holding the %s intent %lld of %s open for %ld s", op,
+             (long long)id, uuid, secs);
+    clock_sleep_ms(secs * 1000);
+    log_warn("SCULPT_TEST_PAUSE_INTENT: the %s intent %lld goes on", op, (long long)id);
 }
 
 void os_compute_record_instance(struct os_compute *c, const struct os_inst *i)
@@ -162,19 +238,37 @@ static void ctl_blueprint(const char *uuid, const struct drv_blueprint *bp, void
     char reason[] = "predictor";
     struct db_blueprint_rev rev = {.reason = reason, .bp = (struct drv_blueprint *)bp};
     snprintf(rev.instance_uuid, sizeof(rev.instance_uuid), "%s", uuid);
-    struct drv_cost_model cm;
-    drv_cost_model_from_cfg(c->cfg, &cm);
-    for (int k = 0; k < DRV_RES_LAST; k++)
-        rev.band[k] = drv_cost_critical_quantile(&cm, (enum drv_res_kind)k);
+    engine_bands(c, &rev);
     autoerr struct err *e = NULL;
     if (db_blueprint_add(c->db, &rev, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "blueprint of %s not recorded", uuid);
 }
 
-static void ctl_change(const struct drv_sculpt_change *ch, const struct drv_hv_reshape_report *rep,
-                       const struct err *failure, void *opaque)
+/* The reshape's intent, before the backend changes anything: a crash
+ * half-way is completed or rolled back at the next start. */
+static int64_t ctl_apply_begin(const struct drv_sculpt_change *ch, void *opaque)
 {
     struct os_compute *c = opaque;
+    if (!c->db)
+        return 0;
+    struct db_intent in = {
+        .op = DB_OP_RESHAPE, .has_from = true, .from = ch->from, .has_to = true, .to = ch->to};
+    snprintf(in.instance_uuid, sizeof(in.instance_uuid), "%s", ch->uuid);
+    autoerr struct err *e = NULL;
+    int64_t id = db_intent_begin(c->db, &in, &e);
+    if (id < 0) {
+        log_err(LOG_LEVEL_WARN, e, "reshape intent not recorded: going on without it");
+        return 0;
+    }
+    return id;
+}
+
+static void ctl_change(const struct drv_sculpt_change *ch, int64_t intent,
+                       const struct drv_hv_reshape_report *rep, const struct err *failure,
+                       void *opaque)
+{
+    struct os_compute *c = opaque;
+    os_compute_intent_test_pause("reshape", intent, ch->uuid);
     char res[160];
     if (failure)
         log_warn("reshape of %s refused by the backend: %s", ch->uuid, failure->msg);
@@ -194,11 +288,19 @@ static void ctl_change(const struct drv_sculpt_change *ch, const struct drv_hv_r
         .duration_ms = rep ? (double)rep->total_ns / 1e6 : 0,
         .ok = failure == NULL,
         .error = failure ? failure->msg : NULL,
+        .intent_id = intent,
+        .knobs = rep ? rep->changed : 0,
+        .hv_calls = rep ? rep->calls : 0,
     };
     snprintf(r.instance_uuid, sizeof(r.instance_uuid), "%s", ch->uuid);
     autoerr struct err *e = NULL;
     if (db_reshape_add(c->db, &r, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "reshape of %s not recorded", ch->uuid);
+    /* a refused reshape leaves the shape read back in force: rolled back */
+    if (intent > 0 &&
+        db_intent_finish(c->db, intent, failure ? DB_INTENT_ROLLED_BACK : DB_INTENT_DONE,
+                         failure ? failure->msg : NULL, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "reshape intent not closed");
 }
 
 static void ctl_step(const struct drv_control_report *rep, void *opaque)
@@ -235,6 +337,7 @@ void os_compute_control_callbacks(struct os_compute *c, struct drv_control_callb
     memset(cb, 0, sizeof(*cb));
     cb->sample = ctl_sample;
     cb->blueprint = ctl_blueprint;
+    cb->apply_begin = ctl_apply_begin;
     cb->change = ctl_change;
     cb->step = ctl_step;
     cb->opaque = c;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "api/server.h"
 #include "common/config.h"
@@ -61,20 +62,56 @@ static struct daemon_state state = {
     .cond = PTHREAD_COND_INITIALIZER,
 };
 
-/* A configuration published at run time (PUT /v1/config/..., SIGHUP):
- * the compute manager hands it to the components that copied settings. */
+/* The components settings changed at run time reach, while they live:
+ * set by daemon_run as it creates them, cleared before it frees them. */
+struct daemon_live {
+    pthread_mutex_t lock; /* also serialises applying (API threads, SIGHUP) */
+    struct db *db;
+    struct drv_sculpt *engine;
+    struct drv_fleet *fleet;
+    struct os_compute *compute;
+};
+
+static struct daemon_live live = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* Hand a newly published config to the components that copied settings
+ * at start: the engine ([engine], [cost]), the fleet ([predict]) and the
+ * control loop with its predictors ([predict], [sculpt], [cost], [engine]
+ * step_interval).  Connection settings apply at the next restart. */
+static void daemon_apply(const struct cfg *cfg)
+{
+    autoerr struct err *e = NULL;
+    pthread_mutex_lock(&live.lock);
+    if (live.engine) {
+        struct drv_sculpt_params sp;
+        drv_sculpt_params_from_cfg(cfg, &sp);
+        if (drv_sculpt_set_params(live.engine, &sp, &e) < 0)
+            log_err(LOG_LEVEL_ERROR, e, "the engine keeps its settings");
+        err_clear(&e);
+    }
+    if (live.fleet) {
+        struct drv_predict_config pc;
+        drv_predict_config_from_cfg(cfg, &pc);
+        drv_fleet_set_config(live.fleet, &pc);
+    }
+    if (live.compute && os_compute_set_config(live.compute, cfg, &e) < 0)
+        log_err(LOG_LEVEL_ERROR, e, "the control loop keeps its settings");
+    pthread_mutex_unlock(&live.lock);
+}
+
+/* api_deps.config_changed: a PUT /v1/config/... was persisted and published. */
 static void daemon_config_changed(void *ctx, const struct cfg *cfg)
 {
     (void)ctx;
-    pthread_mutex_lock(&state.lock);
-    if (state.compute)
-        os_compute_config_changed(state.compute, cfg);
-    pthread_mutex_unlock(&state.lock);
+    daemon_apply(cfg);
+    log_info("settings changed through the API apply to the engine, the predictor and the "
+             "control loop");
 }
 
-/* SIGHUP: load the file again and publish it.  Log settings apply at
- * once; the API reads the published config per request; components that
- * copied settings at start keep them until a restart (said in the log). */
+/* SIGHUP: load the file again, with the settings changed at run time over
+ * it (they are kept in the database and win, as at start), publish it
+ * and hand it to the running components.  Log settings apply at once;
+ * connection settings at the next restart. */
 static void daemon_reload(void)
 {
     autoerr struct err *e = NULL;
@@ -83,14 +120,46 @@ static void daemon_reload(void)
         log_err(LOG_LEVEL_ERROR, e, "reload refused, keeping the running configuration");
         return;
     }
+    pthread_mutex_lock(&live.lock);
+    int n = live.db ? db_settings_apply(live.db, cfg, &e) : 0;
+    pthread_mutex_unlock(&live.lock);
+    if (n < 0) {
+        log_err(LOG_LEVEL_ERROR, e, "reload refused: the settings changed at run time cannot be "
+                                    "read, keeping the running configuration");
+        return;
+    }
     enum log_level level = LOG_LEVEL_INFO;
     log_level_parse(cfg->log_level, &level);
     log_min_level = level;
     cfg_publish(cfg);
-    daemon_config_changed(NULL, cfg);
-    log_info("configuration reloaded from %s (log level %s; connection settings apply at the "
-             "next restart)",
-             state.config_path, log_level_name(level));
+    daemon_apply(cfg);
+    log_info("configuration reloaded from %s with %d setting(s) changed at run time (log level "
+             "%s; connection settings apply at the next restart)",
+             state.config_path, n, log_level_name(level));
+}
+
+static void daemon_live_set(struct db *db, struct drv_sculpt *engine, struct drv_fleet *fleet,
+                            struct os_compute *compute)
+{
+    pthread_mutex_lock(&live.lock);
+    live.db = db;
+    live.engine = engine;
+    live.fleet = fleet;
+    live.compute = compute;
+    pthread_mutex_unlock(&live.lock);
+}
+
+/* Save what the fleet learnt since the last save (queued: the database
+ * writer takes it). */
+static void daemon_fleet_save(struct db *db, struct drv_fleet *fleet,
+                              struct db_fleet_marks *marks)
+{
+    autoerr struct err *e = NULL;
+    size_t n = 0;
+    if (db_fleet_save(db, fleet, marks, &n, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "fleet history not saved, tried again later");
+    else if (n)
+        log_debug("fleet history: %zu group(s) saved", n);
 }
 
 static void *daemon_signals(void *arg)
@@ -142,6 +211,7 @@ static int daemon_run(struct cfg *cfg)
     struct os_messaging *msg = NULL;
     struct os_compute *compute = NULL;
     struct api_server *api = NULL;
+    struct db_fleet_marks *fleet_marks = NULL;
 
     if (mkdir(cfg->state_path, 0755) < 0 && errno != EEXIST) {
         err_set_errno(&err, errno, "create state_path `%s`", cfg->state_path);
@@ -187,11 +257,19 @@ static int daemon_run(struct cfg *cfg)
     struct drv_predict_config pc;
     drv_predict_config_from_cfg(cfg, &pc);
     fleet = drv_fleet_new(&pc);
+    if (db) {
+        /* what earlier runs learnt; without it the predictor starts cold */
+        fleet_marks = db_fleet_marks_new();
+        autoerr struct err *e = NULL;
+        if (db_fleet_load(db, fleet, (size_t)cfg->predict_fleet_max_groups, fleet_marks, &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "fleet history not loaded: the predictor starts cold");
+    }
     struct drv_sculpt_params params;
     drv_sculpt_params_from_cfg(cfg, &params);
     engine = drv_sculpt_new(host, &params, &err);
     if (!engine)
         goto out;
+    daemon_live_set(db, engine, fleet, NULL);
 
     if (cfg->ks_auth_url[0]) {
         struct os_keystone_creds creds;
@@ -228,8 +306,13 @@ static int daemon_run(struct cfg *cfg)
     if (!msg || os_messaging_start(msg, &err) < 0)
         goto out;
 
-    struct api_deps adeps = {.engine = engine, .db = db, .keystone = ks,
-                             .config_changed = daemon_config_changed};
+    struct api_deps adeps = {
+        .engine = engine,
+        .fleet = fleet,
+        .db = db,
+        .keystone = ks,
+        .config_changed = daemon_config_changed,
+    };
     api = api_server_start(&adeps, cfg, &err);
     if (!api)
         goto out;
@@ -249,6 +332,13 @@ static int daemon_run(struct cfg *cfg)
     compute = os_compute_new(&deps, &err);
     if (!compute)
         goto out;
+    daemon_live_set(db, engine, fleet, compute);
+    {
+        /* a change made through the API while the compute was created */
+        autocfg cur = cfg_acquire();
+        if (cur && cur != cfg)
+            daemon_apply(cur);
+    }
     pthread_mutex_lock(&state.lock);
     state.compute = compute;
     bool stop = state.stop;
@@ -258,8 +348,22 @@ static int daemon_run(struct cfg *cfg)
 
     log_info("sculpt-compute running as host `%s`", os_compute_host(compute));
     pthread_mutex_lock(&state.lock);
-    while (!state.stop)
-        pthread_cond_wait(&state.cond, &state.lock);
+    while (!state.stop) {
+        if (!db) {
+            pthread_cond_wait(&state.cond, &state.lock);
+            continue;
+        }
+        autocfg cur = cfg_acquire();
+        int64_t period_s = cur ? cur->predict_fleet_save_interval_s : 300;
+        struct timespec dl;
+        clock_gettime(CLOCK_REALTIME, &dl);
+        dl.tv_sec += period_s;
+        if (pthread_cond_timedwait(&state.cond, &state.lock, &dl) == ETIMEDOUT) {
+            pthread_mutex_unlock(&state.lock);
+            daemon_fleet_save(db, fleet, fleet_marks);
+            pthread_mutex_lock(&state.lock);
+        }
+    }
     pthread_mutex_unlock(&state.lock);
     rc = 0;
 
@@ -273,11 +377,16 @@ out:
     pthread_mutex_lock(&state.lock);
     state.compute = NULL;
     pthread_mutex_unlock(&state.lock);
+    daemon_live_set(NULL, NULL, NULL, NULL);
     os_compute_stop(compute);
     api_server_stop(api);
     os_messaging_stop(msg);
     os_compute_free(compute);
     os_messaging_free(msg);
+    /* the control loop has stopped: the fleet learns nothing more */
+    if (db && fleet && fleet_marks)
+        daemon_fleet_save(db, fleet, fleet_marks);
+    db_fleet_marks_free(fleet_marks);
     db_close(db);
     os_image_cache_free(images);
     os_glance_free(glance);

@@ -14,6 +14,7 @@
 #include "openstack/rpc_server.h"
 
 struct drv_pool_mgr;
+struct metrics_family;
 
 /* Zed's SERVICE_VERSION: RPC 6.1 and every feature flag up to it
  * (protocol.md 4.1).  Lower than 61 would stop the control plane. */
@@ -50,6 +51,7 @@ struct os_compute {
     struct os_placement *placement;
     struct os_image_cache *images;
     int64_t started_s;
+    struct metrics_family *rpc_seconds; /* sculpt_rpc_duration_seconds */
 
     pthread_mutex_t lock;           /* everything below */
     pthread_cond_t cond;            /* stop/cancel wake-ups */
@@ -128,6 +130,9 @@ int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_in
                                 const struct drv_shape *to);
 void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step);
 void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const struct err *e);
+/* Tests only: hold an open intent of `op` when SCULPT_TEST_PAUSE_INTENT
+ * asks for it (compute_engine.c); nothing otherwise. */
+void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid);
 /* The instance row as it is now (states, shape, domain). */
 void os_compute_record_instance(struct os_compute *c, const struct os_inst *i);
 /* The states Nova sees, after an operation. */

@@ -19,11 +19,13 @@
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 #define UUID_B "7f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
+#define UUID_C "8f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5d"
 
 struct seen {
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    int samples, blueprints, applied, failed, steps;
+    int samples, blueprints, applied, failed, steps, begun;
+    int64_t last_token;
     char last_failed[DRV_UUID_LEN + 1];
 };
 
@@ -40,10 +42,22 @@ static void on_blueprint(const char *uuid, const struct drv_blueprint *bp, void 
     ((struct seen *)opaque)->blueprints++;
 }
 
-static void on_change(const struct drv_sculpt_change *c, const struct drv_hv_reshape_report *rep,
-                      const struct err *err, void *opaque)
+/* The journal's side: each change gets a token before the backend sees
+ * it, and `change` gets the same one back. */
+static int64_t on_apply_begin(const struct drv_sculpt_change *c, void *opaque)
+{
+    (void)c;
+    struct seen *s = opaque;
+    s->last_token = 1000 + ++s->begun;
+    return s->last_token;
+}
+
+static void on_change(const struct drv_sculpt_change *c, int64_t token,
+                      const struct drv_hv_reshape_report *rep, const struct err *err,
+                      void *opaque)
 {
     struct seen *s = opaque;
+    assert_int_equal(token, s->last_token);
     if (err) {
         assert_null(rep);
         s->failed++;
@@ -100,7 +114,14 @@ static int rig_setup(void **state)
     drv_control_params_from_cfg(r->cfg, &cp);
     pthread_mutex_init(&r->seen.lock, NULL);
     pthread_cond_init(&r->seen.cond, NULL);
-    struct drv_control_callbacks cb = {on_sample, on_blueprint, on_change, on_step, &r->seen};
+    struct drv_control_callbacks cb = {
+        .sample = on_sample,
+        .blueprint = on_blueprint,
+        .apply_begin = on_apply_begin,
+        .change = on_change,
+        .step = on_step,
+        .opaque = &r->seen,
+    };
     r->ctl = drv_control_new(r->engine, r->hv, r->fleet, &pc, &cm, &cp, &cb, &err);
     assert_non_null(r->ctl);
     *state = r;
@@ -215,6 +236,7 @@ static void test_loop_reshapes_toward_use(void **state)
     }
     assert_int_equal(r->seen.samples, 180);
     assert_int_equal(r->seen.applied, changes);
+    assert_int_equal(r->seen.begun, changes);
     assert_true(changes > 0);
     /* the idle guest gave back CPU and memory, never below what it uses */
     double a = held(r, UUID_A, DRV_RES_VCPU), m = held(r, UUID_A, DRV_RES_MEM_MIB);
@@ -359,6 +381,120 @@ static void test_thread(void **state)
     assert_int_equal(r->seen.steps, 1);
 }
 
+/* The admission record names the band the engine allocates. */
+static bool admit_record_says(struct rig *r, const char *uuid, const char *text)
+{
+    struct drv_sculpt_record rec[8];
+    size_t n = drv_sculpt_records(r->engine, uuid, rec, 8);
+    for (size_t i = 0; i < n; i++)
+        if (rec[i].decision == DRV_SCULPT_DEC_ADMIT)
+            return strstr(rec[i].text, text) != NULL;
+    fail_msg("no admission record for %s", uuid);
+    return false;
+}
+
+/* Settings changed at run time reach the engine, the loop and its
+ * predictors without a restart. */
+static void test_set_config(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    admit_and_spawn(r, UUID_A, 2, 2048);
+    assert_true(admit_record_says(r, UUID_A, "band p99")); /* 1 - target_violation_rate */
+    for (int i = 0; i < 30; i++) {
+        demand(r, UUID_A, 0.5, 800);
+        run_step(r);
+    }
+    /* one guest of the class is not enough history for a cold start: the
+     * next one gets its flavor, with no confidence */
+    admit_and_spawn(r, UUID_C, 2, 2048);
+    autoptr(drv_blueprint) bp_c = drv_control_blueprint(r->ctl, UUID_C, &err);
+    assert_true(bp_c->confidence == 0);
+
+    /* a violation now costs what the allocation does (the critical ratio
+     * v / (v + p) is one half); one guest of a class is history enough;
+     * a step every second */
+    autocfg next = cfg_dup(r->cfg);
+    assert_int_equal(cfg_set(next, "cost", "violation_factor", "1", &err), 0);
+    assert_int_equal(cfg_set(next, "predict", "fleet_min_guests", "1", &err), 0);
+    assert_int_equal(cfg_set(next, "engine", "step_interval", "1", &err), 0);
+    struct drv_sculpt_params sp;
+    drv_sculpt_params_from_cfg(next, &sp);
+    assert_int_equal(drv_sculpt_set_params(r->engine, &sp, &err), 0);
+    struct drv_predict_config pc;
+    struct drv_cost_model cm;
+    struct drv_control_params cp;
+    drv_predict_config_from_cfg(next, &pc);
+    drv_cost_model_from_cfg(next, &cm);
+    drv_control_params_from_cfg(next, &cp);
+    drv_fleet_set_config(r->fleet, &pc);
+    assert_int_equal(drv_control_set_config(r->ctl, &pc, &cm, &cp, &err), 0);
+    struct drv_sculpt_params now;
+    drv_sculpt_get_params(r->engine, &now);
+    assert_true(fabs(now.cost.violation[DRV_RES_VCPU] - now.cost.price[DRV_RES_VCPU]) < 1e-12);
+
+    admit_and_spawn(r, UUID_B, 2, 2048);
+    assert_true(admit_record_says(r, UUID_B, "band p50"));
+    autoptr(drv_blueprint) bp_b = drv_control_blueprint(r->ctl, UUID_B, &err);
+    assert_true(bp_b->confidence > 0);
+    assert_non_null(bp_b->alloc);
+    assert_true(bp_b->alloc[DRV_RES_VCPU] < 1.5); /* from A's half a vCPU, not the flavor */
+
+    /* bad values are refused and change nothing */
+    struct drv_control_params bad = cp;
+    bad.bp_step_s = 0;
+    assert_int_equal(drv_control_set_config(r->ctl, NULL, NULL, &bad, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    struct drv_sculpt_params badp = sp;
+    badp.hysteresis = 2;
+    assert_int_equal(drv_sculpt_set_params(r->engine, &badp, &err), -1);
+    err_clear(&err);
+    drv_sculpt_get_params(r->engine, &now);
+    assert_true(now.hysteresis < 1);
+
+    /* the loop's thread takes the new period: several steps in a few
+     * seconds where the default (60 s) would give one */
+    int before = r->seen.steps;
+    assert_int_equal(drv_control_start(r->ctl, &err), 0);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += 10;
+    pthread_mutex_lock(&r->seen.lock);
+    while (r->seen.steps < before + 3)
+        assert_int_equal(pthread_cond_timedwait(&r->seen.cond, &r->seen.lock, &ts), 0);
+    pthread_mutex_unlock(&r->seen.lock);
+    drv_control_stop(r->ctl);
+}
+
+/* A custom blueprint admitted with the guest is what the engine follows,
+ * and what the loop reports, until its horizon ends. */
+static void test_admit_with_custom(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    autoptr(drv_blueprint) bp = drv_blueprint_new(10, 60, fake_now_s(r), &err);
+    struct drv_res need = drv_res_zero();
+    need.v[DRV_RES_VCPU] = 1.25;
+    need.v[DRV_RES_MEM_MIB] = 1024;
+    drv_blueprint_fill_flat(bp, need);
+    snprintf(bp->model, sizeof(bp->model), "custom:batch");
+    struct drv_instance inst;
+    memset(&inst, 0, sizeof(inst));
+    snprintf(inst.uuid, sizeof(inst.uuid), "%s", UUID_A);
+    inst.flavor.name = (char *)"m1.test";
+    inst.flavor.vcpus = 4;
+    inst.flavor.memory_mb = 4096;
+    struct drv_shape shape;
+    assert_int_equal(
+        drv_control_admit_with(r->ctl, &inst, bp, fake_now_s(r), &shape, NULL, &err), 0);
+    assert_true(fabs(shape.res.v[DRV_RES_VCPU] - 1.25) < 1e-9);
+    assert_int_equal(r->seen.blueprints, 0); /* the caller records where it came from */
+    autoptr(drv_blueprint) cur = drv_control_blueprint(r->ctl, UUID_A, &err);
+    assert_string_equal(cur->model, "custom:batch");
+    assert_true(admit_record_says(r, UUID_A, "custom:batch"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -367,6 +503,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_override_and_forget, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_after_restart, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_thread, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_set_config, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_admit_with_custom, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

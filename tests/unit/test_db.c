@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/strbuf.h"
 #include "db/codec.h"
+#include "db/db.h"
 #include "db/migrate_priv.h"
 #include "db/reconcile.h"
 
@@ -506,6 +507,50 @@ static void test_plan_nova(void **state)
     vb_release(&b);
 }
 
+/* ---- which custom blueprint a request gets ---- */
+
+static struct db_custom_blueprint *a_custom(int64_t id, const char *flavor, const char *image,
+                                            const char *project)
+{
+    struct db_custom_blueprint *cb = xzalloc(sizeof(*cb));
+    cb->id = id;
+    cb->flavor_name = flavor ? xstrdup(flavor) : NULL;
+    cb->image_ref = image ? xstrdup(image) : NULL;
+    cb->project_id = project ? xstrdup(project) : NULL;
+    return cb;
+}
+
+static void test_custom_blueprint_match(void **state)
+{
+    (void)state;
+    struct db_custom_blueprint_list *lp = xzalloc(sizeof(*lp));
+    struct db_custom_blueprint_list l = {.n = 5};
+    l.v = xcalloc(l.n, sizeof(*l.v));
+    l.v[0] = a_custom(7, "m1.small", NULL, NULL);         /* the flavor */
+    l.v[1] = a_custom(3, "m1.small", NULL, "demo");       /* flavor and project */
+    l.v[2] = a_custom(5, NULL, "cirros", "demo");         /* image and project */
+    l.v[3] = a_custom(9, "m1.large", "cirros", "demo");   /* another flavor */
+    l.v[4] = a_custom(2, NULL, NULL, NULL);               /* anything */
+    struct drv_instance inst = {.image_ref = (char *)"cirros", .project_id = (char *)"demo"};
+    inst.flavor.name = (char *)"m1.small";
+    /* two members match for ids 3 and 5: the lower id wins the tie */
+    assert_int_equal(db_custom_blueprint_match(&l, &inst), 1);
+    inst.project_id = (char *)"other";
+    assert_int_equal(db_custom_blueprint_match(&l, &inst), 0);
+    inst.flavor.name = (char *)"m1.tiny";
+    assert_int_equal(db_custom_blueprint_match(&l, &inst), 4);
+    inst.flavor.name = NULL; /* a request without a flavor name matches no flavor */
+    inst.project_id = (char *)"demo";
+    assert_int_equal(db_custom_blueprint_match(&l, &inst), 2);
+    l.n = 4;
+    inst.image_ref = NULL;
+    assert_int_equal(db_custom_blueprint_match(&l, &inst), -1);
+    assert_int_equal(db_custom_blueprint_match(NULL, &inst), -1);
+    l.n = 5;
+    *lp = l;
+    db_custom_blueprint_list_free(lp);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -523,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_plan_handover),
         cmocka_unit_test(test_plan_members),
         cmocka_unit_test(test_plan_nova),
+        cmocka_unit_test(test_custom_blueprint_match),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,8 +22,10 @@
 #include "common/metrics.h"
 #include "db/db.h"
 #include "db/reconcile.h"
+#include "driver/cost.h"
 #include "driver/fake/fake.h"
 #include "driver/hypervisor.h"
+#include "driver/predict.h"
 #include "helpers/pg.h"
 
 #define U1 "11111111-1111-4111-8111-111111111111"
@@ -447,6 +449,18 @@ static void test_blueprints(void **state)
     assert_true(got->updated_ms >= got->created_ms);
     autoptr(db_custom_blueprint_list) l = db_custom_blueprint_list(f->db, &err);
     assert_int_equal(l->n, 1);
+    /* the rule real builds follow: an m1.large gets it, an m1.small none */
+    struct drv_instance *req = an_instance(U2, "m1.large", "demo");
+    autoptr(db_custom_blueprint) mine = db_custom_blueprint_for(f->db, req, &err);
+    assert_non_null(mine);
+    assert_string_equal(mine->name, "batch-nightly");
+    assert_int_equal(mine->bp->nsteps, 60);
+    free(req->flavor.name);
+    req->flavor.name = xstrdup("m1.small");
+    assert_null(db_custom_blueprint_for(f->db, req, &err));
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    drv_instance_free(req);
     OK(db_custom_blueprint_delete(f->db, id, &e_));
     assert_int_equal(db_custom_blueprint_delete(f->db, id, &err), -1);
     assert_int_equal(err->code, ERR_NOT_FOUND);
@@ -1277,6 +1291,96 @@ static void test_reconcile_hypervisor(void **state)
     assert_int_equal(fixes->n, 0);
 }
 
+/* ---- fleet history ---- */
+
+/* Five m1.small guests of `demo` using a third of a vCPU: what a cold
+ * start of a sixth reads. */
+static struct drv_fleet *a_fleet(const struct drv_predict_config *pc, int64_t t0)
+{
+    struct drv_fleet *fleet = drv_fleet_new(pc);
+    for (int g = 0; g < 5; g++) {
+        struct drv_predict_request req = {.flavor_name = "m1.small", .project_id = "demo",
+                                          .name = "web-1", .boot_s = t0};
+        req.ceiling.v[DRV_RES_VCPU] = 1;
+        req.ceiling.v[DRV_RES_MEM_MIB] = 2048;
+        req.resources = (1u << DRV_RES_VCPU) | (1u << DRV_RES_MEM_MIB);
+        struct err *err = NULL;
+        autoptr(drv_predictor) p = drv_predictor_new(fleet, &req, pc, &err);
+        assert_non_null(p);
+        for (int i = 1; i <= 60; i++) {
+            struct drv_res use = drv_res_zero();
+            use.v[DRV_RES_VCPU] = 0.3 + 0.05 * (i % 3);
+            use.v[DRV_RES_MEM_MIB] = 700;
+            drv_predictor_observe(p, t0 + i * 60, &use);
+        }
+    }
+    return fleet;
+}
+
+/* The confidence a new m1.small of `demo` starts with (a what-if). */
+static double cold_confidence(struct drv_fleet *fleet, const struct drv_predict_config *pc,
+                              int64_t t)
+{
+    struct drv_predict_request req = {.flavor_name = "m1.small", .project_id = "demo",
+                                      .name = "web-9", .boot_s = t, .counted = true};
+    req.ceiling.v[DRV_RES_VCPU] = 1;
+    req.ceiling.v[DRV_RES_MEM_MIB] = 2048;
+    struct err *err = NULL;
+    autoptr(drv_predictor) p = drv_predictor_new(fleet, &req, pc, &err);
+    struct drv_cost_model cm;
+    autocfg cfg = cfg_new_defaults();
+    drv_cost_model_from_cfg(cfg, &cm);
+    autoptr(drv_blueprint) bp = drv_predictor_blueprint(p, t, 1800, 60, &cm, &err);
+    assert_non_null(bp);
+    return bp->confidence;
+}
+
+static void test_fleet_history(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    autocfg cfg = cfg_new_defaults();
+    struct drv_predict_config pc;
+    drv_predict_config_from_cfg(cfg, &pc);
+    const int64_t t0 = 1764000000;
+    autoptr(drv_fleet) fleet = a_fleet(&pc, t0);
+    double before = cold_confidence(fleet, &pc, t0 + 7200);
+    assert_true(before > 0);
+
+    /* an empty database loads nothing */
+    autoptr(drv_fleet) empty = drv_fleet_new(&pc);
+    assert_int_equal(db_fleet_load(f->db, empty, 100, NULL, &err), 0);
+
+    autoptr(db_fleet_marks) marks = db_fleet_marks_new();
+    size_t written = 0;
+    OK(db_fleet_save(f->db, fleet, marks, &written, &e_));
+    assert_int_equal(written, drv_fleet_groups(fleet));
+    /* nothing changed since: nothing written */
+    OK(db_fleet_save(f->db, fleet, marks, &written, &e_));
+    assert_int_equal(written, 0);
+    sync_db(f->db);
+
+    /* a restart: a new fleet from the database answers as the old one */
+    autoptr(drv_fleet) back = drv_fleet_new(&pc);
+    autoptr(db_fleet_marks) marks2 = db_fleet_marks_new();
+    int n = db_fleet_load(f->db, back, 100, marks2, &err);
+    assert_int_equal(n, (int)drv_fleet_groups(fleet));
+    double after = cold_confidence(back, &pc, t0 + 7200);
+    assert_true(fabs(after - before) < 1e-6);
+    /* what was loaded is not written again */
+    OK(db_fleet_save(f->db, back, marks2, &written, &e_));
+    assert_int_equal(written, 0);
+    /* the bound: the most recently updated groups only */
+    autoptr(drv_fleet) few = drv_fleet_new(&pc);
+    assert_int_equal(db_fleet_load(f->db, few, 2, NULL, &err), 2);
+
+    /* a record of another layout version is skipped, the rest loads */
+    free(test_pg_exec(f->url, "UPDATE fleet_groups SET version = version + 1"
+                              " WHERE key = (SELECT min(key) FROM fleet_groups)"));
+    autoptr(drv_fleet) most = drv_fleet_new(&pc);
+    assert_int_equal(db_fleet_load(f->db, most, 100, NULL, &err), n - 1);
+}
+
 int main(void)
 {
     log_setup(LOG_LEVEL_WARN, "stderr", false, NULL);
@@ -1292,6 +1396,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_retention, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reshapes_snapshots_events, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_settings, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_fleet_history, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_pools, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_intents, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_refused_write_isolated, setup_open, teardown),

@@ -469,6 +469,47 @@ static void test_fleet_records(void **state)
     drv_fleet_free(orig);
 }
 
+/* A what-if (a preview, a guest adopted after a restart) reads the fleet
+ * without counting as one more guest or creating groups: asking twice
+ * gives the same answer. */
+static void test_counted_requests(void **state)
+{
+    (void)state;
+    struct env e;
+    env_init(&e);
+    for (int g = 0; g < 4; g++) {
+        struct drv_predictor *p = guest(&e, "m1.large", "alpha", 8, 8192, T0);
+        feed_flat(&e, p, T0, 2.0, 100);
+        drv_predictor_free(p);
+    }
+    size_t groups = drv_fleet_groups(e.fleet);
+    struct drv_predict_request req = {.flavor_name = "m1.large", .project_id = "alpha",
+                                      .name = "web-01", .boot_s = T0 + DAY, .counted = true};
+    req.ceiling.v[DRV_RES_VCPU] = 8;
+    req.ceiling.v[DRV_RES_MEM_MIB] = 8192;
+    struct err *err = NULL;
+    double conf[3];
+    for (int i = 0; i < 3; i++) {
+        autoptr(drv_predictor) p = drv_predictor_new(e.fleet, &req, &e.pc, &err);
+        struct drv_predict_step st;
+        drv_predictor_next(p, T0 + DAY, &e.cm, &st);
+        conf[i] = st.confidence[DRV_RES_VCPU];
+    }
+    assert_true(conf[0] > 0);
+    assert_true(conf[0] == conf[1] && conf[1] == conf[2]);
+    /* a class never seen: nothing created for it */
+    req.flavor_name = "m9.none";
+    req.project_id = "nobody";
+    req.name = "x";
+    drv_predictor_free(drv_predictor_new(e.fleet, &req, &e.pc, &err));
+    assert_int_equal(drv_fleet_groups(e.fleet), groups);
+    /* a real guest counts */
+    req.counted = false;
+    drv_predictor_free(drv_predictor_new(e.fleet, &req, &e.pc, &err));
+    assert_true(drv_fleet_groups(e.fleet) > groups);
+    drv_fleet_free(e.fleet);
+}
+
 static void test_blueprint(void **state)
 {
     (void)state;
@@ -681,6 +722,7 @@ int main(void)
         cmocka_unit_test(test_cold_start),
         cmocka_unit_test(test_longrun),
         cmocka_unit_test(test_fleet_records),
+        cmocka_unit_test(test_counted_requests),
         cmocka_unit_test(test_blueprint),
         cmocka_unit_test(test_replay_sculpt),
     };
