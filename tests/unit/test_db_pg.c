@@ -1366,7 +1366,9 @@ static void test_fleet_history(void **state)
     int n = db_fleet_load(f->db, back, 100, marks2, &err);
     assert_int_equal(n, (int)drv_fleet_groups(fleet));
     double after = cold_confidence(back, &pc, t0 + 7200);
-    assert_true(fabs(after - before) < 1e-6);
+    /* (weights are kept relative to a group's own reference time, which
+     * the records move to their last sample: equal to within decay) */
+    assert_true(fabs(after - before) < 1e-3 * before);
     /* what was loaded is not written again */
     OK(db_fleet_save(f->db, back, marks2, &written, &e_));
     assert_int_equal(written, 0);
