@@ -516,7 +516,8 @@ struct db_event {
     int64_t at_ms;              /* 0 on input: now */
     char *request_id;           /* NULL: none */
     char instance_uuid[DRV_UUID_LEN + 1]; /* "": none */
-    char *source;               /* "rpc", "api", "engine", "presculpt", "reconcile" */
+    char *source;               /* "rpc", "api", "engine", "presculpt", "reconcile",
+                                   "hypervisor" (a change behind sculpt's back) */
     char *action;               /* "build_and_run_instance", "PUT /v1/config/cost" */
     enum err_code code;         /* 0: success */
     char *message;              /* NULL: none */

@@ -215,6 +215,27 @@ static void build_abort_for_delete(struct os_compute *c, struct os_inst *i, bool
     os_inst_event_finish(i, BUILD_EVENT, why);
 }
 
+/* Requests are acked once handled, so a build interrupted by a crash of
+ * sculpt-compute comes again after the restart -- when the start-up
+ * recovery has already settled its instance (ACTIVE with the guest that
+ * started, or ERROR).  Nova's record says so: anything but `building` is
+ * a build already over.  When Nova cannot be asked, the build goes on
+ * (its saves are guarded by task state anyway). */
+static bool build_settled(struct os_compute *c, const char *uuid, const json_t *ctx)
+{
+    autoerr struct err *e = NULL;
+    json_auto_t *prim = os_conductor_class_action(&c->conductor, ctx, "Instance", "get_by_uuid",
+                                                  json_pack("[s]", uuid),
+                                                  json_pack("{s:[]}", "expected_attrs"), NULL, &e);
+    const char *vm = prim ? ovo_get_str(prim, "vm_state") : NULL;
+    if (!vm || strcmp(vm, "building") == 0)
+        return false;
+    log_warn("build of %s came again (redelivered after a restart) but the instance is already "
+             "%s: nothing to do",
+             uuid, vm);
+    return true;
+}
+
 int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
@@ -230,6 +251,8 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     const json_t *image = json_object_get(args, "image");
     if (image && !json_is_object(image))
         return err_set(err, ERR_INVALID, "`image` is not a dict");
+    if (build_settled(c, os_inst_uuid(i), ctx))
+        return 0;
     const char *node = json_string_value(json_object_get(args, "node"));
     if (node && strcmp(node, c->node) != 0)
         log_warn("build for node `%s`, ours is `%s`: building here anyway", node, c->node);

@@ -9,6 +9,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "db/db.h"
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
@@ -55,6 +56,22 @@ void os_compute_sync_subscribe(struct os_compute *c)
     drv_hv_set_event_cb(c->hv, sync_event, c);
 }
 
+/* The event log says why the instance changed without a request. */
+static void sync_record_event(struct os_compute *c, const char *uuid, enum drv_power_state power,
+                              const char *vm_state)
+{
+    if (!c->db)
+        return;
+    autofree char *action = xasprintf("power_state.%s", drv_power_state_name(power));
+    autofree char *msg = xasprintf("changed behind sculpt's back; Nova told (vm_state %s)",
+                                   vm_state ? vm_state : "?");
+    struct db_event ev = {.source = (char *)"hypervisor", .action = action, .message = msg};
+    snprintf(ev.instance_uuid, sizeof(ev.instance_uuid), "%s", uuid);
+    autoerr struct err *e = NULL;
+    if (db_event_add(c->db, &ev, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "event not recorded");
+}
+
 static void sync_one(struct os_compute *c, const char *uuid)
 {
     autoerr struct err *e = NULL;
@@ -97,6 +114,7 @@ static void sync_one(struct os_compute *c, const char *uuid)
              drv_power_state_name(power), os_inst_vm_state(i));
     os_compute_track_inst(c, i);
     os_compute_record_state(c, i);
+    sync_record_event(c, uuid, power, os_inst_vm_state(i));
 }
 
 void os_compute_sync_pending(struct os_compute *c)

@@ -19,7 +19,8 @@
 #   SCULPT_COMPUTE_DRIVER  libvirt (default when RUN_DIR/env/libvirt.env exists) or fake
 #   SCULPT_DEMO_GUESTS     demo servers to boot (default 2)
 #   SCULPT_LOG_LEVEL       debug|info|warning|error (default info)
-#   SCULPT_DATABASE_URL    sculpt's PostgreSQL (default: RUN_DIR/env/postgres.env's,
+#   SCULPT_DATABASE_URL    sculpt's PostgreSQL (default: the one given at an earlier
+#                          start of this instance, else RUN_DIR/env/postgres.env's,
 #                          the one Nova's services use too)
 #   SCULPT_EXTRA_CONF      more sculpt.conf text, appended (tests: [presculpt] ...)
 #
@@ -95,8 +96,12 @@ listen = 127.0.0.1
 port = $(cat "$dir/api_port")
 admin_token = $(cat "$dir/api_token")
 EOF
+        # a restart keeps the database the instance started with
         if [ -n "${SCULPT_DATABASE_URL:-}" ]; then
-            printf '\n[database]\nconnection = %s\n' "$SCULPT_DATABASE_URL"
+            printf '%s\n' "$SCULPT_DATABASE_URL" >"$dir/database_url"
+        fi
+        if [ -f "$dir/database_url" ]; then
+            printf '\n[database]\nconnection = %s\n' "$(cat "$dir/database_url")"
         elif [ -f "$run/env/postgres.env" ]; then
             . "$run/env/postgres.env"
             printf '\n[database]\nconnection = %s\n' "$SCULPT_DB_URL"

@@ -86,6 +86,18 @@ void lv_expect(struct lv *lv, const char *uuid, enum drv_hv_event_type type)
     pthread_mutex_unlock(&lv->lock);
 }
 
+void lv_unexpect(struct lv *lv, const char *uuid, enum drv_hv_event_type type)
+{
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    for (int i = e ? e->nexpect - 1 : -1; i >= 0; i--)
+        if (e->expect[i].type == type) {
+            e->expect[i] = e->expect[--e->nexpect];
+            break;
+        }
+    pthread_mutex_unlock(&lv->lock);
+}
+
 /* Consume an expectation; call with the lock. */
 static bool lv_expected(struct lv_entry *e, enum drv_hv_event_type type)
 {
@@ -633,8 +645,10 @@ virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *
     log_debug("define %s: %s", uuid, xml);
     lv_expect(lv, uuid, DRV_HV_EVENT_DEFINED);
     virDomainPtr dom = virDomainDefineXML(conn, xml);
-    if (!dom)
+    if (!dom) {
+        lv_unexpect(lv, uuid, DRV_HV_EVENT_DEFINED);
         lv_error(err, "virDomainDefineXML", uuid);
+    }
     virConnectClose(conn);
     if (!dom)
         return NULL;
@@ -654,8 +668,10 @@ int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err
 {
     const char *name = virDomainGetName(dom);
     lv_expect(lv, uuid, DRV_HV_EVENT_STARTED);
-    if (virDomainCreate(dom) < 0)
+    if (virDomainCreate(dom) < 0) {
+        lv_unexpect(lv, uuid, DRV_HV_EVENT_STARTED);
         return lv_error(err, "virDomainCreate", name);
+    }
     int64_t now = clock_wall_ms();
     autofree char *run = lv_run_format(now);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, run, LV_RUN_PREFIX, LV_RUN_URI,
@@ -690,8 +706,10 @@ int lv_stop_hard(struct lv *lv, virDomainPtr dom, const char *uuid, struct err *
     if (!active)
         return 0;
     lv_expect(lv, uuid, DRV_HV_EVENT_STOPPED);
-    if (virDomainDestroy(dom) < 0)
+    if (virDomainDestroy(dom) < 0) {
+        lv_unexpect(lv, uuid, DRV_HV_EVENT_STOPPED);
         return lv_error(err, "virDomainDestroy", virDomainGetName(dom));
+    }
     return 0;
 }
 
@@ -801,9 +819,10 @@ static int lv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, stru
         unsigned flags = VIR_DOMAIN_UNDEFINE_MANAGED_SAVE | VIR_DOMAIN_UNDEFINE_SNAPSHOTS_METADATA |
                          VIR_DOMAIN_UNDEFINE_CHECKPOINTS_METADATA | VIR_DOMAIN_UNDEFINE_NVRAM;
         if (virDomainUndefineFlags(dom, flags) < 0 &&
-            virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) < 0)
+            virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) < 0) {
+            lv_unexpect(lv, uuid, DRV_HV_EVENT_UNDEFINED);
             rc = lv_error(err, "virDomainUndefineFlags", virDomainGetName(dom));
-        else
+        } else
             virResetLastError();
     }
     virDomainFree(dom);
@@ -845,6 +864,11 @@ static int lv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, stru
         int64_t deadline = clock_mono_ms() + (int64_t)timeout_s * 1000;
         while (virDomainIsActive(dom) == 1 && clock_mono_ms() < deadline)
             clock_sleep_ms(100);
+        /* still up (or libvirtd cannot say): the hard stop below expects
+         * its own event; a leftover expectation would later take a stop
+         * behind our back for ours */
+        if (virDomainIsActive(dom) != 0)
+            lv_unexpect(lv, uuid, DRV_HV_EVENT_STOPPED);
     }
     virResetLastError();
     rc = lv_stop_hard(lv, dom, uuid, err);
@@ -939,6 +963,8 @@ static int lv_simple(struct drv_hv *hv, const char *uuid, const char *what,
         return err_wrap(err, "%s", what);
     lv_expect(lv, uuid, expect);
     int rc = call(dom) < 0 ? lv_error(err, call_name, virDomainGetName(dom)) : 0;
+    if (rc < 0)
+        lv_unexpect(lv, uuid, expect);
     virDomainFree(dom);
     return rc < 0 ? err_wrap(err, "%s", what) : 0;
 }

@@ -88,8 +88,12 @@ int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
 /* The shape the knobs express. */
 void lv_knobs_shape(const struct lv_knobs *k, int32_t host_cpus, struct drv_shape *out);
 
-/* Note that sculpt is about to cause an event of `type` on uuid. */
+/* Note that sculpt is about to cause an event of `type` on uuid; withdraw
+ * the note when the call failed (the event will not come, and a later
+ * one of the same type, caused by someone else, must not be taken for
+ * ours). */
 void lv_expect(struct lv *lv, const char *uuid, enum drv_hv_event_type type);
+void lv_unexpect(struct lv *lv, const char *uuid, enum drv_hv_event_type type);
 
 /* After a failed call: if it was the connection, let the host notice. */
 void lv_failed(struct lv *lv, const struct err *e);

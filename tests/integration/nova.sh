@@ -13,8 +13,13 @@
 #             a build, kept across a restart, expired (tests/nova/presculpt.sh)
 #   tempest   tempest.api.compute.servers.test_create_server
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
+#   settings  what the REST API changes reaches the running fake1 (prices,
+#             custom blueprints), previews and estimates answer, the RPC
+#             latency histogram, a Keystone token (tests/nova/settings.py)
 #   crash     sculpt-compute killed, PostgreSQL stopped, libvirtd restarted
-#             around a running guest (tests/nova/crash.py)
+#             around a running guest; a guest destroyed behind sculpt's
+#             back; kill -9 in the middle of a spawn and of a reshape; the
+#             fleet history over a restart (tests/nova/crash.py)
 # Everything runs in a temporary RUN_DIR on free ports and is stopped by PID
 # at the end.  NOVA_TEST_KEEP=1 keeps the stack running (prints RUN_DIR);
 # NOVA_TEST_PHASES="rpc e2e" runs only those phases.
@@ -26,7 +31,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e presculpt tempest rabbitmq crash}
+phases=${NOVA_TEST_PHASES:-rpc e2e presculpt tempest settings rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -110,13 +115,17 @@ for phase in $phases; do
         say "phase tempest"
         sh "$top/tests/nova/tempest.sh" "$run" fake1
         ;;
+    settings)
+        say "phase settings: run-time settings and custom blueprints on fake1"
+        /usr/bin/python3 "$top/tests/nova/settings.py" "$run" fake1
+        ;;
     rabbitmq)
         say "phase rabbitmq: broker restart under load"
         /usr/bin/python3 "$top/tests/nova/rabbitmq_restart.py" "$run" "$([ $libvirt = 1 ] && echo kvm1 || echo fake1)"
         ;;
     crash)
         [ $libvirt = 1 ] || { echo "phase crash needs contrib/stack/libvirt.sh" >&2; exit 1; }
-        say "phase crash: sculpt-compute, PostgreSQL and libvirtd restarts around a guest"
+        say "phase crash: restarts and crashes around guests, kill -9 mid-spawn and mid-reshape"
         /usr/bin/python3 "$top/tests/nova/crash.py" "$run" kvm1
         ;;
     *)

@@ -8,14 +8,30 @@
      started again: the guest starts, and the database gets the instance's
      state once it is back (nothing acknowledged is dropped);
   3. libvirtd restarted under the running guest: the guest keeps running
-     and sculpt-compute goes on driving it.
+     and sculpt-compute goes on driving it;
+  4. the guest destroyed behind sculpt's back (virsh destroy): Nova shows
+     SHUTOFF within seconds (the backend's lifecycle event), the database
+     agrees;
+  5. SIGKILL in the middle of a spawn (between db_intent_begin and
+     db_intent_finish, held there by the test-only SCULPT_TEST_PAUSE_INTENT)
+     and 6. in the middle of a reshape the control loop applies: after the
+     restart no intent is open, the database row matches what virsh shows,
+     the reshape's shape is its `to` or its `from`, and a reconcile.* event
+     says what was done; the build the broker redelivers changes nothing;
+  7. fleet history: a clean restart keeps the confidence a request's
+     preview had.
 
     crash.py RUN_DIR NAME      (NAME: a contrib/stack/sculpt.sh instance, libvirt backend)
 """
+import json
 import os
+import re
+import signal
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 from keystoneauth1 import session
 from keystoneauth1.identity import v3
@@ -62,6 +78,7 @@ def main():
         env.update(load_env(os.path.join(run, 'env', n + '.env')))
     # sculpt's own PostgreSQL (tests/integration/nova.sh), not Nova's
     pgrun = os.path.join(run, 'sculpt-db')
+    env.update(load_env(os.path.join(pgrun, 'env', 'postgres.env')))
     host = env['SCULPT_HOST']
     auth = v3.Password(auth_url=env['OS_AUTH_URL'], username='admin',
                        password=env['OS_PASSWORD'], project_name='admin',
@@ -82,10 +99,88 @@ def main():
         return subprocess.run(['virsh', '-c', env['LIBVIRT_URI'], 'domid', dom],
                               capture_output=True, text=True).stdout.strip()
 
-    def sculpt(action):
+    # A control step every 3 s from the first restart on: guests are
+    # sampled and reshaped within seconds.
+    fast = '[engine]\nstep_interval = 3'
+
+    def sculpt(action, pause=None, extra=fast):
+        e = dict(os.environ, SCULPT_NAME=name, SCULPT_DEMO_GUESTS='0', SCULPT_EXTRA_CONF=extra)
+        e.pop('SCULPT_TEST_PAUSE_INTENT', None)
+        if pause:
+            e['SCULPT_TEST_PAUSE_INTENT'] = pause + ':120'
         subprocess.run([os.path.join(stack, 'sculpt.sh'), action, run], check=True,
-                       stdout=subprocess.DEVNULL,
-                       env=dict(os.environ, SCULPT_NAME=name, SCULPT_DEMO_GUESTS='0'))
+                       stdout=subprocess.DEVNULL, env=e)
+
+    def sculpt_pid():
+        return int(load_env(os.path.join(run, 'env', name + '.env'))['SCULPT_PID'])
+
+    def kill9():
+        pid = sculpt_pid()
+        os.kill(pid, 9)
+        wait('sculpt-compute gone', lambda: not os.path.exists('/proc/%d' % pid) or
+             open('/proc/%d/stat' % pid).read().split(') ')[1][0] == 'Z', 10)
+
+    def log_size():
+        return os.path.getsize(env['SCULPT_LOG'])
+
+    def log_since(offset):
+        with open(env['SCULPT_LOG'], errors='replace') as f:
+            f.seek(offset)
+            return f.read()
+
+    def held(op, offset):
+        """The (intent id, uuid) the pause hook holds open, once it does."""
+        m = re.search(r'SCULPT_TEST_PAUSE_INTENT: holding the %s intent (\d+) of ([0-9a-f-]{36})'
+                      % op, log_since(offset))
+        return (int(m.group(1)), m.group(2)) if m else None
+
+    def psql(sql):
+        out = subprocess.run(['psql', '-X', '-q', '-t', '-A', '-F', '|', env['SCULPT_DB_URL'],
+                              '-c', sql], capture_output=True, text=True)
+        if out.returncode != 0:
+            fail('psql: %s: %s' % (sql, out.stderr))
+        return out.stdout.strip()
+
+    def api(method, path, body=None):
+        k = load_env(os.path.join(run, 'env', name + '.env'))
+        req = urllib.request.Request(k['SCULPT_API_URL'] + path, method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={'X-Auth-Token': k['SCULPT_API_TOKEN'],
+                                              'Content-Type': 'application/json'})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return json.loads(r.read() or b'null')
+
+    def virsh_shape(dom):
+        """(vCPU entitlement, memory MiB) as libvirt enforces them."""
+        def val(args, key):
+            out = subprocess.run(['virsh', '-c', env['LIBVIRT_URI']] + args + [dom],
+                                 capture_output=True, text=True).stdout
+            for line in out.splitlines():
+                f = line.replace(':', ' ').split()
+                if f and f[0] == key:
+                    return float(f[-1])
+            return None
+        quota, period = val(['schedinfo'], 'vcpu_quota'), val(['schedinfo'], 'vcpu_period')
+        online = float(subprocess.run(['virsh', '-c', env['LIBVIRT_URI'], 'vcpucount', '--live',
+                                       '--active', dom], capture_output=True,
+                                      text=True).stdout.strip() or 0)
+        vcpu = online if quota is None or quota < 0 else quota * online / period
+        return vcpu, (val(['dommemstat'], 'actual') or 0) / 1024
+
+    def row_shape(uuid):
+        res = psql("select shape_res from instances where uuid = '%s'" % uuid)
+        v = [float(x) for x in res.strip('{}').split(',')]
+        return v[0], v[1]
+
+    def row_matches_virsh(uuid, dom):
+        (rv, rm), (lv, lm) = row_shape(uuid), virsh_shape(dom)
+        return abs(rv - lv) < 0.02 and abs(rm - lm) < 2
+
+    def no_open_intents(upto):
+        """No intent begun before the restart is left open (the hook may
+        hold a new reshape's open meanwhile)."""
+        return psql("select count(*) from intents where state = 'open' and id <= %d"
+                    % upto) == '0'
 
     s = nova.servers.create('crash-1', env['SCULPT_IMAGE_ID'], env['SCULPT_FLAVOR_ID'],
                             nics='none', availability_zone='nova:%s' % host)
@@ -94,17 +189,15 @@ def main():
     qemu_id = domid(dom)
     say('crash-1 ACTIVE as %s (domain id %s)' % (dom, qemu_id))
 
-    # 1. SIGKILL, a request while dead, restart
-    pid = int(load_env(os.path.join(run, 'env', name + '.env'))['SCULPT_PID'])
-    os.kill(pid, 9)
-    wait('sculpt-compute gone', lambda: not os.path.exists('/proc/%d' % pid) or
-         open('/proc/%d/stat' % pid).read().split(') ')[1][0] == 'Z', 10)
+    # 1. SIGKILL, a request while dead, restart (with the spawn hook armed
+    # for step 5: nothing spawns before it)
+    kill9()
     say('sculpt-compute killed (SIGKILL)')
     nova.servers.stop(s)
     time.sleep(2)
     if domstate(dom) != 'running':
         fail('the guest did not survive the crash: %r' % domstate(dom))
-    sculpt('start')
+    sculpt('start', pause='spawn')
     say('sculpt-compute restarted')
     wait('the queued stop carried out', lambda: status(s) == 'SHUTOFF', 120)
     if domstate(dom) != 'shut off':
@@ -147,8 +240,102 @@ def main():
     nova.servers.start(s)
     wait('start after the libvirtd restart', lambda: status(s) == 'ACTIVE', 120)
     say('the guest ran through the libvirtd restart; stop/start work after it')
-    nova.servers.delete(s)
-    wait('crash-1 deleted', lambda: not [x for x in nova.servers.list() if x.id == s.id], 120)
+
+    # 4. the guest dies behind sculpt's back
+    t = time.time()
+    subprocess.run(['virsh', '-c', env['LIBVIRT_URI'], 'destroy', dom], check=True,
+                   stdout=subprocess.DEVNULL)
+    wait('Nova sees the destroyed guest SHUTOFF', lambda: status(s) == 'SHUTOFF', 20)
+    took = time.time() - t
+    wait('the database agrees (stopped, power state shutdown)',
+         lambda: psql("select vm_state || ' ' || power_state from instances where uuid = '%s'"
+                      % s.id) == 'stopped 4', 10)
+    if not psql("select count(*) from events where instance_uuid = '%s' and source = "
+                "'hypervisor' and action = 'power_state.shutdown'" % s.id) != '0':
+        fail('no event says the guest stopped behind our back')
+    say('virsh destroy: SHUTOFF in Nova after %.1f s, the database agrees' % took)
+    nova.servers.start(s)
+    wait('start after the destroy', lambda: status(s) == 'ACTIVE', 120)
+
+    # 5. SIGKILL in the middle of a spawn
+    offset = log_size()
+    s2 = nova.servers.create('crash-2', env['SCULPT_IMAGE_ID'], env['SCULPT_FLAVOR_ID'],
+                             nics='none', availability_zone='nova:%s' % host)
+    intent, uuid = wait('the spawn held open by the hook', lambda: held('spawn', offset), 120)
+    if uuid != s2.id:
+        fail('the hook held %s, not crash-2' % uuid)
+    dom2 = getattr(nova.servers.get(s2.id), 'OS-EXT-SRV-ATTR:instance_name')
+    kill9()
+    say('sculpt-compute killed in the spawn of crash-2 (intent %d open)' % intent)
+    offset = log_size()
+    sculpt('start', pause='reshape')
+    # the guest had started: the spawn is completed, Nova's build finished
+    wait('crash-2 ACTIVE after the recovery', lambda: status(s2) == 'ACTIVE', 60)
+    wait('no open intent (spawn)', lambda: no_open_intents(intent), 10)
+    state = psql("select state from intents where id = %d" % intent)
+    row = psql("select vm_state || ' ' || power_state from instances where uuid = '%s'" % s2.id)
+    ds = domstate(dom2)
+    if row != 'active 1' or ds != 'running' or state != 'done':
+        fail('after the crash in the spawn: row %r, domain %r, intent %s' % (row, ds, state))
+    if psql("select count(*) from events where instance_uuid = '%s' and source = 'reconcile' "
+            "and action like 'reconcile.%%' and at > now() - interval '5 minutes'" % s2.id) == '0':
+        fail('no reconcile event for crash-2')
+    wait('the redelivered build seen', lambda: 'came again' in log_since(offset), 30)
+    if status(s2) != 'ACTIVE' or domstate(dom2) != 'running':
+        fail('the redelivered build changed crash-2')
+    say('crash in the spawn: intent completed, row `%s`, guest running, the redelivered build '
+        'ignored' % row)
+
+    # 6. SIGKILL in the middle of a reshape.  Raising the CPU floor
+    # (SIGHUP: the running engine takes it) makes the next step grow
+    # every guest shaped below it.
+    with open(env['SCULPT_CONF'], 'a') as f:
+        f.write('\n[engine]\ncpu_floor_vcpu = 0.6\n')
+    os.kill(sculpt_pid(), signal.SIGHUP)
+    intent, uuid = wait('a reshape held open by the hook', lambda: held('reshape', offset), 60)
+    frm, to = psql("select from_res[1] || ' ' || to_res[1] from intents where id = %d"
+                   % intent).split()
+    kill9()
+    say('sculpt-compute killed in a reshape of %s (intent %d: vcpu %s -> %s)'
+        % (uuid, intent, frm, to))
+    last = int(psql("select max(id) from intents"))
+    sculpt('start', extra='')
+    wait('no open intent (reshape)', lambda: no_open_intents(last), 20)
+    rdom = [d for d, u in ((dom, s.id), (dom2, s2.id)) if u == uuid][0]
+    state = psql("select state from intents where id = %d" % intent)
+    vcpu = row_shape(uuid)[0]
+    if not (abs(vcpu - float(to)) < 1e-6 or abs(vcpu - float(frm)) < 1e-6):
+        fail('the row holds vcpu %s, neither the reshape\'s from %s nor its to %s'
+             % (vcpu, frm, to))
+    wait('the row matches virsh', lambda: row_matches_virsh(uuid, rdom), 20)
+    if psql("select count(*) from events where instance_uuid = '%s' and source = 'reconcile' "
+            "and message like 'reshape interrupted%%'" % uuid) == '0':
+        fail('no reconcile event for the interrupted reshape')
+    say('crash in the reshape: intent %s, row at vcpu %s, virsh agrees' % (state, vcpu))
+
+    # 7. fleet history across a clean restart: one guest of a class is
+    # history enough for this check (a run-time setting, kept too)
+    api('PUT', '/v1/config/predictor', {'fleet_min_guests': 1})
+    q = urllib.parse.urlencode({'flavor': 'm1.tiny', 'vcpus': 1, 'memory_mb': 128,
+                                'image': env['SCULPT_IMAGE_ID'],
+                                'project': nova.servers.get(s.id).tenant_id})
+
+    def confidence():
+        return api('GET', '/v1/blueprints/preview?' + q)['confidence']
+    before = wait('a preview with confidence', confidence, 30)
+    sculpt('stop', extra='')
+    sculpt('start', extra='')
+    after = confidence()
+    if abs(after - before) > 0.02 * before:
+        fail('the preview\'s confidence went from %.4f to %.4f over a restart' % (before, after))
+    api('PUT', '/v1/config/predictor', {'fleet_min_guests': 3})
+    say('fleet history kept over a clean restart: preview confidence %.3f, then %.3f'
+        % (before, after))
+
+    for x in (s, s2):
+        nova.servers.delete(x)
+    wait('crash-1 and crash-2 deleted',
+         lambda: not [x for x in nova.servers.list() if x.id in (s.id, s2.id)], 120)
     say('cleaned up')
 
 
