@@ -138,6 +138,8 @@ struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
             if (g && !req->counted)
                 g->rec.guests += 1;
         }
+        if (!req->counted)
+            fleet->guests_gen++;
         pthread_mutex_unlock(&fleet->lock);
     }
     return p;

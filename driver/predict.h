@@ -123,6 +123,11 @@ void drv_fleet_set_config(struct drv_fleet *f, const struct drv_predict_config *
 
 /* Groups held now. */
 size_t drv_fleet_groups(struct drv_fleet *f);
+/* Changes whenever a new guest is counted among its groups' guests (a
+ * predictor made for a request that is not `counted`).  A guest is counted
+ * once, when admitted: whoever persists the fleet saves when this moves,
+ * so a crash soon after does not forget the guest. */
+uint64_t drv_fleet_guests_generation(struct drv_fleet *f);
 /* The overrun price the SLO controller holds for dimension k, in units of
  * the resource (a step over the shape costs as much as allocating that
  * much more for one step), and the violation rate it has seen. */

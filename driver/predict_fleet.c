@@ -84,6 +84,14 @@ size_t drv_fleet_groups(struct drv_fleet *f)
     return n;
 }
 
+uint64_t drv_fleet_guests_generation(struct drv_fleet *f)
+{
+    pthread_mutex_lock(&f->lock);
+    uint64_t gen = f->guests_gen;
+    pthread_mutex_unlock(&f->lock);
+    return gen;
+}
+
 static void pr_group_rescale(struct drv_pr_group *g, double factor)
 {
     struct drv_fleet_record *r = &g->rec;

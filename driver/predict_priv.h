@@ -189,6 +189,7 @@ struct drv_fleet {
     int64_t calib_w_t;             /* time calib_wv was computed for (INT64_MIN: none) */
     double calib_wv;               /* weight of a calibration sample then */
     bool calib_started;
+    uint64_t guests_gen;           /* bumped whenever a guest is counted in groups */
 };
 
 /* Fleet internals the predictor calls with f->lock held. */

@@ -19,6 +19,7 @@
 #include <time.h>
 
 #include "api/server.h"
+#include "common/clock.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -73,6 +74,9 @@ struct daemon_live {
 };
 
 static struct daemon_live live = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* How often the main thread looks whether the fleet counted a new guest. */
+#define DAEMON_FLEET_POLL_S 2
 
 /* Hand a newly published config to the components that copied settings
  * at start: the engine ([engine], [cost]), the fleet ([predict]) and the
@@ -347,22 +351,33 @@ static int daemon_run(struct cfg *cfg)
         goto out;
 
     log_info("sculpt-compute running as host `%s`", os_compute_host(compute));
+    /* The fleet is saved every fleet_save_interval, and within seconds of
+     * a new guest being counted in it: a guest is counted once, when
+     * admitted (adopted ones are not counted again), so a crash before
+     * the next periodic save would forget it for good. */
+    uint64_t saved_gen = fleet ? drv_fleet_guests_generation(fleet) : 0;
+    int64_t saved_ms = clock_mono_ms();
     pthread_mutex_lock(&state.lock);
     while (!state.stop) {
         if (!db) {
             pthread_cond_wait(&state.cond, &state.lock);
             continue;
         }
-        autocfg cur = cfg_acquire();
-        int64_t period_s = cur ? cur->predict_fleet_save_interval_s : 300;
         struct timespec dl;
         clock_gettime(CLOCK_REALTIME, &dl);
-        dl.tv_sec += period_s;
-        if (pthread_cond_timedwait(&state.cond, &state.lock, &dl) == ETIMEDOUT) {
-            pthread_mutex_unlock(&state.lock);
-            daemon_fleet_save(db, fleet, fleet_marks);
-            pthread_mutex_lock(&state.lock);
-        }
+        dl.tv_sec += DAEMON_FLEET_POLL_S;
+        if (pthread_cond_timedwait(&state.cond, &state.lock, &dl) != ETIMEDOUT)
+            continue;
+        autocfg cur = cfg_acquire();
+        int64_t period_ms = 1000 * (cur ? cur->predict_fleet_save_interval_s : 300);
+        uint64_t gen = drv_fleet_guests_generation(fleet);
+        if (gen == saved_gen && clock_mono_ms() - saved_ms < period_ms)
+            continue;
+        pthread_mutex_unlock(&state.lock);
+        daemon_fleet_save(db, fleet, fleet_marks);
+        saved_gen = gen;
+        saved_ms = clock_mono_ms();
+        pthread_mutex_lock(&state.lock);
     }
     pthread_mutex_unlock(&state.lock);
     rc = 0;

@@ -18,8 +18,9 @@
      restart no intent is open, the database row matches what virsh shows,
      the reshape's shape is its `to` or its `from`, and a reconcile.* event
      says what was done; the build the broker redelivers changes nothing;
-  7. fleet history: a clean restart keeps the confidence a request's
-     preview had.
+  7. fleet history: a guest is in the saved history within seconds of
+     its admission (before each SIGKILL above), and a clean restart keeps
+     the confidence a request's preview had.
 
     crash.py RUN_DIR NAME      (NAME: a contrib/stack/sculpt.sh instance, libvirt backend)
 """
@@ -182,12 +183,24 @@ def main():
         return psql("select count(*) from intents where state = 'open' and id <= %d"
                     % upto) == '0'
 
+    def fleet_guests():
+        """Guests of m1.tiny the saved fleet history counts (each is
+        counted once, when admitted: saved within seconds, so a crash
+        does not forget it)."""
+        url = load_env(os.path.join(pgrun, 'env', 'postgres.env'))['SCULPT_DB_URL']
+        out = subprocess.run(['psql', '-X', '-q', '-t', '-A', url, '-c',
+                              "select coalesce(max(guests), 0) from fleet_groups "
+                              "where key = 'flavor=m1.tiny'"], capture_output=True, text=True)
+        return float(out.stdout.strip() or 0)
+
+    counted = fleet_guests()
     s = nova.servers.create('crash-1', env['SCULPT_IMAGE_ID'], env['SCULPT_FLAVOR_ID'],
                             nics='none', availability_zone='nova:%s' % host)
     wait('crash-1 ACTIVE', lambda: status(s) == 'ACTIVE', 180)
     dom = getattr(nova.servers.get(s.id), 'OS-EXT-SRV-ATTR:instance_name')
     qemu_id = domid(dom)
     say('crash-1 ACTIVE as %s (domain id %s)' % (dom, qemu_id))
+    wait('crash-1 counted in the saved fleet history', lambda: fleet_guests() >= counted + 1, 15)
 
     # 1. SIGKILL, a request while dead, restart (with the spawn hook armed
     # for step 5: nothing spawns before it)
@@ -265,6 +278,7 @@ def main():
     if uuid != s2.id:
         fail('the hook held %s, not crash-2' % uuid)
     dom2 = getattr(nova.servers.get(s2.id), 'OS-EXT-SRV-ATTR:instance_name')
+    wait('crash-2 counted in the saved fleet history', lambda: fleet_guests() >= counted + 2, 15)
     kill9()
     say('sculpt-compute killed in the spawn of crash-2 (intent %d open)' % intent)
     offset = log_size()
@@ -314,7 +328,13 @@ def main():
     say('crash in the reshape: intent %s, row at vcpu %s, virsh agrees' % (state, vcpu))
 
     # 7. fleet history across a clean restart: one guest of a class is
-    # history enough for this check (a run-time setting, kept too)
+    # history enough for this check (a run-time setting, kept too).  The
+    # fleet learns from the guests' samples (a control step every 3 s),
+    # then sampling is frozen (SIGHUP: an hour between steps; a first
+    # step at start only reads memory, which feeds no predictor) so the
+    # preview is compared on what was saved.
+    sculpt('stop')
+    sculpt('start')
     api('PUT', '/v1/config/predictor', {'fleet_min_guests': 1})
     q = urllib.parse.urlencode({'flavor': 'm1.tiny', 'vcpus': 1, 'memory_mb': 128,
                                 'image': env['SCULPT_IMAGE_ID'],
@@ -322,9 +342,21 @@ def main():
 
     def confidence():
         return api('GET', '/v1/blueprints/preview?' + q)['confidence']
-    before = wait('a preview with confidence', confidence, 30)
-    sculpt('stop', extra='')
-    sculpt('start', extra='')
+    wait('a preview with confidence', confidence, 30)
+    slow = '[engine]\nstep_interval = 3600'
+    with open(env['SCULPT_CONF']) as f:
+        conf = f.read()
+    with open(env['SCULPT_CONF'], 'w') as f:
+        f.write(re.sub(r'(?m)^step_interval = 3$', 'step_interval = 3600', conf))
+    offset = log_size()
+    os.kill(sculpt_pid(), signal.SIGHUP)
+    wait('the slow step taken', lambda: 'configuration reloaded' in log_since(offset), 10)
+    time.sleep(1)  # a step under way ends
+    before = confidence()
+    if not before:
+        fail('no confidence after SIGHUP: the run-time fleet_min_guests was not kept over it')
+    sculpt('stop', extra=slow)
+    sculpt('start', extra=slow)
     after = confidence()
     if abs(after - before) > 0.02 * before:
         fail('the preview\'s confidence went from %.4f to %.4f over a restart' % (before, after))

@@ -483,6 +483,7 @@ static void test_counted_requests(void **state)
         drv_predictor_free(p);
     }
     size_t groups = drv_fleet_groups(e.fleet);
+    uint64_t gen = drv_fleet_guests_generation(e.fleet);
     struct drv_predict_request req = {.flavor_name = "m1.large", .project_id = "alpha",
                                       .name = "web-01", .boot_s = T0 + DAY, .counted = true};
     req.ceiling.v[DRV_RES_VCPU] = 8;
@@ -503,10 +504,12 @@ static void test_counted_requests(void **state)
     req.name = "x";
     drv_predictor_free(drv_predictor_new(e.fleet, &req, &e.pc, &err));
     assert_int_equal(drv_fleet_groups(e.fleet), groups);
-    /* a real guest counts */
+    assert_true(drv_fleet_guests_generation(e.fleet) == gen);
+    /* a real guest counts (and whoever persists the fleet hears of it) */
     req.counted = false;
     drv_predictor_free(drv_predictor_new(e.fleet, &req, &e.pc, &err));
     assert_true(drv_fleet_groups(e.fleet) > groups);
+    assert_true(drv_fleet_guests_generation(e.fleet) != gen);
     drv_fleet_free(e.fleet);
 }
 
