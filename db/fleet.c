@@ -211,7 +211,14 @@ int db_fleet_load(struct db *db, struct drv_fleet *fleet, size_t max_groups,
     }
     PQclear(r);
 
-    int rc = drv_fleet_import(fleet, recs, n, have_calib ? calib : NULL, err);
+    autoerr struct err *ce = NULL;
+    int rc = drv_fleet_import(fleet, recs, n, have_calib ? calib : NULL, have_calib ? &ce : err);
+    if (rc < 0 && have_calib) {
+        /* a calibration refused does not cost the groups (nor they it) */
+        log_err(LOG_LEVEL_WARN, ce, "fleet history refused with its calibration, tried without");
+        have_calib = false;
+        rc = drv_fleet_import(fleet, recs, n, NULL, err);
+    }
     if (rc == 0 && marks) {
         for (size_t i = 0; i < n; i++)
             strmap_put(marks->groups, recs[i].key, db_fleet_crc(&recs[i], sizeof(recs[i])));

@@ -277,9 +277,15 @@ void drv_fleet_export(struct drv_fleet *f, struct drv_fleet_record **out, size_t
     if (calib) {
         *calib = f->calib;
         calib->version = DRV_FLEET_RECORD_VERSION;
-        double s = f->calib_started ? exp2((double)(f->calib_ref_t - f->calib.updated_s) /
-                                           f->pc.calib_half_life_s)
-                                    : 1.0;
+        /* weights relative to the record's time: its last update, or the
+         * clock's reference when that is later (a first sample weighs
+         * before any is learnt from; scaling from updated_s 0 overflows) */
+        double s = 1.0;
+        if (f->calib_started) {
+            if (calib->updated_s < f->calib_ref_t)
+                calib->updated_s = f->calib_ref_t;
+            s = exp2((double)(f->calib_ref_t - calib->updated_s) / f->pc.calib_half_life_s);
+        }
         float *p = &calib->resid[0][0][0][0];
         for (size_t i = 0; i < sizeof(calib->resid) / sizeof(float); i++)
             p[i] = (float)(p[i] * s);

@@ -469,6 +469,35 @@ static void test_fleet_records(void **state)
     drv_fleet_free(orig);
 }
 
+/* A fleet whose guests have each been observed once (a first sample
+ * weighs in the calibration's clock but teaches it nothing yet: what a
+ * daemon holds one step after a start) exports a calibration that imports
+ * again -- it once came out scaled by 2^(t / half-life), NaN. */
+static void test_fleet_records_first_sample(void **state)
+{
+    (void)state;
+    struct env e;
+    env_init(&e);
+    struct drv_predictor *p = guest(&e, "m1.large", "alpha", 8, 8192, T0);
+    struct drv_res use = drv_res_zero();
+    use.v[DRV_RES_VCPU] = 2.0;
+    use.v[DRV_RES_MEM_MIB] = 512;
+    drv_predictor_observe(p, T0, &use);
+    drv_predictor_free(p);
+    struct drv_fleet_record *recs = NULL;
+    size_t n = 0;
+    struct drv_fleet_calibration *calib = calloc(1, sizeof(*calib));
+    drv_fleet_export(e.fleet, &recs, &n, calib);
+    struct drv_fleet *copy = drv_fleet_new(&e.pc);
+    struct err *err = NULL;
+    assert_int_equal(drv_fleet_import(copy, recs, n, calib, &err), 0);
+    assert_int_equal(drv_fleet_groups(copy), n);
+    free(recs);
+    free(calib);
+    drv_fleet_free(copy);
+    drv_fleet_free(e.fleet);
+}
+
 /* A what-if (a preview, a guest adopted after a restart) reads the fleet
  * without counting as one more guest or creating groups: asking twice
  * gives the same answer. */
@@ -725,6 +754,7 @@ int main(void)
         cmocka_unit_test(test_cold_start),
         cmocka_unit_test(test_longrun),
         cmocka_unit_test(test_fleet_records),
+        cmocka_unit_test(test_fleet_records_first_sample),
         cmocka_unit_test(test_counted_requests),
         cmocka_unit_test(test_blueprint),
         cmocka_unit_test(test_replay_sculpt),
