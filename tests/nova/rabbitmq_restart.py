@@ -17,37 +17,9 @@ import time
 from keystoneauth1 import session
 from keystoneauth1.identity import v3
 from novaclient import client as nova_client
+from phase import Phase, load_env
 
-t0 = time.time()
-
-
-def say(msg):
-    print('rabbitmq [%ds]: %s' % (time.time() - t0, msg), flush=True)
-
-
-def fail(msg):
-    print('rabbitmq FAILED: %s' % msg, file=sys.stderr, flush=True)
-    sys.exit(1)
-
-
-def load_env(path):
-    env = {}
-    with open(path) as f:
-        for line in f:
-            if '=' in line:
-                k, v = line.rstrip('\n').split('=', 1)
-                env[k] = v
-    return env
-
-
-def wait(what, cond, timeout):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.5)
-    fail('%s: not within %d s' % (what, timeout))
+say, fail, wait = Phase('rabbitmq').functions()
 
 
 def main():

@@ -1,0 +1,48 @@
+"""What the Nova harness's phase scripts (tests/nova/*.py, run by
+tests/integration/nova.sh) share: progress lines, failing, the stack's
+env files (contrib/stack/*.sh write RUN_DIR/env/NAME.env) and waiting for
+a condition.
+
+    from phase import Phase, load_env
+    say, fail, wait = Phase('crash').functions()
+"""
+import sys
+import time
+
+
+class Phase:
+    def __init__(self, name, poll=0.5):
+        self.name = name
+        self.poll = poll
+        self.t0 = time.time()
+
+    def say(self, msg):
+        print('%s [%ds]: %s' % (self.name, time.time() - self.t0, msg), flush=True)
+
+    def fail(self, msg):
+        print('%s FAILED: %s' % (self.name, msg), file=sys.stderr, flush=True)
+        sys.exit(1)
+
+    def wait(self, what, cond, timeout):
+        """cond()'s first true value, polled until timeout seconds pass."""
+        end = time.time() + timeout
+        while time.time() < end:
+            v = cond()
+            if v:
+                return v
+            time.sleep(self.poll)
+        self.fail('%s: not within %d s' % (what, timeout))
+
+    def functions(self):
+        return self.say, self.fail, self.wait
+
+
+def load_env(path):
+    """A KEY=value file as a dict."""
+    env = {}
+    with open(path) as f:
+        for line in f:
+            if '=' in line:
+                k, v = line.rstrip('\n').split('=', 1)
+                env[k] = v
+    return env
