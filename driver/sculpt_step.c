@@ -10,8 +10,9 @@
  * seen, so it is probed); kept between the floor (memory working set plus
  * margin) and the ceiling (the flavor).
  *
- * Hysteresis: a target above the shape is taken at once; one more than the
- * dead band below it only after it stayed there for the hold steps.  Then
+ * Hysteresis: a target above the shape is taken at once (from half a
+ * percent up, or any growth use presses for); one more than the dead band
+ * below it only after it stayed there for the hold steps.  Then
  * the change is priced: its saving over the reshape horizon (allocation
  * price of what is released, minus the expected violations it adds, from
  * the bands) must pay one reshape, else it is skipped -- except a growth
@@ -45,6 +46,11 @@ LOG_INIT("driver.sculpt.step");
 #define SCULPT_SATURATED 0.95
 /* A guest presses on its limit when its use reaches this share of it. */
 #define SCULPT_PRESSING 0.99
+/* A growth smaller than this share of the shape changes no guest's outcome
+ * but costs a round of hypervisor calls: it waits until it adds up, unless
+ * use presses on the limit or the floor rose (the blueprint's allocation
+ * creeps by 1e-5 vCPU from one step to the next otherwise). */
+#define SCULPT_MIN_GROWTH 0.005
 
 void sculpt_change_push(struct drv_sculpt_change **changes, size_t *n, size_t *cap,
                         const struct sculpt_guest *g, enum drv_sculpt_change_kind kind,
@@ -140,11 +146,13 @@ static void sculpt_decide(struct drv_sculpt *e, struct sculpt_guest *g, struct s
             continue;
         double t = g->target.v[k], c = cur->v[k];
         if (t > c * (1 + 1e-9) + 1e-12) {
+            bool pressed = (g->has_use && g->use.v[k] >= c * 0.999) || c < floor.v[k];
+            if (!pressed && t < c * (1 + SCULPT_MIN_GROWTH))
+                continue;
             w->res.v[k] = t;
             /* use pressing on the limit, a floor that rose, or an allocation
              * the predictor already priced (reshape included): no haggling */
-            if ((g->has_use && g->use.v[k] >= c * 0.999) || c < floor.v[k] ||
-                w->term[k] != TERM_BAND || (g->bp && g->bp->alloc))
+            if (pressed || w->term[k] != TERM_BAND || (g->bp && g->bp->alloc))
                 w->forced = true;
         } else if (t < c * (1 - e->p.hysteresis)) {
             low = true;
