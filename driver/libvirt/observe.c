@@ -291,6 +291,9 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
     }
     pthread_mutex_unlock(&lv->lock);
     int rc = -1;
+    /* declared before the first goto: a jump must not skip a cleanup */
+    autofree char *xml = NULL;
+    autofree char *title = NULL;
     if (!ours) {
         err_set(err, ERR_UNSUPPORTED, "identity of `%s`: not a guest of sculpt's", uuid);
         goto cleanup;
@@ -305,9 +308,8 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
     unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
     if (virDomainIsActive(dom) == 1)
         flags |= VIR_DOMAIN_AFFECT_LIVE;
-    autofree char *xml = lv_meta_format_fragment(&meta);
-    autofree char *title =
-        xasprintf("%s (%s)", inst->display_name ? inst->display_name : "", inst->uuid);
+    xml = lv_meta_format_fragment(&meta);
+    title = xasprintf("%s (%s)", inst->display_name ? inst->display_name : "", inst->uuid);
     const char *name = virDomainGetName(dom);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_META_PREFIX, LV_META_URI,
                              flags) < 0 ||
