@@ -201,6 +201,7 @@ check:
 
 unit: $(PROGRAMS) $(UNIT_BINS)
 	@tests/check-layers.sh
+	@tests/check-clang.sh "$(PKG_CFLAGS)"
 	@tests/run-unit.sh $(O) $(UNIT_BINS)
 
 test:

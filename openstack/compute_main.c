@@ -216,6 +216,7 @@ static int daemon_run(struct cfg *cfg)
     struct os_compute *compute = NULL;
     struct api_server *api = NULL;
     struct db_fleet_marks *fleet_marks = NULL;
+    autofree char *images_dir = NULL; /* before any goto: out frees it */
 
     if (mkdir(cfg->state_path, 0755) < 0 && errno != EEXIST) {
         err_set_errno(&err, errno, "create state_path `%s`", cfg->state_path);
@@ -301,7 +302,7 @@ static int daemon_run(struct cfg *cfg)
                  "are fetched with the requester's token only");
     }
     glance = os_glance_new(cfg, ks);
-    autofree char *images_dir = daemon_images_dir(cfg);
+    images_dir = daemon_images_dir(cfg);
     images = os_image_cache_new(images_dir, glance, (int)cfg->glance_num_retries, &err);
     if (!images)
         goto out;
