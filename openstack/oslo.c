@@ -152,102 +152,6 @@ static bool oslo_expect(const char **p, const char *end, const char *lit)
     return true;
 }
 
-static int oslo_hex4(const char *p, const char *end)
-{
-    if (end - p < 4)
-        return -1;
-    int v = 0;
-    for (int i = 0; i < 4; i++) {
-        char c = p[i];
-        int d = c >= '0' && c <= '9' ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
-        if (d < 0)
-            return -1;
-        v = v * 16 + d;
-    }
-    return v;
-}
-
-/* Unescape the JSON string starting after its opening quote at *pp into
- * out (which has room: the result is never longer).  Returns the length,
- * or -1 when the string is not one this path takes; *pp ends after the
- * closing quote. */
-static long oslo_unescape(const char **pp, const char *end, char *out)
-{
-    const char *p = *pp;
-    char *o = out;
-    while (p < end) {
-        unsigned char c = (unsigned char)*p++;
-        if (c == '"') {
-            *pp = p;
-            return o - out;
-        }
-        /* Control bytes are not JSON; raw non-ASCII bytes are left to
-         * jansson, which checks their UTF-8 (Python's json.dumps escapes
-         * everything above 0x7F, so the fast path never needs them). */
-        if (c < 0x20 || c >= 0x80)
-            return -1;
-        if (c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
-        if (p >= end)
-            return -1;
-        char e = *p++;
-        switch (e) {
-        case '"': *o++ = '"'; break;
-        case '\\': *o++ = '\\'; break;
-        case '/': *o++ = '/'; break;
-        case 'b': *o++ = '\b'; break;
-        case 'f': *o++ = '\f'; break;
-        case 'n': *o++ = '\n'; break;
-        case 'r': *o++ = '\r'; break;
-        case 't': *o++ = '\t'; break;
-        case 'u': {
-            int u = oslo_hex4(p, end);
-            if (u < 0)
-                return -1;
-            p += 4;
-            unsigned long cp = (unsigned long)u;
-            if (u >= 0xD800 && u <= 0xDBFF) {
-                if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-                    return -1;
-                int lo = oslo_hex4(p + 2, end);
-                if (lo < 0xDC00 || lo > 0xDFFF)
-                    return -1;
-                p += 6;
-                cp = 0x10000 + (((unsigned long)u - 0xD800) << 10) + ((unsigned long)lo - 0xDC00);
-            } else if (u >= 0xDC00 && u <= 0xDFFF) {
-                return -1;
-            }
-            if (cp == 0)
-                return -1; /* a NUL would end the text early */
-            if (cp < 0x80) {
-                *o++ = (char)cp;
-            } else if (cp < 0x800) {
-                *o++ = (char)(0xC0 | (cp >> 6));
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            } else if (cp < 0x10000) {
-                *o++ = (char)(0xE0 | (cp >> 12));
-                *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            } else {
-                *o++ = (char)(0xF0 | (cp >> 18));
-                *o++ = (char)(0x80 | ((cp >> 12) & 0x3F));
-                *o++ = (char)(0x80 | ((cp >> 6) & 0x3F));
-                *o++ = (char)(0x80 | (cp & 0x3F));
-            }
-            break;
-        }
-        default:
-            return -1;
-        }
-    }
-    return -1;
-}
-
 char *os_envelope_inner(const char *body, size_t len, size_t *inner_len)
 {
     const char *p = body, *end = body + len;
@@ -269,7 +173,7 @@ char *os_envelope_inner(const char *body, size_t len, size_t *inner_len)
             return NULL;
     }
     char *out = xmalloc((size_t)(end - p) + 1);
-    long n = oslo_unescape(&p, end, out);
+    long n = os_json_unescape(&p, end, out);
     if (n < 0) {
         free(out);
         return NULL;
@@ -286,8 +190,11 @@ char *os_envelope_inner(const char *body, size_t len, size_t *inner_len)
 
 static json_t *oslo_load_inner(const char *text, size_t len, struct err **err)
 {
+    json_t *inner = os_json_load_fast(text, len);
+    if (inner)
+        return inner; /* always an object */
     json_error_t jerr;
-    json_t *inner = json_loadb(text, len, 0, &jerr);
+    inner = json_loadb(text, len, 0, &jerr);
     if (!inner) {
         err_set(err, ERR_INVALID, "oslo.message is not JSON: %s at offset %d", jerr.text,
                 jerr.position);

@@ -88,6 +88,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(fast);
     }
 
+    /* So must the JSON fast path: the same values, types and key order. */
+    json_t *jfast = os_json_load_fast((const char *)data, size);
+    if (jfast) {
+        json_t *jslow = json_loadb((const char *)data, size, 0, NULL);
+        char *a = json_dumps(jfast, JSON_COMPACT);
+        char *b = jslow ? json_dumps(jslow, JSON_COMPACT) : NULL;
+        if (!jslow || !json_equal(jfast, jslow) || !a || !b || strcmp(a, b) != 0)
+            abort();
+        free(a);
+        free(b);
+        json_decref(jslow);
+        json_decref(jfast);
+    }
+
     char *s = xstrndup((const char *)data, size);
     struct os_amqp_url u;
     if (os_amqp_url_parse(s, &u, &e) == 0)

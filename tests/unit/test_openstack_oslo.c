@@ -2,6 +2,7 @@
  * (tests/data/openstack/PROVENANCE.md). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,6 +371,116 @@ static void test_hex_ids(void **state)
     free(ids);
 }
 
+/* The JSON fast path gives exactly what jansson gives (values, types,
+ * key order), or steps aside. */
+static bool check_json_fast(const char *text, size_t len)
+{
+    json_t *fast = os_json_load_fast(text, len);
+    json_t *slow = json_loadb(text, len, 0, NULL);
+    if (fast) {
+        assert_non_null(slow);
+        assert_true(json_equal(fast, slow));
+        autofree char *a = json_dumps(fast, JSON_COMPACT);
+        autofree char *b = json_dumps(slow, JSON_COMPACT);
+        assert_string_equal(a, b);
+    }
+    json_decref(slow);
+    json_decref(fast);
+    return fast != NULL;
+}
+
+static void test_json_fast_path(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"build_and_run_instance.json", "get_console_output.json",
+                                        "reply_failure.json", "reply_service_create.json"};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        char path[128];
+        size_t len, n;
+        snprintf(path, sizeof(path), DATA "%s", files[i]);
+        autofree char *body = slurp(path, &len);
+        autofree char *inner = os_envelope_inner(body, len, &n);
+        assert_non_null(inner);
+        assert_true(check_json_fast(inner, n)); /* what oslo writes takes it */
+        assert_true(check_json_fast(body, len));
+    }
+    static const struct {
+        const char *text;
+        bool taken;
+    } cases[] = {
+        {"{}", true},
+        {" {\"a\" : [ ] ,\"b\":{ } }\n", true},
+        {"{\"a\": [1, -2, 0, -0, 3.5, -0.25, 1e3, 2E-2, 1.5e+300, true, false, null]}", true},
+        {"{\"i\": 9223372036854775807, \"j\": -9223372036854775808}", true},
+        {"{\"a\": 1, \"b\": 2, \"a\": 3}", true}, /* the later value, the first place */
+        {"{\"\": \"\", \"k\\n\\u00e9\": \"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u20ac\\ud83d\\ude00\"}", true},
+        {"{\"a\": [[[[{\"b\": [\"c\"]}]]]]}", true},
+        {"{\"i\": 9223372036854775808}", false},   /* too big: jansson's error */
+        {"{\"r\": 1e400}", false},                 /* overflow: jansson's error */
+        {"{\"r\": 1e-400}", false},                /* underflow: jansson's call */
+        {"{\"n\": 01}", false},
+        {"{\"n\": -}", false},
+        {"{\"n\": 1.}", false},
+        {"{\"n\": .5}", false},
+        {"{\"n\": 1e}", false},
+        {"{\"n\": +1}", false},
+        {"{\"n\": 1x}", false},
+        {"{\"t\": tru}", false},
+        {"{\"t\": truex}", false},
+        {"{\"t\": nul}", false},
+        {"{\"s\": \"\\u0000\"}", false},
+        {"{\"s\": \"\\ud83d\"}", false},
+        {"{\"s\": \"\\ude00\"}", false},
+        {"{\"s\": \"\\x\"}", false},
+        {"{\"s\": \"\\u12\"}", false},
+        {"{\"s\": \"a\tb\"}", false},
+        {"{\"s\": \"\xc3\xa9\"}", false},          /* raw UTF-8: jansson checks it */
+        {"{\"s\": \"\xff\"}", false},
+        {"{\"s\": \"open}", false},
+        {"{\"a\": 1,}", false},
+        {"{\"a\" 1}", false},
+        {"{,}", false},
+        {"{\"a\": [1,]}", false},
+        {"{\"a\": [1 2]}", false},
+        {"{\"a\": 1} x", false},
+        {"{\"a\": 1}}", false},
+        {"{\"a\": 1", false},
+        {"[1, 2]", false},                         /* not an object: jansson's */
+        {"\"s\"", false},
+        {"", false},
+        {"   ", false},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        bool taken = check_json_fast(cases[i].text, strlen(cases[i].text));
+        if (taken != cases[i].taken)
+            fail_msg("case %zu `%s`: fast path %s", i, cases[i].text,
+                     taken ? "answered" : "stepped aside");
+    }
+    /* a NUL byte inside the buffer, and nesting deeper than the fast
+     * path goes (jansson still parses it) */
+    static const char nul[] = "{\"a\": 1}\0";
+    assert_false(check_json_fast(nul, sizeof(nul) - 1));
+    char deep[2 * 100 + 16];
+    int n = snprintf(deep, sizeof(deep), "{\"a\": ");
+    for (int i = 0; i < 100; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < 100; i++)
+        deep[n++] = ']';
+    deep[n++] = '}';
+    deep[n] = '\0';
+    assert_false(check_json_fast(deep, (size_t)n));
+    json_t *j = json_loadb(deep, (size_t)n, 0, NULL);
+    assert_non_null(j);
+    json_decref(j);
+    /* a key longer than the stack copy, escaped, before an escaped value */
+    char longkey[600];
+    n = snprintf(longkey, sizeof(longkey), "{\"\\n");
+    for (int i = 0; i < 300; i++)
+        longkey[n++] = 'k';
+    n += snprintf(longkey + n, sizeof(longkey) - (size_t)n, "\": \"v\\n\", \"x\\t\": \"y\\t\"}");
+    assert_true(check_json_fast(longkey, (size_t)n));
+}
+
 static void test_envelope_fast_path(void **state)
 {
     (void)state;
@@ -427,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_reply),            cmocka_unit_test(test_failure_mapping),
         cmocka_unit_test(test_ovo),              cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_envelope_fast_path), cmocka_unit_test(test_hex_ids),
+        cmocka_unit_test(test_json_fast_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
