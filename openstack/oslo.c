@@ -334,12 +334,62 @@ fail:
 }
 
 /* Wrap an inner message dict in the 2.0 envelope; steals inner. */
+char *os_envelope_wrap_ascii(const char *text, size_t *len)
+{
+    static const char head[] = "{\"oslo.version\":\"2.0\",\"oslo.message\":\"";
+    static const char hex[] = "0123456789ABCDEF";
+    size_t n = 0;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        if (*p >= 0x80)
+            return NULL;
+        n += *p == '"' || *p == '\\' ? 2 : *p < 0x20 ? 6 : 1;
+    }
+    char *body = xmalloc(sizeof(head) - 1 + n + 3);
+    char *o = body;
+    memcpy(o, head, sizeof(head) - 1);
+    o += sizeof(head) - 1;
+    for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            *o++ = (char)c;
+            continue;
+        }
+        *o++ = '\\';
+        switch (c) {
+        case '"': *o++ = '"'; break;
+        case '\\': *o++ = '\\'; break;
+        case '\b': *o++ = 'b'; break;
+        case '\f': *o++ = 'f'; break;
+        case '\n': *o++ = 'n'; break;
+        case '\r': *o++ = 'r'; break;
+        case '\t': *o++ = 't'; break;
+        default:
+            memcpy(o, "u00", 3);
+            o[3] = hex[c >> 4];
+            o[4] = hex[c & 15];
+            o += 5;
+        }
+    }
+    memcpy(o, "\"}", 3);
+    o += 2;
+    if (len)
+        *len = (size_t)(o - body);
+    return body;
+}
+
 static char *oslo_wrap(json_t *inner, size_t *len)
 {
     char *s = json_dumps(inner, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(inner);
     if (!s)
         return NULL;
+    /* ASCII (what we send, nearly always): written directly, as jansson
+     * would; anything else through jansson, which checks the UTF-8. */
+    char *fast = os_envelope_wrap_ascii(s, len);
+    if (fast) {
+        free(s);
+        return fast;
+    }
     json_t *outer = json_pack("{s:s, s:s}", "oslo.version", "2.0", "oslo.message", s);
     free(s);
     if (!outer)

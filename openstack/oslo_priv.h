@@ -13,6 +13,12 @@
  * caller parses the whole body with jansson. */
 char *os_envelope_inner(const char *body, size_t len, size_t *inner_len);
 
+/* The envelope around an ASCII message text, byte for byte what jansson
+ * writes for {"oslo.version": "2.0", "oslo.message": text} compact
+ * (caller frees; *len its length when len is not NULL); NULL when text
+ * has a byte above 0x7F (jansson then checks its UTF-8). */
+char *os_envelope_wrap_ascii(const char *text, size_t *len);
+
 /* Unescape the JSON string starting after its opening quote at *pp into
  * out (which has room: the result is never longer).  Returns the length,
  * or -1 when the string is not one the fast paths take (raw bytes above

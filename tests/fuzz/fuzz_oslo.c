@@ -115,6 +115,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (os_amqp_url_parse(s, &u, &e) == 0)
         os_amqp_url_release(&u);
     err_free(e);
+    /* The envelope written directly is what jansson writes. */
+    size_t wlen;
+    char *wrapped = os_envelope_wrap_ascii(s, &wlen);
+    if (wrapped) {
+        json_t *outer = json_pack("{s:s, s:s}", "oslo.version", "2.0", "oslo.message", s);
+        char *slow = outer ? json_dumps(outer, JSON_COMPACT) : NULL;
+        if (!slow || strcmp(slow, wrapped) != 0 || wlen != strlen(slow))
+            abort();
+        free(slow);
+        json_decref(outer);
+        free(wrapped);
+    }
     int major, minor;
     ovo_version_parse(s, &major, &minor);
     int64_t t;

@@ -481,6 +481,44 @@ static void test_json_fast_path(void **state)
     assert_true(check_json_fast(longkey, (size_t)n));
 }
 
+/* The envelope written directly is byte for byte jansson's. */
+static void check_wrap(const char *text)
+{
+    size_t n = 0;
+    autofree char *fast = os_envelope_wrap_ascii(text, &n);
+    json_t *outer = json_pack("{s:s, s:s}", "oslo.version", "2.0", "oslo.message", text);
+    autofree char *slow = json_dumps(outer, JSON_COMPACT);
+    json_decref(outer);
+    assert_non_null(fast);
+    assert_string_equal(fast, slow);
+    assert_int_equal(n, strlen(slow));
+}
+
+static void test_envelope_wrap(void **state)
+{
+    (void)state;
+    char all[128];
+    for (int i = 1; i < 128; i++)
+        all[i - 1] = (char)i;
+    all[127] = '\0';
+    check_wrap(all);
+    check_wrap("");
+    check_wrap("{\"result\":\"a\\nb \\\"q\\\" \\\\ \\u00e9\",\"failure\":null,\"ending\":true}");
+    size_t n;
+    assert_null(os_envelope_wrap_ascii("caf\xc3\xa9", &n)); /* jansson's: it checks UTF-8 */
+    /* a reply goes out in that form and reads back */
+    json_auto_t *res = json_string("line 1\nline \"2\"\t\\");
+    size_t blen;
+    autofree char *body = os_reply_encode(res, NULL, true, "m1", &blen);
+    assert_int_equal(blen, strlen(body));
+    struct os_reply r;
+    struct err *e = NULL;
+    assert_int_equal(os_reply_decode(body, blen, &r, &e), 0);
+    assert_true(json_equal(r.result, res));
+    assert_string_equal(r.msg_id, "m1");
+    os_reply_release(&r);
+}
+
 static void test_envelope_fast_path(void **state)
 {
     (void)state;
@@ -538,7 +576,7 @@ int main(void)
         cmocka_unit_test(test_reply),            cmocka_unit_test(test_failure_mapping),
         cmocka_unit_test(test_ovo),              cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_envelope_fast_path), cmocka_unit_test(test_hex_ids),
-        cmocka_unit_test(test_json_fast_path),
+        cmocka_unit_test(test_json_fast_path), cmocka_unit_test(test_envelope_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
