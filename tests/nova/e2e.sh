@@ -17,21 +17,7 @@ export OS_COMPUTE_API_VERSION=2.37
 say() { echo "e2e: $*"; }
 fail() { echo "e2e FAILED: $*" >&2; exit 1; }
 
-# wait_status SERVER STATUS [SECONDS]
-wait_status() {
-    n=${3:-120}
-    i=0
-    while [ $i -lt $n ]; do
-        out=$(openstack server show "$1" -f value -c status -c OS-EXT-STS:task_state 2>/dev/null | tr '\n' ' ')
-        case "$out" in
-        *"$2"*None*|*None*"$2"*) return 0 ;;
-        *ERROR*) openstack server show "$1" -c fault -f value >&2; fail "$1 went to ERROR" ;;
-        esac
-        sleep 1
-        i=$((i + 1))
-    done
-    fail "$1 not $2 after $n s (now: $out)"
-}
+. "$top/tests/nova/lib.sh"
 
 domstate() { virsh -c "$LIBVIRT_URI" domstate "$1" 2>/dev/null | head -n 1; }
 

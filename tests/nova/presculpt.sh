@@ -66,19 +66,7 @@ restart_host() { # EXTRA_CONF
     . "$run/env/$name.env"
 }
 
-wait_status() { # SERVER STATUS SECONDS
-    i=0
-    while [ $i -lt "$3" ]; do
-        out=$(openstack server show "$1" -f value -c status -c OS-EXT-STS:task_state 2>/dev/null | tr '\n' ' ')
-        case "$out" in
-        *"$2"*None*|*None*"$2"*) return 0 ;;
-        *ERROR*) openstack server show "$1" -c fault -f value >&2; fail "$1 went to ERROR" ;;
-        esac
-        sleep 1
-        i=$((i + 1))
-    done
-    fail "$1 not $2 after $3 s (now: $out)"
-}
+. "$top/tests/nova/lib.sh"
 
 # The paused member domains, once there is one (SECONDS).
 wait_member() {
