@@ -65,6 +65,17 @@ int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **er
                                (json_int_t)members->n));
 }
 
+/* The bucket of second t in [from, to]: `to` is now, and what happened in
+ * this second belongs to the last bucket (a hand-over a moment before the
+ * request would otherwise be left out).  -1 outside. */
+static int64_t api_bucket(int64_t t, int64_t from, int64_t to, int64_t step, int64_t nb)
+{
+    if (t < from || t > to)
+        return -1;
+    int64_t b = (t - from) / step;
+    return b < nb ? b : nb - 1;
+}
+
 /* GET /v1/pools/history: per time bucket, the requests that arrived (build
  * requests: instances created), how many a pool served (hand-overs), and
  * the pool members alive -- the pools' size against the arrivals. */
@@ -93,9 +104,9 @@ int api_handle_pools_history(struct api_req *req, struct api_resp *resp, struct 
     int64_t *hits = xcalloc((size_t)nb, sizeof(int64_t));
     int64_t *alive = xcalloc((size_t)nb, sizeof(int64_t));
     for (size_t i = 0; i < insts->n; i++) {
-        int64_t t = insts->v[i]->created_ms / 1000;
-        if (t >= from && t < to)
-            arrivals[(t - from) / step]++;
+        int64_t b = api_bucket(insts->v[i]->created_ms / 1000, from, to, step, nb);
+        if (b >= 0)
+            arrivals[b]++;
     }
     for (size_t i = 0; i < members->n; i++) {
         const struct db_pool_member *m = members->v[i];
@@ -104,8 +115,9 @@ int api_handle_pools_history(struct api_req *req, struct api_resp *resp, struct 
                       : api_member_live(m) ? to
                       : m->expires_ms      ? m->expires_ms / 1000
                                            : born;
-        if (m->handed_over_ms && end >= from && end < to)
-            hits[(end - from) / step]++;
+        int64_t hb = m->handed_over_ms ? api_bucket(end, from, to, step, nb) : -1;
+        if (hb >= 0)
+            hits[hb]++;
         for (int64_t b = 0; b < nb; b++) {
             int64_t t = from + b * step; /* alive at the bucket's start */
             if (born <= t && t < end)
