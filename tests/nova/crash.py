@@ -145,9 +145,17 @@ def main():
         v = [float(x) for x in res.strip('{}').split(',')]
         return v[0], v[1]
 
+    last_seen = {}
+
     def row_matches_virsh(uuid, dom):
         (rv, rm), (lv, lm) = row_shape(uuid), virsh_shape(dom)
+        last_seen.update(row=(rv, rm), virsh=(lv, lm))
         return abs(rv - lv) < 0.02 and abs(rm - lm) < 2
+
+    def row_vs_virsh():
+        """What the last comparison saw (vCPU, MiB), for a failure."""
+        return 'the row matches virsh (last seen: row %s, virsh %s)' % (
+            last_seen.get('row'), last_seen.get('virsh'))
 
     def no_open_intents(upto):
         """No intent begun before the restart is left open (the hook may
@@ -293,7 +301,7 @@ def main():
     if not (abs(vcpu - float(to)) < 1e-6 or abs(vcpu - float(frm)) < 1e-6):
         fail('the row holds vcpu %s, neither the reshape\'s from %s nor its to %s'
              % (vcpu, frm, to))
-    wait('the row matches virsh', lambda: row_matches_virsh(uuid, rdom), 20)
+    wait(row_vs_virsh, lambda: row_matches_virsh(uuid, rdom), 20)
     if psql("select count(*) from events where instance_uuid = '%s' and source = 'reconcile' "
             "and message like 'reshape interrupted%%'" % uuid) == '0':
         fail('no reconcile event for the interrupted reshape')

@@ -24,14 +24,16 @@ class Phase:
         sys.exit(1)
 
     def wait(self, what, cond, timeout):
-        """cond()'s first true value, polled until timeout seconds pass."""
+        """cond()'s first true value, polled until timeout seconds pass.
+        what may be a function: called at the timeout, it can tell what
+        was last seen."""
         end = time.time() + timeout
         while time.time() < end:
             v = cond()
             if v:
                 return v
             time.sleep(self.poll)
-        self.fail('%s: not within %d s' % (what, timeout))
+        self.fail('%s: not within %d s' % (what() if callable(what) else what, timeout))
 
     def functions(self):
         return self.say, self.fail, self.wait
