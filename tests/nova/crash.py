@@ -34,10 +34,7 @@ import time
 import urllib.parse
 import urllib.request
 
-from keystoneauth1 import session
-from keystoneauth1.identity import v3
-from novaclient import client as nova_client
-from phase import Phase, load_env
+from phase import Phase, load_env, nova_admin, server_status
 
 say, fail, wait = Phase('crash').functions()
 
@@ -53,16 +50,10 @@ def main():
     pgrun = os.path.join(run, 'sculpt-db')
     env.update(load_env(os.path.join(pgrun, 'env', 'postgres.env')))
     host = env['SCULPT_HOST']
-    auth = v3.Password(auth_url=env['OS_AUTH_URL'], username='admin',
-                       password=env['OS_PASSWORD'], project_name='admin',
-                       user_domain_name='Default', project_domain_name='Default')
-    nova = nova_client.Client('2.37', session=session.Session(auth=auth))
+    nova, _ = nova_admin(env)
 
     def status(s):
-        s = nova.servers.get(s.id)
-        if s.status == 'ERROR':
-            fail('%s in ERROR: %s' % (s.name, getattr(s, 'fault', {})))
-        return s.status if getattr(s, 'OS-EXT-STS:task_state') is None else None
+        return server_status(nova, s, fail)
 
     def domstate(dom):
         return subprocess.run(['virsh', '-c', env['LIBVIRT_URI'], 'domstate', dom],

@@ -9,6 +9,10 @@ a condition.
 import sys
 import time
 
+from keystoneauth1 import session
+from keystoneauth1.identity import v3
+from novaclient import client as nova_client
+
 
 class Phase:
     def __init__(self, name, poll=0.5):
@@ -48,3 +52,21 @@ def load_env(path):
                 k, v = line.rstrip('\n').split('=', 1)
                 env[k] = v
     return env
+
+
+def nova_admin(env):
+    """(novaclient at API 2.37, its Keystone session) as the cloud's admin,
+    from nova.env's OS_AUTH_URL and OS_PASSWORD."""
+    sess = session.Session(auth=v3.Password(
+        auth_url=env['OS_AUTH_URL'], username='admin', password=env['OS_PASSWORD'],
+        project_name='admin', user_domain_name='Default', project_domain_name='Default'))
+    return nova_client.Client('2.37', session=sess), sess
+
+
+def server_status(nova, server, fail):
+    """The server's status once no task is under way (None while one is);
+    fails on ERROR with Nova's fault."""
+    s = nova.servers.get(server.id)
+    if s.status == 'ERROR':
+        fail('%s in ERROR: %s' % (s.name, getattr(s, 'fault', {})))
+    return s.status if getattr(s, 'OS-EXT-STS:task_state') is None else None

@@ -14,10 +14,7 @@ import subprocess
 import sys
 import time
 
-from keystoneauth1 import session
-from keystoneauth1.identity import v3
-from novaclient import client as nova_client
-from phase import Phase, load_env
+from phase import Phase, load_env, nova_admin, server_status
 
 say, fail, wait = Phase('rabbitmq').functions()
 
@@ -35,16 +32,10 @@ def main():
     if libvirt:
         env.update(load_env(os.path.join(run, 'env', 'libvirt.env')))
 
-    auth = v3.Password(auth_url=env['OS_AUTH_URL'], username='admin',
-                       password=env['OS_PASSWORD'], project_name='admin',
-                       user_domain_name='Default', project_domain_name='Default')
-    nova = nova_client.Client('2.37', session=session.Session(auth=auth))
+    nova, _ = nova_admin(env)
 
     def status(s):
-        s = nova.servers.get(s.id)
-        if s.status == 'ERROR':
-            fail('%s in ERROR: %s' % (s.name, getattr(s, 'fault', {})))
-        return s.status if getattr(s, 'OS-EXT-STS:task_state') is None else None
+        return server_status(nova, s, fail)
 
     servers = [nova.servers.create('rmq-%d' % n, env['SCULPT_IMAGE_ID'], env['SCULPT_FLAVOR_ID'],
                                    nics='none', availability_zone='nova:%s' % host)

@@ -21,10 +21,7 @@ import sys
 import urllib.error
 import urllib.request
 
-from keystoneauth1 import session
-from keystoneauth1.identity import v3
-from novaclient import client as nova_client
-from phase import Phase, load_env
+from phase import Phase, load_env, nova_admin
 
 say, fail, wait = Phase('settings', poll=0.3).functions()
 
@@ -35,10 +32,7 @@ def main():
     for n in ('nova', name):
         env.update(load_env(os.path.join(run, 'env', n + '.env')))
     host = env['SCULPT_HOST']
-    sess = session.Session(auth=v3.Password(
-        auth_url=env['OS_AUTH_URL'], username='admin', password=env['OS_PASSWORD'],
-        project_name='admin', user_domain_name='Default', project_domain_name='Default'))
-    nova = nova_client.Client('2.37', session=sess)
+    nova, sess = nova_admin(env)
 
     def api(method, path, body=None, token=None, status=200):
         req = urllib.request.Request(
