@@ -120,11 +120,21 @@ TEST_HELPER_SRC := $(wildcard tests/unit/helpers/*.c)
 TEST_HELPER_OBJ := $(call obj_of,$(TEST_HELPER_SRC))
 
 .PHONY: all check test bench run stop valgrind format clean distclean deps unit integration fuzz \
-        fuzz-build \
+        fuzz-build FORCE \
         bench-replay bench-engine bench-libvirt bench-db bench-rpc bench-api bench-presculpt
 all: $(PROGRAMS)
 
-$(O)/obj/%.o: %.c
+# Everything compiled or linked depends on the flags it was made with: they
+# are kept in $(O)/flags, rewritten only when they change (git's GIT-CFLAGS
+# idiom), so `make CFLAGS=...` or a new OPT rebuilds instead of linking
+# objects of two builds together.
+FLAGS_FILE := $(O)/flags
+FLAGS_NOW := $(CC) $(ALL_CFLAGS) | $(ALL_LDFLAGS) $(PROG_LDFLAGS) | $(LIBS) $(TEST_LDLIBS)
+$(FLAGS_FILE): FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(FLAGS_NOW)' | cmp -s - $@ || echo '$(FLAGS_NOW)' >$@
+
+$(O)/obj/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(SAY) "  CC      $<"
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
@@ -137,12 +147,12 @@ $(1): $(call obj_of,$(2))
 	$$(Q)$$(AR) rcs $$@ $$^
 endef
 $(eval $(call archive_rule,$(LIB_COMMON),$(COMMON_SRC)))
-$(O)/pic/%.o: %.c
+$(O)/pic/%.o: %.c $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(SAY) "  CC      $< (PIC)"
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -MMD -MP -c $< -o $@
 
-$(LIBVIRT_MOD): $(LIBVIRT_MOD_OBJ)
+$(LIBVIRT_MOD): $(LIBVIRT_MOD_OBJ) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) -shared $(ALL_LDFLAGS) -o $@ $(LIBVIRT_MOD_OBJ) $(MOD_LIBS)
@@ -162,27 +172,27 @@ $(eval $(call archive_rule,$(LIB_DB),$(DB_SRC)))
 $(eval $(call archive_rule,$(LIB_OPENSTACK),$(OPENSTACK_SRC)))
 $(eval $(call archive_rule,$(LIB_API),$(API_SRC)))
 
-$(O)/bin/sculpt-replay: $(O)/obj/driver/replay_main.o $(ALL_LIBS) $(MOD_DYNLIST) | $(LIBVIRT_MOD)
+$(O)/bin/sculpt-replay: $(O)/obj/driver/replay_main.o $(ALL_LIBS) $(MOD_DYNLIST) $(FLAGS_FILE) | $(LIBVIRT_MOD)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
 
-$(O)/bin/sculpt-compute: $(O)/obj/openstack/compute_main.o $(ALL_LIBS) $(MOD_DYNLIST) | $(LIBVIRT_MOD)
+$(O)/bin/sculpt-compute: $(O)/obj/openstack/compute_main.o $(ALL_LIBS) $(MOD_DYNLIST) $(FLAGS_FILE) | $(LIBVIRT_MOD)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
 
-$(O)/bin/sculptctl: $(O)/obj/api/sculptctl_main.o $(ALL_LIBS) $(MOD_DYNLIST) | $(LIBVIRT_MOD)
+$(O)/bin/sculptctl: $(O)/obj/api/sculptctl_main.o $(ALL_LIBS) $(MOD_DYNLIST) $(FLAGS_FILE) | $(LIBVIRT_MOD)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(ALL_LDFLAGS) $(PROG_LDFLAGS) -o $@ $< $(ALL_LIBS) $(LIBS)
 
-$(HARNESS_BINS): $(O)/bin/%: tests/harness/%.c $(TEST_LIBS)
+$(HARNESS_BINS): $(O)/bin/%: tests/harness/%.c $(TEST_LIBS) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_LIBS) $(ALL_LDFLAGS) $(TEST_LDLIBS)
 
-$(O)/tests/test_%: tests/unit/test_%.c $(TEST_HELPER_OBJ) $(TEST_LIBS)
+$(O)/tests/test_%: tests/unit/test_%.c $(TEST_HELPER_OBJ) $(TEST_LIBS) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(SAY) "  TEST    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_HELPER_OBJ) $(TEST_LIBS) \
@@ -218,7 +228,7 @@ test:
 FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(O)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 15
-$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(TEST_LIBS)
+$(O)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(TEST_LIBS) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(SAY) "  FUZZ    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(TEST_LIBS) $(ALL_LDFLAGS) $(TEST_LDLIBS)
@@ -240,7 +250,7 @@ BENCH_AREAS := replay engine libvirt db rpc api presculpt
 # built into $(O)/bench/ for the area scripts.
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRC))
-$(O)/bench/bench_%: tests/bench/bench_%.c $(TEST_LIBS)
+$(O)/bench/bench_%: tests/bench/bench_%.c $(TEST_LIBS) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_LIBS) $(ALL_LDFLAGS) $(TEST_LDLIBS)
