@@ -2,6 +2,7 @@
  * (driver/control.h) turns a request into a blueprint, the engine admits
  * and places it, and the loop reshapes it every step; what runs here and
  * what the loop does is recorded in the database. */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,20 +158,27 @@ void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const s
         log_err(LOG_LEVEL_WARN, e, "intent not closed");
 }
 
-void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid)
+void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double change)
 {
-    /* Tests only: SCULPT_TEST_PAUSE_INTENT=OP[:SECONDS] holds the first
-     * intent of OP ("spawn", "reshape") open for SECONDS (default 120),
-     * after the hypervisor did its part, so a test can kill -9 the
-     * process there.  Unset (always, outside tests): nothing. */
+    /* Tests only: SCULPT_TEST_PAUSE_INTENT=OP[:SECONDS[:MIN_VCPU]] holds
+     * the first intent of OP ("spawn", "reshape") open for SECONDS
+     * (default 120), after the hypervisor did its part, so a test can
+     * kill -9 the process there; with MIN_VCPU, only a change of the vCPU
+     * entitlement by at least that much (a reshape too small to tell its
+     * `from` and `to` apart is let through).  Unset (always, outside
+     * tests): nothing. */
     static atomic_bool used;
     const char *want = getenv("SCULPT_TEST_PAUSE_INTENT");
     if (!want || id <= 0)
         return;
     size_t n = strcspn(want, ":");
-    if (strlen(op) != n || strncmp(want, op, n) != 0 || atomic_exchange(&used, true))
+    if (strlen(op) != n || strncmp(want, op, n) != 0)
         return;
-    long secs = want[n] == ':' ? strtol(want + n + 1, NULL, 10) : 120;
+    char *end = (char *)want + n;
+    long secs = *end == ':' ? strtol(end + 1, &end, 10) : 120;
+    double min = *end == ':' ? strtod(end + 1, NULL) : 0;
+    if (change < min || atomic_exchange(&used, true))
+        return;
     log_warn("SCULPT_TEST_PAUSE_INTENT: holding the %s intent %lld of %s open for %ld s", op,
              (long long)id, uuid, secs);
     clock_sleep_ms(secs * 1000);
@@ -268,7 +276,9 @@ static void ctl_change(const struct drv_sculpt_change *ch, int64_t intent,
                        void *opaque)
 {
     struct os_compute *c = opaque;
-    os_compute_intent_test_pause("reshape", intent, ch->uuid);
+    if (!failure)
+        os_compute_intent_test_pause("reshape", intent, ch->uuid,
+                                     fabs(ch->to.res.v[DRV_RES_VCPU] - ch->from.res.v[DRV_RES_VCPU]));
     char res[160];
     if (failure)
         log_warn("reshape of %s refused by the backend: %s", ch->uuid, failure->msg);
