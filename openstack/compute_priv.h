@@ -62,6 +62,7 @@ struct os_compute {
     char node_uuid[DRV_UUID_LEN + 1];
     bool disabled;                  /* Service.disabled: trait COMPUTE_STATUS_DISABLED */
     bool resources_dirty;           /* usage changed since the last report */
+    bool recovered;                 /* the start-up recovery is over: tracked is whole */
     struct os_tracked *tracked;
     size_t ntracked;
     uint64_t failed_builds;
@@ -89,6 +90,41 @@ int os_compute_recover(struct os_compute *c, struct err **err);
 /* Start/stop the heartbeat and periodic threads. */
 int os_compute_threads_start(struct os_compute *c, struct err **err);
 void os_compute_threads_stop(struct os_compute *c);
+
+/* compute_orphans.c: allocations against our provider held by instances
+ * Nova deleted are released (the resource tracker's
+ * _remove_deleted_instances_allocations, with its safety rules). */
+enum os_orphan_verdict {
+    OS_ORPHAN_KEEP_TRACKED,   /* an instance this host manages */
+    OS_ORPHAN_KEEP_UNKNOWN,   /* not an instance Nova knows (a build racing, a migration) */
+    OS_ORPHAN_RELEASE,        /* deleted: its allocations go */
+    OS_ORPHAN_KEEP_HIDDEN,    /* deleted but hidden: a cross-cell move cleans up */
+    OS_ORPHAN_KEEP_SCHEDULED, /* no host yet: scheduled here, not started */
+    OS_ORPHAN_KEEP_IN_MOTION, /* on this host and node, a task under way */
+    OS_ORPHAN_KEEP_UNMANAGED, /* on this host and node, no task, not tracked */
+    OS_ORPHAN_KEEP_MOVED,     /* on another host or node */
+    OS_ORPHAN_LAST,
+};
+/* What Nova says of a consumer (fields borrowed from its record). */
+struct os_orphan_instance {
+    bool found;               /* Nova has the instance (deleted ones included) */
+    bool deleted;
+    bool hidden;
+    const char *host;         /* NULL or "" when not on a host yet */
+    const char *node;
+    const char *task_state;   /* NULL when none */
+};
+/* The verdict on a consumer of our provider's allocations: `tracked` when
+ * this host tracks it, `in` Nova's record (NULL: none), `host`/`node`
+ * ours.  Pure. */
+enum os_orphan_verdict os_orphan_decide(bool tracked, const struct os_orphan_instance *in,
+                                        const char *host, const char *node);
+const char *os_orphan_verdict_name(enum os_orphan_verdict v);
+/* One pass over the provider's allocations (periodic thread, after the
+ * start-up recovery): the number released, or -1 when Placement could not
+ * be read.  Lookups and releases that fail are logged and left for the
+ * next pass. */
+int os_compute_orphans_release(struct os_compute *c);
 
 /* compute_sync.c: power states changed behind sculpt's back (a guest that
  * shut itself down or crashed) reach Nova, as _sync_power_states does. */

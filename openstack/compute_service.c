@@ -438,15 +438,25 @@ static void *svc_heartbeat_thread(void *arg)
 static void *svc_periodic_thread(void *arg)
 {
     struct os_compute *c = arg;
+    int64_t orphans_due = 0; /* the first pass once the recovery is over */
     log_ctx_clear();
     for (;;) {
         pthread_mutex_lock(&c->lock);
-        bool stop = svc_wait_for(c, c->resources_dirty ? 5000 : RESOURCES_INTERVAL_MS, true);
+        /* a second at a time until the recovery is over (it may be slow) */
+        int64_t ms = !c->recovered ? 1000 : c->resources_dirty ? 5000 : RESOURCES_INTERVAL_MS;
+        bool stop = svc_wait_for(c, ms, true);
+        bool recovered = c->recovered;
         pthread_mutex_unlock(&c->lock);
         if (stop)
             break;
         os_compute_sync_pending(c);
         os_compute_report_resources(c, false);
+        /* update_available_resource's pass over our allocations, at its
+         * spacing: only with the whole list of what we track */
+        if (recovered && clock_mono_ms() >= orphans_due) {
+            os_compute_orphans_release(c);
+            orphans_due = clock_mono_ms() + RESOURCES_INTERVAL_MS;
+        }
     }
     return NULL;
 }

@@ -333,3 +333,25 @@ json_t *os_placement_provider_allocations(struct os_placement *p, const char *uu
     os_http_resp_release(&r);
     return j ? j : json_object();
 }
+
+int os_placement_clear_allocations(struct os_placement *p, const char *consumer, struct err **err)
+{
+    json_auto_t *have = os_placement_get_allocations(p, consumer, err);
+    if (!have)
+        return -1;
+    json_t *allocs = json_object_get(have, "allocations");
+    if (!json_is_object(allocs) || json_object_size(allocs) == 0)
+        return 0; /* no such consumer (Placement answers an empty one) */
+    /* the consumer's generation, project and user as read: a change made
+     * meanwhile makes the PUT fail rather than be undone */
+    json_object_set_new(have, "allocations", json_object());
+    struct os_http_resp r;
+    autofree char *path = xasprintf("/allocations/%s", consumer);
+    if (pl_request(p, "PUT", path, "1.28", have, &r, err) < 0)
+        return -1;
+    if (r.status != 204)
+        return pl_fail(&r, "PUT empty allocations", err);
+    os_http_resp_release(&r);
+    log_info("allocations of %s released", consumer);
+    return 1;
+}

@@ -66,6 +66,14 @@ json_t *os_placement_get_allocations(struct os_placement *p, const char *consume
 int os_placement_delete_allocations(struct os_placement *p, const char *consumer,
                                     struct err **err);
 
+/* Release a consumer's allocations the way the report client does without
+ * `force` (nova/scheduler/client/report.py delete_allocation_for_instance):
+ * read them with the consumer generation, then write them empty with it.
+ * 1 when released, 0 when there were none, -1 with *err otherwise
+ * (ERR_CONFLICT when the consumer changed meanwhile: try again later). */
+int os_placement_clear_allocations(struct os_placement *p, const char *consumer,
+                                   struct err **err);
+
 /* The provider's consumers with allocations (GET
  * /resource_providers/{uuid}/allocations): a new reference to the
  * "allocations" dict, keyed by consumer uuid. */
