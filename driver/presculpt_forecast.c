@@ -1,6 +1,6 @@
 /* The per-class request forecaster: a combination of level, trend and
- * seasonal experts weighted by their recent errors (presculpt_priv.h has
- * the model).  Learns from each closed interval; never sees the future. */
+ * seasonal experts weighted by their recent errors, in families
+ * (presculpt_priv.h has the model).  Learns from each closed interval; never sees the future. */
 #include <math.h>
 #include <string.h>
 
@@ -116,11 +116,6 @@ static bool fc_ready(const struct drv_fc_model *m, const struct drv_fc *f, int e
     return m->period[j].on && f->season[j] && bin - f->first_bin >= cycles * m->period[j].bins;
 }
 
-static bool fc_valid(const struct drv_fc_model *m, const struct drv_fc *f, int e, int64_t bin)
-{
-    return fc_ready(m, f, e, bin, 2);
-}
-
 /* Expert e's forecast for `bin` (>= next_bin - 1). */
 static double fc_expert(const struct drv_fc_model *m, const struct drv_fc *f, int e, int64_t bin)
 {
@@ -146,17 +141,54 @@ static void fc_reweigh(struct drv_fc *f)
                          -FC_WEIGHT_POWER);
 }
 
-/* Weights of the experts able to forecast `bin`, normalized. */
+static int fc_family(int e)
+{
+    if (e <= DRV_FC_TREND)
+        return DRV_FC_FAMILY_RECENT;
+    return e < DRV_FC_CALENDAR0 ? DRV_FC_FAMILY_TIMER : DRV_FC_FAMILY_CALENDAR;
+}
+
+/* Within each family, the weights of its experts that have `cycles`
+ * complete cycles at `bin` (normalized in the family: w[e]), and, when fm
+ * is given, the family's forecast.  ok[F]: family F has such an expert. */
+static void fc_family_forecasts(const struct drv_fc_model *m, const struct drv_fc *f,
+                                int64_t bin, int64_t cycles, double *w, double *fm, bool *ok)
+{
+    double sum[DRV_FC_NFAMILY] = {0};
+    for (int e = 0; e < DRV_FC_NEXPERT; e++) {
+        w[e] = fc_ready(m, f, e, bin, cycles) ? f->wraw[e] : 0;
+        sum[fc_family(e)] += w[e];
+    }
+    for (int F = 0; F < DRV_FC_NFAMILY; F++) {
+        ok[F] = sum[F] > 0;
+        if (fm)
+            fm[F] = 0;
+    }
+    for (int e = 0; e < DRV_FC_NEXPERT; e++) {
+        int F = fc_family(e);
+        w[e] = ok[F] ? w[e] / sum[F] : 0;
+        if (fm && w[e] > 0)
+            fm[F] += w[e] * fc_expert(m, f, e, bin);
+    }
+}
+
+/* Weights of the experts able to forecast `bin`: each family's weight
+ * (from its record) times the expert's within the family; they sum to 1. */
 static void fc_weights_at(const struct drv_fc_model *m, const struct drv_fc *f, int64_t bin,
                           double *w)
 {
-    double sum = 0;
-    for (int e = 0; e < DRV_FC_NEXPERT; e++) {
-        w[e] = fc_valid(m, f, e, bin) ? f->wraw[e] : 0;
-        sum += w[e];
+    double fw[DRV_FC_NFAMILY], sum = 0;
+    bool ok[DRV_FC_NFAMILY];
+    fc_family_forecasts(m, f, bin, 2, w, NULL, ok);
+    for (int F = 0; F < DRV_FC_NFAMILY; F++) {
+        fw[F] = ok[F] && f->frecord[F]
+                    ? pow((f->wsum > 0 ? f->ferr[F] / f->wsum : 0) + FC_WEIGHT_EPS,
+                          -FC_WEIGHT_POWER)
+                    : 0;
+        sum += fw[F];
     }
     for (int e = 0; e < DRV_FC_NEXPERT; e++)
-        w[e] = sum > 0 ? w[e] / sum : 0;
+        w[e] = sum > 0 ? w[e] * fw[fc_family(e)] / sum : 0;
 }
 
 void drv_fc_weights(const struct drv_fc_model *m, const struct drv_fc *f, double *w)
@@ -187,6 +219,10 @@ static void fc_start(const struct drv_fc_model *m, struct drv_fc *f, int64_t bin
      * empty (wsum 0) so the first errors are not diluted by a prior */
     for (int e = 0; e < DRV_FC_NEXPERT; e++)
         f->err[e] = 0;
+    for (int F = 0; F < DRV_FC_NFAMILY; F++) {
+        f->ferr[F] = 0;
+        f->frecord[F] = F == DRV_FC_FAMILY_RECENT; /* the seasons' start with their first cycle */
+    }
     f->s2 = f->m1 = f->m2 = f->wsum = 0;
     fc_reweigh(f);
     /* a new class is as bursty as a geometric until its first error */
@@ -202,6 +238,21 @@ static void fc_observe_one(const struct drv_fc_model *m, struct drv_fc *f, int64
     double a = m->err_alpha;
     double mu = drv_fc_mean(m, f, bin);
     double sd = f->wsum > 0 ? sqrt(f->s2 / f->wsum) : 0; /* before this interval */
+    double w[DRV_FC_NEXPERT], fm[DRV_FC_NFAMILY];
+    bool ok[DRV_FC_NFAMILY];
+
+    /* each family's record of what it votes, from its first vote on,
+     * starting at the combined forecast's error (no favour either way) */
+    fc_family_forecasts(m, f, bin, 2, w, fm, ok);
+    for (int F = 0; F < DRV_FC_NFAMILY; F++) {
+        if (!ok[F])
+            continue;
+        if (!f->frecord[F]) {
+            f->ferr[F] = f->s2;
+            f->frecord[F] = true;
+        }
+        f->ferr[F] += a * ((y - fm[F]) * (y - fm[F]) - f->ferr[F]);
+    }
 
     for (int e = 0; e < DRV_FC_NEXPERT; e++) {
         if (!fc_ready(m, f, e, bin, 1))

@@ -89,6 +89,13 @@ double drv_rh_p0(struct drv_ratio_hist *h, double mu);
  *   - seasons: for periods of 5, 10, 15, 30 and 60 minutes (timers), a
  *     day and a week, the mean at the same phase of past cycles, each
  *     from its first complete cycle on.
+ * The experts are combined in two stages: within each family (the recent
+ * levels and trend; the timer seasons; the calendar, day and week) by
+ * their own errors, then the families' forecasts by theirs.  Experts of one
+ * family err together (every level and the trend miss the same burst), and
+ * weights from errors alone assume independent errors: five recent
+ * experts would outvote the day's season even where it is as good, while
+ * an average of forecasts whose errors are unlike is better than either.
  * Dispersion (phi) is the moment estimate of the combined forecast's
  * squared error beyond Poisson, as a ratio of decayed sums so that sparse
  * classes are not dominated by single requests. */
@@ -97,6 +104,13 @@ double drv_rh_p0(struct drv_ratio_hist *h, double mu);
 #define DRV_FC_NPERIOD 7
 #define DRV_FC_SEASON0 (DRV_FC_NLEVEL + 1)
 #define DRV_FC_NEXPERT (DRV_FC_SEASON0 + DRV_FC_NPERIOD)
+/* Families: experts 0 .. DRV_FC_TREND, the seasons up to an hour, the day
+ * and the week. */
+#define DRV_FC_FAMILY_RECENT 0
+#define DRV_FC_FAMILY_TIMER 1
+#define DRV_FC_FAMILY_CALENDAR 2
+#define DRV_FC_NFAMILY 3
+#define DRV_FC_CALENDAR0 (DRV_FC_SEASON0 + 5)
 #define DRV_FC_PHI_MAX 100.0
 
 /* What all classes of one planner share: constants derived from the
@@ -121,6 +135,8 @@ struct drv_fc {
     double trend_level, trend_slope;
     double err[DRV_FC_NEXPERT]; /* EWMA of squared one-step errors (times wsum) */
     double wraw[DRV_FC_NEXPERT]; /* unnormalized weights from err */
+    double ferr[DRV_FC_NFAMILY]; /* EWMA of each family's squared one-step error (times wsum) */
+    bool frecord[DRV_FC_NFAMILY]; /* the family has forecast: ferr holds its record */
     double phi;                 /* overdispersion: (s2 - m1) / m2; < 0: underdispersed */
     double s2, m1, m2;          /* EWMAs of squared error, mean and squared mean (times wsum) */
     double wsum;                /* weight the EWMAs have gathered: they start empty */
@@ -145,8 +161,9 @@ void drv_fc_observe(const struct drv_fc_model *m, struct drv_fc *f, int64_t bin,
 /* Expected requests in interval `bin` (>= next_bin - 1); 0 before the
  * first request. */
 double drv_fc_mean(const struct drv_fc_model *m, const struct drv_fc *f, int64_t bin);
-/* The weight each expert has now (sums to 1 over the valid ones); for
- * tests and the API's explanations. */
+/* The weight each expert has now (sums to 1 over the valid ones: the
+ * family's weight times the expert's within its family); for tests and
+ * the API's explanations. */
 void drv_fc_weights(const struct drv_fc_model *m, const struct drv_fc *f, double *w);
 static inline bool drv_fc_active(const struct drv_fc *f)
 {

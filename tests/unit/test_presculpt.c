@@ -327,6 +327,84 @@ static void test_forecast_trend(void **state)
     drv_presculpt_free(ps);
 }
 
+/* Two-stage combination, hand-worked: 300-s intervals, 600 intervals in
+ * (so the seasons of 10 minutes to an hour and the day vote, the week not
+ * yet; the 5-minute season is one interval: off). */
+static void test_forecast_families(void **state)
+{
+    (void)state;
+    struct drv_fc_model m;
+    struct drv_fc f;
+    double w[DRV_FC_NEXPERT], sum = 0;
+    drv_fc_model_init(&m, 300);
+    drv_fc_init(&f);
+    drv_fc_observe(&m, &f, 0, 1);
+    f.next_bin = 600;
+    f.wsum = 1;
+    for (int e = 0; e < DRV_FC_NEXPERT; e++)
+        f.wraw[e] = 1;
+    for (int F = 0; F < DRV_FC_NFAMILY; F++) {
+        f.ferr[F] = 1;
+        f.frecord[F] = true;
+    }
+    /* families as good as each other: a third each, shared in the family;
+     * the day alone gets a third where a flat vote over the ten experts
+     * would give it a tenth */
+    drv_fc_weights(&m, &f, w);
+    for (int e = 0; e <= DRV_FC_TREND; e++)
+        assert_near(w[e], 1.0 / 15, 1e-9);
+    assert_near(w[DRV_FC_SEASON0], 0, 0);
+    for (int e = DRV_FC_SEASON0 + 1; e < DRV_FC_CALENDAR0; e++)
+        assert_near(w[e], 1.0 / 12, 1e-9);
+    assert_near(w[DRV_FC_CALENDAR0], 1.0 / 3, 1e-9);
+    assert_near(w[DRV_FC_CALENDAR0 + 1], 0, 0);
+    /* the recent family errs twice as far (8x the squared error): its
+     * weight is 1/512 of the others' (inverse cube), about 0.001 */
+    f.ferr[DRV_FC_FAMILY_RECENT] = 4;
+    drv_fc_weights(&m, &f, w);
+    for (int e = 0; e < DRV_FC_NEXPERT; e++)
+        sum += w[e];
+    assert_near(sum, 1, 1e-9);
+    assert_near(w[0] * 5, 1.0 / 64 / (1.0 / 64 + 2), 2e-4);
+    assert_near(w[DRV_FC_CALENDAR0], 1 / (1.0 / 64 + 2), 2e-4);
+    /* a family without a record has no vote yet */
+    f.frecord[DRV_FC_FAMILY_CALENDAR] = false;
+    drv_fc_weights(&m, &f, w);
+    assert_near(w[DRV_FC_CALENDAR0], 0, 0);
+    drv_fc_release(&f);
+}
+
+/* A day's cycle seen through tenants' bursts: every recent expert misses
+ * the same bursts, so the day's season, about as good as they are, gets
+ * the vote of a family (a quarter here; as one of ten experts it had a
+ * tenth); and the forecast follows the day. */
+static void test_forecast_day_through_bursts(void **state)
+{
+    (void)state;
+    rng_state = 7;
+    int64_t per_day = 86400 / 300;
+    struct drv_fc_model m;
+    struct drv_fc f;
+    double w[DRV_FC_NEXPERT], err = 0, day_w = 0;
+    int n = 0;
+    drv_fc_model_init(&m, 300);
+    drv_fc_init(&f);
+    for (int64_t b = 0; b < 10 * per_day; b++) {
+        double rate = 30 + 25 * sin(2 * M_PI * (double)(b % per_day) / (double)per_day);
+        uint32_t y = poisson(rate) + (rnd() < 0.1 ? 150 : 0);
+        if (b >= 5 * per_day) {
+            drv_fc_weights(&m, &f, w);
+            day_w += w[DRV_FC_CALENDAR0];
+            err += fabs(drv_fc_mean(&m, &f, b) - (rate + 15));
+            n++;
+        }
+        drv_fc_observe(&m, &f, b, y);
+    }
+    assert_true(day_w / n > 0.2);
+    assert_true(err / n < 10);
+    drv_fc_release(&f);
+}
+
 /* ---- pool sizing: hand-worked cases ---- */
 
 /* One vCPU idling one minute costs 0.01; a cold start 0.03; a member's
@@ -574,6 +652,8 @@ int main(void)
         cmocka_unit_test(test_forecast_bursts),
         cmocka_unit_test(test_forecast_timer),
         cmocka_unit_test(test_forecast_trend),
+        cmocka_unit_test(test_forecast_families),
+        cmocka_unit_test(test_forecast_day_through_bursts),
         cmocka_unit_test(test_size_hand_worked),
         cmocka_unit_test(test_plan_budget),
         cmocka_unit_test(test_plan_host_share),
