@@ -149,10 +149,12 @@ static int fc_family(int e)
 }
 
 /* Within each family, the weights of its experts that have `cycles`
- * complete cycles at `bin` (normalized in the family: w[e]), and, when fm
- * is given, the family's forecast.  ok[F]: family F has such an expert. */
+ * complete cycles at `bin` (normalized in the family: w[e]), and, when the
+ * experts' forecasts ex are given, each family's forecast fm.  ok[F]:
+ * family F has such an expert. */
 static void fc_family_forecasts(const struct drv_fc_model *m, const struct drv_fc *f,
-                                int64_t bin, int64_t cycles, double *w, double *fm, bool *ok)
+                                int64_t bin, int64_t cycles, const double *ex, double *w,
+                                double *fm, bool *ok)
 {
     double sum[DRV_FC_NFAMILY] = {0};
     for (int e = 0; e < DRV_FC_NEXPERT; e++) {
@@ -161,14 +163,14 @@ static void fc_family_forecasts(const struct drv_fc_model *m, const struct drv_f
     }
     for (int F = 0; F < DRV_FC_NFAMILY; F++) {
         ok[F] = sum[F] > 0;
-        if (fm)
+        if (ex)
             fm[F] = 0;
     }
     for (int e = 0; e < DRV_FC_NEXPERT; e++) {
         int F = fc_family(e);
         w[e] = ok[F] ? w[e] / sum[F] : 0;
-        if (fm && w[e] > 0)
-            fm[F] += w[e] * fc_expert(m, f, e, bin);
+        if (ex && w[e] > 0)
+            fm[F] += w[e] * ex[e];
     }
 }
 
@@ -179,7 +181,7 @@ static void fc_weights_at(const struct drv_fc_model *m, const struct drv_fc *f, 
 {
     double fw[DRV_FC_NFAMILY], sum = 0;
     bool ok[DRV_FC_NFAMILY];
-    fc_family_forecasts(m, f, bin, 2, w, NULL, ok);
+    fc_family_forecasts(m, f, bin, 2, NULL, w, NULL, ok);
     for (int F = 0; F < DRV_FC_NFAMILY; F++) {
         fw[F] = ok[F] && f->frecord[F]
                     ? pow((f->wsum > 0 ? f->ferr[F] / f->wsum : 0) + FC_WEIGHT_EPS,
@@ -235,15 +237,25 @@ static void fc_start(const struct drv_fc_model *m, struct drv_fc *f, int64_t bin
 static void fc_observe_one(const struct drv_fc_model *m, struct drv_fc *f, int64_t bin,
                            double y)
 {
-    double a = m->err_alpha;
-    double mu = drv_fc_mean(m, f, bin);
+    double a = m->err_alpha, mu = 0;
     double sd = f->wsum > 0 ? sqrt(f->s2 / f->wsum) : 0; /* before this interval */
-    double w[DRV_FC_NEXPERT], fm[DRV_FC_NFAMILY];
+    double ex[DRV_FC_NEXPERT], w[DRV_FC_NEXPERT], fm[DRV_FC_NFAMILY];
     bool ok[DRV_FC_NFAMILY];
+
+    /* every expert's forecast once: the combined one (what drv_fc_mean
+     * gives), the families' and the experts' errors all use them */
+    for (int e = 0; e < DRV_FC_NEXPERT; e++)
+        ex[e] = fc_ready(m, f, e, bin, 1) ? fc_expert(m, f, e, bin) : 0;
+    fc_weights_at(m, f, bin, w);
+    for (int e = 0; e < DRV_FC_NEXPERT; e++)
+        if (w[e] > 0)
+            mu += w[e] * ex[e];
+    if (mu < 0)
+        mu = 0;
 
     /* each family's record of what it votes, from its first vote on,
      * starting at the combined forecast's error (no favour either way) */
-    fc_family_forecasts(m, f, bin, 2, w, fm, ok);
+    fc_family_forecasts(m, f, bin, 2, ex, w, fm, ok);
     for (int F = 0; F < DRV_FC_NFAMILY; F++) {
         if (!ok[F])
             continue;
@@ -257,7 +269,7 @@ static void fc_observe_one(const struct drv_fc_model *m, struct drv_fc *f, int64
     for (int e = 0; e < DRV_FC_NEXPERT; e++) {
         if (!fc_ready(m, f, e, bin, 1))
             continue;
-        double d = y - fc_expert(m, f, e, bin);
+        double d = y - ex[e];
         /* a seasonal expert's record starts from the combined one's */
         if (e >= DRV_FC_SEASON0 && bin - f->first_bin == m->period[e - DRV_FC_SEASON0].bins)
             f->err[e] = f->s2;
