@@ -201,6 +201,8 @@ static void db_plan_reshape(struct db_plan *pl, const struct db_intent *in, ssiz
                         "reshape interrupted half-way: the previous shape re-applied");
         f->apply_shape = true;
         f->shape = in->from;
+        f->has_redo = true;
+        f->redo = in->to;
     }
     f->power = g ? g->power : DRV_POWER_NOSTATE;
     db_fix_intent(f, in);

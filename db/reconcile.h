@@ -108,6 +108,10 @@ struct db_fix {
     enum drv_power_state power;   /* the guest's power state (when it has one) */
     char *why;                    /* one line for the log and the event log */
     struct drv_shape from;        /* COMPLETE reshape: the shape before (for its record) */
+    bool has_redo;                /* ROLL_BACK reshape: `redo` is applied before `shape` */
+    struct drv_shape redo;        /* the interrupted reshape's `to`: applied first, every
+                                     knob it may have set is then set back to `shape`
+                                     (a read-back cannot tell a balloon's target) */
     char member_uuid[DRV_UUID_LEN + 1]; /* hand-over: the pool member */
     char *vm_state;               /* ADOPT: Nova's vm_state; NULL: "active" */
     bool row_missing;             /* COMPLETE spawn/hand-over: no instance row (the

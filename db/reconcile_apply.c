@@ -205,6 +205,18 @@ static int db_fix_hypervisor(const struct db_fix *f, const struct db_reconcile_o
         if (!ops || !ops->apply_shape)
             return err_set(err, ERR_UNSUPPORTED, "no hypervisor operations to reshape `%s`",
                            f->domain);
+        /* The backend changes only the knobs whose read-back differs from
+         * what is asked, and a balloon reads back its actual size, not the
+         * target the interrupted reshape set: asked for `shape` straight
+         * away, it would leave that target in force.  Going to `redo`
+         * first makes every knob it touched differ.  Its failure (the
+         * reason the reshape stopped, perhaps) leaves the read-back as
+         * the reference: `shape` is applied all the same. */
+        autoerr struct err *redo = NULL;
+        if (f->has_redo && ops->apply_shape(ops->ctx, f->domain, &f->redo, &redo) < 0)
+            log_err(LOG_LEVEL_WARN, redo, "interrupted reshape of `%s` not re-applied before "
+                                          "its roll-back",
+                    f->domain);
         if (ops->apply_shape(ops->ctx, f->domain, &f->shape, err) < 0)
             return err_wrap(err, "re-apply the shape of `%s`", f->domain);
     }
