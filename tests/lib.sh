@@ -192,3 +192,28 @@ retry() {
         sleep 0.2
     done
 }
+
+# stack_stop_all RUN_DIR [SCULPT_NAME...]: for a cleanup trap -- stop, by
+# PID, what contrib/stack/ started under RUN_DIR, in the reverse of
+# contrib/run.sh's order: the sculpt-compute instances named, Nova,
+# libvirtd (when the stack has it), RabbitMQ, then every PostgreSQL, the
+# one in RUN_DIR and any in a folder of it (nova.sh's sculpt-db).  Each
+# script's stop is idempotent; output and failures are ignored.  Needs
+# $top (the repository).
+stack_stop_all() {
+    _run=$1
+    shift
+    _stack=$top/contrib/stack
+    for _n in "$@"; do
+        SCULPT_NAME=$_n "$_stack/sculpt.sh" stop "$_run" >/dev/null 2>&1
+    done
+    "$_stack/nova.sh" stop "$_run" >/dev/null 2>&1
+    [ -x "$_stack/libvirt.sh" ] && "$_stack/libvirt.sh" stop "$_run" >/dev/null 2>&1
+    "$_stack/rabbitmq.sh" stop "$_run" >/dev/null 2>&1
+    for _pg in "$_run"/*/postgres; do
+        [ -d "$_pg" ] && [ "$_pg" != "$_run/postgres" ] &&
+            "$_stack/postgres.sh" stop "${_pg%/postgres}" >/dev/null 2>&1
+    done
+    "$_stack/postgres.sh" stop "$_run" >/dev/null 2>&1
+    return 0
+}

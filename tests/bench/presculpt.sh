@@ -28,11 +28,7 @@ cleanup() {
     set +e
     [ $rc -ne 0 ] && [ -f "$run/bench/sculpt-compute.log" ] &&
         grep -E 'presculpt|compute_build|WARN|ERROR' "$run/bench/sculpt-compute.log" | tail -n 40 >&2
-    SCULPT_NAME=bench "$stack/sculpt.sh" stop "$run" >/dev/null 2>&1
-    "$stack/nova.sh" stop "$run" >/dev/null 2>&1
-    "$stack/libvirt.sh" stop "$run" >/dev/null 2>&1
-    "$stack/rabbitmq.sh" stop "$run" >/dev/null 2>&1
-    "$stack/postgres.sh" stop "$run" >/dev/null 2>&1
+    stack_stop_all "$run" bench
     rm -rf "$tmp"
     exit $rc
 }

@@ -34,10 +34,7 @@ cleanup() {
         kill -9 "$novapid" 2>/dev/null
         wait "$novapid" 2>/dev/null
     fi
-    SCULPT_NAME=bench "$stack/sculpt.sh" stop "$run" >/dev/null 2>&1
-    "$stack/nova.sh" stop "$run" >/dev/null 2>&1
-    "$stack/rabbitmq.sh" stop "$run" >/dev/null 2>&1
-    "$stack/postgres.sh" stop "$run" >/dev/null 2>&1
+    stack_stop_all "$run" bench
     rm -rf "$tmp"
 }
 trap cleanup EXIT INT TERM

@@ -48,7 +48,7 @@ cleanup() {
         echo "stack kept in $run"
         exit $rc
     fi
-    for n in kvm1 fake1; do SCULPT_NAME=$n "$stack/sculpt.sh" stop "$run" >/dev/null 2>&1; done
+    stack_stop_all "$run" kvm1 fake1
     # The sanitized build reports leaks and errors at exit, on stderr.
     for f in "$run"/kvm1/sculpt-compute.out "$run"/fake1/sculpt-compute.out; do
         if [ -f "$f" ] && grep -q "Sanitizer" "$f"; then
@@ -57,11 +57,6 @@ cleanup() {
             rc=1
         fi
     done
-    "$stack/nova.sh" stop "$run" >/dev/null 2>&1
-    [ -x "$stack/libvirt.sh" ] && "$stack/libvirt.sh" stop "$run" >/dev/null 2>&1
-    "$stack/rabbitmq.sh" stop "$run" >/dev/null 2>&1
-    "$stack/postgres.sh" stop "$run/sculpt-db" >/dev/null 2>&1
-    "$stack/postgres.sh" stop "$run" >/dev/null 2>&1
     rm -rf "$run"
     exit $rc
 }
