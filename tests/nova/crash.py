@@ -155,13 +155,21 @@ def main():
 
     def row_matches_virsh(uuid, dom):
         (rv, rm), (lv, lm) = row_shape(uuid), virsh_shape(dom)
-        last_seen.update(row=(rv, rm), virsh=(lv, lm))
+        last_seen.update(uuid=uuid, row=(rv, rm), virsh=(lv, lm))
         return abs(rv - lv) < 0.02 and abs(rm - lm) < 2
 
     def row_vs_virsh():
-        """What the last comparison saw (vCPU, MiB), for a failure."""
-        return 'the row matches virsh (last seen: row %s, virsh %s)' % (
-            last_seen.get('row'), last_seen.get('virsh'))
+        """What the last comparison saw (vCPU, MiB), and the guest's last
+        intents and reshapes, for a failure."""
+        u = last_seen.get('uuid')
+        return ('the row matches virsh (last seen: row %s, virsh %s; intents: %s; reshapes: %s)'
+                % (last_seen.get('row'), last_seen.get('virsh'),
+                   psql("select string_agg(id || ' ' || state || ' ' || to_res[1], ', ') from "
+                        "(select * from intents where instance_uuid = '%s' order by id desc "
+                        "limit 3) i" % u),
+                   psql("select string_agg(sculpt_ms(at) || ' ' || from_res[1] || '->' || "
+                        "to_res[1] || ' ' || ok, ', ') from (select * from reshapes where "
+                        "instance_uuid = '%s' order by id desc limit 3) r" % u)))
 
     def no_open_intents(upto):
         """No intent begun before the restart is left open (the hook may
@@ -268,10 +276,12 @@ def main():
     kill9()
     say('sculpt-compute killed in the spawn of crash-2 (intent %d open)' % intent)
     offset = log_size()
-    # the reshape held in 6. is a large one (a shrink from the cold-start
-    # 1 vCPU to ~0.1, or the floor's growth to 0.6), never a step's small
-    # correction: its `from` and `to` differ far beyond any tolerance
-    sculpt('start', pause='reshape:120:0.3')
+    # the reshape held in 6. changes the vCPU entitlement by 0.1 or more
+    # (5 times the comparison's tolerance), never a step's small
+    # correction: its `from` and `to` cannot be mistaken.  The guests'
+    # blueprints may grow in steps of that size before the floor below
+    # is raised: the first such step is held then.
+    sculpt('start', pause='reshape:120:0.1')
     # the guest had started: the spawn is completed, Nova's build finished
     wait('crash-2 ACTIVE after the recovery', lambda: status(s2) == 'ACTIVE', 60)
     wait('no open intent (spawn)', lambda: no_open_intents(intent), 10)
@@ -291,9 +301,11 @@ def main():
 
     # 6. SIGKILL in the middle of a reshape.  Raising the CPU floor
     # (SIGHUP: the running engine takes it) makes the next step grow
-    # every guest shaped below it.
+    # every guest shaped below it, in one reshape: by 0.1 vCPU or more for
+    # a guest below 0.7 (the guests' blueprints stay well below that while
+    # they idle; two guests at 0.8 leave room on two CPUs).
     with open(env['SCULPT_CONF'], 'a') as f:
-        f.write('\n[engine]\ncpu_floor_vcpu = 0.6\n')
+        f.write('\n[engine]\ncpu_floor_vcpu = 0.8\n')
     os.kill(sculpt_pid(), signal.SIGHUP)
     intent, uuid = wait('a reshape held open by the hook', lambda: held('reshape', offset), 60)
     frm, to = [float(x) for x in psql("select from_res[1] || ' ' || to_res[1] from intents "
