@@ -189,6 +189,7 @@ void drv_hv_guest_spec_release(struct drv_hv_guest_spec *spec)
     drv_hv_image_release(&spec->image);
     for (size_t i = 0; i < spec->nvifs && i < DRV_HV_MAX_VIFS; i++)
         free(spec->vifs[i].port_id);
+    drv_hv_config_drive_free(spec->config_drive);
     memset(spec, 0, sizeof(*spec));
 }
 
@@ -212,6 +213,7 @@ void drv_hv_guest_spec_copy(struct drv_hv_guest_spec *dst, const struct drv_hv_g
     dst->image.disk_format = dup_or_null(src->image.disk_format);
     for (size_t i = 0; i < src->nvifs && i < DRV_HV_MAX_VIFS; i++)
         dst->vifs[i].port_id = dup_or_null(src->vifs[i].port_id);
+    dst->config_drive = drv_hv_config_drive_dup(src->config_drive);
 }
 
 /* ---- usage ---- */
@@ -423,6 +425,8 @@ static int check_spec(const struct drv_hv_guest_spec *spec, struct err **err)
                            "interface %zu: tap name `%s` (at most %d characters, not `vnet*`)", i,
                            v->tap, DRV_HV_TAP_MAX);
     }
+    if (spec->config_drive && drv_hv_config_drive_validate(spec->config_drive, err) < 0)
+        return -1;
     return 0;
 }
 

@@ -64,6 +64,41 @@ struct drv_hv_vif {
                                    * port id or instance uuid ("tap" + 11) */
 };
 
+/* A config drive (nova/virt/configdrive.py): the files of an ISO9660
+ * volume labelled `config-2` that cloud-init and its kin read the
+ * instance's metadata and user data from.  The caller composes the files
+ * (openstack/config_drive.c does Nova's layout); the backend writes the
+ * image beside the guest's disk and attaches it read-only as a cdrom. */
+#define DRV_HV_CONFIG_DRIVE_LABEL "config-2"
+#define DRV_HV_CONFIG_DRIVE_MAX_FILES 4096
+#define DRV_HV_CONFIG_DRIVE_MAX_BYTES (64 * 1024 * 1024) /* sum of the files */
+
+struct drv_hv_file {
+    char *path; /* inside the drive, relative: "openstack/latest/user_data" */
+    char *data; /* its bytes (any, not NUL-terminated as far as len goes) */
+    size_t len;
+};
+
+struct drv_hv_config_drive {
+    struct drv_hv_file *files; /* owned */
+    size_t n;
+};
+
+/* Add a file (path and bytes copied). */
+void drv_hv_config_drive_add(struct drv_hv_config_drive *cd, const char *path, const void *data,
+                             size_t len);
+/* The file at `path`, or NULL. */
+const struct drv_hv_file *drv_hv_config_drive_get(const struct drv_hv_config_drive *cd,
+                                                  const char *path);
+/* Deep copy; NULL stays NULL.  Caller frees with drv_hv_config_drive_free(). */
+struct drv_hv_config_drive *drv_hv_config_drive_dup(const struct drv_hv_config_drive *cd);
+/* Release the files and the struct; accepts NULL. */
+void drv_hv_config_drive_free(struct drv_hv_config_drive *cd);
+DEFINE_AUTOPTR(drv_hv_config_drive)
+/* INVALID unless every path is relative, made of plain components (no
+ * "", ".", ".." nor "//"), unique, and the whole within the limits above. */
+int drv_hv_config_drive_validate(const struct drv_hv_config_drive *cd, struct err **err);
+
 /* Everything spawn needs.  The shape is validated (drv_shape_validate) and
  * its maxima checked against the host policy (drv_hv_host.max_*). */
 struct drv_hv_guest_spec {
@@ -77,6 +112,11 @@ struct drv_hv_guest_spec {
     struct drv_hv_image image;
     struct drv_hv_vif vifs[DRV_HV_MAX_VIFS];
     size_t nvifs;
+    struct drv_hv_config_drive *config_drive; /* owned; NULL: none.  Attached
+                                               * as a read-only cdrom */
+    bool cdrom_tray; /* without a config drive: define an empty cdrom
+                      * drive all the same, so that one can be inserted
+                      * live later (a pool member, at its hand-over) */
 };
 
 /* Release what a spec owns (not the struct); accepts NULL. */
@@ -298,6 +338,13 @@ struct drv_hv_ops {
      * May be NULL. */
     int (*set_identity)(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
                         struct err **err);
+    /* Write config drive `cd` for guest `uuid` (running, paused or off)
+     * and insert it into the guest's empty cdrom drive, live and in its
+     * definition.  UNSUPPORTED when the guest has no such drive (it was
+     * not spawned with cdrom_tray) or already holds a drive.  May be
+     * NULL (no hand-over with a config drive then). */
+    int (*insert_config_drive)(struct drv_hv *hv, const char *uuid,
+                               const struct drv_hv_config_drive *cd, struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
@@ -414,9 +461,14 @@ struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv, const struct dr
  * first list. */
 
 /* Hand member `member_uuid` (paused or running) over to instance
- * inst->uuid: alias, then resume.  CONFLICT when the instance already has
- * a guest or the member is not running or paused; NOT_FOUND when there is
- * no such member.  On failure the member is left as it was. */
+ * inst->uuid: alias, insert inst->config_drive (when not NULL) into the
+ * member's empty cdrom drive, then resume.  CONFLICT when the instance
+ * already has a guest or the member is not running or paused; NOT_FOUND
+ * when there is no such member; UNSUPPORTED when the instance needs a
+ * config drive the member cannot take (the caller builds cold: a guest
+ * never runs as the instance without its user data).  On failure the
+ * member is not the instance's guest; it may hold the instance's drive
+ * already, so the caller destroys it rather than keep it in a pool. */
 int drv_hv_handover(struct drv_hv *hv, const char *member_uuid,
                     const struct drv_hv_guest_spec *inst, struct err **err);
 /* Write inst's identity (uuid, display name, project, user, flavor) into

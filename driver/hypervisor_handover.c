@@ -147,6 +147,18 @@ int drv_hv_handover(struct drv_hv *hv, const char *member_uuid,
                        "member %s is %s: only a paused or running member "
                        "can be handed over",
                        member_uuid, drv_power_state_name(info.state));
+    /* the instance's user data is in its drive before its guest runs a
+     * single instruction as the instance */
+    if (inst->config_drive) {
+        if (drv_hv_config_drive_validate(inst->config_drive, err) < 0)
+            return err_wrap(err, "hand-over of member %s", member_uuid);
+        if (!hv->ops->insert_config_drive)
+            return err_set(err, ERR_UNSUPPORTED,
+                           "member %s: backend `%s` cannot insert a config drive live",
+                           member_uuid, hv->ops->name);
+        if (hv->ops->insert_config_drive(hv, member_uuid, inst->config_drive, err) < 0)
+            return err_wrap(err, "hand-over of member %s", member_uuid);
+    }
     /* from here on the guest answers to the instance's uuid, events too */
     drv_hv_alias(hv, inst->uuid, member_uuid);
     if (info.state == DRV_POWER_PAUSED && hv->ops->unpause(hv, member_uuid, err) < 0)

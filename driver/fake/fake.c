@@ -750,6 +750,28 @@ static int fake_set_identity(struct drv_hv *hv, const char *uuid,
     return g ? 0 : err_wrap(err, "set_identity");
 }
 
+/* What the libvirt backend does with a media change: the empty drive of a
+ * guest spawned with cdrom_tray takes the drive, live. */
+static int fake_insert_config_drive(struct drv_hv *hv, const char *uuid,
+                                    const struct drv_hv_config_drive *cd, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "insert_config_drive", err) < 0)
+        return -1;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    int rc = g ? 0 : -1;
+    if (g && (!g->spec.cdrom_tray || g->spec.config_drive)) {
+        rc = err_set(err, ERR_UNSUPPORTED, "guest `%s` has %s", uuid,
+                     g->spec.config_drive ? "a config drive already" : "no cdrom drive");
+    } else if (g) {
+        g->spec.config_drive = drv_hv_config_drive_dup(cd);
+        fake_console(f, g, "config drive: %zu files", cd->n);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc < 0 ? err_wrap(err, "insert_config_drive") : 0;
+}
+
 const struct drv_hv_ops drv_fake_ops = {
     .name = "fake",
     .open = fake_open,
@@ -774,6 +796,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .console_output = fake_console_output,
     .get_spec = fake_get_spec,
     .set_identity = fake_set_identity,
+    .insert_config_drive = fake_insert_config_drive,
 };
 
 /* ---- steering (fake.h) ---- */
@@ -931,4 +954,19 @@ int drv_fake_disconnect(struct drv_hv *hv, struct err **err)
 int drv_fake_reconnect(struct drv_hv *hv, struct err **err)
 {
     return fake_set_connected(hv, true, err);
+}
+
+int drv_fake_config_drive(struct drv_hv *hv, const char *uuid, struct drv_hv_config_drive **out,
+                          bool *tray, struct err **err)
+{
+    char dom[DRV_UUID_LEN + 1]; /* a handed-over member answers to its instance */
+    drv_hv_domain_uuid(hv, uuid, dom);
+    struct fake_guest *g = fake_steer_find(hv, dom, err);
+    if (!g)
+        return -1;
+    *out = drv_hv_config_drive_dup(g->spec.config_drive);
+    if (tray)
+        *tray = g->spec.cdrom_tray || g->spec.config_drive;
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return 0;
 }

@@ -10,6 +10,7 @@
 #ifndef SC_DRIVER_FAKE_FAKE_H
 #define SC_DRIVER_FAKE_FAKE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "common/err.h"
@@ -50,5 +51,12 @@ int drv_fake_reconnect(struct drv_hv *hv, struct err **err);
 
 /* Hypervisor calls the backend has made so far (each knob counts one). */
 int64_t drv_fake_calls(struct drv_hv *hv);
+
+/* The config drive attached to guest `uuid` (at spawn or inserted at a
+ * hand-over): *out a copy the caller frees with drv_hv_config_drive_free(),
+ * NULL when the drive is empty or absent; *tray (may be NULL): whether the
+ * guest has a cdrom drive at all.  NOT_FOUND without such a guest. */
+int drv_fake_config_drive(struct drv_hv *hv, const char *uuid, struct drv_hv_config_drive **out,
+                          bool *tray, struct err **err);
 
 #endif

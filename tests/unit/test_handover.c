@@ -1,7 +1,9 @@
 /* The hand-over of a pre-sculpted pool member at the hypervisor boundary,
  * through the fake backend: the member becomes the instance's guest, is
  * resumed, and every call, list, sample, spec and event names it by the
- * instance's uuid; a restart restores the alias; refusals. */
+ * instance's uuid; a restart restores the alias; refusals; the instance's
+ * config drive inserted into the member's empty cdrom before it runs, or
+ * no hand-over at all. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +12,7 @@
 
 #include <cmocka.h>
 
+#include "common/alloc.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "driver/fake/fake.h"
@@ -191,11 +194,93 @@ static void test_refusals_and_restore(void **state)
     assert_int_equal(drv_hv_set_identity(hv, OTHER, &other, &err), 0);
 }
 
+static struct drv_hv_config_drive *drive_of(const char *user_data)
+{
+    struct drv_hv_config_drive *cd = xzalloc(sizeof(*cd));
+    drv_hv_config_drive_add(cd, "openstack/latest/meta_data.json", "{}", 2);
+    drv_hv_config_drive_add(cd, "openstack/latest/user_data", user_data, strlen(user_data));
+    return cd;
+}
+
+static void test_config_drive(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake();
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    /* a cold spawn attaches the drive it is given */
+    member_spec(&spec, OTHER);
+    spec.config_drive = drive_of("cold");
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    struct drv_hv_config_drive *got = NULL;
+    bool tray = false;
+    assert_int_equal(drv_fake_config_drive(hv, OTHER, &got, &tray, &err), 0);
+    assert_true(tray);
+    assert_non_null(got);
+    assert_string_equal(drv_hv_config_drive_get(got, "openstack/latest/user_data")->data, "cold");
+    drv_hv_config_drive_free(got);
+    /* a drive that would climb out of its folder is refused */
+    drv_hv_config_drive_add(spec.config_drive, "../escape", "x", 1);
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5f");
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    drv_hv_config_drive_free(spec.config_drive);
+
+    /* a member without an empty drive cannot take the instance's: no
+     * hand-over, the member stays paused and is not the instance's */
+    member_spec(&spec, MEMBER);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    assert_int_equal(drv_hv_pause(hv, MEMBER, &err), 0);
+    struct drv_hv_guest_spec inst = {.uuid = INSTANCE, .config_drive = drive_of("#cloud-config")};
+    assert_int_equal(drv_hv_handover(hv, MEMBER, &inst, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+    err_clear(&err);
+    char dom[DRV_UUID_LEN + 1];
+    drv_hv_domain_uuid(hv, INSTANCE, dom);
+    assert_string_equal(dom, INSTANCE);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, MEMBER, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_PAUSED);
+    assert_int_equal(drv_hv_destroy(hv, MEMBER, false, &err), 0);
+
+    /* a member with the empty drive: the drive is in before it resumes */
+    member_spec(&spec, MEMBER);
+    spec.cdrom_tray = true;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    assert_int_equal(drv_hv_pause(hv, MEMBER, &err), 0);
+    assert_int_equal(drv_fake_config_drive(hv, MEMBER, &got, &tray, &err), 0);
+    assert_true(tray);
+    assert_null(got);
+    /* a failed insertion: no hand-over either */
+    assert_int_equal(drv_fake_fail_next(hv, "insert_config_drive", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_hv_handover(hv, MEMBER, &inst, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNAVAILABLE);
+    err_clear(&err);
+    assert_int_equal(drv_hv_get_info(hv, MEMBER, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_PAUSED);
+    assert_int_equal(drv_hv_handover(hv, MEMBER, &inst, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, INSTANCE, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_int_equal(drv_fake_config_drive(hv, INSTANCE, &got, &tray, &err), 0);
+    assert_non_null(got);
+    assert_int_equal(got->n, 2);
+    assert_string_equal(drv_hv_config_drive_get(got, "openstack/latest/user_data")->data,
+                        "#cloud-config");
+    drv_hv_config_drive_free(got);
+    /* one drive per guest */
+    assert_int_equal(hv->ops->insert_config_drive(hv, MEMBER, inst.config_drive, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+    err_clear(&err);
+    drv_hv_config_drive_free(inst.config_drive);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handover),
         cmocka_unit_test(test_refusals_and_restore),
+        cmocka_unit_test(test_config_drive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
