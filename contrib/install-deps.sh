@@ -21,11 +21,13 @@ pkgs_api="chromium python3-jsonschema wrk"
 # (capabilities) in tests/integration/engine_pack.sh
 pkgs_engine="libvirt-clients libvirt-daemon-driver-qemu"
 # libvirt: a private libvirtd + QEMU for real guests (contrib/stack/libvirt.sh)
-# and the tiny test guest (contrib/guest/).  The minimal daemon set, not
-# libvirt-daemon-system: no systemd units, polkit, default network or
-# firewall bits, which a hand-started daemon on these machines does not use.
+# and the tiny test guest (contrib/guest/); genisoimage makes config drives
+# (its isoinfo reads them back in the Nova harness).  The minimal daemon
+# set, not libvirt-daemon-system: no systemd units, polkit, default network
+# or firewall bits, which a hand-started daemon on these machines does not
+# use.
 pkgs_libvirt="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-  qemu-utils cpio util-linux"
+  qemu-utils cpio util-linux genisoimage"
 
 # nova: RabbitMQ, a real Nova Zed control plane (Keystone, Placement,
 # Glance, nova-api, -conductor, -scheduler, run under uwsgi) for

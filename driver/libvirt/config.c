@@ -19,6 +19,7 @@ void lv_cfg_domain_release(struct lv_cfg_domain *d)
     free(d->title);
     for (size_t i = 0; i < d->ndisks; i++)
         free(d->disks[i].path);
+    free(d->cdrom_path);
     free(d->serial_socket);
     free(d->serial_log);
     free(d->metadata);
@@ -143,6 +144,23 @@ static void format_disk(xmlNodePtr devs, const struct lv_cfg_disk *k)
     }
 }
 
+/* Nova's config drive: raw, read-only, on the q35's built-in AHCI. */
+static void format_cdrom(xmlNodePtr devs, const char *path)
+{
+    xmlNodePtr disk = child(devs, "disk", NULL);
+    prop(disk, "type", "file");
+    prop(disk, "device", "cdrom");
+    xmlNodePtr drv = child(disk, "driver", NULL);
+    prop(drv, "name", "qemu");
+    prop(drv, "type", "raw");
+    if (path)
+        prop(child(disk, "source", NULL), "file", path);
+    xmlNodePtr tgt = child(disk, "target", NULL);
+    prop(tgt, "dev", LV_CDROM_TARGET);
+    prop(tgt, "bus", "sata");
+    child(disk, "readonly", NULL);
+}
+
 static void format_nic(xmlNodePtr devs, const struct lv_cfg_nic *n)
 {
     xmlNodePtr nic = child(devs, "interface", NULL);
@@ -172,6 +190,8 @@ static void format_devices(xmlNodePtr dom, const struct lv_cfg_domain *d)
     xmlNodePtr devs = child(dom, "devices", NULL);
     for (size_t i = 0; i < d->ndisks; i++)
         format_disk(devs, &d->disks[i]);
+    if (d->cdrom)
+        format_cdrom(devs, d->cdrom_path);
     for (size_t i = 0; i < d->nnics; i++)
         format_nic(devs, &d->nics[i]);
     if (strcmp(d->machine, "q35") == 0) {
@@ -241,6 +261,17 @@ char *lv_cfg_domain_format(const struct lv_cfg_domain *d)
     return s;
 }
 
+char *lv_cfg_cdrom_format(const char *path)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr devs = xmlNewNode(NULL, BAD_CAST "devices");
+    xmlDocSetRootElement(doc, devs);
+    format_cdrom(devs, path);
+    char *s = doc_dump(doc, devs->children);
+    xmlFreeDoc(doc);
+    return s;
+}
+
 /* ---- sculpt's metadata ---- */
 
 void lv_meta_release(struct lv_meta *m)
@@ -250,7 +281,24 @@ void lv_meta_release(struct lv_meta *m)
     free(m->instance_dir);
     free(m->console_log);
     free(m->console_socket);
+    free(m->config_drive);
     memset(m, 0, sizeof(*m));
+}
+
+static char *dup_opt(const char *s)
+{
+    return s ? xstrdup(s) : NULL;
+}
+
+void lv_meta_copy(struct lv_meta *dst, const struct lv_meta *src)
+{
+    *dst = *src;
+    drv_hv_guest_spec_copy(&dst->spec, &src->spec);
+    dst->disk_path = dup_opt(src->disk_path);
+    dst->instance_dir = dup_opt(src->instance_dir);
+    dst->console_log = dup_opt(src->console_log);
+    dst->console_socket = dup_opt(src->console_socket);
+    dst->config_drive = dup_opt(src->config_drive);
 }
 
 static void prop_opt(xmlNodePtr n, const char *name, const char *value)
@@ -292,6 +340,9 @@ static char *meta_format(const struct lv_meta *m, bool with_ns)
     prop_opt(files, "disk", m->disk_path);
     prop_opt(files, "console_log", m->console_log);
     prop_opt(files, "console_socket", m->console_socket);
+    prop_opt(files, "config_drive", m->config_drive);
+    if (s->cdrom_tray)
+        prop(files, "cdrom", "yes");
 
     for (size_t i = 0; i < s->nvifs; i++) {
         xmlNodePtr v = xmlNewChild(root, ns, BAD_CAST "vif", NULL);
@@ -407,6 +458,9 @@ static int meta_parse_root(xmlNodePtr root, struct lv_meta *m, struct err **err)
             m->disk_path = attr(n, "disk");
             m->console_log = attr(n, "console_log");
             m->console_socket = attr(n, "console_socket");
+            m->config_drive = attr(n, "config_drive");
+            autofree char *cdrom = attr(n, "cdrom");
+            s->cdrom_tray = cdrom && strcmp(cdrom, "yes") == 0;
         } else if (is(n, "vif") && s->nvifs < DRV_HV_MAX_VIFS) {
             struct drv_hv_vif *v = &s->vifs[s->nvifs++];
             autofree char *mac = attr(n, "mac");
@@ -561,6 +615,9 @@ static void read_devices(xmlNodePtr devs, struct lv_knobs *k)
             k->in_kBps[i] = attr_u64(first(bw, "inbound"), "average");
             k->out_kBps[i] = attr_u64(first(bw, "outbound"), "average");
         } else if (is(n, "disk") && !k->disk[0]) {
+            autofree char *device = attr(n, "device");
+            if (device && strcmp(device, "disk") != 0)
+                continue; /* the config drive's cdrom has no I/O limits */
             autofree char *dev = attr_opt_child(n, "target", "dev");
             if (!dev)
                 continue;

@@ -53,6 +53,8 @@ struct lv_cfg_domain {
     const char *kernel, *initrd, *cmdline;
     struct lv_cfg_disk disks[2];
     size_t ndisks;
+    bool cdrom;       /* a read-only SATA cdrom drive (the config drive's) */
+    char *cdrom_path; /* its medium; NULL: the tray is empty */
     struct lv_cfg_nic nics[DRV_HV_MAX_VIFS];
     size_t nnics;
     int32_t pcie_ports;       /* spare pcie-root-ports */
@@ -67,6 +69,12 @@ void lv_cfg_domain_release(struct lv_cfg_domain *d);
 
 /* The domain XML.  Caller frees. */
 char *lv_cfg_domain_format(const struct lv_cfg_domain *d);
+
+/* The cdrom drive sculpt gives guests (target LV_CDROM_TARGET on SATA, the
+ * bus whose media QEMU changes live), holding `path` (NULL: empty), as
+ * the <disk> element virDomainUpdateDeviceFlags takes.  Caller frees. */
+#define LV_CDROM_TARGET "sda"
+char *lv_cfg_cdrom_format(const char *path);
 
 /* The knobs of a domain as its XML states them (what lv_cfg_domain_read
  * finds). */
@@ -98,10 +106,14 @@ struct lv_meta {
     char *instance_dir;            /* the guest's folder */
     char *console_log;
     char *console_socket;
+    char *config_drive; /* the config drive's ISO in instance_dir, NULL: none
+                         * (spec.cdrom_tray: the empty drive is defined) */
     int64_t created_ms; /* Unix ms */
 };
 
 void lv_meta_release(struct lv_meta *m);
+/* Deep copy into *dst (overwritten); release with lv_meta_release(). */
+void lv_meta_copy(struct lv_meta *dst, const struct lv_meta *src);
 
 /* The <sculpt:instance> element.  Caller frees. */
 char *lv_meta_format(const struct lv_meta *m);

@@ -73,6 +73,12 @@ void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *s
     }
     out->instance_dir = xasprintf("%s/%s", p->instances_path, spec->uuid);
     out->disk_path = s->image.disk_base ? xasprintf("%s/disk", out->instance_dir) : NULL;
+    /* the drive's contents are written once, at spawn; the guest's record
+     * keeps only where they are (Nova's disk.config) */
+    if (s->config_drive)
+        out->config_drive = xasprintf("%s/%s", out->instance_dir, LV_CONFIG_DRIVE_FILE);
+    drv_hv_config_drive_free(s->config_drive);
+    s->config_drive = NULL;
     out->console_log = xasprintf("%s/console.log", out->instance_dir);
     out->console_socket = xasprintf("%s/console.sock", out->instance_dir);
     /* a unix socket path has 107 bytes at most */
@@ -123,6 +129,8 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
         d->read_bytes = lv_design_bytes(r[DRV_RES_DISK_READ_MBPS]);
         d->write_bytes = lv_design_bytes(r[DRV_RES_DISK_WRITE_MBPS]);
     }
+    out->cdrom = m->config_drive || s->cdrom_tray;
+    out->cdrom_path = m->config_drive ? xstrdup(m->config_drive) : NULL;
     /* a guest's bandwidth is shared evenly by its interfaces */
     double share = s->nvifs ? 1.0 / (double)s->nvifs : 0;
     for (size_t i = 0; i < s->nvifs; i++) {

@@ -40,8 +40,13 @@ uint64_t lv_design_iops(double iops);
  * has none (so a pin can also be lifted).  Returns buf. */
 char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, int size);
 
+/* The config drive's image in a guest's folder (Nova's name). */
+#define LV_CONFIG_DRIVE_FILE "disk.config"
+
 /* The metadata for a new guest: the spec with concrete tap names and MACs,
- * and its files under instances_path/UUID.  *out is overwritten. */
+ * and its files under instances_path/UUID (the config drive's image among
+ * them when spec->config_drive is set; out->spec keeps no drive contents).
+ * *out is overwritten. */
 void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec, int64_t now_ms,
                     struct lv_meta *out);
 

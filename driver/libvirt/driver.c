@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "driver/hypervisor_priv.h"
+#include "driver/libvirt/configdrive.h"
 #include "driver/libvirt/driver_priv.h"
 #include "driver/libvirt/guest.h"
 #include "driver/libvirt/volume.h"
@@ -532,6 +533,7 @@ static void lv_free(struct lv *lv)
     free(lv->uri);
     free(lv->instances_path);
     free(lv->qemu_img);
+    free(lv->mkisofs);
     free(lv->cpu_mode);
     free(lv->cpu_model);
     pthread_mutex_destroy(&lv->lock);
@@ -548,6 +550,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
                              ? xstrdup(cfg->libvirt_instances_path)
                              : xasprintf("%s/instances", cfg->state_path);
     lv->qemu_img = xstrdup(cfg->libvirt_qemu_img);
+    lv->mkisofs = xstrdup(cfg->mkisofs_cmd[0] ? cfg->mkisofs_cmd : "genisoimage");
     lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
     if (lv->instances_path[0] != '/') {
@@ -715,12 +718,15 @@ int lv_stop_hard(struct lv *lv, virDomainPtr dom, const char *uuid, struct err *
 
 /* ---- spawn and destroy ---- */
 
-static int lv_spawn_files(struct lv *lv, const struct lv_meta *m, struct err **err)
+static int lv_spawn_files(struct lv *lv, const struct lv_meta *m,
+                          const struct drv_hv_config_drive *cd, struct err **err)
 {
     if (lv_volume_make_dir(m->instance_dir, err) < 0)
         return -1;
     /* a console log left by an earlier guest of the same uuid would mislead */
     unlink(m->console_log);
+    if (m->config_drive && lv_configdrive_write(lv->mkisofs, cd, m->config_drive, err) < 0)
+        return -1;
     if (!m->disk_path)
         return 0;
     const struct drv_hv_image *im = &m->spec.image;
@@ -753,7 +759,7 @@ static int lv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, str
 
     struct lv_meta meta;
     lv_design_meta(&lv->pol, spec, clock_wall_ms(), &meta);
-    if (lv_spawn_files(lv, &meta, err) < 0) {
+    if (lv_spawn_files(lv, &meta, spec->config_drive, err) < 0) {
         bool ours = err_code_of(err ? *err : NULL) != ERR_CONFLICT;
         if (ours)
             lv_volume_remove_dir(lv->instances_path, meta.instance_dir, NULL);
@@ -1033,4 +1039,5 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .console_output = lv_console_output,
     .get_spec = lv_get_spec,
     .set_identity = lv_set_identity,
+    .insert_config_drive = lv_insert_config_drive,
 };

@@ -60,6 +60,7 @@ struct lv {
     char *uri;
     char *instances_path;
     char *qemu_img;
+    char *mkisofs; /* makes config drives: [DEFAULT] mkisofs_cmd */
     char *cpu_mode;
     char *cpu_model;
     struct drv_hv_host info; /* host facts and policy, read at open */
@@ -124,5 +125,8 @@ int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *o
 /* observe.c: a pool member takes an instance's identity (title, metadata). */
 int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
                     struct err **err);
+/* media.c: the hand-over's config drive into the guest's empty cdrom. */
+int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
+                           const struct drv_hv_config_drive *cd, struct err **err);
 
 #endif

@@ -282,12 +282,7 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
     struct lv_entry *e = lv_entry_find(lv, uuid);
     bool ours = e && e->ours;
     if (ours) {
-        meta = e->meta;
-        drv_hv_guest_spec_copy(&meta.spec, &e->meta.spec);
-        meta.disk_path = e->meta.disk_path ? xstrdup(e->meta.disk_path) : NULL;
-        meta.instance_dir = e->meta.instance_dir ? xstrdup(e->meta.instance_dir) : NULL;
-        meta.console_log = e->meta.console_log ? xstrdup(e->meta.console_log) : NULL;
-        meta.console_socket = e->meta.console_socket ? xstrdup(e->meta.console_socket) : NULL;
+        lv_meta_copy(&meta, &e->meta);
     }
     pthread_mutex_unlock(&lv->lock);
     int rc = -1;

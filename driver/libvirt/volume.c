@@ -43,9 +43,7 @@ int lv_volume_make_dir(const char *dir, struct err **err)
     return 0;
 }
 
-/* Run argv, wait, collect stdout+stderr.  Returns the exit status (0..255),
- * or -1 with *err when it could not run or died of a signal. */
-static int run_capture(char *const argv[], struct strbuf *out, struct err **err)
+int lv_volume_run(char *const argv[], struct strbuf *out, struct err **err)
 {
     int fds[2];
     if (pipe2(fds, O_CLOEXEC) < 0)
@@ -96,7 +94,7 @@ static int64_t image_size(const char *qemu_img, const char *path, const char *fo
     char *argv[] = {(char *)qemu_img, (char *)"info", (char *)"-f",
                     (char *)format,   (char *)path,   NULL};
     autostrbuf out = STRBUF_INIT;
-    int rc = run_capture(argv, &out, err);
+    int rc = lv_volume_run(argv, &out, err);
     if (rc < 0)
         return -1;
     chomp(&out);
@@ -125,7 +123,7 @@ int lv_volume_create_overlay(const char *qemu_img, const char *base, const char 
                     (char *)"qcow2",  (char *)"-F",     (char *)base_format,   (char *)"-b",
                     (char *)base,     (char *)overlay,  size[0] ? size : NULL, NULL};
     autostrbuf out = STRBUF_INIT;
-    int rc = run_capture(argv, &out, err);
+    int rc = lv_volume_run(argv, &out, err);
     if (rc < 0)
         return err_wrap(err, "overlay `%s`", overlay);
     if (rc != 0) {

@@ -5,16 +5,19 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "common/alloc.h"
 #include "common/config.h"
 #include "common/err.h"
 #include "driver/hypervisor.h"
 #include "driver/libvirt/config.h"
+#include "driver/libvirt/configdrive.h"
 #include "driver/libvirt/designer.h"
 #include "driver/libvirt/guest.h"
 #include "driver/libvirt/host.h"
@@ -138,6 +141,129 @@ static void test_domain_roundtrip(void **state)
     free(xml);
     lv_cfg_domain_release(&d);
     lv_meta_release(&m);
+}
+
+/* A config drive: its image beside the disk, a read-only SATA cdrom that
+ * is not taken for the disk whose I/O is tuned, kept in the metadata; a
+ * pool member's empty drive. */
+static void test_config_drive_xml(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    spec.image.disk_base = NULL; /* the tiny guest's case: a kernel, no disk */
+    spec.config_drive = xzalloc(sizeof(*spec.config_drive));
+    drv_hv_config_drive_add(spec.config_drive, "openstack/latest/user_data", "hi", 2);
+    struct lv_meta m;
+    lv_design_meta(&p, &spec, 1, &m);
+    assert_string_equal(m.config_drive, "/srv/instances/" UUID_A "/disk.config");
+    assert_null(m.spec.config_drive); /* contents are not kept with the guest */
+    struct lv_cfg_domain d;
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    char *xml = lv_cfg_domain_format(&d);
+    assert_non_null(strstr(xml, "device=\"cdrom\""));
+    assert_non_null(strstr(xml, "<source file=\"/srv/instances/" UUID_A "/disk.config\"/>"));
+    assert_non_null(strstr(xml, "<target dev=\"sda\" bus=\"sata\"/>"));
+    assert_non_null(strstr(xml, "<readonly/>"));
+    struct lv_knobs k;
+    struct err *err = NULL;
+    assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
+    assert_string_equal(k.disk, ""); /* the cdrom is no disk to tune */
+    struct lv_meta back;
+    assert_int_equal(lv_meta_parse(k.metadata, &back, &err), 0);
+    assert_string_equal(back.config_drive, m.config_drive);
+    assert_false(back.spec.cdrom_tray);
+    lv_meta_release(&back);
+    lv_knobs_release(&k);
+    free(xml);
+    lv_cfg_domain_release(&d);
+    lv_meta_release(&m);
+
+    /* a member: an empty drive, remembered */
+    drv_hv_config_drive_free(spec.config_drive);
+    spec.config_drive = NULL;
+    spec.cdrom_tray = true;
+    lv_design_meta(&p, &spec, 1, &m);
+    assert_null(m.config_drive);
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    xml = lv_cfg_domain_format(&d);
+    assert_non_null(strstr(xml, "device=\"cdrom\""));
+    assert_null(strstr(xml, "disk.config"));
+    assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
+    assert_int_equal(lv_meta_parse(k.metadata, &back, &err), 0);
+    assert_true(back.spec.cdrom_tray);
+    assert_null(back.config_drive);
+    lv_meta_release(&back);
+    lv_knobs_release(&k);
+    free(xml);
+    lv_cfg_domain_release(&d);
+    lv_meta_release(&m);
+    /* without either: no cdrom */
+    spec.cdrom_tray = false;
+    lv_design_meta(&p, &spec, 1, &m);
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    xml = lv_cfg_domain_format(&d);
+    assert_null(strstr(xml, "cdrom"));
+    free(xml);
+    lv_cfg_domain_release(&d);
+    lv_meta_release(&m);
+
+    /* the media change's element */
+    xml = lv_cfg_cdrom_format("/srv/x/disk.config");
+    assert_non_null(strstr(xml, "<disk type=\"file\" device=\"cdrom\">"));
+    assert_non_null(strstr(xml, "<source file=\"/srv/x/disk.config\"/>"));
+    free(xml);
+    xml = lv_cfg_cdrom_format(NULL);
+    assert_null(strstr(xml, "<source"));
+    free(xml);
+}
+
+/* The ISO itself, made by genisoimage as Nova makes it: a volume labelled
+ * config-2 holding the files; its temporary folder gone. */
+static void test_config_drive_iso(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sculpt-test-cd.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    autofree char *iso = xasprintf("%s/disk.config", dir);
+    struct drv_hv_config_drive cd = {0};
+    const char *ud = "#!/bin/sh\necho CDRIVE-OK\n", *md = "{\"uuid\": \"u\"}";
+    drv_hv_config_drive_add(&cd, "openstack/latest/user_data", ud, strlen(ud));
+    drv_hv_config_drive_add(&cd, "openstack/latest/meta_data.json", md, strlen(md));
+    struct err *err = NULL;
+    /* a program that is not there: a clear error, nothing left behind */
+    assert_int_equal(lv_configdrive_write("/nonexistent/genisoimage", &cd, iso, &err), -1);
+    assert_non_null(strstr(err->msg, "genisoimage"));
+    err_clear(&err);
+    assert_int_not_equal(access(iso, F_OK), 0);
+    /* genisoimage comes with the libvirt package group (install-deps) */
+    assert_int_equal(lv_configdrive_write("genisoimage", &cd, iso, &err), 0);
+    FILE *f = fopen(iso, "rb");
+    assert_non_null(f);
+    static char img[1 << 20];
+    size_t n = fread(img, 1, sizeof(img), f);
+    fclose(f);
+    assert_true(n > 32768 + 2048);
+    /* the primary volume descriptor: "CD001", then the volume id */
+    assert_memory_equal(img + 32769, "CD001", 5);
+    assert_memory_equal(img + 32808, "config-2 ", 9);
+    assert_non_null(memmem(img, n, "echo CDRIVE-OK", 14));
+    /* only the image is left in the folder */
+    autofree char *cmd = xasprintf("test \"$(ls -A %s)\" = disk.config", dir);
+    assert_int_equal(system(cmd), 0);
+    /* a bad drive is refused before anything runs */
+    drv_hv_config_drive_add(&cd, "../x", "x", 1);
+    assert_int_equal(lv_configdrive_write("genisoimage", &cd, iso, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    for (size_t i = 0; i < cd.n; i++) {
+        free(cd.files[i].path);
+        free(cd.files[i].data);
+    }
+    free(cd.files);
+    unlink(iso);
+    rmdir(dir);
 }
 
 /* A folder too deep for a unix socket path gets a short one. */
@@ -324,6 +450,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_designer_units),
         cmocka_unit_test(test_domain_roundtrip),
+        cmocka_unit_test(test_config_drive_xml),
+        cmocka_unit_test(test_config_drive_iso),
         cmocka_unit_test(test_long_paths),
         cmocka_unit_test(test_meta_bad),
         cmocka_unit_test(test_event_map),

@@ -1,0 +1,99 @@
+/* Media changes: a config drive inserted live into the empty cdrom drive a
+ * guest was defined with (a pool member at its hand-over).  QEMU changes
+ * the medium of a SATA (or IDE) cdrom on a running or paused guest; it
+ * cannot hot-plug a new one, hence the empty drive at definition. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/libvirt/configdrive.h"
+#include "driver/libvirt/designer.h"
+#include "driver/libvirt/driver_priv.h"
+
+LOG_INIT("driver.libvirt.media");
+
+/* Put `path` (NULL: eject) into dom's cdrom, live when it runs, and in
+ * its definition. */
+static int media_change(virDomainPtr dom, const char *path, struct err **err)
+{
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainIsActive(dom) == 1)
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    autofree char *xml = lv_cfg_cdrom_format(path);
+    if (virDomainUpdateDeviceFlags(dom, xml, flags) < 0)
+        return lv_error(err, "virDomainUpdateDeviceFlags", virDomainGetName(dom));
+    return 0;
+}
+
+/* Record the drive in sculpt's metadata (a redefinition keeps it). */
+static int media_record(virDomainPtr dom, const struct lv_meta *meta, struct err **err)
+{
+    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
+    if (virDomainIsActive(dom) == 1)
+        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    autofree char *xml = lv_meta_format_fragment(meta);
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_META_PREFIX, LV_META_URI,
+                             flags) < 0)
+        return lv_error(err, "virDomainSetMetadata", virDomainGetName(dom));
+    return 0;
+}
+
+int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
+                           const struct drv_hv_config_drive *cd, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, true, err);
+    if (!dom)
+        return err_wrap(err, "insert config drive");
+    struct lv_meta meta;
+    memset(&meta, 0, sizeof(meta));
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    bool ours = e && e->ours;
+    if (ours)
+        lv_meta_copy(&meta, &e->meta);
+    pthread_mutex_unlock(&lv->lock);
+    int rc = -1;
+    /* declared before the first goto: a jump must not skip a cleanup */
+    autofree char *iso = NULL;
+    if (!ours || !meta.instance_dir) {
+        err_set(err, ERR_UNSUPPORTED, "`%s` is not a guest of sculpt's", uuid);
+        goto cleanup;
+    }
+    if (!meta.spec.cdrom_tray || meta.config_drive) {
+        err_set(err, ERR_UNSUPPORTED, "guest `%s` has %s", uuid,
+                meta.config_drive ? "a config drive already" : "no cdrom drive to take one");
+        goto cleanup;
+    }
+    iso = xasprintf("%s/%s", meta.instance_dir, LV_CONFIG_DRIVE_FILE);
+    if (lv_configdrive_write(lv->mkisofs, cd, iso, err) < 0)
+        goto cleanup;
+    if (media_change(dom, iso, err) < 0) {
+        unlink(iso);
+        goto cleanup;
+    }
+    meta.config_drive = xstrdup(iso);
+    if (media_record(dom, &meta, err) < 0) {
+        autoerr struct err *undo = NULL;
+        if (media_change(dom, NULL, &undo) < 0)
+            log_err(LOG_LEVEL_WARN, undo, "config drive of `%s` not ejected", uuid);
+        goto cleanup;
+    }
+    pthread_mutex_lock(&lv->lock);
+    e = lv_entry_find(lv, uuid);
+    if (e) {
+        lv_meta_release(&e->meta);
+        e->meta = meta;
+        memset(&meta, 0, sizeof(meta));
+    }
+    pthread_mutex_unlock(&lv->lock);
+    log_info("config drive inserted into %s (%zu files)", uuid, cd->n);
+    rc = 0;
+cleanup:
+    lv_meta_release(&meta);
+    virDomainFree(dom);
+    return rc < 0 ? err_wrap(err, "insert config drive") : 0;
+}
