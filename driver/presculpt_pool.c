@@ -349,6 +349,11 @@ static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
     free(g.user_id);
     g.user_id = NULL;
     g.shape = mb->shape;
+    /* an empty drive the hand-over puts the instance's config drive in;
+     * never another instance's */
+    drv_hv_config_drive_free(g.config_drive);
+    g.config_drive = NULL;
+    g.cdrom_tray = true;
     if (g.shape.mem_max_mib < es.mem_max_mib)
         g.shape.mem_max_mib = es.mem_max_mib;
     mb->shape = g.shape;

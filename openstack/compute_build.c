@@ -33,6 +33,7 @@
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
+#include "openstack/config_drive.h"
 #include "openstack/image_cache.h"
 #include "openstack/messaging.h"
 #include "openstack/nova_instance.h"
@@ -236,6 +237,28 @@ static bool build_settled(struct os_compute *c, const char *uuid, const json_t *
     return true;
 }
 
+/* The instance's config drive when it needs one (*out NULL otherwise),
+ * marked on the instance as Nova's configdrive.update_instance() does. */
+static int build_config_drive(struct os_compute *c, struct os_inst *i, const struct os_msg *m,
+                              struct drv_hv_config_drive **out, struct err **err)
+{
+    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
+                                           .dhcp_domain = c->cfg->dhcp_domain};
+    *out = NULL;
+    if (!os_config_drive_required(i->prim, json_object_get(m->args, "image"), &o))
+        return 0;
+    const char *password = json_string_value(json_object_get(m->args, "admin_password"));
+    *out = os_config_drive_build(i->prim, json_object_get(m->args, "injected_files"), password, &o,
+                                 err);
+    if (!*out)
+        return err_wrap(err, "config drive");
+    const char *was = ovo_get_str(i->prim, "config_drive");
+    if (!was || strcmp(was, "True") != 0)
+        os_inst_set_str(i, "config_drive", "True");
+    log_info("config drive of %zu files for the guest", (*out)->n);
+    return 0;
+}
+
 int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
@@ -265,9 +288,17 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     memset(&spec, 0, sizeof(spec));
     int64_t intent = 0;
 
+    /* The config drive, before any guest runs: a pre-sculpted one gets it
+     * inserted before it resumes, a cold one is defined with it.  A drive
+     * that cannot be made fails the build below, with its fault. */
+    autoptr(drv_hv_config_drive) cdrive = NULL;
+    autoerr struct err *cd_err = NULL;
+    if (build_config_drive(c, i, req->msg, &cdrive, &cd_err) < 0)
+        log_err(LOG_LEVEL_WARN, cd_err, "no config drive for the guest");
+
     /* A pre-sculpted member: the guest runs before anything else (even
      * the action event, a round trip to the conductor). */
-    bool hit = os_compute_pools_take(c, i, &intent, &e) > 0;
+    bool hit = !cd_err && os_compute_pools_take(c, i, cdrive, &intent, &e) > 0;
     err_clear(&e);
     if (hit) {
         log_info("guest running %.1f ms after the request: pre-sculpted domain `%s`",
@@ -288,6 +319,10 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
         else
             os_inst_event_finish(i, BUILD_EVENT, *err);
         return -1;
+    }
+    if (cd_err) {
+        build_fail(c, i, cd_err, false);
+        return err_set(err, err_code_of(cd_err), "%s", cd_err->msg);
     }
 
     /* The claim: the engine admits the request or refuses it (members
@@ -341,6 +376,7 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     spec.flavor_name = i->inst->flavor.name ? xstrdup(i->inst->flavor.name) : NULL;
     if (build_images(c, i, image, ctx, &spec, err) < 0)
         goto failed;
+    spec.config_drive = steal_pointer(&cdrive);
     intent = os_compute_intent_begin(c, DB_OP_SPAWN, i, &spec.shape);
     rc = drv_hv_spawn(c->hv, &spec, err);
     if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0)

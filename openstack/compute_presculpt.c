@@ -311,7 +311,8 @@ static void identity_of(const struct drv_instance *inst, struct drv_hv_guest_spe
     snprintf(id->uuid, sizeof(id->uuid), "%s", inst->uuid);
 }
 
-int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *intent,
+int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
+                          const struct drv_hv_config_drive *cd, int64_t *intent,
                           struct err **err)
 {
     *intent = 0;
@@ -345,6 +346,7 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *inte
     }
     struct drv_hv_guest_spec id;
     identity_of(inst, &id);
+    id.config_drive = (struct drv_hv_config_drive *)cd; /* borrowed, as the rest of id */
     if (drv_pool_mgr_handover(c->pools, m.uuid, &id, err) < 0) {
         os_compute_intent_finish(c, *intent, false, err ? *err : NULL);
         *intent = 0;
@@ -395,6 +397,8 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
         spec = &running;
     }
     t.guest = *spec;
+    /* the class's guests share a shape and an image, never a config drive */
+    t.guest.config_drive = NULL;
     if (drv_sculpt_spec_from_instance(i->inst, c->host_topo, 0, &t.engine, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "class of %s not pre-sculptable", i->inst->uuid);
     else

@@ -200,8 +200,11 @@ void os_compute_pools_restore(struct os_compute *c);
  * handed over to the instance -- the guest runs, the engine holds it,
  * inst->domain and inst->shape are set, the database has the hand-over
  * -- and 1 is returned (*intent: the HANDOVER intent to finish); 0: build
- * cold (a failed hand-over is logged, its member destroyed). */
-int os_compute_pools_take(struct os_compute *c, struct os_inst *i, int64_t *intent,
+ * cold (a failed hand-over is logged, its member destroyed).  `cd` (may be
+ * NULL): the instance's config drive, inserted into the member's empty
+ * cdrom before it runs; a member that cannot take it is not handed over. */
+int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
+                          const struct drv_hv_config_drive *cd, int64_t *intent,
                           struct err **err);
 /* After a hand-over, the guest running: the instance's identity written
  * into it (libvirt: title, metadata).  Logged, not returned. */

@@ -197,7 +197,21 @@ static void test_members_made_and_handed_over(void **state)
     assert_int_equal(claimed.state, DRV_MEMBER_CLAIMED);
     struct drv_hv_guest_spec inst = {.uuid = "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
                                      .display_name = (char *)"web-1"};
+    /* members wait with an empty cdrom drive; the instance's drive goes in */
+    struct drv_hv_config_drive *cd = NULL;
+    bool tray = false;
+    assert_int_equal(drv_fake_config_drive(r->hv, claimed.uuid, &cd, &tray, &err), 0);
+    assert_true(tray);
+    assert_null(cd);
+    inst.config_drive = xzalloc(sizeof(*inst.config_drive));
+    drv_hv_config_drive_add(inst.config_drive, "openstack/latest/user_data", "hi", 2);
     assert_int_equal(drv_pool_mgr_handover(r->pm, claimed.uuid, &inst, &err), 0);
+    drv_hv_config_drive_free(inst.config_drive);
+    inst.config_drive = NULL;
+    assert_int_equal(drv_fake_config_drive(r->hv, inst.uuid, &cd, &tray, &err), 0);
+    assert_non_null(cd);
+    assert_string_equal(drv_hv_config_drive_get(cd, "openstack/latest/user_data")->data, "hi");
+    drv_hv_config_drive_free(cd);
     assert_int_equal(drv_hv_get_info(r->hv, inst.uuid, &info, &err), 0);
     assert_int_equal(info.state, DRV_POWER_RUNNING);
     assert_string_equal(info.name, claimed.domain);
