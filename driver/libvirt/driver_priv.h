@@ -125,6 +125,20 @@ int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *o
 /* observe.c: a pool member takes an instance's identity (title, metadata). */
 int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
                     struct err **err);
+/* A copy of sculpt's metadata of guest `uuid` into *out (release with
+ * lv_meta_release); false, *out untouched, when it is not sculpt's. */
+bool lv_entry_meta_get(struct lv *lv, const char *uuid, struct lv_meta *out);
+/* Make *m the metadata of guest `uuid` (taken: *m is zeroed; a guest
+ * gone meanwhile leaves it to the caller). */
+void lv_entry_meta_put(struct lv *lv, const char *uuid, struct lv_meta *m);
+
+/* A change to a domain's definition, and to the running guest when it
+ * runs (or is paused). */
+static inline unsigned lv_affect_now(virDomainPtr dom)
+{
+    return VIR_DOMAIN_AFFECT_CONFIG | (virDomainIsActive(dom) == 1 ? VIR_DOMAIN_AFFECT_LIVE : 0);
+}
+
 /* media.c: the hand-over's config drive into the guest's empty cdrom. */
 int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
                            const struct drv_hv_config_drive *cd, struct err **err);

@@ -19,11 +19,8 @@ LOG_INIT("driver.libvirt.media");
  * its definition. */
 static int media_change(virDomainPtr dom, const char *path, struct err **err)
 {
-    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
-    if (virDomainIsActive(dom) == 1)
-        flags |= VIR_DOMAIN_AFFECT_LIVE;
     autofree char *xml = lv_cfg_cdrom_format(path);
-    if (virDomainUpdateDeviceFlags(dom, xml, flags) < 0)
+    if (virDomainUpdateDeviceFlags(dom, xml, lv_affect_now(dom)) < 0)
         return lv_error(err, "virDomainUpdateDeviceFlags", virDomainGetName(dom));
     return 0;
 }
@@ -31,12 +28,9 @@ static int media_change(virDomainPtr dom, const char *path, struct err **err)
 /* Record the drive in sculpt's metadata (a redefinition keeps it). */
 static int media_record(virDomainPtr dom, const struct lv_meta *meta, struct err **err)
 {
-    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
-    if (virDomainIsActive(dom) == 1)
-        flags |= VIR_DOMAIN_AFFECT_LIVE;
     autofree char *xml = lv_meta_format_fragment(meta);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_META_PREFIX, LV_META_URI,
-                             flags) < 0)
+                             lv_affect_now(dom)) < 0)
         return lv_error(err, "virDomainSetMetadata", virDomainGetName(dom));
     return 0;
 }
@@ -50,12 +44,7 @@ int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
         return err_wrap(err, "insert config drive");
     struct lv_meta meta;
     memset(&meta, 0, sizeof(meta));
-    pthread_mutex_lock(&lv->lock);
-    struct lv_entry *e = lv_entry_find(lv, uuid);
-    bool ours = e && e->ours;
-    if (ours)
-        lv_meta_copy(&meta, &e->meta);
-    pthread_mutex_unlock(&lv->lock);
+    bool ours = lv_entry_meta_get(lv, uuid, &meta);
     int rc = -1;
     /* declared before the first goto: a jump must not skip a cleanup */
     autofree char *iso = NULL;
@@ -82,14 +71,7 @@ int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
             log_err(LOG_LEVEL_WARN, undo, "config drive of `%s` not ejected", uuid);
         goto cleanup;
     }
-    pthread_mutex_lock(&lv->lock);
-    e = lv_entry_find(lv, uuid);
-    if (e) {
-        lv_meta_release(&e->meta);
-        e->meta = meta;
-        memset(&meta, 0, sizeof(meta));
-    }
-    pthread_mutex_unlock(&lv->lock);
+    lv_entry_meta_put(lv, uuid, &meta);
     log_info("config drive inserted into %s (%zu files)", uuid, cd->n);
     rc = 0;
 cleanup:

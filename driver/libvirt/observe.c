@@ -270,6 +270,29 @@ int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *o
  * instance's identity, so virsh and a restarted sculpt-compute see whose
  * guest it is.  The domain keeps its name (libvirt renames only a domain
  * that is shut off) and its uuid. */
+bool lv_entry_meta_get(struct lv *lv, const char *uuid, struct lv_meta *out)
+{
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    bool ours = e && e->ours;
+    if (ours)
+        lv_meta_copy(out, &e->meta);
+    pthread_mutex_unlock(&lv->lock);
+    return ours;
+}
+
+void lv_entry_meta_put(struct lv *lv, const char *uuid, struct lv_meta *m)
+{
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    if (e) {
+        lv_meta_release(&e->meta);
+        e->meta = *m;
+        memset(m, 0, sizeof(*m));
+    }
+    pthread_mutex_unlock(&lv->lock);
+}
+
 int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
                     struct err **err)
 {
@@ -278,13 +301,7 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
     if (!dom)
         return err_wrap(err, "set identity");
     struct lv_meta meta = {0};
-    pthread_mutex_lock(&lv->lock);
-    struct lv_entry *e = lv_entry_find(lv, uuid);
-    bool ours = e && e->ours;
-    if (ours) {
-        lv_meta_copy(&meta, &e->meta);
-    }
-    pthread_mutex_unlock(&lv->lock);
+    bool ours = lv_entry_meta_get(lv, uuid, &meta);
     int rc = -1;
     /* declared before the first goto: a jump must not skip a cleanup */
     autofree char *xml = NULL;
@@ -300,9 +317,7 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
         free(*fields[i]);
         *fields[i] = values[i] ? xstrdup(values[i]) : NULL;
     }
-    unsigned flags = VIR_DOMAIN_AFFECT_CONFIG;
-    if (virDomainIsActive(dom) == 1)
-        flags |= VIR_DOMAIN_AFFECT_LIVE;
+    unsigned flags = lv_affect_now(dom);
     xml = lv_meta_format_fragment(&meta);
     title = xasprintf("%s (%s)", inst->display_name ? inst->display_name : "", inst->uuid);
     const char *name = virDomainGetName(dom);
@@ -312,14 +327,7 @@ int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_gue
         lv_error(err, "virDomainSetMetadata", name);
         goto cleanup;
     }
-    pthread_mutex_lock(&lv->lock);
-    e = lv_entry_find(lv, uuid);
-    if (e) {
-        lv_meta_release(&e->meta);
-        e->meta = meta;
-        memset(&meta, 0, sizeof(meta));
-    }
-    pthread_mutex_unlock(&lv->lock);
+    lv_entry_meta_put(lv, uuid, &meta);
     rc = 0;
 cleanup:
     lv_meta_release(&meta);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # End to end on real guests: the openstack CLI against the local Nova, with
 # sculpt-compute (libvirt backend) as host HOST; checked on the hypervisor
-# with virsh and in Placement.
+# with virsh, isoinfo (the config drive with the server's user data and
+# metadata) and in Placement.
 #   tests/nova/e2e.sh RUN_DIR NAME   (NAME: a sculpt.sh instance)
 set -eu
 run=$1
@@ -34,7 +35,11 @@ wait_console() {
 }
 
 t=$(date +%s)
+# user data and metadata reach the guest on its config drive
+ud=$run/e2e.user-data
+printf '#cloud-config\n# e2e %s\nruncmd: [[echo, "user data: it is here"]]\n' "$(date +%s%N)" >"$ud"
 openstack server create --flavor m1.tiny --image "$SCULPT_IMAGE_ID" --nic none \
+    --user-data "$ud" --config-drive true --property role=e2e \
     --availability-zone "nova:$host" e2e-1 -f value -c id >"$run/e2e.id"
 id=$(cat "$run/e2e.id")
 wait_status e2e-1 ACTIVE 180
@@ -42,8 +47,11 @@ say "create -> ACTIVE in $(($(date +%s) - t)) s"
 dom=$(openstack server show e2e-1 -f value -c OS-EXT-SRV-ATTR:instance_name)
 [ "$(domstate "$dom")" = running ] || fail "domain $dom is '$(domstate "$dom")', not running"
 [ "$(openstack server show e2e-1 -f value -c OS-EXT-SRV-ATTR:host)" = "$host" ] || fail "not on $host"
+iso=$(check_config_drive "$dom" "$id" "$ud" role e2e)
+[ "$(openstack server show e2e-1 -f value -c config_drive)" = True ] ||
+    fail "Nova does not show config_drive True for e2e-1"
 wait_console e2e-1 GUEST-INIT-READY 120
-say "guest $dom runs and reached its init"
+say "guest $dom runs and reached its init; its config drive $iso holds the user data"
 
 t=$(date +%s)
 openstack server stop e2e-1
@@ -83,12 +91,16 @@ rp=$(openstack resource provider list --name "$host" -f value -c uuid)
 used=$(openstack resource provider usage show "$rp" -f value -c resource_class -c usage | awk '$1=="VCPU"{print $2}')
 [ "$used" = 1 ] || fail "Placement shows $used VCPU used on $host, expected 1"
 
+# the drive stays through power cycles and reboots
+[ "$(check_config_drive "$dom" "$id" "$ud")" = "$iso" ] || fail "config drive of $dom moved"
+
 t=$(date +%s)
 openstack server delete --wait e2e-1
 say "delete done in $(($(date +%s) - t)) s"
 if virsh -c "$LIBVIRT_URI" dominfo "$dom" >/dev/null 2>&1; then
     fail "domain $dom still defined after the delete"
 fi
+[ ! -e "$iso" ] || fail "config drive $iso left after the delete"
 for rc in VCPU MEMORY_MB DISK_GB; do
     used=$(openstack resource provider usage show "$rp" -f value -c resource_class -c usage | awk -v rc=$rc '$1==rc{print $2}')
     [ "$used" = 0 ] || fail "Placement still shows $used $rc used on $host"

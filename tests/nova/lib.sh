@@ -17,3 +17,43 @@ wait_status() {
     done
     fail "$1 not $2 after $n s (now: $out)"
 }
+
+# config_drive DOMAIN: the medium in DOMAIN's read-only cdrom ("" when the
+# drive is empty; fails when there is no cdrom).
+config_drive() {
+    virsh -c "$LIBVIRT_URI" dumpxml "$1" | /usr/bin/python3 -c '
+import sys, xml.etree.ElementTree as ET
+for d in ET.parse(sys.stdin).iter("disk"):
+    if d.get("device") == "cdrom" and d.find("readonly") is not None:
+        s = d.find("source")
+        print(s.get("file") if s is not None else "")
+        sys.exit(0)
+sys.exit(1)' || fail "domain $1 has no read-only cdrom drive"
+}
+
+# check_config_drive DOMAIN INSTANCE_UUID USER_DATA_FILE [META_KEY META_VALUE]:
+# DOMAIN's cdrom holds an ISO9660 volume labelled config-2 (read back with
+# isoinfo, Rock Ridge names) whose user_data in `latest` and `2012-08-10`
+# is the file, and whose meta_data.json names the instance (and holds the
+# metadata item).  Prints the ISO's path.
+check_config_drive() {
+    _iso=$(config_drive "$1")
+    [ -n "$_iso" ] || fail "the cdrom of $1 is empty"
+    [ -f "$_iso" ] || fail "config drive $_iso of $1 is missing"
+    isoinfo -d -i "$_iso" | grep -qx 'Volume id: config-2' ||
+        fail "$_iso is not labelled config-2: $(isoinfo -d -i "$_iso" | grep 'Volume id')"
+    for _v in latest 2012-08-10; do
+        isoinfo -R -i "$_iso" -x "/openstack/$_v/user_data" | cmp -s - "$3" ||
+            fail "openstack/$_v/user_data on $_iso is not $3"
+    done
+    _md=$(isoinfo -R -i "$_iso" -x /openstack/latest/meta_data.json)
+    printf '%s' "$_md" | /usr/bin/python3 -c '
+import json, sys
+md = json.load(sys.stdin)
+uuid, key, value = sys.argv[1], sys.argv[2], sys.argv[3]
+assert md["uuid"] == uuid, "uuid %r" % md.get("uuid")
+assert "hostname" in md and "name" in md and "launch_index" in md, sorted(md)
+assert not key or md.get("meta", {}).get(key) == value, "meta %r" % md.get("meta")
+' "$2" "${4:-}" "${5:-}" || fail "meta_data.json on $_iso: $_md"
+    echo "$_iso"
+}

@@ -3,10 +3,12 @@
 # harness restarted with pools at a short interval ([presculpt] below), then
 #   1. a cold build of m1.tiny teaches sculpt the class; a member of it is
 #      made: defined with the class's shape, started, paused;
-#   2. a second build of the class takes the member: the instance that comes
-#      ACTIVE is the member's domain, resumed (no spawn), its title and
-#      sculpt's metadata naming the instance; its console and delete work
-#      through the instance; PostgreSQL has the hand-over;
+#   2. a second build of the class, with user data and a config drive,
+#      takes the member: the instance that comes ACTIVE is the member's
+#      domain, resumed (no spawn), its title and sculpt's metadata naming
+#      the instance, its empty cdrom now holding the instance's config
+#      drive; its console and delete work through the instance;
+#      PostgreSQL has the hand-over;
 #   3. sculpt-compute restarts with a member paused: the member is found,
 #      kept, and taken by the next build;
 #   4. a member nobody claims is destroyed within its lifetime and counted;
@@ -89,9 +91,11 @@ taken() {
         sed 's/.*`\(.*\)`/\1/'
 }
 
-create() { # NAME
+create() { # NAME [OPTIONS...]
+    _n=$1
+    shift
     openstack server create --flavor m1.tiny --image "$SCULPT_IMAGE_ID" --nic none \
-        --availability-zone "nova:$host" "$1" -f value -c id
+        --availability-zone "nova:$host" "$@" "$_n" -f value -c id
 }
 
 pools_conf='[presculpt]
@@ -113,12 +117,15 @@ for d in $ready; do
     u=$(virsh_ domuuid "$d")
     sql_is "select state from pool_members where uuid = '$u'" paused ||
         fail "member $d not recorded as paused"
+    [ -z "$(config_drive "$d")" ] || fail "member $d has a medium in its cdrom"
 done
 say "cold build of ps-1, then member(s) paused:$ready"
 
-# 2. the next build of the class takes one
+# 2. the next build of the class takes one, its config drive inserted live
+ud=$run/presculpt.user-data
+printf '#cloud-config\n# ps-2 %s\n' "$(date +%s%N)" >"$ud"
 t=$(date +%s)
-id2=$(create ps-2)
+id2=$(create ps-2 --user-data "$ud" --config-drive true --property role=pool)
 wait_status ps-2 ACTIVE 120
 say "ps-2 ACTIVE in $(($(date +%s) - t)) s"
 m1=$(taken)
@@ -132,6 +139,8 @@ virsh_ dumpxml "$m1" | grep -q "display_name=\"ps-2\"" || fail "sculpt's metadat
 sql_is "select state || ' ' || instance_uuid from pool_members where uuid = '$m1_uuid'" "handed_over $id2" ||
     fail "hand-over not recorded"
 sql_is "select domain from instances where uuid = '$id2'" "$m1" || fail "instance row of ps-2 does not name $m1"
+iso=$(check_config_drive "$m1" "$id2" "$ud" role pool)
+virsh_ dumpxml --inactive "$m1" | grep -q "$iso" || fail "$m1's definition lacks its config drive"
 # a member is paused right after its start: its boot may end after the hand-over
 i=0
 until openstack console log show ps-2 2>/dev/null | grep -q GUEST-INIT-READY; do
@@ -139,9 +148,10 @@ until openstack console log show ps-2 2>/dev/null | grep -q GUEST-INIT-READY; do
     sleep 3
     i=$((i + 3))
 done
-say "ps-2 is member $m1, resumed: title '$title', recorded in PostgreSQL"
+say "ps-2 is member $m1, resumed: title '$title', config drive $iso, recorded in PostgreSQL"
 openstack server delete --wait ps-2
 virsh_ dominfo "$m1" >/dev/null 2>&1 && fail "$m1 still defined after ps-2 was deleted"
+[ ! -e "$iso" ] || fail "config drive $iso left after ps-2 was deleted"
 say "delete of ps-2 destroyed $m1"
 
 # 3. a restart with a member paused: kept, then taken
