@@ -1,6 +1,7 @@
 /* The engine object: guests, their lookup, the public entry points (each
- * under the mutex), snapshots and Placement inventories.  The decisions
- * themselves live in sculpt_admit.c, sculpt_pin.c and sculpt_step.c. */
+ * under the mutex) and snapshots.  The decisions themselves live in
+ * sculpt_admit.c, sculpt_pin.c and sculpt_step.c; what Placement is told,
+ * in sculpt_inventory.c. */
 #include "driver/sculpt.h"
 
 #include <inttypes.h>
@@ -749,78 +750,4 @@ void drv_sculpt_snapshot_free(struct drv_sculpt_snapshot *s)
     free(s->guests);
     free(s->cpu_load);
     free(s);
-}
-
-/* Room the engine would still admit in dimension k, in shape units: the
- * ceiling's room, and what the host-level risk leaves (in use units,
- * converted at the host's shape-to-use ratio). */
-static double sculpt_room(const struct drv_sculpt *e, int k, double shapes)
-{
-    double cap = e->host->capacity.v[k];
-    double room = cap * e->host->ratio.v[k] - shapes;
-    double mean = 0, var = 0;
-    for (size_t i = 0; i < e->nguests; i++) {
-        const struct sculpt_guest *g = e->guests[i];
-        if (!sculpt_shaped(g, k))
-            continue;
-        double m, v;
-        sculpt_moments(g, g->bp ? sculpt_bp_step(g->bp, e->now_s) : 0, k, g->shape.res.v[k], &m,
-                       &v);
-        mean += m;
-        var += v;
-    }
-    double risk = mean + e->z * sqrt(var);
-    if (risk >= shapes) /* shapes cap use: no more than physical room */
-        room = fmin(room, cap - shapes);
-    else if (mean > 0) /* room in use, counted in shapes */
-        room = fmin(room, (cap - risk) * shapes / mean);
-    return room > 0 ? room : 0;
-}
-
-static void sculpt_inventory_item(const struct drv_sculpt *e, int k, double total, double reserved,
-                                  struct drv_sculpt_inventory_item *it)
-{
-    double flavors = 0, shapes = 0;
-    for (size_t i = 0; i < e->nguests; i++) {
-        flavors += e->guests[i]->spec.ceiling.v[k];
-        shapes += e->guests[i]->shape.res.v[k];
-    }
-    double cap = e->host->capacity.v[k], ratio = e->host->ratio.v[k];
-    double eff = ratio;
-    if (shapes > 0 && cap > 0) {
-        /* flavors held, plus the free shape room counted in flavors at this
-         * host's shape-to-flavor ratio */
-        eff = (flavors + sculpt_room(e, k, shapes) * flavors / shapes) / cap;
-        eff = fmin(eff, ratio);
-        eff = fmax(eff, flavors / cap);
-    }
-    it->total = (int64_t)floor(total);
-    it->reserved = (int64_t)ceil(reserved);
-    it->min_unit = 1;
-    it->max_unit = it->total > 0 ? it->total : 1;
-    it->step_size = 1;
-    it->allocation_ratio = floor(eff * 10000) / 10000; /* Placement keeps 4 decimals */
-}
-
-void drv_sculpt_inventory(struct drv_sculpt *e, struct drv_sculpt_inventory *out)
-{
-    memset(out, 0, sizeof(*out));
-    pthread_mutex_lock(&e->lock);
-    const struct drv_host *h = e->host;
-    double mem_total = 0;
-    for (int32_t i = 0; i < h->nnodes; i++)
-        mem_total += h->nodes[i].mem_mib;
-    sculpt_inventory_item(e, DRV_RES_VCPU, h->ncpus, h->ncpus - h->capacity.v[DRV_RES_VCPU],
-                          &out->vcpu);
-    sculpt_inventory_item(e, DRV_RES_MEM_MIB, mem_total, mem_total - h->capacity.v[DRV_RES_MEM_MIB],
-                          &out->memory_mb);
-    /* the ratio above relates to usable capacity; Placement applies it to
-     * total - reserved, which is the same quantity */
-    out->disk_gb.total = (int64_t)floor(h->disk_gb);
-    out->disk_gb.reserved = (int64_t)ceil(h->disk_reserved_gb);
-    out->disk_gb.min_unit = 1;
-    out->disk_gb.max_unit = out->disk_gb.total > 0 ? out->disk_gb.total : 1;
-    out->disk_gb.step_size = 1;
-    out->disk_gb.allocation_ratio = h->disk_gb_ratio;
-    pthread_mutex_unlock(&e->lock);
 }

@@ -312,14 +312,18 @@ DEFINE_AUTOPTR(drv_sculpt_snapshot)
 /* ---- what Nova's Placement should see ---- */
 
 /* One Placement inventory record (placement API: total, reserved,
- * min_unit, max_unit, step_size, allocation_ratio). */
+ * min_unit, max_unit, step_size, allocation_ratio), and what bounds it. */
 struct drv_sculpt_inventory_item {
     int64_t total;
     int64_t reserved;
     int64_t min_unit;
-    int64_t max_unit;
+    int64_t max_unit; /* the largest guest the engine would admit now */
     int64_t step_size;
     double allocation_ratio;
+    double held;                /* flavors held (what Nova allocated), in the class's unit */
+    double room;                /* flavor units the engine would still admit */
+    enum drv_sculpt_rule bound; /* the admission rule that limits the room;
+                                 * DRV_SCULPT_RULE_LAST: the configured ratio */
 };
 
 struct drv_sculpt_inventory {
@@ -328,12 +332,29 @@ struct drv_sculpt_inventory {
     struct drv_sculpt_inventory_item disk_gb;   /* DISK_GB */
 };
 
-/* Inventories reflecting the capacity the shapes free: totals and reserved
- * as the host has them; the allocation ratio is what lets Placement count
- * in flavors (which is what Nova allocates) the room the engine would
- * still admit -- the flavors already held plus the free shape capacity
- * converted at this host's shape-to-flavor ratio -- never above the
- * configured ceiling, never below what is already allocated. */
+/* Inventories that make Placement accept what admission would admit, as
+ * far as Placement's model (used + request <= (total - reserved) x ratio,
+ * request <= max_unit) can say it.  Totals and reserved are the host's.
+ * Placement counts flavors, the engine shapes and use: the room each
+ * admission rule leaves (the ceiling, the host-level risk and the
+ * guests' long run, over the held blueprints' horizons) is converted to
+ * flavor units at the held guests' own ratios (flavors per planned shape,
+ * flavors per long-run use), and the smallest is the room.  The ratio is
+ * (held + room) / (total - reserved), never above the configured ceiling
+ * nor below what is held; max_unit is the room (at least 1, at most the
+ * total).  With no guest held, the configured ratios stand.  DISK_GB is
+ * not shaped: its configured ratio stands, max_unit the usable disk. */
 void drv_sculpt_inventory(struct drv_sculpt *e, struct drv_sculpt_inventory *out);
+
+/* Is `now` worth a Placement write over `was` (what Placement last got)?
+ * True when a total, reserved, min_unit or step_size changed, or when a
+ * class's capacity ((total - reserved) x ratio) or max_unit moved by more
+ * than `hysteresis` x (total - reserved) (at least one unit); *why (may be
+ * NULL) then says which and by how much, and which rule bounds the new
+ * room.  Small drifts are left alone: each write costs Placement a
+ * generation bump and Nova's scheduler a refresh. */
+bool drv_sculpt_inventory_differs(const struct drv_sculpt_inventory *was,
+                                  const struct drv_sculpt_inventory *now, double hysteresis,
+                                  char *why, size_t why_len);
 
 #endif

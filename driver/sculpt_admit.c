@@ -55,9 +55,7 @@ static void sculpt_agg_add_guest(const struct drv_sculpt *e, struct sculpt_agg *
     }
 }
 
-/* Sums over the held guests on the grid (start, step, n), rebuilt when the
- * grid or the engine changed since the last admission. */
-static void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step_s, int32_t n)
+void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step_s, int32_t n)
 {
     struct sculpt_agg *a = &e->agg;
     if (a->ent && a->version == e->version && a->start_s == start_s && a->step_s == step_s &&

@@ -108,6 +108,9 @@ void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s);
 int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, int64_t now_s,
                        struct drv_sculpt_refusal *why);
 void sculpt_agg_release(struct sculpt_agg *a);
+/* Sums over the held guests on the grid (start, step, n) into e->agg,
+ * rebuilt when the grid or the engine changed since the last build. */
+void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step_s, int32_t n);
 
 /* ---- sculpt_pin.c ---- */
 /* Pin g (shape.res.vcpu and vcpus_online set) and choose its memory node;

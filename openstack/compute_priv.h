@@ -9,6 +9,7 @@
 
 #include "driver/control.h"
 #include "driver/instance.h"
+#include "driver/sculpt.h"
 #include "openstack/compute.h"
 #include "openstack/conductor.h"
 #include "openstack/rpc_server.h"
@@ -49,6 +50,8 @@ struct os_compute {
     struct drv_pool_mgr *pools;     /* owned: pre-sculpted pools; NULL when disabled */
     struct db *db;
     struct os_placement *placement;
+    struct drv_sculpt_inventory inv_reported; /* what Placement last got (under lock);
+                                               * zero: nothing yet */
     struct os_image_cache *images;
     int64_t started_s;
     struct metrics_family *rpc_seconds; /* sculpt_rpc_duration_seconds */

@@ -282,24 +282,45 @@ int os_compute_register(struct os_compute *c, struct err **err)
 
 /* ---- Placement ---- */
 
-/* The engine's figures: totals and reserved as the host has them, the
- * allocation ratio set so that Placement, which counts flavors, admits what
- * the shapes leave free. */
-static void svc_inventory(struct os_compute *c, struct os_placement_inventory inv[3])
+/* The engine's figures (drv_sculpt_inventory): Placement accepts what
+ * admission would admit, as far as its model can say it. */
+static void svc_inventory(const struct drv_sculpt_inventory *si,
+                          struct os_placement_inventory inv[3])
 {
-    struct drv_sculpt_inventory si;
-    drv_sculpt_inventory(c->engine, &si);
-    const struct drv_sculpt_inventory_item *it[3] = {&si.vcpu, &si.memory_mb, &si.disk_gb};
+    const struct drv_sculpt_inventory_item *it[3] = {&si->vcpu, &si->memory_mb, &si->disk_gb};
     const char *rc[3] = {"VCPU", "MEMORY_MB", "DISK_GB"};
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 3; i++)
         inv[i] = (struct os_placement_inventory){rc[i], it[i]->total, it[i]->reserved,
                                                  it[i]->min_unit, it[i]->max_unit,
                                                  it[i]->step_size, it[i]->allocation_ratio};
-        if (inv[i].reserved > inv[i].total)
-            inv[i].reserved = inv[i].total;
-        if (inv[i].max_unit < 1)
-            inv[i].max_unit = 1;
-    }
+}
+
+/* Write the inventories when they moved beyond the hysteresis since
+ * Placement last got them (or when forced: a restart, a re-registration,
+ * where Placement may hold anything). */
+static int svc_report_inventories(struct os_compute *c, const char *uuid, bool force,
+                                  struct err **err)
+{
+    struct drv_sculpt_inventory si;
+    drv_sculpt_inventory(c->engine, &si);
+    pthread_mutex_lock(&c->lock);
+    struct drv_sculpt_inventory was = c->inv_reported;
+    pthread_mutex_unlock(&c->lock);
+    char why[256];
+    bool differs = drv_sculpt_inventory_differs(&was, &si, c->cfg->engine_inventory_hysteresis,
+                                                why, sizeof(why));
+    if (!differs && !force)
+        return 0;
+    struct os_placement_inventory inv[3];
+    svc_inventory(&si, inv);
+    if (os_placement_set_inventories(c->placement, uuid, inv, 3, err) < 0)
+        return -1;
+    if (differs)
+        log_info("Placement inventory of %s follows admission: %s", uuid, why);
+    pthread_mutex_lock(&c->lock);
+    c->inv_reported = si;
+    pthread_mutex_unlock(&c->lock);
+    return 0;
 }
 
 /* Capabilities the scheduler may ask for (os-traits names).  No interface
@@ -316,7 +337,7 @@ static const char *const svc_traits[] = {
     "CUSTOM_SCULPT",
 };
 
-static int svc_report_placement(struct os_compute *c, struct err **err)
+static int svc_report_placement(struct os_compute *c, bool force, struct err **err)
 {
     if (!c->placement)
         return 0;
@@ -327,9 +348,7 @@ static int svc_report_placement(struct os_compute *c, struct err **err)
     pthread_mutex_unlock(&c->lock);
     if (os_placement_ensure_provider(c->placement, uuid, c->node, err) < 0)
         return -1;
-    struct os_placement_inventory inv[3];
-    svc_inventory(c, inv);
-    if (os_placement_set_inventories(c->placement, uuid, inv, 3, err) < 0)
+    if (svc_report_inventories(c, uuid, force, err) < 0)
         return -1;
     const char *traits[ARRAY_SIZE(svc_traits) + 1];
     size_t n = 0;
@@ -370,7 +389,7 @@ void os_compute_report_resources(struct os_compute *c, bool force)
         }
     }
     json_decref(node);
-    if ((force || dirty) && svc_report_placement(c, &e) < 0) {
+    if ((force || dirty) && svc_report_placement(c, force, &e) < 0) {
         log_err(LOG_LEVEL_WARN, e, "Placement not updated; retrying later");
         pthread_mutex_lock(&c->lock);
         c->resources_dirty = true;

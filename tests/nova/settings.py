@@ -11,7 +11,11 @@ the API answers is what real builds get (NAME: a sculpt.sh instance):
   3. an operator's custom blueprint for a class (POST /v1/blueprints) is
      what a real build of that class gets, as the preview said;
   4. the RPC latency histogram counts the builds; the API takes a
-     Keystone token as well as its admin token.
+     Keystone token as well as its admin token;
+  5. Placement's inventory follows admission: once guests are held, the
+     VCPU allocation_ratio is the engine's (below the configured 16, at or
+     above what is allocated), the daemon logged why, and a build Placement
+     then accepts is admitted.
 
     settings.py RUN_DIR NAME
 """
@@ -136,6 +140,40 @@ def main():
     api('GET', '/v1/host', token=sess.get_token())
     api('GET', '/v1/host', token='not-a-token', status=401)
     say('RPC latency histogram counts the builds; a Keystone token is accepted')
+
+    # 5. Placement's inventory follows admission
+    def placement(path):
+        r = sess.get(path, endpoint_filter={'service_type': 'placement'},
+                     headers={'OpenStack-API-Version': 'placement 1.14'}, raise_exc=False)
+        if r.status_code != 200:
+            fail('GET %s: %d %s' % (path, r.status_code, r.text[:300]))
+        return r.json()
+
+    rps = placement('/resource_providers?name=%s' % host)['resource_providers']
+    if len(rps) != 1:
+        fail('resource provider %s: %s' % (host, rps))
+    rp = rps[0]['uuid']
+    seen = {}
+
+    def vcpu_follows():
+        inv = placement('/resource_providers/%s/inventories' % rp)['inventories']['VCPU']
+        seen['inv'] = inv
+        return inv if inv['allocation_ratio'] < 16.0 else None
+    inv = wait(lambda: 'VCPU inventory still at the configured ratio: %s' % seen.get('inv'),
+               vcpu_follows, 90)
+    used = placement('/resource_providers/%s/usages' % rp)['usages'].get('VCPU', 0)
+    usable = inv['total'] - inv['reserved']
+    if used > usable * inv['allocation_ratio'] + 1e-6 or inv['max_unit'] < 1:
+        fail('VCPU inventory %s below the %d allocated' % (inv, used))
+    with open(os.path.join(run, name, 'sculpt-compute.log')) as f:
+        why = [x for x in f if 'follows admission' in x and 'VCPU: allocation_ratio' in x]
+    if not why:
+        fail('sculpt-compute did not log why the VCPU inventory changed')
+    servers.append(build('settings-4', tiny))
+    admission(servers[-1].id)
+    say('Placement VCPU ratio %.4g (max_unit %d, %d of %d allocated; %s); a build it accepts '
+        'is admitted' % (inv['allocation_ratio'], inv['max_unit'], used, usable,
+                          why[-1].split('follows admission: ')[-1].strip()[:120]))
 
     for s in servers:
         nova.servers.delete(s)

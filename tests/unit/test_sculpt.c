@@ -813,6 +813,162 @@ static void test_inventory(void **state)
     assert_true(fabs(inv.vcpu.allocation_ratio - 1.0) < 1e-3);
 }
 
+/* A host with nothing reserved: capacity = total, as Placement sees it. */
+static struct drv_host *host_unreserved(const char *desc, double cpu_ratio, double mem_ratio)
+{
+    struct drv_host_limits lim;
+    drv_host_limits_default(&lim);
+    lim.ratio[DRV_RES_VCPU] = cpu_ratio;
+    lim.ratio[DRV_RES_MEM_MIB] = mem_ratio;
+    lim.reserved_cpus = 0;
+    lim.reserved_mem_mib = 0;
+    lim.disk_gb = 100;
+    struct err *err = NULL;
+    struct drv_host *h = drv_host_parse(desc, &lim, &err);
+    if (!h)
+        fail_msg("%s: %s", desc, err->msg);
+    return h;
+}
+
+/* Would Placement accept a flavor of `vcpus` on top of `held`? */
+static bool placement_accepts(const struct drv_sculpt_inventory_item *it, double held, int vcpus)
+{
+    return vcpus <= it->max_unit &&
+           held + vcpus <= (double)(it->total - it->reserved) * it->allocation_ratio + 1e-9;
+}
+
+static bool admits(struct drv_sculpt *e, const char *uuid, int vcpus, struct drv_blueprint *bp)
+{
+    struct drv_sculpt_guest_spec s = spec_of(uuid, vcpus, 1024, 0);
+    struct err *err = NULL;
+    struct drv_sculpt_refusal why;
+    int rc = drv_sculpt_admit(e, &s, bp, T0, &why, &err);
+    drv_blueprint_free(bp);
+    if (rc < 0)
+        assert_int_equal(err->code, ERR_CAPACITY);
+    err_clear(&err);
+    return rc == 0;
+}
+
+/* Hand-worked: certain use (flat bands) bounds CPU by the risk rule. */
+static void test_inventory_risk(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_unreserved("cpus=8,mem_gib=16", 16, 1.5);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    /* two 4-vCPU/4 GiB flavors, each using 2 vCPUs and 2 GiB for sure */
+    place_ok(e, "a", 4, 4096, 0, bp_flat(30, 2, 2048), NULL);
+    place_ok(e, "b", 4, 4096, 0, bp_flat(30, 2, 2048), NULL);
+    struct drv_sculpt_inventory inv;
+    drv_sculpt_inventory(e, &inv);
+    /* CPU: shapes 4, use 4 of 8: 4 shape units free = 8 flavor units (2
+     * flavor per shape) -> (8 held + 8) / 8 = 2.0 */
+    assert_true(fabs(inv.vcpu.allocation_ratio - 2.0) < 1e-9);
+    assert_int_equal(inv.vcpu.bound, DRV_SCULPT_RULE_RISK);
+    assert_true(fabs(inv.vcpu.held - 8) < 1e-9);
+    assert_int_equal(inv.vcpu.max_unit, 8);
+    /* memory: (16384 - 4096) x 2 = 24576 would give 2.0, over the 1.5
+     * ceiling: the configured ratio stands; max_unit the total */
+    assert_true(fabs(inv.memory_mb.allocation_ratio - 1.5) < 1e-9);
+    assert_int_equal(inv.memory_mb.bound, DRV_SCULPT_RULE_LAST);
+    assert_int_equal(inv.memory_mb.max_unit, 16384);
+    assert_int_equal(inv.disk_gb.max_unit, 100);
+
+    /* what Placement accepts, admission admits, and the other way round */
+    assert_true(placement_accepts(&inv.vcpu, 8, 8));
+    assert_false(placement_accepts(&inv.vcpu, 8, 9));
+    assert_true(admits(e, "c", 8, bp_flat(30, 4, 1024)));
+    assert_false(admits(e, "c", 9, bp_flat(30, 4.5, 1024)));
+    place_ok(e, "c", 4, 1024, 0, bp_flat(30, 2, 1024), NULL);
+    place_ok(e, "d", 4, 1024, 0, bp_flat(30, 2, 1024), NULL);
+    drv_sculpt_inventory(e, &inv);
+    /* full: capacity = what is held, the ratio unchanged, max_unit 1 */
+    assert_true(fabs(inv.vcpu.allocation_ratio - 2.0) < 1e-9);
+    assert_true(inv.vcpu.room < 1e-9);
+    assert_int_equal(inv.vcpu.max_unit, 1);
+    assert_false(placement_accepts(&inv.vcpu, 16, 1));
+    assert_false(admits(e, "e", 1, bp_flat(30, 0.5, 512)));
+}
+
+/* Hand-worked: the guests' long run bounds CPU. */
+static void test_inventory_longrun(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_unreserved("cpus=8,mem_gib=64", 16, 1.5);
+    struct drv_sculpt_params p = params(); /* longrun at p99 */
+    autoptr(drv_sculpt) e = engine(h, &p);
+    for (int i = 0; i < 2; i++) {
+        struct drv_blueprint *bp = bp_flat(30, 1, 1024);
+        bp->longrun[DRV_RES_VCPU][DRV_Q_P50] = 1;
+        bp->longrun[DRV_RES_VCPU][DRV_Q_P90] = 2;
+        bp->longrun[DRV_RES_VCPU][DRV_Q_P99] = 3;
+        place_ok(e, i ? "b" : "a", 4, 2048, 0, bp, NULL);
+    }
+    struct drv_sculpt_inventory inv;
+    drv_sculpt_inventory(e, &inv);
+    /* long run 3 + 3 = 6 of 8: 2 free at 8 flavor / 6 long-run units =
+     * 2.667 flavor units -> (8 + 2.667) / 8 = 1.3333 (4 decimals, down) */
+    assert_int_equal(inv.vcpu.bound, DRV_SCULPT_RULE_LONGRUN);
+    assert_true(fabs(inv.vcpu.allocation_ratio - 1.3333) < 1e-9);
+    assert_int_equal(inv.vcpu.max_unit, 2);
+    /* a 2-vCPU guest like them (long run 1.5) fits both; a 3-vCPU one
+     * (2.25) fits neither */
+    assert_true(placement_accepts(&inv.vcpu, 8, 2));
+    struct drv_blueprint *bp = bp_flat(30, 0.5, 512);
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P50] = 0.5;
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P90] = 1;
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P99] = 1.5;
+    assert_true(admits(e, "c", 2, bp));
+    assert_false(placement_accepts(&inv.vcpu, 8, 3));
+    bp = bp_flat(30, 0.75, 512);
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P50] = 0.75;
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P90] = 1.5;
+    bp->longrun[DRV_RES_VCPU][DRV_Q_P99] = 2.25;
+    assert_false(admits(e, "c", 3, bp));
+}
+
+/* The hysteresis: small drifts are not written, real moves are, with why. */
+static void test_inventory_differs(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_unreserved("cpus=8,mem_gib=16", 16, 1.5);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    struct drv_sculpt_inventory was, now;
+    memset(&was, 0, sizeof(was));
+    drv_sculpt_inventory(e, &now);
+    char why[256];
+    assert_true(drv_sculpt_inventory_differs(&was, &now, 0.05, why, sizeof(why)));
+    assert_non_null(strstr(why, "VCPU: total 0 -> 8"));
+    was = now;
+    assert_false(drv_sculpt_inventory_differs(&was, &now, 0.05, why, sizeof(why)));
+    /* VCPU: 8 usable, band max(0.05 x 8, 1 unit) = 1: 0.1 x 8 = 0.8 stays */
+    now.vcpu.allocation_ratio = was.vcpu.allocation_ratio - 0.1;
+    assert_false(drv_sculpt_inventory_differs(&was, &now, 0.05, why, sizeof(why)));
+    now.vcpu.allocation_ratio = was.vcpu.allocation_ratio - 0.2; /* 1.6 units */
+    now.vcpu.bound = DRV_SCULPT_RULE_LONGRUN;
+    assert_true(drv_sculpt_inventory_differs(&was, &now, 0.05, why, sizeof(why)));
+    assert_non_null(strstr(why, "VCPU: allocation_ratio 16 -> 15.8"));
+    assert_non_null(strstr(why, "bound by longrun"));
+    /* memory: band 0.05 x 16384 = 819.2 MiB; 0.04 x 16384 = 655 stays,
+     * 0.06 (983) goes */
+    now = was;
+    now.memory_mb.allocation_ratio = was.memory_mb.allocation_ratio - 0.04;
+    assert_false(drv_sculpt_inventory_differs(&was, &now, 0.05, NULL, 0));
+    now.memory_mb.allocation_ratio = was.memory_mb.allocation_ratio - 0.06;
+    assert_true(drv_sculpt_inventory_differs(&was, &now, 0.05, NULL, 0));
+    /* hysteresis 0: any move of a unit or more */
+    now = was;
+    now.memory_mb.max_unit -= 2;
+    assert_true(drv_sculpt_inventory_differs(&was, &now, 0, why, sizeof(why)));
+    assert_non_null(strstr(why, "MEMORY_MB: max_unit 16384 -> 16382"));
+    assert_false(drv_sculpt_inventory_differs(&was, &now, 0.05, why, sizeof(why)));
+    now = was;
+    now.disk_gb.reserved = 10;
+    assert_true(drv_sculpt_inventory_differs(&was, &now, 0.5, why, sizeof(why)));
+}
+
 static void test_errors(void **state)
 {
     (void)state;
@@ -967,6 +1123,9 @@ int main(void)
         cmocka_unit_test(test_defrag_plan),
         cmocka_unit_test(test_defrag_moves_others_within_budget),
         cmocka_unit_test(test_inventory),
+        cmocka_unit_test(test_inventory_risk),
+        cmocka_unit_test(test_inventory_longrun),
+        cmocka_unit_test(test_inventory_differs),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_spec_from_instance),
         cmocka_unit_test(test_threads),
