@@ -277,9 +277,10 @@ uint32_t drv_hv_shape_diff(const struct drv_shape *from, const struct drv_shape 
 
     if (from->vcpus_online != to->vcpus_online)
         d |= 1u << DRV_HV_KNOB_VCPUS;
-    /* shares follow the entitlement in 1/1024 of a vCPU (cgroup v1 units) */
+    /* the weight (shares) follows entitlement and priority */
     if (drv_shape_vcpu_quota_us(from, period_us) != drv_shape_vcpu_quota_us(to, period_us) ||
-        knob_round(a[DRV_RES_VCPU], 1024) != knob_round(b[DRV_RES_VCPU], 1024))
+        knob_round(a[DRV_RES_VCPU], 1024) != knob_round(b[DRV_RES_VCPU], 1024) ||
+        drv_shape_cpu_weight(from) != drv_shape_cpu_weight(to))
         d |= 1u << DRV_HV_KNOB_QUOTA;
     if (!drv_cpuset_equal(&from->pcpus, &to->pcpus))
         d |= 1u << DRV_HV_KNOB_PIN;

@@ -332,6 +332,7 @@ void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s)
         s->vcpus_online = g->spec.vcpus_max;
     s->vcpus_max = g->spec.vcpus_max;
     s->mem_max_mib = g->spec.mem_max_mib;
+    s->cpu_weight = drv_shape_weight_for(s->res.v[DRV_RES_VCPU], g->spec.priority);
 }
 
 /* ---- validation ---- */

@@ -436,6 +436,28 @@ static void sculpt_apply(struct drv_sculpt *e, struct sculpt_guest *g, const str
                        why);
 }
 
+/* A guest whose entitlement stays may still need another CPU weight (its
+ * priority changed, or it was adopted with the backend's default). */
+static void sculpt_reweigh(struct drv_sculpt *e, struct sculpt_guest *g,
+                           struct drv_sculpt_change **changes, size_t *n, size_t *cap)
+{
+    uint32_t w = drv_shape_weight_for(g->shape.res.v[DRV_RES_VCPU], g->spec.priority);
+    if (w == drv_shape_cpu_weight(&g->shape)) {
+        g->shape.cpu_weight = w; /* the same weight, now said */
+        return;
+    }
+    struct drv_shape from = g->shape;
+    g->shape.cpu_weight = w;
+    char why[192] = "";
+    if (e->ring_cap > 0)
+        snprintf(why, sizeof(why), "CPU weight %u -> %u: %.4g vCPU at priority %d",
+                 drv_shape_cpu_weight(&from), w, g->shape.res.v[DRV_RES_VCPU], g->spec.priority);
+    sculpt_record(e, g->spec.uuid,
+                  w > drv_shape_cpu_weight(&from) ? DRV_SCULPT_DEC_GROW : DRV_SCULPT_DEC_SHRINK,
+                  DRV_RES_VCPU, 0, "priority", drv_shape_cpu_weight(&from), w, 0, "%s", why);
+    sculpt_change_push(changes, n, cap, g, DRV_SCULPT_CHANGE_RESHAPE, &from, why);
+}
+
 int sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **changes,
                 size_t *nchanges)
 {
@@ -457,6 +479,7 @@ int sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **
         struct sculpt_want *w = &wants[i];
         if (!sculpt_res_differs(&w->res, &g->shape.res)) {
             g->squeezed = w->squeezed;
+            sculpt_reweigh(e, g, &ch, &n, &cap);
             continue;
         }
         if (!w->forced && w->saving < e->p.cost.reshape) {
@@ -468,6 +491,7 @@ int sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **
                           "of %.3g",
                           drv_res_kind_name((enum drv_res_kind)k), g->shape.res.v[k], w->res.v[k],
                           w->saving, e->p.cost.reshape);
+            sculpt_reweigh(e, g, &ch, &n, &cap);
             continue;
         }
         sculpt_apply(e, g, w, &ch, &n, &cap);

@@ -117,6 +117,19 @@ int64_t drv_shape_vcpu_quota_us(const struct drv_shape *s, int64_t period_us)
     return q < 1000 ? 1000 : q; /* the kernel refuses quotas under 1 ms */
 }
 
+uint32_t drv_shape_weight_for(double vcpu, int32_t priority)
+{
+    double w = 100 * vcpu * exp2((double)priority / 100);
+    if (!(w >= DRV_SHAPE_WEIGHT_MIN)) /* NaN too */
+        return DRV_SHAPE_WEIGHT_MIN;
+    return w >= DRV_SHAPE_WEIGHT_MAX ? DRV_SHAPE_WEIGHT_MAX : (uint32_t)llround(w);
+}
+
+uint32_t drv_shape_cpu_weight(const struct drv_shape *s)
+{
+    return s->cpu_weight ? s->cpu_weight : drv_shape_weight_for(s->res.v[DRV_RES_VCPU], 0);
+}
+
 int drv_shape_validate(const struct drv_shape *s, struct err **err)
 {
     if (drv_res_validate(s->res, err) < 0)
@@ -132,5 +145,8 @@ int drv_shape_validate(const struct drv_shape *s, struct err **err)
                        s->res.v[DRV_RES_MEM_MIB], s->mem_max_mib);
     if (s->numa_node < -1)
         return err_set(err, ERR_INVALID, "shape: NUMA node %d", s->numa_node);
+    if (s->cpu_weight > DRV_SHAPE_WEIGHT_MAX)
+        return err_set(err, ERR_INVALID, "shape: CPU weight %u outside [%d, %d]", s->cpu_weight,
+                       DRV_SHAPE_WEIGHT_MIN, DRV_SHAPE_WEIGHT_MAX);
     return 0;
 }

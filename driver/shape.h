@@ -40,7 +40,25 @@ struct drv_shape {
     double mem_max_mib;      /* defined maximum memory; res.mem_mib is the balloon target */
     struct drv_cpuset pcpus; /* host CPUs the vCPUs may run on (empty: anywhere) */
     int32_t numa_node;       /* host NUMA node for memory, -1: none */
+    uint32_t cpu_weight;     /* CFS weight under CPU contention, in cgroup v2 cpu.weight
+                              * units (100: the default cgroup); 0: 100 per vCPU of
+                              * res.vcpu (priority 0) */
 };
+
+/* cgroup v2's bounds on cpu.weight. */
+#define DRV_SHAPE_WEIGHT_MIN 1
+#define DRV_SHAPE_WEIGHT_MAX 10000
+
+/* The weight for an entitlement at a priority: 100 per vCPU, so that under
+ * contention guests of one priority share the host's CPUs in proportion
+ * to what they are entitled to, doubled for every 100 of priority above 0
+ * and halved for every 100 below, within [DRV_SHAPE_WEIGHT_MIN,
+ * DRV_SHAPE_WEIGHT_MAX]. */
+uint32_t drv_shape_weight_for(double vcpu, int32_t priority);
+
+/* The weight a shape asks for: cpu_weight when set, else
+ * drv_shape_weight_for(res.vcpu, 0). */
+uint32_t drv_shape_cpu_weight(const struct drv_shape *s);
 
 /* The CFS quota per vCPU that enforces res.vcpu spread over vcpus_online
  * vCPUs, for a period in microseconds; -1 (no limit) when the entitlement

@@ -1,5 +1,6 @@
 /* The fake backend: guests in memory, a clock moved by the caller, usage
- * following a demand capped by the shape.  One mutex guards everything;
+ * following a demand capped by the shape (the host's CPUs shared by weight
+ * when short).  One mutex guards everything;
  * events are collected under it and delivered after it is released, so a
  * subscriber may call back in. */
 #include "driver/fake/fake.h"
@@ -318,14 +319,62 @@ static double cap_at(double demand, double limit)
     return limit > 0 ? fmin(demand, limit) : demand;
 }
 
-/* Grow a running guest's counters by its capped use over dt_ms. */
-static void fake_guest_run(struct fake_guest *g, int64_t dt_ms)
+/* What a running guest's vCPUs would run if the host had room: its demand
+ * within its quota and its online vCPUs. */
+static double fake_cpu_want(const struct fake_guest *g)
+{
+    if (g->state != DRV_POWER_RUNNING)
+        return 0;
+    return fmax(0, fmin(g->demand.v[DRV_RES_VCPU], fmin(g->shape.res.v[DRV_RES_VCPU], g->online)));
+}
+
+/* The host's CPUs shared as CFS shares them when the guests want more than
+ * there is: in proportion to their weights, a guest wanting less than its
+ * share keeping what it wants and leaving the rest to the others
+ * (weighted max-min fairness).  got[i] for every guest. */
+static void fake_cpu_share(const struct fake *f, double *got)
+{
+    double want_total = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        got[i] = -1; /* not settled */
+        want_total += fake_cpu_want(f->guests[i]);
+    }
+    double room = f->host.cpus;
+    if (want_total <= room) {
+        for (size_t i = 0; i < f->n; i++)
+            got[i] = fake_cpu_want(f->guests[i]);
+        return;
+    }
+    for (bool settled = true; settled;) {
+        double wsum = 0;
+        for (size_t i = 0; i < f->n; i++)
+            if (got[i] < 0)
+                wsum += drv_shape_cpu_weight(&f->guests[i]->shape);
+        settled = false;
+        for (size_t i = 0; i < f->n && wsum > 0; i++) {
+            double want = fake_cpu_want(f->guests[i]);
+            if (got[i] < 0 && want <= room * drv_shape_cpu_weight(&f->guests[i]->shape) / wsum) {
+                got[i] = want;
+                room -= want;
+                settled = true; /* the others' shares grow: look again */
+            }
+        }
+        if (!settled)
+            for (size_t i = 0; i < f->n; i++)
+                if (got[i] < 0)
+                    got[i] = wsum > 0 ? room * drv_shape_cpu_weight(&f->guests[i]->shape) / wsum
+                                      : 0;
+    }
+}
+
+/* Grow a running guest's counters by its use over dt_ms: `cpu` vCPUs (its
+ * share of the host), the rest capped by its shape. */
+static void fake_guest_run(struct fake_guest *g, double cpu, int64_t dt_ms)
 {
     if (g->state != DRV_POWER_RUNNING || dt_ms <= 0)
         return;
     const double *d = g->demand.v, *lim = g->shape.res.v;
     double s = (double)dt_ms / 1000;
-    double cpu = fmin(d[DRV_RES_VCPU], fmin(lim[DRV_RES_VCPU], g->online));
     g->raw.cpu_time_ns += (uint64_t)llround(cpu * s * 1e9);
     g->raw.cpu_total_ns = g->raw.cpu_time_ns + (uint64_t)llround(0.01 * s * 1e9);
     g->raw.net_rx_bytes +=
@@ -846,8 +895,11 @@ int drv_fake_advance(struct drv_hv *hv, int64_t ms, struct err **err)
         return err_set(err, ERR_INVALID, "advance the fake clock by %lld ms", (long long)ms);
     pthread_mutex_lock(&f->lock);
     f->now_ms += ms;
+    double *cpu = xcalloc(f->n ? f->n : 1, sizeof(*cpu));
+    fake_cpu_share(f, cpu);
     for (size_t i = 0; i < f->n; i++)
-        fake_guest_run(f->guests[i], ms);
+        fake_guest_run(f->guests[i], cpu[i], ms);
+    free(cpu);
     pthread_mutex_unlock(&f->lock);
     return 0;
 }

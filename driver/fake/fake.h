@@ -21,7 +21,9 @@
 
 /* What the guest would use if nothing held it back.  Use is this demand
  * capped by the shape: vCPUs at the entitlement, memory at the balloon,
- * bandwidth and I/O at their limits (0 = unlimited). */
+ * bandwidth and I/O at their limits (0 = unlimited).  When the running
+ * guests want more CPU than the host has, they share it as CFS does, by
+ * their shapes' CPU weights (drv_shape_cpu_weight). */
 int drv_fake_set_demand(struct drv_hv *hv, const char *uuid, const struct drv_res *demand,
                         struct err **err);
 

@@ -1,18 +1,42 @@
 /* Policy: the domain a spec and a shape call for on this host. */
 #include "driver/libvirt/designer.h"
 
+#include <linux/magic.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
+#include <sys/vfs.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
 #include "driver/hypervisor_priv.h"
 
-uint64_t lv_design_shares(double vcpu)
+uint64_t lv_design_shares(uint32_t weight, bool cgroup_v2)
 {
-    uint64_t s = (uint64_t)llround(vcpu * 1024);
+    if (weight < DRV_SHAPE_WEIGHT_MIN)
+        weight = DRV_SHAPE_WEIGHT_MIN;
+    if (weight > DRV_SHAPE_WEIGHT_MAX)
+        weight = DRV_SHAPE_WEIGHT_MAX;
+    if (cgroup_v2)
+        return weight;
+    uint64_t s = ((uint64_t)weight * 1024 + 50) / 100;
     return s < 2 ? 2 : s;
+}
+
+static bool lv_cgroup_v2;
+static pthread_once_t lv_cgroup_once = PTHREAD_ONCE_INIT;
+
+static void lv_cgroup_probe(void)
+{
+    struct statfs fs;
+    lv_cgroup_v2 = statfs("/sys/fs/cgroup", &fs) == 0 && fs.f_type == CGROUP2_SUPER_MAGIC;
+}
+
+bool lv_design_cgroup_v2(void)
+{
+    pthread_once(&lv_cgroup_once, lv_cgroup_probe);
+    return lv_cgroup_v2;
 }
 
 int64_t lv_design_quota(double vcpu, int32_t online, int64_t period_us)
@@ -105,7 +129,7 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
     out->vcpus_current = shape->vcpus_online;
     if (drv_cpuset_count(&shape->pcpus) > 0)
         drv_cpuset_format(&shape->pcpus, out->cpuset, sizeof(out->cpuset));
-    out->shares = lv_design_shares(r[DRV_RES_VCPU]);
+    out->shares = lv_design_shares(drv_shape_cpu_weight(shape), lv_design_cgroup_v2());
     out->period_us = p->period_us;
     out->quota_us = lv_design_quota(r[DRV_RES_VCPU], shape->vcpus_online, p->period_us);
     out->numa_node = shape->numa_node;

@@ -5,6 +5,7 @@
 #ifndef SC_DRIVER_LIBVIRT_DESIGNER_H
 #define SC_DRIVER_LIBVIRT_DESIGNER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "driver/hypervisor.h"
@@ -24,8 +25,15 @@ struct lv_policy {
     int32_t host_cpus;
 };
 
-/* cgroup cpu.shares for an entitlement: 1024 per vCPU, at least 2. */
-uint64_t lv_design_shares(double vcpu);
+/* libvirt's <shares> / "cpu_shares" for a CFS weight in cpu.weight units:
+ * libvirt writes the value to cpu.weight on a cgroup v2 host (range
+ * [1, 10000]) and to cpu.shares on v1, where the kernel's own mapping is
+ * shares = weight x 1024 / 100 (at least 2). */
+uint64_t lv_design_shares(uint32_t weight, bool cgroup_v2);
+
+/* Does this host run the CPU controller on cgroup v2 (the unified
+ * hierarchy mounted at /sys/fs/cgroup)?  Read once. */
+bool lv_design_cgroup_v2(void);
 /* Per-vCPU CFS quota (us) that holds `vcpu` over `online` vCPUs; -1 (no
  * limit, libvirt's value for it) when the entitlement covers them all. */
 int64_t lv_design_quota(double vcpu, int32_t online, int64_t period_us);

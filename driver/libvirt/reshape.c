@@ -66,6 +66,7 @@ static void lv_applied(struct lv *lv, const char *uuid, enum drv_hv_knob k,
             break;
         case DRV_HV_KNOB_QUOTA:
             a->res.v[DRV_RES_VCPU] = want->res.v[DRV_RES_VCPU];
+            a->cpu_weight = want->cpu_weight;
             break;
         case DRV_HV_KNOB_PIN:
             a->pcpus = want->pcpus;
@@ -131,7 +132,8 @@ static int lv_knob(struct lv *lv, virDomainPtr dom, const struct lv_target *t,
     case DRV_HV_KNOB_QUOTA:
         (*calls)++;
         return lv_guest_set_sched(
-            dom, t->name, lv_design_shares(r[DRV_RES_VCPU]), lv->pol.period_us,
+            dom, t->name, lv_design_shares(drv_shape_cpu_weight(want), lv_design_cgroup_v2()),
+            lv->pol.period_us,
             lv_design_quota(r[DRV_RES_VCPU], want->vcpus_online, lv->pol.period_us), err);
     case DRV_HV_KNOB_PIN:
         return lv_pin_range(lv, dom, t, want, 0, want->vcpus_online, true, calls, err);

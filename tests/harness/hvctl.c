@@ -20,6 +20,7 @@
  *   cold uuid= SHAPE           vcpu= mem_mib= net_in_mbps= net_out_mbps=
  *                              disk_read_iops= disk_write_iops= disk_read_mbps=
  *                              disk_write_mbps= online= max= mem_max= pcpus= numa=
+ *                              weight= (CPU weight, cpu.weight units; 0: per vCPU)
  *   info uuid= | destroy uuid= [keep=1] | power-off uuid= [timeout=S]
  *   power-on | pause | unpause | suspend | resume uuid=
  *   reboot uuid= [hard=1] | console uuid= [bytes=N] | spec uuid=
@@ -165,6 +166,12 @@ static int parse_shape(const struct args *a, struct drv_shape *s, struct err **e
             s->mem_max_mib = strtod(v, NULL);
         } else if (strcmp(k, "numa") == 0) {
             s->numa_node = (int32_t)strtol(v, NULL, 10);
+        } else if (strcmp(k, "weight") == 0) {
+            unsigned long w = strtoul(v, &end, 10);
+            if (end == v || *end || w > DRV_SHAPE_WEIGHT_MAX)
+                return err_set(err, ERR_INVALID, "`weight=%s` is not a weight in [0, %d]", v,
+                               DRV_SHAPE_WEIGHT_MAX);
+            s->cpu_weight = (uint32_t)w;
         } else if (strcmp(k, "pcpus") == 0) {
             if (drv_cpuset_parse(v, &s->pcpus, err) < 0)
                 return -1;
@@ -176,8 +183,9 @@ static int parse_shape(const struct args *a, struct drv_shape *s, struct err **e
 static void print_shape(const struct drv_shape *s)
 {
     char cpus[256];
-    printf(" online=%d max=%d mem_max=%.0f pcpus=%s numa=%d", s->vcpus_online, s->vcpus_max,
-           s->mem_max_mib, drv_cpuset_format(&s->pcpus, cpus, sizeof(cpus)), s->numa_node);
+    printf(" online=%d max=%d mem_max=%.0f pcpus=%s numa=%d weight=%u", s->vcpus_online,
+           s->vcpus_max, s->mem_max_mib, drv_cpuset_format(&s->pcpus, cpus, sizeof(cpus)),
+           s->numa_node, drv_shape_cpu_weight(s));
     for (int k = 0; k < DRV_RES_LAST; k++)
         printf(" %s=%.6g", drv_res_kind_name((enum drv_res_kind)k), s->res.v[k]);
 }

@@ -90,7 +90,21 @@ check "changed vcpus,quota" test "$(kv changed "$HV_OUT")" = "vcpus,quota"
 wait_match "$LOG" 'cpus_online=0-2 ' 30 >/dev/null || fail "hot-added vCPUs not online in the guest"
 check "libvirt: 3 vCPUs live" sh -c "$VIRSH vcpucount $DOM --live --active | grep -qx ' *3'"
 check "quota 2.5/3 of the period" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'vcpu_quota *: 83333$'"
-check "shares 2.5 x 1024" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'cpu_shares *: 2560$'"
+# the CPU weight (cpu.weight units) reaches libvirt's cpu_shares: as is on a
+# cgroup v2 host, x 10.24 on v1 (the kernel's mapping)
+if [ "$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then v2=1; else v2=0; fi
+shares() { [ $v2 = 1 ] && echo "$1" || echo $(( ($1 * 1024 + 50) / 100 )); }
+check "weight 250 (2.5 vCPU): cpu_shares $(shares 250)" \
+    sh -c "$VIRSH schedinfo $DOM | grep -Eq 'cpu_shares *: $(shares 250)$'"
+hv reshape uuid=$U weight=1000 || fail "reshape the CPU weight"
+check "changed quota (the weight) only" test "$(kv changed "$HV_OUT")" = "quota"
+check "weight 1000 live: cpu_shares $(shares 1000)" \
+    sh -c "$VIRSH schedinfo $DOM | grep -Eq 'cpu_shares *: $(shares 1000)$'"
+check "weight 1000 in the live XML" \
+    sh -c "$VIRSH dumpxml $DOM | grep -q '<shares>$(shares 1000)</shares>'"
+hv reshape uuid=$U weight=0 || fail "reshape the CPU weight back"
+check "weight back to per vCPU" \
+    sh -c "$VIRSH schedinfo $DOM | grep -Eq 'cpu_shares *: $(shares 250)$'"
 
 # ---- balloon down and up ----
 hv reshape uuid=$U mem_mib=160 || fail "balloon down"

@@ -304,6 +304,54 @@ static void test_sampling(void **state)
     assert_int_equal(n, 0);
 }
 
+/* More CPU wanted than the host has: shared by weight, as CFS does, and a
+ * guest wanting less than its share keeps what it wants. */
+static void test_cpu_contention_by_weight(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true); /* 16 CPUs */
+    struct err *err = NULL;
+    /* wants 4, 4, 4, 4, 1 = 17; weights 800, 400, 400, 400, 400 */
+    const double want[5] = {4, 4, 4, 4, 1};
+    const double got[5] = {4, 11.0 / 3, 11.0 / 3, 11.0 / 3, 1};
+    char uuid[5][DRV_UUID_LEN + 1];
+    for (int i = 0; i < 5; i++) {
+        struct drv_hv_guest_spec spec;
+        snprintf(uuid[i], sizeof(uuid[i]), "00000000-0000-4000-8000-00000000000%c", '0' + i);
+        spec_of(&spec, uuid[i]);
+        spec.shape = shape_of(4, 4, 512);
+        spec.shape.cpu_weight = i == 0 ? 800 : 400;
+        assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+        struct drv_res d = drv_res_zero();
+        d.v[DRV_RES_VCPU] = want[i];
+        d.v[DRV_RES_MEM_MIB] = 256;
+        assert_int_equal(drv_fake_set_demand(hv, uuid[i], &d, &err), 0);
+    }
+    autofree struct drv_hv_sample *s0 = NULL, *s1 = NULL, *s2 = NULL;
+    size_t n = 0;
+    assert_int_equal(drv_hv_sample(hv, &s0, &n, &err), 0);
+    assert_int_equal(drv_fake_advance(hv, 10000, &err), 0);
+    assert_int_equal(drv_hv_sample(hv, &s1, &n, &err), 0);
+    assert_int_equal(n, 5);
+    for (size_t j = 0; j < n; j++)
+        for (int i = 0; i < 5; i++)
+            if (strcmp(s1[j].uuid, uuid[i]) == 0)
+                assert_float_equal(s1[j].use.v[DRV_RES_VCPU], got[i], 1e-6);
+    /* the weight changed live: 800 -> 100 for the first */
+    struct drv_shape to = shape_of(4, 4, 512);
+    to.cpu_weight = 100;
+    struct drv_hv_reshape_report rep;
+    assert_int_equal(drv_hv_reshape(hv, uuid[0], &to, &rep, &err), 0);
+    assert_true(rep.changed & (1u << DRV_HV_KNOB_QUOTA));
+    /* its share (16 x 100 / 1700) is now the smallest: the others' wants
+     * (4, 4, 4, 1) fit within theirs, and it gets the 3 CPUs left */
+    assert_int_equal(drv_fake_advance(hv, 10000, &err), 0);
+    assert_int_equal(drv_hv_sample(hv, &s2, &n, &err), 0);
+    for (size_t j = 0; j < n; j++)
+        if (strcmp(s2[j].uuid, uuid[0]) == 0)
+            assert_float_equal(s2[j].use.v[DRV_RES_VCPU], 3, 1e-6);
+}
+
 static void test_reconcile(void **state)
 {
     (void)state;
@@ -461,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_backend_registry), cmocka_unit_test(test_spec_checks),
         cmocka_unit_test(test_lifecycle_events), cmocka_unit_test(test_reshape_knobs),
         cmocka_unit_test(test_shape_diff_units), cmocka_unit_test(test_sampling),
+        cmocka_unit_test(test_cpu_contention_by_weight),
         cmocka_unit_test(test_reconcile),        cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_capabilities),     cmocka_unit_test(test_topology),
         cmocka_unit_test(test_console),

@@ -60,8 +60,13 @@ static void spec_of(struct drv_hv_guest_spec *spec)
 static void test_designer_units(void **state)
 {
     (void)state;
-    assert_int_equal(lv_design_shares(1.5), 1536);
-    assert_int_equal(lv_design_shares(0.0001), 2);
+    /* cpu.weight 150 (1.5 vCPU at priority 0): cgroup v1's shares are x 10.24 */
+    assert_int_equal(lv_design_shares(150, false), 1536);
+    assert_int_equal(lv_design_shares(150, true), 150);
+    assert_int_equal(lv_design_shares(1, false), 10);
+    assert_int_equal(lv_design_shares(0, true), 1); /* clamped to cgroup v2's range */
+    assert_int_equal(lv_design_shares(20000, true), 10000);
+    assert_int_equal(lv_design_shares(10000, false), 102400);
     assert_int_equal(lv_design_quota(1.5, 2, 100000), 75000);
     assert_int_equal(lv_design_quota(2, 2, 100000), -1);
     assert_int_equal(lv_design_quota(0.001, 4, 100000), 1000); /* the kernel's floor */
@@ -111,7 +116,7 @@ static void test_domain_roundtrip(void **state)
     assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
     assert_int_equal(k.vcpus_online, 2);
     assert_int_equal(k.vcpus_max, 4);
-    assert_int_equal(k.shares, 1536);
+    assert_int_equal(k.shares, lv_design_cgroup_v2() ? 150 : 1536);
     assert_int_equal(k.quota_us, 75000);
     assert_string_equal(k.cpuset, "2-3");
     assert_int_equal(k.numa_node, 0);

@@ -813,6 +813,37 @@ static void test_inventory(void **state)
     assert_true(fabs(inv.vcpu.allocation_ratio - 1.0) < 1e-3);
 }
 
+/* The CPU weight follows entitlement and priority; a priority change
+ * reaches the backend at the next step even when nothing else moves. */
+static void test_cpu_weight_priority(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 4.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    struct drv_shape s;
+    place_ok(e, "hi", 2, 1024, 100, bp_flat(30, 1.5, 512), &s);
+    assert_true(fabs(s.res.v[DRV_RES_VCPU] - 1.5) < 1e-9);
+    assert_int_equal(s.cpu_weight, 300); /* 100 per vCPU, x2 for priority 100 */
+    place_ok(e, "lo", 2, 1024, 0, bp_flat(30, 1.5, 512), &s);
+    assert_int_equal(s.cpu_weight, 150);
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_set_priority(e, "lo", -100, &err), 0);
+    struct drv_sculpt_change *ch = NULL;
+    size_t n = step(e, T0 + STEP, &ch);
+    assert_int_equal(n, 1);
+    assert_string_equal(ch[0].uuid, "lo");
+    assert_int_equal(ch[0].kind, DRV_SCULPT_CHANGE_RESHAPE);
+    assert_int_equal(ch[0].from.cpu_weight, 150);
+    assert_int_equal(ch[0].to.cpu_weight, 75);
+    assert_true(fabs(ch[0].to.res.v[DRV_RES_VCPU] - 1.5) < 1e-9);
+    assert_non_null(strstr(ch[0].why, "CPU weight 150 -> 75"));
+    free(ch);
+    n = step(e, T0 + 2 * STEP, &ch); /* said once */
+    assert_int_equal(n, 0);
+    free(ch);
+}
+
 /* A host with nothing reserved: capacity = total, as Placement sees it. */
 static struct drv_host *host_unreserved(const char *desc, double cpu_ratio, double mem_ratio)
 {
@@ -1122,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_memory_floor_under_shortage),
         cmocka_unit_test(test_defrag_plan),
         cmocka_unit_test(test_defrag_moves_others_within_budget),
+        cmocka_unit_test(test_cpu_weight_priority),
         cmocka_unit_test(test_inventory),
         cmocka_unit_test(test_inventory_risk),
         cmocka_unit_test(test_inventory_longrun),

@@ -58,6 +58,32 @@ static void test_shape(void **state)
     err_clear(&err);
 }
 
+/* The CPU weight: 100 per vCPU, x2 per 100 of priority, within cgroup v2's range. */
+static void test_cpu_weight(void **state)
+{
+    (void)state;
+    assert_int_equal(drv_shape_weight_for(1, 0), 100);
+    assert_int_equal(drv_shape_weight_for(2.5, 0), 250);
+    assert_int_equal(drv_shape_weight_for(2.5, 100), 500);
+    assert_int_equal(drv_shape_weight_for(2.5, -100), 125);
+    assert_int_equal(drv_shape_weight_for(1, 50), 141); /* 100 x 2^0.5 */
+    assert_int_equal(drv_shape_weight_for(0.001, 0), 1);
+    assert_int_equal(drv_shape_weight_for(64, 1000), DRV_SHAPE_WEIGHT_MAX);
+    assert_int_equal(drv_shape_weight_for(1, -1000), DRV_SHAPE_WEIGHT_MIN);
+    struct drv_shape s = {.vcpus_online = 2, .vcpus_max = 2, .mem_max_mib = 512, .numa_node = -1};
+    s.res.v[DRV_RES_VCPU] = 1.5;
+    s.res.v[DRV_RES_MEM_MIB] = 256;
+    assert_int_equal(drv_shape_cpu_weight(&s), 150); /* unset: per vCPU */
+    s.cpu_weight = 600;
+    assert_int_equal(drv_shape_cpu_weight(&s), 600);
+    struct err *err = NULL;
+    assert_int_equal(drv_shape_validate(&s, &err), 0);
+    s.cpu_weight = DRV_SHAPE_WEIGHT_MAX + 1;
+    assert_int_equal(drv_shape_validate(&s, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
 static void test_instance_dup(void **state)
 {
     (void)state;
@@ -82,6 +108,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cpuset),
         cmocka_unit_test(test_shape),
+        cmocka_unit_test(test_cpu_weight),
         cmocka_unit_test(test_instance_dup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
