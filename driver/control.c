@@ -234,6 +234,7 @@ int drv_control_admit_with(struct drv_control *c, const struct drv_instance *ins
     if (rc == 0) {
         rc = drv_sculpt_place(c->engine, &spec, custom ? custom : bp, now_s, shape, why, err);
         if (rc == 0) {
+            drv_predictor_applied(pred, now_s, &shape->res, false);
             ctl_add(c, spec.uuid, pred);
             if (custom)
                 c->guests[c->nguests - 1].custom = drv_blueprint_dup(custom);
@@ -258,10 +259,12 @@ int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
     int rc = ctl_prepare(c, inst, now_s, true, &spec, &pred, &bp, err);
     if (rc == 0) {
         rc = drv_sculpt_adopt(c->engine, &spec, bp, shape, now_s, err);
-        if (rc == 0)
+        if (rc == 0) {
+            drv_predictor_applied(pred, now_s, &shape->res, false);
             ctl_add(c, spec.uuid, pred);
-        else
+        } else {
             drv_predictor_free(pred);
+        }
         drv_blueprint_free(bp);
     }
     pthread_mutex_unlock(&c->lock);
@@ -373,8 +376,21 @@ static void ctl_learn(struct drv_control *c, int64_t now_s, const struct drv_hv_
     r->guests = c->nguests;
 }
 
+/* Tell a guest's predictor the shape the engine put in force at t_s, so
+ * its SLO controller counts violations against what held (a squeeze, the
+ * engine's hysteresis) and not against its own allocation. */
+static void ctl_tell_applied(struct drv_control *c, const char *uuid, int64_t t_s,
+                             const struct drv_shape *shape, bool squeezed)
+{
+    pthread_mutex_lock(&c->lock);
+    struct ctl_guest *g = ctl_find(c, uuid);
+    if (g)
+        drv_predictor_applied(g->pred, t_s, &shape->res, squeezed);
+    pthread_mutex_unlock(&c->lock);
+}
+
 /* Apply one change; on refusal tell the engine what is in force. */
-static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
+static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch, int64_t now_s,
                       struct drv_control_report *r)
 {
     struct drv_hv_reshape_report rep;
@@ -384,6 +400,8 @@ static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
     int64_t token = c->cb.apply_begin ? c->cb.apply_begin(ch, c->cb.opaque) : 0;
     if (drv_hv_reshape(c->hv, ch->uuid, &ch->to, &rep, &e) == 0) {
         r->applied++;
+        if (ch->kind != DRV_SCULPT_CHANGE_REPIN) /* a re-pinning keeps the entitlement */
+            ctl_tell_applied(c, ch->uuid, now_s, &ch->to, ch->kind == DRV_SCULPT_CHANGE_SQUEEZE);
         log_debug("%s: %s", drv_sculpt_change_kind_name(ch->kind), ch->why);
         if (c->cb.change)
             c->cb.change(ch, token, &rep, NULL, c->cb.opaque);
@@ -405,6 +423,8 @@ static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
     if (drv_sculpt_revert(c->engine, ch->uuid, actual, &e2) < 0 && err_code_of(e2) != ERR_NOT_FOUND)
         log_err(LOG_LEVEL_ERROR, e2, "engine could not take back the shape in force");
     err_free(e2);
+    if (ch->kind != DRV_SCULPT_CHANGE_REPIN)
+        ctl_tell_applied(c, ch->uuid, now_s, actual, false);
     if (c->cb.change)
         c->cb.change(ch, token, NULL, e, c->cb.opaque);
     err_free(e);
@@ -442,7 +462,7 @@ int drv_control_step(struct drv_control *c, int64_t now_s, struct drv_control_re
     int64_t t3 = clock_mono_ns();
     r.changes = n;
     for (size_t i = 0; i < n; i++)
-        ctl_apply(c, &changes[i], &r);
+        ctl_apply(c, &changes[i], now_s, &r);
     free(changes);
     int64_t t4 = clock_mono_ns();
 

@@ -453,6 +453,10 @@ static int pack_observe(struct pack_run *r, struct pack_vm *vm, struct err **err
         return 0;
     }
     struct drv_res use = pack_to_res(tr, s.use);
+    /* the engine's shape held over the interval that ends at s.t (it may
+     * differ from the allocation the predictor followed: a squeeze, the
+     * engine's hysteresis): the predictor's SLO accounting goes by it */
+    drv_predictor_applied(vm->pred, s.t - 1, &vm->shape.res, vm->squeezed);
     drv_predictor_observe(vm->pred, s.t, &use);
     /* the hypervisor sees use within the shape */
     for (int k = 0; k < DRV_RES_LAST; k++)
@@ -473,6 +477,8 @@ static int pack_step_engines(struct pack_run *r, int64_t j, int64_t t, struct er
             size_t idx = strtoul(ch[i].uuid + 3, NULL, 10); /* "vm-<index>" */
             struct pack_vm *vm = &r->vms[idx];
             pack_vm_shape(r, vm, &ch[i].to);
+            if (ch[i].kind != DRV_SCULPT_CHANGE_REPIN)
+                vm->squeezed = ch[i].kind == DRV_SCULPT_CHANGE_SQUEEZE;
             pack_count_reshape(r, vm, j);
         }
         free(ch);

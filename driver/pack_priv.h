@@ -37,6 +37,7 @@ struct pack_vm {
     void *state;                /* policy state (DRV_PACK_ALLOC) */
     struct drv_predictor *pred; /* DRV_PACK_SCULPT */
     struct drv_shape shape;     /* in force */
+    bool squeezed;              /* ... lowered by the engine for a host shortage */
     double contig;
     int64_t reshaped_at; /* slot of the last counted reshape */
     /* the predictor's long run, revised hourly (it moves over days) */

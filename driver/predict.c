@@ -45,6 +45,9 @@ int drv_predict_model_count(void)
 #define PR_FAIR_RATE 0.2
 /* Switch to another model setting only when it is this much cheaper. */
 #define PR_SWITCH_MARGIN 0.98
+/* A shape in force this much (relative) below the allocation followed
+ * was the engine's decision, not the allocation's (rounding aside). */
+#define PR_APPLIED_TOL 1e-3
 /* A challenger to the setting followed is scored one sample in this many. */
 #define PR_CHALLENGE_EVERY 4
 /* Guests older than a day feed the cold-start profiles (by age, by hour of
@@ -112,12 +115,15 @@ struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
     p->boot_s = req->boot_s;
     p->last_t = INT64_MIN;
     p->pend_t = INT64_MIN;
+    p->applied_t = INT64_MIN;
     p->wscale = 1.0;
     for (int k = 0; k < DRV_RES_LAST; k++) {
         struct drv_pr_res *r = p->r[k];
         if (!r)
             continue;
         r->alloc = -1;
+        r->applied = r->applied_prev = -1;
+        r->squeezed = r->squeezed_prev = false;
         r->cov90 = 0.9;
         r->follow = PR_M_LEVEL;
         for (int m = 0; m < PR_M_LAST; m++)
@@ -764,8 +770,19 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double dec
                 best = m;
         r->follow = best;
     }
+    /* Was this sample the allocation's outcome?  Not while the engine held
+     * the guest below it (a squeeze, a growth the engine skipped): the
+     * hypervisor caps use at the shape, so whether the allocation would
+     * have held cannot be seen, and counting the step as held (use <=
+     * shape < allocation) would pull the price down for the engine's
+     * decision.  Over an allocation use is visible up to the shape. */
+    bool now = t > p->applied_t;
+    double applied = now ? r->applied : r->applied_prev;
+    bool answerable = !(now ? r->squeezed : r->squeezed_prev) &&
+                      !(applied >= 0 && r->alloc >= 0 &&
+                        applied < r->alloc * (1 - PR_APPLIED_TOL) - r->eps);
     bool violated = u > r->alloc && r->alloc >= 0;
-    if (f) {
+    if (f && answerable) {
         /* the SLO controller: dual ascent on the overrun price, with a gain
          * that starts PR_SLO_BOOST times larger and settles over the
          * fleet's first PR_SLO_SETTLE samples (fast to find the price,
@@ -782,8 +799,9 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double dec
         f->calib.updated_s = t;
     }
     /* fairness: a guest over its cap pays more for its own overruns */
-    r->fair += PR_FAIR_RATE * p->pc.slo_rate *
-               ((violated ? 1.0 : 0.0) - p->pc.guest_violation_cap * target);
+    if (answerable)
+        r->fair += PR_FAIR_RATE * p->pc.slo_rate *
+                   ((violated ? 1.0 : 0.0) - p->pc.guest_violation_cap * target);
     if (r->fair < 0)
         r->fair = 0;
     r->cov90 += PR_COV_ALPHA * ((u <= r->pend_p90 ? 1.0 : 0.0) - r->cov90);
@@ -801,6 +819,26 @@ static void pr_learn_locked(struct drv_predictor *p, int k, double u, double dec
             f->horizon_w[k][c] += (float)fw;
         }
     }
+}
+
+void drv_predictor_applied(struct drv_predictor *p, int64_t t_s, const struct drv_res *shape,
+                           bool squeezed)
+{
+    bool later = t_s > p->applied_t;
+    for (int k = 0; k < DRV_RES_LAST; k++) {
+        struct drv_pr_res *r = p->r[k];
+        if (!r)
+            continue;
+        double x = shape->v[k];
+        if (later) {
+            r->applied_prev = r->applied;
+            r->squeezed_prev = r->squeezed;
+        }
+        r->applied = isfinite(x) && x > 0 && x <= DRV_RES_MAX ? x : -1;
+        r->squeezed = squeezed;
+    }
+    if (t_s > p->applied_t)
+        p->applied_t = t_s;
 }
 
 void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct drv_res *use)

@@ -212,6 +212,20 @@ void drv_predictor_set_ceiling(struct drv_predictor *p, struct drv_res ceiling);
  * dimension keeps its last reading).  Feeds the fleet too. */
 void drv_predictor_observe(struct drv_predictor *p, int64_t t_s, const struct drv_res *use);
 
+/* The engine put `shape` in force at t_s (a reshape applied, a squeeze, a
+ * placement, a failed reshape's shape read back).  For samples after t_s
+ * the SLO controller counts a violation as use above that shape rather
+ * than above the predictor's own allocation.  A sample is not the
+ * allocation's outcome -- it moves neither the SLO controller nor the
+ * guest's fairness term, as the engine and not the price decided it --
+ * while `squeezed` (the engine holds the guest below what it would give
+ * it, for a host shortage) or while the shape is below the allocation
+ * followed (the engine limited it).  A dimension at 0 (unlimited),
+ * negative or not finite: not told (the allocation followed counts).
+ * Called by the one owner of the predictor. */
+void drv_predictor_applied(struct drv_predictor *p, int64_t t_s, const struct drv_res *shape,
+                           bool squeezed);
+
 /* What the predictor says about the interval that ends at t_s (the next
  * sample): the fast path of blueprint() for one step, used by the replay
  * and by a control loop that reshapes every sample. */

@@ -126,6 +126,9 @@ struct drv_pr_res {
     double model_alloc[PR_M_LAST]; /* each model's allocation in force */
     int follow;                  /* model followed */
     double alloc;                /* allocation followed (-1: none yet) */
+    double applied;              /* shape the engine put in force (-1: not told) */
+    double applied_prev;         /* ... before the last drv_predictor_applied() */
+    bool squeezed, squeezed_prev; /* ... held below what the engine would give */
     double fair;                 /* log of this guest's overrun price multiplier */
     int streak;                  /* misses in a row up to the last sample */
     double cov90;                /* recent share of readings inside p90 */
@@ -146,6 +149,7 @@ struct drv_predictor {
     int64_t t0;                    /* time of the first sample */
     int64_t last_t;                /* time of the last sample */
     int64_t pend_t;                /* sample time the pend_* values are for; INT64_MIN none */
+    int64_t applied_t;             /* when the engine last said what is in force */
     uint64_t n;                    /* samples observed */
     double dt;                     /* typical interval between samples, s */
     double wscale;                 /* weight of a calibration sample now (grows) */

@@ -292,6 +292,70 @@ static void test_random_burst(void **state)
     drv_fleet_free(e.fleet);
 }
 
+/* One step of a guest whose vCPU demand is 1.5 +- 0.3: the predictor
+ * says, the engine holds the guest at `shape` (at the predictor's own
+ * allocation when < 0, and the reading is the demand, as a replay sees
+ * it), the predictor is told `told` (the shape when < 0), and a squeezed
+ * reading is capped at the shape as the hypervisor caps it. */
+static void applied_step(struct env *e, struct drv_predictor *p, int i, double shape, double told,
+                         bool squeezed)
+{
+    int64_t t = T0 + (int64_t)i * STEP;
+    struct drv_predict_step st;
+    drv_predictor_next(p, t, &e->cm, &st);
+    double held = shape >= 0 ? shape : st.alloc.v[DRV_RES_VCPU];
+    struct drv_res in_force = drv_res_zero();
+    in_force.v[DRV_RES_VCPU] = told >= 0 ? told : held;
+    in_force.v[DRV_RES_MEM_MIB] = st.alloc.v[DRV_RES_MEM_MIB];
+    drv_predictor_applied(p, t - 1, &in_force, squeezed);
+    struct drv_res use = drv_res_zero();
+    use.v[DRV_RES_VCPU] = 1.5 + 0.3 * noise(i);
+    if (shape >= 0)
+        use.v[DRV_RES_VCPU] = fmin(use.v[DRV_RES_VCPU], shape);
+    use.v[DRV_RES_MEM_MIB] = 1024;
+    drv_predictor_observe(p, t, &use);
+}
+
+/* A squeezed guest: the engine holds it at 0.6 vCPU, well below what the
+ * predictor allocates, and its readings are capped there.  Told of the
+ * squeeze, the SLO controller leaves those steps out and its price holds;
+ * counting its own allocation as in force (as it did before
+ * drv_predictor_applied), it reads each capped step as one its allocation
+ * held, and the price drifts down. */
+static void test_applied_squeeze(void **state)
+{
+    (void)state;
+    struct env told, own;
+    env_init(&told);
+    env_init(&own);
+    struct drv_predictor *a = guest(&told, "m1.large", "p", 4, 2048, T0);
+    struct drv_predictor *b = guest(&own, "m1.large", "p", 4, 2048, T0);
+    const int warm = 6000, squeeze = 2000; /* past the controller's settling */
+    for (int i = 0; i < warm; i++) {
+        applied_step(&told, a, i, -1, -1, false);
+        applied_step(&own, b, i, -1, -1, false);
+    }
+    double a0 = drv_fleet_overrun_units(told.fleet, DRV_RES_VCPU);
+    double b0 = drv_fleet_overrun_units(own.fleet, DRV_RES_VCPU);
+    assert_true(a0 == b0); /* the same so far */
+    for (int i = warm; i < warm + squeeze; i++) {
+        applied_step(&told, a, i, 0.6, -1, true);
+        struct drv_predict_step st;
+        drv_predictor_next(b, T0 + (int64_t)i * STEP, &own.cm, &st);
+        applied_step(&own, b, i, 0.6, st.alloc.v[DRV_RES_VCPU], false);
+    }
+    double a1 = drv_fleet_overrun_units(told.fleet, DRV_RES_VCPU);
+    double b1 = drv_fleet_overrun_units(own.fleet, DRV_RES_VCPU);
+    print_message("overrun price: told %.4g -> %.4g, own allocation %.4g -> %.4g\n", a0, a1, b0,
+                  b1);
+    assert_true(a1 == a0); /* the squeeze was the engine's: left out */
+    assert_true(log(b0 / b1) > 0.5);
+    drv_predictor_free(a);
+    drv_predictor_free(b);
+    drv_fleet_free(told.fleet);
+    drv_fleet_free(own.fleet);
+}
+
 static void feed_flat(struct env *e, struct drv_predictor *p, int64_t start, double cpu, int n)
 {
     struct drv_predict_step st;
@@ -752,6 +816,7 @@ int main(void)
         cmocka_unit_test(test_daily_burst),
         cmocka_unit_test(test_random_burst),
         cmocka_unit_test(test_cold_start),
+        cmocka_unit_test(test_applied_squeeze),
         cmocka_unit_test(test_longrun),
         cmocka_unit_test(test_fleet_records),
         cmocka_unit_test(test_fleet_records_first_sample),
