@@ -1,6 +1,7 @@
 /* The per-class request forecaster: a combination of level, trend and
  * seasonal experts weighted by their recent errors, in families
- * (presculpt_priv.h has the model).  Learns from each closed interval; never sees the future. */
+ * (presculpt_priv.h has the model).  Learns from each closed interval;
+ * never sees the future. */
 #include <math.h>
 #include <string.h>
 
@@ -223,7 +224,7 @@ static void fc_start(const struct drv_fc_model *m, struct drv_fc *f, int64_t bin
         f->err[e] = 0;
     for (int F = 0; F < DRV_FC_NFAMILY; F++) {
         f->ferr[F] = 0;
-        f->frecord[F] = F == DRV_FC_FAMILY_RECENT; /* the seasons' start with their first cycle */
+        f->frecord[F] = F == DRV_FC_FAMILY_RECENT; /* the seasons': from their first vote */
     }
     f->s2 = f->m1 = f->m2 = f->wsum = 0;
     fc_reweigh(f);

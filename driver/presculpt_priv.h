@@ -136,7 +136,7 @@ struct drv_fc {
     double err[DRV_FC_NEXPERT]; /* EWMA of squared one-step errors (times wsum) */
     double wraw[DRV_FC_NEXPERT]; /* unnormalized weights from err */
     double ferr[DRV_FC_NFAMILY]; /* EWMA of each family's squared one-step error (times wsum) */
-    bool frecord[DRV_FC_NFAMILY]; /* the family has forecast: ferr holds its record */
+    bool frecord[DRV_FC_NFAMILY]; /* the family has voted: ferr holds its record */
     double phi;                 /* overdispersion: (s2 - m1) / m2; < 0: underdispersed */
     double s2, m1, m2;          /* EWMAs of squared error, mean and squared mean (times wsum) */
     double wsum;                /* weight the EWMAs have gathered: they start empty */
