@@ -66,6 +66,7 @@ struct os_amqp {
     bool durable;
     bool auto_delete;
     int heartbeat_s;
+    int prefetch_count;
     int retry_interval_ms, retry_backoff_ms, interval_max_ms;
     char *name;
     char reply_queue[OS_HEX_ID_LEN + 8];
@@ -304,6 +305,7 @@ struct os_amqp *os_amqp_new(const struct os_amqp_opts *o, const struct os_amqp_h
     a->durable = o->durable;
     a->auto_delete = o->auto_delete;
     a->heartbeat_s = o->heartbeat_s;
+    a->prefetch_count = o->prefetch_count > 0 ? o->prefetch_count : 0;
     a->retry_interval_ms = o->retry_interval_ms > 0 ? o->retry_interval_ms : 1000;
     a->retry_backoff_ms = o->retry_backoff_ms >= 0 ? o->retry_backoff_ms : 2000;
     a->interval_max_ms = o->interval_max_ms > 0 ? o->interval_max_ms : 30000;
@@ -620,6 +622,14 @@ static int amqp_connect_one(struct os_amqp *a, const struct os_amqp_server *s, s
     amqp_channel_open(a->conn, AMQP_CHANNEL);
     if (amqp_reply_check(amqp_get_rpc_reply(a->conn), "channel.open", err) < 0)
         return -1;
+    /* Before any consumer: RabbitMQ applies a per-consumer (global=false,
+     * as oslo sends it) prefetch to the consumers created after it.  The
+     * reply consumer is no-ack, so only the server queues are limited. */
+    if (a->prefetch_count > 0) {
+        amqp_basic_qos(a->conn, AMQP_CHANNEL, 0, (uint16_t)a->prefetch_count, 0);
+        if (amqp_reply_check(amqp_get_rpc_reply(a->conn), "basic.qos", err) < 0)
+            return -1;
+    }
 
     amqp_exchange_declare(a->conn, AMQP_CHANNEL, amqp_cstring_bytes(a->exchange),
                           amqp_cstring_bytes("topic"), 0, a->durable, a->auto_delete, 0,

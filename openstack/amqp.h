@@ -36,6 +36,10 @@ struct os_amqp_opts {
     int retry_backoff_ms;      /* added per attempt (rabbit_retry_backoff) */
     int interval_max_ms;       /* longest delay between attempts (rabbit_interval_max) */
     const char *name;          /* client name shown by the broker ("sculpt-compute") */
+    int prefetch_count;        /* rabbit_qos_prefetch_count: unacked requests the broker
+                                * hands each RPC server queue's consumer; 0 = no limit.
+                                * Acks held back for batching never stall a full window:
+                                * with nothing else to do the I/O thread sends them. */
 };
 
 enum os_delivery_kind {

@@ -41,6 +41,7 @@ struct os_messaging *os_messaging_new(const struct cfg *cfg, const char *name,
         .retry_backoff_ms = (int)(cfg->rabbit_retry_backoff * 1000),
         .interval_max_ms = (int)(cfg->rabbit_interval_max * 1000),
         .name = name,
+        .prefetch_count = (int)cfg->rabbit_qos_prefetch_count,
     };
     struct os_amqp_handler h = {messaging_deliver, messaging_state, m};
     m->amqp = os_amqp_new(&o, &h, err);
