@@ -663,25 +663,32 @@ static int amqp_connect(struct os_amqp *a, struct err **err)
 
 /* ---- the I/O thread: traffic -------------------------------------------- */
 
+void os_amqp_oslo_props(amqp_basic_properties_t *p, const char *expiration)
+{
+    memset(p, 0, sizeof(*p));
+    p->_flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
+                AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_PRIORITY_FLAG |
+                AMQP_BASIC_HEADERS_FLAG;
+    p->content_type = amqp_cstring_bytes("application/json");
+    p->content_encoding = amqp_cstring_bytes("utf-8");
+    p->delivery_mode = AMQP_DELIVERY_PERSISTENT;
+    p->priority = 0;
+    p->headers = amqp_empty_table;
+    if (expiration) {
+        p->_flags |= AMQP_BASIC_EXPIRATION_FLAG;
+        p->expiration = amqp_cstring_bytes(expiration);
+    }
+}
+
 static int amqp_send_out(struct os_amqp *a, struct amqp_out *o)
 {
     amqp_basic_properties_t props;
     char exp[24];
-    memset(&props, 0, sizeof(props));
-    props._flags = AMQP_BASIC_CONTENT_TYPE_FLAG | AMQP_BASIC_CONTENT_ENCODING_FLAG |
-                   AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_PRIORITY_FLAG |
-                   AMQP_BASIC_HEADERS_FLAG;
-    props.content_type = amqp_cstring_bytes("application/json");
-    props.content_encoding = amqp_cstring_bytes("utf-8");
-    props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
-    props.priority = 0;
-    props.headers = amqp_empty_table;
     if (o->expires_ms) {
         int64_t left = o->expires_ms - clock_mono_ms();
         snprintf(exp, sizeof(exp), "%lld", (long long)(left > 1 ? left : 1));
-        props._flags |= AMQP_BASIC_EXPIRATION_FLAG;
-        props.expiration = amqp_cstring_bytes(exp);
     }
+    os_amqp_oslo_props(&props, o->expires_ms ? exp : NULL);
     amqp_bytes_t body = {o->len, o->body};
     int rc = amqp_basic_publish(a->conn, AMQP_CHANNEL, amqp_cstring_bytes(o->exchange),
                                 amqp_cstring_bytes(o->routing_key), o->mandatory, 0, &props,

@@ -7,6 +7,15 @@
 #include <stdint.h>
 
 struct err;
+struct amqp_basic_properties_t_;
+
+/* The properties oslo's rabbit driver publishes every message with
+ * (content_type application/json, content_encoding utf-8, delivery_mode
+ * 2, priority 0, empty headers) and, when `expiration` is not NULL, that
+ * per-message TTL in ms (calls).  The strings are static or borrowed.
+ * Also for the load generator of bench-rpc, which must send what oslo
+ * sends. */
+void os_amqp_oslo_props(struct amqp_basic_properties_t_ *p, const char *expiration);
 
 struct os_amqp_server {
     char *host;

@@ -1,21 +1,25 @@
 #!/bin/sh
 # bench-rpc: the same compute RPC load (get_console_output calls of a real
-# instance, 8 in flight, from the C load generator bench_rpc) against
+# instance from the C load generator bench_rpc: 2 connections with 32
+# calls in flight on each) against
 # sculpt-compute and against Debian's nova-compute with the fake driver,
 # both registered with one real Nova control plane on one RabbitMQ.
 # Prints for both: calls/s, p50/p99 latency, CPU-seconds the compute spent
-# per call, RSS, and RabbitMQ's CPU per call (the broker shares the two
-# cores); then the ratios sculpt / nova-compute:
+# per call, RSS, and the CPU per call of RabbitMQ and of the generator
+# (they share the cores with the compute); then the ratios sculpt /
+# nova-compute:
 #   BENCH rpc_throughput_ratio   (target >= 10)
 #   BENCH rpc_cpu_per_call_ratio (target <= 0.1)
 #   BENCH rss_ratio              (target <= 0.1)
-# BENCH_RPC_SECONDS (default 15) and BENCH_RPC_THREADS (8) tune the load.
+# BENCH_RPC_SECONDS (default 15), BENCH_RPC_CONNS (2) and BENCH_RPC_INFLIGHT
+# (32 per connection) tune the load; both computes get the same.
 set -eu
 top=${SCULPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 seconds=${BENCH_RPC_SECONDS:-15}
-threads=${BENCH_RPC_THREADS:-8}
+conns=${BENCH_RPC_CONNS:-2}
+inflight=${BENCH_RPC_INFLIGHT:-32}
 . "$top/tests/lib.sh"
 tmp=$(mktemp -d /tmp/sculpt-bench-rpc.XXXXXX)
 chmod 755 "$tmp"
@@ -78,7 +82,7 @@ measure() { # NAME HOST PID
     c0=$(cpu_s "$3")
     r0=$(cpu_s "$rabbitpid")
     out=$("$bin/../bench/bench_rpc" --url "$RABBITMQ_URL" --host "$2" --instance "$uuid" \
-        --seconds "$seconds" --threads "$threads")
+        --seconds "$seconds" --conns "$conns" --inflight "$inflight")
     c1=$(cpu_s "$3")
     r1=$(cpu_s "$rabbitpid")
     rss=$(rss_mb "$3")
@@ -86,6 +90,7 @@ measure() { # NAME HOST PID
     cps=$(echo "$out" | sed 's/.*calls_per_s=\([0-9.]*\).*/\1/')
     p50=$(echo "$out" | sed 's/.*p50_ms=\([0-9.]*\).*/\1/')
     p99=$(echo "$out" | sed 's/.*p99_ms=\([0-9.]*\).*/\1/')
+    gen=$(echo "$out" | sed 's/.*gen_cpu_ms_per_call=\([0-9.]*\).*/\1/')
     cpc=$(echo "$c0 $c1 $calls" | awk '{printf "%.6f", ($2 - $1) / $3 * 1000}')
     rpc=$(echo "$r0 $r1 $calls" | awk '{printf "%.6f", ($2 - $1) / $3 * 1000}')
     echo "$1: $out cpu_ms_per_call=$cpc rss_mb=$rss rabbitmq_cpu_ms_per_call=$rpc" >&2
@@ -95,6 +100,7 @@ measure() { # NAME HOST PID
     echo "BENCH rpc_${1}_cpu_ms_per_call $cpc"
     echo "BENCH rpc_${1}_rss_mb $rss"
     echo "BENCH rpc_${1}_rabbitmq_cpu_ms_per_call $rpc"
+    echo "BENCH rpc_${1}_generator_cpu_ms_per_call $gen"
     eval "${1}_cps=$cps ${1}_cpc=$cpc ${1}_rss=$rss"
 }
 
