@@ -83,8 +83,10 @@ wait_consumers h2
 $client "$RABBITMQ_URL" echo h2 burst-behind 8000 40 4 6 | tee "$tmp/burst"
 grep -q '^burst 40 calls' "$tmp/burst"
 kill "$echopid"
-wait "$echopid" || true
+rc=0
+wait "$echopid" || rc=$?
 echopid=""
+[ $rc = 0 ] || { tail -n 30 "$tmp/echo.log" >&2; echo "rpc-echo exited with $rc" >&2; exit 1; }
 # 40 calls (the sleep may still run: stats are taken before it ends)
 grep -qE 'STATS handled=4[01] failed=0 reconnects=1' "$tmp/echo.out" || {
     cat "$tmp/echo.out" >&2
