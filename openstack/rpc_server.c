@@ -80,6 +80,7 @@ struct os_rpc_server {
     pthread_cond_t monitor_cond;
     bool stopping;
     int idle;                   /* workers waiting for work */
+    int waking;                 /* of them, signalled and not yet running */
     struct rpc_work *head, *tail;
     struct rpc_inflight *inflight;
     struct rpc_done done[RPC_DONE_IDS];
@@ -465,6 +466,21 @@ static void rpc_handle(struct os_rpc_server *s, struct os_delivery *d)
     rpc_end(s, m, d);
 }
 
+/* Wake an idle worker for queued work unless one is already on its way.
+ * Called with s->lock held; returns whether to signal (after unlocking).
+ * One wake-up in flight at a time: a burst of quick requests is taken by
+ * the workers already running instead of waking one thread per request
+ * (each a futex call and two context switches), and whoever takes a
+ * request with more behind it passes the wake-up on, so no request waits
+ * behind a slow one for longer than a wake-up. */
+static bool rpc_want_worker(struct os_rpc_server *s)
+{
+    if (!s->head || s->idle == 0 || s->waking > 0)
+        return false;
+    s->waking++;
+    return true;
+}
+
 static void *rpc_worker(void *arg)
 {
     struct os_rpc_server *s = arg;
@@ -474,6 +490,8 @@ static void *rpc_worker(void *arg)
             s->idle++;
             pthread_cond_wait(&s->work_cond, &s->lock);
             s->idle--;
+            if (s->waking > 0)
+                s->waking--;
         }
         if (s->stopping) {
             pthread_mutex_unlock(&s->lock);
@@ -484,7 +502,10 @@ static void *rpc_worker(void *arg)
         if (!s->head)
             s->tail = NULL;
         s->stats.queued--;
+        bool wake = rpc_want_worker(s);
         pthread_mutex_unlock(&s->lock);
+        if (wake)
+            pthread_cond_signal(&s->work_cond);
         rpc_handle(s, w->d);
         os_delivery_free(w->d);
         free(w);
@@ -510,10 +531,10 @@ void os_rpc_server_on_request(struct os_rpc_server *s, struct os_delivery *d)
         s->head = w;
     s->tail = w;
     s->stats.queued++;
-    bool wake = s->idle > 0;
+    bool wake = rpc_want_worker(s);
     pthread_mutex_unlock(&s->lock);
     /* After the unlock, so the woken worker does not block on the lock
-     * right away; only when a worker waits (a busy one finds the work). */
+     * right away. */
     if (wake)
         pthread_cond_signal(&s->work_cond);
 }
