@@ -16,7 +16,7 @@
  * write.  No thread hand-offs: each connection is driven by one thread.
  *
  *   bench_rpc --url URL --host HOST --instance UUID [--seconds 10]
- *             [--conns 2] [--inflight 16] [--method get_console_output]
+ *             [--conns 2] [--inflight 32] [--method get_console_output]
  *
  * Prints one line: calls=N errors=N seconds=S calls_per_s=X p50_ms=X
  * p99_ms=X gen_cpu_ms_per_call=X (the generator's own CPU).
@@ -312,7 +312,7 @@ int main(int argc, char **argv)
         {"method", required_argument, NULL, 'm'},  {NULL, 0, NULL, 0},
     };
     const char *url = NULL, *host = NULL, *uuid = NULL;
-    static struct bench b = {.method = "get_console_output", .inflight = 16};
+    static struct bench b = {.method = "get_console_output", .inflight = 32};
     double seconds = 10;
     int nconns = 2;
     int c;

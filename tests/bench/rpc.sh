@@ -12,7 +12,8 @@
 #   BENCH rpc_cpu_per_call_ratio (target <= 0.1)
 #   BENCH rss_ratio              (target <= 0.1)
 # BENCH_RPC_SECONDS (default 15), BENCH_RPC_CONNS (2) and BENCH_RPC_INFLIGHT
-# (32 per connection) tune the load; both computes get the same.
+# (32 per connection) tune the load; both computes get it, and nova-compute
+# also gets 8 calls in flight on one connection, its best of the two kept.
 set -eu
 top=${SCULPT_TOP:-$(cd "$(dirname "$0")/../.." && pwd)}
 bin=${SCULPT_BIN:-$top/build/bin}
@@ -77,12 +78,12 @@ cpu_s() { # PID: user+system CPU seconds so far
 }
 rss_mb() { awk '/^VmRSS/{print $2 / 1024}' "/proc/$1/status"; }
 
-measure() { # NAME HOST PID
+measure() { # NAME HOST PID CONNS INFLIGHT: sets NAME_{cps,p50,p99,cpc,rss,rpc,gen}
     uuid=$(awk -v h="$2" '$1==h{print $2}' "$tmp/servers")
     c0=$(cpu_s "$3")
     r0=$(cpu_s "$rabbitpid")
     out=$("$bin/../bench/bench_rpc" --url "$RABBITMQ_URL" --host "$2" --instance "$uuid" \
-        --seconds "$seconds" --conns "$conns" --inflight "$inflight")
+        --seconds "$seconds" --conns "$4" --inflight "$5")
     c1=$(cpu_s "$3")
     r1=$(cpu_s "$rabbitpid")
     rss=$(rss_mb "$3")
@@ -93,19 +94,30 @@ measure() { # NAME HOST PID
     gen=$(echo "$out" | sed 's/.*gen_cpu_ms_per_call=\([0-9.]*\).*/\1/')
     cpc=$(echo "$c0 $c1 $calls" | awk '{printf "%.6f", ($2 - $1) / $3 * 1000}')
     rpc=$(echo "$r0 $r1 $calls" | awk '{printf "%.6f", ($2 - $1) / $3 * 1000}')
-    echo "$1: $out cpu_ms_per_call=$cpc rss_mb=$rss rabbitmq_cpu_ms_per_call=$rpc" >&2
-    echo "BENCH rpc_${1}_calls_per_s $cps"
-    echo "BENCH rpc_${1}_p50_ms $p50"
-    echo "BENCH rpc_${1}_p99_ms $p99"
-    echo "BENCH rpc_${1}_cpu_ms_per_call $cpc"
-    echo "BENCH rpc_${1}_rss_mb $rss"
-    echo "BENCH rpc_${1}_rabbitmq_cpu_ms_per_call $rpc"
-    echo "BENCH rpc_${1}_generator_cpu_ms_per_call $gen"
-    eval "${1}_cps=$cps ${1}_cpc=$cpc ${1}_rss=$rss"
+    echo "$1 ($4 x $5 in flight): $out cpu_ms_per_call=$cpc rss_mb=$rss rabbitmq_cpu_ms_per_call=$rpc" >&2
+    eval "${1}_cps=$cps ${1}_p50=$p50 ${1}_p99=$p99 ${1}_cpc=$cpc ${1}_rss=$rss ${1}_rpc=$rpc ${1}_gen=$gen"
 }
 
-measure nova bench-nova "$novapid"
-measure sculpt bench-sculpt "$SCULPT_PID"
+emit() { # NAME
+    for k in cps:calls_per_s p50:p50_ms p99:p99_ms cpc:cpu_ms_per_call rss:rss_mb \
+        rpc:rabbitmq_cpu_ms_per_call gen:generator_cpu_ms_per_call; do
+        eval "echo \"BENCH rpc_${1}_${k#*:} \$${1}_${k%%:*}\""
+    done
+}
+
+# nova-compute at its best: with the generator's load, and with 8 calls in
+# flight on one connection (the Python executor does worse with many at
+# once); the better throughput and the lower CPU per call of the two are
+# its figures.
+measure nova_a bench-nova "$novapid" "$conns" "$inflight"
+measure nova_b bench-nova "$novapid" 1 8
+measure sculpt bench-sculpt "$SCULPT_PID" "$conns" "$inflight"
+best=nova_a
+[ "$(echo "$nova_a_cps $nova_b_cps" | awk '{print ($2 > $1)}')" = 1 ] && best=nova_b
+for k in cps p50 p99 rss rpc gen; do eval "nova_$k=\$${best}_$k"; done
+nova_cpc=$(echo "$nova_a_cpc $nova_b_cpc" | awk '{print ($1 < $2 ? $1 : $2)}')
+emit nova
+emit sculpt
 echo "BENCH rpc_throughput_ratio $(echo "$sculpt_cps $nova_cps" | awk '{printf "%.2f", $1 / $2}')"
 echo "BENCH rpc_cpu_per_call_ratio $(echo "$sculpt_cpc $nova_cpc" | awk '{printf "%.4f", $1 / $2}')"
 echo "BENCH rss_ratio $(echo "$sculpt_rss $nova_rss" | awk '{printf "%.4f", $1 / $2}')"
