@@ -340,9 +340,12 @@ struct drv_hv_ops {
                         struct err **err);
     /* Write config drive `cd` for guest `uuid` (running, paused or off)
      * and insert it into the guest's empty cdrom drive, live and in its
-     * definition.  UNSUPPORTED when the guest has no such drive (it was
-     * not spawned with cdrom_tray) or already holds a drive.  May be
-     * NULL (no hand-over with a config drive then). */
+     * definition.  A guest that holds a config drive already keeps it:
+     * only the instance's own hand-over puts one in a member (a failed
+     * one destroys it), so that is a hand-over interrupted by a crash
+     * and done again.  UNSUPPORTED when the guest has no cdrom drive (it
+     * was spawned without cdrom_tray).  May be NULL (no hand-over with a
+     * config drive then). */
     int (*insert_config_drive)(struct drv_hv *hv, const char *uuid,
                                const struct drv_hv_config_drive *cd, struct err **err);
 };

@@ -17,6 +17,7 @@
 #include "driver/presculpt_pool.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
+#include "openstack/config_drive.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 
@@ -164,17 +165,55 @@ static const struct db_intent *restore_handover_of(const struct db_intent_list *
     return NULL;
 }
 
+/* The config drive of an instance whose hand-over a crash interrupted,
+ * made again from Nova's record (its injected files and admin password
+ * were the request's and are not in it): the crash may have come before
+ * the drive was in.  0 with *out NULL when the instance needs none. */
+static int restore_config_drive(struct os_compute *c, const char *uuid,
+                                struct drv_hv_config_drive **out, struct err **err)
+{
+    *out = NULL;
+    json_auto_t *ctx = os_ctx_new_admin();
+    json_auto_t *prim = os_conductor_class_action(
+        &c->conductor, ctx, "Instance", "get_by_uuid", json_pack("[s]", uuid),
+        json_pack("{s:[s, s]}", "expected_attrs", "metadata", "keypairs"), NULL, err);
+    if (!prim)
+        return err_wrap(err, "instance %s", uuid);
+    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
+                                           .dhcp_domain = c->cfg->dhcp_domain};
+    if (!os_config_drive_required(prim, NULL, &o))
+        return 0;
+    *out = os_config_drive_build(prim, NULL, NULL, &o, err);
+    return *out ? 0 : -1;
+}
+
 /* A hand-over a crash interrupted: its guest is the instance's again
- * (alias; resumed if the crash came before the resume), and the recovery
- * completes it (db/reconcile.c); with no guest left, the recovery rolls
- * it back. */
+ * (alias; its config drive in; resumed if the crash came before the
+ * resume), and the recovery completes it (db/reconcile.c); with no guest
+ * left, the recovery rolls it back -- which is what a guest that cannot
+ * get the instance's config drive gets: it never runs as the instance
+ * without its user data. */
 static void restore_handover(struct os_compute *c, const struct db_intent *in)
 {
     struct drv_hv_guest_spec id;
     memset(&id, 0, sizeof(id));
     snprintf(id.uuid, sizeof(id.uuid), "%s", in->instance_uuid);
     autoerr struct err *e = NULL;
-    if (drv_hv_handover(c->hv, in->member_uuid, &id, &e) < 0)
+    autoptr(drv_hv_config_drive) cd = NULL;
+    bool needs_drive = restore_config_drive(c, in->instance_uuid, &cd, &e) < 0 || cd;
+    id.config_drive = cd;
+    int rc = needs_drive && !cd ? -1 : drv_hv_handover(c->hv, in->member_uuid, &id, &e);
+    if (rc < 0 && needs_drive) {
+        /* the drive not made or not in: the guest goes, the recovery rolls back */
+        log_err(LOG_LEVEL_WARN, e, "interrupted hand-over of member %s to %s: no config drive "
+                "in its guest, destroyed", in->member_uuid, in->instance_uuid);
+        err_clear(&e);
+        if (drv_hv_destroy(c->hv, in->member_uuid, false, &e) < 0 &&
+            err_code_of(e) != ERR_NOT_FOUND)
+            log_err(LOG_LEVEL_WARN, e, "member %s not destroyed", in->member_uuid);
+        return;
+    }
+    if (rc < 0)
         log_err(LOG_LEVEL_WARN, e, "interrupted hand-over of member %s to %s not resumed",
                 in->member_uuid, in->instance_uuid);
     else

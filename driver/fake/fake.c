@@ -799,8 +799,8 @@ static int fake_set_identity(struct drv_hv *hv, const char *uuid,
     return g ? 0 : err_wrap(err, "set_identity");
 }
 
-/* What the libvirt backend does with a media change: the empty drive of a
- * guest spawned with cdrom_tray takes the drive, live. */
+/* What the libvirt backend does with a media change: the cdrom drive of a
+ * guest spawned with one takes the drive, live. */
 static int fake_insert_config_drive(struct drv_hv *hv, const char *uuid,
                                     const struct drv_hv_config_drive *cd, struct err **err)
 {
@@ -810,10 +810,9 @@ static int fake_insert_config_drive(struct drv_hv *hv, const char *uuid,
     f->calls++;
     struct fake_guest *g = fake_find(f, uuid, err);
     int rc = g ? 0 : -1;
-    if (g && (!g->spec.cdrom_tray || g->spec.config_drive)) {
-        rc = err_set(err, ERR_UNSUPPORTED, "guest `%s` has %s", uuid,
-                     g->spec.config_drive ? "a config drive already" : "no cdrom drive");
-    } else if (g) {
+    if (g && !g->spec.cdrom_tray && !g->spec.config_drive) {
+        rc = err_set(err, ERR_UNSUPPORTED, "guest `%s` has no cdrom drive", uuid);
+    } else if (g && !g->spec.config_drive) {
         g->spec.config_drive = drv_hv_config_drive_dup(cd);
         fake_console(f, g, "config drive: %zu files", cd->n);
     }

@@ -52,9 +52,16 @@ int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
         err_set(err, ERR_UNSUPPORTED, "`%s` is not a guest of sculpt's", uuid);
         goto cleanup;
     }
-    if (!meta.spec.cdrom_tray || meta.config_drive) {
-        err_set(err, ERR_UNSUPPORTED, "guest `%s` has %s", uuid,
-                meta.config_drive ? "a config drive already" : "no cdrom drive to take one");
+    if (!meta.spec.cdrom_tray && !meta.config_drive) {
+        err_set(err, ERR_UNSUPPORTED, "guest `%s` has no cdrom drive to take a config drive",
+                uuid);
+        goto cleanup;
+    }
+    /* a drive already there is this instance's: its hand-over, done
+     * again after a crash (a failed hand-over destroys its member) */
+    if (meta.config_drive) {
+        log_info("%s holds its config drive already", uuid);
+        rc = 0;
         goto cleanup;
     }
     iso = xasprintf("%s/%s", meta.instance_dir, LV_CONFIG_DRIVE_FILE);
