@@ -190,6 +190,44 @@ tx1=$(printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U" | tr ' ' '\n' | sed -n 's/^net
 check "8 MiB written counted ($wr0 -> $wr1)" test $((wr1 - wr0)) -ge 8388608
 check "guest's sends counted as its tx ($tx0 -> $tx1)" test $((tx1 - tx0)) -ge 200000
 
+# ---- CPU weight under contention: two guests burning on one host CPU ----
+# The kernel shares CPU 1 between the two domains by their weights whatever
+# else runs there (other work on a busy machine may leave them little of it:
+# only the ratio is checked); swapping the weights must swap who gets most.
+V=$(cat /proc/sys/kernel/random/uuid)
+VLOG=$T/instances/$V/console.log
+hv spawn uuid=$V kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline \
+    disk=$G/base.qcow2 vcpu=1 mem_mib=256 online=1 max=1 mem_max=256 pcpus=1 weight=900 ||
+    fail "spawn a second guest"
+wait_match "$VLOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "second guest did not boot"
+hv reshape uuid=$U online=3 vcpu=3 pcpus=1 weight=100 || fail "pin the first guest with it"
+use_of() { # UUID -> use_vcpu in the last sample
+    printf '%s\n' "$HV_OUT" | grep "^SAMPLE $1" | tr ' ' '\n' | sed -n 's/^use_vcpu=//p'
+}
+contend() { # -> "use_U use_V" over 5 s, both burning
+    guest_send "$SOCK" "burn 3 12" >/dev/null && guest_send "$T/instances/$V/console.sock" "burn 1 12" >/dev/null ||
+        fail "burn"
+    sleep 1
+    hv sample >&2 || fail "sample"
+    sleep 5
+    hv sample >&2 || fail "sample"
+    echo "$(use_of $U) $(use_of $V)"
+}
+set -- $(contend)
+echo "CPU 1 shared at weights 100 / 900: use_vcpu $1 / $2"
+check "the weight 900 guest gets most of CPU 1 ($2 vs $1)" \
+    awk -v u="$1" -v v="$2" 'BEGIN{exit !(v > 3 * u && v > 0.05)}'
+hv reshape uuid=$U weight=900 || fail "weight 900 on the first"
+hv reshape uuid=$V weight=100 || fail "weight 100 on the second"
+sleep 6 # the burns above end
+set -- $(contend)
+echo "CPU 1 shared at weights 900 / 100: use_vcpu $1 / $2"
+check "swapped weights swap the shares ($1 vs $2)" \
+    awk -v u="$1" -v v="$2" 'BEGIN{exit !(u > 3 * v && u > 0.05)}'
+hv destroy uuid=$V || fail "destroy the second guest"
+hv reshape uuid=$U online=3 vcpu=2 pcpus= weight=0 || fail "unpin the first guest"
+sleep 6
+
 # ---- no restart across all of it ----
 guest_send "$SOCK" "stat"
 sleep 1.5
