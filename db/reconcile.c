@@ -2,6 +2,7 @@
  * (the rules are in reconcile.h).  Pure: no database, no hypervisor. */
 #include "db/reconcile.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -201,8 +202,16 @@ static void db_plan_reshape(struct db_plan *pl, const struct db_intent *in, ssiz
                         "reshape interrupted half-way: the previous shape re-applied");
         f->apply_shape = true;
         f->shape = in->from;
-        f->has_redo = true;
-        f->redo = in->to;
+        /* The balloon reads back its actual size, not its target: the
+         * reshape may have set a target the guest has not reached.  The
+         * guest as it is, with that target, goes first (every other knob
+         * reads back exactly: that step changes only the balloon). */
+        if (g->has_shape && fabs(g->shape.res.v[DRV_RES_MEM_MIB] -
+                                 in->to.res.v[DRV_RES_MEM_MIB]) >= 1.0 / 1024) {
+            f->has_redo = true;
+            f->redo = g->shape;
+            f->redo.res.v[DRV_RES_MEM_MIB] = in->to.res.v[DRV_RES_MEM_MIB];
+        }
     }
     f->power = g ? g->power : DRV_POWER_NOSTATE;
     db_fix_intent(f, in);

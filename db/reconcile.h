@@ -109,9 +109,9 @@ struct db_fix {
     char *why;                    /* one line for the log and the event log */
     struct drv_shape from;        /* COMPLETE reshape: the shape before (for its record) */
     bool has_redo;                /* ROLL_BACK reshape: `redo` is applied before `shape` */
-    struct drv_shape redo;        /* the interrupted reshape's `to`: applied first, every
-                                     knob it may have set is then set back to `shape`
-                                     (a read-back cannot tell a balloon's target) */
+    struct drv_shape redo;        /* the guest as read back with the interrupted reshape's
+                                     balloon target: a balloon reads back its actual size,
+                                     so only a change makes the roll-back set it back */
     char member_uuid[DRV_UUID_LEN + 1]; /* hand-over: the pool member */
     char *vm_state;               /* ADOPT: Nova's vm_state; NULL: "active" */
     bool row_missing;             /* COMPLETE spawn/hand-over: no instance row (the

@@ -208,10 +208,9 @@ static int db_fix_hypervisor(const struct db_fix *f, const struct db_reconcile_o
         /* The backend changes only the knobs whose read-back differs from
          * what is asked, and a balloon reads back its actual size, not the
          * target the interrupted reshape set: asked for `shape` straight
-         * away, it would leave that target in force.  Going to `redo`
-         * first makes every knob it touched differ.  Its failure (the
-         * reason the reshape stopped, perhaps) leaves the read-back as
-         * the reference: `shape` is applied all the same. */
+         * away, it would leave that target in force.  `redo` sets it
+         * first, so the balloon differs.  Its failure leaves the read-back
+         * as the reference: `shape` is applied all the same. */
         autoerr struct err *redo = NULL;
         if (f->has_redo && ops->apply_shape(ops->ctx, f->domain, &f->redo, &redo) < 0)
             log_err(LOG_LEVEL_WARN, redo, "interrupted reshape of `%s` not re-applied before "

@@ -1147,13 +1147,18 @@ static void test_reconcile(void **state)
     assert_non_null(fixes);
     assert_int_equal(failed, 0);
     assert_int_equal(fixes->n, 5);
-    /* the interrupted reshape's `to` first, so that every knob it set
-     * (a balloon target the read-back cannot show) is then set back */
+    /* the guest as it is with the interrupted reshape's balloon target
+     * first (a balloon reads back its actual size, so the roll-back would
+     * not see that target), then the previous shape */
     assert_int_equal(hv.nreshaped, 2);
     assert_string_equal(hv.reshaped[0], a->domain);
-    assert_true(hv.shapes[0].res.v[DRV_RES_VCPU] == 3);
+    assert_int_equal(hv.shapes[0].vcpus_online, 3);
+    assert_true(hv.shapes[0].res.v[DRV_RES_VCPU] == 1.35);
+    assert_true(hv.shapes[0].res.v[DRV_RES_MEM_MIB] == 3000);
     assert_string_equal(hv.reshaped[1], a->domain);
     assert_true(hv.shapes[1].res.v[DRV_RES_VCPU] == 1.35);
+    assert_int_equal(hv.shapes[1].vcpus_online, 2);
+    assert_true(hv.shapes[1].res.v[DRV_RES_MEM_MIB] == 1536);
     assert_int_equal(hv.ndestroyed, 0);
 
     autoptr(db_intent_list) open = db_intent_list_open(f->db, &err);
