@@ -110,6 +110,40 @@ class Raw(object):
         return None
 
 
+def bad_user_data(ctxt, api, host, like):
+    """A build whose user data is not base64 (nova-api would refuse it; a
+    record written another way need not be) goes to ERROR with a fault that
+    says so, instead of a guest without its user data."""
+    bad = objects.Instance(
+        context=ctxt, uuid=str(uuid.uuid4()), project_id=like.project_id,
+        user_id=like.user_id, display_name='rpc-bad-user-data', hostname='rpc-bad-user-data',
+        vm_state='building', task_state='scheduling', power_state=0, host=None, node=None,
+        flavor=like.flavor, instance_type_id=like.flavor.id, vcpus=like.flavor.vcpus,
+        memory_mb=like.flavor.memory_mb, root_gb=like.flavor.root_gb, ephemeral_gb=0,
+        image_ref=like.image_ref, user_data='not base64!', config_drive='', metadata={},
+        system_metadata={}, availability_zone='nova', launch_index=0)
+    bad.create()
+    try:
+        api.build_and_run_instance(
+            ctxt, bad, host, image={'id': like.image_ref, 'properties': {}},
+            request_spec=None, filter_properties={}, admin_password=None, injected_files=[],
+            requested_networks=objects.NetworkRequestList(objects=[]),
+            security_groups=['default'],
+            block_device_mapping=objects.BlockDeviceMappingList(objects=[]), node=host,
+            limits={}, host_list=[], accel_uuids=[])
+
+        def failed():
+            bad.refresh()
+            return bad.vm_state == 'error'
+        wait_for('build with bad user data in ERROR', failed, 60)
+        fault = objects.InstanceFault.get_latest_for_instance(ctxt, bad.uuid)
+        if not fault or 'user_data' not in fault.message or 'base64' not in fault.message:
+            fail('fault of the build with bad user data: %r' % (fault and fault.message))
+        ok('build with user data not base64 -> ERROR, fault: %s' % fault.message)
+    finally:
+        bad.destroy()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--host', required=True)
@@ -156,6 +190,8 @@ def main():
     if not isinstance(out, str):
         fail('get_console_output answered %r' % out)
     ok('get_console_output: %d lines' % len(out.splitlines()))
+
+    bad_user_data(ctxt, api, host, inst)
 
     # ---- power operations: set the task state as nova-api does, then the RPC
     def power(method, task, final_vm, final_power, **kw):
