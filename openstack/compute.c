@@ -162,15 +162,17 @@ int os_compute_start(struct os_compute *c, struct err **err)
         return -1;
     if (os_compute_recover(c, err) < 0)
         return -1;
-    pthread_mutex_lock(&c->lock);
-    c->recovered = true;
-    pthread_cond_broadcast(&c->cond);
-    pthread_mutex_unlock(&c->lock);
     if (drv_control_start(c->control, err) < 0)
         return -1;
     if (c->pools && drv_pool_mgr_start(c->pools, err) < 0)
         return -1;
     os_compute_report_resources(c, true);
+    /* the tracked list is whole and the provider made: the periodic
+     * thread may look for allocations left behind */
+    pthread_mutex_lock(&c->lock);
+    c->recovered = true;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
 
     struct os_rpc_server_opts o = {
         .table = os_compute_rpc_table,

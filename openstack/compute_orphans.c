@@ -115,6 +115,9 @@ int os_compute_orphans_release(struct os_compute *c)
     autoerr struct err *e = NULL;
     json_auto_t *allocs = os_placement_provider_allocations(c->placement, rp, &e);
     if (!allocs) {
+        /* no provider yet (Placement was away at start): nothing held */
+        if (err_code_of(e) == ERR_NOT_FOUND)
+            return 0;
         log_err(LOG_LEVEL_WARN, e, "allocations of deleted instances not looked for");
         return -1;
     }

@@ -65,7 +65,7 @@ struct os_compute {
     char node_uuid[DRV_UUID_LEN + 1];
     bool disabled;                  /* Service.disabled: trait COMPUTE_STATUS_DISABLED */
     bool resources_dirty;           /* usage changed since the last report */
-    bool recovered;                 /* the start-up recovery is over: tracked is whole */
+    bool recovered;                 /* recovery and first report over: tracked is whole */
     struct os_tracked *tracked;
     size_t ntracked;
     uint64_t failed_builds;

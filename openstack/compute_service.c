@@ -457,7 +457,7 @@ static void *svc_heartbeat_thread(void *arg)
 static void *svc_periodic_thread(void *arg)
 {
     struct os_compute *c = arg;
-    int64_t orphans_due = 0; /* the first pass once the recovery is over */
+    int64_t orphans_due = 0; /* the first pass once recovered */
     log_ctx_clear();
     for (;;) {
         pthread_mutex_lock(&c->lock);
