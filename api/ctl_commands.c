@@ -728,8 +728,9 @@ static int ctl_cmd_cost_show(struct ctl_ctx *x, int argc, char **argv)
 
 static void ctl_pools_table(json_t *j)
 {
-    static const char *const head[] = {"POOL", "FLAVOR", "IMAGE", "TARGET", "SIZE",
-                                       "CONFIDENCE", "HITS", "MISSES", "EXPIRIES", NULL};
+    static const char *const head[] = {"POOL",   "FLAVOR",     "IMAGE", "TARGET",
+                                       "SIZE",   "BOOTING",    "CONFIDENCE", "HITS",
+                                       "HITS-BOOTING", "MISSES", "EXPIRIES", NULL};
     struct ctl_table t;
     ctl_table_init(&t, head);
     size_t i;
@@ -741,8 +742,11 @@ static void ctl_pools_table(json_t *j)
         ctl_table_cell(&t, "%s", ctl_str(c, "image"));
         ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "target_size")));
         ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "size")));
+        ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "booting")));
         ctl_table_cell(&t, "%.2f", json_number_value(json_object_get(p, "confidence")));
         ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "hits")));
+        ctl_table_cell(&t, "%lld",
+                       (long long)json_integer_value(json_object_get(p, "booting_hits")));
         ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "misses")));
         ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "expiries")));
     }

@@ -11,8 +11,8 @@
 
 static bool api_member_live(const struct db_pool_member *m)
 {
-    return m->state == DB_MEMBER_PREPARING || m->state == DB_MEMBER_READY ||
-           m->state == DB_MEMBER_PAUSED;
+    return m->state == DB_MEMBER_PREPARING || m->state == DB_MEMBER_BOOTING ||
+           m->state == DB_MEMBER_READY || m->state == DB_MEMBER_PAUSED;
 }
 
 int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **err)
@@ -28,22 +28,25 @@ int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **er
         return -1;
 
     struct drv_res idle_total = drv_res_zero();
-    int64_t hits = 0, misses = 0, expiries = 0;
+    int64_t hits = 0, misses = 0, expiries = 0, booting_hits = 0;
     json_t *rows = json_array();
     for (size_t i = 0; i < pools->n; i++) {
         const struct db_pool *p = pools->v[i];
         json_t *row = api_pool_json(p);
         json_t *live = json_array();
         struct drv_res idle = drv_res_zero();
+        int64_t booting = 0;
         for (size_t k = 0; k < members->n; k++) {
             const struct db_pool_member *m = members->v[k];
             if (!m->pool_key || strcmp(m->pool_key, p->key) != 0 || !api_member_live(m))
                 continue;
+            booting += m->state == DB_MEMBER_BOOTING;
             idle = drv_res_add(idle, m->shape.res);
             json_array_append_new(live, api_pool_member_json(m));
         }
         int64_t asked = p->hits + p->misses;
         json_object_set_new(row, "size", json_integer((json_int_t)json_array_size(live)));
+        json_object_set_new(row, "booting", json_integer((json_int_t)booting));
         json_object_set_new(row, "members", live);
         json_object_set_new(row, "idle", api_res_json(&idle));
         json_object_set_new(row, "hit_rate", asked ? api_num((double)p->hits / (double)asked)
@@ -53,12 +56,14 @@ int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **er
         hits += p->hits;
         misses += p->misses;
         expiries += p->expiries;
+        booting_hits += p->booting_hits;
     }
     int64_t asked = hits + misses;
     return api_reply(resp, 0,
-                     json_pack("{s:o, s:{s:I, s:I, s:I, s:o, s:o, s:I}}", "pools", rows,
+                     json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:o, s:o, s:I}}", "pools", rows,
                                "totals", "hits", (json_int_t)hits, "misses",
                                (json_int_t)misses, "expiries", (json_int_t)expiries,
+                               "booting_hits", (json_int_t)booting_hits,
                                "hit_rate",
                                asked ? api_num((double)hits / (double)asked) : json_null(),
                                "idle", api_res_json(&idle_total), "members",

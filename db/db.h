@@ -435,6 +435,7 @@ struct db_pool {
     struct db_cost_term *terms; /* the cost terms that sized it (owned) */
     size_t nterms;
     int64_t hits, misses, expiries; /* output: counters (see db_pool_count) */
+    int64_t booting_hits;       /* output: of hits, members handed over still booting */
     int64_t created_ms, updated_ms; /* output */
 };
 void db_pool_free(struct db_pool *p);
@@ -449,8 +450,9 @@ DEFINE_AUTOPTR(db_pool_list)
 
 enum db_member_state {
     DB_MEMBER_PREPARING,   /* being built (overlay, define) */
+    DB_MEMBER_BOOTING,     /* started, its guest booting; paused once booted */
     DB_MEMBER_READY,       /* defined with the class's shape, not running */
-    DB_MEMBER_PAUSED,      /* started and paused: hand-over is a resume */
+    DB_MEMBER_PAUSED,      /* booted and paused: hand-over is a resume */
     DB_MEMBER_HANDED_OVER, /* became instance_uuid */
     DB_MEMBER_RELEASED,    /* destroyed: expired or reclaimed (see reason) */
     DB_MEMBER_GONE,        /* its domain vanished (found by reconcile) */
@@ -499,13 +501,20 @@ int db_pool_member_set_state(struct db *db, const char *uuid, enum db_member_sta
                              const char *reason, struct err **err);
 /* Hand member_uuid over to inst, in one transaction: the member becomes
  * HANDED_OVER to inst->uuid, the instance row is written (inst->domain is
- * the member's domain, as renamed), the pool's hits grow by one.  Queued. */
+ * the member's domain, as renamed), the pool's hits grow by one (and its
+ * booting_hits when the member was still `booting`, also written as the
+ * member's reason).  Queued. */
 int db_pool_handover(struct db *db, const char *member_uuid, const struct drv_instance *inst,
-                     struct err **err);
-/* Members of one pool (NULL: all pools); live_only: PREPARING, READY and
- * PAUSED only.  Oldest first. */
+                     bool booting, struct err **err);
+/* Members of one pool (NULL: all pools); live_only: PREPARING, BOOTING,
+ * READY and PAUSED only.  Oldest first. */
 struct db_pool_member_list *db_pool_member_list(struct db *db, const char *pool_key,
                                                 bool live_only, struct err **err);
+/* What a restart needs, bounded by what lives: the live members and the
+ * handed-over ones whose instance is not deleted (their guests answer to
+ * the instance through an alias).  Released rows are left to the
+ * retention ([database] event_retention).  Oldest first. */
+struct db_pool_member_list *db_pool_member_list_restore(struct db *db, struct err **err);
 
 /* ------------------------------------------------------------------ */
 /* Event log: requests received and their outcome                      */

@@ -30,12 +30,14 @@ LOG_INIT("db.migrate");
 DB_EMBED(db_sql_0001, "db/migrations/0001_initial.sql");
 DB_EMBED(db_sql_0002, "db/migrations/0002_reshape_knobs.sql");
 DB_EMBED(db_sql_0003, "db/migrations/0003_fleet_history.sql");
+DB_EMBED(db_sql_0004, "db/migrations/0004_member_booting.sql");
 
 /* Version i + 1 is db_migrations[i]. */
 const struct db_migration db_migrations[] = {
     {"0001_initial.sql", db_sql_0001},
     {"0002_reshape_knobs.sql", db_sql_0002},
     {"0003_fleet_history.sql", db_sql_0003},
+    {"0004_member_booting.sql", db_sql_0004},
 };
 const size_t db_nmigrations = ARRAY_SIZE(db_migrations);
 

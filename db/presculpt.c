@@ -34,7 +34,8 @@ static const struct db_stmt st_pool_list = {
     "SELECT key, flavor_name, image_ref, project_id, target_size, confidence,"
     " sculpt_ms(expires_at), shape_res, shape_vcpus_online, shape_vcpus_max,"
     " shape_mem_max_mib, shape_pcpus, shape_numa_node, term_names, term_values, hits, misses,"
-    " expiries, sculpt_ms(created_at), sculpt_ms(updated_at) FROM pools ORDER BY key",
+    " expiries, sculpt_ms(created_at), sculpt_ms(updated_at), booting_hits FROM pools"
+    " ORDER BY key",
     0};
 
 static const struct db_stmt st_member_put = {
@@ -62,21 +63,37 @@ static const struct db_stmt st_member_handover = {
     "UPDATE pool_members SET state = 'handed_over', instance_uuid = $2,"
     " handed_over_at = now(), updated_at = now() WHERE uuid = $1",
     2};
+static const struct db_stmt st_member_handover_booting = {
+    "UPDATE pool_members SET state = 'handed_over', instance_uuid = $2,"
+    " handed_over_at = now(), reason = 'handed over still booting', updated_at = now()"
+    " WHERE uuid = $1",
+    2};
 static const struct db_stmt st_pool_hit = {
-    "UPDATE pools SET hits = hits + 1, updated_at = now()"
-    " WHERE key = (SELECT pool_key FROM pool_members WHERE uuid = $1)",
-    1};
+    "UPDATE pools SET hits = hits + 1, booting_hits = booting_hits + $2::integer,"
+    " updated_at = now() WHERE key = (SELECT pool_key FROM pool_members WHERE uuid = $1)",
+    2};
 static const struct db_stmt st_member_list = {
     "SELECT uuid, pool_key, domain, state, shape_res, shape_vcpus_online, shape_vcpus_max,"
     " shape_mem_max_mib, shape_pcpus, shape_numa_node, sculpt_ms(created_at),"
     " sculpt_ms(ready_at), sculpt_ms(expires_at), instance_uuid, sculpt_ms(handed_over_at),"
     " reason FROM pool_members WHERE ($1::text IS NULL OR pool_key = $1)"
-    " AND (NOT $2 OR state IN ('preparing', 'ready', 'paused'))"
+    " AND (NOT $2 OR state IN ('preparing', 'booting', 'ready', 'paused'))"
     " ORDER BY created_at, uuid",
     2};
+static const struct db_stmt st_member_list_restore = {
+    "SELECT m.uuid, m.pool_key, m.domain, m.state, m.shape_res, m.shape_vcpus_online,"
+    " m.shape_vcpus_max, m.shape_mem_max_mib, m.shape_pcpus, m.shape_numa_node,"
+    " sculpt_ms(m.created_at), sculpt_ms(m.ready_at), sculpt_ms(m.expires_at),"
+    " m.instance_uuid, sculpt_ms(m.handed_over_at), m.reason FROM pool_members m"
+    " WHERE m.state IN ('preparing', 'booting', 'ready', 'paused')"
+    " OR (m.state = 'handed_over' AND EXISTS (SELECT 1 FROM instances i"
+    "  WHERE i.uuid = m.instance_uuid AND i.deleted_at IS NULL))"
+    " ORDER BY m.created_at, m.uuid",
+    0};
 
 static const char *const db_member_states[DB_MEMBER_LAST] = {
-    [DB_MEMBER_PREPARING] = "preparing",     [DB_MEMBER_READY] = "ready",
+    [DB_MEMBER_PREPARING] = "preparing",     [DB_MEMBER_BOOTING] = "booting",
+    [DB_MEMBER_READY] = "ready",
     [DB_MEMBER_PAUSED] = "paused",           [DB_MEMBER_HANDED_OVER] = "handed_over",
     [DB_MEMBER_RELEASED] = "released",       [DB_MEMBER_GONE] = "gone",
 };
@@ -188,6 +205,7 @@ static struct db_pool *db_pool_from_row(const PGresult *r, int row, struct err *
     pool->expiries = db_col_int(r, row, 17);
     pool->created_ms = db_col_int(r, row, 18);
     pool->updated_ms = db_col_int(r, row, 19);
+    pool->booting_hits = db_col_int(r, row, 20);
     return steal_pointer(&pool);
 }
 
@@ -264,6 +282,7 @@ int db_pool_member_set_state(struct db *db, const char *uuid, enum db_member_sta
 struct db_handover_item {
     struct db_item base;
     char member[DRV_UUID_LEN + 1];
+    bool booting; /* the member was still booting */
     struct drv_instance *inst;
 };
 
@@ -277,7 +296,9 @@ static int db_handover_exec(struct db_conn *c, struct db_item *it, struct db_bat
     db_param_str(&p, h->inst->uuid);
     autoparams q = DB_PARAMS_INIT;
     db_param_str(&q, h->member);
-    if (db_instance_write(c, h->inst, err) < 0 || db_conn_run(c, &st_member_handover, &p, err) < 0 ||
+    db_param_int(&q, h->booting);
+    const struct db_stmt *st = h->booting ? &st_member_handover_booting : &st_member_handover;
+    if (db_instance_write(c, h->inst, err) < 0 || db_conn_run(c, st, &p, err) < 0 ||
         db_conn_run(c, &st_pool_hit, &q, err) < 0)
         return -1;
     return 0;
@@ -292,7 +313,7 @@ static void db_handover_free(struct db_item *it)
 static const struct db_item_ops db_handover_ops = {db_handover_exec, db_handover_free};
 
 int db_pool_handover(struct db *db, const char *member_uuid, const struct drv_instance *inst,
-                     struct err **err)
+                     bool booting, struct err **err)
 {
     if (db_check_uuid("pool member", member_uuid, err) < 0 || db_instance_check(inst, err) < 0)
         return -1;
@@ -301,6 +322,7 @@ int db_pool_handover(struct db *db, const char *member_uuid, const struct drv_in
     it->base.what = "pool_handover";
     it->base.weight = 1;
     snprintf(it->member, sizeof(it->member), "%s", member_uuid);
+    it->booting = booting;
     it->inst = drv_instance_dup(inst);
     return db_enqueue(db, &it->base, err);
 }
@@ -349,17 +371,30 @@ static struct db_pool_member *db_member_from_row(const PGresult *r, int row, str
     return steal_pointer(&m);
 }
 
-struct db_pool_member_list *db_pool_member_list(struct db *db, const char *pool_key,
-                                                bool live_only, struct err **err)
+static struct db_pool_member_list *db_member_list_read(struct db *db, const struct db_stmt *st,
+                                                       const struct db_params *p,
+                                                       struct err **err)
 {
-    autoparams p = DB_PARAMS_INIT;
-    db_param_str(&p, pool_key);
-    db_param_bool(&p, live_only);
-    PGresult *r = db_session_read(db, &st_member_list, &p, err);
+    PGresult *r = db_session_read(db, st, p, err);
     if (!r)
         return NULL;
     autoptr(db_pool_member_list) l = xzalloc(sizeof(*l));
     bool ok = DB_COLLECT(l, r, db_member_from_row, err);
     PQclear(r);
     return ok ? steal_pointer(&l) : NULL;
+}
+
+struct db_pool_member_list *db_pool_member_list(struct db *db, const char *pool_key,
+                                                bool live_only, struct err **err)
+{
+    autoparams p = DB_PARAMS_INIT;
+    db_param_str(&p, pool_key);
+    db_param_bool(&p, live_only);
+    return db_member_list_read(db, &st_member_list, &p, err);
+}
+
+struct db_pool_member_list *db_pool_member_list_restore(struct db *db, struct err **err)
+{
+    static const struct db_params none = DB_PARAMS_INIT;
+    return db_member_list_read(db, &st_member_list_restore, &none, err);
 }

@@ -19,7 +19,9 @@ LOG_INIT("db.retention");
 #define DB_AVG(c) " avg(" c ")"
 #define DB_MAX(c) " max(" c ")"
 
-/* $1: cutoff (ms, a bucket boundary), $2: bucket length (s).  Moves raw
+/* Pool members go with the events once released, or once their instance
+ * is deleted when handed over (a live instance's guest answers to it
+ * through its member's row).  $1: cutoff (ms, a bucket boundary), $2: bucket length (s).  Moves raw
  * samples before the cutoff into their buckets, merging with what a bucket
  * already holds (weighted by sample counts). */
 static const struct db_stmt st_rollup = {
@@ -45,8 +47,10 @@ static const struct db_stmt st_blueprints_expire = {
 static const struct db_stmt st_events_expire = {
     "WITH e AS (DELETE FROM events WHERE at < sculpt_ts($1) RETURNING 1),"
     " i AS (DELETE FROM intents WHERE finished_at < sculpt_ts($1) RETURNING 1),"
-    " m AS (DELETE FROM pool_members WHERE state IN ('handed_over', 'released', 'gone')"
-    "  AND updated_at < sculpt_ts($1) RETURNING 1),"
+    " m AS (DELETE FROM pool_members m WHERE m.updated_at < sculpt_ts($1)"
+    "  AND (m.state IN ('released', 'gone') OR (m.state = 'handed_over' AND NOT EXISTS"
+    "  (SELECT 1 FROM instances i WHERE i.uuid = m.instance_uuid AND i.deleted_at IS NULL)))"
+    "  RETURNING 1),"
     " w AS (DELETE FROM sculpt_writer WHERE updated_at < sculpt_ts($1) RETURNING 1)"
     " SELECT (SELECT count(*) FROM e) + (SELECT count(*) FROM i) + (SELECT count(*) FROM m)",
     1};

@@ -25,6 +25,7 @@
  * the idle capacity allowed".
  */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/alloc.h"
@@ -112,6 +113,10 @@ void drv_presculpt_params_from_cfg(const struct cfg *cfg, struct drv_presculpt_p
     p->idle_budget = cfg->presculpt_idle_budget;
     p->max_share = cfg->presculpt_max_share;
     drv_cost_model_from_cfg(cfg, &p->cost);
+    p->enabled = cfg->presculpt_enabled;
+    snprintf(p->boot_marker, sizeof(p->boot_marker), "%s",
+             cfg->presculpt_boot_marker ? cfg->presculpt_boot_marker : "");
+    p->boot_wait_max_s = cfg->presculpt_boot_wait_max_s;
 }
 
 struct drv_presculpt *drv_presculpt_new(const struct drv_presculpt_params *p)

@@ -43,6 +43,10 @@ struct drv_presculpt_params {
     double max_share;           /* pool reservations <= share x host capacity */
     struct drv_res host;        /* host capacity; zero: unknown (no share cap) */
     struct drv_cost_model cost; /* idle[] prices idle pre-sculpted capacity */
+    /* the pool manager's */
+    bool enabled;               /* members made and claimed (off: rounds destroy them) */
+    char boot_marker[128];      /* printed on its console once booted; "": no sign */
+    int64_t boot_wait_max_s;    /* paused anyway after this long */
 };
 
 /* Fill params from [presculpt] and [cost]; host capacity is left zero for

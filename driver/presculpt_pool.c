@@ -26,7 +26,8 @@ LOG_INIT("driver.presculpt_pool");
 #define PM_MAX_LIVE 4096
 
 static const char *const member_state_names[DRV_MEMBER_LAST] = {
-    [DRV_MEMBER_PREPARING] = "preparing",     [DRV_MEMBER_PAUSED] = "paused",
+    [DRV_MEMBER_PREPARING] = "preparing",     [DRV_MEMBER_BOOTING] = "booting",
+    [DRV_MEMBER_PAUSING] = "pausing",         [DRV_MEMBER_PAUSED] = "paused",
     [DRV_MEMBER_CLAIMED] = "claimed",         [DRV_MEMBER_HANDED_OVER] = "handed_over",
     [DRV_MEMBER_RELEASED] = "released",
 };
@@ -51,6 +52,8 @@ struct pm_class {
     char key[DRV_POOL_KEY_MAX];
     char group[DRV_POOL_KEY_MAX];
     int idx;                            /* the planner's class index */
+    struct drv_res size;                /* what one guest of it requests */
+    double boot_ms;                     /* learnt boot time (EWMA); 0: none yet */
     bool has_tmpl;
     struct drv_pool_template tmpl;
 };
@@ -92,6 +95,7 @@ struct drv_pool_mgr {
     pthread_t thread;
     pthread_cond_t cond;
     bool running, stopping;
+    bool round_now;                     /* turned on, or a new interval: a round at once */
 };
 
 struct drv_pool_mgr *drv_pool_mgr_new(const struct drv_presculpt_params *p, struct drv_hv *hv,
@@ -155,21 +159,50 @@ void drv_pool_mgr_free(struct drv_pool_mgr *m)
 int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *in,
                             struct err **err)
 {
-    struct drv_presculpt_params q = *in, *p = &q;
+    const struct drv_presculpt_params *p = in;
+    if (p->interval_s <= 0 || p->member_ttl_s <= 0)
+        return err_set(err, ERR_INVALID, "pool interval %lld s and member lifetime %lld s",
+                       (long long)p->interval_s, (long long)p->member_ttl_s);
     pthread_mutex_lock(&m->lock);
-    if (q.interval_s != m->p.interval_s) {
-        /* the history is binned by it: it takes effect at the next start */
-        log_warn("[presculpt] interval %lld s applies at the next start (%lld s until then)",
-                 (long long)q.interval_s, (long long)m->p.interval_s);
-        q.interval_s = m->p.interval_s;
+    int rc = 0;
+    if (p->interval_s != m->p.interval_s) {
+        /* the history is binned by the interval: a planner of the new one
+         * starts it over, with the classes known (their templates stay) */
+        struct drv_presculpt *ps = drv_presculpt_new(p);
+        int *idx = xcalloc(m->ncls + 1, sizeof(*idx));
+        for (size_t i = 0; i < m->ncls; i++)
+            idx[i] = drv_presculpt_class(ps, m->cls[i].key, m->cls[i].group, &m->cls[i].size);
+        rc = drv_presculpt_set_params(ps, p, err);
+        if (rc == 0) {
+            for (size_t i = 0; i < m->ncls; i++)
+                m->cls[i].idx = idx[i];
+            drv_presculpt_free(m->ps);
+            m->ps = ps;
+            log_warn("pre-sculpting: interval %lld s (was %lld s): the forecast starts over",
+                     (long long)p->interval_s, (long long)m->p.interval_s);
+        } else {
+            drv_presculpt_free(ps);
+        }
+        free(idx);
+    } else {
+        rc = drv_presculpt_set_params(m->ps, p, err);
     }
-    int rc = drv_presculpt_set_params(m->ps, p, err);
     if (rc == 0) {
+        m->round_now |= (p->enabled && !m->p.enabled) || p->interval_s != m->p.interval_s;
+        if (p->enabled != m->p.enabled)
+            log_info(p->enabled ? "pre-sculpting on: members are made from this round on"
+                                : "pre-sculpting off: members are destroyed at the next round");
+        /* a new lifetime holds for the members there are too (their rows
+         * get it with their next change) */
+        for (size_t i = 0; p->member_ttl_s != m->p.member_ttl_s && i < m->nmem; i++)
+            m->mem[i].expires_ms = m->mem[i].created_ms + p->member_ttl_s * 1000;
         m->p = *p;
-        log_info("pre-sculpting: idle budget %.3g, host share %.3g, member lifetime %lld s, "
-                 "cold start %.3g s priced %.3g",
-                 p->idle_budget, p->max_share, (long long)p->member_ttl_s, p->cold_start_s,
-                 p->cold_start_price);
+        log_info("pre-sculpting: a round every %lld s, idle budget %.3g, host share %.3g, "
+                 "member lifetime %lld s, cold start %.3g s priced %.3g, boot sign `%s` "
+                 "awaited %lld s at most",
+                 (long long)p->interval_s, p->idle_budget, p->max_share,
+                 (long long)p->member_ttl_s, p->cold_start_s, p->cold_start_price,
+                 p->boot_marker, (long long)p->boot_wait_max_s);
     }
     pthread_cond_broadcast(&m->cond);
     pthread_mutex_unlock(&m->lock);
@@ -193,10 +226,10 @@ static struct pm_class *pm_class_get(struct drv_pool_mgr *m, const struct drv_po
     memset(c, 0, sizeof(*c));
     snprintf(c->key, sizeof(c->key), "%s", key);
     snprintf(c->group, sizeof(c->group), "%s", group);
-    struct drv_res size = drv_res_zero();
-    size.v[DRV_RES_VCPU] = r->vcpus;
-    size.v[DRV_RES_MEM_MIB] = r->mem_mib;
-    c->idx = drv_presculpt_class(m->ps, key, group, &size);
+    c->size = drv_res_zero();
+    c->size.v[DRV_RES_VCPU] = r->vcpus;
+    c->size.v[DRV_RES_MEM_MIB] = r->mem_mib;
+    c->idx = drv_presculpt_class(m->ps, key, group, &c->size);
     strmap_put(m->cls_ix, key, (int64_t)m->ncls);
     return &m->cls[m->ncls++];
 }
@@ -260,6 +293,13 @@ static void pm_member_take(struct drv_pool_mgr *m, size_t i, struct drv_pool_mem
     m->mem[i] = m->mem[--m->nmem];
 }
 
+/* A member nobody is using or changing: it may expire, be surplus or be
+ * reclaimed. */
+static bool pm_idle(const struct drv_pool_member *mb)
+{
+    return mb->state == DRV_MEMBER_PAUSED || mb->state == DRV_MEMBER_BOOTING;
+}
+
 /* ---- effects (without the lock) ---- */
 
 static void pm_hook_member(struct drv_pool_mgr *m, const struct drv_pool_member *mb)
@@ -311,7 +351,8 @@ static struct drv_blueprint *pm_blueprint(const struct drv_pool_mgr *m, struct d
     return bp;
 }
 
-/* Place, spawn and pause one member.  0, or -1 with *err (nothing left). */
+/* Place and spawn one member (it boots; drv_pool_mgr_watch pauses it).
+ * 0, or -1 with *err (nothing left). */
 static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
 {
     struct drv_pool_member *mb = &j->m;
@@ -365,11 +406,6 @@ static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
     }
     int rc = drv_hv_spawn(m->hv, &g, err);
     drv_hv_guest_spec_release(&g);
-    if (rc == 0 && drv_hv_pause(m->hv, mb->uuid, err) < 0) {
-        autoerr struct err *e = NULL;
-        drv_hv_destroy(m->hv, mb->uuid, false, &e);
-        rc = -1;
-    }
     if (rc < 0) {
         autoerr struct err *e = NULL;
         drv_sculpt_remove(m->engine, mb->uuid, &e);
@@ -399,28 +435,45 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
     pthread_mutex_lock(&m->lock);
     struct pm_class *c = pm_class_get(m, r);
     drv_presculpt_record(m->ps, c->idx, now_ms / 1000, 1);
-    /* the class's pool, else its group's; the oldest member (the nearest
-     * to its expiry) first */
+    if (!m->p.enabled) { /* learns the arrival, takes nothing, counts no miss */
+        pthread_mutex_unlock(&m->lock);
+        return 0;
+    }
+    /* the class's pool, else its group's; a paused member, the oldest
+     * (the nearest to its expiry) first; else the one booting longest: a
+     * guest still booting is nearer to running than a cold build */
     struct drv_pool_member *found = NULL;
-    for (int pass = 0; pass < 2 && !found; pass++) {
-        const char *want = pass == 0 ? c->key : c->group;
-        for (size_t i = 0; i < m->nmem; i++)
-            if (m->mem[i].state == DRV_MEMBER_PAUSED && strcmp(m->mem[i].pool, want) == 0 &&
-                (!found || m->mem[i].created_ms < found->created_ms))
+    for (int pass = 0; pass < 4 && !found; pass++) {
+        const char *want = pass % 2 == 0 ? c->key : c->group;
+        enum drv_member_state st = pass < 2 ? DRV_MEMBER_PAUSED : DRV_MEMBER_BOOTING;
+        for (size_t i = 0; i < m->nmem; i++) {
+            const struct drv_pool_member *x = &m->mem[i];
+            if (x->state != st || strcmp(x->pool, want) != 0)
+                continue;
+            int64_t age = st == DRV_MEMBER_PAUSED ? x->created_ms : x->started_ms;
+            if (!found || age < (st == DRV_MEMBER_PAUSED ? found->created_ms : found->started_ms))
                 found = &m->mem[i];
+        }
     }
     char pool[DRV_POOL_KEY_MAX];
     snprintf(pool, sizeof(pool), "%s", found ? found->pool : c->key);
     struct drv_pool_view *v = pm_pool_get(m, pool, found && strcmp(pool, c->group) == 0);
     if (found) {
+        found->booting = found->state == DRV_MEMBER_BOOTING;
         found->state = DRV_MEMBER_CLAIMED;
         *out = *found;
         v->hits++;
+        if (found->booting)
+            v->booting_hits++;
     } else {
         v->misses++;
     }
     pthread_mutex_unlock(&m->lock);
-    if (found)
+    if (found && out->booting)
+        log_info("request of `%s` takes member %s of pool `%s` while its guest still boots "
+                 "(started %.1f s ago): none was paused",
+                 c->key, out->uuid, pool, (double)(now_ms - out->started_ms) / 1000);
+    else if (found)
         log_info("request of `%s` takes member %s of pool `%s`", c->key, out->uuid, pool);
     return found != NULL;
 }
@@ -448,7 +501,8 @@ int drv_pool_mgr_handover(struct drv_pool_mgr *m, const char *member_uuid,
         log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", mb.uuid);
     mb.state = DRV_MEMBER_HANDED_OVER;
     snprintf(mb.instance_uuid, sizeof(mb.instance_uuid), "%s", inst->uuid);
-    log_info("pool `%s`: member %s handed over to instance %s", mb.pool, mb.uuid, inst->uuid);
+    log_info("pool `%s`: member %s handed over to instance %s%s", mb.pool, mb.uuid, inst->uuid,
+             mb.booting ? " still booting" : " booted");
     pm_hook_member(m, &mb);
     return 0;
 }
@@ -536,7 +590,7 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     expired_list = xcalloc(m->nmem + 1, sizeof(*expired_list));
     /* members past their lifetime */
     for (size_t i = 0; i < m->nmem;) {
-        if (m->mem[i].state == DRV_MEMBER_PAUSED && m->mem[i].expires_ms <= now_ms) {
+        if (pm_idle(&m->mem[i]) && m->mem[i].expires_ms <= now_ms) {
             pm_member_take(m, i, &expired_list[nexp]);
             pm_pool_get(m, expired_list[nexp].pool, false)->expiries++;
             nexp++;
@@ -547,6 +601,8 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     /* the plan */
     struct drv_presculpt_params p = m->p;
     p.host = cap;
+    if (!p.enabled) /* off: no pool may hold anything, every member is surplus */
+        p.max_share = 0;
     drv_presculpt_set_params(m->ps, &p, NULL);
     size_t nslots = drv_presculpt_nclasses(m->ps) + drv_presculpt_ngroups(m->ps);
     uint32_t *have = xcalloc(nslots + 1, sizeof(*have));
@@ -632,16 +688,23 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     for (size_t i = m->nmem; i-- > 0;) {
         struct drv_pool_member *mb = &m->mem[i];
         int s = pm_slot(m, mb->pool);
-        if (s < 0 || mb->state != DRV_MEMBER_PAUSED || have[s] <= want[s])
+        if (s < 0 || !pm_idle(mb) || have[s] <= want[s])
             continue;
         have[s]--;
         pm_member_take(m, i, &gone[ngone++]);
     }
     for (size_t k = 0; k < m->npools; k++) {
-        m->pools[k].ready = 0;
-        for (size_t i = 0; i < m->nmem; i++)
-            if (m->mem[i].state == DRV_MEMBER_PAUSED && strcmp(m->mem[i].pool, m->pools[k].key) == 0)
-                m->pools[k].ready++;
+        struct drv_pool_view *v = &m->pools[k];
+        v->ready = v->booting = 0;
+        for (size_t i = 0; i < m->nmem; i++) {
+            if (strcmp(m->mem[i].pool, v->key) != 0)
+                continue;
+            v->ready += m->mem[i].state == DRV_MEMBER_PAUSED;
+            v->booting += m->mem[i].state == DRV_MEMBER_BOOTING ||
+                          m->mem[i].state == DRV_MEMBER_PAUSING;
+        }
+        int64_t ix = strmap_get(m->cls_ix, v->key);
+        v->boot_s = ix >= 0 ? m->cls[ix].boot_ms / 1000 : 0;
     }
     size_t nviews = m->npools;
     struct drv_pool_view *views = xcalloc(nviews + 1, sizeof(*views));
@@ -670,9 +733,9 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
         pthread_mutex_lock(&m->lock);
         struct drv_pool_member *mb = pm_member_find(m, j->m.uuid);
         if (mb && mrc == 0) {
-            mb->state = DRV_MEMBER_PAUSED;
+            mb->state = DRV_MEMBER_BOOTING;
             mb->shape = j->m.shape;
-            mb->ready_ms = now_ms + (clock_mono_ms() - t0);
+            mb->started_ms = now_ms + (clock_mono_ms() - t0);
             j->m = *mb;
         } else if (mb) {
             pm_member_take(m, (size_t)(mb - m->mem), &j->m);
@@ -680,9 +743,9 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
         pthread_mutex_unlock(&m->lock);
         if (mrc == 0) {
             char res[128];
-            log_info("pool `%s`: member %s (`%s`) ready in %s, confidence %.2f", j->m.pool,
-                     j->m.uuid, j->m.domain, drv_res_format(j->m.shape.res, res, sizeof(res)),
-                     j->m.confidence);
+            log_info("pool `%s`: member %s (`%s`) started in %s, booting, confidence %.2f",
+                     j->m.pool, j->m.uuid, j->m.domain,
+                     drv_res_format(j->m.shape.res, res, sizeof(res)), j->m.confidence);
             pm_hook_member(m, &j->m);
         } else if (!j->placed) {
             /* the engine refused it (the host is full, mostly): said once,
@@ -732,7 +795,7 @@ size_t drv_pool_mgr_reclaim(struct drv_pool_mgr *m, const struct drv_res *need, 
     struct drv_pool_member *ready = xcalloc(m->nmem + 1, sizeof(*ready));
     size_t n = 0;
     for (size_t i = 0; i < m->nmem; i++)
-        if (m->mem[i].state == DRV_MEMBER_PAUSED)
+        if (pm_idle(&m->mem[i]))
             ready[n++] = m->mem[i];
     qsort(ready, n, sizeof(*ready), pm_by_confidence);
     struct drv_res freed = drv_res_zero();
@@ -769,10 +832,16 @@ int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *m
         struct drv_hv_info info;
         autoerr struct err *e = NULL;
         bool there = drv_hv_get_info(m->hv, mb.uuid, &info, &e) == 0;
-        const char *why = !there                             ? "its guest is gone"
-                          : info.state != DRV_POWER_PAUSED   ? "its guest is not paused"
-                          : mb.expires_ms <= now_ms          ? "expired unclaimed"
-                                                             : NULL;
+        /* a booting member's guest runs, unless the crash came after its
+         * pause and before the row said so */
+        bool booting = mb.state == DRV_MEMBER_BOOTING || mb.state == DRV_MEMBER_PREPARING;
+        bool fits = there && (info.state == DRV_POWER_PAUSED ||
+                              (booting && info.state == DRV_POWER_RUNNING));
+        const char *why = !there                    ? "its guest is gone"
+                          : !fits && booting        ? "its guest is neither running nor paused"
+                          : !fits                   ? "its guest is not paused"
+                          : mb.expires_ms <= now_ms ? "expired unclaimed"
+                                                    : NULL;
         if (!why) {
             struct drv_sculpt_guest_spec es = {.vcpus_max = mb.shape.vcpus_max,
                                                .mem_max_mib = mb.shape.mem_max_mib,
@@ -795,18 +864,160 @@ int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *m
             pm_hook_member(m, &mb);
             continue;
         }
-        mb.state = DRV_MEMBER_PAUSED;
+        mb.state = info.state == DRV_POWER_PAUSED ? DRV_MEMBER_PAUSED : DRV_MEMBER_BOOTING;
+        if (!mb.started_ms)
+            mb.started_ms = mb.created_ms;
+        if (mb.state == DRV_MEMBER_PAUSED && !mb.ready_ms)
+            mb.ready_ms = now_ms;
         mb.shape = info.shape;
         pthread_mutex_lock(&m->lock);
         if (!pm_member_find(m, mb.uuid))
             pm_member_add(m, &mb);
         pm_pool_get(m, mb.pool, strncmp(mb.pool, "vcpu=", 5) == 0);
         pthread_mutex_unlock(&m->lock);
-        log_info("pool `%s`: member %s found paused after a restart: kept until %lld", mb.pool,
-                 mb.uuid, (long long)mb.expires_ms);
+        log_info("pool `%s`: member %s found %s after a restart: kept until %lld", mb.pool,
+                 mb.uuid, drv_member_state_name(mb.state), (long long)mb.expires_ms);
         pm_hook_member(m, &mb);
     }
     return 0;
+}
+
+/* ---- boots ---- */
+
+/* A booting member as the watch judges it (copied under the lock). */
+struct pm_boot {
+    char uuid[DRV_UUID_LEN + 1];
+    char pool[DRV_POOL_KEY_MAX];
+    int64_t started_ms;
+    double floor_ms; /* with no sign: its class's learnt boot time, else cold_start_latency */
+};
+
+enum pm_boot_end {
+    PM_BOOTING,      /* not yet */
+    PM_BOOT_SEEN,    /* its console shows the boot marker */
+    PM_BOOT_TIMED,   /* no sign to be had: its class's boot time has passed */
+    PM_BOOT_WAITED,  /* boot_wait_max passed with no sign */
+};
+
+/* Has member b's guest booted at now_ms? */
+static enum pm_boot_end pm_boot_end(struct drv_pool_mgr *m, const struct pm_boot *b,
+                                    const char *marker, int64_t wait_max_ms, int64_t now_ms)
+{
+    int64_t up = now_ms - b->started_ms;
+    bool sign = false;
+    if (marker[0]) {
+        autoerr struct err *e = NULL;
+        autofree char *con = drv_hv_console_output(m->hv, b->uuid, DRV_HV_CONSOLE_MAX, &e);
+        if (con && strstr(con, marker))
+            return PM_BOOT_SEEN;
+        /* a backend without a console log has no sign to give */
+        sign = con != NULL || err_code_of(e) != ERR_UNSUPPORTED;
+        if (!con && sign)
+            log_err(LOG_LEVEL_DEBUG, e, "console of member %s not read", b->uuid);
+    }
+    if (!sign && up >= b->floor_ms)
+        return PM_BOOT_TIMED;
+    return up >= wait_max_ms ? PM_BOOT_WAITED : PM_BOOTING;
+}
+
+/* A boot seen in `ms` teaches its class how long its guests take. */
+static void pm_boot_learn(struct drv_pool_mgr *m, const char *class_key, double ms)
+{
+    int64_t ix = strmap_get(m->cls_ix, class_key);
+    if (ix < 0)
+        return;
+    double *b = &m->cls[ix].boot_ms;
+    *b = *b > 0 ? *b + 0.25 * (ms - *b) : ms;
+}
+
+size_t drv_pool_mgr_watch(struct drv_pool_mgr *m, int64_t now_ms)
+{
+    pthread_mutex_lock(&m->lock);
+    struct pm_boot *boots = xcalloc(m->nmem + 1, sizeof(*boots));
+    size_t n = 0;
+    char marker[sizeof(m->p.boot_marker)];
+    snprintf(marker, sizeof(marker), "%s", m->p.boot_marker);
+    int64_t wait_max_ms = m->p.boot_wait_max_s * 1000;
+    for (size_t i = 0; i < m->nmem; i++) {
+        const struct drv_pool_member *mb = &m->mem[i];
+        if (mb->state != DRV_MEMBER_BOOTING)
+            continue;
+        struct pm_boot *b = &boots[n++];
+        snprintf(b->uuid, sizeof(b->uuid), "%s", mb->uuid);
+        snprintf(b->pool, sizeof(b->pool), "%s", mb->pool);
+        b->started_ms = mb->started_ms;
+        int64_t ix = strmap_get(m->cls_ix, mb->class_key);
+        b->floor_ms = ix >= 0 && m->cls[ix].boot_ms > 0 ? m->cls[ix].boot_ms
+                                                        : m->p.cold_start_s * 1000;
+    }
+    pthread_mutex_unlock(&m->lock);
+
+    size_t paused = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct pm_boot *b = &boots[k];
+        enum pm_boot_end end = pm_boot_end(m, b, marker, wait_max_ms, now_ms);
+        if (end == PM_BOOTING)
+            continue;
+        /* claimed or destroyed meanwhile: not ours to pause any more */
+        pthread_mutex_lock(&m->lock);
+        struct drv_pool_member *mb = pm_member_find(m, b->uuid);
+        bool go = mb && mb->state == DRV_MEMBER_BOOTING;
+        if (go)
+            mb->state = DRV_MEMBER_PAUSING;
+        pthread_mutex_unlock(&m->lock);
+        if (!go)
+            continue;
+        autoerr struct err *e = NULL;
+        int rc = drv_hv_pause(m->hv, b->uuid, &e);
+        struct drv_pool_member done;
+        pthread_mutex_lock(&m->lock);
+        mb = pm_member_find(m, b->uuid);
+        if (!mb) { /* nothing takes a pausing member; kept for safety */
+            pthread_mutex_unlock(&m->lock);
+            continue;
+        }
+        double up_s = (double)(now_ms - b->started_ms) / 1000;
+        if (rc < 0) {
+            pm_member_take(m, (size_t)(mb - m->mem), &done);
+            pthread_mutex_unlock(&m->lock);
+            log_err(LOG_LEVEL_WARN, e, "pool `%s`: member %s not paused", b->pool, b->uuid);
+            pm_destroy(m, &done, "not paused after its boot", now_ms);
+            continue;
+        }
+        mb->state = DRV_MEMBER_PAUSED;
+        mb->ready_ms = now_ms;
+        mb->boot_ms = end == PM_BOOT_SEEN ? now_ms - b->started_ms : 0;
+        if (end == PM_BOOT_SEEN)
+            pm_boot_learn(m, mb->class_key, (double)mb->boot_ms);
+        else if (end == PM_BOOT_WAITED)
+            snprintf(mb->reason, sizeof(mb->reason), "paused unseen booted after %.0f s", up_s);
+        done = *mb;
+        pthread_mutex_unlock(&m->lock);
+        paused++;
+        if (end == PM_BOOT_SEEN)
+            log_info("pool `%s`: member %s booted in %.1f s: paused, ready", b->pool, b->uuid,
+                     up_s);
+        else if (end == PM_BOOT_TIMED)
+            log_info("pool `%s`: member %s paused, ready, after %.1f s, its class's boot time "
+                     "(its guest gives no sign of its boot)",
+                     b->pool, b->uuid, up_s);
+        else
+            log_warn("pool `%s`: member %s not seen booted (no `%s` on its console) after "
+                     "%.1f s: paused anyway",
+                     b->pool, b->uuid, marker, up_s);
+        pm_hook_member(m, &done);
+    }
+    free(boots);
+    return paused;
+}
+
+/* Does a member boot (the thread then watches it)?  Under the lock. */
+static bool pm_any_booting(const struct drv_pool_mgr *m)
+{
+    for (size_t i = 0; i < m->nmem; i++)
+        if (m->mem[i].state == DRV_MEMBER_BOOTING)
+            return true;
+    return false;
 }
 
 /* ---- the thread ---- */
@@ -819,22 +1030,50 @@ bool drv_pool_mgr_has(struct drv_pool_mgr *m, const char *uuid)
     return found;
 }
 
+static int64_t pm_mono_ms(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000 + t->tv_nsec / 1000000;
+}
+
+static struct timespec pm_mono_ts(int64_t ms)
+{
+    return (struct timespec){.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000};
+}
+
+/* A round every interval (a new interval counts from the last round);
+ * between rounds, while members boot, their watch. */
 static void *pm_thread(void *arg)
 {
     struct drv_pool_mgr *m = arg;
     log_info("pool manager running, a round every %lld s", (long long)m->p.interval_s);
-    struct timespec next;
-    clock_gettime(CLOCK_MONOTONIC, &next);
+    int64_t last = INT64_MIN; /* monotonic ms of the last round */
     for (;;) {
-        autoerr struct err *e = NULL;
-        if (drv_pool_mgr_tick(m, clock_wall_ms(), PM_MAKE_PER_ROUND, &e) < 0)
-            log_err(LOG_LEVEL_WARN, e, "pool round failed");
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
         pthread_mutex_lock(&m->lock);
-        next.tv_sec += m->p.interval_s;
-        while (!m->stopping) {
-            if (pthread_cond_timedwait(&m->cond, &m->lock, &next) == ETIMEDOUT)
-                break;
+        bool due = last == INT64_MIN || m->round_now ||
+                   pm_mono_ms(&now) >= last + m->p.interval_s * 1000;
+        m->round_now = false;
+        pthread_mutex_unlock(&m->lock);
+        if (due) {
+            last = pm_mono_ms(&now);
+            autoerr struct err *e = NULL;
+            if (drv_pool_mgr_tick(m, clock_wall_ms(), PM_MAKE_PER_ROUND, &e) < 0)
+                log_err(LOG_LEVEL_WARN, e, "pool round failed");
+        } else {
+            drv_pool_mgr_watch(m, clock_wall_ms());
         }
+        pthread_mutex_lock(&m->lock);
+        int64_t next = last + m->p.interval_s * 1000;
+        if (pm_any_booting(m)) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (pm_mono_ms(&now) + DRV_POOL_BOOT_POLL_MS < next)
+                next = pm_mono_ms(&now) + DRV_POOL_BOOT_POLL_MS;
+        }
+        struct timespec until = pm_mono_ts(next);
+        /* a change of settings (the interval) wakes it to look again */
+        if (!m->stopping)
+            pthread_cond_timedwait(&m->cond, &m->lock, &until);
         bool stop = m->stopping;
         pthread_mutex_unlock(&m->lock);
         if (stop)

@@ -10,14 +10,19 @@
  *   - a member is made from its class's template (the guest and engine
  *     specs of the class's last cold build: its images are in the cache):
  *     the engine places it at the lowest priority (its shape reserved,
- *     squeezed first), the backend spawns it under its own uuid and pauses
- *     it, so its hand-over is a resume;
+ *     squeezed first), the backend spawns it under its own uuid, and it
+ *     runs until its guest has booted (drv_pool_mgr_watch: the guest's
+ *     console shows [presculpt] boot_marker; with no such sign, its
+ *     class's learnt boot time, else cold_start_latency; paused anyway
+ *     after boot_wait_max), then it is paused, so its hand-over is the
+ *     resume of a booted guest;
  *   - a member not claimed by its expiry ([presculpt] member_lifetime) is
  *     destroyed and its resources go back; surplus members too;
  *   - when a real guest does not fit, drv_pool_mgr_reclaim() destroys
  *     members, least likely to be claimed first.
  * A build request takes a member of its class, else of its group
- * (drv_pool_mgr_claim), and drv_pool_mgr_handover() makes it the
+ * (drv_pool_mgr_claim): a paused one first, else one still booting (its
+ * hand-over beats a cold build, and is recorded as such), and drv_pool_mgr_handover() makes it the
  * instance's guest (drv_hv_handover: alias, identity, resume; the engine
  * forgets the member and the caller adopts the instance in the member's
  * shape).  Every decision is logged with its confidence and expected cost,
@@ -25,9 +30,10 @@
  * restart, drv_pool_mgr_restore() takes back the members the database kept.
  *
  * Threads: all functions take the manager's lock, which is never held
- * across a hypervisor call; drv_pool_mgr_start() runs the rounds on a
- * thread of the manager's own.  Hooks run without the lock, on the thread
- * that made the change; they must not call back into the manager.
+ * across a hypervisor call; drv_pool_mgr_start() runs the rounds, and the
+ * watch of booting members between them, on a thread of its own.  Hooks
+ * run without the lock, on the thread that made the change; they must not
+ * call back into the manager.
  */
 #ifndef SC_DRIVER_PRESCULPT_POOL_H
 #define SC_DRIVER_PRESCULPT_POOL_H
@@ -51,7 +57,9 @@ struct err;
 
 enum drv_member_state {
     DRV_MEMBER_PREPARING,   /* being placed and spawned */
-    DRV_MEMBER_PAUSED,      /* started and paused: ready, hand-over is a resume */
+    DRV_MEMBER_BOOTING,     /* started, its guest booting: may be handed over (recorded) */
+    DRV_MEMBER_PAUSING,     /* booted, being paused: not claimed meanwhile */
+    DRV_MEMBER_PAUSED,      /* booted and paused: ready, hand-over is a resume */
     DRV_MEMBER_CLAIMED,     /* taken by a build request, hand-over under way */
     DRV_MEMBER_HANDED_OVER, /* the guest of instance_uuid */
     DRV_MEMBER_RELEASED,    /* destroyed: expired, surplus, reclaimed or failed (reason) */
@@ -68,6 +76,9 @@ struct drv_pool_member {
     struct drv_shape shape;
     double confidence;                  /* of its pool when it was made */
     int64_t created_ms, ready_ms, expires_ms;
+    int64_t started_ms;                 /* its guest started (the boot is timed from it) */
+    int64_t boot_ms;                    /* start to seen booted; 0: not seen */
+    bool booting;                       /* claimed or handed over before it was paused */
     char instance_uuid[DRV_UUID_LEN + 1]; /* handed over: to which instance */
     char reason[96];                    /* released: why */
 };
@@ -101,6 +112,9 @@ struct drv_pool_view {
     bool group;                         /* a group's pool */
     uint32_t target;                    /* members wanted */
     uint32_t ready;                     /* members paused now */
+    uint32_t booting;                   /* members started, not yet paused */
+    int64_t booting_hits;               /* of hits, members handed over still booting */
+    double boot_s;                      /* the class's learnt boot time; 0: none yet */
     double confidence, mean, quantile, exp_cost;
     struct drv_res member;              /* what a member reserves */
     int64_t hits, misses, expiries;
@@ -131,8 +145,11 @@ struct drv_pool_mgr *drv_pool_mgr_new(const struct drv_presculpt_params *p, stru
 void drv_pool_mgr_free(struct drv_pool_mgr *m);
 DEFINE_AUTOPTR(drv_pool_mgr)
 
-/* New parameters (PUT /v1/config/presculpt).  A new interval applies at
- * the next start (the history is binned by it): the rest at once. */
+/* New parameters (PUT /v1/config/presculpt), at once.  A new interval
+ * re-bins the forecast: the planner starts its history over (the classes,
+ * their templates and the members stay).  A new member lifetime counts
+ * for the live members too, from their creation.  Turned on (enabled) or
+ * a new interval: the manager's thread runs a round at once. */
 int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *p,
                             struct err **err);
 
@@ -141,10 +158,10 @@ int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_p
 void drv_pool_mgr_learn(struct drv_pool_mgr *m, const struct drv_pool_request *r,
                         const struct drv_pool_template *t);
 
-/* A build request arrived at now_ms: recorded for the forecast; when a
- * paused member of its class (else of its group) is ready it is claimed
- * for the request and copied to *out.  Returns 1 when claimed, 0 when the
- * request must be built cold. */
+/* A build request arrived at now_ms: recorded for the forecast; a member
+ * of its class (else of its group) is claimed for the request and copied
+ * to *out: a paused one, else the one booting longest (out->booting).
+ * Returns 1 when claimed, 0 when the request must be built cold. */
 int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t now_ms,
                        struct drv_pool_member *out);
 
@@ -167,6 +184,14 @@ int drv_pool_mgr_release(struct drv_pool_mgr *m, const char *member_uuid, const 
 int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make,
                       struct err **err);
 
+/* Booting members at now_ms: each whose guest is seen booted (or has had
+ * its class's boot time where there is no sign, or boot_wait_max) is
+ * paused and ready.  Consoles are read and guests paused outside the lock.
+ * Returns how many were paused.  The manager's thread calls it every
+ * DRV_POOL_BOOT_POLL_MS while members boot. */
+#define DRV_POOL_BOOT_POLL_MS 500
+size_t drv_pool_mgr_watch(struct drv_pool_mgr *m, int64_t now_ms);
+
 /* Destroy ready members, least likely to be claimed first, until `need`
  * (vcpu and mem_mib) is freed or none is left.  Returns how many. */
 size_t drv_pool_mgr_reclaim(struct drv_pool_mgr *m, const struct drv_res *need,
@@ -174,17 +199,18 @@ size_t drv_pool_mgr_reclaim(struct drv_pool_mgr *m, const struct drv_res *need,
 
 /* After a restart: the members the database kept.  A handed-over one
  * gives its instance's alias back (drv_hv_alias); a live one whose guest
- * is still there and paused is held again (the engine adopts it); the
- * others are released (destroyed if their guest is there).  Call before
+ * is still there, paused (or booting and running: it is watched again,
+ * its boot timed from its creation), is held again (the engine adopts
+ * it); the others are released (destroyed if their guest is there).  Call before
  * anything lists the hypervisor's guests. */
 int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *members,
                          size_t n, int64_t now_ms, struct err **err);
 
-/* Run rounds on the manager's own thread every interval.  ERR_CONFLICT
- * when running. */
-/* Is `uuid` a live member (preparing, paused or claimed)? */
+/* Is `uuid` a live member (preparing, booting, paused or claimed)? */
 bool drv_pool_mgr_has(struct drv_pool_mgr *m, const char *uuid);
 
+/* Run rounds on the manager's own thread every interval.  ERR_CONFLICT
+ * when running. */
 int drv_pool_mgr_start(struct drv_pool_mgr *m, struct err **err);
 void drv_pool_mgr_stop(struct drv_pool_mgr *m);
 

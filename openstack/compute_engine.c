@@ -161,9 +161,9 @@ void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const s
 void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double change)
 {
     /* Tests only: SCULPT_TEST_PAUSE_INTENT=OP[:SECONDS[:MIN_VCPU]] holds
-     * the first intent of OP ("spawn", "reshape") open for SECONDS
-     * (default 120), after the hypervisor did its part, so a test can
-     * kill -9 the process there; with MIN_VCPU, only a change of the vCPU
+     * the first intent of OP ("spawn", "reshape", "handover") open for
+     * SECONDS (default 120), after the hypervisor did its part, so a test
+     * can kill -9 the process there; with MIN_VCPU, only a change of the vCPU
      * entitlement by at least that much (a reshape too small to tell its
      * `from` and `to` apart is let through).  Unset (always, outside
      * tests): nothing. */

@@ -28,6 +28,9 @@ static enum db_member_state db_state_of(enum drv_member_state s)
     switch (s) {
     case DRV_MEMBER_PREPARING:
         return DB_MEMBER_PREPARING;
+    case DRV_MEMBER_BOOTING:
+    case DRV_MEMBER_PAUSING:
+        return DB_MEMBER_BOOTING;
     case DRV_MEMBER_PAUSED:
     case DRV_MEMBER_CLAIMED:
         return DB_MEMBER_PAUSED;
@@ -45,6 +48,8 @@ static enum drv_member_state drv_state_of(enum db_member_state s)
     switch (s) {
     case DB_MEMBER_PREPARING:
         return DRV_MEMBER_PREPARING;
+    case DB_MEMBER_BOOTING:
+        return DRV_MEMBER_BOOTING;
     case DB_MEMBER_READY:
     case DB_MEMBER_PAUSED:
         return DRV_MEMBER_PAUSED;
@@ -123,35 +128,38 @@ static void hook_count(const char *pool, int64_t hits, int64_t misses, int64_t e
         log_err(LOG_LEVEL_WARN, e, "pool `%s` counters not recorded", pool);
 }
 
+/* [presculpt] as the pool manager takes it; -1 with *err when an option
+ * does not fit it. */
+static int pools_params(const struct cfg *cfg, struct drv_presculpt_params *p, struct err **err)
+{
+    drv_presculpt_params_from_cfg(cfg, p);
+    const char *marker = cfg->presculpt_boot_marker ? cfg->presculpt_boot_marker : "";
+    if (strlen(marker) >= sizeof(p->boot_marker))
+        return err_set(err, ERR_INVALID, "[presculpt] boot_marker: %zu characters, at most %zu",
+                       strlen(marker), sizeof(p->boot_marker) - 1);
+    return 0;
+}
+
 struct drv_pool_mgr *os_compute_pools_new(struct os_compute *c, struct err **err)
 {
-    if (!c->cfg->presculpt_enabled) {
-        log_info("pre-sculpting disabled ([presculpt] enabled = false)");
-        return NULL;
-    }
+    /* made even when disabled: `enabled = true` applies at run time */
+    if (!c->cfg->presculpt_enabled)
+        log_info("pre-sculpting disabled ([presculpt] enabled = false): the pool manager "
+                 "learns arrivals and templates, makes no member");
     struct drv_presculpt_params p;
-    drv_presculpt_params_from_cfg(c->cfg, &p);
+    if (pools_params(c->cfg, &p, err) < 0)
+        return NULL;
     struct drv_pool_hooks h = {hook_member, hook_pool, hook_count, c};
     return drv_pool_mgr_new(&p, c->hv, c->engine, &h, err);
 }
 
 void os_compute_pools_config(struct os_compute *c, const struct cfg *cfg)
 {
-    if (!c->pools) {
-        if (cfg->presculpt_enabled)
-            log_warn("[presculpt] enabled: pools start with the next start of sculpt-compute");
+    if (!c->pools)
         return;
-    }
     struct drv_presculpt_params p;
-    drv_presculpt_params_from_cfg(cfg, &p);
-    /* off at run time: no pool may hold anything; the next round destroys
-     * the members (a claim until then still takes one) */
-    if (!cfg->presculpt_enabled) {
-        log_info("pre-sculpting off: members are destroyed at the next round");
-        p.max_share = 0;
-    }
     autoerr struct err *e = NULL;
-    if (drv_pool_mgr_set_params(c->pools, &p, &e) < 0)
+    if (pools_params(cfg, &p, &e) < 0 || drv_pool_mgr_set_params(c->pools, &p, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "new [presculpt] settings not applied");
 }
 
@@ -277,7 +285,7 @@ void os_compute_pools_restore(struct os_compute *c)
     if (!c->db)
         return;
     autoerr struct err *e = NULL;
-    autoptr(db_pool_member_list) rows = db_pool_member_list(c->db, NULL, false, &e);
+    autoptr(db_pool_member_list) rows = db_pool_member_list_restore(c->db, &e);
     if (!rows) {
         log_err(LOG_LEVEL_WARN, e, "pool members not read back: none reused");
         return;
@@ -306,7 +314,7 @@ void os_compute_pools_restore(struct os_compute *c)
                 drv_hv_alias(c->hv, r->instance_uuid, r->uuid);
             continue;
         }
-        if (!c->pools) {
+        if (!c->pools || !c->cfg->presculpt_enabled) {
             restore_drop(c, r->uuid, r->domain ? r->domain : "?", "pre-sculpting disabled");
             continue;
         }
@@ -400,7 +408,14 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
     autoerr struct err *e = NULL;
     if (os_compute_engine_adopt(c, inst, &m.shape, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "handed-over guest not held by the engine");
-    if (c->db && db_pool_handover(c->db, m.uuid, inst, &e) < 0)
+    /* tests: a crash here finds the guest resumed as the instance's, the
+     * database still naming it a member */
+    os_compute_intent_test_pause("handover", *intent, inst->uuid, 0);
+    if (m.booting)
+        log_warn("instance %s got pool member %s still booting (no member was paused): "
+                 "its guest finishes its boot as the instance's",
+                 inst->uuid, m.uuid);
+    if (c->db && db_pool_handover(c->db, m.uuid, inst, m.booting, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "hand-over not recorded");
     return 1;
 }

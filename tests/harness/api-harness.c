@@ -312,7 +312,7 @@ static void seed_pool(struct harness *h, int64_t t0_s)
             inst.flavor.vcpus = 1;
             inst.flavor.memory_mb = 2048;
             CHECK(uuid_generate(inst.uuid, &err), "uuid");
-            CHECK(db_pool_handover(h->db, m.uuid, &inst, &err), "db_pool_handover");
+            CHECK(db_pool_handover(h->db, m.uuid, &inst, false, &err), "db_pool_handover");
         }
         free(m.domain);
     }

@@ -816,7 +816,7 @@ static void test_pools(void **state)
     autoptr(drv_instance) in = an_instance(U1, "m1.small", "proj-a");
     free(in->domain);
     in->domain = xstrdup("instance-11111111");
-    OK(db_pool_handover(f->db, M1, in, &e_));
+    OK(db_pool_handover(f->db, M1, in, false, &e_));
     ml = db_pool_member_list(f->db, NULL, true, &err);
     assert_int_equal(ml->n, 0);
     db_pool_member_list_free(ml);
@@ -844,6 +844,78 @@ static void test_pools(void **state)
     pl = db_pool_list(f->db, &err);
     assert_int_equal(pl->n, 0);
     assert_int_equal(db_member_state_parse("handed_over"), DB_MEMBER_HANDED_OVER);
+}
+
+/* A restart reads the live members and the handed-over ones of live
+ * instances only; retention removes released rows and those of deleted
+ * instances, never the row a live instance's guest answers through.  A
+ * hand-over of a member still booting is counted and said. */
+static void test_pool_members_bounded(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_pool p = {.key = (char *)"m1.small:cirros:-", .target_size = 2,
+                        .confidence = 0.5, .shape = a_shape(0.5, 1, 512)};
+    OK(db_pool_put(f->db, &p, &e_));
+    static const struct {
+        const char *uuid;
+        enum db_member_state state;
+    } rows[] = {
+        {"a0000000-0000-4000-8000-000000000001", DB_MEMBER_BOOTING},
+        {"a0000000-0000-4000-8000-000000000002", DB_MEMBER_PAUSED},
+        {"a0000000-0000-4000-8000-000000000003", DB_MEMBER_RELEASED},
+        {"a0000000-0000-4000-8000-000000000004", DB_MEMBER_BOOTING},  /* to U1, live */
+        {"a0000000-0000-4000-8000-000000000005", DB_MEMBER_PAUSED},   /* to U2, deleted */
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        struct db_pool_member m = {.pool_key = p.key, .domain = (char *)"sculpt-pool-x",
+                                   .state = rows[i].state, .shape = p.shape,
+                                   .created_ms = T0 + (int64_t)i, .expires_ms = T0 + 3600000};
+        snprintf(m.uuid, sizeof(m.uuid), "%s", rows[i].uuid);
+        OK(db_pool_member_put(f->db, &m, &e_));
+    }
+    autoptr(drv_instance) live = an_instance(U1, "m1.small", "proj-a");
+    autoptr(drv_instance) gone = an_instance(U2, "m1.small", "proj-a");
+    OK(db_pool_handover(f->db, rows[3].uuid, live, true, &e_));
+    OK(db_pool_handover(f->db, rows[4].uuid, gone, false, &e_));
+    OK(db_instance_delete(f->db, U2, T0, &e_));
+
+    autoptr(db_pool_member_list) ml = db_pool_member_list_restore(f->db, &err);
+    assert_non_null(ml);
+    assert_int_equal(ml->n, 3);
+    assert_string_equal(ml->v[0]->uuid, rows[0].uuid);
+    assert_int_equal(ml->v[0]->state, DB_MEMBER_BOOTING);
+    assert_int_equal(ml->v[1]->state, DB_MEMBER_PAUSED);
+    assert_string_equal(ml->v[2]->uuid, rows[3].uuid);
+    assert_int_equal(ml->v[2]->state, DB_MEMBER_HANDED_OVER);
+    assert_string_equal(ml->v[2]->instance_uuid, U1);
+    assert_string_equal(ml->v[2]->reason, "handed over still booting");
+    db_pool_member_list_free(ml);
+    ml = db_pool_member_list(f->db, NULL, true, &err);
+    assert_int_equal(ml->n, 2); /* booting counts as live */
+    autoptr(db_pool_list) pl = db_pool_list(f->db, &err);
+    assert_int_equal(pl->v[0]->hits, 2);
+    assert_int_equal(pl->v[0]->booting_hits, 1);
+
+    /* retention an hour past its cutoff (rows are stamped now) */
+    struct db_options o = {.url = f->url, .retention = {.usage_raw_s = 86400,
+                                                        .usage_rollup_step_s = 3600,
+                                                        .usage_rollup_s = 30 * 86400,
+                                                        .blueprints_s = 86400,
+                                                        .events_s = 3600,
+                                                        .snapshots_s = 86400,
+                                                        .deleted_s = 30 * 86400,
+                                                        .interval_s = 86400}};
+    sync_db(f->db);
+    struct db *db = db_open(&o, &err);
+    assert_non_null(db);
+    assert_int_equal(db_retention_run(db, clock_wall_ms() + 2 * 3600000LL, &err), 0);
+    db_close(db);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_members"), 3);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_members WHERE uuid IN"
+                                           " ('a0000000-0000-4000-8000-000000000003',"
+                                           " 'a0000000-0000-4000-8000-000000000005')"),
+                     0);
 }
 
 static void test_intents(void **state)
@@ -1405,6 +1477,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_usage_batch, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_usage_queries, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_retention, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_members_bounded, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reshapes_snapshots_events, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_settings, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_fleet_history, setup_open, teardown),

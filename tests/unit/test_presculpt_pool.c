@@ -1,7 +1,8 @@
 /* The pool manager over the fake backend and the real engine: members made
- * from a class's template as requests are forecast, paused and held by the
- * engine at the lowest priority; a claim and a hand-over; expiry; reclaim;
- * a restart with members present. */
+ * from a class's template as requests are forecast, started, paused once
+ * booted and held by the engine at the lowest priority; a claim and a
+ * hand-over (of a booting member too); expiry; reclaim; a restart with
+ * members present; pre-sculpting and a new interval at run time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -162,7 +163,36 @@ static void steady(struct rig *r, int64_t from, int minutes, int rate, bool lear
                 assert_int_equal(drv_pool_mgr_release(r->pm, mb.uuid, "test", &err), 0);
         }
         assert_int_equal(drv_pool_mgr_tick(r->pm, now + 30000, 0, &err), 0);
+        /* the fake guest shows its boot at once: the watch pauses it */
+        drv_pool_mgr_watch(r->pm, now + 31000);
     }
+}
+
+/* The status's member `uuid`, copied; fails when it has none. */
+static struct drv_pool_member member_of(struct rig *r, const char *uuid)
+{
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    for (size_t i = 0; i < st->nmembers; i++)
+        if (strcmp(st->members[i].uuid, uuid) == 0)
+            return st->members[i];
+    fail_msg("no member %s", uuid);
+    return (struct drv_pool_member){0};
+}
+
+/* Demand for 30 minutes, every member reclaimed, then one round without
+ * a watch: the members it makes boot.  Returns one of them. */
+static struct drv_pool_member booting_member(struct rig *r)
+{
+    struct err *err = NULL;
+    steady(r, T0, 30, 2, true);
+    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
+    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 30 * MIN + 30000, 0, &err), 0);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    assert_true(st->nmembers > 0);
+    for (size_t i = 0; i < st->nmembers; i++)
+        assert_int_equal(st->members[i].state, DRV_MEMBER_BOOTING);
+    return st->members[0];
 }
 
 static void test_members_made_and_handed_over(void **state)
@@ -292,6 +322,10 @@ static void test_restart(void **state)
     kept[1] = handed;
     assert_int_equal(drv_hv_unpause(r->hv, handed.uuid, &err), 0);
     assert_int_equal(drv_sculpt_remove(r->engine, handed.uuid, &err), 0);
+    /* one was still booting: its guest runs */
+    kept[2].state = DRV_MEMBER_BOOTING;
+    kept[2].started_ms = 0;
+    assert_int_equal(drv_hv_unpause(r->hv, kept[2].uuid, &err), 0);
 
     memset(&r->seen, 0, sizeof(r->seen));
     struct drv_pool_hooks h = {on_member, on_pool, on_count, &r->seen};
@@ -304,6 +338,10 @@ static void test_restart(void **state)
     st = drv_pool_mgr_status(r->pm);
     assert_int_equal(st->nmembers, n - 2);
     assert_string_equal(r->seen.first.reason, "its guest is gone");
+    /* the booting one is watched again, its boot timed from its creation */
+    struct drv_pool_member b = member_of(r, kept[2].uuid);
+    assert_int_equal(b.state, DRV_MEMBER_BOOTING);
+    assert_int_equal(b.started_ms, kept[2].created_ms);
     /* the handed-over guest answers to its instance again */
     struct drv_hv_info info;
     assert_int_equal(drv_hv_get_info(r->hv, handed.instance_uuid, &info, &err), 0);
@@ -311,6 +349,167 @@ static void test_restart(void **state)
     /* a request of the class takes a restored member without a forecast */
     struct drv_pool_member claimed;
     assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 62 * MIN, &claimed), 1);
+}
+
+/* A member runs until its guest shows its boot on its console, then is
+ * paused; the class learns how long its guests take. */
+static void test_paused_once_booted(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    struct drv_pool_member mb = booting_member(r);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(r->hv, mb.uuid, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_true(count_state(r, DRV_MEMBER_BOOTING) > 0);
+    /* the fake guest's console has shown GUEST-INIT-READY since its start */
+    assert_true(drv_pool_mgr_watch(r->pm, mb.started_ms + 2500) >= 1);
+    struct drv_pool_member now = member_of(r, mb.uuid);
+    assert_int_equal(now.state, DRV_MEMBER_PAUSED);
+    assert_int_equal(now.boot_ms, 2500);
+    assert_int_equal(now.ready_ms, mb.started_ms + 2500);
+    assert_string_equal(now.reason, "");
+    assert_int_equal(drv_hv_get_info(r->hv, mb.uuid, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_PAUSED);
+    assert_int_equal(r->seen.last.state, DRV_MEMBER_PAUSED);
+    /* the pool's view carries the boot time from the next round: an
+     * average of the boots seen, 1 s each during steady(), 2.5 s last */
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 31 * MIN, 0, &err), 0);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    bool found = false;
+    for (size_t i = 0; i < st->npools; i++)
+        if (strcmp(st->pools[i].key, "m1.tiny:img-1:proj") == 0) {
+            found = true;
+            assert_true(st->pools[i].boot_s > 1.1 && st->pools[i].boot_s < 2.5);
+        }
+    assert_true(found);
+    /* a paused member is taken, not a booting one */
+    struct drv_pool_member claimed;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 31 * MIN + 1, &claimed), 1);
+    assert_false(claimed.booting);
+}
+
+/* With no sign to wait for, a member is paused after its class's boot
+ * time, here cold_start_latency (nothing learnt). */
+static void test_paused_without_sign(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    r->p.boot_marker[0] = '\0';
+    r->p.cold_start_s = 20;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    struct drv_pool_member mb = booting_member(r);
+    assert_int_equal(drv_pool_mgr_watch(r->pm, mb.started_ms + 19999), 0);
+    assert_int_equal(member_of(r, mb.uuid).state, DRV_MEMBER_BOOTING);
+    assert_true(drv_pool_mgr_watch(r->pm, mb.started_ms + 20000) >= 1);
+    struct drv_pool_member now = member_of(r, mb.uuid);
+    assert_int_equal(now.state, DRV_MEMBER_PAUSED);
+    assert_int_equal(now.boot_ms, 0);
+    assert_string_equal(now.reason, "");
+}
+
+/* A sign that never comes: paused anyway after boot_wait_max, and said. */
+static void test_paused_unseen(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    snprintf(r->p.boot_marker, sizeof(r->p.boot_marker), "NEVER-PRINTED");
+    r->p.boot_wait_max_s = 90;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    struct drv_pool_member mb = booting_member(r);
+    assert_int_equal(drv_pool_mgr_watch(r->pm, mb.started_ms + 89999), 0);
+    assert_true(drv_pool_mgr_watch(r->pm, mb.started_ms + 90000) >= 1);
+    struct drv_pool_member now = member_of(r, mb.uuid);
+    assert_int_equal(now.state, DRV_MEMBER_PAUSED);
+    assert_int_equal(now.boot_ms, 0);
+    assert_string_equal(now.reason, "paused unseen booted after 90 s");
+    assert_string_equal(r->seen.last.reason, now.reason);
+}
+
+/* No member paused: a request takes a booting one (better than a cold
+ * build), recorded as such; the watch leaves it alone. */
+static void test_booting_handover(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    booting_member(r);
+    struct drv_pool_member claimed;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 31 * MIN, &claimed), 1);
+    assert_true(claimed.booting);
+    assert_int_equal(claimed.state, DRV_MEMBER_CLAIMED);
+    drv_pool_mgr_watch(r->pm, claimed.started_ms + 5000);
+    assert_int_equal(member_of(r, claimed.uuid).state, DRV_MEMBER_CLAIMED);
+    struct drv_hv_guest_spec inst = {.uuid = "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+                                     .display_name = (char *)"web-1"};
+    assert_int_equal(drv_pool_mgr_handover(r->pm, claimed.uuid, &inst, &err), 0);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(r->hv, inst.uuid, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_int_equal(r->seen.last.state, DRV_MEMBER_HANDED_OVER);
+    assert_true(r->seen.last.booting);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    int64_t hits = 0, booting_hits = 0;
+    for (size_t i = 0; i < st->npools; i++) {
+        hits += st->pools[i].hits;
+        booting_hits += st->pools[i].booting_hits;
+    }
+    assert_int_equal(booting_hits, 1);
+    assert_true(hits >= 1);
+}
+
+/* Pre-sculpting turned on at run time: arrivals and templates learnt while
+ * it was off make members at the next round; a new interval starts the
+ * forecast over, classes, templates and members kept. */
+static void test_enable_at_run_time(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    r->p.enabled = false;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    steady(r, T0, 30, 2, true);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, 0);
+    assert_int_equal(r->seen.nm, 0);
+    assert_int_equal(r->seen.hits + r->seen.misses, 0);
+    r->p.enabled = true;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 30 * MIN + 30000, 0, &err), 0);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    size_t made = st->nmembers;
+    assert_true(made > 0);
+
+    r->p.interval_s = 30;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, made);
+    /* no template learnt from here on: members come from the kept ones */
+    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
+    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    steady(r, T0 + 31 * MIN, 30, 2, false);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_true(st->nmembers > 0);
+    /* a shorter lifetime holds for the members there are (made from
+     * T0 + 31 min on): they expire at the next round */
+    int expiries = r->seen.expiries;
+    r->p.member_ttl_s = 20;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 61 * MIN + 1000, 0, &err), 0);
+    assert_true(r->seen.expiries > expiries);
+    /* off again: the next round destroys them */
+    r->p.enabled = false;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 62 * MIN, 0, &err), 0);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, 0);
+    /* bad parameters are refused, the old ones kept */
+    r->p.interval_s = 0;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
 }
 
 /* A fresh manager (as sculpt-compute starts: no request seen, no pool):
@@ -353,6 +552,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry_and_reclaim, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_empty_round, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_paused_once_booted, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_paused_without_sign, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_paused_unseen, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_booting_handover, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_enable_at_run_time, rig_setup, rig_teardown),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
