@@ -24,6 +24,8 @@ LOG_INIT("driver.presculpt_pool");
 /* A round makes at most this many members (each is a spawn). */
 #define PM_MAKE_PER_ROUND 8
 #define PM_MAX_LIVE 4096
+/* Arrivals kept to teach a planner of a new interval (a ring). */
+#define PM_ARRIVALS_KEPT 16384
 
 static const char *const member_state_names[DRV_MEMBER_LAST] = {
     [DRV_MEMBER_PREPARING] = "preparing",     [DRV_MEMBER_BOOTING] = "booting",
@@ -96,6 +98,12 @@ struct drv_pool_mgr {
     pthread_cond_t cond;
     bool running, stopping;
     bool round_now;                     /* turned on, or a new interval: a round at once */
+    /* the latest arrivals, oldest first from `arr_next` once full */
+    struct pm_arrival {
+        int32_t cls;                    /* index in cls[] */
+        int64_t t_s;
+    } *arr;
+    size_t narr, arr_next;
 };
 
 struct drv_pool_mgr *drv_pool_mgr_new(const struct drv_presculpt_params *p, struct drv_hv *hv,
@@ -145,6 +153,7 @@ void drv_pool_mgr_free(struct drv_pool_mgr *m)
         if (m->cls[i].has_tmpl)
             pm_template_release(&m->cls[i].tmpl);
     free(m->cls);
+    free(m->arr);
     free(m->pools);
     free(m->priv);
     free(m->mem);
@@ -176,10 +185,17 @@ int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_p
         if (rc == 0) {
             for (size_t i = 0; i < m->ncls; i++)
                 m->cls[i].idx = idx[i];
+            /* what it can learn again: the arrivals kept, in their order */
+            size_t start = m->narr < PM_ARRIVALS_KEPT ? 0 : m->arr_next;
+            for (size_t k = 0; k < m->narr; k++) {
+                const struct pm_arrival *a = &m->arr[(start + k) % PM_ARRIVALS_KEPT];
+                drv_presculpt_record(ps, idx[a->cls], a->t_s, 1);
+            }
             drv_presculpt_free(m->ps);
             m->ps = ps;
-            log_warn("pre-sculpting: interval %lld s (was %lld s): the forecast starts over",
-                     (long long)p->interval_s, (long long)m->p.interval_s);
+            log_warn("pre-sculpting: interval %lld s (was %lld s): the forecast starts over "
+                     "from the %zu arrivals kept",
+                     (long long)p->interval_s, (long long)m->p.interval_s, m->narr);
         } else {
             drv_presculpt_free(ps);
         }
@@ -416,6 +432,17 @@ static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
 
 /* ---- claims and hand-overs ---- */
 
+/* Keep an arrival for a planner of another interval (under the lock). */
+static void pm_arrival_keep(struct drv_pool_mgr *m, int32_t cls, int64_t t_s)
+{
+    if (!m->arr)
+        m->arr = xcalloc(PM_ARRIVALS_KEPT, sizeof(*m->arr));
+    m->arr[m->arr_next] = (struct pm_arrival){cls, t_s};
+    m->arr_next = (m->arr_next + 1) % PM_ARRIVALS_KEPT;
+    if (m->narr < PM_ARRIVALS_KEPT)
+        m->narr++;
+}
+
 void drv_pool_mgr_learn(struct drv_pool_mgr *m, const struct drv_pool_request *r,
                         const struct drv_pool_template *t)
 {
@@ -435,6 +462,7 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
     pthread_mutex_lock(&m->lock);
     struct pm_class *c = pm_class_get(m, r);
     drv_presculpt_record(m->ps, c->idx, now_ms / 1000, 1);
+    pm_arrival_keep(m, (int32_t)(c - m->cls), now_ms / 1000);
     if (!m->p.enabled) { /* learns the arrival, takes nothing, counts no miss */
         pthread_mutex_unlock(&m->lock);
         return 0;

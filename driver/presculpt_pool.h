@@ -146,8 +146,9 @@ void drv_pool_mgr_free(struct drv_pool_mgr *m);
 DEFINE_AUTOPTR(drv_pool_mgr)
 
 /* New parameters (PUT /v1/config/presculpt), at once.  A new interval
- * re-bins the forecast: the planner starts its history over (the classes,
- * their templates and the members stay).  A new member lifetime counts
+ * re-bins the forecast: a new planner learns again from the latest
+ * arrivals kept (up to 16384; the classes, their templates and the
+ * members stay).  A new member lifetime counts
  * for the live members too, from their creation.  Turned on (enabled) or
  * a new interval: the manager's thread runs a round at once. */
 int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *p,
