@@ -298,7 +298,8 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
 
     /* A pre-sculpted member: the guest runs before anything else (even
      * the action event, a round trip to the conductor). */
-    bool hit = !cd_err && os_compute_pools_take(c, i, cdrive, &intent, &e) > 0;
+    bool hit = os_compute_pools_resume(c, i) > 0 ||
+               (!cd_err && os_compute_pools_take(c, i, cdrive, &intent, &e) > 0);
     err_clear(&e);
     if (hit) {
         log_info("guest running %.1f ms after the request: pre-sculpted domain `%s`",

@@ -420,6 +420,31 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
     return 1;
 }
 
+int os_compute_pools_resume(struct os_compute *c, struct os_inst *i)
+{
+    struct drv_instance *inst = i->inst;
+    /* only a handed-over guest answers to another uuid: a look-up in
+     * memory, nothing asked of the backend on the way of every build */
+    char dom[DRV_UUID_LEN + 1];
+    drv_hv_domain_uuid(c->hv, inst->uuid, dom);
+    if (strcasecmp(dom, inst->uuid) == 0)
+        return 0;
+    struct drv_hv_info info;
+    autoerr struct err *e = NULL;
+    if (drv_hv_get_info(c->hv, inst->uuid, &info, &e) < 0 ||
+        strncmp(info.name, DRV_POOL_DOMAIN_PREFIX, strlen(DRV_POOL_DOMAIN_PREFIX)) != 0)
+        return 0;
+    log_warn("build of %s came again after a restart that completed its hand-over: its guest "
+             "`%s` runs, nothing is spawned",
+             inst->uuid, info.name);
+    free(inst->domain);
+    inst->domain = xstrdup(info.name);
+    inst->shape = info.shape;
+    if (os_compute_engine_adopt(c, inst, &info.shape, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
+        log_err(LOG_LEVEL_WARN, e, "handed-over guest not held by the engine");
+    return 1;
+}
+
 void os_compute_pools_identify(struct os_compute *c, const struct os_inst *i)
 {
     const struct drv_instance *inst = i->inst;

@@ -209,6 +209,11 @@ void os_compute_pools_restore(struct os_compute *c);
 int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
                           const struct drv_hv_config_drive *cd, int64_t *intent,
                           struct err **err);
+/* A build that comes again (redelivered) after a crash in the middle of
+ * its hand-over, which the restart completed: the instance's guest, a
+ * member's domain, runs already -- inst->domain and inst->shape are set,
+ * the engine holds it -- and 1 is returned; 0: no such guest. */
+int os_compute_pools_resume(struct os_compute *c, struct os_inst *i);
 /* After a hand-over, the guest running: the instance's identity written
  * into it (libvirt: title, metadata).  Logged, not returned. */
 void os_compute_pools_identify(struct os_compute *c, const struct os_inst *i);

@@ -2,20 +2,32 @@
 # Pre-sculpting end to end on real guests: the libvirt host NAME of the
 # harness restarted with pools at a short interval ([presculpt] below), then
 #   1. a cold build of m1.tiny teaches sculpt the class; a member of it is
-#      made: defined with the class's shape, started, paused;
+#      made: defined with the class's shape, started, recorded `booting`,
+#      paused once its console shows the guest booted;
 #   2. a second build of the class, with user data and a config drive,
 #      takes the member: the instance that comes ACTIVE is the member's
-#      domain, resumed (no spawn), its title and sculpt's metadata naming
-#      the instance, its empty cdrom now holding the instance's config
-#      drive; its console and delete work through the instance;
-#      PostgreSQL has the hand-over;
+#      domain, resumed (no spawn), booted already (its console shows the
+#      guest's init at once), its title and sculpt's metadata naming the
+#      instance, its empty cdrom now holding the instance's config drive;
+#      its console and delete work through the instance; PostgreSQL has
+#      the hand-over;
 #   3. sculpt-compute restarts with a member paused: the member is found,
 #      kept, and taken by the next build;
-#   4. a member nobody claims is destroyed within its lifetime and counted;
+#   4. a member nobody claims is destroyed within its lifetime (shortened at
+#      run time through PUT /v1/config/presculpt) and counted;
 #   5. a restart with pre-sculpting off, while a handed-over instance runs,
 #      a member is paused and a domain named as a member has no row (as
 #      when a crash comes before the member's row reaches PostgreSQL): the
-#      instance is kept, the member and the domain are destroyed.
+#      instance is kept, the member and the domain are destroyed;
+#   6. pre-sculpting turned on at run time (PUT /v1/config/presculpt
+#      enabled=true with a new interval), no restart: a cold build made
+#      while it was off taught the class, and a member is made and paused;
+#   7. SIGKILL in the middle of a hand-over, held there by the test-only
+#      SCULPT_TEST_PAUSE_INTENT=handover (after the member's guest was
+#      resumed as the instance's, before the hand-over reached PostgreSQL):
+#      after the restart the instance is ACTIVE as the member's domain, the
+#      member row is handed over, no intent is open; with pools turned off
+#      no member domain is left and the engine holds the instances only.
 # At the end the host is restarted with its ordinary configuration.
 #   tests/nova/presculpt.sh RUN_DIR NAME
 set -eu
@@ -70,13 +82,16 @@ restart_host() { # EXTRA_CONF
 
 . "$top/tests/nova/lib.sh"
 
-# The paused member domains, once there is one (SECONDS).
+# The paused member domains, once there is one (SECONDS): paused in libvirt
+# and in PostgreSQL (a domain is paused for a moment in its spawn too).
 wait_member() {
     i=0
     while [ $i -lt "$1" ]; do
         found=""
         for d in $(virsh_ list --all --name | grep '^sculpt-pool-' || true); do
-            [ "$(virsh_ domstate "$d" 2>/dev/null | head -n 1)" = paused ] && found="$found $d"
+            [ "$(virsh_ domstate "$d" 2>/dev/null | head -n 1)" = paused ] &&
+                [ "$(sql "select state from pool_members where domain = '$d'")" = paused ] &&
+                found="$found $d"
         done
         [ -n "$found" ] && { echo $found; return 0; }
         sleep 2
@@ -108,7 +123,14 @@ cold_start_price = 100'
 restart_host "$pools_conf"
 say "host $host restarted with pools every 10 s"
 
-# 1. a cold build teaches the class; a member is made and paused
+# PUT /v1/config/presculpt K=V...
+presculpt_set() {
+    SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN \
+        "$SCULPT_BIN/sculptctl" config set presculpt "$@" >/dev/null ||
+        fail "sculptctl config set presculpt $*"
+}
+
+# 1. a cold build teaches the class; a member is made, boots, is paused
 id1=$(create ps-1)
 wait_status ps-1 ACTIVE 240
 grep -q "guest spawned" "$SCULPT_LOG" || fail "ps-1 was not built cold"
@@ -118,8 +140,21 @@ for d in $ready; do
     sql_is "select state from pool_members where uuid = '$u'" paused ||
         fail "member $d not recorded as paused"
     [ -z "$(config_drive "$d")" ] || fail "member $d has a medium in its cdrom"
+    grep -q "member $u (\`$d\`) started in .*, booting" "$SCULPT_LOG" ||
+        fail "member $d not started booting"
+    grep -q "member $u booted in [0-9.]* s: paused, ready" "$SCULPT_LOG" ||
+        fail "member $d not paused once its guest was seen booted"
 done
-say "cold build of ps-1, then member(s) paused:$ready"
+boot=$(grep -o 'booted in [0-9.]* s: paused' "$SCULPT_LOG" | head -n 1)
+# the pools API tells members booting and hand-overs of booting members
+pools_json=$(SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" -f json pools)
+echo "$pools_json" | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+assert j["totals"]["booting_hits"] == 0, j["totals"]
+assert all("booting" in p and "booting_hits" in p for p in j["pools"]), j["pools"]
+' || fail "GET /v1/pools without booting counts: $pools_json"
+say "cold build of ps-1, then member(s) paused once booted ($boot):$ready"
 
 # 2. the next build of the class takes one, its config drive inserted live
 ud=$run/presculpt.user-data
@@ -141,13 +176,12 @@ sql_is "select state || ' ' || instance_uuid from pool_members where uuid = '$m1
 sql_is "select domain from instances where uuid = '$id2'" "$m1" || fail "instance row of ps-2 does not name $m1"
 iso=$(check_config_drive "$m1" "$id2" "$ud" role pool)
 virsh_ dumpxml --inactive "$m1" | grep -q "$iso" || fail "$m1's definition lacks its config drive"
-# a member is paused right after its start: its boot may end after the hand-over
-i=0
-until openstack console log show ps-2 2>/dev/null | grep -q GUEST-INIT-READY; do
-    [ $i -lt 120 ] || fail "console of ps-2 (the member's) never showed the guest's init"
-    sleep 3
-    i=$((i + 3))
-done
+# the member was paused once booted: the guest's init is on its console
+# already, once (the hand-over resumed it, it did not boot again)
+n=$(openstack console log show ps-2 2>/dev/null | grep -c GUEST-INIT-READY || true)
+[ "$n" = 1 ] || fail "console of ps-2 (the member's) shows the guest's init $n times at ACTIVE"
+grep -q "member $m1_uuid handed over to instance $id2 booted" "$SCULPT_LOG" ||
+    fail "hand-over of $m1 not logged as of a booted guest"
 say "ps-2 is member $m1, resumed: title '$title', config drive $iso, recorded in PostgreSQL"
 openstack server delete --wait ps-2
 virsh_ dominfo "$m1" >/dev/null 2>&1 && fail "$m1 still defined after ps-2 was deleted"
@@ -171,7 +205,9 @@ say "after a restart member $m2 was kept; ps-3 took member $m3"
 # room for the next members on a small host (ps-3 keeps the idle budget)
 openstack server delete --wait ps-1
 
-# 4. nobody claims: members expire (or go as surplus) and are counted
+# 4. nobody claims: members expire (or go as surplus) and are counted; the
+#    lifetime shortened at run time holds for the members there are
+presculpt_set member_lifetime=10
 i=0
 while [ $i -lt 240 ]; do
     n=$(sql "select count(*) from pool_members where reason in ('expired unclaimed', 'surplus')")
@@ -183,6 +219,7 @@ done
 gone=$(sql "select domain from pool_members where reason in ('expired unclaimed', 'surplus') limit 1")
 virsh_ dominfo "$gone" >/dev/null 2>&1 && fail "expired member $gone still defined"
 say "$n member(s) destroyed unclaimed ($gone and its resources gone)"
+presculpt_set member_lifetime=60
 
 # 5. pre-sculpting off at a restart, a member without a row: members go,
 #    ps-3 stays
@@ -194,8 +231,8 @@ virsh_ dumpxml --inactive "$m5" | sed -e '/<uuid>/d' -e '/<disk /,/<\/disk>/d' \
     -e '/<metadata>/,/<\/metadata>/d' -e "s|<name>$m5</name>|<name>$orphan</name>|" \
     >"$run/orphan.xml"
 virsh_ define "$run/orphan.xml" >/dev/null
-restart_host '[presculpt]
-enabled = false'
+restart_host "$pools_conf
+enabled = false"
 virsh_ dominfo "$orphan" >/dev/null 2>&1 && fail "$orphan (no row) still defined"
 grep -q "pool member \`$orphan\` .* had no row: destroyed" "$SCULPT_LOG" ||
     fail "$orphan (no row) not destroyed"
@@ -213,6 +250,64 @@ case " $ps" in *" 1 "* | *" Running "*) ;; *) fail "ps-3 not running in Nova: $p
 grep -q "guest of instance $id3 .* is gone" "$SCULPT_LOG" && fail "ps-3 taken for vanished"
 say "pre-sculpting off at a restart: member $m5 and $orphan (no row) destroyed, ps-3 kept"
 
+# 6. on at run time, with a new interval: a build made while off taught the
+#    class; a member is made, boots and is paused, without a restart
+id4=$(create ps-4)
+wait_status ps-4 ACTIVE 240
+[ -z "$(virsh_ list --all --name | grep '^sculpt-pool-' | grep -v "^$m3\$" || true)" ] ||
+    fail "a member was made with pre-sculpting off"
+presculpt_set enabled=true interval=15
+m6=$(wait_member 120)
+grep -q "interval 15 s (was 10 s): the forecast starts over" "$SCULPT_LOG" ||
+    fail "new interval not applied at run time"
+grep -q "pre-sculpting on: members are made from this round on" "$SCULPT_LOG" ||
+    fail "pre-sculpting not turned on at run time"
+say "pre-sculpting on at run time (interval 15 s): member(s)$m6 paused"
+
+# 7. SIGKILL in the middle of a hand-over
+export SCULPT_TEST_PAUSE_INTENT=handover:120
+restart_host "$pools_conf"
+unset SCULPT_TEST_PAUSE_INTENT
+wait_member 120 >/dev/null
+id7=$(create ps-7)
+i=0
+until grep -q "holding the handover intent [0-9]* of $id7 open" "$SCULPT_LOG"; do
+    [ $i -lt 120 ] || fail "the hand-over to ps-7 was not held"
+    sleep 1
+    i=$((i + 1))
+done
+sql_is "select count(*) from intents where state = 'open' and op = 'handover' and instance_uuid = '$id7'" 1 ||
+    fail "the held hand-over's intent is not in PostgreSQL"
+m7_uuid=$(grep -o "takes member [0-9a-f-]* of pool" "$SCULPT_LOG" | tail -n 1 | cut -d' ' -f3)
+m7=$(virsh_ domname "$m7_uuid")
+kill -9 "$SCULPT_PID"
+say "sculpt-compute killed (SIGKILL) in the hand-over of member $m7 to ps-7"
+restart_host "$pools_conf"
+wait_status ps-7 ACTIVE 120
+sql_is "select domain from instances where uuid = '$id7'" "$m7" ||
+    fail "ps-7 is not the member's domain $m7 after the restart"
+[ "$(virsh_ domstate "$m7" | head -n 1)" = running ] || fail "$m7 (ps-7) is not running"
+sql_is "select state || ' ' || instance_uuid from pool_members where uuid = '$m7_uuid'" \
+    "handed_over $id7" || fail "member row of $m7 not handed over to ps-7"
+sql_is "select count(*) from intents where state = 'open'" 0 || fail "intents left open"
+grep -q "hand-over of pool member $m7_uuid interrupted .*: completed" "$SCULPT_LOG" ||
+    fail "the interrupted hand-over was not completed by the recovery"
+# pools off: every member goes; the engine then holds the instances only
+presculpt_set enabled=false
+i=0
+while virsh_ list --all --name | grep '^sculpt-pool-' | grep -qv "^\($m3\|$m7\)\$"; do
+    [ $i -lt 60 ] || fail "members left 60 s after pre-sculpting was turned off"
+    sleep 2
+    i=$((i + 2))
+done
+want=$(sql "select count(*) from instances where deleted_at is null")
+held=$(SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" -f json host |
+    /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["guests"])')
+[ "$held" = "$want" ] || fail "the engine holds $held guests for $want instances (a member leaked)"
+say "hand-over completed after the crash: ps-7 is $m7; $held guests held for $want instances"
+
+openstack server delete --wait ps-7
+openstack server delete --wait ps-4
 openstack server delete --wait ps-3
 restart_host ""
 say "host $host back to its configuration: all checks passed"
