@@ -231,8 +231,12 @@ virsh_ dumpxml --inactive "$m5" | sed -e '/<uuid>/d' -e '/<disk /,/<\/disk>/d' \
     -e '/<metadata>/,/<\/metadata>/d' -e "s|<name>$m5</name>|<name>$orphan</name>|" \
     >"$run/orphan.xml"
 virsh_ define "$run/orphan.xml" >/dev/null
+# (this start also arms the test-only hook of step 7: the first hand-over
+# from now on is held)
+export SCULPT_TEST_PAUSE_INTENT=handover:120
 restart_host "$pools_conf
 enabled = false"
+unset SCULPT_TEST_PAUSE_INTENT
 virsh_ dominfo "$orphan" >/dev/null 2>&1 && fail "$orphan (no row) still defined"
 grep -q "pool member \`$orphan\` .* had no row: destroyed" "$SCULPT_LOG" ||
     fail "$orphan (no row) not destroyed"
@@ -264,11 +268,7 @@ grep -q "pre-sculpting on: members are made from this round on" "$SCULPT_LOG" ||
     fail "pre-sculpting not turned on at run time"
 say "pre-sculpting on at run time (interval 15 s): member(s)$m6 paused"
 
-# 7. SIGKILL in the middle of a hand-over
-export SCULPT_TEST_PAUSE_INTENT=handover:120
-restart_host "$pools_conf"
-unset SCULPT_TEST_PAUSE_INTENT
-wait_member 120 >/dev/null
+# 7. SIGKILL in the middle of a hand-over (the hook armed at step 5's start)
 id7=$(create ps-7)
 i=0
 until grep -q "holding the handover intent [0-9]* of $id7 open" "$SCULPT_LOG"; do
@@ -309,5 +309,7 @@ say "hand-over completed after the crash: ps-7 is $m7; $held guests held for $wa
 openstack server delete --wait ps-7
 openstack server delete --wait ps-4
 openstack server delete --wait ps-3
+# the settings changed here outlive restarts (PostgreSQL): back to the defaults
+presculpt_set enabled=true interval=60 member_lifetime=1800
 restart_host ""
 say "host $host back to its configuration: all checks passed"
