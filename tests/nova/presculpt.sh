@@ -113,9 +113,11 @@ create() { # NAME [OPTIONS...]
         --availability-zone "nova:$host" "$@" "$_n" -f value -c id
 }
 
+# members live 3 minutes: a boot takes up to 40 s on a loaded 2-core
+# machine, and step 4 shortens the lifetime at run time anyway
 pools_conf='[presculpt]
 interval = 10
-member_lifetime = 60
+member_lifetime = 180
 idle_budget = 100
 max_share = 0.5
 cold_start_price = 100'
@@ -219,7 +221,7 @@ done
 gone=$(sql "select domain from pool_members where reason in ('expired unclaimed', 'surplus') limit 1")
 virsh_ dominfo "$gone" >/dev/null 2>&1 && fail "expired member $gone still defined"
 say "$n member(s) destroyed unclaimed ($gone and its resources gone)"
-presculpt_set member_lifetime=60
+presculpt_set member_lifetime=180
 
 # 5. pre-sculpting off at a restart, a member without a row: members go,
 #    ps-3 stays
