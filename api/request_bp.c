@@ -37,7 +37,7 @@ static int api_predict(const struct api_req *req, const struct api_bp_parse *ctx
     drv_cost_model_from_cfg(req->cfg, &cm);
     drv_predict_request_from_instance(out->inst, &preq);
     preq.boot_s = ctx->now_s;
-    preq.counted = true; /* a what-if: the fleet gains no guest from it */
+    preq.what_if = true; /* the fleet gains no guest from it, nor counts it */
     autoptr(drv_predictor) p = drv_predictor_new(req->deps->fleet, &preq, &pc, err);
     if (!p)
         return -1;

@@ -136,15 +136,17 @@ struct drv_predictor *drv_predictor_new(struct drv_fleet *fleet,
     p->ngroups = drv_predict_request_keys(req, p->groups);
     for (uint32_t i = 0; i < p->ngroups; i++)
         p->gidx[i] = SIZE_MAX;
+    p->in_groups = !req->what_if;
+    bool counted = req->counted || req->what_if;
     if (fleet) {
         pthread_mutex_lock(&fleet->lock);
         for (uint32_t i = 0; i < p->ngroups; i++) {
             struct drv_pr_group *g = drv_fleet_group_cached_locked(
-                fleet, p->groups[i], !req->counted, req->boot_s, &p->gidx[i], &p->gid[i]);
-            if (g && !req->counted)
+                fleet, p->groups[i], !counted, req->boot_s, &p->gidx[i], &p->gid[i]);
+            if (g && !counted)
                 g->rec.guests += 1;
         }
-        if (!req->counted)
+        if (!counted)
             fleet->guests_gen++;
         pthread_mutex_unlock(&fleet->lock);
     }
@@ -462,8 +464,7 @@ static double pr_cold_locked(struct drv_predictor *p, int k, int64_t t, int64_t 
     for (uint32_t i = 0; i < p->ngroups; i++) {
         const struct drv_pr_group *g = drv_fleet_group_cached_locked(
             p->fleet, p->groups[i], false, t, &p->gidx[i], &p->gid[i]);
-        /* a guest counts itself in its groups: it needs min_guests others */
-        if (!g || g->rec.guests < p->pc.fleet_min_guests + 1)
+        if (!g || drv_pr_fleet_others(p, g) < p->pc.fleet_min_guests)
             continue;
         const struct drv_fleet_record *rec = &g->rec;
         int a = drv_pr_age_bucket(age_s);
@@ -513,7 +514,7 @@ static double pr_cold_locked(struct drv_predictor *p, int k, int64_t t, int64_t 
             q[qi] = cdf_values[b];
         }
         /* evidence: the group's guests and samples at this age */
-        double guests = rec->guests - 1;
+        double guests = drv_pr_fleet_others(p, g);
         return guests / (guests + p->pc.fleet_min_guests) * total / (total + p->pc.prior_weight) *
                (i + 1 < p->ngroups ? 1.0 : 0.5);
     }

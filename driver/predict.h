@@ -95,6 +95,9 @@ struct drv_predict_request {
                                    * restart that a persisted fleet remembers: the
                                    * predictor reads the groups but neither creates them
                                    * nor counts itself as one more guest */
+    bool what_if;                 /* a preview or an estimate, not a guest: counted as above,
+                                   * and not one of its groups' guests either, so a group
+                                   * needs fleet_min_guests others, not itself plus them */
 };
 
 /* A flavor name for a guest known only by its size (a trace replay):

@@ -195,8 +195,7 @@ bool drv_pr_longrun_locked(struct drv_predictor *p, int k, int64_t t, double q[D
     for (uint32_t i = 0; p->fleet && i < p->ngroups && h[1].total <= 0; i++) {
         const struct drv_pr_group *g = drv_fleet_group_cached_locked(
             p->fleet, p->groups[i], false, t, &p->gidx[i], &p->gid[i]);
-        /* a guest counts itself in its groups: it needs min_guests others */
-        if (g && g->rec.guests >= p->pc.fleet_min_guests + 1) {
+        if (g && drv_pr_fleet_others(p, g) >= p->pc.fleet_min_guests) {
             h[1].total = pr_group_life(&g->rec, k, age, prior_w);
             whole_fleet = i + 1 == p->ngroups;
         }

@@ -154,6 +154,7 @@ struct drv_predictor {
     double dt;                     /* typical interval between samples, s */
     double wscale;                 /* weight of a calibration sample now (grows) */
     int64_t wref_t;                /* time at which wscale was 1 */
+    bool in_groups;                /* one of its groups' guests (not a what-if) */
     uint32_t ngroups;
     char groups[PR_GROUPS_MAX][DRV_FLEET_KEY_MAX]; /* fleet groups, most specific first */
     size_t gidx[PR_GROUPS_MAX];               /* where they were last found in the fleet */
@@ -195,6 +196,14 @@ struct drv_fleet {
     bool calib_started;
     uint64_t guests_gen;           /* bumped whenever a guest is counted in groups */
 };
+
+/* The guests of group g other than p itself: a guest counts itself in its
+ * groups, a what-if does not. */
+static inline double drv_pr_fleet_others(const struct drv_predictor *p,
+                                         const struct drv_pr_group *g)
+{
+    return (double)g->rec.guests - (p->in_groups ? 1 : 0);
+}
 
 /* Fleet internals the predictor calls with f->lock held. */
 struct drv_pr_group *drv_fleet_group_locked(struct drv_fleet *f, const char *key, bool create,

@@ -606,6 +606,39 @@ static void test_counted_requests(void **state)
     drv_fleet_free(e.fleet);
 }
 
+/* A group of exactly fleet_min_guests guests: a what-if (not one of them)
+ * has the minimum of others and reads it; a guest of the group (adopted
+ * after a restart, already counted) has one fewer and does not. */
+static void test_what_if_min_guests(void **state)
+{
+    (void)state;
+    struct env e;
+    env_init(&e);
+    for (int g = 0; g < e.pc.fleet_min_guests; g++) {
+        struct drv_predictor *p = guest(&e, "m1.large", "alpha", 8, 8192, T0);
+        feed_flat(&e, p, T0, 2.0, 100);
+        drv_predictor_free(p);
+    }
+    struct drv_predict_request req = {.flavor_name = "m1.large", .project_id = "alpha",
+                                      .name = "web-01", .boot_s = T0 + DAY};
+    req.ceiling.v[DRV_RES_VCPU] = 8;
+    req.ceiling.v[DRV_RES_MEM_MIB] = 8192;
+    struct err *err = NULL;
+    double conf[2];
+    for (int i = 0; i < 2; i++) {
+        req.what_if = i == 0;
+        req.counted = i == 1;
+        autoptr(drv_predictor) p = drv_predictor_new(e.fleet, &req, &e.pc, &err);
+        assert_non_null(p);
+        struct drv_predict_step st;
+        drv_predictor_next(p, T0 + DAY, &e.cm, &st);
+        conf[i] = st.confidence[DRV_RES_VCPU];
+    }
+    assert_true(conf[0] > 0);
+    assert_true(conf[1] == 0);
+    drv_fleet_free(e.fleet);
+}
+
 static void test_blueprint(void **state)
 {
     (void)state;
@@ -821,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_fleet_records),
         cmocka_unit_test(test_fleet_records_first_sample),
         cmocka_unit_test(test_counted_requests),
+        cmocka_unit_test(test_what_if_min_guests),
         cmocka_unit_test(test_blueprint),
         cmocka_unit_test(test_replay_sculpt),
     };
