@@ -50,9 +50,26 @@ void drv_arrival_builder_init(struct drv_arrival_builder *b, enum drv_arrival_fo
     b->tr->score_from = INT64_MAX;
     b->class_ix = strmap_new();
     b->group_ix = strmap_new();
+    b->family_ix = strmap_new();
 }
 
-static uint32_t drv_arrival_builder_group(struct drv_arrival_builder *b, const char *key)
+static uint32_t drv_arrival_builder_family(struct drv_arrival_builder *b, const char *key)
+{
+    int64_t ix = strmap_get(b->family_ix, key);
+    if (ix >= 0)
+        return (uint32_t)ix;
+    struct drv_arrival_trace *tr = b->tr;
+    if (tr->nfamilies == b->family_cap) {
+        b->family_cap = b->family_cap ? 2 * b->family_cap : 16;
+        tr->families = xreallocarray(tr->families, b->family_cap, sizeof(*tr->families));
+    }
+    tr->families[tr->nfamilies].key = xstrdup(key);
+    strmap_put(b->family_ix, key, (int64_t)tr->nfamilies);
+    return (uint32_t)tr->nfamilies++;
+}
+
+static uint32_t drv_arrival_builder_group(struct drv_arrival_builder *b, const char *key,
+                                          const char *family_key)
 {
     int64_t ix = strmap_get(b->group_ix, key);
     if (ix >= 0)
@@ -63,17 +80,19 @@ static uint32_t drv_arrival_builder_group(struct drv_arrival_builder *b, const c
         tr->groups = xreallocarray(tr->groups, b->group_cap, sizeof(*tr->groups));
     }
     tr->groups[tr->ngroups].key = xstrdup(key);
+    tr->groups[tr->ngroups].family = drv_arrival_builder_family(b, family_key);
     strmap_put(b->group_ix, key, (int64_t)tr->ngroups);
     return (uint32_t)tr->ngroups++;
 }
 
 uint32_t drv_arrival_builder_class(struct drv_arrival_builder *b, const char *key,
-                                   const char *group_key, const struct drv_res *size)
+                                   const char *group_key, const char *family_key,
+                                   const struct drv_res *size)
 {
     int64_t ix = strmap_get(b->class_ix, key);
     if (ix >= 0)
         return (uint32_t)ix;
-    uint32_t g = drv_arrival_builder_group(b, group_key);
+    uint32_t g = drv_arrival_builder_group(b, group_key, family_key);
     struct drv_arrival_trace *tr = b->tr;
     if (tr->nclasses == b->class_cap) {
         b->class_cap = b->class_cap ? 2 * b->class_cap : 16;
@@ -147,6 +166,7 @@ void drv_arrival_builder_release(struct drv_arrival_builder *b)
     drv_arrival_trace_free(steal_pointer(&b->tr));
     strmap_free(steal_pointer(&b->class_ix));
     strmap_free(steal_pointer(&b->group_ix));
+    strmap_free(steal_pointer(&b->family_ix));
 }
 
 void drv_arrival_trace_free(struct drv_arrival_trace *tr)
@@ -157,8 +177,11 @@ void drv_arrival_trace_free(struct drv_arrival_trace *tr)
         free(tr->classes[i].key);
     for (size_t i = 0; i < tr->ngroups; i++)
         free(tr->groups[i].key);
+    for (size_t i = 0; i < tr->nfamilies; i++)
+        free(tr->families[i].key);
     free(tr->classes);
     free(tr->groups);
+    free(tr->families);
     free(tr->arr);
     free(tr);
 }

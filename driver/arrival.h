@@ -35,6 +35,14 @@ struct drv_arrival_class {
 
 struct drv_arrival_group {
     char *key;              /* "vcpu=1", "cpu=50", or the function itself */
+    uint32_t family;        /* index into the trace's families */
+};
+
+/* Groups whose guests differ in vCPUs too (same image and project): a
+ * member of one can be re-sculpted live (vCPU hot-plug, balloon) to any
+ * of their classes at hand-over. */
+struct drv_arrival_family {
+    char *key;              /* "vm" (Azure), "batch" (Alibaba), or the function */
 };
 
 struct drv_arrival {
@@ -53,6 +61,8 @@ struct drv_arrival_trace {
     struct drv_arrival_class *classes;
     size_t ngroups;
     struct drv_arrival_group *groups;
+    size_t nfamilies;
+    struct drv_arrival_family *families;
     size_t narr;
     struct drv_arrival *arr; /* sorted by t; ties keep the trace's order */
     uint64_t guests;        /* sum of counts */

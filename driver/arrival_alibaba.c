@@ -6,7 +6,8 @@
  * plan_cpu / 100 cores and plan_mem of normalized memory, read as a share of
  * 100 GiB (as the 2018 machine reader does).  The class is the request
  * (plan_cpu, plan_mem) as written; its group is plan_cpu (requests that
- * differ only in memory).  The guests arrive at task_create_time and live
+ * differ only in memory), all of one family ("batch": one image, a member
+ * can be re-sculpted live to any request).  The guests arrive at task_create_time and live
  * until task_end_time; a Running task, or one whose end is not after its
  * creation, still runs at the end of observation (the latest time in the
  * file).  Rows without plan_cpu or plan_mem (mostly Waiting tasks) request
@@ -107,7 +108,7 @@ int drv_arrival_read_alibaba(const char *dir, struct drv_arrival_builder *b, str
         struct drv_res size = drv_res_zero();
         size.v[DRV_RES_VCPU] = cpu / 100.0;
         size.v[DRV_RES_MEM_MIB] = mem * ALI_MEM_MIB;
-        uint32_t cls = drv_arrival_builder_class(b, key, group, &size);
+        uint32_t cls = drv_arrival_builder_class(b, key, group, "batch", &size);
         bool running = strcmp(f[col[ALI_STATUS]], "Running") == 0 || end <= create;
         /* INFINITY: runs to the end of observation, set below */
         drv_arrival_builder_push(b, (int64_t)create, cls, (uint32_t)n,

@@ -17,7 +17,9 @@
  * within one 5-minute reading of vmtable, taken as 150 s.  A C<k> VM runs
  * to T.  Exact arrival seconds within a bin are not recorded: every VM of a
  * line arrives at its bin's time.  Groups are vCPU counts: flavors with the
- * same vCPUs differ only in memory.
+ * same vCPUs differ only in memory.  The trace names no image: every
+ * flavor is of one family ("vm"), so a member can be re-sculpted live to
+ * any of them.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -400,7 +402,7 @@ int drv_arrival_read_azure(const char *dir, struct drv_arrival_builder *b, struc
         struct drv_res size = drv_res_zero();
         size.v[DRV_RES_VCPU] = fl[i].vcpu;
         size.v[DRV_RES_MEM_MIB] = fl[i].mem_gb * 1024;
-        fl[i].cls = drv_arrival_builder_class(b, key, group, &size);
+        fl[i].cls = drv_arrival_builder_class(b, key, group, "vm", &size);
     }
     if (az_find_splits(dir, &sp, &nsplits, err) < 0)
         return -1;

@@ -138,11 +138,20 @@ static int worst_cmp(const void *a, const void *b)
     return x->v < y->v ? 1 : x->v > y->v ? -1 : (x->slot > y->slot) - (x->slot < y->slot);
 }
 
+/* Slot k's key: classes, then groups, then families. */
+static const char *slot_key(const struct drv_arrival_trace *tr, size_t k)
+{
+    if (k < tr->nclasses)
+        return tr->classes[k].key;
+    k -= tr->nclasses;
+    return k < tr->ngroups ? tr->groups[k].key : tr->families[k - tr->ngroups].key;
+}
+
 /* The classes with most cold starts and the pools with most idle vCPU-hours. */
 static void print_worst(const struct drv_arrival_trace *tr, const struct drv_pool_result *r,
                         size_t n)
 {
-    size_t nslots = tr->nclasses + tr->ngroups;
+    size_t nslots = tr->nclasses + tr->ngroups + tr->nfamilies;
     struct worst *w = xcalloc(nslots, sizeof(*w));
     printf("\n%s: classes with most cold starts\n%-40s %12s %9s %12s\n",
            drv_pool_policy_name(r->policy), "class", "requests", "hit_rate", "idle_vcpu_h");
@@ -165,7 +174,7 @@ static void print_worst(const struct drv_arrival_trace *tr, const struct drv_poo
         size_t k = w[i].slot;
         const struct drv_pool_slot_result *s = &r->slots[k];
         printf("%-40.40s %12llu %8.2f%% %12.1f\n",
-               k < tr->nclasses ? tr->classes[k].key : tr->groups[k - tr->nclasses].key,
+               slot_key(tr, k),
                (unsigned long long)s->requests,
                s->requests ? 100.0 * (double)s->hits / (double)s->requests : 0,
                s->idle_vcpu_s / 3600);
@@ -201,6 +210,8 @@ static void print_json(const struct drv_arrival_trace *tr, int64_t bin_s,
         print_num("cost", drv_pool_cost(&r[i]), true);
         print_num("cost_idle", r[i].cost_idle, true);
         print_num("cost_cold", r[i].cost_cold, true);
+        print_num("cost_reshape", r[i].cost_reshape, true);
+        printf(",\"reshapes\":%llu", (unsigned long long)r[i].reshapes);
         print_num("idle_vcpu_h", r[i].idle_vcpu_s / 3600, true);
         print_num("waste_vcpu_h", r[i].waste_vcpu_s / 3600, true);
         printf(",\"members_made\":%llu,\"members_expired\":%llu,\"members_destroyed\":%llu",

@@ -5,7 +5,7 @@
  * `<n>_run.csv.gz` (per function: Count, Average ms, ...) and
  * `<n>_mem.csv.gz` (per app: SampleCount, AverageAllocatedMb, ...).
  *
- * Each function is a class and its own group (its code is its image: a
+ * Each function is a class and its own group and family (its code is its image: a
  * guest prepared for one function cannot serve another).  One guest is one
  * function instance: 1 vCPU (the Consumption plan's instance) with the
  * app's average allocated memory.  An invocation is a request for a guest
@@ -163,7 +163,7 @@ static int fn_read_set(const char *dir, const char *prefix, struct drv_arrival_b
         struct drv_res size = drv_res_zero();
         size.v[DRV_RES_VCPU] = 1;
         size.v[DRV_RES_MEM_MIB] = mem_mb[mi];
-        uint32_t cls = drv_arrival_builder_class(b, f[fc], f[fc], &size);
+        uint32_t cls = drv_arrival_builder_class(b, f[fc], f[fc], f[fc], &size);
         float life = (float)(run_ms[ri] / 1000.0);
         for (size_t m = 0; m < minutes; m++) {
             double c;

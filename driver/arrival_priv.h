@@ -16,15 +16,18 @@ struct drv_arrival_builder {
     struct drv_arrival_trace *tr;   /* owned until finish */
     struct strmap *class_ix;
     struct strmap *group_ix;
-    size_t class_cap, group_cap, arr_cap;
+    struct strmap *family_ix;
+    size_t class_cap, group_cap, family_cap, arr_cap;
 };
 
 void drv_arrival_builder_init(struct drv_arrival_builder *b, enum drv_arrival_format f,
                               int32_t bin_s);
 /* The index of class `key` (added with `group_key` and `size` when new;
- * an existing class keeps its first group and size). */
+ * an existing class keeps its first group and size).  A new group joins
+ * family `family_key` (an existing group keeps its first family). */
 uint32_t drv_arrival_builder_class(struct drv_arrival_builder *b, const char *key,
-                                   const char *group_key, const struct drv_res *size);
+                                   const char *group_key, const char *family_key,
+                                   const struct drv_res *size);
 /* Append `count` guests of class `cls` arriving at t.  count 0 is ignored. */
 void drv_arrival_builder_push(struct drv_arrival_builder *b, int64_t t, uint32_t cls,
                               uint32_t count, float lifetime_s);

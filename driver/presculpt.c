@@ -17,6 +17,15 @@
  * counts is relatively steadier) at the price of members reserving the
  * group's largest memory.
  *
+ * Groups of one family (different vCPUs, same image and project) are pooled
+ * as one when that is cheaper still: a family member idles at a base shape
+ * (what the engine reserves for it meanwhile) and is re-sculpted live to the
+ * request's flavor at hand-over, grown by vCPU hot-plug and balloon up to the
+ * family's largest (what its domain is defined with), or shrunk.  The base
+ * is the size of one of its groups' smallest classes, the one with the
+ * lowest expected idle and re-sculpt cost; each hand-over that re-sculpts is
+ * priced at [cost] price_reshape (group hand-overs that balloon, too).
+ *
  * The budget: the plan's expected idle vCPU-seconds may not exceed
  * idle_budget x the vCPUs guests use x the interval, and its reservations
  * may not exceed max_share of the host.  When they would, f is raised
@@ -79,6 +88,26 @@ struct ps_group {
     size_t ncls, cls_cap;
     bool pooled;            /* planned as one pool */
     size_t nactive;         /* classes with a forecast */
+    int family;
+    struct ps_dist dist;
+    double mu, phi, q, left;
+    double reshaped;        /* share of its requests a group member is re-sculpted for */
+    uint32_t target;
+    /* the evaluation at one factor: its cheapest plan (per class or as one) */
+    double cost, idle_vcpu_s, res_vcpu, res_mem, waste;
+};
+
+struct ps_family {
+    char *key;
+    struct drv_fc fc;       /* the family's own forecaster */
+    uint32_t pending;
+    int *grp;
+    size_t ngrp, grp_cap;
+    size_t nactive;         /* groups with an active class */
+    struct drv_res base;    /* what a member reserves while it idles */
+    struct drv_res max;     /* what it is defined with: the largest active class */
+    double reshaped;        /* share of its requests a member is re-sculpted for */
+    bool pooled;
     struct ps_dist dist;
     double mu, phi, q, left;
     uint32_t target;
@@ -91,7 +120,9 @@ struct drv_presculpt {
     size_t ncls, cls_cap;
     struct ps_group *grp;
     size_t ngrp, grp_cap;
-    struct strmap *cls_ix, *grp_ix;
+    struct ps_family *fam;
+    size_t nfam, fam_cap;
+    struct strmap *cls_ix, *grp_ix, *fam_ix;
     bool started;
     int64_t open_bin;       /* the interval requests are being counted in */
     struct drv_pool_plan *plans;
@@ -114,6 +145,7 @@ void drv_presculpt_params_from_cfg(const struct cfg *cfg, struct drv_presculpt_p
     p->max_share = cfg->presculpt_max_share;
     drv_cost_model_from_cfg(cfg, &p->cost);
     p->enabled = cfg->presculpt_enabled;
+    p->wide_pools = cfg->presculpt_wide_pools;
     snprintf(p->boot_marker, sizeof(p->boot_marker), "%s",
              cfg->presculpt_boot_marker ? cfg->presculpt_boot_marker : "");
     p->boot_wait_max_s = cfg->presculpt_boot_wait_max_s;
@@ -129,6 +161,7 @@ struct drv_presculpt *drv_presculpt_new(const struct drv_presculpt_params *p)
     ps->last_allowed = NAN;
     ps->cls_ix = strmap_new();
     ps->grp_ix = strmap_new();
+    ps->fam_ix = strmap_new();
     return ps;
 }
 
@@ -149,11 +182,20 @@ void drv_presculpt_free(struct drv_presculpt *ps)
         free(ps->grp[i].dist.F);
         free(ps->grp[i].dist.L);
     }
+    for (size_t i = 0; i < ps->nfam; i++) {
+        free(ps->fam[i].key);
+        free(ps->fam[i].grp);
+        drv_fc_release(&ps->fam[i].fc);
+        free(ps->fam[i].dist.F);
+        free(ps->fam[i].dist.L);
+    }
     free(ps->cls);
     free(ps->grp);
+    free(ps->fam);
     free(ps->plans);
     strmap_free(ps->cls_ix);
     strmap_free(ps->grp_ix);
+    strmap_free(ps->fam_ix);
     free(ps);
 }
 
@@ -173,11 +215,29 @@ const struct drv_presculpt_params *drv_presculpt_params(const struct drv_prescul
     return &ps->p;
 }
 
-static int ps_group(struct drv_presculpt *ps, const char *key)
+static int ps_family(struct drv_presculpt *ps, const char *key)
+{
+    int64_t ix = strmap_get(ps->fam_ix, key);
+    if (ix >= 0)
+        return (int)ix;
+    if (ps->nfam == ps->fam_cap) {
+        ps->fam_cap = ps->fam_cap ? 2 * ps->fam_cap : 16;
+        ps->fam = xreallocarray(ps->fam, ps->fam_cap, sizeof(*ps->fam));
+    }
+    struct ps_family *f = &ps->fam[ps->nfam];
+    memset(f, 0, sizeof(*f));
+    f->key = xstrdup(key);
+    drv_fc_init(&f->fc);
+    strmap_put(ps->fam_ix, key, (int64_t)ps->nfam);
+    return (int)ps->nfam++;
+}
+
+static int ps_group(struct drv_presculpt *ps, const char *key, const char *family_key)
 {
     int64_t ix = strmap_get(ps->grp_ix, key);
     if (ix >= 0)
         return (int)ix;
+    int fi = ps_family(ps, family_key);
     if (ps->ngrp == ps->grp_cap) {
         ps->grp_cap = ps->grp_cap ? 2 * ps->grp_cap : 16;
         ps->grp = xreallocarray(ps->grp, ps->grp_cap, sizeof(*ps->grp));
@@ -185,20 +245,33 @@ static int ps_group(struct drv_presculpt *ps, const char *key)
     struct ps_group *g = &ps->grp[ps->ngrp];
     memset(g, 0, sizeof(*g));
     g->key = xstrdup(key);
+    g->family = fi;
     drv_fc_init(&g->fc);
     strmap_put(ps->grp_ix, key, (int64_t)ps->ngrp);
+    struct ps_family *f = &ps->fam[fi];
+    if (f->ngrp == f->grp_cap) {
+        f->grp_cap = f->grp_cap ? 2 * f->grp_cap : 4;
+        f->grp = xreallocarray(f->grp, f->grp_cap, sizeof(*f->grp));
+    }
+    f->grp[f->ngrp++] = (int)ps->ngrp;
     return (int)ps->ngrp++;
 }
 
 int drv_presculpt_class(struct drv_presculpt *ps, const char *key, const char *group_key,
                         const struct drv_res *size)
 {
+    return drv_presculpt_class_in(ps, key, group_key, group_key, size);
+}
+
+int drv_presculpt_class_in(struct drv_presculpt *ps, const char *key, const char *group_key,
+                           const char *family_key, const struct drv_res *size)
+{
     int64_t ix = strmap_get(ps->cls_ix, key);
     if (ix >= 0) {
         ps->cls[ix].size = *size;
         return (int)ix;
     }
-    int g = ps_group(ps, group_key);
+    int g = ps_group(ps, group_key, family_key);
     if (ps->ncls == ps->cls_cap) {
         ps->cls_cap = ps->cls_cap ? 2 * ps->cls_cap : 16;
         ps->cls = xreallocarray(ps->cls, ps->cls_cap, sizeof(*ps->cls));
@@ -227,6 +300,26 @@ size_t drv_presculpt_nclasses(const struct drv_presculpt *ps)
 size_t drv_presculpt_ngroups(const struct drv_presculpt *ps)
 {
     return ps->ngrp;
+}
+
+size_t drv_presculpt_nfamilies(const struct drv_presculpt *ps)
+{
+    return ps->nfam;
+}
+
+size_t drv_presculpt_nslots(const struct drv_presculpt *ps)
+{
+    return ps->ncls + ps->ngrp + ps->nfam;
+}
+
+const char *drv_presculpt_family_key(const struct drv_presculpt *ps, int family)
+{
+    return family >= 0 && (size_t)family < ps->nfam ? ps->fam[family].key : NULL;
+}
+
+int drv_presculpt_group_family(const struct drv_presculpt *ps, int group)
+{
+    return group >= 0 && (size_t)group < ps->ngrp ? ps->grp[group].family : -1;
 }
 
 const char *drv_presculpt_class_key(const struct drv_presculpt *ps, int cls)
@@ -265,6 +358,15 @@ static void ps_close_until(struct drv_presculpt *ps, int64_t bin)
             drv_fc_observe(&ps->model, &g->fc, bin - 1, 0);
         g->pending = 0;
     }
+    for (size_t i = 0; i < ps->nfam; i++) {
+        struct ps_family *f = &ps->fam[i];
+        if (f->ngrp < 2)
+            continue; /* a group alone is its own forecast */
+        drv_fc_observe(&ps->model, &f->fc, ps->open_bin, f->pending);
+        if (drv_fc_active(&f->fc))
+            drv_fc_observe(&ps->model, &f->fc, bin - 1, 0);
+        f->pending = 0;
+    }
     ps->open_bin = bin;
 }
 
@@ -283,6 +385,9 @@ void drv_presculpt_record(struct drv_presculpt *ps, int cls, int64_t t_s, uint32
     struct ps_group *g = &ps->grp[ps->cls[cls].group];
     n = (uint64_t)g->pending + count;
     g->pending = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    struct ps_family *f = &ps->fam[g->family];
+    n = (uint64_t)f->pending + count;
+    f->pending = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 /* Price of one member of `size` idling through one interval. */
@@ -395,48 +500,127 @@ struct ps_totals {
     double res_vcpu, res_mem; /* reserved by the targets */
 };
 
+/* Expected price of the re-sculpts a pool's hand-overs need: each of its
+ * claims (target - left) re-sculpts its member with chance `reshaped`. */
+static double ps_reshape_cost(const struct drv_presculpt *ps, uint32_t target, double left,
+                              double reshaped)
+{
+    double claims = (double)target - left;
+    return ps->p.cost.reshape * reshaped * (claims > 0 ? claims : 0);
+}
+
+static double ps_prep_share(const struct drv_presculpt *ps)
+{
+    double prep = ps->p.cold_start_s / (double)ps->p.interval_s;
+    return prep > 1 ? 1 : prep;
+}
+
+/* Size group g's pools at factor f: per class or as one, whichever costs
+ * less; the result in g->cost, g->idle_vcpu_s, g->res_*, and g->waste (the
+ * price of destroying every member its pools hold, should its family be
+ * pooled instead). */
+static void ps_eval_group(struct drv_presculpt *ps, int gi, double f, const uint32_t *have)
+{
+    struct ps_group *g = &ps->grp[gi];
+    double dt = (double)ps->p.interval_s, prep_s = ps->p.cold_start_s;
+    double prep = ps_prep_share(ps);
+    double fine = 0, idle_fine = 0, vcpu_fine = 0, mem_fine = 0;
+    uint32_t gone;
+    g->waste = 0;
+    for (size_t k = 0; k < g->ncls; k++) {
+        struct ps_class *c = &ps->cls[g->cls[k]];
+        c->target = 0;
+        c->left = 0;
+        if (have)
+            g->waste += have[g->cls[k]] * f * ps_idle_price(ps, &c->size) * prep;
+        if (!drv_fc_active(&c->fc))
+            continue;
+        fine += ps_size_pool(ps, &c->dist, &c->size, f, have ? have[g->cls[k]] : 0,
+                             &c->target, &c->q, &c->left, &gone);
+        idle_fine += (c->left * dt + gone * prep_s) * c->size.v[DRV_RES_VCPU];
+        vcpu_fine += c->target * c->size.v[DRV_RES_VCPU];
+        mem_fine += c->target * c->size.v[DRV_RES_MEM_MIB];
+    }
+    g->pooled = false;
+    g->target = 0;
+    g->left = 0;
+    uint32_t g_have = have ? have[ps->ncls + (size_t)gi] : 0, g_gone = 0;
+    g->waste += g_have * f * ps_idle_price(ps, &g->size) * prep;
+    double whole = INFINITY;
+    if (g->nactive >= 2 && g->mu > 0) {
+        whole = ps_size_pool(ps, &g->dist, &g->size, f, g_have, &g->target, &g->q, &g->left,
+                             &g_gone) +
+                ps_reshape_cost(ps, g->target, g->left, g->reshaped);
+        g->pooled = whole < fine;
+    }
+    if (g->pooled) {
+        g->cost = whole;
+        g->idle_vcpu_s = (g->left * dt + g_gone * prep_s) * g->size.v[DRV_RES_VCPU];
+        g->res_vcpu = g->target * g->size.v[DRV_RES_VCPU];
+        g->res_mem = g->target * g->size.v[DRV_RES_MEM_MIB];
+    } else {
+        g->target = 0;
+        g->cost = fine;
+        g->idle_vcpu_s = idle_fine;
+        g->res_vcpu = vcpu_fine;
+        g->res_mem = mem_fine;
+    }
+}
+
+/* A family pool of members at `base`, at factor f: its expected cost
+ * (idle, cold starts, re-sculpts); target, quantile, left and members
+ * destroyed in the out parameters. */
+static double ps_family_cost(const struct drv_presculpt *ps, const struct ps_family *fm,
+                             const struct drv_res *base, double reshaped, double f,
+                             uint32_t have, uint32_t *target, double *q, double *left,
+                             uint32_t *gone)
+{
+    return ps_size_pool(ps, &fm->dist, base, f, have, target, q, left, gone) +
+           ps_reshape_cost(ps, *target, *left, reshaped);
+}
+
 /* Size every pool at factor f; choose per group between per-class pools
- * and one group pool.  have: members per slot now (classes, then groups),
- * or NULL. */
+ * and one group pool, and per family between those and one family pool.
+ * have: members per slot now (classes, groups, families), or NULL. */
 static void ps_eval(struct drv_presculpt *ps, double f, const uint32_t *have,
                     struct ps_totals *t)
 {
     double dt = (double)ps->p.interval_s, prep_s = ps->p.cold_start_s;
-    uint32_t gone;
+    double prep = ps_prep_share(ps);
     memset(t, 0, sizeof(*t));
-    for (size_t gi = 0; gi < ps->ngrp; gi++) {
-        struct ps_group *g = &ps->grp[gi];
-        double fine = 0, idle_fine = 0, vcpu_fine = 0, mem_fine = 0;
-        for (size_t k = 0; k < g->ncls; k++) {
-            struct ps_class *c = &ps->cls[g->cls[k]];
-            c->target = 0;
-            c->left = 0;
-            if (!drv_fc_active(&c->fc))
-                continue;
-            fine += ps_size_pool(ps, &c->dist, &c->size, f, have ? have[g->cls[k]] : 0,
-                                 &c->target, &c->q, &c->left, &gone);
-            idle_fine += (c->left * dt + gone * prep_s) * c->size.v[DRV_RES_VCPU];
-            vcpu_fine += c->target * c->size.v[DRV_RES_VCPU];
-            mem_fine += c->target * c->size.v[DRV_RES_MEM_MIB];
+    for (size_t gi = 0; gi < ps->ngrp; gi++)
+        ps_eval_group(ps, (int)gi, f, have);
+    for (size_t fi = 0; fi < ps->nfam; fi++) {
+        struct ps_family *fm = &ps->fam[fi];
+        uint32_t f_have = have ? have[ps->ncls + ps->ngrp + fi] : 0, f_gone = 0;
+        double groups = 0, groups_waste = 0;
+        for (size_t k = 0; k < fm->ngrp; k++) {
+            groups += ps->grp[fm->grp[k]].cost;
+            groups_waste += ps->grp[fm->grp[k]].waste;
         }
-        g->pooled = false;
-        g->target = 0;
-        g->left = 0;
-        uint32_t g_have = have ? have[ps->ncls + gi] : 0, g_gone = 0;
-        if (g->nactive >= 2 && g->mu > 0) {
-            double whole = ps_size_pool(ps, &g->dist, &g->size, f, g_have, &g->target,
-                                        &g->q, &g->left, &g_gone);
-            g->pooled = whole < fine;
+        fm->pooled = false;
+        fm->target = 0;
+        fm->left = 0;
+        if (fm->nactive >= 2 && fm->mu > 0) {
+            /* switching destroys the members the other way holds */
+            double wide = ps_family_cost(ps, fm, &fm->base, fm->reshaped, f, f_have,
+                                         &fm->target, &fm->q, &fm->left, &f_gone) +
+                          groups_waste;
+            double narrow = groups + f_have * f * ps_idle_price(ps, &fm->base) * prep;
+            fm->pooled = wide < narrow;
         }
-        if (g->pooled) {
-            t->idle_vcpu_s += (g->left * dt + g_gone * prep_s) * g->size.v[DRV_RES_VCPU];
-            t->res_vcpu += g->target * g->size.v[DRV_RES_VCPU];
-            t->res_mem += g->target * g->size.v[DRV_RES_MEM_MIB];
-        } else {
-            g->target = 0;
-            t->idle_vcpu_s += idle_fine;
-            t->res_vcpu += vcpu_fine;
-            t->res_mem += mem_fine;
+        if (fm->pooled) {
+            t->idle_vcpu_s += (fm->left * dt + f_gone * prep_s) * fm->base.v[DRV_RES_VCPU];
+            t->res_vcpu += fm->target * fm->base.v[DRV_RES_VCPU];
+            t->res_mem += fm->target * fm->base.v[DRV_RES_MEM_MIB];
+            continue;
+        }
+        fm->target = 0;
+        for (size_t k = 0; k < fm->ngrp; k++) {
+            const struct ps_group *g = &ps->grp[fm->grp[k]];
+            t->idle_vcpu_s += g->idle_vcpu_s;
+            t->res_vcpu += g->res_vcpu;
+            t->res_mem += g->res_mem;
         }
     }
 }
@@ -501,16 +685,160 @@ static struct drv_pool_plan *ps_plan_push(struct drv_presculpt *ps, size_t *n)
 }
 
 static void ps_plan_fill(const struct drv_presculpt *ps, struct drv_pool_plan *pl, double mu,
-                         uint32_t target, double q, double left, const struct drv_res *size)
+                         uint32_t target, double q, double left, const struct drv_res *size,
+                         const struct drv_res *max, double reshaped)
 {
     double idle = ps_idle_price(ps, size), shortfall = mu - target + left;
     pl->target = target;
     pl->member = *size;
+    pl->member_max = *max;
+    pl->reshaped = reshaped;
     pl->mean = mu;
     pl->quantile = q;
     pl->exp_idle_members = left;
     pl->exp_cold = shortfall > 0 ? shortfall : 0;
-    pl->exp_cost = idle * left + ps->p.cold_start_price * pl->exp_cold;
+    pl->exp_cost = idle * left + ps->p.cold_start_price * pl->exp_cold +
+                   ps_reshape_cost(ps, target, left, reshaped);
+}
+
+static bool ps_same_size(const struct drv_res *a, const struct drv_res *b)
+{
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        if (a->v[k] != b->v[k])
+            return false;
+    return true;
+}
+
+/* Share of the requests of the active classes in `cls` (n of them) whose
+ * size is not `size`: those a member of `size` is re-sculpted for. */
+static double ps_reshaped_share(const struct drv_presculpt *ps, const int *cls, size_t n,
+                                const struct drv_res *size)
+{
+    double all = 0, same = 0;
+    for (size_t k = 0; k < n; k++) {
+        const struct ps_class *c = &ps->cls[cls[k]];
+        if (!drv_fc_active(&c->fc))
+            continue;
+        all += c->mu;
+        if (ps_same_size(&c->size, size))
+            same += c->mu;
+    }
+    return all > 0 ? 1 - same / all : 1;
+}
+
+static double ps_family_reshaped(const struct drv_presculpt *ps, const struct ps_family *fm,
+                                 const struct drv_res *size)
+{
+    double all = 0, other = 0;
+    for (size_t k = 0; k < fm->ngrp; k++) {
+        const struct ps_group *g = &ps->grp[fm->grp[k]];
+        double mu = 0;
+        for (size_t j = 0; j < g->ncls; j++)
+            if (drv_fc_active(&ps->cls[g->cls[j]].fc))
+                mu += ps->cls[g->cls[j]].mu;
+        all += mu;
+        other += mu * ps_reshaped_share(ps, g->cls, g->ncls, size);
+    }
+    return all > 0 ? other / all : 1;
+}
+
+/* The smallest active class of group g (by vCPUs, then memory), or NULL. */
+static const struct ps_class *ps_group_smallest(const struct drv_presculpt *ps,
+                                                const struct ps_group *g)
+{
+    const struct ps_class *best = NULL;
+    for (size_t k = 0; k < g->ncls; k++) {
+        const struct ps_class *c = &ps->cls[g->cls[k]];
+        if (!drv_fc_active(&c->fc))
+            continue;
+        if (!best || c->size.v[DRV_RES_VCPU] < best->size.v[DRV_RES_VCPU] ||
+            (c->size.v[DRV_RES_VCPU] == best->size.v[DRV_RES_VCPU] &&
+             c->size.v[DRV_RES_MEM_MIB] < best->size.v[DRV_RES_MEM_MIB]))
+            best = c;
+    }
+    return best;
+}
+
+/* Prepare family fm for the interval tbin: its active groups, the largest
+ * shape a member is defined with, its demand, and the base shape its
+ * members idle at: of its groups' smallest classes, the one whose pool
+ * costs least at factor 1 (idle at the base, cold starts, re-sculpts of
+ * the hand-overs to other sizes). */
+static void ps_family_prepare(struct drv_presculpt *ps, struct ps_family *fm, int64_t tbin,
+                              uint32_t have)
+{
+    fm->nactive = 0;
+    fm->mu = 0;
+    fm->max = drv_res_zero();
+    if (!ps->p.wide_pools || fm->ngrp < 2 || !drv_fc_active(&fm->fc))
+        return;
+    const struct ps_class *cheapest = NULL;
+    for (size_t k = 0; k < fm->ngrp; k++) {
+        const struct ps_group *g = &ps->grp[fm->grp[k]];
+        const struct ps_class *c = ps_group_smallest(ps, g);
+        if (!c)
+            continue;
+        fm->nactive++;
+        fm->max = drv_res_max(fm->max, g->size);
+        if (!cheapest || ps_idle_price(ps, &c->size) < ps_idle_price(ps, &cheapest->size))
+            cheapest = c;
+    }
+    if (fm->nactive < 2)
+        return;
+    fm->mu = drv_fc_mean(&ps->model, &fm->fc, tbin);
+    fm->phi = fm->fc.phi;
+    ps_dist_prepare(&fm->dist, &fm->fc, fm->mu, ps_q_top(ps, &cheapest->size));
+    double best = INFINITY;
+    for (size_t k = 0; k < fm->ngrp; k++) {
+        const struct ps_class *c = ps_group_smallest(ps, &ps->grp[fm->grp[k]]);
+        if (!c)
+            continue;
+        uint32_t target, gone;
+        double q, left, reshaped = ps_family_reshaped(ps, fm, &c->size);
+        double cost = ps_family_cost(ps, fm, &c->size, reshaped, 1, have, &target, &q, &left,
+                                     &gone);
+        if (cost < best) {
+            best = cost;
+            fm->base = c->size;
+            fm->reshaped = reshaped;
+        }
+    }
+}
+
+/* The plan of group gi (its own pool, or its classes'), pushed after n. */
+static void ps_plan_group(struct drv_presculpt *ps, int gi, int64_t tbin, bool with_confidence,
+                          size_t *n)
+{
+    struct ps_group *g = &ps->grp[gi];
+    if (g->pooled) {
+        if (g->target == 0)
+            return;
+        struct drv_pool_plan *pl = ps_plan_push(ps, n);
+        pl->level = DRV_POOL_GROUP;
+        pl->index = gi;
+        pl->key = g->key;
+        ps_plan_fill(ps, pl, g->mu, g->target, g->q, g->left, &g->size, &g->size, g->reshaped);
+        if (with_confidence) {
+            double none = 1;
+            for (size_t k = 0; k < g->ncls; k++)
+                if (drv_fc_active(&ps->cls[g->cls[k]].fc))
+                    none *= ps_p_none(ps, &ps->cls[g->cls[k]], tbin);
+            pl->confidence = 1 - none;
+        }
+        return;
+    }
+    for (size_t k = 0; k < g->ncls; k++) {
+        struct ps_class *c = &ps->cls[g->cls[k]];
+        if (c->target == 0)
+            continue;
+        struct drv_pool_plan *pl = ps_plan_push(ps, n);
+        pl->level = DRV_POOL_CLASS;
+        pl->index = g->cls[k];
+        pl->key = c->key;
+        ps_plan_fill(ps, pl, c->mu, c->target, c->q, c->left, &c->size, &c->size, 0);
+        if (with_confidence)
+            pl->confidence = 1 - ps_p_none(ps, c, tbin);
+    }
 }
 
 int drv_presculpt_plan(struct drv_presculpt *ps, int64_t now_s, int64_t target_s,
@@ -547,8 +875,11 @@ int drv_presculpt_plan(struct drv_presculpt *ps, int64_t now_s, int64_t target_s
             continue;
         g->mu = drv_fc_mean(&ps->model, &g->fc, tbin);
         g->phi = g->fc.phi;
+        g->reshaped = ps_reshaped_share(ps, g->cls, g->ncls, &g->size);
         ps_dist_prepare(&g->dist, &g->fc, g->mu, ps_q_top(ps, &g->size));
     }
+    for (size_t i = 0; i < ps->nfam; i++)
+        ps_family_prepare(ps, &ps->fam[i], tbin, have ? have[ps->ncls + ps->ngrp + i] : 0);
 
     double allowed = INFINITY;
     if (in_use && ps->p.idle_budget >= 0)
@@ -579,37 +910,31 @@ int drv_presculpt_plan(struct drv_presculpt *ps, int64_t now_s, int64_t target_s
 
     size_t n = 0;
     memset(out, 0, sizeof(*out));
-    for (size_t gi = 0; gi < ps->ngrp && isfinite(f); gi++) {
-        struct ps_group *g = &ps->grp[gi];
-        if (g->pooled) {
-            if (g->target == 0)
+    for (size_t fi = 0; fi < ps->nfam && isfinite(f); fi++) {
+        struct ps_family *fm = &ps->fam[fi];
+        if (fm->pooled) {
+            if (fm->target == 0)
                 continue;
             struct drv_pool_plan *pl = ps_plan_push(ps, &n);
-            pl->level = DRV_POOL_GROUP;
-            pl->index = (int)gi;
-            pl->key = g->key;
-            ps_plan_fill(ps, pl, g->mu, g->target, g->q, g->left, &g->size);
+            pl->level = DRV_POOL_FAMILY;
+            pl->index = (int)fi;
+            pl->key = fm->key;
+            ps_plan_fill(ps, pl, fm->mu, fm->target, fm->q, fm->left, &fm->base, &fm->max,
+                         fm->reshaped);
             if (with_confidence) {
                 double none = 1;
-                for (size_t k = 0; k < g->ncls; k++)
-                    if (drv_fc_active(&ps->cls[g->cls[k]].fc))
-                        none *= ps_p_none(ps, &ps->cls[g->cls[k]], tbin);
+                for (size_t j = 0; j < fm->ngrp; j++) {
+                    const struct ps_group *g = &ps->grp[fm->grp[j]];
+                    for (size_t k = 0; k < g->ncls; k++)
+                        if (drv_fc_active(&ps->cls[g->cls[k]].fc))
+                            none *= ps_p_none(ps, &ps->cls[g->cls[k]], tbin);
+                }
                 pl->confidence = 1 - none;
             }
             continue;
         }
-        for (size_t k = 0; k < g->ncls; k++) {
-            struct ps_class *c = &ps->cls[g->cls[k]];
-            if (c->target == 0)
-                continue;
-            struct drv_pool_plan *pl = ps_plan_push(ps, &n);
-            pl->level = DRV_POOL_CLASS;
-            pl->index = g->cls[k];
-            pl->key = c->key;
-            ps_plan_fill(ps, pl, c->mu, c->target, c->q, c->left, &c->size);
-            if (with_confidence)
-                pl->confidence = 1 - ps_p_none(ps, c, tbin);
-        }
+        for (size_t j = 0; j < fm->ngrp; j++)
+            ps_plan_group(ps, fm->grp[j], tbin, with_confidence, &n);
     }
     out->pools = ps->plans;
     out->npools = n;

@@ -6,9 +6,13 @@
  * project in the service (a flavor letter, a function, an Alibaba request
  * in the replayed traces).  Classes belong to a group: guests whose classes
  * differ only in memory, so one prepared member of the group can be
- * re-sculpted (ballooned) to any of them at hand-over.  A pool is held
- * either per class or, where the class's own history is too thin or too
- * bursty to pay, per group: the planner takes whichever costs less.
+ * re-sculpted (ballooned) to any of them at hand-over.  Groups belong to a
+ * family: guests that differ in vCPUs too (same image and project), so a
+ * member of the family, prepared at a base shape and defined with the
+ * family's largest, can be re-sculpted live (vCPU hot-plug, balloon) to
+ * any of its classes at hand-over.  A pool is held per class, per group
+ * or per family, where the class's own history is too thin or too bursty
+ * to pay: the planner takes whichever costs less.
  *
  * The same planner runs in the service (sculpt-compute's pool manager)
  * and in `sculpt-replay --arrivals`, so the replay's figures are what the
@@ -45,6 +49,7 @@ struct drv_presculpt_params {
     struct drv_cost_model cost; /* idle[] prices idle pre-sculpted capacity */
     /* the pool manager's */
     bool enabled;               /* members made and claimed (off: rounds destroy them) */
+    bool wide_pools;            /* families may be pooled as one (members re-sculpted live) */
     char boot_marker[128];      /* printed on its console once booted; "": no sign */
     int64_t boot_wait_max_s;    /* paused anyway after this long */
 };
@@ -69,14 +74,23 @@ const struct drv_presculpt_params *drv_presculpt_params(const struct drv_prescul
 
 /* The index of class `key` (created when new, with its group and the size
  * one guest of it requests; a group's member size is the largest of its
- * classes seen).  An existing class keeps its group; its size is updated. */
+ * classes seen).  An existing class keeps its group; its size is updated.
+ * A new group joins family `family_key` (an existing one keeps its
+ * family); drv_presculpt_class() puts it in a family of its own. */
+int drv_presculpt_class_in(struct drv_presculpt *ps, const char *key, const char *group_key,
+                           const char *family_key, const struct drv_res *size);
 int drv_presculpt_class(struct drv_presculpt *ps, const char *key, const char *group_key,
                         const struct drv_res *size);
 size_t drv_presculpt_nclasses(const struct drv_presculpt *ps);
 size_t drv_presculpt_ngroups(const struct drv_presculpt *ps);
+size_t drv_presculpt_nfamilies(const struct drv_presculpt *ps);
+/* Pool slots: classes, then groups, then families (the `have` layout). */
+size_t drv_presculpt_nslots(const struct drv_presculpt *ps);
 const char *drv_presculpt_class_key(const struct drv_presculpt *ps, int cls);
 const char *drv_presculpt_group_key(const struct drv_presculpt *ps, int group);
+const char *drv_presculpt_family_key(const struct drv_presculpt *ps, int family);
 int drv_presculpt_class_group(const struct drv_presculpt *ps, int cls);
+int drv_presculpt_group_family(const struct drv_presculpt *ps, int group);
 
 /* Record `count` build requests of class `cls` at time t_s.  Requests
  * must come in time order; one older than the open interval counts in it. */
@@ -85,15 +99,18 @@ void drv_presculpt_record(struct drv_presculpt *ps, int cls, int64_t t_s, uint32
 enum drv_pool_level {
     DRV_POOL_CLASS,             /* members of one class */
     DRV_POOL_GROUP,             /* members any class of the group can take */
+    DRV_POOL_FAMILY,            /* members at a base shape, re-sculpted live to any class */
 };
 
 /* One pool of a plan: how many members to hold ready for the interval. */
 struct drv_pool_plan {
     enum drv_pool_level level;
-    int index;                  /* class or group index */
+    int index;                  /* class, group or family index */
     const char *key;            /* its key (owned by the planner) */
     uint32_t target;            /* members to have ready */
-    struct drv_res member;      /* what one member reserves */
+    struct drv_res member;      /* what one member reserves (a family's: its base shape) */
+    struct drv_res member_max;  /* what it is defined with: the most it grows to at hand-over */
+    double reshaped;            /* expected share of its hand-overs that re-sculpt the member */
     double mean;                /* requests expected in the interval */
     double quantile;            /* the demand quantile the target covers */
     double confidence;          /* P(>= 1 request within a member's lifetime) */
@@ -117,7 +134,8 @@ struct drv_presculpt_plan_out {
  * the cold-start latency asks for).  in_use: what guests use on the host
  * now (its vcpu drives the idle budget; NULL: unknown, no budget).  have:
  * the members each pool holds now, classes first (by index) then groups
- * (nclasses + group index), or NULL: members already made are kept up to a
+ * (nclasses + group index) then families (nclasses + ngroups + family
+ * index): drv_presculpt_nslots() entries, or NULL: members already made are kept up to a
  * higher quantile than new ones are made (destroying wastes their
  * preparation).  with_confidence computes each pool's confidence
  * (costlier).  Returns 0; the plan is in *out (pools with target 0 are

@@ -569,8 +569,9 @@ static void pm_engine_view(struct drv_pool_mgr *m, struct drv_res *in_use, struc
     pthread_mutex_unlock(&m->lock);
 }
 
-/* The planner's slot of pool key `key` (class index, or nclasses + group
- * index), or -1 when the planner does not know it. */
+/* The planner's slot of pool key `key` (class index, nclasses + group
+ * index, or nclasses + ngroups + family index), or -1 when the planner
+ * does not know it. */
 static int pm_slot(struct drv_pool_mgr *m, const char *key)
 {
     int64_t ix = strmap_get(m->cls_ix, key);
@@ -580,6 +581,10 @@ static int pm_slot(struct drv_pool_mgr *m, const char *key)
     for (size_t g = 0; g < ng; g++)
         if (strcmp(drv_presculpt_group_key(m->ps, (int)g), key) == 0)
             return (int)(nc + g);
+    size_t nf = drv_presculpt_nfamilies(m->ps);
+    for (size_t f = 0; f < nf; f++)
+        if (strcmp(drv_presculpt_family_key(m->ps, (int)f), key) == 0)
+            return (int)(nc + ng + f);
     return -1;
 }
 
@@ -632,7 +637,7 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     if (!p.enabled) /* off: no pool may hold anything, every member is surplus */
         p.max_share = 0;
     drv_presculpt_set_params(m->ps, &p, NULL);
-    size_t nslots = drv_presculpt_nclasses(m->ps) + drv_presculpt_ngroups(m->ps);
+    size_t nslots = drv_presculpt_nslots(m->ps);
     uint32_t *have = xcalloc(nslots + 1, sizeof(*have));
     uint32_t *want = xcalloc(nslots + 1, sizeof(*want));
     for (size_t i = 0; i < m->nmem; i++) {
@@ -650,7 +655,7 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     m->last_ms = now_ms;
     m->factor = out.idle_price_factor;
     m->bound = out.budget_bound;
-    size_t nc = drv_presculpt_nclasses(m->ps);
+    size_t nc = drv_presculpt_nclasses(m->ps), ng = drv_presculpt_ngroups(m->ps);
     /* a pool the plan leaves out wants none; the log tells changes only */
     size_t nold = m->npools;
     before = xcalloc(nold + 1, sizeof(*before));
@@ -662,7 +667,9 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     size_t limit = max_make ? max_make : SIZE_MAX, job_cap = out.npools * 4;
     for (size_t i = 0; i < out.npools; i++) {
         const struct drv_pool_plan *pl = &out.pools[i];
-        size_t s = pl->level == DRV_POOL_CLASS ? (size_t)pl->index : nc + (size_t)pl->index;
+        size_t s = pl->level == DRV_POOL_CLASS    ? (size_t)pl->index
+                   : pl->level == DRV_POOL_GROUP ? nc + (size_t)pl->index
+                                                 : nc + ng + (size_t)pl->index;
         want[s] = pl->target;
         int64_t ix = strmap_get(m->pool_ix, pl->key);
         bool changed = ix < 0 || (size_t)ix >= nold || before[ix] != pl->target;

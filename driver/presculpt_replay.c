@@ -42,7 +42,7 @@ double drv_pool_idle_share(const struct drv_pool_result *r)
 
 double drv_pool_cost(const struct drv_pool_result *r)
 {
-    return r->cost_idle + r->cost_cold;
+    return r->cost_idle + r->cost_cold + r->cost_reshape;
 }
 
 /* ---- members of one pool: batches in the order they were made (so in
@@ -52,6 +52,7 @@ struct sim_batch {
     int64_t expiry;             /* interval at whose start it is destroyed */
     uint32_t n;
     float vcpu, mem;            /* what one member reserves */
+    float max_vcpu, max_mem;    /* the most it can be re-sculpted to */
 };
 
 struct sim_pool {
@@ -61,7 +62,8 @@ struct sim_pool {
     double vcpu, mem;           /* reserved by them */
 };
 
-static void pool_push(struct sim_pool *p, int64_t expiry, uint32_t n, float vcpu, float mem)
+static void pool_push(struct sim_pool *p, int64_t expiry, uint32_t n, float vcpu, float mem,
+                      float max_vcpu, float max_mem)
 {
     if (n == 0)
         return;
@@ -74,7 +76,7 @@ static void pool_push(struct sim_pool *p, int64_t expiry, uint32_t n, float vcpu
             p->b = xreallocarray(p->b, p->cap, sizeof(*p->b));
         }
     }
-    p->b[p->head + p->len++] = (struct sim_batch){expiry, n, vcpu, mem};
+    p->b[p->head + p->len++] = (struct sim_batch){expiry, n, vcpu, mem, max_vcpu, max_mem};
     p->n += n;
     p->vcpu += (double)n * vcpu;
     p->mem += (double)n * mem;
@@ -112,6 +114,40 @@ static uint64_t pool_remove(struct sim_pool *p, uint64_t n, bool front, double *
     return done;
 }
 
+/* Claim up to n members for requests of `size`, oldest first, of those
+ * that can be re-sculpted to it; returns how many, *reshaped counting
+ * those whose shape is not the request's (re-sculpted at hand-over). */
+static uint64_t pool_claim(struct sim_pool *p, uint64_t n, const struct drv_res *size,
+                           uint64_t *reshaped)
+{
+    float v = (float)size->v[DRV_RES_VCPU], m = (float)size->v[DRV_RES_MEM_MIB];
+    uint64_t done = 0;
+    for (size_t i = p->head; i < p->head + p->len && done < n; i++) {
+        struct sim_batch *b = &p->b[i];
+        if (b->n == 0 || b->max_vcpu < v || b->max_mem < m)
+            continue;
+        uint32_t k = (uint32_t)((n - done) < b->n ? (n - done) : b->n);
+        b->n -= k;
+        done += k;
+        p->n -= k;
+        p->vcpu -= (double)k * b->vcpu;
+        p->mem -= (double)k * b->mem;
+        if (b->vcpu != v || b->mem != m)
+            *reshaped += k;
+    }
+    /* batches emptied: compact, keeping the order */
+    size_t w = p->head;
+    for (size_t i = p->head; i < p->head + p->len; i++)
+        if (p->b[i].n > 0)
+            p->b[w++] = p->b[i];
+    p->len = w - p->head;
+    if (p->len == 0) {
+        p->head = 0;
+        p->vcpu = p->mem = 0;
+    }
+    return done;
+}
+
 /* Members whose expiry has come, from the front. */
 static uint64_t pool_expire(struct sim_pool *p, int64_t bin, double *vcpu, double *mem)
 {
@@ -144,7 +180,8 @@ struct sim {
     size_t nslots;              /* classes, then groups */
     struct sim_pool *pools;
     uint32_t *target;
-    struct drv_res *gsize;      /* group member size the policy asks for */
+    struct drv_res *gsize;      /* group, then family member size the policy asks for */
+    struct drv_res *gmax;       /* the most a group or family member grows to */
     double *idle;               /* vCPU-seconds idle in each interval (waste included) */
 };
 
@@ -249,8 +286,11 @@ static void *sculpt_create(struct sim *s)
      * indices (and the slot layout: classes, then groups) agree */
     for (size_t c = 0; c < s->tr->nclasses; c++) {
         const struct drv_arrival_class *cl = &s->tr->classes[c];
-        int ix = drv_presculpt_class(st->ps, cl->key, s->tr->groups[cl->group].key, &cl->size);
-        if (ix != (int)c || drv_presculpt_class_group(st->ps, ix) != (int)cl->group)
+        const struct drv_arrival_group *g = &s->tr->groups[cl->group];
+        int ix = drv_presculpt_class_in(st->ps, cl->key, g->key, s->tr->families[g->family].key,
+                                        &cl->size);
+        if (ix != (int)c || drv_presculpt_class_group(st->ps, ix) != (int)cl->group ||
+            drv_presculpt_group_family(st->ps, (int)cl->group) != (int)g->family)
             abort(); /* a bug: both intern in first-seen order */
     }
     return st;
@@ -289,12 +329,16 @@ static int sculpt_plan(void *p, struct sim *s, int64_t bin, struct drv_pool_resu
     memset(s->target, 0, s->nslots * sizeof(*s->target));
     for (size_t i = 0; i < out.npools; i++) {
         const struct drv_pool_plan *pl = &out.pools[i];
+        size_t g = (size_t)pl->index;
         if (pl->level == DRV_POOL_CLASS) {
             s->target[pl->index] = pl->target;
-        } else {
-            s->target[s->tr->nclasses + (size_t)pl->index] = pl->target;
-            s->gsize[pl->index] = pl->member;
+            continue;
         }
+        if (pl->level == DRV_POOL_FAMILY)
+            g += s->tr->ngroups;
+        s->target[s->tr->nclasses + g] = pl->target;
+        s->gsize[g] = pl->member;
+        s->gmax[g] = pl->member_max;
     }
     return 0;
 }
@@ -455,14 +499,15 @@ static int sim_run(const struct drv_arrival_trace *tr, const struct drv_pool_rep
     if (s.ttl_bins < 1)
         s.ttl_bins = 1;
     s.lead_bins = (int64_t)floor(prep_s / (double)s.dt);
-    s.nslots = tr->nclasses + tr->ngroups;
+    s.nslots = tr->nclasses + tr->ngroups + tr->nfamilies;
     s.counts = xcalloc(tr->nclasses, sizeof(*s.counts));
     s.touched = xcalloc(tr->nclasses, sizeof(*s.touched));
     s.obs_counts = xcalloc(tr->nclasses, sizeof(*s.obs_counts));
     s.obs_touched = xcalloc(tr->nclasses, sizeof(*s.obs_touched));
     s.pools = xcalloc(s.nslots, sizeof(*s.pools));
     s.target = xcalloc(s.nslots, sizeof(*s.target));
-    s.gsize = xcalloc(tr->ngroups ? tr->ngroups : 1, sizeof(*s.gsize));
+    s.gsize = xcalloc(tr->ngroups + tr->nfamilies + 1, sizeof(*s.gsize));
+    s.gmax = xcalloc(tr->ngroups + tr->nfamilies + 1, sizeof(*s.gmax));
     s.idle = xcalloc((size_t)s.nbins, sizeof(*s.idle));
     memset(r, 0, sizeof(*r));
     r->policy = policy;
@@ -499,13 +544,16 @@ static int sim_run(const struct drv_arrival_trace *tr, const struct drv_pool_rep
                 const struct drv_res *sz = k < tr->nclasses
                                                ? &tr->classes[k].size
                                                : &s.gsize[k - tr->nclasses];
+                const struct drv_res *mx = k < tr->nclasses ? sz : &s.gmax[k - tr->nclasses];
                 uint32_t add = s.target[k] - (uint32_t)p->n;
                 pool_push(p, b + s.ttl_bins, add, (float)sz->v[DRV_RES_VCPU],
-                          (float)sz->v[DRV_RES_MEM_MIB]);
+                          (float)sz->v[DRV_RES_MEM_MIB], (float)mx->v[DRV_RES_VCPU],
+                          (float)mx->v[DRV_RES_MEM_MIB]);
                 r->made += add;
             }
         }
-        /* this interval's requests: the class's pool, then the group's */
+        /* this interval's requests: the class's pool, then the group's,
+         * then the family's (members it can be re-sculpted to) */
         s.ntouched = 0;
         int64_t bin_end = s.t0 + (b + 1) * s.dt;
         for (; ai < tr->narr && tr->arr[ai].t < bin_end; ai++) {
@@ -517,11 +565,18 @@ static int sim_run(const struct drv_arrival_trace *tr, const struct drv_pool_rep
         }
         for (size_t i = 0; i < s.ntouched; i++) {
             uint32_t cls = s.touched[i], want = s.counts[cls];
+            const struct drv_arrival_class *cl = &tr->classes[cls];
+            uint64_t reshaped = 0;
             uint64_t got = pool_remove(&s.pools[cls], want, true, NULL, NULL);
             if (got < want)
-                got += pool_remove(&s.pools[tr->nclasses + tr->classes[cls].group], want - got,
-                                   true, NULL, NULL);
+                got += pool_claim(&s.pools[tr->nclasses + cl->group], want - got, &cl->size,
+                                  &reshaped);
+            if (got < want)
+                got += pool_claim(&s.pools[tr->nclasses + tr->ngroups +
+                                           tr->groups[cl->group].family],
+                                  want - got, &cl->size, &reshaped);
             if (scored) {
+                r->reshapes += reshaped;
                 r->requests += want;
                 r->hits += got;
                 r->cold += want - got;
@@ -555,6 +610,7 @@ static int sim_run(const struct drv_arrival_trace *tr, const struct drv_pool_rep
                     r->idle_mem_mib_s * cm->idle[DRV_RES_MEM_MIB]) /
                    3600.0;
     r->cost_cold = (double)r->cold * o->params.cold_start_price;
+    r->cost_reshape = (double)r->reshapes * cm->reshape;
     r->elapsed_s = (double)(clock_mono_ns() - t_start) / 1e9;
     ret = 0;
 cleanup:
@@ -569,6 +625,7 @@ cleanup:
     free(s.q);
     free(s.target);
     free(s.gsize);
+    free(s.gmax);
     free(s.idle);
     return ret;
 }

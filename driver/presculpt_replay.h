@@ -7,8 +7,10 @@
  * policy sets its pools' sizes, knowing only the arrivals of earlier
  * intervals (those before the decision time, cold_start_latency ahead);
  * new members are made, surplus ones destroyed.  The interval's requests
- * then take members, their class's pool first, then their group's; the
- * rest are cold starts.  Definitions (fixed so figures compare), over the
+ * then take members, their class's pool first, then their group's, then
+ * their family's (a member that can be re-sculpted to the request: its
+ * domain's maximum holds it); the rest are cold starts.  A member whose
+ * shape is not the request's is re-sculpted at hand-over (a reshape).  Definitions (fixed so figures compare), over the
  * scored part of the trace (from its first arrival with a known
  * lifetime):
  *   hit_rate   = requests served from a pool / requests
@@ -20,8 +22,10 @@
  * within an interval a request came; Shahrad et al. account at the same
  * granularity).  A member destroyed or expired unclaimed also wasted its
  * preparation (cold_start_latency), counted as idle.
+ * A member idles at the shape it reserves (a family member: its base).
  *   cost = idle capacity at the [cost] idle prices + cold starts at
- *          [presculpt] cold_start_price
+ *          [presculpt] cold_start_price + hand-over reshapes at [cost]
+ *          price_reshape
  */
 #ifndef SC_DRIVER_PRESCULPT_REPLAY_H
 #define SC_DRIVER_PRESCULPT_REPLAY_H
@@ -51,7 +55,8 @@ struct drv_pool_replay_opts {
     bool per_slot;                      /* fill drv_pool_result.slots */
 };
 
-/* Figures of one pool slot: classes first, then groups (per_slot). */
+/* Figures of one pool slot: classes first, then groups, then families
+ * (per_slot). */
 struct drv_pool_slot_result {
     uint64_t requests, hits;            /* classes only: requests of the class */
     double idle_vcpu_s;                 /* members of this slot, waste included */
@@ -64,10 +69,11 @@ struct drv_pool_result {
     double waste_vcpu_s;                /* of which: preparations thrown away */
     double used_vcpu_s;                 /* by the scored arrivals */
     uint64_t made, expired, destroyed;  /* members */
-    double cost_idle, cost_cold;
+    uint64_t reshapes;                  /* scored hand-overs that re-sculpted their member */
+    double cost_idle, cost_cold, cost_reshape;
     double budget_bound_share;          /* sculpt: share of intervals the budget bound */
     double elapsed_s;
-    struct drv_pool_slot_result *slots; /* per_slot: nclasses + ngroups; caller frees */
+    struct drv_pool_slot_result *slots; /* per_slot: nclasses + ngroups + nfamilies; caller frees */
 };
 
 double drv_pool_hit_rate(const struct drv_pool_result *r);

@@ -24,7 +24,7 @@ static struct drv_arrival_trace *periodic(int n, int every, uint32_t count, floa
 {
     struct drv_arrival_builder b;
     drv_arrival_builder_init(&b, DRV_ARRIVAL_FUNCTIONS, 60);
-    uint32_t x = drv_arrival_builder_class(&b, "x", "x", &one_vcpu);
+    uint32_t x = drv_arrival_builder_class(&b, "x", "x", "x", &one_vcpu);
     for (int i = 0; i < n; i++)
         drv_arrival_builder_push(&b, (int64_t)i * every * 60, x, count, life);
     return drv_arrival_builder_finish(&b);
@@ -107,8 +107,8 @@ static struct drv_arrival_trace *steady(void)
 {
     struct drv_arrival_builder b;
     drv_arrival_builder_init(&b, DRV_ARRIVAL_FUNCTIONS, 60);
-    uint32_t x = drv_arrival_builder_class(&b, "x", "x", &one_vcpu);
-    uint32_t y = drv_arrival_builder_class(&b, "y", "y", &one_vcpu);
+    uint32_t x = drv_arrival_builder_class(&b, "x", "x", "x", &one_vcpu);
+    uint32_t y = drv_arrival_builder_class(&b, "y", "y", "y", &one_vcpu);
     for (int i = 0; i < 24 * 60; i++) {
         drv_arrival_builder_push(&b, (int64_t)i * 60, x, 20 + (uint32_t)(i % 7), 1800);
         if (i % 10 == 0)
@@ -147,6 +147,59 @@ static void test_sculpt(void **state)
     drv_arrival_trace_free(tr);
 }
 
+/* Two flavors of one family, 1 and 4 vCPUs, each asked a request every
+ * third minute on the same minutes (a tenant's pair), guests living an
+ * hour. */
+static struct drv_arrival_trace *pairs(void)
+{
+    struct drv_arrival_builder b;
+    drv_arrival_builder_init(&b, DRV_ARRIVAL_AZURE, 60);
+    struct drv_res four = {{[DRV_RES_VCPU] = 4, [DRV_RES_MEM_MIB] = 4096}};
+    uint32_t s = drv_arrival_builder_class(&b, "s", "vcpu=1", "vm", &one_vcpu);
+    uint32_t l = drv_arrival_builder_class(&b, "l", "vcpu=4", "vm", &four);
+    for (int i = 0; i < 24 * 60; i += 3) {
+        drv_arrival_builder_push(&b, (int64_t)i * 60, s, 1, 3600);
+        drv_arrival_builder_push(&b, (int64_t)i * 60, l, 1, 3600);
+    }
+    return drv_arrival_builder_finish(&b);
+}
+
+static void test_sculpt_family(void **state)
+{
+    (void)state;
+    struct drv_arrival_trace *tr = pairs();
+    assert_int_equal(tr->nfamilies, 1);
+    assert_int_equal(tr->groups[tr->classes[1].group].family, 0);
+    struct drv_pool_replay_opts o = opts();
+    o.per_slot = true;
+    enum drv_pool_policy sc = DRV_POOL_POLICY_SCULPT;
+    struct drv_pool_result wide, narrow;
+    struct err *err = NULL;
+    o.params.wide_pools = true;
+    assert_int_equal(drv_pool_replay(tr, &o, &sc, 1, NULL, NULL, &wide, NULL, &err), 0);
+    o.params.wide_pools = false;
+    assert_int_equal(drv_pool_replay(tr, &o, &sc, 1, NULL, NULL, &narrow, NULL, &err), 0);
+    /* without wide pools nothing is re-sculpted (a class's own members) */
+    assert_int_equal(narrow.reshapes, 0);
+    assert_true(narrow.cost_reshape == 0);
+    /* with them, the family's members (slot 2 + 2 + 0) serve both flavors:
+     * the 4-vCPU requests grow a member, each hand-over priced */
+    size_t fam = tr->nclasses + tr->ngroups;
+    assert_true(wide.slots[fam].idle_vcpu_s > 0);
+    assert_true(wide.reshapes > 0);
+    assert_true(wide.reshapes <= wide.hits);
+    assert_true(fabs(wide.cost_reshape - (double)wide.reshapes * o.params.cost.reshape) < 1e-12);
+    assert_true(fabs(drv_pool_cost(&wide) - (wide.cost_idle + wide.cost_cold + wide.cost_reshape)) <
+                1e-9);
+    /* members idle at the base (1 vCPU), not at the largest flavor: the
+     * same hits for less idle capacity */
+    assert_true(wide.hits >= narrow.hits);
+    assert_true(wide.idle_vcpu_s < narrow.idle_vcpu_s);
+    free(wide.slots);
+    free(narrow.slots);
+    drv_arrival_trace_free(tr);
+}
+
 static void test_policy_names(void **state)
 {
     (void)state;
@@ -161,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_none_and_fixed),
         cmocka_unit_test(test_hybrid_timer),
         cmocka_unit_test(test_sculpt),
+        cmocka_unit_test(test_sculpt_family),
         cmocka_unit_test(test_policy_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
