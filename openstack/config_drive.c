@@ -10,8 +10,8 @@
 #include <sys/random.h>
 
 #include "common/alloc.h"
-#include "common/base64.h"
 #include "common/err.h"
+#include "openstack/base64.h"
 #include "openstack/ovo.h"
 
 /* nova/api/metadata/base.py OPENSTACK_VERSIONS, then "latest" (ordered:
@@ -136,7 +136,11 @@ static json_t *meta_data(const json_t *inst, enum md_version v, const json_t *fi
             }
             got += (size_t)n;
         }
-        autofree char *b64 = base64_encode(seed, sizeof(seed));
+        autofree char *b64 = os_base64_encode(seed, sizeof(seed), err);
+        if (!b64) {
+            json_decref(md);
+            return NULL;
+        }
         json_object_set_new(md, "random_seed", json_string(b64));
     }
     if (v >= MD_LIBERTY)
@@ -168,7 +172,7 @@ static json_t *add_injected(struct drv_hv_config_drive *cd, const json_t *inject
             return NULL;
         }
         size_t len;
-        autofree char *bytes = base64_decode(b64, strlen(b64), &len, err);
+        autofree char *bytes = os_base64_decode(b64, strlen(b64), &len, err);
         if (!bytes) {
             err_wrap(err, "injected file `%s`", path);
             return NULL;
@@ -199,7 +203,7 @@ struct drv_hv_config_drive *os_config_drive_build(const json_t *inst, const json
                     OS_USER_DATA_MAX);
             return NULL;
         }
-        user_data = base64_decode(ud, n, &ud_len, err);
+        user_data = os_base64_decode(ud, n, &ud_len, err);
         if (!user_data) {
             err_wrap(err, "user_data");
             return NULL;

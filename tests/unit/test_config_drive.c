@@ -1,4 +1,4 @@
-/* Config drives: base64 both ways, the checks on a drive's files, Nova's
+/* Config drives: the checks on a drive's files, Nova's
  * layout of meta_data.json / user_data / vendor and network data per
  * metadata version (hand-checked against nova/api/metadata/base.py), when
  * a build needs a drive, and the refusals (bad base64, user data above
@@ -12,57 +12,12 @@
 
 #include <cmocka.h>
 
-#include "common/base64.h"
 #include "common/err.h"
 #include "driver/hypervisor.h"
 #include "openstack/config_drive.h"
 #include "openstack/ovo.h"
 
 #define UUID "7d4e0a53-6c39-4f52-9b7a-2d2f4c8e6b11"
-
-static void test_base64(void **state)
-{
-    (void)state;
-    static const struct {
-        const char *plain, *b64;
-    } cases[] = {{"", ""},         {"f", "Zg=="},         {"fo", "Zm8="},
-                 {"foo", "Zm9v"},  {"foob", "Zm9vYg=="},  {"fooba", "Zm9vYmE="},
-                 {"foobar", "Zm9vYmFy"}};
-    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        char *enc = base64_encode(cases[i].plain, strlen(cases[i].plain));
-        assert_string_equal(enc, cases[i].b64);
-        free(enc);
-        size_t n = 99;
-        struct err *err = NULL;
-        char *dec = base64_decode(cases[i].b64, strlen(cases[i].b64), &n, &err);
-        assert_non_null(dec);
-        assert_int_equal(n, strlen(cases[i].plain));
-        assert_memory_equal(dec, cases[i].plain, n);
-        free(dec);
-    }
-    /* line-wrapped input, as `base64` writes it */
-    size_t n;
-    struct err *err = NULL;
-    char *dec = base64_decode("Zm9v\nYmFy\n", 10, &n, &err);
-    assert_non_null(dec);
-    assert_int_equal(n, 6);
-    free(dec);
-    /* bytes outside ASCII survive */
-    const unsigned char bin[] = {0x00, 0xff, 0x10, 0x80};
-    char *enc = base64_encode(bin, sizeof(bin));
-    dec = base64_decode(enc, strlen(enc), &n, &err);
-    assert_int_equal(n, sizeof(bin));
-    assert_memory_equal(dec, bin, n);
-    free(enc);
-    free(dec);
-    static const char *const bad[] = {"Zm9v!", "Zg=", "Zg", "Z===", "Zg==Zg==", "=Zg=", "Zm9vY"};
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        assert_null(base64_decode(bad[i], strlen(bad[i]), &n, &err));
-        assert_int_equal(err_code_of(err), ERR_INVALID);
-        assert_non_null(strstr(err->msg, "base64"));
-        err_clear(&err);
-    }
-}
 
 static void test_drive_checks(void **state)
 {
@@ -301,7 +256,7 @@ static void test_refusals(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_base64),   cmocka_unit_test(test_drive_checks),
+        cmocka_unit_test(test_drive_checks),
         cmocka_unit_test(test_layout),   cmocka_unit_test(test_minimal),
         cmocka_unit_test(test_required), cmocka_unit_test(test_refusals),
     };
