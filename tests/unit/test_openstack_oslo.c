@@ -14,6 +14,7 @@
 
 #include "common/alloc.h"
 #include "common/err.h"
+#include "common/strbuf.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/oslo_priv.h"
@@ -481,6 +482,78 @@ static void test_json_fast_path(void **state)
     assert_true(check_json_fast(longkey, (size_t)n));
 }
 
+/* The captured messages, changed at many places (a byte replaced, the text
+ * cut short, an escape or a number spliced in): on every variant the fast
+ * path answers what jansson answers or steps aside, and both outcomes
+ * occur.  The fuzz target does the same on random inputs. */
+static void test_json_fast_mutations(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"build_and_run_instance.json", "get_console_output.json",
+                                        "reply_failure.json", "reply_service_create.json"};
+    static const char bytes[] = {'"', '\\', '}', ']', ',', '0', '-', 'e', ' ', 'u', '\x80', '\t'};
+    static const char *const splices[] = {"\\u00e9",  "\\ud83d\\ude00", "\\ud83d", "\\u0000",
+                                          "1e400",    "-0.5e-3",        "[[[[",    "\\\"",
+                                          "\xc3\xa9", "99999999999999999999"};
+    size_t taken = 0, aside = 0;
+    for (size_t f = 0; f < ARRAY_SIZE(files); f++) {
+        char path[128];
+        size_t len, n;
+        snprintf(path, sizeof(path), DATA "%s", files[f]);
+        autofree char *body = slurp(path, &len);
+        autofree char *inner = os_envelope_inner(body, len, &n);
+        assert_non_null(inner);
+        autofree char *v = xmalloc(n + 32);
+        for (size_t at = 0; at < n; at += 97) {
+            for (size_t b = 0; b < ARRAY_SIZE(bytes); b++) {
+                memcpy(v, inner, n);
+                v[at] = bytes[b];
+                check_json_fast(v, n) ? taken++ : aside++;
+            }
+            check_json_fast(inner, at) ? taken++ : aside++;
+        }
+        for (size_t at = 0; at < n; at += 211) {
+            for (size_t k = 0; k < ARRAY_SIZE(splices); k++) {
+                size_t sl = strlen(splices[k]);
+                memcpy(v, inner, at);
+                memcpy(v + at, splices[k], sl);
+                memcpy(v + at + sl, inner + at, n - at);
+                check_json_fast(v, n + sl) ? taken++ : aside++;
+            }
+        }
+    }
+    assert_true(taken > 100);
+    assert_true(aside > 100);
+}
+
+/* Nesting around the fast path's limit: it answers up to its depth and
+ * steps aside beyond, jansson parsing both. */
+static void test_json_fast_depth(void **state)
+{
+    (void)state;
+    bool seen_taken = false, seen_aside = false;
+    for (int depth = 55; depth < 75; depth++) {
+        struct strbuf b = STRBUF_INIT;
+        strbuf_append(&b, "{\"a\": ");
+        for (int i = 0; i < depth; i++)
+            strbuf_append(&b, i % 2 ? "{\"k\\u00e9\": " : "[");
+        strbuf_append(&b, "\"\\ud83d\\ude00\"");
+        for (int i = depth - 1; i >= 0; i--)
+            strbuf_append(&b, i % 2 ? "}" : "]");
+        strbuf_append(&b, "}");
+        json_t *j = json_loadb(b.s, b.len, 0, NULL);
+        assert_non_null(j);
+        json_decref(j);
+        bool taken = check_json_fast(b.s, b.len);
+        /* once it steps aside, it does so for every deeper document */
+        assert_false(taken && seen_aside);
+        seen_taken |= taken;
+        seen_aside |= !taken;
+        strbuf_release(&b);
+    }
+    assert_true(seen_taken && seen_aside);
+}
+
 /* The envelope written directly is byte for byte jansson's. */
 static void check_wrap(const char *text)
 {
@@ -576,7 +649,8 @@ int main(void)
         cmocka_unit_test(test_reply),            cmocka_unit_test(test_failure_mapping),
         cmocka_unit_test(test_ovo),              cmocka_unit_test(test_datetime),
         cmocka_unit_test(test_envelope_fast_path), cmocka_unit_test(test_hex_ids),
-        cmocka_unit_test(test_json_fast_path), cmocka_unit_test(test_envelope_wrap),
+        cmocka_unit_test(test_json_fast_path), cmocka_unit_test(test_json_fast_mutations),
+        cmocka_unit_test(test_json_fast_depth), cmocka_unit_test(test_envelope_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
