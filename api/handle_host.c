@@ -1,5 +1,6 @@
 /* GET /v1/host: topology, capacity, reserved, allocated (sum of shapes),
- * used (observed), free, and how contiguous the guests' CPU sets are. */
+ * used (observed), free, how contiguous the guests' CPU sets are, and the
+ * Placement inventory the engine's figures make. */
 #include "api/handlers.h"
 #include "api/json_out.h"
 #include "common/alloc.h"
@@ -54,6 +55,11 @@ int api_handle_host(struct api_req *req, struct api_resp *resp, struct err **err
         (json_int_t)snap->repins, "skipped", (json_int_t)snap->skipped, "cpu_load", load);
     /* fragmentation as the database records it: the complement of contiguity */
     json_object_set_new(doc, "fragmentation", api_num(1.0 - snap->contiguity));
+    /* what sculpt-compute reports to Placement (it writes it when it moved
+     * beyond [engine] inventory_hysteresis since the last write) */
+    struct drv_sculpt_inventory inv;
+    drv_sculpt_inventory(engine, &inv);
+    json_object_set_new(doc, "inventory", api_inventory_json(&inv));
     return api_reply(resp, 0, doc);
 }
 

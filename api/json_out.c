@@ -35,10 +35,27 @@ json_t *api_cpuset_json(const struct drv_cpuset *s)
 
 json_t *api_shape_json(const struct drv_shape *s)
 {
-    return json_pack("{s:o, s:i, s:i, s:o, s:o, s:i}", "res", api_res_json(&s->res), "vcpus_online",
-                     s->vcpus_online, "vcpus_max", s->vcpus_max, "mem_max_mib",
+    return json_pack("{s:o, s:i, s:i, s:o, s:o, s:i, s:I}", "res", api_res_json(&s->res),
+                     "vcpus_online", s->vcpus_online, "vcpus_max", s->vcpus_max, "mem_max_mib",
                      api_num(s->mem_max_mib), "pcpus", api_cpuset_json(&s->pcpus), "numa_node",
-                     s->numa_node);
+                     s->numa_node, "cpu_weight", (json_int_t)drv_shape_cpu_weight(s));
+}
+
+static json_t *api_inventory_item_json(const struct drv_sculpt_inventory_item *it)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s?}", "total",
+                     (json_int_t)it->total, "reserved", (json_int_t)it->reserved, "min_unit",
+                     (json_int_t)it->min_unit, "max_unit", (json_int_t)it->max_unit, "step_size",
+                     (json_int_t)it->step_size, "allocation_ratio", api_num(it->allocation_ratio),
+                     "held", api_num(it->held), "room", api_num(it->room), "bound",
+                     it->bound < DRV_SCULPT_RULE_LAST ? drv_sculpt_rule_name(it->bound) : NULL);
+}
+
+json_t *api_inventory_json(const struct drv_sculpt_inventory *inv)
+{
+    return json_pack("{s:o, s:o, s:o}", "VCPU", api_inventory_item_json(&inv->vcpu), "MEMORY_MB",
+                     api_inventory_item_json(&inv->memory_mb), "DISK_GB",
+                     api_inventory_item_json(&inv->disk_gb));
 }
 
 json_t *api_kv_json(const struct drv_kv *kv, size_t n)

@@ -30,7 +30,13 @@ json_t *api_res_json(const struct drv_res *r);
 /* "2026-11-25T19:41:46.123Z" from Unix ms (null for 0). */
 json_t *api_time_json(int64_t wall_ms);
 json_t *api_cpuset_json(const struct drv_cpuset *s);
+/* The shape, with its effective CPU weight (drv_shape_cpu_weight). */
 json_t *api_shape_json(const struct drv_shape *s);
+/* The Placement inventory per resource class ("VCPU", "MEMORY_MB",
+ * "DISK_GB"): Placement's fields, plus what the engine bases them on
+ * (held, room, and the admission rule that bounds the room, null when the
+ * configured ratio does). */
+json_t *api_inventory_json(const struct drv_sculpt_inventory *inv);
 json_t *api_kv_json(const struct drv_kv *kv, size_t n);
 
 /* The blueprint as api_parse_blueprint() reads it, plus "start_time" and

@@ -238,6 +238,16 @@ def check_host():
         fail("free vcpu is not capacity - allocated")
     if not h["topology"]["numa_nodes"] or not h["cpu_load"]:
         fail("host topology missing")
+    # the Placement inventory: the host's totals, a room Placement can use
+    vcpu, mem = h["inventory"]["VCPU"], h["inventory"]["MEMORY_MB"]
+    if vcpu["total"] != h["topology"]["cpus"]:
+        fail("inventory VCPU total %d is not the host's %d CPUs" % (vcpu["total"],
+                                                                   h["topology"]["cpus"]))
+    for rc, it in h["inventory"].items():
+        if not 1 <= it["min_unit"] <= it["max_unit"] <= it["total"] or it["allocation_ratio"] <= 0:
+            fail("inventory %s is not one Placement takes: %s" % (rc, it))
+    if mem["held"] <= 0 or vcpu["held"] <= 0:
+        fail("inventory holds none of the harness's guests: %s" % h["inventory"])
     hist = expect("GET", "/v1/host/history?from=-1800", 200)
     if len(hist["t"]) < 10:
         fail("host history has %d points" % len(hist["t"]))
@@ -256,6 +266,10 @@ def check_instances():
     if expect("GET", "/v1/instances?project=nobody", 200)["instances"]:
         fail("project filter")
     invalid("GET", "/v1/instances?deleted=maybe", None, "not true or false")
+    for i in lst:
+        w = i["shape"]["cpu_weight"]
+        if not 1 <= w <= 10000:
+            fail("instance %s has CPU weight %s" % (i["uuid"], w))
     uuid = lst[0]["uuid"]
     d = expect("GET", "/v1/instances/%s?from=-1800&step=120" % uuid, 200)
     if len(d["usage"]["t"]) < 5 or not d["reshapes"] or not d["decisions"]:

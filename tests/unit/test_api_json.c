@@ -1,5 +1,5 @@
 /* The API's request parsers: what they accept, and a clear refusal for
- * each kind of bad input. */
+ * each kind of bad input; and the answers' shape and Placement inventory. */
 #include <jansson.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "api/json_in.h"
+#include "api/json_out.h"
 #include "common/alloc.h"
 #include "common/config.h"
 #include "common/err.h"
@@ -260,6 +261,49 @@ static void test_res_and_kv(void **state)
     err_clear(&err);
 }
 
+/* A shape says its effective CPU weight: its own, else 100 per vCPU. */
+static void test_shape_out(void **state)
+{
+    (void)state;
+    struct drv_shape s = {.vcpus_online = 2, .vcpus_max = 4, .mem_max_mib = 2048, .numa_node = -1};
+    s.res.v[DRV_RES_VCPU] = 1.5;
+    json_t *j = api_shape_json(&s);
+    assert_int_equal(json_integer_value(json_object_get(j, "cpu_weight")), 150);
+    assert_int_equal(json_integer_value(json_object_get(j, "vcpus_max")), 4);
+    json_decref(j);
+    s.cpu_weight = 600;
+    j = api_shape_json(&s);
+    assert_int_equal(json_integer_value(json_object_get(j, "cpu_weight")), 600);
+    json_decref(j);
+}
+
+/* The inventory per Placement resource class, with the rule bounding
+ * each room (null: the configured ratio). */
+static void test_inventory_out(void **state)
+{
+    (void)state;
+    struct drv_sculpt_inventory inv = {
+        .vcpu = {8, 1, 1, 3, 1, 2.5, 4.0, 3.0, DRV_SCULPT_RULE_RISK},
+        .memory_mb = {16384, 512, 1, 8192, 1, 1.0, 2048, 8192, DRV_SCULPT_RULE_LAST},
+        .disk_gb = {100, 0, 1, 100, 1, 1.0, 20, 80, DRV_SCULPT_RULE_LAST},
+    };
+    json_t *j = api_inventory_json(&inv);
+    json_t *v = json_object_get(j, "VCPU");
+    assert_int_equal(json_integer_value(json_object_get(v, "total")), 8);
+    assert_int_equal(json_integer_value(json_object_get(v, "reserved")), 1);
+    assert_int_equal(json_integer_value(json_object_get(v, "max_unit")), 3);
+    assert_true(json_real_value(json_object_get(v, "allocation_ratio")) == 2.5);
+    assert_true(json_real_value(json_object_get(v, "room")) == 3.0);
+    assert_string_equal(json_string_value(json_object_get(v, "bound")), "risk");
+    json_t *m = json_object_get(j, "MEMORY_MB");
+    assert_int_equal(json_integer_value(json_object_get(m, "max_unit")), 8192);
+    assert_true(json_is_null(json_object_get(m, "bound")));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(j, "DISK_GB"), "total")),
+                     100);
+    assert_int_equal(json_object_size(j), 3);
+    json_decref(j);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +312,8 @@ int main(void)
         cmocka_unit_test(test_custom_blueprint),
         cmocka_unit_test(test_settings),
         cmocka_unit_test(test_res_and_kv),
+        cmocka_unit_test(test_shape_out),
+        cmocka_unit_test(test_inventory_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
