@@ -261,6 +261,38 @@ struct drv_blueprint *drv_predictor_blueprint(struct drv_predictor *p, int64_t n
  * hosts.  drv_predictor_blueprint() fills it too. */
 void drv_predictor_longrun(struct drv_predictor *p, int64_t now_s, struct drv_blueprint *bp);
 
+/* ---- per-guest state across restarts ---------------------------------- */
+
+/* A predictor's learnt state as bytes the database can keep, so a restart
+ * of the service continues each guest where it stopped instead of a cold
+ * start: a header ("SCPS", the layout version, the body's length, its
+ * CRC-32), then fixed-width little-endian fields -- the guest's recent
+ * readings, seasonal profiles, calibration, long run, each model
+ * setting's recent cost, what it said about the awaited sample, its SLO
+ * fairness term.  At most drv_predictor_state_max() bytes.  The version
+ * changes whenever the layout does. */
+#define DRV_PREDICTOR_STATE_VERSION 1
+
+size_t drv_predictor_state_max(void);
+
+/* The state of p into *out (caller frees with free()); returns its
+ * length.  Called by the predictor's one owner. */
+size_t drv_predictor_export(const struct drv_predictor *p, unsigned char **out);
+
+/* A predictor for the guest of req (as drv_predictor_new(), and counted:
+ * the guest was counted among its groups' guests when admitted) that
+ * continues from `data`, with the settings pc (as after
+ * drv_predictor_set_config(): the seasonal bin width stays the state's).
+ * It then says and learns exactly what the exported predictor would have.
+ * NULL with *err: ERR_UNSUPPORTED for another layout version, ERR_INVALID
+ * for bytes that are not a state, truncated or damaged ones (CRC), a
+ * field out of range, or a state of other dimensions than req's -- the
+ * caller then starts the guest cold. */
+struct drv_predictor *drv_predictor_import(struct drv_fleet *fleet,
+                                           const struct drv_predict_request *req,
+                                           const struct drv_predict_config *pc, const void *data,
+                                           size_t len, struct err **err);
+
 /* Samples observed, and the name of model setting i ("level", "peak",
  * "season", "spike"; "cold" for -1). */
 uint64_t drv_predictor_samples(const struct drv_predictor *p);
