@@ -616,6 +616,25 @@ int db_fleet_load(struct db *db, struct drv_fleet *fleet, size_t max_groups,
                   struct db_fleet_marks *marks, struct err **err);
 
 /* ------------------------------------------------------------------ */
+/* Predictor states: each guest's learning, across restarts            */
+/* ------------------------------------------------------------------ */
+
+struct drv_control_state;
+
+/* Store the predictor state of each guest (drv_control_states), in one
+ * transaction, replacing what was saved before; a guest whose instance
+ * row is missing or deleted is skipped.  *stored (may be NULL) gets the
+ * bytes written (compressed).  Queued. */
+int db_predictor_states_save(struct db *db, const struct drv_control_state *v, size_t n,
+                             size_t *stored, struct err **err);
+
+/* The state last saved for instance uuid (caller frees), *len its length;
+ * for drv_control_adopt_state(), which checks it.  NULL with ERR_NOT_FOUND
+ * when none was saved, ERR_INVALID when the stored bytes are damaged. */
+unsigned char *db_predictor_state_get(struct db *db, const char *uuid, size_t *len,
+                                      struct err **err);
+
+/* ------------------------------------------------------------------ */
 /* Intents: a journal for multi-step operations                        */
 /* ------------------------------------------------------------------ */
 

@@ -193,4 +193,13 @@ char *db_strdup0(const char *s);
 const char *db_code_name(enum err_code code);
 enum err_code db_code_parse(const char *name);
 
+/* A driver record compressed (zlib) as bytea's hex input form, for a
+ * bytea parameter; caller frees (zbytes.c). */
+char *db_zbytes_pack(const void *p, size_t n);
+/* A column db_zbytes_pack() wrote, uncompressed into out (room for max
+ * bytes); *n gets the length.  ERR_INVALID naming `what` when damaged or
+ * longer than max. */
+int db_col_zbytes(const PGresult *r, int row, int col, void *out, size_t max, size_t *n,
+                  const char *what, struct err **err);
+
 #endif

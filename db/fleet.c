@@ -66,26 +66,6 @@ static uint32_t db_fleet_crc(const void *p, size_t n)
     return (uint32_t)crc32(0L, p, (uInt)n);
 }
 
-/* bytea's hex input form ("\x0a1b...") of the compressed bytes. */
-static char *db_fleet_pack(const void *p, size_t n)
-{
-    uLongf cap = compressBound((uLong)n);
-    unsigned char *z = xmalloc(cap);
-    if (compress2(z, &cap, p, (uLong)n, Z_BEST_SPEED) != Z_OK)
-        abort(); /* only on a bad buffer size or out of memory */
-    static const char hex[] = "0123456789abcdef";
-    char *out = xmalloc(2 * (size_t)cap + 3);
-    out[0] = '\\';
-    out[1] = 'x';
-    for (uLongf i = 0; i < cap; i++) {
-        out[2 + 2 * i] = hex[z[i] >> 4];
-        out[3 + 2 * i] = hex[z[i] & 15];
-    }
-    out[2 + 2 * cap] = '\0';
-    free(z);
-    return out;
-}
-
 /* A record column back into `n` bytes at out: the version and size it was
  * written with must be this binary's. */
 static int db_fleet_unpack(const PGresult *r, int row, int vcol, uint32_t version, void *out,
@@ -97,16 +77,11 @@ static int db_fleet_unpack(const PGresult *r, int row, int vcol, uint32_t versio
                        "%s written with layout version %lld (%lld bytes), this binary has "
                        "version %u (%zu bytes)",
                        what, v, size, version, n);
-    size_t zn = 0;
-    unsigned char *z = PQunescapeBytea((const unsigned char *)PQgetvalue(r, row, vcol + 2), &zn);
-    if (!z)
-        return err_set(err, ERR_INTERNAL, "%s: bytes not readable", what);
-    uLongf got = (uLongf)n;
-    int zrc = uncompress(out, &got, z, (uLong)zn);
-    PQfreemem(z);
-    if (zrc != Z_OK || got != (uLongf)n)
-        return err_set(err, ERR_INVALID, "%s: damaged record (zlib %d, %lu of %zu bytes)", what,
-                       zrc, (unsigned long)got, n);
+    size_t got = 0;
+    if (db_col_zbytes(r, row, vcol + 2, out, n, &got, what, err) < 0)
+        return -1;
+    if (got != n)
+        return err_set(err, ERR_INVALID, "%s: damaged record (%zu of %zu bytes)", what, got, n);
     return 0;
 }
 
@@ -132,7 +107,7 @@ int db_fleet_save(struct db *db, struct drv_fleet *fleet, struct db_fleet_marks 
         for (size_t i = 0; i < n; i++) {
             if (marks && strmap_get(marks->groups, recs[i].key) == (int64_t)crcs[i])
                 continue;
-            autofree char *bytes = db_fleet_pack(&recs[i], sizeof(recs[i]));
+            autofree char *bytes = db_zbytes_pack(&recs[i], sizeof(recs[i]));
             struct db_params *p = db_write_add(w, &st_group_put, NULL);
             db_param_str(p, recs[i].key);
             db_param_int(p, recs[i].version);
@@ -142,7 +117,7 @@ int db_fleet_save(struct db *db, struct drv_fleet *fleet, struct db_fleet_marks 
             db_param_str(p, bytes);
         }
         if (calib_changed) {
-            autofree char *bytes = db_fleet_pack(calib, sizeof(*calib));
+            autofree char *bytes = db_zbytes_pack(calib, sizeof(*calib));
             struct db_params *p = db_write_add(w, &st_calib_put, NULL);
             db_param_int(p, calib->version);
             db_param_int(p, (long long)sizeof(*calib));

@@ -42,8 +42,11 @@ static const struct db_stmt st_set_state = {
     "UPDATE instances SET vm_state = $2, task_state = $3, power_state = $4, updated_at = now()"
     " WHERE uuid = $1",
     4};
+/* The predictor's state goes with the instance: a guest deleted has
+ * nothing to continue. */
 static const struct db_stmt st_delete = {
-    "UPDATE instances SET deleted_at = coalesce(sculpt_ts($2), now()), vm_state = 'deleted',"
+    "WITH state AS (DELETE FROM predictor_states WHERE instance_uuid = $1)"
+    " UPDATE instances SET deleted_at = coalesce(sculpt_ts($2), now()), vm_state = 'deleted',"
     " task_state = NULL, power_state = 0, updated_at = now() WHERE uuid = $1",
     2};
 static const struct db_stmt st_vanished = {

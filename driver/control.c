@@ -191,9 +191,36 @@ static void ctl_add(struct drv_control *c, const char *uuid, struct drv_predicto
     g->pred = pred;
 }
 
+/* A saved predictor state to continue from (NULL: none). */
+struct ctl_saved {
+    const unsigned char *state;
+    size_t len;
+    bool restored; /* set when the state was read */
+};
+
+/* The predictor of a guest: from its saved state when one reads, else
+ * from the fleet (lock held). */
+static struct drv_predictor *ctl_predictor(struct drv_control *c,
+                                           const struct drv_predict_request *req,
+                                           struct ctl_saved *saved, struct err **err)
+{
+    if (saved && saved->state) {
+        autoerr struct err *e = NULL;
+        struct drv_predictor *p =
+            drv_predictor_import(c->fleet, req, &c->pc, saved->state, saved->len, &e);
+        if (p) {
+            saved->restored = true;
+            return p;
+        }
+        log_err(LOG_LEVEL_WARN, e, "saved predictor state not used: the guest starts from "
+                                   "the fleet");
+    }
+    return drv_predictor_new(c->fleet, req, &c->pc, err);
+}
+
 /* Predictor and first blueprint of a guest not held yet (lock held). */
 static int ctl_prepare(struct drv_control *c, const struct drv_instance *inst, int64_t now_s,
-                       bool counted, struct drv_sculpt_guest_spec *spec,
+                       bool counted, struct ctl_saved *saved, struct drv_sculpt_guest_spec *spec,
                        struct drv_predictor **pred, struct drv_blueprint **bp, struct err **err)
 {
     struct drv_predict_request req;
@@ -202,7 +229,7 @@ static int ctl_prepare(struct drv_control *c, const struct drv_instance *inst, i
     req.counted = counted;
     if (ctl_find(c, spec->uuid))
         return err_set(err, ERR_CONFLICT, "guest `%s` is already held", spec->uuid);
-    *pred = drv_predictor_new(c->fleet, &req, &c->pc, err);
+    *pred = ctl_predictor(c, &req, saved, err);
     if (!*pred)
         return -1;
     *bp = drv_predictor_blueprint(*pred, now_s, c->p.horizon_s, c->p.bp_step_s, &c->cm, err);
@@ -230,7 +257,7 @@ int drv_control_admit_with(struct drv_control *c, const struct drv_instance *ins
     struct drv_predictor *pred;
     struct drv_blueprint *bp;
     pthread_mutex_lock(&c->lock);
-    int rc = ctl_prepare(c, inst, now_s, false, &spec, &pred, &bp, err);
+    int rc = ctl_prepare(c, inst, now_s, false, NULL, &spec, &pred, &bp, err);
     if (rc == 0) {
         rc = drv_sculpt_place(c->engine, &spec, custom ? custom : bp, now_s, shape, why, err);
         if (rc == 0) {
@@ -252,11 +279,20 @@ int drv_control_admit_with(struct drv_control *c, const struct drv_instance *ins
 int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
                       const struct drv_shape *shape, int64_t now_s, struct err **err)
 {
+    return drv_control_adopt_state(c, inst, shape, now_s, NULL, 0, NULL, err);
+}
+
+int drv_control_adopt_state(struct drv_control *c, const struct drv_instance *inst,
+                            const struct drv_shape *shape, int64_t now_s,
+                            const unsigned char *state, size_t len, bool *restored,
+                            struct err **err)
+{
     struct drv_sculpt_guest_spec spec;
     struct drv_predictor *pred;
     struct drv_blueprint *bp;
+    struct ctl_saved saved = {.state = state, .len = len};
     pthread_mutex_lock(&c->lock);
-    int rc = ctl_prepare(c, inst, now_s, true, &spec, &pred, &bp, err);
+    int rc = ctl_prepare(c, inst, now_s, true, &saved, &spec, &pred, &bp, err);
     if (rc == 0) {
         rc = drv_sculpt_adopt(c->engine, &spec, bp, shape, now_s, err);
         if (rc == 0) {
@@ -268,7 +304,32 @@ int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
         drv_blueprint_free(bp);
     }
     pthread_mutex_unlock(&c->lock);
+    if (restored)
+        *restored = rc == 0 && saved.restored;
     return rc;
+}
+
+struct drv_control_state *drv_control_states(struct drv_control *c, size_t *n)
+{
+    pthread_mutex_lock(&c->lock);
+    struct drv_control_state *v = xcalloc(c->nguests + 1, sizeof(*v));
+    for (size_t i = 0; i < c->nguests; i++) {
+        snprintf(v[i].uuid, sizeof(v[i].uuid), "%s", c->guests[i].uuid);
+        v[i].samples = drv_predictor_samples(c->guests[i].pred);
+        v[i].len = drv_predictor_export(c->guests[i].pred, &v[i].state);
+    }
+    *n = c->nguests;
+    pthread_mutex_unlock(&c->lock);
+    return v;
+}
+
+void drv_control_states_free(struct drv_control_state *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i].state);
+    free(v);
 }
 
 int drv_control_forget(struct drv_control *c, const char *uuid, struct err **err)

@@ -149,6 +149,30 @@ int drv_control_override(struct drv_control *c, const char *uuid, const struct d
 struct drv_blueprint *drv_control_blueprint(struct drv_control *c, const char *uuid,
                                             struct err **err);
 
+/* One guest's predictor state (drv_predictor_export), for the database. */
+struct drv_control_state {
+    char uuid[DRV_UUID_LEN + 1];
+    uint64_t samples;     /* samples its predictor had observed */
+    unsigned char *state; /* owned */
+    size_t len;
+};
+
+/* The predictor state of every guest held (caller frees with
+ * drv_control_states_free()); *n gets how many.  Takes the loop's lock
+ * for the copies only: a step waits a few microseconds per guest. */
+struct drv_control_state *drv_control_states(struct drv_control *c, size_t *n);
+void drv_control_states_free(struct drv_control_state *v, size_t n);
+
+/* drv_control_adopt() for a guest whose predictor state a previous run
+ * saved: its predictor continues from `state` (drv_predictor_import).  A
+ * state that cannot be read (damaged, another layout version, other
+ * dimensions) is logged and the guest starts from the fleet; *restored
+ * (may be NULL) says which.  state NULL: drv_control_adopt(). */
+int drv_control_adopt_state(struct drv_control *c, const struct drv_instance *inst,
+                            const struct drv_shape *shape, int64_t now_s,
+                            const unsigned char *state, size_t len, bool *restored,
+                            struct err **err);
+
 /* Run one step at now_s (Unix s).  *out (may be NULL) gets the report.
  * Returns 0; -1 only on an internal failure (a backend that cannot be
  * sampled is reported, not an error: the step still reshapes on what it

@@ -14,6 +14,7 @@
 #define SC_OPENSTACK_COMPUTE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "common/alloc.h"
 
@@ -60,6 +61,14 @@ void os_compute_cancel(struct os_compute *c);
 void os_compute_stop(struct os_compute *c);
 void os_compute_free(struct os_compute *c);
 DEFINE_AUTOPTR(os_compute)
+
+/* Save every guest's predictor state in the database (queued; nothing
+ * without a database), so a restart continues their prediction: the
+ * daemon calls it with the fleet history and after os_compute_stop().
+ * *guests and *bytes (compressed; either may be NULL) get what was
+ * written.  Any thread. */
+int os_compute_predictors_save(struct os_compute *c, size_t *guests, size_t *bytes,
+                               struct err **err);
 
 /* Settings changed at run time (PUT /v1/config/..., SIGHUP) for what it
  * owns: the control loop (prediction settings, prices, period, blueprint

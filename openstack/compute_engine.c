@@ -109,6 +109,41 @@ int os_compute_engine_adopt(struct os_compute *c, const struct drv_instance *ins
     return drv_control_adopt(c->control, inst, shape, time(NULL), err);
 }
 
+int os_compute_engine_restore(struct os_compute *c, const struct drv_instance *inst,
+                              const struct drv_shape *shape, struct err **err)
+{
+    size_t len = 0;
+    autofree unsigned char *state = NULL;
+    if (c->db) {
+        autoerr struct err *e = NULL;
+        state = db_predictor_state_get(c->db, inst->uuid, &len, &e);
+        if (!state && err_code_of(e) != ERR_NOT_FOUND)
+            log_err(LOG_LEVEL_WARN, e, "saved predictor state not read: %s starts from the "
+                                       "fleet", inst->uuid);
+    }
+    bool restored = false;
+    if (drv_control_adopt_state(c->control, inst, shape, time(NULL), state, len, &restored,
+                                err) < 0)
+        return -1;
+    if (restored)
+        log_info("predictor of %s continues from its saved state (%zu bytes)", inst->uuid, len);
+    return 0;
+}
+
+int os_compute_predictors_save(struct os_compute *c, size_t *guests, size_t *bytes,
+                               struct err **err)
+{
+    if (!c->db || !c->control)
+        return 0;
+    size_t n = 0;
+    struct drv_control_state *v = drv_control_states(c->control, &n);
+    int rc = db_predictor_states_save(c->db, v, n, bytes, err);
+    drv_control_states_free(v, n);
+    if (rc == 0 && guests)
+        *guests = n;
+    return rc;
+}
+
 char *os_compute_domain_name(const struct os_inst *i)
 {
     int64_t id = 0;

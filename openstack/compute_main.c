@@ -166,6 +166,20 @@ static void daemon_fleet_save(struct db *db, struct drv_fleet *fleet,
         log_debug("fleet history: %zu group(s) saved", n);
 }
 
+/* The same for every guest's predictor state, saved with the fleet: a
+ * guest's own calibration is mixed with the fleet's. */
+static void daemon_predictors_save(struct os_compute *compute)
+{
+    autoerr struct err *e = NULL;
+    size_t n = 0, bytes = 0;
+    int64_t t0 = clock_mono_ms();
+    if (os_compute_predictors_save(compute, &n, &bytes, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "predictor states not saved, tried again later");
+    else if (n)
+        log_debug("predictor states: %zu guest(s) saved, %zu bytes, %lld ms", n, bytes,
+                  (long long)(clock_mono_ms() - t0));
+}
+
 static void *daemon_signals(void *arg)
 {
     sigset_t *set = arg;
@@ -352,8 +366,9 @@ static int daemon_run(struct cfg *cfg)
         goto out;
 
     log_info("sculpt-compute running as host `%s`", os_compute_host(compute));
-    /* The fleet is saved every fleet_save_interval, and within seconds of
-     * a new guest being counted in it: a guest is counted once, when
+    /* The fleet and the guests' predictor states are saved every
+     * fleet_save_interval, and within seconds of a new guest being
+     * counted in the fleet: a guest is counted once, when
      * admitted (adopted ones are not counted again), so a crash before
      * the next periodic save would forget it for good. */
     uint64_t saved_gen = fleet ? drv_fleet_guests_generation(fleet) : 0;
@@ -376,6 +391,7 @@ static int daemon_run(struct cfg *cfg)
             continue;
         pthread_mutex_unlock(&state.lock);
         daemon_fleet_save(db, fleet, fleet_marks);
+        daemon_predictors_save(compute);
         saved_gen = gen;
         saved_ms = clock_mono_ms();
         pthread_mutex_lock(&state.lock);
@@ -395,6 +411,9 @@ out:
     pthread_mutex_unlock(&state.lock);
     daemon_live_set(NULL, NULL, NULL, NULL);
     os_compute_stop(compute);
+    /* the control loop has stopped: what each guest learnt is final */
+    if (db && compute)
+        daemon_predictors_save(compute);
     api_server_stop(api);
     os_messaging_stop(msg);
     os_compute_free(compute);

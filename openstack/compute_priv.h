@@ -153,6 +153,11 @@ void os_compute_engine_forget(struct os_compute *c, const char *uuid);
 /* Hand a guest that runs in `shape` to the control loop (start-up). */
 int os_compute_engine_adopt(struct os_compute *c, const struct drv_instance *inst,
                             const struct drv_shape *shape, struct err **err);
+/* The same after a restart: the guest's predictor continues from the
+ * state a previous run saved in the database (a cold start from the fleet
+ * when none is saved or it cannot be read, logged). */
+int os_compute_engine_restore(struct os_compute *c, const struct drv_instance *inst,
+                              const struct drv_shape *shape, struct err **err);
 /* The control loop's callbacks: samples, blueprints, reshapes and steps
  * into the database, and Placement refreshed when shapes change. */
 void os_compute_control_callbacks(struct os_compute *c, struct drv_control_callbacks *cb);

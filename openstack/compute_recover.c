@@ -45,7 +45,7 @@ static void recover_adopt(struct os_compute *c, const struct drv_instance *inst,
                           const struct drv_hv_info *g)
 {
     autoerr struct err *e = NULL;
-    if (os_compute_engine_adopt(c, inst, &g->shape, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
+    if (os_compute_engine_restore(c, inst, &g->shape, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
         log_err(LOG_LEVEL_WARN, e, "guest %s not adopted by the engine", inst->uuid);
 }
 

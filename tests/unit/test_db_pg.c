@@ -22,6 +22,7 @@
 #include "common/metrics.h"
 #include "db/db.h"
 #include "db/reconcile.h"
+#include "driver/control.h"
 #include "driver/cost.h"
 #include "driver/fake/fake.h"
 #include "driver/hypervisor.h"
@@ -1464,6 +1465,71 @@ static void test_fleet_history(void **state)
     assert_int_equal(db_fleet_load(f->db, most, 100, NULL, &err), n - 1);
 }
 
+/* ---- predictor states ---- */
+
+static void test_predictor_states(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    autocfg cfg = cfg_new_defaults();
+    struct drv_predict_config pc;
+    drv_predict_config_from_cfg(cfg, &pc);
+    autoptr(drv_instance) in = an_instance(U1, "m1.small", "demo");
+    OK(db_instance_put(f->db, in, &e_));
+
+    struct drv_predict_request req = {.flavor_name = "m1.small", .boot_s = 1764000000};
+    req.ceiling.v[DRV_RES_VCPU] = 2;
+    req.ceiling.v[DRV_RES_MEM_MIB] = 2048;
+    req.resources = (1u << DRV_RES_VCPU) | (1u << DRV_RES_MEM_MIB);
+    autoptr(drv_predictor) p = drv_predictor_new(NULL, &req, &pc, &err);
+    for (int i = 1; i <= 200; i++) {
+        struct drv_res use = drv_res_zero();
+        use.v[DRV_RES_VCPU] = 0.5 + 0.3 * sin(i / 20.0);
+        use.v[DRV_RES_MEM_MIB] = 900 + i;
+        drv_predictor_observe(p, req.boot_s + i * 60, &use);
+    }
+    /* one guest with an instance row, one without (skipped) */
+    struct drv_control_state v[2] = {{.uuid = U1, .samples = 200}, {.uuid = U2, .samples = 200}};
+    v[0].len = drv_predictor_export(p, &v[0].state);
+    v[1].len = drv_predictor_export(p, &v[1].state);
+    size_t stored = 0;
+    OK(db_predictor_states_save(f->db, v, 2, &stored, &e_));
+    assert_true(stored > 0 && stored < v[0].len + v[1].len);
+    sync_db(f->db);
+
+    size_t len = 0;
+    autofree unsigned char *back = db_predictor_state_get(f->db, U1, &len, &err);
+    assert_non_null(back);
+    assert_int_equal(len, v[0].len);
+    assert_memory_equal(back, v[0].state, len);
+    autoptr(drv_predictor) q = drv_predictor_import(NULL, &req, &pc, back, len, &err);
+    assert_non_null(q);
+    assert_int_equal(drv_predictor_samples(q), 200);
+    assert_null(db_predictor_state_get(f->db, U2, &len, &err));
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+    /* a later save replaces the row */
+    OK(db_predictor_states_save(f->db, v, 1, NULL, &e_));
+    sync_db(f->db);
+
+    /* damaged bytes: refused here, before the driver sees them */
+    free(test_pg_exec(f->url, "UPDATE predictor_states SET state = '\\x0001'"));
+    assert_null(db_predictor_state_get(f->db, U1, &len, &err));
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+
+    /* deleted with its instance, and not brought back by a late save */
+    OK(db_predictor_states_save(f->db, v, 1, NULL, &e_));
+    OK(db_instance_delete(f->db, U1, 0, &e_));
+    OK(db_predictor_states_save(f->db, v, 1, NULL, &e_));
+    sync_db(f->db);
+    assert_null(db_predictor_state_get(f->db, U1, &len, &err));
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+    free(v[0].state);
+    free(v[1].state);
+}
+
 int main(void)
 {
     log_setup(LOG_LEVEL_WARN, "stderr", false, NULL);
@@ -1481,6 +1547,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reshapes_snapshots_events, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_settings, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_fleet_history, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_predictor_states, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_pools, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_intents, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_refused_write_isolated, setup_open, teardown),
