@@ -24,7 +24,10 @@
      the confidence a request's preview had;
   8. Placement allocations against the host of an instance Nova deleted
      are released after a restart (the resource tracker's rule), those of
-     a consumer Nova does not know are kept.
+     a consumer Nova does not know are kept;
+  9. each guest's predictor state is saved at a clean stop and restored
+     at the start: the first blueprint after it is not a cold start and
+     the guest keeps its shape; a damaged state is refused (cold start).
 
     crash.py RUN_DIR NAME      (NAME: a contrib/stack/sculpt.sh instance, libvirt backend)
 """
@@ -38,6 +41,7 @@ import time
 import urllib.parse
 import urllib.request
 import uuid as uuid_mod
+import zlib
 
 from phase import Phase, load_env, nova_admin, server_status
 
@@ -368,6 +372,56 @@ def main():
     api('PUT', '/v1/config/predictor', {'fleet_min_guests': 3})
     say('fleet history kept over a clean restart: preview confidence %.3f, then %.3f'
         % (before, after))
+
+    # 9. (before 8 deletes the guests) each guest's predictor across a
+    # clean restart: its state is saved at the stop and restored at the
+    # start, so the first step's
+    # blueprint continues what it learnt (neither `cold` nor a confidence
+    # lost) and the guest's shape is the one it had -- no re-grow to
+    # cold-start bands.  A state that cannot be read is refused and that
+    # guest starts cold (which also shows the checks above can fail).
+    def last_bp(u):
+        rev, model, conf = psql("select revision || '|' || model || '|' || confidence from "
+                                "blueprints where instance_uuid = '%s' order by revision desc "
+                                "limit 1" % u).split('|')
+        return int(rev), model, float(conf)
+
+    def restart_slow():
+        rev = last_bp(s.id)[0]
+        sculpt('stop', extra=slow)
+        offset = log_size()
+        sculpt('start', extra=slow)
+        wait('the first step after the restart revised crash-1\'s blueprint',
+             lambda: last_bp(s.id)[0] > rev, 30)
+        return log_since(offset)
+
+    shape_before = virsh_shape(dom)
+    _, model_b, conf_b = last_bp(s.id)
+    if model_b == 'cold':
+        fail('crash-1\'s blueprint is still a cold start before the restart')
+    log = restart_slow()
+    saved = psql("select count(*) from predictor_states where samples > 0 and instance_uuid "
+                 "in ('%s', '%s')" % (s.id, s2.id))
+    if saved != '2':
+        fail('predictor states saved at the clean stop: %s of 2' % saved)
+    if 'predictor of %s continues from its saved state' % s.id not in log:
+        fail('crash-1\'s predictor did not continue from its saved state')
+    _, model_a, conf_a = last_bp(s.id)
+    if model_a == 'cold' or abs(conf_a - conf_b) > 0.02 + 0.05 * conf_b:
+        fail('crash-1\'s blueprint went from %s (confidence %.3f) to %s (%.3f) over a restart'
+             % (model_b, conf_b, model_a, conf_a))
+    shape_after = virsh_shape(dom)
+    if abs(shape_after[0] - shape_before[0]) > 0.02 or abs(shape_after[1] - shape_before[1]) > 2:
+        fail('crash-1\'s shape went from %s to %s over a restart' % (shape_before, shape_after))
+    say('predictor state kept over a clean restart: blueprint %s (confidence %.3f, then %.3f), '
+        'shape %.2f vCPU / %.0f MiB unchanged' % (model_a, conf_b, conf_a, *shape_after))
+    junk = zlib.compress(b'JUNK' + bytes(60)).hex()
+    psql("update predictor_states set state = '\\x%s' where instance_uuid = '%s'"
+         % (junk, s.id))
+    log = restart_slow()
+    if 'saved predictor state not used' not in log or last_bp(s.id)[1] != 'cold':
+        fail('a damaged predictor state was not refused (blueprint %s)' % last_bp(s.id)[1])
+    say('a damaged predictor state is refused: crash-1 starts cold')
 
     # 8. allocations left in Placement: one of an instance Nova deleted
     # is released by the next pass over the provider's allocations (one
