@@ -1,11 +1,14 @@
 /* bench-db: usage-sample write throughput through db/ (a control step's
  * samples per call, the writer batching them into COPY), against one
  * INSERT per sample in autocommit -- the naive way -- measured in the same
- * run on the same server; and the latency of the predictor's history
- * queries against a bare round trip.
+ * run on the same server; the latency of the predictor's history
+ * queries against a bare round trip; and what saving every guest's
+ * predictor state costs (bytes per guest, ms per save of the host's
+ * guests) against the fleet history's per-group record and save.
  *   SCULPT_BENCH_DB_URL=postgresql://... bench_db
  */
 #include <libpq-fe.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +18,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "db/db.h"
+#include "driver/control.h"
+#include "driver/predict.h"
 
 enum {
     GUESTS = 300,         /* a busy host */
@@ -128,6 +133,75 @@ static void query_ms(struct db *db, const struct db_usage_query *q, double *p50,
     *p99 = ms[QUERIES * 99 / 100];
 }
 
+/* Every guest's predictor after a day of 5-minute samples (a daily
+ * sine, a different level per guest), saved as sculpt-compute saves
+ * them; the fleet they fed, saved the same way, is the baseline. */
+static void bench_predictor_states(struct db *db)
+{
+    struct err *err = NULL;
+    struct drv_predict_config pc;
+    drv_predict_config_default(&pc);
+    struct drv_fleet *fleet = drv_fleet_new(&pc);
+    struct drv_predictor **p = xcalloc(GUESTS, sizeof(*p));
+    const int64_t t0 = T0 / 1000;
+    for (int g = 0; g < GUESTS; g++) {
+        char flavor[16];
+        snprintf(flavor, sizeof(flavor), "m1.f%d", g % FLAVORS);
+        struct drv_predict_request req = {.flavor_name = flavor, .project_id = "bench",
+                                          .boot_s = t0,
+                                          .resources = (1u << DRV_RES_VCPU) |
+                                                       (1u << DRV_RES_MEM_MIB)};
+        req.ceiling.v[DRV_RES_VCPU] = 2;
+        req.ceiling.v[DRV_RES_MEM_MIB] = 4096;
+        p[g] = drv_predictor_new(fleet, &req, &pc, &err);
+        if (!p[g])
+            die("predictor", err);
+        for (int i = 1; i <= 288; i++) {
+            struct drv_res use = drv_res_zero();
+            use.v[DRV_RES_VCPU] = 0.2 + 0.02 * (g % 17) + 0.15 * sin(i * 2 * M_PI / 288) +
+                                  0.01 * (i * 7919 % 13);
+            use.v[DRV_RES_MEM_MIB] = 900 + 3 * g + (i % 50);
+            drv_predictor_observe(p[g], t0 + i * 300, &use);
+        }
+    }
+    struct drv_control_state *v = xcalloc(GUESTS, sizeof(*v));
+    int64_t a = clock_mono_ns();
+    size_t raw = 0, stored = 0;
+    for (int g = 0; g < GUESTS; g++) {
+        guest_uuid(g, v[g].uuid);
+        v[g].samples = drv_predictor_samples(p[g]);
+        v[g].len = drv_predictor_export(p[g], &v[g].state);
+        raw += v[g].len;
+    }
+    if (db_predictor_states_save(db, v, GUESTS, &stored, &err) < 0 || db_sync(db, 60000, &err) < 0)
+        die("predictor states", err);
+    double save_ms = (double)(clock_mono_ns() - a) / 1e6;
+
+    size_t ngroups = drv_fleet_groups(fleet);
+    a = clock_mono_ns();
+    if (db_fleet_save(db, fleet, NULL, NULL, &err) < 0 || db_sync(db, 60000, &err) < 0)
+        die("fleet", err);
+    double fleet_ms = (double)(clock_mono_ns() - a) / 1e6;
+    PGconn *pg = PQconnectdb(getenv("SCULPT_BENCH_DB_URL"));
+    PGresult *r = PQexec(pg, "SELECT sum(octet_length(record))::float8 / count(*) FROM fleet_groups");
+    double group_bytes = PQresultStatus(r) == PGRES_TUPLES_OK ? atof(PQgetvalue(r, 0, 0)) : -1;
+    PQclear(r);
+    PQfinish(pg);
+
+    printf("predictor states: %d guests (2 dimensions, a day of samples each), %zu bytes raw, "
+           "%zu stored; fleet: %zu groups\n",
+           GUESTS, raw / GUESTS, stored / GUESTS, ngroups);
+    printf("BENCH predict_state_bytes_per_guest %.0f\n", (double)stored / GUESTS);
+    printf("BENCH predict_state_fleet_group_bytes_baseline %.0f\n", group_bytes);
+    printf("BENCH predict_state_save_ms %.1f\n", save_ms);
+    printf("BENCH predict_state_fleet_save_ms_baseline %.1f\n", fleet_ms);
+    drv_control_states_free(v, GUESTS);
+    for (int g = 0; g < GUESTS; g++)
+        drv_predictor_free(p[g]);
+    free(p);
+    drv_fleet_free(fleet);
+}
+
 int main(void)
 {
     const char *url = getenv("SCULPT_BENCH_DB_URL");
@@ -186,6 +260,7 @@ int main(void)
     struct db_usage_query by_flavor = {.flavor_name = "m1.f3", .from_ms = T0,
                                        .to_ms = T0 + (int64_t)STEPS * 60000, .bucket_s = 600};
     query_ms(db, &by_flavor, &f50, &f99, &frows);
+    bench_predictor_states(db);
     db_close(db);
 
     long long n = (long long)GUESTS * STEPS;

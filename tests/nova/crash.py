@@ -386,9 +386,12 @@ def main():
                                 "limit 1" % u).split('|')
         return int(rev), model, float(conf)
 
-    def restart_slow():
+    def restart_slow(between=None):
+        """A clean stop, `between` run while sculpt-compute is down, a start."""
         rev = last_bp(s.id)[0]
         sculpt('stop', extra=slow)
+        if between:
+            between()
         offset = log_size()
         sculpt('start', extra=slow)
         wait('the first step after the restart revised crash-1\'s blueprint',
@@ -416,9 +419,8 @@ def main():
     say('predictor state kept over a clean restart: blueprint %s (confidence %.3f, then %.3f), '
         'shape %.2f vCPU / %.0f MiB unchanged' % (model_a, conf_b, conf_a, *shape_after))
     junk = zlib.compress(b'JUNK' + bytes(60)).hex()
-    psql("update predictor_states set state = '\\x%s' where instance_uuid = '%s'"
-         % (junk, s.id))
-    log = restart_slow()
+    log = restart_slow(lambda: psql("update predictor_states set state = '\\x%s' where "
+                                    "instance_uuid = '%s'" % (junk, s.id)))
     if 'saved predictor state not used' not in log or last_bp(s.id)[1] != 'cold':
         fail('a damaged predictor state was not refused (blueprint %s)' % last_bp(s.id)[1])
     say('a damaged predictor state is refused: crash-1 starts cold')

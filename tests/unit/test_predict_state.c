@@ -87,6 +87,22 @@ static void assert_close(const double *a, const double *b, size_t n, double tol)
             fail_msg("value %zu: %.17g against %.17g", i, a[i], b[i]);
 }
 
+/* The state of a fleet-less predictor after `steps` control-loop steps
+ * (caller frees *bytes); returns its length. */
+static size_t trained_state(struct env *e, const struct drv_predict_request *req, int steps,
+                            unsigned char **bytes)
+{
+    struct err *err = NULL;
+    struct drv_predictor *a = drv_predictor_new(NULL, req, &e->pc, &err);
+    assert_non_null(a);
+    struct drv_predict_step s;
+    for (int i = 0; i < steps; i++)
+        loop_step(e, a, i, &s);
+    size_t len = drv_predictor_export(a, bytes);
+    drv_predictor_free(a);
+    return len;
+}
+
 static void assert_same_blueprint(const struct drv_blueprint *a, const struct drv_blueprint *b,
                                   double tol)
 {
@@ -196,12 +212,8 @@ static void test_not_cold(void **state)
     env_init(&e);
     struct drv_predict_request req = request(TWO_DIMS);
     struct err *err = NULL;
-    struct drv_predictor *a = drv_predictor_new(NULL, &req, &e.pc, &err);
-    struct drv_predict_step s;
-    for (int i = 0; i < DAY / STEP; i++)
-        loop_step(&e, a, i, &s);
     unsigned char *bytes = NULL;
-    size_t len = drv_predictor_export(a, &bytes);
+    size_t len = trained_state(&e, &req, DAY / STEP, &bytes);
     struct drv_predictor *b = drv_predictor_import(NULL, &req, &e.pc, bytes, len, &err);
     struct drv_predictor *cold = drv_predictor_new(NULL, &req, &e.pc, &err);
     struct drv_predict_step sb, sc;
@@ -212,7 +224,6 @@ static void test_not_cold(void **state)
     assert_true(sb.alloc.v[DRV_RES_VCPU] < 7);
     assert_int_not_equal(sb.model[DRV_RES_VCPU], -1);
     free(bytes);
-    drv_predictor_free(a);
     drv_predictor_free(b);
     drv_predictor_free(cold);
 }
@@ -237,13 +248,8 @@ static void test_refused(void **state)
     struct env e;
     env_init(&e);
     struct drv_predict_request req = request(TWO_DIMS);
-    struct err *err = NULL;
-    struct drv_predictor *a = drv_predictor_new(NULL, &req, &e.pc, &err);
-    struct drv_predict_step s;
-    for (int i = 0; i < 50; i++)
-        loop_step(&e, a, i, &s);
     unsigned char *bytes = NULL;
-    size_t len = drv_predictor_export(a, &bytes);
+    size_t len = trained_state(&e, &req, 50, &bytes);
     unsigned char *bad = malloc(len);
 
     expect_refused(&e, &req, NULL, 0, ERR_INVALID, "not a state");
@@ -270,7 +276,6 @@ static void test_refused(void **state)
     expect_refused(&e, &all, bytes, len, ERR_INVALID, "dimensions");
     free(bad);
     free(bytes);
-    drv_predictor_free(a);
 }
 
 /* A well-formed state (right CRC) with a field out of range: refused by
@@ -281,13 +286,8 @@ static void test_bad_field(void **state)
     struct env e;
     env_init(&e);
     struct drv_predict_request req = request(1u << DRV_RES_VCPU);
-    struct err *err = NULL;
-    struct drv_predictor *a = drv_predictor_new(NULL, &req, &e.pc, &err);
-    struct drv_predict_step s;
-    for (int i = 0; i < 10; i++)
-        loop_step(&e, a, i, &s);
     unsigned char *bytes = NULL;
-    size_t len = drv_predictor_export(a, &bytes);
+    size_t len = trained_state(&e, &req, 10, &bytes);
     /* body: mask (4), season_bin_s (4), ...: a bin width of 0 */
     memset(bytes + 16 + 4, 0, 4);
     uLong crc = crc32(0L, bytes + 16, (uInt)(len - 16));
@@ -295,7 +295,6 @@ static void test_bad_field(void **state)
         bytes[12 + i] = (unsigned char)(crc >> (8 * i));
     expect_refused(&e, &req, bytes, len, ERR_INVALID, "`season_bin_s` out of range");
     free(bytes);
-    drv_predictor_free(a);
 }
 
 /* The bound holds: what a guest predicting every dimension writes. */
