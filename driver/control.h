@@ -159,7 +159,7 @@ struct drv_control_state {
 
 /* The predictor state of every guest held (caller frees with
  * drv_control_states_free()); *n gets how many.  Takes the loop's lock
- * for the copies only: a step may wait about 0.1 ms per guest. */
+ * for the copies only: a step may wait about 30 us per guest. */
 struct drv_control_state *drv_control_states(struct drv_control *c, size_t *n);
 void drv_control_states_free(struct drv_control_state *v, size_t n);
 

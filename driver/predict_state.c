@@ -51,80 +51,79 @@ static unsigned char *pc_take(struct pr_codec *c, size_t n)
     return at;
 }
 
-static void pc_uint(struct pr_codec *c, uint64_t *v, size_t width)
+/* n values `width` bytes wide at v, as little-endian bytes: a copy on a
+ * little-endian host, byte-swapped elsewhere. */
+static void pc_raw(struct pr_codec *c, void *v, size_t n, size_t width)
 {
-    unsigned char *b = pc_take(c, width);
+    unsigned char *b = pc_take(c, n * width);
     if (!b)
         return;
-    if (c->reading) {
-        uint64_t x = 0;
-        for (size_t i = 0; i < width; i++)
-            x |= (uint64_t)b[i] << (8 * i);
-        *v = x;
-    } else {
-        for (size_t i = 0; i < width; i++)
-            b[i] = (unsigned char)(*v >> (8 * i));
-    }
+    unsigned char *x = v;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    if (c->reading)
+        memcpy(x, b, n * width);
+    else
+        memcpy(b, x, n * width);
+#else
+    for (size_t i = 0; i < n * width; i += width)
+        for (size_t j = 0; j < width; j++) {
+            if (c->reading)
+                x[i + width - 1 - j] = b[i + j];
+            else
+                b[i + j] = x[i + width - 1 - j];
+        }
+#endif
 }
 
 /* A field failed a check: the state is refused. */
 static void pc_fail(struct pr_codec *c, const char *field)
 {
-    if (c->reading && !c->bad)
+    if (!c->bad)
         c->bad = field;
 }
 
 static void pc_f64(struct pr_codec *c, const char *field, double *v, size_t n, bool nan_ok)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t x;
-        memcpy(&x, &v[i], sizeof(x));
-        pc_uint(c, &x, 8);
-        memcpy(&v[i], &x, sizeof(x));
-        if (c->reading && !isfinite(v[i]) && !(nan_ok && isnan(v[i])))
+    pc_raw(c, v, n, sizeof(*v));
+    for (size_t i = 0; c->reading && i < n; i++)
+        if (!isfinite(v[i]) && !(nan_ok && isnan(v[i])))
             pc_fail(c, field);
-    }
 }
 
 static void pc_f32(struct pr_codec *c, const char *field, float *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t x32;
-        memcpy(&x32, &v[i], sizeof(x32));
-        uint64_t x = x32;
-        pc_uint(c, &x, 4);
-        x32 = (uint32_t)x;
-        memcpy(&v[i], &x32, sizeof(x32));
-        if (c->reading && !isfinite(v[i]))
+    pc_raw(c, v, n, sizeof(*v));
+    for (size_t i = 0; c->reading && i < n; i++)
+        if (!isfinite(v[i]))
             pc_fail(c, field);
-    }
 }
 
 static void pc_i64(struct pr_codec *c, int64_t *v)
 {
-    uint64_t x = (uint64_t)*v;
-    pc_uint(c, &x, 8);
-    *v = (int64_t)x;
+    pc_raw(c, v, 1, sizeof(*v));
 }
 
 static void pc_u64(struct pr_codec *c, uint64_t *v)
 {
-    pc_uint(c, v, 8);
+    pc_raw(c, v, 1, sizeof(*v));
 }
 
-/* An int32 field in [lo, hi]. */
+static void pc_u32(struct pr_codec *c, uint32_t *v)
+{
+    pc_raw(c, v, 1, sizeof(*v));
+}
+
+/* int32 fields in [lo, hi]. */
 static void pc_i32(struct pr_codec *c, const char *field, int32_t *v, size_t n, int64_t lo,
                    int64_t hi)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t x = (uint32_t)v[i];
-        pc_uint(c, &x, 4);
-        v[i] = (int32_t)(uint32_t)x;
-        if (c->reading && (v[i] < lo || v[i] > hi))
+    pc_raw(c, v, n, sizeof(*v));
+    for (size_t i = 0; c->reading && i < n; i++)
+        if (v[i] < lo || v[i] > hi)
             pc_fail(c, field);
-    }
 }
 
+/* int fields, kept as int32, in [lo, hi]. */
 static void pc_int(struct pr_codec *c, const char *field, int *v, size_t n, int lo, int hi)
 {
     for (size_t i = 0; i < n; i++) {
@@ -136,17 +135,13 @@ static void pc_int(struct pr_codec *c, const char *field, int *v, size_t n, int 
 
 static void pc_u16(struct pr_codec *c, uint16_t *v, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint64_t x = v[i];
-        pc_uint(c, &x, 2);
-        v[i] = (uint16_t)x;
-    }
+    pc_raw(c, v, n, sizeof(*v));
 }
 
 static void pc_bool(struct pr_codec *c, const char *field, bool *v)
 {
-    uint64_t x = *v ? 1 : 0;
-    pc_uint(c, &x, 1);
+    uint8_t x = *v ? 1 : 0;
+    pc_raw(c, &x, 1, 1);
     if (c->reading && x > 1)
         pc_fail(c, field);
     *v = x == 1;
@@ -204,9 +199,7 @@ static void pr_state_cost_model(struct pr_codec *c, struct drv_cost_model *cm)
  * follow (it must be the predictor's: checked by the caller). */
 static void pr_state_fields(struct pr_codec *c, struct drv_predictor *p, uint32_t *mask)
 {
-    uint64_t m = *mask;
-    pc_uint(c, &m, 4);
-    *mask = (uint32_t)m;
+    pc_u32(c, mask);
     if (c->reading && *mask != p->mask) {
         pc_fail(c, "mask");
         return;
