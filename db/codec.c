@@ -160,11 +160,12 @@ void db_param_shape(struct db_params *p, const struct drv_shape *s)
     db_param_double(p, s->mem_max_mib);
     db_param_strdup(p, drv_cpuset_format(&s->pcpus, buf, sizeof(buf)));
     db_param_int(p, s->numa_node);
+    db_param_int(p, s->cpu_weight);
 }
 
 void db_param_shape_null(struct db_params *p)
 {
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < DB_SHAPE_COLS; i++)
         db_param_null(p);
 }
 
@@ -357,6 +358,10 @@ int db_col_shape(const PGresult *r, int row, int col, struct drv_shape *out, boo
     if (drv_cpuset_parse(PQgetvalue(r, row, col + 4), &out->pcpus, err) < 0)
         return -1;
     out->numa_node = (int32_t)db_col_int(r, row, col + 5);
+    long long w = db_col_int(r, row, col + 6);
+    if (w < 0 || w > DRV_SHAPE_WEIGHT_MAX)
+        return err_set(err, ERR_INTERNAL, "shape row with CPU weight %lld", w);
+    out->cpu_weight = (uint32_t)w;
     if (present)
         *present = true;
     return 0;

@@ -3,8 +3,9 @@
  *
  * Floats are written with 17 significant digits, so a double survives the
  * round trip exactly.  Arrays use PostgreSQL's literal syntax ({1,2},
- * {"a b","c\"d"}).  A shape spans six parameters or columns, in the order
- * res, vcpus_online, vcpus_max, mem_max_mib, pcpus, numa_node.
+ * {"a b","c\"d"}).  A shape spans DB_SHAPE_COLS parameters or columns, in
+ * the order res, vcpus_online, vcpus_max, mem_max_mib, pcpus, numa_node,
+ * cpu_weight (0: not set).
  */
 #ifndef SC_DB_CODEC_H
 #define SC_DB_CODEC_H
@@ -20,6 +21,8 @@
 struct err;
 
 #define DB_PARAMS_MAX 40
+/* Parameters or columns of one shape. */
+#define DB_SHAPE_COLS 7
 
 /* Parameters of one statement; values are owned copies or borrowed
  * strings the caller keeps alive until the statement ran.  With `own` set
@@ -36,7 +39,7 @@ struct db_params {
 void db_params_release(struct db_params *p);
 #define autoparams __attribute__((cleanup(db_params_release))) struct db_params
 
-/* Each appends one parameter (db_param_shape: six). */
+/* Each appends one parameter (db_param_shape: DB_SHAPE_COLS). */
 void db_param_str(struct db_params *p, const char *s);      /* NULL: SQL NULL */
 void db_param_strdup(struct db_params *p, const char *s);   /* always copied */
 void db_param_uuid(struct db_params *p, const char *uuid);  /* "" or NULL: NULL */
@@ -78,7 +81,8 @@ void db_col_uuid(const PGresult *r, int row, int col, char out[37]);
 int db_col_res(const PGresult *r, int row, int col, struct drv_res *out, struct err **err);
 int db_col_doubles(const PGresult *r, int row, int col, double *out, size_t n,
                    struct err **err);
-/* Six columns from col on; NULL res means "no shape": *present = false. */
+/* DB_SHAPE_COLS columns from col on; NULL res means "no shape":
+ * *present = false. */
 int db_col_shape(const PGresult *r, int row, int col, struct drv_shape *out, bool *present,
                  struct err **err);
 

@@ -318,6 +318,9 @@ int db_check_shape(const char *what, const struct drv_shape *s, struct err **err
         s->vcpus_online < 0 || s->vcpus_max < 0 || s->numa_node < -1)
         return err_set(err, ERR_INVALID, "%s: bad shape (vcpus %d/%d, max memory %g MiB, node %d)",
                        what, s->vcpus_online, s->vcpus_max, s->mem_max_mib, s->numa_node);
+    if (s->cpu_weight > DRV_SHAPE_WEIGHT_MAX)
+        return err_set(err, ERR_INVALID, "%s: CPU weight %u above %d", what, s->cpu_weight,
+                       DRV_SHAPE_WEIGHT_MAX);
     return 0;
 }
 

@@ -14,9 +14,9 @@ static const struct db_stmt st_put = {
     " flavor_vcpus, flavor_memory_mb, flavor_root_gb, flavor_ephemeral_gb, flavor_swap_mb,"
     " vm_state, task_state, power_state, domain, created_at, deleted_at,"
     " shape_res, shape_vcpus_online, shape_vcpus_max, shape_mem_max_mib, shape_pcpus,"
-    " shape_numa_node)"
+    " shape_numa_node, shape_cpu_weight)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15,"
-    " coalesce(sculpt_ts($16), now()), sculpt_ts($17), $18, $19, $20, $21, $22, $23)"
+    " coalesce(sculpt_ts($16), now()), sculpt_ts($17), $18, $19, $20, $21, $22, $23, $24)"
     " ON CONFLICT (uuid) DO UPDATE SET name = excluded.name, project_id = excluded.project_id,"
     " user_id = excluded.user_id, image_ref = excluded.image_ref,"
     " flavor_name = excluded.flavor_name, flavor_vcpus = excluded.flavor_vcpus,"
@@ -29,8 +29,8 @@ static const struct db_stmt st_put = {
     " shape_res = excluded.shape_res, shape_vcpus_online = excluded.shape_vcpus_online,"
     " shape_vcpus_max = excluded.shape_vcpus_max,"
     " shape_mem_max_mib = excluded.shape_mem_max_mib, shape_pcpus = excluded.shape_pcpus,"
-    " shape_numa_node = excluded.shape_numa_node",
-    23};
+    " shape_numa_node = excluded.shape_numa_node, shape_cpu_weight = excluded.shape_cpu_weight",
+    24};
 static const struct db_stmt st_kv_clear = {
     "DELETE FROM instance_kv WHERE instance_uuid = $1", 1};
 static const struct db_stmt st_kv_put = {
@@ -62,7 +62,7 @@ static const struct db_stmt st_power = {
     " i.flavor_memory_mb, i.flavor_root_gb, i.flavor_ephemeral_gb, i.flavor_swap_mb,"       \
     " i.vm_state, i.task_state, i.power_state, i.domain, sculpt_ms(i.created_at),"          \
     " sculpt_ms(i.deleted_at), i.shape_res, i.shape_vcpus_online, i.shape_vcpus_max,"       \
-    " i.shape_mem_max_mib, i.shape_pcpus, i.shape_numa_node,"                              \
+    " i.shape_mem_max_mib, i.shape_pcpus, i.shape_numa_node, i.shape_cpu_weight,"          \
     " (SELECT array_agg(key ORDER BY pos) FROM instance_kv k"                              \
     "   WHERE k.instance_uuid = i.uuid AND k.kind = 'm'),"                                  \
     " (SELECT array_agg(value ORDER BY pos) FROM instance_kv k"                            \
@@ -308,8 +308,8 @@ static struct drv_instance *db_instance_from_row(const PGresult *r, int row, str
     in->created_ms = db_col_int(r, row, 15);
     in->deleted_ms = db_col_int(r, row, 16);
     if (db_col_shape(r, row, 17, &in->shape, NULL, err) < 0 ||
-        db_kv_from_cols(r, row, 23, &in->metadata, &in->nmetadata, err) < 0 ||
-        db_kv_from_cols(r, row, 25, &in->flavor.extra_specs, &in->flavor.nextra_specs, err) < 0)
+        db_kv_from_cols(r, row, 17 + DB_SHAPE_COLS, &in->metadata, &in->nmetadata, err) < 0 ||
+        db_kv_from_cols(r, row, 19 + DB_SHAPE_COLS, &in->flavor.extra_specs, &in->flavor.nextra_specs, err) < 0)
         return NULL;
     return steal_pointer(&in);
 }

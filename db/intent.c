@@ -10,11 +10,13 @@
 
 static const struct db_stmt st_begin = {
     "INSERT INTO intents (op, instance_uuid, domain, member_uuid, from_res, from_vcpus_online,"
-    " from_vcpus_max, from_mem_max_mib, from_pcpus, from_numa_node, to_res, to_vcpus_online,"
-    " to_vcpus_max, to_mem_max_mib, to_pcpus, to_numa_node, step, request_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
+    " from_vcpus_max, from_mem_max_mib, from_pcpus, from_numa_node, from_cpu_weight, to_res,"
+    " to_vcpus_online, to_vcpus_max, to_mem_max_mib, to_pcpus, to_numa_node, to_cpu_weight, step,"
+    " request_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18,"
+    " $19, $20)"
     " RETURNING id",
-    18};
+    20};
 static const struct db_stmt st_step = {
     "UPDATE intents SET step = $2, updated_at = now() WHERE id = $1", 2};
 static const struct db_stmt st_finish = {
@@ -23,9 +25,9 @@ static const struct db_stmt st_finish = {
     3};
 static const struct db_stmt st_open = {
     "SELECT id, op, state, instance_uuid, domain, member_uuid, from_res, from_vcpus_online,"
-    " from_vcpus_max, from_mem_max_mib, from_pcpus, from_numa_node, to_res, to_vcpus_online,"
-    " to_vcpus_max, to_mem_max_mib, to_pcpus, to_numa_node, step, request_id, message,"
-    " sculpt_ms(started_at), sculpt_ms(updated_at)"
+    " from_vcpus_max, from_mem_max_mib, from_pcpus, from_numa_node, from_cpu_weight, to_res,"
+    " to_vcpus_online, to_vcpus_max, to_mem_max_mib, to_pcpus, to_numa_node, to_cpu_weight, step,"
+    " request_id, message, sculpt_ms(started_at), sculpt_ms(updated_at)"
     " FROM intents WHERE state = 'open' ORDER BY id",
     0};
 
@@ -172,13 +174,14 @@ static struct db_intent *db_intent_from_row(const PGresult *r, int row, struct e
     in->domain = db_col_str(r, row, 4);
     db_col_uuid(r, row, 5, in->member_uuid);
     if (db_col_shape(r, row, 6, &in->from, &in->has_from, err) < 0 ||
-        db_col_shape(r, row, 12, &in->to, &in->has_to, err) < 0)
+        db_col_shape(r, row, 6 + DB_SHAPE_COLS, &in->to, &in->has_to, err) < 0)
         return NULL;
-    in->step = db_col_str(r, row, 18);
-    in->request_id = db_col_str(r, row, 19);
-    in->message = db_col_str(r, row, 20);
-    in->started_ms = db_col_int(r, row, 21);
-    in->updated_ms = db_col_int(r, row, 22);
+    int col = 6 + 2 * DB_SHAPE_COLS;
+    in->step = db_col_str(r, row, col);
+    in->request_id = db_col_str(r, row, col + 1);
+    in->message = db_col_str(r, row, col + 2);
+    in->started_ms = db_col_int(r, row, col + 3);
+    in->updated_ms = db_col_int(r, row, col + 4);
     return steal_pointer(&in);
 }
 

@@ -13,8 +13,8 @@
 static const struct db_stmt st_pool_put = {
     "INSERT INTO pools (key, flavor_name, image_ref, project_id, target_size, confidence,"
     " expires_at, shape_res, shape_vcpus_online, shape_vcpus_max, shape_mem_max_mib,"
-    " shape_pcpus, shape_numa_node, term_names, term_values)"
-    " VALUES ($1, $2, $3, $4, $5, $6, sculpt_ts($7), $8, $9, $10, $11, $12, $13, $14, $15)"
+    " shape_pcpus, shape_numa_node, shape_cpu_weight, term_names, term_values)"
+    " VALUES ($1, $2, $3, $4, $5, $6, sculpt_ts($7), $8, $9, $10, $11, $12, $13, $14, $15, $16)"
     " ON CONFLICT (key) DO UPDATE SET flavor_name = excluded.flavor_name,"
     " image_ref = excluded.image_ref, project_id = excluded.project_id,"
     " target_size = excluded.target_size, confidence = excluded.confidence,"
@@ -22,9 +22,9 @@ static const struct db_stmt st_pool_put = {
     " shape_vcpus_online = excluded.shape_vcpus_online,"
     " shape_vcpus_max = excluded.shape_vcpus_max,"
     " shape_mem_max_mib = excluded.shape_mem_max_mib, shape_pcpus = excluded.shape_pcpus,"
-    " shape_numa_node = excluded.shape_numa_node, term_names = excluded.term_names,"
-    " term_values = excluded.term_values, updated_at = now()",
-    15};
+    " shape_numa_node = excluded.shape_numa_node, shape_cpu_weight = excluded.shape_cpu_weight,"
+    " term_names = excluded.term_names, term_values = excluded.term_values, updated_at = now()",
+    16};
 static const struct db_stmt st_pool_delete = {"DELETE FROM pools WHERE key = $1", 1};
 static const struct db_stmt st_pool_count = {
     "UPDATE pools SET hits = hits + $2, misses = misses + $3, expiries = expiries + $4,"
@@ -33,27 +33,28 @@ static const struct db_stmt st_pool_count = {
 static const struct db_stmt st_pool_list = {
     "SELECT key, flavor_name, image_ref, project_id, target_size, confidence,"
     " sculpt_ms(expires_at), shape_res, shape_vcpus_online, shape_vcpus_max,"
-    " shape_mem_max_mib, shape_pcpus, shape_numa_node, term_names, term_values, hits, misses,"
+    " shape_mem_max_mib, shape_pcpus, shape_numa_node, shape_cpu_weight, term_names, term_values,"
+    " hits, misses,"
     " expiries, sculpt_ms(created_at), sculpt_ms(updated_at), booting_hits FROM pools"
     " ORDER BY key",
     0};
 
 static const struct db_stmt st_member_put = {
     "INSERT INTO pool_members (uuid, pool_key, domain, state, shape_res, shape_vcpus_online,"
-    " shape_vcpus_max, shape_mem_max_mib, shape_pcpus, shape_numa_node, created_at, ready_at,"
-    " expires_at, instance_uuid, handed_over_at, reason)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, coalesce(sculpt_ts($11), now()),"
-    " sculpt_ts($12), sculpt_ts($13), $14, sculpt_ts($15), $16)"
+    " shape_vcpus_max, shape_mem_max_mib, shape_pcpus, shape_numa_node, shape_cpu_weight,"
+    " created_at, ready_at, expires_at, instance_uuid, handed_over_at, reason)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, coalesce(sculpt_ts($12), now()),"
+    " sculpt_ts($13), sculpt_ts($14), $15, sculpt_ts($16), $17)"
     " ON CONFLICT (uuid) DO UPDATE SET pool_key = excluded.pool_key, domain = excluded.domain,"
     " state = excluded.state, shape_res = excluded.shape_res,"
     " shape_vcpus_online = excluded.shape_vcpus_online,"
     " shape_vcpus_max = excluded.shape_vcpus_max,"
     " shape_mem_max_mib = excluded.shape_mem_max_mib, shape_pcpus = excluded.shape_pcpus,"
-    " shape_numa_node = excluded.shape_numa_node, created_at = excluded.created_at,"
-    " ready_at = excluded.ready_at, expires_at = excluded.expires_at,"
-    " instance_uuid = excluded.instance_uuid, handed_over_at = excluded.handed_over_at,"
-    " reason = excluded.reason, updated_at = now()",
-    16};
+    " shape_numa_node = excluded.shape_numa_node, shape_cpu_weight = excluded.shape_cpu_weight,"
+    " created_at = excluded.created_at, ready_at = excluded.ready_at,"
+    " expires_at = excluded.expires_at, instance_uuid = excluded.instance_uuid,"
+    " handed_over_at = excluded.handed_over_at, reason = excluded.reason, updated_at = now()",
+    17};
 static const struct db_stmt st_member_state = {
     "UPDATE pool_members SET state = $2, reason = coalesce($3, reason),"
     " ready_at = CASE WHEN $2 IN ('ready', 'paused') THEN coalesce(ready_at, now())"
@@ -74,7 +75,7 @@ static const struct db_stmt st_pool_hit = {
     2};
 static const struct db_stmt st_member_list = {
     "SELECT uuid, pool_key, domain, state, shape_res, shape_vcpus_online, shape_vcpus_max,"
-    " shape_mem_max_mib, shape_pcpus, shape_numa_node, sculpt_ms(created_at),"
+    " shape_mem_max_mib, shape_pcpus, shape_numa_node, shape_cpu_weight, sculpt_ms(created_at),"
     " sculpt_ms(ready_at), sculpt_ms(expires_at), instance_uuid, sculpt_ms(handed_over_at),"
     " reason FROM pool_members WHERE ($1::text IS NULL OR pool_key = $1)"
     " AND (NOT $2 OR state IN ('preparing', 'booting', 'ready', 'paused'))"
@@ -83,6 +84,7 @@ static const struct db_stmt st_member_list = {
 static const struct db_stmt st_member_list_restore = {
     "SELECT m.uuid, m.pool_key, m.domain, m.state, m.shape_res, m.shape_vcpus_online,"
     " m.shape_vcpus_max, m.shape_mem_max_mib, m.shape_pcpus, m.shape_numa_node,"
+    " m.shape_cpu_weight,"
     " sculpt_ms(m.created_at), sculpt_ms(m.ready_at), sculpt_ms(m.expires_at),"
     " m.instance_uuid, sculpt_ms(m.handed_over_at), m.reason FROM pool_members m"
     " WHERE m.state IN ('preparing', 'booting', 'ready', 'paused')"
@@ -197,15 +199,16 @@ static struct db_pool *db_pool_from_row(const PGresult *r, int row, struct err *
     pool->target_size = (int32_t)db_col_int(r, row, 4);
     pool->confidence = db_col_double(r, row, 5);
     pool->expires_ms = db_col_int(r, row, 6);
+    int col = 7 + DB_SHAPE_COLS;
     if (db_col_shape(r, row, 7, &pool->shape, NULL, err) < 0 ||
-        db_col_terms(r, row, 13, &pool->terms, &pool->nterms, err) < 0)
+        db_col_terms(r, row, col, &pool->terms, &pool->nterms, err) < 0)
         return NULL;
-    pool->hits = db_col_int(r, row, 15);
-    pool->misses = db_col_int(r, row, 16);
-    pool->expiries = db_col_int(r, row, 17);
-    pool->created_ms = db_col_int(r, row, 18);
-    pool->updated_ms = db_col_int(r, row, 19);
-    pool->booting_hits = db_col_int(r, row, 20);
+    pool->hits = db_col_int(r, row, col + 2);
+    pool->misses = db_col_int(r, row, col + 3);
+    pool->expiries = db_col_int(r, row, col + 4);
+    pool->created_ms = db_col_int(r, row, col + 5);
+    pool->updated_ms = db_col_int(r, row, col + 6);
+    pool->booting_hits = db_col_int(r, row, col + 7);
     return steal_pointer(&pool);
 }
 
@@ -362,12 +365,13 @@ static struct db_pool_member *db_member_from_row(const PGresult *r, int row, str
     m->state = (enum db_member_state)state;
     if (db_col_shape(r, row, 4, &m->shape, NULL, err) < 0)
         return NULL;
-    m->created_ms = db_col_int(r, row, 10);
-    m->ready_ms = db_col_int(r, row, 11);
-    m->expires_ms = db_col_int(r, row, 12);
-    db_col_uuid(r, row, 13, m->instance_uuid);
-    m->handed_over_ms = db_col_int(r, row, 14);
-    m->reason = db_col_str(r, row, 15);
+    int col = 4 + DB_SHAPE_COLS;
+    m->created_ms = db_col_int(r, row, col);
+    m->ready_ms = db_col_int(r, row, col + 1);
+    m->expires_ms = db_col_int(r, row, col + 2);
+    db_col_uuid(r, row, col + 3, m->instance_uuid);
+    m->handed_over_ms = db_col_int(r, row, col + 4);
+    m->reason = db_col_str(r, row, col + 5);
     return steal_pointer(&m);
 }
 

@@ -12,23 +12,23 @@
 
 static const struct db_stmt st_add = {
     "INSERT INTO reshapes (instance_uuid, at, from_res, from_vcpus_online, from_vcpus_max,"
-    " from_mem_max_mib, from_pcpus, from_numa_node, to_res, to_vcpus_online, to_vcpus_max,"
-    " to_mem_max_mib, to_pcpus, to_numa_node, reason, duration_ms, ok, error, intent_id,"
-    " knobs, hv_calls)"
+    " from_mem_max_mib, from_pcpus, from_numa_node, from_cpu_weight, to_res, to_vcpus_online,"
+    " to_vcpus_max, to_mem_max_mib, to_pcpus, to_numa_node, to_cpu_weight, reason, duration_ms,"
+    " ok, error, intent_id, knobs, hv_calls)"
     " VALUES ($1, coalesce(sculpt_ts($2), now()), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12,"
-    " $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+    " $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23)"
     " ON CONFLICT (intent_id) DO NOTHING",
-    21};
+    23};
 static const struct db_stmt st_set_shape = {
     "UPDATE instances SET shape_res = $2, shape_vcpus_online = $3, shape_vcpus_max = $4,"
-    " shape_mem_max_mib = $5, shape_pcpus = $6, shape_numa_node = $7, updated_at = now()"
-    " WHERE uuid = $1",
-    7};
+    " shape_mem_max_mib = $5, shape_pcpus = $6, shape_numa_node = $7, shape_cpu_weight = $8,"
+    " updated_at = now() WHERE uuid = $1",
+    8};
 static const struct db_stmt st_list = {
     "SELECT id, instance_uuid, sculpt_ms(at), from_res, from_vcpus_online, from_vcpus_max,"
-    " from_mem_max_mib, from_pcpus, from_numa_node, to_res, to_vcpus_online, to_vcpus_max,"
-    " to_mem_max_mib, to_pcpus, to_numa_node, reason, duration_ms, ok, error, intent_id,"
-    " knobs, hv_calls FROM reshapes WHERE ($1::uuid IS NULL OR instance_uuid = $1)"
+    " from_mem_max_mib, from_pcpus, from_numa_node, from_cpu_weight, to_res, to_vcpus_online,"
+    " to_vcpus_max, to_mem_max_mib, to_pcpus, to_numa_node, to_cpu_weight, reason, duration_ms,"
+    " ok, error, intent_id, knobs, hv_calls FROM reshapes WHERE ($1::uuid IS NULL OR instance_uuid = $1)"
     " AND at >= sculpt_ts($2) AND ($3::bigint IS NULL OR at < sculpt_ts($3))"
     " ORDER BY at DESC, id DESC LIMIT $4",
     4};
@@ -144,16 +144,17 @@ struct db_reshape_list *db_reshape_list(struct db *db, const char *uuid, int64_t
         x->id = db_col_int(r, i, 0);
         db_col_uuid(r, i, 1, x->instance_uuid);
         x->at_ms = db_col_int(r, i, 2);
-        x->reason = db_col_str(r, i, 15);
-        x->duration_ms = db_col_double(r, i, 16);
-        x->ok = db_col_bool(r, i, 17);
-        x->error = db_col_str(r, i, 18);
-        x->intent_id = db_col_int(r, i, 19);
-        x->knobs = db_col_knobs(r, i, 20);
-        x->hv_calls = (int32_t)db_col_int(r, i, 21);
+        int col = 3 + 2 * DB_SHAPE_COLS;
+        x->reason = db_col_str(r, i, col);
+        x->duration_ms = db_col_double(r, i, col + 1);
+        x->ok = db_col_bool(r, i, col + 2);
+        x->error = db_col_str(r, i, col + 3);
+        x->intent_id = db_col_int(r, i, col + 4);
+        x->knobs = db_col_knobs(r, i, col + 5);
+        x->hv_calls = (int32_t)db_col_int(r, i, col + 6);
         l->n++;
         if (db_col_shape(r, i, 3, &x->from, NULL, err) < 0 ||
-            db_col_shape(r, i, 9, &x->to, NULL, err) < 0) {
+            db_col_shape(r, i, 3 + DB_SHAPE_COLS, &x->to, NULL, err) < 0) {
             PQclear(r);
             return NULL;
         }

@@ -110,14 +110,16 @@ static void test_params(void **state)
     char borrowed[] = "mutable";
     db_param_str(&p, borrowed);
     db_param_uuid(&p, "");
+    s.cpu_weight = 270;
     db_param_shape(&p, &s);
-    assert_int_equal(p.n, 8);
+    assert_int_equal(p.n, 2 + DB_SHAPE_COLS);
     assert_ptr_equal(p.v[0], borrowed); /* borrowed unless `own` */
     assert_null(p.v[1]);
     assert_string_equal(p.v[2], "{1.3500000000000001,0,0,0,0,0,0,0}");
     assert_string_equal(p.v[3], "2");
     assert_string_equal(p.v[6], "0-3,8");
     assert_string_equal(p.v[7], "1");
+    assert_string_equal(p.v[8], "270");
     db_params_release(&p);
 
     struct db_params q = DB_PARAMS_INIT;

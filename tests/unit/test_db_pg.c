@@ -116,6 +116,8 @@ static struct drv_shape a_shape(double vcpu, int online, double mem)
                           .numa_node = 0};
     s.res.v[DRV_RES_VCPU] = vcpu;
     s.res.v[DRV_RES_MEM_MIB] = mem;
+    /* a weight none of the derived ones (100 per vCPU) is: round trips keep it */
+    s.cpu_weight = (uint32_t)(vcpu * 100) + 7;
     s.res.v[DRV_RES_NET_IN_MBPS] = 120;
     s.res.v[DRV_RES_DISK_READ_IOPS] = 800;
     drv_cpuset_parse("2-3,6", &s.pcpus, NULL);
@@ -208,6 +210,9 @@ static void test_migrate_from_each_version(void **state)
             assert_non_null(in);
             assert_string_equal(in->name, "old");
             assert_true(in->shape.res.v[DRV_RES_MEM_MIB] == 512);
+            /* rows from before version 6 carry no weight: 100 per vCPU */
+            assert_int_equal(in->shape.cpu_weight, 0);
+            assert_int_equal(drv_shape_cpu_weight(&in->shape), 100);
             drv_instance_free(in);
             struct db_reshape_list *rl = db_reshape_list(db, U1, 0, 0, 0, &err);
             assert_int_equal(rl->n, 1);
@@ -307,6 +312,7 @@ static void test_instances(void **state)
     assert_int_equal(got->shape.vcpus_max, 8);
     assert_true(drv_cpuset_equal(&got->shape.pcpus, &a->shape.pcpus));
     assert_int_equal(got->shape.numa_node, 0);
+    assert_int_equal(got->shape.cpu_weight, 142);
 
     OK(db_instance_set_state(f->db, U1, "active", NULL, DRV_POWER_RUNNING, &e_));
     /* replace: metadata shrinks to what is given */
@@ -697,10 +703,13 @@ static void test_reshapes_snapshots_events(void **state)
     assert_string_equal(l->v[1].reason, "p90 rose");
     assert_true(l->v[1].to.res.v[DRV_RES_VCPU] == 2.6);
     assert_true(l->v[1].from.res.v[DRV_RES_VCPU] == 1.35);
+    assert_int_equal(l->v[1].from.cpu_weight, 142);
+    assert_int_equal(l->v[1].to.cpu_weight, 267);
     /* the applied reshape moved the stored shape, the failed one did not */
     autoptr(drv_instance) got = db_instance_get(f->db, U1, &err);
     assert_true(got->shape.res.v[DRV_RES_VCPU] == 2.6);
     assert_int_equal(got->shape.vcpus_online, 3);
+    assert_int_equal(got->shape.cpu_weight, 267);
     db_reshape_list_free(l);
     l = db_reshape_list(f->db, NULL, T0 + 1, 0, 0, &err);
     assert_int_equal(l->n, 1);
@@ -812,6 +821,7 @@ static void test_pools(void **state)
     assert_int_equal(ml->v[0]->state, DB_MEMBER_PAUSED);
     assert_true(ml->v[0]->ready_ms > 0);
     assert_string_equal(ml->v[0]->domain, "presculpt-1");
+    assert_int_equal(ml->v[0]->shape.cpu_weight, 57);
     db_pool_member_list_free(ml);
 
     autoptr(drv_instance) in = an_instance(U1, "m1.small", "proj-a");
@@ -839,6 +849,7 @@ static void test_pools(void **state)
     assert_int_equal(pl->v[0]->nterms, 2);
     assert_string_equal(pl->v[0]->terms[1].name, "cold_start");
     assert_true(pl->v[0]->confidence == 0.85);
+    assert_int_equal(pl->v[0]->shape.cpu_weight, 57);
     assert_int_equal(pl->v[0]->expires_ms, T0 + 3600000);
     OK(db_pool_delete(f->db, p.key, &e_));
     db_pool_list_free(pl);
@@ -944,6 +955,8 @@ static void test_intents(void **state)
     assert_string_equal(l->v[0]->step, "vcpus plugged");
     assert_true(l->v[0]->has_from && l->v[0]->has_to);
     assert_true(l->v[0]->to.res.v[DRV_RES_MEM_MIB] == 2048);
+    assert_int_equal(l->v[0]->from.cpu_weight, 107);
+    assert_int_equal(l->v[0]->to.cpu_weight, 207);
     assert_string_equal(l->v[0]->request_id, "req-9");
     assert_false(l->v[1]->has_from);
     assert_false(l->v[1]->has_to);
