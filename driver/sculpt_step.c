@@ -44,7 +44,8 @@ LOG_INIT("driver.sculpt.step");
 /* A host is contended in a throttled dimension when its guests' observed
  * use reaches this share of capacity. */
 #define SCULPT_SATURATED 0.95
-/* A guest presses on its limit when its use reaches this share of it. */
+/* A guest presses on its limit when its use reaches this share of it: its
+ * need is then probed by doubling, and any growth is taken at once. */
 #define SCULPT_PRESSING 0.99
 /* A growth smaller than this share of the shape changes no guest's outcome
  * but costs a round of hypervisor calls: it waits until it adds up, unless
@@ -146,7 +147,7 @@ static void sculpt_decide(struct drv_sculpt *e, struct sculpt_guest *g, struct s
             continue;
         double t = g->target.v[k], c = cur->v[k];
         if (t > c * (1 + 1e-9) + 1e-12) {
-            bool pressed = (g->has_use && g->use.v[k] >= c * 0.999) || c < floor.v[k];
+            bool pressed = (g->has_use && g->use.v[k] >= SCULPT_PRESSING * c) || c < floor.v[k];
             if (!pressed && t < c * (1 + SCULPT_MIN_GROWTH))
                 continue;
             w->res.v[k] = t;

@@ -504,6 +504,43 @@ static void test_tiny_growth_waits(void **state)
     free(ch);
 }
 
+/* One rule of "pressing on the limit" (use at SCULPT_PRESSING, 99%, of
+ * the shape) for both things it decides: probing by doubling and taking a
+ * growth under half a percent at once.  A guest 1/500 below its ceiling
+ * whose use is at 99.5% of its shape grows to the ceiling now; one at 98%
+ * waits. */
+static void test_pressing_takes_tiny_growth(void **state)
+{
+    (void)state;
+    static const struct {
+        double use;
+        size_t changes;
+        double vcpu;
+    } cases[] = {{0.9930, 1, 1.0}, {0.9780, 0, 0.998}};
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+        struct drv_sculpt_params p = params();
+        autoptr(drv_sculpt) e = engine(h, &p);
+        struct drv_blueprint *bp = bp_flat(30, 0.998, 1024);
+        struct drv_res a = drv_res_zero();
+        a.v[DRV_RES_VCPU] = 0.998;
+        a.v[DRV_RES_MEM_MIB] = 1024;
+        for (int32_t s = 0; s < 30; s++)
+            drv_blueprint_set_alloc(bp, s, a);
+        place_ok(e, "a", 1, 2048, 0, bp, NULL);
+        assert_true(fabs(shape_of(e, "a", DRV_RES_VCPU) - 0.998) < 1e-12);
+        struct drv_res use = drv_res_zero();
+        use.v[DRV_RES_VCPU] = cases[i].use;
+        use.v[DRV_RES_MEM_MIB] = 512;
+        struct err *err = NULL;
+        assert_int_equal(drv_sculpt_observe(e, "a", use, T0 + STEP, &err), 0);
+        struct drv_sculpt_change *ch = NULL;
+        assert_int_equal(step(e, T0 + STEP, &ch), cases[i].changes);
+        free(ch);
+        assert_true(fabs(shape_of(e, "a", DRV_RES_VCPU) - cases[i].vcpu) < 1e-12);
+    }
+}
+
 static void test_reshape_price_skips_small_changes(void **state)
 {
     (void)state;
@@ -1146,6 +1183,7 @@ int main(void)
         cmocka_unit_test(test_fractional_shape),
         cmocka_unit_test(test_hysteresis_and_hold),
         cmocka_unit_test(test_tiny_growth_waits),
+        cmocka_unit_test(test_pressing_takes_tiny_growth),
         cmocka_unit_test(test_reshape_price_skips_small_changes),
         cmocka_unit_test(test_observed_use_overrides_blueprint),
         cmocka_unit_test(test_blueprint_allocation_series),
