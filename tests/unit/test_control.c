@@ -16,6 +16,7 @@
 #include "common/err.h"
 #include "driver/control.h"
 #include "driver/fake/fake.h"
+#include "helpers/engine.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 #define UUID_B "7f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
@@ -92,19 +93,8 @@ static int rig_setup(void **state)
 {
     struct rig *r = xzalloc(sizeof(*r));
     struct err *err = NULL;
-    r->cfg = cfg_new_defaults();
-    assert_int_equal(cfg_set(r->cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
-    assert_int_equal(cfg_set(r->cfg, "fake", "topology",
-                             "nodes=1,sockets=1,cores=4,threads=2,mem_mib=16384", &err),
-                     0);
-    r->hv = drv_hv_open(NULL, r->cfg, &err);
-    assert_non_null(r->hv);
-    r->host = drv_control_host(r->hv, r->cfg, &err);
-    if (!r->host)
-        fail_msg("host: %s", err->msg);
-    struct drv_sculpt_params p;
-    drv_sculpt_params_from_cfg(r->cfg, &p);
-    r->engine = drv_sculpt_new(r->host, &p, &err);
+    test_engine_open("nodes=1,sockets=1,cores=4,threads=2,mem_mib=16384", &r->cfg, &r->hv,
+                     &r->host, &r->engine);
     struct drv_predict_config pc;
     drv_predict_config_from_cfg(r->cfg, &pc);
     struct drv_cost_model cm;
@@ -133,10 +123,7 @@ static int rig_teardown(void **state)
     struct rig *r = *state;
     drv_control_free(r->ctl);
     drv_fleet_free(r->fleet);
-    drv_sculpt_free(r->engine);
-    drv_host_free(r->host);
-    drv_hv_close(r->hv);
-    cfg_unref(r->cfg);
+    test_engine_close(r->cfg, r->hv, r->host, r->engine);
     pthread_cond_destroy(&r->seen.cond);
     pthread_mutex_destroy(&r->seen.lock);
     free(r);

@@ -17,32 +17,11 @@
 #include "common/err.h"
 #include "driver/fake/fake.h"
 #include "driver/hypervisor.h"
+#include "helpers/engine.h"
 
 #define MEMBER "1f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 #define INSTANCE "2f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
 #define OTHER "3f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5d"
-
-struct seen {
-    struct drv_hv_event ev[32];
-    int n;
-};
-
-static void record(const struct drv_hv_event *ev, void *opaque)
-{
-    struct seen *s = opaque;
-    if (s->n < 32)
-        s->ev[s->n++] = *ev;
-}
-
-static struct drv_hv *open_fake(void)
-{
-    autocfg cfg = cfg_new_defaults();
-    struct err *err = NULL;
-    assert_int_equal(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
-    struct drv_hv *hv = drv_hv_open(NULL, cfg, &err);
-    assert_non_null(hv);
-    return hv;
-}
 
 static void member_spec(struct drv_hv_guest_spec *spec, const char *uuid)
 {
@@ -60,9 +39,9 @@ static void member_spec(struct drv_hv_guest_spec *spec, const char *uuid)
 static void test_handover(void **state)
 {
     (void)state;
-    autoptr(drv_hv) hv = open_fake();
-    struct seen seen = {0};
-    drv_hv_set_event_cb(hv, record, &seen);
+    autoptr(drv_hv) hv = test_fake_hv_open(NULL);
+    struct test_hv_events seen = {0};
+    drv_hv_set_event_cb(hv, test_hv_events_record, &seen);
     struct err *err = NULL;
     struct drv_hv_guest_spec spec;
     member_spec(&spec, MEMBER);
@@ -143,7 +122,7 @@ static void test_handover(void **state)
 static void test_refusals_and_restore(void **state)
 {
     (void)state;
-    autoptr(drv_hv) hv = open_fake();
+    autoptr(drv_hv) hv = test_fake_hv_open(NULL);
     struct err *err = NULL;
     struct drv_hv_guest_spec inst = {.uuid = INSTANCE};
     /* no such member */
@@ -205,7 +184,7 @@ static struct drv_hv_config_drive *drive_of(const char *user_data)
 static void test_config_drive(void **state)
 {
     (void)state;
-    autoptr(drv_hv) hv = open_fake();
+    autoptr(drv_hv) hv = test_fake_hv_open(NULL);
     struct err *err = NULL;
     struct drv_hv_guest_spec spec;
     /* a cold spawn attaches the drive it is given */

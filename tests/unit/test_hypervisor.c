@@ -14,35 +14,18 @@
 #include "driver/fake/fake.h"
 #include "driver/host.h"
 #include "driver/hypervisor.h"
+#include "helpers/engine.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 #define UUID_B "7f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
 #define UUID_C "8f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5d"
 
-struct seen {
-    struct drv_hv_event ev[32];
-    int n;
-};
-
-static void record(const struct drv_hv_event *ev, void *opaque)
-{
-    struct seen *s = opaque;
-    if (s->n < 32)
-        s->ev[s->n++] = *ev;
-}
-
 static struct drv_hv *open_fake(bool unplug)
 {
-    autocfg cfg = cfg_new_defaults();
-    struct err *err = NULL;
-    assert_int_equal(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
-    assert_int_equal(
-        cfg_set(cfg, "fake", "topology", "nodes=2,sockets=1,cores=4,threads=2,mem_mib=8192", &err),
-        0);
-    assert_int_equal(cfg_set(cfg, "fake", "vcpu_unplug", unplug ? "true" : "false", &err), 0);
-    struct drv_hv *hv = drv_hv_open(NULL, cfg, &err);
-    assert_non_null(hv);
-    return hv;
+    const char *const opts[] = {"fake.topology=nodes=2,sockets=1,cores=4,threads=2,mem_mib=8192",
+                                unplug ? "fake.vcpu_unplug=true" : "fake.vcpu_unplug=false",
+                                NULL};
+    return test_fake_hv_open(opts);
 }
 
 static struct drv_shape shape_of(double vcpu, int online, double mem)
@@ -136,8 +119,8 @@ static void test_lifecycle_events(void **state)
     (void)state;
     autoptr(drv_hv) hv = open_fake(true);
     struct err *err = NULL;
-    struct seen seen = {.n = 0};
-    drv_hv_set_event_cb(hv, record, &seen);
+    struct test_hv_events seen = {0};
+    drv_hv_set_event_cb(hv, test_hv_events_record, &seen);
     struct drv_hv_guest_spec spec;
     spec_of(&spec, UUID_A);
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
@@ -393,8 +376,8 @@ static void test_disconnect(void **state)
     (void)state;
     autoptr(drv_hv) hv = open_fake(true);
     struct err *err = NULL;
-    struct seen seen = {.n = 0};
-    drv_hv_set_event_cb(hv, record, &seen);
+    struct test_hv_events seen = {0};
+    drv_hv_set_event_cb(hv, test_hv_events_record, &seen);
     assert_int_equal(drv_fake_disconnect(hv, &err), 0);
     struct drv_hv_host host;
     assert_int_equal(drv_hv_host_info(hv, &host, &err), -1);

@@ -390,18 +390,29 @@ static bool check_json_fast(const char *text, size_t len)
     return fast != NULL;
 }
 
+/* The captured messages the JSON tests read. */
+static const char *const captured[] = {"build_and_run_instance.json", "get_console_output.json",
+                                       "reply_failure.json", "reply_service_create.json"};
+
+/* Captured message i: its body (*len) and the message text inside its
+ * envelope (returned, *n); caller frees both. */
+static char *captured_inner(size_t i, char **body, size_t *len, size_t *n)
+{
+    char path[128];
+    snprintf(path, sizeof(path), DATA "%s", captured[i]);
+    *body = slurp(path, len);
+    char *inner = os_envelope_inner(*body, *len, n);
+    assert_non_null(inner);
+    return inner;
+}
+
 static void test_json_fast_path(void **state)
 {
     (void)state;
-    static const char *const files[] = {"build_and_run_instance.json", "get_console_output.json",
-                                        "reply_failure.json", "reply_service_create.json"};
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-        char path[128];
+    for (size_t i = 0; i < ARRAY_SIZE(captured); i++) {
         size_t len, n;
-        snprintf(path, sizeof(path), DATA "%s", files[i]);
-        autofree char *body = slurp(path, &len);
-        autofree char *inner = os_envelope_inner(body, len, &n);
-        assert_non_null(inner);
+        autofree char *body = NULL;
+        autofree char *inner = captured_inner(i, &body, &len, &n);
         assert_true(check_json_fast(inner, n)); /* what oslo writes takes it */
         assert_true(check_json_fast(body, len));
     }
@@ -489,20 +500,15 @@ static void test_json_fast_path(void **state)
 static void test_json_fast_mutations(void **state)
 {
     (void)state;
-    static const char *const files[] = {"build_and_run_instance.json", "get_console_output.json",
-                                        "reply_failure.json", "reply_service_create.json"};
     static const char bytes[] = {'"', '\\', '}', ']', ',', '0', '-', 'e', ' ', 'u', '\x80', '\t'};
     static const char *const splices[] = {"\\u00e9",  "\\ud83d\\ude00", "\\ud83d", "\\u0000",
                                           "1e400",    "-0.5e-3",        "[[[[",    "\\\"",
                                           "\xc3\xa9", "99999999999999999999"};
     size_t taken = 0, aside = 0;
-    for (size_t f = 0; f < ARRAY_SIZE(files); f++) {
-        char path[128];
+    for (size_t f = 0; f < ARRAY_SIZE(captured); f++) {
         size_t len, n;
-        snprintf(path, sizeof(path), DATA "%s", files[f]);
-        autofree char *body = slurp(path, &len);
-        autofree char *inner = os_envelope_inner(body, len, &n);
-        assert_non_null(inner);
+        autofree char *body = NULL;
+        autofree char *inner = captured_inner(f, &body, &len, &n);
         autofree char *v = xmalloc(n + 32);
         for (size_t at = 0; at < n; at += 97) {
             for (size_t b = 0; b < ARRAY_SIZE(bytes); b++) {

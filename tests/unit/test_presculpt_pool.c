@@ -17,6 +17,7 @@
 #include "driver/control.h"
 #include "driver/fake/fake.h"
 #include "driver/presculpt_pool.h"
+#include "helpers/engine.h"
 
 #define T0 1767225600000LL /* ms */
 #define MIN 60000LL
@@ -105,19 +106,8 @@ static int rig_setup(void **state)
 {
     struct rig *r = xzalloc(sizeof(*r));
     struct err *err = NULL;
-    r->cfg = cfg_new_defaults();
-    assert_int_equal(cfg_set(r->cfg, "DEFAULT", "compute_driver", "fake", &err), 0);
-    assert_int_equal(cfg_set(r->cfg, "fake", "topology",
-                             "nodes=1,sockets=1,cores=8,threads=2,mem_mib=32768", &err),
-                     0);
-    r->hv = drv_hv_open(NULL, r->cfg, &err);
-    assert_non_null(r->hv);
-    r->host = drv_control_host(r->hv, r->cfg, &err);
-    assert_non_null(r->host);
-    struct drv_sculpt_params sp;
-    drv_sculpt_params_from_cfg(r->cfg, &sp);
-    r->engine = drv_sculpt_new(r->host, &sp, &err);
-    assert_non_null(r->engine);
+    test_engine_open("nodes=1,sockets=1,cores=8,threads=2,mem_mib=32768", &r->cfg, &r->hv,
+                     &r->host, &r->engine);
     drv_presculpt_params_from_cfg(r->cfg, &r->p);
     r->p.idle_budget = 1.0;
     r->p.max_share = 0.5;
@@ -133,10 +123,7 @@ static int rig_teardown(void **state)
 {
     struct rig *r = *state;
     drv_pool_mgr_free(r->pm);
-    drv_sculpt_free(r->engine);
-    drv_host_free(r->host);
-    drv_hv_close(r->hv);
-    cfg_unref(r->cfg);
+    test_engine_close(r->cfg, r->hv, r->host, r->engine);
     free(r);
     return 0;
 }

@@ -1,0 +1,85 @@
+#include "engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/err.h"
+#include "driver/control.h"
+
+static void test_engine_die(const char *what, struct err *err)
+{
+    fprintf(stderr, "test rig: %s: %s\n", what, err ? err->msg : "failed");
+    abort();
+}
+
+/* Sets "section.name=value" on cfg. */
+static void test_cfg_apply(struct cfg *cfg, const char *opt)
+{
+    autofree char *copy = xstrdup(opt);
+    char *dot = strchr(copy, '.');
+    char *eq = dot ? strchr(dot, '=') : NULL;
+    if (!eq)
+        test_engine_die(opt, NULL);
+    *dot = '\0';
+    *eq = '\0';
+    struct err *err = NULL;
+    if (cfg_set(cfg, copy, dot + 1, eq + 1, &err) < 0)
+        test_engine_die(opt, err);
+}
+
+static struct cfg *test_fake_cfg(const char *const *opts)
+{
+    struct cfg *cfg = cfg_new_defaults();
+    test_cfg_apply(cfg, "DEFAULT.compute_driver=fake");
+    for (size_t i = 0; opts && opts[i]; i++)
+        test_cfg_apply(cfg, opts[i]);
+    return cfg;
+}
+
+struct drv_hv *test_fake_hv_open(const char *const *opts)
+{
+    autocfg cfg = test_fake_cfg(opts);
+    struct err *err = NULL;
+    struct drv_hv *hv = drv_hv_open(NULL, cfg, &err);
+    if (!hv)
+        test_engine_die("open the fake hypervisor", err);
+    return hv;
+}
+
+void test_hv_events_record(const struct drv_hv_event *ev, void *opaque)
+{
+    struct test_hv_events *s = opaque;
+    if (s->n < TEST_HV_EVENTS_MAX)
+        s->ev[s->n++] = *ev;
+}
+
+void test_engine_open(const char *topology, struct cfg **cfg, struct drv_hv **hv,
+                      struct drv_host **host, struct drv_sculpt **engine)
+{
+    autofree char *opt = xasprintf("fake.topology=%s", topology);
+    const char *const opts[] = {opt, NULL};
+    *cfg = test_fake_cfg(opts);
+    struct err *err = NULL;
+    *hv = drv_hv_open(NULL, *cfg, &err);
+    if (!*hv)
+        test_engine_die("open the fake hypervisor", err);
+    *host = drv_control_host(*hv, *cfg, &err);
+    if (!*host)
+        test_engine_die("the fake host", err);
+    struct drv_sculpt_params p;
+    drv_sculpt_params_from_cfg(*cfg, &p);
+    *engine = drv_sculpt_new(*host, &p, &err);
+    if (!*engine)
+        test_engine_die("the engine", err);
+}
+
+void test_engine_close(struct cfg *cfg, struct drv_hv *hv, struct drv_host *host,
+                       struct drv_sculpt *engine)
+{
+    drv_sculpt_free(engine);
+    drv_host_free(host);
+    drv_hv_close(hv);
+    cfg_unref(cfg);
+}
