@@ -460,6 +460,19 @@ static void test_hysteresis_and_hold(void **state)
     assert_string_equal(r[1].term, "price");
 }
 
+/* A flat blueprint whose allocation (what the cost model picked) is the
+ * same cpu and mem at every step. */
+static struct drv_blueprint *bp_flat_alloc(int32_t n, double cpu, double mem)
+{
+    struct drv_blueprint *bp = bp_flat(n, cpu, mem);
+    struct drv_res a = drv_res_zero();
+    a.v[DRV_RES_VCPU] = cpu;
+    a.v[DRV_RES_MEM_MIB] = mem;
+    for (int32_t s = 0; s < n; s++)
+        drv_blueprint_set_alloc(bp, s, a);
+    return bp;
+}
+
 /* A blueprint allocation creeping up by a hair is no reshape; once the
  * creep adds up to half a percent it is, and use pressing on the limit
  * takes any growth at once. */
@@ -469,32 +482,20 @@ static void test_tiny_growth_waits(void **state)
     autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
     struct drv_sculpt_params p = params();
     autoptr(drv_sculpt) e = engine(h, &p);
-    struct drv_blueprint *bp = bp_flat(30, 0.0811, 1024);
-    struct drv_res a = drv_res_zero();
-    a.v[DRV_RES_VCPU] = 0.0811;
-    a.v[DRV_RES_MEM_MIB] = 1024;
-    for (int32_t s = 0; s < 30; s++)
-        drv_blueprint_set_alloc(bp, s, a);
-    place_ok(e, "a", 2, 2048, 0, bp, NULL);
+    place_ok(e, "a", 2, 2048, 0, bp_flat_alloc(30, 0.0811, 1024), NULL);
     struct err *err = NULL;
     struct drv_sculpt_change *ch = NULL;
     double creep[] = {0.08111, 0.0812, 0.0814, 0.0816};
     size_t want[] = {0, 0, 0, 1}; /* 0.0816 is 0.6% above 0.0811 */
     for (int i = 0; i < 4; i++) {
-        autoptr(drv_blueprint) r = bp_flat(30, creep[i], 1024);
-        a.v[DRV_RES_VCPU] = creep[i];
-        for (int32_t s = 0; s < 30; s++)
-            drv_blueprint_set_alloc(r, s, a);
+        autoptr(drv_blueprint) r = bp_flat_alloc(30, creep[i], 1024);
         assert_int_equal(drv_sculpt_set_blueprint(e, "a", r, &err), 0);
         assert_int_equal(step(e, T0 + (i + 1) * STEP, &ch), want[i]);
         free(ch);
     }
     assert_true(fabs(shape_of(e, "a", DRV_RES_VCPU) - 0.0816) < 1e-12);
     /* pressing on the limit: a growth of a hair is taken */
-    autoptr(drv_blueprint) r = bp_flat(30, 0.08161, 1024);
-    a.v[DRV_RES_VCPU] = 0.08161;
-    for (int32_t s = 0; s < 30; s++)
-        drv_blueprint_set_alloc(r, s, a);
+    autoptr(drv_blueprint) r = bp_flat_alloc(30, 0.08161, 1024);
     assert_int_equal(drv_sculpt_set_blueprint(e, "a", r, &err), 0);
     struct drv_res use = drv_res_zero();
     use.v[DRV_RES_VCPU] = 0.0816;
@@ -521,13 +522,7 @@ static void test_pressing_takes_tiny_growth(void **state)
         autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
         struct drv_sculpt_params p = params();
         autoptr(drv_sculpt) e = engine(h, &p);
-        struct drv_blueprint *bp = bp_flat(30, 0.998, 1024);
-        struct drv_res a = drv_res_zero();
-        a.v[DRV_RES_VCPU] = 0.998;
-        a.v[DRV_RES_MEM_MIB] = 1024;
-        for (int32_t s = 0; s < 30; s++)
-            drv_blueprint_set_alloc(bp, s, a);
-        place_ok(e, "a", 1, 2048, 0, bp, NULL);
+        place_ok(e, "a", 1, 2048, 0, bp_flat_alloc(30, 0.998, 1024), NULL);
         assert_true(fabs(shape_of(e, "a", DRV_RES_VCPU) - 0.998) < 1e-12);
         struct drv_res use = drv_res_zero();
         use.v[DRV_RES_VCPU] = cases[i].use;
