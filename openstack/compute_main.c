@@ -367,12 +367,16 @@ static int daemon_run(struct cfg *cfg)
 
     log_info("sculpt-compute running as host `%s`", os_compute_host(compute));
     /* The fleet and the guests' predictor states are saved every
-     * fleet_save_interval, and within seconds of a new guest being
-     * counted in the fleet: a guest is counted once, when
+     * fleet_save_interval, the fleet also within seconds of a new guest
+     * being counted in it: a guest is counted once, when
      * admitted (adopted ones are not counted again), so a crash before
      * the next periodic save would forget it for good. */
     uint64_t saved_gen = fleet ? drv_fleet_guests_generation(fleet) : 0;
     int64_t saved_ms = clock_mono_ms();
+    /* predictor states on the period alone: a new guest has taught its
+     * predictor nothing yet, and a burst of builds must not save every
+     * guest's state every few seconds */
+    int64_t states_saved_ms = saved_ms;
     pthread_mutex_lock(&state.lock);
     while (!state.stop) {
         if (!db) {
@@ -387,11 +391,15 @@ static int daemon_run(struct cfg *cfg)
         autocfg cur = cfg_acquire();
         int64_t period_ms = 1000 * (cur ? cur->predict_fleet_save_interval_s : 300);
         uint64_t gen = drv_fleet_guests_generation(fleet);
-        if (gen == saved_gen && clock_mono_ms() - saved_ms < period_ms)
+        bool states_due = clock_mono_ms() - states_saved_ms >= period_ms;
+        if (gen == saved_gen && clock_mono_ms() - saved_ms < period_ms && !states_due)
             continue;
         pthread_mutex_unlock(&state.lock);
         daemon_fleet_save(db, fleet, fleet_marks);
-        daemon_predictors_save(compute);
+        if (states_due) {
+            daemon_predictors_save(compute);
+            states_saved_ms = clock_mono_ms();
+        }
         saved_gen = gen;
         saved_ms = clock_mono_ms();
         pthread_mutex_lock(&state.lock);
