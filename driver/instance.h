@@ -57,6 +57,11 @@ struct drv_instance {
     int64_t created_ms;           /* Unix ms */
     int64_t deleted_ms;           /* Unix ms it was destroyed; 0 while it exists */
     struct drv_shape shape;       /* the shape applied now */
+    /* Defined with more room than its flavor (a pool member handed over:
+     * its domain's maxima are its group's or family's): the engine's
+     * shapes keep these maxima.  0: the flavor's. */
+    int32_t vcpus_defined;
+    double mem_defined_mib;
 };
 
 /* Release what the instance owns and the struct itself; accepts NULL. */

@@ -49,10 +49,17 @@ void drv_pool_request_keys(const struct drv_pool_request *r, char cls[DRV_POOL_K
              img);
 }
 
+void drv_pool_request_family_key(const struct drv_pool_request *r, char family[DRV_POOL_KEY_MAX])
+{
+    snprintf(family, DRV_POOL_KEY_MAX, "disk=%lld:%s", (long long)r->root_gb,
+             r->image && *r->image ? r->image : "-");
+}
+
 /* A request class the manager has seen. */
 struct pm_class {
     char key[DRV_POOL_KEY_MAX];
     char group[DRV_POOL_KEY_MAX];
+    char family[DRV_POOL_KEY_MAX];
     int idx;                            /* the planner's class index */
     struct drv_res size;                /* what one guest of it requests */
     double boot_ms;                     /* learnt boot time (EWMA); 0: none yet */
@@ -65,6 +72,8 @@ struct pm_job {
     struct drv_pool_member m;
     struct drv_pool_template tmpl;
     struct drv_res size;
+    struct drv_res max;  /* a family member: its domain's maxima (the family's largest) */
+    bool wide;           /* a family member, started at `size` */
     bool placed; /* the engine took it (a refusal is no member) */
 };
 
@@ -180,7 +189,8 @@ int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_p
         struct drv_presculpt *ps = drv_presculpt_new(p);
         int *idx = xcalloc(m->ncls + 1, sizeof(*idx));
         for (size_t i = 0; i < m->ncls; i++)
-            idx[i] = drv_presculpt_class(ps, m->cls[i].key, m->cls[i].group, &m->cls[i].size);
+            idx[i] = drv_presculpt_class_in(ps, m->cls[i].key, m->cls[i].group,
+                                            m->cls[i].family, &m->cls[i].size);
         rc = drv_presculpt_set_params(ps, p, err);
         if (rc == 0) {
             for (size_t i = 0; i < m->ncls; i++)
@@ -229,8 +239,9 @@ int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_p
 
 static struct pm_class *pm_class_get(struct drv_pool_mgr *m, const struct drv_pool_request *r)
 {
-    char key[DRV_POOL_KEY_MAX], group[DRV_POOL_KEY_MAX];
+    char key[DRV_POOL_KEY_MAX], group[DRV_POOL_KEY_MAX], family[DRV_POOL_KEY_MAX];
     drv_pool_request_keys(r, key, group);
+    drv_pool_request_family_key(r, family);
     int64_t ix = strmap_get(m->cls_ix, key);
     if (ix >= 0)
         return &m->cls[ix];
@@ -242,10 +253,11 @@ static struct pm_class *pm_class_get(struct drv_pool_mgr *m, const struct drv_po
     memset(c, 0, sizeof(*c));
     snprintf(c->key, sizeof(c->key), "%s", key);
     snprintf(c->group, sizeof(c->group), "%s", group);
+    snprintf(c->family, sizeof(c->family), "%s", family);
     c->size = drv_res_zero();
     c->size.v[DRV_RES_VCPU] = r->vcpus;
     c->size.v[DRV_RES_MEM_MIB] = r->mem_mib;
-    c->idx = drv_presculpt_class(m->ps, key, group, &c->size);
+    c->idx = drv_presculpt_class_in(m->ps, key, group, family, &c->size);
     strmap_put(m->cls_ix, key, (int64_t)m->ncls);
     return &m->cls[m->ncls++];
 }
@@ -376,12 +388,25 @@ static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
     struct drv_sculpt_guest_spec es = j->tmpl.engine;
     snprintf(es.uuid, sizeof(es.uuid), "%s", mb->uuid);
     es.priority = PM_PRIORITY;
+    struct drv_res need = j->tmpl.guest.shape.res;
+    if (j->wide) {
+        /* a family member reserves its base shape, and is defined with the
+         * family's largest: the hand-over grows it live */
+        es.ceiling.v[DRV_RES_VCPU] = j->size.v[DRV_RES_VCPU];
+        es.ceiling.v[DRV_RES_MEM_MIB] = j->size.v[DRV_RES_MEM_MIB];
+        need.v[DRV_RES_VCPU] = j->size.v[DRV_RES_VCPU];
+        need.v[DRV_RES_MEM_MIB] = j->size.v[DRV_RES_MEM_MIB];
+        int32_t vmax = (int32_t)ceil(j->max.v[DRV_RES_VCPU] - 1e-9);
+        if (es.vcpus_max < vmax)
+            es.vcpus_max = vmax;
+        if (es.mem_max_mib < j->max.v[DRV_RES_MEM_MIB])
+            es.mem_max_mib = j->max.v[DRV_RES_MEM_MIB];
+    }
     /* a group member reserves the group's largest memory */
     if (j->size.v[DRV_RES_MEM_MIB] > es.ceiling.v[DRV_RES_MEM_MIB])
         es.ceiling.v[DRV_RES_MEM_MIB] = j->size.v[DRV_RES_MEM_MIB];
     if (es.mem_max_mib < es.ceiling.v[DRV_RES_MEM_MIB])
         es.mem_max_mib = es.ceiling.v[DRV_RES_MEM_MIB];
-    struct drv_res need = j->tmpl.guest.shape.res;
     if (j->size.v[DRV_RES_MEM_MIB] > need.v[DRV_RES_MEM_MIB])
         need.v[DRV_RES_MEM_MIB] = j->size.v[DRV_RES_MEM_MIB];
     need = drv_res_min(need, es.ceiling);
@@ -467,16 +492,20 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
         pthread_mutex_unlock(&m->lock);
         return 0;
     }
-    /* the class's pool, else its group's; a paused member, the oldest
-     * (the nearest to its expiry) first; else the one booting longest: a
-     * guest still booting is nearer to running than a cold build */
+    /* the class's pool, else its group's, else its family's (a member
+     * defined with room enough); a paused member, the oldest (the nearest
+     * to its expiry) first; else the one booting longest: a guest still
+     * booting is nearer to running than a cold build */
     struct drv_pool_member *found = NULL;
-    for (int pass = 0; pass < 4 && !found; pass++) {
-        const char *want = pass % 2 == 0 ? c->key : c->group;
-        enum drv_member_state st = pass < 2 ? DRV_MEMBER_PAUSED : DRV_MEMBER_BOOTING;
+    for (int pass = 0; pass < 6 && !found; pass++) {
+        const char *want = pass % 3 == 0 ? c->key : pass % 3 == 1 ? c->group : c->family;
+        enum drv_member_state st = pass < 3 ? DRV_MEMBER_PAUSED : DRV_MEMBER_BOOTING;
         for (size_t i = 0; i < m->nmem; i++) {
             const struct drv_pool_member *x = &m->mem[i];
             if (x->state != st || strcmp(x->pool, want) != 0)
+                continue;
+            if (pass % 3 == 2 &&
+                (x->shape.vcpus_max < r->vcpus || x->shape.mem_max_mib < r->mem_mib))
                 continue;
             int64_t age = st == DRV_MEMBER_PAUSED ? x->created_ms : x->started_ms;
             if (!found || age < (st == DRV_MEMBER_PAUSED ? found->created_ms : found->started_ms))
@@ -485,7 +514,7 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
     }
     char pool[DRV_POOL_KEY_MAX];
     snprintf(pool, sizeof(pool), "%s", found ? found->pool : c->key);
-    struct drv_pool_view *v = pm_pool_get(m, pool, found && strcmp(pool, c->group) == 0);
+    struct drv_pool_view *v = pm_pool_get(m, pool, found && strcmp(pool, c->key) != 0);
     if (found) {
         found->booting = found->state == DRV_MEMBER_BOOTING;
         found->state = DRV_MEMBER_CLAIMED;
@@ -535,8 +564,8 @@ int drv_pool_mgr_handover(struct drv_pool_mgr *m, const char *member_uuid,
     return 0;
 }
 
-int drv_pool_mgr_release(struct drv_pool_mgr *m, const char *member_uuid, const char *why,
-                         struct err **err)
+static int pm_release(struct drv_pool_mgr *m, const char *member_uuid, const char *why,
+                      bool miss, struct err **err)
 {
     pthread_mutex_lock(&m->lock);
     struct drv_pool_member *p = pm_member_find(m, member_uuid);
@@ -546,9 +575,28 @@ int drv_pool_mgr_release(struct drv_pool_mgr *m, const char *member_uuid, const 
     }
     struct drv_pool_member mb;
     pm_member_take(m, (size_t)(p - m->mem), &mb);
+    if (miss) {
+        struct drv_pool_view *v = pm_pool_get(m, mb.pool, false);
+        v->hits--;
+        v->misses++;
+        if (mb.booting)
+            v->booting_hits--;
+    }
     pthread_mutex_unlock(&m->lock);
     pm_destroy(m, &mb, why, clock_wall_ms());
     return 0;
+}
+
+int drv_pool_mgr_release(struct drv_pool_mgr *m, const char *member_uuid, const char *why,
+                         struct err **err)
+{
+    return pm_release(m, member_uuid, why, false, err);
+}
+
+int drv_pool_mgr_release_miss(struct drv_pool_mgr *m, const char *member_uuid,
+                              const char *why, struct err **err)
+{
+    return pm_release(m, member_uuid, why, true, err);
 }
 
 /* ---- rounds ---- */
@@ -588,8 +636,9 @@ static int pm_slot(struct drv_pool_mgr *m, const char *key)
     return -1;
 }
 
-/* The template a member of pool `pl` is made from: its class's, or for a
- * group the one of its classes with the most memory. */
+/* The template a member of pool `pl` is made from: its class's, for a
+ * group the one of its classes with the most memory, for a family the one
+ * of its classes of the base shape (else the one of fewest vCPUs). */
 static const struct pm_class *pm_template_for(struct drv_pool_mgr *m,
                                               const struct drv_pool_plan *pl)
 {
@@ -598,6 +647,20 @@ static const struct pm_class *pm_template_for(struct drv_pool_mgr *m,
         return ix >= 0 && m->cls[ix].has_tmpl ? &m->cls[ix] : NULL;
     }
     const struct pm_class *best = NULL;
+    if (pl->level == DRV_POOL_FAMILY) {
+        for (size_t i = 0; i < m->ncls; i++) {
+            const struct pm_class *c = &m->cls[i];
+            if (!c->has_tmpl || strcmp(c->family, pl->key) != 0)
+                continue;
+            bool base = c->size.v[DRV_RES_VCPU] == pl->member.v[DRV_RES_VCPU] &&
+                        c->size.v[DRV_RES_MEM_MIB] == pl->member.v[DRV_RES_MEM_MIB];
+            if (base)
+                return c;
+            if (!best || c->size.v[DRV_RES_VCPU] < best->size.v[DRV_RES_VCPU])
+                best = c;
+        }
+        return best;
+    }
     for (size_t i = 0; i < m->ncls; i++) {
         const struct pm_class *c = &m->cls[i];
         if (c->has_tmpl && strcmp(c->group, pl->key) == 0 &&
@@ -673,7 +736,7 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
         want[s] = pl->target;
         int64_t ix = strmap_get(m->pool_ix, pl->key);
         bool changed = ix < 0 || (size_t)ix >= nold || before[ix] != pl->target;
-        struct drv_pool_view *v = pm_pool_get(m, pl->key, pl->level == DRV_POOL_GROUP);
+        struct drv_pool_view *v = pm_pool_get(m, pl->key, pl->level != DRV_POOL_CLASS);
         if (changed)
             log_info("pool `%s`: %u member(s) wanted, %u ready: %.2f requests expected an "
                      "interval, quantile %.2f, confidence %.2f, expected cost %.4f a round "
@@ -714,6 +777,8 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
             drv_hv_guest_spec_copy(&j->tmpl.guest, &c->tmpl.guest);
             j->tmpl.engine = c->tmpl.engine;
             j->size = pl->member;
+            j->max = pl->member_max;
+            j->wide = pl->level == DRV_POOL_FAMILY;
             pm_member_add(m, &j->m);
             njobs++;
         }
@@ -908,7 +973,8 @@ int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *m
         pthread_mutex_lock(&m->lock);
         if (!pm_member_find(m, mb.uuid))
             pm_member_add(m, &mb);
-        pm_pool_get(m, mb.pool, strncmp(mb.pool, "vcpu=", 5) == 0);
+        pm_pool_get(m, mb.pool, strncmp(mb.pool, "vcpu=", 5) == 0 ||
+                                    strncmp(mb.pool, "disk=", 5) == 0);
         pthread_mutex_unlock(&m->lock);
         log_info("pool `%s`: member %s found %s after a restart: kept until %lld", mb.pool,
                  mb.uuid, drv_member_state_name(mb.state), (long long)mb.expires_ms);

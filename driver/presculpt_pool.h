@@ -97,6 +97,10 @@ struct drv_pool_request {
  * keys of a request. */
 void drv_pool_request_keys(const struct drv_pool_request *r, char cls[DRV_POOL_KEY_MAX],
                            char group[DRV_POOL_KEY_MAX]);
+/* Its family key ("disk=G:image"): guests of any vCPUs and memory a wide
+ * member (defined with the family's largest, started at a base shape) can
+ * be re-sculpted to live. */
+void drv_pool_request_family_key(const struct drv_pool_request *r, char family[DRV_POOL_KEY_MAX]);
 
 /* What a class's members are made from: the specs of one of its cold
  * builds (uuid, name and identity are replaced per member; the guest's
@@ -160,8 +164,11 @@ void drv_pool_mgr_learn(struct drv_pool_mgr *m, const struct drv_pool_request *r
                         const struct drv_pool_template *t);
 
 /* A build request arrived at now_ms: recorded for the forecast; a member
- * of its class (else of its group) is claimed for the request and copied
- * to *out: a paused one, else the one booting longest (out->booting).
+ * of its class (else of its group, else of its family: one whose defined
+ * maxima hold the request) is claimed for the request and copied to *out:
+ * a paused one, else the one booting longest (out->booting).  A member
+ * whose shape is not the request's is re-sculpted by the caller before its
+ * hand-over (the engine admits the request first, as a cold build).
  * Returns 1 when claimed, 0 when the request must be built cold. */
 int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t now_ms,
                        struct drv_pool_member *out);
@@ -178,6 +185,11 @@ int drv_pool_mgr_handover(struct drv_pool_mgr *m, const char *member_uuid,
  * no such claimed member. */
 int drv_pool_mgr_release(struct drv_pool_mgr *m, const char *member_uuid, const char *why,
                          struct err **err);
+/* The same for a member that could not serve its request (the engine did
+ * not admit the request's shape, its re-sculpt failed): its pool's hit
+ * becomes a miss. */
+int drv_pool_mgr_release_miss(struct drv_pool_mgr *m, const char *member_uuid,
+                              const char *why, struct err **err);
 
 /* One round at now_ms: expire, plan, destroy surplus, make members (at
  * most `max_make`; 0: no limit).  Members are spawned outside the lock.

@@ -82,6 +82,17 @@ static void pool_push(struct sim_pool *p, int64_t expiry, uint32_t n, float vcpu
     p->mem += (double)n * mem;
 }
 
+/* Take up to `want` members of batch b of pool p; returns how many. */
+static uint32_t batch_take(struct sim_pool *p, struct sim_batch *b, uint64_t want)
+{
+    uint32_t k = (uint32_t)(want < b->n ? want : b->n);
+    b->n -= k;
+    p->n -= k;
+    p->vcpu -= (double)k * b->vcpu;
+    p->mem -= (double)k * b->mem;
+    return k;
+}
+
 /* Remove up to n members from the front (claim/expiry) or the back
  * (surplus); returns how many, adding what they reserved to *vcpu and
  * *mem. */
@@ -91,12 +102,8 @@ static uint64_t pool_remove(struct sim_pool *p, uint64_t n, bool front, double *
     uint64_t done = 0;
     while (done < n && p->len > 0) {
         struct sim_batch *b = front ? &p->b[p->head] : &p->b[p->head + p->len - 1];
-        uint32_t k = (uint32_t)((n - done) < b->n ? (n - done) : b->n);
-        b->n -= k;
+        uint32_t k = batch_take(p, b, n - done);
         done += k;
-        p->n -= k;
-        p->vcpu -= (double)k * b->vcpu;
-        p->mem -= (double)k * b->mem;
         if (vcpu)
             *vcpu += (double)k * b->vcpu;
         if (mem)
@@ -126,12 +133,8 @@ static uint64_t pool_claim(struct sim_pool *p, uint64_t n, const struct drv_res 
         struct sim_batch *b = &p->b[i];
         if (b->n == 0 || b->max_vcpu < v || b->max_mem < m)
             continue;
-        uint32_t k = (uint32_t)((n - done) < b->n ? (n - done) : b->n);
-        b->n -= k;
+        uint32_t k = batch_take(p, b, n - done);
         done += k;
-        p->n -= k;
-        p->vcpu -= (double)k * b->vcpu;
-        p->mem -= (double)k * b->mem;
         if (b->vcpu != v || b->mem != m)
             *reshaped += k;
     }

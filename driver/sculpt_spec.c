@@ -43,8 +43,9 @@ int drv_sculpt_spec_from_instance(const struct drv_instance *inst, const struct 
                        f->name ? f->name : "?", inst->uuid, f->vcpus, (long long)f->memory_mb);
     out->ceiling.v[DRV_RES_VCPU] = f->vcpus;
     out->ceiling.v[DRV_RES_MEM_MIB] = (double)f->memory_mb;
-    out->vcpus_max = f->vcpus;
-    out->mem_max_mib = (double)f->memory_mb;
+    out->vcpus_max = f->vcpus > inst->vcpus_defined ? f->vcpus : inst->vcpus_defined;
+    out->mem_max_mib = (double)f->memory_mb > inst->mem_defined_mib ? (double)f->memory_mb
+                                                                    : inst->mem_defined_mib;
 
     /* Nova's quotas: vif averages in KB/s (libvirt's unit, as the backends
      * and the predictor read it), disk limits per second */

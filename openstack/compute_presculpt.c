@@ -391,10 +391,25 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
             return 0;
         }
     }
+    /* a member of another size (a wide pool's): admitted and re-sculpted
+     * to the request's first, or it does not serve (a miss) */
+    bool fit = os_compute_pools_needs_fit(inst, &m);
+    struct drv_shape shape = m.shape;
+    autoerr struct err *fe = NULL;
+    if (fit && os_compute_pools_fit(c, i, &m, &shape, &fe) < 0) {
+        log_err(LOG_LEVEL_WARN, fe, "pre-sculpted member %s does not serve: building cold",
+                m.uuid);
+        os_compute_intent_finish(c, *intent, false, fe);
+        *intent = 0;
+        drv_pool_mgr_release_miss(c->pools, m.uuid, "not re-sculpted for its request", NULL);
+        return 0;
+    }
     struct drv_hv_guest_spec id;
     identity_of(inst, &id);
     id.config_drive = (struct drv_hv_config_drive *)cd; /* borrowed, as the rest of id */
     if (drv_pool_mgr_handover(c->pools, m.uuid, &id, err) < 0) {
+        if (fit)
+            os_compute_engine_forget(c, inst->uuid);
         os_compute_intent_finish(c, *intent, false, err ? *err : NULL);
         *intent = 0;
         log_err(LOG_LEVEL_WARN, err ? *err : NULL, "pre-sculpted member not handed over");
@@ -404,9 +419,11 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
     }
     free(inst->domain);
     inst->domain = xstrdup(m.domain);
-    inst->shape = m.shape;
+    inst->shape = shape;
+    inst->vcpus_defined = m.shape.vcpus_max;
+    inst->mem_defined_mib = m.shape.mem_max_mib;
     autoerr struct err *e = NULL;
-    if (os_compute_engine_adopt(c, inst, &m.shape, &e) < 0)
+    if (!fit && os_compute_engine_adopt(c, inst, &m.shape, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "handed-over guest not held by the engine");
     /* tests: a crash here finds the guest resumed as the instance's, the
      * database still naming it a member */

@@ -231,6 +231,23 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
  * Returns how many. */
 size_t os_compute_pools_reclaim(struct os_compute *c, const struct os_inst *i);
 
+/* ---- compute_presculpt_fit.c: members re-sculpted at hand-over ---- */
+
+struct drv_pool_member;
+
+/* Is member m of another size than the instance's flavor (a wide pool's,
+ * idling at its family's base shape)? */
+bool os_compute_pools_needs_fit(const struct drv_instance *inst,
+                                const struct drv_pool_member *m);
+/* Admit the instance as a cold build would be (the member's reservation
+ * given back first) and re-sculpt member m, still the member's domain, to
+ * the shape the engine gives (*out; within the maxima its domain was
+ * defined with, which the engine then keeps).  0: the engine holds the
+ * instance at *out; -1 with *err (ERR_CAPACITY: not admitted): the member
+ * cannot serve, the request builds cold. */
+int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct drv_pool_member *m,
+                         struct drv_shape *out, struct err **err);
+
 /* ---- compute_rpc.c: the dispatch table ---- */
 extern const struct os_rpc_method os_compute_rpc_table[];
 extern const size_t os_compute_rpc_table_len;

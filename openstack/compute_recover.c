@@ -40,12 +40,17 @@ static const struct drv_hv_info *recover_find(const struct drv_hv_info *guests, 
     return NULL;
 }
 
-/* Hand a running guest to the control loop in the shape it has. */
+/* Hand a running guest to the control loop in the shape it has, with the
+ * maxima its domain is defined with (a handed-over pool member's may be
+ * above its flavor's). */
 static void recover_adopt(struct os_compute *c, const struct drv_instance *inst,
                           const struct drv_hv_info *g)
 {
     autoerr struct err *e = NULL;
-    if (os_compute_engine_restore(c, inst, &g->shape, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
+    struct drv_instance held = *inst; /* borrows inst's strings */
+    held.vcpus_defined = g->shape.vcpus_max;
+    held.mem_defined_mib = g->shape.mem_max_mib;
+    if (os_compute_engine_restore(c, &held, &g->shape, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
         log_err(LOG_LEVEL_WARN, e, "guest %s not adopted by the engine", inst->uuid);
 }
 

@@ -17,6 +17,11 @@
 #   BENCH build_hit_active_ms   request -> ACTIVE saved to Nova, from a member
 #   BENCH build_cold_active_ms  request -> ACTIVE saved to Nova, spawned
 #   BENCH build_hit_speedup     build_cold_ms / build_hit_ms
+#   BENCH build_hit_grown_ms    request -> guest running, from a wide pool's
+#                               member: a build of m1.small (2 vCPUs, 256 MiB)
+#                               taking a member paused at m1.tiny's shape (1
+#                               vCPU, 128 MiB), admitted by the engine and grown
+#                               live (vCPU hot-plug, balloon) before it runs
 # BENCH_PRESCULPT_ROUNDS (default 5) sets the rounds.  Software emulation
 # (as in CI) unless LIBVIRT_HOST_VIRT_TYPE=kvm.  One guest stays up all along
 # (pools are sized against the vCPUs guests use).
@@ -47,13 +52,18 @@ RABBITMQ_PORT=$(free_port) "$stack/rabbitmq.sh" start "$run" >/dev/null
 "$stack/nova.sh" start "$run" >/dev/null 2>&1
 # a round every 10 s, members kept 10 minutes, a cold start priced far above
 # idle capacity: a member is ready soon after each class is seen
-SCULPT_BIN=$bin SCULPT_NAME=bench SCULPT_HOST=bench-kvm SCULPT_COMPUTE_DRIVER=libvirt \
-    SCULPT_DEMO_GUESTS=0 SCULPT_EXTRA_CONF='[presculpt]
+pools_conf='[presculpt]
 interval = 10
 member_lifetime = 600
 idle_budget = 100
 max_share = 0.5
-cold_start_price = 100' "$stack/sculpt.sh" start "$run" >/dev/null
+cold_start_price = 100'
+sculpt() { # start|stop [EXTRA_CONF]
+    SCULPT_BIN=$bin SCULPT_NAME=bench SCULPT_HOST=bench-kvm SCULPT_COMPUTE_DRIVER=libvirt \
+        SCULPT_DEMO_GUESTS=0 SCULPT_EXTRA_CONF="$pools_conf
+${2:-}" "$stack/sculpt.sh" "$1" "$run" >/dev/null
+}
+sculpt start
 set -a
 . "$run/env/nova.env"
 . "$run/env/libvirt.env"
@@ -85,14 +95,14 @@ wait_members() { # WANT (some|none) SECONDS
     echo "bench-presculpt: pool members not $1 after $2 s" >&2
     exit 1
 }
-create() { # NAME: create, wait ACTIVE
-    openstack server create --flavor m1.tiny --image "$SCULPT_IMAGE_ID" --nic none \
+create() { # NAME [FLAVOR]: create, wait ACTIVE
+    openstack server create --flavor "${2:-m1.tiny}" --image "$SCULPT_IMAGE_ID" --nic none \
         --availability-zone "nova:$SCULPT_HOST" --wait "$1" >/dev/null
     st=$(openstack server show "$1" -f value -c status)
     [ "$st" = ACTIVE ] || { echo "bench-presculpt: $1 is $st" >&2; exit 1; }
 }
-build() { # NAME: create, wait ACTIVE, delete
-    create "$1"
+build() { # NAME [FLAVOR]: create, wait ACTIVE, delete
+    create "$@"
     openstack server delete --wait "$1"
 }
 # A cold build, and when its guest booted: the spawn's figure plus the
@@ -149,7 +159,48 @@ echo "cold booted (ms):  $(echo $(cat "$tmp/booted"))" >&2
 h=$(echo "$hit" | med)
 c=$(echo "$cold" | med)
 cb=$(med <"$tmp/booted")
+
+# Grown hand-overs: each round a build of m1.small takes a member of the
+# family pool made at m1.tiny's shape, grown.  This 2-core machine's engine
+# admits 2 vCPUs of flavors and a grown m1.small beside the resident needs
+# 3: sculpt-compute is restarted with the host described as 4 CPUs
+# (`[host] topology_file`, vCPUs not pinned), and learns both classes again
+# from cold builds (the resident's class by a second resident).
+printf 'cpus=4\nmem_gib=8\n' >"$tmp/host4.txt"
+sculpt stop
+sculpt start "[host]
+topology_file = $tmp/host4.txt
+[engine]
+pin_vcpus = false"
+. "$run/env/bench.env"
+log=$SCULPT_LOG
+openstack server delete --wait resident
+create resident-2
+build cold-small m1.small
+r=1
+while [ $r -le "$rounds" ]; do
+    i=0
+    until psql "$SCULPT_DB_URL" -tAc "select domain from pool_members where state = 'paused' and pool_key like 'disk=%'" | grep -q .; do
+        [ $i -lt 180 ] || { echo "bench-presculpt: no paused member of a family pool after 180 s" >&2; exit 1; }
+        sleep 1
+        i=$((i + 1))
+    done
+    build "grown-$r" m1.small
+    r=$((r + 1))
+done
+# each grown hand-over's build, by its instance
+grown=$(for u in $(sed -n 's/.*re-sculpted for instance \([0-9a-f-]*\) in .*/\1/p' "$log"); do
+    grep "\[instance: $u\]" "$log" |
+        sed -n 's/.*guest running \([0-9.]*\) ms after the request: pre-sculpted.*/\1/p'
+done)
+ng=$(grep -c 're-sculpted for instance' "$log" || true)
+[ "$ng" -eq "$rounds" ] && [ "$(echo "$grown" | grep -c .)" -eq "$rounds" ] ||
+    { echo "bench-presculpt: $ng grown hand-overs in $rounds rounds" >&2; exit 1; }
+echo "grown hits (ms):  $(echo $grown)" >&2
+grep 're-sculpted for instance' "$log" | sed 's/.* in \([0-9.]*\) ms (\([0-9]*\) calls).*/re-sculpt \1 ms, \2 calls/' >&2
+
 echo "BENCH build_hit_ms $h"
+echo "BENCH build_hit_grown_ms $(echo "$grown" | med)"
 echo "BENCH build_cold_ms $c"
 echo "BENCH build_hit_active_ms $(echo "$hit_active" | med)"
 echo "BENCH build_cold_active_ms $(echo "$cold_active" | med)"

@@ -11,6 +11,8 @@
 #             real guests (tests/nova/e2e.sh)
 #   presculpt pre-sculpted pools on real guests: a member made, handed over to
 #             a build, kept across a restart, expired (tests/nova/presculpt.sh)
+#   presculpt-wide a wide pool's member, started at 1 vCPU, grown live to a
+#             build of 2 vCPUs (tests/nova/presculpt_wide.sh)
 #   tempest   tempest.api.compute.servers.test_create_server
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
 #   settings  what the REST API changes reaches the running fake1 (prices,
@@ -31,7 +33,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e presculpt tempest settings rabbitmq crash}
+phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide tempest settings rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -105,6 +107,11 @@ for phase in $phases; do
         [ $libvirt = 1 ] || { echo "phase presculpt needs contrib/stack/libvirt.sh" >&2; exit 1; }
         say "phase presculpt: pools on kvm1"
         sh "$top/tests/nova/presculpt.sh" "$run" kvm1
+        ;;
+    presculpt-wide)
+        [ $libvirt = 1 ] || { echo "phase presculpt-wide needs contrib/stack/libvirt.sh" >&2; exit 1; }
+        say "phase presculpt-wide: a wide pool's member grown at hand-over on kvm1"
+        sh "$top/tests/nova/presculpt_wide.sh" "$run" kvm1
         ;;
     tempest)
         say "phase tempest"

@@ -33,85 +33,8 @@
 set -eu
 run=$1
 name=$2
-top=$(cd "$(dirname "$0")/../.." && pwd)
-stack=$top/contrib/stack
-set -a
-. "$run/env/nova.env"
-. "$run/env/libvirt.env"
-. "$run/env/postgres.env"
-. "$run/env/$name.env"
-set +a
-host=$SCULPT_HOST
-export OS_COMPUTE_API_VERSION=2.37
-t0=$(date +%s)
-say() { echo "presculpt [$(($(date +%s) - t0))s]: $*"; }
-fail() {
-    echo "presculpt FAILED: $*" >&2
-    tail -n 30 "$SCULPT_LOG" >&2 || true
-    exit 1
-}
-virsh_() { virsh -c "$LIBVIRT_URI" "$@"; }
-# the host's own PostgreSQL when it has one (tests/integration/nova.sh)
-db_url=$SCULPT_DB_URL
-[ -f "$run/sculpt-db/env/postgres.env" ] &&
-    db_url=$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db/env/postgres.env")
-sql() { psql "$db_url" -tAc "$1"; }
-# Writes to PostgreSQL are queued: wait until QUERY gives WANT (10 s).
-sql_is() { # QUERY WANT
-    i=0
-    while [ $i -lt 20 ]; do
-        [ "$(sql "$1")" = "$2" ] && return 0
-        sleep 0.5
-        i=$((i + 1))
-    done
-    return 1
-}
-
-restart_host() { # EXTRA_CONF
-    SCULPT_NAME=$name SCULPT_HOST=$host SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
-        "$stack/sculpt.sh" stop "$run" >/dev/null
-    # each start truncates the output: what the sanitizers said goes first
-    if grep -q Sanitizer "$run/$name/sculpt-compute.out" 2>/dev/null; then
-        head -n 60 "$run/$name/sculpt-compute.out" >&2
-        fail "sanitizer report from $name"
-    fi
-    SCULPT_NAME=$name SCULPT_HOST=$host SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
-        SCULPT_DATABASE_URL=$db_url SCULPT_EXTRA_CONF="$1" "$stack/sculpt.sh" start "$run" >/dev/null
-    . "$run/env/$name.env"
-}
-
-. "$top/tests/nova/lib.sh"
-
-# The paused member domains, once there is one (SECONDS): paused in libvirt
-# and in PostgreSQL (a domain is paused for a moment in its spawn too).
-wait_member() {
-    i=0
-    while [ $i -lt "$1" ]; do
-        found=""
-        for d in $(virsh_ list --all --name | grep '^sculpt-pool-' || true); do
-            [ "$(virsh_ domstate "$d" 2>/dev/null | head -n 1)" = paused ] &&
-                [ "$(sql "select state from pool_members where domain = '$d'")" = paused ] &&
-                found="$found $d"
-        done
-        [ -n "$found" ] && { echo $found; return 0; }
-        sleep 2
-        i=$((i + 2))
-    done
-    fail "no paused pool member after $1 s"
-}
-
-# The domain the last pre-sculpted build took, from the log.
-taken() {
-    grep -o 'pre-sculpted domain `sculpt-pool-[0-9a-f]*`' "$SCULPT_LOG" | tail -n 1 |
-        sed 's/.*`\(.*\)`/\1/'
-}
-
-create() { # NAME [OPTIONS...]
-    _n=$1
-    shift
-    openstack server create --flavor m1.tiny --image "$SCULPT_IMAGE_ID" --nic none \
-        --availability-zone "nova:$host" "$@" "$_n" -f value -c id
-}
+phase=presculpt
+. "$(dirname "$0")/presculpt_lib.sh"
 
 # members live 3 minutes: a boot takes up to 40 s on a loaded 2-core
 # machine, and step 4 shortens the lifetime at run time anyway
@@ -124,13 +47,6 @@ cold_start_price = 100'
 
 restart_host "$pools_conf"
 say "host $host restarted with pools every 10 s"
-
-# PUT /v1/config/presculpt K=V...
-presculpt_set() {
-    SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN \
-        "$SCULPT_BIN/sculptctl" config set presculpt "$@" >/dev/null ||
-        fail "sculptctl config set presculpt $*"
-}
 
 # 1. a cold build teaches the class; a member is made, boots, is paused
 id1=$(create ps-1)

@@ -524,6 +524,112 @@ static void test_empty_round(void **state)
     assert_false(drv_pool_mgr_has(r->pm, "9f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"));
 }
 
+/* Two flavors of one image and disk, 1 and 4 vCPUs, each asked now and
+ * then (thin, irregular demand): one family pool of members idling at its
+ * base shape, defined with 4 vCPUs and 2 GiB, that either flavor takes. */
+static void test_wide_members(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    const struct drv_pool_request big = {.flavor = "m1.large", .image = "img-1",
+                                         .project = "proj", .vcpus = 4, .mem_mib = 2048,
+                                         .root_gb = 1};
+    char fam[DRV_POOL_KEY_MAX], other[DRV_POOL_KEY_MAX];
+    drv_pool_request_family_key(&req, fam);
+    drv_pool_request_family_key(&big, other);
+    assert_string_equal(fam, "disk=1:img-1");
+    assert_string_equal(fam, other);
+    struct drv_pool_template small_t, big_t;
+    template_of(&small_t);
+    template_of(&big_t);
+    big_t.guest.flavor_name = (char *)"m1.large";
+    big_t.guest.shape.vcpus_online = big_t.guest.shape.vcpus_max = 4;
+    big_t.guest.shape.mem_max_mib = big_t.guest.shape.res.v[DRV_RES_MEM_MIB] = 2048;
+    big_t.guest.shape.res.v[DRV_RES_VCPU] = 4;
+    big_t.engine.vcpus_max = 4;
+    big_t.engine.mem_max_mib = big_t.engine.ceiling.v[DRV_RES_MEM_MIB] = 2048;
+    big_t.engine.ceiling.v[DRV_RES_VCPU] = 4;
+    uint32_t rng = 7;
+    for (int k = 0; k < 120; k++) {
+        int64_t now = T0 + k * MIN;
+        for (int f = 0; f < 2; f++) {
+            rng = rng * 1103515245u + 12345u;
+            if ((rng >> 16) % 100 >= 35)
+                continue;
+            const struct drv_pool_request *rq = f ? &big : &req;
+            struct drv_pool_member mb = {.state = DRV_MEMBER_LAST};
+            if (drv_pool_mgr_claim(r->pm, rq, now + f, &mb) == 0)
+                drv_pool_mgr_learn(r->pm, rq, f ? &big_t : &small_t);
+            else
+                assert_int_equal(drv_pool_mgr_release(r->pm, mb.uuid, "test", &err), 0);
+        }
+        assert_int_equal(drv_pool_mgr_tick(r->pm, now + 30000, 0, &err), 0);
+        drv_pool_mgr_watch(r->pm, now + 31000);
+    }
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    const struct drv_pool_view *pv = NULL;
+    for (size_t i = 0; i < st->npools; i++)
+        if (strcmp(st->pools[i].key, fam) == 0)
+            pv = &st->pools[i];
+    assert_non_null(pv);
+    assert_true(pv->group);
+    assert_true(pv->target > 0);
+    /* its members: started at the base shape the plan chose (what the
+     * engine holds), defined with the family's largest */
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(r->engine);
+    int n = 0;
+    for (size_t i = 0; i < st->nmembers; i++) {
+        const struct drv_pool_member *w = &st->members[i];
+        if (strcmp(w->pool, fam) != 0)
+            continue;
+        n++;
+        assert_int_equal(w->shape.vcpus_max, 4);
+        assert_true(w->shape.mem_max_mib == 2048);
+        assert_true(w->shape.res.v[DRV_RES_VCPU] == pv->member.v[DRV_RES_VCPU]);
+        assert_true(w->shape.res.v[DRV_RES_MEM_MIB] == pv->member.v[DRV_RES_MEM_MIB]);
+        for (size_t g = 0; g < snap->nguests; g++)
+            if (strcmp(snap->guests[g].uuid, w->uuid) == 0)
+                assert_true(snap->guests[g].shape.res.v[DRV_RES_VCPU] ==
+                            pv->member.v[DRV_RES_VCPU]);
+    }
+    assert_true(n > 0);
+    /* thin demand, cheap re-sculpts: the base is the small flavor */
+    assert_true(pv->member.v[DRV_RES_VCPU] == 1);
+    /* a request of the big flavor takes it; it grows live to 4 vCPUs */
+    struct drv_pool_member claimed;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &big, T0 + 121 * MIN, &claimed), 1);
+    assert_string_equal(claimed.pool, fam);
+    struct drv_shape grown = claimed.shape;
+    grown.vcpus_online = 4;
+    grown.res.v[DRV_RES_VCPU] = 4;
+    grown.res.v[DRV_RES_MEM_MIB] = 2048;
+    struct drv_hv_reshape_report rep;
+    assert_int_equal(drv_hv_reshape(r->hv, claimed.uuid, &grown, &rep, &err), 0);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(r->hv, claimed.uuid, &info, &err), 0);
+    assert_int_equal(info.shape.vcpus_online, 4);
+    assert_true(info.shape.res.v[DRV_RES_MEM_MIB] == 2048);
+    /* a member that cannot serve after all counts as a miss, not a hit */
+    int64_t hits = 0, misses = 0;
+    autoptr(drv_pool_status) before = drv_pool_mgr_status(r->pm);
+    for (size_t i = 0; i < before->npools; i++)
+        if (strcmp(before->pools[i].key, fam) == 0)
+            hits = before->pools[i].hits, misses = before->pools[i].misses;
+    assert_int_equal(drv_pool_mgr_release_miss(r->pm, claimed.uuid, "not admitted", &err), 0);
+    autoptr(drv_pool_status) after = drv_pool_mgr_status(r->pm);
+    for (size_t i = 0; i < after->npools; i++)
+        if (strcmp(after->pools[i].key, fam) == 0) {
+            assert_int_equal(after->pools[i].hits, hits - 1);
+            assert_int_equal(after->pools[i].misses, misses + 1);
+        }
+    /* a request beyond the maxima is not served by the family */
+    const struct drv_pool_request huge = {.flavor = "m1.xlarge", .image = "img-1",
+                                          .project = "proj", .vcpus = 8, .mem_mib = 8192,
+                                          .root_gb = 1};
+    struct drv_pool_member none;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &huge, T0 + 122 * MIN, &none), 0);
+}
+
 static void test_keys(void **state)
 {
     (void)state;
@@ -551,6 +657,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paused_unseen, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_booting_handover, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_enable_at_run_time, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_wide_members, rig_setup, rig_teardown),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

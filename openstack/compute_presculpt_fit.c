@@ -1,0 +1,60 @@
+/* A pool member handed over to a request of another size than its own: a
+ * wide pool's member idles at its family's base shape and is defined with
+ * the family's largest.  The engine admits the request as it would a cold
+ * build (the member's own reservation given back first), and the member is
+ * re-sculpted to the shape the engine gives -- vCPUs hot-plugged, balloon
+ * raised or lowered within its domain's maxima -- before its guest runs as
+ * the instance. */
+#include <math.h>
+
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/presculpt_pool.h"
+#include "openstack/compute_priv.h"
+#include "openstack/nova_instance.h"
+
+LOG_INIT("openstack.compute_presculpt_fit");
+
+bool os_compute_pools_needs_fit(const struct drv_instance *inst,
+                                const struct drv_pool_member *m)
+{
+    const struct drv_shape *s = &m->shape;
+    /* a group member (same vCPUs, more memory) is held as it is */
+    return s->vcpus_online != inst->flavor.vcpus ||
+           s->res.v[DRV_RES_MEM_MIB] < (double)inst->flavor.memory_mb - 0.5;
+}
+
+int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct drv_pool_member *m,
+                         struct drv_shape *out, struct err **err)
+{
+    struct drv_instance *inst = i->inst;
+    int64_t t0 = clock_mono_ns();
+    if (m->shape.vcpus_max < inst->flavor.vcpus ||
+        m->shape.mem_max_mib < (double)inst->flavor.memory_mb - 0.5)
+        return err_set(err, ERR_CAPACITY,
+                       "member %s is defined with %d vCPUs / %.0f MiB at most, the flavor asks "
+                       "%d / %lld",
+                       m->uuid, m->shape.vcpus_max, m->shape.mem_max_mib, inst->flavor.vcpus,
+                       (long long)inst->flavor.memory_mb);
+    /* the engine's shapes keep the member's maxima (its domain's) */
+    inst->vcpus_defined = m->shape.vcpus_max;
+    inst->mem_defined_mib = m->shape.mem_max_mib;
+    autoerr struct err *e = NULL;
+    if (drv_sculpt_remove(c->engine, m->uuid, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", m->uuid);
+    if (os_compute_engine_place(c, i, out, err) < 0)
+        return err_wrap(err, "member %s not re-sculpted for %s", m->uuid, inst->uuid);
+    struct drv_hv_reshape_report rep;
+    if (drv_hv_reshape(c->hv, m->uuid, out, &rep, err) < 0) {
+        os_compute_engine_forget(c, inst->uuid);
+        return err_wrap(err, "member %s not re-sculpted for %s", m->uuid, inst->uuid);
+    }
+    char from[160], to[160];
+    log_info("member %s re-sculpted for instance %s in %.1f ms (%d calls): %d vCPUs %s -> %d "
+             "vCPUs %s",
+             m->uuid, inst->uuid, (double)(clock_mono_ns() - t0) / 1e6, rep.calls,
+             m->shape.vcpus_online, drv_res_format(m->shape.res, from, sizeof(from)),
+             out->vcpus_online, drv_res_format(out->res, to, sizeof(to)));
+    return 0;
+}
