@@ -61,10 +61,11 @@ pool=$(sql "select pool_key from pool_members where domain = '$m'")
     fail "$m is not defined with 2 vCPUs: $(virsh_ vcpucount "$m" | tr '\n' ' ')"
 [ "$(virsh_ vcpucount "$m" --live --active | tr -d ' ')" = 1 ] ||
     fail "$m does not run 1 vCPU: $(virsh_ vcpucount "$m" | tr '\n' ' ')"
-virsh_ dumpxml "$m" | grep -q "<memory unit='KiB'>262144</memory>" ||
-    fail "$m is not defined with 256 MiB: $(virsh_ dumpxml "$m" | grep -i memory)"
-virsh_ dumpxml "$m" | grep -q "<currentMemory unit='KiB'>131072</currentMemory>" ||
-    fail "$m is not started at 128 MiB: $(virsh_ dumpxml "$m" | grep -i memory)"
+# (the definition: the live XML shows where the guest's balloon got to)
+virsh_ dumpxml --inactive "$m" | grep -q "<memory unit='KiB'>262144</memory>" ||
+    fail "$m is not defined with 256 MiB: $(virsh_ dumpxml --inactive "$m" | grep -i memory)"
+virsh_ dumpxml --inactive "$m" | grep -q "<currentMemory unit='KiB'>131072</currentMemory>" ||
+    fail "$m is not started at 128 MiB: $(virsh_ dumpxml --inactive "$m" | grep -i memory)"
 grep -q "pool \`$pool\`: member .* started in vcpu=1,mem_mib=128," "$SCULPT_LOG" ||
     fail "the engine does not hold $m at its base shape"
 say "member $m of pool $pool: paused at 1 vCPU / 128 MiB, defined with 2 / 256"
