@@ -21,13 +21,16 @@ pkgs_api="chromium python3-jsonschema wrk"
 # (capabilities) in tests/integration/engine_pack.sh
 pkgs_engine="libvirt-clients libvirt-daemon-driver-qemu"
 # libvirt: a private libvirtd + QEMU for real guests (contrib/stack/libvirt.sh)
-# and the tiny test guest (contrib/guest/); genisoimage makes config drives
-# (its isoinfo reads them back in the Nova harness).  The minimal daemon
+# and the tiny test guest (contrib/guest/).  The minimal daemon
 # set, not libvirt-daemon-system: no systemd units, polkit, default network
 # or firewall bits, which a hand-started daemon on these machines does not
 # use.
 pkgs_libvirt="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
-  qemu-utils cpio util-linux genisoimage"
+  qemu-utils cpio util-linux"
+# isofs: libisofs makes config drives in-process (driver/libvirt/iso.c);
+# genisoimage only for its isoinfo, which reads them back in the unit test
+# and the Nova harness.
+pkgs_isofs="libisofs-dev genisoimage"
 
 # nova: RabbitMQ, a real Nova Zed control plane (Keystone, Placement,
 # Glance, nova-api, -conductor, -scheduler, run under uwsgi) for
@@ -38,7 +41,7 @@ pkgs_nova="rabbitmq-server keystone placement-api nova-api nova-conductor nova-s
   python3-psycopg2 python3-openstackclient python3-osc-placement python3-novaclient
   python3-glanceclient python3-keystoneclient tempest"
 
-groups=${*:-"build tools db api engine libvirt nova"}
+groups=${*:-"build tools db api engine libvirt isofs nova"}
 want=""
 for g in $groups; do
     eval "list=\${pkgs_$g:-}"

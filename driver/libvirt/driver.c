@@ -533,7 +533,6 @@ static void lv_free(struct lv *lv)
     free(lv->uri);
     free(lv->instances_path);
     free(lv->qemu_img);
-    free(lv->mkisofs);
     free(lv->cpu_mode);
     free(lv->cpu_model);
     pthread_mutex_destroy(&lv->lock);
@@ -550,7 +549,6 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
                              ? xstrdup(cfg->libvirt_instances_path)
                              : xasprintf("%s/instances", cfg->state_path);
     lv->qemu_img = xstrdup(cfg->libvirt_qemu_img);
-    lv->mkisofs = xstrdup(cfg->mkisofs_cmd[0] ? cfg->mkisofs_cmd : "genisoimage");
     lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
     if (lv->instances_path[0] != '/') {
@@ -725,7 +723,7 @@ static int lv_spawn_files(struct lv *lv, const struct lv_meta *m,
         return -1;
     /* a console log left by an earlier guest of the same uuid would mislead */
     unlink(m->console_log);
-    if (m->config_drive && lv_configdrive_write(lv->mkisofs, cd, m->config_drive, err) < 0)
+    if (m->config_drive && lv_configdrive_write(cd, m->config_drive, err) < 0)
         return -1;
     if (!m->disk_path)
         return 0;

@@ -60,7 +60,6 @@ struct lv {
     char *uri;
     char *instances_path;
     char *qemu_img;
-    char *mkisofs; /* makes config drives: [DEFAULT] mkisofs_cmd */
     char *cpu_mode;
     char *cpu_model;
     struct drv_hv_host info; /* host facts and policy, read at open */

@@ -65,7 +65,7 @@ int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
         goto cleanup;
     }
     iso = xasprintf("%s/%s", meta.instance_dir, LV_CONFIG_DRIVE_FILE);
-    if (lv_configdrive_write(lv->mkisofs, cd, iso, err) < 0)
+    if (lv_configdrive_write(cd, iso, err) < 0)
         goto cleanup;
     if (media_change(dom, iso, err) < 0) {
         unlink(iso);

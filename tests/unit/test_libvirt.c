@@ -17,7 +17,6 @@
 #include "common/err.h"
 #include "driver/hypervisor.h"
 #include "driver/libvirt/config.h"
-#include "driver/libvirt/configdrive.h"
 #include "driver/libvirt/designer.h"
 #include "driver/libvirt/guest.h"
 #include "driver/libvirt/host.h"
@@ -224,53 +223,6 @@ static void test_config_drive_xml(void **state)
     free(xml);
 }
 
-/* The ISO itself, made by genisoimage as Nova makes it: a volume labelled
- * config-2 holding the files; its temporary folder gone. */
-static void test_config_drive_iso(void **state)
-{
-    (void)state;
-    char dir[] = "/tmp/sculpt-test-cd.XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    autofree char *iso = xasprintf("%s/disk.config", dir);
-    struct drv_hv_config_drive cd = {0};
-    const char *ud = "#!/bin/sh\necho CDRIVE-OK\n", *md = "{\"uuid\": \"u\"}";
-    drv_hv_config_drive_add(&cd, "openstack/latest/user_data", ud, strlen(ud));
-    drv_hv_config_drive_add(&cd, "openstack/latest/meta_data.json", md, strlen(md));
-    struct err *err = NULL;
-    /* a program that is not there: a clear error, nothing left behind */
-    assert_int_equal(lv_configdrive_write("/nonexistent/genisoimage", &cd, iso, &err), -1);
-    assert_non_null(strstr(err->msg, "genisoimage"));
-    err_clear(&err);
-    assert_int_not_equal(access(iso, F_OK), 0);
-    /* genisoimage comes with the libvirt package group (install-deps) */
-    assert_int_equal(lv_configdrive_write("genisoimage", &cd, iso, &err), 0);
-    FILE *f = fopen(iso, "rb");
-    assert_non_null(f);
-    static char img[1 << 20];
-    size_t n = fread(img, 1, sizeof(img), f);
-    fclose(f);
-    assert_true(n > 32768 + 2048);
-    /* the primary volume descriptor: "CD001", then the volume id */
-    assert_memory_equal(img + 32769, "CD001", 5);
-    assert_memory_equal(img + 32808, "config-2 ", 9);
-    assert_non_null(memmem(img, n, "echo CDRIVE-OK", 14));
-    /* only the image is left in the folder */
-    autofree char *cmd = xasprintf("test \"$(ls -A %s)\" = disk.config", dir);
-    assert_int_equal(system(cmd), 0);
-    /* a bad drive is refused before anything runs */
-    drv_hv_config_drive_add(&cd, "../x", "x", 1);
-    assert_int_equal(lv_configdrive_write("genisoimage", &cd, iso, &err), -1);
-    assert_int_equal(err_code_of(err), ERR_INVALID);
-    err_clear(&err);
-    for (size_t i = 0; i < cd.n; i++) {
-        free(cd.files[i].path);
-        free(cd.files[i].data);
-    }
-    free(cd.files);
-    unlink(iso);
-    rmdir(dir);
-}
-
 /* A folder too deep for a unix socket path gets a short one. */
 static void test_long_paths(void **state)
 {
@@ -456,7 +408,6 @@ int main(void)
         cmocka_unit_test(test_designer_units),
         cmocka_unit_test(test_domain_roundtrip),
         cmocka_unit_test(test_config_drive_xml),
-        cmocka_unit_test(test_config_drive_iso),
         cmocka_unit_test(test_long_paths),
         cmocka_unit_test(test_meta_bad),
         cmocka_unit_test(test_event_map),
