@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "driver/libvirt/configdrive.h"
@@ -65,8 +66,10 @@ int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
         goto cleanup;
     }
     iso = xasprintf("%s/%s", meta.instance_dir, LV_CONFIG_DRIVE_FILE);
+    int64_t t0 = clock_mono_ns();
     if (lv_configdrive_write(cd, iso, err) < 0)
         goto cleanup;
+    int64_t t1 = clock_mono_ns();
     if (media_change(dom, iso, err) < 0) {
         unlink(iso);
         goto cleanup;
@@ -79,7 +82,9 @@ int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
         goto cleanup;
     }
     lv_entry_meta_put(lv, uuid, &meta);
-    log_info("config drive inserted into %s (%zu files)", uuid, cd->n);
+    /* both on the hand-over's path: the times say which one to look at */
+    log_info("config drive inserted into %s (%zu files; image %.1f ms, media change %.1f ms)",
+             uuid, cd->n, (double)(t1 - t0) / 1e6, (double)(clock_mono_ns() - t1) / 1e6);
     rc = 0;
 cleanup:
     lv_meta_release(&meta);
