@@ -174,6 +174,9 @@ static int make_opts(IsoWriteOpts **out, struct err **err)
         {"uid", iso_write_opts_set_default_uid(o, 0)},
         {"gid", iso_write_opts_set_default_gid(o, 0)},
         {"always_gmt", iso_write_opts_set_always_gmt(o, 1)},
+        /* genisoimage's default -pad: 150 zero blocks (300 KiB) counted in
+         * the volume, the traditional sacrifice to Linux's read-ahead */
+        {"tail_blocks", iso_write_opts_set_tail_blocks(o, 150)},
     };
     for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++) {
         if (set[i].rc < 0) {
