@@ -122,6 +122,40 @@ static void ctl_query_add(struct strbuf *q, const char *key, const char *value)
 
 /* ---- host ---- */
 
+/* What sculpt reports to Placement (GET /v1/host's `inventory`): per
+ * resource class Placement's fields, then what Nova's flavors hold, the
+ * room admission leaves and the rule that bounds it ("ratio": none does,
+ * the configured allocation ratio stands). */
+static void ctl_inventory_table(json_t *inv)
+{
+    if (!json_is_object(inv))
+        return;
+    static const char *const head[] = {"CLASS",    "TOTAL", "RESERVED", "MIN_UNIT",
+                                       "MAX_UNIT", "STEP",  "RATIO",    "HELD",
+                                       "ROOM",     "BOUND", NULL};
+    static const char *const ints[] = {"total", "reserved", "min_unit", "max_unit",
+                                       "step_size"};
+    static const char *const nums[] = {"allocation_ratio", "held", "room"};
+    struct ctl_table t;
+    char b[32];
+    ctl_table_init(&t, head);
+    const char *rc;
+    json_t *it;
+    json_object_foreach(inv, rc, it) {
+        ctl_table_cell(&t, "%s", rc);
+        for (size_t c = 0; c < ARRAY_SIZE(ints); c++)
+            ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(it, ints[c])));
+        for (size_t c = 0; c < ARRAY_SIZE(nums); c++)
+            ctl_table_cell(&t, "%s", ctl_num(json_number_value(json_object_get(it, nums[c])), b,
+                                             sizeof(b)));
+        json_t *bound = json_object_get(it, "bound");
+        ctl_table_cell(&t, "%s", json_is_string(bound) ? json_string_value(bound) : "ratio");
+    }
+    printf("\nPlacement inventory (what sculpt reports now):\n");
+    ctl_table_print(&t, stdout);
+    ctl_table_release(&t);
+}
+
 static void ctl_host_table(json_t *j)
 {
     char b[7][32];
@@ -148,6 +182,7 @@ static void ctl_host_table(json_t *j)
     }
     ctl_table_print(&t, stdout);
     ctl_table_release(&t);
+    ctl_inventory_table(json_object_get(j, "inventory"));
 }
 
 static int ctl_cmd_host(struct ctl_ctx *x, int argc, char **argv)
@@ -162,10 +197,21 @@ static int ctl_cmd_host(struct ctl_ctx *x, int argc, char **argv)
 
 /* ---- instances ---- */
 
+/* A shape's CPU weight (cgroup cpu.weight, 1..10000), "-" when absent. */
+static const char *ctl_weight(json_t *shape, char *buf, size_t size)
+{
+    json_t *w = json_object_get(shape, "cpu_weight");
+    if (!json_is_integer(w))
+        return "-";
+    snprintf(buf, size, "%lld", (long long)json_integer_value(w));
+    return buf;
+}
+
 static void ctl_instances_table(json_t *j)
 {
-    static const char *const head[] = {"UUID", "NAME", "FLAVOR", "STATE", "VCPU", "USED",
-                                       "MEM_MIB", "USED", "RESHAPES", "MODEL", NULL};
+    static const char *const head[] = {"UUID",    "NAME", "FLAVOR",   "STATE", "VCPU",
+                                       "USED",    "CPU_WEIGHT", "MEM_MIB", "USED",
+                                       "RESHAPES", "MODEL", NULL};
     struct ctl_table t;
     char b[4][32];
     ctl_table_init(&t, head);
@@ -173,7 +219,8 @@ static void ctl_instances_table(json_t *j)
     json_t *row;
     json_array_foreach(json_object_get(j, "instances"), i, row) {
         json_t *eng = json_object_get(row, "engine");
-        json_t *shape = json_object_get(json_object_get(row, "shape"), "res");
+        json_t *shape_obj = json_object_get(row, "shape");
+        json_t *shape = json_object_get(shape_obj, "res");
         json_t *use = json_object_get(eng, "use");
         ctl_table_cell(&t, "%s", ctl_str(row, "uuid"));
         ctl_table_cell(&t, "%s", ctl_str(row, "name"));
@@ -181,6 +228,7 @@ static void ctl_instances_table(json_t *j)
         ctl_table_cell(&t, "%s", ctl_str(row, "vm_state"));
         ctl_table_cell(&t, "%s", ctl_num(ctl_res(shape, DRV_RES_VCPU), b[0], 32));
         ctl_table_cell(&t, "%s", use ? ctl_num(ctl_res(use, DRV_RES_VCPU), b[1], 32) : "-");
+        ctl_table_cell(&t, "%s", ctl_weight(shape_obj, b[2], 32));
         ctl_table_cell(&t, "%s", ctl_num(ctl_res(shape, DRV_RES_MEM_MIB), b[2], 32));
         ctl_table_cell(&t, "%s", use ? ctl_num(ctl_res(use, DRV_RES_MEM_MIB), b[3], 32) : "-");
         ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(eng, "reshapes")));
@@ -215,20 +263,20 @@ static int ctl_cmd_instances(struct ctl_ctx *x, int argc, char **argv)
 
 static void ctl_shape_text(json_t *shape, char *out, size_t size)
 {
-    char a[32], b[32];
+    char a[32], b[32], w[32];
     json_t *res = json_object_get(shape, "res");
-    snprintf(out, size, "%s vCPU (%lld online, cpus %s), %s MiB",
+    snprintf(out, size, "%s vCPU (%lld online, cpus %s, weight %s), %s MiB",
              ctl_num(ctl_res(res, DRV_RES_VCPU), a, sizeof(a)),
              (long long)json_integer_value(json_object_get(shape, "vcpus_online")),
              json_string_length(json_object_get(shape, "pcpus"))
                  ? ctl_str(shape, "pcpus")
                  : "any",
-             ctl_num(ctl_res(res, DRV_RES_MEM_MIB), b, sizeof(b)));
+             ctl_weight(shape, w, sizeof(w)), ctl_num(ctl_res(res, DRV_RES_MEM_MIB), b, sizeof(b)));
 }
 
 static void ctl_instance_table(json_t *j)
 {
-    char shape[160], b[32];
+    char shape[200], b[32];
     json_t *eng = json_object_get(j, "engine");
     json_t *bp = json_object_get(j, "blueprint");
     ctl_shape_text(json_object_get(j, "shape"), shape, sizeof(shape));
@@ -252,7 +300,7 @@ static void ctl_instance_table(json_t *j)
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(j, "reshapes"), i, r) {
-        char from[160], to[160];
+        char from[200], to[200];
         ctl_shape_text(json_object_get(r, "from"), from, sizeof(from));
         ctl_shape_text(json_object_get(r, "to"), to, sizeof(to));
         ctl_table_cell(&t, "%s", ctl_str(r, "time"));
@@ -308,19 +356,22 @@ static int ctl_cmd_instance_show(struct ctl_ctx *x, int argc, char **argv)
 
 static void ctl_reshapes_table(json_t *j)
 {
-    static const char *const head[] = {"TIME", "INSTANCE", "VCPU", "MEM_MIB", "REASON", NULL};
+    static const char *const head[] = {"TIME",    "INSTANCE", "VCPU", "CPU_WEIGHT",
+                                       "MEM_MIB", "REASON",   NULL};
     struct ctl_table t;
     char a[32], b[32], c[32], d[32];
     ctl_table_init(&t, head);
     size_t i;
     json_t *r;
     json_array_foreach(json_object_get(j, "reshapes"), i, r) {
-        json_t *from = json_object_get(json_object_get(r, "from"), "res");
-        json_t *to = json_object_get(json_object_get(r, "to"), "res");
+        json_t *from_shape = json_object_get(r, "from"), *to_shape = json_object_get(r, "to");
+        json_t *from = json_object_get(from_shape, "res");
+        json_t *to = json_object_get(to_shape, "res");
         ctl_table_cell(&t, "%s", ctl_str(r, "time"));
         ctl_table_cell(&t, "%s", ctl_str(r, "uuid"));
         ctl_table_cell(&t, "%s -> %s", ctl_num(ctl_res(from, DRV_RES_VCPU), a, 32),
                        ctl_num(ctl_res(to, DRV_RES_VCPU), b, 32));
+        ctl_table_cell(&t, "%s -> %s", ctl_weight(from_shape, c, 32), ctl_weight(to_shape, d, 32));
         ctl_table_cell(&t, "%s -> %s", ctl_num(ctl_res(from, DRV_RES_MEM_MIB), c, 32),
                        ctl_num(ctl_res(to, DRV_RES_MEM_MIB), d, 32));
         ctl_table_cell(&t, "%s", ctl_str(r, "reason"));
@@ -614,7 +665,7 @@ static void ctl_candidates_table(json_t *j)
            json_number_value(json_object_get(json_object_get(j, "blueprint"), "confidence")));
     json_t *shape = json_object_get(j, "shape");
     if (json_is_object(shape)) {
-        char s[160];
+        char s[200];
         ctl_shape_text(shape, s, sizeof(s));
         printf("shape      %s\n", s);
     }
@@ -914,7 +965,8 @@ static int ctl_cmd_db(struct ctl_ctx *x, int argc, char **argv)
 }
 
 const struct ctl_command ctl_commands[] = {
-    {"host", "", "the host: capacity, reserved, allocated, used, free per resource",
+    {"host", "",
+     "the host: capacity, reserved, allocated, used, free per resource; Placement inventory",
      ctl_cmd_host, false},
     {"instances", "[--project P] [--flavor F] [--image I] [--deleted]",
      "guests with their shape and use", ctl_cmd_instances, false},

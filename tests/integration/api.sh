@@ -36,14 +36,23 @@ echo "api-harness at $url"
 # environment or from sculpt.conf
 export SCULPT_URL="$url" SCULPT_TOKEN="$token"
 ctl="$SCULPT_BIN/sculptctl"
+# the tables say what the JSON says: the Placement inventory (GET /v1/host)
+# and the shapes' CPU weight (tests/integration/ctl_tables_check.py)
+check_tables="/usr/bin/python3 $SCULPT_TOP/tests/integration/ctl_tables_check.py"
 "$ctl" host >"$tmp/out"
 grep -q '^vcpu (vCPU) ' "$tmp/out"
+"$ctl" -f json host >"$tmp/out.json"
+$check_tables host "$tmp/out" "$tmp/out.json"
 "$ctl" instances >"$tmp/out"
 grep -q 'm1.small' "$tmp/out"
-uuid=$("$ctl" -f json instances | python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["uuid"])')
+"$ctl" -f json instances >"$tmp/out.json"
+$check_tables instances "$tmp/out" "$tmp/out.json"
+uuid=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["instances"][0]["uuid"])' <"$tmp/out.json")
 "$ctl" instance show "$uuid" --from -1800 --step 300 >"$tmp/out"
 grep -q '^reshapes:' "$tmp/out"
 grep -q 'band' "$tmp/out"
+"$ctl" -f json instance show "$uuid" --from -1800 --step 300 >"$tmp/out.json"
+$check_tables shape "$tmp/out" "$tmp/out.json"
 cat >"$tmp/bp.json" <<'JSON'
 {"name": "ctl-bp", "match": {"flavor": "m1.medium"},
  "blueprint": {"horizon_s": 300, "resources": {"vcpu": {"p50": 0.5, "p90": 0.8}}}}
@@ -64,7 +73,7 @@ grep -q 'price_reshape .*0.0003' "$tmp/out"
 expect_fail 1 "is not a valid number" "$ctl" config set cost price_reshape=free
 expect_fail 2 "usage" "$ctl" config set gpu x=1
 "$ctl" pools >/dev/null
-"$ctl" reshapes --from -600 | grep -q 'REASON'
+"$ctl" reshapes --from -600 | grep -q 'CPU_WEIGHT  *MEM_MIB  *REASON'
 "$ctl" metrics | grep -q '^sculpt_guests '
 expect_fail 1 "UNAUTHORIZED (HTTP 401)" env SCULPT_TOKEN=wrong "$ctl" host
 expect_fail 1 "cannot reach the API" env SCULPT_URL=http://127.0.0.1:9 "$ctl" host

@@ -1,0 +1,96 @@
+#!/usr/bin/python3
+"""sculptctl's tables say what the API's JSON says (tests/integration/api.sh).
+
+    ctl_tables_check.py host TABLE JSON       the Placement inventory block
+    ctl_tables_check.py instances TABLE JSON  the CPU_WEIGHT column
+    ctl_tables_check.py shape TABLE JSON      `instance show`'s shape line
+
+TABLE is sculptctl's default output, JSON the same command's `-f json`
+output (the api-harness runs without --live: both see the same state).
+Numbers are compared as sculptctl renders them (api/ctl_table.c ctl_num).
+"""
+import json
+import math
+import sys
+
+
+def fail(msg):
+    print('ctl_tables_check: ' + msg, file=sys.stderr)
+    sys.exit(1)
+
+
+def num(v):
+    """api/ctl_table.c ctl_num."""
+    if not math.isfinite(v):
+        return '-'
+    if abs(v) >= 1000 or v == math.floor(v):
+        return '%.0f' % v
+    return '%.3g' % v
+
+
+def rows(table, first_header):
+    """The rows (lists of cells) of the table whose header starts with
+    `first_header`, up to the next blank line."""
+    lines = table.splitlines()
+    for i, line in enumerate(lines):
+        if line.split()[:1] == [first_header]:
+            head = line.split()
+            out = []
+            for row in lines[i + 1:]:
+                if not row.strip():
+                    break
+                out.append(row.split())
+            return head, out
+    fail('no table headed %s in:\n%s' % (first_header, table))
+
+
+def check_host(table, doc):
+    inv = doc.get('inventory')
+    if not isinstance(inv, dict) or sorted(inv) != ['DISK_GB', 'MEMORY_MB', 'VCPU']:
+        fail('GET /v1/host has no inventory of VCPU, MEMORY_MB, DISK_GB: %r' % inv)
+    if 'Placement inventory' not in table:
+        fail('no Placement inventory block in `sculptctl host`')
+    head, got = rows(table, 'CLASS')
+    if head != ['CLASS', 'TOTAL', 'RESERVED', 'MIN_UNIT', 'MAX_UNIT', 'STEP', 'RATIO', 'HELD',
+                'ROOM', 'BOUND']:
+        fail('inventory header %r' % head)
+    want = [[rc] + ['%d' % it[k] for k in ('total', 'reserved', 'min_unit', 'max_unit',
+                                             'step_size')]
+            + [num(it[k]) for k in ('allocation_ratio', 'held', 'room')]
+            + [it.get('bound') or 'ratio'] for rc, it in inv.items()]
+    if got != want:
+        fail('inventory table %r, the API says %r' % (got, want))
+    if not any(it['held'] > 0 for it in inv.values()):
+        fail('no class holds anything: the harness\'s guests are not in the inventory')
+
+
+def check_instances(table, doc):
+    lines = table.splitlines()
+    if not lines or 'CPU_WEIGHT' not in lines[0].split():
+        fail('no CPU_WEIGHT column in `sculptctl instances`: %r' % lines[:1])
+    # by position under the header: a name may hold spaces
+    at = lines[0].index('CPU_WEIGHT')
+    want = {i['uuid']: '%d' % i['shape']['cpu_weight'] for i in doc['instances']}
+    seen = {l.split()[0]: l[at:].split()[0] for l in lines[1:] if l.strip()}
+    if seen != want or not want:
+        fail('CPU_WEIGHT column %r, the API says %r' % (seen, want))
+
+
+def check_shape(table, doc):
+    line = [l for l in table.splitlines() if l.startswith('shape ')]
+    want = 'weight %d)' % doc['shape']['cpu_weight']
+    if len(line) != 1 or want not in line[0]:
+        fail('`instance show` shape line %r lacks `%s`' % (line, want))
+
+
+def main():
+    kind, table_path, json_path = sys.argv[1:4]
+    with open(table_path) as f:
+        table = f.read()
+    with open(json_path) as f:
+        doc = json.load(f)
+    {'host': check_host, 'instances': check_instances, 'shape': check_shape}[kind](table, doc)
+
+
+if __name__ == '__main__':
+    main()
