@@ -37,6 +37,8 @@ void db_options_from_cfg(const struct cfg *cfg, struct db_options *o)
     o->retention.events_s = cfg->db_event_retention_s;
     o->retention.snapshots_s = cfg->db_snapshot_retention_s;
     o->retention.deleted_s = cfg->db_deleted_retention_s;
+    o->retention.pool_classes_s = cfg->db_pool_class_retention_s;
+    o->retention.pool_arrivals_s = cfg->db_pool_arrival_retention_s;
     o->retention.interval_s = cfg->db_retention_interval_s;
 }
 

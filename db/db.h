@@ -48,6 +48,7 @@
 #include "common/err.h"
 #include "driver/blueprint.h"
 #include "driver/instance.h"
+#include "driver/presculpt_pool.h"
 #include "driver/resource.h"
 #include "driver/shape.h"
 
@@ -67,6 +68,9 @@ struct db_retention {
     int64_t events_s;            /* events and finished intents */
     int64_t snapshots_s;         /* host snapshots and reshape records of live guests */
     int64_t deleted_s;           /* deleted instances with everything about them */
+    int64_t pool_classes_s;      /* pool classes not asked for (templates, requests),
+                                  * and pools' rows with no live member not updated */
+    int64_t pool_arrivals_s;     /* build requests the pool forecaster learns from */
     int64_t interval_s;          /* how often retention runs */
 };
 
@@ -515,6 +519,72 @@ struct db_pool_member_list *db_pool_member_list(struct db *db, const char *pool_
  * the instance through an alias).  Released rows are left to the
  * retention ([database] event_retention).  Oldest first. */
 struct db_pool_member_list *db_pool_member_list_restore(struct db *db, struct err **err);
+
+/* What the pool manager learnt, kept across restarts: each request class
+ * it has seen, with the template a member of it is made from once a cold
+ * build taught it (driver/presculpt_pool.h), and the build requests per
+ * class and second the forecaster learns from.  A class not asked for
+ * within [database] pool_class_retention goes with its template and its
+ * requests; requests older than pool_arrival_retention go (retention.c). */
+struct db_pool_class {
+    char *key;                  /* "flavor:image:project" (drv_pool_request_keys) */
+    char *flavor_name;          /* the request that defines it; NULL: none */
+    char *image_ref;
+    char *project_id;
+    int32_t vcpus;
+    double mem_mib;
+    int64_t root_gb;
+    int64_t last_request_ms;    /* output: its latest request */
+    bool has_template;          /* tmpl holds the class's template */
+    int64_t learnt_ms;          /* output: when it was written */
+    /* owned strings; kept are the guest's flavor name, image, interface
+     * count (not their addresses: each member gets its own) and shape,
+     * and the engine spec's ceiling, vcpus_max, mem_max_mib and
+     * mem_floor_mib -- what a member is made from (pm_make) */
+    struct drv_pool_template tmpl;
+};
+void db_pool_class_free(struct db_pool_class *c);
+DEFINE_AUTOPTR(db_pool_class)
+
+struct db_pool_class_list {
+    struct db_pool_class **v;
+    size_t n;
+};
+void db_pool_class_list_free(struct db_pool_class_list *l);
+DEFINE_AUTOPTR(db_pool_class_list)
+
+/* A build request of class `cls` (its request fields) at t_ms: the
+ * class's row (created, or its request fields and latest request updated)
+ * and the request counted in its second.  Queued. */
+int db_pool_arrival_add(struct db *db, const struct db_pool_class *cls, int64_t t_ms,
+                        struct err **err);
+/* The template of class `cls` (cls->tmpl; has_template is not looked at),
+ * written with its request fields, learnt at now_ms.  Queued. */
+int db_pool_class_learn(struct db *db, const struct db_pool_class *cls, int64_t now_ms,
+                        struct err **err);
+/* The classes asked for at or after since_ms, the most recent first, at
+ * most `max`.  Caller frees with db_pool_class_list_free(). */
+struct db_pool_class_list *db_pool_class_list(struct db *db, int64_t since_ms, size_t max,
+                                              struct err **err);
+
+/* Requests of one class in one bin. */
+struct db_pool_arrival {
+    char *class_key;            /* owned */
+    int64_t t_s;                /* the bin's start, Unix s */
+    uint32_t n;
+};
+struct db_pool_arrival_list {
+    struct db_pool_arrival *v;
+    size_t n;
+};
+void db_pool_arrival_list_free(struct db_pool_arrival_list *l);
+DEFINE_AUTOPTR(db_pool_arrival_list)
+
+/* The requests from since_ms on, summed per class and bin of bin_s
+ * seconds (Unix time multiples), oldest first; when there are more than
+ * `max` (class, bin) rows, the newest `max`.  ERR_INVALID for bin_s <= 0. */
+struct db_pool_arrival_list *db_pool_arrival_list(struct db *db, int64_t since_ms, int64_t bin_s,
+                                                  size_t max, struct err **err);
 
 /* ------------------------------------------------------------------ */
 /* Event log: requests received and their outcome                      */

@@ -33,6 +33,7 @@ DB_EMBED(db_sql_0003, "db/migrations/0003_fleet_history.sql");
 DB_EMBED(db_sql_0004, "db/migrations/0004_member_booting.sql");
 DB_EMBED(db_sql_0005, "db/migrations/0005_predictor_states.sql");
 DB_EMBED(db_sql_0006, "db/migrations/0006_shape_cpu_weight.sql");
+DB_EMBED(db_sql_0007, "db/migrations/0007_pool_classes.sql");
 
 /* Version i + 1 is db_migrations[i]. */
 const struct db_migration db_migrations[] = {
@@ -42,6 +43,7 @@ const struct db_migration db_migrations[] = {
     {"0004_member_booting.sql", db_sql_0004},
     {"0005_predictor_states.sql", db_sql_0005},
     {"0006_shape_cpu_weight.sql", db_sql_0006},
+    {"0007_pool_classes.sql", db_sql_0007},
 };
 const size_t db_nmigrations = ARRAY_SIZE(db_migrations);
 

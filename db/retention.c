@@ -69,6 +69,21 @@ static const struct db_stmt st_deleted_expire = {
     " SELECT count(*) FROM gone",
     1};
 
+/* A class nobody asked for goes with its template and requests (cascade);
+ * a pool's row, once no member lives and the manager stopped updating it
+ * (a class or group it does not hold since a restart). */
+static const struct db_stmt st_pool_classes_expire = {
+    "WITH c AS (DELETE FROM pool_classes WHERE last_request_at < sculpt_ts($1) RETURNING 1),"
+    " p AS (DELETE FROM pools p WHERE p.updated_at < sculpt_ts($1) AND NOT EXISTS"
+    "  (SELECT 1 FROM pool_members m WHERE m.pool_key = p.key"
+    "   AND m.state IN ('preparing', 'booting', 'ready', 'paused')) RETURNING 1)"
+    " SELECT (SELECT count(*) FROM c) + (SELECT count(*) FROM p)",
+    1};
+static const struct db_stmt st_pool_arrivals_expire = {
+    "WITH a AS (DELETE FROM pool_arrivals WHERE t_s < $1::bigint / 1000 RETURNING 1)"
+    " SELECT count(*) FROM a",
+    1};
+
 static long long db_retention_step(struct db_conn *c, const struct db_stmt *st, int64_t cutoff,
                                    bool counted, struct err **err)
 {
@@ -107,14 +122,21 @@ int db_retention_apply(struct db_conn *c, const struct db_retention *r, int64_t 
         : db_retention_step(c, &st_snapshots_expire, now_ms - r->snapshots_s * 1000, true, err);
     long long gone = snaps < 0 ? -1
         : db_retention_step(c, &st_deleted_expire, now_ms - r->deleted_s * 1000, true, err);
-    if (gone < 0 || db_conn_commit(c, err) < 0) {
+    long long classes = gone < 0 ? -1
+        : db_retention_step(c, &st_pool_classes_expire, now_ms - r->pool_classes_s * 1000, true,
+                            err);
+    long long arrivals = classes < 0 ? -1
+        : db_retention_step(c, &st_pool_arrivals_expire, now_ms - r->pool_arrivals_s * 1000,
+                            true, err);
+    if (arrivals < 0 || db_conn_commit(c, err) < 0) {
         db_conn_rollback(c);
         return err_wrap(err, "retention");
     }
-    if (buckets || rollups || revs || events || snaps || gone)
+    if (buckets || rollups || revs || events || snaps || gone || classes || arrivals)
         log_info("retention: %lld usage buckets rolled up, %lld old buckets, %lld blueprint "
-                 "revisions, %lld events/intents/members, %lld snapshots/reshapes and %lld "
-                 "deleted instances removed",
-                 buckets, rollups, revs, events, snaps, gone);
+                 "revisions, %lld events/intents/members, %lld snapshots/reshapes, %lld "
+                 "deleted instances, %lld pool classes/pools and %lld per-second request "
+                 "counts removed",
+                 buckets, rollups, revs, events, snaps, gone, classes, arrivals);
     return 0;
 }

@@ -110,6 +110,7 @@ struct drv_pool_mgr {
     /* the latest arrivals, oldest first from `arr_next` once full */
     struct pm_arrival {
         int32_t cls;                    /* index in cls[] */
+        uint32_t n;                     /* requests at t_s */
         int64_t t_s;
     } *arr;
     size_t narr, arr_next;
@@ -199,7 +200,7 @@ int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_p
             size_t start = m->narr < PM_ARRIVALS_KEPT ? 0 : m->arr_next;
             for (size_t k = 0; k < m->narr; k++) {
                 const struct pm_arrival *a = &m->arr[(start + k) % PM_ARRIVALS_KEPT];
-                drv_presculpt_record(ps, idx[a->cls], a->t_s, 1);
+                drv_presculpt_record(ps, idx[a->cls], a->t_s, a->n);
             }
             drv_presculpt_free(m->ps);
             m->ps = ps;
@@ -458,11 +459,11 @@ static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
 /* ---- claims and hand-overs ---- */
 
 /* Keep an arrival for a planner of another interval (under the lock). */
-static void pm_arrival_keep(struct drv_pool_mgr *m, int32_t cls, int64_t t_s)
+static void pm_arrival_keep(struct drv_pool_mgr *m, int32_t cls, int64_t t_s, uint32_t n)
 {
     if (!m->arr)
         m->arr = xcalloc(PM_ARRIVALS_KEPT, sizeof(*m->arr));
-    m->arr[m->arr_next] = (struct pm_arrival){cls, t_s};
+    m->arr[m->arr_next] = (struct pm_arrival){cls, n, t_s};
     m->arr_next = (m->arr_next + 1) % PM_ARRIVALS_KEPT;
     if (m->narr < PM_ARRIVALS_KEPT)
         m->narr++;
@@ -481,13 +482,25 @@ void drv_pool_mgr_learn(struct drv_pool_mgr *m, const struct drv_pool_request *r
     pthread_mutex_unlock(&m->lock);
 }
 
+void drv_pool_mgr_record(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t t_ms,
+                         uint32_t count)
+{
+    if (count == 0)
+        return;
+    pthread_mutex_lock(&m->lock);
+    struct pm_class *c = pm_class_get(m, r);
+    drv_presculpt_record(m->ps, c->idx, t_ms / 1000, count);
+    pm_arrival_keep(m, (int32_t)(c - m->cls), t_ms / 1000, count);
+    pthread_mutex_unlock(&m->lock);
+}
+
 int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t now_ms,
                        struct drv_pool_member *out)
 {
     pthread_mutex_lock(&m->lock);
     struct pm_class *c = pm_class_get(m, r);
     drv_presculpt_record(m->ps, c->idx, now_ms / 1000, 1);
-    pm_arrival_keep(m, (int32_t)(c - m->cls), now_ms / 1000);
+    pm_arrival_keep(m, (int32_t)(c - m->cls), now_ms / 1000, 1);
     if (!m->p.enabled) { /* learns the arrival, takes nothing, counts no miss */
         pthread_mutex_unlock(&m->lock);
         return 0;

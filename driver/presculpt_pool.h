@@ -163,6 +163,14 @@ int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_p
 void drv_pool_mgr_learn(struct drv_pool_mgr *m, const struct drv_pool_request *r,
                         const struct drv_pool_template *t);
 
+/* `count` build requests of the class of `r` arrived at t_ms, before
+ * this run (the database kept them): recorded for the forecast as
+ * drv_pool_mgr_claim() records a request, nothing claimed nor counted.
+ * Call in time order, before the first claim, so that a restarted
+ * service forecasts as it would have without the restart. */
+void drv_pool_mgr_record(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t t_ms,
+                         uint32_t count);
+
 /* A build request arrived at now_ms: recorded for the forecast; a member
  * of its class (else of its group, else of its family: one whose defined
  * maxima hold the request) is claimed for the request and copied to *out:

@@ -153,7 +153,8 @@ int os_compute_start(struct os_compute *c, struct err **err)
     if (os_compute_register(c, err) < 0)
         return -1;
     /* members first: a handed-over guest answers to its instance's uuid
-     * (events included) */
+     * (events included); the classes they were made from before them */
+    os_compute_pools_recall(c);
     os_compute_pools_restore(c);
     os_compute_sync_subscribe(c);
     /* Heartbeats from now on: recovering interrupted operations may take

@@ -368,7 +368,9 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
     struct drv_pool_request r;
     request_of(i, &r);
     struct drv_pool_member m;
-    if (drv_pool_mgr_claim(c->pools, &r, clock_wall_ms(), &m) <= 0)
+    int64_t now_ms = clock_wall_ms();
+    os_compute_pools_note_request(c, &r, now_ms);
+    if (drv_pool_mgr_claim(c->pools, &r, now_ms, &m) <= 0)
         return 0;
     struct drv_instance *inst = i->inst;
     if (c->db) {
@@ -497,8 +499,10 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
     t.guest.config_drive = NULL;
     if (drv_sculpt_spec_from_instance(i->inst, c->host_topo, 0, &t.engine, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "class of %s not pre-sculptable", i->inst->uuid);
-    else
+    else {
         drv_pool_mgr_learn(c->pools, &r, &t);
+        os_compute_pools_note_template(c, &r, &t);
+    }
     drv_hv_guest_spec_release(&running);
 }
 

@@ -248,6 +248,23 @@ bool os_compute_pools_needs_fit(const struct drv_instance *inst,
 int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct drv_pool_member *m,
                          struct drv_shape *out, struct err **err);
 
+/* ---- compute_pool_history.c: what the pool manager learnt, across restarts ---- */
+
+struct drv_pool_request;
+struct drv_pool_template;
+
+/* At start, before os_compute_pools_restore(): the classes asked for
+ * within [database] pool_class_retention come back with their templates
+ * (those whose image files are still there), and the forecaster learns
+ * the requests of pool_arrival_retention again.  Logged, not returned. */
+void os_compute_pools_recall(struct os_compute *c);
+/* A build request of `r` at t_ms, recorded (queued) for the next start. */
+void os_compute_pools_note_request(struct os_compute *c, const struct drv_pool_request *r,
+                                   int64_t t_ms);
+/* The class of `r` was taught template `t`: recorded (queued). */
+void os_compute_pools_note_template(struct os_compute *c, const struct drv_pool_request *r,
+                                    const struct drv_pool_template *t);
+
 /* ---- compute_rpc.c: the dispatch table ---- */
 extern const struct os_rpc_method os_compute_rpc_table[];
 extern const size_t os_compute_rpc_table_len;

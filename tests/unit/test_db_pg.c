@@ -930,6 +930,142 @@ static void test_pool_members_bounded(void **state)
                      0);
 }
 
+/* ---- what the pool manager learnt (classes, templates, requests) ---- */
+
+static void test_pool_classes(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_pool_class a = {.key = (char *)"m1.tiny:img-1:proj-a",
+                              .flavor_name = (char *)"m1.tiny", .image_ref = (char *)"img-1",
+                              .project_id = (char *)"proj-a", .vcpus = 1, .mem_mib = 512,
+                              .root_gb = 1};
+    struct db_pool_class b = {.key = (char *)"m1.small:-:-", .flavor_name = (char *)"m1.small",
+                              .vcpus = 2, .mem_mib = 2048};
+    OK(db_pool_arrival_add(f->db, &a, T0, &e_));
+    OK(db_pool_arrival_add(f->db, &a, T0 + 500, &e_)); /* the same second */
+    OK(db_pool_arrival_add(f->db, &b, T0 + 30000, &e_));
+    OK(db_pool_arrival_add(f->db, &a, T0 + 61000, &e_));
+    /* bad input */
+    struct db_pool_class bad = a;
+    bad.key = (char *)"";
+    assert_int_equal(db_pool_arrival_add(f->db, &bad, T0, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    bad = a;
+    bad.vcpus = -1;
+    assert_int_equal(db_pool_class_learn(f->db, &bad, T0, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+
+    /* a's template */
+    struct db_pool_class t = a;
+    struct drv_hv_guest_spec *g = &t.tmpl.guest;
+    g->flavor_name = (char *)"m1.tiny";
+    g->image.kernel = (char *)"/var/cache/sculpt/images/k";
+    g->image.disk_base = (char *)"/var/cache/sculpt/images/d \"q\"";
+    g->image.disk_format = (char *)"qcow2";
+    g->image.cmdline = (char *)"console=ttyS0 quiet";
+    g->image.root_gb = 1;
+    g->nvifs = 1;
+    g->shape = a_shape(0.75, 1, 512);
+    t.tmpl.engine.ceiling.v[DRV_RES_VCPU] = 1;
+    t.tmpl.engine.ceiling.v[DRV_RES_MEM_MIB] = 512;
+    t.tmpl.engine.vcpus_max = 2;
+    t.tmpl.engine.mem_max_mib = 1024;
+    t.tmpl.engine.mem_floor_mib = 64;
+    OK(db_pool_class_learn(f->db, &t, T0 + 60000, &e_));
+
+    autoptr(db_pool_class_list) l = db_pool_class_list(f->db, 0, 100, &err);
+    assert_non_null(l);
+    assert_int_equal(l->n, 2);
+    const struct db_pool_class *ra = l->v[0], *rb = l->v[1]; /* the latest request first */
+    assert_string_equal(ra->key, a.key);
+    assert_int_equal(ra->last_request_ms, T0 + 61000); /* the learning came before it */
+    assert_string_equal(ra->project_id, "proj-a");
+    assert_int_equal(ra->vcpus, 1);
+    assert_true(ra->mem_mib == 512 && ra->root_gb == 1);
+    assert_true(ra->has_template);
+    assert_int_equal(ra->learnt_ms, T0 + 60000);
+    assert_string_equal(ra->tmpl.guest.flavor_name, "m1.tiny");
+    assert_string_equal(ra->tmpl.guest.image.kernel, g->image.kernel);
+    assert_null(ra->tmpl.guest.image.initrd);
+    assert_string_equal(ra->tmpl.guest.image.disk_base, g->image.disk_base);
+    assert_string_equal(ra->tmpl.guest.image.cmdline, g->image.cmdline);
+    assert_int_equal(ra->tmpl.guest.nvifs, 1);
+    const struct drv_shape *rs = &ra->tmpl.guest.shape;
+    assert_true(rs->res.v[DRV_RES_VCPU] == 0.75 && rs->res.v[DRV_RES_NET_IN_MBPS] == 120);
+    assert_true(rs->vcpus_online == 1 && rs->vcpus_max == 8 && rs->mem_max_mib == 8192);
+    assert_true(drv_cpuset_equal(&rs->pcpus, &g->shape.pcpus) && rs->numa_node == 0);
+    assert_true(ra->tmpl.engine.ceiling.v[DRV_RES_MEM_MIB] == 512);
+    assert_int_equal(ra->tmpl.engine.vcpus_max, 2);
+    assert_true(ra->tmpl.engine.mem_max_mib == 1024 && ra->tmpl.engine.mem_floor_mib == 64);
+    assert_string_equal(rb->key, b.key);
+    assert_null(rb->image_ref);
+    assert_false(rb->has_template);
+    db_pool_class_list_free(l);
+    /* bounded: by time and by count */
+    l = db_pool_class_list(f->db, T0 + 40000, 100, &err);
+    assert_int_equal(l->n, 1);
+    db_pool_class_list_free(l);
+    l = db_pool_class_list(f->db, 0, 1, &err);
+    assert_int_equal(l->n, 1);
+    assert_string_equal(l->v[0]->key, a.key);
+
+    /* requests per minute (T0 is a minute boundary), oldest first */
+    autoptr(db_pool_arrival_list) al = db_pool_arrival_list(f->db, 0, 60, 100, &err);
+    assert_non_null(al);
+    assert_int_equal(al->n, 3);
+    assert_string_equal(al->v[0].class_key, b.key); /* same minute: by key */
+    assert_int_equal(al->v[0].t_s, T0 / 1000);
+    assert_int_equal(al->v[0].n, 1);
+    assert_string_equal(al->v[1].class_key, a.key);
+    assert_int_equal(al->v[1].n, 2);
+    assert_int_equal(al->v[2].t_s, T0 / 1000 + 60);
+    assert_int_equal(al->v[2].n, 1);
+    db_pool_arrival_list_free(al);
+    al = db_pool_arrival_list(f->db, 0, 1, 100, &err); /* per second */
+    assert_int_equal(al->n, 3);
+    assert_int_equal(al->v[0].n, 2);
+    assert_int_equal(al->v[1].t_s, T0 / 1000 + 30);
+    db_pool_arrival_list_free(al);
+    al = db_pool_arrival_list(f->db, 0, 60, 1, &err); /* the newest bin */
+    assert_int_equal(al->n, 1);
+    assert_int_equal(al->v[0].t_s, T0 / 1000 + 60);
+    db_pool_arrival_list_free(al);
+    al = db_pool_arrival_list(f->db, T0 + 1000, 60, 100, &err);
+    assert_int_equal(al->n, 2); /* b at +30 s and a at +61 s, each in its minute */
+    db_pool_arrival_list_free(steal_pointer(&al));
+    assert_null(db_pool_arrival_list(f->db, 0, 0, 100, &err));
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+
+    /* retention: classes kept an hour, requests 3570 s; now = T0 + 3631 s:
+     * b (last asked at +30 s) goes with its request, a stays with its
+     * request of +61 s only */
+    struct db_pool p = {.key = (char *)"m1.small:-:-", .target_size = 0, .confidence = 0.5,
+                        .shape = a_shape(0.5, 1, 512)};
+    OK(db_pool_put(f->db, &p, &e_));
+    sync_db(f->db);
+    struct db_options o = {.url = f->url, .retention = {.pool_classes_s = 3600,
+                                                        .pool_arrivals_s = 3570}};
+    struct db *db = db_open(&o, &err);
+    assert_non_null(db);
+    assert_int_equal(db_retention_run(db, T0 + 3631000, &err), 0);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_classes"), 1);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_arrivals"), 1);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_arrivals WHERE class_key"
+                                           " = 'm1.tiny:img-1:proj-a' AND n = 1"),
+                     1);
+    /* the pool's row (updated now, no member) stays until an hour past now */
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pools"), 1);
+    assert_int_equal(db_retention_run(db, clock_wall_ms() + 2 * 3600000LL, &err), 0);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pools"), 0);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_classes"), 0);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_arrivals"), 0);
+    db_close(db);
+}
+
 static void test_intents(void **state)
 {
     struct fixture *f = FIXTURE(state);
@@ -1562,6 +1698,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fleet_history, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_predictor_states, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_pools, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_classes, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_intents, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_refused_write_isolated, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup_open, teardown),
