@@ -2,7 +2,8 @@
  * from a class's template as requests are forecast, started, paused once
  * booted and held by the engine at the lowest priority; a claim and a
  * hand-over (of a booting member too); expiry; reclaim; a restart with
- * members present; pre-sculpting and a new interval at run time. */
+ * members present, and one with none left (classes and requests read
+ * back); pre-sculpting and a new interval at run time. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -630,6 +631,72 @@ static void test_wide_members(void **state)
     assert_int_equal(drv_pool_mgr_claim(r->pm, &huge, T0 + 122 * MIN, &none), 0);
 }
 
+/* The class's wanted members per the last round (0: no such pool). */
+static uint32_t target_of(struct rig *r, const char *key)
+{
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    for (size_t i = 0; i < st->npools; i++)
+        if (strcmp(st->pools[i].key, key) == 0)
+            return st->pools[i].target;
+    return 0;
+}
+
+/* A new manager in place of r->pm (the service restarted), no member
+ * left: the members it had were destroyed. */
+static void rig_restart(struct rig *r)
+{
+    struct err *err = NULL;
+    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
+    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    drv_pool_mgr_free(r->pm);
+    memset(&r->seen, 0, sizeof(r->seen));
+    struct drv_pool_hooks h = {on_member, on_pool, on_count, &r->seen};
+    r->pm = drv_pool_mgr_new(&r->p, r->hv, r->engine, &h, &err);
+    assert_non_null(r->pm);
+}
+
+/* A restart with no member left: forgetting the class and its requests,
+ * the manager makes nothing until a new cold build; given them back (the
+ * database's classes, templates and requests), it plans what it would
+ * have planned without the restart, makes the members and one is taken. */
+static void test_restart_recalled(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    steady(r, T0, 60, 2, true);
+    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
+    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    const int64_t at = T0 + 60 * MIN + 30000;
+    assert_int_equal(drv_pool_mgr_tick(r->pm, at, 0, &err), 0);
+    uint32_t want = target_of(r, "m1.tiny:img-1:proj");
+    assert_true(want >= 1);
+
+    rig_restart(r); /* forgotten */
+    assert_int_equal(drv_pool_mgr_tick(r->pm, at, 0, &err), 0);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, 0);
+    assert_int_equal(target_of(r, "m1.tiny:img-1:proj"), 0);
+
+    rig_restart(r); /* read back */
+    for (int k = 0; k < 60; k++)
+        drv_pool_mgr_record(r->pm, &req, T0 + k * MIN, 2);
+    drv_pool_mgr_record(r->pm, &req, T0, 0); /* nothing */
+    struct drv_pool_template t;
+    template_of(&t);
+    drv_pool_mgr_learn(r->pm, &req, &t);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, at, 0, &err), 0);
+    assert_int_equal(target_of(r, "m1.tiny:img-1:proj"), want);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, want);
+    assert_int_equal(r->seen.misses + r->seen.hits, 0); /* read back, not counted */
+    drv_pool_mgr_watch(r->pm, at + 1000);
+    struct drv_pool_member claimed;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, at + 2000, &claimed), 1);
+    assert_true(claimed.booting == false);
+    assert_int_equal(drv_pool_mgr_release(r->pm, claimed.uuid, "test", &err), 0);
+}
+
 static void test_keys(void **state)
 {
     (void)state;
@@ -651,6 +718,7 @@ int main(void)
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_and_reclaim, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_restart_recalled, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_empty_round, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_once_booted, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_without_sign, rig_setup, rig_teardown),
