@@ -921,6 +921,16 @@ static int ctl_cmd_config_set(struct ctl_ctx *x, int argc, char **argv)
     return rc;
 }
 
+static int ctl_cmd_config_reset(struct ctl_ctx *x, int argc, char **argv)
+{
+    if (argc != 1 || !ctl_config_name_ok(argv[0])) {
+        fprintf(stderr, "usage: sculptctl config reset predictor|cost|presculpt\n");
+        return 2;
+    }
+    autofree char *path = xasprintf("/v1/config/%s", argv[0]);
+    return ctl_send(x, "DELETE", path, NULL, ctl_config_table);
+}
+
 static int ctl_cmd_config_check(struct ctl_ctx *x, int argc, char **argv)
 {
     (void)x;
@@ -997,6 +1007,9 @@ const struct ctl_command ctl_commands[] = {
      false},
     {"config set", "predictor|cost|presculpt NAME=VALUE...",
      "change settings at run time (persisted)", ctl_cmd_config_set, false},
+    {"config reset", "predictor|cost|presculpt",
+     "back to sculpt.conf's values (the run-time changes removed)", ctl_cmd_config_reset,
+     false},
     {"config check", "FILE", "validate a sculpt.conf", ctl_cmd_config_check, true},
     {"metrics", "", "the Prometheus metrics as served", ctl_cmd_metrics, false},
     {"db", "migrate|version [--config FILE] [--url URL]", "database schema (offline)",

@@ -1,7 +1,10 @@
-/* GET/PUT /v1/config/{predictor,cost,presculpt}: sculpt.conf sections
- * read and changed at run time.  A change is validated on a copy of the
- * published config, persisted (db_settings_put: it survives a restart),
- * published, and handed to the daemon (api_deps.config_changed).
+/* GET/PUT/DELETE /v1/config/{predictor,cost,presculpt}: sculpt.conf
+ * sections read and changed at run time.  A change is validated on a copy
+ * of the published config, persisted (db_settings_put: it survives a
+ * restart), published, and handed to the daemon (api_deps.config_changed).
+ * DELETE is the way back: the sections' stored changes are removed and
+ * their options take sculpt.conf's values again (the file read anew, as
+ * SIGHUP reads it).
  *
  * A route serves the sections named in its `arg` ("predict,sculpt"): the
  * first one's options by bare name ("price_vcpu_hour"), the others' as
@@ -229,5 +232,72 @@ int api_handle_config_put(struct api_req *req, struct api_resp *resp, struct err
     cfg_unref(next);
     for (size_t k = 0; k < s.n; k++)
         json_decref(per[k]);
+    return rc;
+}
+
+/* The configuration `source` was loaded from, read again: the values the
+ * daemon would start with without run-time changes. */
+static struct cfg *api_config_file(const char *source, struct err **err)
+{
+    if (!source || strcmp(source, "(defaults)") == 0)
+        return cfg_new_defaults();
+    struct cfg *file = cfg_load(source, err);
+    if (!file)
+        err_wrap(err, "sculpt.conf not read again");
+    return file;
+}
+
+int api_handle_config_delete(struct api_req *req, struct api_resp *resp, struct err **err)
+{
+    struct api_sections s;
+    api_sections_of(req->route, &s);
+    int rc = -1;
+    size_t reset = 0;
+    pthread_mutex_lock(&api_config_lock);
+    struct cfg *cur = cfg_acquire();
+    struct cfg *next = cfg_dup(cur ? cur : req->cfg);
+    cfg_unref(cur);
+    struct cfg *file = api_config_file(next->source, err);
+    if (!file) {
+        if (err && *err)
+            (*err)->code = ERR_UNAVAILABLE;
+        goto out;
+    }
+    struct cfg_option_info o;
+    for (size_t i = 0; cfg_option_describe(i, &o); i++) {
+        bool ours = false;
+        for (size_t k = 0; k < s.n && !ours; k++)
+            ours = strcmp(o.section, s.v[k]) == 0;
+        if (!ours)
+            continue;
+        autofree char *was = cfg_get_text(next, o.section, o.name, NULL);
+        autofree char *text = cfg_get_text(file, o.section, o.name, err);
+        if (!text || cfg_set(next, o.section, o.name, text, err) < 0) {
+            err_wrap(err, "`[%s] %s` not reset", o.section, o.name);
+            goto out;
+        }
+        reset += was && strcmp(was, text) != 0;
+    }
+    /* the stored changes go first: a reset the next start would undo is
+     * refused rather than applied for now only */
+    for (size_t k = 0; req->deps->db && k < s.n; k++) {
+        if (db_settings_clear(req->deps->db, s.v[k], NULL, err) < 0) {
+            err_wrap(err, "the reset could not be saved");
+            goto out;
+        }
+    }
+    cfg_publish(next);
+    log_info("%s reset [%s] to %s: %zu option(s) changed back", req->user, s.v[0],
+             next->source, reset);
+    if (req->deps->config_changed)
+        req->deps->config_changed(req->deps->ctx, next);
+    json_t *doc = api_config_doc(req, &s, next, req->deps->db != NULL);
+    api_config_sections_json(doc, &s);
+    api_reply(resp, 0, doc);
+    rc = 0;
+ out:
+    pthread_mutex_unlock(&api_config_lock);
+    cfg_unref(file);
+    cfg_unref(next);
     return rc;
 }

@@ -39,6 +39,7 @@ int api_handle_cost(struct api_req *req, struct api_resp *resp, struct err **err
 /* handle_config.c: the route's `arg` names the sections */
 int api_handle_config_get(struct api_req *req, struct api_resp *resp, struct err **err);
 int api_handle_config_put(struct api_req *req, struct api_resp *resp, struct err **err);
+int api_handle_config_delete(struct api_req *req, struct api_resp *resp, struct err **err);
 
 /* handle_pools.c */
 int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **err);

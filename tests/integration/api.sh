@@ -3,7 +3,8 @@
 # api-harness (fake hypervisor backend, the real engine, predictor and
 # PostgreSQL layer, an hour of control-loop history) on a private
 # PostgreSQL.  Every route, its errors and the OpenAPI description
-# (api_check.py), run-time settings across a restart, sculptctl's tables and
+# (api_check.py), run-time settings across a restart and their reset to
+# sculpt.conf (DELETE /v1/config/...), sculptctl's tables and
 # JSON, and the dashboard in headless Chromium.
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
@@ -91,5 +92,12 @@ env -u SCULPT_URL -u SCULPT_TOKEN "$ctl" --config "$tmp/ctl.conf" host | grep -q
 api_harness_stop
 api_harness_start "$tmp/sculpt.conf" 4 5 "$tmp"
 /usr/bin/python3 "$SCULPT_TOP/tests/integration/api_check.py" "$url" "$token" persisted
+# and `sculptctl config reset` is the way back to sculpt.conf, for the next
+# start too (the stored changes are gone)
+export SCULPT_URL="$url"
+"$ctl" config reset cost | grep -q '^price_vcpu_hour '
+"$ctl" -f json config get cost | python3 -c 'import json,sys; j = json.load(sys.stdin); assert not j["overrides"] and j["values"]["price_vcpu_hour"] != 0.05, j["values"]'
+[ "$(psql "$SCULPT_DB_URL" -tAc "select count(*) from settings where section = 'cost'")" = 0 ]
+expect_fail 2 "usage" "$ctl" config reset gpu
 api_harness_stop
 echo "api: all checks passed"

@@ -468,6 +468,25 @@ def check_config():
         name, value = next((k, v) for k, v in ps["values"].items()
                            if ps["options"][k]["type"] in ("integer", "number"))
         expect("PUT", "/v1/config/presculpt", 200, {name: value})
+    # the way back to sculpt.conf: the run-time changes removed, the file's
+    # values in force at once
+    for path, name, changed in (("/v1/config/cost", "price_vcpu_hour", 0.05),
+                                ("/v1/config/predictor", "sculpt.target_violation_rate", 0.02)):
+        r = expect("DELETE", path, 200)
+        if r["overrides"] or r["values"][name] == changed:
+            fail("DELETE %s: %s is %s, overrides %s" % (path, name, r["values"][name],
+                                                        list(r["overrides"])))
+        if expect("GET", path, 200)["values"][name] == changed:
+            fail("DELETE %s: %s still %s" % (path, name, changed))
+    if c["values"]["price_vcpu_hour"] != expect("GET", "/v1/config/cost", 200)["values"]["price_vcpu_hour"]:
+        fail("DELETE /v1/config/cost: price_vcpu_hour not back to sculpt.conf's")
+    e = expect("POST", "/v1/cost/estimate", 200, {"flavor": {"vcpus": 1, "memory_mb": 1024}})
+    if e["prices"]["price_per_hour"]["vcpu"] == 0.05:
+        fail("the cost estimate still uses the reset price")
+    if expect("DELETE", "/v1/config/presculpt", 200)["overrides"]:
+        fail("DELETE /v1/config/presculpt left overrides")
+    # again for the restart phase ("persisted")
+    expect("PUT", "/v1/config/cost", 200, {"price_vcpu_hour": 0.05, "price_reshape": 0.0002})
     invalid("PUT", "/v1/config/presculpt", {"no_such_option": 1}, "not an option of [presculpt]")
     invalid("PUT", "/v1/config/cost", {"price_vcpu_hour": "cheap"}, "expected a number")
     invalid("PUT", "/v1/config/cost", {"price_vcpu_hour": -1}, "price_vcpu_hour")

@@ -27,7 +27,12 @@
 #      resumed as the instance's, before the hand-over reached PostgreSQL):
 #      after the restart the instance is ACTIVE as the member's domain, the
 #      member row is handed over, no intent is open; with pools turned off
-#      no member domain is left and the engine holds the instances only.
+#      no member domain is left and the engine holds the instances only;
+#   8. the run-time settings reset to sculpt.conf (DELETE
+#      /v1/config/presculpt), then a restart with pools on and no member
+#      left: the class's template and its requests come back from
+#      PostgreSQL, a member is made without a new cold build and the next
+#      build takes it.
 # At the end the host is restarted with its ordinary configuration.
 #   tests/nova/presculpt.sh RUN_DIR NAME
 set -eu
@@ -45,7 +50,7 @@ idle_budget = 100
 max_share = 0.5
 cold_start_price = 100'
 
-restart_host "$pools_conf"
+restart_host "$pools_conf" forget
 say "host $host restarted with pools every 10 s"
 
 # 1. a cold build teaches the class; a member is made, boots, is paused
@@ -203,7 +208,10 @@ m7_uuid=$(grep -o "takes member [0-9a-f-]* of pool" "$SCULPT_LOG" | tail -n 1 | 
 m7=$(virsh_ domname "$m7_uuid")
 kill -9 "$SCULPT_PID"
 say "sculpt-compute killed (SIGKILL) in the hand-over of member $m7 to ps-7"
-restart_host "$pools_conf"
+# (sculpt.conf says off from now on: step 6's enabled=true, changed at run
+# time, wins until step 8 resets it)
+restart_host "$pools_conf
+enabled = false"
 wait_status ps-7 ACTIVE 120
 sql_is "select domain from instances where uuid = '$id7'" "$m7" ||
     fail "ps-7 is not the member's domain $m7 after the restart"
@@ -229,7 +237,45 @@ say "hand-over completed after the crash: ps-7 is $m7; $held guests held for $wa
 
 openstack server delete --wait ps-7
 openstack server delete --wait ps-3
-# the settings changed here outlive restarts (PostgreSQL): back to the defaults
-presculpt_set enabled=true interval=60 member_lifetime=1800
-restart_host ""
+
+# 8. the run-time changes reset (DELETE /v1/config/presculpt): sculpt.conf's
+#    values again (pools off, interval 10 s), none stored; then a restart
+#    with pools on and no member left: the class, its template and the
+#    requests the forecast learns from come back from PostgreSQL, a member
+#    is made with no new cold build, and the next build takes it
+t8=$(date +%s)
+SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" -f json \
+    config reset presculpt | /usr/bin/python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+v = j["values"]
+assert not j["overrides"], j["overrides"]
+assert v["enabled"] is False and v["interval"] == 10 and v["member_lifetime"] == 180, v
+' || fail "DELETE /v1/config/presculpt did not go back to sculpt.conf"
+[ "$(sql "select count(*) from settings where section = 'presculpt'")" = 0 ] ||
+    fail "run-time [presculpt] settings still stored after the reset"
+[ -z "$(virsh_ list --all --name | grep '^sculpt-pool-' || true)" ] ||
+    fail "members left before the restart of step 8"
+[ "$(sql "select count(*) from pool_members where state in ('preparing', 'booting', 'ready', 'paused')")" = 0 ] ||
+    fail "live member rows before the restart of step 8"
+sql_is "select count(*) from pool_classes where key like 'm1.tiny:%' and learnt_at is not null" 1 ||
+    fail "the class m1.tiny and its template not in PostgreSQL"
+log0=$(wc -l <"$SCULPT_LOG")
+since_restart() { tail -n +$((log0 + 1)) "$SCULPT_LOG"; }
+restart_host "$pools_conf"
+since_restart | grep -q "request class(es) read back, [1-9][0-9]* with a template" ||
+    fail "no class template read back at the restart"
+m8=$(wait_member 120)
+m8=${m8%% *}
+since_restart | grep -q "guest spawned" && fail "a cold build ran after the restart of step 8"
+id8=$(create ps-8)
+wait_status ps-8 ACTIVE 120
+[ "$(taken)" = "$m8" ] || fail "ps-8 did not take member $m8 (took '$(taken)')"
+sql_is "select instance_uuid from pool_members where domain = '$m8'" "$id8" ||
+    fail "ps-8's hand-over of $m8 not recorded"
+since_restart | grep -q "guest spawned" && fail "ps-8 was built cold"
+openstack server delete --wait ps-8
+say "reset to sculpt.conf; restarted with no member: $m8 made from the class read back, taken by ps-8 ($(($(date +%s) - t8)) s)"
+
+restart_host "" forget
 say "host $host back to its configuration: all checks passed"

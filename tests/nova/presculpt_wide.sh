@@ -33,7 +33,7 @@ interval = 10
 member_lifetime = 300
 idle_budget = 100
 max_share = 0.25
-cold_start_price = 100"
+cold_start_price = 100" forget
 say "host $host restarted with pools every 10 s"
 
 # 1. both classes of the family taught by cold builds
@@ -95,5 +95,5 @@ say "ws-3 is member $m grown live: 2 vCPUs online, balloon at 256 MiB"
 
 openstack server delete --wait ws-3
 openstack server delete --wait ws-1
-restart_host ""
+restart_host "" forget
 say "host $host back to its configuration: all checks passed"
