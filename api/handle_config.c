@@ -145,6 +145,18 @@ int api_handle_config_get(struct api_req *req, struct api_resp *resp, struct err
     return api_reply(resp, 0, doc);
 }
 
+/* A new configuration published: the daemon's components get it, and the
+ * answer is the sections as they are now. */
+static void api_config_done(struct api_req *req, struct api_resp *resp,
+                            const struct api_sections *s, struct cfg *next)
+{
+    if (req->deps->config_changed)
+        req->deps->config_changed(req->deps->ctx, next);
+    json_t *doc = api_config_doc(req, s, next, req->deps->db != NULL);
+    api_config_sections_json(doc, s);
+    api_reply(resp, 0, doc);
+}
+
 /* Split the body by section: bare names go to the first section,
  * "section.name" to the one named (which must be one of the route's). */
 static int api_config_split(json_t *body, const struct api_sections *s, json_t *per[],
@@ -218,11 +230,7 @@ int api_handle_config_put(struct api_req *req, struct api_resp *resp, struct err
     cfg_publish(next);
     log_info("%s changed %zu option(s) of [%s]%s", req->user, nsettings, s.v[0],
              req->deps->db ? "" : " (not persisted: no database)");
-    if (req->deps->config_changed)
-        req->deps->config_changed(req->deps->ctx, next);
-    json_t *doc = api_config_doc(req, &s, next, req->deps->db != NULL);
-    api_config_sections_json(doc, &s);
-    api_reply(resp, 0, doc);
+    api_config_done(req, resp, &s, next);
     rc = 0;
  out:
     pthread_mutex_unlock(&api_config_lock);
@@ -289,11 +297,7 @@ int api_handle_config_delete(struct api_req *req, struct api_resp *resp, struct 
     cfg_publish(next);
     log_info("%s reset [%s] to %s: %zu option(s) changed back", req->user, s.v[0],
              next->source, reset);
-    if (req->deps->config_changed)
-        req->deps->config_changed(req->deps->ctx, next);
-    json_t *doc = api_config_doc(req, &s, next, req->deps->db != NULL);
-    api_config_sections_json(doc, &s);
-    api_reply(resp, 0, doc);
+    api_config_done(req, resp, &s, next);
     rc = 0;
  out:
     pthread_mutex_unlock(&api_config_lock);
