@@ -29,15 +29,15 @@ static const struct db_stmt st_class_learn = {
     " image_kernel = $4, image_initrd = $5, image_cmdline = $6, image_disk_base = $7,"
     " image_disk_format = $8, image_root_gb = $9, nvifs = $10, shape_res = $11,"
     " shape_vcpus_online = $12, shape_vcpus_max = $13, shape_mem_max_mib = $14,"
-    " shape_pcpus = $15, shape_numa_node = $16, ceiling = $17, vcpus_max = $18,"
-    " mem_max_mib = $19, mem_floor_mib = $20 WHERE key = $1",
-    20};
+    " shape_pcpus = $15, shape_numa_node = $16, shape_cpu_weight = $17, ceiling = $18,"
+    " vcpus_max = $19, mem_max_mib = $20, mem_floor_mib = $21 WHERE key = $1",
+    21};
 static const struct db_stmt st_class_list = {
     "SELECT key, flavor_name, image_ref, project_id, vcpus, mem_mib, root_gb,"
     " sculpt_ms(last_request_at), sculpt_ms(learnt_at), guest_flavor_name, image_kernel,"
     " image_initrd, image_cmdline, image_disk_base, image_disk_format, image_root_gb, nvifs,"
     " shape_res, shape_vcpus_online, shape_vcpus_max, shape_mem_max_mib, shape_pcpus,"
-    " shape_numa_node, ceiling, vcpus_max, mem_max_mib, mem_floor_mib"
+    " shape_numa_node, shape_cpu_weight, ceiling, vcpus_max, mem_max_mib, mem_floor_mib"
     " FROM pool_classes WHERE last_request_at >= sculpt_ts($1)"
     " ORDER BY last_request_at DESC, key LIMIT $2",
     2};
@@ -173,11 +173,11 @@ static struct db_pool_class *db_class_from_row(const PGresult *r, int row, struc
     g->nvifs = (size_t)nvifs;
     struct drv_sculpt_guest_spec *e = &c->tmpl.engine;
     if (db_col_shape(r, row, 17, &g->shape, NULL, err) < 0 ||
-        db_col_res(r, row, 23, &e->ceiling, err) < 0)
+        db_col_res(r, row, 17 + DB_SHAPE_COLS, &e->ceiling, err) < 0)
         return NULL;
-    e->vcpus_max = (int32_t)db_col_int(r, row, 24);
-    e->mem_max_mib = db_col_double(r, row, 25);
-    e->mem_floor_mib = db_col_double(r, row, 26);
+    e->vcpus_max = (int32_t)db_col_int(r, row, 18 + DB_SHAPE_COLS);
+    e->mem_max_mib = db_col_double(r, row, 19 + DB_SHAPE_COLS);
+    e->mem_floor_mib = db_col_double(r, row, 20 + DB_SHAPE_COLS);
     return steal_pointer(&c);
 }
 

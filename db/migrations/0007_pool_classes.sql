@@ -32,6 +32,7 @@ CREATE TABLE pool_classes (
     shape_mem_max_mib float8,
     shape_pcpus text,
     shape_numa_node integer,
+    shape_cpu_weight integer CHECK (shape_cpu_weight BETWEEN 0 AND 10000),
     ceiling float8[],
     vcpus_max integer,
     mem_max_mib float8,

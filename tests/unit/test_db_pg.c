@@ -969,6 +969,7 @@ static void test_pool_classes(void **state)
     g->image.root_gb = 1;
     g->nvifs = 1;
     g->shape = a_shape(0.75, 1, 512);
+    g->shape.cpu_weight = 150;
     t.tmpl.engine.ceiling.v[DRV_RES_VCPU] = 1;
     t.tmpl.engine.ceiling.v[DRV_RES_MEM_MIB] = 512;
     t.tmpl.engine.vcpus_max = 2;
@@ -997,6 +998,7 @@ static void test_pool_classes(void **state)
     assert_true(rs->res.v[DRV_RES_VCPU] == 0.75 && rs->res.v[DRV_RES_NET_IN_MBPS] == 120);
     assert_true(rs->vcpus_online == 1 && rs->vcpus_max == 8 && rs->mem_max_mib == 8192);
     assert_true(drv_cpuset_equal(&rs->pcpus, &g->shape.pcpus) && rs->numa_node == 0);
+    assert_int_equal(rs->cpu_weight, 150);
     assert_true(ra->tmpl.engine.ceiling.v[DRV_RES_MEM_MIB] == 512);
     assert_int_equal(ra->tmpl.engine.vcpus_max, 2);
     assert_true(ra->tmpl.engine.mem_max_mib == 1024 && ra->tmpl.engine.mem_floor_mib == 64);
