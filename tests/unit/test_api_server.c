@@ -240,6 +240,66 @@ static void test_dashboard_and_openapi(void **state)
     reply_release(&r);
 }
 
+/* [cost] price_vcpu_hour as the API answers it (status 200 asked). */
+static double price_of(struct reply *r)
+{
+    if (r->status != 200)
+        fail_msg("status %ld: %s", r->status, r->body.s);
+    json_error_t jerr;
+    json_t *j = json_loads(r->body.s, 0, &jerr);
+    assert_non_null(j);
+    double v = json_number_value(json_object_get(json_object_get(j, "values"), "price_vcpu_hour"));
+    json_decref(j);
+    reply_release(r);
+    return v;
+}
+
+/* PUT then DELETE /v1/config/cost: the value goes back to what the
+ * configuration's source says -- the defaults, then a file read again --
+ * and a source that cannot be read leaves the running value alone. */
+static void test_config_reset(void **state)
+{
+    struct fixture *f = *state;
+    struct reply r;
+    const char *put = "{\"price_vcpu_hour\": 0.05}";
+    http(f, "GET", "/v1/config/cost", "s3cret", NULL, &r);
+    double dflt = price_of(&r);
+    assert_true(dflt != 0.05);
+    http(f, "PUT", "/v1/config/cost", "s3cret", put, &r);
+    assert_true(price_of(&r) == 0.05);
+    http(f, "DELETE", "/v1/config/cost", "s3cret", NULL, &r);
+    assert_true(price_of(&r) == dflt);
+    http(f, "GET", "/v1/config/cost", "s3cret", NULL, &r);
+    assert_true(price_of(&r) == dflt);
+
+    /* from a file: its value, read at the reset */
+    char path[] = "/tmp/sculpt-api-reset-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char *text = "[api]\nport = 0\nadmin_token = s3cret\n[cost]\nprice_vcpu_hour = 0.07\n";
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    struct err *err = NULL;
+    struct cfg *file = cfg_load(path, &err);
+    assert_non_null(file);
+    cfg_publish(file);
+    http(f, "PUT", "/v1/config/cost", "s3cret", put, &r);
+    assert_true(price_of(&r) == 0.05);
+    http(f, "DELETE", "/v1/config/cost", "s3cret", NULL, &r);
+    assert_true(price_of(&r) == 0.07);
+    http(f, "PUT", "/v1/config/cost", "s3cret", put, &r);
+    assert_true(price_of(&r) == 0.05);
+    unlink(path);
+    http(f, "DELETE", "/v1/config/cost", "s3cret", NULL, &r);
+    assert_error(&r, 503, "UNAVAILABLE");
+    assert_non_null(strstr(r.body.s, "sculpt.conf not read again"));
+    reply_release(&r);
+    http(f, "GET", "/v1/config/cost", "s3cret", NULL, &r);
+    assert_true(price_of(&r) == 0.05);
+    cfg_publish(f->cfg);
+    cfg_unref(file);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -248,6 +308,7 @@ int main(void)
         cmocka_unit_test(test_routing_errors),
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_dashboard_and_openapi),
+        cmocka_unit_test(test_config_reset),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();
