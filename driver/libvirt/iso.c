@@ -23,8 +23,8 @@ LOG_INIT("driver.libvirt.iso");
 #define ISO_READ_CHUNK (64 * 1024) /* bytes taken from the ring buffer at once */
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static int lib_rc;        /* iso_init's result: 1, or a libisofs error */
-static bool lib_too_old;  /* the library found at run time lacks our ABI */
+static const char *lib_failure; /* why libisofs could not start, or NULL */
+static int lib_rc;              /* iso_init's error, when that was it */
 
 static void lib_stop(void)
 {
@@ -36,18 +36,24 @@ static void lib_start(void)
 {
     if (!iso_lib_is_compatible(iso_lib_header_version_major, iso_lib_header_version_minor,
                                iso_lib_header_version_micro)) {
-        lib_too_old = true;
+        lib_failure = "the library is older than its header";
         return;
     }
     /* bit0: leave the process's locale alone (threads are running) */
     lib_rc = iso_init_with_flag(1);
-    if (lib_rc < 0)
+    if (lib_rc < 0) {
+        lib_failure = "iso_init failed";
         return;
+    }
     /* paths come as UTF-8 whatever the locale (Joliet is UCS-2) */
-    iso_set_local_charset((char *)"UTF-8", 0);
+    if (iso_set_local_charset((char *)"UTF-8", 0) <= 0) {
+        lib_failure = "UTF-8 refused as the local character set";
+        return;
+    }
     /* nothing queued (the queue would grow unread); failures to stderr,
      * as the writer thread has no other way to say why it stopped */
-    iso_set_msgs_severities((char *)"NEVER", (char *)"SORRY", (char *)"sculpt: libisofs");
+    if (iso_set_msgs_severities((char *)"NEVER", (char *)"SORRY", (char *)"sculpt: libisofs") <= 0)
+        log_warn("libisofs's messages not set up: its own defaults apply");
     if (atexit(lib_stop) != 0)
         log_warn("libisofs will not be finished at exit");
 }
@@ -56,16 +62,14 @@ static int lib_ready(struct err **err)
 {
     if (pthread_once(&lib_once, lib_start) != 0)
         return err_set(err, ERR_INTERNAL, "libisofs: pthread_once failed");
-    if (lib_too_old) {
-        int ma, mi, mc;
-        iso_lib_version(&ma, &mi, &mc);
-        return err_set(err, ERR_UNSUPPORTED, "libisofs %d.%d.%d is older than %d.%d.%d", ma, mi,
-                       mc, iso_lib_header_version_major, iso_lib_header_version_minor,
-                       iso_lib_header_version_micro);
-    }
-    if (lib_rc < 0)
-        return err_set(err, ERR_INTERNAL, "libisofs: iso_init: %s", iso_error_to_msg(lib_rc));
-    return 0;
+    if (!lib_failure)
+        return 0;
+    int ma, mi, mc;
+    iso_lib_version(&ma, &mi, &mc);
+    return err_set(err, ERR_UNSUPPORTED, "libisofs %d.%d.%d (built against %d.%d.%d): %s%s%s", ma,
+                   mi, mc, iso_lib_header_version_major, iso_lib_header_version_minor,
+                   iso_lib_header_version_micro, lib_failure, lib_rc < 0 ? ": " : "",
+                   lib_rc < 0 ? iso_error_to_msg(lib_rc) : "");
 }
 
 /* A libisofs error code as ours. */
