@@ -2,7 +2,6 @@
  * (driver/control.h) turns a request into a blueprint, the engine admits
  * and places it, and the loop reshapes it every step; what runs here and
  * what the loop does is recorded in the database. */
-#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,9 +198,11 @@ void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, 
      * the first intent of OP ("spawn", "reshape", "handover") open for
      * SECONDS (default 120), after the hypervisor did its part, so a test
      * can kill -9 the process there; with MIN_VCPU, only a change of the vCPU
-     * entitlement by at least that much (a reshape too small to tell its
-     * `from` and `to` apart is let through).  Unset (always, outside
-     * tests): nothing. */
+     * entitlement by at least that much in its direction: a growth by
+     * MIN_VCPU or more when it is positive, a shrink by -MIN_VCPU or more
+     * when negative (a reshape too small to tell its `from` and `to`
+     * apart, or one the other way, is let through).  Unset (always,
+     * outside tests): nothing. */
     static atomic_bool used;
     const char *want = getenv("SCULPT_TEST_PAUSE_INTENT");
     if (!want || id <= 0)
@@ -212,7 +213,7 @@ void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, 
     char *end = (char *)want + n;
     long secs = *end == ':' ? strtol(end + 1, &end, 10) : 120;
     double min = *end == ':' ? strtod(end + 1, NULL) : 0;
-    if (change < min || atomic_exchange(&used, true))
+    if ((min > 0 && change < min) || (min < 0 && change > min) || atomic_exchange(&used, true))
         return;
     log_warn("SCULPT_TEST_PAUSE_INTENT: holding the %s intent %lld of %s open for %ld s", op,
              (long long)id, uuid, secs);
@@ -313,7 +314,7 @@ static void ctl_change(const struct drv_sculpt_change *ch, int64_t intent,
     struct os_compute *c = opaque;
     if (!failure)
         os_compute_intent_test_pause("reshape", intent, ch->uuid,
-                                     fabs(ch->to.res.v[DRV_RES_VCPU] - ch->from.res.v[DRV_RES_VCPU]));
+                                     ch->to.res.v[DRV_RES_VCPU] - ch->from.res.v[DRV_RES_VCPU]);
     char res[160];
     if (failure)
         log_warn("reshape of %s refused by the backend: %s", ch->uuid, failure->msg);

@@ -175,8 +175,9 @@ int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_in
 void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step);
 void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const struct err *e);
 /* Tests only: hold an open intent of `op` when SCULPT_TEST_PAUSE_INTENT
- * asks for it and `change` (the vCPU entitlement's change, 0 for a spawn)
- * is large enough (compute_engine.c); nothing otherwise. */
+ * asks for it and `change` (the vCPU entitlement's signed change: to -
+ * from, 0 for a spawn) is large enough in the asked direction
+ * (compute_engine.c); nothing otherwise. */
 void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double change);
 /* The instance row as it is now (states, shape, domain). */
 void os_compute_record_instance(struct os_compute *c, const struct os_inst *i);

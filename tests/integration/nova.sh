@@ -21,7 +21,8 @@
 #   crash     sculpt-compute killed, PostgreSQL stopped, libvirtd restarted
 #             around a running guest; a guest destroyed behind sculpt's
 #             back; kill -9 in the middle of a spawn and of a reshape; the
-#             fleet history over a restart (tests/nova/crash.py)
+#             fleet history and the predictor states over a restart and
+#             a kill -9 (tests/nova/crash.py)
 # Everything runs in a temporary RUN_DIR on free ports and is stopped by PID
 # at the end.  NOVA_TEST_KEEP=1 keeps the stack running (prints RUN_DIR);
 # NOVA_TEST_PHASES="rpc e2e" runs only those phases.

@@ -16,7 +16,7 @@
      db_intent_finish, held there by the test-only SCULPT_TEST_PAUSE_INTENT)
      and 6. in the middle of a reshape the control loop applies: after the
      restart no intent is open, the database row matches what virsh shows,
-     the reshape (a large one: the hook lets small ones through) whose
+     the reshape (the growth to a raised CPU floor, the only one held) whose
      guest had taken its new shape is completed, and a reconcile.* event
      says what was done; the build the broker redelivers changes nothing;
   7. fleet history: a guest is in the saved history within seconds of
@@ -27,7 +27,9 @@
      a consumer Nova does not know are kept;
   9. each guest's predictor state is saved at a clean stop and restored
      at the start: the first blueprint after it is not a cold start and
-     the guest keeps its shape; a damaged state is refused (cold start).
+     the guest keeps its shape; the same over a SIGKILL, from the state
+     the last periodic save wrote; a damaged state is refused (cold
+     start).
 
     crash.py RUN_DIR NAME      (NAME: a contrib/stack/sculpt.sh instance, libvirt backend)
 """
@@ -82,8 +84,11 @@ def main():
                               capture_output=True, text=True).stdout.strip()
 
     # A control step every 3 s from the first restart on: guests are
-    # sampled and reshaped within seconds.
-    fast = '[engine]\nstep_interval = 3'
+    # sampled and reshaped within seconds.  Predictor states are saved
+    # every 10 s (the option's least): a guest killed with sculpt-compute
+    # continues from its last periodic save, not from a cold start.
+    save = '\n[predict]\nfleet_save_interval = 10'
+    fast = '[engine]\nstep_interval = 3' + save
 
     def sculpt(action, pause=None, extra=fast):
         """pause: the hook's OP[:SECONDS[:MIN_VCPU]] (SECONDS 120 unless given)."""
@@ -174,6 +179,21 @@ def main():
                    psql("select string_agg(sculpt_ms(at) || ' ' || from_res[1] || '->' || "
                         "to_res[1] || ' ' || ok, ', ') from (select * from reshapes where "
                         "instance_uuid = '%s' order by id desc limit 3) r" % u)))
+
+    def reshapes_since(at):
+        """The reshapes recorded since `at` (a database timestamp), as
+        `guest from->to`: what the control loop did around a hold."""
+        names = {s.id: 'crash-1', s2.id: 'crash-2'}
+        out = psql("select instance_uuid || ' ' || round(from_res[1]::numeric, 3) || '->' || "
+                   "round(to_res[1]::numeric, 3) from reshapes where at >= '%s' order by id" % at)
+        return ', '.join(names.get(l.split()[0], l.split()[0][:8]) + ' ' + l.split()[1]
+                         for l in out.splitlines()) or 'none'
+
+    def states_saved(uuids):
+        """How many of these guests have a saved predictor state that
+        learnt something."""
+        return psql("select count(*) from predictor_states where samples > 0 and instance_uuid "
+                    "in (%s)" % ', '.join("'%s'" % u for u in uuids))
 
     def no_open_intents(upto):
         """No intent begun before the restart is left open (the hook may
@@ -277,15 +297,26 @@ def main():
         fail('the hook held %s, not crash-2' % uuid)
     dom2 = getattr(nova.servers.get(s2.id), 'OS-EXT-SRV-ATTR:instance_name')
     wait('crash-2 counted in the saved fleet history', lambda: fleet_guests() >= counted + 2, 15)
+    # crash-1's predictor state in a periodic save: after the kill it
+    # continues from it.  A guest whose state was never saved starts cold
+    # and its first step re-grows it to cold-start bands -- a growth the
+    # hook below would take for the one it waits for.
+    wait('crash-1\'s predictor state saved by the period',
+         lambda: states_saved((s.id,)) == '1', 25)
     kill9()
     say('sculpt-compute killed in the spawn of crash-2 (intent %d open)' % intent)
     offset = log_size()
-    # the reshape held in 6. changes the vCPU entitlement by 0.1 or more
-    # (5 times the comparison's tolerance), never a step's small
-    # correction: its `from` and `to` cannot be mistaken.  The guests'
-    # blueprints may grow in steps of that size before the floor below
-    # is raised: the first such step is held then.
-    sculpt('start', pause='reshape:120:0.1')
+    offset_at = psql("select now()")
+    # the reshape held in 6. is the growth to the raised CPU floor: the
+    # hook holds only a growth by GROW or more (15 times the comparison's
+    # tolerance, never a step's small correction).  The shrinks that
+    # follow the restart are let through: crash-2, killed in its spawn,
+    # has no saved predictor state and starts cold at its cold-start
+    # shape, which the first blueprints that learn from its idling take
+    # back to a few tenths (a hook that held any large change held one of
+    # those, 1 -> 0.06 or 0.29 vCPU, and took it for the growth).
+    grow = 0.3
+    sculpt('start', pause='reshape:120:%g' % grow)
     # the guest had started: the spawn is completed, Nova's build finished
     wait('crash-2 ACTIVE after the recovery', lambda: status(s2) == 'ACTIVE', 60)
     wait('no open intent (spawn)', lambda: no_open_intents(intent), 10)
@@ -305,21 +336,33 @@ def main():
 
     # 6. SIGKILL in the middle of a reshape.  Raising the CPU floor
     # (SIGHUP: the running engine takes it) makes the next step grow
-    # every guest shaped below it, in one reshape: by 0.1 vCPU or more for
-    # a guest below 0.7 (the guests' blueprints stay well below that while
-    # they idle; two guests at 0.8 leave room on two CPUs).
+    # every guest shaped below it to the floor, in one reshape: by GROW
+    # or more for a guest below 0.5 (the guests' blueprints stay well
+    # below that while they idle; two guests at 0.8 leave room on two
+    # CPUs).  Only that growth is held: nothing held before the SIGHUP,
+    # and the held reshape's `to` is the floor.
+    floor = 0.8
+    if held('reshape', offset):
+        fail('a reshape was held before the floor was raised: %s (reshapes since the restart: '
+             '%s)' % (held('reshape', offset), reshapes_since(offset_at)))
     with open(env['SCULPT_CONF'], 'a') as f:
-        f.write('\n[engine]\ncpu_floor_vcpu = 0.8\n')
+        f.write('\n[engine]\ncpu_floor_vcpu = %g\n' % floor)
     os.kill(sculpt_pid(), signal.SIGHUP)
     intent, uuid = wait('a reshape held open by the hook', lambda: held('reshape', offset), 60)
     frm, to = [float(x) for x in psql("select from_res[1] || ' ' || to_res[1] from intents "
                                       "where id = %d" % intent).split()]
-    rdom = [d for d, u in ((dom, s.id), (dom2, s2.id)) if u == uuid][0]
+    rdom, rname = [(d, n) for d, u, n in ((dom, s.id, 'crash-1'), (dom2, s2.id, 'crash-2'))
+                   if u == uuid][0]
+    before_kill = reshapes_since(offset_at)
     kill9()
     # the hook holds the intent after libvirt took the new shape
     at_kill = virsh_shape(rdom)[0]
-    say('sculpt-compute killed in a reshape of %s (intent %d: vcpu %s -> %s; virsh: %s)'
-        % (uuid, intent, frm, to, at_kill))
+    say('sculpt-compute killed in the growth of %s to the floor (intent %d: vcpu %s -> %s; '
+        'virsh: %s; reshapes since the restart: %s)'
+        % (rname, intent, frm, to, at_kill, before_kill))
+    if not (to - frm >= grow and abs(to - floor) < 0.005):
+        fail('the held reshape of %s is %s -> %s vCPU, not a growth to the %g floor'
+             % (rname, frm, to, floor))
     if abs(at_kill - to) > 0.02:
         fail('libvirt holds vcpu %s, not the held reshape\'s to %s' % (at_kill, to))
     last = int(psql("select max(id) from intents"))
@@ -352,7 +395,7 @@ def main():
     def confidence():
         return api('GET', '/v1/blueprints/preview?' + q)['confidence']
     wait('a preview with confidence', confidence, 30)
-    slow = '[engine]\nstep_interval = 3600'
+    slow = '[engine]\nstep_interval = 3600' + save
     with open(env['SCULPT_CONF']) as f:
         conf = f.read()
     with open(env['SCULPT_CONF'], 'w') as f:
@@ -378,18 +421,23 @@ def main():
     # start, so the first step's
     # blueprint continues what it learnt (neither `cold` nor a confidence
     # lost) and the guest's shape is the one it had -- no re-grow to
-    # cold-start bands.  A state that cannot be read is refused and that
-    # guest starts cold (which also shows the checks above can fail).
+    # cold-start bands.  The same over a SIGKILL, from the last periodic
+    # save.  A state that cannot be read is refused and that guest starts
+    # cold (which also shows the checks above can fail).
     def last_bp(u):
         rev, model, conf = psql("select revision || '|' || model || '|' || confidence from "
                                 "blueprints where instance_uuid = '%s' order by revision desc "
                                 "limit 1" % u).split('|')
         return int(rev), model, float(conf)
 
-    def restart_slow(between=None):
-        """A clean stop, `between` run while sculpt-compute is down, a start."""
+    def restart_slow(between=None, crash=False):
+        """A clean stop (SIGKILL with `crash`), `between` run while
+        sculpt-compute is down, a start."""
         rev = last_bp(s.id)[0]
-        sculpt('stop', extra=slow)
+        if crash:
+            kill9()
+        else:
+            sculpt('stop', extra=slow)
         if between:
             between()
         offset = log_size()
@@ -398,26 +446,38 @@ def main():
              lambda: last_bp(s.id)[0] > rev, 30)
         return log_since(offset)
 
-    shape_before = virsh_shape(dom)
-    _, model_b, conf_b = last_bp(s.id)
-    if model_b == 'cold':
-        fail('crash-1\'s blueprint is still a cold start before the restart')
-    log = restart_slow()
-    saved = psql("select count(*) from predictor_states where samples > 0 and instance_uuid "
-                 "in ('%s', '%s')" % (s.id, s2.id))
-    if saved != '2':
-        fail('predictor states saved at the clean stop: %s of 2' % saved)
-    if 'predictor of %s continues from its saved state' % s.id not in log:
-        fail('crash-1\'s predictor did not continue from its saved state')
-    _, model_a, conf_a = last_bp(s.id)
-    if model_a == 'cold' or abs(conf_a - conf_b) > 0.02 + 0.05 * conf_b:
-        fail('crash-1\'s blueprint went from %s (confidence %.3f) to %s (%.3f) over a restart'
-             % (model_b, conf_b, model_a, conf_a))
-    shape_after = virsh_shape(dom)
-    if abs(shape_after[0] - shape_before[0]) > 0.02 or abs(shape_after[1] - shape_before[1]) > 2:
-        fail('crash-1\'s shape went from %s to %s over a restart' % (shape_before, shape_after))
-    say('predictor state kept over a clean restart: blueprint %s (confidence %.3f, then %.3f), '
-        'shape %.2f vCPU / %.0f MiB unchanged' % (model_a, conf_b, conf_a, *shape_after))
+    def continues_over(how, between=None, crash=False):
+        """crash-1's predictor continues from its saved state over a
+        restart: the log says so, its blueprint is neither cold nor less
+        confident, its shape is the one it had."""
+        shape_before = virsh_shape(dom)
+        _, model_b, conf_b = last_bp(s.id)
+        if model_b == 'cold':
+            fail('crash-1\'s blueprint is a cold start before the %s' % how)
+        log = restart_slow(between, crash)
+        if 'predictor of %s continues from its saved state' % s.id not in log:
+            fail('crash-1\'s predictor did not continue from its saved state over a %s' % how)
+        _, model_a, conf_a = last_bp(s.id)
+        if model_a == 'cold' or abs(conf_a - conf_b) > 0.02 + 0.05 * conf_b:
+            fail('crash-1\'s blueprint went from %s (confidence %.3f) to %s (%.3f) over a %s'
+                 % (model_b, conf_b, model_a, conf_a, how))
+        shape_after = virsh_shape(dom)
+        if abs(shape_after[0] - shape_before[0]) > 0.02 or \
+                abs(shape_after[1] - shape_before[1]) > 2:
+            fail('crash-1\'s shape went from %s to %s over a %s' % (shape_before, shape_after, how))
+        say('predictor state kept over a %s: blueprint %s (confidence %.3f, then %.3f), '
+            'shape %.2f vCPU / %.0f MiB unchanged' % (how, model_a, conf_b, conf_a, *shape_after))
+
+    continues_over('clean restart')
+    if states_saved((s.id, s2.id)) != '2':
+        fail('predictor states saved at the clean stop: %s of 2' % states_saved((s.id, s2.id)))
+    # kill -9: what a crash leaves is the last periodic save.  The states
+    # the clean stop saved are removed first, so only a periodic save of
+    # the running sculpt-compute can have put back what the restart reads.
+    psql("delete from predictor_states where instance_uuid in ('%s', '%s')" % (s.id, s2.id))
+    wait('the periodic save (fleet_save_interval 10 s) of both predictor states',
+         lambda: states_saved((s.id, s2.id)) == '2', 25)
+    continues_over('kill -9 after a periodic save', crash=True)
     junk = zlib.compress(b'JUNK' + bytes(60)).hex()
     log = restart_slow(lambda: psql("update predictor_states set state = '\\x%s' where "
                                     "instance_uuid = '%s'" % (junk, s.id)))
