@@ -310,11 +310,11 @@ def main():
     # the reshape held in 6. is the growth to the raised CPU floor: the
     # hook holds only a growth by GROW or more (15 times the comparison's
     # tolerance, never a step's small correction).  The shrinks that
-    # follow the restart are let through: crash-2, killed in its spawn,
-    # has no saved predictor state and starts cold at its cold-start
-    # shape, which the first blueprints that learn from its idling take
-    # back to a few tenths (a hook that held any large change held one of
-    # those, 1 -> 0.06 or 0.29 vCPU, and took it for the growth).
+    # follow the restart are let through: crash-1 (started again in 4.)
+    # and crash-2 (spawned) are shaped 1 vCPU for their boot, and the
+    # blueprints that learn from their idling take that back to a few
+    # hundredths (a hook that held any large change held one of those,
+    # 1 -> 0.05 vCPU, and took it for the growth).
     grow = 0.3
     sculpt('start', pause='reshape:120:%g' % grow)
     # the guest had started: the spawn is completed, Nova's build finished
@@ -337,11 +337,14 @@ def main():
     # 6. SIGKILL in the middle of a reshape.  Raising the CPU floor
     # (SIGHUP: the running engine takes it) makes the next step grow
     # every guest shaped below it to the floor, in one reshape: by GROW
-    # or more for a guest below 0.5 (the guests' blueprints stay well
-    # below that while they idle; two guests at 0.8 leave room on two
-    # CPUs).  Only that growth is held: nothing held before the SIGHUP,
-    # and the held reshape's `to` is the floor.
+    # or more for a guest below 0.5 (the guests' blueprints fall well
+    # below that once they idle: a guest just (re)started or spawned is
+    # shaped for its boot, 1 vCPU, first; two guests at 0.8 leave room on
+    # two CPUs).  Only that growth is held: nothing held before the
+    # SIGHUP, and the held reshape's `to` is the floor.
     floor = 0.8
+    wait('a guest shaped %g vCPU or less (its predictor learnt it idles)' % (floor - grow),
+         lambda: min(virsh_shape(dom)[0], virsh_shape(dom2)[0]) <= floor - grow + 1e-9, 120)
     if held('reshape', offset):
         fail('a reshape was held before the floor was raised: %s (reshapes since the restart: '
              '%s)' % (held('reshape', offset), reshapes_since(offset_at)))
