@@ -393,9 +393,12 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
             return 0;
         }
     }
-    /* a member of another size (a wide pool's): admitted and re-sculpted
-     * to the request's first, or it does not serve (a miss) */
-    bool fit = os_compute_pools_needs_fit(inst, &m);
+    /* a wide pool's member (of its family's pool, at the base shape):
+     * admitted and re-sculpted to the request's first, or it does not
+     * serve (a miss) */
+    char family[DRV_POOL_KEY_MAX];
+    drv_pool_request_family_key(&r, family);
+    bool fit = strcmp(m.pool, family) == 0;
     struct drv_shape shape = m.shape;
     autoerr struct err *fe = NULL;
     if (fit && os_compute_pools_fit(c, i, &m, &shape, &fe) < 0) {

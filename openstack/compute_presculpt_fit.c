@@ -1,12 +1,9 @@
-/* A pool member handed over to a request of another size than its own: a
- * wide pool's member idles at its family's base shape and is defined with
- * the family's largest.  The engine admits the request as it would a cold
- * build (the member's own reservation given back first), and the member is
- * re-sculpted to the shape the engine gives -- vCPUs hot-plugged, balloon
- * raised or lowered within its domain's maxima -- before its guest runs as
- * the instance. */
-#include <math.h>
-
+/* A wide pool's member handed over: it idles at its family's base shape
+ * and is defined with the family's largest.  The engine admits the request
+ * as it would a cold build (the member's own reservation given back
+ * first), and the member is re-sculpted to the shape the engine gives --
+ * vCPUs hot-plugged, balloon raised or lowered within its domain's maxima
+ * -- before its guest runs as the instance. */
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -15,15 +12,6 @@
 #include "openstack/nova_instance.h"
 
 LOG_INIT("openstack.compute_presculpt_fit");
-
-bool os_compute_pools_needs_fit(const struct drv_instance *inst,
-                                const struct drv_pool_member *m)
-{
-    const struct drv_shape *s = &m->shape;
-    /* a group member (same vCPUs, more memory) is held as it is */
-    return s->vcpus_online != inst->flavor.vcpus ||
-           s->res.v[DRV_RES_MEM_MIB] < (double)inst->flavor.memory_mb - 0.5;
-}
 
 int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct drv_pool_member *m,
                          struct drv_shape *out, struct err **err)

@@ -236,11 +236,8 @@ size_t os_compute_pools_reclaim(struct os_compute *c, const struct os_inst *i);
 
 struct drv_pool_member;
 
-/* Is member m of another size than the instance's flavor (a wide pool's,
- * idling at its family's base shape)? */
-bool os_compute_pools_needs_fit(const struct drv_instance *inst,
-                                const struct drv_pool_member *m);
-/* Admit the instance as a cold build would be (the member's reservation
+/* A wide pool's member m (idling at its family's base shape) claimed for
+ * instance i: admit it as a cold build would be (the member's reservation
  * given back first) and re-sculpt member m, still the member's domain, to
  * the shape the engine gives (*out; within the maxima its domain was
  * defined with, which the engine then keeps).  0: the engine holds the

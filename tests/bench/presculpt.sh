@@ -225,7 +225,7 @@ ng=$(grep -c 're-sculpted for instance' "$log" || true)
 [ "$ng" -eq "$rounds" ] && [ "$(echo "$grown" | grep -c .)" -eq "$rounds" ] ||
     { echo "bench-presculpt: $ng grown hand-overs in $rounds rounds" >&2; exit 1; }
 echo "grown hits (ms):  $(echo $grown)" >&2
-grep 're-sculpted for instance' "$log" | sed 's/.* in \([0-9.]*\) ms (\([0-9]*\) calls).*/re-sculpt \1 ms, \2 calls/' >&2
+grep 're-sculpted for instance' "$log" | sed 's/.* in \([0-9.]*\) ms (\([0-9]*\) calls): \(.*\)/re-sculpt \1 ms, \2 calls: \3/' >&2
 
 echo "BENCH build_hit_ms $h"
 echo "BENCH build_hit_grown_ms $(echo "$grown" | med)"
