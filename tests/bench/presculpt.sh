@@ -192,8 +192,8 @@ cb=$(med <"$tmp/booted")
 # family pool made at m1.tiny's shape, grown.  This 2-core machine's engine
 # admits 2 vCPUs of flavors and a grown m1.small beside the resident needs
 # 3: sculpt-compute is restarted with the host described as 4 CPUs
-# (`[host] topology_file`, vCPUs not pinned), and learns both classes again
-# from cold builds (the resident's class by a second resident).
+# (`[host] topology_file`, vCPUs not pinned); m1.small's class is taught by a
+# cold build beside a new resident.
 printf 'cpus=4\nmem_gib=8\n' >"$tmp/host4.txt"
 sculpt stop
 sculpt start "[host]
