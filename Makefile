@@ -19,7 +19,7 @@ SANITIZER ?=
 OPT ?= -O2
 
 # Every library the project links.  contrib/install-deps.sh installs them.
-PKGS := libvirt libxml-2.0 libisofs-1 librabbitmq libcurl libcrypto jansson libpq libmicrohttpd zlib cmocka
+PKGS := libvirt libxml-2.0 libarchive librabbitmq libcurl libcrypto jansson libpq libmicrohttpd zlib cmocka
 PKG_CHECK := $(shell pkg-config --exists $(PKGS) 2>/dev/null || echo missing)
 # `make test` and `make run` install what is missing first, then build in a
 # sub-make; any other goal on a bare machine stops here with the remedy.
@@ -29,9 +29,9 @@ $(error missing development packages (one of: $(PKGS)); run `make deps` (contrib
 endif
 endif
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-# The libvirt backend's libraries (libisofs makes its config drives): only
+# The libvirt backend's libraries (libarchive makes its config drives): only
 # the libvirt module links them (see below); the programs link the rest.
-MOD_PKGS := libvirt libxml-2.0 libisofs-1
+MOD_PKGS := libvirt libxml-2.0 libarchive
 PKG_LIBS := $(shell pkg-config --libs $(filter-out cmocka $(MOD_PKGS),$(PKGS)) 2>/dev/null)
 MOD_LIBS := $(shell pkg-config --libs $(MOD_PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

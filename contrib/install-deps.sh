@@ -27,10 +27,10 @@ pkgs_engine="libvirt-clients libvirt-daemon-driver-qemu"
 # use.
 pkgs_libvirt="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86
   qemu-utils cpio util-linux"
-# isofs: libisofs makes config drives in-process (driver/libvirt/iso.c);
+# isofs: libarchive makes config drives in-process (driver/libvirt/iso.c);
 # genisoimage only for tests: its isoinfo reads them back (unit test, Nova
 # harness), and it is bench-libvirt's baseline (Nova's way).
-pkgs_isofs="libisofs-dev genisoimage"
+pkgs_isofs="libarchive-dev genisoimage"
 
 # nova: RabbitMQ, a real Nova Zed control plane (Keystone, Placement,
 # Glance, nova-api, -conductor, -scheduler, run under uwsgi) for

@@ -43,7 +43,7 @@ lib_rule() {
     done
 }
 lib_rule 'libvirt/' driver/libvirt
-lib_rule 'libisofs/' driver/libvirt
+lib_rule 'archive(_entry)?\.h>' driver/libvirt
 lib_rule 'libpq-fe.h' db
 lib_rule 'jansson.h' openstack api
 lib_rule 'rabbitmq-c/|amqp' openstack

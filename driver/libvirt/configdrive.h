@@ -15,7 +15,7 @@ struct err;
  * the image is made as `iso`.part beside it, removed on failure, and
  * renamed to `iso` once complete, so an existing `iso` is replaced only by
  * a whole image.  INVALID for a bad drive or path, errno codes for the
- * file, INTERNAL when libisofs fails.  Any thread. */
+ * file, INTERNAL when libarchive fails.  Any thread. */
 int lv_configdrive_write(const struct drv_hv_config_drive *cd, const char *iso,
                          struct err **err);
 

@@ -1,10 +1,10 @@
-/* ISO 9660 images made in-process with libisofs (the library behind
- * xorriso): a set of files held in memory becomes an image with Rock Ridge
- * and Joliet names, as `genisoimage -l -ldots -allow-lowercase
- * -allow-multidot -J -r` makes it (Nova's _make_iso9660).  Rock Ridge
- * keeps the exact names (up to 255 bytes a component); the ISO 9660 names
- * are relaxed as those options relax them; files are world-readable and
- * owned by root, as -r makes them.
+/* ISO 9660 images made in-process with libarchive's iso9660 writer: a set
+ * of files held in memory becomes an image with Rock Ridge and Joliet
+ * names and the volume id as given, as `genisoimage -l -J -r -V ID` makes
+ * it (Nova's _make_iso9660).  Rock Ridge and Joliet keep the exact names
+ * (up to 255 bytes a component); the plain ISO 9660 names are libarchive's
+ * level-2 ones (upper case); files are world-readable and owned by root,
+ * as -r makes them.
  *
  * Part of the libvirt module (its only user today), so the library is
  * mapped only into a process that loads that backend.
@@ -28,7 +28,7 @@ struct lv_iso_label {
  * The caller removes `path` on failure.  INVALID for a path that cannot
  * be a name on the image (one component a file and a folder, a component
  * over 255 bytes, a bad volume id), errno codes for the file, INTERNAL
- * when libisofs fails (its message quoted).  Any thread; images are made
+ * when libarchive fails (its message quoted).  Any thread; images are made
  * independently of one another. */
 int lv_iso_write(const struct lv_iso_label *label, const struct drv_hv_file *files, size_t n,
                  const char *path, struct err **err);

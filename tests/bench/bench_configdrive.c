@@ -1,5 +1,5 @@
 /* bench-libvirt, config drives: the image of a drive of Nova's layout
- * made by sculpt's libvirt backend in-process (libisofs, configdrive.c)
+ * made by sculpt's libvirt backend in-process (libarchive, configdrive.c)
  * against the same drive made as nova-compute makes it, in the same run:
  * its files written into a folder, genisoimage run over it with Nova's
  * options (nova/virt/configdrive.py _make_iso9660), the folder removed.
@@ -7,7 +7,7 @@
  *
  *   bench_configdrive DIR [ROUNDS]
  *
- *   BENCH configdrive_image_p50_ms        sculpt (libisofs)
+ *   BENCH configdrive_image_p50_ms        sculpt (libarchive)
  *   BENCH configdrive_genisoimage_p50_ms  the baseline (genisoimage)
  *   BENCH configdrive_speedup             their ratio
  */
@@ -83,7 +83,7 @@ static void write_tree(const char *top, const struct drv_hv_config_drive *cd)
     }
 }
 
-/* nova-compute's way, as the backend did it before libisofs. */
+/* nova-compute's way, as the backend did it before libarchive. */
 static void nova_way(const char *dir, const struct drv_hv_config_drive *cd, const char *iso)
 {
     autofree char *tree = xasprintf("%s/.config-drive.XXXXXX", dir);
@@ -146,7 +146,7 @@ int main(int argc, char **argv)
     struct stat a, b;
     if (stat(ours, &a) < 0 || stat(nova, &b) < 0)
         die(NULL, "stat");
-    fprintf(stderr, "config drive of %zu files: %lld bytes (libisofs), %lld (genisoimage)\n",
+    fprintf(stderr, "config drive of %zu files: %lld bytes (libarchive), %lld (genisoimage)\n",
             cd.n, (long long)a.st_size, (long long)b.st_size);
     double mo = median(t_ours, rounds), mn = median(t_nova, rounds);
     printf("BENCH configdrive_image_p50_ms %.2f\n", mo);

@@ -16,6 +16,6 @@ guest=$(tiny_guest_dir)
 . "$tmp/env/libvirt.env"
 "$SCULPT_BIN/../bench/bench_libvirt" "$LIBVIRT_URI" "$tmp/instances" "$guest" \
     "${SCULPT_BENCH_ROUNDS:-30}" "${SCULPT_BENCH_VIRT_TYPE:-qemu}"
-# config drive images: in-process (libisofs) against genisoimage as Nova runs it
+# config drive images: in-process (libarchive) against genisoimage as Nova runs it
 "$SCULPT_BIN/../bench/bench_configdrive" "$tmp" "${SCULPT_BENCH_ROUNDS:-30}"
 echo "targets: reshape_overhead_ratio <= 1.1 (only changed knobs, nothing done twice); live_guest_restarts 0"

@@ -26,7 +26,7 @@
 #                               for a build with user data: its config drive
 #                               made and inserted before the member resumes
 #                               (baseline: build_hit_ms, the same hit without)
-#   BENCH configdrive_image_ms  of which: its ISO image made (libisofs)
+#   BENCH configdrive_image_ms  of which: its ISO image made (libarchive)
 #   BENCH configdrive_media_change_ms  of which: the image put in the cdrom
 # BENCH_PRESCULPT_ROUNDS (default 5) sets the rounds.  Software emulation
 # (as in CI) unless LIBVIRT_HOST_VIRT_TYPE=kvm.  One guest stays up all along

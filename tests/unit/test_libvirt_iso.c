@@ -220,8 +220,8 @@ static void test_errors(void **state)
     drive_free(&cd);
 }
 
-/* Images made at once from several threads (the first one starts
- * libisofs) come out whole and each with its own label. */
+/* Images made at once from several threads come out whole and each
+ * with its own label. */
 struct job {
     char iso[256];
     char label[16];
@@ -269,7 +269,6 @@ static void test_threads(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        /* first: the threads race to start libisofs */
         cmocka_unit_test(test_threads),
         cmocka_unit_test(test_image_read_back),
         cmocka_unit_test(test_errors),
