@@ -337,37 +337,37 @@ int drv_presculpt_class_group(const struct drv_presculpt *ps, int cls)
     return cls >= 0 && (size_t)cls < ps->ncls ? ps->cls[cls].group : -1;
 }
 
+/* One forecaster learns the count of the open interval and the empty
+ * ones up to `bin`. */
+static void ps_fc_close(struct drv_presculpt *ps, struct drv_fc *fc, uint32_t *pending,
+                        int64_t bin)
+{
+    drv_fc_observe(&ps->model, fc, ps->open_bin, *pending);
+    if (drv_fc_active(fc))
+        drv_fc_observe(&ps->model, fc, bin - 1, 0);
+    *pending = 0;
+}
+
 /* Close every interval before `bin`: each class learns its count. */
 static void ps_close_until(struct drv_presculpt *ps, int64_t bin)
 {
     if (!ps->started || bin <= ps->open_bin)
         return;
-    for (size_t i = 0; i < ps->ncls; i++) {
-        struct ps_class *c = &ps->cls[i];
-        drv_fc_observe(&ps->model, &c->fc, ps->open_bin, c->pending);
-        if (drv_fc_active(&c->fc))
-            drv_fc_observe(&ps->model, &c->fc, bin - 1, 0);
-        c->pending = 0;
-    }
-    for (size_t i = 0; i < ps->ngrp; i++) {
-        struct ps_group *g = &ps->grp[i];
-        if (g->ncls < 2)
-            continue; /* a class alone is its own forecast */
-        drv_fc_observe(&ps->model, &g->fc, ps->open_bin, g->pending);
-        if (drv_fc_active(&g->fc))
-            drv_fc_observe(&ps->model, &g->fc, bin - 1, 0);
-        g->pending = 0;
-    }
-    for (size_t i = 0; i < ps->nfam; i++) {
-        struct ps_family *f = &ps->fam[i];
-        if (f->ngrp < 2)
-            continue; /* a group alone is its own forecast */
-        drv_fc_observe(&ps->model, &f->fc, ps->open_bin, f->pending);
-        if (drv_fc_active(&f->fc))
-            drv_fc_observe(&ps->model, &f->fc, bin - 1, 0);
-        f->pending = 0;
-    }
+    for (size_t i = 0; i < ps->ncls; i++)
+        ps_fc_close(ps, &ps->cls[i].fc, &ps->cls[i].pending, bin);
+    for (size_t i = 0; i < ps->ngrp; i++)
+        if (ps->grp[i].ncls >= 2) /* a class alone is its own forecast */
+            ps_fc_close(ps, &ps->grp[i].fc, &ps->grp[i].pending, bin);
+    for (size_t i = 0; i < ps->nfam; i++)
+        if (ps->fam[i].ngrp >= 2) /* a group alone is its own forecast */
+            ps_fc_close(ps, &ps->fam[i].fc, &ps->fam[i].pending, bin);
     ps->open_bin = bin;
+}
+
+static void ps_count_add(uint32_t *pending, uint32_t count)
+{
+    uint64_t n = (uint64_t)*pending + count;
+    *pending = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 void drv_presculpt_record(struct drv_presculpt *ps, int cls, int64_t t_s, uint32_t count)
@@ -380,14 +380,10 @@ void drv_presculpt_record(struct drv_presculpt *ps, int cls, int64_t t_s, uint32
         ps->open_bin = bin;
     }
     ps_close_until(ps, bin);
-    uint64_t n = (uint64_t)ps->cls[cls].pending + count;
-    ps->cls[cls].pending = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
     struct ps_group *g = &ps->grp[ps->cls[cls].group];
-    n = (uint64_t)g->pending + count;
-    g->pending = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
-    struct ps_family *f = &ps->fam[g->family];
-    n = (uint64_t)f->pending + count;
-    f->pending = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    ps_count_add(&ps->cls[cls].pending, count);
+    ps_count_add(&g->pending, count);
+    ps_count_add(&ps->fam[g->family].pending, count);
 }
 
 /* Price of one member of `size` idling through one interval. */
