@@ -401,6 +401,8 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
     bool fit = strcmp(m.pool, family) == 0;
     struct drv_shape shape = m.shape;
     autoerr struct err *fe = NULL;
+    int32_t vcpus_defined = inst->vcpus_defined; /* the fit sets the member's */
+    double mem_defined_mib = inst->mem_defined_mib;
     if (fit && os_compute_pools_fit(c, i, &m, &shape, &fe) < 0) {
         log_err(LOG_LEVEL_WARN, fe, "pre-sculpted member %s does not serve: building cold",
                 m.uuid);
@@ -413,8 +415,12 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
     identity_of(inst, &id);
     id.config_drive = (struct drv_hv_config_drive *)cd; /* borrowed, as the rest of id */
     if (drv_pool_mgr_handover(c->pools, m.uuid, &id, err) < 0) {
-        if (fit)
+        if (fit) {
             os_compute_engine_forget(c, inst->uuid);
+            /* the cold build that follows defines its domain by the flavor */
+            inst->vcpus_defined = vcpus_defined;
+            inst->mem_defined_mib = mem_defined_mib;
+        }
         os_compute_intent_finish(c, *intent, false, err ? *err : NULL);
         *intent = 0;
         log_err(LOG_LEVEL_WARN, err ? *err : NULL, "pre-sculpted member not handed over");

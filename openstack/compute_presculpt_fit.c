@@ -4,6 +4,8 @@
  * first), and the member is re-sculpted to the shape the engine gives --
  * vCPUs hot-plugged, balloon raised or lowered within its domain's maxima
  * -- before its guest runs as the instance. */
+#include <stdbool.h>
+
 #include "common/clock.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -25,17 +27,23 @@ int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct d
                        "%d / %lld",
                        m->uuid, m->shape.vcpus_max, m->shape.mem_max_mib, inst->flavor.vcpus,
                        (long long)inst->flavor.memory_mb);
-    /* the engine's shapes keep the member's maxima (its domain's) */
+    /* the engine's shapes keep the member's maxima (its domain's); put
+     * back on failure, or the cold build that follows would define its
+     * domain with the family's largest */
+    int32_t vcpus_defined = inst->vcpus_defined;
+    double mem_defined_mib = inst->mem_defined_mib;
     inst->vcpus_defined = m->shape.vcpus_max;
     inst->mem_defined_mib = m->shape.mem_max_mib;
     autoerr struct err *e = NULL;
     if (drv_sculpt_remove(c->engine, m->uuid, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND)
         log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", m->uuid);
-    if (os_compute_engine_place(c, i, out, err) < 0)
-        return err_wrap(err, "member %s not re-sculpted for %s", m->uuid, inst->uuid);
     struct drv_hv_reshape_report rep;
-    if (drv_hv_reshape(c->hv, m->uuid, out, &rep, err) < 0) {
-        os_compute_engine_forget(c, inst->uuid);
+    bool placed = os_compute_engine_place(c, i, out, err) == 0;
+    if (!placed || drv_hv_reshape(c->hv, m->uuid, out, &rep, err) < 0) {
+        if (placed)
+            os_compute_engine_forget(c, inst->uuid);
+        inst->vcpus_defined = vcpus_defined;
+        inst->mem_defined_mib = mem_defined_mib;
         return err_wrap(err, "member %s not re-sculpted for %s", m->uuid, inst->uuid);
     }
     char from[160], to[160];
