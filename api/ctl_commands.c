@@ -126,7 +126,7 @@ static void ctl_query_add(struct strbuf *q, const char *key, const char *value)
  * resource class Placement's fields, then what Nova's flavors hold, the
  * room admission leaves and the rule that bounds it ("ratio": none does,
  * the configured allocation ratio stands). */
-static void ctl_inventory_table(json_t *inv)
+static void ctl_inventory_table(json_t *inv, const char *title)
 {
     if (!json_is_object(inv))
         return;
@@ -151,7 +151,7 @@ static void ctl_inventory_table(json_t *inv)
         json_t *bound = json_object_get(it, "bound");
         ctl_table_cell(&t, "%s", json_is_string(bound) ? json_string_value(bound) : "ratio");
     }
-    printf("\nPlacement inventory (what sculpt reports now):\n");
+    printf("\n%s:\n", title);
     ctl_table_print(&t, stdout);
     ctl_table_release(&t);
 }
@@ -182,7 +182,21 @@ static void ctl_host_table(json_t *j)
     }
     ctl_table_print(&t, stdout);
     ctl_table_release(&t);
-    ctl_inventory_table(json_object_get(j, "inventory"));
+    json_t *now = json_object_get(j, "inventory");
+    ctl_inventory_table(now, "Placement inventory (what sculpt reports now)");
+    /* Placement's copy lags by up to the hysteresis: shown when it differs */
+    json_t *rep = json_object_get(j, "inventory_reported");
+    json_t *was = json_object_get(rep, "inventory");
+    if (!json_is_object(was))
+        printf("\nPlacement has not been written to yet\n");
+    else if (json_equal(was, now))
+        printf("\nPlacement has the same since %s\n", ctl_str(rep, "time"));
+    else {
+        char title[96];
+        snprintf(title, sizeof(title), "Placement inventory (what Placement got at %s)",
+                 ctl_str(rep, "time"));
+        ctl_inventory_table(was, title);
+    }
 }
 
 static int ctl_cmd_host(struct ctl_ctx *x, int argc, char **argv)

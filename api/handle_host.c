@@ -60,6 +60,17 @@ int api_handle_host(struct api_req *req, struct api_resp *resp, struct err **err
     struct drv_sculpt_inventory inv;
     drv_sculpt_inventory(engine, &inv);
     json_object_set_new(doc, "inventory", api_inventory_json(&inv));
+    /* and what Placement last got: it lags `inventory` by up to the
+     * hysteresis, and it is what the scheduler decides by */
+    struct drv_sculpt_inventory was;
+    int64_t at_ms;
+    const struct api_deps *d = req->deps;
+    if (d->inventory_reported && d->inventory_reported(d->ctx, &was, &at_ms))
+        json_object_set_new(doc, "inventory_reported",
+                            json_pack("{s:o, s:o}", "time", api_time_json(at_ms), "inventory",
+                                      api_inventory_json(&was)));
+    else
+        json_object_set_new(doc, "inventory_reported", json_null());
     return api_reply(resp, 0, doc);
 }
 

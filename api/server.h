@@ -10,6 +10,7 @@
 #ifndef SC_API_SERVER_H
 #define SC_API_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct cfg;
@@ -17,6 +18,7 @@ struct err;
 struct drv_sculpt;
 struct drv_fleet;
 struct drv_presculpt;
+struct drv_sculpt_inventory;
 struct db;
 struct os_keystone;
 
@@ -35,7 +37,11 @@ struct api_deps {
      * the new settings to components that copied them at start.  May be
      * NULL.  Runs on a server thread. */
     void (*config_changed)(void *ctx, const struct cfg *cfg);
-    void *ctx;                        /* passed to config_changed */
+    /* The inventory Placement last got and when (wall clock ms); false
+     * when none was written yet.  May be NULL (no Nova side: GET /v1/host
+     * then says null).  Runs on a server thread. */
+    bool (*inventory_reported)(void *ctx, struct drv_sculpt_inventory *out, int64_t *at_ms);
+    void *ctx;                        /* passed to config_changed, inventory_reported */
 };
 
 struct api_server;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/alloc.h"
 
@@ -25,6 +26,7 @@ struct drv_host;
 struct drv_fleet;
 struct drv_hv;
 struct drv_sculpt;
+struct drv_sculpt_inventory;
 struct os_image_cache;
 struct os_keystone;
 struct os_messaging;
@@ -75,6 +77,12 @@ int os_compute_predictors_save(struct os_compute *c, size_t *guests, size_t *byt
  * horizon and step) and the pool manager ([presculpt]).  Any thread.
  * ERR_INVALID: the control loop kept its settings (the pools took theirs). */
 int os_compute_set_config(struct os_compute *c, const struct cfg *cfg, struct err **err);
+
+/* The inventory Placement last got from this service and when (wall
+ * clock ms); false before the first write.  It lags what the engine's
+ * figures make now by up to [engine] inventory_hysteresis.  Any thread. */
+bool os_compute_inventory_reported(struct os_compute *c, struct drv_sculpt_inventory *out,
+                                   int64_t *at_ms);
 
 /* The host and node names in use. */
 const char *os_compute_host(const struct os_compute *c);

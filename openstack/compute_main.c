@@ -112,6 +112,17 @@ static void daemon_config_changed(void *ctx, const struct cfg *cfg)
              "control loop");
 }
 
+/* api_deps.inventory_reported: what Placement last got, once the compute
+ * service runs. */
+static bool daemon_inventory_reported(void *ctx, struct drv_sculpt_inventory *out, int64_t *at_ms)
+{
+    (void)ctx;
+    pthread_mutex_lock(&live.lock);
+    bool written = live.compute && os_compute_inventory_reported(live.compute, out, at_ms);
+    pthread_mutex_unlock(&live.lock);
+    return written;
+}
+
 /* SIGHUP: load the file again, with the settings changed at run time over
  * it (they are kept in the database and win, as at start), publish it
  * and hand it to the running components.  Log settings apply at once;
@@ -331,6 +342,7 @@ static int daemon_run(struct cfg *cfg)
         .db = db,
         .keystone = ks,
         .config_changed = daemon_config_changed,
+        .inventory_reported = daemon_inventory_reported,
     };
     api = api_server_start(&adeps, cfg, &err);
     if (!api)

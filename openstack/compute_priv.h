@@ -52,6 +52,7 @@ struct os_compute {
     struct os_placement *placement;
     struct drv_sculpt_inventory inv_reported; /* what Placement last got (under lock);
                                                * zero: nothing yet */
+    int64_t inv_reported_ms;        /* when, wall clock (under lock); 0: never */
     struct os_image_cache *images;
     int64_t started_s;
     struct metrics_family *rpc_seconds; /* sculpt_rpc_duration_seconds */

@@ -319,8 +319,22 @@ static int svc_report_inventories(struct os_compute *c, const char *uuid, bool f
         log_info("Placement inventory of %s follows admission: %s", uuid, why);
     pthread_mutex_lock(&c->lock);
     c->inv_reported = si;
+    c->inv_reported_ms = clock_wall_ms();
     pthread_mutex_unlock(&c->lock);
     return 0;
+}
+
+bool os_compute_inventory_reported(struct os_compute *c, struct drv_sculpt_inventory *out,
+                                   int64_t *at_ms)
+{
+    pthread_mutex_lock(&c->lock);
+    bool written = c->inv_reported_ms != 0;
+    if (written) {
+        *out = c->inv_reported;
+        *at_ms = c->inv_reported_ms;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return written;
 }
 
 /* Capabilities the scheduler may ask for (os-traits names).  No interface

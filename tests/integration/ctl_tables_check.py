@@ -60,6 +60,17 @@ def check_host(table, doc):
             + [it.get('bound') or 'ratio'] for rc, it in inv.items()]
     if got != want:
         fail('inventory table %r, the API says %r' % (got, want))
+    rep = doc.get('inventory_reported', 'missing')
+    if rep == 'missing':
+        fail('GET /v1/host has no inventory_reported (null or what Placement got)')
+    if rep is None and 'Placement has not been written to yet' not in table:
+        fail('`sculptctl host` does not say Placement was never written to')
+    if rep is not None:
+        said = ('Placement has the same since %s' % rep['time'] in table
+                if rep['inventory'] == inv else
+                'what Placement got at %s' % rep['time'] in table)
+        if not said:
+            fail('`sculptctl host` does not show what Placement got (%r)' % rep)
     if not any(it['held'] > 0 for it in inv.values()):
         fail('no class holds anything: the harness\'s guests are not in the inventory')
 

@@ -165,6 +165,23 @@ def main():
     usable = inv['total'] - inv['reserved']
     if used > usable * inv['allocation_ratio'] + 1e-6 or inv['max_unit'] < 1:
         fail('VCPU inventory %s below the %d allocated' % (inv, used))
+    # GET /v1/host's inventory_reported is Placement's copy (the engine's
+    # own `inventory` may have moved on within the hysteresis)
+    fields = ('total', 'reserved', 'min_unit', 'max_unit', 'step_size', 'allocation_ratio')
+
+    def same_as_placement():
+        got = placement('/resource_providers/%s/inventories' % rp)['inventories']
+        rep = api('GET', '/v1/host').get('inventory_reported')
+        seen['rep'] = (rep, got)
+        if not rep:
+            return None
+        for rc in ('VCPU', 'MEMORY_MB', 'DISK_GB'):
+            a, b = rep['inventory'][rc], got[rc]
+            if any(abs(a[k] - b[k]) > 1e-4 * max(1.0, abs(b[k])) for k in fields):
+                return None
+        return rep
+    rep = wait(lambda: 'GET /v1/host inventory_reported is not Placement\'s copy: %s'
+               % (seen.get('rep'),), same_as_placement, 60)
     with open(os.path.join(run, name, 'sculpt-compute.log')) as f:
         why = [x for x in f if 'follows admission' in x and 'VCPU: allocation_ratio' in x]
     if not why:
@@ -172,8 +189,9 @@ def main():
     servers.append(build('settings-4', tiny))
     admission(servers[-1].id)
     say('Placement VCPU ratio %.4g (max_unit %d, %d of %d allocated; %s); a build it accepts '
-        'is admitted' % (inv['allocation_ratio'], inv['max_unit'], used, usable,
-                          why[-1].split('follows admission: ')[-1].strip()[:120]))
+        'is admitted; GET /v1/host shows Placement\'s copy written at %s'
+        % (inv['allocation_ratio'], inv['max_unit'], used, usable,
+           why[-1].split('follows admission: ')[-1].strip()[:120], rep['time']))
 
     for s in servers:
         nova.servers.delete(s)
