@@ -548,6 +548,17 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
     return found != NULL;
 }
 
+/* A claimed member that did not serve after all: its pool's hit becomes a
+ * miss (lock held). */
+static void pm_count_miss(struct drv_pool_mgr *m, const struct drv_pool_member *mb)
+{
+    struct drv_pool_view *v = pm_pool_get(m, mb->pool, false);
+    v->hits--;
+    v->misses++;
+    if (mb->booting)
+        v->booting_hits--;
+}
+
 int drv_pool_mgr_handover(struct drv_pool_mgr *m, const char *member_uuid,
                           const struct drv_hv_guest_spec *inst, struct err **err)
 {
@@ -562,6 +573,10 @@ int drv_pool_mgr_handover(struct drv_pool_mgr *m, const char *member_uuid,
     pthread_mutex_unlock(&m->lock);
 
     if (drv_hv_handover(m->hv, mb.uuid, inst, err) < 0) {
+        /* the request builds cold: what the claim counted a hit was not */
+        pthread_mutex_lock(&m->lock);
+        pm_count_miss(m, &mb);
+        pthread_mutex_unlock(&m->lock);
         autofree char *why = xasprintf("hand-over failed: %s", err && *err ? (*err)->msg : "?");
         pm_destroy(m, &mb, why, clock_wall_ms());
         return -1;
@@ -588,13 +603,8 @@ static int pm_release(struct drv_pool_mgr *m, const char *member_uuid, const cha
     }
     struct drv_pool_member mb;
     pm_member_take(m, (size_t)(p - m->mem), &mb);
-    if (miss) {
-        struct drv_pool_view *v = pm_pool_get(m, mb.pool, false);
-        v->hits--;
-        v->misses++;
-        if (mb.booting)
-            v->booting_hits--;
-    }
+    if (miss)
+        pm_count_miss(m, &mb);
     pthread_mutex_unlock(&m->lock);
     pm_destroy(m, &mb, why, clock_wall_ms());
     return 0;

@@ -184,7 +184,8 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
 /* Hand claimed member `member_uuid` over to instance inst->uuid
  * (drv_hv_handover), and let the engine forget the member: the caller then
  * holds the instance in the member's shape (drv_control_adopt).  On
- * failure the member is destroyed and -1 returned: build cold. */
+ * failure the member is destroyed, its pool's hit counted a miss, and -1
+ * returned: build cold. */
 int drv_pool_mgr_handover(struct drv_pool_mgr *m, const char *member_uuid,
                           const struct drv_hv_guest_spec *inst, struct err **err);
 

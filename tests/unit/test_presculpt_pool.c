@@ -249,6 +249,58 @@ static void test_members_made_and_handed_over(void **state)
     assert_true(r->seen.hits >= 1 && r->seen.misses >= 1);
 }
 
+/* The pool view of `key` in a status (fails when there is none). */
+static struct drv_pool_view view_of(struct rig *r, const char *key)
+{
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    for (size_t i = 0; i < st->npools; i++)
+        if (strcmp(st->pools[i].key, key) == 0)
+            return st->pools[i];
+    fail_msg("no pool `%s`", key);
+    return (struct drv_pool_view){0};
+}
+
+/* A hand-over the backend refuses: the member is destroyed, the engine
+ * forgets it, and the claim's hit is counted a miss -- in the status and
+ * in what the next round gives the database. */
+static void test_handover_failed(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    steady(r, T0, 60, 2, true);
+    struct drv_pool_view before = view_of(r, "m1.tiny:img-1:proj");
+    int hits = r->seen.hits, misses = r->seen.misses;
+    struct drv_pool_member claimed;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 61 * MIN, &claimed), 1);
+    assert_int_equal(view_of(r, claimed.pool).hits, before.hits + 1);
+    struct drv_hv_guest_spec inst = {.uuid = "5f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"};
+    assert_int_equal(drv_fake_fail_next(r->hv, "unpause", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_pool_mgr_handover(r->pm, claimed.uuid, &inst, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNAVAILABLE);
+    err_clear(&err);
+    struct drv_pool_view after = view_of(r, claimed.pool);
+    assert_int_equal(after.hits, before.hits);
+    assert_int_equal(after.misses, before.misses + 1);
+    /* gone: the guest, the engine's hold, the manager's member */
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(r->hv, claimed.uuid, &info, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_int_equal(drv_hv_get_info(r->hv, inst.uuid, &info, &err), -1);
+    err_clear(&err);
+    assert_false(drv_pool_mgr_has(r->pm, claimed.uuid));
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(r->engine);
+    for (size_t i = 0; i < snap->nguests; i++)
+        assert_string_not_equal(snap->guests[i].uuid, claimed.uuid);
+    assert_int_equal(r->seen.last.state, DRV_MEMBER_RELEASED);
+    assert_string_equal(r->seen.last.uuid, claimed.uuid);
+    assert_non_null(strstr(r->seen.last.reason, "hand-over failed"));
+    /* the next round tells the database a miss, no hit */
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 61 * MIN + 30000, 0, &err), 0);
+    assert_int_equal(r->seen.hits, hits);
+    assert_int_equal(r->seen.misses, misses + 1);
+}
+
 static void test_expiry_and_reclaim(void **state)
 {
     struct rig *r = *state;
@@ -726,6 +778,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_booting_handover, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_enable_at_run_time, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_wide_members, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_handover_failed, rig_setup, rig_teardown),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
