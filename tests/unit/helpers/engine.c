@@ -60,6 +60,12 @@ void test_engine_open(const char *topology, struct cfg **cfg, struct drv_hv **hv
 {
     autofree char *opt = xasprintf("fake.topology=%s", topology);
     const char *const opts[] = {opt, NULL};
+    test_engine_open_opts(opts, cfg, hv, host, engine);
+}
+
+void test_engine_open_opts(const char *const *opts, struct cfg **cfg, struct drv_hv **hv,
+                           struct drv_host **host, struct drv_sculpt **engine)
+{
     *cfg = test_fake_cfg(opts);
     struct err *err = NULL;
     *hv = drv_hv_open(NULL, *cfg, &err);

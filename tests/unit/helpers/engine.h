@@ -29,6 +29,10 @@ void test_hv_events_record(const struct drv_hv_event *ev, void *opaque);
  * test_engine_close(). */
 void test_engine_open(const char *topology, struct cfg **cfg, struct drv_hv **hv,
                       struct drv_host **host, struct drv_sculpt **engine);
+/* The same with `opts` ("section.name=value", NULL-terminated; the fake
+ * topology among them as "fake.topology=...") over the defaults. */
+void test_engine_open_opts(const char *const *opts, struct cfg **cfg, struct drv_hv **hv,
+                           struct drv_host **host, struct drv_sculpt **engine);
 void test_engine_close(struct cfg *cfg, struct drv_hv *hv, struct drv_host *host,
                        struct drv_sculpt *engine);
 
