@@ -22,6 +22,12 @@ export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
+# Memory a virtio-mem device plugs is onlined as it comes (no udev here):
+# movable while the movable part stays within 3x the rest (auto-movable),
+# so it can be unplugged again, else as kernel memory, which holds the page
+# structures of what is plugged next (a small boot memory alone runs out).
+echo auto-movable >/sys/module/memory_hotplug/parameters/online_policy 2>/dev/null
+echo online >/sys/devices/system/memory/auto_online_blocks 2>/dev/null
 for m in $(cat /mods/order); do
     insmod "/mods/$m.ko" 2>/dev/null
 done

@@ -116,6 +116,18 @@ static void format_cpu(xmlNodePtr dom, const struct lv_cfg_domain *d)
         prop(cpu, "check", "none");
         prop(child(cpu, "model", d->cpu_model), "fallback", "allow");
     }
+    /* a virtio-mem device plugs into a guest NUMA node: one, holding
+     * every vCPU and the boot memory */
+    if (d->vmem_kib) {
+        xmlNodePtr cell = child(child(cpu, "numa", NULL), "cell", NULL);
+        prop(cell, "id", "0");
+        if (d->vcpus_max > 1)
+            propf(cell, "cpus", "0-%d", d->vcpus_max - 1);
+        else
+            prop(cell, "cpus", "0");
+        propf(cell, "memory", "%llu", (unsigned long long)(d->mem_kib - d->vmem_kib));
+        prop(cell, "unit", "KiB");
+    }
 }
 
 static void format_disk(xmlNodePtr devs, const struct lv_cfg_disk *k)
@@ -219,6 +231,15 @@ static void format_devices(xmlNodePtr dom, const struct lv_cfg_domain *d)
         }
         prop(child(ser, "target", NULL), "port", "0");
     }
+    if (d->vmem_kib) {
+        xmlNodePtr mem = child(devs, "memory", NULL);
+        prop(mem, "model", "virtio-mem");
+        xmlNodePtr tgt = child(mem, "target", NULL);
+        prop(childf(tgt, "size", "%llu", (unsigned long long)d->vmem_kib), "unit", "KiB");
+        child(tgt, "node", "0");
+        prop(childf(tgt, "block", "%llu", (unsigned long long)LV_VMEM_BLOCK_KIB), "unit", "KiB");
+        prop(child(tgt, "requested", "0"), "unit", "KiB");
+    }
     xmlNodePtr bal = child(devs, "memballoon", NULL);
     prop(bal, "model", "virtio");
     if (d->balloon_period_s > 0)
@@ -244,6 +265,12 @@ char *lv_cfg_domain_format(const struct lv_cfg_domain *d)
             xmlAddChildList(meta, parsed);
         else if (parsed)
             xmlFreeNodeList(parsed);
+    }
+    /* memory devices need a maximum and a slot (virtio-mem uses none) */
+    if (d->vmem_kib) {
+        xmlNodePtr mx = childf(dom, "maxMemory", "%llu", (unsigned long long)d->mem_kib);
+        prop(mx, "slots", "1");
+        prop(mx, "unit", "KiB");
     }
     prop(childf(dom, "memory", "%llu", (unsigned long long)d->mem_kib), "unit", "KiB");
     prop(childf(dom, "currentMemory", "%llu", (unsigned long long)d->cur_mem_kib), "unit", "KiB");
@@ -614,6 +641,14 @@ static void read_devices(xmlNodePtr devs, struct lv_knobs *k)
             xmlNodePtr bw = first(n, "bandwidth");
             k->in_kBps[i] = attr_u64(first(bw, "inbound"), "average");
             k->out_kBps[i] = attr_u64(first(bw, "outbound"), "average");
+        } else if (is(n, "memory") && !k->vmem_kib) {
+            autofree char *model = attr(n, "model");
+            if (!model || strcmp(model, "virtio-mem") != 0)
+                continue;
+            xmlNodePtr tgt = first(n, "target");
+            k->vmem_kib = mem_kib(first(tgt, "size"));
+            k->vmem_requested_kib = mem_kib(first(tgt, "requested"));
+            k->vmem_current_kib = mem_kib(first(tgt, "current"));
         } else if (is(n, "disk") && !k->disk[0]) {
             autofree char *device = attr(n, "device");
             if (device && strcmp(device, "disk") != 0)
@@ -656,6 +691,51 @@ int lv_cfg_domain_read(const char *xml, struct lv_knobs *out, struct err **err)
             out->metadata = doc_dump(doc, n);
     xmlFreeDoc(doc);
     return 0;
+}
+
+static xmlNodePtr vmem_device(xmlNodePtr dom)
+{
+    for (xmlNodePtr n = first(dom, "devices") ? first(dom, "devices")->children : NULL; n;
+         n = n->next) {
+        autofree char *model = is(n, "memory") ? attr(n, "model") : NULL;
+        if (model && strcmp(model, "virtio-mem") == 0)
+            return n;
+    }
+    return NULL;
+}
+
+char *lv_cfg_vmem_request(const char *domain_xml, uint64_t requested_kib, struct err **err)
+{
+    xmlDocPtr doc =
+        xmlReadMemory(domain_xml, (int)strlen(domain_xml), "domain.xml", NULL,
+                      XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING | XML_PARSE_NOBLANKS);
+    if (!doc) {
+        err_set(err, ERR_INVALID, "domain XML does not parse");
+        return NULL;
+    }
+    xmlNodePtr dom = xmlDocGetRootElement(doc);
+    xmlNodePtr mem = dom && is(dom, "domain") ? vmem_device(dom) : NULL;
+    xmlNodePtr tgt = mem ? first(mem, "target") : NULL;
+    if (!tgt) {
+        xmlFreeDoc(doc);
+        err_set(err, ERR_NOT_FOUND, "domain without a virtio-mem device");
+        return NULL;
+    }
+    /* what the guest has plugged is libvirt's to report, not to be set */
+    xmlNodePtr cur = first(tgt, "current");
+    if (cur) {
+        xmlUnlinkNode(cur);
+        xmlFreeNode(cur);
+    }
+    xmlNodePtr req = first(tgt, "requested");
+    if (!req)
+        req = child(tgt, "requested", NULL);
+    autofree char *v = xasprintf("%llu", (unsigned long long)requested_kib);
+    xmlNodeSetContent(req, BAD_CAST v);
+    xmlSetProp(req, BAD_CAST "unit", BAD_CAST "KiB");
+    char *out = doc_dump(doc, mem);
+    xmlFreeDoc(doc);
+    return out;
 }
 
 bool lv_cfg_caps_hw_virt(const char *caps_xml)

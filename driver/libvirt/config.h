@@ -21,6 +21,10 @@ struct err;
 #define LV_RUN_URI "https://sculpt.openstack.org/xmlns/run/1"
 #define LV_RUN_PREFIX "sculptrun"
 
+/* virtio-mem's block (QEMU's default on x86, the transparent huge page):
+ * the device's size and every plugged amount are multiples of it. */
+#define LV_VMEM_BLOCK_KIB 2048ULL
+
 struct lv_cfg_disk {
     char *path;                       /* the overlay */
     const char *format;               /* "qcow2", "raw" */
@@ -42,6 +46,9 @@ struct lv_cfg_domain {
     char uuid[DRV_UUID_LEN + 1];
     char *title;                   /* operator-facing; may be NULL */
     uint64_t mem_kib, cur_mem_kib; /* <memory>, <currentMemory> */
+    uint64_t vmem_kib;             /* a virtio-mem device this big (boot memory:
+                                    * mem_kib - vmem_kib, one guest NUMA cell,
+                                    * <maxMemory>); 0: none */
     int32_t vcpus_max, vcpus_current;
     char cpuset[256];            /* <vcpu cpuset> and emulatorpin; "" none */
     uint64_t shares;             /* <cputune><shares> */
@@ -85,6 +92,8 @@ struct lv_knobs {
     char cpuset[256];            /* vCPU 0's pinning, else <vcpu cpuset>; "" none */
     int32_t numa_node;           /* first node of <numatune>; -1 none */
     uint64_t cur_kib, max_kib;   /* <currentMemory>, <memory> */
+    /* the virtio-mem device (its size 0: none): requested and plugged now */
+    uint64_t vmem_kib, vmem_requested_kib, vmem_current_kib;
     char taps[DRV_HV_MAX_VIFS][DRV_HV_TAP_MAX + 1];
     uint64_t in_kBps[DRV_HV_MAX_VIFS], out_kBps[DRV_HV_MAX_VIFS];
     size_t ntaps;
@@ -98,6 +107,13 @@ void lv_knobs_release(struct lv_knobs *k);
 /* Read the knobs from a domain's XML (virDomainGetXMLDesc).  *out is
  * overwritten; release with lv_knobs_release().  INVALID on bad XML. */
 int lv_cfg_domain_read(const char *xml, struct lv_knobs *out, struct err **err);
+
+/* The virtio-mem device of a domain's XML (virDomainGetXMLDesc) with its
+ * requested size set to `requested_kib`, as virDomainUpdateDeviceFlags
+ * takes it (libvirt finds the device by its address and alias, so they
+ * are kept).  Caller frees.  NOT_FOUND when the domain has none, INVALID
+ * on bad XML. */
+char *lv_cfg_vmem_request(const char *domain_xml, uint64_t requested_kib, struct err **err);
 
 /* What sculpt records of a guest beside libvirt's own definition. */
 struct lv_meta {

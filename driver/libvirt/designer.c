@@ -78,6 +78,27 @@ char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, 
     return buf;
 }
 
+void lv_design_vmem(uint64_t max_kib, uint64_t cur_kib, uint64_t *boot_kib, uint64_t *size_kib)
+{
+    uint64_t room = max_kib > cur_kib ? max_kib - cur_kib : 0;
+    *size_kib = room / LV_VMEM_BLOCK_KIB * LV_VMEM_BLOCK_KIB;
+    *boot_kib = max_kib - *size_kib;
+}
+
+void lv_design_mem_split(uint64_t mem_kib, uint64_t boot_kib, uint64_t size_kib,
+                         uint64_t *balloon_kib, uint64_t *requested_kib)
+{
+    if (!size_kib || mem_kib <= boot_kib) {
+        *balloon_kib = mem_kib;
+        *requested_kib = 0;
+        return;
+    }
+    uint64_t above = mem_kib - boot_kib;
+    uint64_t req = (above + LV_VMEM_BLOCK_KIB - 1) / LV_VMEM_BLOCK_KIB * LV_VMEM_BLOCK_KIB;
+    *balloon_kib = boot_kib;
+    *requested_kib = req < size_kib ? req : size_kib;
+}
+
 void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec, int64_t now_ms,
                     struct lv_meta *out)
 {
@@ -125,6 +146,12 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
     out->title = s->display_name ? xstrdup(s->display_name) : NULL;
     out->mem_kib = (uint64_t)llround(shape->mem_max_mib * 1024);
     out->cur_mem_kib = (uint64_t)llround(r[DRV_RES_MEM_MIB] * 1024);
+    /* boot with what the shape holds (the boot memory is at least that);
+     * the rest is plugged when asked */
+    if (p->memory_hotplug) {
+        uint64_t boot;
+        lv_design_vmem(out->mem_kib, out->cur_mem_kib, &boot, &out->vmem_kib);
+    }
     out->vcpus_max = shape->vcpus_max;
     out->vcpus_current = shape->vcpus_online;
     if (drv_cpuset_count(&shape->pcpus) > 0)
@@ -166,7 +193,8 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
         n->in_burst_kB = lv_design_burst_kB(n->in_kBps);
         n->out_burst_kB = lv_design_burst_kB(n->out_kBps);
     }
-    out->pcie_ports = p->pcie_ports;
+    /* the virtio-mem device takes a root port of its own */
+    out->pcie_ports = p->pcie_ports + (out->vmem_kib ? 1 : 0);
     out->serial_socket = xstrdup(m->console_socket);
     out->serial_log = xstrdup(m->console_log);
     out->balloon_period_s = p->balloon_period_s;

@@ -23,6 +23,7 @@ struct lv_policy {
     int32_t pcie_ports;
     int32_t balloon_period_s;
     int32_t host_cpus;
+    bool memory_hotplug; /* memory above the boot memory by virtio-mem */
 };
 
 /* libvirt's <shares> / "cpu_shares" for a CFS weight in cpu.weight units:
@@ -47,6 +48,20 @@ uint64_t lv_design_iops(double iops);
 /* The cpuset text a shape pins to: its pcpus, or every host CPU when it
  * has none (so a pin can also be lifted).  Returns buf. */
 char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, int size);
+
+/* How a domain defined with `max_kib` that boots holding `cur_kib` splits
+ * its memory when memory is hot-plugged: the boot memory covers cur_kib
+ * and the virtio-mem device the rest (*size_kib, a multiple of
+ * LV_VMEM_BLOCK_KIB; 0: none), *boot_kib + *size_kib = max_kib. */
+void lv_design_vmem(uint64_t max_kib, uint64_t cur_kib, uint64_t *boot_kib, uint64_t *size_kib);
+
+/* Which knobs hold `mem_kib` in a guest booted with boot_kib and a
+ * virtio-mem device of size_kib: the balloon target within the boot
+ * memory (*balloon_kib <= boot_kib) and the device's requested size (the
+ * rest, rounded up to a block, at most size_kib).  Without a device
+ * (size_kib 0) the balloon holds it all. */
+void lv_design_mem_split(uint64_t mem_kib, uint64_t boot_kib, uint64_t size_kib,
+                         uint64_t *balloon_kib, uint64_t *requested_kib);
 
 /* The config drive's image in a guest's folder (Nova's name). */
 #define LV_CONFIG_DRIVE_FILE "disk.config"

@@ -242,6 +242,8 @@ int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
         e->wanted_online = e->applied.vcpus_online;
     if (ours)
         e->def_pcpus = meta.spec.shape.pcpus;
+    e->vmem.size_kib = k.vmem_kib;
+    e->vmem.boot_kib = k.max_kib - k.vmem_kib;
     lv_knobs_release(&e->names);
     e->names = k;
     e->names.metadata = NULL;
@@ -576,10 +578,12 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
         .pcie_ports = (int32_t)cfg->libvirt_num_pcie_ports,
         .balloon_period_s = (int32_t)cfg->libvirt_mem_stats_period_s,
         .host_cpus = lv->info.cpus,
+        .memory_hotplug = cfg->libvirt_memory_hotplug,
     };
-    log_info("libvirt: %s, %s %s guests, %d CPUs, %.0f MiB, vCPU unplug %s", lv->uri,
+    log_info("libvirt: %s, %s %s guests, %d CPUs, %.0f MiB, vCPU unplug %s, memory %s", lv->uri,
              lv->info.hypervisor, lv->info.virt_type, lv->info.cpus, lv->info.mem_mib,
-             lv->unplug ? "on" : "off (quota only)");
+             lv->unplug ? "on" : "off (quota only)",
+             lv->pol.memory_hotplug ? "hot-plugged (virtio-mem)" : "ballooned");
     return 0;
 }
 
@@ -642,6 +646,7 @@ virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *
     lv_design_domain(&lv->pol, &e->meta, shape, &cfg);
     pthread_mutex_unlock(&lv->lock);
     autofree char *xml = lv_cfg_domain_format(&cfg);
+    struct lv_vmem vmem = {.boot_kib = cfg.mem_kib - cfg.vmem_kib, .size_kib = cfg.vmem_kib};
     lv_cfg_domain_release(&cfg);
     log_debug("define %s: %s", uuid, xml);
     lv_expect(lv, uuid, DRV_HV_EVENT_DEFINED);
@@ -660,6 +665,7 @@ virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *
         e->def_pcpus = shape->pcpus;
         e->applied = *shape;
         e->wanted_online = shape->vcpus_online;
+        e->vmem = vmem;
     }
     pthread_mutex_unlock(&lv->lock);
     return dom;

@@ -29,6 +29,12 @@ struct lv_expect {
 
 #define LV_MAX_EXPECT 8
 
+/* A guest's memory as its domain splits it (memory hot-plug): the boot
+ * memory and a virtio-mem device (size 0: none, the balloon holds all). */
+struct lv_vmem {
+    uint64_t boot_kib, size_kib;
+};
+
 /* What the backend keeps of one guest. */
 struct lv_entry {
     char uuid[DRV_UUID_LEN + 1];
@@ -42,6 +48,7 @@ struct lv_entry {
     int32_t wanted_online;       /* vCPUs the last shape asked for */
     struct drv_cpuset def_pcpus; /* pinning of the definition (hot-added vCPUs get it) */
     struct lv_knobs names;       /* taps and disk target (knob values unused) */
+    struct lv_vmem vmem;         /* the memory split of the definition it runs */
     enum drv_power_state state;  /* last known */
     int64_t started_ms;          /* Unix ms the current run began, 0 unknown */
     struct drv_hv_sample prev;   /* last usage sample */

@@ -126,6 +126,21 @@ int lv_guest_set_balloon(virDomainPtr dom, const char *name, uint64_t kib, struc
     return 0;
 }
 
+int lv_guest_set_vmem(virDomainPtr dom, const char *name, uint64_t requested_kib,
+                      struct err **err)
+{
+    /* libvirt finds the device by its address: take it from the live XML */
+    autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml)
+        return lv_error(err, "virDomainGetXMLDesc", name);
+    autofree char *dev = lv_cfg_vmem_request(xml, requested_kib, err);
+    if (!dev)
+        return err_wrap(err, "domain `%s`", name);
+    if (virDomainUpdateDeviceFlags(dom, dev, VIR_DOMAIN_AFFECT_CURRENT) < 0)
+        return lv_error(err, "virDomainUpdateDeviceFlags", name);
+    return 0;
+}
+
 int lv_guest_set_bandwidth(virDomainPtr dom, const char *name, const char *tap, uint64_t in_kBps,
                            uint64_t in_burst_kB, uint64_t out_kBps, uint64_t out_burst_kB,
                            struct err **err)

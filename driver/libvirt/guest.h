@@ -30,6 +30,10 @@ int lv_guest_pin_emulator(virDomainPtr dom, const char *name, const char *cpuset
 int lv_guest_set_numa(virDomainPtr dom, const char *name, const char *nodeset, struct err **err);
 /* The balloon target. */
 int lv_guest_set_balloon(virDomainPtr dom, const char *name, uint64_t kib, struct err **err);
+/* The virtio-mem device's requested size: the guest plugs (or unplugs)
+ * memory until it holds that much, after the call returns. */
+int lv_guest_set_vmem(virDomainPtr dom, const char *name, uint64_t requested_kib,
+                      struct err **err);
 /* Interface bandwidth in KB/s (0: unlimited) with bursts in KB. */
 int lv_guest_set_bandwidth(virDomainPtr dom, const char *name, const char *tap, uint64_t in_kBps,
                            uint64_t in_burst_kB, uint64_t out_kBps, uint64_t out_burst_kB,

@@ -29,6 +29,7 @@ struct lv_target {
     char taps[DRV_HV_MAX_VIFS][DRV_HV_TAP_MAX + 1];
     size_t ntaps;
     char disk[8];
+    struct lv_vmem vmem;
 };
 
 static int lv_target_get(struct lv *lv, const char *uuid, struct lv_target *t, struct err **err)
@@ -48,6 +49,7 @@ static int lv_target_get(struct lv *lv, const char *uuid, struct lv_target *t, s
     t->ntaps = e->names.ntaps;
     memcpy(t->taps, e->names.taps, sizeof(t->taps));
     snprintf(t->disk, sizeof(t->disk), "%s", e->names.disk);
+    t->vmem = e->vmem;
     pthread_mutex_unlock(&lv->lock);
     return 0;
 }
@@ -112,6 +114,29 @@ static int lv_pin_range(struct lv *lv, virDomainPtr dom, const struct lv_target 
     return 0;
 }
 
+/* Memory: the balloon within the boot memory and, above it, the
+ * virtio-mem device's requested size; each called when it changes. */
+static int lv_memory(virDomainPtr dom, const struct lv_target *t, const struct drv_shape *want,
+                     int32_t *calls, struct err **err)
+{
+    uint64_t to = (uint64_t)llround(want->res.v[DRV_RES_MEM_MIB] * 1024);
+    uint64_t from = (uint64_t)llround(t->applied.res.v[DRV_RES_MEM_MIB] * 1024);
+    uint64_t bal0, req0, bal1, req1;
+    lv_design_mem_split(from, t->vmem.boot_kib, t->vmem.size_kib, &bal0, &req0);
+    lv_design_mem_split(to, t->vmem.boot_kib, t->vmem.size_kib, &bal1, &req1);
+    if (bal1 != bal0 || !t->vmem.size_kib) {
+        (*calls)++;
+        if (lv_guest_set_balloon(dom, t->name, bal1, err) < 0)
+            return -1;
+    }
+    if (req1 != req0) {
+        (*calls)++;
+        if (lv_guest_set_vmem(dom, t->name, req1, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int lv_knob(struct lv *lv, virDomainPtr dom, const struct lv_target *t,
                    const struct drv_shape *want, enum drv_hv_knob k, uint32_t changed,
                    int32_t *calls, struct err **err)
@@ -150,9 +175,7 @@ static int lv_knob(struct lv *lv, virDomainPtr dom, const struct lv_target *t,
         return lv_guest_set_numa(dom, t->name, nodes, err);
     }
     case DRV_HV_KNOB_BALLOON:
-        (*calls)++;
-        return lv_guest_set_balloon(dom, t->name, (uint64_t)llround(r[DRV_RES_MEM_MIB] * 1024),
-                                    err);
+        return lv_memory(dom, t, want, calls, err);
     case DRV_HV_KNOB_NET: {
         double share = t->ntaps ? 1.0 / (double)t->ntaps : 0;
         for (size_t i = 0; i < t->ntaps; i++) {

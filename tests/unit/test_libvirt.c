@@ -273,6 +273,131 @@ static void test_event_map(void **state)
     assert_false(lv_guest_event_map(VIR_DOMAIN_EVENT_SHUTDOWN, 0, &t, &why));
 }
 
+/* Memory hot-plug: the boot memory holds the shape's memory, a virtio-mem
+ * device the rest up to the maximum; a memory target splits into a
+ * balloon within the boot memory and a requested size above it. */
+static void test_vmem_design(void **state)
+{
+    (void)state;
+    uint64_t boot, size, bal, req;
+    const uint64_t M = 1024; /* KiB per MiB */
+    lv_design_vmem(1024 * M, 512 * M, &boot, &size);
+    assert_int_equal(boot, 512 * M);
+    assert_int_equal(size, 512 * M);
+    /* the device is whole blocks: the odd MiB stays in the boot memory */
+    lv_design_vmem(1000 * M, 333 * M, &boot, &size);
+    assert_int_equal(size, 666 * M);
+    assert_int_equal(boot, 334 * M);
+    assert_int_equal(boot + size, 1000 * M);
+    lv_design_vmem(512 * M, 512 * M, &boot, &size);
+    assert_int_equal(size, 0);
+    assert_int_equal(boot, 512 * M);
+    lv_design_vmem(512 * M, 511 * M, &boot, &size); /* less than a block of room */
+    assert_int_equal(size, 0);
+    lv_design_vmem(256 * M, 512 * M, &boot, &size); /* no room at all */
+    assert_int_equal(size, 0);
+    assert_int_equal(boot, 256 * M);
+
+    lv_design_mem_split(300 * M, 512 * M, 512 * M, &bal, &req);
+    assert_int_equal(bal, 300 * M);
+    assert_int_equal(req, 0);
+    lv_design_mem_split(512 * M, 512 * M, 512 * M, &bal, &req);
+    assert_int_equal(bal, 512 * M);
+    assert_int_equal(req, 0);
+    lv_design_mem_split(640 * M, 512 * M, 512 * M, &bal, &req);
+    assert_int_equal(bal, 512 * M);
+    assert_int_equal(req, 128 * M);
+    lv_design_mem_split(641 * M, 512 * M, 512 * M, &bal, &req); /* rounded up to a block */
+    assert_int_equal(req, 130 * M);
+    lv_design_mem_split(2048 * M, 512 * M, 512 * M, &bal, &req); /* never above the device */
+    assert_int_equal(req, 512 * M);
+    lv_design_mem_split(900 * M, 512 * M, 0, &bal, &req); /* no device: the balloon alone */
+    assert_int_equal(bal, 900 * M);
+    assert_int_equal(req, 0);
+}
+
+/* The domain of a guest with memory hot-plug, read back; the device
+ * update libvirt takes, built from a live domain's XML. */
+static void test_vmem_xml(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    p.memory_hotplug = true;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    struct lv_meta m;
+    lv_design_meta(&p, &spec, 1234, &m);
+    struct lv_cfg_domain d;
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    assert_int_equal(d.vmem_kib, 512 * 1024);
+    assert_int_equal(d.pcie_ports, 4); /* one more: the device takes a port */
+    char *xml = lv_cfg_domain_format(&d);
+    assert_non_null(strstr(xml, "<maxMemory slots=\"1\" unit=\"KiB\">1048576</maxMemory>"));
+    assert_non_null(strstr(xml, "<memory unit=\"KiB\">1048576</memory>"));
+    assert_non_null(strstr(xml, "<currentMemory unit=\"KiB\">524288</currentMemory>"));
+    assert_non_null(
+        strstr(xml, "<cell id=\"0\" cpus=\"0-3\" memory=\"524288\" unit=\"KiB\"/>"));
+    assert_non_null(strstr(xml, "<memory model=\"virtio-mem\">"));
+    assert_non_null(strstr(xml, "<size unit=\"KiB\">524288</size>"));
+    assert_non_null(strstr(xml, "<block unit=\"KiB\">2048</block>"));
+    assert_non_null(strstr(xml, "<requested unit=\"KiB\">0</requested>"));
+    struct lv_knobs k;
+    struct err *err = NULL;
+    assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
+    assert_int_equal(k.max_kib, 1024 * 1024);
+    assert_int_equal(k.cur_kib, 512 * 1024);
+    assert_int_equal(k.vmem_kib, 512 * 1024);
+    assert_int_equal(k.vmem_requested_kib, 0);
+    lv_knobs_release(&k);
+    free(xml);
+    lv_cfg_domain_release(&d);
+
+    /* without hot-plug: no device, no NUMA cell, the maximum at boot */
+    p.memory_hotplug = false;
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    assert_int_equal(d.vmem_kib, 0);
+    xml = lv_cfg_domain_format(&d);
+    assert_null(strstr(xml, "maxMemory"));
+    assert_null(strstr(xml, "virtio-mem"));
+    assert_null(strstr(xml, "<cell"));
+    free(xml);
+    lv_cfg_domain_release(&d);
+    lv_meta_release(&m);
+
+    /* as libvirt shows a running guest (sizes in other units, its alias,
+     * address and plugged size) */
+    const char *live =
+        "<domain type='qemu'><name>g</name><maxMemory slots='1' unit='KiB'>2359296</maxMemory>"
+        "<memory unit='KiB'>2359296</memory><currentMemory unit='KiB'>335872</currentMemory>"
+        "<devices><memory model='dimm'><target><size unit='KiB'>4</size></target></memory>"
+        "<memory model='virtio-mem'><target><size unit='GiB'>2</size><node>0</node>"
+        "<block unit='KiB'>2048</block><requested unit='MiB'>128</requested>"
+        "<current unit='KiB'>131072</current></target><alias name='virtiomem0'/>"
+        "<address type='pci' domain='0x0000' bus='0x03' slot='0x00' function='0x0'/></memory>"
+        "</devices></domain>";
+    assert_int_equal(lv_cfg_domain_read(live, &k, &err), 0);
+    assert_int_equal(k.vmem_kib, 2097152);
+    assert_int_equal(k.vmem_requested_kib, 131072);
+    assert_int_equal(k.vmem_current_kib, 131072);
+    assert_int_equal(k.cur_kib, 335872);
+    lv_knobs_release(&k);
+    char *dev = lv_cfg_vmem_request(live, 65536, &err);
+    assert_non_null(dev);
+    assert_non_null(strstr(dev, "<memory model=\"virtio-mem\">"));
+    assert_non_null(strstr(dev, "<requested unit=\"KiB\">65536</requested>"));
+    assert_non_null(strstr(dev, "<alias name=\"virtiomem0\"/>"));
+    assert_non_null(strstr(dev, "bus=\"0x03\""));
+    assert_null(strstr(dev, "<current"));
+    assert_null(strstr(dev, "dimm"));
+    free(dev);
+    assert_null(lv_cfg_vmem_request("<domain><devices/></domain>", 0, &err));
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_null(lv_cfg_vmem_request("<domain", 0, &err));
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
 /* ---- against test:///default ---- */
 
 static void noop_lifecycle(void *o, const char *u, const char *n, int e, int d)
@@ -402,17 +527,90 @@ static void test_backend_on_test_driver(void **state)
     rmdir(dir);
 }
 
+/* Memory hot-plug through the ops on test:///default: the domain is
+ * defined with the device; the balloon moves within the boot memory and
+ * the device's requested size above it. */
+static void test_vmem_on_test_driver(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sculpt-lvunit.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct cfg *cfg = cfg_new_defaults();
+    struct err *err = NULL;
+    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
+    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
+    assert_int_equal(cfg_set(cfg, "libvirt", "memory_hotplug", "true", &err), 0);
+    struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
+    assert_non_null(hv);
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
+    spec.image.kernel = (char *)"/img/vmlinuz";
+    spec.shape =
+        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 1024, .numa_node = -1};
+    spec.shape.res.v[DRV_RES_VCPU] = 1;
+    spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+
+    /* defined to boot with 256 MiB and a device of the other 768 */
+    struct lv_host *h =
+        lv_host_open("test:///default", 1000, noop_lifecycle, noop_conn, NULL, &err);
+    assert_non_null(h);
+    virConnectPtr c = lv_host_conn(h, NULL, &err);
+    assert_non_null(c);
+    virDomainPtr dom = virDomainLookupByUUIDString(c, UUID_A);
+    assert_non_null(dom);
+    struct lv_knobs k;
+    assert_int_equal(lv_guest_read(dom, "g", &k, &err), 0);
+    assert_int_equal(k.max_kib, 1024 * 1024);
+    assert_int_equal(k.vmem_kib, 768 * 1024);
+    assert_int_equal(k.cur_kib, 256 * 1024);
+    lv_knobs_release(&k);
+    virDomainFree(dom);
+    virConnectClose(c);
+    lv_host_close(h);
+
+    /* within the boot memory: the balloon alone */
+    struct drv_shape to = spec.shape;
+    to.res.v[DRV_RES_MEM_MIB] = 200;
+    struct drv_hv_reshape_report rep;
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), 0);
+    assert_int_equal(rep.calls, 1);
+    assert_int_equal(rep.changed, 1u << DRV_HV_KNOB_BALLOON);
+    /* above it: the balloon up to the boot memory, then the device; the
+     * test driver updates no device, and the refusal names the call and
+     * leaves the memory recorded as it was */
+    to.res.v[DRV_RES_MEM_MIB] = 640;
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), -1);
+    assert_int_equal(rep.calls, 2);
+    assert_int_equal(rep.changed, 0);
+    assert_non_null(strstr(err->msg, "virDomainUpdateDeviceFlags on `sculpt-" UUID_A));
+    err_clear(&err);
+    to.res.v[DRV_RES_MEM_MIB] = 256;
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), 0);
+    assert_int_equal(rep.calls, 1);
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), 0);
+    assert_int_equal(rep.calls, 0);
+    assert_int_equal(drv_hv_destroy(hv, UUID_A, false, &err), 0);
+    drv_hv_close(hv);
+    cfg_unref(cfg);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_designer_units),
         cmocka_unit_test(test_domain_roundtrip),
         cmocka_unit_test(test_config_drive_xml),
+        cmocka_unit_test(test_vmem_design),
+        cmocka_unit_test(test_vmem_xml),
         cmocka_unit_test(test_long_paths),
         cmocka_unit_test(test_meta_bad),
         cmocka_unit_test(test_event_map),
         cmocka_unit_test(test_guest_knobs),
         cmocka_unit_test(test_backend_on_test_driver),
+        cmocka_unit_test(test_vmem_on_test_driver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

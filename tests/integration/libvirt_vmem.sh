@@ -1,0 +1,139 @@
+#!/bin/sh
+# Memory hot-plug ([libvirt] memory_hotplug) on a real libvirtd and QEMU
+# guest (the tiny guest, software emulation as in CI): a guest defined to
+# boot with 256 MiB and a virtio-mem device up to 1280 MiB; reshapes plug
+# memory above the boot memory and unplug it again, the balloon moves
+# within it, each checked from inside the guest (MemTotal on its serial
+# console) and from libvirt (the device's requested and plugged sizes); a
+# second sculpt process adopts the guest and reshapes it from what the
+# domain says.  One private libvirtd (contrib/stack/libvirt.sh).
+set -eu
+. "$SCULPT_TOP/tests/lib.sh"
+
+T=$(mktemp -d /tmp/sculpt-vmem.XXXXXX)
+STACK="$SCULPT_TOP/contrib/stack/libvirt.sh"
+cleanup() {
+    [ -n "${HV_PID:-}" ] && kill -0 "$HV_PID" 2>/dev/null && { hv_session_stop || true; }
+    "$STACK" stop "$T" >/dev/null 2>&1 || true
+    rm -rf "$T"
+}
+trap cleanup EXIT INT TERM PIPE
+
+fail() {
+    echo "FAILED: $*" >&2
+    [ -n "${LOG:-}" ] && { echo "--- console:" >&2; tail -n 15 "$LOG" >&2; }
+    exit 1
+}
+check() { # DESCRIPTION CONDITION...
+    _what=$1
+    shift
+    if "$@"; then echo "ok: $_what"; else fail "$_what"; fi
+}
+t0=$(date +%s)
+
+G=$(tiny_guest_dir)
+"$STACK" start "$T"
+. "$T/env/libvirt.env"
+VIRSH="virsh -q -c $LIBVIRT_URI"
+HVCTL="$SCULPT_BIN/hvctl"
+[ -x "$HVCTL" ] || fail "no $HVCTL (make O=... integration builds it)"
+VT=${SCULPT_TEST_VIRT_TYPE:-qemu}
+OPTS="-o libvirt.connection_uri=$LIBVIRT_URI -o libvirt.virt_type=$VT
+      -o libvirt.instances_path=$T/instances -o libvirt.memory_hotplug=true
+      -o libvirt.max_vcpus=2"
+# shellcheck disable=SC2086
+hv_session_start "$T" "$HVCTL" -o DEFAULT.log_level=warning $OPTS \
+    -o libvirt.mem_stats_period_seconds=1
+
+U=$(cat /proc/sys/kernel/random/uuid)
+DOM=sculpt-$U
+LOG=$T/instances/$U/console.log
+
+# ---- the definition ----
+hv spawn uuid=$U kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline \
+    vcpu=1 mem_mib=256 online=1 max=2 mem_max=1280 || fail "spawn"
+XML=$($VIRSH dumpxml $DOM)
+has() { printf '%s\n' "$XML" | grep -Eq "$1"; }
+check "maximum 1280 MiB, one slot" has "<maxMemory slots='1' unit='KiB'>1310720</maxMemory>"
+check "boots with 256 MiB in one guest NUMA cell" \
+    has "<cell id='0' cpus='0-1' memory='262144' unit='KiB'"
+check "a virtio-mem device of 1024 MiB" sh -c "printf '%s' \"\$0\" |
+    sed -n \"/model='virtio-mem'/,/<\/memory>/p\" | grep -q \"<size unit='KiB'>1048576<\"" "$XML"
+wait_match "$LOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "guest did not boot"
+echo "booted after $(( $(date +%s) - t0 ))s"
+base=$(wait_match "$LOG" 'GUEST-STAT .*memtotal_kb=' 30 | sed 's/.*memtotal_kb=\([0-9]*\).*/\1/')
+[ -n "$base" ] || fail "no memtotal from the guest"
+echo "guest MemTotal at 256 MiB of boot memory: $base KiB"
+
+plugged() { # the device's size plugged by the guest, KiB
+    $VIRSH dumpxml $DOM | sed -n "/model='virtio-mem'/,/<\/memory>/p" |
+        sed -n "s/.*<current unit='KiB'>\([0-9]*\)<.*/\1/p"
+}
+plugged_is() { test "$(plugged)" = "$1"; }
+requested() {
+    $VIRSH dumpxml $DOM | sed -n "/model='virtio-mem'/,/<\/memory>/p" |
+        sed -n "s/.*<requested unit='KiB'>\([0-9]*\)<.*/\1/p"
+}
+# mem_reshape MIB CALLS DELTA_KIB: reshape to MIB, expect CALLS libvirt
+# calls, and the guest's MemTotal at base + DELTA_KIB
+mem_reshape() {
+    _t0=$(date +%s%N)
+    # MemTotal passes through other sizes on the way: count this one anew
+    _seen=$(grep -c "memtotal_kb=$((base + $3)) " "$LOG" || true)
+    hv reshape uuid=$U mem_mib=$1 || fail "reshape to $1 MiB"
+    check "$1 MiB: changed balloon in $2 calls" \
+        test "$(kv changed "$HV_OUT") $(kv calls "$HV_OUT")" = "balloon $2"
+    wait_match "$LOG" "memtotal_kb=$((base + $3)) " 120 $((_seen + 1)) >/dev/null ||
+        fail "the guest does not hold $1 MiB (MemTotal $((base + $3)) KiB)"
+    echo "ok: the guest holds $1 MiB after $(( ($(date +%s%N) - _t0) / 1000000 )) ms"
+}
+
+# ---- above the boot memory: plugged ----
+mem_reshape 768 1 524288
+check "requested 512 MiB" test "$(requested)" = 524288
+check "plugged 512 MiB" retry 30 plugged_is 524288
+check "balloon untouched at the boot memory" \
+    sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 262144'"
+mem_reshape 1280 1 1048576
+check "plugged 1024 MiB" retry 30 plugged_is 1048576
+
+# ---- below it: unplugged, then ballooned ----
+# The guest onlines what is plugged beyond 3x its boot memory (768 MiB
+# here) as kernel memory (guest-init.sh), where a page it cannot move keeps
+# a block plugged (its driver retries later): it holds 192 MiB and what it
+# could not unplug, which is that part at most.
+hv reshape uuid=$U mem_mib=192 || fail "reshape to 192 MiB"
+check "192 MiB: changed balloon in 2 calls" \
+    test "$(kv changed "$HV_OUT") $(kv calls "$HV_OUT")" = "balloon 2"
+check "requested 0" test "$(requested)" = 0
+check "balloon at 192 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 196608'"
+guest_total() { grep 'GUEST-STAT' "$LOG" | tail -n 1 | sed 's/.*memtotal_kb=\([0-9]*\).*/\1/'; }
+settled() { # the guest's MemTotal is 192 MiB's plus what stays plugged
+    _p=$(plugged)
+    [ -n "$_p" ] && [ "$(guest_total)" = $((base - 65536 + _p)) ] &&
+        sleep 5 && [ "$(plugged)" = "$_p" ] && [ "$(guest_total)" = $((base - 65536 + _p)) ]
+}
+check "the guest holds 192 MiB and what stays plugged" retry 120 settled
+left=$(plugged)
+echo "left plugged after the unplug: $left KiB of 1048576"
+check "the movable part unplugged (at most 256 MiB left)" test "$left" -le 262144
+
+# ---- across it: the balloon back to the boot memory and a plug ----
+mem_reshape 512 2 262144
+
+# ---- another sculpt process adopts the guest and splits from the domain ----
+seen=$(grep -c "memtotal_kb=$((base + 393216)) " "$LOG" || true)
+# shellcheck disable=SC2086
+out=$("$HVCTL" -o DEFAULT.log_level=error $OPTS reshape uuid=$U mem_mib=640 2>>"$T/hvctl.err") ||
+    fail "reshape from a second process: $out"
+check "second process: one call (the device)" test "$(kv calls "$out")" = 1
+wait_match "$LOG" "memtotal_kb=$((base + 393216)) " 60 $((seen + 1)) >/dev/null ||
+    fail "the guest does not hold 640 MiB"
+check "requested 384 MiB" test "$(requested)" = 393216
+hv info uuid=$U || fail "info"
+check "still the first boot" test "$(kv state "$HV_OUT")" = running
+check "one boot across all of it" test "$(grep -c GUEST-INIT-READY "$LOG")" = 1
+
+hv destroy uuid=$U || fail "destroy"
+hv_session_stop || fail "hvctl session"
+echo "libvirt_vmem: passed in $(( $(date +%s) - t0 ))s"
