@@ -1,9 +1,11 @@
 /* A wide pool's member handed over: it idles at its family's base shape
- * and is defined with the family's largest.  The engine admits the request
- * as it would a cold build (the member's own reservation given back
- * first), and the member is re-sculpted to the shape the engine gives --
- * vCPUs hot-plugged, balloon raised or lowered within its domain's maxima
- * -- before its guest runs as the instance. */
+ * and is defined with the family's largest (with [libvirt] memory_hotplug
+ * its domain boots with the base's memory and a virtio-mem device holds
+ * the rest).  The engine admits the request as it would a cold build (the
+ * member's own reservation given back first), and the member is
+ * re-sculpted to the shape the engine gives -- vCPUs hot-plugged, memory
+ * ballooned or plugged within its domain's maxima -- before its guest runs
+ * as the instance. */
 #include <stdbool.h>
 
 #include "common/clock.h"
