@@ -5,8 +5,9 @@
 # memory above the boot memory and unplug it again, the balloon moves
 # within it, each checked from inside the guest (MemTotal on its serial
 # console) and from libvirt (the device's requested and plugged sizes); a
-# second sculpt process adopts the guest and reshapes it from what the
-# domain says.  One private libvirtd (contrib/stack/libvirt.sh).
+# paused guest (a pool member at hand-over) plugs once it runs; a second
+# sculpt process adopts the guest and reshapes it from what the domain
+# says.  One private libvirtd (contrib/stack/libvirt.sh).
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
 
@@ -120,6 +121,17 @@ check "the movable part unplugged (at most 256 MiB left)" test "$left" -le 26214
 
 # ---- across it: the balloon back to the boot memory and a plug ----
 mem_reshape 512 2 262144
+
+# ---- while paused (a pool member at hand-over): plugged once it runs ----
+hv pause uuid=$U || fail "pause"
+seen=$(grep -c "memtotal_kb=$((base + 131072)) " "$LOG" || true)
+hv reshape uuid=$U mem_mib=384 || fail "reshape while paused"
+check "paused: one call (the device)" test "$(kv calls "$HV_OUT")" = 1
+check "requested 128 MiB while paused" test "$(requested)" = 131072
+hv unpause uuid=$U || fail "unpause"
+wait_match "$LOG" "memtotal_kb=$((base + 131072)) " 120 $((seen + 1)) >/dev/null ||
+    fail "the guest does not hold 384 MiB after it runs again"
+echo "ok: the guest holds 384 MiB once unpaused"
 
 # ---- another sculpt process adopts the guest and splits from the domain ----
 seen=$(grep -c "memtotal_kb=$((base + 393216)) " "$LOG" || true)
