@@ -7,6 +7,8 @@
  * ballooned or plugged within its domain's maxima -- before its guest runs
  * as the instance. */
 #include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "common/clock.h"
 #include "common/err.h"
@@ -16,6 +18,20 @@
 #include "openstack/nova_instance.h"
 
 LOG_INIT("openstack.compute_presculpt_fit");
+
+/* Tests only: SCULPT_TEST_FAIL_FIT=NAME makes the re-sculpt of a member
+ * for the instance of display name NAME fail after the backend grew it,
+ * as a reshape whose last call failed would -- the path the Nova harness
+ * cannot reach otherwise (tests/nova/presculpt_wide_failed.sh).  Unset
+ * (always, outside tests): nothing. */
+static int fit_test_fail(const struct drv_instance *inst, struct err **err)
+{
+    const char *name = getenv("SCULPT_TEST_FAIL_FIT");
+    if (!name || !*name || !inst->name || strcmp(name, inst->name) != 0)
+        return 0;
+    log_warn("SCULPT_TEST_FAIL_FIT: the re-sculpt for `%s` fails", name);
+    return err_set(err, ERR_UNAVAILABLE, "SCULPT_TEST_FAIL_FIT: reshape of `%s` failed", name);
+}
 
 int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct drv_pool_member *m,
                          struct drv_shape *out, struct err **err)
@@ -41,7 +57,8 @@ int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct d
         log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", m->uuid);
     struct drv_hv_reshape_report rep;
     bool placed = os_compute_engine_place(c, i, out, err) == 0;
-    if (!placed || drv_hv_reshape(c->hv, m->uuid, out, &rep, err) < 0) {
+    if (!placed || drv_hv_reshape(c->hv, m->uuid, out, &rep, err) < 0 ||
+        fit_test_fail(inst, err) < 0) {
         if (placed)
             os_compute_engine_forget(c, inst->uuid);
         inst->vcpus_defined = vcpus_defined;

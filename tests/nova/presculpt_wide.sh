@@ -14,7 +14,11 @@
 #   3. a build of m1.small takes it: the engine admits the request as a cold
 #      build, the member is grown live -- a vCPU hot-plugged, the balloon
 #      raised -- and the instance that comes ACTIVE is the member's domain
-#      with 2 vCPUs online and 256 MiB (virsh vcpucount, dommemstat).
+#      with 2 vCPUs online and 256 MiB (virsh vcpucount, dommemstat);
+#   4. a member whose re-sculpt fails (the test-only SCULPT_TEST_FAIL_FIT
+#      hook fails it for ws-4) does not serve: destroyed, counted a miss,
+#      the build of m1.tiny goes on cold with the flavor's maxima, nothing
+#      leaks (tests/nova/presculpt_wide_failed.sh).
 # At the end the host is restarted with its ordinary configuration.
 #   tests/nova/presculpt_wide.sh RUN_DIR NAME
 set -eu
@@ -24,6 +28,7 @@ phase=presculpt-wide
 . "$(dirname "$0")/presculpt_lib.sh"
 
 printf 'cpus=4\nmem_gib=8\n' >"$run/wide-host.txt"
+export SCULPT_TEST_FAIL_FIT=ws-4
 restart_host "[host]
 topology_file = $run/wide-host.txt
 [engine]
@@ -70,7 +75,17 @@ grep -q "pool \`$pool\`: member .* started in vcpu=1,mem_mib=128," "$SCULPT_LOG"
     fail "the engine does not hold $m at its base shape"
 say "member $m of pool $pool: paused at 1 vCPU / 128 MiB, defined with 2 / 256"
 
-# 3. a build of m1.small takes it and grows it live
+# 3. a build of m1.small takes it and grows it live.  m1.small needs
+# 1.2-1.5 vCPUs (a custom blueprint, removed at the end): the engine's shape
+# has 2 online whatever the fleet learnt before (idle guests would give it
+# a fraction of one, and nothing to hot-plug)
+bp_id=$(printf '%s' '{"name": "presculpt-wide", "match": {"flavor": "m1.small"},
+    "blueprint": {"step_s": 60, "horizon_s": 1800, "confidence": 0.9,
+    "resources": {"vcpu": {"p50": 1.2, "p90": 1.4, "p99": 1.5},
+                  "mem_mib": {"p50": 256, "p99": 256}}}}' |
+    SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" -f json blueprint create - |
+    /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])') ||
+    fail "custom blueprint for m1.small not created"
 t=$(date +%s)
 id3=$(create_flavor m1.small ws-3)
 wait_status ws-3 ACTIVE 120
@@ -93,7 +108,12 @@ sql_is "select state || ' ' || instance_uuid from pool_members where domain = '$
 sql_is "select domain from instances where uuid = '$id3'" "$m" || fail "instance row of ws-3 does not name $m"
 say "ws-3 is member $m grown live: 2 vCPUs online, balloon at 256 MiB"
 
-openstack server delete --wait ws-3
+. "$(dirname "$0")/presculpt_wide_failed.sh"
+
+openstack server delete --wait ws-4
 openstack server delete --wait ws-1
+SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" blueprint delete "$bp_id" >/dev/null ||
+    fail "custom blueprint $bp_id not deleted"
+unset SCULPT_TEST_FAIL_FIT
 restart_host "" forget
 say "host $host back to its configuration: all checks passed"
