@@ -24,6 +24,10 @@ struct err;
 /* virtio-mem's block (QEMU's default on x86, the transparent huge page):
  * the device's size and every plugged amount are multiples of it. */
 #define LV_VMEM_BLOCK_KIB 2048ULL
+/* A Linux guest plugs only the memory blocks (128 MiB on x86 below 64 GiB
+ * of boot memory) that lie wholly in the device: a device of 64 MiB plugs
+ * nothing.  Devices are sized in multiples of it. */
+#define LV_VMEM_ALIGN_KIB (128ULL * 1024)
 
 struct lv_cfg_disk {
     char *path;                       /* the overlay */

@@ -78,10 +78,12 @@ char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, 
     return buf;
 }
 
-void lv_design_vmem(uint64_t max_kib, uint64_t cur_kib, uint64_t *boot_kib, uint64_t *size_kib)
+void lv_design_vmem(uint64_t max_kib, uint64_t cur_kib, uint64_t min_kib, uint64_t *boot_kib,
+                    uint64_t *size_kib)
 {
-    uint64_t room = max_kib > cur_kib ? max_kib - cur_kib : 0;
-    *size_kib = room / LV_VMEM_BLOCK_KIB * LV_VMEM_BLOCK_KIB;
+    uint64_t boot = cur_kib > min_kib ? cur_kib : min_kib;
+    uint64_t room = max_kib > boot ? max_kib - boot : 0;
+    *size_kib = room / LV_VMEM_ALIGN_KIB * LV_VMEM_ALIGN_KIB;
     *boot_kib = max_kib - *size_kib;
 }
 
@@ -146,11 +148,11 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
     out->title = s->display_name ? xstrdup(s->display_name) : NULL;
     out->mem_kib = (uint64_t)llround(shape->mem_max_mib * 1024);
     out->cur_mem_kib = (uint64_t)llround(r[DRV_RES_MEM_MIB] * 1024);
-    /* boot with what the shape holds (the boot memory is at least that);
+    /* boot with what the shape holds (and what a kernel needs to boot);
      * the rest is plugged when asked */
     if (p->memory_hotplug) {
         uint64_t boot;
-        lv_design_vmem(out->mem_kib, out->cur_mem_kib, &boot, &out->vmem_kib);
+        lv_design_vmem(out->mem_kib, out->cur_mem_kib, p->boot_min_kib, &boot, &out->vmem_kib);
     }
     out->vcpus_max = shape->vcpus_max;
     out->vcpus_current = shape->vcpus_online;

@@ -23,7 +23,8 @@ struct lv_policy {
     int32_t pcie_ports;
     int32_t balloon_period_s;
     int32_t host_cpus;
-    bool memory_hotplug; /* memory above the boot memory by virtio-mem */
+    bool memory_hotplug;   /* memory above the boot memory by virtio-mem */
+    uint64_t boot_min_kib; /* with it, the least boot memory */
 };
 
 /* libvirt's <shares> / "cpu_shares" for a CFS weight in cpu.weight units:
@@ -51,9 +52,11 @@ char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, 
 
 /* How a domain defined with `max_kib` that boots holding `cur_kib` splits
  * its memory when memory is hot-plugged: the boot memory covers cur_kib
- * and the virtio-mem device the rest (*size_kib, a multiple of
- * LV_VMEM_BLOCK_KIB; 0: none), *boot_kib + *size_kib = max_kib. */
-void lv_design_vmem(uint64_t max_kib, uint64_t cur_kib, uint64_t *boot_kib, uint64_t *size_kib);
+ * and at least min_kib (at most max_kib), the virtio-mem device the rest
+ * (*size_kib, a multiple of LV_VMEM_ALIGN_KIB; 0: none), *boot_kib +
+ * *size_kib = max_kib. */
+void lv_design_vmem(uint64_t max_kib, uint64_t cur_kib, uint64_t min_kib, uint64_t *boot_kib,
+                    uint64_t *size_kib);
 
 /* Which knobs hold `mem_kib` in a guest booted with boot_kib and a
  * virtio-mem device of size_kib: the balloon target within the boot

@@ -579,6 +579,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
         .balloon_period_s = (int32_t)cfg->libvirt_mem_stats_period_s,
         .host_cpus = lv->info.cpus,
         .memory_hotplug = cfg->libvirt_memory_hotplug,
+        .boot_min_kib = (uint64_t)cfg->libvirt_memory_hotplug_boot_min_mb * 1024,
     };
     log_info("libvirt: %s, %s %s guests, %d CPUs, %.0f MiB, vCPU unplug %s, memory %s", lv->uri,
              lv->info.hypervisor, lv->info.virt_type, lv->info.cpus, lv->info.mem_mib,

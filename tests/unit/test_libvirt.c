@@ -281,22 +281,37 @@ static void test_vmem_design(void **state)
     (void)state;
     uint64_t boot, size, bal, req;
     const uint64_t M = 1024; /* KiB per MiB */
-    lv_design_vmem(1024 * M, 512 * M, &boot, &size);
+    lv_design_vmem(1024 * M, 512 * M, 256 * M, &boot, &size);
     assert_int_equal(boot, 512 * M);
     assert_int_equal(size, 512 * M);
-    /* the device is whole blocks: the odd MiB stays in the boot memory */
-    lv_design_vmem(1000 * M, 333 * M, &boot, &size);
-    assert_int_equal(size, 666 * M);
-    assert_int_equal(boot, 334 * M);
+    /* the device is whole guest memory blocks (128 MiB): the rest stays in
+     * the boot memory */
+    lv_design_vmem(1000 * M, 333 * M, 256 * M, &boot, &size);
+    assert_int_equal(size, 640 * M);
+    assert_int_equal(boot, 360 * M);
     assert_int_equal(boot + size, 1000 * M);
-    lv_design_vmem(512 * M, 512 * M, &boot, &size);
-    assert_int_equal(size, 0);
-    assert_int_equal(boot, 512 * M);
-    lv_design_vmem(512 * M, 511 * M, &boot, &size); /* less than a block of room */
-    assert_int_equal(size, 0);
-    lv_design_vmem(256 * M, 512 * M, &boot, &size); /* no room at all */
+    lv_design_vmem(320 * M, 128 * M, 192 * M, &boot, &size);
+    assert_int_equal(size, 128 * M);
+    assert_int_equal(boot, 192 * M);
+    lv_design_vmem(256 * M, 128 * M, 192 * M, &boot, &size); /* 64 MiB would plug nothing */
     assert_int_equal(size, 0);
     assert_int_equal(boot, 256 * M);
+    lv_design_vmem(512 * M, 512 * M, 256 * M, &boot, &size);
+    assert_int_equal(size, 0);
+    assert_int_equal(boot, 512 * M);
+    lv_design_vmem(512 * M, 511 * M, 256 * M, &boot, &size); /* less than a block of room */
+    assert_int_equal(size, 0);
+    lv_design_vmem(256 * M, 512 * M, 256 * M, &boot, &size); /* no room at all */
+    assert_int_equal(size, 0);
+    assert_int_equal(boot, 256 * M);
+    /* a small shape boots with the least a kernel needs, the balloon holds
+     * it down */
+    lv_design_vmem(1024 * M, 128 * M, 256 * M, &boot, &size);
+    assert_int_equal(boot, 256 * M);
+    assert_int_equal(size, 768 * M);
+    lv_design_vmem(256 * M, 128 * M, 512 * M, &boot, &size); /* the floor above the maximum */
+    assert_int_equal(boot, 256 * M);
+    assert_int_equal(size, 0);
 
     lv_design_mem_split(300 * M, 512 * M, 512 * M, &bal, &req);
     assert_int_equal(bal, 300 * M);
@@ -323,6 +338,7 @@ static void test_vmem_xml(void **state)
     (void)state;
     struct lv_policy p = policy();
     p.memory_hotplug = true;
+    p.boot_min_kib = 256 * 1024;
     struct drv_hv_guest_spec spec;
     spec_of(&spec);
     struct lv_meta m;
@@ -349,6 +365,16 @@ static void test_vmem_xml(void **state)
     assert_int_equal(k.vmem_kib, 512 * 1024);
     assert_int_equal(k.vmem_requested_kib, 0);
     lv_knobs_release(&k);
+    free(xml);
+    lv_cfg_domain_release(&d);
+
+    /* a floor above the shape's memory: booted with it, ballooned down */
+    p.boot_min_kib = 768 * 1024;
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    assert_int_equal(d.vmem_kib, 256 * 1024);
+    xml = lv_cfg_domain_format(&d);
+    assert_non_null(strstr(xml, "<currentMemory unit=\"KiB\">524288</currentMemory>"));
+    assert_non_null(strstr(xml, "memory=\"786432\""));
     free(xml);
     lv_cfg_domain_release(&d);
 
