@@ -18,6 +18,9 @@ struct ctl_guest {
     char uuid[DRV_UUID_LEN + 1];
     struct drv_predictor *pred;   /* owned */
     struct drv_blueprint *custom; /* owned; an operator's blueprint, NULL when none */
+    bool saved;                   /* saved_crc/saved_len describe the state last saved */
+    uint32_t saved_crc;
+    size_t saved_len;
 };
 
 struct drv_control {
@@ -309,18 +312,66 @@ int drv_control_adopt_state(struct drv_control *c, const struct drv_instance *in
     return rc;
 }
 
-struct drv_control_state *drv_control_states(struct drv_control *c, size_t *n)
+/* Every guest's state (changed_only: only those that differ from the
+ * one last saved); *held gets how many guests are held. */
+static struct drv_control_state *ctl_states(struct drv_control *c, bool changed_only, size_t *n,
+                                            size_t *held)
 {
     pthread_mutex_lock(&c->lock);
     struct drv_control_state *v = xcalloc(c->nguests + 1, sizeof(*v));
+    size_t k = 0;
     for (size_t i = 0; i < c->nguests; i++) {
-        snprintf(v[i].uuid, sizeof(v[i].uuid), "%s", c->guests[i].uuid);
-        v[i].samples = drv_predictor_samples(c->guests[i].pred);
-        v[i].len = drv_predictor_export(c->guests[i].pred, &v[i].state);
+        const struct ctl_guest *g = &c->guests[i];
+        struct drv_control_state *s = &v[k];
+        s->len = drv_predictor_export(g->pred, &s->state);
+        s->crc = drv_predictor_state_crc(s->state, s->len);
+        if (changed_only && g->saved && g->saved_crc == s->crc && g->saved_len == s->len) {
+            free(s->state);
+            s->state = NULL;
+            continue;
+        }
+        snprintf(s->uuid, sizeof(s->uuid), "%s", g->uuid);
+        s->samples = drv_predictor_samples(g->pred);
+        k++;
     }
-    *n = c->nguests;
+    *n = k;
+    if (held)
+        *held = c->nguests;
     pthread_mutex_unlock(&c->lock);
     return v;
+}
+
+struct drv_control_state *drv_control_states(struct drv_control *c, size_t *n)
+{
+    return ctl_states(c, false, n, NULL);
+}
+
+struct drv_control_state *drv_control_states_changed(struct drv_control *c, size_t *n,
+                                                     size_t *held)
+{
+    return ctl_states(c, true, n, held);
+}
+
+void drv_control_states_saved(struct drv_control *c, const struct drv_control_state *v,
+                              size_t n)
+{
+    pthread_mutex_lock(&c->lock);
+    /* v is in the table's order unless guests came or went in between */
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++) {
+        while (j < c->nguests && strcmp(c->guests[j].uuid, v[i].uuid) != 0)
+            j++;
+        struct ctl_guest *g = j < c->nguests ? &c->guests[j] : ctl_find(c, v[i].uuid);
+        if (!g) {
+            j = 0;
+            continue;
+        }
+        j = (size_t)(g - c->guests) + 1;
+        g->saved = true;
+        g->saved_crc = v[i].crc;
+        g->saved_len = v[i].len;
+    }
+    pthread_mutex_unlock(&c->lock);
 }
 
 void drv_control_states_free(struct drv_control_state *v, size_t n)

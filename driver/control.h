@@ -155,6 +155,7 @@ struct drv_control_state {
     uint64_t samples;     /* samples its predictor had observed */
     unsigned char *state; /* owned */
     size_t len;
+    uint32_t crc;         /* drv_predictor_state_crc() of state */
 };
 
 /* The predictor state of every guest held (caller frees with
@@ -162,6 +163,22 @@ struct drv_control_state {
  * for the copies only: a step may wait about 30 us per guest. */
 struct drv_control_state *drv_control_states(struct drv_control *c, size_t *n);
 void drv_control_states_free(struct drv_control_state *v, size_t n);
+
+/* As drv_control_states(), only the guests whose state differs from the
+ * one last marked saved with drv_control_states_saved() (all of them the
+ * first time): a guest that learnt nothing since (stopped, not sampled)
+ * is not written again.  *held (may be NULL) gets how many guests are
+ * held.  Every state is still exported under the loop's lock (about 30 us
+ * a guest); only the copies of the changed ones are kept. */
+struct drv_control_state *drv_control_states_changed(struct drv_control *c, size_t *n,
+                                                     size_t *held);
+
+/* The states v[0..n) (from drv_control_states_changed()) are saved --
+ * queued for the database, which keeps what it acknowledged: the next
+ * drv_control_states_changed() leaves out a guest whose state is still
+ * the same.  A guest forgotten since is ignored.  Any thread. */
+void drv_control_states_saved(struct drv_control *c, const struct drv_control_state *v,
+                              size_t n);
 
 /* drv_control_adopt() for a guest whose predictor state a previous run
  * saved: its predictor continues from `state` (drv_predictor_import).  A

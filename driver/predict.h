@@ -279,6 +279,12 @@ size_t drv_predictor_state_max(void);
  * length.  Called by the predictor's one owner. */
 size_t drv_predictor_export(const struct drv_predictor *p, unsigned char **out);
 
+/* The CRC-32 of an exported state's body, as its header records it (0
+ * for bytes shorter than a header): two exports of one predictor with
+ * the same CRC and length are, but for a 2^-32 chance, the same state --
+ * what a caller saving only changed states compares. */
+uint32_t drv_predictor_state_crc(const void *data, size_t len);
+
 /* A predictor for the guest of req (as drv_predictor_new(), and counted:
  * the guest was counted among its groups' guests when admitted) that
  * continues from `data`, with the settings pc (as after

@@ -266,6 +266,11 @@ size_t drv_predictor_export(const struct drv_predictor *p, unsigned char **out)
     return len;
 }
 
+uint32_t drv_predictor_state_crc(const void *data, size_t len)
+{
+    return data && len >= PS_HEADER ? ps_get_u32((const unsigned char *)data + 12) : 0;
+}
+
 /* The header's checks: magic, version, length, CRC. */
 static int ps_check_header(const unsigned char *b, size_t len, struct err **err)
 {

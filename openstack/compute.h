@@ -64,11 +64,12 @@ void os_compute_stop(struct os_compute *c);
 void os_compute_free(struct os_compute *c);
 DEFINE_AUTOPTR(os_compute)
 
-/* Save every guest's predictor state in the database (queued; nothing
- * without a database), so a restart continues their prediction: the
- * daemon calls it with the fleet history and after os_compute_stop().
- * *guests and *bytes (compressed; either may be NULL) get what was
- * written.  Any thread. */
+/* Save in the database (queued; nothing without a database) the
+ * predictor state of every guest whose state changed since it was last
+ * saved, so a restart continues their prediction: the daemon calls it
+ * with the fleet history and after os_compute_stop().  *guests and
+ * *bytes (compressed; either may be NULL) get what was written.  Any
+ * thread. */
 int os_compute_predictors_save(struct os_compute *c, size_t *guests, size_t *bytes,
                                struct err **err);
 

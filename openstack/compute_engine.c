@@ -135,8 +135,10 @@ int os_compute_predictors_save(struct os_compute *c, size_t *guests, size_t *byt
     if (!c->db || !c->control)
         return 0;
     size_t n = 0;
-    struct drv_control_state *v = drv_control_states(c->control, &n);
+    struct drv_control_state *v = drv_control_states_changed(c->control, &n, NULL);
     int rc = db_predictor_states_save(c->db, v, n, bytes, err);
+    if (rc == 0)
+        drv_control_states_saved(c->control, v, n);
     drv_control_states_free(v, n);
     if (rc == 0 && guests)
         *guests = n;

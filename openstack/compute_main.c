@@ -177,8 +177,9 @@ static void daemon_fleet_save(struct db *db, struct drv_fleet *fleet,
         log_debug("fleet history: %zu group(s) saved", n);
 }
 
-/* The same for every guest's predictor state, saved with the fleet: a
- * guest's own calibration is mixed with the fleet's. */
+/* The same for the guests' predictor states that changed since their
+ * last save, saved with the fleet: a guest's own calibration is mixed
+ * with the fleet's. */
 static void daemon_predictors_save(struct os_compute *compute)
 {
     autoerr struct err *e = NULL;
@@ -385,9 +386,9 @@ static int daemon_run(struct cfg *cfg)
      * the next periodic save would forget it for good. */
     uint64_t saved_gen = fleet ? drv_fleet_guests_generation(fleet) : 0;
     int64_t saved_ms = clock_mono_ms();
-    /* predictor states on the period alone: a new guest has taught its
-     * predictor nothing yet, and a burst of builds must not save every
-     * guest's state every few seconds */
+    /* predictor states on the period alone (only those that changed
+     * since their last save): a new guest has taught its predictor
+     * nothing yet */
     int64_t states_saved_ms = saved_ms;
     pthread_mutex_lock(&state.lock);
     while (!state.stop) {
@@ -401,7 +402,7 @@ static int daemon_run(struct cfg *cfg)
         if (pthread_cond_timedwait(&state.cond, &state.lock, &dl) != ETIMEDOUT)
             continue;
         autocfg cur = cfg_acquire();
-        int64_t period_ms = 1000 * (cur ? cur->predict_fleet_save_interval_s : 300);
+        int64_t period_ms = 1000 * (cur ? cur->predict_fleet_save_interval_s : 10);
         uint64_t gen = drv_fleet_guests_generation(fleet);
         bool states_due = clock_mono_ms() - states_saved_ms >= period_ms;
         if (gen == saved_gen && clock_mono_ms() - saved_ms < period_ms && !states_due)

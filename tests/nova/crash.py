@@ -471,15 +471,17 @@ def main():
         say('predictor state kept over a %s: blueprint %s (confidence %.3f, then %.3f), '
             'shape %.2f vCPU / %.0f MiB unchanged' % (how, model_a, conf_b, conf_a, *shape_after))
 
-    continues_over('clean restart')
+    down = []
+    continues_over('clean restart', between=lambda: down.append(psql("select now()")))
     if states_saved((s.id, s2.id)) != '2':
         fail('predictor states saved at the clean stop: %s of 2' % states_saved((s.id, s2.id)))
-    # kill -9: what a crash leaves is the last periodic save.  The states
-    # the clean stop saved are removed first, so only a periodic save of
-    # the running sculpt-compute can have put back what the restart reads.
-    psql("delete from predictor_states where instance_uuid in ('%s', '%s')" % (s.id, s2.id))
+    # kill -9: what a crash leaves is the last periodic save, which writes
+    # only the states that changed since the running sculpt-compute last
+    # saved them (all of them once after a start).  The restart must read
+    # a state the period wrote, not the one the clean stop left.
     wait('the periodic save (fleet_save_interval 10 s) of both predictor states',
-         lambda: states_saved((s.id, s2.id)) == '2', 25)
+         lambda: psql("select count(*) from predictor_states where instance_uuid in "
+                      "('%s', '%s') and saved_at > '%s'" % (s.id, s2.id, down[0])) == '2', 25)
     continues_over('kill -9 after a periodic save', crash=True)
     junk = zlib.compress(b'JUNK' + bytes(60)).hex()
     log = restart_slow(lambda: psql("update predictor_states set state = '\\x%s' where "

@@ -345,6 +345,59 @@ static void test_adopt_after_restart(void **state)
     assert_int_equal(rep.failed, 0);
 }
 
+/* Only the guests whose predictor state changed since it was marked
+ * saved are handed out again. */
+static size_t changed(struct rig *r, struct drv_control_state **v)
+{
+    size_t n = 0, held = 0;
+    *v = drv_control_states_changed(r->ctl, &n, &held);
+    assert_int_equal(held, 2);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal((*v)[i].crc, drv_predictor_state_crc((*v)[i].state, (*v)[i].len));
+        assert_true((*v)[i].state && (*v)[i].len > 16);
+    }
+    return n;
+}
+
+static void test_states_changed(void **state)
+{
+    struct rig *r = *state;
+    admit_and_spawn(r, UUID_A, 2, 2048);
+    admit_and_spawn(r, UUID_B, 1, 1024);
+    run_step(r);
+    struct drv_control_state *v;
+    assert_int_equal(changed(r, &v), 2); /* nothing saved yet */
+    drv_control_states_saved(r->ctl, v, 1);
+    char rest[DRV_UUID_LEN + 1];
+    snprintf(rest, sizeof(rest), "%s", v[1].uuid);
+    drv_control_states_free(v, 2);
+    assert_int_equal(changed(r, &v), 1);
+    assert_string_equal(v[0].uuid, rest);
+    drv_control_states_saved(r->ctl, v, 1);
+    drv_control_states_free(v, 1);
+    assert_int_equal(changed(r, &v), 0);
+    drv_control_states_free(v, 0);
+
+    /* states marked saved after the guests learnt more: still changed */
+    size_t n = 0;
+    struct drv_control_state *old = drv_control_states(r->ctl, &n);
+    assert_int_equal(n, 2);
+    run_step(r);
+    drv_control_states_saved(r->ctl, old, n);
+    assert_int_equal(changed(r, &v), 2);
+    /* a guest forgotten in between is passed over */
+    struct err *err = NULL;
+    assert_int_equal(drv_control_forget(r->ctl, UUID_A, &err), 0);
+    drv_control_states_saved(r->ctl, v, 2);
+    drv_control_states_free(v, 2);
+    drv_control_states_free(old, n);
+    size_t held = 0;
+    v = drv_control_states_changed(r->ctl, &n, &held);
+    assert_int_equal(n, 0);
+    assert_int_equal(held, 1);
+    drv_control_states_free(v, n);
+}
+
 static void test_thread(void **state)
 {
     struct rig *r = *state;
@@ -489,6 +542,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backend_failures_are_retried, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_override_and_forget, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_after_restart, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_states_changed, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_thread, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_set_config, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_admit_with_custom, rig_setup, rig_teardown),
