@@ -537,6 +537,7 @@ struct db_pool_class {
     int64_t last_request_ms;    /* output: its latest request */
     bool has_template;          /* tmpl holds the class's template */
     int64_t learnt_ms;          /* output: when it was written */
+    double boot_ms;             /* output: its learnt boot time; 0: none */
     /* owned strings; kept are the guest's flavor name, image, interface
      * count (not their addresses: each member gets its own) and shape,
      * and the engine spec's ceiling, vcpus_max, mem_max_mib and
@@ -566,6 +567,21 @@ int db_pool_class_learn(struct db *db, const struct db_pool_class *cls, int64_t 
  * most `max`.  Caller frees with db_pool_class_list_free(). */
 struct db_pool_class_list *db_pool_class_list(struct db *db, int64_t since_ms, size_t max,
                                               struct err **err);
+
+/* The classes' learnt boot times (drv_pool_mgr_boot_times), each on its
+ * class's row (a class whose row retention removed is passed over).
+ * ERR_INVALID for an empty key or a boot time out of range.  Queued. */
+int db_pool_class_boot_times_save(struct db *db, const struct drv_pool_boot *v, size_t n,
+                                  struct err **err);
+
+/* The planner's idle-budget calibration (drv_pool_mgr_calibration),
+ * replacing the one saved before.  ERR_INVALID for values out of range.
+ * Queued. */
+int db_presculpt_calibration_save(struct db *db, const struct drv_presculpt_calibration *c,
+                                  struct err **err);
+/* The calibration last saved into *out; ERR_NOT_FOUND when none. */
+int db_presculpt_calibration_get(struct db *db, struct drv_presculpt_calibration *out,
+                                 struct err **err);
 
 /* Requests of one class in one bin. */
 struct db_pool_arrival {

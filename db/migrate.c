@@ -34,6 +34,7 @@ DB_EMBED(db_sql_0004, "db/migrations/0004_member_booting.sql");
 DB_EMBED(db_sql_0005, "db/migrations/0005_predictor_states.sql");
 DB_EMBED(db_sql_0006, "db/migrations/0006_shape_cpu_weight.sql");
 DB_EMBED(db_sql_0007, "db/migrations/0007_pool_classes.sql");
+DB_EMBED(db_sql_0008, "db/migrations/0008_presculpt_learnt.sql");
 
 /* Version i + 1 is db_migrations[i]. */
 const struct db_migration db_migrations[] = {
@@ -44,6 +45,7 @@ const struct db_migration db_migrations[] = {
     {"0005_predictor_states.sql", db_sql_0005},
     {"0006_shape_cpu_weight.sql", db_sql_0006},
     {"0007_pool_classes.sql", db_sql_0007},
+    {"0008_presculpt_learnt.sql", db_sql_0008},
 };
 const size_t db_nmigrations = ARRAY_SIZE(db_migrations);
 

@@ -1,6 +1,7 @@
 /* The pool manager's learning, kept across restarts: request classes with
- * their templates, and the build requests per class and second the
- * forecaster learns from (migration 0007). */
+ * their templates and boot times, the build requests per class and second
+ * the forecaster learns from (migration 0007), and the planner's
+ * idle-budget calibration (0008). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,10 +38,22 @@ static const struct db_stmt st_class_list = {
     " sculpt_ms(last_request_at), sculpt_ms(learnt_at), guest_flavor_name, image_kernel,"
     " image_initrd, image_cmdline, image_disk_base, image_disk_format, image_root_gb, nvifs,"
     " shape_res, shape_vcpus_online, shape_vcpus_max, shape_mem_max_mib, shape_pcpus,"
-    " shape_numa_node, shape_cpu_weight, ceiling, vcpus_max, mem_max_mib, mem_floor_mib"
-    " FROM pool_classes WHERE last_request_at >= sculpt_ts($1)"
+    " shape_numa_node, shape_cpu_weight, ceiling, vcpus_max, mem_max_mib, mem_floor_mib,"
+    " boot_ms FROM pool_classes WHERE last_request_at >= sculpt_ts($1)"
     " ORDER BY last_request_at DESC, key LIMIT $2",
     2};
+static const struct db_stmt st_class_boot = {
+    "UPDATE pool_classes SET boot_ms = $2 WHERE key = $1", 2};
+static const struct db_stmt st_calib_put = {
+    "INSERT INTO presculpt_calibration (id, interval_s, real_idle, allowed_idle, weight,"
+    " log_factor) VALUES (1, $1, $2, $3, $4, $5)"
+    " ON CONFLICT (id) DO UPDATE SET interval_s = excluded.interval_s,"
+    " real_idle = excluded.real_idle, allowed_idle = excluded.allowed_idle,"
+    " weight = excluded.weight, log_factor = excluded.log_factor, saved_at = now()",
+    5};
+static const struct db_stmt st_calib_get = {
+    "SELECT interval_s, real_idle, allowed_idle, weight, log_factor"
+    " FROM presculpt_calibration WHERE id = 1", 0};
 /* the newest bins first, then back in time order */
 static const struct db_stmt st_arrival_list = {
     "SELECT class_key, t, n FROM (SELECT class_key, (t_s / $2) * $2 AS t, sum(n) AS n"
@@ -153,6 +166,7 @@ static struct db_pool_class *db_class_from_row(const PGresult *r, int row, struc
     c->mem_mib = db_col_double(r, row, 5);
     c->root_gb = db_col_int(r, row, 6);
     c->last_request_ms = db_col_int(r, row, 7);
+    c->boot_ms = db_col_double(r, row, 21 + DB_SHAPE_COLS);
     c->has_template = !db_col_is_null(r, row, 8);
     if (!c->has_template)
         return steal_pointer(&c);
@@ -231,4 +245,73 @@ struct db_pool_arrival_list *db_pool_arrival_list(struct db *db, int64_t since_m
     }
     PQclear(r);
     return steal_pointer(&l);
+}
+
+int db_pool_class_boot_times_save(struct db *db, const struct drv_pool_boot *v, size_t n,
+                                  struct err **err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!v[i].key[0] || !(v[i].boot_ms > 0 && v[i].boot_ms < 1e12))
+            return err_set(err, ERR_INVALID, "pool class `%s`: boot time %g ms", v[i].key,
+                           v[i].boot_ms);
+    if (n == 0)
+        return 0;
+    struct db_write *w = db_write_new("pool_class_boot_times", n);
+    for (size_t i = 0; i < n; i++) {
+        struct db_params *p = db_write_add(w, &st_class_boot, NULL);
+        db_param_strdup(p, v[i].key);
+        db_param_double(p, v[i].boot_ms);
+    }
+    return db_enqueue(db, db_write_item(w), err);
+}
+
+/* The checks of the table's constraints, so a bad value is refused here
+ * rather than by the writer, which would drop the whole transaction. */
+static int db_calib_check(const struct drv_presculpt_calibration *c, struct err **err)
+{
+    if (c->interval_s <= 0 || !(c->real_idle >= 0 && c->real_idle < 1e15) ||
+        !(c->allowed_idle >= 0 && c->allowed_idle < 1e15) ||
+        !(c->weight >= 0 && c->weight <= 1) || !(c->log_factor >= 0 && c->log_factor < 1e3))
+        return err_set(err, ERR_INVALID,
+                       "idle calibration: interval %lld s, idle %g of %g, weight %g, factor "
+                       "log %g",
+                       (long long)c->interval_s, c->real_idle, c->allowed_idle, c->weight,
+                       c->log_factor);
+    return 0;
+}
+
+int db_presculpt_calibration_save(struct db *db, const struct drv_presculpt_calibration *c,
+                                  struct err **err)
+{
+    if (db_calib_check(c, err) < 0)
+        return -1;
+    struct db_write *w = db_write_new("presculpt_calibration", 1);
+    struct db_params *p = db_write_add(w, &st_calib_put, NULL);
+    db_param_int(p, c->interval_s);
+    db_param_double(p, c->real_idle);
+    db_param_double(p, c->allowed_idle);
+    db_param_double(p, c->weight);
+    db_param_double(p, c->log_factor);
+    return db_enqueue(db, db_write_item(w), err);
+}
+
+int db_presculpt_calibration_get(struct db *db, struct drv_presculpt_calibration *out,
+                                 struct err **err)
+{
+    autoparams p = DB_PARAMS_INIT;
+    PGresult *r = db_session_read(db, &st_calib_get, &p, err);
+    if (!r)
+        return -1;
+    int rc = 0;
+    if (PQntuples(r) != 1) {
+        rc = err_set(err, ERR_NOT_FOUND, "no idle calibration saved");
+    } else {
+        out->interval_s = db_col_int(r, 0, 0);
+        out->real_idle = db_col_double(r, 0, 1);
+        out->allowed_idle = db_col_double(r, 0, 2);
+        out->weight = db_col_double(r, 0, 3);
+        out->log_factor = db_col_double(r, 0, 4);
+    }
+    PQclear(r);
+    return rc;
 }

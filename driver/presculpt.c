@@ -645,6 +645,37 @@ double drv_presculpt_idle_calibration(const struct drv_presculpt *ps)
     return exp(ps->cal_log);
 }
 
+void drv_presculpt_calibration_get(const struct drv_presculpt *ps,
+                                   struct drv_presculpt_calibration *out)
+{
+    out->interval_s = ps->p.interval_s;
+    out->real_idle = ps->cal_real;
+    out->allowed_idle = ps->cal_allowed;
+    out->weight = ps->cal_w;
+    out->log_factor = ps->cal_log;
+}
+
+int drv_presculpt_calibration_set(struct drv_presculpt *ps,
+                                  const struct drv_presculpt_calibration *in, struct err **err)
+{
+    if (!(in->real_idle >= 0 && in->real_idle < 1e15) ||
+        !(in->allowed_idle >= 0 && in->allowed_idle < 1e15) ||
+        !(in->weight >= 0 && in->weight <= 1) ||
+        !(in->log_factor >= 0 && in->log_factor <= log(PS_CAL_MAX) + 1e-9))
+        return err_set(err, ERR_INVALID,
+                       "idle calibration out of range: idle %g of %g allowed, weight %g, "
+                       "factor log %g",
+                       in->real_idle, in->allowed_idle, in->weight, in->log_factor);
+    if (in->interval_s != ps->p.interval_s)
+        return err_set(err, ERR_CONFLICT, "idle calibration of %lld s intervals, planning every "
+                       "%lld s", (long long)in->interval_s, (long long)ps->p.interval_s);
+    ps->cal_real = in->real_idle;
+    ps->cal_allowed = in->allowed_idle;
+    ps->cal_w = in->weight;
+    ps->cal_log = in->log_factor;
+    return 0;
+}
+
 static bool ps_fits(const struct drv_presculpt *ps, const struct ps_totals *t, double allowed)
 {
     if (t->idle_vcpu_s * drv_presculpt_idle_calibration(ps) > allowed * (1 + 1e-9))

@@ -154,6 +154,22 @@ void drv_presculpt_report_idle(struct drv_presculpt *ps, double idle_vcpu_s);
 /* The factor (>= 1) the budget is tightened by now. */
 double drv_presculpt_idle_calibration(const struct drv_presculpt *ps);
 
+/* What drv_presculpt_report_idle() learnt, kept across a restart: EWMAs
+ * of the measured and the allowed idle vCPU-seconds per interval (of
+ * interval_s: they mean nothing for another), the weight the EWMAs have
+ * gathered (0 to 1) and the log of the tightening factor. */
+struct drv_presculpt_calibration {
+    int64_t interval_s;
+    double real_idle, allowed_idle, weight, log_factor;
+};
+void drv_presculpt_calibration_get(const struct drv_presculpt *ps,
+                                   struct drv_presculpt_calibration *out);
+/* Continue from a saved calibration.  ERR_INVALID for values out of
+ * range, ERR_CONFLICT for another interval than the planner's (it then
+ * starts over from 1). */
+int drv_presculpt_calibration_set(struct drv_presculpt *ps,
+                                  const struct drv_presculpt_calibration *in, struct err **err);
+
 /* The forecast of class `cls` for the `n` intervals starting at the one
  * holding t_s: mean and p10/p50/p90 requests per interval, and the
  * confidence that at least one request comes in the member lifetime from

@@ -494,6 +494,49 @@ void drv_pool_mgr_record(struct drv_pool_mgr *m, const struct drv_pool_request *
     pthread_mutex_unlock(&m->lock);
 }
 
+size_t drv_pool_mgr_boot_times(struct drv_pool_mgr *m, struct drv_pool_boot **out)
+{
+    pthread_mutex_lock(&m->lock);
+    struct drv_pool_boot *v = xcalloc(m->ncls + 1, sizeof(*v));
+    size_t n = 0;
+    for (size_t i = 0; i < m->ncls; i++) {
+        if (!(m->cls[i].boot_ms > 0))
+            continue;
+        snprintf(v[n].key, sizeof(v[n].key), "%s", m->cls[i].key);
+        v[n++].boot_ms = m->cls[i].boot_ms;
+    }
+    pthread_mutex_unlock(&m->lock);
+    *out = v;
+    return n;
+}
+
+int drv_pool_mgr_set_boot_time(struct drv_pool_mgr *m, const struct drv_pool_request *r,
+                               double boot_ms, struct err **err)
+{
+    if (!(boot_ms > 0 && boot_ms <= 86400e3))
+        return err_set(err, ERR_INVALID, "boot time %g ms", boot_ms);
+    pthread_mutex_lock(&m->lock);
+    pm_class_get(m, r)->boot_ms = boot_ms;
+    pthread_mutex_unlock(&m->lock);
+    return 0;
+}
+
+void drv_pool_mgr_calibration(struct drv_pool_mgr *m, struct drv_presculpt_calibration *out)
+{
+    pthread_mutex_lock(&m->lock);
+    drv_presculpt_calibration_get(m->ps, out);
+    pthread_mutex_unlock(&m->lock);
+}
+
+int drv_pool_mgr_set_calibration(struct drv_pool_mgr *m,
+                                 const struct drv_presculpt_calibration *in, struct err **err)
+{
+    pthread_mutex_lock(&m->lock);
+    int rc = drv_presculpt_calibration_set(m->ps, in, err);
+    pthread_mutex_unlock(&m->lock);
+    return rc;
+}
+
 int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t now_ms,
                        struct drv_pool_member *out)
 {

@@ -171,6 +171,27 @@ void drv_pool_mgr_learn(struct drv_pool_mgr *m, const struct drv_pool_request *r
 void drv_pool_mgr_record(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t t_ms,
                          uint32_t count);
 
+/* What the manager learnt besides the forecast, kept across a restart:
+ * each class's boot time (start of a member to its boot seen), and the
+ * planner's idle-budget calibration (drv_presculpt_calibration). */
+struct drv_pool_boot {
+    char key[DRV_POOL_KEY_MAX]; /* the class */
+    double boot_ms;             /* its learnt boot time, > 0 */
+};
+/* The classes with a learnt boot time (caller frees *out with free());
+ * returns how many.  Any thread. */
+size_t drv_pool_mgr_boot_times(struct drv_pool_mgr *m, struct drv_pool_boot **out);
+/* The class of `r` booted in `boot_ms` (a saved boot time, read back at
+ * start-up): its members are paused once that long has passed, not
+ * after cold_start_latency, until new boots are seen.  ERR_INVALID unless
+ * 0 < boot_ms <= a day. */
+int drv_pool_mgr_set_boot_time(struct drv_pool_mgr *m, const struct drv_pool_request *r,
+                               double boot_ms, struct err **err);
+void drv_pool_mgr_calibration(struct drv_pool_mgr *m, struct drv_presculpt_calibration *out);
+/* drv_presculpt_calibration_set() on the manager's planner. */
+int drv_pool_mgr_set_calibration(struct drv_pool_mgr *m,
+                                 const struct drv_presculpt_calibration *in, struct err **err);
+
 /* A build request arrived at now_ms: recorded for the forecast; a member
  * of its class (else of its group, else of its family: one whose defined
  * maxima hold the request) is claimed for the request and copied to *out:

@@ -212,6 +212,7 @@ void os_compute_free(struct os_compute *c)
     free(c->tracked);
     free(c->to_sync);
     drv_pool_mgr_free(c->pools);
+    os_compute_pools_saved_free(c->pools_saved);
     drv_control_free(c->control);
     cfg_unref(c->cfg);
     pthread_mutex_destroy(&c->lock);

@@ -73,6 +73,13 @@ DEFINE_AUTOPTR(os_compute)
 int os_compute_predictors_save(struct os_compute *c, size_t *guests, size_t *bytes,
                                struct err **err);
 
+/* Save in the database (queued; nothing without a database or pools) what
+ * the pool manager learnt besides requests and templates and changed
+ * since the last save: each class's boot time, the planner's idle-budget
+ * calibration; read back at start-up.  *written (may be NULL) gets how
+ * many of them were written.  Any thread, one at a time. */
+int os_compute_pools_save(struct os_compute *c, size_t *written, struct err **err);
+
 /* Settings changed at run time (PUT /v1/config/..., SIGHUP) for what it
  * owns: the control loop (prediction settings, prices, period, blueprint
  * horizon and step) and the pool manager ([presculpt]).  Any thread.

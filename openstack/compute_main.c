@@ -192,6 +192,19 @@ static void daemon_predictors_save(struct os_compute *compute)
                   (long long)(clock_mono_ms() - t0));
 }
 
+/* And what the pool manager learnt besides requests and templates (boot
+ * times, idle calibration), when it changed. */
+static void daemon_pools_save(struct os_compute *compute)
+{
+    autoerr struct err *e = NULL;
+    size_t n = 0;
+    if (os_compute_pools_save(compute, &n, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "pool boot times and idle calibration not saved, tried "
+                "again later");
+    else if (n)
+        log_debug("pre-sculpting: %zu boot time(s) or calibration saved", n);
+}
+
 static void *daemon_signals(void *arg)
 {
     sigset_t *set = arg;
@@ -411,6 +424,7 @@ static int daemon_run(struct cfg *cfg)
         daemon_fleet_save(db, fleet, fleet_marks);
         if (states_due) {
             daemon_predictors_save(compute);
+            daemon_pools_save(compute);
             states_saved_ms = clock_mono_ms();
         }
         saved_gen = gen;
@@ -433,8 +447,10 @@ out:
     daemon_live_set(NULL, NULL, NULL, NULL);
     os_compute_stop(compute);
     /* the control loop has stopped: what each guest learnt is final */
-    if (db && compute)
+    if (db && compute) {
         daemon_predictors_save(compute);
+        daemon_pools_save(compute);
+    }
     api_server_stop(api);
     os_messaging_stop(msg);
     os_compute_free(compute);

@@ -1,10 +1,14 @@
 /* What the pool manager learnt, kept in PostgreSQL across restarts: each
  * request class with the template of its last cold build, and the build
- * requests the forecaster learns from.  Written as builds come
- * (compute_presculpt.c), read back at start-up: a restarted service makes
- * members of the classes it knew without waiting for a new cold build of
- * each, in pools sized as they would have been without the restart. */
+ * requests the forecaster learns from, written as builds come
+ * (compute_presculpt.c); each class's boot time and the planner's idle
+ * calibration, saved with the predictor states when they changed.  Read
+ * back at start-up: a restarted service makes members of the classes it
+ * knew without waiting for a new cold build of each, in pools sized as
+ * they would have been without the restart, paused once booted as before. */
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +26,28 @@ LOG_INIT("openstack.compute_pool_history");
 /* Bounds of the start-up read: classes, and (class, interval) counts. */
 #define OS_POOL_CLASSES_MAX 4096
 #define OS_POOL_ARRIVAL_ROWS_MAX (256 * 1024)
+
+/* What os_compute_pools_save() last queued, so it writes only changes. */
+struct os_pool_saved {
+    struct strmap *boot_bits; /* class key -> the bits of its boot_ms saved */
+    bool calib_saved;
+    struct drv_presculpt_calibration calib;
+};
+
+void os_compute_pools_saved_free(struct os_pool_saved *s)
+{
+    if (!s)
+        return;
+    strmap_free(s->boot_bits);
+    free(s);
+}
+
+static int64_t double_bits(double v)
+{
+    int64_t b;
+    memcpy(&b, &v, sizeof(b));
+    return b;
+}
 
 /* The database's class of request r (borrowed strings). */
 static void class_of(const struct drv_pool_request *r, char key[DRV_POOL_KEY_MAX],
@@ -93,6 +119,21 @@ static bool template_files_present(const struct drv_pool_template *t, const char
     return true;
 }
 
+/* The planner continues from the idle calibration a previous run saved;
+ * returns the factor the budget is tightened by now. */
+static double pools_recall_calibration(struct os_compute *c)
+{
+    struct drv_presculpt_calibration cal;
+    autoerr struct err *e = NULL;
+    if (db_presculpt_calibration_get(c->db, &cal, &e) < 0 ||
+        drv_pool_mgr_set_calibration(c->pools, &cal, &e) < 0) {
+        if (err_code_of(e) != ERR_NOT_FOUND)
+            log_err(LOG_LEVEL_WARN, e, "saved idle calibration not used: it starts over at 1");
+    }
+    drv_pool_mgr_calibration(c->pools, &cal);
+    return exp(cal.log_factor);
+}
+
 void os_compute_pools_recall(struct os_compute *c)
 {
     if (!c->db || !c->pools)
@@ -128,9 +169,19 @@ void os_compute_pools_recall(struct os_compute *c)
         nreq += arrivals->v[i].n;
         nrows++;
     }
-    size_t ntmpl = 0;
+    size_t ntmpl = 0, nboot = 0;
     for (size_t i = 0; i < classes->n; i++) {
         const struct db_pool_class *k = classes->v[i];
+        if (k->boot_ms > 0) {
+            struct drv_pool_request r;
+            request_of_class(k, &r);
+            if (drv_pool_mgr_set_boot_time(c->pools, &r, k->boot_ms, &e) < 0) {
+                log_err(LOG_LEVEL_WARN, e, "class `%s`: saved boot time not used", k->key);
+                err_clear(&e);
+            } else {
+                nboot++;
+            }
+        }
         if (!k->has_template)
             continue;
         const char *missing = NULL;
@@ -146,8 +197,44 @@ void os_compute_pools_recall(struct os_compute *c)
         ntmpl++;
     }
     strmap_free(ix);
+    double factor = pools_recall_calibration(c);
     log_info("pre-sculpting: %zu request class(es) read back, %zu with a template to make "
-             "members from; the forecast learnt %zu request(s) over %zu interval(s) of the last "
-             "%lld s",
-             classes->n, ntmpl, nreq, nrows, (long long)c->cfg->db_pool_arrival_retention_s);
+             "members from, %zu with a boot time; the forecast learnt %zu request(s) over %zu "
+             "interval(s) of the last %lld s; idle budget tightened by %.3g",
+             classes->n, ntmpl, nboot, nreq, nrows,
+             (long long)c->cfg->db_pool_arrival_retention_s, factor);
+}
+
+int os_compute_pools_save(struct os_compute *c, size_t *written, struct err **err)
+{
+    if (!c->db || !c->pools)
+        return 0;
+    if (!c->pools_saved) {
+        c->pools_saved = xzalloc(sizeof(*c->pools_saved));
+        c->pools_saved->boot_bits = strmap_new();
+    }
+    struct os_pool_saved *s = c->pools_saved;
+    struct drv_pool_boot *boots = NULL;
+    size_t n = drv_pool_mgr_boot_times(c->pools, &boots), k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strmap_get(s->boot_bits, boots[i].key) != double_bits(boots[i].boot_ms))
+            boots[k++] = boots[i];
+    int rc = db_pool_class_boot_times_save(c->db, boots, k, err);
+    for (size_t i = 0; rc == 0 && i < k; i++)
+        strmap_put(s->boot_bits, boots[i].key, double_bits(boots[i].boot_ms));
+    free(boots);
+    size_t done = rc == 0 ? k : 0;
+    struct drv_presculpt_calibration cal;
+    drv_pool_mgr_calibration(c->pools, &cal);
+    if (rc == 0 && (!s->calib_saved || memcmp(&cal, &s->calib, sizeof(cal)) != 0)) {
+        rc = db_presculpt_calibration_save(c->db, &cal, err);
+        if (rc == 0) {
+            s->calib = cal;
+            s->calib_saved = true;
+            done++;
+        }
+    }
+    if (written)
+        *written = done;
+    return rc;
 }

@@ -16,6 +16,7 @@
 
 struct drv_pool_mgr;
 struct metrics_family;
+struct os_pool_saved;
 
 /* Zed's SERVICE_VERSION: RPC 6.1 and every feature flag up to it
  * (protocol.md 4.1).  Lower than 61 would stop the control plane. */
@@ -48,6 +49,7 @@ struct os_compute {
     struct drv_fleet *fleet;
     struct drv_control *control;    /* owned: the per-step control loop */
     struct drv_pool_mgr *pools;     /* owned: pre-sculpted pools; NULL when disabled */
+    struct os_pool_saved *pools_saved; /* owned: what os_compute_pools_save() last queued */
     struct db *db;
     struct os_placement *placement;
     struct drv_sculpt_inventory inv_reported; /* what Placement last got (under lock);
@@ -257,6 +259,7 @@ struct drv_pool_template;
  * (those whose image files are still there), and the forecaster learns
  * the requests of pool_arrival_retention again.  Logged, not returned. */
 void os_compute_pools_recall(struct os_compute *c);
+void os_compute_pools_saved_free(struct os_pool_saved *s);
 /* A build request of `r` at t_ms, recorded (queued) for the next start. */
 void os_compute_pools_note_request(struct os_compute *c, const struct drv_pool_request *r,
                                    int64_t t_ms);

@@ -261,11 +261,23 @@ assert v["enabled"] is False and v["interval"] == 10 and v["member_lifetime"] ==
     fail "live member rows before the restart of step 8"
 sql_is "select count(*) from pool_classes where key like 'm1.tiny:%' and learnt_at is not null" 1 ||
     fail "the class m1.tiny and its template not in PostgreSQL"
+# what its members' boots taught (saved every fleet_save_interval) and the
+# planner's idle calibration are kept too
+sql_is "select count(*) from pool_classes where key like 'm1.tiny:%' and boot_ms > 0" 1 ||
+    fail "the class m1.tiny's boot time not in PostgreSQL"
+sql_is "select count(*) from presculpt_calibration" 1 ||
+    fail "the idle calibration not in PostgreSQL"
+factor8=$(sql "select exp(log_factor) from presculpt_calibration")
 log0=$(wc -l <"$SCULPT_LOG")
 since_restart() { tail -n +$((log0 + 1)) "$SCULPT_LOG"; }
 restart_host "$pools_conf"
 since_restart | grep -q "request class(es) read back, [1-9][0-9]* with a template" ||
     fail "no class template read back at the restart"
+since_restart | grep -q "[1-9][0-9]* with a boot time;" ||
+    fail "no class boot time read back at the restart"
+read_back=$(since_restart | sed -n 's/.* with a boot time;.*tightened by \([0-9.e+-]*\)$/\1/p')
+awk -v a="$read_back" -v b="$factor8" 'BEGIN { exit !(a != "" && a - b < 0.01 * b && b - a < 0.01 * b) }' ||
+    fail "the idle calibration ($factor8) not read back at the restart ('$read_back')"
 m8=$(wait_member 120)
 m8=${m8%% *}
 since_restart | grep -q "guest spawned" && fail "a cold build ran after the restart of step 8"
@@ -277,7 +289,7 @@ sql_is "select instance_uuid from pool_members where domain = '$m8'" "$id8" ||
 since_restart | grep -q "guest spawned" && fail "ps-8 was built cold"
 openstack server delete --wait ps-8
 openstack server delete --wait ps-3
-say "reset to sculpt.conf; restarted with no member: $m8 made from the class read back, taken by ps-8 ($(($(date +%s) - t8)) s)"
+say "reset to sculpt.conf; restarted with no member: $m8 made from the class read back (its boot time too, idle calibration $factor8), taken by ps-8 ($(($(date +%s) - t8)) s)"
 
 restart_host "" forget
 say "host $host back to its configuration: all checks passed"

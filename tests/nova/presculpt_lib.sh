@@ -38,12 +38,14 @@ sql_is() { # QUERY WANT
 restart_host() { # EXTRA_CONF [forget]
     SCULPT_NAME=$name SCULPT_HOST=$host SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
         "$stack/sculpt.sh" stop "$run" >/dev/null
-    # forget: what the host learnt of pools (classes, their templates, the
-    # requests the forecast learns from, kept across restarts: the phases
-    # before taught it m1.tiny) and pre-sculpting settings changed at run
-    # time, as on a host that never saw them
+    # forget: what the host learnt of pools (classes, their templates and
+    # boot times, the requests the forecast learns from, the idle
+    # calibration, kept across restarts: the phases before taught it
+    # m1.tiny) and pre-sculpting settings changed at run time, as on a host
+    # that never saw them
     [ "${2:-}" != forget ] ||
-        sql "delete from pool_classes; delete from settings where section = 'presculpt'" >/dev/null
+        sql "delete from pool_classes; delete from presculpt_calibration;
+             delete from settings where section = 'presculpt'" >/dev/null
     # each start truncates the output: what the sanitizers said goes first
     if grep -q Sanitizer "$run/$name/sculpt-compute.out" 2>/dev/null; then
         head -n 60 "$run/$name/sculpt-compute.out" >&2

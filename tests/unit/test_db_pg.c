@@ -1068,6 +1068,69 @@ static void test_pool_classes(void **state)
     db_close(db);
 }
 
+/* What else the pool manager learnt: each class's boot time, on its row,
+ * and the planner's idle calibration, one row replaced at each save. */
+static void test_pool_learnt(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct db_pool_class a = {.key = (char *)"m1.tiny:img-1:proj-a", .vcpus = 1, .mem_mib = 512};
+    struct db_pool_class b = {.key = (char *)"m1.small:-:-", .vcpus = 2, .mem_mib = 2048};
+    OK(db_pool_arrival_add(f->db, &a, T0, &e_));
+    OK(db_pool_arrival_add(f->db, &b, T0 + 1000, &e_));
+    struct drv_pool_boot boots[2] = {{.key = "m1.tiny:img-1:proj-a", .boot_ms = 1500.5},
+                                     {.key = "gone:-:-", .boot_ms = 700}};
+    OK(db_pool_class_boot_times_save(f->db, boots, 2, &e_));
+    boots[0].boot_ms = 1800.25; /* a later save replaces it */
+    OK(db_pool_class_boot_times_save(f->db, boots, 1, &e_));
+    OK(db_pool_class_boot_times_save(f->db, boots, 0, &e_));
+    struct drv_pool_boot bad = {.key = "m1.tiny:img-1:proj-a", .boot_ms = 0};
+    assert_int_equal(db_pool_class_boot_times_save(f->db, &bad, 1, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    bad.boot_ms = NAN;
+    assert_int_equal(db_pool_class_boot_times_save(f->db, &bad, 1, &err), -1);
+    err_clear(&err);
+
+    struct drv_presculpt_calibration c;
+    assert_int_equal(db_presculpt_calibration_get(f->db, &c, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    struct drv_presculpt_calibration c1 = {.interval_s = 60, .real_idle = 12.5,
+                                           .allowed_idle = 10, .weight = 0.25,
+                                           .log_factor = 0.125};
+    struct drv_presculpt_calibration c2 = c1;
+    c2.real_idle = 30;
+    c2.weight = 0.5;
+    c2.log_factor = 0.75;
+    OK(db_presculpt_calibration_save(f->db, &c1, &e_));
+    OK(db_presculpt_calibration_save(f->db, &c2, &e_));
+    struct drv_presculpt_calibration cbad = c1;
+    cbad.weight = 1.5;
+    assert_int_equal(db_presculpt_calibration_save(f->db, &cbad, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    cbad = c1;
+    cbad.interval_s = 0;
+    assert_int_equal(db_presculpt_calibration_save(f->db, &cbad, &err), -1);
+    err_clear(&err);
+    sync_db(f->db);
+
+    autoptr(db_pool_class_list) l = db_pool_class_list(f->db, 0, 100, &err);
+    assert_non_null(l);
+    assert_int_equal(l->n, 2);
+    assert_string_equal(l->v[1]->key, a.key);
+    assert_true(l->v[1]->boot_ms == 1800.25);
+    assert_true(l->v[0]->boot_ms == 0); /* none learnt */
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM pool_classes"), 2);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM presculpt_calibration"), 1);
+    memset(&c, 0, sizeof(c));
+    assert_int_equal(db_presculpt_calibration_get(f->db, &c, &err), 0);
+    assert_int_equal(c.interval_s, 60);
+    assert_true(c.real_idle == 30 && c.allowed_idle == 10 && c.weight == 0.5 &&
+                c.log_factor == 0.75);
+}
+
 static void test_intents(void **state)
 {
     struct fixture *f = FIXTURE(state);
@@ -1701,6 +1764,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_predictor_states, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_pools, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_pool_classes, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_learnt, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_intents, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_refused_write_isolated, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup_open, teardown),

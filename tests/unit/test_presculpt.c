@@ -516,6 +516,67 @@ static void test_plan_budget(void **state)
     drv_presculpt_free(ps);
 }
 
+/* The idle calibration learnt from measured idle carries over to a new
+ * planner (a restart): the same tightening factor, the same next plan. */
+static void test_idle_calibration_kept(void **state)
+{
+    (void)state;
+    struct drv_presculpt_params p = hand_params();
+    int a, b;
+    struct drv_presculpt *ps = two_classes(&p, &a, &b);
+    struct drv_presculpt_calibration c0;
+    drv_presculpt_calibration_get(ps, &c0);
+    assert_int_equal(c0.interval_s, 60);
+    assert_true(c0.weight == 0 && c0.log_factor == 0);
+    struct drv_res used = {{[DRV_RES_VCPU] = 20}};
+    struct drv_presculpt_plan_out out;
+    struct err *err = NULL;
+    /* six hours in which members idled three times what the budget allowed */
+    for (int64_t t = 600; t < 600 + 360; t++) {
+        assert_int_equal(drv_presculpt_plan(ps, t * 60, t * 60, &used, NULL, false, &out, &err),
+                         0);
+        drv_presculpt_report_idle(ps, 3 * out.allowed_idle_vcpu_s);
+    }
+    double factor = drv_presculpt_idle_calibration(ps);
+    assert_true(factor > 1.5);
+    struct drv_presculpt_calibration c1;
+    drv_presculpt_calibration_get(ps, &c1);
+
+    struct drv_presculpt *again = two_classes(&p, &a, &b);
+    assert_true(drv_presculpt_idle_calibration(again) == 1);
+    assert_int_equal(drv_presculpt_calibration_set(again, &c1, &err), 0);
+    assert_true(drv_presculpt_idle_calibration(again) == factor);
+    struct drv_presculpt_calibration c2;
+    drv_presculpt_calibration_get(again, &c2);
+    assert_memory_equal(&c1, &c2, sizeof(c1));
+    struct drv_presculpt_plan_out out2;
+    assert_int_equal(drv_presculpt_plan(ps, 960 * 60, 960 * 60, &used, NULL, false, &out, &err),
+                     0);
+    assert_int_equal(
+        drv_presculpt_plan(again, 960 * 60, 960 * 60, &used, NULL, false, &out2, &err), 0);
+    assert_true(out.idle_price_factor == out2.idle_price_factor);
+    assert_true(out.idle_calibration == out2.idle_calibration);
+
+    /* refused: values out of range, another interval */
+    struct drv_presculpt_calibration bad = c1;
+    bad.weight = 1.5;
+    assert_int_equal(drv_presculpt_calibration_set(again, &bad, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    bad = c1;
+    bad.log_factor = NAN;
+    assert_int_equal(drv_presculpt_calibration_set(again, &bad, &err), -1);
+    err_clear(&err);
+    bad = c1;
+    bad.interval_s = 300;
+    assert_int_equal(drv_presculpt_calibration_set(again, &bad, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+    assert_true(drv_presculpt_idle_calibration(again) == factor);
+    drv_presculpt_free(again);
+    drv_presculpt_free(ps);
+}
+
 static void test_plan_host_share(void **state)
 {
     (void)state;
@@ -767,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_plan_family_base),
         cmocka_unit_test(test_confidence),
         cmocka_unit_test(test_params_and_errors),
+        cmocka_unit_test(test_idle_calibration_kept),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

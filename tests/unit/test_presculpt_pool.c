@@ -4,10 +4,12 @@
  * hand-over (of a booting member too); expiry; reclaim; a restart with
  * members present, and one with none left (classes and requests read
  * back); pre-sculpting and a new interval at run time. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -452,6 +454,50 @@ static void test_paused_without_sign(void **state)
     assert_string_equal(now.reason, "");
 }
 
+/* A boot time read back at start-up: members are paused once it has
+ * passed, not after cold_start_latency, and it is listed for the next
+ * save. */
+static void test_boot_time_recalled(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    r->p.boot_marker[0] = '\0';
+    r->p.cold_start_s = 20;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    struct drv_pool_boot *b = NULL;
+    assert_int_equal(drv_pool_mgr_boot_times(r->pm, &b), 0);
+    free(b);
+    assert_int_equal(drv_pool_mgr_set_boot_time(r->pm, &req, 0, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_pool_mgr_set_boot_time(r->pm, &req, NAN, &err), -1);
+    err_clear(&err);
+    assert_int_equal(drv_pool_mgr_set_boot_time(r->pm, &req, 3000, &err), 0);
+    assert_int_equal(drv_pool_mgr_boot_times(r->pm, &b), 1);
+    assert_string_equal(b[0].key, "m1.tiny:img-1:proj");
+    assert_true(b[0].boot_ms == 3000);
+    free(b);
+    struct drv_pool_member mb = booting_member(r);
+    assert_int_equal(drv_pool_mgr_watch(r->pm, mb.started_ms + 2999), 0);
+    assert_int_equal(member_of(r, mb.uuid).state, DRV_MEMBER_BOOTING);
+    assert_true(drv_pool_mgr_watch(r->pm, mb.started_ms + 3000) >= 1);
+    assert_int_equal(member_of(r, mb.uuid).state, DRV_MEMBER_PAUSED);
+    /* and the calibration goes to the planner as it is */
+    struct drv_presculpt_calibration c;
+    drv_pool_mgr_calibration(r->pm, &c);
+    assert_int_equal(c.interval_s, r->p.interval_s);
+    c.weight = 0.5;
+    c.log_factor = 0.25;
+    assert_int_equal(drv_pool_mgr_set_calibration(r->pm, &c, &err), 0);
+    struct drv_presculpt_calibration back;
+    drv_pool_mgr_calibration(r->pm, &back);
+    assert_memory_equal(&c, &back, sizeof(c));
+    c.interval_s++;
+    assert_int_equal(drv_pool_mgr_set_calibration(r->pm, &c, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+}
+
 /* A sign that never comes: paused anyway after boot_wait_max, and said. */
 static void test_paused_unseen(void **state)
 {
@@ -774,6 +820,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_empty_round, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_once_booted, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_without_sign, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_boot_time_recalled, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_unseen, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_booting_handover, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_enable_at_run_time, rig_setup, rig_teardown),
