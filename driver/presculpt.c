@@ -292,6 +292,92 @@ int drv_presculpt_class_in(struct drv_presculpt *ps, const char *key, const char
     return (int)ps->ncls++;
 }
 
+static void ps_dist_release(struct ps_dist *d)
+{
+    free(d->F);
+    free(d->L);
+}
+
+/* Compact an index list in place through map (-1: gone); the new count. */
+static size_t ps_remap_list(int *v, size_t n, const int *map)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (map[v[i]] >= 0)
+            v[k++] = map[v[i]];
+    return k;
+}
+
+size_t drv_presculpt_drop_classes(struct drv_presculpt *ps, const bool *drop, int *remap)
+{
+    size_t nc = 0, ng = 0, nf = 0, dropped = 0;
+    strmap_free(ps->cls_ix);
+    ps->cls_ix = strmap_new();
+    for (size_t i = 0; i < ps->ncls; i++) {
+        struct ps_class *c = &ps->cls[i];
+        if (drop[i]) {
+            free(c->key);
+            drv_fc_release(&c->fc);
+            ps_dist_release(&c->dist);
+            remap[i] = -1;
+            dropped++;
+            continue;
+        }
+        remap[i] = (int)nc;
+        strmap_put(ps->cls_ix, c->key, (int64_t)nc);
+        ps->cls[nc++] = *c;
+    }
+    ps->ncls = nc;
+    if (!dropped)
+        return 0;
+    /* groups without a class go, then families without a group */
+    int *gmap = xcalloc(ps->ngrp + 1, sizeof(*gmap));
+    strmap_free(ps->grp_ix);
+    ps->grp_ix = strmap_new();
+    for (size_t g = 0; g < ps->ngrp; g++) {
+        struct ps_group *gr = &ps->grp[g];
+        gr->ncls = ps_remap_list(gr->cls, gr->ncls, remap);
+        if (!gr->ncls) {
+            free(gr->key);
+            free(gr->cls);
+            drv_fc_release(&gr->fc);
+            ps_dist_release(&gr->dist);
+            gmap[g] = -1;
+            continue;
+        }
+        gmap[g] = (int)ng;
+        strmap_put(ps->grp_ix, gr->key, (int64_t)ng);
+        ps->grp[ng++] = *gr;
+    }
+    ps->ngrp = ng;
+    for (size_t i = 0; i < ps->ncls; i++)
+        ps->cls[i].group = gmap[ps->cls[i].group];
+    int *fmap = xcalloc(ps->nfam + 1, sizeof(*fmap));
+    strmap_free(ps->fam_ix);
+    ps->fam_ix = strmap_new();
+    for (size_t f = 0; f < ps->nfam; f++) {
+        struct ps_family *fm = &ps->fam[f];
+        fm->ngrp = ps_remap_list(fm->grp, fm->ngrp, gmap);
+        if (!fm->ngrp) {
+            free(fm->key);
+            free(fm->grp);
+            drv_fc_release(&fm->fc);
+            ps_dist_release(&fm->dist);
+            fmap[f] = -1;
+            continue;
+        }
+        fmap[f] = (int)nf;
+        strmap_put(ps->fam_ix, fm->key, (int64_t)nf);
+        ps->fam[nf++] = *fm;
+    }
+    ps->nfam = nf;
+    for (size_t g = 0; g < ps->ngrp; g++)
+        ps->grp[g].family = fmap[ps->grp[g].family];
+    free(gmap);
+    free(fmap);
+    return dropped;
+}
+
 size_t drv_presculpt_nclasses(const struct drv_presculpt *ps)
 {
     return ps->ncls;

@@ -81,6 +81,11 @@ int drv_presculpt_class_in(struct drv_presculpt *ps, const char *key, const char
                            const char *family_key, const struct drv_res *size);
 int drv_presculpt_class(struct drv_presculpt *ps, const char *key, const char *group_key,
                         const struct drv_res *size);
+/* Forget the classes i with drop[i] (i < drv_presculpt_nclasses()), and
+ * the groups and families left without a class: the others keep what
+ * they learnt, under new indices -- remap[i] (nclasses entries) gets
+ * class i's new index, -1 for one dropped.  Returns how many classes went. */
+size_t drv_presculpt_drop_classes(struct drv_presculpt *ps, const bool *drop, int *remap);
 size_t drv_presculpt_nclasses(const struct drv_presculpt *ps);
 size_t drv_presculpt_ngroups(const struct drv_presculpt *ps);
 size_t drv_presculpt_nfamilies(const struct drv_presculpt *ps);

@@ -63,6 +63,7 @@ struct pm_class {
     int idx;                            /* the planner's class index */
     struct drv_res size;                /* what one guest of it requests */
     double boot_ms;                     /* learnt boot time (EWMA); 0: none yet */
+    int64_t last_request_ms;            /* its latest request; 0: none known yet */
     bool has_tmpl;
     struct drv_pool_template tmpl;
 };
@@ -489,6 +490,8 @@ void drv_pool_mgr_record(struct drv_pool_mgr *m, const struct drv_pool_request *
         return;
     pthread_mutex_lock(&m->lock);
     struct pm_class *c = pm_class_get(m, r);
+    if (t_ms > c->last_request_ms)
+        c->last_request_ms = t_ms;
     drv_presculpt_record(m->ps, c->idx, t_ms / 1000, count);
     pm_arrival_keep(m, (int32_t)(c - m->cls), t_ms / 1000, count);
     pthread_mutex_unlock(&m->lock);
@@ -537,11 +540,116 @@ int drv_pool_mgr_set_calibration(struct drv_pool_mgr *m,
     return rc;
 }
 
+void drv_pool_mgr_seen(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t t_ms)
+{
+    pthread_mutex_lock(&m->lock);
+    struct pm_class *c = pm_class_get(m, r);
+    if (t_ms > c->last_request_ms)
+        c->last_request_ms = t_ms;
+    pthread_mutex_unlock(&m->lock);
+}
+
+static int pm_slot(struct drv_pool_mgr *m, const char *key);
+
+static bool pm_class_has_member(const struct drv_pool_mgr *m, const char *key)
+{
+    for (size_t i = 0; i < m->nmem; i++)
+        if (strcmp(m->mem[i].class_key, key) == 0)
+            return true;
+    return false;
+}
+
+/* The classes gone[i] (m->cls) and drop[] (the planner's) go; the
+ * arrivals kept of them, and the views of pools nothing plans any more
+ * and no member is in (lock held). */
+static void pm_forget_classes(struct drv_pool_mgr *m, const bool *gone, const bool *drop)
+{
+    int *remap = xcalloc(drv_presculpt_nclasses(m->ps) + 1, sizeof(*remap));
+    drv_presculpt_drop_classes(m->ps, drop, remap);
+    int *pmap = xcalloc(m->ncls + 1, sizeof(*pmap));
+    strmap_free(m->cls_ix);
+    m->cls_ix = strmap_new();
+    size_t k = 0;
+    for (size_t i = 0; i < m->ncls; i++) {
+        struct pm_class *c = &m->cls[i];
+        if (gone[i]) {
+            if (c->has_tmpl)
+                pm_template_release(&c->tmpl);
+            pmap[i] = -1;
+            continue;
+        }
+        pmap[i] = (int)k;
+        c->idx = remap[c->idx];
+        strmap_put(m->cls_ix, c->key, (int64_t)k);
+        m->cls[k++] = *c;
+    }
+    m->ncls = k;
+    /* the arrivals kept, oldest first, without the classes gone */
+    if (m->narr) {
+        struct pm_arrival *arr = xcalloc(PM_ARRIVALS_KEPT, sizeof(*arr));
+        size_t start = m->narr < PM_ARRIVALS_KEPT ? 0 : m->arr_next, na = 0;
+        for (size_t j = 0; j < m->narr; j++) {
+            struct pm_arrival a = m->arr[(start + j) % PM_ARRIVALS_KEPT];
+            if (pmap[a.cls] < 0)
+                continue;
+            a.cls = pmap[a.cls];
+            arr[na++] = a;
+        }
+        free(m->arr);
+        m->arr = arr;
+        m->narr = na;
+        m->arr_next = na % PM_ARRIVALS_KEPT;
+    }
+    size_t nv = 0;
+    strmap_free(m->pool_ix);
+    m->pool_ix = strmap_new();
+    for (size_t v = 0; v < m->npools; v++) {
+        bool has = false;
+        for (size_t i = 0; i < m->nmem && !has; i++)
+            has = strcmp(m->mem[i].pool, m->pools[v].key) == 0;
+        if (!has && pm_slot(m, m->pools[v].key) < 0)
+            continue;
+        m->pools[nv] = m->pools[v];
+        m->priv[nv] = m->priv[v];
+        strmap_put(m->pool_ix, m->pools[nv].key, (int64_t)nv);
+        nv++;
+    }
+    m->npools = nv;
+    free(pmap);
+    free(remap);
+}
+
+size_t drv_pool_mgr_trim(struct drv_pool_mgr *m, int64_t now_ms, int64_t keep_ms, size_t max)
+{
+    pthread_mutex_lock(&m->lock);
+    bool *gone = xcalloc(m->ncls + 1, sizeof(*gone));
+    bool *drop = xcalloc(drv_presculpt_nclasses(m->ps) + 1, sizeof(*drop));
+    size_t n = 0;
+    for (size_t i = 0; i < m->ncls && n < max; i++) {
+        struct pm_class *c = &m->cls[i];
+        if (!c->last_request_ms) /* from before the time was known: counted from now */
+            c->last_request_ms = now_ms;
+        if (c->last_request_ms >= now_ms - keep_ms || pm_class_has_member(m, c->key))
+            continue;
+        gone[i] = true;
+        drop[c->idx] = true;
+        n++;
+    }
+    if (n)
+        pm_forget_classes(m, gone, drop);
+    pthread_mutex_unlock(&m->lock);
+    free(gone);
+    free(drop);
+    return n;
+}
+
 int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t now_ms,
                        struct drv_pool_member *out)
 {
     pthread_mutex_lock(&m->lock);
     struct pm_class *c = pm_class_get(m, r);
+    if (now_ms > c->last_request_ms)
+        c->last_request_ms = now_ms;
     drv_presculpt_record(m->ps, c->idx, now_ms / 1000, 1);
     pm_arrival_keep(m, (int32_t)(c - m->cls), now_ms / 1000, 1);
     if (!m->p.enabled) { /* learns the arrival, takes nothing, counts no miss */

@@ -192,6 +192,18 @@ void drv_pool_mgr_calibration(struct drv_pool_mgr *m, struct drv_presculpt_calib
 int drv_pool_mgr_set_calibration(struct drv_pool_mgr *m,
                                  const struct drv_presculpt_calibration *in, struct err **err);
 
+/* The class of `r` was last asked for at t_ms (the database's record, read
+ * back at start-up), for drv_pool_mgr_trim(). */
+void drv_pool_mgr_seen(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t t_ms);
+/* Forget at most `max` classes nobody asked for in the keep_ms before
+ * now_ms and no live member was made from ([database]
+ * pool_class_retention, as the database's retention drops their rows):
+ * the planner's forecasters of them (and of their groups and families
+ * left without a class), their templates, the arrivals kept of them and
+ * the views of their pools.  A class whose last request is not known is
+ * counted from now_ms.  Returns how many went.  Any thread. */
+size_t drv_pool_mgr_trim(struct drv_pool_mgr *m, int64_t now_ms, int64_t keep_ms, size_t max);
+
 /* A build request arrived at now_ms: recorded for the forecast; a member
  * of its class (else of its group, else of its family: one whose defined
  * maxima hold the request) is claimed for the request and copied to *out:

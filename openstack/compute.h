@@ -80,6 +80,13 @@ int os_compute_predictors_save(struct os_compute *c, size_t *guests, size_t *byt
  * many of them were written.  Any thread, one at a time. */
 int os_compute_pools_save(struct os_compute *c, size_t *written, struct err **err);
 
+/* Forget (at most 64 per call) the request classes nobody asked for within
+ * [database] pool_class_retention and no live member was made from, as
+ * the database's retention drops their rows: the running service's
+ * classes stay bounded as a restarted one's are.  Returns how many went.
+ * Any thread. */
+size_t os_compute_pools_trim(struct os_compute *c);
+
 /* Settings changed at run time (PUT /v1/config/..., SIGHUP) for what it
  * owns: the control loop (prediction settings, prices, period, blueprint
  * horizon and step) and the pool manager ([presculpt]).  Any thread.

@@ -425,6 +425,7 @@ static int daemon_run(struct cfg *cfg)
         if (states_due) {
             daemon_predictors_save(compute);
             daemon_pools_save(compute);
+            os_compute_pools_trim(compute);
             states_saved_ms = clock_mono_ms();
         }
         saved_gen = gen;

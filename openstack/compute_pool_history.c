@@ -26,6 +26,9 @@ LOG_INIT("openstack.compute_pool_history");
 /* Bounds of the start-up read: classes, and (class, interval) counts. */
 #define OS_POOL_CLASSES_MAX 4096
 #define OS_POOL_ARRIVAL_ROWS_MAX (256 * 1024)
+/* Classes forgotten per call of os_compute_pools_trim (each call is made
+ * every fleet_save_interval): a bounded pause of the pool manager. */
+#define OS_POOL_TRIM_MAX 64
 
 /* What os_compute_pools_save() last queued, so it writes only changes. */
 struct os_pool_saved {
@@ -172,9 +175,10 @@ void os_compute_pools_recall(struct os_compute *c)
     size_t ntmpl = 0, nboot = 0;
     for (size_t i = 0; i < classes->n; i++) {
         const struct db_pool_class *k = classes->v[i];
+        struct drv_pool_request r;
+        request_of_class(k, &r);
+        drv_pool_mgr_seen(c->pools, &r, k->last_request_ms);
         if (k->boot_ms > 0) {
-            struct drv_pool_request r;
-            request_of_class(k, &r);
             if (drv_pool_mgr_set_boot_time(c->pools, &r, k->boot_ms, &e) < 0) {
                 log_err(LOG_LEVEL_WARN, e, "class `%s`: saved boot time not used", k->key);
                 err_clear(&e);
@@ -191,8 +195,6 @@ void os_compute_pools_recall(struct os_compute *c)
                      k->key, missing);
             continue;
         }
-        struct drv_pool_request r;
-        request_of_class(k, &r);
         drv_pool_mgr_learn(c->pools, &r, &k->tmpl);
         ntmpl++;
     }
@@ -203,6 +205,18 @@ void os_compute_pools_recall(struct os_compute *c)
              "interval(s) of the last %lld s; idle budget tightened by %.3g",
              classes->n, ntmpl, nboot, nreq, nrows,
              (long long)c->cfg->db_pool_arrival_retention_s, factor);
+}
+
+size_t os_compute_pools_trim(struct os_compute *c)
+{
+    if (!c->pools)
+        return 0;
+    int64_t keep_s = c->cfg->db_pool_class_retention_s;
+    size_t n = drv_pool_mgr_trim(c->pools, clock_wall_ms(), keep_s * 1000, OS_POOL_TRIM_MAX);
+    if (n)
+        log_info("pre-sculpting: %zu request class(es) nobody asked for in %lld s forgotten",
+                 n, (long long)keep_s);
+    return n;
 }
 
 int os_compute_pools_save(struct os_compute *c, size_t *written, struct err **err)

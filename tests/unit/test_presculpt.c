@@ -577,6 +577,49 @@ static void test_idle_calibration_kept(void **state)
     drv_presculpt_free(ps);
 }
 
+/* Dropping a class keeps what the others learnt, under new indices; its
+ * group (and family) go with it when left empty. */
+static void test_drop_classes(void **state)
+{
+    (void)state;
+    struct drv_presculpt_params p = hand_params();
+    int a, b;
+    struct drv_presculpt *ps = two_classes(&p, &a, &b);
+    int c = drv_presculpt_class(ps, "c", "gb", &one_vcpu); /* beside b */
+    struct err *err = NULL;
+    struct drv_forecast_step before, after;
+    double conf_before, conf_after;
+    assert_int_equal(drv_presculpt_forecast(ps, b, 600 * 60, &before, 1, &conf_before, &err), 0);
+    bool drop[3] = {false};
+    drop[a] = true;
+    drop[c] = true;
+    int remap[3];
+    assert_int_equal(drv_presculpt_drop_classes(ps, drop, remap), 2);
+    assert_int_equal(remap[a], -1);
+    assert_int_equal(remap[c], -1);
+    assert_int_equal(remap[b], 0);
+    assert_int_equal(drv_presculpt_nclasses(ps), 1);
+    assert_int_equal(drv_presculpt_ngroups(ps), 1);
+    assert_int_equal(drv_presculpt_nfamilies(ps), 1);
+    assert_string_equal(drv_presculpt_class_key(ps, 0), "b");
+    assert_string_equal(drv_presculpt_group_key(ps, 0), "gb");
+    assert_int_equal(drv_presculpt_class_group(ps, 0), 0);
+    assert_int_equal(drv_presculpt_group_family(ps, 0), 0);
+    assert_int_equal(drv_presculpt_forecast(ps, 0, 600 * 60, &after, 1, &conf_after, &err), 0);
+    assert_memory_equal(&before, &after, sizeof(before));
+    assert_true(conf_before == conf_after);
+    /* the same key again is a new class */
+    assert_int_equal(drv_presculpt_class(ps, "a", "ga", &one_vcpu), 1);
+    assert_int_equal(drv_presculpt_ngroups(ps), 2);
+    struct drv_presculpt_plan_out out;
+    struct drv_res used = {{[DRV_RES_VCPU] = 20}};
+    assert_int_equal(drv_presculpt_plan(ps, 600 * 60, 600 * 60, &used, NULL, true, &out, &err), 0);
+    bool none[2] = {false, false};
+    assert_int_equal(drv_presculpt_drop_classes(ps, none, remap), 0);
+    assert_true(remap[0] == 0 && remap[1] == 1);
+    drv_presculpt_free(ps);
+}
+
 static void test_plan_host_share(void **state)
 {
     (void)state;
@@ -829,6 +872,7 @@ int main(void)
         cmocka_unit_test(test_confidence),
         cmocka_unit_test(test_params_and_errors),
         cmocka_unit_test(test_idle_calibration_kept),
+        cmocka_unit_test(test_drop_classes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -795,6 +795,60 @@ static void test_restart_recalled(void **state)
     assert_int_equal(drv_pool_mgr_release(r->pm, claimed.uuid, "test", &err), 0);
 }
 
+/* Classes nobody asked for within the retention are forgotten in the
+ * running service, a bounded number per call, except one a live member
+ * was made from; the others plan as before, also when the planner
+ * relearns from the arrivals kept (a new interval). */
+static void test_trim(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    const struct drv_pool_request old1 = {.flavor = "m1.old", .image = "img-2", .project = "proj",
+                                          .vcpus = 2, .mem_mib = 1024, .root_gb = 1};
+    const struct drv_pool_request old2 = {.flavor = "m1.gone", .image = "img-3", .vcpus = 1,
+                                          .mem_mib = 256, .root_gb = 1};
+    drv_pool_mgr_record(r->pm, &old1, T0 - 5 * MIN, 3);
+    drv_pool_mgr_record(r->pm, &old2, T0 - 4 * MIN, 1);
+    drv_pool_mgr_seen(r->pm, &old2, T0 - 3 * MIN);
+    steady(r, T0, 60, 2, true);
+    const int64_t now = T0 + 60 * MIN;
+    assert_int_equal(drv_pool_mgr_tick(r->pm, now, 0, &err), 0);
+    uint32_t want = target_of(r, "m1.tiny:img-1:proj");
+    assert_true(want >= 1);
+
+    /* kept 30 min: the two old classes go, one per call */
+    assert_int_equal(drv_pool_mgr_trim(r->pm, now, 30 * MIN, 1), 1);
+    assert_int_equal(drv_pool_mgr_trim(r->pm, now, 30 * MIN, 1), 1);
+    assert_int_equal(drv_pool_mgr_trim(r->pm, now, 30 * MIN, 8), 0);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, now + 30000, 0, &err), 0);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    for (size_t i = 0; i < st->npools; i++)
+        assert_null(strstr(st->pools[i].key, "m1.old"));
+    assert_true(target_of(r, "m1.tiny:img-1:proj") >= 1);
+    /* the planner relearns from the arrivals kept: m1.tiny's, remapped */
+    r->p.interval_s = 120;
+    assert_int_equal(drv_pool_mgr_set_params(r->pm, &r->p, &err), 0);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, now + 60000, 0, &err), 0);
+    assert_true(target_of(r, "m1.tiny:img-1:proj") >= 1);
+
+    /* a day later m1.tiny stays while its members live, then goes */
+    assert_true(st->nmembers > 0);
+    assert_int_equal(drv_pool_mgr_trim(r->pm, now + 1440 * MIN, 30 * MIN, 8), 0);
+    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
+    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->nmembers, 0);
+    assert_int_equal(drv_pool_mgr_trim(r->pm, now + 1440 * MIN, 30 * MIN, 8), 1);
+    assert_int_equal(drv_pool_mgr_tick(r->pm, now + 1441 * MIN, 0, &err), 0);
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    assert_int_equal(st->npools, 0);
+    /* its template went too: a request of it is built cold */
+    struct drv_pool_member mb;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, now + 1442 * MIN, &mb), 0);
+}
+
 static void test_keys(void **state)
 {
     (void)state;
@@ -821,6 +875,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_paused_once_booted, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_without_sign, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_boot_time_recalled, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_trim, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_unseen, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_booting_handover, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_enable_at_run_time, rig_setup, rig_teardown),
