@@ -230,12 +230,21 @@ int os_compute_pools_save(struct os_compute *c, size_t *written, struct err **er
     struct os_pool_saved *s = c->pools_saved;
     struct drv_pool_boot *boots = NULL;
     size_t n = drv_pool_mgr_boot_times(c->pools, &boots), k = 0;
-    for (size_t i = 0; i < n; i++)
+    /* the marks of the classes there are now: a class forgotten since
+     * (drv_pool_mgr_trim) loses its mark too */
+    struct strmap *marks = strmap_new();
+    for (size_t i = 0; i < n; i++) {
+        strmap_put(marks, boots[i].key, double_bits(boots[i].boot_ms));
         if (strmap_get(s->boot_bits, boots[i].key) != double_bits(boots[i].boot_ms))
             boots[k++] = boots[i];
+    }
     int rc = db_pool_class_boot_times_save(c->db, boots, k, err);
-    for (size_t i = 0; rc == 0 && i < k; i++)
-        strmap_put(s->boot_bits, boots[i].key, double_bits(boots[i].boot_ms));
+    if (rc == 0) {
+        strmap_free(s->boot_bits);
+        s->boot_bits = marks;
+    } else {
+        strmap_free(marks);
+    }
     free(boots);
     size_t done = rc == 0 ? k : 0;
     struct drv_presculpt_calibration cal;
