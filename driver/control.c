@@ -661,3 +661,66 @@ void drv_control_stop(struct drv_control *c)
     c->running = false;
     pthread_mutex_unlock(&c->run_lock);
 }
+
+int drv_control_resize(struct drv_control *c, const struct drv_instance *was_inst,
+                       const struct drv_instance *inst, int64_t now_s, struct drv_shape *shape,
+                       struct drv_sculpt_refusal *why, struct err **err)
+{
+    struct drv_sculpt_guest_spec spec, old_spec;
+    struct drv_predict_request req, old_req;
+    if (strcmp(was_inst->uuid, inst->uuid) != 0)
+        return err_set(err, ERR_INVALID, "resize of `%s` described as `%s`", inst->uuid,
+                       was_inst->uuid);
+    if (ctl_describe(c, inst, now_s, &spec, &req, err) < 0 ||
+        ctl_describe(c, was_inst, now_s, &old_spec, &old_req, err) < 0)
+        return -1;
+    pthread_mutex_lock(&c->lock);
+    struct ctl_guest *g = ctl_find(c, inst->uuid);
+    struct drv_shape was;
+    struct drv_predictor *pred = NULL;
+    struct drv_blueprint *bp = NULL, *old_bp = NULL;
+    int rc = -1;
+    if (!g) {
+        err_set(err, ERR_NOT_FOUND, "the control loop holds no guest `%s`", inst->uuid);
+        goto cleanup;
+    }
+    if (drv_sculpt_shape(c->engine, inst->uuid, &was, err) < 0)
+        goto cleanup;
+    /* what puts the guest back as it was when the new one is refused: the
+     * blueprint it follows */
+    old_bp = g->custom ? drv_blueprint_dup(g->custom)
+                       : drv_predictor_blueprint(g->pred, now_s, c->p.horizon_s, c->p.bp_step_s,
+                                                 &c->cm, err);
+    if (!old_bp)
+        goto cleanup;
+    req.counted = false; /* a request of another class now */
+    pred = drv_predictor_new(c->fleet, &req, &c->pc, err);
+    if (!pred)
+        goto cleanup;
+    bp = drv_predictor_blueprint(pred, now_s, c->p.horizon_s, c->p.bp_step_s, &c->cm, err);
+    if (!bp)
+        goto cleanup;
+    if (drv_sculpt_remove(c->engine, inst->uuid, err) < 0)
+        goto cleanup;
+    if (drv_sculpt_place(c->engine, &spec, bp, now_s, shape, why, err) < 0) {
+        autoerr struct err *e = NULL;
+        if (drv_sculpt_adopt(c->engine, &old_spec, old_bp, &was, now_s, &e) < 0)
+            log_err(LOG_LEVEL_ERROR, e, "guest %s lost by the engine after a refused resize",
+                    inst->uuid);
+        goto cleanup;
+    }
+    drv_predictor_applied(pred, now_s, &shape->res, false);
+    drv_predictor_free(g->pred);
+    g->pred = steal_pointer(&pred);
+    drv_blueprint_free(g->custom);
+    g->custom = NULL;
+    if (c->cb.blueprint)
+        c->cb.blueprint(spec.uuid, bp, c->cb.opaque);
+    rc = 0;
+ cleanup:
+    pthread_mutex_unlock(&c->lock);
+    drv_predictor_free(pred);
+    drv_blueprint_free(bp);
+    drv_blueprint_free(old_bp);
+    return rc;
+}

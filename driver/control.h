@@ -135,6 +135,18 @@ int drv_control_admit_with(struct drv_control *c, const struct drv_instance *ins
 int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
                       const struct drv_shape *shape, int64_t now_s, struct err **err);
 
+/* A held guest asks for another flavor (a Nova resize): `inst` -- the
+ * same guest with its new flavor -- is admitted and placed as a build
+ * would be, its reservation as `was` given back first, all under the
+ * loop's lock so no admission comes between.  On success *shape is the
+ * shape to reshape the guest to and its predictor starts again for its new
+ * class.  On refusal (ERR_CAPACITY, the reason in *why when given) or
+ * ERR_INVALID the engine holds the guest as before, at the shape in force.
+ * ERR_NOT_FOUND when the guest is not held. */
+int drv_control_resize(struct drv_control *c, const struct drv_instance *was,
+                       const struct drv_instance *inst, int64_t now_s, struct drv_shape *shape,
+                       struct drv_sculpt_refusal *why, struct err **err);
+
 /* Forget a guest (destroyed, gone): predictor and engine entry.
  * ERR_NOT_FOUND. */
 int drv_control_forget(struct drv_control *c, const char *uuid, struct err **err);

@@ -178,6 +178,31 @@ int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_in
     return id;
 }
 
+int64_t os_compute_intent_reshape_begin(struct os_compute *c, const struct os_inst *i,
+                                        const struct drv_shape *from, const struct drv_shape *to)
+{
+    if (!c->db)
+        return 0;
+    autofree char *domain = os_compute_domain_name(i);
+    struct db_intent in = {
+        .op = DB_OP_RESHAPE,
+        .domain = domain,
+        .has_from = true,
+        .from = *from,
+        .has_to = true,
+        .to = *to,
+        .request_id = (char *)os_ctx_str(i->ctx, "request_id"),
+    };
+    snprintf(in.instance_uuid, sizeof(in.instance_uuid), "%s", i->inst->uuid);
+    autoerr struct err *e = NULL;
+    int64_t id = db_intent_begin(c->db, &in, &e);
+    if (id < 0) {
+        log_err(LOG_LEVEL_WARN, e, "reshape intent not recorded: going on without it");
+        return 0;
+    }
+    return id;
+}
+
 void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step)
 {
     autoerr struct err *e = NULL;
@@ -197,7 +222,7 @@ void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const s
 void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double change)
 {
     /* Tests only: SCULPT_TEST_PAUSE_INTENT=OP[:SECONDS[:MIN_VCPU]] holds
-     * the first intent of OP ("spawn", "reshape", "handover") open for
+     * the first intent of OP ("spawn", "reshape", "handover", "resize") open for
      * SECONDS (default 120), after the hypervisor did its part, so a test
      * can kill -9 the process there; with MIN_VCPU, only a change of the vCPU
      * entitlement by at least that much in its direction: a growth by

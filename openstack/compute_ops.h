@@ -22,6 +22,13 @@ int os_compute_unpause_instance(struct os_rpc_req *req, json_t **result, struct 
 int os_compute_suspend_instance(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_resume_instance(struct os_rpc_req *req, json_t **result, struct err **err);
 
+/* compute_resize.c: a resize to another flavor on this host, done live
+ * (prep_resize runs the resize_instance and finish_resize legs itself,
+ * revert_resize the finish_revert_resize one). */
+int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_revert_resize(struct os_rpc_req *req, json_t **result, struct err **err);
+
 /* A method sculpt does not implement: NotImplementedError for a call; for
  * an instance operation also the fault, the task state reverted, the
  * action event failed and a migration (if any) set to error. */

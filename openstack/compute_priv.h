@@ -175,6 +175,11 @@ char *os_compute_domain_name(const struct os_inst *i);
  * reconcile still finds the guest).  `to` may be NULL. */
 int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_inst *i,
                                 const struct drv_shape *to);
+/* The same for a reshape the compute manager makes itself (a resize): from
+ * the shape in force to `to`. */
+int64_t os_compute_intent_reshape_begin(struct os_compute *c, const struct os_inst *i,
+                                        const struct drv_shape *from,
+                                        const struct drv_shape *to);
 void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step);
 void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const struct err *e);
 /* Tests only: hold an open intent of `op` when SCULPT_TEST_PAUSE_INTENT
@@ -266,6 +271,15 @@ void os_compute_pools_note_request(struct os_compute *c, const struct drv_pool_r
 /* The class of `r` was taught template `t`: recorded (queued). */
 void os_compute_pools_note_template(struct os_compute *c, const struct drv_pool_request *r,
                                     const struct drv_pool_template *t);
+
+/* ---- compute_resize.c: resizes done live ---- */
+
+/* At start, for an instance Nova shows in a resize task (resize_prep ...
+ * resize_reverting): a resize a restart interrupted before the new flavor
+ * was the instance's is rolled back (as if refused), one after it is
+ * finished (VERIFY_RESIZE), a revert is completed.  1 when the task was a
+ * resize's (failures logged), 0 otherwise. */
+int os_compute_resize_recover(struct os_compute *c, struct os_inst *i);
 
 /* ---- compute_rpc.c: the dispatch table ---- */
 extern const struct os_rpc_method os_compute_rpc_table[];

@@ -132,8 +132,10 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
     } else if (strcmp(task, "suspending") == 0) {
         rc = g->state == DRV_POWER_SUSPENDED ? 0 : drv_hv_suspend(c->hv, uuid, &e);
         final = "suspended";
+    } else if (os_compute_resize_recover(c, i)) {
+        return;
     } else {
-        /* Other tasks (resize, snapshot...) sculpt never starts. */
+        /* Other tasks (snapshot...) sculpt never starts. */
         os_inst_set_str(i, "task_state", NULL);
         recover_save(i, "stale task state cleared");
         return;

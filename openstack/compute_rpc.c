@@ -212,16 +212,18 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("get_rdp_console", rpc_console_unavailable, READ),
     COMPUTE("get_mks_console", rpc_console_unavailable, READ),
     COMPUTE("validate_console_port", rpc_validate_console_port, READ),
+    COMPUTE("prep_resize", os_compute_prep_resize, SERIAL),
+    COMPUTE("confirm_resize", os_compute_confirm_resize, SERIAL),
+    COMPUTE("revert_resize", os_compute_revert_resize, SERIAL),
 
     /* Operations Nova may send that sculpt does not implement: each fails
      * with NotImplementedError and leaves the instance as it was (fault
      * recorded, task state reverted, action event failed, migration
-     * errored) instead of stuck. */
-    COMPUTE("prep_resize", os_compute_unsupported, SERIAL),
+     * errored) instead of stuck.  The resize legs below are those another
+     * compute would send: sculpt resizes on the instance's own host and
+     * runs them inside prep_resize and revert_resize (compute_resize.c). */
     COMPUTE("resize_instance", os_compute_unsupported, SERIAL),
     COMPUTE("finish_resize", os_compute_unsupported, SERIAL),
-    COMPUTE("confirm_resize", os_compute_unsupported, SERIAL),
-    COMPUTE("revert_resize", os_compute_unsupported, SERIAL),
     COMPUTE("finish_revert_resize", os_compute_unsupported, SERIAL),
     COMPUTE("rebuild_instance", os_compute_unsupported, SERIAL),
     COMPUTE("snapshot_instance", os_compute_unsupported, SERIAL),

@@ -355,3 +355,50 @@ int os_placement_clear_allocations(struct os_placement *p, const char *consumer,
     log_info("allocations of %s released", consumer);
     return 1;
 }
+
+/* One consumer's part of a POST /allocations body: its allocations
+ * (resources only) with the project, user and generation read. */
+static json_t *pl_consumer_body(const json_t *read, const json_t *allocs, const json_t *owner)
+{
+    json_t *a = json_object();
+    const char *rp;
+    json_t *v;
+    json_object_foreach((json_t *)allocs, rp, v) {
+        json_t *res = json_object_get(v, "resources");
+        if (json_is_object(res))
+            json_object_set_new(a, rp, json_pack("{s:O}", "resources", res));
+    }
+    json_t *gen = json_object_get(read, "consumer_generation");
+    return json_pack("{s:o, s:O, s:O, s:O}", "allocations", a, "project_id",
+                     json_object_get(owner, "project_id"), "user_id",
+                     json_object_get(owner, "user_id"), "consumer_generation",
+                     gen ? gen : json_null());
+}
+
+int os_placement_move_allocations(struct os_placement *p, const char *from, const char *to,
+                                  struct err **err)
+{
+    json_auto_t *src = os_placement_get_allocations(p, from, err);
+    if (!src)
+        return -1;
+    json_t *allocs = json_object_get(src, "allocations");
+    if (!json_is_object(allocs) || json_object_size(allocs) == 0)
+        return 0;
+    json_auto_t *dst = os_placement_get_allocations(p, to, err);
+    if (!dst)
+        return -1;
+    if (json_object_size(json_object_get(dst, "allocations")) > 0)
+        log_info("allocations of %s replaced by those of %s", to, from);
+    json_auto_t *empty = json_object();
+    json_auto_t *body = json_object();
+    json_object_set_new(body, from, pl_consumer_body(src, empty, src));
+    json_object_set_new(body, to, pl_consumer_body(dst, allocs, src));
+    struct os_http_resp r;
+    if (pl_request(p, "POST", "/allocations", "1.28", body, &r, err) < 0)
+        return -1;
+    if (r.status != 204)
+        return pl_fail(&r, "POST allocations", err);
+    os_http_resp_release(&r);
+    log_info("allocations of %s moved to %s", from, to);
+    return 1;
+}

@@ -74,6 +74,15 @@ int os_placement_delete_allocations(struct os_placement *p, const char *consumer
 int os_placement_clear_allocations(struct os_placement *p, const char *consumer,
                                    struct err **err);
 
+/* Move a consumer's allocations to another (a reverted resize: the
+ * migration's back to the instance), as the report client's
+ * move_allocations does: one POST /allocations (1.28) empties `from` and
+ * gives `to` what `from` held, replacing what `to` held, both guarded by
+ * the consumer generations read.  1 when moved, 0 when `from` held none,
+ * -1 with *err (ERR_CONFLICT: a consumer changed meanwhile). */
+int os_placement_move_allocations(struct os_placement *p, const char *from, const char *to,
+                                  struct err **err);
+
 /* The provider's consumers with allocations (GET
  * /resource_providers/{uuid}/allocations): a new reference to the
  * "allocations" dict, keyed by consumer uuid. */

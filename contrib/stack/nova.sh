@@ -150,6 +150,8 @@ transport_url = $RABBITMQ_URL
 state_path = $dir/state
 my_ip = 127.0.0.1
 debug = false
+# sculpt resizes guests in place, on their own host
+allow_resize_to_same_host = True
 [api]
 auth_strategy = keystone
 [api_database]

@@ -13,6 +13,8 @@
 #             a build, kept across a restart, expired (tests/nova/presculpt.sh)
 #   presculpt-wide a wide pool's member, started at 1 vCPU, grown live to a
 #             build of 2 vCPUs (tests/nova/presculpt_wide.sh)
+#   resize    resizes done live on real guests: down and confirmed, up and
+#             reverted, one the engine refuses (tests/nova/resize.sh)
 #   tempest   tempest.api.compute.servers.test_create_server
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
 #   settings  what the REST API changes reaches the running fake1 (prices,
@@ -34,7 +36,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide tempest settings rabbitmq crash}
+phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide resize tempest settings rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -113,6 +115,11 @@ for phase in $phases; do
         [ $libvirt = 1 ] || { echo "phase presculpt-wide needs contrib/stack/libvirt.sh" >&2; exit 1; }
         say "phase presculpt-wide: a wide pool's member grown at hand-over on kvm1"
         sh "$top/tests/nova/presculpt_wide.sh" "$run" kvm1
+        ;;
+    resize)
+        [ $libvirt = 1 ] || { echo "phase resize needs contrib/stack/libvirt.sh" >&2; exit 1; }
+        say "phase resize: live resizes on kvm1"
+        sh "$top/tests/nova/resize.sh" "$run" kvm1
         ;;
     tempest)
         say "phase tempest"
