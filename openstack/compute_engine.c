@@ -153,8 +153,9 @@ char *os_compute_domain_name(const struct os_inst *i)
     return xasprintf("sculpt-%s", i->inst->uuid);
 }
 
-int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_inst *i,
-                                const struct drv_shape *to)
+/* An intent of `op` on the instance's domain (`from`, `to` may be NULL). */
+static int64_t engine_intent_begin(struct os_compute *c, int op, const struct os_inst *i,
+                                   const struct drv_shape *from, const struct drv_shape *to)
 {
     if (!c->db)
         return 0;
@@ -162,9 +163,12 @@ int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_in
     struct db_intent in = {
         .op = (enum db_op)op,
         .domain = domain,
+        .has_from = from != NULL,
         .has_to = to != NULL,
         .request_id = (char *)os_ctx_str(i->ctx, "request_id"),
     };
+    if (from)
+        in.from = *from;
     if (to)
         in.to = *to;
     snprintf(in.instance_uuid, sizeof(in.instance_uuid), "%s", i->inst->uuid);
@@ -178,29 +182,16 @@ int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_in
     return id;
 }
 
+int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_inst *i,
+                                const struct drv_shape *to)
+{
+    return engine_intent_begin(c, op, i, NULL, to);
+}
+
 int64_t os_compute_intent_reshape_begin(struct os_compute *c, const struct os_inst *i,
                                         const struct drv_shape *from, const struct drv_shape *to)
 {
-    if (!c->db)
-        return 0;
-    autofree char *domain = os_compute_domain_name(i);
-    struct db_intent in = {
-        .op = DB_OP_RESHAPE,
-        .domain = domain,
-        .has_from = true,
-        .from = *from,
-        .has_to = true,
-        .to = *to,
-        .request_id = (char *)os_ctx_str(i->ctx, "request_id"),
-    };
-    snprintf(in.instance_uuid, sizeof(in.instance_uuid), "%s", i->inst->uuid);
-    autoerr struct err *e = NULL;
-    int64_t id = db_intent_begin(c->db, &in, &e);
-    if (id < 0) {
-        log_err(LOG_LEVEL_WARN, e, "reshape intent not recorded: going on without it");
-        return 0;
-    }
-    return id;
+    return engine_intent_begin(c, DB_OP_RESHAPE, i, from, to);
 }
 
 void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step)

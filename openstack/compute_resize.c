@@ -239,6 +239,25 @@ static int rz_apply(struct rz *r, const struct drv_shape *shape, bool *cold, str
     return 0;
 }
 
+/* Instance.drop_migration_context. */
+static int rz_drop_context(struct rz *r, struct err **err)
+{
+    json_t *res = os_conductor_object_action(&r->c->conductor, r->i->ctx, r->i->prim,
+                                             "drop_migration_context", NULL, NULL, NULL, err);
+    if (!res)
+        return err_wrap(err, "migration context not dropped");
+    json_decref(res);
+    return 0;
+}
+
+/* A leg done: the tracker, the database and the action event told. */
+static void rz_done(struct rz *r, const char *event)
+{
+    os_compute_track_inst(r->c, r->i);
+    os_compute_record_state(r->c, r->i);
+    os_inst_event_finish(r->i, event, NULL);
+}
+
 /* The guest's power state now. */
 static void rz_power_state(struct rz *r)
 {
@@ -318,9 +337,7 @@ static int rz_leg_finish(struct rz *r, struct err **err)
     os_inst_set_now(r->i, "launched_at");
     if (rz_save(r, "resize_finish", err) < 0)
         return rz_fail(r, event, NULL, err);
-    os_compute_track_inst(c, r->i);
-    os_compute_record_state(c, r->i);
-    os_inst_event_finish(r->i, event, NULL);
+    rz_done(r, event);
     log_info("resized %s to flavor %s: VERIFY_RESIZE", cold ? "cold" : "live",
              r->i->inst->flavor.name ? r->i->inst->flavor.name : "?");
     return 0;
@@ -444,12 +461,8 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
         return -1;
     }
     int rc = rz_mig_save(&r, "confirmed", err);
-    if (rc == 0) {
-        json_t *res = os_conductor_object_action(&c->conductor, r.i->ctx, r.i->prim,
-                                                 "drop_migration_context", NULL, NULL, NULL, err);
-        rc = res ? 0 : err_wrap(err, "migration context not dropped");
-        json_decref(res);
-    }
+    if (rc == 0)
+        rc = rz_drop_context(&r, err);
     if (rc == 0) {
         rz_power_state(&r);
         int64_t ps = 0;
@@ -479,9 +492,7 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
             log_err(LOG_LEVEL_WARN, e, "allocations of migration %s not released",
                     ovo_get_str(r.mig, "uuid"));
     }
-    os_compute_track_inst(c, r.i);
-    os_compute_record_state(c, r.i);
-    os_inst_event_finish(r.i, event, NULL);
+    rz_done(&r, event);
     log_info("resize to %s confirmed", r.i->inst->flavor.name ? r.i->inst->flavor.name : "?");
     rz_release(&r);
     return 0;
@@ -529,11 +540,8 @@ static int rz_leg_finish_revert(struct rz *r, struct err **err)
     }
     if (rz_apply(r, &shape, &cold, err) < 0)
         return rz_fail(r, event, "error", err);
-    json_t *res = os_conductor_object_action(&c->conductor, r->i->ctx, r->i->prim,
-                                             "drop_migration_context", NULL, NULL, NULL, err);
-    if (!res)
+    if (rz_drop_context(r, err) < 0)
         return rz_fail(r, event, NULL, err);
-    json_decref(res);
     os_inst_set_now(r->i, "launched_at");
     if (rz_save(r, "resize_reverting", err) < 0)
         return rz_fail(r, event, NULL, err);
@@ -550,9 +558,7 @@ static int rz_leg_finish_revert(struct rz *r, struct err **err)
                              &e) < 0)
             log_err(LOG_LEVEL_WARN, e, "guest not stopped again after the revert");
     }
-    os_compute_track_inst(c, r->i);
-    os_compute_record_state(c, r->i);
-    os_inst_event_finish(r->i, event, NULL);
+    rz_done(r, event);
     log_info("resize reverted: flavor %s again",
              r->i->inst->flavor.name ? r->i->inst->flavor.name : "?");
     return 0;
