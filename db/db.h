@@ -175,6 +175,10 @@ int db_instance_set_state(struct db *db, const char *uuid, const char *vm_state,
                           const char *task_state, enum drv_power_state power,
                           struct err **err);
 
+/* The instance's guest now bears domain name `domain` (a handed-over pool
+ * member renamed): its row and its member's row say so.  Queued. */
+int db_instance_set_domain(struct db *db, const char *uuid, const char *domain, struct err **err);
+
 /* The instance was destroyed: its row stays (history for the predictor,
  * reshape log, usage) with deleted_ms set and vm_state "deleted", until
  * [database] deleted_retention.  Queued. */

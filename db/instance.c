@@ -203,6 +203,31 @@ int db_instance_set_state(struct db *db, const char *uuid, const char *vm_state,
     return db_enqueue(db, db_write_item(w), err);
 }
 
+/* The guest's domain was renamed: the instance's row, and the row of the
+ * pool member handed over to it (which names the same domain). */
+static const struct db_stmt st_set_domain = {
+    "UPDATE instances SET domain = $2, updated_at = now() WHERE uuid = $1", 2};
+static const struct db_stmt st_member_domain = {
+    "UPDATE pool_members SET domain = $2"
+    " WHERE instance_uuid = $1 AND state = 'handed_over'",
+    2};
+
+int db_instance_set_domain(struct db *db, const char *uuid, const char *domain, struct err **err)
+{
+    if (db_check_uuid("instance", uuid, err) < 0)
+        return -1;
+    if (!domain || !*domain)
+        return err_set(err, ERR_INVALID, "instance %s: empty domain name", uuid);
+    struct db_write *w = db_write_new("instance_set_domain", 1);
+    struct db_params *p = db_write_add(w, &st_set_domain, "no such instance");
+    db_param_str(p, uuid);
+    db_param_str(p, domain);
+    p = db_write_add(w, &st_member_domain, NULL);
+    db_param_str(p, uuid);
+    db_param_str(p, domain);
+    return db_enqueue(db, db_write_item(w), err);
+}
+
 int db_instance_delete(struct db *db, const char *uuid, int64_t when_ms, struct err **err)
 {
     if (db_check_uuid("instance", uuid, err) < 0)

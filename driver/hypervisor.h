@@ -348,6 +348,9 @@ struct drv_hv_ops {
      * config drive then). */
     int (*insert_config_drive)(struct drv_hv *hv, const char *uuid,
                                const struct drv_hv_config_drive *cd, struct err **err);
+    /* Rename guest `uuid` (shut off) to `name`; its uuid stays.  May be
+     * NULL (guests keep their names). */
+    int (*rename)(struct drv_hv *hv, const char *uuid, const char *name, struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
@@ -458,8 +461,8 @@ struct drv_hv_reconcile *drv_hv_reconcile_run(struct drv_hv *hv, const struct dr
  * paused member is resumed.  Then (off the path to a running guest: it
  * writes the domain's definition) drv_hv_set_identity() writes the
  * instance's identity into it.  The domain keeps its uuid and, while it
- * runs, its name (libvirt renames only a domain that is shut off): the
- * alias ties the instance to it.  Aliases live in the handle: after a
+ * runs, its name (libvirt renames only a domain that is shut off:
+ * drv_hv_rename() once it is off): the alias ties the instance to it.  Aliases live in the handle: after a
  * restart, drv_hv_alias() restores those the database kept, before the
  * first list. */
 
@@ -479,6 +482,15 @@ int drv_hv_handover(struct drv_hv *hv, const char *member_uuid,
  * sculpt's metadata.  A backend without it: 0. */
 int drv_hv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
                         struct err **err);
+/* Rename guest `uuid` to `name` (1 to DRV_HV_NAME_MAX bytes of letters,
+ * digits, `-`, `_` and `.`): how a handed-over member comes to bear its
+ * instance's domain name.  libvirt renames only a domain that is shut
+ * off, and never changes a defined domain's uuid, so the alias stays.
+ * Idempotent: a guest named so already is left alone.  CONFLICT while the
+ * guest runs or is paused; NOT_FOUND without such a guest; CONFLICT when
+ * another domain bears the name; UNSUPPORTED when the backend cannot
+ * rename.  Any thread. */
+int drv_hv_rename(struct drv_hv *hv, const char *uuid, const char *name, struct err **err);
 /* Name guest `domain_uuid` by `instance_uuid` from now on. */
 void drv_hv_alias(struct drv_hv *hv, const char *instance_uuid, const char *domain_uuid);
 /* The uuid the backend knows a guest by, for the uuid a caller names it

@@ -3,10 +3,12 @@
  * its instance's uuid (hypervisor.h).
  *
  * libvirt cannot change a domain's uuid, nor rename a running one, so the
- * guest keeps both; the handle keeps, per handed-over guest, the instance
- * uuid callers use and the domain uuid the backend knows.  Every checked
- * entry point translates on the way in (instance -> domain) and on the
- * way out (domain -> instance: info, lists, samples, specs, events). */
+ * guest keeps both while it runs (drv_hv_rename() gives it the instance's
+ * name once it is off; the uuid stays); the handle keeps, per handed-over
+ * guest, the instance uuid callers use and the domain uuid the backend
+ * knows.  Every checked entry point translates on the way in (instance
+ * -> domain) and on the way out (domain -> instance: info, lists,
+ * samples, specs, events). */
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -179,5 +181,36 @@ int drv_hv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv
     drv_hv_domain_uuid(hv, uuid, dom);
     if (hv->ops->set_identity(hv, dom, inst, err) < 0)
         return err_wrap(err, "identity of %s", uuid);
+    return 0;
+}
+
+/* A name libvirt, virsh and a shell take as it is. */
+static bool rename_name_ok(const char *name)
+{
+    size_t n = strlen(name);
+    if (n == 0 || n > DRV_HV_NAME_MAX)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = name[i];
+        bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                  ch == '-' || ch == '_' || ch == '.';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+int drv_hv_rename(struct drv_hv *hv, const char *uuid, const char *name, struct err **err)
+{
+    if (!uuid_is_valid(uuid))
+        return err_set(err, ERR_INVALID, "bad uuid `%s`", uuid);
+    if (!name || !rename_name_ok(name))
+        return err_set(err, ERR_INVALID, "bad domain name `%s`", name ? name : "");
+    if (!hv->ops->rename)
+        return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot rename a guest", hv->ops->name);
+    char dom[DRV_UUID_LEN + 1];
+    drv_hv_domain_uuid(hv, uuid, dom);
+    if (hv->ops->rename(hv, dom, name, err) < 0)
+        return err_wrap(err, "rename of %s to `%s`", uuid, name);
     return 0;
 }

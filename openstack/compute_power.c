@@ -97,6 +97,10 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
     snprintf(event, sizeof(event), "compute_%s", op->method);
     os_inst_event_start(i, event);
 
+    /* a handed-over guest that stopped on its own takes the instance's
+     * domain name before it starts again */
+    if (op == &op_start)
+        os_compute_domain_settle(c, i);
     int rc = op->act(c, i, req->msg->args, err);
     if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0)
         rc = op->act(c, i, req->msg->args, err);
@@ -114,6 +118,8 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
                                                                                    : "active"));
         ovo_set(i->prim, "system_metadata", nsm);
     }
+    if (op == &op_stop)
+        os_compute_domain_settle(c, i);
     os_inst_set_int(i, "power_state", power_now(c, os_inst_uuid(i)));
     os_inst_set_str(i, "vm_state", op->vm_state);
     os_inst_set_str(i, "task_state", NULL);

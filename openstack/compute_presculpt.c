@@ -263,8 +263,13 @@ static void restore_orphans(struct os_compute *c, const struct db_pool_member_li
         bool held = false;
         for (size_t i = 0; i < rows->n && !held; i++) {
             const struct db_pool_member *r = rows->v[i];
-            held = r->state != DB_MEMBER_RELEASED && r->state != DB_MEMBER_GONE && r->domain &&
-                   strcmp(r->domain, guests[g].name) == 0;
+            /* by name, or by uuid (a handed-over guest's is its
+             * instance's here): a row may still name a domain renamed
+             * since (compute_domain_name.c) */
+            held = r->state != DB_MEMBER_RELEASED && r->state != DB_MEMBER_GONE &&
+                   ((r->domain && strcmp(r->domain, guests[g].name) == 0) ||
+                    strcasecmp(r->uuid, guests[g].uuid) == 0 ||
+                    (r->instance_uuid[0] && strcasecmp(r->instance_uuid, guests[g].uuid) == 0));
         }
         if (held)
             continue;

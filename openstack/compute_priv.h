@@ -231,6 +231,13 @@ int os_compute_pools_resume(struct os_compute *c, struct os_inst *i);
 /* After a hand-over, the guest running: the instance's identity written
  * into it (libvirt: title, metadata).  Logged, not returned. */
 void os_compute_pools_identify(struct os_compute *c, const struct os_inst *i);
+/* compute_domain_name.c: a handed-over guest that is shut off (or
+ * crashed) is renamed to the instance's domain name (libvirt renames only
+ * an inactive domain; its uuid stays), and the instance's and member's
+ * rows name the domain as it is named now -- also after a crash between
+ * a rename and its rows.  A running one keeps its name until it is off;
+ * a cold build's guest is left alone.  Logged, not returned. */
+void os_compute_domain_settle(struct os_compute *c, const struct os_inst *i);
 /* After a build: members of the request's class can be made like its
  * guest (spec NULL: read from the hypervisor -- after a hand-over, which
  * teaches the class again after a restart). */

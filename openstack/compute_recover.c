@@ -226,6 +226,10 @@ int os_compute_recover(struct os_compute *c, struct err **err)
             }
         }
         recover_task(c, i, g);
+        /* a handed-over guest found (or just) shut off takes the
+         * instance's domain name; the rows follow a rename a crash cut */
+        if (!gone && g)
+            os_compute_domain_settle(c, i);
         /* _sync_power_states: Nova shows what the hypervisor has. */
         if (!gone && !os_inst_task_state(i)) {
             enum drv_power_state st = g ? g->state : DRV_POWER_NOSTATE;

@@ -799,6 +799,41 @@ static int fake_set_identity(struct drv_hv *hv, const char *uuid,
     return g ? 0 : err_wrap(err, "set_identity");
 }
 
+/* As libvirt's: a guest that is off takes a name no other guest bears;
+ * its uuid stays. */
+static int fake_rename(struct drv_hv *hv, const char *uuid, const char *name, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "rename", err) < 0)
+        return -1;
+    int rc = -1;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g)
+        goto cleanup;
+    if (strcmp(g->name, name) == 0) {
+        rc = 0;
+        goto cleanup;
+    }
+    if (g->state != DRV_POWER_SHUTDOWN && g->state != DRV_POWER_CRASHED) {
+        err_set(err, ERR_CONFLICT, "guest `%s` is %s: only a guest that is off can be renamed",
+                g->name, drv_power_state_name(g->state));
+        goto cleanup;
+    }
+    for (size_t i = 0; i < f->n; i++)
+        if (f->guests[i] != g && strcmp(f->guests[i]->name, name) == 0) {
+            err_set(err, ERR_CONFLICT, "domain `%s` exists already", name);
+            goto cleanup;
+        }
+    fake_console(f, g, "renamed: `%s` -> `%s`", g->name, name);
+    snprintf(g->name, sizeof(g->name), "%s", name);
+    free(g->spec.name);
+    g->spec.name = xstrdup(name);
+    rc = 0;
+cleanup:
+    pthread_mutex_unlock(&f->lock);
+    return rc < 0 ? err_wrap(err, "rename") : 0;
+}
+
 /* What the libvirt backend does with a media change: the cdrom drive of a
  * guest spawned with one takes the drive, live. */
 static int fake_insert_config_drive(struct drv_hv *hv, const char *uuid,
@@ -845,6 +880,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .get_spec = fake_get_spec,
     .set_identity = fake_set_identity,
     .insert_config_drive = fake_insert_config_drive,
+    .rename = fake_rename,
 };
 
 /* ---- steering (fake.h) ---- */

@@ -225,6 +225,12 @@ int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
         if (!ours)
             log_warn("domain `%s`: unreadable sculpt metadata: %s", name, merr->msg);
         snprintf(meta.spec.uuid, sizeof(meta.spec.uuid), "%s", uuid);
+        /* the domain's name is the truth: a rename whose metadata write
+         * failed left the old one there */
+        if (ours && name && (!meta.spec.name || strcmp(meta.spec.name, name) != 0)) {
+            free(meta.spec.name);
+            meta.spec.name = xstrdup(name);
+        }
     }
     int64_t started = st == DRV_POWER_RUNNING || st == DRV_POWER_PAUSED ? lv_read_started(dom) : 0;
 
@@ -1044,5 +1050,6 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .console_output = lv_console_output,
     .get_spec = lv_get_spec,
     .set_identity = lv_set_identity,
+    .rename = lv_rename,
     .insert_config_drive = lv_insert_config_drive,
 };

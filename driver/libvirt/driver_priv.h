@@ -145,6 +145,9 @@ static inline unsigned lv_affect_now(virDomainPtr dom)
     return VIR_DOMAIN_AFFECT_CONFIG | (virDomainIsActive(dom) == 1 ? VIR_DOMAIN_AFFECT_LIVE : 0);
 }
 
+/* rename.c: drv_hv_ops.rename. */
+int lv_rename(struct drv_hv *hv, const char *uuid, const char *name, struct err **err);
+
 /* media.c: the hand-over's config drive into the guest's empty cdrom. */
 int lv_insert_config_drive(struct drv_hv *hv, const char *uuid,
                            const struct drv_hv_config_drive *cd, struct err **err);

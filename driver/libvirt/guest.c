@@ -320,6 +320,11 @@ void lv_guest_stats_parse(const virDomainStatsRecord *rec, struct drv_hv_counter
 
 bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type, const char **reason)
 {
+    /* a rename undefines the old name and defines the new one: the
+     * domain, its uuid and its state go on (driver/libvirt/rename.c) */
+    if ((event == VIR_DOMAIN_EVENT_UNDEFINED && detail == VIR_DOMAIN_EVENT_UNDEFINED_RENAMED) ||
+        (event == VIR_DOMAIN_EVENT_DEFINED && detail == VIR_DOMAIN_EVENT_DEFINED_RENAMED))
+        return false;
     switch (event) {
     case VIR_DOMAIN_EVENT_DEFINED:
         *type = DRV_HV_EVENT_DEFINED;

@@ -10,7 +10,9 @@
 #      guest's init at once), its title and sculpt's metadata naming the
 #      instance, its empty cdrom now holding the instance's config drive;
 #      its console and delete work through the instance; PostgreSQL has
-#      the hand-over;
+#      the hand-over; stopped, the domain is renamed to Nova's
+#      instance_name (uuid kept; both rows follow) and starts again under
+#      it;
 #   3. sculpt-compute restarts with a member paused: the member is found,
 #      kept, and taken by the next build;
 #   4. a member nobody claims is destroyed within its lifetime (shortened at
@@ -106,10 +108,32 @@ n=$(openstack console log show ps-2 2>/dev/null | grep -c GUEST-INIT-READY || tr
 grep -q "member $m1_uuid handed over to instance $id2 booted" "$SCULPT_LOG" ||
     fail "hand-over of $m1 not logged as of a booted guest"
 say "ps-2 is member $m1, resumed: title '$title', config drive $iso, recorded in PostgreSQL"
+# its first stop renames the member's domain to Nova's instance_name
+# (libvirt renames only a domain that is shut off); its uuid stays
+iname=$(openstack server show ps-2 -f value -c OS-EXT-SRV-ATTR:instance_name)
+[ "$(domain_of "$id2")" = "$m1" ] || fail "sculpt does not record ps-2 as $m1: '$(domain_of "$id2")'"
+t=$(date +%s)
+openstack server stop ps-2
+wait_status ps-2 SHUTOFF 120
+wait_domain "$id2" "$iname"
+[ "$(virsh_ domstate "$iname" 2>/dev/null | head -n 1)" = "shut off" ] ||
+    fail "no domain $iname shut off after ps-2's stop: $(virsh_ list --all --name | tr '\n' ' ')"
+[ "$(virsh_ domuuid "$iname")" = "$m1_uuid" ] || fail "$iname is not member $m1's domain"
+virsh_ dominfo "$m1" >/dev/null 2>&1 && fail "$m1 still defined under the member's name"
+sql_is "select domain from pool_members where uuid = '$m1_uuid'" "$iname" ||
+    fail "the member row of $m1 does not name $iname"
+sql_is "select domain from instances where uuid = '$id2'" "$iname" || fail "instance row of ps-2 does not name $iname"
+virsh_ dumpxml "$iname" | grep -q "name=\"$iname\"" || fail "sculpt's metadata of $iname names another domain"
+openstack server start ps-2
+wait_status ps-2 ACTIVE 120
+[ "$(virsh_ domstate "$iname" | head -n 1)" = running ] || fail "$iname is not running after ps-2's start"
+case "$(virsh_ desc "$iname" --title)" in *"ps-2 ($id2)"*) ;; *) fail "title of $iname lost" ;; esac
+grep -q "domain \`$m1\` of $id2 is now \`$iname\`" "$SCULPT_LOG" || fail "the rename of $m1 is not logged"
+say "ps-2 stopped: $m1 renamed $iname (uuid $m1_uuid kept), started again, running ($(($(date +%s) - t)) s)"
 openstack server delete --wait ps-2
-virsh_ dominfo "$m1" >/dev/null 2>&1 && fail "$m1 still defined after ps-2 was deleted"
+virsh_ dominfo "$iname" >/dev/null 2>&1 && fail "$iname still defined after ps-2 was deleted"
 [ ! -e "$iso" ] || fail "config drive $iso left after ps-2 was deleted"
-say "delete of ps-2 destroyed $m1"
+say "delete of ps-2 destroyed $iname (member $m1)"
 
 # 3. a restart with a member paused: kept, then taken
 m2=$(wait_member 120)

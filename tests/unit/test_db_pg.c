@@ -838,6 +838,20 @@ static void test_pools(void **state)
     assert_true(ml->v[0]->handed_over_ms > 0);
     autoptr(drv_instance) got = db_instance_get(f->db, U1, &err);
     assert_string_equal(got->domain, "instance-11111111");
+    /* the member's domain renamed to the instance's name: both rows */
+    OK(db_instance_set_domain(f->db, U1, "instance-0000002a", &e_));
+    drv_instance_free(got);
+    got = db_instance_get(f->db, U1, &err);
+    assert_string_equal(got->domain, "instance-0000002a");
+    db_pool_member_list_free(ml);
+    ml = db_pool_member_list(f->db, NULL, false, &err);
+    assert_int_equal(ml->n, 1);
+    assert_string_equal(ml->v[0]->domain, "instance-0000002a");
+    assert_int_equal(db_instance_set_domain(f->db, U1, "", &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(db_instance_set_domain(f->db, "nope", "x", &err), -1);
+    err_clear(&err);
 
     autoptr(db_pool_list) pl = db_pool_list(f->db, &err);
     assert_int_equal(pl->n, 1);

@@ -271,6 +271,13 @@ static void test_event_map(void **state)
         lv_guest_event_map(VIR_DOMAIN_EVENT_STOPPED, VIR_DOMAIN_EVENT_STOPPED_SAVED, &t, &why));
     assert_int_equal(t, DRV_HV_EVENT_SUSPENDED);
     assert_false(lv_guest_event_map(VIR_DOMAIN_EVENT_SHUTDOWN, 0, &t, &why));
+    /* a rename undefines and defines the domain: not a guest gone */
+    assert_false(lv_guest_event_map(VIR_DOMAIN_EVENT_UNDEFINED, VIR_DOMAIN_EVENT_UNDEFINED_RENAMED,
+                                    &t, &why));
+    assert_false(
+        lv_guest_event_map(VIR_DOMAIN_EVENT_DEFINED, VIR_DOMAIN_EVENT_DEFINED_RENAMED, &t, &why));
+    assert_true(lv_guest_event_map(VIR_DOMAIN_EVENT_UNDEFINED, 0, &t, &why));
+    assert_int_equal(t, DRV_HV_EVENT_UNDEFINED);
 }
 
 /* Memory hot-plug: the boot memory holds the shape's memory, a virtio-mem
@@ -623,6 +630,95 @@ static void test_vmem_on_test_driver(void **state)
     rmdir(dir);
 }
 
+#define INSTANCE_B "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
+
+/* A guest renamed once it is off, as a handed-over member is: named by
+ * its instance's uuid through the alias, its own uuid kept, sculpt's
+ * metadata following, refused while it runs or when the name is taken. */
+static void test_rename_on_test_driver(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sculpt-lvrename.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct cfg *cfg = cfg_new_defaults();
+    struct err *err = NULL;
+    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
+    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
+    struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
+    assert_non_null(hv);
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
+    spec.name = (char *)"sculpt-pool-6f0c1a2b";
+    spec.image.kernel = (char *)"/img/vmlinuz";
+    spec.shape =
+        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 1, .mem_max_mib = 256, .numa_node = -1};
+    spec.shape.res.v[DRV_RES_VCPU] = 1;
+    spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    drv_hv_alias(hv, INSTANCE_B, UUID_A);
+
+    /* running: libvirt renames only an inactive domain */
+    assert_int_equal(drv_hv_rename(hv, INSTANCE_B, "instance-0000002a", &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    assert_non_null(strstr(err->msg, "`sculpt-pool-6f0c1a2b` is active"));
+    err_clear(&err);
+    assert_int_equal(drv_hv_power_off(hv, INSTANCE_B, 0, &err), 0);
+    /* a name libvirt or a shell would not take as it is; one taken */
+    assert_int_equal(drv_hv_rename(hv, INSTANCE_B, "a b", &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_rename(hv, INSTANCE_B, "", &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_rename(hv, INSTANCE_B, "test", &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+
+    assert_int_equal(drv_hv_rename(hv, INSTANCE_B, "instance-0000002a", &err), 0);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, INSTANCE_B, &info, &err), 0);
+    assert_string_equal(info.name, "instance-0000002a");
+    assert_string_equal(info.uuid, INSTANCE_B);
+    assert_int_equal(info.state, DRV_POWER_SHUTDOWN);
+    /* libvirt: the same domain (its uuid), under the new name */
+    struct drv_hv_info *all = NULL;
+    size_t n = 0;
+    assert_int_equal(drv_hv_list(hv, &all, &n, &err), 0);
+    size_t found = 0;
+    for (size_t i = 0; i < n; i++) {
+        assert_string_not_equal(all[i].name, "sculpt-pool-6f0c1a2b");
+        if (strcmp(all[i].name, "instance-0000002a") == 0) {
+            assert_string_equal(all[i].uuid, INSTANCE_B);
+            found++;
+        }
+    }
+    assert_int_equal(found, 1);
+    free(all);
+    char dom[DRV_UUID_LEN + 1];
+    drv_hv_domain_uuid(hv, INSTANCE_B, dom);
+    assert_string_equal(dom, UUID_A);
+    struct drv_hv_guest_spec back;
+    assert_int_equal(drv_hv_get_spec(hv, INSTANCE_B, &back, &err), 0);
+    assert_string_equal(back.name, "instance-0000002a");
+    drv_hv_guest_spec_release(&back);
+    /* again: nothing to do */
+    if (drv_hv_rename(hv, INSTANCE_B, "instance-0000002a", &err) < 0)
+        fail_msg("%s", err->msg);
+
+    assert_int_equal(drv_hv_power_on(hv, INSTANCE_B, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, INSTANCE_B, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_string_equal(info.name, "instance-0000002a");
+    assert_int_equal(drv_hv_destroy(hv, INSTANCE_B, false, &err), 0);
+    assert_int_equal(drv_hv_rename(hv, INSTANCE_B, "instance-0000002b", &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    drv_hv_close(hv);
+    cfg_unref(cfg);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -637,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_guest_knobs),
         cmocka_unit_test(test_backend_on_test_driver),
         cmocka_unit_test(test_vmem_on_test_driver),
+        cmocka_unit_test(test_rename_on_test_driver),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
