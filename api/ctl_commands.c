@@ -223,8 +223,10 @@ static const char *ctl_weight(json_t *shape, char *buf, size_t size)
 
 static void ctl_instances_table(json_t *j)
 {
-    static const char *const head[] = {"UUID",    "NAME", "FLAVOR",   "STATE", "VCPU",
-                                       "USED",    "CPU_WEIGHT", "MEM_MIB", "USED",
+    /* DOMAIN: what virsh takes (a handed-over pool member's own name
+     * until it is first shut off) */
+    static const char *const head[] = {"UUID",     "NAME",  "DOMAIN", "FLAVOR",     "STATE",
+                                       "VCPU",     "USED",  "CPU_WEIGHT", "MEM_MIB", "USED",
                                        "RESHAPES", "MODEL", NULL};
     struct ctl_table t;
     char b[4][32];
@@ -238,6 +240,7 @@ static void ctl_instances_table(json_t *j)
         json_t *use = json_object_get(eng, "use");
         ctl_table_cell(&t, "%s", ctl_str(row, "uuid"));
         ctl_table_cell(&t, "%s", ctl_str(row, "name"));
+        ctl_table_cell(&t, "%s", ctl_str(row, "domain"));
         ctl_table_cell(&t, "%s", ctl_str(json_object_get(row, "flavor"), "name"));
         ctl_table_cell(&t, "%s", ctl_str(row, "vm_state"));
         ctl_table_cell(&t, "%s", ctl_num(ctl_res(shape, DRV_RES_VCPU), b[0], 32));

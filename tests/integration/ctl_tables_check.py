@@ -2,7 +2,7 @@
 """sculptctl's tables say what the API's JSON says (tests/integration/api.sh).
 
     ctl_tables_check.py host TABLE JSON       the Placement inventory block
-    ctl_tables_check.py instances TABLE JSON  the CPU_WEIGHT column
+    ctl_tables_check.py instances TABLE JSON  the CPU_WEIGHT and DOMAIN columns
     ctl_tables_check.py shape TABLE JSON      `instance show`'s shape line
 
 TABLE is sculptctl's default output, JSON the same command's `-f json`
@@ -85,6 +85,14 @@ def check_instances(table, doc):
     seen = {l.split()[0]: l[at:].split()[0] for l in lines[1:] if l.strip()}
     if seen != want or not want:
         fail('CPU_WEIGHT column %r, the API says %r' % (seen, want))
+    # the DOMAIN column: what virsh takes, as the API records it
+    if 'DOMAIN' not in lines[0].split():
+        fail('no DOMAIN column in `sculptctl instances`: %r' % lines[:1])
+    at = lines[0].index('DOMAIN')
+    want = {i['uuid']: i.get('domain') or '-' for i in doc['instances']}
+    seen = {l.split()[0]: l[at:].split()[0] for l in lines[1:] if l.strip()}
+    if seen != want:
+        fail('DOMAIN column %r, the API says %r' % (seen, want))
 
 
 def check_shape(table, doc):

@@ -44,7 +44,9 @@ openstack server create --flavor m1.tiny --image "$SCULPT_IMAGE_ID" --nic none \
 id=$(cat "$run/e2e.id")
 wait_status e2e-1 ACTIVE 180
 say "create -> ACTIVE in $(($(date +%s) - t)) s"
-dom=$(openstack server show e2e-1 -f value -c OS-EXT-SRV-ATTR:instance_name)
+# the guest by sculpt's record: a pre-sculpted member that served the
+# build runs under its own name until it is first stopped
+dom=$(domain_of "$id")
 [ "$(domstate "$dom")" = running ] || fail "domain $dom is '$(domstate "$dom")', not running"
 [ "$(openstack server show e2e-1 -f value -c OS-EXT-SRV-ATTR:host)" = "$host" ] || fail "not on $host"
 iso=$(check_config_drive "$dom" "$id" "$ud" role e2e)
@@ -56,6 +58,9 @@ say "guest $dom runs and reached its init; its config drive $iso holds the user 
 t=$(date +%s)
 openstack server stop e2e-1
 wait_status e2e-1 SHUTOFF 120
+# stopped, the guest bears Nova's instance_name whichever way it was built
+dom=$(openstack server show e2e-1 -f value -c OS-EXT-SRV-ATTR:instance_name)
+wait_domain "$id" "$dom"
 [ "$(domstate "$dom")" = "shut off" ] || fail "domain $dom is '$(domstate "$dom")' after stop"
 say "stop -> SHUTOFF in $(($(date +%s) - t)) s, domain shut off"
 

@@ -57,3 +57,26 @@ assert not key or md.get("meta", {}).get(key) == value, "meta %r" % md.get("meta
 ' "$2" "${4:-}" "${5:-}" || fail "meta_data.json on $_iso: $_md"
     echo "$_iso"
 }
+
+# domain_of INSTANCE_UUID: the libvirt domain sculpt records for the
+# instance (GET /v1/instances/UUID, through sculptctl), what virsh takes:
+# Nova's instance_name for a cold build; a pre-sculpted pool member that
+# served the build keeps its own name (sculpt-pool-...) while it runs, and
+# bears the instance_name from the first time its guest is shut off.
+domain_of() {
+    SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN \
+        "$SCULPT_BIN/sculptctl" -f json instance show "$1" |
+        /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin).get("domain") or "")'
+}
+
+# wait_domain INSTANCE_UUID NAME [SECONDS]: until sculpt records NAME as
+# the instance's domain (its database writes are queued; default 10 s).
+wait_domain() {
+    _n=${3:-10}
+    _i=0
+    while [ "$(domain_of "$1")" != "$2" ]; do
+        [ $_i -lt $((_n * 2)) ] || fail "instance $1 recorded as domain '$(domain_of "$1")', not $2"
+        sleep 0.5
+        _i=$((_i + 1))
+    done
+}

@@ -6,8 +6,10 @@ a condition.
     from phase import Phase, load_env
     say, fail, wait = Phase('crash').functions()
 """
+import json
 import sys
 import time
+import urllib.request
 
 from keystoneauth1 import session
 from keystoneauth1.identity import v3
@@ -70,3 +72,16 @@ def server_status(nova, server, fail):
     if s.status == 'ERROR':
         fail('%s in ERROR: %s' % (s.name, getattr(s, 'fault', {})))
     return s.status if getattr(s, 'OS-EXT-STS:task_state') is None else None
+
+
+def sculpt_domain(env, uuid):
+    """The libvirt domain of instance uuid as sculpt records it (GET
+    /v1/instances/{uuid}, `domain`), from env's SCULPT_API_URL and
+    SCULPT_API_TOKEN; '' when none is recorded.  What virsh takes: Nova's
+    instance_name for a cold build, but a pre-sculpted pool member that
+    served the build keeps its own name (sculpt-pool-...) while it runs and
+    bears the instance_name only from the first time it is shut off."""
+    req = urllib.request.Request('%s/v1/instances/%s' % (env['SCULPT_API_URL'], uuid),
+                                 headers={'X-Auth-Token': env['SCULPT_API_TOKEN']})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read()).get('domain') or ''

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from phase import Phase, load_env, nova_admin, server_status
+from phase import Phase, load_env, nova_admin, sculpt_domain, server_status
 
 say, fail, wait = Phase('rabbitmq').functions()
 
@@ -98,21 +98,34 @@ def main():
     if not after:
         fail('no request answered after the restart')
 
+    def domstate(dom):
+        return subprocess.run(['virsh', '-c', env['LIBVIRT_URI'], 'domstate', dom],
+                              capture_output=True, text=True).stdout.strip()
+
+    # the guest by sculpt's record, not by Nova's instance_name: a build a
+    # pre-sculpted member served runs under the member's name (whether one
+    # did depends on what the phases before taught the host)
     for s in servers:
         s = nova.servers.get(s.id)
         if s.status != 'ACTIVE':
             fail('%s is %s after the restart' % (s.name, s.status))
         if libvirt:
-            dom = getattr(s, 'OS-EXT-SRV-ATTR:instance_name')
-            st = subprocess.run(['virsh', '-c', env['LIBVIRT_URI'], 'domstate', dom],
-                                capture_output=True, text=True).stdout.strip()
-            if st != 'running':
-                fail('guest %s of %s is %r after the restart' % (dom, s.name, st))
+            dom = sculpt_domain(env, s.id)
+            if domstate(dom) != 'running':
+                fail('guest %r of %s is %r after the restart' % (dom, s.name, domstate(dom)))
+            say('%s runs as %s (%s)' % (s.name, dom, 'a pool member' if dom.startswith(
+                'sculpt-pool-') else 'a cold build'))
     s = servers[0]
     nova.servers.stop(s)
     wait('stop after the restart', lambda: status(s) == 'SHUTOFF', 120)
     nova.servers.start(s)
     wait('start after the restart', lambda: status(s) == 'ACTIVE', 120)
+    if libvirt:
+        # stopped once, a member's domain bears the instance's name too
+        iname = getattr(nova.servers.get(s.id), 'OS-EXT-SRV-ATTR:instance_name')
+        wait('%s recorded as %s' % (s.name, iname), lambda: sculpt_domain(env, s.id) == iname, 10)
+        if domstate(iname) != 'running':
+            fail('guest %s of %s is %r after stop/start' % (iname, s.name, domstate(iname)))
     say('guests still ACTIVE%s; stop/start work after the restart'
         % (' and running' if libvirt else ''))
     for s in servers:
