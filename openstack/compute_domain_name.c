@@ -4,9 +4,10 @@
  * libvirt renames only a domain that is shut off, and never changes a
  * defined domain's uuid.  So the first time the instance's guest is found
  * shut off -- a Nova stop, a start of a guest that stopped on its own, a
- * restart of sculpt-compute -- it is renamed to Nova's instance_name
- * (`instance-0000002a`), as `virsh domstate instance-0000002a` expects;
- * its uuid stays the member's (the alias ties the instance to it).
+ * soft reboot, a restart of sculpt-compute -- it is renamed to Nova's
+ * instance_name (`instance-0000002a`), as `virsh domstate
+ * instance-0000002a` expects; its uuid stays the member's (the alias ties
+ * the instance to it).
  *
  * No intent is needed: the guest is found by its uuid, never by its name,
  * and the rename comes before the rows.  A crash between the two leaves

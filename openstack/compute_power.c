@@ -189,15 +189,19 @@ int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct e
     /* As nova's libvirt driver: a soft reboot is a clean shutdown and a
      * start, falling back to switching the guest off when it does not
      * shut down in time (a guest that ignores ACPI still reboots); a hard
-     * reboot starts a fresh QEMU.  A stopped guest is simply started. */
+     * reboot starts a fresh QEMU.  A stopped guest is simply started.
+     * Off, a handed-over member takes the instance's domain name. */
     int rc;
-    if (power_now(c, os_inst_uuid(i)) == DRV_POWER_SHUTDOWN)
+    if (power_now(c, os_inst_uuid(i)) == DRV_POWER_SHUTDOWN) {
+        os_compute_domain_settle(c, i);
         rc = drv_hv_power_on(c->hv, os_inst_uuid(i), err);
-    else if (hard)
+    } else if (hard) {
         rc = drv_hv_reboot(c->hv, os_inst_uuid(i), true, err);
-    else if ((rc = drv_hv_power_off(c->hv, os_inst_uuid(i), os_compute_shutdown_timeout(c, i),
-                                    err)) == 0)
+    } else if ((rc = drv_hv_power_off(c->hv, os_inst_uuid(i), os_compute_shutdown_timeout(c, i),
+                                      err)) == 0) {
+        os_compute_domain_settle(c, i);
         rc = drv_hv_power_on(c->hv, os_inst_uuid(i), err);
+    }
     if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0) {
         /* the hypervisor came back: the same again, from where the guest is */
         if (power_now(c, os_inst_uuid(i)) == DRV_POWER_SHUTDOWN)
