@@ -11,8 +11,10 @@
 #      instance, its empty cdrom now holding the instance's config drive;
 #      its console and delete work through the instance; PostgreSQL has
 #      the hand-over; stopped, the domain is renamed to Nova's
-#      instance_name (uuid kept; both rows follow) and starts again under
-#      it;
+#      instance_name (uuid kept; both rows follow; rows set back to the
+#      member's name while the host is down, as a crash between the
+#      rename and its rows would leave them, are put right by the
+#      restart) and starts again under it;
 #   3. sculpt-compute restarts with a member paused: the member is found,
 #      kept, and taken by the next build;
 #   4. a member nobody claims is destroyed within its lifetime (shortened at
@@ -124,12 +126,21 @@ sql_is "select domain from pool_members where uuid = '$m1_uuid'" "$iname" ||
     fail "the member row of $m1 does not name $iname"
 sql_is "select domain from instances where uuid = '$id2'" "$iname" || fail "instance row of ps-2 does not name $iname"
 virsh_ dumpxml "$iname" | grep -q "name=\"$iname\"" || fail "sculpt's metadata of $iname names another domain"
+grep -q "domain \`$m1\` of $id2 is now \`$iname\`" "$SCULPT_LOG" || fail "the rename of $m1 is not logged"
+# a crash between the rename and its rows: the rows name the member's
+# domain again while the host is down; the restart finds the guest by its
+# uuid and writes its name
+restart_host "$pools_conf" "" "update instances set domain = '$m1' where uuid = '$id2';
+    update pool_members set domain = '$m1' where uuid = '$m1_uuid'"
+sql_is "select domain from instances where uuid = '$id2'" "$iname" ||
+    fail "the instance row of ps-2 still names $m1 after the restart"
+sql_is "select domain from pool_members where uuid = '$m1_uuid'" "$iname" ||
+    fail "the member row of $m1 still names it after the restart"
 openstack server start ps-2
 wait_status ps-2 ACTIVE 120
 [ "$(virsh_ domstate "$iname" | head -n 1)" = running ] || fail "$iname is not running after ps-2's start"
 case "$(virsh_ desc "$iname" --title)" in *"ps-2 ($id2)"*) ;; *) fail "title of $iname lost" ;; esac
-grep -q "domain \`$m1\` of $id2 is now \`$iname\`" "$SCULPT_LOG" || fail "the rename of $m1 is not logged"
-say "ps-2 stopped: $m1 renamed $iname (uuid $m1_uuid kept), started again, running ($(($(date +%s) - t)) s)"
+say "ps-2 stopped: $m1 renamed $iname (uuid $m1_uuid kept), rows put right by a restart, started again, running ($(($(date +%s) - t)) s)"
 openstack server delete --wait ps-2
 virsh_ dominfo "$iname" >/dev/null 2>&1 && fail "$iname still defined after ps-2 was deleted"
 [ ! -e "$iso" ] || fail "config drive $iso left after ps-2 was deleted"

@@ -35,9 +35,10 @@ sql_is() { # QUERY WANT
     return 1
 }
 
-restart_host() { # EXTRA_CONF [forget]
+restart_host() { # EXTRA_CONF [forget] [SQL run while the host is down]
     SCULPT_NAME=$name SCULPT_HOST=$host SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
         "$stack/sculpt.sh" stop "$run" >/dev/null
+    [ -z "${3:-}" ] || sql "$3" >/dev/null
     # forget: what the host learnt of pools (classes, their templates and
     # boot times, the requests the forecast learns from, the idle
     # calibration, kept across restarts: the phases before taught it
