@@ -635,12 +635,31 @@ static char *lv_capabilities(struct drv_hv *hv, struct err **err)
 
 /* ---- defining and starting ---- */
 
+/* The title of domain `uuid`'s definition, when it is defined already
+ * (NULL otherwise; caller frees): a title set since it was first defined
+ * -- a hand-over's `NAME (INSTANCE-UUID)` -- outlives a redefinition. */
+static char *lv_title_kept(virConnectPtr conn, const char *uuid)
+{
+    virDomainPtr dom = virDomainLookupByUUIDString(conn, uuid);
+    if (!dom) {
+        virResetLastError();
+        return NULL;
+    }
+    char *t = virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_TITLE, NULL, VIR_DOMAIN_AFFECT_CONFIG);
+    virResetLastError(); /* no title: VIR_ERR_NO_DOMAIN_METADATA */
+    virDomainFree(dom);
+    char *out = t && *t ? xstrdup(t) : NULL;
+    free(t);
+    return out;
+}
+
 virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *shape,
                        struct err **err)
 {
     virConnectPtr conn = lv_host_conn(lv->host, NULL, err);
     if (!conn)
         return NULL;
+    autofree char *title = lv_title_kept(conn, uuid);
     pthread_mutex_lock(&lv->lock);
     struct lv_entry *e = lv_entry_find(lv, uuid);
     if (!e || !e->ours) {
@@ -651,6 +670,14 @@ virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *
     }
     struct lv_cfg_domain cfg;
     lv_design_domain(&lv->pol, &e->meta, shape, &cfg);
+    /* the name it bears now (a handed-over member renamed since its
+     * metadata was written: rename.c) */
+    if (e->name[0])
+        snprintf(cfg.name, sizeof(cfg.name), "%s", e->name);
+    if (title) {
+        free(cfg.title);
+        cfg.title = steal_pointer(&title);
+    }
     pthread_mutex_unlock(&lv->lock);
     autofree char *xml = lv_cfg_domain_format(&cfg);
     struct lv_vmem vmem = {.boot_kib = cfg.mem_kib - cfg.vmem_kib, .size_kib = cfg.vmem_kib};

@@ -658,6 +658,9 @@ static void test_rename_on_test_driver(void **state)
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
     drv_hv_alias(hv, INSTANCE_B, UUID_A);
 
+    struct drv_hv_guest_spec id = {.uuid = INSTANCE_B, .display_name = (char *)"web-1"};
+    assert_int_equal(drv_hv_set_identity(hv, INSTANCE_B, &id, &err), 0);
+
     /* running: libvirt renames only an inactive domain */
     assert_int_equal(drv_hv_rename(hv, INSTANCE_B, "instance-0000002a", &err), -1);
     assert_int_equal(err->code, ERR_CONFLICT);
@@ -706,10 +709,21 @@ static void test_rename_on_test_driver(void **state)
     if (drv_hv_rename(hv, INSTANCE_B, "instance-0000002a", &err) < 0)
         fail_msg("%s", err->msg);
 
+    /* a start redefines the domain: under its new name, its title kept */
     assert_int_equal(drv_hv_power_on(hv, INSTANCE_B, &err), 0);
     assert_int_equal(drv_hv_get_info(hv, INSTANCE_B, &info, &err), 0);
     assert_int_equal(info.state, DRV_POWER_RUNNING);
     assert_string_equal(info.name, "instance-0000002a");
+    virConnectPtr conn = virConnectOpen("test:///default");
+    assert_non_null(conn);
+    virDomainPtr d = virDomainLookupByName(conn, "instance-0000002a");
+    assert_non_null(d);
+    char *title = virDomainGetMetadata(d, VIR_DOMAIN_METADATA_TITLE, NULL, 0);
+    assert_non_null(title);
+    assert_string_equal(title, "web-1 (" INSTANCE_B ")");
+    free(title);
+    virDomainFree(d);
+    virConnectClose(conn);
     assert_int_equal(drv_hv_destroy(hv, INSTANCE_B, false, &err), 0);
     assert_int_equal(drv_hv_rename(hv, INSTANCE_B, "instance-0000002b", &err), -1);
     assert_int_equal(err->code, ERR_NOT_FOUND);
