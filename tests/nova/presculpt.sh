@@ -11,12 +11,12 @@
 #      instance, its empty cdrom now holding the instance's config drive;
 #      its console and delete work through the instance; PostgreSQL has
 #      the hand-over; stopped, the domain is renamed to Nova's
-#      instance_name (uuid kept; both rows follow; rows set back to the
-#      member's name while the host is down, as a crash between the
-#      rename and its rows would leave them, are put right by the
-#      restart) and starts again under it;
+#      instance_name (uuid kept; both rows follow) and starts again
+#      under it;
 #   3. sculpt-compute restarts with a member paused: the member is found,
-#      kept, and taken by the next build;
+#      kept, and taken by the next build; ps-2's rows, set back to the
+#      member's domain name while the host is down (what a crash between
+#      the rename and its rows leaves), name its domain again;
 #   4. a member nobody claims is destroyed within its lifetime (shortened at
 #      run time through PUT /v1/config/presculpt) and counted;
 #   5. a restart with pre-sculpting off, while a handed-over instance runs,
@@ -127,30 +127,28 @@ sql_is "select domain from pool_members where uuid = '$m1_uuid'" "$iname" ||
 sql_is "select domain from instances where uuid = '$id2'" "$iname" || fail "instance row of ps-2 does not name $iname"
 virsh_ dumpxml "$iname" | grep -q "name=\"$iname\"" || fail "sculpt's metadata of $iname names another domain"
 grep -q "domain \`$m1\` of $id2 is now \`$iname\`" "$SCULPT_LOG" || fail "the rename of $m1 is not logged"
-# a crash between the rename and its rows: the rows name the member's
-# domain again while the host is down; the restart finds the guest by its
-# uuid and writes its name
+openstack server start ps-2
+wait_status ps-2 ACTIVE 120
+[ "$(virsh_ domstate "$iname" | head -n 1)" = running ] || fail "$iname is not running after ps-2's start"
+case "$(virsh_ desc "$iname" --title)" in *"ps-2 ($id2)"*) ;; *) fail "title of $iname lost" ;; esac
+say "ps-2 stopped: $m1 renamed $iname (uuid $m1_uuid kept), started again, running ($(($(date +%s) - t)) s)"
+# ps-2 stays (deleted after 3.) and ps-1 goes: one guest keeps the budget
+openstack server delete --wait ps-1
+
+# 3. a restart with a member paused: kept, then taken
+m2=$(wait_member 120)
+m2=${m2%% *}
+m2_uuid=$(virsh_ domuuid "$m2")
+# ps-2's rows name the member's domain again while the host is down, as a
+# crash between the rename and its rows would leave them: the restart finds
+# the guest by its uuid and writes its name
 restart_host "$pools_conf" "" "update instances set domain = '$m1' where uuid = '$id2';
     update pool_members set domain = '$m1' where uuid = '$m1_uuid'"
 sql_is "select domain from instances where uuid = '$id2'" "$iname" ||
     fail "the instance row of ps-2 still names $m1 after the restart"
 sql_is "select domain from pool_members where uuid = '$m1_uuid'" "$iname" ||
     fail "the member row of $m1 still names it after the restart"
-openstack server start ps-2
-wait_status ps-2 ACTIVE 120
-[ "$(virsh_ domstate "$iname" | head -n 1)" = running ] || fail "$iname is not running after ps-2's start"
-case "$(virsh_ desc "$iname" --title)" in *"ps-2 ($id2)"*) ;; *) fail "title of $iname lost" ;; esac
-say "ps-2 stopped: $m1 renamed $iname (uuid $m1_uuid kept), rows put right by a restart, started again, running ($(($(date +%s) - t)) s)"
-openstack server delete --wait ps-2
-virsh_ dominfo "$iname" >/dev/null 2>&1 && fail "$iname still defined after ps-2 was deleted"
-[ ! -e "$iso" ] || fail "config drive $iso left after ps-2 was deleted"
-say "delete of ps-2 destroyed $iname (member $m1)"
-
-# 3. a restart with a member paused: kept, then taken
-m2=$(wait_member 120)
-m2=${m2%% *}
-m2_uuid=$(virsh_ domuuid "$m2")
-restart_host "$pools_conf"
+[ "$(virsh_ domstate "$iname" | head -n 1)" = running ] || fail "$iname (ps-2) not running after the restart"
 [ "$(virsh_ domstate "$m2" | head -n 1)" = paused ] || fail "$m2 not kept across the restart"
 grep -q "member $m2_uuid found paused after a restart" "$SCULPT_LOG" || fail "$m2 not taken back"
 id3=$(create ps-3)
@@ -159,9 +157,12 @@ m3=$(taken)
 [ -n "$m3" ] && [ "$m3" != "$m1" ] || fail "ps-3 was built cold after the restart"
 sql_is "select instance_uuid from pool_members where domain = '$m3'" "$id3" ||
     fail "ps-3's hand-over of $m3 not recorded"
-say "after a restart member $m2 was kept; ps-3 took member $m3"
+say "after a restart member $m2 was kept, ps-2's rows named $iname again; ps-3 took member $m3"
 # room for the next members on a small host (ps-3 keeps the idle budget)
-openstack server delete --wait ps-1
+openstack server delete --wait ps-2
+virsh_ dominfo "$iname" >/dev/null 2>&1 && fail "$iname still defined after ps-2 was deleted"
+[ ! -e "$iso" ] || fail "config drive $iso left after ps-2 was deleted"
+say "delete of ps-2 destroyed $iname (member $m1)"
 
 # 4. nobody claims: members expire (or go as surplus) and are counted; the
 #    lifetime shortened at run time holds for the members there are
