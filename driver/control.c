@@ -279,23 +279,18 @@ int drv_control_admit_with(struct drv_control *c, const struct drv_instance *ins
     return rc;
 }
 
-int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
-                      const struct drv_shape *shape, int64_t now_s, struct err **err)
-{
-    return drv_control_adopt_state(c, inst, shape, now_s, NULL, 0, NULL, err);
-}
-
-int drv_control_adopt_state(struct drv_control *c, const struct drv_instance *inst,
-                            const struct drv_shape *shape, int64_t now_s,
-                            const unsigned char *state, size_t len, bool *restored,
-                            struct err **err)
+/* A running guest held with its shape; counted: the fleet knows it
+ * already (a restart), else it is counted now (a hand-over). */
+static int ctl_adopt(struct drv_control *c, const struct drv_instance *inst,
+                     const struct drv_shape *shape, int64_t now_s, bool counted,
+                     const unsigned char *state, size_t len, bool *restored, struct err **err)
 {
     struct drv_sculpt_guest_spec spec;
     struct drv_predictor *pred;
     struct drv_blueprint *bp;
     struct ctl_saved saved = {.state = state, .len = len};
     pthread_mutex_lock(&c->lock);
-    int rc = ctl_prepare(c, inst, now_s, true, &saved, &spec, &pred, &bp, err);
+    int rc = ctl_prepare(c, inst, now_s, counted, &saved, &spec, &pred, &bp, err);
     if (rc == 0) {
         rc = drv_sculpt_adopt(c->engine, &spec, bp, shape, now_s, err);
         if (rc == 0) {
@@ -310,6 +305,26 @@ int drv_control_adopt_state(struct drv_control *c, const struct drv_instance *in
     if (restored)
         *restored = rc == 0 && saved.restored;
     return rc;
+}
+
+int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
+                      const struct drv_shape *shape, int64_t now_s, struct err **err)
+{
+    return ctl_adopt(c, inst, shape, now_s, true, NULL, 0, NULL, err);
+}
+
+int drv_control_adopt_new(struct drv_control *c, const struct drv_instance *inst,
+                          const struct drv_shape *shape, int64_t now_s, struct err **err)
+{
+    return ctl_adopt(c, inst, shape, now_s, false, NULL, 0, NULL, err);
+}
+
+int drv_control_adopt_state(struct drv_control *c, const struct drv_instance *inst,
+                            const struct drv_shape *shape, int64_t now_s,
+                            const unsigned char *state, size_t len, bool *restored,
+                            struct err **err)
+{
+    return ctl_adopt(c, inst, shape, now_s, true, state, len, restored, err);
 }
 
 /* Every guest's state (changed_only: only those that differ from the

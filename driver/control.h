@@ -147,6 +147,14 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was,
                        const struct drv_instance *inst, int64_t now_s, struct drv_shape *shape,
                        struct drv_sculpt_refusal *why, struct err **err);
 
+/* drv_control_adopt() for a guest that runs already but is new to the
+ * fleet (a pre-sculpted member handed over to an instance): counted among
+ * its groups' guests as drv_control_admit() counts a new one, so the
+ * fleet's evidence grows with the builds pools serve.  ERR_CONFLICT,
+ * ERR_INVALID. */
+int drv_control_adopt_new(struct drv_control *c, const struct drv_instance *inst,
+                          const struct drv_shape *shape, int64_t now_s, struct err **err);
+
 /* Forget a guest (destroyed, gone): predictor and engine entry.
  * ERR_NOT_FOUND. */
 int drv_control_forget(struct drv_control *c, const char *uuid, struct err **err);

@@ -103,8 +103,10 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
 }
 
 int os_compute_engine_adopt(struct os_compute *c, const struct drv_instance *inst,
-                            const struct drv_shape *shape, struct err **err)
+                            const struct drv_shape *shape, bool new_guest, struct err **err)
 {
+    if (new_guest)
+        return drv_control_adopt_new(c->control, inst, shape, time(NULL), err);
     return drv_control_adopt(c->control, inst, shape, time(NULL), err);
 }
 

@@ -439,7 +439,7 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
     inst->vcpus_defined = m.shape.vcpus_max;
     inst->mem_defined_mib = m.shape.mem_max_mib;
     autoerr struct err *e = NULL;
-    if (!fit && os_compute_engine_adopt(c, inst, &m.shape, &e) < 0)
+    if (!fit && os_compute_engine_adopt(c, inst, &m.shape, true, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "handed-over guest not held by the engine");
     /* tests: a crash here finds the guest resumed as the instance's, the
      * database still naming it a member */
@@ -473,7 +473,8 @@ int os_compute_pools_resume(struct os_compute *c, struct os_inst *i)
     free(inst->domain);
     inst->domain = xstrdup(info.name);
     inst->shape = info.shape;
-    if (os_compute_engine_adopt(c, inst, &info.shape, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
+    if (os_compute_engine_adopt(c, inst, &info.shape, false, &e) < 0 &&
+        err_code_of(e) != ERR_CONFLICT)
         log_err(LOG_LEVEL_WARN, e, "handed-over guest not held by the engine");
     return 1;
 }

@@ -153,9 +153,11 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
                             struct err **err);
 /* Forget a guest's placement (failed build, delete); unknown is fine. */
 void os_compute_engine_forget(struct os_compute *c, const char *uuid);
-/* Hand a guest that runs in `shape` to the control loop (start-up). */
+/* Hand a guest that runs in `shape` to the control loop (start-up, a
+ * build delivered again).  new_guest: a pool member just handed over, new
+ * to the fleet's guest counts (drv_control_adopt_new). */
 int os_compute_engine_adopt(struct os_compute *c, const struct drv_instance *inst,
-                            const struct drv_shape *shape, struct err **err);
+                            const struct drv_shape *shape, bool new_guest, struct err **err);
 /* The same after a restart: the guest's predictor continues from the
  * state a previous run saved in the database (a cold start from the fleet
  * when none is saved or it cannot be read, logged). */

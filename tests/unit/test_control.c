@@ -345,6 +345,58 @@ static void test_adopt_after_restart(void **state)
     assert_int_equal(rep.failed, 0);
 }
 
+/* The guests the fleet's group `key` has counted. */
+static double fleet_guests(struct drv_fleet *f, const char *key)
+{
+    struct drv_fleet_record *recs = NULL;
+    size_t n = 0;
+    drv_fleet_export(f, &recs, &n, NULL);
+    double guests = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(recs[i].key, key) == 0)
+            guests = recs[i].guests;
+    free(recs);
+    return guests;
+}
+
+/* A pool member handed over is a new guest to the fleet: counted among its
+ * groups' guests as an admitted one is, where a guest taken over after a
+ * restart is not counted again. */
+static void test_adopt_new_is_counted(void **state)
+{
+    struct rig *r = *state;
+    struct drv_instance inst;
+    memset(&inst, 0, sizeof(inst));
+    inst.name = (char *)"pool-1";
+    inst.project_id = (char *)"demo";
+    inst.flavor.name = (char *)"m1.pool";
+    inst.flavor.vcpus = 1;
+    inst.flavor.memory_mb = 512;
+    struct drv_shape shape;
+    memset(&shape, 0, sizeof(shape));
+    shape.res.v[DRV_RES_VCPU] = 0.5;
+    shape.res.v[DRV_RES_MEM_MIB] = 512;
+    shape.vcpus_online = 1;
+    shape.vcpus_max = 1;
+    shape.mem_max_mib = 512;
+    struct err *err = NULL;
+    assert_true(fleet_guests(r->fleet, "flavor=m1.pool") == 0);
+
+    snprintf(inst.uuid, sizeof(inst.uuid), "%s", UUID_A);
+    assert_int_equal(drv_control_adopt_new(r->ctl, &inst, &shape, fake_now_s(r), &err), 0);
+    assert_true(fleet_guests(r->fleet, "flavor=m1.pool") == 1);
+
+    snprintf(inst.uuid, sizeof(inst.uuid), "%s", UUID_B);
+    assert_int_equal(drv_control_adopt(r->ctl, &inst, &shape, fake_now_s(r), &err), 0);
+    assert_true(fleet_guests(r->fleet, "flavor=m1.pool") == 1);
+
+    /* held once: a second adoption is a conflict and counts nothing */
+    assert_int_equal(drv_control_adopt_new(r->ctl, &inst, &shape, fake_now_s(r), &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+    assert_true(fleet_guests(r->fleet, "flavor=m1.pool") == 1);
+}
+
 /* Only the guests whose predictor state changed since it was marked
  * saved are handed out again. */
 static size_t changed(struct rig *r, struct drv_control_state **v)
@@ -542,6 +594,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_backend_failures_are_retried, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_override_and_forget, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_after_restart, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_adopt_new_is_counted, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_states_changed, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_thread, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_set_config, rig_setup, rig_teardown),
