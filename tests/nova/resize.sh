@@ -53,7 +53,13 @@ for h in $others; do
     openstack compute service set --disable --disable-reason "resize phase" "$h" nova-compute
 done
 
-qemu_pid() { pgrep -f "guest=$1," | head -n 1; }
+# The guest's QEMU process, found by its domain's uuid: other test stacks
+# on this machine may run domains of the same name.
+qemu_pid() {
+    _u=$(virsh_ domuuid "$1" | head -n 1)
+    [ -n "$_u" ] || fail "no domain $1"
+    pgrep -f -- "-uuid $_u" || true
+}
 
 # shape_ok UUID DOMAIN MAX_VCPU MAX_MIB: libvirt enforces the shape the
 # database records for the instance, within the flavor (10 s to settle:
