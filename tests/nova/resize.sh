@@ -119,7 +119,10 @@ flavor_of() {
 t=$(date +%s)
 id=$(create_flavor m1.small rz-1)
 wait_status rz-1 ACTIVE 180
-dom=$(openstack server show rz-1 -f value -c OS-EXT-SRV-ATTR:instance_name)
+# the guest by sculpt's record: a pool member may have served the build
+# (it keeps its own domain name while it runs)
+dom=$(domain_of "$id")
+[ -n "$dom" ] || fail "sculpt records no domain for rz-1 ($id)"
 pid=$(qemu_pid "$dom")
 [ -n "$pid" ] || fail "no QEMU process for $dom"
 say "rz-1 ($dom, QEMU pid $pid) ACTIVE on m1.small in $(($(date +%s) - t)) s"
