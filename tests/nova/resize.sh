@@ -125,7 +125,16 @@ dom=$(domain_of "$id")
 [ -n "$dom" ] || fail "sculpt records no domain for rz-1 ($id)"
 pid=$(qemu_pid "$dom")
 [ -n "$pid" ] || fail "no QEMU process for $dom"
-say "rz-1 ($dom, QEMU pid $pid) ACTIVE on m1.small in $(($(date +%s) - t)) s"
+# ACTIVE comes before the guest has booted (under TCG, seconds later): its
+# balloon gives memory back only once its driver runs, which the driver's
+# statistics show (a pool member that served the build has booted already)
+i=0
+until virsh_ dommemstat "$dom" | grep -q '^usable '; do
+    [ $i -lt 240 ] || fail "the balloon driver of $dom does not answer: $(virsh_ dommemstat "$dom" | tr '\n' ' ')"
+    sleep 0.5
+    i=$((i + 1))
+done
+say "rz-1 ($dom, QEMU pid $pid) ACTIVE on m1.small in $(($(date +%s) - t)) s, booted"
 
 # 1. down to m1.tiny, live, confirmed
 t=$(date +%s)
