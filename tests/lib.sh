@@ -80,6 +80,47 @@ tiny_guest_dir() {
     echo "$_g"
 }
 
+# fail MESSAGE: report a failed check and stop the test (exit 1), with
+# the last lines of the guest's console when $LOG names one.
+fail() {
+    echo "FAILED: $*" >&2
+    [ -n "${LOG:-}" ] && { echo "--- console:" >&2; tail -n 15 "$LOG" >&2; }
+    exit 1
+}
+
+# check DESCRIPTION CMD...: "ok: DESCRIPTION" when CMD succeeds, else fail.
+check() {
+    _what=$1
+    shift
+    if "$@"; then echo "ok: $_what"; else fail "$_what"; fi
+}
+
+# libvirt_test_start NAME: the opening of a test on a real libvirtd: a
+# private one (contrib/stack/libvirt.sh) in a new folder T
+# (/tmp/sculpt-NAME.XXXXXX), its env loaded (LIBVIRT_URI), and
+# G (the tiny guest's folder), VIRSH, HVCTL ($SCULPT_BIN/hvctl, checked),
+# VT (SCULPT_TEST_VIRT_TYPE, else qemu: software emulation as on CI) and t0
+# (the start, in seconds) set.  On exit the hvctl session (when one runs),
+# the libvirtd and T go.
+libvirt_test_start() {
+    T=$(mktemp -d "/tmp/sculpt-$1.XXXXXX")
+    trap libvirt_test_cleanup EXIT INT TERM PIPE
+    t0=$(date +%s)
+    G=$(tiny_guest_dir)
+    "$SCULPT_TOP/contrib/stack/libvirt.sh" start "$T"
+    . "$T/env/libvirt.env"
+    VIRSH="virsh -q -c $LIBVIRT_URI"
+    HVCTL="$SCULPT_BIN/hvctl"
+    [ -x "$HVCTL" ] || fail "no $HVCTL (make O=... integration builds it)"
+    VT=${SCULPT_TEST_VIRT_TYPE:-qemu}
+}
+
+libvirt_test_cleanup() {
+    [ -n "${HV_PID:-}" ] && kill -0 "$HV_PID" 2>/dev/null && { hv_session_stop || true; }
+    "$SCULPT_TOP/contrib/stack/libvirt.sh" stop "$T" >/dev/null 2>&1 || true
+    rm -rf "$T"
+}
+
 # guest_send SOCKET LINE: type LINE on a guest's serial console (the unix
 # socket beside its console.log); the tiny guest obeys burn/disk/net/stat/
 # poweroff.  Stays connected until the guest's tty echoes the line (QEMU

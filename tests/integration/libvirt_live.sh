@@ -9,35 +9,7 @@
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
 
-T=$(mktemp -d /tmp/sculpt-lv.XXXXXX)
-STACK="$SCULPT_TOP/contrib/stack/libvirt.sh"
-cleanup() {
-    [ -n "${HV_PID:-}" ] && kill -0 "$HV_PID" 2>/dev/null && { hv_session_stop || true; }
-    "$STACK" stop "$T" >/dev/null 2>&1 || true
-    rm -rf "$T"
-}
-trap cleanup EXIT INT TERM PIPE
-
-fail() {
-    echo "FAILED: $*" >&2
-    [ -n "${LOG:-}" ] && { echo "--- console:" >&2; tail -n 15 "$LOG" >&2; }
-    exit 1
-}
-check() { # DESCRIPTION CONDITION...
-    _what=$1
-    shift
-    if "$@"; then echo "ok: $_what"; else fail "$_what"; fi
-}
-t0=$(date +%s)
-
-G=$(tiny_guest_dir)
-"$STACK" start "$T"
-. "$T/env/libvirt.env"
-VIRSH="virsh -q -c $LIBVIRT_URI"
-HVCTL="$SCULPT_BIN/hvctl"
-[ -x "$HVCTL" ] || fail "no $HVCTL (make O=... integration builds it)"
-# software emulation, as on CI machines without /dev/kvm
-VT=${SCULPT_TEST_VIRT_TYPE:-qemu}
+libvirt_test_start lv
 hvctl() { # a separate sculpt process on the same libvirtd
     "$HVCTL" -o DEFAULT.log_level=error -o "libvirt.connection_uri=$LIBVIRT_URI" \
         -o "libvirt.virt_type=$VT" -o "libvirt.instances_path=$T/instances" \
@@ -240,7 +212,7 @@ check "uptime ran on" awk -v u="$up" 'BEGIN{exit !(u > 15)}'
 
 # ---- libvirtd restarts under us ----
 hv events || true
-"$STACK" restart "$T" >/dev/null || fail "libvirtd restart"
+"$SCULPT_TOP/contrib/stack/libvirt.sh" restart "$T" >/dev/null || fail "libvirtd restart"
 hv wait-event type=reconnected timeout_ms=60000 || fail "no reconnection"
 hv reshape uuid=$U mem_mib=300 || fail "reshape after the restart"
 hv info uuid=$U || fail "info after the restart"
