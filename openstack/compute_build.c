@@ -388,7 +388,7 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     log_info("guest spawned %.1f ms after the request",
              (double)(clock_mono_ns() - t_request) / 1e6);
     os_compute_pools_learn(c, i, &spec);
-    os_compute_intent_test_pause("spawn", intent, os_inst_uuid(i), 0);
+    os_compute_intent_test_pause("spawn", intent, os_inst_uuid(i), 0, 0);
 
 running:;
     struct drv_hv_info info;

@@ -2,6 +2,7 @@
  * (driver/control.h) turns a request into a blueprint, the engine admits
  * and places it, and the loop reshapes it every step; what runs here and
  * what the loop does is recorded in the database. */
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,17 +213,21 @@ void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const s
         log_err(LOG_LEVEL_WARN, e, "intent not closed");
 }
 
-void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double change)
+void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double from,
+                                  double to)
 {
-    /* Tests only: SCULPT_TEST_PAUSE_INTENT=OP[:SECONDS[:MIN_VCPU]] holds
-     * the first intent of OP ("spawn", "reshape", "handover", "resize") open for
-     * SECONDS (default 120), after the hypervisor did its part, so a test
-     * can kill -9 the process there; with MIN_VCPU, only a change of the vCPU
-     * entitlement by at least that much in its direction: a growth by
-     * MIN_VCPU or more when it is positive, a shrink by -MIN_VCPU or more
-     * when negative (a reshape too small to tell its `from` and `to`
-     * apart, or one the other way, is let through).  Unset (always,
-     * outside tests): nothing. */
+    /* Tests only: SCULPT_TEST_PAUSE_INTENT=OP[:SECONDS[:MIN_VCPU[:TO_VCPU]]]
+     * holds the first intent of OP ("spawn", "reshape", "handover",
+     * "resize") open for SECONDS (default 120), after the hypervisor did
+     * its part, so a test can kill -9 the process there.  With MIN_VCPU,
+     * only a change of the vCPU entitlement by at least that much in its
+     * direction: a growth by MIN_VCPU or more when it is positive, a
+     * shrink by -MIN_VCPU or more when negative (a reshape too small to
+     * tell its `from` and `to` apart, or one the other way, is let
+     * through).  With TO_VCPU too, only a change to that entitlement
+     * (within 0.005): a test that raises a floor holds the growth to it,
+     * never a guest's own growth that happened to come first.  Unset
+     * (always, outside tests): nothing. */
     static atomic_bool used;
     const char *want = getenv("SCULPT_TEST_PAUSE_INTENT");
     if (!want || id <= 0)
@@ -232,8 +237,11 @@ void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, 
         return;
     char *end = (char *)want + n;
     long secs = *end == ':' ? strtol(end + 1, &end, 10) : 120;
-    double min = *end == ':' ? strtod(end + 1, NULL) : 0;
-    if ((min > 0 && change < min) || (min < 0 && change > min) || atomic_exchange(&used, true))
+    double min = *end == ':' ? strtod(end + 1, &end) : 0;
+    double target = *end == ':' ? strtod(end + 1, NULL) : -1;
+    double change = to - from;
+    if ((min > 0 && change < min) || (min < 0 && change > min) ||
+        (target >= 0 && fabs(to - target) > 0.005) || atomic_exchange(&used, true))
         return;
     log_warn("SCULPT_TEST_PAUSE_INTENT: holding the %s intent %lld of %s open for %ld s", op,
              (long long)id, uuid, secs);
@@ -333,8 +341,8 @@ static void ctl_change(const struct drv_sculpt_change *ch, int64_t intent,
 {
     struct os_compute *c = opaque;
     if (!failure)
-        os_compute_intent_test_pause("reshape", intent, ch->uuid,
-                                     ch->to.res.v[DRV_RES_VCPU] - ch->from.res.v[DRV_RES_VCPU]);
+        os_compute_intent_test_pause("reshape", intent, ch->uuid, ch->from.res.v[DRV_RES_VCPU],
+                                     ch->to.res.v[DRV_RES_VCPU]);
     char res[160];
     if (failure)
         log_warn("reshape of %s refused by the backend: %s", ch->uuid, failure->msg);

@@ -443,7 +443,7 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
         log_err(LOG_LEVEL_WARN, e, "handed-over guest not held by the engine");
     /* tests: a crash here finds the guest resumed as the instance's, the
      * database still naming it a member */
-    os_compute_intent_test_pause("handover", *intent, inst->uuid, 0);
+    os_compute_intent_test_pause("handover", *intent, inst->uuid, 0, 0);
     if (m.booting)
         log_warn("instance %s got pool member %s still booting (no member was paused): "
                  "its guest finishes its boot as the instance's",

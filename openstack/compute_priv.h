@@ -185,10 +185,11 @@ int64_t os_compute_intent_reshape_begin(struct os_compute *c, const struct os_in
 void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step);
 void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const struct err *e);
 /* Tests only: hold an open intent of `op` when SCULPT_TEST_PAUSE_INTENT
- * asks for it and `change` (the vCPU entitlement's signed change: to -
- * from, 0 for a spawn) is large enough in the asked direction
- * (compute_engine.c); nothing otherwise. */
-void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double change);
+ * asks for it and the vCPU entitlement's change `from` -> `to` (both 0
+ * for a spawn) is the one asked for (compute_engine.c); nothing
+ * otherwise. */
+void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double from,
+                                  double to);
 /* The instance row as it is now (states, shape, domain). */
 void os_compute_record_instance(struct os_compute *c, const struct os_inst *i);
 /* The states Nova sees, after an operation. */

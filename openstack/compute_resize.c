@@ -226,7 +226,7 @@ static int rz_apply(struct rz *r, const struct drv_shape *shape, bool *cold, str
         rc = drv_hv_reshape(c->hv, uuid, shape, &rep, err);
     }
     if (rc == 0)
-        os_compute_intent_test_pause("resize", intent, uuid, 0);
+        os_compute_intent_test_pause("resize", intent, uuid, 0, 0);
     os_compute_intent_finish(c, intent, rc == 0, rc < 0 ? *err : NULL);
     if (rc < 0)
         return -1;

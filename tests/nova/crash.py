@@ -91,7 +91,7 @@ def main():
     fast = '[engine]\nstep_interval = 3' + save
 
     def sculpt(action, pause=None, extra=fast):
-        """pause: the hook's OP[:SECONDS[:MIN_VCPU]] (SECONDS 120 unless given)."""
+        """pause: the hook's OP[:SECONDS[:MIN_VCPU[:TO_VCPU]]] (SECONDS 120 unless given)."""
         e = dict(os.environ, SCULPT_NAME=name, SCULPT_DEMO_GUESTS='0', SCULPT_EXTRA_CONF=extra)
         e.pop('SCULPT_TEST_PAUSE_INTENT', None)
         if pause:
@@ -327,8 +327,12 @@ def main():
     # blueprints that learn from their idling take that back to a few
     # hundredths (a hook that held any large change held one of those,
     # 1 -> 0.05 vCPU, and took it for the growth).
+    # The hook also asks the held reshape's `to` to be the floor: a
+    # guest's own growth by GROW before the SIGHUP (its blueprint
+    # following a burst of its boot) is let through, not held.
     grow = 0.3
-    sculpt('start', pause='reshape:120:%g' % grow)
+    floor = 0.8
+    sculpt('start', pause='reshape:120:%g:%g' % (grow, floor))
     # the guest had started: the spawn is completed, Nova's build finished
     wait('crash-2 ACTIVE after the recovery', lambda: status(s2) == 'ACTIVE', 60)
     wait('no open intent (spawn)', lambda: no_open_intents(intent), 10)
@@ -354,7 +358,6 @@ def main():
     # shaped for its boot, 1 vCPU, first; two guests at 0.8 leave room on
     # two CPUs).  Only that growth is held: nothing held before the
     # SIGHUP, and the held reshape's `to` is the floor.
-    floor = 0.8
     wait('a guest shaped %g vCPU or less (its predictor learnt it idles)' % (floor - grow),
          lambda: min(virsh_shape(dom)[0], virsh_shape(dom2)[0]) <= floor - grow + 1e-9, 120)
     if held('reshape', offset):
