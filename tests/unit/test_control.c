@@ -80,28 +80,13 @@ static void on_step(const struct drv_control_report *r, void *opaque)
 }
 
 struct rig {
-    struct cfg *cfg;
-    struct drv_hv *hv;
-    struct drv_host *host;
-    struct drv_sculpt *engine;
-    struct drv_fleet *fleet;
-    struct drv_control *ctl;
+    struct test_control t; /* on a host of 8 CPUs and 16 GiB */
     struct seen seen;
 };
 
 static int rig_setup(void **state)
 {
     struct rig *r = xzalloc(sizeof(*r));
-    struct err *err = NULL;
-    test_engine_open("nodes=1,sockets=1,cores=4,threads=2,mem_mib=16384", &r->cfg, &r->hv,
-                     &r->host, &r->engine);
-    struct drv_predict_config pc;
-    drv_predict_config_from_cfg(r->cfg, &pc);
-    struct drv_cost_model cm;
-    drv_cost_model_from_cfg(r->cfg, &cm);
-    r->fleet = drv_fleet_new(&pc);
-    struct drv_control_params cp;
-    drv_control_params_from_cfg(r->cfg, &cp);
     pthread_mutex_init(&r->seen.lock, NULL);
     pthread_cond_init(&r->seen.cond, NULL);
     struct drv_control_callbacks cb = {
@@ -112,8 +97,9 @@ static int rig_setup(void **state)
         .step = on_step,
         .opaque = &r->seen,
     };
-    r->ctl = drv_control_new(r->engine, r->hv, r->fleet, &pc, &cm, &cp, &cb, &err);
-    assert_non_null(r->ctl);
+    const char *const opts[] = {"fake.topology=nodes=1,sockets=1,cores=4,threads=2,mem_mib=16384",
+                                NULL};
+    test_control_open(opts, &cb, &r->t);
     *state = r;
     return 0;
 }
@@ -121,9 +107,7 @@ static int rig_setup(void **state)
 static int rig_teardown(void **state)
 {
     struct rig *r = *state;
-    drv_control_free(r->ctl);
-    drv_fleet_free(r->fleet);
-    test_engine_close(r->cfg, r->hv, r->host, r->engine);
+    test_control_close(&r->t);
     pthread_cond_destroy(&r->seen.cond);
     pthread_mutex_destroy(&r->seen.lock);
     free(r);
@@ -132,7 +116,7 @@ static int rig_teardown(void **state)
 
 static int64_t fake_now_s(struct rig *r)
 {
-    return (DRV_FAKE_EPOCH_MS + drv_fake_now_ms(r->hv)) / 1000;
+    return (DRV_FAKE_EPOCH_MS + drv_fake_now_ms(r->t.hv)) / 1000;
 }
 
 /* Admit through the loop, then spawn in the shape it gives (what the
@@ -149,17 +133,17 @@ static void admit_and_spawn(struct rig *r, const char *uuid, int vcpus, int64_t 
     inst.flavor.memory_mb = mem_mb;
     struct drv_shape shape;
     struct err *err = NULL;
-    if (drv_control_admit(r->ctl, &inst, fake_now_s(r), &shape, NULL, &err) < 0)
+    if (drv_control_admit(r->t.ctl, &inst, fake_now_s(r), &shape, NULL, &err) < 0)
         fail_msg("admit %s: %s", uuid, err->msg);
     struct drv_hv_guest_spec spec;
     memset(&spec, 0, sizeof(spec));
     snprintf(spec.uuid, sizeof(spec.uuid), "%s", uuid);
     spec.shape = shape;
     spec.image.kernel = (char *)"/images/vmlinuz";
-    if (drv_hv_spawn(r->hv, &spec, &err) < 0)
+    if (drv_hv_spawn(r->t.hv, &spec, &err) < 0)
         fail_msg("spawn %s: %s", uuid, err->msg);
     /* a second admission of the same guest is a conflict */
-    assert_int_equal(drv_control_admit(r->ctl, &inst, fake_now_s(r), &shape, NULL, &err), -1);
+    assert_int_equal(drv_control_admit(r->t.ctl, &inst, fake_now_s(r), &shape, NULL, &err), -1);
     assert_int_equal(err->code, ERR_CONFLICT);
     err_clear(&err);
 }
@@ -170,15 +154,15 @@ static void demand(struct rig *r, const char *uuid, double vcpu, double mem)
     d.v[DRV_RES_VCPU] = vcpu;
     d.v[DRV_RES_MEM_MIB] = mem;
     struct err *err = NULL;
-    assert_int_equal(drv_fake_set_demand(r->hv, uuid, &d, &err), 0);
+    assert_int_equal(drv_fake_set_demand(r->t.hv, uuid, &d, &err), 0);
 }
 
 static struct drv_control_report run_step(struct rig *r)
 {
     struct err *err = NULL;
-    assert_int_equal(drv_fake_advance(r->hv, 60000, &err), 0);
+    assert_int_equal(drv_fake_advance(r->t.hv, 60000, &err), 0);
     struct drv_control_report rep;
-    assert_int_equal(drv_control_step(r->ctl, fake_now_s(r), &rep, &err), 0);
+    assert_int_equal(drv_control_step(r->t.ctl, fake_now_s(r), &rep, &err), 0);
     return rep;
 }
 
@@ -188,8 +172,8 @@ static void assert_in_sync(struct rig *r, const char *uuid)
     struct drv_shape held;
     struct drv_hv_info info;
     struct err *err = NULL;
-    assert_int_equal(drv_sculpt_shape(r->engine, uuid, &held, &err), 0);
-    assert_int_equal(drv_hv_get_info(r->hv, uuid, &info, &err), 0);
+    assert_int_equal(drv_sculpt_shape(r->t.engine, uuid, &held, &err), 0);
+    assert_int_equal(drv_hv_get_info(r->t.hv, uuid, &info, &err), 0);
     assert_true(drv_res_eq(held.res, info.shape.res, 1e-6));
     assert_true(drv_cpuset_equal(&held.pcpus, &info.shape.pcpus));
 }
@@ -198,7 +182,7 @@ static double held(struct rig *r, const char *uuid, enum drv_res_kind k)
 {
     struct drv_shape s;
     struct err *err = NULL;
-    assert_int_equal(drv_sculpt_shape(r->engine, uuid, &s, &err), 0);
+    assert_int_equal(drv_sculpt_shape(r->t.engine, uuid, &s, &err), 0);
     return s.res.v[k];
 }
 
@@ -253,7 +237,7 @@ static void test_backend_failures_are_retried(void **state)
     struct err *err = NULL;
     /* the guest jumps; the first reshape is refused by the backend */
     demand(r, UUID_A, 3.0, 600);
-    assert_int_equal(drv_fake_fail_next(r->hv, "reshape", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_fake_fail_next(r->t.hv, "reshape", ERR_UNAVAILABLE, 1, &err), 0);
     int failed = 0;
     for (int i = 0; i < 6; i++)
         failed += (int)run_step(r).failed;
@@ -264,7 +248,7 @@ static void test_backend_failures_are_retried(void **state)
     assert_in_sync(r, UUID_A);
 
     /* sampling fails: the step reports it and goes on */
-    assert_int_equal(drv_fake_fail_next(r->hv, "sample", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_fake_fail_next(r->t.hv, "sample", ERR_UNAVAILABLE, 1, &err), 0);
     struct drv_control_report rep = run_step(r);
     assert_true(rep.sample_failed);
     assert_int_equal(rep.samples, 0);
@@ -285,28 +269,28 @@ static void test_override_and_forget(void **state)
     need.v[DRV_RES_VCPU] = 3;
     need.v[DRV_RES_MEM_MIB] = 1024;
     drv_blueprint_fill_flat(bp, need);
-    assert_int_equal(drv_control_override(r->ctl, UUID_A, bp, &err), 0);
+    assert_int_equal(drv_control_override(r->t.ctl, UUID_A, bp, &err), 0);
     int before = r->seen.blueprints;
     /* A holds its cold-start flavor (4): 3 is a shrink, after the hold */
     for (int i = 0; i < 5; i++)
         run_step(r);
     assert_true(fabs(held(r, UUID_A, DRV_RES_VCPU) - 3) < 1e-9);
     assert_int_equal(r->seen.blueprints, before + 5); /* only B's were revised */
-    autoptr(drv_blueprint) cur = drv_control_blueprint(r->ctl, UUID_A, &err);
+    autoptr(drv_blueprint) cur = drv_control_blueprint(r->t.ctl, UUID_A, &err);
     assert_non_null(cur);
     assert_true(fabs(drv_blueprint_get(cur, 0, DRV_RES_VCPU, DRV_Q_P99) - 3) < 1e-9);
-    assert_int_equal(drv_control_override(r->ctl, "nope", bp, &err), -1);
+    assert_int_equal(drv_control_override(r->t.ctl, "nope", bp, &err), -1);
     assert_int_equal(err->code, ERR_NOT_FOUND);
     err_clear(&err);
 
-    assert_int_equal(drv_control_forget(r->ctl, UUID_A, &err), 0);
-    assert_int_equal(drv_control_forget(r->ctl, UUID_A, &err), -1);
+    assert_int_equal(drv_control_forget(r->t.ctl, UUID_A, &err), 0);
+    assert_int_equal(drv_control_forget(r->t.ctl, UUID_A, &err), -1);
     assert_int_equal(err->code, ERR_NOT_FOUND);
     err_clear(&err);
     struct drv_control_report rep = run_step(r);
     assert_int_equal(rep.guests, 1);
     assert_int_equal(rep.samples, 1); /* A still runs, but is not ours any more */
-    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(r->engine);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(r->t.engine);
     assert_int_equal(snap->nguests, 1);
 }
 
@@ -316,19 +300,14 @@ static void test_adopt_after_restart(void **state)
     admit_and_spawn(r, UUID_A, 2, 2048);
     struct drv_shape shape;
     struct err *err = NULL;
-    assert_int_equal(drv_sculpt_shape(r->engine, UUID_A, &shape, &err), 0);
+    assert_int_equal(drv_sculpt_shape(r->t.engine, UUID_A, &shape, &err), 0);
     /* a new loop and engine on the same backend: the guest is taken over as
      * it runs */
     struct drv_sculpt_params p;
-    drv_sculpt_params_from_cfg(r->cfg, &p);
-    autoptr(drv_sculpt) e2 = drv_sculpt_new(r->host, &p, &err);
-    struct drv_predict_config pc;
-    drv_predict_config_from_cfg(r->cfg, &pc);
-    struct drv_cost_model cm;
-    drv_cost_model_from_cfg(r->cfg, &cm);
-    struct drv_control_params cp;
-    drv_control_params_from_cfg(r->cfg, &cp);
-    autoptr(drv_control) c2 = drv_control_new(e2, r->hv, r->fleet, &pc, &cm, &cp, NULL, &err);
+    drv_sculpt_params_from_cfg(r->t.cfg, &p);
+    autoptr(drv_sculpt) e2 = drv_sculpt_new(r->t.host, &p, &err);
+    autoptr(drv_control) c2 =
+        drv_control_new(e2, r->t.hv, r->t.fleet, &r->t.pc, &r->t.cm, &r->t.cp, NULL, &err);
     struct drv_instance inst;
     memset(&inst, 0, sizeof(inst));
     snprintf(inst.uuid, sizeof(inst.uuid), "%s", UUID_A);
@@ -338,7 +317,7 @@ static void test_adopt_after_restart(void **state)
     struct drv_shape s2;
     assert_int_equal(drv_sculpt_shape(e2, UUID_A, &s2, &err), 0);
     assert_true(drv_res_eq(s2.res, shape.res, 0));
-    assert_int_equal(drv_fake_advance(r->hv, 60000, &err), 0);
+    assert_int_equal(drv_fake_advance(r->t.hv, 60000, &err), 0);
     struct drv_control_report rep;
     assert_int_equal(drv_control_step(c2, fake_now_s(r), &rep, &err), 0);
     assert_int_equal(rep.samples, 1);
@@ -380,21 +359,21 @@ static void test_adopt_new_is_counted(void **state)
     shape.vcpus_max = 1;
     shape.mem_max_mib = 512;
     struct err *err = NULL;
-    assert_true(fleet_guests(r->fleet, "flavor=m1.pool") == 0);
+    assert_true(fleet_guests(r->t.fleet, "flavor=m1.pool") == 0);
 
     snprintf(inst.uuid, sizeof(inst.uuid), "%s", UUID_A);
-    assert_int_equal(drv_control_adopt_new(r->ctl, &inst, &shape, fake_now_s(r), &err), 0);
-    assert_true(fleet_guests(r->fleet, "flavor=m1.pool") == 1);
+    assert_int_equal(drv_control_adopt_new(r->t.ctl, &inst, &shape, fake_now_s(r), &err), 0);
+    assert_true(fleet_guests(r->t.fleet, "flavor=m1.pool") == 1);
 
     snprintf(inst.uuid, sizeof(inst.uuid), "%s", UUID_B);
-    assert_int_equal(drv_control_adopt(r->ctl, &inst, &shape, fake_now_s(r), &err), 0);
-    assert_true(fleet_guests(r->fleet, "flavor=m1.pool") == 1);
+    assert_int_equal(drv_control_adopt(r->t.ctl, &inst, &shape, fake_now_s(r), &err), 0);
+    assert_true(fleet_guests(r->t.fleet, "flavor=m1.pool") == 1);
 
     /* held once: a second adoption is a conflict and counts nothing */
-    assert_int_equal(drv_control_adopt_new(r->ctl, &inst, &shape, fake_now_s(r), &err), -1);
+    assert_int_equal(drv_control_adopt_new(r->t.ctl, &inst, &shape, fake_now_s(r), &err), -1);
     assert_int_equal(err->code, ERR_CONFLICT);
     err_clear(&err);
-    assert_true(fleet_guests(r->fleet, "flavor=m1.pool") == 1);
+    assert_true(fleet_guests(r->t.fleet, "flavor=m1.pool") == 1);
 }
 
 /* Only the guests whose predictor state changed since it was marked
@@ -402,7 +381,7 @@ static void test_adopt_new_is_counted(void **state)
 static size_t changed(struct rig *r, struct drv_control_state **v)
 {
     size_t n = 0, held = 0;
-    *v = drv_control_states_changed(r->ctl, &n, &held);
+    *v = drv_control_states_changed(r->t.ctl, &n, &held);
     assert_int_equal(held, 2);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal((*v)[i].crc, drv_predictor_state_crc((*v)[i].state, (*v)[i].len));
@@ -419,32 +398,32 @@ static void test_states_changed(void **state)
     run_step(r);
     struct drv_control_state *v;
     assert_int_equal(changed(r, &v), 2); /* nothing saved yet */
-    drv_control_states_saved(r->ctl, v, 1);
+    drv_control_states_saved(r->t.ctl, v, 1);
     char rest[DRV_UUID_LEN + 1];
     snprintf(rest, sizeof(rest), "%s", v[1].uuid);
     drv_control_states_free(v, 2);
     assert_int_equal(changed(r, &v), 1);
     assert_string_equal(v[0].uuid, rest);
-    drv_control_states_saved(r->ctl, v, 1);
+    drv_control_states_saved(r->t.ctl, v, 1);
     drv_control_states_free(v, 1);
     assert_int_equal(changed(r, &v), 0);
     drv_control_states_free(v, 0);
 
     /* states marked saved after the guests learnt more: still changed */
     size_t n = 0;
-    struct drv_control_state *old = drv_control_states(r->ctl, &n);
+    struct drv_control_state *old = drv_control_states(r->t.ctl, &n);
     assert_int_equal(n, 2);
     run_step(r);
-    drv_control_states_saved(r->ctl, old, n);
+    drv_control_states_saved(r->t.ctl, old, n);
     assert_int_equal(changed(r, &v), 2);
     /* a guest forgotten in between is passed over */
     struct err *err = NULL;
-    assert_int_equal(drv_control_forget(r->ctl, UUID_A, &err), 0);
-    drv_control_states_saved(r->ctl, v, 2);
+    assert_int_equal(drv_control_forget(r->t.ctl, UUID_A, &err), 0);
+    drv_control_states_saved(r->t.ctl, v, 2);
     drv_control_states_free(v, 2);
     drv_control_states_free(old, n);
     size_t held = 0;
-    v = drv_control_states_changed(r->ctl, &n, &held);
+    v = drv_control_states_changed(r->t.ctl, &n, &held);
     assert_int_equal(n, 0);
     assert_int_equal(held, 1);
     drv_control_states_free(v, n);
@@ -455,8 +434,8 @@ static void test_thread(void **state)
     struct rig *r = *state;
     admit_and_spawn(r, UUID_A, 2, 2048);
     struct err *err = NULL;
-    assert_int_equal(drv_control_start(r->ctl, &err), 0);
-    assert_int_equal(drv_control_start(r->ctl, &err), -1);
+    assert_int_equal(drv_control_start(r->t.ctl, &err), 0);
+    assert_int_equal(drv_control_start(r->t.ctl, &err), -1);
     assert_int_equal(err->code, ERR_CONFLICT);
     err_clear(&err);
     /* the first step runs at once */
@@ -468,8 +447,8 @@ static void test_thread(void **state)
         assert_int_equal(pthread_cond_timedwait(&r->seen.cond, &r->seen.lock, &ts), 0);
     pthread_mutex_unlock(&r->seen.lock);
     /* stopping does not wait out the 60 s period */
-    drv_control_stop(r->ctl);
-    drv_control_stop(r->ctl);
+    drv_control_stop(r->t.ctl);
+    drv_control_stop(r->t.ctl);
     assert_int_equal(r->seen.steps, 1);
 }
 
@@ -477,7 +456,7 @@ static void test_thread(void **state)
 static bool admit_record_says(struct rig *r, const char *uuid, const char *text)
 {
     struct drv_sculpt_record rec[8];
-    size_t n = drv_sculpt_records(r->engine, uuid, rec, 8);
+    size_t n = drv_sculpt_records(r->t.engine, uuid, rec, 8);
     for (size_t i = 0; i < n; i++)
         if (rec[i].decision == DRV_SCULPT_DEC_ADMIT)
             return strstr(rec[i].text, text) != NULL;
@@ -500,34 +479,34 @@ static void test_set_config(void **state)
     /* one guest of the class is not enough history for a cold start: the
      * next one gets its flavor, with no confidence */
     admit_and_spawn(r, UUID_C, 2, 2048);
-    autoptr(drv_blueprint) bp_c = drv_control_blueprint(r->ctl, UUID_C, &err);
+    autoptr(drv_blueprint) bp_c = drv_control_blueprint(r->t.ctl, UUID_C, &err);
     assert_true(bp_c->confidence == 0);
 
     /* a violation now costs what the allocation does (the critical ratio
      * v / (v + p) is one half); one guest of a class is history enough;
      * a step every second */
-    autocfg next = cfg_dup(r->cfg);
+    autocfg next = cfg_dup(r->t.cfg);
     assert_int_equal(cfg_set(next, "cost", "violation_factor", "1", &err), 0);
     assert_int_equal(cfg_set(next, "predict", "fleet_min_guests", "1", &err), 0);
     assert_int_equal(cfg_set(next, "engine", "step_interval", "1", &err), 0);
     struct drv_sculpt_params sp;
     drv_sculpt_params_from_cfg(next, &sp);
-    assert_int_equal(drv_sculpt_set_params(r->engine, &sp, &err), 0);
+    assert_int_equal(drv_sculpt_set_params(r->t.engine, &sp, &err), 0);
     struct drv_predict_config pc;
     struct drv_cost_model cm;
     struct drv_control_params cp;
     drv_predict_config_from_cfg(next, &pc);
     drv_cost_model_from_cfg(next, &cm);
     drv_control_params_from_cfg(next, &cp);
-    drv_fleet_set_config(r->fleet, &pc);
-    assert_int_equal(drv_control_set_config(r->ctl, &pc, &cm, &cp, &err), 0);
+    drv_fleet_set_config(r->t.fleet, &pc);
+    assert_int_equal(drv_control_set_config(r->t.ctl, &pc, &cm, &cp, &err), 0);
     struct drv_sculpt_params now;
-    drv_sculpt_get_params(r->engine, &now);
+    drv_sculpt_get_params(r->t.engine, &now);
     assert_true(fabs(now.cost.violation[DRV_RES_VCPU] - now.cost.price[DRV_RES_VCPU]) < 1e-12);
 
     admit_and_spawn(r, UUID_B, 2, 2048);
     assert_true(admit_record_says(r, UUID_B, "band p50"));
-    autoptr(drv_blueprint) bp_b = drv_control_blueprint(r->ctl, UUID_B, &err);
+    autoptr(drv_blueprint) bp_b = drv_control_blueprint(r->t.ctl, UUID_B, &err);
     assert_true(bp_b->confidence > 0);
     assert_non_null(bp_b->alloc);
     assert_true(bp_b->alloc[DRV_RES_VCPU] < 1.5); /* from A's half a vCPU, not the flavor */
@@ -535,20 +514,20 @@ static void test_set_config(void **state)
     /* bad values are refused and change nothing */
     struct drv_control_params bad = cp;
     bad.bp_step_s = 0;
-    assert_int_equal(drv_control_set_config(r->ctl, NULL, NULL, &bad, &err), -1);
+    assert_int_equal(drv_control_set_config(r->t.ctl, NULL, NULL, &bad, &err), -1);
     assert_int_equal(err->code, ERR_INVALID);
     err_clear(&err);
     struct drv_sculpt_params badp = sp;
     badp.hysteresis = 2;
-    assert_int_equal(drv_sculpt_set_params(r->engine, &badp, &err), -1);
+    assert_int_equal(drv_sculpt_set_params(r->t.engine, &badp, &err), -1);
     err_clear(&err);
-    drv_sculpt_get_params(r->engine, &now);
+    drv_sculpt_get_params(r->t.engine, &now);
     assert_true(now.hysteresis < 1);
 
     /* the loop's thread takes the new period: several steps in a few
      * seconds where the default (60 s) would give one */
     int before = r->seen.steps;
-    assert_int_equal(drv_control_start(r->ctl, &err), 0);
+    assert_int_equal(drv_control_start(r->t.ctl, &err), 0);
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     ts.tv_sec += 10;
@@ -556,7 +535,7 @@ static void test_set_config(void **state)
     while (r->seen.steps < before + 3)
         assert_int_equal(pthread_cond_timedwait(&r->seen.cond, &r->seen.lock, &ts), 0);
     pthread_mutex_unlock(&r->seen.lock);
-    drv_control_stop(r->ctl);
+    drv_control_stop(r->t.ctl);
 }
 
 /* A custom blueprint admitted with the guest is what the engine follows,
@@ -579,10 +558,10 @@ static void test_admit_with_custom(void **state)
     inst.flavor.memory_mb = 4096;
     struct drv_shape shape;
     assert_int_equal(
-        drv_control_admit_with(r->ctl, &inst, bp, fake_now_s(r), &shape, NULL, &err), 0);
+        drv_control_admit_with(r->t.ctl, &inst, bp, fake_now_s(r), &shape, NULL, &err), 0);
     assert_true(fabs(shape.res.v[DRV_RES_VCPU] - 1.25) < 1e-9);
     assert_int_equal(r->seen.blueprints, 0); /* the caller records where it came from */
-    autoptr(drv_blueprint) cur = drv_control_blueprint(r->ctl, UUID_A, &err);
+    autoptr(drv_blueprint) cur = drv_control_blueprint(r->t.ctl, UUID_A, &err);
     assert_string_equal(cur->model, "custom:batch");
     assert_true(admit_record_says(r, UUID_A, "custom:batch"));
 }

@@ -19,46 +19,26 @@
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 #define UUID_B "7f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
 
-struct rig {
-    struct cfg *cfg;
-    struct drv_hv *hv;
-    struct drv_host *host;
-    struct drv_sculpt *engine;
-    struct drv_fleet *fleet;
-    struct drv_control *ctl;
-};
-
 /* A host of 4 CPUs and 4 GiB. */
 static int rig_setup(void **state)
 {
-    struct rig *r = xzalloc(sizeof(*r));
-    struct err *err = NULL;
-    test_engine_open("nodes=1,sockets=1,cores=4,threads=1,mem_mib=4096", &r->cfg, &r->hv,
-                     &r->host, &r->engine);
-    struct drv_predict_config pc;
-    drv_predict_config_from_cfg(r->cfg, &pc);
-    struct drv_cost_model cm;
-    drv_cost_model_from_cfg(r->cfg, &cm);
-    r->fleet = drv_fleet_new(&pc);
-    struct drv_control_params cp;
-    drv_control_params_from_cfg(r->cfg, &cp);
-    r->ctl = drv_control_new(r->engine, r->hv, r->fleet, &pc, &cm, &cp, NULL, &err);
-    assert_non_null(r->ctl);
+    struct test_control *r = xzalloc(sizeof(*r));
+    const char *const opts[] = {"fake.topology=nodes=1,sockets=1,cores=4,threads=1,mem_mib=4096",
+                                NULL};
+    test_control_open(opts, NULL, r);
     *state = r;
     return 0;
 }
 
 static int rig_teardown(void **state)
 {
-    struct rig *r = *state;
-    drv_control_free(r->ctl);
-    drv_fleet_free(r->fleet);
-    test_engine_close(r->cfg, r->hv, r->host, r->engine);
+    struct test_control *r = *state;
+    test_control_close(r);
     free(r);
     return 0;
 }
 
-static int64_t now_s(struct rig *r)
+static int64_t now_s(struct test_control *r)
 {
     return (DRV_FAKE_EPOCH_MS + drv_fake_now_ms(r->hv)) / 1000;
 }
@@ -75,7 +55,7 @@ static void inst_init(struct drv_instance *inst, const char *uuid, const char *f
 }
 
 /* Admit and spawn a guest; its shape comes back in *shape. */
-static void spawn(struct rig *r, const struct drv_instance *inst, struct drv_shape *shape)
+static void spawn(struct test_control *r, const struct drv_instance *inst, struct drv_shape *shape)
 {
     struct err *err = NULL;
     if (drv_control_admit(r->ctl, inst, now_s(r), shape, NULL, &err) < 0)
@@ -89,7 +69,7 @@ static void spawn(struct rig *r, const struct drv_instance *inst, struct drv_sha
         fail_msg("spawn %s: %s", inst->uuid, err->msg);
 }
 
-static void held(struct rig *r, const char *uuid, struct drv_shape *out)
+static void held(struct test_control *r, const char *uuid, struct drv_shape *out)
 {
     struct err *err = NULL;
     if (drv_sculpt_shape(r->engine, uuid, out, &err) < 0)
@@ -101,7 +81,7 @@ static void held(struct rig *r, const char *uuid, struct drv_shape *out)
  * (its maxima unchanged), and what the engine then holds. */
 static void test_resize_down_and_up(void **state)
 {
-    struct rig *r = *state;
+    struct test_control *r = *state;
     struct err *err = NULL;
     struct drv_instance big, small;
     inst_init(&big, UUID_A, "m1.small", 2, 1024);
@@ -136,7 +116,7 @@ static void test_resize_down_and_up(void **state)
  * force, and a later resize that fits still works. */
 static void test_refused_resize_keeps_the_guest(void **state)
 {
-    struct rig *r = *state;
+    struct test_control *r = *state;
     struct err *err = NULL;
     struct drv_instance a, b, huge, bad;
     inst_init(&a, UUID_A, "m1.small", 2, 1024);

@@ -38,11 +38,7 @@
 #define WIDE_MEM_MIB 1024.0
 
 struct rig {
-    struct cfg *cfg;
-    struct drv_hv *hv;
-    struct drv_host *host;
-    struct drv_sculpt *engine;
-    struct drv_fleet *fleet;
+    struct test_control t; /* without a loop: the compute manager makes its own */
     struct os_messaging msg; /* never connected: the test asks Nova nothing */
     struct os_compute *c;
     struct os_inst *i;
@@ -55,16 +51,13 @@ static int rig_setup(void **state)
      * overcommit: the memory of the request decides its admission */
     const char *const opts[] = {"fake.topology=nodes=1,sockets=1,cores=4,threads=1,mem_mib=2560",
                                 "DEFAULT.ram_allocation_ratio=1.0", "DEFAULT.host=kvm1", NULL};
-    test_engine_open_opts(opts, &r->cfg, &r->hv, &r->host, &r->engine);
-    struct drv_predict_config pc;
-    drv_predict_config_from_cfg(r->cfg, &pc);
-    r->fleet = drv_fleet_new(&pc);
-    const struct os_compute_deps d = {.cfg = r->cfg,
+    test_fleet_open(opts, &r->t);
+    const struct os_compute_deps d = {.cfg = r->t.cfg,
                                       .msg = &r->msg,
-                                      .hv = r->hv,
-                                      .host = r->host,
-                                      .engine = r->engine,
-                                      .fleet = r->fleet};
+                                      .hv = r->t.hv,
+                                      .host = r->t.host,
+                                      .engine = r->t.engine,
+                                      .fleet = r->t.fleet};
     struct err *err = NULL;
     r->c = os_compute_new(&d, &err);
     assert_non_null(r->c);
@@ -93,8 +86,7 @@ static int rig_teardown(void **state)
     struct rig *r = *state;
     os_inst_free(r->i);
     os_compute_free(r->c);
-    drv_fleet_free(r->fleet);
-    test_engine_close(r->cfg, r->hv, r->host, r->engine);
+    test_control_close(&r->t);
     free(r);
     return 0;
 }
@@ -116,8 +108,8 @@ static void member_add(struct rig *r, const char *uuid, const char *pool, double
     spec.shape.res.v[DRV_RES_VCPU] = 1;
     spec.shape.res.v[DRV_RES_MEM_MIB] = mem;
     spec.image.kernel = (char *)"/images/vmlinuz";
-    assert_int_equal(drv_hv_spawn(r->hv, &spec, &err), 0);
-    assert_int_equal(drv_hv_pause(r->hv, uuid, &err), 0);
+    assert_int_equal(drv_hv_spawn(r->t.hv, &spec, &err), 0);
+    assert_int_equal(drv_hv_pause(r->t.hv, uuid, &err), 0);
     int64_t now = clock_wall_ms();
     struct drv_pool_member mb = {.state = DRV_MEMBER_PAUSED,
                                  .shape = spec.shape,
@@ -144,14 +136,14 @@ static void resident_add(struct rig *r, double mem)
     assert_non_null(bp);
     drv_blueprint_fill_flat(bp, es.ceiling);
     struct drv_shape shape;
-    if (drv_sculpt_place(r->engine, &es, bp, now_s, &shape, NULL, &err) < 0)
+    if (drv_sculpt_place(r->t.engine, &es, bp, now_s, &shape, NULL, &err) < 0)
         fail_msg("resident not placed: %s", err->msg);
     drv_blueprint_free(bp);
 }
 
 static bool engine_holds(struct rig *r, const char *uuid)
 {
-    autoptr(drv_sculpt_snapshot) s = drv_sculpt_snapshot(r->engine);
+    autoptr(drv_sculpt_snapshot) s = drv_sculpt_snapshot(r->t.engine);
     for (size_t k = 0; k < s->nguests; k++)
         if (strcasecmp(s->guests[k].uuid, uuid) == 0)
             return true;
@@ -162,7 +154,7 @@ static bool guest_exists(struct rig *r, const char *uuid)
 {
     struct err *err = NULL;
     struct drv_hv_info info;
-    if (drv_hv_get_info(r->hv, uuid, &info, &err) == 0)
+    if (drv_hv_get_info(r->t.hv, uuid, &info, &err) == 0)
         return true;
     assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
     err_clear(&err);
@@ -220,9 +212,9 @@ static void build_cold(struct rig *r)
     spec.name = r->i->inst->domain;
     spec.shape = shape;
     spec.image.kernel = (char *)"/images/vmlinuz";
-    assert_int_equal(drv_hv_spawn(r->hv, &spec, &err), 0);
+    assert_int_equal(drv_hv_spawn(r->t.hv, &spec, &err), 0);
     struct drv_hv_info info;
-    assert_int_equal(drv_hv_get_info(r->hv, INSTANCE, &info, &err), 0);
+    assert_int_equal(drv_hv_get_info(r->t.hv, INSTANCE, &info, &err), 0);
     assert_string_equal(info.name, "instance-00000007");
     assert_int_equal(info.shape.vcpus_max, 2);
     assert_true(info.shape.mem_max_mib == 256);
@@ -244,7 +236,7 @@ static void test_fit(void **state)
     assert_true(inst->mem_defined_mib == WIDE_MEM_MIB);
     assert_string_equal(inst->domain, DRV_POOL_DOMAIN_PREFIX "2e3f4a01");
     struct drv_hv_info info;
-    assert_int_equal(drv_hv_get_info(r->hv, INSTANCE, &info, &err), 0);
+    assert_int_equal(drv_hv_get_info(r->t.hv, INSTANCE, &info, &err), 0);
     assert_int_equal(info.state, DRV_POWER_RUNNING);
     assert_int_equal(info.shape.vcpus_max, WIDE_VCPUS);
     assert_int_equal(info.shape.vcpus_online, inst->shape.vcpus_online);
@@ -282,7 +274,7 @@ static void test_reshape_failed(void **state)
     struct rig *r = *state;
     struct err *err = NULL;
     member_add(r, MEMBER, FAMILY, 128);
-    assert_int_equal(drv_fake_fail_next(r->hv, "reshape", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_fake_fail_next(r->t.hv, "reshape", ERR_UNAVAILABLE, 1, &err), 0);
     int64_t intent = -1;
     assert_int_equal(os_compute_pools_take(r->c, r->i, NULL, &intent, &err), 0);
     assert_null(err);
@@ -296,7 +288,7 @@ static void test_handover_failed(void **state)
     struct rig *r = *state;
     struct err *err = NULL;
     member_add(r, MEMBER, FAMILY, 128);
-    assert_int_equal(drv_fake_fail_next(r->hv, "unpause", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_fake_fail_next(r->t.hv, "unpause", ERR_UNAVAILABLE, 1, &err), 0);
     int64_t intent = -1;
     assert_int_equal(os_compute_pools_take(r->c, r->i, NULL, &intent, &err), 0);
     assert_null(err);

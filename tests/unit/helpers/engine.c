@@ -89,3 +89,31 @@ void test_engine_close(struct cfg *cfg, struct drv_hv *hv, struct drv_host *host
     drv_hv_close(hv);
     cfg_unref(cfg);
 }
+
+void test_fleet_open(const char *const *opts, struct test_control *t)
+{
+    memset(t, 0, sizeof(*t));
+    test_engine_open_opts(opts, &t->cfg, &t->hv, &t->host, &t->engine);
+    drv_predict_config_from_cfg(t->cfg, &t->pc);
+    drv_cost_model_from_cfg(t->cfg, &t->cm);
+    drv_control_params_from_cfg(t->cfg, &t->cp);
+    t->fleet = drv_fleet_new(&t->pc);
+}
+
+void test_control_open(const char *const *opts, const struct drv_control_callbacks *cb,
+                       struct test_control *t)
+{
+    test_fleet_open(opts, t);
+    struct err *err = NULL;
+    t->ctl = drv_control_new(t->engine, t->hv, t->fleet, &t->pc, &t->cm, &t->cp, cb, &err);
+    if (!t->ctl)
+        test_engine_die("the control loop", err);
+}
+
+void test_control_close(struct test_control *t)
+{
+    drv_control_free(t->ctl);
+    drv_fleet_free(t->fleet);
+    test_engine_close(t->cfg, t->hv, t->host, t->engine);
+    memset(t, 0, sizeof(*t));
+}

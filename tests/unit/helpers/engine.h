@@ -5,8 +5,11 @@
 #define SC_TESTS_ENGINE_H
 
 #include "common/config.h"
+#include "driver/control.h"
+#include "driver/cost.h"
 #include "driver/host.h"
 #include "driver/hypervisor.h"
+#include "driver/predict.h"
 #include "driver/sculpt.h"
 
 /* A fake hypervisor ([DEFAULT] compute_driver = fake) with `opts`, each
@@ -35,5 +38,29 @@ void test_engine_open_opts(const char *const *opts, struct cfg **cfg, struct drv
                            struct drv_host **host, struct drv_sculpt **engine);
 void test_engine_close(struct cfg *cfg, struct drv_hv *hv, struct drv_host *host,
                        struct drv_sculpt *engine);
+
+/* The engine of test_engine_open_opts(), the fleet's prediction state and
+ * (test_control_open) the control loop over them, each made with the
+ * configuration's settings, which are kept for whatever else the test
+ * makes. */
+struct test_control {
+    struct cfg *cfg;
+    struct drv_hv *hv;
+    struct drv_host *host;
+    struct drv_sculpt *engine;
+    struct drv_fleet *fleet;
+    struct drv_control *ctl;      /* NULL from test_fleet_open() */
+    struct drv_predict_config pc; /* [predict] */
+    struct drv_cost_model cm;     /* [cost] */
+    struct drv_control_params cp; /* [engine] and [sculpt] */
+};
+/* Everything but the control loop (for a caller that makes its own, such
+ * as os_compute_new()).  `opts` as test_engine_open_opts(). */
+void test_fleet_open(const char *const *opts, struct test_control *t);
+/* All of it, the loop with callbacks `cb` (NULL: none). */
+void test_control_open(const char *const *opts, const struct drv_control_callbacks *cb,
+                       struct test_control *t);
+/* Frees what either opened (not `t` itself). */
+void test_control_close(struct test_control *t);
 
 #endif
