@@ -70,6 +70,35 @@ api_harness_cleanup() {
     rm -rf "$1"
 }
 
+# ---- sculpt-replay benchmarks on the Bitbrains traces ----
+
+# bitbrains_data: the folder of the full public Bitbrains traces beside the
+# checkout (or $SCULPT_BENCH_BITBRAINS), else the repository's excerpt.
+bitbrains_data() {
+    _d=${SCULPT_BENCH_BITBRAINS:-$SCULPT_TOP/../shared/data/traces/bitbrains-gwa-t-12-rnd}
+    [ -d "$_d" ] || _d="$SCULPT_TOP/tests/data/traces/bitbrains"
+    echo "$_d"
+}
+
+# replay_best OUT ARGS...: `sculpt-replay --quiet --json --format bitbrains
+# ARGS...` three times; the JSON of the fastest run (vm_steps_per_s) in OUT.
+replay_best() {
+    _out=$1
+    shift
+    rm -f "$_out"
+    for _i in 1 2 3; do
+        "$SCULPT_BIN/sculpt-replay" --quiet --json --format bitbrains "$@" >"$_out.run"
+        python3 - "$_out.run" "$_out" <<'PY'
+import json, os, sys
+new = json.load(open(sys.argv[1]))
+best = json.load(open(sys.argv[2])) if os.path.exists(sys.argv[2]) else None
+if best is None or new["vm_steps_per_s"] > best["vm_steps_per_s"]:
+    json.dump(new, open(sys.argv[2], "w"))
+PY
+    done
+    rm -f "$_out.run"
+}
+
 # ---- libvirt and the tiny guest (issue 5) ----
 
 # tiny_guest_dir: build the tiny test guest once per machine (cached) and

@@ -3,26 +3,13 @@
 # (BENCH replay_vm_steps_per_s), against the bare replay loop with only the
 # `static` policy measured in the same run (the floor of the machinery).
 set -eu
-full="$SCULPT_TOP/../shared/data/traces/bitbrains-gwa-t-12-rnd"
-data=${SCULPT_BENCH_BITBRAINS:-$full}
-[ -d "$data" ] || data="$SCULPT_TOP/tests/data/traces/bitbrains"
+. "$SCULPT_TOP/tests/lib.sh"
+data=$(bitbrains_data)
 echo "data: $data"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-best() { # POLICIES -> best of 3 runs' JSON in $tmp/best.json
-    rm -f "$tmp/best.json"
-    for i in 1 2 3; do
-        "$SCULPT_BIN/sculpt-replay" --quiet --json --format bitbrains --policy "$1" "$data" >"$tmp/run.json"
-        python3 - "$tmp/run.json" "$tmp/best.json" <<'PY'
-import json, os, sys
-new = json.load(open(sys.argv[1]))
-best = json.load(open(sys.argv[2])) if os.path.exists(sys.argv[2]) else None
-if best is None or new["vm_steps_per_s"] > best["vm_steps_per_s"]:
-    json.dump(new, open(sys.argv[2], "w"))
-PY
-    done
-}
+best() { replay_best "$tmp/best.json" --policy "$1" "$data"; } # POLICIES
 field() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])" "$tmp/best.json" "$1"; }
 
 best static,vpa,autopilot
