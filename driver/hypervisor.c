@@ -55,7 +55,7 @@ const char *drv_hv_knob_name(enum drv_hv_knob k)
 
 static const char *const drv_hv_event_names[DRV_HV_EVENT_LAST] = {
     "started", "stopped", "paused",    "resumed",      "suspended",
-    "crashed", "defined", "undefined", "disconnected", "reconnected",
+    "crashed", "defined", "undefined", "disconnected", "reconnected", "memory",
 };
 
 const char *drv_hv_event_name(enum drv_hv_event_type t)

@@ -178,9 +178,19 @@ struct drv_hv_info {
                                   * or unknown */
     int64_t uptime_ms;           /* since then */
     uint64_t cpu_time_ns;        /* total CPU time used by the guest */
-    struct drv_shape shape;      /* as enforced now, read back */
+    struct drv_shape shape;      /* as enforced now, read back; memory: what
+                                  * the guest holds (with memory hot-plug,
+                                  * the balloon plus what it plugged, which
+                                  * trails or falls short of the request) */
     int32_t vcpus_online_actual; /* >= shape.vcpus_online when a shrink
                                   * kept vCPUs online (TCG) */
+    /* memory hot-plug (all 0 without a device): the device's requested and
+     * plugged sizes; stalled when the guest made no move towards the
+     * request for [libvirt] memory_hotplug_timeout (a guest without the
+     * virtio_mem driver never plugs; a page it cannot move keeps a block
+     * plugged) */
+    double mem_requested_mib, mem_plugged_mib;
+    bool mem_stalled;
 };
 
 /* Raw counters of one guest at one instant (libvirt's domain stats). */
@@ -230,6 +240,10 @@ enum drv_hv_event_type {
     DRV_HV_EVENT_UNDEFINED,
     DRV_HV_EVENT_DISCONNECTED, /* lost the hypervisor (uuid empty) */
     DRV_HV_EVENT_RECONNECTED,  /* back; the caller should reconcile (uuid empty) */
+    DRV_HV_EVENT_MEMORY,       /* memory hot-plug: the guest stopped short of
+                                * what was requested ("plug-stalled",
+                                * "unplug-stalled") or caught up ("caught-up");
+                                * its power state is unchanged */
     DRV_HV_EVENT_LAST,
 };
 

@@ -196,6 +196,38 @@ static int lv_entry_refresh(struct lv *lv, const char *uuid, virDomainPtr dom, s
     return 0;
 }
 
+/* The memory hot-plug record from a domain's knobs (lock held): the
+ * request as the device states it (set by another process, or before a
+ * restart: its time runs from now), what the guest plugged, and the
+ * memory as set -- not libvirt's <currentMemory>, which counts what is
+ * plugged, so a guest short of its request is not asked again.  When the
+ * balloon and the request are as this process set them (mem_set >= 0:
+ * what it recorded), that record stands: the balloon may be offset under
+ * an unplug that stalled. */
+static enum lv_vmem_news lv_entry_vmem_load(struct lv *lv, struct lv_entry *e,
+                                            const struct lv_knobs *k, double mem_set)
+{
+    struct lv_vmem *v = &e->vmem;
+    uint64_t boot = k->max_kib - k->vmem_kib;
+    int64_t now = clock_mono_ms();
+    if (v->size_kib != k->vmem_kib || v->boot_kib != boot)
+        lv_vmem_defined(v, boot, k->vmem_kib);
+    if (!k->vmem_kib)
+        return LV_VMEM_NEWS_NONE;
+    uint64_t balloon = k->cur_kib > k->vmem_current_kib ? k->cur_kib - k->vmem_current_kib : 0;
+    bool same_request = v->since_ms && v->requested_kib == k->vmem_requested_kib;
+    if (!same_request)
+        lv_vmem_request(v, k->vmem_requested_kib, now);
+    if (mem_set >= 0 && same_request && v->balloon_kib == balloon) {
+        e->applied.res.v[DRV_RES_MEM_MIB] = mem_set;
+    } else {
+        v->balloon_kib = balloon;
+        e->applied.res.v[DRV_RES_MEM_MIB] =
+            (double)(k->vmem_requested_kib ? boot + k->vmem_requested_kib : balloon) / 1024;
+    }
+    return lv_vmem_observe(v, k->vmem_current_kib, now, lv->vmem_timeout_ms);
+}
+
 int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs, struct err **err)
 {
     /* what sculpt set is exact (libvirt reports the balloon's actual size,
@@ -242,20 +274,22 @@ int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
     lv_meta_release(&e->meta);
     e->meta = meta;
     e->ours = ours;
+    double mem_set = e->loaded ? e->applied.res.v[DRV_RES_MEM_MIB] : -1;
     lv_knobs_shape(&k, lv->info.cpus, &e->applied);
     /* a shrink kept online (TCG) is remembered only while we run */
     if (e->wanted_online <= 0 || e->wanted_online > e->applied.vcpus_online)
         e->wanted_online = e->applied.vcpus_online;
     if (ours)
         e->def_pcpus = meta.spec.shape.pcpus;
-    e->vmem.size_kib = k.vmem_kib;
-    e->vmem.boot_kib = k.max_kib - k.vmem_kib;
+    enum lv_vmem_news news = lv_entry_vmem_load(lv, e, &k, mem_set);
+    struct lv_vmem vmem = e->vmem;
     lv_knobs_release(&e->names);
     e->names = k;
     e->names.metadata = NULL;
     e->loaded = true;
     pthread_mutex_unlock(&lv->lock);
     free(k.metadata);
+    lv_vmem_report(lv, uuid, news, &vmem, st);
     return 0;
 }
 
@@ -362,6 +396,12 @@ static void lv_on_lifecycle(void *opaque, const char *uuid, const char *name, in
         return;
     }
     drv_hv_emit(lv->hv, &ev);
+}
+
+static void lv_on_memdev(void *opaque, const char *uuid, const char *alias, uint64_t size_kib)
+{
+    (void)alias; /* sculpt defines one virtio-mem device per guest */
+    lv_vmem_on_size(opaque, uuid, size_kib);
 }
 
 /* After a reconnection: guests whose state changed while libvirtd was away
@@ -566,8 +606,9 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
         return -1;
     }
     hv->priv = lv;
+    lv->vmem_timeout_ms = (int64_t)cfg->libvirt_memory_hotplug_timeout_s * 1000;
     lv->host = lv_host_open(lv->uri, cfg->libvirt_reconnect_interval_ms, lv_on_lifecycle,
-                            lv_on_conn, lv, err);
+                            lv_on_memdev, lv_on_conn, lv, err);
     if (!lv->host || lv_read_host(lv, cfg, err) < 0 || lv_adopt_all(lv, err) < 0) {
         err_wrap(err, "libvirt at `%s`", lv->uri);
         lv_host_close(lv->host);
@@ -680,7 +721,9 @@ virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *
     }
     pthread_mutex_unlock(&lv->lock);
     autofree char *xml = lv_cfg_domain_format(&cfg);
-    struct lv_vmem vmem = {.boot_kib = cfg.mem_kib - cfg.vmem_kib, .size_kib = cfg.vmem_kib};
+    struct lv_vmem vmem;
+    lv_vmem_defined(&vmem, cfg.mem_kib - cfg.vmem_kib, cfg.vmem_kib);
+    vmem.balloon_kib = cfg.cur_mem_kib;
     lv_cfg_domain_release(&cfg);
     log_debug("define %s: %s", uuid, xml);
     lv_expect(lv, uuid, DRV_HV_EVENT_DEFINED);

@@ -20,6 +20,7 @@
 #include "driver/libvirt/config.h"
 #include "driver/libvirt/designer.h"
 #include "driver/libvirt/host.h"
+#include "driver/libvirt/vmem.h"
 
 /* An event sculpt is about to cause, so it is reported as by_sculpt. */
 struct lv_expect {
@@ -28,12 +29,6 @@ struct lv_expect {
 };
 
 #define LV_MAX_EXPECT 8
-
-/* A guest's memory as its domain splits it (memory hot-plug): the boot
- * memory and a virtio-mem device (size 0: none, the balloon holds all). */
-struct lv_vmem {
-    uint64_t boot_kib, size_kib;
-};
 
 /* What the backend keeps of one guest. */
 struct lv_entry {
@@ -48,7 +43,8 @@ struct lv_entry {
     int32_t wanted_online;       /* vCPUs the last shape asked for */
     struct drv_cpuset def_pcpus; /* pinning of the definition (hot-added vCPUs get it) */
     struct lv_knobs names;       /* taps and disk target (knob values unused) */
-    struct lv_vmem vmem;         /* the memory split of the definition it runs */
+    struct lv_vmem vmem;         /* memory hot-plug: the split of the definition
+                                  * it runs, requested and plugged (vmem.h) */
     enum drv_power_state state;  /* last known */
     int64_t started_ms;          /* Unix ms the current run began, 0 unknown */
     struct drv_hv_sample prev;   /* last usage sample */
@@ -72,6 +68,7 @@ struct lv {
     struct drv_hv_host info; /* host facts and policy, read at open */
     int32_t nodes;           /* host NUMA nodes */
     bool unplug;             /* vCPUs may be removed live */
+    int64_t vmem_timeout_ms; /* a guest not plugging for this long is stalled */
 };
 
 static inline struct lv *lv_of(struct drv_hv *hv)
@@ -144,6 +141,23 @@ static inline unsigned lv_affect_now(virDomainPtr dom)
 {
     return VIR_DOMAIN_AFFECT_CONFIG | (virDomainIsActive(dom) == 1 ? VIR_DOMAIN_AFFECT_LIVE : 0);
 }
+
+/* vmem_watch.c: memory hot-plug as the guests do it.
+ * Guest `uuid` plugged current_kib now (the size-change event; any thread,
+ * without the lock): a catch-up is reported. */
+void lv_vmem_on_size(struct lv *lv, const char *uuid, uint64_t current_kib);
+/* Declare stalled (once) every running guest with a request pending and
+ * no move for the timeout, after reading its device back; set the
+ * balloon of a guest whose offset changed (lv_vmem_balloon_kib).  Called
+ * by sample (the engine's step, so the delay is the timeout plus a step
+ * at most); call without the lock. */
+void lv_vmem_tick(struct lv *lv);
+/* Report a verdict: a log line, a DRV_HV_EVENT_MEMORY event, the metric
+ * sculpt_memory_hotplug_stalled_total{direction}.  Without the lock. */
+void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const struct lv_vmem *v,
+                    enum drv_power_state state);
+/* The balloon target for a guest of mem_mib, offset as the record says. */
+uint64_t lv_vmem_balloon_for(const struct lv_vmem *v, double mem_mib);
 
 /* rename.c: drv_hv_ops.rename. */
 int lv_rename(struct drv_hv *hv, const char *uuid, const char *name, struct err **err);

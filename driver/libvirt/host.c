@@ -26,11 +26,13 @@ struct lv_host {
     int64_t reconnect_ms;
     virConnectPtr conn;  /* NULL while lost */
     uint64_t generation; /* bumped on every (re)connection */
-    int lifecycle_id;    /* event registration on conn */
+    int lifecycle_id;    /* event registrations on conn */
+    int memdev_id;       /* -1: none (a libvirt without the event) */
     bool lost;           /* conn died: the watcher must replace it */
     bool quit;
     pthread_t watcher;
     lv_host_lifecycle_fn on_lifecycle;
+    lv_host_memdev_fn on_memdev;
     lv_host_conn_fn on_conn;
     void *opaque;
 };
@@ -183,9 +185,21 @@ static int lv_host_on_lifecycle(virConnectPtr conn, virDomainPtr dom, int event,
     return 0;
 }
 
+static void lv_host_on_memdev(virConnectPtr conn, virDomainPtr dom, const char *alias,
+                              unsigned long long size_kib, void *opaque)
+{
+    (void)conn;
+    struct lv_host *h = opaque;
+    char uuid[VIR_UUID_STRING_BUFLEN];
+    if (virDomainGetUUIDString(dom, uuid) < 0)
+        return;
+    h->on_memdev(h->opaque, uuid, alias ? alias : "", (uint64_t)size_kib);
+}
+
 /* ---- connecting ---- */
 
-static virConnectPtr lv_host_connect(struct lv_host *h, int *lifecycle_id, struct err **err)
+static virConnectPtr lv_host_connect(struct lv_host *h, int *lifecycle_id, int *memdev_id,
+                                     struct err **err)
 {
     virConnectPtr c = virConnectOpen(h->uri);
     if (!c) {
@@ -207,15 +221,24 @@ static virConnectPtr lv_host_connect(struct lv_host *h, int *lifecycle_id, struc
         virConnectClose(c);
         return NULL;
     }
+    /* memory hot-plug progress; without it (libvirt < 7.9) a guest's
+     * plugged size is read back with its knobs */
+    *memdev_id =
+        virConnectDomainEventRegisterAny(c, NULL, VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
+                                         VIR_DOMAIN_EVENT_CALLBACK(lv_host_on_memdev), h, NULL);
+    if (*memdev_id < 0)
+        virResetLastError();
     return c;
 }
 
-static void lv_host_disconnect(virConnectPtr c, int lifecycle_id)
+static void lv_host_disconnect(virConnectPtr c, int lifecycle_id, int memdev_id)
 {
     if (!c)
         return;
     if (lifecycle_id >= 0 && virConnectDomainEventDeregisterAny(c, lifecycle_id) < 0)
         virResetLastError(); /* a dead connection cannot deregister */
+    if (memdev_id >= 0 && virConnectDomainEventDeregisterAny(c, memdev_id) < 0)
+        virResetLastError();
     if (virConnectUnregisterCloseCallback(c, lv_host_on_close) < 0)
         virResetLastError();
     if (virConnectClose(c) < 0)
@@ -246,11 +269,12 @@ static void *lv_host_watch(void *arg)
             continue;
         }
         virConnectPtr dead = h->conn;
-        int dead_id = h->lifecycle_id;
+        int dead_id = h->lifecycle_id, dead_mem = h->memdev_id;
         h->conn = NULL;
         h->lifecycle_id = -1;
+        h->memdev_id = -1;
         pthread_mutex_unlock(&h->lock);
-        lv_host_disconnect(dead, dead_id);
+        lv_host_disconnect(dead, dead_id, dead_mem);
         if (dead)
             h->on_conn(h->opaque, false);
         pthread_mutex_lock(&h->lock);
@@ -258,18 +282,19 @@ static void *lv_host_watch(void *arg)
         while (!h->quit) {
             pthread_mutex_unlock(&h->lock);
             autoerr struct err *err = NULL;
-            int id = -1;
-            virConnectPtr c = lv_host_connect(h, &id, &err);
+            int id = -1, mem = -1;
+            virConnectPtr c = lv_host_connect(h, &id, &mem, &err);
             pthread_mutex_lock(&h->lock);
             if (c && h->quit) {
                 pthread_mutex_unlock(&h->lock);
-                lv_host_disconnect(c, id);
+                lv_host_disconnect(c, id, mem);
                 pthread_mutex_lock(&h->lock);
                 break;
             }
             if (c) {
                 h->conn = c;
                 h->lifecycle_id = id;
+                h->memdev_id = mem;
                 h->generation++;
                 h->lost = false;
                 log_info("libvirt connection to %s back", h->uri);
@@ -287,8 +312,8 @@ static void *lv_host_watch(void *arg)
 }
 
 struct lv_host *lv_host_open(const char *uri, int64_t reconnect_ms,
-                             lv_host_lifecycle_fn on_lifecycle, lv_host_conn_fn on_conn,
-                             void *opaque, struct err **err)
+                             lv_host_lifecycle_fn on_lifecycle, lv_host_memdev_fn on_memdev,
+                             lv_host_conn_fn on_conn, void *opaque, struct err **err)
 {
     if (lv_loop_get(err) < 0)
         return NULL;
@@ -298,13 +323,15 @@ struct lv_host *lv_host_open(const char *uri, int64_t reconnect_ms,
     h->uri = xstrdup(uri);
     h->reconnect_ms = reconnect_ms;
     h->on_lifecycle = on_lifecycle;
+    h->on_memdev = on_memdev;
     h->on_conn = on_conn;
     h->opaque = opaque;
     h->lifecycle_id = -1;
-    h->conn = lv_host_connect(h, &h->lifecycle_id, err);
+    h->memdev_id = -1;
+    h->conn = lv_host_connect(h, &h->lifecycle_id, &h->memdev_id, err);
     if (!h->conn || pthread_create(&h->watcher, NULL, lv_host_watch, h) != 0) {
         if (h->conn) {
-            lv_host_disconnect(h->conn, h->lifecycle_id);
+            lv_host_disconnect(h->conn, h->lifecycle_id, h->memdev_id);
             err_set(err, ERR_INTERNAL, "libvirt: cannot start the connection watcher");
         }
         pthread_cond_destroy(&h->cond);
@@ -327,7 +354,7 @@ void lv_host_close(struct lv_host *h)
     pthread_cond_broadcast(&h->cond);
     pthread_mutex_unlock(&h->lock);
     pthread_join(h->watcher, NULL);
-    lv_host_disconnect(h->conn, h->lifecycle_id);
+    lv_host_disconnect(h->conn, h->lifecycle_id, h->memdev_id);
     lv_loop_put();
     pthread_cond_destroy(&h->cond);
     pthread_mutex_destroy(&h->lock);

@@ -18,17 +18,22 @@ struct lv_host;
  * virDomainEventType and detail). */
 typedef void (*lv_host_lifecycle_fn)(void *opaque, const char *uuid, const char *name, int event,
                                      int detail);
+/* Called on the event thread when a guest's memory device (virtio-mem)
+ * changed the size it has plugged: its alias and that size (KiB). */
+typedef void (*lv_host_memdev_fn)(void *opaque, const char *uuid, const char *alias,
+                                  uint64_t size_kib);
 /* Called on the host's watcher thread when the connection is lost
  * (connected false) and when it is back (true, after event callbacks are
  * registered again). */
 typedef void (*lv_host_conn_fn)(void *opaque, bool connected);
 
-/* Connect to `uri` (keepalive on, lifecycle events registered) and start
- * the watcher that reconnects every reconnect_ms after a loss.  Returns the
- * host or NULL with *err (UNAVAILABLE when libvirtd cannot be reached). */
+/* Connect to `uri` (keepalive on, lifecycle and memory device events
+ * registered) and start the watcher that reconnects every reconnect_ms
+ * after a loss.  Returns the host or NULL with *err (UNAVAILABLE when
+ * libvirtd cannot be reached). */
 struct lv_host *lv_host_open(const char *uri, int64_t reconnect_ms,
-                             lv_host_lifecycle_fn on_lifecycle, lv_host_conn_fn on_conn,
-                             void *opaque, struct err **err);
+                             lv_host_lifecycle_fn on_lifecycle, lv_host_memdev_fn on_memdev,
+                             lv_host_conn_fn on_conn, void *opaque, struct err **err);
 /* Stop the watcher, deregister events and close.  No callback runs after
  * it returns.  Accepts NULL. */
 void lv_host_close(struct lv_host *h);

@@ -16,6 +16,19 @@
 
 LOG_INIT("driver.libvirt.observe");
 
+/* Memory hot-plug in the info: the guest holds the balloon and what it
+ * plugged, whatever was requested. */
+static void lv_info_vmem(const struct lv_vmem *v, struct drv_hv_info *out)
+{
+    uint64_t balloon = v->balloon_kib ? v->balloon_kib : v->boot_kib;
+    if (balloon > v->boot_kib)
+        balloon = v->boot_kib;
+    out->shape.res.v[DRV_RES_MEM_MIB] = (double)lv_vmem_held_kib(v, balloon) / 1024;
+    out->mem_requested_mib = (double)v->requested_kib / 1024;
+    out->mem_plugged_mib = (double)v->current_kib / 1024;
+    out->mem_stalled = v->stalled;
+}
+
 /* Fill `out` from a freshly loaded entry and the domain. */
 static int lv_info_fill(struct lv *lv, virDomainPtr dom, const char *uuid, bool knobs,
                         struct drv_hv_info *out, struct err **err)
@@ -50,6 +63,8 @@ static int lv_info_fill(struct lv *lv, virDomainPtr dom, const char *uuid, bool 
         bool on = st == DRV_POWER_RUNNING || st == DRV_POWER_PAUSED;
         out->started_wall_ms = on ? e->started_ms : 0;
         out->uptime_ms = on && e->started_ms ? clock_wall_ms() - e->started_ms : 0;
+        if (on && e->vmem.size_kib)
+            lv_info_vmem(&e->vmem, out);
     }
     pthread_mutex_unlock(&lv->lock);
     return 0;
@@ -189,6 +204,7 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
     pthread_mutex_unlock(&lv->lock);
     virDomainStatsRecordListFree(recs);
     log_debug("sampled %zu guests of %d in %.1f ms", k, nr, (double)(t1 - t0) / 1e6);
+    lv_vmem_tick(lv);
     *out = s;
     *n = k;
     return 0;

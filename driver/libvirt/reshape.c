@@ -115,29 +115,53 @@ static int lv_pin_range(struct lv *lv, virDomainPtr dom, const struct lv_target 
 }
 
 /* Memory: the balloon within the boot memory and, above it, the
- * virtio-mem device's requested size; each called when it changes. */
-static int lv_memory(virDomainPtr dom, const struct lv_target *t, const struct drv_shape *want,
-                     int32_t *calls, struct err **err)
+ * virtio-mem device's requested size; each called when it changes (the
+ * balloon also when the offset under a guest holding more than requested
+ * changes: vmem.h).  The request is recorded as made: its time runs. */
+static int lv_memory(struct lv *lv, const char *uuid, virDomainPtr dom, const struct lv_target *t,
+                     const struct drv_shape *want, int32_t *calls, struct err **err)
 {
     uint64_t to = (uint64_t)llround(want->res.v[DRV_RES_MEM_MIB] * 1024);
     uint64_t from = (uint64_t)llround(t->applied.res.v[DRV_RES_MEM_MIB] * 1024);
     uint64_t bal0, req0, bal1, req1;
     lv_design_mem_split(from, t->vmem.boot_kib, t->vmem.size_kib, &bal0, &req0);
     lv_design_mem_split(to, t->vmem.boot_kib, t->vmem.size_kib, &bal1, &req1);
-    if (bal1 != bal0 || !t->vmem.size_kib) {
+    struct lv_vmem v = t->vmem;
+    if (req1 != req0)
+        lv_vmem_request(&v, req1, clock_mono_ms());
+    uint64_t bal_set = v.balloon_kib ? v.balloon_kib : bal0;
+    bal1 = lv_vmem_balloon_kib(&v, bal1, v.boot_kib / 4);
+    if (bal1 != bal_set || !t->vmem.size_kib) {
         (*calls)++;
         if (lv_guest_set_balloon(dom, t->name, bal1, err) < 0)
             return -1;
+        v.balloon_kib = bal1;
     }
+    int rc = 0;
     if (req1 != req0) {
         (*calls)++;
-        if (lv_guest_set_vmem(dom, t->name, req1, err) < 0)
-            return -1;
+        rc = lv_guest_set_vmem(dom, t->name, req1, err);
+        if (rc < 0) { /* not made: the previous request still runs */
+            v.requested_kib = t->vmem.requested_kib;
+            v.since_ms = t->vmem.since_ms;
+            v.stalled = t->vmem.stalled;
+        }
     }
-    return 0;
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    if (e) {
+        e->vmem.balloon_kib = v.balloon_kib;
+        if (e->vmem.requested_kib != v.requested_kib || v.since_ms != t->vmem.since_ms) {
+            e->vmem.requested_kib = v.requested_kib;
+            e->vmem.since_ms = v.since_ms;
+            e->vmem.stalled = v.stalled;
+        }
+    }
+    pthread_mutex_unlock(&lv->lock);
+    return rc;
 }
 
-static int lv_knob(struct lv *lv, virDomainPtr dom, const struct lv_target *t,
+static int lv_knob(struct lv *lv, const char *uuid, virDomainPtr dom, const struct lv_target *t,
                    const struct drv_shape *want, enum drv_hv_knob k, uint32_t changed,
                    int32_t *calls, struct err **err)
 {
@@ -175,7 +199,7 @@ static int lv_knob(struct lv *lv, virDomainPtr dom, const struct lv_target *t,
         return lv_guest_set_numa(dom, t->name, nodes, err);
     }
     case DRV_HV_KNOB_BALLOON:
-        return lv_memory(dom, t, want, calls, err);
+        return lv_memory(lv, uuid, dom, t, want, calls, err);
     case DRV_HV_KNOB_NET: {
         double share = t->ntaps ? 1.0 / (double)t->ntaps : 0;
         for (size_t i = 0; i < t->ntaps; i++) {
@@ -253,7 +277,7 @@ static int lv_reshape_once(struct lv *lv, const char *uuid, const struct drv_sha
         if (!(changed & (1u << k)))
             continue;
         int64_t t0 = clock_mono_ns();
-        rc = lv_knob(lv, dom, &t, &want, (enum drv_hv_knob)k, changed, &rep->calls, err);
+        rc = lv_knob(lv, uuid, dom, &t, &want, (enum drv_hv_knob)k, changed, &rep->calls, err);
         rep->knob_ns[k] = clock_mono_ns() - t0;
         if (rc == 0) {
             lv_applied(lv, uuid, (enum drv_hv_knob)k, &want);

@@ -7,14 +7,19 @@
 # console) and from libvirt (the device's requested and plugged sizes); a
 # paused guest (a pool member at hand-over) plugs once it runs; a second
 # sculpt process adopts the guest and reshapes it from what the domain
-# says.  One private libvirtd (contrib/stack/libvirt.sh).
+# says.  A second guest booted without the virtio_mem driver never plugs:
+# sculpt reports what it holds, declares it stalled once (a warning, an
+# event) after [libvirt] memory_hotplug_timeout, and neither a reshape, a
+# reconcile nor another process asks it again.  One private libvirtd
+# (contrib/stack/libvirt.sh).
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
 
 libvirt_test_start vmem
+VMEM_TIMEOUT=10 # s without a move before a guest is declared stalled
 OPTS="-o libvirt.connection_uri=$LIBVIRT_URI -o libvirt.virt_type=$VT
       -o libvirt.instances_path=$T/instances -o libvirt.memory_hotplug=true
-      -o libvirt.max_vcpus=2"
+      -o libvirt.max_vcpus=2 -o libvirt.memory_hotplug_timeout=$VMEM_TIMEOUT"
 # shellcheck disable=SC2086
 hv_session_start "$T" "$HVCTL" -o DEFAULT.log_level=warning $OPTS \
     -o libvirt.mem_stats_period_seconds=1
@@ -91,6 +96,27 @@ check "the guest holds 192 MiB and what stays plugged" retry 120 settled
 left=$(plugged)
 echo "left plugged after the unplug: $left KiB of 1048576"
 check "the movable part unplugged (at most 256 MiB left)" test "$left" -le 262144
+hv info uuid=$U || fail "info"
+check "info: plugged as libvirt says, 0 requested" \
+    test "$(kv mem_plugged "$HV_OUT") $(kv mem_requested "$HV_OUT")" = "$((left / 1024)) 0"
+if [ "$left" -gt 0 ]; then
+    # what the guest could not unplug: stalled after the timeout, then
+    # the balloon (at the next sample) takes it, down to 192 MiB in all
+    stalled_now() { # the engine's step samples, which declares stalls
+        hv sample >/dev/null && hv info uuid=$U >/dev/null && test "$(kv mem_stalled "$HV_OUT")" = 1
+    }
+    check "the unplug declared stalled" retry $((VMEM_TIMEOUT + 30)) stalled_now
+    check "event memory unplug-stalled" grep -q "^EVENT memory $U reason=unplug-stalled" "$T/hv.out"
+    hv sample || fail "sample" # the balloon offset comes with the next sample
+    check "balloon offset by what stays plugged" retry 30 \
+        sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual $((196608 - left))'"
+    check "the guest holds 192 MiB" retry 60 sh -c \
+        "grep 'GUEST-STAT' '$LOG' | tail -n 1 | grep -q 'memtotal_kb=$((base - 65536)) '"
+    hv info uuid=$U || fail "info"
+    check "info: it holds 192 MiB" test "$(kv mem_mib "$HV_OUT")" = 192
+else
+    echo "ok: everything unplugged this run: no balloon offset needed"
+fi
 
 # ---- across it: the balloon back to the boot memory and a plug ----
 mem_reshape 512 2 262144
@@ -118,7 +144,51 @@ check "requested 384 MiB" test "$(requested)" = 393216
 hv info uuid=$U || fail "info"
 check "still the first boot" test "$(kv state "$HV_OUT")" = running
 check "one boot across all of it" test "$(grep -c GUEST-INIT-READY "$LOG")" = 1
-
 hv destroy uuid=$U || fail "destroy"
+
+# ---- a guest that does not plug: booted without the virtio_mem driver ----
+U2=$(cat /proc/sys/kernel/random/uuid)
+DOM=sculpt-$U2
+LOG=$T/instances/$U2/console.log
+printf '%s module_blacklist=virtio_mem\n' "$(cat "$G/cmdline")" >"$T/cmdline-novmem"
+hv spawn uuid=$U2 kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$T/cmdline-novmem \
+    vcpu=1 mem_mib=256 online=1 max=2 mem_max=1280 || fail "spawn without virtio_mem"
+wait_match "$LOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "guest without virtio_mem did not boot"
+check "the guest has no virtio_mem driver" grep -q "Module virtio_mem is blacklisted" "$LOG"
+hv reshape uuid=$U2 mem_mib=768 || fail "reshape to 768 MiB"
+check "768 MiB requested in one call" test "$(kv calls "$HV_OUT")" = 1
+t_req=$(date +%s)
+check "requested 512 MiB" test "$(requested)" = 524288
+hv info uuid=$U2 || fail "info"
+check "info: it holds 256 MiB, 512 requested, 0 plugged, not yet stalled" test \
+    "$(kv mem_mib "$HV_OUT") $(kv mem_requested "$HV_OUT") $(kv mem_plugged "$HV_OUT") $(kv mem_stalled "$HV_OUT")" = \
+    "256 512 0 0"
+stalled2() {
+    hv sample >/dev/null && hv info uuid=$U2 >/dev/null && test "$(kv mem_stalled "$HV_OUT")" = 1
+}
+check "declared stalled after the timeout" retry $((VMEM_TIMEOUT + 30)) stalled2
+took=$(( $(date +%s) - t_req ))
+echo "stalled after ${took}s (timeout ${VMEM_TIMEOUT}s)"
+check "not before the timeout" test "$took" -ge "$VMEM_TIMEOUT"
+check "info: still 256 MiB held" test "$(kv mem_mib "$HV_OUT")" = 256
+check "event memory plug-stalled, once" \
+    test "$(grep -c "^EVENT memory $U2 reason=plug-stalled" "$T/hv.out")" = 1
+check "a warning names the guest and what it holds" \
+    grep -q "guest $U2 plugged 0 MiB of the 512 MiB requested" "$T/hv.err"
+hv reshape uuid=$U2 mem_mib=768 || fail "reshape again"
+check "the same shape again: no call" test "$(kv calls "$HV_OUT")" = 0
+hv reconcile uuid=$U2 mem_mib=768 || fail "reconcile"
+check "reconcile: no drift, nothing asked again" \
+    sh -c "printf '%s\n' \"\$0\" | grep -q '^DRIFT $U2 none'" "$HV_OUT"
+# shellcheck disable=SC2086
+out=$("$HVCTL" -o DEFAULT.log_level=error $OPTS reshape uuid=$U2 mem_mib=768 2>>"$T/hvctl.err") ||
+    fail "reshape from a second process: $out"
+check "second process: the request read back, not repeated" test "$(kv calls "$out")" = 0
+check "requested still 512 MiB, nothing plugged" \
+    test "$(requested) $(plugged)" = "524288 0"
+hv sample || fail "sample"
+check "still one stall event" \
+    test "$(grep -c "^EVENT memory $U2 reason=plug-stalled" "$T/hv.out")" = 1
+hv destroy uuid=$U2 || fail "destroy"
 hv_session_stop || fail "hvctl session"
 echo "libvirt_vmem: passed in $(( $(date +%s) - t0 ))s"

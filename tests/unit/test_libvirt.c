@@ -15,11 +15,14 @@
 #include "common/alloc.h"
 #include "common/config.h"
 #include "common/err.h"
+#include "common/metrics.h"
 #include "driver/hypervisor.h"
 #include "driver/libvirt/config.h"
 #include "driver/libvirt/designer.h"
+#include "driver/libvirt/driver_priv.h"
 #include "driver/libvirt/guest.h"
 #include "driver/libvirt/host.h"
+#include "driver/libvirt/vmem.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 
@@ -338,6 +341,131 @@ static void test_vmem_design(void **state)
     assert_int_equal(req, 0);
 }
 
+/* What a guest plugged against what was requested: a guest that moves
+ * keeps its time, one that makes no move for the timeout is stalled once,
+ * and catches up later; the balloon takes what an unplug left behind. */
+static void test_vmem_track(void **state)
+{
+    (void)state;
+    const uint64_t M = 1024;
+    const int64_t T = 60000; /* the timeout, ms */
+    struct lv_vmem v;
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    assert_false(lv_vmem_pending(&v));
+    assert_int_equal(lv_vmem_observe(&v, 0, 1000, T), LV_VMEM_NEWS_NONE);
+
+    /* a guest that plugs, slowly: each move restarts the clock */
+    lv_vmem_request(&v, 512 * M, 1000);
+    assert_true(lv_vmem_pending(&v));
+    assert_int_equal(lv_vmem_observe(&v, 128 * M, 50000, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe(&v, 256 * M, 100000, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe(&v, 256 * M, 159999, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe(&v, 512 * M, 159999, T), LV_VMEM_NEWS_NONE);
+    assert_false(lv_vmem_pending(&v));
+    assert_int_equal(lv_vmem_held_kib(&v, 256 * M), 768 * M);
+
+    /* a guest that never plugs (no virtio_mem driver): stalled once */
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    lv_vmem_request(&v, 512 * M, 0);
+    assert_int_equal(lv_vmem_observe(&v, 0, T - 1, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe(&v, 0, T, T), LV_VMEM_NEWS_STALLED);
+    assert_true(v.stalled);
+    assert_int_equal(lv_vmem_observe(&v, 0, 10 * T, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(v.stalls, 1);
+    assert_int_equal(lv_vmem_held_kib(&v, 256 * M), 256 * M);
+    /* a move that is not towards the request keeps it stalled */
+    assert_int_equal(lv_vmem_observe(&v, 0, 11 * T, T), LV_VMEM_NEWS_NONE);
+    /* its driver loaded late: it catches up */
+    assert_int_equal(lv_vmem_observe(&v, 256 * M, 12 * T, T), LV_VMEM_NEWS_NONE);
+    assert_true(v.stalled);
+    assert_int_equal(lv_vmem_observe(&v, 512 * M, 12 * T, T), LV_VMEM_NEWS_CAUGHT_UP);
+    assert_false(v.stalled);
+    /* a new request gives a stalled guest a new chance */
+    lv_vmem_request(&v, 1024 * M, 13 * T);
+    assert_int_equal(lv_vmem_observe(&v, 512 * M, 14 * T - 1, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe(&v, 512 * M, 14 * T, T), LV_VMEM_NEWS_STALLED);
+    assert_int_equal(v.stalls, 2);
+    lv_vmem_request(&v, 512 * M, 15 * T);
+    assert_false(v.stalled);
+    assert_false(lv_vmem_pending(&v));
+
+    /* an unplug that leaves blocks behind: no offset while it unplugs,
+     * then the balloon takes the excess, never below a quarter of the
+     * boot memory */
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    lv_vmem_request(&v, 1024 * M, 0);
+    assert_int_equal(lv_vmem_observe(&v, 1024 * M, 1, T), LV_VMEM_NEWS_NONE);
+    lv_vmem_request(&v, 0, 10);
+    assert_int_equal(lv_vmem_observe(&v, 4 * M, 20, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_balloon_kib(&v, 192 * M, 64 * M), 192 * M);
+    assert_int_equal(lv_vmem_observe(&v, 4 * M, 20 + T, T), LV_VMEM_NEWS_STALLED);
+    assert_int_equal(lv_vmem_balloon_kib(&v, 192 * M, 64 * M), 188 * M);
+    assert_int_equal(lv_vmem_held_kib(&v, 188 * M), 192 * M);
+    assert_int_equal(lv_vmem_observe(&v, 256 * M, 30 + T, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_balloon_kib(&v, 192 * M, 64 * M), 64 * M);
+    assert_int_equal(lv_vmem_balloon_kib(&v, 32 * M, 64 * M), 32 * M);
+    /* the guest unplugged the rest after all: the balloon comes back */
+    assert_int_equal(lv_vmem_observe(&v, 0, 40 + T, T), LV_VMEM_NEWS_CAUGHT_UP);
+    assert_int_equal(lv_vmem_balloon_kib(&v, 192 * M, 64 * M), 192 * M);
+
+    /* no device: nothing to follow */
+    lv_vmem_defined(&v, 512 * M, 0);
+    assert_int_equal(lv_vmem_observe(&v, 0, 10 * T, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_held_kib(&v, 300 * M), 300 * M);
+    assert_string_equal(lv_vmem_news_name(LV_VMEM_NEWS_STALLED), "stalled");
+}
+
+static struct drv_hv_event vmem_seen[4];
+static int vmem_nseen;
+
+static void vmem_record(const struct drv_hv_event *ev, void *opaque)
+{
+    (void)opaque;
+    if (vmem_nseen < 4)
+        vmem_seen[vmem_nseen++] = *ev;
+}
+
+/* A verdict reaches the operator: an event (its power state unchanged),
+ * and, for a stall, the metric by direction. */
+static void test_vmem_report(void **state)
+{
+    (void)state;
+    const uint64_t M = 1024;
+    struct lv lv;
+    struct drv_hv hv;
+    memset(&lv, 0, sizeof(lv));
+    memset(&hv, 0, sizeof(hv));
+    hv.priv = &lv;
+    hv.event_cb = vmem_record;
+    lv.hv = &hv;
+    lv.vmem_timeout_ms = 60000;
+    vmem_nseen = 0;
+    struct lv_vmem v;
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    lv_vmem_request(&v, 512 * M, 0);
+    assert_int_equal(lv_vmem_observe(&v, 0, 60000, 60000), LV_VMEM_NEWS_STALLED);
+    lv_vmem_report(&lv, UUID_A, LV_VMEM_NEWS_STALLED, &v, DRV_POWER_RUNNING);
+    lv_vmem_report(&lv, UUID_A, LV_VMEM_NEWS_NONE, &v, DRV_POWER_RUNNING);
+    assert_int_equal(lv_vmem_observe(&v, 512 * M, 70000, 60000), LV_VMEM_NEWS_CAUGHT_UP);
+    lv_vmem_report(&lv, UUID_A, LV_VMEM_NEWS_CAUGHT_UP, &v, DRV_POWER_RUNNING);
+    lv_vmem_request(&v, 0, 80000);
+    assert_int_equal(lv_vmem_observe(&v, 4 * M, 90000, 60000), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe(&v, 4 * M, 150000, 60000), LV_VMEM_NEWS_STALLED);
+    lv_vmem_report(&lv, UUID_A, LV_VMEM_NEWS_STALLED, &v, DRV_POWER_RUNNING);
+    assert_int_equal(vmem_nseen, 3);
+    assert_int_equal(vmem_seen[0].type, DRV_HV_EVENT_MEMORY);
+    assert_string_equal(vmem_seen[0].uuid, UUID_A);
+    assert_string_equal(vmem_seen[0].reason, "plug-stalled");
+    assert_int_equal(vmem_seen[0].state, DRV_POWER_RUNNING);
+    assert_string_equal(vmem_seen[1].reason, "caught-up");
+    assert_string_equal(vmem_seen[2].reason, "unplug-stalled");
+    assert_string_equal(drv_hv_event_name(DRV_HV_EVENT_MEMORY), "memory");
+    char *text = metrics_render();
+    assert_non_null(strstr(text, "sculpt_memory_hotplug_stalled_total{direction=\"plug\"} 1\n"));
+    assert_non_null(strstr(text, "sculpt_memory_hotplug_stalled_total{direction=\"unplug\"} 1\n"));
+    free(text);
+}
+
 /* The domain of a guest with memory hot-plug, read back; the device
  * update libvirt takes, built from a live domain's XML. */
 static void test_vmem_xml(void **state)
@@ -443,13 +571,18 @@ static void noop_conn(void *o, bool c)
     (void)o, (void)c;
 }
 
+static void noop_memdev(void *o, const char *u, const char *a, uint64_t kib)
+{
+    (void)o, (void)u, (void)a, (void)kib;
+}
+
 /* The knob setters and the read-back on the test driver's domain `test`. */
 static void test_guest_knobs(void **state)
 {
     (void)state;
     struct err *err = NULL;
     struct lv_host *h =
-        lv_host_open("test:///default", 1000, noop_lifecycle, noop_conn, NULL, &err);
+        lv_host_open("test:///default", 1000, noop_lifecycle, noop_memdev, noop_conn, NULL, &err);
     assert_non_null(h);
     virConnectPtr c = lv_host_conn(h, NULL, &err);
     assert_non_null(c);
@@ -587,7 +720,7 @@ static void test_vmem_on_test_driver(void **state)
 
     /* defined to boot with 256 MiB and a device of the other 768 */
     struct lv_host *h =
-        lv_host_open("test:///default", 1000, noop_lifecycle, noop_conn, NULL, &err);
+        lv_host_open("test:///default", 1000, noop_lifecycle, noop_memdev, noop_conn, NULL, &err);
     assert_non_null(h);
     virConnectPtr c = lv_host_conn(h, NULL, &err);
     assert_non_null(c);
@@ -619,9 +752,34 @@ static void test_vmem_on_test_driver(void **state)
     assert_int_equal(rep.changed, 0);
     assert_non_null(strstr(err->msg, "virDomainUpdateDeviceFlags on `sculpt-" UUID_A));
     err_clear(&err);
+    /* the balloon set on the way is recorded: nothing left to call */
     to.res.v[DRV_RES_MEM_MIB] = 256;
     assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), 0);
-    assert_int_equal(rep.calls, 1);
+    assert_int_equal(rep.calls, 0);
+    assert_int_equal(rep.changed, 1u << DRV_HV_KNOB_BALLOON);
+    assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), 0);
+    assert_int_equal(rep.calls, 0);
+    /* the info says what the guest holds: the balloon and nothing plugged */
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_true(info.shape.res.v[DRV_RES_MEM_MIB] == 256);
+    assert_true(info.mem_requested_mib == 0);
+    assert_true(info.mem_plugged_mib == 0);
+    assert_false(info.mem_stalled);
+    /* read back from the domain by a list (a restarted sculpt): the same */
+    struct drv_hv_info *all = NULL;
+    size_t n = 0;
+    assert_int_equal(drv_hv_list(hv, &all, &n, &err), 0);
+    bool found = false;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(all[i].uuid, UUID_A) != 0)
+            continue;
+        found = true;
+        assert_true(all[i].shape.res.v[DRV_RES_MEM_MIB] == 256);
+        assert_true(all[i].mem_requested_mib == 0);
+    }
+    assert_true(found);
+    free(all);
     assert_int_equal(drv_hv_reshape(hv, UUID_A, &to, &rep, &err), 0);
     assert_int_equal(rep.calls, 0);
     assert_int_equal(drv_hv_destroy(hv, UUID_A, false, &err), 0);
@@ -740,6 +898,8 @@ int main(void)
         cmocka_unit_test(test_domain_roundtrip),
         cmocka_unit_test(test_config_drive_xml),
         cmocka_unit_test(test_vmem_design),
+        cmocka_unit_test(test_vmem_track),
+        cmocka_unit_test(test_vmem_report),
         cmocka_unit_test(test_vmem_xml),
         cmocka_unit_test(test_long_paths),
         cmocka_unit_test(test_meta_bad),

@@ -1,0 +1,74 @@
+/* Memory hot-plug bookkeeping of one guest: how its domain splits memory
+ * (boot memory and a virtio-mem device), what sculpt requested of the
+ * device, what the guest plugged, and whether the guest keeps up.
+ *
+ * A guest plugs (or unplugs) on its own time, and a guest without the
+ * virtio_mem driver never does: the request stands in QEMU while the guest
+ * stays at its boot memory.  So the request is made once (a reshape calls
+ * only when the requested size changes), what the guest holds is what it
+ * plugged (libvirt's <current>, followed by its memory-device-size-change
+ * event), and a guest that makes no move towards the request for a
+ * timeout is declared stalled, once, until it catches up.  Pure: the
+ * caller holds the lock, passes the time and reports the verdicts.
+ */
+#ifndef SC_DRIVER_LIBVIRT_VMEM_H
+#define SC_DRIVER_LIBVIRT_VMEM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct lv_vmem {
+    uint64_t boot_kib, size_kib; /* the definition (size 0: no device,
+                                  * the balloon holds all) */
+    uint64_t requested_kib;      /* the device's requested size as set */
+    uint64_t current_kib;        /* what the guest plugged, as last seen */
+    int64_t since_ms;            /* monotonic: the request, or the guest's
+                                  * last move towards it */
+    uint64_t balloon_kib;        /* the balloon target as set (0: unknown) */
+    bool stalled;                /* no move for the timeout (reported) */
+    uint32_t stalls;             /* times declared stalled (this boot) */
+};
+
+/* What a change of the record means for the operator. */
+enum lv_vmem_news {
+    LV_VMEM_NEWS_NONE,
+    LV_VMEM_NEWS_STALLED,   /* the guest stopped short of the request */
+    LV_VMEM_NEWS_CAUGHT_UP, /* a stalled guest reached the request after all */
+    LV_VMEM_NEWS_LAST,
+};
+
+/* A fresh record for a domain defined with boot_kib of boot memory and a
+ * device of size_kib, nothing requested nor plugged. */
+void lv_vmem_defined(struct lv_vmem *v, uint64_t boot_kib, uint64_t size_kib);
+
+/* The device's requested size was set to requested_kib at now_ms: the
+ * timeout runs from here (a stalled guest gets a new chance). */
+void lv_vmem_request(struct lv_vmem *v, uint64_t requested_kib, int64_t now_ms);
+
+/* The guest holds current_kib plugged at now_ms (an event, a read back,
+ * or the same value again to let time pass).  A move towards the request
+ * restarts the timeout.  Returns the news: STALLED when the guest made no
+ * move for timeout_ms short of the request (once per request), CAUGHT_UP
+ * when a stalled guest reaches it. */
+enum lv_vmem_news lv_vmem_observe(struct lv_vmem *v, uint64_t current_kib, int64_t now_ms,
+                                  int64_t timeout_ms);
+
+/* Is the guest short of (or above) its request now? */
+bool lv_vmem_pending(const struct lv_vmem *v);
+
+/* Memory the guest holds: the balloon target within the boot memory
+ * (balloon_kib) plus what it plugged.  Without a device: the balloon. */
+uint64_t lv_vmem_held_kib(const struct lv_vmem *v, uint64_t balloon_kib);
+
+/* The balloon target that keeps a guest at mem_kib when it holds more
+ * plugged than requested (blocks it could not unplug: kernel memory):
+ * the split's balloon lowered by the excess, never below floor_kib.  The
+ * excess counts only once the unplug stalled (a guest still unplugging
+ * is given the time).  Equals the split's balloon otherwise. */
+uint64_t lv_vmem_balloon_kib(const struct lv_vmem *v, uint64_t split_balloon_kib,
+                             uint64_t floor_kib);
+
+/* "stalled", "caught-up"... */
+const char *lv_vmem_news_name(enum lv_vmem_news n);
+
+#endif

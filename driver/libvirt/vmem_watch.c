@@ -1,0 +1,178 @@
+/* Memory hot-plug as the guests do it: what each guest plugged (libvirt's
+ * memory-device-size-change event, a read back), the verdict when a guest
+ * stops short of the request (a log line, a DRV_HV_EVENT_MEMORY event, the
+ * metric sculpt_memory_hotplug_stalled_total), and the balloon lowered
+ * under a guest that holds more plugged than requested. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/err.h"
+#include "common/log.h"
+#include "common/metrics.h"
+#include "driver/hypervisor_priv.h"
+#include "driver/libvirt/driver_priv.h"
+#include "driver/libvirt/guest.h"
+
+LOG_INIT("driver.libvirt.vmem");
+
+#define MIB(kib) ((unsigned long long)((kib) / 1024))
+
+/* The balloon never takes more than 3/4 of the boot memory: the guest's
+ * kernel keeps the pages it cannot give up there. */
+static uint64_t lv_vmem_floor_kib(const struct lv_vmem *v)
+{
+    return v->boot_kib / 4;
+}
+
+void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const struct lv_vmem *v,
+                    enum drv_power_state state)
+{
+    if (n == LV_VMEM_NEWS_NONE)
+        return;
+    bool plug = v->current_kib < v->requested_kib;
+    struct drv_hv_event ev = {
+        .type = DRV_HV_EVENT_MEMORY, .state = state, .by_sculpt = true, .wall_ms = clock_wall_ms()};
+    snprintf(ev.uuid, sizeof(ev.uuid), "%s", uuid);
+    if (n == LV_VMEM_NEWS_CAUGHT_UP) {
+        log_info("guest %s holds the %llu MiB plugged that were requested, after all", uuid,
+                 MIB(v->requested_kib));
+        snprintf(ev.reason, sizeof(ev.reason), "caught-up");
+    } else if (plug) {
+        log_warn("guest %s plugged %llu MiB of the %llu MiB requested and made no move for %lld "
+                 "s: it stays at %llu MiB of boot memory plus that (no virtio_mem driver in "
+                 "the guest, or memory not onlined?); the request stands, not repeated",
+                 uuid, MIB(v->current_kib), MIB(v->requested_kib),
+                 (long long)(lv->vmem_timeout_ms / 1000), MIB(v->boot_kib));
+        snprintf(ev.reason, sizeof(ev.reason), "plug-stalled");
+    } else {
+        log_warn("guest %s keeps %llu MiB plugged of the %llu MiB requested after %lld s "
+                 "without a move (blocks it cannot unplug: kernel memory); the balloon takes "
+                 "the excess",
+                 uuid, MIB(v->current_kib), MIB(v->requested_kib),
+                 (long long)(lv->vmem_timeout_ms / 1000));
+        snprintf(ev.reason, sizeof(ev.reason), "unplug-stalled");
+    }
+    if (n == LV_VMEM_NEWS_STALLED)
+        metrics_add(metrics_counter("sculpt_memory_hotplug_stalled_total",
+                                    "Guests that stopped short of the memory hot-plug requested "
+                                    "of them ([libvirt] memory_hotplug_timeout without a move).",
+                                    "direction"),
+                    1, METRICS_LABELS(plug ? "plug" : "unplug"));
+    drv_hv_emit(lv->hv, &ev);
+}
+
+void lv_vmem_on_size(struct lv *lv, const char *uuid, uint64_t current_kib)
+{
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    if (!e || !e->vmem.size_kib) {
+        pthread_mutex_unlock(&lv->lock);
+        return;
+    }
+    /* a stall is declared by the tick, once the device is read back */
+    enum lv_vmem_news n = lv_vmem_observe(&e->vmem, current_kib, clock_mono_ms(), INT64_MAX);
+    struct lv_vmem v = e->vmem;
+    enum drv_power_state st = e->state;
+    pthread_mutex_unlock(&lv->lock);
+    log_debug("guest %s: %llu MiB plugged of %llu requested", uuid, MIB(current_kib),
+              MIB(v.requested_kib));
+    lv_vmem_report(lv, uuid, n, &v, st);
+}
+
+uint64_t lv_vmem_balloon_for(const struct lv_vmem *v, double mem_mib)
+{
+    uint64_t bal, req;
+    lv_design_mem_split((uint64_t)(mem_mib * 1024 + 0.5), v->boot_kib, v->size_kib, &bal, &req);
+    return lv_vmem_balloon_kib(v, bal, lv_vmem_floor_kib(v));
+}
+
+/* A guest about to be declared stalled is read back first: the request
+ * may have changed behind this process (another sculpt process, virsh),
+ * and a plug event may have been lost with a connection. */
+static void lv_vmem_read_back(struct lv *lv, const char *uuid)
+{
+    autoerr struct err *err = NULL;
+    virDomainPtr dom = lv_domain(lv, uuid, false, &err);
+    if (dom) {
+        if (lv_entry_load(lv, uuid, dom, true, &err) < 0)
+            log_err(LOG_LEVEL_DEBUG, err, "guest %s: memory device not read back", uuid);
+        virDomainFree(dom);
+    }
+}
+
+/* Set the balloon of guest `uuid` to balloon_kib, the offset of what it
+ * holds plugged beyond the request (`v`, as decided). */
+static void lv_vmem_offset(struct lv *lv, const char *uuid, const struct lv_vmem *v,
+                           uint64_t balloon_kib)
+{
+    autoerr struct err *err = NULL;
+    virDomainPtr dom = lv_domain(lv, uuid, false, &err);
+    if (dom && lv_guest_set_balloon(dom, virDomainGetName(dom), balloon_kib, &err) == 0) {
+        pthread_mutex_lock(&lv->lock);
+        struct lv_entry *e = lv_entry_find(lv, uuid);
+        if (e)
+            e->vmem.balloon_kib = balloon_kib;
+        pthread_mutex_unlock(&lv->lock);
+        log_info("guest %s: balloon at %llu MiB, offsetting %llu MiB plugged beyond the %llu "
+                 "requested",
+                 uuid, MIB(balloon_kib),
+                 MIB(v->current_kib > v->requested_kib ? v->current_kib - v->requested_kib : 0),
+                 MIB(v->requested_kib));
+    } else {
+        log_err(LOG_LEVEL_WARN, err,
+                "guest %s: balloon not set to %llu MiB, tried again at the "
+                "next sample",
+                uuid, MIB(balloon_kib));
+    }
+    if (dom)
+        virDomainFree(dom);
+}
+
+/* What the tick found of one guest. */
+struct lv_vmem_due {
+    char uuid[DRV_UUID_LEN + 1];
+    struct lv_vmem v;
+    uint64_t balloon_kib; /* the balloon to set */
+};
+
+void lv_vmem_tick(struct lv *lv)
+{
+    int64_t now = clock_mono_ms();
+    pthread_mutex_lock(&lv->lock);
+    size_t cap = lv->n ? lv->n : 1, nd = 0;
+    struct lv_vmem_due *due = xcalloc(cap, sizeof(*due));
+    for (size_t i = 0; i < lv->n; i++) {
+        struct lv_entry *e = lv->g[i];
+        if (!e->ours || !e->loaded || !e->vmem.size_kib || !lv_vmem_pending(&e->vmem) ||
+            e->vmem.stalled)
+            continue;
+        if (e->state == DRV_POWER_PAUSED)
+            e->vmem.since_ms = now; /* a paused guest cannot move: no time runs */
+        else if (e->state == DRV_POWER_RUNNING && now - e->vmem.since_ms >= lv->vmem_timeout_ms)
+            snprintf(due[nd++].uuid, sizeof(due[0].uuid), "%s", e->uuid);
+    }
+    pthread_mutex_unlock(&lv->lock);
+    for (size_t i = 0; i < nd; i++)
+        lv_vmem_read_back(lv, due[i].uuid); /* reports a stall it confirms */
+
+    pthread_mutex_lock(&lv->lock);
+    nd = 0;
+    for (size_t i = 0; i < lv->n && nd < cap; i++) {
+        struct lv_entry *e = lv->g[i];
+        if (!e->ours || !e->loaded || !e->vmem.size_kib || !e->vmem.balloon_kib ||
+            (e->state != DRV_POWER_RUNNING && e->state != DRV_POWER_PAUSED))
+            continue;
+        uint64_t want = lv_vmem_balloon_for(&e->vmem, e->applied.res.v[DRV_RES_MEM_MIB]);
+        if (want == e->vmem.balloon_kib)
+            continue;
+        snprintf(due[nd].uuid, sizeof(due[nd].uuid), "%s", e->uuid);
+        due[nd].v = e->vmem;
+        due[nd++].balloon_kib = want;
+    }
+    pthread_mutex_unlock(&lv->lock);
+    for (size_t i = 0; i < nd; i++)
+        lv_vmem_offset(lv, due[i].uuid, &due[i].v, due[i].balloon_kib);
+    free(due);
+}
