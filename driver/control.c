@@ -475,6 +475,18 @@ static void ctl_learn(struct drv_control *c, int64_t now_s, const struct drv_hv_
         if (drv_sculpt_observe(c->engine, g->uuid, s->use, t, &e) < 0)
             log_err(LOG_LEVEL_WARN, e, "observed use of `%s` not taken", g->uuid);
         err_free(e);
+        e = NULL;
+        /* a guest that did not plug the memory asked holds what it has */
+        int held = drv_sculpt_hold_memory(c->engine, g->uuid, s->mem_short_mib, &e);
+        if (held < 0)
+            log_err(LOG_LEVEL_WARN, e, "memory held by `%s` not taken", g->uuid);
+        else if (held && s->mem_short_mib > 0)
+            log_warn("`%s` holds %.0f MiB, short of the memory asked: the engine counts that "
+                     "and asks no more until it catches up",
+                     g->uuid, s->mem_short_mib);
+        else if (held)
+            log_info("`%s` no longer short of its memory: the engine may grow it again", g->uuid);
+        err_free(e);
     }
     for (size_t i = 0; i < c->nguests; i++) {
         struct ctl_guest *g = &c->guests[i];

@@ -220,6 +220,9 @@ struct drv_hv_sample {
                          * (then `use` holds only memory) */
     struct drv_res use; /* vCPUs used (CPU time / interval), MiB used
                          * by the guest, Mbit/s, IOPS and MB/s */
+    double mem_short_mib; /* memory hot-plug: > 0 when the guest was declared
+                           * stalled short of its request, all it holds
+                           * (the balloon plus what it plugged); 0 otherwise */
 };
 
 /* Derive use from two samples of one guest (prev may be NULL).  Sets

@@ -671,6 +671,30 @@ int drv_sculpt_revert(struct drv_sculpt *e, const char *uuid, const struct drv_s
     return 0;
 }
 
+int drv_sculpt_hold_memory(struct drv_sculpt *e, const char *uuid, double mib, struct err **err)
+{
+    if (!(mib >= 0) || mib > DRV_RES_MAX)
+        return err_set(err, ERR_INVALID, "memory hold %g MiB of `%s`", mib, uuid);
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (!g) {
+        pthread_mutex_unlock(&e->lock);
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    }
+    int changed = fabs(g->mem_hold_mib - mib) > 1e-9;
+    g->mem_hold_mib = mib;
+    if (mib > 0 && g->shape.res.v[DRV_RES_MEM_MIB] > mib + 1e-9) {
+        sculpt_pin_unload(e, g); /* its memory is counted on its node */
+        g->shape.res.v[DRV_RES_MEM_MIB] = mib;
+        sculpt_pin_load(e, g);
+        changed = 1;
+    }
+    if (changed)
+        e->version++;
+    pthread_mutex_unlock(&e->lock);
+    return changed;
+}
+
 int drv_sculpt_shape(struct drv_sculpt *e, const char *uuid, struct drv_shape *out,
                      struct err **err)
 {

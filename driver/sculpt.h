@@ -226,6 +226,14 @@ int drv_sculpt_force(struct drv_sculpt *e, const char *uuid, struct drv_res res,
 int drv_sculpt_revert(struct drv_sculpt *e, const char *uuid, const struct drv_shape *actual,
                       struct err **err);
 
+/* The guest holds `mib` of memory and can take no more for now (memory
+ * hot-plug: it did not plug what was asked): the shape in force is
+ * lowered to it and targets stop there until lifted (`mib` 0), so the
+ * engine accounts what the guest has and asks nothing it cannot take.
+ * Returns 1 when that changed the engine's view, 0 when it already was
+ * so, -1 with *err (ERR_NOT_FOUND, ERR_INVALID). */
+int drv_sculpt_hold_memory(struct drv_sculpt *e, const char *uuid, double mib, struct err **err);
+
 /* The shape the engine holds for a guest.  ERR_NOT_FOUND. */
 int drv_sculpt_shape(struct drv_sculpt *e, const char *uuid, struct drv_shape *out,
                      struct err **err);

@@ -31,6 +31,8 @@ struct sculpt_guest {
     double contig;               /* their contiguity (as last loaded) */
     struct drv_cpuset contig_of; /* the set contig was computed for */
     double mem_on_node;          /* memory counted on shape.numa_node */
+    double mem_hold_mib;         /* > 0: all the memory the guest can hold now
+                                  * (it did not plug more): targets stop there */
 };
 
 /* Aggregates over a time grid, for admission (rebuilt when stale). */

@@ -129,6 +129,10 @@ static void sculpt_target(struct drv_sculpt *e, struct sculpt_guest *g, struct s
             t = g->spec.ceiling.v[k];
             term = TERM_CEILING;
         }
+        if (k == DRV_RES_MEM_MIB && g->mem_hold_mib > 0 && t > g->mem_hold_mib) {
+            t = g->mem_hold_mib; /* the guest cannot take more now */
+            term = TERM_CEILING;
+        }
         g->target.v[k] = t;
         w->term[k] = term;
     }

@@ -32,6 +32,7 @@ struct fake_guest {
     int64_t domain_id;  /* -1 when off */
     int64_t started_ms; /* fake clock */
     struct drv_res demand;
+    double mem_short_mib; /* reported as a memory hot-plug stall (0: none) */
     struct drv_hv_counters raw;
     struct drv_hv_sample prev; /* last sample handed out */
     bool has_prev;
@@ -733,6 +734,7 @@ static int fake_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n,
         x->wall_ms = DRV_FAKE_EPOCH_MS + f->now_ms;
         x->raw = g->raw;
         drv_hv_sample_derive(g->has_prev ? &g->prev : NULL, x);
+        x->mem_short_mib = g->mem_short_mib;
         g->prev = *x;
         g->has_prev = true;
     }
@@ -917,6 +919,18 @@ int drv_fake_set_demand(struct drv_hv *hv, const char *uuid, const struct drv_re
     if (!g)
         return -1;
     g->demand = *demand;
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return 0;
+}
+
+int drv_fake_set_mem_short(struct drv_hv *hv, const char *uuid, double mib, struct err **err)
+{
+    if (!(mib >= 0) || mib > DRV_RES_MAX)
+        return err_set(err, ERR_INVALID, "memory short at %g MiB", mib);
+    struct fake_guest *g = fake_steer_find(hv, uuid, err);
+    if (!g)
+        return -1;
+    g->mem_short_mib = mib;
     pthread_mutex_unlock(&fake_of(hv)->lock);
     return 0;
 }

@@ -27,6 +27,11 @@
 int drv_fake_set_demand(struct drv_hv *hv, const char *uuid, const struct drv_res *demand,
                         struct err **err);
 
+/* Report guest `uuid` in its samples as stalled short of a memory
+ * hot-plug request, holding mib (0: not short), as the libvirt backend
+ * does (drv_hv_sample.mem_short_mib). */
+int drv_fake_set_mem_short(struct drv_hv *hv, const char *uuid, double mib, struct err **err);
+
 /* Move the fake clock forward by ms (>= 0); running guests' counters grow
  * by their capped use over that time. */
 int drv_fake_advance(struct drv_hv *hv, int64_t ms, struct err **err);

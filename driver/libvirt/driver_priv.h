@@ -156,6 +156,9 @@ void lv_vmem_tick(struct lv *lv);
  * sculpt_memory_hotplug_stalled_total{direction}.  Without the lock. */
 void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const struct lv_vmem *v,
                     enum drv_power_state state);
+/* What a guest declared stalled short of its plug request holds (MiB),
+ * 0 when it is not short (drv_hv_sample.mem_short_mib). */
+double lv_vmem_short_mib(const struct lv_vmem *v);
 /* The balloon target for a guest of mem_mib, offset as the record says. */
 uint64_t lv_vmem_balloon_for(const struct lv_vmem *v, double mem_mib);
 

@@ -20,10 +20,8 @@ LOG_INIT("driver.libvirt.observe");
  * plugged, whatever was requested. */
 static void lv_info_vmem(const struct lv_vmem *v, struct drv_hv_info *out)
 {
-    uint64_t balloon = v->balloon_kib ? v->balloon_kib : v->boot_kib;
-    if (balloon > v->boot_kib)
-        balloon = v->boot_kib;
-    out->shape.res.v[DRV_RES_MEM_MIB] = (double)lv_vmem_held_kib(v, balloon) / 1024;
+    out->shape.res.v[DRV_RES_MEM_MIB] =
+        (double)lv_vmem_held_kib(v, lv_vmem_balloon_now_kib(v)) / 1024;
     out->mem_requested_mib = (double)v->requested_kib / 1024;
     out->mem_plugged_mib = (double)v->current_kib / 1024;
     out->mem_stalled = v->stalled;
@@ -198,6 +196,7 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
         x->wall_ms = wall;
         lv_guest_stats_parse(recs[i], &x->raw);
         drv_hv_sample_derive(e->has_prev ? &e->prev : NULL, x);
+        x->mem_short_mib = lv_vmem_short_mib(&e->vmem);
         e->prev = *x;
         e->has_prev = true;
     }

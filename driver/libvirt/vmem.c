@@ -53,6 +53,11 @@ uint64_t lv_vmem_held_kib(const struct lv_vmem *v, uint64_t balloon_kib)
     return balloon_kib + (v->size_kib ? v->current_kib : 0);
 }
 
+uint64_t lv_vmem_balloon_now_kib(const struct lv_vmem *v)
+{
+    return v->balloon_kib && v->balloon_kib < v->boot_kib ? v->balloon_kib : v->boot_kib;
+}
+
 uint64_t lv_vmem_balloon_kib(const struct lv_vmem *v, uint64_t split_balloon_kib,
                              uint64_t floor_kib)
 {

@@ -60,6 +60,10 @@ bool lv_vmem_pending(const struct lv_vmem *v);
  * (balloon_kib) plus what it plugged.  Without a device: the balloon. */
 uint64_t lv_vmem_held_kib(const struct lv_vmem *v, uint64_t balloon_kib);
 
+/* The balloon as set, within the boot memory (the boot memory when not
+ * known). */
+uint64_t lv_vmem_balloon_now_kib(const struct lv_vmem *v);
+
 /* The balloon target that keeps a guest at mem_kib when it holds more
  * plugged than requested (blocks it could not unplug: kernel memory):
  * the split's balloon lowered by the excess, never below floor_kib.  The

@@ -81,6 +81,13 @@ void lv_vmem_on_size(struct lv *lv, const char *uuid, uint64_t current_kib)
     lv_vmem_report(lv, uuid, n, &v, st);
 }
 
+double lv_vmem_short_mib(const struct lv_vmem *v)
+{
+    if (!v->size_kib || !v->stalled || v->current_kib >= v->requested_kib)
+        return 0;
+    return (double)lv_vmem_held_kib(v, lv_vmem_balloon_now_kib(v)) / 1024;
+}
+
 uint64_t lv_vmem_balloon_for(const struct lv_vmem *v, double mem_mib)
 {
     uint64_t bal, req;

@@ -226,6 +226,33 @@ static void test_loop_reshapes_toward_use(void **state)
     assert_in_sync(r, UUID_A);
 }
 
+/* A guest whose memory hot-plug stalled short of its request: the loop
+ * holds the engine at what the guest has until it catches up. */
+static void test_memory_short(void **state)
+{
+    struct rig *r = *state;
+    admit_and_spawn(r, UUID_A, 2, 4096);
+    demand(r, UUID_A, 0.5, 3000);
+    for (int i = 0; i < 5; i++)
+        run_step(r);
+    double m0 = held(r, UUID_A, DRV_RES_MEM_MIB);
+    assert_true(m0 >= 3000);
+    struct err *err = NULL;
+    assert_int_equal(drv_fake_set_mem_short(r->t.hv, UUID_A, 1024, &err), 0);
+    for (int i = 0; i < 5; i++) {
+        run_step(r);
+        assert_true(fabs(held(r, UUID_A, DRV_RES_MEM_MIB) - 1024) < 1e-9);
+    }
+    /* caught up: the engine grows it back to what it uses */
+    assert_int_equal(drv_fake_set_mem_short(r->t.hv, UUID_A, 0, &err), 0);
+    for (int i = 0; i < 5; i++)
+        run_step(r);
+    assert_true(held(r, UUID_A, DRV_RES_MEM_MIB) >= 3000);
+    assert_in_sync(r, UUID_A);
+    assert_int_equal(drv_fake_set_mem_short(r->t.hv, UUID_A, -1, &err), -1);
+    err_clear(&err);
+}
+
 static void test_backend_failures_are_retried(void **state)
 {
     struct rig *r = *state;
@@ -570,6 +597,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_loop_reshapes_toward_use, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_memory_short, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_backend_failures_are_retried, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_override_and_forget, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_after_restart, rig_setup, rig_teardown),

@@ -352,6 +352,10 @@ static void test_vmem_track(void **state)
     struct lv_vmem v;
     lv_vmem_defined(&v, 256 * M, 1024 * M);
     assert_false(lv_vmem_pending(&v));
+    assert_int_equal(lv_vmem_balloon_now_kib(&v), 256 * M); /* not known: the boot memory */
+    v.balloon_kib = 192 * M;
+    assert_int_equal(lv_vmem_balloon_now_kib(&v), 192 * M);
+    v.balloon_kib = 0;
     assert_int_equal(lv_vmem_observe(&v, 0, 1000, T), LV_VMEM_NEWS_NONE);
 
     /* a guest that plugs, slowly: each move restarts the clock */
@@ -373,6 +377,7 @@ static void test_vmem_track(void **state)
     assert_int_equal(lv_vmem_observe(&v, 0, 10 * T, T), LV_VMEM_NEWS_NONE);
     assert_int_equal(v.stalls, 1);
     assert_int_equal(lv_vmem_held_kib(&v, 256 * M), 256 * M);
+    assert_true(lv_vmem_short_mib(&v) == 256); /* what the engine is told it holds */
     /* a move that is not towards the request keeps it stalled */
     assert_int_equal(lv_vmem_observe(&v, 0, 11 * T, T), LV_VMEM_NEWS_NONE);
     /* its driver loaded late: it catches up */
@@ -380,6 +385,7 @@ static void test_vmem_track(void **state)
     assert_true(v.stalled);
     assert_int_equal(lv_vmem_observe(&v, 512 * M, 12 * T, T), LV_VMEM_NEWS_CAUGHT_UP);
     assert_false(v.stalled);
+    assert_true(lv_vmem_short_mib(&v) == 0);
     /* a new request gives a stalled guest a new chance */
     lv_vmem_request(&v, 1024 * M, 13 * T);
     assert_int_equal(lv_vmem_observe(&v, 512 * M, 14 * T - 1, T), LV_VMEM_NEWS_NONE);
@@ -400,6 +406,7 @@ static void test_vmem_track(void **state)
     assert_int_equal(lv_vmem_balloon_kib(&v, 192 * M, 64 * M), 192 * M);
     assert_int_equal(lv_vmem_observe(&v, 4 * M, 20 + T, T), LV_VMEM_NEWS_STALLED);
     assert_int_equal(lv_vmem_balloon_kib(&v, 192 * M, 64 * M), 188 * M);
+    assert_true(lv_vmem_short_mib(&v) == 0); /* more than asked: not short */
     assert_int_equal(lv_vmem_held_kib(&v, 188 * M), 192 * M);
     assert_int_equal(lv_vmem_observe(&v, 256 * M, 30 + T, T), LV_VMEM_NEWS_NONE);
     assert_int_equal(lv_vmem_balloon_kib(&v, 192 * M, 64 * M), 64 * M);

@@ -341,6 +341,45 @@ static void test_force(void **state)
     assert_string_equal(rec.term, "operator");
 }
 
+/* A guest that did not plug the memory asked (memory hot-plug): the
+ * engine counts what it holds and asks no more until it is lifted. */
+static void test_memory_hold(void **state)
+{
+    (void)state;
+    autoptr(drv_host) h = host_of("cpus=8,mem_gib=16", 1.0, 1.0);
+    struct drv_sculpt_params p = params();
+    autoptr(drv_sculpt) e = engine(h, &p);
+    place_ok(e, "a", 4, 4096, 0, bp_flat(60, 1, 2048), NULL);
+    double asked = shape_of(e, "a", DRV_RES_MEM_MIB);
+    assert_true(asked > 1024);
+    struct err *err = NULL;
+    assert_int_equal(drv_sculpt_hold_memory(e, "a", 1024, &err), 1);
+    assert_true(fabs(shape_of(e, "a", DRV_RES_MEM_MIB) - 1024) < 1e-9);
+    assert_int_equal(drv_sculpt_hold_memory(e, "a", 1024, &err), 0);
+    struct drv_sculpt_change *ch = NULL;
+    for (int i = 1; i <= 3; i++) { /* the blueprint still wants more: not asked */
+        size_t n = step(e, T0 + i * STEP, &ch);
+        for (size_t j = 0; j < n; j++)
+            assert_true(ch[j].to.res.v[DRV_RES_MEM_MIB] <= 1024 + 1e-9);
+        free(ch);
+        ch = NULL;
+    }
+    assert_true(fabs(shape_of(e, "a", DRV_RES_MEM_MIB) - 1024) < 1e-9);
+    /* caught up: lifted, and the engine grows it to its blueprint again */
+    assert_int_equal(drv_sculpt_hold_memory(e, "a", 0, &err), 1);
+    assert_int_equal(drv_sculpt_hold_memory(e, "a", 0, &err), 0);
+    size_t n = step(e, T0 + 4 * STEP, &ch);
+    assert_int_equal(n, 1);
+    assert_true(fabs(ch[0].to.res.v[DRV_RES_MEM_MIB] - asked) < 1e-9);
+    free(ch);
+    assert_int_equal(drv_sculpt_hold_memory(e, "zz", 512, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_int_equal(drv_sculpt_hold_memory(e, "a", -1, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
 /* ---- placement ---- */
 
 static void test_contiguity_preference(void **state)
@@ -1174,6 +1213,7 @@ int main(void)
         cmocka_unit_test(test_admit_never_refuses_what_fits_physically),
         cmocka_unit_test(test_admit_longrun),
         cmocka_unit_test(test_force),
+        cmocka_unit_test(test_memory_hold),
         cmocka_unit_test(test_contiguity_preference),
         cmocka_unit_test(test_fractional_shape),
         cmocka_unit_test(test_hysteresis_and_hold),
