@@ -456,17 +456,20 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
 int os_compute_pools_resume(struct os_compute *c, struct os_inst *i)
 {
     struct drv_instance *inst = i->inst;
-    /* only a handed-over guest answers to another uuid: a look-up in
-     * memory, nothing asked of the backend on the way of every build */
+    /* Sculpt's record of the hand-over, not the guest's name (it takes
+     * Nova's instance_name once it is off, compute_domain_name.c): only a
+     * handed-over guest answers to another uuid, through the alias the
+     * hand-over made, or the start made from the member's handed-over row
+     * or the open hand-over intent (os_compute_pools_restore).  A look-up
+     * in memory, nothing asked of the backend on the way of every build. */
     char dom[DRV_UUID_LEN + 1];
     drv_hv_domain_uuid(c->hv, inst->uuid, dom);
     if (strcasecmp(dom, inst->uuid) == 0)
         return 0;
     struct drv_hv_info info;
     autoerr struct err *e = NULL;
-    if (drv_hv_get_info(c->hv, inst->uuid, &info, &e) < 0 ||
-        strncmp(info.name, DRV_POOL_DOMAIN_PREFIX, strlen(DRV_POOL_DOMAIN_PREFIX)) != 0)
-        return 0;
+    if (drv_hv_get_info(c->hv, inst->uuid, &info, &e) < 0)
+        return 0; /* the hand-over was rolled back: its guest is gone */
     log_warn("build of %s came again after a restart that completed its hand-over: its guest "
              "`%s` runs, nothing is spawned",
              inst->uuid, info.name);

@@ -228,7 +228,7 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
                           struct err **err);
 /* A build that comes again (redelivered) after a crash in the middle of
  * its hand-over, which the restart completed: the instance's guest, a
- * member's domain, runs already -- inst->domain and inst->shape are set,
+ * member's domain (whatever its name now), runs already -- inst->domain and inst->shape are set,
  * the engine holds it -- and 1 is returned; 0: no such guest. */
 int os_compute_pools_resume(struct os_compute *c, struct os_inst *i);
 /* After a hand-over, the guest running: the instance's identity written

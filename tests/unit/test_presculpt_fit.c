@@ -5,7 +5,8 @@
  * hand-over itself fails, the member is destroyed, its pool's hit is
  * counted a miss, the engine holds neither the member nor the instance,
  * and the cold build that follows is defined with the request's flavor --
- * not with the family's largest vCPUs and memory the member had. */
+ * not with the family's largest vCPUs and memory the member had.  A build
+ * redelivered after its hand-over finds the guest, renamed or not. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -296,6 +297,43 @@ static void test_handover_failed(void **state)
     build_cold(r);
 }
 
+/* A build that comes again after its hand-over completed (a restart in
+ * between redelivers it) finds the instance's guest by sculpt's record of
+ * the hand-over, also once the guest bears Nova's instance_name: nothing is
+ * spawned, the build goes on with the guest as it runs.  A fresh build (no
+ * hand-over) is not taken for one. */
+static void test_resume_renamed(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    autoptr(os_inst) fresh = xzalloc(sizeof(*fresh));
+    fresh->inst = xzalloc(sizeof(*fresh->inst));
+    snprintf(fresh->inst->uuid, sizeof(fresh->inst->uuid), "%s", INSTANCE);
+    assert_int_equal(os_compute_pools_resume(r->c, fresh), 0);
+
+    member_add(r, MEMBER, FAMILY, 128);
+    int64_t intent = -1;
+    assert_int_equal(os_compute_pools_take(r->c, r->i, NULL, &intent, &err), 1);
+    /* stopped and started: renamed while it was off */
+    assert_int_equal(drv_hv_power_off(r->t.hv, INSTANCE, 0, &err), 0);
+    os_compute_domain_settle(r->c, r->i);
+    assert_int_equal(drv_hv_power_on(r->t.hv, INSTANCE, &err), 0);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(r->t.hv, INSTANCE, &info, &err), 0);
+    assert_string_equal(info.name, "instance-00000007");
+
+    assert_int_equal(os_compute_pools_resume(r->c, fresh), 1);
+    assert_string_equal(fresh->inst->domain, "instance-00000007");
+    assert_int_equal(fresh->inst->shape.vcpus_max, WIDE_VCPUS);
+    assert_true(engine_holds(r, INSTANCE));
+    struct drv_hv_info *guests = NULL;
+    size_t n = 0;
+    assert_int_equal(drv_hv_list(r->t.hv, &guests, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(guests[0].name, "instance-00000007");
+    free(guests);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -303,6 +341,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_reshape_failed, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_handover_failed, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_resume_renamed, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
