@@ -61,7 +61,7 @@ say "host $host restarted with pools every 10 s"
 id1=$(create ps-1)
 wait_status ps-1 ACTIVE 240
 grep -q "guest spawned" "$SCULPT_LOG" || fail "ps-1 was not built cold"
-ready=$(wait_member 120)
+ready=$(wait_member)
 for d in $ready; do
     u=$(virsh_ domuuid "$d")
     sql_is "select state from pool_members where uuid = '$u'" paused ||
@@ -136,7 +136,7 @@ say "ps-2 stopped: $m1 renamed $iname (uuid $m1_uuid kept), started again, runni
 openstack server delete --wait ps-1
 
 # 3. a restart with a member paused: kept, then taken
-m2=$(wait_member 120)
+m2=$(wait_member)
 m2=${m2%% *}
 m2_uuid=$(virsh_ domuuid "$m2")
 # ps-2's rows name the member's domain again while the host is down, as a
@@ -182,7 +182,7 @@ presculpt_set member_lifetime=180
 
 # 5. pre-sculpting off at a restart, a member without a row: members go,
 #    ps-3 stays
-m5=$(wait_member 120)
+m5=$(wait_member)
 m5=${m5%% *}
 m5_uuid=$(virsh_ domuuid "$m5")
 orphan=sculpt-pool-0bad0000
@@ -223,7 +223,7 @@ wait_status ps-4 ACTIVE 240
 # this 2-CPU host the engine admits no member, nor Placement a ps-7)
 openstack server delete --wait ps-4
 presculpt_set enabled=true interval=15
-m6=$(wait_member 120)
+m6=$(wait_member)
 grep -q "interval 15 s (was 10 s): the forecast starts over" "$SCULPT_LOG" ||
     fail "new interval not applied at run time"
 grep -q "pre-sculpting on: members are made from this round on" "$SCULPT_LOG" ||
@@ -314,7 +314,7 @@ since_restart | grep -q "[1-9][0-9]* with a boot time;" ||
 read_back=$(since_restart | sed -n 's/.* with a boot time;.*tightened by \([0-9.e+-]*\)$/\1/p')
 awk -v a="$read_back" -v b="$factor8" 'BEGIN { exit !(a != "" && a - b < 0.01 * b && b - a < 0.01 * b) }' ||
     fail "the idle calibration ($factor8) not read back at the restart ('$read_back')"
-m8=$(wait_member 120)
+m8=$(wait_member)
 m8=${m8%% *}
 since_restart | grep -q "guest spawned" && fail "a cold build ran after the restart of step 8"
 id8=$(create ps-8)

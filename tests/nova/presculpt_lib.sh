@@ -59,11 +59,28 @@ restart_host() { # EXTRA_CONF [forget] [SQL run while the host is down]
 
 . "$top/tests/nova/lib.sh"
 
-# The paused member domains, once there is one (SECONDS): paused in libvirt
-# and in PostgreSQL (a domain is paused for a moment in its spawn too).
+# How long a new member may take to be made and paused, in seconds: a
+# planning round and the spawn (30 s) and twice the longest boot a member
+# of this host took so far (sculpt's log; the load of a shared machine
+# moves within a run: members took 81 s to boot at a load of 12), never
+# less than 180 s -- 30 s and [presculpt] boot_wait_max (120 s), after
+# which a member is paused whether its guest showed its boot or not, with
+# room to spare (the first member has no boot before it to go by).
+member_bound() {
+    _boot=$(sed -n -e 's/.* member [0-9a-f-]* booted in \([0-9.]*\) s: paused.*/\1/p' \
+        -e 's/.* member [0-9a-f-]* paused, ready, after \([0-9.]*\) s.*/\1/p' \
+        -e 's/.* member [0-9a-f-]* not seen booted .* after \([0-9.]*\) s: paused.*/\1/p' "$SCULPT_LOG" |
+        sort -n | tail -n 1)
+    awk -v b="${_boot:-0}" 'BEGIN { s = int(30 + 2 * b); print (s > 180 ? s : 180) }'
+}
+
+# The paused member domains, once there is one (within SECONDS of the
+# clock, by default member_bound): paused in libvirt and in PostgreSQL (a
+# domain is paused for a moment in its spawn too).
 wait_member() {
-    i=0
-    while [ $i -lt "$1" ]; do
+    _bound=${1:-$(member_bound)}
+    _end=$(($(date +%s) + _bound))
+    while [ "$(date +%s)" -lt "$_end" ]; do
         found=""
         for d in $(virsh_ list --all --name | grep '^sculpt-pool-' || true); do
             [ "$(virsh_ domstate "$d" 2>/dev/null | head -n 1)" = paused ] &&
@@ -72,9 +89,8 @@ wait_member() {
         done
         [ -n "$found" ] && { echo $found; return 0; }
         sleep 2
-        i=$((i + 2))
     done
-    fail "no paused pool member after $1 s"
+    fail "no paused pool member after $_bound s"
 }
 
 # The domain the last pre-sculpted build took, from the log.
