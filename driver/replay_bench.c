@@ -101,6 +101,13 @@ static void bench_score(const struct drv_trace *tr, const struct drv_trace_vm *v
     drv_blueprint_free(bp);
 }
 
+/* The sample the timed calls are made at: the first after the warm-up, or
+ * the last one of a VM too short to have a second half (one sample). */
+static size_t bench_first_after(const struct drv_trace_vm *vm, const struct bench_vm *b)
+{
+    return b->half < vm->n ? b->half : vm->n - 1;
+}
+
 /* Feed every VM its samples [from, to) (from = 0: the first half warms
  * VPA too), in time order across VMs; with hz, score blueprints as it
  * goes. */
@@ -270,7 +277,7 @@ int drv_replay_bench_cli(int argc, char **argv)
 
     t0 = clock_mono_ns();
     for (size_t v = 0; v < tr->nvms; v++) {
-        int64_t t = tr->vms[v].t[bv[v].half];
+        int64_t t = tr->vms[v].t[bench_first_after(&tr->vms[v], &bv[v])];
         for (size_t i = 0; i < per_vm; i++) {
             struct drv_predict_step st;
             drv_predictor_next(bv[v].p, t, &cm, &st);
@@ -282,9 +289,10 @@ int drv_replay_bench_cli(int argc, char **argv)
     t0 = clock_mono_ns();
     for (size_t v = 0; v < tr->nvms; v++) {
         double cap[DRV_TR_LAST], use[DRV_TR_LAST], alloc[DRV_TR_LAST];
-        bench_use(tr, &tr->vms[v], bv[v].half, cap, use);
+        size_t at = bench_first_after(&tr->vms[v], &bv[v]);
+        bench_use(tr, &tr->vms[v], at, cap, use);
         for (size_t i = 0; i < per_vm; i++) {
-            drv_policy_vpa.decide(bv[v].vpa, tr->vms[v].t[bv[v].half], cap, alloc);
+            drv_policy_vpa.decide(bv[v].vpa, tr->vms[v].t[at], cap, alloc);
             sink += alloc[0];
         }
     }
