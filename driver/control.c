@@ -19,6 +19,7 @@ struct ctl_guest {
     struct drv_predictor *pred;   /* owned */
     struct drv_blueprint *custom; /* owned; an operator's blueprint, NULL when none */
     bool saved;                   /* saved_crc/saved_len describe the state last saved */
+    uint64_t resized_gen;         /* resize_gen its last drv_control_resize() made */
     uint32_t saved_crc;
     size_t saved_len;
 };
@@ -34,6 +35,10 @@ struct drv_control {
     struct drv_control_callbacks cb;
     struct ctl_guest *guests;
     size_t nguests, capguests;
+    uint64_t resize_gen;  /* drv_control_resize() successes so far (under lock) */
+    /* a change reaches the backend under it, the loop's and a resize's
+     * (drv_control_apply_lock): taken before `lock`, never inside it */
+    pthread_mutex_t apply_lock;
     /* the loop's thread */
     pthread_mutex_t run_lock;
     pthread_cond_t run_cond;
@@ -73,6 +78,7 @@ struct drv_control *drv_control_new(struct drv_sculpt *engine, struct drv_hv *hv
     struct drv_control *c = xzalloc(sizeof(*c));
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->run_lock, NULL);
+    pthread_mutex_init(&c->apply_lock, NULL);
     pthread_cond_init(&c->run_cond, NULL);
     c->engine = engine;
     c->hv = hv;
@@ -122,6 +128,7 @@ void drv_control_free(struct drv_control *c)
     free(c->guests);
     pthread_cond_destroy(&c->run_cond);
     pthread_mutex_destroy(&c->run_lock);
+    pthread_mutex_destroy(&c->apply_lock);
     pthread_mutex_destroy(&c->lock);
     free(c);
 }
@@ -528,16 +535,44 @@ static void ctl_tell_applied(struct drv_control *c, const char *uuid, int64_t t_
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Apply one change; on refusal tell the engine what is in force. */
-static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch, int64_t now_s,
-                      struct drv_control_report *r)
+/* Whether the guest was resized since the step that computed its change
+ * (resize_gen `gen0` then): the engine holds it at the resize's shape
+ * now, which the change would undo. */
+static bool ctl_resized_since(struct drv_control *c, const char *uuid, uint64_t gen0)
+{
+    pthread_mutex_lock(&c->lock);
+    struct ctl_guest *g = ctl_find(c, uuid);
+    bool stale = g && g->resized_gen > gen0;
+    pthread_mutex_unlock(&c->lock);
+    return stale;
+}
+
+/* Apply one change, computed when resize_gen was `gen0`; on refusal tell
+ * the engine what is in force.  A change for a guest resized since is
+ * dropped: drv_control_resize() replaced the engine's record of it. */
+static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch, uint64_t gen0,
+                      int64_t now_s, struct drv_control_report *r)
 {
     struct drv_hv_reshape_report rep;
     struct err *e = NULL;
     memset(&rep, 0, sizeof(rep));
     log_ctx_set_instance(ch->uuid);
+    /* checked and applied under apply_lock: a resize's own reshape, which
+     * follows its drv_control_resize(), comes after this one or finds the
+     * change dropped */
+    pthread_mutex_lock(&c->apply_lock);
+    if (ctl_resized_since(c, ch->uuid, gen0)) {
+        pthread_mutex_unlock(&c->apply_lock);
+        r->stale++;
+        log_info("%s dropped: the guest was resized since it was computed (%s)",
+                 drv_sculpt_change_kind_name(ch->kind), ch->why);
+        log_ctx_set_instance(NULL);
+        return;
+    }
     int64_t token = c->cb.apply_begin ? c->cb.apply_begin(ch, c->cb.opaque) : 0;
-    if (drv_hv_reshape(c->hv, ch->uuid, &ch->to, &rep, &e) == 0) {
+    int rc = drv_hv_reshape(c->hv, ch->uuid, &ch->to, &rep, &e);
+    pthread_mutex_unlock(&c->apply_lock);
+    if (rc == 0) {
         r->applied++;
         if (ch->kind != DRV_SCULPT_CHANGE_REPIN) /* a re-pinning keeps the entitlement */
             ctl_tell_applied(c, ch->uuid, now_s, &ch->to, ch->kind == DRV_SCULPT_CHANGE_SQUEEZE);
@@ -596,12 +631,18 @@ int drv_control_step(struct drv_control *c, int64_t now_s, struct drv_control_re
 
     struct drv_sculpt_change *changes = NULL;
     size_t n = 0;
-    if (drv_sculpt_step(c->engine, now_s, &changes, &n, err) < 0)
+    /* under the lock, so no drv_control_resize() comes between the
+     * changes and the generation they are computed at */
+    pthread_mutex_lock(&c->lock);
+    uint64_t gen0 = c->resize_gen;
+    int rc = drv_sculpt_step(c->engine, now_s, &changes, &n, err);
+    pthread_mutex_unlock(&c->lock);
+    if (rc < 0)
         return -1;
     int64_t t3 = clock_mono_ns();
     r.changes = n;
     for (size_t i = 0; i < n; i++)
-        ctl_apply(c, &changes[i], now_s, &r);
+        ctl_apply(c, &changes[i], gen0, now_s, &r);
     free(changes);
     int64_t t4 = clock_mono_ns();
 
@@ -741,6 +782,7 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was_ins
     g->pred = steal_pointer(&pred);
     drv_blueprint_free(g->custom);
     g->custom = NULL;
+    g->resized_gen = ++c->resize_gen;
     if (c->cb.blueprint)
         c->cb.blueprint(spec.uuid, bp, c->cb.opaque);
     rc = 0;
@@ -750,4 +792,14 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was_ins
     drv_blueprint_free(bp);
     drv_blueprint_free(old_bp);
     return rc;
+}
+
+void drv_control_apply_lock(struct drv_control *c)
+{
+    pthread_mutex_lock(&c->apply_lock);
+}
+
+void drv_control_apply_unlock(struct drv_control *c)
+{
+    pthread_mutex_unlock(&c->apply_lock);
 }

@@ -57,6 +57,7 @@ struct drv_control_report {
     size_t changes;     /* shape changes the engine made */
     size_t applied;     /* ... applied through the backend */
     size_t failed;      /* ... the backend refused (retried next step) */
+    size_t stale;       /* ... dropped: the guest was resized meanwhile */
     bool sample_failed; /* the backend could not be sampled this step */
     int64_t sample_ns, predict_ns, engine_ns, apply_ns, total_ns;
 };
@@ -146,6 +147,14 @@ int drv_control_adopt(struct drv_control *c, const struct drv_instance *inst,
 int drv_control_resize(struct drv_control *c, const struct drv_instance *was,
                        const struct drv_instance *inst, int64_t now_s, struct drv_shape *shape,
                        struct drv_sculpt_refusal *why, struct err **err);
+
+/* Held around a reshape made outside the loop after drv_control_resize()
+ * (a resize's own, through the backend): a step's change computed before
+ * the resize then either reaches the backend first or is dropped, never
+ * after it.  Not under any other lock of the loop's; blocks the loop's
+ * changes meanwhile (a cold resize: seconds). */
+void drv_control_apply_lock(struct drv_control *c);
+void drv_control_apply_unlock(struct drv_control *c);
 
 /* drv_control_adopt() for a guest that runs already but is new to the
  * fleet (a pre-sculpted member handed over to an instance): counted among

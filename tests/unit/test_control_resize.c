@@ -3,6 +3,7 @@
  * shape reshaped live within the domain's maxima, a refusal leaving the
  * guest as it was, a resize back. */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -165,11 +166,96 @@ static void test_refused_resize_keeps_the_guest(void **state)
     err_clear(&err);
 }
 
+/* Steps whose first change resizes the other guest before the step's
+ * other changes reach the backend: a resize between drv_control_step's
+ * engine step and its reshapes. */
+struct racer {
+    struct test_control *r;
+    struct drv_instance inst[2][2]; /* [guest][0: m1.small, 1: m1.tiny] */
+    int on[2];                      /* the flavor each guest is on */
+    bool armed;                     /* resize at the step's next change */
+    int resized;
+};
+
+static int64_t racer_apply_begin(const struct drv_sculpt_change *c, void *opaque)
+{
+    struct racer *x = opaque;
+    if (!x->armed)
+        return 0;
+    x->armed = false;
+    int g = strcmp(c->uuid, UUID_A) == 0 ? 1 : 0; /* the other guest */
+    struct err *err = NULL;
+    struct drv_shape to;
+    const struct drv_instance *was = &x->inst[g][x->on[g]];
+    const struct drv_instance *now = &x->inst[g][!x->on[g]];
+    if (drv_control_resize(x->r->ctl, was, now, now_s(x->r), &to, NULL, &err) < 0)
+        fail_msg("resize %s: %s", was->uuid, err->msg);
+    /* the resize's own reshape (compute_resize.c holds the apply lock
+     * around it; this thread holds it already) */
+    if (drv_hv_reshape(x->r->hv, was->uuid, &to, NULL, &err) < 0)
+        fail_msg("reshape %s: %s", was->uuid, err->msg);
+    x->on[g] = !x->on[g];
+    x->resized++;
+    return 0;
+}
+
+/* A change the loop computed before a resize is dropped, not applied over
+ * the resize's shape: the backend keeps what the engine holds. */
+static void test_step_change_before_resize_is_dropped(void **state)
+{
+    struct test_control *r = *state;
+    struct err *err = NULL;
+    struct racer x = {.r = r};
+    struct drv_control_callbacks cb = {.apply_begin = racer_apply_begin, .opaque = &x};
+    drv_control_free(r->ctl);
+    r->ctl = drv_control_new(r->engine, r->hv, r->fleet, &r->pc, &r->cm, &r->cp, &cb, &err);
+    assert_non_null(r->ctl);
+    const char *uuids[2] = {UUID_A, UUID_B};
+    for (int g = 0; g < 2; g++) {
+        inst_init(&x.inst[g][0], uuids[g], "m1.small", 2, 1024);
+        inst_init(&x.inst[g][1], uuids[g], "m1.tiny", 1, 512);
+        struct drv_shape s;
+        spawn(r, &x.inst[g][0], &s);
+        for (int f = 0; f < 2; f++) {
+            x.inst[g][f].vcpus_defined = s.vcpus_max;
+            x.inst[g][f].mem_defined_mib = s.mem_max_mib;
+        }
+        struct drv_res d = drv_res_zero();
+        d.v[DRV_RES_VCPU] = 0.2;
+        d.v[DRV_RES_MEM_MIB] = 300;
+        assert_int_equal(drv_fake_set_demand(r->hv, uuids[g], &d, &err), 0);
+    }
+    size_t stale = 0, steps = 0;
+    for (; steps < 60 && stale == 0; steps++) {
+        assert_int_equal(drv_fake_advance(r->hv, 60000, &err), 0);
+        x.armed = true;
+        struct drv_control_report rep;
+        assert_int_equal(drv_control_step(r->ctl, now_s(r), &rep, &err), 0);
+        assert_int_equal(rep.failed, 0);
+        stale += rep.stale;
+        assert_int_equal(rep.applied + rep.stale, rep.changes);
+        /* whatever came first, the backend enforces what the engine holds */
+        for (int g = 0; g < 2; g++) {
+            struct drv_shape h;
+            struct drv_hv_info info;
+            held(r, uuids[g], &h);
+            assert_int_equal(drv_hv_get_info(r->hv, uuids[g], &info, &err), 0);
+            if (!drv_res_eq(h.res, info.shape.res, 1e-6))
+                fail_msg("step %zu: %s held at %.3f vCPU, the backend enforces %.3f", steps,
+                         uuids[g], h.res.v[DRV_RES_VCPU], info.shape.res.v[DRV_RES_VCPU]);
+        }
+    }
+    assert_true(x.resized > 0);
+    assert_int_equal(stale, 1); /* a step with changes for both guests came */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_resize_down_and_up, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_refused_resize_keeps_the_guest, rig_setup,
+                                        rig_teardown),
+        cmocka_unit_test_setup_teardown(test_step_change_before_resize_is_dropped, rig_setup,
                                         rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
