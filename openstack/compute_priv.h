@@ -291,6 +291,14 @@ void os_compute_pools_note_template(struct os_compute *c, const struct drv_pool_
  * resize's (failures logged), 0 otherwise. */
 int os_compute_resize_recover(struct os_compute *c, struct os_inst *i);
 
+/* compute_resize_confirm.c: one pass of the resize_confirm_window
+ * periodic task (_poll_unconfirmed_resizes): resizes VERIFY_RESIZE on this
+ * host for longer than [DEFAULT] resize_confirm_window seconds are
+ * confirmed (cast to their source compute, as the API's confirm is);
+ * nothing when the window is 0.  Failures are logged and retried at the
+ * next pass.  Periodic thread. */
+void os_compute_resize_autoconfirm(struct os_compute *c);
+
 /* ---- compute_rpc.c: the dispatch table ---- */
 extern const struct os_rpc_method os_compute_rpc_table[];
 extern const size_t os_compute_rpc_table_len;

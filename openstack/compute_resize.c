@@ -212,31 +212,57 @@ static int rz_apply(struct rz *r, const struct drv_shape *shape, bool *cold, str
     *cold = info.shape.vcpus_max != shape->vcpus_max ||
             info.shape.mem_max_mib < shape->mem_max_mib - 0.5 ||
             info.shape.mem_max_mib > shape->mem_max_mib + 0.5;
+    bool running = info.state == DRV_POWER_RUNNING || info.state == DRV_POWER_PAUSED;
     int64_t intent = os_compute_intent_reshape_begin(c, r->i, &info.shape, shape);
     struct drv_hv_reshape_report rep;
     memset(&rep, 0, sizeof(rep));
     int rc;
+    /* a change the control loop computed before the admission lands
+     * before this reshape or not at all */
+    drv_control_apply_lock(c->control);
     if (*cold) {
         log_warn("the flavor asks %d vCPUs / %.0f MiB at most, the domain is defined with %d / "
-                 "%.0f: redefined and restarted",
+                 "%.0f: redefined%s",
                  shape->vcpus_max, shape->mem_max_mib, info.shape.vcpus_max,
-                 info.shape.mem_max_mib);
+                 info.shape.mem_max_mib, running ? " and restarted" : " (it is off)");
         rc = drv_hv_resize_cold(c->hv, uuid, shape, err);
     } else {
         rc = drv_hv_reshape(c->hv, uuid, shape, &rep, err);
     }
+    drv_control_apply_unlock(c->control);
     if (rc == 0)
         os_compute_intent_test_pause("resize", intent, uuid, 0, 0);
     os_compute_intent_finish(c, intent, rc == 0, rc < 0 ? *err : NULL);
     if (rc < 0)
         return -1;
     r->i->inst->shape = *shape;
+    /* the row names the guest's domain as the hypervisor does (a request's
+     * instance does not say; a handed-over member keeps its own name) */
+    free(r->i->inst->domain);
+    r->i->inst->domain = xstrdup(info.name);
     os_compute_record_instance(c, r->i);
     char res[160];
     log_info("reshaped %s to %d vCPUs %s (%s, %d calls)", *cold ? "cold" : "live",
              shape->vcpus_online, drv_res_format(shape->res, res, sizeof(res)),
-             *cold ? "restarted" : "not restarted", rep.calls);
+             !running ? "off: taken at its next start" : *cold ? "restarted" : "not restarted",
+             rep.calls);
     return 0;
+}
+
+/* A prep_resize that fails after the engine admitted the new flavor,
+ * before the guest was touched: the engine holds the instance's own flavor
+ * again and the guest takes the shape it gives.  Logged, not returned. */
+static void rz_unadmit(struct rz *r)
+{
+    json_t *flavor = ovo_get(r->i->prim, "flavor");
+    struct drv_shape shape;
+    bool cold = false;
+    autoerr struct err *e = NULL;
+    if (!ovo_is(flavor, "Flavor"))
+        err_set(&e, ERR_INVALID, "the instance has no flavor");
+    else if (rz_admit(r, flavor, &shape, &e) == 0 && rz_apply(r, &shape, &cold, &e) == 0)
+        return;
+    log_err(LOG_LEVEL_ERROR, e, "the engine keeps the new flavor of a failed resize");
 }
 
 /* Instance.drop_migration_context. */
@@ -248,6 +274,30 @@ static int rz_drop_context(struct rz *r, struct err **err)
         return err_wrap(err, "migration context not dropped");
     json_decref(res);
     return 0;
+}
+
+/* The resource tracker's move claim (resize_claim): the instance's
+ * migration_context names the migration, which Nova's API reads to send an
+ * external event (network-vif-plugged, volume-extended...) to both ends of
+ * a move.  sculpt claims no NUMA cell, PCI device or resource of Nova's
+ * (the engine places the guest), so the old and new ones are null.
+ * Dropped by confirm and revert (Instance.drop_migration_context). */
+static int rz_set_context(struct rz *r, struct err **err)
+{
+    int64_t mid = 0;
+    if (!ovo_get_int(r->mig, "id", &mid))
+        return err_set(err, ERR_INVALID, "migration %s has no id", ovo_get_str(r->mig, "uuid"));
+    json_t *mc = ovo_new("MigrationContext");
+    ovo_set_str(mc, "instance_uuid", os_inst_uuid(r->i));
+    ovo_set_int(mc, "migration_id", mid);
+    static const char *const none[] = {"new_numa_topology", "old_numa_topology",
+                                       "new_pci_devices",   "old_pci_devices",
+                                       "new_pci_requests",  "old_pci_requests",
+                                       "new_resources",     "old_resources"};
+    for (size_t k = 0; k < sizeof(none) / sizeof(none[0]); k++)
+        ovo_set(mc, none[k], json_null());
+    ovo_set(r->i->prim, "migration_context", mc);
+    return rz_save(r, NULL, err) < 0 ? err_wrap(err, "migration context not saved") : 0;
 }
 
 /* A leg done: the tracker, the database and the action event told. */
@@ -411,8 +461,9 @@ int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err *
     ovo_set_str(r.mig, "dest_compute", c->host);
     ovo_set_str(r.mig, "dest_node", c->node);
     ovo_set_str(r.mig, "dest_host", c->cfg->my_ip);
-    if (rz_mig_save(&r, "pre-migrating", err) < 0) {
-        rz_fail(&r, event, NULL, err);
+    if (rz_mig_save(&r, "pre-migrating", err) < 0 || rz_set_context(&r, err) < 0) {
+        rz_unadmit(&r);
+        rz_prep_fail(&r, err);
         rz_release(&r);
         return -1;
     }
@@ -551,7 +602,9 @@ static int rz_leg_finish_revert(struct rz *r, struct err **err)
     os_inst_set_str(r->i, "task_state", NULL);
     if (rz_save(r, NULL, err) < 0)
         return rz_fail(r, event, NULL, err);
-    if (!power_on) {
+    int64_t ps = DRV_POWER_NOSTATE;
+    ovo_get_int(r->i->prim, "power_state", &ps);
+    if (!power_on && ps != DRV_POWER_SHUTDOWN) {
         /* it was stopped before the resize: it is again */
         autoerr struct err *e = NULL;
         if (drv_hv_power_off(c->hv, os_inst_uuid(r->i), os_compute_shutdown_timeout(c, r->i),

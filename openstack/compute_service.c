@@ -472,11 +472,20 @@ static void *svc_periodic_thread(void *arg)
 {
     struct os_compute *c = arg;
     int64_t orphans_due = 0; /* the first pass once recovered */
+    int64_t confirm_due = 0;
     log_ctx_clear();
     for (;;) {
+        /* resizes are confirmed within a quarter of the window after it
+         * ends (Nova: within its periodic tasks' minute) */
+        int64_t confirm_ms = (int64_t)c->cfg->resize_confirm_window * 250;
+        confirm_ms = confirm_ms < 1000 ? 1000 : confirm_ms > RESOURCES_INTERVAL_MS
+                                                    ? RESOURCES_INTERVAL_MS
+                                                    : confirm_ms;
         pthread_mutex_lock(&c->lock);
         /* a second at a time until the recovery is over (it may be slow) */
         int64_t ms = !c->recovered ? 1000 : c->resources_dirty ? 5000 : RESOURCES_INTERVAL_MS;
+        if (c->cfg->resize_confirm_window > 0 && ms > confirm_ms)
+            ms = confirm_ms;
         bool stop = svc_wait_for(c, ms, true);
         bool recovered = c->recovered;
         pthread_mutex_unlock(&c->lock);
@@ -489,6 +498,10 @@ static void *svc_periodic_thread(void *arg)
         if (recovered && clock_mono_ms() >= orphans_due) {
             os_compute_orphans_release(c);
             orphans_due = clock_mono_ms() + RESOURCES_INTERVAL_MS;
+        }
+        if (recovered && c->cfg->resize_confirm_window > 0 && clock_mono_ms() >= confirm_due) {
+            os_compute_resize_autoconfirm(c);
+            confirm_due = clock_mono_ms() + confirm_ms;
         }
     }
     return NULL;
