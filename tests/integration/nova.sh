@@ -14,7 +14,8 @@
 #   presculpt-wide a wide pool's member, started at 1 vCPU, grown live to a
 #             build of 2 vCPUs (tests/nova/presculpt_wide.sh)
 #   resize    resizes done live on real guests: down and confirmed, up and
-#             reverted, one the engine refuses (tests/nova/resize.sh)
+#             reverted, one the engine refuses, a kill -9 mid-resize then
+#             the confirm window, a stopped server (tests/nova/resize.py)
 #   tempest   tempest.api.compute.servers.test_create_server
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
 #   settings  what the REST API changes reaches the running fake1 (prices,
@@ -119,7 +120,7 @@ for phase in $phases; do
     resize)
         [ $libvirt = 1 ] || { echo "phase resize needs contrib/stack/libvirt.sh" >&2; exit 1; }
         say "phase resize: live resizes on kvm1"
-        sh "$top/tests/nova/resize.sh" "$run" kvm1
+        /usr/bin/python3 "$top/tests/nova/resize.py" "$run" kvm1
         ;;
     tempest)
         say "phase tempest"

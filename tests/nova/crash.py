@@ -45,6 +45,7 @@ import urllib.request
 import uuid as uuid_mod
 import zlib
 
+import phase
 from phase import Phase, load_env, nova_admin, sculpt_domain, server_status
 
 say, fail, wait = Phase('crash').functions()
@@ -109,12 +110,10 @@ def main():
              open('/proc/%d/stat' % pid).read().split(') ')[1][0] == 'Z', 10)
 
     def log_size():
-        return os.path.getsize(env['SCULPT_LOG'])
+        return phase.log_size(env['SCULPT_LOG'])
 
     def log_since(offset):
-        with open(env['SCULPT_LOG'], errors='replace') as f:
-            f.seek(offset)
-            return f.read()
+        return phase.log_since(env['SCULPT_LOG'], offset)
 
     def held(op, offset):
         """The (intent id, uuid) the pause hook holds open, once it does."""

@@ -7,6 +7,7 @@ a condition.
     say, fail, wait = Phase('crash').functions()
 """
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -54,6 +55,17 @@ def load_env(path):
                 k, v = line.rstrip('\n').split('=', 1)
                 env[k] = v
     return env
+
+
+def log_size(path):
+    return os.path.getsize(path)
+
+
+def log_since(path, offset):
+    """What was written to the log at path from offset on."""
+    with open(path, errors='replace') as f:
+        f.seek(offset)
+        return f.read()
 
 
 def nova_admin(env):
