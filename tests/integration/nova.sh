@@ -16,7 +16,8 @@
 #   resize    resizes done live on real guests: down and confirmed, up and
 #             reverted, one the engine refuses, a kill -9 mid-resize then
 #             the confirm window, a stopped server (tests/nova/resize.py)
-#   tempest   tempest.api.compute.servers.test_create_server
+#   tempest   tempest.api.compute.servers.test_create_server and
+#             ServerActionsTestJSON's resize tests, on fake1 alone (tests/nova/tempest.sh)
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
 #   settings  what the REST API changes reaches the running fake1 (prices,
 #             custom blueprints), previews and estimates answer, the RPC
