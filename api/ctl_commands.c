@@ -124,18 +124,19 @@ static void ctl_query_add(struct strbuf *q, const char *key, const char *value)
 
 /* What sculpt reports to Placement (GET /v1/host's `inventory`): per
  * resource class Placement's fields, then what Nova's flavors hold, the
- * room admission leaves and the rule that bounds it ("ratio": none does,
- * the configured allocation ratio stands). */
+ * room admission leaves, what idle pool members hold (counted in the
+ * room: a real guest reclaims them) and the rule that bounds the room
+ * ("ratio": none does, the configured allocation ratio stands). */
 static void ctl_inventory_table(json_t *inv, const char *title)
 {
     if (!json_is_object(inv))
         return;
     static const char *const head[] = {"CLASS",    "TOTAL", "RESERVED", "MIN_UNIT",
                                        "MAX_UNIT", "STEP",  "RATIO",    "HELD",
-                                       "ROOM",     "BOUND", NULL};
+                                       "ROOM",     "RECLAIMABLE", "BOUND", NULL};
     static const char *const ints[] = {"total", "reserved", "min_unit", "max_unit",
                                        "step_size"};
-    static const char *const nums[] = {"allocation_ratio", "held", "room"};
+    static const char *const nums[] = {"allocation_ratio", "held", "room", "reclaimable"};
     struct ctl_table t;
     char b[32];
     ctl_table_init(&t, head);

@@ -43,11 +43,12 @@ json_t *api_shape_json(const struct drv_shape *s)
 
 static json_t *api_inventory_item_json(const struct drv_sculpt_inventory_item *it)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:s?}", "total",
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:s?}", "total",
                      (json_int_t)it->total, "reserved", (json_int_t)it->reserved, "min_unit",
                      (json_int_t)it->min_unit, "max_unit", (json_int_t)it->max_unit, "step_size",
                      (json_int_t)it->step_size, "allocation_ratio", api_num(it->allocation_ratio),
-                     "held", api_num(it->held), "room", api_num(it->room), "bound",
+                     "held", api_num(it->held), "room", api_num(it->room), "reclaimable",
+                     api_num(it->reclaimable), "bound",
                      it->bound < DRV_SCULPT_RULE_LAST ? drv_sculpt_rule_name(it->bound) : NULL);
 }
 
@@ -137,12 +138,14 @@ json_t *api_instance_json(const struct drv_instance *inst)
 
 json_t *api_guest_view_json(const struct drv_sculpt_guest_view *g)
 {
-    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:s, s:b, s:o, s:o, s:I}",
+    return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:s, s:b, s:b, s:o, s:o, "
+                     "s:I}",
                      "uuid", g->uuid, "shape", api_shape_json(&g->shape), "target",
                      api_res_json(&g->target), "use", api_res_json(&g->use), "floor",
                      api_res_json(&g->floor), "ceiling", api_res_json(&g->ceiling), "priority",
                      g->priority, "contiguity", api_num(g->contiguity), "confidence",
-                     api_num(g->confidence), "model", g->model, "squeezed", g->squeezed, "placed",
+                     api_num(g->confidence), "model", g->model, "squeezed", g->squeezed,
+                     "reclaimable", g->reclaimable, "placed",
                      api_time_json(g->placed_s * 1000), "last_reshape",
                      api_time_json(g->last_reshape_s * 1000), "reshapes", (json_int_t)g->reshapes);
 }

@@ -261,6 +261,16 @@ int drv_control_admit_with(struct drv_control *c, const struct drv_instance *ins
                            struct drv_shape *shape, struct drv_sculpt_refusal *why,
                            struct err **err)
 {
+    return drv_control_admit_reclaiming(c, inst, custom, now_s, NULL, shape, why, err);
+}
+
+int drv_control_admit_reclaiming(struct drv_control *c, const struct drv_instance *inst,
+                                 const struct drv_blueprint *custom, int64_t now_s,
+                                 struct drv_control_reclaim *r, struct drv_shape *shape,
+                                 struct drv_sculpt_refusal *why, struct err **err)
+{
+    if (r)
+        r->taken = 0;
     if (custom && drv_blueprint_validate(custom, err) < 0)
         return -1;
     struct drv_sculpt_guest_spec spec;
@@ -269,7 +279,9 @@ int drv_control_admit_with(struct drv_control *c, const struct drv_instance *ins
     pthread_mutex_lock(&c->lock);
     int rc = ctl_prepare(c, inst, now_s, false, NULL, &spec, &pred, &bp, err);
     if (rc == 0) {
-        rc = drv_sculpt_place(c->engine, &spec, custom ? custom : bp, now_s, shape, why, err);
+        rc = drv_sculpt_place_reclaiming(c->engine, &spec, custom ? custom : bp, now_s,
+                                         r ? r->order : NULL, r ? r->n : 0,
+                                         r ? &r->taken : NULL, shape, why, err);
         if (rc == 0) {
             drv_predictor_applied(pred, now_s, &shape->res, false);
             ctl_add(c, spec.uuid, pred);

@@ -128,6 +128,23 @@ int drv_control_admit_with(struct drv_control *c, const struct drv_instance *ins
                            struct drv_shape *shape, struct drv_sculpt_refusal *why,
                            struct err **err);
 
+/* Reclaimable guests (idle pool members) a request may take the room of. */
+struct drv_control_reclaim {
+    const char *const *order; /* their uuids, the cheapest to lose first */
+    size_t n;
+    size_t taken; /* out: how many of the first the engine gave up (the
+                   * caller destroys their guests) */
+};
+
+/* drv_control_admit_with() that, when the request does not fit, gives up
+ * the fewest first guests of `r` that make it fit
+ * (drv_sculpt_place_reclaiming); r NULL: none.  ERR_CAPACITY when even
+ * all of them would not make room (nothing given up then). */
+int drv_control_admit_reclaiming(struct drv_control *c, const struct drv_instance *inst,
+                                 const struct drv_blueprint *custom, int64_t now_s,
+                                 struct drv_control_reclaim *r, struct drv_shape *shape,
+                                 struct drv_sculpt_refusal *why, struct err **err);
+
 /* A guest that already runs with `shape` (start-up reconciliation, a
  * restart of sculpt-compute): held as it is, its predictor starting from
  * the fleet -- which counted it among its groups' guests when it was

@@ -357,7 +357,8 @@ static void pm_destroy(struct drv_pool_mgr *m, struct drv_pool_member *mb, const
     if (drv_sculpt_remove(m->engine, mb->uuid, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND)
         log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", mb->uuid);
     mb->state = DRV_MEMBER_RELEASED;
-    snprintf(mb->reason, sizeof(mb->reason), "%s", why);
+    if (why != mb->reason)
+        snprintf(mb->reason, sizeof(mb->reason), "%s", why);
     log_info("pool `%s`: member %s released (%s) after %.0f s, confidence was %.2f", mb->pool,
              mb->uuid, why, (double)(now_ms - mb->created_ms) / 1000, mb->confidence);
     pm_hook_member(m, mb);
@@ -390,6 +391,7 @@ static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
     struct drv_sculpt_guest_spec es = j->tmpl.engine;
     snprintf(es.uuid, sizeof(es.uuid), "%s", mb->uuid);
     es.priority = PM_PRIORITY;
+    es.reclaimable = true;
     struct drv_res need = j->tmpl.guest.shape.res;
     if (j->wide) {
         /* a family member reserves its base shape, and is defined with the
@@ -643,6 +645,34 @@ size_t drv_pool_mgr_trim(struct drv_pool_mgr *m, int64_t now_ms, int64_t keep_ms
     return n;
 }
 
+/* The member a request of class c takes, or NULL: of the class's pool,
+ * else its group's, else its family's (a member defined with room
+ * enough); a paused member, the oldest (the nearest to its expiry) first;
+ * else the one booting longest: a guest still booting is nearer to
+ * running than a cold build.  Members marked in `skip` (may be NULL) are
+ * passed over.  Lock held. */
+static struct drv_pool_member *pm_claim_find(struct drv_pool_mgr *m, const struct pm_class *c,
+                                             const struct drv_pool_request *r, const bool *skip)
+{
+    struct drv_pool_member *found = NULL;
+    for (int pass = 0; pass < 6 && !found; pass++) {
+        const char *want = pass % 3 == 0 ? c->key : pass % 3 == 1 ? c->group : c->family;
+        enum drv_member_state st = pass < 3 ? DRV_MEMBER_PAUSED : DRV_MEMBER_BOOTING;
+        for (size_t i = 0; i < m->nmem; i++) {
+            const struct drv_pool_member *x = &m->mem[i];
+            if ((skip && skip[i]) || x->state != st || strcmp(x->pool, want) != 0)
+                continue;
+            if (pass % 3 == 2 &&
+                (x->shape.vcpus_max < r->vcpus || x->shape.mem_max_mib < r->mem_mib))
+                continue;
+            int64_t age = st == DRV_MEMBER_PAUSED ? x->created_ms : x->started_ms;
+            if (!found || age < (st == DRV_MEMBER_PAUSED ? found->created_ms : found->started_ms))
+                found = &m->mem[i];
+        }
+    }
+    return found;
+}
+
 int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r, int64_t now_ms,
                        struct drv_pool_member *out)
 {
@@ -656,26 +686,20 @@ int drv_pool_mgr_claim(struct drv_pool_mgr *m, const struct drv_pool_request *r,
         pthread_mutex_unlock(&m->lock);
         return 0;
     }
-    /* the class's pool, else its group's, else its family's (a member
-     * defined with room enough); a paused member, the oldest (the nearest
-     * to its expiry) first; else the one booting longest: a guest still
-     * booting is nearer to running than a cold build */
     struct drv_pool_member *found = NULL;
-    for (int pass = 0; pass < 6 && !found; pass++) {
-        const char *want = pass % 3 == 0 ? c->key : pass % 3 == 1 ? c->group : c->family;
-        enum drv_member_state st = pass < 3 ? DRV_MEMBER_PAUSED : DRV_MEMBER_BOOTING;
-        for (size_t i = 0; i < m->nmem; i++) {
-            const struct drv_pool_member *x = &m->mem[i];
-            if (x->state != st || strcmp(x->pool, want) != 0)
-                continue;
-            if (pass % 3 == 2 &&
-                (x->shape.vcpus_max < r->vcpus || x->shape.mem_max_mib < r->mem_mib))
-                continue;
-            int64_t age = st == DRV_MEMBER_PAUSED ? x->created_ms : x->started_ms;
-            if (!found || age < (st == DRV_MEMBER_PAUSED ? found->created_ms : found->started_ms))
-                found = &m->mem[i];
-        }
+    bool *gone = NULL; /* members the engine gave up for a real guest */
+    for (;;) {
+        found = pm_claim_find(m, c, r, gone);
+        autoerr struct err *e = NULL;
+        /* claimed, a member is no longer reclaimable: from now on its room
+         * is the request's */
+        if (!found || drv_sculpt_set_reclaimable(m->engine, found->uuid, false, &e) == 0)
+            break;
+        if (!gone)
+            gone = xcalloc(m->nmem, sizeof(*gone));
+        gone[found - m->mem] = true;
     }
+    free(gone);
     char pool[DRV_POOL_KEY_MAX];
     snprintf(pool, sizeof(pool), "%s", found ? found->pool : c->key);
     struct drv_pool_view *v = pm_pool_get(m, pool, found && strcmp(pool, c->key) != 0);
@@ -860,9 +884,20 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     expired_list = xcalloc(m->nmem + 1, sizeof(*expired_list));
     /* members past their lifetime */
     for (size_t i = 0; i < m->nmem;) {
-        if (pm_idle(&m->mem[i]) && m->mem[i].expires_ms <= now_ms) {
+        struct drv_shape held;
+        autoerr struct err *he = NULL;
+        if (pm_idle(&m->mem[i]) &&
+            drv_sculpt_shape(m->engine, m->mem[i].uuid, &held, &he) < 0) {
+            /* given up for a real guest while it was pausing */
+            pm_member_take(m, i, &expired_list[nexp]);
+            pm_pool_get(m, expired_list[nexp].pool, false)->reclaims++;
+            snprintf(expired_list[nexp].reason, sizeof(expired_list[nexp].reason), "%s",
+                     "reclaimed for a real guest");
+            nexp++;
+        } else if (pm_idle(&m->mem[i]) && m->mem[i].expires_ms <= now_ms) {
             pm_member_take(m, i, &expired_list[nexp]);
             pm_pool_get(m, expired_list[nexp].pool, false)->expiries++;
+            expired_list[nexp].reason[0] = '\0';
             nexp++;
         } else {
             i++;
@@ -996,7 +1031,9 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     pthread_mutex_unlock(&m->lock);
 
     for (size_t i = 0; i < nexp; i++)
-        pm_destroy(m, &expired_list[i], "expired unclaimed", now_ms);
+        pm_destroy(m, &expired_list[i],
+                   expired_list[i].reason[0] ? expired_list[i].reason : "expired unclaimed",
+                   now_ms);
     for (size_t i = 0; i < ngone; i++)
         pm_destroy(m, &gone[i], "surplus", now_ms);
     for (size_t i = 0; i < njobs; i++) {
@@ -1090,6 +1127,68 @@ size_t drv_pool_mgr_reclaim(struct drv_pool_mgr *m, const struct drv_res *need, 
     return taken;
 }
 
+/* How likely a member is to be claimed: its pool's confidence as last
+ * planned, else its own (lock held). */
+static double pm_keep_score(struct drv_pool_mgr *m, const struct drv_pool_member *mb)
+{
+    int64_t ix = strmap_get(m->pool_ix, mb->pool);
+    return ix >= 0 && (size_t)ix < m->npools ? m->pools[ix].confidence : mb->confidence;
+}
+
+struct pm_ranked {
+    double score;
+    int64_t expires_ms;
+    size_t i;
+};
+
+static int pm_by_keep(const void *a, const void *b)
+{
+    const struct pm_ranked *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? -1 : 1;
+    return x->expires_ms < y->expires_ms ? -1 : x->expires_ms > y->expires_ms;
+}
+
+size_t drv_pool_mgr_reclaim_order(struct drv_pool_mgr *m, drv_pool_uuid **uuids)
+{
+    pthread_mutex_lock(&m->lock);
+    struct pm_ranked *r = xcalloc(m->nmem + 1, sizeof(*r));
+    size_t n = 0;
+    for (size_t i = 0; i < m->nmem; i++)
+        if (pm_idle(&m->mem[i]))
+            r[n++] = (struct pm_ranked){pm_keep_score(m, &m->mem[i]), m->mem[i].expires_ms, i};
+    qsort(r, n, sizeof(*r), pm_by_keep);
+    drv_pool_uuid *v = xcalloc(n + 1, sizeof(*v));
+    for (size_t k = 0; k < n; k++)
+        memcpy(v[k], m->mem[r[k].i].uuid, sizeof(v[k]));
+    pthread_mutex_unlock(&m->lock);
+    free(r);
+    *uuids = v;
+    return n;
+}
+
+size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid *uuids, size_t n,
+                                    const char *why)
+{
+    struct drv_pool_member *gone = xcalloc(n + 1, sizeof(*gone));
+    size_t k = 0;
+    pthread_mutex_lock(&m->lock);
+    for (size_t i = 0; i < n; i++) {
+        struct drv_pool_member *p = pm_member_find(m, uuids[i]);
+        if (!p || !pm_idle(p))
+            continue;
+        pm_member_take(m, (size_t)(p - m->mem), &gone[k]);
+        pm_pool_get(m, gone[k].pool, false)->reclaims++;
+        k++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    int64_t now_ms = clock_wall_ms();
+    for (size_t i = 0; i < k; i++)
+        pm_destroy(m, &gone[i], why ? why : "reclaimed for a guest", now_ms);
+    free(gone);
+    return k;
+}
+
 int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *members,
                          size_t n, int64_t now_ms, struct err **err)
 {
@@ -1119,7 +1218,8 @@ int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *m
         if (!why) {
             struct drv_sculpt_guest_spec es = {.vcpus_max = mb.shape.vcpus_max,
                                                .mem_max_mib = mb.shape.mem_max_mib,
-                                               .priority = PM_PRIORITY};
+                                               .priority = PM_PRIORITY,
+                                               .reclaimable = true};
             snprintf(es.uuid, sizeof(es.uuid), "%s", mb.uuid);
             es.ceiling = info.shape.res;
             autoptr(drv_blueprint) bp = pm_blueprint(m, info.shape.res, now_ms / 1000, &e);

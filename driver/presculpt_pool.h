@@ -122,6 +122,7 @@ struct drv_pool_view {
     double confidence, mean, quantile, exp_cost;
     struct drv_res member;              /* what a member reserves */
     int64_t hits, misses, expiries;
+    int64_t reclaims;                   /* members given up for real guests */
     int64_t expires_ms;                 /* its members' expiry, the latest */
 };
 
@@ -251,6 +252,23 @@ size_t drv_pool_mgr_watch(struct drv_pool_mgr *m, int64_t now_ms);
  * (vcpu and mem_mib) is freed or none is left.  Returns how many. */
 size_t drv_pool_mgr_reclaim(struct drv_pool_mgr *m, const struct drv_res *need,
                             const char *why);
+
+/* The idle members (paused or booting) a real guest may take the room
+ * of, the least likely to be claimed first: by their pool's confidence
+ * as last planned (the member's own when its pool is gone), then the
+ * nearest to its expiry.  *uuids (caller frees with free()) gets their
+ * uuids; returns how many. */
+typedef char drv_pool_uuid[DRV_UUID_LEN + 1];
+size_t drv_pool_mgr_reclaim_order(struct drv_pool_mgr *m, drv_pool_uuid **uuids);
+
+/* The engine gave up these members for a real guest
+ * (drv_sculpt_place_reclaiming): each still idle is destroyed and
+ * released with `why`, as a trim would (the hooks record it), and counted
+ * in its pool's reclaims.  Returns how many were destroyed; one no longer
+ * idle (pausing meanwhile) goes at the next round, which destroys idle
+ * members the engine does not hold. */
+size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid *uuids, size_t n,
+                                    const char *why);
 
 /* After a restart: the members the database kept.  A handed-over one
  * gives its instance's alias back (drv_hv_alias); a live one whose guest

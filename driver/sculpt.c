@@ -422,12 +422,37 @@ int drv_sculpt_admit(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
     return 0;
 }
 
-int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
-                     const struct drv_blueprint *bp, int64_t now_s, struct drv_shape *shape,
-                     struct drv_sculpt_refusal *why, struct err **err)
+/* Forget the first k reclaimable guests of `order` for `for_uuid`
+ * (under the lock). */
+static void sculpt_reclaim_take(struct drv_sculpt *e, const char *const *order, size_t k,
+                                const char *for_uuid)
+{
+    for (size_t i = 0; i < k; i++) {
+        struct sculpt_guest *g = sculpt_find(e, order[i]);
+        if (!g || !g->spec.reclaimable)
+            continue;
+        sculpt_pin_unload(e, g);
+        sculpt_delete(e, g);
+        char res[160];
+        sculpt_record(e, g->spec.uuid, DRV_SCULPT_DEC_REMOVE, -1, 0, "reclaim", 0, 0, 0,
+                      "reclaimed for %s: %s given back", for_uuid,
+                      drv_res_format(g->shape.res, res, sizeof(res)));
+        sculpt_guest_free(g);
+    }
+    e->version++;
+}
+
+int drv_sculpt_place_reclaiming(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                                const struct drv_blueprint *bp, int64_t now_s,
+                                const char *const *order, size_t n, size_t *taken,
+                                struct drv_shape *shape, struct drv_sculpt_refusal *why,
+                                struct err **err)
 {
     struct drv_sculpt_refusal local;
     struct drv_sculpt_refusal *w = why ? why : &local;
+    size_t k = 0;
+    if (taken)
+        *taken = 0;
     if (sculpt_spec_validate(spec, err) < 0 || drv_blueprint_validate(bp, err) < 0)
         return -1;
     struct sculpt_guest *g = sculpt_guest_new(spec, bp, now_s);
@@ -438,15 +463,22 @@ int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
         sculpt_guest_free(g);
         return -1;
     }
-    if (sculpt_admit_check(e, g, now_s, w) < 0) {
+    if (sculpt_admit_check(e, g, now_s, w) < 0 &&
+        (n == 0 || sculpt_reclaim_plan(e, g, now_s, order, n, &k, w) < 0)) {
         e->refused++;
         sculpt_record(e, g->spec.uuid, DRV_SCULPT_DEC_REFUSE, w->res, e->crit[w->res],
                       drv_sculpt_rule_name(w->rule), w->need, w->limit, 0, "%s", w->text);
         pthread_mutex_unlock(&e->lock);
-        err_set(err, ERR_CAPACITY, "%s", w->text);
+        if (n > 0)
+            err_set(err, ERR_CAPACITY, "%s (with every reclaimable guest's room given back)",
+                    w->text);
+        else
+            err_set(err, ERR_CAPACITY, "%s", w->text);
         sculpt_guest_free(g);
         return -1;
     }
+    if (k > 0)
+        sculpt_reclaim_take(e, order, k, g->spec.uuid);
     sculpt_initial_shape(e, g, now_s);
     sculpt_pin_place(e, g, false);
     sculpt_insert(e, g);
@@ -463,6 +495,30 @@ int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
                   100 * e->crit[DRV_RES_VCPU], g->bp->model);
     *shape = g->shape;
     pthread_mutex_unlock(&e->lock);
+    if (taken)
+        *taken = k;
+    return 0;
+}
+
+int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                     const struct drv_blueprint *bp, int64_t now_s, struct drv_shape *shape,
+                     struct drv_sculpt_refusal *why, struct err **err)
+{
+    return drv_sculpt_place_reclaiming(e, spec, bp, now_s, NULL, 0, NULL, shape, why, err);
+}
+
+int drv_sculpt_set_reclaimable(struct drv_sculpt *e, const char *uuid, bool reclaimable,
+                               struct err **err)
+{
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (g && g->spec.reclaimable != reclaimable) {
+        g->spec.reclaimable = reclaimable;
+        e->version++;
+    }
+    pthread_mutex_unlock(&e->lock);
+    if (!g)
+        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
     return 0;
 }
 
@@ -748,6 +804,7 @@ struct drv_sculpt_snapshot *drv_sculpt_snapshot(struct drv_sculpt *e)
         v->confidence = g->bp ? g->bp->confidence : 0;
         snprintf(v->model, sizeof(v->model), "%s", g->bp ? g->bp->model : "adopted");
         v->squeezed = g->squeezed;
+        v->reclaimable = g->spec.reclaimable;
         v->placed_s = g->placed_s;
         v->last_reshape_s = g->last_reshape_s;
         v->reshapes = g->reshapes;

@@ -91,6 +91,10 @@ struct drv_sculpt_guest_spec {
     double mem_max_mib;     /* memory it is defined with */
     int32_t priority;       /* higher is squeezed later; default 0 */
     double mem_floor_mib;   /* never ballooned below this (0: observed working set) */
+    bool reclaimable;       /* speculative (an idle pre-sculpted pool member): its
+                             * room is free room to the inventory, and
+                             * drv_sculpt_place_reclaiming() gives it up for a
+                             * real guest; cleared when it is claimed */
 };
 
 /* The spec of a Nova instance: flavor ceiling, Nova's quota:* extra specs
@@ -158,6 +162,28 @@ int drv_sculpt_admit(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
 int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
                      const struct drv_blueprint *bp, int64_t now_s, struct drv_shape *shape,
                      struct drv_sculpt_refusal *why, struct err **err);
+
+/* drv_sculpt_place() for a real guest that may take the room of
+ * reclaimable guests: `order` lists candidates (uuids, `n` of them, the
+ * cheapest to lose first); guests not held or not reclaimable are passed
+ * over.  When the guest fits as the host stands, it is placed and *taken
+ * is 0.  Else the engine finds the fewest first candidates whose room
+ * makes it fit, forgets them (the caller destroys their guests) and
+ * places the guest in the same critical section: *taken is how many of
+ * the first entries of `order` it forgot.  When even all of them would
+ * not make room, nothing changes: -1 with ERR_CAPACITY and *why (may be
+ * NULL) the refusal with every candidate's room given back. */
+int drv_sculpt_place_reclaiming(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *spec,
+                                const struct drv_blueprint *bp, int64_t now_s,
+                                const char *const *order, size_t n, size_t *taken,
+                                struct drv_shape *shape, struct drv_sculpt_refusal *why,
+                                struct err **err);
+
+/* Set or clear a held guest's reclaimable flag (a member claimed for a
+ * request is no longer reclaimable).  ERR_NOT_FOUND: not held (a
+ * reclaim took it). */
+int drv_sculpt_set_reclaimable(struct drv_sculpt *e, const char *uuid, bool reclaimable,
+                               struct err **err);
 
 /* Take over a guest that already runs with `shape` (start-up
  * reconciliation, a restart of sculpt-compute): no admission check, the
@@ -290,6 +316,7 @@ struct drv_sculpt_guest_view {
     double confidence; /* of the blueprint */
     char model[48];    /* blueprint model */
     bool squeezed;     /* below target for a shortage */
+    bool reclaimable;  /* its spec's flag */
     int64_t placed_s;
     int64_t last_reshape_s; /* 0: never */
     uint64_t reshapes;
@@ -332,6 +359,8 @@ struct drv_sculpt_inventory_item {
     double room;                /* flavor units the engine would still admit */
     enum drv_sculpt_rule bound; /* the admission rule that limits the room;
                                  * DRV_SCULPT_RULE_LAST: the configured ratio */
+    double reclaimable;         /* held by reclaimable guests' shapes in force,
+                                 * in the class's unit: counted as free room */
 };
 
 struct drv_sculpt_inventory {
@@ -351,7 +380,11 @@ struct drv_sculpt_inventory {
  * (held + room) / (total - reserved), never above the configured ceiling
  * nor below what is held; max_unit is the room (at least 1, at most the
  * total).  With no guest held, the configured ratios stand.  DISK_GB is
- * not shaped: its configured ratio stands, max_unit the usable disk. */
+ * not shaped: its configured ratio stands, max_unit the usable disk.
+ * Reclaimable guests (idle pool members, which Placement holds no
+ * allocation for) are left out of every sum: their room is free room, as
+ * drv_sculpt_place_reclaiming() gives it to the first real guest that
+ * needs it; `reclaimable` says how much of it they hold. */
 void drv_sculpt_inventory(struct drv_sculpt *e, struct drv_sculpt_inventory *out);
 
 /* Is `now` worth a Placement write over `was` (what Placement last got)?

@@ -55,11 +55,12 @@ static void sculpt_agg_add_guest(const struct drv_sculpt *e, struct sculpt_agg *
     }
 }
 
-void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step_s, int32_t n)
+void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step_s, int32_t n,
+                      bool without_reclaimable)
 {
     struct sculpt_agg *a = &e->agg;
     if (a->ent && a->version == e->version && a->start_s == start_s && a->step_s == step_s &&
-        a->nsteps == n)
+        a->nsteps == n && a->without_reclaimable == without_reclaimable)
         return;
     if (n > a->cap) {
         free(a->ent);
@@ -80,8 +81,12 @@ void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step_s, int
     a->start_s = start_s;
     a->step_s = step_s;
     a->nsteps = n;
-    for (size_t i = 0; i < e->nguests; i++)
-        sculpt_agg_add_guest(e, a, e->guests[i]);
+    a->without_reclaimable = without_reclaimable;
+    for (size_t i = 0; i < e->nguests; i++) {
+        const struct sculpt_guest *g = e->guests[i];
+        if (!g->excluded && !(without_reclaimable && g->spec.reclaimable))
+            sculpt_agg_add_guest(e, a, g);
+    }
 }
 
 static void sculpt_refusal_fill(const struct drv_sculpt *e, struct drv_sculpt_refusal *w,
@@ -135,7 +140,7 @@ int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, in
     int32_t s0 = sculpt_bp_step(bp, now_s);
     int32_t n = bp->nsteps - s0;
     /* the grid starts now and follows the candidate's steps */
-    sculpt_agg_build(e, now_s, bp->step_s, n);
+    sculpt_agg_build(e, now_s, bp->step_s, n, false);
     const struct sculpt_agg *a = &e->agg;
     struct drv_res floor = sculpt_floor(e, cand);
     const struct drv_res *cap = &e->host->capacity, *ratio = &e->host->ratio;

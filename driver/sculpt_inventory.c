@@ -10,6 +10,10 @@
  * new guest is assumed to be like the ones held -- what Placement's model
  * cannot say otherwise -- so a flavor Placement accepts is one admission
  * would admit up to that assumption and the reporting hysteresis.
+ *
+ * Reclaimable guests (idle pool members) are left out of it all: Placement
+ * holds no allocation for them, and a real guest that needs their room
+ * gets it (drv_sculpt_place_reclaiming), so their room is free room.
  */
 #include <math.h>
 #include <stdio.h>
@@ -17,15 +21,21 @@
 
 #include "driver/sculpt_priv.h"
 
-/* Admission's grid over the held guests: the finest step, to the end of
- * the longest horizon (at least one step: now). */
+/* Is g counted in what Placement is told? */
+static bool inv_counted(const struct sculpt_guest *g)
+{
+    return !g->spec.reclaimable;
+}
+
+/* Admission's grid over the counted guests: the finest step, to the end
+ * of the longest horizon (at least one step: now). */
 static void inv_grid(const struct drv_sculpt *e, int32_t *step_s, int32_t *n)
 {
     int32_t step = 0;
     int64_t end = e->now_s;
     for (size_t i = 0; i < e->nguests; i++) {
         const struct drv_blueprint *bp = e->guests[i]->bp;
-        if (!bp)
+        if (!bp || !inv_counted(e->guests[i]))
             continue;
         if (step == 0 || bp->step_s < step)
             step = bp->step_s;
@@ -47,7 +57,7 @@ static bool inv_longrun_known(const struct drv_sculpt *e, int k)
 {
     for (size_t i = 0; i < e->nguests; i++) {
         const struct sculpt_guest *g = e->guests[i];
-        if (sculpt_shaped(g, k) && g->bp && drv_blueprint_has_longrun(g->bp, (enum drv_res_kind)k))
+        if (inv_counted(g) && sculpt_shaped(g, k) && g->bp && drv_blueprint_has_longrun(g->bp, (enum drv_res_kind)k))
             return true;
     }
     return false;
@@ -101,12 +111,17 @@ static double inv_room(const struct drv_sculpt *e, int k, double flavors,
     return room > 0 ? room : 0;
 }
 
-static void inv_item(const struct drv_sculpt *e, int k, double total, double reserved,
-                     struct drv_sculpt_inventory_item *it)
+static void inv_item(const struct drv_sculpt *e, size_t counted, int k, double total,
+                     double reserved, struct drv_sculpt_inventory_item *it)
 {
-    double flavors = 0;
-    for (size_t i = 0; i < e->nguests; i++)
-        flavors += e->guests[i]->spec.ceiling.v[k];
+    double flavors = 0, reclaimable = 0;
+    for (size_t i = 0; i < e->nguests; i++) {
+        const struct sculpt_guest *g = e->guests[i];
+        if (inv_counted(g))
+            flavors += g->spec.ceiling.v[k];
+        else
+            reclaimable += g->shape.res.v[k];
+    }
     double ratio = e->host->ratio.v[k];
     it->total = (int64_t)floor(total);
     it->reserved = (int64_t)ceil(reserved);
@@ -115,13 +130,14 @@ static void inv_item(const struct drv_sculpt *e, int k, double total, double res
     it->min_unit = 1;
     it->step_size = 1;
     it->held = flavors;
+    it->reclaimable = reclaimable;
     /* Placement applies the ratio to total - reserved, which the rounding
      * above may leave below the engine's capacity: divide by what
      * Placement multiplies */
     double usable = (double)(it->total - it->reserved);
     double eff = ratio;
     it->bound = DRV_SCULPT_RULE_LAST;
-    if (e->nguests > 0 && usable > 0) {
+    if (counted > 0 && usable > 0) {
         enum drv_sculpt_rule bound;
         double room = inv_room(e, k, flavors, &bound);
         eff = (flavors + room) / usable;
@@ -143,16 +159,19 @@ void drv_sculpt_inventory(struct drv_sculpt *e, struct drv_sculpt_inventory *out
     memset(out, 0, sizeof(*out));
     pthread_mutex_lock(&e->lock);
     const struct drv_host *h = e->host;
-    if (e->nguests > 0) {
+    size_t counted = 0;
+    for (size_t i = 0; i < e->nguests; i++)
+        counted += inv_counted(e->guests[i]);
+    if (counted > 0) {
         int32_t step_s, n;
         inv_grid(e, &step_s, &n);
-        sculpt_agg_build(e, e->now_s, step_s, n);
+        sculpt_agg_build(e, e->now_s, step_s, n, true);
     }
     double mem_total = 0;
     for (int32_t i = 0; i < h->nnodes; i++)
         mem_total += h->nodes[i].mem_mib;
-    inv_item(e, DRV_RES_VCPU, h->ncpus, h->ncpus - h->capacity.v[DRV_RES_VCPU], &out->vcpu);
-    inv_item(e, DRV_RES_MEM_MIB, mem_total, mem_total - h->capacity.v[DRV_RES_MEM_MIB],
+    inv_item(e, counted, DRV_RES_VCPU, h->ncpus, h->ncpus - h->capacity.v[DRV_RES_VCPU], &out->vcpu);
+    inv_item(e, counted, DRV_RES_MEM_MIB, mem_total, mem_total - h->capacity.v[DRV_RES_MEM_MIB],
              &out->memory_mb);
     struct drv_sculpt_inventory_item *d = &out->disk_gb;
     d->total = (int64_t)floor(h->disk_gb);

@@ -33,6 +33,7 @@ struct sculpt_guest {
     double mem_on_node;          /* memory counted on shape.numa_node */
     double mem_hold_mib;         /* > 0: all the memory the guest can hold now
                                   * (it did not plug more): targets stop there */
+    bool excluded;               /* left out of the sums for a trial (sculpt_reclaim.c) */
 };
 
 /* Aggregates over a time grid, for admission (rebuilt when stale). */
@@ -45,6 +46,7 @@ struct sculpt_agg {
     double *var;  /* [nsteps][DRV_RES_LAST] sum of variances */
     int32_t cap;  /* allocated steps */
     double longrun[DRV_RES_LAST]; /* sum of long-run use at the admission quantile */
+    bool without_reclaimable;     /* reclaimable guests left out (the inventory) */
 };
 
 struct drv_sculpt {
@@ -111,8 +113,20 @@ int sculpt_admit_check(struct drv_sculpt *e, const struct sculpt_guest *cand, in
                        struct drv_sculpt_refusal *why);
 void sculpt_agg_release(struct sculpt_agg *a);
 /* Sums over the held guests on the grid (start, step, n) into e->agg,
- * rebuilt when the grid or the engine changed since the last build. */
-void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step_s, int32_t n);
+ * rebuilt when the grid, the mode or the engine changed since the last
+ * build.  Guests marked excluded are left out, and reclaimable ones too
+ * when without_reclaimable. */
+void sculpt_agg_build(struct drv_sculpt *e, int64_t start_s, int32_t step_s, int32_t n,
+                      bool without_reclaimable);
+
+/* ---- sculpt_reclaim.c ---- */
+/* cand does not fit as the host stands: the fewest first entries of
+ * `order` (held reclaimable guests; others passed over) whose room makes
+ * it fit.  0 with *k set (the guests are not touched), or -1 with *why
+ * the refusal with every candidate left out. */
+int sculpt_reclaim_plan(struct drv_sculpt *e, const struct sculpt_guest *cand, int64_t now_s,
+                        const char *const *order, size_t n, size_t *k,
+                        struct drv_sculpt_refusal *why);
 
 /* ---- sculpt_pin.c ---- */
 /* Pin g (shape.res.vcpu and vcpus_online set) and choose its memory node;

@@ -326,13 +326,9 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
         return err_set(err, err_code_of(cd_err), "%s", cd_err->msg);
     }
 
-    /* The claim: the engine admits the request or refuses it (members
-     * give their room back first when it does not fit). */
+    /* The claim: the engine admits the request or refuses it (idle
+     * members give their room back first when it does not fit). */
     int rc = hit ? 0 : os_compute_engine_place(c, i, &spec.shape, err);
-    if (rc < 0 && err_code_of(*err) == ERR_CAPACITY && os_compute_pools_reclaim(c, i) > 0) {
-        err_clear(err);
-        rc = os_compute_engine_place(c, i, &spec.shape, err);
-    }
     if (rc < 0) {
         if (err_code_of(*err) != ERR_CAPACITY || build_reschedule(c, i, req->msg, *err) < 0)
             build_fail(c, i, *err, false);

@@ -90,8 +90,14 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
     struct drv_sculpt_refusal why;
     memset(&why, 0, sizeof(why));
     autoptr(db_custom_blueprint) custom = engine_custom_blueprint(c, inst, now);
-    if (drv_control_admit_with(c->control, inst, custom ? custom->bp : NULL, now, shape, &why,
-                               err) < 0)
+    /* idle pool members never cost a real request: the engine takes
+     * their room when the request would not fit otherwise */
+    struct drv_control_reclaim reclaim;
+    os_compute_pools_reclaim_order(c, &reclaim);
+    int rc = drv_control_admit_reclaiming(c->control, inst, custom ? custom->bp : NULL, now,
+                                          &reclaim, shape, &why, err);
+    os_compute_pools_reclaimed(c, inst->uuid, &reclaim);
+    if (rc < 0)
         return -1;
     if (custom)
         engine_record_custom(c, inst->uuid, custom);

@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/metrics.h"
 #include "db/db.h"
 #include "driver/presculpt_pool.h"
 #include "openstack/compute_ops.h"
@@ -524,12 +525,47 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
     drv_hv_guest_spec_release(&running);
 }
 
-size_t os_compute_pools_reclaim(struct os_compute *c, const struct os_inst *i)
+void os_compute_pools_reclaim_order(struct os_compute *c, struct drv_control_reclaim *r)
 {
+    memset(r, 0, sizeof(*r));
     if (!c->pools)
-        return 0;
-    struct drv_res need = drv_res_zero();
-    need.v[DRV_RES_VCPU] = i->inst->flavor.vcpus;
-    need.v[DRV_RES_MEM_MIB] = (double)i->inst->flavor.memory_mb;
-    return drv_pool_mgr_reclaim(c->pools, &need, "reclaimed for a guest that did not fit");
+        return;
+    drv_pool_uuid *uuids = NULL;
+    size_t n = drv_pool_mgr_reclaim_order(c->pools, &uuids);
+    /* one block: the pointers, then the uuids they point into */
+    char **order = xmalloc((n + 1) * sizeof(*order) + (n + 1) * sizeof(*uuids));
+    drv_pool_uuid *store = (drv_pool_uuid *)(order + n + 1);
+    memcpy(store, uuids, n * sizeof(*uuids));
+    for (size_t k = 0; k < n; k++)
+        order[k] = store[k];
+    order[n] = NULL;
+    free(uuids);
+    r->order = (const char *const *)order;
+    r->n = n;
+}
+
+void os_compute_pools_reclaimed(struct os_compute *c, const char *uuid,
+                                struct drv_control_reclaim *r)
+{
+    static struct metrics_family *reclaimed;
+    if (r->taken > 0 && c->pools) {
+        if (!reclaimed)
+            reclaimed = metrics_counter("sculpt_pool_reclaimed_total",
+                                        "Pre-sculpted pool members destroyed to make room for "
+                                        "a real guest.",
+                                        "");
+        drv_pool_uuid *uuids = xcalloc(r->taken, sizeof(*uuids));
+        for (size_t k = 0; k < r->taken; k++)
+            snprintf(uuids[k], sizeof(uuids[k]), "%s", r->order[k]);
+        autofree char *why = xasprintf("reclaimed for instance %s", uuid);
+        size_t n = drv_pool_mgr_reclaim_members(c->pools, uuids, r->taken, why);
+        metrics_add(reclaimed, (double)r->taken, NULL);
+        log_info("instance %s fits by reclaiming %zu idle pool member(s) of %zu (%zu destroyed "
+                 "now, the rest at the next round)",
+                 uuid, r->taken, r->n, n);
+        free(uuids);
+    }
+    free((void *)r->order);
+    r->order = NULL;
+    r->n = r->taken = 0;
 }

@@ -246,9 +246,15 @@ void os_compute_domain_settle(struct os_compute *c, const struct os_inst *i);
  * teaches the class again after a restart). */
 void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
                             const struct drv_hv_guest_spec *spec);
-/* A guest did not fit: destroy members to free what its flavor needs.
- * Returns how many. */
-size_t os_compute_pools_reclaim(struct os_compute *c, const struct os_inst *i);
+/* The idle members a real guest may take the room of, cheapest to lose
+ * first, into *r (its order allocated; r->n 0 without pools); give it to
+ * drv_control_admit_reclaiming(), then os_compute_pools_reclaimed(). */
+void os_compute_pools_reclaim_order(struct os_compute *c, struct drv_control_reclaim *r);
+/* The engine gave up the first r->taken members of r for instance
+ * `uuid`: their guests are destroyed, their rows released, the reclaim
+ * counted (sculpt_pool_reclaimed_total) and logged; r's order freed. */
+void os_compute_pools_reclaimed(struct os_compute *c, const char *uuid,
+                                struct drv_control_reclaim *r);
 
 /* ---- compute_presculpt_fit.c: members re-sculpted at hand-over ---- */
 

@@ -52,11 +52,11 @@ def check_host(table, doc):
         fail('no Placement inventory block in `sculptctl host`')
     head, got = rows(table, 'CLASS')
     if head != ['CLASS', 'TOTAL', 'RESERVED', 'MIN_UNIT', 'MAX_UNIT', 'STEP', 'RATIO', 'HELD',
-                'ROOM', 'BOUND']:
+                'ROOM', 'RECLAIMABLE', 'BOUND']:
         fail('inventory header %r' % head)
     want = [[rc] + ['%d' % it[k] for k in ('total', 'reserved', 'min_unit', 'max_unit',
                                              'step_size')]
-            + [num(it[k]) for k in ('allocation_ratio', 'held', 'room')]
+            + [num(it[k]) for k in ('allocation_ratio', 'held', 'room', 'reclaimable')]
             + [it.get('bound') or 'ratio'] for rc, it in inv.items()]
     if got != want:
         fail('inventory table %r, the API says %r' % (got, want))

@@ -283,7 +283,7 @@ static void test_inventory_out(void **state)
 {
     (void)state;
     struct drv_sculpt_inventory inv = {
-        .vcpu = {8, 1, 1, 3, 1, 2.5, 4.0, 3.0, DRV_SCULPT_RULE_RISK},
+        .vcpu = {8, 1, 1, 3, 1, 2.5, 4.0, 3.0, DRV_SCULPT_RULE_RISK, 1.5},
         .memory_mb = {16384, 512, 1, 8192, 1, 1.0, 2048, 8192, DRV_SCULPT_RULE_LAST},
         .disk_gb = {100, 0, 1, 100, 1, 1.0, 20, 80, DRV_SCULPT_RULE_LAST},
     };
@@ -295,6 +295,8 @@ static void test_inventory_out(void **state)
     assert_true(json_real_value(json_object_get(v, "allocation_ratio")) == 2.5);
     assert_true(json_real_value(json_object_get(v, "room")) == 3.0);
     assert_string_equal(json_string_value(json_object_get(v, "bound")), "risk");
+    /* idle pool members' room, free to Placement */
+    assert_true(json_real_value(json_object_get(v, "reclaimable")) == 1.5);
     json_t *m = json_object_get(j, "MEMORY_MB");
     assert_int_equal(json_integer_value(json_object_get(m, "max_unit")), 8192);
     assert_true(json_is_null(json_object_get(m, "bound")));

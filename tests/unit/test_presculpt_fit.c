@@ -1,6 +1,7 @@
 /* A wide pool's member at hand-over, in the compute manager
  * (os_compute_pools_take over the fake backend, the real engine, control
- * loop and pool manager): grown for the request when the engine admits it;
+ * loop and pool manager): grown for the request when the engine admits it
+ * (another pool's idle member reclaimed when it holds the room);
  * when the engine refuses the request, the live reshape fails or the
  * hand-over itself fails, the member is destroyed, its pool's hit is
  * counted a miss, the engine holds neither the member nor the instance,
@@ -198,10 +199,6 @@ static void build_cold(struct rig *r)
     struct err *err = NULL;
     struct drv_shape shape;
     int rc = os_compute_engine_place(r->c, r->i, &shape, &err);
-    if (rc < 0 && err_code_of(err) == ERR_CAPACITY && os_compute_pools_reclaim(r->c, r->i) > 0) {
-        err_clear(&err);
-        rc = os_compute_engine_place(r->c, r->i, &shape, &err);
-    }
     if (rc < 0)
         fail_msg("cold build not admitted: %s", err->msg);
     assert_int_equal(shape.vcpus_max, 2);
@@ -249,10 +246,10 @@ static void test_fit(void **state)
     assert_int_equal(v.misses, 0);
 }
 
-/* The engine refuses the request while another pool's member holds the
- * room: the member does not serve; the cold build that follows reclaims
- * the other member and is admitted. */
-static void test_refused(void **state)
+/* Another pool's idle member holds the room the request needs: the
+ * engine takes it (the member destroyed and released, counted a reclaim)
+ * and the member serves. */
+static void test_fit_reclaims(void **state)
 {
     struct rig *r = *state;
     struct err *err = NULL;
@@ -260,13 +257,44 @@ static void test_refused(void **state)
     member_add(r, MEMBER, FAMILY, 128);
     member_add(r, OTHER, "m1.tiny:img-1:proj", 256);
     int64_t intent = -1;
+    assert_int_equal(os_compute_pools_take(r->c, r->i, NULL, &intent, &err), 1);
+    assert_null(err);
+    assert_true(engine_holds(r, INSTANCE));
+    assert_false(drv_pool_mgr_has(r->c->pools, OTHER));
+    assert_false(engine_holds(r, OTHER));
+    assert_false(guest_exists(r, OTHER));
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->c->pools);
+    int64_t reclaims = 0;
+    for (size_t k = 0; k < st->npools; k++)
+        reclaims += st->pools[k].reclaims;
+    assert_int_equal(reclaims, 1);
+    struct drv_pool_view v = family_view(r);
+    assert_int_equal(v.hits, 1);
+}
+
+/* Even with the other member's room the request does not fit: the member
+ * does not serve, the other is left alone, the cold build is refused
+ * saying why. */
+static void test_refused(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    resident_add(r, 1800);
+    member_add(r, MEMBER, FAMILY, 128);
+    member_add(r, OTHER, "m1.tiny:img-1:proj", 120);
+    int64_t intent = -1;
     assert_int_equal(os_compute_pools_take(r->c, r->i, NULL, &intent, &err), 0);
     assert_null(err);
     assert_int_equal(intent, 0);
     assert_member_gone(r);
     assert_true(drv_pool_mgr_has(r->c->pools, OTHER));
-    build_cold(r);
-    assert_false(drv_pool_mgr_has(r->c->pools, OTHER));
+    struct drv_shape shape;
+    assert_int_equal(os_compute_engine_place(r->c, r->i, &shape, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_CAPACITY);
+    assert_non_null(strstr(err->msg, "reclaimable guest"));
+    err_clear(&err);
+    assert_true(drv_pool_mgr_has(r->c->pools, OTHER));
+    assert_true(engine_holds(r, OTHER));
 }
 
 /* Admitted, but the backend fails the live reshape. */
@@ -338,6 +366,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_fit, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_fit_reclaims, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_refused, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_reshape_failed, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_handover_failed, rig_setup, rig_teardown),

@@ -303,6 +303,73 @@ static void test_handover_failed(void **state)
     assert_int_equal(r->seen.misses, misses + 1);
 }
 
+/* Members are held reclaimable, the real guest is not; the order to
+ * reclaim them is by their pool's confidence, then expiry; a claim makes
+ * a member the request's (not reclaimable); the members the engine gave
+ * up are destroyed now, or at the next round when they were busy. */
+static void test_reclaim_order(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    steady(r, T0, 30, 4, true);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    assert_true(st->nmembers >= 3);
+    autoptr(drv_sculpt_snapshot) snap = drv_sculpt_snapshot(r->engine);
+    for (size_t i = 0; i < snap->nguests; i++)
+        assert_int_equal(snap->guests[i].reclaimable,
+                         drv_pool_mgr_has(r->pm, snap->guests[i].uuid));
+
+    drv_pool_uuid *order = NULL;
+    size_t n = drv_pool_mgr_reclaim_order(r->pm, &order);
+    assert_int_equal(n, st->nmembers);
+    double conf = -1;
+    int64_t exp = 0;
+    for (size_t k = 0; k < n; k++) {
+        struct drv_pool_member mb = member_of(r, order[k]);
+        double c = mb.confidence;
+        for (size_t p = 0; p < st->npools; p++)
+            if (strcmp(st->pools[p].key, mb.pool) == 0)
+                c = st->pools[p].confidence;
+        assert_true(c > conf || (c == conf && mb.expires_ms >= exp));
+        conf = c;
+        exp = mb.expires_ms;
+    }
+    free(order);
+
+    /* claimed: the request's now */
+    struct drv_pool_member claimed = {.state = DRV_MEMBER_LAST};
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 31 * MIN, &claimed), 1);
+    drv_sculpt_snapshot_free(snap);
+    snap = drv_sculpt_snapshot(r->engine);
+    for (size_t i = 0; i < snap->nguests; i++)
+        if (strcmp(snap->guests[i].uuid, claimed.uuid) == 0)
+            assert_false(snap->guests[i].reclaimable);
+    n = drv_pool_mgr_reclaim_order(r->pm, &order);
+    assert_int_equal(n, st->nmembers - 1);
+    for (size_t k = 0; k < n; k++)
+        assert_string_not_equal(order[k], claimed.uuid);
+
+    /* the engine gave up the first two: one destroyed at once, the other
+     * (busy meanwhile: forgotten by the engine only) at the next round */
+    assert_int_equal(drv_sculpt_remove(r->engine, order[0], &err), 0);
+    assert_int_equal(drv_sculpt_remove(r->engine, order[1], &err), 0);
+    assert_int_equal(drv_pool_mgr_reclaim_members(r->pm, order, 1, "reclaimed for test"), 1);
+    assert_false(drv_pool_mgr_has(r->pm, order[0]));
+    assert_string_equal(r->seen.last.reason, "reclaimed for test");
+    assert_int_equal(r->seen.last.state, DRV_MEMBER_RELEASED);
+    assert_true(drv_pool_mgr_has(r->pm, order[1]));
+    assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 31 * MIN + 30000, 0, &err), 0);
+    assert_false(drv_pool_mgr_has(r->pm, order[1]));
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    int64_t reclaims = 0;
+    for (size_t p = 0; p < st->npools; p++)
+        reclaims += st->pools[p].reclaims;
+    assert_int_equal(reclaims, 2);
+    assert_int_equal(drv_pool_mgr_release(r->pm, claimed.uuid, "test", &err), 0);
+    free(order);
+}
+
 static void test_expiry_and_reclaim(void **state)
 {
     struct rig *r = *state;
@@ -869,6 +936,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_members_made_and_handed_over, rig_setup,
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_and_reclaim, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_reclaim_order, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart_recalled, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_empty_round, rig_setup, rig_teardown),
