@@ -36,7 +36,10 @@
 #      /v1/config/presculpt), then a restart with pools on and no member
 #      left: the class's template and its requests come back from
 #      PostgreSQL, a member is made without a new cold build and the next
-#      build takes it.
+#      build takes it;
+#   9. idle members never cost a real request: Placement's inventory
+#      leaves them out, and a build of m1.small that fits only without
+#      them is admitted by reclaiming them (tests/nova/presculpt_reclaim.sh).
 # At the end the host is restarted with its ordinary configuration.
 #   tests/nova/presculpt.sh RUN_DIR NAME
 set -eu
@@ -326,6 +329,9 @@ since_restart | grep -q "guest spawned" && fail "ps-8 was built cold"
 openstack server delete --wait ps-8
 openstack server delete --wait ps-3
 say "reset to sculpt.conf; restarted with no member: $m8 made from the class read back (its boot time too, idle calibration $factor8), taken by ps-8 ($(($(date +%s) - t8)) s)"
+
+# 9. a build that fits only by reclaiming members (the host empty)
+. "$(dirname "$0")/presculpt_reclaim.sh"
 
 restart_host "" forget
 say "host $host back to its configuration: all checks passed"
