@@ -290,7 +290,7 @@ struct drv_sculpt_record {
     double quantile; /* band level allocated (0.99 = p99), 0 when none */
     char term[16];   /* deciding cost term or rule: "price", "violation",
                       * "reshape", "observed", "floor", "ceiling", "risk",
-                      * "priority", "contiguity" */
+                      * "priority", "contiguity", "reclaim" */
     double from, to; /* value before and after (in res's unit; contiguity) */
     double cost;     /* cost behind the decision (saving per reshape, or
                       * expected cost per hour), in the currency */
