@@ -50,7 +50,7 @@ log9=$(wc -l <"$SCULPT_LOG")
 id_r1=$(create rs-1)
 wait_status rs-1 ACTIVE 240
 tail -n +$((log9 + 1)) "$SCULPT_LOG" | grep -q "guest spawned" || fail "rs-1 was not built cold"
-members=$(wait_member 180)
+members=$(wait_member)
 held=$(host_json | /usr/bin/python3 -c '
 import json, sys
 print("%.3f" % json.load(sys.stdin)["inventory"]["VCPU"]["reclaimable"])')
