@@ -628,6 +628,8 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
         .memory_hotplug = cfg->libvirt_memory_hotplug,
         .boot_min_kib = (uint64_t)cfg->libvirt_memory_hotplug_boot_min_mb * 1024,
     };
+    if (lv->pol.memory_hotplug)
+        lv_vmem_metrics_init();
     log_info("libvirt: %s, %s %s guests, %d CPUs, %.0f MiB, vCPU unplug %s, memory %s", lv->uri,
              lv->info.hypervisor, lv->info.virt_type, lv->info.cpus, lv->info.mem_mib,
              lv->unplug ? "on" : "off (quota only)",

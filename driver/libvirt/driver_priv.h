@@ -152,6 +152,9 @@ void lv_vmem_on_size(struct lv *lv, const char *uuid, uint64_t current_kib);
  * by sample (the engine's step, so the delay is the timeout plus a step
  * at most); call without the lock. */
 void lv_vmem_tick(struct lv *lv);
+/* Register sculpt_memory_hotplug_stalled_total with its series at 0
+ * (the backend's open, with memory hot-plug on). */
+void lv_vmem_metrics_init(void);
 /* Report a verdict: a log line, a DRV_HV_EVENT_MEMORY event, the metric
  * sculpt_memory_hotplug_stalled_total{direction}.  Without the lock. */
 void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const struct lv_vmem *v,

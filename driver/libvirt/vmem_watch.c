@@ -26,6 +26,21 @@ static uint64_t lv_vmem_floor_kib(const struct lv_vmem *v)
     return v->boot_kib / 4;
 }
 
+static struct metrics_family *lv_vmem_stalled_family(void)
+{
+    return metrics_counter("sculpt_memory_hotplug_stalled_total",
+                           "Guests that stopped short of the memory hot-plug requested of them "
+                           "([libvirt] memory_hotplug_timeout without a move).",
+                           "direction");
+}
+
+void lv_vmem_metrics_init(void)
+{
+    /* both series from the start, so a rate() sees the first stall */
+    metrics_add(lv_vmem_stalled_family(), 0, METRICS_LABELS("plug"));
+    metrics_add(lv_vmem_stalled_family(), 0, METRICS_LABELS("unplug"));
+}
+
 void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const struct lv_vmem *v,
                     enum drv_power_state state)
 {
@@ -55,11 +70,7 @@ void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const 
         snprintf(ev.reason, sizeof(ev.reason), "unplug-stalled");
     }
     if (n == LV_VMEM_NEWS_STALLED)
-        metrics_add(metrics_counter("sculpt_memory_hotplug_stalled_total",
-                                    "Guests that stopped short of the memory hot-plug requested "
-                                    "of them ([libvirt] memory_hotplug_timeout without a move).",
-                                    "direction"),
-                    1, METRICS_LABELS(plug ? "plug" : "unplug"));
+        metrics_add(lv_vmem_stalled_family(), 1, METRICS_LABELS(plug ? "plug" : "unplug"));
     drv_hv_emit(lv->hv, &ev);
 }
 

@@ -713,8 +713,14 @@ static void test_vmem_on_test_driver(void **state)
     assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
     assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
     assert_int_equal(cfg_set(cfg, "libvirt", "memory_hotplug", "true", &err), 0);
+    metrics_reset();
     struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
     assert_non_null(hv);
+    /* the stall counter is there from the start, at 0 */
+    char *text = metrics_render();
+    assert_non_null(strstr(text, "sculpt_memory_hotplug_stalled_total{direction=\"plug\"} 0\n"));
+    assert_non_null(strstr(text, "sculpt_memory_hotplug_stalled_total{direction=\"unplug\"} 0\n"));
+    free(text);
     struct drv_hv_guest_spec spec;
     memset(&spec, 0, sizeof(spec));
     snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
