@@ -223,9 +223,10 @@ pin_vcpus = false"
         "resources": {"vcpu": {"p50": 1.2, "p90": 1.4, "p99": 1.5},
                       "mem_mib": {"p50": 256, "p99": 256}}}}' |
         SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$bin/sculptctl" blueprint create - >/dev/null
-    # one member at a time (a quarter of the host): more beside the resident
-    # would leave Placement no room for a build of 2 vCPUs
-    SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$bin/sculptctl" config set presculpt max_share=0.25 >/dev/null
+    # members beside the resident leave Placement's room alone (they are
+    # left out of its inventory) and give theirs up to a build that needs
+    # it: the family pool is sized by the planner (it used to be held to a
+    # quarter of the host, one member, for Placement to take a 2-vCPU build)
     ! part hit || openstack server delete --wait resident
     create resident-2
     build cold-small m1.small
