@@ -708,8 +708,19 @@ int os_compute_resize_recover(struct os_compute *c, struct os_inst *i)
         rz_prep_fail(&r, &e);
         log_info("interrupted resize of %s rolled back", os_inst_uuid(i));
     } else if (strcmp(task, "resize_finish") == 0) {
-        /* the new flavor is the instance's and the engine adopted it so:
-         * the control loop takes the guest to its shape */
+        /* the new flavor is the instance's; the engine adopted the guest
+         * as it runs, which may be above that flavor (a balloon giving
+         * memory back slowly): admitted again, it takes the new flavor's
+         * shape, as the leg would have */
+        json_t *flavor = ovo_get(i->prim, "flavor");
+        struct drv_shape shape;
+        bool cold = false;
+        autoerr struct err *e2 = NULL;
+        if (!ovo_is(flavor, "Flavor"))
+            err_set(&e2, ERR_INVALID, "the instance has no flavor");
+        if (e2 || rz_admit(&r, flavor, &shape, &e2) < 0 || rz_apply(&r, &shape, &cold, &e2) < 0)
+            log_err(LOG_LEVEL_WARN, e2, "the guest of %s not reshaped for its new flavor: the "
+                                        "control loop takes it there", os_inst_uuid(i));
         rc = rz_mig_save(&r, "finished", &e);
         if (rc == 0) {
             rz_power_state(&r);
