@@ -48,11 +48,13 @@ name=$2
 phase=presculpt
 . "$(dirname "$0")/presculpt_lib.sh"
 
-# members live 3 minutes: a boot takes up to 40 s on a loaded 2-core
-# machine, and step 4 shortens the lifetime at run time anyway
+# members live 10 minutes: step 3's member must outlive a restart and a
+# build, which took 188 s together on a loaded 2-core machine (with a
+# lifetime of 180 s it expired, a new member took the room and ps-3 went
+# to ERROR); step 4 shortens the lifetime at run time anyway
 pools_conf='[presculpt]
 interval = 10
-member_lifetime = 180
+member_lifetime = 600
 idle_budget = 100
 max_share = 0.5
 cold_start_price = 100'
@@ -181,7 +183,7 @@ done
 gone=$(sql "select domain from pool_members where reason in ('expired unclaimed', 'surplus') limit 1")
 virsh_ dominfo "$gone" >/dev/null 2>&1 && fail "expired member $gone still defined"
 say "$n member(s) destroyed unclaimed ($gone and its resources gone)"
-presculpt_set member_lifetime=180
+presculpt_set member_lifetime=600
 
 # 5. pre-sculpting off at a restart, a member without a row: members go,
 #    ps-3 stays
@@ -290,7 +292,7 @@ import json, sys
 j = json.load(sys.stdin)
 v = j["values"]
 assert not j["overrides"], j["overrides"]
-assert v["enabled"] is False and v["interval"] == 10 and v["member_lifetime"] == 180, v
+assert v["enabled"] is False and v["interval"] == 10 and v["member_lifetime"] == 600, v
 ' || fail "DELETE /v1/config/presculpt did not go back to sculpt.conf"
 [ "$(sql "select count(*) from settings where section = 'presculpt'")" = 0 ] ||
     fail "run-time [presculpt] settings still stored after the reset"
