@@ -148,6 +148,13 @@ def main():
         return (abs(v - rv) < 0.02 and mem and rv <= max_vcpu + 1e-6 and
                 rm <= max_mib + 0.5)
 
+    def booted(dom):
+        """Wait until the guest of `dom` has booted: ACTIVE comes before
+        that (under TCG, seconds later), and its balloon gives memory back
+        only once its driver runs, which the driver's statistics show."""
+        wait(lambda: 'the balloon driver of %s answers (%s)' % (dom, virsh('dommemstat', dom)),
+             lambda: 'usable ' in virsh('dommemstat', dom), 120)
+
     def shape(uuid, dom, max_vcpu, max_mib):
         wait(lambda: 'the shape of %s is the engine\'s within %s vCPU / %s MiB (%s)'
              % (dom, max_vcpu, max_mib, last.get('shape')),
@@ -249,11 +256,7 @@ def main():
         pid = qemu_pid(dom)
         if not pid:
             fail('no QEMU process for %s' % dom)
-        # ACTIVE comes before the guest has booted (under TCG, seconds
-        # later): its balloon gives memory back only once its driver runs,
-        # which the driver's statistics show
-        wait(lambda: 'the balloon driver of %s answers (%s)' % (dom, virsh('dommemstat', dom)),
-             lambda: 'usable ' in virsh('dommemstat', dom), 120)
+        booted(dom)
         say('rz-1 (%s, QEMU pid %s) ACTIVE on m1.small in %d s, booted' % (dom, pid, ago(t)))
 
         # 1. down to m1.tiny, live, confirmed
@@ -388,13 +391,15 @@ def main():
             fail('%s started with %s KiB at most, not 320 MiB'
                  % (dom, virsh_field(['dominfo', dom], 'Max memory')))
         pid = qemu_pid(dom)
+        # started with 320 MiB, its shape's 128 MiB taken by the balloon
+        # once the guest's driver runs
+        booted(dom)
         say('stopped: resized again and confirmed -> SHUTOFF on rz-big; started with 320 MiB '
             'at most (QEMU pid %s); %s' % (pid, shape(s.id, dom, 2, 320)))
 
         # 5. a crash in the middle; the window confirms on its own
         restart(extra, pause='resize:120')
-        wait(lambda: 'the balloon driver of %s answers (%s)' % (dom, virsh('dommemstat', dom)),
-             lambda: 'usable ' in virsh('dommemstat', dom), 120)
+        booted(dom)
         offset = log_size()
         nova.servers.resize(s, flavors['m1.small'].id)
         wait('the resize of rz-1 reaches its reshape',
