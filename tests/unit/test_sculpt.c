@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "driver/sculpt.h"
+#include "helpers/engine.h"
 
 #define T0 1700000000LL
 #define STEP 60
@@ -74,31 +75,13 @@ static struct drv_blueprint *bp_of(int32_t n, band_fn cpu, double mem)
 
 static struct drv_blueprint *bp_flat(int32_t n, double cpu, double mem)
 {
-    struct err *err = NULL;
-    struct drv_blueprint *bp = drv_blueprint_new(n, STEP, T0, &err);
-    struct drv_res r = drv_res_zero();
-    r.v[DRV_RES_VCPU] = cpu;
-    r.v[DRV_RES_MEM_MIB] = mem;
-    drv_blueprint_fill_flat(bp, r);
-    bp->confidence = 1;
-    for (int k = 0; k < DRV_RES_LAST; k++)
-        bp->res_confidence[k] = 1;
-    snprintf(bp->model, sizeof(bp->model), "flat");
-    return bp;
+    return test_bp_flat(n, STEP, T0, cpu, mem);
 }
 
 static struct drv_sculpt_guest_spec spec_of(const char *uuid, int vcpus, double mem_mib,
                                             int priority)
 {
-    struct drv_sculpt_guest_spec s;
-    memset(&s, 0, sizeof(s));
-    snprintf(s.uuid, sizeof(s.uuid), "%s", uuid);
-    s.ceiling.v[DRV_RES_VCPU] = vcpus;
-    s.ceiling.v[DRV_RES_MEM_MIB] = mem_mib;
-    s.vcpus_max = vcpus;
-    s.mem_max_mib = mem_mib;
-    s.priority = priority;
-    return s;
+    return test_guest_spec(uuid, vcpus, mem_mib, priority);
 }
 
 static void place_ok(struct drv_sculpt *e, const char *uuid, int vcpus, double mem, int priority,

@@ -13,6 +13,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "driver/sculpt.h"
+#include "helpers/engine.h"
 
 #define T0 1700000000LL
 #define STEP 60
@@ -45,31 +46,13 @@ static struct drv_sculpt *engine_8(struct drv_host **hp)
 /* A guest using its whole flavor for sure (flat bands). */
 static struct drv_blueprint *bp_full(int vcpus, double mem)
 {
-    struct err *err = NULL;
-    struct drv_blueprint *bp = drv_blueprint_new(30, STEP, T0, &err);
-    assert_non_null(bp);
-    struct drv_res r = drv_res_zero();
-    r.v[DRV_RES_VCPU] = vcpus;
-    r.v[DRV_RES_MEM_MIB] = mem;
-    drv_blueprint_fill_flat(bp, r);
-    bp->confidence = 1;
-    for (int k = 0; k < DRV_RES_LAST; k++)
-        bp->res_confidence[k] = 1;
-    snprintf(bp->model, sizeof(bp->model), "flat");
-    return bp;
+    return test_bp_flat(30, STEP, T0, vcpus, mem);
 }
 
 static struct drv_sculpt_guest_spec spec_of(const char *uuid, int vcpus, double mem,
                                             bool reclaimable)
 {
-    struct drv_sculpt_guest_spec s;
-    memset(&s, 0, sizeof(s));
-    snprintf(s.uuid, sizeof(s.uuid), "%s", uuid);
-    s.ceiling.v[DRV_RES_VCPU] = vcpus;
-    s.ceiling.v[DRV_RES_MEM_MIB] = mem;
-    s.vcpus_max = vcpus;
-    s.mem_max_mib = mem;
-    s.priority = reclaimable ? -1000 : 0;
+    struct drv_sculpt_guest_spec s = test_guest_spec(uuid, vcpus, mem, reclaimable ? -1000 : 0);
     s.reclaimable = reclaimable;
     return s;
 }

@@ -117,3 +117,35 @@ void test_control_close(struct test_control *t)
     test_engine_close(t->cfg, t->hv, t->host, t->engine);
     memset(t, 0, sizeof(*t));
 }
+
+struct drv_blueprint *test_bp_flat(int32_t n, int32_t step_s, int64_t start_s, double vcpu,
+                                   double mem_mib)
+{
+    struct err *err = NULL;
+    struct drv_blueprint *bp = drv_blueprint_new(n, step_s, start_s, &err);
+    if (!bp)
+        test_engine_die("flat blueprint", err);
+    struct drv_res r = drv_res_zero();
+    r.v[DRV_RES_VCPU] = vcpu;
+    r.v[DRV_RES_MEM_MIB] = mem_mib;
+    drv_blueprint_fill_flat(bp, r);
+    bp->confidence = 1;
+    for (int k = 0; k < DRV_RES_LAST; k++)
+        bp->res_confidence[k] = 1;
+    snprintf(bp->model, sizeof(bp->model), "flat");
+    return bp;
+}
+
+struct drv_sculpt_guest_spec test_guest_spec(const char *uuid, int32_t vcpus, double mem_mib,
+                                             int32_t priority)
+{
+    struct drv_sculpt_guest_spec s;
+    memset(&s, 0, sizeof(s));
+    snprintf(s.uuid, sizeof(s.uuid), "%s", uuid);
+    s.ceiling.v[DRV_RES_VCPU] = vcpus;
+    s.ceiling.v[DRV_RES_MEM_MIB] = mem_mib;
+    s.vcpus_max = vcpus;
+    s.mem_max_mib = mem_mib;
+    s.priority = priority;
+    return s;
+}

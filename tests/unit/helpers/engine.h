@@ -63,4 +63,14 @@ void test_control_open(const char *const *opts, const struct drv_control_callbac
 /* Frees what either opened (not `t` itself). */
 void test_control_close(struct test_control *t);
 
+/* A blueprint of `n` steps of `step_s` from `start_s`, flat at `vcpu` and
+ * `mem_mib` in every band, every confidence 1 (model "flat"): a guest
+ * whose need is known for sure.  Caller frees with drv_blueprint_free(). */
+struct drv_blueprint *test_bp_flat(int32_t n, int32_t step_s, int64_t start_s, double vcpu,
+                                   double mem_mib);
+/* The spec of guest `uuid` of a flavor of `vcpus` and `mem_mib` (its
+ * ceilings and its domain's maxima) at `priority`. */
+struct drv_sculpt_guest_spec test_guest_spec(const char *uuid, int32_t vcpus, double mem_mib,
+                                             int32_t priority);
+
 #endif
