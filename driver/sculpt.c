@@ -230,6 +230,21 @@ struct sculpt_guest *sculpt_find(struct drv_sculpt *e, const char *uuid)
     return NULL;
 }
 
+/* Takes @e's lock and finds @uuid's guest. Returns the guest with the lock
+ * held (the caller unlocks), or NULL with the lock released and *err set
+ * to NOT_FOUND. */
+static struct sculpt_guest *sculpt_lock_guest(struct drv_sculpt *e, const char *uuid,
+                                              struct err **err)
+{
+    pthread_mutex_lock(&e->lock);
+    struct sculpt_guest *g = sculpt_find(e, uuid);
+    if (!g) {
+        pthread_mutex_unlock(&e->lock);
+        err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+    }
+    return g;
+}
+
 static void sculpt_insert(struct drv_sculpt *e, struct sculpt_guest *g)
 {
     if (e->nguests == e->capguests) {
@@ -510,15 +525,14 @@ int drv_sculpt_place(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
 int drv_sculpt_set_reclaimable(struct drv_sculpt *e, const char *uuid, bool reclaimable,
                                struct err **err)
 {
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (g && g->spec.reclaimable != reclaimable) {
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
+    if (g->spec.reclaimable != reclaimable) {
         g->spec.reclaimable = reclaimable;
         e->version++;
     }
     pthread_mutex_unlock(&e->lock);
-    if (!g)
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
     return 0;
 }
 
@@ -558,12 +572,9 @@ int drv_sculpt_adopt(struct drv_sculpt *e, const struct drv_sculpt_guest_spec *s
 
 int drv_sculpt_remove(struct drv_sculpt *e, const char *uuid, struct err **err)
 {
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (!g) {
-        pthread_mutex_unlock(&e->lock);
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
-    }
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
     sculpt_pin_unload(e, g);
     sculpt_delete(e, g);
     e->version++;
@@ -580,12 +591,9 @@ int drv_sculpt_set_blueprint(struct drv_sculpt *e, const char *uuid, const struc
 {
     if (drv_blueprint_validate(bp, err) < 0)
         return -1;
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (!g) {
-        pthread_mutex_unlock(&e->lock);
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
-    }
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
     if (g->bp && g->bp->nsteps == bp->nsteps && !g->bp->alloc == !bp->alloc) {
         /* same layout: copy in place, no allocation (the common case) */
         double *q = g->bp->q, *alloc = g->bp->alloc;
@@ -609,13 +617,11 @@ int drv_sculpt_set_priority(struct drv_sculpt *e, const char *uuid, int32_t prio
 {
     if (priority < -1000 || priority > 1000)
         return err_set(err, ERR_INVALID, "priority %d outside [-1000, 1000]", priority);
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (g)
-        g->spec.priority = priority;
-    pthread_mutex_unlock(&e->lock);
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
     if (!g)
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+        return -1;
+    g->spec.priority = priority;
+    pthread_mutex_unlock(&e->lock);
     return 0;
 }
 
@@ -624,12 +630,9 @@ int drv_sculpt_observe(struct drv_sculpt *e, const char *uuid, struct drv_res us
 {
     if (drv_res_validate(use, err) < 0)
         return err_wrap(err, "observed use of `%s`", uuid);
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (!g) {
-        pthread_mutex_unlock(&e->lock);
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
-    }
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
     g->use = use;
     g->has_use = true;
     g->use_t = t_s;
@@ -659,12 +662,9 @@ int drv_sculpt_force(struct drv_sculpt *e, const char *uuid, struct drv_res res,
 {
     if (drv_res_validate(res, err) < 0)
         return err_wrap(err, "entitlement for `%s`", uuid);
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (!g) {
-        pthread_mutex_unlock(&e->lock);
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
-    }
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
     e->now_s = now_s;
     struct drv_res want = g->shape.res;
     for (int k = 0; k < DRV_RES_LAST; k++)
@@ -713,12 +713,9 @@ int drv_sculpt_revert(struct drv_sculpt *e, const char *uuid, const struct drv_s
 {
     if (drv_shape_validate(actual, err) < 0)
         return err_wrap(err, "revert `%s`", uuid);
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (!g) {
-        pthread_mutex_unlock(&e->lock);
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
-    }
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
     sculpt_pin_unload(e, g);
     g->shape = *actual;
     sculpt_pin_load(e, g);
@@ -731,12 +728,9 @@ int drv_sculpt_hold_memory(struct drv_sculpt *e, const char *uuid, double mib, s
 {
     if (!(mib >= 0) || mib > DRV_RES_MAX)
         return err_set(err, ERR_INVALID, "memory hold %g MiB of `%s`", mib, uuid);
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (!g) {
-        pthread_mutex_unlock(&e->lock);
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
-    }
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
     int changed = fabs(g->mem_hold_mib - mib) > 1e-9;
     g->mem_hold_mib = mib;
     if (mib > 0 && g->shape.res.v[DRV_RES_MEM_MIB] > mib + 1e-9) {
@@ -754,13 +748,11 @@ int drv_sculpt_hold_memory(struct drv_sculpt *e, const char *uuid, double mib, s
 int drv_sculpt_shape(struct drv_sculpt *e, const char *uuid, struct drv_shape *out,
                      struct err **err)
 {
-    pthread_mutex_lock(&e->lock);
-    struct sculpt_guest *g = sculpt_find(e, uuid);
-    if (g)
-        *out = g->shape;
-    pthread_mutex_unlock(&e->lock);
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
     if (!g)
-        return err_set(err, ERR_NOT_FOUND, "no guest `%s` on this host", uuid);
+        return -1;
+    *out = g->shape;
+    pthread_mutex_unlock(&e->lock);
     return 0;
 }
 
