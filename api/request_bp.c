@@ -6,7 +6,7 @@
 #include "common/alloc.h"
 #include "common/config.h"
 #include "db/db.h"
-#include "driver/cost.h"
+#include "driver/control.h"
 #include "driver/predict.h"
 
 void api_request_bp_release(struct api_request_bp *r)
@@ -30,18 +30,17 @@ static int api_predict(const struct api_req *req, const struct api_bp_parse *ctx
 {
     if (api_require(req->deps->fleet, "the predictor (fleet history)", err) < 0)
         return -1;
-    struct drv_predict_config pc;
+    struct drv_control_config cc; /* predicted as the control loop would */
     struct drv_predict_request preq;
-    struct drv_cost_model cm;
-    drv_predict_config_from_cfg(req->cfg, &pc);
-    drv_cost_model_from_cfg(req->cfg, &cm);
+    drv_control_config_from_cfg(req->cfg, &cc);
     drv_predict_request_from_instance(out->inst, &preq);
     preq.boot_s = ctx->now_s;
     preq.what_if = true; /* the fleet gains no guest from it, nor counts it */
-    autoptr(drv_predictor) p = drv_predictor_new(req->deps->fleet, &preq, &pc, err);
+    autoptr(drv_predictor) p = drv_predictor_new(req->deps->fleet, &preq, &cc.predict, err);
     if (!p)
         return -1;
-    out->bp = drv_predictor_blueprint(p, ctx->now_s, ctx->horizon_s, ctx->step_s, &cm, err);
+    out->bp =
+        drv_predictor_blueprint(p, ctx->now_s, ctx->horizon_s, ctx->step_s, &cc.cost, err);
     if (!out->bp)
         return -1;
     snprintf(out->source, sizeof(out->source), "predictor");

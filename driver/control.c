@@ -54,6 +54,13 @@ void drv_control_params_from_cfg(const struct cfg *cfg, struct drv_control_param
     out->default_priority = (int32_t)cfg->engine_default_priority;
 }
 
+void drv_control_config_from_cfg(const struct cfg *cfg, struct drv_control_config *out)
+{
+    drv_predict_config_from_cfg(cfg, &out->predict);
+    drv_cost_model_from_cfg(cfg, &out->cost);
+    drv_control_params_from_cfg(cfg, &out->params);
+}
+
 static int ctl_params_validate(const struct drv_control_params *p, struct err **err)
 {
     if (p->step_s < 1 || p->bp_step_s < 1 || p->horizon_s < p->bp_step_s ||

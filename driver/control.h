@@ -48,6 +48,18 @@ struct drv_control_params {
 
 void drv_control_params_from_cfg(const struct cfg *cfg, struct drv_control_params *out);
 
+/* Everything the loop takes from sculpt.conf: its guests' predictors
+ * ([predict]), the cost model they and the engine weigh ([cost]) and its
+ * own parameters.  What-if predictions outside the loop use the same. */
+struct drv_control_config {
+    struct drv_predict_config predict;
+    struct drv_cost_model cost;
+    struct drv_control_params params;
+};
+
+/* Fills @out from @cfg (read only; nothing kept). */
+void drv_control_config_from_cfg(const struct cfg *cfg, struct drv_control_config *out);
+
 /* What one step did. */
 struct drv_control_report {
     int64_t t_s;        /* the step's time (Unix s) */

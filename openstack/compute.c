@@ -61,15 +61,12 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&c->cond, &ca);
     pthread_condattr_destroy(&ca);
-    struct drv_predict_config pc;
-    struct drv_cost_model cm;
-    struct drv_control_params cp;
+    struct drv_control_config cc;
     struct drv_control_callbacks cb;
-    drv_predict_config_from_cfg(d->cfg, &pc);
-    drv_cost_model_from_cfg(d->cfg, &cm);
-    drv_control_params_from_cfg(d->cfg, &cp);
+    drv_control_config_from_cfg(d->cfg, &cc);
     os_compute_control_callbacks(c, &cb);
-    c->control = drv_control_new(c->engine, c->hv, c->fleet, &pc, &cm, &cp, &cb, err);
+    c->control =
+        drv_control_new(c->engine, c->hv, c->fleet, &cc.predict, &cc.cost, &cc.params, &cb, err);
     if (!c->control) {
         os_compute_free(c);
         return NULL;
@@ -97,14 +94,10 @@ void os_compute_cancel(struct os_compute *c)
 
 int os_compute_set_config(struct os_compute *c, const struct cfg *cfg, struct err **err)
 {
-    struct drv_predict_config pc;
-    struct drv_cost_model cm;
-    struct drv_control_params cp;
-    drv_predict_config_from_cfg(cfg, &pc);
-    drv_cost_model_from_cfg(cfg, &cm);
-    drv_control_params_from_cfg(cfg, &cp);
+    struct drv_control_config cc;
+    drv_control_config_from_cfg(cfg, &cc);
     os_compute_pools_config(c, cfg);
-    return drv_control_set_config(c->control, &pc, &cm, &cp, err);
+    return drv_control_set_config(c->control, &cc.predict, &cc.cost, &cc.params, err);
 }
 
 /* The method's name as the table spells it, "unknown" for one it does not

@@ -519,14 +519,10 @@ static void test_set_config(void **state)
     struct drv_sculpt_params sp;
     drv_sculpt_params_from_cfg(next, &sp);
     assert_int_equal(drv_sculpt_set_params(r->t.engine, &sp, &err), 0);
-    struct drv_predict_config pc;
-    struct drv_cost_model cm;
-    struct drv_control_params cp;
-    drv_predict_config_from_cfg(next, &pc);
-    drv_cost_model_from_cfg(next, &cm);
-    drv_control_params_from_cfg(next, &cp);
-    drv_fleet_set_config(r->t.fleet, &pc);
-    assert_int_equal(drv_control_set_config(r->t.ctl, &pc, &cm, &cp, &err), 0);
+    struct drv_control_config cc;
+    drv_control_config_from_cfg(next, &cc);
+    drv_fleet_set_config(r->t.fleet, &cc.predict);
+    assert_int_equal(drv_control_set_config(r->t.ctl, &cc.predict, &cc.cost, &cc.params, &err), 0);
     struct drv_sculpt_params now;
     drv_sculpt_get_params(r->t.engine, &now);
     assert_true(fabs(now.cost.violation[DRV_RES_VCPU] - now.cost.price[DRV_RES_VCPU]) < 1e-12);
@@ -539,7 +535,7 @@ static void test_set_config(void **state)
     assert_true(bp_b->alloc[DRV_RES_VCPU] < 1.5); /* from A's half a vCPU, not the flavor */
 
     /* bad values are refused and change nothing */
-    struct drv_control_params bad = cp;
+    struct drv_control_params bad = cc.params;
     bad.bp_step_s = 0;
     assert_int_equal(drv_control_set_config(r->t.ctl, NULL, NULL, &bad, &err), -1);
     assert_int_equal(err->code, ERR_INVALID);
