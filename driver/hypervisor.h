@@ -191,6 +191,9 @@ struct drv_hv_info {
      * plugged) */
     double mem_requested_mib, mem_plugged_mib;
     bool mem_stalled;
+    double mem_offline_mib; /* plugged but absent from the guest's MemTotal
+                             * for [libvirt] memory_hotplug_timeout (its
+                             * kernel left it offline); 0 otherwise */
 };
 
 /* Raw counters of one guest at one instant (libvirt's domain stats). */
@@ -203,6 +206,8 @@ struct drv_hv_counters {
     double guest_free_mib;   /* MemFree; 0 when not reported */
     double guest_usable_mib; /* MemAvailable; 0 when not reported */
     double rss_mib;          /* host RSS of the QEMU process */
+    int64_t guest_stats_wall_s; /* when the guest's own figures were taken
+                                 * (Unix s); 0 when not reported */
     uint64_t net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts; /* guest view */
     uint64_t blk_rd_reqs, blk_wr_reqs, blk_rd_bytes, blk_wr_bytes;
     bool has_cpu, has_balloon, has_guest_mem, has_net, has_blk;
@@ -221,8 +226,9 @@ struct drv_hv_sample {
     struct drv_res use; /* vCPUs used (CPU time / interval), MiB used
                          * by the guest, Mbit/s, IOPS and MB/s */
     double mem_short_mib; /* memory hot-plug: > 0 when the guest was declared
-                           * stalled short of its request, all it holds
-                           * (the balloon plus what it plugged); 0 otherwise */
+                           * stalled short of its request, all it can use
+                           * (the balloon plus what it plugged and onlined);
+                           * 0 otherwise */
 };
 
 /* Derive use from two samples of one guest (prev may be NULL).  Sets

@@ -16,6 +16,8 @@
 #   net N             send N pings of 1400 bytes out of eth0 (to a static
 #                     neighbour nobody answers for: traffic leaves, none returns)
 #   stat              print a GUEST-STAT line now
+#   online            online every memory block left offline (a guest's
+#                     owner fixing what its kernel did not do)
 #   poweroff          power off (ACPI), as a guest shutting itself down
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -26,8 +28,11 @@ mount -t devtmpfs devtmpfs /dev
 # movable while the movable part stays within 3x the rest (auto-movable),
 # so it can be unplugged again, else as kernel memory, which holds the page
 # structures of what is plugged next (a small boot memory alone runs out).
+# memhp_default_state=offline on the command line leaves it offline, as a
+# stock Debian kernel does (what sculpt must notice).
 echo auto-movable >/sys/module/memory_hotplug/parameters/online_policy 2>/dev/null
-echo online >/sys/devices/system/memory/auto_online_blocks 2>/dev/null
+grep -q 'memhp_default_state=offline' /proc/cmdline ||
+    echo online >/sys/devices/system/memory/auto_online_blocks 2>/dev/null
 for m in $(cat /mods/order); do
     insmod "/mods/$m.ko" 2>/dev/null
 done
@@ -96,6 +101,12 @@ while true; do
             ;;
         stat)
             stat_line
+            ;;
+        online)
+            for m in /sys/devices/system/memory/memory*/state; do
+                [ "$(cat "$m")" = offline ] && echo online >"$m" 2>/dev/null
+            done
+            echo "GUEST-ACK online"
             ;;
         poweroff)
             echo "GUEST-ACK poweroff"

@@ -152,16 +152,33 @@ void lv_vmem_on_size(struct lv *lv, const char *uuid, uint64_t current_kib);
  * by sample (the engine's step, so the delay is the timeout plus a step
  * at most); call without the lock. */
 void lv_vmem_tick(struct lv *lv);
-/* Register sculpt_memory_hotplug_stalled_total with its series at 0
- * (the backend's open, with memory hot-plug on). */
+/* Register sculpt_memory_hotplug_stalled_total and
+ * sculpt_memory_hotplug_offline_total with their series at 0 (the
+ * backend's open, with memory hot-plug on). */
 void lv_vmem_metrics_init(void);
 /* Report a verdict: a log line, a DRV_HV_EVENT_MEMORY event, the metric
- * sculpt_memory_hotplug_stalled_total{direction}.  Without the lock. */
+ * sculpt_memory_hotplug_stalled_total{direction} or
+ * sculpt_memory_hotplug_offline_total.  Without the lock. */
 void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const struct lv_vmem *v,
                     enum drv_power_state state);
-/* What a guest declared stalled short of its plug request holds (MiB),
- * 0 when it is not short (drv_hv_sample.mem_short_mib). */
+/* What a guest declared stalled short of its plug request holds, or
+ * one declared offline can use (MiB), 0 when it is not short
+ * (drv_hv_sample.mem_short_mib). */
 double lv_vmem_short_mib(const struct lv_vmem *v);
+
+/* News of one guest's memory found by a sample, reported once the lock
+ * is released. */
+struct lv_vmem_seen {
+    char uuid[DRV_UUID_LEN + 1];
+    enum lv_vmem_news news;
+    struct lv_vmem v;
+    enum drv_power_state state;
+};
+
+/* Hold sample x of entry e against what it plugged (lv_vmem_observe_total);
+ * true, with *out filled, when there is news to report.  With the lock. */
+bool lv_vmem_seen(struct lv *lv, struct lv_entry *e, const struct drv_hv_sample *x,
+                  struct lv_vmem_seen *out);
 /* The balloon target for a guest of mem_mib, offset as the record says. */
 uint64_t lv_vmem_balloon_for(const struct lv_vmem *v, double mem_mib);
 

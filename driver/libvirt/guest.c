@@ -286,6 +286,8 @@ void lv_guest_stats_parse(const virDomainStatsRecord *rec, struct drv_hv_counter
         } else if (strcmp(f, "balloon.available") == 0) {
             out->guest_total_mib = (double)v / 1024;
             out->has_guest_mem = true;
+        } else if (strcmp(f, "balloon.last-update") == 0) {
+            out->guest_stats_wall_s = (int64_t)v;
         } else if (strcmp(f, "balloon.usable") == 0) {
             out->guest_usable_mib = (double)v / 1024;
         } else if (strcmp(f, "balloon.unused") == 0) {

@@ -25,6 +25,7 @@ static void lv_info_vmem(const struct lv_vmem *v, struct drv_hv_info *out)
     out->mem_requested_mib = (double)v->requested_kib / 1024;
     out->mem_plugged_mib = (double)v->current_kib / 1024;
     out->mem_stalled = v->stalled;
+    out->mem_offline_mib = v->offline ? (double)v->offline_kib / 1024 : 0;
 }
 
 /* Fill `out` from a freshly loaded entry and the domain. */
@@ -180,7 +181,8 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
         return -1;
     }
     struct drv_hv_sample *s = xcalloc(nr ? (size_t)nr : 1, sizeof(*s));
-    size_t k = 0;
+    struct lv_vmem_seen *seen = xcalloc(nr ? (size_t)nr : 1, sizeof(*seen));
+    size_t k = 0, nseen = 0;
     pthread_mutex_lock(&lv->lock);
     for (int i = 0; i < nr; i++) {
         char uuid[VIR_UUID_STRING_BUFLEN];
@@ -196,6 +198,8 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
         x->wall_ms = wall;
         lv_guest_stats_parse(recs[i], &x->raw);
         drv_hv_sample_derive(e->has_prev ? &e->prev : NULL, x);
+        if (lv_vmem_seen(lv, e, x, &seen[nseen]))
+            nseen++;
         x->mem_short_mib = lv_vmem_short_mib(&e->vmem);
         e->prev = *x;
         e->has_prev = true;
@@ -203,6 +207,9 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
     pthread_mutex_unlock(&lv->lock);
     virDomainStatsRecordListFree(recs);
     log_debug("sampled %zu guests of %d in %.1f ms", k, nr, (double)(t1 - t0) / 1e6);
+    for (size_t i = 0; i < nseen; i++)
+        lv_vmem_report(lv, seen[i].uuid, seen[i].news, &seen[i].v, seen[i].state);
+    free(seen);
     lv_vmem_tick(lv);
     *out = s;
     *n = k;

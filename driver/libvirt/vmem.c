@@ -71,8 +71,60 @@ uint64_t lv_vmem_balloon_kib(const struct lv_vmem *v, uint64_t split_balloon_kib
                : floor_kib;
 }
 
+/* Offline memory shows in whole memory blocks (128 MiB on x86-64): less
+ * than half of one is the noise of the kernel's own allocations. */
+#define LV_VMEM_OFFLINE_MIN_KIB (64ULL * 1024)
+
+enum lv_vmem_news lv_vmem_observe_total(struct lv_vmem *v, uint64_t held_kib, uint64_t total_kib,
+                                        int64_t stats_wall_s, int64_t now_wall_s, int64_t now_ms,
+                                        int64_t timeout_ms)
+{
+    if (!v->size_kib || !total_kib || !held_kib)
+        return LV_VMEM_NEWS_NONE;
+    if (held_kib != v->held_seen_kib) {
+        v->held_seen_kib = held_kib;
+        v->held_wall_s = now_wall_s;
+        return LV_VMEM_NEWS_NONE; /* its statistics have yet to follow */
+    }
+    if (stats_wall_s <= v->held_wall_s)
+        return LV_VMEM_NEWS_NONE;
+    uint64_t gap = held_kib > total_kib ? held_kib - total_kib : 0;
+    if (!v->has_gap_base || gap < v->gap_base_kib) {
+        v->gap_base_kib = gap;
+        v->has_gap_base = true;
+    }
+    /* the page structures of plugged memory come out of the boot memory:
+     * 64 bytes a 4-KiB page, 1/64; allow twice that */
+    uint64_t allowed = v->gap_base_kib + v->current_kib / 32;
+    v->offline_kib = gap > allowed ? gap - allowed : 0;
+    if (v->offline_kib >= LV_VMEM_OFFLINE_MIN_KIB) {
+        if (!v->offline_since_ms)
+            v->offline_since_ms = now_ms;
+        if (!v->offline && now_ms - v->offline_since_ms >= timeout_ms) {
+            v->offline = true;
+            return LV_VMEM_NEWS_OFFLINE;
+        }
+        return LV_VMEM_NEWS_NONE;
+    }
+    v->offline_since_ms = 0;
+    if (v->offline) {
+        v->offline = false;
+        return LV_VMEM_NEWS_ONLINED;
+    }
+    return LV_VMEM_NEWS_NONE;
+}
+
+uint64_t lv_vmem_usable_kib(const struct lv_vmem *v, uint64_t balloon_kib)
+{
+    uint64_t held = lv_vmem_held_kib(v, balloon_kib);
+    if (!v->offline)
+        return held;
+    return v->offline_kib < held ? held - v->offline_kib : 0;
+}
+
 const char *lv_vmem_news_name(enum lv_vmem_news n)
 {
-    static const char *const names[LV_VMEM_NEWS_LAST] = {"none", "stalled", "caught-up"};
+    static const char *const names[LV_VMEM_NEWS_LAST] = {"none", "stalled", "caught-up",
+                                                         "offline", "onlined"};
     return (unsigned)n < LV_VMEM_NEWS_LAST ? names[n] : "?";
 }

@@ -27,6 +27,17 @@ struct lv_vmem {
     uint64_t balloon_kib;        /* the balloon target as set (0: unknown) */
     bool stalled;                /* no move for the timeout (reported) */
     uint32_t stalls;             /* times declared stalled (this boot) */
+    /* Plugged but offline: the guest's MemTotal against what it holds
+     * (lv_vmem_observe_total).  The gap between them is its kernel's own
+     * reservation, plus the page structures of what it plugged, plus what
+     * it left offline. */
+    uint64_t held_seen_kib;  /* what it held at the last sample */
+    int64_t held_wall_s;     /* when that was first seen (Unix s) */
+    uint64_t gap_base_kib;   /* the smallest gap seen: its kernel's own */
+    bool has_gap_base;
+    uint64_t offline_kib;    /* plugged memory it does not show (estimate) */
+    int64_t offline_since_ms; /* monotonic: since it shows short; 0: it does not */
+    bool offline;            /* short for the timeout (reported) */
 };
 
 /* What a change of the record means for the operator. */
@@ -34,6 +45,8 @@ enum lv_vmem_news {
     LV_VMEM_NEWS_NONE,
     LV_VMEM_NEWS_STALLED,   /* the guest stopped short of the request */
     LV_VMEM_NEWS_CAUGHT_UP, /* a stalled guest reached the request after all */
+    LV_VMEM_NEWS_OFFLINE,   /* the guest plugged memory it left offline */
+    LV_VMEM_NEWS_ONLINED,   /* ... and onlined it after all */
     LV_VMEM_NEWS_LAST,
 };
 
@@ -52,6 +65,25 @@ void lv_vmem_request(struct lv_vmem *v, uint64_t requested_kib, int64_t now_ms);
  * when a stalled guest reaches it. */
 enum lv_vmem_news lv_vmem_observe(struct lv_vmem *v, uint64_t current_kib, int64_t now_ms,
                                   int64_t timeout_ms);
+
+/* The guest's own statistics at one sample: held_kib what it holds as
+ * the host sees it (the balloon plus what it plugged: libvirt's
+ * balloon.current), total_kib its MemTotal, taken at stats_wall_s (the
+ * balloon driver's last update), now_wall_s the sample's time.  Plugged
+ * memory the guest leaves offline (a kernel that does not online what is
+ * hot-added) is plugged as the host sees it but absent from its MemTotal.
+ * A sample counts only when the guest's statistics are newer than the
+ * last change of what it holds (they trail it by up to a stats period).
+ * Returns OFFLINE when the guest has shown more than a memory block short
+ * of what it plugged for timeout_ms (once), ONLINED when such a guest
+ * shows it again. */
+enum lv_vmem_news lv_vmem_observe_total(struct lv_vmem *v, uint64_t held_kib, uint64_t total_kib,
+                                        int64_t stats_wall_s, int64_t now_wall_s, int64_t now_ms,
+                                        int64_t timeout_ms);
+
+/* What the guest can use: what it holds less what it left offline, once
+ * declared (else what it holds). */
+uint64_t lv_vmem_usable_kib(const struct lv_vmem *v, uint64_t balloon_kib);
 
 /* Is the guest short of (or above) its request now? */
 bool lv_vmem_pending(const struct lv_vmem *v);

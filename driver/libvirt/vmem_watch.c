@@ -1,8 +1,9 @@
 /* Memory hot-plug as the guests do it: what each guest plugged (libvirt's
  * memory-device-size-change event, a read back), the verdict when a guest
  * stops short of the request (a log line, a DRV_HV_EVENT_MEMORY event, the
- * metric sculpt_memory_hotplug_stalled_total), and the balloon lowered
- * under a guest that holds more plugged than requested. */
+ * metric sculpt_memory_hotplug_stalled_total) or plugs memory it leaves
+ * offline (its MemTotal, sculpt_memory_hotplug_offline_total), and the
+ * balloon lowered under a guest that holds more plugged than requested. */
 #include <stdio.h>
 #include <string.h>
 
@@ -34,11 +35,38 @@ static struct metrics_family *lv_vmem_stalled_family(void)
                            "direction");
 }
 
+static struct metrics_family *lv_vmem_offline_family(void)
+{
+    return metrics_counter("sculpt_memory_hotplug_offline_total",
+                           "Guests that plugged memory their kernel left offline (absent from "
+                           "their MemTotal for [libvirt] memory_hotplug_timeout).",
+                           NULL);
+}
+
 void lv_vmem_metrics_init(void)
 {
-    /* both series from the start, so a rate() sees the first stall */
+    /* every series from the start, so a rate() sees the first stall */
     metrics_add(lv_vmem_stalled_family(), 0, METRICS_LABELS("plug"));
     metrics_add(lv_vmem_stalled_family(), 0, METRICS_LABELS("unplug"));
+    metrics_add(lv_vmem_offline_family(), 0, NULL);
+}
+
+/* The offline verdicts' log lines and event reasons. */
+static const char *lv_vmem_report_offline(struct lv *lv, const char *uuid, enum lv_vmem_news n,
+                                          const struct lv_vmem *v)
+{
+    if (n == LV_VMEM_NEWS_ONLINED) {
+        log_info("guest %s shows the memory it plugged, after all", uuid);
+        return "onlined";
+    }
+    log_warn("guest %s plugged %llu MiB but its kernel shows %llu MiB fewer than it holds, for "
+             "%lld s: memory left offline (no memhp_default_state=online or udev rule in the "
+             "guest?); it can use %llu MiB, the request stands",
+             uuid, MIB(v->current_kib), MIB(v->offline_kib),
+             (long long)(lv->vmem_timeout_ms / 1000),
+             MIB(lv_vmem_usable_kib(v, lv_vmem_balloon_now_kib(v))));
+    metrics_add(lv_vmem_offline_family(), 1, NULL);
+    return "plug-offline";
 }
 
 void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const struct lv_vmem *v,
@@ -50,7 +78,9 @@ void lv_vmem_report(struct lv *lv, const char *uuid, enum lv_vmem_news n, const 
     struct drv_hv_event ev = {
         .type = DRV_HV_EVENT_MEMORY, .state = state, .by_sculpt = true, .wall_ms = clock_wall_ms()};
     snprintf(ev.uuid, sizeof(ev.uuid), "%s", uuid);
-    if (n == LV_VMEM_NEWS_CAUGHT_UP) {
+    if (n == LV_VMEM_NEWS_OFFLINE || n == LV_VMEM_NEWS_ONLINED) {
+        snprintf(ev.reason, sizeof(ev.reason), "%s", lv_vmem_report_offline(lv, uuid, n, v));
+    } else if (n == LV_VMEM_NEWS_CAUGHT_UP) {
         log_info("guest %s holds the %llu MiB plugged that were requested, after all", uuid,
                  MIB(v->requested_kib));
         snprintf(ev.reason, sizeof(ev.reason), "caught-up");
@@ -94,9 +124,32 @@ void lv_vmem_on_size(struct lv *lv, const char *uuid, uint64_t current_kib)
 
 double lv_vmem_short_mib(const struct lv_vmem *v)
 {
-    if (!v->size_kib || !v->stalled || v->current_kib >= v->requested_kib)
+    if (!v->size_kib)
+        return 0;
+    if (v->offline) /* plugged or not, what it left offline it cannot use */
+        return (double)lv_vmem_usable_kib(v, lv_vmem_balloon_now_kib(v)) / 1024;
+    if (!v->stalled || v->current_kib >= v->requested_kib)
         return 0;
     return (double)lv_vmem_held_kib(v, lv_vmem_balloon_now_kib(v)) / 1024;
+}
+
+bool lv_vmem_seen(struct lv *lv, struct lv_entry *e, const struct drv_hv_sample *x,
+                  struct lv_vmem_seen *out)
+{
+    const struct drv_hv_counters *r = &x->raw;
+    if (!e->vmem.size_kib || x->state != DRV_POWER_RUNNING || !r->has_balloon ||
+        !r->has_guest_mem || r->guest_stats_wall_s <= 0)
+        return false;
+    enum lv_vmem_news n = lv_vmem_observe_total(
+        &e->vmem, (uint64_t)(r->balloon_mib * 1024 + 0.5), (uint64_t)(r->guest_total_mib * 1024 + 0.5),
+        r->guest_stats_wall_s, x->wall_ms / 1000, x->mono_ns / 1000000, lv->vmem_timeout_ms);
+    if (n == LV_VMEM_NEWS_NONE)
+        return false;
+    snprintf(out->uuid, sizeof(out->uuid), "%s", e->uuid);
+    out->news = n;
+    out->v = e->vmem;
+    out->state = x->state;
+    return true;
 }
 
 uint64_t lv_vmem_balloon_for(const struct lv_vmem *v, double mem_mib)

@@ -282,8 +282,8 @@ static void print_info(const char *what, const struct drv_hv_info *in)
            (long long)in->domain_id, (long long)in->uptime_ms, (unsigned long long)in->cpu_time_ns,
            in->vcpus_online_actual);
     print_shape(&in->shape);
-    printf(" mem_requested=%.0f mem_plugged=%.0f mem_stalled=%d\n", in->mem_requested_mib,
-           in->mem_plugged_mib, in->mem_stalled);
+    printf(" mem_requested=%.0f mem_plugged=%.0f mem_stalled=%d mem_offline=%.0f\n",
+           in->mem_requested_mib, in->mem_plugged_mib, in->mem_stalled, in->mem_offline_mib);
     funlockfile(stdout);
 }
 

@@ -10,7 +10,10 @@
 # says.  A second guest booted without the virtio_mem driver never plugs:
 # sculpt reports what it holds, declares it stalled once (a warning, an
 # event) after [libvirt] memory_hotplug_timeout, and neither a reshape, a
-# reconcile nor another process asks it again.  One private libvirtd
+# reconcile nor another process asks it again.  A third guest, booted
+# with its memory left offline as a stock kernel does, plugs what is asked
+# but shows none of it: declared offline (a warning, an event) until it
+# onlines it.  One private libvirtd
 # (contrib/stack/libvirt.sh).
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
@@ -190,5 +193,46 @@ hv sample || fail "sample"
 check "still one stall event" \
     test "$(grep -c "^EVENT memory $U2 reason=plug-stalled" "$T/hv.out")" = 1
 hv destroy uuid=$U2 || fail "destroy"
+
+# ---- a guest that plugs but leaves the memory offline (a stock kernel) ----
+U3=$(cat /proc/sys/kernel/random/uuid)
+DOM=sculpt-$U3
+LOG=$T/instances/$U3/console.log
+printf '%s memhp_default_state=offline\n' "$(cat "$G/cmdline")" >"$T/cmdline-offline"
+hv spawn uuid=$U3 kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$T/cmdline-offline \
+    vcpu=1 mem_mib=256 online=1 max=2 mem_max=1280 || fail "spawn with memory left offline"
+wait_match "$LOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "guest with memory offline did not boot"
+wait_match "$LOG" 'GUEST-STAT .*memtotal_kb=' 30 >/dev/null || fail "no memtotal from the guest"
+# the kernel's own share is learnt from statistics newer than the boot
+sampled_twice() { hv sample >/dev/null && sleep 2 && hv sample >/dev/null; }
+check "sampled at the boot memory" sampled_twice
+hv reshape uuid=$U3 mem_mib=768 || fail "reshape to 768 MiB"
+check "plugged 512 MiB (as the host sees it)" retry 30 plugged_is 524288
+check "its MemTotal unchanged" \
+    test "$(grep 'GUEST-STAT' "$LOG" | tail -n 1 | sed 's/.*memtotal_kb=\([0-9]*\).*/\1/')" = "$base"
+offline_now() {
+    hv sample >/dev/null && hv info uuid=$U3 >/dev/null && test "$(kv mem_offline "$HV_OUT")" != 0
+}
+t_req=$(date +%s)
+check "declared offline after the timeout" retry $((VMEM_TIMEOUT + 30)) offline_now
+took=$(( $(date +%s) - t_req ))
+echo "offline declared after ${took}s (timeout ${VMEM_TIMEOUT}s): $(kv mem_offline "$HV_OUT") MiB"
+check "not a stall: plugged as asked" test "$(kv mem_stalled "$HV_OUT") $(kv mem_plugged "$HV_OUT")" = "0 512"
+check "offline: 512 MiB less the page structures' allowance" \
+    test "$(kv mem_offline "$HV_OUT")" -ge 448 -a "$(kv mem_offline "$HV_OUT")" -le 512
+check "event memory plug-offline, once" \
+    test "$(grep -c "^EVENT memory $U3 reason=plug-offline" "$T/hv.out")" = 1
+check "a warning names the guest and what it left offline" \
+    grep -q "guest $U3 plugged 512 MiB but its kernel shows .* MiB fewer" "$T/hv.err"
+# its owner onlines it: MemTotal follows and the verdict is lifted
+guest_send "$T/instances/$U3/console.sock" online
+wait_match "$LOG" "memtotal_kb=$((base + 524288)) " 60 >/dev/null ||
+    fail "the guest did not online what was plugged"
+onlined_now() {
+    hv sample >/dev/null && hv info uuid=$U3 >/dev/null && test "$(kv mem_offline "$HV_OUT")" = 0
+}
+check "the verdict lifted once it shows the memory" retry 30 onlined_now
+check "event memory onlined" grep -q "^EVENT memory $U3 reason=onlined" "$T/hv.out"
+hv destroy uuid=$U3 || fail "destroy"
 hv_session_stop || fail "hvctl session"
 echo "libvirt_vmem: passed in $(( $(date +%s) - t0 ))s"

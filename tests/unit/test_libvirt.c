@@ -422,18 +422,117 @@ static void test_vmem_track(void **state)
     assert_string_equal(lv_vmem_news_name(LV_VMEM_NEWS_STALLED), "stalled");
 }
 
-static struct drv_hv_event vmem_seen[4];
+/* Plugged memory a guest left offline: its MemTotal against what it
+ * holds, with the figures of the tiny guest (256 MiB of boot memory shows
+ * a MemTotal of 157048 KiB; 512 MiB plugged and onlined adds exactly
+ * 524288), each sample counting only once the guest's statistics are
+ * newer than what it holds. */
+static void test_vmem_offline(void **state)
+{
+    (void)state;
+    const uint64_t M = 1024, BOOT_TOTAL = 157048;
+    const int64_t T = 10000; /* the timeout, ms */
+    struct lv_vmem v;
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    /* booted: what it holds changed at 100 s; statistics of 100 s do not
+     * count, those of 101 s set the kernel's own gap */
+    assert_int_equal(lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 99, 100, 0, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 100, 101, 1000, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_false(v.has_gap_base);
+    assert_int_equal(lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 101, 102, 2000, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_true(v.has_gap_base);
+    assert_int_equal(v.gap_base_kib, 256 * M - BOOT_TOTAL);
+
+    /* plugged and onlined: MemTotal follows, nothing to say */
+    lv_vmem_request(&v, 512 * M, 3000);
+    assert_int_equal(lv_vmem_observe(&v, 512 * M, 4000, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL, 103, 104, 4000, T),
+                     LV_VMEM_NEWS_NONE); /* stale: taken before the plug was seen */
+    assert_int_equal(lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL, 104, 105, 5000, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(v.offline_since_ms, 0);
+    /* with the page structures of what is plugged out of the boot memory */
+    assert_int_equal(
+        lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL + 524288 - 8 * M, 105, 106, 6000, T),
+        LV_VMEM_NEWS_NONE);
+    assert_int_equal(
+        lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL + 524288 - 8 * M, 200, 200, 60000, T),
+        LV_VMEM_NEWS_NONE);
+    assert_int_equal(v.offline_kib, 0);
+    assert_int_equal(v.offline_since_ms, 0);
+
+    /* plugged and left offline: MemTotal stays, declared after the
+     * timeout, once; the engine is told what it can use */
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    assert_int_equal(lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 0, 100, 0, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 101, 102, 1000, T),
+                     LV_VMEM_NEWS_NONE);
+    lv_vmem_request(&v, 512 * M, 2000);
+    assert_int_equal(lv_vmem_observe(&v, 512 * M, 3000, T), LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL, 102, 103, 3000, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL, 104, 105, 4000, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(v.offline_since_ms, 4000);
+    assert_true(lv_vmem_short_mib(&v) == 0); /* not yet declared */
+    assert_int_equal(lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL, 110, 110, 4000 + T - 1, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL, 111, 111, 4000 + T, T),
+                     LV_VMEM_NEWS_OFFLINE);
+    assert_true(v.offline);
+    assert_int_equal(v.offline_kib, 512 * M - 512 * M / 32);
+    assert_int_equal(lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL, 120, 120, 5 * T, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_usable_kib(&v, 256 * M), 256 * M + 512 * M / 32);
+    assert_true(lv_vmem_short_mib(&v) == 256 + 16);
+    assert_false(v.stalled); /* plugged as asked: not a stall */
+    /* its owner onlines it: MemTotal follows */
+    assert_int_equal(
+        lv_vmem_observe_total(&v, 768 * M, BOOT_TOTAL + 524288, 130, 130, 6 * T, T),
+        LV_VMEM_NEWS_ONLINED);
+    assert_false(v.offline);
+    assert_true(lv_vmem_short_mib(&v) == 0);
+
+    /* a balloon that moved before the statistics did is no news */
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    assert_int_equal(lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 0, 100, 0, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 101, 102, 1000, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 128 * M, BOOT_TOTAL, 102, 103, 2000, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(lv_vmem_observe_total(&v, 128 * M, BOOT_TOTAL, 103, 104, 3000, T),
+                     LV_VMEM_NEWS_NONE);
+    assert_int_equal(v.gap_base_kib, 256 * M - BOOT_TOTAL); /* not lowered by a stale one */
+    assert_int_equal(
+        lv_vmem_observe_total(&v, 128 * M, BOOT_TOTAL - 128 * M, 104, 105, 4000, T),
+        LV_VMEM_NEWS_NONE);
+    assert_int_equal(v.gap_base_kib, 256 * M - BOOT_TOTAL);
+    /* no device, no statistics: nothing to follow */
+    lv_vmem_defined(&v, 512 * M, 0);
+    assert_int_equal(lv_vmem_observe_total(&v, 512 * M, 100, 10, 11, 0, T), LV_VMEM_NEWS_NONE);
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    assert_int_equal(lv_vmem_observe_total(&v, 256 * M, 0, 10, 11, 0, T), LV_VMEM_NEWS_NONE);
+    assert_string_equal(lv_vmem_news_name(LV_VMEM_NEWS_OFFLINE), "offline");
+}
+
+static struct drv_hv_event vmem_seen[8];
 static int vmem_nseen;
 
 static void vmem_record(const struct drv_hv_event *ev, void *opaque)
 {
     (void)opaque;
-    if (vmem_nseen < 4)
+    if (vmem_nseen < (int)(sizeof(vmem_seen) / sizeof(vmem_seen[0])))
         vmem_seen[vmem_nseen++] = *ev;
 }
 
 /* A verdict reaches the operator: an event (its power state unchanged),
- * and, for a stall, the metric by direction. */
+ * and, for a stall, the metric by direction; memory left offline its
+ * own. */
 static void test_vmem_report(void **state)
 {
     (void)state;
@@ -459,17 +558,26 @@ static void test_vmem_report(void **state)
     assert_int_equal(lv_vmem_observe(&v, 4 * M, 90000, 60000), LV_VMEM_NEWS_NONE);
     assert_int_equal(lv_vmem_observe(&v, 4 * M, 150000, 60000), LV_VMEM_NEWS_STALLED);
     lv_vmem_report(&lv, UUID_A, LV_VMEM_NEWS_STALLED, &v, DRV_POWER_RUNNING);
-    assert_int_equal(vmem_nseen, 3);
+    /* plugged and left offline, then onlined */
+    v.offline = true;
+    v.offline_kib = 496 * M;
+    lv_vmem_report(&lv, UUID_A, LV_VMEM_NEWS_OFFLINE, &v, DRV_POWER_RUNNING);
+    v.offline = false;
+    lv_vmem_report(&lv, UUID_A, LV_VMEM_NEWS_ONLINED, &v, DRV_POWER_RUNNING);
+    assert_int_equal(vmem_nseen, 5);
     assert_int_equal(vmem_seen[0].type, DRV_HV_EVENT_MEMORY);
     assert_string_equal(vmem_seen[0].uuid, UUID_A);
     assert_string_equal(vmem_seen[0].reason, "plug-stalled");
     assert_int_equal(vmem_seen[0].state, DRV_POWER_RUNNING);
     assert_string_equal(vmem_seen[1].reason, "caught-up");
     assert_string_equal(vmem_seen[2].reason, "unplug-stalled");
+    assert_string_equal(vmem_seen[3].reason, "plug-offline");
+    assert_string_equal(vmem_seen[4].reason, "onlined");
     assert_string_equal(drv_hv_event_name(DRV_HV_EVENT_MEMORY), "memory");
     char *text = metrics_render();
     assert_non_null(strstr(text, "sculpt_memory_hotplug_stalled_total{direction=\"plug\"} 1\n"));
     assert_non_null(strstr(text, "sculpt_memory_hotplug_stalled_total{direction=\"unplug\"} 1\n"));
+    assert_non_null(strstr(text, "sculpt_memory_hotplug_offline_total 1\n"));
     free(text);
 }
 
@@ -912,6 +1020,7 @@ int main(void)
         cmocka_unit_test(test_config_drive_xml),
         cmocka_unit_test(test_vmem_design),
         cmocka_unit_test(test_vmem_track),
+        cmocka_unit_test(test_vmem_offline),
         cmocka_unit_test(test_vmem_report),
         cmocka_unit_test(test_vmem_xml),
         cmocka_unit_test(test_long_paths),
