@@ -15,6 +15,7 @@
 #include "driver/arrival.h"
 #include "driver/presculpt_replay.h"
 #include "driver/replay_cli.h"
+#include "driver/replay_cli_common.h"
 
 struct arrivals_opts {
     enum drv_arrival_format format;
@@ -23,15 +24,9 @@ struct arrivals_opts {
     bool json, quiet;
     const char *config;
     long fixed_size;
-    char **sets;
+    const char **sets;
     size_t nsets;
     long classes;       /* --classes N: the N worst pools per policy */
-};
-
-struct arrivals_progress {
-    bool quiet;
-    const char *what;
-    int64_t start_ms, last_ms;
 };
 
 static void usage(FILE *out)
@@ -58,50 +53,43 @@ static void usage(FILE *out)
             "  DIR               the dataset folder, as its SOURCE.md describes it\n");
 }
 
+/* A policy's key for drv_replay_cli_policies(): its slot here. */
+static const enum drv_pool_policy pool_policies[DRV_POOL_POLICY_LAST] = {
+    DRV_POOL_POLICY_NONE,
+    DRV_POOL_POLICY_FIXED,
+    DRV_POOL_POLICY_HYBRID,
+    DRV_POOL_POLICY_SCULPT,
+};
+
+static const void *find_policy(const char *name)
+{
+    int p = drv_pool_policy_parse(name);
+    return p < 0 ? NULL : &pool_policies[p];
+}
+
 static int parse_policies(struct arrivals_opts *o, const char *list, struct err **err)
 {
-    autofree char *copy = xstrdup(list);
-    char *save = NULL;
-    o->npolicies = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        int p = drv_pool_policy_parse(tok);
-        if (p < 0)
-            return err_set(err, ERR_INVALID,
-                           "unknown policy `%s` (known: none, fixed, hybrid, sculpt)", tok);
-        for (size_t i = 0; i < o->npolicies; i++)
-            if (o->policies[i] == (enum drv_pool_policy)p)
-                return err_set(err, ERR_INVALID, "policy `%s` given twice", tok);
-        o->policies[o->npolicies++] = (enum drv_pool_policy)p;
-    }
-    if (o->npolicies == 0)
-        return err_set(err, ERR_INVALID, "--policy needs at least one policy");
+    const void *keys[DRV_POOL_POLICY_LAST];
+    int n = drv_replay_cli_policies(list, find_policy, "none, fixed, hybrid, sculpt", keys,
+                                    DRV_POOL_POLICY_LAST, err);
+    if (n < 0)
+        return -1;
+    for (o->npolicies = 0; o->npolicies < (size_t)n; o->npolicies++)
+        o->policies[o->npolicies] = *(const enum drv_pool_policy *)keys[o->npolicies];
     return 0;
 }
 
-/* --set presculpt.idle_budget=0.05 */
-static int apply_set(struct cfg *cfg, const char *arg, struct err **err)
+/* --fixed-size, --classes: a whole number from 0 to @max. */
+static bool parse_count(const char *arg, long max, long *out)
 {
-    autofree char *copy = xstrdup(arg);
-    char *eq = strchr(copy, '='), *dot = strchr(copy, '.');
-    if (!eq || !dot || dot > eq)
-        return err_set(err, ERR_INVALID, "--set `%s`: expected SECTION.OPTION=VALUE", arg);
-    *eq = '\0';
-    *dot = '\0';
-    if (cfg_set(cfg, copy, dot + 1, eq + 1, err) < 0)
-        return err_wrap(err, "--set `%s`", arg);
-    return 0;
+    char *end;
+    *out = strtol(arg, &end, 10);
+    return !*end && end != arg && *out >= 0 && *out <= max;
 }
 
 static void progress_cb(uint64_t done, uint64_t total, void *opaque)
 {
-    struct arrivals_progress *p = opaque;
-    int64_t now = clock_mono_ms();
-    if (p->quiet || (now - p->last_ms < 1000 && done != total) ||
-        (done == total && now - p->start_ms < 1000))
-        return;
-    p->last_ms = now;
-    fprintf(stderr, "sculpt-replay: %s %llu/%llu intervals\n", p->what,
-            (unsigned long long)done, (unsigned long long)total);
+    drv_replay_progress_report(opaque, done, total);
 }
 
 static void print_table(const struct drv_arrival_trace *tr, int64_t bin_s,
@@ -243,7 +231,7 @@ int drv_replay_arrivals_cli(int argc, char **argv)
     struct arrivals_opts o = {.format = DRV_ARRIVAL_FORMAT_LAST, .fixed_size = 1};
     autoerr struct err *err = NULL;
     autocfg cfg = NULL;
-    autofree char **sets = xcalloc((size_t)argc + 1, sizeof(*sets));
+    autofree const char **sets = xcalloc((size_t)argc + 1, sizeof(*sets));
     struct drv_arrival_trace *tr = NULL;
     int c, rc = 1;
 
@@ -282,25 +270,19 @@ int drv_replay_arrivals_cli(int argc, char **argv)
         case 's':
             o.sets[o.nsets++] = optarg;
             break;
-        case 'n': {
-            char *end;
-            o.fixed_size = strtol(optarg, &end, 10);
-            if (*end || end == optarg || o.fixed_size < 0 || o.fixed_size > 1000000) {
+        case 'n':
+            if (!parse_count(optarg, 1000000, &o.fixed_size)) {
                 err_set(&err, ERR_INVALID, "--fixed-size `%s`: a count from 0 to 1000000",
                         optarg);
                 goto fail;
             }
             break;
-        }
-        case 'k': {
-            char *end;
-            o.classes = strtol(optarg, &end, 10);
-            if (*end || end == optarg || o.classes < 0 || o.classes > 100000) {
+        case 'k':
+            if (!parse_count(optarg, 100000, &o.classes)) {
                 err_set(&err, ERR_INVALID, "--classes `%s`: a count", optarg);
                 goto fail;
             }
             break;
-        }
         case 'h':
             usage(stdout);
             return 0;
@@ -314,17 +296,8 @@ int drv_replay_arrivals_cli(int argc, char **argv)
         return 2;
     }
 
-    cfg = o.config ? cfg_load(o.config, &err) : cfg_new_defaults();
+    cfg = drv_replay_cli_config(o.config, o.sets, o.nsets, &err);
     if (!cfg)
-        goto fail;
-    for (size_t i = 0; i < o.nsets; i++)
-        if (apply_set(cfg, o.sets[i], &err) < 0)
-            goto fail;
-    enum log_level lvl = LOG_LEVEL_WARN;
-    log_level_parse(cfg->log_level, &lvl);
-    if (lvl < LOG_LEVEL_WARN)
-        lvl = LOG_LEVEL_WARN;
-    if (log_setup(lvl, "stderr", false, &err) < 0)
         goto fail;
 
     int64_t t0 = clock_mono_ns();
@@ -337,8 +310,8 @@ int drv_replay_arrivals_cli(int argc, char **argv)
                                       .per_slot = o.classes > 0};
     drv_presculpt_params_from_cfg(cfg, &ro.params);
     struct drv_pool_result res[DRV_POOL_POLICY_LAST];
-    struct arrivals_progress prog = {.quiet = o.quiet, .what = "replaying"};
-    prog.start_ms = prog.last_ms = clock_mono_ms();
+    struct drv_replay_progress prog = {.quiet = o.quiet, .unit = " intervals"};
+    drv_replay_progress_start(&prog, "replaying");
     int64_t bin_s = 0;
     if (drv_pool_replay(tr, &ro, o.policies, o.npolicies, progress_cb, &prog, res, &bin_s,
                         &err) < 0)

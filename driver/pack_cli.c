@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "driver/pack.h"
 #include "driver/replay_cli.h"
+#include "driver/replay_cli_common.h"
 #include "driver/trace.h"
 
 #define PACK_MAX_POLICIES 8
@@ -49,25 +50,20 @@ static void pack_usage(FILE *out)
             drv_pack_policy_names());
 }
 
+static const void *pack_find_policy(const char *name)
+{
+    return drv_pack_policy_find(name);
+}
+
 static int pack_parse_policies(struct pack_opts *o, const char *list, struct err **err)
 {
-    autofree char *copy = xstrdup(list);
-    char *save = NULL;
-    o->npols = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        const struct drv_pack_policy *p = drv_pack_policy_find(tok);
-        if (!p)
-            return err_set(err, ERR_INVALID, "unknown policy `%s` (known: %s)", tok,
-                           drv_pack_policy_names());
-        for (size_t i = 0; i < o->npols; i++)
-            if (o->pols[i] == p)
-                return err_set(err, ERR_INVALID, "policy `%s` given twice", tok);
-        if (o->npols == PACK_MAX_POLICIES)
-            return err_set(err, ERR_INVALID, "more than %d policies", PACK_MAX_POLICIES);
-        o->pols[o->npols++] = p;
-    }
-    if (o->npols == 0)
-        return err_set(err, ERR_INVALID, "--policy needs at least one policy");
+    const void *keys[PACK_MAX_POLICIES];
+    int n = drv_replay_cli_policies(list, pack_find_policy, drv_pack_policy_names(), keys,
+                                    PACK_MAX_POLICIES, err);
+    if (n < 0)
+        return -1;
+    for (o->npols = 0; o->npols < (size_t)n; o->npols++)
+        o->pols[o->npols] = keys[o->npols];
     return 0;
 }
 
@@ -174,16 +170,10 @@ int drv_replay_pack_cli(int argc, char **argv)
         switch (c) {
         case 'P':
             break;
-        case 'f': {
-            int f = drv_trace_format_parse(optarg);
-            if (f < 0) {
-                err_set(&err, ERR_INVALID,
-                        "unknown format `%s` (bitbrains, azure-cpu, alibaba-machines)", optarg);
+        case 'f':
+            if (drv_replay_cli_trace_format(optarg, &o.format, &err) < 0)
                 goto fail;
-            }
-            o.format = (enum drv_trace_format)f;
             break;
-        }
         case 'H':
             o.host = optarg;
             break;
@@ -212,12 +202,8 @@ int drv_replay_pack_cli(int argc, char **argv)
         pack_usage(stderr);
         return 2;
     }
-    cfg = o.config ? cfg_load(o.config, &err) : cfg_new_defaults();
+    cfg = drv_replay_cli_config(o.config, NULL, 0, &err);
     if (!cfg)
-        goto fail;
-    enum log_level lvl = LOG_LEVEL_WARN;
-    log_level_parse(cfg->log_level, &lvl);
-    if (log_setup(lvl < LOG_LEVEL_WARN ? LOG_LEVEL_WARN : lvl, "stderr", false, &err) < 0)
         goto fail;
     host = pack_host(o.host, cfg, &err);
     if (!host)

@@ -22,6 +22,7 @@
 #include "driver/policy.h"
 #include "driver/predict.h"
 #include "driver/replay_cli.h"
+#include "driver/replay_cli_common.h"
 #include "driver/trace.h"
 
 /* Calls timed per figure, spread over the VMs. */
@@ -180,7 +181,8 @@ int drv_replay_bench_cli(int argc, char **argv)
     };
     autoerr struct err *err = NULL;
     autocfg cfg = NULL;
-    int format = -1, c, rc = 1;
+    enum drv_trace_format format = DRV_TRACE_FORMAT_LAST;
+    int c, rc = 1;
     bool json = false;
     const char *config = NULL;
 
@@ -190,12 +192,8 @@ int drv_replay_bench_cli(int argc, char **argv)
         case 'b':
             break;
         case 'f':
-            format = drv_trace_format_parse(optarg);
-            if (format < 0) {
-                err_set(&err, ERR_INVALID,
-                        "unknown format `%s` (bitbrains, azure-cpu, alibaba-machines)", optarg);
+            if (drv_replay_cli_trace_format(optarg, &format, &err) < 0)
                 goto fail;
-            }
             break;
         case 'j':
             json = true;
@@ -211,15 +209,14 @@ int drv_replay_bench_cli(int argc, char **argv)
             return 2;
         }
     }
-    if (format < 0 || optind >= argc) {
+    if (format == DRV_TRACE_FORMAT_LAST || optind >= argc) {
         bench_usage(stderr);
         return 2;
     }
     cfg = config ? cfg_load(config, &err) : cfg_new_defaults();
     if (!cfg)
         goto fail;
-    struct drv_trace *tr = drv_trace_load((enum drv_trace_format)format,
-                                          (const char *const *)argv + optind,
+    struct drv_trace *tr = drv_trace_load(format, (const char *const *)argv + optind,
                                           (size_t)(argc - optind), NULL, NULL, &err);
     if (!tr)
         goto fail;

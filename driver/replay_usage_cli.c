@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "driver/replay.h"
 #include "driver/replay_cli.h"
+#include "driver/replay_cli_common.h"
 #include "driver/trace.h"
 
 #define REPLAY_MAX_POLICIES 16
@@ -27,13 +28,6 @@ struct replay_opts {
     const char *config;
     struct drv_replay_entry entries[REPLAY_MAX_POLICIES];
     size_t nentries;
-};
-
-struct replay_progress {
-    const char *what;
-    bool quiet;
-    int64_t last_ms;
-    int64_t start_ms;
 };
 
 static void usage(FILE *out)
@@ -60,28 +54,23 @@ static void usage(FILE *out)
             drv_policy_names());
 }
 
+static const void *find_policy(const char *name)
+{
+    return drv_policy_find(name);
+}
+
 static int parse_policies(struct replay_opts *o, const char *list, struct err **err)
 {
-    autofree char *copy = xstrdup(list);
-    char *save = NULL;
-    o->nentries = 0;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        const struct drv_policy_ops *ops = drv_policy_find(tok);
-        if (!ops)
-            return err_set(err, ERR_INVALID, "unknown policy `%s` (known: %s)", tok,
-                           drv_policy_names());
-        for (size_t i = 0; i < o->nentries; i++)
-            if (o->entries[i].ops == ops)
-                return err_set(err, ERR_INVALID, "policy `%s` given twice", tok);
-        if (o->nentries == REPLAY_MAX_POLICIES)
-            return err_set(err, ERR_INVALID, "more than %d policies", REPLAY_MAX_POLICIES);
-        struct drv_replay_entry *e = &o->entries[o->nentries++];
-        e->ops = ops;
-        e->params = (struct drv_policy_params)DRV_POLICY_PARAMS_DEFAULT;
-        e->label = NULL;
-    }
-    if (o->nentries == 0)
-        return err_set(err, ERR_INVALID, "--policy needs at least one policy");
+    const void *keys[REPLAY_MAX_POLICIES];
+    int n = drv_replay_cli_policies(list, find_policy, drv_policy_names(), keys,
+                                    REPLAY_MAX_POLICIES, err);
+    if (n < 0)
+        return -1;
+    for (o->nentries = 0; o->nentries < (size_t)n; o->nentries++)
+        o->entries[o->nentries] = (struct drv_replay_entry){
+            .ops = keys[o->nentries],
+            .params = DRV_POLICY_PARAMS_DEFAULT,
+        };
     return 0;
 }
 
@@ -131,14 +120,7 @@ static int add_tuned(struct replay_opts *o, const struct drv_trace *tr, const st
  * wonder about. */
 static void progress_cb(size_t done, size_t total, void *opaque)
 {
-    struct replay_progress *p = opaque;
-    int64_t now = clock_mono_ms();
-    if (p->quiet || (now - p->last_ms < 1000 && done != total))
-        return;
-    if (done == total && now - p->start_ms < 1000)
-        return;
-    p->last_ms = now;
-    fprintf(stderr, "sculpt-replay: %s %zu/%zu\n", p->what, done, total);
+    drv_replay_progress_report(opaque, done, total);
 }
 
 static void print_table(const struct drv_trace *tr, const struct drv_replay_result *r,
@@ -234,16 +216,10 @@ int drv_replay_usage_cli(int argc, char **argv)
         goto fail;
     while ((c = getopt_long(argc, argv, "f:p:jqc:h", longopts, NULL)) != -1) {
         switch (c) {
-        case 'f': {
-            int f = drv_trace_format_parse(optarg);
-            if (f < 0) {
-                err_set(&err, ERR_INVALID,
-                        "unknown format `%s` (bitbrains, azure-cpu, alibaba-machines)", optarg);
+        case 'f':
+            if (drv_replay_cli_trace_format(optarg, &o.format, &err) < 0)
                 goto fail;
-            }
-            o.format = (enum drv_trace_format)f;
             break;
-        }
         case 'p':
             if (parse_policies(&o, optarg, &err) < 0)
                 goto fail;
@@ -276,7 +252,7 @@ int drv_replay_usage_cli(int argc, char **argv)
         return 2;
     }
 
-    cfg = o.config ? cfg_load(o.config, &err) : cfg_new_defaults();
+    cfg = drv_replay_cli_config(o.config, NULL, 0, &err);
     if (!cfg)
         goto fail;
     if (o.target && cfg_set(cfg, "sculpt", "target_violation_rate", o.target, &err) < 0) {
@@ -285,15 +261,9 @@ int drv_replay_usage_cli(int argc, char **argv)
     }
     for (size_t i = 0; i < o.nentries; i++)
         o.entries[i].params.cfg = cfg;
-    enum log_level lvl = LOG_LEVEL_WARN;
-    log_level_parse(cfg->log_level, &lvl);
-    if (lvl < LOG_LEVEL_WARN)
-        lvl = LOG_LEVEL_WARN; /* a CLI tool: keep stderr for progress */
-    if (log_setup(lvl, "stderr", false, &err) < 0)
-        goto fail;
 
-    struct replay_progress prog = {.what = "loading files", .quiet = o.quiet};
-    prog.start_ms = prog.last_ms = clock_mono_ms();
+    struct drv_replay_progress prog = {.quiet = o.quiet};
+    drv_replay_progress_start(&prog, "loading files");
     int64_t t0 = clock_mono_ns();
     struct drv_trace *tr = drv_trace_load(o.format, (const char *const *)argv + optind,
                                           (size_t)(argc - optind), progress_cb, &prog, &err);
@@ -312,8 +282,7 @@ int drv_replay_usage_cli(int argc, char **argv)
     }
 
     struct drv_replay_result res;
-    prog.what = "replaying VMs";
-    prog.start_ms = prog.last_ms = clock_mono_ms();
+    drv_replay_progress_start(&prog, "replaying VMs");
     if (drv_replay_run(tr, o.entries, o.nentries, progress_cb, &prog, &res, &err) < 0) {
         drv_trace_free(tr);
         goto fail;
