@@ -511,6 +511,43 @@ int drv_hv_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_sha
     return hv->ops->resize_cold(hv, dom, to, err);
 }
 
+bool drv_hv_can_migrate(const struct drv_hv *hv)
+{
+    return hv->ops->migrate_out && hv->ops->migrate_in;
+}
+
+int drv_hv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
+                       char **disk_info, struct err **err)
+{
+    *disk_info = NULL;
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!dest || !*dest || strlen(dest) > 255)
+        return err_set(err, ERR_INVALID, "migrate `%s`: bad destination host", uuid);
+    if (!drv_hv_can_migrate(hv))
+        return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot migrate a guest to another host",
+                       hv->ops->name);
+    HV_DOMAIN(uuid);
+    if (hv->ops->migrate_out(hv, dom, dest, timeout_s < 0 ? 0 : timeout_s, disk_info, err) < 0)
+        return err_wrap(err, "migrate `%s` to `%s`", uuid, dest);
+    return 0;
+}
+
+int drv_hv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
+                      const char *disk_info, bool power_on, struct err **err)
+{
+    if (!disk_info || !*disk_info)
+        return err_set(err, ERR_INVALID, "migrate `%s` in: no disk_info", spec->uuid);
+    if (!drv_hv_can_migrate(hv))
+        return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot take a guest from another host",
+                       hv->ops->name);
+    if (check_spec(spec, err) < 0)
+        return err_wrap(err, "migrate `%s` in", spec->uuid);
+    if (hv->ops->migrate_in(hv, spec, disk_info, power_on, err) < 0)
+        return err_wrap(err, "migrate `%s` in", spec->uuid);
+    return 0;
+}
+
 int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err)
 {
     memset(out, 0, sizeof(*out));

@@ -374,6 +374,19 @@ struct drv_hv_ops {
     /* Rename guest `uuid` (shut off) to `name`; its uuid stays.  May be
      * NULL (guests keep their names). */
     int (*rename)(struct drv_hv *hv, const char *uuid, const char *name, struct err **err);
+    /* Cold migration, source side (Nova's migrate_disk_and_power_off):
+     * power guest `uuid` off (cleanly within timeout_s, 0: at once) and
+     * make its disks available to host `dest`; *disk_info (caller frees)
+     * is what the destination's migrate_in needs, backend-private.  The
+     * guest stays defined here: a revert starts it again, a confirm
+     * destroys it.  May be NULL (the backend cannot migrate). */
+    int (*migrate_out)(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
+                       char **disk_info, struct err **err);
+    /* Destination side (finish_migration): define guest `spec`, in its
+     * (new) shape, over the disks `disk_info` names, started when
+     * power_on.  May be NULL. */
+    int (*migrate_in)(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
+                      const char *disk_info, bool power_on, struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
@@ -514,6 +527,15 @@ int drv_hv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv
  * another domain bears the name; UNSUPPORTED when the backend cannot
  * rename.  Any thread. */
 int drv_hv_rename(struct drv_hv *hv, const char *uuid, const char *name, struct err **err);
+/* Whether the backend can cold-migrate guests to another host. */
+bool drv_hv_can_migrate(const struct drv_hv *hv);
+/* Cold migration (drv_hv_ops.migrate_out/in): UNSUPPORTED when the backend
+ * cannot; INVALID for a bad uuid, host or disk_info; NOT_FOUND without the
+ * guest.  *disk_info: caller frees.  Any thread. */
+int drv_hv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
+                       char **disk_info, struct err **err);
+int drv_hv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
+                      const char *disk_info, bool power_on, struct err **err);
 /* Name guest `domain_uuid` by `instance_uuid` from now on. */
 void drv_hv_alias(struct drv_hv *hv, const char *instance_uuid, const char *domain_uuid);
 /* The uuid the backend knows a guest by, for the uuid a caller names it

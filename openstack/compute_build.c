@@ -46,8 +46,7 @@ LOG_INIT("openstack.compute_build");
 
 #define BUILD_EVENT "compute__do_build_and_run_instance"
 
-/* Fetch the images the guest boots from into spec->image. */
-static int build_images(struct os_compute *c, struct os_inst *i, const json_t *image,
+int os_compute_build_images(struct os_compute *c, struct os_inst *i, const json_t *image,
                         const json_t *ctx, struct drv_hv_guest_spec *spec, struct err **err)
 {
     if (!c->images)
@@ -371,7 +370,7 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     spec.project_id = i->inst->project_id ? xstrdup(i->inst->project_id) : NULL;
     spec.user_id = i->inst->user_id ? xstrdup(i->inst->user_id) : NULL;
     spec.flavor_name = i->inst->flavor.name ? xstrdup(i->inst->flavor.name) : NULL;
-    if (build_images(c, i, image, ctx, &spec, err) < 0)
+    if (os_compute_build_images(c, i, image, ctx, &spec, err) < 0)
         goto failed;
     spec.config_drive = steal_pointer(&cdrive);
     intent = os_compute_intent_begin(c, DB_OP_SPAWN, i, &spec.shape);

@@ -28,6 +28,11 @@ int os_compute_resume_instance(struct os_rpc_req *req, json_t **result, struct e
 int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_revert_resize(struct os_rpc_req *req, json_t **result, struct err **err);
+/* compute_migrate.c: the legs only another compute sends, of a resize or
+ * cold migration between two hosts. */
+int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_finish_resize(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_finish_revert_resize(struct os_rpc_req *req, json_t **result, struct err **err);
 
 /* A method sculpt does not implement: NotImplementedError for a call; for
  * an instance operation also the fault, the task state reverted, the

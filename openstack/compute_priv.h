@@ -167,6 +167,12 @@ int os_compute_engine_restore(struct os_compute *c, const struct drv_instance *i
  * into the database, and Placement refreshed when shapes change. */
 void os_compute_control_callbacks(struct os_compute *c, struct drv_control_callbacks *cb);
 
+/* compute_build.c: fetch the images instance i boots from (`image`: the
+ * request's image dict; ctx: the request's context, whose token Glance
+ * takes) into the image cache and spec->image. */
+struct drv_hv_guest_spec;
+int os_compute_build_images(struct os_compute *c, struct os_inst *i, const json_t *image,
+                            const json_t *ctx, struct drv_hv_guest_spec *spec, struct err **err);
 /* The hypervisor's name for an instance's guest: Nova's
  * instance_name_template, instance-%08x of Instance.id (caller frees). */
 char *os_compute_domain_name(const struct os_inst *i);
@@ -293,9 +299,11 @@ void os_compute_pools_note_template(struct os_compute *c, const struct drv_pool_
 /* At start, for an instance Nova shows in a resize task (resize_prep ...
  * resize_reverting): a resize a restart interrupted before the new flavor
  * was the instance's is rolled back (as if refused), one after it is
- * finished (VERIFY_RESIZE), a revert is completed.  1 when the task was a
+ * finished (VERIFY_RESIZE), a revert is completed; a move between hosts
+ * as compute_migrate.c says.  `guest`: whether the instance's guest is on
+ * this host (without it only a move is recovered).  1 when the task was a
  * resize's (failures logged), 0 otherwise. */
-int os_compute_resize_recover(struct os_compute *c, struct os_inst *i);
+int os_compute_resize_recover(struct os_compute *c, struct os_inst *i, bool guest);
 
 /* compute_resize_confirm.c: one pass of the resize_confirm_window
  * periodic task (_poll_unconfirmed_resizes): resizes VERIFY_RESIZE on this

@@ -108,8 +108,13 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
         }
         return;
     }
-    if (!task || !g)
+    if (!task)
         return;
+    if (!g) {
+        /* a move's destination that has not got the guest yet */
+        os_compute_resize_recover(c, i, false);
+        return;
+    }
     int rc = 0;
     const char *final = NULL;
     if (strcmp(task, "powering-off") == 0) {
@@ -132,7 +137,7 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
     } else if (strcmp(task, "suspending") == 0) {
         rc = g->state == DRV_POWER_SUSPENDED ? 0 : drv_hv_suspend(c->hv, uuid, &e);
         final = "suspended";
-    } else if (os_compute_resize_recover(c, i)) {
+    } else if (os_compute_resize_recover(c, i, true)) {
         return;
     } else {
         /* Other tasks (snapshot...) sculpt never starts. */

@@ -33,6 +33,7 @@
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
+#include "openstack/compute_resize_priv.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -40,23 +41,14 @@
 
 LOG_INIT("openstack.compute_resize");
 
-/* One resize request: its instance and its migration (a copy, saved as it
- * goes). */
-struct rz {
-    struct os_compute *c;
-    struct os_inst *i;  /* owned unless `borrowed` */
-    bool borrowed;
-    json_t *mig;        /* owned */
-};
-
-static void rz_release(struct rz *r)
+void os_rz_release(struct os_rz *r)
 {
     if (!r->borrowed)
         os_inst_free(r->i);
     json_decref(r->mig);
 }
 
-static int rz_open(struct rz *r, struct os_rpc_req *req, struct err **err)
+int os_rz_open(struct os_rz *r, struct os_rpc_req *req, struct err **err)
 {
     memset(r, 0, sizeof(*r));
     r->c = req->opaque;
@@ -77,7 +69,7 @@ static int rz_open(struct rz *r, struct os_rpc_req *req, struct err **err)
  * request RabbitMQ delivers again after a restart carries the status it
  * was sent with, and the restart may have moved the resize on since.
  * NULL with *err; caller frees. */
-static char *rz_status_now(struct rz *r, struct err **err)
+static char *os_rz_status_now(struct os_rz *r, struct err **err)
 {
     int64_t id = 0;
     if (!ovo_get_int(r->mig, "id", &id))
@@ -94,10 +86,10 @@ static char *rz_status_now(struct rz *r, struct err **err)
 /* Whether the request finds its migration in one of `want` (a
  * NULL-terminated list); when not, it is stale (logged) and is done with
  * nothing changed.  A status that cannot be read lets it go on. */
-static bool rz_current(struct rz *r, const char *method, const char *const *want)
+bool os_rz_current(struct os_rz *r, const char *method, const char *const *want)
 {
     autoerr struct err *e = NULL;
-    autofree char *st = rz_status_now(r, &e);
+    autofree char *st = os_rz_status_now(r, &e);
     if (!st) {
         log_err(LOG_LEVEL_WARN, e, "migration status not read again: going on");
         return true;
@@ -111,7 +103,7 @@ static bool rz_current(struct rz *r, const char *method, const char *const *want
 }
 
 /* Migration.save of a new status (and what else was set). */
-static int rz_mig_save(struct rz *r, const char *status, struct err **err)
+int os_rz_mig_save(struct os_rz *r, const char *status, struct err **err)
 {
     if (status)
         ovo_set_str(r->mig, "status", status);
@@ -124,21 +116,21 @@ static int rz_mig_save(struct rz *r, const char *status, struct err **err)
 }
 
 /* errors_out_migration: logged, not returned (the failure is the error). */
-static void rz_mig_error(struct rz *r)
+void os_rz_mig_error(struct os_rz *r)
 {
     autoerr struct err *e = NULL;
-    if (rz_mig_save(r, "error", &e) < 0)
+    if (os_rz_mig_save(r, "error", &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "migration not set to error");
 }
 
-static int rz_save(struct rz *r, const char *expected, struct err **err)
+int os_rz_save(struct os_rz *r, const char *expected, struct err **err)
 {
     const char *const list[] = {expected, NULL};
     return os_inst_save(r->i, expected ? list : NULL, NULL, err);
 }
 
 /* old_vm_state in system_metadata: set (prep) or removed (NULL). */
-static void rz_old_vm_state(struct rz *r, const char *v)
+void os_rz_old_vm_state(struct os_rz *r, const char *v)
 {
     json_t *sm = ovo_get(r->i->prim, "system_metadata");
     json_t *nsm = json_is_object(sm) ? json_deep_copy(sm) : json_object();
@@ -151,7 +143,7 @@ static void rz_old_vm_state(struct rz *r, const char *v)
 
 /* _set_instance_info: the instance's flavor fields become `flavor`'s, and
  * the decoded copy follows. */
-static int rz_set_flavor(struct rz *r, const json_t *flavor, struct err **err)
+int os_rz_set_flavor(struct os_rz *r, const json_t *flavor, struct err **err)
 {
     struct drv_flavor f;
     memset(&f, 0, sizeof(f));
@@ -174,7 +166,7 @@ static int rz_set_flavor(struct rz *r, const json_t *flavor, struct err **err)
  * one (the guest's defined maxima kept): *shape is the shape to reshape to.
  * ERR_CAPACITY (the engine's reason) when refused; the engine then holds
  * the guest as before. */
-static int rz_admit(struct rz *r, const json_t *flavor, struct drv_shape *shape,
+static int rz_admit(struct os_rz *r, const json_t *flavor, struct drv_shape *shape,
                     struct err **err)
 {
     struct os_compute *c = r->c;
@@ -202,7 +194,7 @@ static int rz_admit(struct rz *r, const json_t *flavor, struct drv_shape *shape,
 
 /* The guest to `shape` under a reshape intent: live when the domain's
  * maxima hold it, else redefined and restarted.  *cold says which. */
-static int rz_apply(struct rz *r, const struct drv_shape *shape, bool *cold, struct err **err)
+static int rz_apply(struct os_rz *r, const struct drv_shape *shape, bool *cold, struct err **err)
 {
     struct os_compute *c = r->c;
     const char *uuid = os_inst_uuid(r->i);
@@ -252,7 +244,7 @@ static int rz_apply(struct rz *r, const struct drv_shape *shape, bool *cold, str
 /* A prep_resize that fails after the engine admitted the new flavor,
  * before the guest was touched: the engine holds the instance's own flavor
  * again and the guest takes the shape it gives.  Logged, not returned. */
-static void rz_unadmit(struct rz *r)
+static void rz_unadmit(struct os_rz *r)
 {
     json_t *flavor = ovo_get(r->i->prim, "flavor");
     struct drv_shape shape;
@@ -266,7 +258,7 @@ static void rz_unadmit(struct rz *r)
 }
 
 /* Instance.drop_migration_context. */
-static int rz_drop_context(struct rz *r, struct err **err)
+int os_rz_drop_context(struct os_rz *r, struct err **err)
 {
     json_t *res = os_conductor_object_action(&r->c->conductor, r->i->ctx, r->i->prim,
                                              "drop_migration_context", NULL, NULL, NULL, err);
@@ -282,7 +274,7 @@ static int rz_drop_context(struct rz *r, struct err **err)
  * a move.  sculpt claims no NUMA cell, PCI device or resource of Nova's
  * (the engine places the guest), so the old and new ones are null.
  * Dropped by confirm and revert (Instance.drop_migration_context). */
-static int rz_set_context(struct rz *r, struct err **err)
+int os_rz_set_context(struct os_rz *r, struct err **err)
 {
     int64_t mid = 0;
     if (!ovo_get_int(r->mig, "id", &mid))
@@ -297,11 +289,11 @@ static int rz_set_context(struct rz *r, struct err **err)
     for (size_t k = 0; k < sizeof(none) / sizeof(none[0]); k++)
         ovo_set(mc, none[k], json_null());
     ovo_set(r->i->prim, "migration_context", mc);
-    return rz_save(r, NULL, err) < 0 ? err_wrap(err, "migration context not saved") : 0;
+    return os_rz_save(r, NULL, err) < 0 ? err_wrap(err, "migration context not saved") : 0;
 }
 
 /* A leg done: the tracker, the database and the action event told. */
-static void rz_done(struct rz *r, const char *event)
+void os_rz_done(struct os_rz *r, const char *event)
 {
     os_compute_track_inst(r->c, r->i);
     os_compute_record_state(r->c, r->i);
@@ -309,7 +301,7 @@ static void rz_done(struct rz *r, const char *event)
 }
 
 /* The guest's power state now. */
-static void rz_power_state(struct rz *r)
+void os_rz_power_state(struct os_rz *r)
 {
     struct drv_hv_info info;
     autoerr struct err *e = NULL;
@@ -319,12 +311,12 @@ static void rz_power_state(struct rz *r)
 
 /* A leg failed: fault, task state reverted (vm_state `vm_state` when not
  * NULL), event failed, migration in error. */
-static int rz_fail(struct rz *r, const char *event, const char *vm_state, struct err **err)
+int os_rz_fail(struct os_rz *r, const char *event, const char *vm_state, struct err **err)
 {
     if (vm_state)
         os_inst_set_str(r->i, "vm_state", vm_state);
     os_compute_fail_op(r->c, r->i, event, *err);
-    rz_mig_error(r);
+    os_rz_mig_error(r);
     return -1;
 }
 
@@ -332,29 +324,29 @@ static int rz_fail(struct rz *r, const char *event, const char *vm_state, struct
 
 /* resize_instance's part on the source: nothing to power off or copy, the
  * guest stays where it runs. */
-static int rz_leg_migrate(struct rz *r, struct err **err)
+static int rz_leg_migrate(struct os_rz *r, struct err **err)
 {
     const char *event = "compute_resize_instance";
     os_inst_event_start(r->i, event);
-    if (rz_mig_save(r, "migrating", err) < 0)
-        return rz_fail(r, event, "error", err);
+    if (os_rz_mig_save(r, "migrating", err) < 0)
+        return os_rz_fail(r, event, "error", err);
     os_inst_set_str(r->i, "task_state", "resize_migrating");
-    if (rz_save(r, "resize_prep", err) < 0)
-        return rz_fail(r, event, NULL, err);
-    if (rz_mig_save(r, "post-migrating", err) < 0)
-        return rz_fail(r, event, "error", err);
+    if (os_rz_save(r, "resize_prep", err) < 0)
+        return os_rz_fail(r, event, NULL, err);
+    if (os_rz_mig_save(r, "post-migrating", err) < 0)
+        return os_rz_fail(r, event, "error", err);
     os_inst_set_str(r->i, "host", ovo_get_str(r->mig, "dest_compute"));
     os_inst_set_str(r->i, "node", ovo_get_str(r->mig, "dest_node"));
     os_inst_set_str(r->i, "task_state", "resize_migrated");
-    if (rz_save(r, "resize_migrating", err) < 0)
-        return rz_fail(r, event, NULL, err);
+    if (os_rz_save(r, "resize_migrating", err) < 0)
+        return os_rz_fail(r, event, NULL, err);
     os_inst_event_finish(r->i, event, NULL);
     return 0;
 }
 
 /* finish_resize's part on the destination: the new flavor is the
  * instance's and the guest is reshaped to the engine's shape for it. */
-static int rz_leg_finish(struct rz *r, struct err **err)
+static int rz_leg_finish(struct os_rz *r, struct err **err)
 {
     struct os_compute *c = r->c;
     const char *event = "compute_finish_resize";
@@ -364,30 +356,30 @@ static int rz_leg_finish(struct rz *r, struct err **err)
     if (!ovo_is(newf, "Flavor") || !ovo_is(oldf, "Flavor")) {
         err_set(err, ERR_INVALID, "instance %s has no new_flavor to finish its resize with",
                 os_inst_uuid(r->i));
-        return rz_fail(r, event, "error", err);
+        return os_rz_fail(r, event, "error", err);
     }
     json_auto_t *old_copy = json_deep_copy(oldf);
     json_auto_t *new_copy = json_deep_copy(newf);
-    if (rz_set_flavor(r, new_copy, err) < 0)
-        return rz_fail(r, event, "error", err);
+    if (os_rz_set_flavor(r, new_copy, err) < 0)
+        return os_rz_fail(r, event, "error", err);
     ovo_set(r->i->prim, "old_flavor", json_incref(old_copy));
     os_inst_set_str(r->i, "task_state", "resize_finish");
-    if (rz_save(r, "resize_migrated", err) < 0)
-        return rz_fail(r, event, NULL, err);
+    if (os_rz_save(r, "resize_migrated", err) < 0)
+        return os_rz_fail(r, event, NULL, err);
     struct drv_shape shape;
     bool cold = false;
     if (drv_sculpt_shape(c->engine, os_inst_uuid(r->i), &shape, err) < 0 ||
         rz_apply(r, &shape, &cold, err) < 0)
-        return rz_fail(r, event, "error", err);
-    if (rz_mig_save(r, "finished", err) < 0)
-        return rz_fail(r, event, "error", err);
-    rz_power_state(r);
+        return os_rz_fail(r, event, "error", err);
+    if (os_rz_mig_save(r, "finished", err) < 0)
+        return os_rz_fail(r, event, "error", err);
+    os_rz_power_state(r);
     os_inst_set_str(r->i, "vm_state", "resized");
     os_inst_set_str(r->i, "task_state", NULL);
     os_inst_set_now(r->i, "launched_at");
-    if (rz_save(r, "resize_finish", err) < 0)
-        return rz_fail(r, event, NULL, err);
-    rz_done(r, event);
+    if (os_rz_save(r, "resize_finish", err) < 0)
+        return os_rz_fail(r, event, NULL, err);
+    os_rz_done(r, event);
     log_info("resized %s to flavor %s: VERIFY_RESIZE", cold ? "cold" : "live",
              r->i->inst->flavor.name ? r->i->inst->flavor.name : "?");
     return 0;
@@ -397,7 +389,7 @@ static int rz_leg_finish(struct rz *r, struct err **err)
  * conductor and the scheduler made for the resize are put back (the
  * migration's to the instance, as _revert_allocation), the instance stays
  * on its flavor, ACTIVE. */
-static int rz_prep_fail(struct rz *r, struct err **err)
+int os_rz_prep_fail(struct os_rz *r, struct err **err)
 {
     if (r->c->placement) {
         autoerr struct err *e = NULL;
@@ -406,23 +398,27 @@ static int rz_prep_fail(struct rz *r, struct err **err)
             log_err(LOG_LEVEL_WARN, e, "allocations of the refused resize not put back");
     }
     os_inst_set_str(r->i, "new_flavor", NULL);
-    rz_old_vm_state(r, NULL);
-    return rz_fail(r, "compute_prep_resize", NULL, err);
+    os_rz_old_vm_state(r, NULL);
+    return os_rz_fail(r, "compute_prep_resize", NULL, err);
 }
 
 int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
-    struct rz r;
-    if (rz_open(&r, req, err) < 0) {
-        rz_release(&r);
+    struct os_compute *self = req->opaque;
+    const char *from = ovo_get_str(json_object_get(req->msg->args, "instance"), "host");
+    if (from && strcmp(from, self->host) != 0)
+        return os_compute_migrate_prep(req, err); /* the instance comes from another host */
+    struct os_rz r;
+    if (os_rz_open(&r, req, err) < 0) {
+        os_rz_release(&r);
         return -1;
     }
     struct os_compute *c = r.c;
     const char *event = "compute_prep_resize";
     const char *const fresh[] = {"pre-migrating", NULL};
-    if (!rz_current(&r, "prep_resize", fresh)) {
-        rz_release(&r);
+    if (!os_rz_current(&r, "prep_resize", fresh)) {
+        os_rz_release(&r);
         return 0;
     }
     os_inst_event_start(r.i, event);
@@ -444,34 +440,34 @@ int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err *
     else
         rc = 0;
     if (rc < 0) {
-        rz_prep_fail(&r, err);
-        rz_release(&r);
+        os_rz_prep_fail(&r, err);
+        os_rz_release(&r);
         return -1;
     }
     /* _prep_resize: the new flavor and the state to come back to */
     ovo_set(r.i->prim, "new_flavor", json_deep_copy(flavor));
     const char *vm = os_inst_vm_state(r.i);
-    rz_old_vm_state(&r, vm ? vm : "active");
+    os_rz_old_vm_state(&r, vm ? vm : "active");
     struct drv_shape shape;
-    if (rz_save(&r, NULL, err) < 0 || rz_admit(&r, flavor, &shape, err) < 0) {
-        rz_prep_fail(&r, err);
-        rz_release(&r);
+    if (os_rz_save(&r, NULL, err) < 0 || rz_admit(&r, flavor, &shape, err) < 0) {
+        os_rz_prep_fail(&r, err);
+        os_rz_release(&r);
         return -1;
     }
     ovo_set_str(r.mig, "dest_compute", c->host);
     ovo_set_str(r.mig, "dest_node", c->node);
     ovo_set_str(r.mig, "dest_host", c->cfg->my_ip);
-    if (rz_mig_save(&r, "pre-migrating", err) < 0 || rz_set_context(&r, err) < 0) {
+    if (os_rz_mig_save(&r, "pre-migrating", err) < 0 || os_rz_set_context(&r, err) < 0) {
         rz_unadmit(&r);
-        rz_prep_fail(&r, err);
-        rz_release(&r);
+        os_rz_prep_fail(&r, err);
+        os_rz_release(&r);
         return -1;
     }
     os_inst_event_finish(r.i, event, NULL);
     rc = rz_leg_migrate(&r, err);
     if (rc == 0)
         rc = rz_leg_finish(&r, err);
-    rz_release(&r);
+    os_rz_release(&r);
     return rc;
 }
 
@@ -483,16 +479,16 @@ int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err *
 int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
-    struct rz r;
-    if (rz_open(&r, req, err) < 0) {
-        rz_release(&r);
+    struct os_rz r;
+    if (os_rz_open(&r, req, err) < 0) {
+        os_rz_release(&r);
         return -1;
     }
     struct os_compute *c = r.c;
     const char *event = "compute_confirm_resize";
     const char *const fresh[] = {"finished", "confirming", "confirmed", NULL};
-    if (!rz_current(&r, "confirm_resize", fresh)) {
-        rz_release(&r);
+    if (!os_rz_current(&r, "confirm_resize", fresh)) {
+        os_rz_release(&r);
         return 0;
     }
     os_inst_event_start(r.i, event);
@@ -500,7 +496,7 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
     if (status && strcmp(status, "confirmed") == 0) {
         log_info("migration %s confirmed already", ovo_get_str(r.mig, "uuid"));
         os_inst_event_finish(r.i, event, NULL);
-        rz_release(&r);
+        os_rz_release(&r);
         return 0;
     }
     if (!status || (strcmp(status, "finished") != 0 && strcmp(status, "confirming") != 0)) {
@@ -508,14 +504,19 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
                 ovo_get_str(r.mig, "uuid"), status ? status : "");
         os_inst_fault(r.i, *err);
         os_inst_event_finish(r.i, event, *err);
-        rz_release(&r);
+        os_rz_release(&r);
         return -1;
     }
-    int rc = rz_mig_save(&r, "confirmed", err);
+    /* moved to another host: the guest here goes first (confirm_migration) */
+    bool moved = os_compute_migration_moves(r.mig);
+    int rc = moved ? os_compute_migrate_confirm(&r, err) : 0;
     if (rc == 0)
-        rc = rz_drop_context(&r, err);
+        rc = os_rz_mig_save(&r, "confirmed", err);
+    if (rc == 0)
+        rc = os_rz_drop_context(&r, err);
     if (rc == 0) {
-        rz_power_state(&r);
+        if (!moved) /* else the power state the destination saved */
+            os_rz_power_state(&r);
         int64_t ps = 0;
         ovo_get_int(r.i->prim, "power_state", &ps);
         os_inst_set_str(r.i, "vm_state", ps == DRV_POWER_SHUTDOWN ? "stopped" : "active");
@@ -526,15 +527,15 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
     if (rc == 0) {
         ovo_set(r.i->prim, "old_flavor", json_null());
         ovo_set(r.i->prim, "new_flavor", json_null());
-        rz_old_vm_state(&r, NULL);
-        rc = rz_save(&r, NULL, err);
+        os_rz_old_vm_state(&r, NULL);
+        rc = os_rz_save(&r, NULL, err);
     }
     if (rc < 0) {
         /* no reverts_task_state on confirm: fault, event, migration */
         os_inst_fault(r.i, *err);
         os_inst_event_finish(r.i, event, *err);
-        rz_mig_error(&r);
-        rz_release(&r);
+        os_rz_mig_error(&r);
+        os_rz_release(&r);
         return -1;
     }
     if (c->placement) {
@@ -543,9 +544,12 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
             log_err(LOG_LEVEL_WARN, e, "allocations of migration %s not released",
                     ovo_get_str(r.mig, "uuid"));
     }
-    rz_done(&r, event);
+    if (moved)
+        os_inst_event_finish(r.i, event, NULL);
+    else
+        os_rz_done(&r, event);
     log_info("resize to %s confirmed", r.i->inst->flavor.name ? r.i->inst->flavor.name : "?");
-    rz_release(&r);
+    os_rz_release(&r);
     return 0;
 }
 
@@ -554,7 +558,7 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
 /* finish_revert_resize's part: the old flavor is the instance's again, the
  * engine admits it (the new one's reservation given back) and the guest is
  * reshaped back live; the migration's allocations return to the instance. */
-static int rz_leg_finish_revert(struct rz *r, struct err **err)
+static int rz_leg_finish_revert(struct os_rz *r, struct err **err)
 {
     struct os_compute *c = r->c;
     const char *event = "compute_finish_revert_resize";
@@ -563,7 +567,7 @@ static int rz_leg_finish_revert(struct rz *r, struct err **err)
     if (!ovo_is(oldf, "Flavor")) {
         err_set(err, ERR_INVALID, "instance %s has no old_flavor to revert to",
                 os_inst_uuid(r->i));
-        return rz_fail(r, event, "error", err);
+        return os_rz_fail(r, event, "error", err);
     }
     json_auto_t *old_copy = json_deep_copy(oldf);
     const char *vm = NULL;
@@ -573,15 +577,15 @@ static int rz_leg_finish_revert(struct rz *r, struct err **err)
     struct drv_shape shape;
     bool cold = false;
     if (rz_admit(r, old_copy, &shape, err) < 0)
-        return rz_fail(r, event, "error", err);
-    if (rz_set_flavor(r, old_copy, err) < 0)
-        return rz_fail(r, event, "error", err);
+        return os_rz_fail(r, event, "error", err);
+    if (os_rz_set_flavor(r, old_copy, err) < 0)
+        return os_rz_fail(r, event, "error", err);
     ovo_set(r->i->prim, "old_flavor", json_null());
     ovo_set(r->i->prim, "new_flavor", json_null());
     os_inst_set_str(r->i, "host", ovo_get_str(r->mig, "source_compute"));
     os_inst_set_str(r->i, "node", ovo_get_str(r->mig, "source_node"));
-    if (rz_save(r, "resize_reverting", err) < 0)
-        return rz_fail(r, event, NULL, err);
+    if (os_rz_save(r, "resize_reverting", err) < 0)
+        return os_rz_fail(r, event, NULL, err);
     if (c->placement) {
         autoerr struct err *e = NULL;
         if (os_placement_move_allocations(c->placement, ovo_get_str(r->mig, "uuid"),
@@ -590,18 +594,18 @@ static int rz_leg_finish_revert(struct rz *r, struct err **err)
                     ovo_get_str(r->mig, "uuid"));
     }
     if (rz_apply(r, &shape, &cold, err) < 0)
-        return rz_fail(r, event, "error", err);
-    if (rz_drop_context(r, err) < 0)
-        return rz_fail(r, event, NULL, err);
+        return os_rz_fail(r, event, "error", err);
+    if (os_rz_drop_context(r, err) < 0)
+        return os_rz_fail(r, event, NULL, err);
     os_inst_set_now(r->i, "launched_at");
-    if (rz_save(r, "resize_reverting", err) < 0)
-        return rz_fail(r, event, NULL, err);
-    rz_power_state(r);
-    rz_old_vm_state(r, NULL);
+    if (os_rz_save(r, "resize_reverting", err) < 0)
+        return os_rz_fail(r, event, NULL, err);
+    os_rz_power_state(r);
+    os_rz_old_vm_state(r, NULL);
     os_inst_set_str(r->i, "vm_state", power_on ? "active" : "stopped");
     os_inst_set_str(r->i, "task_state", NULL);
-    if (rz_save(r, NULL, err) < 0)
-        return rz_fail(r, event, NULL, err);
+    if (os_rz_save(r, NULL, err) < 0)
+        return os_rz_fail(r, event, NULL, err);
     int64_t ps = DRV_POWER_NOSTATE;
     ovo_get_int(r->i->prim, "power_state", &ps);
     if (!power_on && ps != DRV_POWER_SHUTDOWN) {
@@ -611,7 +615,7 @@ static int rz_leg_finish_revert(struct rz *r, struct err **err)
                              &e) < 0)
             log_err(LOG_LEVEL_WARN, e, "guest not stopped again after the revert");
     }
-    rz_done(r, event);
+    os_rz_done(r, event);
     log_info("resize reverted: flavor %s again",
              r->i->inst->flavor.name ? r->i->inst->flavor.name : "?");
     return 0;
@@ -620,28 +624,38 @@ static int rz_leg_finish_revert(struct rz *r, struct err **err)
 int os_compute_revert_resize(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
-    struct rz r;
-    if (rz_open(&r, req, err) < 0) {
-        rz_release(&r);
+    struct os_rz r;
+    if (os_rz_open(&r, req, err) < 0) {
+        os_rz_release(&r);
         return -1;
     }
     const char *event = "compute_revert_resize";
     const char *const fresh[] = {"reverting", NULL};
-    if (!rz_current(&r, "revert_resize", fresh)) {
-        rz_release(&r);
+    if (!os_rz_current(&r, "revert_resize", fresh)) {
+        os_rz_release(&r);
         return 0;
     }
     os_inst_event_start(r.i, event);
+    if (os_compute_migration_moves(r.mig)) {
+        /* the guest here is the copy: destroyed, the source finishes */
+        int rc = os_compute_migrate_revert(&r, err);
+        if (rc < 0)
+            os_rz_fail(&r, event, "error", err);
+        else
+            os_inst_event_finish(r.i, event, NULL);
+        os_rz_release(&r);
+        return rc;
+    }
     /* nothing to destroy here: the guest is the one to put back */
-    int rc = rz_mig_save(&r, "reverted", err);
+    int rc = os_rz_mig_save(&r, "reverted", err);
     if (rc < 0) {
-        rz_fail(&r, event, "error", err);
-        rz_release(&r);
+        os_rz_fail(&r, event, "error", err);
+        os_rz_release(&r);
         return -1;
     }
     os_inst_event_finish(r.i, event, NULL);
     rc = rz_leg_finish_revert(&r, err);
-    rz_release(&r);
+    os_rz_release(&r);
     return rc;
 }
 
@@ -664,7 +678,9 @@ static json_t *rz_find_migration(struct os_compute *c, struct os_inst *i, struct
     json_array_foreach(objs, k, m) {
         const char *type = ovo_get_str(m, "migration_type");
         const char *src = ovo_get_str(m, "source_compute");
-        if (type && strcmp(type, "resize") == 0 && src && strcmp(src, c->host) == 0)
+        const char *dst = ovo_get_str(m, "dest_compute");
+        bool ours = (src && strcmp(src, c->host) == 0) || (dst && strcmp(dst, c->host) == 0);
+        if (type && (strcmp(type, "resize") == 0 || strcmp(type, "migration") == 0) && ours)
             found = m;
     }
     if (found)
@@ -681,14 +697,20 @@ static json_t *rz_find_migration(struct os_compute *c, struct os_inst *i, struct
     return m2;
 }
 
-int os_compute_resize_recover(struct os_compute *c, struct os_inst *i)
+int os_compute_resize_recover(struct os_compute *c, struct os_inst *i, bool guest)
 {
     const char *task = os_inst_task_state(i);
     if (!task || strncmp(task, "resize_", 7) != 0)
         return 0;
+
     autoerr struct err *e = NULL;
-    struct rz r = {.c = c, .i = i, .borrowed = true};
+    struct os_rz r = {.c = c, .i = i, .borrowed = true};
     r.mig = rz_find_migration(c, i, &e);
+    if (!guest && (!r.mig || !os_compute_migration_moves(r.mig))) {
+        /* no guest here and no move under way: left as it was */
+        os_rz_release(&r);
+        return 0;
+    }
     if (!r.mig) {
         log_err(LOG_LEVEL_WARN, e, "`%s` of %s interrupted: its migration not found, the task "
                                    "state cleared", task, os_inst_uuid(i));
@@ -699,13 +721,17 @@ int os_compute_resize_recover(struct os_compute *c, struct os_inst *i)
         return 1;
     }
     ovo_clear_changes(r.mig);
+    if (os_compute_migration_moves(r.mig) && os_compute_migrate_recover(&r, task)) {
+        os_rz_release(&r);
+        return 1;
+    }
     int rc = 0;
     if (strcmp(task, "resize_prep") == 0 || strcmp(task, "resize_migrating") == 0 ||
         strcmp(task, "resize_migrated") == 0) {
         /* the flavor was not switched nor the guest touched: as refused */
         err_set(&e, ERR_UNAVAILABLE, "resize interrupted by a restart of sculpt-compute: the "
                                      "instance stays on its flavor");
-        rz_prep_fail(&r, &e);
+        os_rz_prep_fail(&r, &e);
         log_info("interrupted resize of %s rolled back", os_inst_uuid(i));
     } else if (strcmp(task, "resize_finish") == 0) {
         /* the new flavor is the instance's; the engine adopted the guest
@@ -721,22 +747,22 @@ int os_compute_resize_recover(struct os_compute *c, struct os_inst *i)
         if (e2 || rz_admit(&r, flavor, &shape, &e2) < 0 || rz_apply(&r, &shape, &cold, &e2) < 0)
             log_err(LOG_LEVEL_WARN, e2, "the guest of %s not reshaped for its new flavor: the "
                                         "control loop takes it there", os_inst_uuid(i));
-        rc = rz_mig_save(&r, "finished", &e);
+        rc = os_rz_mig_save(&r, "finished", &e);
         if (rc == 0) {
-            rz_power_state(&r);
+            os_rz_power_state(&r);
             os_inst_set_str(i, "vm_state", "resized");
             os_inst_set_str(i, "task_state", NULL);
             os_inst_set_now(i, "launched_at");
-            rc = rz_save(&r, "resize_finish", &e);
+            rc = os_rz_save(&r, "resize_finish", &e);
         }
         if (rc < 0)
-            rz_fail(&r, NULL, "error", &e);
+            os_rz_fail(&r, NULL, "error", &e);
         else
             log_info("interrupted resize of %s finished: VERIFY_RESIZE", os_inst_uuid(i));
     } else if (strcmp(task, "resize_reverting") == 0) {
         const char *st = ovo_get_str(r.mig, "status");
         if (!st || strcmp(st, "reverted") != 0)
-            rc = rz_mig_save(&r, "reverted", &e);
+            rc = os_rz_mig_save(&r, "reverted", &e);
         if (rc == 0)
             rc = rz_leg_finish_revert(&r, &e);
         if (rc == 0)
@@ -744,11 +770,11 @@ int os_compute_resize_recover(struct os_compute *c, struct os_inst *i)
     } else {
         log_warn("task `%s` of %s unknown: cleared", task, os_inst_uuid(i));
         os_inst_set_str(i, "task_state", NULL);
-        rc = rz_save(&r, NULL, &e);
+        rc = os_rz_save(&r, NULL, &e);
     }
     if (rc < 0)
         log_err(LOG_LEVEL_WARN, e, "interrupted `%s` of %s not recovered", task,
                 os_inst_uuid(i));
-    rz_release(&r);
+    os_rz_release(&r);
     return 1;
 }

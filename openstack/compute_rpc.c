@@ -215,16 +215,14 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("prep_resize", os_compute_prep_resize, SERIAL),
     COMPUTE("confirm_resize", os_compute_confirm_resize, SERIAL),
     COMPUTE("revert_resize", os_compute_revert_resize, SERIAL),
+    COMPUTE("resize_instance", os_compute_resize_instance, SERIAL),
+    COMPUTE("finish_resize", os_compute_finish_resize, SERIAL),
+    COMPUTE("finish_revert_resize", os_compute_finish_revert_resize, SERIAL),
 
     /* Operations Nova may send that sculpt does not implement: each fails
      * with NotImplementedError and leaves the instance as it was (fault
      * recorded, task state reverted, action event failed, migration
-     * errored) instead of stuck.  The resize legs below are those another
-     * compute would send: sculpt resizes on the instance's own host and
-     * runs them inside prep_resize and revert_resize (compute_resize.c). */
-    COMPUTE("resize_instance", os_compute_unsupported, SERIAL),
-    COMPUTE("finish_resize", os_compute_unsupported, SERIAL),
-    COMPUTE("finish_revert_resize", os_compute_unsupported, SERIAL),
+     * errored) instead of stuck. */
     COMPUTE("rebuild_instance", os_compute_unsupported, SERIAL),
     COMPUTE("snapshot_instance", os_compute_unsupported, SERIAL),
     COMPUTE("backup_instance", os_compute_unsupported, SERIAL),

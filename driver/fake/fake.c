@@ -857,6 +857,41 @@ static int fake_insert_config_drive(struct drv_hv *hv, const char *uuid,
     return rc < 0 ? err_wrap(err, "insert_config_drive") : 0;
 }
 
+/* A fake guest has no disk to move: disk_info names the guest it was,
+ * which the destination checks against the spec it is given. */
+#define FAKE_DISK_INFO "fake-disk:"
+
+static int fake_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
+                            char **disk_info, struct err **err)
+{
+    struct drv_hv_info info;
+    if (fake_get_info(hv, uuid, &info, err) < 0)
+        return -1;
+    if (info.state != DRV_POWER_SHUTDOWN && info.state != DRV_POWER_CRASHED &&
+        fake_power_off(hv, uuid, timeout_s, err) < 0)
+        return -1;
+    *disk_info = xasprintf(FAKE_DISK_INFO "%s", uuid);
+    log_debug("guest %s off, its (fake) disks handed to %s", uuid, dest);
+    return 0;
+}
+
+static int fake_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
+                           const char *disk_info, bool power_on, struct err **err)
+{
+    size_t n = strlen(FAKE_DISK_INFO);
+    if (strncmp(disk_info, FAKE_DISK_INFO, n) != 0 || strcasecmp(disk_info + n, spec->uuid) != 0)
+        return err_set(err, ERR_INVALID, "disk_info `%s` is not guest %s's", disk_info, spec->uuid);
+    if (fake_spawn(hv, spec, err) < 0)
+        return -1;
+    if (!power_on && fake_power_off(hv, spec->uuid, 0, err) < 0) {
+        autoerr struct err *e = NULL;
+        if (fake_destroy(hv, spec->uuid, false, &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "half-migrated guest %s left defined", spec->uuid);
+        return -1;
+    }
+    return 0;
+}
+
 const struct drv_hv_ops drv_fake_ops = {
     .name = "fake",
     .open = fake_open,
@@ -883,6 +918,8 @@ const struct drv_hv_ops drv_fake_ops = {
     .set_identity = fake_set_identity,
     .insert_config_drive = fake_insert_config_drive,
     .rename = fake_rename,
+    .migrate_out = fake_migrate_out,
+    .migrate_in = fake_migrate_in,
 };
 
 /* ---- steering (fake.h) ---- */

@@ -16,6 +16,9 @@
 #   resize    resizes done live on real guests: down and confirmed, up and
 #             reverted, one the engine refuses, a kill -9 mid-resize then
 #             the confirm window, a stopped server (tests/nova/resize.py)
+#   migrate   cold migrations and resizes between two hosts (fake1 and a
+#             second in-memory host, fake2, started for it): confirmed,
+#             reverted, a flavor only the other host holds (tests/nova/migrate.py)
 #   tempest   tempest.api.compute.servers.test_create_server and
 #             ServerActionsTestJSON's resize tests, on fake1 alone (tests/nova/tempest.sh)
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
@@ -38,7 +41,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide resize tempest settings rabbitmq crash}
+phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide resize migrate tempest settings rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -47,6 +50,7 @@ cleanup() {
     set +e
     if [ $rc -ne 0 ]; then
         for f in "$run"/fake1/sculpt-compute.log "$run"/kvm1/sculpt-compute.log \
+            "$run"/fake2/sculpt-compute.log \
             "$run"/nova/log/nova-conductor.log; do
             [ -f "$f" ] && { echo "---- last lines of $f"; tail -n 40 "$f"; }
         done
@@ -55,9 +59,10 @@ cleanup() {
         echo "stack kept in $run"
         exit $rc
     fi
-    stack_stop_all "$run" kvm1 fake1
+    stack_stop_all "$run" kvm1 fake1 fake2
     # The sanitized build reports leaks and errors at exit, on stderr.
-    for f in "$run"/kvm1/sculpt-compute.out "$run"/fake1/sculpt-compute.out; do
+    for f in "$run"/kvm1/sculpt-compute.out "$run"/fake1/sculpt-compute.out \
+        "$run"/fake2/sculpt-compute.out; do
         if [ -f "$f" ] && grep -q "Sanitizer" "$f"; then
             echo "---- sanitizer report in $f"
             head -n 60 "$f"
@@ -122,6 +127,18 @@ for phase in $phases; do
         [ $libvirt = 1 ] || { echo "phase resize needs contrib/stack/libvirt.sh" >&2; exit 1; }
         say "phase resize: live resizes on kvm1"
         /usr/bin/python3 "$top/tests/nova/resize.py" "$run" kvm1
+        ;;
+    migrate)
+        # a second in-memory host, larger, for this phase only (migrate.py
+        # leaves its service disabled); its own PostgreSQL: sculpt's rows
+        # are per host
+        "$stack/postgres.sh" start "$run/sculpt-db2"
+        SCULPT_DATABASE_URL=$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db2/env/postgres.env") \
+            SCULPT_NAME=fake2 SCULPT_HOST=fake2 SCULPT_COMPUTE_DRIVER=fake SCULPT_DEMO_GUESTS=0 \
+            SCULPT_EXTRA_CONF="$(printf '[fake]\ntopology = nodes=1,sockets=1,cores=8,threads=2,mem_mib=65536')" \
+            "$stack/sculpt.sh" start "$run"
+        say "phase migrate: cold migrations and resizes between fake1 and fake2"
+        /usr/bin/python3 "$top/tests/nova/migrate.py" "$run" fake1 fake2
         ;;
     tempest)
         say "phase tempest"

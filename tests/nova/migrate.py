@@ -1,0 +1,199 @@
+#!/usr/bin/python3
+"""Cold migrations and resizes between two sculpt hosts (A and B, both on
+the in-memory backend; B larger), the other computes disabled meanwhile
+(and B at the end):
+
+  1. a server built on A is cold-migrated (`server migrate`): VERIFY_RESIZE
+     on B, Placement holding the old flavor on A (the migration's) and the
+     flavor on B (the instance's), both sculpts listing it; confirmed:
+     ACTIVE on B, A's allocation and A's guest and row gone;
+  2. migrated again (to A) and reverted: ACTIVE on B again, A's
+     allocation and row gone, B's guest kept;
+  3. migrated to A and confirmed: ACTIVE on A, B emptied;
+  4. resized to a flavor only B holds: Nova targets B; VERIFY_RESIZE on B
+     with the new flavor, confirmed, A emptied.
+
+    migrate.py RUN_DIR A B      (A, B: contrib/stack/sculpt.sh instances)
+"""
+import json
+import os
+import sys
+import time
+import urllib.request
+
+from novaclient import client as nova_client
+
+from phase import Phase, load_env, nova_admin
+from services import computes_alone, computes_back
+
+say, fail, wait = Phase('migrate').functions()
+
+
+def main():
+    run, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
+    env = load_env(os.path.join(run, 'env', 'nova.env'))
+    envs = {n: load_env(os.path.join(run, 'env', n + '.env')) for n in (a, b)}
+    _, sess = nova_admin(env)
+    nova = nova_client.Client('2.59', session=sess)
+    t0 = time.time()
+
+    def placement(path):
+        r = sess.request(path, 'GET', raise_exc=False,
+                         endpoint_filter={'service_type': 'placement', 'interface': 'public'},
+                         headers={'OpenStack-API-Version': 'placement 1.28'})
+        if r.status_code >= 300:
+            fail('Placement GET %s: %d %s' % (path, r.status_code, r.text))
+        return r.json()
+
+    rp = {}
+    for n in (a, b):
+        rps = placement('/resource_providers?name=%s' % n)['resource_providers']
+        if len(rps) != 1:
+            fail('no resource provider named %s' % n)
+        rp[n] = rps[0]['uuid']
+
+    def allocs(consumer):
+        """{host: (VCPU, MEMORY_MB)} of the consumer on A and B."""
+        got = placement('/allocations/%s' % consumer)['allocations']
+        return {n: (got[rp[n]]['resources'].get('VCPU', 0),
+                    got[rp[n]]['resources'].get('MEMORY_MB', 0))
+                for n in (a, b) if rp[n] in got}
+
+    def allocs_are(what, consumer, want):
+        got = allocs(consumer)
+        if got != want:
+            fail('%s: allocations of %s %s, not %s' % (what, consumer, got, want))
+
+    def sculpt_has(host, uuid):
+        e = envs[host]
+        req = urllib.request.Request('%s/v1/instances' % e['SCULPT_API_URL'],
+                                     headers={'X-Auth-Token': e['SCULPT_API_TOKEN']})
+        with urllib.request.urlopen(req, timeout=30) as r:
+            rows = json.loads(r.read())['instances']
+        return any(row.get('uuid') == uuid for row in rows)
+
+    def sculpts_are(what, uuid, want):
+        got = {n: sculpt_has(n, uuid) for n in (a, b)}
+        if got != want:
+            fail('%s: GET /v1/instances lists %s on %s' % (what, uuid, got))
+
+    last = {}
+
+    def wait_status(s, status, timeout=60):
+        def now():
+            x = nova.servers.get(s.id)
+            if x.status == 'ERROR':
+                fail('%s in ERROR: %s' % (x.name, getattr(x, 'fault', None)))
+            last['s'] = '%s/%s' % (x.status, getattr(x, 'OS-EXT-STS:task_state', None))
+            ok = x.status == status and getattr(x, 'OS-EXT-STS:task_state', None) is None
+            return x if ok else None
+        return wait(lambda: '%s %s (now %s)' % (s.name, status, last.get('s')), now, timeout)
+
+    def host_of(x):
+        return getattr(x, 'OS-EXT-SRV-ATTR:host')
+
+    def migration(s, status):
+        ms = nova.migrations.list(instance_uuid=s.id, status=status)
+        return ms[0] if ms else None
+
+    def move(s, src, dst, how, flavor):
+        """Migrate (or resize to `how`), VERIFY_RESIZE on dst, both sides
+        checked; returns the migration uuid."""
+        t = time.time()
+        if how is None:
+            nova.servers.migrate(s)
+        else:
+            nova.servers.resize(s, how.id)
+        x = wait_status(s, 'VERIFY_RESIZE')
+        if host_of(x) != dst:
+            fail('%s on %s in VERIFY_RESIZE, not %s' % (s.name, host_of(x), dst))
+        m = migration(s, 'finished')
+        if not m or m.source_compute != src or m.dest_compute != dst:
+            fail('no finished migration %s -> %s for %s: %r' % (src, dst, s.name, m and m.to_dict()))
+        if x.flavor['original_name'] != flavor.name:
+            fail('%s shows flavor %s, not %s' % (s.name, x.flavor['original_name'], flavor.name))
+        sculpts_are('in VERIFY_RESIZE', s.id, {a: True, b: True})
+        return m.uuid, time.time() - t
+
+    flavors = {f.name: f for f in nova.flavors.list()}
+    tiny = flavors['m1.tiny']
+    big = nova.flavors.create('mg-big', 40960, 1, 1)
+    s = None
+    others = []
+    try:
+        others = computes_alone(nova, a, 'migrate phase')
+        for svc in nova.services.list(binary='nova-compute'):
+            if svc.host == b:
+                computes_back(nova, [svc.id])
+                others.remove(svc.id)
+        s = nova.servers.create('mg-1', envs[a]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
+                                availability_zone='nova:%s' % a)
+        x = wait_status(s, 'ACTIVE', 120)
+        if host_of(x) != a:
+            fail('mg-1 built on %s, not %s' % (host_of(x), a))
+        say('mg-1 ACTIVE on %s' % a)
+
+        # 1. cold migration, confirmed
+        mig, dt = move(s, a, b, None, tiny)
+        allocs_are('in VERIFY_RESIZE', mig, {a: (1, 128)})
+        allocs_are('in VERIFY_RESIZE', s.id, {b: (1, 128)})
+        nova.servers.confirm_resize(s)
+        x = wait_status(s, 'ACTIVE')
+        if host_of(x) != b or migration(s, 'confirmed') is None:
+            fail('after the confirm: on %s, migration %r' % (host_of(x), migration(s, 'confirmed')))
+        allocs_are('after the confirm', mig, {})
+        allocs_are('after the confirm', s.id, {b: (1, 128)})
+        sculpts_are('after the confirm', s.id, {a: False, b: True})
+        say('1. migrated %s -> %s (VERIFY_RESIZE in %.1f s), confirmed: ACTIVE on %s, %s '
+            'emptied' % (a, b, dt, b, a))
+
+        # 2. cold migration, reverted
+        mig, dt = move(s, b, a, None, tiny)
+        nova.servers.revert_resize(s)
+        x = wait_status(s, 'ACTIVE')
+        if host_of(x) != b or migration(s, 'reverted') is None:
+            fail('after the revert: on %s, migration %r' % (host_of(x), migration(s, 'reverted')))
+        allocs_are('after the revert', mig, {})
+        allocs_are('after the revert', s.id, {b: (1, 128)})
+        sculpts_are('after the revert', s.id, {a: False, b: True})
+        say('2. migrated %s -> %s (%.1f s), reverted: ACTIVE on %s, %s emptied'
+            % (b, a, dt, b, a))
+
+        # 3. back to A, confirmed
+        mig, dt = move(s, b, a, None, tiny)
+        nova.servers.confirm_resize(s)
+        wait_status(s, 'ACTIVE')
+        allocs_are('after the confirm', s.id, {a: (1, 128)})
+        sculpts_are('after the confirm', s.id, {a: True, b: False})
+        say('3. migrated %s -> %s (%.1f s), confirmed' % (b, a, dt))
+
+        # 4. a flavor only B holds
+        mig, dt = move(s, a, b, big, big)
+        allocs_are('in VERIFY_RESIZE', mig, {a: (1, 128)})
+        allocs_are('in VERIFY_RESIZE', s.id, {b: (1, 40960)})
+        nova.servers.confirm_resize(s)
+        wait_status(s, 'ACTIVE')
+        allocs_are('after the confirm', s.id, {b: (1, 40960)})
+        allocs_are('after the confirm', mig, {})
+        sculpts_are('after the confirm', s.id, {a: False, b: True})
+        say('4. resized to mg-big (fits %s only): on %s (%.1f s), confirmed' % (b, b, dt))
+        say('phase passed in %.0f s' % (time.time() - t0))
+    finally:
+        if s is not None:
+            try:
+                nova.servers.delete(s)
+                wait('mg-1 deleted', lambda: not [x for x in nova.servers.list()
+                                                  if x.id == s.id], 60)
+            except Exception as e:  # the phase's own failure comes first
+                print('migrate: mg-1 not deleted: %s' % e, file=sys.stderr)
+        computes_back(nova, others)
+        # B away for the phases after this one, which expect the hosts
+        # they had
+        for svc in nova.services.list(binary='nova-compute'):
+            if svc.host == b:
+                nova.services.disable_log_reason(svc.id, 'migrate phase over')
+        big.delete()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,251 @@
+/* A resize or cold migration between two hosts: the backends' legs
+ * (drv_hv_migrate_out/in, two fake hosts) and what the compute manager
+ * decides before it talks to anyone (openstack/compute_migrate_priv.h):
+ * which migrations move, malformed legs, a refused prep_resize with and
+ * without alternates. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "driver/hypervisor.h"
+#include "helpers/engine.h"
+#include "openstack/compute_migrate_priv.h"
+#include "openstack/compute_resize_priv.h"
+#include "openstack/ovo.h"
+
+#define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+#define UUID_B "7f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5c"
+
+static struct drv_hv *open_fake(void)
+{
+    const char *const opts[] = {"fake.topology=nodes=1,sockets=1,cores=4,threads=2,mem_mib=8192",
+                                NULL};
+    return test_fake_hv_open(opts);
+}
+
+static void spec_of(struct drv_hv_guest_spec *spec, const char *uuid, double mem)
+{
+    memset(spec, 0, sizeof(*spec));
+    snprintf(spec->uuid, sizeof(spec->uuid), "%s", uuid);
+    spec->shape.vcpus_online = 1;
+    spec->shape.vcpus_max = 2;
+    spec->shape.mem_max_mib = 2048;
+    spec->shape.numa_node = -1;
+    spec->shape.res.v[DRV_RES_VCPU] = 1;
+    spec->shape.res.v[DRV_RES_MEM_MIB] = mem;
+    spec->image.kernel = (char *)"/images/vmlinuz";
+}
+
+static enum drv_power_state state_of(struct drv_hv *hv, const char *uuid)
+{
+    struct drv_hv_info info;
+    struct err *err = NULL;
+    assert_int_equal(drv_hv_get_info(hv, uuid, &info, &err), 0);
+    return info.state;
+}
+
+/* The guest leaves the source off but defined (a revert starts it), and
+ * comes up on the destination in the new shape; a confirm destroys the
+ * source's. */
+static void test_fake_hosts(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) src = open_fake();
+    autoptr(drv_hv) dst = open_fake();
+    struct err *err = NULL;
+    assert_true(drv_hv_can_migrate(src));
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A, 512);
+    if (drv_hv_spawn(src, &spec, &err) < 0)
+        fail_msg("spawn: %s", err->msg);
+
+    char *disk_info = NULL;
+    assert_int_equal(drv_hv_migrate_out(src, UUID_A, "host-b", 0, &disk_info, &err), 0);
+    assert_non_null(disk_info);
+    assert_int_equal(state_of(src, UUID_A), DRV_POWER_SHUTDOWN);
+
+    spec.shape.res.v[DRV_RES_MEM_MIB] = 1024; /* the new flavor's shape */
+    assert_int_equal(drv_hv_migrate_in(dst, &spec, disk_info, true, &err), 0);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(dst, UUID_A, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_true(info.shape.res.v[DRV_RES_MEM_MIB] > 1023);
+
+    /* taken in twice: the guest exists */
+    assert_int_equal(drv_hv_migrate_in(dst, &spec, disk_info, true, &err), -1);
+    assert_int_equal(err->code, ERR_CONFLICT);
+    err_clear(&err);
+
+    /* revert: the destination's copy goes, the source's starts again */
+    assert_int_equal(drv_hv_destroy(dst, UUID_A, false, &err), 0);
+    assert_int_equal(drv_hv_power_on(src, UUID_A, &err), 0);
+    assert_int_equal(state_of(src, UUID_A), DRV_POWER_RUNNING);
+
+    /* a stopped guest stays stopped on the destination */
+    free(disk_info);
+    disk_info = NULL;
+    assert_int_equal(drv_hv_migrate_out(src, UUID_A, "host-b", 5, &disk_info, &err), 0);
+    assert_int_equal(drv_hv_migrate_in(dst, &spec, disk_info, false, &err), 0);
+    assert_int_equal(state_of(dst, UUID_A), DRV_POWER_SHUTDOWN);
+    free(disk_info);
+}
+
+static void test_fake_bad_input(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake();
+    struct err *err = NULL;
+    char *disk_info = NULL;
+    /* no such guest, a bad uuid, no destination */
+    assert_int_equal(drv_hv_migrate_out(hv, UUID_A, "b", 0, &disk_info, &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_int_equal(drv_hv_migrate_out(hv, "nope", "b", 0, &disk_info, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_migrate_out(hv, UUID_A, "", 0, &disk_info, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_null(disk_info);
+    /* disk_info missing, or another guest's */
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A, 512);
+    assert_int_equal(drv_hv_migrate_in(hv, &spec, NULL, true, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_migrate_in(hv, &spec, "fake-disk:" UUID_B, true, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_migrate_in(hv, &spec, "/var/lib/x", true, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    /* nothing was defined by the failures */
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &(struct drv_hv_info){0}, &err), -1);
+    err_clear(&err);
+}
+
+static json_t *migration_of(const char *src, const char *dst)
+{
+    json_t *m = ovo_new("Migration");
+    ovo_set_str(m, "uuid", UUID_B);
+    ovo_set_str(m, "source_compute", src);
+    ovo_set_str(m, "dest_compute", dst);
+    return m;
+}
+
+static void test_moves(void **state)
+{
+    (void)state;
+    json_auto_t *same = migration_of("fake1", "fake1");
+    json_auto_t *other = migration_of("fake1", "fake2");
+    json_auto_t *none = migration_of("fake1", NULL);
+    assert_false(os_compute_migration_moves(same));
+    assert_true(os_compute_migration_moves(other));
+    assert_false(os_compute_migration_moves(none)); /* not scheduled yet */
+    assert_false(os_compute_migration_moves(NULL));
+}
+
+static void test_malformed_legs(void **state)
+{
+    (void)state;
+    struct err *err = NULL;
+    static const char *const legs[] = {"resize_instance", "finish_resize",
+                                       "finish_revert_resize"};
+    for (size_t k = 0; k < sizeof(legs) / sizeof(legs[0]); k++) {
+        json_auto_t *empty = json_object();
+        assert_int_equal(os_migrate_check_leg(legs[k], empty, &err), -1);
+        assert_int_equal(err->code, ERR_INVALID);
+        err_clear(&err);
+        assert_int_equal(os_migrate_check_leg(legs[k], NULL, &err), -1);
+        err_clear(&err);
+        /* a migration that names no destination */
+        json_auto_t *half = json_pack("{s:o}", "migration", migration_of("fake1", NULL));
+        assert_int_equal(os_migrate_check_leg(legs[k], half, &err), -1);
+        assert_int_equal(err->code, ERR_INVALID);
+        err_clear(&err);
+        /* not a Migration at all */
+        json_auto_t *wrong = json_pack("{s:{s:s}}", "migration", "uuid", UUID_B);
+        assert_int_equal(os_migrate_check_leg(legs[k], wrong, &err), -1);
+        err_clear(&err);
+        json_auto_t *ok = json_pack("{s:o, s:s}", "migration", migration_of("fake1", "fake2"),
+                                    "disk_info", "fake-disk:" UUID_A);
+        assert_int_equal(os_migrate_check_leg(legs[k], ok, &err), 0);
+        assert_null(err);
+    }
+    /* finish_resize needs the source's disk_info */
+    json_auto_t *nodisk = json_pack("{s:o, s:n}", "migration", migration_of("fake1", "fake2"),
+                                    "disk_info");
+    assert_int_equal(os_migrate_check_leg("finish_resize", nodisk, &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(os_migrate_check_leg("resize_instance", nodisk, &err), 0);
+}
+
+/* prep_resize's arguments as the conductor sends them. */
+static json_t *prep_args(bool retry, size_t alternates)
+{
+    json_t *inst = ovo_new("Instance");
+    ovo_set_str(inst, "uuid", UUID_A);
+    json_t *flavor = ovo_new("Flavor");
+    ovo_set_int(flavor, "id", 2);
+    json_t *hosts = json_array();
+    for (size_t k = 0; k < alternates; k++)
+        json_array_append_new(hosts, json_pack("{s:s}", "service_host", "fake2"));
+    json_t *fp = retry ? json_pack("{s:{s:i, s:[]}}", "retry", "num_attempts", 1, "hosts")
+                       : json_object();
+    return json_pack("{s:o, s:o, s:o, s:o, s:b, s:{s:s}}", "instance", inst, "flavor", flavor,
+                     "host_list", hosts, "filter_properties", fp, "clean_shutdown", 1,
+                     "request_spec", "nova_object.name", "RequestSpec");
+}
+
+static void test_reschedule(void **state)
+{
+    (void)state;
+    /* retry and alternates: handed back to the conductor, the reason kept */
+    json_auto_t *args = prep_args(true, 2);
+    json_auto_t *c = os_migrate_reschedule_args(args, "not admitted: no room");
+    assert_non_null(c);
+    assert_false(json_is_true(json_object_get(c, "live")));
+    assert_false(json_is_true(json_object_get(c, "rebuild")));
+    assert_true(json_is_true(json_object_get(c, "clean_shutdown")));
+    assert_int_equal(json_array_size(json_object_get(c, "host_list")), 2);
+    assert_true(ovo_is(json_object_get(c, "flavor"), "Flavor"));
+    json_t *retry = json_object_get(
+        json_object_get(json_object_get(c, "scheduler_hint"), "filter_properties"), "retry");
+    assert_string_equal(json_string_value(json_array_get(json_object_get(retry, "exc"), 0)),
+                        "not admitted: no room");
+    assert_int_equal(json_integer_value(json_object_get(retry, "num_attempts")), 1);
+    /* the request's own filter_properties untouched */
+    assert_null(json_object_get(
+        json_object_get(json_object_get(args, "filter_properties"), "retry"), "exc"));
+
+    /* no alternates left, or no retry (max_attempts 1): not rescheduled */
+    json_auto_t *none = prep_args(true, 0);
+    assert_null(os_migrate_reschedule_args(none, "x"));
+    json_auto_t *noretry = prep_args(false, 2);
+    assert_null(os_migrate_reschedule_args(noretry, "x"));
+    /* malformed: no flavor, no instance */
+    json_auto_t *noflavor = prep_args(true, 1);
+    json_object_del(noflavor, "flavor");
+    assert_null(os_migrate_reschedule_args(noflavor, "x"));
+    json_auto_t *noinst = prep_args(true, 1);
+    json_object_set_new(noinst, "instance", json_string("x"));
+    assert_null(os_migrate_reschedule_args(noinst, "x"));
+    assert_null(os_migrate_reschedule_args(NULL, "x"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fake_hosts),  cmocka_unit_test(test_fake_bad_input),
+        cmocka_unit_test(test_moves),       cmocka_unit_test(test_malformed_legs),
+        cmocka_unit_test(test_reschedule),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
