@@ -46,7 +46,7 @@ import uuid as uuid_mod
 import zlib
 
 import phase
-from phase import Phase, load_env, nova_admin, sculpt_domain, server_status
+from phase import Phase, nova_admin, sculpt_domain, server_status, stack_env
 
 say, fail, wait = Phase('crash').functions()
 
@@ -55,12 +55,10 @@ def main():
     run, name = sys.argv[1], sys.argv[2]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     stack = os.path.join(top, 'contrib', 'stack')
-    env = {}
-    for n in ('nova', 'rabbitmq', 'libvirt', name):
-        env.update(load_env(os.path.join(run, 'env', n + '.env')))
+    env = stack_env(run, ('nova', 'rabbitmq', 'libvirt', name))
     # sculpt's own PostgreSQL (tests/integration/nova.sh), not Nova's
     pgrun = os.path.join(run, 'sculpt-db')
-    env.update(load_env(os.path.join(pgrun, 'env', 'postgres.env')))
+    env.update(stack_env(pgrun, ('postgres',)))
     host = env['SCULPT_HOST']
     nova, sess = nova_admin(env)
 
@@ -101,7 +99,7 @@ def main():
                        stdout=subprocess.DEVNULL, env=e)
 
     def sculpt_pid():
-        return int(load_env(os.path.join(run, 'env', name + '.env'))['SCULPT_PID'])
+        return int(stack_env(run, (name,))['SCULPT_PID'])
 
     def kill9():
         pid = sculpt_pid()
@@ -129,7 +127,7 @@ def main():
         return out.stdout.strip()
 
     def api(method, path, body=None):
-        k = load_env(os.path.join(run, 'env', name + '.env'))
+        k = stack_env(run, (name,))
         req = urllib.request.Request(k['SCULPT_API_URL'] + path, method=method,
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers={'X-Auth-Token': k['SCULPT_API_TOKEN'],
@@ -204,7 +202,7 @@ def main():
         """Guests of m1.tiny the saved fleet history counts (each is
         counted once, when admitted: saved within seconds, so a crash
         does not forget it)."""
-        url = load_env(os.path.join(pgrun, 'env', 'postgres.env'))['SCULPT_DB_URL']
+        url = stack_env(pgrun, ('postgres',))['SCULPT_DB_URL']
         out = subprocess.run(['psql', '-X', '-q', '-t', '-A', url, '-c',
                               "select coalesce(max(guests), 0) from fleet_groups "
                               "where key = 'flavor=m1.tiny'"], capture_output=True, text=True)
@@ -217,7 +215,7 @@ def main():
     def domain(server):
         """The server's domain as sculpt records it (a pool member that
         served the build keeps its own name until it is first stopped)."""
-        return sculpt_domain(load_env(os.path.join(run, 'env', name + '.env')), server.id)
+        return sculpt_domain(stack_env(run, (name,)), server.id)
 
     dom = domain(s)
     qemu_id = domid(dom)
@@ -259,7 +257,7 @@ def main():
     subprocess.run([os.path.join(stack, 'postgres.sh'), 'start', pgrun], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     say('PostgreSQL started again')
-    env.update(load_env(os.path.join(pgrun, 'env', 'postgres.env')))
+    env.update(stack_env(pgrun, ('postgres',)))
 
     def db_state():
         out = subprocess.run(

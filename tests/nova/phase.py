@@ -3,7 +3,7 @@ tests/integration/nova.sh) share: progress lines, failing, the stack's
 env files (contrib/stack/*.sh write RUN_DIR/env/NAME.env) and waiting for
 a condition.
 
-    from phase import Phase, load_env
+    from phase import Phase, stack_env
     say, fail, wait = Phase('crash').functions()
 """
 import json
@@ -54,6 +54,16 @@ def load_env(path):
             if '=' in line:
                 k, v = line.rstrip('\n').split('=', 1)
                 env[k] = v
+    return env
+
+
+def stack_env(run, names):
+    """The env files RUN_DIR/env/NAME.env the stack scripts wrote for each
+    of names, merged in that order (a later file's keys win) into one dict.
+    run may be any stack's run folder (e.g. a host's own PostgreSQL's)."""
+    env = {}
+    for n in names:
+        env.update(load_env(os.path.join(run, 'env', n + '.env')))
     return env
 
 

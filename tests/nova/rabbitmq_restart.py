@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from phase import Phase, load_env, nova_admin, sculpt_domain, server_status
+from phase import Phase, nova_admin, sculpt_domain, server_status, stack_env
 
 say, fail, wait = Phase('rabbitmq').functions()
 
@@ -23,14 +23,12 @@ def main():
     run, name = sys.argv[1], sys.argv[2]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     stack = os.path.join(top, 'contrib', 'stack')
-    env = {}
-    for n in ('nova', 'rabbitmq', name):
-        env.update(load_env(os.path.join(run, 'env', n + '.env')))
+    env = stack_env(run, ('nova', 'rabbitmq', name))
     os.environ.update(env)
     host = env['SCULPT_HOST']
     libvirt = 'compute_driver = libvirt' in open(env['SCULPT_CONF']).read()
     if libvirt:
-        env.update(load_env(os.path.join(run, 'env', 'libvirt.env')))
+        env.update(stack_env(run, ('libvirt',)))
 
     nova, _ = nova_admin(env)
 

@@ -43,7 +43,7 @@ import time
 from novaclient import client as nova_client
 
 import phase
-from phase import Phase, load_env, nova_admin, sculpt_domain
+from phase import Phase, nova_admin, sculpt_domain, stack_env
 from services import computes_alone, computes_back
 
 say, fail, wait = Phase('resize').functions()
@@ -55,20 +55,19 @@ def main():
     run, name = sys.argv[1], sys.argv[2]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     stack = os.path.join(top, 'contrib', 'stack')
-    env = {}
-    for n in ('nova', 'libvirt', name):
-        env.update(load_env(os.path.join(run, 'env', n + '.env')))
+    env = stack_env(run, ('nova', 'libvirt', name))
     # the host's own PostgreSQL when it has one (tests/integration/nova.sh)
-    pgenv = os.path.join(run, 'sculpt-db', 'env', 'postgres.env')
-    db_url = load_env(pgenv if os.path.exists(pgenv) else
-                      os.path.join(run, 'env', 'postgres.env'))['SCULPT_DB_URL']
+    pgrun = os.path.join(run, 'sculpt-db')
+    if not os.path.exists(os.path.join(pgrun, 'env', 'postgres.env')):
+        pgrun = run
+    db_url = stack_env(pgrun, ('postgres',))['SCULPT_DB_URL']
     host = env['SCULPT_HOST']
     _, sess = nova_admin(env)
     # 2.59: migrations by uuid
     nova = nova_client.Client('2.59', session=sess)
 
     def host_env():
-        return load_env(os.path.join(run, 'env', name + '.env'))
+        return stack_env(run, (name,))
 
     def log_size():
         return phase.log_size(env['SCULPT_LOG'])
