@@ -35,6 +35,8 @@ esac
 [ -n "$run" ] || { echo "$0: RUN_DIR missing" >&2; exit 2; }
 mkdir -p "$run"
 run=$(cd "$run" && pwd)
+. "$(dirname "$0")/lib/pid.sh"
+stop_failed=0
 top="$run/libvirt"
 sock="$top/run/libvirt-sock"
 uri="qemu:///system?socket=$sock"
@@ -181,15 +183,16 @@ EOF
     mv "$run/env/libvirt.env.tmp" "$run/env/libvirt.env"
 }
 
+# SIGTERM, SIGKILL after 10 s; waits (bounded) until the process is gone
+# (kill -0 would count a zombie PID 1 has not reaped) and says how it went.
 stop_pid() { # PIDFILE NAME
     alive "$1" || { rm -f "$1"; return 0; }
     pid=$(cat "$1")
-    kill "$pid" 2>/dev/null || true
-    i=0
-    while kill -0 "$pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-    if kill -0 "$pid" 2>/dev/null; then
-        echo "libvirt.sh: $2 ($pid) ignores SIGTERM, killing it" >&2
-        kill -9 "$pid" 2>/dev/null || true
+    if pid_stop "libvirt.sh: $2" "$pid" TERM:10 KILL:5; then
+        echo "libvirt: $2 stopped ($pid_report)"
+    else
+        echo "libvirt.sh: $2 not stopped: $pid_report" >&2
+        stop_failed=1
     fi
     rm -f "$1"
 }
@@ -223,11 +226,18 @@ stop)
     if [ -n "$ns" ]; then
         for p in /proc/[0-9]*; do
             case "$(cat "$p/comm" 2>/dev/null)" in qemu-system-*) ;; *) continue ;; esac
-            [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && kill -9 "${p#/proc/}" 2>/dev/null
+            [ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] || continue
+            if pid_stop "libvirt.sh: QEMU" "${p#/proc/}" KILL:5; then
+                echo "libvirt: QEMU left by libvirtd killed ($pid_report)"
+            else
+                echo "libvirt.sh: QEMU not stopped: $pid_report" >&2
+                stop_failed=1
+            fi
         done
     fi
     stop_pid "$vpid" virtlogd
     rm -f "$run/env/libvirt.env"
+    [ "$stop_failed" = 0 ] || exit 1
     ;;
 status)
     if alive "$lpid" && answers; then

@@ -26,6 +26,7 @@ dir=$run/postgres
 data=$dir/data
 env_file=$run/env/postgres.env
 bindir=${SCULPT_PG_BINDIR:-/usr/lib/postgresql/15/bin}
+. "$(dirname "$0")/lib/pid.sh"
 
 say() { echo "postgres: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -143,23 +144,11 @@ stop() {
         say "not running"
         return 0
     fi
-    # SIGINT is PostgreSQL's fast shutdown: abort sessions, checkpoint, exit.
-    # The lock file goes before the process does: wait for the process.
-    kill -INT "$pid" 2>/dev/null || true
-    i=0
-    while pid_alive "$pid"; do
-        i=$((i + 1))
-        if [ $i = 300 ]; then
-            say "pid $pid ignored fast shutdown for 30 s: immediate shutdown"
-            kill -QUIT "$pid" 2>/dev/null || true
-        elif [ $i = 400 ]; then
-            kill -KILL "$pid" 2>/dev/null || true
-        elif [ $i -gt 450 ]; then
-            die "pid $pid does not stop"
-        fi
-        sleep 0.1
-    done
-    say "stopped (pid $pid)"
+    # SIGINT is PostgreSQL's fast shutdown (abort sessions, checkpoint,
+    # exit), SIGQUIT its immediate one.  The lock file goes before the
+    # process does: wait for the process.
+    pid_stop postgres "$pid" INT:30 QUIT:10 KILL:5 || die "not stopped: $pid_report"
+    say "stopped ($pid_report)"
 }
 
 status() {

@@ -15,7 +15,8 @@
 # nodes never share one.  RABBITMQ_PORT: the AMQP port -- a number, or `auto`
 # for the block's; unset: 5672 when free, else the block's.  The chosen
 # ports are kept in RUN_DIR/rabbitmq/ports, so a restart keeps the same URL;
-# `stop` returns only once the node's ports are released.
+# `stop` returns only once the node's process has exited (by its PID,
+# SIGTERM after 10 s, SIGKILL 2 s later) and its ports are released.
 # Writes RUN_DIR/env/rabbitmq.env:
 #   RABBITMQ_URL=rabbit://nova:PASSWORD@127.0.0.1:PORT/   (oslo transport_url)
 #   RABBITMQ_PORT, RABBITMQ_USER, RABBITMQ_PASSWORD, RABBITMQ_NODENAME
@@ -28,6 +29,7 @@ mkdir -p "$run"
 run=$(cd "$run" && pwd)
 dir="$run/rabbitmq"
 sbin=/usr/lib/rabbitmq/bin
+. "$(dirname "$0")/lib/pid.sh"
 
 # Free to listen on: another listener is what matters, not the TIME_WAIT
 # connections a stopped broker leaves (RabbitMQ binds with SO_REUSEADDR).
@@ -235,13 +237,15 @@ stop() {
     [ -f "$dir/ports" ] || { echo "rabbitmq: not running"; return 0; }
     load_ports
     write_env_sh
+    how="" gone=yes
     if running; then
         pid=$(cat "$dir/rabbitmq.pid")
+        pid_t0=$(date +%s%N)
         ctl -q stop >/dev/null 2>&1 || true
-        i=0
-        while running && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
-        if running; then kill "$pid" 2>/dev/null || true; sleep 1; fi
-        if running; then kill -9 "$pid" 2>/dev/null || true; fi
+        # Waited for by PID: the node removes its pid file and closes its
+        # ports seconds before its beam.smp has exited.
+        pid_stop rabbitmq "$pid" -:10 TERM:2 KILL:5 || gone=no
+        how=" ($pid_report)"
     fi
     rm -f "$dir/rabbitmq.pid"
     # The node's own epmd goes with it (it refuses while it still counts
@@ -256,7 +260,8 @@ stop() {
     # Return once the listeners are gone, so a start right after can bind.
     wait_ports_free 100 "$port" "$dist" "$epmd" ||
         echo "rabbitmq: stopped, but one of ports $port $dist $epmd is still in use" >&2
-    echo "rabbitmq: stopped"
+    [ "$gone" = yes ] || { echo "rabbitmq: not stopped: $pid_report" >&2; return 1; }
+    echo "rabbitmq: stopped$how"
 }
 
 status() {
