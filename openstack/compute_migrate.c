@@ -224,6 +224,12 @@ int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
     else
         rc = 0;
     if (rc < 0) {
+        /* a host that cannot take the guest passes it on as a full one does */
+        if (err_code_of(*err) == ERR_UNSUPPORTED && mg_reschedule(&r, req, *err)) {
+            err_clear(err);
+            os_rz_release(&r);
+            return 0;
+        }
         os_rz_prep_fail(&r, err);
         os_rz_release(&r);
         return -1;

@@ -10,6 +10,10 @@ the in-memory backend; B larger), the other computes disabled meanwhile
   2. migrated again (to A) and reverted: ACTIVE on B again, A's
      allocation and row gone, B's guest kept;
   3. migrated to A and confirmed: ACTIVE on A, B emptied;
+  5. migrated to B, B stopped with the guest on its way (finish_resize
+     queued), killed (-9) and started again: B gives the instance back to
+     A (a revert), A starts its guest again, the redelivered finish_resize
+     is ignored;
   4. resized to a flavor only B holds: Nova targets B; VERIFY_RESIZE on B
      with the new flavor, confirmed, A emptied.
 
@@ -17,6 +21,8 @@ the in-memory backend; B larger), the other computes disabled meanwhile
 """
 import json
 import os
+import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -28,9 +34,13 @@ from services import computes_alone, computes_back
 
 say, fail, wait = Phase('migrate').functions()
 
+# B's sculpt.conf addition, as tests/integration/nova.sh starts it
+B_CONF = '[fake]\ntopology = nodes=1,sockets=1,cores=8,threads=2,mem_mib=65536'
+
 
 def main():
     run, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
+    top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = load_env(os.path.join(run, 'env', 'nova.env'))
     envs = {n: load_env(os.path.join(run, 'env', n + '.env')) for n in (a, b)}
     _, sess = nova_admin(env)
@@ -88,6 +98,24 @@ def main():
             ok = x.status == status and getattr(x, 'OS-EXT-STS:task_state', None) is None
             return x if ok else None
         return wait(lambda: '%s %s (now %s)' % (s.name, status, last.get('s')), now, timeout)
+
+    def pid_of(host):
+        with open(os.path.join(run, host, 'sculpt-compute.pid')) as f:
+            return int(f.read().strip())
+
+    def restart_b():
+        """B started again as nova.sh started it (its database remembered)."""
+        e = dict(os.environ, SCULPT_NAME=b, SCULPT_HOST=b, SCULPT_COMPUTE_DRIVER='fake',
+                 SCULPT_DEMO_GUESTS='0', SCULPT_EXTRA_CONF=B_CONF)
+        subprocess.run([os.path.join(top, 'contrib', 'stack', 'sculpt.sh'), 'start', run],
+                       check=True, stdout=subprocess.DEVNULL, env=e)
+        envs[b] = load_env(os.path.join(run, 'env', b + '.env'))
+
+    def task_is(s, task):
+        x = nova.servers.get(s.id)
+        last['t'] = '%s/%s on %s' % (x.status, getattr(x, 'OS-EXT-STS:task_state', None),
+                                    host_of(x))
+        return getattr(x, 'OS-EXT-STS:task_state', None) == task
 
     def host_of(x):
         return getattr(x, 'OS-EXT-SRV-ATTR:host')
@@ -166,6 +194,45 @@ def main():
         allocs_are('after the confirm', s.id, {a: (1, 128)})
         sculpts_are('after the confirm', s.id, {a: True, b: False})
         say('3. migrated %s -> %s (%.1f s), confirmed' % (b, a, dt))
+
+        # 5. B killed (-9) with the guest on its way: A (the source, held
+        # with SIGSTOP meanwhile) hands the guest over and casts
+        # finish_resize to B, which is stopped, then killed and started
+        # again; B's restart finds the move without its guest and gives
+        # the instance back to A, which kept the guest; the finish_resize
+        # RabbitMQ delivers again is ignored
+        t = time.time()
+        pa, pb = pid_of(a), pid_of(b)
+        os.kill(pa, signal.SIGSTOP)
+        try:
+            nova.servers.migrate(s)
+            wait('%s admits mg-1 (prep_resize)' % b, lambda: sculpt_has(b, s.id), 30)
+            time.sleep(1)  # its resize_instance cast on its way to A
+            os.kill(pb, signal.SIGSTOP)
+        finally:
+            os.kill(pa, signal.SIGCONT)
+        try:
+            wait(lambda: 'mg-1 handed to %s (resize_migrated; now %s)' % (b, last.get('t')),
+                 lambda: task_is(s, 'resize_migrated'), 30)
+        finally:
+            os.kill(pb, signal.SIGKILL)
+        restart_b()
+        x = wait_status(s, 'ACTIVE')
+        if host_of(x) != a or x.flavor['original_name'] != tiny.name:
+            fail('after %s\'s restart: mg-1 on %s with %s' % (b, host_of(x), x.flavor))
+        m = migration(s, 'reverted')
+        if m is None or m.dest_compute != b:
+            fail('the interrupted migration of mg-1 is not reverted: %r'
+                 % [(y.status, y.dest_compute) for y in nova.migrations.list(instance_uuid=s.id)])
+        allocs_are('after the give-back', s.id, {a: (1, 128)})
+        allocs_are('after the give-back', m.uuid, {})
+        sculpts_are('after the give-back', s.id, {a: True, b: False})
+        # power_state as sculpt read it from A's hypervisor (1: running)
+        if getattr(x, 'OS-EXT-STS:power_state') != 1:
+            fail('the guest of mg-1 on %s is not running again: power state %s'
+                 % (a, getattr(x, 'OS-EXT-STS:power_state')))
+        say('5. %s killed (-9) mid-migration: its restart gave mg-1 back to %s (ACTIVE, guest '
+            'running, migration reverted) in %.1f s' % (b, a, time.time() - t))
 
         # 4. a flavor only B holds
         mig, dt = move(s, a, b, big, big)
