@@ -29,7 +29,7 @@ import urllib.request
 
 from novaclient import client as nova_client
 
-from phase import Phase, load_env, nova_admin
+from phase import Phase, nova_admin, stack_env
 from services import computes_alone, computes_back
 
 say, fail, wait = Phase('migrate').functions()
@@ -41,8 +41,8 @@ B_CONF = '[fake]\ntopology = nodes=1,sockets=1,cores=8,threads=2,mem_mib=65536'
 def main():
     run, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = load_env(os.path.join(run, 'env', 'nova.env'))
-    envs = {n: load_env(os.path.join(run, 'env', n + '.env')) for n in (a, b)}
+    env = stack_env(run, ['nova'])
+    envs = {n: stack_env(run, [n]) for n in (a, b)}
     _, sess = nova_admin(env)
     nova = nova_client.Client('2.59', session=sess)
     t0 = time.time()
@@ -109,7 +109,7 @@ def main():
                  SCULPT_DEMO_GUESTS='0', SCULPT_EXTRA_CONF=B_CONF)
         subprocess.run([os.path.join(top, 'contrib', 'stack', 'sculpt.sh'), 'start', run],
                        check=True, stdout=subprocess.DEVNULL, env=e)
-        envs[b] = load_env(os.path.join(run, 'env', b + '.env'))
+        envs[b] = stack_env(run, [b])
 
     def task_is(s, task):
         x = nova.servers.get(s.id)
