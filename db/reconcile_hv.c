@@ -60,7 +60,9 @@ struct db_fix_list *db_reconcile_hypervisor(struct db *db, struct drv_hv *hv,
         guests[i].domain = infos[i].name;
         guests[i].power = infos[i].state;
         guests[i].has_shape = true;
-        guests[i].shape = infos[i].shape;
+        /* what the guest was asked to hold: a balloon still moving
+         * towards a shrink's target is that shape, not a drift from it */
+        drv_hv_info_asked(&infos[i], &guests[i].shape);
         guests[i].ours = infos[i].ours;
     }
     struct db_hv_ctx ctx = {hv, infos, n};

@@ -604,13 +604,17 @@ static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
     r->failed++;
     log_err(LOG_LEVEL_WARN, e, "%s not applied, retried next step",
             drv_sculpt_change_kind_name(ch->kind));
-    /* the knobs already changed stay changed: read back what holds */
+    /* the knobs already changed stay changed: read back what holds (the
+     * memory as asked: a balloon set is on its way) */
     struct drv_hv_info info;
+    struct drv_shape asked;
     struct err *e2 = NULL;
     const struct drv_shape *actual = &ch->from;
-    if (drv_hv_get_info(c->hv, ch->uuid, &info, &e2) == 0 &&
-        drv_shape_validate(&info.shape, NULL) == 0)
-        actual = &info.shape;
+    if (drv_hv_get_info(c->hv, ch->uuid, &info, &e2) == 0) {
+        drv_hv_info_asked(&info, &asked);
+        if (drv_shape_validate(&asked, NULL) == 0)
+            actual = &asked;
+    }
     err_free(e2);
     e2 = NULL;
     if (drv_sculpt_revert(c->engine, ch->uuid, actual, &e2) < 0 && err_code_of(e2) != ERR_NOT_FOUND)

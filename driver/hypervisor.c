@@ -605,6 +605,13 @@ int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spe
     return 0;
 }
 
+void drv_hv_info_asked(const struct drv_hv_info *info, struct drv_shape *out)
+{
+    *out = info->shape;
+    if (info->mem_asked_mib > 0)
+        out->res.v[DRV_RES_MEM_MIB] = info->mem_asked_mib;
+}
+
 /* ---- reconcile ---- */
 
 void drv_hv_reconcile_free(struct drv_hv_reconcile *r)

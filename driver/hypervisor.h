@@ -194,7 +194,17 @@ struct drv_hv_info {
     double mem_offline_mib; /* plugged but absent from the guest's MemTotal
                              * for [libvirt] memory_hotplug_timeout (its
                              * kernel left it offline); 0 otherwise */
+    /* the memory the guest was asked to hold (balloon target, plus the
+     * plug request with memory hot-plug): shape's memory trails it while
+     * a balloon moves -- that is progress, not drift.  0: unknown (then
+     * shape's memory is taken as asked) */
+    double mem_asked_mib;
 };
+
+/* The shape the guest was asked to take: info->shape with its memory as
+ * asked.  What recovery compares with and adopts (a shrink the guest has
+ * not given back yet is neither rolled back nor asked again). */
+void drv_hv_info_asked(const struct drv_hv_info *info, struct drv_shape *out);
 
 /* Raw counters of one guest at one instant (libvirt's domain stats). */
 struct drv_hv_counters {

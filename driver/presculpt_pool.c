@@ -1205,6 +1205,8 @@ int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *m
         struct drv_hv_info info;
         autoerr struct err *e = NULL;
         bool there = drv_hv_get_info(m->hv, mb.uuid, &info, &e) == 0;
+        if (there) /* held in the shape it was asked to take */
+            drv_hv_info_asked(&info, &info.shape);
         /* a booting member's guest runs, unless the crash came after its
          * pause and before the row said so */
         bool booting = mb.state == DRV_MEMBER_BOOTING || mb.state == DRV_MEMBER_PREPARING;

@@ -476,8 +476,8 @@ int os_compute_pools_resume(struct os_compute *c, struct os_inst *i)
              inst->uuid, info.name);
     free(inst->domain);
     inst->domain = xstrdup(info.name);
-    inst->shape = info.shape;
-    if (os_compute_engine_adopt(c, inst, &info.shape, false, &e) < 0 &&
+    drv_hv_info_asked(&info, &inst->shape);
+    if (os_compute_engine_adopt(c, inst, &inst->shape, false, &e) < 0 &&
         err_code_of(e) != ERR_CONFLICT)
         log_err(LOG_LEVEL_WARN, e, "handed-over guest not held by the engine");
     return 1;

@@ -40,7 +40,8 @@ static const struct drv_hv_info *recover_find(const struct drv_hv_info *guests, 
     return NULL;
 }
 
-/* Hand a running guest to the control loop in the shape it has, with the
+/* Hand a running guest to the control loop in the shape it was asked to
+ * take (a balloon still giving memory back is on its way there), with the
  * maxima its domain is defined with (a handed-over pool member's may be
  * above its flavor's). */
 static void recover_adopt(struct os_compute *c, const struct drv_instance *inst,
@@ -50,7 +51,9 @@ static void recover_adopt(struct os_compute *c, const struct drv_instance *inst,
     struct drv_instance held = *inst; /* borrows inst's strings */
     held.vcpus_defined = g->shape.vcpus_max;
     held.mem_defined_mib = g->shape.mem_max_mib;
-    if (os_compute_engine_restore(c, &held, &g->shape, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
+    struct drv_shape asked;
+    drv_hv_info_asked(g, &asked);
+    if (os_compute_engine_restore(c, &held, &asked, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
         log_err(LOG_LEVEL_WARN, e, "guest %s not adopted by the engine", inst->uuid);
 }
 

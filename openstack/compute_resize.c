@@ -205,7 +205,9 @@ static int rz_apply(struct os_rz *r, const struct drv_shape *shape, bool *cold, 
             info.shape.mem_max_mib < shape->mem_max_mib - 0.5 ||
             info.shape.mem_max_mib > shape->mem_max_mib + 0.5;
     bool running = info.state == DRV_POWER_RUNNING || info.state == DRV_POWER_PAUSED;
-    int64_t intent = os_compute_intent_reshape_begin(c, r->i, &info.shape, shape);
+    struct drv_shape from; /* a roll-back asks the guest for what it was asked */
+    drv_hv_info_asked(&info, &from);
+    int64_t intent = os_compute_intent_reshape_begin(c, r->i, &from, shape);
     struct drv_hv_reshape_report rep;
     memset(&rep, 0, sizeof(rep));
     int rc;

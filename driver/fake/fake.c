@@ -33,6 +33,8 @@ struct fake_guest {
     int64_t started_ms; /* fake clock */
     struct drv_res demand;
     double mem_short_mib; /* reported as a memory hot-plug stall (0: none) */
+    double mem_held_mib;  /* a balloon trailing its target: what the guest
+                           * holds while it runs (0: what it was asked) */
     struct drv_hv_counters raw;
     struct drv_hv_sample prev; /* last sample handed out */
     bool has_prev;
@@ -397,7 +399,7 @@ static void fake_guest_run(struct fake_guest *g, double cpu, int64_t dt_ms)
 /* The level counters (memory, vCPUs) as they stand now. */
 static void fake_guest_levels(struct fake_guest *g)
 {
-    double balloon = g->shape.res.v[DRV_RES_MEM_MIB];
+    double balloon = g->mem_held_mib > 0 ? g->mem_held_mib : g->shape.res.v[DRV_RES_MEM_MIB];
     g->raw.has_cpu = g->raw.has_balloon = g->raw.has_guest_mem = true;
     g->raw.has_net = g->spec.nvifs > 0;
     g->raw.has_blk = g->spec.image.disk_base != NULL;
@@ -684,6 +686,10 @@ static void fake_fill_info(struct fake *f, const struct fake_guest *g, struct dr
     out->shape.vcpus_max = g->spec.shape.vcpus_max;
     out->shape.mem_max_mib = g->spec.shape.mem_max_mib;
     out->vcpus_online_actual = on ? g->online : g->shape.vcpus_online;
+    /* as the libvirt backend: memory is what the guest holds */
+    out->mem_asked_mib = g->shape.res.v[DRV_RES_MEM_MIB];
+    if (on && g->mem_held_mib > 0)
+        out->shape.res.v[DRV_RES_MEM_MIB] = g->mem_held_mib;
 }
 
 static int fake_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out,
@@ -968,6 +974,18 @@ int drv_fake_set_mem_short(struct drv_hv *hv, const char *uuid, double mib, stru
     if (!g)
         return -1;
     g->mem_short_mib = mib;
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return 0;
+}
+
+int drv_fake_set_mem_held(struct drv_hv *hv, const char *uuid, double mib, struct err **err)
+{
+    if (!(mib >= 0) || mib > DRV_RES_MAX)
+        return err_set(err, ERR_INVALID, "guest holding %g MiB", mib);
+    struct fake_guest *g = fake_steer_find(hv, uuid, err);
+    if (!g)
+        return -1;
+    g->mem_held_mib = mib;
     pthread_mutex_unlock(&fake_of(hv)->lock);
     return 0;
 }

@@ -32,6 +32,12 @@ int drv_fake_set_demand(struct drv_hv *hv, const char *uuid, const struct drv_re
  * does (drv_hv_sample.mem_short_mib). */
 int drv_fake_set_mem_short(struct drv_hv *hv, const char *uuid, double mib, struct err **err);
 
+/* Make guest `uuid` hold mib of memory while it runs, whatever its balloon
+ * target (0: what it was asked), as a guest whose balloon trails its
+ * target does: its info reports what it holds as its shape's memory and
+ * the target as mem_asked_mib; its samples, what it holds. */
+int drv_fake_set_mem_held(struct drv_hv *hv, const char *uuid, double mib, struct err **err);
+
 /* Move the fake clock forward by ms (>= 0); running guests' counters grow
  * by their capped use over that time. */
 int drv_fake_advance(struct drv_hv *hv, int64_t ms, struct err **err);

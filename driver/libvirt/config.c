@@ -525,20 +525,37 @@ int lv_meta_parse(const char *xml, struct lv_meta *out, struct err **err)
     return rc;
 }
 
-char *lv_run_format(int64_t started_ms)
+char *lv_run_format(const struct lv_run *r)
 {
-    return xasprintf("<run started='%lld'/>", (long long)started_ms);
+    if (!r->balloon_kib)
+        return xasprintf("<run started='%lld'/>", (long long)r->started_ms);
+    return xasprintf("<run started='%lld' balloon='%llu' from='%llu'/>", (long long)r->started_ms,
+                     (unsigned long long)r->balloon_kib, (unsigned long long)r->from_kib);
 }
 
-int64_t lv_run_parse(const char *xml)
+/* The value of attribute ` name='N'` (0 when absent or not a number). */
+static long long run_attr(const char *xml, const char *name)
 {
-    const char *p = xml ? strstr(xml, "started=") : NULL;
-    if (!p)
-        return 0;
-    p += strlen("started=");
-    if (*p == '\'' || *p == '"')
-        p++;
-    return strtoll(p, NULL, 10);
+    size_t len = strlen(name);
+    for (const char *p = xml ? strstr(xml, name) : NULL; p; p = strstr(p + 1, name)) {
+        if (p == xml || (p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n') || p[len] != '=')
+            continue;
+        p += len + 1;
+        if (*p == '\'' || *p == '"')
+            p++;
+        char *end;
+        errno = 0;
+        long long v = strtoll(p, &end, 10);
+        return end == p || errno || v < 0 ? 0 : v;
+    }
+    return 0;
+}
+
+void lv_run_parse(const char *xml, struct lv_run *out)
+{
+    out->started_ms = run_attr(xml, "started");
+    out->balloon_kib = (uint64_t)run_attr(xml, "balloon");
+    out->from_kib = out->balloon_kib ? (uint64_t)run_attr(xml, "from") : 0;
 }
 
 /* ---- reading a domain's knobs ---- */

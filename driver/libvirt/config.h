@@ -149,9 +149,16 @@ int lv_meta_parse(const char *xml, struct lv_meta *out, struct err **err);
  * hosts offer it and guests then hang or abort. */
 bool lv_cfg_caps_hw_virt(const char *caps_xml);
 
-/* The <sculptrun:run started='MS'/> element, and its value (0 if absent
- * or malformed). */
-char *lv_run_format(int64_t started_ms);
-int64_t lv_run_parse(const char *xml);
+/* The live <sculptrun:run started='MS' balloon='KiB' from='KiB'/> element:
+ * when the guest's current run began and the balloon target sculpt last
+ * set in it, with what the guest held when it was set (libvirt reports
+ * only the balloon's actual size, which trails the target: a restarted
+ * sculpt reads the target here).  Each value 0 when absent or malformed. */
+struct lv_run {
+    int64_t started_ms;
+    uint64_t balloon_kib, from_kib;
+};
+char *lv_run_format(const struct lv_run *r);
+void lv_run_parse(const char *xml, struct lv_run *out);
 
 #endif

@@ -87,6 +87,14 @@ void lv_design_vmem(uint64_t max_kib, uint64_t cur_kib, uint64_t min_kib, uint64
     *boot_kib = max_kib - *size_kib;
 }
 
+bool lv_design_balloon_moving(uint64_t held_kib, uint64_t from_kib, uint64_t target_kib)
+{
+    const uint64_t slack = 1024;
+    uint64_t lo = from_kib < target_kib ? from_kib : target_kib;
+    uint64_t hi = from_kib < target_kib ? target_kib : from_kib;
+    return held_kib + slack >= lo && held_kib <= hi + slack;
+}
+
 void lv_design_mem_split(uint64_t mem_kib, uint64_t boot_kib, uint64_t size_kib,
                          uint64_t *balloon_kib, uint64_t *requested_kib)
 {

@@ -58,6 +58,12 @@ char *lv_design_cpuset(const struct drv_shape *s, int32_t host_cpus, char *buf, 
 void lv_design_vmem(uint64_t max_kib, uint64_t cur_kib, uint64_t min_kib, uint64_t *boot_kib,
                     uint64_t *size_kib);
 
+/* Is a balloon reading back held_kib on its way from from_kib (what the
+ * guest held when the target was set) to target_kib, within a MiB either
+ * way?  Then the target stands; outside, the balloon was moved by someone
+ * else and what it holds is the truth. */
+bool lv_design_balloon_moving(uint64_t held_kib, uint64_t from_kib, uint64_t target_kib);
+
 /* Which knobs hold `mem_kib` in a guest booted with boot_kib and a
  * virtio-mem device of size_kib: the balloon target within the boot
  * memory (*balloon_kib <= boot_kib) and the device's requested size (the

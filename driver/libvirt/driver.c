@@ -164,18 +164,46 @@ void lv_knobs_shape(const struct lv_knobs *k, int32_t host_cpus, struct drv_shap
     out->res.v[DRV_RES_DISK_WRITE_MBPS] = (double)k->write_bytes / 1e6;
 }
 
-/* When the current run started, from the live metadata sculpt set. */
-static int64_t lv_read_started(virDomainPtr dom)
+/* When the current run started and the balloon target set in it, from the
+ * live metadata sculpt set (all 0 when there is none). */
+static void lv_read_run(virDomainPtr dom, struct lv_run *out)
 {
     char *xml =
         virDomainGetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, LV_RUN_URI, VIR_DOMAIN_AFFECT_LIVE);
-    if (!xml) {
+    if (!xml)
         virResetLastError();
-        return 0;
-    }
-    int64_t t = lv_run_parse(xml);
+    lv_run_parse(xml, out);
     free(xml);
-    return t;
+}
+
+int lv_write_run(virDomainPtr dom, const struct lv_run *run, struct err **err)
+{
+    autofree char *xml = lv_run_format(run);
+    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_RUN_PREFIX, LV_RUN_URI,
+                             VIR_DOMAIN_AFFECT_LIVE) < 0)
+        return lv_error(err, "virDomainSetMetadata", virDomainGetName(dom));
+    return 0;
+}
+
+/* Without memory hot-plug, the balloon read back (libvirt's
+ * <currentMemory>: its actual size) against the target set in this run
+ * (lock held): a balloon on its way to the target keeps the target as the
+ * memory set, so a shrink the guest has not given back yet is neither
+ * asked again nor taken for drift; one moved elsewhere is what holds. */
+static void lv_entry_balloon_load(struct lv_entry *e, const struct lv_run *run, bool on)
+{
+    uint64_t held = (uint64_t)llround(e->applied.res.v[DRV_RES_MEM_MIB] * 1024);
+    e->held_mib = 0;
+    e->balloon_kib = on ? run->balloon_kib : 0;
+    e->balloon_from_kib = on ? run->from_kib : 0;
+    if (!e->balloon_kib || held == e->balloon_kib)
+        return;
+    if (!lv_design_balloon_moving(held, e->balloon_from_kib, e->balloon_kib)) {
+        e->balloon_kib = e->balloon_from_kib = 0;
+        return;
+    }
+    e->held_mib = (double)held / 1024;
+    e->applied.res.v[DRV_RES_MEM_MIB] = (double)e->balloon_kib / 1024;
 }
 
 /* State and start time only, for an entry already loaded. */
@@ -185,7 +213,10 @@ static int lv_entry_refresh(struct lv *lv, const char *uuid, virDomainPtr dom, s
     char reason[32];
     if (lv_guest_state(dom, virDomainGetName(dom), &st, reason, err) < 0)
         return -1;
-    int64_t started = st == DRV_POWER_RUNNING || st == DRV_POWER_PAUSED ? lv_read_started(dom) : 0;
+    struct lv_run run = {0};
+    if (st == DRV_POWER_RUNNING || st == DRV_POWER_PAUSED)
+        lv_read_run(dom, &run);
+    int64_t started = run.started_ms;
     pthread_mutex_lock(&lv->lock);
     struct lv_entry *e = lv_entry_find(lv, uuid);
     if (e) {
@@ -264,7 +295,11 @@ int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
             meta.spec.name = xstrdup(name);
         }
     }
-    int64_t started = st == DRV_POWER_RUNNING || st == DRV_POWER_PAUSED ? lv_read_started(dom) : 0;
+    bool on = st == DRV_POWER_RUNNING || st == DRV_POWER_PAUSED;
+    struct lv_run run = {0};
+    if (on)
+        lv_read_run(dom, &run);
+    int64_t started = run.started_ms;
 
     pthread_mutex_lock(&lv->lock);
     struct lv_entry *e = lv_entry_add(lv, uuid);
@@ -282,6 +317,8 @@ int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
     if (ours)
         e->def_pcpus = meta.spec.shape.pcpus;
     enum lv_vmem_news news = lv_entry_vmem_load(lv, e, &k, mem_set);
+    if (!k.vmem_kib)
+        lv_entry_balloon_load(e, &run, on);
     struct lv_vmem vmem = e->vmem;
     lv_knobs_release(&e->names);
     e->names = k;
@@ -759,18 +796,17 @@ int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err
         return lv_error(err, "virDomainCreate", name);
     }
     int64_t now = clock_wall_ms();
-    autofree char *run = lv_run_format(now);
-    if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, run, LV_RUN_PREFIX, LV_RUN_URI,
-                             VIR_DOMAIN_AFFECT_LIVE) < 0) {
-        autoerr struct err *e = NULL;
-        lv_error(&e, "virDomainSetMetadata", name);
-        log_err(LOG_LEVEL_WARN, e, "uptime of `%s` unknown", name);
-    }
+    struct lv_run run = {.started_ms = now};
+    autoerr struct err *merr = NULL;
+    if (lv_write_run(dom, &run, &merr) < 0)
+        log_err(LOG_LEVEL_WARN, merr, "uptime of `%s` unknown", name);
     pthread_mutex_lock(&lv->lock);
     struct lv_entry *e = lv_entry_find(lv, uuid);
     if (e) {
         e->state = DRV_POWER_RUNNING;
         e->started_ms = now;
+        e->balloon_kib = e->balloon_from_kib = 0; /* it boots with its memory */
+        e->held_mib = 0;
         e->has_prev = false;
         /* this handle knows the new domain id; older ones do not */
         if (e->dom != dom) {

@@ -47,6 +47,12 @@ struct lv_entry {
                                   * it runs, requested and plugged (vmem.h) */
     enum drv_power_state state;  /* last known */
     int64_t started_ms;          /* Unix ms the current run began, 0 unknown */
+    uint64_t balloon_kib;        /* without memory hot-plug: the balloon target
+                                  * set in this run (0 unknown) and what the */
+    uint64_t balloon_from_kib;   /* guest held then (the run metadata) */
+    double held_mib;             /* what the guest held when its knobs were last
+                                  * read back while a target stands above or
+                                  * below it; 0: it holds what it was asked */
     struct drv_hv_sample prev;   /* last usage sample */
     bool has_prev;
     struct lv_expect expect[LV_MAX_EXPECT];
@@ -110,6 +116,9 @@ virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *
 
 /* Start a defined guest and record when (live metadata). */
 int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err);
+
+/* Write the live run metadata (config.h) of a running guest. */
+int lv_write_run(virDomainPtr dom, const struct lv_run *run, struct err **err);
 
 /* Hard stop when running (no error when it is not). */
 int lv_stop_hard(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err);

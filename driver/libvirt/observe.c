@@ -62,8 +62,12 @@ static int lv_info_fill(struct lv *lv, virDomainPtr dom, const char *uuid, bool 
         bool on = st == DRV_POWER_RUNNING || st == DRV_POWER_PAUSED;
         out->started_wall_ms = on ? e->started_ms : 0;
         out->uptime_ms = on && e->started_ms ? clock_wall_ms() - e->started_ms : 0;
+        /* memory: what the guest holds; what it was asked, apart */
+        out->mem_asked_mib = e->applied.res.v[DRV_RES_MEM_MIB];
         if (on && e->vmem.size_kib)
             lv_info_vmem(&e->vmem, out);
+        else if (on && e->held_mib > 0)
+            out->shape.res.v[DRV_RES_MEM_MIB] = e->held_mib;
     }
     pthread_mutex_unlock(&lv->lock);
     return 0;

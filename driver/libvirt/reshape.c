@@ -30,6 +30,8 @@ struct lv_target {
     size_t ntaps;
     char disk[8];
     struct lv_vmem vmem;
+    int64_t started_ms;
+    double held_mib;
 };
 
 static int lv_target_get(struct lv *lv, const char *uuid, struct lv_target *t, struct err **err)
@@ -50,6 +52,8 @@ static int lv_target_get(struct lv *lv, const char *uuid, struct lv_target *t, s
     memcpy(t->taps, e->names.taps, sizeof(t->taps));
     snprintf(t->disk, sizeof(t->disk), "%s", e->names.disk);
     t->vmem = e->vmem;
+    t->started_ms = e->started_ms;
+    t->held_mib = e->held_mib;
     pthread_mutex_unlock(&lv->lock);
     return 0;
 }
@@ -78,6 +82,7 @@ static void lv_applied(struct lv *lv, const char *uuid, enum drv_hv_knob k,
             break;
         case DRV_HV_KNOB_BALLOON:
             a->res.v[DRV_RES_MEM_MIB] = want->res.v[DRV_RES_MEM_MIB];
+            e->held_mib = 0; /* on its way: reported as asked until read back */
             break;
         case DRV_HV_KNOB_NET:
             a->res.v[DRV_RES_NET_IN_MBPS] = want->res.v[DRV_RES_NET_IN_MBPS];
@@ -114,6 +119,33 @@ static int lv_pin_range(struct lv *lv, virDomainPtr dom, const struct lv_target 
     return 0;
 }
 
+/* A balloon target set without memory hot-plug goes into the run metadata
+ * with where the guest is (what it held when read back, else the previous
+ * target): a restarted sculpt takes a balloon between the two for one on
+ * its way, not for drift (a guest still short of an earlier target may
+ * look moved elsewhere: it is asked again, which changes nothing).  A
+ * failed write is logged: the next read-back then takes what the guest
+ * holds, and a reshape asks again. */
+static void lv_balloon_record(struct lv *lv, const char *uuid, virDomainPtr dom,
+                              const struct lv_target *t, uint64_t target_kib)
+{
+    double held = t->held_mib > 0 ? t->held_mib : t->applied.res.v[DRV_RES_MEM_MIB];
+    uint64_t from = (uint64_t)llround(held * 1024);
+    struct lv_run run = {.started_ms = t->started_ms, .balloon_kib = target_kib, .from_kib = from};
+    autoerr struct err *e = NULL;
+    if (lv_write_run(dom, &run, &e) < 0) {
+        log_err(LOG_LEVEL_WARN, e, "balloon target of `%s` not recorded", t->name);
+        run.balloon_kib = run.from_kib = 0;
+    }
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *en = lv_entry_find(lv, uuid);
+    if (en) {
+        en->balloon_kib = run.balloon_kib;
+        en->balloon_from_kib = run.from_kib;
+    }
+    pthread_mutex_unlock(&lv->lock);
+}
+
 /* Memory: the balloon within the boot memory and, above it, the
  * virtio-mem device's requested size; each called when it changes (the
  * balloon also when the offset under a guest holding more than requested
@@ -136,6 +168,8 @@ static int lv_memory(struct lv *lv, const char *uuid, virDomainPtr dom, const st
         if (lv_guest_set_balloon(dom, t->name, bal1, err) < 0)
             return -1;
         v.balloon_kib = bal1;
+        if (!t->vmem.size_kib)
+            lv_balloon_record(lv, uuid, dom, t, bal1);
     }
     int rc = 0;
     if (req1 != req0) {

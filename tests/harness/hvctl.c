@@ -195,7 +195,7 @@ static int current_shape(struct drv_hv *hv, const char *uuid, struct drv_shape *
     struct drv_hv_info info;
     if (drv_hv_get_info(hv, uuid, &info, err) < 0)
         return -1;
-    *s = info.shape;
+    drv_hv_info_asked(&info, s); /* not the balloon on its way */
     return 0;
 }
 
@@ -282,8 +282,10 @@ static void print_info(const char *what, const struct drv_hv_info *in)
            (long long)in->domain_id, (long long)in->uptime_ms, (unsigned long long)in->cpu_time_ns,
            in->vcpus_online_actual);
     print_shape(&in->shape);
-    printf(" mem_requested=%.0f mem_plugged=%.0f mem_stalled=%d mem_offline=%.0f\n",
-           in->mem_requested_mib, in->mem_plugged_mib, in->mem_stalled, in->mem_offline_mib);
+    printf(" mem_requested=%.0f mem_plugged=%.0f mem_stalled=%d mem_offline=%.0f "
+           "mem_asked=%.0f\n",
+           in->mem_requested_mib, in->mem_plugged_mib, in->mem_stalled, in->mem_offline_mib,
+           in->mem_asked_mib);
     funlockfile(stdout);
 }
 

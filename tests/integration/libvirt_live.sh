@@ -86,6 +86,22 @@ hv reshape uuid=$U mem_mib=320 || fail "balloon up"
 wait_match "$LOG" 'memtotal_kb=2[6-9][0-9]{4} ' 30 >/dev/null || fail "guest memory did not grow"
 check "libvirt balloon at 320 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 327680'"
 
+# ---- a balloon on its way is neither drift nor asked again ----
+# libvirt reports the balloon's actual size; a paused guest's cannot move.
+# A sculpt started anew (a crash) reads the target from the run metadata.
+hv pause uuid=$U || fail "pause"
+hv reshape uuid=$U mem_mib=192 || fail "balloon down while paused"
+check "libvirt balloon still at 320 MiB" sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 327680'"
+out=$(hvctl info uuid=$U) || fail "info from a new process: $out"
+check "a new process: holds 320, asked 192" \
+    test "$(kv mem_mib "$out") $(kv mem_asked "$out")" = "320 192"
+out=$(hvctl reshape uuid=$U mem_mib=192) || fail "reshape from a new process: $out"
+check "the target stands: not asked again" test "$(kv changed "$out")" = "none"
+hv unpause uuid=$U || fail "unpause"
+check "balloon reached 192 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 196608'"
+hv reshape uuid=$U mem_mib=320 || fail "balloon up again"
+check "libvirt balloon at 320 MiB again" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 327680'"
+
 # ---- pinning, bandwidth, I/O tune ----
 hv reshape uuid=$U pcpus=1 || fail "pin"
 check "changed pin" test "$(kv changed "$HV_OUT")" = "pin"

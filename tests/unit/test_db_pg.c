@@ -1601,6 +1601,52 @@ static void test_reconcile_hypervisor(void **state)
     assert_int_equal(fixes->n, 0);
 }
 
+/* A shrink interrupted after its balloon target was set, the guest still
+ * giving the memory back (a balloon reads back its actual size): the
+ * reshape is complete -- the guest holds more than asked on its way down,
+ * which is progress -- not rolled back to the larger shape, and the
+ * target is not touched. */
+static void test_reconcile_balloon_on_its_way(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    autocfg cfg = cfg_new_defaults();
+    OK(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &e_));
+    autoptr(drv_hv) hv = drv_hv_open(NULL, cfg, &err);
+    assert_non_null(hv);
+    struct drv_shape big = hv_shape(1.0, 1), small = big;
+    small.res.v[DRV_RES_MEM_MIB] = 256;
+    hv_spawn(hv, U1, big);
+    autoptr(drv_instance) in = an_instance(U1, "m1.small", "proj-a");
+    free(in->domain);
+    in->domain = xasprintf("sculpt-%s", U1);
+    in->shape = big;
+    in->power_state = DRV_POWER_RUNNING;
+    OK(db_instance_put(f->db, in, &e_));
+    struct db_intent rs = {.op = DB_OP_RESHAPE, .has_from = true, .from = big, .has_to = true,
+                           .to = small};
+    snprintf(rs.instance_uuid, sizeof(rs.instance_uuid), "%s", U1);
+    assert_true(db_intent_begin(f->db, &rs, &err) > 0);
+    /* the crash came after the balloon was set; the guest holds 700 MiB */
+    OK(drv_hv_reshape(hv, U1, &small, NULL, &e_));
+    OK(drv_fake_set_mem_held(hv, U1, 700, &e_));
+
+    int failed = -1;
+    struct db_reconcile_opts o = {0};
+    autoptr(db_fix_list) fixes = db_reconcile_hypervisor(f->db, hv, NULL, 0, &o, &failed, &err);
+    assert_non_null(fixes);
+    assert_int_equal(failed, 0);
+    assert_int_equal(fixes->n, 1);
+    assert_int_equal(fixes->v[0].kind, DB_FIX_COMPLETE);
+    assert_false(fixes->v[0].apply_shape);
+    struct drv_hv_info info;
+    OK(drv_hv_get_info(hv, U1, &info, &e_));
+    assert_true(info.mem_asked_mib == 256); /* the target stands */
+    assert_true(info.shape.res.v[DRV_RES_MEM_MIB] == 700);
+    autoptr(drv_instance) row = db_instance_get(f->db, U1, &err);
+    assert_true(row->shape.res.v[DRV_RES_MEM_MIB] == 256);
+}
+
 /* ---- fleet history ---- */
 
 /* Five m1.small guests of `demo` using a third of a vCPU: what a cold
@@ -1782,6 +1828,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_intents, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_refused_write_isolated, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_reconcile_balloon_on_its_way, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_hypervisor, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_restart_mid_writes, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_open, teardown),

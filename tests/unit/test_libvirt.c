@@ -252,13 +252,46 @@ static void test_meta_bad(void **state)
     err_clear(&err);
     assert_int_equal(lv_meta_parse("<instance><shape vcpus_online='x'/></instance>", &m, &err), -1);
     err_clear(&err);
-    assert_int_equal(lv_run_parse("<run started='1700000000123'/>"), 1700000000123LL);
+    struct lv_run run;
+    lv_run_parse("<run started='1700000000123'/>", &run);
+    assert_int_equal(run.started_ms, 1700000000123LL);
+    assert_int_equal(run.balloon_kib, 0);
+    /* the balloon target a restarted sculpt reads back, as written */
+    struct lv_run set = {.started_ms = 1700000000123LL, .balloon_kib = 131072, .from_kib = 327680};
+    autofree char *xml = lv_run_format(&set);
+    lv_run_parse(xml, &run);
+    assert_int_equal(run.started_ms, set.started_ms);
+    assert_int_equal(run.balloon_kib, 131072);
+    assert_int_equal(run.from_kib, 327680);
+    /* as libvirt hands it back: prefixed, double quotes */
+    lv_run_parse("<sculptrun:run xmlns:sculptrun=\"x\" started=\"5\" balloon=\"2048\" "
+                 "from=\"4096\"/>",
+                 &run);
+    assert_true(run.started_ms == 5 && run.balloon_kib == 2048 && run.from_kib == 4096);
+    lv_run_parse("<run started='7' balloon='x' from='9'/>", &run);
+    assert_true(run.started_ms == 7 && run.balloon_kib == 0 && run.from_kib == 0);
     assert_true(lv_cfg_caps_hw_virt("<capabilities><host><cpu><feature name='vmx'/></cpu>"
                                     "</host></capabilities>"));
     assert_false(lv_cfg_caps_hw_virt("<capabilities><host><cpu><feature name='hypervisor'/>"
                                      "</cpu></host></capabilities>"));
     assert_false(lv_cfg_caps_hw_virt("not xml"));
-    assert_int_equal(lv_run_parse(NULL), 0);
+    lv_run_parse(NULL, &run);
+    assert_true(run.started_ms == 0 && run.balloon_kib == 0);
+}
+
+/* A balloon between what the guest held when its target was set and the
+ * target is on its way (a MiB of slack either side); elsewhere it was
+ * moved by someone else. */
+static void test_balloon_moving(void **state)
+{
+    (void)state;
+    assert_true(lv_design_balloon_moving(200 * 1024, 320 * 1024, 128 * 1024));  /* shrinking */
+    assert_true(lv_design_balloon_moving(320 * 1024, 320 * 1024, 128 * 1024));  /* not yet */
+    assert_true(lv_design_balloon_moving(128 * 1024 - 512, 320 * 1024, 128 * 1024));
+    assert_true(lv_design_balloon_moving(200 * 1024, 128 * 1024, 320 * 1024));  /* growing */
+    assert_false(lv_design_balloon_moving(100 * 1024, 320 * 1024, 128 * 1024)); /* below */
+    assert_false(lv_design_balloon_moving(400 * 1024, 320 * 1024, 128 * 1024)); /* above */
+    assert_false(lv_design_balloon_moving(200 * 1024, 300 * 1024, 320 * 1024)); /* virsh setmem */
 }
 
 static void test_event_map(void **state)
@@ -1026,6 +1059,7 @@ int main(void)
         cmocka_unit_test(test_long_paths),
         cmocka_unit_test(test_meta_bad),
         cmocka_unit_test(test_event_map),
+        cmocka_unit_test(test_balloon_moving),
         cmocka_unit_test(test_guest_knobs),
         cmocka_unit_test(test_backend_on_test_driver),
         cmocka_unit_test(test_vmem_on_test_driver),
