@@ -637,7 +637,14 @@ int drv_control_step(struct drv_control *c, int64_t now_s, struct drv_control_re
     struct drv_hv_sample *samples = NULL;
     size_t nsamples = 0;
     struct err *e = NULL;
-    if (drv_hv_sample(c->hv, &samples, &nsamples, &e) < 0) {
+    /* a sample may set balloons (libvirt with memory hot-plug: the offset
+     * under a stalled unplug, derived from the memory in force): under
+     * apply_lock, so it never lands over a resize's reshape decided from
+     * another memory */
+    pthread_mutex_lock(&c->apply_lock);
+    int src = drv_hv_sample(c->hv, &samples, &nsamples, &e);
+    pthread_mutex_unlock(&c->apply_lock);
+    if (src < 0) {
         /* reshape on what is known: blueprints still advance */
         r.sample_failed = true;
         log_err(LOG_LEVEL_WARN, e, "usage not sampled this step");

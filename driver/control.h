@@ -180,8 +180,12 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was,
 /* Held around a reshape made outside the loop after drv_control_resize()
  * (a resize's own, through the backend): a step's change computed before
  * the resize then either reaches the backend first or is dropped, never
- * after it.  Not under any other lock of the loop's; blocks the loop's
- * changes meanwhile (a cold resize: seconds). */
+ * after it.  Also around any other reshape made outside the loop (a
+ * member re-sculpted at a hand-over): the loop's usage sample runs under
+ * it too, since a sample may set a balloon from the memory in force (the
+ * libvirt backend's offset under a stalled unplug).  Not under any other
+ * lock of the loop's; blocks the loop's changes and samples meanwhile (a
+ * cold resize: seconds). */
 void drv_control_apply_lock(struct drv_control *c);
 void drv_control_apply_unlock(struct drv_control *c);
 

@@ -57,8 +57,13 @@ int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct d
         log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", m->uuid);
     struct drv_hv_reshape_report rep;
     bool placed = os_compute_engine_place(c, i, out, err) == 0;
-    if (!placed || drv_hv_reshape(c->hv, m->uuid, out, &rep, err) < 0 ||
-        fit_test_fail(inst, err) < 0) {
+    int rc = -1;
+    if (placed) { /* not under a sample's balloon offset (control.c) */
+        drv_control_apply_lock(c->control);
+        rc = drv_hv_reshape(c->hv, m->uuid, out, &rep, err);
+        drv_control_apply_unlock(c->control);
+    }
+    if (rc < 0 || fit_test_fail(inst, err) < 0) {
         if (placed)
             os_compute_engine_forget(c, inst->uuid);
         inst->vcpus_defined = vcpus_defined;

@@ -137,6 +137,15 @@ int os_compute_orphans_release(struct os_compute *c);
 void os_compute_sync_subscribe(struct os_compute *c);
 /* Sync the queued guests (periodic thread). */
 void os_compute_sync_pending(struct os_compute *c);
+/* The event log's record of a memory event (DRV_HV_EVENT_MEMORY: a
+ * hot-plug stall, memory left offline, a catch-up): source "hypervisor",
+ * action "memory.<reason>", a stall or offline memory as TIMEOUT (it was
+ * declared after [libvirt] memory_hotplug_timeout), the figures of `info`
+ * (the guest's now; NULL when it could not be read) in the message.
+ * Release with db_event_release(). */
+struct db_event;
+void os_compute_memory_event(const struct drv_hv_event *ev, const struct drv_hv_info *info,
+                             struct db_event *out);
 
 /* The resource tracker's table. */
 void os_compute_track(struct os_compute *c, const struct os_tracked *t);

@@ -3,7 +3,9 @@
  * (nova/compute/manager.py _sync_instance_power_state): the backend's
  * event queues the instance, the periodic thread reads Nova's record and
  * saves what the hypervisor says.  A running instance whose guest stopped
- * becomes SHUTOFF (vm_state stopped), as Nova's sync stops it. */
+ * becomes SHUTOFF (vm_state stopped), as Nova's sync stops it.  Memory
+ * events (a hot-plug stall, memory left offline, a catch-up) change no
+ * power state: they go straight to the event log. */
 #include <stdio.h>
 #include <string.h>
 
@@ -29,10 +31,57 @@ static void sync_queue(struct os_compute *c, const char *uuid)
     snprintf(c->to_sync[c->nto_sync++], DRV_UUID_LEN + 1, "%s", uuid);
 }
 
+void os_compute_memory_event(const struct drv_hv_event *ev, const struct drv_hv_info *info,
+                             struct db_event *out)
+{
+    memset(out, 0, sizeof(*out));
+    snprintf(out->instance_uuid, sizeof(out->instance_uuid), "%s", ev->uuid);
+    out->at_ms = ev->wall_ms;
+    out->source = xstrdup("hypervisor");
+    const char *why = ev->reason[0] ? ev->reason : "changed";
+    out->action = xasprintf("memory.%s", why);
+    size_t n = strlen(why);
+    bool late = (n > 8 && strcmp(why + n - 8, "-stalled") == 0) ||
+                (n > 8 && strcmp(why + n - 8, "-offline") == 0);
+    out->code = late ? ERR_TIMEOUT : 0;
+    if (!info) {
+        out->message = xasprintf("memory hot-plug %s (the guest could not be read)", why);
+        return;
+    }
+    autofree char *offline =
+        info->mem_offline_mib > 0 ? xasprintf(", %.0f MiB left offline", info->mem_offline_mib)
+                                  : NULL;
+    out->message = xasprintf("memory hot-plug %s: asked %.0f MiB, holds %.0f MiB (device: "
+                             "%.0f MiB requested, %.0f MiB plugged%s)",
+                             why, info->mem_asked_mib, info->shape.res.v[DRV_RES_MEM_MIB],
+                             info->mem_requested_mib, info->mem_plugged_mib,
+                             offline ? offline : "");
+}
+
+/* A memory event goes to the event log as it comes (a queued write):
+ * nothing to tell Nova, the power state is unchanged. */
+static void sync_record_memory(struct os_compute *c, const struct drv_hv_event *ev)
+{
+    if (!c->db || !ev->uuid[0])
+        return;
+    struct drv_hv_info info;
+    bool read = drv_hv_get_info(c->hv, ev->uuid, &info, NULL) == 0;
+    struct db_event rec;
+    os_compute_memory_event(ev, read ? &info : NULL, &rec);
+    autoerr struct err *e = NULL;
+    if (db_event_add(c->db, &rec, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "memory event of %s not recorded", ev->uuid);
+    db_event_release(&rec);
+}
+
 /* The backend's event thread: note it and return. */
 static void sync_event(const struct drv_hv_event *ev, void *opaque)
 {
     struct os_compute *c = opaque;
+    if (ev->type == DRV_HV_EVENT_MEMORY) {
+        sync_record_memory(c, ev);
+        return;
+    }
     pthread_mutex_lock(&c->lock);
     if (ev->type == DRV_HV_EVENT_RECONNECTED) {
         /* events were lost while the hypervisor was away: look at all */

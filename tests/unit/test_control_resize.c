@@ -2,12 +2,14 @@
  * the fake backend: the new flavor admitted as a build would be, the
  * shape reshaped live within the domain's maxima, a refusal leaving the
  * guest as it was, a resize back. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -249,6 +251,46 @@ static void test_step_change_before_resize_is_dropped(void **state)
     assert_int_equal(stale, 1); /* a step with changes for both guests came */
 }
 
+struct stepper {
+    struct test_control *r;
+    int rc;
+};
+
+static void *step_thread(void *opaque)
+{
+    struct stepper *st = opaque;
+    struct err *err = NULL;
+    struct drv_control_report rep;
+    st->rc = drv_control_step(st->r->ctl, now_s(st->r), &rep, &err);
+    err_free(err);
+    return NULL;
+}
+
+/* A step's usage sample waits for a reshape made outside the loop under
+ * the apply lock: a backend's sample may set a balloon from the memory in
+ * force (libvirt's offset under a stalled unplug), which must not land
+ * over a resize's reshape. */
+static void test_sample_waits_for_apply_lock(void **state)
+{
+    struct test_control *r = *state;
+    struct drv_instance inst;
+    inst_init(&inst, UUID_A, "m1.small", 2, 1024);
+    struct drv_shape s;
+    spawn(r, &inst, &s);
+    drv_control_apply_lock(r->ctl);
+    int64_t calls = drv_fake_calls(r->hv);
+    struct stepper st = {.r = r, .rc = -1};
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, step_thread, &st), 0);
+    struct timespec pause = {0, 200 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    assert_int_equal(drv_fake_calls(r->hv), calls); /* not sampled meanwhile */
+    drv_control_apply_unlock(r->ctl);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(st.rc, 0);
+    assert_true(drv_fake_calls(r->hv) > calls);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +298,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_resize_keeps_the_guest, rig_setup,
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_step_change_before_resize_is_dropped, rig_setup,
+                                        rig_teardown),
+        cmocka_unit_test_setup_teardown(test_sample_waits_for_apply_lock, rig_setup,
                                         rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -28,6 +28,7 @@
 #include "driver/hypervisor.h"
 #include "driver/predict.h"
 #include "helpers/pg.h"
+#include "openstack/compute_priv.h"
 
 #define U1 "11111111-1111-4111-8111-111111111111"
 #define U2 "22222222-2222-4222-8222-222222222222"
@@ -1647,6 +1648,51 @@ static void test_reconcile_balloon_on_its_way(void **state)
     assert_true(row->shape.res.v[DRV_RES_MEM_MIB] == 256);
 }
 
+/* A memory event (a hot-plug stall, a catch-up) the backend reports
+ * reaches the event log through sculpt-compute's subscription, with what
+ * the guest was asked and holds; a stall as a TIMEOUT. */
+static void test_memory_events_logged(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    autocfg cfg = cfg_new_defaults();
+    OK(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &e_));
+    autoptr(drv_hv) hv = drv_hv_open(NULL, cfg, &err);
+    assert_non_null(hv);
+    struct drv_shape s = hv_shape(1.0, 1);
+    hv_spawn(hv, U2, s);
+    struct os_compute c;
+    memset(&c, 0, sizeof(c));
+    c.hv = hv;
+    c.db = f->db;
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.cond, NULL);
+    os_compute_sync_subscribe(&c);
+    struct drv_hv_event ev = {.type = DRV_HV_EVENT_MEMORY, .state = DRV_POWER_RUNNING,
+                              .wall_ms = T0 + 5000};
+    snprintf(ev.uuid, sizeof(ev.uuid), "%s", U2);
+    snprintf(ev.reason, sizeof(ev.reason), "plug-stalled");
+    hv->event_cb(&ev, hv->event_opaque); /* as the backend calls it */
+    snprintf(ev.reason, sizeof(ev.reason), "caught-up");
+    ev.wall_ms = T0 + 9000;
+    hv->event_cb(&ev, hv->event_opaque);
+    drv_hv_set_event_cb(hv, NULL, NULL);
+    OK(db_sync(f->db, 10000, &e_));
+    struct db_event_filter ef = {.instance_uuid = U2, .source = "hypervisor"};
+    autoptr(db_event_list) el = db_event_list(f->db, &ef, &err);
+    assert_non_null(el);
+    assert_int_equal(el->n, 2);
+    assert_string_equal(el->v[0].action, "memory.caught-up");
+    assert_int_equal(el->v[0].code, 0);
+    assert_string_equal(el->v[1].action, "memory.plug-stalled");
+    assert_int_equal(el->v[1].code, ERR_TIMEOUT);
+    assert_int_equal(el->v[1].at_ms, T0 + 5000);
+    assert_non_null(strstr(el->v[1].message, "asked 1024 MiB, holds 1024 MiB"));
+    assert_int_equal(c.nto_sync, 0); /* nothing for Nova: the power state is unchanged */
+    pthread_cond_destroy(&c.cond);
+    pthread_mutex_destroy(&c.lock);
+}
+
 /* ---- fleet history ---- */
 
 /* Five m1.small guests of `demo` using a third of a vCPU: what a cold
@@ -1829,6 +1875,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_refused_write_isolated, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_balloon_on_its_way, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_memory_events_logged, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_hypervisor, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_restart_mid_writes, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_open, teardown),
