@@ -764,6 +764,16 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was_ins
                        const struct drv_instance *inst, int64_t now_s, struct drv_shape *shape,
                        struct drv_sculpt_refusal *why, struct err **err)
 {
+    return drv_control_resize_reclaiming(c, was_inst, inst, now_s, NULL, shape, why, err);
+}
+
+int drv_control_resize_reclaiming(struct drv_control *c, const struct drv_instance *was_inst,
+                                  const struct drv_instance *inst, int64_t now_s,
+                                  struct drv_control_reclaim *r, struct drv_shape *shape,
+                                  struct drv_sculpt_refusal *why, struct err **err)
+{
+    if (r)
+        r->taken = 0;
     struct drv_sculpt_guest_spec spec, old_spec;
     struct drv_predict_request req, old_req;
     if (strcmp(was_inst->uuid, inst->uuid) != 0)
@@ -800,7 +810,10 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was_ins
         goto cleanup;
     if (drv_sculpt_remove(c->engine, inst->uuid, err) < 0)
         goto cleanup;
-    if (drv_sculpt_place(c->engine, &spec, bp, now_s, shape, why, err) < 0) {
+    /* idle pool members give their room up as for a build; refused, none
+     * was given up */
+    if (drv_sculpt_place_reclaiming(c->engine, &spec, bp, now_s, r ? r->order : NULL,
+                                    r ? r->n : 0, r ? &r->taken : NULL, shape, why, err) < 0) {
         autoerr struct err *e = NULL;
         if (drv_sculpt_adopt(c->engine, &old_spec, old_bp, &was, now_s, &e) < 0)
             log_err(LOG_LEVEL_ERROR, e, "guest %s lost by the engine after a refused resize",

@@ -177,6 +177,15 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was,
                        const struct drv_instance *inst, int64_t now_s, struct drv_shape *shape,
                        struct drv_sculpt_refusal *why, struct err **err);
 
+/* drv_control_resize() that, when the new flavor does not fit, gives up
+ * the fewest first guests of `r` (idle pool members) that make it fit, as
+ * drv_control_admit_reclaiming() does for a build; r->taken says how many
+ * (the caller destroys their guests).  Refused: none given up. */
+int drv_control_resize_reclaiming(struct drv_control *c, const struct drv_instance *was,
+                                  const struct drv_instance *inst, int64_t now_s,
+                                  struct drv_control_reclaim *r, struct drv_shape *shape,
+                                  struct drv_sculpt_refusal *why, struct err **err);
+
 /* Held around a reshape made outside the loop after drv_control_resize()
  * (a resize's own, through the backend): a step's change computed before
  * the resize then either reaches the backend first or is dropped, never

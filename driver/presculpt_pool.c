@@ -330,6 +330,20 @@ static bool pm_idle(const struct drv_pool_member *mb)
     return mb->state == DRV_MEMBER_PAUSED || mb->state == DRV_MEMBER_BOOTING;
 }
 
+/* The engine's reclaimable flag follows pm_idle() (lock held, the engine's
+ * taken inside it as a claim does): a member being placed, spawned or
+ * paused cannot be given up for a real guest meanwhile, so its room is
+ * not offered as reclaimable (Placement's inventory counts it as used) --
+ * a build then is never admitted by Placement and refused by the engine
+ * for room it could not reclaim. */
+static void pm_reclaimable(struct drv_pool_mgr *m, const struct drv_pool_member *mb)
+{
+    autoerr struct err *e = NULL;
+    if (drv_sculpt_set_reclaimable(m->engine, mb->uuid, pm_idle(mb), &e) < 0 &&
+        err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "member %s: reclaimable flag not set", mb->uuid);
+}
+
 /* ---- effects (without the lock) ---- */
 
 static void pm_hook_member(struct drv_pool_mgr *m, const struct drv_pool_member *mb)
@@ -391,7 +405,7 @@ static int pm_make(struct drv_pool_mgr *m, struct pm_job *j, struct err **err)
     struct drv_sculpt_guest_spec es = j->tmpl.engine;
     snprintf(es.uuid, sizeof(es.uuid), "%s", mb->uuid);
     es.priority = PM_PRIORITY;
-    es.reclaimable = true;
+    es.reclaimable = false; /* until it runs (pm_reclaimable) */
     struct drv_res need = j->tmpl.guest.shape.res;
     if (j->wide) {
         /* a family member reserves its base shape, and is defined with the
@@ -1045,6 +1059,7 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
         struct drv_pool_member *mb = pm_member_find(m, j->m.uuid);
         if (mb && mrc == 0) {
             mb->state = DRV_MEMBER_BOOTING;
+            pm_reclaimable(m, mb);
             mb->shape = j->m.shape;
             mb->started_ms = now_ms + (clock_mono_ms() - t0);
             j->m = *mb;
@@ -1092,39 +1107,6 @@ cleanup:
     free(gone);
     free(expired_list);
     return rc;
-}
-
-static int pm_by_confidence(const void *a, const void *b)
-{
-    const struct drv_pool_member *x = a, *y = b;
-    return x->confidence < y->confidence ? -1 : x->confidence > y->confidence;
-}
-
-size_t drv_pool_mgr_reclaim(struct drv_pool_mgr *m, const struct drv_res *need, const char *why)
-{
-    pthread_mutex_lock(&m->lock);
-    struct drv_pool_member *ready = xcalloc(m->nmem + 1, sizeof(*ready));
-    size_t n = 0;
-    for (size_t i = 0; i < m->nmem; i++)
-        if (pm_idle(&m->mem[i]))
-            ready[n++] = m->mem[i];
-    qsort(ready, n, sizeof(*ready), pm_by_confidence);
-    struct drv_res freed = drv_res_zero();
-    size_t taken = 0;
-    for (; taken < n; taken++) {
-        if (freed.v[DRV_RES_VCPU] >= need->v[DRV_RES_VCPU] &&
-            freed.v[DRV_RES_MEM_MIB] >= need->v[DRV_RES_MEM_MIB])
-            break;
-        freed = drv_res_add(freed, ready[taken].shape.res);
-        struct drv_pool_member *p = pm_member_find(m, ready[taken].uuid);
-        if (p)
-            pm_member_take(m, (size_t)(p - m->mem), &ready[taken]);
-    }
-    pthread_mutex_unlock(&m->lock);
-    for (size_t i = 0; i < taken; i++)
-        pm_destroy(m, &ready[i], why ? why : "reclaimed for a guest", clock_wall_ms());
-    free(ready);
-    return taken;
 }
 
 /* How likely a member is to be claimed: its pool's confidence as last
@@ -1339,8 +1321,10 @@ size_t drv_pool_mgr_watch(struct drv_pool_mgr *m, int64_t now_ms)
         pthread_mutex_lock(&m->lock);
         struct drv_pool_member *mb = pm_member_find(m, b->uuid);
         bool go = mb && mb->state == DRV_MEMBER_BOOTING;
-        if (go)
+        if (go) {
             mb->state = DRV_MEMBER_PAUSING;
+            pm_reclaimable(m, mb);
+        }
         pthread_mutex_unlock(&m->lock);
         if (!go)
             continue;
@@ -1362,6 +1346,7 @@ size_t drv_pool_mgr_watch(struct drv_pool_mgr *m, int64_t now_ms)
             continue;
         }
         mb->state = DRV_MEMBER_PAUSED;
+        pm_reclaimable(m, mb);
         mb->ready_ms = now_ms;
         mb->boot_ms = end == PM_BOOT_SEEN ? now_ms - b->started_ms : 0;
         if (end == PM_BOOT_SEEN)

@@ -18,8 +18,10 @@
  *     resume of a booted guest;
  *   - a member not claimed by its expiry ([presculpt] member_lifetime) is
  *     destroyed and its resources go back; surplus members too;
- *   - when a real guest does not fit, drv_pool_mgr_reclaim() destroys
- *     members, least likely to be claimed first.
+ *   - when a real guest (a build, a resize) does not fit, the engine gives
+ *     up idle members, least likely to be claimed first
+ *     (drv_pool_mgr_reclaim_order, drv_sculpt_place_reclaiming), and
+ *     drv_pool_mgr_reclaim_members() destroys them.
  * A build request takes a member of its class, else of its group
  * (drv_pool_mgr_claim): a paused one first, else one still booting (its
  * hand-over beats a cold build, and is recorded as such), and drv_pool_mgr_handover() makes it the
@@ -247,11 +249,6 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make,
  * DRV_POOL_BOOT_POLL_MS while members boot. */
 #define DRV_POOL_BOOT_POLL_MS 500
 size_t drv_pool_mgr_watch(struct drv_pool_mgr *m, int64_t now_ms);
-
-/* Destroy ready members, least likely to be claimed first, until `need`
- * (vcpu and mem_mib) is freed or none is left.  Returns how many. */
-size_t drv_pool_mgr_reclaim(struct drv_pool_mgr *m, const struct drv_res *need,
-                            const char *why);
 
 /* The idle members (paused or booting) a real guest may take the room
  * of, the least likely to be claimed first: by their pool's confidence

@@ -184,7 +184,14 @@ static int rz_admit(struct os_rz *r, const json_t *flavor, struct drv_shape *sha
         return -1;
     struct drv_sculpt_refusal why;
     memset(&why, 0, sizeof(why));
-    if (drv_control_resize(c->control, was, now, time(NULL), shape, &why, err) < 0)
+    /* idle pool members give their room to a real guest's new flavor as to
+     * a build (Placement does not count it: compute_presculpt.c) */
+    struct drv_control_reclaim reclaim;
+    os_compute_pools_reclaim_order(c, &reclaim);
+    int rc = drv_control_resize_reclaiming(c->control, was, now, time(NULL), &reclaim, shape, &why,
+                                           err);
+    os_compute_pools_reclaimed(c, inst->uuid, &reclaim);
+    if (rc < 0)
         return err_wrap(err, "flavor `%s` not admitted", now->flavor.name ? now->flavor.name : "?");
     char res[160];
     log_info("flavor %s admitted: %s", now->flavor.name ? now->flavor.name : "?",

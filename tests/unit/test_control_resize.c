@@ -168,6 +168,50 @@ static void test_refused_resize_keeps_the_guest(void **state)
     err_clear(&err);
 }
 
+#define MEMBER "8f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5d"
+
+/* A resize whose new flavor does not fit beside an idle pool member (a
+ * reclaimable guest) takes the member's room, as a build would: refused
+ * with no member offered, admitted when it is, the member given up. */
+static void test_resize_reclaims_members(void **state)
+{
+    struct test_control *r = *state;
+    struct err *err = NULL;
+    struct drv_instance tiny, big;
+    inst_init(&tiny, UUID_A, "m1.tiny", 1, 512);
+    inst_init(&big, UUID_A, "m1.medium", 2, 2048);
+    struct drv_shape s0, out, h;
+    spawn(r, &tiny, &s0);
+    tiny.vcpus_defined = big.vcpus_defined = 2;
+    tiny.mem_defined_mib = big.mem_defined_mib = 2048;
+    /* the member holds the rest of the host's memory for sure */
+    struct drv_sculpt_guest_spec ms = test_guest_spec(MEMBER, 1, 3000, -1000);
+    ms.reclaimable = true;
+    struct drv_blueprint *bp = test_bp_flat(30, 60, now_s(r), 0.5, 3000);
+    struct drv_shape mshape;
+    if (drv_sculpt_place(r->engine, &ms, bp, now_s(r), &mshape, NULL, &err) < 0)
+        fail_msg("member: %s", err->msg);
+    drv_blueprint_free(bp);
+
+    assert_int_equal(drv_control_resize(r->ctl, &tiny, &big, now_s(r), &out, NULL, &err), -1);
+    assert_int_equal(err->code, ERR_CAPACITY);
+    err_clear(&err);
+    held(r, UUID_A, &h);
+    assert_true(drv_res_eq(h.res, s0.res, 1e-9));
+
+    const char *order[] = {MEMBER};
+    struct drv_control_reclaim rc = {.order = order, .n = 1, .taken = 7};
+    assert_int_equal(drv_control_resize_reclaiming(r->ctl, &tiny, &big, now_s(r), &rc, &out,
+                                                   NULL, &err),
+                     0);
+    assert_int_equal(rc.taken, 1);
+    assert_true(out.res.v[DRV_RES_MEM_MIB] > 512);
+    held(r, UUID_A, &h);
+    assert_true(drv_res_eq(h.res, out.res, 1e-9));
+    assert_int_equal(drv_sculpt_shape(r->engine, MEMBER, &h, &err), -1); /* given up */
+    err_clear(&err);
+}
+
 /* Steps whose first change resizes the other guest before the step's
  * other changes reach the backend: a resize between drv_control_step's
  * engine step and its reshapes. */
@@ -301,6 +345,7 @@ int main(void)
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_sample_waits_for_apply_lock, rig_setup,
                                         rig_teardown),
+        cmocka_unit_test_setup_teardown(test_resize_reclaims_members, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

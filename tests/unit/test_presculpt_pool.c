@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,7 +33,19 @@ struct seen {
     bool expired;                       /* a member went "expired unclaimed" or "surplus" */
     int hits, misses, expiries;
     int pools;
+    struct drv_sculpt *engine; /* when set: the engine's reclaimable flag */
+    int reclaimable[DRV_MEMBER_LAST]; /* of members as each change was seen */
 };
+
+/* The engine's reclaimable flag of guest `uuid` (false: not held). */
+static bool engine_reclaimable(struct drv_sculpt *e, const char *uuid)
+{
+    autoptr(drv_sculpt_snapshot) s = drv_sculpt_snapshot(e);
+    for (size_t i = 0; i < s->nguests; i++)
+        if (strcmp(s->guests[i].uuid, uuid) == 0)
+            return s->guests[i].reclaimable;
+    return false;
+}
 
 static void on_member(const struct drv_pool_member *m, void *opaque)
 {
@@ -41,6 +54,8 @@ static void on_member(const struct drv_pool_member *m, void *opaque)
         s->first = *m;
     s->last = *m;
     s->by_state[m->state]++;
+    if (s->engine)
+        s->reclaimable[m->state] += engine_reclaimable(s->engine, m->uuid);
     s->expired |= strcmp(m->reason, "expired unclaimed") == 0 || strcmp(m->reason, "surplus") == 0;
 }
 
@@ -169,14 +184,52 @@ static struct drv_pool_member member_of(struct rig *r, const char *uuid)
     return (struct drv_pool_member){0};
 }
 
+/* Destroy the first `k` idle members of the reclaim order (all: SIZE_MAX),
+ * as sculpt-compute does once the engine gave their room up.  Returns how
+ * many were destroyed. */
+static size_t reclaim_first(struct rig *r, size_t k, const char *why)
+{
+    drv_pool_uuid *order = NULL;
+    size_t n = drv_pool_mgr_reclaim_order(r->pm, &order);
+    size_t got = drv_pool_mgr_reclaim_members(r->pm, order, k < n ? k : n, why);
+    free(order);
+    return got;
+}
+
+/* A member is offered as reclaimable room only while it can be given up
+ * (booting or paused): placed and being spawned, it is not, so Placement
+ * never counts room the engine could not reclaim for a build. */
+static void test_reclaimable_only_when_idle(void **state)
+{
+    struct rig *r = *state;
+    r->seen.engine = r->engine;
+    steady(r, T0, 10, 2, true);
+    assert_true(r->seen.by_state[DRV_MEMBER_PREPARING] > 0);
+    assert_int_equal(r->seen.reclaimable[DRV_MEMBER_PREPARING], 0);
+    assert_true(r->seen.by_state[DRV_MEMBER_BOOTING] > 0);
+    assert_int_equal(r->seen.reclaimable[DRV_MEMBER_BOOTING],
+                     r->seen.by_state[DRV_MEMBER_BOOTING]);
+    assert_true(r->seen.by_state[DRV_MEMBER_PAUSED] > 0);
+    assert_int_equal(r->seen.reclaimable[DRV_MEMBER_PAUSED], r->seen.by_state[DRV_MEMBER_PAUSED]);
+    /* and the reclaim order lists exactly the members the engine offers */
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    drv_pool_uuid *order = NULL;
+    size_t n = drv_pool_mgr_reclaim_order(r->pm, &order);
+    size_t offered = 0;
+    for (size_t i = 0; i < st->nmembers; i++)
+        offered += engine_reclaimable(r->engine, st->members[i].uuid);
+    assert_int_equal(offered, n);
+    assert_true(n > 0);
+    free(order);
+}
+
 /* Demand for 30 minutes, every member reclaimed, then one round without
  * a watch: the members it makes boot.  Returns the first started. */
 static struct drv_pool_member booting_member(struct rig *r)
 {
     struct err *err = NULL;
     steady(r, T0, 30, 2, true);
-    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
-    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    reclaim_first(r, SIZE_MAX, "test");
     assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 30 * MIN + 30000, 0, &err), 0);
     autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
     assert_true(st->nmembers > 0);
@@ -389,8 +442,7 @@ static void test_expiry_and_reclaim(void **state)
     autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
     size_t before = st->nmembers;
     assert_true(before > 0);
-    struct drv_res need = {{[DRV_RES_VCPU] = 1}};
-    assert_int_equal(drv_pool_mgr_reclaim(r->pm, &need, "a guest needs the room"), 1);
+    assert_int_equal(reclaim_first(r, 1, "a guest needs the room"), 1);
     drv_pool_status_free(st);
     st = drv_pool_mgr_status(r->pm);
     assert_int_equal(st->nmembers, before - 1);
@@ -644,8 +696,7 @@ static void test_enable_at_run_time(void **state)
     assert_int_equal(st->nmembers, made);
     /* the new planner learnt the arrivals kept: its first round wants
      * members again, made from the templates kept */
-    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
-    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    reclaim_first(r, SIZE_MAX, "test");
     assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 31 * MIN, 0, &err), 0);
     drv_pool_status_free(st);
     st = drv_pool_mgr_status(r->pm);
@@ -684,9 +735,7 @@ static void test_empty_round(void **state)
     assert_int_equal(st->nmembers, 0);
     assert_int_equal(r->seen.nm, 0);
     assert_int_equal(r->seen.pools, 0);
-    struct drv_res need = drv_res_zero();
-    need.v[DRV_RES_VCPU] = 1;
-    assert_int_equal(drv_pool_mgr_reclaim(r->pm, &need, NULL), 0);
+    assert_int_equal(reclaim_first(r, 1, "a guest needs the room"), 0);
     assert_false(drv_pool_mgr_has(r->pm, "9f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"));
 }
 
@@ -811,8 +860,7 @@ static uint32_t target_of(struct rig *r, const char *key)
 static void rig_restart(struct rig *r)
 {
     struct err *err = NULL;
-    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
-    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    reclaim_first(r, SIZE_MAX, "test");
     drv_pool_mgr_free(r->pm);
     memset(&r->seen, 0, sizeof(r->seen));
     struct drv_pool_hooks h = {on_member, on_pool, on_count, &r->seen};
@@ -829,8 +877,7 @@ static void test_restart_recalled(void **state)
     struct rig *r = *state;
     struct err *err = NULL;
     steady(r, T0, 60, 2, true);
-    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
-    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    reclaim_first(r, SIZE_MAX, "test");
     const int64_t at = T0 + 60 * MIN + 30000;
     assert_int_equal(drv_pool_mgr_tick(r->pm, at, 0, &err), 0);
     uint32_t want = target_of(r, "m1.tiny:img-1:proj");
@@ -901,8 +948,7 @@ static void test_trim(void **state)
     /* a day later m1.tiny stays while its members live, then goes */
     assert_true(st->nmembers > 0);
     assert_int_equal(drv_pool_mgr_trim(r->pm, now + 1440 * MIN, 30 * MIN, 8), 0);
-    struct drv_res all = {{[DRV_RES_VCPU] = 64, [DRV_RES_MEM_MIB] = 65536}};
-    drv_pool_mgr_reclaim(r->pm, &all, "test");
+    reclaim_first(r, SIZE_MAX, "test");
     drv_pool_status_free(st);
     st = drv_pool_mgr_status(r->pm);
     assert_int_equal(st->nmembers, 0);
@@ -937,6 +983,8 @@ int main(void)
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_and_reclaim, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_reclaim_order, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_reclaimable_only_when_idle, rig_setup,
+                                        rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart_recalled, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_empty_round, rig_setup, rig_teardown),
