@@ -494,8 +494,10 @@ static void ctl_learn(struct drv_control *c, int64_t now_s, const struct drv_hv_
         if (c->cb.sample)
             c->cb.sample(s, c->cb.opaque);
         int64_t t = s->wall_ms / 1000;
-        /* a first sample holds only memory: rates need two */
-        if (s->interval_s > 0)
+        /* a first sample holds only memory: rates need two; a booting
+         * guest's memory is not known yet (0 in s->use, which the engine
+         * reads as no pressure; the predictor would learn it) */
+        if (s->interval_s > 0 && !s->raw.guest_mem_pending)
             drv_predictor_observe(g->pred, t, &s->use);
         struct err *e = NULL;
         if (drv_sculpt_observe(c->engine, g->uuid, s->use, t, &e) < 0)

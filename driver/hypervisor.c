@@ -226,11 +226,13 @@ void drv_hv_sample_derive(const struct drv_hv_sample *prev, struct drv_hv_sample
 
     /* Memory is a level, not a rate: the guest's own view when its balloon
      * driver reports it (used = total - available, caches excluded), else
-     * what the balloon holds. */
+     * what the balloon holds -- unless the driver is yet to report (a
+     * booting guest): then 0, not known, since the balloon read as use
+     * looks like a guest at its limit, whose memory the engine doubles. */
     if (b->has_guest_mem && b->guest_total_mib > 0) {
         double avail = b->guest_usable_mib > 0 ? b->guest_usable_mib : b->guest_free_mib;
         use.v[DRV_RES_MEM_MIB] = fmax(b->guest_total_mib - avail, 0);
-    } else if (b->has_balloon) {
+    } else if (b->has_balloon && !b->guest_mem_pending) {
         use.v[DRV_RES_MEM_MIB] = b->balloon_mib;
     }
 

@@ -218,6 +218,9 @@ struct drv_hv_counters {
     double rss_mib;          /* host RSS of the QEMU process */
     int64_t guest_stats_wall_s; /* when the guest's own figures were taken
                                  * (Unix s); 0 when not reported */
+    bool guest_mem_pending;     /* the guest's balloon driver is to report
+                                 * its memory but has not yet (it boots):
+                                 * the balloon is not what it uses */
     uint64_t net_rx_bytes, net_tx_bytes, net_rx_pkts, net_tx_pkts; /* guest view */
     uint64_t blk_rd_reqs, blk_wr_reqs, blk_rd_bytes, blk_wr_bytes;
     bool has_cpu, has_balloon, has_guest_mem, has_net, has_blk;

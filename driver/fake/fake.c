@@ -35,6 +35,7 @@ struct fake_guest {
     double mem_short_mib; /* reported as a memory hot-plug stall (0: none) */
     double mem_held_mib;  /* a balloon trailing its target: what the guest
                            * holds while it runs (0: what it was asked) */
+    bool booting;         /* its memory figures still to come */
     struct drv_hv_counters raw;
     struct drv_hv_sample prev; /* last sample handed out */
     bool has_prev;
@@ -400,7 +401,9 @@ static void fake_guest_run(struct fake_guest *g, double cpu, int64_t dt_ms)
 static void fake_guest_levels(struct fake_guest *g)
 {
     double balloon = g->mem_held_mib > 0 ? g->mem_held_mib : g->shape.res.v[DRV_RES_MEM_MIB];
-    g->raw.has_cpu = g->raw.has_balloon = g->raw.has_guest_mem = true;
+    g->raw.has_cpu = g->raw.has_balloon = true;
+    g->raw.has_guest_mem = !g->booting;
+    g->raw.guest_mem_pending = g->booting;
     g->raw.has_net = g->spec.nvifs > 0;
     g->raw.has_blk = g->spec.image.disk_base != NULL;
     g->raw.vcpus_online = g->online;
@@ -986,6 +989,16 @@ int drv_fake_set_mem_held(struct drv_hv *hv, const char *uuid, double mib, struc
     if (!g)
         return -1;
     g->mem_held_mib = mib;
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return 0;
+}
+
+int drv_fake_set_booting(struct drv_hv *hv, const char *uuid, bool booting, struct err **err)
+{
+    struct fake_guest *g = fake_steer_find(hv, uuid, err);
+    if (!g)
+        return -1;
+    g->booting = booting;
     pthread_mutex_unlock(&fake_of(hv)->lock);
     return 0;
 }

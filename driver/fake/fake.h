@@ -38,6 +38,10 @@ int drv_fake_set_mem_short(struct drv_hv *hv, const char *uuid, double mib, stru
  * the target as mem_asked_mib; its samples, what it holds. */
 int drv_fake_set_mem_held(struct drv_hv *hv, const char *uuid, double mib, struct err **err);
 
+/* Report guest `uuid` as booting (its balloon driver yet to report its
+ * memory: drv_hv_counters.guest_mem_pending) or booted. */
+int drv_fake_set_booting(struct drv_hv *hv, const char *uuid, bool booting, struct err **err);
+
 /* Move the fake clock forward by ms (>= 0); running guests' counters grow
  * by their capped use over that time. */
 int drv_fake_advance(struct drv_hv *hv, int64_t ms, struct err **err);

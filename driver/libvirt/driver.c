@@ -808,6 +808,8 @@ int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err
         e->balloon_kib = e->balloon_from_kib = 0; /* it boots with its memory */
         e->held_mib = 0;
         e->has_prev = false;
+        e->mem_seen = false;
+        e->mem_wait_ms = 0;
         /* this handle knows the new domain id; older ones do not */
         if (e->dom != dom) {
             virDomainRef(dom);

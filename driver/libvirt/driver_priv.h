@@ -53,6 +53,9 @@ struct lv_entry {
     double held_mib;             /* what the guest held when its knobs were last
                                   * read back while a target stands above or
                                   * below it; 0: it holds what it was asked */
+    bool mem_seen;               /* its balloon driver reported this run */
+    int64_t mem_wait_ms;         /* Unix ms of its first sample without that
+                                  * report (0: none yet) */
     struct drv_hv_sample prev;   /* last usage sample */
     bool has_prev;
     struct lv_expect expect[LV_MAX_EXPECT];

@@ -162,6 +162,32 @@ static enum drv_power_state lv_stats_state(const virDomainStatsRecord *rec)
     }
 }
 
+/* A guest's balloon driver reports its memory every [libvirt]
+ * mem_stats_period_seconds once it has loaded: a running guest without its
+ * figures this long after this process first missed them has none (no
+ * driver), and the balloon stands for its use. */
+#define LV_GUEST_STATS_GRACE_MS (300 * 1000)
+
+/* Is guest e (sample x) booting, its memory figures still to come?  The
+ * wait counts from the first sample without them (the start is not always
+ * known to this process: its handle may have read the domain before the
+ * start was recorded).  With the lock. */
+static bool lv_guest_mem_pending(const struct lv *lv, struct lv_entry *e,
+                                 const struct drv_hv_sample *x)
+{
+    if (lv->pol.balloon_period_s <= 0 || x->state != DRV_POWER_RUNNING)
+        return false;
+    if (x->raw.has_guest_mem) {
+        e->mem_seen = true;
+        return false;
+    }
+    if (e->mem_seen) /* it reported, then stopped: its balloon stands */
+        return false;
+    if (!e->mem_wait_ms)
+        e->mem_wait_ms = x->wall_ms;
+    return x->wall_ms - e->mem_wait_ms < LV_GUEST_STATS_GRACE_MS;
+}
+
 int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err)
 {
     struct lv *lv = lv_of(hv);
@@ -201,6 +227,7 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
         x->mono_ns = t0 + (t1 - t0) / 2;
         x->wall_ms = wall;
         lv_guest_stats_parse(recs[i], &x->raw);
+        x->raw.guest_mem_pending = lv_guest_mem_pending(lv, e, x);
         drv_hv_sample_derive(e->has_prev ? &e->prev : NULL, x);
         if (lv_vmem_seen(lv, e, x, &seen[nseen]))
             nseen++;

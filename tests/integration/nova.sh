@@ -13,6 +13,9 @@
 #             a build, kept across a restart, expired (tests/nova/presculpt.sh)
 #   presculpt-wide a wide pool's member, started at 1 vCPU, grown live to a
 #             build of 2 vCPUs (tests/nova/presculpt_wide.sh)
+#   hotplug   memory hot-plug through Nova: a guest plugs what its blueprint
+#             asks and shows it; one whose kernel leaves it offline is
+#             declared so, and held at what it can use (tests/nova/hotplug.sh)
 #   resize    resizes done live on real guests: down and confirmed, up and
 #             reverted, one the engine refuses, a kill -9 mid-resize then
 #             the confirm window, a stopped server (tests/nova/resize.py)
@@ -41,7 +44,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide resize migrate tempest settings rabbitmq crash}
+phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide hotplug resize migrate tempest settings rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -122,6 +125,11 @@ for phase in $phases; do
         [ $libvirt = 1 ] || { echo "phase presculpt-wide needs contrib/stack/libvirt.sh" >&2; exit 1; }
         say "phase presculpt-wide: a wide pool's member grown at hand-over on kvm1"
         sh "$top/tests/nova/presculpt_wide.sh" "$run" kvm1
+        ;;
+    hotplug)
+        [ $libvirt = 1 ] || { echo "phase hotplug needs contrib/stack/libvirt.sh" >&2; exit 1; }
+        say "phase hotplug: memory hot-plug through Nova on kvm1"
+        sh "$top/tests/nova/hotplug.sh" "$run" kvm1
         ;;
     resize)
         [ $libvirt = 1 ] || { echo "phase resize needs contrib/stack/libvirt.sh" >&2; exit 1; }
