@@ -13,6 +13,7 @@ set -eu
 . "$SCULPT_TOP/tests/lib.sh"
 stack=$SCULPT_TOP/contrib/stack
 client="/usr/bin/python3 $SCULPT_TOP/tests/integration/amqp_echo_client.py"
+[ -x "$SCULPT_BIN/rpc-echo" ] || { echo "no $SCULPT_BIN/rpc-echo (make O=... integration builds it)" >&2; exit 1; }
 tmp=$(mktemp -d /tmp/sculpt-amqp-qos.XXXXXX)
 echopid=""
 stop_echo() {
@@ -41,11 +42,14 @@ start_echo() { # HOST [-o ...]...
     wait_consumers "$host"
 }
 
-# Wait until the three server queues of HOST have their consumer.
+# Wait until the three server queues of HOST have their consumer (an
+# rpc-echo that exited never will: said at once).
 wait_consumers() {
     i=0
     until [ "$("$RABBITMQ_CTL" -q list_consumers queue_name 2>/dev/null |
         grep -cE "^echo(\.$1|_fanout_[0-9a-f]+)?\$")" = 3 ]; do
+        kill -0 "$echopid" 2>/dev/null ||
+            { cat "$tmp/echo.log" >&2; echo "rpc-echo exited before it consumed" >&2; exit 1; }
         i=$((i + 1))
         [ $i -lt 300 ] || { cat "$tmp/echo.log" >&2; echo "rpc-echo did not consume" >&2; exit 1; }
         sleep 0.1
