@@ -1531,14 +1531,34 @@ static void hv_spawn(struct drv_hv *hv, const char *uuid, struct drv_shape shape
     OK(drv_hv_spawn(hv, &spec, &e_));
 }
 
+/* The fake backend, opened as sculpt-compute would. */
+static struct drv_hv *fake_hv_open(void)
+{
+    struct err *err = NULL;
+    autocfg cfg = cfg_new_defaults();
+    OK(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &e_));
+    struct drv_hv *hv = drv_hv_open(NULL, cfg, &err);
+    if (!hv)
+        fail_msg("fake backend: %s", err->msg);
+    return hv;
+}
+
+/* A row of guest `uuid` running as sculpt-<uuid> in `shape`. */
+static void put_running(struct fixture *f, const char *uuid, const struct drv_shape *shape)
+{
+    autoptr(drv_instance) in = an_instance(uuid, "m1.small", "proj-a");
+    free(in->domain);
+    in->domain = xasprintf("sculpt-%s", uuid);
+    in->shape = *shape;
+    in->power_state = DRV_POWER_RUNNING;
+    OK(db_instance_put(f->db, in, &e_));
+}
+
 static void test_reconcile_hypervisor(void **state)
 {
     struct fixture *f = FIXTURE(state);
     struct err *err = NULL;
-    autocfg cfg = cfg_new_defaults();
-    OK(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &e_));
-    autoptr(drv_hv) hv = drv_hv_open(NULL, cfg, &err);
-    assert_non_null(hv);
+    autoptr(drv_hv) hv = fake_hv_open();
 
     struct drv_shape s1 = hv_shape(1.0, 1), s2 = hv_shape(2.5, 3);
     const char *uuids[] = {U1, U2, U3, M1};
@@ -1552,14 +1572,8 @@ static void test_reconcile_hypervisor(void **state)
     OK(drv_hv_power_off(hv, U3, 0, &e_));
     /* M1 (a guest of sculpt's): no row at all */
 
-    for (int i = 0; i < 2; i++) {
-        autoptr(drv_instance) in = an_instance(uuids[i], "m1.small", "proj-a");
-        free(in->domain);
-        in->domain = xasprintf("sculpt-%s", uuids[i]);
-        in->shape = s1;
-        in->power_state = DRV_POWER_RUNNING;
-        OK(db_instance_put(f->db, in, &e_));
-    }
+    for (int i = 0; i < 2; i++)
+        put_running(f, uuids[i], &s1);
     struct db_intent rs = {.op = DB_OP_RESHAPE, .has_from = true, .from = s1, .has_to = true,
                            .to = s2};
     snprintf(rs.instance_uuid, sizeof(rs.instance_uuid), "%s", U1);
@@ -1611,19 +1625,11 @@ static void test_reconcile_balloon_on_its_way(void **state)
 {
     struct fixture *f = FIXTURE(state);
     struct err *err = NULL;
-    autocfg cfg = cfg_new_defaults();
-    OK(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &e_));
-    autoptr(drv_hv) hv = drv_hv_open(NULL, cfg, &err);
-    assert_non_null(hv);
+    autoptr(drv_hv) hv = fake_hv_open();
     struct drv_shape big = hv_shape(1.0, 1), small = big;
     small.res.v[DRV_RES_MEM_MIB] = 256;
     hv_spawn(hv, U1, big);
-    autoptr(drv_instance) in = an_instance(U1, "m1.small", "proj-a");
-    free(in->domain);
-    in->domain = xasprintf("sculpt-%s", U1);
-    in->shape = big;
-    in->power_state = DRV_POWER_RUNNING;
-    OK(db_instance_put(f->db, in, &e_));
+    put_running(f, U1, &big);
     struct db_intent rs = {.op = DB_OP_RESHAPE, .has_from = true, .from = big, .has_to = true,
                            .to = small};
     snprintf(rs.instance_uuid, sizeof(rs.instance_uuid), "%s", U1);
@@ -1655,10 +1661,7 @@ static void test_memory_events_logged(void **state)
 {
     struct fixture *f = FIXTURE(state);
     struct err *err = NULL;
-    autocfg cfg = cfg_new_defaults();
-    OK(cfg_set(cfg, "DEFAULT", "compute_driver", "fake", &e_));
-    autoptr(drv_hv) hv = drv_hv_open(NULL, cfg, &err);
-    assert_non_null(hv);
+    autoptr(drv_hv) hv = fake_hv_open();
     struct drv_shape s = hv_shape(1.0, 1);
     hv_spawn(hv, U2, s);
     struct os_compute c;
