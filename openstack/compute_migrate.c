@@ -234,11 +234,7 @@ int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
         os_rz_release(&r);
         return -1;
     }
-    /* _prep_resize: the new flavor and the state to come back to */
-    ovo_set(r.i->prim, "new_flavor", json_deep_copy(flavor));
-    const char *vm = os_inst_vm_state(r.i);
-    os_rz_old_vm_state(&r, vm ? vm : "active");
-    if (os_rz_save(&r, NULL, err) < 0) {
+    if (os_rz_prep_record(&r, flavor, err) < 0) {
         os_rz_prep_fail(&r, err);
         os_rz_release(&r);
         return -1;

@@ -141,6 +141,14 @@ void os_rz_old_vm_state(struct os_rz *r, const char *v)
     ovo_set(r->i->prim, "system_metadata", nsm);
 }
 
+int os_rz_prep_record(struct os_rz *r, const json_t *flavor, struct err **err)
+{
+    ovo_set(r->i->prim, "new_flavor", json_deep_copy(flavor));
+    const char *vm = os_inst_vm_state(r->i);
+    os_rz_old_vm_state(r, vm ? vm : "active");
+    return os_rz_save(r, NULL, err);
+}
+
 /* _set_instance_info: the instance's flavor fields become `flavor`'s, and
  * the decoded copy follows. */
 int os_rz_set_flavor(struct os_rz *r, const json_t *flavor, struct err **err)
@@ -453,12 +461,8 @@ int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err *
         os_rz_release(&r);
         return -1;
     }
-    /* _prep_resize: the new flavor and the state to come back to */
-    ovo_set(r.i->prim, "new_flavor", json_deep_copy(flavor));
-    const char *vm = os_inst_vm_state(r.i);
-    os_rz_old_vm_state(&r, vm ? vm : "active");
     struct drv_shape shape;
-    if (os_rz_save(&r, NULL, err) < 0 || rz_admit(&r, flavor, &shape, err) < 0) {
+    if (os_rz_prep_record(&r, flavor, err) < 0 || rz_admit(&r, flavor, &shape, err) < 0) {
         os_rz_prep_fail(&r, err);
         os_rz_release(&r);
         return -1;

@@ -37,6 +37,9 @@ void os_rz_mig_error(struct os_rz *r);
 int os_rz_save(struct os_rz *r, const char *expected, struct err **err);
 /* system_metadata's old_vm_state set to v (NULL: removed), not saved. */
 void os_rz_old_vm_state(struct os_rz *r, const char *v);
+/* _prep_resize's record on the destination: the new flavor and the state
+ * to come back to, saved. */
+int os_rz_prep_record(struct os_rz *r, const json_t *flavor, struct err **err);
 /* The instance's flavor fields become `flavor`'s (not saved). */
 int os_rz_set_flavor(struct os_rz *r, const json_t *flavor, struct err **err);
 /* Instance.drop_migration_context. */

@@ -124,13 +124,11 @@ void lv_vmem_on_size(struct lv *lv, const char *uuid, uint64_t current_kib)
 
 double lv_vmem_short_mib(const struct lv_vmem *v)
 {
-    if (!v->size_kib)
+    bool short_of_request = v->stalled && v->current_kib < v->requested_kib;
+    if (!v->size_kib || (!v->offline && !short_of_request))
         return 0;
-    if (v->offline) /* plugged or not, what it left offline it cannot use */
-        return (double)lv_vmem_usable_kib(v, lv_vmem_balloon_now_kib(v)) / 1024;
-    if (!v->stalled || v->current_kib >= v->requested_kib)
-        return 0;
-    return (double)lv_vmem_held_kib(v, lv_vmem_balloon_now_kib(v)) / 1024;
+    /* what it holds, less what it left offline (plugged or not) */
+    return (double)lv_vmem_usable_kib(v, lv_vmem_balloon_now_kib(v)) / 1024;
 }
 
 bool lv_vmem_seen(struct lv *lv, struct lv_entry *e, const struct drv_hv_sample *x,
