@@ -90,6 +90,11 @@ check "192 MiB: changed balloon in 2 calls" \
 check "requested 0" test "$(requested)" = 0
 check "balloon at 192 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 196608'"
 guest_total() { grep 'GUEST-STAT' "$LOG" | tail -n 1 | sed 's/.*memtotal_kb=\([0-9]*\).*/\1/'; }
+# sampled_info UUID KEY OP VALUE: after a sample (the engine's step, which
+# declares stalls and memory left offline), guest UUID's info KEY OP VALUE
+sampled_info() {
+    hv sample >/dev/null && hv info uuid=$1 >/dev/null && test "$(kv "$2" "$HV_OUT")" "$3" "$4"
+}
 settled() { # the guest's MemTotal is 192 MiB's plus what stays plugged
     _p=$(plugged)
     [ -n "$_p" ] && [ "$(guest_total)" = $((base - 65536 + _p)) ] &&
@@ -105,10 +110,7 @@ check "info: plugged as libvirt says, 0 requested" \
 if [ "$left" -gt 0 ]; then
     # what the guest could not unplug: stalled after the timeout, then
     # the balloon (at the next sample) takes it, down to 192 MiB in all
-    stalled_now() { # the engine's step samples, which declares stalls
-        hv sample >/dev/null && hv info uuid=$U >/dev/null && test "$(kv mem_stalled "$HV_OUT")" = 1
-    }
-    check "the unplug declared stalled" retry $((VMEM_TIMEOUT + 30)) stalled_now
+    check "the unplug declared stalled" retry $((VMEM_TIMEOUT + 30)) sampled_info $U mem_stalled = 1
     check "event memory unplug-stalled" grep -q "^EVENT memory $U reason=unplug-stalled" "$T/hv.out"
     hv sample || fail "sample" # the balloon offset comes with the next sample
     check "balloon offset by what stays plugged" retry 30 \
@@ -150,13 +152,18 @@ check "one boot across all of it" test "$(grep -c GUEST-INIT-READY "$LOG")" = 1
 hv destroy uuid=$U || fail "destroy"
 
 # ---- a guest that does not plug: booted without the virtio_mem driver ----
+# spawn_with UUID EXTRA WHAT: the tiny guest with EXTRA on its kernel
+# command line, as the first (DOM and LOG name it), booted
+spawn_with() {
+    DOM=sculpt-$1
+    LOG=$T/instances/$1/console.log
+    printf '%s %s\n' "$(cat "$G/cmdline")" "$2" >"$T/cmdline-$1"
+    hv spawn uuid=$1 kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$T/cmdline-$1 \
+        vcpu=1 mem_mib=256 online=1 max=2 mem_max=1280 || fail "spawn $3"
+    wait_match "$LOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "guest $3 did not boot"
+}
 U2=$(cat /proc/sys/kernel/random/uuid)
-DOM=sculpt-$U2
-LOG=$T/instances/$U2/console.log
-printf '%s module_blacklist=virtio_mem\n' "$(cat "$G/cmdline")" >"$T/cmdline-novmem"
-hv spawn uuid=$U2 kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$T/cmdline-novmem \
-    vcpu=1 mem_mib=256 online=1 max=2 mem_max=1280 || fail "spawn without virtio_mem"
-wait_match "$LOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "guest without virtio_mem did not boot"
+spawn_with "$U2" module_blacklist=virtio_mem "without virtio_mem"
 check "the guest has no virtio_mem driver" grep -q "Module virtio_mem is blacklisted" "$LOG"
 hv reshape uuid=$U2 mem_mib=768 || fail "reshape to 768 MiB"
 check "768 MiB requested in one call" test "$(kv calls "$HV_OUT")" = 1
@@ -166,10 +173,7 @@ hv info uuid=$U2 || fail "info"
 check "info: it holds 256 MiB, 512 requested, 0 plugged, not yet stalled" test \
     "$(kv mem_mib "$HV_OUT") $(kv mem_requested "$HV_OUT") $(kv mem_plugged "$HV_OUT") $(kv mem_stalled "$HV_OUT")" = \
     "256 512 0 0"
-stalled2() {
-    hv sample >/dev/null && hv info uuid=$U2 >/dev/null && test "$(kv mem_stalled "$HV_OUT")" = 1
-}
-check "declared stalled after the timeout" retry $((VMEM_TIMEOUT + 30)) stalled2
+check "declared stalled after the timeout" retry $((VMEM_TIMEOUT + 30)) sampled_info $U2 mem_stalled = 1
 took=$(( $(date +%s) - t_req ))
 echo "stalled after ${took}s (timeout ${VMEM_TIMEOUT}s)"
 check "not before the timeout" test "$took" -ge "$VMEM_TIMEOUT"
@@ -196,25 +200,16 @@ hv destroy uuid=$U2 || fail "destroy"
 
 # ---- a guest that plugs but leaves the memory offline (a stock kernel) ----
 U3=$(cat /proc/sys/kernel/random/uuid)
-DOM=sculpt-$U3
-LOG=$T/instances/$U3/console.log
-printf '%s memhp_default_state=offline\n' "$(cat "$G/cmdline")" >"$T/cmdline-offline"
-hv spawn uuid=$U3 kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$T/cmdline-offline \
-    vcpu=1 mem_mib=256 online=1 max=2 mem_max=1280 || fail "spawn with memory left offline"
-wait_match "$LOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "guest with memory offline did not boot"
+spawn_with "$U3" memhp_default_state=offline "with memory left offline"
 wait_match "$LOG" 'GUEST-STAT .*memtotal_kb=' 30 >/dev/null || fail "no memtotal from the guest"
 # the kernel's own share is learnt from statistics newer than the boot
 sampled_twice() { hv sample >/dev/null && sleep 2 && hv sample >/dev/null; }
 check "sampled at the boot memory" sampled_twice
 hv reshape uuid=$U3 mem_mib=768 || fail "reshape to 768 MiB"
 check "plugged 512 MiB (as the host sees it)" retry 30 plugged_is 524288
-check "its MemTotal unchanged" \
-    test "$(grep 'GUEST-STAT' "$LOG" | tail -n 1 | sed 's/.*memtotal_kb=\([0-9]*\).*/\1/')" = "$base"
-offline_now() {
-    hv sample >/dev/null && hv info uuid=$U3 >/dev/null && test "$(kv mem_offline "$HV_OUT")" != 0
-}
+check "its MemTotal unchanged" test "$(guest_total)" = "$base"
 t_req=$(date +%s)
-check "declared offline after the timeout" retry $((VMEM_TIMEOUT + 30)) offline_now
+check "declared offline after the timeout" retry $((VMEM_TIMEOUT + 30)) sampled_info $U3 mem_offline != 0
 took=$(( $(date +%s) - t_req ))
 echo "offline declared after ${took}s (timeout ${VMEM_TIMEOUT}s): $(kv mem_offline "$HV_OUT") MiB"
 check "not a stall: plugged as asked" test "$(kv mem_stalled "$HV_OUT") $(kv mem_plugged "$HV_OUT")" = "0 512"
@@ -228,10 +223,7 @@ check "a warning names the guest and what it left offline" \
 guest_send "$T/instances/$U3/console.sock" online
 wait_match "$LOG" "memtotal_kb=$((base + 524288)) " 60 >/dev/null ||
     fail "the guest did not online what was plugged"
-onlined_now() {
-    hv sample >/dev/null && hv info uuid=$U3 >/dev/null && test "$(kv mem_offline "$HV_OUT")" = 0
-}
-check "the verdict lifted once it shows the memory" retry 30 onlined_now
+check "the verdict lifted once it shows the memory" retry 30 sampled_info $U3 mem_offline = 0
 check "event memory onlined" grep -q "^EVENT memory $U3 reason=onlined" "$T/hv.out"
 hv destroy uuid=$U3 || fail "destroy"
 hv_session_stop || fail "hvctl session"
