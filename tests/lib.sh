@@ -152,15 +152,16 @@ libvirt_test_cleanup() {
 
 # guest_send SOCKET LINE: type LINE on a guest's serial console (the unix
 # socket beside its console.log); the tiny guest obeys burn/disk/net/stat/
-# poweroff.  Stays connected until the guest's tty echoes the line (QEMU
-# drops what the guest's UART has not taken yet when the client leaves).
+# poweroff.  Stays connected until the guest's tty echoes the line and its
+# newline (QEMU drops what the guest's UART has not taken yet when the
+# client leaves: a line echoed without its newline was never obeyed).
 guest_send() {
     /usr/bin/python3 - "$1" "$2" <<'PY'
 import socket, sys, time
 s = socket.socket(socket.AF_UNIX)
 s.connect(sys.argv[1])
-line = sys.argv[2].encode()
-s.sendall(line + b"\n")
+line = sys.argv[2].encode() + b"\n"
+s.sendall(line)
 s.settimeout(0.5)
 seen, end = b"", time.time() + 30
 while line not in seen.replace(b"\r", b"") and time.time() < end:
