@@ -415,6 +415,66 @@ static int ctl_cmd_reshapes(struct ctl_ctx *x, int argc, char **argv)
     return ctl_show(x, path, ctl_reshapes_table);
 }
 
+/* ---- the event log ---- */
+
+#define CTL_EVENTS_USAGE                                                                    \
+    "[--instance UUID] [--source S] [--action PREFIX] [--request-id R] "                  \
+    "[--code C | --failed] [--from T] [--to T] [--limit N]"
+
+static void ctl_events_table(json_t *j)
+{
+    static const char *const head[] = {"TIME",   "INSTANCE", "SOURCE",  "ACTION",
+                                       "CODE",   "MS",       "MESSAGE", NULL};
+    struct ctl_table t;
+    char ms[32];
+    ctl_table_init(&t, head);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "events"), i, e) {
+        ctl_table_cell(&t, "%s", ctl_str(e, "time"));
+        ctl_table_cell(&t, "%s", ctl_str(e, "instance"));
+        ctl_table_cell(&t, "%s", ctl_str(e, "source"));
+        ctl_table_cell(&t, "%s", ctl_str(e, "action"));
+        ctl_table_cell(&t, "%s", ctl_str(e, "code"));
+        json_t *d = json_object_get(e, "duration_ms");
+        ctl_table_cell(&t, "%s", json_is_number(d) ? ctl_num(json_number_value(d), ms, 32) : "-");
+        ctl_table_cell(&t, "%s", ctl_str(e, "message"));
+    }
+    ctl_table_print(&t, stdout);
+    ctl_table_release(&t);
+    if (json_is_true(json_object_get(j, "more")))
+        printf("(more than %lld events match: narrow the filters or raise --limit)\n",
+               (long long)json_integer_value(json_object_get(j, "limit")));
+}
+
+static int ctl_cmd_events(struct ctl_ctx *x, int argc, char **argv)
+{
+    struct ctl_opt opts[] = {{"instance", false, NULL}, {"source", false, NULL},
+                             {"action", false, NULL},   {"request-id", false, NULL},
+                             {"code", false, NULL},     {"failed", true, NULL},
+                             {"from", false, NULL},     {"to", false, NULL},
+                             {"limit", false, NULL},    {NULL, false, NULL}};
+    char *pos[CTL_MAX_POS];
+    int npos;
+    if (ctl_parse(argc, argv, opts, pos, &npos) || npos ||
+        (ctl_opt(opts, "failed") && ctl_opt(opts, "code"))) {
+        fprintf(stderr, "usage: sculptctl events " CTL_EVENTS_USAGE "\n");
+        return 2;
+    }
+    autostrbuf q = STRBUF_INIT;
+    strbuf_append(&q, "");
+    ctl_query_add(&q, "instance", ctl_opt(opts, "instance"));
+    ctl_query_add(&q, "source", ctl_opt(opts, "source"));
+    ctl_query_add(&q, "action", ctl_opt(opts, "action"));
+    ctl_query_add(&q, "request_id", ctl_opt(opts, "request-id"));
+    ctl_query_add(&q, "code", ctl_opt(opts, "failed") ? "FAILED" : ctl_opt(opts, "code"));
+    ctl_query_add(&q, "from", ctl_opt(opts, "from"));
+    ctl_query_add(&q, "to", ctl_opt(opts, "to"));
+    ctl_query_add(&q, "limit", ctl_opt(opts, "limit"));
+    autofree char *path = xasprintf("/v1/events%s", q.s);
+    return ctl_show(x, path, ctl_events_table);
+}
+
 /* ---- blueprints ---- */
 
 static json_t *ctl_load_json_file(const char *path, struct err **err)
@@ -1003,6 +1063,10 @@ const struct ctl_command ctl_commands[] = {
      false},
     {"reshapes", "[--from T] [--to T] [--limit N]", "the host's reshape timeline",
      ctl_cmd_reshapes, false},
+    {"events", CTL_EVENTS_USAGE,
+     "the event log, newest first: requests, memory hot-plug outcomes, changes behind "
+     "sculpt's back",
+     ctl_cmd_events, false},
     {"blueprint create", "FILE|-", "create a custom blueprint (JSON, see the API docs)",
      ctl_cmd_blueprint_create, false},
     {"blueprint list", "", "custom blueprints", ctl_cmd_blueprint_list, false},

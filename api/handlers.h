@@ -21,6 +21,9 @@ int api_handle_instance_list(struct api_req *req, struct api_resp *resp, struct 
 int api_handle_instance_show(struct api_req *req, struct api_resp *resp, struct err **err);
 int api_handle_reshapes(struct api_req *req, struct api_resp *resp, struct err **err);
 
+/* handle_events.c */
+int api_handle_events(struct api_req *req, struct api_resp *resp, struct err **err);
+
 /* handle_blueprints.c */
 int api_handle_blueprint_list(struct api_req *req, struct api_resp *resp, struct err **err);
 int api_handle_blueprint_create(struct api_req *req, struct api_resp *resp, struct err **err);

@@ -249,6 +249,18 @@ json_t *api_reshape_json(const struct db_reshape *r)
                      "duration_ms", api_num(r->duration_ms), "ok", r->ok, "error", r->error);
 }
 
+json_t *api_event_json(const struct db_event *e)
+{
+    return json_pack("{s:I, s:I, s:o, s:o, s:s?, s:s, s:s, s:s, s:s?, s:o}", "id",
+                     (json_int_t)e->id, "at", (json_int_t)(e->at_ms / 1000), "time",
+                     api_time_json(e->at_ms), "instance",
+                     e->instance_uuid[0] ? json_string(e->instance_uuid) : json_null(),
+                     "request_id", e->request_id, "source", e->source ? e->source : "",
+                     "action", e->action ? e->action : "", "code",
+                     e->code ? err_code_name(e->code) : "OK", "message", e->message,
+                     "duration_ms", api_num(e->duration_ms));
+}
+
 json_t *api_usage_json(const struct db_usage_list *l)
 {
     json_t *t = json_array(), *step = json_array(), *use = json_object(), *peak = json_object();

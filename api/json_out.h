@@ -18,6 +18,7 @@
 struct db_custom_blueprint;
 struct db_blueprint_rev;
 struct db_reshape;
+struct db_event;
 struct db_usage_list;
 struct db_pool;
 struct db_pool_member;
@@ -55,6 +56,10 @@ json_t *api_host_topology_json(const struct drv_host *h);
 json_t *api_custom_blueprint_json(const struct db_custom_blueprint *cb);
 json_t *api_blueprint_rev_json(const struct db_blueprint_rev *rev);
 json_t *api_reshape_json(const struct db_reshape *r);
+/* One event of the log: id, at (Unix s), time, instance (null: none),
+ * request_id, source, action, code ("OK" or an error code), message,
+ * duration_ms. */
+json_t *api_event_json(const struct db_event *e);
 /* Usage as columns for plotting: {"time": [...], "step_s": [...],
  * "use": {"vcpu": [...], ...}, "peak": {...}}. */
 json_t *api_usage_json(const struct db_usage_list *l);

@@ -61,6 +61,22 @@ static const struct api_param bucket_params[] = {
     {NULL, NULL, NULL},
 };
 
+static const struct api_param event_params[] = {
+    {"instance", "string", "Only this instance's events (UUID)"},
+    {"source", "string", "Only events from this source: rpc (Nova's requests), api, "
+                         "hypervisor (memory hot-plug outcomes, changes behind sculpt's "
+                         "back), reconcile, engine, presculpt"},
+    {"action", "string", "Only actions starting with this text (\"memory.\", "
+                         "\"power_state.\", \"build_and_run_instance\")"},
+    {"request_id", "string", "Only this request's events (req-...)"},
+    {"code", "string", "Only this outcome: OK, FAILED (every error) or an error code "
+                       "(TIMEOUT, INVALID...)"},
+    {"from", "string", "Start: Unix seconds, ISO 8601 UTC or -SECONDS (default: no bound)"},
+    {"to", "string", "End, excluded (default: no bound)"},
+    {"limit", "integer", "Most events returned, newest first (default 100, at most 1000)"},
+    {NULL, NULL, NULL},
+};
+
 const struct api_route api_routes[] = {
     /* meta */
     {"GET", "/", api_handle_root, PUBLIC | HIDDEN, 302, "root", "meta",
@@ -95,6 +111,10 @@ const struct api_route api_routes[] = {
     {"GET", "/v1/reshapes", api_handle_reshapes, 0, 200, "listReshapes", "instances",
      "The host's reshape log and the engine's decisions over a time range", NULL,
      "ReshapeTimeline", NULL, range_params, NULL},
+    {"GET", "/v1/events", api_handle_events, 0, 200, "listEvents", "instances",
+     "The event log, newest first: requests and their outcome, memory hot-plug outcomes, "
+     "changes made behind sculpt's back",
+     NULL, "EventList", NULL, event_params, NULL},
 
     /* blueprints */
     {"GET", "/v1/blueprints", api_handle_blueprint_list, 0, 200, "listBlueprints",

@@ -12,7 +12,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "usage: sculptctl [--url URL] [--token TOKEN] [--config FILE] [-f table|json] "
-            "COMMAND [ARGS]\n\n"
+            "[--json] COMMAND [ARGS]\n\n"
             "The API is found from --url/--token, else SCULPT_URL/SCULPT_TOKEN, else sculpt.conf\n"
             "([api] url or listen and port, [api] admin_token; --config, SCULPT_CONFIG or\n"
             "/etc/sculpt/sculpt.conf).  Times: Unix seconds, ISO 8601 UTC, or -SECONDS ago.\n\n"
@@ -50,6 +50,7 @@ int main(int argc, char **argv)
         {"token", required_argument, NULL, 't'},
         {"config", required_argument, NULL, 'c'},
         {"format", required_argument, NULL, 'f'},
+        {"json", no_argument, NULL, 'j'}, /* -f json */
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -73,6 +74,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             x.json = strcmp(optarg, "json") == 0;
+            break;
+        case 'j':
+            x.json = true;
             break;
         case 'h':
             usage(stdout);

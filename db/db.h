@@ -639,9 +639,14 @@ struct db_event_filter {
     const char *instance_uuid;  /* NULL: any */
     const char *source;         /* NULL: any */
     const char *request_id;     /* NULL: any */
+    const char *action_prefix;  /* NULL: any; "memory." the memory events */
+    const char *code;           /* NULL: any; "OK", "FAILED" (every error) or an
+                                   err_code name ("TIMEOUT") */
     size_t limit;               /* 0: all */
 };
-/* Newest first. */
+/* True when `code` is a value db_event_filter.code takes. */
+bool db_event_code_valid(const char *code);
+/* Newest first.  ERR_INVALID for a bad uuid or code. */
 struct db_event_list *db_event_list(struct db *db, const struct db_event_filter *f,
                                     struct err **err);
 

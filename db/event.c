@@ -1,6 +1,7 @@
 /* The event log: requests received and their outcome. */
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/alloc.h"
 #include "common/err.h"
@@ -16,8 +17,10 @@ static const struct db_stmt st_list = {
     " WHERE at >= sculpt_ts($1) AND ($2::bigint IS NULL OR at < sculpt_ts($2))"
     " AND ($3::uuid IS NULL OR instance_uuid = $3) AND ($4::text IS NULL OR source = $4)"
     " AND ($5::text IS NULL OR request_id = $5)"
-    " ORDER BY at DESC, id DESC LIMIT $6",
-    6};
+    " AND ($6::text IS NULL OR starts_with(action, $6))"
+    " AND ($7::text IS NULL OR code = $7 OR ($7 = 'FAILED' AND code <> 'OK'))"
+    " ORDER BY at DESC, id DESC LIMIT $8",
+    8};
 
 void db_event_params(struct db_params *p, const struct db_event *e)
 {
@@ -78,6 +81,11 @@ void db_event_list_free(struct db_event_list *l)
     free(l);
 }
 
+bool db_event_code_valid(const char *code)
+{
+    return strcmp(code, "OK") == 0 || strcmp(code, "FAILED") == 0 || db_code_parse(code) != 0;
+}
+
 struct db_event_list *db_event_list(struct db *db, const struct db_event_filter *f,
                                     struct err **err)
 {
@@ -86,12 +94,19 @@ struct db_event_list *db_event_list(struct db *db, const struct db_event_filter 
         f = &all;
     if (f->instance_uuid && db_check_uuid("event list", f->instance_uuid, err) < 0)
         return NULL;
+    if (f->code && !db_event_code_valid(f->code)) {
+        err_set(err, ERR_INVALID, "event list: `%.32s` is not OK, FAILED or an error code",
+                f->code);
+        return NULL;
+    }
     autoparams p = DB_PARAMS_INIT;
     db_param_int(&p, f->from_ms);
     db_param_nonzero(&p, f->to_ms);
     db_param_str(&p, f->instance_uuid);
     db_param_str(&p, f->source);
     db_param_str(&p, f->request_id);
+    db_param_str(&p, f->action_prefix);
+    db_param_str(&p, f->code);
     db_param_nonzero(&p, (long long)f->limit);
     PGresult *r = db_session_read(db, &st_list, &p, err);
     if (!r)

@@ -6,6 +6,7 @@
 
 (function () {
   const REFRESH_MS = 15000;
+  const GUEST_EVENTS = 20;  /* the selected guest's latest events shown */
   const PALETTE = ["#2563eb", "#d97706", "#059669", "#db2777", "#7c3aed", "#0891b2",
                    "#65a30d", "#dc2626", "#4b5563", "#ca8a04", "#9333ea", "#0d9488"];
   const RES = [
@@ -352,6 +353,26 @@
     status.plots.guestTable = guests.length;
   }
 
+  /* The selected guest's latest events (GET /v1/events): requests from
+   * Nova, memory hot-plug outcomes, changes behind sculpt's back. */
+  function drawGuestEvents(events) {
+    const body = $("#guest-events tbody");
+    body.replaceChildren();
+    const list = (events && events.events) || [];
+    for (const e of list) {
+      const tr = el("tr");
+      if (e.code !== "OK") tr.classList.add("failed");
+      const cells = [e.time || "–", e.source, e.action, e.code,
+                     e.duration_ms == null ? "–" : fmt(e.duration_ms), e.message || ""];
+      for (const c of cells) tr.appendChild(el("td", {}, String(c)));
+      body.appendChild(tr);
+    }
+    $("#guest-events-note").textContent = !events ? "The event log needs the database."
+      : !list.length ? "No event recorded for this guest."
+      : events.more ? `The latest ${list.length}; sculptctl events --instance shows more.` : "";
+    status.plots.guestEvents = list.length;
+  }
+
   /* ---- reshape timeline ---- */
 
   function drawTimeline(timeline, guests, from, to) {
@@ -475,13 +496,15 @@
       const guests = list.instances;
       if (!state.selected || !guests.some((g) => g.uuid === state.selected))
         state.selected = guests.length ? guests[0].uuid : null;
-      const [hist, timeline, detail, pools, poolHist] = await Promise.allSettled([
+      const [hist, timeline, detail, pools, poolHist, events] = await Promise.allSettled([
         api(`/v1/host/history?from=${from}`),
         api(`/v1/reshapes?from=${from}&to=${now}`),
         state.selected ? api(`/v1/instances/${state.selected}?from=${from}`)
                        : Promise.resolve(null),
         api("/v1/pools"),
         api(`/v1/pools/history?from=${now - 6 * 3600}&step=300`),
+        state.selected ? api(`/v1/events?instance=${state.selected}&limit=${GUEST_EVENTS}`)
+                       : Promise.resolve(null),
       ]);
       if (detail.status === "rejected") throw detail.reason;
       if (timeline.status === "rejected") throw timeline.reason;
@@ -503,6 +526,7 @@
         emptyNote($("#guest-plots"), "No guest on this host.");
         status.plots.guest = 0;
       }
+      drawGuestEvents(settled(events));
       drawTimeline(timeline.value, guests, from, now);
       drawPools(settled(pools), settled(poolHist));
       $("#login").hidden = true;

@@ -319,6 +319,37 @@ static void seed_pool(struct harness *h, int64_t t0_s)
     CHECK(db_pool_count(h->db, p.key, 0, 1, 0, &err), "db_pool_count");
 }
 
+/* The event log as the daemon writes it, through the same call: each
+ * guest's build request from Nova, then for the first guest a memory
+ * hot-plug that went through and for the second one that stalled (the
+ * guest's kernel left the memory offline). */
+static void seed_events(struct harness *h, int64_t t0_s)
+{
+    if (!h->db)
+        return;
+    autoerr struct err *err = NULL;
+    for (size_t i = 0; i < h->nguests; i++) {
+        autofree char *req = xasprintf("req-harness-%zu", i);
+        struct db_event ev = {.at_ms = t0_s * 1000 + (int64_t)i, .request_id = req,
+                              .source = (char *)"rpc",
+                              .action = (char *)"build_and_run_instance", .duration_ms = 812};
+        snprintf(ev.instance_uuid, sizeof(ev.instance_uuid), "%s", h->guests[i].inst->uuid);
+        CHECK(db_event_add(h->db, &ev, &err), "db_event_add");
+        if (i > 1)
+            continue;
+        struct db_event mem = {.at_ms = (t0_s + 600) * 1000, .source = (char *)"hypervisor",
+                               .action = i == 0 ? (char *)"memory.caught-up"
+                                                : (char *)"memory.plug-stalled",
+                               .code = i == 0 ? 0 : ERR_TIMEOUT,
+                               .message = i == 0 ? (char *)"memory hot-plug caught-up: asked "
+                                                           "1536 MiB, holds 1536 MiB"
+                                                 : (char *)"memory hot-plug plug-stalled: "
+                                                           "asked 1536 MiB, holds 1024 MiB"};
+        snprintf(mem.instance_uuid, sizeof(mem.instance_uuid), "%s", h->guests[i].inst->uuid);
+        CHECK(db_event_add(h->db, &mem, &err), "db_event_add");
+    }
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: api-harness --config FILE [--guests N] [--minutes M] [--live] "
@@ -395,6 +426,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < h.nguests; i++)
         boot_guest(&h, i, t);
     seed_pool(&h, t);
+    seed_events(&h, t);
     for (t += step; t <= now; t += step)
         control_step(&h, t, step);
     if (h.db)

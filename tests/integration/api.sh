@@ -76,6 +76,24 @@ expect_fail 2 "usage" "$ctl" config set gpu x=1
 "$ctl" pools >/dev/null
 "$ctl" reshapes --from -600 | grep -q 'CPU_WEIGHT  *MEM_MIB  *REASON'
 "$ctl" metrics | grep -q '^sculpt_guests '
+# the event log: every filter reaches the API, the table says what the JSON says
+"$ctl" events --source hypervisor >"$tmp/out"
+"$ctl" --json events --source hypervisor >"$tmp/out.json"
+$check_tables events "$tmp/out" "$tmp/out.json"
+grep -q 'memory.plug-stalled  *TIMEOUT' "$tmp/out"
+"$ctl" events --limit 2 >"$tmp/out"
+"$ctl" -f json events --limit 2 >"$tmp/out.json"
+$check_tables events "$tmp/out" "$tmp/out.json"
+grep -q '^(more than 2 events match' "$tmp/out"
+ev_uuid=$("$ctl" --json events --action memory.plug |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["events"][0]["instance"])')
+[ "$("$ctl" --json events --instance "$ev_uuid" --action memory. --failed --from -7200 --to -60 |
+    python3 -c 'import json,sys; print(" ".join(e["action"] for e in json.load(sys.stdin)["events"]))')" = memory.plug-stalled ]
+"$ctl" events --request-id req-harness-0 --code OK | grep -q 'build_and_run_instance'
+expect_fail 1 "is not a UUID" "$ctl" events --instance nope
+expect_fail 1 "outside [1, 1000]" "$ctl" events --limit 0
+expect_fail 2 "usage" "$ctl" events --failed --code OK
+expect_fail 2 "unknown option" "$ctl" events --kind memory
 expect_fail 1 "UNAUTHORIZED (HTTP 401)" env SCULPT_TOKEN=wrong "$ctl" host
 expect_fail 1 "cannot reach the API" env SCULPT_URL=http://127.0.0.1:9 "$ctl" host
 # the endpoint and token from sculpt.conf ([api] listen, port, admin_token)
@@ -85,8 +103,16 @@ env -u SCULPT_URL -u SCULPT_TOKEN "$ctl" --config "$tmp/ctl.conf" host | grep -q
 # the dashboard, rendered by Chromium from the running server
 /usr/bin/python3 "$SCULPT_TOP/tests/browser/dashboard_check.py" "$url/dashboard/" "$token" \
     --expect resourceBars=4 --expect cpuMap=16 --expect hostHistory=20 --expect guest=20 \
-    --expect guestTable=4 --expect timeline=1 --expect pools=1 \
+    --expect guestTable=4 --expect guestEvents=1 --expect timeline=1 --expect pools=1 \
     --screenshot "${SCULPT_SCREENSHOT:-$tmp/dashboard.png}"
+
+# PostgreSQL down: the event log answers 503 with why, and again once it
+# is back (the API's database sessions reconnect)
+sh "$SCULPT_TOP/contrib/stack/postgres.sh" stop "$tmp" >/dev/null
+expect_fail 1 "UNAVAILABLE (HTTP 503)" "$ctl" events
+case "$out" in *"the event log: "*) ;; *) echo "FAILED: 503 without why: $out" >&2; exit 1 ;; esac
+sh "$SCULPT_TOP/contrib/stack/postgres.sh" start "$tmp" >/dev/null
+"$ctl" events --action memory. | grep -q 'memory.caught-up'
 
 # run-time settings survive a restart
 api_harness_stop

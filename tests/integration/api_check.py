@@ -443,6 +443,71 @@ def check_pools():
     invalid("GET", "/v1/pools/history?from=-864000&step=1", None, "more than 20000")
 
 
+def check_events():
+    """The event log the harness seeded (tests/harness/api-harness.c
+    seed_events): a build per guest an hour ago, a memory hot-plug that
+    caught up and one that stalled."""
+    import time
+    allev = expect("GET", "/v1/events", 200)
+    evs = allev["events"]
+    if allev["limit"] != 100 or len(evs) < 6 or allev["more"]:
+        fail("GET /v1/events: %d events, limit %s, more %s" % (len(evs), allev["limit"],
+                                                                allev["more"]))
+    ats = [(e["at"], e["id"]) for e in evs]
+    if ats != sorted(ats, reverse=True):
+        fail("events are not newest first: %s" % ats[:8])
+    stalled = [e for e in evs if e["action"] == "memory.plug-stalled"]
+    plugged = [e for e in evs if e["action"] == "memory.caught-up"]
+    if len(stalled) != 1 or stalled[0]["code"] != "TIMEOUT" or len(plugged) != 1 \
+            or plugged[0]["code"] != "OK" or not plugged[0]["instance"]:
+        fail("the seeded memory events: %s" % [(e["action"], e["code"]) for e in evs])
+    uuid = plugged[0]["instance"]
+    mine = expect("GET", "/v1/events?instance=%s" % uuid, 200)["events"]
+    if sorted(e["action"] for e in mine) != ["build_and_run_instance", "memory.caught-up"] \
+            or any(e["instance"] != uuid for e in mine):
+        fail("instance filter: %s" % [(e["instance"], e["action"]) for e in mine])
+    mem = expect("GET", "/v1/events?action=memory.", 200)["events"]
+    if len(mem) != 2 or any(not e["action"].startswith("memory.") for e in mem):
+        fail("action prefix filter: %s" % [e["action"] for e in mem])
+    failed = expect("GET", "/v1/events?code=FAILED", 200)["events"]
+    if not failed or any(e["code"] == "OK" for e in failed) \
+            or "memory.plug-stalled" not in [e["action"] for e in failed]:
+        fail("code=FAILED: %s" % [(e["action"], e["code"]) for e in failed])
+    t = expect("GET", "/v1/events?code=TIMEOUT&source=hypervisor", 200)["events"]
+    if [e["action"] for e in t] != ["memory.plug-stalled"]:
+        fail("code=TIMEOUT&source=hypervisor: %s" % [e["action"] for e in t])
+    if expect("GET", "/v1/events?source=hypervisor&code=OK&action=build", 200)["events"]:
+        fail("filters are not combined")
+    r = expect("GET", "/v1/events?request_id=req-harness-0", 200)["events"]
+    if len(r) != 1 or r[0]["request_id"] != "req-harness-0" or r[0]["duration_ms"] != 812:
+        fail("request_id filter: %s" % r)
+    one = expect("GET", "/v1/events?limit=1", 200)
+    if len(one["events"]) != 1 or not one["more"] or one["events"][0]["id"] != evs[0]["id"]:
+        fail("limit=1: %s" % one)
+    # the seeded events are an hour old: none in the last ten minutes, all
+    # in the hour before
+    now = int(time.time())
+    recent = expect("GET", "/v1/events?from=-600", 200)["events"]
+    if any(e["at"] < now - 600 - 5 for e in recent) or any(e in recent for e in mine):
+        fail("from=-600 returned older events")
+    window = expect("GET", "/v1/events?from=-7200&to=-600&instance=%s" % uuid, 200)["events"]
+    if len(window) != 2:
+        fail("from/to window: %d events" % len(window))
+    iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 600))
+    if len(expect("GET", "/v1/events?to=%s&instance=%s" % (iso, uuid), 200)["events"]) != 2:
+        fail("an ISO 8601 `to`")
+    invalid("GET", "/v1/events?instance=not-a-uuid", None, "is not a UUID")
+    invalid("GET", "/v1/events?from=yesterday", None, "neither Unix seconds")
+    invalid("GET", "/v1/events?from=-60&to=-120", None, "is not before")
+    invalid("GET", "/v1/events?limit=0", None, "outside [1, 1000]")
+    invalid("GET", "/v1/events?limit=1001", None, "outside [1, 1000]")
+    invalid("GET", "/v1/events?limit=many", None, "is not an integer")
+    invalid("GET", "/v1/events?code=SLOW", None, "is not OK, FAILED or an error code")
+    invalid("GET", "/v1/events?source=Nova!", None, "is not a source name")
+    invalid("GET", "/v1/events?kind=memory", None, "unknown query parameter `kind`")
+    return uuid
+
+
 def check_config():
     c = expect("GET", "/v1/config/cost", 200)
     if "price_vcpu_hour" not in c["values"] or c["options"]["price_vcpu_hour"]["type"] != "number":
@@ -538,6 +603,7 @@ def main():
     bp_id, loc = check_blueprints()
     check_placement_and_cost(bp_id)
     check_pools()
+    check_events()
     check_config()
     expect("DELETE", loc, 204)
     expect("GET", loc, 404, code="NOT_FOUND")

@@ -4,6 +4,7 @@
     ctl_tables_check.py host TABLE JSON       the Placement inventory block
     ctl_tables_check.py instances TABLE JSON  the CPU_WEIGHT and DOMAIN columns
     ctl_tables_check.py shape TABLE JSON      `instance show`'s shape line
+    ctl_tables_check.py events TABLE JSON     `events`: one row per event, every column
 
 TABLE is sculptctl's default output, JSON the same command's `-f json`
 output (the api-harness runs without --live: both see the same state).
@@ -102,13 +103,33 @@ def check_shape(table, doc):
         fail('`instance show` shape line %r lacks `%s`' % (line, want))
 
 
+def check_events(table, doc):
+    lines = [l for l in table.splitlines() if l.strip()]
+    head = ['TIME', 'INSTANCE', 'SOURCE', 'ACTION', 'CODE', 'MS', 'MESSAGE']
+    if not lines or lines[0].split() != head:
+        fail('`sculptctl events` header %r' % lines[:1])
+    # cells by position under the header: actions and messages hold spaces
+    starts = [lines[0].index(h) for h in head] + [None]
+    seen = [[l[starts[i]:starts[i + 1]].strip() for i in range(len(head))]
+            for l in lines[1:] if not l.startswith('(more than')]
+    want = [[e['time'], e['instance'] or '-', e['source'], e['action'], e['code'],
+             '-' if e['duration_ms'] is None else num(e['duration_ms']), e['message'] or '-']
+            for e in doc['events']]
+    if seen != want or not want:
+        fail('`sculptctl events` rows %r, the API says %r' % (seen, want))
+    more = any(l.startswith('(more than') for l in lines)
+    if more != doc['more']:
+        fail('`sculptctl events` says more: %s, the API: %s' % (more, doc['more']))
+
+
 def main():
     kind, table_path, json_path = sys.argv[1:4]
     with open(table_path) as f:
         table = f.read()
     with open(json_path) as f:
         doc = json.load(f)
-    {'host': check_host, 'instances': check_instances, 'shape': check_shape}[kind](table, doc)
+    {'host': check_host, 'instances': check_instances, 'shape': check_shape,
+     'events': check_events}[kind](table, doc)
 
 
 if __name__ == '__main__':

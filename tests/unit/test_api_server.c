@@ -180,6 +180,30 @@ static void test_routing_errors(void **state)
     reply_release(&r);
 }
 
+/* GET /v1/events checks its query before it needs the database, then
+ * says the database is missing (this server has none). */
+static void test_events_without_db(void **state)
+{
+    struct fixture *f = *state;
+    struct reply r;
+    http(f, "GET", "/v1/events?verbose=1", "s3cret", NULL, &r);
+    assert_error(&r, 400, "INVALID");
+    assert_non_null(strstr(r.body.s, "unknown query parameter `verbose`"));
+    reply_release(&r);
+    http(f, "GET", "/v1/events?limit=5000", "s3cret", NULL, &r);
+    assert_error(&r, 400, "INVALID");
+    assert_non_null(strstr(r.body.s, "outside [1, 1000]"));
+    reply_release(&r);
+    http(f, "GET", "/v1/events?instance=6f1c3c36-1f44-4a1b-9b1e-7ab1ce1e2d10", "s3cret", NULL,
+         &r);
+    assert_error(&r, 503, "UNAVAILABLE");
+    assert_non_null(strstr(r.body.s, "the database is not running"));
+    reply_release(&r);
+    http(f, "GET", "/v1/events", NULL, NULL, &r);
+    assert_error(&r, 401, "UNAUTHORIZED");
+    reply_release(&r);
+}
+
 static void test_body_limit(void **state)
 {
     struct fixture *f = *state;
@@ -306,6 +330,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_public_and_auth),
         cmocka_unit_test(test_routing_errors),
+        cmocka_unit_test(test_events_without_db),
         cmocka_unit_test(test_body_limit),
         cmocka_unit_test(test_dashboard_and_openapi),
         cmocka_unit_test(test_config_reset),

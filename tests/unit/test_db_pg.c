@@ -757,6 +757,33 @@ static void test_reshapes_snapshots_events(void **state)
     ef = (struct db_event_filter){.source = "api", .limit = 5};
     el = db_event_list(f->db, &ef, &err);
     assert_int_equal(el->n, 1);
+    db_event_list_free(el);
+    /* the action's prefix and the outcome: how many match, the newest */
+    static const struct {
+        struct db_event_filter f;
+        size_t n;
+        const char *action;
+    } by[] = {
+        {{.action_prefix = "build_"}, 1, "build_and_run_instance"},
+        {{.action_prefix = "build_and_run_instance_"}, 0, NULL},
+        {{.code = "FAILED"}, 1, "PUT /v1/config/cost"},
+        {{.code = "OK"}, 1, "build_and_run_instance"},
+        {{.code = "INVALID", .action_prefix = "PUT "}, 1, "PUT /v1/config/cost"},
+        {{.code = "TIMEOUT"}, 0, NULL},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(by); i++) {
+        el = db_event_list(f->db, &by[i].f, &err);
+        assert_non_null(el);
+        assert_int_equal(el->n, by[i].n);
+        if (by[i].action)
+            assert_string_equal(el->v[0].action, by[i].action);
+        db_event_list_free(el);
+    }
+    ef = (struct db_event_filter){.code = "SLOW"};
+    el = db_event_list(f->db, &ef, &err);
+    assert_null(el);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_free(err);
 }
 
 static void test_settings(void **state)
