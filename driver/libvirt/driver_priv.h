@@ -56,6 +56,8 @@ struct lv_entry {
     bool mem_seen;               /* its balloon driver reported this run */
     int64_t mem_wait_ms;         /* Unix ms of its first sample without that
                                   * report (0: none yet) */
+    bool mem_pending;            /* the last sample found it booting, that
+                                  * report still to come (lv_sample) */
     struct drv_hv_sample prev;   /* last usage sample */
     bool has_prev;
     struct lv_expect expect[LV_MAX_EXPECT];
@@ -159,7 +161,9 @@ static inline unsigned lv_affect_now(virDomainPtr dom)
  * without the lock): a catch-up is reported. */
 void lv_vmem_on_size(struct lv *lv, const char *uuid, uint64_t current_kib);
 /* Declare stalled (once) every running guest with a request pending and
- * no move for the timeout, after reading its device back; set the
+ * no move for the timeout (lv_vmem_due: the time a guest spends paused or
+ * booting, its memory figures still to come, does not count), after
+ * reading its device back; set the
  * balloon of a guest whose offset changed (lv_vmem_balloon_kib).  Called
  * by sample (the engine's step, so the delay is the timeout plus a step
  * at most); call without the lock. */

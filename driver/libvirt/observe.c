@@ -227,7 +227,7 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
         x->mono_ns = t0 + (t1 - t0) / 2;
         x->wall_ms = wall;
         lv_guest_stats_parse(recs[i], &x->raw);
-        x->raw.guest_mem_pending = lv_guest_mem_pending(lv, e, x);
+        x->raw.guest_mem_pending = e->mem_pending = lv_guest_mem_pending(lv, e, x);
         drv_hv_sample_derive(e->has_prev ? &e->prev : NULL, x);
         if (lv_vmem_seen(lv, e, x, &seen[nseen]))
             nseen++;

@@ -43,6 +43,25 @@ enum lv_vmem_news lv_vmem_observe(struct lv_vmem *v, uint64_t current_kib, int64
     return LV_VMEM_NEWS_NONE;
 }
 
+bool lv_vmem_due(struct lv_vmem *v, enum lv_vmem_guest g, int64_t now_ms, int64_t timeout_ms)
+{
+    if (!v->size_kib || !lv_vmem_pending(v) || v->stalled)
+        return false;
+    if (g == LV_VMEM_GUEST_PAUSED || g == LV_VMEM_GUEST_BOOTING) {
+        v->since_ms = now_ms;
+        v->held = true;
+        return false;
+    }
+    if (g != LV_VMEM_GUEST_RUNNING)
+        return false;
+    if (v->held) { /* it can move from now on */
+        v->since_ms = now_ms;
+        v->held = false;
+        return false;
+    }
+    return now_ms - v->since_ms >= timeout_ms;
+}
+
 bool lv_vmem_pending(const struct lv_vmem *v)
 {
     return v->size_kib && v->current_kib != v->requested_kib;

@@ -27,6 +27,8 @@ struct lv_vmem {
     uint64_t balloon_kib;        /* the balloon target as set (0: unknown) */
     bool stalled;                /* no move for the timeout (reported) */
     uint32_t stalls;             /* times declared stalled (this boot) */
+    bool held;                   /* the last tick found the guest paused or
+                                  * booting: no time ran (lv_vmem_due) */
     /* Plugged but offline: the guest's MemTotal against what it holds
      * (lv_vmem_observe_total).  The gap between them is its kernel's own
      * reservation, plus the page structures of what it plugged, plus what
@@ -50,6 +52,16 @@ enum lv_vmem_news {
     LV_VMEM_NEWS_LAST,
 };
 
+/* What a guest can do about a request at one tick. */
+enum lv_vmem_guest {
+    LV_VMEM_GUEST_RUNNING,  /* running, its memory figures known (or never to come) */
+    LV_VMEM_GUEST_BOOTING,  /* running, its balloon driver yet to report: its
+                             * virtio_mem driver may not have loaded either */
+    LV_VMEM_GUEST_PAUSED,   /* it cannot move */
+    LV_VMEM_GUEST_DOWN,     /* not running: nothing to wait for */
+    LV_VMEM_GUEST_LAST,
+};
+
 /* A fresh record for a domain defined with boot_kib of boot memory and a
  * device of size_kib, nothing requested nor plugged. */
 void lv_vmem_defined(struct lv_vmem *v, uint64_t boot_kib, uint64_t size_kib);
@@ -65,6 +77,15 @@ void lv_vmem_request(struct lv_vmem *v, uint64_t requested_kib, int64_t now_ms);
  * when a stalled guest reaches it. */
 enum lv_vmem_news lv_vmem_observe(struct lv_vmem *v, uint64_t current_kib, int64_t now_ms,
                                   int64_t timeout_ms);
+
+/* One tick of the stall watch at now_ms: is a pending request due to be
+ * declared stalled (timeout_ms without a move)?  Time runs only while the
+ * guest runs with its memory figures known: a paused guest cannot move,
+ * and a booting one has not loaded the driver that plugs, so a request
+ * made while it boots (its first shape) waits from the first tick it runs
+ * with them.  The caller then reads the device back, and
+ * lv_vmem_observe() declares the stall. */
+bool lv_vmem_due(struct lv_vmem *v, enum lv_vmem_guest g, int64_t now_ms, int64_t timeout_ms);
 
 /* The guest's own statistics at one sample: held_kib what it holds as
  * the host sees it (the balloon plus what it plugged: libvirt's

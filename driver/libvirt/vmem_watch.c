@@ -214,12 +214,13 @@ void lv_vmem_tick(struct lv *lv)
     struct lv_vmem_due *due = xcalloc(cap, sizeof(*due));
     for (size_t i = 0; i < lv->n; i++) {
         struct lv_entry *e = lv->g[i];
-        if (!e->ours || !e->loaded || !e->vmem.size_kib || !lv_vmem_pending(&e->vmem) ||
-            e->vmem.stalled)
+        if (!e->ours || !e->loaded)
             continue;
-        if (e->state == DRV_POWER_PAUSED)
-            e->vmem.since_ms = now; /* a paused guest cannot move: no time runs */
-        else if (e->state == DRV_POWER_RUNNING && now - e->vmem.since_ms >= lv->vmem_timeout_ms)
+        enum lv_vmem_guest g = e->state == DRV_POWER_PAUSED    ? LV_VMEM_GUEST_PAUSED
+                               : e->state != DRV_POWER_RUNNING ? LV_VMEM_GUEST_DOWN
+                               : e->mem_pending                ? LV_VMEM_GUEST_BOOTING
+                                                               : LV_VMEM_GUEST_RUNNING;
+        if (lv_vmem_due(&e->vmem, g, now, lv->vmem_timeout_ms))
             snprintf(due[nd++].uuid, sizeof(due[0].uuid), "%s", e->uuid);
     }
     pthread_mutex_unlock(&lv->lock);

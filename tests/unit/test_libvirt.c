@@ -374,6 +374,55 @@ static void test_vmem_design(void **state)
     assert_int_equal(req, 0);
 }
 
+/* The stall watch's clock (lv_vmem_due, one call a tick): a request made
+ * while the guest boots waits from the first tick the guest runs with its
+ * memory figures, however long it booted (FOLLOWUPS #101: a guest was
+ * declared stalled while it booted); a pause stops the clock too. */
+static void test_vmem_due_boot(void **state)
+{
+    (void)state;
+    const uint64_t M = 1024;
+    const int64_t T = 20000, tick = 3000; /* the timeout, a sample; ms */
+    struct lv_vmem v;
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, 0, T)); /* nothing requested */
+    /* the first shape asks for more at spawn; the guest boots for 3 T */
+    lv_vmem_request(&v, 512 * M, 0);
+    int64_t t = 0;
+    for (; t <= 3 * T; t += tick)
+        assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_BOOTING, t, T));
+    /* its figures appear at t: the timeout runs from here */
+    int64_t up = t;
+    for (; t < up + T; t += tick)
+        assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, t, T));
+    assert_true(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, up + T, T));
+    /* the read back confirms: stalled once, then no more due */
+    assert_int_equal(lv_vmem_observe(&v, 0, up + T, T), LV_VMEM_NEWS_STALLED);
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, up + 10 * T, T));
+
+    /* a guest that plugs once up: never due */
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    lv_vmem_request(&v, 512 * M, 0);
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_BOOTING, 5 * T, T));
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, 6 * T, T));
+    assert_int_equal(lv_vmem_observe(&v, 512 * M, 6 * T + 1, T), LV_VMEM_NEWS_NONE);
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, 20 * T, T));
+
+    /* a running guest: due after the timeout from the request, unless it
+     * was paused in between (the clock starts again when it resumes) */
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    lv_vmem_request(&v, 512 * M, 0);
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, T - 1, T));
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_PAUSED, T - 1, T));
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_PAUSED, 5 * T, T));
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, 5 * T + 1, T));
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, 6 * T, T));
+    assert_true(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, 6 * T + 1, T));
+    /* a guest that is down: nothing to wait for, and its clock kept */
+    assert_false(lv_vmem_due(&v, LV_VMEM_GUEST_DOWN, 7 * T, T));
+    assert_true(lv_vmem_due(&v, LV_VMEM_GUEST_RUNNING, 7 * T, T));
+}
+
 /* What a guest plugged against what was requested: a guest that moves
  * keeps its time, one that makes no move for the timeout is stalled once,
  * and catches up later; the balloon takes what an unplug left behind. */
@@ -1052,6 +1101,7 @@ int main(void)
         cmocka_unit_test(test_domain_roundtrip),
         cmocka_unit_test(test_config_drive_xml),
         cmocka_unit_test(test_vmem_design),
+        cmocka_unit_test(test_vmem_due_boot),
         cmocka_unit_test(test_vmem_track),
         cmocka_unit_test(test_vmem_offline),
         cmocka_unit_test(test_vmem_report),
