@@ -18,6 +18,7 @@
 #include "common/err.h"
 #include "driver/arrival.h"
 #include "driver/arrival_priv.h"
+#include "helpers/tmpdir.h"
 
 #define DATA "tests/data/arrivals/"
 
@@ -167,9 +168,7 @@ static void test_alibaba(void **state)
 /* A scratch dataset folder. */
 static char *scratch(void)
 {
-    char *d = xstrdup("/tmp/sculpt-arrival-XXXXXX");
-    assert_non_null(mkdtemp(d));
-    return d;
+    return test_tmpdir("arrival");
 }
 
 static void put(const char *dir, const char *name, const char *text)
@@ -183,8 +182,7 @@ static void put(const char *dir, const char *name, const char *text)
 
 static void rmtree(const char *dir)
 {
-    autofree char *cmd = xasprintf("rm -rf '%s'", dir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(test_rmtree(dir), 0);
 }
 
 static void expect_error(enum drv_arrival_format f, const char *dir, const char *text)

@@ -23,6 +23,7 @@
 #include "driver/libvirt/guest.h"
 #include "driver/libvirt/host.h"
 #include "driver/libvirt/vmem.h"
+#include "helpers/tmpdir.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 
@@ -825,9 +826,7 @@ static void test_guest_knobs(void **state)
  * errors, destroy. */
 static void test_backend_on_test_driver(void **state)
 {
-    (void)state;
-    char dir[] = "/tmp/sculpt-lvunit.XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    const char *dir = *state; /* test_tmpdir_setup */
     struct cfg *cfg = cfg_new_defaults();
     struct err *err = NULL;
     assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
@@ -887,7 +886,6 @@ static void test_backend_on_test_driver(void **state)
     err_clear(&err);
     drv_hv_close(hv);
     cfg_unref(cfg);
-    rmdir(dir);
 }
 
 /* Memory hot-plug through the ops on test:///default: the domain is
@@ -895,9 +893,7 @@ static void test_backend_on_test_driver(void **state)
  * the device's requested size above it. */
 static void test_vmem_on_test_driver(void **state)
 {
-    (void)state;
-    char dir[] = "/tmp/sculpt-lvunit.XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    const char *dir = *state; /* test_tmpdir_setup */
     struct cfg *cfg = cfg_new_defaults();
     struct err *err = NULL;
     assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
@@ -988,7 +984,6 @@ static void test_vmem_on_test_driver(void **state)
     assert_int_equal(drv_hv_destroy(hv, UUID_A, false, &err), 0);
     drv_hv_close(hv);
     cfg_unref(cfg);
-    rmdir(dir);
 }
 
 #define INSTANCE_B "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
@@ -998,9 +993,7 @@ static void test_vmem_on_test_driver(void **state)
  * metadata following, refused while it runs or when the name is taken. */
 static void test_rename_on_test_driver(void **state)
 {
-    (void)state;
-    char dir[] = "/tmp/sculpt-lvrename.XXXXXX";
-    assert_non_null(mkdtemp(dir));
+    const char *dir = *state; /* test_tmpdir_setup */
     struct cfg *cfg = cfg_new_defaults();
     struct err *err = NULL;
     assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
@@ -1091,7 +1084,6 @@ static void test_rename_on_test_driver(void **state)
     err_clear(&err);
     drv_hv_close(hv);
     cfg_unref(cfg);
-    rmdir(dir);
 }
 
 int main(void)
@@ -1111,9 +1103,12 @@ int main(void)
         cmocka_unit_test(test_event_map),
         cmocka_unit_test(test_balloon_moving),
         cmocka_unit_test(test_guest_knobs),
-        cmocka_unit_test(test_backend_on_test_driver),
-        cmocka_unit_test(test_vmem_on_test_driver),
-        cmocka_unit_test(test_rename_on_test_driver),
+        cmocka_unit_test_setup_teardown(test_backend_on_test_driver, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_vmem_on_test_driver, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_rename_on_test_driver, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
