@@ -31,6 +31,9 @@ pkgs_libvirt="libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-sys
 # genisoimage only for tests: its isoinfo reads them back (unit test, Nova
 # harness), and it is bench-libvirt's baseline (Nova's way).
 pkgs_isofs="libarchive-dev genisoimage"
+# migrate: cold migration between libvirt hosts copies an instance's files
+# over ssh (driver/libvirt/migrate.c); its test starts an sshd on loopback.
+pkgs_migrate="openssh-client openssh-server rsync"
 
 # nova: RabbitMQ, a real Nova Zed control plane (Keystone, Placement,
 # Glance, nova-api, -conductor, -scheduler, run under uwsgi) for
@@ -41,7 +44,7 @@ pkgs_nova="rabbitmq-server keystone placement-api nova-api nova-conductor nova-s
   python3-psycopg2 python3-openstackclient python3-osc-placement python3-novaclient
   python3-glanceclient python3-keystoneclient tempest"
 
-groups=${*:-"build tools db api engine libvirt isofs nova"}
+groups=${*:-"build tools db api engine libvirt isofs migrate nova"}
 want=""
 for g in $groups; do
     eval "list=\${pkgs_$g:-}"

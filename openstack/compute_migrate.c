@@ -310,6 +310,11 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
     struct os_compute *c = r.c;
     const char *event = "compute_resize_instance";
     const char *dest = ovo_get_str(r.mig, "dest_compute");
+    /* where the disks go: the address the destination gave (its my_ip,
+     * prep_resize), as Nova's migrate_disk_and_power_off takes dest_host */
+    const char *dest_addr = ovo_get_str(r.mig, "dest_host");
+    if (!dest_addr || !*dest_addr)
+        dest_addr = dest;
     const char *uuid = os_inst_uuid(r.i);
     os_inst_event_start(r.i, event);
     struct drv_hv_info info;
@@ -328,7 +333,7 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
     }
     autofree char *disk_info = NULL;
     bool clean = !json_is_false(json_object_get(req->msg->args, "clean_shutdown"));
-    int rc = drv_hv_migrate_out(c->hv, uuid, dest, clean ? os_compute_shutdown_timeout(c, r.i) : 0,
+    int rc = drv_hv_migrate_out(c->hv, uuid, dest_addr, clean ? os_compute_shutdown_timeout(c, r.i) : 0,
                                 &disk_info, err);
     if (rc < 0) {
         /* the guest as it was, the resize undone: the instance stays here */

@@ -620,6 +620,7 @@ static void lv_free(struct lv *lv)
     free(lv->qemu_img);
     free(lv->cpu_mode);
     free(lv->cpu_model);
+    lv_ssh_release(&lv->ssh);
     pthread_mutex_destroy(&lv->lock);
     free(lv);
 }
@@ -636,6 +637,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
     lv->qemu_img = xstrdup(cfg->libvirt_qemu_img);
     lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
+    lv_ssh_init(&lv->ssh, cfg);
     if (lv->instances_path[0] != '/') {
         err_set(err, ERR_INVALID, "[libvirt] instances_path `%s` is not absolute",
                 lv->instances_path);
@@ -855,14 +857,11 @@ static int lv_spawn_files(struct lv *lv, const struct lv_meta *m,
                                     m->disk_path, err);
 }
 
-static int lv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, struct err **err)
+int lv_spawn_check_new(struct lv *lv, const struct drv_hv_guest_spec *spec, struct err **err)
 {
-    struct lv *lv = lv_of(hv);
-    if (drv_hv_check_host_policy(&lv->info, lv->nodes, &spec->shape, err) < 0)
-        return err_wrap(err, "spawn `%s`", spec->uuid);
     virConnectPtr conn = lv_host_conn(lv->host, NULL, err);
     if (!conn)
-        return err_wrap(err, "spawn `%s`", spec->uuid);
+        return -1;
     virDomainPtr old = virDomainLookupByUUIDString(conn, spec->uuid);
     if (!old) {
         char name[DRV_HV_NAME_MAX + 1];
@@ -874,51 +873,50 @@ static int lv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, str
     virConnectClose(conn);
     if (old) {
         virDomainFree(old);
-        return err_set(err, ERR_CONFLICT, "spawn `%s`: a domain with this uuid or name exists",
-                       spec->uuid);
+        return err_set(err, ERR_CONFLICT, "a domain with uuid `%s` or its name exists", spec->uuid);
     }
+    return 0;
+}
 
-    struct lv_meta meta;
-    lv_design_meta(&lv->pol, spec, clock_wall_ms(), &meta);
-    if (lv_spawn_files(lv, &meta, spec->config_drive, err) < 0) {
-        bool ours = err_code_of(err ? *err : NULL) != ERR_CONFLICT;
-        if (ours)
-            lv_volume_remove_dir(lv->instances_path, meta.instance_dir, NULL);
-        lv_meta_release(&meta);
-        return err_wrap(err, "spawn `%s`", spec->uuid);
-    }
+int lv_spawn_install(struct lv *lv, struct lv_meta *meta, bool start, struct err **err)
+{
+    char uuid[DRV_UUID_LEN + 1];
+    snprintf(uuid, sizeof(uuid), "%s", meta->spec.uuid);
     pthread_mutex_lock(&lv->lock);
-    struct lv_entry *e = lv_entry_add(lv, spec->uuid);
+    struct lv_entry *e = lv_entry_add(lv, uuid);
     lv_meta_release(&e->meta);
-    e->meta = meta;
+    e->meta = *meta;
+    memset(meta, 0, sizeof(*meta));
     e->ours = true;
     e->loaded = true;
-    snprintf(e->name, sizeof(e->name), "%s", meta.spec.name);
+    e->state = DRV_POWER_SHUTDOWN;
+    snprintf(e->name, sizeof(e->name), "%s", e->meta.spec.name);
+    struct drv_shape shape = e->meta.spec.shape;
     pthread_mutex_unlock(&lv->lock);
 
-    virDomainPtr dom = lv_define(lv, spec->uuid, &spec->shape, err);
-    if (!dom || lv_start(lv, dom, spec->uuid, err) < 0) {
+    virDomainPtr dom = lv_define(lv, uuid, &shape, err);
+    if (!dom || (start && lv_start(lv, dom, uuid, err) < 0)) {
         if (dom) {
-            lv_stop_hard(lv, dom, spec->uuid, NULL);
+            lv_stop_hard(lv, dom, uuid, NULL);
             if (virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) < 0)
                 virResetLastError();
             virDomainFree(dom);
         }
         pthread_mutex_lock(&lv->lock);
-        struct lv_entry *gone = lv_entry_find(lv, spec->uuid);
+        struct lv_entry *gone = lv_entry_find(lv, uuid);
         autofree char *dir =
             gone && gone->meta.instance_dir ? xstrdup(gone->meta.instance_dir) : NULL;
-        lv_entry_remove(lv, spec->uuid);
+        lv_entry_remove(lv, uuid);
         pthread_mutex_unlock(&lv->lock);
         if (dir)
             lv_volume_remove_dir(lv->instances_path, dir, NULL);
-        return err_wrap(err, "spawn `%s`", spec->uuid);
+        return -1;
     }
     /* the taps and disk target as libvirt wrote them */
     struct lv_knobs k;
     if (lv_guest_read(dom, virDomainGetName(dom), &k, NULL) == 0) {
         pthread_mutex_lock(&lv->lock);
-        e = lv_entry_find(lv, spec->uuid);
+        e = lv_entry_find(lv, uuid);
         if (e) {
             lv_knobs_release(&e->names);
             e->names = k;
@@ -930,7 +928,29 @@ static int lv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, str
         pthread_mutex_unlock(&lv->lock);
     }
     virDomainFree(dom);
-    log_info("spawned %s (%s)", spec->uuid, meta.spec.name);
+    return 0;
+}
+
+static int lv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    if (drv_hv_check_host_policy(&lv->info, lv->nodes, &spec->shape, err) < 0 ||
+        lv_spawn_check_new(lv, spec, err) < 0)
+        return err_wrap(err, "spawn `%s`", spec->uuid);
+
+    struct lv_meta meta;
+    lv_design_meta(&lv->pol, spec, clock_wall_ms(), &meta);
+    if (lv_spawn_files(lv, &meta, spec->config_drive, err) < 0) {
+        bool ours = err_code_of(err ? *err : NULL) != ERR_CONFLICT;
+        if (ours)
+            lv_volume_remove_dir(lv->instances_path, meta.instance_dir, NULL);
+        lv_meta_release(&meta);
+        return err_wrap(err, "spawn `%s`", spec->uuid);
+    }
+    autofree char *name = xstrdup(meta.spec.name);
+    if (lv_spawn_install(lv, &meta, true, err) < 0)
+        return err_wrap(err, "spawn `%s`", spec->uuid);
+    log_info("spawned %s (%s)", spec->uuid, name);
     return 0;
 }
 
@@ -1161,5 +1181,7 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .get_spec = lv_get_spec,
     .set_identity = lv_set_identity,
     .rename = lv_rename,
+    .migrate_out = lv_migrate_out,
+    .migrate_in = lv_migrate_in,
     .insert_config_drive = lv_insert_config_drive,
 };

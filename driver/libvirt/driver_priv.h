@@ -20,6 +20,7 @@
 #include "driver/libvirt/config.h"
 #include "driver/libvirt/designer.h"
 #include "driver/libvirt/host.h"
+#include "driver/libvirt/transfer.h"
 #include "driver/libvirt/vmem.h"
 
 /* An event sculpt is about to cause, so it is reported as by_sculpt. */
@@ -80,6 +81,7 @@ struct lv {
     int32_t nodes;           /* host NUMA nodes */
     bool unplug;             /* vCPUs may be removed live */
     int64_t vmem_timeout_ms; /* a guest not plugging for this long is stalled */
+    struct lv_ssh ssh;       /* how cold migrations reach other hosts */
 };
 
 static inline struct lv *lv_of(struct drv_hv *hv)
@@ -127,6 +129,21 @@ int lv_write_run(virDomainPtr dom, const struct lv_run *run, struct err **err);
 
 /* Hard stop when running (no error when it is not). */
 int lv_stop_hard(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err);
+
+/* CONFLICT when libvirt knows a domain of spec's uuid or domain name. */
+int lv_spawn_check_new(struct lv *lv, const struct drv_hv_guest_spec *spec, struct err **err);
+
+/* Make the guest of *meta (its files in place) sculpt's: its entry,
+ * defined in meta->spec.shape, started when `start`.  *meta is taken
+ * (zeroed).  On failure the domain, the entry and the guest's folder
+ * are gone. */
+int lv_spawn_install(struct lv *lv, struct lv_meta *meta, bool start, struct err **err);
+
+/* migrate.c: drv_hv_ops.migrate_out and migrate_in. */
+int lv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
+                   char **disk_info, struct err **err);
+int lv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, const char *disk_info,
+                  bool power_on, struct err **err);
 
 /* The ops implemented in reshape.c and observe.c. */
 int lv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,

@@ -137,6 +137,72 @@ int lv_volume_create_overlay(const char *qemu_img, const char *base, const char 
     return 0;
 }
 
+/* Run a qemu-img (or cp) command for `path`; its output in the error. */
+static int run_for(char *const argv[], const char *path, struct err **err)
+{
+    autostrbuf out = STRBUF_INIT;
+    int rc = lv_volume_run(argv, &out, err);
+    if (rc < 0)
+        return err_wrap(err, "`%s`", path);
+    if (rc != 0) {
+        chomp(&out);
+        return err_set(err, ERR_INTERNAL, "%s %s `%s`: %s", argv[0], argv[1], path,
+                       out.s ? out.s : "failed");
+    }
+    return 0;
+}
+
+int lv_volume_rebase(const char *qemu_img, const char *overlay, const char *base,
+                     const char *base_format, struct err **err)
+{
+    if (access(base, R_OK) < 0)
+        return err_set_errno(err, errno, "base image `%s`", base);
+    char *argv[] = {(char *)qemu_img, (char *)"rebase", (char *)"-u",         (char *)"-f",
+                    (char *)"qcow2",  (char *)"-b",     (char *)base,         (char *)"-F",
+                    (char *)base_format, (char *)overlay, NULL};
+    if (run_for(argv, overlay, err) < 0)
+        return -1;
+    log_debug("overlay %s now over %s (%s)", overlay, base, base_format);
+    return 0;
+}
+
+int lv_volume_grow(const char *qemu_img, const char *path, int64_t root_gb, struct err **err)
+{
+    if (root_gb <= 0)
+        return 0;
+    int64_t have = image_size(qemu_img, path, "qcow2", err);
+    if (have < 0)
+        return -1;
+    if (root_gb * (1LL << 30) <= have)
+        return 0;
+    char size[32];
+    snprintf(size, sizeof(size), "%lldG", (long long)root_gb);
+    char *argv[] = {(char *)qemu_img, (char *)"resize", (char *)"-q", (char *)"-f",
+                    (char *)"qcow2",  (char *)path,     size,         NULL};
+    if (run_for(argv, path, err) < 0)
+        return -1;
+    log_debug("%s grown to %s", path, size);
+    return 0;
+}
+
+int lv_volume_move(const char *from, const char *to, struct err **err)
+{
+    if (rename(from, to) == 0)
+        return 0;
+    if (errno != EXDEV)
+        return err_set_errno(err, errno, "move `%s` to `%s`", from, to);
+    char *argv[] = {(char *)"cp",   (char *)"--sparse=always", (char *)"--preserve=mode,timestamps",
+                    (char *)"--",   (char *)from,              (char *)to,
+                    NULL};
+    if (run_for(argv, to, err) < 0) {
+        unlink(to);
+        return -1;
+    }
+    if (unlink(from) < 0)
+        log_warn("copied, but `%s` not removed: %s", from, strerror(errno));
+    return 0;
+}
+
 static int remove_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
     (void)st;

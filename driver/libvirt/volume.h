@@ -27,6 +27,20 @@ int lv_volume_make_dir(const char *dir, struct err **err);
 int lv_volume_create_overlay(const char *qemu_img, const char *base, const char *base_format,
                              int64_t root_gb, const char *overlay, struct err **err);
 
+/* Point qcow2 `overlay` at `base` (in `base_format`) without reading or
+ * writing any data (qemu-img rebase -u): the same base image, cached under
+ * another path on this host (a migrated guest's). */
+int lv_volume_rebase(const char *qemu_img, const char *overlay, const char *base,
+                     const char *base_format, struct err **err);
+
+/* Grow qcow2 `path` to root_gb GiB when it is smaller (a resize to a
+ * flavor with a larger disk); never shrinks. */
+int lv_volume_grow(const char *qemu_img, const char *path, int64_t root_gb, struct err **err);
+
+/* Move file `from` to `to`: a rename, or across file systems a sparse copy
+ * (cp) and the original removed. */
+int lv_volume_move(const char *from, const char *to, struct err **err);
+
 /* Remove the guest's folder and everything in it.  Refuses (INVALID) a
  * path outside `root` (instances_path).  A missing folder is not an
  * error. */

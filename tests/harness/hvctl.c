@@ -25,6 +25,8 @@
  *   power-on | pause | unpause | suspend | resume uuid=
  *   reboot uuid= [hard=1] | console uuid= [bytes=N] | spec uuid=
  *   reconcile uuid= [state=running|shutdown|paused] SHAPE
+ *   migrate-out uuid= dest=HOST info=FILE [timeout=S]   (disk_info into FILE)
+ *   migrate-in info=FILE [off=1] <spawn's keys>         (FILE from migrate-out)
  *   wait-event type= [uuid=] [timeout_ms=]   (run mode: wait for an event)
  *   sleep ms=
  *   quit                                     (run mode: end the session)
@@ -201,17 +203,18 @@ static int current_shape(struct drv_hv *hv, const char *uuid, struct drv_shape *
 
 /* ---- commands ---- */
 
-static int cmd_spawn(struct drv_hv *hv, const struct args *a, struct err **err)
+/* The guest spec spawn and migrate-in take; its strings point into `a`
+ * but the command line read from a file (*cmdline_file, caller frees). */
+static int spec_of_args(const struct args *a, struct drv_hv_guest_spec *spec, char **cmdline_file,
+                        struct err **err)
 {
-    struct drv_hv_guest_spec spec;
-    memset(&spec, 0, sizeof(spec));
+    memset(spec, 0, sizeof(*spec));
     const char *uuid = arg(a, "uuid");
-    snprintf(spec.uuid, sizeof(spec.uuid), "%s", uuid ? uuid : "");
-    spec.name = (char *)arg(a, "name");
-    spec.display_name = (char *)arg(a, "display_name");
-    spec.image.kernel = (char *)arg(a, "kernel");
-    spec.image.initrd = (char *)arg(a, "initrd");
-    autofree char *cmdline_file = NULL;
+    snprintf(spec->uuid, sizeof(spec->uuid), "%s", uuid ? uuid : "");
+    spec->name = (char *)arg(a, "name");
+    spec->display_name = (char *)arg(a, "display_name");
+    spec->image.kernel = (char *)arg(a, "kernel");
+    spec->image.initrd = (char *)arg(a, "initrd");
     const char *cmdline = arg(a, "cmdline");
     if (cmdline && cmdline[0] == '@') {
         FILE *f = fopen(cmdline + 1, "r");
@@ -223,24 +226,80 @@ static int cmd_spawn(struct drv_hv *hv, const struct args *a, struct err **err)
         }
         fclose(f);
         buf[strcspn(buf, "\n")] = '\0';
-        cmdline = cmdline_file = xstrdup(buf);
+        cmdline = *cmdline_file = xstrdup(buf);
     }
-    spec.image.cmdline = (char *)cmdline;
-    spec.image.disk_base = (char *)arg(a, "disk");
-    spec.image.disk_format = (char *)arg(a, "disk_format");
+    spec->image.cmdline = (char *)cmdline;
+    spec->image.disk_base = (char *)arg(a, "disk");
+    spec->image.disk_format = (char *)arg(a, "disk_format");
     long long root_gb, vifs;
     if (arg_int(a, "root_gb", 0, &root_gb, err) < 0 || arg_int(a, "vifs", 1, &vifs, err) < 0)
         return -1;
-    spec.image.root_gb = root_gb;
-    spec.nvifs = (size_t)vifs;
-    spec.shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 1, .numa_node = -1};
-    spec.shape.res.v[DRV_RES_VCPU] = 1;
-    if (parse_shape(a, &spec.shape, err) < 0)
+    spec->image.root_gb = root_gb;
+    spec->nvifs = (size_t)vifs;
+    spec->shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 1, .numa_node = -1};
+    spec->shape.res.v[DRV_RES_VCPU] = 1;
+    return parse_shape(a, &spec->shape, err);
+}
+
+static int cmd_spawn(struct drv_hv *hv, const struct args *a, struct err **err)
+{
+    struct drv_hv_guest_spec spec;
+    autofree char *cmdline_file = NULL;
+    if (spec_of_args(a, &spec, &cmdline_file, err) < 0)
         return -1;
     int64_t t0 = clock_mono_ns();
     if (drv_hv_spawn(hv, &spec, err) < 0)
         return -1;
     printf("OK spawn %s ms=%.1f\n", spec.uuid, (double)(clock_mono_ns() - t0) / 1e6);
+    return 0;
+}
+
+/* migrate-out: the disk_info goes to the file info= names (it spans
+ * lines), for a migrate-in on another handle. */
+static int cmd_migrate_out(struct drv_hv *hv, const struct args *a, struct err **err)
+{
+    const char *uuid = arg(a, "uuid"), *dest = arg(a, "dest"), *path = arg(a, "info");
+    long long timeout;
+    if (!uuid || !dest || !path)
+        return err_set(err, ERR_INVALID, "uuid=, dest= and info= are needed");
+    if (arg_int(a, "timeout", 0, &timeout, err) < 0)
+        return -1;
+    autofree char *info = NULL;
+    int64_t t0 = clock_mono_ns();
+    if (drv_hv_migrate_out(hv, uuid, dest, (int)timeout, &info, err) < 0)
+        return -1;
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(info, f) < 0 || fclose(f) != 0) {
+        int e = errno;
+        return err_set_errno(err, e, "write `%s`", path);
+    }
+    printf("OK migrate-out %s ms=%.1f\n", uuid, (double)(clock_mono_ns() - t0) / 1e6);
+    return 0;
+}
+
+static int cmd_migrate_in(struct drv_hv *hv, const struct args *a, struct err **err)
+{
+    const char *path = arg(a, "info");
+    long long off;
+    if (!path)
+        return err_set(err, ERR_INVALID, "info= missing");
+    if (arg_int(a, "off", 0, &off, err) < 0)
+        return -1;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_set_errno(err, errno, "open `%s`", path);
+    char info[8192];
+    size_t n = fread(info, 1, sizeof(info) - 1, f);
+    fclose(f);
+    info[n] = '\0';
+    struct drv_hv_guest_spec spec;
+    autofree char *cmdline_file = NULL;
+    if (spec_of_args(a, &spec, &cmdline_file, err) < 0)
+        return -1;
+    int64_t t0 = clock_mono_ns();
+    if (drv_hv_migrate_in(hv, &spec, info, !off, err) < 0)
+        return -1;
+    printf("OK migrate-in %s ms=%.1f\n", spec.uuid, (double)(clock_mono_ns() - t0) / 1e6);
     return 0;
 }
 
@@ -400,6 +459,10 @@ static int dispatch(struct drv_hv *hv, const char *cmd, const struct args *a, st
     }
     if (strcmp(cmd, "spawn") == 0)
         return cmd_spawn(hv, a, err);
+    if (strcmp(cmd, "migrate-out") == 0)
+        return cmd_migrate_out(hv, a, err);
+    if (strcmp(cmd, "migrate-in") == 0)
+        return cmd_migrate_in(hv, a, err);
     if (strcmp(cmd, "reshape") == 0 || strcmp(cmd, "cold") == 0)
         return cmd_reshape(hv, a, strcmp(cmd, "cold") == 0, err);
     if (strcmp(cmd, "info") == 0) {
