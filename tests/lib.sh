@@ -288,3 +288,45 @@ stack_stop_all() {
     "$_stack/postgres.sh" stop "$_run" >/dev/null 2>&1
     return 0
 }
+
+# ---- an sshd for cold migrations between libvirt hosts ----
+
+# sshd_test_start DIR: an sshd on 127.0.0.1 on a free port, run by hand in
+# the foreground of a background job, with a host key and one client key
+# generated in DIR (its config, log and known_hosts there too); waits
+# until it answers.  Sets SSHD_PID (stop it with kill), SSHD_PORT, and
+# SSHD_CONF: the sculpt.conf lines ([libvirt] migration_ssh_*) of a host
+# whose migrations log in with that key.
+sshd_test_start() {
+    _s=$1
+    mkdir -p "$_s"
+    ssh-keygen -q -t ed25519 -N '' -f "$_s/host_key"
+    ssh-keygen -q -t ed25519 -N '' -f "$_s/client_key"
+    cp "$_s/client_key.pub" "$_s/authorized_keys"
+    SSHD_PORT=$(free_port)
+    cat >"$_s/sshd_config" <<CONF
+ListenAddress 127.0.0.1
+Port $SSHD_PORT
+HostKey $_s/host_key
+AuthorizedKeysFile $_s/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+UsePAM no
+StrictModes no
+Subsystem sftp /usr/lib/openssh/sftp-server
+CONF
+    mkdir -p /run/sshd # its privilege separation folder
+    /usr/sbin/sshd -D -e -f "$_s/sshd_config" 2>"$_s/sshd.log" &
+    SSHD_PID=$!
+    echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$_s/host_key.pub")" >"$_s/known_hosts"
+    SSHD_CONF=$(printf '[libvirt]\nmigration_ssh_port = %s\nmigration_ssh_identity = %s\nmigration_ssh_known_hosts = %s\n' \
+        "$SSHD_PORT" "$_s/client_key" "$_s/known_hosts")
+    retry 10 ssh -o BatchMode=yes -o UserKnownHostsFile="$_s/known_hosts" -i "$_s/client_key" \
+        -p "$SSHD_PORT" 127.0.0.1 true || {
+        cat "$_s/sshd.log" >&2
+        echo "sshd on $SSHD_PORT not answering" >&2
+        return 1
+    }
+}

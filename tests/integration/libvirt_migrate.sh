@@ -30,31 +30,9 @@ VB="virsh -q -c $URI_B"
 
 # ---- an sshd on loopback, its keys under T ----
 S=$T/sshd
-mkdir -p "$S"
-ssh-keygen -q -t ed25519 -N '' -f "$S/host_key"
-ssh-keygen -q -t ed25519 -N '' -f "$S/client_key"
-cp "$S/client_key.pub" "$S/authorized_keys"
-PORT=$(free_port)
-cat >"$S/sshd_config" <<CONF
-ListenAddress 127.0.0.1
-Port $PORT
-HostKey $S/host_key
-AuthorizedKeysFile $S/authorized_keys
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-UsePAM no
-StrictModes no
-Subsystem sftp /usr/lib/openssh/sftp-server
-CONF
-mkdir -p /run/sshd # its privilege separation folder
-/usr/sbin/sshd -D -e -f "$S/sshd_config" 2>"$S/sshd.log" &
-SSHD_PID=$!
-echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$S/host_key.pub")" >"$S/known_hosts"
+sshd_test_start "$S" || fail "no sshd"
+PORT=$SSHD_PORT
 : >"$S/unknown_hosts"
-retry 10 ssh -o BatchMode=yes -o UserKnownHostsFile="$S/known_hosts" -i "$S/client_key" \
-    -p "$PORT" 127.0.0.1 true || { cat "$S/sshd.log" >&2; fail "sshd on $PORT not answering"; }
 
 # hvctl on host A or B (one process a command, as two compute hosts)
 hvx() { # URI INSTANCES [-o ...] COMMAND...

@@ -22,6 +22,10 @@
 #   migrate   cold migrations and resizes between two hosts (fake1 and a
 #             second in-memory host, fake2, started for it): confirmed,
 #             reverted, a flavor only the other host holds (tests/nova/migrate.py)
+#   migrate-kvm cold migrations between two libvirt hosts (kvm1 and kvm2, a
+#             second libvirtd started for it; the guest's files over ssh to an
+#             sshd on loopback): reverted, confirmed, a stopped server
+#             (tests/nova/migrate_kvm.py)
 #   tempest   tempest.api.compute.servers.test_create_server and
 #             ServerActionsTestJSON's resize tests, on fake1 alone (tests/nova/tempest.sh)
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
@@ -44,7 +48,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide hotplug resize migrate tempest settings rabbitmq crash}
+phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide hotplug resize migrate migrate-kvm tempest settings rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -53,7 +57,7 @@ cleanup() {
     set +e
     if [ $rc -ne 0 ]; then
         for f in "$run"/fake1/sculpt-compute.log "$run"/kvm1/sculpt-compute.log \
-            "$run"/fake2/sculpt-compute.log \
+            "$run"/fake2/sculpt-compute.log "$run"/kvm2/sculpt-compute.log \
             "$run"/nova/log/nova-conductor.log; do
             [ -f "$f" ] && { echo "---- last lines of $f"; tail -n 40 "$f"; }
         done
@@ -62,10 +66,12 @@ cleanup() {
         echo "stack kept in $run"
         exit $rc
     fi
-    stack_stop_all "$run" kvm1 fake1 fake2
+    stack_stop_all "$run" kvm1 fake1 fake2 kvm2
+    "$stack/libvirt.sh" stop "$run/kvm2-virt" >/dev/null 2>&1
+    [ -n "${SSHD_PID:-}" ] && kill "$SSHD_PID" 2>/dev/null
     # The sanitized build reports leaks and errors at exit, on stderr.
     for f in "$run"/kvm1/sculpt-compute.out "$run"/fake1/sculpt-compute.out \
-        "$run"/fake2/sculpt-compute.out; do
+        "$run"/fake2/sculpt-compute.out "$run"/kvm2/sculpt-compute.out; do
         if [ -f "$f" ] && grep -q "Sanitizer" "$f"; then
             echo "---- sanitizer report in $f"
             head -n 60 "$f"
@@ -90,12 +96,15 @@ say "Nova control plane up"
 SCULPT_NAME=fake1 SCULPT_HOST=fake1 SCULPT_COMPUTE_DRIVER=fake SCULPT_DEMO_GUESTS=0 \
     "$stack/sculpt.sh" start "$run"
 if [ $libvirt = 1 ]; then
+    # the sshd cold migrations between libvirt hosts copy through (phase
+    # migrate-kvm); kvm1 logs in with its key
+    sshd_test_start "$run/sshd"
     # kvm1 keeps its state in a PostgreSQL of its own, which the crash
     # phase stops while Nova (on the other one) goes on.
     "$stack/postgres.sh" start "$run/sculpt-db"
     SCULPT_DATABASE_URL=$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db/env/postgres.env") \
         SCULPT_NAME=kvm1 SCULPT_HOST=kvm1 SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
-        "$stack/sculpt.sh" start "$run"
+        SCULPT_EXTRA_CONF="$SSHD_CONF" "$stack/sculpt.sh" start "$run"
 fi
 say "sculpt-compute hosts up"
 
@@ -147,6 +156,21 @@ for phase in $phases; do
             "$stack/sculpt.sh" start "$run"
         say "phase migrate: cold migrations and resizes between fake1 and fake2"
         /usr/bin/python3 "$top/tests/nova/migrate.py" "$run" fake1 fake2
+        ;;
+    migrate-kvm)
+        [ $libvirt = 1 ] || { echo "phase migrate-kvm needs contrib/stack/libvirt.sh" >&2; exit 1; }
+        # a second libvirt host for this phase only (migrate_kvm.py leaves
+        # its service disabled): its own libvirtd and PostgreSQL
+        "$stack/libvirt.sh" start "$run/kvm2-virt" >/dev/null
+        cp "$run/kvm2-virt/env/libvirt.env" "$run/env/kvm2-libvirt.env"
+        "$stack/postgres.sh" start "$run/sculpt-db3"
+        SCULPT_DATABASE_URL=$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db3/env/postgres.env") \
+            SCULPT_NAME=kvm2 SCULPT_HOST=kvm2 SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
+            SCULPT_EXTRA_CONF="$(printf '%s\n[libvirt]\nconnection_uri = %s\n' "$SSHD_CONF" \
+                "$(sed -n 's/^LIBVIRT_URI=//p' "$run/kvm2-virt/env/libvirt.env")")" \
+            "$stack/sculpt.sh" start "$run"
+        say "phase migrate-kvm: cold migrations between kvm1 and kvm2"
+        /usr/bin/python3 "$top/tests/nova/migrate_kvm.py" "$run" kvm1 kvm2
         ;;
     tempest)
         say "phase tempest"

@@ -1,0 +1,182 @@
+#!/usr/bin/python3
+"""Cold migrations between two libvirt hosts (A and B: sculpt-compute on
+two private libvirtds, their own instances and image caches, B's guest files
+copied over ssh by driver/libvirt/migrate.c), the other computes disabled
+meanwhile (and B at the end):
+
+  1. a server built on A (the tiny guest), its guest booted, is
+     cold-migrated (`server migrate`): VERIFY_RESIZE on B, the guest
+     running on B's libvirtd and booted there (its console), A's domain
+     defined and shut off; reverted: ACTIVE on A, A's guest booted again,
+     B's domain and folder gone;
+  2. migrated again and confirmed: ACTIVE on B, A's domain and folder gone;
+  3. stopped, migrated back to A: VERIFY_RESIZE with the guest defined but
+     left off (a stopped server stays stopped), confirmed: SHUTOFF on A, B
+     emptied; started: it boots on A.
+
+    migrate_kvm.py RUN_DIR A B    (A, B: contrib/stack/sculpt.sh instances
+                                   on libvirt; B's libvirtd's env in
+                                   RUN_DIR/env/B-libvirt.env)
+"""
+import os
+import re
+import subprocess
+import sys
+import time
+
+from novaclient import client as nova_client
+
+from phase import Phase, load_env, nova_admin, stack_env
+from services import computes_alone, computes_back
+
+say, fail, wait = Phase('migrate-kvm').functions()
+
+
+def main():
+    run, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
+    env = stack_env(run, ['nova'])
+    envs = {a: stack_env(run, [a]), b: stack_env(run, [b])}
+    uris = {a: load_env(os.path.join(run, 'env', 'libvirt.env'))['LIBVIRT_URI'],
+            b: load_env(os.path.join(run, 'env', b + '-libvirt.env'))['LIBVIRT_URI']}
+    _, sess = nova_admin(env)
+    nova = nova_client.Client('2.59', session=sess)
+    t0 = time.time()
+    last = {}
+
+    def virsh(host, *args):
+        r = subprocess.run(['virsh', '-q', '-c', uris[host]] + list(args),
+                           capture_output=True, text=True)
+        return r.stdout.strip() if r.returncode == 0 else None
+
+    def state(host, uuid):
+        """The domain's state on host's libvirtd, None when it has none."""
+        return virsh(host, 'domstate', uuid)
+
+    def folder(host, uuid):
+        return os.path.join(run, host, 'state', 'instances', uuid)
+
+    def boots(host, uuid):
+        """GUEST-INIT-READY lines in the guest's console log on host."""
+        try:
+            with open(os.path.join(folder(host, uuid), 'console.log'), errors='replace') as f:
+                return len(re.findall(r'GUEST-INIT-READY', f.read()))
+        except FileNotFoundError:
+            return 0
+
+    def wait_boot(host, uuid, n):
+        wait('guest %s booted on %s (%d boots)' % (uuid, host, n),
+             lambda: boots(host, uuid) >= n, 180)
+
+    def host_of(x):
+        return getattr(x, 'OS-EXT-SRV-ATTR:host')
+
+    def wait_status(s, status, timeout=120):
+        def now():
+            x = nova.servers.get(s.id)
+            if x.status == 'ERROR':
+                fail('%s in ERROR: %s' % (x.name, getattr(x, 'fault', None)))
+            last['s'] = '%s/%s on %s' % (x.status, getattr(x, 'OS-EXT-STS:task_state', None),
+                                         host_of(x))
+            ok = x.status == status and getattr(x, 'OS-EXT-STS:task_state', None) is None
+            return x if ok else None
+        return wait(lambda: '%s %s (now %s)' % (s.name, status, last.get('s')), now, timeout)
+
+    def move(s, src, dst):
+        """Migrate: VERIFY_RESIZE on dst with a finished migration; seconds taken."""
+        t = time.time()
+        nova.servers.migrate(s)
+        x = wait_status(s, 'VERIFY_RESIZE')
+        if host_of(x) != dst:
+            fail('%s on %s in VERIFY_RESIZE, not %s' % (s.name, host_of(x), dst))
+        ms = nova.migrations.list(instance_uuid=s.id, status='finished')
+        if not ms or ms[0].source_compute != src or ms[0].dest_compute != dst:
+            fail('no finished migration %s -> %s: %r' % (src, dst, ms and ms[0].to_dict()))
+        return time.time() - t
+
+    def states_are(what, uuid, want):
+        got = {h: state(h, uuid) for h in (a, b)}
+        if got != want:
+            fail('%s: domains %s, not %s' % (what, got, want))
+
+    tiny = {f.name: f for f in nova.flavors.list()}['m1.tiny']
+    s = None
+    others = []
+    try:
+        others = computes_alone(nova, a, 'migrate-kvm phase')
+        for svc in nova.services.list(binary='nova-compute'):
+            if svc.host == b:
+                computes_back(nova, [svc.id])
+                others.remove(svc.id)
+        s = nova.servers.create('mk-1', envs[a]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
+                                availability_zone='nova:%s' % a)
+        x = wait_status(s, 'ACTIVE', 180)
+        if host_of(x) != a:
+            fail('mk-1 built on %s, not %s' % (host_of(x), a))
+        wait_boot(a, s.id, 1)
+        say('mk-1 ACTIVE on %s, its guest booted' % a)
+
+        # 1. migrated, reverted
+        dt = move(s, a, b)
+        states_are('in VERIFY_RESIZE', s.id, {a: 'shut off', b: 'running'})
+        wait_boot(b, s.id, 1)
+        if not os.path.exists(os.path.join(folder(b, s.id), 'disk')):
+            fail('no overlay in %s' % folder(b, s.id))
+        if os.path.exists(folder(a, s.id) + '_migrating'):
+            fail('staging folder %s_migrating left' % folder(a, s.id))
+        say('1. migrated %s -> %s (VERIFY_RESIZE in %.1f s), booted on %s' % (a, b, dt, b))
+        nova.servers.revert_resize(s)
+        x = wait_status(s, 'ACTIVE')
+        if host_of(x) != a:
+            fail('after the revert: on %s' % host_of(x))
+        states_are('after the revert', s.id, {a: 'running', b: None})
+        if os.path.exists(folder(b, s.id)):
+            fail('after the revert: %s left' % folder(b, s.id))
+        wait_boot(a, s.id, 2)
+        say('   reverted: ACTIVE on %s, booted there again, %s emptied' % (a, b))
+
+        # 2. migrated, confirmed
+        dt = move(s, a, b)
+        wait_boot(b, s.id, 1)
+        nova.servers.confirm_resize(s)
+        x = wait_status(s, 'ACTIVE')
+        if host_of(x) != b:
+            fail('after the confirm: on %s' % host_of(x))
+        states_are('after the confirm', s.id, {a: None, b: 'running'})
+        if os.path.exists(folder(a, s.id)):
+            fail('after the confirm: %s left' % folder(a, s.id))
+        say('2. migrated %s -> %s (%.1f s), confirmed: ACTIVE on %s, %s emptied'
+            % (a, b, dt, b, a))
+
+        # 3. stopped, migrated back, stays off
+        nova.servers.stop(s)
+        wait_status(s, 'SHUTOFF')
+        dt = move(s, b, a)
+        states_are('stopped, in VERIFY_RESIZE', s.id, {a: 'shut off', b: 'shut off'})
+        nova.servers.confirm_resize(s)
+        x = wait_status(s, 'SHUTOFF')
+        if host_of(x) != a:
+            fail('after the confirm: on %s' % host_of(x))
+        states_are('stopped, confirmed', s.id, {a: 'shut off', b: None})
+        before = boots(a, s.id)
+        nova.servers.start(s)
+        wait_status(s, 'ACTIVE')
+        wait_boot(a, s.id, before + 1)
+        say('3. stopped, migrated %s -> %s (%.1f s) left off, confirmed; started: booted on %s'
+            % (b, a, dt, a))
+        say('phase passed in %.0f s' % (time.time() - t0))
+    finally:
+        if s is not None:
+            try:
+                nova.servers.delete(s)
+                wait('mk-1 deleted', lambda: not [x for x in nova.servers.list()
+                                                  if x.id == s.id], 60)
+            except Exception as e:  # the phase's own failure comes first
+                print('migrate-kvm: mk-1 not deleted: %s' % e, file=sys.stderr)
+        computes_back(nova, others)
+        for svc in nova.services.list(binary='nova-compute'):
+            if svc.host == b:
+                nova.services.disable_log_reason(svc.id, 'migrate-kvm phase over')
+
+
+if __name__ == '__main__':
+    main()
