@@ -24,8 +24,8 @@
 #             reverted, a flavor only the other host holds (tests/nova/migrate.py)
 #   migrate-kvm cold migrations between two libvirt hosts (kvm1 and kvm2, a
 #             second libvirtd started for it; the guest's files over ssh to an
-#             sshd on loopback): reverted, confirmed, a stopped server
-#             (tests/nova/migrate_kvm.py)
+#             sshd on loopback): reverted, confirmed, a stopped server, a
+#             copy ssh refuses rolled back (tests/nova/migrate_kvm.py)
 #   tempest   tempest.api.compute.servers.test_create_server and
 #             ServerActionsTestJSON's resize tests, on fake1 alone (tests/nova/tempest.sh)
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)

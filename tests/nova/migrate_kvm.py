@@ -4,15 +4,19 @@ two private libvirtds, their own instances and image caches, B's guest files
 copied over ssh by driver/libvirt/migrate.c), the other computes disabled
 meanwhile (and B at the end):
 
-  1. a server built on A (the tiny guest), its guest booted, is
-     cold-migrated (`server migrate`): VERIFY_RESIZE on B, the guest
-     running on B's libvirtd and booted there (its console), A's domain
-     defined and shut off; reverted: ACTIVE on A, A's guest booted again,
-     B's domain and folder gone;
+  1. a server built on A (the tiny guest, with a config drive), its guest
+     booted, is cold-migrated (`server migrate`): VERIFY_RESIZE on B, the
+     guest running on B's libvirtd and booted there (its console), its
+     config drive came along and is in its cdrom, A's domain defined and
+     shut off; reverted: ACTIVE on A, A's guest booted again, B's domain
+     and folder gone;
   2. migrated again and confirmed: ACTIVE on B, A's domain and folder gone;
   3. stopped, migrated back to A: VERIFY_RESIZE with the guest defined but
      left off (a stopped server stays stopped), confirmed: SHUTOFF on A, B
-     emptied; started: it boots on A.
+     emptied; started: it boots on A;
+  4. migrated while B's sshd refuses A's key (authorized_keys moved
+     away): the copy fails, the migration is `error`, the server ACTIVE on
+     A with its guest started again (it boots), nothing on B.
 
     migrate_kvm.py RUN_DIR A B    (A, B: contrib/stack/sculpt.sh instances
                                    on libvirt; B's libvirtd's env in
@@ -108,7 +112,7 @@ def main():
                 computes_back(nova, [svc.id])
                 others.remove(svc.id)
         s = nova.servers.create('mk-1', envs[a]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
-                                availability_zone='nova:%s' % a)
+                                availability_zone='nova:%s' % a, config_drive=True)
         x = wait_status(s, 'ACTIVE', 180)
         if host_of(x) != a:
             fail('mk-1 built on %s, not %s' % (host_of(x), a))
@@ -123,6 +127,10 @@ def main():
             fail('no overlay in %s' % folder(b, s.id))
         if os.path.exists(folder(a, s.id) + '_migrating'):
             fail('staging folder %s_migrating left' % folder(a, s.id))
+        cd = os.path.join(folder(b, s.id), 'disk.config')
+        if not os.path.exists(cd) or cd not in (virsh(b, 'domblklist', s.id) or ''):
+            fail('no config drive %s in the guest on %s: %s'
+                 % (cd, b, virsh(b, 'domblklist', s.id)))
         say('1. migrated %s -> %s (VERIFY_RESIZE in %.1f s), booted on %s' % (a, b, dt, b))
         nova.servers.revert_resize(s)
         x = wait_status(s, 'ACTIVE')
@@ -163,6 +171,25 @@ def main():
         wait_boot(a, s.id, before + 1)
         say('3. stopped, migrated %s -> %s (%.1f s) left off, confirmed; started: booted on %s'
             % (b, a, dt, a))
+
+        # 4. the copy refused: rolled back on A
+        keys = os.path.join(run, 'sshd', 'authorized_keys')
+        os.rename(keys, keys + '.away')
+        try:
+            before = boots(a, s.id)
+            nova.servers.migrate(s)
+            wait(lambda: 'migration of mk-1 in error (now %s)' % last.get('s'),
+                 lambda: nova.migrations.list(instance_uuid=s.id, status='error'), 120)
+        finally:
+            os.rename(keys + '.away', keys)
+        x = wait_status(s, 'ACTIVE')
+        if host_of(x) != a:
+            fail('after the refused copy: on %s' % host_of(x))
+        states_are('after the refused copy', s.id, {a: 'running', b: None})
+        wait_boot(a, s.id, before + 1)
+        if os.path.exists(folder(b, s.id)) or os.path.exists(folder(a, s.id) + '_migrating'):
+            fail('after the refused copy: files of mk-1 left for %s' % b)
+        say('4. copy refused by %s\'s sshd: migration error, ACTIVE on %s, booted again' % (b, a))
         say('phase passed in %.0f s' % (time.time() - t0))
     finally:
         if s is not None:
