@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -17,6 +19,8 @@
 #include "common/strbuf.h"
 #include "driver/libvirt/migrate.h"
 #include "driver/libvirt/transfer.h"
+#include "driver/libvirt/volume.h"
+#include "helpers/tmpdir.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 
@@ -229,6 +233,58 @@ static void test_info_bad(void **state)
     strbuf_release(&b);
 }
 
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static void assert_moved(const char *from, const char *to, const char *text)
+{
+    assert_int_equal(access(from, F_OK), -1);
+    char buf[64] = "";
+    FILE *f = fopen(to, "r");
+    assert_non_null(f);
+    assert_non_null(fgets(buf, sizeof(buf), f));
+    fclose(f);
+    assert_string_equal(buf, text);
+    struct stat st;
+    assert_int_equal(stat(to, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0640);
+}
+
+/* A staged file moved into a guest's folder: renamed on one file system,
+ * copied and removed across two (/dev/shm, a tmpfs, to /tmp where it is
+ * one: the EXDEV path). */
+static void test_volume_move(void **state)
+{
+    const char *dir = *state;
+    struct err *err = NULL;
+    autofree char *a = xasprintf("%s/a", dir);
+    autofree char *b = xasprintf("%s/b", dir);
+    write_file(a, "overlay\n", 0640);
+    assert_int_equal(lv_volume_move(a, b, &err), 0);
+    assert_moved(a, b, "overlay\n");
+    /* nothing to move: an error naming it, nothing made */
+    autofree char *c = xasprintf("%s/c", dir);
+    assert_int_equal(lv_volume_move(a, c, &err), -1);
+    assert_non_null(strstr(err->msg, a));
+    err_clear(&err);
+    assert_int_equal(access(c, F_OK), -1);
+    struct stat shm;
+    if (stat("/dev/shm", &shm) < 0 || !S_ISDIR(shm.st_mode))
+        return;
+    autofree char *far = xasprintf("/dev/shm/sculpt-move-%d", (int)getpid());
+    write_file(far, "config drive\n", 0640);
+    int rc = lv_volume_move(far, c, &err);
+    unlink(far);
+    assert_int_equal(rc, 0);
+    assert_moved(far, c, "config drive\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -236,6 +292,8 @@ int main(void)
         cmocka_unit_test(test_ssh_argv),      cmocka_unit_test(test_copy_argv),
         cmocka_unit_test(test_ssh_bad_host),  cmocka_unit_test(test_ssh_init),
         cmocka_unit_test(test_info_roundtrip), cmocka_unit_test(test_info_bad),
+        cmocka_unit_test_setup_teardown(test_volume_move, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
