@@ -420,9 +420,7 @@ int os_compute_finish_resize(struct os_rpc_req *req, json_t **result, struct err
         os_rz_release(&r);
         return -1;
     }
-    json_t *sm = ovo_get(r.i->prim, "system_metadata");
-    const char *old_vm = json_string_value(json_object_get(sm, "old_vm_state"));
-    bool power_on = !old_vm || strcmp(old_vm, "stopped") != 0;
+    bool power_on = !os_rz_was_stopped(&r);
     struct drv_hv_guest_spec spec;
     memset(&spec, 0, sizeof(spec));
     snprintf(spec.uuid, sizeof(spec.uuid), "%s", uuid);
@@ -521,9 +519,7 @@ int os_compute_finish_revert_resize(struct os_rpc_req *req, json_t **result, str
         goto fail;
     }
     old_copy = json_deep_copy(oldf);
-    json_t *sm = ovo_get(r.i->prim, "system_metadata");
-    const char *vm = json_string_value(json_object_get(sm, "old_vm_state"));
-    bool power_on = !vm || strcmp(vm, "stopped") != 0;
+    bool power_on = !os_rz_was_stopped(&r);
     if (os_rz_set_flavor(&r, old_copy, err) < 0)
         goto fail;
     ovo_set(r.i->prim, "old_flavor", json_null());
@@ -580,9 +576,7 @@ static bool mg_guest_here(struct os_rz *r)
 /* The source's guest on again, unless it was stopped before the move. */
 static void mg_source_power_on(struct os_rz *r)
 {
-    json_t *sm = ovo_get(r->i->prim, "system_metadata");
-    const char *vm = json_string_value(json_object_get(sm, "old_vm_state"));
-    if (vm && strcmp(vm, "stopped") == 0)
+    if (os_rz_was_stopped(r))
         return;
     autoerr struct err *e = NULL;
     if (drv_hv_power_on(r->c->hv, os_inst_uuid(r->i), &e) < 0 && err_code_of(e) != ERR_CONFLICT)

@@ -141,6 +141,13 @@ void os_rz_old_vm_state(struct os_rz *r, const char *v)
     ovo_set(r->i->prim, "system_metadata", nsm);
 }
 
+bool os_rz_was_stopped(const struct os_rz *r)
+{
+    json_t *sm = ovo_get(r->i->prim, "system_metadata");
+    const char *vm = json_string_value(json_object_get(sm, "old_vm_state"));
+    return vm && strcmp(vm, "stopped") == 0;
+}
+
 int os_rz_prep_record(struct os_rz *r, const json_t *flavor, struct err **err)
 {
     ovo_set(r->i->prim, "new_flavor", json_deep_copy(flavor));
@@ -583,10 +590,7 @@ static int rz_leg_finish_revert(struct os_rz *r, struct err **err)
         return os_rz_fail(r, event, "error", err);
     }
     json_auto_t *old_copy = json_deep_copy(oldf);
-    const char *vm = NULL;
-    json_t *sm = ovo_get(r->i->prim, "system_metadata");
-    vm = json_string_value(json_object_get(sm, "old_vm_state"));
-    bool power_on = !vm || strcmp(vm, "stopped") != 0;
+    bool power_on = !os_rz_was_stopped(r);
     struct drv_shape shape;
     bool cold = false;
     if (rz_admit(r, old_copy, &shape, err) < 0)

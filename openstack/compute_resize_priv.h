@@ -37,6 +37,9 @@ void os_rz_mig_error(struct os_rz *r);
 int os_rz_save(struct os_rz *r, const char *expected, struct err **err);
 /* system_metadata's old_vm_state set to v (NULL: removed), not saved. */
 void os_rz_old_vm_state(struct os_rz *r, const char *v);
+/* Whether the server was stopped when the resize or move began (its
+ * old_vm_state): it stays off at the end, whichever way the move ends. */
+bool os_rz_was_stopped(const struct os_rz *r);
 /* _prep_resize's record on the destination: the new flavor and the state
  * to come back to, saved. */
 int os_rz_prep_record(struct os_rz *r, const json_t *flavor, struct err **err);
