@@ -98,21 +98,13 @@ grown() {
     plugged "$d1" && plugged "$d2" && [ -n "$_t1" ] && [ -n "$_t2" ] &&
         [ $((_t1 - _t2 - 262144)) -le 4096 ] && [ $((_t1 - _t2 - 262144)) -ge -4096 ]
 }
-i=0
-until grown; do
-    [ $i -lt 240 ] || fail "not grown by 256 MiB: hp-1 requested $(vmem "$d1" requested), plugged $(vmem "$d1" current), MemTotal $(guest_total "$d1") KiB; hp-2 requested $(vmem "$d2" requested), plugged $(vmem "$d2" current), MemTotal $(guest_total "$d2") KiB"
-    sleep 1
-    i=$((i + 1))
-done
+poll 300 1 grown ||
+    fail "not grown by 256 MiB: hp-1 requested $(vmem "$d1" requested), plugged $(vmem "$d1" current), MemTotal $(guest_total "$d1") KiB; hp-2 requested $(vmem "$d2" requested), plugged $(vmem "$d2" current), MemTotal $(guest_total "$d2") KiB"
 say "256 MiB plugged into both $(($(date +%s) - t_build)) s after the build; MemTotal hp-1 $(guest_total "$d1") KiB, hp-2 $(guest_total "$d2") KiB"
 
 uuid2=$(virsh_ domuuid "$d2")
-i=0
-until grep -q "guest $uuid2 plugged 256 MiB but its kernel shows .* MiB fewer" "$SCULPT_LOG"; do
-    [ $i -lt $((TIMEOUT + 60)) ] || fail "hp-2's offline memory not declared"
-    sleep 1
-    i=$((i + 1))
-done
+poll $((TIMEOUT + 60)) 1 grep -q "guest $uuid2 plugged 256 MiB but its kernel shows .* MiB fewer" "$SCULPT_LOG" ||
+    fail "hp-2's offline memory not declared"
 curl -sf -H "X-Auth-Token: $SCULPT_API_TOKEN" "$SCULPT_API_URL/metrics" | grep -qx 'sculpt_memory_hotplug_offline_total 1' ||
     fail "sculpt_memory_hotplug_offline_total is not 1"
 # the engine counts what hp-2 can use: what it held before the plug and
@@ -121,12 +113,8 @@ held_mib() {
     sed -n "s/.*\`$id2\` holds \([0-9]*\) MiB, short of the memory asked.*/\1/p" "$SCULPT_LOG" |
         tail -n 1
 }
-i=0
-until [ -n "$(held_mib)" ]; do
-    [ $i -lt 30 ] || fail "the engine does not hold hp-2 at what it can use"
-    sleep 1
-    i=$((i + 1))
-done
+held() { [ -n "$(held_mib)" ]; }
+poll 30 1 held || fail "the engine does not hold hp-2 at what it can use"
 [ "$(held_mib)" -le 264 ] && [ "$(held_mib)" -gt 128 ] ||
     fail "the engine holds hp-2 at $(held_mib) MiB, not what it can use"
 grep -q "guest $(virsh_ domuuid "$d1") plugged .* but its kernel shows" "$SCULPT_LOG" &&

@@ -1,6 +1,18 @@
 # Shell helpers the Nova phase scripts share (sourced; the caller defines
 # fail MESSAGE and has the openstack CLI's environment).
 
+# poll SECONDS STEP CMD...: run CMD every STEP seconds until it succeeds; 1
+# once SECONDS have passed by the clock (CMD's own time counts).
+poll() {
+    _poll_end=$(($(date +%s) + $1))
+    _poll_step=$2
+    shift 2
+    until "$@"; do
+        [ "$(date +%s)" -lt "$_poll_end" ] || return 1
+        sleep "$_poll_step"
+    done
+}
+
 # wait_status SERVER STATUS [SECONDS]: until Nova shows STATUS with no task
 # in progress; fails at once on ERROR (with the fault), or after SECONDS.
 wait_status() {
@@ -70,13 +82,9 @@ domain_of() {
 }
 
 # wait_domain INSTANCE_UUID NAME [SECONDS]: until sculpt records NAME as
-# the instance's domain (its database writes are queued; default 10 s).
+# the instance's domain (its database writes are queued; default 15 s).
 wait_domain() {
-    _n=${3:-10}
-    _i=0
-    while [ "$(domain_of "$1")" != "$2" ]; do
-        [ $_i -lt $((_n * 2)) ] || fail "instance $1 recorded as domain '$(domain_of "$1")', not $2"
-        sleep 0.5
-        _i=$((_i + 1))
-    done
+    poll "${3:-15}" 0.5 domain_is "$1" "$2" ||
+        fail "instance $1 recorded as domain '$(domain_of "$1")', not $2"
 }
+domain_is() { [ "$(domain_of "$1")" = "$2" ]; }

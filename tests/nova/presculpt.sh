@@ -172,14 +172,9 @@ say "delete of ps-2 destroyed $iname (member $m1)"
 # 4. nobody claims: members expire (or go as surplus) and are counted; the
 #    lifetime shortened at run time holds for the members there are
 presculpt_set member_lifetime=10
-i=0
-while [ $i -lt 240 ]; do
-    n=$(sql "select count(*) from pool_members where reason in ('expired unclaimed', 'surplus')")
-    [ "$n" -gt 0 ] && break
-    sleep 5
-    i=$((i + 5))
-done
-[ "$n" -gt 0 ] || fail "no member expired in 240 s"
+expired() { [ "$(sql "select count(*) from pool_members where reason in ('expired unclaimed', 'surplus')")" -gt 0 ]; }
+poll 240 5 expired || fail "no member expired in 240 s"
+n=$(sql "select count(*) from pool_members where reason in ('expired unclaimed', 'surplus')")
 gone=$(sql "select domain from pool_members where reason in ('expired unclaimed', 'surplus') limit 1")
 virsh_ dominfo "$gone" >/dev/null 2>&1 && fail "expired member $gone still defined"
 say "$n member(s) destroyed unclaimed ($gone and its resources gone)"
@@ -237,12 +232,8 @@ say "pre-sculpting on at run time (interval 15 s): member(s)$m6 paused"
 
 # 7. SIGKILL in the middle of a hand-over (the hook armed at step 5's start)
 id7=$(create ps-7)
-i=0
-until grep -q "holding the handover intent [0-9]* of $id7 open" "$SCULPT_LOG"; do
-    [ $i -lt 120 ] || fail "the hand-over to ps-7 was not held (ps-7: $(openstack server show ps-7 -f value -c status -c fault 2>&1 | tr '\n' ' '))"
-    sleep 1
-    i=$((i + 1))
-done
+poll 120 1 grep -q "holding the handover intent [0-9]* of $id7 open" "$SCULPT_LOG" ||
+    fail "the hand-over to ps-7 was not held (ps-7: $(openstack server show ps-7 -f value -c status -c fault 2>&1 | tr '\n' ' '))"
 sql_is "select count(*) from intents where state = 'open' and op = 'handover' and instance_uuid = '$id7'" 1 ||
     fail "the held hand-over's intent is not in PostgreSQL"
 m7_uuid=$(grep -o "takes member [0-9a-f-]* of pool" "$SCULPT_LOG" | tail -n 1 | cut -d' ' -f3)
@@ -264,12 +255,8 @@ grep -q "hand-over of pool member $m7_uuid interrupted .*: completed" "$SCULPT_L
     fail "the interrupted hand-over was not completed by the recovery"
 # pools off: every member goes; the engine then holds the instances only
 presculpt_set enabled=false
-i=0
-while virsh_ list --all --name | grep '^sculpt-pool-' | grep -qv "^\($m3\|$m7\)\$"; do
-    [ $i -lt 60 ] || fail "members left 60 s after pre-sculpting was turned off"
-    sleep 2
-    i=$((i + 2))
-done
+others_gone() { ! virsh_ list --all --name | grep '^sculpt-pool-' | grep -qv "^\($m3\|$m7\)\$"; }
+poll 60 2 others_gone || fail "members left 60 s after pre-sculpting was turned off"
 want=$(sql "select count(*) from instances where deleted_at is null")
 held=$(SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" -f json host |
     /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["guests"])')

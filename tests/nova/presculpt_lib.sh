@@ -26,14 +26,9 @@ db_url=$SCULPT_DB_URL
 sql() { psql "$db_url" -tAc "$1"; }
 # Writes to PostgreSQL are queued: wait until QUERY gives WANT (10 s).
 sql_is() { # QUERY WANT
-    i=0
-    while [ $i -lt 20 ]; do
-        [ "$(sql "$1")" = "$2" ] && return 0
-        sleep 0.5
-        i=$((i + 1))
-    done
-    return 1
+    poll 10 0.5 sql_gives "$1" "$2"
 }
+sql_gives() { [ "$(sql "$1")" = "$2" ]; }
 
 restart_host() { # EXTRA_CONF [forget] [SQL run while the host is down]
     SCULPT_NAME=$name SCULPT_HOST=$host SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
@@ -91,6 +86,16 @@ wait_member() {
         sleep 2
     done
     fail "no paused pool member after $_bound s"
+}
+
+# paused_member CONDITION: prints a paused member's domain, of the pools
+# the SQL CONDITION on pool_members picks, paused in libvirt too (a domain
+# is paused for a moment in its spawn); 1 while there is none.
+paused_member() {
+    for _d in $(sql "select domain from pool_members where ($1) and state = 'paused'"); do
+        [ "$(virsh_ domstate "$_d" 2>/dev/null | head -n 1)" = paused ] && { echo "$_d"; return 0; }
+    done
+    return 1
 }
 
 # The domain the last pre-sculpted build took, from the log.

@@ -38,12 +38,8 @@ need=$(awk -v c="$cap" 'BEGIN { if (c - 0.5 > 2 || c - 0.5 < 1) exit 1; printf "
 bp_tiny=$(bp_create reclaim-tiny m1.tiny 0.5 128)
 bp_small=$(bp_create reclaim-small m1.small "$need" 256)
 # the members of step 8 go with their guests (an empty host pools nothing)
-i=0
-while virsh_ list --all --name | grep -q '^sculpt-pool-'; do
-    [ $i -lt 60 ] || fail "members left 60 s after the host was emptied"
-    sleep 2
-    i=$((i + 2))
-done
+members_gone() { ! virsh_ list --all --name | grep -q '^sculpt-pool-'; }
+poll 60 2 members_gone || fail "members left 60 s after the host was emptied"
 
 # a. the resident teaches the class at 0.5 vCPU; a member is made
 log9=$(wc -l <"$SCULPT_LOG")
@@ -61,16 +57,14 @@ say "rs-1 built cold at 0.5 vCPU of $cap (m1.small needs $need); member(s)$membe
 # b. Placement sees the members' room as free
 rp=$(openstack resource provider list --name "$host" -f value -c uuid)
 [ -n "$rp" ] || fail "no resource provider named $host"
-i=0
-until host_json | /usr/bin/python3 -c '
+reported() { # sculpt's VCPU inventory, as it stands, is the one Placement has
+    host_json | /usr/bin/python3 -c '
 import json, sys
 j = json.load(sys.stdin)
 now, rep = j["inventory"]["VCPU"], (j["inventory_reported"] or {}).get("inventory", {}).get("VCPU")
-sys.exit(0 if rep and rep["max_unit"] == now["max_unit"] else 1)'; do
-    [ $i -lt 60 ] || fail "sculpt did not report its inventory to Placement in 60 s"
-    sleep 2
-    i=$((i + 2))
-done
+sys.exit(0 if rep and rep["max_unit"] == now["max_unit"] else 1)'
+}
+poll 60 2 reported || fail "sculpt did not report its inventory to Placement in 60 s"
 inv=$(host_json)
 placement=$(openstack resource provider inventory show "$rp" VCPU -f json)
 usage=$(openstack resource provider usage show "$rp" -f json)

@@ -50,17 +50,8 @@ wait_status ws-1 ACTIVE 240
 say "cold builds of m1.small (deleted) and m1.tiny"
 
 # 2. a member of the family pool, paused at its base shape
-i=0
-m=""
-while [ $i -lt 180 ]; do
-    for d in $(sql "select domain from pool_members where pool_key like 'disk=%' and state = 'paused'"); do
-        [ "$(virsh_ domstate "$d" 2>/dev/null | head -n 1)" = paused ] && { m=$d; break; }
-    done
-    [ -n "$m" ] && break
-    sleep 2
-    i=$((i + 2))
-done
-[ -n "$m" ] || fail "no paused member of a family pool after 180 s"
+m=$(poll 180 2 paused_member "pool_key like 'disk=%'") ||
+    fail "no paused member of a family pool after 180 s"
 pool=$(sql "select pool_key from pool_members where domain = '$m'")
 [ "$(virsh_ vcpucount "$m" --maximum --config | tr -d ' ')" = 2 ] ||
     fail "$m is not defined with 2 vCPUs: $(virsh_ vcpucount "$m" | tr '\n' ' ')"
@@ -101,12 +92,8 @@ grown() {
     [ "$(virsh_ vcpucount "$m" --live --active | tr -d ' ')" = 2 ] &&
         virsh_ dommemstat "$m" | grep -qx 'actual 262144'
 }
-i=0
-until grown; do
-    [ $i -lt 30 ] || fail "$m not grown to 2 vCPUs and 256 MiB 30 s after ACTIVE: $(virsh_ vcpucount "$m" --live --active | tr -d ' ') vCPUs, $(virsh_ dommemstat "$m" | tr '\n' ' ')"
-    sleep 1
-    i=$((i + 1))
-done
+poll 30 1 grown ||
+    fail "$m not grown to 2 vCPUs and 256 MiB 30 s after ACTIVE: $(virsh_ vcpucount "$m" --live --active | tr -d ' ') vCPUs, $(virsh_ dommemstat "$m" | tr '\n' ' ')"
 sql_is "select state || ' ' || instance_uuid from pool_members where domain = '$m'" "handed_over $id3" ||
     fail "hand-over of $m not recorded"
 sql_is "select domain from instances where uuid = '$id3'" "$m" || fail "instance row of ws-3 does not name $m"

@@ -10,17 +10,8 @@
 # the member had; no member row and no engine hold outlive their guests.
 
 openstack server delete --wait ws-3
-i=0
-m4=""
-while [ -z "$m4" ]; do
-    for d in $(sql "select domain from pool_members where pool_key = '$pool' and state = 'paused'"); do
-        [ "$(virsh_ domstate "$d" 2>/dev/null | head -n 1)" = paused ] && { m4=$d; break; }
-    done
-    [ -n "$m4" ] && break
-    [ $i -lt 180 ] || fail "no new paused member of $pool after 180 s"
-    sleep 2
-    i=$((i + 2))
-done
+m4=$(poll 180 2 paused_member "pool_key = '$pool'") ||
+    fail "no new paused member of $pool after 180 s"
 u4=$(virsh_ domuuid "$m4")
 [ "$(virsh_ vcpucount "$m4" --maximum --config | tr -d ' ')" = 2 ] ||
     fail "$m4 is not defined with the family's 2 vCPUs"
@@ -52,8 +43,7 @@ sql_is "$q" "$want" || sql_is "$q" "$want" || fail "pool $pool: hits misses $(sq
 # ws-1, ws-4 and the live members, nothing else (a member may be in the
 # making: asked again for a while)
 live="state in ('preparing', 'booting', 'paused')"
-i=0
-while :; do
+no_leak() { # sets gone, held and want
     gone=""
     for r in $(sql "select domain from pool_members where $live"); do
         virsh_ domstate "$r" >/dev/null 2>&1 || gone="$gone $r"
@@ -61,9 +51,7 @@ while :; do
     held=$(SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" -f json host |
         /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["guests"])')
     want=$((2 + $(sql "select count(*) from pool_members where $live")))
-    [ -z "$gone" ] && [ "$held" = "$want" ] && break
-    [ $i -lt 20 ] || fail "member rows without guests:${gone:- none}; the engine holds $held guests, want $want"
-    sleep 1
-    i=$((i + 1))
-done
+    [ -z "$gone" ] && [ "$held" = "$want" ]
+}
+poll 40 1 no_leak || fail "member rows without guests:${gone:- none}; the engine holds $held guests, want $want"
 say "ws-4 built cold in $d4 (1 vCPU / 128 MiB at most, as m1.tiny); a miss counted; $held guests held"
