@@ -26,6 +26,8 @@ extern const struct drv_hv_ops drv_libvirt_ops;
 
 /* How long an expected event may take to arrive. */
 #define LV_EXPECT_MS 120000
+/* How long a guest whose destroy failed may take to be found down. */
+#define LV_GONE_WAIT_MS 2000
 
 /* ---- the guest table ---- */
 
@@ -181,7 +183,7 @@ int lv_write_run(virDomainPtr dom, const struct lv_run *run, struct err **err)
     autofree char *xml = lv_run_format(run);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_RUN_PREFIX, LV_RUN_URI,
                              VIR_DOMAIN_AFFECT_LIVE) < 0)
-        return lv_error(err, "virDomainSetMetadata", virDomainGetName(dom));
+        return lv_dom_error(err, "virDomainSetMetadata", dom);
     return 0;
 }
 
@@ -828,15 +830,28 @@ int lv_stop_hard(struct lv *lv, virDomainPtr dom, const char *uuid, struct err *
 {
     int active = virDomainIsActive(dom);
     if (active < 0)
-        return lv_error(err, "virDomainIsActive", virDomainGetName(dom));
+        return lv_dom_error(err, "virDomainIsActive", dom);
     if (!active)
         return 0;
     lv_expect(lv, uuid, DRV_HV_EVENT_STOPPED);
-    if (virDomainDestroy(dom) < 0) {
-        lv_unexpect(lv, uuid, DRV_HV_EVENT_STOPPED);
-        return lv_error(err, "virDomainDestroy", virDomainGetName(dom));
+    if (virDomainDestroy(dom) == 0)
+        return 0;
+    /* A guest that powers itself off is still active for libvirt until
+     * QEMU has gone: a destroy in that moment fails, yet it is down. */
+    virErrorPtr failed = virSaveLastError();
+    for (int i = 0; i < LV_GONE_WAIT_MS / 100; i++) {
+        if (virDomainIsActive(dom) == 0) {
+            log_debug("%s went down by itself as it was destroyed (%s)", uuid,
+                      failed && failed->message ? failed->message : "?");
+            virFreeError(failed);
+            return 0;
+        }
+        clock_sleep_ms(100);
     }
-    return 0;
+    lv_unexpect(lv, uuid, DRV_HV_EVENT_STOPPED);
+    lv_error_saved(err, failed, "virDomainDestroy", virDomainGetName(dom));
+    virFreeError(failed);
+    return -1;
 }
 
 /* ---- spawn and destroy ---- */
@@ -968,7 +983,7 @@ static int lv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, stru
         if (virDomainUndefineFlags(dom, flags) < 0 &&
             virDomainUndefineFlags(dom, VIR_DOMAIN_UNDEFINE_MANAGED_SAVE) < 0) {
             lv_unexpect(lv, uuid, DRV_HV_EVENT_UNDEFINED);
-            rc = lv_error(err, "virDomainUndefineFlags", virDomainGetName(dom));
+            rc = lv_dom_error(err, "virDomainUndefineFlags", dom);
         } else
             virResetLastError();
     }
@@ -1087,7 +1102,7 @@ static int lv_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err 
         return err_wrap(err, "reboot");
     int rc;
     if (!hard) {
-        rc = virDomainReboot(dom, 0) < 0 ? lv_error(err, "virDomainReboot", virDomainGetName(dom))
+        rc = virDomainReboot(dom, 0) < 0 ? lv_dom_error(err, "virDomainReboot", dom)
                                          : 0;
     } else {
         /* as Nova's hard reboot: a fresh QEMU from the definition */
@@ -1109,7 +1124,7 @@ static int lv_simple(struct drv_hv *hv, const char *uuid, const char *what,
     if (!dom)
         return err_wrap(err, "%s", what);
     lv_expect(lv, uuid, expect);
-    int rc = call(dom) < 0 ? lv_error(err, call_name, virDomainGetName(dom)) : 0;
+    int rc = call(dom) < 0 ? lv_dom_error(err, call_name, dom) : 0;
     if (rc < 0)
         lv_unexpect(lv, uuid, expect);
     virDomainFree(dom);

@@ -142,15 +142,29 @@ static enum err_code lv_error_code(const virError *e)
     }
 }
 
-int lv_error(struct err **err, const char *call, const char *domain)
+int lv_error_saved(struct err **err, virErrorPtr e, const char *call, const char *domain)
 {
-    virErrorPtr e = virGetLastError();
     const char *msg = e && e->message ? e->message : "unknown libvirt error";
     enum err_code code = lv_error_code(e);
     if (domain)
         err_set(err, code, "%s on `%s`: %s", call, domain, msg);
     else
         err_set(err, code, "%s: %s", call, msg);
+    return -1;
+}
+
+int lv_error(struct err **err, const char *call, const char *domain)
+{
+    lv_error_saved(err, virGetLastError(), call, domain);
+    virResetLastError();
+    return -1;
+}
+
+int lv_dom_error(struct err **err, const char *call, virDomainPtr dom)
+{
+    virErrorPtr e = virSaveLastError(); /* virDomainGetName clears it */
+    lv_error_saved(err, e, call, virDomainGetName(dom));
+    virFreeError(e);
     virResetLastError();
     return -1;
 }

@@ -57,5 +57,12 @@ bool lv_host_connected(struct lv_host *h);
  * (NO_DOMAIN -> NOT_FOUND, OPERATION_INVALID -> CONFLICT, the RPC layer ->
  * UNAVAILABLE, ...).  Returns -1. */
 int lv_error(struct err **err, const char *call, const char *domain);
+/* lv_error naming DOM's domain: libvirt's every call, virDomainGetName
+ * too, clears the last error, so the name cannot be an argument of
+ * lv_error once the failed call has returned. */
+int lv_dom_error(struct err **err, const char *call, virDomainPtr dom);
+/* lv_error from an error virSaveLastError kept (E may be NULL); E stays
+ * the caller's. */
+int lv_error_saved(struct err **err, virErrorPtr e, const char *call, const char *domain);
 
 #endif

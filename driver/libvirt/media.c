@@ -22,7 +22,7 @@ static int media_change(virDomainPtr dom, const char *path, struct err **err)
 {
     autofree char *xml = lv_cfg_cdrom_format(path);
     if (virDomainUpdateDeviceFlags(dom, xml, lv_affect_now(dom)) < 0)
-        return lv_error(err, "virDomainUpdateDeviceFlags", virDomainGetName(dom));
+        return lv_dom_error(err, "virDomainUpdateDeviceFlags", dom);
     return 0;
 }
 
@@ -32,7 +32,7 @@ static int media_record(virDomainPtr dom, const struct lv_meta *meta, struct err
     autofree char *xml = lv_meta_format_fragment(meta);
     if (virDomainSetMetadata(dom, VIR_DOMAIN_METADATA_ELEMENT, xml, LV_META_PREFIX, LV_META_URI,
                              lv_affect_now(dom)) < 0)
-        return lv_error(err, "virDomainSetMetadata", virDomainGetName(dom));
+        return lv_dom_error(err, "virDomainSetMetadata", dom);
     return 0;
 }
 

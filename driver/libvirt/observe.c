@@ -36,7 +36,7 @@ static int lv_info_fill(struct lv *lv, virDomainPtr dom, const char *uuid, bool 
         return -1;
     virDomainInfo di;
     if (virDomainGetInfo(dom, &di) < 0)
-        return lv_error(err, "virDomainGetInfo", virDomainGetName(dom));
+        return lv_dom_error(err, "virDomainGetInfo", dom);
     memset(out, 0, sizeof(*out));
     snprintf(out->uuid, sizeof(out->uuid), "%s", uuid);
     out->cpu_time_ns = di.cpuTime;

@@ -824,6 +824,28 @@ static void test_guest_knobs(void **state)
 
 /* The ops table end to end on test:///default: spawn, reshape, read,
  * errors, destroy. */
+/* libvirt's every call clears the last error, virDomainGetName too: what a
+ * failed call said must survive naming its domain (it read "unknown libvirt
+ * error" when the name was lv_error's argument). */
+static void test_dom_error(void **state)
+{
+    (void)state;
+    virConnectPtr conn = virConnectOpen("test:///default");
+    assert_non_null(conn);
+    virDomainPtr dom = virDomainLookupByName(conn, "test");
+    assert_non_null(dom);
+    assert_int_equal(virDomainDestroy(dom), 0);
+    assert_true(virDomainDestroy(dom) < 0); /* no longer running */
+    autoerr struct err *e = NULL;
+    assert_int_equal(lv_dom_error(&e, "virDomainDestroy", dom), -1);
+    assert_int_equal(err_code_of(e), ERR_CONFLICT);
+    assert_non_null(strstr(e->msg, "virDomainDestroy on `test`: "));
+    assert_null(strstr(e->msg, "unknown libvirt error"));
+    assert_int_equal(virDomainCreate(dom), 0); /* the shared test domain as it was */
+    virDomainFree(dom);
+    virConnectClose(conn);
+}
+
 static void test_backend_on_test_driver(void **state)
 {
     const char *dir = *state; /* test_tmpdir_setup */
@@ -1103,6 +1125,7 @@ int main(void)
         cmocka_unit_test(test_event_map),
         cmocka_unit_test(test_balloon_moving),
         cmocka_unit_test(test_guest_knobs),
+        cmocka_unit_test(test_dom_error),
         cmocka_unit_test_setup_teardown(test_backend_on_test_driver, test_tmpdir_setup,
                                         test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_vmem_on_test_driver, test_tmpdir_setup,
