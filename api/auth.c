@@ -142,6 +142,11 @@ enum api_auth_result api_auth_check(struct api_auth *a, const struct cfg *cfg,
         snprintf(why, size, "the token lacks the role `%s`", cfg->api_required_role);
         return API_AUTH_FORBIDDEN;
     }
-    snprintf(user, size, "%s", info.user_id[0] ? info.user_id : "keystone-user");
+    /* the project too: a user acts with the role its token has in one */
+    if (info.project_id[0])
+        snprintf(user, size, "%s (project %s)", info.user_id[0] ? info.user_id : "keystone-user",
+                 info.project_id);
+    else
+        snprintf(user, size, "%s", info.user_id[0] ? info.user_id : "keystone-user");
     return API_AUTH_OK;
 }

@@ -43,8 +43,10 @@ void api_auth_free(struct api_auth *a);
 
 /* Check a request's credential.  `token` is X-Auth-Token or the bearer
  * token of Authorization (NULL when neither); settings come from `cfg`.  On
- * API_AUTH_OK, `user` (size bytes) names who it is; otherwise `why` (size
- * bytes) says what is wrong, for the 401/403/503 message.  Thread-safe. */
+ * API_AUTH_OK, `user` (size bytes) names who it is: "admin-token", or the
+ * Keystone user id with its token's project ("<user> (project <project>)");
+ * otherwise `why` (size bytes too) says what is wrong, for the 401/403/503
+ * message.  Thread-safe. */
 enum api_auth_result api_auth_check(struct api_auth *a, const struct cfg *cfg,
                                     const char *token, int64_t now_s, char *user,
                                     char *why, size_t size);

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "api/audit.h"
 #include "api/handlers.h"
 #include "api/json_in.h"
 #include "api/json_out.h"
@@ -49,6 +50,21 @@ int api_handle_blueprint_list(struct api_req *req, struct api_resp *resp, struct
     return api_reply(resp, 0, json_pack("{s:o}", "blueprints", a));
 }
 
+/* The event log's note of a blueprint: its id, name and the class it
+ * applies to. */
+static void api_bp_note(struct api_req *req, int64_t id, const struct db_custom_blueprint *cb)
+{
+    if (id > 0)
+        api_audit_note(req, "blueprint %lld", (long long)id);
+    if (!cb)
+        return;
+    autofree char *name = api_audit_value(cb->name, false);
+    api_audit_note(req, "name %s, for flavor %s, image %s, project %s, %d step(s) of %d s", name,
+                   cb->flavor_name ? cb->flavor_name : "any", cb->image_ref ? cb->image_ref : "any",
+                   cb->project_id ? cb->project_id : "any", cb->bp ? (int)cb->bp->nsteps : 0,
+                   cb->bp ? (int)cb->bp->step_s : 0);
+}
+
 static int api_blueprint_reply(struct db *db, int64_t id, int status, struct api_resp *resp,
                                struct err **err)
 {
@@ -67,10 +83,11 @@ int api_handle_blueprint_create(struct api_req *req, struct api_resp *resp, stru
     if (api_req_body_object(req, &body, err) < 0)
         return -1;
     autoptr(db_custom_blueprint) cb = NULL;
-    if (api_parse_custom_blueprint(body, &ctx, &cb, err) < 0 ||
-        api_require(db, "the database", err) < 0)
+    if (api_parse_custom_blueprint(body, &ctx, &cb, err) < 0)
         return -1;
-    int64_t id = db_custom_blueprint_create(db, cb, err);
+    int64_t id = api_require(db, "the database", err) < 0 ? -1
+                                                          : db_custom_blueprint_create(db, cb, err);
+    api_bp_note(req, id, cb);
     if (id < 0)
         return -1;
     resp->location = xasprintf("/v1/blueprints/%lld", (long long)id);
@@ -95,8 +112,11 @@ int api_handle_blueprint_put(struct api_req *req, struct api_resp *resp, struct 
     if (api_bp_id(req, &id, err) < 0 || api_req_body_object(req, &body, err) < 0)
         return -1;
     autoptr(db_custom_blueprint) cb = NULL;
-    if (api_parse_custom_blueprint(body, &ctx, &cb, err) < 0 ||
-        api_require(db, "the database", err) < 0)
+    api_bp_note(req, id, NULL);
+    if (api_parse_custom_blueprint(body, &ctx, &cb, err) < 0)
+        return -1;
+    api_bp_note(req, 0, cb);
+    if (api_require(db, "the database", err) < 0)
         return -1;
     cb->id = id;
     if (db_custom_blueprint_update(db, cb, err) < 0)
@@ -109,6 +129,10 @@ int api_handle_blueprint_delete(struct api_req *req, struct api_resp *resp, stru
     int64_t id;
     if (api_bp_id(req, &id, err) < 0 || api_require(req->deps->db, "the database", err) < 0)
         return -1;
+    /* what it was, for the event log: read before it goes (a failed read
+     * leaves the id alone in the record, the delete still runs) */
+    autoptr(db_custom_blueprint) gone = db_custom_blueprint_get(req->deps->db, id, NULL);
+    api_bp_note(req, id, gone);
     if (db_custom_blueprint_delete(req->deps->db, id, err) < 0)
         return -1;
     resp->status = 204;

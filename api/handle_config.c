@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "api/audit.h"
 #include "api/handlers.h"
 #include "api/json_in.h"
 #include "api/json_out.h"
@@ -157,6 +158,36 @@ static void api_config_done(struct api_req *req, struct api_resp *resp,
     api_reply(resp, 0, doc);
 }
 
+/* The event log's note of one option changed: "[cost] price_reshape
+ * 0.0001 -> 0.0003". */
+static void api_config_note_change(struct api_req *req, const char *section, const char *name,
+                                   const char *was, const char *now)
+{
+    struct cfg_option_info o;
+    bool secret = api_option_find(section, name, &o) && o.kind == CFG_KIND_SECRET;
+    autofree char *a = api_audit_value(was, secret);
+    autofree char *b = api_audit_value(now, secret);
+    api_audit_note(req, "[%s] %s %s -> %s", section, name, a, b);
+}
+
+/* A refused change: what was asked, as sent. */
+static void api_config_note_asked(struct api_req *req, const struct api_sections *s,
+                                  json_t *body)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(body, key, v) {
+        const char *dot = strchr(key, '.');
+        autofree char *section = dot ? xstrndup(key, (size_t)(dot - key)) : xstrdup(s->v[0]);
+        struct cfg_option_info o;
+        bool secret = api_option_find(section, dot ? dot + 1 : key, &o) &&
+                      o.kind == CFG_KIND_SECRET;
+        autofree char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        autofree char *shown = api_audit_value(text, secret);
+        api_audit_note(req, "asked %.64s=%s", key, shown);
+    }
+}
+
 /* Split the body by section: bare names go to the first section,
  * "section.name" to the one named (which must be one of the route's). */
 static int api_config_split(json_t *body, const struct api_sections *s, json_t *per[],
@@ -199,9 +230,10 @@ int api_handle_config_put(struct api_req *req, struct api_resp *resp, struct err
     struct db_setting *settings = NULL;
     size_t nsettings = 0;
     pthread_mutex_lock(&api_config_lock);
-    struct cfg *cur = cfg_acquire();
-    struct cfg *next = cfg_dup(cur ? cur : req->cfg);
-    cfg_unref(cur);
+    struct cfg *was = cfg_acquire();
+    if (!was)
+        was = cfg_ref(req->cfg);
+    struct cfg *next = cfg_dup(was);
     if (api_config_split(body, &s, per, err) < 0)
         goto out;
     for (size_t k = 0; k < s.n; k++) {
@@ -219,6 +251,8 @@ int api_handle_config_put(struct api_req *req, struct api_resp *resp, struct err
                 .value = cfg_get_text(next, s.v[k], name, NULL),
                 .updated_by = (char *)req->user,
             };
+            autofree char *old = cfg_get_text(was, s.v[k], name, NULL);
+            api_config_note_change(req, s.v[k], name, old, settings[nsettings - 1].value);
         }
     }
     /* Persist first: a change the next start would not see is refused
@@ -234,9 +268,14 @@ int api_handle_config_put(struct api_req *req, struct api_resp *resp, struct err
     rc = 0;
  out:
     pthread_mutex_unlock(&api_config_lock);
+    if (rc < 0) {
+        strbuf_reset(&req->audit.notes);
+        api_config_note_asked(req, &s, body);
+    }
     for (size_t i = 0; i < nsettings; i++)
         free(settings[i].value);
     free(settings);
+    cfg_unref(was);
     cfg_unref(next);
     for (size_t k = 0; k < s.n; k++)
         json_decref(per[k]);
@@ -284,8 +323,13 @@ int api_handle_config_delete(struct api_req *req, struct api_resp *resp, struct 
             err_wrap(err, "`[%s] %s` not reset", o.section, o.name);
             goto out;
         }
-        reset += was && strcmp(was, text) != 0;
+        if (was && strcmp(was, text) != 0) {
+            reset++;
+            api_config_note_change(req, o.section, o.name, was, text);
+        }
     }
+    if (!reset)
+        api_audit_note(req, "no option changed back: all as in %s", next->source);
     /* the stored changes go first: a reset the next start would undo is
      * refused rather than applied for now only */
     for (size_t k = 0; req->deps->db && k < s.n; k++) {

@@ -15,11 +15,18 @@
 
 #include "api/server.h"
 #include "common/err.h"
+#include "common/strbuf.h"
 #include "driver/instance.h"
 
 struct api_route;
 
 #define API_MAX_PATH_PARAMS 4
+
+/* The event-log record of a change made through the API (api/audit.h). */
+struct api_audit {
+    const char *action;               /* "config.set"; NULL: the request changes nothing */
+    struct strbuf notes;              /* what changed, as the handler said it */
+};
 
 struct api_req {
     const char *method;               /* "GET", ... (HEAD is served as GET) */
@@ -33,6 +40,7 @@ struct api_req {
     struct cfg *cfg;                  /* reference on the published config */
     const char *request_id;           /* "req-<uuid>" */
     const char *user;                 /* who authenticated ("admin-token", a user id) */
+    struct api_audit audit;           /* owned: filled by api_audit_begin/_note */
 };
 
 struct api_resp {

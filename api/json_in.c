@@ -461,8 +461,7 @@ int api_parse_custom_blueprint(json_t *obj, const struct api_bp_parse *ctx,
     return 0;
 }
 
-static bool api_find_option(const char *section, const char *name,
-                            struct cfg_option_info *out)
+bool api_option_find(const char *section, const char *name, struct cfg_option_info *out)
 {
     for (size_t i = 0; cfg_option_describe(i, out); i++)
         if (strcmp(out->section, section) == 0 && strcmp(out->name, name) == 0)
@@ -480,7 +479,7 @@ int api_parse_settings(json_t *obj, const char *section, struct cfg *scratch, st
     json_t *v;
     json_object_foreach(obj, key, v) {
         struct cfg_option_info info;
-        if (!api_find_option(section, key, &info))
+        if (!api_option_find(section, key, &info))
             return err_set(err, ERR_INVALID, "`%.64s` is not an option of [%s]", key, section);
         char buf[64];
         const char *text = NULL;

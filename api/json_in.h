@@ -15,6 +15,7 @@
 #include "driver/resource.h"
 
 struct cfg;
+struct cfg_option_info;
 struct err;
 struct db_custom_blueprint;
 
@@ -82,6 +83,9 @@ int api_parse_blueprint(json_t *obj, const char *path, const struct api_bp_parse
  * db_custom_blueprint_free(). */
 int api_parse_custom_blueprint(json_t *obj, const struct api_bp_parse *ctx,
                                struct db_custom_blueprint **out, struct err **err);
+
+/* The description of option `name` of [section]; false when there is none. */
+bool api_option_find(const char *section, const char *name, struct cfg_option_info *out);
 
 /* {"name": value, ...} for options of [section]: each name must be an
  * option of that section (secrets are refused: they are not changed

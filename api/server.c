@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "api/audit.h"
 #include "api/auth.h"
 #include "api/http.h"
 #include "api/keystone_auth.h"
@@ -46,7 +47,7 @@ struct api_conn {
     char request_id[48];
     const struct api_route *route;   /* NULL when unmatched */
     char *params[API_MAX_PATH_PARAMS];
-    char user[128];
+    char user[256];                  /* who authenticated (api_auth_check) */
     struct strbuf body;
     size_t body_limit;
     bool answered;                   /* a response was queued early */
@@ -257,6 +258,7 @@ static enum MHD_Result api_query_collect(void *cls, enum MHD_ValueKind kind, con
 
 static void api_req_release(struct api_req *req)
 {
+    api_audit_release(&req->audit);
     drv_kv_release(req->query, req->nquery);
     json_decref(req->body);
     cfg_unref(req->cfg);
@@ -278,6 +280,7 @@ static enum MHD_Result api_dispatch(struct api_server *srv, struct MHD_Connectio
     if (!req.cfg)
         req.cfg = cfg_ref(srv->cfg);
     memcpy(req.params, c->params, sizeof(req.params));
+    api_audit_begin(&req);
     autoerr struct err *err = NULL;
     enum MHD_Result ret;
 
@@ -319,11 +322,13 @@ static enum MHD_Result api_dispatch(struct api_server *srv, struct MHD_Connectio
         err_set(&err, ERR_INTERNAL, "the response could not be encoded as JSON");
         goto fail;
     }
+    api_audit_finish(&req, NULL, (double)(clock_mono_ns() - c->start_ns) / 1e6);
     ret = api_send(conn, c, &resp, NULL);
     api_req_release(&req);
     return ret;
 
  fail:
+    api_audit_finish(&req, err, (double)(clock_mono_ns() - c->start_ns) / 1e6);
     ret = api_send_err(conn, c, err);
     api_req_release(&req);
     return ret;

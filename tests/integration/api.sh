@@ -107,12 +107,18 @@ env -u SCULPT_URL -u SCULPT_TOKEN "$ctl" --config "$tmp/ctl.conf" host | grep -q
     --screenshot "${SCULPT_SCREENSHOT:-$tmp/dashboard.png}"
 
 # PostgreSQL down: the event log answers 503 with why, and again once it
-# is back (the API's database sessions reconnect)
+# is back (the API's database sessions reconnect); an operator's change
+# made meanwhile is applied and reaches the event log once it is back
 sh "$SCULPT_TOP/contrib/stack/postgres.sh" stop "$tmp" >/dev/null
 expect_fail 1 "UNAVAILABLE (HTTP 503)" "$ctl" events
 case "$out" in *"the event log: "*) ;; *) echo "FAILED: 503 without why: $out" >&2; exit 1 ;; esac
+"$ctl" config set cost price_reshape=0.0005 | grep -q 'price_reshape .*0.0005'
 sh "$SCULPT_TOP/contrib/stack/postgres.sh" start "$tmp" >/dev/null
 "$ctl" events --action memory. | grep -q 'memory.caught-up'
+"$ctl" --json events --source api --action config.set --limit 1 | python3 -c '
+import json, sys
+e = json.load(sys.stdin)["events"][0]
+assert e["code"] == "OK" and "[cost] price_reshape 0.0003 -> 0.0005" in e["message"], e'
 
 # run-time settings survive a restart
 api_harness_stop

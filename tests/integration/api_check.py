@@ -561,6 +561,69 @@ def check_config():
     invalid("PUT", "/v1/config/predictor", {"sculpt.blueprint_step": 1.5}, "expected an integer")
 
 
+def check_audit(bp_id):
+    """Operator changes in the event log (source "api"): each config change
+    and reset with its keys and old -> new values, who made it, the
+    outcome; refused changes with what they asked; blueprint changes."""
+    st, _, payload, r = request("PUT", "/v1/config/cost", {"price_reshape": 0.0004})
+    if st != 200:
+        fail("PUT /v1/config/cost: %d %s" % (st, payload[:200]))
+    rid = r.getheader("X-OpenStack-Request-Id")
+    evs = expect("GET", "/v1/events?source=api&request_id=%s" % rid, 200)["events"]
+    if len(evs) != 1:
+        fail("the change %s is %d events, not 1" % (rid, len(evs)))
+    e = evs[0]
+    want = "PUT /v1/config/cost by admin-token: [cost] price_reshape 0.0002 -> 0.0004"
+    if e["action"] != "config.set" or e["code"] != "OK" or e["message"] != want \
+            or e["instance"] is not None or e["duration_ms"] <= 0:
+        fail("config.set event: %s" % e)
+    api = expect("GET", "/v1/events?source=api&limit=1000", 200)["events"]
+    if any(x["source"] != "api" or not x["request_id"].startswith("req-") for x in api):
+        fail("source=api: %s" % [(x["source"], x["request_id"]) for x in api])
+
+    def having(action, code, *parts):
+        return [x for x in api if x["action"] == action and x["code"] == code
+                and all(p in x["message"] for p in parts)]
+    # check_config's changes, oldest last
+    for action, code, parts in (
+            ("config.set", "OK", ("PUT /v1/config/cost by admin-token: ",
+                                  "[cost] price_vcpu_hour ", " -> 0.05", "[cost] price_reshape ")),
+            ("config.set", "OK", ("PUT /v1/config/predictor", "[sculpt] target_violation_rate ",
+                                  " -> 0.02")),
+            ("config.reset", "OK", ("DELETE /v1/config/cost by admin-token: ",
+                                    "[cost] price_vcpu_hour 0.05 -> ")),
+            ("config.reset", "OK", ("DELETE /v1/config/predictor",
+                                    "[sculpt] target_violation_rate 0.02 -> ")),
+            ("config.reset", "OK", ("DELETE /v1/config/presculpt",)),
+            ("config.set", "INVALID", ('asked price_vcpu_hour="cheap"; failed: ',
+                                       "expected a number")),
+            ("config.set", "INVALID", ("asked price_gpu_hour=1; failed: ",
+                                       "not an option of [cost]")),
+            ("config.set", "INVALID", ("PUT /v1/config/cost by admin-token: failed: ",
+                                       "no option to change")),
+            ("blueprint.create", "OK", ("POST /v1/blueprints by admin-token: blueprint %d; "
+                                        "name batch-nightly, for flavor m1.large, image any, "
+                                        "project demo, 10 step(s) of 60 s" % bp_id,)),
+            ("blueprint.create", "CONFLICT", ("name batch-nightly", "failed: ")),
+            ("blueprint.create", "INVALID", ("failed: ", "unknown member `extra`")),
+            ("blueprint.replace", "OK", ("PUT /v1/blueprints/%d " % bp_id,
+                                         "blueprint %d; name batch-nightly" % bp_id)),
+            ("blueprint.replace", "NOT_FOUND", ("PUT /v1/blueprints/999999 ", "failed: ")),
+            ("blueprint.delete", "OK", ("DELETE /v1/blueprints/%d " % bp_id,
+                                        "blueprint %d; name batch-nightly" % bp_id)),
+            ("blueprint.delete", "NOT_FOUND", ("blueprint 999999; failed: ",))):
+        if not having(action, code, *parts):
+            fail("no %s %s event with %s among: %s" % (
+                action, code, parts,
+                [(x["action"], x["code"], x["message"]) for x in api if x["action"] == action]))
+    # the prefix filter finds them, reads are not in the log
+    cfg = expect("GET", "/v1/events?action=config.", 200)["events"]
+    if not cfg or any(not x["action"].startswith("config.") for x in cfg):
+        fail("action=config.: %s" % [x["action"] for x in cfg])
+    if any(x["message"].startswith("GET ") for x in api):
+        fail("a read in the event log: %s" % [x["message"] for x in api if x["message"].startswith("GET ")])
+
+
 def check_openapi_coverage():
     missing = []
     for pat, item in SPEC["paths"].items():
@@ -607,6 +670,7 @@ def main():
     check_config()
     expect("DELETE", loc, 204)
     expect("GET", loc, 404, code="NOT_FOUND")
+    check_audit(bp_id)
     check_openapi_coverage()
     print("api_check: %d answers matched their schema; every operation exercised" % CHECKS)
 

@@ -29,6 +29,8 @@ static int validate(void *ctx, const char *token, const char *role, struct api_t
         return err_set(err, ERR_UNAVAILABLE, "connection refused");
     out->valid = strncmp(token, "good", 4) == 0 || strncmp(token, "member", 6) == 0;
     snprintf(out->user_id, sizeof(out->user_id), "%s", token);
+    snprintf(out->project_id, sizeof(out->project_id), "%s",
+             strcmp(token, "good-demo") == 0 ? "demo" : "");
     out->has_role = strncmp(token, "good", 4) == 0 && strcmp(role, "admin") == 0;
     out->expires_s = strcmp(token, "good-short") == 0 ? 1000 + 10 : 0;
     return 0;
@@ -41,7 +43,7 @@ static void test_admin_token(void **state)
     struct cfg *cfg = cfg_new_defaults();
     assert_int_equal(cfg_set(cfg, "api", "admin_token", "s3cret", &err), 0);
     struct api_auth *a = api_auth_new(NULL, NULL);
-    char user[128], why[256];
+    char user[256], why[256];
     assert_int_equal(api_auth_check(a, cfg, "s3cret", 1000, user, why, sizeof(why)), API_AUTH_OK);
     assert_string_equal(user, "admin-token");
     assert_int_equal(api_auth_check(a, cfg, NULL, 1000, user, why, sizeof(why)),
@@ -69,7 +71,7 @@ static void test_keystone_cache(void **state)
     struct cfg *cfg = cfg_new_defaults();
     assert_int_equal(cfg_set(cfg, "api", "token_cache_time", "60", &err), 0);
     struct api_auth *a = api_auth_new(validate, &k);
-    char user[128], why[256];
+    char user[256], why[256];
 
     assert_int_equal(api_auth_check(a, cfg, "good-1", 1000, user, why, sizeof(why)), API_AUTH_OK);
     assert_string_equal(user, "good-1");
@@ -77,13 +79,18 @@ static void test_keystone_cache(void **state)
     assert_int_equal(k.calls, 1);              /* cached */
     assert_int_equal(api_auth_check(a, cfg, "good-1", 1061, user, why, sizeof(why)), API_AUTH_OK);
     assert_int_equal(k.calls, 2);              /* cache time over: asked again */
+    /* who it is names the token's project when Keystone gave one */
+    assert_int_equal(api_auth_check(a, cfg, "good-demo", 1000, user, why, sizeof(why)),
+                     API_AUTH_OK);
+    assert_string_equal(user, "good-demo (project demo)");
+    assert_int_equal(k.calls, 3);
 
     /* a token expiring before the cache time is trusted only until then */
     assert_int_equal(api_auth_check(a, cfg, "good-short", 1000, user, why, sizeof(why)),
                      API_AUTH_OK);
     assert_int_equal(api_auth_check(a, cfg, "good-short", 1011, user, why, sizeof(why)),
                      API_AUTH_INVALID);
-    assert_int_equal(k.calls, 4);
+    assert_int_equal(k.calls, 5);
 
     /* valid but without the role: 403, and cached like any answer */
     assert_int_equal(api_auth_check(a, cfg, "member-1", 1000, user, why, sizeof(why)),
