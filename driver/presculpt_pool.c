@@ -1150,7 +1150,7 @@ size_t drv_pool_mgr_reclaim_order(struct drv_pool_mgr *m, drv_pool_uuid **uuids)
 }
 
 size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid *uuids, size_t n,
-                                    const char *why)
+                                    const char *why, struct drv_pool_member *out)
 {
     struct drv_pool_member *gone = xcalloc(n + 1, sizeof(*gone));
     size_t k = 0;
@@ -1165,8 +1165,11 @@ size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid 
     }
     pthread_mutex_unlock(&m->lock);
     int64_t now_ms = clock_wall_ms();
-    for (size_t i = 0; i < k; i++)
+    for (size_t i = 0; i < k; i++) {
         pm_destroy(m, &gone[i], why ? why : "reclaimed for a guest", now_ms);
+        if (out)
+            out[i] = gone[i];
+    }
     free(gone);
     return k;
 }

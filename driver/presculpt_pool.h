@@ -263,9 +263,10 @@ size_t drv_pool_mgr_reclaim_order(struct drv_pool_mgr *m, drv_pool_uuid **uuids)
  * released with `why`, as a trim would (the hooks record it), and counted
  * in its pool's reclaims.  Returns how many were destroyed; one no longer
  * idle (pausing meanwhile) goes at the next round, which destroys idle
- * members the engine does not hold. */
+ * members the engine does not hold.  `gone` (NULL: not wanted; room for n)
+ * gets the members destroyed, released, in the order given. */
 size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid *uuids, size_t n,
-                                    const char *why);
+                                    const char *why, struct drv_pool_member *gone);
 
 /* After a restart: the members the database kept.  A handed-over one
  * gives its instance's alias back (drv_hv_alias); a live one whose guest

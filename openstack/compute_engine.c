@@ -96,7 +96,7 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
     os_compute_pools_reclaim_order(c, &reclaim);
     int rc = drv_control_admit_reclaiming(c->control, inst, custom ? custom->bp : NULL, now,
                                           &reclaim, shape, &why, err);
-    os_compute_pools_reclaimed(c, inst->uuid, &reclaim);
+    os_compute_pools_reclaimed(c, inst->uuid, "build", &reclaim);
     if (rc < 0)
         return -1;
     if (custom)

@@ -544,7 +544,31 @@ void os_compute_pools_reclaim_order(struct os_compute *c, struct drv_control_rec
     r->n = n;
 }
 
-void os_compute_pools_reclaimed(struct os_compute *c, const char *uuid,
+/* A member destroyed for a real guest, in the event log under that
+ * guest: what it held, how long it idled, which pool loses it. */
+static void pools_record_reclaim(struct os_compute *c, const char *uuid, const char *what,
+                                 const struct drv_pool_member *mb, int64_t now_ms)
+{
+    if (!c->db)
+        return;
+    char res[160];
+    autofree char *msg = xasprintf(
+        "pool `%s`: idle member %s (%s, confidence %.2f, made %.0f s ago) destroyed to make "
+        "room for the instance's %s",
+        mb->pool, mb->uuid, drv_res_format(mb->shape.res, res, sizeof(res)), mb->confidence,
+        (double)(now_ms - mb->created_ms) / 1000, what);
+    const char *rid = log_ctx_request_id();
+    struct db_event ev = {.request_id = (char *)rid,
+                          .source = (char *)"presculpt",
+                          .action = (char *)"pool.reclaim",
+                          .message = msg};
+    snprintf(ev.instance_uuid, sizeof(ev.instance_uuid), "%s", uuid);
+    autoerr struct err *e = NULL;
+    if (db_event_add(c->db, &ev, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "reclaim of member %s not in the event log", mb->uuid);
+}
+
+void os_compute_pools_reclaimed(struct os_compute *c, const char *uuid, const char *what,
                                 struct drv_control_reclaim *r)
 {
     static struct metrics_family *reclaimed;
@@ -558,7 +582,12 @@ void os_compute_pools_reclaimed(struct os_compute *c, const char *uuid,
         for (size_t k = 0; k < r->taken; k++)
             snprintf(uuids[k], sizeof(uuids[k]), "%s", r->order[k]);
         autofree char *why = xasprintf("reclaimed for instance %s", uuid);
-        size_t n = drv_pool_mgr_reclaim_members(c->pools, uuids, r->taken, why);
+        struct drv_pool_member *gone = xcalloc(r->taken, sizeof(*gone));
+        size_t n = drv_pool_mgr_reclaim_members(c->pools, uuids, r->taken, why, gone);
+        int64_t now_ms = clock_wall_ms();
+        for (size_t k = 0; k < n; k++)
+            pools_record_reclaim(c, uuid, what, &gone[k], now_ms);
+        free(gone);
         metrics_add(reclaimed, (double)r->taken, NULL);
         log_info("instance %s fits by reclaiming %zu idle pool member(s) of %zu (%zu destroyed "
                  "now, the rest at the next round)",

@@ -266,9 +266,11 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
  * drv_control_admit_reclaiming(), then os_compute_pools_reclaimed(). */
 void os_compute_pools_reclaim_order(struct os_compute *c, struct drv_control_reclaim *r);
 /* The engine gave up the first r->taken members of r for instance
- * `uuid`: their guests are destroyed, their rows released, the reclaim
- * counted (sculpt_pool_reclaimed_total) and logged; r's order freed. */
-void os_compute_pools_reclaimed(struct os_compute *c, const char *uuid,
+ * `uuid`'s `what` ("build", "resize"): their guests are destroyed, their
+ * rows released, the reclaim counted (sculpt_pool_reclaimed_total), logged
+ * and in the event log (source "presculpt", action "pool.reclaim", one
+ * event per member destroyed, the instance's); r's order freed. */
+void os_compute_pools_reclaimed(struct os_compute *c, const char *uuid, const char *what,
                                 struct drv_control_reclaim *r);
 
 /* ---- compute_presculpt_fit.c: members re-sculpted at hand-over ---- */

@@ -205,7 +205,7 @@ static int rz_admit(struct os_rz *r, const json_t *flavor, struct drv_shape *sha
     os_compute_pools_reclaim_order(c, &reclaim);
     int rc = drv_control_resize_reclaiming(c->control, was, now, time(NULL), &reclaim, shape, &why,
                                            err);
-    os_compute_pools_reclaimed(c, inst->uuid, &reclaim);
+    os_compute_pools_reclaimed(c, inst->uuid, "resize", &reclaim);
     if (rc < 0)
         return err_wrap(err, "flavor `%s` not admitted", now->flavor.name ? now->flavor.name : "?");
     char res[160];

@@ -27,6 +27,9 @@
 #include "driver/fake/fake.h"
 #include "driver/hypervisor.h"
 #include "driver/predict.h"
+#include "driver/presculpt.h"
+#include "driver/presculpt_pool.h"
+#include "helpers/engine.h"
 #include "helpers/pg.h"
 #include "openstack/compute_priv.h"
 
@@ -1723,6 +1726,121 @@ static void test_memory_events_logged(void **state)
     pthread_mutex_destroy(&c.lock);
 }
 
+/* Pool members made for a class of m1.tiny guests under steady demand
+ * (claims missing, then learnt), booted and paused: idle, reclaimable. */
+static void pool_demand(struct drv_pool_mgr *pm, int64_t t0_ms, int minutes)
+{
+    struct err *err = NULL;
+    const struct drv_pool_request rq = {.flavor = "m1.tiny", .image = "img-1", .project = "proj",
+                                        .vcpus = 1, .mem_mib = 512, .root_gb = 1};
+    struct drv_pool_template t;
+    memset(&t, 0, sizeof(t));
+    t.guest.flavor_name = (char *)"m1.tiny";
+    t.guest.shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 1, .mem_max_mib = 512,
+                                       .numa_node = -1};
+    t.guest.shape.res.v[DRV_RES_VCPU] = 1;
+    t.guest.shape.res.v[DRV_RES_MEM_MIB] = 512;
+    t.guest.image.kernel = (char *)"/images/vmlinuz";
+    t.engine.vcpus_max = 1;
+    t.engine.mem_max_mib = 512;
+    t.engine.ceiling = t.guest.shape.res;
+    for (int k = 0; k < minutes; k++) {
+        int64_t now = t0_ms + k * 60000LL;
+        for (int i = 0; i < 2; i++) {
+            struct drv_pool_member mb = {.state = DRV_MEMBER_LAST};
+            if (drv_pool_mgr_claim(pm, &rq, now + i, &mb) == 0)
+                drv_pool_mgr_learn(pm, &rq, &t);
+            else if (mb.state == DRV_MEMBER_CLAIMED)
+                OK(drv_pool_mgr_release(pm, mb.uuid, "test", &e_));
+        }
+        if (drv_pool_mgr_tick(pm, now + 30000, 0, &err) < 0)
+            fail_msg("pool round: %s", err->msg);
+        drv_pool_mgr_watch(pm, now + 31000);
+    }
+}
+
+/* A build that reclaims idle pool members: each member destroyed is an
+ * event of its own (source presculpt, action pool.reclaim) under the
+ * instance built and its request, naming the pool and the member; a
+ * member no longer idle when the engine's choice is carried out is not
+ * destroyed, and not recorded. */
+static void test_pool_reclaim_logged(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct cfg *cfg;
+    struct drv_hv *hv;
+    struct drv_host *host;
+    struct drv_sculpt *engine;
+    test_engine_open("nodes=1,sockets=1,cores=8,threads=2,mem_mib=32768", &cfg, &hv, &host,
+                     &engine);
+    struct drv_presculpt_params p;
+    drv_presculpt_params_from_cfg(cfg, &p);
+    p.idle_budget = 1.0;
+    p.max_share = 0.5;
+    struct drv_pool_mgr *pm = drv_pool_mgr_new(&p, hv, engine, NULL, &err);
+    assert_non_null(pm);
+    /* a real guest: the idle budget is a share of what real guests hold */
+    int64_t t0_ms = clock_wall_ms() - 3600 * 1000LL;
+    struct drv_sculpt_guest_spec es = test_guest_spec(U2, 4, 4096, 0);
+    autoptr(drv_blueprint) bp = test_bp_flat(30, 60, t0_ms / 1000, 4, 4096);
+    struct drv_shape shape;
+    OK(drv_sculpt_place(engine, &es, bp, t0_ms / 1000, &shape, NULL, &e_));
+    pool_demand(pm, t0_ms, 30);
+
+    struct os_compute c;
+    memset(&c, 0, sizeof(c));
+    c.db = f->db;
+    c.pools = pm;
+    struct drv_control_reclaim r;
+    os_compute_pools_reclaim_order(&c, &r);
+    assert_true(r.n >= 2);
+    char taken[2][DRV_UUID_LEN + 1];
+    for (int k = 0; k < 2; k++)
+        snprintf(taken[k], sizeof(taken[k]), "%s", r.order[k]);
+    r.taken = 2;
+    log_ctx_set("req-reclaim-1", U1);
+    os_compute_pools_reclaimed(&c, U1, "build", &r);
+    log_ctx_clear();
+    assert_null(r.order);
+
+    /* the engine's choice carried out again: those members are gone */
+    char **again = xcalloc(2, sizeof(*again) + DRV_UUID_LEN + 1);
+    again[0] = (char *)(again + 2);
+    snprintf(again[0], DRV_UUID_LEN + 1, "%s", taken[0]);
+    r = (struct drv_control_reclaim){.order = (const char *const *)again, .n = 1, .taken = 1};
+    os_compute_pools_reclaimed(&c, U3, "resize", &r);
+
+    sync_db(f->db);
+    struct db_event_filter ef = {.source = "presculpt"};
+    autoptr(db_event_list) el = db_event_list(f->db, &ef, &err);
+    assert_non_null(el);
+    assert_int_equal(el->n, 2);
+    for (size_t i = 0; i < el->n; i++) {
+        const struct db_event *e = &el->v[i];
+        assert_string_equal(e->action, "pool.reclaim");
+        assert_string_equal(e->instance_uuid, U1);
+        assert_string_equal(e->request_id, "req-reclaim-1");
+        assert_int_equal(e->code, 0);
+        assert_non_null(strstr(e->message, "pool `"));
+        assert_non_null(strstr(e->message, "destroyed to make room for the instance's build"));
+        assert_non_null(strstr(e->message, "(vcpu="));
+    }
+    /* one event per member, each naming its own */
+    bool named[2] = {false, false};
+    for (size_t i = 0; i < el->n; i++)
+        for (int k = 0; k < 2; k++)
+            named[k] |= strstr(el->v[i].message, taken[k]) != NULL;
+    assert_true(named[0] && named[1]);
+    /* and the members are gone from the pools */
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(pm);
+    for (size_t i = 0; i < st->nmembers; i++)
+        for (int k = 0; k < 2; k++)
+            assert_string_not_equal(st->members[i].uuid, taken[k]);
+    drv_pool_mgr_free(pm);
+    test_engine_close(cfg, hv, host, engine);
+}
+
 /* ---- fleet history ---- */
 
 /* Five m1.small guests of `demo` using a third of a vCPU: what a cold
@@ -1906,6 +2024,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reconcile, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_balloon_on_its_way, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_memory_events_logged, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_pool_reclaim_logged, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_reconcile_hypervisor, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_restart_mid_writes, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_open, teardown),

@@ -191,7 +191,7 @@ static size_t reclaim_first(struct rig *r, size_t k, const char *why)
 {
     drv_pool_uuid *order = NULL;
     size_t n = drv_pool_mgr_reclaim_order(r->pm, &order);
-    size_t got = drv_pool_mgr_reclaim_members(r->pm, order, k < n ? k : n, why);
+    size_t got = drv_pool_mgr_reclaim_members(r->pm, order, k < n ? k : n, why, NULL);
     free(order);
     return got;
 }
@@ -406,7 +406,7 @@ static void test_reclaim_order(void **state)
      * (busy meanwhile: forgotten by the engine only) at the next round */
     assert_int_equal(drv_sculpt_remove(r->engine, order[0], &err), 0);
     assert_int_equal(drv_sculpt_remove(r->engine, order[1], &err), 0);
-    assert_int_equal(drv_pool_mgr_reclaim_members(r->pm, order, 1, "reclaimed for test"), 1);
+    assert_int_equal(drv_pool_mgr_reclaim_members(r->pm, order, 1, "reclaimed for test", NULL), 1);
     assert_false(drv_pool_mgr_has(r->pm, order[0]));
     assert_string_equal(r->seen.last.reason, "reclaimed for test");
     assert_int_equal(r->seen.last.state, DRV_MEMBER_RELEASED);
