@@ -550,6 +550,17 @@ int drv_hv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
     return 0;
 }
 
+int drv_hv_migrate_cleanup(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!hv->ops->migrate_cleanup)
+        return 0;
+    if (hv->ops->migrate_cleanup(hv, uuid, err) < 0)
+        return err_wrap(err, "clean up after the move of `%s`", uuid);
+    return 0;
+}
+
 int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err)
 {
     memset(out, 0, sizeof(*out));

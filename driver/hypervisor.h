@@ -400,6 +400,12 @@ struct drv_hv_ops {
      * power_on.  May be NULL. */
     int (*migrate_in)(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
                       const char *disk_info, bool power_on, struct err **err);
+    /* Destination side, a move that is over without migrate_in (the
+     * source rolled back, or finish_resize never came): drop what the
+     * source left on this host for guest `uuid` (libvirt: the staging
+     * folder its copy fills); nothing left is fine.  Never touches a
+     * defined guest's files.  May be NULL (nothing is ever left). */
+    int (*migrate_cleanup)(struct drv_hv *hv, const char *uuid, struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
@@ -549,6 +555,10 @@ int drv_hv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, in
                        char **disk_info, struct err **err);
 int drv_hv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
                       const char *disk_info, bool power_on, struct err **err);
+/* drv_hv_ops.migrate_cleanup for the instance `uuid` whose move here is
+ * over: 0 when nothing was left or it was removed (and always for a
+ * backend without the op); INVALID for a bad uuid.  Any thread. */
+int drv_hv_migrate_cleanup(struct drv_hv *hv, const char *uuid, struct err **err);
 /* Name guest `domain_uuid` by `instance_uuid` from now on. */
 void drv_hv_alias(struct drv_hv *hv, const char *instance_uuid, const char *domain_uuid);
 /* The uuid the backend knows a guest by, for the uuid a caller names it

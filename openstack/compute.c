@@ -204,6 +204,7 @@ void os_compute_free(struct os_compute *c)
     json_decref(c->node_obj);
     free(c->tracked);
     free(c->to_sync);
+    free(c->moves_in);
     drv_pool_mgr_free(c->pools);
     os_compute_pools_saved_free(c->pools_saved);
     drv_control_free(c->control);

@@ -120,27 +120,6 @@ static json_t *mg_leg_args(struct os_rz *r, const json_t *args)
                      "request_spec", rs ? rs : json_null());
 }
 
-/* The instance's guest gone from this host: the hypervisor's, the
- * engine's admission, the tracker's and the database's row.  A guest
- * already gone is fine. */
-static int mg_release_here(struct os_rz *r, struct err **err)
-{
-    struct os_compute *c = r->c;
-    const char *uuid = os_inst_uuid(r->i);
-    if (drv_hv_destroy(c->hv, uuid, false, err) < 0) {
-        if (err_code_of(*err) != ERR_NOT_FOUND)
-            return err_wrap(err, "guest of %s not destroyed", uuid);
-        err_clear(err);
-    }
-    os_compute_engine_forget(c, uuid);
-    os_compute_untrack(c, uuid);
-    os_compute_record_deleted(c, uuid);
-    pthread_mutex_lock(&c->lock);
-    c->resources_dirty = true;
-    pthread_mutex_unlock(&c->lock);
-    return 0;
-}
-
 /* A leg's request opened into *r: 1 to go on (the caller releases r), 0
  * when the migration moved on since (a request delivered again) and -1
  * with *err; r is released on 0 and -1. */
@@ -288,8 +267,10 @@ int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
         os_rz_release(&r);
         return -1;
     }
-    /* the tracker counts the incoming flavor here from now on */
+    /* the tracker counts the incoming flavor here from now on, until the
+     * instance is here or its move is over (compute_migrate_claims.c) */
     os_compute_track_inst(c, r.i);
+    os_compute_move_claim_note(c, os_inst_uuid(r.i));
     os_inst_event_finish(r.i, event, NULL);
     char res[160];
     log_info("migration %s from %s admitted here: %s", ovo_get_str(r.mig, "uuid"), src,
@@ -474,7 +455,7 @@ int os_compute_migrate_confirm(struct os_rz *r, struct err **err)
 {
     /* driver.confirm_migration: what stayed here goes, and with it the
      * room the engine kept for a revert */
-    if (mg_release_here(r, err) < 0)
+    if (os_compute_move_release(r->c, os_inst_uuid(r->i), false, err) < 0)
         return -1;
     log_info("migration %s to %s confirmed: the guest here destroyed", ovo_get_str(r->mig, "uuid"),
              ovo_get_str(r->mig, "dest_compute"));
@@ -487,7 +468,7 @@ int os_compute_migrate_revert(struct os_rz *r, struct err **err)
 {
     const char *src = ovo_get_str(r->mig, "source_compute");
     /* driver.destroy of the guest here; the tracker drops the move claim */
-    if (mg_release_here(r, err) < 0)
+    if (os_compute_move_release(r->c, os_inst_uuid(r->i), true, err) < 0)
         return -1;
     if (os_rz_mig_save(r, "reverted", err) < 0)
         return -1;

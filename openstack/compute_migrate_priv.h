@@ -3,6 +3,7 @@
 #define SC_OPENSTACK_COMPUTE_MIGRATE_PRIV_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 struct err;
 
@@ -16,5 +17,36 @@ json_t *os_migrate_reschedule_args(const json_t *args, const char *why);
  * finish_resize, finish_revert_resize) carry a Migration naming both
  * hosts (and finish_resize the source's disk_info). */
 int os_migrate_check_leg(const char *method, const json_t *args, struct err **err);
+
+/* Whether a migration in `status` is still under way, as Nova's resource
+ * tracker counts it (migration_get_in_progress_by_host_and_node: all but
+ * confirmed, reverted, error, failed, completed, cancelled, done); a
+ * migration without a status is.  Pure. */
+bool os_migration_in_progress(const char *status);
+
+/* What becomes of the admission a destination made for a move
+ * (prep_resize), or of the row a restart found for it. */
+enum os_move_claim_verdict {
+    OS_MOVE_CLAIM_KEEP,       /* its migration is under way: asked again later */
+    OS_MOVE_CLAIM_SETTLED,    /* the instance is on this host now: it is ours */
+    OS_MOVE_CLAIM_NOT_A_MOVE, /* no move to this host behind it: left alone */
+    OS_MOVE_CLAIM_GUEST_HERE, /* the move is over but a guest is defined here:
+                               * left alone (an operator's call) */
+    OS_MOVE_CLAIM_RELEASE,    /* the move is over, the instance elsewhere or
+                               * gone: admission, row and staging files go */
+    OS_MOVE_CLAIM_LAST,
+};
+/* What Nova and the hypervisor say of one instance (strings borrowed). */
+struct os_move_claim_facts {
+    const json_t *mig;        /* its latest migration naming this host (a
+                               * Migration primitive), NULL: none */
+    bool inst_found;          /* Nova has the instance (not deleted) */
+    const char *inst_host;    /* its host, NULL when none */
+    bool guest_here;          /* the hypervisor here has its guest */
+};
+/* The verdict for this host `host`.  Pure. */
+enum os_move_claim_verdict os_move_claim_decide(const struct os_move_claim_facts *f,
+                                                const char *host);
+const char *os_move_claim_verdict_name(enum os_move_claim_verdict v);
 
 #endif

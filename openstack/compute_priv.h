@@ -74,6 +74,9 @@ struct os_compute {
     uint64_t failed_builds;
     char (*to_sync)[DRV_UUID_LEN + 1]; /* guests whose power changed behind our back */
     size_t nto_sync;
+    char (*moves_in)[DRV_UUID_LEN + 1]; /* move claims to check (compute_migrate_claims.c) */
+    size_t nmoves_in;
+    bool moves_in_new;              /* one noted since the periodic thread looked */
 
     pthread_t heartbeat;
     bool heartbeat_started;
@@ -323,6 +326,30 @@ int os_compute_resize_recover(struct os_compute *c, struct os_inst *i, bool gues
  * nothing when the window is 0.  Failures are logged and retried at the
  * next pass.  Periodic thread. */
 void os_compute_resize_autoconfirm(struct os_compute *c);
+
+/* compute_migrate_claims.c: the admissions a destination made for moves
+ * (prep_resize) are checked against their migrations until the instance
+ * is here; one whose move ended elsewhere (the source rolled back, the
+ * instance deleted) is released, as Nova's resource tracker stops
+ * counting a migration no longer in progress. */
+
+/* Check instance `uuid`'s claim from now on (prep_resize admitted it;
+ * a restart found its row without the instance here).  Any thread. */
+void os_compute_move_claim_note(struct os_compute *c, const char *uuid);
+/* Stop checking it.  Any thread. */
+void os_compute_move_claim_drop(struct os_compute *c, const char *uuid);
+/* One pass over the claims noted (periodic thread, after the start-up
+ * recovery): each is asked of Nova (its latest migration naming this
+ * host, the instance) and kept, dropped or released; failures are logged
+ * and asked again at the next pass. */
+void os_compute_move_claims_check(struct os_compute *c);
+/* The instance's guest gone from this host: the hypervisor's (one
+ * already gone is fine), the engine's admission, the tracker's and the
+ * database's row, and with `staging` what an incoming copy left
+ * (drv_hv_migrate_cleanup; logged when it fails).  -1 only when the guest
+ * could not be destroyed. */
+int os_compute_move_release(struct os_compute *c, const char *uuid, bool staging,
+                            struct err **err);
 
 /* ---- compute_rpc.c: the dispatch table ---- */
 extern const struct os_rpc_method os_compute_rpc_table[];

@@ -191,6 +191,32 @@ static void recover_db(struct os_compute *c, const json_t *objs)
     free(nova);
 }
 
+/* Rows of instances Nova does not place here: a move's admission a
+ * restart cut (prep_resize wrote the row) among them, which the move
+ * claims' pass sorts out (compute_migrate_claims.c). */
+static void recover_moves_in(struct os_compute *c, const json_t *objs)
+{
+    autoerr struct err *e = NULL;
+    autoptr(db_instance_list) rows = db_instance_list(c->db, NULL, &e);
+    if (!rows) {
+        log_err(LOG_LEVEL_WARN, e, "rows of moves to this host not read");
+        return;
+    }
+    for (size_t r = 0; r < rows->n; r++) {
+        const char *uuid = rows->v[r]->uuid;
+        bool here = false;
+        size_t k;
+        json_t *prim;
+        json_array_foreach(objs, k, prim) {
+            const char *u = ovo_get_str(prim, "uuid");
+            if (u && strcmp(u, uuid) == 0)
+                here = true;
+        }
+        if (!here)
+            os_compute_move_claim_note(c, uuid);
+    }
+}
+
 int os_compute_recover(struct os_compute *c, struct err **err)
 {
     json_auto_t *ctx = os_ctx_new_admin();
@@ -202,8 +228,10 @@ int os_compute_recover(struct os_compute *c, struct err **err)
     if (!list)
         return err_wrap(err, "instances on this host");
     json_t *objs = ovo_list_objects(list);
-    if (c->db)
+    if (c->db) {
         recover_db(c, objs);
+        recover_moves_in(c, objs);
+    }
 
     struct drv_hv_info *guests = NULL;
     size_t nguests = 0;

@@ -27,18 +27,22 @@ LOG_INIT("openstack.compute_service");
 #define HEARTBEAT_FIRST_MS 5000
 /* nova-compute's update_available_resource spacing. */
 #define RESOURCES_INTERVAL_MS 60000
+/* How often move claims are asked of Nova while there are some (a
+ * claim lives from prep_resize to resize_instance's end, seconds, unless
+ * the source gives up) */
+#define MOVE_CLAIMS_INTERVAL_MS 10000
 #define PING_TIMEOUT_MS 10000
 
 /* Wait on the compute's condition until `ms` passed or stop/cancel (or,
- * with `syncs`, a guest to sync).  Called with c->lock held.  Returns true
- * when stopping. */
+ * with `syncs`, a guest to sync or a move claim noted).  Called with
+ * c->lock held.  Returns true when stopping. */
 static bool svc_wait_for(struct os_compute *c, int64_t ms, bool syncs)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     int64_t dl_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + ms * 1000000;
     struct timespec dl = {dl_ns / 1000000000, dl_ns % 1000000000};
-    while (!c->stopping && !c->cancelled && !(syncs && c->nto_sync)) {
+    while (!c->stopping && !c->cancelled && !(syncs && (c->nto_sync || c->moves_in_new))) {
         if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT)
             break;
     }
@@ -473,6 +477,7 @@ static void *svc_periodic_thread(void *arg)
     struct os_compute *c = arg;
     int64_t orphans_due = 0; /* the first pass once recovered */
     int64_t confirm_due = 0;
+    int64_t claims_due = 0;
     log_ctx_clear();
     for (;;) {
         /* resizes are confirmed within a quarter of the window after it
@@ -486,8 +491,12 @@ static void *svc_periodic_thread(void *arg)
         int64_t ms = !c->recovered ? 1000 : c->resources_dirty ? 5000 : RESOURCES_INTERVAL_MS;
         if (c->cfg->resize_confirm_window > 0 && ms > confirm_ms)
             ms = confirm_ms;
+        if (c->nmoves_in > 0 && ms > MOVE_CLAIMS_INTERVAL_MS)
+            ms = MOVE_CLAIMS_INTERVAL_MS;
         bool stop = svc_wait_for(c, ms, true);
         bool recovered = c->recovered;
+        bool claims = c->nmoves_in > 0;
+        c->moves_in_new = false;
         pthread_mutex_unlock(&c->lock);
         if (stop)
             break;
@@ -502,6 +511,10 @@ static void *svc_periodic_thread(void *arg)
         if (recovered && c->cfg->resize_confirm_window > 0 && clock_mono_ms() >= confirm_due) {
             os_compute_resize_autoconfirm(c);
             confirm_due = clock_mono_ms() + confirm_ms;
+        }
+        if (recovered && claims && clock_mono_ms() >= claims_due) {
+            os_compute_move_claims_check(c);
+            claims_due = clock_mono_ms() + MOVE_CLAIMS_INTERVAL_MS;
         }
     }
     return NULL;

@@ -1198,5 +1198,6 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .rename = lv_rename,
     .migrate_out = lv_migrate_out,
     .migrate_in = lv_migrate_in,
+    .migrate_cleanup = lv_migrate_cleanup,
     .insert_config_drive = lv_insert_config_drive,
 };

@@ -139,11 +139,12 @@ int lv_spawn_check_new(struct lv *lv, const struct drv_hv_guest_spec *spec, stru
  * are gone. */
 int lv_spawn_install(struct lv *lv, struct lv_meta *meta, bool start, struct err **err);
 
-/* migrate.c: drv_hv_ops.migrate_out and migrate_in. */
+/* migrate.c: drv_hv_ops.migrate_out, migrate_in and migrate_cleanup. */
 int lv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
                    char **disk_info, struct err **err);
 int lv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, const char *disk_info,
                   bool power_on, struct err **err);
+int lv_migrate_cleanup(struct drv_hv *hv, const char *uuid, struct err **err);
 
 /* The ops implemented in reshape.c and observe.c. */
 int lv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,

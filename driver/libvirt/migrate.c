@@ -1,5 +1,6 @@
 /* Cold migration, both legs (migrate.h): migrate_out on the source,
- * migrate_in on the destination. */
+ * migrate_in on the destination, and migrate_cleanup there when a move
+ * ends without migrate_in. */
 #include "driver/libvirt/migrate.h"
 
 #include <dirent.h>
@@ -201,4 +202,22 @@ cleanup:
     lv_meta_release(&meta);
     lv_mig_info_release(&info);
     return rc;
+}
+
+int lv_migrate_cleanup(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    autofree char *dir = lv_mig_staging_dir(lv->instances_path, uuid);
+    struct stat st;
+    if (lstat(dir, &st) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        return err_set_errno(err, errno, "stat `%s`", dir);
+    }
+    if (!S_ISDIR(st.st_mode))
+        return err_set(err, ERR_CONFLICT, "`%s` is not a staging folder", dir);
+    if (lv_volume_remove_dir(lv->instances_path, dir, err) < 0)
+        return -1;
+    log_info("staging folder %s of an abandoned move removed", dir);
+    return 0;
 }

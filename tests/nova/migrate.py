@@ -19,17 +19,16 @@ the in-memory backend; B larger), the other computes disabled meanwhile
 
     migrate.py RUN_DIR A B      (A, B: contrib/stack/sculpt.sh instances)
 """
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.request
 
 from novaclient import client as nova_client
 
 from phase import Phase, nova_admin, stack_env
+from phase import sculpt_has as phase_sculpt_has
 from services import computes_alone, computes_back
 
 say, fail, wait = Phase('migrate').functions()
@@ -75,12 +74,7 @@ def main():
             fail('%s: allocations of %s %s, not %s' % (what, consumer, got, want))
 
     def sculpt_has(host, uuid):
-        e = envs[host]
-        req = urllib.request.Request('%s/v1/instances' % e['SCULPT_API_URL'],
-                                     headers={'X-Auth-Token': e['SCULPT_API_TOKEN']})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            rows = json.loads(r.read())['instances']
-        return any(row.get('uuid') == uuid for row in rows)
+        return phase_sculpt_has(envs[host], uuid)
 
     def sculpts_are(what, uuid, want):
         got = {n: sculpt_has(n, uuid) for n in (a, b)}

@@ -16,7 +16,16 @@ meanwhile (and B at the end):
      emptied; started: it boots on A;
   4. migrated while B's sshd refuses A's key (authorized_keys moved
      away): the copy fails, the migration is `error`, the server ACTIVE on
-     A with its guest started again (it boots), nothing on B.
+     A with its guest started again (it boots), nothing on B; B, which
+     admitted the move (prep_resize), releases that admission on its own
+     within 60 s (GET /v1/instances on B no longer lists the server, B's
+     log says so) and removes a staging folder a copy left for it there
+     (one planted in B's instances_path before the move);
+  5. the same refusal with B killed (-9) as soon as it admitted the move
+     (prep_resize) and started again once A rolled back: B's restart finds
+     the row prep_resize wrote for an instance Nova places on A and
+     releases it (GET /v1/instances on B, B's log after the restart), and
+     the staging folder planted again.
 
     migrate_kvm.py RUN_DIR A B    (A, B: contrib/stack/sculpt.sh instances
                                    on libvirt; B's libvirtd's env in
@@ -24,6 +33,7 @@ meanwhile (and B at the end):
 """
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -31,6 +41,7 @@ import time
 from novaclient import client as nova_client
 
 from phase import Phase, load_env, nova_admin, stack_env
+from phase import sculpt_has as phase_sculpt_has
 from services import computes_alone, computes_back
 
 say, fail, wait = Phase('migrate-kvm').functions()
@@ -96,6 +107,21 @@ def main():
         if not ms or ms[0].source_compute != src or ms[0].dest_compute != dst:
             fail('no finished migration %s -> %s: %r' % (src, dst, ms and ms[0].to_dict()))
         return time.time() - t
+
+    def sculpt_has(host, uuid):
+        """Whether GET /v1/instances on host's sculpt-compute lists uuid."""
+        return phase_sculpt_has(envs[host], uuid)
+
+    def api_lists(host, uuid):
+        """sculpt_has, None while host's REST API does not answer."""
+        try:
+            return sculpt_has(host, uuid)
+        except OSError:
+            return None
+
+    def log_text(host):
+        with open(envs[host]['SCULPT_LOG'], errors='replace') as f:
+            return f.read()
 
     def states_are(what, uuid, want):
         got = {h: state(h, uuid) for h in (a, b)}
@@ -172,16 +198,27 @@ def main():
         say('3. stopped, migrated %s -> %s (%.1f s) left off, confirmed; started: booted on %s'
             % (b, a, dt, a))
 
-        # 4. the copy refused: rolled back on A
+        # 4. the copy refused: rolled back on A; B gives its admission up
         keys = os.path.join(run, 'sshd', 'authorized_keys')
+        # what a copy cut short would leave for B (B's instances_path)
+        staging = folder(b, s.id) + '_migrating'
+
+        def plant():
+            os.makedirs(staging)
+            with open(os.path.join(staging, 'disk'), 'wb') as f:
+                f.write(b'half a copy')
+
+        plant()
         os.rename(keys, keys + '.away')
         try:
             before = boots(a, s.id)
             nova.servers.migrate(s)
-            wait(lambda: 'migration of mk-1 in error (now %s)' % last.get('s'),
-                 lambda: nova.migrations.list(instance_uuid=s.id, status='error'), 120)
+            ms = wait(lambda: 'migration of mk-1 in error (now %s)' % last.get('s'),
+                      lambda: nova.migrations.list(instance_uuid=s.id, status='error'), 120)
         finally:
             os.rename(keys + '.away', keys)
+        if ms[0].dest_compute != b:
+            fail('the refused migration went to %s, not %s' % (ms[0].dest_compute, b))
         x = wait_status(s, 'ACTIVE')
         if host_of(x) != a:
             fail('after the refused copy: on %s' % host_of(x))
@@ -190,6 +227,58 @@ def main():
         if os.path.exists(folder(b, s.id)) or os.path.exists(folder(a, s.id) + '_migrating'):
             fail('after the refused copy: files of mk-1 left for %s' % b)
         say('4. copy refused by %s\'s sshd: migration error, ACTIVE on %s, booted again' % (b, a))
+        t = time.time()
+        wait('%s releases the admission of the refused move' % b,
+             lambda: not sculpt_has(b, s.id) and not os.path.exists(staging)
+             and 'admission for migration %s released' % ms[0].uuid in log_text(b), 60)
+        if not sculpt_has(a, s.id):
+            fail('after %s released its admission: %s lost mk-1' % (b, a))
+        say('   %s released its admission and the staging folder in %.1f s' % (b, time.time() - t))
+
+        # 5. the same refusal, B killed (-9) once it admitted the move and
+        # started again after A rolled back: its restart releases the row
+        plant()
+        admitted = log_text(b).count('admitted here')
+        errors = len(nova.migrations.list(instance_uuid=s.id, status='error'))
+        with open(os.path.join(run, b, 'sculpt-compute.pid')) as f:
+            pb = int(f.read().strip())
+        os.rename(keys, keys + '.away')
+        try:
+            nova.servers.migrate(s)
+            wait('%s admits mk-1 again (prep_resize)' % b,
+                 lambda: log_text(b).count('admitted here') > admitted, 60)
+            os.kill(pb, signal.SIGKILL)
+            ms = wait('migration of mk-1 in error again',
+                      lambda: (lambda m: len(m) > errors and m)(
+                          nova.migrations.list(instance_uuid=s.id, status='error')), 120)
+        finally:
+            os.rename(keys + '.away', keys)
+        x = wait_status(s, 'ACTIVE')
+        if host_of(x) != a:
+            fail('after the second refused copy: on %s' % host_of(x))
+        mig = max(ms, key=lambda m: m.id)
+        if mig.dest_compute != b:
+            fail('the second refused migration went to %s, not %s' % (mig.dest_compute, b))
+        if not os.path.exists(staging):
+            fail('%s let the move go before it was killed' % b)
+        # as contrib/stack/sculpt.sh starts it, with the configuration it wrote
+        mark = len(log_text(b))
+        t = time.time()
+        with open(os.path.join(run, b, 'sculpt-compute.out'), 'ab') as out:
+            p = subprocess.Popen([os.path.join(os.environ['SCULPT_BIN'], 'sculpt-compute'),
+                                  '--config', envs[b]['SCULPT_CONF']],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                 start_new_session=True)
+        with open(os.path.join(run, b, 'sculpt-compute.pid'), 'w') as f:
+            f.write('%d\n' % p.pid)
+        wait('%s, restarted, releases the row of the refused move' % b,
+             lambda: p.poll() is None and not os.path.exists(staging)
+             and 'admission for migration %s released' % mig.uuid in log_text(b)[mark:]
+             and api_lists(b, s.id) is False, 90)
+        if not sculpt_has(a, s.id):
+            fail('after %s\'s restart: %s lost mk-1' % (b, a))
+        say('5. %s killed (-9) after admitting a move %s refused: its restart released the row '
+            'and the staging folder in %.1f s' % (b, a, time.time() - t))
         say('phase passed in %.0f s' % (time.time() - t0))
     finally:
         if s is not None:

@@ -107,3 +107,13 @@ def sculpt_domain(env, uuid):
                                  headers={'X-Auth-Token': env['SCULPT_API_TOKEN']})
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read()).get('domain') or ''
+
+
+def sculpt_has(env, uuid):
+    """Whether GET /v1/instances on the sculpt-compute of env
+    (SCULPT_API_URL, SCULPT_API_TOKEN) lists instance uuid."""
+    req = urllib.request.Request('%s/v1/instances' % env['SCULPT_API_URL'],
+                                 headers={'X-Auth-Token': env['SCULPT_API_TOKEN']})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        rows = json.loads(r.read())['instances']
+    return any(row.get('uuid') == uuid for row in rows)

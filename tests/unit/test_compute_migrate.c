@@ -2,7 +2,7 @@
  * (drv_hv_migrate_out/in, two fake hosts) and what the compute manager
  * decides before it talks to anyone (openstack/compute_migrate_priv.h):
  * which migrations move, malformed legs, a refused prep_resize with and
- * without alternates. */
+ * without alternates, and what becomes of a destination's move claim. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -240,12 +240,90 @@ static void test_reschedule(void **state)
     assert_null(os_migrate_reschedule_args(NULL, "x"));
 }
 
+/* Nova's in-progress rule: every status but the seven that end a move. */
+static void test_in_progress(void **state)
+{
+    (void)state;
+    static const char *const under_way[] = {"pre-migrating", "migrating", "post-migrating",
+                                            "finished", "confirming", "reverting", "accepted",
+                                            "queued", "running", "preparing", NULL};
+    static const char *const over[] = {"confirmed", "reverted", "error", "failed",
+                                       "completed", "cancelled", "done"};
+    for (size_t k = 0; k < sizeof(under_way) / sizeof(under_way[0]); k++)
+        assert_true(os_migration_in_progress(under_way[k]));
+    for (size_t k = 0; k < sizeof(over) / sizeof(over[0]); k++)
+        assert_false(os_migration_in_progress(over[k]));
+}
+
+/* A destination's claim: released only when its move here is over, the
+ * instance not here (elsewhere or gone) and no guest defined here. */
+static void test_move_claim(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *src, *dst, *status; /* src NULL: no migration */
+        bool found;
+        const char *inst_host;
+        bool guest;
+        enum os_move_claim_verdict want;
+    } cases[] = {
+        /* the source rolled back: the instance stays there */
+        {"kvm1", "kvm2", "error", true, "kvm1", false, OS_MOVE_CLAIM_RELEASE},
+        {"kvm1", "kvm2", "failed", true, "kvm1", false, OS_MOVE_CLAIM_RELEASE},
+        {"kvm1", "kvm2", "reverted", true, "kvm1", false, OS_MOVE_CLAIM_RELEASE},
+        /* deleted meanwhile */
+        {"kvm1", "kvm2", "error", false, NULL, false, OS_MOVE_CLAIM_RELEASE},
+        /* still under way: prep_resize done, resize_instance not yet */
+        {"kvm1", "kvm2", "pre-migrating", true, "kvm1", false, OS_MOVE_CLAIM_KEEP},
+        {"kvm1", "kvm2", "migrating", true, "kvm1", false, OS_MOVE_CLAIM_KEEP},
+        /* handed over: the instance is this host's */
+        {"kvm1", "kvm2", "post-migrating", true, "kvm2", false, OS_MOVE_CLAIM_SETTLED},
+        {"kvm1", "kvm2", "finished", true, "kvm2", true, OS_MOVE_CLAIM_SETTLED},
+        {"kvm1", "kvm2", "error", true, "kvm2", true, OS_MOVE_CLAIM_SETTLED},
+        /* over, but a guest is defined here: not ours to destroy */
+        {"kvm1", "kvm2", "error", true, "kvm1", true, OS_MOVE_CLAIM_GUEST_HERE},
+        /* no move to this host behind the row */
+        {NULL, NULL, NULL, true, "kvm1", false, OS_MOVE_CLAIM_NOT_A_MOVE},
+        {"kvm2", "kvm1", "error", true, "kvm2", false, OS_MOVE_CLAIM_NOT_A_MOVE},
+        {"kvm2", "kvm2", "error", true, "kvm2", false, OS_MOVE_CLAIM_NOT_A_MOVE},
+        {"kvm1", "kvm3", "error", true, "kvm1", false, OS_MOVE_CLAIM_NOT_A_MOVE},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        json_auto_t *mig = cases[k].src ? migration_of(cases[k].src, cases[k].dst) : NULL;
+        if (mig)
+            ovo_set_str(mig, "status", cases[k].status);
+        struct os_move_claim_facts f = {.mig = mig, .inst_found = cases[k].found,
+                                        .inst_host = cases[k].inst_host,
+                                        .guest_here = cases[k].guest};
+        enum os_move_claim_verdict v = os_move_claim_decide(&f, "kvm2");
+        if (v != cases[k].want)
+            fail_msg("case %zu: `%s`, not `%s`", k, os_move_claim_verdict_name(v),
+                     os_move_claim_verdict_name(cases[k].want));
+    }
+    assert_string_equal(os_move_claim_verdict_name(OS_MOVE_CLAIM_LAST), "?");
+}
+
+/* A backend with nothing to leave behind cleans up as a no-op; a bad
+ * uuid is refused. */
+static void test_fake_cleanup(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake();
+    struct err *err = NULL;
+    assert_int_equal(drv_hv_migrate_cleanup(hv, UUID_A, &err), 0);
+    assert_null(err);
+    assert_int_equal(drv_hv_migrate_cleanup(hv, "nope", &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fake_hosts),  cmocka_unit_test(test_fake_bad_input),
         cmocka_unit_test(test_moves),       cmocka_unit_test(test_malformed_legs),
-        cmocka_unit_test(test_reschedule),
+        cmocka_unit_test(test_reschedule),  cmocka_unit_test(test_in_progress),
+        cmocka_unit_test(test_move_claim),  cmocka_unit_test(test_fake_cleanup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

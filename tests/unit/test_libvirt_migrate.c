@@ -1,6 +1,7 @@
 /* Cold migration's pure parts in the libvirt backend: the ssh, rsync and
  * scp argument vectors, the quoting of remote commands, host names, and
- * the disk_info record.  The real copy between two libvirtds is tested by
+ * the disk_info record; the staging folder of a move that is over removed
+ * (migrate_cleanup, on test:///default).  The real copy between two libvirtds is tested by
  * tests/integration/libvirt_migrate.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/strbuf.h"
+#include "driver/hypervisor.h"
 #include "driver/libvirt/migrate.h"
 #include "driver/libvirt/transfer.h"
 #include "driver/libvirt/volume.h"
@@ -285,6 +287,42 @@ static void test_volume_move(void **state)
     assert_moved(far, c, "config drive\n");
 }
 
+/* migrate_cleanup: the staging folder the source's copy filled goes with
+ * its files, nothing left is fine, the guest's own folder stays, and
+ * something else under the staging name is refused. */
+static void test_cleanup(void **state)
+{
+    const char *dir = *state;
+    struct cfg *cfg = cfg_new_defaults();
+    struct err *err = NULL;
+    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
+    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
+    struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
+    assert_non_null(hv);
+    autofree char *staging = lv_mig_staging_dir(dir, UUID_A);
+    autofree char *guest = xasprintf("%s/%s", dir, UUID_A);
+    autofree char *disk = xasprintf("%s/disk", staging);
+    autofree char *own = xasprintf("%s/disk", guest);
+    assert_int_equal(mkdir(staging, 0700), 0);
+    assert_int_equal(mkdir(guest, 0700), 0);
+    write_file(disk, "overlay\n", 0600);
+    write_file(own, "guest's\n", 0600);
+    assert_int_equal(drv_hv_migrate_cleanup(hv, UUID_A, &err), 0);
+    assert_int_equal(access(staging, F_OK), -1);
+    assert_int_equal(access(own, F_OK), 0);
+    assert_int_equal(drv_hv_migrate_cleanup(hv, UUID_A, &err), 0); /* nothing left */
+    write_file(staging, "not a folder\n", 0600);
+    assert_int_equal(drv_hv_migrate_cleanup(hv, UUID_A, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_CONFLICT);
+    err_clear(&err);
+    assert_int_equal(access(staging, F_OK), 0);
+    unlink(staging);
+    unlink(own);
+    rmdir(guest);
+    drv_hv_close(hv);
+    cfg_unref(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -294,6 +332,7 @@ int main(void)
         cmocka_unit_test(test_info_roundtrip), cmocka_unit_test(test_info_bad),
         cmocka_unit_test_setup_teardown(test_volume_move, test_tmpdir_setup,
                                         test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_cleanup, test_tmpdir_setup, test_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
