@@ -527,16 +527,22 @@ int lv_meta_parse(const char *xml, struct lv_meta *out, struct err **err)
 
 char *lv_run_format(const struct lv_run *r)
 {
+    autofree char *gap = r->has_gap_base
+                             ? xasprintf(" gap_base='%llu'", (unsigned long long)r->gap_base_kib)
+                             : xstrdup("");
     if (!r->balloon_kib)
-        return xasprintf("<run started='%lld'/>", (long long)r->started_ms);
-    return xasprintf("<run started='%lld' balloon='%llu' from='%llu'/>", (long long)r->started_ms,
-                     (unsigned long long)r->balloon_kib, (unsigned long long)r->from_kib);
+        return xasprintf("<run started='%lld'%s/>", (long long)r->started_ms, gap);
+    return xasprintf("<run started='%lld' balloon='%llu' from='%llu'%s/>",
+                     (long long)r->started_ms, (unsigned long long)r->balloon_kib,
+                     (unsigned long long)r->from_kib, gap);
 }
 
-/* The value of attribute ` name='N'` (0 when absent or not a number). */
-static long long run_attr(const char *xml, const char *name)
+/* The value of attribute ` name='N'`: true with *out set, false when it is
+ * absent or not a number (*out 0). */
+static bool run_attr(const char *xml, const char *name, long long *out)
 {
     size_t len = strlen(name);
+    *out = 0;
     for (const char *p = xml ? strstr(xml, name) : NULL; p; p = strstr(p + 1, name)) {
         if (p == xml || (p[-1] != ' ' && p[-1] != '\t' && p[-1] != '\n') || p[len] != '=')
             continue;
@@ -546,16 +552,26 @@ static long long run_attr(const char *xml, const char *name)
         char *end;
         errno = 0;
         long long v = strtoll(p, &end, 10);
-        return end == p || errno || v < 0 ? 0 : v;
+        if (end == p || errno || v < 0)
+            return false;
+        *out = v;
+        return true;
     }
-    return 0;
+    return false;
 }
 
 void lv_run_parse(const char *xml, struct lv_run *out)
 {
-    out->started_ms = run_attr(xml, "started");
-    out->balloon_kib = (uint64_t)run_attr(xml, "balloon");
-    out->from_kib = out->balloon_kib ? (uint64_t)run_attr(xml, "from") : 0;
+    long long v;
+    memset(out, 0, sizeof(*out));
+    run_attr(xml, "started", &v);
+    out->started_ms = v;
+    run_attr(xml, "balloon", &v);
+    out->balloon_kib = (uint64_t)v;
+    if (out->balloon_kib && run_attr(xml, "from", &v))
+        out->from_kib = (uint64_t)v;
+    out->has_gap_base = run_attr(xml, "gap_base", &v);
+    out->gap_base_kib = (uint64_t)v;
 }
 
 /* ---- reading a domain's knobs ---- */

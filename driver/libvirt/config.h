@@ -157,6 +157,8 @@ bool lv_cfg_caps_hw_virt(const char *caps_xml);
 struct lv_run {
     int64_t started_ms;
     uint64_t balloon_kib, from_kib;
+    uint64_t gap_base_kib;      /* memory hot-plug: the kernel's own share */
+    bool has_gap_base;          /* learnt in this run (lv_vmem.gap_base_kib) */
 };
 char *lv_run_format(const struct lv_run *r);
 void lv_run_parse(const char *xml, struct lv_run *out);

@@ -187,6 +187,15 @@ int lv_write_run(virDomainPtr dom, const struct lv_run *run, struct err **err)
     return 0;
 }
 
+void lv_run_of(const struct lv_entry *e, struct lv_run *out)
+{
+    *out = (struct lv_run){.started_ms = e->started_ms,
+                           .balloon_kib = e->balloon_kib,
+                           .from_kib = e->balloon_from_kib,
+                           .gap_base_kib = e->vmem.gap_base_kib,
+                           .has_gap_base = e->vmem.size_kib && e->vmem.has_gap_base};
+}
+
 /* Without memory hot-plug, the balloon read back (libvirt's
  * <currentMemory>: its actual size) against the target set in this run
  * (lock held): a balloon on its way to the target keeps the target as the
@@ -321,6 +330,12 @@ int lv_entry_load(struct lv *lv, const char *uuid, virDomainPtr dom, bool knobs,
     enum lv_vmem_news news = lv_entry_vmem_load(lv, e, &k, mem_set);
     if (!k.vmem_kib)
         lv_entry_balloon_load(e, &run, on);
+    /* the kernel's share learnt in this run, before a restart (FOLLOWUPS
+     * #99): learnt anew, memory left offline by then would pass for it */
+    if (k.vmem_kib && run.has_gap_base)
+        lv_vmem_restore_gap(&e->vmem, run.gap_base_kib);
+    e->gap_saved = run.has_gap_base;
+    e->gap_saved_kib = run.gap_base_kib;
     struct lv_vmem vmem = e->vmem;
     lv_knobs_release(&e->names);
     e->names = k;
@@ -624,6 +639,7 @@ static void lv_free(struct lv *lv)
     free(lv->cpu_model);
     lv_ssh_release(&lv->ssh);
     pthread_mutex_destroy(&lv->lock);
+    pthread_mutex_destroy(&lv->run_lock);
     free(lv);
 }
 
@@ -631,6 +647,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
 {
     struct lv *lv = xzalloc(sizeof(*lv));
     pthread_mutex_init(&lv->lock, NULL);
+    pthread_mutex_init(&lv->run_lock, NULL);
     lv->hv = hv;
     lv->uri = xstrdup(cfg->libvirt_uri);
     lv->instances_path = cfg->libvirt_instances_path[0]
@@ -802,6 +819,7 @@ int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err
     int64_t now = clock_wall_ms();
     struct lv_run run = {.started_ms = now};
     autoerr struct err *merr = NULL;
+    pthread_mutex_lock(&lv->run_lock);
     if (lv_write_run(dom, &run, &merr) < 0)
         log_err(LOG_LEVEL_WARN, merr, "uptime of `%s` unknown", name);
     pthread_mutex_lock(&lv->lock);
@@ -809,6 +827,7 @@ int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err
     if (e) {
         e->state = DRV_POWER_RUNNING;
         e->started_ms = now;
+        e->gap_saved = false; /* a new run's metadata: the next sample writes it */
         e->balloon_kib = e->balloon_from_kib = 0; /* it boots with its memory */
         e->held_mib = 0;
         e->has_prev = false;
@@ -823,6 +842,7 @@ int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err
         }
     }
     pthread_mutex_unlock(&lv->lock);
+    pthread_mutex_unlock(&lv->run_lock);
     return 0;
 }
 

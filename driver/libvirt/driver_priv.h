@@ -51,6 +51,8 @@ struct lv_entry {
     uint64_t balloon_kib;        /* without memory hot-plug: the balloon target
                                   * set in this run (0 unknown) and what the */
     uint64_t balloon_from_kib;   /* guest held then (the run metadata) */
+    bool gap_saved;              /* the run metadata holds vmem's gap base as */
+    uint64_t gap_saved_kib;      /* gap_saved_kib (lv_vmem_gap_record) */
     double held_mib;             /* what the guest held when its knobs were last
                                   * read back while a target stands above or
                                   * below it; 0: it holds what it was asked */
@@ -69,6 +71,8 @@ struct lv {
     struct drv_hv *hv;
     struct lv_host *host;
     pthread_mutex_t lock;
+    pthread_mutex_t run_lock; /* orders writes of a run's metadata, each
+                               * made whole from the entry; before `lock` */
     struct lv_entry **g;
     size_t n;
     struct lv_policy pol;
@@ -124,8 +128,12 @@ virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *
 /* Start a defined guest and record when (live metadata). */
 int lv_start(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err);
 
-/* Write the live run metadata (config.h) of a running guest. */
+/* Write the live run metadata (config.h) of a running guest.  Callers
+ * that change part of it hold lv->run_lock from lv_run_of() on. */
 int lv_write_run(virDomainPtr dom, const struct lv_run *run, struct err **err);
+/* The run metadata as entry e knows it, the kernel's share learnt
+ * included.  With the lock. */
+void lv_run_of(const struct lv_entry *e, struct lv_run *out);
 
 /* Hard stop when running (no error when it is not). */
 int lv_stop_hard(struct lv *lv, virDomainPtr dom, const char *uuid, struct err **err);
@@ -213,6 +221,13 @@ struct lv_vmem_seen {
  * true, with *out filled, when there is news to report.  With the lock. */
 bool lv_vmem_seen(struct lv *lv, struct lv_entry *e, const struct drv_hv_sample *x,
                   struct lv_vmem_seen *out);
+/* Has entry e learnt a kernel's share its run metadata does not hold yet?
+ * With the lock. */
+bool lv_vmem_gap_unsaved(const struct lv_entry *e);
+/* Write the kernel's share learnt for guest `uuid` into its run metadata
+ * (lv_write_run), so that a restarted sculpt starts from it.  Without the
+ * lock; a failure is logged (a restart learns it again). */
+void lv_vmem_gap_record(struct lv *lv, const char *uuid);
 /* The balloon target for a guest of mem_mib, offset as the record says. */
 uint64_t lv_vmem_balloon_for(const struct lv_vmem *v, double mem_mib);
 

@@ -212,7 +212,8 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
     }
     struct drv_hv_sample *s = xcalloc(nr ? (size_t)nr : 1, sizeof(*s));
     struct lv_vmem_seen *seen = xcalloc(nr ? (size_t)nr : 1, sizeof(*seen));
-    size_t k = 0, nseen = 0;
+    char (*gaps)[DRV_UUID_LEN + 1] = xcalloc(nr ? (size_t)nr : 1, sizeof(*gaps));
+    size_t k = 0, nseen = 0, ngaps = 0;
     pthread_mutex_lock(&lv->lock);
     for (int i = 0; i < nr; i++) {
         char uuid[VIR_UUID_STRING_BUFLEN];
@@ -231,6 +232,8 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
         drv_hv_sample_derive(e->has_prev ? &e->prev : NULL, x);
         if (lv_vmem_seen(lv, e, x, &seen[nseen]))
             nseen++;
+        if (x->state == DRV_POWER_RUNNING && lv_vmem_gap_unsaved(e))
+            snprintf(gaps[ngaps++], sizeof(gaps[0]), "%s", uuid);
         x->mem_short_mib = lv_vmem_short_mib(&e->vmem);
         e->prev = *x;
         e->has_prev = true;
@@ -241,6 +244,9 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
     for (size_t i = 0; i < nseen; i++)
         lv_vmem_report(lv, seen[i].uuid, seen[i].news, &seen[i].v, seen[i].state);
     free(seen);
+    for (size_t i = 0; i < ngaps; i++)
+        lv_vmem_gap_record(lv, gaps[i]);
+    free(gaps);
     lv_vmem_tick(lv);
     *out = s;
     *n = k;

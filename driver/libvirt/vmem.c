@@ -133,6 +133,14 @@ enum lv_vmem_news lv_vmem_observe_total(struct lv_vmem *v, uint64_t held_kib, ui
     return LV_VMEM_NEWS_NONE;
 }
 
+void lv_vmem_restore_gap(struct lv_vmem *v, uint64_t gap_base_kib)
+{
+    if (!v->size_kib || (v->has_gap_base && v->gap_base_kib <= gap_base_kib))
+        return;
+    v->gap_base_kib = gap_base_kib;
+    v->has_gap_base = true;
+}
+
 uint64_t lv_vmem_usable_kib(const struct lv_vmem *v, uint64_t balloon_kib)
 {
     uint64_t held = lv_vmem_held_kib(v, balloon_kib);

@@ -102,6 +102,12 @@ enum lv_vmem_news lv_vmem_observe_total(struct lv_vmem *v, uint64_t held_kib, ui
                                         int64_t stats_wall_s, int64_t now_wall_s, int64_t now_ms,
                                         int64_t timeout_ms);
 
+/* The kernel's own share learnt earlier in this run of the guest (kept in
+ * its run metadata: a restarted sculpt) is the base from here, unless a
+ * smaller one was seen since: memory the guest already left offline is
+ * then not taken for its kernel's. */
+void lv_vmem_restore_gap(struct lv_vmem *v, uint64_t gap_base_kib);
+
 /* What the guest can use: what it holds less what it left offline, once
  * declared (else what it holds). */
 uint64_t lv_vmem_usable_kib(const struct lv_vmem *v, uint64_t balloon_kib);

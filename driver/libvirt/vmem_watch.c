@@ -150,6 +150,50 @@ bool lv_vmem_seen(struct lv *lv, struct lv_entry *e, const struct drv_hv_sample 
     return true;
 }
 
+bool lv_vmem_gap_unsaved(const struct lv_entry *e)
+{
+    return e->vmem.size_kib && e->vmem.has_gap_base &&
+           (!e->gap_saved || e->gap_saved_kib != e->vmem.gap_base_kib);
+}
+
+void lv_vmem_gap_record(struct lv *lv, const char *uuid)
+{
+    autoerr struct err *err = NULL;
+    virDomainPtr dom = lv_domain(lv, uuid, false, &err);
+    if (!dom) {
+        log_err(LOG_LEVEL_DEBUG, err, "guest %s: kernel's memory share not recorded", uuid);
+        return;
+    }
+    pthread_mutex_lock(&lv->run_lock);
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    struct lv_run run;
+    bool write = e && e->state == DRV_POWER_RUNNING && lv_vmem_gap_unsaved(e);
+    if (write)
+        lv_run_of(e, &run);
+    pthread_mutex_unlock(&lv->lock);
+    int rc = write ? lv_write_run(dom, &run, &err) : 0;
+    if (write) {
+        /* written or not, not tried again until it changes: a restart
+         * without it learns it anew, as before */
+        pthread_mutex_lock(&lv->lock);
+        e = lv_entry_find(lv, uuid);
+        if (e) {
+            e->gap_saved = true;
+            e->gap_saved_kib = run.gap_base_kib;
+        }
+        pthread_mutex_unlock(&lv->lock);
+        if (rc < 0)
+            log_err(LOG_LEVEL_WARN, err, "guest %s: kernel's memory share (%llu MiB) not "
+                    "recorded in its run", uuid, MIB(run.gap_base_kib));
+        else
+            log_debug("guest %s: kernel's memory share %llu KiB recorded in its run", uuid,
+                      (unsigned long long)run.gap_base_kib);
+    }
+    pthread_mutex_unlock(&lv->run_lock);
+    virDomainFree(dom);
+}
+
 uint64_t lv_vmem_balloon_for(const struct lv_vmem *v, double mem_mib)
 {
     uint64_t bal, req;

@@ -13,7 +13,8 @@
 # reconcile nor another process asks it again.  A third guest, booted
 # with its memory left offline as a stock kernel does, plugs what is asked
 # but shows none of it: declared offline (a warning, an event) until it
-# onlines it.  One private libvirtd
+# onlines it, by a restarted process too (the kernel's own share kept in
+# the run's metadata).  One private libvirtd
 # (contrib/stack/libvirt.sh).
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
@@ -219,6 +220,19 @@ check "event memory plug-offline, once" \
     test "$(grep -c "^EVENT memory $U3 reason=plug-offline" "$T/hv.out")" = 1
 check "a warning names the guest and what it left offline" \
     grep -q "guest $U3 plugged 512 MiB but its kernel shows .* MiB fewer" "$T/hv.err"
+# sculpt restarted while the memory is offline (FOLLOWUPS #99): the new
+# process starts from the kernel's share the run's metadata keeps, not
+# from the first gap it sees (which counts the offline memory)
+check "the kernel's share kept in the run's metadata" \
+    sh -c "$VIRSH dumpxml $DOM | grep -q 'gap_base=.[0-9]'"
+hv_session_stop || fail "hvctl session"
+# shellcheck disable=SC2086
+hv_session_start "$T" "$HVCTL" -o DEFAULT.log_level=warning $OPTS \
+    -o libvirt.mem_stats_period_seconds=1
+check "declared offline again by a restarted process" \
+    retry $((VMEM_TIMEOUT + 30)) sampled_info $U3 mem_offline != 0
+check "event memory plug-offline from the restarted process" \
+    grep -q "^EVENT memory $U3 reason=plug-offline" "$T/hv.out"
 # its owner onlines it: MemTotal follows and the verdict is lifted
 guest_send "$T/instances/$U3/console.sock" online
 wait_match "$LOG" "memtotal_kb=$((base + 524288)) " 60 >/dev/null ||

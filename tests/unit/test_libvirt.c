@@ -271,6 +271,21 @@ static void test_meta_bad(void **state)
     assert_true(run.started_ms == 5 && run.balloon_kib == 2048 && run.from_kib == 4096);
     lv_run_parse("<run started='7' balloon='x' from='9'/>", &run);
     assert_true(run.started_ms == 7 && run.balloon_kib == 0 && run.from_kib == 0);
+    /* the kernel's memory share learnt in the run; 0 is a share too */
+    assert_false(run.has_gap_base);
+    struct lv_run gap = {.started_ms = 9, .gap_base_kib = 0, .has_gap_base = true};
+    autofree char *gxml = lv_run_format(&gap);
+    lv_run_parse(gxml, &run);
+    assert_true(run.started_ms == 9 && run.has_gap_base && run.gap_base_kib == 0);
+    gap = (struct lv_run){.started_ms = 9, .balloon_kib = 2048, .from_kib = 4096,
+                          .gap_base_kib = 101096, .has_gap_base = true};
+    free(gxml);
+    gxml = lv_run_format(&gap);
+    lv_run_parse(gxml, &run);
+    assert_true(run.balloon_kib == 2048 && run.from_kib == 4096 && run.has_gap_base &&
+                run.gap_base_kib == 101096);
+    lv_run_parse("<run started='9' gap_base='-5'/>", &run);
+    assert_false(run.has_gap_base);
     assert_true(lv_cfg_caps_hw_virt("<capabilities><host><cpu><feature name='vmx'/></cpu>"
                                     "</host></capabilities>"));
     assert_false(lv_cfg_caps_hw_virt("<capabilities><host><cpu><feature name='hypervisor'/>"
@@ -601,6 +616,69 @@ static void test_vmem_offline(void **state)
     lv_vmem_defined(&v, 256 * M, 1024 * M);
     assert_int_equal(lv_vmem_observe_total(&v, 256 * M, 0, 10, 11, 0, T), LV_VMEM_NEWS_NONE);
     assert_string_equal(lv_vmem_news_name(LV_VMEM_NEWS_OFFLINE), "offline");
+}
+
+/* FOLLOWUPS #99: a sculpt restarted while a guest leaves plugged memory
+ * offline.  Learnt anew, the guest's first gap (its kernel's share plus
+ * what it left offline) passes for its kernel's share and nothing is ever
+ * declared; from the share the run metadata kept, the offline memory is
+ * declared after the timeout as it would have been without the restart. */
+static void test_vmem_gap_restart(void **state)
+{
+    (void)state;
+    const uint64_t M = 1024, BOOT_TOTAL = 157048;
+    const int64_t T = 10000;
+    /* the first process: the kernel's share learnt at boot, kept in the run */
+    struct lv_vmem v;
+    lv_vmem_defined(&v, 256 * M, 1024 * M);
+    lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 0, 100, 0, T);
+    lv_vmem_observe_total(&v, 256 * M, BOOT_TOTAL, 101, 102, 1000, T);
+    assert_true(v.has_gap_base);
+    struct lv_entry e;
+    memset(&e, 0, sizeof(e));
+    e.started_ms = 1700000000000LL;
+    e.vmem = v;
+    struct lv_run kept;
+    lv_run_of(&e, &kept);
+    assert_true(kept.has_gap_base && kept.gap_base_kib == 256 * M - BOOT_TOTAL);
+    autofree char *xml = lv_run_format(&kept);
+
+    /* the guest plugs 512 MiB and leaves it offline; sculpt restarts and
+     * its first samples see the guest so */
+    for (int restored = 0; restored < 2; restored++) {
+        struct lv_vmem w;
+        lv_vmem_defined(&w, 256 * M, 1024 * M);
+        if (restored) {
+            struct lv_run run;
+            lv_run_parse(xml, &run);
+            lv_vmem_restore_gap(&w, run.gap_base_kib);
+        }
+        lv_vmem_request(&w, 512 * M, 0);
+        lv_vmem_observe(&w, 512 * M, 0, T);
+        int declared = 0;
+        for (int64_t s = 0; s <= 3; s++)
+            declared += lv_vmem_observe_total(&w, 768 * M, BOOT_TOTAL, 200 + s, 200 + s, s * T,
+                                              T) == LV_VMEM_NEWS_OFFLINE;
+        assert_int_equal(declared, restored);
+        assert_int_equal(w.offline, restored);
+        if (restored) {
+            assert_int_equal(w.offline_kib, 512 * M - 512 * M / 32);
+        } else {
+            /* the bug: taken for the kernel's */
+            assert_int_equal(w.gap_base_kib, 768 * M - BOOT_TOTAL);
+        }
+    }
+    /* a smaller share seen since stands; none without a device */
+    lv_vmem_restore_gap(&v, v.gap_base_kib + 4096);
+    assert_int_equal(v.gap_base_kib, 256 * M - BOOT_TOTAL);
+    lv_vmem_restore_gap(&v, 1024);
+    assert_int_equal(v.gap_base_kib, 1024);
+    lv_vmem_defined(&v, 512 * M, 0);
+    lv_vmem_restore_gap(&v, 1024);
+    assert_false(v.has_gap_base);
+    e.vmem = v;
+    lv_run_of(&e, &kept);
+    assert_false(kept.has_gap_base);
 }
 
 static struct drv_hv_event vmem_seen[8];
@@ -1008,6 +1086,88 @@ static void test_vmem_on_test_driver(void **state)
     cfg_unref(cfg);
 }
 
+/* The kernel's share a guest's run metadata keeps, through the backend on
+ * test:///default: written once learnt (and again only when it changes),
+ * read back when a restarted sculpt loads the guest; a new run of the
+ * guest starts without it. */
+static void test_vmem_gap_on_test_driver(void **state)
+{
+    const char *dir = *state; /* test_tmpdir_setup */
+    struct cfg *cfg = cfg_new_defaults();
+    struct err *err = NULL;
+    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
+    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
+    assert_int_equal(cfg_set(cfg, "libvirt", "memory_hotplug", "true", &err), 0);
+    struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
+    assert_non_null(hv);
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
+    spec.image.kernel = (char *)"/img/vmlinuz";
+    spec.shape =
+        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 1024, .numa_node = -1};
+    spec.shape.res.v[DRV_RES_VCPU] = 1;
+    spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+
+    /* the share learnt from the guest's statistics (the test driver has
+     * none: set as lv_vmem_observe_total would) */
+    struct lv *lv = lv_of(hv);
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, UUID_A);
+    assert_non_null(e);
+    assert_false(lv_vmem_gap_unsaved(e));
+    e->vmem.gap_base_kib = 101096;
+    e->vmem.has_gap_base = true;
+    assert_true(lv_vmem_gap_unsaved(e));
+    int64_t started = e->started_ms;
+    pthread_mutex_unlock(&lv->lock);
+    lv_vmem_gap_record(lv, UUID_A);
+    pthread_mutex_lock(&lv->lock);
+    assert_false(lv_vmem_gap_unsaved(lv_entry_find(lv, UUID_A)));
+    pthread_mutex_unlock(&lv->lock);
+
+    /* a restarted sculpt: the guest loaded, its share with it, the run's
+     * start kept (opened before the first closes: test:///default lives
+     * as long as a connection to it) */
+    struct drv_hv *first = hv;
+    hv = drv_hv_open("libvirt", cfg, &err);
+    assert_non_null(hv);
+    drv_hv_close(first);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    lv = lv_of(hv);
+    pthread_mutex_lock(&lv->lock);
+    e = lv_entry_find(lv, UUID_A);
+    assert_true(e->vmem.has_gap_base);
+    assert_int_equal(e->vmem.gap_base_kib, 101096);
+    assert_int_equal(e->started_ms, started);
+    assert_false(lv_vmem_gap_unsaved(e));
+    pthread_mutex_unlock(&lv->lock);
+
+    /* a new run (a power cycle redefines the guest): neither the record
+     * nor the run's metadata keep the old run's share */
+    assert_int_equal(drv_hv_power_off(hv, UUID_A, 0, &err), 0);
+    assert_int_equal(drv_hv_power_on(hv, UUID_A, &err), 0);
+    pthread_mutex_lock(&lv->lock);
+    e = lv_entry_find(lv, UUID_A);
+    assert_false(e->vmem.has_gap_base);
+    assert_false(lv_vmem_gap_unsaved(e));
+    pthread_mutex_unlock(&lv->lock);
+    first = hv;
+    hv = drv_hv_open("libvirt", cfg, &err);
+    assert_non_null(hv);
+    drv_hv_close(first);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    lv = lv_of(hv);
+    pthread_mutex_lock(&lv->lock);
+    assert_false(lv_entry_find(lv, UUID_A)->vmem.has_gap_base);
+    pthread_mutex_unlock(&lv->lock);
+    assert_int_equal(drv_hv_destroy(hv, UUID_A, false, &err), 0);
+    drv_hv_close(hv);
+    cfg_unref(cfg);
+}
+
 #define INSTANCE_B "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d"
 
 /* A guest renamed once it is off, as a handed-over member is: named by
@@ -1118,6 +1278,7 @@ int main(void)
         cmocka_unit_test(test_vmem_due_boot),
         cmocka_unit_test(test_vmem_track),
         cmocka_unit_test(test_vmem_offline),
+        cmocka_unit_test(test_vmem_gap_restart),
         cmocka_unit_test(test_vmem_report),
         cmocka_unit_test(test_vmem_xml),
         cmocka_unit_test(test_long_paths),
@@ -1127,6 +1288,8 @@ int main(void)
         cmocka_unit_test(test_guest_knobs),
         cmocka_unit_test(test_dom_error),
         cmocka_unit_test_setup_teardown(test_backend_on_test_driver, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_vmem_gap_on_test_driver, test_tmpdir_setup,
                                         test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_vmem_on_test_driver, test_tmpdir_setup,
                                         test_tmpdir_teardown),
