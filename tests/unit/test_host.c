@@ -3,13 +3,16 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/alloc.h"
 #include "driver/host.h"
+#include "helpers/tmpdir.h"
 
 #define HOST_DATA "tests/data/host/"
 
@@ -253,8 +256,10 @@ static void test_description(void **state)
     assert_true(fabs(h->capacity.v[DRV_RES_MEM_MIB] - 262144) < 1e-9);
     assert_true(fabs(h->capacity.v[DRV_RES_NET_IN_MBPS] - 40000) < 1e-9);
 
-    /* a file with comments and one key per line, same parser */
-    const char *path = "/tmp/sculpt-test-host.desc";
+    /* a file with comments and one key per line, same parser (in a
+     * folder of its own: test runs side by side do not share it) */
+    char *dir = test_tmpdir("test-host");
+    autofree char *path = xasprintf("%s/host.desc", dir);
     FILE *f = fopen(path, "w");
     assert_non_null(f);
     fputs("# a small host\ncpus = 8   # logical\nmem_mib=16384\nl3=2\n"
@@ -262,7 +267,8 @@ static void test_description(void **state)
           f);
     fclose(f);
     autoptr(drv_host) g = drv_host_load(path, &lim, &err);
-    remove(path);
+    assert_int_equal(test_rmtree(dir), 0);
+    free(dir);
     assert_non_null(g);
     assert_int_equal(g->nl3, 2);
     assert_true(fabs(g->capacity.v[DRV_RES_VCPU] - 7) < 1e-12);

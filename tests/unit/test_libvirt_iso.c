@@ -21,20 +21,24 @@
 #include "driver/hypervisor.h"
 #include "driver/libvirt/configdrive.h"
 #include "driver/libvirt/iso.h"
+#include "helpers/tmpdir.h"
 
-static char tmp[] = "/tmp/sculpt-test-iso.XXXXXX";
+static char *tmp; /* the group's scratch folder (helpers/tmpdir) */
 
 static int setup(void **state)
 {
     (void)state;
-    return mkdtemp(tmp) ? 0 : -1;
+    tmp = test_tmpdir("test-iso");
+    return 0;
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    autofree char *cmd = xasprintf("rm -rf '%s'", tmp);
-    return system(cmd) == 0 ? 0 : -1;
+    int rc = test_rmtree(tmp);
+    free(tmp);
+    tmp = NULL;
+    return rc;
 }
 
 /* All of a command's standard output (it must exit 0). */

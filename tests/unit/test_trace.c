@@ -15,6 +15,7 @@
 #include "common/err.h"
 #include "driver/trace.h"
 #include "driver/trace_priv.h"
+#include "helpers/tmpdir.h"
 
 #define DATA "tests/data/traces/"
 
@@ -149,7 +150,7 @@ static void test_alibaba(void **state)
     drv_trace_free(tr);
 }
 
-static char tmpdir[64];
+static char *tmpdir; /* the group's scratch folder (helpers/tmpdir) */
 
 static void write_file(const char *name, const char *text)
 {
@@ -164,16 +165,17 @@ static void write_file(const char *name, const char *text)
 static int make_tmpdir(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/sculpt-test-trace-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    tmpdir = test_tmpdir("test-trace");
+    return 0;
 }
 
 static int remove_tmpdir(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
-    return system(cmd);
+    int rc = test_rmtree(tmpdir);
+    free(tmpdir);
+    tmpdir = NULL;
+    return rc;
 }
 
 static void test_duplicates_gaps_and_errors(void **state)
