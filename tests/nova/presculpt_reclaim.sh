@@ -103,6 +103,9 @@ for d in $gone; do
     sql_is "select state from pool_members where domain = '$d'" released || fail "member $d not released"
     virsh_ dominfo "$d" >/dev/null 2>&1 && fail "reclaimed member $d still defined"
 done
+# one event per member destroyed, under rs-2 and its build's request
+sql_is "select count(*) from events where source = 'presculpt' and action = 'pool.reclaim' and instance_uuid = '$id_r2' and request_id like 'req-%' and message like '%room for the instance''s build'" "$(echo $gone | wc -w)" ||
+    fail "pool.reclaim events of rs-2: $(sql "select request_id, message from events where action = 'pool.reclaim'")"
 metric1=$(curl -s -H "X-Auth-Token: $SCULPT_API_TOKEN" "${SCULPT_API_URL%/}/metrics" | sed -n 's/^sculpt_pool_reclaimed_total \([0-9.e+]*\)$/\1/p')
 awk -v a="${metric0:-0}" -v b="$metric1" -v n="$(echo $gone | wc -w)" 'BEGIN { exit !(b - a == n) }' ||
     fail "sculpt_pool_reclaimed_total went from '${metric0:-0}' to '$metric1', $(echo $gone | wc -w) reclaimed"
