@@ -50,9 +50,7 @@ void api_audit_note(struct api_req *req, const char *fmt, ...)
         strbuf_append(&req->audit.notes, "; ");
     va_list ap;
     va_start(ap, fmt);
-    autofree char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort(); /* vasprintf fails only when out of memory */
+    autofree char *s = xvasprintf(fmt, ap);
     va_end(ap);
     strbuf_append(&req->audit.notes, s);
 }
