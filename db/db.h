@@ -746,12 +746,18 @@ unsigned char *db_predictor_state_get(struct db *db, const char *uuid, size_t *l
  *             db_instance_delete(); db_intent_finish(id, DONE)
  *   handover: id = db_intent_begin(HANDOVER, uuid, domain = new name, member_uuid)
  *             rename, re-identify, resume ... db_pool_handover(); db_intent_finish(id, DONE)
+ *   migrate:  id = db_intent_begin(MIGRATE, uuid, domain, step = the leg's first step)
+ *             one leg of a move between hosts (the source's copy out, the
+ *             destination's taking in) ... db_intent_finish(id, DONE or ROLLED_BACK);
+ *             db_reconcile() leaves it open: the compute manager, which
+ *             knows the move, closes it after a crash
  */
 enum db_op {
     DB_OP_SPAWN,
     DB_OP_RESHAPE,
     DB_OP_DESTROY,
     DB_OP_HANDOVER,
+    DB_OP_MIGRATE,
     DB_OP_LAST,
 };
 const char *db_op_name(enum db_op op); /* "spawn", "reshape", ... */

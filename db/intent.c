@@ -36,6 +36,7 @@ static const char *const db_ops[DB_OP_LAST] = {
     [DB_OP_RESHAPE] = "reshape",
     [DB_OP_DESTROY] = "destroy",
     [DB_OP_HANDOVER] = "handover",
+    [DB_OP_MIGRATE] = "migrate",
 };
 static const char *const db_intent_states[DB_INTENT_LAST] = {
     [DB_INTENT_OPEN] = "open",

@@ -320,6 +320,7 @@ struct db_fix_list *db_reconcile_plan(const struct db_view *view, const struct d
         case DB_OP_HANDOVER:
             db_plan_handover(&pl, in, row);
             break;
+        case DB_OP_MIGRATE: /* the compute manager's, with Nova's view of the move */
         case DB_OP_LAST:
             break;
         }

@@ -111,6 +111,7 @@ static int db_fix_complete(struct db_conn *c, const struct db_fix *f, struct err
             return -1;
         break;
     }
+    case DB_OP_MIGRATE: /* never planned (db_reconcile_plan) */
     case DB_OP_LAST:
         break;
     }
@@ -137,6 +138,7 @@ static int db_fix_roll_back(struct db_conn *c, const struct db_fix *f, struct er
             return -1;
         break;
     case DB_OP_DESTROY:
+    case DB_OP_MIGRATE:
     case DB_OP_LAST:
         break;
     }

@@ -164,7 +164,8 @@ char *os_compute_domain_name(const struct os_inst *i)
 
 /* An intent of `op` on the instance's domain (`from`, `to` may be NULL). */
 static int64_t engine_intent_begin(struct os_compute *c, int op, const struct os_inst *i,
-                                   const struct drv_shape *from, const struct drv_shape *to)
+                                   const struct drv_shape *from, const struct drv_shape *to,
+                                   const char *step)
 {
     if (!c->db)
         return 0;
@@ -174,6 +175,7 @@ static int64_t engine_intent_begin(struct os_compute *c, int op, const struct os
         .domain = domain,
         .has_from = from != NULL,
         .has_to = to != NULL,
+        .step = (char *)step,
         .request_id = (char *)os_ctx_str(i->ctx, "request_id"),
     };
     if (from)
@@ -194,13 +196,19 @@ static int64_t engine_intent_begin(struct os_compute *c, int op, const struct os
 int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_inst *i,
                                 const struct drv_shape *to)
 {
-    return engine_intent_begin(c, op, i, NULL, to);
+    return engine_intent_begin(c, op, i, NULL, to, NULL);
+}
+
+int64_t os_compute_intent_migrate_begin(struct os_compute *c, const struct os_inst *i,
+                                        const struct drv_shape *to, const char *step)
+{
+    return engine_intent_begin(c, DB_OP_MIGRATE, i, NULL, to, step);
 }
 
 int64_t os_compute_intent_reshape_begin(struct os_compute *c, const struct os_inst *i,
                                         const struct drv_shape *from, const struct drv_shape *to)
 {
-    return engine_intent_begin(c, DB_OP_RESHAPE, i, from, to);
+    return engine_intent_begin(c, DB_OP_RESHAPE, i, from, to, NULL);
 }
 
 void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step)

@@ -314,6 +314,8 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
     }
     autofree char *disk_info = NULL;
     bool clean = !json_is_false(json_object_get(req->msg->args, "clean_shutdown"));
+    /* this host's record of the leg (os_compute_migrate_intents_recover) */
+    int64_t intent = os_compute_intent_migrate_begin(c, r.i, NULL, OS_MIG_STEP_OUT);
     int rc = drv_hv_migrate_out(c->hv, uuid, dest_addr, clean ? os_compute_shutdown_timeout(c, r.i) : 0,
                                 &disk_info, err);
     if (rc < 0) {
@@ -321,10 +323,12 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
         autoerr struct err *e = NULL;
         if (was_on && drv_hv_power_on(c->hv, uuid, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
             log_err(LOG_LEVEL_WARN, e, "guest not started again after a failed migration");
+        os_compute_intent_finish(c, intent, false, *err);
         os_rz_prep_fail(&r, err);
         os_rz_release(&r);
         return -1;
     }
+    os_compute_intent_step(c, intent, OS_MIG_STEP_HANDED);
     os_rz_power_state(&r);
     if (os_rz_mig_save(&r, "post-migrating", err) < 0)
         goto fail_after;
@@ -342,6 +346,7 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
         goto fail_after;
     os_compute_track_inst(c, r.i);
     os_compute_record_state(c, r.i);
+    os_compute_intent_finish(c, intent, true, NULL);
     os_inst_event_finish(r.i, event, NULL);
     log_info("guest off, handed to %s (migration %s)", dest, ovo_get_str(r.mig, "uuid"));
     os_rz_release(&r);
@@ -349,6 +354,7 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
 fail_after:
     /* the guest is off and maybe Nova has it on its way: an operator's
      * call (the instance in error, its guest kept here) */
+    os_compute_intent_finish(c, intent, false, *err);
     os_rz_fail(&r, event, "error", err);
     os_rz_release(&r);
     return -1;
@@ -368,6 +374,8 @@ int os_compute_finish_resize(struct os_rpc_req *req, json_t **result, struct err
     const char *uuid = os_inst_uuid(r.i);
     json_auto_t *old_copy = NULL;
     json_auto_t *new_copy = NULL;
+    int64_t intent = 0;
+    bool defined = false; /* migrate_in done: the leg's part is in place */
     os_inst_event_start(r.i, event);
     json_t *newf = ovo_get(r.i->prim, "new_flavor");
     json_t *oldf = ovo_get(r.i->prim, "flavor");
@@ -419,12 +427,15 @@ int os_compute_finish_resize(struct os_rpc_req *req, json_t **result, struct err
         goto fail;
     }
     const char *disk_info = json_string_value(json_object_get(req->msg->args, "disk_info"));
+    intent = os_compute_intent_migrate_begin(c, r.i, &shape, OS_MIG_STEP_IN);
     int rc = drv_hv_migrate_in(c->hv, &spec, disk_info, power_on, err);
     free(r.i->inst->domain);
     r.i->inst->domain = spec.name ? xstrdup(spec.name) : NULL;
     drv_hv_guest_spec_release(&spec);
     if (rc < 0)
         goto fail;
+    defined = true;
+    os_compute_intent_step(c, intent, OS_MIG_STEP_DEFINED);
     r.i->inst->shape = shape;
     os_compute_record_instance(c, r.i);
     if (os_rz_mig_save(&r, "finished", err) < 0)
@@ -434,16 +445,20 @@ int os_compute_finish_resize(struct os_rpc_req *req, json_t **result, struct err
     os_inst_set_str(r.i, "task_state", NULL);
     os_inst_set_now(r.i, "launched_at");
     if (os_rz_save(&r, "resize_finish", err) < 0) {
+        /* the guest is defined here: the leg is done, Nova's record not */
+        os_compute_intent_finish(c, intent, true, NULL);
         os_rz_fail(&r, event, NULL, err);
         os_rz_release(&r);
         return -1;
     }
+    os_compute_intent_finish(c, intent, true, NULL);
     os_rz_done(&r, event);
     log_info("migrated in from %s, flavor %s: VERIFY_RESIZE", ovo_get_str(r.mig, "source_compute"),
              r.i->inst->flavor.name ? r.i->inst->flavor.name : "?");
     os_rz_release(&r);
     return 0;
 fail:
+    os_compute_intent_finish(c, intent, defined, *err);
     os_rz_fail(&r, event, "error", err);
     os_rz_release(&r);
     return -1;

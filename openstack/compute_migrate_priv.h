@@ -49,4 +49,28 @@ enum os_move_claim_verdict os_move_claim_decide(const struct os_move_claim_facts
                                                 const char *host);
 const char *os_move_claim_verdict_name(enum os_move_claim_verdict v);
 
+/* The steps a leg's intent (DB_OP_MIGRATE) records: the source's copy
+ * begun and done (resize_instance), the destination's taking in begun and
+ * its guest defined (finish_resize). */
+#define OS_MIG_STEP_OUT "migrate_out"
+#define OS_MIG_STEP_HANDED "handed over"
+#define OS_MIG_STEP_IN "migrate_in"
+#define OS_MIG_STEP_DEFINED "defined"
+
+/* How a restart closes a leg's intent that a crash left open. */
+enum os_mig_intent_outcome {
+    OS_MIG_INTENT_DONE,        /* the leg's part is in place (guest here, or handed over) */
+    OS_MIG_INTENT_ROLLED_BACK, /* the instance stayed (or went back) where it was */
+    OS_MIG_INTENT_CLEANUP,     /* rolled back, and what the source copied here goes
+                                * (drv_hv_migrate_cleanup): taking in was cut short */
+    OS_MIG_INTENT_LAST,
+};
+/* The outcome for an open intent at `step` on host `host`, once the
+ * start-up recovery ran: `guest_here` whether the hypervisor has the
+ * instance's guest, `inst_found`/`inst_host` what Nova says of it now.
+ * Pure. */
+enum os_mig_intent_outcome os_mig_intent_outcome(const char *step, bool guest_here,
+                                                 bool inst_found, const char *inst_host,
+                                                 const char *host);
+
 #endif

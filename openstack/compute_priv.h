@@ -200,6 +200,10 @@ int64_t os_compute_intent_begin(struct os_compute *c, int op, const struct os_in
 int64_t os_compute_intent_reshape_begin(struct os_compute *c, const struct os_inst *i,
                                         const struct drv_shape *from,
                                         const struct drv_shape *to);
+/* The same for a leg of a move between hosts (DB_OP_MIGRATE), its first
+ * step recorded with it (compute_migrate_priv.h, OS_MIG_STEP_*). */
+int64_t os_compute_intent_migrate_begin(struct os_compute *c, const struct os_inst *i,
+                                        const struct drv_shape *to, const char *step);
 void os_compute_intent_step(struct os_compute *c, int64_t id, const char *step);
 void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const struct err *e);
 /* Tests only: hold an open intent of `op` when SCULPT_TEST_PAUSE_INTENT
@@ -350,6 +354,14 @@ void os_compute_move_claims_check(struct os_compute *c);
  * could not be destroyed. */
 int os_compute_move_release(struct os_compute *c, const char *uuid, bool staging,
                             struct err **err);
+
+/* compute_migrate_intents.c: at start, once the instances are recovered,
+ * the legs of moves a crash left open in this host's journal are closed
+ * as they ended (os_mig_intent_outcome), a destination's interrupted
+ * taking in with what the source copied here removed.  Failures are
+ * logged; an intent whose instance Nova could not tell of stays open for
+ * the next start. */
+void os_compute_migrate_intents_recover(struct os_compute *c);
 
 /* ---- compute_rpc.c: the dispatch table ---- */
 extern const struct os_rpc_method os_compute_rpc_table[];

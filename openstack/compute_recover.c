@@ -292,5 +292,6 @@ int os_compute_recover(struct os_compute *c, struct err **err)
     log_info("%zu instance(s) on this host in Nova, %zu guest(s) on the hypervisor, %zu adopted",
              json_array_size(objs), nguests, adopted);
     free(guests);
+    os_compute_migrate_intents_recover(c);
     return 0;
 }

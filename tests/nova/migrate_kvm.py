@@ -26,6 +26,9 @@ meanwhile (and B at the end):
      the row prep_resize wrote for an instance Nova places on A and
      releases it (GET /v1/instances on B, B's log after the restart), and
      the staging folder planted again.
+Each host's journal then holds every leg it ran as a `migrate` intent,
+closed: A's copies out (done, or rolled back when refused) and taking in,
+B's.
 
     migrate_kvm.py RUN_DIR A B    (A, B: contrib/stack/sculpt.sh instances
                                    on libvirt; B's libvirtd's env in
@@ -279,6 +282,22 @@ def main():
             fail('after %s\'s restart: %s lost mk-1' % (b, a))
         say('5. %s killed (-9) after admitting a move %s refused: its restart released the row '
             'and the staging folder in %.1f s' % (b, a, time.time() - t))
+
+        # every leg in its host's journal (migrate intents), none left open
+        def legs(host):
+            with open(os.path.join(run, host, 'database_url')) as f:
+                url = f.read().strip()
+            out = subprocess.run(['psql', '-X', '-q', '-t', '-A', url, '-c',
+                                  "SELECT state, count(*) FROM intents WHERE op = 'migrate'"
+                                  " GROUP BY state"], capture_output=True, text=True)
+            if out.returncode != 0:
+                fail('psql on %s\'s database: %s' % (host, out.stderr))
+            return {k: int(v) for k, v in (line.split('|') for line in out.stdout.split())}
+        want = {a: {'done': 3, 'rolled_back': 2}, b: {'done': 3}}
+        got = {h: legs(h) for h in (a, b)}
+        if got != want:
+            fail('legs of the moves in the journals: %s, not %s' % (got, want))
+        say('   journals: %s' % got)
         say('phase passed in %.0f s' % (time.time() - t0))
     finally:
         if s is not None:

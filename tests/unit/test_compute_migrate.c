@@ -2,7 +2,8 @@
  * (drv_hv_migrate_out/in, two fake hosts) and what the compute manager
  * decides before it talks to anyone (openstack/compute_migrate_priv.h):
  * which migrations move, malformed legs, a refused prep_resize with and
- * without alternates, and what becomes of a destination's move claim. */
+ * without alternates, what becomes of a destination's move claim, and how
+ * a restart closes a leg left open in the journal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -303,6 +304,38 @@ static void test_move_claim(void **state)
     assert_string_equal(os_move_claim_verdict_name(OS_MOVE_CLAIM_LAST), "?");
 }
 
+/* How a restart closes a leg a crash left open in the journal. */
+static void test_intent_outcome(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *step;
+        bool guest, found;
+        const char *inst_host;
+        enum os_mig_intent_outcome want;
+    } cases[] = {
+        /* destination: the guest defined, or the taking in cut short */
+        {OS_MIG_STEP_DEFINED, true, true, "kvm2", OS_MIG_INTENT_DONE},
+        {OS_MIG_STEP_IN, true, true, "kvm1", OS_MIG_INTENT_DONE},
+        {OS_MIG_STEP_IN, false, true, "kvm1", OS_MIG_INTENT_CLEANUP},
+        {OS_MIG_STEP_DEFINED, false, false, NULL, OS_MIG_INTENT_CLEANUP},
+        /* source: handed over (Nova has it elsewhere), or it stayed here */
+        {OS_MIG_STEP_HANDED, true, true, "kvm1", OS_MIG_INTENT_DONE},
+        {OS_MIG_STEP_OUT, true, true, "kvm2", OS_MIG_INTENT_ROLLED_BACK},
+        {OS_MIG_STEP_HANDED, true, true, "kvm2", OS_MIG_INTENT_ROLLED_BACK},
+        {OS_MIG_STEP_OUT, true, false, NULL, OS_MIG_INTENT_ROLLED_BACK},
+        /* no step this version records */
+        {NULL, true, true, "kvm1", OS_MIG_INTENT_ROLLED_BACK},
+        {"reshape", false, true, "kvm2", OS_MIG_INTENT_ROLLED_BACK},
+    };
+    for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+        enum os_mig_intent_outcome o = os_mig_intent_outcome(
+            cases[k].step, cases[k].guest, cases[k].found, cases[k].inst_host, "kvm2");
+        if (o != cases[k].want)
+            fail_msg("case %zu: %d, not %d", k, (int)o, (int)cases[k].want);
+    }
+}
+
 /* A backend with nothing to leave behind cleans up as a no-op; a bad
  * uuid is refused. */
 static void test_fake_cleanup(void **state)
@@ -324,6 +357,7 @@ int main(void)
         cmocka_unit_test(test_moves),       cmocka_unit_test(test_malformed_legs),
         cmocka_unit_test(test_reschedule),  cmocka_unit_test(test_in_progress),
         cmocka_unit_test(test_move_claim),  cmocka_unit_test(test_fake_cleanup),
+        cmocka_unit_test(test_intent_outcome),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -345,6 +345,25 @@ static void test_plan_vanished_and_power(void **state)
     vb_release(&b);
 }
 
+/* A move's leg is the compute manager's: the plan leaves its intent open
+ * and the row to the other rules (here: in step with its guest). */
+static void test_plan_migrate(void **state)
+{
+    (void)state;
+    struct view_builder b;
+    vb_init(&b);
+    vb_row(&b, U1, "instance-1", DRV_POWER_SHUTDOWN);
+    vb_intent(&b, DB_OP_MIGRATE, U1, "instance-1");
+    struct db_guest g[] = {guest(U1, "instance-1", DRV_POWER_SHUTDOWN)};
+    autoptr(db_fix_list) l = db_reconcile_plan(&b.view, g, 1, NULL, 0, &opts);
+    assert_int_equal(l->n, 0);
+    /* without its guest the row vanishes as any would; the intent stays */
+    autoptr(db_fix_list) l2 = db_reconcile_plan(&b.view, g, 0, NULL, 0, &opts);
+    only_fix(l2, DB_FIX_MARK_VANISHED, U1);
+    assert_string_equal(db_op_name(DB_OP_MIGRATE), "migrate");
+    vb_release(&b);
+}
+
 static void test_plan_spawn(void **state)
 {
     (void)state;
@@ -564,7 +583,7 @@ int main(void)
         cmocka_unit_test(test_plan_clean),
         cmocka_unit_test(test_plan_unknown_guests),
         cmocka_unit_test(test_plan_vanished_and_power),
-        cmocka_unit_test(test_plan_spawn),
+        cmocka_unit_test(test_plan_migrate), cmocka_unit_test(test_plan_spawn),
         cmocka_unit_test(test_plan_reshape),
         cmocka_unit_test(test_plan_destroy),
         cmocka_unit_test(test_plan_handover),

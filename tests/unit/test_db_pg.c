@@ -1214,6 +1214,24 @@ static void test_intents(void **state)
     assert_int_equal(l->n, 1);
     assert_int_equal(l->v[0]->id, id2);
 
+    /* a leg of a move (schema 9's `migrate`): recorded, read back, closed */
+    struct db_intent mv = {.op = DB_OP_MIGRATE, .domain = (char *)"instance-3",
+                           .step = (char *)"migrate_out"};
+    snprintf(mv.instance_uuid, sizeof(mv.instance_uuid), "%s", U1);
+    int64_t id3 = db_intent_begin(f->db, &mv, &err);
+    assert_true(id3 > id2);
+    OK(db_intent_step(f->db, id3, "handed over", &e_));
+    db_intent_list_free(l);
+    l = db_intent_list_open(f->db, &err);
+    assert_int_equal(l->n, 2);
+    assert_int_equal(l->v[1]->op, DB_OP_MIGRATE);
+    assert_string_equal(l->v[1]->step, "handed over");
+    OK(db_intent_finish(f->db, id3, DB_INTENT_ROLLED_BACK, "the guest stayed here", &e_));
+    sync_db(f->db);
+    assert_int_equal(test_pg_count(f->url, "SELECT count(*) FROM intents WHERE op = 'migrate'"
+                                           " AND state = 'rolled_back'"),
+                     1);
+
     struct db_intent bad = {.op = DB_OP_RESHAPE};
     snprintf(bad.instance_uuid, sizeof(bad.instance_uuid), "%s", U1);
     assert_int_equal(db_intent_begin(f->db, &bad, &err), -1);
