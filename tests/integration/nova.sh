@@ -83,6 +83,18 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# kvm1 as the stack starts it: its own PostgreSQL, and the key and port of
+# the sshd cold migrations copy through.  Phases that restart it with
+# settings of their own (hotplug, resize...) leave those out: migrate-kvm
+# starts it so again.
+kvm1_env() {
+    env SCULPT_NAME=kvm1 SCULPT_HOST=kvm1 SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
+        SCULPT_DATABASE_URL="$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db/env/postgres.env")" "$@"
+}
+start_kvm1() {
+    kvm1_env SCULPT_EXTRA_CONF="$SSHD_CONF" "$stack/sculpt.sh" start "$run"
+}
+
 RABBITMQ_PORT=auto "$stack/rabbitmq.sh" start "$run"
 "$stack/postgres.sh" start "$run"
 libvirt=0
@@ -102,9 +114,7 @@ if [ $libvirt = 1 ]; then
     # kvm1 keeps its state in a PostgreSQL of its own, which the crash
     # phase stops while Nova (on the other one) goes on.
     "$stack/postgres.sh" start "$run/sculpt-db"
-    SCULPT_DATABASE_URL=$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db/env/postgres.env") \
-        SCULPT_NAME=kvm1 SCULPT_HOST=kvm1 SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
-        SCULPT_EXTRA_CONF="$SSHD_CONF" "$stack/sculpt.sh" start "$run"
+    start_kvm1
 fi
 say "sculpt-compute hosts up"
 
@@ -169,6 +179,14 @@ for phase in $phases; do
             SCULPT_EXTRA_CONF="$(printf '%s\n[libvirt]\nconnection_uri = %s\n' "$SSHD_CONF" \
                 "$(sed -n 's/^LIBVIRT_URI=//p' "$run/kvm2-virt/env/libvirt.env")")" \
             "$stack/sculpt.sh" start "$run"
+        # each start truncates kvm1's output: what the sanitizers said goes first
+        if grep -q Sanitizer "$run/kvm1/sculpt-compute.out" 2>/dev/null; then
+            head -n 60 "$run/kvm1/sculpt-compute.out" >&2
+            echo "sanitizer report from kvm1" >&2
+            exit 1
+        fi
+        kvm1_env "$stack/sculpt.sh" stop "$run" >/dev/null
+        start_kvm1 >/dev/null
         say "phase migrate-kvm: cold migrations between kvm1 and kvm2"
         /usr/bin/python3 "$top/tests/nova/migrate_kvm.py" "$run" kvm1 kvm2
         ;;
