@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/config.h"
 #include "common/err.h"
@@ -36,6 +37,7 @@
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/compute_resize_priv.h"
+#include "openstack/conductor.h"
 #include "openstack/messaging.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
@@ -96,6 +98,23 @@ int os_migrate_check_leg(const char *method, const json_t *args, struct err **er
         if (!json_is_string(di) || !*json_string_value(di))
             return err_set(err, ERR_INVALID, "finish_resize needs the source's `disk_info`");
     }
+    return 0;
+}
+
+int os_migrate_check_backend(const json_t *src_node, const char *here, struct err **err)
+{
+    if (!ovo_is(src_node, "ComputeNode"))
+        return err_set(err, ERR_INVALID, "the source's compute node is not a ComputeNode");
+    const char *host = ovo_get_str(src_node, "host");
+    const char *there = ovo_get_str(src_node, "hypervisor_type");
+    if (!there || !*there)
+        return err_set(err, ERR_INVALID, "the compute node of `%s` reports no hypervisor_type",
+                       host ? host : "?");
+    if (!here || !*here)
+        return err_set(err, ERR_INVALID, "this host's hypervisor_type is unknown");
+    if (strcasecmp(there, here) != 0)
+        return err_set(err, ERR_UNSUPPORTED, "cannot take a guest from `%s`, a `%s` host: this "
+                       "host runs `%s`", host ? host : "?", there, here);
     return 0;
 }
 
@@ -183,6 +202,34 @@ static int mg_reschedule(struct os_rz *r, struct os_rpc_req *req, const struct e
     return 1;
 }
 
+/* The source's backend against ours (os_migrate_check_backend): its
+ * ComputeNode read through the conductor (elevated, as Nova's compute
+ * reads nodes), ours as this host last reported it. */
+static int mg_check_source(struct os_rz *r, struct err **err)
+{
+    struct os_compute *c = r->c;
+    const char *src = ovo_get_str(r->mig, "source_compute");
+    const char *node = ovo_get_str(r->mig, "source_node");
+    if (!node || !*node)
+        node = ovo_get_str(r->i->prim, "node");
+    if (!src || !*src || !node || !*node)
+        return err_set(err, ERR_INVALID, "migration %s names no source host or node",
+                       ovo_get_str(r->mig, "uuid") ? ovo_get_str(r->mig, "uuid") : "?");
+    json_auto_t *ctx = os_ctx_new_admin();
+    json_auto_t *src_node = os_conductor_class_action(&c->conductor, ctx, "ComputeNode",
+                                                      "get_by_host_and_nodename",
+                                                      json_pack("[s, s]", src, node), NULL, NULL,
+                                                      err);
+    if (!src_node)
+        return err_wrap(err, "compute node `%s` of `%s` not read", node, src);
+    char here[64] = "";
+    pthread_mutex_lock(&c->lock);
+    const char *t = ovo_get_str(c->node_obj, "hypervisor_type");
+    snprintf(here, sizeof(here), "%s", t ? t : "");
+    pthread_mutex_unlock(&c->lock);
+    return os_migrate_check_backend(src_node, here, err);
+}
+
 int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
 {
     struct os_rz r;
@@ -200,6 +247,8 @@ int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
     else if (!drv_hv_can_migrate(c->hv))
         err_set(err, ERR_UNSUPPORTED, "the `%s` backend of %s cannot take a guest from another "
                 "host", c->hv->ops->name, c->host);
+    else if (mg_check_source(&r, err) < 0)
+        err_wrap(err, "`%s` refuses the move", c->host);
     else
         rc = 0;
     if (rc < 0) {

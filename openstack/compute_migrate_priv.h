@@ -18,6 +18,15 @@ json_t *os_migrate_reschedule_args(const json_t *args, const char *why);
  * hosts (and finish_resize the source's disk_info). */
 int os_migrate_check_leg(const char *method, const json_t *args, struct err **err);
 
+/* UNSUPPORTED unless `src_node`, the source's ComputeNode primitive,
+ * reports the hypervisor_type `here` (this host's, as it reports it to
+ * Nova; compared without case): each backend refuses the other's
+ * disk_info at finish_resize, so a move across backends is refused at
+ * prep_resize, where a refusal can still be rescheduled.  INVALID when
+ * the source's node is not a ComputeNode or names no hypervisor_type.
+ * Pure. */
+int os_migrate_check_backend(const json_t *src_node, const char *here, struct err **err);
+
 /* Whether a migration in `status` is still under way, as Nova's resource
  * tracker counts it (migration_get_in_progress_by_host_and_node: all but
  * confirmed, reverted, error, failed, completed, cancelled, done); a

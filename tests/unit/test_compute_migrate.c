@@ -2,8 +2,9 @@
  * (drv_hv_migrate_out/in, two fake hosts) and what the compute manager
  * decides before it talks to anyone (openstack/compute_migrate_priv.h):
  * which migrations move, malformed legs, a refused prep_resize with and
- * without alternates, what becomes of a destination's move claim, and how
- * a restart closes a leg left open in the journal. */
+ * without alternates, a move between hosts of different backends, what
+ * becomes of a destination's move claim, and how a restart closes a leg
+ * left open in the journal. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -241,6 +242,63 @@ static void test_reschedule(void **state)
     assert_null(os_migrate_reschedule_args(NULL, "x"));
 }
 
+static json_t *node_of(const char *host, const char *hv_type)
+{
+    json_t *n = ovo_new("ComputeNode");
+    ovo_set_str(n, "host", host);
+    if (hv_type)
+        ovo_set_str(n, "hypervisor_type", hv_type);
+    return n;
+}
+
+/* A move across backends is refused at prep_resize (each backend refuses
+ * the other's disk_info at finish_resize), with a refusal that goes to
+ * Nova's alternates; one between hosts of the same backend goes on. */
+static void test_backend_check(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake();
+    struct drv_hv_host hi;
+    struct err *err = NULL;
+    memset(&hi, 0, sizeof(hi));
+    assert_int_equal(drv_hv_host_info(hv, &hi, &err), 0);
+    json_auto_t *fake_src = node_of("fake1", hi.hypervisor);
+    json_auto_t *qemu_src = node_of("kvm1", "QEMU");
+
+    assert_int_equal(os_migrate_check_backend(fake_src, hi.hypervisor, &err), 0);
+    assert_null(err);
+    assert_int_equal(os_migrate_check_backend(qemu_src, "QEMU", &err), 0);
+    assert_int_equal(os_migrate_check_backend(qemu_src, "qemu", &err), 0);
+
+    /* a fake source to a libvirt destination, and the other way */
+    assert_int_equal(os_migrate_check_backend(fake_src, "QEMU", &err), -1);
+    assert_int_equal(err->code, ERR_UNSUPPORTED);
+    assert_string_equal(err->msg,
+                        "cannot take a guest from `fake1`, a `fake` host: this host runs `QEMU`");
+    json_auto_t *args = prep_args(true, 1);
+    json_auto_t *c = os_migrate_reschedule_args(args, err->msg);
+    assert_non_null(c);
+    err_clear(&err);
+    assert_int_equal(os_migrate_check_backend(qemu_src, hi.hypervisor, &err), -1);
+    assert_int_equal(err->code, ERR_UNSUPPORTED);
+    err_clear(&err);
+
+    /* a node that says nothing of its backend, or is not a node */
+    json_auto_t *silent = node_of("kvm1", NULL);
+    assert_int_equal(os_migrate_check_backend(silent, "QEMU", &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    json_auto_t *notnode = json_pack("{s:s}", "hypervisor_type", "QEMU");
+    assert_int_equal(os_migrate_check_backend(notnode, "QEMU", &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(os_migrate_check_backend(NULL, "QEMU", &err), -1);
+    err_clear(&err);
+    assert_int_equal(os_migrate_check_backend(qemu_src, "", &err), -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+}
+
 /* Nova's in-progress rule: every status but the seven that end a move. */
 static void test_in_progress(void **state)
 {
@@ -357,7 +415,7 @@ int main(void)
         cmocka_unit_test(test_moves),       cmocka_unit_test(test_malformed_legs),
         cmocka_unit_test(test_reschedule),  cmocka_unit_test(test_in_progress),
         cmocka_unit_test(test_move_claim),  cmocka_unit_test(test_fake_cleanup),
-        cmocka_unit_test(test_intent_outcome),
+        cmocka_unit_test(test_intent_outcome), cmocka_unit_test(test_backend_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
