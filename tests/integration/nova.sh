@@ -21,7 +21,8 @@
 #             the confirm window, a stopped server (tests/nova/resize.py)
 #   migrate   cold migrations and resizes between two hosts (fake1 and a
 #             second in-memory host, fake2, started for it): confirmed,
-#             reverted, a flavor only the other host holds (tests/nova/migrate.py)
+#             reverted, a flavor only the other host holds, a move to kvm1
+#             refused for its backend (tests/nova/migrate.py)
 #   migrate-kvm cold migrations between two libvirt hosts (kvm1 and kvm2, a
 #             second libvirtd started for it; the guest's files over ssh to an
 #             sshd on loopback): reverted, confirmed, a stopped server, a
@@ -156,6 +157,7 @@ for phase in $phases; do
         /usr/bin/python3 "$top/tests/nova/resize.py" "$run" kvm1
         ;;
     migrate)
+        [ $libvirt = 1 ] || { echo "phase migrate needs contrib/stack/libvirt.sh (kvm1)" >&2; exit 1; }
         # a second in-memory host, larger, for this phase only (migrate.py
         # leaves its service disabled); its own PostgreSQL: sculpt's rows
         # are per host
@@ -165,7 +167,7 @@ for phase in $phases; do
             SCULPT_EXTRA_CONF="$(printf '[fake]\ntopology = nodes=1,sockets=1,cores=8,threads=2,mem_mib=65536')" \
             "$stack/sculpt.sh" start "$run"
         say "phase migrate: cold migrations and resizes between fake1 and fake2"
-        /usr/bin/python3 "$top/tests/nova/migrate.py" "$run" fake1 fake2
+        /usr/bin/python3 "$top/tests/nova/migrate.py" "$run" fake1 fake2 kvm1
         ;;
     migrate-kvm)
         [ $libvirt = 1 ] || { echo "phase migrate-kvm needs contrib/stack/libvirt.sh" >&2; exit 1; }

@@ -14,10 +14,13 @@ the in-memory backend; B larger), the other computes disabled meanwhile
      queued), killed (-9) and started again: B gives the instance back to
      A (a revert), A starts its guest again, the redelivered finish_resize
      is ignored;
+  6. migrated to K, a libvirt host (`server migrate --host K`, K enabled
+     meanwhile): K refuses at prep_resize (a guest from a `fake` host),
+     the instance stays ACTIVE on A with its allocations, K lists nothing;
   4. resized to a flavor only B holds: Nova targets B; VERIFY_RESIZE on B
      with the new flavor, confirmed, A emptied.
 
-    migrate.py RUN_DIR A B      (A, B: contrib/stack/sculpt.sh instances)
+    migrate.py RUN_DIR A B K    (A, B, K: contrib/stack/sculpt.sh instances)
 """
 import os
 import signal
@@ -38,7 +41,7 @@ B_CONF = '[fake]\ntopology = nodes=1,sockets=1,cores=8,threads=2,mem_mib=65536'
 
 
 def main():
-    run, a, b = sys.argv[1], sys.argv[2], sys.argv[3]
+    run, a, b, k = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     env = stack_env(run, ['nova'])
     envs = {n: stack_env(run, [n]) for n in (a, b)}
@@ -227,6 +230,34 @@ def main():
                  % (a, getattr(x, 'OS-EXT-STS:power_state')))
         say('5. %s killed (-9) mid-migration: its restart gave mg-1 back to %s (ACTIVE, guest '
             'running, migration reverted) in %.1f s' % (b, a, time.time() - t))
+
+        # 6. a libvirt host refuses a guest from a fake one at prep_resize
+        # (no alternates with a target host: the move fails, nothing moves)
+        t = time.time()
+        errors = len(nova.migrations.list(instance_uuid=s.id, status='error'))
+        kid = [svc.id for svc in nova.services.list(binary='nova-compute') if svc.host == k]
+        computes_back(nova, kid)
+        try:
+            nova.servers.migrate(s, host=k)
+            wait('the move of mg-1 to %s in error' % k,
+                 lambda: len(nova.migrations.list(instance_uuid=s.id, status='error')) > errors,
+                 60)
+        finally:
+            for sid in kid:
+                nova.services.disable_log_reason(sid, 'migrate phase')
+        x = wait_status(s, 'ACTIVE')
+        if host_of(x) != a:
+            fail('after %s refused: mg-1 on %s, not %s' % (k, host_of(x), a))
+        allocs_are('after the refusal', s.id, {a: (1, 128)})
+        kenv = stack_env(run, [k])
+        if phase_sculpt_has(kenv, s.id):
+            fail('%s lists mg-1 after refusing it' % k)
+        with open(kenv['SCULPT_LOG'], errors='replace') as f:
+            said = [ln for ln in f if 'cannot take a guest from `%s`, a `fake` host' % a in ln]
+        if not said:
+            fail('%s did not refuse mg-1 at prep_resize for its backend' % k)
+        say('6. migration %s -> %s (libvirt) refused at prep_resize in %.1f s: ACTIVE on %s'
+            % (a, k, time.time() - t, a))
 
         # 4. a flavor only B holds
         mig, dt = move(s, a, b, big, big)
