@@ -23,6 +23,7 @@
 #include "driver/libvirt/guest.h"
 #include "driver/libvirt/host.h"
 #include "driver/libvirt/vmem.h"
+#include "helpers/lv_test.h"
 #include "helpers/tmpdir.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -927,10 +928,8 @@ static void test_dom_error(void **state)
 static void test_backend_on_test_driver(void **state)
 {
     const char *dir = *state; /* test_tmpdir_setup */
-    struct cfg *cfg = cfg_new_defaults();
+    struct cfg *cfg = lv_test_cfg(dir);
     struct err *err = NULL;
-    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
-    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
     struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
     assert_non_null(hv);
     struct drv_hv_host host;
@@ -938,13 +937,7 @@ static void test_backend_on_test_driver(void **state)
     assert_string_equal(host.virt_type, "test");
 
     struct drv_hv_guest_spec spec;
-    memset(&spec, 0, sizeof(spec));
-    snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
-    spec.image.kernel = (char *)"/img/vmlinuz";
-    spec.shape =
-        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 512, .numa_node = -1};
-    spec.shape.res.v[DRV_RES_VCPU] = 1;
-    spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
+    lv_test_spec(&spec, UUID_A, 2, 512);
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
     struct drv_hv_info info;
     assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
@@ -994,10 +987,8 @@ static void test_backend_on_test_driver(void **state)
 static void test_vmem_on_test_driver(void **state)
 {
     const char *dir = *state; /* test_tmpdir_setup */
-    struct cfg *cfg = cfg_new_defaults();
+    struct cfg *cfg = lv_test_cfg(dir);
     struct err *err = NULL;
-    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
-    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
     assert_int_equal(cfg_set(cfg, "libvirt", "memory_hotplug", "true", &err), 0);
     metrics_reset();
     struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
@@ -1008,13 +999,7 @@ static void test_vmem_on_test_driver(void **state)
     assert_non_null(strstr(text, "sculpt_memory_hotplug_stalled_total{direction=\"unplug\"} 0\n"));
     free(text);
     struct drv_hv_guest_spec spec;
-    memset(&spec, 0, sizeof(spec));
-    snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
-    spec.image.kernel = (char *)"/img/vmlinuz";
-    spec.shape =
-        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 1024, .numa_node = -1};
-    spec.shape.res.v[DRV_RES_VCPU] = 1;
-    spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
+    lv_test_spec(&spec, UUID_A, 2, 1024);
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
 
     /* defined to boot with 256 MiB and a device of the other 768 */
@@ -1093,21 +1078,13 @@ static void test_vmem_on_test_driver(void **state)
 static void test_vmem_gap_on_test_driver(void **state)
 {
     const char *dir = *state; /* test_tmpdir_setup */
-    struct cfg *cfg = cfg_new_defaults();
+    struct cfg *cfg = lv_test_cfg(dir);
     struct err *err = NULL;
-    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
-    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
     assert_int_equal(cfg_set(cfg, "libvirt", "memory_hotplug", "true", &err), 0);
     struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
     assert_non_null(hv);
     struct drv_hv_guest_spec spec;
-    memset(&spec, 0, sizeof(spec));
-    snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
-    spec.image.kernel = (char *)"/img/vmlinuz";
-    spec.shape =
-        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 1024, .numa_node = -1};
-    spec.shape.res.v[DRV_RES_VCPU] = 1;
-    spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
+    lv_test_spec(&spec, UUID_A, 2, 1024);
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
 
     /* the share learnt from the guest's statistics (the test driver has
@@ -1176,21 +1153,13 @@ static void test_vmem_gap_on_test_driver(void **state)
 static void test_rename_on_test_driver(void **state)
 {
     const char *dir = *state; /* test_tmpdir_setup */
-    struct cfg *cfg = cfg_new_defaults();
+    struct cfg *cfg = lv_test_cfg(dir);
     struct err *err = NULL;
-    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
-    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
     struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
     assert_non_null(hv);
     struct drv_hv_guest_spec spec;
-    memset(&spec, 0, sizeof(spec));
-    snprintf(spec.uuid, sizeof(spec.uuid), UUID_A);
+    lv_test_spec(&spec, UUID_A, 1, 256);
     spec.name = (char *)"sculpt-pool-6f0c1a2b";
-    spec.image.kernel = (char *)"/img/vmlinuz";
-    spec.shape =
-        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 1, .mem_max_mib = 256, .numa_node = -1};
-    spec.shape.res.v[DRV_RES_VCPU] = 1;
-    spec.shape.res.v[DRV_RES_MEM_MIB] = 256;
     assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
     drv_hv_alias(hv, INSTANCE_B, UUID_A);
 

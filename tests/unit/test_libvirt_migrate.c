@@ -22,6 +22,7 @@
 #include "driver/libvirt/migrate.h"
 #include "driver/libvirt/transfer.h"
 #include "driver/libvirt/volume.h"
+#include "helpers/lv_test.h"
 #include "helpers/tmpdir.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -293,10 +294,8 @@ static void test_volume_move(void **state)
 static void test_cleanup(void **state)
 {
     const char *dir = *state;
-    struct cfg *cfg = cfg_new_defaults();
+    struct cfg *cfg = lv_test_cfg(dir);
     struct err *err = NULL;
-    assert_int_equal(cfg_set(cfg, "libvirt", "connection_uri", "test:///default", &err), 0);
-    assert_int_equal(cfg_set(cfg, "libvirt", "instances_path", dir, &err), 0);
     struct drv_hv *hv = drv_hv_open("libvirt", cfg, &err);
     assert_non_null(hv);
     autofree char *staging = lv_mig_staging_dir(dir, UUID_A);
