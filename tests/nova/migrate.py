@@ -32,9 +32,10 @@ from novaclient import client as nova_client
 
 from phase import Phase, nova_admin, stack_env
 from phase import sculpt_has as phase_sculpt_has
-from services import computes_alone, computes_back
+from services import compute_away, computes_back, computes_pair
 
-say, fail, wait = Phase('migrate').functions()
+PHASE = Phase('migrate')
+say, fail, wait = PHASE.functions()
 
 # B's sculpt.conf addition, as tests/integration/nova.sh starts it
 B_CONF = '[fake]\ntopology = nodes=1,sockets=1,cores=8,threads=2,mem_mib=65536'
@@ -146,11 +147,7 @@ def main():
     s = None
     others = []
     try:
-        others = computes_alone(nova, a, 'migrate phase')
-        for svc in nova.services.list(binary='nova-compute'):
-            if svc.host == b:
-                computes_back(nova, [svc.id])
-                others.remove(svc.id)
+        others = computes_pair(nova, a, b, 'migrate phase')
         s = nova.servers.create('mg-1', envs[a]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
                                 availability_zone='nova:%s' % a)
         x = wait_status(s, 'ACTIVE', 120)
@@ -272,18 +269,11 @@ def main():
         say('phase passed in %.0f s' % (time.time() - t0))
     finally:
         if s is not None:
-            try:
-                nova.servers.delete(s)
-                wait('mg-1 deleted', lambda: not [x for x in nova.servers.list()
-                                                  if x.id == s.id], 60)
-            except Exception as e:  # the phase's own failure comes first
-                print('migrate: mg-1 not deleted: %s' % e, file=sys.stderr)
+            PHASE.delete_server(nova, s, 'mg-1')
         computes_back(nova, others)
         # B away for the phases after this one, which expect the hosts
         # they had
-        for svc in nova.services.list(binary='nova-compute'):
-            if svc.host == b:
-                nova.services.disable_log_reason(svc.id, 'migrate phase over')
+        compute_away(nova, b, 'migrate phase over')
         big.delete()
 
 

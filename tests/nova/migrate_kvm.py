@@ -45,9 +45,10 @@ from novaclient import client as nova_client
 
 from phase import Phase, load_env, nova_admin, stack_env
 from phase import sculpt_has as phase_sculpt_has
-from services import computes_alone, computes_back
+from services import compute_away, computes_back, computes_pair
 
-say, fail, wait = Phase('migrate-kvm').functions()
+PHASE = Phase('migrate-kvm')
+say, fail, wait = PHASE.functions()
 
 
 def main():
@@ -135,11 +136,7 @@ def main():
     s = None
     others = []
     try:
-        others = computes_alone(nova, a, 'migrate-kvm phase')
-        for svc in nova.services.list(binary='nova-compute'):
-            if svc.host == b:
-                computes_back(nova, [svc.id])
-                others.remove(svc.id)
+        others = computes_pair(nova, a, b, 'migrate-kvm phase')
         s = nova.servers.create('mk-1', envs[a]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
                                 availability_zone='nova:%s' % a, config_drive=True)
         x = wait_status(s, 'ACTIVE', 180)
@@ -301,16 +298,9 @@ def main():
         say('phase passed in %.0f s' % (time.time() - t0))
     finally:
         if s is not None:
-            try:
-                nova.servers.delete(s)
-                wait('mk-1 deleted', lambda: not [x for x in nova.servers.list()
-                                                  if x.id == s.id], 60)
-            except Exception as e:  # the phase's own failure comes first
-                print('migrate-kvm: mk-1 not deleted: %s' % e, file=sys.stderr)
+            PHASE.delete_server(nova, s, 'mk-1')
         computes_back(nova, others)
-        for svc in nova.services.list(binary='nova-compute'):
-            if svc.host == b:
-                nova.services.disable_log_reason(svc.id, 'migrate-kvm phase over')
+        compute_away(nova, b, 'migrate-kvm phase over')
 
 
 if __name__ == '__main__':

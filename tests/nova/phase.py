@@ -42,6 +42,16 @@ class Phase:
             time.sleep(self.poll)
         self.fail('%s: not within %d s' % (what() if callable(what) else what, timeout))
 
+    def delete_server(self, nova, server, name):
+        """server deleted, waited for (60 s), in a phase's clean-up: an
+        error from Nova is told, the phase's own failure came first."""
+        try:
+            nova.servers.delete(server)
+            self.wait('%s deleted' % name,
+                      lambda: not [x for x in nova.servers.list() if x.id == server.id], 60)
+        except Exception as e:
+            print('%s: %s not deleted: %s' % (self.name, name, e), file=sys.stderr)
+
     def functions(self):
         return self.say, self.fail, self.wait
 

@@ -29,6 +29,24 @@ def computes_back(nova, ids):
         nova.services.enable(sid)
 
 
+def computes_pair(nova, a, b, reason):
+    """Every nova-compute but a's and b's disabled (`reason`): their ids,
+    for computes_back."""
+    others = computes_alone(nova, a, reason)
+    for s in nova.services.list(binary='nova-compute'):
+        if s.host == b:
+            computes_back(nova, [s.id])
+            others.remove(s.id)
+    return others
+
+
+def compute_away(nova, host, reason):
+    """host's nova-compute disabled (`reason`)."""
+    for s in nova.services.list(binary='nova-compute'):
+        if s.host == host:
+            nova.services.disable_log_reason(s.id, reason)
+
+
 def main():
     run, action = sys.argv[1], sys.argv[2]
     _, sess = nova_admin(load_env(os.path.join(run, 'env', 'nova.env')))
