@@ -181,14 +181,14 @@ PY
 # COUNT (default 1) lines matching the extended REGEX.  Prints the last one.
 wait_match() {
     _f=$1 _re=$2 _t=${3:-60} _c=${4:-1}
-    _end=$(( $(date +%s) + _t ))
+    _wm_end=$(( $(date +%s) + _t ))
     while :; do
         _n=$(grep -cE "$_re" "$_f" 2>/dev/null || true)
         if [ "${_n:-0}" -ge "$_c" ]; then
             grep -E "$_re" "$_f" | tail -n 1
             return 0
         fi
-        if [ "$(date +%s)" -ge "$_end" ]; then
+        if [ "$(date +%s)" -ge "$_wm_end" ]; then
             echo "TIMEOUT after ${_t}s waiting for /$_re/ x$_c in $_f; last lines:" >&2
             tail -n 5 "$_f" >&2 2>/dev/null
             return 1
@@ -220,12 +220,12 @@ hv() {
         return 1
     fi
     echo "$*" >&9
-    _end=$(( $(date +%s) + ${HV_TIMEOUT:-180} ))
+    _hv_end=$(( $(date +%s) + ${HV_TIMEOUT:-180} ))
     while :; do
         HV_OUT=$(tail -c +$((_off + 1)) "$HV_DIR/hv.out")
         _last=$(printf '%s\n' "$HV_OUT" | grep -E '^(OK|ERR) ' | head -n 1)
         [ -n "$_last" ] && break
-        if ! kill -0 "$HV_PID" 2>/dev/null || [ "$(date +%s)" -ge "$_end" ]; then
+        if ! kill -0 "$HV_PID" 2>/dev/null || [ "$(date +%s)" -ge "$_hv_end" ]; then
             echo "hv: no answer to '$*'; hvctl stderr:" >&2
             tail -n 20 "$HV_DIR/hv.err" >&2
             return 1
@@ -255,11 +255,14 @@ kv() {
 }
 
 # retry SECONDS CMD...: run CMD every 0.2 s until it succeeds (1 on timeout).
+# Each helper keeps its deadline in a variable of its own: CMD may be one
+# of them (hv, wait_match), and a shared one pushed the deadline on at
+# each call, so a check that never came true ran forever.
 retry() {
-    _end=$(( $(date +%s) + $1 ))
+    _retry_end=$(( $(date +%s) + $1 ))
     shift
     until "$@" >/dev/null 2>&1; do
-        [ "$(date +%s)" -lt "$_end" ] || return 1
+        [ "$(date +%s)" -lt "$_retry_end" ] || return 1
         sleep 0.2
     done
 }
