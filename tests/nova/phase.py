@@ -119,6 +119,19 @@ def sculpt_domain(env, uuid):
         return json.loads(r.read()).get('domain') or ''
 
 
+def sculpt_api(env, method, path, body=None):
+    """A call to the REST API of the sculpt-compute of env (SCULPT_API_URL,
+    SCULPT_API_TOKEN): its JSON answer (None when empty); an HTTP error
+    raises urllib.error.HTTPError."""
+    req = urllib.request.Request(
+        env['SCULPT_API_URL'] + path, method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={'X-Auth-Token': env['SCULPT_API_TOKEN'], 'Content-Type': 'application/json'})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        text = r.read()
+    return json.loads(text) if text else None
+
+
 def sculpt_has(env, uuid):
     """Whether GET /v1/instances on the sculpt-compute of env
     (SCULPT_API_URL, SCULPT_API_TOKEN) lists instance uuid."""
