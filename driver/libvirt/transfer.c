@@ -86,12 +86,9 @@ static void argv_addf(struct argv *a, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
+    autofree char *s = xvasprintf(fmt, ap);
     va_end(ap);
     argv_add(a, s);
-    free(s);
 }
 
 void lv_argv_free(char **argv)
@@ -212,12 +209,9 @@ static int run(char **argv, const char *host, struct err **err)
     int rc = lv_volume_run(argv, &out, err);
     if (rc < 0)
         return -1;
-    if (rc != 0) {
-        while (out.len && (out.s[out.len - 1] == '\n' || out.s[out.len - 1] == '\r'))
-            out.s[--out.len] = '\0';
+    if (rc != 0)
         return err_set(err, ERR_UNAVAILABLE, "`%s` to `%s` exited %d: %s", argv[0], host, rc,
                        out.len ? out.s : "no output");
-    }
     return 0;
 }
 

@@ -72,6 +72,8 @@ int lv_volume_run(char *const argv[], struct strbuf *out, struct err **err)
             strbuf_append_len(out, buf, (size_t)n);
     }
     close(fds[0]);
+    while (out->len && (out->s[out->len - 1] == '\n' || out->s[out->len - 1] == '\r'))
+        out->s[--out->len] = '\0';
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR)
@@ -79,12 +81,6 @@ int lv_volume_run(char *const argv[], struct strbuf *out, struct err **err)
     if (!WIFEXITED(status))
         return err_set(err, ERR_INTERNAL, "`%s` died of signal %d", argv[0], WTERMSIG(status));
     return WEXITSTATUS(status);
-}
-
-static void chomp(struct strbuf *b)
-{
-    while (b->len && (b->s[b->len - 1] == '\n' || b->s[b->len - 1] == '\r'))
-        b->s[--b->len] = '\0';
 }
 
 /* Virtual size of an image in bytes, from `qemu-img info`. */
@@ -97,7 +93,6 @@ static int64_t image_size(const char *qemu_img, const char *path, const char *fo
     int rc = lv_volume_run(argv, &out, err);
     if (rc < 0)
         return -1;
-    chomp(&out);
     if (rc != 0)
         return err_set(err, ERR_NOT_FOUND, "qemu-img info `%s`: %s", path,
                        out.s ? out.s : "failed");
@@ -127,8 +122,7 @@ int lv_volume_create_overlay(const char *qemu_img, const char *base, const char 
     if (rc < 0)
         return err_wrap(err, "overlay `%s`", overlay);
     if (rc != 0) {
-        chomp(&out);
-        unlink(overlay);
+            unlink(overlay);
         return err_set(err, access(base, R_OK) == 0 ? ERR_INTERNAL : ERR_NOT_FOUND,
                        "qemu-img create `%s` over `%s`: %s", overlay, base,
                        out.s ? out.s : "failed");
@@ -145,8 +139,7 @@ static int run_for(char *const argv[], const char *path, struct err **err)
     if (rc < 0)
         return err_wrap(err, "`%s`", path);
     if (rc != 0) {
-        chomp(&out);
-        return err_set(err, ERR_INTERNAL, "%s %s `%s`: %s", argv[0], argv[1], path,
+            return err_set(err, ERR_INTERNAL, "%s %s `%s`: %s", argv[0], argv[1], path,
                        out.s ? out.s : "failed");
     }
     return 0;

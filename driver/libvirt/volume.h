@@ -11,7 +11,8 @@ struct err;
 struct strbuf;
 
 /* Run argv (argv[0] looked up in PATH; no shell, stdin /dev/null), wait,
- * and collect its stdout and stderr (the first 64 KiB) into `out`.
+ * and collect its stdout and stderr (the first 64 KiB, without the line
+ * ends it closes with) into `out`.
  * Returns the exit status (0..255), or -1 with *err when it could not run
  * or died of a signal. */
 int lv_volume_run(char *const argv[], struct strbuf *out, struct err **err);
