@@ -142,11 +142,28 @@ enum api_auth_result api_auth_check(struct api_auth *a, const struct cfg *cfg,
         snprintf(why, size, "the token lacks the role `%s`", cfg->api_required_role);
         return API_AUTH_FORBIDDEN;
     }
-    /* the project too: a user acts with the role its token has in one */
-    if (info.project_id[0])
-        snprintf(user, size, "%s (project %s)", info.user_id[0] ? info.user_id : "keystone-user",
-                 info.project_id);
-    else
-        snprintf(user, size, "%s", info.user_id[0] ? info.user_id : "keystone-user");
+    api_identity_format(&info, user, size);
     return API_AUTH_OK;
+}
+
+/* " (name)" after an id, or nothing when the name says no more. */
+static const char *api_name_suffix(const char *id, const char *name, char *buf, size_t size)
+{
+    if (!name[0] || strcmp(name, id) == 0)
+        return "";
+    snprintf(buf, size, " (%s)", name);
+    return buf;
+}
+
+void api_identity_format(const struct api_token_info *info, char *out, size_t size)
+{
+    char un[sizeof(info->user_name) + 3], pn[sizeof(info->project_name) + 3];
+    const char *user = info->user_id[0] ? info->user_id : "keystone-user";
+    const char *user_name = api_name_suffix(user, info->user_name, un, sizeof(un));
+    /* the project too: a user acts with the role its token has in one */
+    if (info->project_id[0])
+        snprintf(out, size, "%s%s in project %s%s", user, user_name, info->project_id,
+                 api_name_suffix(info->project_id, info->project_name, pn, sizeof(pn)));
+    else
+        snprintf(out, size, "%s%s", user, user_name);
 }

@@ -23,8 +23,10 @@ enum api_auth_result {
 /* What Keystone said of a token. */
 struct api_token_info {
     bool valid;             /* false: Keystone refused it (404/401) */
-    char user_id[80];
+    char user_id[80];       /* Keystone's ids: what the record keys on */
     char project_id[80];
+    char user_name[80];     /* names, for display only: they can be reused */
+    char project_name[80];
     bool has_role;          /* carries the role asked for */
     int64_t expires_s;      /* Unix s; 0 when Keystone gave none */
 };
@@ -43,13 +45,20 @@ void api_auth_free(struct api_auth *a);
 
 /* Check a request's credential.  `token` is X-Auth-Token or the bearer
  * token of Authorization (NULL when neither); settings come from `cfg`.  On
- * API_AUTH_OK, `user` (size bytes) names who it is: "admin-token", or the
- * Keystone user id with its token's project ("<user> (project <project>)");
- * otherwise `why` (size bytes too) says what is wrong, for the 401/403/503
- * message.  Thread-safe. */
+ * API_AUTH_OK, `user` (size bytes) names who it is (api_identity_format):
+ * "admin-token", or the Keystone user id and its token's project id, each
+ * followed by its name; otherwise `why` (size bytes too) says what is
+ * wrong, for the 401/403/503 message.  Thread-safe. */
 enum api_auth_result api_auth_check(struct api_auth *a, const struct cfg *cfg,
                                     const char *token, int64_t now_s, char *user,
                                     char *why, size_t size);
+
+/* Who a Keystone token is, into out (size bytes): "<user_id> (<user_name>)
+ * in project <project_id> (<project_name>)".  The ids come first because
+ * names can be renamed or reused (Nova's instance actions keep user_id and
+ * project_id too); a name empty or equal to its id is left out, and so is
+ * the project when the token has none. */
+void api_identity_format(const struct api_token_info *info, char *out, size_t size);
 
 /* Constant-time string equality (tokens). */
 bool api_token_equal(const char *a, const char *b);

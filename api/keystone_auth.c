@@ -14,9 +14,10 @@ static int api_keystone_validate(void *ctx, const char *token, const char *role,
     if (os_keystone_validate(ctx, token, &info, err) < 0)
         return -1;
     out->valid = info.valid;
-    snprintf(out->user_id, sizeof(out->user_id), "%s",
-             info.user_name[0] ? info.user_name : info.user_id);
+    snprintf(out->user_id, sizeof(out->user_id), "%s", info.user_id);
     snprintf(out->project_id, sizeof(out->project_id), "%s", info.project_id);
+    snprintf(out->user_name, sizeof(out->user_name), "%s", info.user_name);
+    snprintf(out->project_name, sizeof(out->project_name), "%s", info.project_name);
     out->has_role = info.valid && os_token_info_has_role(&info, role);
     out->expires_s = info.expires_s;
     os_token_info_release(&info);

@@ -140,17 +140,19 @@ def main():
     api('GET', '/v1/host', token=sess.get_token())
     api('GET', '/v1/host', token='not-a-token', status=401)
     # a change made with it is in the event log under its user and project
+    # ids (names can be reused), each with its name
     api('PUT', '/v1/config/cost', {'violation_factor': 1}, token=sess.get_token())
     ev = api('GET', '/v1/events?source=api&action=config.set&limit=1')['events']
     access = sess.auth.get_access(sess)
-    who = '%s (project %s)' % (access.username, access.project_id)
+    who = '%s (%s) in project %s (%s)' % (access.user_id, access.username, access.project_id,
+                                          access.project_name)
     if not ev or ev[0]['code'] != 'OK' or \
             'PUT /v1/config/cost by %s: [cost] violation_factor ' % who not in ev[0]['message'] \
             or not ev[0]['message'].endswith(' -> 1'):
         fail('the change made with a Keystone token, in the event log: %s (expected by %s)' % (
             ev, who))
     say('RPC latency histogram counts the builds; a Keystone token is accepted, and a change '
-        'made with it is in the event log under its user and project')
+        'made with it is in the event log under its user and project ids')
 
     # 5. Placement's inventory follows admission
     def placement(path):

@@ -102,20 +102,20 @@ static void test_audited_routes(void **state)
 static void test_message(void **state)
 {
     (void)state;
-    struct api_req req = {.method = "DELETE", .path = "/v1/blueprints/7", .user = "u1 (project p)"};
+    struct api_req req = {.method = "DELETE", .path = "/v1/blueprints/7", .user = "5c1e (alice) in project 0f3a (demo)"};
     api_audit_note(&req, "ignored: not audited");
     assert_int_equal(req.audit.notes.len, 0);
     req.audit.action = "blueprint.delete";
     char *m = api_audit_message(&req, NULL);
-    assert_string_equal(m, "DELETE /v1/blueprints/7 by u1 (project p)");
+    assert_string_equal(m, "DELETE /v1/blueprints/7 by 5c1e (alice) in project 0f3a (demo)");
     free(m);
     api_audit_note(&req, "blueprint %d", 7);
     api_audit_note(&req, "name %s", "x");
     struct err *e = NULL;
     err_set(&e, ERR_NOT_FOUND, "no blueprint 7");
     m = api_audit_message(&req, e);
-    assert_string_equal(m, "DELETE /v1/blueprints/7 by u1 (project p): blueprint 7; name x; "
-                           "failed: no blueprint 7");
+    assert_string_equal(m, "DELETE /v1/blueprints/7 by 5c1e (alice) in project 0f3a (demo): "
+                           "blueprint 7; name x; failed: no blueprint 7");
     free(m);
     err_free(e);
     req.user = NULL;

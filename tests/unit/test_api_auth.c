@@ -29,7 +29,12 @@ static int validate(void *ctx, const char *token, const char *role, struct api_t
         return err_set(err, ERR_UNAVAILABLE, "connection refused");
     out->valid = strncmp(token, "good", 4) == 0 || strncmp(token, "member", 6) == 0;
     snprintf(out->user_id, sizeof(out->user_id), "%s", token);
-    snprintf(out->project_id, sizeof(out->project_id), "%s",
+    bool demo = strncmp(token, "good-demo", 9) == 0;
+    snprintf(out->project_id, sizeof(out->project_id), "%s", demo ? "0f3a9c" : "");
+    /* Keystone names beside the ids; "good-demo-x" has none */
+    snprintf(out->user_name, sizeof(out->user_name), "%s",
+             strcmp(token, "good-demo") == 0 ? "alice" : "");
+    snprintf(out->project_name, sizeof(out->project_name), "%s",
              strcmp(token, "good-demo") == 0 ? "demo" : "");
     out->has_role = strncmp(token, "good", 4) == 0 && strcmp(role, "admin") == 0;
     out->expires_s = strcmp(token, "good-short") == 0 ? 1000 + 10 : 0;
@@ -79,18 +84,23 @@ static void test_keystone_cache(void **state)
     assert_int_equal(k.calls, 1);              /* cached */
     assert_int_equal(api_auth_check(a, cfg, "good-1", 1061, user, why, sizeof(why)), API_AUTH_OK);
     assert_int_equal(k.calls, 2);              /* cache time over: asked again */
-    /* who it is names the token's project when Keystone gave one */
+    /* who it is: the ids, each with its name, and the token's project when
+     * Keystone gave one */
     assert_int_equal(api_auth_check(a, cfg, "good-demo", 1000, user, why, sizeof(why)),
                      API_AUTH_OK);
-    assert_string_equal(user, "good-demo (project demo)");
+    assert_string_equal(user, "good-demo (alice) in project 0f3a9c (demo)");
     assert_int_equal(k.calls, 3);
+    assert_int_equal(api_auth_check(a, cfg, "good-demo-x", 1000, user, why, sizeof(why)),
+                     API_AUTH_OK);
+    assert_string_equal(user, "good-demo-x in project 0f3a9c");
+    assert_int_equal(k.calls, 4);
 
     /* a token expiring before the cache time is trusted only until then */
     assert_int_equal(api_auth_check(a, cfg, "good-short", 1000, user, why, sizeof(why)),
                      API_AUTH_OK);
     assert_int_equal(api_auth_check(a, cfg, "good-short", 1011, user, why, sizeof(why)),
                      API_AUTH_INVALID);
-    assert_int_equal(k.calls, 5);
+    assert_int_equal(k.calls, 6);
 
     /* valid but without the role: 403, and cached like any answer */
     assert_int_equal(api_auth_check(a, cfg, "member-1", 1000, user, why, sizeof(why)),
