@@ -20,11 +20,13 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/strbuf.h"
+#include "helpers/tmpdir.h"
 
 struct fixture {
     struct cfg *cfg;
     struct api_server *srv;
     char base[64];
+    char *dir;              /* owned scratch folder, removed by teardown pass or fail */
 };
 
 struct reply {
@@ -98,6 +100,7 @@ static int setup(void **state)
 {
     struct fixture *f = xzalloc(sizeof(*f));
     struct err *err = NULL;
+    f->dir = test_tmpdir("api-server");
     f->cfg = cfg_new_defaults();
     assert_int_equal(cfg_set(f->cfg, "api", "port", "0", &err), 0);
     assert_int_equal(cfg_set(f->cfg, "api", "admin_token", "s3cret", &err), 0);
@@ -118,8 +121,10 @@ static int teardown(void **state)
     api_server_stop(f->srv);
     cfg_publish(NULL);
     cfg_unref(f->cfg);
+    int rc = test_rmtree(f->dir);
+    free(f->dir);
     free(f);
-    return 0;
+    return rc;
 }
 
 static void test_public_and_auth(void **state)
@@ -297,12 +302,11 @@ static void test_config_reset(void **state)
     assert_true(price_of(&r) == dflt);
 
     /* from a file: its value, read at the reset */
-    char path[] = "/tmp/sculpt-api-reset-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    const char *text = "[api]\nport = 0\nadmin_token = s3cret\n[cost]\nprice_vcpu_hour = 0.07\n";
-    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-    close(fd);
+    autofree char *path = xasprintf("%s/sculpt.conf", f->dir);
+    FILE *conf = fopen(path, "w");
+    assert_non_null(conf);
+    fputs("[api]\nport = 0\nadmin_token = s3cret\n[cost]\nprice_vcpu_hour = 0.07\n", conf);
+    assert_int_equal(fclose(conf), 0);
     struct err *err = NULL;
     struct cfg *file = cfg_load(path, &err);
     assert_non_null(file);

@@ -8,8 +8,10 @@
 
 #include <cmocka.h>
 
+#include "common/alloc.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "helpers/tmpdir.h"
 
 LOG_INIT("test.log");
 
@@ -48,11 +50,8 @@ static char *read_file(const char *path)
 
 static void test_lines_carry_context(void **state)
 {
-    (void)state;
-    char path[] = "/tmp/sculpt-test-log-XXXXXX";
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    close(fd);
+    const char *dir = *state; /* test_tmpdir_setup */
+    autofree char *path = xasprintf("%s/sculpt.log", dir);
     struct err *err = NULL;
     assert_int_equal(log_setup(LOG_LEVEL_INFO, path, false, &err), 0);
     log_ctx_set("req-1234", "6f8c1a2e-0000-4000-8000-000000000001");
@@ -75,7 +74,6 @@ static void test_lines_carry_context(void **state)
     assert_non_null(strstr(text, "\"request_id\":\"req-\\\"q\\\"\""));
     assert_non_null(strstr(text, "\"msg\":\"quote \\\" and newline\\u000a\""));
     log_ctx_clear();
-    unlink(path);
     assert_int_equal(log_setup(LOG_LEVEL_WARN, "stderr", false, &err), 0);
 }
 
@@ -103,7 +101,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redact_url),
-        cmocka_unit_test(test_lines_carry_context),
+        cmocka_unit_test_setup_teardown(test_lines_carry_context, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
         cmocka_unit_test(test_bad_target),
         cmocka_unit_test(test_level_parse),
     };
