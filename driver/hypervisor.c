@@ -530,7 +530,7 @@ int drv_hv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, in
         return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot migrate a guest to another host",
                        hv->ops->name);
     HV_DOMAIN(uuid);
-    if (hv->ops->migrate_out(hv, dom, dest, timeout_s < 0 ? 0 : timeout_s, disk_info, err) < 0)
+    if (hv->ops->migrate_out(hv, dom, uuid, dest, timeout_s < 0 ? 0 : timeout_s, disk_info, err) < 0)
         return err_wrap(err, "migrate `%s` to `%s`", uuid, dest);
     return 0;
 }

@@ -392,9 +392,12 @@ struct drv_hv_ops {
      * make its disks available to host `dest`; *disk_info (caller frees)
      * is what the destination's migrate_in needs, backend-private.  The
      * guest stays defined here: a revert starts it again, a confirm
-     * destroys it.  May be NULL (the backend cannot migrate). */
-    int (*migrate_out)(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
-                       char **disk_info, struct err **err);
+     * destroys it.  `inst_uuid` is the instance's uuid, which names what
+     * is left on `dest` (a handed-over member's domain keeps its own uuid,
+     * and the destination's migrate_cleanup knows only the instance's).
+     * May be NULL (the backend cannot migrate). */
+    int (*migrate_out)(struct drv_hv *hv, const char *uuid, const char *inst_uuid,
+                       const char *dest, int timeout_s, char **disk_info, struct err **err);
     /* Destination side (finish_migration): define guest `spec`, in its
      * (new) shape, over the disks `disk_info` names, started when
      * power_on.  May be NULL. */

@@ -870,8 +870,8 @@ static int fake_insert_config_drive(struct drv_hv *hv, const char *uuid,
  * which the destination checks against the spec it is given. */
 #define FAKE_DISK_INFO "fake-disk:"
 
-static int fake_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
-                            char **disk_info, struct err **err)
+static int fake_migrate_out(struct drv_hv *hv, const char *uuid, const char *inst_uuid,
+                            const char *dest, int timeout_s, char **disk_info, struct err **err)
 {
     struct drv_hv_info info;
     if (fake_get_info(hv, uuid, &info, err) < 0)
@@ -879,7 +879,7 @@ static int fake_migrate_out(struct drv_hv *hv, const char *uuid, const char *des
     if (info.state != DRV_POWER_SHUTDOWN && info.state != DRV_POWER_CRASHED &&
         fake_power_off(hv, uuid, timeout_s, err) < 0)
         return -1;
-    *disk_info = xasprintf(FAKE_DISK_INFO "%s", uuid);
+    *disk_info = xasprintf(FAKE_DISK_INFO "%s", inst_uuid);
     log_debug("guest %s off, its (fake) disks handed to %s", uuid, dest);
     return 0;
 }

@@ -148,8 +148,8 @@ int lv_spawn_check_new(struct lv *lv, const struct drv_hv_guest_spec *spec, stru
 int lv_spawn_install(struct lv *lv, struct lv_meta *meta, bool start, struct err **err);
 
 /* migrate.c: drv_hv_ops.migrate_out, migrate_in and migrate_cleanup. */
-int lv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
-                   char **disk_info, struct err **err);
+int lv_migrate_out(struct drv_hv *hv, const char *uuid, const char *inst_uuid, const char *dest,
+                   int timeout_s, char **disk_info, struct err **err);
 int lv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, const char *disk_info,
                   bool power_on, struct err **err);
 int lv_migrate_cleanup(struct drv_hv *hv, const char *uuid, struct err **err);

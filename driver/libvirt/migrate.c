@@ -84,8 +84,8 @@ static int copy_out(struct lv *lv, const char *dest, const char *src_dir,
     return 0;
 }
 
-int lv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int timeout_s,
-                   char **disk_info, struct err **err)
+int lv_migrate_out(struct drv_hv *hv, const char *uuid, const char *inst_uuid, const char *dest,
+                   int timeout_s, char **disk_info, struct err **err)
 {
     struct lv *lv = lv_of(hv);
     if (!lv_ssh_host_ok(dest))
@@ -97,7 +97,7 @@ int lv_migrate_out(struct drv_hv *hv, const char *uuid, const char *dest, int ti
     struct lv_meta m;
     if (!lv_entry_meta_get(lv, uuid, &m))
         return err_set(err, ERR_CONFLICT, "domain `%s` was not spawned by sculpt", uuid);
-    struct lv_mig_info info = {.dir = lv_mig_staging_dir(lv->instances_path, uuid)};
+    struct lv_mig_info info = {.dir = lv_mig_staging_dir(lv->instances_path, inst_uuid)};
     const char *log = m.console_log && strncmp(m.console_log, m.instance_dir,
                                                strlen(m.instance_dir)) == 0
                           ? base_name(m.console_log)

@@ -98,6 +98,30 @@ static void test_fake_hosts(void **state)
     free(disk_info);
 }
 
+/* A handed-over pool member keeps its own domain uuid: what it leaves on
+ * the destination is named by the instance's, the only one the
+ * destination knows. */
+static void test_fake_member(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) src = open_fake();
+    autoptr(drv_hv) dst = open_fake();
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_B, 512); /* the member, under its own uuid */
+    if (drv_hv_spawn(src, &spec, &err) < 0)
+        fail_msg("spawn: %s", err->msg);
+    drv_hv_alias(src, UUID_A, UUID_B);
+    autofree char *disk_info = NULL;
+    if (drv_hv_migrate_out(src, UUID_A, "host-b", 0, &disk_info, &err) < 0)
+        fail_msg("migrate out: %s", err->msg);
+    assert_int_equal(state_of(src, UUID_A), DRV_POWER_SHUTDOWN);
+    spec_of(&spec, UUID_A, 512); /* the instance, as Nova names it */
+    if (drv_hv_migrate_in(dst, &spec, disk_info, true, &err) < 0)
+        fail_msg("migrate in: %s", err->msg);
+    assert_int_equal(state_of(dst, UUID_A), DRV_POWER_RUNNING);
+}
+
 static void test_fake_bad_input(void **state)
 {
     (void)state;
@@ -411,7 +435,8 @@ static void test_fake_cleanup(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_fake_hosts),  cmocka_unit_test(test_fake_bad_input),
+        cmocka_unit_test(test_fake_hosts),  cmocka_unit_test(test_fake_member),
+        cmocka_unit_test(test_fake_bad_input),
         cmocka_unit_test(test_moves),       cmocka_unit_test(test_malformed_legs),
         cmocka_unit_test(test_reschedule),  cmocka_unit_test(test_in_progress),
         cmocka_unit_test(test_move_claim),  cmocka_unit_test(test_fake_cleanup),
