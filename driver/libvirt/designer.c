@@ -109,6 +109,19 @@ void lv_design_mem_split(uint64_t mem_kib, uint64_t boot_kib, uint64_t size_kib,
     *requested_kib = req < size_kib ? req : size_kib;
 }
 
+uint64_t lv_design_vmem_request(uint64_t mem_kib, uint64_t boot_kib, uint64_t size_kib,
+                                uint64_t requested_now_kib)
+{
+    uint64_t balloon, req;
+    lv_design_mem_split(mem_kib, boot_kib, size_kib, &balloon, &req);
+    uint64_t blocks = (boot_kib / 16 + LV_VMEM_BLOCK_KIB - 1) / LV_VMEM_BLOCK_KIB;
+    uint64_t min_kib = (blocks ? blocks : 1) * LV_VMEM_BLOCK_KIB;
+    uint64_t above = mem_kib > boot_kib ? mem_kib - boot_kib : 0;
+    if (!requested_now_kib && above < min_kib && req < size_kib)
+        return 0;
+    return req;
+}
+
 void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec, int64_t now_ms,
                     struct lv_meta *out)
 {

@@ -72,6 +72,17 @@ bool lv_design_balloon_moving(uint64_t held_kib, uint64_t from_kib, uint64_t tar
 void lv_design_mem_split(uint64_t mem_kib, uint64_t boot_kib, uint64_t size_kib,
                          uint64_t *balloon_kib, uint64_t *requested_kib);
 
+/* The device's requested size for mem_kib (lv_design_mem_split), given
+ * what it is asked now: from nothing, a plug starts only once it reaches
+ * boot_kib / 16 (whole blocks): the floor's growth by a few MiB at boot
+ * (the working set learnt) would otherwise plug a few blocks and make the
+ * guest's kernel add a whole memory block for them.  The guest holds its
+ * boot memory meanwhile, less than 1/16 short: within the floor's margin
+ * over its working set ([engine] mem_floor_margin, 0.1).  Once plugged the
+ * request follows the shape, down to nothing. */
+uint64_t lv_design_vmem_request(uint64_t mem_kib, uint64_t boot_kib, uint64_t size_kib,
+                                uint64_t requested_now_kib);
+
 /* The config drive's image in a guest's folder (Nova's name). */
 #define LV_CONFIG_DRIVE_FILE "disk.config"
 

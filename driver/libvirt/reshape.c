@@ -155,9 +155,12 @@ static int lv_memory(struct lv *lv, const char *uuid, virDomainPtr dom, const st
 {
     uint64_t to = (uint64_t)llround(want->res.v[DRV_RES_MEM_MIB] * 1024);
     uint64_t from = (uint64_t)llround(t->applied.res.v[DRV_RES_MEM_MIB] * 1024);
-    uint64_t bal0, req0, bal1, req1;
-    lv_design_mem_split(from, t->vmem.boot_kib, t->vmem.size_kib, &bal0, &req0);
-    lv_design_mem_split(to, t->vmem.boot_kib, t->vmem.size_kib, &bal1, &req1);
+    uint64_t bal0, bal1, split_req;
+    lv_design_mem_split(from, t->vmem.boot_kib, t->vmem.size_kib, &bal0, &split_req);
+    lv_design_mem_split(to, t->vmem.boot_kib, t->vmem.size_kib, &bal1, &split_req);
+    /* the device as asked (read back from it); no plug of a few blocks */
+    uint64_t req0 = t->vmem.requested_kib;
+    uint64_t req1 = lv_design_vmem_request(to, t->vmem.boot_kib, t->vmem.size_kib, req0);
     struct lv_vmem v = t->vmem;
     if (req1 != req0)
         lv_vmem_request(&v, req1, clock_mono_ms());

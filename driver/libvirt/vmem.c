@@ -108,10 +108,16 @@ enum lv_vmem_news lv_vmem_observe_total(struct lv_vmem *v, uint64_t held_kib, ui
     if (stats_wall_s <= v->held_wall_s)
         return LV_VMEM_NEWS_NONE;
     uint64_t gap = held_kib > total_kib ? held_kib - total_kib : 0;
-    if (!v->has_gap_base || gap < v->gap_base_kib) {
+    /* the kernel's own share is learnt with nothing plugged nor asked: a
+     * plug in flight or done before the first statistics (left offline,
+     * perhaps) would pass for the kernel's and hide itself for good */
+    bool unplugged = !v->current_kib && !v->requested_kib;
+    if (unplugged && (!v->has_gap_base || gap < v->gap_base_kib)) {
         v->gap_base_kib = gap;
         v->has_gap_base = true;
     }
+    if (!v->has_gap_base)
+        return LV_VMEM_NEWS_NONE; /* nothing to judge by yet */
     /* the page structures of plugged memory come out of the boot memory:
      * 64 bytes a 4-KiB page, 1/64; allow twice that */
     uint64_t allowed = v->gap_base_kib + v->current_kib / 32;

@@ -35,7 +35,8 @@ struct lv_vmem {
      * it left offline. */
     uint64_t held_seen_kib;  /* what it held at the last sample */
     int64_t held_wall_s;     /* when that was first seen (Unix s) */
-    uint64_t gap_base_kib;   /* the smallest gap seen: its kernel's own */
+    uint64_t gap_base_kib;   /* the smallest gap seen with nothing plugged nor asked:
+                              * its kernel's own (none: nothing judged) */
     bool has_gap_base;
     uint64_t offline_kib;    /* plugged memory it does not show (estimate) */
     int64_t offline_since_ms; /* monotonic: since it shows short; 0: it does not */
