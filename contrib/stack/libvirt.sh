@@ -9,10 +9,15 @@
 # /var/cache/libvirt and /var/log/libvirt: their sockets, domain
 # definitions, state and logs are private, the system's are never touched,
 # and several instances (make run, each test run, CI) coexist on one host.
-# Clients reach it through a unix socket only (no TCP):
+# Clients reach it through a unix socket:
 #   qemu:///system?socket=RUN_DIR/libvirt/run/libvirt-sock
 # written to RUN_DIR/env/libvirt.env as LIBVIRT_URI (and LIBVIRT_DEFAULT_URI
-# for virsh).  `restart` restarts libvirtd alone (guests keep running, as
+# for virsh).  With SCULPT_LIBVIRT_TCP_PORT=N at the first start it also
+# listens on 127.0.0.1:N without authentication (kept across restarts;
+# LIBVIRT_TCP_URI in the env file): the way another private libvirtd
+# reaches it for a live migration (peer to peer), which libvirt refuses
+# over a unix socket.  Loopback only, and only for tests: anyone on the
+# machine may then drive it.  `restart` restarts libvirtd alone (guests keep running, as
 # after a libvirtd crash); `stop` destroys this daemon's guests, then stops
 # both daemons by PID.  Every action is idempotent.
 #
@@ -68,10 +73,20 @@ wait_answer() { # SECONDS
 write_config() {
     mkdir -p "$top/etc/qemu" "$top/run" "$top/lib" "$top/cache/qemu" "$top/log" "$top/shim" \
         "$run/env"
+    # a host uuid of its own, kept across restarts: libvirt refuses a live
+    # migration between daemons of one uuid (the machine's) as "to the same
+    # host", and each private libvirtd stands for a host
+    [ -s "$top/host_uuid" ] || cat /proc/sys/kernel/random/uuid >"$top/host_uuid"
+    host_uuid=$(cat "$top/host_uuid")
+    [ -n "${SCULPT_LIBVIRT_TCP_PORT:-}" ] && [ ! -s "$top/tcp_port" ] &&
+        echo "$SCULPT_LIBVIRT_TCP_PORT" >"$top/tcp_port"
+    tcp_port=$(cat "$top/tcp_port" 2>/dev/null || true)
+    listen_tcp=0
+    [ -z "$tcp_port" ] || listen_tcp=1
     cat >"$top/etc/libvirtd.conf" <<EOF
 # private libvirtd of $run (contrib/stack/libvirt.sh)
 listen_tls = 0
-listen_tcp = 0
+listen_tcp = $listen_tcp
 unix_sock_rw_perms = "0700"
 unix_sock_ro_perms = "0700"
 auth_unix_rw = "none"
@@ -79,7 +94,12 @@ auth_unix_ro = "none"
 log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
 keepalive_interval = 5
 keepalive_count = 5
+host_uuid = "$host_uuid"
 EOF
+    if [ -n "$tcp_port" ]; then
+        printf 'listen_addr = "127.0.0.1"\ntcp_port = "%s"\nauth_tcp = "none"\n' \
+            "$tcp_port" >>"$top/etc/libvirtd.conf"
+    fi
     cat >"$top/etc/qemu.conf" <<EOF
 # QEMU runs as root: images, overlays and console logs may live anywhere
 user = "root"
@@ -151,7 +171,8 @@ start_daemons() {
         fi
         rm -f "$lpid"
         in_namespace env PATH="$top/shim:/usr/sbin:/usr/bin:/sbin:/bin" \
-            /usr/sbin/libvirtd --daemon --pid-file "$lpid" --config /etc/libvirt/libvirtd.conf
+            /usr/sbin/libvirtd --daemon ${tcp_port:+--listen} --pid-file "$lpid" \
+            --config /etc/libvirt/libvirtd.conf
         i=0
         while [ ! -s "$lpid" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
     fi
@@ -180,6 +201,8 @@ LIBVIRT_DIR=$top
 LIBVIRT_LOG=$top/log/libvirtd.log
 LIBVIRT_HOST_VIRT_TYPE=$virt
 EOF
+    [ -n "$tcp_port" ] &&
+        echo "LIBVIRT_TCP_URI=qemu+tcp://127.0.0.1:$tcp_port/system" >>"$run/env/libvirt.env.tmp"
     mv "$run/env/libvirt.env.tmp" "$run/env/libvirt.env"
 }
 
