@@ -561,6 +561,64 @@ int drv_hv_migrate_cleanup(struct drv_hv *hv, const char *uuid, struct err **err
     return 0;
 }
 
+bool drv_hv_can_live_migrate(const struct drv_hv *hv)
+{
+    const struct drv_hv_ops *o = hv->ops;
+    return o->live_prepare && o->live_migrate && o->live_abort && o->live_finish &&
+           o->live_rollback;
+}
+
+int drv_hv_live_prepare(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
+                        char **dest_info, struct err **err)
+{
+    *dest_info = NULL;
+    if (!drv_hv_can_live_migrate(hv))
+        return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot take a running guest",
+                       hv->ops->name);
+    if (check_spec(spec, err) < 0 || hv->ops->live_prepare(hv, spec, dest_info, err) < 0)
+        return err_wrap(err, "prepare the live migration of `%s` here", spec->uuid);
+    return 0;
+}
+
+int drv_hv_live_migrate(struct drv_hv *hv, const char *uuid, const char *dest,
+                        const char *dest_info, const struct drv_hv_live_watch *watch,
+                        struct err **err)
+{
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!dest || !*dest || strlen(dest) > 255)
+        return err_set(err, ERR_INVALID, "live-migrate `%s`: bad destination host", uuid);
+    if (!dest_info || !*dest_info)
+        return err_set(err, ERR_INVALID, "live-migrate `%s`: no dest_info", uuid);
+    if (!drv_hv_can_live_migrate(hv))
+        return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot live-migrate a guest",
+                       hv->ops->name);
+    static const struct drv_hv_live_watch none = {0};
+    HV_DOMAIN(uuid);
+    if (hv->ops->live_migrate(hv, dom, dest, dest_info, watch ? watch : &none, err) < 0)
+        return err_wrap(err, "live-migrate `%s` to `%s`", uuid, dest);
+    drv_hv_alias_drop(hv, uuid);
+    return 0;
+}
+
+#define DRV_HV_LIVE_OP(op, what)                                                                   \
+    int drv_hv_live_##op(struct drv_hv *hv, const char *uuid, struct err **err)                    \
+    {                                                                                              \
+        if (check_uuid(uuid, err) < 0)                                                             \
+            return -1;                                                                             \
+        if (!drv_hv_can_live_migrate(hv))                                                          \
+            return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot live-migrate a guest",       \
+                           hv->ops->name);                                                         \
+        HV_DOMAIN(uuid);                                                                           \
+        if (hv->ops->live_##op(hv, dom, err) < 0)                                                  \
+            return err_wrap(err, what " `%s`", uuid);                                              \
+        return 0;                                                                                  \
+    }
+
+DRV_HV_LIVE_OP(abort, "abort the live migration of")
+DRV_HV_LIVE_OP(finish, "take on the live-migrated")
+DRV_HV_LIVE_OP(rollback, "roll back the live migration here of")
+
 int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err)
 {
     memset(out, 0, sizeof(*out));

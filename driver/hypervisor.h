@@ -329,6 +329,21 @@ DEFINE_AUTOPTR(drv_hv_reconcile)
 struct drv_hv;
 struct drv_host_builder;
 
+/* A live migration's figures as it goes (libvirt's job statistics);
+ * bytes. */
+struct drv_hv_live_progress {
+    int64_t elapsed_ms;
+    uint64_t memory_total, memory_processed, memory_remaining;
+    uint64_t disk_total, disk_processed, disk_remaining;
+};
+
+/* Who follows a live migration: `progress` is called from the migrating
+ * thread about every half second (may be NULL). */
+struct drv_hv_live_watch {
+    void (*progress)(void *opaque, const struct drv_hv_live_progress *p);
+    void *opaque;
+};
+
 struct drv_hv_ops {
     const char *name; /* "libvirt", "fake" */
     /* Connect.  `cfg` gives the [libvirt] section (the fake reads [fake]). */
@@ -409,6 +424,34 @@ struct drv_hv_ops {
      * folder its copy fills); nothing left is fine.  Never touches a
      * defined guest's files.  May be NULL (nothing is ever left). */
     int (*migrate_cleanup)(struct drv_hv *hv, const char *uuid, struct err **err);
+    /* Live migration with the guest's disks copied as it runs (Nova's
+     * block migration).  Destination side (pre_live_migration): make
+     * what guest `spec` needs on this host before it arrives (its folder,
+     * an empty overlay of its disk over this host's base, its config
+     * drive); *dest_info (caller frees) is what the source's live_migrate
+     * needs, backend-private.  Nothing is defined.  May be NULL (the
+     * backend cannot live-migrate). */
+    int (*live_prepare)(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
+                        char **dest_info, struct err **err);
+    /* Source side (live_migration): move running guest `uuid` to host
+     * `dest` prepared with dest_info, reporting progress through `watch`
+     * until it is over.  Success: the guest runs there, defined there,
+     * and is gone from here with its files.  Failure: it runs here as
+     * before. */
+    int (*live_migrate)(struct drv_hv *hv, const char *uuid, const char *dest,
+                        const char *dest_info, const struct drv_hv_live_watch *watch,
+                        struct err **err);
+    /* Source side: abort the live migration of `uuid` under way
+     * (live_migration_abort); CONFLICT when none is. */
+    int (*live_abort)(struct drv_hv *hv, const char *uuid, struct err **err);
+    /* Destination side, after live_migrate succeeded
+     * (post_live_migration_at_destination): take the guest on. */
+    int (*live_finish)(struct drv_hv *hv, const char *uuid, struct err **err);
+    /* Destination side, after live_migrate failed
+     * (rollback_live_migration_at_destination): remove what live_prepare
+     * made and a guest libvirt left paused; a guest running here is
+     * CONFLICT (the migration did not fail). */
+    int (*live_rollback)(struct drv_hv *hv, const char *uuid, struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
@@ -562,6 +605,19 @@ int drv_hv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
  * over: 0 when nothing was left or it was removed (and always for a
  * backend without the op); INVALID for a bad uuid.  Any thread. */
 int drv_hv_migrate_cleanup(struct drv_hv *hv, const char *uuid, struct err **err);
+/* Whether the backend can live-migrate guests to another host. */
+bool drv_hv_can_live_migrate(const struct drv_hv *hv);
+/* Live migration (drv_hv_ops.live_*): UNSUPPORTED when the backend cannot;
+ * INVALID for a bad uuid, host or dest_info; NOT_FOUND without the guest.
+ * *dest_info: caller frees.  Any thread; `watch` may be NULL. */
+int drv_hv_live_prepare(struct drv_hv *hv, const struct drv_hv_guest_spec *spec,
+                        char **dest_info, struct err **err);
+int drv_hv_live_migrate(struct drv_hv *hv, const char *uuid, const char *dest,
+                        const char *dest_info, const struct drv_hv_live_watch *watch,
+                        struct err **err);
+int drv_hv_live_abort(struct drv_hv *hv, const char *uuid, struct err **err);
+int drv_hv_live_finish(struct drv_hv *hv, const char *uuid, struct err **err);
+int drv_hv_live_rollback(struct drv_hv *hv, const char *uuid, struct err **err);
 /* Name guest `domain_uuid` by `instance_uuid` from now on. */
 void drv_hv_alias(struct drv_hv *hv, const char *instance_uuid, const char *domain_uuid);
 /* The uuid the backend knows a guest by, for the uuid a caller names it

@@ -638,6 +638,8 @@ static void lv_free(struct lv *lv)
     free(lv->cpu_mode);
     free(lv->cpu_model);
     lv_ssh_release(&lv->ssh);
+    free(lv->live.uri);
+    free(lv->live.inbound_addr);
     pthread_mutex_destroy(&lv->lock);
     pthread_mutex_destroy(&lv->run_lock);
     free(lv);
@@ -657,6 +659,13 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
     lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
     lv_ssh_init(&lv->ssh, cfg);
+    lv->live = (struct lv_live_cfg){
+        .uri = xstrdup(cfg->libvirt_live_migration_uri),
+        .inbound_addr = xstrdup(cfg->libvirt_live_migration_inbound_addr),
+        .bandwidth_mib = (uint64_t)cfg->libvirt_live_migration_bandwidth_mib,
+        .downtime_ms = (int64_t)cfg->libvirt_live_migration_downtime_ms,
+        .completion_timeout_s = (int64_t)cfg->libvirt_live_migration_completion_timeout_s,
+    };
     if (lv->instances_path[0] != '/') {
         err_set(err, ERR_INVALID, "[libvirt] instances_path `%s` is not absolute",
                 lv->instances_path);
@@ -876,7 +885,7 @@ int lv_stop_hard(struct lv *lv, virDomainPtr dom, const char *uuid, struct err *
 
 /* ---- spawn and destroy ---- */
 
-static int lv_spawn_files(struct lv *lv, const struct lv_meta *m,
+int lv_spawn_files(struct lv *lv, const struct lv_meta *m,
                           const struct drv_hv_config_drive *cd, struct err **err)
 {
     if (lv_volume_make_dir(m->instance_dir, err) < 0)
@@ -989,6 +998,23 @@ static int lv_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, str
     return 0;
 }
 
+int lv_entry_drop(struct lv *lv, const char *uuid, bool keep_files, struct err **err)
+{
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    autofree char *dir =
+        e && e->ours && e->meta.instance_dir ? xstrdup(e->meta.instance_dir) : NULL;
+    autofree char *sock =
+        e && e->ours && e->meta.console_socket ? xstrdup(e->meta.console_socket) : NULL;
+    lv_entry_remove(lv, uuid);
+    pthread_mutex_unlock(&lv->lock);
+    if (sock && dir && strncmp(sock, dir, strlen(dir)) != 0)
+        unlink(sock); /* the short path used when the folder's was too long */
+    if (dir && !keep_files && lv_volume_remove_dir(lv->instances_path, dir, err) < 0)
+        return -1;
+    return 0;
+}
+
 static int lv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, struct err **err)
 {
     struct lv *lv = lv_of(hv);
@@ -1010,17 +1036,7 @@ static int lv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, stru
     virDomainFree(dom);
     if (rc < 0)
         return err_wrap(err, "destroy");
-    pthread_mutex_lock(&lv->lock);
-    struct lv_entry *e = lv_entry_find(lv, uuid);
-    autofree char *dir =
-        e && e->ours && e->meta.instance_dir ? xstrdup(e->meta.instance_dir) : NULL;
-    autofree char *sock =
-        e && e->ours && e->meta.console_socket ? xstrdup(e->meta.console_socket) : NULL;
-    lv_entry_remove(lv, uuid);
-    pthread_mutex_unlock(&lv->lock);
-    if (sock && dir && strncmp(sock, dir, strlen(dir)) != 0)
-        unlink(sock); /* the short path used when the folder's was too long */
-    if (dir && !keep_disks && lv_volume_remove_dir(lv->instances_path, dir, err) < 0)
+    if (lv_entry_drop(lv, uuid, keep_disks, err) < 0)
         return err_wrap(err, "destroy `%s`: guest gone, files left", uuid);
     log_info("destroyed %s", uuid);
     return 0;
@@ -1219,5 +1235,10 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .migrate_out = lv_migrate_out,
     .migrate_in = lv_migrate_in,
     .migrate_cleanup = lv_migrate_cleanup,
+    .live_prepare = lv_live_prepare,
+    .live_migrate = lv_live_migrate,
+    .live_abort = lv_live_abort,
+    .live_finish = lv_live_finish,
+    .live_rollback = lv_live_rollback,
     .insert_config_drive = lv_insert_config_drive,
 };

@@ -23,6 +23,15 @@
 #include "driver/libvirt/transfer.h"
 #include "driver/libvirt/vmem.h"
 
+/* [libvirt] live_migration_* (live.c) */
+struct lv_live_cfg {
+    char *uri;          /* the destination libvirtd's, %s for its address */
+    char *inbound_addr; /* ours, for migrations in; "" none */
+    uint64_t bandwidth_mib;
+    int64_t downtime_ms;
+    int64_t completion_timeout_s; /* a GiB; 0: none */
+};
+
 /* An event sculpt is about to cause, so it is reported as by_sculpt. */
 struct lv_expect {
     enum drv_hv_event_type type;
@@ -86,6 +95,7 @@ struct lv {
     bool unplug;             /* vCPUs may be removed live */
     int64_t vmem_timeout_ms; /* a guest not plugging for this long is stalled */
     struct lv_ssh ssh;       /* how cold migrations reach other hosts */
+    struct lv_live_cfg live; /* how live migrations do */
 };
 
 static inline struct lv *lv_of(struct drv_hv *hv)
@@ -153,6 +163,24 @@ int lv_migrate_out(struct drv_hv *hv, const char *uuid, const char *inst_uuid, c
 int lv_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, const char *disk_info,
                   bool power_on, struct err **err);
 int lv_migrate_cleanup(struct drv_hv *hv, const char *uuid, struct err **err);
+
+/* live.c: drv_hv_ops.live_*. */
+int lv_live_prepare(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, char **dest_info,
+                    struct err **err);
+int lv_live_migrate(struct drv_hv *hv, const char *uuid, const char *dest, const char *dest_info,
+                    const struct drv_hv_live_watch *watch, struct err **err);
+int lv_live_abort(struct drv_hv *hv, const char *uuid, struct err **err);
+int lv_live_finish(struct drv_hv *hv, const char *uuid, struct err **err);
+int lv_live_rollback(struct drv_hv *hv, const char *uuid, struct err **err);
+
+/* Create the files of new guest *m: its folder, config drive (from cd)
+ * and overlay.  CONFLICT when the folder holds another guest's disk. */
+int lv_spawn_files(struct lv *lv, const struct lv_meta *m, const struct drv_hv_config_drive *cd,
+                   struct err **err);
+
+/* Forget guest `uuid` (gone from libvirt): its entry, its console socket
+ * outside its folder and, unless keep_files, its folder. */
+int lv_entry_drop(struct lv *lv, const char *uuid, bool keep_files, struct err **err);
 
 /* The ops implemented in reshape.c and observe.c. */
 int lv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,

@@ -27,6 +27,10 @@
  *   reconcile uuid= [state=running|shutdown|paused] SHAPE
  *   migrate-out uuid= dest=HOST info=FILE [timeout=S]   (disk_info into FILE)
  *   migrate-in info=FILE [off=1] <spawn's keys>         (FILE from migrate-out)
+ *   live-prepare info=FILE <spawn's keys>   (destination: dest_info into FILE)
+ *   live-migrate uuid= dest=HOST info=FILE  (source; PROGRESS lines as it goes)
+ *   live-finish | live-rollback uuid=       (destination, after it)
+ *   live-abort uuid=                        (source, while it runs: run mode)
  *   wait-event type= [uuid=] [timeout_ms=]   (run mode: wait for an event)
  *   sleep ms=
  *   quit                                     (run mode: end the session)
@@ -254,6 +258,28 @@ static int cmd_spawn(struct drv_hv *hv, const struct args *a, struct err **err)
     return 0;
 }
 
+/* The record (disk_info, dest_info) in file `path` into info. */
+static int read_info(const char *path, char info[8192], struct err **err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return err_set_errno(err, errno, "open `%s`", path);
+    size_t n = fread(info, 1, 8191, f);
+    fclose(f);
+    info[n] = '\0';
+    return 0;
+}
+
+static int write_info(const char *path, const char *info, struct err **err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(info, f) < 0 || fclose(f) != 0) {
+        int e = errno;
+        return err_set_errno(err, e, "write `%s`", path);
+    }
+    return 0;
+}
+
 /* migrate-out: the disk_info goes to the file info= names (it spans
  * lines), for a migrate-in on another handle. */
 static int cmd_migrate_out(struct drv_hv *hv, const struct args *a, struct err **err)
@@ -268,11 +294,8 @@ static int cmd_migrate_out(struct drv_hv *hv, const struct args *a, struct err *
     int64_t t0 = clock_mono_ns();
     if (drv_hv_migrate_out(hv, uuid, dest, (int)timeout, &info, err) < 0)
         return -1;
-    FILE *f = fopen(path, "w");
-    if (!f || fputs(info, f) < 0 || fclose(f) != 0) {
-        int e = errno;
-        return err_set_errno(err, e, "write `%s`", path);
-    }
+    if (write_info(path, info, err) < 0)
+        return -1;
     printf("OK migrate-out %s ms=%.1f\n", uuid, (double)(clock_mono_ns() - t0) / 1e6);
     return 0;
 }
@@ -285,13 +308,9 @@ static int cmd_migrate_in(struct drv_hv *hv, const struct args *a, struct err **
         return err_set(err, ERR_INVALID, "info= missing");
     if (arg_int(a, "off", 0, &off, err) < 0)
         return -1;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return err_set_errno(err, errno, "open `%s`", path);
     char info[8192];
-    size_t n = fread(info, 1, sizeof(info) - 1, f);
-    fclose(f);
-    info[n] = '\0';
+    if (read_info(path, info, err) < 0)
+        return -1;
     struct drv_hv_guest_spec spec;
     autofree char *cmdline_file = NULL;
     if (spec_of_args(a, &spec, &cmdline_file, err) < 0)
@@ -300,6 +319,51 @@ static int cmd_migrate_in(struct drv_hv *hv, const struct args *a, struct err **
     if (drv_hv_migrate_in(hv, &spec, info, !off, err) < 0)
         return -1;
     printf("OK migrate-in %s ms=%.1f\n", spec.uuid, (double)(clock_mono_ns() - t0) / 1e6);
+    return 0;
+}
+
+static int cmd_live_prepare(struct drv_hv *hv, const struct args *a, struct err **err)
+{
+    const char *path = arg(a, "info");
+    if (!path)
+        return err_set(err, ERR_INVALID, "info= missing");
+    struct drv_hv_guest_spec spec;
+    autofree char *cmdline_file = NULL;
+    if (spec_of_args(a, &spec, &cmdline_file, err) < 0)
+        return -1;
+    autofree char *info = NULL;
+    int64_t t0 = clock_mono_ns();
+    if (drv_hv_live_prepare(hv, &spec, &info, err) < 0 || write_info(path, info, err) < 0)
+        return -1;
+    printf("OK live-prepare %s ms=%.1f\n", spec.uuid, (double)(clock_mono_ns() - t0) / 1e6);
+    return 0;
+}
+
+static void print_progress(void *opaque, const struct drv_hv_live_progress *p)
+{
+    (void)opaque;
+    printf("PROGRESS elapsed_ms=%lld memory=%llu/%llu remaining=%llu disk=%llu/%llu "
+           "remaining=%llu\n",
+           (long long)p->elapsed_ms, (unsigned long long)p->memory_processed,
+           (unsigned long long)p->memory_total, (unsigned long long)p->memory_remaining,
+           (unsigned long long)p->disk_processed, (unsigned long long)p->disk_total,
+           (unsigned long long)p->disk_remaining);
+    fflush(stdout);
+}
+
+static int cmd_live_migrate(struct drv_hv *hv, const struct args *a, struct err **err)
+{
+    const char *uuid = arg(a, "uuid"), *dest = arg(a, "dest"), *path = arg(a, "info");
+    if (!uuid || !dest || !path)
+        return err_set(err, ERR_INVALID, "uuid=, dest= and info= are needed");
+    char info[8192];
+    if (read_info(path, info, err) < 0)
+        return -1;
+    struct drv_hv_live_watch w = {.progress = print_progress};
+    int64_t t0 = clock_mono_ns();
+    if (drv_hv_live_migrate(hv, uuid, dest, info, &w, err) < 0)
+        return -1;
+    printf("OK live-migrate %s ms=%.1f\n", uuid, (double)(clock_mono_ns() - t0) / 1e6);
     return 0;
 }
 
@@ -438,6 +502,12 @@ static int cmd_uuid_op(struct drv_hv *hv, const char *cmd, const struct args *a,
         rc = drv_hv_suspend(hv, uuid, err);
     else if (strcmp(cmd, "resume") == 0)
         rc = drv_hv_resume(hv, uuid, err);
+    else if (strcmp(cmd, "live-finish") == 0)
+        rc = drv_hv_live_finish(hv, uuid, err);
+    else if (strcmp(cmd, "live-rollback") == 0)
+        rc = drv_hv_live_rollback(hv, uuid, err);
+    else if (strcmp(cmd, "live-abort") == 0)
+        rc = drv_hv_live_abort(hv, uuid, err);
     else
         return err_set(err, ERR_INVALID, "unknown command `%s`", cmd);
     if (rc == 0)
@@ -463,6 +533,10 @@ static int dispatch(struct drv_hv *hv, const char *cmd, const struct args *a, st
         return cmd_migrate_out(hv, a, err);
     if (strcmp(cmd, "migrate-in") == 0)
         return cmd_migrate_in(hv, a, err);
+    if (strcmp(cmd, "live-prepare") == 0)
+        return cmd_live_prepare(hv, a, err);
+    if (strcmp(cmd, "live-migrate") == 0)
+        return cmd_live_migrate(hv, a, err);
     if (strcmp(cmd, "reshape") == 0 || strcmp(cmd, "cold") == 0)
         return cmd_reshape(hv, a, strcmp(cmd, "cold") == 0, err);
     if (strcmp(cmd, "info") == 0) {

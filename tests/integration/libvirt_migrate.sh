@@ -10,12 +10,26 @@
 # rebases the overlay onto B's base, grows it to the new flavor's disk and
 # defines the guest, left off when asked, and it boots on B with the
 # data written on A; a revert (B's guest destroyed, A's started) brings it
-# back on A; a confirm (A's destroyed) leaves it on B alone.
+# back on A; a confirm (A's destroyed) leaves it on B alone.  Then live,
+# B -> A while it runs (driver/libvirt/live.c): A refuses a guest beyond
+# its policy and a missing base, leaving nothing; a migration to A
+# unprepared fails, and one past its completion timeout is aborted, both
+# leaving it running on B, A rolled back; the real one leaves it running
+# on A, not rebooted (its uptime, no boot line), with its disk's data
+# (the guest's writes, the pattern) in A's overlay and nothing on B.
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
 
+# A also listens on loopback TCP: B's libvirtd reaches it there for a live
+# migration (libvirt refuses a unix socket for one)
+SCULPT_LIBVIRT_TCP_PORT=$(free_port)
+export SCULPT_LIBVIRT_TCP_PORT
 libvirt_test_start lvmig
+unset SCULPT_LIBVIRT_TCP_PORT
 URI_A=$LIBVIRT_URI
+TCP_A=$(sed -n 's/^LIBVIRT_TCP_URI=//p' "$T/env/libvirt.env")
+PORT_A=${TCP_A##*:}
+PORT_A=${PORT_A%%/*}
 SSHD_PID=""
 migrate_cleanup() {
     [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
@@ -58,7 +72,9 @@ STAGE=$T/a/instances/${U}_migrating # A's instances_path: the staging folder on 
 LOG=$A/console.log
 mkdir -p "$T/b/cache"
 cp "$G/base.qcow2" "$T/b/cache/base.qcow2" # B's own cache of the same image
-GUEST="kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline vcpu=1 mem_mib=256 online=1 max=2 mem_max=384"
+# no interface: its tap, named after the guest, would be on both "hosts"
+# at once during a live migration on one machine
+GUEST="kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline vcpu=1 mem_mib=256 online=1 max=2 mem_max=384 vifs=0"
 
 # written OVERLAY: the guest's `disk 4` (4 MiB of zeros from 1 MiB on)
 # is held by OVERLAY itself (as data or zero clusters), not by its base:
@@ -151,6 +167,88 @@ ha destroy uuid=$U || fail "destroy on A (confirm)"
 check "A: domain gone" sh -c "! $VA dominfo $DOM >/dev/null 2>&1"
 check "A: folder gone" test ! -e "$A"
 check "B: still running" sh -c "$VB domstate $DOM | grep -qx running"
-hb destroy uuid=$U || fail "destroy on B"
+
+# ---- live, B -> A, running: refused, failed and aborted ones first ----
+# A takes live migrations at 127.0.0.1, its libvirtd on its own port
+LA="-o libvirt.live_migration_inbound_addr=127.0.0.1"
+LB="-o libvirt.live_migration_uri=qemu+tcp://%s:$PORT_A/system"
+BLOG=$B/console.log
+LOG=$BLOG # what a failure shows from here
+# the guest's uptime now, from a GUEST-STAT it prints (console LOG, socket SOCK)
+uptime_of() { # LOG SOCK
+    _n=$(grep -c 'GUEST-STAT' "$1" 2>/dev/null || true)
+    guest_send "$2" stat || return 1
+    wait_match "$1" 'GUEST-STAT' 30 $((_n + 1)) >/dev/null || return 1
+    grep 'GUEST-STAT' "$1" | tail -n 1 | sed 's/.*uptime=\([0-9]*\).*/\1/'
+}
+ha $LA live-prepare info="$T/live" uuid=$U $GUEST max=8 disk=$G/base.qcow2 &&
+    fail "A took a guest beyond its max_vcpus"
+check "A: nothing made for a refused guest" test ! -e "$A"
+ha $LA live-prepare info="$T/live" uuid=$U $GUEST disk=$T/b/cache/missing.qcow2 &&
+    fail "A prepared over a missing base"
+check "A: nothing left by a failed prepare" test ! -e "$A"
+# A never prepared: its QEMU finds no disk, the guest runs on at B
+printf 'sculpt-libvirt-live 1\naddr 127.0.0.1\ndir %s\ndisk %s/disk\nbase %s\nlog %s/console.log\nsocket %s/console.sock\n' \
+    "$A" "$A" "$G/base.qcow2" "$A" "$A" >"$T/live-unprepared"
+hb $LB live-migrate uuid=$U dest=127.0.0.1 info="$T/live-unprepared" &&
+    fail "live migration to an unprepared host"
+check "B: still running after a failed migration" sh -c "$VB domstate $DOM | grep -qx running"
+check "A: no domain" sh -c "! $VA dominfo $DOM >/dev/null 2>&1"
+ha live-rollback uuid=$U || fail "rollback on A with nothing there"
+wait_match "$BLOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "the guest did not boot on B"
+UP0=$(uptime_of "$BLOG" "$B/console.sock") || fail "no GUEST-STAT on B"
+guest_send "$B/console.sock" "disk 4" || fail "console on B"
+wait_match "$BLOG" 'GUEST-ACK disk 4' 30 >/dev/null || fail "no disk write on B"
+# prepared, but too slow for its completion timeout (1 MiB/s, 1 s a GiB,
+# 2 GiB at least): aborted after 2 s, rolled back on A
+ha $LA live-prepare info="$T/live" uuid=$U $GUEST disk=$G/base.qcow2 || fail "live-prepare on A"
+check "A: an empty overlay over A's base" sh -c "qemu-img info -U '$A/disk' | grep -q 'backing file: $G/base.qcow2'"
+hb $LB -o libvirt.live_migration_bandwidth=1 -o libvirt.live_migration_completion_timeout=1 \
+    live-migrate uuid=$U dest=127.0.0.1 info="$T/live" && fail "a migration past its timeout"
+has_err live-migrate TIMEOUT || fail "a migration past its timeout is TIMEOUT"
+check "B: running after the abort" sh -c "$VB domstate $DOM | grep -qx running"
+ha live-rollback uuid=$U || fail "rollback on A"
+check "A: no domain after the rollback" sh -c "! $VA dominfo $DOM >/dev/null 2>&1"
+check "A: no folder after the rollback" test ! -e "$A"
+check "B: its files kept" test -s "$B/disk"
+# slow again, aborted by hand (live_migration_abort) from another process
+ha $LA live-prepare info="$T/live" uuid=$U $GUEST disk=$G/base.qcow2 || fail "live-prepare on A"
+"$HVCTL" -o DEFAULT.log_level=warning -o "libvirt.connection_uri=$URI_B" \
+    -o "libvirt.instances_path=$T/b/instances" $LB -o libvirt.live_migration_bandwidth=1 \
+    live-migrate uuid=$U dest=127.0.0.1 info="$T/live" >"$T/slow.out" 2>>"$T/hvctl.err" &
+slow=$!
+retry 20 sh -c "grep -q '^PROGRESS' '$T/slow.out'" || fail "the slow migration did not start"
+hb live-abort uuid=$U || fail "abort a migration under way"
+wait "$slow" && fail "an aborted migration succeeded"
+grep -q '^ERR live-migrate' "$T/slow.out" || fail "the aborted migration says nothing"
+hb live-abort uuid=$U && fail "abort with no migration under way"
+has_err live-abort CONFLICT || fail "an abort of nothing is CONFLICT"
+check "B: running after the abort by hand" sh -c "$VB domstate $DOM | grep -qx running"
+ha live-rollback uuid=$U || fail "rollback on A"
+check "A: no folder after the second rollback" test ! -e "$A"
+UPX=$(uptime_of "$BLOG" "$B/console.sock") || fail "the guest does not answer on B after the abort"
+
+# ---- live, B -> A, for real: the guest runs on, its disk's data came ----
+ha $LA live-prepare info="$T/live" uuid=$U $GUEST disk=$G/base.qcow2 || fail "live-prepare on A"
+check "dest_info names A's folder" grep -qx "dir $A" "$T/live"
+tl=$(date +%s)
+hb $LB live-migrate uuid=$U dest=127.0.0.1 info="$T/live" || fail "live migration B -> A"
+printf '%s\n' "$HV_OUT" | grep -q '^PROGRESS .*memory=[1-9]' || fail "no progress reported"
+echo "live migration took $(( $(date +%s) - tl ))s"
+ha live-finish uuid=$U || fail "live-finish on A"
+check "A: running" sh -c "$VA domstate $DOM | grep -qx running"
+check "A: defined (persistent)" sh -c "$VA dominfo $DOM | grep -q 'Persistent: *yes'"
+check "A: its disk is A's overlay" sh -c "$VA domblklist $DOM | grep -q ' $A/disk\$'"
+check "A: sculpt's metadata, A's folder" sh -c "$VA dumpxml $DOM | grep -q \"$A/console.log\""
+check "B: domain gone" sh -c "! $VB dominfo $DOM >/dev/null 2>&1"
+check "B: folder gone" test ! -e "$B"
+check "A: the pattern written before the cold moves" \
+    sh -c "qemu-io -r -U -f qcow2 -c 'read -P 0x5a 8M 1M' '$A/disk' >/dev/null"
+check "A: the guest's writes held by A's overlay" written "$A/disk"
+LOG=$A/console.log
+check "A: no boot (the guest was not restarted)" sh -c "! grep -q GUEST-INIT-READY '$A/console.log'"
+UP1=$(uptime_of "$A/console.log" "$A/console.sock") || fail "the guest does not answer on A"
+[ "$UP1" -ge "$UPX" ] || fail "uptime $UP1 s on A, $UPX s on B before: rebooted"
+ha destroy uuid=$U || fail "destroy on A"
 ! grep -q Sanitizer "$T/hvctl.err" 2>/dev/null || { cat "$T/hvctl.err" >&2; fail "sanitizer report"; }
 echo "libvirt_migrate passed in $(( $(date +%s) - t0 ))s"
