@@ -14,7 +14,9 @@
 #include "common/alloc.h"
 #include "common/err.h"
 #include "driver/libvirt/config.h"
+#include "driver/hypervisor.h"
 #include "driver/libvirt/live.h"
+#include "helpers/engine.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
 #define SRC "/srv/a/instances/" UUID_A
@@ -180,12 +182,52 @@ static void test_deadline(void **state)
     assert_int_equal(lv_live_deadline_ms(1, 3 * gib + 1), 4000);   /* a GiB begun counts */
 }
 
+/* A backend without the ops (the fake one) answers UNSUPPORTED; bad
+ * arguments are INVALID before that. */
+static void test_unsupported(void **state)
+{
+    (void)state;
+    const char *const opts[] = {"fake.topology=nodes=1,sockets=1,cores=4,threads=2,mem_mib=8192",
+                                NULL};
+    autoptr(drv_hv) hv = test_fake_hv_open(opts);
+    assert_false(drv_hv_can_live_migrate(hv));
+    struct err *err = NULL;
+    assert_int_equal(drv_hv_live_migrate(hv, UUID_A, "b", "sculpt-libvirt-live 1\ndir /a\n", NULL,
+                                         &err),
+                     -1);
+    assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+    err_clear(&err);
+    assert_int_equal(drv_hv_live_migrate(hv, "nope", "b", "x", NULL, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_live_migrate(hv, UUID_A, "", "x", NULL, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_live_migrate(hv, UUID_A, "b", "", NULL, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_live_abort(hv, UUID_A, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+    err_clear(&err);
+    assert_int_equal(drv_hv_live_rollback(hv, "nope", &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", UUID_A);
+    char *info = (char *)"untouched";
+    assert_int_equal(drv_hv_live_prepare(hv, &spec, &info, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+    assert_null(info);
+    err_clear(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_info_roundtrip), cmocka_unit_test(test_info_bad),
         cmocka_unit_test(test_rewrite),        cmocka_unit_test(test_uris),
-        cmocka_unit_test(test_deadline),
+        cmocka_unit_test(test_deadline),       cmocka_unit_test(test_unsupported),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
