@@ -30,7 +30,7 @@
  *   live-prepare info=FILE <spawn's keys>   (destination: dest_info into FILE)
  *   live-migrate uuid= dest=HOST info=FILE  (source; PROGRESS lines as it goes)
  *   live-finish | live-rollback uuid=       (destination, after it)
- *   live-abort uuid=                        (source, while it runs: run mode)
+ *   live-abort uuid=                        (source, from another process while it runs)
  *   wait-event type= [uuid=] [timeout_ms=]   (run mode: wait for an event)
  *   sleep ms=
  *   quit                                     (run mode: end the session)
