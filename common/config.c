@@ -209,9 +209,33 @@ static void cfg_fill_defaults(struct cfg *cfg)
     }
 }
 
+/* `flavor` or a number in [0, 1]; -1 when neither. */
+static double cfg_share_parse(const char *v)
+{
+    if (strcmp(v, "flavor") == 0)
+        return 1.0;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (!*v || *end || errno || !(x >= 0 && x <= 1))
+        return -1;
+    return x;
+}
+
+double cfg_engine_boot_burst_share(const struct cfg *cfg)
+{
+    double x = cfg_share_parse(cfg->engine_boot_burst_vcpus);
+    return x < 0 ? 0 : x;
+}
+
 /* Cross-option checks and values derived from others. */
 static int cfg_validate_and_derive(struct cfg *cfg, struct err **err)
 {
+    if (cfg_share_parse(cfg->engine_boot_burst_vcpus) < 0)
+        return err_set(err, ERR_INVALID,
+                       "option `[engine] boot_burst_vcpus`: `%s` is neither `flavor` nor a "
+                       "share of the flavor's vCPUs in [0, 1]",
+                       cfg->engine_boot_burst_vcpus);
     if (cfg->blueprint_step_s > cfg->blueprint_horizon_s)
         return err_set(err, ERR_INVALID,
                        "option `[sculpt] blueprint_step` (%lld s) is longer than "

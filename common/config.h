@@ -110,4 +110,8 @@ void cfg_write_sample(FILE *out);
 /* Log every option at INFO (secrets as "***", URLs redacted). */
 void cfg_log(const struct cfg *cfg);
 
+/* `[engine] boot_burst_vcpus` as a share of a flavor's vCPUs (validated
+ * at load: `flavor` is 1). */
+double cfg_engine_boot_burst_share(const struct cfg *cfg);
+
 #endif

@@ -504,6 +504,15 @@ static void ctl_learn(struct drv_control *c, int64_t now_s, const struct drv_hv_
             log_err(LOG_LEVEL_WARN, e, "observed use of `%s` not taken", g->uuid);
         err_free(e);
         e = NULL;
+        /* its balloon driver reports: the guest's kernel is up (the end
+         * of a boot, with its use: drv_sculpt_boot) */
+        if (s->raw.has_guest_mem && !s->raw.guest_mem_pending) {
+            int64_t at = s->raw.guest_stats_wall_s > 0 ? s->raw.guest_stats_wall_s : t;
+            if (drv_sculpt_guest_up(c->engine, g->uuid, at, &e) < 0)
+                log_err(LOG_LEVEL_WARN, e, "boot of `%s` not followed", g->uuid);
+            err_free(e);
+            e = NULL;
+        }
         /* a guest that did not plug the memory asked holds what it has */
         int held = drv_sculpt_hold_memory(c->engine, g->uuid, s->mem_short_mib, &e);
         if (held < 0)
@@ -628,6 +637,20 @@ static void ctl_apply(struct drv_control *c, const struct drv_sculpt_change *ch,
         c->cb.change(ch, token, NULL, e, c->cb.opaque);
     err_free(e);
     log_ctx_set_instance(NULL);
+}
+
+int drv_control_boot(struct drv_control *c, const char *uuid, int64_t now_s, struct err **err)
+{
+    struct drv_sculpt_change ch;
+    pthread_mutex_lock(&c->lock);
+    uint64_t gen0 = c->resize_gen;
+    int rc = drv_sculpt_boot(c->engine, uuid, now_s, &ch, err);
+    pthread_mutex_unlock(&c->lock);
+    if (rc <= 0)
+        return rc;
+    struct drv_control_report r = {.t_s = now_s};
+    ctl_apply(c, &ch, gen0, now_s, &r);
+    return r.applied ? 1 : 0;
 }
 
 int drv_control_step(struct drv_control *c, int64_t now_s, struct drv_control_report *out,

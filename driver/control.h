@@ -206,6 +206,14 @@ void drv_control_apply_unlock(struct drv_control *c);
 int drv_control_adopt_new(struct drv_control *c, const struct drv_instance *inst,
                           const struct drv_shape *shape, int64_t now_s, struct err **err);
 
+/* Guest `uuid` was started or restarted (a power-on, a reboot, a moved
+ * guest started on this host): its boot allowance starts again
+ * (drv_sculpt_boot) and, when that raises its shape, the change goes
+ * through the backend now (journalled and reported as the loop's own
+ * changes; a refusal leaves the engine with the shape in force).  Returns
+ * 1 when the shape rose, 0 when not, -1 with ERR_NOT_FOUND. */
+int drv_control_boot(struct drv_control *c, const char *uuid, int64_t now_s, struct err **err);
+
 /* Forget a guest (destroyed, gone): predictor and engine entry.
  * ERR_NOT_FOUND. */
 int drv_control_forget(struct drv_control *c, const char *uuid, struct err **err);

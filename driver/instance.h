@@ -62,6 +62,9 @@ struct drv_instance {
      * shapes keep these maxima.  0: the flavor's. */
     int32_t vcpus_defined;
     double mem_defined_mib;
+    /* Its guest runs and has booted already (a pool member handed over):
+     * the engine gives it no boot allowance. */
+    bool booted;
 };
 
 /* Release what the instance owns and the struct itself; accepts NULL. */

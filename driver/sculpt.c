@@ -31,6 +31,8 @@ void drv_sculpt_params_from_cfg(const struct cfg *cfg, struct drv_sculpt_params 
     out->records_max = (int32_t)cfg->engine_records_max;
     out->pin_vcpus = cfg->engine_pin_vcpus;
     out->admit_by_risk = true;
+    out->boot_share = cfg_engine_boot_burst_share(cfg);
+    out->boot_max_s = (double)cfg->engine_boot_burst_max_s;
     drv_cost_model_from_cfg(cfg, &out->cost);
 }
 
@@ -108,6 +110,12 @@ static int sculpt_params_validate(const struct drv_sculpt_params *p, struct err 
         return err_set(err, ERR_INVALID,
                        "engine: margins, CPU floor or reshape horizon out of "
                        "range");
+    if (!(p->boot_share >= 0 && p->boot_share <= 1) ||
+        !(p->boot_max_s >= 0 && p->boot_max_s <= 86400))
+        return err_set(err, ERR_INVALID,
+                       "engine: boot allowance of %g of the flavor's vCPUs for %g s (a share in "
+                       "[0, 1], at most 86400 s)",
+                       p->boot_share, p->boot_max_s);
     for (int k = 0; k < DRV_RES_LAST; k++)
         if (!(p->cost.price[k] >= 0) || !(p->cost.violation[k] >= 0))
             return err_set(err, ERR_INVALID, "engine: negative price for `%s`",
@@ -337,6 +345,33 @@ double sculpt_longrun(const struct drv_sculpt *e, const struct sculpt_guest *g, 
                 g->spec.ceiling.v[k]);
 }
 
+double sculpt_boot_allowance(const struct drv_sculpt *e, const struct sculpt_guest *g, double base,
+                             double others)
+{
+    double want = e->p.boot_share * g->spec.ceiling.v[DRV_RES_VCPU];
+    double free_cpu = e->host->capacity.v[DRV_RES_VCPU] - others;
+    return fmax(base, fmin(want, free_cpu));
+}
+
+void sculpt_boot_begin(const struct drv_sculpt *e, struct sculpt_guest *g, int64_t now_s)
+{
+    if (e->p.boot_share <= 0 || e->p.boot_max_s <= 0)
+        return;
+    g->boot_start_s = now_s;
+    g->boot_until_s = now_s + (int64_t)ceil(e->p.boot_max_s);
+    g->boot_up_s = 0;
+}
+
+/* The vCPU shapes of every guest but g. */
+static double sculpt_others_vcpu(const struct drv_sculpt *e, const struct sculpt_guest *g)
+{
+    double sum = 0;
+    for (size_t i = 0; i < e->nguests; i++)
+        if (e->guests[i] != g)
+            sum += e->guests[i]->shape.res.v[DRV_RES_VCPU];
+    return sum;
+}
+
 void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s)
 {
     if (s->vcpus_online < 1)
@@ -413,6 +448,14 @@ static void sculpt_initial_shape(struct drv_sculpt *e, struct sculpt_guest *g, i
             a = fmax(a, sculpt_planned(e, g, s, k, floor.v[k]));
         g->shape.res.v[k] = a;
         g->target.v[k] = a;
+    }
+    /* a new guest boots: CPU the host has free, on top of its plan */
+    if (!g->spec.booted) {
+        sculpt_boot_begin(e, g, now_s);
+        g->boot_base_vcpu = g->shape.res.v[DRV_RES_VCPU];
+        if (g->boot_until_s)
+            g->shape.res.v[DRV_RES_VCPU] = sculpt_boot_allowance(
+                e, g, g->boot_base_vcpu, sculpt_others_vcpu(e, g));
     }
     g->shape.vcpus_online = 0;
     sculpt_shape_finish(g, &g->shape);
@@ -501,13 +544,17 @@ int drv_sculpt_place_reclaiming(struct drv_sculpt *e, const struct drv_sculpt_gu
     e->version++;
     if (now_s > e->now_s)
         e->now_s = now_s;
-    char res[160], cpus[96];
+    char res[160], cpus[96], boot[96] = "";
+    if (g->boot_until_s && g->shape.res.v[DRV_RES_VCPU] > g->boot_base_vcpu + 1e-9)
+        snprintf(boot, sizeof(boot), "; boot allowance %.4g vCPU over its plan's %.4g for %lld s at most",
+                 g->shape.res.v[DRV_RES_VCPU], g->boot_base_vcpu,
+                 (long long)(g->boot_until_s - now_s));
     sculpt_record(e, g->spec.uuid, DRV_SCULPT_DEC_ADMIT, DRV_RES_VCPU, e->crit[DRV_RES_VCPU],
                   "contiguity", 0, drv_host_contiguity(e->host, &g->shape.pcpus), 0,
-                  "placed at %s on CPUs [%s] node %d (band p%g of blueprint `%s`)",
+                  "placed at %s on CPUs [%s] node %d (band p%g of blueprint `%s`)%s",
                   drv_res_format(g->shape.res, res, sizeof(res)),
                   drv_cpuset_format(&g->shape.pcpus, cpus, sizeof(cpus)), g->shape.numa_node,
-                  100 * e->crit[DRV_RES_VCPU], g->bp->model);
+                  100 * e->crit[DRV_RES_VCPU], g->bp->model, boot);
     *shape = g->shape;
     pthread_mutex_unlock(&e->lock);
     if (taken)
@@ -745,6 +792,67 @@ int drv_sculpt_hold_memory(struct drv_sculpt *e, const char *uuid, double mib, s
     return changed;
 }
 
+int drv_sculpt_boot(struct drv_sculpt *e, const char *uuid, int64_t now_s,
+                    struct drv_sculpt_change *change, struct err **err)
+{
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
+    sculpt_boot_begin(e, g, now_s);
+    if (!g->boot_until_s) {
+        pthread_mutex_unlock(&e->lock);
+        return 0;
+    }
+    if (now_s > e->now_s)
+        e->now_s = now_s;
+    double cur = g->shape.res.v[DRV_RES_VCPU];
+    g->boot_base_vcpu = fmin(cur, fmax(g->target.v[DRV_RES_VCPU], sculpt_floor(e, g).v[DRV_RES_VCPU]));
+    double to = sculpt_boot_allowance(e, g, cur, sculpt_others_vcpu(e, g));
+    if (to <= cur * (1 + 1e-9) + 1e-12) {
+        pthread_mutex_unlock(&e->lock);
+        return 0;
+    }
+    struct drv_shape from = g->shape;
+    sculpt_pin_unload(e, g);
+    g->shape.res.v[DRV_RES_VCPU] = to;
+    g->shape.vcpus_online = 0;
+    sculpt_shape_finish(g, &g->shape);
+    if (g->shape.vcpus_online != from.vcpus_online || drv_cpuset_count(&from.pcpus) == 0)
+        sculpt_pin_place(e, g, true);
+    else
+        sculpt_pin_load(e, g);
+    g->reshapes++;
+    g->last_reshape_s = now_s;
+    e->reshapes++;
+    e->version++;
+    char why[192];
+    snprintf(why, sizeof(why),
+             "boot allowance: `vcpu` %.4g -> %.4g vCPU while the guest boots (%lld s at most), "
+             "from the host's free CPU",
+             cur, to, (long long)(g->boot_until_s - now_s));
+    sculpt_record(e, uuid, DRV_SCULPT_DEC_GROW, DRV_RES_VCPU, 0, "boot", cur, to, 0, "%s", why);
+    if (change) {
+        memcpy(change->uuid, g->spec.uuid, sizeof(change->uuid));
+        change->kind = DRV_SCULPT_CHANGE_RESHAPE;
+        change->from = from;
+        change->to = g->shape;
+        snprintf(change->why, sizeof(change->why), "%s", why);
+    }
+    pthread_mutex_unlock(&e->lock);
+    return 1;
+}
+
+int drv_sculpt_guest_up(struct drv_sculpt *e, const char *uuid, int64_t at_s, struct err **err)
+{
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);
+    if (!g)
+        return -1;
+    if (g->boot_until_s && !g->boot_up_s && at_s >= g->boot_start_s)
+        g->boot_up_s = at_s;
+    pthread_mutex_unlock(&e->lock);
+    return 0;
+}
+
 int drv_sculpt_shape(struct drv_sculpt *e, const char *uuid, struct drv_shape *out,
                      struct err **err)
 {
@@ -797,6 +905,7 @@ struct drv_sculpt_snapshot *drv_sculpt_snapshot(struct drv_sculpt *e)
         snprintf(v->model, sizeof(v->model), "%s", g->bp ? g->bp->model : "adopted");
         v->squeezed = g->squeezed;
         v->reclaimable = g->spec.reclaimable;
+        v->boot_until_s = g->boot_until_s;
         v->placed_s = g->placed_s;
         v->last_reshape_s = g->last_reshape_s;
         v->reshapes = g->reshapes;

@@ -76,6 +76,9 @@ struct drv_sculpt_params {
     bool admit_by_risk;         /* check the host-level risk at admission (true from
                                  * the config; sculpt-replay clears it to replay
                                  * Nova's rule: the ceilings alone) */
+    double boot_share;          /* boot allowance: this share of the flavor's vCPUs
+                                 * while a guest boots (0: none) */
+    double boot_max_s;          /* ... for at most this long (0: none) */
     struct drv_cost_model cost; /* prices, violation prices, reshape price */
 };
 
@@ -91,6 +94,8 @@ struct drv_sculpt_guest_spec {
     double mem_max_mib;     /* memory it is defined with */
     int32_t priority;       /* higher is squeezed later; default 0 */
     double mem_floor_mib;   /* never ballooned below this (0: observed working set) */
+    bool booted;            /* runs and has booted already (a pool member handed
+                             * over): placed without a boot allowance */
     bool reclaimable;       /* speculative (an idle pre-sculpted pool member): its
                              * room is free room to the inventory, and
                              * drv_sculpt_place_reclaiming() gives it up for a
@@ -260,6 +265,39 @@ int drv_sculpt_revert(struct drv_sculpt *e, const char *uuid, const struct drv_s
  * so, -1 with *err (ERR_NOT_FOUND, ERR_INVALID). */
 int drv_sculpt_hold_memory(struct drv_sculpt *e, const char *uuid, double mib, struct err **err);
 
+/* ---- boot allowance ----
+ *
+ * A guest boots (kernel, init, cloud-init) on more CPU than its steady
+ * state: its blueprint, learnt from guests that idle once up, does not
+ * describe that burst.  From its placement (a spawn) -- or from
+ * drv_sculpt_boot() (a power-on, a reboot, a migrated guest started) --
+ * until it is booted, its vCPU shape is at least the boot allowance:
+ * [engine] boot_burst_vcpus of its flavor's vCPUs, taken only from the
+ * host's free CPU (capacity less every other guest's shape), so no other
+ * guest is lowered for it; under a shortage the squeeze rules apply as to
+ * any shape.  Admission does not count it (best effort: a guest that fits
+ * its blueprint is admitted whatever boots meanwhile).  The boot ends at
+ * the first step when the guest has shown it is up (drv_sculpt_guest_up:
+ * its balloon driver reported its memory after the boot began) and its
+ * CPU use fell below half the allowance, or boot_burst_max_s after it
+ * began; its shape then goes back to its blueprint's at once (no shrink
+ * hold: the allowance was no target).  The decisions are recorded with
+ * the term "boot". */
+
+/* Guest `uuid` (re)boots now: its boot allowance starts again and, when
+ * the host has free CPU, its vCPU shape rises to it now; *change (may be
+ * NULL) gets the change to apply through the backend.  Returns 1 when the
+ * shape changed, 0 when not (no free CPU, the allowance off, the shape
+ * already as high), -1 with ERR_NOT_FOUND. */
+int drv_sculpt_boot(struct drv_sculpt *e, const char *uuid, int64_t now_s,
+                    struct drv_sculpt_change *change, struct err **err);
+
+/* Guest `uuid` showed it is up: its own figures (the balloon driver's
+ * memory statistics) taken at `at_s` (Unix s).  Figures older than the
+ * boot under way are ignored (libvirt keeps the last ones across a
+ * reboot).  ERR_NOT_FOUND. */
+int drv_sculpt_guest_up(struct drv_sculpt *e, const char *uuid, int64_t at_s, struct err **err);
+
 /* The shape the engine holds for a guest.  ERR_NOT_FOUND. */
 int drv_sculpt_shape(struct drv_sculpt *e, const char *uuid, struct drv_shape *out,
                      struct err **err);
@@ -317,6 +355,7 @@ struct drv_sculpt_guest_view {
     char model[48];    /* blueprint model */
     bool squeezed;     /* below target for a shortage */
     bool reclaimable;  /* its spec's flag */
+    int64_t boot_until_s; /* booting: its boot allowance ends by then; 0: booted */
     int64_t placed_s;
     int64_t last_reshape_s; /* 0: never */
     uint64_t reshapes;

@@ -43,7 +43,9 @@ static void sculpt_agg_add_guest(const struct drv_sculpt *e, struct sculpt_agg *
                 continue;
             double plan = sculpt_planned(e, g, s, k, floor.v[k]);
             if (j == 0 || !g->bp) /* now (or no plan): what is in force counts */
-                plan = fmax(plan, g->shape.res.v[k]);
+                plan = fmax(plan, k == DRV_RES_VCPU && g->boot_until_s
+                                      ? fmin(g->shape.res.v[k], g->boot_base_vcpu)
+                                      : g->shape.res.v[k]);
             double m, v;
             sculpt_moments(g, s, k, plan, &m, &v);
             if (j == 0)

@@ -34,6 +34,11 @@ struct sculpt_guest {
     double mem_hold_mib;         /* > 0: all the memory the guest can hold now
                                   * (it did not plug more): targets stop there */
     bool excluded;               /* left out of the sums for a trial (sculpt_reclaim.c) */
+    /* boot allowance (drv_sculpt_boot) */
+    int64_t boot_start_s;  /* when the boot under way began */
+    int64_t boot_until_s;  /* it ends by then; 0: not booting */
+    int64_t boot_up_s;     /* the guest showed it is up (its figures' time); 0: not yet */
+    double boot_base_vcpu; /* its vCPU target without the allowance (admission counts it) */
 };
 
 /* Aggregates over a time grid, for admission (rebuilt when stale). */
@@ -106,6 +111,14 @@ double sculpt_longrun(const struct drv_sculpt *e, const struct sculpt_guest *g, 
                       double plan_now);
 /* Fill vcpus_online/maxima from res and spec. */
 void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s);
+
+/* The vCPU shape a booting guest may hold: its base (what it holds
+ * without the allowance), raised to the allowance within the host's CPU
+ * that `others` (the other guests' vCPU shapes) leave free. */
+double sculpt_boot_allowance(const struct drv_sculpt *e, const struct sculpt_guest *g, double base,
+                             double others);
+/* Start g's boot at now_s (its allowance applies until it ends). */
+void sculpt_boot_begin(const struct drv_sculpt *e, struct sculpt_guest *g, int64_t now_s);
 
 /* ---- sculpt_admit.c ---- */
 /* Check a new guest over its horizon; 0 or -1 with *why filled. */

@@ -46,6 +46,7 @@ int drv_sculpt_spec_from_instance(const struct drv_instance *inst, const struct 
     out->vcpus_max = f->vcpus > inst->vcpus_defined ? f->vcpus : inst->vcpus_defined;
     out->mem_max_mib = (double)f->memory_mb > inst->mem_defined_mib ? (double)f->memory_mb
                                                                     : inst->mem_defined_mib;
+    out->booted = inst->booted;
 
     /* Nova's quotas: vif averages in KB/s (libvirt's unit, as the backends
      * and the predictor read it), disk limits per second */

@@ -30,6 +30,12 @@
  * expected violation cost), first no lower than its median, then toward
  * its floor; the next priority is touched only when the lower one is
  * exhausted.  What no floor allows is recorded as a shortage.
+ *
+ * Boot allowance (drv_sculpt_boot in sculpt.h): after every guest's want,
+ * a booting guest's vCPU want is raised to its allowance within the CPU
+ * the other guests' wants leave free -- before the shortage pass, whose
+ * rules then apply to it as to any want.  A boot that ended (the guest up
+ * and quiet, or its time out) takes its target back at once.
  */
 #include <math.h>
 #include <stdio.h>
@@ -91,6 +97,8 @@ struct sculpt_want {
     double saving;          /* priced saving of the change */
     bool squeezed;
     double squeeze_u; /* quantile level it was squeezed to */
+    bool boot;             /* its vCPU want is its boot allowance */
+    const char *boot_over; /* its boot ended this step (why), else NULL */
 };
 
 enum { TERM_BAND, TERM_OBSERVED, TERM_FLOOR, TERM_CEILING };
@@ -164,6 +172,11 @@ static void sculpt_decide(struct drv_sculpt *e, struct sculpt_guest *g, struct s
         }
     }
     g->low_steps = low ? g->low_steps + 1 : 0;
+    if (w->boot_over && g->target.v[DRV_RES_VCPU] < cur->v[DRV_RES_VCPU]) {
+        /* the allowance was no target: no hold to ride out */
+        w->res.v[DRV_RES_VCPU] = g->target.v[DRV_RES_VCPU];
+        w->forced = true;
+    }
     if (low && g->low_steps > e->p.shrink_hold_steps)
         for (int k = 0; k < DRV_RES_LAST; k++)
             if (sculpt_shaped(g, k) && g->target.v[k] < cur->v[k] * (1 - e->p.hysteresis))
@@ -191,6 +204,51 @@ static bool sculpt_res_differs(const struct drv_res *a, const struct drv_res *b)
         if (fabs(a->v[k] - b->v[k]) > 1e-9 * fmax(1.0, fabs(b->v[k])))
             return true;
     return false;
+}
+
+/* ---- boot allowance ---- */
+
+/* Has g's boot ended at now (why), or is it still booting (NULL)?  Up:
+ * it reported its figures since the boot began, and its last observed CPU
+ * use fell below half its shape (the burst is spent). */
+static const char *sculpt_boot_ended(const struct drv_sculpt *e, const struct sculpt_guest *g)
+{
+    if (e->now_s >= g->boot_until_s)
+        return "its time is out";
+    if (e->p.boot_share <= 0 || e->p.boot_max_s <= 0)
+        return "the allowance is off";
+    if (g->boot_up_s && g->has_use && g->use_t >= g->boot_up_s &&
+        g->use.v[DRV_RES_VCPU] < 0.5 * g->shape.res.v[DRV_RES_VCPU])
+        return "the guest is up and quiet";
+    return NULL;
+}
+
+/* A booting guest's vCPU want is its target (the blueprint's, use's)
+ * raised to its allowance within what the other wants leave free -- in
+ * turn: a later one gets what is left.  Hysteresis does not
+ * hold it: it follows the free CPU down at once (others need it), and up
+ * once the rise is worth a reshape. */
+static void sculpt_boot_pass(struct drv_sculpt *e, struct sculpt_want *wants)
+{
+    double sum = 0;
+    for (size_t i = 0; i < e->nguests; i++)
+        sum += wants[i].res.v[DRV_RES_VCPU];
+    for (size_t i = 0; i < e->nguests; i++) {
+        struct sculpt_guest *g = e->guests[i];
+        struct sculpt_want *w = &wants[i];
+        if (!g->boot_until_s)
+            continue;
+        double was = w->res.v[DRV_RES_VCPU], cur = g->shape.res.v[DRV_RES_VCPU];
+        g->boot_base_vcpu = g->target.v[DRV_RES_VCPU];
+        double to = sculpt_boot_allowance(e, g, g->boot_base_vcpu, sum - was);
+        if (to >= cur && to <= cur * (1 + SCULPT_MIN_GROWTH))
+            to = cur; /* not worth a reshape */
+        w->res.v[DRV_RES_VCPU] = to;
+        w->boot = to > g->boot_base_vcpu;
+        if (to != cur)
+            w->forced = true;
+        sum += to - was;
+    }
 }
 
 /* ---- shortage ---- */
@@ -418,6 +476,18 @@ static void sculpt_apply(struct drv_sculpt *e, struct sculpt_guest *g, const str
                      "squeezed `%s` %.4g -> %.4g %s (target %.4g): host short, priority %d, "
                      "lowered to its p%.3g band",
                      name, a, b, unit, g->target.v[k], g->spec.priority, 100 * w->squeeze_u);
+    } else if (k == DRV_RES_VCPU && (w->boot || w->boot_over)) {
+        d = b > a ? DRV_SCULPT_DEC_GROW : DRV_SCULPT_DEC_SHRINK;
+        if (explain && w->boot)
+            snprintf(why, sizeof(why),
+                     "boot allowance: `vcpu` %.4g -> %.4g vCPU while the guest boots (its plan "
+                     "%.4g; %lld s left at most), from the host's free CPU",
+                     a, b, g->boot_base_vcpu, (long long)(g->boot_until_s - e->now_s));
+        else if (explain)
+            snprintf(why, sizeof(why),
+                     "boot over (%s): `vcpu` %.4g -> %.4g vCPU, the boot allowance given back "
+                     "for its blueprint's target",
+                     w->boot_over, a, b);
     } else {
         d = b > a ? DRV_SCULPT_DEC_GROW : DRV_SCULPT_DEC_SHRINK;
         const char *basis = w->term[k] == TERM_OBSERVED  ? "observed use plus margin"
@@ -431,8 +501,10 @@ static void sculpt_apply(struct drv_sculpt *e, struct sculpt_guest *g, const str
                      b > a ? "grew" : "shrank", name, a, b, unit, basis, 100 * e->crit[k],
                      e->p.lead_steps, w->saving, e->p.cost.reshape);
     }
+    bool boot = !w->squeezed && k == DRV_RES_VCPU && (w->boot || w->boot_over);
     sculpt_record(e, g->spec.uuid, d, k, w->squeezed ? w->squeeze_u : e->crit[k],
                   w->squeezed ? "priority"
+                  : boot      ? "boot"
                   : b > a     ? (w->term[k] == TERM_BAND ? "violation" : term_names[w->term[k]])
                               : "price",
                   a, b, w->saving, "%s", why);
@@ -474,9 +546,13 @@ int sculpt_step(struct drv_sculpt *e, int64_t now_s, struct drv_sculpt_change **
     struct sculpt_want *wants = xcalloc(e->nguests ? e->nguests : 1, sizeof(*wants));
 
     for (size_t i = 0; i < e->nguests; i++) {
-        sculpt_target(e, e->guests[i], &wants[i]);
-        sculpt_decide(e, e->guests[i], &wants[i]);
+        struct sculpt_guest *g = e->guests[i];
+        if (g->boot_until_s && (wants[i].boot_over = sculpt_boot_ended(e, g)) != NULL)
+            g->boot_until_s = 0;
+        sculpt_target(e, g, &wants[i]);
+        sculpt_decide(e, g, &wants[i]);
     }
+    sculpt_boot_pass(e, wants);
     for (int k = 0; k < DRV_RES_LAST; k++)
         sculpt_shortage(e, wants, k);
     for (size_t i = 0; i < e->nguests; i++) {

@@ -289,6 +289,13 @@ void os_compute_engine_forget(struct os_compute *c, const char *uuid)
     pthread_mutex_unlock(&c->lock);
 }
 
+void os_compute_engine_booting(struct os_compute *c, const char *uuid)
+{
+    autoerr struct err *e = NULL;
+    if (c->control && drv_control_boot(c->control, uuid, time(NULL), &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "boot allowance of %s not given", uuid);
+}
+
 void os_compute_record_deleted(struct os_compute *c, const char *uuid)
 {
     autoerr struct err *e = NULL;

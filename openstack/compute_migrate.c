@@ -587,6 +587,8 @@ int os_compute_finish_revert_resize(struct os_rpc_req *req, json_t **result, str
         if (err_code_of(*err) != ERR_CONFLICT) /* running already: a request done again */
             goto fail;
         err_clear(err);
+    } else if (power_on) {
+        os_compute_engine_booting(c, uuid);
     }
     os_inst_set_now(r.i, "launched_at");
     os_rz_power_state(&r);

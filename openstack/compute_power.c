@@ -37,7 +37,10 @@ static int act_start(struct os_compute *c, struct os_inst *i, const json_t *args
                     struct err **err)
 {
     (void)args;
-    return drv_hv_power_on(c->hv, os_inst_uuid(i), err);
+    if (drv_hv_power_on(c->hv, os_inst_uuid(i), err) < 0)
+        return -1;
+    os_compute_engine_booting(c, os_inst_uuid(i));
+    return 0;
 }
 
 static int act_pause(struct os_compute *c, struct os_inst *i, const json_t *args,
@@ -216,6 +219,7 @@ int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct e
         os_compute_fail_op(c, i, event, *err);
         return -1;
     }
+    os_compute_engine_booting(c, os_inst_uuid(i));
     os_inst_set_str(i, "vm_state", "active");
     os_inst_set_int(i, "power_state", power_now(c, os_inst_uuid(i)));
     os_inst_set_str(i, "task_state", NULL);

@@ -52,11 +52,13 @@ int os_compute_pools_fit(struct os_compute *c, struct os_inst *i, const struct d
     double mem_defined_mib = inst->mem_defined_mib;
     inst->vcpus_defined = m->shape.vcpus_max;
     inst->mem_defined_mib = m->shape.mem_max_mib;
+    inst->booted = true; /* the member's guest is up: no boot allowance */
     autoerr struct err *e = NULL;
     if (drv_sculpt_remove(c->engine, m->uuid, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND)
         log_err(LOG_LEVEL_WARN, e, "member %s not forgotten by the engine", m->uuid);
     struct drv_hv_reshape_report rep;
     bool placed = os_compute_engine_place(c, i, out, err) == 0;
+    inst->booted = false;
     int rc = -1;
     if (placed) { /* not under a sample's balloon offset (control.c) */
         drv_control_apply_lock(c->control);

@@ -165,6 +165,10 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
                             struct err **err);
 /* Forget a guest's placement (failed build, delete); unknown is fine. */
 void os_compute_engine_forget(struct os_compute *c, const char *uuid);
+/* The guest `uuid` was started or restarted (power-on, reboot, a moved
+ * guest started): its boot allowance (drv_control_boot).  A failure is
+ * logged: the guest boots at the shape it holds. */
+void os_compute_engine_booting(struct os_compute *c, const char *uuid);
 /* Hand a guest that runs in `shape` to the control loop (start-up, a
  * build delivered again).  new_guest: a pool member just handed over, new
  * to the fleet's guest counts (drv_control_adopt_new). */

@@ -609,6 +609,7 @@ static void test_admit_with_custom(void **state)
     inst.flavor.name = (char *)"m1.test";
     inst.flavor.vcpus = 4;
     inst.flavor.memory_mb = 4096;
+    inst.booted = true; /* no boot allowance: the shape is the blueprint's */
     struct drv_shape shape;
     assert_int_equal(
         drv_control_admit_with(r->t.ctl, &inst, bp, fake_now_s(r), &shape, NULL, &err), 0);

@@ -37,6 +37,8 @@ static struct drv_sculpt_params params(void)
     struct drv_sculpt_params p;
     drv_sculpt_params_from_cfg(cfg, &p);
     cfg_unref(cfg);
+    /* the steady state: the boot allowance's own tests turn it on */
+    p.boot_share = 0;
     return p;
 }
 
