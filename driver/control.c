@@ -505,8 +505,9 @@ static void ctl_learn(struct drv_control *c, int64_t now_s, const struct drv_hv_
         err_free(e);
         e = NULL;
         /* its balloon driver reports: the guest's kernel is up (the end
-         * of a boot, with its use: drv_sculpt_boot) */
-        if (s->raw.has_guest_mem && !s->raw.guest_mem_pending) {
+         * of a boot, with its use: drv_sculpt_boot); a first sample has no
+         * use to tell whether the burst is spent */
+        if (s->interval_s > 0 && s->raw.has_guest_mem && !s->raw.guest_mem_pending) {
             int64_t at = s->raw.guest_stats_wall_s > 0 ? s->raw.guest_stats_wall_s : t;
             if (drv_sculpt_guest_up(c->engine, g->uuid, at, &e) < 0)
                 log_err(LOG_LEVEL_WARN, e, "boot of `%s` not followed", g->uuid);

@@ -431,6 +431,10 @@ static int cmd_sample(struct drv_hv *hv, struct err **err)
                (unsigned long long)c->blk_wr_bytes);
         for (int k = 0; k < DRV_RES_LAST; k++)
             printf(" use_%s=%.4g", drv_res_kind_name((enum drv_res_kind)k), s[i].use.v[k]);
+        /* the engine's boot signal (drv_sculpt_guest_up): the balloon
+         * driver's figures and when the guest took them */
+        printf(" booting=%d guest_mem=%d guest_stats_s=%lld", c->guest_mem_pending,
+               c->has_guest_mem, (long long)c->guest_stats_wall_s);
         printf("\n");
         funlockfile(stdout);
     }

@@ -37,8 +37,19 @@ base_sum=$(sha256sum "$G/base.qcow2" | cut -d' ' -f1)
 hv spawn uuid=$U kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline \
     disk=$G/base.qcow2 vcpu=1 mem_mib=256 online=1 max=3 mem_max=512 numa=0 ||
     fail "spawn"
+spawned=$(date +%s)
+# the engine's boot signal (drv_sculpt_guest_up): booting until the
+# guest's balloon driver reports its memory, then its figures, taken since
+# the start (the engine's boot allowance lasts until then)
+hv sample || fail "sample"
+check "booting: no memory figures yet" sh -c "printf '%s\n' \"\$0\" | grep -q \"^SAMPLE $U .* booting=1 guest_mem=0 \"" "$HV_OUT"
 wait_match "$LOG" 'GUEST-INIT-READY' 120 >/dev/null || fail "guest did not boot"
 echo "booted after $(( $(date +%s) - t0 ))s"
+up_since() { # the guest's figures, taken at or after $1
+    hv sample && printf '%s\n' "$HV_OUT" | grep "^SAMPLE $U .* booting=0 guest_mem=1 " |
+        sed 's/.*guest_stats_s=//' | { read -r s && [ "$s" -ge "$1" ]; }
+}
+check "up: its figures since the start" retry 30 up_since "$spawned"
 wait_match "$LOG" 'GUEST-DISK marker=SCULPT-BASE-IMAGE' 10 >/dev/null ||
     fail "base image not seen through the overlay"
 check "overlay backed by the base" sh -c "qemu-img info -U '$DIR/disk' | grep -q 'backing file: $G/base.qcow2'"
@@ -265,7 +276,11 @@ check "state shutdown" test "$(kv state "$HV_OUT")" = shutdown
 
 # ---- power cycle in the latest shape ----
 hv power-on uuid=$U || fail "power on"
+started=$(date +%s)
+hv sample || fail "sample"
+check "booting again after the power-on" sh -c "printf '%s\n' \"\$0\" | grep -q \"^SAMPLE $U .* booting=1 guest_mem=0 \"" "$HV_OUT"
 wait_match "$LOG" 'GUEST-INIT-READY' 120 2 >/dev/null || fail "no second boot"
+check "up again: its figures since the power-on" retry 30 up_since "$started"
 check "booted with 3 vCPUs (latest shape)" sh -c "$VIRSH vcpucount $DOM --live --active | grep -qx ' *3'"
 hv suspend uuid=$U || fail "suspend"
 hv info uuid=$U || fail "info"

@@ -283,6 +283,43 @@ static void test_booting_guest(void **state)
     err_clear(&err);
 }
 
+/* The boot allowance through the loop and the backend: the flavor's vCPUs
+ * from the spawn until the guest is up (its balloon driver reports, with a
+ * use to judge) and quiet; a reboot gives them again, applied at once. */
+static void test_boot_allowance(void **state)
+{
+    struct rig *r = *state;
+    admit_and_spawn(r, UUID_A, 2, 2048);
+    assert_true(fabs(held(r, UUID_A, DRV_RES_VCPU) - 2) < 1e-9);
+    struct err *err = NULL;
+    assert_int_equal(drv_fake_set_booting(r->t.hv, UUID_A, true, &err), 0);
+    demand(r, UUID_A, 0.1, 300);
+    for (int i = 0; i < 2; i++) { /* not up */
+        run_step(r);
+        assert_true(fabs(held(r, UUID_A, DRV_RES_VCPU) - 2) < 1e-9);
+    }
+    assert_int_equal(drv_fake_set_booting(r->t.hv, UUID_A, false, &err), 0);
+    run_step(r);
+    double plan = held(r, UUID_A, DRV_RES_VCPU);
+    assert_true(plan < 1);
+    assert_in_sync(r, UUID_A);
+    /* rebooted: the allowance at once, through the backend */
+    assert_int_equal(drv_fake_set_booting(r->t.hv, UUID_A, true, &err), 0);
+    assert_int_equal(drv_control_boot(r->t.ctl, UUID_A, fake_now_s(r), &err), 1);
+    assert_true(fabs(held(r, UUID_A, DRV_RES_VCPU) - 2) < 1e-9);
+    assert_in_sync(r, UUID_A);
+    /* a step before it is up keeps it; its time out ends it */
+    run_step(r);
+    assert_true(fabs(held(r, UUID_A, DRV_RES_VCPU) - 2) < 1e-9);
+    for (int i = 0; i < 3; i++)
+        run_step(r);
+    assert_true(held(r, UUID_A, DRV_RES_VCPU) < 1);
+    assert_in_sync(r, UUID_A);
+    assert_int_equal(drv_control_boot(r->t.ctl, UUID_B, fake_now_s(r), &err), -1);
+    assert_int_equal(err->code, ERR_NOT_FOUND);
+    err_clear(&err);
+}
+
 static void test_backend_failures_are_retried(void **state)
 {
     struct rig *r = *state;
@@ -625,6 +662,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_loop_reshapes_toward_use, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_booting_guest, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_boot_allowance, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_memory_short, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_backend_failures_are_retried, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_override_and_forget, rig_setup, rig_teardown),
