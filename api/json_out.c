@@ -139,7 +139,7 @@ json_t *api_instance_json(const struct drv_instance *inst)
 json_t *api_guest_view_json(const struct drv_sculpt_guest_view *g)
 {
     return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:o, s:o, s:s, s:b, s:b, s:o, s:o, "
-                     "s:I}",
+                     "s:I, s:o}",
                      "uuid", g->uuid, "shape", api_shape_json(&g->shape), "target",
                      api_res_json(&g->target), "use", api_res_json(&g->use), "floor",
                      api_res_json(&g->floor), "ceiling", api_res_json(&g->ceiling), "priority",
@@ -147,7 +147,8 @@ json_t *api_guest_view_json(const struct drv_sculpt_guest_view *g)
                      api_num(g->confidence), "model", g->model, "squeezed", g->squeezed,
                      "reclaimable", g->reclaimable, "placed",
                      api_time_json(g->placed_s * 1000), "last_reshape",
-                     api_time_json(g->last_reshape_s * 1000), "reshapes", (json_int_t)g->reshapes);
+                     api_time_json(g->last_reshape_s * 1000), "reshapes", (json_int_t)g->reshapes,
+                     "boot_until", api_time_json(g->boot_until_s * 1000));
 }
 
 json_t *api_record_json(const struct drv_sculpt_record *r)
