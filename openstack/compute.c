@@ -8,6 +8,7 @@
 
 #include "common/config.h"
 #include "common/err.h"
+#include "common/keylock.h"
 #include "common/log.h"
 #include "common/metrics.h"
 #include "db/db.h"
@@ -50,6 +51,7 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     c->placement = d->placement;
     c->images = d->images;
     c->started_s = time(NULL);
+    c->inst_locks = keylocks_new();
     c->rpc_seconds = metrics_histogram(
         "sculpt_rpc_duration_seconds",
         "Compute RPC requests from Nova, by method and outcome (ok or the error code), from "
@@ -174,6 +176,7 @@ int os_compute_start(struct os_compute *c, struct err **err)
         .workers = (int)c->cfg->executor_thread_pool_size,
         .opaque = c,
         .done = compute_rpc_done,
+        .locks = c->inst_locks,
     };
     if (os_messaging_serve(c->msg, &o, OS_COMPUTE_TOPIC, c->host, err) < 0)
         return -1;
@@ -205,6 +208,7 @@ void os_compute_free(struct os_compute *c)
     free(c->tracked);
     free(c->to_sync);
     free(c->moves_in);
+    keylocks_free(c->inst_locks); /* the server is stopped: nobody waits */
     drv_pool_mgr_free(c->pools);
     os_compute_pools_saved_free(c->pools_saved);
     drv_control_free(c->control);

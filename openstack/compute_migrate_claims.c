@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "common/err.h"
+#include "common/keylock.h"
 #include "common/log.h"
 #include "driver/hypervisor.h"
 #include "openstack/compute_migrate_priv.h"
@@ -70,13 +71,17 @@ void os_compute_move_claim_note(struct os_compute *c, const char *uuid)
 {
     pthread_mutex_lock(&c->lock);
     size_t i = 0;
-    while (i < c->nmoves_in && strcmp(c->moves_in[i], uuid) != 0)
+    while (i < c->nmoves_in && strcmp(c->moves_in[i].uuid, uuid) != 0)
         i++;
     if (i == c->nmoves_in) {
         c->moves_in = xreallocarray(c->moves_in, c->nmoves_in + 1, sizeof(*c->moves_in));
-        snprintf(c->moves_in[c->nmoves_in++], DRV_UUID_LEN + 1, "%s", uuid);
+        snprintf(c->moves_in[i].uuid, sizeof(c->moves_in[i].uuid), "%s", uuid);
+        c->moves_in[i].gen = 0;
+        c->nmoves_in++;
         c->moves_in_new = true; /* the periodic thread asks at 10 s from now on */
         pthread_cond_broadcast(&c->cond);
+    } else {
+        c->moves_in[i].gen++; /* another move: a pass's answer may be older */
     }
     pthread_mutex_unlock(&c->lock);
 }
@@ -85,7 +90,7 @@ void os_compute_move_claim_drop(struct os_compute *c, const char *uuid)
 {
     pthread_mutex_lock(&c->lock);
     for (size_t i = 0; i < c->nmoves_in; i++) {
-        if (strcmp(c->moves_in[i], uuid) == 0) {
+        if (strcmp(c->moves_in[i].uuid, uuid) == 0) {
             memmove(&c->moves_in[i], &c->moves_in[i + 1],
                     (c->nmoves_in - i - 1) * sizeof(*c->moves_in));
             c->nmoves_in--;
@@ -93,6 +98,16 @@ void os_compute_move_claim_drop(struct os_compute *c, const char *uuid)
         }
     }
     pthread_mutex_unlock(&c->lock);
+}
+
+bool os_compute_move_claim_current(struct os_compute *c, const struct os_move_claim *m)
+{
+    pthread_mutex_lock(&c->lock);
+    bool same = false;
+    for (size_t i = 0; i < c->nmoves_in && !same; i++)
+        same = strcmp(c->moves_in[i].uuid, m->uuid) == 0 && c->moves_in[i].gen == m->gen;
+    pthread_mutex_unlock(&c->lock);
+    return same;
 }
 
 int os_compute_move_release(struct os_compute *c, const char *uuid, bool staging,
@@ -159,40 +174,59 @@ static int claim_look(struct os_compute *c, const json_t *ctx, const char *uuid,
     return 0;
 }
 
+/* Act on verdict `v` for claim `m` (not KEEP), holding the instance's RPC
+ * lock: a prep_resize of the same instance is then either done, and has
+ * noted the claim again (so `v`, read before, is stale and waits for the
+ * next pass), or not begun, and admits after the release. */
+static void claim_act(struct os_compute *c, const struct os_move_claim *m,
+                      enum os_move_claim_verdict v, const json_t *mig)
+{
+    const char *uuid = m->uuid;
+    struct keylock *il = keylock_acquire(c->inst_locks, uuid);
+    autoerr struct err *e = NULL;
+    if (!os_compute_move_claim_current(c, m)) {
+        log_debug("move claim of %s noted again meanwhile: next pass", uuid);
+    } else if (v == OS_MOVE_CLAIM_RELEASE) {
+        if (os_compute_move_release(c, uuid, true, &e) < 0) {
+            log_err(LOG_LEVEL_WARN, e, "move claim of %s not released: next pass", uuid);
+        } else {
+            log_info("admission for migration %s released: %s (migration %s)",
+                     ovo_get_str(mig, "uuid") ? ovo_get_str(mig, "uuid") : "?",
+                     os_move_claim_verdict_name(v),
+                     ovo_get_str(mig, "status") ? ovo_get_str(mig, "status") : "?");
+        }
+    } else {
+        if (v == OS_MOVE_CLAIM_GUEST_HERE)
+            log_warn("move claim of %s kept: %s", uuid, os_move_claim_verdict_name(v));
+        else
+            log_debug("move claim of %s settled: %s", uuid, os_move_claim_verdict_name(v));
+        os_compute_move_claim_drop(c, uuid);
+    }
+    keylock_release(c->inst_locks, il);
+}
+
 void os_compute_move_claims_check(struct os_compute *c)
 {
     pthread_mutex_lock(&c->lock);
     size_t n = c->nmoves_in;
-    char(*uuids)[DRV_UUID_LEN + 1] = n ? xcalloc(n, sizeof(*uuids)) : NULL;
+    struct os_move_claim *claims = n ? xcalloc(n, sizeof(*claims)) : NULL;
     if (n)
-        memcpy(uuids, c->moves_in, n * sizeof(*uuids));
+        memcpy(claims, c->moves_in, n * sizeof(*claims));
     pthread_mutex_unlock(&c->lock);
+    /* Nova is asked without the instance's lock: its RPCs do not wait
+     * on the conductor's answers here */
     json_auto_t *ctx = n ? os_ctx_new_admin() : NULL;
     for (size_t k = 0; k < n; k++) {
-        const char *uuid = uuids[k];
+        const char *uuid = claims[k].uuid;
         log_ctx_set_instance(uuid);
         autoerr struct err *e = NULL;
         json_auto_t *mig = NULL;
         enum os_move_claim_verdict v;
-        if (claim_look(c, ctx, uuid, &v, &mig, &e) < 0) {
+        if (claim_look(c, ctx, uuid, &v, &mig, &e) < 0)
             log_err(LOG_LEVEL_WARN, e, "move claim of %s not checked: next pass", uuid);
-        } else if (v == OS_MOVE_CLAIM_RELEASE) {
-            if (os_compute_move_release(c, uuid, true, &e) < 0) {
-                log_err(LOG_LEVEL_WARN, e, "move claim of %s not released: next pass", uuid);
-            } else {
-                log_info("admission for migration %s released: %s (migration %s)",
-                         ovo_get_str(mig, "uuid") ? ovo_get_str(mig, "uuid") : "?",
-                         os_move_claim_verdict_name(v),
-                         ovo_get_str(mig, "status") ? ovo_get_str(mig, "status") : "?");
-            }
-        } else if (v != OS_MOVE_CLAIM_KEEP) {
-            if (v == OS_MOVE_CLAIM_GUEST_HERE)
-                log_warn("move claim of %s kept: %s", uuid, os_move_claim_verdict_name(v));
-            else
-                log_debug("move claim of %s settled: %s", uuid, os_move_claim_verdict_name(v));
-            os_compute_move_claim_drop(c, uuid);
-        }
+        else if (v != OS_MOVE_CLAIM_KEEP)
+            claim_act(c, &claims[k], v, mig);
         log_ctx_set_instance(NULL);
     }
-    free(uuids);
+    free(claims);
 }

@@ -74,7 +74,8 @@ struct os_compute {
     uint64_t failed_builds;
     char (*to_sync)[DRV_UUID_LEN + 1]; /* guests whose power changed behind our back */
     size_t nto_sync;
-    char (*moves_in)[DRV_UUID_LEN + 1]; /* move claims to check (compute_migrate_claims.c) */
+    struct keylocks *inst_locks;    /* serialize an instance's RPCs and other work on it */
+    struct os_move_claim *moves_in; /* move claims to check (compute_migrate_claims.c) */
     size_t nmoves_in;
     bool moves_in_new;              /* one noted since the periodic thread looked */
 
@@ -341,15 +342,27 @@ void os_compute_resize_autoconfirm(struct os_compute *c);
  * instance deleted) is released, as Nova's resource tracker stops
  * counting a migration no longer in progress. */
 
+/* A claim to check; `gen` counts its notes, so a pass whose answer came
+ * from before a newer prep_resize of the same instance does not act on
+ * it. */
+struct os_move_claim {
+    char uuid[DRV_UUID_LEN + 1];
+    unsigned gen;
+};
+
 /* Check instance `uuid`'s claim from now on (prep_resize admitted it;
  * a restart found its row without the instance here).  Any thread. */
 void os_compute_move_claim_note(struct os_compute *c, const char *uuid);
 /* Stop checking it.  Any thread. */
 void os_compute_move_claim_drop(struct os_compute *c, const char *uuid);
+/* Whether claim `m` (a copy) is still noted as it was copied: not
+ * dropped, not noted again since.  Any thread. */
+bool os_compute_move_claim_current(struct os_compute *c, const struct os_move_claim *m);
 /* One pass over the claims noted (periodic thread, after the start-up
  * recovery): each is asked of Nova (its latest migration naming this
- * host, the instance) and kept, dropped or released; failures are logged
- * and asked again at the next pass. */
+ * host, the instance) and kept, dropped or released, under the
+ * instance's RPC lock and only if no prep_resize noted it meanwhile;
+ * failures are logged and asked again at the next pass. */
 void os_compute_move_claims_check(struct os_compute *c);
 /* The instance's guest gone from this host: the hypervisor's (one
  * already gone is fine), the engine's admission, the tracker's and the

@@ -9,6 +9,7 @@
 
 #include "common/clock.h"
 #include "common/err.h"
+#include "common/keylock.h"
 #include "common/log.h"
 #include "common/uuid.h"
 #include "openstack/amqp.h"
@@ -59,14 +60,6 @@ struct rpc_active {
     int64_t next_ms;
 };
 
-struct rpc_inst_lock {
-    struct rpc_inst_lock *next;
-    char *uuid;
-    int refs;
-    bool held;
-    pthread_cond_t cond;
-};
-
 struct os_rpc_server {
     struct os_amqp *amqp;
     struct os_rpc_server_opts o;
@@ -89,8 +82,8 @@ struct os_rpc_server {
     struct rpc_active *active;
     struct os_rpc_server_stats stats;
 
-    pthread_mutex_t ilock;      /* instance locks */
-    struct rpc_inst_lock *ilocks;
+    struct keylocks *ilocks;    /* per-instance serialization: o.locks or own */
+    struct keylocks *own_ilocks;
 };
 
 static void rpc_cond_init(pthread_cond_t *c)
@@ -115,7 +108,8 @@ struct os_rpc_server *os_rpc_server_new(struct os_amqp *amqp,
     for (int i = 0; i < RPC_DONE_IDS; i++)
         s->done[i].bucket = -1;
     pthread_mutex_init(&s->lock, NULL);
-    pthread_mutex_init(&s->ilock, NULL);
+    s->own_ilocks = opts->locks ? NULL : keylocks_new();
+    s->ilocks = opts->locks ? opts->locks : s->own_ilocks;
     rpc_cond_init(&s->work_cond);
     rpc_cond_init(&s->monitor_cond);
     return s;
@@ -281,51 +275,6 @@ static void rpc_end(struct os_rpc_server *s, const struct os_msg *m,
     }
 }
 
-/* ---- per-instance serialization ------------------------------------------- */
-
-static struct rpc_inst_lock *rpc_inst_acquire(struct os_rpc_server *s, const char *uuid)
-{
-    pthread_mutex_lock(&s->ilock);
-    struct rpc_inst_lock *l = s->ilocks;
-    while (l && strcmp(l->uuid, uuid) != 0)
-        l = l->next;
-    if (!l) {
-        l = xzalloc(sizeof(*l));
-        l->uuid = xstrdup(uuid);
-        pthread_cond_init(&l->cond, NULL);
-        l->next = s->ilocks;
-        s->ilocks = l;
-    }
-    l->refs++;
-    while (l->held)
-        pthread_cond_wait(&l->cond, &s->ilock);
-    l->held = true;
-    pthread_mutex_unlock(&s->ilock);
-    return l;
-}
-
-static void rpc_inst_release(struct os_rpc_server *s, struct rpc_inst_lock *l)
-{
-    if (!l)
-        return;
-    pthread_mutex_lock(&s->ilock);
-    l->held = false;
-    if (--l->refs == 0) {
-        for (struct rpc_inst_lock **pl = &s->ilocks; *pl; pl = &(*pl)->next) {
-            if (*pl == l) {
-                *pl = l->next;
-                break;
-            }
-        }
-        pthread_cond_destroy(&l->cond);
-        free(l->uuid);
-        free(l);
-    } else {
-        pthread_cond_signal(&l->cond);
-    }
-    pthread_mutex_unlock(&s->ilock);
-}
-
 /* ---- keep-alives ------------------------------------------------------------ */
 
 static void rpc_active_add(struct os_rpc_server *s, struct rpc_active *a)
@@ -429,9 +378,9 @@ static void rpc_handle(struct os_rpc_server *s, struct os_delivery *d)
             rpc_active_add(s, &act);
         }
         const char *uuid = (meth->flags & OS_RPC_SERIALIZE) ? rpc_instance_uuid(m) : NULL;
-        struct rpc_inst_lock *il = uuid ? rpc_inst_acquire(s, uuid) : NULL;
+        struct keylock *il = uuid ? keylock_acquire(s->ilocks, uuid) : NULL;
         rc = meth->fn(&req, &result, &e);
-        rpc_inst_release(s, il);
+        keylock_release(s->ilocks, il);
         if (monitored)
             rpc_active_remove(s, &act);
         if (rc < 0 && !e)
@@ -600,7 +549,7 @@ void os_rpc_server_free(struct os_rpc_server *s)
     }
     free(s->threads);
     pthread_mutex_destroy(&s->lock);
-    pthread_mutex_destroy(&s->ilock);
+    keylocks_free(s->own_ilocks);
     pthread_cond_destroy(&s->work_cond);
     pthread_cond_destroy(&s->monitor_cond);
     free(s);

@@ -23,6 +23,7 @@
 #include <stdbool.h>
 
 #include "common/alloc.h"
+#include "common/keylock.h"
 #include "openstack/rpc_failure.h"
 
 struct err;
@@ -68,6 +69,10 @@ struct os_rpc_server_opts {
     int workers;            /* handler threads */
     void *opaque;           /* passed to handlers in req->opaque */
     os_rpc_done_fn done;    /* may be NULL */
+    /* The locks that serialize an instance's requests (OS_RPC_SERIALIZE),
+     * shared with work outside the RPC path; NULL: the server's own.
+     * Must stay until the server is stopped. */
+    struct keylocks *locks;
 };
 
 struct os_rpc_server;

@@ -5,6 +5,7 @@
  * without alternates, a move between hosts of different backends, what
  * becomes of a destination's move claim, and how a restart closes a leg
  * left open in the journal. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include "driver/hypervisor.h"
 #include "helpers/engine.h"
 #include "openstack/compute_migrate_priv.h"
+#include "openstack/compute_priv.h"
 #include "openstack/compute_resize_priv.h"
 #include "openstack/ovo.h"
 
@@ -386,6 +388,34 @@ static void test_move_claim(void **state)
     assert_string_equal(os_move_claim_verdict_name(OS_MOVE_CLAIM_LAST), "?");
 }
 
+/* A pass acts on a claim only as it copied it: a prep_resize of the same
+ * instance since (a new move here) or a drop makes its answer stale. */
+static void test_claim_current(void **state)
+{
+    (void)state;
+    struct os_compute c;
+    memset(&c, 0, sizeof(c));
+    pthread_mutex_init(&c.lock, NULL);
+    pthread_cond_init(&c.cond, NULL);
+    os_compute_move_claim_note(&c, UUID_A);
+    os_compute_move_claim_note(&c, UUID_B);
+    assert_int_equal(c.nmoves_in, 2);
+    assert_true(c.moves_in_new);
+    struct os_move_claim a = c.moves_in[0], b = c.moves_in[1];
+    assert_true(os_compute_move_claim_current(&c, &a));
+    assert_true(os_compute_move_claim_current(&c, &b));
+    os_compute_move_claim_note(&c, UUID_A); /* another move of A here */
+    assert_int_equal(c.nmoves_in, 2);
+    assert_false(os_compute_move_claim_current(&c, &a));
+    assert_true(os_compute_move_claim_current(&c, &b));
+    os_compute_move_claim_drop(&c, UUID_B);
+    assert_false(os_compute_move_claim_current(&c, &b));
+    assert_int_equal(c.nmoves_in, 1);
+    free(c.moves_in);
+    pthread_mutex_destroy(&c.lock);
+    pthread_cond_destroy(&c.cond);
+}
+
 /* How a restart closes a leg a crash left open in the journal. */
 static void test_intent_outcome(void **state)
 {
@@ -439,7 +469,8 @@ int main(void)
         cmocka_unit_test(test_fake_bad_input),
         cmocka_unit_test(test_moves),       cmocka_unit_test(test_malformed_legs),
         cmocka_unit_test(test_reschedule),  cmocka_unit_test(test_in_progress),
-        cmocka_unit_test(test_move_claim),  cmocka_unit_test(test_fake_cleanup),
+        cmocka_unit_test(test_move_claim),  cmocka_unit_test(test_claim_current),
+        cmocka_unit_test(test_fake_cleanup),
         cmocka_unit_test(test_intent_outcome), cmocka_unit_test(test_backend_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
