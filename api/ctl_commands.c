@@ -859,7 +859,7 @@ static void ctl_pools_table(json_t *j)
 {
     static const char *const head[] = {"POOL",   "FLAVOR",     "IMAGE", "TARGET",
                                        "SIZE",   "BOOTING",    "CONFIDENCE", "HITS",
-                                       "HITS-BOOTING", "MISSES", "EXPIRIES", NULL};
+                                       "HITS-BOOTING", "MISSES", "EXPIRIES", "RECLAIMS", NULL};
     struct ctl_table t;
     ctl_table_init(&t, head);
     size_t i;
@@ -878,6 +878,7 @@ static void ctl_pools_table(json_t *j)
                        (long long)json_integer_value(json_object_get(p, "booting_hits")));
         ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "misses")));
         ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "expiries")));
+        ctl_table_cell(&t, "%lld", (long long)json_integer_value(json_object_get(p, "reclaims")));
     }
     ctl_table_print(&t, stdout);
     ctl_table_release(&t);

@@ -1,5 +1,5 @@
 /* GET /v1/pools: the pre-sculpted pools (classes, target sizes,
- * confidences, hits, misses, expiries) and their live members, with the
+ * confidences, hits, misses, expiries, reclaims) and their live members, with the
  * capacity they hold idle. */
 #include <string.h>
 
@@ -28,7 +28,7 @@ int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **er
         return -1;
 
     struct drv_res idle_total = drv_res_zero();
-    int64_t hits = 0, misses = 0, expiries = 0, booting_hits = 0;
+    int64_t hits = 0, misses = 0, expiries = 0, booting_hits = 0, reclaims = 0;
     json_t *rows = json_array();
     for (size_t i = 0; i < pools->n; i++) {
         const struct db_pool *p = pools->v[i];
@@ -57,13 +57,15 @@ int api_handle_pools(struct api_req *req, struct api_resp *resp, struct err **er
         misses += p->misses;
         expiries += p->expiries;
         booting_hits += p->booting_hits;
+        reclaims += p->reclaims;
     }
     int64_t asked = hits + misses;
     return api_reply(resp, 0,
-                     json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:o, s:o, s:I}}", "pools", rows,
+                     json_pack("{s:o, s:{s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:I}}", "pools", rows,
                                "totals", "hits", (json_int_t)hits, "misses",
                                (json_int_t)misses, "expiries", (json_int_t)expiries,
-                               "booting_hits", (json_int_t)booting_hits,
+                               "booting_hits", (json_int_t)booting_hits, "reclaims",
+                               (json_int_t)reclaims,
                                "hit_rate",
                                asked ? api_num((double)hits / (double)asked) : json_null(),
                                "idle", api_res_json(&idle_total), "members",

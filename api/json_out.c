@@ -290,13 +290,14 @@ json_t *api_pool_json(const struct db_pool *p)
     for (size_t i = 0; i < p->nterms; i++)
         json_object_set_new(terms, p->terms[i].name, api_num(p->terms[i].value));
     return json_pack(
-        "{s:s, s:{s:s?, s:s?, s:s?}, s:i, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o}",
+        "{s:s, s:{s:s?, s:s?, s:s?}, s:i, s:o, s:o, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
         "key",
         p->key, "class", "flavor", p->flavor_name, "image", p->image_ref, "project_id",
         p->project_id, "target_size", p->target_size, "confidence", api_num(p->confidence),
         "expires", api_time_json(p->expires_ms), "shape", api_shape_json(&p->shape), "cost_terms",
         terms, "hits", (json_int_t)p->hits, "misses", (json_int_t)p->misses, "expiries",
-        (json_int_t)p->expiries, "booting_hits", (json_int_t)p->booting_hits, "created", api_time_json(p->created_ms), "updated",
+        (json_int_t)p->expiries, "booting_hits", (json_int_t)p->booting_hits, "reclaims",
+        (json_int_t)p->reclaims, "created", api_time_json(p->created_ms), "updated",
         api_time_json(p->updated_ms));
 }
 

@@ -18,7 +18,7 @@ static struct {
     struct metrics_family *contiguity, *shortage, *decisions, *reshapes, *over_shape;
     struct metrics_family *guest_alloc, *guest_used;
     struct metrics_family *pool_size, *pool_target, *pool_hits, *pool_misses, *pool_expiries;
-    struct metrics_family *pool_idle;
+    struct metrics_family *pool_reclaims, *pool_idle;
 } m;
 
 static void api_metrics_register(void)
@@ -58,6 +58,12 @@ static void api_metrics_register(void)
                                     "Requests of a pool's class built cold.", "pool");
     m.pool_expiries = metrics_counter("sculpt_pool_expiries_total",
                                       "Pool members released unclaimed.", "pool");
+    /* per pool, from PostgreSQL (so across restarts); the process's own
+     * sculpt_pool_reclaimed_total (openstack/compute_presculpt.c) is the sum
+     * since it started */
+    m.pool_reclaims = metrics_counter("sculpt_pool_reclaims_total",
+                                      "Idle pool members destroyed to make room for a real "
+                                      "guest.", "pool");
     m.pool_idle = metrics_gauge("sculpt_pool_idle", "Capacity held by live pool members.",
                                 "resource");
 }
@@ -136,6 +142,7 @@ static void api_collect_pools(struct db *db)
         metrics_set_total(m.pool_hits, (double)p->hits, METRICS_LABELS(p->key));
         metrics_set_total(m.pool_misses, (double)p->misses, METRICS_LABELS(p->key));
         metrics_set_total(m.pool_expiries, (double)p->expiries, METRICS_LABELS(p->key));
+        metrics_set_total(m.pool_reclaims, (double)p->reclaims, METRICS_LABELS(p->key));
     }
     for (size_t k = 0; k < members->n; k++)
         idle = drv_res_add(idle, members->v[k]->shape.res);

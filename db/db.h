@@ -444,6 +444,7 @@ struct db_pool {
     size_t nterms;
     int64_t hits, misses, expiries; /* output: counters (see db_pool_count) */
     int64_t booting_hits;       /* output: of hits, members handed over still booting */
+    int64_t reclaims;           /* output: idle members destroyed for a real guest */
     int64_t created_ms, updated_ms; /* output */
 };
 void db_pool_free(struct db_pool *p);
@@ -497,9 +498,14 @@ DEFINE_AUTOPTR(db_pool_member_list)
 int db_pool_put(struct db *db, const struct db_pool *p, struct err **err);
 /* Remove a pool; its members' rows stay (history) with pool_key kept.  Queued. */
 int db_pool_delete(struct db *db, const char *key, struct err **err);
-/* Add to a pool's counters.  Queued. */
-int db_pool_count(struct db *db, const char *key, int64_t hits, int64_t misses,
-                  int64_t expiries, struct err **err);
+/* What a pool's counters gained. */
+struct db_pool_counts {
+    int64_t hits, misses, expiries;
+    int64_t reclaims;           /* idle members destroyed to make room for a real guest */
+};
+/* Add `d` to a pool's counters.  Queued. */
+int db_pool_count(struct db *db, const char *key, const struct db_pool_counts *d,
+                  struct err **err);
 struct db_pool_list *db_pool_list(struct db *db, struct err **err);
 
 /* Insert or replace a member.  Queued. */

@@ -28,14 +28,14 @@ static const struct db_stmt st_pool_put = {
 static const struct db_stmt st_pool_delete = {"DELETE FROM pools WHERE key = $1", 1};
 static const struct db_stmt st_pool_count = {
     "UPDATE pools SET hits = hits + $2, misses = misses + $3, expiries = expiries + $4,"
-    " updated_at = now() WHERE key = $1",
-    4};
+    " reclaims = reclaims + $5, updated_at = now() WHERE key = $1",
+    5};
 static const struct db_stmt st_pool_list = {
     "SELECT key, flavor_name, image_ref, project_id, target_size, confidence,"
     " sculpt_ms(expires_at), shape_res, shape_vcpus_online, shape_vcpus_max,"
     " shape_mem_max_mib, shape_pcpus, shape_numa_node, shape_cpu_weight, term_names, term_values,"
     " hits, misses,"
-    " expiries, sculpt_ms(created_at), sculpt_ms(updated_at), booting_hits FROM pools"
+    " expiries, sculpt_ms(created_at), sculpt_ms(updated_at), booting_hits, reclaims FROM pools"
     " ORDER BY key",
     0};
 
@@ -153,17 +153,18 @@ int db_pool_delete(struct db *db, const char *key, struct err **err)
     return db_enqueue(db, db_write_item(w), err);
 }
 
-int db_pool_count(struct db *db, const char *key, int64_t hits, int64_t misses,
-                  int64_t expiries, struct err **err)
+int db_pool_count(struct db *db, const char *key, const struct db_pool_counts *d,
+                  struct err **err)
 {
     if (db_check_key(key, err) < 0)
         return -1;
     struct db_write *w = db_write_new("pool_count", 1);
     struct db_params *p = db_write_add(w, &st_pool_count, "no such pool");
     db_param_str(p, key);
-    db_param_int(p, hits);
-    db_param_int(p, misses);
-    db_param_int(p, expiries);
+    db_param_int(p, d->hits);
+    db_param_int(p, d->misses);
+    db_param_int(p, d->expiries);
+    db_param_int(p, d->reclaims);
     return db_enqueue(db, db_write_item(w), err);
 }
 
@@ -209,6 +210,7 @@ static struct db_pool *db_pool_from_row(const PGresult *r, int row, struct err *
     pool->created_ms = db_col_int(r, row, col + 5);
     pool->updated_ms = db_col_int(r, row, col + 6);
     pool->booting_hits = db_col_int(r, row, col + 7);
+    pool->reclaims = db_col_int(r, row, col + 8);
     return steal_pointer(&pool);
 }
 

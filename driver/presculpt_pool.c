@@ -82,6 +82,7 @@ struct pm_job {
 struct pm_pool {
     struct drv_pool_view sent; /* the counters as the count hook last had them */
     bool refused;              /* the engine refused its last member */
+    bool recorded;             /* the pool hook had it: its counters may move at once */
 };
 
 struct drv_pool_mgr {
@@ -352,11 +353,25 @@ static void pm_hook_member(struct drv_pool_mgr *m, const struct drv_pool_member 
         m->hooks.member(mb, m->hooks.opaque);
 }
 
-static void pm_hook_count(struct drv_pool_mgr *m, const char *pool, int64_t hits,
-                          int64_t misses, int64_t expiries)
+static void pm_hook_count(struct drv_pool_mgr *m, const struct drv_pool_view *gained)
 {
     if (m->hooks.count)
-        m->hooks.count(pool, hits, misses, expiries, m->hooks.opaque);
+        m->hooks.count(gained->key, gained, m->hooks.opaque);
+}
+
+/* Pool k's counters gained since the count hook last had them, into
+ * *gained (its key too), now taken as had; whether any moved (lock held). */
+static bool pm_counts_take(struct drv_pool_mgr *m, size_t k, struct drv_pool_view *gained)
+{
+    const struct drv_pool_view *now = &m->pools[k], *sent = &m->priv[k].sent;
+    memset(gained, 0, sizeof(*gained));
+    snprintf(gained->key, sizeof(gained->key), "%s", now->key);
+    gained->hits = now->hits - sent->hits;
+    gained->misses = now->misses - sent->misses;
+    gained->expiries = now->expiries - sent->expiries;
+    gained->reclaims = now->reclaims - sent->reclaims;
+    m->priv[k].sent = *now;
+    return gained->hits || gained->misses || gained->expiries || gained->reclaims;
 }
 
 /* Destroy a member's guest and let the engine forget it; the member is
@@ -1035,13 +1050,9 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
         memcpy(views, m->pools, nviews * sizeof(*views));
     /* counters go after the pool itself (a new pool has no row before) */
     struct drv_pool_view *delta = xcalloc(nviews + 1, sizeof(*delta));
-    for (size_t k = 0; k < nviews; k++) {
-        const struct drv_pool_view *sent = &m->priv[k].sent;
-        delta[k].hits = m->pools[k].hits - sent->hits;
-        delta[k].misses = m->pools[k].misses - sent->misses;
-        delta[k].expiries = m->pools[k].expiries - sent->expiries;
-        m->priv[k].sent = m->pools[k];
-    }
+    bool *moved = xcalloc(nviews + 1, sizeof(*moved));
+    for (size_t k = 0; k < nviews; k++)
+        moved[k] = pm_counts_take(m, k, &delta[k]);
     pthread_mutex_unlock(&m->lock);
 
     for (size_t i = 0; i < nexp; i++)
@@ -1092,11 +1103,20 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
     for (size_t k = 0; k < nviews; k++) {
         if (m->hooks.pool)
             m->hooks.pool(&views[k], m->hooks.opaque);
-        if (delta[k].hits || delta[k].misses || delta[k].expiries)
-            pm_hook_count(m, views[k].key, delta[k].hits, delta[k].misses, delta[k].expiries);
+        if (moved[k])
+            pm_hook_count(m, &delta[k]);
     }
+    /* from now on a reclaim may count at once (drv_pool_mgr_reclaim_members) */
+    pthread_mutex_lock(&m->lock);
+    for (size_t k = 0; k < nviews; k++) {
+        int64_t ix = strmap_get(m->pool_ix, views[k].key);
+        if (ix >= 0)
+            m->priv[ix].recorded = true;
+    }
+    pthread_mutex_unlock(&m->lock);
     free(views);
     free(delta);
+    free(moved);
 cleanup:
     for (size_t i = 0; i < njobs; i++)
         pm_template_release(&jobs[i].tmpl);
@@ -1153,7 +1173,8 @@ size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid 
                                     const char *why, struct drv_pool_member *out)
 {
     struct drv_pool_member *gone = xcalloc(n + 1, sizeof(*gone));
-    size_t k = 0;
+    struct drv_pool_view *gained = xcalloc(n + 1, sizeof(*gained));
+    size_t k = 0, ncounted = 0;
     pthread_mutex_lock(&m->lock);
     for (size_t i = 0; i < n; i++) {
         struct drv_pool_member *p = pm_member_find(m, uuids[i]);
@@ -1163,6 +1184,13 @@ size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid 
         pm_pool_get(m, gone[k].pool, false)->reclaims++;
         k++;
     }
+    /* the reclaims count now, not a round later, in pools that have their
+     * row (a pool not yet recorded counts with its first round) */
+    for (size_t i = 0; i < k; i++) {
+        int64_t ix = strmap_get(m->pool_ix, gone[i].pool);
+        if (ix >= 0 && m->priv[ix].recorded && pm_counts_take(m, (size_t)ix, &gained[ncounted]))
+            ncounted++;
+    }
     pthread_mutex_unlock(&m->lock);
     int64_t now_ms = clock_wall_ms();
     for (size_t i = 0; i < k; i++) {
@@ -1170,6 +1198,9 @@ size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid 
         if (out)
             out[i] = gone[i];
     }
+    for (size_t i = 0; i < ncounted; i++)
+        pm_hook_count(m, &gained[i]);
+    free(gained);
     free(gone);
     return k;
 }

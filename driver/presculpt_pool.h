@@ -131,12 +131,13 @@ struct drv_pool_view {
 /* Where changes go (the database); each may be NULL.  `member` is called
  * at each change of a member; each round calls `pool` for every pool, then
  * `count` with what its counters gained since the last call (so a pool has
- * its row before its counters move). */
+ * its row before its counters move): `gained` holds only hits, misses,
+ * expiries and reclaims.  drv_pool_mgr_reclaim_members() calls `count` too,
+ * at once, for the pools whose members it destroyed. */
 struct drv_pool_hooks {
     void (*member)(const struct drv_pool_member *m, void *opaque);
     void (*pool)(const struct drv_pool_view *p, void *opaque);
-    void (*count)(const char *pool, int64_t hits, int64_t misses, int64_t expiries,
-                  void *opaque);
+    void (*count)(const char *pool, const struct drv_pool_view *gained, void *opaque);
     void *opaque;
 };
 

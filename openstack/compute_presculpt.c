@@ -119,13 +119,14 @@ static void hook_pool(const struct drv_pool_view *p, void *opaque)
         log_err(LOG_LEVEL_WARN, e, "pool `%s` not recorded", p->key);
 }
 
-static void hook_count(const char *pool, int64_t hits, int64_t misses, int64_t expiries,
-                       void *opaque)
+static void hook_count(const char *pool, const struct drv_pool_view *gained, void *opaque)
 {
     struct os_compute *c = opaque;
-    (void)hits; /* hits are counted with the hand-over itself */
+    /* hits are counted with the hand-over itself (db_pool_handover) */
+    struct db_pool_counts d = {.misses = gained->misses, .expiries = gained->expiries,
+                               .reclaims = gained->reclaims};
     autoerr struct err *e = NULL;
-    if (c->db && (misses || expiries) && db_pool_count(c->db, pool, 0, misses, expiries, &e) < 0)
+    if (c->db && (d.misses || d.expiries || d.reclaims) && db_pool_count(c->db, pool, &d, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "pool `%s` counters not recorded", pool);
 }
 

@@ -459,7 +459,7 @@
     for (const p of pools.pools) {
       const tr = el("tr");
       const cells = [p.key, p.class.flavor || "any", p.class.image || "any", p.target_size,
-                     p.size, fmt(p.confidence), p.hits, p.misses, p.expiries];
+                     p.size, fmt(p.confidence), p.hits, p.misses, p.expiries, p.reclaims];
       for (const c of cells) tr.appendChild(el("td", {}, String(c)));
       body.appendChild(tr);
     }

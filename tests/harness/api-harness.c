@@ -316,7 +316,8 @@ static void seed_pool(struct harness *h, int64_t t0_s)
         }
         free(m.domain);
     }
-    CHECK(db_pool_count(h->db, p.key, 0, 1, 0, &err), "db_pool_count");
+    CHECK(db_pool_count(h->db, p.key, &(struct db_pool_counts){.misses = 1, .reclaims = 2}, &err),
+          "db_pool_count");
 }
 
 /* The event log as the daemon writes it, through the same call: each

@@ -73,7 +73,7 @@ grep -q 'price_reshape .*0.0003' "$tmp/out"
 "$ctl" -f json config get cost | python3 -c 'import json,sys; assert json.load(sys.stdin)["values"]["price_reshape"] == 0.0003'
 expect_fail 1 "is not a valid number" "$ctl" config set cost price_reshape=free
 expect_fail 2 "usage" "$ctl" config set gpu x=1
-"$ctl" pools >/dev/null
+"$ctl" pools | grep -Eq '^m1\.small:cirros:demo .* 2$'  # RECLAIMS, the last column
 "$ctl" reshapes --from -600 | grep -q 'CPU_WEIGHT  *MEM_MIB  *REASON'
 "$ctl" metrics | grep -q '^sculpt_guests '
 # the event log: every filter reaches the API, the table says what the JSON says

@@ -225,7 +225,8 @@ def check_meta():
                    'sculpt_used{resource="mem_mib"}', "sculpt_reshapes_total ",
                    'sculpt_engine_decisions_total{kind="admitted"}',
                    'sculpt_guest_allocated{instance=', "sculpt_db_up 1",
-                   'route="/v1/host",status="401"'):
+                   'route="/v1/host",status="401"',
+                   'sculpt_pool_reclaims_total{pool="m1.small:cirros:demo"} 2'):
         if needle not in text:
             fail("/metrics lacks %r" % needle)
 
@@ -432,6 +433,7 @@ def check_pools():
     p = expect("GET", "/v1/pools", 200)
     pool = next((x for x in p["pools"] if x["key"] == "m1.small:cirros:demo"), None)
     if not pool or pool["size"] != 1 or pool["hits"] != 1 or pool["misses"] != 1 \
+            or pool["reclaims"] != 2 or p["totals"]["reclaims"] < 2 \
             or abs(pool["hit_rate"] - 0.5) > 1e-9 or pool["idle"]["vcpu"] != 0.5:
         fail("the harness's pool is not reported as recorded: %s" % pool)
     h = expect("GET", "/v1/pools/history?from=-7200&step=600", 200)

@@ -204,6 +204,12 @@ static void test_migrate_from_each_version(void **state)
                               "to_mem_max_mib, to_pcpus, to_numa_node, reason, duration_ms, ok) "
                               "VALUES ('" U1 "', now(), '{1,512,0,0,0,0,0,0}', 1, 2, 1024, '', "
                               "-1, '{2,512,0,0,0,0,0,0}', 2, 2, 1024, '0-1', -1, 'v1', 3, true)"));
+            free(test_pg_exec(url,
+                              "INSERT INTO pools (key, target_size, confidence, shape_res, "
+                              "shape_vcpus_online, shape_vcpus_max, shape_mem_max_mib, "
+                              "shape_pcpus, shape_numa_node, term_names, term_values, hits, "
+                              "misses, expiries) VALUES ('m1.small:cirros:any', 2, 0.5, "
+                              "'{1,512,0,0,0,0,0,0}', 1, 1, 512, '', -1, '{}', '{}', 4, 5, 6)"));
         }
         struct db *db = open_db(url, 0); /* migrates the rest */
         struct db_status st;
@@ -223,6 +229,21 @@ static void test_migrate_from_each_version(void **state)
             assert_string_equal(rl->v[0].reason, "v1");
             assert_int_equal(rl->v[0].knobs, 0); /* version 2: none recorded then */
             db_reshape_list_free(rl);
+            /* a pool's counters survive; reclaims (version 10) start at 0 and count */
+            struct db_pool_list *pl = db_pool_list(db, &err);
+            assert_non_null(pl);
+            assert_int_equal(pl->n, 1);
+            assert_int_equal(pl->v[0]->hits, 4);
+            assert_int_equal(pl->v[0]->expiries, 6);
+            assert_int_equal(pl->v[0]->reclaims, 0);
+            db_pool_list_free(pl);
+            OK(db_pool_count(db, "m1.small:cirros:any", &(struct db_pool_counts){.reclaims = 1},
+                             &e_));
+            sync_db(db);
+            pl = db_pool_list(db, &err);
+            assert_int_equal(pl->v[0]->reclaims, 1);
+            assert_int_equal(pl->v[0]->misses, 5);
+            db_pool_list_free(pl);
         }
         db_close(db);
         test_pg_drop(url);
@@ -837,7 +858,8 @@ static void test_pools(void **state)
                         .expires_ms = T0 + 3600000, .shape = a_shape(0.5, 1, 512),
                         .terms = terms, .nterms = 2};
     OK(db_pool_put(f->db, &p, &e_));
-    OK(db_pool_count(f->db, p.key, 0, 2, 1, &e_));
+    OK(db_pool_count(f->db, p.key, &(struct db_pool_counts){.misses = 2, .expiries = 1, .reclaims = 3},
+                     &e_));
     p.target_size = 4;
     OK(db_pool_put(f->db, &p, &e_)); /* counters survive an update */
 
@@ -890,6 +912,7 @@ static void test_pools(void **state)
     assert_int_equal(pl->v[0]->hits, 1);
     assert_int_equal(pl->v[0]->misses, 2);
     assert_int_equal(pl->v[0]->expiries, 1);
+    assert_int_equal(pl->v[0]->reclaims, 3);
     assert_null(pl->v[0]->project_id);
     assert_int_equal(pl->v[0]->nterms, 2);
     assert_string_equal(pl->v[0]->terms[1].name, "cold_start");

@@ -31,7 +31,7 @@ struct seen {
     int nm;
     int by_state[DRV_MEMBER_LAST];
     bool expired;                       /* a member went "expired unclaimed" or "surplus" */
-    int hits, misses, expiries;
+    int hits, misses, expiries, reclaims; /* what the count hook was given */
     int pools;
     struct drv_sculpt *engine; /* when set: the engine's reclaimable flag */
     int reclaimable[DRV_MEMBER_LAST]; /* of members as each change was seen */
@@ -65,13 +65,14 @@ static void on_pool(const struct drv_pool_view *p, void *opaque)
     ((struct seen *)opaque)->pools++;
 }
 
-static void on_count(const char *pool, int64_t h, int64_t mi, int64_t e, void *opaque)
+static void on_count(const char *pool, const struct drv_pool_view *gained, void *opaque)
 {
     (void)pool;
     struct seen *s = opaque;
-    s->hits += (int)h;
-    s->misses += (int)mi;
-    s->expiries += (int)e;
+    s->hits += (int)gained->hits;
+    s->misses += (int)gained->misses;
+    s->expiries += (int)gained->expiries;
+    s->reclaims += (int)gained->reclaims;
 }
 
 struct rig {
@@ -406,13 +407,16 @@ static void test_reclaim_order(void **state)
      * (busy meanwhile: forgotten by the engine only) at the next round */
     assert_int_equal(drv_sculpt_remove(r->engine, order[0], &err), 0);
     assert_int_equal(drv_sculpt_remove(r->engine, order[1], &err), 0);
+    int counted = r->seen.reclaims;
     assert_int_equal(drv_pool_mgr_reclaim_members(r->pm, order, 1, "reclaimed for test", NULL), 1);
     assert_false(drv_pool_mgr_has(r->pm, order[0]));
     assert_string_equal(r->seen.last.reason, "reclaimed for test");
     assert_int_equal(r->seen.last.state, DRV_MEMBER_RELEASED);
+    assert_int_equal(r->seen.reclaims, counted + 1); /* recorded at once, not a round later */
     assert_true(drv_pool_mgr_has(r->pm, order[1]));
     assert_int_equal(drv_pool_mgr_tick(r->pm, T0 + 31 * MIN + 30000, 0, &err), 0);
     assert_false(drv_pool_mgr_has(r->pm, order[1]));
+    assert_int_equal(r->seen.reclaims, counted + 2); /* the other one with the round */
     drv_pool_status_free(st);
     st = drv_pool_mgr_status(r->pm);
     int64_t reclaims = 0;
