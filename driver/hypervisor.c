@@ -4,10 +4,13 @@
 #include "driver/hypervisor.h"
 #include "driver/hypervisor_priv.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/config.h"
@@ -618,6 +621,37 @@ int drv_hv_live_migrate(struct drv_hv *hv, const char *uuid, const char *dest,
 DRV_HV_LIVE_OP(abort, "abort the live migration of")
 DRV_HV_LIVE_OP(finish, "take on the live-migrated")
 DRV_HV_LIVE_OP(rollback, "roll back the live migration here of")
+
+void drv_hv_snapshot_release(struct drv_hv_snapshot *s)
+{
+    if (!s)
+        return;
+    if (s->path && unlink(s->path) < 0 && errno != ENOENT)
+        log_warn("snapshot file %s not removed: %s", s->path, strerror(errno));
+    free(s->path);
+    memset(s, 0, sizeof(*s));
+}
+
+int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
+                    struct err **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!hv->ops->snapshot)
+        return err_set(err, ERR_UNSUPPORTED, "the %s backend cannot snapshot guests",
+                       hv->ops->name);
+    HV_DOMAIN(uuid);
+    if (hv->ops->snapshot(hv, dom, out, err) < 0) {
+        drv_hv_snapshot_release(out);
+        return err_wrap(err, "snapshot `%s`", uuid);
+    }
+    if (!out->path || (strcmp(out->format, "qcow2") != 0 && strcmp(out->format, "raw") != 0)) {
+        drv_hv_snapshot_release(out);
+        return err_set(err, ERR_INTERNAL, "snapshot `%s`: the backend gave no image", uuid);
+    }
+    return 0;
+}
 
 int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err)
 {

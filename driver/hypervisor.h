@@ -324,6 +324,18 @@ struct drv_hv_reconcile {
 void drv_hv_reconcile_free(struct drv_hv_reconcile *r);
 DEFINE_AUTOPTR(drv_hv_reconcile)
 
+/* ---- snapshots ---- */
+
+/* A guest's root disk as one image file, ready for Glance. */
+struct drv_hv_snapshot {
+    char *path;     /* owned; the file is removed by drv_hv_snapshot_release() */
+    char format[8]; /* its format, Glance's disk_format: "qcow2" or "raw" */
+    int64_t bytes;  /* its size on disk */
+};
+
+/* Remove the file (if any) and free the path; accepts NULL. */
+void drv_hv_snapshot_release(struct drv_hv_snapshot *s);
+
 /* ---- the ops table ---- */
 
 struct drv_hv;
@@ -452,6 +464,12 @@ struct drv_hv_ops {
      * made and a guest libvirt left paused; a guest running here is
      * CONFLICT (the migration did not fail). */
     int (*live_rollback)(struct drv_hv *hv, const char *uuid, struct err **err);
+    /* Snapshot (the disk half of Nova's ComputeDriver.snapshot): copy
+     * guest `uuid`'s root disk, its base image merged in, into a new
+     * standalone image file *out, the guest left in the power state it
+     * had.  May be NULL (UNSUPPORTED). */
+    int (*snapshot)(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
+                    struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
@@ -618,6 +636,15 @@ int drv_hv_live_migrate(struct drv_hv *hv, const char *uuid, const char *dest,
 int drv_hv_live_abort(struct drv_hv *hv, const char *uuid, struct err **err);
 int drv_hv_live_finish(struct drv_hv *hv, const char *uuid, struct err **err);
 int drv_hv_live_rollback(struct drv_hv *hv, const char *uuid, struct err **err);
+/* Snapshot guest `uuid` (drv_hv_ops.snapshot): *out is overwritten; on
+ * success the caller uploads out->path and calls drv_hv_snapshot_release()
+ * (always: the file is a temporary copy); on failure nothing is left.
+ * UNSUPPORTED when the backend cannot, NOT_FOUND without the guest.  The
+ * guest may be paused or saved to disk while its disk is copied (the
+ * libvirt backend's cold snapshot) and is put back as it was.  Any
+ * thread; the caller serialises calls on one guest. */
+int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
+                    struct err **err);
 /* Name guest `domain_uuid` by `instance_uuid` from now on. */
 void drv_hv_alias(struct drv_hv *hv, const char *instance_uuid, const char *domain_uuid);
 /* The uuid the backend knows a guest by, for the uuid a caller names it

@@ -5,12 +5,16 @@
  * subscriber may call back in. */
 #include "driver/fake/fake.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -901,6 +905,63 @@ static int fake_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *sp
     return 0;
 }
 
+/* A fake guest's disk never changes: its snapshot is its base image,
+ * copied (a guest without one gets a small raw placeholder naming it).
+ * The file goes to $TMPDIR; the caller removes it. */
+static int fake_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
+                         struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "snapshot", err) < 0)
+        return -1;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    autofree char *base = g && g->spec.image.disk_base ? xstrdup(g->spec.image.disk_base) : NULL;
+    const char *fmt = g && g->spec.image.disk_format ? g->spec.image.disk_format : "qcow2";
+    snprintf(out->format, sizeof(out->format), "%s", base ? fmt : "raw");
+    pthread_mutex_unlock(&f->lock);
+    if (!g)
+        return -1;
+    const char *tmp = getenv("TMPDIR");
+    out->path = xasprintf("%s/sculpt-fake-snapshot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    int fd = mkstemp(out->path);
+    if (fd < 0)
+        return err_set_errno(err, errno, "create `%s`", out->path);
+    int in = base ? open(base, O_RDONLY | O_CLOEXEC) : -1;
+    if (base && in < 0) {
+        close(fd);
+        return err_set_errno(err, errno, "open the base image `%s`", base);
+    }
+    char buf[65536];
+    ssize_t n = 0;
+    if (in < 0) {
+        memset(buf, 0, sizeof(buf));
+        snprintf(buf, sizeof(buf), "sculpt fake snapshot of guest %s\n", uuid);
+        n = (ssize_t)sizeof(buf);
+    }
+    int rc = 0;
+    for (;;) {
+        if (in >= 0 && (n = read(in, buf, sizeof(buf))) < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break;
+        if (write(fd, buf, (size_t)n) != n) {
+            rc = err_set_errno(err, errno ? errno : EIO, "write `%s`", out->path);
+            break;
+        }
+        out->bytes += n;
+        if (in < 0)
+            break;
+    }
+    if (n < 0)
+        rc = err_set_errno(err, errno, "read `%s`", base);
+    if (in >= 0)
+        close(in);
+    if (close(fd) < 0 && rc == 0)
+        rc = err_set_errno(err, errno, "write `%s`", out->path);
+    return rc;
+}
+
 const struct drv_hv_ops drv_fake_ops = {
     .name = "fake",
     .open = fake_open,
@@ -929,6 +990,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .rename = fake_rename,
     .migrate_out = fake_migrate_out,
     .migrate_in = fake_migrate_in,
+    .snapshot = fake_snapshot,
 };
 
 /* ---- steering (fake.h) ---- */

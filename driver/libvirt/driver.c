@@ -635,6 +635,7 @@ static void lv_free(struct lv *lv)
     free(lv->uri);
     free(lv->instances_path);
     free(lv->qemu_img);
+    free(lv->snapshots_dir);
     free(lv->cpu_mode);
     free(lv->cpu_model);
     lv_ssh_release(&lv->ssh);
@@ -656,6 +657,11 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
                              ? xstrdup(cfg->libvirt_instances_path)
                              : xasprintf("%s/instances", cfg->state_path);
     lv->qemu_img = xstrdup(cfg->libvirt_qemu_img);
+    lv->snapshots_dir = cfg->libvirt_snapshots_directory[0]
+                            ? xstrdup(cfg->libvirt_snapshots_directory)
+                            : xasprintf("%s/snapshots", lv->instances_path);
+    snprintf(lv->snapshot_format, sizeof(lv->snapshot_format), "%s",
+             cfg->libvirt_snapshot_image_format);
     lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
     lv_ssh_init(&lv->ssh, cfg);
@@ -697,6 +703,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
     };
     if (lv->pol.memory_hotplug)
         lv_vmem_metrics_init();
+    lv_snapshot_sweep(lv);
     log_info("libvirt: %s, %s %s guests, %d CPUs, %.0f MiB, vCPU unplug %s, memory %s", lv->uri,
              lv->info.hypervisor, lv->info.virt_type, lv->info.cpus, lv->info.mem_mib,
              lv->unplug ? "on" : "off (quota only)",
@@ -1241,4 +1248,5 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .live_finish = lv_live_finish,
     .live_rollback = lv_live_rollback,
     .insert_config_drive = lv_insert_config_drive,
+    .snapshot = lv_snapshot,
 };

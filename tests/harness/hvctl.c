@@ -31,6 +31,7 @@
  *   live-migrate uuid= dest=HOST info=FILE  (source; PROGRESS lines as it goes)
  *   live-finish | live-rollback uuid=       (destination, after it)
  *   live-abort uuid=                        (source, from another process while it runs)
+ *   snapshot uuid= out=FILE                 (the snapshot image moved to FILE)
  *   wait-event type= [uuid=] [timeout_ms=]   (run mode: wait for an event)
  *   sleep ms=
  *   quit                                     (run mode: end the session)
@@ -541,6 +542,20 @@ static int dispatch(struct drv_hv *hv, const char *cmd, const struct args *a, st
         return cmd_live_prepare(hv, a, err);
     if (strcmp(cmd, "live-migrate") == 0)
         return cmd_live_migrate(hv, a, err);
+    if (strcmp(cmd, "snapshot") == 0) {
+        const char *out = arg(a, "out");
+        if (!out)
+            return err_set(err, ERR_INVALID, "out= missing");
+        struct drv_hv_snapshot snap;
+        if (drv_hv_snapshot(hv, uuid ? uuid : "", &snap, err) < 0)
+            return -1;
+        int rc = rename(snap.path, out) < 0 ? err_set_errno(err, errno, "rename to `%s`", out)
+                                            : 0;
+        if (rc == 0)
+            printf("OK snapshot format=%s bytes=%lld\n", snap.format, (long long)snap.bytes);
+        drv_hv_snapshot_release(&snap);
+        return rc;
+    }
     if (strcmp(cmd, "reshape") == 0 || strcmp(cmd, "cold") == 0)
         return cmd_reshape(hv, a, strcmp(cmd, "cold") == 0, err);
     if (strcmp(cmd, "info") == 0) {

@@ -4,7 +4,8 @@
 # every knob reshaped live and checked from inside the guest (its serial
 # console) and from libvirt (virsh), fractional CPU enforced and sampled,
 # no restart across reshapes, a libvirtd restart survived, a guest killed
-# behind sculpt's back noticed, power cycle, suspend/resume, cold resize,
+# behind sculpt's back noticed, power cycle, suspend/resume, snapshot
+# (cold: saved, copied, restored), cold resize,
 # reconcile, destroy.  One private libvirtd (contrib/stack/libvirt.sh).
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
@@ -274,6 +275,10 @@ check "not by sculpt" test "$(kv by_sculpt "$HV_OUT")" = 0
 hv info uuid=$U || fail "info after death"
 check "state shutdown" test "$(kv state "$HV_OUT")" = shutdown
 
+# a pattern in the overlay while the guest is off (the snapshot below
+# must carry it, and the guest's own write over part of it)
+qemu-io -f qcow2 -c "write -P 0x5a 1M 2M" "$DIR/disk" | grep -q '^wrote' || fail "qemu-io write"
+
 # ---- power cycle in the latest shape ----
 hv power-on uuid=$U || fail "power on"
 started=$(date +%s)
@@ -289,6 +294,27 @@ hv resume uuid=$U || fail "resume"
 guest_send "$SOCK" "stat"
 sleep 1.5
 check "restored, not rebooted" test "$(grep -c GUEST-INIT-READY "$LOG")" = 2
+
+# ---- snapshot: saved, copied whole (overlay and base), restored ----
+guest_send "$SOCK" "disk 1" || fail "console"
+wait_match "$LOG" 'GUEST-ACK disk 1' 30 >/dev/null || fail "no disk write in the guest"
+S=$T/snap.qcow2
+hv snapshot uuid=$U out="$S" || fail "snapshot"
+check "snapshot in qcow2" test "$(kv format "$HV_OUT")" = qcow2
+check "standalone (no backing file)" sh -c "! qemu-img info '$S' | grep -q 'backing file'"
+check "holds the guest's write (zeros at 1M)" sh -c "qemu-io -f qcow2 -r -c 'read -P 0 1M 1M' '$S' | grep -q '^read'"
+check "holds the overlay's data (0x5a at 2M)" sh -c "qemu-io -f qcow2 -r -c 'read -P 0x5a 2M 1M' '$S' | grep -q '^read'"
+check "holds the base (its marker)" sh -c "qemu-io -f qcow2 -r -c 'read -v 0 16' '$S' | grep -q 'SCULPT.BASE.IMAG'"
+check "same as the guest's disk" qemu-img compare -U -f qcow2 -F qcow2 "$DIR/disk" "$S"
+check "guest running again" sh -c "$VIRSH domstate $DOM | grep -qx running"
+guest_send "$SOCK" "stat"
+sleep 1.5
+check "restored, not rebooted" test "$(grep -c GUEST-INIT-READY "$LOG")" = 2
+check "no snapshot file left" sh -c "[ -z \"\$(ls -A '$T/instances/snapshots')\" ]"
+# qemu-img failing: the guest is back all the same, nothing left
+hvctl -o libvirt.qemu_img=false snapshot uuid=$U out="$T/bad.qcow2" && fail "snapshot with a failing qemu-img"
+check "guest running after a failed snapshot" sh -c "$VIRSH domstate $DOM | grep -qx running"
+check "nothing left by the failed snapshot" sh -c "[ ! -e '$T/bad.qcow2' ] && [ -z \"\$(ls -A '$T/instances/snapshots')\" ]"
 hv power-off uuid=$U timeout=60 || fail "power off"
 hv wait-event type=stopped uuid=$U timeout_ms=30000 || fail "no stop event"
 check "stopped by sculpt" test "$(kv by_sculpt "$HV_OUT")" = 1
