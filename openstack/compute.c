@@ -50,6 +50,7 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     c->db = d->db;
     c->placement = d->placement;
     c->images = d->images;
+    c->glance = d->glance;
     c->started_s = time(NULL);
     c->inst_locks = keylocks_new();
     c->rpc_seconds = metrics_histogram(

@@ -27,6 +27,7 @@ struct drv_fleet;
 struct drv_hv;
 struct drv_sculpt;
 struct drv_sculpt_inventory;
+struct os_glance;
 struct os_image_cache;
 struct os_keystone;
 struct os_messaging;
@@ -42,6 +43,7 @@ struct os_compute_deps {
     struct db *db;                  /* durable state; NULL: none */
     struct os_placement *placement; /* NULL: Placement is not reported (tests without it) */
     struct os_image_cache *images;  /* NULL: builds fail (no image source) */
+    struct os_glance *glance;       /* where snapshots go; NULL: they fail */
 };
 
 struct os_compute;

@@ -373,6 +373,7 @@ static int daemon_run(struct cfg *cfg)
         .db = db,
         .placement = placement,
         .images = images,
+        .glance = glance,
     };
     compute = os_compute_new(&deps, &err);
     if (!compute)

@@ -34,6 +34,15 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
 int os_compute_finish_resize(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_finish_revert_resize(struct os_rpc_req *req, json_t **result, struct err **err);
 
+/* compute_snapshot.c: `openstack server image create` (nova's
+ * snapshot_instance): the guest's disk uploaded to the image nova-api
+ * created. */
+int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+/* The fields and properties a snapshot sets on its Glance image (nova's
+ * _create_snapshot_metadata) for Instance primitive `inst` and the
+ * image's format.  A new object. */
+json_t *os_snapshot_image_meta(const json_t *inst, const char *disk_format);
+
 /* A method sculpt does not implement: NotImplementedError for a call; for
  * an instance operation also the fault, the task state reverted, the
  * action event failed and a migration (if any) set to error. */

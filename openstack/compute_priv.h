@@ -56,6 +56,7 @@ struct os_compute {
                                                * zero: nothing yet */
     int64_t inv_reported_ms;        /* when, wall clock (under lock); 0: never */
     struct os_image_cache *images;
+    struct os_glance *glance;       /* borrowed; NULL: no snapshots */
     int64_t started_s;
     struct metrics_family *rpc_seconds; /* sculpt_rpc_duration_seconds */
 

@@ -140,10 +140,17 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
     } else if (strcmp(task, "suspending") == 0) {
         rc = g->state == DRV_POWER_SUSPENDED ? 0 : drv_hv_suspend(c->hv, uuid, &e);
         final = "suspended";
+    } else if (strncmp(task, "image_", 6) == 0) {
+        /* a snapshot interrupted (nova clears the task state): a guest
+         * it saved to disk comes back as it was; the backend removed
+         * the copy at its start */
+        bool was_up = vm && (strcmp(vm, "active") == 0 || strcmp(vm, "paused") == 0);
+        if (was_up && g->state == DRV_POWER_SUSPENDED)
+            rc = drv_hv_resume(c->hv, uuid, &e);
     } else if (os_compute_resize_recover(c, i, true)) {
         return;
     } else {
-        /* Other tasks (snapshot...) sculpt never starts. */
+        /* Other tasks (rescue, shelve...) sculpt never starts. */
         os_inst_set_str(i, "task_state", NULL);
         recover_save(i, "stale task state cleared");
         return;

@@ -218,13 +218,13 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("resize_instance", os_compute_resize_instance, SERIAL),
     COMPUTE("finish_resize", os_compute_finish_resize, SERIAL),
     COMPUTE("finish_revert_resize", os_compute_finish_revert_resize, SERIAL),
+    COMPUTE("snapshot_instance", os_compute_snapshot_instance, SERIAL),
 
     /* Operations Nova may send that sculpt does not implement: each fails
      * with NotImplementedError and leaves the instance as it was (fault
      * recorded, task state reverted, action event failed, migration
      * errored) instead of stuck. */
     COMPUTE("rebuild_instance", os_compute_unsupported, SERIAL),
-    COMPUTE("snapshot_instance", os_compute_unsupported, SERIAL),
     COMPUTE("backup_instance", os_compute_unsupported, SERIAL),
     COMPUTE("set_admin_password", os_compute_unsupported, SERIAL),
     COMPUTE("rescue_instance", os_compute_unsupported, SERIAL),

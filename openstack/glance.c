@@ -4,10 +4,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/strbuf.h"
 #include "openstack/http.h"
 #include "openstack/keystone.h"
 
@@ -68,9 +70,10 @@ void os_glance_free(struct os_glance *g)
 /* Run `method path` against each server until one answers; on 401 with
  * the user's token, once more with ours.  The caller judges the status. */
 static int glance_request(struct os_glance *g, const char *path, const char *user_token,
-                          FILE *download, long timeout_ms, struct os_http_resp *resp,
+                          const struct os_http_req *tmpl, struct os_http_resp *resp,
                           struct err **err)
 {
+    FILE *download = tmpl->download;
     char **servers = g->servers;
     size_t n = g->nservers;
     autofree char *catalog = NULL;
@@ -101,8 +104,11 @@ static int glance_request(struct os_glance *g, const char *path, const char *use
             if (download && (fflush(download) != 0 || ftruncate(fileno(download), 0) < 0 ||
                              fseek(download, 0, SEEK_SET) < 0))
                 return err_set_errno(err, errno, "rewind the download file");
-            struct os_http_req req = {.method = "GET", .url = url, .token = token,
-                                      .download = download, .timeout_ms = timeout_ms};
+            if (tmpl->upload && fseek(tmpl->upload, 0, SEEK_SET) < 0)
+                return err_set_errno(err, errno, "rewind the upload file");
+            struct os_http_req req = *tmpl;
+            req.url = url;
+            req.token = token;
             if (os_http_do(&req, resp, &e) < 0) {
                 log_err(LOG_LEVEL_WARN, e, "Glance server %s", servers[i]);
                 if (i + 1 == n) {
@@ -131,7 +137,8 @@ json_t *os_glance_image_get(struct os_glance *g, const char *id, const char *use
 {
     autofree char *path = xasprintf("/v2/images/%s", id);
     struct os_http_resp r;
-    if (glance_request(g, path, user_token, NULL, GLANCE_META_TIMEOUT_MS, &r, err) < 0)
+    struct os_http_req req = {.method = "GET", .timeout_ms = GLANCE_META_TIMEOUT_MS};
+    if (glance_request(g, path, user_token, &req, &r, err) < 0)
         return NULL;
     if (r.status != 200 || !json_is_object(r.json)) {
         char why[256];
@@ -150,7 +157,9 @@ int os_glance_image_download(struct os_glance *g, const char *id, const char *us
 {
     autofree char *path = xasprintf("/v2/images/%s/file", id);
     struct os_http_resp r;
-    if (glance_request(g, path, user_token, out, GLANCE_DATA_TIMEOUT_MS, &r, err) < 0)
+    struct os_http_req req = {.method = "GET", .download = out,
+                              .timeout_ms = GLANCE_DATA_TIMEOUT_MS};
+    if (glance_request(g, path, user_token, &req, &r, err) < 0)
         return -1;
     long status = r.status;
     os_http_resp_release(&r);
@@ -161,5 +170,119 @@ int os_glance_image_download(struct os_glance *g, const char *id, const char *us
                        status);
     if (fflush(out) != 0)
         return err_set_errno(err, errno, "write image %s", id);
+    return 0;
+}
+
+json_t *os_glance_patch_ops(const json_t *image, const json_t *want)
+{
+    json_t *ops = json_array();
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)want, k, v) {
+        /* a JSON pointer: `~` and `/` escaped (RFC 6901) */
+        autostrbuf ptr = STRBUF_INIT;
+        strbuf_append(&ptr, "/");
+        for (const char *p = k; *p; p++) {
+            if (*p == '~' || *p == '/')
+                strbuf_append(&ptr, *p == '~' ? "~0" : "~1");
+            else
+                strbuf_append_len(&ptr, p, 1);
+        }
+        bool has = json_object_get(image, k) != NULL;
+        if (json_is_null(v)) {
+            if (has)
+                json_array_append_new(ops, json_pack("{s:s, s:s}", "op", "remove", "path", ptr.s));
+            continue;
+        }
+        if (has && json_equal(json_object_get(image, k), v))
+            continue;
+        json_array_append_new(ops, json_pack("{s:s, s:s, s:O}", "op", has ? "replace" : "add",
+                                             "path", ptr.s, "value", v));
+    }
+    return ops;
+}
+
+json_t *os_glance_image_update(struct os_glance *g, const char *id, const char *user_token,
+                               const json_t *want, struct err **err)
+{
+    json_auto_t *image = os_glance_image_get(g, id, user_token, err);
+    if (!image)
+        return NULL;
+    json_auto_t *ops = os_glance_patch_ops(image, want);
+    if (json_array_size(ops) == 0)
+        return json_incref(image);
+    autofree char *path = xasprintf("/v2/images/%s", id);
+    autofree char *body = json_dumps(ops, JSON_COMPACT);
+    static const char *const headers[] = {
+        "Content-Type: application/openstack-images-v2.1-json-patch", NULL};
+    struct os_http_req req = {.method = "PATCH", .headers = headers, .raw_body = body,
+                              .timeout_ms = GLANCE_META_TIMEOUT_MS};
+    struct os_http_resp r;
+    if (glance_request(g, path, user_token, &req, &r, err) < 0)
+        return NULL;
+    if (r.status != 200 || !json_is_object(r.json)) {
+        char why[256];
+        os_http_error_text(&r, why, sizeof(why));
+        err_set(err, os_http_status_code(r.status), "update Glance image %s: %ld %s", id,
+                r.status, why);
+        os_http_resp_release(&r);
+        return NULL;
+    }
+    json_t *j = json_incref(r.json);
+    os_http_resp_release(&r);
+    return j;
+}
+
+int os_glance_image_upload(struct os_glance *g, const char *id, const char *user_token,
+                           const char *file, struct err **err)
+{
+    FILE *in = fopen(file, "rbe");
+    if (!in)
+        return err_set_errno(err, errno, "open `%s`", file);
+    struct stat st;
+    if (fstat(fileno(in), &st) < 0) {
+        int e = errno;
+        fclose(in);
+        return err_set_errno(err, e, "stat `%s`", file);
+    }
+    autofree char *path = xasprintf("/v2/images/%s/file", id);
+    static const char *const headers[] = {"Content-Type: application/octet-stream", NULL};
+    struct os_http_req req = {.method = "PUT", .headers = headers, .upload = in,
+                              .upload_size = st.st_size, .timeout_ms = GLANCE_DATA_TIMEOUT_MS};
+    struct os_http_resp r;
+    int rc = glance_request(g, path, user_token, &req, &r, err);
+    fclose(in);
+    if (rc < 0)
+        return -1;
+    if (r.status != 204 && r.status != 200) {
+        char why[256];
+        os_http_error_text(&r, why, sizeof(why));
+        err_set(err, os_http_status_code(r.status), "upload to Glance image %s: %ld %s", id,
+                r.status, why);
+        os_http_resp_release(&r);
+        return -1;
+    }
+    os_http_resp_release(&r);
+    log_info("image %s: %lld bytes uploaded", id, (long long)st.st_size);
+    return 0;
+}
+
+int os_glance_image_delete(struct os_glance *g, const char *id, const char *user_token,
+                           struct err **err)
+{
+    autofree char *path = xasprintf("/v2/images/%s", id);
+    struct os_http_req req = {.method = "DELETE", .timeout_ms = GLANCE_META_TIMEOUT_MS};
+    struct os_http_resp r;
+    if (glance_request(g, path, user_token, &req, &r, err) < 0)
+        return -1;
+    long status = r.status;
+    char why[256];
+    os_http_error_text(&r, why, sizeof(why));
+    os_http_resp_release(&r);
+    if (status == 404)
+        return err_set(err, ERR_NOT_FOUND, "Glance image %s: not found", id);
+    if (status != 204 && status != 200)
+        return err_set(err, os_http_status_code(status), "delete Glance image %s: %ld %s", id,
+                       status, why);
     return 0;
 }

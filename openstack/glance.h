@@ -34,4 +34,28 @@ json_t *os_glance_image_get(struct os_glance *g, const char *id, const char *use
 int os_glance_image_download(struct os_glance *g, const char *id, const char *user_token,
                              FILE *out, struct err **err);
 
+/* The JSON patch (RFC 6902, Glance's
+ * application/openstack-images-v2.1-json-patch) that makes image dict
+ * `image` hold `want`'s keys: "add" for a new key, "replace" for one that
+ * differs, "remove" for a key `want` gives as null.  A new array. */
+json_t *os_glance_patch_ops(const json_t *image, const json_t *want);
+
+/* Set image `id`'s fields and properties to `want` (an object; a null
+ * value removes the property) with one PATCH after a GET, as nova's
+ * image API update does.  The image dict after it (new reference), or
+ * NULL with *err (ERR_NOT_FOUND when the image is gone). */
+json_t *os_glance_image_update(struct os_glance *g, const char *id, const char *user_token,
+                               const json_t *want, struct err **err);
+
+/* Upload the whole of `file` as image `id`'s data (PUT
+ * /v2/images/{id}/file, streamed).  0, or -1 with *err: ERR_NOT_FOUND when
+ * the image is gone, ERR_CONFLICT when it is not waiting for data. */
+int os_glance_image_upload(struct os_glance *g, const char *id, const char *user_token,
+                           const char *file, struct err **err);
+
+/* DELETE /v2/images/{id}.  0, or -1 with *err (ERR_NOT_FOUND when it was
+ * gone already). */
+int os_glance_image_delete(struct os_glance *g, const char *id, const char *user_token,
+                           struct err **err);
+
 #endif

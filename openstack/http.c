@@ -124,7 +124,14 @@ int os_http_do(const struct os_http_req *req, struct os_http_resp *resp, struct 
     } else if (req->raw_body) {
         payload = xstrdup(req->raw_body);
     }
-    if (payload)
+    if (req->upload) {
+        /* a body streamed from the file, neither copied nor kept */
+        curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+        curl_easy_setopt(c, CURLOPT_READDATA, req->upload);
+        curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->upload_size);
+        /* no 100-continue wait: Glance answers only at the end */
+        hdrs = curl_slist_append(hdrs, "Expect:");
+    } else if (payload)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload);
     else if (strcmp(req->method, "PUT") == 0 || strcmp(req->method, "POST") == 0)
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, "");

@@ -24,6 +24,9 @@ struct os_http_req {
     const char *raw_body;          /* sent as is (when body is NULL), or NULL */
     long timeout_ms;               /* whole request; 0: 30 s */
     FILE *download;                /* stream the response body here instead of keeping it */
+    FILE *upload;                  /* stream this file as the body (PUT), from where it
+                                    * stands to its end; or NULL */
+    int64_t upload_size;           /* its size in bytes (-1: unknown, sent chunked) */
     const char *request_id;        /* X-OpenStack-Request-ID, or NULL */
 };
 

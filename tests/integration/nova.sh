@@ -8,7 +8,8 @@
 #             malformed messages, an unknown method and old versions
 #             (tests/nova/rpc_api.py)
 #   e2e       openstack server create/stop/start/reboot/console/delete on
-#             real guests (tests/nova/e2e.sh)
+#             real guests, a snapshot and a server booted from it
+#             (tests/nova/e2e.sh)
 #   presculpt pre-sculpted pools on real guests: a member made, handed over to
 #             a build, kept across a restart, expired (tests/nova/presculpt.sh)
 #   presculpt-wide a wide pool's member, started at 1 vCPU, grown live to a

@@ -144,6 +144,75 @@ def bad_user_data(ctxt, api, host, like):
         bad.destroy()
 
 
+def snapshots(ctxt, api, inst, sess):
+    """snapshot_instance as nova-api casts it, on an image made for it:
+    uploaded with the properties nova's driver sets; an image Glance
+    refuses the upload to is deleted and the instance left as it was,
+    with a fault; an image deleted meanwhile ends it quietly."""
+    def glance(method, path, **kw):
+        return sess.request(path, method, raise_exc=False,
+                            endpoint_filter={'service_type': 'image', 'interface': 'public'}, **kw)
+
+    def snap(image_id):
+        inst.refresh()
+        inst.task_state = 'image_snapshot_pending'
+        inst.save()
+        api.snapshot_instance(ctxt, inst, image_id)
+
+        def done():
+            inst.refresh()
+            return inst.task_state is None
+        wait_for('snapshot_instance to %s' % image_id, done, 60)
+        if inst.vm_state != 'active':
+            fail('snapshot_instance left vm_state %s' % inst.vm_state)
+
+    def faults():
+        return objects.InstanceFaultList.get_by_instance_uuids(ctxt, [inst.uuid]).objects
+
+    r = glance('POST', '/v2/images', json={'name': 'rpc-snap', 'image_type': 'snapshot',
+                                           'instance_uuid': inst.uuid})
+    if r.status_code != 201:
+        fail('image create: %s %s' % (r.status_code, r.text))
+    img = r.json()['id']
+    nfaults = len(faults())
+    snap(img)
+    im = glance('GET', '/v2/images/%s' % img).json()
+    want = {'status': 'active', 'container_format': 'bare', 'image_location': 'snapshot',
+            'image_state': 'available', 'owner_id': inst.project_id, 'image_type': 'snapshot',
+            'instance_uuid': inst.uuid}
+    got = {k: im.get(k) for k in want}
+    if got != want or im.get('disk_format') not in ('qcow2', 'raw') or not im.get('size'):
+        fail('snapshot image: %r' % im)
+    if len(faults()) != nfaults:
+        fail('a fault recorded by a snapshot that worked')
+    ok('snapshot_instance -> image %s active, %s, %d bytes, task_state None' %
+       (img, im['disk_format'], im['size']))
+    glance('DELETE', '/v2/images/%s' % img)
+
+    # Glance refuses: the image holds data already
+    r = glance('POST', '/v2/images', json={'name': 'rpc-snap-full', 'disk_format': 'raw',
+                                           'container_format': 'bare'})
+    full = r.json()['id']
+    r = glance('PUT', '/v2/images/%s/file' % full, data=b'\0' * 512,
+               headers={'Content-Type': 'application/octet-stream'})
+    if r.status_code != 204:
+        fail('image upload: %s %s' % (r.status_code, r.text))
+    snap(full)
+    if glance('GET', '/v2/images/%s' % full).status_code != 404:
+        fail('the image of a failed snapshot was not deleted')
+    fl = faults()
+    if len(fl) != nfaults + 1:
+        fail('no fault recorded by the failed snapshot (%d faults)' % len(fl))
+    ok('snapshot_instance refused by Glance -> image deleted, vm_state active, fault: %s' %
+       fl[0].message[:80])
+
+    # the image deleted before the compute got to it
+    snap(str(uuid.uuid4()))
+    if len(faults()) != nfaults + 1:
+        fail('a fault recorded for an image deleted meanwhile')
+    ok('snapshot_instance to an image gone -> task_state None, no fault')
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--host', required=True)
@@ -178,7 +247,8 @@ def main():
                        password=os.environ['OS_PASSWORD'],
                        project_name=os.environ['OS_PROJECT_NAME'],
                        user_domain_name='Default', project_domain_name='Default')
-    nova = nova_client.Client('2.37', session=session.Session(auth=auth))
+    sess = session.Session(auth=auth)
+    nova = nova_client.Client('2.37', session=sess)
     server = nova.servers.create('rpc-test', os.environ['SCULPT_IMAGE_ID'],
                                  os.environ['SCULPT_FLAVOR_ID'], nics='none',
                                  availability_zone='nova:%s' % host)
@@ -221,6 +291,7 @@ def main():
     if not events:
         fail('no instance actions recorded')
     ok('instance actions recorded: %d' % len(events))
+    snapshots(ctxt, api, inst, sess)
 
     # ---- failures Nova acts on by type
     ghost = objects.Instance(context=ctxt, uuid=str(uuid.uuid4()), host=host, node=host)

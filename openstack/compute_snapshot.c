@@ -1,0 +1,200 @@
+/* snapshot_instance: `openstack server image create`, as nova's
+ * ComputeManager.snapshot_instance and _snapshot_instance with the libvirt
+ * driver's snapshot (nova/compute/manager.py, nova/virt/libvirt/driver.py).
+ *
+ * nova-api has created the image in Glance (queued, with image_type,
+ * instance_uuid, base_image_ref... as properties) and set the task state
+ * image_snapshot_pending.  Here: image_snapshot, the backend copies the
+ * guest's disk into a file (image_pending_upload), the file goes to Glance
+ * with the properties the driver sets (image_uploading), task state None.
+ *
+ * Failures as nova's decorators handle them: the instance or the image
+ * gone meanwhile ends the operation quietly (an image not yet active is
+ * deleted); any other failure deletes the image (@delete_image_on_error),
+ * records a fault, reverts the task state (the vm_state never changed)
+ * and fails the action event and the call.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "driver/hypervisor.h"
+#include "openstack/compute_ops.h"
+#include "openstack/compute_priv.h"
+#include "openstack/glance.h"
+#include "openstack/nova_instance.h"
+#include "openstack/oslo.h"
+#include "openstack/ovo.h"
+
+LOG_INIT("openstack.compute_snapshot");
+
+#define SNAPSHOT_EVENT "compute_snapshot_instance"
+
+json_t *os_snapshot_image_meta(const json_t *inst, const char *disk_format)
+{
+    /* _create_snapshot_metadata: the image's formats and the properties
+     * nova's libvirt driver sets (what nova-api set stays) */
+    json_t *sm = ovo_get(inst, "system_metadata");
+    const char *container = json_string_value(json_object_get(sm, "image_container_format"));
+    const char *src_disk = json_string_value(json_object_get(sm, "image_disk_format"));
+    json_t *m = json_pack("{s:s, s:s, s:s, s:s}", "disk_format",
+                          src_disk && strcmp(src_disk, "ami") == 0 ? "ami" : disk_format,
+                          "container_format", container && *container ? container : "bare",
+                          "image_location", "snapshot", "image_state", "available");
+    const char *project = ovo_get_str(inst, "project_id");
+    if (project && *project)
+        json_object_set_new(m, "owner_id", json_string(project));
+    static const char *const optional[] = {"kernel_id", "ramdisk_id", "os_type"};
+    for (size_t k = 0; k < ARRAY_SIZE(optional); k++) {
+        const char *v = ovo_get_str(inst, optional[k]);
+        if (v && *v)
+            json_object_set_new(m, optional[k], json_string(v));
+    }
+    return m;
+}
+
+/* Save; *gone when the instance was deleted or is being deleted
+ * (InstanceNotFound, UnexpectedDeletingTaskStateError). */
+static int snap_save(struct os_inst *i, const char *const *expected, bool *gone,
+                     struct err **err)
+{
+    bool deleting = false;
+    if (os_inst_save(i, expected, &deleting, err) == 0)
+        return 0;
+    *gone = deleting || err_code_of(*err) == ERR_NOT_FOUND;
+    return -1;
+}
+
+/* The guarded task state step update_task_state() takes in nova. */
+static int snap_step(struct os_inst *i, const char *to, const char *from, bool *gone,
+                     struct err **err)
+{
+    const char *const expected[] = {from, NULL};
+    os_inst_set_str(i, "task_state", to);
+    return snap_save(i, expected, gone, err);
+}
+
+/* The instance went away (or is being deleted) during the snapshot:
+ * nova drops an image that is not active yet and ends without a fault. */
+static void snap_vanished(struct os_compute *c, struct os_inst *i, const char *image_id,
+                          const char *token)
+{
+    log_info("snapshot of %s: the instance disappeared during the snapshot", os_inst_uuid(i));
+    autoerr struct err *e = NULL;
+    json_auto_t *image = os_glance_image_get(c->glance, image_id, token, &e);
+    const char *status = json_string_value(json_object_get(image, "status"));
+    if (image && (!status || strcmp(status, "active") != 0) &&
+        os_glance_image_delete(c->glance, image_id, token, &e) < 0 &&
+        err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "image %s not cleaned up", image_id);
+}
+
+/* The guest's power state now, as Nova numbers it. */
+static int snap_power(struct os_compute *c, const char *uuid)
+{
+    struct drv_hv_info info;
+    autoerr struct err *e = NULL;
+    return drv_hv_get_info(c->hv, uuid, &info, &e) == 0 ? (int)info.state : DRV_POWER_NOSTATE;
+}
+
+int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    struct os_compute *c = req->opaque;
+    autoptr(os_inst) i = os_compute_req_inst(c, req, err);
+    if (!i)
+        return -1;
+    const char *image_id = json_string_value(json_object_get(req->msg->args, "image_id"));
+    if (!image_id || !*image_id || strlen(image_id) > 64 ||
+        strcspn(image_id, "/?#%") != strlen(image_id) || !c->glance) {
+        if (!c->glance)
+            err_set(err, ERR_UNAVAILABLE, "no image service configured ([glance])");
+        else
+            err_set(err, ERR_INVALID, "snapshot_instance needs an `image_id`");
+        os_inst_event_start(i, SNAPSHOT_EVENT);
+        os_compute_fail_op(c, i, SNAPSHOT_EVENT, *err);
+        return -1;
+    }
+    const char *token = os_ctx_str(req->msg->ctx, "auth_token");
+    const char *uuid = os_inst_uuid(i);
+    /* declared before the first goto: a jump must not skip a cleanup */
+    json_auto_t *image = NULL;
+    json_auto_t *meta = NULL;
+    json_auto_t *updated = NULL;
+    struct drv_hv_snapshot snap __attribute__((cleanup(drv_hv_snapshot_release))) = {0};
+    bool gone = false;
+    const char *const uploading[] = {"image_uploading", NULL};
+    os_inst_event_start(i, SNAPSHOT_EVENT);
+
+    os_inst_set_int(i, "power_state", snap_power(c, uuid));
+    if (snap_step(i, "image_snapshot", "image_snapshot_pending", &gone, err) < 0) {
+        if (gone) {
+            /* no point going on: the delete cleans up */
+            log_info("snapshot of %s: the instance is being deleted", uuid);
+            err_clear(err);
+            os_inst_event_finish(i, SNAPSHOT_EVENT, NULL);
+            return 0;
+        }
+        goto failed;
+    }
+    image = os_glance_image_get(c->glance, image_id, token, err);
+    if (!image)
+        goto image_failed;
+    log_info("instance %s snapshotting to image %s (%s)", uuid, image_id,
+             json_string_value(json_object_get(image, "name")));
+
+    if (drv_hv_snapshot(c->hv, uuid, &snap, err) < 0)
+        goto failed;
+    if (snap_step(i, "image_pending_upload", "image_snapshot", &gone, err) < 0 ||
+        snap_step(i, "image_uploading", "image_pending_upload", &gone, err) < 0)
+        goto failed;
+    /* nova's image API update: the metadata, then the data */
+    meta = os_snapshot_image_meta(i->prim, snap.format);
+    updated = os_glance_image_update(c->glance, image_id, token, meta, err);
+    if (!updated || os_glance_image_upload(c->glance, image_id, token, snap.path, err) < 0)
+        goto image_failed;
+    int64_t bytes = snap.bytes;
+    drv_hv_snapshot_release(&snap);
+
+    os_inst_set_int(i, "power_state", snap_power(c, uuid));
+    os_inst_set_str(i, "task_state", NULL);
+    if (snap_save(i, uploading, &gone, err) < 0)
+        goto failed;
+    os_compute_record_state(c, i);
+    os_inst_event_finish(i, SNAPSHOT_EVENT, NULL);
+    log_info("instance %s: snapshot image %s uploaded (%lld bytes)", uuid, image_id,
+             (long long)bytes);
+    return 0;
+
+image_failed:
+    if (err_code_of(*err) == ERR_NOT_FOUND) {
+        /* the image was deleted meanwhile: nova stops, the instance as it was */
+        log_warn("snapshot of %s: image %s not found", uuid, image_id);
+        err_clear(err);
+        os_inst_set_str(i, "task_state", NULL);
+        if (os_inst_save(i, NULL, NULL, err) < 0) {
+            os_inst_event_finish(i, SNAPSHOT_EVENT, *err);
+            return -1;
+        }
+        os_inst_event_finish(i, SNAPSHOT_EVENT, NULL);
+        return 0;
+    }
+failed:
+    if (gone) {
+        snap_vanished(c, i, image_id, token);
+        err_clear(err);
+        os_inst_event_finish(i, SNAPSHOT_EVENT, NULL);
+        return 0;
+    }
+    {
+        /* @delete_image_on_error */
+        autoerr struct err *de = NULL;
+        if (os_glance_image_delete(c->glance, image_id, token, &de) < 0 &&
+            err_code_of(de) != ERR_NOT_FOUND)
+            log_err(LOG_LEVEL_WARN, de, "image %s of the failed snapshot not deleted", image_id);
+    }
+    log_err(LOG_LEVEL_ERROR, *err, "snapshot of %s failed", uuid);
+    os_compute_fail_op(c, i, SNAPSHOT_EVENT, *err);
+    return -1;
+}
