@@ -72,10 +72,24 @@ api_harness_cleanup() {
 
 # ---- sculpt-replay benchmarks on the Bitbrains traces ----
 
+# shared_dir: the `shared` folder (data, docs) beside the checkout, or
+# beside the main checkout when this one is a worktree elsewhere (git
+# worktree add /work/wt/NAME); empty when there is none.
+shared_dir() {
+    _sd=$SCULPT_TOP/../shared
+    if [ ! -d "$_sd" ]; then
+        _gc=$(git -C "$SCULPT_TOP" rev-parse --path-format=absolute --git-common-dir 2>/dev/null) &&
+            _sd=$(dirname "$_gc")/../shared
+    fi
+    [ -d "$_sd" ] && echo "$_sd"
+    return 0
+}
+
 # bitbrains_data: the folder of the full public Bitbrains traces beside the
-# checkout (or $SCULPT_BENCH_BITBRAINS), else the repository's excerpt.
+# checkout (or $SCULPT_BENCH_BITBRAINS), else the repository's excerpt
+# (ten VMs: one host holds them all, no packing figure means anything).
 bitbrains_data() {
-    _d=${SCULPT_BENCH_BITBRAINS:-$SCULPT_TOP/../shared/data/traces/bitbrains-gwa-t-12-rnd}
+    _d=${SCULPT_BENCH_BITBRAINS:-$(shared_dir)/data/traces/bitbrains-gwa-t-12-rnd}
     [ -d "$_d" ] || _d="$SCULPT_TOP/tests/data/traces/bitbrains"
     echo "$_d"
 }
