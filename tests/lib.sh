@@ -347,3 +347,33 @@ CONF
         return 1
     }
 }
+
+# migrate_hosts_start NAME: what a cold migration between libvirt hosts
+# needs on this machine (bench-libvirt; libvirt_migrate.sh sets up the
+# same, with A on loopback TCP for its live migration, by hand): host A
+# (libvirt_test_start NAME: T, G, HVCTL, VT, t0; URI_A), host B, a second
+# private libvirtd in $T/b (URI_B) with its own cache of the tiny guest's
+# base ($T/b/cache/base.qcow2), and an sshd on loopback in $T/sshd (S;
+# sshd_test_start: SSHD_PORT, SSHD_CONF...).  Both hosts' instances live
+# in $T/a/instances and $T/b/instances.  On exit B, the sshd and what
+# libvirt_test_start started go.
+migrate_hosts_start() {
+    SSHD_PID=""
+    libvirt_test_start "$1"
+    trap migrate_hosts_cleanup EXIT INT TERM PIPE
+    URI_A=$LIBVIRT_URI
+    # (B never on A's TCP port, when the caller gave A one)
+    env -u SCULPT_LIBVIRT_TCP_PORT "$SCULPT_TOP/contrib/stack/libvirt.sh" start "$T/b" >/dev/null ||
+        fail "no libvirtd for host B"
+    URI_B=$(sed -n 's/^LIBVIRT_URI=//p' "$T/b/env/libvirt.env")
+    mkdir -p "$T/b/cache"
+    cp "$G/base.qcow2" "$T/b/cache/base.qcow2"
+    S=$T/sshd
+    sshd_test_start "$S" || fail "no sshd"
+}
+
+migrate_hosts_cleanup() {
+    [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
+    "$SCULPT_TOP/contrib/stack/libvirt.sh" stop "$T/b" >/dev/null 2>&1 || true
+    libvirt_test_cleanup
+}
