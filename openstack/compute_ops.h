@@ -48,6 +48,15 @@ json_t *os_snapshot_image_meta(const json_t *inst, const char *disk_format);
  * action event failed and a migration (if any) set to error. */
 int os_compute_unsupported(struct os_rpc_req *req, json_t **result, struct err **err);
 
+/* compute_live.c: live migration between two hosts (Nova's RPCs of the
+ * same names). */
+int os_compute_live_check_dest(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_live_check_source(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_pre_live_migration(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_post_live_at_dest(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_rollback_live_at_dest(struct os_rpc_req *req, json_t **result, struct err **err);
+
 /* Make the failure Nova's InstanceNotFound(instance_id). */
 void os_fault_instance_not_found(struct os_fault *f, const char *uuid);
 

@@ -219,6 +219,12 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("finish_resize", os_compute_finish_resize, SERIAL),
     COMPUTE("finish_revert_resize", os_compute_finish_revert_resize, SERIAL),
     COMPUTE("snapshot_instance", os_compute_snapshot_instance, SERIAL),
+    COMPUTE("check_can_live_migrate_destination", os_compute_live_check_dest, 0),
+    COMPUTE("check_can_live_migrate_source", os_compute_live_check_source, READ),
+    COMPUTE("pre_live_migration", os_compute_pre_live_migration, SERIAL),
+    COMPUTE("live_migration", os_compute_live_migration, SERIAL),
+    COMPUTE("post_live_migration_at_destination", os_compute_post_live_at_dest, SERIAL),
+    COMPUTE("rollback_live_migration_at_destination", os_compute_rollback_live_at_dest, SERIAL),
 
     /* Operations Nova may send that sculpt does not implement: each fails
      * with NotImplementedError and leaves the instance as it was (fault
@@ -241,10 +247,6 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("detach_volume", os_compute_unsupported, SERIAL),
     COMPUTE("swap_volume", os_compute_unsupported, SERIAL),
     COMPUTE("reserve_block_device_name", os_compute_unsupported, SERIAL),
-    COMPUTE("live_migration", os_compute_unsupported, SERIAL),
-    COMPUTE("check_can_live_migrate_destination", os_compute_unsupported, SERIAL),
-    COMPUTE("check_can_live_migrate_source", os_compute_unsupported, SERIAL),
-    COMPUTE("pre_live_migration", os_compute_unsupported, SERIAL),
     COMPUTE("live_migration_abort", os_compute_unsupported, SERIAL),
     COMPUTE("live_migration_force_complete", os_compute_unsupported, SERIAL),
     COMPUTE("get_diagnostics", os_compute_unsupported, 0),

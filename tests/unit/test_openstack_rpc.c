@@ -65,6 +65,9 @@ static void test_compute_table(void **state)
         "reboot_instance", "pause_instance", "unpause_instance", "suspend_instance",
         "resume_instance", "get_console_output", "get_host_uptime", "set_host_enabled",
         "external_instance_event", "prep_resize", "rebuild_instance", "snapshot_instance",
+        "check_can_live_migrate_destination", "check_can_live_migrate_source",
+        "pre_live_migration", "live_migration", "post_live_migration_at_destination",
+        "rollback_live_migration_at_destination", "live_migration_abort",
     };
     struct os_fault f;
     for (size_t i = 0; i < sizeof(zed) / sizeof(zed[0]); i++) {
