@@ -93,6 +93,11 @@ kvm1_env() {
     env SCULPT_NAME=kvm1 SCULPT_HOST=kvm1 SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
         SCULPT_DATABASE_URL="$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db/env/postgres.env")" "$@"
 }
+# The [libvirt] options of a host that live-migrates to the libvirtd
+# listening on loopback port $1 (migrate-kvm).
+live_conf() {
+    printf 'live_migration_uri = qemu+tcp://%%s:%s/system\nlive_migration_inbound_addr = 127.0.0.1\nlive_migration_completion_timeout = 120\n' "$1"
+}
 start_kvm1() {
     kvm1_env SCULPT_EXTRA_CONF="$SSHD_CONF" "$stack/sculpt.sh" start "$run"
 }
@@ -100,8 +105,14 @@ start_kvm1() {
 RABBITMQ_PORT=auto "$stack/rabbitmq.sh" start "$run"
 "$stack/postgres.sh" start "$run"
 libvirt=0
+# kvm1's and kvm2's libvirtds listen on loopback TCP too: live migrations
+# between them (phase migrate-kvm) go peer to peer, which libvirt refuses
+# over a unix socket
+KVM1_TCP_PORT=$(free_port)
+KVM2_TCP_PORT=$(free_port)
+while [ "$KVM2_TCP_PORT" = "$KVM1_TCP_PORT" ]; do KVM2_TCP_PORT=$(free_port); done
 if [ -x "$stack/libvirt.sh" ]; then
-    "$stack/libvirt.sh" start "$run"
+    SCULPT_LIBVIRT_TCP_PORT=$KVM1_TCP_PORT "$stack/libvirt.sh" start "$run"
     libvirt=1
 fi
 say "PostgreSQL, RabbitMQ$( [ $libvirt = 1 ] && echo ', libvirtd') up"
@@ -174,13 +185,14 @@ for phase in $phases; do
         [ $libvirt = 1 ] || { echo "phase migrate-kvm needs contrib/stack/libvirt.sh" >&2; exit 1; }
         # a second libvirt host for this phase only (migrate_kvm.py leaves
         # its service disabled): its own libvirtd and PostgreSQL
-        "$stack/libvirt.sh" start "$run/kvm2-virt" >/dev/null
+        SCULPT_LIBVIRT_TCP_PORT=$KVM2_TCP_PORT "$stack/libvirt.sh" start "$run/kvm2-virt" >/dev/null
         cp "$run/kvm2-virt/env/libvirt.env" "$run/env/kvm2-libvirt.env"
         "$stack/postgres.sh" start "$run/sculpt-db3"
         SCULPT_DATABASE_URL=$(sed -n 's/^SCULPT_DB_URL=//p' "$run/sculpt-db3/env/postgres.env") \
             SCULPT_NAME=kvm2 SCULPT_HOST=kvm2 SCULPT_COMPUTE_DRIVER=libvirt SCULPT_DEMO_GUESTS=0 \
-            SCULPT_EXTRA_CONF="$(printf '%s\n[libvirt]\nconnection_uri = %s\n' "$SSHD_CONF" \
-                "$(sed -n 's/^LIBVIRT_URI=//p' "$run/kvm2-virt/env/libvirt.env")")" \
+            SCULPT_EXTRA_CONF="$(printf '%s\n[libvirt]\nconnection_uri = %s\n%s' "$SSHD_CONF" \
+                "$(sed -n 's/^LIBVIRT_URI=//p' "$run/kvm2-virt/env/libvirt.env")" \
+                "$(live_conf "$KVM1_TCP_PORT")")" \
             "$stack/sculpt.sh" start "$run"
         # each start truncates kvm1's output: what the sanitizers said goes first
         if grep -q Sanitizer "$run/kvm1/sculpt-compute.out" 2>/dev/null; then
@@ -189,8 +201,9 @@ for phase in $phases; do
             exit 1
         fi
         kvm1_env "$stack/sculpt.sh" stop "$run" >/dev/null
-        start_kvm1 >/dev/null
-        say "phase migrate-kvm: cold migrations between kvm1 and kvm2"
+        kvm1_env SCULPT_EXTRA_CONF="$(printf '%s\n[libvirt]\n%s' "$SSHD_CONF" \
+            "$(live_conf "$KVM2_TCP_PORT")")" "$stack/sculpt.sh" start "$run" >/dev/null
+        say "phase migrate-kvm: cold and live migrations between kvm1 and kvm2"
         /usr/bin/python3 "$top/tests/nova/migrate_kvm.py" "$run" kvm1 kvm2
         ;;
     tempest)

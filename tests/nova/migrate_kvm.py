@@ -248,6 +248,7 @@ def main():
         # 5. the same refusal, B killed (-9) once it admitted the move and
         # started again after A rolled back: its restart releases the row
         plant()
+        booted = boots(a, s.id)
         admitted = log_text(b).count('admitted here')
         errors = len(nova.migrations.list(instance_uuid=s.id, status='error'))
         with open(os.path.join(run, b, 'sculpt-compute.pid')) as f:
@@ -290,6 +291,57 @@ def main():
         say('5. %s killed (-9) after admitting a move %s refused: its restart released the row '
             'and the staging folder in %.1f s' % (b, a, time.time() - t))
 
+        # 6. live-migrated (block migration) to B: it runs on without a
+        # reboot (the boot the refused move of 5 started over first, or it
+        # would end on B)
+        wait_boot(a, s.id, booted + 1)
+        before = boots(a, s.id)
+        t = time.time()
+        nova.servers.live_migrate(s, b, 'auto')
+        x = wait_status(s, 'ACTIVE', 180)
+        dt = time.time() - t
+        if host_of(x) != b:
+            fail('after the live migration: on %s' % host_of(x))
+        ms = nova.migrations.list(instance_uuid=s.id, migration_type='live-migration')
+        if not ms or ms[0].status != 'completed' or ms[0].dest_compute != b:
+            fail('live migration not completed to %s: %r' % (b, ms and ms[0].to_dict()))
+        states_are('after the live migration', s.id, {a: None, b: 'running'})
+        if os.path.exists(folder(a, s.id)):
+            fail('after the live migration: %s left' % folder(a, s.id))
+        if not sculpt_has(b, s.id) or api_lists(a, s.id):
+            fail('after the live migration: sculpt has mk-1 on %s %s, on %s %s'
+                 % (a, api_lists(a, s.id), b, sculpt_has(b, s.id)))
+        time.sleep(3)
+        if boots(b, s.id) != 0 or boots(a, s.id) not in (0, before):
+            fail('the guest booted again after the live migration (%d boots on %s)'
+                 % (boots(b, s.id), b))
+        say('6. live-migrated %s -> %s in %.1f s: ACTIVE on %s, no reboot, %s emptied'
+            % (a, b, dt, b, a))
+
+        # 7. live-migrated back, A's preparation failing (a folder in the
+        # way): rolled back, running on B as before, A keeps nothing
+        os.makedirs(folder(a, s.id))
+        with open(os.path.join(folder(a, s.id), 'disk'), 'wb') as f:
+            f.write(b'in the way')
+        try:
+            nova.servers.live_migrate(s, a, 'auto')
+            ms = wait('live migration back in error',
+                      lambda: [m for m in nova.migrations.list(
+                          instance_uuid=s.id, migration_type='live-migration')
+                          if m.status in ('error', 'failed')], 120)
+            x = wait_status(s, 'ACTIVE')
+        finally:
+            subprocess.run(['rm', '-rf', folder(a, s.id)], check=True)
+        if host_of(x) != b:
+            fail('after the failed live migration: on %s' % host_of(x))
+        states_are('after the failed live migration', s.id, {a: None, b: 'running'})
+        wait('%s drops the claim of the failed live migration' % a,
+             lambda: api_lists(a, s.id) is False, 60)
+        if boots(b, s.id) != 0:
+            fail('the guest rebooted during the failed live migration')
+        say('7. live migration back to %s failed (%s): rolled back, running on %s, no reboot'
+            % (a, ms[0].status, b))
+
         # every leg in its host's journal (migrate intents), none left open
         def legs(host):
             with open(os.path.join(run, host, 'database_url')) as f:
@@ -300,7 +352,7 @@ def main():
             if out.returncode != 0:
                 fail('psql on %s\'s database: %s' % (host, out.stderr))
             return {k: int(v) for k, v in (line.split('|') for line in out.stdout.split())}
-        want = {a: {'done': 3, 'rolled_back': 2}, b: {'done': 3}}
+        want = {a: {'done': 4, 'rolled_back': 2}, b: {'done': 3}}
         got = {h: legs(h) for h in (a, b)}
         if got != want:
             fail('legs of the moves in the journals: %s, not %s' % (got, want))
