@@ -12,7 +12,8 @@
 #   c. a build of m1.small (rs-2, another class and group: it takes no
 #      member) is admitted by reclaiming the member(s): ACTIVE, built cold,
 #      the members' guests destroyed, their rows released with the reason,
-#      the reclaim counted in sculpt_pool_reclaimed_total.
+#      the reclaim counted in sculpt_pool_reclaimed_total and in the
+#      member's pool (GET /v1/pools reclaims, sculpt_pool_reclaims_total).
 # Shapes come from the custom blueprints (removed at the end), not from
 # what the fleet learnt before.
 
@@ -90,6 +91,13 @@ say "$(cat "$run/reclaim-inventory.txt")"
 
 # c. m1.small fits only by reclaiming: admitted, the member(s) destroyed
 metric0=$(curl -s -H "X-Auth-Token: $SCULPT_API_TOKEN" "${SCULPT_API_URL%/}/metrics" | sed -n 's/^sculpt_pool_reclaimed_total \([0-9.e+]*\)$/\1/p')
+# the pools' own count (GET /v1/pools, kept in PostgreSQL)
+pools_reclaims() {
+    curl -s -H "X-Auth-Token: $SCULPT_API_TOKEN" "${SCULPT_API_URL%/}/v1/pools" |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["reclaims"])'
+}
+reclaims0=$(pools_reclaims)
+[ -n "$reclaims0" ] || fail "GET /v1/pools has no reclaims total"
 t=$(date +%s)
 id_r2=$(create_flavor m1.small rs-2)
 wait_status rs-2 ACTIVE 240
@@ -109,6 +117,15 @@ sql_is "select count(*) from events where source = 'presculpt' and action = 'poo
 metric1=$(curl -s -H "X-Auth-Token: $SCULPT_API_TOKEN" "${SCULPT_API_URL%/}/metrics" | sed -n 's/^sculpt_pool_reclaimed_total \([0-9.e+]*\)$/\1/p')
 awk -v a="${metric0:-0}" -v b="$metric1" -v n="$(echo $gone | wc -w)" 'BEGIN { exit !(b - a == n) }' ||
     fail "sculpt_pool_reclaimed_total went from '${metric0:-0}' to '$metric1', $(echo $gone | wc -w) reclaimed"
+# counted in their pools at once (a pool not yet recorded since a restart:
+# at the pool manager's next round, every 10 s here)
+reclaims_counted() { [ "$(pools_reclaims)" = "$((reclaims0 + $(echo $gone | wc -w)))" ]; }
+poll 30 0.5 reclaims_counted ||
+    fail "GET /v1/pools counts $(pools_reclaims) reclaims, $reclaims0 before and $(echo $gone | wc -w) reclaimed"
+key=$(sql "select pool_key from pool_members where domain = '$(echo $gone | cut -d' ' -f1)'")
+curl -s -H "X-Auth-Token: $SCULPT_API_TOKEN" "${SCULPT_API_URL%/}/metrics" |
+    grep -Eq "^sculpt_pool_reclaims_total\{pool=\"$key\"\} [1-9]" ||
+    fail "no sculpt_pool_reclaims_total of pool $key"
 say "rs-2 (m1.small) ACTIVE in $(($(date +%s) - t)) s, admitted by reclaiming member(s)$(echo " $gone" | tr '\n' ' ')"
 
 openstack server delete --wait rs-2
