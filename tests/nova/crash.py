@@ -310,8 +310,10 @@ def main():
     # continues from it.  A guest whose state was never saved starts cold
     # and its first step re-grows it to cold-start bands -- a growth the
     # hook below would take for the one it waits for.
+    # (its first sample waits for the memory figures of the guest started
+    # in 4., which a loaded machine's TCG boot gives minutes later)
     wait('crash-1\'s predictor state saved by the period',
-         lambda: states_saved((s.id,)) == '1', 25)
+         lambda: states_saved((s.id,)) == '1', 180)
     kill9()
     say('sculpt-compute killed in the spawn of crash-2 (intent %d open)' % intent)
     offset = log_size()
