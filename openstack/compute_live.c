@@ -91,8 +91,8 @@ static void live_precheck_fault(struct os_rpc_req *req, const struct err *e)
 
 /* ---- check_can_live_migrate_destination on the destination ---- */
 
-/* The source's backend against ours: its ComputeNode read through the
- * conductor. */
+/* The instance's source host against this one
+ * (os_migrate_check_source_node). */
 static int live_check_backend(struct os_compute *c, struct os_inst *i, struct err **err)
 {
     const char *src = ovo_get_str(i->prim, "host");
@@ -101,19 +101,7 @@ static int live_check_backend(struct os_compute *c, struct os_inst *i, struct er
         return err_set(err, ERR_INVALID, "instance %s names no host or node", os_inst_uuid(i));
     if (strcmp(src, c->host) == 0)
         return err_set(err, ERR_INVALID, "instance %s is on %s already", os_inst_uuid(i), src);
-    json_auto_t *ctx = os_ctx_new_admin();
-    json_auto_t *src_node = os_conductor_class_action(&c->conductor, ctx, "ComputeNode",
-                                                      "get_by_host_and_nodename",
-                                                      json_pack("[s, s]", src, node), NULL, NULL,
-                                                      err);
-    if (!src_node)
-        return err_wrap(err, "compute node `%s` of `%s` not read", node, src);
-    char here[64] = "";
-    pthread_mutex_lock(&c->lock);
-    const char *t = ovo_get_str(c->node_obj, "hypervisor_type");
-    snprintf(here, sizeof(here), "%s", t ? t : "");
-    pthread_mutex_unlock(&c->lock);
-    return os_migrate_check_backend(src_node, here, err);
+    return os_migrate_check_source_node(c, src, node, err);
 }
 
 /* Whether the engine would admit instance i here now: admitted, then

@@ -202,19 +202,9 @@ static int mg_reschedule(struct os_rz *r, struct os_rpc_req *req, const struct e
     return 1;
 }
 
-/* The source's backend against ours (os_migrate_check_backend): its
- * ComputeNode read through the conductor (elevated, as Nova's compute
- * reads nodes), ours as this host last reported it. */
-static int mg_check_source(struct os_rz *r, struct err **err)
+int os_migrate_check_source_node(struct os_compute *c, const char *src, const char *node,
+                                 struct err **err)
 {
-    struct os_compute *c = r->c;
-    const char *src = ovo_get_str(r->mig, "source_compute");
-    const char *node = ovo_get_str(r->mig, "source_node");
-    if (!node || !*node)
-        node = ovo_get_str(r->i->prim, "node");
-    if (!src || !*src || !node || !*node)
-        return err_set(err, ERR_INVALID, "migration %s names no source host or node",
-                       ovo_get_str(r->mig, "uuid") ? ovo_get_str(r->mig, "uuid") : "?");
     json_auto_t *ctx = os_ctx_new_admin();
     json_auto_t *src_node = os_conductor_class_action(&c->conductor, ctx, "ComputeNode",
                                                       "get_by_host_and_nodename",
@@ -228,6 +218,19 @@ static int mg_check_source(struct os_rz *r, struct err **err)
     snprintf(here, sizeof(here), "%s", t ? t : "");
     pthread_mutex_unlock(&c->lock);
     return os_migrate_check_backend(src_node, here, err);
+}
+
+/* The migration's source against this host (os_migrate_check_source_node). */
+static int mg_check_source(struct os_rz *r, struct err **err)
+{
+    const char *src = ovo_get_str(r->mig, "source_compute");
+    const char *node = ovo_get_str(r->mig, "source_node");
+    if (!node || !*node)
+        node = ovo_get_str(r->i->prim, "node");
+    if (!src || !*src || !node || !*node)
+        return err_set(err, ERR_INVALID, "migration %s names no source host or node",
+                       ovo_get_str(r->mig, "uuid") ? ovo_get_str(r->mig, "uuid") : "?");
+    return os_migrate_check_source_node(r->c, src, node, err);
 }
 
 int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)

@@ -343,6 +343,13 @@ void os_compute_resize_autoconfirm(struct os_compute *c);
  * instance deleted) is released, as Nova's resource tracker stops
  * counting a migration no longer in progress. */
 
+/* os_migrate_check_backend for the source `src`'s node `node`: its
+ * ComputeNode read through the conductor (elevated, as Nova's compute
+ * reads nodes), this host's hypervisor_type as it last reported it.
+ * Worker threads. */
+int os_migrate_check_source_node(struct os_compute *c, const char *src, const char *node,
+                                 struct err **err);
+
 /* A claim to check; `gen` counts its notes, so a pass whose answer came
  * from before a newer prep_resize of the same instance does not act on
  * it. */
