@@ -385,6 +385,36 @@ void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s)
     s->cpu_weight = drv_shape_weight_for(s->res.v[DRV_RES_VCPU], g->spec.priority);
 }
 
+struct drv_shape sculpt_reshape_to(struct drv_sculpt *e, struct sculpt_guest *g, struct drv_res res,
+                                   int32_t online, int64_t now_s)
+{
+    struct drv_shape from = g->shape;
+    sculpt_pin_unload(e, g);
+    g->shape.res = res;
+    g->shape.vcpus_online = online;
+    sculpt_shape_finish(g, &g->shape);
+    if (g->shape.vcpus_online != from.vcpus_online || drv_cpuset_count(&from.pcpus) == 0)
+        sculpt_pin_place(e, g, true);
+    else
+        sculpt_pin_load(e, g);
+    g->reshapes++;
+    g->last_reshape_s = now_s;
+    e->reshapes++;
+    return from;
+}
+
+void sculpt_change_fill(struct drv_sculpt_change *change, const struct sculpt_guest *g,
+                        const struct drv_shape *from, const char *why)
+{
+    if (!change)
+        return;
+    memcpy(change->uuid, g->spec.uuid, sizeof(change->uuid));
+    change->kind = DRV_SCULPT_CHANGE_RESHAPE;
+    change->from = *from;
+    change->to = g->shape;
+    snprintf(change->why, sizeof(change->why), "%s", why);
+}
+
 /* ---- validation ---- */
 
 static int sculpt_spec_validate(const struct drv_sculpt_guest_spec *s, struct err **err)
@@ -721,20 +751,9 @@ int drv_sculpt_force(struct drv_sculpt *e, const char *uuid, struct drv_res res,
         pthread_mutex_unlock(&e->lock);
         return 0;
     }
-    struct drv_shape from = g->shape;
-    sculpt_pin_unload(e, g);
-    g->shape.res = want;
+    struct drv_shape from = sculpt_reshape_to(e, g, want, 0, now_s);
     g->target = want;
-    g->shape.vcpus_online = 0;
-    sculpt_shape_finish(g, &g->shape);
-    if (g->shape.vcpus_online != from.vcpus_online || drv_cpuset_count(&from.pcpus) == 0)
-        sculpt_pin_place(e, g, true);
-    else
-        sculpt_pin_load(e, g);
     g->squeezed = false;
-    g->reshapes++;
-    g->last_reshape_s = now_s;
-    e->reshapes++;
     e->version++;
     if (e->ring_cap) {
         char a[160], b[160];
@@ -744,13 +763,7 @@ int drv_sculpt_force(struct drv_sculpt *e, const char *uuid, struct drv_res res,
                       -1, 0, "operator", 0, 0, 0, "set from %s to %s",
                       drv_res_format(from.res, a, sizeof(a)), drv_res_format(want, b, sizeof(b)));
     }
-    if (change) {
-        memcpy(change->uuid, g->spec.uuid, sizeof(change->uuid));
-        change->kind = DRV_SCULPT_CHANGE_RESHAPE;
-        change->from = from;
-        change->to = g->shape;
-        snprintf(change->why, sizeof(change->why), "set by request");
-    }
+    sculpt_change_fill(change, g, &from, "set by request");
     pthread_mutex_unlock(&e->lock);
     return 1;
 }
@@ -812,18 +825,9 @@ int drv_sculpt_boot(struct drv_sculpt *e, const char *uuid, int64_t now_s,
         pthread_mutex_unlock(&e->lock);
         return 0;
     }
-    struct drv_shape from = g->shape;
-    sculpt_pin_unload(e, g);
-    g->shape.res.v[DRV_RES_VCPU] = to;
-    g->shape.vcpus_online = 0;
-    sculpt_shape_finish(g, &g->shape);
-    if (g->shape.vcpus_online != from.vcpus_online || drv_cpuset_count(&from.pcpus) == 0)
-        sculpt_pin_place(e, g, true);
-    else
-        sculpt_pin_load(e, g);
-    g->reshapes++;
-    g->last_reshape_s = now_s;
-    e->reshapes++;
+    struct drv_res res = g->shape.res;
+    res.v[DRV_RES_VCPU] = to;
+    struct drv_shape from = sculpt_reshape_to(e, g, res, 0, now_s);
     e->version++;
     char why[192];
     snprintf(why, sizeof(why),
@@ -831,13 +835,7 @@ int drv_sculpt_boot(struct drv_sculpt *e, const char *uuid, int64_t now_s,
              "from the host's free CPU",
              cur, to, (long long)(g->boot_until_s - now_s));
     sculpt_record(e, uuid, DRV_SCULPT_DEC_GROW, DRV_RES_VCPU, 0, "boot", cur, to, 0, "%s", why);
-    if (change) {
-        memcpy(change->uuid, g->spec.uuid, sizeof(change->uuid));
-        change->kind = DRV_SCULPT_CHANGE_RESHAPE;
-        change->from = from;
-        change->to = g->shape;
-        snprintf(change->why, sizeof(change->why), "%s", why);
-    }
+    sculpt_change_fill(change, g, &from, why);
     pthread_mutex_unlock(&e->lock);
     return 1;
 }

@@ -111,6 +111,15 @@ double sculpt_longrun(const struct drv_sculpt *e, const struct sculpt_guest *g, 
                       double plan_now);
 /* Fill vcpus_online/maxima from res and spec. */
 void sculpt_shape_finish(const struct sculpt_guest *g, struct drv_shape *s);
+/* Give guest g entitlement `res` with `online` vCPUs online (0: as many
+ * as res needs), pinned again only when that count changes or it had no
+ * pins, and count the reshape at now_s.  Returns the shape it had.
+ * e->lock held. */
+struct drv_shape sculpt_reshape_to(struct drv_sculpt *e, struct sculpt_guest *g, struct drv_res res,
+                                   int32_t online, int64_t now_s);
+/* Describe g's reshape from `from` in *change (NULL: nothing). */
+void sculpt_change_fill(struct drv_sculpt_change *change, const struct sculpt_guest *g,
+                        const struct drv_shape *from, const char *why);
 
 /* The vCPU shape a booting guest may hold: its base (what it holds
  * without the allowance), raised to the allowance within the host's CPU

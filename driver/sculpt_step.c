@@ -443,23 +443,12 @@ static int sculpt_main_dim(const struct drv_sculpt *e, const struct drv_res *fro
 static void sculpt_apply(struct drv_sculpt *e, struct sculpt_guest *g, const struct sculpt_want *w,
                          struct drv_sculpt_change **changes, size_t *n, size_t *cap)
 {
-    struct drv_shape from = g->shape;
-    sculpt_pin_unload(e, g);
-    g->shape.res = w->res;
     int32_t online = (int32_t)ceil(w->res.v[DRV_RES_VCPU] - 1e-9);
     if (w->squeezed) /* a squeeze is temporary: keep vCPUs, lower the quota */
-        online =
-            (int32_t)fmax(online, fmin(from.vcpus_online, ceil(g->target.v[DRV_RES_VCPU] - 1e-9)));
-    g->shape.vcpus_online = online;
-    sculpt_shape_finish(g, &g->shape);
-    if (g->shape.vcpus_online != from.vcpus_online || drv_cpuset_count(&from.pcpus) == 0)
-        sculpt_pin_place(e, g, true);
-    else
-        sculpt_pin_load(e, g);
+        online = (int32_t)fmax(online, fmin(g->shape.vcpus_online,
+                                            ceil(g->target.v[DRV_RES_VCPU] - 1e-9)));
+    struct drv_shape from = sculpt_reshape_to(e, g, w->res, online, e->now_s);
     g->squeezed = w->squeezed;
-    g->reshapes++;
-    g->last_reshape_s = e->now_s;
-    e->reshapes++;
 
     int k = sculpt_main_dim(e, &from.res, &g->shape.res);
     const char *name = drv_res_kind_name((enum drv_res_kind)k);
