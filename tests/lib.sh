@@ -348,9 +348,9 @@ CONF
     }
 }
 
-# migrate_hosts_start NAME: what a cold migration between libvirt hosts
-# needs on this machine (bench-libvirt; libvirt_migrate.sh sets up the
-# same, with A on loopback TCP for its live migration, by hand): host A
+# migrate_hosts_start NAME: what a migration between libvirt hosts needs
+# on this machine (bench-libvirt, libvirt_migrate.sh; A on loopback TCP
+# too when SCULPT_LIBVIRT_TCP_PORT is exported, for a live one): host A
 # (libvirt_test_start NAME: T, G, HVCTL, VT, t0; URI_A), host B, a second
 # private libvirtd in $T/b (URI_B) with its own cache of the tiny guest's
 # base ($T/b/cache/base.qcow2), and an sshd on loopback in $T/sshd (S;

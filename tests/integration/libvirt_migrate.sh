@@ -24,27 +24,14 @@ set -eu
 # migration (libvirt refuses a unix socket for one)
 SCULPT_LIBVIRT_TCP_PORT=$(free_port)
 export SCULPT_LIBVIRT_TCP_PORT
-libvirt_test_start lvmig
+migrate_hosts_start lvmig # A, B with its base cache, the sshd in $S
 unset SCULPT_LIBVIRT_TCP_PORT
-URI_A=$LIBVIRT_URI
 TCP_A=$(sed -n 's/^LIBVIRT_TCP_URI=//p' "$T/env/libvirt.env")
 PORT_A=${TCP_A##*:}
 PORT_A=${PORT_A%%/*}
-SSHD_PID=""
-migrate_cleanup() {
-    [ -n "$SSHD_PID" ] && kill "$SSHD_PID" 2>/dev/null
-    "$SCULPT_TOP/contrib/stack/libvirt.sh" stop "$T/b" >/dev/null 2>&1 || true
-    libvirt_test_cleanup
-}
-trap migrate_cleanup EXIT INT TERM PIPE
-"$SCULPT_TOP/contrib/stack/libvirt.sh" start "$T/b" >/dev/null
-URI_B=$(sed -n 's/^LIBVIRT_URI=//p' "$T/b/env/libvirt.env")
 VA="virsh -q -c $URI_A"
 VB="virsh -q -c $URI_B"
 
-# ---- an sshd on loopback, its keys under T ----
-S=$T/sshd
-sshd_test_start "$S" || fail "no sshd"
 PORT=$SSHD_PORT
 : >"$S/unknown_hosts"
 
@@ -70,8 +57,6 @@ A=$T/a/instances/$U
 B=$T/b/instances/$U
 STAGE=$T/a/instances/${U}_migrating # A's instances_path: the staging folder on the destination
 LOG=$A/console.log
-mkdir -p "$T/b/cache"
-cp "$G/base.qcow2" "$T/b/cache/base.qcow2" # B's own cache of the same image
 # no interface: its tap, named after the guest, would be on both "hosts"
 # at once during a live migration on one machine
 GUEST="kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline vcpu=1 mem_mib=256 online=1 max=2 mem_max=384 vifs=0"
