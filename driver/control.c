@@ -820,6 +820,9 @@ int drv_control_resize_reclaiming(struct drv_control *c, const struct drv_instan
     }
     if (drv_sculpt_shape(c->engine, inst->uuid, &was, err) < 0)
         goto cleanup;
+    /* a resize here does not reboot the guest: placed again, it boots
+     * only if it was booting */
+    spec.booted = old_spec.booted = !drv_sculpt_booting(c->engine, inst->uuid);
     /* what puts the guest back as it was when the new one is refused: the
      * blueprint it follows */
     old_bp = g->custom ? drv_blueprint_dup(g->custom)

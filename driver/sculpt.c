@@ -840,6 +840,16 @@ int drv_sculpt_boot(struct drv_sculpt *e, const char *uuid, int64_t now_s,
     return 1;
 }
 
+bool drv_sculpt_booting(struct drv_sculpt *e, const char *uuid)
+{
+    struct sculpt_guest *g = sculpt_lock_guest(e, uuid, NULL);
+    if (!g)
+        return false;
+    bool booting = g->boot_until_s != 0;
+    pthread_mutex_unlock(&e->lock);
+    return booting;
+}
+
 int drv_sculpt_guest_up(struct drv_sculpt *e, const char *uuid, int64_t at_s, struct err **err)
 {
     struct sculpt_guest *g = sculpt_lock_guest(e, uuid, err);

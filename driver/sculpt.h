@@ -292,6 +292,10 @@ int drv_sculpt_hold_memory(struct drv_sculpt *e, const char *uuid, double mib, s
 int drv_sculpt_boot(struct drv_sculpt *e, const char *uuid, int64_t now_s,
                     struct drv_sculpt_change *change, struct err **err);
 
+/* Whether guest `uuid`'s boot allowance is in force (false for a guest
+ * the engine does not hold). */
+bool drv_sculpt_booting(struct drv_sculpt *e, const char *uuid);
+
 /* Guest `uuid` showed it is up: its own figures (the balloon driver's
  * memory statistics) taken at `at_s` (Unix s).  Figures older than the
  * boot under way are ignored (libvirt keeps the last ones across a

@@ -318,6 +318,32 @@ static void test_boot_allowance(void **state)
     assert_int_equal(drv_control_boot(r->t.ctl, UUID_B, fake_now_s(r), &err), -1);
     assert_int_equal(err->code, ERR_NOT_FOUND);
     err_clear(&err);
+    /* a resize in place does not reboot the guest: no allowance for it */
+    struct drv_instance was, to;
+    memset(&was, 0, sizeof(was));
+    snprintf(was.uuid, sizeof(was.uuid), "%s", UUID_A);
+    was.name = (char *)"web-1";
+    was.project_id = (char *)"demo";
+    was.flavor.name = (char *)"m1.test";
+    was.flavor.vcpus = 2;
+    was.flavor.memory_mb = 2048;
+    to = was;
+    to.flavor.name = (char *)"m1.bigger";
+    to.flavor.vcpus = 3;
+    struct drv_shape s;
+    assert_false(drv_sculpt_booting(r->t.engine, UUID_A));
+    if (drv_control_resize(r->t.ctl, &was, &to, fake_now_s(r), &s, NULL, &err) < 0)
+        fail_msg("resize: %s", err->msg);
+    assert_false(drv_sculpt_booting(r->t.engine, UUID_A));
+    /* one resized while it boots keeps booting */
+    /* (0: its new flavor's cold start holds it as high already) */
+    assert_true(drv_control_boot(r->t.ctl, UUID_A, fake_now_s(r), &err) >= 0);
+    assert_true(drv_sculpt_booting(r->t.engine, UUID_A));
+    if (drv_control_resize(r->t.ctl, &to, &was, fake_now_s(r), &s, NULL, &err) < 0)
+        fail_msg("resize back: %s", err->msg);
+    assert_true(drv_sculpt_booting(r->t.engine, UUID_A));
+    assert_true(fabs(held(r, UUID_A, DRV_RES_VCPU) - 2) < 1e-9);
+    assert_false(drv_sculpt_booting(r->t.engine, UUID_B));
 }
 
 static void test_backend_failures_are_retried(void **state)
