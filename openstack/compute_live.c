@@ -257,7 +257,10 @@ int os_compute_pre_live_migration(struct os_rpc_req *req, json_t **result, struc
     const char *event = "compute_pre_live_migration";
     os_inst_event_start(i, event);
     struct drv_shape shape;
-    if (os_compute_engine_place(c, i, &shape, err) < 0) {
+    i->inst->booted = true; /* it runs: no boot allowance when it arrives */
+    int placed = os_compute_engine_place(c, i, &shape, err);
+    i->inst->booted = false;
+    if (placed < 0) {
         os_compute_engine_forget(c, uuid);
         os_compute_record_deleted(c, uuid);
         err_wrap(err, "`%s` refuses the live migration", c->host);
@@ -491,6 +494,34 @@ fail:
 
 /* ---- post_live_migration_at_destination, rollback_live_migration_at_destination ---- */
 
+/* The guest came with the source's shape (its quota, pinning, balloon);
+ * it takes the one this host's engine gave it at pre_live_migration, which
+ * the control loop takes as applied.  A failure is logged: the guest runs
+ * here all the same, and the loop's next change applies a whole shape. */
+static void live_apply_shape(struct os_compute *c, struct os_inst *i)
+{
+    const char *uuid = os_inst_uuid(i);
+    autoerr struct err *e = NULL;
+    struct drv_shape shape;
+    if (drv_sculpt_shape(c->engine, uuid, &shape, &e) < 0) {
+        log_err(LOG_LEVEL_WARN, e, "%s keeps the source's shape", uuid);
+        return;
+    }
+    struct drv_hv_reshape_report rep;
+    drv_control_apply_lock(c->control);
+    int rc = drv_hv_reshape(c->hv, uuid, &shape, &rep, &e);
+    drv_control_apply_unlock(c->control);
+    char res[160];
+    if (rc < 0) {
+        log_err(LOG_LEVEL_WARN, e, "%s keeps the source's shape, not %s", uuid,
+                drv_res_format(shape.res, res, sizeof(res)));
+        return;
+    }
+    i->inst->shape = shape;
+    log_info("%s shaped as this host's engine holds it: %s (%d calls)", uuid,
+             drv_res_format(shape.res, res, sizeof(res)), rep.calls);
+}
+
 int os_compute_post_live_at_dest(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
@@ -504,6 +535,7 @@ int os_compute_post_live_at_dest(struct os_rpc_req *req, json_t **result, struct
     if (drv_hv_live_finish(c->hv, uuid, err) < 0)
         return err_wrap(err, "the guest of %s not taken on here", uuid);
     os_compute_move_claim_drop(c, uuid);
+    live_apply_shape(c, i);
     struct drv_hv_info info;
     if (drv_hv_get_info(c->hv, uuid, &info, NULL) == 0)
         os_inst_set_int(i, "power_state", info.state == DRV_POWER_RUNNING ? 1 : 3);

@@ -138,6 +138,7 @@ def main():
     tiny = {f.name: f for f in nova.flavors.list()}['m1.tiny']
     s = None
     others = []
+    bp = None
     try:
         others = computes_pair(nova, a, b, 'migrate-kvm phase')
         s = nova.servers.create('mk-1', envs[a]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
@@ -296,6 +297,13 @@ def main():
         # would end on B)
         wait_boot(a, s.id, booted + 1)
         before = boots(a, s.id)
+        # B's engine gives m1.tiny half a vCPU (a custom blueprint there):
+        # the guest arrives with A's shape and must take B's
+        bp = sculpt_api(envs[b], 'POST', '/v1/blueprints', {
+            'name': 'migrate-kvm-live', 'match': {'flavor': 'm1.tiny'},
+            'blueprint': {'step_s': 60, 'nsteps': 20, 'confidence': 0.9,
+                          'resources': {'vcpu': {'p50': 0.5, 'p99': 0.5},
+                                        'mem_mib': {'p50': tiny.ram}}}})['id']
         t = time.time()
         nova.servers.live_migrate(s, b, 'auto')
         x = wait_status(s, 'ACTIVE', 180)
@@ -315,8 +323,25 @@ def main():
         if boots(b, s.id) != 0 or boots(a, s.id) not in (0, before):
             fail('the guest booted again after the live migration (%d boots on %s)'
                  % (boots(b, s.id), b))
-        say('6. live-migrated %s -> %s in %.1f s: ACTIVE on %s, no reboot, %s emptied'
-            % (a, b, dt, b, a))
+        view = sculpt_api(envs[b], 'GET', '/v1/instances/%s' % s.id)
+        held = view['shape']['res']['vcpu']
+        if abs(held - 0.5) > 1e-6:
+            fail('after the live migration %s holds mk-1 at %.3f vCPU, not its blueprint\'s 0.5'
+                 % (b, held))
+        if (view.get('engine') or {}).get('boot_until'):
+            fail('after the live migration %s gave the running mk-1 a boot allowance' % b)
+
+        def vcpus_on_b():
+            online = int(virsh(b, 'vcpucount', s.id, '--live', '--active') or 0)
+            info = dict(re.split(r'\s*:\s*', line, maxsplit=1)
+                        for line in (virsh(b, 'schedinfo', s.id) or '').splitlines() if ':' in line)
+            quota, period = int(info.get('vcpu_quota', -1)), int(info.get('vcpu_period', 100000))
+            last['vcpus'] = '%d online, quota %d of %d' % (online, quota, period)
+            return online if quota < 0 else quota * online / period
+        wait(lambda: '%s\'s libvirt to run mk-1 at 0.5 vCPU (%s)' % (b, last.get('vcpus')),
+             lambda: abs(vcpus_on_b() - 0.5) < 0.02, 10)
+        say('6. live-migrated %s -> %s in %.1f s: ACTIVE on %s at its engine\'s 0.5 vCPU, '
+            'no reboot, %s emptied' % (a, b, dt, b, a))
 
         # 7. live-migrated back, A's preparation failing (a folder in the
         # way): rolled back, running on B as before, A keeps nothing
@@ -361,6 +386,12 @@ def main():
     finally:
         if s is not None:
             PHASE.delete_server(nova, s, 'mk-1')
+        if bp is not None:
+            try:
+                sculpt_api(envs[b], 'DELETE', '/v1/blueprints/%d' % bp)
+            except OSError as e:  # the phase's own failure comes first
+                print('migrate-kvm: blueprint %d on %s not deleted: %s' % (bp, b, e),
+                      file=sys.stderr)
         computes_back(nova, others)
         compute_away(nova, b, 'migrate-kvm phase over')
 
