@@ -39,6 +39,7 @@ if [ -f "$run/env/sculpt.env" ] && [ -f "$run/env/nova.env" ]; then
     echo "Nova (Zed) with sculpt-compute as compute host $SCULPT_HOST"
     echo "  openstack CLI:  set -a; . $run/env/nova.env; set +a; openstack server list"
     echo "  sculpt REST API: $SCULPT_API_URL  (token: $SCULPT_API_TOKEN)"
+    echo "  sculptctl:      SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN $bin/sculptctl instances"
     echo "  dashboard:      $SCULPT_DASHBOARD"
     echo
 fi
