@@ -260,6 +260,11 @@ check "adopted: ours, running, knobs read back" test \
 $VIRSH schedinfo $DOM --live --set vcpu_quota=20000 >/dev/null || fail "virsh schedinfo"
 $VIRSH setmem $DOM 200M --live || fail "virsh setmem"
 retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 204800'" || fail "balloon never reached 200M"
+# sculpt reads the domain's <currentMemory>, which libvirt moves on QEMU's
+# BALLOON_CHANGE events (rate-limited to one a second), so it can trail
+# dommemstat's live query: the drift is there once libvirt records it
+retry 30 sh -c "$VIRSH dumpxml $DOM | grep -q \"<currentMemory unit='KiB'>204800<\"" ||
+    fail "libvirt never recorded the 200M balloon: $($VIRSH dumpxml $DOM | grep currentMemory)"
 hv reconcile uuid=$U online=3 vcpu=2 mem_mib=300 net_in_mbps=10 net_out_mbps=20 \
     disk_read_iops=200 disk_write_iops=100 disk_write_mbps=5 || fail "reconcile"
 printf '%s\n' "$HV_OUT" | grep DRIFT
