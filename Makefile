@@ -250,10 +250,13 @@ BENCH_AREAS := replay engine libvirt db rpc api presculpt
 # built into $(O)/bench/ for the area scripts.
 BENCH_SRC := $(wildcard tests/bench/bench_*.c)
 BENCH_BINS := $(patsubst tests/bench/%.c,$(O)/bench/%,$(BENCH_SRC))
-$(O)/bench/bench_%: tests/bench/bench_%.c $(TEST_LIBS) $(FLAGS_FILE)
+# What several benchmarks share (tests/bench/helpers/), linked into each.
+BENCH_HELPER_OBJ := $(call obj_of,$(wildcard tests/bench/helpers/*.c))
+$(O)/bench/bench_%: tests/bench/bench_%.c $(BENCH_HELPER_OBJ) $(TEST_LIBS) $(FLAGS_FILE)
 	@mkdir -p $(dir $@)
 	$(SAY) "  LD      $@"
-	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(TEST_LIBS) $(ALL_LDFLAGS) $(TEST_LDLIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -o $@ $< $(BENCH_HELPER_OBJ) $(TEST_LIBS) $(ALL_LDFLAGS) \
+	    $(TEST_LDLIBS)
 bench: $(PROGRAMS) $(BENCH_BINS) $(HARNESS_BINS)
 	@tests/bench/run.sh $(O) $(BENCH_AREAS)
 $(addprefix bench-,$(BENCH_AREAS)): bench-%: $(PROGRAMS) $(BENCH_BINS) $(HARNESS_BINS)

@@ -27,6 +27,7 @@
 #include "common/log.h"
 #include "common/uuid.h"
 #include "driver/hypervisor.h"
+#include "helpers/console_log.h"
 
 #define MAXS 512
 
@@ -52,33 +53,6 @@ static double pct(double *v, int n, double p)
     qsort(v, (size_t)n, sizeof(*v), cmp_d);
     int i = (int)ceil(p * n) - 1;
     return v[i < 0 ? 0 : i];
-}
-
-/* Lines of the console log holding `tag`. */
-static int count_in_log(const char *path, const char *tag)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[512];
-    int n = 0;
-    while (fgets(line, sizeof(line), f))
-        n += strstr(line, tag) != NULL;
-    fclose(f);
-    return n;
-}
-
-static int64_t wait_log(const char *path, const char *tag, int count, int timeout_s)
-{
-    int64_t t0 = clock_mono_ms();
-    while (count_in_log(path, tag) < count) {
-        if (clock_mono_ms() - t0 > timeout_s * 1000LL) {
-            fprintf(stderr, "bench_libvirt: no `%s` x%d in %s\n", tag, count, path);
-            exit(1);
-        }
-        clock_sleep_ms(50);
-    }
-    return clock_mono_ms() - t0;
 }
 
 /* The two shapes a full reshape flips between (4 vCPUs online). */
@@ -220,7 +194,7 @@ int main(int argc, char **argv)
     /* boots are bounded at 600 s: under TCG on this shared 2-core machine
      * one took 48 s at load 18, and a 3-vCPU one after a cold resize
      * did not end within the 180 s this waited before */
-    int64_t boot_ms = wait_log(log, "GUEST-INIT-READY", 1, 600);
+    int64_t boot_ms = console_log_wait("bench_libvirt", log, "GUEST-INIT-READY", 1, 600);
     printf("guest booted in %lld ms (%s)\n", (long long)boot_ms, host.virt_type);
 
     /* vCPU hot-add 1 -> 2 -> 3 -> 4, with the quota spread over them */
@@ -236,7 +210,7 @@ int main(int argc, char **argv)
         hotadd[nh++] = (double)rep.knob_ns[DRV_HV_KNOB_VCPUS] / 1e6;
     }
     (void)hotadd_raw_n;
-    wait_log(log, "cpus_online=0-3 ", 1, 60);
+    console_log_wait("bench_libvirt", log, "cpus_online=0-3 ", 1, 60);
 
     virConnectPtr conn = virConnectOpen(uri);
     virDomainPtr dom = conn ? virDomainLookupByUUIDString(conn, UUID) : NULL;
@@ -281,12 +255,12 @@ int main(int argc, char **argv)
     struct drv_hv_info info1;
     if (drv_hv_get_info(hv, UUID, &info1, &err) < 0)
         die("info", err);
-    int restarts = count_in_log(log, "GUEST-INIT-READY") - 1 + (info1.domain_id != info0.domain_id);
+    int restarts = console_log_count(log, "GUEST-INIT-READY") - 1 + (info1.domain_id != info0.domain_id);
 
     /* the cold alternative: stop, redefine, start (twice) */
     double cold[2], cold_ready[2];
     for (int i = 0; i < 2; i++) {
-        int boots = count_in_log(log, "GUEST-INIT-READY");
+        int boots = console_log_count(log, "GUEST-INIT-READY");
         struct drv_shape s = shape_ab(i % 2);
         s.vcpus_max = 3 + i % 2;
         s.vcpus_online = 3;
@@ -294,7 +268,7 @@ int main(int argc, char **argv)
         if (drv_hv_resize_cold(hv, UUID, &s, &err) < 0)
             die("cold resize", err);
         cold[i] = (double)(clock_mono_ns() - t0) / 1e6;
-        wait_log(log, "GUEST-INIT-READY", boots + 1, 600);
+        console_log_wait("bench_libvirt", log, "GUEST-INIT-READY", boots + 1, 600);
         cold_ready[i] = (double)(clock_mono_ns() - t0) / 1e6;
     }
 

@@ -34,6 +34,7 @@
 #include "common/log.h"
 #include "common/uuid.h"
 #include "driver/hypervisor.h"
+#include "helpers/console_log.h"
 
 #define MAXR 64
 #define MAXF 16
@@ -79,31 +80,6 @@ static void run(const char *const argv[])
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "bench_migrate: `%s` failed\n", argv[0]);
         exit(1);
-    }
-}
-
-static int count_in_log(const char *path, const char *tag)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[512];
-    int n = 0;
-    while (fgets(line, sizeof(line), f))
-        n += strstr(line, tag) != NULL;
-    fclose(f);
-    return n;
-}
-
-static void wait_log(const char *path, const char *tag, int count, int timeout_s)
-{
-    int64_t t0 = clock_mono_ms();
-    while (count_in_log(path, tag) < count) {
-        if (clock_mono_ms() - t0 > timeout_s * 1000LL) {
-            fprintf(stderr, "bench_migrate: no `%s` x%d in %s\n", tag, count, path);
-            exit(1);
-        }
-        clock_sleep_ms(20);
     }
 }
 
@@ -295,10 +271,10 @@ int main(int argc, char **argv)
     }
 
     /* downtime: the running guest moved, started on B */
-    int boots = count_in_log(log_a, "GUEST-INIT-READY");
+    int boots = console_log_count(log_a, "GUEST-INIT-READY");
     if (drv_hv_power_on(ha, UUID, &err) < 0)
         die("power on on A", err);
-    wait_log(log_a, "GUEST-INIT-READY", boots + 1, 240);
+    console_log_wait("bench_migrate", log_a, "GUEST-INIT-READY", boots + 1, 240);
     int64_t t0 = clock_mono_ns();
     autofree char *info = NULL;
     if (drv_hv_migrate_out(ha, UUID, "127.0.0.1", 60, &info, &err) < 0)
@@ -307,7 +283,7 @@ int main(int argc, char **argv)
     if (drv_hv_migrate_in(hb, &spec_b, info, true, &err) < 0)
         die("migrate_in (started)", err);
     int64_t t_run = clock_mono_ns();
-    wait_log(log_b, "GUEST-INIT-READY", 1, 240);
+    console_log_wait("bench_migrate", log_b, "GUEST-INIT-READY", 1, 240);
     int64_t t_ready = clock_mono_ns();
 
     double mig_ms = median(mig, rounds), rs_ms = median(rs, rounds);
