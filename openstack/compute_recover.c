@@ -24,6 +24,7 @@
 #include "driver/sculpt.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
+#include "openstack/compute_rebuild.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -111,6 +112,8 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
         }
         return;
     }
+    if (os_compute_rebuild_recover(c, i, g))
+        return;
     if (!task)
         return;
     if (!g) {

@@ -14,6 +14,7 @@
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
+#include "openstack/compute_rebuild.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -225,12 +226,12 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("live_migration", os_compute_live_migration, SERIAL),
     COMPUTE("post_live_migration_at_destination", os_compute_post_live_at_dest, SERIAL),
     COMPUTE("rollback_live_migration_at_destination", os_compute_rollback_live_at_dest, SERIAL),
+    COMPUTE("rebuild_instance", os_compute_rebuild_instance, SERIAL),
 
     /* Operations Nova may send that sculpt does not implement: each fails
      * with NotImplementedError and leaves the instance as it was (fault
      * recorded, task state reverted, action event failed, migration
      * errored) instead of stuck. */
-    COMPUTE("rebuild_instance", os_compute_unsupported, SERIAL),
     COMPUTE("backup_instance", os_compute_unsupported, SERIAL),
     COMPUTE("set_admin_password", os_compute_unsupported, SERIAL),
     COMPUTE("rescue_instance", os_compute_unsupported, SERIAL),

@@ -1,8 +1,9 @@
 #!/bin/sh
-# End to end on real guests (create, stop/start, reboots, console, a snapshot
-# and a server booted from it, delete): the openstack CLI against the local Nova, with
-# sculpt-compute (libvirt backend) as host HOST; checked on the hypervisor
-# with virsh, isoinfo (the config drive with the server's user data and
+# End to end on real guests (create, stop/start, reboots, console, a snapshot,
+# a rebuild onto it and a server booted from it, a rebuild that fails,
+# delete): the openstack CLI against the local Nova, with sculpt-compute
+# (libvirt backend) as host HOST; checked on the hypervisor with virsh,
+# qemu-img, isoinfo (the config drive with the server's user data and
 # metadata) and in Placement.
 #   tests/nova/e2e.sh RUN_DIR NAME   (NAME: a sculpt.sh instance)
 set -eu
@@ -122,6 +123,37 @@ bad = {k: (p.get(k), v) for k, v in want.items() if p.get(k) != v}
 assert not bad and im.get("size"), bad or im
 ' "$id" "$SCULPT_IMAGE_ID" || fail "snapshot image $snap: $(openstack image show "$snap" -f json)"
 say "snapshot -> image $snap active in $(($(date +%s) - t)) s"
+
+# rebuild onto the snapshot: the same domain (uuid, name) made again over
+# the new image's base, a new config drive (user data, metadata, the new
+# password), ACTIVE; a new image is a new workload, so its blueprint
+# starts cold (sculpt's event log says which)
+t=$(date +%s)
+ud2=$run/e2e.user-data-rebuilt
+printf '#cloud-config\n# rebuilt %s\n' "$(date +%s%N)" >"$ud2"
+openstack --os-compute-api-version 2.57 server rebuild --image "$snap" --user-data "$ud2" \
+    --property role=rebuilt --password e2e-rebuilt-pw e2e-1 >/dev/null
+wait_status e2e-1 ACTIVE 180
+[ "$(openstack server show e2e-1 -f value -c image)" = "e2e-snap ($snap)" ] ||
+    fail "Nova shows image '$(openstack server show e2e-1 -f value -c image)' after the rebuild"
+[ "$(domstate "$dom")" = running ] || fail "domain $dom is '$(domstate "$dom")' after the rebuild"
+[ "$(virsh -c "$LIBVIRT_URI" domuuid "$dom" | head -n 1)" = "$id" ] ||
+    fail "domain $dom is not instance $id after the rebuild"
+disk=$(virsh -c "$LIBVIRT_URI" domblklist "$dom" --details | awk '$2 == "disk" {print $4; exit}')
+qemu-img info -U --output=json "$disk" | /usr/bin/python3 -c '
+import json, os, sys
+b = json.load(sys.stdin).get("backing-filename") or ""
+assert os.path.basename(b) == sys.argv[1], b
+' "$snap" || fail "disk $disk of $dom is not over image $snap: $(qemu-img info -U "$disk")"
+iso=$(check_config_drive "$dom" "$id" "$ud2" role rebuilt)
+isoinfo -R -i "$iso" -x /openstack/latest/meta_data.json | /usr/bin/python3 -c '
+import json, sys
+assert json.load(sys.stdin).get("admin_pass") == "e2e-rebuilt-pw"
+' || fail "the rebuilt config drive $iso lacks the new password"
+SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" events \
+    --instance "$id" --action blueprint.rebuild | grep -q "cold-start blueprint for the new image" ||
+    fail "no cold-start blueprint recorded for the rebuild onto a new image"
+say "rebuild onto $snap -> ACTIVE in $(($(date +%s) - t)) s: same domain, disk over the new image, new config drive, new blueprint"
 t=$(date +%s)
 openstack server create --flavor m1.tiny --image "$snap" --nic none \
     --availability-zone "nova:$host" e2e-2 -f value -c id >"$run/e2e2.id"
@@ -133,6 +165,27 @@ wait_status e2e-2 ACTIVE 180
 openstack server delete --wait e2e-2
 openstack image delete "$snap"
 say "a server from the snapshot ACTIVE in $(($(date +%s) - t)) s; both deleted"
+
+# a rebuild onto an image larger than the flavor's disk (a small file:
+# the API lets it through, as it does to libvirt) fails as Nova's does,
+# FlavorDiskSmallerThanImage and the server in ERROR, the guest untouched
+t=$(date +%s)
+qemu-img create -q -f qcow2 "$run/e2e-big.qcow2" 2G
+openstack image create --disk-format qcow2 --container-format bare \
+    --file "$run/e2e-big.qcow2" e2e-big -f value -c id >"$run/e2e-big.id"
+openstack server rebuild --image "$(cat "$run/e2e-big.id")" e2e-1 >/dev/null
+errored() {
+    case "$(openstack server show e2e-1 -f value -c status -c OS-EXT-STS:task_state | tr '\n' ' ')" in
+    *ERROR*None* | *None*ERROR*) return 0 ;;
+    esac
+    return 1
+}
+poll 120 1 errored || fail "e2e-1 not ERROR after a rebuild onto a too large image"
+openstack server show e2e-1 -f value -c fault | grep -q "Flavor's disk is too small" ||
+    fail "fault: $(openstack server show e2e-1 -f value -c fault)"
+[ "$(domstate "$dom")" = running ] || fail "domain $dom is '$(domstate "$dom")' after the failed rebuild"
+openstack image delete "$(cat "$run/e2e-big.id")"
+say "rebuild onto a too large image -> ERROR in $(($(date +%s) - t)) s, FlavorDiskSmallerThanImage, guest untouched"
 
 t=$(date +%s)
 openstack server delete --wait e2e-1
