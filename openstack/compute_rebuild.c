@@ -308,6 +308,13 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     if (os_compute_build_images(c, i, image, req->msg->ctx, &spec, err) < 0) {
         rebuild_fault_image(&req->fault, image_ref ? image_ref : "", *err);
         enum err_code code = err_code_of(*err);
+        if (code == ERR_NOT_FOUND) {
+            /* the fault in Nova's words, Glance's after them */
+            autofree char *why = xstrdup((*err)->msg);
+            err_clear(err);
+            err_set(err, ERR_NOT_FOUND, "Image %s could not be found. (%s)",
+                    image_ref ? image_ref : "", why);
+        }
         rc = code == ERR_NOT_FOUND || code == ERR_UNAVAILABLE || code == ERR_TIMEOUT
                  ? rebuild_fail_keep(c, i, err)
                  : rebuild_fail_error(c, i, err);

@@ -8,8 +8,8 @@
 #             malformed messages, an unknown method and old versions
 #             (tests/nova/rpc_api.py)
 #   e2e       openstack server create/stop/start/reboot/console/delete on
-#             real guests, a snapshot and a server booted from it
-#             (tests/nova/e2e.sh)
+#             real guests, a snapshot, a rebuild onto it and a server booted
+#             from it (tests/nova/e2e.sh)
 #   presculpt pre-sculpted pools on real guests: a member made, handed over to
 #             a build, kept across a restart, expired (tests/nova/presculpt.sh)
 #   presculpt-wide a wide pool's member, started at 1 vCPU, grown live to a
@@ -29,7 +29,8 @@
 #             sshd on loopback): reverted, confirmed, a stopped server, a
 #             copy ssh refuses rolled back (tests/nova/migrate_kvm.py)
 #   tempest   tempest.api.compute.servers.test_create_server and
-#             ServerActionsTestJSON's resize tests, on fake1 alone (tests/nova/tempest.sh)
+#             ServerActionsTestJSON's resize and rebuild tests, on fake1
+#             alone (tests/nova/tempest.sh)
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
 #   settings  what the REST API changes reaches the running fake1 (prices,
 #             custom blueprints), previews and estimates answer, the RPC
@@ -38,7 +39,7 @@
 #             around a running guest; a guest destroyed behind sculpt's
 #             back; kill -9 in the middle of a spawn and of a reshape; the
 #             fleet history and the predictor states over a restart and
-#             a kill -9 (tests/nova/crash.py)
+#             a kill -9, kill -9 in the middle of a rebuild (tests/nova/crash.py)
 # Everything runs in a temporary RUN_DIR on free ports and is stopped by PID
 # at the end.  NOVA_TEST_KEEP=1 keeps the stack running (prints RUN_DIR);
 # NOVA_TEST_PHASES="rpc e2e" runs only those phases.

@@ -30,6 +30,8 @@
      the guest keeps its shape; the same over a SIGKILL, from the state
      the last periodic save wrote; a damaged state is refused (cold
      start).
+  10. SIGKILL in the middle of a rebuild, once its new guest runs: the
+     restart finishes it, the redelivered request changes nothing.
 
     crash.py RUN_DIR NAME      (NAME: a contrib/stack/sculpt.sh instance, libvirt backend)
 """
@@ -447,9 +449,9 @@ def main():
                                 "limit 1" % u).split('|')
         return int(rev), model, float(conf)
 
-    def restart_slow(between=None, crash=False):
+    def restart_slow(between=None, crash=False, pause=None):
         """A clean stop (SIGKILL with `crash`), `between` run while
-        sculpt-compute is down, a start."""
+        sculpt-compute is down, a start (with the hook `pause` armed)."""
         rev = last_bp(s.id)[0]
         if crash:
             kill9()
@@ -458,7 +460,7 @@ def main():
         if between:
             between()
         offset = log_size()
-        sculpt('start', extra=slow)
+        sculpt('start', pause=pause, extra=slow)
         wait('the first step after the restart revised crash-1\'s blueprint',
              lambda: last_bp(s.id)[0] > rev, 30)
         return log_since(offset)
@@ -498,11 +500,37 @@ def main():
                       "('%s', '%s') and saved_at > '%s'" % (s.id, s2.id, down[0])) == '2', 25)
     continues_over('kill -9 after a periodic save', crash=True)
     junk = zlib.compress(b'JUNK' + bytes(60)).hex()
+    # (the rebuild hook armed for 10.)
     log = restart_slow(lambda: psql("update predictor_states set state = '\\x%s' where "
-                                    "instance_uuid = '%s'" % (junk, s.id)))
+                                    "instance_uuid = '%s'" % (junk, s.id)), pause='rebuild')
     if 'saved predictor state not used' not in log or last_bp(s.id)[1] != 'cold':
         fail('a damaged predictor state was not refused (blueprint %s)' % last_bp(s.id)[1])
     say('a damaged predictor state is refused: crash-1 starts cold')
+
+    # 10. SIGKILL in the middle of a rebuild of crash-2 (onto its own
+    # image), held by the hook once the rebuilt guest runs: the restart
+    # finishes the rebuild (ACTIVE, the guest running, no intent open)
+    # and the request the broker redelivers changes nothing.
+    offset = log_size()
+    nova.servers.rebuild(s2, env['SCULPT_IMAGE_ID'])
+    intent, uuid = wait('the rebuild held open by the hook', lambda: held('rebuild', offset), 60)
+    if uuid != s2.id:
+        fail('the hook held the rebuild of %s, not crash-2' % uuid)
+    kill9()
+    say('sculpt-compute killed in the rebuild of crash-2 (intent %d open)' % intent)
+    offset = log_size()
+    sculpt('start', extra=slow)
+    wait('crash-2 ACTIVE after the recovery', lambda: status(s2) == 'ACTIVE', 60)
+    if 'rebuild finished (its rebuilt guest runs)' not in log_since(offset):
+        fail('the recovery did not finish the rebuild of crash-2')
+    wait('no open intent (rebuild)', lambda: no_open_intents(intent), 10)
+    wait('the redelivered rebuild seen', lambda: 'came again' in log_since(offset), 30)
+    dom2 = domain(s2)
+    if status(s2) != 'ACTIVE' or domstate(dom2) != 'running':
+        fail('after the crash in the rebuild: crash-2 %s, domain %s %r'
+             % (status(s2), dom2, domstate(dom2)))
+    say('crash in the rebuild: finished at the restart, guest %s running, the redelivered '
+        'rebuild ignored' % dom2)
 
     # 8. allocations left in Placement: one of an instance Nova deleted
     # is released by the next pass over the provider's allocations (one

@@ -13,6 +13,7 @@ eventlet.monkey_patch()
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
@@ -213,6 +214,73 @@ def snapshots(ctxt, api, inst, sess):
     ok('snapshot_instance to an image gone -> task_state None, no fault')
 
 
+def rebuilds(ctxt, api, inst, sess, tmp):
+    """rebuild_instance as the conductor casts it, when it fails: onto a
+    qcow2 whose disk is larger than the flavor's (a small file: the API
+    lets it through) the instance is in ERROR with Nova's
+    FlavorDiskSmallerThanImage; onto an image Glance does not have it is
+    left as it was (vm_state active, task None) with ImageNotFound."""
+    def glance(method, path, **kw):
+        return sess.request(path, method, raise_exc=False,
+                            endpoint_filter={'service_type': 'image', 'interface': 'public'}, **kw)
+
+    def faults():
+        return objects.InstanceFaultList.get_by_instance_uuids(ctxt, [inst.uuid]).objects
+
+    def rebuild(image_ref):
+        inst.refresh()
+        orig = inst.image_ref
+        inst.task_state = 'rebuilding'
+        inst.image_ref = image_ref
+        inst.save()
+        api.rebuild_instance(ctxt, inst, new_pass=None, injected_files=[],
+                             image_ref=image_ref, orig_image_ref=orig, orig_sys_metadata={},
+                             bdms=None, recreate=False, on_shared_storage=False,
+                             host=inst.host, node=inst.node, preserve_ephemeral=False,
+                             migration=None, limits=None, request_spec=None, accel_uuids=[],
+                             reimage_boot_volume=False)
+
+        def done():
+            inst.refresh()
+            return inst.task_state is None
+        wait_for('rebuild_instance onto %s' % image_ref, done, 60)
+        inst.image_ref = orig
+        inst.save()
+
+    big = os.path.join(tmp, 'rpc-big.qcow2')
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', big, '2G'], check=True)
+    r = glance('POST', '/v2/images', json={'name': 'rpc-big', 'disk_format': 'qcow2',
+                                           'container_format': 'bare'})
+    img = r.json()['id']
+    with open(big, 'rb') as f:
+        r = glance('PUT', '/v2/images/%s/file' % img, data=f.read(),
+                   headers={'Content-Type': 'application/octet-stream'})
+    if r.status_code != 204:
+        fail('image upload: %s %s' % (r.status_code, r.text))
+    nfaults = len(faults())
+    rebuild(img)
+    fl = faults()
+    if inst.vm_state != 'error' or len(fl) != nfaults + 1 or \
+            "Flavor's disk is too small" not in fl[0].message:
+        fail('rebuild onto a too large image: vm_state %s, faults %r'
+             % (inst.vm_state, [f.message for f in fl]))
+    ok('rebuild_instance onto a 2 GiB disk for a 1 GB flavor -> ERROR, fault: %s'
+       % fl[0].message[:60])
+    glance('DELETE', '/v2/images/%s' % img)
+    # back to active, as an admin's reset-state would
+    inst.vm_state = 'active'
+    inst.save()
+
+    rebuild(str(uuid.uuid4()))
+    fl = faults()
+    if inst.vm_state != 'active' or len(fl) != nfaults + 2 or 'could not be found' not in \
+            fl[0].message:
+        fail('rebuild onto an image gone: vm_state %s, faults %r'
+             % (inst.vm_state, [f.message for f in fl]))
+    ok('rebuild_instance onto an image Glance does not have -> vm_state active, fault: %s'
+       % fl[0].message[:60])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--host', required=True)
@@ -292,6 +360,8 @@ def main():
         fail('no instance actions recorded')
     ok('instance actions recorded: %d' % len(events))
     snapshots(ctxt, api, inst, sess)
+    with tempfile.TemporaryDirectory() as tmp:
+        rebuilds(ctxt, api, inst, sess, tmp)
 
     # ---- failures Nova acts on by type
     ghost = objects.Instance(context=ctxt, uuid=str(uuid.uuid4()), host=host, node=host)
