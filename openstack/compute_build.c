@@ -136,7 +136,7 @@ static void build_fail(struct os_compute *c, struct os_inst *i, const struct err
         log_err(LOG_LEVEL_WARN, e, "allocations of the failed build not released");
     pthread_mutex_lock(&c->lock);
     c->failed_builds++;
-    c->resources_dirty = true;
+    os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
     os_compute_untrack(c, os_inst_uuid(i));
     os_inst_event_finish(i, BUILD_EVENT, failure);
@@ -194,7 +194,7 @@ static int build_reschedule(struct os_compute *c, struct os_inst *i, const struc
     }
     pthread_mutex_lock(&c->lock);
     c->failed_builds++;
-    c->resources_dirty = true;
+    os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
     os_compute_untrack(c, os_inst_uuid(i));
     os_inst_event_finish(i, BUILD_EVENT, why);

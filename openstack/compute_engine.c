@@ -285,7 +285,7 @@ void os_compute_engine_forget(struct os_compute *c, const char *uuid)
 {
     drv_control_forget(c->control, uuid, NULL);
     pthread_mutex_lock(&c->lock);
-    c->resources_dirty = true;
+    os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -371,7 +371,7 @@ static void ctl_change(const struct drv_sculpt_change *ch, int64_t intent,
         log_info("reshaped %s to %s: %s", ch->uuid, drv_res_format(ch->to.res, res, sizeof(res)),
                  ch->why);
     pthread_mutex_lock(&c->lock);
-    c->resources_dirty = true;
+    os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
     if (!c->db)
         return;

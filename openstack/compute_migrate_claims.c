@@ -128,7 +128,7 @@ int os_compute_move_release(struct os_compute *c, const char *uuid, bool staging
             log_err(LOG_LEVEL_WARN, e, "files of the move of %s left", uuid);
     }
     pthread_mutex_lock(&c->lock);
-    c->resources_dirty = true;
+    os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
     return 0;
 }

@@ -66,6 +66,10 @@ static enum drv_member_state drv_state_of(enum db_member_state s)
 static void hook_member(const struct drv_pool_member *m, void *opaque)
 {
     struct os_compute *c = opaque;
+    /* a member made, paused or gone moves the room Placement is told of */
+    pthread_mutex_lock(&c->lock);
+    os_compute_resources_moved_locked(c);
+    pthread_mutex_unlock(&c->lock);
     /* a hand-over is written with its instance row (db_pool_handover) */
     if (!c->db || m->state == DRV_MEMBER_HANDED_OVER)
         return;

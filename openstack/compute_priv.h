@@ -154,6 +154,10 @@ void os_compute_memory_event(const struct drv_hv_event *ev, const struct drv_hv_
 
 /* The resource tracker's table. */
 void os_compute_track(struct os_compute *c, const struct os_tracked *t);
+/* What the node reports moved (usage, the engine's inventory): the
+ * periodic pass reports it within RESOURCES_SOON_MS, not at its next
+ * minute.  c->lock held. */
+void os_compute_resources_moved_locked(struct os_compute *c);
 void os_compute_untrack(struct os_compute *c, const char *uuid);
 
 /* ---- compute_engine.c: the engine, the predictor and the database ---- */

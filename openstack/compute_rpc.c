@@ -86,8 +86,7 @@ static int rpc_set_host_enabled(struct os_rpc_req *req, json_t **result, struct 
         return err_set(err, ERR_INVALID, "set_host_enabled needs a boolean `enabled`");
     pthread_mutex_lock(&c->lock);
     c->disabled = !json_is_true(enabled);
-    c->resources_dirty = true;
-    pthread_cond_broadcast(&c->cond);
+    os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
     /* The trait COMPUTE_STATUS_DISABLED follows now, as nova-compute does
      * it inside this call. */

@@ -27,6 +27,9 @@ LOG_INIT("openstack.compute_service");
 #define HEARTBEAT_FIRST_MS 5000
 /* nova-compute's update_available_resource spacing. */
 #define RESOURCES_INTERVAL_MS 60000
+/* what moved is reported this soon: changes that come together (a
+ * build's claim, spawn and first reshapes) make one write */
+#define RESOURCES_SOON_MS 5000
 /* How often move claims are asked of Nova while there are some (a
  * claim lives from prep_resize to resize_instance's end, seconds, unless
  * the source gives up) */
@@ -43,6 +46,16 @@ static bool svc_wait_for(struct os_compute *c, int64_t ms, bool syncs)
     int64_t dl_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec + ms * 1000000;
     struct timespec dl = {dl_ns / 1000000000, dl_ns % 1000000000};
     while (!c->stopping && !c->cancelled && !(syncs && (c->nto_sync || c->moves_in_new))) {
+        if (syncs && c->resources_dirty) {
+            /* the periodic pass: what moved is due soon, not at the minute */
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            int64_t soon_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec +
+                              RESOURCES_SOON_MS * 1000000LL;
+            if (soon_ns < dl_ns) {
+                dl_ns = soon_ns;
+                dl = (struct timespec){dl_ns / 1000000000, dl_ns % 1000000000};
+            }
+        }
         if (pthread_cond_timedwait(&c->cond, &c->lock, &dl) == ETIMEDOUT)
             break;
     }
@@ -279,7 +292,7 @@ int os_compute_register(struct os_compute *c, struct err **err)
     c->node_obj = json_incref(node);
     snprintf(c->node_uuid, sizeof(c->node_uuid), "%s", uuid);
     c->disabled = disabled;
-    c->resources_dirty = true;
+    os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
     return 0;
 }
@@ -488,7 +501,7 @@ static void *svc_periodic_thread(void *arg)
                                                     : confirm_ms;
         pthread_mutex_lock(&c->lock);
         /* a second at a time until the recovery is over (it may be slow) */
-        int64_t ms = !c->recovered ? 1000 : c->resources_dirty ? 5000 : RESOURCES_INTERVAL_MS;
+        int64_t ms = !c->recovered ? 1000 : RESOURCES_INTERVAL_MS;
         if (c->cfg->resize_confirm_window > 0 && ms > confirm_ms)
             ms = confirm_ms;
         if (c->nmoves_in > 0 && ms > MOVE_CLAIMS_INTERVAL_MS)
@@ -546,6 +559,12 @@ void os_compute_threads_stop(struct os_compute *c)
     c->heartbeat_started = c->periodic_started = false;
 }
 
+void os_compute_resources_moved_locked(struct os_compute *c)
+{
+    c->resources_dirty = true;
+    pthread_cond_broadcast(&c->cond);
+}
+
 void os_compute_track(struct os_compute *c, const struct os_tracked *t)
 {
     pthread_mutex_lock(&c->lock);
@@ -557,7 +576,7 @@ void os_compute_track(struct os_compute *c, const struct os_tracked *t)
         c->ntracked++;
     }
     c->tracked[i] = *t;
-    c->resources_dirty = true;
+    os_compute_resources_moved_locked(c);
     pthread_cond_broadcast(&c->cond);
     pthread_mutex_unlock(&c->lock);
 }
@@ -568,7 +587,7 @@ void os_compute_untrack(struct os_compute *c, const char *uuid)
     for (size_t i = 0; i < c->ntracked; i++) {
         if (strcmp(c->tracked[i].uuid, uuid) == 0) {
             c->tracked[i] = c->tracked[--c->ntracked];
-            c->resources_dirty = true;
+            os_compute_resources_moved_locked(c);
             break;
         }
     }
