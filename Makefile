@@ -206,8 +206,11 @@ deps:
 
 # The test build: sanitizers on, its own output folder.
 TEST_O := build-test
+# Builds take every core (CI's two halve the compile time); the tests
+# themselves run one at a time, as their recipes do.
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 check:
-	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 unit
+	@$(MAKE) --no-print-directory -j$(JOBS) O=$(TEST_O) SANITIZER=address OPT=-O1 unit
 
 unit: $(PROGRAMS) $(UNIT_BINS)
 	@tests/check-layers.sh
@@ -216,9 +219,9 @@ unit: $(PROGRAMS) $(UNIT_BINS)
 
 test:
 	@contrib/install-deps.sh
-	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 unit
-	@$(MAKE) --no-print-directory O=$(TEST_O) SANITIZER=address OPT=-O1 integration
-	@FUZZ_SEED=1 $(MAKE) --no-print-directory fuzz
+	@$(MAKE) --no-print-directory -j$(JOBS) O=$(TEST_O) SANITIZER=address OPT=-O1 unit
+	@$(MAKE) --no-print-directory -j$(JOBS) O=$(TEST_O) SANITIZER=address OPT=-O1 integration
+	@FUZZ_SEED=1 $(MAKE) --no-print-directory -j$(JOBS) fuzz
 
 # Fuzz targets: every tests/fuzz/fuzz_*.c is a libFuzzer program, built by
 # clang with ASan+UBSan against all module archives (their own build in

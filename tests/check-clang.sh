@@ -11,7 +11,7 @@ if ! command -v clang >/dev/null 2>&1; then
     exit 1
 fi
 out=$(ls common/*.c driver/*.c driver/*/*.c db/*.c openstack/*.c api/*.c \
-    tests/unit/*.c tests/unit/*/*.c tests/bench/*.c tests/fuzz/*.c tests/harness/*.c 2>/dev/null |
+    tests/unit/*.c tests/unit/*/*.c tests/bench/*.c tests/bench/*/*.c tests/fuzz/*.c tests/harness/*.c 2>/dev/null |
     xargs -P2 -n8 clang -fsyntax-only -std=c11 -D_GNU_SOURCE -I. -Itests/unit $1 2>&1 |
     grep -E 'error:' )
 if [ -n "$out" ]; then
