@@ -349,10 +349,23 @@ struct drv_hv_live_progress {
     uint64_t disk_total, disk_processed, disk_remaining;
 };
 
-/* Who follows a live migration: `progress` is called from the migrating
- * thread about every half second (may be NULL). */
+/* What may be asked of a live migration under way (bits). */
+enum drv_hv_live_request {
+    DRV_HV_LIVE_ABORT = 1 << 0,          /* live_migration_abort */
+    DRV_HV_LIVE_FORCE_COMPLETE = 1 << 1, /* live_migration_force_complete */
+};
+
+/* Who follows a live migration, from the migrating thread about every
+ * half second: `progress` gets the job's figures; `requests` answers the
+ * requests made since it was last asked (drv_hv_live_request bits; each
+ * answered once).  An abort is carried out once the job runs; a forced
+ * completion pauses the guest (no post-copy) until it is over, and a
+ * migration that fails then resumes it where it runs; `paused` is called
+ * once it is paused so.  Any may be NULL. */
 struct drv_hv_live_watch {
     void (*progress)(void *opaque, const struct drv_hv_live_progress *p);
+    unsigned (*requests)(void *opaque);
+    void (*paused)(void *opaque);
     void *opaque;
 };
 

@@ -15,6 +15,7 @@
 #include "driver/hypervisor.h"
 #include "driver/presculpt_pool.h"
 #include "openstack/compute_priv.h"
+#include "openstack/live_runs.h"
 #include "openstack/messaging.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -53,6 +54,7 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     c->glance = d->glance;
     c->started_s = time(NULL);
     c->inst_locks = keylocks_new();
+    c->live_runs = os_live_runs_new();
     c->rpc_seconds = metrics_histogram(
         "sculpt_rpc_duration_seconds",
         "Compute RPC requests from Nova, by method and outcome (ok or the error code), from "
@@ -210,6 +212,7 @@ void os_compute_free(struct os_compute *c)
     free(c->to_sync);
     free(c->moves_in);
     keylocks_free(c->inst_locks); /* the server is stopped: nobody waits */
+    os_live_runs_free(c->live_runs);
     drv_pool_mgr_free(c->pools);
     os_compute_pools_saved_free(c->pools_saved);
     drv_control_free(c->control);

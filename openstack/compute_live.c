@@ -41,6 +41,7 @@
 #include "openstack/compute_priv.h"
 #include "openstack/compute_resize_priv.h"
 #include "openstack/conductor.h"
+#include "openstack/live_runs.h"
 #include "openstack/config_drive.h"
 #include "openstack/messaging.h"
 #include "openstack/nova_instance.h"
@@ -310,6 +311,14 @@ struct live_watch {
     int64_t last_ms;
 };
 
+/* The abort and force-complete requests made since the driver last
+ * asked (live_runs.h). */
+static unsigned live_requests(void *opaque)
+{
+    struct live_watch *w = opaque;
+    return os_live_runs_take(w->r->c->live_runs, os_inst_uuid(w->r->i));
+}
+
 /* The job's figures into the Migration (memory_*, disk_*) and the
  * instance's progress, every LIVE_PROGRESS_SAVE_MS. */
 static void live_progress(void *opaque, const struct drv_hv_live_progress *p)
@@ -334,7 +343,7 @@ static void live_progress(void *opaque, const struct drv_hv_live_progress *p)
 /* _rollback_live_migration: the guest runs here as before; the instance's
  * task state cleared, the migration's allocations back to the instance,
  * the destination told to drop its claim (when it was prepared), the
- * migration `status`. */
+ * migration `status`; `why` the failure (NULL: cancelled by an abort). */
 static void live_rollback_source(struct os_rz *r, const json_t *md, bool dest_prepared,
                                  const char *status, const struct err *why)
 {
@@ -367,9 +376,11 @@ static void live_rollback_source(struct os_rz *r, const json_t *md, bool dest_pr
     }
     if (os_rz_mig_save(r, status, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "migration not set to %s", status);
-    os_inst_fault(r->i, why);
+    /* a cancelled one is no failure (nova's driver returns normally) */
+    if (why)
+        os_inst_fault(r->i, why);
     os_inst_event_finish(r->i, "compute_live_migration", why);
-    log_info("live migration of %s rolled back: it stays on %s", uuid, c->host);
+    log_info("live migration of %s rolled back (%s): it stays on %s", uuid, status, c->host);
 }
 
 /* _post_live_migration: the destination takes the guest on, what stayed
@@ -432,6 +443,7 @@ int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct er
     json_auto_t *pre = NULL;
     json_auto_t *pargs = NULL;
     bool prepared = false;
+    bool registered = false;
     os_inst_event_start(r.i, event);
     if (!dest || !*dest) {
         err_set(err, ERR_INVALID, "live migration %s names no destination",
@@ -441,6 +453,16 @@ int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct er
     md = lmd_from(req->msg->args, "migrate_data", err);
     if (!md)
         goto fail;
+    int64_t mig_id = 0;
+    if (!ovo_get_int(r.mig, "id", &mig_id)) {
+        err_set(err, ERR_INVALID, "live migration %s has no id", ovo_get_str(r.mig, "uuid"));
+        goto fail;
+    }
+    /* from here an abort finds it (live_migration_abort does not wait for
+     * the instance's lock this holds) */
+    if (os_live_runs_begin(c->live_runs, uuid, mig_id, err) < 0)
+        goto fail;
+    registered = true;
     if (os_rz_mig_save(&r, "preparing", err) < 0)
         goto fail;
     /* the guest's own uuid (a handed-over pool member keeps its domain's) */
@@ -465,16 +487,41 @@ int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct er
         err_set(err, ERR_INVALID, "pre_live_migration on %s gave no %s", dest, LMD_KEY_DEST_INFO);
         goto fail;
     }
+    /* aborted while the destination prepared: nothing began, it ends
+     * cancelled (nova's _do_live_migration, its migration gone from the
+     * waiting queue) */
+    if (!os_live_runs_start(c->live_runs, uuid)) {
+        os_live_runs_end(c->live_runs, uuid);
+        log_info("live migration %s of %s aborted before its copy began",
+                 ovo_get_str(r.mig, "uuid"), uuid);
+        live_rollback_source(&r, pre, true, "cancelled", NULL);
+        os_rz_release(&r);
+        return 0;
+    }
     if (os_rz_mig_save(&r, "running", err) < 0)
         goto fail;
     struct live_watch w = {.r = &r};
-    const struct drv_hv_live_watch watch = {.progress = live_progress, .opaque = &w};
+    const struct drv_hv_live_watch watch = {.progress = live_progress,
+                                            .requests = live_requests, .opaque = &w};
     int64_t intent = os_compute_intent_migrate_begin(c, r.i, NULL, OS_MIG_STEP_OUT);
     if (drv_hv_live_migrate(c->hv, uuid, addr && *addr ? addr : dest, dest_info, &watch,
                             err) < 0) {
         os_compute_intent_finish(c, intent, false, *err);
+        registered = false;
+        if (os_live_runs_end(c->live_runs, uuid) && err_code_of(*err) == ERR_CONFLICT) {
+            /* aborted as asked: rolled back, cancelled, no failure (nova's
+             * monitor finding the job VIR_DOMAIN_JOB_CANCELLED) */
+            log_err(LOG_LEVEL_INFO, *err, "live migration %s of %s cancelled",
+                    ovo_get_str(r.mig, "uuid"), uuid);
+            err_clear(err);
+            live_rollback_source(&r, pre, true, "cancelled", NULL);
+            os_rz_release(&r);
+            return 0;
+        }
         goto fail;
     }
+    os_live_runs_end(c->live_runs, uuid);
+    registered = false;
     os_compute_intent_step(c, intent, OS_MIG_STEP_HANDED);
     int rc = live_post_source(&r, err);
     os_compute_intent_finish(c, intent, true, NULL);
@@ -487,6 +534,8 @@ int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct er
     os_rz_release(&r);
     return 0;
 fail:
+    if (registered)
+        os_live_runs_end(c->live_runs, uuid);
     live_rollback_source(&r, pre ? pre : md, prepared, "error", *err);
     os_rz_release(&r);
     return -1;

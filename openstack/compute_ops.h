@@ -54,6 +54,11 @@ int os_compute_live_check_dest(struct os_rpc_req *req, json_t **result, struct e
 int os_compute_live_check_source(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_pre_live_migration(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct err **err);
+/* compute_live_ctl.c: abort and force-complete of a live migration under
+ * way (not serialized: live_migration holds the instance's lock). */
+int os_compute_live_migration_abort(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_live_migration_force_complete(struct os_rpc_req *req, json_t **result,
+                                             struct err **err);
 int os_compute_post_live_at_dest(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_rollback_live_at_dest(struct os_rpc_req *req, json_t **result, struct err **err);
 

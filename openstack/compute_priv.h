@@ -17,6 +17,7 @@
 struct drv_pool_mgr;
 struct metrics_family;
 struct os_pool_saved;
+struct os_live_runs;
 
 /* Zed's SERVICE_VERSION: RPC 6.1 and every feature flag up to it
  * (protocol.md 4.1).  Lower than 61 would stop the control plane. */
@@ -76,6 +77,7 @@ struct os_compute {
     char (*to_sync)[DRV_UUID_LEN + 1]; /* guests whose power changed behind our back */
     size_t nto_sync;
     struct keylocks *inst_locks;    /* serialize an instance's RPCs and other work on it */
+    struct os_live_runs *live_runs; /* live migrations out, for their abort (live_runs.h) */
     struct os_move_claim *moves_in; /* move claims to check (compute_migrate_claims.c) */
     size_t nmoves_in;
     bool moves_in_new;              /* one noted since the periodic thread looked */

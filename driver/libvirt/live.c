@@ -116,11 +116,69 @@ static bool job_progress(virDomainPtr dom, struct drv_hv_live_progress *out)
     return on;
 }
 
+/* What the watcher did to the migration it watches. */
+struct mig_acts {
+    bool timed_out;      /* aborted past its deadline */
+    bool abort_pending;  /* asked for, the job not seen yet */
+    bool aborted;        /* aborted as asked */
+    bool force_pending;
+    bool paused;         /* paused by us to force its completion */
+};
+
+/* The requests made of the migration, carried out once its job runs:
+ * the job aborted (virDomainAbortJob, as nova's live_migration_abort), or
+ * the guest paused so that its memory stops changing and the copy
+ * converges (nova's force-complete without post-copy). */
+static void mig_requests(struct lv *lv, const char *uuid, struct mig_call *c,
+                         const struct drv_hv_live_watch *w, bool job_on, struct mig_acts *a)
+{
+    unsigned r = w->requests ? w->requests(w->opaque) : 0;
+    if (r & DRV_HV_LIVE_ABORT)
+        a->abort_pending = true;
+    if (r & DRV_HV_LIVE_FORCE_COMPLETE)
+        a->force_pending = true;
+    if (!job_on)
+        return;
+    if (a->abort_pending) {
+        a->abort_pending = false;
+        a->force_pending = false;
+        if (virDomainAbortJob(c->dom) < 0) {
+            log_warn("%s: abort: %s", uuid, virGetLastErrorMessage());
+            virResetLastError();
+        } else {
+            a->aborted = true;
+            log_info("%s: live migration aborted as asked", uuid);
+        }
+    }
+    if (a->force_pending) {
+        a->force_pending = false;
+        int st = VIR_DOMAIN_NOSTATE;
+        if (virDomainGetState(c->dom, &st, NULL, 0) < 0)
+            virResetLastError();
+        if (a->paused || st != VIR_DOMAIN_RUNNING) {
+            /* paused already (by us, or before: then it stays so) */
+            log_info("%s: not running (state %d): its migration converges as it is", uuid, st);
+            return;
+        }
+        lv_expect(lv, uuid, DRV_HV_EVENT_PAUSED);
+        if (virDomainSuspend(c->dom) < 0) {
+            lv_unexpect(lv, uuid, DRV_HV_EVENT_PAUSED);
+            log_warn("%s: not paused to force the migration's completion: %s", uuid,
+                     virGetLastErrorMessage());
+            virResetLastError();
+        } else {
+            a->paused = true;
+            log_info("%s: paused until its live migration completes (forced)", uuid);
+            if (w->paused)
+                w->paused(w->opaque);
+        }
+    }
+}
+
 /* Watch call c until it returns: progress reported, the downtime set once
- * the job runs, the job aborted past its deadline.  *timed_out when it
- * was. */
+ * the job runs, requests carried out, the job aborted past its deadline. */
 static void mig_watch(struct lv *lv, const char *uuid, struct mig_call *c,
-                      const struct drv_hv_live_watch *w, bool *timed_out)
+                      const struct drv_hv_live_watch *w, struct mig_acts *a)
 {
     bool downtime_set = false;
     int64_t t0 = clock_mono_ms();
@@ -136,7 +194,9 @@ static void mig_watch(struct lv *lv, const char *uuid, struct mig_call *c,
             continue;
         pthread_mutex_unlock(&c->lock);
         struct drv_hv_live_progress p;
-        if (job_progress(c->dom, &p)) {
+        bool on = job_progress(c->dom, &p);
+        mig_requests(lv, uuid, c, w, on, a);
+        if (on) {
             if (!downtime_set) {
                 downtime_set = true;
                 if (virDomainMigrateSetMaxDowntime(c->dom, (unsigned long long)lv->live.downtime_ms,
@@ -149,8 +209,8 @@ static void mig_watch(struct lv *lv, const char *uuid, struct mig_call *c,
                 w->progress(w->opaque, &p);
             int64_t limit = lv_live_deadline_ms(lv->live.completion_timeout_s,
                                                 p.memory_total + p.disk_total);
-            if (limit > 0 && !*timed_out && clock_mono_ms() - t0 > limit) {
-                *timed_out = true;
+            if (limit > 0 && !a->timed_out && !a->aborted && clock_mono_ms() - t0 > limit) {
+                a->timed_out = true;
                 log_warn("%s: live migration past its %lld s, aborted", uuid,
                          (long long)(limit / 1000));
                 if (virDomainAbortJob(c->dom) < 0) {
@@ -164,30 +224,56 @@ static void mig_watch(struct lv *lv, const char *uuid, struct mig_call *c,
     pthread_mutex_unlock(&c->lock);
 }
 
-/* Migrate dom, watched, and wait until it is over. */
+/* A guest paused to force a migration that failed runs again here
+ * (nova's run_recover_tasks). */
+static void mig_unpause(struct lv *lv, virDomainPtr dom, const char *uuid)
+{
+    int st = VIR_DOMAIN_NOSTATE;
+    if (virDomainGetState(dom, &st, NULL, 0) < 0 || st != VIR_DOMAIN_PAUSED) {
+        virResetLastError();
+        return;
+    }
+    lv_expect(lv, uuid, DRV_HV_EVENT_RESUMED);
+    if (virDomainResume(dom) < 0) {
+        lv_unexpect(lv, uuid, DRV_HV_EVENT_RESUMED);
+        log_warn("%s: left paused after its failed migration: %s", uuid,
+                 virGetLastErrorMessage());
+        virResetLastError();
+        return;
+    }
+    log_info("%s: runs again here after its failed migration", uuid);
+}
+
+/* Migrate dom, watched, and wait until it is over.  *paused: whether the
+ * guest was paused to force it. */
 static int mig_run(struct lv *lv, virDomainPtr dom, const char *uuid, const char *dconnuri,
                    virTypedParameterPtr params, int nparams, const struct drv_hv_live_watch *watch,
-                   struct err **err)
+                   bool *paused, struct err **err)
 {
     struct mig_call c = {.dom = dom, .dconnuri = dconnuri, .params = params, .nparams = nparams};
     pthread_mutex_init(&c.lock, NULL);
     pthread_cond_init(&c.cond, NULL);
     int rc = -1;
-    bool timed_out = false;
+    struct mig_acts a = {0};
     pthread_t tid;
     int prc = pthread_create(&tid, NULL, mig_thread, &c);
     if (prc != 0) {
         err_set_errno(err, prc, "migration thread");
     } else {
-        mig_watch(lv, uuid, &c, watch, &timed_out);
+        mig_watch(lv, uuid, &c, watch, &a);
         pthread_join(tid, NULL);
         if (c.rc == 0)
             rc = 0;
-        else if (timed_out)
+        else if (a.aborted)
+            err_set(err, ERR_CONFLICT, "live migration aborted as asked");
+        else if (a.timed_out)
             err_set(err, ERR_TIMEOUT, "live migration aborted after its completion timeout");
         else
             lv_error_saved(err, c.error, "virDomainMigrateToURI3", uuid);
+        if (rc < 0 && a.paused)
+            mig_unpause(lv, dom, uuid);
     }
+    *paused = a.paused;
     virFreeError(c.error);
     pthread_cond_destroy(&c.cond);
     pthread_mutex_destroy(&c.lock);
@@ -275,14 +361,16 @@ int lv_live_migrate(struct drv_hv *hv, const char *uuid, const char *dest, const
     lv_expect(lv, uuid, DRV_HV_EVENT_UNDEFINED);
     int64_t t0 = clock_mono_ms();
     log_info("live-migrating %s to %s (%s)", uuid, dest, dconnuri);
-    if (mig_run(lv, dom, uuid, dconnuri, params, nparams, watch, err) < 0) {
+    bool paused = false;
+    if (mig_run(lv, dom, uuid, dconnuri, params, nparams, watch, &paused, err) < 0) {
         lv_unexpect(lv, uuid, DRV_HV_EVENT_STOPPED);
         lv_unexpect(lv, uuid, DRV_HV_EVENT_UNDEFINED);
         lv_failed(lv, err ? *err : NULL);
         goto out;
     }
     rc = 0;
-    log_info("%s live-migrated to %s in %lld ms", uuid, dest, (long long)(clock_mono_ms() - t0));
+    log_info("%s live-migrated to %s in %lld ms%s", uuid, dest, (long long)(clock_mono_ms() - t0),
+             paused ? " (paused to force it)" : "");
     /* it runs there now: what is left here goes (Nova's post_live_migration
      * cleanup of an instance on local disks) */
     struct err *e = NULL;
@@ -356,13 +444,28 @@ int lv_live_rollback(struct drv_hv *hv, const char *uuid, struct err **err)
     }
     if (dom) {
         int st = VIR_DOMAIN_NOSTATE;
-        if (virDomainGetState(dom, &st, NULL, 0) < 0)
+        /* libvirt tears the incoming domain of a failed (or aborted)
+         * migration down itself: it may go while we look */
+        bool gone = virDomainGetState(dom, &st, NULL, 0) < 0;
+        if (gone)
             virResetLastError();
         virDomainFree(dom);
         if (st == VIR_DOMAIN_RUNNING)
             return err_set(err, ERR_CONFLICT, "`%s` runs here: the migration did not fail", uuid);
-        log_info("%s: the guest a failed migration left here (state %d) goes", uuid, st);
-        return hv->ops->destroy(hv, uuid, false, err);
+        if (!gone) {
+            log_info("%s: the guest a failed migration left here (state %d) goes", uuid, st);
+            autoerr struct err *de = NULL;
+            if (hv->ops->destroy(hv, uuid, false, &de) == 0)
+                return 0;
+            if (err_code_of(de) != ERR_NOT_FOUND) {
+                if (err) {
+                    err_free(*err);
+                    *err = steal_pointer(&de);
+                }
+                return -1;
+            }
+        }
+        /* gone meanwhile: its folder still goes */
     }
     autofree char *dir = xasprintf("%s/%s", lv->instances_path, uuid);
     if (lv_volume_remove_dir(lv->instances_path, dir, err) < 0)

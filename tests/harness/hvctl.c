@@ -28,7 +28,9 @@
  *   migrate-out uuid= dest=HOST info=FILE [timeout=S]   (disk_info into FILE)
  *   migrate-in info=FILE [off=1] <spawn's keys>         (FILE from migrate-out)
  *   live-prepare info=FILE <spawn's keys>   (destination: dest_info into FILE)
- *   live-migrate uuid= dest=HOST info=FILE  (source; PROGRESS lines as it goes)
+ *   live-migrate uuid= dest=HOST info=FILE  (source; PROGRESS lines as it goes;
+ *                 [force-complete=N] [abort-after=N]: asked after N of them;
+ *                 PAUSED once a forced completion paused the guest)
  *   live-finish | live-rollback uuid=       (destination, after it)
  *   live-abort uuid=                        (source, from another process while it runs)
  *   snapshot uuid= out=FILE                 (the snapshot image moved to FILE)
@@ -340,9 +342,18 @@ static int cmd_live_prepare(struct drv_hv *hv, const struct args *a, struct err 
     return 0;
 }
 
+/* A live migration followed: its progress printed, and a request
+ * (force-complete=N, abort-after=N) made once N progress reports came. */
+struct live_follow {
+    long long progress;      /* reports so far */
+    long long force_after;   /* 0: never */
+    long long abort_after;
+};
+
 static void print_progress(void *opaque, const struct drv_hv_live_progress *p)
 {
-    (void)opaque;
+    struct live_follow *f = opaque;
+    f->progress++;
     printf("PROGRESS elapsed_ms=%lld memory=%llu/%llu remaining=%llu disk=%llu/%llu "
            "remaining=%llu\n",
            (long long)p->elapsed_ms, (unsigned long long)p->memory_processed,
@@ -352,15 +363,45 @@ static void print_progress(void *opaque, const struct drv_hv_live_progress *p)
     fflush(stdout);
 }
 
+static unsigned live_requests(void *opaque)
+{
+    struct live_follow *f = opaque;
+    unsigned r = 0;
+    if (f->force_after > 0 && f->progress >= f->force_after) {
+        f->force_after = 0;
+        r |= DRV_HV_LIVE_FORCE_COMPLETE;
+        printf("FORCE-COMPLETE\n");
+    }
+    if (f->abort_after > 0 && f->progress >= f->abort_after) {
+        f->abort_after = 0;
+        r |= DRV_HV_LIVE_ABORT;
+        printf("ABORT\n");
+    }
+    fflush(stdout);
+    return r;
+}
+
+static void live_paused(void *opaque)
+{
+    (void)opaque;
+    printf("PAUSED\n");
+    fflush(stdout);
+}
+
 static int cmd_live_migrate(struct drv_hv *hv, const struct args *a, struct err **err)
 {
     const char *uuid = arg(a, "uuid"), *dest = arg(a, "dest"), *path = arg(a, "info");
     if (!uuid || !dest || !path)
         return err_set(err, ERR_INVALID, "uuid=, dest= and info= are needed");
+    struct live_follow f = {0};
+    if (arg_int(a, "force-complete", 0, &f.force_after, err) < 0 ||
+        arg_int(a, "abort-after", 0, &f.abort_after, err) < 0)
+        return -1;
     char info[8192];
     if (read_info(path, info, err) < 0)
         return -1;
-    struct drv_hv_live_watch w = {.progress = print_progress};
+    struct drv_hv_live_watch w = {.progress = print_progress, .requests = live_requests,
+                                  .paused = live_paused, .opaque = &f};
     int64_t t0 = clock_mono_ns();
     if (drv_hv_live_migrate(hv, uuid, dest, info, &w, err) < 0)
         return -1;

@@ -185,13 +185,16 @@ UP0=$(uptime_of "$BLOG" "$B/console.sock") || fail "no GUEST-STAT on B"
 guest_send "$B/console.sock" "disk 4" || fail "console on B"
 wait_match "$BLOG" 'GUEST-ACK disk 4' 30 >/dev/null || fail "no disk write on B"
 # prepared, but too slow for its completion timeout (1 MiB/s, 1 s a GiB,
-# 2 GiB at least): aborted after 2 s, rolled back on A
+# 2 GiB at least): aborted after 2 s, rolled back on A; its completion
+# was forced after 1 s (the guest paused): it runs again on B
 ha $LA live-prepare info="$T/live" uuid=$U $GUEST disk=$G/base.qcow2 || fail "live-prepare on A"
 check "A: an empty overlay over A's base" sh -c "qemu-img info -U '$A/disk' | grep -q 'backing file: $G/base.qcow2'"
 hb $LB -o libvirt.live_migration_bandwidth=1 -o libvirt.live_migration_completion_timeout=1 \
-    live-migrate uuid=$U dest=127.0.0.1 info="$T/live" && fail "a migration past its timeout"
+    live-migrate uuid=$U dest=127.0.0.1 info="$T/live" force-complete=1 &&
+    fail "a migration past its timeout"
 has_err live-migrate TIMEOUT || fail "a migration past its timeout is TIMEOUT"
-check "B: running after the abort" sh -c "$VB domstate $DOM | grep -qx running"
+printf '%s\n' "$HV_OUT" | grep -qx PAUSED || fail "the forced migration did not pause the guest"
+check "B: running after the abort (resumed)" sh -c "$VB domstate $DOM | grep -qx running"
 ha live-rollback uuid=$U || fail "rollback on A"
 check "A: no domain after the rollback" sh -c "! $VA dominfo $DOM >/dev/null 2>&1"
 check "A: no folder after the rollback" test ! -e "$A"
@@ -217,8 +220,13 @@ UPX=$(uptime_of "$BLOG" "$B/console.sock") || fail "the guest does not answer on
 ha $LA live-prepare info="$T/live" uuid=$U $GUEST disk=$G/base.qcow2 || fail "live-prepare on A"
 check "dest_info names A's folder" grep -qx "dir $A" "$T/live"
 tl=$(date +%s)
-hb $LB live-migrate uuid=$U dest=127.0.0.1 info="$T/live" || fail "live migration B -> A"
+# its completion forced once the copy runs (force-complete=1: after its
+# first progress report; 16 MiB/s, so that it still runs then): the guest
+# paused on B until it is over, libvirt resumes it on A
+hb $LB -o libvirt.live_migration_bandwidth=16 live-migrate uuid=$U dest=127.0.0.1 \
+    info="$T/live" force-complete=1 || fail "live migration B -> A"
 printf '%s\n' "$HV_OUT" | grep -q '^PROGRESS .*memory=[1-9]' || fail "no progress reported"
+printf '%s\n' "$HV_OUT" | grep -qx PAUSED || fail "the forced migration did not pause the guest"
 echo "live migration took $(( $(date +%s) - tl ))s"
 ha live-finish uuid=$U || fail "live-finish on A"
 check "A: running" sh -c "$VA domstate $DOM | grep -qx running"

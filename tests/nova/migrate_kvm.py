@@ -26,6 +26,12 @@ meanwhile (and B at the end):
      the row prep_resize wrote for an instance Nova places on A and
      releases it (GET /v1/instances on B, B's log after the restart), and
      the staging folder planted again.
+  6-7. live migrations (below);
+  8. a live migration back to A, B's bandwidth 4 MiB/s (B restarted so),
+     aborted as it copies (`live-migration-abort`): cancelled, ACTIVE on
+     B, the guest running on (its uptime, no boot), A emptied;
+  9. again, its completion forced (`live-migration-force-complete`): the
+     guest paused on B until the copy is over, running on A, no boot.
 Each host's journal then holds every leg it ran as a `migrate` intent,
 closed: A's copies out (done, or rolled back when refused) and taking in,
 B's.
@@ -37,6 +43,7 @@ B's.
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -126,6 +133,92 @@ def main():
     def log_text(host):
         with open(envs[host]['SCULPT_LOG'], errors='replace') as f:
             return f.read()
+
+    def restart(host, proc, extra):
+        """host's sculpt-compute (proc: its process, started here) stopped
+        and started again with `extra` appended to its configuration; the
+        new process once its REST API answers."""
+        proc.terminate()
+        proc.wait(60)
+        with open(envs[host]['SCULPT_CONF']) as f:
+            conf = f.read()
+        path = os.path.join(run, host, 'sculpt-step.conf')
+        with open(path, 'w') as f:
+            f.write(conf + '\n' + extra)
+        with open(os.path.join(run, host, 'sculpt-compute.out'), 'ab') as out:
+            proc = subprocess.Popen([os.path.join(os.environ['SCULPT_BIN'], 'sculpt-compute'),
+                                     '--config', path],
+                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                    start_new_session=True)
+        with open(os.path.join(run, host, 'sculpt-compute.pid'), 'w') as f:
+            f.write('%d\n' % proc.pid)
+        wait('%s restarted' % host,
+             lambda: proc.poll() is None and api_lists(host, s.id) is not None, 90)
+        return proc
+
+    def guest_uptime(host, uuid):
+        """The guest's uptime (s), from the GUEST-STAT line it prints when
+        `stat` is typed on its serial console (the socket beside its log)."""
+        log = os.path.join(folder(host, uuid), 'console.log')
+
+        def stats():
+            with open(log, errors='replace') as f:
+                return re.findall(r'GUEST-STAT uptime=(\d+)', f.read())
+        n = len(stats())
+        sk = socket.socket(socket.AF_UNIX)
+        sk.connect(os.path.join(folder(host, uuid), 'console.sock'))
+        try:
+            # connected until the guest's tty echoes the line: QEMU drops
+            # what the UART has not taken when the client leaves
+            sk.sendall(b'stat\n')
+            sk.settimeout(0.5)
+            seen, end = b'', time.time() + 30
+            while b'stat\r\n' not in seen and b'stat\n' not in seen and time.time() < end:
+                try:
+                    seen += sk.recv(4096)
+                except socket.timeout:
+                    pass
+        finally:
+            sk.close()
+        got = wait('a GUEST-STAT from the guest on %s' % host,
+                   lambda: len(stats()) > n and stats(), 30)
+        return int(got[-1])
+
+    def live_status(mig_id):
+        m = [m for m in nova.migrations.list(instance_uuid=s.id, migration_type='live-migration')
+             if m.id == mig_id]
+        last['mig'] = m[0].status if m else None
+        return last['mig']
+
+    def live_ids():
+        return {m.id for m in nova.migrations.list(instance_uuid=s.id,
+                                                   migration_type='live-migration')}
+
+    def live_running(known):
+        """The server's live migration not among `known` (the conductor
+        makes it) once it copies (running)."""
+        def now():
+            ms = [m for m in nova.migrations.list(instance_uuid=s.id,
+                                                  migration_type='live-migration')
+                  if m.id not in known]
+            m = max(ms, key=lambda m: m.id) if ms else None
+            last['mig'] = m and m.status
+            if m and m.status in ('error', 'failed', 'completed', 'cancelled'):
+                fail('live migration %d %s before it was seen running' % (m.id, m.status))
+            return m if m and m.status == 'running' else None
+        return wait(lambda: 'a live migration of mk-1 running (now %s)' % last.get('mig'),
+                    now, 120)
+
+    def action_ok(action, event):
+        """The server's newest `action` (nova-api's name): its compute
+        `event` a success."""
+        acts = [x for x in nova.instance_action.list(s) if x.action == action]
+        if not acts:
+            fail('no %s action on mk-1' % action)
+        ev = [e for e in (nova.instance_action.get(s, acts[0].request_id).events or [])
+              if e['event'] == event]
+        if not ev or ev[0].get('result') != 'Success':
+            fail('%s: event %s %r' % (action, event, ev))
 
     def states_are(what, uuid, want):
         got = {h: state(h, uuid) for h in (a, b)}
@@ -367,6 +460,58 @@ def main():
         say('7. live migration back to %s failed (%s): rolled back, running on %s, no reboot'
             % (a, ms[0].status, b))
 
+        # 8. live-migrated back to A made slow on purpose (B restarted with
+        # live_migration_bandwidth = 4 MiB/s) and aborted while it copies:
+        # the migration cancelled, ACTIVE on B with its guest running on as
+        # before (its uptime on, no boot), A emptied and its claim released
+        p = restart(b, p, '[libvirt]\nlive_migration_bandwidth = 4\n')
+        up0 = guest_uptime(b, s.id)
+        known = live_ids()
+        nova.servers.live_migrate(s, a, 'auto')
+        mig = live_running(known)
+        t = time.time()
+        nova.server_migrations.live_migration_abort(s, mig.id)
+        wait('live migration %d cancelled (now %s)' % (mig.id, last.get('mig')),
+             lambda: live_status(mig.id) == 'cancelled', 60)
+        x = wait_status(s, 'ACTIVE')
+        dt = time.time() - t
+        if host_of(x) != b:
+            fail('after the abort: on %s' % host_of(x))
+        states_are('after the abort', s.id, {a: None, b: 'running'})
+        wait('%s drops the claim of the aborted live migration' % a,
+             lambda: api_lists(a, s.id) is False and not os.path.exists(folder(a, s.id)), 60)
+        up1 = guest_uptime(b, s.id)
+        if boots(b, s.id) != 0 or up1 < up0:
+            fail('the guest rebooted during the aborted live migration (%d boots, uptime %d s '
+                 'after, %d s before)' % (boots(b, s.id), up1, up0))
+        action_ok('live_migration_cancel', 'compute_live_migration_abort')
+        say('8. live migration back to %s (4 MiB/s) aborted while it copied: cancelled in '
+            '%.1f s, ACTIVE on %s running on (uptime %d -> %d s), %s emptied'
+            % (a, dt, b, up0, up1, a))
+
+        # 9. again, its completion forced while it copies: B pauses the
+        # guest until the copy is over; it runs on A, not rebooted
+        known = live_ids()
+        nova.servers.live_migrate(s, a, 'auto')
+        mig = live_running(known)
+        t = time.time()
+        nova.server_migrations.live_migrate_force_complete(s, mig.id)
+        x = wait_status(s, 'ACTIVE', 180)
+        dt = time.time() - t
+        if host_of(x) != a or live_status(mig.id) != 'completed':
+            fail('after the forced live migration: on %s, migration %s'
+                 % (host_of(x), live_status(mig.id)))
+        states_are('after the forced live migration', s.id, {a: 'running', b: None})
+        if 'paused until its live migration completes' not in log_text(b):
+            fail('%s did not pause mk-1 to force its live migration' % b)
+        up2 = guest_uptime(a, s.id)
+        if boots(a, s.id) != 0 or up2 < up1:
+            fail('the guest rebooted during the forced live migration (%d boots, uptime %d s '
+                 'after, %d s before)' % (boots(a, s.id), up2, up1))
+        action_ok('live_migration_force_complete', 'compute_live_migration_force_complete')
+        say('9. live migration to %s forced to complete: done %.1f s later, the guest paused on '
+            '%s meanwhile, running on %s (uptime %d s)' % (a, dt, b, a, up2))
+
         # every leg in its host's journal (migrate intents), none left open
         def legs(host):
             with open(os.path.join(run, host, 'database_url')) as f:
@@ -377,7 +522,7 @@ def main():
             if out.returncode != 0:
                 fail('psql on %s\'s database: %s' % (host, out.stderr))
             return {k: int(v) for k, v in (line.split('|') for line in out.stdout.split())}
-        want = {a: {'done': 4, 'rolled_back': 2}, b: {'done': 3}}
+        want = {a: {'done': 4, 'rolled_back': 2}, b: {'done': 4, 'rolled_back': 1}}
         got = {h: legs(h) for h in (a, b)}
         if got != want:
             fail('legs of the moves in the journals: %s, not %s' % (got, want))

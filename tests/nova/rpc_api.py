@@ -375,6 +375,23 @@ def main():
     expect_raise('get_diagnostics (unsupported)', NotImplementedError,
                  api.get_diagnostics, ctxt, inst)
     cl = api.router.client(ctxt)
+    # live_migration_abort and _force_complete are casts; called, their
+    # failures come back by class
+    cl6 = cl.prepare(server=host, version='6.0')
+    expect_raise('live_migration_abort of no migration', exception.MigrationNotFound,
+                 cl6.call, ctxt, 'live_migration_abort', instance=inst, migration_id=987654321)
+    done = objects.Migration(context=ctxt, instance_uuid=inst.uuid, source_compute=host,
+                             dest_compute=host, source_node=host, dest_node=host,
+                             migration_type='live-migration', status='completed')
+    done.create()
+    e = expect_raise('live_migration_abort of a completed migration',
+                     exception.InvalidMigrationState, cl6.call, ctxt, 'live_migration_abort',
+                     instance=inst, migration_id=done.id)
+    if 'completed' not in str(e):
+        fail('InvalidMigrationState names no state: %s' % e)
+    expect_raise('live_migration_force_complete with none under way',
+                 exception.NoActiveMigrationForInstance, cl6.call, ctxt,
+                 'live_migration_force_complete', instance=inst)
     remote_error('unknown method', 'NoSuchMethod',
                  cl.prepare(server=host, version='6.0').call, ctxt, 'no_such_method')
     remote_error('old version 5.0', 'UnsupportedVersion',
