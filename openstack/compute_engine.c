@@ -296,6 +296,14 @@ void os_compute_engine_booting(struct os_compute *c, const char *uuid)
         log_err(LOG_LEVEL_WARN, e, "boot allowance of %s not given", uuid);
 }
 
+int os_compute_power_on_booting(struct os_compute *c, const char *uuid, struct err **err)
+{
+    if (drv_hv_power_on(c->hv, uuid, err) < 0)
+        return -1;
+    os_compute_engine_booting(c, uuid);
+    return 0;
+}
+
 void os_compute_record_deleted(struct os_compute *c, const char *uuid)
 {
     autoerr struct err *e = NULL;

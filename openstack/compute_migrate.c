@@ -373,7 +373,8 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
     if (rc < 0) {
         /* the guest as it was, the resize undone: the instance stays here */
         autoerr struct err *e = NULL;
-        if (was_on && drv_hv_power_on(c->hv, uuid, &e) < 0 && err_code_of(e) != ERR_CONFLICT)
+        if (was_on && os_compute_power_on_booting(c, uuid, &e) < 0 &&
+            err_code_of(e) != ERR_CONFLICT)
             log_err(LOG_LEVEL_WARN, e, "guest not started again after a failed migration");
         os_compute_intent_finish(c, intent, false, *err);
         os_rz_prep_fail(&r, err);
@@ -629,7 +630,8 @@ static void mg_source_power_on(struct os_rz *r)
     if (os_rz_was_stopped(r))
         return;
     autoerr struct err *e = NULL;
-    if (drv_hv_power_on(r->c->hv, os_inst_uuid(r->i), &e) < 0 && err_code_of(e) != ERR_CONFLICT)
+    if (os_compute_power_on_booting(r->c, os_inst_uuid(r->i), &e) < 0 &&
+        err_code_of(e) != ERR_CONFLICT)
         log_err(LOG_LEVEL_WARN, e, "guest not started again");
 }
 

@@ -37,10 +37,7 @@ static int act_start(struct os_compute *c, struct os_inst *i, const json_t *args
                     struct err **err)
 {
     (void)args;
-    if (drv_hv_power_on(c->hv, os_inst_uuid(i), err) < 0)
-        return -1;
-    os_compute_engine_booting(c, os_inst_uuid(i));
-    return 0;
+    return os_compute_power_on_booting(c, os_inst_uuid(i), err);
 }
 
 static int act_pause(struct os_compute *c, struct os_inst *i, const json_t *args,

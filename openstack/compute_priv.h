@@ -177,6 +177,11 @@ void os_compute_engine_forget(struct os_compute *c, const char *uuid);
  * guest started): its boot allowance (drv_control_boot).  A failure is
  * logged: the guest boots at the shape it holds. */
 void os_compute_engine_booting(struct os_compute *c, const char *uuid);
+/* Power guest `uuid` on, its OS booting, with its boot allowance: a
+ * start, a recovery finishing an interrupted power-on or reboot, a failed
+ * or undone move's source started again (a reboot gives its own).  A
+ * resize in place boots nothing and gives none. */
+int os_compute_power_on_booting(struct os_compute *c, const char *uuid, struct err **err);
 /* Hand a guest that runs in `shape` to the control loop (start-up, a
  * build delivered again).  new_guest: a pool member just handed over, new
  * to the fleet's guest counts (drv_control_adopt_new). */

@@ -131,7 +131,7 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
     } else if (strcmp(task, "powering-on") == 0 || strncmp(task, "reboot", 6) == 0 ||
                strcmp(task, "unpausing") == 0 || strcmp(task, "resuming") == 0) {
         if (g->state == DRV_POWER_SHUTDOWN)
-            rc = drv_hv_power_on(c->hv, uuid, &e);
+            rc = os_compute_power_on_booting(c, uuid, &e);
         else if (g->state == DRV_POWER_PAUSED)
             rc = drv_hv_unpause(c->hv, uuid, &e);
         else if (g->state == DRV_POWER_SUSPENDED)

@@ -40,6 +40,7 @@ B's.
                                    on libvirt; B's libvirtd's env in
                                    RUN_DIR/env/B-libvirt.env)
 """
+import calendar
 import os
 import re
 import signal
@@ -220,6 +221,14 @@ def main():
         if not ev or ev[0].get('result') != 'Success':
             fail('%s: event %s %r' % (action, event, ev))
 
+    def boot_until(host, uuid):
+        """When the guest's boot allowance ends on host (epoch s; 0: none)."""
+        v = (sculpt_api(envs[host], 'GET', '/v1/instances/%s' % uuid).get('engine')
+             or {}).get('boot_until')
+        if not v:
+            return 0
+        return calendar.timegm(time.strptime(v[:19], '%Y-%m-%dT%H:%M:%S'))
+
     def states_are(what, uuid, want):
         got = {h: state(h, uuid) for h in (a, b)}
         if got != want:
@@ -313,6 +322,7 @@ def main():
                 f.write(b'half a copy')
 
         plant()
+        until0 = boot_until(a, s.id)
         os.rename(keys, keys + '.away')
         try:
             before = boots(a, s.id)
@@ -327,10 +337,17 @@ def main():
         if host_of(x) != a:
             fail('after the refused copy: on %s' % host_of(x))
         states_are('after the refused copy', s.id, {a: 'running', b: None})
+        # started again, it boots: with a boot allowance of its own (a new
+        # one, later than any the start of 3 gave; read before it boots)
+        until1 = boot_until(a, s.id)
+        if until1 <= until0:
+            fail('mk-1 started again on %s after the refused copy without a boot allowance '
+                 '(boot_until %s, %s before)' % (a, until1, until0))
         wait_boot(a, s.id, before + 1)
         if os.path.exists(folder(b, s.id)) or os.path.exists(folder(a, s.id) + '_migrating'):
             fail('after the refused copy: files of mk-1 left for %s' % b)
-        say('4. copy refused by %s\'s sshd: migration error, ACTIVE on %s, booted again' % (b, a))
+        say('4. copy refused by %s\'s sshd: migration error, ACTIVE on %s, booted again on a '
+            'boot allowance' % (b, a))
         t = time.time()
         wait('%s releases the admission of the refused move' % b,
              lambda: not sculpt_has(b, s.id) and not os.path.exists(staging)

@@ -437,11 +437,20 @@ static void test_adopt_after_restart(void **state)
     struct drv_shape s2;
     assert_int_equal(drv_sculpt_shape(e2, UUID_A, &s2, &err), 0);
     assert_true(drv_res_eq(s2.res, shape.res, 0));
+    /* a restart is no boot: the running guest gets no allowance */
+    assert_false(drv_sculpt_booting(e2, UUID_A));
     assert_int_equal(drv_fake_advance(r->t.hv, 60000, &err), 0);
     struct drv_control_report rep;
     assert_int_equal(drv_control_step(c2, fake_now_s(r), &rep, &err), 0);
     assert_int_equal(rep.samples, 1);
     assert_int_equal(rep.failed, 0);
+    assert_false(drv_sculpt_booting(e2, UUID_A));
+    /* the recovery finishing an interrupted power-on (its guest off,
+     * adopted so): started, it boots, with its allowance */
+    assert_int_equal(drv_hv_power_off(r->t.hv, UUID_A, 0, &err), 0);
+    assert_int_equal(drv_hv_power_on(r->t.hv, UUID_A, &err), 0);
+    assert_true(drv_control_boot(c2, UUID_A, fake_now_s(r), &err) >= 0);
+    assert_true(drv_sculpt_booting(e2, UUID_A));
 }
 
 /* The guests the fleet's group `key` has counted. */
