@@ -184,6 +184,13 @@ int db_instance_set_domain(struct db *db, const char *uuid, const char *domain, 
  * [database] deleted_retention.  Queued. */
 int db_instance_delete(struct db *db, const char *uuid, int64_t when_ms, struct err **err);
 
+/* The instance was shelved and offloaded (its guest destroyed here): its
+ * row is as a deleted one's (deleted_ms set, vm_state
+ * "shelved_offloaded"), but its predictor state stays, for an unshelve on
+ * this host to continue from, until [database] deleted_retention removes
+ * the row.  Queued (after a db_predictor_states_save() queued before it). */
+int db_instance_offloaded(struct db *db, const char *uuid, int64_t when_ms, struct err **err);
+
 /* One instance, deleted or not.  NULL with ERR_NOT_FOUND when unknown.
  * Caller frees with drv_instance_free(). */
 struct drv_instance *db_instance_get(struct db *db, const char *uuid, struct err **err);

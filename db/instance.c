@@ -49,6 +49,14 @@ static const struct db_stmt st_delete = {
     " UPDATE instances SET deleted_at = coalesce(sculpt_ts($2), now()), vm_state = 'deleted',"
     " task_state = NULL, power_state = 0, updated_at = now() WHERE uuid = $1",
     2};
+/* Shelve offloaded: gone from this host like a delete, but its predictor
+ * state stays (an unshelve here continues from it) until retention
+ * removes the row. */
+static const struct db_stmt st_offloaded = {
+    "UPDATE instances SET deleted_at = coalesce(sculpt_ts($2), now()),"
+    " vm_state = 'shelved_offloaded', task_state = NULL, power_state = 0, updated_at = now()"
+    " WHERE uuid = $1",
+    2};
 static const struct db_stmt st_vanished = {
     "UPDATE instances SET vanished_at = now(), power_state = 0, vm_state = 'error',"
     " task_state = NULL, updated_at = now() WHERE uuid = $1 AND deleted_at IS NULL",
@@ -234,6 +242,17 @@ int db_instance_delete(struct db *db, const char *uuid, int64_t when_ms, struct 
         return -1;
     struct db_write *w = db_write_new("instance_delete", 1);
     struct db_params *p = db_write_add(w, &st_delete, "no such instance");
+    db_param_str(p, uuid);
+    db_param_nonzero(p, when_ms);
+    return db_enqueue(db, db_write_item(w), err);
+}
+
+int db_instance_offloaded(struct db *db, const char *uuid, int64_t when_ms, struct err **err)
+{
+    if (db_check_uuid("instance", uuid, err) < 0)
+        return -1;
+    struct db_write *w = db_write_new("instance_offloaded", 1);
+    struct db_params *p = db_write_add(w, &st_offloaded, "no such instance");
     db_param_str(p, uuid);
     db_param_nonzero(p, when_ms);
     return db_enqueue(db, db_write_item(w), err);

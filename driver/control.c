@@ -276,15 +276,29 @@ int drv_control_admit_reclaiming(struct drv_control *c, const struct drv_instanc
                                  struct drv_control_reclaim *r, struct drv_shape *shape,
                                  struct drv_sculpt_refusal *why, struct err **err)
 {
+    return drv_control_admit_state(c, inst, custom, now_s, r, NULL, 0, NULL, shape, why, err);
+}
+
+int drv_control_admit_state(struct drv_control *c, const struct drv_instance *inst,
+                            const struct drv_blueprint *custom, int64_t now_s,
+                            struct drv_control_reclaim *r, const unsigned char *state,
+                            size_t len, bool *restored, struct drv_shape *shape,
+                            struct drv_sculpt_refusal *why, struct err **err)
+{
     if (r)
         r->taken = 0;
+    if (restored)
+        *restored = false;
     if (custom && drv_blueprint_validate(custom, err) < 0)
         return -1;
     struct drv_sculpt_guest_spec spec;
     struct drv_predictor *pred;
     struct drv_blueprint *bp;
+    struct ctl_saved saved = {.state = state, .len = len};
     pthread_mutex_lock(&c->lock);
-    int rc = ctl_prepare(c, inst, now_s, false, NULL, &spec, &pred, &bp, err);
+    /* a guest coming back with its state was counted by the fleet when
+     * it was first admitted */
+    int rc = ctl_prepare(c, inst, now_s, state != NULL, &saved, &spec, &pred, &bp, err);
     if (rc == 0) {
         rc = drv_sculpt_place_reclaiming(c->engine, &spec, custom ? custom : bp, now_s,
                                          r ? r->order : NULL, r ? r->n : 0,
@@ -292,6 +306,8 @@ int drv_control_admit_reclaiming(struct drv_control *c, const struct drv_instanc
         if (rc == 0) {
             drv_predictor_applied(pred, now_s, &shape->res, false);
             ctl_add(c, spec.uuid, pred);
+            if (restored)
+                *restored = saved.restored;
             if (custom)
                 c->guests[c->nguests - 1].custom = drv_blueprint_dup(custom);
             else if (c->cb.blueprint)

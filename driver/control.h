@@ -157,6 +157,17 @@ int drv_control_admit_reclaiming(struct drv_control *c, const struct drv_instanc
                                  struct drv_control_reclaim *r, struct drv_shape *shape,
                                  struct drv_sculpt_refusal *why, struct err **err);
 
+/* drv_control_admit_reclaiming() for a guest that comes back (an
+ * unshelve): its predictor continues from `state` (a previous
+ * drv_control_states() export; read as drv_control_adopt_state() reads
+ * it, a state that cannot be read is logged and the guest starts from the
+ * fleet), *restored (may be NULL) says which.  state NULL: a new guest. */
+int drv_control_admit_state(struct drv_control *c, const struct drv_instance *inst,
+                            const struct drv_blueprint *custom, int64_t now_s,
+                            struct drv_control_reclaim *r, const unsigned char *state,
+                            size_t len, bool *restored, struct drv_shape *shape,
+                            struct drv_sculpt_refusal *why, struct err **err);
+
 /* A guest that already runs with `shape` (start-up reconciliation, a
  * restart of sculpt-compute): held as it is, its predictor starting from
  * the fleet -- which counted it among its groups' guests when it was

@@ -95,8 +95,8 @@ int os_compute_build_images(struct os_compute *c, struct os_inst *i, const json_
     return 0;
 }
 
-static void build_tell_schedulers(struct os_compute *c, const struct os_inst *i,
-                                  const json_t *ctx)
+void os_compute_tell_schedulers_new(struct os_compute *c, const struct os_inst *i,
+                                    const json_t *ctx)
 {
     static const struct os_rpc_target t = {.topic = "scheduler", .version = "4.2",
                                            .fanout = true};
@@ -407,7 +407,7 @@ running:;
     os_compute_record_state(c, i);
     os_compute_intent_finish(c, intent, true, NULL);
     os_compute_track_inst(c, i);
-    build_tell_schedulers(c, i, ctx);
+    os_compute_tell_schedulers_new(c, i, ctx);
     os_inst_event_finish(i, BUILD_EVENT, NULL);
     drv_hv_guest_spec_release(&spec);
     log_info("instance active %.1f ms after the request%s",

@@ -73,8 +73,24 @@ static void engine_record_custom(struct os_compute *c, const char *uuid,
         log_err(LOG_LEVEL_WARN, e, "blueprint of %s not recorded", uuid);
 }
 
-int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_shape *shape,
-                            struct err **err)
+/* The predictor state saved for a guest (an unshelved one's, kept at its
+ * offload), or NULL. */
+static unsigned char *engine_saved_state(struct os_compute *c, const char *uuid, size_t *len)
+{
+    *len = 0;
+    if (!c->db)
+        return NULL;
+    autoerr struct err *e = NULL;
+    unsigned char *state = db_predictor_state_get(c->db, uuid, len, &e);
+    if (!state && err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "saved predictor state of %s not read: it starts from the "
+                                   "fleet", uuid);
+    return state;
+}
+
+static int engine_place(struct os_compute *c, struct os_inst *i, bool again,
+                        const unsigned char *carried, size_t carried_len, struct drv_shape *shape,
+                        struct err **err)
 {
     struct drv_instance *inst = i->inst;
     int64_t now = time(NULL);
@@ -94,11 +110,19 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
      * their room when the request would not fit otherwise */
     struct drv_control_reclaim reclaim;
     os_compute_pools_reclaim_order(c, &reclaim);
-    int rc = drv_control_admit_reclaiming(c->control, inst, custom ? custom->bp : NULL, now,
-                                          &reclaim, shape, &why, err);
-    os_compute_pools_reclaimed(c, inst->uuid, "build", &reclaim);
+    size_t len = carried_len;
+    autofree unsigned char *saved =
+        again && !carried ? engine_saved_state(c, inst->uuid, &len) : NULL;
+    const unsigned char *state = carried ? carried : saved;
+    bool restored = false;
+    int rc = drv_control_admit_state(c->control, inst, custom ? custom->bp : NULL, now, &reclaim,
+                                     state, len, &restored, shape, &why, err);
+    os_compute_pools_reclaimed(c, inst->uuid, again ? "unshelve" : "build", &reclaim);
     if (rc < 0)
         return -1;
+    if (restored)
+        log_info("predictor of %s continues from the state saved when it left (%zu bytes, %s)",
+                 inst->uuid, len, carried ? "carried by its shelved image" : "this host's");
     if (custom)
         engine_record_custom(c, inst->uuid, custom);
     char res[160];
@@ -107,6 +131,19 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
     inst->shape = *shape;
     os_compute_record_instance(c, i);
     return 0;
+}
+
+int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_shape *shape,
+                            struct err **err)
+{
+    return engine_place(c, i, false, NULL, 0, shape, err);
+}
+
+int os_compute_engine_place_again(struct os_compute *c, struct os_inst *i,
+                                  const unsigned char *carried, size_t carried_len,
+                                  struct drv_shape *shape, struct err **err)
+{
+    return engine_place(c, i, true, carried, carried_len, shape, err);
 }
 
 int os_compute_engine_adopt(struct os_compute *c, const struct drv_instance *inst,
@@ -302,6 +339,26 @@ int os_compute_power_on_booting(struct os_compute *c, const char *uuid, struct e
         return -1;
     os_compute_engine_booting(c, uuid);
     return 0;
+}
+
+void os_compute_record_offloaded(struct os_compute *c, const char *uuid)
+{
+    autoerr struct err *e = NULL;
+    if (!c->db)
+        return;
+    /* the guest's predictor state first: the row's deletion mark stops
+     * any later save of it */
+    if (os_compute_predictors_save(c, NULL, NULL, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "predictor states not saved before the offload of %s", uuid);
+    err_clear(&e);
+    if (db_instance_offloaded(c->db, uuid, clock_wall_ms(), &e) < 0) {
+        log_err(LOG_LEVEL_WARN, e, "instance offload not recorded");
+        return;
+    }
+    /* written before Nova shows the instance offloaded: an unshelve may
+     * follow at once (an outage leaves it queued: logged) */
+    if (db_sync(c->db, 5000, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "the offload of %s is not written yet", uuid);
 }
 
 void os_compute_record_deleted(struct os_compute *c, const char *uuid)

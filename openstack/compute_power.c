@@ -12,6 +12,7 @@
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
+#include "openstack/compute_shelve.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -120,6 +121,8 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
     }
     if (op == &op_stop)
         os_compute_domain_settle(c, i);
+    if (op == &op_start)
+        os_compute_shelved_started(c, i);
     os_inst_set_int(i, "power_state", power_now(c, os_inst_uuid(i)));
     os_inst_set_str(i, "vm_state", op->vm_state);
     os_inst_set_str(i, "task_state", NULL);

@@ -171,6 +171,13 @@ struct drv_shape;
  * ERR_CAPACITY (with the engine's reason) when the host cannot hold it. */
 int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_shape *shape,
                             struct err **err);
+/* The same for an instance that comes back (an unshelve): its predictor
+ * continues from `carried` (a state its shelved image carried; NULL:
+ * none), else from the one saved when it was offloaded from this host
+ * (os_compute_record_offloaded), else from the fleet. */
+int os_compute_engine_place_again(struct os_compute *c, struct os_inst *i,
+                                  const unsigned char *carried, size_t carried_len,
+                                  struct drv_shape *shape, struct err **err);
 /* Forget a guest's placement (failed build, delete); unknown is fine. */
 void os_compute_engine_forget(struct os_compute *c, const char *uuid);
 /* The guest `uuid` was started or restarted (power-on, reboot, a moved
@@ -233,8 +240,19 @@ void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, 
 void os_compute_record_instance(struct os_compute *c, const struct os_inst *i);
 /* The states Nova sees, after an operation. */
 void os_compute_record_state(struct os_compute *c, const struct os_inst *i);
+/* The instance was shelve-offloaded: gone from this host, its predictor
+ * state saved (before the engine forgets the guest) and kept. */
+void os_compute_record_offloaded(struct os_compute *c, const char *uuid);
 /* The instance was deleted. */
 void os_compute_record_deleted(struct os_compute *c, const char *uuid);
+
+/* The schedulers' view of what runs where ([filter_scheduler]
+ * track_instance_changes): instance i is now on this host
+ * (compute_build.c), instance uuid no longer is (compute_terminate.c).
+ * Failures are logged. */
+void os_compute_tell_schedulers_new(struct os_compute *c, const struct os_inst *i,
+                                    const json_t *ctx);
+void os_compute_tell_schedulers_gone(struct os_compute *c, const json_t *ctx, const char *uuid);
 
 /* compute_terminate.c: destroy the guest, drop its placement and its
  * Placement allocations.  -1 only when the guest could not be destroyed. */

@@ -15,6 +15,7 @@
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/compute_rebuild.h"
+#include "openstack/compute_shelve.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -219,6 +220,9 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("finish_resize", os_compute_finish_resize, SERIAL),
     COMPUTE("finish_revert_resize", os_compute_finish_revert_resize, SERIAL),
     COMPUTE("snapshot_instance", os_compute_snapshot_instance, SERIAL),
+    COMPUTE("shelve_instance", os_compute_shelve_instance, SERIAL),
+    COMPUTE("shelve_offload_instance", os_compute_shelve_offload_instance, SERIAL),
+    COMPUTE("unshelve_instance", os_compute_unshelve_instance, SERIAL),
     COMPUTE("check_can_live_migrate_destination", os_compute_live_check_dest, 0),
     COMPUTE("check_can_live_migrate_source", os_compute_live_check_source, READ),
     COMPUTE("pre_live_migration", os_compute_pre_live_migration, SERIAL),
@@ -235,9 +239,6 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("set_admin_password", os_compute_unsupported, SERIAL),
     COMPUTE("rescue_instance", os_compute_unsupported, SERIAL),
     COMPUTE("unrescue_instance", os_compute_unsupported, SERIAL),
-    COMPUTE("shelve_instance", os_compute_unsupported, SERIAL),
-    COMPUTE("shelve_offload_instance", os_compute_unsupported, SERIAL),
-    COMPUTE("unshelve_instance", os_compute_unsupported, SERIAL),
     COMPUTE("restore_instance", os_compute_unsupported, SERIAL),
     COMPUTE("trigger_crash_dump", os_compute_unsupported, SERIAL),
     COMPUTE("inject_network_info", os_compute_unsupported, SERIAL),

@@ -17,6 +17,7 @@
 #include "driver/hypervisor.h"
 #include "driver/sculpt.h"
 #include "openstack/compute_priv.h"
+#include "openstack/compute_shelve.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
 #include "openstack/placement.h"
@@ -491,6 +492,7 @@ static void *svc_periodic_thread(void *arg)
     int64_t orphans_due = 0; /* the first pass once recovered */
     int64_t confirm_due = 0;
     int64_t claims_due = 0;
+    int64_t shelve_due = 0;
     log_ctx_clear();
     for (;;) {
         /* resizes are confirmed within a quarter of the window after it
@@ -499,11 +501,18 @@ static void *svc_periodic_thread(void *arg)
         confirm_ms = confirm_ms < 1000 ? 1000 : confirm_ms > RESOURCES_INTERVAL_MS
                                                     ? RESOURCES_INTERVAL_MS
                                                     : confirm_ms;
+        /* shelved servers the same, with shelved_offload_time */
+        int64_t shelve_ms = (int64_t)c->cfg->shelved_offload_time * 250;
+        shelve_ms = shelve_ms < 1000 ? 1000 : shelve_ms > RESOURCES_INTERVAL_MS
+                                                  ? RESOURCES_INTERVAL_MS
+                                                  : shelve_ms;
         pthread_mutex_lock(&c->lock);
         /* a second at a time until the recovery is over (it may be slow) */
         int64_t ms = !c->recovered ? 1000 : RESOURCES_INTERVAL_MS;
         if (c->cfg->resize_confirm_window > 0 && ms > confirm_ms)
             ms = confirm_ms;
+        if (c->cfg->shelved_offload_time > 0 && ms > shelve_ms)
+            ms = shelve_ms;
         if (c->nmoves_in > 0 && ms > MOVE_CLAIMS_INTERVAL_MS)
             ms = MOVE_CLAIMS_INTERVAL_MS;
         bool stop = svc_wait_for(c, ms, true);
@@ -524,6 +533,10 @@ static void *svc_periodic_thread(void *arg)
         if (recovered && c->cfg->resize_confirm_window > 0 && clock_mono_ms() >= confirm_due) {
             os_compute_resize_autoconfirm(c);
             confirm_due = clock_mono_ms() + confirm_ms;
+        }
+        if (recovered && c->cfg->shelved_offload_time > 0 && clock_mono_ms() >= shelve_due) {
+            os_compute_shelve_poll(c);
+            shelve_due = clock_mono_ms() + shelve_ms;
         }
         if (recovered && claims && clock_mono_ms() >= claims_due) {
             os_compute_move_claims_check(c);

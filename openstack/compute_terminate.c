@@ -23,7 +23,7 @@ LOG_INIT("openstack.compute_terminate");
 
 /* The schedulers' view of what runs where ([filter_scheduler]
  * track_instance_changes). */
-static void terminate_tell_schedulers(struct os_compute *c, const json_t *ctx, const char *uuid)
+void os_compute_tell_schedulers_gone(struct os_compute *c, const json_t *ctx, const char *uuid)
 {
     static const struct os_rpc_target t = {.topic = "scheduler", .version = "4.2",
                                            .fanout = true};
@@ -87,7 +87,7 @@ int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **e
     }
     os_compute_record_deleted(c, os_inst_uuid(i));
     os_compute_intent_finish(c, intent, true, NULL);
-    terminate_tell_schedulers(c, req->msg->ctx, os_inst_uuid(i));
+    os_compute_tell_schedulers_gone(c, req->msg->ctx, os_inst_uuid(i));
     os_inst_event_finish(i, event, NULL);
     log_info("instance deleted");
     return 0;

@@ -10,6 +10,10 @@
 #   e2e       openstack server create/stop/start/reboot/console/delete on
 #             real guests, a snapshot, a rebuild onto it and a server booted
 #             from it (tests/nova/e2e.sh)
+#   shelve    shelve, offload and unshelve: a real guest on kvm1 (offloaded
+#             at once, unshelved there with its predictor's history), and
+#             on fake1 a missing image, an unshelve the engine refuses, an
+#             unknown instance, shelved_offload_time 2 and -1 (tests/nova/shelve.py)
 #   presculpt pre-sculpted pools on real guests: a member made, handed over to
 #             a build, kept across a restart, expired (tests/nova/presculpt.sh)
 #   presculpt-wide a wide pool's member, started at 1 vCPU, grown live to a
@@ -51,7 +55,7 @@ export SCULPT_BIN=${SCULPT_BIN:-$top/build/bin}
 stack=$top/contrib/stack
 run=$(mktemp -d /tmp/sculpt-nova.XXXXXX)
 export NOVA_TEST_RUN=$run
-phases=${NOVA_TEST_PHASES:-rpc e2e presculpt presculpt-wide hotplug resize migrate migrate-kvm tempest settings rabbitmq crash}
+phases=${NOVA_TEST_PHASES:-rpc e2e shelve presculpt presculpt-wide hotplug resize migrate migrate-kvm tempest settings rabbitmq crash}
 t0=$(date +%s)
 say() { echo "[$(($(date +%s) - t0))s] $*"; }
 
@@ -148,6 +152,11 @@ for phase in $phases; do
         [ $libvirt = 1 ] || { echo "phase e2e needs contrib/stack/libvirt.sh" >&2; exit 1; }
         say "phase e2e: real guests on kvm1"
         sh "$top/tests/nova/e2e.sh" "$run" kvm1
+        ;;
+    shelve)
+        [ $libvirt = 1 ] || { echo "phase shelve needs contrib/stack/libvirt.sh" >&2; exit 1; }
+        say "phase shelve: shelve, offload and unshelve on kvm1 and fake1"
+        /usr/bin/python3 "$top/tests/nova/shelve.py" "$run" kvm1 fake1
         ;;
     presculpt)
         [ $libvirt = 1 ] || { echo "phase presculpt needs contrib/stack/libvirt.sh" >&2; exit 1; }

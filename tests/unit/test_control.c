@@ -558,6 +558,79 @@ static void test_states_changed(void **state)
     drv_control_states_free(v, n);
 }
 
+/* A guest's predictor state, exported (NULL when not held). */
+static struct drv_control_state *state_of(struct rig *r, const char *uuid, size_t *n)
+{
+    struct drv_control_state *v = drv_control_states(r->t.ctl, n);
+    for (size_t i = 0; i < *n; i++)
+        if (strcmp(v[i].uuid, uuid) == 0) {
+            struct drv_control_state *one = xzalloc(sizeof(*one));
+            *one = v[i];
+            v[i].state = NULL;
+            drv_control_states_free(v, *n);
+            *n = 1;
+            return one;
+        }
+    drv_control_states_free(v, *n);
+    *n = 0;
+    return NULL;
+}
+
+/* A guest that leaves (shelve offload) and comes back (unshelve) is
+ * admitted again with the predictor it had: its samples go on; a damaged
+ * state is no refusal, the guest starts from the fleet. */
+static void test_admit_with_saved_state(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    admit_and_spawn(r, UUID_A, 2, 2048);
+    for (int i = 0; i < 5; i++) {
+        demand(r, UUID_A, 0.5, 800);
+        run_step(r);
+    }
+    size_t n = 0;
+    struct drv_control_state *saved = state_of(r, UUID_A, &n);
+    assert_non_null(saved);
+    assert_true(saved->samples >= 4);
+    assert_int_equal(drv_control_forget(r->t.ctl, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_destroy(r->t.hv, UUID_A, false, &err), 0);
+
+    struct drv_instance inst;
+    memset(&inst, 0, sizeof(inst));
+    snprintf(inst.uuid, sizeof(inst.uuid), "%s", UUID_A);
+    inst.name = (char *)"web-1";
+    inst.project_id = (char *)"demo";
+    inst.flavor.name = (char *)"m1.test";
+    inst.flavor.vcpus = 2;
+    inst.flavor.memory_mb = 2048;
+    struct drv_shape shape;
+    bool restored = false;
+    assert_int_equal(drv_control_admit_state(r->t.ctl, &inst, NULL, fake_now_s(r), NULL,
+                                             saved->state, saved->len, &restored, &shape, NULL,
+                                             &err),
+                     0);
+    assert_true(restored);
+    size_t m = 0;
+    struct drv_control_state *again = state_of(r, UUID_A, &m);
+    assert_non_null(again);
+    assert_int_equal(again->samples, saved->samples);
+    drv_control_states_free(again, 1);
+
+    /* damaged: admitted all the same, from the fleet */
+    assert_int_equal(drv_control_forget(r->t.ctl, UUID_A, &err), 0);
+    saved->state[saved->len - 1] ^= 0xff;
+    assert_int_equal(drv_control_admit_state(r->t.ctl, &inst, NULL, fake_now_s(r), NULL,
+                                             saved->state, saved->len, &restored, &shape, NULL,
+                                             &err),
+                     0);
+    assert_false(restored);
+    again = state_of(r, UUID_A, &m);
+    assert_non_null(again);
+    assert_int_equal(again->samples, 0);
+    drv_control_states_free(again, 1);
+    drv_control_states_free(saved, 1);
+}
+
 static void test_thread(void **state)
 {
     struct rig *r = *state;
@@ -704,6 +777,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_adopt_after_restart, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_adopt_new_is_counted, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_states_changed, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_admit_with_saved_state, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_thread, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_set_config, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_admit_with_custom, rig_setup, rig_teardown),

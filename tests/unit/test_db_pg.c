@@ -2027,6 +2027,35 @@ static void test_predictor_states(void **state)
     assert_int_equal(err_code_of(err), ERR_INVALID);
     err_clear(&err);
 
+    /* shelve offloaded: the row reads as gone from this host, the state
+     * stays for an unshelve */
+    OK(db_predictor_states_save(f->db, v, 1, NULL, &e_));
+    OK(db_instance_offloaded(f->db, U1, 0, &e_));
+    sync_db(f->db);
+    {
+        autoptr(drv_instance) gone = db_instance_get(f->db, U1, &err);
+        assert_non_null(gone);
+        assert_true(gone->deleted_ms > 0);
+        assert_string_equal(gone->vm_state, "shelved_offloaded");
+        autoptr(db_instance_list) live = db_instance_list(f->db, NULL, &err);
+        assert_non_null(live);
+        for (size_t k = 0; k < live->n; k++)
+            assert_string_not_equal(live->v[k]->uuid, U1);
+        autofree unsigned char *kept = db_predictor_state_get(f->db, U1, &len, &err);
+        assert_non_null(kept);
+        assert_int_equal(len, v[0].len);
+    }
+    /* unshelved here: the row is live again, the state still there */
+    OK(db_instance_put(f->db, in, &e_));
+    sync_db(f->db);
+    {
+        autoptr(drv_instance) back2 = db_instance_get(f->db, U1, &err);
+        assert_non_null(back2);
+        assert_int_equal(back2->deleted_ms, 0);
+        autofree unsigned char *kept = db_predictor_state_get(f->db, U1, &len, &err);
+        assert_non_null(kept);
+    }
+
     /* deleted with its instance, and not brought back by a late save */
     OK(db_predictor_states_save(f->db, v, 1, NULL, &e_));
     OK(db_instance_delete(f->db, U1, 0, &e_));
