@@ -321,14 +321,14 @@ static int shelve_do(struct os_compute *c, struct os_rpc_req *req, struct os_ins
              (long long)snap.bytes);
     drv_hv_snapshot_release(&snap);
 
-    char at[40];
+    char base[24], at[40];
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
     gmtime_r(&ts.tv_sec, &tm);
     /* timeutils.utcnow().isoformat() */
-    snprintf(at, sizeof(at), "%04d-%02d-%02dT%02d:%02d:%02d.%06ld", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(at, sizeof(at), "%s.%06d", base, (int)(ts.tv_nsec / 1000));
     sm = shelve_sysmeta(i);
     json_object_set_new(sm, "shelved_at", json_string(at));
     json_object_set_new(sm, "shelved_image_id", json_string(image_id));
