@@ -42,6 +42,12 @@ int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct
  * _create_snapshot_metadata) for Instance primitive `inst` and the
  * image's format.  A new object. */
 json_t *os_snapshot_image_meta(const json_t *inst, const char *disk_format);
+/* The request's `image_id` (the image nova-api made for a snapshot or a
+ * shelve), or NULL with *err when it is missing or unusable, or Glance is
+ * not configured: then the action `event` is recorded failed, with the
+ * fault, as Nova's decorators do. */
+const char *os_compute_req_image_id(struct os_compute *c, struct os_rpc_req *req,
+                                    struct os_inst *i, const char *event, struct err **err);
 
 /* A method sculpt does not implement: NotImplementedError for a call; for
  * an instance operation also the fault, the task state reverted, the

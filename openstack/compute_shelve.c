@@ -365,17 +365,9 @@ int os_compute_shelve_instance(struct os_rpc_req *req, json_t **result, struct e
         return -1;
     const char *uuid = os_inst_uuid(i);
     const char *token = os_ctx_str(req->msg->ctx, "auth_token");
-    const char *image_id = json_string_value(json_object_get(req->msg->args, "image_id"));
-    if (!image_id || !*image_id || strlen(image_id) > 64 ||
-        strcspn(image_id, "/?#%") != strlen(image_id) || !c->glance) {
-        if (!c->glance)
-            err_set(err, ERR_UNAVAILABLE, "no image service configured ([glance])");
-        else
-            err_set(err, ERR_INVALID, "shelve_instance needs an `image_id`");
-        os_inst_event_start(i, SHELVE_EVENT);
-        os_compute_fail_op(c, i, SHELVE_EVENT, *err);
+    const char *image_id = os_compute_req_image_id(c, req, i, SHELVE_EVENT, err);
+    if (!image_id)
         return -1;
-    }
     json_auto_t *now = NULL;
     enum os_shelve_go go = shelve_check(c, req->msg->ctx, OS_SHELVE_OP_SHELVE, uuid, &now);
     if (go != OS_SHELVE_GO_ON) {

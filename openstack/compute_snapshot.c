@@ -98,6 +98,23 @@ static int snap_power(struct os_compute *c, const char *uuid)
     return drv_hv_get_info(c->hv, uuid, &info, &e) == 0 ? (int)info.state : DRV_POWER_NOSTATE;
 }
 
+const char *os_compute_req_image_id(struct os_compute *c, struct os_rpc_req *req,
+                                    struct os_inst *i, const char *event, struct err **err)
+{
+    /* the id goes into Glance's URLs: nothing that would change the path */
+    const char *image_id = json_string_value(json_object_get(req->msg->args, "image_id"));
+    if (image_id && *image_id && strlen(image_id) <= 64 &&
+        strcspn(image_id, "/?#%") == strlen(image_id) && c->glance)
+        return image_id;
+    if (!c->glance)
+        err_set(err, ERR_UNAVAILABLE, "no image service configured ([glance])");
+    else
+        err_set(err, ERR_INVALID, "%s needs an `image_id`", req->msg->method);
+    os_inst_event_start(i, event);
+    os_compute_fail_op(c, i, event, *err);
+    return NULL;
+}
+
 int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
@@ -105,17 +122,9 @@ int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct
     autoptr(os_inst) i = os_compute_req_inst(c, req, err);
     if (!i)
         return -1;
-    const char *image_id = json_string_value(json_object_get(req->msg->args, "image_id"));
-    if (!image_id || !*image_id || strlen(image_id) > 64 ||
-        strcspn(image_id, "/?#%") != strlen(image_id) || !c->glance) {
-        if (!c->glance)
-            err_set(err, ERR_UNAVAILABLE, "no image service configured ([glance])");
-        else
-            err_set(err, ERR_INVALID, "snapshot_instance needs an `image_id`");
-        os_inst_event_start(i, SNAPSHOT_EVENT);
-        os_compute_fail_op(c, i, SNAPSHOT_EVENT, *err);
+    const char *image_id = os_compute_req_image_id(c, req, i, SNAPSHOT_EVENT, err);
+    if (!image_id)
         return -1;
-    }
     const char *token = os_ctx_str(req->msg->ctx, "auth_token");
     const char *uuid = os_inst_uuid(i);
     /* declared before the first goto: a jump must not skip a cleanup */
