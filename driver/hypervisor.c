@@ -653,6 +653,37 @@ int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot 
     return 0;
 }
 
+int drv_hv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
+                  const struct drv_hv_config_drive *cd, int timeout_s, struct err **err)
+{
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!hv->ops->rescue)
+        return err_set(err, ERR_UNSUPPORTED, "the %s backend cannot rescue guests", hv->ops->name);
+    if (!image || (!image->disk_base && !image->kernel))
+        return err_set(err, ERR_INVALID, "rescue `%s`: an image with a disk or a kernel", uuid);
+    if (timeout_s < 0 || timeout_s > 3600)
+        return err_set(err, ERR_INVALID, "shutdown timeout %d s (0 to 3600)", timeout_s);
+    if (cd && drv_hv_config_drive_validate(cd, err) < 0)
+        return err_wrap(err, "rescue `%s`", uuid);
+    HV_DOMAIN(uuid);
+    if (hv->ops->rescue(hv, dom, image, cd, timeout_s, err) < 0)
+        return err_wrap(err, "rescue `%s`", uuid);
+    return 0;
+}
+
+int drv_hv_unrescue(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!hv->ops->unrescue)
+        return err_set(err, ERR_UNSUPPORTED, "the %s backend cannot rescue guests", hv->ops->name);
+    HV_DOMAIN(uuid);
+    if (hv->ops->unrescue(hv, dom, err) < 0)
+        return err_wrap(err, "unrescue `%s`", uuid);
+    return 0;
+}
+
 int drv_hv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err)
 {
     memset(out, 0, sizeof(*out));

@@ -199,6 +199,7 @@ struct drv_hv_info {
      * a balloon moves -- that is progress, not drift.  0: unknown (then
      * shape's memory is taken as asked) */
     double mem_asked_mib;
+    bool rescued; /* runs its rescue definition (drv_hv_rescue) */
 };
 
 /* The shape the guest was asked to take: info->shape with its memory as
@@ -483,6 +484,11 @@ struct drv_hv_ops {
      * had.  May be NULL (UNSUPPORTED). */
     int (*snapshot)(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
                     struct err **err);
+    /* Rescue and unrescue (drv_hv_rescue, drv_hv_unrescue).  May be NULL
+     * (UNSUPPORTED). */
+    int (*rescue)(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
+                  const struct drv_hv_config_drive *cd, int timeout_s, struct err **err);
+    int (*unrescue)(struct drv_hv *hv, const char *uuid, struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
@@ -658,6 +664,23 @@ int drv_hv_live_rollback(struct drv_hv *hv, const char *uuid, struct err **err);
  * thread; the caller serialises calls on one guest. */
 int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
                     struct err **err);
+/* Rescue (nova/virt/libvirt/driver.py rescue): guest `uuid` is powered
+ * off (cleanly within timeout_s, 0: at once) and started again from its
+ * rescue definition -- the same domain (uuid, name, shape, interfaces)
+ * booting from a new overlay of `image` (kernel, initrd, disk: the
+ * rescue image) as its first disk, its own disk attached second, and
+ * config drive `cd` (NULL: none) in its cdrom.  The rescue is recorded
+ * with the guest (info.rescued), so a restart finds it.  Idempotent: a
+ * guest rescued already is left as it is.  On failure the guest keeps
+ * (or gets back) its own definition, off.  UNSUPPORTED for a backend
+ * without it, NOT_FOUND without the guest.  Any thread. */
+int drv_hv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
+                  const struct drv_hv_config_drive *cd, int timeout_s, struct err **err);
+/* Unrescue: the rescue guest stopped hard, the guest's own definition
+ * back and started, the rescue disk and drive removed.  Idempotent: a
+ * guest not rescued is only started when off (an unrescue interrupted
+ * after its definition came back). */
+int drv_hv_unrescue(struct drv_hv *hv, const char *uuid, struct err **err);
 /* Name guest `domain_uuid` by `instance_uuid` from now on. */
 void drv_hv_alias(struct drv_hv *hv, const char *instance_uuid, const char *domain_uuid);
 /* The uuid the backend knows a guest by, for the uuid a caller names it

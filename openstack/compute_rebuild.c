@@ -58,8 +58,7 @@ static enum drv_power_state rebuild_power(struct os_compute *c, const char *uuid
     return info.state;
 }
 
-/* The failure as the exception Nova raises for it. */
-static void rebuild_fault_image(struct os_fault *f, const char *image_id, const struct err *e)
+void os_fault_image(struct os_fault *f, const char *image_id, const struct err *e)
 {
     os_fault_release(f);
     f->module = "nova.exception";
@@ -306,7 +305,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     int rc = -1;
     json_auto_t *image = json_pack("{s:s?}", "id", image_ref);
     if (os_compute_build_images(c, i, image, req->msg->ctx, &spec, err) < 0) {
-        rebuild_fault_image(&req->fault, image_ref ? image_ref : "", *err);
+        os_fault_image(&req->fault, image_ref ? image_ref : "", *err);
         enum err_code code = err_code_of(*err);
         if (code == ERR_NOT_FOUND) {
             /* the fault in Nova's words, Glance's after them */
@@ -323,7 +322,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     int64_t vsize = 0;
     int64_t root = i->inst->flavor.root_gb * (1LL << 30);
     if (os_image_virtual_size(spec.image.disk_base, spec.image.disk_format, &vsize, err) < 0) {
-        rebuild_fault_image(&req->fault, image_ref, *err);
+        os_fault_image(&req->fault, image_ref, *err);
         rc = rebuild_fail_error(c, i, err);
         goto out;
     }

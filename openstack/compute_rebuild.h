@@ -54,6 +54,12 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
 int os_compute_rebuild_recover(struct os_compute *c, struct os_inst *i,
                                const struct drv_hv_info *g);
 
+/* A failure to get image `image_id` (os_compute_build_images) as the
+ * exception Nova raises for it: ImageNotFound, GlanceConnectionFailed,
+ * ImageUnacceptable; others keep the dispatch table's class. */
+struct os_fault;
+void os_fault_image(struct os_fault *f, const char *image_id, const struct err *e);
+
 /* ---- pure rules (compute_rebuild_plan.c) ---- */
 
 /* Whether task state `task` (NULL: none) is one of a rebuild's. */

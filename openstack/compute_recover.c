@@ -26,6 +26,7 @@
 #include "openstack/compute_priv.h"
 #include "openstack/compute_rebuild.h"
 #include "openstack/compute_shelve.h"
+#include "openstack/compute_rescue.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -117,6 +118,8 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
         return;
     if (os_compute_shelve_recover(c, i, g))
         return;
+    if (os_compute_rescue_recover(c, i, g))
+        return;
     if (!task)
         return;
     if (!g) {
@@ -156,7 +159,7 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
     } else if (os_compute_resize_recover(c, i, true)) {
         return;
     } else {
-        /* Other tasks (rescue...) sculpt never starts. */
+        /* Other tasks sculpt never starts. */
         os_inst_set_str(i, "task_state", NULL);
         recover_save(i, "stale task state cleared");
         return;

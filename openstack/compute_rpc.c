@@ -16,6 +16,7 @@
 #include "openstack/compute_priv.h"
 #include "openstack/compute_rebuild.h"
 #include "openstack/compute_shelve.h"
+#include "openstack/compute_rescue.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
@@ -237,8 +238,8 @@ const struct os_rpc_method os_compute_rpc_table[] = {
      * errored) instead of stuck. */
     COMPUTE("backup_instance", os_compute_unsupported, SERIAL),
     COMPUTE("set_admin_password", os_compute_unsupported, SERIAL),
-    COMPUTE("rescue_instance", os_compute_unsupported, SERIAL),
-    COMPUTE("unrescue_instance", os_compute_unsupported, SERIAL),
+    COMPUTE("rescue_instance", os_compute_rescue_instance, SERIAL),
+    COMPUTE("unrescue_instance", os_compute_unrescue_instance, SERIAL),
     COMPUTE("restore_instance", os_compute_unsupported, SERIAL),
     COMPUTE("trigger_crash_dump", os_compute_unsupported, SERIAL),
     COMPUTE("inject_network_info", os_compute_unsupported, SERIAL),

@@ -44,6 +44,11 @@ struct fake_guest {
     struct drv_hv_sample prev; /* last sample handed out */
     bool has_prev;
     struct strbuf console;
+    /* rescued: booting from `rescue_image` with `rescue_cd` in its cdrom,
+     * its own disk second (drv_hv_rescue) */
+    bool rescued;
+    struct drv_hv_image rescue_image;
+    struct drv_hv_config_drive *rescue_cd;
 };
 
 struct fake_topology {
@@ -148,12 +153,27 @@ static struct fake_guest *fake_find(struct fake *f, const char *uuid, struct err
     return NULL;
 }
 
+static void fake_rescue_release(struct fake_guest *g)
+{
+    struct drv_hv_image *im = &g->rescue_image;
+    free(im->kernel);
+    free(im->initrd);
+    free(im->cmdline);
+    free(im->disk_base);
+    free(im->disk_format);
+    memset(im, 0, sizeof(*im));
+    drv_hv_config_drive_free(g->rescue_cd);
+    g->rescue_cd = NULL;
+    g->rescued = false;
+}
+
 static void fake_guest_free(struct fake_guest *g)
 {
     if (!g)
         return;
     drv_hv_guest_spec_release(&g->spec);
     strbuf_release(&g->console);
+    fake_rescue_release(g);
     free(g);
 }
 
@@ -689,6 +709,7 @@ static void fake_fill_info(struct fake *f, const struct fake_guest *g, struct dr
     out->started_wall_ms = on ? DRV_FAKE_EPOCH_MS + g->started_ms : 0;
     out->uptime_ms = on ? f->now_ms - g->started_ms : 0;
     out->cpu_time_ns = g->raw.cpu_total_ns;
+    out->rescued = g->rescued;
     out->shape = g->shape;
     out->shape.vcpus_max = g->spec.shape.vcpus_max;
     out->shape.mem_max_mib = g->spec.shape.mem_max_mib;
@@ -962,6 +983,72 @@ static int fake_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snap
     return rc;
 }
 
+/* Rescue: stopped (its clean shutdown is instant here), then started
+ * from the rescue image; the fake keeps what it boots from. */
+static int fake_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
+                       const struct drv_hv_config_drive *cd, int timeout_s, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    struct fake_events evs = {.n = 0};
+    (void)timeout_s;
+    if (fake_enter(hv, "rescue", err) < 0)
+        return -1;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g) {
+        pthread_mutex_unlock(&f->lock);
+        return err_wrap(err, "rescue");
+    }
+    if (g->rescued) {
+        pthread_mutex_unlock(&f->lock);
+        return 0;
+    }
+    if (g->state != DRV_POWER_SHUTDOWN) {
+        fake_stop(g, "shutdown");
+        fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "shutdown", true);
+    }
+    g->rescued = true;
+    g->rescue_image.kernel = image->kernel ? xstrdup(image->kernel) : NULL;
+    g->rescue_image.initrd = image->initrd ? xstrdup(image->initrd) : NULL;
+    g->rescue_image.cmdline = image->cmdline ? xstrdup(image->cmdline) : NULL;
+    g->rescue_image.disk_base = image->disk_base ? xstrdup(image->disk_base) : NULL;
+    g->rescue_image.disk_format = image->disk_format ? xstrdup(image->disk_format) : NULL;
+    g->rescue_cd = drv_hv_config_drive_dup(cd);
+    fake_event(f, &evs, DRV_HV_EVENT_DEFINED, g, "updated", true);
+    fake_start(f, g, "booted");
+    fake_event(f, &evs, DRV_HV_EVENT_STARTED, g, "booted", true);
+    fake_unlock_and_emit(hv, &evs);
+    return 0;
+}
+
+static int fake_unrescue(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    struct fake_events evs = {.n = 0};
+    if (fake_enter(hv, "unrescue", err) < 0)
+        return -1;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g) {
+        pthread_mutex_unlock(&f->lock);
+        return err_wrap(err, "unrescue");
+    }
+    if (g->rescued) {
+        if (g->state != DRV_POWER_SHUTDOWN) {
+            fake_stop(g, "destroyed");
+            fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "destroyed", true);
+        }
+        fake_rescue_release(g);
+        fake_event(f, &evs, DRV_HV_EVENT_DEFINED, g, "updated", true);
+    }
+    if (g->state == DRV_POWER_SHUTDOWN) {
+        fake_start(f, g, "booted");
+        fake_event(f, &evs, DRV_HV_EVENT_STARTED, g, "booted", true);
+    }
+    fake_unlock_and_emit(hv, &evs);
+    return 0;
+}
+
 const struct drv_hv_ops drv_fake_ops = {
     .name = "fake",
     .open = fake_open,
@@ -991,6 +1078,8 @@ const struct drv_hv_ops drv_fake_ops = {
     .migrate_out = fake_migrate_out,
     .migrate_in = fake_migrate_in,
     .snapshot = fake_snapshot,
+    .rescue = fake_rescue,
+    .unrescue = fake_unrescue,
 };
 
 /* ---- steering (fake.h) ---- */
@@ -1195,7 +1284,8 @@ int drv_fake_config_drive(struct drv_hv *hv, const char *uuid, struct drv_hv_con
     struct fake_guest *g = fake_steer_find(hv, dom, err);
     if (!g)
         return -1;
-    *out = drv_hv_config_drive_dup(g->spec.config_drive);
+    /* a rescued guest's cdrom holds the rescue's drive */
+    *out = drv_hv_config_drive_dup(g->rescued ? g->rescue_cd : g->spec.config_drive);
     if (tray)
         *tray = g->spec.cdrom_tray || g->spec.config_drive;
     pthread_mutex_unlock(&fake_of(hv)->lock);

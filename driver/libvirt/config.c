@@ -301,8 +301,24 @@ char *lv_cfg_cdrom_format(const char *path)
 
 /* ---- sculpt's metadata ---- */
 
+void lv_meta_rescue_clear(struct lv_meta *m)
+{
+    struct drv_hv_image *im = &m->rescue_image;
+    free(im->kernel);
+    free(im->initrd);
+    free(im->cmdline);
+    free(im->disk_base);
+    free(im->disk_format);
+    memset(im, 0, sizeof(*im));
+    free(m->rescue_disk);
+    free(m->rescue_config_drive);
+    m->rescue_disk = m->rescue_config_drive = NULL;
+    m->rescued = false;
+}
+
 void lv_meta_release(struct lv_meta *m)
 {
+    lv_meta_rescue_clear(m);
     drv_hv_guest_spec_release(&m->spec);
     free(m->disk_path);
     free(m->instance_dir);
@@ -326,6 +342,15 @@ void lv_meta_copy(struct lv_meta *dst, const struct lv_meta *src)
     dst->console_log = dup_opt(src->console_log);
     dst->console_socket = dup_opt(src->console_socket);
     dst->config_drive = dup_opt(src->config_drive);
+    const struct drv_hv_image *ri = &src->rescue_image;
+    dst->rescue_image = (struct drv_hv_image){.kernel = dup_opt(ri->kernel),
+                                              .initrd = dup_opt(ri->initrd),
+                                              .cmdline = dup_opt(ri->cmdline),
+                                              .disk_base = dup_opt(ri->disk_base),
+                                              .disk_format = dup_opt(ri->disk_format),
+                                              .root_gb = ri->root_gb};
+    dst->rescue_disk = dup_opt(src->rescue_disk);
+    dst->rescue_config_drive = dup_opt(src->rescue_config_drive);
 }
 
 static void prop_opt(xmlNodePtr n, const char *name, const char *value)
@@ -370,6 +395,17 @@ static char *meta_format(const struct lv_meta *m, bool with_ns)
     prop_opt(files, "config_drive", m->config_drive);
     if (s->cdrom_tray)
         prop(files, "cdrom", "yes");
+
+    if (m->rescued) {
+        xmlNodePtr r = xmlNewChild(root, ns, BAD_CAST "rescue", NULL);
+        prop_opt(r, "kernel", m->rescue_image.kernel);
+        prop_opt(r, "initrd", m->rescue_image.initrd);
+        prop_opt(r, "cmdline", m->rescue_image.cmdline);
+        prop_opt(r, "disk_base", m->rescue_image.disk_base);
+        prop_opt(r, "disk_format", m->rescue_image.disk_format);
+        prop_opt(r, "disk", m->rescue_disk);
+        prop_opt(r, "config_drive", m->rescue_config_drive);
+    }
 
     for (size_t i = 0; i < s->nvifs; i++) {
         xmlNodePtr v = xmlNewChild(root, ns, BAD_CAST "vif", NULL);
@@ -488,6 +524,15 @@ static int meta_parse_root(xmlNodePtr root, struct lv_meta *m, struct err **err)
             m->config_drive = attr(n, "config_drive");
             autofree char *cdrom = attr(n, "cdrom");
             s->cdrom_tray = cdrom && strcmp(cdrom, "yes") == 0;
+        } else if (is(n, "rescue") && !m->rescued) {
+            m->rescued = true;
+            m->rescue_image.kernel = attr(n, "kernel");
+            m->rescue_image.initrd = attr(n, "initrd");
+            m->rescue_image.cmdline = attr(n, "cmdline");
+            m->rescue_image.disk_base = attr(n, "disk_base");
+            m->rescue_image.disk_format = attr(n, "disk_format");
+            m->rescue_disk = attr(n, "disk");
+            m->rescue_config_drive = attr(n, "config_drive");
         } else if (is(n, "vif") && s->nvifs < DRV_HV_MAX_VIFS) {
             struct drv_hv_vif *v = &s->vifs[s->nvifs++];
             autofree char *mac = attr(n, "mac");

@@ -129,9 +129,19 @@ struct lv_meta {
     char *config_drive; /* the config drive's ISO in instance_dir, NULL: none
                          * (spec.cdrom_tray: the empty drive is defined) */
     int64_t created_ms; /* Unix ms */
+    /* a rescue in force (drv_hv_rescue): the domain boots from rescue_disk
+     * (an overlay of rescue_image's disk; NULL: its kernel alone) with
+     * disk_path attached second and rescue_config_drive (NULL: none) in
+     * its cdrom */
+    bool rescued;
+    struct drv_hv_image rescue_image;
+    char *rescue_disk;
+    char *rescue_config_drive;
 };
 
 void lv_meta_release(struct lv_meta *m);
+/* Forget the rescue in m (its files are the caller's). */
+void lv_meta_rescue_clear(struct lv_meta *m);
 /* Deep copy into *dst (overwritten); release with lv_meta_release(). */
 void lv_meta_copy(struct lv_meta *dst, const struct lv_meta *src);
 

@@ -190,21 +190,30 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
     else
         out->cpu_mode = p->cpu_mode;
     out->cpu_model = p->cpu_model;
-    out->kernel = s->image.kernel;
-    out->initrd = s->image.initrd;
-    out->cmdline = s->image.cmdline;
-    if (m->disk_path) {
-        struct lv_cfg_disk *d = &out->disks[out->ndisks++];
-        d->path = xstrdup(m->disk_path);
+    /* rescued (Nova's rescue domain): booting from the rescue image, the
+     * rescue disk first, the guest's own second, the rescue's drive */
+    const struct drv_hv_image *boot = m->rescued ? &m->rescue_image : &s->image;
+    out->kernel = boot->kernel;
+    out->initrd = boot->initrd;
+    out->cmdline = boot->cmdline;
+    const char *disks[2] = {m->rescued ? m->rescue_disk : m->disk_path,
+                            m->rescued ? m->disk_path : NULL};
+    for (size_t k = 0; k < 2; k++) {
+        if (!disks[k])
+            continue;
+        struct lv_cfg_disk *d = &out->disks[out->ndisks];
+        d->path = xstrdup(disks[k]);
         d->format = "qcow2";
-        snprintf(d->target, sizeof(d->target), "vda");
+        snprintf(d->target, sizeof(d->target), "vd%c", (char)('a' + out->ndisks));
+        out->ndisks++;
         d->read_iops = lv_design_iops(r[DRV_RES_DISK_READ_IOPS]);
         d->write_iops = lv_design_iops(r[DRV_RES_DISK_WRITE_IOPS]);
         d->read_bytes = lv_design_bytes(r[DRV_RES_DISK_READ_MBPS]);
         d->write_bytes = lv_design_bytes(r[DRV_RES_DISK_WRITE_MBPS]);
     }
-    out->cdrom = m->config_drive || s->cdrom_tray;
-    out->cdrom_path = m->config_drive ? xstrdup(m->config_drive) : NULL;
+    const char *drive = m->rescued ? m->rescue_config_drive : m->config_drive;
+    out->cdrom = drive || m->config_drive || s->cdrom_tray;
+    out->cdrom_path = drive ? xstrdup(drive) : NULL;
     /* a guest's bandwidth is shared evenly by its interfaces */
     double share = s->nvifs ? 1.0 / (double)s->nvifs : 0;
     for (size_t i = 0; i < s->nvifs; i++) {

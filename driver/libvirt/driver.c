@@ -1051,7 +1051,7 @@ static int lv_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, stru
 
 /* ---- power ---- */
 
-static int lv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct err **err)
+int lv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct err **err)
 {
     struct lv *lv = lv_of(hv);
     virDomainPtr dom = lv_domain(lv, uuid, false, err);
@@ -1104,7 +1104,7 @@ static int lv_latest_shape(struct lv *lv, const char *uuid, struct drv_shape *ou
 
 /* Redefine from the latest shape (persistent config follows live
  * reshapes only here, so reshapes stay one call per knob) and start. */
-static int lv_boot(struct lv *lv, const char *uuid, struct err **err)
+int lv_boot(struct lv *lv, const char *uuid, struct err **err)
 {
     struct drv_shape shape;
     if (lv_latest_shape(lv, uuid, &shape, err) < 0)
@@ -1249,4 +1249,6 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .live_rollback = lv_live_rollback,
     .insert_config_drive = lv_insert_config_drive,
     .snapshot = lv_snapshot,
+    .rescue = lv_rescue,
+    .unrescue = lv_unrescue,
 };

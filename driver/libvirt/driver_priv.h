@@ -201,6 +201,14 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
 char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err);
 int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                 struct err **err);
+/* driver.c: power off (cleanly within timeout_s, then hard); redefine
+ * guest `uuid` from its metadata in its latest shape and start it. */
+int lv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct err **err);
+int lv_boot(struct lv *lv, const char *uuid, struct err **err);
+/* rescue.c: drv_hv_ops.rescue and unrescue. */
+int lv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
+              const struct drv_hv_config_drive *cd, int timeout_s, struct err **err);
+int lv_unrescue(struct drv_hv *hv, const char *uuid, struct err **err);
 /* observe.c: a pool member takes an instance's identity (title, metadata). */
 int lv_set_identity(struct drv_hv *hv, const char *uuid, const struct drv_hv_guest_spec *inst,
                     struct err **err);

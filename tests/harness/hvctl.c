@@ -248,6 +248,36 @@ static int spec_of_args(const struct args *a, struct drv_hv_guest_spec *spec, ch
     return parse_shape(a, &spec->shape, err);
 }
 
+/* rescue: boot guest uuid= from kernel=/initrd=/cmdline=/disk=/
+ * disk_format= (spawn's words), its disk second; password= puts a config
+ * drive in with that admin_pass; timeout= the clean shutdown's. */
+static int cmd_rescue(struct drv_hv *hv, const struct args *a, struct err **err)
+{
+    struct drv_hv_guest_spec spec;
+    autofree char *cmdline_file = NULL;
+    long long timeout;
+    if (spec_of_args(a, &spec, &cmdline_file, err) < 0 ||
+        arg_int(a, "timeout", 0, &timeout, err) < 0)
+        return -1;
+    const char *password = arg(a, "password");
+    struct drv_hv_config_drive cd = {0};
+    if (password) {
+        autofree char *md = xasprintf("{\"uuid\": \"%s\", \"admin_pass\": \"%s\"}", spec.uuid,
+                                      password);
+        drv_hv_config_drive_add(&cd, "openstack/latest/meta_data.json", md, strlen(md));
+    }
+    int64_t t0 = clock_mono_ns();
+    int rc = drv_hv_rescue(hv, spec.uuid, &spec.image, password ? &cd : NULL, (int)timeout, err);
+    for (size_t k = 0; k < cd.n; k++) {
+        free(cd.files[k].path);
+        free(cd.files[k].data);
+    }
+    free(cd.files);
+    if (rc == 0)
+        printf("OK rescue %s ms=%.1f\n", spec.uuid, (double)(clock_mono_ns() - t0) / 1e6);
+    return rc;
+}
+
 static int cmd_spawn(struct drv_hv *hv, const struct args *a, struct err **err)
 {
     struct drv_hv_guest_spec spec;
@@ -442,10 +472,10 @@ static void print_info(const char *what, const struct drv_hv_info *in)
 {
     flockfile(stdout); /* one line, not cut by an event line */
     printf("%s %s name=%s state=%s reason=%s ours=%d id=%lld uptime_ms=%lld cpu_ns=%llu "
-           "actual=%d",
+           "actual=%d rescued=%d",
            what, in->uuid, in->name, drv_power_state_name(in->state), in->state_reason, in->ours,
            (long long)in->domain_id, (long long)in->uptime_ms, (unsigned long long)in->cpu_time_ns,
-           in->vcpus_online_actual);
+           in->vcpus_online_actual, in->rescued);
     print_shape(&in->shape);
     printf(" mem_requested=%.0f mem_plugged=%.0f mem_stalled=%d mem_offline=%.0f "
            "mem_asked=%.0f\n",
@@ -554,6 +584,8 @@ static int cmd_uuid_op(struct drv_hv *hv, const char *cmd, const struct args *a,
         rc = drv_hv_live_rollback(hv, uuid, err);
     else if (strcmp(cmd, "live-abort") == 0)
         rc = drv_hv_live_abort(hv, uuid, err);
+    else if (strcmp(cmd, "unrescue") == 0)
+        rc = drv_hv_unrescue(hv, uuid, err);
     else
         return err_set(err, ERR_INVALID, "unknown command `%s`", cmd);
     if (rc == 0)
@@ -583,6 +615,8 @@ static int dispatch(struct drv_hv *hv, const char *cmd, const struct args *a, st
         return cmd_live_prepare(hv, a, err);
     if (strcmp(cmd, "live-migrate") == 0)
         return cmd_live_migrate(hv, a, err);
+    if (strcmp(cmd, "rescue") == 0)
+        return cmd_rescue(hv, a, err);
     if (strcmp(cmd, "snapshot") == 0) {
         const char *out = arg(a, "out");
         if (!out)

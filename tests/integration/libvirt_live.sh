@@ -5,7 +5,7 @@
 # console) and from libvirt (virsh), fractional CPU enforced and sampled,
 # no restart across reshapes, a libvirtd restart survived, a guest killed
 # behind sculpt's back noticed, power cycle, suspend/resume, snapshot
-# (cold: saved, copied, restored), cold resize,
+# (cold: saved, copied, restored), rescue and unrescue, cold resize,
 # reconcile, destroy.  One private libvirtd (contrib/stack/libvirt.sh).
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
@@ -320,6 +320,31 @@ check "no snapshot file left" sh -c "[ -z \"\$(ls -A '$T/instances/snapshots')\"
 hvctl -o libvirt.qemu_img=false snapshot uuid=$U out="$T/bad.qcow2" && fail "snapshot with a failing qemu-img"
 check "guest running after a failed snapshot" sh -c "$VIRSH domstate $DOM | grep -qx running"
 check "nothing left by the failed snapshot" sh -c "[ ! -e '$T/bad.qcow2' ] && [ -z \"\$(ls -A '$T/instances/snapshots')\" ]"
+# ---- rescue: the rescue image first, the guest's disk second; unrescue ----
+R=$T/rescue.img
+printf 'SCULPT-RESCUE-IMAGE\n' >"$R" && truncate -s 1M "$R"
+blk() { $VIRSH domblklist $DOM | awk '$1 ~ /^(vd|sd)/ {printf "%s=%s ", $1, $2}'; }
+hv rescue uuid=$U kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline disk="$R" \
+    disk_format=raw password=RESCUE-PW-42 timeout=0 || fail "rescue"
+hv info uuid=$U || fail "info"
+check "rescued, running" test "$(kv rescued "$HV_OUT") $(kv state "$HV_OUT")" = "1 running"
+check "rescue disk first, its own second, the rescue's drive" \
+    test "$(blk)" = "vda=$DIR/disk.rescue vdb=$DIR/disk sda=$DIR/disk.config.rescue "
+check "rescue overlay over the rescue image" sh -c "qemu-img info -U '$DIR/disk.rescue' | grep -q 'backing file: $R'"
+check "the rescue password in its drive" grep -q RESCUE-PW-42 "$DIR/disk.config.rescue"
+wait_match "$LOG" 'GUEST-DISK marker=SCULPT-RESCUE-IMAGE' 120 >/dev/null || fail "the rescue image did not boot"
+out=$(hvctl info uuid=$U) || fail "info from a new process: $out"
+check "the rescue read back from the definition by a new process" test "$(kv rescued "$out")" = 1
+hv unrescue uuid=$U || fail "unrescue"
+hv info uuid=$U || fail "info"
+check "unrescued, running" test "$(kv rescued "$HV_OUT") $(kv state "$HV_OUT")" = "0 running"
+check "its own disk alone again" test "$(blk)" = "vda=$DIR/disk "
+check "rescue files gone" test ! -e "$DIR/disk.rescue" -a ! -e "$DIR/disk.config.rescue"
+check "its data intact (0x5a at 2M)" sh -c "qemu-io -U -f qcow2 -r -c 'read -P 0x5a 2M 1M' '$DIR/disk' | grep -q '^read'"
+wait_match "$LOG" 'GUEST-INIT-READY' 120 4 >/dev/null || fail "no boot after the unrescue"
+check "booted from its own disk" sh -c "grep 'GUEST-DISK marker=' '$LOG' | tail -n 1 | grep -q SCULPT-BASE-IMAGE"
+hv unrescue uuid=$U || fail "unrescue of a guest not rescued"
+
 hv power-off uuid=$U timeout=60 || fail "power off"
 hv wait-event type=stopped uuid=$U timeout_ms=30000 || fail "no stop event"
 check "stopped by sculpt" test "$(kv by_sculpt "$HV_OUT")" = 1

@@ -281,6 +281,49 @@ def rebuilds(ctxt, api, inst, sess, tmp):
        % fl[0].message[:60])
 
 
+def rescues(ctxt, api, inst, nova, server):
+    """rescue and unrescue through the API (nova-api sets the task, casts
+    to this host): RESCUE with the password it gave, then ACTIVE; then
+    rescue_instance cast onto an image Glance does not have: the instance
+    is left as it was (vm_state active, task None), ImageNotFound."""
+    _, body = nova.servers.rescue(server.id, password='Rescue-Pw-42')
+    if body.get('adminPass') != 'Rescue-Pw-42':
+        fail('rescue answered %r' % body)
+    wait_for('server RESCUE', lambda: nova.servers.get(server.id).status == 'RESCUE', 60)
+    inst.refresh()
+    if inst.vm_state != 'rescued' or inst.task_state is not None or inst.power_state != 1:
+        fail('rescued: vm_state %s task %s power %s'
+             % (inst.vm_state, inst.task_state, inst.power_state))
+    acts = [a.action for a in objects.InstanceActionList.get_by_instance_uuid(ctxt, inst.uuid)]
+    if 'rescue' not in acts:
+        fail('no rescue action recorded: %r' % acts)
+    ok('rescue (server rescue) -> RESCUE, vm_state rescued, power_state 1')
+    nova.servers.unrescue(server.id)
+    wait_for('server ACTIVE again', lambda: nova.servers.get(server.id).status == 'ACTIVE', 60)
+    inst.refresh()
+    if inst.vm_state != 'active' or inst.power_state != 1:
+        fail('unrescued: vm_state %s power %s' % (inst.vm_state, inst.power_state))
+    ok('unrescue (server unrescue) -> ACTIVE, power_state 1')
+
+    nfaults = len(objects.InstanceFaultList.get_by_instance_uuids(ctxt, [inst.uuid]).objects)
+    inst.task_state = 'rescuing'
+    inst.save()
+    api.rescue_instance(ctxt, inst, rescue_password=None, rescue_image_ref=str(uuid.uuid4()),
+                        clean_shutdown=True)
+
+    def done():
+        inst.refresh()
+        return inst.task_state is None
+    wait_for('rescue_instance onto an image gone', done, 60)
+    fl = objects.InstanceFaultList.get_by_instance_uuids(ctxt, [inst.uuid]).objects
+    if inst.vm_state != 'active' or len(fl) != nfaults + 1 or \
+            'could not be found' not in fl[0].message:
+        fail('rescue onto an image gone: vm_state %s, faults %r'
+             % (inst.vm_state, [f.message for f in fl]))
+    ok('rescue_instance onto an image Glance does not have -> vm_state active, fault: %s'
+       % fl[0].message[:60])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--host', required=True)
@@ -362,6 +405,7 @@ def main():
     snapshots(ctxt, api, inst, sess)
     with tempfile.TemporaryDirectory() as tmp:
         rebuilds(ctxt, api, inst, sess, tmp)
+    rescues(ctxt, api, inst, nova, server)
 
     # ---- failures Nova acts on by type
     ghost = objects.Instance(context=ctxt, uuid=str(uuid.uuid4()), host=host, node=host)

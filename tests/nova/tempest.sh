@@ -1,7 +1,8 @@
 #!/bin/sh
 # tempest.api.compute.servers.test_create_server and ServerActionsTestJSON's
 # resize tests (confirm, confirm from stopped, revert) and rebuild tests (a
-# running and a stopped server) against the local
+# running and a stopped server), and ServerRescueTestJSON's rescue and
+# unrescue, against the local
 # Nova whose compute nodes are sculpt-compute (tempest from Debian 12), on
 # host NAME alone: sculpt resizes on the instance's own host only, so the
 # other computes are disabled meanwhile (else the scheduler may pick one of
@@ -74,12 +75,13 @@ cd "$ws"
 set +e
 tempest run --concurrency 1 --regex "tempest.api.compute.servers.test_create_server|\
 ServerActionsTestJSON.test_(resize_server_(confirm|confirm_from_stopped|revert)|\
-rebuild_server|rebuild_server_in_stop_state)\b" >run.log 2>&1
+rebuild_server|rebuild_server_in_stop_state)\b|\
+ServerRescueTestJSON.test_rescue_unrescue_instance\b" >run.log 2>&1
 rc=$?
 set -e
 grep -E "^(=|Totals| - )" run.log | tail -n 12
 # what each resize and rebuild test cost (its setUp included)
-grep -oE "test_re(size|build)_server[a-z_]*(\[[^]]*\])? \[[0-9.]+s\] \.\.\. [a-z]+" run.log || true
+grep -oE "test_re(size|build|scue)_[a-z_]*(\[[^]]*\])? \[[0-9.]+s\] \.\.\. [a-z]+" run.log || true
 passed=$(sed -n 's/^ - Passed: *\([0-9]*\).*/\1/p' run.log | tail -n 1)
 failed=$(sed -n 's/^ - Failed: *\([0-9]*\).*/\1/p' run.log | tail -n 1)
 if [ $rc -ne 0 ] || [ "${failed:-1}" != 0 ] || [ "${passed:-0}" -lt 1 ]; then
@@ -87,8 +89,8 @@ if [ $rc -ne 0 ] || [ "${failed:-1}" != 0 ] || [ "${passed:-0}" -lt 1 ]; then
     grep -B2 -A30 -E "^(FAIL|ERROR)" run.log | head -n 80 >&2
     exit 1
 fi
-# a test skipped is no test of the rebuild
-for t in test_rebuild_server test_rebuild_server_in_stop_state; do
+# a test skipped is no test of the rebuild or the rescue
+for t in test_rebuild_server test_rebuild_server_in_stop_state test_rescue_unrescue_instance; do
     grep -qE "\.$t(\[[^]]*\])? \[[0-9.]+s\] \.\.\. ok" run.log ||
         { echo "tempest: $t did not run and pass" >&2; exit 1; }
 done

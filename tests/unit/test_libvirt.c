@@ -229,6 +229,77 @@ static void test_config_drive_xml(void **state)
 }
 
 /* A folder too deep for a unix socket path gets a short one. */
+/* A rescue's domain: the rescue image's kernel and disk first, the
+ * guest's own disk second, the rescue's config drive in the cdrom, all of
+ * it in the metadata so a restart finds it; cleared, the guest's own
+ * domain again. */
+static void test_rescue_xml(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    spec.config_drive = xzalloc(sizeof(*spec.config_drive));
+    drv_hv_config_drive_add(spec.config_drive, "openstack/latest/user_data", "hi", 2);
+    struct lv_meta m;
+    lv_design_meta(&p, &spec, 1, &m);
+    struct lv_cfg_domain d;
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    char *own = lv_cfg_domain_format(&d);
+    lv_cfg_domain_release(&d);
+
+    m.rescued = true;
+    m.rescue_image.kernel = xstrdup("/cache/rescue-kernel");
+    m.rescue_image.disk_base = xstrdup("/cache/rescue-image");
+    m.rescue_image.disk_format = xstrdup("raw");
+    m.rescue_disk = xstrdup("/srv/instances/" UUID_A "/disk.rescue");
+    m.rescue_config_drive = xstrdup("/srv/instances/" UUID_A "/disk.config.rescue");
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    char *xml = lv_cfg_domain_format(&d);
+    const char *rescue = strstr(xml, "<source file=\"/srv/instances/" UUID_A "/disk.rescue\"/>");
+    const char *disk = strstr(xml, "<source file=\"/srv/instances/" UUID_A "/disk\"/>");
+    assert_non_null(rescue);
+    assert_non_null(disk);
+    assert_true(rescue < disk); /* the rescue disk first */
+    assert_non_null(strstr(rescue, "<target dev=\"vda\""));
+    assert_non_null(strstr(disk, "<target dev=\"vdb\""));
+    assert_non_null(strstr(xml, "<kernel>/cache/rescue-kernel</kernel>"));
+    assert_non_null(strstr(xml, "disk.config.rescue"));
+    assert_null(strstr(xml, "<source file=\"/srv/instances/" UUID_A "/disk.config\"/>"));
+    assert_non_null(strstr(xml, "<source file=\"/srv/instances/" UUID_A "/disk.config.rescue\"/>"));
+    struct lv_knobs k;
+    struct err *err = NULL;
+    assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
+    struct lv_meta back;
+    assert_int_equal(lv_meta_parse(k.metadata, &back, &err), 0);
+    assert_true(back.rescued);
+    assert_string_equal(back.rescue_disk, m.rescue_disk);
+    assert_string_equal(back.rescue_config_drive, m.rescue_config_drive);
+    assert_string_equal(back.rescue_image.disk_base, "/cache/rescue-image");
+    assert_string_equal(back.rescue_image.kernel, "/cache/rescue-kernel");
+    assert_string_equal(back.disk_path, m.disk_path);
+    struct lv_meta copy;
+    lv_meta_copy(&copy, &back);
+    assert_string_equal(copy.rescue_disk, m.rescue_disk);
+    lv_meta_release(&copy);
+    lv_meta_release(&back);
+    lv_knobs_release(&k);
+    free(xml);
+    lv_cfg_domain_release(&d);
+
+    /* unrescued: the guest's own domain, to the byte */
+    lv_meta_rescue_clear(&m);
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    xml = lv_cfg_domain_format(&d);
+    assert_string_equal(xml, own);
+    assert_null(strstr(xml, "rescue"));
+    free(xml);
+    free(own);
+    lv_cfg_domain_release(&d);
+    lv_meta_release(&m);
+    drv_hv_config_drive_free(spec.config_drive);
+}
+
 static void test_long_paths(void **state)
 {
     (void)state;
@@ -1287,6 +1358,7 @@ int main(void)
         cmocka_unit_test(test_designer_units),
         cmocka_unit_test(test_domain_roundtrip),
         cmocka_unit_test(test_config_drive_xml),
+        cmocka_unit_test(test_rescue_xml),
         cmocka_unit_test(test_vmem_design),
         cmocka_unit_test(test_vmem_due_boot),
         cmocka_unit_test(test_vmem_track),

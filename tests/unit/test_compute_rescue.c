@@ -1,0 +1,161 @@
+/* The rules of rescue (openstack/compute_rescue_plan.c): which image a
+ * rescue boots, its generated password, what a restart does with an
+ * interrupted rescue or unrescue; then the fake backend's rescue and
+ * unrescue as the compute manager drives them. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/err.h"
+#include "driver/fake/fake.h"
+#include "driver/hypervisor.h"
+#include "helpers/engine.h"
+#include "openstack/compute_rescue.h"
+
+#define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
+#define UUID_B "7a1d2b3c-4d5e-4f6a-9b0c-1d2e3f4a5b6c"
+
+static void test_image_ref(void **state)
+{
+    (void)state;
+    assert_string_equal(os_rescue_image_ref("r", "b", "i"), "r");
+    assert_string_equal(os_rescue_image_ref(NULL, "b", "i"), "b");
+    assert_string_equal(os_rescue_image_ref("", "b", "i"), "b");
+    assert_string_equal(os_rescue_image_ref(NULL, NULL, "i"), "i");
+    assert_string_equal(os_rescue_image_ref("", "", "i"), "i");
+    assert_null(os_rescue_image_ref(NULL, "", ""));
+    assert_null(os_rescue_image_ref(NULL, NULL, NULL));
+}
+
+static void test_password(void **state)
+{
+    (void)state;
+    char a[13], b[13];
+    struct err *err = NULL;
+    assert_int_equal(os_rescue_password(a, 12, &err), 0);
+    assert_int_equal(os_rescue_password(b, 12, &err), 0);
+    assert_int_equal(strlen(a), 12);
+    assert_string_not_equal(a, b);
+    for (size_t k = 0; k < 12; k++) {
+        assert_non_null(strchr("23456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz", a[k]));
+        assert_null(strchr("01OIl", a[k]));
+    }
+    assert_int_equal(os_rescue_password(a, 0, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(os_rescue_password(a, 64, &err), -1);
+    err_clear(&err);
+}
+
+static void test_recover_decide(void **state)
+{
+    (void)state;
+    assert_true(os_rescue_task("rescuing"));
+    assert_true(os_rescue_task("unrescuing"));
+    assert_false(os_rescue_task("rebuilding"));
+    assert_false(os_rescue_task(NULL));
+    /* a rescue whose definition was written is finished */
+    assert_int_equal(os_rescue_recover_decide("rescuing", true, true), OS_RESCUE_RECOVER_RESCUED);
+    /* not yet written: undone, the guest's own runs */
+    assert_int_equal(os_rescue_recover_decide("rescuing", true, false), OS_RESCUE_RECOVER_ACTIVE);
+    /* an unrescue is always finished */
+    assert_int_equal(os_rescue_recover_decide("unrescuing", true, true), OS_RESCUE_RECOVER_ACTIVE);
+    assert_int_equal(os_rescue_recover_decide("unrescuing", true, false),
+                     OS_RESCUE_RECOVER_ACTIVE);
+    /* no guest: nothing to run */
+    assert_int_equal(os_rescue_recover_decide("rescuing", false, false), OS_RESCUE_RECOVER_ERROR);
+    assert_int_equal(os_rescue_recover_decide("unrescuing", false, false),
+                     OS_RESCUE_RECOVER_ERROR);
+}
+
+static void spec_of(struct drv_hv_guest_spec *spec, const char *uuid)
+{
+    memset(spec, 0, sizeof(*spec));
+    snprintf(spec->uuid, sizeof(spec->uuid), "%s", uuid);
+    spec->shape =
+        (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 1024, .numa_node = -1};
+    spec->shape.res.v[DRV_RES_VCPU] = 1;
+    spec->shape.res.v[DRV_RES_MEM_MIB] = 512;
+    spec->image.disk_base = (char *)"/cache/own";
+}
+
+/* The fake backend: the rescue boots the rescue image with its drive,
+ * is idempotent, and unrescue gives the guest's own back (again
+ * idempotent, starting a guest left off). */
+static void test_fake_rescue(void **state)
+{
+    (void)state;
+    const char *const opts[] = {NULL};
+    autoptr(drv_hv) hv = test_fake_hv_open(opts);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    spec.config_drive = xzalloc(sizeof(*spec.config_drive));
+    drv_hv_config_drive_add(spec.config_drive, "openstack/latest/meta_data.json", "{}", 2);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    drv_hv_config_drive_free(spec.config_drive);
+
+    struct drv_hv_image bad = {0};
+    assert_int_equal(drv_hv_rescue(hv, UUID_A, &bad, NULL, 0, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    struct drv_hv_image img = {.disk_base = (char *)"/cache/rescue", .disk_format = (char *)"raw"};
+    assert_int_equal(drv_hv_rescue(hv, UUID_B, &img, NULL, 0, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+
+    struct drv_hv_config_drive cd = {0};
+    drv_hv_config_drive_add(&cd, "openstack/latest/meta_data.json", "{\"admin_pass\": \"pw\"}", 21);
+    assert_int_equal(drv_hv_rescue(hv, UUID_A, &img, &cd, 5, &err), 0);
+    struct drv_hv_info info;
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_true(info.rescued);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    struct drv_hv_config_drive *got = NULL;
+    assert_int_equal(drv_fake_config_drive(hv, UUID_A, &got, NULL, &err), 0);
+    const struct drv_hv_file *f = drv_hv_config_drive_get(got, "openstack/latest/meta_data.json");
+    assert_non_null(f);
+    assert_int_equal(f->len, 21);
+    drv_hv_config_drive_free(got);
+    /* again: nothing changes */
+    assert_int_equal(drv_hv_rescue(hv, UUID_A, &img, NULL, 0, &err), 0);
+    assert_int_equal(drv_fake_config_drive(hv, UUID_A, &got, NULL, &err), 0);
+    assert_non_null(got);
+    drv_hv_config_drive_free(got);
+
+    assert_int_equal(drv_hv_unrescue(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_false(info.rescued);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_int_equal(drv_fake_config_drive(hv, UUID_A, &got, NULL, &err), 0);
+    assert_int_equal(drv_hv_config_drive_get(got, "openstack/latest/meta_data.json")->len, 2);
+    drv_hv_config_drive_free(got);
+    /* an unrescue finished after a restart: the guest off is started */
+    assert_int_equal(drv_hv_power_off(hv, UUID_A, 0, &err), 0);
+    assert_int_equal(drv_hv_unrescue(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_get_info(hv, UUID_A, &info, &err), 0);
+    assert_int_equal(info.state, DRV_POWER_RUNNING);
+    assert_int_equal(drv_hv_unrescue(hv, UUID_B, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+    free(cd.files[0].path);
+    free(cd.files[0].data);
+    free(cd.files);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_image_ref),
+        cmocka_unit_test(test_password),
+        cmocka_unit_test(test_recover_decide),
+        cmocka_unit_test(test_fake_rescue),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
