@@ -321,6 +321,7 @@ hvctl -o libvirt.qemu_img=false snapshot uuid=$U out="$T/bad.qcow2" && fail "sna
 check "guest running after a failed snapshot" sh -c "$VIRSH domstate $DOM | grep -qx running"
 check "nothing left by the failed snapshot" sh -c "[ ! -e '$T/bad.qcow2' ] && [ -z \"\$(ls -A '$T/instances/snapshots')\" ]"
 # ---- rescue: the rescue image first, the guest's disk second; unrescue ----
+rescue_t0=$(date +%s)
 R=$T/rescue.img
 printf 'SCULPT-RESCUE-IMAGE\n' >"$R" && truncate -s 1M "$R"
 blk() { $VIRSH domblklist $DOM | awk '$1 ~ /^(vd|sd)/ {printf "%s=%s ", $1, $2}'; }
@@ -343,7 +344,12 @@ check "rescue files gone" test ! -e "$DIR/disk.rescue" -a ! -e "$DIR/disk.config
 check "its data intact (0x5a at 2M)" sh -c "qemu-io -U -f qcow2 -r -c 'read -P 0x5a 2M 1M' '$DIR/disk' | grep -q '^read'"
 wait_match "$LOG" 'GUEST-INIT-READY' 120 4 >/dev/null || fail "no boot after the unrescue"
 check "booted from its own disk" sh -c "grep 'GUEST-DISK marker=' '$LOG' | tail -n 1 | grep -q SCULPT-BASE-IMAGE"
+# the guest watches its power button once its first GUEST-STAT of this boot
+# is out (the power-off below presses it)
+check "its power button watched" retry 30 sh -c "awk '/GUEST-INIT-READY/ {s = 0} /GUEST-STAT/ {s = 1} END {exit !s}' '$LOG'"
 hv unrescue uuid=$U || fail "unrescue of a guest not rescued"
+hv events || true # forget the rescue's own stops and starts
+echo "rescue and unrescue in $(( $(date +%s) - rescue_t0 ))s"
 
 hv power-off uuid=$U timeout=60 || fail "power off"
 hv wait-event type=stopped uuid=$U timeout_ms=30000 || fail "no stop event"
