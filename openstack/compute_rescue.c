@@ -121,7 +121,8 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
     int rc = -1;
     json_auto_t *image = json_pack("{s:s?}", "id", image_ref);
     if (!image_ref) {
-        err_set(err, ERR_NOT_FOUND, "Image  could not be found. (the instance has no image)");
+        err_set(err, ERR_NOT_FOUND,
+                "Image could not be found: the instance has no image to rescue with");
         os_fault_image(&req->fault, "", *err);
         os_compute_fail_op(c, i, RESCUE_EVENT, *err);
         goto out;
