@@ -94,9 +94,17 @@ check "weight back to per vCPU" \
 hv reshape uuid=$U mem_mib=160 || fail "balloon down"
 check "changed balloon only" test "$(kv changed "$HV_OUT")" = "balloon"
 wait_match "$LOG" 'memtotal_kb=1[0-3][0-9]{4} ' 30 >/dev/null || fail "guest memory did not shrink"
+# balloon_at KIB: the balloon there, as QEMU's live query says and as
+# libvirt records it in the domain (<currentMemory>, which sculpt reads):
+# the record moves on QEMU's BALLOON_CHANGE events, rate-limited to one a
+# second, so it can trail the query
+balloon_at() {
+    $VIRSH dommemstat $DOM | grep -qx "actual $1" &&
+        $VIRSH dumpxml $DOM | grep -q "<currentMemory unit='KiB'>$1<"
+}
 hv reshape uuid=$U mem_mib=320 || fail "balloon up"
 wait_match "$LOG" 'memtotal_kb=2[6-9][0-9]{4} ' 30 >/dev/null || fail "guest memory did not grow"
-check "libvirt balloon at 320 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 327680'"
+check "libvirt balloon at 320 MiB" retry 30 balloon_at 327680
 
 # ---- a balloon on its way is neither drift nor asked again ----
 # libvirt reports the balloon's actual size; a paused guest's cannot move.
@@ -110,9 +118,9 @@ check "a new process: holds 320, asked 192" \
 out=$(hvctl reshape uuid=$U mem_mib=192) || fail "reshape from a new process: $out"
 check "the target stands: not asked again" test "$(kv changed "$out")" = "none"
 hv unpause uuid=$U || fail "unpause"
-check "balloon reached 192 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 196608'"
+check "balloon reached 192 MiB" retry 30 balloon_at 196608
 hv reshape uuid=$U mem_mib=320 || fail "balloon up again"
-check "libvirt balloon at 320 MiB again" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 327680'"
+check "libvirt balloon at 320 MiB again" retry 30 balloon_at 327680
 
 # ---- pinning, bandwidth, I/O tune ----
 hv reshape uuid=$U pcpus=1 || fail "pin"
@@ -259,18 +267,15 @@ check "adopted: ours, running, knobs read back" test \
 # ---- reconcile after a change behind sculpt's back ----
 $VIRSH schedinfo $DOM --live --set vcpu_quota=20000 >/dev/null || fail "virsh schedinfo"
 $VIRSH setmem $DOM 200M --live || fail "virsh setmem"
-retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 204800'" || fail "balloon never reached 200M"
-# sculpt reads the domain's <currentMemory>, which libvirt moves on QEMU's
-# BALLOON_CHANGE events (rate-limited to one a second), so it can trail
-# dommemstat's live query: the drift is there once libvirt records it
-retry 30 sh -c "$VIRSH dumpxml $DOM | grep -q \"<currentMemory unit='KiB'>204800<\"" ||
-    fail "libvirt never recorded the 200M balloon: $($VIRSH dumpxml $DOM | grep currentMemory)"
+# the drift is there once libvirt records it (balloon_at)
+retry 30 balloon_at 204800 ||
+    fail "balloon never reached 200M: $($VIRSH dumpxml $DOM | grep currentMemory)"
 hv reconcile uuid=$U online=3 vcpu=2 mem_mib=300 net_in_mbps=10 net_out_mbps=20 \
     disk_read_iops=200 disk_write_iops=100 disk_write_mbps=5 || fail "reconcile"
 printf '%s\n' "$HV_OUT" | grep DRIFT
 check "drift found and reapplied" sh -c "printf '%s' \"\$0\" | grep -q 'DRIFT $U reshaped .*reapplied quota,balloon'" "$HV_OUT"
 check "quota back at 2/3" sh -c "$VIRSH schedinfo $DOM | grep -Eq 'vcpu_quota *: 66667$'"
-check "balloon back at 300 MiB" retry 30 sh -c "$VIRSH dommemstat $DOM | grep -qx 'actual 307200'"
+check "balloon back at 300 MiB" retry 30 balloon_at 307200
 
 # ---- a guest killed behind sculpt's back ----
 pid=$(cat "$T/libvirt/run/qemu/$DOM.pid")
