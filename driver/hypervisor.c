@@ -170,7 +170,7 @@ void drv_hv_mac(const struct drv_hv_guest_spec *spec, size_t i, char out[18])
 
 /* ---- specs ---- */
 
-static void drv_hv_image_release(struct drv_hv_image *im)
+void drv_hv_image_release(struct drv_hv_image *im)
 {
     free(im->kernel);
     free(im->initrd);

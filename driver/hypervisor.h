@@ -119,6 +119,8 @@ struct drv_hv_guest_spec {
                       * live later (a pool member, at its hand-over) */
 };
 
+/* Release what an image owns (not the struct), leaving it empty. */
+void drv_hv_image_release(struct drv_hv_image *im);
 /* Release what a spec owns (not the struct); accepts NULL. */
 void drv_hv_guest_spec_release(struct drv_hv_guest_spec *spec);
 /* Deep copy into *dst (which is overwritten). */

@@ -236,21 +236,31 @@ static bool build_settled(struct os_compute *c, const char *uuid, const json_t *
     return true;
 }
 
+int os_compute_config_drive(struct os_compute *c, const json_t *prim, const json_t *image,
+                            const json_t *files, const char *password,
+                            struct drv_hv_config_drive **out, struct err **err)
+{
+    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
+                                           .dhcp_domain = c->cfg->dhcp_domain};
+    *out = NULL;
+    if (!os_config_drive_required(prim, image, &o))
+        return 0;
+    *out = os_config_drive_build(prim, files, password, &o, err);
+    return *out ? 0 : -1;
+}
+
 /* The instance's config drive when it needs one (*out NULL otherwise),
  * marked on the instance as Nova's configdrive.update_instance() does. */
 static int build_config_drive(struct os_compute *c, struct os_inst *i, const struct os_msg *m,
                               struct drv_hv_config_drive **out, struct err **err)
 {
-    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
-                                           .dhcp_domain = c->cfg->dhcp_domain};
-    *out = NULL;
-    if (!os_config_drive_required(i->prim, json_object_get(m->args, "image"), &o))
-        return 0;
-    const char *password = json_string_value(json_object_get(m->args, "admin_password"));
-    *out = os_config_drive_build(i->prim, json_object_get(m->args, "injected_files"), password, &o,
-                                 err);
-    if (!*out)
+    if (os_compute_config_drive(c, i->prim, json_object_get(m->args, "image"),
+                                json_object_get(m->args, "injected_files"),
+                                json_string_value(json_object_get(m->args, "admin_password")),
+                                out, err) < 0)
         return err_wrap(err, "config drive");
+    if (!*out)
+        return 0;
     const char *was = ovo_get_str(i->prim, "config_drive");
     if (!was || strcmp(was, "True") != 0)
         os_inst_set_str(i, "config_drive", "True");

@@ -333,6 +333,13 @@ void os_compute_engine_booting(struct os_compute *c, const char *uuid)
         log_err(LOG_LEVEL_WARN, e, "boot allowance of %s not given", uuid);
 }
 
+enum drv_power_state os_compute_power_now(struct os_compute *c, const char *uuid)
+{
+    struct drv_hv_info info;
+    autoerr struct err *e = NULL;
+    return drv_hv_get_info(c->hv, uuid, &info, &e) == 0 ? info.state : DRV_POWER_NOSTATE;
+}
+
 int os_compute_power_on_booting(struct os_compute *c, const char *uuid, struct err **err)
 {
     if (drv_hv_power_on(c->hv, uuid, err) < 0)

@@ -233,14 +233,9 @@ static int live_spec(struct os_compute *c, struct os_inst *i, const char *dom,
     }
     /* the config drive made again here, as nova's pre_live_migration does
      * without shared storage (the files injected at boot are not kept) */
-    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
-                                           .dhcp_domain = c->cfg->dhcp_domain};
-    if (os_config_drive_required(i->prim, NULL, &o)) {
-        spec->config_drive = os_config_drive_build(i->prim, NULL, NULL, &o, err);
-        if (!spec->config_drive) {
-            drv_hv_guest_spec_release(spec);
-            return err_wrap(err, "config drive");
-        }
+    if (os_compute_config_drive(c, i->prim, NULL, NULL, NULL, &spec->config_drive, err) < 0) {
+        drv_hv_guest_spec_release(spec);
+        return err_wrap(err, "config drive");
     }
     return 0;
 }

@@ -193,12 +193,7 @@ static int restore_config_drive(struct os_compute *c, const char *uuid,
         json_pack("{s:[s, s]}", "expected_attrs", "metadata", "keypairs"), NULL, err);
     if (!prim)
         return err_wrap(err, "instance %s", uuid);
-    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
-                                           .dhcp_domain = c->cfg->dhcp_domain};
-    if (!os_config_drive_required(prim, NULL, &o))
-        return 0;
-    *out = os_config_drive_build(prim, NULL, NULL, &o, err);
-    return *out ? 0 : -1;
+    return os_compute_config_drive(c, prim, NULL, NULL, NULL, out, err);
 }
 
 /* A hand-over a crash interrupted: its guest is the instance's again

@@ -189,6 +189,16 @@ void os_compute_engine_booting(struct os_compute *c, const char *uuid);
  * or undone move's source started again (a reboot gives its own).  A
  * resize in place boots nothing and gives none. */
 int os_compute_power_on_booting(struct os_compute *c, const char *uuid, struct err **err);
+/* The config drive instance primitive `prim` gets here (*out NULL when
+ * it needs none: Nova's required_by, `image` its image meta or NULL): its
+ * metadata, with `files` injected and `password` as admin_pass (either
+ * may be NULL).  -1 with *err when it cannot be made. */
+int os_compute_config_drive(struct os_compute *c, const json_t *prim, const json_t *image,
+                            const json_t *files, const char *password,
+                            struct drv_hv_config_drive **out, struct err **err);
+/* Guest `uuid`'s power state now, as Nova numbers it (NOSTATE when the
+ * backend does not know it). */
+enum drv_power_state os_compute_power_now(struct os_compute *c, const char *uuid);
 /* Hand a guest that runs in `shape` to the control loop (start-up, a
  * build delivered again).  new_guest: a pool member just handed over, new
  * to the fleet's guest counts (drv_control_adopt_new). */

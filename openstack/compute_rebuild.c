@@ -50,14 +50,6 @@ static bool rebuild_settled(struct os_compute *c, const char *uuid, const json_t
     return true;
 }
 
-static enum drv_power_state rebuild_power(struct os_compute *c, const char *uuid)
-{
-    struct drv_hv_info info;
-    if (drv_hv_get_info(c->hv, uuid, &info, NULL) < 0)
-        return DRV_POWER_NOSTATE;
-    return info.state;
-}
-
 void os_fault_image(struct os_fault *f, const char *image_id, const struct err *e)
 {
     os_fault_release(f);
@@ -102,7 +94,7 @@ static int rebuild_fail_keep(struct os_compute *c, struct os_inst *i, struct err
 static int rebuild_fail_error(struct os_compute *c, struct os_inst *i, struct err **err)
 {
     log_err(LOG_LEVEL_ERROR, *err, "rebuild failed: instance in ERROR");
-    enum drv_power_state st = rebuild_power(c, os_inst_uuid(i));
+    enum drv_power_state st = os_compute_power_now(c, os_inst_uuid(i));
     if (st == DRV_POWER_NOSTATE)
         os_compute_engine_forget(c, os_inst_uuid(i));
     os_inst_set_str(i, "vm_state", "error");
@@ -197,15 +189,11 @@ static int rebuild_shape(struct os_compute *c, struct os_inst *i, const char *or
 static int rebuild_config_drive(struct os_compute *c, struct os_inst *i, const json_t *args,
                                 struct drv_hv_config_drive **out, struct err **err)
 {
-    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
-                                           .dhcp_domain = c->cfg->dhcp_domain};
-    *out = NULL;
-    if (!os_config_drive_required(i->prim, NULL, &o))
-        return 0;
-    const char *password = json_string_value(json_object_get(args, "new_pass"));
-    *out =
-        os_config_drive_build(i->prim, json_object_get(args, "injected_files"), password, &o, err);
-    return *out ? 0 : err_wrap(err, "config drive");
+    if (os_compute_config_drive(c, i->prim, NULL, json_object_get(args, "injected_files"),
+                                json_string_value(json_object_get(args, "new_pass")), out,
+                                err) < 0)
+        return err_wrap(err, "config drive");
+    return 0;
 }
 
 /* The old guest gone (cleanly powered off first), its disks with it. */
@@ -357,7 +345,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     }
 
     bool deleting = false;
-    os_inst_set_int(i, "power_state", rebuild_power(c, uuid));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     os_inst_set_str(i, "task_state", "rebuilding");
     if (os_inst_save(i, T_REBUILDING, &deleting, err) < 0) {
         /* deleted meanwhile: the delete does the rest */
@@ -406,7 +394,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     }
     os_inst_set_str(i, "vm_state", stopped ? "stopped" : "active");
     os_inst_set_str(i, "task_state", NULL);
-    os_inst_set_int(i, "power_state", rebuild_power(c, uuid));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     os_inst_set_int(i, "progress", 0);
     os_inst_set_now(i, "launched_at");
     rc = os_inst_save(i, T_SPAWNING, &deleting, err);
@@ -449,7 +437,7 @@ int os_compute_rebuild_recover(struct os_compute *c, struct os_inst *i, const st
             vm && strcmp(vm, "stopped") == 0 && drv_hv_power_off(c->hv, uuid, 0, &e) == 0;
         os_inst_set_str(i, "vm_state", stopped ? "stopped" : "active");
         os_inst_set_str(i, "task_state", NULL);
-        os_inst_set_int(i, "power_state", rebuild_power(c, uuid));
+        os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
         os_inst_set_now(i, "launched_at");
         if (os_inst_save(i, NULL, NULL, &e) < 0)
             log_err(LOG_LEVEL_WARN, e, "finished rebuild of %s not saved", uuid);

@@ -49,14 +49,6 @@ static bool rescue_settled(struct os_compute *c, const char *uuid, const json_t 
     return true;
 }
 
-static enum drv_power_state rescue_power(struct os_compute *c, const char *uuid)
-{
-    struct drv_hv_info info;
-    if (drv_hv_get_info(c->hv, uuid, &info, NULL) < 0)
-        return DRV_POWER_NOSTATE;
-    return info.state;
-}
-
 /* _error_out_instance_on_exception: vm_state ERROR, the fault recorded,
  * the task cleared. */
 static int rescue_fail_error(struct os_compute *c, struct os_inst *i, const char *event,
@@ -64,7 +56,7 @@ static int rescue_fail_error(struct os_compute *c, struct os_inst *i, const char
 {
     log_err(LOG_LEVEL_ERROR, *err, "%s failed: instance in ERROR", event);
     os_inst_set_str(i, "vm_state", "error");
-    os_inst_set_int(i, "power_state", rescue_power(c, os_inst_uuid(i)));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, os_inst_uuid(i)));
     os_compute_fail_op(c, i, event, *err);
     os_compute_record_state(c, i);
     return -1;
@@ -75,13 +67,9 @@ static int rescue_fail_error(struct os_compute *c, struct os_inst *i, const char
 static int rescue_config_drive(struct os_compute *c, struct os_inst *i, const char *password,
                                struct drv_hv_config_drive **out, struct err **err)
 {
-    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
-                                           .dhcp_domain = c->cfg->dhcp_domain};
-    *out = NULL;
-    if (!os_config_drive_required(i->prim, NULL, &o))
-        return 0;
-    *out = os_config_drive_build(i->prim, NULL, password, &o, err);
-    return *out ? 0 : err_wrap(err, "config drive");
+    if (os_compute_config_drive(c, i->prim, NULL, NULL, password, out, err) < 0)
+        return err_wrap(err, "config drive");
+    return 0;
 }
 
 int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct err **err)
@@ -165,7 +153,7 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
     bool deleting = false;
     os_inst_set_str(i, "vm_state", "rescued");
     os_inst_set_str(i, "task_state", NULL);
-    os_inst_set_int(i, "power_state", rescue_power(c, uuid));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     os_inst_set_now(i, "launched_at");
     if (os_inst_save(i, T_RESCUING, &deleting, err) < 0) {
         /* deleted meanwhile: the delete does the rest */
@@ -202,7 +190,7 @@ int os_compute_unrescue_instance(struct os_rpc_req *req, json_t **result, struct
     bool deleting = false;
     os_inst_set_str(i, "vm_state", "active");
     os_inst_set_str(i, "task_state", NULL);
-    os_inst_set_int(i, "power_state", rescue_power(c, uuid));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     if (os_inst_save(i, T_UNRESCUING, &deleting, err) < 0) {
         os_inst_event_finish(i, UNRESCUE_EVENT, *err);
         return -1;
@@ -245,7 +233,7 @@ int os_compute_rescue_recover(struct os_compute *c, struct os_inst *i, const str
     }
     os_inst_set_str(i, "vm_state", vm);
     os_inst_set_str(i, "task_state", NULL);
-    os_inst_set_int(i, "power_state", g ? rescue_power(c, uuid) : DRV_POWER_NOSTATE);
+    os_inst_set_int(i, "power_state", g ? os_compute_power_now(c, uuid) : DRV_POWER_NOSTATE);
     autoerr struct err *se = NULL;
     if (os_inst_save(i, NULL, NULL, &se) < 0)
         log_err(LOG_LEVEL_WARN, se, "interrupted %s of %s not saved", was, uuid);

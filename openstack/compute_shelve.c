@@ -119,21 +119,13 @@ static const char *shelve_sysmeta_str(const json_t *prim, const char *key)
     return json_string_value(json_object_get(ovo_get(prim, "system_metadata"), key));
 }
 
-/* The guest's power state now, as Nova numbers it. */
-static int shelve_power(struct os_compute *c, const char *uuid)
-{
-    struct drv_hv_info info;
-    autoerr struct err *e = NULL;
-    return drv_hv_get_info(c->hv, uuid, &info, &e) == 0 ? (int)info.state : DRV_POWER_NOSTATE;
-}
-
 /* _power_off_instance: a guest that runs or is paused is stopped
  * (clean: within the shutdown timeout first); one that is off, suspended
  * or gone is left as it is.  0, or -1 with *err. */
 static int shelve_power_off(struct os_compute *c, struct os_inst *i, bool clean, struct err **err)
 {
     const char *uuid = os_inst_uuid(i);
-    int st = shelve_power(c, uuid);
+    int st = os_compute_power_now(c, uuid);
     if (st != DRV_POWER_RUNNING && st != DRV_POWER_PAUSED)
         return 0;
     int timeout = clean && st == DRV_POWER_RUNNING ? os_compute_shutdown_timeout(c, i) : 0;
@@ -207,7 +199,7 @@ static int offload_do(struct os_compute *c, struct os_inst *i, bool clean,
         return -1;
     }
     err_clear(&e);
-    int power = shelve_power(c, uuid);
+    int power = os_compute_power_now(c, uuid);
     int rc = drv_hv_destroy(c->hv, uuid, false, &e);
     if (rc < 0 && os_compute_hv_retry(c, rc, &e) < 0)
         rc = drv_hv_destroy(c->hv, uuid, false, &e);
@@ -337,7 +329,7 @@ static int shelve_do(struct os_compute *c, struct os_rpc_req *req, struct os_ins
     bool offload = os_shelve_offload_now(c->cfg->shelved_offload_time);
     os_inst_set_str(i, "vm_state", "shelved");
     os_inst_set_str(i, "task_state", offload ? "shelving_offloading" : NULL);
-    os_inst_set_int(i, "power_state", shelve_power(c, uuid));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     const char *const shelving[] = {"shelving", "shelving_image_uploading", NULL};
     if (os_inst_save(i, shelving, NULL, err) < 0)
         return -1;
@@ -393,13 +385,13 @@ int os_compute_shelve_instance(struct os_rpc_req *req, json_t **result, struct e
             os_fault_instance_not_found(&req->fault, uuid);
         int64_t was = DRV_POWER_NOSTATE;
         ovo_get_int(i->prim, "power_state", &was);
-        if (!offloaded && was == DRV_POWER_RUNNING && shelve_power(c, uuid) == DRV_POWER_SHUTDOWN) {
+        if (!offloaded && was == DRV_POWER_RUNNING && os_compute_power_now(c, uuid) == DRV_POWER_SHUTDOWN) {
             /* the instance as it was: running (nova leaves it off) */
             autoerr struct err *pe = NULL;
             if (os_compute_power_on_booting(c, uuid, &pe) < 0)
                 log_err(LOG_LEVEL_WARN, pe, "guest of the failed shelve not started again");
         }
-        os_inst_set_int(i, "power_state", shelve_power(c, uuid));
+        os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
         os_compute_fail_op(c, i, SHELVE_EVENT, *err);
         os_compute_record_state(c, i);
         return -1;
@@ -449,7 +441,7 @@ static int unshelve_finish(struct os_compute *c, struct os_inst *i, const char *
     for (size_t k = 0; k < ARRAY_SIZE(SHELVED_KEYS); k++)
         json_object_del(sm, SHELVED_KEYS[k]);
     ovo_set(i->prim, "system_metadata", sm);
-    os_inst_set_int(i, "power_state", shelve_power(c, uuid));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     os_inst_set_str(i, "vm_state", "active");
     os_inst_set_str(i, "task_state", NULL);
     os_inst_set_now(i, "launched_at");
@@ -512,13 +504,8 @@ static int unshelve_spawn(struct os_compute *c, struct os_rpc_req *req, struct o
     }
     /* the config drive the instance had (no injected files, no password:
      * as nova's unshelve spawns) */
-    const struct os_config_drive_opts o = {.force = c->cfg->force_config_drive,
-                                           .dhcp_domain = c->cfg->dhcp_domain};
-    if (os_config_drive_required(i->prim, image, &o)) {
-        spec->config_drive = os_config_drive_build(i->prim, NULL, NULL, &o, err);
-        if (!spec->config_drive)
-            return err_wrap(err, "config drive");
-    }
+    if (os_compute_config_drive(c, i->prim, image, NULL, NULL, &spec->config_drive, err) < 0)
+        return err_wrap(err, "config drive");
     int rc = drv_hv_spawn(c->hv, spec, err);
     if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0)
         rc = drv_hv_spawn(c->hv, spec, err);
@@ -629,7 +616,7 @@ int os_compute_shelve_recover(struct os_compute *c, struct os_inst *i, const str
                 log_err(LOG_LEVEL_WARN, e, "guest of the interrupted shelve of %s not started",
                         uuid);
         }
-        os_inst_set_int(i, "power_state", shelve_power(c, uuid));
+        os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
         os_inst_set_str(i, "task_state", NULL);
         if (os_inst_save(i, NULL, NULL, &e) < 0)
             log_err(LOG_LEVEL_WARN, e, "interrupted shelve of %s not undone", uuid);

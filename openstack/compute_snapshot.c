@@ -90,14 +90,6 @@ static void snap_vanished(struct os_compute *c, struct os_inst *i, const char *i
         log_err(LOG_LEVEL_WARN, e, "image %s not cleaned up", image_id);
 }
 
-/* The guest's power state now, as Nova numbers it. */
-static int snap_power(struct os_compute *c, const char *uuid)
-{
-    struct drv_hv_info info;
-    autoerr struct err *e = NULL;
-    return drv_hv_get_info(c->hv, uuid, &info, &e) == 0 ? (int)info.state : DRV_POWER_NOSTATE;
-}
-
 const char *os_compute_req_image_id(struct os_compute *c, struct os_rpc_req *req,
                                     struct os_inst *i, const char *event, struct err **err)
 {
@@ -136,7 +128,7 @@ int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct
     const char *const uploading[] = {"image_uploading", NULL};
     os_inst_event_start(i, SNAPSHOT_EVENT);
 
-    os_inst_set_int(i, "power_state", snap_power(c, uuid));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     if (snap_step(i, "image_snapshot", "image_snapshot_pending", &gone, err) < 0) {
         if (gone) {
             /* no point going on: the delete cleans up */
@@ -166,7 +158,7 @@ int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct
     int64_t bytes = snap.bytes;
     drv_hv_snapshot_release(&snap);
 
-    os_inst_set_int(i, "power_state", snap_power(c, uuid));
+    os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     os_inst_set_str(i, "task_state", NULL);
     if (snap_save(i, uploading, &gone, err) < 0)
         goto failed;

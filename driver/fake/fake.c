@@ -155,13 +155,7 @@ static struct fake_guest *fake_find(struct fake *f, const char *uuid, struct err
 
 static void fake_rescue_release(struct fake_guest *g)
 {
-    struct drv_hv_image *im = &g->rescue_image;
-    free(im->kernel);
-    free(im->initrd);
-    free(im->cmdline);
-    free(im->disk_base);
-    free(im->disk_format);
-    memset(im, 0, sizeof(*im));
+    drv_hv_image_release(&g->rescue_image);
     drv_hv_config_drive_free(g->rescue_cd);
     g->rescue_cd = NULL;
     g->rescued = false;

@@ -303,13 +303,7 @@ char *lv_cfg_cdrom_format(const char *path)
 
 void lv_meta_rescue_clear(struct lv_meta *m)
 {
-    struct drv_hv_image *im = &m->rescue_image;
-    free(im->kernel);
-    free(im->initrd);
-    free(im->cmdline);
-    free(im->disk_base);
-    free(im->disk_format);
-    memset(im, 0, sizeof(*im));
+    drv_hv_image_release(&m->rescue_image);
     free(m->rescue_disk);
     free(m->rescue_config_drive);
     m->rescue_disk = m->rescue_config_drive = NULL;
