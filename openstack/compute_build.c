@@ -224,9 +224,7 @@ static void build_abort_for_delete(struct os_compute *c, struct os_inst *i, bool
 static bool build_settled(struct os_compute *c, const char *uuid, const json_t *ctx)
 {
     autoerr struct err *e = NULL;
-    json_auto_t *prim = os_conductor_class_action(&c->conductor, ctx, "Instance", "get_by_uuid",
-                                                  json_pack("[s]", uuid),
-                                                  json_pack("{s:[]}", "expected_attrs"), NULL, &e);
+    json_auto_t *prim = os_compute_instance_now(c, ctx, uuid, NULL, NULL, &e);
     const char *vm = prim ? ovo_get_str(prim, "vm_state") : NULL;
     if (!vm || strcmp(vm, "building") == 0)
         return false;

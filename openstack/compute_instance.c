@@ -34,6 +34,21 @@ struct os_inst *os_compute_req_inst(struct os_compute *c, struct os_rpc_req *req
                        &c->conductor, c->host, err);
 }
 
+json_t *os_compute_instance_now(struct os_compute *c, const json_t *ctx, const char *uuid,
+                                const char *const *attrs, bool *gone, struct err **err)
+{
+    json_t *want = json_array();
+    for (size_t k = 0; attrs && attrs[k]; k++)
+        json_array_append_new(want, json_string(attrs[k]));
+    autofree char *cls = NULL;
+    json_t *prim = os_conductor_class_action(&c->conductor, ctx, "Instance", "get_by_uuid",
+                                             json_pack("[s]", uuid),
+                                             json_pack("{s:o}", "expected_attrs", want), &cls, err);
+    if (gone)
+        *gone = !prim && cls && strcmp(cls, "InstanceNotFound") == 0;
+    return prim;
+}
+
 void os_compute_fail_op(struct os_compute *c, struct os_inst *i, const char *event,
                         const struct err *failure)
 {

@@ -150,15 +150,12 @@ static int claim_look(struct os_compute *c, const json_t *ctx, const char *uuid,
     json_t *mig = json_array_size(objs) > 0 ? json_array_get(objs, 0) : NULL;
     if (mig && !ovo_is(mig, "Migration"))
         return err_set(err, ERR_INVALID, "migrations of %s: not a Migration", uuid);
-    autofree char *cls = NULL;
+    bool gone = false;
     json_auto_t *inst = NULL;
     if (mig) {
         /* read after the migration: a move finished meanwhile shows here */
-        inst = os_conductor_class_action(&c->conductor, ctx, "Instance", "get_by_uuid",
-                                         json_pack("[s]", uuid), json_pack("{s:[]}",
-                                                                           "expected_attrs"),
-                                         &cls, err);
-        if (!inst && !(cls && strcmp(cls, "InstanceNotFound") == 0))
+        inst = os_compute_instance_now(c, ctx, uuid, NULL, &gone, err);
+        if (!inst && !gone)
             return err_wrap(err, "instance %s not read", uuid);
         err_clear(err);
     }

@@ -50,12 +50,9 @@ static int intent_close(struct os_compute *c, const json_t *ctx, const struct db
                         struct err **err)
 {
     const char *uuid = in->instance_uuid;
-    autofree char *cls = NULL;
-    json_auto_t *inst = os_conductor_class_action(&c->conductor, ctx, "Instance", "get_by_uuid",
-                                                  json_pack("[s]", uuid),
-                                                  json_pack("{s:[]}", "expected_attrs"), &cls,
-                                                  err);
-    if (!inst && !(cls && strcmp(cls, "InstanceNotFound") == 0))
+    bool gone = false;
+    json_auto_t *inst = os_compute_instance_now(c, ctx, uuid, NULL, &gone, err);
+    if (!inst && !gone)
         return err_wrap(err, "instance %s not read", uuid);
     err_clear(err);
     struct drv_hv_info info;

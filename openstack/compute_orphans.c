@@ -81,13 +81,11 @@ static int orphan_lookup(struct os_compute *c, const char *uuid, json_t **prim,
 {
     json_auto_t *ctx = os_ctx_new_admin();
     json_object_set_new(ctx, "read_deleted", json_string("yes"));
-    autofree char *cls = NULL;
+    bool gone = false;
     memset(in, 0, sizeof(*in));
-    *prim = os_conductor_class_action(&c->conductor, ctx, "Instance", "get_by_uuid",
-                                      json_pack("[s]", uuid),
-                                      json_pack("{s:[]}", "expected_attrs"), &cls, err);
+    *prim = os_compute_instance_now(c, ctx, uuid, NULL, &gone, err);
     if (!*prim) {
-        if (cls && strcmp(cls, "InstanceNotFound") == 0) {
+        if (gone) {
             err_clear(err);
             return 0;
         }

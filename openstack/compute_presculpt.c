@@ -188,9 +188,8 @@ static int restore_config_drive(struct os_compute *c, const char *uuid,
 {
     *out = NULL;
     json_auto_t *ctx = os_ctx_new_admin();
-    json_auto_t *prim = os_conductor_class_action(
-        &c->conductor, ctx, "Instance", "get_by_uuid", json_pack("[s]", uuid),
-        json_pack("{s:[s, s]}", "expected_attrs", "metadata", "keypairs"), NULL, err);
+    json_auto_t *prim = os_compute_instance_now(
+        c, ctx, uuid, (const char *const[]){"metadata", "keypairs", NULL}, NULL, err);
     if (!prim)
         return err_wrap(err, "instance %s", uuid);
     return os_compute_config_drive(c, prim, NULL, NULL, NULL, out, err);

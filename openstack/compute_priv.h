@@ -196,6 +196,13 @@ int os_compute_power_on_booting(struct os_compute *c, const char *uuid, struct e
 int os_compute_config_drive(struct os_compute *c, const json_t *prim, const json_t *image,
                             const json_t *files, const char *password,
                             struct drv_hv_config_drive **out, struct err **err);
+/* Nova's Instance record of `uuid` as it is now (Instance.get_by_uuid
+ * under `ctx`, loading `attrs`: a NULL-terminated list of
+ * expected_attrs, NULL for none): a new reference, or NULL with *err --
+ * then *gone (may be NULL) says whether Nova answered InstanceNotFound
+ * rather than not answering.  What the record means is the caller's. */
+json_t *os_compute_instance_now(struct os_compute *c, const json_t *ctx, const char *uuid,
+                                const char *const *attrs, bool *gone, struct err **err);
 /* Guest `uuid`'s power state now, as Nova numbers it (NOSTATE when the
  * backend does not know it). */
 enum drv_power_state os_compute_power_now(struct os_compute *c, const char *uuid);

@@ -36,9 +36,7 @@ static const char *const T_SPAWNING[] = {"rebuild_spawning", NULL};
 static bool rebuild_settled(struct os_compute *c, const char *uuid, const json_t *ctx)
 {
     autoerr struct err *e = NULL;
-    json_auto_t *prim = os_conductor_class_action(&c->conductor, ctx, "Instance", "get_by_uuid",
-                                                  json_pack("[s]", uuid),
-                                                  json_pack("{s:[]}", "expected_attrs"), NULL, &e);
+    json_auto_t *prim = os_compute_instance_now(c, ctx, uuid, NULL, NULL, &e);
     if (!prim)
         return false;
     const char *task = ovo_get_str(prim, "task_state");
@@ -102,6 +100,17 @@ static int rebuild_fail_error(struct os_compute *c, struct os_inst *i, struct er
     os_compute_fail_op(c, i, REBUILD_EVENT, *err);
     os_compute_record_state(c, i);
     os_compute_track_inst(c, i);
+    return -1;
+}
+
+/* A step of the rebuild failed (`deleting`: because the instance is
+ * being deleted, whose delete does the rest): ERROR otherwise. */
+static int rebuild_fail_unless_deleting(struct os_compute *c, struct os_inst *i, bool deleting,
+                                        struct err **err)
+{
+    if (!deleting)
+        return rebuild_fail_error(c, i, err);
+    os_inst_event_finish(i, REBUILD_EVENT, *err);
     return -1;
 }
 
@@ -374,10 +383,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     if (c->control)
         drv_control_apply_unlock(c->control);
     if (rc < 0) {
-        if (deleting)
-            os_inst_event_finish(i, REBUILD_EVENT, *err);
-        else
-            rebuild_fail_error(c, i, err);
+        rebuild_fail_unless_deleting(c, i, deleting, err);
         goto out;
     }
 
@@ -399,10 +405,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     os_inst_set_now(i, "launched_at");
     rc = os_inst_save(i, T_SPAWNING, &deleting, err);
     if (rc < 0) {
-        if (deleting)
-            os_inst_event_finish(i, REBUILD_EVENT, *err);
-        else
-            rebuild_fail_error(c, i, err);
+        rebuild_fail_unless_deleting(c, i, deleting, err);
         goto out;
     }
     os_compute_record_state(c, i);

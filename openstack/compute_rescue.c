@@ -35,9 +35,7 @@ static bool rescue_settled(struct os_compute *c, const char *uuid, const json_t 
                            const char *task)
 {
     autoerr struct err *e = NULL;
-    json_auto_t *prim = os_conductor_class_action(&c->conductor, ctx, "Instance", "get_by_uuid",
-                                                  json_pack("[s]", uuid),
-                                                  json_pack("{s:[]}", "expected_attrs"), NULL, &e);
+    json_auto_t *prim = os_compute_instance_now(c, ctx, uuid, NULL, NULL, &e);
     if (!prim)
         return false;
     const char *now = ovo_get_str(prim, "task_state");

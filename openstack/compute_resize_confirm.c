@@ -125,12 +125,11 @@ void os_compute_resize_autoconfirm(struct os_compute *c)
         log_ctx_set_instance(uuid);
         log_info("automatically confirming migration %s", ovo_get_str(mig, "uuid"));
         autoerr struct err *e2 = NULL;
-        autofree char *cls = NULL;
-        json_auto_t *inst = os_conductor_class_action(
-            &c->conductor, ctx, "Instance", "get_by_uuid", json_pack("[s]", uuid),
-            json_pack("{s:[s, s, s]}", "expected_attrs", "metadata", "system_metadata", "flavor"),
-            &cls, &e2);
-        if (!inst && cls && strcmp(cls, "InstanceNotFound") == 0) {
+        bool gone = false;
+        json_auto_t *inst = os_compute_instance_now(
+            c, ctx, uuid, (const char *const[]){"metadata", "system_metadata", "flavor", NULL},
+            &gone, &e2);
+        if (!inst && gone) {
             autofree char *why = xasprintf("Instance %s not found", uuid);
             confirm_mig_error(c, ctx, mig, why);
         } else if (!inst) {

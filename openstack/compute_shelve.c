@@ -86,14 +86,13 @@ static enum os_shelve_go shelve_check(struct os_compute *c, const json_t *ctx, e
                                       const char *uuid, json_t **now)
 {
     autoerr struct err *e = NULL;
-    autofree char *cls = NULL;
-    json_t *prim = os_conductor_class_action(
-        &c->conductor, ctx, "Instance", "get_by_uuid", json_pack("[s]", uuid),
-        json_pack("{s:[s]}", "expected_attrs", "system_metadata"), &cls, &e);
+    bool gone = false;
+    json_t *prim = os_compute_instance_now(
+        c, ctx, uuid, (const char *const[]){"system_metadata", NULL}, &gone, &e);
     if (now)
         *now = NULL;
     if (!prim) {
-        if (cls && strcmp(cls, "InstanceNotFound") == 0)
+        if (gone)
             return OS_SHELVE_GO_GONE;
         log_err(LOG_LEVEL_WARN, e, "instance %s not read: going on", uuid);
         return OS_SHELVE_GO_ON;

@@ -132,11 +132,11 @@ static void sync_one(struct os_compute *c, const char *uuid)
         return; /* the hypervisor cannot say now; a later event will */
     err_clear(&e);
     json_auto_t *ctx = os_ctx_new_admin();
-    json_auto_t *prim = os_conductor_class_action(
-        &c->conductor, ctx, "Instance", "get_by_uuid", json_pack("[s]", uuid),
-        json_pack("{s:[s, s]}", "expected_attrs", "flavor", "system_metadata"), NULL, &e);
+    bool gone = false;
+    json_auto_t *prim = os_compute_instance_now(
+        c, ctx, uuid, (const char *const[]){"flavor", "system_metadata", NULL}, &gone, &e);
     if (!prim) {
-        if (err_code_of(e) != ERR_NOT_FOUND)
+        if (!gone)
             log_err(LOG_LEVEL_WARN, e, "power state of %s not synced", uuid);
         return;
     }
