@@ -73,7 +73,7 @@ api_v1 = false
 EOT
 cd "$ws"
 set +e
-tempest run --concurrency 1 --regex "tempest.api.compute.servers.test_create_server|\
+tempest run --concurrency 2 --regex "tempest.api.compute.servers.test_create_server|\
 ServerActionsTestJSON.test_(resize_server_(confirm|confirm_from_stopped|revert)|\
 rebuild_server|rebuild_server_in_stop_state)\b|\
 ServerRescueTestJSON.test_rescue_unrescue_instance\b" >run.log 2>&1
