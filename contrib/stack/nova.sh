@@ -328,18 +328,27 @@ start() {
         create_databases
         bootstrap_keystone
     fi
+    if [ $fresh = 1 ]; then
+        # Placement's and Glance's schemas are made while Nova's are: each
+        # is a Python process of its own, one after another they took
+        # twice the time on two cores
+        (quiet placement-manage --config-file "$dir/etc/placement/placement.conf" db sync) &
+        placement_sync=$!
+        (quiet glance-manage --config-file "$dir/etc/glance/glance-api.conf" db_sync) &
+        glance_sync=$!
+    fi
     alive keystone || start_uwsgi keystone "$ks" /usr/bin/keystone-wsgi-public 2 \
         OS_KEYSTONE_CONFIG_FILES="$dir/etc/keystone/keystone.conf"
-    [ $fresh = 1 ] && quiet placement-manage --config-file "$dir/etc/placement/placement.conf" db sync
-    alive placement || start_uwsgi placement "$pl" /usr/bin/placement-api 1 \
-        OS_PLACEMENT_CONFIG_DIR="$dir/etc/placement"
     if [ $fresh = 1 ]; then
-        quiet glance-manage --config-file "$dir/etc/glance/glance-api.conf" db_sync
         quiet nova-manage $NC api_db sync
         quiet nova-manage $NC cell_v2 map_cell0 --database_connection "$pg_base/nova_cell0"
         quiet nova-manage $NC cell_v2 create_cell --name cell1
         quiet nova-manage $NC db sync
+        wait $placement_sync || die "Placement's database not made"
+        wait $glance_sync || die "Glance's database not made"
     fi
+    alive placement || start_uwsgi placement "$pl" /usr/bin/placement-api 1 \
+        OS_PLACEMENT_CONFIG_DIR="$dir/etc/placement"
     waitfor 120 "Keystone" http_ok "$KS/v3" 200
     [ $fresh = 1 ] && register_endpoints
     alive fake-neutron || start_daemon fake-neutron $PY "$here/fake-neutron.py" "$ne"
