@@ -49,6 +49,19 @@ json_t *os_compute_instance_now(struct os_compute *c, const json_t *ctx, const c
     return prim;
 }
 
+int os_compute_instance_facts(struct os_compute *c, const json_t *ctx, const char *uuid,
+                              json_t **inst, bool *guest_here, struct err **err)
+{
+    bool gone = false;
+    *inst = os_compute_instance_now(c, ctx, uuid, NULL, &gone, err);
+    if (!*inst && !gone)
+        return err_wrap(err, "instance %s not read", uuid);
+    err_clear(err);
+    struct drv_hv_info info;
+    *guest_here = drv_hv_get_info(c->hv, uuid, &info, NULL) == 0;
+    return 0;
+}
+
 void os_compute_fail_op(struct os_compute *c, struct os_inst *i, const char *event,
                         const struct err *failure)
 {

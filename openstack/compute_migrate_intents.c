@@ -50,13 +50,10 @@ static int intent_close(struct os_compute *c, const json_t *ctx, const struct db
                         struct err **err)
 {
     const char *uuid = in->instance_uuid;
-    bool gone = false;
-    json_auto_t *inst = os_compute_instance_now(c, ctx, uuid, NULL, &gone, err);
-    if (!inst && !gone)
-        return err_wrap(err, "instance %s not read", uuid);
-    err_clear(err);
-    struct drv_hv_info info;
-    bool guest = drv_hv_get_info(c->hv, uuid, &info, NULL) == 0;
+    json_auto_t *inst = NULL;
+    bool guest = false;
+    if (os_compute_instance_facts(c, ctx, uuid, &inst, &guest, err) < 0)
+        return -1;
     enum os_mig_intent_outcome o =
         os_mig_intent_outcome(in->step, guest, inst != NULL,
                               inst ? ovo_get_str(inst, "host") : NULL, c->host);

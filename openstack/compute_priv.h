@@ -203,6 +203,12 @@ int os_compute_config_drive(struct os_compute *c, const json_t *prim, const json
  * rather than not answering.  What the record means is the caller's. */
 json_t *os_compute_instance_now(struct os_compute *c, const json_t *ctx, const char *uuid,
                                 const char *const *attrs, bool *gone, struct err **err);
+/* What a start-up pass weighs for instance `uuid`: Nova's record now
+ * (*inst, a new reference; NULL when Nova has no such instance) and
+ * whether its guest is defined here (*guest_here).  -1 with *err when
+ * Nova could not say. */
+int os_compute_instance_facts(struct os_compute *c, const json_t *ctx, const char *uuid,
+                              json_t **inst, bool *guest_here, struct err **err);
 /* Guest `uuid`'s power state now, as Nova numbers it (NOSTATE when the
  * backend does not know it). */
 enum drv_power_state os_compute_power_now(struct os_compute *c, const char *uuid);

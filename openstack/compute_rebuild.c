@@ -148,10 +148,10 @@ static void rebuild_blueprint_event(struct os_compute *c, const struct os_inst *
 /* The shape the rebuilt guest spawns in.  A new image: admitted again as
  * a new workload of its class (its reservation given back first, the
  * guest held as before when refused).  The same image: the shape in
- * force.  Not held (an instance in ERROR whose guest went): admitted as a
- * build is. */
-static int rebuild_shape(struct os_compute *c, struct os_inst *i, const char *orig_image,
-                         struct drv_shape *shape, struct err **err)
+ * force.  Not held (an instance in ERROR whose guest went, or one
+ * evacuated here): admitted as a build is. */
+static int rebuild_shape(struct os_compute *c, struct os_inst *i, bool evacuate,
+                         const char *orig_image, struct drv_shape *shape, struct err **err)
 {
     struct drv_instance *inst = i->inst;
     struct drv_shape cur;
@@ -160,7 +160,9 @@ static int rebuild_shape(struct os_compute *c, struct os_inst *i, const char *or
         log_info("not held by the engine (%s): admitted anew", e ? e->msg : "?");
         if (os_compute_engine_place(c, i, shape, err) < 0)
             return -1;
-        rebuild_blueprint_event(c, i, "not held: admitted anew, as a build");
+        rebuild_blueprint_event(c, i, evacuate ? "evacuated here: admitted as a build, a "
+                                                 "cold-start blueprint for its class"
+                                               : "not held: admitted anew, as a build");
         return 0;
     }
     if (!os_rebuild_new_blueprint(orig_image, inst->image_ref)) {
@@ -262,8 +264,8 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
 {
     struct os_compute *c = req->opaque;
     const json_t *args = req->msg->args;
-    if (json_is_true(json_object_get(args, "recreate")))
-        return os_compute_unsupported(req, result, err); /* evacuate */
+    (void)result;
+    bool evacuate = json_is_true(json_object_get(args, "recreate"));
     int64_t t0 = clock_mono_ns();
     autoptr(os_inst) i = os_compute_req_inst(c, req, err);
     if (!i)
@@ -272,9 +274,22 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     if (rebuild_settled(c, uuid, req->msg->ctx))
         return 0;
     os_inst_event_start(i, REBUILD_EVENT);
+    json_t *mig = ovo_is(json_object_get(args, "migration"), "Migration")
+                      ? json_object_get(args, "migration")
+                      : NULL;
+    const char *node = json_string_value(json_object_get(args, "scheduled_node"));
+    if (!node || !*node)
+        node = c->node;
+    bool deleting = false, refused = false;
+    const char *was_host = ovo_get_str(i->prim, "host");
+    bool elsewhere = !was_host || strcmp(was_host, c->host) != 0;
     autofree char *orig_vm = xstrdup(os_inst_vm_state(i) ? os_inst_vm_state(i) : "active");
     const char *orig_image = json_string_value(json_object_get(args, "orig_image_ref"));
+    /* an evacuation's image is the instance's (the API sends none) */
     const char *image_ref = json_string_value(json_object_get(args, "image_ref"));
+    if (evacuate)
+        log_info("evacuating instance to this host (migration %s)",
+                 mig && ovo_get_str(mig, "uuid") ? ovo_get_str(mig, "uuid") : "?");
     if (image_ref && *image_ref &&
         (!i->inst->image_ref || strcmp(image_ref, i->inst->image_ref) != 0)) {
         /* the API saved it on the instance before casting; a request is
@@ -286,21 +301,33 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     log_info("rebuilding from image %s (was %s)", image_ref ? image_ref : "?",
              orig_image ? orig_image : "?");
 
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    autoptr(drv_hv_config_drive) cdrive = NULL;
+    json_auto_t *image = json_pack("{s:s?}", "id", image_ref);
+    int rc = -1;
     if (json_is_true(json_object_get(args, "preserve_ephemeral"))) {
         req->fault.cls = "PreserveEphemeralNotSupported";
         req->fault.module = "nova.exception";
         req->fault.code = 400;
         err_set(err, ERR_INVALID,
                 "The current driver does not support preserving ephemeral partitions.");
-        return rebuild_fail_error(c, i, err);
+        rc = rebuild_fail_error(c, i, err);
+        goto out;
+    }
+    if (evacuate && json_is_true(json_object_get(args, "on_shared_storage"))) {
+        /* instance disks are this host's own: never on shared storage */
+        req->fault.cls = "InvalidSharedStorage";
+        req->fault.module = "nova.exception";
+        req->fault.code = 400;
+        req->fault.kwargs = json_pack("{s:s, s:s}", "path", "", "reason",
+                                      "Invalid state of instance files on shared storage");
+        err_set(err, ERR_INVALID, "Invalid state of instance files on shared storage");
+        rc = rebuild_fail_error(c, i, err);
+        goto out;
     }
 
     /* The image first, before anything is done to the guest. */
-    struct drv_hv_guest_spec spec;
-    memset(&spec, 0, sizeof(spec));
-    autoptr(drv_hv_config_drive) cdrive = NULL;
-    int rc = -1;
-    json_auto_t *image = json_pack("{s:s?}", "id", image_ref);
     if (os_compute_build_images(c, i, image, req->msg->ctx, &spec, err) < 0) {
         os_fault_image(&req->fault, image_ref ? image_ref : "", *err);
         enum err_code code = err_code_of(*err);
@@ -311,7 +338,8 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
             err_set(err, ERR_NOT_FOUND, "Image %s could not be found. (%s)",
                     image_ref ? image_ref : "", why);
         }
-        rc = code == ERR_NOT_FOUND || code == ERR_UNAVAILABLE || code == ERR_TIMEOUT
+        /* an evacuation's image is fetched at spawn in Nova: ERROR */
+        rc = !evacuate && (code == ERR_NOT_FOUND || code == ERR_UNAVAILABLE || code == ERR_TIMEOUT)
                  ? rebuild_fail_keep(c, i, err)
                  : rebuild_fail_error(c, i, err);
         goto out;
@@ -341,7 +369,8 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
         rc = rebuild_fail_error(c, i, err);
         goto out;
     }
-    if (rebuild_shape(c, i, orig_image, &spec.shape, err) < 0) {
+    if (rebuild_shape(c, i, evacuate, orig_image, &spec.shape, err) < 0) {
+        refused = true;
         if (err_code_of(*err) == ERR_CAPACITY) {
             req->fault.cls = "BuildAbortException";
             req->fault.module = "nova.exception";
@@ -352,8 +381,11 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
         rc = rebuild_fail_keep(c, i, err);
         goto out;
     }
+    if (evacuate && os_compute_evacuate_claimed(c, req->msg->ctx, mig, node, err) < 0) {
+        rc = rebuild_fail_error(c, i, err);
+        goto out;
+    }
 
-    bool deleting = false;
     os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     os_inst_set_str(i, "task_state", "rebuilding");
     if (os_inst_save(i, T_REBUILDING, &deleting, err) < 0) {
@@ -403,6 +435,11 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     os_inst_set_int(i, "progress", 0);
     os_inst_set_now(i, "launched_at");
+    if (evacuate) {
+        /* finish_evacuation: the instance is this host's */
+        os_inst_set_str(i, "host", c->host);
+        os_inst_set_str(i, "node", node);
+    }
     rc = os_inst_save(i, T_SPAWNING, &deleting, err);
     if (rc < 0) {
         rebuild_fail_unless_deleting(c, i, deleting, err);
@@ -410,11 +447,18 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     }
     os_compute_record_state(c, i);
     os_compute_track_inst(c, i);
+    if (evacuate)
+        os_compute_evacuate_done(c, req->msg->ctx, mig);
     rebuild_tell_schedulers(c, i);
     os_inst_event_finish(i, REBUILD_EVENT, NULL);
-    log_info("rebuilt from image %s in %.1f ms, %s", image_ref,
-             (double)(clock_mono_ns() - t0) / 1e6, stopped ? "stopped" : "active");
+    log_info("%s from image %s in %.1f ms, %s", evacuate ? "evacuated here" : "rebuilt",
+             image_ref, (double)(clock_mono_ns() - t0) / 1e6, stopped ? "stopped" : "active");
 out:
+    if (rc < 0 && evacuate)
+        os_compute_evacuate_failed(c, req->msg->ctx, mig, uuid, elsewhere,
+                                   deleting  ? OS_EVAC_FAIL_DELETED
+                                   : refused ? OS_EVAC_FAIL_REFUSED
+                                             : OS_EVAC_FAIL_OTHER);
     drv_hv_guest_spec_release(&spec);
     return rc;
 }

@@ -26,8 +26,21 @@
  *   event_finish
  *
  * Any failure once the guest was touched leaves the instance in ERROR
- * (_error_out_instance_on_exception).  evacuate (recreate=True) is not
- * implemented: it fails as every unsupported method does.
+ * (_error_out_instance_on_exception).
+ *
+ * Evacuate (recreate=True) is the same request on the host the scheduler
+ * chose while the instance's own host is down (compute_evacuate.c):
+ * instance disks are never shared here (on_shared_storage=True is Nova's
+ * InvalidSharedStorage), so the guest is spawned from the instance's
+ * image with a new config drive, admitted by the engine as a build is
+ * (a cold-start blueprint for its class: the source and its predictor
+ * state are out of reach), the migration set `pre-migrating` with this
+ * host as its destination at the claim, `done` once instance.host/node
+ * name this host, `failed` on any failure -- which also drops this
+ * host's provider from the instance's allocations (the engine's refusal
+ * leaves vm_state as it was: BuildAbortException).  A leftover guest of
+ * an earlier attempt here is destroyed first.  The source, when its
+ * sculpt-compute starts again, cleans up (os_compute_evacuated_cleanup).
  */
 #ifndef SC_OPENSTACK_COMPUTE_REBUILD_H
 #define SC_OPENSTACK_COMPUTE_REBUILD_H
@@ -93,5 +106,68 @@ const char *os_rebuild_image_of_base(const char *path);
  * *err: the file cannot be read, is not of the format (INVALID), or the
  * format is another (UNSUPPORTED). */
 int os_image_virtual_size(const char *path, const char *format, int64_t *out, struct err **err);
+
+/* ---- evacuate's pure rules (compute_rebuild_plan.c) ---- */
+
+/* Whether a migration (its migration_type, source_compute, status) is an
+ * evacuation from `host` the source cleans up at start: accepted,
+ * pre-migrating or done (Nova's filter; completed is cleaned up already,
+ * failed/error left the instance where it was). */
+bool os_evacuation_from(const char *type, const char *source, const char *status,
+                        const char *host);
+
+struct os_evac_source_plan {
+    bool destroy_guest;    /* a guest of the instance is defined here */
+    bool forget;           /* the engine's and the database's rows */
+    bool drop_allocations; /* this host's provider from its allocations */
+    bool complete;         /* the migration `completed` */
+};
+/* What the source does for one evacuation: its guest (when `guest_here`)
+ * and rows go; when Nova still has the instance (`inst_found`), its
+ * allocations here and the migration are settled; a deleted instance's
+ * were settled by its delete. */
+struct os_evac_source_plan os_evac_source_plan(bool guest_here, bool inst_found);
+
+enum os_evac_failure_kind {
+    OS_EVAC_FAIL_REFUSED, /* the engine's admission refused: nothing done */
+    OS_EVAC_FAIL_DELETED, /* the instance deleted meanwhile */
+    OS_EVAC_FAIL_OTHER,   /* anything else: the instance in ERROR */
+};
+struct os_evac_failure {
+    const char *mig_status;     /* "failed" */
+    bool drop_dest_allocations; /* this host's provider from the allocations */
+    bool keep_vm_state;         /* InstanceFaultRollback: vm_state unchanged */
+};
+/* What a failed evacuation to this host leaves (rebuild_instance's except
+ * clauses). */
+struct os_evac_failure os_evac_failure(enum os_evac_failure_kind kind);
+
+/* ---- evacuate (compute_evacuate.c) ---- */
+
+/* The instance is evacuated to this host: migration `mig` (may be NULL)
+ * gets this host as its destination and `pre-migrating` (rebuild_claim's
+ * _claim_existing_migration).  -1 with *err when not saved. */
+int os_compute_evacuate_claimed(struct os_compute *c, const json_t *ctx, json_t *mig,
+                                const char *node, struct err **err);
+/* finish_evacuation: the migration `done` (logged when not saved). */
+void os_compute_evacuate_done(struct os_compute *c, const json_t *ctx, json_t *mig);
+/* An evacuation here failed (`kind`, os_evac_failure): the migration
+ * `failed`; when the instance's host is another (`elsewhere`), this
+ * host's provider dropped from its allocations unless it was deleted
+ * meanwhile, and whatever of it is here (guest, files, rows) released.
+ * Logged, not returned. */
+void os_compute_evacuate_failed(struct os_compute *c, const json_t *ctx, json_t *mig,
+                                const char *uuid, bool elsewhere, enum os_evac_failure_kind kind);
+/* At start, before the instances are recovered
+ * (_destroy_evacuated_instances): every evacuation from this host
+ * (os_evacuation_from) has its guest here destroyed with its files, the
+ * engine's and the database's rows of it dropped, this host's provider
+ * dropped from its allocations and the migration `completed` -- in that
+ * order, each step harmless when done again, so a restart midway does the
+ * rest.  *skip gets the uuids of those instances (a new reference to an
+ * object used as a set): the recovery leaves them alone.  -1 with *err
+ * when Nova could not list the migrations. */
+int os_compute_evacuated_cleanup(struct os_compute *c, const json_t *ctx, json_t **skip,
+                                 struct err **err);
 
 #endif

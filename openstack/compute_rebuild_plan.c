@@ -82,3 +82,31 @@ int os_image_virtual_size(const char *path, const char *format, int64_t *out, st
     *out = (int64_t)size;
     return 0;
 }
+
+bool os_evacuation_from(const char *type, const char *source, const char *status,
+                        const char *host)
+{
+    static const char *const open[] = {"accepted", "pre-migrating", "done"};
+    if (!type || strcmp(type, "evacuation") != 0 || !source || !host || strcmp(source, host) != 0 ||
+        !status)
+        return false;
+    for (size_t k = 0; k < sizeof(open) / sizeof(open[0]); k++)
+        if (strcmp(status, open[k]) == 0)
+            return true;
+    return false;
+}
+
+struct os_evac_source_plan os_evac_source_plan(bool guest_here, bool inst_found)
+{
+    return (struct os_evac_source_plan){.destroy_guest = guest_here,
+                                        .forget = true,
+                                        .drop_allocations = inst_found,
+                                        .complete = inst_found};
+}
+
+struct os_evac_failure os_evac_failure(enum os_evac_failure_kind kind)
+{
+    return (struct os_evac_failure){.mig_status = "failed",
+                                    .drop_dest_allocations = kind != OS_EVAC_FAIL_DELETED,
+                                    .keep_vm_state = kind == OS_EVAC_FAIL_REFUSED};
+}

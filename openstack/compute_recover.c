@@ -233,9 +233,29 @@ static void recover_moves_in(struct os_compute *c, const json_t *objs)
     }
 }
 
+/* Nova's instances on this host but those evacuated from it (`skip`): a
+ * new array. */
+static json_t *recover_not_evacuated(const json_t *objs, const json_t *skip)
+{
+    json_t *out = json_array();
+    size_t k;
+    json_t *prim;
+    json_array_foreach(objs, k, prim) {
+        const char *u = ovo_get_str(prim, "uuid");
+        if (!u || !json_object_get(skip, u))
+            json_array_append(out, prim);
+    }
+    return out;
+}
+
 int os_compute_recover(struct os_compute *c, struct err **err)
 {
     json_auto_t *ctx = os_ctx_new_admin();
+    /* evacuated while this host was down: gone from here first, as Nova's
+     * _destroy_evacuated_instances before _init_instance */
+    json_auto_t *evacuated = NULL;
+    if (os_compute_evacuated_cleanup(c, ctx, &evacuated, err) < 0)
+        return -1;
     json_auto_t *list = os_conductor_class_action(
         &c->conductor, ctx, "InstanceList", "get_by_host_and_node",
         json_pack("[s, s]", c->host, c->node),
@@ -243,7 +263,7 @@ int os_compute_recover(struct os_compute *c, struct err **err)
         NULL, err);
     if (!list)
         return err_wrap(err, "instances on this host");
-    json_t *objs = ovo_list_objects(list);
+    json_auto_t *objs = recover_not_evacuated(ovo_list_objects(list), evacuated);
     if (c->db) {
         recover_db(c, objs);
         recover_moves_in(c, objs);

@@ -356,6 +356,36 @@ int os_placement_clear_allocations(struct os_placement *p, const char *consumer,
     return 1;
 }
 
+int os_placement_remove_provider(struct os_placement *p, const char *consumer, const char *rp,
+                                 struct err **err)
+{
+    json_auto_t *have = os_placement_get_allocations(p, consumer, err);
+    if (!have)
+        return -1;
+    json_t *allocs = json_object_get(have, "allocations");
+    if (!json_is_object(allocs) || !json_object_get(allocs, rp))
+        return 0;
+    json_t *keep = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(allocs, k, v) {
+        json_t *res = json_object_get(v, "resources");
+        if (strcmp(k, rp) != 0 && json_is_object(res))
+            json_object_set_new(keep, k, json_pack("{s:O}", "resources", res));
+    }
+    /* guarded by the consumer generation read, as the report client does */
+    json_object_set_new(have, "allocations", keep);
+    struct os_http_resp r;
+    autofree char *path = xasprintf("/allocations/%s", consumer);
+    if (pl_request(p, "PUT", path, "1.28", have, &r, err) < 0)
+        return -1;
+    if (r.status != 204)
+        return pl_fail(&r, "PUT allocations without the provider", err);
+    os_http_resp_release(&r);
+    log_info("allocations of %s on provider %s released", consumer, rp);
+    return 1;
+}
+
 /* One consumer's part of a POST /allocations body: its allocations
  * (resources only) with the project, user and generation read. */
 static json_t *pl_consumer_body(const json_t *read, const json_t *allocs, const json_t *owner)

@@ -74,6 +74,14 @@ int os_placement_delete_allocations(struct os_placement *p, const char *consumer
 int os_placement_clear_allocations(struct os_placement *p, const char *consumer,
                                    struct err **err);
 
+/* Drop provider `rp` from a consumer's allocations, keeping the others
+ * (the report client's remove_provider_tree_from_instance_allocation for
+ * a tree of one provider: an evacuated instance's source or failed
+ * destination).  1 when dropped, 0 when the consumer held nothing there,
+ * -1 with *err (ERR_CONFLICT when the consumer changed meanwhile). */
+int os_placement_remove_provider(struct os_placement *p, const char *consumer, const char *rp,
+                                 struct err **err);
+
 /* Move a consumer's allocations to another (a reverted resize: the
  * migration's back to the instance), as the report client's
  * move_allocations does: one POST /allocations (1.28) empties `from` and

@@ -30,7 +30,7 @@ import time
 
 from novaclient import client as nova_client
 
-from phase import Phase, nova_admin, stack_env
+from phase import Phase, nova_admin, placement_get, stack_env
 from phase import sculpt_has as phase_sculpt_has
 from services import compute_away, computes_back, computes_pair
 
@@ -51,12 +51,7 @@ def main():
     t0 = time.time()
 
     def placement(path):
-        r = sess.request(path, 'GET', raise_exc=False,
-                         endpoint_filter={'service_type': 'placement', 'interface': 'public'},
-                         headers={'OpenStack-API-Version': 'placement 1.28'})
-        if r.status_code >= 300:
-            fail('Placement GET %s: %d %s' % (path, r.status_code, r.text))
-        return r.json()
+        return placement_get(sess, path, fail)
 
     rp = {}
     for n in (a, b):

@@ -32,6 +32,12 @@ meanwhile (and B at the end):
      B, the guest running on (its uptime, no boot), A emptied;
   9. again, its completion forced (`live-migration-force-complete`): the
      guest paused on B until the copy is over, running on A, no boot.
+ 10. evacuated: A's sculpt-compute stopped (its guest runs on in A's
+     libvirtd) and forced down, `server evacuate` to B: ACTIVE on B with
+     a running guest, B's provider in its allocations, the migration
+     done; A started again (forced down unset) destroys its guest and
+     folder, drops A's provider from the allocations and its own row,
+     and completes the migration.
 Each host's journal then holds every leg it ran as a `migrate` intent,
 closed: A's copies out (done, or rolled back when refused) and taking in,
 B's.
@@ -51,7 +57,7 @@ import time
 
 from novaclient import client as nova_client
 
-from phase import Phase, load_env, nova_admin, sculpt_api, stack_env
+from phase import Phase, load_env, nova_admin, placement_get, sculpt_api, stack_env
 from phase import sculpt_has as phase_sculpt_has
 from services import compute_away, computes_back, computes_pair
 
@@ -69,6 +75,21 @@ def main():
     nova = nova_client.Client('2.59', session=sess)
     t0 = time.time()
     last = {}
+    a_down = [None]  # A's nova-compute service id while forced down
+
+    def placement(path):
+        return placement_get(sess, path, fail)
+
+    def start_sculpt(host):
+        """host's sculpt-compute as contrib/stack/sculpt.sh starts it."""
+        with open(os.path.join(run, host, 'sculpt-compute.out'), 'ab') as out:
+            p = subprocess.Popen([os.path.join(os.environ['SCULPT_BIN'], 'sculpt-compute'),
+                                  '--config', envs[host]['SCULPT_CONF']],
+                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                 start_new_session=True)
+        with open(os.path.join(run, host, 'sculpt-compute.pid'), 'w') as f:
+            f.write('%d\n' % p.pid)
+        return p
 
     def virsh(host, *args):
         r = subprocess.run(['virsh', '-q', '-c', uris[host]] + list(args),
@@ -383,16 +404,9 @@ def main():
             fail('the second refused migration went to %s, not %s' % (mig.dest_compute, b))
         if not os.path.exists(staging):
             fail('%s let the move go before it was killed' % b)
-        # as contrib/stack/sculpt.sh starts it, with the configuration it wrote
         mark = len(log_text(b))
         t = time.time()
-        with open(os.path.join(run, b, 'sculpt-compute.out'), 'ab') as out:
-            p = subprocess.Popen([os.path.join(os.environ['SCULPT_BIN'], 'sculpt-compute'),
-                                  '--config', envs[b]['SCULPT_CONF']],
-                                 stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                 start_new_session=True)
-        with open(os.path.join(run, b, 'sculpt-compute.pid'), 'w') as f:
-            f.write('%d\n' % p.pid)
+        p = start_sculpt(b)
         wait('%s, restarted, releases the row of the refused move' % b,
              lambda: p.poll() is None and not os.path.exists(staging)
              and 'admission for migration %s released' % mig.uuid in log_text(b)[mark:]
@@ -544,8 +558,60 @@ def main():
         if got != want:
             fail('legs of the moves in the journals: %s, not %s' % (got, want))
         say('   journals: %s' % got)
+
+        # 10. evacuated: A down (its sculpt-compute stopped, its guest
+        # running on in A's libvirtd, the service forced down), the server
+        # rebuilt on B from its image; A, started again, cleans up
+        t = time.time()
+        rps = {h: placement('/resource_providers?name=%s' % h)['resource_providers'][0]['uuid']
+               for h in (a, b)}
+        with open(os.path.join(run, a, 'sculpt-compute.pid')) as f:
+            pa = int(f.read().strip())
+        a_down[0] = nova.services.list(host=a, binary='nova-compute')[0].id
+        os.kill(pa, signal.SIGTERM)
+        wait('%s\'s sculpt-compute stopped' % a, lambda: api_lists(a, s.id) is None, 30)
+        nova.services.force_down(a_down[0], True)
+        nova.servers.evacuate(s, host=b)
+        x = wait_status(s, 'ACTIVE', 120)
+        if host_of(x) != b:
+            fail('after the evacuation: on %s' % host_of(x))
+        if state(b, s.id) != 'running' or state(a, s.id) != 'running':
+            fail('evacuated: domains %s' % {h: state(h, s.id) for h in (a, b)})
+        evs = nova.migrations.list(instance_uuid=s.id, migration_type='evacuation')
+        if not evs or evs[0].status != 'done' or evs[0].dest_compute != b:
+            fail('evacuation migration: %r' % (evs and evs[0].to_dict()))
+        held = placement('/allocations/%s' % s.id)['allocations']
+        if (held.get(rps[b]) or {}).get('resources', {}).get('VCPU') != tiny.vcpus:
+            fail('evacuated to %s: allocations %s' % (b, held))
+        say('10. %s down, evacuated to %s: ACTIVE there, guest running, migration done in '
+            '%.1f s (allocations on %s)' % (a, b, time.time() - t,
+                                            sorted(h for h in (a, b) if rps[h] in held)))
+        # started again, then up (Nova refuses to unset forced down while
+        # `done` evacuations from the host are not `completed`)
+        t = time.time()
+        start_sculpt(a)
+        wait('%s, started again, cleans up the evacuated mk-1' % a,
+             lambda: api_lists(a, s.id) is False and state(a, s.id) is None
+             and not os.path.exists(folder(a, s.id))
+             and list(placement('/allocations/%s' % s.id)['allocations']) == [rps[b]]
+             and nova.migrations.list(instance_uuid=s.id,
+                                      migration_type='evacuation')[0].status == 'completed', 60)
+        if state(b, s.id) != 'running':
+            fail('after %s\'s clean-up the guest on %s is %s' % (a, b, state(b, s.id)))
+        nova.services.force_down(a_down[0], False)
+        a_down[0] = None
+        say('    %s started again: its guest and folder gone, its allocations dropped, the '
+            'migration completed in %.1f s' % (a, time.time() - t))
         say('phase passed in %.0f s' % (time.time() - t0))
     finally:
+        if a_down[0] is not None:  # the phase failed with A down: A back up
+            if api_lists(a, s.id) is None:
+                start_sculpt(a)
+            try:
+                wait('%s up again' % a, lambda: api_lists(a, s.id) is not None, 60)
+                nova.services.force_down(a_down[0], False)
+            except (Exception, SystemExit) as e:  # the phase's own failure first
+                print('migrate-kvm: %s left forced down: %s' % (a, e), file=sys.stderr)
         if s is not None:
             PHASE.delete_server(nova, s, 'mk-1')
         if bp is not None:

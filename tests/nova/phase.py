@@ -106,6 +106,17 @@ def server_status(nova, server, fail):
     return s.status if getattr(s, 'OS-EXT-STS:task_state') is None else None
 
 
+def placement_get(sess, path, fail):
+    """GET path from Placement as sess's user (microversion 1.28): its JSON
+    answer; fails on an HTTP error."""
+    r = sess.request(path, 'GET', raise_exc=False,
+                     endpoint_filter={'service_type': 'placement', 'interface': 'public'},
+                     headers={'OpenStack-API-Version': 'placement 1.28'})
+    if r.status_code >= 300:
+        fail('Placement GET %s: %d %s' % (path, r.status_code, r.text))
+    return r.json()
+
+
 def sculpt_domain(env, uuid):
     """The libvirt domain of instance uuid as sculpt records it (GET
     /v1/instances/{uuid}, `domain`), from env's SCULPT_API_URL and

@@ -219,7 +219,9 @@ def rebuilds(ctxt, api, inst, sess, tmp):
     qcow2 whose disk is larger than the flavor's (a small file: the API
     lets it through) the instance is in ERROR with Nova's
     FlavorDiskSmallerThanImage; onto an image Glance does not have it is
-    left as it was (vm_state active, task None) with ImageNotFound."""
+    left as it was (vm_state active, task None) with ImageNotFound; an
+    evacuation (recreate=True) on shared storage is in ERROR with
+    InvalidSharedStorage, its migration failed."""
     def glance(method, path, **kw):
         return sess.request(path, method, raise_exc=False,
                             endpoint_filter={'service_type': 'image', 'interface': 'public'}, **kw)
@@ -227,7 +229,7 @@ def rebuilds(ctxt, api, inst, sess, tmp):
     def faults():
         return objects.InstanceFaultList.get_by_instance_uuids(ctxt, [inst.uuid]).objects
 
-    def rebuild(image_ref):
+    def rebuild(image_ref, recreate=False, on_shared_storage=False, migration=None):
         inst.refresh()
         orig = inst.image_ref
         inst.task_state = 'rebuilding'
@@ -235,9 +237,9 @@ def rebuilds(ctxt, api, inst, sess, tmp):
         inst.save()
         api.rebuild_instance(ctxt, inst, new_pass=None, injected_files=[],
                              image_ref=image_ref, orig_image_ref=orig, orig_sys_metadata={},
-                             bdms=None, recreate=False, on_shared_storage=False,
+                             bdms=None, recreate=recreate, on_shared_storage=on_shared_storage,
                              host=inst.host, node=inst.node, preserve_ephemeral=False,
-                             migration=None, limits=None, request_spec=None, accel_uuids=[],
+                             migration=migration, limits=None, request_spec=None, accel_uuids=[],
                              reimage_boot_volume=False)
 
         def done():
@@ -279,6 +281,25 @@ def rebuilds(ctxt, api, inst, sess, tmp):
              % (inst.vm_state, [f.message for f in fl]))
     ok('rebuild_instance onto an image Glance does not have -> vm_state active, fault: %s'
        % fl[0].message[:60])
+
+    # evacuate (recreate=True) saying the disks are on shared storage:
+    # sculpt's never are -> ERROR, InvalidSharedStorage, the migration
+    # failed, and the guest (this host's own instance) left running
+    mig = objects.Migration(context=ctxt, instance_uuid=inst.uuid, source_compute='rpc-gone',
+                            source_node='rpc-gone', migration_type='evacuation',
+                            status='accepted')
+    mig.create()
+    rebuild(inst.image_ref, recreate=True, on_shared_storage=True, migration=mig)
+    fl = faults()
+    mig = objects.Migration.get_by_id(ctxt, mig.id)
+    if inst.vm_state != 'error' or 'shared storage' not in fl[0].message or \
+            mig.status != 'failed' or inst.power_state != 1:
+        fail('evacuate onto shared storage: vm_state %s power %s, migration %s, fault %s'
+             % (inst.vm_state, inst.power_state, mig.status, fl[0].message))
+    ok('rebuild_instance recreate=True on shared storage -> ERROR, migration failed, fault: %s'
+       % fl[0].message[:60])
+    inst.vm_state = 'active'
+    inst.save()
 
 
 def rescues(ctxt, api, inst, nova, server):

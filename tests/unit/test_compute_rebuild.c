@@ -199,12 +199,69 @@ static void test_fake_respawn(void **state)
     free(b);
 }
 
+/* The source's filter (Nova's _destroy_evacuated_instances): evacuations
+ * from this host that are not over yet, nothing else. */
+static void test_evacuation_from(void **state)
+{
+    (void)state;
+    assert_true(os_evacuation_from("evacuation", "kvm1", "accepted", "kvm1"));
+    assert_true(os_evacuation_from("evacuation", "kvm1", "pre-migrating", "kvm1"));
+    assert_true(os_evacuation_from("evacuation", "kvm1", "done", "kvm1"));
+    /* cleaned up already, or the instance stayed here */
+    assert_false(os_evacuation_from("evacuation", "kvm1", "completed", "kvm1"));
+    assert_false(os_evacuation_from("evacuation", "kvm1", "failed", "kvm1"));
+    assert_false(os_evacuation_from("evacuation", "kvm1", "error", "kvm1"));
+    /* an evacuation to this host, or other moves from it */
+    assert_false(os_evacuation_from("evacuation", "kvm2", "done", "kvm1"));
+    assert_false(os_evacuation_from("migration", "kvm1", "done", "kvm1"));
+    assert_false(os_evacuation_from("live-migration", "kvm1", "accepted", "kvm1"));
+    assert_false(os_evacuation_from("resize", "kvm1", "done", "kvm1"));
+    assert_false(os_evacuation_from(NULL, "kvm1", "done", "kvm1"));
+    assert_false(os_evacuation_from("evacuation", NULL, "done", "kvm1"));
+    assert_false(os_evacuation_from("evacuation", "kvm1", NULL, "kvm1"));
+}
+
+static void test_evac_source_plan(void **state)
+{
+    (void)state;
+    struct os_evac_source_plan p = os_evac_source_plan(true, true);
+    assert_true(p.destroy_guest && p.forget && p.drop_allocations && p.complete);
+    /* restarted after the guest went: the rest is done again */
+    p = os_evac_source_plan(false, true);
+    assert_false(p.destroy_guest);
+    assert_true(p.forget && p.drop_allocations && p.complete);
+    /* deleted meanwhile: its delete released its allocations */
+    p = os_evac_source_plan(true, false);
+    assert_true(p.destroy_guest && p.forget);
+    assert_false(p.drop_allocations);
+    assert_false(p.complete);
+}
+
+static void test_evac_failure(void **state)
+{
+    (void)state;
+    struct os_evac_failure f = os_evac_failure(OS_EVAC_FAIL_REFUSED);
+    assert_string_equal(f.mig_status, "failed");
+    assert_true(f.drop_dest_allocations);
+    assert_true(f.keep_vm_state);
+    f = os_evac_failure(OS_EVAC_FAIL_DELETED);
+    assert_string_equal(f.mig_status, "failed");
+    assert_false(f.drop_dest_allocations);
+    f = os_evac_failure(OS_EVAC_FAIL_OTHER);
+    assert_string_equal(f.mig_status, "failed");
+    assert_true(f.drop_dest_allocations);
+    assert_false(f.keep_vm_state);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tasks),
         cmocka_unit_test(test_new_blueprint),
         cmocka_unit_test(test_recover_decide),
+        cmocka_unit_test(test_evacuation_from),
+        cmocka_unit_test(test_evac_source_plan),
+        cmocka_unit_test(test_evac_failure),
         cmocka_unit_test(test_image_of_base),
         cmocka_unit_test_setup_teardown(test_virtual_size, test_tmpdir_setup, test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_fake_respawn, test_tmpdir_setup, test_tmpdir_teardown),
