@@ -24,15 +24,15 @@ fail() { echo "e2e FAILED: $*" >&2; exit 1; }
 
 domstate() { virsh -c "$LIBVIRT_URI" domstate "$1" 2>/dev/null | head -n 1; }
 
-# wait_console SERVER TEXT SECONDS: the guest printed TEXT on its serial console
+# wait_console SERVER_UUID TEXT SECONDS: the guest printed TEXT on its
+# serial console
 wait_console() {
-    i=0
-    while [ $i -lt "$3" ]; do
-        openstack console log show "$1" 2>/dev/null | grep -q "$2" && return 0
-        sleep 2
-        i=$((i + 2))
+    _wc_end=$(($(date +%s) + $3))
+    while [ "$(date +%s)" -lt $_wc_end ]; do
+        console_output "$1" 2>/dev/null | grep -q "$2" && return 0
+        sleep 1
     done
-    openstack console log show "$1" | tail -n 20 >&2
+    console_output "$1" | tail -n 20 >&2
     fail "console of $1 never showed '$2'"
 }
 
@@ -54,7 +54,7 @@ dom=$(domain_of "$id")
 iso=$(check_config_drive "$dom" "$id" "$ud" role e2e)
 [ "$(openstack server show e2e-1 -f value -c config_drive)" = True ] ||
     fail "Nova does not show config_drive True for e2e-1"
-wait_console e2e-1 GUEST-INIT-READY 120
+wait_console "$id" GUEST-INIT-READY 120
 say "guest $dom runs and reached its init; its config drive $iso holds the user data"
 
 t=$(date +%s)
@@ -83,7 +83,7 @@ say "hard reboot -> ACTIVE"
 
 lines=$(openstack console log show --lines 5 e2e-1 | wc -l)
 [ "$lines" -ge 1 ] && [ "$lines" -le 5 ] || fail "console log --lines 5 gave $lines lines"
-wait_console e2e-1 GUEST-INIT-READY 120
+wait_console "$id" GUEST-INIT-READY 120
 say "console output: $lines lines, the guest came back up"
 
 # A call whose handler outlives the caller's call-monitor timeout only

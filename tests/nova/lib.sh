@@ -30,22 +30,35 @@ nova_token() {
     cat "$_tf"
 }
 
-# server_state SERVER: "STATUS TASK_STATE" of a server (name or uuid) as
-# nova-api shows it, through curl and one token: the openstack CLI costs
-# 2 s of a core per call, and the waits below poll every second while
-# guests boot on the same two cores.  Nothing when Nova has no such server.
-server_state() {
+# nova_api METHOD PATH [JSON]: nova-api's answer to a request, through
+# curl and the cached token: the openstack CLI costs 2 s of a core per
+# call, and the waits below poll every second or two while guests boot on
+# the same two cores.  Fails on an HTTP error.
+nova_api() {
     _tok=$(nova_token) || return 1
+    curl -sf -X "$1" -H "X-Auth-Token: $_tok" -H 'Content-Type: application/json' \
+        ${3:+-d "$3"} "$NOVA_API_URL/$2"
+}
+
+# server_state SERVER: "STATUS TASK_STATE" of a server (name or uuid) as
+# nova-api shows it; nothing when Nova has no such server.
+server_state() {
     case "$1" in
     ????????-????-????-????-????????????) _q="servers/$1" ;;
     *) _q="servers/detail?name=%5E$1%24" ;;
     esac
-    curl -sf -H "X-Auth-Token: $_tok" "$NOVA_API_URL/$_q" | /usr/bin/python3 -c '
+    nova_api GET "$_q" | /usr/bin/python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 s = [d["server"]] if "server" in d else d["servers"]
 if len(s) == 1:
     print(s[0]["status"], s[0].get("OS-EXT-STS:task_state"))'
+}
+
+# console_output SERVER_UUID: the guest's console log as nova-api gives it.
+console_output() {
+    nova_api POST "servers/$1/action" '{"os-getConsoleOutput": {}}' |
+        /usr/bin/python3 -c 'import json, sys; sys.stdout.write(json.load(sys.stdin)["output"])'
 }
 
 # wait_status SERVER STATUS [SECONDS]: until Nova shows STATUS with no task
