@@ -108,7 +108,7 @@ struct drv_pool_mgr {
     pthread_t thread;
     pthread_cond_t cond;
     bool running, stopping;
-    bool round_now;                     /* turned on, or a new interval: a round at once */
+    bool round_now;                     /* drv_pool_params_round_now(): a round at once */
     /* the latest arrivals, oldest first from `arr_next` once full */
     struct pm_arrival {
         int32_t cls;                    /* index in cls[] */
@@ -177,6 +177,14 @@ void drv_pool_mgr_free(struct drv_pool_mgr *m)
     free(m);
 }
 
+bool drv_pool_params_round_now(const struct drv_presculpt_params *was,
+                               const struct drv_presculpt_params *now)
+{
+    return now->enabled != was->enabled || now->interval_s != was->interval_s ||
+           now->member_ttl_s < was->member_ttl_s || now->max_share < was->max_share ||
+           now->idle_budget < was->idle_budget;
+}
+
 int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *in,
                             struct err **err)
 {
@@ -217,10 +225,10 @@ int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_p
         rc = drv_presculpt_set_params(m->ps, p, err);
     }
     if (rc == 0) {
-        m->round_now |= (p->enabled && !m->p.enabled) || p->interval_s != m->p.interval_s;
+        m->round_now |= drv_pool_params_round_now(&m->p, p);
         if (p->enabled != m->p.enabled)
             log_info(p->enabled ? "pre-sculpting on: members are made from this round on"
-                                : "pre-sculpting off: members are destroyed at the next round");
+                                : "pre-sculpting off: members are destroyed by a round at once");
         /* a new lifetime holds for the members there are too (their rows
          * get it with their next change) */
         for (size_t i = 0; p->member_ttl_s != m->p.member_ttl_s && i < m->nmem; i++)

@@ -157,10 +157,18 @@ DEFINE_AUTOPTR(drv_pool_mgr)
  * re-bins the forecast: a new planner learns again from the latest
  * arrivals kept (up to 16384; the classes, their templates and the
  * members stay).  A new member lifetime counts
- * for the live members too, from their creation.  Turned on (enabled) or
- * a new interval: the manager's thread runs a round at once. */
+ * for the live members too, from their creation.  When
+ * drv_pool_params_round_now() says so, the manager's thread runs a round
+ * at once. */
 int drv_pool_mgr_set_params(struct drv_pool_mgr *m, const struct drv_presculpt_params *p,
                             struct err **err);
+/* Whether new parameters `now` (after `was`) want a round at once rather
+ * than at the next interval, which may be minutes away: pre-sculpting
+ * turned on (members to make) or off (members to destroy: their room goes
+ * back now), a new interval, or a shorter member lifetime, a smaller host
+ * share or idle budget (members may be expired or surplus already). */
+bool drv_pool_params_round_now(const struct drv_presculpt_params *was,
+                               const struct drv_presculpt_params *now);
 
 /* The class of `r` may be pre-sculpted from `t` (copied): called after a
  * cold build of it succeeded. */

@@ -3,7 +3,8 @@
  * booted and held by the engine at the lowest priority; a claim and a
  * hand-over (of a booting member too); expiry; reclaim; a restart with
  * members present, and one with none left (classes and requests read
- * back); pre-sculpting and a new interval at run time. */
+ * back); pre-sculpting and a new interval at run time, and which changes
+ * run a round at once. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -966,6 +967,39 @@ static void test_trim(void **state)
     assert_int_equal(drv_pool_mgr_claim(r->pm, &req, now + 1442 * MIN, &mb), 0);
 }
 
+/* Which changes at run time run a round at once: those that make or free
+ * members now (a shorter lifetime, a smaller share or budget, on, off, a
+ * new interval); not those that only keep more, or change nothing. */
+static void test_params_round_now(void **state)
+{
+    (void)state;
+    struct drv_presculpt_params was = {.interval_s = 600, .member_ttl_s = 1800,
+                                       .idle_budget = 0.2, .max_share = 0.5, .enabled = true};
+    struct drv_presculpt_params now = was;
+    assert_false(drv_pool_params_round_now(&was, &now));
+    now.member_ttl_s = 3600;
+    assert_false(drv_pool_params_round_now(&was, &now));
+    now.member_ttl_s = 60;
+    assert_true(drv_pool_params_round_now(&was, &now));
+    now = was;
+    now.enabled = false;
+    assert_true(drv_pool_params_round_now(&was, &now));
+    assert_true(drv_pool_params_round_now(&now, &was));
+    now = was;
+    now.interval_s = 300;
+    assert_true(drv_pool_params_round_now(&was, &now));
+    now = was;
+    now.max_share = 0.25;
+    assert_true(drv_pool_params_round_now(&was, &now));
+    now.max_share = 0.75;
+    assert_false(drv_pool_params_round_now(&was, &now));
+    now = was;
+    now.idle_budget = 0.1;
+    assert_true(drv_pool_params_round_now(&was, &now));
+    now.idle_budget = 0.4;
+    assert_false(drv_pool_params_round_now(&was, &now));
+}
+
 static void test_keys(void **state)
 {
     (void)state;
@@ -1001,6 +1035,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_enable_at_run_time, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_wide_members, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_handover_failed, rig_setup, rig_teardown),
+        cmocka_unit_test(test_params_round_now),
         cmocka_unit_test(test_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
