@@ -63,8 +63,7 @@ restart_host "$pools_conf" forget
 say "host $host restarted with pools every 10 s"
 
 # 1. a cold build teaches the class; a member is made, boots, is paused
-id1=$(create ps-1)
-wait_status ps-1 ACTIVE 240
+id1=$(create ps-1 --wait ACTIVE 240)
 grep -q "guest spawned" "$SCULPT_LOG" || fail "ps-1 was not built cold"
 ready=$(wait_member)
 for d in $ready; do
@@ -92,8 +91,7 @@ say "cold build of ps-1, then member(s) paused once booted ($boot):$ready"
 ud=$run/presculpt.user-data
 printf '#cloud-config\n# ps-2 %s\n' "$(date +%s%N)" >"$ud"
 t=$(date +%s)
-id2=$(create ps-2 --user-data "$ud" --config-drive true --property role=pool)
-wait_status ps-2 ACTIVE 120
+id2=$(create ps-2 --user-data "$ud" --config-drive --property role=pool --wait ACTIVE 120)
 say "ps-2 ACTIVE in $(($(date +%s) - t)) s"
 m1=$(taken)
 case " $ready " in *" $m1 "*) ;; *) fail "ps-2 took no member that was ready (took '$m1')" ;; esac
@@ -110,18 +108,20 @@ iso=$(check_config_drive "$m1" "$id2" "$ud" role pool)
 virsh_ dumpxml --inactive "$m1" | grep -q "$iso" || fail "$m1's definition lacks its config drive"
 # the member was paused once booted: the guest's init is on its console
 # already, once (the hand-over resumed it, it did not boot again)
-n=$(openstack console log show ps-2 2>/dev/null | grep -c GUEST-INIT-READY || true)
+n=$(server_op console ps-2 2>/dev/null | grep -c GUEST-INIT-READY || true)
 [ "$n" = 1 ] || fail "console of ps-2 (the member's) shows the guest's init $n times at ACTIVE"
 grep -q "member $m1_uuid handed over to instance $id2 booted" "$SCULPT_LOG" ||
     fail "hand-over of $m1 not logged as of a booted guest"
 say "ps-2 is member $m1, resumed: title '$title', config drive $iso, recorded in PostgreSQL"
+# ps-2 stays (deleted after 3.) and ps-1 goes: one guest keeps the budget,
+# and step 3's member is made while ps-2 stops and starts
+delete_wait ps-1
 # its first stop renames the member's domain to Nova's instance_name
 # (libvirt renames only a domain that is shut off); its uuid stays
-iname=$(openstack server show ps-2 -f value -c OS-EXT-SRV-ATTR:instance_name)
+iname=$(server_op show ps-2 OS-EXT-SRV-ATTR:instance_name)
 [ "$(domain_of "$id2")" = "$m1" ] || fail "sculpt does not record ps-2 as $m1: '$(domain_of "$id2")'"
 t=$(date +%s)
-openstack server stop ps-2
-wait_status ps-2 SHUTOFF 120
+stop_wait ps-2
 wait_domain "$id2" "$iname"
 [ "$(virsh_ domstate "$iname" 2>/dev/null | head -n 1)" = "shut off" ] ||
     fail "no domain $iname shut off after ps-2's stop: $(virsh_ list --all --name | tr '\n' ' ')"
@@ -132,13 +132,10 @@ sql_is "select domain from pool_members where uuid = '$m1_uuid'" "$iname" ||
 sql_is "select domain from instances where uuid = '$id2'" "$iname" || fail "instance row of ps-2 does not name $iname"
 virsh_ dumpxml "$iname" | grep -q "name=\"$iname\"" || fail "sculpt's metadata of $iname names another domain"
 grep -q "domain \`$m1\` of $id2 is now \`$iname\`" "$SCULPT_LOG" || fail "the rename of $m1 is not logged"
-openstack server start ps-2
-wait_status ps-2 ACTIVE 120
+start_wait ps-2
 [ "$(virsh_ domstate "$iname" | head -n 1)" = running ] || fail "$iname is not running after ps-2's start"
 case "$(virsh_ desc "$iname" --title)" in *"ps-2 ($id2)"*) ;; *) fail "title of $iname lost" ;; esac
 say "ps-2 stopped: $m1 renamed $iname (uuid $m1_uuid kept), started again, running ($(($(date +%s) - t)) s)"
-# ps-2 stays (deleted after 3.) and ps-1 goes: one guest keeps the budget
-openstack server delete --wait ps-1
 
 # 3. a restart with a member paused: kept, then taken
 m2=$(wait_member)
@@ -156,15 +153,14 @@ sql_is "select domain from pool_members where uuid = '$m1_uuid'" "$iname" ||
 [ "$(virsh_ domstate "$iname" | head -n 1)" = running ] || fail "$iname (ps-2) not running after the restart"
 [ "$(virsh_ domstate "$m2" | head -n 1)" = paused ] || fail "$m2 not kept across the restart"
 grep -q "member $m2_uuid found paused after a restart" "$SCULPT_LOG" || fail "$m2 not taken back"
-id3=$(create ps-3)
-wait_status ps-3 ACTIVE 120
+id3=$(create ps-3 --wait ACTIVE 120)
 m3=$(taken)
 [ -n "$m3" ] && [ "$m3" != "$m1" ] || fail "ps-3 was built cold after the restart"
 sql_is "select instance_uuid from pool_members where domain = '$m3'" "$id3" ||
     fail "ps-3's hand-over of $m3 not recorded"
 say "after a restart member $m2 was kept, ps-2's rows named $iname again; ps-3 took member $m3"
 # room for the next members on a small host (ps-3 keeps the idle budget)
-openstack server delete --wait ps-2
+delete_wait ps-2
 virsh_ dominfo "$iname" >/dev/null 2>&1 && fail "$iname still defined after ps-2 was deleted"
 [ ! -e "$iso" ] || fail "config drive $iso left after ps-2 was deleted"
 say "delete of ps-2 destroyed $iname (member $m1)"
@@ -173,7 +169,7 @@ say "delete of ps-2 destroyed $iname (member $m1)"
 #    lifetime shortened at run time holds for the members there are
 presculpt_set member_lifetime=10
 expired() { [ "$(sql "select count(*) from pool_members where reason in ('expired unclaimed', 'surplus')")" -gt 0 ]; }
-poll 240 5 expired || fail "no member expired in 240 s"
+poll 240 1 expired || fail "no member expired in 240 s"
 n=$(sql "select count(*) from pool_members where reason in ('expired unclaimed', 'surplus')")
 gone=$(sql "select domain from pool_members where reason in ('expired unclaimed', 'surplus') limit 1")
 virsh_ dominfo "$gone" >/dev/null 2>&1 && fail "expired member $gone still defined"
@@ -207,7 +203,7 @@ sql_is "select state from pool_members where uuid = '$m5_uuid'" released ||
 left=$(virsh_ list --all --name | grep '^sculpt-pool-' | grep -v "^$m3\$" || true)
 [ -z "$left" ] || fail "members left with pre-sculpting off: $left"
 [ "$(virsh_ domstate "$m3" | head -n 1)" = running ] || fail "ps-3's guest $m3 not running"
-ps=$(openstack server show ps-3 -f value -c status -c OS-EXT-STS:power_state | tr '\n' ' ')
+ps=$(server_op show ps-3 status OS-EXT-STS:power_state | tr '\n' ' ')
 case " $ps" in *" ACTIVE "*) ;; *) fail "ps-3 after the restart: $ps" ;; esac
 case " $ps" in *" 1 "* | *" Running "*) ;; *) fail "ps-3 not running in Nova: $ps" ;; esac
 grep -q "guest of instance $id3 .* is gone" "$SCULPT_LOG" && fail "ps-3 taken for vanished"
@@ -215,13 +211,12 @@ say "pre-sculpting off at a restart: member $m5 and $orphan (no row) destroyed, 
 
 # 6. on at run time, with a new interval: a build made while off taught the
 #    class; a member is made, boots and is paused, without a restart
-id4=$(create ps-4)
-wait_status ps-4 ACTIVE 240
+id4=$(create ps-4 --wait ACTIVE 240)
 [ -z "$(virsh_ list --all --name | grep '^sculpt-pool-' | grep -v "^$m3\$" || true)" ] ||
     fail "a member was made with pre-sculpting off"
 # its class is learnt; its room goes to the member (with ps-3 and ps-4 on
 # this 2-CPU host the engine admits no member, nor Placement a ps-7)
-openstack server delete --wait ps-4
+delete_wait ps-4
 presculpt_set enabled=true interval=15
 m6=$(wait_member)
 grep -q "interval 15 s (was 10 s): the forecast starts over" "$SCULPT_LOG" ||
@@ -256,14 +251,14 @@ grep -q "hand-over of pool member $m7_uuid interrupted .*: completed" "$SCULPT_L
 # pools off: every member goes; the engine then holds the instances only
 presculpt_set enabled=false
 others_gone() { ! virsh_ list --all --name | grep '^sculpt-pool-' | grep -qv "^\($m3\|$m7\)\$"; }
-poll 60 2 others_gone || fail "members left 60 s after pre-sculpting was turned off"
+poll 60 1 others_gone || fail "members left 60 s after pre-sculpting was turned off"
 want=$(sql "select count(*) from instances where deleted_at is null")
 held=$(SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" -f json host |
     /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["guests"])')
 [ "$held" = "$want" ] || fail "the engine holds $held guests for $want instances (a member leaked)"
 say "hand-over completed after the crash: ps-7 is $m7; $held guests held for $want instances"
 
-openstack server delete --wait ps-7
+delete_wait ps-7
 
 # 8. the run-time changes reset (DELETE /v1/config/presculpt): sculpt.conf's
 #    values again (pools off, interval 10 s), none stored; then a restart
@@ -309,14 +304,12 @@ awk -v a="$read_back" -v b="$factor8" 'BEGIN { exit !(a != "" && a - b < 0.01 * 
 m8=$(wait_member)
 m8=${m8%% *}
 since_restart | grep -q "guest spawned" && fail "a cold build ran after the restart of step 8"
-id8=$(create ps-8)
-wait_status ps-8 ACTIVE 120
+id8=$(create ps-8 --wait ACTIVE 120)
 [ "$(taken)" = "$m8" ] || fail "ps-8 did not take member $m8 (took '$(taken)')"
 sql_is "select instance_uuid from pool_members where domain = '$m8'" "$id8" ||
     fail "ps-8's hand-over of $m8 not recorded"
 since_restart | grep -q "guest spawned" && fail "ps-8 was built cold"
-openstack server delete --wait ps-8
-openstack server delete --wait ps-3
+delete_wait ps-8 ps-3
 say "reset to sculpt.conf; restarted with no member: $m8 made from the class read back (its boot time too, idle calibration $factor8), taken by ps-8 ($(($(date +%s) - t8)) s)"
 
 # 9. a build that fits only by reclaiming members (the host empty)

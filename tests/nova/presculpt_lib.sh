@@ -54,6 +54,19 @@ restart_host() { # EXTRA_CONF [forget] [SQL run while the host is down]
 
 . "$top/tests/nova/lib.sh"
 
+# Server operations and their waits in one process polling Nova every
+# 0.5 s (tests/nova/server_op.py): an openstack CLI call costs 2 s of a
+# core here, and `openstack server delete --wait` looks again only after
+# 5 s.
+server_op() { /usr/bin/python3 "$top/tests/nova/server_op.py" "$@"; }
+# delete_wait SERVER...: each deleted, then until Nova knows none of them.
+delete_wait() {
+    server_op delete "$@" || fail "$* not deleted (see above)"
+}
+# stop_wait / start_wait SERVER: stopped (SHUTOFF), started (ACTIVE).
+stop_wait() { server_op stop "$1" 120 || fail "$1 not stopped (see above)"; }
+start_wait() { server_op start "$1" 120 || fail "$1 not started (see above)"; }
+
 # How long a new member may take to be made and paused, in seconds: a
 # planning round and the spawn (30 s) and twice the longest boot a member
 # of this host took so far (sculpt's log; the load of a shared machine
@@ -83,7 +96,7 @@ wait_member() {
                 found="$found $d"
         done
         [ -n "$found" ] && { echo $found; return 0; }
-        sleep 2
+        sleep 1
     done
     fail "no paused pool member after $_bound s"
 }
@@ -104,12 +117,15 @@ taken() {
         sed 's/.*`\(.*\)`/\1/'
 }
 
-create_flavor() { # FLAVOR NAME [OPTIONS...]
+# create_flavor FLAVOR NAME [OPTIONS...]: the new server's id; OPTIONS of
+# server_op.py create (--user-data FILE, --config-drive, --property K=V,
+# --wait STATUS SECONDS: printed once the server is there).
+create_flavor() {
     _f=$1
     _n=$2
     shift 2
-    openstack server create --flavor "$_f" --image "$SCULPT_IMAGE_ID" --nic none \
-        --availability-zone "nova:$host" "$@" "$_n" -f value -c id
+    server_op create "$_n" "$_f" "$SCULPT_IMAGE_ID" "nova:$host" "$@" ||
+        fail "$_n not created (see above)"
 }
 
 create() { # NAME [OPTIONS...]

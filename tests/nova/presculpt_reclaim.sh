@@ -40,12 +40,11 @@ bp_tiny=$(bp_create reclaim-tiny m1.tiny 0.5 128)
 bp_small=$(bp_create reclaim-small m1.small "$need" 256)
 # the members of step 8 go with their guests (an empty host pools nothing)
 members_gone() { ! virsh_ list --all --name | grep -q '^sculpt-pool-'; }
-poll 60 2 members_gone || fail "members left 60 s after the host was emptied"
+poll 60 1 members_gone || fail "members left 60 s after the host was emptied"
 
 # a. the resident teaches the class at 0.5 vCPU; a member is made
 log9=$(wc -l <"$SCULPT_LOG")
-id_r1=$(create rs-1)
-wait_status rs-1 ACTIVE 240
+id_r1=$(create rs-1 --wait ACTIVE 240)
 tail -n +$((log9 + 1)) "$SCULPT_LOG" | grep -q "guest spawned" || fail "rs-1 was not built cold"
 members=$(wait_member)
 held=$(host_json | /usr/bin/python3 -c '
@@ -56,8 +55,6 @@ awk -v h="$held" 'BEGIN { exit !(h > 0) }' ||
 say "rs-1 built cold at 0.5 vCPU of $cap (m1.small needs $need); member(s)$members paused, holding $held vCPU"
 
 # b. Placement sees the members' room as free
-rp=$(openstack resource provider list --name "$host" -f value -c uuid)
-[ -n "$rp" ] || fail "no resource provider named $host"
 reported() { # sculpt's VCPU inventory, as it stands, is the one Placement has
     host_json | /usr/bin/python3 -c '
 import json, sys
@@ -65,15 +62,15 @@ j = json.load(sys.stdin)
 now, rep = j["inventory"]["VCPU"], (j["inventory_reported"] or {}).get("inventory", {}).get("VCPU")
 sys.exit(0 if rep and rep["max_unit"] == now["max_unit"] else 1)'
 }
-poll 60 2 reported || fail "sculpt did not report its inventory to Placement in 60 s"
+poll 60 1 reported || fail "sculpt did not report its inventory to Placement in 60 s"
 inv=$(host_json)
-placement=$(openstack resource provider inventory show "$rp" VCPU -f json)
-usage=$(openstack resource provider usage show "$rp" -f json)
+# the resource provider named $host: its VCPU inventory and usages
+placement=$(server_op placement "$host") || fail "no resource provider of $host in Placement"
 echo "$inv" | /usr/bin/python3 -c '
 import json, sys
 inv = json.loads(sys.argv[1])["inventory"]["VCPU"]
-pl, usage = json.loads(sys.argv[2]), json.loads(sys.argv[3])
-used = sum(u["usage"] for u in usage if u["resource_class"] == "VCPU")
+rp = json.loads(sys.argv[2])
+pl, used = rp["inventory"], rp["usages"].get("VCPU", 0)
 free = (pl["total"] - pl["reserved"]) * pl["allocation_ratio"] - used
 assert inv["reclaimable"] >= 0.5 - 1e-6, "members hold %r" % inv["reclaimable"]
 assert used == 1, "Nova allocated %r VCPU (rs-1 only expected)" % used
@@ -85,7 +82,7 @@ assert pl["max_unit"] >= 2 and free >= 2, \
 print("Placement VCPU: ratio %.4f, max_unit %d, free %.2f for 1 allocated; sculpt: held %.2f, "
       "room %.2f, reclaimable %.2f" % (pl["allocation_ratio"], pl["max_unit"], free, inv["held"],
                                        inv["room"], inv["reclaimable"]))
-' "$(echo "$inv")" "$placement" "$usage" >"$run/reclaim-inventory.txt" 2>&1 ||
+' "$(echo "$inv")" "$placement" >"$run/reclaim-inventory.txt" 2>&1 ||
     fail "Placement's inventory with members: $(cat "$run/reclaim-inventory.txt")"
 say "$(cat "$run/reclaim-inventory.txt")"
 
@@ -99,8 +96,7 @@ pools_reclaims() {
 reclaims0=$(pools_reclaims)
 [ -n "$reclaims0" ] || fail "GET /v1/pools has no reclaims total"
 t=$(date +%s)
-id_r2=$(create_flavor m1.small rs-2)
-wait_status rs-2 ACTIVE 240
+id_r2=$(create_flavor m1.small rs-2 --wait ACTIVE 240)
 tail -n +$((log9 + 1)) "$SCULPT_LOG" | grep "\[instance: $id_r2\]" | grep -q "pre-sculpted domain" &&
     fail "rs-2 took a member"
 line=$(grep "instance $id_r2 fits by reclaiming [1-9][0-9]* idle pool member" "$SCULPT_LOG" | tail -n 1)
@@ -128,8 +124,7 @@ curl -s -H "X-Auth-Token: $SCULPT_API_TOKEN" "${SCULPT_API_URL%/}/metrics" |
     fail "no sculpt_pool_reclaims_total of pool $key"
 say "rs-2 (m1.small) ACTIVE in $(($(date +%s) - t)) s, admitted by reclaiming member(s)$(echo " $gone" | tr '\n' ' ')"
 
-openstack server delete --wait rs-2
-openstack server delete --wait rs-1
+delete_wait rs-2 rs-1
 for b in $bp_tiny $bp_small; do
     SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" blueprint delete "$b" >/dev/null ||
         fail "custom blueprint $b not deleted"

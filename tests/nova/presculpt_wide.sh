@@ -42,15 +42,13 @@ cold_start_price = 100" forget
 say "host $host restarted with pools every 10 s"
 
 # 1. both classes of the family taught by cold builds
-create_flavor m1.small ws-2 >/dev/null
-wait_status ws-2 ACTIVE 240
-openstack server delete --wait ws-2
-create_flavor m1.tiny ws-1 >/dev/null
-wait_status ws-1 ACTIVE 240
+create_flavor m1.small ws-2 --wait ACTIVE 240 >/dev/null
+delete_wait ws-2
+create_flavor m1.tiny ws-1 --wait ACTIVE 240 >/dev/null
 say "cold builds of m1.small (deleted) and m1.tiny"
 
 # 2. a member of the family pool, paused at its base shape
-m=$(poll 180 2 paused_member "pool_key like 'disk=%'") ||
+m=$(poll 180 1 paused_member "pool_key like 'disk=%'") ||
     fail "no paused member of a family pool after 180 s"
 pool=$(sql "select pool_key from pool_members where domain = '$m'")
 [ "$(virsh_ vcpucount "$m" --maximum --config | tr -d ' ')" = 2 ] ||
@@ -78,8 +76,7 @@ bp_id=$(printf '%s' '{"name": "presculpt-wide", "match": {"flavor": "m1.small"},
     /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])') ||
     fail "custom blueprint for m1.small not created"
 t=$(date +%s)
-id3=$(create_flavor m1.small ws-3)
-wait_status ws-3 ACTIVE 120
+id3=$(create_flavor m1.small ws-3 --wait ACTIVE 120)
 say "ws-3 ACTIVE in $(($(date +%s) - t)) s"
 [ "$(taken)" = "$m" ] || fail "ws-3 did not take $m (took '$(taken)')"
 m_uuid=$(virsh_ domuuid "$m")
@@ -101,8 +98,7 @@ say "ws-3 is member $m grown live: 2 vCPUs online, balloon at 256 MiB"
 
 . "$(dirname "$0")/presculpt_wide_failed.sh"
 
-openstack server delete --wait ws-4
-openstack server delete --wait ws-1
+delete_wait ws-4 ws-1
 SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" blueprint delete "$bp_id" >/dev/null ||
     fail "custom blueprint $bp_id not deleted"
 unset SCULPT_TEST_FAIL_FIT

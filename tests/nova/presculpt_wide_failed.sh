@@ -9,8 +9,8 @@
 # defined with m1.tiny's 1 vCPU and 128 MiB -- not the family's 2 and 256
 # the member had; no member row and no engine hold outlive their guests.
 
-openstack server delete --wait ws-3
-m4=$(poll 180 2 paused_member "pool_key = '$pool'") ||
+delete_wait ws-3
+m4=$(poll 180 1 paused_member "pool_key = '$pool'") ||
     fail "no new paused member of $pool after 180 s"
 u4=$(virsh_ domuuid "$m4")
 [ "$(virsh_ vcpucount "$m4" --maximum --config | tr -d ' ')" = 2 ] ||
@@ -19,8 +19,7 @@ hits0=$(sql "select hits from pools where key = '$pool'")
 misses0=$(sql "select misses from pools where key = '$pool'")
 say "member $m4 paused (2 vCPUs / 256 MiB at most); pool $pool: $hits0 hits, $misses0 misses"
 
-id4=$(create_flavor m1.tiny ws-4)
-wait_status ws-4 ACTIVE 180
+id4=$(create_flavor m1.tiny ws-4 --wait ACTIVE 180)
 grep -q "pre-sculpted member $u4 does not serve: building cold: member $u4 not re-sculpted for $id4: SCULPT_TEST_FAIL_FIT" "$SCULPT_LOG" ||
     fail "ws-4 did not fail its re-sculpt of $m4: $(grep "$id4" "$SCULPT_LOG" | grep -i -e member -e pre-sculpted | head -n 5)"
 # the member is gone and its row says why
