@@ -247,15 +247,11 @@ int os_compute_config_drive(struct os_compute *c, const json_t *prim, const json
     return *out ? 0 : -1;
 }
 
-/* The instance's config drive when it needs one (*out NULL otherwise),
- * marked on the instance as Nova's configdrive.update_instance() does. */
-static int build_config_drive(struct os_compute *c, struct os_inst *i, const struct os_msg *m,
-                              struct drv_hv_config_drive **out, struct err **err)
+int os_compute_instance_config_drive(struct os_compute *c, struct os_inst *i, const json_t *image,
+                                     const json_t *files, const char *password,
+                                     struct drv_hv_config_drive **out, struct err **err)
 {
-    if (os_compute_config_drive(c, i->prim, json_object_get(m->args, "image"),
-                                json_object_get(m->args, "injected_files"),
-                                json_string_value(json_object_get(m->args, "admin_password")),
-                                out, err) < 0)
+    if (os_compute_config_drive(c, i->prim, image, files, password, out, err) < 0)
         return err_wrap(err, "config drive");
     if (!*out)
         return 0;
@@ -264,6 +260,15 @@ static int build_config_drive(struct os_compute *c, struct os_inst *i, const str
         os_inst_set_str(i, "config_drive", "True");
     log_info("config drive of %zu files for the guest", (*out)->n);
     return 0;
+}
+
+/* The instance's config drive when it needs one (*out NULL otherwise). */
+static int build_config_drive(struct os_compute *c, struct os_inst *i, const struct os_msg *m,
+                              struct drv_hv_config_drive **out, struct err **err)
+{
+    return os_compute_instance_config_drive(
+        c, i, json_object_get(m->args, "image"), json_object_get(m->args, "injected_files"),
+        json_string_value(json_object_get(m->args, "admin_password")), out, err);
 }
 
 int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)

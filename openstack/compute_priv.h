@@ -196,6 +196,13 @@ int os_compute_power_on_booting(struct os_compute *c, const char *uuid, struct e
 int os_compute_config_drive(struct os_compute *c, const json_t *prim, const json_t *image,
                             const json_t *files, const char *password,
                             struct drv_hv_config_drive **out, struct err **err);
+/* os_compute_config_drive() for the guest of instance `i` a build or a
+ * rebuild spawns: when it gets a drive, the instance is marked
+ * config_drive=True (saved with its next save), as Nova's
+ * configdrive.update_instance() does, so later spawns keep it. */
+int os_compute_instance_config_drive(struct os_compute *c, struct os_inst *i, const json_t *image,
+                                     const json_t *files, const char *password,
+                                     struct drv_hv_config_drive **out, struct err **err);
 /* Nova's Instance record of `uuid` as it is now (Instance.get_by_uuid
  * under `ctx`, loading `attrs`: a NULL-terminated list of
  * expected_attrs, NULL for none): a new reference, or NULL with *err --

@@ -196,15 +196,16 @@ static int rebuild_shape(struct os_compute *c, struct os_inst *i, bool evacuate,
 }
 
 /* The config drive of the rebuilt guest (NULL when it needs none): the
- * new password, files and metadata. */
+ * new password, files and metadata; needed as Nova's required_by says of
+ * the instance with its new image (its image_* system_metadata, which the
+ * API replaced: a new image with img_config_drive=mandatory gives one). */
 static int rebuild_config_drive(struct os_compute *c, struct os_inst *i, const json_t *args,
                                 struct drv_hv_config_drive **out, struct err **err)
 {
-    if (os_compute_config_drive(c, i->prim, NULL, json_object_get(args, "injected_files"),
-                                json_string_value(json_object_get(args, "new_pass")), out,
-                                err) < 0)
-        return err_wrap(err, "config drive");
-    return 0;
+    json_auto_t *image = os_config_drive_image_of(i->prim);
+    return os_compute_instance_config_drive(c, i, image, json_object_get(args, "injected_files"),
+                                            json_string_value(json_object_get(args, "new_pass")),
+                                            out, err);
 }
 
 /* The old guest gone (cleanly powered off first), its disks with it. */

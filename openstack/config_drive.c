@@ -58,6 +58,33 @@ bool os_config_drive_required(const json_t *inst, const json_t *image,
     return ud && *ud;
 }
 
+json_t *os_config_drive_image_of(const json_t *inst)
+{
+    /* nova/utils.py get_image_from_system_metadata */
+    static const char *const top[] = {"min_ram", "min_disk", "disk_format", "container_format"};
+    static const char *const skip[] = {"mappings", "block_device_mapping", "img_mappings",
+                                       "img_block_device_mapping"};
+    json_t *props = json_object();
+    const char *ref = ovo_get_str(inst, "image_ref");
+    json_t *image = json_pack("{s:s?, s:o}", "id", ref && *ref ? ref : NULL, "properties", props);
+    json_t *sm = ovo_get(inst, "system_metadata");
+    const char *key;
+    json_t *v;
+    json_object_foreach(sm, key, v) {
+        if (strncmp(key, "image_", 6) != 0 || json_is_null(v))
+            continue;
+        const char *name = key + 6;
+        bool at_top = false, skipped = false;
+        for (size_t k = 0; k < sizeof(top) / sizeof(top[0]); k++)
+            at_top = at_top || strcmp(name, top[k]) == 0;
+        for (size_t k = 0; k < sizeof(skip) / sizeof(skip[0]); k++)
+            skipped = skipped || strcmp(name, skip[k]) == 0;
+        if (!skipped && *name)
+            json_object_set(at_top ? image : props, name, v);
+    }
+    return image;
+}
+
 static void add_json(struct drv_hv_config_drive *cd, const char *version, const char *name,
                      const json_t *v)
 {

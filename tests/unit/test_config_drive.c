@@ -211,6 +211,47 @@ static void test_required(void **state)
     assert_false(os_config_drive_required(inst, NULL, &force));
 }
 
+/* A rebuild onto a new image: the instance's image is what its image_*
+ * system_metadata says (the API replaced them with the new image's), and
+ * an img_config_drive=mandatory there asks for a drive as a build's image
+ * dict would. */
+static void test_required_by_new_image(void **state)
+{
+    (void)state;
+    json_auto_t *inst = instance(NULL);
+    json_t *data = json_object_get(inst, "nova_object.data");
+    json_object_set_new(data, "launched_at", json_string("2026-11-26T01:00:00Z"));
+    json_object_set_new(data, "image_ref", json_string("img-new"));
+    json_t *sm = json_pack("{s:s, s:s, s:s, s:s, s:s, s:n, s:s}", "image_img_config_drive",
+                           "mandatory", "image_min_disk", "1", "image_disk_format", "qcow2",
+                           "image_img_block_device_mapping", "[]", "image_hw_rng_model", "virtio",
+                           "image_os_type", "clean_shutdown_timeout", "60");
+    json_object_set_new(data, "system_metadata", sm);
+    json_auto_t *image = os_config_drive_image_of(inst);
+    assert_string_equal(json_string_value(json_object_get(image, "id")), "img-new");
+    assert_string_equal(json_string_value(json_object_get(image, "min_disk")), "1");
+    assert_string_equal(json_string_value(json_object_get(image, "disk_format")), "qcow2");
+    json_t *props = json_object_get(image, "properties");
+    assert_string_equal(json_string_value(json_object_get(props, "img_config_drive")),
+                        "mandatory");
+    assert_string_equal(json_string_value(json_object_get(props, "hw_rng_model")), "virtio");
+    assert_null(json_object_get(props, "min_disk"));
+    assert_null(json_object_get(props, "img_block_device_mapping"));
+    assert_null(json_object_get(props, "os_type")); /* null: none */
+    assert_null(json_object_get(props, "clean_shutdown_timeout"));
+    assert_true(os_config_drive_required(inst, image, &OPTS));
+
+    /* the image before (optional) gave none; nor does an instance
+     * without system_metadata */
+    json_object_set_new(sm, "image_img_config_drive", json_string("optional"));
+    json_auto_t *optional = os_config_drive_image_of(inst);
+    assert_false(os_config_drive_required(inst, optional, &OPTS));
+    json_object_del(data, "system_metadata");
+    json_auto_t *bare = os_config_drive_image_of(inst);
+    assert_non_null(json_object_get(bare, "properties"));
+    assert_false(os_config_drive_required(inst, bare, &OPTS));
+}
+
 static void test_refusals(void **state)
 {
     (void)state;
@@ -258,7 +299,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drive_checks),
         cmocka_unit_test(test_layout),   cmocka_unit_test(test_minimal),
-        cmocka_unit_test(test_required), cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_required), cmocka_unit_test(test_required_by_new_image),
+        cmocka_unit_test(test_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
