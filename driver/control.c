@@ -806,16 +806,19 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was_ins
                        const struct drv_instance *inst, int64_t now_s, struct drv_shape *shape,
                        struct drv_sculpt_refusal *why, struct err **err)
 {
-    return drv_control_resize_reclaiming(c, was_inst, inst, now_s, NULL, shape, why, err);
+    return drv_control_resize_reclaiming(c, was_inst, inst, NULL, now_s, NULL, shape, why, err);
 }
 
 int drv_control_resize_reclaiming(struct drv_control *c, const struct drv_instance *was_inst,
-                                  const struct drv_instance *inst, int64_t now_s,
+                                  const struct drv_instance *inst,
+                                  const struct drv_blueprint *custom, int64_t now_s,
                                   struct drv_control_reclaim *r, struct drv_shape *shape,
                                   struct drv_sculpt_refusal *why, struct err **err)
 {
     if (r)
         r->taken = 0;
+    if (custom && drv_blueprint_validate(custom, err) < 0)
+        return -1;
     struct drv_sculpt_guest_spec spec, old_spec;
     struct drv_predict_request req, old_req;
     if (strcmp(was_inst->uuid, inst->uuid) != 0)
@@ -857,8 +860,9 @@ int drv_control_resize_reclaiming(struct drv_control *c, const struct drv_instan
         goto cleanup;
     /* idle pool members give their room up as for a build; refused, none
      * was given up */
-    if (drv_sculpt_place_reclaiming(c->engine, &spec, bp, now_s, r ? r->order : NULL,
-                                    r ? r->n : 0, r ? &r->taken : NULL, shape, why, err) < 0) {
+    if (drv_sculpt_place_reclaiming(c->engine, &spec, custom ? custom : bp, now_s,
+                                    r ? r->order : NULL, r ? r->n : 0, r ? &r->taken : NULL, shape,
+                                    why, err) < 0) {
         autoerr struct err *e = NULL;
         if (drv_sculpt_adopt(c->engine, &old_spec, old_bp, &was, now_s, &e) < 0)
             log_err(LOG_LEVEL_ERROR, e, "guest %s lost by the engine after a refused resize",
@@ -868,10 +872,12 @@ int drv_control_resize_reclaiming(struct drv_control *c, const struct drv_instan
     drv_predictor_applied(pred, now_s, &shape->res, false);
     drv_predictor_free(g->pred);
     g->pred = steal_pointer(&pred);
+    /* an operator's blueprint for the new class is followed as at a
+     * build; the old class's is not */
     drv_blueprint_free(g->custom);
-    g->custom = NULL;
+    g->custom = custom ? drv_blueprint_dup(custom) : NULL;
     g->resized_gen = ++c->resize_gen;
-    if (c->cb.blueprint)
+    if (c->cb.blueprint && !custom)
         c->cb.blueprint(spec.uuid, bp, c->cb.opaque);
     rc = 0;
  cleanup:

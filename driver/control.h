@@ -191,9 +191,14 @@ int drv_control_resize(struct drv_control *c, const struct drv_instance *was,
 /* drv_control_resize() that, when the new flavor does not fit, gives up
  * the fewest first guests of `r` (idle pool members) that make it fit, as
  * drv_control_admit_reclaiming() does for a build; r->taken says how many
- * (the caller destroys their guests).  Refused: none given up. */
+ * (the caller destroys their guests).  Refused: none given up.  `custom`
+ * (may be NULL): an operator's blueprint for the new class, starting now
+ * (copied), admitted and followed as drv_control_admit_with() does for a
+ * build, until its horizon ends; the guest's new predictor learns
+ * meanwhile.  NULL: the predictor's cold-start blueprint for the class. */
 int drv_control_resize_reclaiming(struct drv_control *c, const struct drv_instance *was,
-                                  const struct drv_instance *inst, int64_t now_s,
+                                  const struct drv_instance *inst,
+                                  const struct drv_blueprint *custom, int64_t now_s,
                                   struct drv_control_reclaim *r, struct drv_shape *shape,
                                   struct drv_sculpt_refusal *why, struct err **err);
 

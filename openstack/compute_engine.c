@@ -146,6 +146,29 @@ int os_compute_engine_place_again(struct os_compute *c, struct os_inst *i,
     return engine_place(c, i, true, carried, carried_len, shape, err);
 }
 
+int os_compute_engine_reclass(struct os_compute *c, const struct drv_instance *was,
+                              const struct drv_instance *now, const char *what,
+                              struct drv_shape *shape, char **custom, struct err **err)
+{
+    *custom = NULL;
+    int64_t t = time(NULL);
+    autoptr(db_custom_blueprint) cb = engine_custom_blueprint(c, now, t);
+    struct drv_sculpt_refusal why;
+    memset(&why, 0, sizeof(why));
+    struct drv_control_reclaim reclaim;
+    os_compute_pools_reclaim_order(c, &reclaim);
+    int rc = drv_control_resize_reclaiming(c->control, was, now, cb ? cb->bp : NULL, t, &reclaim,
+                                           shape, &why, err);
+    os_compute_pools_reclaimed(c, now->uuid, what, &reclaim);
+    if (rc < 0)
+        return -1;
+    if (cb) {
+        engine_record_custom(c, now->uuid, cb);
+        *custom = xstrdup(cb->name);
+    }
+    return 0;
+}
+
 int os_compute_engine_adopt(struct os_compute *c, const struct drv_instance *inst,
                             const struct drv_shape *shape, bool new_guest, struct err **err)
 {

@@ -178,6 +178,18 @@ int os_compute_engine_place(struct os_compute *c, struct os_inst *i, struct drv_
 int os_compute_engine_place_again(struct os_compute *c, struct os_inst *i,
                                   const unsigned char *carried, size_t carried_len,
                                   struct drv_shape *shape, struct err **err);
+/* A held guest moved to another workload class -- `was` as it is held,
+ * `now` with its new image (a rebuild) or flavor (a resize) -- admitted
+ * again as a build would be (drv_control_resize_reclaiming: the old
+ * reservation given back first, idle pool members' room taken for `what`,
+ * "rebuild" or "resize"): with the operator's custom blueprint for the
+ * new class when one matches (recorded as its first revision, *custom its
+ * name, the caller frees), else the predictor's cold start (*custom
+ * NULL).  *shape is the shape to give the guest.  ERR_CAPACITY when
+ * refused: the guest held as before. */
+int os_compute_engine_reclass(struct os_compute *c, const struct drv_instance *was,
+                              const struct drv_instance *now, const char *what,
+                              struct drv_shape *shape, char **custom, struct err **err);
 /* Forget a guest's placement (failed build, delete); unknown is fine. */
 void os_compute_engine_forget(struct os_compute *c, const char *uuid);
 /* The guest `uuid` was started or restarted (power-on, reboot, a moved

@@ -177,20 +177,16 @@ static int rebuild_shape(struct os_compute *c, struct os_inst *i, bool evacuate,
     was->mem_defined_mib = now->mem_defined_mib = cur.mem_max_mib;
     free(was->image_ref);
     was->image_ref = orig_image ? xstrdup(orig_image) : NULL;
-    struct drv_sculpt_refusal why;
-    memset(&why, 0, sizeof(why));
-    struct drv_control_reclaim reclaim;
-    os_compute_pools_reclaim_order(c, &reclaim);
-    int rc =
-        drv_control_resize_reclaiming(c->control, was, now, time(NULL), &reclaim, shape, &why, err);
-    os_compute_pools_reclaimed(c, inst->uuid, "rebuild", &reclaim);
-    if (rc < 0)
+    autofree char *custom = NULL;
+    if (os_compute_engine_reclass(c, was, now, "rebuild", shape, &custom, err) < 0)
         return err_wrap(err, "image %s not admitted", inst->image_ref ? inst->image_ref : "?");
     char res[160];
     drv_res_format(shape->res, res, sizeof(res));
-    log_info("new image %s: a cold-start blueprint for its class, %s", inst->image_ref, res);
-    autofree char *msg = xasprintf("image %s -> %s: cold-start blueprint for the new image, %s",
-                                   orig_image ? orig_image : "?", inst->image_ref, res);
+    autofree char *bp = custom ? xasprintf("custom blueprint `%s`", custom)
+                               : xstrdup("cold-start blueprint");
+    log_info("new image %s: %s for its class, %s", inst->image_ref, bp, res);
+    autofree char *msg = xasprintf("image %s -> %s: %s for the new image, %s",
+                                   orig_image ? orig_image : "?", inst->image_ref, bp, res);
     rebuild_blueprint_event(c, i, msg);
     return 0;
 }

@@ -197,20 +197,16 @@ static int rz_admit(struct os_rz *r, const json_t *flavor, struct drv_shape *sha
     memset(&now->flavor, 0, sizeof(now->flavor));
     if (os_flavor_decode(flavor, &now->flavor, err) < 0)
         return -1;
-    struct drv_sculpt_refusal why;
-    memset(&why, 0, sizeof(why));
     /* idle pool members give their room to a real guest's new flavor as to
-     * a build (Placement does not count it: compute_presculpt.c) */
-    struct drv_control_reclaim reclaim;
-    os_compute_pools_reclaim_order(c, &reclaim);
-    int rc = drv_control_resize_reclaiming(c->control, was, now, time(NULL), &reclaim, shape, &why,
-                                           err);
-    os_compute_pools_reclaimed(c, inst->uuid, "resize", &reclaim);
-    if (rc < 0)
+     * a build (Placement does not count it: compute_presculpt.c), and an
+     * operator's blueprint for the new class applies as at a build */
+    autofree char *custom = NULL;
+    if (os_compute_engine_reclass(c, was, now, "resize", shape, &custom, err) < 0)
         return err_wrap(err, "flavor `%s` not admitted", now->flavor.name ? now->flavor.name : "?");
     char res[160];
-    log_info("flavor %s admitted: %s", now->flavor.name ? now->flavor.name : "?",
-             drv_res_format(shape->res, res, sizeof(res)));
+    log_info("flavor %s admitted: %s (%s)", now->flavor.name ? now->flavor.name : "?",
+             drv_res_format(shape->res, res, sizeof(res)),
+             custom ? custom : "a cold-start blueprint for its class");
     return 0;
 }
 

@@ -2,6 +2,7 @@
  * the fake backend: the new flavor admitted as a build would be, the
  * shape reshaped live within the domain's maxima, a refusal leaving the
  * guest as it was, a resize back. */
+#include <math.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdbool.h>
@@ -201,8 +202,8 @@ static void test_resize_reclaims_members(void **state)
 
     const char *order[] = {MEMBER};
     struct drv_control_reclaim rc = {.order = order, .n = 1, .taken = 7};
-    assert_int_equal(drv_control_resize_reclaiming(r->ctl, &tiny, &big, now_s(r), &rc, &out,
-                                                   NULL, &err),
+    assert_int_equal(drv_control_resize_reclaiming(r->ctl, &tiny, &big, NULL, now_s(r), &rc,
+                                                   &out, NULL, &err),
                      0);
     assert_int_equal(rc.taken, 1);
     assert_true(out.res.v[DRV_RES_MEM_MIB] > 512);
@@ -335,6 +336,109 @@ static void test_sample_waits_for_apply_lock(void **state)
     assert_true(drv_fake_calls(r->hv) > calls);
 }
 
+/* An operator's flat blueprint of `vcpus` and `mem_mib`, model `model`,
+ * starting now. */
+static struct drv_blueprint *custom_bp(struct test_control *r, double vcpus, double mem_mib,
+                                       const char *model)
+{
+    struct err *err = NULL;
+    struct drv_blueprint *bp = drv_blueprint_new(10, 60, now_s(r), &err);
+    if (!bp)
+        fail_msg("blueprint: %s", err->msg);
+    struct drv_res need = drv_res_zero();
+    need.v[DRV_RES_VCPU] = vcpus;
+    need.v[DRV_RES_MEM_MIB] = mem_mib;
+    drv_blueprint_fill_flat(bp, need);
+    snprintf(bp->model, sizeof(bp->model), "%s", model);
+    return bp;
+}
+
+static bool follows(struct test_control *r, const char *uuid, const char *model)
+{
+    struct err *err = NULL;
+    struct drv_blueprint *cur = drv_control_blueprint(r->ctl, uuid, &err);
+    if (!cur)
+        fail_msg("blueprint of %s: %s", uuid, err->msg);
+    bool same = strcmp(cur->model, model) == 0;
+    drv_blueprint_free(cur);
+    return same;
+}
+
+/* A resize to a flavor an operator wrote a blueprint for: the engine
+ * admits and follows it as at a build (the shape is the blueprint's, the
+ * loop reports it); a resize to a class without one is the predictor's
+ * cold start again, the old class's custom blueprint dropped. */
+static void test_resize_to_custom_class(void **state)
+{
+    struct test_control *r = *state;
+    struct err *err = NULL;
+    struct drv_instance tiny, big;
+    inst_init(&tiny, UUID_A, "m1.tiny", 1, 512);
+    inst_init(&big, UUID_A, "m1.medium", 2, 2048);
+    tiny.booted = big.booted = true; /* no boot allowance: the blueprint's shape */
+    struct drv_shape s0, out, h;
+    spawn(r, &tiny, &s0);
+    tiny.vcpus_defined = big.vcpus_defined = 2;
+    tiny.mem_defined_mib = big.mem_defined_mib = 2048;
+    struct drv_blueprint *bp = custom_bp(r, 1.25, 1536, "custom:medium");
+    assert_int_equal(
+        drv_control_resize_reclaiming(r->ctl, &tiny, &big, bp, now_s(r), NULL, &out, NULL, &err),
+        0);
+    drv_blueprint_free(bp); /* copied */
+    assert_true(fabs(out.res.v[DRV_RES_VCPU] - 1.25) < 1e-9);
+    assert_true(fabs(out.res.v[DRV_RES_MEM_MIB] - 1536) < 1e-6);
+    held(r, UUID_A, &h);
+    assert_true(drv_res_eq(h.res, out.res, 1e-9));
+    assert_true(follows(r, UUID_A, "custom:medium"));
+
+    /* back to m1.tiny, no blueprint for it: the predictor's again */
+    assert_int_equal(drv_control_resize(r->ctl, &big, &tiny, now_s(r), &out, NULL, &err), 0);
+    assert_false(follows(r, UUID_A, "custom:medium"));
+    assert_true(out.res.v[DRV_RES_VCPU] <= 1.0 + 1e-9);
+
+    /* a blueprint that is not one is refused, the guest held as it was */
+    held(r, UUID_A, &h);
+    bp = custom_bp(r, 1.0, 256, "custom:bad");
+    bp->step_s = 0;
+    assert_int_equal(
+        drv_control_resize_reclaiming(r->ctl, &tiny, &big, bp, now_s(r), NULL, &out, NULL, &err),
+        -1);
+    assert_int_equal(err->code, ERR_INVALID);
+    err_clear(&err);
+    drv_blueprint_free(bp);
+    struct drv_shape h2;
+    held(r, UUID_A, &h2);
+    assert_true(drv_res_eq(h.res, h2.res, 1e-9));
+}
+
+/* A rebuild onto an image an operator wrote a blueprint for: the same
+ * flavor, another image -- another class, whose blueprint the engine
+ * follows as at a build. */
+static void test_rebuild_to_custom_class(void **state)
+{
+    struct test_control *r = *state;
+    struct err *err = NULL;
+    struct drv_instance was, now;
+    inst_init(&was, UUID_A, "m1.small", 2, 1024);
+    inst_init(&now, UUID_A, "m1.small", 2, 1024);
+    was.image_ref = (char *)"img-old";
+    now.image_ref = (char *)"img-batch";
+    was.booted = now.booted = true;
+    struct drv_shape s0, out;
+    spawn(r, &was, &s0);
+    was.vcpus_defined = now.vcpus_defined = s0.vcpus_max;
+    was.mem_defined_mib = now.mem_defined_mib = s0.mem_max_mib;
+    assert_false(follows(r, UUID_A, "custom:batch"));
+    struct drv_blueprint *bp = custom_bp(r, 0.75, 768, "custom:batch");
+    assert_int_equal(
+        drv_control_resize_reclaiming(r->ctl, &was, &now, bp, now_s(r), NULL, &out, NULL, &err),
+        0);
+    drv_blueprint_free(bp);
+    assert_true(fabs(out.res.v[DRV_RES_VCPU] - 0.75) < 1e-9);
+    assert_true(fabs(out.res.v[DRV_RES_MEM_MIB] - 768) < 1e-6);
+    assert_true(follows(r, UUID_A, "custom:batch"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -346,6 +450,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sample_waits_for_apply_lock, rig_setup,
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_resize_reclaims_members, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_resize_to_custom_class, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild_to_custom_class, rig_setup, rig_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
