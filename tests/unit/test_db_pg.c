@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -2068,6 +2069,83 @@ static void test_predictor_states(void **state)
     free(v[1].state);
 }
 
+/* A held guest a rebuild (new image) or a resize (new flavor) moves into
+ * a class an operator wrote a blueprint for gets it as a build would
+ * (os_compute_engine_reclass: db_custom_blueprint_for's rule, the
+ * revision recorded, the engine following it); moved into a class without
+ * one, the predictor's. */
+static void test_reclass_custom(void **state)
+{
+    struct fixture *f = FIXTURE(state);
+    struct err *err = NULL;
+    struct test_control t;
+    const char *const opts[] = {"fake.topology=nodes=1,sockets=1,cores=4,threads=1,mem_mib=8192",
+                                NULL};
+    test_control_open(opts, NULL, &t);
+    struct os_compute c;
+    memset(&c, 0, sizeof(c));
+    c.db = f->db;
+    c.cfg = t.cfg;
+    c.control = t.ctl;
+    c.engine = t.engine;
+    struct db_custom_blueprint cb = {.name = (char *)"batch-image",
+                                     .image_ref = (char *)"img-batch",
+                                     .bp = test_bp_flat(10, 60, 1764000000, 0.75, 768)};
+    assert_true(db_custom_blueprint_create(f->db, &cb, &err) > 0);
+    drv_blueprint_free(cb.bp);
+    cb = (struct db_custom_blueprint){.name = (char *)"big-flavor",
+                                      .flavor_name = (char *)"m1.big",
+                                      .bp = test_bp_flat(10, 60, 1764000000, 1.5, 1536)};
+    int64_t big_id = db_custom_blueprint_create(f->db, &cb, &err);
+    assert_true(big_id > 0);
+    drv_blueprint_free(cb.bp);
+
+    autoptr(drv_instance) was = an_instance(U1, "m1.small", "demo");
+    was->booted = true; /* no boot allowance: the shape is the blueprint's */
+    struct drv_shape s0, out;
+    OK(drv_control_admit(t.ctl, was, time(NULL), &s0, NULL, &e_));
+    was->vcpus_defined = s0.vcpus_max;
+    was->mem_defined_mib = s0.mem_max_mib;
+    autoptr(drv_instance) rebuilt = drv_instance_dup(was);
+    free(rebuilt->image_ref);
+    rebuilt->image_ref = xstrdup("img-batch");
+    autoptr(drv_instance) big = drv_instance_dup(was);
+    free(big->flavor.name);
+    big->flavor.name = xstrdup("m1.big");
+
+    /* rebuilt onto img-batch: its blueprint */
+    char *custom = NULL;
+    OK(os_compute_engine_reclass(&c, was, rebuilt, "rebuild", &out, &custom, &e_));
+    assert_non_null(custom);
+    assert_string_equal(custom, "batch-image");
+    free(custom);
+    assert_true(fabs(out.res.v[DRV_RES_VCPU] - 0.75) < 1e-9);
+    autoptr(drv_blueprint) cur = drv_control_blueprint(t.ctl, U1, &err);
+    assert_string_equal(cur->model, "custom:batch-image");
+    /* back onto its first image: no blueprint for that class */
+    OK(os_compute_engine_reclass(&c, rebuilt, was, "rebuild", &out, &custom, &e_));
+    assert_null(custom);
+    autoptr(drv_blueprint) pred = drv_control_blueprint(t.ctl, U1, &err);
+    assert_null(strstr(pred->model, "custom:"));
+    /* resized to m1.big: its blueprint */
+    OK(os_compute_engine_reclass(&c, was, big, "resize", &out, &custom, &e_));
+    assert_non_null(custom);
+    assert_string_equal(custom, "big-flavor");
+    free(custom);
+    assert_true(fabs(out.res.v[DRV_RES_VCPU] - 1.5) < 1e-9);
+    assert_true(fabs(out.res.v[DRV_RES_MEM_MIB] - 1536) < 1e-6);
+
+    sync_db(f->db);
+    autoptr(db_blueprint_rev) last = db_blueprint_latest(f->db, U1, &err);
+    assert_non_null(last);
+    autofree char *reason = xasprintf("custom blueprint `big-flavor` (id %lld)",
+                                      (long long)big_id);
+    assert_string_equal(last->reason, reason);
+    assert_string_equal(last->bp->model, "custom:big-flavor");
+    assert_int_equal(last->revision, 2); /* batch-image's, then big-flavor's */
+    test_control_close(&t);
+}
+
 int main(void)
 {
     log_setup(LOG_LEVEL_WARN, "stderr", false, NULL);
@@ -2099,6 +2177,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restart_mid_writes, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_queue_bound, setup_open, teardown),
         cmocka_unit_test_setup_teardown(test_idle_restart, setup_open, teardown),
+        cmocka_unit_test_setup_teardown(test_reclass_custom, setup_open, teardown),
     };
     if (!test_pg_available())
         fprintf(stderr, "test_db_pg: SCULPT_TEST_DB_URL unset: skipped "
