@@ -45,6 +45,12 @@ stat_line() {
     echo "GUEST-STAT uptime=$(up) cpus_online=$on memtotal_kb=$mt memfree_kb=$mf"
 }
 
+# The power button's count before READY: a press right after READY is a
+# press (the watcher below used to read its baseline only once it ran).
+pwr=/sys/firmware/acpi/interrupts/ff_pwr_btn
+presses() { [ -r $pwr ] && set -- $(cat $pwr) && echo "$1" || echo 0; }
+pressed=$(presses)
+
 echo "GUEST-INIT-READY uptime=$(up) cpus_online=$(cat /sys/devices/system/cpu/online)"
 [ -b /dev/vda ] && echo "GUEST-DISK marker=$(head -c 64 /dev/vda | head -n 1 | tr -cd 'A-Za-z0-9 .-')"
 for i in /sys/class/net/eth*; do
@@ -53,11 +59,8 @@ done
 
 # No udev or acpid here: online hot-added CPUs ourselves, report changes,
 # and power off when the ACPI power button is pressed (virsh shutdown).
-pwr=/sys/firmware/acpi/interrupts/ff_pwr_btn
-presses() { [ -r $pwr ] && set -- $(cat $pwr) && echo "$1" || echo 0; }
 (
     last=""
-    pressed=$(presses)
     while true; do
         if [ "$(presses)" != "$pressed" ]; then
             echo "GUEST-POWER-BUTTON uptime=$(up)"
