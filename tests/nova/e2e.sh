@@ -162,12 +162,12 @@ wait_status e2e-2 ACTIVE 180
 # another minute under TCG)
 [ "$(domstate "$(domain_of "$(cat "$run/e2e2.id")")")" = running ] ||
     fail "the server from the snapshot does not run"
-openstack server delete --wait e2e-2
+delete_wait e2e-2
 openstack image delete "$snap"
 say "a server from the snapshot ACTIVE in $(($(date +%s) - t)) s; both deleted"
 
 t=$(date +%s)
-openstack server delete --wait e2e-1
+delete_wait e2e-1
 say "delete done in $(($(date +%s) - t)) s"
 if virsh -c "$LIBVIRT_URI" dominfo "$dom" >/dev/null 2>&1; then
     fail "domain $dom still defined after the delete"

@@ -122,7 +122,7 @@ grep -q "guest $(virsh_ domuuid "$d1") plugged .* but its kernel shows" "$SCULPT
     fail "hp-1 declared offline"
 say "hp-2: 256 MiB plugged, its MemTotal unmoved, declared offline; the engine holds it at $(held_mib) MiB"
 
-openstack server delete --wait hp-1 hp-2
+delete_wait hp-1 hp-2
 ctl blueprint delete "$bp_id" >/dev/null || fail "custom blueprint $bp_id not deleted"
 openstack image delete "$offline_image"
 openstack flavor delete m1.hotplug

@@ -134,3 +134,16 @@ wait_domain() {
         fail "instance $1 recorded as domain '$(domain_of "$1")', not $2"
 }
 domain_is() { [ "$(domain_of "$1")" = "$2" ]; }
+
+# Server operations and their waits in one process polling Nova every
+# 0.5 s (tests/nova/server_op.py): an openstack CLI call costs 2 s of a
+# core here, and `openstack server delete --wait` looks again only after
+# 5 s.
+server_op() { /usr/bin/python3 "$(dirname "$0")/server_op.py" "$@"; } # from tests/nova/*.sh
+# delete_wait SERVER...: each deleted, then until Nova knows none of them.
+delete_wait() {
+    server_op delete "$@" || fail "$* not deleted (see above)"
+}
+# stop_wait / start_wait SERVER: stopped (SHUTOFF), started (ACTIVE).
+stop_wait() { server_op stop "$1" 120 || fail "$1 not stopped (see above)"; }
+start_wait() { server_op start "$1" 120 || fail "$1 not started (see above)"; }

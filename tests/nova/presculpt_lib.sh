@@ -54,19 +54,6 @@ restart_host() { # EXTRA_CONF [forget] [SQL run while the host is down]
 
 . "$top/tests/nova/lib.sh"
 
-# Server operations and their waits in one process polling Nova every
-# 0.5 s (tests/nova/server_op.py): an openstack CLI call costs 2 s of a
-# core here, and `openstack server delete --wait` looks again only after
-# 5 s.
-server_op() { /usr/bin/python3 "$top/tests/nova/server_op.py" "$@"; }
-# delete_wait SERVER...: each deleted, then until Nova knows none of them.
-delete_wait() {
-    server_op delete "$@" || fail "$* not deleted (see above)"
-}
-# stop_wait / start_wait SERVER: stopped (SHUTOFF), started (ACTIVE).
-stop_wait() { server_op stop "$1" 120 || fail "$1 not stopped (see above)"; }
-start_wait() { server_op start "$1" 120 || fail "$1 not started (see above)"; }
-
 # How long a new member may take to be made and paused, in seconds: a
 # planning round and the spawn (30 s) and twice the longest boot a member
 # of this host took so far (sculpt's log; the load of a shared machine
