@@ -80,6 +80,21 @@ def main():
     def placement(path):
         return placement_get(sess, path, fail)
 
+    def record_pid(host, pid):
+        """A process of host's started here, where contrib/stack/sculpt.sh
+        records it: its pid file, and its env file (0600: the API token),
+        which later phases (crash) read."""
+        with open(os.path.join(run, host, 'sculpt-compute.pid'), 'w') as f:
+            f.write('%d\n' % pid)
+        envf = os.path.join(run, 'env', host + '.env')
+        with open(envf) as f:
+            lines = [('SCULPT_PID=%d\n' % pid) if line.startswith('SCULPT_PID=') else line
+                     for line in f]
+        with os.fdopen(os.open(envf + '.tmp', os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600),
+                       'w') as f:
+            f.writelines(lines)
+        os.replace(envf + '.tmp', envf)
+
     def start_sculpt(host):
         """host's sculpt-compute as contrib/stack/sculpt.sh starts it."""
         with open(os.path.join(run, host, 'sculpt-compute.out'), 'ab') as out:
@@ -87,8 +102,7 @@ def main():
                                   '--config', envs[host]['SCULPT_CONF']],
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                  start_new_session=True)
-        with open(os.path.join(run, host, 'sculpt-compute.pid'), 'w') as f:
-            f.write('%d\n' % p.pid)
+        record_pid(host, p.pid)
         return p
 
     def virsh(host, *args):
@@ -172,8 +186,7 @@ def main():
                                      '--config', path],
                                     stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                     start_new_session=True)
-        with open(os.path.join(run, host, 'sculpt-compute.pid'), 'w') as f:
-            f.write('%d\n' % proc.pid)
+        record_pid(host, proc.pid)
         wait('%s restarted' % host,
              lambda: proc.poll() is None and api_lists(host, s.id) is not None, 90)
         return proc
