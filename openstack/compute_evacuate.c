@@ -21,7 +21,8 @@ static int evac_mig_save(struct os_compute *c, const json_t *ctx, json_t *mig, c
                          struct err **err)
 {
     ovo_set_str(mig, "status", status);
-    json_t *res = os_conductor_object_action(&c->conductor, ctx, mig, "save", NULL, NULL, NULL, err);
+    json_t *res =
+        os_conductor_object_action(&c->conductor, ctx, mig, "save", NULL, NULL, NULL, err);
     if (!res)
         return err_wrap(err, "migration not saved as `%s`", status);
     json_decref(res);

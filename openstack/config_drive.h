@@ -39,8 +39,9 @@ bool os_config_drive_required(const json_t *inst, const json_t *image,
  * now, as Nova's ImageMeta.from_instance reads it from the image_*
  * system_metadata the API keeps (a rebuild's: the new image's): its id
  * (image_ref), min_ram/min_disk/disk_format/container_format at the top,
- * the other image_* keys but the mappings under `properties` -- what os_config_drive_required reads where a
- * request carries no image dict.  A new reference. */
+ * the other image_* keys but the mappings under `properties` -- what
+ * os_config_drive_required reads where a request carries no image dict.
+ * A new reference. */
 json_t *os_config_drive_image_of(const json_t *inst);
 
 /* The drive's files for `inst`, with `injected_files` (the request's list

@@ -334,56 +334,54 @@ json_t *os_placement_provider_allocations(struct os_placement *p, const char *uu
     return j ? j : json_object();
 }
 
-int os_placement_clear_allocations(struct os_placement *p, const char *consumer, struct err **err)
+/* Consumer `consumer`'s allocations written back without provider `rp`
+ * (NULL: without any), with the consumer's generation, project and user
+ * as read: a change made meanwhile makes the PUT fail rather than be
+ * undone.  1 when written, 0 when there was nothing to drop (no such
+ * consumer: Placement answers an empty one). */
+static int pl_allocations_drop(struct os_placement *p, const char *consumer, const char *rp,
+                               struct err **err)
 {
     json_auto_t *have = os_placement_get_allocations(p, consumer, err);
     if (!have)
         return -1;
     json_t *allocs = json_object_get(have, "allocations");
-    if (!json_is_object(allocs) || json_object_size(allocs) == 0)
-        return 0; /* no such consumer (Placement answers an empty one) */
-    /* the consumer's generation, project and user as read: a change made
-     * meanwhile makes the PUT fail rather than be undone */
-    json_object_set_new(have, "allocations", json_object());
-    struct os_http_resp r;
-    autofree char *path = xasprintf("/allocations/%s", consumer);
-    if (pl_request(p, "PUT", path, "1.28", have, &r, err) < 0)
-        return -1;
-    if (r.status != 204)
-        return pl_fail(&r, "PUT empty allocations", err);
-    os_http_resp_release(&r);
-    log_info("allocations of %s released", consumer);
-    return 1;
-}
-
-int os_placement_remove_provider(struct os_placement *p, const char *consumer, const char *rp,
-                                 struct err **err)
-{
-    json_auto_t *have = os_placement_get_allocations(p, consumer, err);
-    if (!have)
-        return -1;
-    json_t *allocs = json_object_get(have, "allocations");
-    if (!json_is_object(allocs) || !json_object_get(allocs, rp))
+    if (!json_is_object(allocs) || json_object_size(allocs) == 0 ||
+        (rp && !json_object_get(allocs, rp)))
         return 0;
     json_t *keep = json_object();
     const char *k;
     json_t *v;
     json_object_foreach(allocs, k, v) {
         json_t *res = json_object_get(v, "resources");
-        if (strcmp(k, rp) != 0 && json_is_object(res))
+        if (rp && strcmp(k, rp) != 0 && json_is_object(res))
             json_object_set_new(keep, k, json_pack("{s:O}", "resources", res));
     }
-    /* guarded by the consumer generation read, as the report client does */
     json_object_set_new(have, "allocations", keep);
     struct os_http_resp r;
     autofree char *path = xasprintf("/allocations/%s", consumer);
     if (pl_request(p, "PUT", path, "1.28", have, &r, err) < 0)
         return -1;
     if (r.status != 204)
-        return pl_fail(&r, "PUT allocations without the provider", err);
+        return pl_fail(&r, rp ? "PUT allocations without the provider" : "PUT empty allocations",
+                       err);
     os_http_resp_release(&r);
-    log_info("allocations of %s on provider %s released", consumer, rp);
+    if (rp)
+        log_info("allocations of %s on provider %s released", consumer, rp);
+    else
+        log_info("allocations of %s released", consumer);
     return 1;
+}
+
+int os_placement_clear_allocations(struct os_placement *p, const char *consumer, struct err **err)
+{
+    return pl_allocations_drop(p, consumer, NULL, err);
+}
+
+int os_placement_remove_provider(struct os_placement *p, const char *consumer, const char *rp,
+                                 struct err **err)
+{
+    return pl_allocations_drop(p, consumer, rp, err);
 }
 
 /* One consumer's part of a POST /allocations body: its allocations
