@@ -13,6 +13,8 @@
 # Commands typed on the console, one per line:
 #   burn N SECONDS    keep N CPUs busy for SECONDS
 #   disk MIB          write MIB MiB to the disk (beyond its first MiB)
+#   dirty MIB SECONDS rewrite MIB MiB of memory over and over for SECONDS
+#                     (a live migration cannot converge without a pause)
 #   net N             send N pings of 1400 bytes out of eth0 (to a static
 #                     neighbour nobody answers for: traffic leaves, none returns)
 #   stat              print a GUEST-STAT line now
@@ -95,6 +97,13 @@ while true; do
             dd if=/dev/zero of=/dev/vda bs=1M seek=1 count="${a:-8}" 2>/dev/null
             sync
             echo "GUEST-ACK disk ${a:-8}"
+            ;;
+        dirty)
+            # random, not zeros (a zero page costs a migration nothing),
+            # then written over with itself: the same pages dirty again
+            dd if=/dev/urandom of=/dirty bs=1M count="${a:-16}" 2>/dev/null
+            timeout "${b:-10}" sh -c 'while :; do dd if=/dirty of=/dirty bs=1M conv=notrunc 2>/dev/null; done' &
+            echo "GUEST-ACK dirty ${a:-16} ${b:-10}"
             ;;
         net)
             ip addr add 192.0.2.2/24 dev eth0 2>/dev/null

@@ -121,7 +121,8 @@ struct mig_acts {
     bool timed_out;      /* aborted past its deadline */
     bool abort_pending;  /* asked for, the job not seen yet */
     bool aborted;        /* aborted as asked */
-    bool force_pending;
+    bool force_pending;  /* asked for, not carried out yet */
+    int force_failures;  /* suspends refused so far (retried each poll) */
     bool paused;         /* paused by us to force its completion */
 };
 
@@ -151,22 +152,27 @@ static void mig_requests(struct lv *lv, const char *uuid, struct mig_call *c,
         }
     }
     if (a->force_pending) {
-        a->force_pending = false;
         int st = VIR_DOMAIN_NOSTATE;
         if (virDomainGetState(c->dom, &st, NULL, 0) < 0)
             virResetLastError();
         if (a->paused || st != VIR_DOMAIN_RUNNING) {
             /* paused already (by us, or before: then it stays so) */
+            a->force_pending = false;
             log_info("%s: not running (state %d): its migration converges as it is", uuid, st);
             return;
         }
         lv_expect(lv, uuid, DRV_HV_EVENT_PAUSED);
         if (virDomainSuspend(c->dom) < 0) {
+            /* kept pending: a suspend refused in one phase of the job
+             * (libvirt's state lock busy) may pass in the next; the
+             * operator's request is not dropped for it */
             lv_unexpect(lv, uuid, DRV_HV_EVENT_PAUSED);
-            log_warn("%s: not paused to force the migration's completion: %s", uuid,
-                     virGetLastErrorMessage());
+            if (a->force_failures++ == 0)
+                log_warn("%s: not paused to force the migration's completion yet (retried): %s",
+                         uuid, virGetLastErrorMessage());
             virResetLastError();
         } else {
+            a->force_pending = false;
             a->paused = true;
             log_info("%s: paused until its live migration completes (forced)", uuid);
             if (w->paused)

@@ -341,13 +341,15 @@ check "the rescue password in its drive" grep -q RESCUE-PW-42 "$DIR/disk.config.
 wait_match "$LOG" 'GUEST-DISK marker=SCULPT-RESCUE-IMAGE' 120 >/dev/null || fail "the rescue image did not boot"
 out=$(hvctl info uuid=$U) || fail "info from a new process: $out"
 check "the rescue read back from the definition by a new process" test "$(kv rescued "$out")" = 1
+disks=$(grep -c 'GUEST-DISK marker=' "$LOG")
 hv unrescue uuid=$U || fail "unrescue"
 hv info uuid=$U || fail "info"
 check "unrescued, running" test "$(kv rescued "$HV_OUT") $(kv state "$HV_OUT")" = "0 running"
 check "its own disk alone again" test "$(blk)" = "vda=$DIR/disk "
 check "rescue files gone" test ! -e "$DIR/disk.rescue" -a ! -e "$DIR/disk.config.rescue"
 check "its data intact (0x5a at 2M)" sh -c "qemu-io -U -f qcow2 -r -c 'read -P 0x5a 2M 1M' '$DIR/disk' | grep -q '^read'"
-wait_match "$LOG" 'GUEST-INIT-READY' 120 4 >/dev/null || fail "no boot after the unrescue"
+# the disk's line follows READY: wait for it, not for READY
+wait_match "$LOG" 'GUEST-DISK marker=' 120 $((disks + 1)) >/dev/null || fail "no boot after the unrescue"
 check "booted from its own disk" sh -c "grep 'GUEST-DISK marker=' '$LOG' | tail -n 1 | grep -q SCULPT-BASE-IMAGE"
 # the guest watches its power button once its first GUEST-STAT of this boot
 # is out (the power-off below presses it)

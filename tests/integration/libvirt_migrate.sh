@@ -221,12 +221,18 @@ ha $LA live-prepare info="$T/live" uuid=$U $GUEST disk=$G/base.qcow2 || fail "li
 check "dest_info names A's folder" grep -qx "dir $A" "$T/live"
 tl=$(date +%s)
 # its completion forced once the copy runs (force-complete=1: after its
-# first progress report; 16 MiB/s, so that it still runs then): the guest
-# paused on B until it is over, libvirt resumes it on A
+# first progress report): the guest paused on B until it is over, libvirt
+# resumes it on A.  The guest rewrites 16 MiB of random memory meanwhile,
+# faster than 16 MiB/s copies it: unpaused, the copy never converges, so
+# it cannot finish before the pause (it once did, the guest idle)
+guest_send "$B/console.sock" "dirty 16 60" || fail "console on B"
+wait_match "$BLOG" 'GUEST-ACK dirty 16' 30 >/dev/null || fail "the guest does not dirty its memory"
 hb $LB -o libvirt.live_migration_bandwidth=16 live-migrate uuid=$U dest=127.0.0.1 \
     info="$T/live" force-complete=1 || fail "live migration B -> A"
+printf '%s\n' "$HV_OUT" | sed 's/^/  | /' # its progress, for a failure's reader
 printf '%s\n' "$HV_OUT" | grep -q '^PROGRESS .*memory=[1-9]' || fail "no progress reported"
-printf '%s\n' "$HV_OUT" | grep -qx PAUSED || fail "the forced migration did not pause the guest"
+printf '%s\n' "$HV_OUT" | grep -qx PAUSED ||
+    fail "the forced migration did not pause the guest: $(tail -n 3 "$T/hvctl.err")"
 echo "live migration took $(( $(date +%s) - tl ))s"
 ha live-finish uuid=$U || fail "live-finish on A"
 check "A: running" sh -c "$VA domstate $DOM | grep -qx running"
