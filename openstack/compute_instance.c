@@ -20,10 +20,7 @@ LOG_INIT("openstack.compute_instance");
 
 void os_fault_instance_not_found(struct os_fault *f, const char *uuid)
 {
-    os_fault_release(f);
-    f->cls = "InstanceNotFound";
-    f->module = "nova.exception";
-    f->code = 404;
+    os_fault_nova(f, "InstanceNotFound", 404);
     f->kwargs = json_pack("{s:s}", "instance_id", uuid);
 }
 

@@ -50,28 +50,23 @@ static bool rebuild_settled(struct os_compute *c, const char *uuid, const json_t
 
 void os_fault_image(struct os_fault *f, const char *image_id, const struct err *e)
 {
-    os_fault_release(f);
-    f->module = "nova.exception";
+    os_fault_release(f); /* no class: the table's, by e's code */
     switch (err_code_of(e)) {
     case ERR_NOT_FOUND:
-        f->cls = "ImageNotFound";
-        f->code = 404;
+        os_fault_nova(f, "ImageNotFound", 404);
         f->kwargs = json_pack("{s:s}", "image_id", image_id);
         break;
     case ERR_UNAVAILABLE:
     case ERR_TIMEOUT:
-        f->cls = "GlanceConnectionFailed";
-        f->code = 500;
+        os_fault_nova(f, "GlanceConnectionFailed", 500);
         f->kwargs = json_pack("{s:s, s:s}", "server", "glance", "reason", e ? e->msg : "");
         break;
     case ERR_UNSUPPORTED:
     case ERR_INVALID:
-        f->cls = "ImageUnacceptable";
-        f->code = 400;
+        os_fault_nova(f, "ImageUnacceptable", 400);
         f->kwargs = json_pack("{s:s, s:s}", "image_id", image_id, "reason", e ? e->msg : "");
         break;
     default:
-        f->cls = NULL; /* the table's class */
         break;
     }
 }
@@ -304,9 +299,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     json_auto_t *image = json_pack("{s:s?}", "id", image_ref);
     int rc = -1;
     if (json_is_true(json_object_get(args, "preserve_ephemeral"))) {
-        req->fault.cls = "PreserveEphemeralNotSupported";
-        req->fault.module = "nova.exception";
-        req->fault.code = 400;
+        os_fault_nova(&req->fault, "PreserveEphemeralNotSupported", 400);
         err_set(err, ERR_INVALID,
                 "The current driver does not support preserving ephemeral partitions.");
         rc = rebuild_fail_error(c, i, err);
@@ -314,9 +307,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     }
     if (evacuate && json_is_true(json_object_get(args, "on_shared_storage"))) {
         /* instance disks are this host's own: never on shared storage */
-        req->fault.cls = "InvalidSharedStorage";
-        req->fault.module = "nova.exception";
-        req->fault.code = 400;
+        os_fault_nova(&req->fault, "InvalidSharedStorage", 400);
         req->fault.kwargs = json_pack("{s:s, s:s}", "path", "", "reason",
                                       "Invalid state of instance files on shared storage");
         err_set(err, ERR_INVALID, "Invalid state of instance files on shared storage");
@@ -350,9 +341,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     }
     if (root > 0 && vsize > root) {
         /* what libvirt's imagebackend raises at spawn */
-        req->fault.cls = "FlavorDiskSmallerThanImage";
-        req->fault.module = "nova.exception";
-        req->fault.code = 400;
+        os_fault_nova(&req->fault, "FlavorDiskSmallerThanImage", 400);
         req->fault.kwargs = json_pack("{s:I, s:I}", "flavor_size", (json_int_t)root, "image_size",
                                       (json_int_t)vsize);
         err_set(err, ERR_INVALID,
@@ -369,9 +358,7 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
     if (rebuild_shape(c, i, evacuate, orig_image, &spec.shape, err) < 0) {
         refused = true;
         if (err_code_of(*err) == ERR_CAPACITY) {
-            req->fault.cls = "BuildAbortException";
-            req->fault.module = "nova.exception";
-            req->fault.code = 500;
+            os_fault_nova(&req->fault, "BuildAbortException", 500);
             req->fault.kwargs =
                 json_pack("{s:s, s:s}", "instance_uuid", uuid, "reason", (*err)->msg);
         }

@@ -134,10 +134,7 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
     }
     if (rc < 0) {
         autofree char *why = xasprintf("Driver Error: %s", (*err)->msg);
-        os_fault_release(&req->fault);
-        req->fault.cls = "InstanceNotRescuable";
-        req->fault.module = "nova.exception";
-        req->fault.code = 400;
+        os_fault_nova(&req->fault, "InstanceNotRescuable", 400);
         req->fault.kwargs = json_pack("{s:s, s:s}", "instance_id", uuid, "reason", why);
         enum err_code code = err_code_of(*err);
         err_clear(err);

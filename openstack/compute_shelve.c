@@ -65,14 +65,10 @@ static void fault_image(struct os_fault *f, const char *image_id, const struct e
 {
     os_fault_release(f);
     if (err_code_of(e) == ERR_NOT_FOUND) {
-        f->cls = "ImageNotFound";
-        f->module = "nova.exception";
-        f->code = 404;
+        os_fault_nova(f, "ImageNotFound", 404);
         f->kwargs = json_pack("{s:s}", "image_id", image_id ? image_id : "");
     } else if (err_code_of(e) == ERR_UNAVAILABLE || err_code_of(e) == ERR_TIMEOUT) {
-        f->cls = "GlanceConnectionFailed";
-        f->module = "nova.exception";
-        f->code = 503;
+        os_fault_nova(f, "GlanceConnectionFailed", 503);
         f->kwargs = json_pack("{s:s, s:s}", "server", "glance", "reason", e ? e->msg : "");
     }
 }

@@ -55,6 +55,14 @@ void os_fault_release(struct os_fault *f)
     memset(f, 0, sizeof(*f));
 }
 
+void os_fault_nova(struct os_fault *f, const char *cls, int code)
+{
+    os_fault_release(f);
+    f->cls = cls;
+    f->module = "nova.exception";
+    f->code = code;
+}
+
 char *os_failure_from_err(const struct err *e, const struct os_fault *fault)
 {
     const char *msg = e && e->msg ? e->msg : "unknown failure";

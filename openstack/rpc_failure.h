@@ -28,6 +28,11 @@ struct os_fault {
 
 void os_fault_release(struct os_fault *f);
 
+/* Make *f the nova.exception class `cls` with HTTP-like `code`: releases
+ * what f held first and leaves kwargs NULL ({}) for the caller to set
+ * (f steals them).  `cls` is a static string. */
+void os_fault_nova(struct os_fault *f, const char *cls, int code);
+
 /* The failure text for an error: `fault` when its class is set, else the
  * table's class for e->code.  Caller frees. */
 char *os_failure_from_err(const struct err *e, const struct os_fault *fault);

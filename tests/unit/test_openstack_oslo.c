@@ -234,8 +234,11 @@ static void test_failure_mapping(void **state)
         os_failure_to_err(f, "x", NULL, &back);
         assert_int_equal(back->code, cases[i].code == ERR_CAPACITY ? ERR_INTERNAL : cases[i].code);
     }
-    struct os_fault fault = {.cls = "InstanceNotFound", .module = "nova.exception", .code = 404,
-                             .kwargs = json_pack("{s:s}", "instance_id", "u1")};
+    struct os_fault fault = {.cls = "Stale", .kwargs = json_object()};
+    os_fault_nova(&fault, "InstanceNotFound", 404); /* releases what it held */
+    assert_null(fault.kwargs);
+    assert_string_equal(fault.module, "nova.exception");
+    fault.kwargs = json_pack("{s:s}", "instance_id", "u1");
     autoerr struct err *e = NULL;
     err_set(&e, ERR_NOT_FOUND, "gone");
     autofree char *f = os_failure_from_err(e, &fault);
