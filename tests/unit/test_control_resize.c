@@ -73,6 +73,16 @@ static void spawn(struct test_control *r, const struct drv_instance *inst, struc
         fail_msg("spawn %s: %s", inst->uuid, err->msg);
 }
 
+/* Spawn `was` (its shape in *s0), then give both records the maxima the
+ * domain was defined with, as compute_resize.c reads them off the domain. */
+static void spawn_to_resize(struct test_control *r, struct drv_instance *was,
+                            struct drv_instance *now, struct drv_shape *s0)
+{
+    spawn(r, was, s0);
+    was->vcpus_defined = now->vcpus_defined = s0->vcpus_max;
+    was->mem_defined_mib = now->mem_defined_mib = s0->mem_max_mib;
+}
+
 static void held(struct test_control *r, const char *uuid, struct drv_shape *out)
 {
     struct err *err = NULL;
@@ -91,9 +101,7 @@ static void test_resize_down_and_up(void **state)
     inst_init(&big, UUID_A, "m1.small", 2, 1024);
     inst_init(&small, UUID_A, "m1.tiny", 1, 512);
     struct drv_shape s0, s1, s2, h;
-    spawn(r, &big, &s0);
-    big.vcpus_defined = small.vcpus_defined = s0.vcpus_max;
-    big.mem_defined_mib = small.mem_defined_mib = s0.mem_max_mib;
+    spawn_to_resize(r, &big, &small, &s0);
 
     assert_int_equal(drv_control_resize(r->ctl, &big, &small, now_s(r), &s1, NULL, &err), 0);
     assert_true(s1.res.v[DRV_RES_VCPU] <= 1.0 + 1e-9);
@@ -262,11 +270,7 @@ static void test_step_change_before_resize_is_dropped(void **state)
         inst_init(&x.inst[g][0], uuids[g], "m1.small", 2, 1024);
         inst_init(&x.inst[g][1], uuids[g], "m1.tiny", 1, 512);
         struct drv_shape s;
-        spawn(r, &x.inst[g][0], &s);
-        for (int f = 0; f < 2; f++) {
-            x.inst[g][f].vcpus_defined = s.vcpus_max;
-            x.inst[g][f].mem_defined_mib = s.mem_max_mib;
-        }
+        spawn_to_resize(r, &x.inst[g][0], &x.inst[g][1], &s);
         struct drv_res d = drv_res_zero();
         d.v[DRV_RES_VCPU] = 0.2;
         d.v[DRV_RES_MEM_MIB] = 300;
@@ -425,9 +429,7 @@ static void test_rebuild_to_custom_class(void **state)
     now.image_ref = (char *)"img-batch";
     was.booted = now.booted = true;
     struct drv_shape s0, out;
-    spawn(r, &was, &s0);
-    was.vcpus_defined = now.vcpus_defined = s0.vcpus_max;
-    was.mem_defined_mib = now.mem_defined_mib = s0.mem_max_mib;
+    spawn_to_resize(r, &was, &now, &s0);
     assert_false(follows(r, UUID_A, "custom:batch"));
     struct drv_blueprint *bp = custom_bp(r, 0.75, 768, "custom:batch");
     assert_int_equal(
