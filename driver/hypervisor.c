@@ -56,6 +56,69 @@ const char *drv_hv_knob_name(enum drv_hv_knob k)
     return (unsigned)k < DRV_HV_KNOB_LAST ? drv_hv_knob_names[k] : "?";
 }
 
+static const char *const drv_hv_rescue_device_names[DRV_HV_RESCUE_LAST] = {
+    "legacy", "disk", "cdrom", "floppy",
+};
+
+static const char *const drv_hv_bus_names[DRV_HV_BUS_LAST] = {
+    "default", "virtio", "scsi", "usb", "ide", "sata", "fdc",
+};
+
+const char *drv_hv_rescue_device_name(enum drv_hv_rescue_device d)
+{
+    return (unsigned)d < DRV_HV_RESCUE_LAST ? drv_hv_rescue_device_names[d] : "?";
+}
+
+const char *drv_hv_bus_name(enum drv_hv_bus b)
+{
+    return (unsigned)b < DRV_HV_BUS_LAST ? drv_hv_bus_names[b] : "?";
+}
+
+int drv_hv_rescue_device_parse(const char *name, enum drv_hv_rescue_device *out)
+{
+    for (int d = 0; name && d < DRV_HV_RESCUE_LAST; d++)
+        if (strcmp(name, drv_hv_rescue_device_names[d]) == 0) {
+            *out = (enum drv_hv_rescue_device)d;
+            return 0;
+        }
+    return -1;
+}
+
+int drv_hv_bus_parse(const char *name, enum drv_hv_bus *out)
+{
+    for (int b = 0; name && b < DRV_HV_BUS_LAST; b++)
+        if (strcmp(name, drv_hv_bus_names[b]) == 0) {
+            *out = (enum drv_hv_bus)b;
+            return 0;
+        }
+    return -1;
+}
+
+int drv_hv_rescue_dev_resolve(const struct drv_hv_rescue_dev *in, struct drv_hv_rescue_dev *out,
+                              struct err **err)
+{
+    if ((unsigned)in->device >= DRV_HV_RESCUE_LAST || (unsigned)in->bus >= DRV_HV_BUS_LAST)
+        return err_set(err, ERR_INVALID, "rescue device %d on bus %d", (int)in->device,
+                       (int)in->bus);
+    struct drv_hv_rescue_dev r = *in;
+    if (r.device == DRV_HV_RESCUE_LEGACY) {
+        *out = r;
+        return 0;
+    }
+    /* blockinfo.get_disk_bus_for_device_type on a q35 machine */
+    if (r.bus == DRV_HV_BUS_DEFAULT)
+        r.bus = r.device == DRV_HV_RESCUE_DISK    ? DRV_HV_BUS_VIRTIO
+                : r.device == DRV_HV_RESCUE_CDROM ? DRV_HV_BUS_SATA
+                                                  : DRV_HV_BUS_FDC;
+    bool floppy = r.device == DRV_HV_RESCUE_FLOPPY;
+    if (floppy != (r.bus == DRV_HV_BUS_FDC) ||
+        (r.device == DRV_HV_RESCUE_CDROM && r.bus == DRV_HV_BUS_VIRTIO))
+        return err_set(err, ERR_INVALID, "a rescue %s cannot be on the %s bus",
+                       drv_hv_rescue_device_name(r.device), drv_hv_bus_name(r.bus));
+    *out = r;
+    return 0;
+}
+
 static const char *const drv_hv_event_names[DRV_HV_EVENT_LAST] = {
     "started", "stopped", "paused",    "resumed",      "suspended",
     "crashed", "defined", "undefined", "disconnected", "reconnected", "memory",
@@ -654,8 +717,10 @@ int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot 
 }
 
 int drv_hv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
-                  const struct drv_hv_config_drive *cd, int timeout_s, struct err **err)
+                  const struct drv_hv_rescue_dev *dev, const struct drv_hv_config_drive *cd,
+                  int timeout_s, struct err **err)
 {
+    struct drv_hv_rescue_dev how = {DRV_HV_RESCUE_LEGACY, DRV_HV_BUS_DEFAULT};
     if (check_uuid(uuid, err) < 0)
         return -1;
     if (!hv->ops->rescue)
@@ -666,8 +731,14 @@ int drv_hv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image
         return err_set(err, ERR_INVALID, "shutdown timeout %d s (0 to 3600)", timeout_s);
     if (cd && drv_hv_config_drive_validate(cd, err) < 0)
         return err_wrap(err, "rescue `%s`", uuid);
+    if (dev && drv_hv_rescue_dev_resolve(dev, &how, err) < 0)
+        return err_wrap(err, "rescue `%s`", uuid);
+    if (how.device != DRV_HV_RESCUE_LEGACY && !image->disk_base)
+        return err_set(err, ERR_INVALID,
+                       "rescue `%s`: a stable device rescue attaches the rescue image's disk, "
+                       "and this image has none", uuid);
     HV_DOMAIN(uuid);
-    if (hv->ops->rescue(hv, dom, image, cd, timeout_s, err) < 0)
+    if (hv->ops->rescue(hv, dom, image, &how, cd, timeout_s, err) < 0)
         return err_wrap(err, "rescue `%s`", uuid);
     return 0;
 }

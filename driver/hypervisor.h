@@ -121,6 +121,50 @@ struct drv_hv_guest_spec {
 
 /* Release what an image owns (not the struct), leaving it empty. */
 void drv_hv_image_release(struct drv_hv_image *im);
+
+/* How a rescue attaches its image (Nova's hw_rescue_device).  LEGACY: the
+ * rescue disk first, the guest's own second; the others are a stable
+ * device rescue (microversion 2.87): the guest's own devices where they
+ * were, the rescue image added last as this device and booted first. */
+enum drv_hv_rescue_device {
+    DRV_HV_RESCUE_LEGACY,
+    DRV_HV_RESCUE_DISK,
+    DRV_HV_RESCUE_CDROM,
+    DRV_HV_RESCUE_FLOPPY,
+    DRV_HV_RESCUE_LAST,
+};
+
+/* A disk bus (Nova's hw_*_bus names). */
+enum drv_hv_bus {
+    DRV_HV_BUS_DEFAULT, /* the device's own: virtio, sata (q35's cdrom), fdc */
+    DRV_HV_BUS_VIRTIO,
+    DRV_HV_BUS_SCSI,
+    DRV_HV_BUS_USB,
+    DRV_HV_BUS_IDE,
+    DRV_HV_BUS_SATA,
+    DRV_HV_BUS_FDC,
+    DRV_HV_BUS_LAST,
+};
+
+struct drv_hv_rescue_dev {
+    enum drv_hv_rescue_device device;
+    enum drv_hv_bus bus;
+};
+
+/* "legacy", "disk", "cdrom", "floppy" ("?" out of range). */
+const char *drv_hv_rescue_device_name(enum drv_hv_rescue_device d);
+/* "default", "virtio", "scsi", "usb", "ide", "sata", "fdc". */
+const char *drv_hv_bus_name(enum drv_hv_bus b);
+/* The value named `name` (as the _name functions spell it) into *out:
+ * 0, or -1 for a name unknown (*out untouched). */
+int drv_hv_rescue_device_parse(const char *name, enum drv_hv_rescue_device *out);
+int drv_hv_bus_parse(const char *name, enum drv_hv_bus *out);
+/* A stable rescue's device with its bus resolved (DEFAULT: the device's
+ * own) into *out, checked against what QEMU can attach: a floppy only on
+ * fdc and fdc only for a floppy, no cdrom on virtio.  INVALID otherwise
+ * (*out untouched).  A legacy rescue comes back as it is. */
+int drv_hv_rescue_dev_resolve(const struct drv_hv_rescue_dev *in, struct drv_hv_rescue_dev *out,
+                              struct err **err);
 /* Release what a spec owns (not the struct); accepts NULL. */
 void drv_hv_guest_spec_release(struct drv_hv_guest_spec *spec);
 /* Deep copy into *dst (which is overwritten). */
@@ -202,6 +246,7 @@ struct drv_hv_info {
      * shape's memory is taken as asked) */
     double mem_asked_mib;
     bool rescued; /* runs its rescue definition (drv_hv_rescue) */
+    struct drv_hv_rescue_dev rescue_dev; /* how, when rescued */
 };
 
 /* The shape the guest was asked to take: info->shape with its memory as
@@ -489,7 +534,8 @@ struct drv_hv_ops {
     /* Rescue and unrescue (drv_hv_rescue, drv_hv_unrescue).  May be NULL
      * (UNSUPPORTED). */
     int (*rescue)(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
-                  const struct drv_hv_config_drive *cd, int timeout_s, struct err **err);
+                  const struct drv_hv_rescue_dev *dev, const struct drv_hv_config_drive *cd,
+                  int timeout_s, struct err **err);
     int (*unrescue)(struct drv_hv *hv, const char *uuid, struct err **err);
 };
 
@@ -670,14 +716,22 @@ int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot 
  * off (cleanly within timeout_s, 0: at once) and started again from its
  * rescue definition -- the same domain (uuid, name, shape, interfaces)
  * booting from a new overlay of `image` (kernel, initrd, disk: the
- * rescue image) as its first disk, its own disk attached second, and
- * config drive `cd` (NULL: none) in its cdrom.  The rescue is recorded
- * with the guest (info.rescued), so a restart finds it.  Idempotent: a
- * guest rescued already is left as it is.  On failure the guest keeps
- * (or gets back) its own definition, off.  UNSUPPORTED for a backend
- * without it, NOT_FOUND without the guest.  Any thread. */
+ * rescue image).  `dev` NULL or LEGACY: that overlay is its first disk,
+ * its own disk attached second, and config drive `cd` (NULL: none) in
+ * its cdrom.  Else a stable device rescue (blockinfo's
+ * _get_stable_device_rescue_mapping): the guest's own disk and config
+ * drive where they were (`cd` unused, as in Nova), the overlay added last
+ * as dev's device on dev's bus, first in the boot order; the image needs
+ * a disk (INVALID without), dev a valid pairing (drv_hv_rescue_dev_resolve;
+ * a backend may refuse a bus its machine lacks, UNSUPPORTED), both
+ * checked before the guest is touched.  The rescue is recorded with the
+ * guest (info.rescued, info.rescue_dev), so a restart finds it.
+ * Idempotent: a guest rescued already is left as it is.  On failure the
+ * guest keeps (or gets back) its own definition, off.  UNSUPPORTED for a
+ * backend without it, NOT_FOUND without the guest.  Any thread. */
 int drv_hv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
-                  const struct drv_hv_config_drive *cd, int timeout_s, struct err **err);
+                  const struct drv_hv_rescue_dev *dev, const struct drv_hv_config_drive *cd,
+                  int timeout_s, struct err **err);
 /* Unrescue: the rescue guest stopped hard, the guest's own definition
  * back and started, the rescue disk and drive removed.  Idempotent: a
  * guest not rescued is only started when off (an unrescue interrupted

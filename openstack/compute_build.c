@@ -47,7 +47,14 @@ LOG_INIT("openstack.compute_build");
 #define BUILD_EVENT "compute__do_build_and_run_instance"
 
 int os_compute_build_images(struct os_compute *c, struct os_inst *i, const json_t *image,
-                        const json_t *ctx, struct drv_hv_guest_spec *spec, struct err **err)
+                            const json_t *ctx, struct drv_hv_guest_spec *spec, struct err **err)
+{
+    return os_compute_fetch_images(c, i, image, ctx, spec, false, NULL, err);
+}
+
+int os_compute_fetch_images(struct os_compute *c, struct os_inst *i, const json_t *image,
+                            const json_t *ctx, struct drv_hv_guest_spec *spec, bool iso,
+                            json_t **meta_out, struct err **err)
 {
     if (!c->images)
         return err_set(err, ERR_UNAVAILABLE, "no image source configured ([glance])");
@@ -62,9 +69,10 @@ int os_compute_build_images(struct os_compute *c, struct os_inst *i, const json_
     if (!spec->image.disk_base)
         return -1;
     const char *fmt = json_string_value(json_object_get(meta, "disk_format"));
-    if (fmt && strcmp(fmt, "qcow2") != 0 && strcmp(fmt, "raw") != 0 && strcmp(fmt, "ami") != 0)
-        return err_set(err, ERR_UNSUPPORTED, "image %s has disk_format `%s` (qcow2, raw or ami)",
-                       image_id, fmt);
+    if (fmt && strcmp(fmt, "qcow2") != 0 && strcmp(fmt, "raw") != 0 && strcmp(fmt, "ami") != 0 &&
+        !(iso && strcmp(fmt, "iso") == 0))
+        return err_set(err, ERR_UNSUPPORTED, "image %s has disk_format `%s` (qcow2, raw or ami%s)",
+                       image_id, fmt, iso ? ", or iso" : "");
     spec->image.disk_format = xstrdup(fmt && strcmp(fmt, "qcow2") == 0 ? "qcow2" : "raw");
     spec->image.root_gb = i->inst->flavor.root_gb;
 
@@ -92,6 +100,8 @@ int os_compute_build_images(struct os_compute *c, struct os_inst *i, const json_
     }
     if (cmdline && *cmdline)
         spec->image.cmdline = xstrdup(cmdline);
+    if (meta_out)
+        *meta_out = json_incref(meta);
     return 0;
 }
 

@@ -251,6 +251,13 @@ void os_compute_control_callbacks(struct os_compute *c, struct drv_control_callb
 struct drv_hv_guest_spec;
 int os_compute_build_images(struct os_compute *c, struct os_inst *i, const json_t *image,
                             const json_t *ctx, struct drv_hv_guest_spec *spec, struct err **err);
+/* The same, an ISO taken too when `iso` (disk_format iso, attached as
+ * raw: a stable rescue's cdrom), and *meta_out (may be NULL) given the
+ * image's Glance record, whose properties decide how it is used (caller
+ * decrefs). */
+int os_compute_fetch_images(struct os_compute *c, struct os_inst *i, const json_t *image,
+                            const json_t *ctx, struct drv_hv_guest_spec *spec, bool iso,
+                            json_t **meta_out, struct err **err);
 /* The hypervisor's name for an instance's guest: Nova's
  * instance_name_template, instance-%08x of Instance.id (caller frees). */
 char *os_compute_domain_name(const struct os_inst *i);

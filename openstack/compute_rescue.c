@@ -70,6 +70,20 @@ static int rescue_config_drive(struct os_compute *c, struct os_inst *i, const ch
     return 0;
 }
 
+/* A legacy rescue boots its image as a disk: an ISO is for a stable
+ * rescue (hw_rescue_device cdrom, most often). */
+static int rescue_image_check(const char *image_ref, const json_t *meta, struct err **err)
+{
+    const char *fmt = json_string_value(json_object_get(meta, "disk_format"));
+    bool stable = json_object_get(meta, "hw_rescue_device") || json_object_get(meta, "hw_rescue_bus");
+    if (!stable && fmt && strcmp(fmt, "iso") == 0)
+        return err_set(err, ERR_UNSUPPORTED,
+                       "image %s has disk_format `iso` (qcow2, raw or ami; an ISO needs "
+                       "hw_rescue_device, a stable device rescue)",
+                       image_ref);
+    return 0;
+}
+
 int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     struct os_compute *c = req->opaque;
@@ -106,6 +120,7 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
     autoptr(drv_hv_config_drive) cdrive = NULL;
     int rc = -1;
     json_auto_t *image = json_pack("{s:s?}", "id", image_ref);
+    json_auto_t *meta = NULL;
     if (!image_ref) {
         err_set(err, ERR_NOT_FOUND,
                 "Image could not be found: the instance has no image to rescue with");
@@ -113,7 +128,8 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
         os_compute_fail_op(c, i, RESCUE_EVENT, *err);
         goto out;
     }
-    if (os_compute_build_images(c, i, image, req->msg->ctx, &spec, err) < 0) {
+    if (os_compute_fetch_images(c, i, image, req->msg->ctx, &spec, true, &meta, err) < 0 ||
+        rescue_image_check(image_ref, meta, err) < 0) {
         os_fault_image(&req->fault, image_ref, *err);
         if (err_code_of(*err) == ERR_NOT_FOUND) {
             autofree char *why = xstrdup((*err)->msg);
@@ -127,10 +143,12 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
 
     /* From here on Nova's try: a failure is InstanceNotRescuable, ERROR. */
     int timeout = clean ? os_compute_shutdown_timeout(c, i) : 0;
-    if (rescue_config_drive(c, i, given, &cdrive, err) == 0) {
-        rc = drv_hv_rescue(c->hv, uuid, &spec.image, cdrive, timeout, err);
+    struct drv_hv_rescue_dev dev = {DRV_HV_RESCUE_LEGACY, DRV_HV_BUS_DEFAULT};
+    if (rescue_config_drive(c, i, given, &cdrive, err) == 0 &&
+        os_rescue_dev_of(meta, &dev, err) == 0) {
+        rc = drv_hv_rescue(c->hv, uuid, &spec.image, &dev, cdrive, timeout, err);
         if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0)
-            rc = drv_hv_rescue(c->hv, uuid, &spec.image, cdrive, timeout, err);
+            rc = drv_hv_rescue(c->hv, uuid, &spec.image, &dev, cdrive, timeout, err);
     }
     if (rc < 0) {
         autofree char *why = xasprintf("Driver Error: %s", (*err)->msg);
@@ -158,7 +176,11 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
     os_compute_record_state(c, i);
     os_compute_track_inst(c, i);
     os_inst_event_finish(i, RESCUE_EVENT, NULL);
-    log_info("rescued from image %s", image_ref);
+    if (dev.device == DRV_HV_RESCUE_LEGACY)
+        log_info("rescued from image %s", image_ref);
+    else
+        log_info("rescued from image %s, a %s on %s after its own disks (stable device rescue)",
+                 image_ref, drv_hv_rescue_device_name(dev.device), drv_hv_bus_name(dev.bus));
 out:
     drv_hv_guest_spec_release(&spec);
     return rc;

@@ -14,7 +14,10 @@
  *     rescue password (generated when none was given, as Nova does)
  *   power-off (clean within the image's shutdown timeout when
  *     clean_shutdown, else at once), then drv_hv_rescue: the same domain
- *     boots from the rescue disk, the guest's own disk attached second --
+ *     boots from the rescue disk, the guest's own disk attached second;
+ *     with the image's hw_rescue_device / hw_rescue_bus a stable device
+ *     rescue: its own disk and drive as they were, the rescue image
+ *     added last as that device (os_rescue_dev_of), booted first --
  *     any failure there: InstanceNotRescuable, vm_state ERROR
  *   save(expected rescuing) rescued, power_state, launched_at
  * unrescue: drv_hv_unrescue (the guest's own definition back, started,
@@ -78,5 +81,16 @@ enum os_rescue_recovery os_rescue_recover_decide(const char *task, bool have_gue
 
 /* Whether `task` is "rescuing" or "unrescuing". */
 bool os_rescue_task(const char *task);
+
+/* How a rescue attaches the image whose Glance record (properties at the
+ * top level) is `meta` (blockinfo.get_rescue_device / get_rescue_bus):
+ * LEGACY unless it has hw_rescue_device or hw_rescue_bus
+ * (hardware.check_hw_rescue_props); the device then defaults to a disk,
+ * the bus to the image's hw_<device>_bus, else the device's own
+ * (DEFAULT).  A device or bus Nova does not know, or one this host's
+ * qemu/kvm cannot attach (a LUN: the image is a file; xen, lxc, uml):
+ * UNSUPPORTED or INVALID with Nova's words, *out untouched. */
+struct drv_hv_rescue_dev;
+int os_rescue_dev_of(const json_t *meta, struct drv_hv_rescue_dev *out, struct err **err);
 
 #endif

@@ -1,11 +1,13 @@
 /* The pure rules of rescue and unrescue (compute_rescue.h): which image a
- * rescue boots, its generated password, what a restart does with an
- * interrupted one. */
+ * rescue boots and how it is attached, its generated password, what a
+ * restart does with an interrupted one. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/random.h>
 
 #include "common/err.h"
+#include "driver/hypervisor.h"
 #include "openstack/compute_rescue.h"
 
 const char *os_rescue_image_ref(const char *requested, const char *base_image,
@@ -57,4 +59,53 @@ enum os_rescue_recovery os_rescue_recover_decide(const char *task, bool have_gue
     if (task && strcmp(task, "rescuing") == 0 && rescued)
         return OS_RESCUE_RECOVER_RESCUED;
     return OS_RESCUE_RECOVER_ACTIVE;
+}
+
+/* blockinfo.SUPPORTED_DEVICE_BUSES for qemu and kvm: 0 with *out, -1 when
+ * `name` is not one of them */
+static int rescue_bus_of(const char *name, enum drv_hv_bus *out)
+{
+    enum drv_hv_bus b;
+    if (drv_hv_bus_parse(name, &b) < 0 || b == DRV_HV_BUS_DEFAULT)
+        return -1;
+    *out = b;
+    return 0;
+}
+
+int os_rescue_dev_of(const json_t *meta, struct drv_hv_rescue_dev *out, struct err **err)
+{
+    json_t *jdev = json_object_get(meta, "hw_rescue_device");
+    json_t *jbus = json_object_get(meta, "hw_rescue_bus");
+    struct drv_hv_rescue_dev r = {DRV_HV_RESCUE_LEGACY, DRV_HV_BUS_DEFAULT};
+    if (!jdev && !jbus) {
+        *out = r;
+        return 0;
+    }
+    const char *device = jdev ? json_string_value(jdev) : "disk";
+    if (device && strcmp(device, "lun") == 0)
+        return err_set(err, ERR_UNSUPPORTED,
+                       "Requested rescue device 'lun' is not supported: the rescue image is a "
+                       "file, not a LUN");
+    if (!device || drv_hv_rescue_device_parse(device, &r.device) < 0 ||
+        r.device == DRV_HV_RESCUE_LEGACY)
+        return err_set(err, ERR_INVALID, "Requested rescue device '%s' is not supported",
+                       device ? device : "?");
+    if (jbus) {
+        const char *bus = json_string_value(jbus);
+        if (!bus || rescue_bus_of(bus, &r.bus) < 0)
+            return err_set(err, ERR_UNSUPPORTED,
+                           "Requested rescue bus '%s' is not supported by the qemu virt driver",
+                           bus ? bus : "?");
+    } else {
+        /* get_disk_bus_for_device_type: the image's bus for that device */
+        char key[32];
+        snprintf(key, sizeof(key), "hw_%s_bus", drv_hv_rescue_device_name(r.device));
+        const char *bus = json_string_value(json_object_get(meta, key));
+        if (bus && rescue_bus_of(bus, &r.bus) < 0)
+            return err_set(err, ERR_UNSUPPORTED,
+                           "Requested hardware '%s' is not supported by the 'qemu' virt driver",
+                           bus);
+    }
+    *out = r;
+    return 0;
 }

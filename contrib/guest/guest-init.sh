@@ -5,6 +5,8 @@
 # with a tag a test can wait for:
 #   GUEST-INIT-READY uptime=S cpus_online=L     once per boot
 #   GUEST-DISK marker=...                       the base image seen through the overlay
+#   GUEST-OTHER-DISK vdX marker=...             each further virtio disk's (a stable
+#                                               device rescue's, added last)
 #   GUEST-STAT uptime=S cpus_online=L memtotal_kb=N memfree_kb=N
 #                                               whenever CPUs or memory change,
 #                                               and on the `stat` command
@@ -54,7 +56,11 @@ presses() { [ -r $pwr ] && set -- $(cat $pwr) && echo "$1" || echo 0; }
 pressed=$(presses)
 
 echo "GUEST-INIT-READY uptime=$(up) cpus_online=$(cat /sys/devices/system/cpu/online)"
-[ -b /dev/vda ] && echo "GUEST-DISK marker=$(head -c 64 /dev/vda | head -n 1 | tr -cd 'A-Za-z0-9 .-')"
+marker() { head -c 64 "$1" | head -n 1 | tr -cd 'A-Za-z0-9 .-'; }
+[ -b /dev/vda ] && echo "GUEST-DISK marker=$(marker /dev/vda)"
+for d in /dev/vd[b-z]; do
+    [ -b "$d" ] && echo "GUEST-OTHER-DISK ${d#/dev/} marker=$(marker "$d")"
+done
 for i in /sys/class/net/eth*; do
     [ -e "$i" ] && ip link set "${i##*/}" up
 done

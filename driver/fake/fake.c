@@ -45,8 +45,10 @@ struct fake_guest {
     bool has_prev;
     struct strbuf console;
     /* rescued: booting from `rescue_image` with `rescue_cd` in its cdrom,
-     * its own disk second (drv_hv_rescue) */
+     * its own disk second (drv_hv_rescue); a stable device rescue
+     * (rescue_dev): its own disk and drive, the rescue image last */
     bool rescued;
+    struct drv_hv_rescue_dev rescue_dev;
     struct drv_hv_image rescue_image;
     struct drv_hv_config_drive *rescue_cd;
 };
@@ -159,6 +161,7 @@ static void fake_rescue_release(struct fake_guest *g)
     drv_hv_config_drive_free(g->rescue_cd);
     g->rescue_cd = NULL;
     g->rescued = false;
+    g->rescue_dev = (struct drv_hv_rescue_dev){DRV_HV_RESCUE_LEGACY, DRV_HV_BUS_DEFAULT};
 }
 
 static void fake_guest_free(struct fake_guest *g)
@@ -704,6 +707,7 @@ static void fake_fill_info(struct fake *f, const struct fake_guest *g, struct dr
     out->uptime_ms = on ? f->now_ms - g->started_ms : 0;
     out->cpu_time_ns = g->raw.cpu_total_ns;
     out->rescued = g->rescued;
+    out->rescue_dev = g->rescue_dev;
     out->shape = g->shape;
     out->shape.vcpus_max = g->spec.shape.vcpus_max;
     out->shape.mem_max_mib = g->spec.shape.mem_max_mib;
@@ -980,7 +984,8 @@ static int fake_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snap
 /* Rescue: stopped (its clean shutdown is instant here), then started
  * from the rescue image; the fake keeps what it boots from. */
 static int fake_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
-                       const struct drv_hv_config_drive *cd, int timeout_s, struct err **err)
+                       const struct drv_hv_rescue_dev *dev, const struct drv_hv_config_drive *cd,
+                       int timeout_s, struct err **err)
 {
     struct fake *f = fake_of(hv);
     struct fake_events evs = {.n = 0};
@@ -1002,12 +1007,20 @@ static int fake_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_
         fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "shutdown", true);
     }
     g->rescued = true;
+    g->rescue_dev = *dev;
     g->rescue_image.kernel = image->kernel ? xstrdup(image->kernel) : NULL;
     g->rescue_image.initrd = image->initrd ? xstrdup(image->initrd) : NULL;
     g->rescue_image.cmdline = image->cmdline ? xstrdup(image->cmdline) : NULL;
     g->rescue_image.disk_base = image->disk_base ? xstrdup(image->disk_base) : NULL;
     g->rescue_image.disk_format = image->disk_format ? xstrdup(image->disk_format) : NULL;
-    g->rescue_cd = drv_hv_config_drive_dup(cd);
+    /* what the guest sees of its disks: a test reads it from the console */
+    if (dev->device == DRV_HV_RESCUE_LEGACY) {
+        g->rescue_cd = drv_hv_config_drive_dup(cd);
+        fake_console(f, g, "rescue: the rescue disk first, its own disk second");
+    } else {
+        fake_console(f, g, "rescue: its own disks as they were, the rescue image last as a %s on %s",
+                     drv_hv_rescue_device_name(dev->device), drv_hv_bus_name(dev->bus));
+    }
     fake_event(f, &evs, DRV_HV_EVENT_DEFINED, g, "updated", true);
     fake_start(f, g, "booted");
     fake_event(f, &evs, DRV_HV_EVENT_STARTED, g, "booted", true);
@@ -1278,8 +1291,9 @@ int drv_fake_config_drive(struct drv_hv *hv, const char *uuid, struct drv_hv_con
     struct fake_guest *g = fake_steer_find(hv, dom, err);
     if (!g)
         return -1;
-    /* a rescued guest's cdrom holds the rescue's drive */
-    *out = drv_hv_config_drive_dup(g->rescued ? g->rescue_cd : g->spec.config_drive);
+    /* a legacy rescue's cdrom holds the rescue's drive, a stable one's its own */
+    bool legacy = g->rescued && g->rescue_dev.device == DRV_HV_RESCUE_LEGACY;
+    *out = drv_hv_config_drive_dup(legacy ? g->rescue_cd : g->spec.config_drive);
     if (tray)
         *tray = g->spec.cdrom_tray || g->spec.config_drive;
     pthread_mutex_unlock(&fake_of(hv)->lock);

@@ -19,6 +19,7 @@ void lv_cfg_domain_release(struct lv_cfg_domain *d)
     free(d->title);
     for (size_t i = 0; i < d->ndisks; i++)
         free(d->disks[i].path);
+    free(d->last.path);
     free(d->cdrom_path);
     free(d->serial_socket);
     free(d->serial_log);
@@ -81,7 +82,8 @@ static void format_os(xmlNodePtr dom, const struct lv_cfg_domain *d)
             child(os, "initrd", d->initrd);
         if (d->cmdline)
             child(os, "cmdline", d->cmdline);
-    } else {
+    } else if (!d->last.path || !d->last.boot_order) {
+        /* libvirt refuses <boot dev> beside a device's <boot order> */
         prop(child(os, "boot", NULL), "dev", "hd");
     }
 }
@@ -132,18 +134,26 @@ static void format_cpu(xmlNodePtr dom, const struct lv_cfg_domain *d)
 
 static void format_disk(xmlNodePtr devs, const struct lv_cfg_disk *k)
 {
+    const char *device = k->device ? k->device : "disk";
+    bool is_disk = strcmp(device, "disk") == 0;
     xmlNodePtr disk = child(devs, "disk", NULL);
     prop(disk, "type", "file");
-    prop(disk, "device", "disk");
+    prop(disk, "device", device);
     xmlNodePtr drv = child(disk, "driver", NULL);
     prop(drv, "name", "qemu");
     prop(drv, "type", k->format);
-    prop(drv, "discard", "unmap");
+    if (is_disk)
+        prop(drv, "discard", "unmap");
     prop(child(disk, "source", NULL), "file", k->path);
     xmlNodePtr tgt = child(disk, "target", NULL);
     prop(tgt, "dev", k->target);
-    prop(tgt, "bus", "virtio");
-    if (k->read_iops || k->write_iops || k->read_bytes || k->write_bytes) {
+    prop(tgt, "bus", k->bus ? k->bus : "virtio");
+    if (k->boot_order > 0)
+        propf(child(disk, "boot", NULL), "order", "%d", k->boot_order);
+    if (strcmp(device, "cdrom") == 0)
+        child(disk, "readonly", NULL);
+    /* the shape's limits are a disk's; a medium is only read at boot */
+    if (is_disk && (k->read_iops || k->write_iops || k->read_bytes || k->write_bytes)) {
         xmlNodePtr io = child(disk, "iotune", NULL);
         if (k->read_bytes)
             childf(io, "read_bytes_sec", "%llu", (unsigned long long)k->read_bytes);
@@ -204,6 +214,16 @@ static void format_devices(xmlNodePtr dom, const struct lv_cfg_domain *d)
         format_disk(devs, &d->disks[i]);
     if (d->cdrom)
         format_cdrom(devs, d->cdrom_path);
+    if (d->last.path) {
+        format_disk(devs, &d->last);
+        /* virtio-scsi: the controller every current guest kernel drives
+         * (libvirt's default would be an emulated LSI one) */
+        if (d->last.bus && strcmp(d->last.bus, "scsi") == 0) {
+            xmlNodePtr scsi = child(devs, "controller", NULL);
+            prop(scsi, "type", "scsi");
+            prop(scsi, "model", "virtio-scsi");
+        }
+    }
     for (size_t i = 0; i < d->nnics; i++)
         format_nic(devs, &d->nics[i]);
     if (strcmp(d->machine, "q35") == 0) {
@@ -308,6 +328,7 @@ void lv_meta_rescue_clear(struct lv_meta *m)
     free(m->rescue_config_drive);
     m->rescue_disk = m->rescue_config_drive = NULL;
     m->rescued = false;
+    m->rescue_dev = (struct drv_hv_rescue_dev){DRV_HV_RESCUE_LEGACY, DRV_HV_BUS_DEFAULT};
 }
 
 void lv_meta_release(struct lv_meta *m)
@@ -399,6 +420,10 @@ static char *meta_format(const struct lv_meta *m, bool with_ns)
         prop_opt(r, "disk_format", m->rescue_image.disk_format);
         prop_opt(r, "disk", m->rescue_disk);
         prop_opt(r, "config_drive", m->rescue_config_drive);
+        if (m->rescue_dev.device != DRV_HV_RESCUE_LEGACY) {
+            prop(r, "device", drv_hv_rescue_device_name(m->rescue_dev.device));
+            prop(r, "bus", drv_hv_bus_name(m->rescue_dev.bus));
+        }
     }
 
     for (size_t i = 0; i < s->nvifs; i++) {
@@ -527,6 +552,15 @@ static int meta_parse_root(xmlNodePtr root, struct lv_meta *m, struct err **err)
             m->rescue_image.disk_format = attr(n, "disk_format");
             m->rescue_disk = attr(n, "disk");
             m->rescue_config_drive = attr(n, "config_drive");
+            /* absent (a legacy rescue, or one defined before stable
+             * rescues were): LEGACY */
+            autofree char *device = attr(n, "device");
+            autofree char *bus = attr(n, "bus");
+            if (device && bus &&
+                (drv_hv_rescue_device_parse(device, &m->rescue_dev.device) < 0 ||
+                 drv_hv_bus_parse(bus, &m->rescue_dev.bus) < 0))
+                return err_set(err, ERR_INVALID, "sculpt metadata: rescue device `%s` on bus `%s`",
+                               device, bus);
         } else if (is(n, "vif") && s->nvifs < DRV_HV_MAX_VIFS) {
             struct drv_hv_vif *v = &s->vifs[s->nvifs++];
             autofree char *mac = attr(n, "mac");

@@ -33,6 +33,9 @@ struct lv_cfg_disk {
     char *path;                       /* the overlay */
     const char *format;               /* "qcow2", "raw" */
     char target[8];                   /* "vda" */
+    const char *device;               /* "disk" (NULL), "cdrom" (read-only), "floppy" */
+    const char *bus;                  /* "virtio" (NULL), "scsi", "usb", "ide", "sata", "fdc" */
+    int boot_order;                   /* <boot order>, 0: none */
     uint64_t read_iops, write_iops;   /* <iotune>, 0: unlimited */
     uint64_t read_bytes, write_bytes; /* bytes/s, 0: unlimited */
 };
@@ -66,6 +69,8 @@ struct lv_cfg_domain {
     size_t ndisks;
     bool cdrom;       /* a read-only SATA cdrom drive (the config drive's) */
     char *cdrom_path; /* its medium; NULL: the tray is empty */
+    struct lv_cfg_disk last; /* a device after all others (a stable rescue's);
+                              * path NULL: none */
     struct lv_cfg_nic nics[DRV_HV_MAX_VIFS];
     size_t nnics;
     int32_t pcie_ports;       /* spare pcie-root-ports */
@@ -132,11 +137,15 @@ struct lv_meta {
     /* a rescue in force (drv_hv_rescue): the domain boots from rescue_disk
      * (an overlay of rescue_image's disk; NULL: its kernel alone) with
      * disk_path attached second and rescue_config_drive (NULL: none) in
-     * its cdrom */
+     * its cdrom (a legacy rescue) */
     bool rescued;
     struct drv_hv_image rescue_image;
     char *rescue_disk;
     char *rescue_config_drive;
+    /* LEGACY as above; else a stable device rescue: disk_path and
+     * config_drive where they were, rescue_disk added last as this device
+     * (its bus resolved), booted first */
+    struct drv_hv_rescue_dev rescue_dev;
 };
 
 void lv_meta_release(struct lv_meta *m);

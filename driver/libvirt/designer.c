@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/err.h"
 #include "driver/hypervisor_priv.h"
 
 uint64_t lv_design_shares(uint32_t weight, bool cgroup_v2)
@@ -157,6 +158,48 @@ void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *s
     out->created_ms = now_ms;
 }
 
+int lv_design_rescue_check(const struct drv_hv_rescue_dev *dev, struct err **err)
+{
+    if (dev->bus == DRV_HV_BUS_IDE)
+        return err_set(err, ERR_UNSUPPORTED,
+                       "a rescue %s on the ide bus: sculpt's guests are q35 machines, which have "
+                       "no IDE bus (sata, scsi, usb or virtio)",
+                       drv_hv_rescue_device_name(dev->device));
+    return 0;
+}
+
+/* The first target named `prefix` + a letter that no device of `d` holds
+ * (blockinfo.find_disk_dev_for_disk_bus). */
+static void design_next_target(const struct lv_cfg_domain *d, const char *prefix, char *out,
+                               size_t size)
+{
+    for (char c = 'a'; c <= 'z'; c++) {
+        snprintf(out, size, "%s%c", prefix, c);
+        bool taken = d->cdrom && strcmp(out, LV_CDROM_TARGET) == 0;
+        for (size_t k = 0; k < d->ndisks && !taken; k++)
+            taken = strcmp(out, d->disks[k].target) == 0;
+        if (!taken)
+            return;
+    }
+}
+
+/* blockinfo.get_dev_prefix_for_disk_bus */
+static const char *design_bus_prefix(enum drv_hv_bus bus)
+{
+    switch (bus) {
+    case DRV_HV_BUS_IDE:
+        return "hd";
+    case DRV_HV_BUS_FDC:
+        return "fd";
+    case DRV_HV_BUS_SCSI:
+    case DRV_HV_BUS_USB:
+    case DRV_HV_BUS_SATA:
+        return "sd";
+    default:
+        return "vd";
+    }
+}
+
 void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
                       const struct drv_shape *shape, struct lv_cfg_domain *out)
 {
@@ -190,14 +233,16 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
     else
         out->cpu_mode = p->cpu_mode;
     out->cpu_model = p->cpu_model;
-    /* rescued (Nova's rescue domain): booting from the rescue image, the
-     * rescue disk first, the guest's own second, the rescue's drive */
+    /* rescued (Nova's rescue domain): booting from the rescue image; a
+     * legacy rescue has the rescue disk first, the guest's own second, the
+     * rescue's drive; a stable one its own devices as they were */
+    bool legacy = m->rescued && m->rescue_dev.device == DRV_HV_RESCUE_LEGACY;
     const struct drv_hv_image *boot = m->rescued ? &m->rescue_image : &s->image;
     out->kernel = boot->kernel;
     out->initrd = boot->initrd;
     out->cmdline = boot->cmdline;
-    const char *disks[2] = {m->rescued ? m->rescue_disk : m->disk_path,
-                            m->rescued ? m->disk_path : NULL};
+    const char *disks[2] = {legacy ? m->rescue_disk : m->disk_path,
+                            legacy ? m->disk_path : NULL};
     for (size_t k = 0; k < 2; k++) {
         if (!disks[k])
             continue;
@@ -211,9 +256,23 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
         d->read_bytes = lv_design_bytes(r[DRV_RES_DISK_READ_MBPS]);
         d->write_bytes = lv_design_bytes(r[DRV_RES_DISK_WRITE_MBPS]);
     }
-    const char *drive = m->rescued ? m->rescue_config_drive : m->config_drive;
+    const char *drive = legacy ? m->rescue_config_drive : m->config_drive;
     out->cdrom = drive || m->config_drive || s->cdrom_tray;
     out->cdrom_path = drive ? xstrdup(drive) : NULL;
+    if (m->rescued && !legacy && m->rescue_disk) {
+        struct lv_cfg_disk *d = &out->last;
+        d->path = xstrdup(m->rescue_disk);
+        d->format = "qcow2";
+        d->device = drv_hv_rescue_device_name(m->rescue_dev.device);
+        d->bus = drv_hv_bus_name(m->rescue_dev.bus);
+        d->boot_order = 1;
+        design_next_target(out, design_bus_prefix(m->rescue_dev.bus), d->target,
+                           sizeof(d->target));
+        d->read_iops = lv_design_iops(r[DRV_RES_DISK_READ_IOPS]);
+        d->write_iops = lv_design_iops(r[DRV_RES_DISK_WRITE_IOPS]);
+        d->read_bytes = lv_design_bytes(r[DRV_RES_DISK_READ_MBPS]);
+        d->write_bytes = lv_design_bytes(r[DRV_RES_DISK_WRITE_MBPS]);
+    }
     /* a guest's bandwidth is shared evenly by its interfaces */
     double share = s->nvifs ? 1.0 / (double)s->nvifs : 0;
     for (size_t i = 0; i < s->nvifs; i++) {

@@ -93,7 +93,17 @@ uint64_t lv_design_vmem_request(uint64_t mem_kib, uint64_t boot_kib, uint64_t si
 void lv_design_meta(const struct lv_policy *p, const struct drv_hv_guest_spec *spec, int64_t now_ms,
                     struct lv_meta *out);
 
-/* The domain for m's spec in `shape` (shape.vcpus_online vCPUs online). */
+/* Whether sculpt's machine (q35) can attach a stable rescue's device `dev`
+ * (resolved: drv_hv_rescue_dev_resolve): 0, or UNSUPPORTED for the IDE
+ * bus, which q35 lacks. */
+int lv_design_rescue_check(const struct drv_hv_rescue_dev *dev, struct err **err);
+
+/* The domain for m's spec in `shape` (shape.vcpus_online vCPUs online);
+ * rescued (m->rescued), the rescue's domain: a legacy one boots from the
+ * rescue disk first, its own disk second, the rescue's drive in the
+ * cdrom; a stable one keeps its own disk and drive where they are and
+ * adds the rescue disk last, as its device on its bus, the next free
+ * name on that bus (blockinfo.get_next_disk_info), boot order 1. */
 void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
                       const struct drv_shape *shape, struct lv_cfg_domain *out);
 

@@ -207,6 +207,7 @@ int lv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct err 
 int lv_boot(struct lv *lv, const char *uuid, struct err **err);
 /* rescue.c: drv_hv_ops.rescue and unrescue. */
 int lv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
+              const struct drv_hv_rescue_dev *dev,
               const struct drv_hv_config_drive *cd, int timeout_s, struct err **err);
 int lv_unrescue(struct drv_hv *hv, const char *uuid, struct err **err);
 /* observe.c: a pool member takes an instance's identity (title, metadata). */

@@ -54,6 +54,8 @@ static int lv_info_fill(struct lv *lv, virDomainPtr dom, const char *uuid, bool 
         snprintf(out->name, sizeof(out->name), "%s", e->name);
         out->ours = e->ours;
         out->rescued = e->ours && e->meta.rescued;
+        if (out->rescued)
+            out->rescue_dev = e->meta.rescue_dev;
         out->shape = e->applied;
         out->vcpus_online_actual = e->applied.vcpus_online;
         if (e->wanted_online > 0 && e->wanted_online < e->applied.vcpus_online)

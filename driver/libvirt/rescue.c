@@ -1,8 +1,11 @@
 /* Rescue and unrescue (nova/virt/libvirt/driver.py rescue/unrescue): the
  * guest's domain defined again booting from an overlay of the rescue
- * image (disk.rescue, Nova's name) with its own disk attached second and
- * the rescue's config drive (disk.config.rescue); unrescue defines the
- * guest's own domain again.  The rescue lives in sculpt's metadata of the
+ * image (disk.rescue, Nova's name) -- a legacy rescue with its own disk
+ * attached second and the rescue's config drive (disk.config.rescue), a
+ * stable device rescue with its own disk and drive where they were and
+ * the overlay added last as the device asked for, boot order 1 (the
+ * rescue's drive is not attached: Nova attaches disk.config there);
+ * unrescue defines the guest's own domain again.  The rescue lives in sculpt's metadata of the
  * domain (<sculpt:rescue>), written with the definition: whatever a
  * restart finds defined is what the guest is, and the rescue files are
  * removed by an unrescue whatever state it finds. */
@@ -47,9 +50,14 @@ static int rescue_active(virDomainPtr dom)
 }
 
 int lv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
-              const struct drv_hv_config_drive *cd, int timeout_s, struct err **err)
+              const struct drv_hv_rescue_dev *dev, const struct drv_hv_config_drive *cd,
+              int timeout_s, struct err **err)
 {
     struct lv *lv = lv_of(hv);
+    bool stable = dev->device != DRV_HV_RESCUE_LEGACY;
+    /* before the guest is touched, as Nova's get_disk_info comes first */
+    if (stable && lv_design_rescue_check(dev, err) < 0)
+        return -1;
     virDomainPtr dom = lv_domain(lv, uuid, true, err);
     if (!dom)
         return -1;
@@ -74,6 +82,7 @@ int lv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *im
     if (lv_power_off(hv, uuid, timeout_s, err) < 0)
         goto out;
     meta.rescued = true;
+    meta.rescue_dev = *dev;
     meta.rescue_image = (struct drv_hv_image){.kernel = dup_opt(image->kernel),
                                               .initrd = dup_opt(image->initrd),
                                               .cmdline = dup_opt(image->cmdline),
@@ -87,7 +96,7 @@ int lv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *im
                                      meta.rescue_disk, err) < 0)
             goto undo;
     }
-    if (cd) {
+    if (cd && !stable) {
         meta.rescue_config_drive = xasprintf("%s/%s", meta.instance_dir, RESCUE_DRIVE);
         if (lv_configdrive_write(cd, meta.rescue_config_drive, err) < 0)
             goto undo;
@@ -111,8 +120,13 @@ int lv_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *im
         goto undo;
     }
     lv_meta_release(&was);
-    log_info("rescued %s: boots from %s, its disk second", uuid,
-             image->disk_base ? image->disk_base : image->kernel);
+    if (stable)
+        log_info("rescued %s: its own disks as they were, %s added as a %s on %s, booted first",
+                 uuid, image->disk_base, drv_hv_rescue_device_name(dev->device),
+                 drv_hv_bus_name(dev->bus));
+    else
+        log_info("rescued %s: boots from %s, its disk second", uuid,
+                 image->disk_base ? image->disk_base : image->kernel);
     rc = 0;
     goto out;
 undo:

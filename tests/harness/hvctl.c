@@ -250,7 +250,9 @@ static int spec_of_args(const struct args *a, struct drv_hv_guest_spec *spec, ch
 
 /* rescue: boot guest uuid= from kernel=/initrd=/cmdline=/disk=/
  * disk_format= (spawn's words), its disk second; password= puts a config
- * drive in with that admin_pass; timeout= the clean shutdown's. */
+ * drive in with that admin_pass; timeout= the clean shutdown's; device=
+ * (disk, cdrom, floppy) and/or bus= (virtio, scsi, usb, ide, sata, fdc):
+ * a stable device rescue instead, the image added last as that device. */
 static int cmd_rescue(struct drv_hv *hv, const struct args *a, struct err **err)
 {
     struct drv_hv_guest_spec spec;
@@ -260,6 +262,16 @@ static int cmd_rescue(struct drv_hv *hv, const struct args *a, struct err **err)
         arg_int(a, "timeout", 0, &timeout, err) < 0)
         return -1;
     const char *password = arg(a, "password");
+    const char *device = arg(a, "device");
+    const char *bus = arg(a, "bus");
+    struct drv_hv_rescue_dev dev = {DRV_HV_RESCUE_LEGACY, DRV_HV_BUS_DEFAULT};
+    if (device || bus) {
+        dev.device = DRV_HV_RESCUE_DISK;
+        if ((device && drv_hv_rescue_device_parse(device, &dev.device) < 0) ||
+            (bus && drv_hv_bus_parse(bus, &dev.bus) < 0))
+            return err_set(err, ERR_INVALID, "rescue device `%s` on bus `%s`",
+                           device ? device : "disk", bus ? bus : "default");
+    }
     struct drv_hv_config_drive cd = {0};
     if (password) {
         autofree char *md = xasprintf("{\"uuid\": \"%s\", \"admin_pass\": \"%s\"}", spec.uuid,
@@ -267,7 +279,8 @@ static int cmd_rescue(struct drv_hv *hv, const struct args *a, struct err **err)
         drv_hv_config_drive_add(&cd, "openstack/latest/meta_data.json", md, strlen(md));
     }
     int64_t t0 = clock_mono_ns();
-    int rc = drv_hv_rescue(hv, spec.uuid, &spec.image, password ? &cd : NULL, (int)timeout, err);
+    int rc = drv_hv_rescue(hv, spec.uuid, &spec.image, &dev, password ? &cd : NULL, (int)timeout,
+                           err);
     for (size_t k = 0; k < cd.n; k++) {
         free(cd.files[k].path);
         free(cd.files[k].data);
@@ -472,10 +485,11 @@ static void print_info(const char *what, const struct drv_hv_info *in)
 {
     flockfile(stdout); /* one line, not cut by an event line */
     printf("%s %s name=%s state=%s reason=%s ours=%d id=%lld uptime_ms=%lld cpu_ns=%llu "
-           "actual=%d rescued=%d",
+           "actual=%d rescued=%d rescue_device=%s rescue_bus=%s",
            what, in->uuid, in->name, drv_power_state_name(in->state), in->state_reason, in->ours,
            (long long)in->domain_id, (long long)in->uptime_ms, (unsigned long long)in->cpu_time_ns,
-           in->vcpus_online_actual, in->rescued);
+           in->vcpus_online_actual, in->rescued, drv_hv_rescue_device_name(in->rescue_dev.device),
+           drv_hv_bus_name(in->rescue_dev.bus));
     print_shape(&in->shape);
     printf(" mem_requested=%.0f mem_plugged=%.0f mem_stalled=%d mem_offline=%.0f "
            "mem_asked=%.0f\n",

@@ -351,12 +351,45 @@ check "its data intact (0x5a at 2M)" sh -c "qemu-io -U -f qcow2 -r -c 'read -P 0
 # the disk's line follows READY: wait for it, not for READY
 wait_match "$LOG" 'GUEST-DISK marker=' 120 $((disks + 1)) >/dev/null || fail "no boot after the unrescue"
 check "booted from its own disk" sh -c "grep 'GUEST-DISK marker=' '$LOG' | tail -n 1 | grep -q SCULPT-BASE-IMAGE"
+echo "rescue and unrescue in $(( $(date +%s) - rescue_t0 ))s"
+
+# ---- stable device rescue (hw_rescue_device/bus): its own disk stays vda,
+# the rescue image added last as a virtio disk, booted first ----
+rescue_t0=$(date +%s)
+hv rescue uuid=$U kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline disk="$R" \
+    disk_format=raw device=cdrom bus=ide password=RESCUE-PW-42 timeout=0 &&
+    fail "a rescue cdrom on IDE (q35 has none)"
+check "refused UNSUPPORTED, before the guest was touched" sh -c \
+    "printf '%s' \"\$0\" | grep -q '^ERR rescue UNSUPPORTED .*no IDE bus' && $VIRSH domstate $DOM | grep -qx running" "$HV_OUT"
+hv rescue uuid=$U kernel=$G/vmlinuz initrd=$G/initrd.gz cmdline=@$G/cmdline disk="$R" \
+    disk_format=raw device=disk bus=virtio password=RESCUE-PW-42 timeout=0 || fail "stable rescue"
+hv info uuid=$U || fail "info"
+check "rescued as a virtio disk, running" test "$(kv rescued "$HV_OUT") $(kv rescue_device "$HV_OUT") $(kv rescue_bus "$HV_OUT") $(kv state "$HV_OUT")" = "1 disk virtio running"
+check "its own disk first, the rescue disk last" test "$(blk)" = "vda=$DIR/disk vdb=$DIR/disk.rescue "
+check "the rescue disk first in the boot order" sh -c "$VIRSH dumpxml $DOM | awk '/<disk /{d = \"\"} {d = d \$0} /<\\/disk>/ && d ~ /disk.rescue/ {print d}' | grep -q \"<boot order='1'/>\""
+check "no rescue drive (Nova attaches the guest's own)" test ! -e "$DIR/disk.config.rescue"
+# the rescue disk's line follows its own disk's: both are this boot's
+wait_match "$LOG" 'GUEST-OTHER-DISK vdb marker=SCULPT-RESCUE-IMAGE' 120 >/dev/null || fail "the guest does not see the rescue disk"
+check "its own disk still vda" sh -c "grep 'GUEST-DISK marker=' '$LOG' | tail -n 1 | grep -q SCULPT-BASE-IMAGE"
+out=$(hvctl info uuid=$U) || fail "info from a new process: $out"
+check "the stable rescue read back from the definition by a new process" \
+    test "$(kv rescued "$out") $(kv rescue_device "$out") $(kv rescue_bus "$out")" = "1 disk virtio"
+disks=$(grep -c 'GUEST-DISK marker=' "$LOG")
+hv unrescue uuid=$U || fail "unrescue of the stable rescue"
+hv info uuid=$U || fail "info"
+check "unrescued, running" test "$(kv rescued "$HV_OUT") $(kv state "$HV_OUT")" = "0 running"
+check "its own disk alone again" test "$(blk)" = "vda=$DIR/disk "
+check "rescue disk gone" test ! -e "$DIR/disk.rescue"
+wait_match "$LOG" 'GUEST-DISK marker=' 120 $((disks + 1)) >/dev/null || fail "no boot after the unrescue"
+check "booted from its own disk" sh -c "grep 'GUEST-DISK marker=' '$LOG' | tail -n 1 | grep -q SCULPT-BASE-IMAGE"
 # the guest watches its power button once its first GUEST-STAT of this boot
 # is out (the power-off below presses it)
 check "its power button watched" retry 30 sh -c "awk '/GUEST-INIT-READY/ {s = 0} /GUEST-STAT/ {s = 1} END {exit !s}' '$LOG'"
+# its disk lines come before that GUEST-STAT: all of this boot's are out
+check "no rescue disk seen since the unrescue" awk '/GUEST-INIT-READY/ {n = 0} /GUEST-OTHER-DISK/ {n++} END {exit n}' "$LOG"
+echo "stable rescue and unrescue in $(( $(date +%s) - rescue_t0 ))s"
 hv unrescue uuid=$U || fail "unrescue of a guest not rescued"
 hv events || true # forget the rescue's own stops and starts
-echo "rescue and unrescue in $(( $(date +%s) - rescue_t0 ))s"
 
 hv power-off uuid=$U timeout=60 || fail "power off"
 hv wait-event type=stopped uuid=$U timeout_ms=30000 || fail "no stop event"

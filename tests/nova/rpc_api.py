@@ -302,11 +302,17 @@ def rebuilds(ctxt, api, inst, sess, tmp):
     inst.save()
 
 
-def rescues(ctxt, api, inst, nova, server):
+def rescues(ctxt, api, inst, nova, server, sess):
     """rescue and unrescue through the API (nova-api sets the task, casts
-    to this host): RESCUE with the password it gave, then ACTIVE; then
+    to this host): RESCUE with the password it gave, then ACTIVE; a stable
+    device rescue onto an ISO whose hw_rescue_device and hw_rescue_bus
+    Glance holds (the fake guest's console says how it was attached); then
     rescue_instance cast onto an image Glance does not have: the instance
     is left as it was (vm_state active, task None), ImageNotFound."""
+    def glance(method, path, **kw):
+        return sess.request(path, method, raise_exc=False,
+                            endpoint_filter={'service_type': 'image', 'interface': 'public'}, **kw)
+
     _, body = nova.servers.rescue(server.id, password='Rescue-Pw-42')
     if body.get('adminPass') != 'Rescue-Pw-42':
         fail('rescue answered %r' % body)
@@ -318,13 +324,34 @@ def rescues(ctxt, api, inst, nova, server):
     acts = [a.action for a in objects.InstanceActionList.get_by_instance_uuid(ctxt, inst.uuid)]
     if 'rescue' not in acts:
         fail('no rescue action recorded: %r' % acts)
-    ok('rescue (server rescue) -> RESCUE, vm_state rescued, power_state 1')
+    if 'rescue: the rescue disk first' not in api.get_console_output(ctxt, inst, 30):
+        fail('a legacy rescue not seen on the console')
+    ok('rescue (server rescue) -> RESCUE, vm_state rescued, power_state 1, the rescue disk first')
     nova.servers.unrescue(server.id)
     wait_for('server ACTIVE again', lambda: nova.servers.get(server.id).status == 'ACTIVE', 60)
     inst.refresh()
     if inst.vm_state != 'active' or inst.power_state != 1:
         fail('unrescued: vm_state %s power %s' % (inst.vm_state, inst.power_state))
     ok('unrescue (server unrescue) -> ACTIVE, power_state 1')
+
+    r = glance('POST', '/v2/images', json={'name': 'rpc-rescue-iso', 'disk_format': 'iso',
+                                           'container_format': 'bare',
+                                           'hw_rescue_device': 'cdrom', 'hw_rescue_bus': 'usb'})
+    iso = r.json()['id']
+    r = glance('PUT', '/v2/images/%s/file' % iso, data=b'SCULPT-RESCUE-ISO\n'.ljust(65536, b'\0'),
+               headers={'Content-Type': 'application/octet-stream'})
+    if r.status_code != 204:
+        fail('image upload: %s %s' % (r.status_code, r.text))
+    nova.servers.rescue(server.id, image=iso)
+    wait_for('server RESCUE (stable)', lambda: nova.servers.get(server.id).status == 'RESCUE', 60)
+    out = api.get_console_output(ctxt, inst, 30)
+    if 'the rescue image last as a cdrom on usb' not in out:
+        fail('stable device rescue: the console says %r' % out[-400:])
+    ok('stable device rescue onto an ISO (hw_rescue_device cdrom, hw_rescue_bus usb) -> RESCUE, '
+       'its own disks as they were, the ISO last as a USB cdrom')
+    nova.servers.unrescue(server.id)
+    wait_for('server ACTIVE again', lambda: nova.servers.get(server.id).status == 'ACTIVE', 60)
+    glance('DELETE', '/v2/images/%s' % iso)
 
     nfaults = len(objects.InstanceFaultList.get_by_instance_uuids(ctxt, [inst.uuid]).objects)
     inst.task_state = 'rescuing'
@@ -426,7 +453,7 @@ def main():
     snapshots(ctxt, api, inst, sess)
     with tempfile.TemporaryDirectory() as tmp:
         rebuilds(ctxt, api, inst, sess, tmp)
-    rescues(ctxt, api, inst, nova, server)
+    rescues(ctxt, api, inst, nova, server, sess)
 
     # ---- failures Nova acts on by type
     ghost = objects.Instance(context=ctxt, uuid=str(uuid.uuid4()), host=host, node=host)

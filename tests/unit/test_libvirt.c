@@ -228,7 +228,22 @@ static void test_config_drive_xml(void **state)
     free(xml);
 }
 
-/* A folder too deep for a unix socket path gets a short one. */
+/* The metadata (*m) and domain of `spec` given a config drive (its
+ * spec->config_drive, which the caller frees), the guest's own before any
+ * rescue (caller frees). */
+static char *own_domain(const struct lv_policy *p, struct drv_hv_guest_spec *spec,
+                        struct lv_meta *m)
+{
+    spec->config_drive = xzalloc(sizeof(*spec->config_drive));
+    drv_hv_config_drive_add(spec->config_drive, "openstack/latest/user_data", "hi", 2);
+    lv_design_meta(p, spec, 1, m);
+    struct lv_cfg_domain d;
+    lv_design_domain(p, m, &spec->shape, &d);
+    char *own = lv_cfg_domain_format(&d);
+    lv_cfg_domain_release(&d);
+    return own;
+}
+
 /* A rescue's domain: the rescue image's kernel and disk first, the
  * guest's own disk second, the rescue's config drive in the cdrom, all of
  * it in the metadata so a restart finds it; cleared, the guest's own
@@ -239,14 +254,9 @@ static void test_rescue_xml(void **state)
     struct lv_policy p = policy();
     struct drv_hv_guest_spec spec;
     spec_of(&spec);
-    spec.config_drive = xzalloc(sizeof(*spec.config_drive));
-    drv_hv_config_drive_add(spec.config_drive, "openstack/latest/user_data", "hi", 2);
     struct lv_meta m;
-    lv_design_meta(&p, &spec, 1, &m);
+    char *own = own_domain(&p, &spec, &m);
     struct lv_cfg_domain d;
-    lv_design_domain(&p, &m, &spec.shape, &d);
-    char *own = lv_cfg_domain_format(&d);
-    lv_cfg_domain_release(&d);
 
     m.rescued = true;
     m.rescue_image.kernel = xstrdup("/cache/rescue-kernel");
@@ -300,6 +310,149 @@ static void test_rescue_xml(void **state)
     drv_hv_config_drive_free(spec.config_drive);
 }
 
+/* The <disk> element whose source is `path` in a domain's XML, and its
+ * target (caller frees; NULL: none). */
+static char *disk_of(const char *xml, const char *path)
+{
+    autofree char *src = xasprintf("<source file=\"%s\"/>", path);
+    const char *at = strstr(xml, src);
+    if (!at)
+        return NULL;
+    const char *start = at;
+    while (start > xml && strncmp(start, "<disk ", 6) != 0)
+        start--;
+    const char *end = strstr(at, "</disk>");
+    return end ? xstrndup(start, (size_t)(end - start)) : NULL;
+}
+
+static char *target_of(const char *xml, const char *path)
+{
+    autofree char *disk = disk_of(xml, path);
+    const char *tgt = disk ? strstr(disk, "<target dev=\"") : NULL;
+    if (!tgt)
+        return NULL;
+    tgt += strlen("<target dev=\"");
+    return xstrndup(tgt, strcspn(tgt, "\""));
+}
+
+/* A stable device rescue's domain (blockinfo's
+ * _get_stable_device_rescue_mapping): the guest's own disk and config
+ * drive where they were, the rescue disk last as the device asked for,
+ * on the next free name of its bus, booted first; what it is kept in
+ * the metadata; q35 has no IDE. */
+static void test_stable_rescue_xml(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    spec.image.kernel = NULL; /* booted by its disk's loader: <boot dev> */
+    struct lv_meta m;
+    char *own = own_domain(&p, &spec, &m);
+    struct lv_cfg_domain d;
+    assert_non_null(strstr(own, "<boot dev=\"hd\"/>"));
+    const char *dir = "/srv/instances/" UUID_A;
+    autofree char *disk = xasprintf("%s/disk", dir);
+    autofree char *drive = xasprintf("%s/disk.config", dir);
+    autofree char *rescue = xasprintf("%s/disk.rescue", dir);
+    static const struct {
+        enum drv_hv_rescue_device device;
+        enum drv_hv_bus bus;
+        const char *xml_device, *xml_bus, *target;
+    } cases[] = {
+        /* the config drive holds sda: the next sd name is sdb */
+        {DRV_HV_RESCUE_CDROM, DRV_HV_BUS_SATA, "cdrom", "sata", "sdb"},
+        {DRV_HV_RESCUE_DISK, DRV_HV_BUS_VIRTIO, "disk", "virtio", "vdb"},
+        {DRV_HV_RESCUE_DISK, DRV_HV_BUS_USB, "disk", "usb", "sdb"},
+        {DRV_HV_RESCUE_CDROM, DRV_HV_BUS_SCSI, "cdrom", "scsi", "sdb"},
+        {DRV_HV_RESCUE_FLOPPY, DRV_HV_BUS_FDC, "floppy", "fdc", "fda"},
+    };
+    for (size_t c = 0; c < ARRAY_SIZE(cases); c++) {
+        lv_meta_rescue_clear(&m);
+        m.rescued = true;
+        m.rescue_dev = (struct drv_hv_rescue_dev){cases[c].device, cases[c].bus};
+        m.rescue_image.disk_base = xstrdup("/cache/rescue.iso");
+        m.rescue_image.disk_format = xstrdup("raw");
+        m.rescue_disk = xstrdup(rescue);
+        lv_design_domain(&p, &m, &spec.shape, &d);
+        char *xml = lv_cfg_domain_format(&d);
+        /* its own devices as they were */
+        autofree char *t_disk = target_of(xml, disk);
+        autofree char *t_drive = target_of(xml, drive);
+        autofree char *t_rescue = target_of(xml, rescue);
+        assert_string_equal(t_disk, "vda");
+        assert_string_equal(t_drive, "sda");
+        assert_string_equal(t_rescue, cases[c].target);
+        assert_true(strstr(xml, rescue) > strstr(xml, drive)); /* last */
+        autofree char *r = disk_of(xml, rescue);
+        autofree char *dev = xasprintf("<disk type=\"file\" device=\"%s\">", cases[c].xml_device);
+        assert_non_null(strstr(r, dev));
+        autofree char *bus = xasprintf("bus=\"%s\"", cases[c].xml_bus);
+        assert_non_null(strstr(r, bus));
+        assert_non_null(strstr(r, "<boot order=\"1\"/>"));
+        assert_null(strstr(xml, "<boot dev=")); /* libvirt refuses both */
+        assert_int_equal(strstr(xml, "model=\"virtio-scsi\"") != NULL,
+                         cases[c].bus == DRV_HV_BUS_SCSI);
+        assert_int_equal(strstr(r, "<readonly/>") != NULL,
+                         cases[c].device == DRV_HV_RESCUE_CDROM);
+        assert_null(strstr(xml, "disk.config.rescue"));
+        /* the I/O limits still read off the guest's own disk */
+        struct lv_knobs k;
+        struct err *err = NULL;
+        assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
+        assert_string_equal(k.disk, "vda");
+        struct lv_meta back;
+        assert_int_equal(lv_meta_parse(k.metadata, &back, &err), 0);
+        assert_true(back.rescued);
+        assert_int_equal(back.rescue_dev.device, cases[c].device);
+        assert_int_equal(back.rescue_dev.bus, cases[c].bus);
+        lv_meta_release(&back);
+        lv_knobs_release(&k);
+        free(xml);
+        lv_cfg_domain_release(&d);
+    }
+    /* without a config drive the sd names start at sda */
+    free(m.config_drive);
+    m.config_drive = NULL;
+    m.rescue_dev = (struct drv_hv_rescue_dev){DRV_HV_RESCUE_CDROM, DRV_HV_BUS_SATA};
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    char *xml = lv_cfg_domain_format(&d);
+    autofree char *t = target_of(xml, rescue);
+    assert_string_equal(t, "sda");
+    free(xml);
+    lv_cfg_domain_release(&d);
+
+    /* unrescued: the guest's own domain, to the byte */
+    m.config_drive = xstrdup(drive);
+    lv_meta_rescue_clear(&m);
+    lv_design_domain(&p, &m, &spec.shape, &d);
+    xml = lv_cfg_domain_format(&d);
+    assert_string_equal(xml, own);
+    free(xml);
+    free(own);
+    lv_cfg_domain_release(&d);
+    lv_meta_release(&m);
+    drv_hv_config_drive_free(spec.config_drive);
+
+    /* what q35 cannot attach, and metadata naming what sculpt does not know */
+    struct err *err = NULL;
+    struct drv_hv_rescue_dev ide = {DRV_HV_RESCUE_CDROM, DRV_HV_BUS_IDE};
+    assert_int_equal(lv_design_rescue_check(&ide, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+    assert_non_null(strstr(err->msg, "no IDE bus"));
+    err_clear(&err);
+    struct drv_hv_rescue_dev usb = {DRV_HV_RESCUE_CDROM, DRV_HV_BUS_USB};
+    assert_int_equal(lv_design_rescue_check(&usb, &err), 0);
+    struct lv_meta bad;
+    assert_int_equal(lv_meta_parse("<instance><rescue disk='/x' device='tape' bus='virtio'/>"
+                                   "</instance>",
+                                   &bad, &err),
+                     -1);
+    assert_non_null(strstr(err->msg, "`tape`"));
+    err_clear(&err);
+}
+
+/* A folder too deep for a unix socket path gets a short one. */
 static void test_long_paths(void **state)
 {
     (void)state;
@@ -1358,6 +1511,7 @@ int main(void)
         cmocka_unit_test(test_designer_units),
         cmocka_unit_test(test_domain_roundtrip),
         cmocka_unit_test(test_config_drive_xml),
+        cmocka_unit_test(test_stable_rescue_xml),
         cmocka_unit_test(test_rescue_xml),
         cmocka_unit_test(test_vmem_design),
         cmocka_unit_test(test_vmem_due_boot),
