@@ -414,6 +414,16 @@ def main():
     def confidence():
         return api('GET', '/v1/blueprints/preview?' + q)['confidence']
     wait('a preview with confidence', confidence, 30)
+
+    def model_of(u):
+        return psql("select model from blueprints where instance_uuid = '%s' "
+                    "order by revision desc limit 1" % u)
+    # 9 below checks that a clean stop saves both guests' predictor states
+    # with what they learnt: crash-2, spawned seconds ago, must have learnt
+    # from one sample before sampling is frozen (a loaded machine may not
+    # have stepped it yet)
+    wait('both guests\' blueprints learnt from their own samples (not cold)',
+         lambda: all(model_of(u) not in ('', 'cold') for u in (s.id, s2.id)), 60)
     slow = '[engine]\nstep_interval = 3600' + save
     with open(env['SCULPT_CONF']) as f:
         conf = f.read()
