@@ -118,9 +118,7 @@ PY
 # tiny_guest_dir: build the tiny test guest once per machine (cached) and
 # print its folder (vmlinuz, initrd.gz, base.qcow2, cmdline).
 tiny_guest_dir() {
-    _g=${SCULPT_GUEST_CACHE:-/var/cache/sculpt/tiny-guest}
-    "$SCULPT_TOP/contrib/guest/build-tiny-guest.sh" "$_g" >&2 || return 1
-    echo "$_g"
+    "$SCULPT_TOP/contrib/guest/build-tiny-guest.sh" "${SCULPT_GUEST_CACHE:-/var/cache/sculpt/tiny-guest}"
 }
 
 # fail MESSAGE: report a failed check and stop the test (exit 1), with

@@ -1,9 +1,11 @@
 #!/bin/sh
 # Build sculpt's tiny test guest from Debian packages only:
 #
-#   contrib/guest/build-tiny-guest.sh [OUT_DIR]
+#   contrib/guest/build-tiny-guest.sh [CACHE_DIR]
 #
-# OUT_DIR (default /var/cache/sculpt/tiny-guest) receives
+# prints the folder it built (or found) under CACHE_DIR (default
+# /var/cache/sculpt/tiny-guest): CACHE_DIR/STAMP, where STAMP is the
+# checksum of this script and the guest's init.  That folder receives
 #   vmlinuz      Debian's cloud kernel (hot-plug CPU, virtio as modules)
 #   initrd.gz    a busybox initramfs whose /init (guest-init.sh beside this
 #                script) loads the virtio, balloon, virtio-mem and ACPI button
@@ -14,25 +16,38 @@
 #                through its overlay at boot ("GUEST-DISK marker=...")
 #   cmdline      the kernel command line to boot it with
 # The build is cached: it runs again only when this script or the guest's
-# init changes (a stamp holds their checksum), and concurrent callers wait
-# for one build (flock).  Needs apt lists, network for the first build, and
-# qemu-img and cpio (contrib/install-deps.sh libvirt).
+# init changes, and concurrent callers wait for one build (flock).  Each
+# version has its own folder, so trees with different inits (worktrees, a
+# CI run beside a developer's) never rebuild a guest under each other's
+# running tests; a version unused for a day is removed.  Needs apt lists,
+# network for the first build, and qemu-img and cpio (contrib/install-deps.sh
+# libvirt).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-/var/cache/sculpt/tiny-guest}
-mkdir -p "$out"
-out=$(cd "$out" && pwd)
+exec 3>&1 # the folder's name alone goes there; the rest to stderr
+exec 1>&2
+cache=${1:-/var/cache/sculpt/tiny-guest}
 want=$(cat "$0" "$here/guest-init.sh" | sha256sum | cut -c1-16)
+mkdir -p "$cache/$want"
+out=$(cd "$cache/$want" && pwd)
 
 ready() {
     [ "$(cat "$out/stamp" 2>/dev/null)" = "$want" ] &&
         [ -s "$out/vmlinuz" ] && [ -s "$out/initrd.gz" ] && [ -s "$out/base.qcow2" ]
 }
-ready && exit 0
+# in use: its folder's time says so, and other versions unused for a day go
+found() {
+    touch "$out"
+    find "$cache" -mindepth 1 -maxdepth 1 -type d -name '????????????????' ! -name "$want" \
+        -mtime +0 -exec rm -rf {} + 2>/dev/null || true
+    echo "$out" >&3
+    exit 0
+}
+ready && found
 
 exec 9>"$out/.lock"
 flock 9
-ready && exit 0
+ready && found
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -84,3 +99,4 @@ echo "console=ttyS0 panic=-1 quiet loglevel=4" >"$out/cmdline"
 echo "$kpkg" >"$out/kernel-package"
 echo "$want" >"$out/stamp"
 echo "build-tiny-guest: $out ($kpkg, $(du -sh "$out" | cut -f1))" >&2
+found

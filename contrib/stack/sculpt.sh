@@ -19,8 +19,8 @@
 #   SCULPT_COMPUTE_DRIVER  libvirt (default when RUN_DIR/env/libvirt.env exists) or fake
 #   SCULPT_DEMO_GUESTS     demo servers to boot (default 2)
 #   SCULPT_LOG_LEVEL       debug|info|warning|error (default info)
-#   SCULPT_GUEST_DIR       where the tiny test guest is built (default
-#                          /var/cache/sculpt/tiny-guest: once per machine)
+#   SCULPT_GUEST_DIR       where the tiny test guest is cached (default
+#                          /var/cache/sculpt/tiny-guest: once per machine and version)
 #   SCULPT_DATABASE_URL    sculpt's PostgreSQL (default: the one given at an earlier
 #                          start of this instance, else RUN_DIR/env/postgres.env's,
 #                          the one Nova's services use too)
@@ -189,8 +189,8 @@ demo() {
         say "no $build: no test image uploaded, no demo servers"
         return 0
     fi
-    guest_dir=${SCULPT_GUEST_DIR:-/var/cache/sculpt/tiny-guest} # built once, shared (cached by its stamp)
-    "$build" "$guest_dir" >"$dir/guest-build.log" 2>&1 ||
+    # built once, shared (a folder per version of the guest)
+    guest_dir=$("$build" "${SCULPT_GUEST_DIR:-/var/cache/sculpt/tiny-guest}" 2>"$dir/guest-build.log") ||
         { tail -n 20 "$dir/guest-build.log" >&2; die "the tiny guest did not build"; }
     set -a
     . "$run/env/nova.env"
