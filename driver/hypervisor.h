@@ -406,14 +406,19 @@ enum drv_hv_live_request {
 /* Who follows a live migration, from the migrating thread about every
  * half second: `progress` gets the job's figures; `requests` answers the
  * requests made since it was last asked (drv_hv_live_request bits; each
- * answered once).  An abort is carried out once the job runs; a forced
- * completion pauses the guest (no post-copy) until it is over, and a
- * migration that fails then resumes it where it runs; `paused` is called
- * once it is paused so.  Any may be NULL. */
+ * answered once).  An abort is carried out once the job runs (not in
+ * post-copy: too late).  A forced completion, asked or taken past the
+ * completion timeout ([libvirt] live_migration_timeout_action =
+ * force_complete), switches the migration to post-copy when the backend
+ * permits it (`postcopy` called once it runs so: the guest runs on the
+ * destination), else pauses the guest until it is over (`paused` called;
+ * a migration that fails then resumes it where it runs).  Any may be
+ * NULL. */
 struct drv_hv_live_watch {
     void (*progress)(void *opaque, const struct drv_hv_live_progress *p);
     unsigned (*requests)(void *opaque);
     void (*paused)(void *opaque);
+    void (*postcopy)(void *opaque);
     void *opaque;
 };
 

@@ -348,7 +348,8 @@ CONF
 
 # migrate_hosts_start NAME: what a migration between libvirt hosts needs
 # on this machine (bench-libvirt, libvirt_migrate.sh; A on loopback TCP
-# too when SCULPT_LIBVIRT_TCP_PORT is exported, for a live one): host A
+# too when SCULPT_LIBVIRT_TCP_PORT is exported, for a live one, and B
+# when SCULPT_LIBVIRT_TCP_PORT_B is): host A
 # (libvirt_test_start NAME: T, G, HVCTL, VT, t0; URI_A), host B, a second
 # private libvirtd in $T/b (URI_B) with its own cache of the tiny guest's
 # base ($T/b/cache/base.qcow2), and an sshd on loopback in $T/sshd (S;
@@ -360,8 +361,10 @@ migrate_hosts_start() {
     libvirt_test_start "$1"
     trap migrate_hosts_cleanup EXIT INT TERM PIPE
     URI_A=$LIBVIRT_URI
-    # (B never on A's TCP port, when the caller gave A one)
-    env -u SCULPT_LIBVIRT_TCP_PORT "$SCULPT_TOP/contrib/stack/libvirt.sh" start "$T/b" >/dev/null ||
+    # (B never on A's TCP port, when the caller gave A one; on its own
+    # when SCULPT_LIBVIRT_TCP_PORT_B names one)
+    env -u SCULPT_LIBVIRT_TCP_PORT ${SCULPT_LIBVIRT_TCP_PORT_B:+SCULPT_LIBVIRT_TCP_PORT=$SCULPT_LIBVIRT_TCP_PORT_B} \
+        "$SCULPT_TOP/contrib/stack/libvirt.sh" start "$T/b" >/dev/null ||
         fail "no libvirtd for host B"
     URI_B=$(sed -n 's/^LIBVIRT_URI=//p' "$T/b/env/libvirt.env")
     mkdir -p "$T/b/cache"

@@ -671,6 +671,8 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
         .bandwidth_mib = (uint64_t)cfg->libvirt_live_migration_bandwidth_mib,
         .downtime_ms = (int64_t)cfg->libvirt_live_migration_downtime_ms,
         .completion_timeout_s = (int64_t)cfg->libvirt_live_migration_completion_timeout_s,
+        .timeout_force = strcmp(cfg->libvirt_live_migration_timeout_action, "force_complete") == 0,
+        .permit_post_copy = cfg->libvirt_live_migration_permit_post_copy,
     };
     if (lv->instances_path[0] != '/') {
         err_set(err, ERR_INVALID, "[libvirt] instances_path `%s` is not absolute",

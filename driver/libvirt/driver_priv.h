@@ -30,6 +30,8 @@ struct lv_live_cfg {
     uint64_t bandwidth_mib;
     int64_t downtime_ms;
     int64_t completion_timeout_s; /* a GiB; 0: none */
+    bool timeout_force;           /* live_migration_timeout_action = force_complete */
+    bool permit_post_copy;        /* live_migration_permit_post_copy */
 };
 
 /* An event sculpt is about to cause, so it is reported as by_sculpt. */

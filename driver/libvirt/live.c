@@ -2,8 +2,10 @@
  * live_rollback on the destination; live_migrate and live_abort on the
  * source.  The migration call blocks for as long as the migration runs,
  * so it runs in a thread of its own while the caller's watches it
- * (libvirt's job statistics), sets the downtime and aborts it past its
- * completion timeout, as nova's _live_migration_monitor does. */
+ * (libvirt's job statistics), sets the downtime, carries out the aborts
+ * and forced completions asked for (post-copy or a pause) and takes
+ * live_migration_timeout_action past its completion timeout, as nova's
+ * _live_migration_monitor does. */
 #include "driver/libvirt/live.h"
 
 #include <errno.h>
@@ -63,6 +65,7 @@ struct mig_call {
     const char *dconnuri;
     virTypedParameterPtr params;
     int nparams;
+    unsigned flags; /* LIVE_FLAGS, and VIR_MIGRATE_POSTCOPY when permitted */
     pthread_mutex_t lock;
     pthread_cond_t cond;
     bool done;
@@ -73,8 +76,7 @@ struct mig_call {
 static void *mig_thread(void *arg)
 {
     struct mig_call *c = arg;
-    int rc = virDomainMigrateToURI3(c->dom, c->dconnuri, c->params, (unsigned)c->nparams,
-                                    LIVE_FLAGS);
+    int rc = virDomainMigrateToURI3(c->dom, c->dconnuri, c->params, (unsigned)c->nparams, c->flags);
     virErrorPtr e = rc < 0 ? virSaveLastError() : NULL;
     pthread_mutex_lock(&c->lock);
     c->rc = rc;
@@ -119,17 +121,76 @@ static bool job_progress(virDomainPtr dom, struct drv_hv_live_progress *out)
 /* What the watcher did to the migration it watches. */
 struct mig_acts {
     bool timed_out;      /* aborted past its deadline */
+    bool timeout_forced; /* forced past its deadline (timeout action force_complete) */
     bool abort_pending;  /* asked for, the job not seen yet */
     bool aborted;        /* aborted as asked */
     bool force_pending;  /* asked for, not carried out yet */
-    int force_failures;  /* suspends refused so far (retried each poll) */
+    int force_failures;  /* suspends or switches refused so far (retried each poll) */
     bool paused;         /* paused by us to force its completion */
+    bool postcopy;       /* switched to post-copy by us to force it */
 };
 
+/* Force the migration's completion as lv_live_force_how says; false when
+ * it stays pending (libvirt refused: retried at the next poll, since a
+ * step refused in one phase of the job, its state lock busy or QEMU's copy
+ * not begun behind the disks', may pass in the next). */
+static bool mig_force(struct lv *lv, const char *uuid, struct mig_call *c,
+                      const struct drv_hv_live_watch *w, struct mig_acts *a)
+{
+    int st = VIR_DOMAIN_NOSTATE;
+    if (virDomainGetState(c->dom, &st, NULL, 0) < 0)
+        virResetLastError();
+    bool postcopy_permitted = (c->flags & VIR_MIGRATE_POSTCOPY) != 0;
+    switch (lv_live_force_how(postcopy_permitted, a->postcopy, st == VIR_DOMAIN_RUNNING)) {
+    case LV_LIVE_FORCE_POSTCOPY:
+        /* the source's guest stops as the destination's starts: libvirt
+         * reports it suspended twice, for the switch-over (migrated) and
+         * then for post-copy */
+        lv_expect(lv, uuid, DRV_HV_EVENT_PAUSED);
+        lv_expect(lv, uuid, DRV_HV_EVENT_PAUSED);
+        if (virDomainMigrateStartPostCopy(c->dom, 0) < 0) {
+            lv_unexpect(lv, uuid, DRV_HV_EVENT_PAUSED);
+            lv_unexpect(lv, uuid, DRV_HV_EVENT_PAUSED);
+            if (a->force_failures++ == 0)
+                log_warn("%s: not switched to post-copy yet (retried): %s", uuid,
+                         virGetLastErrorMessage());
+            virResetLastError();
+            return false;
+        }
+        a->postcopy = true;
+        log_info("%s: live migration switched to post-copy (forced): the guest runs on the "
+                 "destination",
+                 uuid);
+        if (w->postcopy)
+            w->postcopy(w->opaque);
+        return true;
+    case LV_LIVE_FORCE_PAUSE:
+        lv_expect(lv, uuid, DRV_HV_EVENT_PAUSED);
+        if (virDomainSuspend(c->dom) < 0) {
+            lv_unexpect(lv, uuid, DRV_HV_EVENT_PAUSED);
+            if (a->force_failures++ == 0)
+                log_warn("%s: not paused to force the migration's completion yet (retried): %s",
+                         uuid, virGetLastErrorMessage());
+            virResetLastError();
+            return false;
+        }
+        a->paused = true;
+        log_info("%s: paused until its live migration completes (forced)", uuid);
+        if (w->paused)
+            w->paused(w->opaque);
+        return true;
+    default:
+        /* in post-copy, or paused already (by us, or before: then it stays so) */
+        log_info("%s: %s: its migration converges as it is", uuid,
+                 a->postcopy ? "in post-copy" : "not running");
+        return true;
+    }
+}
+
 /* The requests made of the migration, carried out once its job runs:
- * the job aborted (virDomainAbortJob, as nova's live_migration_abort), or
- * the guest paused so that its memory stops changing and the copy
- * converges (nova's force-complete without post-copy). */
+ * the job aborted (virDomainAbortJob, as nova's live_migration_abort;
+ * not in post-copy, where the guest runs on the destination already), or
+ * its completion forced (mig_force; nova's force-complete). */
 static void mig_requests(struct lv *lv, const char *uuid, struct mig_call *c,
                          const struct drv_hv_live_watch *w, bool job_on, struct mig_acts *a)
 {
@@ -140,7 +201,10 @@ static void mig_requests(struct lv *lv, const char *uuid, struct mig_call *c,
         a->force_pending = true;
     if (!job_on)
         return;
-    if (a->abort_pending) {
+    if (a->abort_pending && a->postcopy) {
+        a->abort_pending = false;
+        log_warn("%s: abort refused: the migration runs in post-copy", uuid);
+    } else if (a->abort_pending) {
         a->abort_pending = false;
         a->force_pending = false;
         if (virDomainAbortJob(c->dom) < 0) {
@@ -151,38 +215,13 @@ static void mig_requests(struct lv *lv, const char *uuid, struct mig_call *c,
             log_info("%s: live migration aborted as asked", uuid);
         }
     }
-    if (a->force_pending) {
-        int st = VIR_DOMAIN_NOSTATE;
-        if (virDomainGetState(c->dom, &st, NULL, 0) < 0)
-            virResetLastError();
-        if (a->paused || st != VIR_DOMAIN_RUNNING) {
-            /* paused already (by us, or before: then it stays so) */
-            a->force_pending = false;
-            log_info("%s: not running (state %d): its migration converges as it is", uuid, st);
-            return;
-        }
-        lv_expect(lv, uuid, DRV_HV_EVENT_PAUSED);
-        if (virDomainSuspend(c->dom) < 0) {
-            /* kept pending: a suspend refused in one phase of the job
-             * (libvirt's state lock busy) may pass in the next; the
-             * operator's request is not dropped for it */
-            lv_unexpect(lv, uuid, DRV_HV_EVENT_PAUSED);
-            if (a->force_failures++ == 0)
-                log_warn("%s: not paused to force the migration's completion yet (retried): %s",
-                         uuid, virGetLastErrorMessage());
-            virResetLastError();
-        } else {
-            a->force_pending = false;
-            a->paused = true;
-            log_info("%s: paused until its live migration completes (forced)", uuid);
-            if (w->paused)
-                w->paused(w->opaque);
-        }
-    }
+    if (a->force_pending && mig_force(lv, uuid, c, w, a))
+        a->force_pending = false;
 }
 
 /* Watch call c until it returns: progress reported, the downtime set once
- * the job runs, requests carried out, the job aborted past its deadline. */
+ * the job runs, requests carried out, live_migration_timeout_action taken
+ * past its deadline: the job aborted, or its completion forced. */
 static void mig_watch(struct lv *lv, const char *uuid, struct mig_call *c,
                       const struct drv_hv_live_watch *w, struct mig_acts *a)
 {
@@ -215,13 +254,22 @@ static void mig_watch(struct lv *lv, const char *uuid, struct mig_call *c,
                 w->progress(w->opaque, &p);
             int64_t limit = lv_live_deadline_ms(lv->live.completion_timeout_s,
                                                 p.memory_total + p.disk_total);
-            if (limit > 0 && !a->timed_out && !a->aborted && clock_mono_ms() - t0 > limit) {
-                a->timed_out = true;
-                log_warn("%s: live migration past its %lld s, aborted", uuid,
-                         (long long)(limit / 1000));
-                if (virDomainAbortJob(c->dom) < 0) {
-                    log_warn("%s: abort: %s", uuid, virGetLastErrorMessage());
-                    virResetLastError();
+            if (!a->timed_out && !a->timeout_forced && !a->aborted &&
+                lv_live_past_deadline(limit, clock_mono_ms() - t0, a->postcopy)) {
+                if (lv->live.timeout_force) {
+                    /* carried out at the next poll, as a request */
+                    a->timeout_forced = true;
+                    a->force_pending = true;
+                    log_warn("%s: live migration past its %lld s, its completion forced", uuid,
+                             (long long)(limit / 1000));
+                } else {
+                    a->timed_out = true;
+                    log_warn("%s: live migration past its %lld s, aborted", uuid,
+                             (long long)(limit / 1000));
+                    if (virDomainAbortJob(c->dom) < 0) {
+                        log_warn("%s: abort: %s", uuid, virGetLastErrorMessage());
+                        virResetLastError();
+                    }
                 }
             }
         }
@@ -250,13 +298,14 @@ static void mig_unpause(struct lv *lv, virDomainPtr dom, const char *uuid)
     log_info("%s: runs again here after its failed migration", uuid);
 }
 
-/* Migrate dom, watched, and wait until it is over.  *paused: whether the
- * guest was paused to force it. */
+/* Migrate dom with `flags`, watched, and wait until it is over.  *forced:
+ * how its completion was forced ("paused", "post-copy"; NULL: it was not). */
 static int mig_run(struct lv *lv, virDomainPtr dom, const char *uuid, const char *dconnuri,
-                   virTypedParameterPtr params, int nparams, const struct drv_hv_live_watch *watch,
-                   bool *paused, struct err **err)
+                   virTypedParameterPtr params, int nparams, unsigned flags,
+                   const struct drv_hv_live_watch *watch, const char **forced, struct err **err)
 {
-    struct mig_call c = {.dom = dom, .dconnuri = dconnuri, .params = params, .nparams = nparams};
+    struct mig_call c = {
+        .dom = dom, .dconnuri = dconnuri, .params = params, .nparams = nparams, .flags = flags};
     pthread_mutex_init(&c.lock, NULL);
     pthread_cond_init(&c.cond, NULL);
     int rc = -1;
@@ -276,10 +325,16 @@ static int mig_run(struct lv *lv, virDomainPtr dom, const char *uuid, const char
             err_set(err, ERR_TIMEOUT, "live migration aborted after its completion timeout");
         else
             lv_error_saved(err, c.error, "virDomainMigrateToURI3", uuid);
-        if (rc < 0 && a.paused)
+        if (rc < 0 && a.postcopy) {
+            /* its state is split between the hosts: libvirt leaves both
+             * paused, and resuming either would run the guest on a part of
+             * its memory (nova: the guest must be rebooted) */
+            err_wrap(err, "failed in post-copy (the guest's state is lost)");
+        } else if (rc < 0 && a.paused) {
             mig_unpause(lv, dom, uuid);
+        }
     }
-    *paused = a.paused;
+    *forced = a.postcopy ? "post-copy" : a.paused ? "paused" : NULL;
     virFreeError(c.error);
     pthread_cond_destroy(&c.cond);
     pthread_mutex_destroy(&c.lock);
@@ -363,20 +418,30 @@ int lv_live_migrate(struct drv_hv *hv, const char *uuid, const char *dest, const
         mig_params(lv, xml, persistent, &dst, &params, &nparams, err) < 0)
         goto out;
 
+    /* post-copy permitted unless the guest is paused (libvirt refuses
+     * post-copy for a paused guest; nova drops the flag then too) */
+    unsigned flags = LIVE_FLAGS;
+    int st = VIR_DOMAIN_NOSTATE;
+    if (virDomainGetState(dom, &st, NULL, 0) < 0)
+        virResetLastError();
+    if (lv->live.permit_post_copy && st == VIR_DOMAIN_RUNNING)
+        flags |= VIR_MIGRATE_POSTCOPY;
     lv_expect(lv, uuid, DRV_HV_EVENT_STOPPED);
     lv_expect(lv, uuid, DRV_HV_EVENT_UNDEFINED);
     int64_t t0 = clock_mono_ms();
-    log_info("live-migrating %s to %s (%s)", uuid, dest, dconnuri);
-    bool paused = false;
-    if (mig_run(lv, dom, uuid, dconnuri, params, nparams, watch, &paused, err) < 0) {
+    log_info("live-migrating %s to %s (%s%s)", uuid, dest, dconnuri,
+             flags & VIR_MIGRATE_POSTCOPY ? ", post-copy permitted" : "");
+    const char *forced = NULL;
+    if (mig_run(lv, dom, uuid, dconnuri, params, nparams, flags, watch, &forced, err) < 0) {
         lv_unexpect(lv, uuid, DRV_HV_EVENT_STOPPED);
         lv_unexpect(lv, uuid, DRV_HV_EVENT_UNDEFINED);
         lv_failed(lv, err ? *err : NULL);
         goto out;
     }
     rc = 0;
-    log_info("%s live-migrated to %s in %lld ms%s", uuid, dest, (long long)(clock_mono_ms() - t0),
-             paused ? " (paused to force it)" : "");
+    log_info("%s live-migrated to %s in %lld ms%s%s%s", uuid, dest,
+             (long long)(clock_mono_ms() - t0), forced ? " (forced: " : "", forced ? forced : "",
+             forced ? ")" : "");
     /* it runs there now: what is left here goes (Nova's post_live_migration
      * cleanup of an instance on local disks) */
     struct err *e = NULL;

@@ -12,6 +12,7 @@
 #ifndef SC_DRIVER_LIBVIRT_LIVE_H
 #define SC_DRIVER_LIBVIRT_LIVE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct err;
@@ -69,5 +70,24 @@ char *lv_live_migrate_uri(const char *host);
 /* How long (ms) a live migration moving total_bytes may take: timeout_s
  * for each GiB of it, 2 GiB at least; 0: no limit (timeout_s 0). */
 int64_t lv_live_deadline_ms(int64_t timeout_s, uint64_t total_bytes);
+
+/* Whether a migration `elapsed_ms` under way, limited to `limit_ms` (0:
+ * none), is past its deadline now: never once it runs in post-copy (it
+ * cannot be aborted, and it is forced already), as nova's
+ * should_trigger_timeout_action. */
+bool lv_live_past_deadline(int64_t limit_ms, int64_t elapsed_ms, bool in_postcopy);
+
+/* How a forced completion is carried out (nova's run_tasks). */
+enum lv_live_force {
+    LV_LIVE_FORCE_DONE,     /* nothing more to do: in post-copy, or not running (paused) */
+    LV_LIVE_FORCE_POSTCOPY, /* switch to post-copy (virDomainMigrateStartPostCopy) */
+    LV_LIVE_FORCE_PAUSE,    /* pause the guest until the copy converges */
+    LV_LIVE_FORCE_LAST,
+};
+
+/* The way to force a migration started with post-copy permitted or not
+ * (VIR_MIGRATE_POSTCOPY), running in post-copy already or not, of a
+ * guest running or not. */
+enum lv_live_force lv_live_force_how(bool postcopy_permitted, bool in_postcopy, bool running);
 
 #endif

@@ -205,3 +205,15 @@ int64_t lv_live_deadline_ms(int64_t timeout_s, uint64_t total_bytes)
         g = 2;
     return timeout_s * 1000 * (int64_t)g;
 }
+
+bool lv_live_past_deadline(int64_t limit_ms, int64_t elapsed_ms, bool in_postcopy)
+{
+    return limit_ms > 0 && !in_postcopy && elapsed_ms > limit_ms;
+}
+
+enum lv_live_force lv_live_force_how(bool postcopy_permitted, bool in_postcopy, bool running)
+{
+    if (in_postcopy || !running)
+        return LV_LIVE_FORCE_DONE;
+    return postcopy_permitted ? LV_LIVE_FORCE_POSTCOPY : LV_LIVE_FORCE_PAUSE;
+}

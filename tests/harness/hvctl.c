@@ -30,7 +30,8 @@
  *   live-prepare info=FILE <spawn's keys>   (destination: dest_info into FILE)
  *   live-migrate uuid= dest=HOST info=FILE  (source; PROGRESS lines as it goes;
  *                 [force-complete=N] [abort-after=N]: asked after N of them;
- *                 PAUSED once a forced completion paused the guest)
+ *                 PAUSED once a forced completion paused the guest,
+ *                 POSTCOPY once it switched the migration to post-copy)
  *   live-finish | live-rollback uuid=       (destination, after it)
  *   live-abort uuid=                        (source, from another process while it runs)
  *   snapshot uuid= out=FILE                 (the snapshot image moved to FILE)
@@ -431,6 +432,13 @@ static void live_paused(void *opaque)
     fflush(stdout);
 }
 
+static void live_postcopy(void *opaque)
+{
+    (void)opaque;
+    printf("POSTCOPY\n");
+    fflush(stdout);
+}
+
 static int cmd_live_migrate(struct drv_hv *hv, const struct args *a, struct err **err)
 {
     const char *uuid = arg(a, "uuid"), *dest = arg(a, "dest"), *path = arg(a, "info");
@@ -444,7 +452,8 @@ static int cmd_live_migrate(struct drv_hv *hv, const struct args *a, struct err 
     if (read_info(path, info, err) < 0)
         return -1;
     struct drv_hv_live_watch w = {.progress = print_progress, .requests = live_requests,
-                                  .paused = live_paused, .opaque = &f};
+                                  .paused = live_paused, .postcopy = live_postcopy,
+                                  .opaque = &f};
     int64_t t0 = clock_mono_ns();
     if (drv_hv_live_migrate(hv, uuid, dest, info, &w, err) < 0)
         return -1;

@@ -14,21 +14,32 @@
 # B -> A while it runs (driver/libvirt/live.c): A refuses a guest beyond
 # its policy and a missing base, leaving nothing; a migration to A
 # unprepared fails, and one past its completion timeout is aborted, both
-# leaving it running on B, A rolled back; the real one leaves it running
-# on A, not rebooted (its uptime, no boot line), with its disk's data
-# (the guest's writes, the pattern) in A's overlay and nothing on B.
+# leaving it running on B, A rolled back; the real one, its completion
+# forced past its timeout (live_migration_timeout_action), leaves it
+# running on A, not rebooted (its uptime, no boot line), with its disk's
+# data (the guest's writes, the pattern) in A's overlay and nothing on B;
+# back A -> B with post-copy permitted, forced into it: libvirt reports
+# the source's guest suspended for post-copy, never paused, and it runs on
+# at B, not rebooted, its data there.
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
 
-# A also listens on loopback TCP: B's libvirtd reaches it there for a live
-# migration (libvirt refuses a unix socket for one)
+# A and B also listen on loopback TCP: the other's libvirtd reaches it
+# there for a live migration (libvirt refuses a unix socket for one)
 SCULPT_LIBVIRT_TCP_PORT=$(free_port)
-export SCULPT_LIBVIRT_TCP_PORT
+SCULPT_LIBVIRT_TCP_PORT_B=$(free_port)
+while [ "$SCULPT_LIBVIRT_TCP_PORT_B" = "$SCULPT_LIBVIRT_TCP_PORT" ]; do
+    SCULPT_LIBVIRT_TCP_PORT_B=$(free_port)
+done
+export SCULPT_LIBVIRT_TCP_PORT SCULPT_LIBVIRT_TCP_PORT_B
 migrate_hosts_start lvmig # A, B with its base cache, the sshd in $S
-unset SCULPT_LIBVIRT_TCP_PORT
+unset SCULPT_LIBVIRT_TCP_PORT SCULPT_LIBVIRT_TCP_PORT_B
 TCP_A=$(sed -n 's/^LIBVIRT_TCP_URI=//p' "$T/env/libvirt.env")
 PORT_A=${TCP_A##*:}
 PORT_A=${PORT_A%%/*}
+TCP_B=$(sed -n 's/^LIBVIRT_TCP_URI=//p' "$T/b/env/libvirt.env")
+PORT_B=${TCP_B##*:}
+PORT_B=${PORT_B%%/*}
 VA="virsh -q -c $URI_A"
 VB="virsh -q -c $URI_B"
 
@@ -220,19 +231,21 @@ UPX=$(uptime_of "$BLOG" "$B/console.sock") || fail "the guest does not answer on
 ha $LA live-prepare info="$T/live" uuid=$U $GUEST disk=$G/base.qcow2 || fail "live-prepare on A"
 check "dest_info names A's folder" grep -qx "dir $A" "$T/live"
 tl=$(date +%s)
-# its completion forced once the copy runs (force-complete=1: after its
-# first progress report): the guest paused on B until it is over, libvirt
-# resumes it on A.  The guest rewrites 16 MiB of random memory meanwhile,
-# faster than 16 MiB/s copies it: unpaused, the copy never converges, so
-# it cannot finish before the pause (it once did, the guest idle)
+# its completion forced past its completion timeout (1 s a GiB: 2 s;
+# live_migration_timeout_action = force_complete, no post-copy): the
+# guest paused on B until it is over, libvirt resumes it on A.  The guest
+# rewrites 16 MiB of random memory meanwhile, faster than 16 MiB/s copies
+# it: unpaused, the copy never converges, so it cannot finish before the
+# pause (it once did, the guest idle)
 guest_send "$B/console.sock" "dirty 16 60" || fail "console on B"
 wait_match "$BLOG" 'GUEST-ACK dirty 16' 30 >/dev/null || fail "the guest does not dirty its memory"
-hb $LB -o libvirt.live_migration_bandwidth=16 live-migrate uuid=$U dest=127.0.0.1 \
-    info="$T/live" force-complete=1 || fail "live migration B -> A"
+hb $LB -o libvirt.live_migration_bandwidth=16 -o libvirt.live_migration_completion_timeout=1 \
+    -o libvirt.live_migration_timeout_action=force_complete live-migrate uuid=$U dest=127.0.0.1 \
+    info="$T/live" || fail "live migration B -> A"
 printf '%s\n' "$HV_OUT" | sed 's/^/  | /' # its progress, for a failure's reader
 printf '%s\n' "$HV_OUT" | grep -q '^PROGRESS .*memory=[1-9]' || fail "no progress reported"
 printf '%s\n' "$HV_OUT" | grep -qx PAUSED ||
-    fail "the forced migration did not pause the guest: $(tail -n 3 "$T/hvctl.err")"
+    fail "the migration past its timeout did not pause the guest: $(tail -n 3 "$T/hvctl.err")"
 echo "live migration took $(( $(date +%s) - tl ))s"
 ha live-finish uuid=$U || fail "live-finish on A"
 check "A: running" sh -c "$VA domstate $DOM | grep -qx running"
@@ -248,6 +261,48 @@ LOG=$A/console.log
 check "A: no boot (the guest was not restarted)" sh -c "! grep -q GUEST-INIT-READY '$A/console.log'"
 UP1=$(uptime_of "$A/console.log" "$A/console.sock") || fail "the guest does not answer on A"
 [ "$UP1" -ge "$UPX" ] || fail "uptime $UP1 s on A, $UPX s on B before: rebooted"
-ha destroy uuid=$U || fail "destroy on A"
+
+# ---- live, A -> B, forced into post-copy ----
+# post-copy permitted (live_migration_permit_post_copy), the completion
+# forced after the first progress report: the guest runs on B at once, its
+# memory fetched from A as it touches it; A's libvirt reports the guest
+# suspended for post-copy (a pause would be "Suspended Paused").  The
+# guest dirties its memory again: the copy cannot end before the switch
+LB_IN="-o libvirt.live_migration_inbound_addr=127.0.0.1"
+LA_OUT="-o libvirt.live_migration_uri=qemu+tcp://%s:$PORT_B/system"
+hb $LB_IN live-prepare info="$T/live" uuid=$U $GUEST disk=$T/b/cache/base.qcow2 ||
+    fail "live-prepare on B"
+guest_send "$A/console.sock" "dirty 16 30" || fail "console on A"
+wait_match "$LOG" 'GUEST-ACK dirty 16' 30 >/dev/null || fail "the guest does not dirty its memory on A"
+# A's domain events, from before the migration: a title set (its
+# metadata-change event) shows the listener is there
+$VA event --domain "$DOM" --loop --all >"$T/events" 2>&1 &
+evp=$!
+retry 20 sh -c "$VA desc '$DOM' --live --title events-on >/dev/null &&
+    grep -q metadata-change '$T/events'" || fail "no domain events from A"
+tp=$(date +%s)
+ha $LA_OUT -o libvirt.live_migration_bandwidth=16 -o libvirt.live_migration_permit_post_copy=true \
+    live-migrate uuid=$U dest=127.0.0.1 info="$T/live" force-complete=1 || fail "live migration A -> B"
+kill "$evp" 2>/dev/null
+wait "$evp" 2>/dev/null || true
+printf '%s\n' "$HV_OUT" | sed 's/^/  | /'
+sed 's/^/  events | /' "$T/events"
+printf '%s\n' "$HV_OUT" | grep -qx POSTCOPY || fail "the forced migration did not switch to post-copy"
+printf '%s\n' "$HV_OUT" | grep -qx PAUSED && fail "the migration with post-copy paused the guest"
+printf '%s\n' "$HV_OUT" | grep -q '^EVENT paused .*by_sculpt=0' &&
+    fail "the post-copy switch's suspensions reported as not sculpt's"
+check "A's libvirt: the guest suspended for post-copy" grep -q 'Suspended Post-copy' "$T/events"
+check "A's libvirt: never paused" sh -c "! grep -q 'Suspended Paused' '$T/events'"
+echo "post-copy live migration took $(( $(date +%s) - tp ))s"
+hb live-finish uuid=$U || fail "live-finish on B"
+check "B: running" sh -c "$VB domstate $DOM | grep -qx running"
+check "A: domain gone" sh -c "! $VA dominfo $DOM >/dev/null 2>&1"
+check "A: folder gone" test ! -e "$A"
+check "B: the guest's writes held by B's overlay" written "$B/disk"
+LOG=$BLOG
+check "B: no boot (the guest was not restarted)" sh -c "! grep -q GUEST-INIT-READY '$BLOG'"
+UP2=$(uptime_of "$BLOG" "$B/console.sock") || fail "the guest does not answer on B"
+[ "$UP2" -ge "$UP1" ] || fail "uptime $UP2 s on B, $UP1 s on A before: rebooted"
+hb destroy uuid=$U || fail "destroy on B"
 ! grep -q Sanitizer "$T/hvctl.err" 2>/dev/null || { cat "$T/hvctl.err" >&2; fail "sanitizer report"; }
 echo "libvirt_migrate passed in $(( $(date +%s) - t0 ))s"

@@ -1,6 +1,7 @@
 /* Live migration's pure parts in the libvirt backend (live.h): the
  * dest_info record, the domain XML's paths rewritten to the
- * destination's, the URIs and the completion deadline; the ops of a
+ * destination's, the URIs, the completion deadline and the way a
+ * completion is forced; the ops of a
  * backend that cannot live-migrate.  The migration itself, between two
  * libvirtds, is tested by tests/integration/libvirt_migrate.sh. */
 #include <setjmp.h>
@@ -182,6 +183,31 @@ static void test_deadline(void **state)
     assert_int_equal(lv_live_deadline_ms(1, 3 * gib + 1), 4000);   /* a GiB begun counts */
 }
 
+/* Nova's should_trigger_timeout_action: past the limit, unless there is
+ * none or the migration runs in post-copy. */
+static void test_past_deadline(void **state)
+{
+    (void)state;
+    assert_false(lv_live_past_deadline(0, 1000000, false)); /* no limit */
+    assert_false(lv_live_past_deadline(2000, 2000, false)); /* at it: not past */
+    assert_true(lv_live_past_deadline(2000, 2001, false));
+    assert_false(lv_live_past_deadline(2000, 9000, true)); /* in post-copy */
+}
+
+/* Nova's run_tasks for force-complete: post-copy when the migration was
+ * started with it permitted, else a pause; nothing in post-copy already
+ * or for a guest not running. */
+static void test_force_how(void **state)
+{
+    (void)state;
+    assert_int_equal(lv_live_force_how(true, false, true), LV_LIVE_FORCE_POSTCOPY);
+    assert_int_equal(lv_live_force_how(false, false, true), LV_LIVE_FORCE_PAUSE);
+    assert_int_equal(lv_live_force_how(true, true, false), LV_LIVE_FORCE_DONE);
+    assert_int_equal(lv_live_force_how(true, true, true), LV_LIVE_FORCE_DONE);
+    assert_int_equal(lv_live_force_how(false, false, false), LV_LIVE_FORCE_DONE); /* paused */
+    assert_int_equal(lv_live_force_how(true, false, false), LV_LIVE_FORCE_DONE);
+}
+
 /* A backend without the ops (the fake one) answers UNSUPPORTED; bad
  * arguments are INVALID before that. */
 static void test_unsupported(void **state)
@@ -228,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_info_roundtrip), cmocka_unit_test(test_info_bad),
         cmocka_unit_test(test_rewrite),        cmocka_unit_test(test_uris),
         cmocka_unit_test(test_deadline),       cmocka_unit_test(test_unsupported),
+        cmocka_unit_test(test_past_deadline),  cmocka_unit_test(test_force_how),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
