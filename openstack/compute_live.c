@@ -335,6 +335,22 @@ static void live_progress(void *opaque, const struct drv_hv_live_progress *p)
         log_err(LOG_LEVEL_DEBUG, e, "live migration progress not saved");
 }
 
+/* Switched to post-copy (a forced completion with post-copy permitted):
+ * the migration `running (post-copy)`, as nova's trigger_postcopy_switch
+ * saves it; Nova's API refuses an abort or another force from now on, and
+ * so does the registry an abort that comes anyway. */
+static void live_postcopy(void *opaque)
+{
+    struct live_watch *w = opaque;
+    os_live_runs_postcopy(w->r->c->live_runs, os_inst_uuid(w->r->i));
+    autoerr struct err *e = NULL;
+    if (os_rz_mig_save(w->r, "running (post-copy)", &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "migration not set to running (post-copy)");
+    else
+        log_info("live migration %s of %s: running (post-copy)", ovo_get_str(w->r->mig, "uuid"),
+                 os_inst_uuid(w->r->i));
+}
+
 /* _rollback_live_migration: the guest runs here as before; the instance's
  * task state cleared, the migration's allocations back to the instance,
  * the destination told to drop its claim (when it was prepared), the
@@ -497,7 +513,9 @@ int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct er
         goto fail;
     struct live_watch w = {.r = &r};
     const struct drv_hv_live_watch watch = {.progress = live_progress,
-                                            .requests = live_requests, .opaque = &w};
+                                            .requests = live_requests,
+                                            .postcopy = live_postcopy,
+                                            .opaque = &w};
     int64_t intent = os_compute_intent_migrate_begin(c, r.i, NULL, OS_MIG_STEP_OUT);
     if (drv_hv_live_migrate(c->hv, uuid, addr && *addr ? addr : dest, dest_info, &watch,
                             err) < 0) {

@@ -8,11 +8,14 @@
  *        destination prepares, it ends there, cancelled; while it copies,
  *        the job is aborted (virDomainAbortJob) and the move rolls back as
  *        _rollback_live_migration(migration_status='cancelled') does.
- *        Another migration, or none: InvalidMigrationState with the state
- *        Nova holds (MigrationNotFound when it has no such migration).
+ *        Another migration, none, or one in post-copy: InvalidMigrationState
+ *        with the state Nova holds (MigrationNotFound when it has no such
+ *        migration).
  *   live_migration_force_complete(instance)
- *        the guest is paused until the copy is over (the libvirt driver
- *        without post-copy); none running: NoActiveMigrationForInstance.
+ *        the migration switches to post-copy when [libvirt]
+ *        live_migration_permit_post_copy is set (then `running
+ *        (post-copy)`), else the guest is paused until the copy is over;
+ *        none running: NoActiveMigrationForInstance.
  *
  * Neither takes the instance's lock, which live_migration holds for the
  * whole move: each leaves its request with the migration (live_runs.h),
@@ -109,6 +112,9 @@ int os_compute_live_migration_abort(struct os_rpc_req *req, json_t **result, str
         abort_refused(c, req, i, id, why, err);
         break;
     }
+    case OS_LIVE_POSTCOPY:
+        abort_refused(c, req, i, id, "it runs in post-copy", err);
+        break;
     default: {
         char why[384];
         snprintf(why, sizeof(why), "none under way on %s", c->host);
@@ -132,8 +138,7 @@ int os_compute_live_migration_force_complete(struct os_rpc_req *req, json_t **re
     os_inst_event_start(i, event);
     enum os_live_verdict v = os_live_runs_force(c->live_runs, uuid);
     if (v == OS_LIVE_TAKEN) {
-        log_info("live migration of %s: completion forced (the guest pauses until it is over)",
-                 uuid);
+        log_info("live migration of %s: completion forced", uuid);
         os_inst_event_finish(i, event, NULL);
         return 0;
     }

@@ -16,6 +16,7 @@ struct live_run {
     bool running;
     bool abort_asked; /* while preparing, or not yet handed over */
     bool abort_handed;
+    bool postcopy;    /* switched to post-copy: no abort any more */
     unsigned pending; /* drv_hv_live_request bits not yet taken */
     struct live_run *next;
 };
@@ -100,6 +101,15 @@ unsigned os_live_runs_take(struct os_live_runs *r, const char *uuid)
     return out;
 }
 
+void os_live_runs_postcopy(struct os_live_runs *r, const char *uuid)
+{
+    pthread_mutex_lock(&r->lock);
+    struct live_run *n = *find(r, uuid);
+    if (n)
+        n->postcopy = true;
+    pthread_mutex_unlock(&r->lock);
+}
+
 bool os_live_runs_end(struct os_live_runs *r, const char *uuid)
 {
     pthread_mutex_lock(&r->lock);
@@ -125,6 +135,8 @@ enum os_live_verdict os_live_runs_abort(struct os_live_runs *r, const char *uuid
         v = OS_LIVE_OTHER;
         if (current)
             *current = n->id;
+    } else if (n && n->postcopy) {
+        v = OS_LIVE_POSTCOPY;
     } else if (n) {
         v = OS_LIVE_TAKEN;
         n->abort_asked = true;

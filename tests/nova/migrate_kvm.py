@@ -30,8 +30,11 @@ meanwhile (and B at the end):
   8. a live migration back to A, B's bandwidth 4 MiB/s (B restarted so),
      aborted as it copies (`live-migration-abort`): cancelled, ACTIVE on
      B, the guest running on (its uptime, no boot), A emptied;
-  9. again, its completion forced (`live-migration-force-complete`): the
-     guest paused on B until the copy is over, running on A, no boot.
+  9. again, its completion forced (`live-migration-force-complete`), B
+     permitting post-copy since its restart: the migration switched to
+     post-copy (B's libvirt reports the guest suspended for post-copy,
+     never paused), `running (post-copy)` in Nova, then completed,
+     running on A, no boot.
  10. evacuated: A's sculpt-compute stopped (its guest runs on in A's
      libvirtd) and forced down, `server evacuate` to B: ACTIVE on B with
      a running guest, B's provider in its allocations, the migration
@@ -505,10 +508,12 @@ def main():
             % (a, ms[0].status, b))
 
         # 8. live-migrated back to A made slow on purpose (B restarted with
-        # live_migration_bandwidth = 4 MiB/s) and aborted while it copies:
+        # live_migration_bandwidth = 4 MiB/s; post-copy permitted, for 9:
+        # nothing switches to it unasked) and aborted while it copies:
         # the migration cancelled, ACTIVE on B with its guest running on as
         # before (its uptime on, no boot), A emptied and its claim released
-        p = restart(b, p, '[libvirt]\nlive_migration_bandwidth = 4\n')
+        p = restart(b, p, '[libvirt]\nlive_migration_bandwidth = 4\n'
+                    'live_migration_permit_post_copy = true\n')
         up0 = guest_uptime(b, s.id)
         known = live_ids()
         nova.servers.live_migrate(s, a, 'auto')
@@ -533,45 +538,62 @@ def main():
             '%.1f s, ACTIVE on %s running on (uptime %d -> %d s), %s emptied'
             % (a, dt, b, up0, up1, a))
 
-        # 9. again, its completion forced while it copies: B pauses the
-        # guest until the copy is over; it runs on A, not rebooted
+        # 9. again, its completion forced while it copies: B switches it to
+        # post-copy (permitted), the guest runs on A at once, its memory
+        # fetched from B as it touches it; B's libvirt reports it suspended
+        # for post-copy, never paused (its domain events, listened to from
+        # before the migration: a title set shows the listener is there)
         known = live_ids()
-        nova.servers.live_migrate(s, a, 'auto')
-        mig = live_running(known)
-        t = time.time()
-        nova.server_migrations.live_migrate_force_complete(s, mig.id)
-        wait('%s pauses mk-1 to force its live migration' % b,
-             lambda: 'paused until its live migration completes' in log_text(b), 60)
-        # paused, its memory no longer moves: what is left of the copy is
-        # done at full speed, not in the 25 s 4 MiB/s would take; set at
-        # each poll, since a copy that had not begun yet takes the
-        # migration's 4 MiB/s when it does (the job over, virsh has
-        # nothing to change)
+        evf = os.path.join(run, 'postcopy-events')
+        with open(evf, 'w') as out:
+            ev = subprocess.Popen(['virsh', '-q', '-c', uris[b], 'event', '--domain', s.id,
+                                   '--loop', '--all'], stdout=out, stderr=subprocess.STDOUT)
 
-        def done_fast():
-            virsh(b, 'migrate-setspeed', s.id, '--bandwidth', '8192')
-            x = nova.servers.get(s.id)
-            if x.status == 'ERROR':
-                fail('%s in ERROR: %s' % (x.name, getattr(x, 'fault', None)))
-            last['s'] = '%s/%s on %s' % (x.status, getattr(x, 'OS-EXT-STS:task_state', None),
-                                         host_of(x))
-            ok = x.status == 'ACTIVE' and getattr(x, 'OS-EXT-STS:task_state', None) is None
-            return x if ok else None
-        x = wait(lambda: 'mk-1 ACTIVE after the forced migration (now %s)' % last.get('s'),
-                 done_fast, 180)
-        dt = time.time() - t
+        def events():
+            with open(evf, errors='replace') as f:
+                return f.read()
+        try:
+            wait('%s\'s domain events listened to' % b,
+                 lambda: virsh(b, 'desc', s.id, '--live', '--title', 'events-on') is not None
+                 and 'metadata-change' in events(), 30)
+            nova.servers.live_migrate(s, a, 'auto')
+            mig = live_running(known)
+            t = time.time()
+            nova.server_migrations.live_migrate_force_complete(s, mig.id)
+            wait('%s switches the live migration of mk-1 to post-copy' % b,
+                 lambda: 'live migration switched to post-copy' in log_text(b), 60)
+
+            def done():
+                x = nova.servers.get(s.id)
+                if x.status == 'ERROR':
+                    fail('%s in ERROR: %s' % (x.name, getattr(x, 'fault', None)))
+                last['s'] = '%s/%s on %s' % (x.status, getattr(x, 'OS-EXT-STS:task_state', None),
+                                             host_of(x))
+                ok = x.status == 'ACTIVE' and getattr(x, 'OS-EXT-STS:task_state', None) is None
+                return x if ok else None
+            x = wait(lambda: 'mk-1 ACTIVE after the forced migration (now %s)' % last.get('s'),
+                     done, 180)
+            dt = time.time() - t
+        finally:
+            ev.terminate()
+            ev.wait()
         if host_of(x) != a or live_status(mig.id) != 'completed':
             fail('after the forced live migration: on %s, migration %s'
                  % (host_of(x), live_status(mig.id)))
+        if 'Suspended Post-copy' not in events() or 'Suspended Paused' in events():
+            fail('%s\'s libvirt did not run the forced migration in post-copy: %s'
+                 % (b, events()[-800:]))
+        if 'live migration %s of %s: running (post-copy)' % (mig.uuid, s.id) not in log_text(b):
+            fail('migration %d not set to running (post-copy)' % mig.id)
         states_are('after the forced live migration', s.id, {a: 'running', b: None})
         up2 = guest_uptime(a, s.id)
         if boots(a, s.id) != 0 or up2 < up1:
             fail('the guest rebooted during the forced live migration (%d boots, uptime %d s '
                  'after, %d s before)' % (boots(a, s.id), up2, up1))
         action_ok('live_migration_force_complete', 'compute_live_migration_force_complete')
-        say('9. live migration to %s forced to complete: done %.1f s later (the rest of the copy '
-            'at full speed once paused), the guest paused on '
-            '%s meanwhile, running on %s (uptime %d s)' % (a, dt, b, a, up2))
+        say('9. live migration to %s forced to complete: switched to post-copy (running on %s '
+            'at once, never paused on %s), done %.1f s later, running on %s (uptime %d s)'
+            % (a, a, b, dt, a, up2))
 
         # every leg in its host's journal (migrate intents), none left open
         def legs(host):

@@ -85,6 +85,28 @@ static void test_force(void **state)
     os_live_runs_free(r);
 }
 
+/* In post-copy the guest runs on the destination: an abort is refused
+ * (Nova's manager finds the migration no longer `running`), a force is
+ * taken (the driver finds nothing more to do). */
+static void test_postcopy(void **state)
+{
+    (void)state;
+    struct os_live_runs *r = os_live_runs_new();
+    assert_int_equal(os_live_runs_begin(r, U1, 9, NULL), 0);
+    assert_true(os_live_runs_start(r, U1));
+    assert_int_equal(os_live_runs_force(r, U1), OS_LIVE_TAKEN);
+    assert_int_equal(os_live_runs_take(r, U1), DRV_HV_LIVE_FORCE_COMPLETE);
+    os_live_runs_postcopy(r, U1);
+    os_live_runs_postcopy(r, U2); /* none: nothing happens */
+    assert_int_equal(os_live_runs_abort(r, U1, 9, NULL), OS_LIVE_POSTCOPY);
+    assert_int_equal(os_live_runs_take(r, U1), 0);
+    int64_t cur = 0;
+    assert_int_equal(os_live_runs_abort(r, U1, 4, &cur), OS_LIVE_OTHER); /* another id first */
+    assert_int_equal(cur, 9);
+    assert_false(os_live_runs_end(r, U1)); /* no abort handed */
+    os_live_runs_free(r);
+}
+
 /* Aborts racing the migration's end from another thread: every abort
  * either is TAKEN while the entry exists or finds NONE; none lands on the
  * next migration of the instance. */
@@ -142,9 +164,8 @@ static void test_race(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_abort_running),
-        cmocka_unit_test(test_abort_preparing),
-        cmocka_unit_test(test_force),
+        cmocka_unit_test(test_abort_running), cmocka_unit_test(test_abort_preparing),
+        cmocka_unit_test(test_force),         cmocka_unit_test(test_postcopy),
         cmocka_unit_test(test_race),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
