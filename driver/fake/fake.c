@@ -1018,7 +1018,8 @@ static int fake_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_
         g->rescue_cd = drv_hv_config_drive_dup(cd);
         fake_console(f, g, "rescue: the rescue disk first, its own disk second");
     } else {
-        fake_console(f, g, "rescue: its own disks as they were, the rescue image last as a %s on %s",
+        fake_console(f, g,
+                     "rescue: its own disks as they were, the rescue image last as a %s on %s",
                      drv_hv_rescue_device_name(dev->device), drv_hv_bus_name(dev->bus));
     }
     fake_event(f, &evs, DRV_HV_EVENT_DEFINED, g, "updated", true);

@@ -275,7 +275,8 @@ static void test_fake_stable_rescue(void **state)
     assert_int_equal(err_code_of(err), ERR_INVALID);
     err_clear(&err);
     struct drv_hv_rescue_dev bad = {DRV_HV_RESCUE_FLOPPY, DRV_HV_BUS_VIRTIO};
-    struct drv_hv_image img = {.disk_base = (char *)"/cache/rescue.iso", .disk_format = (char *)"raw"};
+    struct drv_hv_image img = {.disk_base = (char *)"/cache/rescue.iso",
+                               .disk_format = (char *)"raw"};
     assert_int_equal(drv_hv_rescue(hv, UUID_A, &img, &bad, &cd, 0, &err), -1);
     assert_int_equal(err_code_of(err), ERR_INVALID);
     err_clear(&err);
