@@ -83,10 +83,7 @@ static json_t *lmd_from(const json_t *args, const char *key, struct err **err)
 /* MigrationPreCheckError(reason), what the conductor expects of a check. */
 static void live_precheck_fault(struct os_rpc_req *req, const struct err *e)
 {
-    os_fault_release(&req->fault);
-    req->fault.cls = "MigrationPreCheckError";
-    req->fault.module = "nova.exception";
-    req->fault.code = 400;
+    os_fault_nova(&req->fault, "MigrationPreCheckError", 400);
     req->fault.kwargs = json_pack("{s:s}", "reason", e && e->msg ? e->msg : "refused");
 }
 

@@ -56,11 +56,8 @@ static int abort_refused(struct os_compute *c, struct os_rpc_req *req, struct os
     json_auto_t *mig =
         os_conductor_class_action(&c->conductor, req->msg->ctx, "Migration", "get_by_id",
                                   json_pack("[I]", (json_int_t)id), NULL, &remote, &e);
-    os_fault_release(&req->fault);
-    req->fault.module = "nova.exception";
     if (!mig && remote && strcmp(remote, "MigrationNotFound") == 0) {
-        req->fault.cls = "MigrationNotFound";
-        req->fault.code = 404;
+        os_fault_nova(&req->fault, "MigrationNotFound", 404);
         req->fault.kwargs = json_pack("{s:I}", "migration_id", (json_int_t)id);
         return err_set(err, ERR_NOT_FOUND, "Migration %lld could not be found.", (long long)id);
     }
@@ -68,8 +65,7 @@ static int abort_refused(struct os_compute *c, struct os_rpc_req *req, struct os
     const char *mig_inst = mig ? ovo_get_str(mig, "instance_uuid") : NULL;
     if (!mig)
         log_err(LOG_LEVEL_WARN, e, "migration %lld not looked up", (long long)id);
-    req->fault.cls = "InvalidMigrationState";
-    req->fault.code = 400;
+    os_fault_nova(&req->fault, "InvalidMigrationState", 400);
     req->fault.kwargs =
         json_pack("{s:I, s:s, s:s, s:s}", "migration_id", (json_int_t)id, "instance_uuid", uuid,
                   "state", state ? state : "unknown", "method", "abort live migration");
@@ -142,10 +138,7 @@ int os_compute_live_migration_force_complete(struct os_rpc_req *req, json_t **re
         os_inst_event_finish(i, event, NULL);
         return 0;
     }
-    os_fault_release(&req->fault);
-    req->fault.cls = "NoActiveMigrationForInstance";
-    req->fault.module = "nova.exception";
-    req->fault.code = 404;
+    os_fault_nova(&req->fault, "NoActiveMigrationForInstance", 404);
     req->fault.kwargs = json_pack("{s:s}", "instance_id", uuid);
     err_set(err, ERR_NOT_FOUND, "No active migration for instance %s%s.", uuid,
             v == OS_LIVE_PREPARING ? " (its copy has not begun)" : "");
