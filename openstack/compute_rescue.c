@@ -75,9 +75,7 @@ static int rescue_config_drive(struct os_compute *c, struct os_inst *i, const ch
 static int rescue_image_check(const char *image_ref, const json_t *meta, struct err **err)
 {
     const char *fmt = json_string_value(json_object_get(meta, "disk_format"));
-    bool stable =
-        json_object_get(meta, "hw_rescue_device") || json_object_get(meta, "hw_rescue_bus");
-    if (!stable && fmt && strcmp(fmt, "iso") == 0)
+    if (!os_rescue_is_stable(meta) && fmt && strcmp(fmt, "iso") == 0)
         return err_set(err, ERR_UNSUPPORTED,
                        "image %s has disk_format `iso` (qcow2, raw or ami; an ISO needs "
                        "hw_rescue_device, a stable device rescue)",

@@ -82,10 +82,14 @@ enum os_rescue_recovery os_rescue_recover_decide(const char *task, bool have_gue
 /* Whether `task` is "rescuing" or "unrescuing". */
 bool os_rescue_task(const char *task);
 
+/* Whether the image whose Glance record is `meta` asks for a stable
+ * device rescue: it has hw_rescue_device or hw_rescue_bus
+ * (hardware.check_hw_rescue_props). */
+bool os_rescue_is_stable(const json_t *meta);
+
 /* How a rescue attaches the image whose Glance record (properties at the
  * top level) is `meta` (blockinfo.get_rescue_device / get_rescue_bus):
- * LEGACY unless it has hw_rescue_device or hw_rescue_bus
- * (hardware.check_hw_rescue_props); the device then defaults to a disk,
+ * LEGACY unless os_rescue_is_stable; the device then defaults to a disk,
  * the bus to the image's hw_<device>_bus, else the device's own
  * (DEFAULT).  A device or bus Nova does not know, or one this host's
  * qemu/kvm cannot attach (a LUN: the image is a file; xen, lxc, uml):

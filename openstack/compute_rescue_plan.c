@@ -72,12 +72,17 @@ static int rescue_bus_of(const char *name, enum drv_hv_bus *out)
     return 0;
 }
 
+bool os_rescue_is_stable(const json_t *meta)
+{
+    return json_object_get(meta, "hw_rescue_device") || json_object_get(meta, "hw_rescue_bus");
+}
+
 int os_rescue_dev_of(const json_t *meta, struct drv_hv_rescue_dev *out, struct err **err)
 {
     json_t *jdev = json_object_get(meta, "hw_rescue_device");
     json_t *jbus = json_object_get(meta, "hw_rescue_bus");
     struct drv_hv_rescue_dev r = {DRV_HV_RESCUE_LEGACY, DRV_HV_BUS_DEFAULT};
-    if (!jdev && !jbus) {
+    if (!os_rescue_is_stable(meta)) {
         *out = r;
         return 0;
     }
