@@ -562,17 +562,7 @@ def main():
             nova.server_migrations.live_migrate_force_complete(s, mig.id)
             wait('%s switches the live migration of mk-1 to post-copy' % b,
                  lambda: 'live migration switched to post-copy' in log_text(b), 60)
-
-            def done():
-                x = nova.servers.get(s.id)
-                if x.status == 'ERROR':
-                    fail('%s in ERROR: %s' % (x.name, getattr(x, 'fault', None)))
-                last['s'] = '%s/%s on %s' % (x.status, getattr(x, 'OS-EXT-STS:task_state', None),
-                                             host_of(x))
-                ok = x.status == 'ACTIVE' and getattr(x, 'OS-EXT-STS:task_state', None) is None
-                return x if ok else None
-            x = wait(lambda: 'mk-1 ACTIVE after the forced migration (now %s)' % last.get('s'),
-                     done, 180)
+            x = wait_status(s, 'ACTIVE', 180)
             dt = time.time() - t
         finally:
             ev.terminate()
