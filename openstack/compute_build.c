@@ -31,6 +31,7 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "driver/hypervisor.h"
+#include "openstack/compute_group_policy.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/config_drive.h"
@@ -120,9 +121,11 @@ void os_compute_tell_schedulers_new(struct os_compute *c, const struct os_inst *
 
 /* The build failed for good: what Nova's _do_build_and_run_instance does
  * for a BuildAbortException, and _locked_do_build_and_run_instance after
- * it (allocations released). */
-static void build_fail(struct os_compute *c, struct os_inst *i, const struct err *failure,
-                       bool spawned)
+ * it (allocations released).  A refusal by the server group check is not
+ * counted as a failed build (Zed's FAILED_BY_POLICY): a host is not to be
+ * weighed down for keeping a group's policy. */
+static void build_fail_as(struct os_compute *c, struct os_inst *i, const struct err *failure,
+                          bool spawned, bool by_policy)
 {
     autoerr struct err *e = NULL;
     log_err(LOG_LEVEL_ERROR, failure, "build failed");
@@ -145,11 +148,18 @@ static void build_fail(struct os_compute *c, struct os_inst *i, const struct err
     if (c->placement && os_placement_delete_allocations(c->placement, os_inst_uuid(i), &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "allocations of the failed build not released");
     pthread_mutex_lock(&c->lock);
-    c->failed_builds++;
+    if (!by_policy)
+        c->failed_builds++;
     os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
     os_compute_untrack(c, os_inst_uuid(i));
     os_inst_event_finish(i, BUILD_EVENT, failure);
+}
+
+static void build_fail(struct os_compute *c, struct os_inst *i, const struct err *failure,
+                       bool spawned)
+{
+    build_fail_as(c, i, failure, spawned, false);
 }
 
 /* An argument of the request, or `dflt` (borrowed) when absent. */
@@ -164,7 +174,7 @@ static json_t *build_arg(const json_t *args, const char *key, json_t *dflt)
  * RescheduledException (protocol.md 7.3).  Returns 0 when rescheduled,
  * -1 when there is nothing to reschedule to (the caller fails the build). */
 static int build_reschedule(struct os_compute *c, struct os_inst *i, const struct os_msg *m,
-                            const struct err *why)
+                            const struct err *why, bool by_policy)
 {
     const json_t *args = m->args;
     json_t *fp = json_object_get(args, "filter_properties");
@@ -203,12 +213,30 @@ static int build_reschedule(struct os_compute *c, struct os_inst *i, const struc
         return -1;
     }
     pthread_mutex_lock(&c->lock);
-    c->failed_builds++;
+    if (!by_policy)
+        c->failed_builds++;
     os_compute_resources_moved_locked(c);
     pthread_mutex_unlock(&c->lock);
     os_compute_untrack(c, os_inst_uuid(i));
     os_inst_event_finish(i, BUILD_EVENT, why);
     return 0;
+}
+
+/* The server group check refused this host after the claim: the claim
+ * (and a pre-sculpted guest already handed over) is undone, and the
+ * build goes to the next host, or fails when there is none -- Zed's
+ * RescheduledByPolicyException. */
+static void build_refused_by_group(struct os_compute *c, struct os_inst *i, const struct os_msg *m,
+                                   const struct err *why, bool spawned)
+{
+    autoerr struct err *e = NULL;
+    log_err(LOG_LEVEL_WARN, why, "refused by the server group check");
+    if (spawned && drv_hv_destroy(c->hv, os_inst_uuid(i), false, &e) < 0 &&
+        err_code_of(e) != ERR_NOT_FOUND)
+        log_err(LOG_LEVEL_WARN, e, "pre-sculpted guest of the refused build not destroyed");
+    os_compute_engine_forget(c, os_inst_uuid(i));
+    if (build_reschedule(c, i, m, why, true) < 0)
+        build_fail_as(c, i, why, false, true);
 }
 
 /* A delete came while we built: undo our part, the delete does the rest. */
@@ -352,7 +380,7 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
      * members give their room back first when it does not fit). */
     int rc = hit ? 0 : os_compute_engine_place(c, i, &spec.shape, err);
     if (rc < 0) {
-        if (err_code_of(*err) != ERR_CAPACITY || build_reschedule(c, i, req->msg, *err) < 0)
+        if (err_code_of(*err) != ERR_CAPACITY || build_reschedule(c, i, req->msg, *err, false) < 0)
             build_fail(c, i, *err, false);
         drv_hv_guest_spec_release(&spec);
         return -1;
@@ -362,6 +390,17 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     os_inst_set_str(i, "launched_on", c->host);
     if (os_inst_save(i, NULL, NULL, err) < 0)
         goto failed;
+    /* once the host is saved, as Zed checks inside its instance claim: a
+     * build of the same group checked after this one counts it here */
+    rc = os_compute_group_policy_check(c, ctx, os_inst_uuid(i), args, false, err);
+    if (rc < 0)
+        goto failed;
+    if (rc > 0) {
+        os_compute_intent_finish(c, intent, false, *err);
+        build_refused_by_group(c, i, req->msg, *err, hit);
+        drv_hv_guest_spec_release(&spec);
+        return -1;
+    }
     os_compute_track_inst(c, i);
     if (hit)
         goto running;

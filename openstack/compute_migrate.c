@@ -33,6 +33,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "driver/hypervisor.h"
+#include "openstack/compute_group_policy.h"
 #include "openstack/compute_migrate_priv.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
@@ -244,7 +245,7 @@ int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
     os_inst_event_start(r.i, event);
     json_t *flavor = json_object_get(req->msg->args, "flavor");
     const char *src = ovo_get_str(r.i->prim, "host");
-    int rc = -1;
+    int rc = -1, policy = 0;
     if (!ovo_is(flavor, "Flavor"))
         err_set(err, ERR_INVALID, "prep_resize needs a Flavor");
     else if (!drv_hv_can_migrate(c->hv))
@@ -252,11 +253,14 @@ int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
                 "host", c->hv->ops->name, c->host);
     else if (mg_check_source(&r, err) < 0)
         err_wrap(err, "`%s` refuses the move", c->host);
-    else
+    else if ((policy = os_compute_group_policy_check(c, req->msg->ctx, os_inst_uuid(r.i),
+                                                     req->msg->args, false, err)) == 0)
         rc = 0;
     if (rc < 0) {
-        /* a host that cannot take the guest passes it on as a full one does */
-        if (err_code_of(*err) == ERR_UNSUPPORTED && mg_reschedule(&r, req, *err)) {
+        /* a host that cannot take the guest, or would break its server
+         * group's policy, passes it on as a full one does */
+        if ((err_code_of(*err) == ERR_UNSUPPORTED || policy > 0) &&
+            mg_reschedule(&r, req, *err)) {
             err_clear(err);
             os_rz_release(&r);
             return 0;

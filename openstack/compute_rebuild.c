@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "driver/hypervisor.h"
+#include "openstack/compute_group_policy.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/compute_rebuild.h"
@@ -355,9 +356,20 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
         rc = rebuild_fail_error(c, i, err);
         goto out;
     }
-    if (rebuild_shape(c, i, evacuate, orig_image, &spec.shape, err) < 0) {
+    /* an evacuation forced past the scheduler, or scheduled at once with
+     * another member of its group, is checked against the group's policy
+     * after the claim, as Zed's _do_rebuild_instance does; a refusal
+     * fails it as a refused claim does (rebuilds are not rescheduled) */
+    int policy = 0;
+    int shaped = rebuild_shape(c, i, evacuate, orig_image, &spec.shape, err);
+    if (shaped == 0 && evacuate && json_object_get(args, "request_spec")) {
+        policy = os_compute_group_policy_check(c, req->msg->ctx, uuid, args, false, err);
+        if (policy != 0)
+            os_compute_engine_forget(c, uuid);
+    }
+    if (shaped < 0 || policy != 0) {
         refused = true;
-        if (err_code_of(*err) == ERR_CAPACITY) {
+        if (err_code_of(*err) == ERR_CAPACITY || policy > 0) {
             os_fault_nova(&req->fault, "BuildAbortException", 500);
             req->fault.kwargs =
                 json_pack("{s:s, s:s}", "instance_uuid", uuid, "reason", (*err)->msg);

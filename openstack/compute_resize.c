@@ -31,6 +31,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "driver/hypervisor.h"
+#include "openstack/compute_group_policy.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/compute_resize_priv.h"
@@ -457,7 +458,8 @@ int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err *
     else if ((type && strcmp(type, "resize") != 0) || old_id == new_id)
         err_set(err, ERR_UNSUPPORTED, "sculpt-compute cannot migrate %s to itself (a resize "
                 "to another flavor can be done in place)", os_inst_uuid(r.i));
-    else
+    else if (os_compute_group_policy_check(c, req->msg->ctx, os_inst_uuid(r.i), req->msg->args,
+                                           false, err) == 0)
         rc = 0;
     if (rc < 0) {
         os_rz_prep_fail(&r, err);

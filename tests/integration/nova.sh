@@ -151,7 +151,8 @@ for phase in $phases; do
     case $phase in
     rpc)
         say "phase rpc: ComputeAPI against fake1"
-        /usr/bin/python3 "$top/tests/nova/rpc_api.py" --host fake1
+        /usr/bin/python3 "$top/tests/nova/rpc_api.py" --host fake1 \
+            $([ $libvirt = 1 ] && echo --other-host kvm1)
         ;;
     e2e)
         [ $libvirt = 1 ] || { echo "phase e2e needs contrib/stack/libvirt.sh" >&2; exit 1; }

@@ -3,7 +3,8 @@
 ComputeAPI and oslo.messaging as the real client (protocol.md section 9),
 plus raw AMQP for messages no real client would send.
 
-    rpc_api.py --host HOST      (OS_* and the RabbitMQ URL from the environment)
+    rpc_api.py --host HOST [--other-host HOST2]
+                (OS_* and the RabbitMQ URL from the environment)
 
 Every check prints one line; the first failure exits 1.
 """
@@ -372,9 +373,83 @@ def rescues(ctxt, api, inst, nova, server, sess):
        % fl[0].message[:60])
 
 
+def server_groups(ctxt, sess, host, other):
+    """The late server group check: servers forced onto a host
+    (availability zone nova:HOST skips the scheduler's filters) that would
+    break their group's policy are refused by the host itself, with
+    Nova's GroupAffinityViolation message as the fault; none of them is
+    counted as a failed build.  Anti-affinity (one a host), anti-affinity
+    with max_server_per_host 2 (microversion 2.64), affinity (`other`, a
+    second host, refuses a member whose group is on `host`)."""
+    nova = nova_client.Client('2.64', session=sess)
+    made, groups = [], []
+
+    def boot(name, group, on):
+        s = nova.servers.create(name, os.environ['SCULPT_IMAGE_ID'],
+                                os.environ['SCULPT_FLAVOR_ID'], nics='none',
+                                availability_zone='nova:%s' % on,
+                                scheduler_hints={'group': group.id})
+        made.append(s)
+        wait_for('%s built or refused' % name,
+                 lambda: nova.servers.get(s.id).status in ('ACTIVE', 'ERROR'), 120)
+        return nova.servers.get(s.id)
+
+    def refused(s, policy):
+        fault = getattr(s, 'fault', {}).get('message', '')
+        want = '%s instance group policy was violated' % policy
+        if s.status != 'ERROR' or want not in fault:
+            fail('%s: %s, fault %r (expected ERROR: %s)' % (s.name, s.status, fault, want))
+
+    def active(s):
+        if s.status != 'ACTIVE':
+            fail('%s: %s, fault %r' % (s.name, s.status, getattr(s, 'fault', None)))
+
+    def group(policy, rules=None):
+        g = nova.server_groups.create(name='rpc-%s' % policy, policy=policy, rules=rules or {})
+        groups.append(g)
+        return g
+
+    def node():
+        return objects.ComputeNode.get_by_host_and_nodename(ctxt, host, host)
+    before = node().stats
+    anti = group('anti-affinity')
+    active(boot('rpc-anti-1', anti, host))
+    refused(boot('rpc-anti-2', anti, host), 'Anti-affinity')
+    ok('anti-affinity: a second member forced onto %s -> ERROR, fault "Anti-affinity instance '
+       'group policy was violated"' % host)
+    two = group('anti-affinity', {'max_server_per_host': 2})
+    active(boot('rpc-two-1', two, host))
+    active(boot('rpc-two-2', two, host))
+    refused(boot('rpc-two-3', two, host), 'Anti-affinity')
+    ok('anti-affinity with max_server_per_host 2: two members on %s, the third -> ERROR' % host)
+    if other:
+        aff = group('affinity')
+        active(boot('rpc-aff-1', aff, host))
+        refused(boot('rpc-aff-2', aff, other), 'Affinity')
+        ok('affinity: a member forced onto %s while its group is on %s -> ERROR, fault '
+           '"Affinity instance group policy was violated"' % (other, host))
+    for s in made:
+        nova.servers.delete(s.id)
+    wait_for('group test servers deleted',
+             lambda: not [s for s in nova.servers.list() if s.id in {m.id for m in made}], 120)
+    for g in groups:
+        nova.server_groups.delete(g.id)
+    # once the host has reported its usage without them (after the
+    # refusals), failed_builds is what it was: the BuildFailureWeigher
+    # does not hold a host's keeping a policy against it
+    wait_for('%s reported without the group test servers' % host,
+             lambda: node().stats.get('num_instances') == before.get('num_instances'), 60)
+    if node().stats.get('failed_builds') != before.get('failed_builds'):
+        fail('failed_builds %s after refusals by the group policy, was %s'
+             % (node().stats.get('failed_builds'), before.get('failed_builds')))
+    ok('refusals by the group policy not counted as failed builds (failed_builds %s)'
+       % before.get('failed_builds'))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--host', required=True)
+    ap.add_argument('--other-host', help='a second compute host (the affinity check)')
     ap.add_argument('--transport-url', default=os.environ.get('RABBITMQ_URL'))
     a = ap.parse_args()
     host = a.host
@@ -454,6 +529,7 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         rebuilds(ctxt, api, inst, sess, tmp)
     rescues(ctxt, api, inst, nova, server, sess)
+    server_groups(ctxt, sess, host, a.other_host)
 
     # ---- failures Nova acts on by type
     ghost = objects.Instance(context=ctxt, uuid=str(uuid.uuid4()), host=host, node=host)
