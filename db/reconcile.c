@@ -126,10 +126,11 @@ static const struct db_nova_instance *db_plan_nova(const struct db_plan *pl, con
     return NULL;
 }
 
+/* A soft-deleted server ("soft-delete") is not gone: its guest is kept,
+ * switched off, until it is restored or reclaimed. */
 static bool db_nova_gone(const struct db_nova_instance *n)
 {
-    return !n || (n->vm_state && (strcmp(n->vm_state, "deleted") == 0 ||
-                                  strcmp(n->vm_state, "soft-delete") == 0));
+    return !n || (n->vm_state && strcmp(n->vm_state, "deleted") == 0);
 }
 
 static bool db_guest_up(const struct db_guest *g)

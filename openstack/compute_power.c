@@ -1,7 +1,11 @@
-/* Power operations: stop, start, reboot, pause, unpause, suspend, resume.
- * The API sets the task state (powering-off...) before casting; the
- * compute acts on the guest and saves the final state guarded by that
- * task state, inside an instance action event (nova/compute/manager.py). */
+/* Power operations: stop, start, reboot, pause, unpause, suspend, resume,
+ * and the soft delete and restore of a server (nova-api soft-deletes when
+ * its reclaim_instance_interval is set: the guest is switched off and
+ * kept, with its disk and resources, until restored or reclaimed --
+ * compute_reclaim.c).  The API sets the task state (powering-off...)
+ * before casting; the compute acts on the guest and saves the final state
+ * guarded by that task state, inside an instance action event
+ * (nova/compute/manager.py). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,6 +73,22 @@ static int act_resume(struct os_compute *c, struct os_inst *i, const json_t *arg
     return drv_hv_resume(c->hv, os_inst_uuid(i), err);
 }
 
+/* Zed's soft_delete_instance: the libvirt driver has no soft_delete, so
+ * the guest is powered off as power_off() does by default, at once (no
+ * clean shutdown).  A guest already off, or saved by a suspend, stays as
+ * it is: restore starts it from there. */
+static int act_soft_delete(struct os_compute *c, struct os_inst *i, const json_t *args,
+                           struct err **err)
+{
+    (void)args;
+    struct drv_hv_info info;
+    autoerr struct err *e = NULL;
+    if (drv_hv_get_info(c->hv, os_inst_uuid(i), &info, &e) == 0 &&
+        (info.state == DRV_POWER_SHUTDOWN || info.state == DRV_POWER_SUSPENDED))
+        return 0;
+    return drv_hv_power_off(c->hv, os_inst_uuid(i), 0, err);
+}
+
 static const struct power_op op_stop = {"stop_instance", {"powering-off"}, "stopped", act_stop};
 static const struct power_op op_start = {"start_instance", {"powering-on"}, "active", act_start};
 static const struct power_op op_pause = {"pause_instance", {"pausing"}, "paused", act_pause};
@@ -77,6 +97,11 @@ static const struct power_op op_unpause = {"unpause_instance", {"unpausing"}, "a
 static const struct power_op op_suspend = {"suspend_instance", {"suspending"}, "suspended",
                                            act_suspend};
 static const struct power_op op_resume = {"resume_instance", {"resuming"}, "active", act_resume};
+/* vm_states.SOFT_DELETED is "soft-delete" */
+static const struct power_op op_soft_delete = {"soft_delete_instance", {"soft-deleting"},
+                                               "soft-delete", act_soft_delete};
+static const struct power_op op_restore = {"restore_instance", {"restoring"}, "active",
+                                           act_start};
 
 /* The guest's power state now, as Nova numbers it. */
 static enum drv_power_state power_now(struct os_compute *c, const char *uuid)
@@ -100,7 +125,7 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
 
     /* a handed-over guest that stopped on its own takes the instance's
      * domain name before it starts again */
-    if (op == &op_start)
+    if (op == &op_start || op == &op_restore)
         os_compute_domain_settle(c, i);
     int rc = op->act(c, i, req->msg->args, err);
     if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0)
@@ -119,7 +144,7 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
                                                                                    : "active"));
         ovo_set(i->prim, "system_metadata", nsm);
     }
-    if (op == &op_stop)
+    if (op == &op_stop || op == &op_soft_delete)
         os_compute_domain_settle(c, i);
     if (op == &op_start)
         os_compute_shelved_started(c, i);
@@ -156,6 +181,8 @@ POWER_HANDLER(pause)
 POWER_HANDLER(unpause)
 POWER_HANDLER(suspend)
 POWER_HANDLER(resume)
+POWER_HANDLER(soft_delete)
+POWER_HANDLER(restore)
 
 /* SOFT: rebooting -> reboot_pending -> reboot_started -> done; HARD the
  * same with the _hard states (nova's reboot_instance). */

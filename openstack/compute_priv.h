@@ -414,6 +414,13 @@ int os_compute_resize_recover(struct os_compute *c, struct os_inst *i, bool gues
  * nothing when the window is 0.  Failures are logged and retried at the
  * next pass.  Periodic thread. */
 void os_compute_resize_autoconfirm(struct os_compute *c);
+/* compute_reclaim.c: soft-deleted instances here older than [DEFAULT]
+ * reclaim_instance_interval are deleted for good; nothing when it is 0.
+ * Periodic thread. */
+void os_compute_reclaim_poll(struct os_compute *c);
+/* Whether a server soft-deleted at deleted_at_s (or at no recorded time)
+ * is due for reclaim at now_s. */
+bool os_reclaim_due(int64_t interval_s, bool has_deleted_at, int64_t deleted_at_s, int64_t now_s);
 
 /* compute_migrate_claims.c: the admissions a destination made for moves
  * (prep_resize) are checked against their migrations until the instance

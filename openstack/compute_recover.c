@@ -79,7 +79,7 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
     const char *uuid = os_inst_uuid(i);
     autoerr struct err *e = NULL;
 
-    if (task && (strcmp(task, "deleting") == 0 || strcmp(task, "soft-deleting") == 0)) {
+    if (task && strcmp(task, "deleting") == 0) {
         if (os_compute_release_guest(c, uuid, &e) < 0) {
             log_err(LOG_LEVEL_WARN, e, "interrupted delete of %s not finished", uuid);
             return;
@@ -134,8 +134,15 @@ static void recover_task(struct os_compute *c, struct os_inst *i, const struct d
                  ? 0
                  : drv_hv_power_off(c->hv, uuid, os_compute_shutdown_timeout(c, i), &e);
         final = "stopped";
+    } else if (strcmp(task, "soft-deleting") == 0) {
+        /* as soft_delete_instance: switched off at once, kept */
+        rc = g->state == DRV_POWER_SHUTDOWN || g->state == DRV_POWER_SUSPENDED
+                 ? 0
+                 : drv_hv_power_off(c->hv, uuid, 0, &e);
+        final = "soft-delete";
     } else if (strcmp(task, "powering-on") == 0 || strncmp(task, "reboot", 6) == 0 ||
-               strcmp(task, "unpausing") == 0 || strcmp(task, "resuming") == 0) {
+               strcmp(task, "unpausing") == 0 || strcmp(task, "resuming") == 0 ||
+               strcmp(task, "restoring") == 0) {
         if (g->state == DRV_POWER_SHUTDOWN)
             rc = os_compute_power_on_booting(c, uuid, &e);
         else if (g->state == DRV_POWER_PAUSED)
@@ -288,8 +295,9 @@ int os_compute_recover(struct os_compute *c, struct err **err)
         log_ctx_set_instance(os_inst_uuid(i));
         const struct drv_hv_info *g = recover_find(guests, nguests, os_inst_uuid(i));
         const char *vm = os_inst_vm_state(i);
-        bool gone = vm && (strcmp(vm, "deleted") == 0 || strcmp(vm, "soft-deleted") == 0 ||
-                           (strcmp(vm, "error") == 0 && !g));
+        /* a soft-deleted server keeps its guest and resources until it is
+         * restored or reclaimed */
+        bool gone = vm && (strcmp(vm, "deleted") == 0 || (strcmp(vm, "error") == 0 && !g));
         if (!gone) {
             os_compute_track_inst(c, i);
             if (g && g->state != DRV_POWER_NOSTATE) {

@@ -486,6 +486,14 @@ static void *svc_heartbeat_thread(void *arg)
     return NULL;
 }
 
+/* A quarter of a time in seconds, between 1 s and the resources interval:
+ * how often a periodic pass looks for what is due after that time. */
+static int64_t svc_quarter_ms(int64_t seconds)
+{
+    int64_t ms = seconds * 250;
+    return ms < 1000 ? 1000 : ms > RESOURCES_INTERVAL_MS ? RESOURCES_INTERVAL_MS : ms;
+}
+
 static void *svc_periodic_thread(void *arg)
 {
     struct os_compute *c = arg;
@@ -493,19 +501,15 @@ static void *svc_periodic_thread(void *arg)
     int64_t confirm_due = 0;
     int64_t claims_due = 0;
     int64_t shelve_due = 0;
+    int64_t reclaim_due = 0;
     log_ctx_clear();
     for (;;) {
         /* resizes are confirmed within a quarter of the window after it
-         * ends (Nova: within its periodic tasks' minute) */
-        int64_t confirm_ms = (int64_t)c->cfg->resize_confirm_window * 250;
-        confirm_ms = confirm_ms < 1000 ? 1000 : confirm_ms > RESOURCES_INTERVAL_MS
-                                                    ? RESOURCES_INTERVAL_MS
-                                                    : confirm_ms;
-        /* shelved servers the same, with shelved_offload_time */
-        int64_t shelve_ms = (int64_t)c->cfg->shelved_offload_time * 250;
-        shelve_ms = shelve_ms < 1000 ? 1000 : shelve_ms > RESOURCES_INTERVAL_MS
-                                                  ? RESOURCES_INTERVAL_MS
-                                                  : shelve_ms;
+         * ends (Nova: within its periodic tasks' minute); shelved and
+         * soft-deleted servers the same, with their own times */
+        int64_t confirm_ms = svc_quarter_ms(c->cfg->resize_confirm_window);
+        int64_t shelve_ms = svc_quarter_ms(c->cfg->shelved_offload_time);
+        int64_t reclaim_ms = svc_quarter_ms(c->cfg->reclaim_instance_interval);
         pthread_mutex_lock(&c->lock);
         /* a second at a time until the recovery is over (it may be slow) */
         int64_t ms = !c->recovered ? 1000 : RESOURCES_INTERVAL_MS;
@@ -513,6 +517,8 @@ static void *svc_periodic_thread(void *arg)
             ms = confirm_ms;
         if (c->cfg->shelved_offload_time > 0 && ms > shelve_ms)
             ms = shelve_ms;
+        if (c->cfg->reclaim_instance_interval > 0 && ms > reclaim_ms)
+            ms = reclaim_ms;
         if (c->nmoves_in > 0 && ms > MOVE_CLAIMS_INTERVAL_MS)
             ms = MOVE_CLAIMS_INTERVAL_MS;
         bool stop = svc_wait_for(c, ms, true);
@@ -537,6 +543,11 @@ static void *svc_periodic_thread(void *arg)
         if (recovered && c->cfg->shelved_offload_time > 0 && clock_mono_ms() >= shelve_due) {
             os_compute_shelve_poll(c);
             shelve_due = clock_mono_ms() + shelve_ms;
+        }
+        if (recovered && c->cfg->reclaim_instance_interval > 0 &&
+            clock_mono_ms() >= reclaim_due) {
+            os_compute_reclaim_poll(c);
+            reclaim_due = clock_mono_ms() + reclaim_ms;
         }
         if (recovered && claims && clock_mono_ms() >= claims_due) {
             os_compute_move_claims_check(c);

@@ -1,6 +1,6 @@
-/* terminate_instance (and soft_delete_instance, which sculpt treats as a
- * delete: [DEFAULT] reclaim_instance_interval is 0 in Nova by default): the
- * guest destroyed with its disks, the instance saved as deleted and
+/* terminate_instance (also of a soft-deleted server, when the API's
+ * force-delete or the reclaim of compute_reclaim.c asks it): the guest
+ * destroyed with its disks, the instance saved as deleted and
  * destroyed in Nova's database, its Placement allocations released, the
  * schedulers told (nova/compute/manager.py _delete_instance). */
 #include <stdio.h>
@@ -63,9 +63,7 @@ int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **e
     autoptr(os_inst) i = os_compute_req_inst(c, req, err);
     if (!i)
         return -1;
-    const char *event = strcmp(req->msg->method, "soft_delete_instance") == 0
-                            ? "compute_soft_delete_instance"
-                            : "compute_terminate_instance";
+    const char *event = "compute_terminate_instance";
     os_inst_event_start(i, event);
     int64_t intent = os_compute_intent_begin(c, DB_OP_DESTROY, i, NULL);
     if (os_compute_release_guest(c, os_inst_uuid(i), err) < 0) {

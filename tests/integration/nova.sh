@@ -123,7 +123,9 @@ fi
 say "PostgreSQL, RabbitMQ$( [ $libvirt = 1 ] && echo ', libvirtd') up"
 "$stack/nova.sh" start "$run"
 say "Nova control plane up"
+# fake1 reclaims soft-deleted servers after 10 s (phase rpc)
 SCULPT_NAME=fake1 SCULPT_HOST=fake1 SCULPT_COMPUTE_DRIVER=fake SCULPT_DEMO_GUESTS=0 \
+    SCULPT_EXTRA_CONF="$(printf '[DEFAULT]\nreclaim_instance_interval = 10')" \
     "$stack/sculpt.sh" start "$run"
 if [ $libvirt = 1 ]; then
     # the sshd cold migrations between libvirt hosts copy through (phase

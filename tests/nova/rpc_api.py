@@ -3,7 +3,7 @@
 ComputeAPI and oslo.messaging as the real client (protocol.md section 9),
 plus raw AMQP for messages no real client would send.
 
-    rpc_api.py --host HOST [--other-host HOST2]
+    rpc_api.py --host HOST [--other-host HOST2] [--reclaim SECONDS]
                 (OS_* and the RabbitMQ URL from the environment)
 
 Every check prints one line; the first failure exits 1.
@@ -25,6 +25,8 @@ import oslo_messaging as messaging  # noqa: E402
 from keystoneauth1 import session  # noqa: E402
 from keystoneauth1.identity import v3  # noqa: E402
 from novaclient import client as nova_client  # noqa: E402
+from novaclient import exceptions as nova_exc  # noqa: E402
+from oslo_utils import timeutils  # noqa: E402
 
 from nova import config, context, exception, objects, rpc  # noqa: E402
 from nova.compute import rpcapi as compute_rpcapi  # noqa: E402
@@ -373,6 +375,73 @@ def rescues(ctxt, api, inst, nova, server, sess):
        % fl[0].message[:60])
 
 
+def soft_deletes(ctxt, api, nova, sess, host, reclaim):
+    """soft_delete_instance and restore_instance, as nova-api sends them
+    when its reclaim_instance_interval is set (the harness's API keeps 0,
+    so the task state and deleted_at are set here as its soft_delete and
+    restore do): the guest switched off and kept with its allocations,
+    SOFT_DELETED; restored ACTIVE, running again; soft-deleted again, then
+    deleted for good by the host once `reclaim` seconds have passed (its
+    [DEFAULT] reclaim_instance_interval): gone from Nova, its allocations
+    released."""
+    s = nova.servers.create('rpc-soft', os.environ['SCULPT_IMAGE_ID'],
+                            os.environ['SCULPT_FLAVOR_ID'], nics='none',
+                            availability_zone='nova:%s' % host)
+    wait_for('rpc-soft ACTIVE', lambda: nova.servers.get(s.id).status == 'ACTIVE', 120)
+    inst = objects.Instance.get_by_uuid(ctxt, s.id)
+
+    def allocations():
+        r = sess.request('/allocations/%s' % s.id, 'GET', raise_exc=False,
+                         endpoint_filter={'service_type': 'placement'},
+                         headers={'OpenStack-API-Version': 'placement 1.28'})
+        return r.json().get('allocations', {})
+
+    def settled(vm_state):
+        inst.refresh()
+        return inst.task_state is None and inst.vm_state == vm_state
+
+    def soft_delete():
+        inst.refresh()
+        inst.task_state = 'soft-deleting'
+        inst.deleted_at = timeutils.utcnow()
+        inst.save(expected_task_state=[None])
+        api.soft_delete_instance(ctxt, inst)
+        wait_for('soft_delete_instance', lambda: settled('soft-delete'), 60)
+        if inst.power_state != 4 or not allocations():
+            fail('soft-deleted: power_state %s, allocations %r'
+                 % (inst.power_state, allocations()))
+
+    soft_delete()
+    if nova.servers.get(s.id).status != 'SOFT_DELETED':
+        fail('soft-deleted server shows %s' % nova.servers.get(s.id).status)
+    ok('soft_delete_instance -> SOFT_DELETED, guest off (power_state 4), allocations kept')
+    inst.task_state = 'restoring'
+    inst.deleted_at = None
+    inst.save(expected_task_state=[None])
+    api.restore_instance(ctxt, inst)
+    wait_for('restore_instance', lambda: settled('active'), 60)
+    if inst.power_state != 1 or nova.servers.get(s.id).status != 'ACTIVE':
+        fail('restored: power_state %s, status %s'
+             % (inst.power_state, nova.servers.get(s.id).status))
+    ok('restore_instance -> ACTIVE, the same guest running again (power_state 1)')
+    soft_delete()
+    t0 = time.time()
+
+    def gone():
+        try:
+            nova.servers.get(s.id)
+            return False
+        except nova_exc.NotFound:
+            return True
+    wait_for('reclaimed after %d s' % reclaim, gone, reclaim + 60)
+    waited = time.time() - t0
+    if waited < reclaim or allocations():
+        fail('reclaimed after %.0f s (interval %d s), allocations %r'
+             % (waited, reclaim, allocations()))
+    ok('soft-deleted again: reclaimed by %s after %.0f s (reclaim_instance_interval %d s), '
+       'allocations released' % (host, waited, reclaim))
+
+
 def server_groups(ctxt, sess, host, other):
     """The late server group check: servers forced onto a host
     (availability zone nova:HOST skips the scheduler's filters) that would
@@ -450,6 +519,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--host', required=True)
     ap.add_argument('--other-host', help='a second compute host (the affinity check)')
+    ap.add_argument('--reclaim', type=int, default=10,
+                    help="HOST's [DEFAULT] reclaim_instance_interval, in seconds")
     ap.add_argument('--transport-url', default=os.environ.get('RABBITMQ_URL'))
     a = ap.parse_args()
     host = a.host
@@ -530,6 +601,7 @@ def main():
         rebuilds(ctxt, api, inst, sess, tmp)
     rescues(ctxt, api, inst, nova, server, sess)
     server_groups(ctxt, sess, host, a.other_host)
+    soft_deletes(ctxt, api, nova, sess, host, a.reclaim)
 
     # ---- failures Nova acts on by type
     ghost = objects.Instance(context=ctxt, uuid=str(uuid.uuid4()), host=host, node=host)

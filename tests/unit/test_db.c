@@ -190,6 +190,7 @@ static void test_migrations_embedded(void **state)
 #define U3 "33333333-3333-4333-8333-333333333333"
 #define M1 "44444444-4444-4444-8444-444444444444"
 #define G9 "99999999-9999-4999-8999-999999999999"
+#define S5 "55555555-5555-4555-8555-555555555555"
 
 struct view_builder {
     struct db_view view;
@@ -502,16 +503,18 @@ static void test_plan_nova(void **state)
     vb_init(&b);
     vb_row(&b, U1, "instance-1", DRV_POWER_RUNNING); /* Nova deleted it */
     vb_row(&b, U2, "instance-2", DRV_POWER_RUNNING); /* fine */
+    vb_row(&b, S5, "instance-5", DRV_POWER_SHUTDOWN); /* soft-deleted: kept, off */
     struct db_guest g[] = {guest(U1, "instance-1", DRV_POWER_RUNNING),
                            guest(U2, "instance-2", DRV_POWER_RUNNING),
                            guest(U3, "instance-3", DRV_POWER_RUNNING),  /* row lost */
-                           guest(G9, "instance-9", DRV_POWER_RUNNING)}; /* Nova: deleted */
+                           guest(G9, "instance-9", DRV_POWER_RUNNING),  /* Nova: deleted */
+                           guest(S5, "instance-5", DRV_POWER_SHUTDOWN)};
     struct db_nova_instance nova[] = {
         {U2, "active", NULL}, {U3, "active", NULL}, {M1, "building", "spawning"},
-        {G9, "deleted", NULL}};
+        {G9, "deleted", NULL}, {S5, "soft-delete", NULL}};
     for (int reap = 0; reap < 2; reap++) {
         struct db_reconcile_opts o = {.domain_prefix = "instance-", .reap_nova_deleted = reap};
-        autoptr(db_fix_list) l = db_reconcile_plan(&b.view, g, 4, nova, 4, &o);
+        autoptr(db_fix_list) l = db_reconcile_plan(&b.view, g, 5, nova, 5, &o);
         assert_int_equal(l->n, 4);
         assert_int_equal(l->v[0].kind, DB_FIX_NOVA_DELETED);
         assert_string_equal(l->v[0].uuid, U1);
