@@ -545,6 +545,7 @@ DRV_HV_UUID_OP(pause)
 DRV_HV_UUID_OP(unpause)
 DRV_HV_UUID_OP(suspend)
 DRV_HV_UUID_OP(resume)
+DRV_HV_UUID_OP(inject_nmi)
 
 int drv_hv_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **err)
 {

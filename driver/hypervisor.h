@@ -447,6 +447,7 @@ struct drv_hv_ops {
     int (*unpause)(struct drv_hv *hv, const char *uuid, struct err **err);
     int (*suspend)(struct drv_hv *hv, const char *uuid, struct err **err);
     int (*resume)(struct drv_hv *hv, const char *uuid, struct err **err);
+    int (*inject_nmi)(struct drv_hv *hv, const char *uuid, struct err **err);
 
     int (*reshape)(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
                    struct drv_hv_reshape_report *report, struct err **err);
@@ -603,6 +604,10 @@ int drv_hv_pause(struct drv_hv *hv, const char *uuid, struct err **err);
 int drv_hv_unpause(struct drv_hv *hv, const char *uuid, struct err **err);
 int drv_hv_suspend(struct drv_hv *hv, const char *uuid, struct err **err);
 int drv_hv_resume(struct drv_hv *hv, const char *uuid, struct err **err);
+/* Send the guest a non-maskable interrupt (Nova's trigger_crash_dump): a
+ * guest set up for it dumps its kernel's memory, others log it.  CONFLICT
+ * when the guest is not running; UNSUPPORTED when the backend cannot. */
+int drv_hv_inject_nmi(struct drv_hv *hv, const char *uuid, struct err **err);
 
 /* Change the live shape to `to`, touching only the knobs that differ from
  * the shape in force.  The maxima (vcpus_max, mem_max_mib) must equal the

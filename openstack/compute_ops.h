@@ -23,6 +23,7 @@ int os_compute_suspend_instance(struct os_rpc_req *req, json_t **result, struct 
 int os_compute_resume_instance(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_soft_delete_instance(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_restore_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_trigger_crash_dump(struct os_rpc_req *req, json_t **result, struct err **err);
 
 /* compute_resize.c: a resize to another flavor on this host, done live
  * (prep_resize runs the resize_instance and finish_resize legs itself,

@@ -184,6 +184,38 @@ POWER_HANDLER(resume)
 POWER_HANDLER(soft_delete)
 POWER_HANDLER(restore)
 
+/* trigger_crash_dump (`openstack server dump create`): an NMI to the
+ * guest, as Zed's libvirt driver sends it.  No task or power state changes
+ * (what the guest does with it is its own set-up: a crash kernel dumps and
+ * reboots, others log it); a refusal is recorded as a fault on the
+ * instance, as wrap_instance_fault does, with no task to revert. */
+int os_compute_trigger_crash_dump(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    struct os_compute *c = req->opaque;
+    autoptr(os_inst) i = os_compute_req_inst(c, req, err);
+    if (!i)
+        return -1;
+    const char *event = "compute_trigger_crash_dump";
+    os_inst_event_start(i, event);
+    if (drv_hv_inject_nmi(c->hv, os_inst_uuid(i), err) < 0) {
+        enum err_code code = err_code_of(*err);
+        if (code == ERR_NOT_FOUND)
+            os_fault_instance_not_found(&req->fault, os_inst_uuid(i));
+        else if (code == ERR_CONFLICT) {
+            os_fault_nova(&req->fault, "InstanceNotRunning", 409);
+            req->fault.kwargs = json_pack("{s:s}", "instance_id", os_inst_uuid(i));
+        } else if (code == ERR_UNSUPPORTED)
+            os_fault_nova(&req->fault, "TriggerCrashDumpNotSupported", 400);
+        os_inst_fault(i, *err);
+        os_inst_event_finish(i, event, *err);
+        return -1;
+    }
+    os_inst_event_finish(i, event, NULL);
+    log_info("trigger_crash_dump: NMI sent to the guest");
+    return 0;
+}
+
 /* SOFT: rebooting -> reboot_pending -> reboot_started -> done; HARD the
  * same with the _hard states (nova's reboot_instance). */
 int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct err **err)

@@ -239,7 +239,7 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("rescue_instance", os_compute_rescue_instance, SERIAL),
     COMPUTE("unrescue_instance", os_compute_unrescue_instance, SERIAL),
     COMPUTE("restore_instance", os_compute_restore_instance, SERIAL),
-    COMPUTE("trigger_crash_dump", os_compute_unsupported, SERIAL),
+    COMPUTE("trigger_crash_dump", os_compute_trigger_crash_dump, SERIAL),
     COMPUTE("inject_network_info", os_compute_unsupported, SERIAL),
     COMPUTE("attach_interface", os_compute_unsupported, SERIAL),
     COMPUTE("detach_interface", os_compute_unsupported, SERIAL),

@@ -590,6 +590,26 @@ static int fake_resume(struct drv_hv *hv, const char *uuid, struct err **err)
                            DRV_HV_EVENT_STARTED, "restored", err);
 }
 
+/* What a Linux guest without a crash kernel logs for an NMI. */
+static int fake_inject_nmi(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "inject_nmi", err) < 0)
+        return -1;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g || g->state != DRV_POWER_RUNNING) {
+        enum drv_power_state st = g ? g->state : DRV_POWER_NOSTATE;
+        pthread_mutex_unlock(&f->lock);
+        return g ? err_set(err, ERR_CONFLICT, "inject_nmi `%s`: guest is %s", uuid,
+                           drv_power_state_name(st))
+                 : err_wrap(err, "inject_nmi");
+    }
+    fake_console(f, g, "Uhhuh. NMI received for unknown reason 00 on CPU 0.");
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
 static int fake_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **err)
 {
     struct fake *f = fake_of(hv);
@@ -1070,6 +1090,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .power_on = fake_power_on,
     .reboot = fake_reboot,
     .pause = fake_pause,
+    .inject_nmi = fake_inject_nmi,
     .unpause = fake_unpause,
     .suspend = fake_suspend,
     .resume = fake_resume,

@@ -1193,6 +1193,18 @@ static int lv_unpause(struct drv_hv *hv, const char *uuid, struct err **err)
                      err);
 }
 
+static int lv_inject_nmi(struct drv_hv *hv, const char *uuid, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, false, err);
+    if (!dom)
+        return err_wrap(err, "inject NMI");
+    /* no lifecycle event: the guest runs on (or dumps and reboots itself) */
+    int rc = virDomainInjectNMI(dom, 0) < 0 ? lv_dom_error(err, "virDomainInjectNMI", dom) : 0;
+    virDomainFree(dom);
+    return rc < 0 ? err_wrap(err, "inject NMI") : 0;
+}
+
 static int lv_suspend(struct drv_hv *hv, const char *uuid, struct err **err)
 {
     return lv_simple(hv, uuid, "suspend", DRV_HV_EVENT_SUSPENDED, lv_call_managed_save,
@@ -1229,6 +1241,7 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .power_on = lv_power_on,
     .reboot = lv_reboot,
     .pause = lv_pause,
+    .inject_nmi = lv_inject_nmi,
     .unpause = lv_unpause,
     .suspend = lv_suspend,
     .resume = lv_resume,

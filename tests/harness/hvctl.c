@@ -22,7 +22,7 @@
  *                              disk_write_mbps= online= max= mem_max= pcpus= numa=
  *                              weight= (CPU weight, cpu.weight units; 0: per vCPU)
  *   info uuid= | destroy uuid= [keep=1] | power-off uuid= [timeout=S]
- *   power-on | pause | unpause | suspend | resume uuid=
+ *   power-on | pause | unpause | suspend | resume | nmi uuid=
  *   reboot uuid= [hard=1] | console uuid= [bytes=N] | spec uuid=
  *   reconcile uuid= [state=running|shutdown|paused] SHAPE
  *   migrate-out uuid= dest=HOST info=FILE [timeout=S]   (disk_info into FILE)
@@ -601,6 +601,8 @@ static int cmd_uuid_op(struct drv_hv *hv, const char *cmd, const struct args *a,
         rc = drv_hv_suspend(hv, uuid, err);
     else if (strcmp(cmd, "resume") == 0)
         rc = drv_hv_resume(hv, uuid, err);
+    else if (strcmp(cmd, "nmi") == 0)
+        rc = drv_hv_inject_nmi(hv, uuid, err);
     else if (strcmp(cmd, "live-finish") == 0)
         rc = drv_hv_live_finish(hv, uuid, err);
     else if (strcmp(cmd, "live-rollback") == 0)

@@ -122,6 +122,14 @@ check "balloon reached 192 MiB" retry 30 balloon_at 196608
 hv reshape uuid=$U mem_mib=320 || fail "balloon up again"
 check "libvirt balloon at 320 MiB again" retry 30 balloon_at 327680
 
+# ---- an NMI (Nova's trigger_crash_dump): a guest without a crash kernel
+# logs it and runs on ----
+nmi_before=$(grep -c 'NMI received' "$LOG" || true)
+hv nmi uuid=$U || fail "inject NMI"
+check "the guest's kernel logged the NMI" \
+    retry 30 sh -c "test \$(grep -c 'NMI received' '$LOG') -gt $nmi_before"
+check "still running after the NMI" sh -c "$VIRSH domstate $DOM | grep -qx running"
+
 # ---- pinning, bandwidth, I/O tune ----
 hv reshape uuid=$U pcpus=1 || fail "pin"
 check "changed pin" test "$(kv changed "$HV_OUT")" = "pin"
@@ -396,6 +404,9 @@ hv wait-event type=stopped uuid=$U timeout_ms=30000 || fail "no stop event"
 check "stopped by sculpt" test "$(kv by_sculpt "$HV_OUT")" = 1
 check "a clean shutdown (ACPI power button)" test "$(kv reason "$HV_OUT")" = shutdown
 wait_match "$LOG" 'GUEST-POWER-BUTTON' 5 >/dev/null || fail "the guest did not see the button"
+hv nmi uuid=$U && fail "an NMI to a stopped guest"
+check "an NMI to a stopped guest is refused (Nova: InstanceNotRunning)" \
+    sh -c "printf '%s' \"\$0\" | grep -q '^ERR nmi CONFLICT'" "$HV_OUT"
 
 # ---- cold resize changes the maxima ----
 hv power-on uuid=$U || fail "power on"

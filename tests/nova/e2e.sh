@@ -86,6 +86,13 @@ lines=$(openstack console log show --lines 5 e2e-1 | wc -l)
 wait_console "$id" GUEST-INIT-READY 120
 say "console output: $lines lines, the guest came back up"
 
+# trigger_crash_dump (microversion 2.17): an NMI, which the guest's kernel
+# logs (it has no crash kernel to dump with) and runs on
+openstack --os-compute-api-version 2.17 server dump create e2e-1
+wait_console "$id" 'NMI received' 60
+wait_status e2e-1 ACTIVE 10
+say "dump create -> the guest's kernel logged the NMI, still ACTIVE"
+
 # A call whose handler outlives the caller's call-monitor timeout only
 # succeeds with keep-alives.
 /usr/bin/python3 "$top/tests/nova/keepalive.py" --host "$host" --server "$id"
