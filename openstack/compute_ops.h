@@ -41,6 +41,8 @@ int os_compute_finish_revert_resize(struct os_rpc_req *req, json_t **result, str
  * snapshot_instance): the guest's disk uploaded to the image nova-api
  * created. */
 int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+/* The same from `openstack server backup create`, then the rotation. */
+int os_compute_backup_instance(struct os_rpc_req *req, json_t **result, struct err **err);
 /* The fields and properties a snapshot sets on its Glance image (nova's
  * _create_snapshot_metadata) for Instance primitive `inst` and the
  * image's format.  A new object. */

@@ -234,7 +234,7 @@ const struct os_rpc_method os_compute_rpc_table[] = {
      * with NotImplementedError and leaves the instance as it was (fault
      * recorded, task state reverted, action event failed, migration
      * errored) instead of stuck. */
-    COMPUTE("backup_instance", os_compute_unsupported, SERIAL),
+    COMPUTE("backup_instance", os_compute_backup_instance, SERIAL),
     COMPUTE("set_admin_password", os_compute_unsupported, SERIAL),
     COMPUTE("rescue_instance", os_compute_rescue_instance, SERIAL),
     COMPUTE("unrescue_instance", os_compute_unrescue_instance, SERIAL),

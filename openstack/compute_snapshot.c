@@ -1,6 +1,9 @@
 /* snapshot_instance: `openstack server image create`, as nova's
  * ComputeManager.snapshot_instance and _snapshot_instance with the libvirt
- * driver's snapshot (nova/compute/manager.py, nova/virt/libvirt/driver.py).
+ * driver's snapshot (nova/compute/manager.py, nova/virt/libvirt/driver.py);
+ * backup_instance: `openstack server backup create`, the same snapshot from
+ * the task state image_backup, then the instance's backups of that type
+ * beyond the rotation deleted, oldest first (_rotate_backups).
  *
  * nova-api has created the image in Glance (queued, with image_type,
  * instance_uuid, base_image_ref... as properties) and set the task state
@@ -29,7 +32,18 @@
 
 LOG_INIT("openstack.compute_snapshot");
 
-#define SNAPSHOT_EVENT "compute_snapshot_instance"
+/* What differs between a snapshot and a backup. */
+struct snap_kind {
+    const char *event;
+    const char *first_task;   /* the task state the API set */
+    const char *taking_task;  /* the task while the backend copies the disk */
+};
+
+static const struct snap_kind snap_snapshot = {"compute_snapshot_instance",
+                                               "image_snapshot_pending", "image_snapshot"};
+/* Zed's _do_snapshot_instance: no step of its own before the copy */
+static const struct snap_kind snap_backup = {"compute_backup_instance", "image_backup",
+                                             "image_backup"};
 
 json_t *os_snapshot_image_meta(const json_t *inst, const char *disk_format)
 {
@@ -107,16 +121,53 @@ const char *os_compute_req_image_id(struct os_compute *c, struct os_rpc_req *req
     return NULL;
 }
 
-int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+/* Delete the instance's backups of `type` beyond the newest `rotation`
+ * (Zed's _rotate_backups): a backup that cannot be deleted is logged and
+ * the next one tried; -1 with *err only when the list cannot be read. */
+static int snap_rotate(struct os_compute *c, struct os_inst *i, const char *token,
+                       const char *type, int64_t rotation, struct err **err)
 {
-    (void)result;
+    json_auto_t *filters = json_pack("{s:s, s:s, s:s}", "image_type", "backup", "backup_type",
+                                     type, "instance_uuid", os_inst_uuid(i));
+    json_auto_t *images =
+        os_glance_image_list(c->glance, token, filters, "created_at", "desc", err);
+    if (!images)
+        return err_wrap(err, "backups of %s not listed for their rotation", os_inst_uuid(i));
+    size_t n = json_array_size(images);
+    log_info("%zu `%s` backup(s), rotation %lld", n, type, (long long)rotation);
+    for (size_t k = n; k > (size_t)rotation; k--) {
+        const char *id = json_string_value(json_object_get(json_array_get(images, k - 1), "id"));
+        autoerr struct err *e = NULL;
+        if (!id)
+            continue;
+        if (os_glance_image_delete(c->glance, id, token, &e) < 0 &&
+            err_code_of(e) != ERR_NOT_FOUND)
+            log_err(LOG_LEVEL_WARN, e, "backup %s not rotated out: the next one goes on", id);
+        else
+            log_info("backup %s rotated out", id);
+    }
+    return 0;
+}
+
+static int snap_run(const struct snap_kind *k, struct os_rpc_req *req, struct err **err)
+{
     struct os_compute *c = req->opaque;
     autoptr(os_inst) i = os_compute_req_inst(c, req, err);
     if (!i)
         return -1;
-    const char *image_id = os_compute_req_image_id(c, req, i, SNAPSHOT_EVENT, err);
+    const char *image_id = os_compute_req_image_id(c, req, i, k->event, err);
     if (!image_id)
         return -1;
+    const char *backup_type = json_string_value(json_object_get(req->msg->args, "backup_type"));
+    json_t *rotation = json_object_get(req->msg->args, "rotation");
+    if (k == &snap_backup && (!backup_type || !*backup_type || strlen(backup_type) > 255 ||
+                              !json_is_integer(rotation) || json_integer_value(rotation) < 0)) {
+        /* what nova-api's schema lets through: a type and a rotation >= 0 */
+        err_set(err, ERR_INVALID, "backup_instance needs a `backup_type` and a `rotation` >= 0");
+        os_inst_event_start(i, k->event);
+        os_compute_fail_op(c, i, k->event, *err);
+        return -1;
+    }
     const char *token = os_ctx_str(req->msg->ctx, "auth_token");
     const char *uuid = os_inst_uuid(i);
     /* declared before the first goto: a jump must not skip a cleanup */
@@ -126,15 +177,15 @@ int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct
     struct drv_hv_snapshot snap __attribute__((cleanup(drv_hv_snapshot_release))) = {0};
     bool gone = false;
     const char *const uploading[] = {"image_uploading", NULL};
-    os_inst_event_start(i, SNAPSHOT_EVENT);
+    os_inst_event_start(i, k->event);
 
     os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
-    if (snap_step(i, "image_snapshot", "image_snapshot_pending", &gone, err) < 0) {
+    if (snap_step(i, k->taking_task, k->first_task, &gone, err) < 0) {
         if (gone) {
             /* no point going on: the delete cleans up */
             log_info("snapshot of %s: the instance is being deleted", uuid);
             err_clear(err);
-            os_inst_event_finish(i, SNAPSHOT_EVENT, NULL);
+            os_inst_event_finish(i, k->event, NULL);
             return 0;
         }
         goto failed;
@@ -147,7 +198,7 @@ int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct
 
     if (drv_hv_snapshot(c->hv, uuid, &snap, err) < 0)
         goto failed;
-    if (snap_step(i, "image_pending_upload", "image_snapshot", &gone, err) < 0 ||
+    if (snap_step(i, "image_pending_upload", k->taking_task, &gone, err) < 0 ||
         snap_step(i, "image_uploading", "image_pending_upload", &gone, err) < 0)
         goto failed;
     /* nova's image API update: the metadata, then the data */
@@ -163,9 +214,17 @@ int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct
     if (snap_save(i, uploading, &gone, err) < 0)
         goto failed;
     os_compute_record_state(c, i);
-    os_inst_event_finish(i, SNAPSHOT_EVENT, NULL);
-    log_info("instance %s: snapshot image %s uploaded (%lld bytes)", uuid, image_id,
-             (long long)bytes);
+    log_info("instance %s: %s image %s uploaded (%lld bytes)", uuid,
+             k == &snap_backup ? "backup" : "snapshot", image_id, (long long)bytes);
+    if (k == &snap_backup &&
+        snap_rotate(c, i, token, backup_type, json_integer_value(rotation), err) < 0) {
+        /* the backup stands; the failure is the instance's fault */
+        log_err(LOG_LEVEL_WARN, *err, "backup rotation failed");
+        os_inst_fault(i, *err);
+        os_inst_event_finish(i, k->event, *err);
+        return -1;
+    }
+    os_inst_event_finish(i, k->event, NULL);
     return 0;
 
 image_failed:
@@ -175,17 +234,17 @@ image_failed:
         err_clear(err);
         os_inst_set_str(i, "task_state", NULL);
         if (os_inst_save(i, NULL, NULL, err) < 0) {
-            os_inst_event_finish(i, SNAPSHOT_EVENT, *err);
+            os_inst_event_finish(i, k->event, *err);
             return -1;
         }
-        os_inst_event_finish(i, SNAPSHOT_EVENT, NULL);
+        os_inst_event_finish(i, k->event, NULL);
         return 0;
     }
 failed:
     if (gone) {
         snap_vanished(c, i, image_id, token);
         err_clear(err);
-        os_inst_event_finish(i, SNAPSHOT_EVENT, NULL);
+        os_inst_event_finish(i, k->event, NULL);
         return 0;
     }
     {
@@ -196,6 +255,18 @@ failed:
             log_err(LOG_LEVEL_WARN, de, "image %s of the failed snapshot not deleted", image_id);
     }
     log_err(LOG_LEVEL_ERROR, *err, "snapshot of %s failed", uuid);
-    os_compute_fail_op(c, i, SNAPSHOT_EVENT, *err);
+    os_compute_fail_op(c, i, k->event, *err);
     return -1;
+}
+
+int os_compute_snapshot_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    return snap_run(&snap_snapshot, req, err);
+}
+
+int os_compute_backup_instance(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    return snap_run(&snap_backup, req, err);
 }

@@ -152,6 +152,71 @@ json_t *os_glance_image_get(struct os_glance *g, const char *id, const char *use
     return j;
 }
 
+#define GLANCE_LIST_MAX 10000
+
+/* `s` percent-encoded for a query string (RFC 3986's unreserved kept). */
+static void glance_query_escape(struct strbuf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+            *p == '-' || *p == '.' || *p == '_' || *p == '~')
+            strbuf_append_len(b, (const char *)p, 1);
+        else
+            strbuf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
+    }
+}
+
+json_t *os_glance_image_list(struct os_glance *g, const char *user_token, const json_t *filters,
+                             const char *sort_key, const char *sort_dir, struct err **err)
+{
+    struct strbuf q = STRBUF_INIT;
+    strbuf_append(&q, "/v2/images?sort_key=");
+    glance_query_escape(&q, sort_key);
+    strbuf_append(&q, "&sort_dir=");
+    glance_query_escape(&q, sort_dir);
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)filters, k, v) {
+        if (!json_is_string(v))
+            continue;
+        strbuf_append(&q, "&");
+        glance_query_escape(&q, k);
+        strbuf_append(&q, "=");
+        glance_query_escape(&q, json_string_value(v));
+    }
+    json_t *all = json_array();
+    autofree char *path = strbuf_steal(&q);
+    while (path) {
+        struct os_http_resp r;
+        struct os_http_req req = {.method = "GET", .timeout_ms = GLANCE_META_TIMEOUT_MS};
+        if (glance_request(g, path, user_token, &req, &r, err) < 0) {
+            json_decref(all);
+            return NULL;
+        }
+        json_t *images = json_object_get(r.json, "images");
+        if (r.status != 200 || !json_is_array(images)) {
+            char why[256];
+            os_http_error_text(&r, why, sizeof(why));
+            err_set(err, os_http_status_code(r.status), "Glance image list: %ld %s", r.status,
+                    why);
+            os_http_resp_release(&r);
+            json_decref(all);
+            return NULL;
+        }
+        json_array_extend(all, images);
+        /* the next page's path and query, from the server's root */
+        const char *next = json_string_value(json_object_get(r.json, "next"));
+        free(path);
+        path = next && *next == '/' && json_array_size(images) > 0 &&
+                       json_array_size(all) < GLANCE_LIST_MAX
+                   ? xstrdup(next)
+                   : NULL;
+        os_http_resp_release(&r);
+    }
+    return all;
+}
+
 int os_glance_image_download(struct os_glance *g, const char *id, const char *user_token,
                              FILE *out, struct err **err)
 {

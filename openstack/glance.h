@@ -29,6 +29,13 @@ DEFINE_AUTOPTR(os_glance)
 json_t *os_glance_image_get(struct os_glance *g, const char *id, const char *user_token,
                             struct err **err);
 
+/* GET /v2/images with `filters` (an object of string values: fields or
+ * properties, e.g. {"image_type": "backup", "instance_uuid": ...}), sorted
+ * by `sort_key` in `sort_dir` ("asc"/"desc"), every page followed (at most
+ * GLANCE_LIST_MAX images).  A new array of image dicts, or NULL with *err. */
+json_t *os_glance_image_list(struct os_glance *g, const char *user_token, const json_t *filters,
+                             const char *sort_key, const char *sort_dir, struct err **err);
+
 /* Stream the image's data into `out` (GET /v2/images/{id}/file).  0, or
  * -1 with *err. */
 int os_glance_image_download(struct os_glance *g, const char *id, const char *user_token,

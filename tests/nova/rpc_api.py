@@ -217,6 +217,47 @@ def snapshots(ctxt, api, inst, sess):
     ok('snapshot_instance to an image gone -> task_state None, no fault')
 
 
+def backups(ctxt, sess, server, inst):
+    """backup_instance through nova-api (`openstack server backup create`):
+    the backup uploaded as a snapshot is, with image_type backup and its
+    backup_type; the instance's backups of that type beyond the rotation
+    deleted, oldest first; another type left alone."""
+    nova = nova_client.Client('2.45', session=sess)
+
+    def glance(method, path, **kw):
+        return sess.request(path, method, raise_exc=False,
+                            endpoint_filter={'service_type': 'image', 'interface': 'public'}, **kw)
+
+    def backup(name, kind, rotation):
+        time.sleep(1.1)  # Glance sorts them by created_at
+        image_id = nova.servers.backup(server.id, name, kind, rotation)['image_id']
+
+        def done():
+            inst.refresh()
+            return inst.task_state is None
+        wait_for('backup %s' % name, done, 60)
+        return image_id
+
+    def alive(image_id):
+        return glance('GET', '/v2/images/%s' % image_id).status_code == 200
+
+    made = [backup('rpc-bk-1', 'daily', 2), backup('rpc-bk-2', 'daily', 2)]
+    im = glance('GET', '/v2/images/%s' % made[0]).json()
+    want = {'status': 'active', 'image_type': 'backup', 'backup_type': 'daily',
+            'instance_uuid': inst.uuid, 'image_location': 'snapshot'}
+    if {k: im.get(k) for k in want} != want or not alive(made[1]):
+        fail('backup image: %r' % im)
+    weekly = backup('rpc-bk-w', 'weekly', 1)
+    made.append(backup('rpc-bk-3', 'daily', 2))
+    if alive(made[0]) or not alive(made[1]) or not alive(made[2]) or not alive(weekly):
+        fail('rotation 2 of daily backups: alive %r, weekly %s'
+             % ([alive(m) for m in made], alive(weekly)))
+    ok('backup_instance (server backup create) -> backup images; a third daily backup with '
+       'rotation 2 deleted the oldest, the weekly one kept')
+    for m in made[1:] + [weekly]:
+        glance('DELETE', '/v2/images/%s' % m)
+
+
 def rebuilds(ctxt, api, inst, sess, tmp):
     """rebuild_instance as the conductor casts it, when it fails: onto a
     qcow2 whose disk is larger than the flavor's (a small file: the API
@@ -597,6 +638,7 @@ def main():
         fail('no instance actions recorded')
     ok('instance actions recorded: %d' % len(events))
     snapshots(ctxt, api, inst, sess)
+    backups(ctxt, sess, server, inst)
     with tempfile.TemporaryDirectory() as tmp:
         rebuilds(ctxt, api, inst, sess, tmp)
     rescues(ctxt, api, inst, nova, server, sess)
