@@ -225,17 +225,29 @@ int os_compute_rescue_recover(struct os_compute *c, struct os_inst *i, const str
         return 0;
     const char *uuid = os_inst_uuid(i);
     autofree char *was = xstrdup(task);
-    enum os_rescue_recovery r = os_rescue_recover_decide(task, g != NULL, g && g->rescued);
+    enum os_rescue_recovery r =
+        os_rescue_recover_decide(task, os_inst_vm_state(i), g != NULL, g && g->rescued);
     autoerr struct err *e = NULL;
     int rc = 0;
     const char *vm = "active";
     switch (r) {
     case OS_RESCUE_RECOVER_RESCUED:
-        rc = g->state == DRV_POWER_RUNNING ? 0 : drv_hv_power_on(c->hv, uuid, &e);
+        /* what rescue_instance saves after drv_hv_rescue */
+        rc = g->state == DRV_POWER_RUNNING ? 0 : os_compute_power_on_booting(c, uuid, &e);
         vm = "rescued";
+        os_inst_set_now(i, "launched_at");
         break;
     case OS_RESCUE_RECOVER_ACTIVE:
+        /* the rescue files go too (an unrescue removes them whatever it
+         * finds) */
         rc = drv_hv_unrescue(c->hv, uuid, &e);
+        if (rc == 0 && (g->rescued || g->state != DRV_POWER_RUNNING))
+            os_compute_engine_booting(c, uuid);
+        break;
+    case OS_RESCUE_RECOVER_STOPPED:
+        /* its own definition, off: the rescue's files (if made) are
+         * replaced by the next rescue, removed with the instance */
+        vm = "stopped";
         break;
     case OS_RESCUE_RECOVER_ERROR:
         err_set(&e, ERR_INTERNAL, "%s interrupted by a restart of sculpt-compute, no guest",
@@ -251,9 +263,12 @@ int os_compute_rescue_recover(struct os_compute *c, struct os_inst *i, const str
     os_inst_set_str(i, "task_state", NULL);
     os_inst_set_int(i, "power_state", g ? os_compute_power_now(c, uuid) : DRV_POWER_NOSTATE);
     autoerr struct err *se = NULL;
-    if (os_inst_save(i, NULL, NULL, &se) < 0)
+    if (os_inst_save(i, NULL, NULL, &se) < 0) {
         log_err(LOG_LEVEL_WARN, se, "interrupted %s of %s not saved", was, uuid);
-    else
-        log_info("recovered %s: %s interrupted, now %s", uuid, was, vm);
+        return 1;
+    }
+    os_compute_record_state(c, i);
+    os_compute_track_inst(c, i);
+    log_info("recovered %s: %s interrupted, now %s", uuid, was, vm);
     return 1;
 }

@@ -70,14 +70,20 @@ enum os_rescue_recovery {
     OS_RESCUE_RECOVER_RESCUED,  /* the rescue guest is defined: run it, RESCUED */
     OS_RESCUE_RECOVER_ACTIVE,   /* its own definition: run it, ACTIVE (a rescue
                                  * that never took, an unrescue to finish) */
+    OS_RESCUE_RECOVER_STOPPED,  /* a stopped server's rescue that never took:
+                                 * its own definition left off, STOPPED */
     OS_RESCUE_RECOVER_ERROR,    /* no guest: ERROR */
 };
 /* What the start-up recovery does with an instance interrupted in task
- * `task` ("rescuing" or "unrescuing") whose guest is `have_guest` and
+ * `task` ("rescuing" or "unrescuing"), vm_state `vm` (the one it had
+ * before: the API sets only the task), whose guest is `have_guest` and
  * defined rescued (`rescued`): an unrescue is always finished; a rescue
  * is finished when its definition was written (it is what a restart
- * finds defined), else undone. */
-enum os_rescue_recovery os_rescue_recover_decide(const char *task, bool have_guest, bool rescued);
+ * finds defined), else undone -- the server back as it was, running
+ * unless it was stopped.  Nova's _init_instance leaves both tasks as
+ * they are (the server stuck until reset-state). */
+enum os_rescue_recovery os_rescue_recover_decide(const char *task, const char *vm, bool have_guest,
+                                                 bool rescued);
 
 /* Whether `task` is "rescuing" or "unrescuing". */
 bool os_rescue_task(const char *task);

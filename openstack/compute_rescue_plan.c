@@ -52,12 +52,17 @@ bool os_rescue_task(const char *task)
     return task && (strcmp(task, "rescuing") == 0 || strcmp(task, "unrescuing") == 0);
 }
 
-enum os_rescue_recovery os_rescue_recover_decide(const char *task, bool have_guest, bool rescued)
+enum os_rescue_recovery os_rescue_recover_decide(const char *task, const char *vm, bool have_guest,
+                                                 bool rescued)
 {
     if (!have_guest)
         return OS_RESCUE_RECOVER_ERROR;
-    if (task && strcmp(task, "rescuing") == 0 && rescued)
+    bool rescuing = task && strcmp(task, "rescuing") == 0;
+    if (rescuing && rescued)
         return OS_RESCUE_RECOVER_RESCUED;
+    /* a stopped server's rescue that never took: off, as it was */
+    if (rescuing && vm && strcmp(vm, "stopped") == 0)
+        return OS_RESCUE_RECOVER_STOPPED;
     return OS_RESCUE_RECOVER_ACTIVE;
 }
 

@@ -165,6 +165,16 @@ static void offload_carry_state(struct os_compute *c, struct os_inst *i)
             text = os_shelve_state_encode(v[k].state, v[k].len, &e);
         }
     drv_control_states_free(v, n);
+    if (!text && !e && c->db) {
+        /* the control loop has none (an offload a restart finishes: the
+         * guest was gone before the engine could adopt it): the one this
+         * host saved last */
+        autofree unsigned char *saved = db_predictor_state_get(c->db, uuid, &len, &e);
+        if (saved)
+            text = os_shelve_state_encode(saved, len, &e);
+        else if (err_code_of(e) == ERR_NOT_FOUND)
+            err_clear(&e);
+    }
     if (!text) {
         if (e)
             log_err(LOG_LEVEL_WARN, e, "predictor state of %s not carried", uuid);
@@ -178,6 +188,20 @@ static void offload_carry_state(struct os_compute *c, struct os_inst *i)
     else
         log_info("predictor state of %s (%zu bytes, %zu as text) carried by image %s", uuid, len,
                  strlen(text), image_id);
+}
+
+/* The offload's last step, SHELVED_OFFLOADED saved: no RPC may reach this
+ * host for it any more (host and node None) and the schedulers hear it
+ * left.  0, or -1 with *err. */
+static int offload_leave_host(struct os_compute *c, struct os_inst *i, struct err **err)
+{
+    os_inst_set_str(i, "host", NULL);
+    os_inst_set_str(i, "node", NULL);
+    const char *const none[] = {OS_TASK_NONE, NULL};
+    if (os_inst_save(i, none, NULL, err) < 0)
+        return -1;
+    os_compute_tell_schedulers_gone(c, i->ctx, os_inst_uuid(i));
+    return 0;
 }
 
 /* _shelve_offload_instance on instance i (SHELVED, its task one of
@@ -217,13 +241,8 @@ static int offload_do(struct os_compute *c, struct os_inst *i, bool clean,
     os_inst_set_str(i, "task_state", NULL);
     if (os_inst_save(i, expected, NULL, err) < 0)
         return -1;
-    /* no RPC may reach this host for it any more */
-    os_inst_set_str(i, "host", NULL);
-    os_inst_set_str(i, "node", NULL);
-    const char *const none[] = {OS_TASK_NONE, NULL};
-    if (os_inst_save(i, none, NULL, err) < 0)
+    if (offload_leave_host(c, i, err) < 0)
         return -1;
-    os_compute_tell_schedulers_gone(c, i->ctx, uuid);
     log_info("instance %s shelved and offloaded", uuid);
     return 0;
 }
@@ -635,6 +654,15 @@ int os_compute_shelve_recover(struct os_compute *c, struct os_inst *i, const str
             log_info("recovered %s: unshelve finished (its guest runs)", uuid);
         return 1;
     }
+    case OS_SHELVE_FIX_LEAVE_HOST:
+        /* Nova's resource tracker counts no SHELVED_OFFLOADED instance:
+         * nor does this host's */
+        os_compute_untrack(c, uuid);
+        if (offload_leave_host(c, i, &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "offloaded %s not taken off this host", uuid);
+        else
+            log_info("recovered %s: offloaded, taken off this host", uuid);
+        return 1;
     case OS_SHELVE_FIX_UNDO_UNSHELVE:
         err_set(&e, ERR_INTERNAL, "unshelve interrupted by a restart of sculpt-compute");
         unshelve_fail(c, i, g != NULL, e);

@@ -53,9 +53,11 @@ enum os_shelve_fix {
     OS_SHELVE_FIX_OFFLOAD,         /* SHELVED, offload under way: finish it */
     OS_SHELVE_FIX_FINISH_UNSHELVE, /* unshelve's guest runs: ACTIVE */
     OS_SHELVE_FIX_UNDO_UNSHELVE,   /* unshelve cut before its guest ran: offloaded again */
+    OS_SHELVE_FIX_LEAVE_HOST,      /* SHELVED_OFFLOADED still on this host (the offload's
+                                    * last save cut): host and node None */
 };
-/* `guest`: the instance's guest is on this host; `guest_running`: it
- * runs. */
+/* For an instance Nova places on this host.  `guest`: its guest is on
+ * this host; `guest_running`: it runs. */
 enum os_shelve_fix os_shelve_recover_plan(const char *vm, const char *task, bool guest,
                                           bool guest_running);
 

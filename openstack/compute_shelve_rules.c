@@ -52,6 +52,9 @@ enum os_shelve_fix os_shelve_recover_plan(const char *vm, const char *task, bool
         return OS_SHELVE_FIX_OFFLOAD;
     if (eq(vm, "shelved_offloaded") && (eq(task, "spawning") || eq(task, "unshelving")))
         return guest && guest_running ? OS_SHELVE_FIX_FINISH_UNSHELVE : OS_SHELVE_FIX_UNDO_UNSHELVE;
+    if (eq(vm, "shelved_offloaded") && !task && !guest)
+        /* offloaded, but the save that takes it off this host was cut */
+        return OS_SHELVE_FIX_LEAVE_HOST;
     return OS_SHELVE_FIX_NONE;
 }
 

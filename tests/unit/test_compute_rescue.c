@@ -63,16 +63,27 @@ static void test_recover_decide(void **state)
     assert_false(os_rescue_task("rebuilding"));
     assert_false(os_rescue_task(NULL));
     /* a rescue whose definition was written is finished */
-    assert_int_equal(os_rescue_recover_decide("rescuing", true, true), OS_RESCUE_RECOVER_RESCUED);
-    /* not yet written: undone, the guest's own runs */
-    assert_int_equal(os_rescue_recover_decide("rescuing", true, false), OS_RESCUE_RECOVER_ACTIVE);
+    assert_int_equal(os_rescue_recover_decide("rescuing", "active", true, true),
+                     OS_RESCUE_RECOVER_RESCUED);
+    assert_int_equal(os_rescue_recover_decide("rescuing", "stopped", true, true),
+                     OS_RESCUE_RECOVER_RESCUED);
+    /* not yet written: undone, the guest's own runs -- unless the server
+     * was stopped: it stays off */
+    assert_int_equal(os_rescue_recover_decide("rescuing", "active", true, false),
+                     OS_RESCUE_RECOVER_ACTIVE);
+    assert_int_equal(os_rescue_recover_decide("rescuing", "error", true, false),
+                     OS_RESCUE_RECOVER_ACTIVE);
+    assert_int_equal(os_rescue_recover_decide("rescuing", "stopped", true, false),
+                     OS_RESCUE_RECOVER_STOPPED);
     /* an unrescue is always finished */
-    assert_int_equal(os_rescue_recover_decide("unrescuing", true, true), OS_RESCUE_RECOVER_ACTIVE);
-    assert_int_equal(os_rescue_recover_decide("unrescuing", true, false),
+    assert_int_equal(os_rescue_recover_decide("unrescuing", "rescued", true, true),
+                     OS_RESCUE_RECOVER_ACTIVE);
+    assert_int_equal(os_rescue_recover_decide("unrescuing", "rescued", true, false),
                      OS_RESCUE_RECOVER_ACTIVE);
     /* no guest: nothing to run */
-    assert_int_equal(os_rescue_recover_decide("rescuing", false, false), OS_RESCUE_RECOVER_ERROR);
-    assert_int_equal(os_rescue_recover_decide("unrescuing", false, false),
+    assert_int_equal(os_rescue_recover_decide("rescuing", "active", false, false),
+                     OS_RESCUE_RECOVER_ERROR);
+    assert_int_equal(os_rescue_recover_decide("unrescuing", "rescued", false, false),
                      OS_RESCUE_RECOVER_ERROR);
 }
 

@@ -86,6 +86,12 @@ static void test_recover_plan(void **state)
                      OS_SHELVE_FIX_UNDO_UNSHELVE);
     assert_int_equal(os_shelve_recover_plan("shelved_offloaded", "unshelving", false, false),
                      OS_SHELVE_FIX_UNDO_UNSHELVE);
+    /* offloaded but still on this host (the last save cut): taken off;
+     * with a guest here it is not the offload's leftover: left alone */
+    assert_int_equal(os_shelve_recover_plan("shelved_offloaded", NULL, false, false),
+                     OS_SHELVE_FIX_LEAVE_HOST);
+    assert_int_equal(os_shelve_recover_plan("shelved_offloaded", NULL, true, true),
+                     OS_SHELVE_FIX_NONE);
     /* a build's spawning is the build's recovery, not this */
     assert_int_equal(os_shelve_recover_plan("building", "spawning", false, false),
                      OS_SHELVE_FIX_NONE);
