@@ -287,24 +287,27 @@ void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const s
         log_err(LOG_LEVEL_WARN, e, "intent not closed");
 }
 
-void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double from,
-                                  double to)
+/* SCULPT_TEST_PAUSE_INTENT's hold (os_compute_intent_test_pause,
+ * os_compute_test_pause): `what` names the held step in the log line. */
+static void test_pause(const char *op, const char *what, const char *uuid, double from, double to)
 {
     /* Tests only: SCULPT_TEST_PAUSE_INTENT=OP[:SECONDS[:MIN_VCPU[:TO_VCPU]]]
-     * holds the first intent of OP ("spawn", "reshape", "handover",
-     * "resize") open for SECONDS (default 120), after the hypervisor did
-     * its part, so a test can kill -9 the process there.  With MIN_VCPU,
-     * only a change of the vCPU entitlement by at least that much in its
-     * direction: a growth by MIN_VCPU or more when it is positive, a
-     * shrink by -MIN_VCPU or more when negative (a reshape too small to
-     * tell its `from` and `to` apart, or one the other way, is let
-     * through).  With TO_VCPU too, only a change to that entitlement
-     * (within 0.005): a test that raises a floor holds the growth to it,
-     * never a guest's own growth that happened to come first.  Unset
-     * (always, outside tests): nothing. */
+     * holds the first step of OP ("spawn", "reshape", "handover",
+     * "resize", "rebuild", "unshelve", "offload", "rescue", "unrescue")
+     * for SECONDS (default 120), after the hypervisor did its part and
+     * before the operation's record is finished, so a test can kill -9
+     * the process there.  With MIN_VCPU, only a change of the vCPU
+     * entitlement by at least that much in its direction: a growth by
+     * MIN_VCPU or more when it is positive, a shrink by -MIN_VCPU or more
+     * when negative (a reshape too small to tell its `from` and `to`
+     * apart, or one the other way, is let through).  With TO_VCPU too,
+     * only a change to that entitlement (within 0.005): a test that
+     * raises a floor holds the growth to it, never a guest's own growth
+     * that happened to come first.  Unset (always, outside tests):
+     * nothing. */
     static atomic_bool used;
     const char *want = getenv("SCULPT_TEST_PAUSE_INTENT");
-    if (!want || id <= 0)
+    if (!want)
         return;
     size_t n = strcspn(want, ":");
     if (strlen(op) != n || strncmp(want, op, n) != 0)
@@ -317,10 +320,25 @@ void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, 
     if ((min > 0 && change < min) || (min < 0 && change > min) ||
         (target >= 0 && fabs(to - target) > 0.005) || atomic_exchange(&used, true))
         return;
-    log_warn("SCULPT_TEST_PAUSE_INTENT: holding the %s intent %lld of %s open for %ld s", op,
-             (long long)id, uuid, secs);
+    log_warn("SCULPT_TEST_PAUSE_INTENT: holding the %s of %s open for %ld s", what, uuid, secs);
     clock_sleep_ms(secs * 1000);
-    log_warn("SCULPT_TEST_PAUSE_INTENT: the %s intent %lld goes on", op, (long long)id);
+    log_warn("SCULPT_TEST_PAUSE_INTENT: the %s goes on", what);
+}
+
+void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double from,
+                                  double to)
+{
+    if (id <= 0 || !getenv("SCULPT_TEST_PAUSE_INTENT"))
+        return;
+    char what[64];
+    snprintf(what, sizeof(what), "%s intent %lld", op, (long long)id);
+    test_pause(op, what, uuid, from, to);
+}
+
+void os_compute_test_pause(const char *op, const char *uuid)
+{
+    if (getenv("SCULPT_TEST_PAUSE_INTENT"))
+        test_pause(op, op, uuid, 0, 0);
 }
 
 void os_compute_record_instance(struct os_compute *c, const struct os_inst *i)

@@ -285,6 +285,11 @@ void os_compute_intent_finish(struct os_compute *c, int64_t id, bool ok, const s
  * otherwise. */
 void os_compute_intent_test_pause(const char *op, int64_t id, const char *uuid, double from,
                                   double to);
+/* Tests only: the same for a step of `op` recorded by Nova's task state
+ * and the hypervisor rather than by an intent (a rescue, an unrescue, an
+ * offload): held after the hypervisor did its part, before Nova's record
+ * is saved.  Nothing unless SCULPT_TEST_PAUSE_INTENT names `op`. */
+void os_compute_test_pause(const char *op, const char *uuid);
 /* The instance row as it is now (states, shape, domain). */
 void os_compute_record_instance(struct os_compute *c, const struct os_inst *i);
 /* The states Nova sees, after an operation. */

@@ -161,6 +161,7 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
         goto out;
     }
     os_compute_engine_booting(c, uuid);
+    os_compute_test_pause("rescue", uuid);
 
     bool deleting = false;
     os_inst_set_str(i, "vm_state", "rescued");
@@ -203,6 +204,7 @@ int os_compute_unrescue_instance(struct os_rpc_req *req, json_t **result, struct
     if (rc < 0)
         return rescue_fail_error(c, i, UNRESCUE_EVENT, err);
     os_compute_engine_booting(c, uuid);
+    os_compute_test_pause("unrescue", uuid);
     bool deleting = false;
     os_inst_set_str(i, "vm_state", "active");
     os_inst_set_str(i, "task_state", NULL);

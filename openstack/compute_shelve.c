@@ -226,6 +226,7 @@ static int offload_do(struct os_compute *c, struct os_inst *i, bool clean,
         *err = steal_pointer(&e);
         return -1;
     }
+    os_compute_test_pause("offload", uuid);
     /* the guest's predictor state, before the engine forgets it: on the
      * shelved image for any host, in this host's database */
     offload_carry_state(c, i);

@@ -43,7 +43,8 @@
 #             around a running guest; a guest destroyed behind sculpt's
 #             back; kill -9 in the middle of a spawn and of a reshape; the
 #             fleet history and the predictor states over a restart and
-#             a kill -9, kill -9 in the middle of a rebuild (tests/nova/crash.py)
+#             a kill -9, kill -9 in the middle of a rebuild, a rescue, an
+#             unrescue, a shelve offload and an unshelve (tests/nova/crash.py)
 # Everything runs in a temporary RUN_DIR on free ports and is stopped by PID
 # at the end.  NOVA_TEST_KEEP=1 keeps the stack running (prints RUN_DIR);
 # NOVA_TEST_PHASES="rpc e2e" runs only those phases.

@@ -32,6 +32,19 @@
      start).
   10. SIGKILL in the middle of a rebuild, once its new guest runs: the
      restart finishes it, the redelivered request changes nothing.
+  11. SIGKILL in the middle of a rescue and then of the unrescue (held
+     by the hook once libvirt runs the rescue guest, resp. the guest's
+     own again, before Nova's record is saved): the restart finishes
+     each (RESCUE with the rescue disk first and the guest's own, its
+     marker read by the rescue system, second; then ACTIVE booted from
+     its own disk, the rescue files gone) and the redelivered request
+     changes nothing.
+  12. SIGKILL in the middle of a shelve offload (held once the guest is
+     destroyed) and then of the unshelve (held once the guest runs
+     again): the restart finishes the offload (SHELVED_OFFLOADED, no
+     host, no allocations, the shelved image carrying the predictor
+     state this host saved) and then the unshelve (ACTIVE, running from
+     the shelved image's disk, the image deleted).
 
     crash.py RUN_DIR NAME      (NAME: a contrib/stack/sculpt.sh instance, libvirt backend)
 """
@@ -46,6 +59,8 @@ import urllib.parse
 import urllib.request
 import uuid as uuid_mod
 import zlib
+
+from novaclient import client as nova_client
 
 import phase
 from phase import Phase, nova_admin, sculpt_domain, server_status, stack_env
@@ -108,6 +123,13 @@ def main():
         os.kill(pid, 9)
         wait('sculpt-compute gone', lambda: not os.path.exists('/proc/%d' % pid) or
              open('/proc/%d/stat' % pid).read().split(') ')[1][0] == 'Z', 10)
+
+    def held_step(op, offset):
+        """The uuid whose `op` the pause hook holds (a step recorded by
+        Nova's task state, no intent), once it does."""
+        m = re.search(r'SCULPT_TEST_PAUSE_INTENT: holding the %s of ([0-9a-f-]{36})' % op,
+                      log_since(offset))
+        return m.group(1) if m else None
 
     def log_size():
         return phase.log_size(env['SCULPT_LOG'])
@@ -529,7 +551,8 @@ def main():
     kill9()
     say('sculpt-compute killed in the rebuild of crash-2 (intent %d open)' % intent)
     offset = log_size()
-    sculpt('start', extra=slow)
+    # (the rescue hook armed for 11.)
+    sculpt('start', pause='rescue', extra=slow)
     wait('crash-2 ACTIVE after the recovery', lambda: status(s2) == 'ACTIVE', 60)
     if 'rebuild finished (its rebuilt guest runs)' not in log_since(offset):
         fail('the recovery did not finish the rebuild of crash-2')
@@ -541,6 +564,182 @@ def main():
              % (status(s2), dom2, domstate(dom2)))
     say('crash in the rebuild: finished at the restart, guest %s running, the redelivered '
         'rebuild ignored' % dom2)
+
+    # 11. SIGKILL in the middle of a rescue of crash-1 (a legacy rescue
+    # from its own image), held by the hook once libvirt runs the rescue
+    # guest and before Nova's record says RESCUE; then in the middle of
+    # its unrescue, held once the guest's own definition runs again.
+    folder = os.path.join(run, name, 'state', 'instances', s.id)
+
+    def console():
+        """The guest's console log ('' while it has none: an offloaded
+        guest's folder is gone, an unshelved one's starts a new log)."""
+        try:
+            with open(os.path.join(folder, 'console.log'), errors='replace') as f:
+                return f.read()
+        except FileNotFoundError:
+            return ''
+
+    def last_boot():
+        """(boots so far, the console since the last one)."""
+        text = console()
+        return text.count('GUEST-INIT-READY'), text[text.rfind('GUEST-INIT-READY'):]
+
+    def disks(d):
+        """The file names of the domain's disks, in order."""
+        xml = subprocess.run(['virsh', '-c', env['LIBVIRT_URI'], 'dumpxml', d],
+                             capture_output=True, text=True).stdout
+        return [os.path.basename(f) for f in
+                re.findall(r"<disk type='file' device='disk'>.*?<source file='([^']+)'", xml,
+                           re.S)]
+
+    def nova_states(server):
+        x = nova.servers.get(server.id)
+        return (getattr(x, 'OS-EXT-STS:vm_state'), getattr(x, 'OS-EXT-STS:task_state'))
+
+    def own_disk_intact():
+        out = subprocess.run(['qemu-img', 'check', '-U', os.path.join(folder, 'disk')],
+                             capture_output=True, text=True)
+        return out.returncode == 0
+
+    boots, _ = last_boot()
+    offset = log_size()
+    nova.servers.rescue(s)
+    uuid = wait('the rescue held open by the hook', lambda: held_step('rescue', offset), 60)
+    if uuid != s.id:
+        fail('the hook held the rescue of %s, not crash-1' % uuid)
+    if disks(dom)[:2] != ['disk.rescue', 'disk'] or domstate(dom) != 'running':
+        fail('held rescue: libvirt has %s (%s), not the rescue guest'
+             % (disks(dom), domstate(dom)))
+    kill9()
+    say('sculpt-compute killed in the rescue of crash-1 (the rescue guest runs, Nova has %s/%s)'
+        % nova_states(s))
+    offset = log_size()
+    sculpt('start', pause='unrescue', extra=slow)
+    wait('crash-1 RESCUE after the recovery', lambda: status(s) == 'RESCUE', 60)
+    if 'recovered %s: rescuing interrupted, now rescued' % s.id not in log_since(offset):
+        fail('the recovery did not finish the rescue of crash-1')
+    wait('the redelivered rescue seen',
+         lambda: 'rescuing of %s came again' % s.id in log_since(offset), 30)
+    # the rescue system sees the guest's own disk second, its marker intact
+    wait('the rescue guest booted with crash-1\'s own disk second (its marker)',
+         lambda: last_boot()[0] > boots and
+         'GUEST-OTHER-DISK vdb marker=SCULPT-BASE-IMAGE' in last_boot()[1], 120)
+    if disks(dom)[:2] != ['disk.rescue', 'disk'] or domstate(dom) != 'running' or \
+            status(s) != 'RESCUE':
+        fail('after the crash in the rescue: %s, domain %s %r'
+             % (status(s), disks(dom), domstate(dom)))
+    say('crash in the rescue: RESCUE, the rescue disk first and its own second (marker read), '
+        'the redelivered rescue ignored')
+
+    boots, _ = last_boot()
+    offset = log_size()
+    nova.servers.unrescue(s)
+    uuid = wait('the unrescue held open by the hook', lambda: held_step('unrescue', offset), 60)
+    if uuid != s.id or disks(dom) != ['disk'] or domstate(dom) != 'running':
+        fail('held unrescue of %s: libvirt has %s (%s), not the guest\'s own'
+             % (uuid, disks(dom), domstate(dom)))
+    kill9()
+    say('sculpt-compute killed in the unrescue of crash-1 (its own guest runs, Nova has %s/%s)'
+        % nova_states(s))
+    offset = log_size()
+    sculpt('start', pause='offload', extra=slow)
+    wait('crash-1 ACTIVE after the recovery', lambda: status(s) == 'ACTIVE', 60)
+    if 'recovered %s: unrescuing interrupted, now active' % s.id not in log_since(offset):
+        fail('the recovery did not finish the unrescue of crash-1')
+    wait('the redelivered unrescue seen',
+         lambda: 'unrescuing of %s came again' % s.id in log_since(offset), 30)
+    # booted from its own disk; the first GUEST-STAT comes after the
+    # disks' lines: none of another disk since that boot
+    wait('crash-1 booted again from its own disk',
+         lambda: last_boot()[0] > boots and 'GUEST-STAT' in last_boot()[1], 120)
+    if 'GUEST-DISK marker=SCULPT-BASE-IMAGE' not in last_boot()[1] or \
+            'GUEST-OTHER-DISK' in last_boot()[1]:
+        fail('crash-1 after the unrescue: %r' % last_boot()[1][:300])
+    left = [f for f in os.listdir(folder) if f.endswith('.rescue')]
+    if left or disks(dom) != ['disk'] or domstate(dom) != 'running' or not own_disk_intact():
+        fail('after the crash in the unrescue: rescue files %s, domain %s %r, own disk %s'
+             % (left, disks(dom), domstate(dom), 'intact' if own_disk_intact() else 'damaged'))
+    say('crash in the unrescue: ACTIVE, booted from its own disk (its marker), rescue files '
+        'gone, the redelivered unrescue ignored')
+
+    # 12. SIGKILL in the middle of the shelve offload of crash-1
+    # (shelved_offload_time 0: at once), held once its guest is destroyed,
+    # then in the middle of its unshelve, held once the guest runs again.
+    glance = dict(service_type='image', interface='public')
+
+    def image(image_id):
+        r = sess.request('/v2/images/%s' % image_id, 'GET', endpoint_filter=glance,
+                         raise_exc=False)
+        return r.json() if r.status_code == 200 else None
+
+    def host_of(server):
+        return getattr(nova.servers.get(server.id), 'OS-EXT-SRV-ATTR:host')
+
+    offset = log_size()
+    nova.servers.shelve(s)
+    uuid = wait('the offload held open by the hook', lambda: held_step('offload', offset), 120)
+    if uuid != s.id or domstate(dom) != '':
+        fail('held offload of %s: the domain is %r' % (uuid, domstate(dom)))
+    kill9()
+    say('sculpt-compute killed in the offload of crash-1 (guest gone, Nova has %s/%s)'
+        % nova_states(s))
+    offset = log_size()
+    sculpt('start', pause='unshelve', extra=slow)
+    wait('crash-1 SHELVED_OFFLOADED after the recovery',
+         lambda: status(s) == 'SHELVED_OFFLOADED', 60)
+    if 'recovered %s: interrupted offload finished' % s.id not in log_since(offset):
+        fail('the recovery did not finish the offload of crash-1')
+    if host_of(s) or placement('GET', '/allocations/%s' % s.id)['allocations']:
+        fail('offloaded crash-1: host %r, allocations %s'
+             % (host_of(s), placement('GET', '/allocations/%s' % s.id)['allocations']))
+    r = sess.request('/v2/images?name=crash-1-shelved', 'GET', endpoint_filter=glance)
+    found = r.json()['images']
+    if len(found) != 1 or found[0]['status'] != 'active' or \
+            not found[0].get('sculpt_predictor_state', '').startswith('z1:'):
+        fail('the shelved image after the recovered offload: %s'
+             % [{k: str(v)[:40] for k, v in f.items()} for f in found])
+    img_id = found[0]['id']
+    # the shelve the broker redelivers finds it done: the image is the
+    # instance's shelved one now, kept
+    wait('the redelivered shelve seen',
+         lambda: 'shelve of %s: the instance is no longer shelving' % s.id in log_since(offset),
+         30)
+    if (image(img_id) or {}).get('status') != 'active':
+        fail('the redelivered shelve left the shelved image %s' % image(img_id))
+    say('crash in the offload: SHELVED_OFFLOADED, no host, no allocations, the shelved image '
+        '%s active with the predictor state this host saved' % img_id)
+
+    boots, _ = last_boot()
+    offset = log_size()
+    nova_client.Client('2.91', session=sess).servers.unshelve(s, host=host)  # to this host
+    intent, uuid = wait('the unshelve held open by the hook', lambda: held('unshelve', offset),
+                        120)
+    if uuid != s.id:
+        fail('the hook held the unshelve of %s, not crash-1' % uuid)
+    kill9()
+    say('sculpt-compute killed in the unshelve of crash-1 (its guest %r, Nova has %s/%s)'
+        % ((domstate(dom),) + nova_states(s)))
+    offset = log_size()
+    sculpt('start', extra=slow)
+    wait('crash-1 ACTIVE after the recovery', lambda: status(s) == 'ACTIVE', 60)
+    if 'recovered %s: unshelve finished (its guest runs)' % s.id not in log_since(offset):
+        fail('the recovery did not finish the unshelve of crash-1')
+    wait('the shelved image deleted', lambda: (image(img_id) or {}).get('status') in
+         (None, 'deleted'), 30)
+    wait('the redelivered unshelve seen',
+         lambda: 'unshelve of %s came again' % s.id in log_since(offset), 30)
+    dom = domain(s)
+    # the first GUEST-STAT comes after the disk's line
+    wait('crash-1 booted from the shelved image\'s disk',
+         lambda: last_boot()[0] > boots and 'GUEST-STAT' in last_boot()[1], 120)
+    if 'GUEST-DISK marker=SCULPT-BASE-IMAGE' not in last_boot()[1] or host_of(s) != host or \
+            domstate(dom) != 'running' or \
+            not placement('GET', '/allocations/%s' % s.id)['allocations']:
+        fail('after the crash in the unshelve: host %r, domain %s %r, console %r'
+             % (host_of(s), dom, domstate(dom), last_boot()[1][:200]))
+    say('crash in the unshelve: ACTIVE on %s, booted from the shelved disk (its marker), '
+        'allocations back, the image deleted, the redelivered unshelve ignored' % host)
 
     # 8. allocations left in Placement: one of an instance Nova deleted
     # is released by the next pass over the provider's allocations (one
