@@ -800,6 +800,33 @@ char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_byte
     return hv->ops->console_output(hv, dom, max_bytes, err);
 }
 
+void drv_hv_diag_release(struct drv_hv_diag *d)
+{
+    if (!d)
+        return;
+    free(d->cpu_time_ns);
+    free(d->disks);
+    free(d->nics);
+    memset(d, 0, sizeof(*d));
+}
+
+int drv_hv_diagnostics(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
+                       struct err **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!hv->ops->diagnostics)
+        return err_set(err, ERR_UNSUPPORTED, "the %s backend gives no diagnostics",
+                       hv->ops->name);
+    HV_DOMAIN(uuid);
+    if (hv->ops->diagnostics(hv, dom, out, err) < 0) {
+        drv_hv_diag_release(out);
+        return -1;
+    }
+    return 0;
+}
+
 int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                     struct err **err)
 {

@@ -384,6 +384,34 @@ struct drv_hv_snapshot {
 /* Remove the file (if any) and free the path; accepts NULL. */
 void drv_hv_snapshot_release(struct drv_hv_snapshot *s);
 
+/* ---- diagnostics ---- */
+
+/* What the hypervisor counts for a guest (Nova's instance diagnostics).
+ * A counter the hypervisor does not give is -1. */
+struct drv_hv_diag_disk {
+    char dev[32];                /* the guest's target name: vda, sda... */
+    int64_t read_bytes, read_requests, write_bytes, write_requests, errors;
+};
+struct drv_hv_diag_nic {
+    char mac[18];                /* "" when the interface has none */
+    char dev[32];                /* the host's side (tap); "" when it has none */
+    int64_t rx_octets, rx_packets, rx_errors, rx_drop;
+    int64_t tx_octets, tx_packets, tx_errors, tx_drop;
+};
+struct drv_hv_diag {
+    enum drv_power_state state;
+    int64_t mem_max_kib, mem_kib;  /* defined maximum; what the guest has now */
+    size_t ncpus;                  /* vCPUs defined */
+    int64_t *cpu_time_ns;          /* owned, ncpus of them; NULL when not running */
+    struct drv_hv_diag_disk *disks; /* owned */
+    size_t ndisks;
+    struct drv_hv_diag_nic *nics;  /* owned */
+    size_t nnics;
+};
+
+/* Free what `d` owns and zero it; accepts NULL. */
+void drv_hv_diag_release(struct drv_hv_diag *d);
+
 /* ---- the ops table ---- */
 
 struct drv_hv;
@@ -459,6 +487,9 @@ struct drv_hv_ops {
     int (*sample)(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
     char *(*console_output)(struct drv_hv *hv, const char *uuid, size_t max_bytes,
                             struct err **err);
+    /* May be NULL (UNSUPPORTED). */
+    int (*diagnostics)(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
+                       struct err **err);
     /* The stored spec of a guest sculpt spawned (reconcile, cold resize). */
     int (*get_spec)(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                     struct err **err);
@@ -634,6 +665,11 @@ int drv_hv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct e
 int drv_hv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
 /* The last max_bytes (<= DRV_HV_CONSOLE_MAX) of the guest's serial console
  * log.  Caller frees. */
+/* The guest's counters (drv_hv_diag).  NOT_FOUND without such a guest;
+ * UNSUPPORTED when the backend has none to give.  Release with
+ * drv_hv_diag_release(). */
+int drv_hv_diagnostics(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
+                       struct err **err);
 char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
                             struct err **err);
 /* The spec a guest was spawned with (shape: as defined).  *out is

@@ -4,6 +4,9 @@
 #ifndef SC_OPENSTACK_COMPUTE_OPS_H
 #define SC_OPENSTACK_COMPUTE_OPS_H
 
+#include <stdbool.h>
+#include <stdint.h>
+
 #include <jansson.h>
 
 #include "openstack/rpc_server.h"
@@ -23,6 +26,15 @@ int os_compute_suspend_instance(struct os_rpc_req *req, json_t **result, struct 
 int os_compute_resume_instance(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_soft_delete_instance(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_restore_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+/* compute_diagnostics.c: a running guest's counters, as a Diagnostics
+ * object (os_diag_object) or Nova's older flat dict (os_diag_legacy). */
+int os_compute_get_instance_diagnostics(struct os_rpc_req *req, json_t **result,
+                                        struct err **err);
+int os_compute_get_diagnostics(struct os_rpc_req *req, json_t **result, struct err **err);
+struct drv_hv_diag;
+json_t *os_diag_object(const struct drv_hv_diag *d, const char *hypervisor, bool config_drive,
+                       int64_t uptime_s);
+json_t *os_diag_legacy(const struct drv_hv_diag *d);
 int os_compute_trigger_crash_dump(struct os_rpc_req *req, json_t **result, struct err **err);
 
 /* compute_resize.c: a resize to another flavor on this host, done live

@@ -796,6 +796,45 @@ static int fake_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n,
     return 0;
 }
 
+/* Its counters as the libvirt backend would give them: the vCPUs' time
+ * shared evenly among those online, one disk (vda) with its I/O, no
+ * interface (fake guests have none). */
+static int fake_diagnostics(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
+                            struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "diagnostics", err) < 0)
+        return -1;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (!g) {
+        pthread_mutex_unlock(&f->lock);
+        return err_wrap(err, "diagnostics");
+    }
+    bool on = g->state == DRV_POWER_RUNNING || g->state == DRV_POWER_PAUSED;
+    out->state = g->state;
+    out->mem_max_kib = llround(g->spec.shape.mem_max_mib * 1024);
+    out->mem_kib = llround((on && g->mem_held_mib > 0 ? g->mem_held_mib
+                                                      : g->shape.res.v[DRV_RES_MEM_MIB]) *
+                           1024);
+    out->ncpus = g->spec.shape.vcpus_max > 0 ? (size_t)g->spec.shape.vcpus_max : 1;
+    if (on) {
+        out->cpu_time_ns = xcalloc(out->ncpus, sizeof(*out->cpu_time_ns));
+        int32_t online = g->online > 0 ? g->online : 1;
+        for (size_t k = 0; k < out->ncpus; k++)
+            out->cpu_time_ns[k] = (int32_t)k < online ? (int64_t)(g->raw.cpu_time_ns / online) : 0;
+    }
+    out->disks = xcalloc(1, sizeof(*out->disks));
+    out->ndisks = 1;
+    snprintf(out->disks[0].dev, sizeof(out->disks[0].dev), "vda");
+    out->disks[0].read_requests = (int64_t)g->raw.blk_rd_reqs;
+    out->disks[0].read_bytes = (int64_t)g->raw.blk_rd_bytes;
+    out->disks[0].write_requests = (int64_t)g->raw.blk_wr_reqs;
+    out->disks[0].write_bytes = (int64_t)g->raw.blk_wr_bytes;
+    out->disks[0].errors = 0;
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
 static char *fake_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
                                  struct err **err)
 {
@@ -1090,6 +1129,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .power_on = fake_power_on,
     .reboot = fake_reboot,
     .pause = fake_pause,
+    .diagnostics = fake_diagnostics,
     .inject_nmi = fake_inject_nmi,
     .unpause = fake_unpause,
     .suspend = fake_suspend,

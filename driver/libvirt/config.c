@@ -799,6 +799,39 @@ int lv_cfg_domain_read(const char *xml, struct lv_knobs *out, struct err **err)
     return 0;
 }
 
+int lv_cfg_diag_devices(const char *xml, struct drv_hv_diag *out, struct err **err)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc)
+        return err_set(err, ERR_INVALID, "domain XML does not parse");
+    xmlNodePtr dom = xmlDocGetRootElement(doc);
+    xmlNodePtr devs = dom && is(dom, "domain") ? first(dom, "devices") : NULL;
+    for (xmlNodePtr n = devs ? devs->children : NULL; n; n = n->next) {
+        if (is(n, "disk")) {
+            /* every disk with a target, the config drive's cdrom too (Nova's
+             * _get_io_devices) */
+            autofree char *dev = attr_opt_child(n, "target", "dev");
+            if (!dev)
+                continue;
+            out->disks = xreallocarray(out->disks, out->ndisks + 1, sizeof(*out->disks));
+            struct drv_hv_diag_disk *d = &out->disks[out->ndisks++];
+            memset(d, 0xff, sizeof(*d)); /* every counter -1 until read */
+            snprintf(d->dev, sizeof(d->dev), "%s", dev);
+        } else if (is(n, "interface")) {
+            autofree char *mac = attr_opt_child(n, "mac", "address");
+            autofree char *dev = attr_opt_child(n, "target", "dev");
+            out->nics = xreallocarray(out->nics, out->nnics + 1, sizeof(*out->nics));
+            struct drv_hv_diag_nic *c = &out->nics[out->nnics++];
+            memset(c, 0xff, sizeof(*c));
+            snprintf(c->mac, sizeof(c->mac), "%s", mac ? mac : "");
+            snprintf(c->dev, sizeof(c->dev), "%s", dev ? dev : "");
+        }
+    }
+    xmlFreeDoc(doc);
+    return 0;
+}
+
 static xmlNodePtr vmem_device(xmlNodePtr dom)
 {
     for (xmlNodePtr n = first(dom, "devices") ? first(dom, "devices")->children : NULL; n;

@@ -116,6 +116,9 @@ void lv_knobs_release(struct lv_knobs *k);
 /* Read the knobs from a domain's XML (virDomainGetXMLDesc).  *out is
  * overwritten; release with lv_knobs_release().  INVALID on bad XML. */
 int lv_cfg_domain_read(const char *xml, struct lv_knobs *out, struct err **err);
+/* The disks (target names) and interfaces (MAC, host-side target) of a
+ * domain, appended to out's lists with their counters at -1. */
+int lv_cfg_diag_devices(const char *xml, struct drv_hv_diag *out, struct err **err);
 
 /* The virtio-mem device of a domain's XML (virDomainGetXMLDesc) with its
  * requested size set to `requested_kib`, as virDomainUpdateDeviceFlags

@@ -1251,6 +1251,7 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .list = lv_list,
     .sample = lv_sample,
     .console_output = lv_console_output,
+    .diagnostics = lv_diagnostics,
     .get_spec = lv_get_spec,
     .set_identity = lv_set_identity,
     .rename = lv_rename,

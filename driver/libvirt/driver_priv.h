@@ -200,6 +200,8 @@ int lv_resize_cold(struct drv_hv *hv, const char *uuid, const struct drv_shape *
 int lv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, struct err **err);
 int lv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err);
 int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
+int lv_diagnostics(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
+                   struct err **err);
 char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err);
 int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                 struct err **err);

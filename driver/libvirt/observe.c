@@ -91,6 +91,87 @@ int lv_get_info(struct drv_hv *hv, const char *uuid, struct drv_hv_info *out, st
     return 0;
 }
 
+/* The counters of Nova's libvirt get_instance_diagnostics, read the way it
+ * reads them: the domain's info, each vCPU's time, each disk's and each
+ * interface's stats (those the hypervisor refuses stay -1, as Nova skips
+ * them). */
+static int lv_diag_fill(virDomainPtr dom, struct drv_hv_diag *out, struct err **err)
+{
+    virDomainInfo di;
+    if (virDomainGetInfo(dom, &di) < 0)
+        return lv_dom_error(err, "virDomainGetInfo", dom);
+    char reason[32];
+    if (lv_guest_state(dom, virDomainGetName(dom), &out->state, reason, err) < 0)
+        return -1;
+    out->mem_max_kib = (int64_t)di.maxMem;
+    out->mem_kib = (int64_t)di.memory;
+    out->ncpus = di.nrVirtCpu;
+    bool active = virDomainIsActive(dom) == 1;
+    virResetLastError();
+    if (active && di.nrVirtCpu > 0) {
+        autofree virVcpuInfoPtr vi = xcalloc(di.nrVirtCpu, sizeof(*vi));
+        int n = virDomainGetVcpus(dom, vi, di.nrVirtCpu, NULL, 0);
+        virResetLastError();
+        if (n > 0) {
+            out->cpu_time_ns = xcalloc(di.nrVirtCpu, sizeof(*out->cpu_time_ns));
+            for (size_t k = 0; k < di.nrVirtCpu; k++)
+                out->cpu_time_ns[k] = -1;
+            for (int k = 0; k < n; k++)
+                if (vi[k].number < di.nrVirtCpu)
+                    out->cpu_time_ns[vi[k].number] = (int64_t)vi[k].cpuTime;
+        }
+    }
+    autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    if (!xml)
+        return lv_dom_error(err, "virDomainGetXMLDesc", dom);
+    if (lv_cfg_diag_devices(xml, out, err) < 0)
+        return -1;
+    for (size_t k = 0; active && k < out->ndisks; k++) {
+        struct drv_hv_diag_disk *d = &out->disks[k];
+        virDomainBlockStatsStruct bs;
+        if (virDomainBlockStats(dom, d->dev, &bs, sizeof(bs)) == 0) {
+            d->read_requests = bs.rd_req;
+            d->read_bytes = bs.rd_bytes;
+            d->write_requests = bs.wr_req;
+            d->write_bytes = bs.wr_bytes;
+            d->errors = bs.errs;
+        }
+        virResetLastError();
+    }
+    for (size_t k = 0; active && k < out->nnics; k++) {
+        struct drv_hv_diag_nic *c = &out->nics[k];
+        virDomainInterfaceStatsStruct is;
+        if (c->dev[0] && virDomainInterfaceStats(dom, c->dev, &is, sizeof(is)) == 0) {
+            c->rx_octets = is.rx_bytes;
+            c->rx_packets = is.rx_packets;
+            c->rx_errors = is.rx_errs;
+            c->rx_drop = is.rx_drop;
+            c->tx_octets = is.tx_bytes;
+            c->tx_packets = is.tx_packets;
+            c->tx_errors = is.tx_errs;
+            c->tx_drop = is.tx_drop;
+        }
+        virResetLastError();
+    }
+    return 0;
+}
+
+int lv_diagnostics(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
+                   struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, false, err);
+    if (!dom)
+        return err_wrap(err, "diagnostics");
+    int rc = lv_diag_fill(dom, out, err);
+    virDomainFree(dom);
+    if (rc < 0) {
+        lv_failed(lv, err ? *err : NULL);
+        return err_wrap(err, "diagnostics");
+    }
+    return 0;
+}
+
 int lv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct err **err)
 {
     struct lv *lv = lv_of(hv);

@@ -93,6 +93,19 @@ wait_console "$id" 'NMI received' 60
 wait_status e2e-1 ACTIVE 10
 say "dump create -> the guest's kernel logged the NMI, still ACTIVE"
 
+# diagnostics (microversion 2.48): libvirt's counters of the running guest
+openstack --os-compute-api-version 2.48 server show --diagnostics -f json e2e-1 |
+    /usr/bin/python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+assert d["state"] == "running" and d["driver"] == "libvirt", d
+assert d["num_cpus"] >= 1 and d["cpu_details"][0]["time"] > 0, d
+assert d["num_disks"] >= 1 and d["disk_details"][0]["read_bytes"] > 0, d
+assert d["memory_details"]["maximum"] > 0, d
+print("e2e: diagnostics: %d vCPU(s), %d disk(s) (read %d bytes), %d MiB" % (d["num_cpus"],
+      d["num_disks"], d["disk_details"][0]["read_bytes"], d["memory_details"]["maximum"]))
+' || fail "server show --diagnostics"
+
 # A call whose handler outlives the caller's call-monitor timeout only
 # succeeds with keep-alives.
 /usr/bin/python3 "$top/tests/nova/keepalive.py" --host "$host" --server "$id"

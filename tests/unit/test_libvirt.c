@@ -128,6 +128,22 @@ static void test_domain_roundtrip(void **state)
     assert_int_equal(k.max_kib, 1024 * 1024);
     assert_int_equal(k.ntaps, 2);
     assert_int_equal(k.in_kBps[0] + k.in_kBps[1], 12500); /* split over two taps */
+    /* the devices diagnostics read the counters of */
+    struct drv_hv_diag dg = {0};
+    assert_int_equal(lv_cfg_diag_devices(xml, &dg, &err), 0);
+    assert_true(dg.ndisks >= 1);
+    assert_string_equal(dg.disks[0].dev, "vda");
+    assert_int_equal(dg.disks[0].read_bytes, -1); /* not read yet */
+    assert_int_equal(dg.nnics, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(dg.nics[i].mac, m.spec.vifs[i].mac);
+        assert_string_equal(dg.nics[i].dev, m.spec.vifs[i].tap);
+        assert_int_equal(dg.nics[i].tx_octets, -1);
+    }
+    drv_hv_diag_release(&dg);
+    assert_int_equal(lv_cfg_diag_devices("<domain", &dg, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
     assert_string_equal(k.disk, "vda");
     assert_int_equal(k.write_iops, 300);
     assert_int_equal(k.read_bytes, 2500000);
