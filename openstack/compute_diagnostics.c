@@ -17,25 +17,6 @@
 #include "openstack/ovo.h"
 #include "openstack/rpc_failure.h"
 
-/* nova.compute.power_state.STATE_MAP */
-static const char *diag_state_name(enum drv_power_state st)
-{
-    switch (st) {
-    case DRV_POWER_RUNNING:
-        return "running";
-    case DRV_POWER_PAUSED:
-        return "paused";
-    case DRV_POWER_SHUTDOWN:
-        return "shutdown";
-    case DRV_POWER_CRASHED:
-        return "crashed";
-    case DRV_POWER_SUSPENDED:
-        return "suspended";
-    default:
-        return "pending";
-    }
-}
-
 /* A counter: null when the hypervisor did not give it. */
 static json_t *diag_num(int64_t v)
 {
@@ -57,7 +38,7 @@ static int diag_read(struct os_rpc_req *req, const char **uuid, struct drv_hv_di
         return -1;
     }
     if (d->state != DRV_POWER_RUNNING) {
-        const char *state = diag_state_name(d->state);
+        const char *state = drv_power_state_name(d->state);
         os_fault_nova(&req->fault, "InstanceInvalidState", 409);
         req->fault.kwargs = json_pack("{s:s, s:s, s:s, s:s}", "attr", "power state",
                                       "instance_uuid", *uuid, "state", state, "method",
@@ -75,7 +56,8 @@ json_t *os_diag_object(const struct drv_hv_diag *d, const char *hypervisor, bool
                        int64_t uptime_s)
 {
     json_t *o = ovo_new("Diagnostics");
-    ovo_set_str(o, "state", diag_state_name(d->state));
+    /* drv_power_state_name's are nova.compute.power_state.STATE_MAP's */
+    ovo_set_str(o, "state", drv_power_state_name(d->state));
     ovo_set_str(o, "driver", "libvirt");
     ovo_set_str(o, "hypervisor", hypervisor);
     ovo_set_str(o, "hypervisor_os", "linux");

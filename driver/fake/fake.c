@@ -590,41 +590,44 @@ static int fake_resume(struct drv_hv *hv, const char *uuid, struct err **err)
                            DRV_HV_EVENT_STARTED, "restored", err);
 }
 
+/* The running guest `uuid`, with f->lock held (the call counted); NULL
+ * with the lock released and *err set (CONFLICT when it is not running). */
+static struct fake_guest *fake_running(struct drv_hv *hv, const char *op, const char *uuid,
+                                       struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, op, err) < 0)
+        return NULL;
+    f->calls++;
+    struct fake_guest *g = fake_find(f, uuid, err);
+    if (g && g->state == DRV_POWER_RUNNING)
+        return g;
+    enum drv_power_state st = g ? g->state : DRV_POWER_NOSTATE;
+    pthread_mutex_unlock(&f->lock);
+    if (!g)
+        err_wrap(err, "%s", op);
+    else
+        err_set(err, ERR_CONFLICT, "%s `%s`: guest is %s", op, uuid, drv_power_state_name(st));
+    return NULL;
+}
+
 /* What a Linux guest without a crash kernel logs for an NMI. */
 static int fake_inject_nmi(struct drv_hv *hv, const char *uuid, struct err **err)
 {
-    struct fake *f = fake_of(hv);
-    if (fake_enter(hv, "inject_nmi", err) < 0)
+    struct fake_guest *g = fake_running(hv, "inject_nmi", uuid, err);
+    if (!g)
         return -1;
-    f->calls++;
-    struct fake_guest *g = fake_find(f, uuid, err);
-    if (!g || g->state != DRV_POWER_RUNNING) {
-        enum drv_power_state st = g ? g->state : DRV_POWER_NOSTATE;
-        pthread_mutex_unlock(&f->lock);
-        return g ? err_set(err, ERR_CONFLICT, "inject_nmi `%s`: guest is %s", uuid,
-                           drv_power_state_name(st))
-                 : err_wrap(err, "inject_nmi");
-    }
-    fake_console(f, g, "Uhhuh. NMI received for unknown reason 00 on CPU 0.");
-    pthread_mutex_unlock(&f->lock);
+    fake_console(fake_of(hv), g, "Uhhuh. NMI received for unknown reason 00 on CPU 0.");
+    pthread_mutex_unlock(&fake_of(hv)->lock);
     return 0;
 }
 
 static int fake_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **err)
 {
     struct fake *f = fake_of(hv);
-    if (fake_enter(hv, "reboot", err) < 0)
+    struct fake_guest *g = fake_running(hv, "reboot", uuid, err);
+    if (!g)
         return -1;
-    f->calls++;
-    struct fake_guest *g = fake_find(f, uuid, err);
-    if (!g || g->state != DRV_POWER_RUNNING) {
-        enum drv_power_state st = g ? g->state : DRV_POWER_NOSTATE;
-        pthread_mutex_unlock(&f->lock);
-        if (!g)
-            return err_wrap(err, "reboot");
-        return err_set(err, ERR_CONFLICT, "reboot `%s`: guest is %s", uuid,
-                       drv_power_state_name(st));
-    }
     /* the domain keeps its id across a reboot, the guest OS restarts */
     g->started_ms = f->now_ms;
     fake_console(f, g, "GUEST-REBOOT %s", hard ? "hard" : "soft");
