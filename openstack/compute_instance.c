@@ -12,9 +12,11 @@
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
+#include "openstack/messaging.h"
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
+#include "openstack/rpc_client.h"
 
 LOG_INIT("openstack.compute_instance");
 
@@ -44,6 +46,24 @@ json_t *os_compute_instance_now(struct os_compute *c, const json_t *ctx, const c
     if (gone)
         *gone = !prim && cls && strcmp(cls, "InstanceNotFound") == 0;
     return prim;
+}
+
+int os_compute_cast_self(struct os_compute *c, const json_t *ctx, json_t *prim, const char *task,
+                         const char *method, json_t *args, struct err **err)
+{
+    json_auto_t *a = args;
+    autoptr(os_inst) i = os_inst_new(prim, ctx, &c->conductor, c->host, err);
+    if (!i)
+        return -1;
+    const char *const none[] = {OS_TASK_NONE, NULL};
+    os_inst_set_str(i, "task_state", task);
+    if (os_inst_save(i, none, NULL, err) < 0)
+        return err_wrap(err, "%s not saved", task);
+    json_object_set(a, "instance", i->prim);
+    const struct os_rpc_target t = {.topic = OS_COMPUTE_TOPIC, .server = c->host, .version = "6.0"};
+    if (os_rpc_cast(c->msg->client, &t, method, a, ctx, err) < 0)
+        return err_wrap(err, "%s not sent", method);
+    return 0;
 }
 
 int os_compute_instance_facts(struct os_compute *c, const json_t *ctx, const char *uuid,

@@ -226,6 +226,13 @@ json_t *os_compute_instance_now(struct os_compute *c, const json_t *ctx, const c
  * (*inst, a new reference; NULL when Nova has no such instance) and
  * whether its guest is defined here (*guest_here).  -1 with *err when
  * Nova could not say. */
+/* A periodic task's request to this host itself: `task` saved on the
+ * instance `prim` (guarded by no task, so an API request that came first
+ * wins), then `method` cast to this host's own queue with `args` (stolen;
+ * "instance" is added), served one at a time with the instance's other
+ * requests, and found by a restart through its task state.  -1 with *err. */
+int os_compute_cast_self(struct os_compute *c, const json_t *ctx, json_t *prim, const char *task,
+                         const char *method, json_t *args, struct err **err);
 int os_compute_instance_facts(struct os_compute *c, const json_t *ctx, const char *uuid,
                               json_t **inst, bool *guest_here, struct err **err);
 /* Guest `uuid`'s power state now, as Nova numbers it (NOSTATE when the

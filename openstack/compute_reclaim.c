@@ -12,11 +12,8 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "openstack/compute_priv.h"
-#include "openstack/messaging.h"
-#include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
-#include "openstack/rpc_client.h"
 
 LOG_INIT("openstack.compute_reclaim");
 
@@ -24,25 +21,6 @@ bool os_reclaim_due(int64_t interval_s, bool has_deleted_at, int64_t deleted_at_
 {
     /* Zed's _deleted_old_enough: no deleted_at is old enough */
     return interval_s > 0 && (!has_deleted_at || now_s - deleted_at_s > interval_s);
-}
-
-/* deleting, guarded by no task, then the cast.  -1 with *err. */
-static int reclaim_one(struct os_compute *c, const json_t *ctx, json_t *prim, struct err **err)
-{
-    autoptr(os_inst) i = os_inst_new(prim, ctx, &c->conductor, c->host, err);
-    if (!i)
-        return -1;
-    const char *const none[] = {OS_TASK_NONE, NULL};
-    os_inst_set_str(i, "task_state", "deleting");
-    if (os_inst_save(i, none, NULL, err) < 0)
-        return err_wrap(err, "deleting not saved");
-    const struct os_rpc_target t = {.topic = OS_COMPUTE_TOPIC, .server = c->host, .version = "6.0"};
-    json_t *bdms = ovo_new("BlockDeviceMappingList");
-    ovo_set(bdms, "objects", json_array());
-    json_auto_t *args = json_pack("{s:O, s:o}", "instance", i->prim, "bdms", bdms);
-    if (os_rpc_cast(c->msg->client, &t, "terminate_instance", args, ctx, err) < 0)
-        return err_wrap(err, "terminate_instance not sent");
-    return 0;
 }
 
 void os_compute_reclaim_poll(struct os_compute *c)
@@ -74,7 +52,10 @@ void os_compute_reclaim_poll(struct os_compute *c)
         log_ctx_set_instance(uuid);
         log_info("soft-deleted for more than %lld s: reclaiming", interval);
         autoerr struct err *e2 = NULL;
-        if (reclaim_one(c, ctx, prim, &e2) < 0)
+        json_t *bdms = ovo_new("BlockDeviceMappingList");
+        ovo_set(bdms, "objects", json_array());
+        if (os_compute_cast_self(c, ctx, prim, "deleting", "terminate_instance",
+                                 json_pack("{s:o}", "bdms", bdms), &e2) < 0)
             log_err(LOG_LEVEL_WARN, e2, "reclaim of %s not started: next pass", uuid);
         log_ctx_set_instance(NULL);
     }

@@ -13,31 +13,10 @@
 #include "common/log.h"
 #include "openstack/compute_priv.h"
 #include "openstack/compute_shelve.h"
-#include "openstack/messaging.h"
-#include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
-#include "openstack/rpc_client.h"
 
 LOG_INIT("openstack.compute_shelve_poll");
-
-/* shelving_offloading, guarded by no task, then the cast.  -1 with *err. */
-static int poll_offload(struct os_compute *c, const json_t *ctx, json_t *prim, struct err **err)
-{
-    autoptr(os_inst) i = os_inst_new(prim, ctx, &c->conductor, c->host, err);
-    if (!i)
-        return -1;
-    const char *const none[] = {OS_TASK_NONE, NULL};
-    os_inst_set_str(i, "task_state", "shelving_offloading");
-    if (os_inst_save(i, none, NULL, err) < 0)
-        return err_wrap(err, "shelving_offloading not saved");
-    const struct os_rpc_target t = {.topic = OS_COMPUTE_TOPIC, .server = c->host, .version = "6.0"};
-    json_auto_t *args =
-        json_pack("{s:O, s:b, s:[]}", "instance", i->prim, "clean_shutdown", 0, "accel_uuids");
-    if (os_rpc_cast(c->msg->client, &t, "shelve_offload_instance", args, ctx, err) < 0)
-        return err_wrap(err, "shelve_offload_instance not sent");
-    return 0;
-}
 
 void os_compute_shelve_poll(struct os_compute *c)
 {
@@ -70,7 +49,9 @@ void os_compute_shelve_poll(struct os_compute *c)
         log_ctx_set_instance(uuid);
         log_info("shelved for more than %lld s: offloading", after);
         autoerr struct err *e2 = NULL;
-        if (poll_offload(c, ctx, prim, &e2) < 0)
+        if (os_compute_cast_self(c, ctx, prim, "shelving_offloading", "shelve_offload_instance",
+                                 json_pack("{s:b, s:[]}", "clean_shutdown", 0, "accel_uuids"),
+                                 &e2) < 0)
             log_err(LOG_LEVEL_WARN, e2, "offload of %s not started: next pass", uuid);
         log_ctx_set_instance(NULL);
     }
