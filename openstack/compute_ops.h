@@ -35,6 +35,9 @@ struct drv_hv_diag;
 json_t *os_diag_object(const struct drv_hv_diag *d, const char *hypervisor, bool config_drive,
                        int64_t uptime_s);
 json_t *os_diag_legacy(const struct drv_hv_diag *d);
+/* compute_cache_images.c: base images fetched into the cache ahead of
+ * builds; the answer says per image what happened. */
+int os_compute_cache_images(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_trigger_crash_dump(struct os_rpc_req *req, json_t **result, struct err **err);
 
 /* compute_resize.c: a resize to another flavor on this host, done live

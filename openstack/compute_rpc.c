@@ -255,7 +255,7 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("unquiesce_instance", os_compute_unsupported, 0),
     COMPUTE("host_power_action", os_compute_unsupported, 0),
     COMPUTE("host_maintenance_mode", os_compute_unsupported, 0),
-    COMPUTE("cache_images", os_compute_unsupported, 0),
+    COMPUTE("cache_images", os_compute_cache_images, 0),
     COMPUTE("add_fixed_ip_to_instance", os_compute_unsupported, SERIAL),
     COMPUTE("remove_fixed_ip_from_instance", os_compute_unsupported, SERIAL),
     COMPUTE("volume_snapshot_create", os_compute_unsupported, SERIAL),

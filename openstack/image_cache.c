@@ -138,6 +138,14 @@ static int cache_download(struct os_image_cache *c, const char *id, const char *
     }
 }
 
+bool os_image_cache_holds(struct os_image_cache *c, const char *id)
+{
+    if (!id || !uuid_is_valid(id))
+        return false;
+    autofree char *path = xasprintf("%s/%s", c->dir, id);
+    return access(path, R_OK) == 0;
+}
+
 char *os_image_cache_fetch(struct os_image_cache *c, const char *id, const char *user_token,
                            json_t **meta_out, struct err **err)
 {

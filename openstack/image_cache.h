@@ -10,6 +10,8 @@
 #ifndef SC_OPENSTACK_IMAGE_CACHE_H
 #define SC_OPENSTACK_IMAGE_CACHE_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 #include "common/alloc.h"
@@ -33,6 +35,10 @@ DEFINE_AUTOPTR(os_image_cache)
  * ERR_UNAVAILABLE (Glance unreachable).  Any thread. */
 char *os_image_cache_fetch(struct os_image_cache *c, const char *id, const char *user_token,
                            json_t **meta, struct err **err);
+
+/* Whether image `id` is in the cache already (a download under way is
+ * not). */
+bool os_image_cache_holds(struct os_image_cache *c, const char *id);
 
 /* The hex digest of `path` with `algo` ("md5", "sha256", "sha512") into
  * out (>= 129 bytes).  0, or -1 with *err. */

@@ -263,6 +263,32 @@ def backups(ctxt, sess, server, inst):
         glance('DELETE', '/v2/images/%s' % m)
 
 
+def cache_images(ctxt, api, sess, host):
+    """cache_images, as the conductor sends it for `openstack aggregate
+    cache image` (2.81): an image Glance has but the host does not is
+    `cached`, the one its servers were built from `existing`, an image
+    Glance does not have `error`; asked again, the first is `existing`."""
+    def glance(method, path, **kw):
+        return sess.request(path, method, raise_exc=False,
+                            endpoint_filter={'service_type': 'image', 'interface': 'public'}, **kw)
+
+    r = glance('POST', '/v2/images', json={'name': 'rpc-cache', 'disk_format': 'raw',
+                                           'container_format': 'bare'})
+    img = r.json()['id']
+    glance('PUT', '/v2/images/%s/file' % img, data=b'SCULPT-CACHE\n'.ljust(4096, b'\0'),
+           headers={'Content-Type': 'application/octet-stream'})
+    gone = str(uuid.uuid4())
+    got = api.cache_images(ctxt, host=host, image_ids=[img, os.environ['SCULPT_IMAGE_ID'], gone])
+    want = {img: 'cached', os.environ['SCULPT_IMAGE_ID']: 'existing', gone: 'error'}
+    if got != want:
+        fail('cache_images answered %r, expected %r' % (got, want))
+    again = api.cache_images(ctxt, host=host, image_ids=[img])
+    if again != {img: 'existing'}:
+        fail('cache_images again answered %r' % again)
+    ok('cache_images -> cached, existing, error; asked again: existing')
+    glance('DELETE', '/v2/images/%s' % img)
+
+
 def rebuilds(ctxt, api, inst, sess, tmp):
     """rebuild_instance as the conductor casts it, when it fails: onto a
     qcow2 whose disk is larger than the flavor's (a small file: the API
@@ -644,6 +670,7 @@ def main():
     ok('instance actions recorded: %d' % len(events))
     snapshots(ctxt, api, inst, sess)
     backups(ctxt, sess, server, inst)
+    cache_images(ctxt, api, sess, host)
     with tempfile.TemporaryDirectory() as tmp:
         rebuilds(ctxt, api, inst, sess, tmp)
     rescues(ctxt, api, inst, nova, server, sess)
