@@ -407,7 +407,8 @@ static void lv_on_lifecycle(void *opaque, const char *uuid, const char *name, in
     if (e) {
         /* a start resumes the vCPUs QEMU was created with paused */
         ev.by_sculpt = lv_expected(e, type) ||
-                       (type == DRV_HV_EVENT_RESUMED && lv_pending(e, DRV_HV_EVENT_STARTED));
+                       (type == DRV_HV_EVENT_RESUMED && lv_pending(e, DRV_HV_EVENT_STARTED)) ||
+                       (e->migrating_out && lv_guest_event_is_switchover(event, detail));
         switch (type) {
         case DRV_HV_EVENT_STARTED:
         case DRV_HV_EVENT_RESUMED:

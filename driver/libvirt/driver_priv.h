@@ -76,6 +76,8 @@ struct lv_entry {
     bool has_prev;
     struct lv_expect expect[LV_MAX_EXPECT];
     int nexpect;
+    bool migrating_out;          /* a live migration out runs: its switch-over
+                                  * pauses are sculpt's (live.c) */
 };
 
 struct lv {

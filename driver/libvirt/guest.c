@@ -320,6 +320,12 @@ void lv_guest_stats_parse(const virDomainStatsRecord *rec, struct drv_hv_counter
         out->cpu_time_ns = out->cpu_total_ns;
 }
 
+bool lv_guest_event_is_switchover(int event, int detail)
+{
+    return event == VIR_DOMAIN_EVENT_SUSPENDED && (detail == VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED ||
+                                                   detail == VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY);
+}
+
 bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type, const char **reason)
 {
     /* a rename undefines the old name and defines the new one: the
@@ -348,6 +354,8 @@ bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type, con
         *reason = detail == VIR_DOMAIN_EVENT_SUSPENDED_IOERROR     ? "ioerror"
                   : detail == VIR_DOMAIN_EVENT_SUSPENDED_WATCHDOG  ? "watchdog"
                   : detail == VIR_DOMAIN_EVENT_SUSPENDED_API_ERROR ? "api-error"
+                  : detail == VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED  ? "migrated"
+                  : detail == VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY  ? "post-copy"
                                                                    : "paused";
         return true;
     case VIR_DOMAIN_EVENT_RESUMED:

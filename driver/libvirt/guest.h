@@ -58,5 +58,8 @@ void lv_guest_stats_parse(const virDomainStatsRecord *rec, struct drv_hv_counter
 /* Map a lifecycle event (virDomainEventType, detail) to sculpt's event
  * type and reason word.  Returns false for events sculpt does not report. */
 bool lv_guest_event_map(int event, int detail, enum drv_hv_event_type *type, const char **reason);
+/* Whether the event is the source's pause for a migration's switch-over
+ * (pre-copy's last copy, or post-copy): the migration's own doing. */
+bool lv_guest_event_is_switchover(int event, int detail);
 
 #endif

@@ -145,12 +145,8 @@ static bool mig_force(struct lv *lv, const char *uuid, struct mig_call *c,
     case LV_LIVE_FORCE_POSTCOPY:
         /* the source's guest stops as the destination's starts: libvirt
          * reports it suspended twice, for the switch-over (migrated) and
-         * then for post-copy */
-        lv_expect(lv, uuid, DRV_HV_EVENT_PAUSED);
-        lv_expect(lv, uuid, DRV_HV_EVENT_PAUSED);
+         * then for post-copy, both the migration's (live_mark_out) */
         if (virDomainMigrateStartPostCopy(c->dom, 0) < 0) {
-            lv_unexpect(lv, uuid, DRV_HV_EVENT_PAUSED);
-            lv_unexpect(lv, uuid, DRV_HV_EVENT_PAUSED);
             if (a->force_failures++ == 0)
                 log_warn("%s: not switched to post-copy yet (retried): %s", uuid,
                          virGetLastErrorMessage());
@@ -298,6 +294,20 @@ static void mig_unpause(struct lv *lv, virDomainPtr dom, const char *uuid)
     log_info("%s: runs again here after its failed migration", uuid);
 }
 
+/* While a migration of uuid out runs, its switch-over pauses (libvirt's
+ * suspended/migrated at the end of a pre-copy, suspended/post-copy) are
+ * reported as sculpt's: neither the power sync nor the engine takes them
+ * for a pause by hand.  They come as the copy ends, minutes after it
+ * began, so an expectation (lv_expect) could have expired. */
+static void live_mark_out(struct lv *lv, const char *uuid, bool on)
+{
+    pthread_mutex_lock(&lv->lock);
+    struct lv_entry *e = lv_entry_find(lv, uuid);
+    if (e)
+        e->migrating_out = on;
+    pthread_mutex_unlock(&lv->lock);
+}
+
 /* Migrate dom with `flags`, watched, and wait until it is over.  *forced:
  * how its completion was forced ("paused", "post-copy"; NULL: it was not). */
 static int mig_run(struct lv *lv, virDomainPtr dom, const char *uuid, const char *dconnuri,
@@ -432,7 +442,10 @@ int lv_live_migrate(struct drv_hv *hv, const char *uuid, const char *dest, const
     log_info("live-migrating %s to %s (%s%s)", uuid, dest, dconnuri,
              flags & VIR_MIGRATE_POSTCOPY ? ", post-copy permitted" : "");
     const char *forced = NULL;
+    live_mark_out(lv, uuid, true);
     if (mig_run(lv, dom, uuid, dconnuri, params, nparams, flags, watch, &forced, err) < 0) {
+        /* the guest stays: a pause from now on is someone's */
+        live_mark_out(lv, uuid, false);
         lv_unexpect(lv, uuid, DRV_HV_EVENT_STOPPED);
         lv_unexpect(lv, uuid, DRV_HV_EVENT_UNDEFINED);
         lv_failed(lv, err ? *err : NULL);

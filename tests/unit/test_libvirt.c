@@ -571,6 +571,20 @@ static void test_event_map(void **state)
         lv_guest_event_map(VIR_DOMAIN_EVENT_DEFINED, VIR_DOMAIN_EVENT_DEFINED_RENAMED, &t, &why));
     assert_true(lv_guest_event_map(VIR_DOMAIN_EVENT_UNDEFINED, 0, &t, &why));
     assert_int_equal(t, DRV_HV_EVENT_UNDEFINED);
+    /* a migration's switch-over pauses the source: pre-copy's last copy,
+     * post-copy; a pause by hand is no switch-over */
+    assert_true(lv_guest_event_map(VIR_DOMAIN_EVENT_SUSPENDED, VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED,
+                                   &t, &why));
+    assert_int_equal(t, DRV_HV_EVENT_PAUSED);
+    assert_string_equal(why, "migrated");
+    assert_true(lv_guest_event_is_switchover(VIR_DOMAIN_EVENT_SUSPENDED,
+                                             VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED));
+    assert_true(lv_guest_event_is_switchover(VIR_DOMAIN_EVENT_SUSPENDED,
+                                             VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY));
+    assert_false(lv_guest_event_is_switchover(VIR_DOMAIN_EVENT_SUSPENDED,
+                                              VIR_DOMAIN_EVENT_SUSPENDED_PAUSED));
+    assert_false(lv_guest_event_is_switchover(VIR_DOMAIN_EVENT_STOPPED,
+                                              VIR_DOMAIN_EVENT_STOPPED_MIGRATED));
 }
 
 /* Memory hot-plug: the boot memory holds the shape's memory, a virtio-mem
