@@ -14,6 +14,7 @@
 #include "db/db.h"
 #include "driver/hypervisor.h"
 #include "driver/presculpt_pool.h"
+#include "openstack/compute_live_priv.h"
 #include "openstack/compute_priv.h"
 #include "openstack/live_runs.h"
 #include "openstack/messaging.h"
@@ -54,7 +55,7 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     c->glance = d->glance;
     c->started_s = time(NULL);
     c->inst_locks = keylocks_new();
-    c->live_runs = os_live_runs_new();
+    c->live_runs = os_compute_live_runs_new(c);
     c->rpc_seconds = metrics_histogram(
         "sculpt_rpc_duration_seconds",
         "Compute RPC requests from Nova, by method and outcome (ok or the error code), from "
@@ -199,6 +200,8 @@ void os_compute_stop(struct os_compute *c)
         drv_control_stop(c->control);
     if (c->msg->server)
         os_rpc_server_stop(c->msg->server);
+    /* no live_migration cast comes any more: the queued ones go */
+    os_compute_live_stop(c);
 }
 
 void os_compute_free(struct os_compute *c)

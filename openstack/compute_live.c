@@ -9,7 +9,11 @@
  *        (or tries the scheduler's next host)
  *   check_can_live_migrate_source (src) the guest runs here; block
  *        migration (no shared storage here); the LibvirtLiveMigrateData
- *   live_migration (src, cast) preparing; pre_live_migration on the
+ *   live_migration (src, cast) queued (compute_live_queue.c: at most
+ *        [DEFAULT] max_concurrent_live_migrations run at once, the others
+ *        wait in the order they came; an abort cancels a queued one); in
+ *        its turn (_do_live_migration, os_compute_live_run) preparing;
+ *        pre_live_migration on the
  *        destination; running, live_migrate with its progress in the
  *        Migration; then _post_live_migration: the destination takes the
  *        guest on (post_live_migration_at_destination), what stayed here
@@ -36,6 +40,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "driver/hypervisor.h"
+#include "openstack/compute_live_priv.h"
 #include "openstack/compute_migrate_priv.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
@@ -348,12 +353,11 @@ static void live_postcopy(void *opaque)
                  os_inst_uuid(w->r->i));
 }
 
-/* _rollback_live_migration: the guest runs here as before; the instance's
- * task state cleared, the migration's allocations back to the instance,
- * the destination told to drop its claim (when it was prepared), the
- * migration `status`; `why` the failure (NULL: cancelled by an abort). */
-static void live_rollback_source(struct os_rz *r, const json_t *md, bool dest_prepared,
-                                 const char *status, const struct err *why)
+/* What _rollback_live_migration undoes: the instance's task state
+ * cleared, the migration's allocations back to the instance
+ * (_revert_allocation), the destination told to drop its claim (when it
+ * may have prepared), the migration `status`. */
+static void live_undo(struct os_rz *r, const json_t *md, bool dest_prepared, const char *status)
 {
     struct os_compute *c = r->c;
     const char *uuid = os_inst_uuid(r->i);
@@ -384,11 +388,21 @@ static void live_rollback_source(struct os_rz *r, const json_t *md, bool dest_pr
     }
     if (os_rz_mig_save(r, status, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "migration not set to %s", status);
+}
+
+/* _rollback_live_migration: the guest runs here as before (live_undo),
+ * the migration `status`; `why` the failure (NULL: cancelled by an
+ * abort). */
+static void live_rollback_source(struct os_rz *r, const json_t *md, bool dest_prepared,
+                                 const char *status, const struct err *why)
+{
+    live_undo(r, md, dest_prepared, status);
     /* a cancelled one is no failure (nova's driver returns normally) */
     if (why)
         os_inst_fault(r->i, why);
     os_inst_event_finish(r->i, "compute_live_migration", why);
-    log_info("live migration of %s rolled back (%s): it stays on %s", uuid, status, c->host);
+    log_info("live migration of %s rolled back (%s): it stays on %s", os_inst_uuid(r->i), status,
+             r->c->host);
 }
 
 /* _post_live_migration: the destination takes the guest on, what stayed
@@ -435,6 +449,37 @@ static int live_post_source(struct os_rz *r, struct err **err)
     return os_rz_mig_save(r, "completed", err);
 }
 
+/* The checks every live_migration gets before it is queued: a
+ * destination, a migrate_data and the migration's id.  -1 with *err. */
+static int live_args(struct os_rz *r, const json_t *args, json_t **md, int64_t *mig_id,
+                     struct err **err)
+{
+    const char *dest = ovo_get_str(r->mig, "dest_compute");
+    if (!dest || !*dest)
+        return err_set(err, ERR_INVALID, "live migration %s names no destination",
+                       ovo_get_str(r->mig, "uuid"));
+    *md = lmd_from(args, "migrate_data", err);
+    if (!*md)
+        return -1;
+    if (!ovo_get_int(r->mig, "id", mig_id))
+        return err_set(err, ERR_INVALID, "live migration %s has no id",
+                       ovo_get_str(r->mig, "uuid"));
+    return 0;
+}
+
+/* A copy of the request, which its migration runs from in its turn. */
+static struct os_msg *live_job_new(const struct os_msg *m)
+{
+    struct os_msg *j = xzalloc(sizeof(*j));
+    j->method = xstrdup(m->method);
+    j->version = m->version ? xstrdup(m->version) : NULL;
+    j->ver_major = m->ver_major;
+    j->ver_minor = m->ver_minor;
+    j->args = json_deep_copy(m->args);
+    j->ctx = json_deep_copy(m->ctx);
+    return j;
+}
+
 int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
@@ -445,32 +490,89 @@ int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct er
     }
     struct os_compute *c = r.c;
     const char *uuid = os_inst_uuid(r.i);
+    /* a cast delivered again after a restart: the restart ended its
+     * migration (os_compute_live_recover) */
+    static const char *const fresh[] = {"accepted", NULL};
+    if (!os_rz_current(&r, "live_migration", fresh)) {
+        os_rz_release(&r);
+        return 0;
+    }
+    os_inst_event_start(r.i, "compute_live_migration");
+    json_auto_t *md = NULL;
+    int64_t mig_id = 0;
+    bool registered = false;
+    if (live_args(&r, req->msg->args, &md, &mig_id, err) < 0)
+        goto fail;
+    /* from here an abort finds it (live_migration_abort does not wait for
+     * the instance's lock); it starts once let go below, in its turn */
+    if (os_live_runs_queue(c->live_runs, uuid, mig_id, err) < 0)
+        goto fail;
+    registered = true;
+    if (os_rz_mig_save(&r, "queued", err) < 0)
+        goto fail;
+    int ahead = os_live_runs_ahead(c->live_runs, uuid);
+    struct os_msg *job = live_job_new(req->msg);
+    if (!os_live_runs_release(c->live_runs, uuid, job)) {
+        /* aborted before it was let go, or the service stops */
+        log_info("live migration %s of %s cancelled while queued", ovo_get_str(r.mig, "uuid"),
+                 uuid);
+        os_msg_free(job);
+        live_rollback_source(&r, md, false, "cancelled", NULL);
+        os_rz_release(&r);
+        return 0;
+    }
+    log_info("live migration %s of %s to %s queued (%d waiting before it)",
+             ovo_get_str(r.mig, "uuid"), uuid, ovo_get_str(r.mig, "dest_compute"), ahead);
+    os_rz_release(&r);
+    return 0;
+fail:
+    if (registered)
+        os_live_runs_end(c->live_runs, uuid);
+    live_rollback_source(&r, md, false, "error", *err);
+    os_rz_release(&r);
+    return -1;
+}
+
+void os_compute_live_cancel_queued(struct os_compute *c, struct os_msg *job)
+{
+    struct os_rpc_req req = {.msg = job, .opaque = c};
+    struct os_rz r;
+    autoerr struct err *e = NULL;
+    if (os_rz_open(&r, &req, &e) < 0) {
+        log_err(LOG_LEVEL_ERROR, e, "a queued live migration not cancelled");
+    } else {
+        live_rollback_source(&r, NULL, false, "cancelled", NULL);
+        log_info("queued live migration %s of %s cancelled", ovo_get_str(r.mig, "uuid"),
+                 os_inst_uuid(r.i));
+    }
+    os_rz_release(&r);
+    os_fault_release(&req.fault);
+    os_msg_free(job);
+}
+
+int os_compute_live_run(struct os_rpc_req *req, struct err **err)
+{
+    struct os_compute *c = req->opaque;
+    const char *uuid = ovo_get_str(json_object_get(req->msg->args, "instance"), "uuid");
+    struct os_rz r;
+    if (os_rz_open(&r, req, err) < 0) {
+        os_rz_release(&r);
+        if (uuid)
+            os_live_runs_end(c->live_runs, uuid);
+        return -1;
+    }
+    uuid = os_inst_uuid(r.i);
     const char *event = "compute_live_migration";
     const char *dest = ovo_get_str(r.mig, "dest_compute");
     json_auto_t *md = NULL;
     json_auto_t *pre = NULL;
     json_auto_t *pargs = NULL;
     bool prepared = false;
-    bool registered = false;
-    os_inst_event_start(r.i, event);
-    if (!dest || !*dest) {
-        err_set(err, ERR_INVALID, "live migration %s names no destination",
-                ovo_get_str(r.mig, "uuid"));
-        goto fail;
-    }
-    md = lmd_from(req->msg->args, "migrate_data", err);
-    if (!md)
-        goto fail;
+    bool registered = true;
     int64_t mig_id = 0;
-    if (!ovo_get_int(r.mig, "id", &mig_id)) {
-        err_set(err, ERR_INVALID, "live migration %s has no id", ovo_get_str(r.mig, "uuid"));
+    if (live_args(&r, req->msg->args, &md, &mig_id, err) < 0)
         goto fail;
-    }
-    /* from here an abort finds it (live_migration_abort does not wait for
-     * the instance's lock this holds) */
-    if (os_live_runs_begin(c->live_runs, uuid, mig_id, err) < 0)
-        goto fail;
-    registered = true;
+    /* _do_live_migration */
     if (os_rz_mig_save(&r, "preparing", err) < 0)
         goto fail;
     /* the guest's own uuid (a handed-over pool member keeps its domain's) */
@@ -480,7 +582,8 @@ int os_compute_live_migration(struct os_rpc_req *req, json_t **result, struct er
     ovo_set(md, "migration", json_deep_copy(r.mig));
     const struct os_rpc_target t = {.topic = OS_COMPUTE_TOPIC, .server = dest, .version = "6.0"};
     pargs = json_pack("{s:O, s:n, s:O}", "instance", r.i->prim, "disk", "migrate_data", md);
-    pre = os_rpc_call(c->msg->client, &t, "pre_live_migration", pargs, req->msg->ctx, LIVE_CALL_TIMEOUT_MS, NULL, err);
+    pre = os_rpc_call(c->msg->client, &t, "pre_live_migration", pargs, req->msg->ctx,
+                      LIVE_CALL_TIMEOUT_MS, NULL, err);
     if (!pre || !ovo_is(pre, "LibvirtLiveMigrateData")) {
         if (pre)
             err_set(err, ERR_INVALID, "pre_live_migration answered no LibvirtLiveMigrateData");
@@ -549,6 +652,77 @@ fail:
     live_rollback_source(&r, pre ? pre : md, prepared, "error", *err);
     os_rz_release(&r);
     return -1;
+}
+
+/* The instance's live migration from this host still in progress (the
+ * newest), a new reference; NULL when none (*err set when Nova could not
+ * say). */
+static json_t *live_find_migration(struct os_compute *c, struct os_inst *i, struct err **err)
+{
+    json_auto_t *list = os_conductor_class_action(
+        &c->conductor, i->ctx, "MigrationList", "get_in_progress_by_instance",
+        json_pack("[s, s]", os_inst_uuid(i), "live-migration"), NULL, NULL, err);
+    if (!list)
+        return NULL;
+    json_t *objs = ovo_list_objects(list);
+    size_t k;
+    json_t *m, *found = NULL;
+    int64_t best = -1;
+    json_array_foreach(objs, k, m) {
+        const char *src = ovo_get_str(m, "source_compute");
+        int64_t id = 0;
+        if (src && strcmp(src, c->host) == 0 && ovo_get_int(m, "id", &id) && id > best) {
+            best = id;
+            found = m;
+        }
+    }
+    return found ? json_incref(found) : NULL;
+}
+
+int os_compute_live_recover(struct os_compute *c, struct os_inst *i)
+{
+    const char *uuid = os_inst_uuid(i);
+    autoerr struct err *e = NULL;
+    struct os_rz r = {.c = c, .i = i, .borrowed = true};
+    r.mig = live_find_migration(c, i, &e);
+    if (!r.mig) {
+        if (e)
+            log_err(LOG_LEVEL_WARN, e, "live migrations of %s not read: its task state cleared",
+                    uuid);
+        os_inst_set_str(i, "task_state", NULL);
+        err_clear(&e);
+        if (os_rz_save(&r, "migrating", &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "task state of %s not cleared", uuid);
+        else
+            log_info("recovered %s: found migrating with no live migration from here, its task "
+                     "state cleared", uuid);
+        return 1;
+    }
+    ovo_clear_changes(r.mig);
+    const char *st = ovo_get_str(r.mig, "status");
+    autofree char *was = xstrdup(st ? st : "?");
+    struct os_live_restart rule;
+    os_live_restart_rule(was, &rule);
+    /* nova's _reset_live_migration: a copy still under way aborted */
+    if (rule.abort_job && drv_hv_live_abort(c->hv, uuid, &e) < 0 &&
+        err_code_of(e) != ERR_CONFLICT)
+        log_err(LOG_LEVEL_WARN, e, "interrupted live migration of %s not aborted", uuid);
+    err_clear(&e);
+    if (rule.undo) {
+        /* the guest runs here as before; what the move held given back */
+        json_auto_t *md = lmd_new();
+        live_undo(&r, md, rule.dest_prepared, "error");
+        log_info("recovered %s: its live migration %s (%s) was cut by a restart: error, the "
+                 "guest stays here", uuid, ovo_get_str(r.mig, "uuid"), was);
+    } else {
+        os_inst_set_str(i, "task_state", NULL);
+        if (os_rz_save(&r, "migrating", &e) < 0 || os_rz_mig_save(&r, "error", &e) < 0)
+            log_err(LOG_LEVEL_WARN, e, "interrupted live migration of %s not recorded", uuid);
+        log_error("live migration %s of %s was cut in post-copy by a restart: error (the guest "
+                  "must be rebooted)", ovo_get_str(r.mig, "uuid"), uuid);
+    }
+    os_rz_release(&r);
+    return 1;
 }
 
 /* ---- post_live_migration_at_destination, rollback_live_migration_at_destination ---- */

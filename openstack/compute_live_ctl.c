@@ -4,8 +4,11 @@
  * queued, preparing or running, running only for force complete):
  *
  *   live_migration_abort(instance, migration_id)
- *        the migration under way here must be that one: while the
- *        destination prepares, it ends there, cancelled; while it copies,
+ *        the migration under way here must be that one: while it waits
+ *        in the queue, it is taken out and cancelled (its allocations
+ *        back to the instance, the task state cleared, the guest never
+ *        touched); while the destination prepares, it ends there,
+ *        cancelled; while it copies,
  *        the job is aborted (virDomainAbortJob) and the move rolls back as
  *        _rollback_live_migration(migration_status='cancelled') does.
  *        Another migration, none, or one in post-copy: InvalidMigrationState
@@ -17,9 +20,9 @@
  *        (post-copy)`), else the guest is paused until the copy is over;
  *        none running: NoActiveMigrationForInstance.
  *
- * Neither takes the instance's lock, which live_migration holds for the
- * whole move: each leaves its request with the migration (live_runs.h),
- * which acts on it within half a second.  Both record their instance
+ * Neither takes the instance's lock, which a running migration holds
+ * for the whole move: each leaves its request with the migration
+ * (live_runs.h), which acts on it within half a second.  Both record their instance
  * action event, and a failure its fault (wrap_instance_event,
  * wrap_instance_fault). */
 #include <stdio.h>
@@ -27,6 +30,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "openstack/compute_live_priv.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/conductor.h"
@@ -96,7 +100,15 @@ int os_compute_live_migration_abort(struct os_rpc_req *req, json_t **result, str
     }
     int64_t id = json_integer_value(jid), current = 0;
     const char *uuid = os_inst_uuid(i);
-    switch (os_live_runs_abort(c->live_runs, uuid, id, &current)) {
+    void *job = NULL;
+    switch (os_live_runs_abort(c->live_runs, uuid, id, &current, &job)) {
+    case OS_LIVE_DEQUEUED:
+        /* nova's future.cancel() succeeding: it never runs */
+        log_info("live migration %lld of %s: abort asked while it was queued", (long long)id,
+                 uuid);
+        os_compute_live_cancel_queued(c, job);
+        os_inst_event_finish(i, event, NULL);
+        return 0;
     case OS_LIVE_TAKEN:
         log_info("live migration %lld of %s: abort asked", (long long)id, uuid);
         os_inst_event_finish(i, event, NULL);

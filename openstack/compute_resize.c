@@ -32,6 +32,7 @@
 #include "common/log.h"
 #include "driver/hypervisor.h"
 #include "openstack/compute_group_policy.h"
+#include "openstack/compute_live_priv.h"
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/compute_resize_priv.h"
@@ -715,6 +716,9 @@ static json_t *rz_find_migration(struct os_compute *c, struct os_inst *i, struct
 int os_compute_resize_recover(struct os_compute *c, struct os_inst *i, bool guest)
 {
     const char *task = os_inst_task_state(i);
+    /* a live migration out of here, cut with its guest here */
+    if (task && strcmp(task, "migrating") == 0)
+        return guest ? os_compute_live_recover(c, i) : 0;
     if (!task || strncmp(task, "resize_", 7) != 0)
         return 0;
 

@@ -34,7 +34,13 @@ meanwhile (and B at the end):
      permitting post-copy since its restart: the migration switched to
      post-copy (B's libvirt reports the guest suspended for post-copy,
      never paused), `running (post-copy)` in Nova, then completed,
-     running on A, no boot.
+     running on A, no boot.  Before the force, with B running one live
+     migration at a time (max_concurrent_live_migrations = 1) and mk-1's
+     guest dirtying its memory (its copy cannot end alone), mk-2 (built
+     on B at 8) is live-migrated too: `queued`; aborted (2.65): cancelled,
+     ACTIVE on B, its guest running there, its allocations on B alone;
+     live-migrated again: `queued` until mk-1's is over, then it runs
+     (forced too) and completes on A.
  10. evacuated: A's sculpt-compute stopped (its guest runs on in A's
      libvirtd) and forced down, `server evacuate` to B: ACTIVE on B with
      a running guest, B's provider in its allocations, the migration
@@ -59,6 +65,7 @@ import sys
 import time
 
 from novaclient import client as nova_client
+from novaclient import exceptions as nova_exceptions
 
 from phase import Phase, load_env, nova_admin, placement_get, sculpt_api, stack_env
 from phase import sculpt_has as phase_sculpt_has
@@ -194,39 +201,62 @@ def main():
              lambda: proc.poll() is None and api_lists(host, s.id) is not None, 90)
         return proc
 
-    def guest_uptime(host, uuid):
-        """The guest's uptime (s), from the GUEST-STAT line it prints when
-        `stat` is typed on its serial console (the socket beside its log)."""
-        log = os.path.join(folder(host, uuid), 'console.log')
+    def console_lines(host, uuid, pattern):
+        with open(os.path.join(folder(host, uuid), 'console.log'), errors='replace') as f:
+            return re.findall(pattern, f.read())
 
-        def stats():
-            with open(log, errors='replace') as f:
-                return re.findall(r'GUEST-STAT uptime=(\d+)', f.read())
-        n = len(stats())
+    def console_cmd(host, uuid, cmd, answer):
+        """cmd typed on the guest's serial console (the socket beside its
+        log); the last match of the `answer` pattern it prints."""
+        n = len(console_lines(host, uuid, answer))
         sk = socket.socket(socket.AF_UNIX)
         sk.connect(os.path.join(folder(host, uuid), 'console.sock'))
+        line = cmd.encode()
         try:
             # connected until the guest's tty echoes the line: QEMU drops
             # what the UART has not taken when the client leaves
-            sk.sendall(b'stat\n')
+            sk.sendall(line + b'\n')
             sk.settimeout(0.5)
             seen, end = b'', time.time() + 30
-            while b'stat\r\n' not in seen and b'stat\n' not in seen and time.time() < end:
+            while line + b'\r\n' not in seen and line + b'\n' not in seen \
+                    and time.time() < end:
                 try:
                     seen += sk.recv(4096)
                 except socket.timeout:
                     pass
         finally:
             sk.close()
-        got = wait('a GUEST-STAT from the guest on %s' % host,
-                   lambda: len(stats()) > n and stats(), 30)
-        return int(got[-1])
+        got = wait('the guest on %s answering `%s`' % (host, cmd),
+                   lambda: (lambda m: len(m) > n and m)(console_lines(host, uuid, answer)), 30)
+        return got[-1]
 
-    def live_status(mig_id):
-        m = [m for m in nova.migrations.list(instance_uuid=s.id, migration_type='live-migration')
+    def guest_uptime(host, uuid):
+        """The guest's uptime (s), from the GUEST-STAT line it prints when
+        `stat` is typed on its serial console."""
+        return int(console_cmd(host, uuid, 'stat', r'GUEST-STAT uptime=(\d+)'))
+
+    def live_status(mig_id, server=None):
+        m = [m for m in nova.migrations.list(instance_uuid=(server or s).id,
+                                             migration_type='live-migration')
              if m.id == mig_id]
         last['mig'] = m[0].status if m else None
         return last['mig']
+
+    def live_queued(server):
+        """server's newest live migration once it is `queued` (it must
+        not start while another runs)."""
+        def now():
+            ms = nova.migrations.list(instance_uuid=server.id, migration_type='live-migration')
+            m = max(ms, key=lambda m: m.id) if ms else None
+            last['mig'] = m and '%d %s' % (m.id, m.status)
+            if m and m.status not in ('accepted', 'queued') and m.id not in seen_live:
+                fail('live migration %d of %s %s: it did not wait its turn'
+                     % (m.id, server.name, m.status))
+            return m if m and m.status == 'queued' and m.id not in seen_live else None
+        m = wait(lambda: 'a live migration of %s queued (now %s)' % (server.name, last.get('mig')),
+                 now, 60)
+        seen_live.add(m.id)
+        return m
 
     def live_ids():
         return {m.id for m in nova.migrations.list(instance_uuid=s.id,
@@ -276,6 +306,8 @@ def main():
     # flavor's whole vCPU, until the guest is up and quiet
     tiny = {f.name: f for f in nova.flavors.list()}['m1.tiny']
     s = None
+    s2 = None
+    seen_live = set()
     others = []
     bp = None
     try:
@@ -445,11 +477,17 @@ def main():
                           'resources': {'vcpu': {'p50': 0.5, 'p99': 0.5},
                                         'mem_mib': {'p50': tiny.ram}}}})['id']
         t = time.time()
+        mark = len(log_text(a))
         nova.servers.live_migrate(s, b, 'auto')
         x = wait_status(s, 'ACTIVE', 180)
         dt = time.time() - t
         if host_of(x) != b:
             fail('after the live migration: on %s' % host_of(x))
+        # the source's pause at the switch-over is the migration's, not a
+        # pause by hand for the power sync to tell Nova of
+        own = re.findall(r'event paused %s .*' % s.id, log_text(a)[mark:])
+        if [line for line in own if 'not by sculpt' in line]:
+            fail('%s took the switch-over pause of mk-1 for someone else\'s: %s' % (a, own))
         ms = nova.migrations.list(instance_uuid=s.id, migration_type='live-migration')
         if not ms or ms[0].status != 'completed' or ms[0].dest_compute != b:
             fail('live migration not completed to %s: %r' % (b, ms and ms[0].to_dict()))
@@ -512,8 +550,12 @@ def main():
         # nothing switches to it unasked) and aborted while it copies:
         # the migration cancelled, ACTIVE on B with its guest running on as
         # before (its uptime on, no boot), A emptied and its claim released
-        p = restart(b, p, '[libvirt]\nlive_migration_bandwidth = 4\n'
+        p = restart(b, p, '[DEFAULT]\nmax_concurrent_live_migrations = 1\n'
+                    '[libvirt]\nlive_migration_bandwidth = 4\n'
                     'live_migration_permit_post_copy = true\n')
+        # mk-2, for 9, built on B as 8 goes
+        s2 = nova.servers.create('mk-2', envs[b]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
+                                 availability_zone='nova:%s' % b)
         up0 = guest_uptime(b, s.id)
         known = live_ids()
         nova.servers.live_migrate(s, a, 'auto')
@@ -552,12 +594,47 @@ def main():
         def events():
             with open(evf, errors='replace') as f:
                 return f.read()
+        x2 = wait_status(s2, 'ACTIVE', 180)
+        if host_of(x2) != b:
+            fail('mk-2 built on %s, not %s' % (host_of(x2), b))
+        rps = {h: placement('/resource_providers?name=%s' % h)['resource_providers'][0]['uuid']
+               for h in (a, b)}
+        # mk-1's copy cannot end alone: its guest rewrites 16 MiB of its
+        # memory faster than B's 4 MiB/s send it
+        console_cmd(b, s.id, 'dirty 16 120', r'GUEST-ACK dirty 16')
+        nova65 = nova_client.Client('2.65', session=sess)
         try:
             wait('%s\'s domain events listened to' % b,
                  lambda: virsh(b, 'desc', s.id, '--live', '--title', 'events-on') is not None
                  and 'metadata-change' in events(), 30)
             nova.servers.live_migrate(s, a, 'auto')
             mig = live_running(known)
+            # one at a time on B: mk-2's waits its turn, and its abort
+            # (2.65) cancels it there: nothing began, its guest runs on B,
+            # its allocations are B's alone again
+            t2 = time.time()
+            nova.servers.live_migrate(s2, a, 'auto')
+            q = live_queued(s2)
+            nova65.server_migrations.live_migration_abort(s2, q.id)
+            wait('queued live migration %d of mk-2 cancelled (now %s)' % (q.id, last.get('mig')),
+                 lambda: live_status(q.id, s2) == 'cancelled', 60)
+            x2 = wait_status(s2, 'ACTIVE', 30)
+            held2 = placement('/allocations/%s' % s2.id)['allocations']
+            if host_of(x2) != b or list(held2) != [rps[b]] \
+                    or placement('/allocations/%s' % q.uuid)['allocations']:
+                fail('mk-2 after its queued migration was cancelled: on %s, allocations %s, the '
+                     'migration\'s %s' % (host_of(x2), held2,
+                                          placement('/allocations/%s' % q.uuid)['allocations']))
+            if state(b, s2.id) != 'running' or state(a, s2.id) is not None \
+                    or api_lists(a, s2.id):
+                fail('mk-2 after its queued migration was cancelled: domains %s, on %s\'s sculpt '
+                     '%s' % ({h: state(h, s2.id) for h in (a, b)}, a, api_lists(a, s2.id)))
+            if live_status(mig.id) != 'running':
+                fail('mk-1\'s migration %s after mk-2\'s was cancelled' % last.get('mig'))
+            # queued again, not aborted: it runs once mk-1's is over
+            nova.servers.live_migrate(s2, a, 'auto')
+            q2 = live_queued(s2)
+            dq = time.time() - t2
             t = time.time()
             nova.server_migrations.live_migrate_force_complete(s, mig.id)
             wait('%s switches the live migration of mk-1 to post-copy' % b,
@@ -584,6 +661,27 @@ def main():
         say('9. live migration to %s forced to complete: switched to post-copy (running on %s '
             'at once, never paused on %s), done %.1f s later, running on %s (uptime %d s)'
             % (a, a, b, dt, a, up2))
+        # mk-2's queued migration, its turn come: forced too (B's 4 MiB/s)
+        t = time.time()
+        wait('mk-2\'s live migration %d running once mk-1\'s is over (now %s)'
+             % (q2.id, last.get('mig')),
+             lambda: live_status(q2.id, s2) in ('running', 'running (post-copy)', 'completed'), 120)
+        if live_status(q2.id, s2) == 'running':
+            try:
+                nova.server_migrations.live_migrate_force_complete(s2, q2.id)
+            except nova_exceptions.ClientException:
+                if live_status(q2.id, s2) == 'running':  # not moved on meanwhile
+                    raise
+        x2 = wait_status(s2, 'ACTIVE', 120)
+        if host_of(x2) != a or live_status(q2.id, s2) != 'completed' or state(a, s2.id) != 'running':
+            fail('mk-2 after its turn: on %s, migration %s, domain %s on %s'
+                 % (host_of(x2), last.get('mig'), state(a, s2.id), a))
+        say('   mk-2\'s migration queued behind it: aborted while queued, cancelled (ACTIVE and '
+            'running on %s, allocations there alone); queued again, run after it, completed '
+            '%.1f s later on %s (%.1f s queued)' % (b, time.time() - t, a, dq))
+        nova.servers.delete(s2)
+        wait('mk-2 deleted', lambda: not [x for x in nova.servers.list() if x.id == s2.id], 60)
+        s2 = None
 
         # every leg in its host's journal (migrate intents), none left open
         def legs(host):
@@ -595,7 +693,7 @@ def main():
             if out.returncode != 0:
                 fail('psql on %s\'s database: %s' % (host, out.stderr))
             return {k: int(v) for k, v in (line.split('|') for line in out.stdout.split())}
-        want = {a: {'done': 4, 'rolled_back': 2}, b: {'done': 4, 'rolled_back': 1}}
+        want = {a: {'done': 4, 'rolled_back': 2}, b: {'done': 5, 'rolled_back': 1}}
         got = {h: legs(h) for h in (a, b)}
         if got != want:
             fail('legs of the moves in the journals: %s, not %s' % (got, want))
@@ -605,8 +703,6 @@ def main():
         # running on in A's libvirtd, the service forced down), the server
         # rebuilt on B from its image; A, started again, cleans up
         t = time.time()
-        rps = {h: placement('/resource_providers?name=%s' % h)['resource_providers'][0]['uuid']
-               for h in (a, b)}
         with open(os.path.join(run, a, 'sculpt-compute.pid')) as f:
             pa = int(f.read().strip())
         a_down[0] = nova.services.list(host=a, binary='nova-compute')[0].id
@@ -656,6 +752,8 @@ def main():
                 print('migrate-kvm: %s left forced down: %s' % (a, e), file=sys.stderr)
         if s is not None:
             PHASE.delete_server(nova, s, 'mk-1')
+        if s2 is not None:
+            PHASE.delete_server(nova, s2, 'mk-2')
         if bp is not None:
             try:
                 sculpt_api(envs[b], 'DELETE', '/v1/blueprints/%d' % bp)
