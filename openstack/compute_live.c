@@ -40,6 +40,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "driver/hypervisor.h"
+#include "openstack/compute_group_policy.h"
 #include "openstack/compute_live_priv.h"
 #include "openstack/compute_migrate_priv.h"
 #include "openstack/compute_ops.h"
@@ -134,6 +135,9 @@ int os_compute_live_check_dest(struct os_rpc_req *req, json_t **result, struct e
                 "block migration", c->host, ovo_get_str(i->prim, "host"));
     else if (live_check_backend(c, i, err) < 0 || live_admission_dry_run(c, i, err) < 0)
         err_wrap(err, "`%s` refuses the live migration", c->host);
+    else if (os_compute_group_policy_check(c, req->msg->ctx, os_inst_uuid(i), NULL, true, err))
+        /* Zed's words; the conductor tries its next host */
+        err_wrap(err, "Failed to validate instance group policy due to");
     else
         rc = 0;
     if (rc < 0) {
@@ -254,6 +258,13 @@ int os_compute_pre_live_migration(struct os_rpc_req *req, json_t **result, struc
     const char *uuid = os_inst_uuid(i);
     const char *event = "compute_pre_live_migration";
     os_inst_event_start(i, event);
+    /* the definitive moment for the server group's policy (Zed): the
+     * source rolls the migration back, the server stays ACTIVE there */
+    if (os_compute_group_policy_check(c, req->msg->ctx, uuid, NULL, true, err) != 0) {
+        err_wrap(err, "`%s` refuses the live migration", c->host);
+        os_inst_event_finish(i, event, *err);
+        return -1;
+    }
     struct drv_shape shape;
     i->inst->booted = true; /* it runs: no boot allowance when it arrives */
     int placed = os_compute_engine_place(c, i, &shape, err);
