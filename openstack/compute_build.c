@@ -144,6 +144,9 @@ static void build_fail_as(struct os_compute *c, struct os_inst *i, const struct 
     if (os_inst_save(i, NULL, NULL, &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "instance not set to ERROR");
     os_compute_record_state(c, i);
+    /* its host cleared, it is no longer this host's: a row the admission
+     * recorded goes (the API deletes such an instance without us) */
+    os_compute_record_deleted(c, os_inst_uuid(i));
     err_clear(&e);
     if (c->placement && os_placement_delete_allocations(c->placement, os_inst_uuid(i), &e) < 0)
         log_err(LOG_LEVEL_WARN, e, "allocations of the failed build not released");
@@ -237,6 +240,8 @@ static void build_refused_by_group(struct os_compute *c, struct os_inst *i, cons
     os_compute_engine_forget(c, os_inst_uuid(i));
     if (build_reschedule(c, i, m, why, true) < 0)
         build_fail_as(c, i, why, false, true);
+    else
+        os_compute_record_deleted(c, os_inst_uuid(i)); /* the row the admission made */
 }
 
 /* A delete came while we built: undo our part, the delete does the rest. */
