@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <curl/curl.h>
+
 #include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
@@ -154,17 +156,15 @@ json_t *os_glance_image_get(struct os_glance *g, const char *id, const char *use
 
 #define GLANCE_LIST_MAX 10000
 
-/* `s` percent-encoded for a query string (RFC 3986's unreserved kept). */
+/* `s` percent-encoded onto b's query string, by libcurl (RFC 3986's
+ * unreserved characters kept). */
 static void glance_query_escape(struct strbuf *b, const char *s)
 {
-    static const char hex[] = "0123456789ABCDEF";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-            *p == '-' || *p == '.' || *p == '_' || *p == '~')
-            strbuf_append_len(b, (const char *)p, 1);
-        else
-            strbuf_printf(b, "%%%c%c", hex[*p >> 4], hex[*p & 15]);
-    }
+    char *e = curl_easy_escape(NULL, s, 0);
+    if (!e)
+        abort(); /* libcurl's only failure is out of memory */
+    strbuf_append(b, e);
+    curl_free(e);
 }
 
 json_t *os_glance_image_list(struct os_glance *g, const char *user_token, const json_t *filters,
