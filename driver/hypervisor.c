@@ -547,6 +547,22 @@ DRV_HV_UUID_OP(suspend)
 DRV_HV_UUID_OP(resume)
 DRV_HV_UUID_OP(inject_nmi)
 
+int drv_hv_set_user_password(struct drv_hv *hv, const char *uuid, const char *user,
+                             const char *password, struct err **err)
+{
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!user || !*user || strlen(user) > 255 || strpbrk(user, ":\n"))
+        return err_set(err, ERR_INVALID, "user name `%s` for a password", user ? user : "");
+    if (!password)
+        return err_set(err, ERR_INVALID, "no password for `%s`", user);
+    if (!hv->ops->set_user_password)
+        return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot set a guest's password",
+                       hv->ops->name);
+    HV_DOMAIN(uuid);
+    return hv->ops->set_user_password(hv, dom, user, password, err);
+}
+
 int drv_hv_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **err)
 {
     if (check_uuid(uuid, err) < 0)

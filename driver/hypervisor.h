@@ -117,6 +117,9 @@ struct drv_hv_guest_spec {
     bool cdrom_tray; /* without a config drive: define an empty cdrom
                       * drive all the same, so that one can be inserted
                       * live later (a pool member, at its hand-over) */
+    bool guest_agent; /* a QEMU guest agent channel (virtio-serial port
+                       * org.qemu.guest_agent.0), as Nova adds it for an
+                       * image with hw_qemu_guest_agent=yes */
 };
 
 /* Release what an image owns (not the struct), leaving it empty. */
@@ -476,6 +479,8 @@ struct drv_hv_ops {
     int (*suspend)(struct drv_hv *hv, const char *uuid, struct err **err);
     int (*resume)(struct drv_hv *hv, const char *uuid, struct err **err);
     int (*inject_nmi)(struct drv_hv *hv, const char *uuid, struct err **err);
+    int (*set_user_password)(struct drv_hv *hv, const char *uuid, const char *user,
+                             const char *password, struct err **err);
 
     int (*reshape)(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
                    struct drv_hv_reshape_report *report, struct err **err);
@@ -639,6 +644,15 @@ int drv_hv_resume(struct drv_hv *hv, const char *uuid, struct err **err);
  * guest set up for it dumps its kernel's memory, others log it.  CONFLICT
  * when the guest is not running; UNSUPPORTED when the backend cannot. */
 int drv_hv_inject_nmi(struct drv_hv *hv, const char *uuid, struct err **err);
+/* Set the password of `user` inside the guest through its QEMU guest
+ * agent (virDomainSetUserPassword, the clear text the agent hashes; Nova's
+ * set_admin_password).  Neither the password nor anything derived from it
+ * appears in a message.  CONFLICT when the guest is not running;
+ * UNSUPPORTED when it has no agent channel (spec.guest_agent) or the
+ * backend cannot; TIMEOUT when the agent does not answer (none runs in
+ * the guest); INTERNAL when the agent refused (an unknown user). */
+int drv_hv_set_user_password(struct drv_hv *hv, const char *uuid, const char *user,
+                             const char *password, struct err **err);
 
 /* Change the live shape to `to`, touching only the knobs that differ from
  * the shape in force.  The maxima (vcpus_max, mem_max_mib) must equal the

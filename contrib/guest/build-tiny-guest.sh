@@ -9,7 +9,8 @@
 #   vmlinuz      Debian's cloud kernel (hot-plug CPU, virtio as modules)
 #   initrd.gz    a busybox initramfs whose /init (guest-init.sh beside this
 #                script) loads the virtio, balloon, virtio-mem and ACPI button
-#                drivers, onlines hot-added vCPUs and memory, reports on the
+#                drivers, onlines hot-added vCPUs and memory, answers the QEMU
+#                guest agent's commands on its port, reports on the
 #                serial console and obeys
 #                commands typed on it (burn CPU, write disk, power off)
 #   base.qcow2   a small qcow2 base image carrying a marker the guest reads
@@ -73,7 +74,8 @@ mkdir -p "$r/bin" "$r/proc" "$r/sys" "$r/dev" "$r/mods" "$r/tmp"
 cp bb/bin/busybox "$r/bin/busybox"
 # dependency order, from the modules' depends= fields
 mods="virtio_ring virtio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-      virtio_balloon virtio_mem virtio_blk failover net_failover virtio_net button"
+      virtio_balloon virtio_mem virtio_blk failover net_failover virtio_net button
+      virtio_console"
 for m in $mods; do
     f=$(find "k/lib/modules/$kver" -name "$m.ko")
     [ -n "$f" ] || { echo "build-tiny-guest: module $m missing from $kpkg" >&2; exit 1; }

@@ -12,6 +12,12 @@
 #                                               and on the `stat` command
 #   GUEST-ACK <command>                         a command was obeyed
 #   GUEST-POWER-BUTTON                          the ACPI power button: powering off
+#   GUEST-AGENT-READY port=vportNpM             the guest agent's port is open (only
+#                                               with a channel org.qemu.guest_agent.0)
+#   GUEST-AGENT <command>                       each agent command, as received
+#   GUEST-PASSWORD user=U hash=H                guest-set-user-password applied
+#                                               (H: the crypt(3) hash now in
+#                                               /etc/shadow, never the password)
 # Commands typed on the console, one per line:
 #   burn N SECONDS    keep N CPUs busy for SECONDS
 #   disk MIB          write MIB MiB to the disk (beyond its first MiB)
@@ -23,6 +29,8 @@
 #   online            online every memory block left offline (a guest's
 #                     owner fixing what its kernel did not do)
 #   poweroff          power off (ACPI), as a guest shutting itself down
+#   agent off         stop the guest agent (its port closes: the host sees
+#                     an agent that does not answer)
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -64,6 +72,87 @@ done
 for i in /sys/class/net/eth*; do
     [ -e "$i" ] && ip link set "${i##*/}" up
 done
+
+# A minimal QEMU guest agent (qemu-ga's protocol, one JSON command a line
+# on the virtio-serial port the host names org.qemu.guest_agent.0): the
+# sync handshakes libvirt opens a session with (guest-sync; the reply to
+# guest-sync-delimited starts with the 0xFF sentinel, and a client may send
+# one before a command), guest-ping, guest-info, and
+# guest-set-user-password (base64 password, clear or `crypted`), which
+# sets the user's hash in /etc/shadow as qemu-ga's chpasswd would.  Users:
+# root alone.
+agent_port() {
+    for n in /sys/class/virtio-ports/*/name; do
+        [ -r "$n" ] && [ "$(cat "$n")" = org.qemu.guest_agent.0 ] || continue
+        p=${n%/name}
+        echo "${p##*/}"
+        return 0
+    done
+    return 1
+}
+agent_reply() { printf '%s\n' "$1" >&4; }
+agent_error() { agent_reply "{\"error\": {\"class\": \"GenericError\", \"desc\": \"$1\"}}"; }
+json_str() { sed -n "s/.*\"$1\" *: *\"\([^\"]*\)\".*/\1/p"; }
+agent_set_password() { # LINE
+    user=$(printf '%s' "$1" | json_str username)
+    b64=$(printf '%s' "$1" | json_str password | tr -d '\\') # a JSON writer may escape `/`
+    pw=$(printf '%s' "$b64" | base64 -d 2>/dev/null) || { agent_error "invalid base64"; return; }
+    if printf '%s' "$1" | grep -q '"crypted" *: *true'; then
+        hash=$pw
+    else
+        hash=$(printf '%s\n' "$pw" | mkpasswd -m sha512 -s) || { agent_error "hash failed"; return; }
+    fi
+    if [ -z "$user" ] || ! grep -q "^$user:" /etc/shadow; then
+        agent_error "child process has failed to set user password: user '$user' unknown"
+        return
+    fi
+    awk -F: -v u="$user" -v h="$hash" 'BEGIN {OFS = ":"} $1 == u {$2 = h} {print}' \
+        /etc/shadow >/etc/shadow.new && mv /etc/shadow.new /etc/shadow
+    echo "GUEST-PASSWORD user=$user hash=$(grep "^$user:" /etc/shadow | cut -d: -f2)"
+    agent_reply '{"return": {}}'
+}
+agent_serve() {
+    # no virtio-serial port (a domain without the channel): no agent
+    [ -n "$(ls /sys/class/virtio-ports 2>/dev/null)" ] || return 0
+    i=0
+    port=$(agent_port)
+    while [ -z "$port" ] && [ "$i" -lt 50 ]; do # the host names its ports just after boot
+        sleep 0.1
+        i=$((i + 1))
+        port=$(agent_port)
+    done
+    [ -n "$port" ] && [ -c "/dev/$port" ] || return 0
+    mkdir -p /etc /root
+    echo 'root:x:0:0:root:/root:/bin/sh' >/etc/passwd
+    echo 'root:*:20000:0:99999:7:::' >/etc/shadow
+    chmod 600 /etc/shadow
+    exec 4<>"/dev/$port"
+    echo "GUEST-AGENT-READY port=$port"
+    # a read ends at once while no client is on the host's side of the
+    # port (libvirt connects once it sees the guest open it): wait for one
+    while :; do
+        line=
+        if ! read -r line <&4 && [ -z "$line" ]; then
+            sleep 0.2
+            continue
+        fi
+        line=$(printf '%s' "$line" | tr -d '\377\r')
+        cmd=$(printf '%s' "$line" | json_str execute)
+        [ -n "$cmd" ] || continue
+        echo "GUEST-AGENT $cmd"
+        id=$(printf '%s' "$line" | sed -n 's/.*"id" *: *\([0-9-]*\).*/\1/p')
+        case "$cmd" in
+        guest-sync) agent_reply "{\"return\": ${id:-0}}" ;;
+        guest-sync-delimited) printf '\377{"return": %s}\n' "${id:-0}" >&4 ;;
+        guest-ping) agent_reply '{"return": {}}' ;;
+        guest-info) agent_reply '{"return": {"version": "sculpt-tiny", "supported_commands": []}}' ;;
+        guest-set-user-password) agent_set_password "$line" ;;
+        *) agent_reply "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command $cmd has not been found\"}}" ;;
+        esac
+    done
+}
+agent_serve &
+agent_pid=$!
 
 # No udev or acpid here: online hot-added CPUs ourselves, report changes,
 # and power off when the ACPI power button is pressed (virsh shutdown).
@@ -125,6 +214,10 @@ while true; do
                 [ "$(cat "$m")" = offline ] && echo online >"$m" 2>/dev/null
             done
             echo "GUEST-ACK online"
+            ;;
+        agent)
+            [ "$a" = off ] && kill "$agent_pid" 2>/dev/null
+            echo "GUEST-ACK agent $a"
             ;;
         poweroff)
             echo "GUEST-ACK poweroff"

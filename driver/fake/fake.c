@@ -622,6 +622,28 @@ static int fake_inject_nmi(struct drv_hv *hv, const char *uuid, struct err **err
     return 0;
 }
 
+/* The tiny guest's agent as the fake plays it: it knows root and
+ * Administrator, and logs the change, never the password. */
+static int fake_set_user_password(struct drv_hv *hv, const char *uuid, const char *user,
+                                  const char *password, struct err **err)
+{
+    (void)password;
+    struct fake_guest *g = fake_running(hv, "set_user_password", uuid, err);
+    if (!g)
+        return -1;
+    int rc = 0;
+    if (!g->spec.guest_agent)
+        rc = err_set(err, ERR_UNSUPPORTED, "set_user_password `%s`: QEMU guest agent is not "
+                     "configured", uuid);
+    else if (strcmp(user, "root") != 0 && strcmp(user, "Administrator") != 0)
+        rc = err_set(err, ERR_INTERNAL, "set_user_password `%s`: the agent failed: user `%s` "
+                     "unknown", uuid, user);
+    else
+        fake_console(fake_of(hv), g, "GUEST-PASSWORD user=%s", user);
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return rc;
+}
+
 static int fake_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **err)
 {
     struct fake *f = fake_of(hv);
@@ -1134,6 +1156,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .pause = fake_pause,
     .diagnostics = fake_diagnostics,
     .inject_nmi = fake_inject_nmi,
+    .set_user_password = fake_set_user_password,
     .unpause = fake_unpause,
     .suspend = fake_suspend,
     .resume = fake_resume,

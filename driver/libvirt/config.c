@@ -251,6 +251,16 @@ static void format_devices(xmlNodePtr dom, const struct lv_cfg_domain *d)
         }
         prop(child(ser, "target", NULL), "port", "0");
     }
+    if (d->guest_agent) {
+        /* Nova's _add_qga_device; a path left to libvirt (its channel
+         * folder) fits every instances_path and migrates */
+        xmlNodePtr ch = child(devs, "channel", NULL);
+        prop(ch, "type", "unix");
+        prop(child(ch, "source", NULL), "mode", "bind");
+        xmlNodePtr tgt = child(ch, "target", NULL);
+        prop(tgt, "type", "virtio");
+        prop(tgt, "name", LV_GUEST_AGENT_CHANNEL);
+    }
     if (d->vmem_kib) {
         xmlNodePtr mem = child(devs, "memory", NULL);
         prop(mem, "model", "virtio-mem");
@@ -401,6 +411,8 @@ static char *meta_format(const struct lv_meta *m, bool with_ns)
     prop_opt(im, "disk_base", s->image.disk_base);
     prop_opt(im, "disk_format", s->image.disk_format);
     propf(im, "root_gb", "%lld", (long long)s->image.root_gb);
+    if (s->guest_agent)
+        prop(im, "guest_agent", "yes");
 
     xmlNodePtr files = xmlNewChild(root, ns, BAD_CAST "files", NULL);
     prop_opt(files, "dir", m->instance_dir);
@@ -535,6 +547,8 @@ static int meta_parse_root(xmlNodePtr root, struct lv_meta *m, struct err **err)
             s->image.disk_format = attr(n, "disk_format");
             autofree char *gb = attr(n, "root_gb");
             s->image.root_gb = gb ? strtoll(gb, NULL, 10) : 0;
+            autofree char *agent = attr(n, "guest_agent");
+            s->guest_agent = agent && strcmp(agent, "yes") == 0;
         } else if (is(n, "files")) {
             m->instance_dir = attr(n, "dir");
             m->disk_path = attr(n, "disk");

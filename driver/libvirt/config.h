@@ -29,6 +29,9 @@ struct err;
  * nothing.  Devices are sized in multiples of it. */
 #define LV_VMEM_ALIGN_KIB (128ULL * 1024)
 
+/* The guest agent's virtio-serial port, as QEMU's agent and Nova name it. */
+#define LV_GUEST_AGENT_CHANNEL "org.qemu.guest_agent.0"
+
 struct lv_cfg_disk {
     char *path;                       /* the overlay */
     const char *format;               /* "qcow2", "raw" */
@@ -74,6 +77,9 @@ struct lv_cfg_domain {
     struct lv_cfg_nic nics[DRV_HV_MAX_VIFS];
     size_t nnics;
     int32_t pcie_ports;       /* spare pcie-root-ports */
+    bool guest_agent;         /* the QEMU guest agent's virtio-serial channel
+                               * (its socket's path chosen by libvirt, which
+                               * leaves it out of a migration's XML) */
     char *serial_socket;      /* the console's unix socket */
     char *serial_log;         /* and its log file */
     int32_t balloon_period_s; /* <memballoon><stats period> */

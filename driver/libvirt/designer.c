@@ -284,8 +284,10 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
         n->in_burst_kB = lv_design_burst_kB(n->in_kBps);
         n->out_burst_kB = lv_design_burst_kB(n->out_kBps);
     }
-    /* the virtio-mem device takes a root port of its own */
-    out->pcie_ports = p->pcie_ports + (out->vmem_kib ? 1 : 0);
+    /* the virtio-mem device and the agent's virtio-serial controller each
+     * take a root port of their own: the spare ones stay spare */
+    out->pcie_ports = p->pcie_ports + (out->vmem_kib ? 1 : 0) + (s->guest_agent ? 1 : 0);
+    out->guest_agent = s->guest_agent;
     out->serial_socket = xstrdup(m->console_socket);
     out->serial_log = xstrdup(m->console_log);
     out->balloon_period_s = p->balloon_period_s;

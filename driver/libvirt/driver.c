@@ -1206,6 +1206,30 @@ static int lv_inject_nmi(struct drv_hv *hv, const char *uuid, struct err **err)
     return rc < 0 ? err_wrap(err, "inject NMI") : 0;
 }
 
+/* Through the guest agent, which hashes the clear text itself (Nova
+ * passes no VIR_DOMAIN_PASSWORD_ENCRYPTED).  libvirt's messages name the
+ * agent's command, never its arguments. */
+static int lv_set_user_password(struct drv_hv *hv, const char *uuid, const char *user,
+                                const char *password, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, false, err);
+    if (!dom)
+        return err_wrap(err, "set the password of `%s`", user);
+    int rc = 0;
+    if (virDomainSetUserPassword(dom, user, password, 0) < 0) {
+        virErrorPtr le = virGetLastError();
+        bool agent_silent = le && le->code == VIR_ERR_AGENT_UNRESPONSIVE;
+        rc = lv_dom_error(err, "virDomainSetUserPassword", dom);
+        /* TIMEOUT is the agent's silence alone (Nova tells it apart); a
+         * job that timed out is a failure like any other */
+        if (!agent_silent && err_code_of(*err) == ERR_TIMEOUT)
+            (*err)->code = ERR_INTERNAL;
+    }
+    virDomainFree(dom);
+    return rc < 0 ? err_wrap(err, "set the password of `%s`", user) : 0;
+}
+
 static int lv_suspend(struct drv_hv *hv, const char *uuid, struct err **err)
 {
     return lv_simple(hv, uuid, "suspend", DRV_HV_EVENT_SUSPENDED, lv_call_managed_save,
@@ -1243,6 +1267,7 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .reboot = lv_reboot,
     .pause = lv_pause,
     .inject_nmi = lv_inject_nmi,
+    .set_user_password = lv_set_user_password,
     .unpause = lv_unpause,
     .suspend = lv_suspend,
     .resume = lv_resume,

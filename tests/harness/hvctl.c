@@ -15,7 +15,7 @@
  * Commands (keys in brackets are optional):
  *   host | caps | list | sample | events
  *   spawn uuid= (kernel= [initrd=] [cmdline=] | disk=) [disk_format=] [root_gb=]
- *         [vifs=N] [name=] SHAPE
+ *         [vifs=N] [name=] [agent=1] SHAPE   (agent=1: a guest agent channel)
  *   reshape uuid= SHAPE      SHAPE keys override the guest's current shape:
  *   cold uuid= SHAPE           vcpu= mem_mib= net_in_mbps= net_out_mbps=
  *                              disk_read_iops= disk_write_iops= disk_read_mbps=
@@ -24,6 +24,7 @@
  *   info uuid= | destroy uuid= [keep=1] | power-off uuid= [timeout=S]
  *   power-on | pause | unpause | suspend | resume | nmi uuid=
  *   reboot uuid= [hard=1] | console uuid= [bytes=N] | spec uuid=
+ *   set-password uuid= [user=root] password=   (through the guest agent)
  *   reconcile uuid= [state=running|shutdown|paused] SHAPE
  *   migrate-out uuid= dest=HOST info=FILE [timeout=S]   (disk_info into FILE)
  *   migrate-in info=FILE [off=1] <spawn's keys>         (FILE from migrate-out)
@@ -242,8 +243,12 @@ static int spec_of_args(const struct args *a, struct drv_hv_guest_spec *spec, ch
     long long root_gb, vifs;
     if (arg_int(a, "root_gb", 0, &root_gb, err) < 0 || arg_int(a, "vifs", 1, &vifs, err) < 0)
         return -1;
+    long long agent;
+    if (arg_int(a, "agent", 0, &agent, err) < 0)
+        return -1;
     spec->image.root_gb = root_gb;
     spec->nvifs = (size_t)vifs;
+    spec->guest_agent = agent != 0;
     spec->shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 1, .numa_node = -1};
     spec->shape.res.v[DRV_RES_VCPU] = 1;
     return parse_shape(a, &spec->shape, err);
@@ -603,6 +608,16 @@ static int cmd_uuid_op(struct drv_hv *hv, const char *cmd, const struct args *a,
         rc = drv_hv_resume(hv, uuid, err);
     else if (strcmp(cmd, "nmi") == 0)
         rc = drv_hv_inject_nmi(hv, uuid, err);
+    else if (strcmp(cmd, "set-password") == 0) {
+        const char *user = arg(a, "user") ? arg(a, "user") : "root";
+        const char *password = arg(a, "password");
+        if (!password)
+            return err_set(err, ERR_INVALID, "password= missing");
+        if (drv_hv_set_user_password(hv, uuid, user, password, err) < 0)
+            return -1;
+        printf("OK set-password %s user=%s\n", uuid, user); /* never the password */
+        return 0;
+    }
     else if (strcmp(cmd, "live-finish") == 0)
         rc = drv_hv_live_finish(hv, uuid, err);
     else if (strcmp(cmd, "live-rollback") == 0)
@@ -692,9 +707,10 @@ static int dispatch(struct drv_hv *hv, const char *cmd, const struct args *a, st
         if (drv_hv_get_spec(hv, uuid ? uuid : "", &s, err) < 0)
             return -1;
         flockfile(stdout);
-        printf("OK spec name=%s kernel=%s disk=%s vifs=%zu tap0=%s mac0=%s", s.name,
+        printf("OK spec name=%s kernel=%s disk=%s vifs=%zu tap0=%s mac0=%s agent=%d", s.name,
                s.image.kernel ? s.image.kernel : "-", s.image.disk_base ? s.image.disk_base : "-",
-               s.nvifs, s.nvifs ? s.vifs[0].tap : "-", s.nvifs ? s.vifs[0].mac : "-");
+               s.nvifs, s.nvifs ? s.vifs[0].tap : "-", s.nvifs ? s.vifs[0].mac : "-",
+               s.guest_agent);
         print_shape(&s.shape);
         printf("\n");
         funlockfile(stdout);

@@ -486,6 +486,53 @@ static void test_console(void **state)
     assert_int_equal(strlen(tail), 5);
 }
 
+/* set_user_password through the fake's agent: only with a channel, only
+ * on a running guest, an unknown user refused, the change logged without
+ * the password; bad arguments refused at the boundary. */
+static void test_set_user_password(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    spec_of(&spec, UUID_B);
+    spec.guest_agent = true;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+
+    assert_int_equal(drv_hv_set_user_password(hv, UUID_A, "root", "pw-1", &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+    err_clear(&err);
+    assert_int_equal(drv_hv_set_user_password(hv, UUID_B, "root", "pw-1", &err), 0);
+    autofree char *out = drv_hv_console_output(hv, UUID_B, 0, &err);
+    assert_non_null(strstr(out, "GUEST-PASSWORD user=root"));
+    assert_null(strstr(out, "pw-1"));
+    assert_int_equal(drv_hv_set_user_password(hv, UUID_B, "nobody", "pw-1", &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INTERNAL);
+    assert_null(strstr(err->msg, "pw-1"));
+    err_clear(&err);
+    assert_int_equal(drv_hv_set_user_password(hv, UUID_B, "a:b", "pw-1", &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_set_user_password(hv, UUID_B, "root", NULL, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(drv_hv_set_user_password(hv, UUID_C, "root", "pw-1", &err), -1);
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_int_equal(drv_hv_power_off(hv, UUID_B, 0, &err), 0);
+    assert_int_equal(drv_hv_set_user_password(hv, UUID_B, "root", "pw-1", &err), -1);
+    assert_int_equal(err_code_of(err), ERR_CONFLICT);
+    err_clear(&err);
+
+    /* the channel is part of the guest's record */
+    struct drv_hv_guest_spec back;
+    assert_int_equal(drv_hv_get_spec(hv, UUID_B, &back, &err), 0);
+    assert_true(back.guest_agent);
+    drv_hv_guest_spec_release(&back);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -495,7 +542,7 @@ int main(void)
         cmocka_unit_test(test_cpu_contention_by_weight),
         cmocka_unit_test(test_reconcile),        cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_capabilities),     cmocka_unit_test(test_topology),
-        cmocka_unit_test(test_console),
+        cmocka_unit_test(test_console),         cmocka_unit_test(test_set_user_password),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

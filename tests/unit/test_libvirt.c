@@ -168,6 +168,53 @@ static void test_domain_roundtrip(void **state)
     lv_meta_release(&m);
 }
 
+/* An image with hw_qemu_guest_agent: the agent's virtio-serial channel
+ * (Nova's name, a socket path libvirt picks), a root port for its
+ * controller beside the spare ones, remembered in the metadata; without
+ * it the domain is as before, no channel. */
+static void test_guest_agent_xml(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    struct err *err = NULL;
+    for (int agent = 0; agent <= 1; agent++) {
+        spec.guest_agent = agent;
+        struct lv_meta m;
+        lv_design_meta(&p, &spec, 1, &m);
+        struct lv_cfg_domain d;
+        lv_design_domain(&p, &m, &spec.shape, &d);
+        assert_int_equal(d.pcie_ports, p.pcie_ports + agent);
+        char *xml = lv_cfg_domain_format(&d);
+        const char *ch = strstr(xml, "<channel type=\"unix\">");
+        if (agent) {
+            assert_non_null(ch);
+            assert_non_null(strstr(ch, "<source mode=\"bind\"/>"));
+            assert_non_null(
+                strstr(ch, "<target type=\"virtio\" name=\"org.qemu.guest_agent.0\"/>"));
+        } else {
+            assert_null(ch);
+            assert_null(strstr(xml, "guest_agent"));
+        }
+        struct lv_knobs k;
+        assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
+        struct lv_meta back;
+        assert_int_equal(lv_meta_parse(k.metadata, &back, &err), 0);
+        assert_int_equal(back.spec.guest_agent, agent);
+        /* a domain defined again from its record keeps its channel */
+        struct lv_cfg_domain again;
+        lv_design_domain(&p, &back, &back.spec.shape, &again);
+        assert_int_equal(again.guest_agent, agent);
+        lv_cfg_domain_release(&again);
+        lv_meta_release(&back);
+        lv_knobs_release(&k);
+        free(xml);
+        lv_cfg_domain_release(&d);
+        lv_meta_release(&m);
+    }
+}
+
 /* A config drive: its image beside the disk, a read-only SATA cdrom that
  * is not taken for the disk whose I/O is tuned, kept in the metadata; a
  * pool member's empty drive. */
@@ -1541,6 +1588,7 @@ int main(void)
         cmocka_unit_test(test_designer_units),
         cmocka_unit_test(test_domain_roundtrip),
         cmocka_unit_test(test_config_drive_xml),
+        cmocka_unit_test(test_guest_agent_xml),
         cmocka_unit_test(test_stable_rescue_xml),
         cmocka_unit_test(test_rescue_xml),
         cmocka_unit_test(test_vmem_design),
