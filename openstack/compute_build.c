@@ -76,6 +76,7 @@ int os_compute_fetch_images(struct os_compute *c, struct os_inst *i, const json_
                        image_id, fmt, iso ? ", or iso" : "");
     spec->image.disk_format = xstrdup(fmt && strcmp(fmt, "qcow2") == 0 ? "qcow2" : "raw");
     spec->image.root_gb = i->inst->flavor.root_gb;
+    spec->guest_agent = os_compute_wants_agent(i->prim, image);
 
     /* Image properties live at the top level in Glance v2; Nova's image
      * dict nests them under `properties`. */

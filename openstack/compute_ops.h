@@ -39,6 +39,9 @@ json_t *os_diag_legacy(const struct drv_hv_diag *d);
  * builds; the answer says per image what happened. */
 int os_compute_cache_images(struct os_rpc_req *req, json_t **result, struct err **err);
 int os_compute_trigger_crash_dump(struct os_rpc_req *req, json_t **result, struct err **err);
+/* compute_password.c: the admin user's password set through the guest's
+ * QEMU guest agent (Zed's set_admin_password, an RPC call). */
+int os_compute_set_admin_password(struct os_rpc_req *req, json_t **result, struct err **err);
 
 /* compute_resize.c: a resize to another flavor on this host, done live
  * (prep_resize runs the resize_instance and finish_resize legs itself,

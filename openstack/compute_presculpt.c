@@ -368,7 +368,9 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
                           struct err **err)
 {
     *intent = 0;
-    if (!c->pools)
+    /* members are made without a guest agent channel (a class's template
+     * in the database does not record one): such an image builds cold */
+    if (!c->pools || os_compute_wants_agent(i->prim, NULL))
         return 0;
     struct drv_pool_request r;
     request_of(i, &r);
@@ -512,6 +514,8 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
         }
         spec = &running;
     }
+    if (spec->guest_agent) /* no pool serves it (os_compute_pools_take) */
+        goto cleanup;
     t.guest = *spec;
     /* the class's guests share a shape and an image, never a config drive */
     t.guest.config_drive = NULL;
@@ -521,6 +525,7 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
         drv_pool_mgr_learn(c->pools, &r, &t);
         os_compute_pools_note_template(c, &r, &t);
     }
+ cleanup:
     drv_hv_guest_spec_release(&running);
 }
 

@@ -235,6 +235,19 @@ int os_compute_cast_self(struct os_compute *c, const json_t *ctx, json_t *prim, 
                          const char *method, json_t *args, struct err **err);
 int os_compute_instance_facts(struct os_compute *c, const json_t *ctx, const char *uuid,
                               json_t **inst, bool *guest_here, struct err **err);
+/* compute_password.c: an image property's truth as Nova reads it
+ * (oslo's bool_from_string: 1, t, true, on, y, yes in any case). */
+bool os_image_prop_true(const char *v);
+/* Does the guest of Instance primitive `inst` get a QEMU guest agent
+ * channel (hw_qemu_guest_agent)?  From `image`'s properties when given (a
+ * build's or rebuild's image dict), else from the instance's image
+ * properties in system_metadata. */
+bool os_compute_wants_agent(const json_t *inst, const json_t *image);
+/* The user set_admin_password acts for: the image's os_admin_user, else
+ * Administrator for os_type windows, root otherwise (Zed's libvirt
+ * driver).  Borrowed from `inst`. */
+const char *os_compute_admin_user(const json_t *inst);
+
 /* Guest `uuid`'s power state now, as Nova numbers it (NOSTATE when the
  * backend does not know it). */
 enum drv_power_state os_compute_power_now(struct os_compute *c, const char *uuid);

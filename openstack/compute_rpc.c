@@ -235,7 +235,7 @@ const struct os_rpc_method os_compute_rpc_table[] = {
      * recorded, task state reverted, action event failed, migration
      * errored) instead of stuck. */
     COMPUTE("backup_instance", os_compute_backup_instance, SERIAL),
-    COMPUTE("set_admin_password", os_compute_unsupported, SERIAL),
+    COMPUTE("set_admin_password", os_compute_set_admin_password, SERIAL),
     COMPUTE("rescue_instance", os_compute_rescue_instance, SERIAL),
     COMPUTE("unrescue_instance", os_compute_unrescue_instance, SERIAL),
     COMPUTE("restore_instance", os_compute_restore_instance, SERIAL),

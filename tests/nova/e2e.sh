@@ -93,6 +93,15 @@ wait_console "$id" 'NMI received' 60
 wait_status e2e-1 ACTIVE 10
 say "dump create -> the guest's kernel logged the NMI, still ACTIVE"
 
+# changePassword on an image without hw_qemu_guest_agent: refused at
+# once, as Zed's QemuGuestAgentNotEnabled (409), no task left behind, the
+# action's event failed
+out=$(server_op password e2e-1 e2e-no-agent-pw) || fail "changePassword"
+printf '%s\n' "$out" | grep -qx 'http=409 task=None event=Error' &&
+    printf '%s\n' "$out" | grep -q 'QEMU guest agent is not enabled' ||
+    fail "changePassword without the agent: $out"
+say "changePassword, image without the guest agent -> 409, task cleared, event Error"
+
 # diagnostics (microversion 2.48): libvirt's counters of the running guest
 openstack --os-compute-api-version 2.48 server show --diagnostics -f json e2e-1 |
     /usr/bin/python3 -c '
@@ -147,8 +156,10 @@ say "snapshot -> image $snap active in $(($(date +%s) - t)) s"
 # rebuild onto the snapshot: the same domain (uuid, name) made again over
 # the new image's base, a new config drive (user data, metadata, the new
 # password), ACTIVE; a new image is a new workload, so its blueprint
-# starts cold (sculpt's event log says which)
+# starts cold (sculpt's event log says which).  The snapshot asks for the
+# QEMU guest agent: the rebuilt domain gets its channel
 t=$(date +%s)
+openstack image set --property hw_qemu_guest_agent=yes "$snap"
 ud2=$run/e2e.user-data-rebuilt
 printf '#cloud-config\n# rebuilt %s\n' "$(date +%s%N)" >"$ud2"
 openstack --os-compute-api-version 2.57 server rebuild --image "$snap" --user-data "$ud2" \
@@ -174,6 +185,38 @@ SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl
     --instance "$id" --action blueprint.rebuild | grep -q "cold-start blueprint for the new image" ||
     fail "no cold-start blueprint recorded for the rebuild onto a new image"
 say "rebuild onto $snap -> ACTIVE in $(($(date +%s) - t)) s: same domain, disk over the new image, new config drive, new blueprint"
+
+# changePassword through the guest agent (the rebuilt guest's tiny agent
+# sets root's hash in its /etc/shadow and prints it), once libvirt sees
+# the agent's port open: 202, the hash is the password's, which no line
+# of sculpt-compute's log holds; the agent stopped: 501
+t=$(date +%s)
+agent_is() { # STATE: the agent channel's state in the live XML
+    _ai_end=$(($(date +%s) + 120))
+    until virsh -c "$LIBVIRT_URI" dumpxml "$dom" |
+        grep -q "name='org.qemu.guest_agent.0' state='$1'"; do
+        [ "$(date +%s)" -lt $_ai_end ] || fail "the agent channel of $dom never $1"
+        sleep 0.5
+    done
+}
+agent_is connected
+pw=e2e-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')
+out=$(server_op password e2e-1 "$pw") || fail "changePassword"
+[ "$out" = 'http=202 task=None event=Success' ] || fail "changePassword with the agent: $out"
+wait_console "$id" 'GUEST-PASSWORD user=root hash=' 30
+hash=$(console_output "$id" | sed -n 's/.*GUEST-PASSWORD user=root hash=\([^[:space:]]*\).*/\1/p' | tail -n 1)
+[ "$(openssl passwd -6 -salt "$(echo "$hash" | cut -d'$' -f3)" "$pw")" = "$hash" ] ||
+    fail "the guest's root hash '$hash' is not the password's"
+! grep -qF "$pw" "$SCULPT_LOG" || fail "the password is in $SCULPT_LOG"
+sock=$(virsh -c "$LIBVIRT_URI" dumpxml "$dom" |
+    sed -n "s/.*<source mode='bind' path='\([^']*console[^']*\.sock\)'.*/\1/p" | head -n 1) # <serial>'s, again in <console>
+(. "$top/tests/lib.sh" && guest_send "$sock" "agent off" >/dev/null) || fail "agent off"
+agent_is disconnected
+out=$(server_op password e2e-1 "$pw-2") || fail "changePassword"
+printf '%s\n' "$out" | grep -qx 'http=501 task=None event=Error' ||
+    fail "changePassword, the agent stopped: $out"
+wait_status e2e-1 ACTIVE 10
+say "changePassword via the guest agent -> 202, root's hash set in $(($(date +%s) - t)) s; agent stopped -> 501"
 t=$(date +%s)
 openstack server create --flavor m1.tiny --image "$snap" --nic none \
     --availability-zone "nova:$host" e2e-2 -f value -c id >"$run/e2e2.id"

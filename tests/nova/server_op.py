@@ -16,6 +16,12 @@ variables of nova.env.
         each field of the server (e.g. OS-EXT-STS:power_state), a line each
     server_op.py console NAME
         the server's console log
+    server_op.py password NAME PASSWORD
+        the changePassword action (a call through to the host); prints
+        `http=CODE task=TASK_STATE event=RESULT` (202 on success; the
+        task state once the API answered; the compute_set_admin_password
+        event's result in the newest changePassword action) and, on a
+        refusal, the API's message on a second line
     server_op.py placement HOST
         JSON: the resource provider named HOST (`uuid`), its VCPU
         inventory (`inventory`) and usages (`usages`, by resource class)
@@ -98,6 +104,9 @@ def main():
     sh.add_argument('fields', nargs='+')
     co = sub.add_parser('console')
     co.add_argument('name')
+    pw = sub.add_parser('password')
+    pw.add_argument('name')
+    pw.add_argument('password')
     pl = sub.add_parser('placement')
     pl.add_argument('host')
     args = p.parse_args()
@@ -110,6 +119,22 @@ def main():
         return
     if args.op == 'console':
         print(find(nova, args.name).get_console_output())
+        return
+    if args.op == 'password':
+        s = find(nova, args.name)
+        code, msg = 202, ''
+        try:
+            nova.servers.change_password(s.id, args.password)
+        except nova_exc.ClientException as e:
+            code, msg = e.code, e.message
+        task = getattr(nova.servers.get(s.id), 'OS-EXT-STS:task_state', None)
+        acts = [a for a in nova.instance_action.list(s.id) if a.action == 'changePassword']
+        acts.sort(key=lambda a: a.start_time)
+        events = nova.instance_action.get(s.id, acts[-1].request_id).events if acts else []
+        result = [e['result'] for e in events if e['event'] == 'compute_set_admin_password']
+        print('http=%s task=%s event=%s' % (code, task, result[0] if result else None))
+        if msg:
+            print(msg)
         return
     if args.op == 'placement':
         ep = {'service_type': 'placement', 'interface': 'public'}
