@@ -241,6 +241,15 @@ static int cfg_validate_and_derive(struct cfg *cfg, struct err **err)
                        "option `[sculpt] blueprint_step` (%lld s) is longer than "
                        "`[sculpt] blueprint_horizon` (%lld s)",
                        cfg->blueprint_step_s, cfg->blueprint_horizon_s);
+    /* Versioned payloads are not built: an operator who asked for them
+     * would otherwise get the legacy ones, or nothing, without a word. */
+    if (cfg->notify_driver[0] && strcmp(cfg->notify_driver, "noop") != 0 &&
+        strcmp(cfg->notification_format, "unversioned") != 0)
+        return err_set(err, ERR_INVALID,
+                       "option `[notifications] notification_format`: `%s` is not supported "
+                       "(sculpt emits the unversioned notifications only); set `unversioned` "
+                       "or `[oslo_messaging_notifications] driver = noop`",
+                       cfg->notification_format);
     if (!cfg->host[0]) {
         char name[256] = "";
         if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])

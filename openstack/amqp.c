@@ -52,6 +52,7 @@ struct amqp_out {
     size_t len;
     int64_t expires_ms;  /* monotonic deadline, 0 = none */
     bool mandatory;
+    bool declare_queue;  /* a notification: its default queue first (os_amqp_notify) */
 };
 
 struct amqp_ack {
@@ -97,6 +98,8 @@ struct os_amqp {
     size_t server_idx;
     bool listening;              /* server queues consumed on this connection */
     int64_t last_send_ms;
+    char **declared;             /* notification queues declared on this connection */
+    size_t ndeclared;
 };
 
 void os_delivery_free(struct os_delivery *d)
@@ -394,26 +397,18 @@ void os_amqp_listen(struct os_amqp *a, const char *topic, const char *host)
     amqp_wake(a);
 }
 
-int os_amqp_publish(struct os_amqp *a, const char *exchange, const char *routing_key,
-                    char *body, size_t len, int64_t expiration_ms, bool mandatory,
-                    struct err **err)
+/* Queue o unless stopping or `limit` messages already wait.  Steals o. */
+static int amqp_enqueue(struct os_amqp *a, struct amqp_out *o, size_t limit, struct err **err)
 {
-    struct amqp_out *o = xzalloc(sizeof(*o));
-    o->exchange = xstrdup(exchange);
-    o->routing_key = xstrdup(routing_key);
-    o->body = body;
-    o->len = len;
-    o->expires_ms = expiration_ms > 0 ? clock_mono_ms() + expiration_ms : 0;
-    o->mandatory = mandatory;
     pthread_mutex_lock(&a->lock);
-    if (a->stopping || a->out_len >= AMQP_OUTBOX_MAX) {
+    if (a->stopping || a->out_len >= limit) {
         bool stopping = a->stopping;
         pthread_mutex_unlock(&a->lock);
         amqp_out_free(o);
         return err_set(err, ERR_UNAVAILABLE, stopping ? "messaging is stopping"
-                                                      : "RabbitMQ unreachable and %d messages "
+                                                      : "RabbitMQ unreachable and %zu messages "
                                                         "already wait for it",
-                       AMQP_OUTBOX_MAX);
+                       limit);
     }
     if (a->out_tail)
         a->out_tail->next = o;
@@ -424,6 +419,36 @@ int os_amqp_publish(struct os_amqp *a, const char *exchange, const char *routing
     pthread_mutex_unlock(&a->lock);
     amqp_wake(a);
     return 0;
+}
+
+static struct amqp_out *amqp_out_new(const char *exchange, const char *routing_key, char *body,
+                                     size_t len)
+{
+    struct amqp_out *o = xzalloc(sizeof(*o));
+    o->exchange = xstrdup(exchange);
+    o->routing_key = xstrdup(routing_key);
+    o->body = body;
+    o->len = len;
+    return o;
+}
+
+int os_amqp_publish(struct os_amqp *a, const char *exchange, const char *routing_key,
+                    char *body, size_t len, int64_t expiration_ms, bool mandatory,
+                    struct err **err)
+{
+    struct amqp_out *o = amqp_out_new(exchange, routing_key, body, len);
+    o->expires_ms = expiration_ms > 0 ? clock_mono_ms() + expiration_ms : 0;
+    o->mandatory = mandatory;
+    return amqp_enqueue(a, o, AMQP_OUTBOX_MAX, err);
+}
+
+int os_amqp_notify(struct os_amqp *a, const char *exchange, const char *routing_key, char *body,
+                   size_t len, size_t backlog_max, struct err **err)
+{
+    struct amqp_out *o = amqp_out_new(exchange, routing_key, body, len);
+    o->declare_queue = true;
+    return amqp_enqueue(a, o, backlog_max < AMQP_OUTBOX_MAX ? backlog_max : AMQP_OUTBOX_MAX,
+                        err);
 }
 
 void os_amqp_ack(struct os_amqp *a, uint64_t conn_gen, uint64_t tag)
@@ -500,6 +525,15 @@ static void amqp_set_connected(struct os_amqp *a, bool up)
         a->h.state(a->h.opaque, up, gen);
 }
 
+static void amqp_declared_reset(struct os_amqp *a)
+{
+    for (size_t i = 0; i < a->ndeclared; i++)
+        free(a->declared[i]);
+    free(a->declared);
+    a->declared = NULL;
+    a->ndeclared = 0;
+}
+
 static void amqp_teardown(struct os_amqp *a, bool graceful)
 {
     if (!a->conn)
@@ -511,6 +545,7 @@ static void amqp_teardown(struct os_amqp *a, bool graceful)
     amqp_destroy_connection(a->conn);
     a->conn = NULL;
     a->listening = false;
+    amqp_declared_reset(a);
     os_amqp_unacked_reset(&a->unacked); /* the broker requeues them */
 }
 
@@ -680,9 +715,35 @@ void os_amqp_oslo_props(amqp_basic_properties_t *p, const char *expiration)
     }
 }
 
+/* oslo's _publish_and_creates_default_queue: a notification's queue,
+ * named as its routing key and bound to it, declared once per connection
+ * so that notifications sent before any consumer came are kept.  -2 when
+ * the broker refused the declaration (the channel is closed: the caller
+ * drops this message rather than retry it for ever). */
+static int amqp_declare_notify_queue(struct os_amqp *a, const struct amqp_out *o)
+{
+    for (size_t i = 0; i < a->ndeclared; i++)
+        if (strcmp(a->declared[i], o->routing_key) == 0)
+            return 0;
+    autoerr struct err *e = NULL;
+    if (amqp_declare_queue(a, o->routing_key, a->durable, a->auto_delete, false, &e) < 0 ||
+        amqp_bind(a, o->routing_key, o->exchange, o->routing_key, &e) < 0) {
+        log_err(LOG_LEVEL_WARN, e, "notification queue `%s` not declared", o->routing_key);
+        return -2;
+    }
+    a->declared = xreallocarray(a->declared, a->ndeclared + 1, sizeof(char *));
+    a->declared[a->ndeclared++] = xstrdup(o->routing_key);
+    return 0;
+}
+
 static int amqp_send_out(struct os_amqp *a, struct amqp_out *o)
 {
     amqp_basic_properties_t props;
+    if (o->declare_queue) {
+        int rc = amqp_declare_notify_queue(a, o);
+        if (rc < 0)
+            return rc;
+    }
     char exp[24];
     if (o->expires_ms) {
         int64_t left = o->expires_ms - clock_mono_ms();
@@ -744,8 +805,15 @@ static int amqp_flush(struct os_amqp *a, bool idle)
         if (o->expires_ms && now >= o->expires_ms) {
             log_debug("dropping expired message to `%s`", o->routing_key);
             AMQP_COUNT(a, dropped);
-        } else if (amqp_send_out(a, o) < 0) {
+        } else if ((rc = amqp_send_out(a, o)) == -2) {
+            /* refused for good: dropped, and the connection is renewed */
+            AMQP_COUNT(a, dropped);
             rc = -1;
+            out = o->next;
+            nout--;
+            amqp_out_free(o);
+            break;
+        } else if (rc < 0) {
             break;
         } else {
             AMQP_COUNT(a, published);

@@ -102,6 +102,16 @@ int os_amqp_publish(struct os_amqp *a, const char *exchange, const char *routing
                     char *body, size_t len, int64_t expiration_ms, bool mandatory,
                     struct err **err);
 
+/* Queue a notification (oslo's notify_send): published as os_amqp_publish
+ * does, without expiry, after its default queue -- named as the routing
+ * key and bound to it on `exchange` -- was declared on this connection,
+ * as oslo declares it so that nothing is lost before a consumer binds.
+ * Never waits for the broker: returns -1 with *err (ERR_UNAVAILABLE)
+ * when stopping or when `backlog_max` messages of any kind already wait
+ * for it.  `body` is stolen.  Any thread. */
+int os_amqp_notify(struct os_amqp *a, const char *exchange, const char *routing_key, char *body,
+                   size_t len, size_t backlog_max, struct err **err);
+
 /* Acknowledge a request delivery.  Dropped when conn_gen is not the
  * current connection's.  Any thread. */
 void os_amqp_ack(struct os_amqp *a, uint64_t conn_gen, uint64_t tag);

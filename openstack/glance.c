@@ -1,5 +1,6 @@
 #include "openstack/glance.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -67,6 +68,34 @@ void os_glance_free(struct os_glance *g)
     free(g->servers);
     free(g->interfaces);
     free(g);
+}
+
+char *os_glance_image_url(struct os_glance *g, const char *id)
+{
+    if (!id)
+        id = "";
+    if (g && g->nservers > 0)
+        return xasprintf("%s/images/%s", g->servers[0], id);
+    autoerr struct err *e = NULL;
+    autofree char *catalog = g && g->ks ? os_keystone_endpoint(g->ks, "image", g->interfaces, &e)
+                                        : NULL;
+    if (!catalog) {
+        if (e)
+            log_err(LOG_LEVEL_DEBUG, e, "image URL: no Glance endpoint, the image id stands");
+        return xstrdup(id);
+    }
+    /* python-glanceclient's bug 1707995 workaround in nova: a trailing
+     * /vN or /vN.M becomes "/" */
+    size_t len = strlen(catalog);
+    while (len > 0 && catalog[len - 1] == '/')
+        len--;
+    size_t v = len;
+    while (v > 0 && (isdigit((unsigned char)catalog[v - 1]) || catalog[v - 1] == '.'))
+        v--;
+    if (v < len && v >= 2 && catalog[v - 1] == 'v' && catalog[v - 2] == '/' &&
+        isdigit((unsigned char)catalog[v]))
+        catalog[v - 1] = '\0';
+    return xasprintf("%s/images/%s", catalog, id);
 }
 
 /* Run `method path` against each server until one answers; on 401 with

@@ -24,6 +24,14 @@ struct os_glance *os_glance_new(const struct cfg *cfg, struct os_keystone *ks);
 void os_glance_free(struct os_glance *g);
 DEFINE_AUTOPTR(os_glance)
 
+/* The image's URL as nova's glance.API().generate_image_url makes it for
+ * the image_ref_url of notifications: "<endpoint>/images/<id>" from the
+ * first of [glance] api_servers / endpoint_override, else the catalog's
+ * image endpoint without its version suffix; the bare id when neither is
+ * known (Nova's fallback without an endpoint).  Never NULL; caller frees.
+ * `g` may be NULL. */
+char *os_glance_image_url(struct os_glance *g, const char *id);
+
 /* GET /v2/images/{id}: a new reference to the image dict, or NULL with
  * *err (ERR_NOT_FOUND for an unknown image). */
 json_t *os_glance_image_get(struct os_glance *g, const char *id, const char *user_token,

@@ -223,15 +223,20 @@ void os_inst_event_finish(struct os_inst *i, const char *name, const struct err 
     json_decref(r);
 }
 
+int os_fault_code_of(const struct err *failure)
+{
+    if (failure && failure->code == ERR_NOT_FOUND)
+        return 404;
+    if (failure && failure->code == ERR_INVALID)
+        return 400;
+    return 500;
+}
+
 void os_inst_fault(struct os_inst *i, const struct err *failure)
 {
     autoerr struct err *e = NULL;
     const char *msg = failure && failure->msg ? failure->msg : "unknown failure";
-    int code = 500;
-    if (failure && failure->code == ERR_NOT_FOUND)
-        code = 404;
-    else if (failure && failure->code == ERR_INVALID)
-        code = 400;
+    int code = os_fault_code_of(failure);
     json_auto_t *fault = ovo_new("InstanceFault");
     ovo_set_str(fault, "instance_uuid", i->inst->uuid);
     ovo_set_int(fault, "code", code);

@@ -74,6 +74,10 @@ const char *os_inst_uuid(const struct os_inst *i);
 void os_inst_event_start(struct os_inst *i, const char *name);
 void os_inst_event_finish(struct os_inst *i, const char *name, const struct err *failure);
 
+/* The HTTP-style code a fault on the instance gets for `failure`: 404
+ * for ERR_NOT_FOUND, 400 for ERR_INVALID, else 500 (NovaException's). */
+int os_fault_code_of(const struct err *failure);
+
 /* InstanceFault.create with the error's message (code: 500 unless the
  * error says otherwise).  Logged, not returned. */
 void os_inst_fault(struct os_inst *i, const struct err *failure);

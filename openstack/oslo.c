@@ -433,6 +433,33 @@ char *os_request_encode(const char *method, const char *namespace, const char *v
     return oslo_wrap(m, len);
 }
 
+char *os_notification_encode(const json_t *msg, const json_t *ctx, bool envelope, size_t *len)
+{
+    char uid[OS_HEX_ID_LEN];
+    json_t *m = json_deep_copy(msg);
+    if (!json_is_object(m)) {
+        json_decref(m);
+        return NULL;
+    }
+    os_hex_id(uid);
+    json_object_set_new(m, "_unique_id", json_string(uid));
+    if (ctx) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)ctx, key, v) {
+            autofree char *k = xasprintf(CTX_PREFIX "%s", key);
+            json_object_set(m, k, v);
+        }
+    }
+    if (envelope)
+        return oslo_wrap(m, len);
+    char *body = json_dumps(m, JSON_COMPACT);
+    json_decref(m);
+    if (body && len)
+        *len = strlen(body);
+    return body;
+}
+
 char *os_reply_encode(const json_t *result, const char *failure, bool ending,
                       const char *msg_id, size_t *len)
 {

@@ -81,6 +81,14 @@ char *os_request_encode(const char *method, const char *namespace, const char *v
                         const json_t *args, const json_t *ctx, const char *msg_id,
                         const char *reply_q, int64_t timeout_s, size_t *len);
 
+/* A notification body (amqpdriver's _send with notify=True): the message
+ * dict `msg` (borrowed: message_id, publisher_id, event_type, priority,
+ * payload, timestamp) with _unique_id and the _context_* keys of `ctx`
+ * (borrowed, may be NULL) added; inside the 2.0 envelope when `envelope`
+ * (messagingv2), bare otherwise (messaging, format 1.0).  Caller frees;
+ * NULL when msg is not an object or not valid UTF-8. */
+char *os_notification_encode(const json_t *msg, const json_t *ctx, bool envelope, size_t *len);
+
 /* A reply (envelope included): `result` borrowed (NULL -> null),
  * `failure` a JSON string from os_failure_encode or NULL.  Caller frees. */
 char *os_reply_encode(const json_t *result, const char *failure, bool ending,
