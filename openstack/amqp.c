@@ -100,6 +100,8 @@ struct os_amqp {
     int64_t last_send_ms;
     char **declared;             /* notification queues declared on this connection */
     size_t ndeclared;
+    char **refused;              /* notification queues the broker would not declare */
+    size_t nrefused;
 };
 
 void os_delivery_free(struct os_delivery *d)
@@ -370,6 +372,9 @@ void os_amqp_free(struct os_amqp *a)
         free(k);
     }
     os_amqp_unacked_release(&a->unacked);
+    for (size_t i = 0; i < a->nrefused; i++)
+        free(a->refused[i]);
+    free(a->refused);
     os_amqp_url_release(&a->url);
     free(a->exchange);
     free(a->name);
@@ -715,21 +720,35 @@ void os_amqp_oslo_props(amqp_basic_properties_t *p, const char *expiration)
     }
 }
 
+static bool amqp_listed(char *const *list, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(list[i], s) == 0)
+            return true;
+    return false;
+}
+
 /* oslo's _publish_and_creates_default_queue: a notification's queue,
  * named as its routing key and bound to it, declared once per connection
- * so that notifications sent before any consumer came are kept.  -2 when
- * the broker refused the declaration (the channel is closed: the caller
- * drops this message rather than retry it for ever). */
+ * so that notifications sent before any consumer came are kept.  A queue
+ * the broker refuses to declare (a consumer made it with other
+ * arguments, or the user may not declare) is not declared again while the
+ * process lives: the refusal closed the channel, so the message stays
+ * queued (-1), and after the reconnect it is published to the queue as it
+ * is -- one reconnection, not one per notification. */
 static int amqp_declare_notify_queue(struct os_amqp *a, const struct amqp_out *o)
 {
-    for (size_t i = 0; i < a->ndeclared; i++)
-        if (strcmp(a->declared[i], o->routing_key) == 0)
-            return 0;
+    if (amqp_listed(a->declared, a->ndeclared, o->routing_key) ||
+        amqp_listed(a->refused, a->nrefused, o->routing_key))
+        return 0;
     autoerr struct err *e = NULL;
     if (amqp_declare_queue(a, o->routing_key, a->durable, a->auto_delete, false, &e) < 0 ||
         amqp_bind(a, o->routing_key, o->exchange, o->routing_key, &e) < 0) {
-        log_err(LOG_LEVEL_WARN, e, "notification queue `%s` not declared", o->routing_key);
-        return -2;
+        log_err(LOG_LEVEL_WARN, e, "notification queue `%s` not declared: published to as it is "
+                                   "from now on", o->routing_key);
+        a->refused = xreallocarray(a->refused, a->nrefused + 1, sizeof(char *));
+        a->refused[a->nrefused++] = xstrdup(o->routing_key);
+        return -1;
     }
     a->declared = xreallocarray(a->declared, a->ndeclared + 1, sizeof(char *));
     a->declared[a->ndeclared++] = xstrdup(o->routing_key);
@@ -805,15 +824,8 @@ static int amqp_flush(struct os_amqp *a, bool idle)
         if (o->expires_ms && now >= o->expires_ms) {
             log_debug("dropping expired message to `%s`", o->routing_key);
             AMQP_COUNT(a, dropped);
-        } else if ((rc = amqp_send_out(a, o)) == -2) {
-            /* refused for good: dropped, and the connection is renewed */
-            AMQP_COUNT(a, dropped);
+        } else if (amqp_send_out(a, o) < 0) {
             rc = -1;
-            out = o->next;
-            nout--;
-            amqp_out_free(o);
-            break;
-        } else if (rc < 0) {
             break;
         } else {
             AMQP_COUNT(a, published);
