@@ -18,6 +18,7 @@
 #include "openstack/compute_priv.h"
 #include "openstack/live_runs.h"
 #include "openstack/messaging.h"
+#include "openstack/notifier.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
 #include "common/uuid.h"
@@ -79,6 +80,12 @@ struct os_compute *os_compute_new(const struct os_compute_deps *d, struct err **
     }
     c->pools = os_compute_pools_new(c, err);
     if (!c->pools && err && *err) {
+        os_compute_free(c);
+        return NULL;
+    }
+    autofree char *publisher = xasprintf("compute.%s", c->host);
+    c->notifier = os_notifier_new(d->cfg, publisher, d->msg->amqp, err);
+    if (!c->notifier || os_notifier_start(c->notifier, err) < 0) {
         os_compute_free(c);
         return NULL;
     }
@@ -202,6 +209,8 @@ void os_compute_stop(struct os_compute *c)
         os_rpc_server_stop(c->msg->server);
     /* no live_migration cast comes any more: the queued ones go */
     os_compute_live_stop(c);
+    /* after the last request: its .end notification is queued */
+    os_notifier_stop(c->notifier);
 }
 
 void os_compute_free(struct os_compute *c)
@@ -219,6 +228,7 @@ void os_compute_free(struct os_compute *c)
     drv_pool_mgr_free(c->pools);
     os_compute_pools_saved_free(c->pools_saved);
     drv_control_free(c->control);
+    os_notifier_free(c->notifier);
     cfg_unref(c->cfg);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cond);

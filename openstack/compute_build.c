@@ -259,6 +259,14 @@ static void build_abort_for_delete(struct os_compute *c, struct os_inst *i, bool
     os_inst_event_finish(i, BUILD_EVENT, why);
 }
 
+/* compute.instance.create.error, as each of Zed's build failures after
+ * create.start sends it (before the instance is set to ERROR or handed
+ * back for a reschedule). */
+static void build_notify_error(struct os_compute *c, struct os_inst *i, const struct err *why)
+{
+    os_compute_notify_error(c, i, "create.error", NULL, why);
+}
+
 /* Requests are acked once handled, so a build interrupted by a crash of
  * sculpt-compute comes again after the restart -- when the start-up
  * recovery has already settled its instance (ACTIVE with the guest that
@@ -377,7 +385,11 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
             os_inst_event_finish(i, BUILD_EVENT, *err);
         return -1;
     }
+    json_t *image_name = json_object_get(image, "name");
+    os_compute_notify(c, i, "create.start",
+                      json_pack("{s:O}", "image_name", image_name ? image_name : json_null()));
     if (cd_err) {
+        build_notify_error(c, i, cd_err);
         build_fail(c, i, cd_err, false);
         return err_set(err, err_code_of(cd_err), "%s", cd_err->msg);
     }
@@ -386,6 +398,7 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
      * members give their room back first when it does not fit). */
     int rc = hit ? 0 : os_compute_engine_place(c, i, &spec.shape, err);
     if (rc < 0) {
+        build_notify_error(c, i, *err);
         if (err_code_of(*err) != ERR_CAPACITY || build_reschedule(c, i, req->msg, *err, false) < 0)
             build_fail(c, i, *err, false);
         drv_hv_guest_spec_release(&spec);
@@ -402,6 +415,7 @@ int os_compute_build(struct os_rpc_req *req, json_t **result, struct err **err)
     if (rc < 0)
         goto failed;
     if (rc > 0) {
+        build_notify_error(c, i, *err);
         os_compute_intent_finish(c, intent, false, *err);
         build_refused_by_group(c, i, req->msg, *err, hit);
         drv_hv_guest_spec_release(&spec);
@@ -464,6 +478,7 @@ running:;
     os_inst_set_int(i, "power_state", power);
     os_inst_set_now(i, "launched_at");
     if (os_inst_save(i, hit ? idle : spawning, &deleting, err) < 0) {
+        build_notify_error(c, i, *err);
         os_compute_intent_finish(c, intent, false, *err);
         if (deleting)
             build_abort_for_delete(c, i, true, *err);
@@ -477,6 +492,9 @@ running:;
     os_compute_track_inst(c, i);
     os_compute_tell_schedulers_new(c, i, ctx);
     os_inst_event_finish(i, BUILD_EVENT, NULL);
+    os_compute_notify(c, i, "create.end",
+                      json_pack("{s:s, s:o}", "message", "Success", "fixed_ips",
+                                os_compute_notify_fixed_ips(i)));
     drv_hv_guest_spec_release(&spec);
     log_info("instance active %.1f ms after the request%s",
              (double)(clock_mono_ns() - t_request) / 1e6, hit ? " (pre-sculpted)" : "");
@@ -485,6 +503,7 @@ running:;
     return 0;
 
 failed:
+    build_notify_error(c, i, *err);
     os_compute_intent_finish(c, intent, false, *err);
     if (deleting)
         build_abort_for_delete(c, i, hit, *err);

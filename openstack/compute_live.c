@@ -258,6 +258,7 @@ int os_compute_pre_live_migration(struct os_rpc_req *req, json_t **result, struc
     const char *uuid = os_inst_uuid(i);
     const char *event = "compute_pre_live_migration";
     os_inst_event_start(i, event);
+    os_compute_notify(c, i, "live_migration.pre.start", os_compute_notify_nw(i));
     /* the definitive moment for the server group's policy (Zed): the
      * source rolls the migration back, the server stays ACTIVE there */
     if (os_compute_group_policy_check(c, req->msg->ctx, uuid, NULL, true, err) != 0) {
@@ -306,6 +307,7 @@ int os_compute_pre_live_migration(struct os_rpc_req *req, json_t **result, struc
         drv_hv_alias(c->hv, uuid, dom);
     ovo_set_str(md, LMD_KEY_DEST_INFO, dest_info);
     os_inst_event_finish(i, event, NULL);
+    os_compute_notify(c, i, "live_migration.pre.end", os_compute_notify_nw(i));
     char res[160];
     log_info("ready to take %s live: %s", uuid, drv_res_format(shape.res, res, sizeof(res)));
     *result = json_incref(md);
@@ -407,11 +409,13 @@ static void live_undo(struct os_rz *r, const json_t *md, bool dest_prepared, con
 static void live_rollback_source(struct os_rz *r, const json_t *md, bool dest_prepared,
                                  const char *status, const struct err *why)
 {
+    os_compute_notify(r->c, r->i, "live_migration._rollback.start", NULL);
     live_undo(r, md, dest_prepared, status);
     /* a cancelled one is no failure (nova's driver returns normally) */
     if (why)
         os_inst_fault(r->i, why);
     os_inst_event_finish(r->i, "compute_live_migration", why);
+    os_compute_notify(r->c, r->i, "live_migration._rollback.end", NULL);
     log_info("live migration of %s rolled back (%s): it stays on %s", os_inst_uuid(r->i), status,
              r->c->host);
 }
@@ -424,6 +428,7 @@ static int live_post_source(struct os_rz *r, struct err **err)
     const char *uuid = os_inst_uuid(r->i);
     const char *dest = ovo_get_str(r->mig, "dest_compute");
     const struct os_rpc_target t = {.topic = OS_COMPUTE_TOPIC, .server = dest, .version = "6.0"};
+    os_compute_notify(c, r->i, "live_migration._post.start", os_compute_notify_nw(r->i));
     json_auto_t *pargs = json_pack("{s:O, s:b}", "instance", r->i->prim, "block_migration", 1);
     json_auto_t *res = os_rpc_call(c->msg->client, &t, "post_live_migration_at_destination",
                                    pargs, r->i->ctx, LIVE_CALL_TIMEOUT_MS, NULL, err);
@@ -457,6 +462,7 @@ static int live_post_source(struct os_rz *r, struct err **err)
         if (os_rz_save(r, NULL, &e) < 0)
             log_err(LOG_LEVEL_WARN, e, "instance %s not saved", uuid);
     }
+    os_compute_notify(c, r->i, "live_migration._post.end", os_compute_notify_nw(r->i));
     return os_rz_mig_save(r, "completed", err);
 }
 
@@ -776,6 +782,7 @@ int os_compute_post_live_at_dest(struct os_rpc_req *req, json_t **result, struct
     const char *uuid = os_inst_uuid(i);
     char src[256];
     snprintf(src, sizeof(src), "%s", ovo_get_str(i->prim, "host") ? ovo_get_str(i->prim, "host") : "?");
+    os_compute_notify(c, i, "live_migration.post.dest.start", os_compute_notify_nw(i));
     if (drv_hv_live_finish(c->hv, uuid, err) < 0)
         return err_wrap(err, "the guest of %s not taken on here", uuid);
     os_compute_move_claim_drop(c, uuid);
@@ -792,6 +799,7 @@ int os_compute_post_live_at_dest(struct os_rpc_req *req, json_t **result, struct
         return err_wrap(err, "instance %s not saved as here", uuid);
     os_compute_track_inst(c, i);
     os_compute_record_state(c, i);
+    os_compute_notify(c, i, "live_migration.post.dest.end", os_compute_notify_nw(i));
     log_info("%s live-migrated here from %s", uuid, src);
     return 0;
 }
@@ -804,12 +812,14 @@ int os_compute_rollback_live_at_dest(struct os_rpc_req *req, json_t **result, st
     if (!i)
         return -1;
     const char *uuid = os_inst_uuid(i);
+    os_compute_notify(c, i, "live_migration.rollback.dest.start", os_compute_notify_nw(i));
     if (drv_hv_live_rollback(c->hv, uuid, err) < 0 && err_code_of(*err) != ERR_NOT_FOUND)
         return err_wrap(err, "live migration of %s not rolled back here", uuid);
     err_clear(err);
     os_compute_move_claim_drop(c, uuid);
     if (os_compute_move_release(c, uuid, false, err) < 0)
         return -1;
+    os_compute_notify(c, i, "live_migration.rollback.dest.end", os_compute_notify_nw(i));
     log_info("live migration of %s rolled back here", uuid);
     return 0;
 }

@@ -93,6 +93,7 @@ int os_compute_live_migration_abort(struct os_rpc_req *req, json_t **result, str
         return -1;
     const char *event = "compute_live_migration_abort";
     os_inst_event_start(i, event);
+    os_compute_notify(c, i, "live.migration.abort.start", NULL);
     json_t *jid = json_object_get(req->msg->args, "migration_id");
     if (!json_is_integer(jid)) {
         err_set(err, ERR_INVALID, "live_migration_abort needs an integer `migration_id`");
@@ -108,10 +109,12 @@ int os_compute_live_migration_abort(struct os_rpc_req *req, json_t **result, str
                  uuid);
         os_compute_live_cancel_queued(c, job);
         os_inst_event_finish(i, event, NULL);
+        os_compute_notify(c, i, "live.migration.abort.end", NULL);
         return 0;
     case OS_LIVE_TAKEN:
         log_info("live migration %lld of %s: abort asked", (long long)id, uuid);
         os_inst_event_finish(i, event, NULL);
+        os_compute_notify(c, i, "live.migration.abort.end", NULL);
         return 0;
     case OS_LIVE_OTHER: {
         char why[384];
@@ -144,10 +147,12 @@ int os_compute_live_migration_force_complete(struct os_rpc_req *req, json_t **re
     const char *event = "compute_live_migration_force_complete";
     const char *uuid = os_inst_uuid(i);
     os_inst_event_start(i, event);
+    os_compute_notify(c, i, "live.migration.force.complete.start", NULL);
     enum os_live_verdict v = os_live_runs_force(c->live_runs, uuid);
     if (v == OS_LIVE_TAKEN) {
         log_info("live migration of %s: completion forced", uuid);
         os_inst_event_finish(i, event, NULL);
+        os_compute_notify(c, i, "live.migration.force.complete.end", NULL);
         return 0;
     }
     os_fault_nova(&req->fault, "NoActiveMigrationForInstance", 404);

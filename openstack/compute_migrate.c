@@ -244,6 +244,8 @@ int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
     const char *event = "compute_prep_resize";
     os_inst_event_start(r.i, event);
     json_t *flavor = json_object_get(req->msg->args, "flavor");
+    os_compute_notify_exists(c, r.i, NULL, NULL);
+    os_compute_notify(c, r.i, "resize.prep.start", NULL);
     const char *src = ovo_get_str(r.i->prim, "host");
     int rc = -1, policy = 0;
     if (!ovo_is(flavor, "Flavor"))
@@ -328,6 +330,11 @@ int os_compute_migrate_prep(struct os_rpc_req *req, struct err **err)
     os_compute_track_inst(c, r.i);
     os_compute_move_claim_note(c, os_inst_uuid(r.i));
     os_inst_event_finish(r.i, event, NULL);
+    int64_t new_id = 0;
+    ovo_get_int(flavor, "id", &new_id);
+    os_compute_notify(c, r.i, "resize.prep.end",
+                      json_pack("{s:s?, s:I}", "new_instance_type", ovo_get_str(flavor, "name"),
+                                "new_instance_type_id", (json_int_t)new_id));
     char res[160];
     log_info("migration %s from %s admitted here: %s", ovo_get_str(r.mig, "uuid"), src,
              drv_res_format(shape.res, res, sizeof(res)));
@@ -368,6 +375,7 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
         os_rz_release(&r);
         return -1;
     }
+    os_compute_notify(c, r.i, "resize.start", os_compute_notify_nw(r.i));
     autofree char *disk_info = NULL;
     bool clean = !json_is_false(json_object_get(req->msg->args, "clean_shutdown"));
     /* this host's record of the leg (os_compute_migrate_intents_recover) */
@@ -394,6 +402,7 @@ int os_compute_resize_instance(struct os_rpc_req *req, json_t **result, struct e
     os_inst_set_str(r.i, "task_state", "resize_migrated");
     if (os_rz_save(&r, "resize_migrating", err) < 0)
         goto fail_after;
+    os_compute_notify(c, r.i, "resize.end", os_compute_notify_nw(r.i));
     json_t *fargs = mg_leg_args(&r, req->msg->args);
     json_object_set(fargs, "image", json_object_get(req->msg->args, "image")
                                         ? json_object_get(req->msg->args, "image")
@@ -466,6 +475,7 @@ int os_compute_finish_resize(struct os_rpc_req *req, json_t **result, struct err
         os_rz_release(&r);
         return -1;
     }
+    os_compute_notify(c, r.i, "finish_resize.start", os_compute_notify_nw(r.i));
     bool power_on = !os_rz_was_stopped(&r);
     struct drv_hv_guest_spec spec;
     memset(&spec, 0, sizeof(spec));
@@ -510,6 +520,7 @@ int os_compute_finish_resize(struct os_rpc_req *req, json_t **result, struct err
     }
     os_compute_intent_finish(c, intent, true, NULL);
     os_rz_done(&r, event);
+    os_compute_notify(c, r.i, "finish_resize.end", os_compute_notify_nw(r.i));
     log_info("migrated in from %s, flavor %s: VERIFY_RESIZE", ovo_get_str(r.mig, "source_compute"),
              r.i->inst->flavor.name ? r.i->inst->flavor.name : "?");
     os_rz_release(&r);
@@ -609,6 +620,7 @@ int os_compute_finish_revert_resize(struct os_rpc_req *req, json_t **result, str
         return -1;
     }
     os_rz_done(&r, event);
+    os_compute_notify(r.c, r.i, "resize.revert.end", NULL);
     log_info("migration %s reverted: back on flavor %s", ovo_get_str(r.mig, "uuid"),
              r.i->inst->flavor.name ? r.i->inst->flavor.name : "?");
     os_rz_release(&r);

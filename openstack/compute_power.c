@@ -27,6 +27,7 @@ struct power_op {
     const char *method;
     const char *expected[4];   /* task states for the final save */
     const char *vm_state;      /* final vm_state */
+    const char *notify;        /* compute.instance.NOTIFY.start / .end, as Zed names it */
     int (*act)(struct os_compute *c, struct os_inst *i, const json_t *args, struct err **err);
 };
 
@@ -89,18 +90,18 @@ static int act_soft_delete(struct os_compute *c, struct os_inst *i, const json_t
     return drv_hv_power_off(c->hv, os_inst_uuid(i), 0, err);
 }
 
-static const struct power_op op_stop = {"stop_instance", {"powering-off"}, "stopped", act_stop};
-static const struct power_op op_start = {"start_instance", {"powering-on"}, "active", act_start};
-static const struct power_op op_pause = {"pause_instance", {"pausing"}, "paused", act_pause};
-static const struct power_op op_unpause = {"unpause_instance", {"unpausing"}, "active",
+static const struct power_op op_stop = {"stop_instance", {"powering-off"}, "stopped", "power_off", act_stop};
+static const struct power_op op_start = {"start_instance", {"powering-on"}, "active", "power_on", act_start};
+static const struct power_op op_pause = {"pause_instance", {"pausing"}, "paused", "pause", act_pause};
+static const struct power_op op_unpause = {"unpause_instance", {"unpausing"}, "active", "unpause",
                                            act_unpause};
-static const struct power_op op_suspend = {"suspend_instance", {"suspending"}, "suspended",
+static const struct power_op op_suspend = {"suspend_instance", {"suspending"}, "suspended", "suspend",
                                            act_suspend};
-static const struct power_op op_resume = {"resume_instance", {"resuming"}, "active", act_resume};
+static const struct power_op op_resume = {"resume_instance", {"resuming"}, "active", "resume", act_resume};
 /* vm_states.SOFT_DELETED is "soft-delete" */
 static const struct power_op op_soft_delete = {"soft_delete_instance", {"soft-deleting"},
-                                               "soft-delete", act_soft_delete};
-static const struct power_op op_restore = {"restore_instance", {"restoring"}, "active",
+                                               "soft-delete", "soft_delete", act_soft_delete};
+static const struct power_op op_restore = {"restore_instance", {"restoring"}, "active", "restore",
                                            act_start};
 
 /* The guest's power state now, as Nova numbers it. */
@@ -122,6 +123,9 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
     char event[64];
     snprintf(event, sizeof(event), "compute_%s", op->method);
     os_inst_event_start(i, event);
+    char notify[48];
+    snprintf(notify, sizeof(notify), "%s.start", op->notify);
+    os_compute_notify(c, i, notify, NULL);
 
     /* a handed-over guest that stopped on its own takes the instance's
      * domain name before it starts again */
@@ -164,6 +168,8 @@ static int power_run(const struct power_op *op, struct os_rpc_req *req, struct e
     os_compute_track_inst(c, i);
     os_compute_record_state(c, i);
     os_inst_event_finish(i, event, NULL);
+    snprintf(notify, sizeof(notify), "%s.end", op->notify);
+    os_compute_notify(c, i, notify, NULL);
     log_info("%s: instance %s", op->method, op->vm_state);
     return 0;
 }
@@ -198,6 +204,7 @@ int os_compute_trigger_crash_dump(struct os_rpc_req *req, json_t **result, struc
         return -1;
     const char *event = "compute_trigger_crash_dump";
     os_inst_event_start(i, event);
+    os_compute_notify(c, i, "trigger_crash_dump.start", NULL);
     if (drv_hv_inject_nmi(c->hv, os_inst_uuid(i), err) < 0) {
         enum err_code code = err_code_of(*err);
         if (code == ERR_NOT_FOUND)
@@ -212,6 +219,7 @@ int os_compute_trigger_crash_dump(struct os_rpc_req *req, json_t **result, struc
         return -1;
     }
     os_inst_event_finish(i, event, NULL);
+    os_compute_notify(c, i, "trigger_crash_dump.end", NULL);
     log_info("trigger_crash_dump: NMI sent to the guest");
     return 0;
 }
@@ -243,6 +251,8 @@ int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct e
         os_inst_event_finish(i, event, *err);
         return -1;
     }
+    /* after the pending state is saved, as Zed's _reboot_instance */
+    os_compute_notify(c, i, "reboot.start", NULL);
     os_inst_set_str(i, "task_state", hard ? "reboot_started_hard" : "reboot_started");
     if (os_inst_save(i, pending, &deleting, err) < 0) {
         os_inst_event_finish(i, event, *err);
@@ -274,6 +284,9 @@ int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct e
     if (rc < 0) {
         if (err_code_of(*err) == ERR_NOT_FOUND)
             os_fault_instance_not_found(&req->fault, os_inst_uuid(i));
+        /* Zed tells of the failure only for a guest left running */
+        if (power_now(c, os_inst_uuid(i)) == DRV_POWER_RUNNING)
+            os_compute_notify_error(c, i, "reboot.error", req->fault.cls, *err);
         os_inst_set_str(i, "vm_state", "error");
         os_compute_fail_op(c, i, event, *err);
         return -1;
@@ -289,5 +302,6 @@ int os_compute_reboot_instance(struct os_rpc_req *req, json_t **result, struct e
     os_compute_track_inst(c, i);
     os_compute_record_state(c, i);
     os_inst_event_finish(i, event, NULL);
+    os_compute_notify(c, i, "reboot.end", NULL);
     return 0;
 }

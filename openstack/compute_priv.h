@@ -18,6 +18,8 @@ struct drv_pool_mgr;
 struct metrics_family;
 struct os_pool_saved;
 struct os_live_runs;
+struct os_notifier;
+struct os_inst;
 
 /* Zed's SERVICE_VERSION: RPC 6.1 and every feature flag up to it
  * (protocol.md 4.1).  Lower than 61 would stop the control plane. */
@@ -78,6 +80,7 @@ struct os_compute {
     size_t nto_sync;
     struct keylocks *inst_locks;    /* serialize an instance's RPCs and other work on it */
     struct os_live_runs *live_runs; /* live migrations out, for their abort (live_runs.h) */
+    struct os_notifier *notifier;   /* owned: Nova's notifications (notifier.h) */
     struct os_move_claim *moves_in; /* move claims to check (compute_migrate_claims.c) */
     size_t nmoves_in;
     bool moves_in_new;              /* one noted since the periodic thread looked */
@@ -87,6 +90,37 @@ struct os_compute {
     pthread_t periodic;
     bool periodic_started;
 };
+
+/* ---- compute_notify.c: Nova's legacy instance notifications ---- */
+
+/* compute.instance.SUFFIX ("power_off.start") about the instance `prim`
+ * (borrowed) in the name of `ctx`, at ERROR when SUFFIX ends in "error"
+ * (with the fault's exception, message and code; `fault_cls` its Nova
+ * class, NULL: NovaException), else INFO; `extra` (stolen, may be NULL)
+ * overrides or adds payload keys, as extra_usage_info does.  The flavor,
+ * metadata and system_metadata are loaded into `prim` (through the
+ * conductor, as Nova lazy-loads them) when it came without.  Nothing is
+ * built when notifications are off.  Never fails, never waits for the
+ * broker.  Any thread. */
+void os_compute_notify_prim(struct os_compute *c, const json_t *ctx, json_t *prim,
+                            const char *suffix, json_t *extra, const char *fault_cls,
+                            const struct err *fault);
+/* The same for a request's instance, as it is now. */
+void os_compute_notify(struct os_compute *c, const struct os_inst *i, const char *suffix,
+                       json_t *extra);
+void os_compute_notify_error(struct os_compute *c, const struct os_inst *i, const char *suffix,
+                             const char *fault_cls, const struct err *fault);
+/* The fixed IPs of the network info Nova cached for the instance
+ * (info_cache), as the payload lists them ([] without any); and the extra
+ * {"fixed_ips": [...]} of the events Zed sends with network_info.  New. */
+json_t *os_compute_notify_fixed_ips(const struct os_inst *i);
+json_t *os_compute_notify_nw(const struct os_inst *i);
+/* compute.instance.exists for the current audit period (Zed's
+ * notify_usage_exists(current_period=True)), with the image metadata of
+ * `sysmeta` (borrowed; NULL: none) and the URL of `image_ref` (NULL: the
+ * instance's) -- what a rebuild reports of the image it leaves. */
+void os_compute_notify_exists(struct os_compute *c, const struct os_inst *i,
+                              const json_t *sysmeta, const char *image_ref);
 
 /* ---- compute_service.c: registration, heartbeat, resources ---- */
 

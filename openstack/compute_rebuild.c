@@ -78,6 +78,7 @@ void os_fault_image(struct os_fault *f, const char *image_id, const struct err *
 static int rebuild_fail_keep(struct os_compute *c, struct os_inst *i, struct err **err)
 {
     log_err(LOG_LEVEL_WARN, *err, "rebuild refused, instance left as it was");
+    os_compute_notify_error(c, i, "rebuild.error", NULL, *err);
     os_compute_fail_op(c, i, REBUILD_EVENT, *err);
     return -1;
 }
@@ -88,6 +89,7 @@ static int rebuild_fail_keep(struct os_compute *c, struct os_inst *i, struct err
 static int rebuild_fail_error(struct os_compute *c, struct os_inst *i, struct err **err)
 {
     log_err(LOG_LEVEL_ERROR, *err, "rebuild failed: instance in ERROR");
+    os_compute_notify_error(c, i, "rebuild.error", NULL, *err);
     enum drv_power_state st = os_compute_power_now(c, os_inst_uuid(i));
     if (st == DRV_POWER_NOSTATE)
         os_compute_engine_forget(c, os_inst_uuid(i));
@@ -253,6 +255,15 @@ static int rebuild_spawn(struct os_compute *c, struct os_inst *i, struct drv_hv_
     return 0;
 }
 
+/* Zed's _get_image_name of the new image: its name in the request spec
+ * the API sent (the ImageMeta of the image rebuilt onto), '' without. */
+static json_t *rebuild_image_name(const json_t *args)
+{
+    const json_t *image = ovo_get(json_object_get(args, "request_spec"), "image");
+    const char *name = image && ovo_data(image) ? ovo_get_str(image, "name") : NULL;
+    return json_string(name ? name : "");
+}
+
 int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     struct os_compute *c = req->opaque;
@@ -382,6 +393,11 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
         goto out;
     }
 
+    /* the usage so far under the old image, then the rebuild's start
+     * under the new one (Zed's _do_rebuild_instance) */
+    os_compute_notify_exists(c, i, json_object_get(args, "orig_sys_metadata"), orig_image);
+    os_compute_notify(c, i, "rebuild.start",
+                      json_pack("{s:o}", "image_name", rebuild_image_name(args)));
     os_inst_set_int(i, "power_state", os_compute_power_now(c, uuid));
     os_inst_set_str(i, "task_state", "rebuilding");
     if (os_inst_save(i, T_REBUILDING, &deleting, err) < 0) {
@@ -447,6 +463,8 @@ int os_compute_rebuild_instance(struct os_rpc_req *req, json_t **result, struct 
         os_compute_evacuate_done(c, req->msg->ctx, mig);
     rebuild_tell_schedulers(c, i);
     os_inst_event_finish(i, REBUILD_EVENT, NULL);
+    os_compute_notify(c, i, "rebuild.end",
+                      json_pack("{s:o}", "image_name", rebuild_image_name(args)));
     log_info("%s from image %s in %.1f ms, %s", evacuate ? "evacuated here" : "rebuilt",
              image_ref, (double)(clock_mono_ns() - t0) / 1e6, stopped ? "stopped" : "active");
 out:

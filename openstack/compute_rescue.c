@@ -140,6 +140,12 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
         goto out;
     }
 
+    /* Zed's _get_image_name of the rescue image */
+    const char *rescue_name = json_string_value(json_object_get(meta, "name"));
+    os_compute_notify(c, i, "rescue.start",
+                      json_pack("{s:s, s:o}", "rescue_image_name", rescue_name ? rescue_name : "",
+                                "fixed_ips", os_compute_notify_fixed_ips(i)));
+
     /* From here on Nova's try: a failure is InstanceNotRescuable, ERROR. */
     int timeout = clean ? os_compute_shutdown_timeout(c, i) : 0;
     struct drv_hv_rescue_dev dev = {DRV_HV_RESCUE_LEGACY, DRV_HV_BUS_DEFAULT};
@@ -162,6 +168,7 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
     }
     os_compute_engine_booting(c, uuid);
     os_compute_test_pause("rescue", uuid);
+    os_compute_notify_exists(c, i, NULL, NULL);
 
     bool deleting = false;
     os_inst_set_str(i, "vm_state", "rescued");
@@ -176,6 +183,9 @@ int os_compute_rescue_instance(struct os_rpc_req *req, json_t **result, struct e
     os_compute_record_state(c, i);
     os_compute_track_inst(c, i);
     os_inst_event_finish(i, RESCUE_EVENT, NULL);
+    os_compute_notify(c, i, "rescue.end",
+                      json_pack("{s:s, s:o}", "rescue_image_name", rescue_name ? rescue_name : "",
+                                "fixed_ips", os_compute_notify_fixed_ips(i)));
     if (dev.device == DRV_HV_RESCUE_LEGACY)
         log_info("rescued from image %s", image_ref);
     else
@@ -197,6 +207,7 @@ int os_compute_unrescue_instance(struct os_rpc_req *req, json_t **result, struct
     if (rescue_settled(c, uuid, req->msg->ctx, "unrescuing"))
         return 0;
     os_inst_event_start(i, UNRESCUE_EVENT);
+    os_compute_notify(c, i, "unrescue.start", os_compute_notify_nw(i));
     log_info("unrescuing");
     int rc = drv_hv_unrescue(c->hv, uuid, err);
     if (rc < 0 && os_compute_hv_retry(c, rc, err) < 0)
@@ -216,6 +227,7 @@ int os_compute_unrescue_instance(struct os_rpc_req *req, json_t **result, struct
     os_compute_record_state(c, i);
     os_compute_track_inst(c, i);
     os_inst_event_finish(i, UNRESCUE_EVENT, NULL);
+    os_compute_notify(c, i, "unrescue.end", os_compute_notify_nw(i));
     log_info("unrescued");
     return 0;
 }

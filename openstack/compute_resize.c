@@ -355,6 +355,7 @@ static int rz_leg_migrate(struct os_rz *r, struct err **err)
     os_inst_set_str(r->i, "task_state", "resize_migrating");
     if (os_rz_save(r, "resize_prep", err) < 0)
         return os_rz_fail(r, event, NULL, err);
+    os_compute_notify(r->c, r->i, "resize.start", os_compute_notify_nw(r->i));
     if (os_rz_mig_save(r, "post-migrating", err) < 0)
         return os_rz_fail(r, event, "error", err);
     os_inst_set_str(r->i, "host", ovo_get_str(r->mig, "dest_compute"));
@@ -363,6 +364,7 @@ static int rz_leg_migrate(struct os_rz *r, struct err **err)
     if (os_rz_save(r, "resize_migrating", err) < 0)
         return os_rz_fail(r, event, NULL, err);
     os_inst_event_finish(r->i, event, NULL);
+    os_compute_notify(r->c, r->i, "resize.end", os_compute_notify_nw(r->i));
     return 0;
 }
 
@@ -388,6 +390,7 @@ static int rz_leg_finish(struct os_rz *r, struct err **err)
     os_inst_set_str(r->i, "task_state", "resize_finish");
     if (os_rz_save(r, "resize_migrated", err) < 0)
         return os_rz_fail(r, event, NULL, err);
+    os_compute_notify(c, r->i, "finish_resize.start", os_compute_notify_nw(r->i));
     struct drv_shape shape;
     bool cold = false;
     if (drv_sculpt_shape(c->engine, os_inst_uuid(r->i), &shape, err) < 0 ||
@@ -402,6 +405,7 @@ static int rz_leg_finish(struct os_rz *r, struct err **err)
     if (os_rz_save(r, "resize_finish", err) < 0)
         return os_rz_fail(r, event, NULL, err);
     os_rz_done(r, event);
+    os_compute_notify(c, r->i, "finish_resize.end", os_compute_notify_nw(r->i));
     log_info("resized %s to flavor %s: VERIFY_RESIZE", cold ? "cold" : "live",
              r->i->inst->flavor.name ? r->i->inst->flavor.name : "?");
     return 0;
@@ -421,6 +425,7 @@ int os_rz_prep_fail(struct os_rz *r, struct err **err)
     }
     os_inst_set_str(r->i, "new_flavor", NULL);
     os_rz_old_vm_state(r, NULL);
+    os_compute_notify_error(r->c, r->i, "resize.error", NULL, *err);
     return os_rz_fail(r, "compute_prep_resize", NULL, err);
 }
 
@@ -445,6 +450,10 @@ int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err *
     }
     os_inst_event_start(r.i, event);
     json_t *flavor = json_object_get(req->msg->args, "flavor");
+    /* the usage under the old flavor, then the start (Zed's
+     * _send_prep_resize_notifications) */
+    os_compute_notify_exists(c, r.i, NULL, NULL);
+    os_compute_notify(c, r.i, "resize.prep.start", NULL);
     const char *ihost = ovo_get_str(r.i->prim, "host");
     const char *type = ovo_get_str(r.mig, "migration_type");
     int64_t old_id = 0, new_id = -1;
@@ -483,6 +492,9 @@ int os_compute_prep_resize(struct os_rpc_req *req, json_t **result, struct err *
         return -1;
     }
     os_inst_event_finish(r.i, event, NULL);
+    os_compute_notify(c, r.i, "resize.prep.end",
+                      json_pack("{s:s?, s:I}", "new_instance_type", ovo_get_str(flavor, "name"),
+                                "new_instance_type_id", (json_int_t)new_id));
     rc = rz_leg_migrate(&r, err);
     if (rc == 0)
         rc = rz_leg_finish(&r, err);
@@ -526,6 +538,7 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
         os_rz_release(&r);
         return -1;
     }
+    os_compute_notify(c, r.i, "resize.confirm.start", NULL);
     /* moved to another host: the guest here goes first (confirm_migration) */
     bool moved = os_compute_migration_moves(r.mig);
     int rc = moved ? os_compute_migrate_confirm(&r, err) : 0;
@@ -567,6 +580,7 @@ int os_compute_confirm_resize(struct os_rpc_req *req, json_t **result, struct er
         os_inst_event_finish(r.i, event, NULL);
     else
         os_rz_done(&r, event);
+    os_compute_notify(c, r.i, "resize.confirm.end", os_compute_notify_nw(r.i));
     log_info("resize to %s confirmed", r.i->inst->flavor.name ? r.i->inst->flavor.name : "?");
     os_rz_release(&r);
     return 0;
@@ -632,6 +646,7 @@ static int rz_leg_finish_revert(struct os_rz *r, struct err **err)
             log_err(LOG_LEVEL_WARN, e, "guest not stopped again after the revert");
     }
     os_rz_done(r, event);
+    os_compute_notify(c, r->i, "resize.revert.end", NULL);
     log_info("resize reverted: flavor %s again",
              r->i->inst->flavor.name ? r->i->inst->flavor.name : "?");
     return 0;
@@ -652,6 +667,8 @@ int os_compute_revert_resize(struct os_rpc_req *req, json_t **result, struct err
         return 0;
     }
     os_inst_event_start(r.i, event);
+    os_compute_notify_exists(r.c, r.i, NULL, NULL);
+    os_compute_notify(r.c, r.i, "resize.revert.start", NULL);
     if (os_compute_migration_moves(r.mig)) {
         /* the guest here is the copy: destroyed, the source finishes */
         int rc = os_compute_migrate_revert(&r, err);

@@ -212,6 +212,7 @@ static int offload_do(struct os_compute *c, struct os_inst *i, bool clean,
 {
     const char *uuid = os_inst_uuid(i);
     log_info("shelve offloading %s", uuid);
+    os_compute_notify(c, i, "shelve_offload.start", NULL);
     autoerr struct err *e = NULL;
     if (shelve_power_off(c, i, clean, &e) < 0 && err_code_of(e) != ERR_NOT_FOUND) {
         *err = steal_pointer(&e);
@@ -244,6 +245,7 @@ static int offload_do(struct os_compute *c, struct os_inst *i, bool clean,
         return -1;
     if (offload_leave_host(c, i, err) < 0)
         return -1;
+    os_compute_notify(c, i, "shelve_offload.end", NULL);
     log_info("instance %s shelved and offloaded", uuid);
     return 0;
 }
@@ -350,6 +352,7 @@ static int shelve_do(struct os_compute *c, struct os_rpc_req *req, struct os_ins
         return -1;
     os_compute_record_state(c, i);
     os_compute_track_inst(c, i);
+    os_compute_notify(c, i, "shelve.end", NULL);
     log_info("instance %s shelved%s", uuid, offload ? ": offloading" : "");
     if (!offload)
         return 0;
@@ -388,6 +391,8 @@ int os_compute_shelve_instance(struct os_rpc_req *req, json_t **result, struct e
         return 0;
     }
     os_inst_event_start(i, SHELVE_EVENT);
+    os_compute_notify_exists(c, i, NULL, NULL);
+    os_compute_notify(c, i, "shelve.start", NULL);
     log_info("shelving %s to image %s", uuid, image_id);
     bool offloaded = false;
     if (shelve_do(c, req, i, image_id, &offloaded, err) < 0) {
@@ -551,6 +556,7 @@ int os_compute_unshelve_instance(struct os_rpc_req *req, json_t **result, struct
     if (node && strcmp(node, c->node) != 0)
         log_warn("unshelve for node `%s`, ours is `%s`: here anyway", node, c->node);
     os_inst_event_start(i, UNSHELVE_EVENT);
+    os_compute_notify(c, i, "unshelve.start", NULL);
     log_info("unshelving %s", uuid);
 
     struct drv_hv_guest_spec spec;
@@ -591,6 +597,7 @@ int os_compute_unshelve_instance(struct os_rpc_req *req, json_t **result, struct
         goto failed;
     os_compute_intent_finish(c, intent, true, NULL);
     os_inst_event_finish(i, UNSHELVE_EVENT, NULL);
+    os_compute_notify(c, i, "unshelve.end", NULL);
     drv_hv_guest_spec_release(&spec);
     log_info("instance %s unshelved", uuid);
     return 0;

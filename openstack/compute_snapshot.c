@@ -190,6 +190,8 @@ static int snap_run(const struct snap_kind *k, struct os_rpc_req *req, struct er
         }
         goto failed;
     }
+    /* a backup is a snapshot to Zed's notifications too */
+    os_compute_notify(c, i, "snapshot.start", NULL);
     image = os_glance_image_get(c->glance, image_id, token, err);
     if (!image)
         goto image_failed;
@@ -214,6 +216,7 @@ static int snap_run(const struct snap_kind *k, struct os_rpc_req *req, struct er
     if (snap_save(i, uploading, &gone, err) < 0)
         goto failed;
     os_compute_record_state(c, i);
+    os_compute_notify(c, i, "snapshot.end", NULL);
     log_info("instance %s: %s image %s uploaded (%lld bytes)", uuid,
              k == &snap_backup ? "backup" : "snapshot", image_id, (long long)bytes);
     if (k == &snap_backup &&

@@ -65,6 +65,8 @@ int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **e
         return -1;
     const char *event = "compute_terminate_instance";
     os_inst_event_start(i, event);
+    os_compute_notify(c, i, "delete.start", NULL);
+    os_compute_notify(c, i, "shutdown.start", NULL);
     int64_t intent = os_compute_intent_begin(c, DB_OP_DESTROY, i, NULL);
     if (os_compute_release_guest(c, os_inst_uuid(i), err) < 0) {
         /* Nova leaves an instance it could not delete in ERROR. */
@@ -74,6 +76,7 @@ int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **e
         os_compute_record_state(c, i);
         return -1;
     }
+    os_compute_notify(c, i, "shutdown.end", NULL);
     os_inst_set_str(i, "vm_state", "deleted");
     os_inst_set_str(i, "task_state", NULL);
     os_inst_set_int(i, "power_state", DRV_POWER_NOSTATE);
@@ -82,6 +85,11 @@ int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **e
     if (os_inst_save(i, NULL, NULL, &e) < 0 || os_inst_destroy(i, &e) < 0) {
         /* The guest is gone; Nova's record is the API's to clean up. */
         log_err(LOG_LEVEL_WARN, e, "instance destroyed here, not in Nova's database");
+    } else {
+        /* what Instance.destroy() leaves on the object delete.end tells of */
+        os_inst_set_now(i, "deleted_at");
+        ovo_set(i->prim, "deleted", json_true());
+        os_compute_notify(c, i, "delete.end", NULL);
     }
     os_compute_record_deleted(c, os_inst_uuid(i));
     os_compute_intent_finish(c, intent, true, NULL);

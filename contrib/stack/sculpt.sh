@@ -24,6 +24,8 @@
 #   SCULPT_DATABASE_URL    sculpt's PostgreSQL (default: the one given at an earlier
 #                          start of this instance, else RUN_DIR/env/postgres.env's,
 #                          the one Nova's services use too)
+#   SCULPT_NOTIFY_DRIVER   [oslo_messaging_notifications] driver (default messagingv2,
+#                          as a cloud with Ceilometer runs; empty: none)
 #   SCULPT_EXTRA_CONF      more sculpt.conf text, appended (tests: [presculpt] ...)
 #   SCULPT_QUICK_START=1   a restart of an instance started before: no
 #                          discover_hosts, no demo set-up (tests)
@@ -94,6 +96,9 @@ region_name = RegionOne
 
 [glance]
 api_servers = $NOVA_GLANCE_URL
+
+[oslo_messaging_notifications]
+driver = ${SCULPT_NOTIFY_DRIVER-messagingv2}
 
 [api]
 listen = 127.0.0.1

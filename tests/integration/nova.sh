@@ -9,7 +9,7 @@
 #             (tests/nova/rpc_api.py)
 #   e2e       openstack server create/stop/start/reboot/console/delete on
 #             real guests, a snapshot, a rebuild onto it and a server booted
-#             from it (tests/nova/e2e.sh)
+#             from it, the first one's notifications (tests/nova/e2e.sh)
 #   shelve    shelve, offload and unshelve: a real guest on kvm1 (offloaded
 #             at once, unshelved there with its predictor's history), and
 #             on fake1 a missing image, an unshelve the engine refuses, an

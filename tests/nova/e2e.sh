@@ -36,6 +36,15 @@ wait_console() {
     fail "console of $1 never showed '$2'"
 }
 
+# Nova's legacy notifications of e2e-1, as oslo.messaging's notification
+# listener reads them (sculpt.sh sets [oslo_messaging_notifications]
+# driver = messagingv2); checked after the delete
+notes=$run/e2e.notifications
+rm -f "$notes" "$notes.ready"
+/usr/bin/python3 "$top/tests/nova/notifications.py" listen "$notes" &
+notes_pid=$!
+trap 'kill $notes_pid 2>/dev/null || :' EXIT
+
 t=$(date +%s)
 # user data and metadata reach the guest on its config drive
 ud=$run/e2e.user-data
@@ -239,6 +248,30 @@ if virsh -c "$LIBVIRT_URI" dominfo "$dom" >/dev/null 2>&1; then
     fail "domain $dom still defined after the delete"
 fi
 [ ! -e "$iso" ] || fail "config drive $iso left after the delete"
+# (the listener waits for delete.end: it is sent after the instance is
+# destroyed, which the API may show first)
+/usr/bin/python3 "$top/tests/nova/notifications.py" check "$notes" --server "$id" --host "$host" \
+    --image "$SCULPT_IMAGE_ID" --image2 "$snap" --events "create.start create.end
+    power_off.start power_off.end power_on.start power_on.end reboot.start reboot.end
+    reboot.start reboot.end trigger_crash_dump.start trigger_crash_dump.end
+    power_off.start power_off.end power_on.start power_on.end snapshot.start snapshot.end
+    exists rebuild.start rebuild.end delete.start shutdown.start shutdown.end delete.end" \
+    --field create.start:state=building --field create.start:image_name=sculpt-tiny \
+    --field create.start:display_name=e2e-1 --field create.start:instance_type=m1.tiny \
+    --field create.start:memory_mb=128 --field create.start:vcpus=1 \
+    --field create.start:root_gb=1 --field 'create.start:metadata={"role": "e2e"}' \
+    --field create.start:launched_at= --field create.end:state=active \
+    --field create.end:message=Success --field 'create.end:fixed_ips=[]' \
+    --field power_off.start:state_description=powering-off \
+    --field power_off.end:state=stopped --field power_off.end:state_description= \
+    --field power_on.end:state=active --field reboot.start:state_description=reboot_pending \
+    --field snapshot.start:state_description=image_snapshot \
+    --field rebuild.start:image_name=e2e-snap --field 'rebuild.end:metadata={"role": "rebuilt"}' \
+    --field delete.start:state_description=deleting --field delete.end:state=deleted ||
+    fail "notifications of e2e-1"
+kill $notes_pid
+wait $notes_pid || :
+say "notifications: e2e-1's 25 compute.instance.* events in order, through oslo.messaging's listener"
 for rc in VCPU MEMORY_MB DISK_GB; do
     used=$(openstack resource provider usage show "$rp" -f value -c resource_class -c usage | awk -v rc=$rc '$1==rc{print $2}')
     [ "$used" = 0 ] || fail "Placement still shows $used $rc used on $host"
