@@ -696,12 +696,40 @@ static json_t *live_find_migration(struct os_compute *c, struct os_inst *i, stru
     return found ? json_incref(found) : NULL;
 }
 
-int os_compute_live_recover(struct os_compute *c, struct os_inst *i)
+/* The guest left while sculpt-compute was down: its copy, which libvirtd
+ * went on with, ended on the destination.  The move is finished as the
+ * migration's own end would have finished it.  1 when handled, 0 when
+ * the migration never began a copy (the guest went some other way). */
+static int live_recover_gone(struct os_rz *r, const char *was)
+{
+    const char *uuid = os_inst_uuid(r->i);
+    if (!os_live_restart_finished(was))
+        return 0;
+    autoerr struct err *e = NULL;
+    if (live_post_source(r, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "live migration of %s finished, its record not", uuid);
+    err_clear(&e);
+    /* the files the guest left here, which the migration's own end
+     * removes: the backend's clean-up of a guest not here any more */
+    if (drv_hv_live_rollback(r->c->hv, uuid, &e) < 0)
+        log_err(LOG_LEVEL_WARN, e, "files %s left here not removed", uuid);
+    log_info("recovered %s: its live migration %s to %s (%s) ended while sculpt-compute was "
+             "down: the guest runs there, the move finished",
+             uuid, ovo_get_str(r->mig, "uuid"), ovo_get_str(r->mig, "dest_compute"), was);
+    return 1;
+}
+
+int os_compute_live_recover(struct os_compute *c, struct os_inst *i, bool guest)
 {
     const char *uuid = os_inst_uuid(i);
     autoerr struct err *e = NULL;
     struct os_rz r = {.c = c, .i = i, .borrowed = true};
     r.mig = live_find_migration(c, i, &e);
+    if (!r.mig && !guest) {
+        if (e)
+            log_err(LOG_LEVEL_WARN, e, "live migrations of %s not read", uuid);
+        return 0;
+    }
     if (!r.mig) {
         if (e)
             log_err(LOG_LEVEL_WARN, e, "live migrations of %s not read: its task state cleared",
@@ -718,6 +746,11 @@ int os_compute_live_recover(struct os_compute *c, struct os_inst *i)
     ovo_clear_changes(r.mig);
     const char *st = ovo_get_str(r.mig, "status");
     autofree char *was = xstrdup(st ? st : "?");
+    if (!guest) {
+        int rc = live_recover_gone(&r, was);
+        os_rz_release(&r);
+        return rc;
+    }
     struct os_live_restart rule;
     os_live_restart_rule(was, &rule);
     /* nova's _reset_live_migration: a copy still under way aborted */

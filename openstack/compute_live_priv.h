@@ -34,7 +34,9 @@ void os_compute_live_cancel_queued(struct os_compute *c, struct os_msg *job);
  * _reset_live_migration): its live migration from this host, cut by the
  * restart (queued, preparing or running), ends in `error` with what it
  * held given back and the guest running on here; the task state is
- * cleared.  Returns 1 (handled). */
-int os_compute_live_recover(struct os_compute *c, struct os_inst *i);
+ * cleared.  Without its guest here (`guest` false) a migration whose copy
+ * had begun ended on the destination while sculpt was down, and is
+ * finished there instead.  Returns 1 when handled, 0 when left. */
+int os_compute_live_recover(struct os_compute *c, struct os_inst *i, bool guest);
 
 #endif

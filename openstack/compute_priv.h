@@ -462,8 +462,8 @@ void os_compute_pools_note_template(struct os_compute *c, const struct drv_pool_
  * was the instance's is rolled back (as if refused), one after it is
  * finished (VERIFY_RESIZE), a revert is completed; a move between hosts
  * as compute_migrate.c says.  `guest`: whether the instance's guest is on
- * this host (without it only a move is recovered).  `migrating` with the
- * guest here is a live migration out, cut (os_compute_live_recover).  1
+ * this host (without it only a move is recovered).  `migrating` is a live
+ * migration out, cut (os_compute_live_recover).  1
  * when the task was handled (failures logged), 0 otherwise. */
 int os_compute_resize_recover(struct os_compute *c, struct os_inst *i, bool guest);
 

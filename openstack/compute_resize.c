@@ -733,9 +733,10 @@ static json_t *rz_find_migration(struct os_compute *c, struct os_inst *i, struct
 int os_compute_resize_recover(struct os_compute *c, struct os_inst *i, bool guest)
 {
     const char *task = os_inst_task_state(i);
-    /* a live migration out of here, cut with its guest here */
+    /* a live migration out of here, cut (its guest here, or gone to the
+     * destination while sculpt was down) */
     if (task && strcmp(task, "migrating") == 0)
-        return guest ? os_compute_live_recover(c, i) : 0;
+        return os_compute_live_recover(c, i, guest);
     if (!task || strncmp(task, "resize_", 7) != 0)
         return 0;
 

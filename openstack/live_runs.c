@@ -343,3 +343,9 @@ void os_live_restart_rule(const char *status, struct os_live_restart *out)
         .dest_prepared = running || strcmp(st, "preparing") == 0,
     };
 }
+
+bool os_live_restart_finished(const char *status)
+{
+    return status &&
+           (strcmp(status, "running") == 0 || strcmp(status, "running (post-copy)") == 0);
+}

@@ -97,5 +97,11 @@ struct os_live_restart {
     bool dest_prepared; /* preparing or running: the destination told to roll back */
 };
 void os_live_restart_rule(const char *status, struct os_live_restart *out);
+/* Whether a live migration Nova holds in `status` whose guest start-up no
+ * longer finds here ended in the hypervisor while sculpt was down: a copy
+ * under way (pre- or post-copy) goes on in libvirtd without its caller,
+ * and the source's domain is undefined only once the guest runs on the
+ * destination.  Its move is then finished, not undone. */
+bool os_live_restart_finished(const char *status);
 
 #endif

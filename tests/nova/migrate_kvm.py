@@ -41,6 +41,12 @@ meanwhile (and B at the end):
      ACTIVE on B, its guest running there, its allocations on B alone;
      live-migrated again: `queued` until mk-1's is over, then it runs
      (forced too) and completes on A.
+ 9b. mk-g built on B in mk-2's anti-affinity group; mk-2 live-migrated
+     back to B with force (the scheduler and its group filter bypassed):
+     B's late group check refuses it, mk-2 ACTIVE and running on A.
+ 9c. A killed (-9) while mk-2 is live-migrated to B, its copy ending on
+     B while A is down: A's restart finishes the move (ACTIVE on B, the
+     migration completed, allocations on B alone, no reboot).
  10. evacuated: A's sculpt-compute stopped (its guest runs on in A's
      libvirtd) and forced down, `server evacuate` to B: ACTIVE on B with
      a running guest, B's provider in its allocations, the migration
@@ -105,11 +111,19 @@ def main():
             f.writelines(lines)
         os.replace(envf + '.tmp', envf)
 
-    def start_sculpt(host):
-        """host's sculpt-compute as contrib/stack/sculpt.sh starts it."""
+    def start_sculpt(host, extra=None):
+        """host's sculpt-compute as contrib/stack/sculpt.sh starts it (with
+        `extra` appended to its configuration)."""
+        conf = envs[host]['SCULPT_CONF']
+        if extra:
+            with open(conf) as f:
+                text = f.read()
+            conf = os.path.join(run, host, 'sculpt-step.conf')
+            with open(conf, 'w') as f:
+                f.write(text + '\n' + extra)
         with open(os.path.join(run, host, 'sculpt-compute.out'), 'ab') as out:
             p = subprocess.Popen([os.path.join(os.environ['SCULPT_BIN'], 'sculpt-compute'),
-                                  '--config', envs[host]['SCULPT_CONF']],
+                                  '--config', conf],
                                  stdin=subprocess.DEVNULL, stdout=out, stderr=out,
                                  start_new_session=True)
         record_pid(host, p.pid)
@@ -307,6 +321,8 @@ def main():
     tiny = {f.name: f for f in nova.flavors.list()}['m1.tiny']
     s = None
     s2 = None
+    group = None
+    sg = None
     seen_live = set()
     others = []
     bp = None
@@ -554,8 +570,11 @@ def main():
                     '[libvirt]\nlive_migration_bandwidth = 4\n'
                     'live_migration_permit_post_copy = true\n')
         # mk-2, for 9, built on B as 8 goes
+        # (in an anti-affinity group, alone there until 9b)
+        group = nova.server_groups.create(name='mk-anti', policies=['anti-affinity'])
         s2 = nova.servers.create('mk-2', envs[b]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
-                                 availability_zone='nova:%s' % b)
+                                 availability_zone='nova:%s' % b,
+                                 scheduler_hints={'group': group.id})
         up0 = guest_uptime(b, s.id)
         known = live_ids()
         nova.servers.live_migrate(s, a, 'auto')
@@ -679,9 +698,113 @@ def main():
         say('   mk-2\'s migration queued behind it: aborted while queued, cancelled (ACTIVE and '
             'running on %s, allocations there alone); queued again, run after it, completed '
             '%.1f s later on %s (%.1f s queued)' % (b, time.time() - t, a, dq))
+
+        # 9b. the late group check of a live migration: mk-g, built on B
+        # (forced) in mk-2's anti-affinity group; mk-2 live-migrated back
+        # to B with force (2.30: no scheduler, its group filter bypassed)
+        # is refused by B's own check (check_can_live_migrate_destination,
+        # MigrationPreCheckError): mk-2 ACTIVE on A, running on, B holds
+        # nothing of it
+        t = time.time()
+        sg = nova.servers.create('mk-g', envs[b]['SCULPT_IMAGE_ID'], tiny.id, nics='none',
+                                 availability_zone='nova:%s' % b,
+                                 scheduler_hints={'group': group.id})
+        xg = wait_status(sg, 'ACTIVE', 180)
+        if host_of(xg) != b:
+            fail('mk-g built on %s, not %s' % (host_of(xg), b))
+        mark = len(log_text(b))
+        known2 = {m.id for m in nova.migrations.list(instance_uuid=s2.id,
+                                                       migration_type='live-migration')}
+        why = 'Anti-affinity instance group policy was violated'
+        try:
+            nova_client.Client('2.30', session=sess).servers.live_migrate(s2, b, 'auto',
+                                                                          force=True)
+            told = None  # refused after the API returned: the migration tells
+        except nova_exceptions.BadRequest as e:
+            told = str(e)
+            if why not in told:
+                fail('mk-2\'s forced live migration to %s refused for another reason: %s'
+                     % (b, told))
+        wait('%s logs the anti-affinity refusal of mk-2' % b, lambda: why in log_text(b)[mark:], 60)
+        if told is None:
+            wait('mk-2\'s forced live migration to %s in error' % b,
+                 lambda: [m for m in nova.migrations.list(instance_uuid=s2.id,
+                                                          migration_type='live-migration')
+                          if m.id not in known2 and m.status == 'error'], 60)
+        x2 = wait_status(s2, 'ACTIVE')
+        held = placement('/allocations/%s' % s2.id)['allocations']
+        if host_of(x2) != a or state(a, s2.id) != 'running' or rps[b] in held:
+            fail('mk-2 after its refused live migration: on %s, domain %s on %s, allocations %s'
+                 % (host_of(x2), state(a, s2.id), a, held))
+        if state(b, s2.id) is not None or api_lists(b, s2.id):
+            fail('after the refusal %s holds mk-2 (domain %s)' % (b, state(b, s2.id)))
+        nova.servers.delete(sg)
+        wait('mk-g deleted', lambda: not [x for x in nova.servers.list() if x.id == sg.id], 60)
+        sg = None
+        say('9b. mk-2 forced onto %s beside mk-g of its anti-affinity group: refused by %s\'s '
+            'late group check (%s) in %.1f s, ACTIVE on %s and running on'
+            % (b, b, 'HTTP 400' if told else 'migration in error', time.time() - t, a))
+
+        # 9c. A killed (-9) in the middle of mk-2's live migration to B:
+        # the copy goes on in A's libvirtd without its caller and ends on
+        # B while A is down (A restarted first at 32 MiB/s, the guest
+        # dirtying 16 MiB for 8 s: its copy cannot end sooner).  A's
+        # restart finishes the move (Zed's _init_instance would put the
+        # migration in error and leave the instance on A, its guest gone):
+        # ACTIVE on B, running on (its uptime, no boot), the migration
+        # completed, allocations on B alone, A keeps nothing of it
+        with open(os.path.join(run, a, 'sculpt-compute.pid')) as f:
+            pa = int(f.read().strip())
+        os.kill(pa, signal.SIGTERM)
+        wait('%s\'s sculpt-compute stopped' % a, lambda: api_lists(a, s2.id) is None, 60)
+        pa = start_sculpt(a, '[libvirt]\nlive_migration_bandwidth = 32\n')
+        wait('%s restarted at 32 MiB/s' % a,
+             lambda: pa.poll() is None and api_lists(a, s2.id) is True, 90)
+        t = time.time()
+        up0 = guest_uptime(a, s2.id)
+        known2 = {m.id for m in nova.migrations.list(instance_uuid=s2.id,
+                                                       migration_type='live-migration')}
+        console_cmd(a, s2.id, 'dirty 16 8', r'GUEST-ACK dirty 16')
+        nova.servers.live_migrate(s2, b, 'auto')
+
+        def copying():
+            ms = [m for m in nova.migrations.list(instance_uuid=s2.id,
+                                                  migration_type='live-migration')
+                  if m.id not in known2]
+            last['mig'] = ms and ms[0].status
+            job = virsh(a, 'domjobinfo', s2.id) or ''
+            return ms and ms[0].status == 'running' and 'Unbounded' in job and ms[0]
+        mig = wait(lambda: 'mk-2\'s live migration copying on %s (now %s)' % (a, last.get('mig')),
+                   copying, 60)
+        os.kill(pa.pid, signal.SIGKILL)
+        pa.wait(30)
+        wait('mk-2\'s copy ended on %s with %s down' % (b, a),
+             lambda: state(a, s2.id) is None and state(b, s2.id) == 'running', 120)
+        dt = time.time() - t
+        mark = len(log_text(a))
+        start_sculpt(a)
+        x2 = wait_status(s2, 'ACTIVE', 120)
+        wait('%s, restarted, finishes mk-2\'s move' % a,
+             lambda: live_status(mig.id, s2) == 'completed' and api_lists(a, s2.id) is False
+             and list(placement('/allocations/%s' % s2.id)['allocations']) == [rps[b]], 60)
+        x2 = nova.servers.get(s2.id)
+        if host_of(x2) != b or not sculpt_has(b, s2.id) or os.path.exists(folder(a, s2.id)):
+            fail('mk-2 after %s\'s restart: on %s, on %s\'s sculpt %s, %s\'s folder left %s'
+                 % (a, host_of(x2), b, sculpt_has(b, s2.id), a, os.path.exists(folder(a, s2.id))))
+        if 'ended while sculpt-compute was down' not in log_text(a)[mark:]:
+            fail('%s\'s restart did not say it finished the move of mk-2' % a)
+        up1 = guest_uptime(b, s2.id)
+        if up1 < up0 or boots(b, s2.id) != 0:
+            fail('mk-2 rebooted over the cut migration (uptime %d -> %d s, %d boots on %s)'
+                 % (up0, up1, boots(b, s2.id), b))
+        say('9c. %s killed (-9) while mk-2 was copied to %s: the copy ended there %.1f s later '
+            'with %s down; its restart finished the move (migration completed, ACTIVE on %s, '
+            'uptime %d -> %d s)' % (a, b, dt, a, b, up0, up1))
         nova.servers.delete(s2)
         wait('mk-2 deleted', lambda: not [x for x in nova.servers.list() if x.id == s2.id], 60)
         s2 = None
+        nova.server_groups.delete(group.id)
+        group = None
 
         # every leg in its host's journal (migrate intents), none left open
         def legs(host):
@@ -693,7 +816,7 @@ def main():
             if out.returncode != 0:
                 fail('psql on %s\'s database: %s' % (host, out.stderr))
             return {k: int(v) for k, v in (line.split('|') for line in out.stdout.split())}
-        want = {a: {'done': 4, 'rolled_back': 2}, b: {'done': 5, 'rolled_back': 1}}
+        want = {a: {'done': 5, 'rolled_back': 2}, b: {'done': 5, 'rolled_back': 1}}
         got = {h: legs(h) for h in (a, b)}
         if got != want:
             fail('legs of the moves in the journals: %s, not %s' % (got, want))
@@ -754,6 +877,13 @@ def main():
             PHASE.delete_server(nova, s, 'mk-1')
         if s2 is not None:
             PHASE.delete_server(nova, s2, 'mk-2')
+        if sg is not None:
+            PHASE.delete_server(nova, sg, 'mk-g')
+        if group is not None:
+            try:
+                nova.server_groups.delete(group.id)
+            except nova_exceptions.ClientException as e:  # the phase's failure first
+                print('migrate-kvm: server group mk-anti not deleted: %s' % e, file=sys.stderr)
         if bp is not None:
             try:
                 sculpt_api(envs[b], 'DELETE', '/v1/blueprints/%d' % bp)

@@ -371,6 +371,12 @@ static void test_restart_rule(void **state)
     assert_true(!x.undo && !x.abort_job && !x.dest_prepared);
     os_live_restart_rule(NULL, &x);
     assert_true(x.undo && !x.abort_job && !x.dest_prepared);
+    /* its guest gone from here: finished only once its copy began */
+    assert_true(os_live_restart_finished("running"));
+    assert_true(os_live_restart_finished("running (post-copy)"));
+    assert_false(os_live_restart_finished("preparing"));
+    assert_false(os_live_restart_finished("queued"));
+    assert_false(os_live_restart_finished(NULL));
 }
 
 /* Aborts racing the migrations from another thread: every abort is
