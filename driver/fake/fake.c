@@ -447,12 +447,20 @@ static void fake_start(struct fake *f, struct fake_guest *g, const char *reason)
     g->online = g->shape.vcpus_online;
     memset(&g->raw, 0, sizeof(g->raw));
     g->has_prev = false;
+    /* a boot's first lines, as a kernel prints them (tempest wants more
+     * than three lines from a running server) */
+    fake_console(f, g, "Linux version 6.1.0-sculpt-fake (sculpt fake backend)");
+    fake_console(f, g, "Command line: console=ttyS0");
     fake_console(f, g, "GUEST-INIT-READY %s vcpus=%d mem_mib=%.0f", g->name, g->online,
                  g->shape.res.v[DRV_RES_MEM_MIB]);
 }
 
-static void fake_stop(struct fake_guest *g, const char *reason)
+static void fake_stop(struct fake *f, struct fake_guest *g, const char *reason)
 {
+    /* a clean shutdown ends the console as Linux's does (tempest reads a
+     * stopped server's last lines) */
+    if (strcmp(reason, "shutdown") == 0)
+        fake_console(f, g, "reboot: Power down");
     g->state = DRV_POWER_SHUTDOWN;
     snprintf(g->reason, sizeof(g->reason), "%s", reason);
     g->domain_id = -1;
@@ -504,7 +512,7 @@ static int fake_destroy(struct drv_hv *hv, const char *uuid, bool keep_disks, st
     }
     struct fake_guest *g = f->guests[i];
     if (g->state != DRV_POWER_SHUTDOWN) {
-        fake_stop(g, "destroyed");
+        fake_stop(f, g, "destroyed");
         fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "destroyed", true);
     }
     fake_event(f, &evs, DRV_HV_EVENT_UNDEFINED, g, "removed", true);
@@ -539,7 +547,7 @@ static int fake_transition(struct drv_hv *hv, const char *op, const char *uuid, 
     if (to == DRV_POWER_RUNNING && g->state != DRV_POWER_PAUSED)
         fake_start(f, g, reason);
     else if (to == DRV_POWER_SHUTDOWN)
-        fake_stop(g, reason);
+        fake_stop(f, g, reason);
     else {
         g->state = to;
         snprintf(g->reason, sizeof(g->reason), "%s", reason);
@@ -723,7 +731,7 @@ static int fake_resize_cold(struct drv_hv *hv, const char *uuid, const struct dr
     f->calls += 3;
     bool was_on = g->state == DRV_POWER_RUNNING;
     if (was_on) {
-        fake_stop(g, "destroyed");
+        fake_stop(f, g, "destroyed");
         fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "destroyed", true);
     }
     g->spec.shape = *to;
@@ -1087,7 +1095,7 @@ static int fake_rescue(struct drv_hv *hv, const char *uuid, const struct drv_hv_
         return 0;
     }
     if (g->state != DRV_POWER_SHUTDOWN) {
-        fake_stop(g, "shutdown");
+        fake_stop(f, g, "shutdown");
         fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "shutdown", true);
     }
     g->rescued = true;
@@ -1127,7 +1135,7 @@ static int fake_unrescue(struct drv_hv *hv, const char *uuid, struct err **err)
     }
     if (g->rescued) {
         if (g->state != DRV_POWER_SHUTDOWN) {
-            fake_stop(g, "destroyed");
+            fake_stop(f, g, "destroyed");
             fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, "destroyed", true);
         }
         fake_rescue_release(g);
@@ -1302,7 +1310,7 @@ int drv_fake_kill(struct drv_hv *hv, const char *uuid, const char *reason, struc
         pthread_mutex_unlock(&f->lock);
         return err_set(err, ERR_CONFLICT, "kill `%s`: not running", uuid);
     }
-    fake_stop(g, reason);
+    fake_stop(f, g, reason);
     if (strcmp(reason, "crashed") == 0)
         g->state = DRV_POWER_CRASHED;
     fake_event(f, &evs, DRV_HV_EVENT_STOPPED, g, reason, false);
