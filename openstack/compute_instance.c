@@ -110,6 +110,18 @@ void os_compute_track_inst(struct os_compute *c, const struct os_inst *i)
     os_compute_track(c, &t);
 }
 
+int os_compute_inject_network_info(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    (void)result;
+    struct os_compute *c = req->opaque;
+    autoptr(os_inst) i = os_compute_req_inst(c, req, err);
+    if (!i)
+        return -1;
+    log_info("inject_network_info for %s: nothing to inject (no Neutron ports; Zed's libvirt "
+             "driver injects nothing either)", os_inst_uuid(i));
+    return 0;
+}
+
 int os_compute_unsupported(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;

@@ -229,6 +229,7 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("post_live_migration_at_destination", os_compute_post_live_at_dest, SERIAL),
     COMPUTE("rollback_live_migration_at_destination", os_compute_rollback_live_at_dest, SERIAL),
     COMPUTE("rebuild_instance", os_compute_rebuild_instance, SERIAL),
+    COMPUTE("inject_network_info", os_compute_inject_network_info, READ),
 
     /* Operations Nova may send that sculpt does not implement: each fails
      * with NotImplementedError and leaves the instance as it was (fault
@@ -240,7 +241,6 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("unrescue_instance", os_compute_unrescue_instance, SERIAL),
     COMPUTE("restore_instance", os_compute_restore_instance, SERIAL),
     COMPUTE("trigger_crash_dump", os_compute_trigger_crash_dump, SERIAL),
-    COMPUTE("inject_network_info", os_compute_unsupported, SERIAL),
     COMPUTE("attach_interface", os_compute_unsupported, SERIAL),
     COMPUTE("detach_interface", os_compute_unsupported, SERIAL),
     COMPUTE("attach_volume", os_compute_unsupported, SERIAL),
