@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "driver/hypervisor.h"
 #include "openstack/compute_ops.h"
+#include "openstack/console_tail.h"
 #include "openstack/compute_priv.h"
 #include "openstack/compute_rebuild.h"
 #include "openstack/compute_shelve.h"
@@ -143,23 +144,9 @@ static int rpc_get_console_output(struct os_rpc_req *req, json_t **result, struc
             os_fault_instance_not_found(&req->fault, inst->uuid);
         return -1;
     }
-    const char *start = out;
-    if (json_is_integer(tail)) {
-        /* nova's _tail_log: the last n lines */
-        json_int_t n = json_integer_value(tail);
-        size_t len = strlen(out);
-        const char *p = out + len;
-        if (len > 0 && p[-1] == '\n')
-            p--;
-        while (p > out && n > 0) {
-            p--;
-            if (*p == '\n')
-                n--;
-        }
-        start = n == 0 ? p + 1 : out;
-        if (json_integer_value(tail) == 0)
-            start = out + len;
-    }
+    /* nova's _tail_log */
+    const char *start =
+        json_is_integer(tail) ? os_console_tail(out, (long)json_integer_value(tail)) : out;
     *result = json_string(start);
     if (!*result) /* not UTF-8: a console may hold anything */
         *result = json_stringn_nocheck(start, strlen(start));
