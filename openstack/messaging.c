@@ -27,12 +27,11 @@ static void messaging_state(void *opaque, bool up, uint64_t gen)
         os_rpc_client_on_down(m->client);
 }
 
-struct os_messaging *os_messaging_new(const struct cfg *cfg, const char *name,
-                                      struct err **err)
+void os_messaging_amqp_opts(const struct cfg *cfg, const char *transport_url, const char *name,
+                            struct os_amqp_opts *out)
 {
-    struct os_messaging *m = xzalloc(sizeof(*m));
-    struct os_amqp_opts o = {
-        .transport_url = cfg->transport_url,
+    *out = (struct os_amqp_opts){
+        .transport_url = transport_url,
         .exchange = cfg->control_exchange,
         .durable = cfg->amqp_durable_queues,
         .auto_delete = cfg->amqp_auto_delete,
@@ -41,8 +40,16 @@ struct os_messaging *os_messaging_new(const struct cfg *cfg, const char *name,
         .retry_backoff_ms = (int)(cfg->rabbit_retry_backoff * 1000),
         .interval_max_ms = (int)(cfg->rabbit_interval_max * 1000),
         .name = name,
-        .prefetch_count = (int)cfg->rabbit_qos_prefetch_count,
     };
+}
+
+struct os_messaging *os_messaging_new(const struct cfg *cfg, const char *name,
+                                      struct err **err)
+{
+    struct os_messaging *m = xzalloc(sizeof(*m));
+    struct os_amqp_opts o;
+    os_messaging_amqp_opts(cfg, cfg->transport_url, name, &o);
+    o.prefetch_count = (int)cfg->rabbit_qos_prefetch_count;
     struct os_amqp_handler h = {messaging_deliver, messaging_state, m};
     m->amqp = os_amqp_new(&o, &h, err);
     if (!m->amqp) {

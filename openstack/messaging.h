@@ -24,6 +24,13 @@ struct os_messaging {
     int64_t call_timeout_ms;        /* [DEFAULT] rpc_response_timeout */
 };
 
+struct os_amqp_opts;
+/* The options of an AMQP connection to `transport_url` as sculpt.conf
+ * gives them ([DEFAULT] control_exchange, [oslo_messaging_rabbit]); `name`
+ * (borrowed) is shown by the broker. */
+void os_messaging_amqp_opts(const struct cfg *cfg, const char *transport_url, const char *name,
+                            struct os_amqp_opts *out);
+
 /* Build the transport from [DEFAULT] transport_url, control_exchange,
  * rpc_response_timeout and [oslo_messaging_rabbit]; `name` is shown by
  * the broker.  Returns NULL with *err for a bad configuration. */

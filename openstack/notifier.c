@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/uuid.h"
 #include "openstack/amqp.h"
+#include "openstack/messaging.h"
 #include "openstack/oslo.h"
 
 LOG_INIT("openstack.notifier");
@@ -194,17 +195,9 @@ struct os_notifier *os_notifier_new(const struct cfg *cfg, const char *publisher
     bool on_bus = n->driver == OS_NOTIFY_DRIVER_MESSAGINGV2 ||
                   n->driver == OS_NOTIFY_DRIVER_MESSAGING;
     if (on_bus && cfg->notify_transport_url[0]) {
-        struct os_amqp_opts o = {
-            .transport_url = cfg->notify_transport_url,
-            .exchange = cfg->control_exchange,
-            .durable = cfg->amqp_durable_queues,
-            .auto_delete = cfg->amqp_auto_delete,
-            .heartbeat_s = (int)cfg->heartbeat_timeout_threshold,
-            .retry_interval_ms = (int)(cfg->rabbit_retry_interval * 1000),
-            .retry_backoff_ms = (int)(cfg->rabbit_retry_backoff * 1000),
-            .interval_max_ms = (int)(cfg->rabbit_interval_max * 1000),
-            .name = "sculpt-compute:notifications",
-        };
+        struct os_amqp_opts o;
+        os_messaging_amqp_opts(cfg, cfg->notify_transport_url, "sculpt-compute:notifications",
+                               &o);
         struct os_amqp_handler h = {notifier_deliver, NULL, NULL};
         n->own_amqp = os_amqp_new(&o, &h, err);
         if (!n->own_amqp) {

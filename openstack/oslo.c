@@ -401,11 +401,27 @@ static char *oslo_wrap(json_t *inner, size_t *len)
     return body;
 }
 
+/* What oslo adds to every message it sends: a _unique_id (the receiver's
+ * duplicate check) and the request context, each key prefixed. */
+static void oslo_stamp(json_t *m, const json_t *ctx)
+{
+    char uid[OS_HEX_ID_LEN];
+    os_hex_id(uid);
+    json_object_set_new(m, "_unique_id", json_string(uid));
+    if (!ctx)
+        return;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)ctx, key, v) {
+        autofree char *k = xasprintf(CTX_PREFIX "%s", key);
+        json_object_set(m, k, v);
+    }
+}
+
 char *os_request_encode(const char *method, const char *namespace, const char *version,
                         const json_t *args, const json_t *ctx, const char *msg_id,
                         const char *reply_q, int64_t timeout_s, size_t *len)
 {
-    char uid[OS_HEX_ID_LEN];
     json_t *m = json_object();
     json_object_set_new(m, "method", json_string(method));
     if (args)
@@ -420,37 +436,18 @@ char *os_request_encode(const char *method, const char *namespace, const char *v
         json_object_set_new(m, "_reply_q", json_string(reply_q));
         json_object_set_new(m, "_timeout", timeout_s > 0 ? json_integer(timeout_s) : json_null());
     }
-    os_hex_id(uid);
-    json_object_set_new(m, "_unique_id", json_string(uid));
-    if (ctx) {
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)ctx, key, v) {
-            autofree char *k = xasprintf(CTX_PREFIX "%s", key);
-            json_object_set(m, k, v);
-        }
-    }
+    oslo_stamp(m, ctx);
     return oslo_wrap(m, len);
 }
 
 char *os_notification_encode(const json_t *msg, const json_t *ctx, bool envelope, size_t *len)
 {
-    char uid[OS_HEX_ID_LEN];
     json_t *m = json_deep_copy(msg);
     if (!json_is_object(m)) {
         json_decref(m);
         return NULL;
     }
-    os_hex_id(uid);
-    json_object_set_new(m, "_unique_id", json_string(uid));
-    if (ctx) {
-        const char *key;
-        json_t *v;
-        json_object_foreach((json_t *)ctx, key, v) {
-            autofree char *k = xasprintf(CTX_PREFIX "%s", key);
-            json_object_set(m, k, v);
-        }
-    }
+    oslo_stamp(m, ctx);
     if (envelope)
         return oslo_wrap(m, len);
     char *body = json_dumps(m, JSON_COMPACT);
