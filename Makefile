@@ -120,7 +120,7 @@ TEST_HELPER_SRC := $(wildcard tests/unit/helpers/*.c)
 TEST_HELPER_OBJ := $(call obj_of,$(TEST_HELPER_SRC))
 
 .PHONY: all check test bench run stop valgrind format clean distclean deps unit integration fuzz \
-        fuzz-build FORCE \
+        fuzz-build tempest FORCE \
         bench-replay bench-engine bench-libvirt bench-db bench-rpc bench-api bench-presculpt
 all: $(PROGRAMS)
 
@@ -245,6 +245,14 @@ fuzz:
 
 integration: $(PROGRAMS) $(HARNESS_BINS)
 	@tests/run-integration.sh $(O)
+
+# All of tempest's compute API tests against a local Nova whose compute
+# host is sculpt-compute (tests/nova/tempest.sh; not part of `make test`:
+# 15-25 minutes on two cores); its log is kept in $(O)/tempest.log.
+tempest: $(PROGRAMS) $(HARNESS_BINS)
+	@contrib/install-deps.sh
+	@NOVA_TEST_PHASES=tempest-broad SCULPT_BIN=$(CURDIR)/$(O)/bin SCULPT_TOP=$(CURDIR) \
+	    TEMPEST_LOG=$(CURDIR)/$(O)/tempest.log sh tests/integration/nova.sh
 
 valgrind:
 	@$(MAKE) --no-print-directory O=build-vg OPT=-O1 $(patsubst $(O)/%,build-vg/%,$(PROGRAMS)) \

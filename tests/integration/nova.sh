@@ -35,6 +35,8 @@
 #   tempest   tempest.api.compute.servers.test_create_server and
 #             ServerActionsTestJSON's resize and rebuild tests, on fake1
 #             alone (tests/nova/tempest.sh)
+#   tempest-broad  all of tempest.api.compute on fake1 alone (not in the
+#             default list: `make tempest`, 15-25 minutes)
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
 #   settings  what the REST API changes reaches the running fake1 (prices,
 #             custom blueprints), previews and estimates answer, the RPC
@@ -228,6 +230,10 @@ for phase in $phases; do
     tempest)
         say "phase tempest"
         sh "$top/tests/nova/tempest.sh" "$run" fake1
+        ;;
+    tempest-broad)
+        say "phase tempest-broad: all of tempest.api.compute (make tempest)"
+        TEMPEST_BROAD=1 sh "$top/tests/nova/tempest.sh" "$run" fake1
         ;;
     settings)
         say "phase settings: run-time settings and custom blueprints on fake1"
