@@ -228,6 +228,35 @@ double cfg_engine_boot_burst_share(const struct cfg *cfg)
     return x < 0 ? 0 : x;
 }
 
+int cfg_audit_period(const struct cfg *cfg, char unit[8], int *offset)
+{
+    static const struct {
+        const char *unit;
+        int lo, hi, def;
+    } units[] = {{"hour", 0, 59, 0}, {"day", 0, 23, 0}, {"month", 1, 28, 1}, {"year", 1, 12, 1}};
+    const char *spec = cfg->instance_usage_audit_period;
+    const char *at = strchr(spec, '@');
+    size_t n = at ? (size_t)(at - spec) : strlen(spec);
+    for (size_t k = 0; k < sizeof(units) / sizeof(units[0]); k++) {
+        if (strlen(units[k].unit) != n || strncmp(spec, units[k].unit, n) != 0)
+            continue;
+        long v = units[k].def;
+        if (at) {
+            char *end = NULL;
+            v = strtol(at + 1, &end, 10);
+            if (end == at + 1 || *end || v < units[k].lo || v > units[k].hi)
+                return -1;
+            /* Nova: an offset of 0 is the default one */
+            if (v == 0)
+                v = units[k].def;
+        }
+        snprintf(unit, 8, "%s", units[k].unit);
+        *offset = (int)v;
+        return 0;
+    }
+    return -1;
+}
+
 /* Cross-option checks and values derived from others. */
 static int cfg_validate_and_derive(struct cfg *cfg, struct err **err)
 {
@@ -250,6 +279,13 @@ static int cfg_validate_and_derive(struct cfg *cfg, struct err **err)
                        "(sculpt emits the unversioned notifications only); set `unversioned` "
                        "or `[oslo_messaging_notifications] driver = noop`",
                        cfg->notification_format);
+    char unit[8];
+    int offset;
+    if (cfg_audit_period(cfg, unit, &offset) < 0)
+        return err_set(err, ERR_INVALID,
+                       "option `[DEFAULT] instance_usage_audit_period`: `%s` is not hour, day, "
+                       "month or year with an optional @offset (0-59, 0-23, 1-28, 1-12)",
+                       cfg->instance_usage_audit_period);
     if (!cfg->host[0]) {
         char name[256] = "";
         if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])

@@ -113,5 +113,9 @@ void cfg_log(const struct cfg *cfg);
 /* `[engine] boot_burst_vcpus` as a share of a flavor's vCPUs (validated
  * at load: `flavor` is 1). */
 double cfg_engine_boot_burst_share(const struct cfg *cfg);
+/* [DEFAULT] instance_usage_audit_period split into its unit (hour, day,
+ * month, year) and offset (Nova's default when none: 1 for month and
+ * year, 0 otherwise).  -1 when the value is none of Nova's. */
+int cfg_audit_period(const struct cfg *cfg, char unit[8], int *offset);
 
 #endif

@@ -5,8 +5,10 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "common/config.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "openstack/audit_period.h"
 #include "openstack/compute_priv.h"
 #include "openstack/glance.h"
 #include "openstack/nova_instance.h"
@@ -98,24 +100,14 @@ void os_compute_notify_error(struct os_compute *c, const struct os_inst *i, cons
     os_compute_notify_prim(c, i->ctx, i->prim, suffix, NULL, fault_cls, fault);
 }
 
-void os_compute_notify_exists(struct os_compute *c, const struct os_inst *i,
-                              const json_t *sysmeta, const char *image_ref)
+void os_compute_notify_exists_prim(struct os_compute *c, const json_t *ctx, json_t *prim,
+                                   const json_t *sysmeta, const char *image_ref,
+                                   const char *begin, const char *end)
 {
     if (!os_notifier_enabled(c->notifier))
         return;
-    /* audit_period_bounds(current_period=True) with Zed's default
-     * instance_usage_audit_period (month): from the 1st of this month to
-     * now, as str() of naive UTC datetimes */
-    struct timeval tv;
-    gettimeofday(&tv, NULL);
-    time_t now = tv.tv_sec;
-    struct tm tm;
-    gmtime_r(&now, &tm);
-    char begin[40], end[40];
-    snprintf(begin, sizeof(begin), "%04d-%02d-01 00:00:00", tm.tm_year + 1900, tm.tm_mon + 1);
-    os_notify_timestamp((int64_t)tv.tv_sec * 1000000 + tv.tv_usec, end, sizeof(end));
     if (!sysmeta)
-        sysmeta = ovo_get(i->prim, "system_metadata");
+        sysmeta = ovo_get(prim, "system_metadata");
     json_t *image_meta = json_object();
     const char *key;
     json_t *v;
@@ -129,5 +121,28 @@ void os_compute_notify_exists(struct os_compute *c, const struct os_inst *i,
         autofree char *url = os_glance_image_url(c->glance, image_ref);
         json_object_set_new(extra, "image_ref_url", json_string(url));
     }
-    os_compute_notify_prim(c, i->ctx, i->prim, "exists", extra, NULL, NULL);
+    os_compute_notify_prim(c, ctx, prim, "exists", extra, NULL, NULL);
+}
+
+void os_compute_notify_exists(struct os_compute *c, const struct os_inst *i,
+                              const json_t *sysmeta, const char *image_ref)
+{
+    if (!os_notifier_enabled(c->notifier))
+        return;
+    /* audit_period_bounds(current_period=True): from the end of the last
+     * completed audit period to now, as str() of naive UTC datetimes */
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    char unit[8];
+    int offset;
+    if (cfg_audit_period(c->cfg, unit, &offset) < 0) { /* refused at start */
+        snprintf(unit, sizeof(unit), "month");
+        offset = 1;
+    }
+    int64_t last_begin, last_end;
+    os_audit_period_last(unit, offset, tv.tv_sec, &last_begin, &last_end);
+    char begin[40], end[40];
+    os_audit_time_str(last_end, begin, sizeof(begin));
+    os_notify_timestamp((int64_t)tv.tv_sec * 1000000 + tv.tv_usec, end, sizeof(end));
+    os_compute_notify_exists_prim(c, i->ctx, i->prim, sysmeta, image_ref, begin, end);
 }

@@ -42,6 +42,7 @@ struct os_tracked {
 
 struct os_compute {
     struct cfg *cfg;                /* a reference */
+    int64_t audit_done_end;         /* the usage audit's last period logged (periodic thread) */
     char host[256];
     char node[256];
     struct os_messaging *msg;
@@ -121,6 +122,11 @@ json_t *os_compute_notify_nw(const struct os_inst *i);
  * instance's) -- what a rebuild reports of the image it leaves. */
 void os_compute_notify_exists(struct os_compute *c, const struct os_inst *i,
                               const json_t *sysmeta, const char *image_ref);
+/* compute.instance.exists of the instance `prim` for the audit period
+ * [begin, end) (str() of naive UTC datetimes): the usage audit's. */
+void os_compute_notify_exists_prim(struct os_compute *c, const json_t *ctx, json_t *prim,
+                                   const json_t *sysmeta, const char *image_ref,
+                                   const char *begin, const char *end);
 
 /* ---- compute_service.c: registration, heartbeat, resources ---- */
 
@@ -478,6 +484,14 @@ void os_compute_resize_autoconfirm(struct os_compute *c);
  * reclaim_instance_interval are deleted for good; nothing when it is 0.
  * Periodic thread. */
 void os_compute_reclaim_poll(struct os_compute *c);
+
+/* ---- compute_usage_audit.c: [DEFAULT] instance_usage_audit ---- */
+
+/* One pass of Zed's _instance_usage_audit: nothing when the last completed
+ * audit period is in Nova's task log for this host already; else exists
+ * for every instance active here in it, the run recorded (begin_task,
+ * end_task).  From the periodic thread. */
+void os_compute_usage_audit(struct os_compute *c);
 /* Whether a server soft-deleted at deleted_at_s (or at no recorded time)
  * is due for reclaim at now_s. */
 bool os_reclaim_due(int64_t interval_s, bool has_deleted_at, int64_t deleted_at_s, int64_t now_s);

@@ -502,6 +502,7 @@ static void *svc_periodic_thread(void *arg)
     int64_t claims_due = 0;
     int64_t shelve_due = 0;
     int64_t reclaim_due = 0;
+    int64_t audit_due = 0;
     log_ctx_clear();
     for (;;) {
         /* resizes are confirmed within a quarter of the window after it
@@ -548,6 +549,11 @@ static void *svc_periodic_thread(void *arg)
             clock_mono_ms() >= reclaim_due) {
             os_compute_reclaim_poll(c);
             reclaim_due = clock_mono_ms() + reclaim_ms;
+        }
+        /* Zed's _instance_usage_audit runs at the periodic tasks' minute */
+        if (recovered && c->cfg->instance_usage_audit && clock_mono_ms() >= audit_due) {
+            os_compute_usage_audit(c);
+            audit_due = clock_mono_ms() + RESOURCES_INTERVAL_MS;
         }
         if (recovered && claims && clock_mono_ms() >= claims_due) {
             os_compute_move_claims_check(c);

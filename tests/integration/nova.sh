@@ -126,9 +126,10 @@ fi
 say "PostgreSQL, RabbitMQ$( [ $libvirt = 1 ] && echo ', libvirtd') up"
 "$stack/nova.sh" start "$run"
 say "Nova control plane up"
-# fake1 reclaims soft-deleted servers after 10 s (phase rpc)
+# fake1 reclaims soft-deleted servers after 10 s and audits its usage
+# (phase rpc)
 SCULPT_NAME=fake1 SCULPT_HOST=fake1 SCULPT_COMPUTE_DRIVER=fake SCULPT_DEMO_GUESTS=0 \
-    SCULPT_EXTRA_CONF="$(printf '[DEFAULT]\nreclaim_instance_interval = 10')" \
+    SCULPT_EXTRA_CONF="$(printf '[DEFAULT]\nreclaim_instance_interval = 10\ninstance_usage_audit = true')" \
     "$stack/sculpt.sh" start "$run"
 if [ $libvirt = 1 ]; then
     # the sshd cold migrations between libvirt hosts copy through (phase

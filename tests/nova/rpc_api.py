@@ -447,6 +447,21 @@ def rescues(ctxt, api, inst, nova, server, sess):
        % fl[0].message[:60])
 
 
+def usage_audit(nova, host):
+    """host runs with instance_usage_audit (Zed's default period, a month,
+    as nova-api's): its first periodic pass recorded the last completed
+    month in Nova's task log, which os-instance_usage_audit_log reports."""
+    def done():
+        log = nova.instance_usage_audit_log.get()
+        entry = (getattr(log, 'log', None) or {}).get(host)
+        return entry if entry and entry.get('state') == 'DONE' else None
+    entry = wait_for('%s in os-instance_usage_audit_log, DONE' % host, done, 90)
+    if not entry.get('message', '').startswith('Instance usage audit ran for host %s,' % host):
+        fail('usage audit of %s: %r' % (host, entry))
+    ok('instance usage audit: %s DONE in os-instance_usage_audit_log (%s instances, %s errors)'
+       % (host, entry.get('instances'), entry.get('errors')))
+
+
 def soft_deletes(ctxt, api, nova, sess, host, reclaim):
     """soft_delete_instance and restore_instance, as nova-api sends them
     when its reclaim_instance_interval is set (the harness's API keeps 0,
@@ -678,6 +693,7 @@ def main():
         rebuilds(ctxt, api, inst, sess, tmp)
     rescues(ctxt, api, inst, nova, server, sess)
     server_groups(ctxt, sess, host, a.other_host)
+    usage_audit(nova, host)
     soft_deletes(ctxt, api, nova, sess, host, a.reclaim)
 
     # ---- failures Nova acts on by type
