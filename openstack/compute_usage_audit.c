@@ -22,15 +22,6 @@ LOG_INIT("openstack.compute_usage_audit");
 
 #define AUDIT_TASK "instance_usage_audit"
 
-/* A time as a Nova DateTimeField primitive. */
-static void iso(int64_t t, char *buf, size_t len)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-    gmtime_r(&tt, &tm);
-    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
-
 void os_compute_usage_audit(struct os_compute *c)
 {
     if (!c->cfg->instance_usage_audit)
@@ -44,8 +35,8 @@ void os_compute_usage_audit(struct os_compute *c)
     if (c->audit_done_end == end)
         return; /* this period is in the task log: no need to ask */
     char b_iso[32], e_iso[32];
-    iso(begin, b_iso, sizeof(b_iso));
-    iso(end, e_iso, sizeof(e_iso));
+    ovo_datetime_format(begin, b_iso, sizeof(b_iso));
+    ovo_datetime_format(end, e_iso, sizeof(e_iso));
     json_auto_t *ctx = os_ctx_new_admin();
     autoerr struct err *e = NULL;
     json_auto_t *done = os_conductor_class_action(

@@ -200,17 +200,7 @@ def main():
         new process once its REST API answers."""
         proc.terminate()
         proc.wait(60)
-        with open(envs[host]['SCULPT_CONF']) as f:
-            conf = f.read()
-        path = os.path.join(run, host, 'sculpt-step.conf')
-        with open(path, 'w') as f:
-            f.write(conf + '\n' + extra)
-        with open(os.path.join(run, host, 'sculpt-compute.out'), 'ab') as out:
-            proc = subprocess.Popen([os.path.join(os.environ['SCULPT_BIN'], 'sculpt-compute'),
-                                     '--config', path],
-                                    stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                    start_new_session=True)
-        record_pid(host, proc.pid)
+        proc = start_sculpt(host, extra)
         wait('%s restarted' % host,
              lambda: proc.poll() is None and api_lists(host, s.id) is not None, 90)
         return proc
