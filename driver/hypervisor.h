@@ -382,6 +382,7 @@ struct drv_hv_snapshot {
     char *path;     /* owned; the file is removed by drv_hv_snapshot_release() */
     char format[8]; /* its format, Glance's disk_format: "qcow2" or "raw" */
     int64_t bytes;  /* its size on disk */
+    bool live;      /* copied while the guest ran on (it was never stopped) */
 };
 
 /* Remove the file (if any) and free the path; accepts NULL. */

@@ -329,6 +329,19 @@ char *lv_cfg_cdrom_format(const char *path)
     return s;
 }
 
+char *lv_cfg_copy_dest_format(const char *path)
+{
+    xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
+    xmlNodePtr disk = xmlNewNode(NULL, BAD_CAST "disk");
+    xmlDocSetRootElement(doc, disk);
+    prop(disk, "type", "file");
+    prop(child(disk, "driver", NULL), "type", "qcow2");
+    prop(child(disk, "source", NULL), "file", path);
+    char *s = doc_dump(doc, disk);
+    xmlFreeDoc(doc);
+    return s;
+}
+
 /* ---- sculpt's metadata ---- */
 
 void lv_meta_rescue_clear(struct lv_meta *m)
@@ -844,6 +857,34 @@ int lv_cfg_diag_devices(const char *xml, struct drv_hv_diag *out, struct err **e
     }
     xmlFreeDoc(doc);
     return 0;
+}
+
+char *lv_cfg_copy_target(const char *xml, const char *dir)
+{
+    xmlDocPtr doc = xmlReadMemory(xml, (int)strlen(xml), "domain.xml", NULL,
+                                  XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+    if (!doc)
+        return NULL;
+    char *found = NULL;
+    size_t dl = strlen(dir), sl = strlen(".delta");
+    xmlNodePtr dom = xmlDocGetRootElement(doc);
+    xmlNodePtr devs = dom && is(dom, "domain") ? first(dom, "devices") : NULL;
+    for (xmlNodePtr n = devs ? devs->children : NULL; n && !found; n = n->next) {
+        xmlNodePtr mirror = is(n, "disk") ? first(n, "mirror") : NULL;
+        autofree char *job = mirror ? attr(mirror, "job") : NULL;
+        if (!job || strcmp(job, "copy") != 0)
+            continue;
+        /* the destination: <source file=...> (an older libvirt: file=) */
+        autofree char *file = attr_opt_child(mirror, "source", "file");
+        if (!file)
+            file = attr(mirror, "file");
+        size_t fl = file ? strlen(file) : 0;
+        if (fl > dl + sl && strncmp(file, dir, dl) == 0 && file[dl] == '/' &&
+            strcmp(file + fl - sl, ".delta") == 0)
+            found = attr_opt_child(n, "target", "dev");
+    }
+    xmlFreeDoc(doc);
+    return found;
 }
 
 static xmlNodePtr vmem_device(xmlNodePtr dom)

@@ -97,6 +97,13 @@ char *lv_cfg_domain_format(const struct lv_cfg_domain *d);
  * the <disk> element virDomainUpdateDeviceFlags takes.  Caller frees. */
 #define LV_CDROM_TARGET "sda"
 char *lv_cfg_cdrom_format(const char *path);
+/* A block copy's destination (virDomainBlockCopy's destxml): the qcow2
+ * file `path`.  Caller frees. */
+char *lv_cfg_copy_dest_format(const char *path);
+/* The target (vda...) of a disk of domain `xml` that is block-copied into
+ * a live snapshot's delta in `dir` (a file there named *.delta), or NULL.
+ * Caller frees. */
+char *lv_cfg_copy_target(const char *xml, const char *dir);
 
 /* The knobs of a domain as its XML states them (what lv_cfg_domain_read
  * finds). */

@@ -663,6 +663,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
                             : xasprintf("%s/snapshots", lv->instances_path);
     snprintf(lv->snapshot_format, sizeof(lv->snapshot_format), "%s",
              cfg->libvirt_snapshot_image_format);
+    lv->live_snapshot = !cfg->disable_libvirt_livesnapshot;
     lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
     lv_ssh_init(&lv->ssh, cfg);

@@ -94,6 +94,7 @@ struct lv {
     char *qemu_img;
     char *snapshots_dir;      /* [libvirt] snapshots_directory, resolved */
     char snapshot_format[8];  /* [libvirt] snapshot_image_format */
+    bool live_snapshot;       /* not [workarounds] disable_libvirt_livesnapshot */
     char *cpu_mode;
     char *cpu_model;
     struct drv_hv_host info; /* host facts and policy, read at open */
@@ -188,8 +189,9 @@ int lv_spawn_files(struct lv *lv, const struct lv_meta *m, const struct drv_hv_c
  * outside its folder and, unless keep_files, its folder. */
 int lv_entry_drop(struct lv *lv, const char *uuid, bool keep_files, struct err **err);
 
-/* snapshot.c: drv_hv_ops.snapshot (a cold snapshot), and the removal of
- * snapshot files a crash left in snapshots_dir (at open). */
+/* snapshot.c: drv_hv_ops.snapshot (live or cold), and the removal of
+ * snapshot files a crash left in snapshots_dir, and the block copies of
+ * live snapshots it left running (at open). */
 int lv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
                 struct err **err);
 void lv_snapshot_sweep(struct lv *lv);

@@ -1,21 +1,27 @@
-/* Server snapshots as nova's libvirt driver takes them without live
- * snapshot (driver.py snapshot, its cold path): a guest that runs or is
- * paused is saved to disk (managed save, as _suspend_guest_for_snapshot
- * does), so QEMU has closed its disk; qemu-img convert writes the overlay,
- * its base merged in, as one standalone image in snapshots_dir (the
- * Qcow2 image backend's snapshot_extract); the guest is restored as it
- * was (a paused guest comes back paused).  A guest that is off or
- * suspended is copied as it is.
+/* Server snapshots as nova's libvirt driver takes them (driver.py
+ * snapshot).
  *
- * Why not pause and copy: a paused QEMU still holds the qcow2 open, with
- * its write lock (qemu-img would need -U, "force share") and table
- * updates possibly still in its metadata cache, so the copy could be
- * inconsistent.  Why not live (block copy): nova falls back to this path
- * whenever live snapshot is off; it is the one every libvirt supports.
- * The price is the guest's memory written out and read back.
+ * Live (its default, _live_snapshot): a running or paused guest's overlay
+ * is block-copied, shallow, into a delta over the same base; once the copy
+ * is in sync it is cancelled, which leaves the delta a point-in-time copy
+ * of the disk (QEMU's cancel of a ready mirror), and the guest never stops.
+ * The job is transient, so the domain stays defined (nova undefines it for
+ * the copy, from before libvirt could copy a persistent domain's disk).
+ *
+ * Cold ([workarounds] disable_libvirt_livesnapshot, or a libvirt that
+ * cannot copy): the guest is saved to disk (managed save, as
+ * _suspend_guest_for_snapshot does), so QEMU has closed its disk, and
+ * restored as it was afterwards (a paused guest comes back paused).  Why
+ * not pause and copy: a paused QEMU still holds the qcow2 open, with its
+ * write lock and table updates possibly still in its metadata cache.
+ *
+ * Either way qemu-img convert writes the copy, its base merged in, as one
+ * standalone image in snapshots_dir (the Qcow2 image backend's
+ * snapshot_extract).  A guest that is off or suspended is copied as it is.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,13 +33,22 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/strbuf.h"
+#include "driver/libvirt/config.h"
 #include "driver/libvirt/driver_priv.h"
+#include "driver/libvirt/host.h"
 #include "driver/libvirt/volume.h"
 
 LOG_INIT("driver.libvirt.snapshot");
 
-/* A snapshot file's name: "<guest uuid>-XXXXXX" (mkstemp). */
+/* A snapshot file's name: "<guest uuid>-XXXXXX" (mkstemp); a live copy's
+ * delta beside it adds DELTA_SUFFIX. */
 #define SNAP_SUFFIX_LEN 7
+#define DELTA_SUFFIX ".delta"
+
+/* How often a live copy is looked at, and the longest it may take to get
+ * in sync before the snapshot is given up. */
+#define COPY_POLL_MS 100
+#define COPY_MAX_MS (3600 * 1000)
 
 /* qemu-img convert -f qcow2 -O FORMAT DISK OUT: the overlay and its
  * backing chain read as one disk, written whole. */
@@ -70,6 +85,111 @@ static int snap_file(const char *dir, const char *uuid, struct drv_hv_snapshot *
     return 0;
 }
 
+/* Copy `disk` of running or paused `dom` live into `delta` (made by the
+ * caller over the same base) and stop the copy once in sync; on failure
+ * the copy is stopped and the guest left as it was. */
+static int snap_copy_live(virDomainPtr dom, const char *disk, const char *delta, struct err **err)
+{
+    /* a job an earlier crash left on the disk would refuse the copy */
+    virDomainBlockJobInfo info;
+    if (virDomainGetBlockJobInfo(dom, disk, &info, 0) == 1) {
+        log_warn("block job %d left on `%s` aborted", info.type, disk);
+        virDomainBlockJobAbort(dom, disk, 0);
+    }
+    autofree char *xml = lv_cfg_copy_dest_format(delta);
+    unsigned int flags = VIR_DOMAIN_BLOCK_COPY_SHALLOW | VIR_DOMAIN_BLOCK_COPY_REUSE_EXT |
+                         VIR_DOMAIN_BLOCK_COPY_TRANSIENT_JOB;
+    if (virDomainBlockCopy(dom, disk, xml, NULL, 0, flags) < 0)
+        return lv_dom_error(err, "virDomainBlockCopy", dom);
+    bool synced = false;
+    int64_t deadline = clock_mono_ms() + COPY_MAX_MS;
+    for (;;) {
+        int r = virDomainGetBlockJobInfo(dom, disk, &info, 0);
+        if (r < 0) {
+            lv_dom_error(err, "virDomainGetBlockJobInfo", dom);
+            break;
+        }
+        if (r == 0) {
+            err_set(err, ERR_INTERNAL, "the block copy of `%s` ended before it was in sync",
+                    disk);
+            break;
+        }
+        /* libvirt shows cur == end only once the copy is ready */
+        if (info.end > 0 && info.cur == info.end) {
+            synced = true;
+            break;
+        }
+        if (clock_mono_ms() > deadline) {
+            err_set(err, ERR_TIMEOUT, "the block copy of `%s` not in sync after %d s (%llu of "
+                    "%llu bytes)", disk, COPY_MAX_MS / 1000, info.cur, info.end);
+            break;
+        }
+        clock_sleep_ms(COPY_POLL_MS);
+    }
+    if (virDomainBlockJobAbort(dom, disk, 0) < 0 && synced) {
+        lv_dom_error(err, "virDomainBlockJobAbort", dom);
+        return -1;
+    }
+    return synced ? 0 : -1;
+}
+
+/* The live snapshot: *unsupported set when libvirt cannot copy (the
+ * caller then takes it cold). */
+static int snap_live(struct lv *lv, virDomainPtr dom, const char *uuid, const char *disk,
+                     struct drv_hv_snapshot *out, bool *unsupported, struct err **err)
+{
+    autofree char *delta = xasprintf("%s%s", out->path, DELTA_SUFFIX);
+    if (lv_volume_create_delta(lv->qemu_img, disk, delta, err) < 0)
+        return -1;
+    int64_t t0 = clock_mono_ns();
+    int rc = snap_copy_live(dom, disk, delta, err);
+    *unsupported = rc < 0 && err_code_of(*err) == ERR_UNSUPPORTED;
+    int64_t t1 = clock_mono_ns();
+    if (rc == 0)
+        rc = snap_convert(lv->qemu_img, delta, out->path, out->format, err);
+    if (unlink(delta) < 0 && errno != ENOENT)
+        log_warn("`%s` not removed: %s", delta, strerror(errno));
+    if (rc == 0)
+        log_info("live snapshot of %s: copied in %.1f s, converted in %.1f s", uuid,
+                 (t1 - t0) / 1e9, (clock_mono_ns() - t1) / 1e9);
+    return rc;
+}
+
+/* The cold snapshot: a guest in QEMU (`in_qemu`) saved for the copy and
+ * restored after it, whether the copy worked or not. */
+static int snap_cold(struct lv *lv, virDomainPtr dom, const char *uuid, const char *disk,
+                     bool in_qemu, struct drv_hv_snapshot *out, struct err **err)
+{
+    int64_t t0 = clock_mono_ns();
+    if (in_qemu) {
+        lv_expect(lv, uuid, DRV_HV_EVENT_SUSPENDED);
+        if (virDomainManagedSave(dom, 0) < 0) {
+            lv_unexpect(lv, uuid, DRV_HV_EVENT_SUSPENDED);
+            return lv_dom_error(err, "virDomainManagedSave", dom);
+        }
+    }
+    int64_t t1 = clock_mono_ns();
+    int rc = snap_convert(lv->qemu_img, disk, out->path, out->format, err);
+    int64_t t2 = clock_mono_ns();
+    if (in_qemu) {
+        /* the save image knows whether it ran or was paused */
+        autoerr struct err *e = NULL;
+        if (lv_start(lv, dom, uuid, &e) < 0) {
+            err_wrap(&e, "restore `%s` after its snapshot", uuid);
+            if (rc == 0) {
+                *err = steal_pointer(&e);
+                rc = -1;
+            } else {
+                log_err(LOG_LEVEL_ERROR, e, "guest %s left saved", uuid);
+            }
+        }
+    }
+    if (rc == 0)
+        log_info("cold snapshot of %s: saved %.1f s, copied %.1f s, restored %.1f s", uuid,
+                 (t1 - t0) / 1e9, (t2 - t1) / 1e9, (clock_mono_ns() - t2) / 1e9);
+    return rc;
+}
+
 int lv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
                 struct err **err)
 {
@@ -96,33 +216,19 @@ int lv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out
         lv_dom_error(err, "virDomainGetState", dom);
         goto out;
     }
-    bool saved = false;
-    int64_t t0 = clock_mono_ns();
-    if (state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED) {
-        lv_expect(lv, uuid, DRV_HV_EVENT_SUSPENDED);
-        if (virDomainManagedSave(dom, 0) < 0) {
-            lv_unexpect(lv, uuid, DRV_HV_EVENT_SUSPENDED);
-            lv_dom_error(err, "virDomainManagedSave", dom);
-            goto out;
-        }
-        saved = true;
+    bool in_qemu = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED;
+    bool unsupported = false;
+    if (in_qemu && lv->live_snapshot) {
+        rc = snap_live(lv, dom, uuid, meta.disk_path, out, &unsupported, err);
+        out->live = rc == 0;
     }
-    int64_t t1 = clock_mono_ns();
-    rc = snap_convert(lv->qemu_img, meta.disk_path, out->path, out->format, err);
-    int64_t t2 = clock_mono_ns();
-    if (saved) {
-        /* back as it was, whether the copy worked or not: the save image
-         * knows whether it ran or was paused */
-        autoerr struct err *e = NULL;
-        if (lv_start(lv, dom, uuid, &e) < 0) {
-            err_wrap(&e, "restore `%s` after its snapshot", uuid);
-            if (rc == 0) {
-                *err = steal_pointer(&e);
-                rc = -1;
-            } else {
-                log_err(LOG_LEVEL_ERROR, e, "guest %s left saved", uuid);
-            }
+    if (!out->live) {
+        if (unsupported) {
+            log_err(LOG_LEVEL_WARN, *err, "snapshot of %s taken cold", uuid);
+            err_clear(err);
         }
+        if (!in_qemu || !lv->live_snapshot || unsupported)
+            rc = snap_cold(lv, dom, uuid, meta.disk_path, in_qemu, out, err);
     }
     if (rc == 0) {
         struct stat st;
@@ -131,10 +237,8 @@ int lv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out
             goto out;
         }
         out->bytes = st.st_size;
-        log_info("snapshot of %s: %s, %lld bytes (%s); saved %.1f s, copied %.1f s, restored "
-                 "%.1f s",
-                 uuid, out->path, (long long)out->bytes, out->format, (t1 - t0) / 1e9,
-                 (t2 - t1) / 1e9, (clock_mono_ns() - t2) / 1e9);
+        log_info("snapshot of %s: %s, %lld bytes (%s, %s)", uuid, out->path,
+                 (long long)out->bytes, out->format, out->live ? "live" : "cold");
     }
 out:
     lv_meta_release(&meta);
@@ -142,8 +246,43 @@ out:
     return rc;
 }
 
+/* Stop the copies of live snapshots a crash left running: QEMU mirrors the
+ * disk into a delta no one will read until the job is stopped.  Found by
+ * their destination, a delta in snapshots_dir (a live migration copies
+ * disks elsewhere). */
+static void snap_stop_left_copies(struct lv *lv)
+{
+    pthread_mutex_lock(&lv->lock);
+    size_t n = lv->n;
+    char(*uuids)[DRV_UUID_LEN + 1] = xcalloc(n ? n : 1, sizeof(*uuids));
+    for (size_t i = 0; i < n; i++)
+        memcpy(uuids[i], lv->g[i]->uuid, sizeof(*uuids));
+    pthread_mutex_unlock(&lv->lock);
+    for (size_t i = 0; i < n; i++) {
+        autoerr struct err *e = NULL;
+        virDomainPtr dom = lv_domain(lv, uuids[i], false, &e);
+        if (!dom)
+            continue;
+        autofree char *xml = virDomainIsActive(dom) == 1 ? virDomainGetXMLDesc(dom, 0) : NULL;
+        autofree char *target = xml ? lv_cfg_copy_target(xml, lv->snapshots_dir) : NULL;
+        if (target) {
+            if (virDomainBlockJobAbort(dom, target, 0) < 0) {
+                lv_dom_error(&e, "virDomainBlockJobAbort", dom);
+                log_err(LOG_LEVEL_WARN, e, "snapshot copy of %s left running", uuids[i]);
+            } else {
+                log_warn("snapshot copy of %s (disk %s) left by an earlier run stopped",
+                         uuids[i], target);
+            }
+        }
+        virResetLastError();
+        virDomainFree(dom);
+    }
+    free(uuids);
+}
+
 void lv_snapshot_sweep(struct lv *lv)
 {
+    snap_stop_left_copies(lv);
     DIR *d = opendir(lv->snapshots_dir);
     if (!d)
         return;
@@ -151,7 +290,10 @@ void lv_snapshot_sweep(struct lv *lv)
     while ((de = readdir(d))) {
         size_t n = strlen(de->d_name);
         /* only what lv_snapshot names so: the folder may be shared */
-        if (n != DRV_UUID_LEN + SNAP_SUFFIX_LEN || de->d_name[DRV_UUID_LEN] != '-')
+        size_t base = DRV_UUID_LEN + SNAP_SUFFIX_LEN;
+        bool delta =
+            n == base + strlen(DELTA_SUFFIX) && strcmp(de->d_name + base, DELTA_SUFFIX) == 0;
+        if ((n != base && !delta) || de->d_name[DRV_UUID_LEN] != '-')
             continue;
         autofree char *p = xasprintf("%s/%s", lv->snapshots_dir, de->d_name);
         if (unlink(p) == 0)

@@ -122,7 +122,7 @@ int lv_volume_create_overlay(const char *qemu_img, const char *base, const char 
     if (rc < 0)
         return err_wrap(err, "overlay `%s`", overlay);
     if (rc != 0) {
-            unlink(overlay);
+        unlink(overlay);
         return err_set(err, access(base, R_OK) == 0 ? ERR_INTERNAL : ERR_NOT_FOUND,
                        "qemu-img create `%s` over `%s`: %s", overlay, base,
                        out.s ? out.s : "failed");
@@ -139,7 +139,7 @@ static int run_for(char *const argv[], const char *path, struct err **err)
     if (rc < 0)
         return err_wrap(err, "`%s`", path);
     if (rc != 0) {
-            return err_set(err, ERR_INTERNAL, "%s %s `%s`: %s", argv[0], argv[1], path,
+        return err_set(err, ERR_INTERNAL, "%s %s `%s`: %s", argv[0], argv[1], path,
                        out.s ? out.s : "failed");
     }
     return 0;
@@ -156,6 +156,60 @@ int lv_volume_rebase(const char *qemu_img, const char *overlay, const char *base
     if (run_for(argv, overlay, err) < 0)
         return -1;
     log_debug("overlay %s now over %s (%s)", overlay, base, base_format);
+    return 0;
+}
+
+/* The value of `key` in qemu-img info's human output (up to the line's
+ * end), or NULL.  Caller frees. */
+static char *info_field(const char *out, const char *key)
+{
+    size_t n = strlen(key);
+    for (const char *l = out; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL)
+        if (strncmp(l, key, n) == 0) {
+            const char *v = l + n, *e = strchr(v, '\n');
+            return xstrndup(v, e ? (size_t)(e - v) : strlen(v));
+        }
+    return NULL;
+}
+
+int lv_volume_create_delta(const char *qemu_img, const char *overlay, const char *delta,
+                           struct err **err)
+{
+    /* -U: the guest's QEMU holds the overlay's write lock */
+    char *info[] = {(char *)qemu_img, (char *)"info", (char *)"-U", (char *)"-f",
+                    (char *)"qcow2",  (char *)overlay, NULL};
+    autostrbuf out = STRBUF_INIT;
+    int rc = lv_volume_run(info, &out, err);
+    if (rc < 0)
+        return err_wrap(err, "`%s`", overlay);
+    if (rc != 0)
+        return err_set(err, ERR_NOT_FOUND, "qemu-img info `%s`: %s", overlay,
+                       out.s ? out.s : "failed");
+    autofree char *vsize = info_field(out.s, "virtual size: ");
+    autofree char *backing = info_field(out.s, "backing file: ");
+    autofree char *format = info_field(out.s, "backing file format: ");
+    const char *bytes = vsize ? strchr(vsize, '(') : NULL;
+    if (!bytes || !backing || !format)
+        return err_set(err, ERR_INVALID, "`%s` is not an overlay over a base image", overlay);
+    /* a relative name is followed by what it resolves to */
+    char *actual = strstr(backing, " (actual path: ");
+    const char *base = backing;
+    if (actual) {
+        base = actual + strlen(" (actual path: ");
+        char *close = strrchr(base, ')');
+        if (close)
+            *close = '\0';
+    }
+    char size[32];
+    snprintf(size, sizeof(size), "%lld", strtoll(bytes + 1, NULL, 10));
+    char *argv[] = {(char *)qemu_img, (char *)"create", (char *)"-q",   (char *)"-f",
+                    (char *)"qcow2",  (char *)"-F",     format,         (char *)"-b",
+                    (char *)base,     (char *)delta,    size,           NULL};
+    if (run_for(argv, delta, err) < 0) {
+        unlink(delta);
+        return -1;
+    }
+    log_debug("delta %s over %s (%s), %s bytes, for %s", delta, base, format, size, overlay);
     return 0;
 }
 

@@ -34,6 +34,13 @@ int lv_volume_create_overlay(const char *qemu_img, const char *base, const char 
 int lv_volume_rebase(const char *qemu_img, const char *overlay, const char *base,
                      const char *base_format, struct err **err);
 
+/* Create `delta`, an empty qcow2 over the same base image as qcow2
+ * `overlay` (which a running guest may hold) and of its virtual size: the
+ * destination of a shallow block copy of it (nova's _live_snapshot).
+ * INVALID when `overlay` has no base. */
+int lv_volume_create_delta(const char *qemu_img, const char *overlay, const char *delta,
+                           struct err **err);
+
 /* Grow qcow2 `path` to root_gb GiB when it is smaller (a resize to a
  * flavor with a larger disk); never shrinks. */
 int lv_volume_grow(const char *qemu_img, const char *path, int64_t root_gb, struct err **err);

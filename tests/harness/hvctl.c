@@ -667,7 +667,8 @@ static int dispatch(struct drv_hv *hv, const char *cmd, const struct args *a, st
         int rc = rename(snap.path, out) < 0 ? err_set_errno(err, errno, "rename to `%s`", out)
                                             : 0;
         if (rc == 0)
-            printf("OK snapshot format=%s bytes=%lld\n", snap.format, (long long)snap.bytes);
+            printf("OK snapshot format=%s bytes=%lld live=%d\n", snap.format,
+                   (long long)snap.bytes, snap.live);
         drv_hv_snapshot_release(&snap);
         return rc;
     }

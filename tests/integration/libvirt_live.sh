@@ -345,26 +345,53 @@ guest_send "$SOCK" "stat"
 sleep 1.5
 check "restored, not rebooted" test "$(grep -c GUEST-INIT-READY "$LOG")" = 2
 
-# ---- snapshot: saved, copied whole (overlay and base), restored ----
+# ---- snapshot, live: copied whole (overlay and base) while the guest runs ----
 guest_send "$SOCK" "disk 1" || fail "console"
 wait_match "$LOG" 'GUEST-ACK disk 1' 30 >/dev/null || fail "no disk write in the guest"
+qpid=$(cat "$T/libvirt/run/qemu/$DOM.pid")
 S=$T/snap.qcow2
 hv snapshot uuid=$U out="$S" || fail "snapshot"
+check "snapshot taken live" test "$(kv live "$HV_OUT")" = 1
 check "snapshot in qcow2" test "$(kv format "$HV_OUT")" = qcow2
 check "standalone (no backing file)" sh -c "! qemu-img info '$S' | grep -q 'backing file'"
 check "holds the guest's write (zeros at 1M)" sh -c "qemu-io -f qcow2 -r -c 'read -P 0 1M 1M' '$S' | grep -q '^read'"
 check "holds the overlay's data (0x5a at 2M)" sh -c "qemu-io -f qcow2 -r -c 'read -P 0x5a 2M 1M' '$S' | grep -q '^read'"
 check "holds the base (its marker)" sh -c "qemu-io -f qcow2 -r -c 'read -v 0 16' '$S' | grep -q 'SCULPT.BASE.IMAG'"
 check "same as the guest's disk" qemu-img compare -U -f qcow2 -F qcow2 "$DIR/disk" "$S"
-check "guest running again" sh -c "$VIRSH domstate $DOM | grep -qx running"
+check "never stopped (the same QEMU process, running)" sh -c "[ \"\$(cat '$T/libvirt/run/qemu/$DOM.pid')\" = $qpid ] && kill -0 $qpid && $VIRSH domstate $DOM | grep -qx running"
+check "no block job left" sh -c "o=\$($VIRSH blockjob $DOM '$DIR/disk' --raw) && ! printf '%s' \"\$o\" | grep -q cur="
+check "still defined (persistent)" sh -c "$VIRSH dominfo $DOM | grep -q '^Persistent: *yes'"
+check "no snapshot file left" sh -c "[ -z \"\$(ls -A '$T/instances/snapshots')\" ]"
+# a live snapshot's copy left running by a crash (started by hand as
+# lv_snapshot starts it): the next sculpt process to open stops it and
+# removes its delta
+D=$T/instances/snapshots/$U-crash1.delta
+qemu-img create -q -f qcow2 -F qcow2 -b "$(qemu-img info -U "$DIR/disk" | sed -n 's/^backing file: //p')" "$D" \
+    "$(qemu-img info -U "$DIR/disk" | sed -n 's/^virtual size: .*(\([0-9]*\) bytes)/\1/p')" || fail "delta"
+$VIRSH blockcopy $DOM "$DIR/disk" "$D" --shallow --reuse-external --transient-job --wait --timeout 60 \
+    >/dev/null 2>&1
+check "a copy left running" sh -c "$VIRSH blockjob $DOM '$DIR/disk' --raw | grep -q cur="
+hvctl host >/dev/null || fail "hvctl host"
+check "stopped by the next start" sh -c "o=\$($VIRSH blockjob $DOM '$DIR/disk' --raw) && ! printf '%s' \"\$o\" | grep -q cur="
+check "its delta removed" test ! -e "$D"
+check "the guest running on" sh -c "[ \"\$(cat '$T/libvirt/run/qemu/$DOM.pid')\" = $qpid ]"
+# ---- cold ([workarounds] disable_libvirt_livesnapshot): saved, copied, restored ----
+hvctl -o workarounds.disable_libvirt_livesnapshot=true snapshot uuid=$U out="$T/cold.qcow2" \
+    >"$T/cold.out" || fail "cold snapshot"
+check "snapshot taken cold" grep -q ' live=0' "$T/cold.out"
+check "cold: holds the guest's write and the base" sh -c "qemu-io -f qcow2 -r -c 'read -P 0 1M 1M' '$T/cold.qcow2' | grep -q '^read' && qemu-io -f qcow2 -r -c 'read -v 0 16' '$T/cold.qcow2' | grep -q 'SCULPT.BASE.IMAG'"
+check "cold: saved and restored (a new QEMU process)" sh -c "[ \"\$(cat '$T/libvirt/run/qemu/$DOM.pid')\" != $qpid ] && $VIRSH domstate --reason $DOM | grep -qx 'running (restored)'"
 guest_send "$SOCK" "stat"
 sleep 1.5
 check "restored, not rebooted" test "$(grep -c GUEST-INIT-READY "$LOG")" = 2
 check "no snapshot file left" sh -c "[ -z \"\$(ls -A '$T/instances/snapshots')\" ]"
-# qemu-img failing: the guest is back all the same, nothing left
-hvctl -o libvirt.qemu_img=false snapshot uuid=$U out="$T/bad.qcow2" && fail "snapshot with a failing qemu-img"
-check "guest running after a failed snapshot" sh -c "$VIRSH domstate $DOM | grep -qx running"
-check "nothing left by the failed snapshot" sh -c "[ ! -e '$T/bad.qcow2' ] && [ -z \"\$(ls -A '$T/instances/snapshots')\" ]"
+# qemu-img failing, live and cold: the guest is back all the same, nothing left
+for cold in false true; do
+    hvctl -o libvirt.qemu_img=false -o workarounds.disable_libvirt_livesnapshot=$cold \
+        snapshot uuid=$U out="$T/bad.qcow2" && fail "snapshot with a failing qemu-img"
+    check "guest running after a failed snapshot" sh -c "$VIRSH domstate $DOM | grep -qx running"
+    check "nothing left by the failed snapshot" sh -c "[ ! -e '$T/bad.qcow2' ] && [ -z \"\$(ls -A '$T/instances/snapshots')\" ]"
+done
 # ---- rescue: the rescue image first, the guest's disk second; unrescue ----
 rescue_t0=$(date +%s)
 R=$T/rescue.img

@@ -142,14 +142,18 @@ used=$(openstack resource provider usage show "$rp" -f value -c resource_class -
 # the drive stays through power cycles and reboots
 [ "$(check_config_drive "$dom" "$id" "$ud")" = "$iso" ] || fail "config drive of $dom moved"
 
-# a snapshot: the image in Glance with nova's properties, a server booted
-# from it on this host, both deleted after
+# a snapshot, taken live (the guest's QEMU runs on throughout): the image
+# in Glance with nova's properties, a server booted from it on this host,
+# both deleted after
+qpid=$(cat "$LIBVIRT_DIR/run/qemu/$dom.pid")
 t=$(date +%s)
 # (--wait prints its progress on stdout: the image's id from Glance)
 openstack server image create --wait --name e2e-snap e2e-1 >/dev/null
 snap=$(openstack image show e2e-snap -f value -c id)
 wait_status e2e-1 ACTIVE 30
 [ "$(domstate "$dom")" = running ] || fail "domain $dom not running after the snapshot"
+[ "$(cat "$LIBVIRT_DIR/run/qemu/$dom.pid")" = "$qpid" ] ||
+    fail "the snapshot was not live: $dom runs in a new QEMU process"
 # (owner_id too, which openstacksdk shows as the image's owner: rpc_api.py
 # reads it from Glance itself)
 openstack image show "$snap" -f json | /usr/bin/python3 -c '

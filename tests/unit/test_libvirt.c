@@ -16,6 +16,7 @@
 #include "common/config.h"
 #include "common/err.h"
 #include "common/metrics.h"
+#include "common/strbuf.h"
 #include "driver/hypervisor.h"
 #include "driver/libvirt/config.h"
 #include "driver/libvirt/designer.h"
@@ -23,6 +24,7 @@
 #include "driver/libvirt/guest.h"
 #include "driver/libvirt/host.h"
 #include "driver/libvirt/vmem.h"
+#include "driver/libvirt/volume.h"
 #include "helpers/lv_test.h"
 #include "helpers/tmpdir.h"
 
@@ -289,6 +291,66 @@ static void test_config_drive_xml(void **state)
     xml = lv_cfg_cdrom_format(NULL);
     assert_null(strstr(xml, "<source"));
     free(xml);
+}
+
+/* A live snapshot's block copy destination and its delta: the same base
+ * and virtual size as the guest's overlay (real qemu-img). */
+static void test_snapshot_delta(void **state)
+{
+    const char *dir = *state;
+    autofree char *xml = lv_cfg_copy_dest_format("/srv/snap's & <x>.delta");
+    assert_string_equal(xml, "<disk type=\"file\">\n  <driver type=\"qcow2\"/>\n"
+                             "  <source file=\"/srv/snap's &amp; &lt;x&gt;.delta\"/>\n</disk>");
+
+    /* a copy a crash left running is found by its destination */
+    const char *left = "<domain type='qemu'><devices>"
+                       "<disk type='file' device='disk'><driver name='qemu' type='qcow2'/>"
+                       "<source file='/i/u/disk' index='1'/>"
+                       "<mirror type='file' job='copy' ready='yes'><format type='qcow2'/>"
+                       "<source file='/i/snapshots/u-abc123.delta' index='3'/></mirror>"
+                       "<target dev='vdb' bus='virtio'/></disk></devices></domain>";
+    autofree char *t = lv_cfg_copy_target(left, "/i/snapshots");
+    assert_string_equal(t, "vdb");
+    assert_null(lv_cfg_copy_target(left, "/i/snap"));
+    assert_null(lv_cfg_copy_target(left, "/elsewhere"));
+    const char *migrating = "<domain><devices><disk type='file'><source file='/i/u/disk'/>"
+                            "<mirror type='network' job='copy'><source protocol='nbd' "
+                            "name='drive-virtio-disk0'/></mirror><target dev='vda'/></disk>"
+                            "</devices></domain>";
+    assert_null(lv_cfg_copy_target(migrating, "/i/snapshots"));
+    assert_null(lv_cfg_copy_target("<domain", "/i/snapshots"));
+
+    autofree char *base = xasprintf("%s/base", dir);
+    autofree char *overlay = xasprintf("%s/disk", dir);
+    autofree char *delta = xasprintf("%s/disk.delta", dir);
+    char *mk[] = {(char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f",
+                  (char *)"raw",      base,             (char *)"3M", NULL};
+    struct err *err = NULL;
+    autostrbuf made = STRBUF_INIT;
+    assert_int_equal(lv_volume_run(mk, &made, &err), 0);
+    assert_int_equal(lv_volume_create_overlay("qemu-img", base, "raw", 1, overlay, &err), 0);
+    assert_int_equal(lv_volume_create_delta("qemu-img", overlay, delta, &err), 0);
+    char *info[] = {(char *)"qemu-img", (char *)"info", (char *)"-f", (char *)"qcow2", delta,
+                    NULL};
+    autostrbuf out = STRBUF_INIT;
+    assert_int_equal(lv_volume_run(info, &out, &err), 0);
+    autofree char *want_base = xasprintf("backing file: %s\n", base);
+    assert_non_null(strstr(out.s, want_base));
+    assert_non_null(strstr(out.s, "backing file format: raw"));
+    assert_non_null(strstr(out.s, "(1073741824 bytes)"));
+    /* an image over no base cannot be copied shallow */
+    autofree char *plain = xasprintf("%s/plain", dir);
+    autofree char *other = xasprintf("%s/plain.delta", dir);
+    char *mk2[] = {(char *)"qemu-img", (char *)"create", (char *)"-q", (char *)"-f",
+                   (char *)"qcow2",    plain,            (char *)"1M", NULL};
+    assert_int_equal(lv_volume_run(mk2, &made, &err), 0);
+    assert_int_equal(lv_volume_create_delta("qemu-img", plain, other, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    assert_int_equal(access(other, F_OK), -1);
+    assert_int_equal(lv_volume_create_delta("qemu-img", "/nonexistent/disk", other, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
 }
 
 /* The metadata (*m) and domain of `spec` given a config drive (its
@@ -1589,6 +1651,8 @@ int main(void)
         cmocka_unit_test(test_domain_roundtrip),
         cmocka_unit_test(test_config_drive_xml),
         cmocka_unit_test(test_guest_agent_xml),
+        cmocka_unit_test_setup_teardown(test_snapshot_delta, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
         cmocka_unit_test(test_stable_rescue_xml),
         cmocka_unit_test(test_rescue_xml),
         cmocka_unit_test(test_vmem_design),
