@@ -217,32 +217,33 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("rollback_live_migration_at_destination", os_compute_rollback_live_at_dest, SERIAL),
     COMPUTE("rebuild_instance", os_compute_rebuild_instance, SERIAL),
     COMPUTE("inject_network_info", os_compute_inject_network_info, READ),
-
-    /* Operations Nova may send that sculpt does not implement: each fails
-     * with NotImplementedError and leaves the instance as it was (fault
-     * recorded, task state reverted, action event failed, migration
-     * errored) instead of stuck. */
     COMPUTE("backup_instance", os_compute_backup_instance, SERIAL),
     COMPUTE("set_admin_password", os_compute_set_admin_password, SERIAL),
     COMPUTE("rescue_instance", os_compute_rescue_instance, SERIAL),
     COMPUTE("unrescue_instance", os_compute_unrescue_instance, SERIAL),
     COMPUTE("restore_instance", os_compute_restore_instance, SERIAL),
     COMPUTE("trigger_crash_dump", os_compute_trigger_crash_dump, SERIAL),
+    COMPUTE("live_migration_abort", os_compute_live_migration_abort, 0),
+    COMPUTE("live_migration_force_complete", os_compute_live_migration_force_complete, 0),
+    COMPUTE("get_diagnostics", os_compute_get_diagnostics, READ),
+    COMPUTE("get_instance_diagnostics", os_compute_get_instance_diagnostics, READ),
+    COMPUTE("cache_images", os_compute_cache_images, 0),
+
+    /* Operations Nova may send that sculpt does not implement (volumes,
+     * interfaces, quiesce, host power): each fails with NotImplementedError
+     * and leaves the instance as it was (fault recorded, task state
+     * reverted, action event failed, migration errored) instead of stuck. */
     COMPUTE("attach_interface", os_compute_unsupported, SERIAL),
     COMPUTE("detach_interface", os_compute_unsupported, SERIAL),
     COMPUTE("attach_volume", os_compute_unsupported, SERIAL),
     COMPUTE("detach_volume", os_compute_unsupported, SERIAL),
     COMPUTE("swap_volume", os_compute_unsupported, SERIAL),
     COMPUTE("reserve_block_device_name", os_compute_unsupported, SERIAL),
-    COMPUTE("live_migration_abort", os_compute_live_migration_abort, 0),
-    COMPUTE("live_migration_force_complete", os_compute_live_migration_force_complete, 0),
-    COMPUTE("get_diagnostics", os_compute_get_diagnostics, READ),
-    COMPUTE("get_instance_diagnostics", os_compute_get_instance_diagnostics, READ),
+    COMPUTE("remove_volume_connection", os_compute_unsupported, SERIAL),
     COMPUTE("quiesce_instance", os_compute_unsupported, 0),
     COMPUTE("unquiesce_instance", os_compute_unsupported, 0),
     COMPUTE("host_power_action", os_compute_unsupported, 0),
     COMPUTE("host_maintenance_mode", os_compute_unsupported, 0),
-    COMPUTE("cache_images", os_compute_cache_images, 0),
     COMPUTE("add_fixed_ip_to_instance", os_compute_unsupported, SERIAL),
     COMPUTE("remove_fixed_ip_from_instance", os_compute_unsupported, SERIAL),
     COMPUTE("volume_snapshot_create", os_compute_unsupported, SERIAL),
