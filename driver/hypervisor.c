@@ -856,6 +856,58 @@ int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spe
     return 0;
 }
 
+static void paths_add(struct drv_hv_paths *p, const char *path)
+{
+    if (!path || !*path)
+        return;
+    p->v = xreallocarray(p->v, p->n + 1, sizeof(*p->v));
+    p->v[p->n++] = xstrdup(path);
+}
+
+void drv_hv_paths_add_image(struct drv_hv_paths *p, const struct drv_hv_image *im)
+{
+    paths_add(p, im->kernel);
+    paths_add(p, im->initrd);
+    paths_add(p, im->disk_base);
+}
+
+void drv_hv_paths_release(struct drv_hv_paths *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+    p->v = NULL;
+    p->n = 0;
+}
+
+static int paths_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int drv_hv_images_in_use(struct drv_hv *hv, struct drv_hv_paths *out, struct err **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!hv->ops->images_in_use)
+        return err_set(err, ERR_UNSUPPORTED, "the %s backend cannot list its guests' images",
+                       hv->ops->name);
+    if (hv->ops->images_in_use(hv, out, err) < 0) {
+        drv_hv_paths_release(out);
+        return err_wrap(err, "images in use");
+    }
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), paths_cmp);
+    size_t k = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if (k > 0 && strcmp(out->v[k - 1], out->v[i]) == 0)
+            free(out->v[i]);
+        else
+            out->v[k++] = out->v[i];
+    }
+    out->n = k;
+    return 0;
+}
+
 void drv_hv_info_asked(const struct drv_hv_info *info, struct drv_shape *out)
 {
     *out = info->shape;

@@ -388,6 +388,21 @@ struct drv_hv_snapshot {
 /* Remove the file (if any) and free the path; accepts NULL. */
 void drv_hv_snapshot_release(struct drv_hv_snapshot *s);
 
+/* ---- files the guests read ---- */
+
+/* Paths of files outside the guests' own folders that the host's guests
+ * read: base images, kernels, initrds, a rescue's image (what an image
+ * cache must keep). */
+struct drv_hv_paths {
+    char **v; /* owned, each owned */
+    size_t n;
+};
+
+/* Add each file `im` names (kernel, initrd, base image) to p. */
+void drv_hv_paths_add_image(struct drv_hv_paths *p, const struct drv_hv_image *im);
+/* Free the paths, leaving p empty. */
+void drv_hv_paths_release(struct drv_hv_paths *p);
+
 /* ---- diagnostics ---- */
 
 /* What the hypervisor counts for a guest (Nova's instance diagnostics).
@@ -580,6 +595,10 @@ struct drv_hv_ops {
                   const struct drv_hv_rescue_dev *dev, const struct drv_hv_config_drive *cd,
                   int timeout_s, struct err **err);
     int (*unrescue)(struct drv_hv *hv, const char *uuid, struct err **err);
+    /* The files every guest of sculpt's on the host reads outside its
+     * folder, appended to *out (drv_hv_images_in_use).  May be NULL
+     * (UNSUPPORTED). */
+    int (*images_in_use)(struct drv_hv *hv, struct drv_hv_paths *out, struct err **err);
 };
 
 /* The handle: the backend's table, its private state and the event
@@ -691,6 +710,10 @@ char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_byte
  * overwritten; release with drv_hv_guest_spec_release(). */
 int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                     struct err **err);
+/* The files the host's guests read outside their folders (struct
+ * drv_hv_paths), sorted, each once; *out is overwritten.  Fails rather
+ * than leave a guest out (an image cache removes what is not listed). */
+int drv_hv_images_in_use(struct drv_hv *hv, struct drv_hv_paths *out, struct err **err);
 
 /* Compare what the hypervisor runs with what the engine believes: reapply
  * the shape of every running guest whose live shape drifted, and report

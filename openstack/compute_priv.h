@@ -492,6 +492,13 @@ void os_compute_reclaim_poll(struct os_compute *c);
  * for every instance active here in it, the run recorded (begin_task,
  * end_task).  From the periodic thread. */
 void os_compute_usage_audit(struct os_compute *c);
+
+/* ---- compute_image_cache.c: [image_cache] ---- */
+
+/* One pass of the image cache manager over the host's image cache, with
+ * the images the hypervisor's guests read (none removed when that list
+ * cannot be had).  From the periodic thread. */
+void os_compute_image_cache_pass(struct os_compute *c);
 /* Whether a server soft-deleted at deleted_at_s (or at no recorded time)
  * is due for reclaim at now_s. */
 bool os_reclaim_due(int64_t interval_s, bool has_deleted_at, int64_t deleted_at_s, int64_t now_s);

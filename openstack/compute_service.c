@@ -503,6 +503,7 @@ static void *svc_periodic_thread(void *arg)
     int64_t shelve_due = 0;
     int64_t reclaim_due = 0;
     int64_t audit_due = 0;
+    int64_t images_due = 0;
     log_ctx_clear();
     for (;;) {
         /* resizes are confirmed within a quarter of the window after it
@@ -511,6 +512,10 @@ static void *svc_periodic_thread(void *arg)
         int64_t confirm_ms = svc_quarter_ms(c->cfg->resize_confirm_window);
         int64_t shelve_ms = svc_quarter_ms(c->cfg->shelved_offload_time);
         int64_t reclaim_ms = svc_quarter_ms(c->cfg->reclaim_instance_interval);
+        /* Zed: manager_interval 0 is its periodic tasks' minute, -1 never */
+        int64_t images_ms = c->cfg->image_cache_manager_interval > 0
+                                ? c->cfg->image_cache_manager_interval * 1000
+                                : RESOURCES_INTERVAL_MS;
         pthread_mutex_lock(&c->lock);
         /* a second at a time until the recovery is over (it may be slow) */
         int64_t ms = !c->recovered ? 1000 : RESOURCES_INTERVAL_MS;
@@ -520,6 +525,8 @@ static void *svc_periodic_thread(void *arg)
             ms = shelve_ms;
         if (c->cfg->reclaim_instance_interval > 0 && ms > reclaim_ms)
             ms = reclaim_ms;
+        if (c->cfg->image_cache_manager_interval >= 0 && ms > images_ms)
+            ms = images_ms;
         if (c->nmoves_in > 0 && ms > MOVE_CLAIMS_INTERVAL_MS)
             ms = MOVE_CLAIMS_INTERVAL_MS;
         bool stop = svc_wait_for(c, ms, true);
@@ -554,6 +561,11 @@ static void *svc_periodic_thread(void *arg)
         if (recovered && c->cfg->instance_usage_audit && clock_mono_ms() >= audit_due) {
             os_compute_usage_audit(c);
             audit_due = clock_mono_ms() + RESOURCES_INTERVAL_MS;
+        }
+        if (recovered && c->cfg->image_cache_manager_interval >= 0 &&
+            clock_mono_ms() >= images_due) {
+            os_compute_image_cache_pass(c);
+            images_due = clock_mono_ms() + images_ms;
         }
         if (recovered && claims && clock_mono_ms() >= claims_due) {
             os_compute_move_claims_check(c);

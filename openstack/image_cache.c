@@ -39,6 +39,11 @@ struct os_image_cache *os_image_cache_new(const char *dir, struct os_glance *gla
     return c;
 }
 
+const char *os_image_cache_dir(const struct os_image_cache *c)
+{
+    return c->dir;
+}
+
 void os_image_cache_free(struct os_image_cache *c)
 {
     if (!c)
@@ -170,7 +175,11 @@ char *os_image_cache_fetch(struct os_image_cache *c, const char *id, const char 
         free(path);
         return NULL;
     }
-    if (access(path, R_OK) != 0 && cache_download(c, id, user_token, meta, path, err) < 0) {
+    if (access(path, R_OK) == 0) {
+        /* used now: the image cache manager ages images by their mtime */
+        if (utimensat(AT_FDCWD, path, NULL, 0) < 0)
+            log_warn("mark `%s` used: %s", path, strerror(errno));
+    } else if (cache_download(c, id, user_token, meta, path, err) < 0) {
         free(path);
         return NULL;
     }

@@ -36,6 +36,32 @@ DEFINE_AUTOPTR(os_image_cache)
 char *os_image_cache_fetch(struct os_image_cache *c, const char *id, const char *user_token,
                            json_t **meta, struct err **err);
 
+/* The folder the cache keeps its images in. */
+const char *os_image_cache_dir(const struct os_image_cache *c);
+
+/* What one pass of the image cache manager found (os_image_cache_age). */
+struct os_image_cache_pass {
+    int in_use;       /* images a guest reads, marked used now */
+    int young;        /* unused, but used within the minimum age */
+    int removed;      /* unused for longer: removed */
+    int removable;    /* the same, kept (removal off) */
+    int busy;         /* held by a fetch: looked at next time */
+    int leftovers;    /* downloads a crash left (IMAGE.part), removed */
+    int64_t bytes_removed;
+};
+
+/* One pass of the image cache manager (Zed's libvirt imagecache, from
+ * ComputeManager._run_image_cache_manager_pass): each cached image that
+ * `in_use` (paths the guests read, any order) names is marked used now
+ * (its mtime, which os_image_cache_fetch also sets); an image unused for
+ * min_age_s since then is removed when `remove` is set, else only logged;
+ * a download a crash left behind is removed.  An image a fetch holds is
+ * left for the next pass.  0 (counts in *out), or -1 with *err when the
+ * folder cannot be read. */
+int os_image_cache_age(struct os_image_cache *c, char *const *in_use, size_t n_in_use,
+                       int64_t min_age_s, bool remove, struct os_image_cache_pass *out,
+                       struct err **err);
+
 /* Whether image `id` is in the cache already (a download under way is
  * not). */
 bool os_image_cache_holds(struct os_image_cache *c, const char *id);

@@ -900,6 +900,20 @@ static int fake_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_gues
     return g ? 0 : err_wrap(err, "get_spec");
 }
 
+static int fake_images_in_use(struct drv_hv *hv, struct drv_hv_paths *out, struct err **err)
+{
+    struct fake *f = fake_of(hv);
+    if (fake_enter(hv, "images_in_use", err) < 0)
+        return -1;
+    for (size_t i = 0; i < f->n; i++) {
+        drv_hv_paths_add_image(out, &f->guests[i]->spec.image);
+        if (f->guests[i]->rescued)
+            drv_hv_paths_add_image(out, &f->guests[i]->rescue_image);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return 0;
+}
+
 /* The instance's identity replaces the member's (the domain keeps its
  * name and uuid, as libvirt's does). */
 static int fake_set_identity(struct drv_hv *hv, const char *uuid,
@@ -1183,6 +1197,7 @@ const struct drv_hv_ops drv_fake_ops = {
     .snapshot = fake_snapshot,
     .rescue = fake_rescue,
     .unrescue = fake_unrescue,
+    .images_in_use = fake_images_in_use,
 };
 
 /* ---- steering (fake.h) ---- */

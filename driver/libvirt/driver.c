@@ -1294,4 +1294,5 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .snapshot = lv_snapshot,
     .rescue = lv_rescue,
     .unrescue = lv_unrescue,
+    .images_in_use = lv_images_in_use,
 };

@@ -209,6 +209,7 @@ int lv_diagnostics(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
 char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err);
 int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                 struct err **err);
+int lv_images_in_use(struct drv_hv *hv, struct drv_hv_paths *out, struct err **err);
 /* driver.c: power off (cleanly within timeout_s, then hard); redefine
  * guest `uuid` from its metadata in its latest shape and start it. */
 int lv_power_off(struct drv_hv *hv, const char *uuid, int timeout_s, struct err **err);

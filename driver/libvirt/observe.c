@@ -408,6 +408,41 @@ int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *o
     return rc;
 }
 
+int lv_images_in_use(struct drv_hv *hv, struct drv_hv_paths *out, struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    pthread_mutex_lock(&lv->lock);
+    size_t n = lv->n;
+    char(*uuids)[DRV_UUID_LEN + 1] = xcalloc(n ? n : 1, sizeof(*uuids));
+    for (size_t i = 0; i < n; i++)
+        memcpy(uuids[i], lv->g[i]->uuid, sizeof(*uuids));
+    pthread_mutex_unlock(&lv->lock);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        /* loaded first: an entry whose metadata was never read would hide
+         * its images */
+        autoerr struct err *e = NULL;
+        virDomainPtr dom = lv_domain(lv, uuids[i], true, &e);
+        if (!dom) {
+            if (err_code_of(e) != ERR_NOT_FOUND) {
+                *err = steal_pointer(&e);
+                rc = err_wrap(err, "guest `%s`", uuids[i]);
+            }
+            continue;
+        }
+        virDomainFree(dom);
+        struct lv_meta m = {0};
+        if (lv_entry_meta_get(lv, uuids[i], &m)) {
+            drv_hv_paths_add_image(out, &m.spec.image);
+            if (m.rescued)
+                drv_hv_paths_add_image(out, &m.rescue_image);
+            lv_meta_release(&m);
+        }
+    }
+    free(uuids);
+    return rc;
+}
+
 /* A pool member becomes an instance's guest: its title names the
  * instance, and sculpt's metadata (live and for the next boot) carries the
  * instance's identity, so virsh and a restarted sculpt-compute see whose

@@ -169,6 +169,14 @@ assert not bad and im.get("size"), bad or im
 ' "$id" "$SCULPT_IMAGE_ID" || fail "snapshot image $snap: $(openstack image show "$snap" -f json)"
 say "snapshot -> image $snap active in $(($(date +%s) - t)) s"
 
+# the image cache manager (kvm1 runs it every 2 s): the image e2e-1 runs
+# from, made to look unused for 3 days, is kept and marked used again
+cache=$(dirname "$SCULPT_CONF")/state/_base
+[ -f "$cache/$SCULPT_IMAGE_ID" ] || fail "image $SCULPT_IMAGE_ID not in kvm1's cache $cache"
+touch -d '3 days ago' "$cache/$SCULPT_IMAGE_ID"
+poll 30 1 sh -c "[ -n \"\$(find '$cache/$SCULPT_IMAGE_ID' -mmin -1)\" ]" ||
+    fail "image $SCULPT_IMAGE_ID, in use, not marked used by the image cache manager in 30 s"
+
 # rebuild onto the snapshot: the same domain (uuid, name) made again over
 # the new image's base, a new config drive (user data, metadata, the new
 # password), ACTIVE; a new image is a new workload, so its blueprint
@@ -252,6 +260,15 @@ if virsh -c "$LIBVIRT_URI" dominfo "$dom" >/dev/null 2>&1; then
     fail "domain $dom still defined after the delete"
 fi
 [ ! -e "$iso" ] || fail "config drive $iso left after the delete"
+# the snapshot's image, which no guest runs from any more, unused for 3
+# days: the image cache manager removes it
+[ -f "$cache/$snap" ] || fail "image $snap not in kvm1's cache"
+touch -d '3 days ago' "$cache/$snap"
+poll 30 1 sh -c "[ ! -e '$cache/$snap' ]" ||
+    fail "image $snap, unused, not removed by the image cache manager in 30 s"
+grep -q "image $snap unused for [0-9]* s: removed" "$SCULPT_LOG" ||
+    fail "no log line for the removal of image $snap"
+say "image cache manager: an image in use kept, an unused one removed"
 # (the listener waits for delete.end: it is sent after the instance is
 # destroyed, which the API may show first)
 /usr/bin/python3 "$top/tests/nova/notifications.py" check "$notes" --server "$id" --host "$host" \

@@ -486,6 +486,39 @@ static void test_console(void **state)
     assert_int_equal(strlen(tail), 5);
 }
 
+/* The images the guests read: each guest's kernel and base image, a
+ * rescued guest's rescue image too, sorted and each once. */
+static void test_images_in_use(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct drv_hv_paths used;
+    assert_int_equal(drv_hv_images_in_use(hv, &used, &err), 0);
+    assert_int_equal(used.n, 0);
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    spec_of(&spec, UUID_B);
+    spec.image.initrd = (char *)"/images/initrd";
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    struct drv_hv_image rescue = {.disk_base = (char *)"/images/rescue.qcow2"};
+    assert_int_equal(drv_hv_rescue(hv, UUID_B, &rescue, NULL, NULL, 0, &err), 0);
+    assert_int_equal(drv_hv_images_in_use(hv, &used, &err), 0);
+    const char *want[] = {"/images/base.qcow2", "/images/initrd", "/images/rescue.qcow2",
+                          "/images/vmlinuz"};
+    assert_int_equal(used.n, 4);
+    for (size_t i = 0; i < 4; i++)
+        assert_string_equal(used.v[i], want[i]);
+    drv_hv_paths_release(&used);
+    /* a backend that cannot list them fails the call (nothing is removed) */
+    assert_int_equal(drv_fake_fail_next(hv, "images_in_use", ERR_UNAVAILABLE, 1, &err), 0);
+    assert_int_equal(drv_hv_images_in_use(hv, &used, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNAVAILABLE);
+    assert_int_equal(used.n, 0);
+    err_clear(&err);
+}
+
 /* set_user_password through the fake's agent: only with a channel, only
  * on a running guest, an unknown user refused, the change logged without
  * the password; bad arguments refused at the boundary. */
@@ -543,6 +576,7 @@ int main(void)
         cmocka_unit_test(test_reconcile),        cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_capabilities),     cmocka_unit_test(test_topology),
         cmocka_unit_test(test_console),         cmocka_unit_test(test_set_user_password),
+        cmocka_unit_test(test_images_in_use),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
