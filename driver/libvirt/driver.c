@@ -39,6 +39,17 @@ struct lv_entry *lv_entry_find(struct lv *lv, const char *uuid)
     return NULL;
 }
 
+size_t lv_entry_uuids(struct lv *lv, lv_uuid_t **out)
+{
+    pthread_mutex_lock(&lv->lock);
+    size_t n = lv->n;
+    *out = xcalloc(n ? n : 1, sizeof(**out));
+    for (size_t i = 0; i < n; i++)
+        memcpy((*out)[i], lv->g[i]->uuid, sizeof(**out));
+    pthread_mutex_unlock(&lv->lock);
+    return n;
+}
+
 static struct lv_entry *lv_entry_add(struct lv *lv, const char *uuid)
 {
     struct lv_entry *e = lv_entry_find(lv, uuid);

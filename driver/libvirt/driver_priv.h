@@ -112,6 +112,10 @@ static inline struct lv *lv_of(struct drv_hv *hv)
 
 /* The entry for uuid (NULL if none); call with lv->lock held. */
 struct lv_entry *lv_entry_find(struct lv *lv, const char *uuid);
+/* The uuids of the entries now, copied (caller frees *out), so each can
+ * be looked at without the lock; returns how many. */
+typedef char lv_uuid_t[DRV_UUID_LEN + 1];
+size_t lv_entry_uuids(struct lv *lv, lv_uuid_t **out);
 
 /* A referenced domain handle for uuid on the live connection, and the
  * entry (created if needed), loaded (metadata and knobs read back) when

@@ -411,12 +411,8 @@ int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *o
 int lv_images_in_use(struct drv_hv *hv, struct drv_hv_paths *out, struct err **err)
 {
     struct lv *lv = lv_of(hv);
-    pthread_mutex_lock(&lv->lock);
-    size_t n = lv->n;
-    char(*uuids)[DRV_UUID_LEN + 1] = xcalloc(n ? n : 1, sizeof(*uuids));
-    for (size_t i = 0; i < n; i++)
-        memcpy(uuids[i], lv->g[i]->uuid, sizeof(*uuids));
-    pthread_mutex_unlock(&lv->lock);
+    lv_uuid_t *uuids = NULL;
+    size_t n = lv_entry_uuids(lv, &uuids);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         /* loaded first: an entry whose metadata was never read would hide

@@ -252,12 +252,8 @@ out:
  * disks elsewhere). */
 static void snap_stop_left_copies(struct lv *lv)
 {
-    pthread_mutex_lock(&lv->lock);
-    size_t n = lv->n;
-    char(*uuids)[DRV_UUID_LEN + 1] = xcalloc(n ? n : 1, sizeof(*uuids));
-    for (size_t i = 0; i < n; i++)
-        memcpy(uuids[i], lv->g[i]->uuid, sizeof(*uuids));
-    pthread_mutex_unlock(&lv->lock);
+    lv_uuid_t *uuids = NULL;
+    size_t n = lv_entry_uuids(lv, &uuids);
     for (size_t i = 0; i < n; i++) {
         autoerr struct err *e = NULL;
         virDomainPtr dom = lv_domain(lv, uuids[i], false, &e);
