@@ -1,8 +1,10 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -257,6 +259,33 @@ int cfg_audit_period(const struct cfg *cfg, char unit[8], int *offset)
     return -1;
 }
 
+/* An IPv4/IPv6 address or a DNS name (RFC 1123 labels), at most 253
+ * bytes. */
+static bool cfg_host_address_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > 253)
+        return false;
+    unsigned char buf[sizeof(struct in6_addr)];
+    if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
+        return true;
+    size_t label = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if (isalnum((unsigned char)ch) || (ch == '-' && label > 0)) {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0 && s[n - 1] != '-';
+}
+
 /* Cross-option checks and values derived from others. */
 static int cfg_validate_and_derive(struct cfg *cfg, struct err **err)
 {
@@ -286,6 +315,18 @@ static int cfg_validate_and_derive(struct cfg *cfg, struct err **err)
                        "option `[DEFAULT] instance_usage_audit_period`: `%s` is not hour, day, "
                        "month or year with an optional @offset (0-59, 0-23, 1-28, 1-12)",
                        cfg->instance_usage_audit_period);
+    /* oslo's HostAddressOpt: an IP address or a host name */
+    const struct {
+        const char *name, *value;
+    } hosts[] = {
+        {"[vnc] server_listen", cfg->vnc_server_listen},
+        {"[vnc] server_proxyclient_address", cfg->vnc_server_proxyclient_address},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(hosts); i++)
+        if (!cfg_host_address_ok(hosts[i].value))
+            return err_set(err, ERR_INVALID,
+                           "option `%s`: `%s` is not an IP address or a host name",
+                           hosts[i].name, hosts[i].value);
     if (!cfg->host[0]) {
         char name[256] = "";
         if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])

@@ -816,6 +816,18 @@ char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_byte
     return hv->ops->console_output(hv, dom, max_bytes, err);
 }
 
+int drv_hv_console_port(struct drv_hv *hv, const char *uuid, enum drv_hv_console type, int *port,
+                        struct err **err)
+{
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    if (!hv->ops->console_port)
+        return err_set(err, ERR_UNSUPPORTED, "backend `%s` gives guests no remote console",
+                       hv->ops->name);
+    HV_DOMAIN(uuid);
+    return hv->ops->console_port(hv, dom, type, port, err);
+}
+
 void drv_hv_diag_release(struct drv_hv_diag *d)
 {
     if (!d)

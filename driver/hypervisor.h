@@ -38,6 +38,11 @@ struct err;
 #define DRV_HV_TAP_MAX 15               /* Linux IFNAMSIZ - 1 */
 #define DRV_HV_CONSOLE_MAX (100 * 1024) /* Nova's MAX_CONSOLE_BYTES */
 
+/* A guest's remote consoles (Nova's console types, by protocol). */
+enum drv_hv_console {
+    DRV_HV_CONSOLE_VNC, /* <graphics type='vnc'> */
+};
+
 /* ---- what a guest is made of ---- */
 
 /* The boot image, as local files (the Glance client downloads them into the
@@ -509,6 +514,9 @@ struct drv_hv_ops {
     char *(*console_output)(struct drv_hv *hv, const char *uuid, size_t max_bytes,
                             struct err **err);
     /* May be NULL (UNSUPPORTED). */
+    int (*console_port)(struct drv_hv *hv, const char *uuid, enum drv_hv_console type, int *port,
+                        struct err **err);
+    /* May be NULL (UNSUPPORTED). */
     int (*diagnostics)(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
                        struct err **err);
     /* The stored spec of a guest sculpt spawned (reconcile, cold resize). */
@@ -699,13 +707,20 @@ int drv_hv_list(struct drv_hv *hv, struct drv_hv_info **out, size_t *n, struct e
 int drv_hv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct err **err);
 /* The last max_bytes (<= DRV_HV_CONSOLE_MAX) of the guest's serial console
  * log.  Caller frees. */
+char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
+                            struct err **err);
+/* The TCP port of the guest's remote console of `type` as its running
+ * domain has it now (nova's driver.get_vnc_console reads it from the live
+ * domain XML): NOT_FOUND without such a guest, CONFLICT when it does not
+ * run, UNSUPPORTED when it has no such console (defined without one, or a
+ * backend without consoles). */
+int drv_hv_console_port(struct drv_hv *hv, const char *uuid, enum drv_hv_console type, int *port,
+                        struct err **err);
 /* The guest's counters (drv_hv_diag).  NOT_FOUND without such a guest;
  * UNSUPPORTED when the backend has none to give.  Release with
  * drv_hv_diag_release(). */
 int drv_hv_diagnostics(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
                        struct err **err);
-char *drv_hv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes,
-                            struct err **err);
 /* The spec a guest was spawned with (shape: as defined).  *out is
  * overwritten; release with drv_hv_guest_spec_release(). */
 int drv_hv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,

@@ -270,6 +270,16 @@ static void format_devices(xmlNodePtr dom, const struct lv_cfg_domain *d)
         prop(childf(tgt, "block", "%llu", (unsigned long long)LV_VMEM_BLOCK_KIB), "unit", "KiB");
         prop(child(tgt, "requested", "0"), "unit", "KiB");
     }
+    if (d->vnc_listen) {
+        /* Nova's LibvirtConfigGuestGraphics: the port chosen by libvirt
+         * at each start; its video device the virtio one Zed picks on
+         * x86 (VGA-compatible until the guest drives virtio-gpu) */
+        xmlNodePtr gr = child(devs, "graphics", NULL);
+        prop(gr, "type", "vnc");
+        prop(gr, "autoport", "yes");
+        prop(gr, "listen", d->vnc_listen);
+        prop(child(child(devs, "video", NULL), "model", NULL), "type", "virtio");
+    }
     xmlNodePtr bal = child(devs, "memballoon", NULL);
     prop(bal, "model", "virtio");
     if (d->balloon_period_s > 0)

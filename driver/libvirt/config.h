@@ -80,6 +80,9 @@ struct lv_cfg_domain {
     bool guest_agent;         /* the QEMU guest agent's virtio-serial channel
                                * (its socket's path chosen by libvirt, which
                                * leaves it out of a migration's XML) */
+    const char *vnc_listen;   /* a VNC server listening there (Nova's
+                               * _guest_add_video_device) with its video
+                               * device; NULL: none.  Borrowed */
     char *serial_socket;      /* the console's unix socket */
     char *serial_log;         /* and its log file */
     int32_t balloon_period_s; /* <memballoon><stats period> */
@@ -139,6 +142,16 @@ int lv_cfg_diag_devices(const char *xml, struct drv_hv_diag *out, struct err **e
  * are kept).  Caller frees.  NOT_FOUND when the domain has none, INVALID
  * on bad XML. */
 char *lv_cfg_vmem_request(const char *domain_xml, uint64_t requested_kib, struct err **err);
+
+/* The port of the domain's remote console of `type` in its live XML
+ * (config_graphics.c): UNSUPPORTED when it has none of that type,
+ * CONFLICT when it has no port (not running), INVALID on bad XML. */
+int lv_cfg_console_port(const char *xml, enum drv_hv_console type, int *port, struct err **err);
+/* The domain XML with every VNC server's listen address (the attribute
+ * and the <listen type='address'> children) set to `listen`, as a live
+ * migration hands it to a destination that listens elsewhere.  Caller
+ * frees; NULL with *err on bad XML. */
+char *lv_cfg_vnc_listen_rewrite(const char *xml, const char *listen, struct err **err);
 
 /* What sculpt records of a guest beside libvirt's own definition. */
 struct lv_meta {

@@ -25,6 +25,9 @@ struct lv_policy {
     int32_t host_cpus;
     bool memory_hotplug;   /* memory above the boot memory by virtio-mem */
     uint64_t boot_min_kib; /* with it, the least boot memory */
+    const char *vnc_listen; /* guests' VNC servers listen there ([vnc]
+                             * server_listen); NULL: no VNC ([vnc] enabled
+                             * false) */
 };
 
 /* libvirt's <shares> / "cpu_shares" for a CFS weight in cpu.weight units:

@@ -650,6 +650,7 @@ static void lv_free(struct lv *lv)
     free(lv->snapshots_dir);
     free(lv->cpu_mode);
     free(lv->cpu_model);
+    free(lv->vnc_listen);
     lv_ssh_release(&lv->ssh);
     free(lv->live.uri);
     free(lv->live.inbound_addr);
@@ -677,6 +678,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
     lv->live_snapshot = !cfg->disable_libvirt_livesnapshot;
     lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
+    lv->vnc_listen = xstrdup(cfg->vnc_server_listen);
     lv_ssh_init(&lv->ssh, cfg);
     lv->live = (struct lv_live_cfg){
         .uri = xstrdup(cfg->libvirt_live_migration_uri),
@@ -715,6 +717,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
         .host_cpus = lv->info.cpus,
         .memory_hotplug = cfg->libvirt_memory_hotplug,
         .boot_min_kib = (uint64_t)cfg->libvirt_memory_hotplug_boot_min_mb * 1024,
+        .vnc_listen = cfg->vnc_enabled ? lv->vnc_listen : NULL,
     };
     if (lv->pol.memory_hotplug)
         lv_vmem_metrics_init();
@@ -1289,6 +1292,7 @@ const struct drv_hv_ops drv_libvirt_ops = {
     .list = lv_list,
     .sample = lv_sample,
     .console_output = lv_console_output,
+    .console_port = lv_console_port,
     .diagnostics = lv_diagnostics,
     .get_spec = lv_get_spec,
     .set_identity = lv_set_identity,

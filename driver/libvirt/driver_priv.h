@@ -97,6 +97,7 @@ struct lv {
     bool live_snapshot;       /* not [workarounds] disable_libvirt_livesnapshot */
     char *cpu_mode;
     char *cpu_model;
+    char *vnc_listen; /* [vnc] server_listen (pol.vnc_listen when enabled) */
     struct drv_hv_host info; /* host facts and policy, read at open */
     int32_t nodes;           /* host NUMA nodes */
     bool unplug;             /* vCPUs may be removed live */
@@ -211,6 +212,8 @@ int lv_sample(struct drv_hv *hv, struct drv_hv_sample **out, size_t *n, struct e
 int lv_diagnostics(struct drv_hv *hv, const char *uuid, struct drv_hv_diag *out,
                    struct err **err);
 char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, struct err **err);
+int lv_console_port(struct drv_hv *hv, const char *uuid, enum drv_hv_console type, int *port,
+                    struct err **err);
 int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                 struct err **err);
 int lv_images_in_use(struct drv_hv *hv, struct drv_hv_paths *out, struct err **err);

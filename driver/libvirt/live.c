@@ -51,6 +51,7 @@ int lv_live_prepare(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, cha
     }
     struct lv_live_info info;
     lv_live_info_of(&meta, lv->live.inbound_addr, &info);
+    info.vnc = lv->vnc_listen;
     *dest_info = lv_live_info_format(&info);
     log_info("ready to take %s live into %s", spec->uuid, meta.instance_dir);
     lv_meta_release(&meta);
@@ -387,6 +388,13 @@ static char *dest_xml(virDomainPtr dom, unsigned which, const struct lv_meta *m,
     }
     char *out = lv_live_rewrite_xml(xml, m, dst, err);
     free(xml);
+    if (out && dst->vnc) {
+        /* QEMU there binds the destination's address (a destination of
+         * an older sculpt names none: the source's stays) */
+        char *moved = lv_cfg_vnc_listen_rewrite(out, dst->vnc, err);
+        free(out);
+        out = moved;
+    }
     return out;
 }
 

@@ -17,10 +17,12 @@
 /* The record's lines, in order, and where each goes. */
 static char **field(struct lv_live_info *i, size_t k)
 {
-    char **f[] = {&i->addr, &i->dir, &i->disk, &i->base, &i->log, &i->socket, &i->cdrom};
+    char **f[] = {&i->addr, &i->dir,    &i->disk,  &i->base,
+                  &i->log,  &i->socket, &i->cdrom, &i->vnc};
     return k < sizeof(f) / sizeof(f[0]) ? f[k] : NULL;
 }
-static const char *const names[] = {"addr", "dir", "disk", "base", "log", "socket", "cdrom"};
+static const char *const names[] = {"addr", "dir",    "disk",  "base",
+                                    "log",  "socket", "cdrom", "vnc"};
 #define NFIELDS (sizeof(names) / sizeof(names[0]))
 
 void lv_live_info_release(struct lv_live_info *i)
@@ -91,7 +93,7 @@ int lv_live_info_parse(const char *text, struct lv_live_info *out, struct err **
             goto fail;
         }
         const char *v = sp + 1;
-        bool ok = k == 0 ? lv_ssh_host_ok(v) : path_ok(v);
+        bool ok = k == 0 || k == 7 ? lv_ssh_host_ok(v) : path_ok(v);
         if (!ok || *field(out, k)) {
             err_set(err, ERR_INVALID, "dest_info: bad or repeated %s `%s`", names[k], v);
             goto fail;

@@ -389,6 +389,29 @@ char *lv_console_output(struct drv_hv *hv, const char *uuid, size_t max_bytes, s
     return read_tail(path, max_bytes, err);
 }
 
+int lv_console_port(struct drv_hv *hv, const char *uuid, enum drv_hv_console type, int *port,
+                    struct err **err)
+{
+    struct lv *lv = lv_of(hv);
+    virDomainPtr dom = lv_domain(lv, uuid, true, err);
+    if (!dom)
+        return err_wrap(err, "console");
+    int active = virDomainIsActive(dom);
+    /* the live definition: the port of this run (the inactive one has
+     * none, autoport) */
+    char *xml = active == 1 ? virDomainGetXMLDesc(dom, 0) : NULL;
+    int rc;
+    if (active == 0)
+        rc = err_set(err, ERR_CONFLICT, "guest `%s` is not running", uuid);
+    else if (!xml)
+        rc = lv_dom_error(err, active < 0 ? "virDomainIsActive" : "virDomainGetXMLDesc", dom);
+    else
+        rc = lv_cfg_console_port(xml, type, port, err);
+    free(xml);
+    virDomainFree(dom);
+    return rc;
+}
+
 int lv_get_spec(struct drv_hv *hv, const char *uuid, struct drv_hv_guest_spec *out,
                 struct err **err)
 {

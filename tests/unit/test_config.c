@@ -87,6 +87,19 @@ static void test_errors_name_the_line(void **state)
     assert_fails("[DEFAULT]\nreserved_host_cpus = -1\n", "is outside");
     assert_fails("[DEFAULT]\nreserved_host_cpus = 99999999999999999999999\n", "not an integer");
     assert_fails("[sculpt]\nblueprint_horizon = 60\nblueprint_step = 120\n", "longer than");
+    /* oslo's HostAddressOpt: an address or a host name, nothing else */
+    assert_fails("[vnc]\nserver_listen = 127.0.0.1'/><evil\n",
+                 "option `[vnc] server_listen`: `127.0.0.1'/><evil` is not an IP address");
+    assert_fails("[vnc]\nserver_proxyclient_address = a..b\n", "[vnc] server_proxyclient_address");
+    assert_fails("[vnc]\nserver_listen = -host\n", "[vnc] server_listen");
+    assert_fails("[vnc]\nserver_listen =\n", "[vnc] server_listen");
+    struct err *err = NULL;
+    struct cfg *cfg = load("[vnc]\nserver_listen = ::1\nserver_proxyclient_address = compute-7.example\n",
+                           &err);
+    assert_non_null(cfg);
+    assert_true(cfg->vnc_enabled); /* Zed's default */
+    assert_string_equal(cfg->vnc_server_listen, "::1");
+    cfg_unref(cfg);
 }
 
 static void test_missing_file(void **state)

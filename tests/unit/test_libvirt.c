@@ -217,6 +217,81 @@ static void test_guest_agent_xml(void **state)
     }
 }
 
+/* [vnc] enabled: Nova's <graphics type='vnc' autoport='yes' listen=...>
+ * and a virtio video device in every definition the designer makes (a
+ * redefinition from the record too); disabled, neither.  The live
+ * domain's port is read back (none before it runs: CONFLICT; no VNC:
+ * UNSUPPORTED), and a migration's XML takes the destination's address. */
+static void test_vnc_xml(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    struct err *err = NULL;
+    for (int vnc = 0; vnc <= 1; vnc++) {
+        p.vnc_listen = vnc ? "127.0.0.1" : NULL;
+        struct lv_meta m;
+        lv_design_meta(&p, &spec, 1, &m);
+        struct lv_cfg_domain d;
+        lv_design_domain(&p, &m, &spec.shape, &d);
+        char *xml = lv_cfg_domain_format(&d);
+        const char *gr = strstr(xml, "<graphics type=\"vnc\" autoport=\"yes\" listen=\"127.0.0.1\"/>");
+        const char *video = strstr(xml, "<video>");
+        int port = 0;
+        if (vnc) {
+            assert_non_null(gr);
+            assert_non_null(video);
+            const char *model = strstr(video, "<model type=\"virtio\"/>");
+            assert_non_null(model);
+            assert_true(model < strstr(video, "</video>"));
+            /* as defined (autoport, no port yet) */
+            assert_int_equal(lv_cfg_console_port(xml, DRV_HV_CONSOLE_VNC, &port, &err), -1);
+            assert_int_equal(err_code_of(err), ERR_CONFLICT);
+            err_clear(&err);
+        } else {
+            assert_null(strstr(xml, "<graphics"));
+            assert_null(strstr(xml, "<video"));
+            assert_int_equal(lv_cfg_console_port(xml, DRV_HV_CONSOLE_VNC, &port, &err), -1);
+            assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+            err_clear(&err);
+        }
+        struct lv_knobs k;
+        assert_int_equal(lv_cfg_domain_read(xml, &k, &err), 0);
+        struct lv_meta back;
+        assert_int_equal(lv_meta_parse(k.metadata, &back, &err), 0);
+        struct lv_cfg_domain again;
+        lv_design_domain(&p, &back, &back.spec.shape, &again);
+        assert_true(again.vnc_listen == p.vnc_listen);
+        lv_cfg_domain_release(&again);
+        lv_meta_release(&back);
+        lv_knobs_release(&k);
+        free(xml);
+        lv_cfg_domain_release(&d);
+        lv_meta_release(&m);
+    }
+    /* a running domain as libvirt states it */
+    const char *live =
+        "<domain type='qemu'><name>x</name><devices>"
+        "<graphics type='spice' port='5901' autoport='yes'/>"
+        "<graphics type='vnc' port='5907' autoport='yes' listen='127.0.0.1'>"
+        "<listen type='address' address='127.0.0.1'/></graphics>"
+        "<video><model type='virtio'/></video></devices></domain>";
+    int port = 0;
+    assert_int_equal(lv_cfg_console_port(live, DRV_HV_CONSOLE_VNC, &port, &err), 0);
+    assert_int_equal(port, 5907);
+    assert_int_equal(lv_cfg_console_port("<domain", DRV_HV_CONSOLE_VNC, &port, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+    char *moved = lv_cfg_vnc_listen_rewrite(live, "192.0.2.7", &err);
+    assert_non_null(moved);
+    assert_non_null(strstr(moved, "listen=\"192.0.2.7\""));
+    assert_non_null(strstr(moved, "<listen type=\"address\" address=\"192.0.2.7\"/>"));
+    assert_null(strstr(moved, "127.0.0.1"));
+    assert_non_null(strstr(moved, "<graphics type=\"spice\" port=\"5901\""));
+    free(moved);
+}
+
 /* A config drive: its image beside the disk, a read-only SATA cdrom that
  * is not taken for the disk whose I/O is tuned, kept in the metadata; a
  * pool member's empty drive. */
@@ -1653,6 +1728,7 @@ int main(void)
         cmocka_unit_test(test_guest_agent_xml),
         cmocka_unit_test_setup_teardown(test_snapshot_delta, test_tmpdir_setup,
                                         test_tmpdir_teardown),
+        cmocka_unit_test(test_vnc_xml),
         cmocka_unit_test(test_stable_rescue_xml),
         cmocka_unit_test(test_rescue_xml),
         cmocka_unit_test(test_vmem_design),

@@ -73,6 +73,13 @@ static void test_info_roundtrip(void **state)
     assert_null(back.addr);
     assert_null(back.disk);
     lv_live_info_release(&back);
+    /* the destination's VNC address, which the source's XML takes */
+    i.vnc = (char *)"127.0.0.2";
+    autofree char *vnc = lv_live_info_format(&i);
+    assert_non_null(strstr(vnc, "\nvnc 127.0.0.2\n"));
+    assert_int_equal(lv_live_info_parse(vnc, &back, &err), 0);
+    assert_string_equal(back.vnc, "127.0.0.2");
+    lv_live_info_release(&back);
 }
 
 static void test_info_bad(void **state)
@@ -97,6 +104,8 @@ static void test_info_bad(void **state)
         "sculpt-libvirt-live 1\ndir /a\nbase /b\n",
         "sculpt-libvirt-live 1\ndir /a\nrun rm -rf /\n",
         "sculpt-libvirt-live 1\ndir /a\nnothing\n",
+        "sculpt-libvirt-live 1\ndir /a\nvnc 127.0.0.1'/><evil/>\n",
+        "sculpt-libvirt-live 1\ndir /a\nvnc \n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct lv_live_info m;
