@@ -38,11 +38,12 @@ pkgs_migrate="openssh-client openssh-server rsync"
 # nova: RabbitMQ, a real Nova Zed control plane (Keystone, Placement,
 # Glance, nova-api, -conductor, -scheduler, run under uwsgi) for
 # contrib/stack/{rabbitmq,nova}.sh, python3-nova and oslo.messaging as the
-# real RPC client of the tests, the OpenStack clients, and tempest.
+# real RPC client of the tests, the OpenStack clients, and tempest;
+# nova-novncproxy runs from python3-nova with websockify and noVNC's pages.
 pkgs_nova="rabbitmq-server keystone placement-api nova-api nova-conductor nova-scheduler
   glance-api uwsgi-plugin-python3 python3-nova python3-oslo.messaging python3-kombu
   python3-psycopg2 python3-openstackclient python3-osc-placement python3-novaclient
-  python3-glanceclient python3-keystoneclient tempest"
+  python3-glanceclient python3-keystoneclient tempest python3-websockify novnc"
 
 groups=${*:-"build tools db api engine libvirt isofs migrate nova"}
 want=""

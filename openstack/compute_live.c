@@ -446,6 +446,8 @@ static int live_post_source(struct os_rz *r, struct err **err)
         log_err(LOG_LEVEL_WARN, e, "what stayed of %s here not released", uuid);
         err_clear(&e);
     }
+    /* a token names this host's port: useless now (Zed's manager) */
+    os_compute_console_tokens_clean(c, r->i->ctx, uuid);
     if (c->placement &&
         os_placement_delete_allocations(c->placement, ovo_get_str(r->mig, "uuid"), &e) < 0) {
         log_err(LOG_LEVEL_WARN, e, "source allocations of migration %s not deleted",

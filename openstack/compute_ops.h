@@ -35,6 +35,11 @@ struct drv_hv_diag;
 json_t *os_diag_object(const struct drv_hv_diag *d, const char *hypervisor, bool config_drive,
                        int64_t uptime_s);
 json_t *os_diag_legacy(const struct drv_hv_diag *d);
+/* compute_console.c: a guest's VNC console through nova-novncproxy (a
+ * ConsoleAuthToken made through the conductor), and the port check the
+ * proxy asks for before it connects. */
+int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_validate_console_port(struct os_rpc_req *req, json_t **result, struct err **err);
 /* compute_cache_images.c: base images fetched into the cache ahead of
  * builds; the answer says per image what happened. */
 int os_compute_cache_images(struct os_rpc_req *req, json_t **result, struct err **err);

@@ -367,6 +367,19 @@ void os_compute_record_deleted(struct os_compute *c, const char *uuid);
 void os_compute_tell_schedulers_new(struct os_compute *c, const struct os_inst *i,
                                     const json_t *ctx);
 void os_compute_tell_schedulers_gone(struct os_compute *c, const json_t *ctx, const char *uuid);
+/* compute_console.c: the console tokens handed out for instance `uuid`
+ * deleted through the conductor (Zed's _clean_instance_console_tokens,
+ * when consoles are enabled), once it is deleted or has left this host
+ * live; a failure is logged only. */
+void os_compute_console_tokens_clean(struct os_compute *c, const json_t *ctx, const char *uuid);
+/* The ConsoleAuthToken Zed's manager authorizes for a console of `type`
+ * ("novnc") at host:port of instance `uuid`, its URLs based on `base`. */
+json_t *os_console_token_new(const char *type, const char *host, int port, const char *uuid,
+                             const char *base);
+/* The connection info get_*_console returns (Console.get_connection_info
+ * with the token's access_url). */
+json_t *os_console_connect_info(const char *type, const char *host, int port, const char *token,
+                                const char *base);
 
 /* compute_terminate.c: destroy the guest, drop its placement and its
  * Placement allocations.  -1 only when the guest could not be destroyed. */

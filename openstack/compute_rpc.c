@@ -162,14 +162,6 @@ static int rpc_console_unavailable(struct os_rpc_req *req, json_t **result, stru
     return err_set(err, ERR_UNSUPPORTED, "Unavailable console type %s.", type ? type : "");
 }
 
-static int rpc_validate_console_port(struct os_rpc_req *req, json_t **result, struct err **err)
-{
-    (void)req;
-    (void)err;
-    *result = json_false(); /* we never handed out a console port */
-    return 0;
-}
-
 #define COMPUTE(name, fn, flags) {NULL, name, 6, 1, fn, flags}
 #define SERIAL OS_RPC_SERIALIZE
 #define READ OS_RPC_READ
@@ -193,12 +185,12 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("set_host_enabled", rpc_set_host_enabled, 0),
     COMPUTE("external_instance_event", rpc_external_instance_event, 0),
     COMPUTE("check_instance_shared_storage", rpc_check_instance_shared_storage, READ),
-    COMPUTE("get_vnc_console", rpc_console_unavailable, READ),
+    COMPUTE("get_vnc_console", os_compute_get_vnc_console, READ),
     COMPUTE("get_spice_console", rpc_console_unavailable, READ),
     COMPUTE("get_serial_console", rpc_console_unavailable, READ),
     COMPUTE("get_rdp_console", rpc_console_unavailable, READ),
     COMPUTE("get_mks_console", rpc_console_unavailable, READ),
-    COMPUTE("validate_console_port", rpc_validate_console_port, READ),
+    COMPUTE("validate_console_port", os_compute_validate_console_port, READ),
     COMPUTE("prep_resize", os_compute_prep_resize, SERIAL),
     COMPUTE("confirm_resize", os_compute_confirm_resize, SERIAL),
     COMPUTE("revert_resize", os_compute_revert_resize, SERIAL),

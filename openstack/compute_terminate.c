@@ -93,6 +93,7 @@ int os_compute_terminate(struct os_rpc_req *req, json_t **result, struct err **e
     }
     os_compute_record_deleted(c, os_inst_uuid(i));
     os_compute_intent_finish(c, intent, true, NULL);
+    os_compute_console_tokens_clean(c, req->msg->ctx, os_inst_uuid(i));
     os_compute_tell_schedulers_gone(c, req->msg->ctx, os_inst_uuid(i));
     os_inst_event_finish(i, event, NULL);
     log_info("instance deleted");

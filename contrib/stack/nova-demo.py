@@ -94,6 +94,14 @@ def main():
         if s.status == 'ERROR':
             sys.exit('demo server %s failed: %s' % (s.name, getattr(s, 'fault', {})))
         print('demo server %s (%s) ACTIVE' % (s.name, s.id))
+        # its VNC console in a browser, through nova-novncproxy
+        try:
+            c = nova.servers.get_console_url(s, 'novnc')
+            c = c.get('remote_console') or c.get('console') or {}
+            print('  console: %s  (for [consoleauth] token_ttl, 10 min; later: '
+                  'openstack console url show --novnc %s)' % (c.get('url'), s.name))
+        except Exception as e:  # noqa: B902 -- the demo runs without it
+            print('  no console URL: %s' % e)
 
     with open(a.env, 'w') as f:
         f.write('SCULPT_IMAGE_ID=%s\nSCULPT_KERNEL_ID=%s\nSCULPT_RAMDISK_ID=%s\n'

@@ -1,7 +1,7 @@
 #!/bin/sh
 # A minimal real OpenStack Zed control plane, DevStack-like, from Debian 12
-# packages: Keystone, Placement, Glance, nova-api, nova-conductor and
-# nova-scheduler on the private PostgreSQL and RabbitMQ (contrib/stack/
+# packages: Keystone, Placement, Glance, nova-api, nova-conductor,
+# nova-scheduler and nova-novncproxy (VNC consoles) on the private PostgreSQL and RabbitMQ (contrib/stack/
 # postgres.sh and rabbitmq.sh, started first), plus a stand-in for Neutron
 # (contrib/stack/fake-neutron.py: servers boot with --nic none, but
 # `server show` and tempest still ask Neutron for ports).  No compute: that
@@ -19,7 +19,7 @@
 #   OS_AUTH_URL OS_USERNAME OS_PASSWORD OS_PROJECT_NAME OS_USER_DOMAIN_NAME
 #   OS_PROJECT_DOMAIN_NAME OS_REGION_NAME OS_IDENTITY_API_VERSION (admin creds)
 #   NOVA_KEYSTONE_URL NOVA_PLACEMENT_URL NOVA_GLANCE_URL NOVA_API_URL
-#   NOVA_NEUTRON_URL NOVA_CONF (the control plane's nova.conf, for nova-manage)
+#   NOVA_NEUTRON_URL NOVA_NOVNCPROXY_URL (nova-novncproxy's page) NOVA_CONF (the control plane's nova.conf, for nova-manage)
 #   NOVA_ADMIN_PASSWORD
 set -eu
 action=${1:-}
@@ -30,7 +30,8 @@ run=$(cd "$run" && pwd)
 dir=$run/nova
 here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3   # Debian's: the OpenStack libraries live in its dist-packages
-services="keystone placement glance-api fake-neutron nova-api nova-conductor nova-scheduler"
+services="keystone placement glance-api fake-neutron nova-api nova-conductor nova-scheduler
+    nova-novncproxy"
 
 say() { echo "nova: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -89,6 +90,8 @@ load_ports() {
         } >"$dir/ports"
     fi
     . "$dir/ports"
+    # (a RUN_DIR from before nova-novncproxy was started gets its port now)
+    [ -n "${vp:-}" ] || { echo "vp=$(free_port)" >>"$dir/ports" && . "$dir/ports"; }
     KS=http://127.0.0.1:$ks
 }
 
@@ -177,7 +180,10 @@ lock_path = $dir/state/lock
 [oslo_messaging_notifications]
 driver = noop
 [vnc]
-enabled = false
+# nova-novncproxy's: the computes' [vnc] options are in their own conf
+novncproxy_host = 127.0.0.1
+novncproxy_port = $vp
+novncproxy_base_url = http://127.0.0.1:$vp/vnc_auto.html
 [glance]
 api_servers = http://127.0.0.1:$gl
 EOF
@@ -299,6 +305,7 @@ NOVA_PLACEMENT_URL=http://127.0.0.1:$pl
 NOVA_GLANCE_URL=http://127.0.0.1:$gl
 NOVA_API_URL=http://127.0.0.1:$nv/v2.1
 NOVA_NEUTRON_URL=http://127.0.0.1:$ne
+NOVA_NOVNCPROXY_URL=http://127.0.0.1:$vp/vnc_auto.html
 NOVA_CONF=$dir/etc/nova/nova.conf
 EOF
     mv "$run/env/nova.env.tmp" "$run/env/nova.env"
@@ -359,12 +366,18 @@ start() {
         --log-file "$dir/log/nova-conductor.log"
     alive nova-scheduler || start_daemon nova-scheduler nova-scheduler $NC \
         --log-file "$dir/log/nova-scheduler.log"
+    # (python3-nova has its module, Debian's nova-novncproxy package only
+    # a script and a unit for it)
+    alive nova-novncproxy || start_daemon nova-novncproxy $PY -c \
+        'import sys; from nova.cmd.novncproxy import main; sys.argv[0] = "nova-novncproxy"; sys.exit(main())' \
+        $NC --log-file "$dir/log/nova-novncproxy.log"
     waitfor 120 "Placement" http_ok "http://127.0.0.1:$pl/" 200
     waitfor 120 "nova-api" http_ok "http://127.0.0.1:$nv/" 200
     waitfor 60 "Glance" http_ok "http://127.0.0.1:$gl/" 300
     waitfor 30 "the Neutron stand-in" http_ok "http://127.0.0.1:$ne/" 200
     waitfor 90 "nova-conductor" queue_consumed conductor
     waitfor 90 "nova-scheduler" queue_consumed scheduler
+    waitfor 60 "nova-novncproxy" http_ok "http://127.0.0.1:$vp/vnc_auto.html" 200
     [ $fresh = 1 ] && touch "$dir/bootstrapped"
     write_client_env
     say "running: Keystone $KS/v3, nova-api http://127.0.0.1:$nv, Placement :$pl, Glance :$gl"

@@ -120,6 +120,10 @@ EOF
             printf '\n[libvirt]\nconnection_uri = %s\nvirt_type = %s\n' "$LIBVIRT_URI" \
                 "${LIBVIRT_HOST_VIRT_TYPE:-qemu}"
         fi
+        # console URLs point at the control plane's nova-novncproxy
+        if [ -n "${NOVA_NOVNCPROXY_URL:-}" ]; then
+            printf '\n[vnc]\nnovncproxy_base_url = %s\n' "$NOVA_NOVNCPROXY_URL"
+        fi
         if [ -n "${SCULPT_EXTRA_CONF:-}" ]; then
             printf '\n%s\n' "$SCULPT_EXTRA_CONF"
         fi

@@ -1,5 +1,5 @@
 #!/bin/sh
-# End to end on real guests (create, stop/start, reboots, console, a snapshot,
+# End to end on real guests (create, stop/start, reboots, console, VNC console, a snapshot,
 # a rebuild onto it and a server booted from it, delete): the openstack CLI
 # against the local Nova, with sculpt-compute (libvirt backend) as host
 # HOST; checked on the hypervisor with virsh,
@@ -126,6 +126,14 @@ assert d["memory_details"]["maximum"] > 0, d
 print("e2e: diagnostics: %d vCPU(s), %d disk(s) (read %d bytes), %d MiB" % (d["num_cpus"],
       d["num_disks"], d["disk_details"][0]["read_bytes"], d["memory_details"]["maximum"]))
 ' || fail "server show --diagnostics"
+
+# the VNC console ([vnc] enabled, sculpt.conf's default): Nova's URL,
+# nova-novncproxy with its token, QEMU's VNC server behind it (the port
+# the live domain has, which validate_console_port must tell apart)
+vnc=$(virsh -c "$LIBVIRT_URI" vncdisplay "$dom" | head -n 1)
+case "$vnc" in 127.0.0.1:[0-9]*) ;; *) fail "domain $dom's VNC display is '$vnc'" ;; esac
+/usr/bin/python3 "$top/tests/nova/vnc_console.py" --host "$host" --server "$id" --domain "$dom" \
+    --port $((5900 + ${vnc#*:})) || fail "VNC console"
 
 # A call whose handler outlives the caller's call-monitor timeout only
 # succeeds with keep-alives.

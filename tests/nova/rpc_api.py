@@ -702,9 +702,10 @@ def main():
                  api.get_console_output, ctxt, ghost, 10)
     expect_raise('get_vnc_console', exception.ConsoleTypeUnavailable,
                  api.get_vnc_console, ctxt, inst, 'novnc')
-    if api.validate_console_port(ctxt, inst, '5900', 'novnc') is not False:
-        fail('validate_console_port is not False')
-    ok('validate_console_port -> False')
+    # (the fake backend's guests have no console: Zed's libvirt driver
+    # raises the same for a domain without graphics)
+    expect_raise('validate_console_port', exception.ConsoleTypeUnavailable,
+                 api.validate_console_port, ctxt, inst, '5900', 'novnc')
     diag = api.get_instance_diagnostics(ctxt, inst)
     if diag.state != 'running' or diag.driver != 'libvirt' or diag.num_disks != 1 or \
             diag.num_cpus != len(diag.cpu_details) or not diag.memory_details.maximum:
