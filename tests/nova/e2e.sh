@@ -130,10 +130,12 @@ print("e2e: diagnostics: %d vCPU(s), %d disk(s) (read %d bytes), %d MiB" % (d["n
 # the VNC console ([vnc] enabled, sculpt.conf's default): Nova's URL,
 # nova-novncproxy with its token, QEMU's VNC server behind it (the port
 # the live domain has, which validate_console_port must tell apart)
+t=$(date +%s)
 vnc=$(virsh -c "$LIBVIRT_URI" vncdisplay "$dom" | head -n 1)
 case "$vnc" in 127.0.0.1:[0-9]*) ;; *) fail "domain $dom's VNC display is '$vnc'" ;; esac
 /usr/bin/python3 "$top/tests/nova/vnc_console.py" --host "$host" --server "$id" --domain "$dom" \
     --port $((5900 + ${vnc#*:})) || fail "VNC console"
+say "VNC console checked in $(($(date +%s) - t)) s"
 
 # A call whose handler outlives the caller's call-monitor timeout only
 # succeeds with keep-alives.

@@ -152,7 +152,7 @@ def main():
     # (QEMU names its desktop after -name guest=, which libvirt sets)
     if name != 'QEMU (%s)' % a.domain:
         fail('the VNC server is %r, not the domain %s' % (name, a.domain))
-    print('e2e: VNC console: %s -> nova-novncproxy -> QEMU of %s (RFB 003.008, %dx%d)'
+    print('e2e: VNC console: %s -> nova-novncproxy -> %r (RFB 003.008, %dx%d)'
           % (rc['url'], name, width, height))
 
     # ---- a token nobody was given: the proxy closes without a byte of RFB
