@@ -74,6 +74,13 @@ dom=$(openstack server show e2e-1 -f value -c OS-EXT-SRV-ATTR:instance_name)
 wait_domain "$id" "$dom"
 [ "$(domstate "$dom")" = "shut off" ] || fail "domain $dom is '$(domstate "$dom")' after stop"
 say "stop -> SHUTOFF in $(($(date +%s) - t)) s, domain shut off"
+# no console of a guest that does not run: Zed's InstanceNotReady, 409
+code=$(curl -s -o "$run/e2e.vnc-stopped" -w '%{http_code}' -X POST -H "X-Auth-Token: $(nova_token)" \
+    -H 'Content-Type: application/json' -H 'OpenStack-API-Version: compute 2.6' \
+    -d '{"remote_console": {"protocol": "vnc", "type": "novnc"}}' \
+    "$NOVA_API_URL/servers/$id/remote-consoles")
+[ "$code" = 409 ] && grep -q "is not ready" "$run/e2e.vnc-stopped" ||
+    fail "VNC console of a stopped server: HTTP $code $(cat "$run/e2e.vnc-stopped")"
 
 t=$(date +%s)
 openstack server start e2e-1
