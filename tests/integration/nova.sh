@@ -35,8 +35,9 @@
 #   tempest   tempest.api.compute.servers.test_create_server and
 #             ServerActionsTestJSON's resize and rebuild tests, on fake1
 #             alone (tests/nova/tempest.sh)
-#   tempest-broad  all of tempest.api.compute on fake1 alone (not in the
-#             default list: `make tempest`, 15-25 minutes)
+#   tempest-broad  all of tempest.api.compute on fake1 alone, or on the
+#             host TEMPEST_HOST names (kvm1) (not in the default list:
+#             `make tempest`, 15-25 minutes on fake1)
 #   rabbitmq  RabbitMQ stopped and restarted under load (tests/nova/rabbitmq_restart.py)
 #   settings  what the REST API changes reaches the running fake1 (prices,
 #             custom blueprints), previews and estimates answer, the RPC
@@ -235,8 +236,22 @@ for phase in $phases; do
         sh "$top/tests/nova/tempest.sh" "$run" fake1
         ;;
     tempest-broad)
-        say "phase tempest-broad: all of tempest.api.compute (make tempest)"
-        TEMPEST_BROAD=1 sh "$top/tests/nova/tempest.sh" "$run" fake1
+        th=${TEMPEST_HOST:-fake1}
+        case $th in
+        fake1) ;;
+        kvm1)
+            [ $libvirt = 1 ] || { echo "TEMPEST_HOST=kvm1 needs contrib/stack/libvirt.sh" >&2; exit 1; }
+            # tempest holds several guests of 1 and 2 vCPUs at once, whose
+            # TCG boots load this 2-core host: at the 1% host SLO admission
+            # refuses builds and resizes (NoValidHost); tempest runs at 50%
+            kvm1_env "$stack/sculpt.sh" stop "$run" >/dev/null
+            kvm1_env SCULPT_EXTRA_CONF="$(printf '%s\n[engine]\nhost_violation_rate = 0.5' "$SSHD_CONF")" \
+                "$stack/sculpt.sh" start "$run" >/dev/null
+            ;;
+        *) echo "TEMPEST_HOST is fake1 or kvm1, not $th" >&2; exit 2 ;;
+        esac
+        say "phase tempest-broad: all of tempest.api.compute on $th (make tempest)"
+        TEMPEST_BROAD=1 sh "$top/tests/nova/tempest.sh" "$run" "$th"
         ;;
     settings)
         say "phase settings: run-time settings and custom blueprints on fake1"

@@ -11,7 +11,11 @@
 # TEMPEST_BROAD=1 runs all of tempest.api.compute instead (`make tempest`,
 # about 15-25 minutes here): every microversion up to Zed's 2.93, stable
 # device rescue, less the tests tests/nova/tempest-exclude.txt names (they
-# need a real Neutron); TEMPEST_REGEX=RE runs the tests RE matches.
+# need a real Neutron); TEMPEST_REGEX=RE runs the tests RE matches (with
+# TEMPEST_BROAD=1, those of them the exclusions leave).
+# NAME may be a libvirt host (`make tempest TEMPEST_HOST=kvm1`): its guests
+# boot under TCG on a loaded machine, so the time-outs are longer and one
+# worker runs the tests (TEMPEST_CONCURRENCY overrides either's 2 or 1).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 broad=${TEMPEST_BROAD:-0}
@@ -22,6 +26,14 @@ set -a
 . "$run/env/$name.env"
 set +a
 ws=$run/tempest
+driver=$(sed -n 's/^compute_driver *= *//p' "$SCULPT_CONF" | head -n 1)
+# sculpt's libvirt guests are q35 machines, which have no IDE bus (its
+# rescue refuses an IDE rescue device with a clear fault)
+if [ "$driver" = libvirt ]; then
+    build_timeout=600 concurrency=${TEMPEST_CONCURRENCY:-1} ide_bus=false
+else
+    build_timeout=180 concurrency=${TEMPEST_CONCURRENCY:-2} ide_bus=true
+fi
 # tempest's commands write tempest.log where they run: run them in $run.
 cd "$run"
 # tempest keeps a registry of workspaces by name (~/.tempest): a name of
@@ -55,7 +67,7 @@ image_ref = $SCULPT_IMAGE_ID
 image_ref_alt = $SCULPT_IMAGE_ID
 flavor_ref = $SCULPT_FLAVOR_ID
 flavor_ref_alt = $SCULPT_FLAVOR_ALT_ID
-build_timeout = 180
+build_timeout = $build_timeout
 [compute-feature-enabled]
 console_output = true
 resize = true
@@ -64,6 +76,7 @@ vnc_console = false
 spice_console = false
 serial_console = false
 attach_encrypted_volume = false
+ide_bus = $ide_bus
 [service_available]
 nova = true
 glance = true
@@ -93,10 +106,10 @@ ServerActionsTestJSON.test_(resize_server_(confirm|confirm_from_stopped|revert)|
 rebuild_server|rebuild_server_in_stop_state)\b|\
 ServerRescueTestJSON.test_rescue_unrescue_instance\b"
 if [ "$broad" = 1 ]; then
-    tempest run --concurrency 2 --regex '^tempest\.api\.compute\.' \
+    tempest run --concurrency $concurrency --regex "${TEMPEST_REGEX:-^tempest\.api\.compute\.}" \
         --exclude-list "$here/tempest-exclude.txt" >run.log 2>&1
 else
-    tempest run --concurrency 2 --regex "${TEMPEST_REGEX:-$regex}" >run.log 2>&1
+    tempest run --concurrency $concurrency --regex "${TEMPEST_REGEX:-$regex}" >run.log 2>&1
 fi
 rc=$?
 set -e
