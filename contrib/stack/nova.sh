@@ -183,7 +183,8 @@ driver = noop
 # nova-novncproxy's: the computes' [vnc] options are in their own conf
 novncproxy_host = 127.0.0.1
 novncproxy_port = $vp
-novncproxy_base_url = http://127.0.0.1:$vp/vnc_auto.html
+# (noVNC's page that connects at once; Zed's help says so for noVNC >= 1.0)
+novncproxy_base_url = http://127.0.0.1:$vp/vnc_lite.html
 [glance]
 api_servers = http://127.0.0.1:$gl
 EOF
@@ -305,7 +306,7 @@ NOVA_PLACEMENT_URL=http://127.0.0.1:$pl
 NOVA_GLANCE_URL=http://127.0.0.1:$gl
 NOVA_API_URL=http://127.0.0.1:$nv/v2.1
 NOVA_NEUTRON_URL=http://127.0.0.1:$ne
-NOVA_NOVNCPROXY_URL=http://127.0.0.1:$vp/vnc_auto.html
+NOVA_NOVNCPROXY_URL=http://127.0.0.1:$vp/vnc_lite.html
 NOVA_CONF=$dir/etc/nova/nova.conf
 EOF
     mv "$run/env/nova.env.tmp" "$run/env/nova.env"
@@ -377,7 +378,7 @@ start() {
     waitfor 30 "the Neutron stand-in" http_ok "http://127.0.0.1:$ne/" 200
     waitfor 90 "nova-conductor" queue_consumed conductor
     waitfor 90 "nova-scheduler" queue_consumed scheduler
-    waitfor 60 "nova-novncproxy" http_ok "http://127.0.0.1:$vp/vnc_auto.html" 200
+    waitfor 60 "nova-novncproxy" http_ok "http://127.0.0.1:$vp/vnc_lite.html" 200
     [ $fresh = 1 ] && touch "$dir/bootstrapped"
     write_client_env
     say "running: Keystone $KS/v3, nova-api http://127.0.0.1:$nv, Placement :$pl, Glance :$gl"
