@@ -209,27 +209,36 @@ def main():
         with open(os.path.join(folder(host, uuid), 'console.log'), errors='replace') as f:
             return re.findall(pattern, f.read())
 
-    def console_cmd(host, uuid, cmd, answer):
+    def console_cmd(host, uuid, cmd, answer, tries=1):
         """cmd typed on the guest's serial console (the socket beside its
-        log); the last match of the `answer` pattern it prints."""
+        log); the last match of the `answer` pattern it prints.  A command
+        that may be typed again (`tries` > 1) is, when the guest's tty did
+        not echo it: a guest busy under a loaded host's TCG may leave the
+        line in the UART until QEMU drops it with the client."""
         n = len(console_lines(host, uuid, answer))
-        sk = socket.socket(socket.AF_UNIX)
-        sk.connect(os.path.join(folder(host, uuid), 'console.sock'))
         line = cmd.encode()
-        try:
-            # connected until the guest's tty echoes the line: QEMU drops
-            # what the UART has not taken when the client leaves
-            sk.sendall(line + b'\n')
-            sk.settimeout(0.5)
-            seen, end = b'', time.time() + 30
-            while line + b'\r\n' not in seen and line + b'\n' not in seen \
-                    and time.time() < end:
-                try:
-                    seen += sk.recv(4096)
-                except socket.timeout:
-                    pass
-        finally:
-            sk.close()
+        for attempt in range(tries):
+            sk = socket.socket(socket.AF_UNIX)
+            sk.connect(os.path.join(folder(host, uuid), 'console.sock'))
+            try:
+                # connected until the guest's tty echoes the line: QEMU
+                # drops what the UART has not taken when the client leaves
+                sk.sendall(line + b'\n')
+                sk.settimeout(0.5)
+                seen, end = b'', time.time() + 30
+                while line + b'\r\n' not in seen and line + b'\n' not in seen \
+                        and time.time() < end:
+                    try:
+                        seen += sk.recv(4096)
+                    except socket.timeout:
+                        pass
+            finally:
+                sk.close()
+            if line + b'\r\n' in seen or line + b'\n' in seen \
+                    or len(console_lines(host, uuid, answer)) > n:
+                break
+            say('   (the guest on %s did not echo `%s` in 30 s%s)'
+                % (host, cmd, '; typed again' if attempt + 1 < tries else ''))
         got = wait('the guest on %s answering `%s`' % (host, cmd),
                    lambda: (lambda m: len(m) > n and m)(console_lines(host, uuid, answer)), 30)
         return got[-1]
@@ -237,7 +246,7 @@ def main():
     def guest_uptime(host, uuid):
         """The guest's uptime (s), from the GUEST-STAT line it prints when
         `stat` is typed on its serial console."""
-        return int(console_cmd(host, uuid, 'stat', r'GUEST-STAT uptime=(\d+)'))
+        return int(console_cmd(host, uuid, 'stat', r'GUEST-STAT uptime=(\d+)', tries=3))
 
     def live_status(mig_id, server=None):
         m = [m for m in nova.migrations.list(instance_uuid=(server or s).id,
