@@ -5,7 +5,8 @@
 # console) and from libvirt (virsh), fractional CPU enforced and sampled,
 # no restart across reshapes, a libvirtd restart survived, a guest killed
 # behind sculpt's back noticed, power cycle, suspend/resume, snapshot
-# (cold: saved, copied, restored), rescue and unrescue, cold resize,
+# (live, the guest running on; cold: saved, copied, restored), rescue and
+# unrescue, cold resize,
 # reconcile, destroy.  One private libvirtd (contrib/stack/libvirt.sh).
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
