@@ -30,7 +30,7 @@ static int console_fault(struct os_rpc_req *req, const char *cls, int code, cons
     return err_set(err, ERR_UNSUPPORTED, "%s", msg);
 }
 
-static int type_unavailable(struct os_rpc_req *req, const char *type, struct err **err)
+int os_console_type_unavailable(struct os_rpc_req *req, const char *type, struct err **err)
 {
     autofree char *msg = xasprintf("Unavailable console type %s.", type);
     return console_fault(req, "ConsoleTypeUnavailable", 400, "console_type", type, err, msg);
@@ -57,7 +57,7 @@ static int console_port(struct os_rpc_req *req, const json_t *inst, enum drv_hv_
         break;
     case ERR_UNSUPPORTED:
         err_clear(err);
-        return type_unavailable(req, type_name, err);
+        return os_console_type_unavailable(req, type_name, err);
     default:
         return -1;
     }
@@ -115,7 +115,7 @@ int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct e
     if (!type)
         type = "";
     if (!c->cfg->vnc_enabled)
-        return type_unavailable(req, type, err);
+        return os_console_type_unavailable(req, type, err);
     if (strcmp(type, "novnc") != 0) {
         autofree char *msg = xasprintf("Invalid console type %s", type);
         return console_fault(req, "ConsoleTypeInvalid", 400, "console_type", type, err, msg);
@@ -162,7 +162,7 @@ int os_compute_validate_console_port(struct os_rpc_req *req, json_t **result, st
                         : strcmp(type, "rdp-html5") == 0 ? "rdp"
                         : strcmp(type, "webmks") == 0    ? "webmks"
                                                          : "serial";
-        return type_unavailable(req, t, err);
+        return os_console_type_unavailable(req, t, err);
     }
     int port = 0;
     if (console_port(req, inst, DRV_HV_CONSOLE_VNC, "vnc", &port, err) < 0)

@@ -39,6 +39,9 @@ json_t *os_diag_legacy(const struct drv_hv_diag *d);
  * ConsoleAuthToken made through the conductor), and the port check the
  * proxy asks for before it connects. */
 int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct err **err);
+/* The ConsoleTypeUnavailable fault for console `type`, as Zed's manager
+ * raises it (every console type sculpt does not serve).  Returns -1. */
+int os_console_type_unavailable(struct os_rpc_req *req, const char *type, struct err **err);
 int os_compute_validate_console_port(struct os_rpc_req *req, json_t **result, struct err **err);
 /* compute_cache_images.c: base images fetched into the cache ahead of
  * builds; the answer says per image what happened. */

@@ -157,9 +157,7 @@ static int rpc_console_unavailable(struct os_rpc_req *req, json_t **result, stru
 {
     (void)result;
     const char *type = json_string_value(json_object_get(req->msg->args, "console_type"));
-    os_fault_nova(&req->fault, "ConsoleTypeUnavailable", 400);
-    req->fault.kwargs = json_pack("{s:s}", "console_type", type ? type : "");
-    return err_set(err, ERR_UNSUPPORTED, "Unavailable console type %s.", type ? type : "");
+    return os_console_type_unavailable(req, type ? type : "", err);
 }
 
 #define COMPUTE(name, fn, flags) {NULL, name, 6, 1, fn, flags}
