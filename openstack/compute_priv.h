@@ -506,6 +506,13 @@ void os_compute_reclaim_poll(struct os_compute *c);
  * end_task).  From the periodic thread. */
 void os_compute_usage_audit(struct os_compute *c);
 
+/* ---- compute_console_purge.c: [DEFAULT] instance_delete_interval ---- */
+
+/* Every expired console token removed from Nova's database (the
+ * conductor's ConsoleAuthToken.clean_expired_console_auths), whatever its
+ * host, as Zed's manager does.  From the periodic thread. */
+int os_compute_console_tokens_purge(struct os_compute *c, struct err **err);
+
 /* ---- compute_image_cache.c: [image_cache] ---- */
 
 /* One pass of the image cache manager over the host's image cache, with

@@ -504,6 +504,7 @@ static void *svc_periodic_thread(void *arg)
     int64_t reclaim_due = 0;
     int64_t audit_due = 0;
     int64_t images_due = 0;
+    int64_t tokens_due = 0;
     log_ctx_clear();
     for (;;) {
         /* resizes are confirmed within a quarter of the window after it
@@ -516,6 +517,10 @@ static void *svc_periodic_thread(void *arg)
         int64_t images_ms = c->cfg->image_cache_manager_interval > 0
                                 ? c->cfg->image_cache_manager_interval * 1000
                                 : RESOURCES_INTERVAL_MS;
+        /* instance_delete_interval: the same, for expired console tokens */
+        int64_t tokens_ms = c->cfg->instance_delete_interval > 0
+                                ? c->cfg->instance_delete_interval * 1000
+                                : RESOURCES_INTERVAL_MS;
         pthread_mutex_lock(&c->lock);
         /* a second at a time until the recovery is over (it may be slow) */
         int64_t ms = !c->recovered ? 1000 : RESOURCES_INTERVAL_MS;
@@ -527,6 +532,8 @@ static void *svc_periodic_thread(void *arg)
             ms = reclaim_ms;
         if (c->cfg->image_cache_manager_interval >= 0 && ms > images_ms)
             ms = images_ms;
+        if (c->cfg->instance_delete_interval >= 0 && ms > tokens_ms)
+            ms = tokens_ms;
         if (c->nmoves_in > 0 && ms > MOVE_CLAIMS_INTERVAL_MS)
             ms = MOVE_CLAIMS_INTERVAL_MS;
         bool stop = svc_wait_for(c, ms, true);
@@ -566,6 +573,13 @@ static void *svc_periodic_thread(void *arg)
             clock_mono_ms() >= images_due) {
             os_compute_image_cache_pass(c);
             images_due = clock_mono_ms() + images_ms;
+        }
+        if (recovered && c->cfg->instance_delete_interval >= 0 &&
+            clock_mono_ms() >= tokens_due) {
+            autoerr struct err *e = NULL;
+            if (os_compute_console_tokens_purge(c, &e) < 0)
+                log_err(LOG_LEVEL_WARN, e, "expired console tokens not removed");
+            tokens_due = clock_mono_ms() + tokens_ms;
         }
         if (recovered && claims && clock_mono_ms() >= claims_due) {
             os_compute_move_claims_check(c);

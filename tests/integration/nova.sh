@@ -108,8 +108,9 @@ live_conf() {
     printf 'live_migration_uri = qemu+tcp://%%s:%s/system\nlive_migration_inbound_addr = 127.0.0.1\nlive_migration_completion_timeout = 120\n' "$1"
 }
 start_kvm1() {
-    # (the image cache manager every 2 s: e2e ages images by hand)
-    kvm1_env SCULPT_EXTRA_CONF="$(printf '%s\n[image_cache]\nmanager_interval = 2' "$SSHD_CONF")" \
+    # (the image cache manager and the purge of expired console tokens
+    # every 2 s: e2e ages images and expires a token by hand)
+    kvm1_env SCULPT_EXTRA_CONF="$(printf '%s\n[image_cache]\nmanager_interval = 2\n[DEFAULT]\ninstance_delete_interval = 2' "$SSHD_CONF")" \
         "$stack/sculpt.sh" start "$run"
 }
 

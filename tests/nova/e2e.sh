@@ -144,6 +144,26 @@ case "$vnc" in 127.0.0.1:[0-9]*) ;; *) fail "domain $dom's VNC display is '$vnc'
     --port $((5900 + ${vnc#*:})) || fail "VNC console"
 say "VNC console checked in $(($(date +%s) - t)) s"
 
+# expired console tokens leave Nova's database (kvm1 purges them every 2 s,
+# instance_delete_interval): the oldest of the check's tokens made expired
+# goes, the others stay
+nova_db=$(sed -n 's/^SCULPT_DB_URL=//p' "$run/env/postgres.env")
+nova_db=${nova_db%/*}/nova
+nova_sql() { psql -X -q -t -A "$nova_db" -c "$1"; }
+tokens() { nova_sql "select count(*) from console_auth_tokens where instance_uuid = '$id'"; }
+n=$(tokens) || fail "Nova's console tokens not read"
+[ "$n" -ge 2 ] || fail "$n console token(s) of $id in Nova's database, expected 2 or more"
+tok=$(nova_sql "select min(id) from console_auth_tokens where instance_uuid = '$id'")
+nova_sql "update console_auth_tokens set expires = extract(epoch from now())::int - 1 where id = $tok" >/dev/null ||
+    fail "token not expired by hand"
+end=$(($(date +%s) + 30))
+until [ "$(nova_sql "select count(*) from console_auth_tokens where id = $tok")" = 0 ]; do
+    [ "$(date +%s)" -lt $end ] || fail "the expired console token $tok still in Nova's database after 30 s"
+    sleep 0.5
+done
+[ "$(tokens)" = $((n - 1)) ] || fail "unexpired console tokens removed too ($(tokens) of $n left)"
+say "an expired console token removed by the host's purge, $((n - 1)) unexpired kept"
+
 # A call whose handler outlives the caller's call-monitor timeout only
 # succeeds with keep-alives.
 /usr/bin/python3 "$top/tests/nova/keepalive.py" --host "$host" --server "$id"
