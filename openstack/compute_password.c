@@ -10,6 +10,10 @@
  *   anything else (the agent      InstancePasswordSetFailed   409
  *     refused, libvirt failed)      ("error setting admin password")
  *
+ * Set, the password is kept encrypted with the instance's ssh-rsa key in
+ * its system_metadata (Zed's _save_instance_password_if_sshkey_present),
+ * for os-server-password and `nova get-password`.
+ *
  * The task state is cleared on every path (guarded by updating_password,
  * as Zed saves it), the action event finishes with the outcome and a
  * failure is recorded as a fault.  The password itself is never logged
@@ -27,6 +31,7 @@
 #include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
+#include "openstack/ssh_encrypt.h"
 
 LOG_INIT("openstack.compute_password");
 
@@ -109,6 +114,21 @@ static void fault_set_failed(struct os_rpc_req *req, const char *uuid, const cha
     err_set(err, ERR_CONFLICT, "Failed to set admin password on %s because %s", uuid, reason);
 }
 
+/* The password encrypted with the owner's ssh-rsa key into the instance's
+ * system_metadata, saved with the task state; nothing without such a key. */
+static int password_keep_encrypted(struct os_inst *i, const char *password, struct err **err)
+{
+    const char *key = ovo_get_str(i->prim, "key_data");
+    if (!os_ssh_key_is_rsa(key))
+        return 0;
+    autofree char *enc = os_ssh_encrypt_b64(key, password, err);
+    json_t *sm = enc ? os_password_sysmeta(ovo_get(i->prim, "system_metadata"), enc, err) : NULL;
+    if (!sm)
+        return -1;
+    ovo_set(i->prim, "system_metadata", sm);
+    return 0;
+}
+
 int os_compute_set_admin_password(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     (void)result;
@@ -155,6 +175,12 @@ int os_compute_set_admin_password(struct os_rpc_req *req, json_t **result, struc
             log_err(LOG_LEVEL_ERROR, e, "set_admin_password failed for user `%s`", user);
             fault_set_failed(req, uuid, "error setting admin password", err);
         }
+        return password_done(i, err);
+    }
+    if (password_keep_encrypted(i, password, &e) < 0) {
+        /* Zed raises from the driver: the generic failure, the reason logged */
+        log_err(LOG_LEVEL_ERROR, e, "set_admin_password failed: the password not saved");
+        fault_set_failed(req, uuid, "error setting admin password", err);
         return password_done(i, err);
     }
     log_info("Admin password set (user `%s`)", user);

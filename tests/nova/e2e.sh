@@ -49,8 +49,12 @@ t=$(date +%s)
 # user data and metadata reach the guest on its config drive
 ud=$run/e2e.user-data
 printf '#cloud-config\n# e2e %s\nruncmd: [[echo, "user data: it is here"]]\n' "$(date +%s%N)" >"$ud"
+# an RSA key pair: changePassword keeps the password encrypted with it
+rm -f "$run/e2e-key" "$run/e2e-key.pub"
+ssh-keygen -q -t rsa -b 2048 -m PEM -N '' -C e2e -f "$run/e2e-key" || fail "ssh-keygen"
+openstack keypair create --public-key "$run/e2e-key.pub" e2e-key >/dev/null || fail "keypair create"
 openstack server create --flavor m1.tiny --image "$SCULPT_IMAGE_ID" --nic none \
-    --user-data "$ud" --config-drive true --property role=e2e \
+    --user-data "$ud" --config-drive true --property role=e2e --key-name e2e-key \
     --availability-zone "nova:$host" e2e-1 -f value -c id >"$run/e2e.id"
 id=$(cat "$run/e2e.id")
 wait_status e2e-1 ACTIVE 180
@@ -240,8 +244,10 @@ assert os.path.basename(b) == sys.argv[1], b
 iso=$(check_config_drive "$dom" "$id" "$ud2" role rebuilt)
 isoinfo -R -i "$iso" -x /openstack/latest/meta_data.json | /usr/bin/python3 -c '
 import json, sys
-assert json.load(sys.stdin).get("admin_pass") == "e2e-rebuilt-pw"
-' || fail "the rebuilt config drive $iso lacks the new password"
+m = json.load(sys.stdin)
+assert m.get("admin_pass") == "e2e-rebuilt-pw"
+assert m.get("public_keys", {}).get("e2e-key", "").strip() == open(sys.argv[1]).read().strip(), m.get("public_keys")
+' "$run/e2e-key.pub" || fail "the rebuilt config drive $iso lacks the new password or the key"
 SCULPT_URL=$SCULPT_API_URL SCULPT_TOKEN=$SCULPT_API_TOKEN "$SCULPT_BIN/sculptctl" events \
     --instance "$id" --action blueprint.rebuild | grep -q "cold-start blueprint for the new image" ||
     fail "no cold-start blueprint recorded for the rebuild onto a new image"
@@ -269,6 +275,10 @@ hash=$(console_output "$id" | sed -n 's/.*GUEST-PASSWORD user=root hash=\([^[:sp
 [ "$(openssl passwd -6 -salt "$(echo "$hash" | cut -d'$' -f3)" "$pw")" = "$hash" ] ||
     fail "the guest's root hash '$hash' is not the password's"
 ! grep -qF "$pw" "$SCULPT_LOG" || fail "the password is in $SCULPT_LOG"
+# kept encrypted with the server's RSA key for os-server-password: the
+# owner's private key reads it back
+got=$(nova get-password e2e-1 "$run/e2e-key") || fail "nova get-password"
+[ "$got" = "$pw" ] || fail "nova get-password read '$got', not the password set"
 sock=$(virsh -c "$LIBVIRT_URI" dumpxml "$dom" |
     sed -n "s/.*<source mode='bind' path='\([^']*console[^']*\.sock\)'.*/\1/p" | head -n 1) # <serial>'s, again in <console>
 (. "$top/tests/lib.sh" && guest_send "$sock" "agent off" >/dev/null) || fail "agent off"
@@ -277,7 +287,7 @@ out=$(server_op password e2e-1 "$pw-2") || fail "changePassword"
 printf '%s\n' "$out" | grep -qx 'http=501 task=None event=Error' ||
     fail "changePassword, the agent stopped: $out"
 wait_status e2e-1 ACTIVE 10
-say "changePassword via the guest agent -> 202, root's hash set in $(($(date +%s) - t)) s; agent stopped -> 501"
+say "changePassword via the guest agent -> 202, root's hash set, the password for nova get-password, in $(($(date +%s) - t)) s; agent stopped -> 501"
 t=$(date +%s)
 openstack server create --flavor m1.tiny --image "$snap" --nic none \
     --availability-zone "nova:$host" e2e-2 -f value -c id >"$run/e2e2.id"
@@ -293,6 +303,7 @@ say "a server from the snapshot ACTIVE in $(($(date +%s) - t)) s; both deleted"
 t=$(date +%s)
 delete_wait e2e-1
 say "delete done in $(($(date +%s) - t)) s"
+openstack keypair delete e2e-key || fail "keypair delete"
 if virsh -c "$LIBVIRT_URI" dominfo "$dom" >/dev/null 2>&1; then
     fail "domain $dom still defined after the delete"
 fi
