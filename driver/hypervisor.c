@@ -563,6 +563,42 @@ int drv_hv_set_user_password(struct drv_hv *hv, const char *uuid, const char *us
     return hv->ops->set_user_password(hv, dom, user, password, err);
 }
 
+static int hv_fs_op(struct drv_hv *hv, const char *uuid, bool freeze, int *count,
+                    struct err **err)
+{
+    int n = 0;
+    if (count)
+        *count = 0;
+    if (check_uuid(uuid, err) < 0)
+        return -1;
+    int (*op)(struct drv_hv *, const char *, int *, struct err **) =
+        freeze ? hv->ops->fs_freeze : hv->ops->fs_thaw;
+    if (!op)
+        return err_set(err, ERR_UNSUPPORTED, "backend `%s` cannot quiesce a guest",
+                       hv->ops->name);
+    HV_DOMAIN(uuid);
+    if (op(hv, dom, &n, err) < 0)
+        return -1;
+    if (count)
+        *count = n;
+    return 0;
+}
+
+int drv_hv_fs_freeze(struct drv_hv *hv, const char *uuid, int *count, struct err **err)
+{
+    return hv_fs_op(hv, uuid, true, count, err);
+}
+
+int drv_hv_fs_thaw(struct drv_hv *hv, const char *uuid, int *count, struct err **err)
+{
+    return hv_fs_op(hv, uuid, false, count, err);
+}
+
+bool drv_hv_can_quiesce(const struct drv_hv *hv)
+{
+    return hv->ops->fs_freeze && hv->ops->fs_thaw;
+}
+
 int drv_hv_reboot(struct drv_hv *hv, const char *uuid, bool hard, struct err **err)
 {
     if (check_uuid(uuid, err) < 0)
@@ -712,19 +748,23 @@ void drv_hv_snapshot_release(struct drv_hv_snapshot *s)
     memset(s, 0, sizeof(*s));
 }
 
-int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
-                    struct err **err)
+int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, enum drv_hv_quiesce quiesce,
+                    struct drv_hv_snapshot *out, struct err **err)
 {
     memset(out, 0, sizeof(*out));
     if (check_uuid(uuid, err) < 0)
         return -1;
+    if ((unsigned)quiesce >= DRV_HV_QUIESCE_LAST)
+        return err_set(err, ERR_INVALID, "snapshot `%s`: quiesce mode %d", uuid, (int)quiesce);
     if (!hv->ops->snapshot)
         return err_set(err, ERR_UNSUPPORTED, "the %s backend cannot snapshot guests",
                        hv->ops->name);
     HV_DOMAIN(uuid);
-    if (hv->ops->snapshot(hv, dom, out, err) < 0) {
+    if (hv->ops->snapshot(hv, dom, quiesce, out, err) < 0) {
+        bool quiesce_failed = out->quiesce_failed;
         drv_hv_snapshot_release(out);
-        return err_wrap(err, "snapshot `%s`", uuid);
+        out->quiesce_failed = quiesce_failed;
+        return quiesce_failed ? -1 : err_wrap(err, "snapshot `%s`", uuid);
     }
     if (!out->path || (strcmp(out->format, "qcow2") != 0 && strcmp(out->format, "raw") != 0)) {
         drv_hv_snapshot_release(out);

@@ -382,12 +382,26 @@ DEFINE_AUTOPTR(drv_hv_reconcile)
 
 /* ---- snapshots ---- */
 
+/* Whether a snapshot freezes the guest's filesystems (through its QEMU
+ * guest agent) for the moment its copy is taken, as Zed's libvirt driver
+ * quiesces a live snapshot. */
+enum drv_hv_quiesce {
+    DRV_HV_QUIESCE_NONE,    /* copy the disk as it is */
+    DRV_HV_QUIESCE_TRY,     /* freeze; when the agent cannot, go on without */
+    DRV_HV_QUIESCE_REQUIRE, /* freeze; when the agent cannot, fail the snapshot */
+    DRV_HV_QUIESCE_LAST,
+};
+
 /* A guest's root disk as one image file, ready for Glance. */
 struct drv_hv_snapshot {
     char *path;     /* owned; the file is removed by drv_hv_snapshot_release() */
     char format[8]; /* its format, Glance's disk_format: "qcow2" or "raw" */
     int64_t bytes;  /* its size on disk */
     bool live;      /* copied while the guest ran on (it was never stopped) */
+    bool quiesced;  /* copied with the guest's filesystems frozen */
+    int frozen;     /* how many the agent froze then (0: none it could) */
+    bool quiesce_failed; /* kept on failure: a required freeze failed, and
+                          * *err is drv_hv_fs_freeze's, unwrapped */
 };
 
 /* Remove the file (if any) and free the path; accepts NULL. */
@@ -502,6 +516,11 @@ struct drv_hv_ops {
     int (*inject_nmi)(struct drv_hv *hv, const char *uuid, struct err **err);
     int (*set_user_password)(struct drv_hv *hv, const char *uuid, const char *user,
                              const char *password, struct err **err);
+    /* Freeze or thaw the guest's filesystems through its QEMU guest agent
+     * (drv_hv_fs_freeze, drv_hv_fs_thaw); *count: how many.  May be NULL
+     * (UNSUPPORTED). */
+    int (*fs_freeze)(struct drv_hv *hv, const char *uuid, int *count, struct err **err);
+    int (*fs_thaw)(struct drv_hv *hv, const char *uuid, int *count, struct err **err);
 
     int (*reshape)(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,
                    struct drv_hv_reshape_report *report, struct err **err);
@@ -594,9 +613,11 @@ struct drv_hv_ops {
     /* Snapshot (the disk half of Nova's ComputeDriver.snapshot): copy
      * guest `uuid`'s root disk, its base image merged in, into a new
      * standalone image file *out, the guest left in the power state it
-     * had.  May be NULL (UNSUPPORTED). */
-    int (*snapshot)(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
-                    struct err **err);
+     * had, its filesystems frozen for the copy as `quiesce` asks (a
+     * backend that cannot copy a running guest live needs no freeze: it
+     * stops the guest).  May be NULL (UNSUPPORTED). */
+    int (*snapshot)(struct drv_hv *hv, const char *uuid, enum drv_hv_quiesce quiesce,
+                    struct drv_hv_snapshot *out, struct err **err);
     /* Rescue and unrescue (drv_hv_rescue, drv_hv_unrescue).  May be NULL
      * (UNSUPPORTED). */
     int (*rescue)(struct drv_hv *hv, const char *uuid, const struct drv_hv_image *image,
@@ -681,6 +702,20 @@ int drv_hv_inject_nmi(struct drv_hv *hv, const char *uuid, struct err **err);
  * the guest); INTERNAL when the agent refused (an unknown user). */
 int drv_hv_set_user_password(struct drv_hv *hv, const char *uuid, const char *user,
                              const char *password, struct err **err);
+/* Freeze (thaw) the guest's filesystems through its QEMU guest agent
+ * (virDomainFSFreeze / virDomainFSThaw, guest-fsfreeze-freeze / -thaw;
+ * Nova's quiesce and unquiesce); *count (may be NULL): how many the agent
+ * froze (thawed), 0 being a valid answer.  Thawing a guest not frozen
+ * thaws nothing.  CONFLICT when the guest is not running; UNSUPPORTED
+ * when it has no agent channel (spec.guest_agent) or the backend cannot;
+ * TIMEOUT when the agent does not answer (none runs in the guest: nothing
+ * was frozen); INTERNAL when the agent refused or failed (qemu-ga thaws
+ * what it froze before it answers so).  Any thread. */
+int drv_hv_fs_freeze(struct drv_hv *hv, const char *uuid, int *count, struct err **err);
+int drv_hv_fs_thaw(struct drv_hv *hv, const char *uuid, int *count, struct err **err);
+/* Whether the backend can freeze guests' filesystems at all (Nova's
+ * _can_quiesce for the hypervisor's part). */
+bool drv_hv_can_quiesce(const struct drv_hv *hv);
 
 /* Change the live shape to `to`, touching only the knobs that differ from
  * the shape in force.  The maxima (vcpus_max, mem_max_mib) must equal the
@@ -807,10 +842,15 @@ int drv_hv_live_rollback(struct drv_hv *hv, const char *uuid, struct err **err);
  * (always: the file is a temporary copy); on failure nothing is left.
  * UNSUPPORTED when the backend cannot, NOT_FOUND without the guest.  The
  * guest may be paused or saved to disk while its disk is copied (the
- * libvirt backend's cold snapshot) and is put back as it was.  Any
- * thread; the caller serialises calls on one guest. */
-int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
-                    struct err **err);
+ * libvirt backend's cold snapshot) and is put back as it was.  A live
+ * copy of a running guest is taken with its filesystems frozen when
+ * `quiesce` asks (the freeze as short as the copy's end, the thaw on
+ * every path; out->quiesced says whether it was); a freeze the agent
+ * cannot make is logged and skipped (TRY) or fails the snapshot
+ * (REQUIRE) with drv_hv_fs_freeze's error.  Any thread; the caller
+ * serialises calls on one guest. */
+int drv_hv_snapshot(struct drv_hv *hv, const char *uuid, enum drv_hv_quiesce quiesce,
+                    struct drv_hv_snapshot *out, struct err **err);
 /* Rescue (nova/virt/libvirt/driver.py rescue): guest `uuid` is powered
  * off (cleanly within timeout_s, 0: at once) and started again from its
  * rescue definition -- the same domain (uuid, name, shape, interfaces)

@@ -315,7 +315,8 @@ static int shelve_do(struct os_compute *c, struct os_rpc_req *req, struct os_ins
     if (shelve_power_off(c, i, clean, err) < 0)
         return -1;
     os_compute_domain_settle(c, i);
-    if (drv_hv_snapshot(c->hv, uuid, &snap, err) < 0)
+    /* the guest is off: nothing to quiesce */
+    if (drv_hv_snapshot(c->hv, uuid, DRV_HV_QUIESCE_NONE, &snap, err) < 0)
         return -1;
     if (shelve_step(i, "shelving_image_pending_upload", "shelving", err) < 0 ||
         shelve_step(i, "shelving_image_uploading", "shelving_image_pending_upload", err) < 0)

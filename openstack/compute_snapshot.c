@@ -198,7 +198,7 @@ static int snap_run(const struct snap_kind *k, struct os_rpc_req *req, struct er
     log_info("instance %s snapshotting to image %s (%s)", uuid, image_id,
              json_string_value(json_object_get(image, "name")));
 
-    if (drv_hv_snapshot(c->hv, uuid, &snap, err) < 0)
+    if (drv_hv_snapshot(c->hv, uuid, DRV_HV_QUIESCE_NONE, &snap, err) < 0)
         goto failed;
     if (snap_step(i, "image_pending_upload", k->taking_task, &gone, err) < 0 ||
         snap_step(i, "image_uploading", "image_pending_upload", &gone, err) < 0)

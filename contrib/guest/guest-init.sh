@@ -18,6 +18,8 @@
 #   GUEST-PASSWORD user=U hash=H                guest-set-user-password applied
 #                                               (H: the crypt(3) hash now in
 #                                               /etc/shadow, never the password)
+#   GUEST-FSFREEZE frozen n=N | thawed n=N      guest-fsfreeze-freeze / -thaw applied
+#                                               (N: filesystems frozen / thawed)
 # Commands typed on the console, one per line:
 #   burn N SECONDS    keep N CPUs busy for SECONDS
 #   disk MIB          write MIB MiB to the disk (beyond its first MiB)
@@ -80,7 +82,10 @@ done
 # one before a command), guest-ping, guest-info, and
 # guest-set-user-password (base64 password, clear or `crypted`), which
 # sets the user's hash in /etc/shadow as qemu-ga's chpasswd would.  Users:
-# root alone.
+# root alone.  guest-fsfreeze-freeze / -thaw / -status as qemu-ga: every
+# read-write filesystem of a block device frozen (fsfreeze), how many the
+# answer; the initramfs this guest lives in cannot be, so 0 unless a disk
+# is mounted.
 agent_port() {
     for n in /sys/class/virtio-ports/*/name; do
         [ -r "$n" ] && [ "$(cat "$n")" = org.qemu.guest_agent.0 ] || continue
@@ -111,7 +116,15 @@ agent_set_password() { # LINE
     echo "GUEST-PASSWORD user=$user hash=$(grep "^$user:" /etc/shadow | cut -d: -f2)"
     agent_reply '{"return": {}}'
 }
+agent_fs() { # -f|-u: the block devices' read-write mounts frozen or thawed; prints how many
+    n=0
+    while read -r dev mnt _ opts _; do
+        case "$dev,$opts," in /dev/*,rw,* | /dev/*,*,rw,*) fsfreeze "$1" "$mnt" 2>/dev/null && n=$((n + 1)) ;; esac
+    done </proc/mounts
+    echo "$n"
+}
 agent_serve() {
+    frozen=
     # no virtio-serial port (a domain without the channel): no agent
     [ -n "$(ls /sys/class/virtio-ports 2>/dev/null)" ] || return 0
     i=0
@@ -147,6 +160,23 @@ agent_serve() {
         guest-ping) agent_reply '{"return": {}}' ;;
         guest-info) agent_reply '{"return": {"version": "sculpt-tiny", "supported_commands": []}}' ;;
         guest-set-user-password) agent_set_password "$line" ;;
+        guest-fsfreeze-freeze)
+            if [ -n "$frozen" ]; then
+                agent_error "The command guest-fsfreeze-freeze has been disabled for this instance"
+            else
+                frozen=$(agent_fs -f)
+                echo "GUEST-FSFREEZE frozen n=$frozen"
+                agent_reply "{\"return\": $frozen}"
+            fi
+            ;;
+        guest-fsfreeze-thaw)
+            n=0
+            [ -z "$frozen" ] || n=$(agent_fs -u)
+            frozen=
+            echo "GUEST-FSFREEZE thawed n=$n"
+            agent_reply "{\"return\": $n}"
+            ;;
+        guest-fsfreeze-status) agent_reply "{\"return\": \"$([ -n "$frozen" ] && echo frozen || echo thawed)\"}" ;;
         *) agent_reply "{\"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command $cmd has not been found\"}}" ;;
         esac
     done

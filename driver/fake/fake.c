@@ -51,6 +51,7 @@ struct fake_guest {
     struct drv_hv_rescue_dev rescue_dev;
     struct drv_hv_image rescue_image;
     struct drv_hv_config_drive *rescue_cd;
+    bool frozen; /* its filesystems frozen through its agent (until it stops) */
 };
 
 struct fake_topology {
@@ -464,6 +465,7 @@ static void fake_stop(struct fake *f, struct fake_guest *g, const char *reason)
     g->state = DRV_POWER_SHUTDOWN;
     snprintf(g->reason, sizeof(g->reason), "%s", reason);
     g->domain_id = -1;
+    g->frozen = false;
 }
 
 static int fake_spawn(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, struct err **err)
@@ -648,6 +650,59 @@ static int fake_set_user_password(struct drv_hv *hv, const char *uuid, const cha
                      "unknown", uuid, user);
     else
         fake_console(fake_of(hv), g, "GUEST-PASSWORD user=%s", user);
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return rc;
+}
+
+/* The tiny guest's agent freezing or thawing its one filesystem, with
+ * f->lock held (g running): what qemu-ga answers, and the console line
+ * the tiny guest prints. */
+#define FAKE_GUEST_FILESYSTEMS 1
+static int fake_fs_locked(struct fake *f, struct fake_guest *g, bool freeze, int *count,
+                          struct err **err)
+{
+    const char *op = freeze ? "fs_freeze" : "fs_thaw";
+    *count = 0;
+    if (!g->spec.guest_agent)
+        return err_set(err, ERR_UNSUPPORTED, "%s `%s`: QEMU guest agent is not configured", op,
+                       g->spec.uuid);
+    if (freeze && g->frozen)
+        return err_set(err, ERR_INTERNAL, "%s `%s`: the agent failed: the command "
+                       "guest-fsfreeze-freeze has been disabled for this instance", op,
+                       g->spec.uuid);
+    *count = freeze || g->frozen ? FAKE_GUEST_FILESYSTEMS : 0;
+    g->frozen = freeze;
+    fake_console(f, g, "GUEST-FSFREEZE %s n=%d", freeze ? "frozen" : "thawed", *count);
+    return 0;
+}
+
+/* An injected failure of `op` inside another op (a snapshot's freeze),
+ * with f->lock held: consumed, and *err set. */
+static bool fake_injected(struct fake *f, const char *op, struct err **err)
+{
+    if (f->fail_count <= 0 || strcmp(f->fail_op, op) != 0)
+        return false;
+    f->fail_count--;
+    err_set(err, f->fail_code, "fake hypervisor: %s: injected failure", op);
+    return true;
+}
+
+static int fake_fs_freeze(struct drv_hv *hv, const char *uuid, int *count, struct err **err)
+{
+    struct fake_guest *g = fake_running(hv, "fs_freeze", uuid, err);
+    if (!g)
+        return -1;
+    int rc = fake_fs_locked(fake_of(hv), g, true, count, err);
+    pthread_mutex_unlock(&fake_of(hv)->lock);
+    return rc;
+}
+
+static int fake_fs_thaw(struct drv_hv *hv, const char *uuid, int *count, struct err **err)
+{
+    struct fake_guest *g = fake_running(hv, "fs_thaw", uuid, err);
+    if (!g)
+        return -1;
+    int rc = fake_fs_locked(fake_of(hv), g, false, count, err);
     pthread_mutex_unlock(&fake_of(hv)->lock);
     return rc;
 }
@@ -1033,8 +1088,15 @@ static int fake_migrate_in(struct drv_hv *hv, const struct drv_hv_guest_spec *sp
 /* A fake guest's disk never changes: its snapshot is its base image,
  * copied (a guest without one gets a small raw placeholder naming it).
  * The file goes to $TMPDIR; the caller removes it. */
-static int fake_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
-                         struct err **err)
+static int fake_snapshot_copy(const char *uuid, const char *base, struct drv_hv_snapshot *out,
+                              struct err **err);
+
+/* A running or paused guest is copied live, quiesced as asked: frozen for
+ * the copy (a freeze the agent cannot make -- a paused guest's cannot --
+ * skipped or, required, failing the snapshot), thawed after it whatever
+ * the copy did. */
+static int fake_snapshot(struct drv_hv *hv, const char *uuid, enum drv_hv_quiesce quiesce,
+                         struct drv_hv_snapshot *out, struct err **err)
 {
     struct fake *f = fake_of(hv);
     if (fake_enter(hv, "snapshot", err) < 0)
@@ -1044,9 +1106,49 @@ static int fake_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snap
     autofree char *base = g && g->spec.image.disk_base ? xstrdup(g->spec.image.disk_base) : NULL;
     const char *fmt = g && g->spec.image.disk_format ? g->spec.image.disk_format : "qcow2";
     snprintf(out->format, sizeof(out->format), "%s", base ? fmt : "raw");
+    bool in_qemu = g && (g->state == DRV_POWER_RUNNING || g->state == DRV_POWER_PAUSED);
+    if (in_qemu && quiesce != DRV_HV_QUIESCE_NONE) {
+        /* a paused guest's agent cannot answer (libvirt: not running) */
+        autoerr struct err *fe = NULL;
+        if (g->state == DRV_POWER_PAUSED)
+            err_set(&fe, ERR_CONFLICT, "fs_freeze `%s`: guest is paused", uuid);
+        if (fe || fake_injected(f, "fs_freeze", &fe) ||
+            fake_fs_locked(f, g, true, &out->frozen, &fe) < 0) {
+            if (quiesce == DRV_HV_QUIESCE_REQUIRE) {
+                pthread_mutex_unlock(&f->lock);
+                out->quiesce_failed = true;
+                *err = steal_pointer(&fe);
+                return -1;
+            }
+            log_info("Skipping quiescing instance %s: %s.", uuid, fe->msg);
+        } else {
+            out->quiesced = true;
+        }
+    }
     pthread_mutex_unlock(&f->lock);
     if (!g)
         return -1;
+    int rc = fake_snapshot_copy(uuid, base, out, err);
+    if (!out->quiesced)
+        return rc;
+    int n = 0;
+    autoerr struct err *te = NULL;
+    pthread_mutex_lock(&f->lock);
+    g = fake_find(f, uuid, &te);
+    if (g && g->state == DRV_POWER_RUNNING &&
+        (fake_injected(f, "fs_thaw", &te) || fake_fs_locked(f, g, false, &n, &te) < 0) &&
+        rc == 0) {
+        *err = steal_pointer(&te);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&f->lock);
+    return rc;
+}
+
+/* The copy itself: the base image, or a placeholder naming the guest. */
+static int fake_snapshot_copy(const char *uuid, const char *base, struct drv_hv_snapshot *out,
+                              struct err **err)
+{
     const char *tmp = getenv("TMPDIR");
     out->path = xasprintf("%s/sculpt-fake-snapshot-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     int fd = mkstemp(out->path);
@@ -1179,6 +1281,8 @@ const struct drv_hv_ops drv_fake_ops = {
     .diagnostics = fake_diagnostics,
     .inject_nmi = fake_inject_nmi,
     .set_user_password = fake_set_user_password,
+    .fs_freeze = fake_fs_freeze,
+    .fs_thaw = fake_fs_thaw,
     .unpause = fake_unpause,
     .suspend = fake_suspend,
     .resume = fake_resume,

@@ -197,9 +197,24 @@ int lv_entry_drop(struct lv *lv, const char *uuid, bool keep_files, struct err *
 /* snapshot.c: drv_hv_ops.snapshot (live or cold), and the removal of
  * snapshot files a crash left in snapshots_dir, and the block copies of
  * live snapshots it left running (at open). */
-int lv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
-                struct err **err);
+int lv_snapshot(struct drv_hv *hv, const char *uuid, enum drv_hv_quiesce quiesce,
+                struct drv_hv_snapshot *out, struct err **err);
 void lv_snapshot_sweep(struct lv *lv);
+
+/* quiesce.c: drv_hv_ops.fs_freeze and fs_thaw; the freeze of a running
+ * domain through its agent (*count: how many filesystems; may be NULL),
+ * libvirt's error as "[Error Code N] message"; the record of a freeze
+ * sculpt made for a snapshot (the domain's live metadata: set before the
+ * freeze, dropped after the thaw); the thaw of a recorded guest (returns
+ * how many were thawed, and drops the record); and the thaw at open of
+ * every guest an earlier run left recorded. */
+int lv_fs_freeze(struct drv_hv *hv, const char *uuid, int *count, struct err **err);
+int lv_fs_thaw(struct drv_hv *hv, const char *uuid, int *count, struct err **err);
+int lv_fs_set(virDomainPtr dom, bool freeze, int *count, struct err **err);
+int lv_quiesce_record(virDomainPtr dom, bool frozen, struct err **err);
+bool lv_quiesce_recorded(virDomainPtr dom);
+int lv_quiesce_thaw(virDomainPtr dom, const char *uuid, struct err **err);
+void lv_quiesce_sweep(struct lv *lv);
 
 /* The ops implemented in reshape.c and observe.c. */
 int lv_reshape(struct drv_hv *hv, const char *uuid, const struct drv_shape *to,

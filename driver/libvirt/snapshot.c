@@ -85,10 +85,66 @@ static int snap_file(const char *dir, const char *uuid, struct drv_hv_snapshot *
     return 0;
 }
 
+/* Freeze the guest's filesystems for the copy's end, recorded first (a
+ * crash before the thaw is undone at the next start: quiesce.c); true
+ * when frozen.  A freeze the agent cannot make is skipped as Zed skips
+ * it, or fails the snapshot when required (*err set, false). */
+static bool snap_freeze(virDomainPtr dom, const char *uuid, enum drv_hv_quiesce quiesce,
+                        struct drv_hv_snapshot *out, struct err **err)
+{
+    autoerr struct err *e = NULL;
+    if (lv_quiesce_record(dom, true, &e) < 0) {
+        err_wrap(&e, "no record of the freeze");
+    } else if (lv_fs_set(dom, true, &out->frozen, &e) < 0) {
+        /* qemu-ga thaws what it froze before it answers with an error, and
+         * an agent that does not answer never got the command */
+        autoerr struct err *re = NULL;
+        if (lv_quiesce_record(dom, false, &re) < 0)
+            log_err(LOG_LEVEL_WARN, re, "the freeze record of %s kept", uuid);
+    } else {
+        log_info("live snapshot of %s: copy in sync, %d filesystem(s) frozen", uuid, out->frozen);
+        out->quiesced = true;
+        return true;
+    }
+    if (quiesce == DRV_HV_QUIESCE_REQUIRE) {
+        log_err(LOG_LEVEL_ERROR, e, "Quiescing instance %s failed and it is required", uuid);
+        out->quiesce_failed = true;
+        *err = steal_pointer(&e);
+        return false;
+    }
+    log_info("Skipping quiescing instance %s: %s.", uuid, e->msg);
+    return false;
+}
+
+/* Thaw what snap_freeze froze: tried twice (an agent busy a moment), the
+ * record kept when it fails, for the next start to thaw. */
+static int snap_thaw(virDomainPtr dom, const char *uuid, struct err **err)
+{
+    autoerr struct err *e = NULL;
+    int n = lv_quiesce_thaw(dom, uuid, &e);
+    if (n < 0) {
+        log_err(LOG_LEVEL_WARN, e, "thaw of %s failed: trying again", uuid);
+        err_clear(&e);
+        clock_sleep_ms(1000);
+        n = lv_quiesce_thaw(dom, uuid, &e);
+    }
+    if (n < 0) {
+        log_err(LOG_LEVEL_ERROR, e, "guest %s left frozen (thawed at the next start)", uuid);
+        *err = steal_pointer(&e);
+        return -1;
+    }
+    log_info("live snapshot of %s: %d filesystem(s) thawed", uuid, n);
+    return 0;
+}
+
 /* Copy `disk` of running or paused `dom` live into `delta` (made by the
- * caller over the same base) and stop the copy once in sync; on failure
- * the copy is stopped and the guest left as it was. */
-static int snap_copy_live(virDomainPtr dom, const char *disk, const char *delta, struct err **err)
+ * caller over the same base) and stop the copy once in sync, quiesced as
+ * asked between the two (Zed's _live_snapshot: the freeze as short as
+ * can be, the mirror in sync throughout it); on failure the copy is
+ * stopped, the guest thawed and left as it was. */
+static int snap_copy_live(virDomainPtr dom, const char *uuid, const char *disk,
+                          const char *delta, enum drv_hv_quiesce quiesce,
+                          struct drv_hv_snapshot *out, struct err **err)
 {
     /* a job an earlier crash left on the disk would refuse the copy */
     virDomainBlockJobInfo info;
@@ -126,9 +182,23 @@ static int snap_copy_live(virDomainPtr dom, const char *disk, const char *delta,
         }
         clock_sleep_ms(COPY_POLL_MS);
     }
+    bool frozen = synced && quiesce != DRV_HV_QUIESCE_NONE &&
+                  snap_freeze(dom, uuid, quiesce, out, err);
+    if (synced && *err)
+        synced = false; /* a required freeze failed */
     if (virDomainBlockJobAbort(dom, disk, 0) < 0 && synced) {
         lv_dom_error(err, "virDomainBlockJobAbort", dom);
-        return -1;
+        synced = false;
+    } else if (synced) {
+        log_info("live snapshot of %s: copy stopped", uuid);
+    }
+    if (frozen) {
+        /* Zed's unquiesce in its finally: a thaw that fails fails the snapshot */
+        autoerr struct err *te = NULL;
+        if (snap_thaw(dom, uuid, &te) < 0 && synced) {
+            *err = steal_pointer(&te);
+            synced = false;
+        }
     }
     return synced ? 0 : -1;
 }
@@ -136,14 +206,16 @@ static int snap_copy_live(virDomainPtr dom, const char *disk, const char *delta,
 /* The live snapshot: *unsupported set when libvirt cannot copy (the
  * caller then takes it cold). */
 static int snap_live(struct lv *lv, virDomainPtr dom, const char *uuid, const char *disk,
-                     struct drv_hv_snapshot *out, bool *unsupported, struct err **err)
+                     enum drv_hv_quiesce quiesce, struct drv_hv_snapshot *out, bool *unsupported,
+                     struct err **err)
 {
     autofree char *delta = xasprintf("%s%s", out->path, DELTA_SUFFIX);
     if (lv_volume_create_delta(lv->qemu_img, disk, delta, err) < 0)
         return -1;
     int64_t t0 = clock_mono_ns();
-    int rc = snap_copy_live(dom, disk, delta, err);
-    *unsupported = rc < 0 && err_code_of(*err) == ERR_UNSUPPORTED;
+    int rc = snap_copy_live(dom, uuid, disk, delta, quiesce, out, err);
+    /* (a required freeze the agent could not make is no reason to copy cold) */
+    *unsupported = rc < 0 && err_code_of(*err) == ERR_UNSUPPORTED && !out->quiesce_failed;
     int64_t t1 = clock_mono_ns();
     if (rc == 0)
         rc = snap_convert(lv->qemu_img, delta, out->path, out->format, err);
@@ -190,8 +262,8 @@ static int snap_cold(struct lv *lv, virDomainPtr dom, const char *uuid, const ch
     return rc;
 }
 
-int lv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out,
-                struct err **err)
+int lv_snapshot(struct drv_hv *hv, const char *uuid, enum drv_hv_quiesce quiesce,
+                struct drv_hv_snapshot *out, struct err **err)
 {
     struct lv *lv = lv_of(hv);
     virDomainPtr dom = lv_domain(lv, uuid, true, err);
@@ -219,7 +291,7 @@ int lv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out
     bool in_qemu = state == VIR_DOMAIN_RUNNING || state == VIR_DOMAIN_PAUSED;
     bool unsupported = false;
     if (in_qemu && lv->live_snapshot) {
-        rc = snap_live(lv, dom, uuid, meta.disk_path, out, &unsupported, err);
+        rc = snap_live(lv, dom, uuid, meta.disk_path, quiesce, out, &unsupported, err);
         out->live = rc == 0;
     }
     if (!out->live) {
@@ -237,8 +309,9 @@ int lv_snapshot(struct drv_hv *hv, const char *uuid, struct drv_hv_snapshot *out
             goto out;
         }
         out->bytes = st.st_size;
-        log_info("snapshot of %s: %s, %lld bytes (%s, %s)", uuid, out->path,
-                 (long long)out->bytes, out->format, out->live ? "live" : "cold");
+        log_info("snapshot of %s: %s, %lld bytes (%s, %s%s)", uuid, out->path,
+                 (long long)out->bytes, out->format, out->live ? "live" : "cold",
+                 out->quiesced ? ", quiesced" : "");
     }
 out:
     lv_meta_release(&meta);
@@ -279,6 +352,7 @@ static void snap_stop_left_copies(struct lv *lv)
 void lv_snapshot_sweep(struct lv *lv)
 {
     snap_stop_left_copies(lv);
+    lv_quiesce_sweep(lv);
     DIR *d = opendir(lv->snapshots_dir);
     if (!d)
         return;

@@ -35,7 +35,8 @@
  *                 POSTCOPY once it switched the migration to post-copy)
  *   live-finish | live-rollback uuid=       (destination, after it)
  *   live-abort uuid=                        (source, from another process while it runs)
- *   snapshot uuid= out=FILE                 (the snapshot image moved to FILE)
+ *   snapshot uuid= out=FILE [quiesce=try|require]   (the snapshot image moved to FILE)
+ *   fs-freeze | fs-thaw uuid=               (through the guest agent: OK ... count=N)
  *   wait-event type= [uuid=] [timeout_ms=]   (run mode: wait for an event)
  *   sleep ms=
  *   quit                                     (run mode: end the session)
@@ -618,6 +619,14 @@ static int cmd_uuid_op(struct drv_hv *hv, const char *cmd, const struct args *a,
         printf("OK set-password %s user=%s\n", uuid, user); /* never the password */
         return 0;
     }
+    else if (strcmp(cmd, "fs-freeze") == 0 || strcmp(cmd, "fs-thaw") == 0) {
+        int n = 0;
+        bool freeze = strcmp(cmd, "fs-freeze") == 0;
+        if ((freeze ? drv_hv_fs_freeze : drv_hv_fs_thaw)(hv, uuid, &n, err) < 0)
+            return -1;
+        printf("OK %s %s count=%d\n", cmd, uuid, n);
+        return 0;
+    }
     else if (strcmp(cmd, "live-finish") == 0)
         rc = drv_hv_live_finish(hv, uuid, err);
     else if (strcmp(cmd, "live-rollback") == 0)
@@ -661,14 +670,22 @@ static int dispatch(struct drv_hv *hv, const char *cmd, const struct args *a, st
         const char *out = arg(a, "out");
         if (!out)
             return err_set(err, ERR_INVALID, "out= missing");
+        const char *q = arg(a, "quiesce");
+        enum drv_hv_quiesce quiesce = DRV_HV_QUIESCE_NONE;
+        if (q && strcmp(q, "try") == 0)
+            quiesce = DRV_HV_QUIESCE_TRY;
+        else if (q && strcmp(q, "require") == 0)
+            quiesce = DRV_HV_QUIESCE_REQUIRE;
+        else if (q)
+            return err_set(err, ERR_INVALID, "quiesce=%s (try, require)", q);
         struct drv_hv_snapshot snap;
-        if (drv_hv_snapshot(hv, uuid ? uuid : "", &snap, err) < 0)
+        if (drv_hv_snapshot(hv, uuid ? uuid : "", quiesce, &snap, err) < 0)
             return -1;
         int rc = rename(snap.path, out) < 0 ? err_set_errno(err, errno, "rename to `%s`", out)
                                             : 0;
         if (rc == 0)
-            printf("OK snapshot format=%s bytes=%lld live=%d\n", snap.format,
-                   (long long)snap.bytes, snap.live);
+            printf("OK snapshot format=%s bytes=%lld live=%d quiesced=%d frozen=%d\n",
+                   snap.format, (long long)snap.bytes, snap.live, snap.quiesced, snap.frozen);
         drv_hv_snapshot_release(&snap);
         return rc;
     }

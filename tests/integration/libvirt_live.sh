@@ -6,7 +6,8 @@
 # no restart across reshapes, a libvirtd restart survived, a guest killed
 # behind sculpt's back noticed, power cycle, suspend/resume, snapshot
 # (live, the guest running on; cold: saved, copied, restored), rescue and
-# unrescue, cold resize,
+# unrescue, cold resize, the guest agent (a password; a live snapshot
+# quiesced, skipped or refused without it; a freeze a crash left thawed),
 # reconcile, destroy.  One private libvirtd (contrib/stack/libvirt.sh).
 set -eu
 . "$SCULPT_TOP/tests/lib.sh"
@@ -265,11 +266,66 @@ check "libvirt opened with a sync (guest-sync)" grep -q 'GUEST-AGENT guest-sync'
 hv set-password uuid=$V user=nosuch password=x && fail "a user the guest lacks"
 check "an unknown user is the agent's error (Nova: InternalError)" \
     sh -c "printf '%s' \"\$0\" | grep -q '^ERR set-password INTERNAL .*guest-set-user-password'" "$HV_OUT"
+# ---- a live snapshot quiesced through the agent (Zed's _live_snapshot) ----
+# frozen once the copy is in sync, thawed once it is stopped (the log's
+# order and the guest's console lines); the freeze recorded in the live
+# metadata meanwhile, none left after; a freeze a crash left (recorded,
+# made by hand) thawed by the next sculpt process to open
+tq=$(date +%s)
+hvq() { # a separate sculpt process logging at info into $T/q.log
+    "$HVCTL" -o DEFAULT.log_level=info -o "libvirt.connection_uri=$LIBVIRT_URI" \
+        -o "libvirt.virt_type=$VT" -o "libvirt.instances_path=$T/instances" \
+        -o libvirt.max_vcpus=4 "$@" 2>"$T/q.log"
+}
+QURI=https://sculpt.openstack.org/xmlns/quiesce/1
+unrecorded() { ! $VIRSH metadata $VDOM $QURI --live >/dev/null 2>&1; }
+fs_is() { $VIRSH qemu-agent-command $VDOM '{"execute": "guest-fsfreeze-status"}' | grep -q "\"$1\""; }
+nq=$(grep -c 'GUEST-FSFREEZE' "$VLOG" || :)
+out=$(hvq snapshot uuid=$V out="$T/quiesced.qcow2" quiesce=require) || {
+    cat "$T/q.log" >&2
+    fail "quiesced snapshot"
+}
+check "quiesced ($out)" sh -c "printf '%s' '$out' | grep -q ' live=1 quiesced=1 frozen=0'"
+wait_match "$VLOG" 'GUEST-FSFREEZE thawed' 10 $((nq / 2 + 1)) >/dev/null || fail "no thaw on the console"
+check "the console: frozen, then thawed" \
+    test "$(grep -o 'GUEST-FSFREEZE [a-z]*' "$VLOG" | tail -n 2 | tr '\n' ' ')" = \
+    "GUEST-FSFREEZE frozen GUEST-FSFREEZE thawed "
+check "the log: in sync and frozen, copy stopped, thawed" \
+    test "$(sed -n 's/.*live snapshot of [0-9a-f-]*: \(copy in sync\|copy stopped\|[0-9]* filesystem(s) thawed\).*/\1/p' "$T/q.log" | tr '\n' '|')" = \
+    "copy in sync|copy stopped|0 filesystem(s) thawed|"
+check "the image is the guest's disk" \
+    qemu-img compare -U -f qcow2 -F qcow2 "$T/instances/$V/disk" "$T/quiesced.qcow2"
+check "the agent says thawed" fs_is thawed
+check "no freeze record left" unrecorded
+$VIRSH metadata $VDOM $QURI --live --key sculptquiesce --set "<frozen by='snapshot'/>" ||
+    fail "record a freeze by hand"
+$VIRSH domfsfreeze $VDOM >/dev/null || fail "virsh domfsfreeze"
+check "frozen by hand" fs_is frozen
+hvctl host >/dev/null || fail "hvctl host"
+check "thawed by the next start" fs_is thawed
+check "its record dropped" unrecorded
+rm -f "$T/quiesced.qcow2"
 guest_send "$T/instances/$V/console.sock" "agent off" >/dev/null || fail "stop the agent"
 check "the agent's channel disconnected" retry 60 agent_is disconnected
 hv set-password uuid=$V password=x && fail "an agent that stopped"
 check "an agent that stopped does not answer (Nova: NotImplementedError)" \
     sh -c "printf '%s' \"\$0\" | grep -q '^ERR set-password TIMEOUT'" "$HV_OUT"
+# without the agent: skipped when not required (Zed's log line), the
+# snapshot failing when required -- the guest running on, no copy, no
+# record, nothing left frozen
+out=$(hvq snapshot uuid=$V out="$T/unquiesced.qcow2" quiesce=try) || fail "snapshot, agent off"
+check "agent off, not required: taken, not quiesced" \
+    sh -c "printf '%s' '$out' | grep -q ' live=1 quiesced=0'"
+check "the log says why" grep -q "Skipping quiescing instance $V: \[Error Code 86\]" "$T/q.log"
+out=$(hvq snapshot uuid=$V out="$T/refused.qcow2" quiesce=require) && fail "a required quiesce, agent off"
+check "agent off, required: the agent's error ($out)" \
+    test "${out#ERR snapshot TIMEOUT \[Error Code 86\] }" != "$out"
+check "the guest runs on" sh -c "$VIRSH domstate $VDOM | grep -qx running"
+check "no copy left" sh -c "o=\$($VIRSH blockjob $VDOM '$T/instances/$V/disk' --raw) && ! printf '%s' \"\$o\" | grep -q cur="
+check "no record left" unrecorded
+check "no file left, the console's last word thawed" sh -c "[ ! -e '$T/refused.qcow2' ] && [ -z \"\$(ls -A '$T/instances/snapshots')\" ] && grep -o 'GUEST-FSFREEZE [a-z]*' '$VLOG' | tail -n 1 | grep -q thawed"
+rm -f "$T/unquiesced.qcow2"
+echo "the quiesce checks took $(( $(date +%s) - tq ))s"
 hv destroy uuid=$V || fail "destroy the second guest"
 check "a domain without the agent's channel" sh -c "! $VIRSH dumpxml $DOM | grep -q guest_agent"
 hv set-password uuid=$U password=x && fail "a guest without the agent"

@@ -1,7 +1,8 @@
 /* Server snapshots: the Glance patch and properties nova's driver sets
- * (openstack/glance.c, compute_snapshot.c), and the fake backend's
+ * (openstack/glance.c, compute_snapshot.c), the fake backend's
  * snapshot through the hypervisor boundary (its file, its format, and
- * nothing left after release or a failure). */
+ * nothing left after release or a failure), and the fake's freeze around its
+ * copy when quiesced. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,7 +127,7 @@ static void test_fake_snapshot(void **state)
 
     /* its disk never changed: the snapshot is its base, in its format */
     struct drv_hv_snapshot snap;
-    assert_int_equal(drv_hv_snapshot(hv, UUID_A, &snap, &err), 0);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_NONE, &snap, &err), 0);
     assert_string_equal(snap.format, "raw");
     assert_int_equal(snap.bytes, 16);
     size_t len;
@@ -146,7 +147,7 @@ static void test_fake_snapshot(void **state)
     spec.image.kernel = (char *)"/images/vmlinuz";
     if (drv_hv_spawn(hv, &spec, &err) < 0)
         fail_msg("spawn: %s", err->msg);
-    assert_int_equal(drv_hv_snapshot(hv, UUID_B, &snap, &err), 0);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_B, DRV_HV_QUIESCE_NONE, &snap, &err), 0);
     assert_string_equal(snap.format, "raw");
     got = slurp(snap.path, &len);
     assert_int_equal(len, 65536);
@@ -155,18 +156,96 @@ static void test_fake_snapshot(void **state)
     drv_hv_snapshot_release(&snap);
 
     /* no such guest, a failure: an error and no file */
-    assert_int_equal(drv_hv_snapshot(hv, "0f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b", &snap, &err), -1);
+    assert_int_equal(drv_hv_snapshot(hv, "0f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+                                     DRV_HV_QUIESCE_NONE, &snap, &err),
+                     -1);
     assert_int_equal(err->code, ERR_NOT_FOUND);
     assert_null(snap.path);
     err_clear(&err);
     assert_int_equal(drv_fake_fail_next(hv, "snapshot", ERR_INTERNAL, 1, &err), 0);
-    assert_int_equal(drv_hv_snapshot(hv, UUID_A, &snap, &err), -1);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_NONE, &snap, &err), -1);
     assert_int_equal(err->code, ERR_INTERNAL);
     assert_null(snap.path);
     err_clear(&err);
-    assert_int_equal(drv_hv_snapshot(hv, "not-a-uuid", &snap, &err), -1);
+    assert_int_equal(drv_hv_snapshot(hv, "not-a-uuid", DRV_HV_QUIESCE_NONE, &snap, &err), -1);
     assert_int_equal(err->code, ERR_INVALID);
     err_clear(&err);
+}
+
+/* A live snapshot quiesced through the fake's agent: frozen for the copy
+ * and thawed after it (console lines in that order); a freeze the agent
+ * cannot make skipped, or, required, failing the snapshot with the
+ * agent's own error and nothing left frozen; none asked, none made. */
+static void test_fake_snapshot_quiesce(void **state)
+{
+    assert_int_equal(setenv("TMPDIR", (const char *)*state, 1), 0);
+    const char *const opts[] = {NULL};
+    autoptr(drv_hv) hv = test_fake_hv_open(opts);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec = {0};
+    snprintf(spec.uuid, sizeof(spec.uuid), "%s", UUID_A);
+    spec.shape = (struct drv_shape){.vcpus_online = 1, .vcpus_max = 2, .mem_max_mib = 1024,
+                                    .numa_node = -1};
+    spec.shape.res.v[DRV_RES_VCPU] = 1;
+    spec.shape.res.v[DRV_RES_MEM_MIB] = 512;
+    spec.image.kernel = (char *)"/images/vmlinuz";
+    spec.guest_agent = true;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+
+    struct drv_hv_snapshot snap;
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_TRY, &snap, &err), 0);
+    assert_true(snap.quiesced);
+    assert_int_equal(snap.frozen, 1);
+    drv_hv_snapshot_release(&snap);
+    autofree char *out = drv_hv_console_output(hv, UUID_A, 0, &err);
+    const char *fr = strstr(out, "GUEST-FSFREEZE frozen n=1");
+    assert_non_null(fr);
+    assert_non_null(strstr(fr, "GUEST-FSFREEZE thawed n=1"));
+
+    /* the agent silent: skipped when not required */
+    assert_int_equal(drv_fake_fail_next(hv, "fs_freeze", ERR_TIMEOUT, 1, &err), 0);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_TRY, &snap, &err), 0);
+    assert_false(snap.quiesced);
+    drv_hv_snapshot_release(&snap);
+    /* required: the snapshot fails with the agent's error, unwrapped */
+    assert_int_equal(drv_fake_fail_next(hv, "fs_freeze", ERR_TIMEOUT, 1, &err), 0);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_REQUIRE, &snap, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_TIMEOUT);
+    assert_true(snap.quiesce_failed);
+    assert_null(snap.path);
+    assert_string_equal(err->msg, "fake hypervisor: fs_freeze: injected failure");
+    err_clear(&err);
+    /* a thaw that fails fails the snapshot (Zed's unquiesce raising) */
+    assert_int_equal(drv_fake_fail_next(hv, "fs_thaw", ERR_INTERNAL, 1, &err), 0);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_TRY, &snap, &err), -1);
+    assert_null(snap.path);
+    err_clear(&err);
+    int n = 0;
+    assert_int_equal(drv_hv_fs_thaw(hv, UUID_A, &n, &err), 0);
+    assert_int_equal(n, 1); /* that one was left frozen */
+    /* nothing asked: nothing frozen; a guest off is not frozen either */
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_NONE, &snap, &err), 0);
+    assert_false(snap.quiesced);
+    drv_hv_snapshot_release(&snap);
+    /* a paused guest's agent cannot answer */
+    assert_int_equal(drv_hv_pause(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_TRY, &snap, &err), 0);
+    assert_false(snap.quiesced);
+    drv_hv_snapshot_release(&snap);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_REQUIRE, &snap, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_CONFLICT);
+    err_clear(&err);
+    assert_int_equal(drv_hv_unpause(hv, UUID_A, &err), 0);
+    assert_int_equal(drv_hv_power_off(hv, UUID_A, 0, &err), 0);
+    assert_int_equal(drv_hv_snapshot(hv, UUID_A, DRV_HV_QUIESCE_REQUIRE, &snap, &err), 0);
+    assert_false(snap.quiesced);
+    drv_hv_snapshot_release(&snap);
+    free(out);
+    out = drv_hv_console_output(hv, UUID_A, 0, &err);
+    const char *last = out, *p;
+    while ((p = strstr(last + 1, "GUEST-FSFREEZE")))
+        last = p;
+    assert_non_null(strstr(last, "thawed")); /* the last word: thawed */
 }
 
 int main(void)
@@ -175,6 +254,8 @@ int main(void)
         cmocka_unit_test(test_patch_ops),
         cmocka_unit_test(test_image_meta),
         cmocka_unit_test_setup_teardown(test_fake_snapshot, test_tmpdir_setup,
+                                        test_tmpdir_teardown),
+        cmocka_unit_test_setup_teardown(test_fake_snapshot_quiesce, test_tmpdir_setup,
                                         test_tmpdir_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

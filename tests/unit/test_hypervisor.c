@@ -566,6 +566,67 @@ static void test_set_user_password(void **state)
     drv_hv_guest_spec_release(&back);
 }
 
+/* Freeze and thaw through the fake's agent: only with a channel, only on
+ * a running guest, qemu-ga's answers (a second freeze refused, a thaw of
+ * a guest not frozen thaws nothing), console lines in order, the agent's
+ * silence injected; a stop ends a freeze. */
+static void test_fs_freeze(void **state)
+{
+    (void)state;
+    autoptr(drv_hv) hv = open_fake(true);
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    spec_of(&spec, UUID_B);
+    spec.guest_agent = true;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    assert_true(drv_hv_can_quiesce(hv));
+
+    int n = -1;
+    assert_int_equal(drv_hv_fs_freeze(hv, UUID_A, &n, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+    assert_int_equal(n, 0);
+    err_clear(&err);
+    assert_int_equal(drv_hv_fs_freeze(hv, UUID_B, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(drv_hv_fs_freeze(hv, UUID_B, &n, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INTERNAL);
+    err_clear(&err);
+    assert_int_equal(drv_hv_fs_thaw(hv, UUID_B, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(drv_hv_fs_thaw(hv, UUID_B, &n, &err), 0);
+    assert_int_equal(n, 0);
+    autofree char *out = drv_hv_console_output(hv, UUID_B, 0, &err);
+    const char *fr = strstr(out, "GUEST-FSFREEZE frozen n=1");
+    assert_non_null(fr);
+    assert_non_null(strstr(fr, "GUEST-FSFREEZE thawed n=1"));
+
+    /* the agent not answering: TIMEOUT, nothing frozen */
+    assert_int_equal(drv_fake_fail_next(hv, "fs_freeze", ERR_TIMEOUT, 1, &err), 0);
+    assert_int_equal(drv_hv_fs_freeze(hv, UUID_B, NULL, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_TIMEOUT);
+    err_clear(&err);
+    assert_int_equal(drv_hv_fs_thaw(hv, UUID_B, &n, &err), 0);
+    assert_int_equal(n, 0);
+
+    /* a guest that stops is thawed; one not running refuses */
+    assert_int_equal(drv_hv_fs_freeze(hv, UUID_B, NULL, &err), 0);
+    assert_int_equal(drv_hv_power_off(hv, UUID_B, 0, &err), 0);
+    assert_int_equal(drv_hv_fs_thaw(hv, UUID_B, &n, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_CONFLICT);
+    err_clear(&err);
+    assert_int_equal(drv_hv_power_on(hv, UUID_B, &err), 0);
+    assert_int_equal(drv_hv_fs_freeze(hv, UUID_B, &n, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(drv_hv_fs_freeze(hv, UUID_C, &n, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_NOT_FOUND);
+    err_clear(&err);
+    assert_int_equal(drv_hv_fs_freeze(hv, "nope", &n, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -576,7 +637,7 @@ int main(void)
         cmocka_unit_test(test_reconcile),        cmocka_unit_test(test_disconnect),
         cmocka_unit_test(test_capabilities),     cmocka_unit_test(test_topology),
         cmocka_unit_test(test_console),         cmocka_unit_test(test_set_user_password),
-        cmocka_unit_test(test_images_in_use),
+        cmocka_unit_test(test_images_in_use),    cmocka_unit_test(test_fs_freeze),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
