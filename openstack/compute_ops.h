@@ -51,6 +51,12 @@ int os_compute_trigger_crash_dump(struct os_rpc_req *req, json_t **result, struc
  * QEMU guest agent (Zed's set_admin_password, an RPC call). */
 int os_compute_set_admin_password(struct os_rpc_req *req, json_t **result, struct err **err);
 
+/* compute_quiesce.c: the guest's filesystems frozen (thawed) through its
+ * QEMU guest agent (Zed's quiesce_instance, a call, and
+ * unquiesce_instance, a cast: nova-api's volume-backed snapshots). */
+int os_compute_quiesce_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_unquiesce_instance(struct os_rpc_req *req, json_t **result, struct err **err);
+
 /* compute_resize.c: a resize to another flavor on this host, done live
  * (prep_resize runs the resize_instance and finish_resize legs itself,
  * revert_resize the finish_revert_resize one). */

@@ -288,6 +288,26 @@ bool os_compute_wants_agent(const json_t *inst, const json_t *image);
  * driver).  Borrowed from `inst`. */
 const char *os_compute_admin_user(const json_t *inst);
 
+/* compute_quiesce.c: the image's os_require_quiesce (Nova's
+ * _requires_quiesce) of Instance primitive `inst`. */
+bool os_compute_requires_quiesce(const json_t *inst);
+/* Zed's _can_quiesce: 0, or -1 with *err (INVALID) and, when `fault` is
+ * not NULL, its class there: InstanceQuiesceNotSupported when the backend
+ * cannot freeze, QemuGuestAgentNotEnabled without hw_qemu_guest_agent. */
+int os_compute_can_quiesce(const struct os_compute *c, const json_t *inst, struct os_fault *fault,
+                           struct err **err);
+/* Turn the freeze's (thaw's) failure *err into Zed's InternalError
+ * ("Error from libvirt while quiescing NAME: ..."), its class in `fault`
+ * when not NULL. */
+void os_compute_quiesce_error(const struct os_compute *c, const struct os_inst *i,
+                              struct os_fault *fault, struct err **err);
+/* How a snapshot of instance `i` quiesces (Zed's _live_snapshot before its
+ * copy): NONE for a copy that is not `live` or a guest that cannot be
+ * quiesced (logged), TRY, or REQUIRE for an image with os_require_quiesce;
+ * -1 with *err (_can_quiesce's) when it cannot and the image requires it. */
+int os_compute_snapshot_quiesce(const struct os_compute *c, const struct os_inst *i, bool live,
+                                enum drv_hv_quiesce *mode, struct err **err);
+
 /* Guest `uuid`'s power state now, as Nova numbers it (NOSTATE when the
  * backend does not know it). */
 enum drv_power_state os_compute_power_now(struct os_compute *c, const char *uuid);

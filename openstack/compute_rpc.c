@@ -218,9 +218,13 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("get_diagnostics", os_compute_get_diagnostics, READ),
     COMPUTE("get_instance_diagnostics", os_compute_get_instance_diagnostics, READ),
     COMPUTE("cache_images", os_compute_cache_images, 0),
+    /* nova-api's volume-backed snapshots: not serialised with the
+     * instance's operations (Zed takes no lock either) */
+    COMPUTE("quiesce_instance", os_compute_quiesce_instance, 0),
+    COMPUTE("unquiesce_instance", os_compute_unquiesce_instance, 0),
 
     /* Operations Nova may send that sculpt does not implement (volumes,
-     * interfaces, quiesce, host power): each fails with NotImplementedError
+     * interfaces, host power): each fails with NotImplementedError
      * and leaves the instance as it was (fault recorded, task state
      * reverted, action event failed, migration errored) instead of stuck. */
     COMPUTE("attach_interface", os_compute_unsupported, SERIAL),
@@ -230,8 +234,6 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("swap_volume", os_compute_unsupported, SERIAL),
     COMPUTE("reserve_block_device_name", os_compute_unsupported, SERIAL),
     COMPUTE("remove_volume_connection", os_compute_unsupported, SERIAL),
-    COMPUTE("quiesce_instance", os_compute_unsupported, 0),
-    COMPUTE("unquiesce_instance", os_compute_unsupported, 0),
     COMPUTE("host_power_action", os_compute_unsupported, 0),
     COMPUTE("host_maintenance_mode", os_compute_unsupported, 0),
     COMPUTE("add_fixed_ip_to_instance", os_compute_unsupported, SERIAL),

@@ -222,9 +222,10 @@ poll 30 1 sh -c "[ -n \"\$(find '$cache/$SCULPT_IMAGE_ID' -mmin -1)\" ]" ||
 # the new image's base, a new config drive (user data, metadata, the new
 # password), ACTIVE; a new image is a new workload, so its blueprint
 # starts cold (sculpt's event log says which).  The snapshot asks for the
-# QEMU guest agent: the rebuilt domain gets its channel
+# QEMU guest agent: the rebuilt domain gets its channel; and for quiesced
+# snapshots (os_require_quiesce)
 t=$(date +%s)
-openstack image set --property hw_qemu_guest_agent=yes "$snap"
+openstack image set --property hw_qemu_guest_agent=yes --property os_require_quiesce=yes "$snap"
 ud2=$run/e2e.user-data-rebuilt
 printf '#cloud-config\n# rebuilt %s\n' "$(date +%s%N)" >"$ud2"
 openstack --os-compute-api-version 2.57 server rebuild --image "$snap" --user-data "$ud2" \
@@ -279,6 +280,21 @@ hash=$(console_output "$id" | sed -n 's/.*GUEST-PASSWORD user=root hash=\([^[:sp
 # owner's private key reads it back
 got=$(nova get-password e2e-1 "$run/e2e-key") || fail "nova get-password"
 [ "$got" = "$pw" ] || fail "nova get-password read '$got', not the password set"
+# a snapshot of the guest with its agent, os_require_quiesce on its image:
+# quiesced (the agent's freeze, then its thaw, on the guest's console,
+# sculpt's log between the copy's sync and its end)
+tq=$(date +%s)
+nf=$(console_output "$id" | grep -c 'GUEST-FSFREEZE thawed' || :)
+out=$(server_op snapshot e2e-1 e2e-quiesced 120) || fail "quiesced snapshot"
+[ "$(echo "$out" | head -n 1)" = 'image=active status=ACTIVE task=None event=Success' ] ||
+    fail "quiesced snapshot: $out"
+wait_console "$id" 'GUEST-FSFREEZE thawed' 30 $((nf + 1))
+[ "$(console_output "$id" | grep -o 'GUEST-FSFREEZE [a-z]*' | tail -n 2 | tr '\n' ' ')" = \
+    'GUEST-FSFREEZE frozen GUEST-FSFREEZE thawed ' ] || fail "not frozen, then thawed"
+grep -q "live snapshot of $id: copy in sync, 0 filesystem(s) frozen" "$SCULPT_LOG" ||
+    fail "no freeze in sync in $SCULPT_LOG"
+openstack image delete "$(echo "$out" | tail -n 1)"
+say "snapshot quiesced through the agent (frozen, thawed) in $(($(date +%s) - tq)) s"
 sock=$(virsh -c "$LIBVIRT_URI" dumpxml "$dom" |
     sed -n "s/.*<source mode='bind' path='\([^']*console[^']*\.sock\)'.*/\1/p" | head -n 1) # <serial>'s, again in <console>
 (. "$top/tests/lib.sh" && guest_send "$sock" "agent off" >/dev/null) || fail "agent off"
@@ -288,6 +304,19 @@ printf '%s\n' "$out" | grep -qx 'http=501 task=None event=Error' ||
     fail "changePassword, the agent stopped: $out"
 wait_status e2e-1 ACTIVE 10
 say "changePassword via the guest agent -> 202, root's hash set, the password for nova get-password, in $(($(date +%s) - t)) s; agent stopped -> 501"
+# the agent stopped, os_require_quiesce: the snapshot fails as Zed's fails
+# a snapshot (its image deleted, the server ACTIVE with no task, the
+# action's event Error), the guest running on, not frozen
+t=$(date +%s)
+out=$(server_op snapshot e2e-1 e2e-unquiesced 60) || fail "snapshot, agent stopped"
+[ "$(echo "$out" | head -n 1)" = 'image=gone status=ACTIVE task=None event=Error' ] ||
+    fail "required quiesce, agent stopped: $out"
+[ "$(domstate "$dom")" = running ] || fail "domain $dom not running after the failed snapshot"
+[ "$(console_output "$id" | grep -o 'GUEST-FSFREEZE [a-z]*' | tail -n 1)" = 'GUEST-FSFREEZE thawed' ] ||
+    fail "the guest was left frozen"
+grep -q "Quiescing instance $id failed and it is required" "$SCULPT_LOG" ||
+    fail "no failed quiesce in $SCULPT_LOG"
+say "snapshot, quiesce required, agent stopped -> image deleted, ACTIVE, event Error in $(($(date +%s) - t)) s"
 t=$(date +%s)
 openstack server create --flavor m1.tiny --image "$snap" --nic none \
     --availability-zone "nova:$host" e2e-2 -f value -c id >"$run/e2e2.id"
@@ -324,7 +353,8 @@ say "image cache manager: an image in use kept, an unused one removed"
     power_off.start power_off.end power_on.start power_on.end reboot.start reboot.end
     reboot.start reboot.end trigger_crash_dump.start trigger_crash_dump.end
     power_off.start power_off.end power_on.start power_on.end snapshot.start snapshot.end
-    exists rebuild.start rebuild.end delete.start shutdown.start shutdown.end delete.end" \
+    exists rebuild.start rebuild.end snapshot.start snapshot.end snapshot.start delete.start
+    shutdown.start shutdown.end delete.end" \
     --field create.start:state=building --field create.start:image_name=sculpt-tiny \
     --field create.start:display_name=e2e-1 --field create.start:instance_type=m1.tiny \
     --field create.start:memory_mb=128 --field create.start:vcpus=1 \
@@ -340,7 +370,7 @@ say "image cache manager: an image in use kept, an unused one removed"
     fail "notifications of e2e-1"
 kill $notes_pid
 wait $notes_pid || :
-say "notifications: e2e-1's 25 compute.instance.* events in order, through oslo.messaging's listener"
+say "notifications: e2e-1's 28 compute.instance.* events in order, through oslo.messaging's listener"
 for rc in VCPU MEMORY_MB DISK_GB; do
     used=$(openstack resource provider usage show "$rp" -f value -c resource_class -c usage | awk -v rc=$rc '$1==rc{print $2}')
     [ "$used" = 0 ] || fail "Placement still shows $used $rc used on $host"

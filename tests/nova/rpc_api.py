@@ -739,6 +739,18 @@ def main():
         fail('after the unimplemented calls: %s/%s, was %s/%s'
              % (inst.vm_state, inst.task_state) + before)
     ok('the instance left %s/%s' % before)
+    # quiesce_instance, a call as nova-api's volume-backed snapshots make
+    # it, with Zed's checks: an image without the agent refused; with it,
+    # the fake's guest (spawned without a channel) fails as libvirt's does
+    expect_raise('quiesce_instance, the image without the agent',
+                 exception.QemuGuestAgentNotEnabled, api.quiesce_instance, ctxt, inst)
+    agent_inst = inst.obj_clone()
+    agent_inst.system_metadata = dict(inst.system_metadata, image_hw_qemu_guest_agent='yes')
+    e = expect_raise('quiesce_instance, a guest without the channel', exception.InternalError,
+                     api.quiesce_instance, ctxt, agent_inst)
+    if 'while quiescing instance-' not in str(e):
+        fail('quiesce_instance: %s' % e)
+    api.unquiesce_instance(ctxt, agent_inst)  # a cast: its failure is logged
     expect_raise('live_migration_abort of no migration', exception.MigrationNotFound,
                  cl6.call, ctxt, 'live_migration_abort', instance=inst, migration_id=987654321)
     done = objects.Migration(context=ctxt, instance_uuid=inst.uuid, source_compute=host,

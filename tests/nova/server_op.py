@@ -22,6 +22,12 @@ variables of nova.env.
         task state once the API answered; the compute_set_admin_password
         event's result in the newest changePassword action) and, on a
         refusal, the API's message on a second line
+    server_op.py snapshot NAME IMAGE_NAME SECONDS
+        the createImage action, then until the server has no task and its
+        image is active or gone; prints `image=STATUS|gone status=STATUS
+        task=TASK event=RESULT` (the compute_snapshot_instance event's
+        result in the newest createImage action) and the image's id on a
+        second line
     server_op.py placement HOST
         JSON: the resource provider named HOST (`uuid`), its VCPU
         inventory (`inventory`) and usages (`usages`, by resource class)
@@ -107,6 +113,10 @@ def main():
     pw = sub.add_parser('password')
     pw.add_argument('name')
     pw.add_argument('password')
+    sn = sub.add_parser('snapshot')
+    sn.add_argument('name')
+    sn.add_argument('image_name')
+    sn.add_argument('seconds', type=int)
     pl = sub.add_parser('placement')
     pl.add_argument('host')
     args = p.parse_args()
@@ -135,6 +145,30 @@ def main():
         print('http=%s task=%s event=%s' % (code, task, result[0] if result else None))
         if msg:
             print(msg)
+        return
+    if args.op == 'snapshot':
+        s = find(nova, args.name)
+        image_id = nova.servers.create_image(s.id, args.image_name)
+        image_id = image_id.get('image_id') if isinstance(image_id, dict) else image_id
+        ep = {'service_type': 'image', 'interface': 'public'}
+        end = time.time() + args.seconds
+        while True:
+            r = sess.get('/v2/images/%s' % image_id, endpoint_filter=ep, raise_exc=False)
+            image = 'gone' if r.status_code == 404 else r.json().get('status')
+            srv = nova.servers.get(s.id)
+            task = getattr(srv, 'OS-EXT-STS:task_state', None)
+            if task is None and image in ('active', 'gone', 'deleted'):
+                break
+            if time.time() >= end:
+                die('%s: image %s, task %s after %d s' % (args.name, image, task, args.seconds))
+            time.sleep(POLL)
+        acts = [a for a in nova.instance_action.list(s.id) if a.action == 'createImage']
+        acts.sort(key=lambda a: a.start_time)
+        events = nova.instance_action.get(s.id, acts[-1].request_id).events if acts else []
+        result = [e['result'] for e in events if e['event'] == 'compute_snapshot_instance']
+        print('image=%s status=%s task=%s event=%s' % (image, srv.status, task,
+                                                       result[0] if result else None))
+        print(image_id)
         return
     if args.op == 'placement':
         ep = {'service_type': 'placement', 'interface': 'public'}

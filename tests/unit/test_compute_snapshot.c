@@ -1,8 +1,8 @@
 /* Server snapshots: the Glance patch and properties nova's driver sets
  * (openstack/glance.c, compute_snapshot.c), the fake backend's
  * snapshot through the hypervisor boundary (its file, its format, and
- * nothing left after release or a failure), and the fake's freeze around its
- * copy when quiesced. */
+ * nothing left after release or a failure), and quiescing (Zed's rules,
+ * compute_quiesce.c, and the fake's freeze around its copy). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +20,9 @@
 #include "helpers/engine.h"
 #include "helpers/tmpdir.h"
 #include "openstack/compute_ops.h"
+#include "openstack/compute_priv.h"
+#include "openstack/nova_instance.h"
+#include "openstack/ovo.h"
 #include "openstack/glance.h"
 
 #define UUID_A "6f0c1a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b"
@@ -248,6 +251,88 @@ static void test_fake_snapshot_quiesce(void **state)
     assert_non_null(strstr(last, "thawed")); /* the last word: thawed */
 }
 
+/* An Instance primitive: id, uuid and these system_metadata pairs. */
+static json_t *inst_props(const char *const *sysmeta)
+{
+    json_t *sm = json_object();
+    for (size_t k = 0; sysmeta && sysmeta[k]; k += 2)
+        json_object_set_new(sm, sysmeta[k], json_string(sysmeta[k + 1]));
+    json_t *inst = ovo_new("Instance");
+    ovo_set(inst, "system_metadata", sm);
+    ovo_set_int(inst, "id", 42);
+    ovo_set_str(inst, "uuid", UUID_A);
+    return inst;
+}
+
+/* Zed's _can_quiesce, _requires_quiesce (a boolean as Nova reads it) and
+ * the quiesce mode of a snapshot, with the faults they give. */
+static void test_quiesce_rules(void **state)
+{
+    (void)state;
+    const char *const opts[] = {NULL};
+    autoptr(drv_hv) hv = test_fake_hv_open(opts);
+    struct os_compute c = {.hv = hv};
+    const char *const agent[] = {"image_hw_qemu_guest_agent", "yes", NULL};
+    const char *const required[] = {"image_hw_qemu_guest_agent", "True",
+                                    "image_os_require_quiesce", "yes", NULL};
+    const char *const required_only[] = {"image_os_require_quiesce", "1", NULL};
+    const char *const not_required[] = {"image_hw_qemu_guest_agent", "y",
+                                        "image_os_require_quiesce", "no", NULL};
+    json_auto_t *a = inst_props(agent);
+    json_auto_t *r = inst_props(required);
+    json_auto_t *ro = inst_props(required_only);
+    json_auto_t *nr = inst_props(not_required);
+    json_auto_t *none = inst_props(NULL);
+    assert_false(os_compute_requires_quiesce(a));
+    assert_true(os_compute_requires_quiesce(r));
+    assert_true(os_compute_requires_quiesce(ro));
+    assert_false(os_compute_requires_quiesce(nr));
+    assert_false(os_compute_requires_quiesce(none));
+
+    struct err *err = NULL;
+    struct os_fault f = {0};
+    assert_int_equal(os_compute_can_quiesce(&c, a, &f, &err), 0);
+    assert_null(f.cls);
+    assert_int_equal(os_compute_can_quiesce(&c, none, &f, &err), -1);
+    assert_string_equal(f.cls, "QemuGuestAgentNotEnabled");
+    assert_int_equal(f.code, 400);
+    assert_string_equal(err->msg, "QEMU guest agent is not enabled");
+    err_clear(&err);
+    os_fault_release(&f);
+
+    enum drv_hv_quiesce q;
+    struct os_inst ia = {.prim = a}, ir = {.prim = r}, iro = {.prim = ro}, inr = {.prim = nr},
+                   inone = {.prim = none};
+    assert_int_equal(os_compute_snapshot_quiesce(&c, &ia, true, &q, &err), 0);
+    assert_int_equal(q, DRV_HV_QUIESCE_TRY);
+    assert_int_equal(os_compute_snapshot_quiesce(&c, &ir, true, &q, &err), 0);
+    assert_int_equal(q, DRV_HV_QUIESCE_REQUIRE);
+    assert_int_equal(os_compute_snapshot_quiesce(&c, &inr, true, &q, &err), 0);
+    assert_int_equal(q, DRV_HV_QUIESCE_TRY);
+    assert_int_equal(os_compute_snapshot_quiesce(&c, &inone, true, &q, &err), 0);
+    assert_int_equal(q, DRV_HV_QUIESCE_NONE);
+    /* required without the agent: the snapshot fails before its copy */
+    assert_int_equal(os_compute_snapshot_quiesce(&c, &iro, true, &q, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    assert_string_equal(err->msg, "QEMU guest agent is not enabled");
+    err_clear(&err);
+    /* a cold copy (the guest off or saved) needs none */
+    assert_int_equal(os_compute_snapshot_quiesce(&c, &iro, false, &q, &err), 0);
+    assert_int_equal(q, DRV_HV_QUIESCE_NONE);
+    assert_int_equal(os_compute_snapshot_quiesce(&c, &ir, false, &q, &err), 0);
+    assert_int_equal(q, DRV_HV_QUIESCE_NONE);
+
+    /* the agent's failure as Zed's InternalError names it */
+    err_set(&err, ERR_TIMEOUT, "[Error Code 86] Guest agent is not responding");
+    os_compute_quiesce_error(&c, &ia, &f, &err);
+    assert_string_equal(f.cls, "InternalError");
+    assert_int_equal(err_code_of(err), ERR_INTERNAL);
+    assert_string_equal(err->msg, "Error from fake while quiescing instance-0000002a: "
+                                  "[Error Code 86] Guest agent is not responding");
+    err_clear(&err);
+    os_fault_release(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -257,6 +342,7 @@ int main(void)
                                         test_tmpdir_teardown),
         cmocka_unit_test_setup_teardown(test_fake_snapshot_quiesce, test_tmpdir_setup,
                                         test_tmpdir_teardown),
+        cmocka_unit_test(test_quiesce_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
