@@ -100,6 +100,12 @@ EOF
         printf 'listen_addr = "127.0.0.1"\ntcp_port = "%s"\nauth_tcp = "none"\n' \
             "$tcp_port" >>"$top/etc/libvirtd.conf"
     fi
+    # VNC displays from a block of 100 ports of this daemon's own (from its
+    # host uuid, so a restart keeps it): each libvirtd checks only that a
+    # port is free when it picks it, and two private daemons starting
+    # guests at once (tests in parallel) picked the same one, the second
+    # QEMU failing "Failed to find an available port" (ci25a)
+    vnc_min=$((5900 + $(printf '%s' "$host_uuid" | cksum | cut -d' ' -f1) % 200 * 100))
     cat >"$top/etc/qemu.conf" <<EOF
 # QEMU runs as root: images, overlays and console logs may live anywhere
 user = "root"
@@ -108,6 +114,8 @@ dynamic_ownership = 0
 remember_owner = 0
 security_driver = "none"
 stdio_handler = "logd"
+remote_display_port_min = $vnc_min
+remote_display_port_max = $((vnc_min + 99))
 EOF
     printf 'log_outputs = "3:file:/var/log/libvirt/virtlogd.log"\n' >"$top/etc/virtlogd.conf"
     cat >"$top/shim/tc" <<EOF
