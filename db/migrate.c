@@ -37,6 +37,7 @@ DB_EMBED(db_sql_0007, "db/migrations/0007_pool_classes.sql");
 DB_EMBED(db_sql_0008, "db/migrations/0008_presculpt_learnt.sql");
 DB_EMBED(db_sql_0009, "db/migrations/0009_migrate_intents.sql");
 DB_EMBED(db_sql_0010, "db/migrations/0010_pool_reclaims.sql");
+DB_EMBED(db_sql_0011, "db/migrations/0011_pool_guest_agent.sql");
 
 /* Version i + 1 is db_migrations[i]. */
 const struct db_migration db_migrations[] = {
@@ -50,6 +51,7 @@ const struct db_migration db_migrations[] = {
     {"0008_presculpt_learnt.sql", db_sql_0008},
     {"0009_migrate_intents.sql", db_sql_0009},
     {"0010_pool_reclaims.sql", db_sql_0010},
+    {"0011_pool_guest_agent.sql", db_sql_0011},
 };
 const size_t db_nmigrations = ARRAY_SIZE(db_migrations);
 

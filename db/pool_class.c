@@ -31,15 +31,16 @@ static const struct db_stmt st_class_learn = {
     " image_disk_format = $8, image_root_gb = $9, nvifs = $10, shape_res = $11,"
     " shape_vcpus_online = $12, shape_vcpus_max = $13, shape_mem_max_mib = $14,"
     " shape_pcpus = $15, shape_numa_node = $16, shape_cpu_weight = $17, ceiling = $18,"
-    " vcpus_max = $19, mem_max_mib = $20, mem_floor_mib = $21 WHERE key = $1",
-    21};
+    " vcpus_max = $19, mem_max_mib = $20, mem_floor_mib = $21, guest_agent = $22"
+    " WHERE key = $1",
+    22};
 static const struct db_stmt st_class_list = {
     "SELECT key, flavor_name, image_ref, project_id, vcpus, mem_mib, root_gb,"
     " sculpt_ms(last_request_at), sculpt_ms(learnt_at), guest_flavor_name, image_kernel,"
     " image_initrd, image_cmdline, image_disk_base, image_disk_format, image_root_gb, nvifs,"
     " shape_res, shape_vcpus_online, shape_vcpus_max, shape_mem_max_mib, shape_pcpus,"
     " shape_numa_node, shape_cpu_weight, ceiling, vcpus_max, mem_max_mib, mem_floor_mib,"
-    " boot_ms FROM pool_classes WHERE last_request_at >= sculpt_ts($1)"
+    " boot_ms, guest_agent FROM pool_classes WHERE last_request_at >= sculpt_ts($1)"
     " ORDER BY last_request_at DESC, key LIMIT $2",
     2};
 static const struct db_stmt st_class_boot = {
@@ -130,6 +131,7 @@ int db_pool_class_learn(struct db *db, const struct db_pool_class *cls, int64_t 
     db_param_int(p, e->vcpus_max);
     db_param_double(p, e->mem_max_mib);
     db_param_double(p, e->mem_floor_mib);
+    db_param_bool(p, g->guest_agent);
     return db_enqueue(db, db_write_item(w), err);
 }
 
@@ -185,6 +187,7 @@ static struct db_pool_class *db_class_from_row(const PGresult *r, int row, struc
         return NULL;
     }
     g->nvifs = (size_t)nvifs;
+    g->guest_agent = db_col_bool(r, row, 22 + DB_SHAPE_COLS);
     struct drv_sculpt_guest_spec *e = &c->tmpl.engine;
     if (db_col_shape(r, row, 17, &g->shape, NULL, err) < 0 ||
         db_col_res(r, row, 17 + DB_SHAPE_COLS, &e->ceiling, err) < 0)

@@ -697,7 +697,8 @@ static struct drv_pool_member *pm_claim_find(struct drv_pool_mgr *m, const struc
         enum drv_member_state st = pass < 3 ? DRV_MEMBER_PAUSED : DRV_MEMBER_BOOTING;
         for (size_t i = 0; i < m->nmem; i++) {
             const struct drv_pool_member *x = &m->mem[i];
-            if ((skip && skip[i]) || x->state != st || strcmp(x->pool, want) != 0)
+            if ((skip && skip[i]) || x->state != st || strcmp(x->pool, want) != 0 ||
+                x->guest_agent != r->guest_agent)
                 continue;
             if (pass % 3 == 2 &&
                 (x->shape.vcpus_max < r->vcpus || x->shape.mem_max_mib < r->mem_mib))
@@ -1018,6 +1019,7 @@ int drv_pool_mgr_tick(struct drv_pool_mgr *m, int64_t now_ms, size_t max_make, s
             snprintf(j->m.class_key, sizeof(j->m.class_key), "%s", c->key);
             j->m.state = DRV_MEMBER_PREPARING;
             j->m.confidence = pl->confidence;
+            j->m.guest_agent = c->tmpl.guest.guest_agent;
             j->m.created_ms = now_ms;
             j->m.expires_ms = now_ms + m->p.member_ttl_s * 1000;
             drv_hv_guest_spec_copy(&j->tmpl.guest, &c->tmpl.guest);
@@ -1213,6 +1215,23 @@ size_t drv_pool_mgr_reclaim_members(struct drv_pool_mgr *m, const drv_pool_uuid 
     return k;
 }
 
+/* Whether the guest was defined with the guest agent's channel (false when
+ * its spec cannot be read: it then serves requests without one, to which
+ * the channel does no harm). */
+static bool pm_has_agent(struct drv_pool_mgr *m, const char *uuid)
+{
+    struct drv_hv_guest_spec spec;
+    memset(&spec, 0, sizeof(spec));
+    autoerr struct err *e = NULL;
+    bool agent = false;
+    if (drv_hv_get_spec(m->hv, uuid, &spec, &e) == 0)
+        agent = spec.guest_agent;
+    else
+        log_err(LOG_LEVEL_WARN, e, "member %s: spec not read", uuid);
+    drv_hv_guest_spec_release(&spec);
+    return agent;
+}
+
 int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *members,
                          size_t n, int64_t now_ms, struct err **err)
 {
@@ -1231,6 +1250,8 @@ int drv_pool_mgr_restore(struct drv_pool_mgr *m, const struct drv_pool_member *m
         bool there = drv_hv_get_info(m->hv, mb.uuid, &info, &e) == 0;
         if (there) /* held in the shape it was asked to take */
             drv_hv_info_asked(&info, &info.shape);
+        if (there) /* whether it has the agent's channel: its domain says */
+            mb.guest_agent = pm_has_agent(m, mb.uuid);
         /* a booting member's guest runs, unless the crash came after its
          * pause and before the row said so */
         bool booting = mb.state == DRV_MEMBER_BOOTING || mb.state == DRV_MEMBER_PREPARING;

@@ -81,6 +81,10 @@ struct drv_pool_member {
     int64_t started_ms;                 /* its guest started (the boot is timed from it) */
     int64_t boot_ms;                    /* start to seen booted; 0: not seen */
     bool booting;                       /* claimed or handed over before it was paused */
+    bool guest_agent;                   /* its guest has the QEMU guest agent's channel
+                                         * (its template's, read back from the domain
+                                         * after a restart): it serves only requests
+                                         * that want one, and those only it */
     char instance_uuid[DRV_UUID_LEN + 1]; /* handed over: to which instance */
     char reason[96];                    /* released: why */
 };
@@ -93,6 +97,7 @@ struct drv_pool_request {
     int32_t vcpus;
     double mem_mib;
     int64_t root_gb;
+    bool guest_agent;                   /* the image asks for the guest agent's channel */
 };
 
 /* The class ("flavor:image:project") and group ("vcpu=N,disk=G:image")
@@ -219,7 +224,9 @@ size_t drv_pool_mgr_trim(struct drv_pool_mgr *m, int64_t now_ms, int64_t keep_ms
 /* A build request arrived at now_ms: recorded for the forecast; a member
  * of its class (else of its group, else of its family: one whose defined
  * maxima hold the request) is claimed for the request and copied to *out:
- * a paused one, else the one booting longest (out->booting).  A member
+ * a paused one, else the one booting longest (out->booting); only a member
+ * with the guest agent's channel when the request wants one, and only one
+ * without when it does not.  A member
  * whose shape is not the request's is re-sculpted by the caller before its
  * hand-over (the engine admits the request first, as a cold build).
  * Returns 1 when claimed, 0 when the request must be built cold. */

@@ -368,12 +368,13 @@ int os_compute_pools_take(struct os_compute *c, struct os_inst *i,
                           struct err **err)
 {
     *intent = 0;
-    /* members are made without a guest agent channel (a class's template
-     * in the database does not record one): such an image builds cold */
-    if (!c->pools || os_compute_wants_agent(i->prim, NULL))
+    if (!c->pools)
         return 0;
     struct drv_pool_request r;
     request_of(i, &r);
+    /* a member with the guest agent's channel for an image that asks for
+     * it (hw_qemu_guest_agent), one without for the others */
+    r.guest_agent = os_compute_wants_agent(i->prim, NULL);
     struct drv_pool_member m;
     int64_t now_ms = clock_wall_ms();
     os_compute_pools_note_request(c, &r, now_ms);
@@ -514,8 +515,7 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
         }
         spec = &running;
     }
-    if (spec->guest_agent) /* no pool serves it (os_compute_pools_take) */
-        goto cleanup;
+    /* the guest agent's channel too: members of the class have it */
     t.guest = *spec;
     /* the class's guests share a shape and an image, never a config drive */
     t.guest.config_drive = NULL;
@@ -525,7 +525,6 @@ void os_compute_pools_learn(struct os_compute *c, const struct os_inst *i,
         drv_pool_mgr_learn(c->pools, &r, &t);
         os_compute_pools_note_template(c, &r, &t);
     }
- cleanup:
     drv_hv_guest_spec_release(&running);
 }
 

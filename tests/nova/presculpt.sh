@@ -5,7 +5,8 @@
 #      made: defined with the class's shape, started, recorded `booting`,
 #      paused once its console shows the guest booted;
 #   2. a second build of the class, with user data and a config drive,
-#      takes the member: the instance that comes ACTIVE is the member's
+#      takes the member (the phase's image asks for the guest agent: the
+#      member has its channel, and a password is set through it): the instance that comes ACTIVE is the member's
 #      domain, resumed (no spawn), booted already (its console shows the
 #      guest's init at once), its title and sculpt's metadata naming the
 #      instance, its empty cdrom now holding the instance's config drive;
@@ -61,6 +62,12 @@ cold_start_price = 100'
 
 restart_host "$pools_conf" forget
 say "host $host restarted with pools every 10 s"
+# the image asks for the QEMU guest agent (hw_qemu_guest_agent) for the
+# phase: its class's template has the agent's channel, so do its members,
+# and they serve its builds (step 2 sets a password through it; step 8
+# reads the template back from PostgreSQL)
+openstack image set --property hw_qemu_guest_agent=yes "$SCULPT_IMAGE_ID" ||
+    fail "image property not set"
 
 # 1. a cold build teaches the class; a member is made, boots, is paused
 id1=$(create ps-1 --wait ACTIVE 240)
@@ -71,6 +78,8 @@ for d in $ready; do
     sql_is "select state from pool_members where uuid = '$u'" paused ||
         fail "member $d not recorded as paused"
     [ -z "$(config_drive "$d")" ] || fail "member $d has a medium in its cdrom"
+    virsh_ dumpxml "$d" | grep -q "name='org.qemu.guest_agent.0'" ||
+        fail "member $d has no guest agent channel"
     grep -q "member $u (\`$d\`) started in .*, booting" "$SCULPT_LOG" ||
         fail "member $d not started booting"
     grep -q "member $u booted in [0-9.]* s: paused, ready" "$SCULPT_LOG" ||
@@ -112,7 +121,16 @@ n=$(server_op console ps-2 2>/dev/null | grep -c GUEST-INIT-READY || true)
 [ "$n" = 1 ] || fail "console of ps-2 (the member's) shows the guest's init $n times at ACTIVE"
 grep -q "member $m1_uuid handed over to instance $id2 booted" "$SCULPT_LOG" ||
     fail "hand-over of $m1 not logged as of a booted guest"
-say "ps-2 is member $m1, resumed: title '$title', config drive $iso, recorded in PostgreSQL"
+# the member's guest agent answers for the instance: a password set
+_end=$(($(date +%s) + 60))
+until virsh_ dumpxml "$m1" | grep -q "name='org.qemu.guest_agent.0' state='connected'"; do
+    [ "$(date +%s)" -lt $_end ] || fail "the agent channel of $m1 never connected"
+    sleep 0.5
+done
+out=$(server_op password ps-2 "ps2-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')") ||
+    fail "changePassword of ps-2"
+[ "$out" = 'http=202 task=None event=Success' ] || fail "changePassword of ps-2 (member $m1): $out"
+say "ps-2 is member $m1, resumed: title '$title', config drive $iso, recorded in PostgreSQL, its guest agent setting a password"
 # ps-2 stays (deleted after 3.) and ps-1 goes: one guest keeps the budget,
 # and step 3's member is made while ps-2 stops and starts
 delete_wait ps-1
@@ -324,5 +342,7 @@ say "reset to sculpt.conf; restarted with no member: $m8 made from the class rea
 # 9. a build that fits only by reclaiming members (the host empty)
 . "$(dirname "$0")/presculpt_reclaim.sh"
 
+openstack image unset --property hw_qemu_guest_agent "$SCULPT_IMAGE_ID" ||
+    fail "image property not unset"
 restart_host "" forget
 say "host $host back to its configuration: all checks passed"

@@ -1037,6 +1037,7 @@ static void test_pool_classes(void **state)
     g->image.cmdline = (char *)"console=ttyS0 quiet";
     g->image.root_gb = 1;
     g->nvifs = 1;
+    g->guest_agent = true;
     g->shape = a_shape(0.75, 1, 512);
     g->shape.cpu_weight = 150;
     t.tmpl.engine.ceiling.v[DRV_RES_VCPU] = 1;
@@ -1063,6 +1064,7 @@ static void test_pool_classes(void **state)
     assert_string_equal(ra->tmpl.guest.image.disk_base, g->image.disk_base);
     assert_string_equal(ra->tmpl.guest.image.cmdline, g->image.cmdline);
     assert_int_equal(ra->tmpl.guest.nvifs, 1);
+    assert_true(ra->tmpl.guest.guest_agent); /* version 11 */
     const struct drv_shape *rs = &ra->tmpl.guest.shape;
     assert_true(rs->res.v[DRV_RES_VCPU] == 0.75 && rs->res.v[DRV_RES_NET_IN_MBPS] == 120);
     assert_true(rs->vcpus_online == 1 && rs->vcpus_max == 8 && rs->mem_max_mib == 8192);

@@ -153,18 +153,21 @@ static int count_state(struct rig *r, enum drv_member_state st)
     return r->seen.by_state[st];
 }
 
-/* `rate` requests a minute, a round each minute. */
-static void steady(struct rig *r, int64_t from, int minutes, int rate, bool learn)
+/* `rate` requests `rq` a minute, a round each minute; the class learns
+ * the template (with the guest agent's channel when rq wants it). */
+static void steady_of(struct rig *r, const struct drv_pool_request *rq, int64_t from,
+                      int minutes, int rate, bool learn)
 {
     struct err *err = NULL;
     struct drv_pool_template t;
     template_of(&t);
+    t.guest.guest_agent = rq->guest_agent;
     for (int k = 0; k < minutes; k++) {
         int64_t now = from + k * MIN;
         for (int i = 0; i < rate; i++) {
             struct drv_pool_member mb = {.state = DRV_MEMBER_LAST};
-            if (drv_pool_mgr_claim(r->pm, &req, now + i, &mb) == 0 && learn)
-                drv_pool_mgr_learn(r->pm, &req, &t);
+            if (drv_pool_mgr_claim(r->pm, rq, now + i, &mb) == 0 && learn)
+                drv_pool_mgr_learn(r->pm, rq, &t);
             else if (mb.state == DRV_MEMBER_CLAIMED)
                 /* taken, but no instance is built in this test */
                 assert_int_equal(drv_pool_mgr_release(r->pm, mb.uuid, "test", &err), 0);
@@ -173,6 +176,11 @@ static void steady(struct rig *r, int64_t from, int minutes, int rate, bool lear
         /* the fake guest shows its boot at once: the watch pauses it */
         drv_pool_mgr_watch(r->pm, now + 31000);
     }
+}
+
+static void steady(struct rig *r, int64_t from, int minutes, int rate, bool learn)
+{
+    steady_of(r, &req, from, minutes, rate, learn);
 }
 
 /* The status's member `uuid`, copied; fails when it has none. */
@@ -519,6 +527,59 @@ static void test_restart(void **state)
     /* a request of the class takes a restored member without a forecast */
     struct drv_pool_member claimed;
     assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 62 * MIN, &claimed), 1);
+}
+
+/* An image with hw_qemu_guest_agent: its class's members are made with the
+ * agent's channel, serve its builds and no build without it (nor does a
+ * member without the channel serve a build that wants one); after a
+ * restart the member's domain says whether it has one. */
+static void test_guest_agent_members(void **state)
+{
+    struct rig *r = *state;
+    struct err *err = NULL;
+    struct drv_pool_request agent_req = req;
+    agent_req.guest_agent = true;
+    steady_of(r, &agent_req, T0, 60, 4, true);
+    autoptr(drv_pool_status) st = drv_pool_mgr_status(r->pm);
+    assert_true(st->nmembers >= 2);
+    for (size_t i = 0; i < st->nmembers; i++) {
+        assert_true(st->members[i].guest_agent);
+        struct drv_hv_guest_spec spec;
+        memset(&spec, 0, sizeof(spec));
+        assert_int_equal(drv_hv_get_spec(r->hv, st->members[i].uuid, &spec, &err), 0);
+        assert_true(spec.guest_agent);
+        drv_hv_guest_spec_release(&spec);
+    }
+    /* the same class's request without the agent: built cold, a miss */
+    struct drv_pool_member claimed;
+    int misses = r->seen.misses;
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 61 * MIN, &claimed), 0);
+    drv_pool_mgr_tick(r->pm, T0 + 61 * MIN + 1000, 0, &err);
+    assert_int_equal(r->seen.misses, misses + 1);
+    /* with it: served */
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &agent_req, T0 + 61 * MIN + 2, &claimed), 1);
+    assert_true(claimed.guest_agent);
+    assert_int_equal(drv_pool_mgr_release(r->pm, claimed.uuid, "test", &err), 0);
+
+    /* restarted: the database's rows do not say it, the domains do */
+    drv_pool_status_free(st);
+    st = drv_pool_mgr_status(r->pm);
+    struct drv_pool_member kept[8];
+    size_t n = 0;
+    for (size_t i = 0; i < st->nmembers && n < 8; i++)
+        if (st->members[i].state == DRV_MEMBER_PAUSED) {
+            kept[n] = st->members[i];
+            kept[n++].guest_agent = false;
+        }
+    assert_true(n >= 1);
+    drv_pool_mgr_free(r->pm);
+    struct drv_pool_hooks h = {on_member, on_pool, on_count, &r->seen};
+    r->pm = drv_pool_mgr_new(&r->p, r->hv, r->engine, &h, &err);
+    assert_non_null(r->pm);
+    assert_int_equal(drv_pool_mgr_restore(r->pm, kept, n, T0 + 62 * MIN, &err), 0);
+    assert_true(member_of(r, kept[0].uuid).guest_agent);
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &req, T0 + 62 * MIN + 1, &claimed), 0);
+    assert_int_equal(drv_pool_mgr_claim(r->pm, &agent_req, T0 + 62 * MIN + 2, &claimed), 1);
 }
 
 /* A member runs until its guest shows its boot on its console, then is
@@ -1025,6 +1086,7 @@ int main(void)
                                         rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_restart_recalled, rig_setup, rig_teardown),
+        cmocka_unit_test_setup_teardown(test_guest_agent_members, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_empty_round, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_once_booted, rig_setup, rig_teardown),
         cmocka_unit_test_setup_teardown(test_paused_without_sign, rig_setup, rig_teardown),
