@@ -50,6 +50,25 @@ size_t lv_entry_uuids(struct lv *lv, lv_uuid_t **out)
     return n;
 }
 
+void lv_each_active(struct lv *lv,
+                    void (*fn)(struct lv *lv, const char *uuid, virDomainPtr dom, void *arg),
+                    void *arg)
+{
+    lv_uuid_t *uuids = NULL;
+    size_t n = lv_entry_uuids(lv, &uuids);
+    for (size_t i = 0; i < n; i++) {
+        autoerr struct err *e = NULL;
+        virDomainPtr dom = lv_domain(lv, uuids[i], false, &e);
+        if (!dom)
+            continue;
+        if (virDomainIsActive(dom) == 1)
+            fn(lv, uuids[i], dom, arg);
+        virResetLastError();
+        virDomainFree(dom);
+    }
+    free(uuids);
+}
+
 static struct lv_entry *lv_entry_add(struct lv *lv, const char *uuid)
 {
     struct lv_entry *e = lv_entry_find(lv, uuid);

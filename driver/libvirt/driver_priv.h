@@ -117,6 +117,12 @@ struct lv_entry *lv_entry_find(struct lv *lv, const char *uuid);
  * be looked at without the lock; returns how many. */
 typedef char lv_uuid_t[DRV_UUID_LEN + 1];
 size_t lv_entry_uuids(struct lv *lv, lv_uuid_t **out);
+/* fn(lv, uuid, dom, arg) for each entry whose domain is running now (the
+ * sweeps of what an earlier run left in its guests); the handle is freed
+ * after, libvirt's last error reset. */
+void lv_each_active(struct lv *lv,
+                    void (*fn)(struct lv *lv, const char *uuid, virDomainPtr dom, void *arg),
+                    void *arg);
 
 /* A referenced domain handle for uuid on the live connection, and the
  * entry (created if needed), loaded (metadata and knobs read back) when

@@ -108,25 +108,22 @@ int lv_quiesce_thaw(virDomainPtr dom, const char *uuid, struct err **err)
     return n;
 }
 
+static void quiesce_thaw_left(struct lv *lv, const char *uuid, virDomainPtr dom, void *arg)
+{
+    (void)lv;
+    (void)arg;
+    if (!lv_quiesce_recorded(dom))
+        return;
+    autoerr struct err *e = NULL;
+    int thawed = lv_quiesce_thaw(dom, uuid, &e);
+    if (thawed < 0)
+        log_err(LOG_LEVEL_ERROR, e, "guest %s left frozen by an earlier run", uuid);
+    else
+        log_warn("guest %s frozen by an earlier run's snapshot: %d filesystem(s) thawed", uuid,
+                 thawed);
+}
+
 void lv_quiesce_sweep(struct lv *lv)
 {
-    lv_uuid_t *uuids = NULL;
-    size_t n = lv_entry_uuids(lv, &uuids);
-    for (size_t i = 0; i < n; i++) {
-        autoerr struct err *e = NULL;
-        virDomainPtr dom = lv_domain(lv, uuids[i], false, &e);
-        if (!dom)
-            continue;
-        if (virDomainIsActive(dom) == 1 && lv_quiesce_recorded(dom)) {
-            int thawed = lv_quiesce_thaw(dom, uuids[i], &e);
-            if (thawed < 0)
-                log_err(LOG_LEVEL_ERROR, e, "guest %s left frozen by an earlier run", uuids[i]);
-            else
-                log_warn("guest %s frozen by an earlier run's snapshot: %d filesystem(s) thawed",
-                         uuids[i], thawed);
-        }
-        virResetLastError();
-        virDomainFree(dom);
-    }
-    free(uuids);
+    lv_each_active(lv, quiesce_thaw_left, NULL);
 }

@@ -323,35 +323,25 @@ out:
  * disk into a delta no one will read until the job is stopped.  Found by
  * their destination, a delta in snapshots_dir (a live migration copies
  * disks elsewhere). */
-static void snap_stop_left_copies(struct lv *lv)
+static void snap_stop_left_copy(struct lv *lv, const char *uuid, virDomainPtr dom, void *arg)
 {
-    lv_uuid_t *uuids = NULL;
-    size_t n = lv_entry_uuids(lv, &uuids);
-    for (size_t i = 0; i < n; i++) {
-        autoerr struct err *e = NULL;
-        virDomainPtr dom = lv_domain(lv, uuids[i], false, &e);
-        if (!dom)
-            continue;
-        autofree char *xml = virDomainIsActive(dom) == 1 ? virDomainGetXMLDesc(dom, 0) : NULL;
-        autofree char *target = xml ? lv_cfg_copy_target(xml, lv->snapshots_dir) : NULL;
-        if (target) {
-            if (virDomainBlockJobAbort(dom, target, 0) < 0) {
-                lv_dom_error(&e, "virDomainBlockJobAbort", dom);
-                log_err(LOG_LEVEL_WARN, e, "snapshot copy of %s left running", uuids[i]);
-            } else {
-                log_warn("snapshot copy of %s (disk %s) left by an earlier run stopped",
-                         uuids[i], target);
-            }
-        }
-        virResetLastError();
-        virDomainFree(dom);
+    (void)arg;
+    autofree char *xml = virDomainGetXMLDesc(dom, 0);
+    autofree char *target = xml ? lv_cfg_copy_target(xml, lv->snapshots_dir) : NULL;
+    if (!target)
+        return;
+    autoerr struct err *e = NULL;
+    if (virDomainBlockJobAbort(dom, target, 0) < 0) {
+        lv_dom_error(&e, "virDomainBlockJobAbort", dom);
+        log_err(LOG_LEVEL_WARN, e, "snapshot copy of %s left running", uuid);
+    } else {
+        log_warn("snapshot copy of %s (disk %s) left by an earlier run stopped", uuid, target);
     }
-    free(uuids);
 }
 
 void lv_snapshot_sweep(struct lv *lv)
 {
-    snap_stop_left_copies(lv);
+    lv_each_active(lv, snap_stop_left_copy, NULL);
     lv_quiesce_sweep(lv);
     DIR *d = opendir(lv->snapshots_dir);
     if (!d)
