@@ -519,6 +519,18 @@ static void test_images_in_use(void **state)
     err_clear(&err);
 }
 
+/* Guest A without the guest agent's channel, guest B with it, running. */
+static void spawn_agent_pair(struct drv_hv *hv)
+{
+    struct err *err = NULL;
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec, UUID_A);
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    spec_of(&spec, UUID_B);
+    spec.guest_agent = true;
+    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+}
+
 /* set_user_password through the fake's agent: only with a channel, only
  * on a running guest, an unknown user refused, the change logged without
  * the password; bad arguments refused at the boundary. */
@@ -527,12 +539,7 @@ static void test_set_user_password(void **state)
     (void)state;
     autoptr(drv_hv) hv = open_fake(true);
     struct err *err = NULL;
-    struct drv_hv_guest_spec spec;
-    spec_of(&spec, UUID_A);
-    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
-    spec_of(&spec, UUID_B);
-    spec.guest_agent = true;
-    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    spawn_agent_pair(hv);
 
     assert_int_equal(drv_hv_set_user_password(hv, UUID_A, "root", "pw-1", &err), -1);
     assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
@@ -575,12 +582,7 @@ static void test_fs_freeze(void **state)
     (void)state;
     autoptr(drv_hv) hv = open_fake(true);
     struct err *err = NULL;
-    struct drv_hv_guest_spec spec;
-    spec_of(&spec, UUID_A);
-    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
-    spec_of(&spec, UUID_B);
-    spec.guest_agent = true;
-    assert_int_equal(drv_hv_spawn(hv, &spec, &err), 0);
+    spawn_agent_pair(hv);
     assert_true(drv_hv_can_quiesce(hv));
 
     int n = -1;
