@@ -28,11 +28,12 @@ set +a
 ws=$run/tempest
 driver=$(sed -n 's/^compute_driver *= *//p' "$SCULPT_CONF" | head -n 1)
 # sculpt's libvirt guests are q35 machines, which have no IDE bus (its
-# rescue refuses an IDE rescue device with a clear fault)
+# rescue refuses an IDE rescue device with a clear fault); they have VNC
+# consoles through nova-novncproxy, the fake's guests none
 if [ "$driver" = libvirt ]; then
-    build_timeout=600 concurrency=${TEMPEST_CONCURRENCY:-1} ide_bus=false
+    build_timeout=600 concurrency=${TEMPEST_CONCURRENCY:-1} ide_bus=false vnc_console=true
 else
-    build_timeout=180 concurrency=${TEMPEST_CONCURRENCY:-2} ide_bus=true
+    build_timeout=180 concurrency=${TEMPEST_CONCURRENCY:-2} ide_bus=true vnc_console=false
 fi
 # tempest's commands write tempest.log where they run: run them in $run.
 cd "$run"
@@ -72,7 +73,7 @@ build_timeout = $build_timeout
 console_output = true
 resize = true
 live_migration = false
-vnc_console = false
+vnc_console = $vnc_console
 spice_console = false
 serial_console = false
 attach_encrypted_volume = false
