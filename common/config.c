@@ -259,6 +259,32 @@ int cfg_audit_period(const struct cfg *cfg, char unit[8], int *offset)
     return -1;
 }
 
+int cfg_serial_port_range(const struct cfg *cfg, int *start, int *stop)
+{
+    /* Nova's regex ^\d+:\d+$, then ports that exist, the first below the
+     * last (Zed falls back to its default range with a warning: a bad
+     * range is refused here instead) */
+    const char *s = cfg->serial_console_port_range;
+    long v[2];
+    for (int k = 0; k < 2; k++) {
+        if (!isdigit((unsigned char)*s))
+            return -1;
+        v[k] = 0;
+        while (isdigit((unsigned char)*s)) {
+            v[k] = v[k] * 10 + (*s++ - '0');
+            if (v[k] > 65535)
+                return -1;
+        }
+        if (*s++ != (k == 0 ? ':' : '\0'))
+            return -1;
+    }
+    if (v[0] >= v[1])
+        return -1;
+    *start = (int)v[0];
+    *stop = (int)v[1];
+    return 0;
+}
+
 /* An IPv4/IPv6 address or a DNS name (RFC 1123 labels), at most 253
  * bytes. */
 static bool cfg_host_address_ok(const char *s)
@@ -321,12 +347,19 @@ static int cfg_validate_and_derive(struct cfg *cfg, struct err **err)
     } hosts[] = {
         {"[vnc] server_listen", cfg->vnc_server_listen},
         {"[vnc] server_proxyclient_address", cfg->vnc_server_proxyclient_address},
+        {"[serial_console] proxyclient_address", cfg->serial_console_proxyclient_address},
     };
     for (size_t i = 0; i < ARRAY_SIZE(hosts); i++)
         if (!cfg_host_address_ok(hosts[i].value))
             return err_set(err, ERR_INVALID,
                            "option `%s`: `%s` is not an IP address or a host name",
                            hosts[i].name, hosts[i].value);
+    int start, stop;
+    if (cfg_serial_port_range(cfg, &start, &stop) < 0)
+        return err_set(err, ERR_INVALID,
+                       "option `[serial_console] port_range`: `%s` is not START:STOP with "
+                       "0 <= START < STOP <= 65535",
+                       cfg->serial_console_port_range);
     if (!cfg->host[0]) {
         char name[256] = "";
         if (gethostname(name, sizeof(name) - 1) < 0 || !name[0])

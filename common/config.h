@@ -117,5 +117,8 @@ double cfg_engine_boot_burst_share(const struct cfg *cfg);
  * month, year) and offset (Nova's default when none: 1 for month and
  * year, 0 otherwise).  -1 when the value is none of Nova's. */
 int cfg_audit_period(const struct cfg *cfg, char unit[8], int *offset);
+/* [serial_console] port_range as the ports [*start, *stop): -1 when it is
+ * not START:STOP with 0 <= START < STOP <= 65535 (the load refuses it). */
+int cfg_serial_port_range(const struct cfg *cfg, int *start, int *stop);
 
 #endif
