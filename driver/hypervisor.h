@@ -40,7 +40,8 @@ struct err;
 
 /* A guest's remote consoles (Nova's console types, by protocol). */
 enum drv_hv_console {
-    DRV_HV_CONSOLE_VNC, /* <graphics type='vnc'> */
+    DRV_HV_CONSOLE_VNC,    /* <graphics type='vnc'> */
+    DRV_HV_CONSOLE_SERIAL, /* <serial type='tcp'> bound on the host */
 };
 
 /* ---- what a guest is made of ---- */

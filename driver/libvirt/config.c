@@ -238,7 +238,25 @@ static void format_devices(xmlNodePtr dom, const struct lv_cfg_domain *d)
             prop(port, "model", "pcie-root-port");
         }
     }
-    if (d->serial_socket) {
+    if (d->serial_host && d->serial_port > 0) {
+        /* Nova's LibvirtConfigGuestSerial of type tcp: QEMU listens,
+         * nova-serialproxy connects; the log keeps get_console_output */
+        xmlNodePtr ser = child(devs, "serial", NULL);
+        prop(ser, "type", "tcp");
+        xmlNodePtr src = child(ser, "source", NULL);
+        prop(src, "mode", "bind");
+        prop(src, "host", d->serial_host);
+        char service[16];
+        snprintf(service, sizeof(service), "%d", (int)d->serial_port);
+        prop(src, "service", service);
+        prop(child(ser, "protocol", NULL), "type", "raw");
+        if (d->serial_log) {
+            xmlNodePtr log = child(ser, "log", NULL);
+            prop(log, "file", d->serial_log);
+            prop(log, "append", "on");
+        }
+        prop(child(ser, "target", NULL), "port", "0");
+    } else if (d->serial_socket) {
         xmlNodePtr ser = child(devs, "serial", NULL);
         prop(ser, "type", "unix");
         xmlNodePtr src = child(ser, "source", NULL);

@@ -85,6 +85,11 @@ struct lv_cfg_domain {
                                * device; NULL: none.  Borrowed */
     char *serial_socket;      /* the console's unix socket */
     char *serial_log;         /* and its log file */
+    const char *serial_host;  /* instead of the socket, a TCP console bound
+                               * there on serial_port (Nova's
+                               * _create_serial_consoles, [serial_console]
+                               * enabled); NULL: the socket.  Borrowed */
+    int32_t serial_port;
     int32_t balloon_period_s; /* <memballoon><stats period> */
     char *metadata;           /* sculpt's element (lv_meta_format) */
 };
@@ -152,6 +157,22 @@ int lv_cfg_console_port(const char *xml, enum drv_hv_console type, int *port, st
  * migration hands it to a destination that listens elsewhere.  Caller
  * frees; NULL with *err on bad XML. */
 char *lv_cfg_vnc_listen_rewrite(const char *xml, const char *listen, struct err **err);
+
+/* The TCP ports of the domain's serial consoles bound on this host
+ * (<serial type='tcp'><source mode='bind' service=...>, or <console>
+ * ones when it has no such serial, as Nova's
+ * _get_serial_ports_from_guest), the first `max` into ports[]: their
+ * count, or -1 (INVALID) on bad XML. */
+int lv_cfg_serial_ports(const char *xml, int *ports, size_t max, struct err **err);
+/* The domain XML with its TCP serial consoles moved for a live
+ * migration's destination (Nova's _update_serial_xml): bound on `host`
+ * at `port` when the destination names them, otherwise back to a unix
+ * socket at `socket` (a destination without [serial_console] enabled,
+ * as Zed's check that serial consoles are off on both ends would
+ * require, without refusing the migration).  Unix consoles are left as
+ * they are.  Caller frees; NULL with *err on bad XML. */
+char *lv_cfg_serial_rewrite(const char *xml, const char *host, int port, const char *socket,
+                            struct err **err);
 
 /* What sculpt records of a guest beside libvirt's own definition. */
 struct lv_meta {

@@ -289,6 +289,7 @@ void lv_design_domain(const struct lv_policy *p, const struct lv_meta *m,
     out->pcie_ports = p->pcie_ports + (out->vmem_kib ? 1 : 0) + (s->guest_agent ? 1 : 0);
     out->guest_agent = s->guest_agent;
     out->vnc_listen = p->vnc_listen;
+    out->serial_host = p->serial_host; /* its port chosen at definition */
     out->serial_socket = xstrdup(m->console_socket);
     out->serial_log = xstrdup(m->console_log);
     out->balloon_period_s = p->balloon_period_s;

@@ -28,6 +28,10 @@ struct lv_policy {
     const char *vnc_listen; /* guests' VNC servers listen there ([vnc]
                              * server_listen); NULL: no VNC ([vnc] enabled
                              * false) */
+    const char *serial_host; /* guests' serial consoles listen there on TCP
+                              * ([serial_console] proxyclient_address); NULL:
+                              * a unix socket ([serial_console] enabled
+                              * false) */
 };
 
 /* libvirt's <shares> / "cpu_shares" for a CFS weight in cpu.weight units:

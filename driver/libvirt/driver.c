@@ -670,6 +670,7 @@ static void lv_free(struct lv *lv)
     free(lv->cpu_mode);
     free(lv->cpu_model);
     free(lv->vnc_listen);
+    lv_serial_release(&lv->serial);
     lv_ssh_release(&lv->ssh);
     free(lv->live.uri);
     free(lv->live.inbound_addr);
@@ -698,6 +699,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
     lv->cpu_mode = xstrdup(cfg->libvirt_cpu_mode);
     lv->cpu_model = xstrdup(cfg->libvirt_cpu_model);
     lv->vnc_listen = xstrdup(cfg->vnc_server_listen);
+    lv_serial_init(&lv->serial, cfg);
     lv_ssh_init(&lv->ssh, cfg);
     lv->live = (struct lv_live_cfg){
         .uri = xstrdup(cfg->libvirt_live_migration_uri),
@@ -737,6 +739,7 @@ static int lv_open(struct drv_hv *hv, const struct cfg *cfg, struct err **err)
         .memory_hotplug = cfg->libvirt_memory_hotplug,
         .boot_min_kib = (uint64_t)cfg->libvirt_memory_hotplug_boot_min_mb * 1024,
         .vnc_listen = cfg->vnc_enabled ? lv->vnc_listen : NULL,
+        .serial_host = lv->serial.host,
     };
     if (lv->pol.memory_hotplug)
         lv_vmem_metrics_init();
@@ -833,14 +836,29 @@ virDomainPtr lv_define(struct lv *lv, const char *uuid, const struct drv_shape *
         cfg.title = steal_pointer(&title);
     }
     pthread_mutex_unlock(&lv->lock);
+    if (cfg.serial_host) {
+        /* held until the definition names the port */
+        lv_serial_lock(&lv->serial);
+        cfg.serial_port = lv_serial_acquire(&lv->serial, conn, uuid, 0, err);
+        if (cfg.serial_port < 0) {
+            lv_serial_unlock(&lv->serial);
+            lv_cfg_domain_release(&cfg);
+            virConnectClose(conn);
+            err_wrap(err, "define `%s`", uuid);
+            return NULL;
+        }
+    }
     autofree char *xml = lv_cfg_domain_format(&cfg);
     struct lv_vmem vmem;
     lv_vmem_defined(&vmem, cfg.mem_kib - cfg.vmem_kib, cfg.vmem_kib);
     vmem.balloon_kib = cfg.cur_mem_kib;
+    bool serial = cfg.serial_host != NULL;
     lv_cfg_domain_release(&cfg);
     log_debug("define %s: %s", uuid, xml);
     lv_expect(lv, uuid, DRV_HV_EVENT_DEFINED);
     virDomainPtr dom = virDomainDefineXML(conn, xml);
+    if (serial)
+        lv_serial_unlock(&lv->serial);
     if (!dom) {
         lv_unexpect(lv, uuid, DRV_HV_EVENT_DEFINED);
         lv_error(err, "virDomainDefineXML", uuid);

@@ -20,6 +20,7 @@
 #include "driver/libvirt/config.h"
 #include "driver/libvirt/designer.h"
 #include "driver/libvirt/host.h"
+#include "driver/libvirt/serial_port.h"
 #include "driver/libvirt/transfer.h"
 #include "driver/libvirt/vmem.h"
 
@@ -98,6 +99,7 @@ struct lv {
     char *cpu_mode;
     char *cpu_model;
     char *vnc_listen; /* [vnc] server_listen (pol.vnc_listen when enabled) */
+    struct lv_serial serial; /* [serial_console] ports (pol.serial_host) */
     struct drv_hv_host info; /* host facts and policy, read at open */
     int32_t nodes;           /* host NUMA nodes */
     bool unplug;             /* vCPUs may be removed live */

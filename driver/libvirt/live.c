@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -33,6 +34,10 @@ LOG_INIT("driver.libvirt.live");
      VIR_MIGRATE_UNDEFINE_SOURCE | VIR_MIGRATE_NON_SHARED_INC)
 
 #define LIVE_POLL_MS 500
+/* How long a destination holds the serial console port it named for a
+ * guest that has not arrived yet (a migration that fails leaves it free
+ * again after that) */
+#define LIVE_SERIAL_HOLD_MS (30 * 60 * 1000)
 
 int lv_live_prepare(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, char **dest_info,
                     struct err **err)
@@ -52,6 +57,27 @@ int lv_live_prepare(struct drv_hv *hv, const struct drv_hv_guest_spec *spec, cha
     struct lv_live_info info;
     lv_live_info_of(&meta, lv->live.inbound_addr, &info);
     info.vnc = lv->vnc_listen;
+    char port[16];
+    if (lv->serial.host) {
+        /* Zed's pre_live_migration: the ports the guest's serial console
+         * takes here, held for the migration's time */
+        int p = -1;
+        virConnectPtr conn = lv_host_conn(lv->host, NULL, err);
+        if (conn) {
+            lv_serial_lock(&lv->serial);
+            p = lv_serial_acquire(&lv->serial, conn, spec->uuid, LIVE_SERIAL_HOLD_MS, err);
+            lv_serial_unlock(&lv->serial);
+            virConnectClose(conn);
+        }
+        if (p < 0) {
+            lv_volume_remove_dir(lv->instances_path, meta.instance_dir, NULL);
+            lv_meta_release(&meta);
+            return err_wrap(err, "serial console of `%s`", spec->uuid);
+        }
+        snprintf(port, sizeof(port), "%d", p);
+        info.serial = lv->serial.host;
+        info.serial_port = port;
+    }
     *dest_info = lv_live_info_format(&info);
     log_info("ready to take %s live into %s", spec->uuid, meta.instance_dir);
     lv_meta_release(&meta);
@@ -392,6 +418,15 @@ static char *dest_xml(virDomainPtr dom, unsigned which, const struct lv_meta *m,
         /* QEMU there binds the destination's address (a destination of
          * an older sculpt names none: the source's stays) */
         char *moved = lv_cfg_vnc_listen_rewrite(out, dst->vnc, err);
+        free(out);
+        out = moved;
+    }
+    if (out) {
+        /* a TCP serial console listens where the destination said, or
+         * goes back to a unix socket there (one of an older sculpt, or
+         * with [serial_console] disabled) */
+        int port = dst->serial_port ? atoi(dst->serial_port) : 0;
+        char *moved = lv_cfg_serial_rewrite(out, dst->serial, port, dst->socket, err);
         free(out);
         out = moved;
     }

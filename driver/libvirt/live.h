@@ -31,6 +31,10 @@ struct lv_live_info {
     char *cdrom;   /* config drive */
     char *vnc;     /* [vnc] server_listen there, VNC enabled or not (Nova's
                     * graphics_listen_addr_vnc) */
+    char *serial;  /* with [serial_console] enabled there, the address and
+                    * the port the guest's serial console is to listen on
+                    * (Nova's serial_listen_addr, serial_listen_ports) */
+    char *serial_port;
 };
 
 void lv_live_info_release(struct lv_live_info *i);
@@ -43,14 +47,15 @@ void lv_live_info_of(const struct lv_meta *meta, const char *addr, struct lv_liv
  *   sculpt-libvirt-live 1
  *   addr <address>     (each line only when set)
  *   dir <path>  disk <path>  base <path>  log <path>  socket <path>  cdrom <path>
- *   vnc <address>
+ *   vnc <address>  serial <address>  serial_port <port>
  * Caller frees. */
 char *lv_live_info_format(const struct lv_live_info *i);
 
 /* Parse it back into *out (overwritten; release with
  * lv_live_info_release).  INVALID on another format, a line twice, a
  * relative path or one holding a character XML escapes (&<>"'), a bad
- * address (addr, vnc), or no folder. */
+ * address (addr, vnc, serial) or port, a serial address without its port
+ * or the other way round, or no folder. */
 int lv_live_info_parse(const char *text, struct lv_live_info *out, struct err **err);
 
 /* The domain XML `xml` with each of the source's paths (src, a guest's

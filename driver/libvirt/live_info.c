@@ -17,12 +17,12 @@
 /* The record's lines, in order, and where each goes. */
 static char **field(struct lv_live_info *i, size_t k)
 {
-    char **f[] = {&i->addr, &i->dir,    &i->disk,  &i->base,
-                  &i->log,  &i->socket, &i->cdrom, &i->vnc};
+    char **f[] = {&i->addr,   &i->dir,   &i->disk, &i->base,   &i->log,
+                  &i->socket, &i->cdrom, &i->vnc,  &i->serial, &i->serial_port};
     return k < sizeof(f) / sizeof(f[0]) ? f[k] : NULL;
 }
-static const char *const names[] = {"addr", "dir",    "disk",  "base",
-                                    "log",  "socket", "cdrom", "vnc"};
+static const char *const names[] = {"addr",  "dir", "disk",   "base",       "log",
+                                    "socket", "cdrom", "vnc", "serial", "serial_port"};
 #define NFIELDS (sizeof(names) / sizeof(names[0]))
 
 void lv_live_info_release(struct lv_live_info *i)
@@ -72,6 +72,15 @@ static bool path_ok(const char *p)
            !(n >= 2 && strcmp(p + n - 2, "/.") == 0);
 }
 
+/* A TCP port, 1 to 65535, in decimal. */
+static bool port_ok(const char *v)
+{
+    size_t n = strspn(v, "0123456789");
+    if (n == 0 || n > 5 || v[n] || v[0] == '0')
+        return false;
+    return atoi(v) <= 65535;
+}
+
 int lv_live_info_parse(const char *text, struct lv_live_info *out, struct err **err)
 {
     memset(out, 0, sizeof(*out));
@@ -93,7 +102,9 @@ int lv_live_info_parse(const char *text, struct lv_live_info *out, struct err **
             goto fail;
         }
         const char *v = sp + 1;
-        bool ok = k == 0 || k == 7 ? lv_ssh_host_ok(v) : path_ok(v);
+        bool ok = k == 0 || k == 7 || k == 8 ? lv_ssh_host_ok(v)
+                  : k == 9                   ? port_ok(v)
+                                             : path_ok(v);
         if (!ok || *field(out, k)) {
             err_set(err, ERR_INVALID, "dest_info: bad or repeated %s `%s`", names[k], v);
             goto fail;
@@ -102,6 +113,11 @@ int lv_live_info_parse(const char *text, struct lv_live_info *out, struct err **
     }
     if (!out->dir) {
         err_set(err, ERR_INVALID, "dest_info names no folder");
+        goto fail;
+    }
+    if (!out->serial != !out->serial_port) {
+        err_set(err, ERR_INVALID, "dest_info: a serial address without its port, or a port "
+                                  "without its address");
         goto fail;
     }
     if (!out->disk != !out->base) {

@@ -10,6 +10,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "common/alloc.h"
@@ -23,6 +27,7 @@
 #include "driver/libvirt/driver_priv.h"
 #include "driver/libvirt/guest.h"
 #include "driver/libvirt/host.h"
+#include "driver/libvirt/serial_port.h"
 #include "driver/libvirt/vmem.h"
 #include "driver/libvirt/volume.h"
 #include "helpers/lv_test.h"
@@ -290,6 +295,146 @@ static void test_vnc_xml(void **state)
     assert_null(strstr(moved, "127.0.0.1"));
     assert_non_null(strstr(moved, "<graphics type=\"spice\" port=\"5901\""));
     free(moved);
+}
+
+/* [serial_console] enabled: Nova's <serial type='tcp'> bound on the
+ * proxyclient address at the port chosen, raw, logged to the console log
+ * (get_console_output and a pool member's readiness read it) instead of
+ * the unix socket; disabled, the socket.  The port is read back, and a
+ * live migration moves it or turns it back into a socket. */
+static void test_serial_tcp_xml(void **state)
+{
+    (void)state;
+    struct lv_policy p = policy();
+    struct drv_hv_guest_spec spec;
+    spec_of(&spec);
+    struct err *err = NULL;
+    for (int tcp = 0; tcp <= 1; tcp++) {
+        p.serial_host = tcp ? "127.0.0.1" : NULL;
+        struct lv_meta m;
+        lv_design_meta(&p, &spec, 1, &m);
+        struct lv_cfg_domain d;
+        lv_design_domain(&p, &m, &spec.shape, &d);
+        assert_true(d.serial_host == p.serial_host);
+        d.serial_port = 10003;
+        char *xml = lv_cfg_domain_format(&d);
+        int ports[4] = {0};
+        int port = 0;
+        if (tcp) {
+            const char *ser = strstr(xml, "<serial type=\"tcp\">");
+            assert_non_null(ser);
+            const char *end = strstr(ser, "</serial>");
+            char want[512];
+            snprintf(want, sizeof(want), "<log file=\"%s\" append=\"on\"/>", m.console_log);
+            const char *parts[] = {
+                "<source mode=\"bind\" host=\"127.0.0.1\" service=\"10003\"/>",
+                "<protocol type=\"raw\"/>", want, "<target port=\"0\"/>"};
+            for (size_t i = 0; i < 4; i++) {
+                const char *at = strstr(ser, parts[i]);
+                if (!at || at > end)
+                    fail_msg("no `%s` in %s", parts[i], ser);
+            }
+            assert_null(strstr(xml, "type=\"unix\""));
+            assert_int_equal(lv_cfg_serial_ports(xml, ports, 4, &err), 1);
+            assert_int_equal(ports[0], 10003);
+            assert_int_equal(lv_cfg_console_port(xml, DRV_HV_CONSOLE_SERIAL, &port, &err), 0);
+            assert_int_equal(port, 10003);
+            /* to a destination that listens elsewhere, and to one
+             * without serial consoles: its socket, the log kept */
+            char *moved = lv_cfg_serial_rewrite(xml, "192.0.2.7", 10011, "/d/console.sock", &err);
+            assert_non_null(moved);
+            assert_non_null(
+                strstr(moved, "<source mode=\"bind\" host=\"192.0.2.7\" service=\"10011\"/>"));
+            free(moved);
+            moved = lv_cfg_serial_rewrite(xml, NULL, 0, "/d/console.sock", &err);
+            assert_non_null(moved);
+            assert_non_null(strstr(moved, "<serial type=\"unix\">"));
+            assert_non_null(strstr(moved, "<source mode=\"bind\" path=\"/d/console.sock\"/>"));
+            assert_non_null(strstr(moved, want));
+            assert_null(strstr(moved, "protocol"));
+            assert_int_equal(lv_cfg_serial_ports(moved, ports, 4, &err), 0);
+            free(moved);
+        } else {
+            assert_non_null(strstr(xml, "<serial type=\"unix\">"));
+            assert_null(strstr(xml, "type=\"tcp\""));
+            assert_int_equal(lv_cfg_serial_ports(xml, ports, 4, &err), 0);
+            assert_int_equal(lv_cfg_console_port(xml, DRV_HV_CONSOLE_SERIAL, &port, &err), -1);
+            assert_int_equal(err_code_of(err), ERR_UNSUPPORTED);
+            err_clear(&err);
+            /* a unix console stays as it is */
+            char *same = lv_cfg_serial_rewrite(xml, "192.0.2.7", 10011, "/d/console.sock", &err);
+            assert_non_null(same);
+            assert_null(strstr(same, "192.0.2.7"));
+            assert_non_null(strstr(same, m.console_socket));
+            free(same);
+        }
+        free(xml);
+        lv_cfg_domain_release(&d);
+        lv_meta_release(&m);
+    }
+    /* Nova's order: TCP <serial>s, else TCP <console>s; connect-mode
+     * ones and bad ports are not this host's */
+    const char *live = "<domain type='qemu'><name>x</name><devices>"
+                       "<serial type='tcp'><source mode='connect' host='h' service='9'/></serial>"
+                       "<serial type='tcp'><source mode='bind' host='h' service='10001'/></serial>"
+                       "<serial type='tcp'><source mode='bind' host='h' service='x'/></serial>"
+                       "<serial type='tcp'><source mode='bind' host='h' service='10002'/></serial>"
+                       "<console type='tcp'><source mode='bind' host='h' service='7'/></console>"
+                       "</devices></domain>";
+    int ports[4] = {0};
+    assert_int_equal(lv_cfg_serial_ports(live, ports, 4, &err), 2);
+    assert_int_equal(ports[0], 10001);
+    assert_int_equal(ports[1], 10002);
+    assert_int_equal(lv_cfg_serial_ports(live, ports, 1, &err), 1);
+    const char *s390 = "<domain type='qemu'><name>x</name><devices>"
+                       "<console type='tcp'><source mode='bind' host='h' service='7'/></console>"
+                       "</devices></domain>";
+    assert_int_equal(lv_cfg_serial_ports(s390, ports, 4, &err), 1);
+    assert_int_equal(ports[0], 7);
+    assert_int_equal(lv_cfg_serial_ports("<domain", ports, 4, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_INVALID);
+    err_clear(&err);
+}
+
+/* Ports as Zed's acquire_port takes them: in the range, not held, and
+ * bindable; none left: CAPACITY. */
+static int busy_port = -1;
+static bool bindable_but_busy(const char *host, int port)
+{
+    (void)host;
+    return port != busy_port;
+}
+
+static void test_serial_port_pick(void **state)
+{
+    (void)state;
+    struct err *err = NULL;
+    int used[] = {10000, 10002};
+    busy_port = 10001;
+    assert_int_equal(lv_serial_port_pick(10000, 10010, used, 2, "h", bindable_but_busy, &err),
+                     10003);
+    assert_int_equal(lv_serial_port_pick(10004, 10010, used, 2, "h", bindable_but_busy, &err),
+                     10004);
+    assert_int_equal(lv_serial_port_pick(10000, 10003, used, 2, "h", bindable_but_busy, &err), -1);
+    assert_int_equal(err_code_of(err), ERR_CAPACITY);
+    assert_non_null(strstr(err->msg, "port_range 10000:10003"));
+    err_clear(&err);
+    /* a real socket bound: the port is not bindable, another is */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(fd, 1), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    int taken = ntohs(a.sin_port);
+    assert_false(lv_serial_port_bindable("127.0.0.1", taken));
+    assert_int_equal(lv_serial_port_pick(taken, taken + 1, NULL, 0, "127.0.0.1",
+                                         lv_serial_port_bindable, &err),
+                     -1);
+    err_clear(&err);
+    close(fd);
+    assert_false(lv_serial_port_bindable("no-such-host.invalid", 10000));
 }
 
 /* A config drive: its image beside the disk, a read-only SATA cdrom that
@@ -1729,6 +1874,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_snapshot_delta, test_tmpdir_setup,
                                         test_tmpdir_teardown),
         cmocka_unit_test(test_vnc_xml),
+        cmocka_unit_test(test_serial_tcp_xml),
+        cmocka_unit_test(test_serial_port_pick),
         cmocka_unit_test(test_stable_rescue_xml),
         cmocka_unit_test(test_rescue_xml),
         cmocka_unit_test(test_vmem_design),

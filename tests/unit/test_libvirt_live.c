@@ -80,6 +80,15 @@ static void test_info_roundtrip(void **state)
     assert_int_equal(lv_live_info_parse(vnc, &back, &err), 0);
     assert_string_equal(back.vnc, "127.0.0.2");
     lv_live_info_release(&back);
+    /* and the serial console's address and port there */
+    i.serial = (char *)"127.0.0.3";
+    i.serial_port = (char *)"10007";
+    autofree char *ser = lv_live_info_format(&i);
+    assert_non_null(strstr(ser, "\nserial 127.0.0.3\nserial_port 10007\n"));
+    assert_int_equal(lv_live_info_parse(ser, &back, &err), 0);
+    assert_string_equal(back.serial, "127.0.0.3");
+    assert_string_equal(back.serial_port, "10007");
+    lv_live_info_release(&back);
 }
 
 static void test_info_bad(void **state)
@@ -106,6 +115,12 @@ static void test_info_bad(void **state)
         "sculpt-libvirt-live 1\ndir /a\nnothing\n",
         "sculpt-libvirt-live 1\ndir /a\nvnc 127.0.0.1'/><evil/>\n",
         "sculpt-libvirt-live 1\ndir /a\nvnc \n",
+        "sculpt-libvirt-live 1\ndir /a\nserial 127.0.0.1\n",
+        "sculpt-libvirt-live 1\ndir /a\nserial_port 10000\n",
+        "sculpt-libvirt-live 1\ndir /a\nserial 127.0.0.1\nserial_port 65536\n",
+        "sculpt-libvirt-live 1\ndir /a\nserial 127.0.0.1\nserial_port 0\n",
+        "sculpt-libvirt-live 1\ndir /a\nserial 127.0.0.1\nserial_port 1'/>\n",
+        "sculpt-libvirt-live 1\ndir /a\nserial a'/>\nserial_port 10000\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct lv_live_info m;
