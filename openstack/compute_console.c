@@ -1,9 +1,10 @@
-/* Remote consoles (`openstack console url show --novnc`): get_vnc_console
- * as Zed's ComputeManager does it -- the port of the guest's VNC server
- * read from its running domain, a ConsoleAuthToken created through the
- * conductor for it, the connection info nova-api turns into the URL --
- * and validate_console_port, which nova-novncproxy asks before it
- * connects a token's holder to the port. */
+/* Remote consoles (`openstack console url show --novnc` or `--serial`):
+ * get_vnc_console and get_serial_console as Zed's ComputeManager does them
+ * -- the port of the guest's VNC server or TCP serial console read from
+ * its running domain, a ConsoleAuthToken created through the conductor
+ * for it, the connection info nova-api turns into the URL -- and
+ * validate_console_port, which nova-novncproxy and nova-serialproxy ask
+ * before they connect a token's holder to the port. */
 #include <stdio.h>
 #include <string.h>
 
@@ -99,13 +100,29 @@ json_t *os_console_connect_info(const char *type, const char *host, int port, co
     autofree char *url = strcmp(type, "novnc") == 0
                              ? xasprintf("%s?path=%%3Ftoken%%3D%s", base, token)
                              : xasprintf("%s?token=%s", base, token);
-    /* Console.get_connection_info: the port as the domain XML has it, a
-     * string */
-    return json_pack("{s:s, s:o, s:n, s:s, s:s}", "host", host, "port", json_sprintf("%d", port),
+    /* Console.get_connection_info: the port as Zed's driver has it -- the
+     * VNC one a string, as the domain XML states it; the serial one an
+     * integer, which its driver parses */
+    json_t *jport = strcmp(type, "novnc") == 0 ? json_sprintf("%d", port) : json_integer(port);
+    return json_pack("{s:s, s:o, s:n, s:s, s:s}", "host", host, "port", jport,
                      "internal_access_path", "token", token, "access_url", url);
 }
 
-int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct err **err)
+/* One kind of remote console as the manager serves it. */
+struct console_kind {
+    bool enabled;              /* its [section] enabled */
+    const char *type;          /* the console_type it answers */
+    enum drv_hv_console drv;   /* the driver's device */
+    const char *drv_name;      /* as the driver's ConsoleTypeUnavailable names it */
+    const char *host;          /* the address its proxy connects to */
+    const char *base;          /* the proxy's public URL */
+};
+
+/* Zed's get_vnc_console and get_serial_console: the guest's port, a
+ * ConsoleAuthToken for it authorized through the conductor, the
+ * connection info. */
+static int get_console(struct os_rpc_req *req, const struct console_kind *k, json_t **result,
+                       struct err **err)
 {
     struct os_compute *c = req->opaque;
     const json_t *inst = console_instance(req, err);
@@ -114,20 +131,18 @@ int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct e
     const char *type = json_string_value(json_object_get(req->msg->args, "console_type"));
     if (!type)
         type = "";
-    if (!c->cfg->vnc_enabled)
+    if (!k->enabled)
         return os_console_type_unavailable(req, type, err);
-    if (strcmp(type, "novnc") != 0) {
+    if (strcmp(type, k->type) != 0) {
         autofree char *msg = xasprintf("Invalid console type %s", type);
         return console_fault(req, "ConsoleTypeInvalid", 400, "console_type", type, err, msg);
     }
     int port = 0;
-    if (console_port(req, inst, DRV_HV_CONSOLE_VNC, "vnc", &port, err) < 0)
+    if (console_port(req, inst, k->drv, k->drv_name, &port, err) < 0)
         return -1;
 
     const char *uuid = ovo_get_str(inst, "uuid");
-    const char *host = c->cfg->vnc_server_proxyclient_address;
-    const char *base = c->cfg->vnc_novncproxy_base_url;
-    json_auto_t *tok = os_console_token_new(type, host, port, uuid, base);
+    json_auto_t *tok = os_console_token_new(type, k->host, port, uuid, k->base);
     json_auto_t *token =
         os_conductor_object_action(&c->conductor, req->msg->ctx, tok, "authorize",
                                    json_pack("[I]", (json_int_t)c->cfg->consoleauth_token_ttl),
@@ -136,10 +151,38 @@ int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct e
         return err_wrap(err, "console auth token for %s", uuid);
     if (!json_is_string(token))
         return err_set(err, ERR_INTERNAL, "ConsoleAuthToken.authorize returned no token");
-    *result = os_console_connect_info(type, host, port, json_string_value(token), base);
-    log_info("VNC console of %s at %s:%d, token good for %lld s", uuid, host, port,
+    *result = os_console_connect_info(type, k->host, port, json_string_value(token), k->base);
+    log_info("%s console of %s at %s:%d, token good for %lld s", k->drv_name, uuid, k->host, port,
              (long long)c->cfg->consoleauth_token_ttl);
     return 0;
+}
+
+int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    struct os_compute *c = req->opaque;
+    const struct console_kind vnc = {
+        .enabled = c->cfg->vnc_enabled,
+        .type = "novnc",
+        .drv = DRV_HV_CONSOLE_VNC,
+        .drv_name = "vnc",
+        .host = c->cfg->vnc_server_proxyclient_address,
+        .base = c->cfg->vnc_novncproxy_base_url,
+    };
+    return get_console(req, &vnc, result, err);
+}
+
+int os_compute_get_serial_console(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    struct os_compute *c = req->opaque;
+    const struct console_kind serial = {
+        .enabled = c->cfg->serial_console_enabled,
+        .type = "serial",
+        .drv = DRV_HV_CONSOLE_SERIAL,
+        .drv_name = "serial",
+        .host = c->cfg->serial_console_proxyclient_address,
+        .base = c->cfg->serial_console_base_url,
+    };
+    return get_console(req, &serial, result, err);
 }
 
 /* Zed's validate_console_port: is `port` the one of the guest's console
@@ -157,15 +200,16 @@ int os_compute_validate_console_port(struct os_rpc_req *req, json_t **result, st
     /* the manager asks the driver by type: VNC for novnc and any type it
      * does not name */
     if (strcmp(type, "spice-html5") == 0 || strcmp(type, "rdp-html5") == 0 ||
-        strcmp(type, "serial") == 0 || strcmp(type, "webmks") == 0) {
+        strcmp(type, "webmks") == 0) {
         const char *t = strcmp(type, "spice-html5") == 0 ? "spice"
                         : strcmp(type, "rdp-html5") == 0 ? "rdp"
-                        : strcmp(type, "webmks") == 0    ? "webmks"
-                                                         : "serial";
+                                                         : "webmks";
         return os_console_type_unavailable(req, t, err);
     }
+    bool serial = strcmp(type, "serial") == 0;
     int port = 0;
-    if (console_port(req, inst, DRV_HV_CONSOLE_VNC, "vnc", &port, err) < 0)
+    if (console_port(req, inst, serial ? DRV_HV_CONSOLE_SERIAL : DRV_HV_CONSOLE_VNC,
+                     serial ? "serial" : "vnc", &port, err) < 0)
         return -1;
     char mine[16];
     snprintf(mine, sizeof(mine), "%d", port);
@@ -177,7 +221,7 @@ int os_compute_validate_console_port(struct os_rpc_req *req, json_t **result, st
 
 void os_compute_console_tokens_clean(struct os_compute *c, const json_t *ctx, const char *uuid)
 {
-    if (!c->cfg->vnc_enabled)
+    if (!c->cfg->vnc_enabled && !c->cfg->serial_console_enabled)
         return;
     autoerr struct err *e = NULL;
     json_t *r = os_conductor_class_action(&c->conductor, ctx, "ConsoleAuthToken",

@@ -35,10 +35,12 @@ struct drv_hv_diag;
 json_t *os_diag_object(const struct drv_hv_diag *d, const char *hypervisor, bool config_drive,
                        int64_t uptime_s);
 json_t *os_diag_legacy(const struct drv_hv_diag *d);
-/* compute_console.c: a guest's VNC console through nova-novncproxy (a
- * ConsoleAuthToken made through the conductor), and the port check the
- * proxy asks for before it connects. */
+/* compute_console.c: a guest's VNC console through nova-novncproxy and
+ * its serial console through nova-serialproxy (a ConsoleAuthToken made
+ * through the conductor), and the port check the proxies ask for before
+ * they connect. */
 int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct err **err);
+int os_compute_get_serial_console(struct os_rpc_req *req, json_t **result, struct err **err);
 /* The ConsoleTypeUnavailable fault for console `type`, as Zed's manager
  * raises it (every console type sculpt does not serve).  Returns -1. */
 int os_console_type_unavailable(struct os_rpc_req *req, const char *type, struct err **err);

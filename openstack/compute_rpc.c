@@ -185,7 +185,7 @@ const struct os_rpc_method os_compute_rpc_table[] = {
     COMPUTE("check_instance_shared_storage", rpc_check_instance_shared_storage, READ),
     COMPUTE("get_vnc_console", os_compute_get_vnc_console, READ),
     COMPUTE("get_spice_console", rpc_console_unavailable, READ),
-    COMPUTE("get_serial_console", rpc_console_unavailable, READ),
+    COMPUTE("get_serial_console", os_compute_get_serial_console, READ),
     COMPUTE("get_rdp_console", rpc_console_unavailable, READ),
     COMPUTE("get_mks_console", rpc_console_unavailable, READ),
     COMPUTE("validate_console_port", os_compute_validate_console_port, READ),

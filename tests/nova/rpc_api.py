@@ -706,6 +706,11 @@ def main():
     # raises the same for a domain without graphics)
     expect_raise('validate_console_port', exception.ConsoleTypeUnavailable,
                  api.validate_console_port, ctxt, inst, '5900', 'novnc')
+    # ([serial_console] enabled is false on fake1, Zed's default)
+    expect_raise('get_serial_console', exception.ConsoleTypeUnavailable,
+                 api.get_serial_console, ctxt, inst, 'serial')
+    expect_raise('validate_console_port (serial)', exception.ConsoleTypeUnavailable,
+                 api.validate_console_port, ctxt, inst, '10000', 'serial')
     diag = api.get_instance_diagnostics(ctxt, inst)
     if diag.state != 'running' or diag.driver != 'libvirt' or diag.num_disks != 1 or \
             diag.num_cpus != len(diag.cpu_details) or not diag.memory_details.maximum:

@@ -1,4 +1,4 @@
-/* get_vnc_console's parts (compute_console.c): the ConsoleAuthToken Zed's
+/* get_vnc_console's and get_serial_console's parts (compute_console.c): the ConsoleAuthToken Zed's
  * manager authorizes and the connection info it returns, in Zed's shape. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,7 +38,8 @@ static void test_token_object(void **state)
 
 /* Console.get_connection_info: host, the port as a string (libvirt's
  * XML attribute), internal_access_path None, the token in clear, and the
- * token's access_url: inside noVNC's `path` for novnc. */
+ * token's access_url: inside noVNC's `path` for novnc, `?token=` for
+ * serial. */
 static void test_connect_info(void **state)
 {
     (void)state;
@@ -54,6 +55,9 @@ static void test_connect_info(void **state)
                                              "ws://127.0.0.1:6083/");
     assert_string_equal(json_string_value(json_object_get(s, "access_url")),
                         "ws://127.0.0.1:6083/?token=" TOKEN);
+    /* the serial port an integer (Nova's driver parses the XML's) */
+    assert_int_equal(json_integer_value(json_object_get(s, "port")), 10000);
+    assert_true(json_is_integer(json_object_get(s, "port")));
 }
 
 int main(void)
