@@ -1552,6 +1552,57 @@ static void test_dom_error(void **state)
     virConnectClose(conn);
 }
 
+/* Zed's acquire_port against a libvirt: a port another domain names is
+ * not taken, even while that domain does not run; the domain's own port
+ * is kept at its redefinition; a port promised to a migration is held. */
+static void test_serial_acquire(void **state)
+{
+    (void)state;
+    /* a port free now, and the range from it */
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    int p = ntohs(a.sin_port);
+    if (p > 65000)
+        p -= 1000;
+    virConnectPtr conn = virConnectOpen("test:///default");
+    assert_non_null(conn);
+    char xml[1024];
+    snprintf(xml, sizeof(xml),
+             "<domain type='test'><name>serial-a</name><uuid>%s</uuid><memory>65536</memory>"
+             "<os><type>hvm</type></os><devices><serial type='tcp'><source mode='bind' "
+             "host='127.0.0.1' service='%d'/><protocol type='raw'/><target port='0'/></serial>"
+             "</devices></domain>",
+             "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4e", p);
+    virDomainPtr dom = virDomainDefineXML(conn, xml);
+    assert_non_null(dom);
+    struct cfg *cfg = cfg_load_string("[serial_console]\nenabled = true\n", "t.conf", NULL);
+    assert_non_null(cfg);
+    free(cfg->serial_console_port_range);
+    cfg->serial_console_port_range = xasprintf("%d:%d", p, p + 200);
+    struct lv_serial s;
+    lv_serial_init(&s, cfg);
+    assert_string_equal(s.host, "127.0.0.1");
+    struct err *err = NULL;
+    lv_serial_lock(&s);
+    assert_int_equal(lv_serial_acquire(&s, conn, "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4e", 0, &err), p);
+    int other = lv_serial_acquire(&s, conn, UUID_A, 60000, &err);
+    assert_true(other > p && other < p + 200);
+    /* held for the migration: the next guest gets another */
+    int third = lv_serial_acquire(&s, conn, "0e1d2c3b-4a59-4876-a5b4-c3d2e1f0a9b8", 0, &err);
+    assert_true(third > other && third < p + 200);
+    lv_serial_unlock(&s);
+    lv_serial_release(&s);
+    assert_int_equal(virDomainUndefine(dom), 0);
+    virDomainFree(dom);
+    virConnectClose(conn);
+    cfg_unref(cfg);
+}
+
 static void test_backend_on_test_driver(void **state)
 {
     const char *dir = *state; /* test_tmpdir_setup */
@@ -1876,6 +1927,7 @@ int main(void)
         cmocka_unit_test(test_vnc_xml),
         cmocka_unit_test(test_serial_tcp_xml),
         cmocka_unit_test(test_serial_port_pick),
+        cmocka_unit_test(test_serial_acquire),
         cmocka_unit_test(test_stable_rescue_xml),
         cmocka_unit_test(test_rescue_xml),
         cmocka_unit_test(test_vmem_design),
