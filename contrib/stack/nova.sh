@@ -1,7 +1,8 @@
 #!/bin/sh
 # A minimal real OpenStack Zed control plane, DevStack-like, from Debian 12
 # packages: Keystone, Placement, Glance, nova-api, nova-conductor,
-# nova-scheduler and nova-novncproxy (VNC consoles) on the private PostgreSQL and RabbitMQ (contrib/stack/
+# nova-scheduler, nova-novncproxy (VNC consoles) and nova-serialproxy (serial
+# consoles) on the private PostgreSQL and RabbitMQ (contrib/stack/
 # postgres.sh and rabbitmq.sh, started first), plus a stand-in for Neutron
 # (contrib/stack/fake-neutron.py: servers boot with --nic none, but
 # `server show` and tempest still ask Neutron for ports).  No compute: that
@@ -20,6 +21,7 @@
 #   OS_PROJECT_DOMAIN_NAME OS_REGION_NAME OS_IDENTITY_API_VERSION (admin creds)
 #   NOVA_KEYSTONE_URL NOVA_PLACEMENT_URL NOVA_GLANCE_URL NOVA_API_URL
 #   NOVA_NEUTRON_URL NOVA_NOVNCPROXY_URL (nova-novncproxy's page) NOVA_CONF (the control plane's nova.conf, for nova-manage)
+#   NOVA_SERIALPROXY_URL (nova-serialproxy's WebSocket, the computes' [serial_console] base_url)
 #   NOVA_ADMIN_PASSWORD
 set -eu
 action=${1:-}
@@ -31,7 +33,7 @@ dir=$run/nova
 here=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3   # Debian's: the OpenStack libraries live in its dist-packages
 services="keystone placement glance-api fake-neutron nova-api nova-conductor nova-scheduler
-    nova-novncproxy"
+    nova-novncproxy nova-serialproxy"
 
 say() { echo "nova: $*" >&2; }
 die() { say "$*"; exit 1; }
@@ -92,6 +94,7 @@ load_ports() {
     . "$dir/ports"
     # (a RUN_DIR from before nova-novncproxy was started gets its port now)
     [ -n "${vp:-}" ] || { echo "vp=$(free_port)" >>"$dir/ports" && . "$dir/ports"; }
+    [ -n "${sp:-}" ] || { echo "sp=$(free_port)" >>"$dir/ports" && . "$dir/ports"; }
     KS=http://127.0.0.1:$ks
 }
 
@@ -185,6 +188,10 @@ novncproxy_host = 127.0.0.1
 novncproxy_port = $vp
 # (noVNC's page that connects at once; Zed's help says so for noVNC >= 1.0)
 novncproxy_base_url = http://127.0.0.1:$vp/vnc_lite.html
+[serial_console]
+# nova-serialproxy's: the computes' [serial_console] options are in their own conf
+serialproxy_host = 127.0.0.1
+serialproxy_port = $sp
 [glance]
 api_servers = http://127.0.0.1:$gl
 EOF
@@ -307,6 +314,7 @@ NOVA_GLANCE_URL=http://127.0.0.1:$gl
 NOVA_API_URL=http://127.0.0.1:$nv/v2.1
 NOVA_NEUTRON_URL=http://127.0.0.1:$ne
 NOVA_NOVNCPROXY_URL=http://127.0.0.1:$vp/vnc_lite.html
+NOVA_SERIALPROXY_URL=ws://127.0.0.1:$sp/
 NOVA_CONF=$dir/etc/nova/nova.conf
 EOF
     mv "$run/env/nova.env.tmp" "$run/env/nova.env"
@@ -372,6 +380,9 @@ start() {
     alive nova-novncproxy || start_daemon nova-novncproxy $PY -c \
         'import sys; from nova.cmd.novncproxy import main; sys.argv[0] = "nova-novncproxy"; sys.exit(main())' \
         $NC --log-file "$dir/log/nova-novncproxy.log"
+    alive nova-serialproxy || start_daemon nova-serialproxy $PY -c \
+        'import sys; from nova.cmd.serialproxy import main; sys.argv[0] = "nova-serialproxy"; sys.exit(main())' \
+        $NC --log-file "$dir/log/nova-serialproxy.log"
     waitfor 120 "Placement" http_ok "http://127.0.0.1:$pl/" 200
     waitfor 120 "nova-api" http_ok "http://127.0.0.1:$nv/" 200
     waitfor 60 "Glance" http_ok "http://127.0.0.1:$gl/" 300
@@ -379,6 +390,8 @@ start() {
     waitfor 90 "nova-conductor" queue_consumed conductor
     waitfor 90 "nova-scheduler" queue_consumed scheduler
     waitfor 60 "nova-novncproxy" http_ok "http://127.0.0.1:$vp/vnc_lite.html" 200
+    # (a WebSocket server: any HTTP answer says it listens)
+    waitfor 60 "nova-serialproxy" http_ok "http://127.0.0.1:$sp/" "[1-5]"
     [ $fresh = 1 ] && touch "$dir/bootstrapped"
     write_client_env
     say "running: Keystone $KS/v3, nova-api http://127.0.0.1:$nv, Placement :$pl, Glance :$gl"

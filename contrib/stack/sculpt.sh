@@ -124,6 +124,11 @@ EOF
         if [ -n "${NOVA_NOVNCPROXY_URL:-}" ]; then
             printf '\n[vnc]\nnovncproxy_base_url = %s\n' "$NOVA_NOVNCPROXY_URL"
         fi
+        # and at its nova-serialproxy (serial consoles stay off unless
+        # SCULPT_EXTRA_CONF sets [serial_console] enabled)
+        if [ -n "${NOVA_SERIALPROXY_URL:-}" ]; then
+            printf '\n[serial_console]\nbase_url = %s\n' "$NOVA_SERIALPROXY_URL"
+        fi
         if [ -n "${SCULPT_EXTRA_CONF:-}" ]; then
             printf '\n%s\n' "$SCULPT_EXTRA_CONF"
         fi
