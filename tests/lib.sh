@@ -163,15 +163,20 @@ libvirt_test_cleanup() {
 }
 
 # guest_send SOCKET LINE: type LINE on a guest's serial console (the unix
-# socket beside its console.log); the tiny guest obeys burn/disk/net/stat/
+# socket beside its console.log, or tcp:HOST:PORT for a TCP console, as
+# [serial_console] defines it); the tiny guest obeys burn/disk/net/stat/
 # poweroff.  Stays connected until the guest's tty echoes the line and its
 # newline (QEMU drops what the guest's UART has not taken yet when the
 # client leaves: a line echoed without its newline was never obeyed).
 guest_send() {
     /usr/bin/python3 - "$1" "$2" <<'PY'
 import socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
+if sys.argv[1].startswith("tcp:"):
+    host, port = sys.argv[1][4:].rsplit(":", 1)
+    s = socket.create_connection((host, int(port)), timeout=10)
+else:
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
 line = sys.argv[2].encode() + b"\n"
 s.sendall(line)
 s.settimeout(0.5)

@@ -107,10 +107,16 @@ kvm1_env() {
 live_conf() {
     printf 'live_migration_uri = qemu+tcp://%%s:%s/system\nlive_migration_inbound_addr = 127.0.0.1\nlive_migration_completion_timeout = 120\n' "$1"
 }
+# kvm1's guests get TCP serial consoles (phase e2e reaches one through
+# nova-serialproxy), on ports of a range of this run's: the libvirtds of
+# runs side by side do not see each other's domains.  Phases that type on
+# a console's unix socket (migrate-kvm) restart kvm1 without them.
+SERIAL_BASE=$((10000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 99 * 100))
 start_kvm1() {
     # (the image cache manager and the purge of expired console tokens
     # every 2 s: e2e ages images and expires a token by hand)
-    kvm1_env SCULPT_EXTRA_CONF="$(printf '%s\n[image_cache]\nmanager_interval = 2\n[DEFAULT]\ninstance_delete_interval = 2' "$SSHD_CONF")" \
+    kvm1_env SCULPT_EXTRA_CONF="$(printf '%s\n[image_cache]\nmanager_interval = 2\n[DEFAULT]\ninstance_delete_interval = 2\n[serial_console]\nenabled = true\nport_range = %s:%s' \
+        "$SSHD_CONF" $SERIAL_BASE $((SERIAL_BASE + 100)))" \
         "$stack/sculpt.sh" start "$run"
 }
 
@@ -166,6 +172,12 @@ for phase in $phases; do
         ;;
     e2e)
         [ $libvirt = 1 ] || { echo "phase e2e needs contrib/stack/libvirt.sh" >&2; exit 1; }
+        # kvm1 as start_kvm1 starts it (a phase before may have
+        # restarted it with settings of its own)
+        if ! grep -q '^port_range = '$SERIAL_BASE: "$run/kvm1/sculpt.conf"; then
+            kvm1_env "$stack/sculpt.sh" stop "$run" >/dev/null
+            start_kvm1 >/dev/null
+        fi
         say "phase e2e: real guests on kvm1"
         sh "$top/tests/nova/e2e.sh" "$run" kvm1
         ;;

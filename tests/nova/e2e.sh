@@ -1,5 +1,5 @@
 #!/bin/sh
-# End to end on real guests (create, stop/start, reboots, console, VNC console, a snapshot,
+# End to end on real guests (create, stop/start, reboots, console, VNC and serial consoles, a snapshot,
 # a rebuild onto it and a server booted from it, delete): the openstack CLI
 # against the local Nova, with sculpt-compute (libvirt backend) as host
 # HOST; checked on the hypervisor with virsh,
@@ -23,6 +23,11 @@ fail() { echo "e2e FAILED: $*" >&2; exit 1; }
 . "$top/tests/nova/lib.sh"
 
 domstate() { virsh -c "$LIBVIRT_URI" domstate "$1" 2>/dev/null | head -n 1; }
+# serial_port DOMAIN: the port of its TCP serial console on 127.0.0.1
+serial_port() {
+    virsh -c "$LIBVIRT_URI" dumpxml "$1" | tr -d '\n' |
+        sed -n "s|.*<serial type='tcp'> *<source mode='bind' host='127.0.0.1' service='\([0-9]*\)'[^>]*>.*|\1|p"
+}
 
 # wait_console SERVER_UUID TEXT SECONDS [COUNT]: the guest printed TEXT on
 # its serial console (COUNT times, default once: the log keeps every boot)
@@ -85,6 +90,12 @@ code=$(curl -s -o "$run/e2e.vnc-stopped" -w '%{http_code}' -X POST -H "X-Auth-To
     "$NOVA_API_URL/servers/$id/remote-consoles")
 [ "$code" = 409 ] && grep -q "is not ready" "$run/e2e.vnc-stopped" ||
     fail "VNC console of a stopped server: HTTP $code $(cat "$run/e2e.vnc-stopped")"
+code=$(curl -s -o "$run/e2e.serial-stopped" -w '%{http_code}' -X POST -H "X-Auth-Token: $(nova_token)" \
+    -H 'Content-Type: application/json' -H 'OpenStack-API-Version: compute 2.6' \
+    -d '{"remote_console": {"protocol": "serial", "type": "serial"}}' \
+    "$NOVA_API_URL/servers/$id/remote-consoles")
+[ "$code" = 409 ] && grep -q "is not ready" "$run/e2e.serial-stopped" ||
+    fail "serial console of a stopped server: HTTP $code $(cat "$run/e2e.serial-stopped")"
 
 t=$(date +%s)
 openstack server start e2e-1
@@ -167,6 +178,17 @@ until [ "$(nova_sql "select count(*) from console_auth_tokens where id = $tok")"
 done
 [ "$(tokens)" = $((n - 1)) ] || fail "unexpired console tokens removed too ($(tokens) of $n left)"
 say "an expired console token removed by the host's purge, $((n - 1)) unexpired kept"
+
+# the serial console (kvm1 runs with [serial_console] enabled in this
+# phase: tests/integration/nova.sh): the domain's TCP serial port, Nova's
+# URL, nova-serialproxy with its token, a line typed to the guest and its
+# answer
+t=$(date +%s)
+sport=$(serial_port "$dom")
+[ -n "$sport" ] || fail "domain $dom has no TCP serial console on 127.0.0.1"
+/usr/bin/python3 "$top/tests/nova/serial_console.py" --server "$id" --port "$sport" ||
+    fail "serial console"
+say "serial console checked in $(($(date +%s) - t)) s"
 
 # A call whose handler outlives the caller's call-monitor timeout only
 # succeeds with keep-alives.
@@ -295,9 +317,11 @@ grep -q "live snapshot of $id: copy in sync, 0 filesystem(s) frozen" "$SCULPT_LO
     fail "no freeze in sync in $SCULPT_LOG"
 openstack image delete "$(echo "$out" | tail -n 1)"
 say "snapshot quiesced through the agent (frozen, thawed) in $(($(date +%s) - tq)) s"
-sock=$(virsh -c "$LIBVIRT_URI" dumpxml "$dom" |
-    sed -n "s/.*<source mode='bind' path='\([^']*console[^']*\.sock\)'.*/\1/p" | head -n 1) # <serial>'s, again in <console>
-(. "$top/tests/lib.sh" && guest_send "$sock" "agent off" >/dev/null) || fail "agent off"
+# (on the guest's TCP serial console: kvm1 runs with [serial_console]
+# enabled in this phase)
+sport=$(serial_port "$dom")
+[ -n "$sport" ] || fail "domain $dom has no TCP serial console on 127.0.0.1"
+(. "$top/tests/lib.sh" && guest_send "tcp:127.0.0.1:$sport" "agent off" >/dev/null) || fail "agent off"
 agent_is disconnected
 out=$(server_op password e2e-1 "$pw-2") || fail "changePassword"
 printf '%s\n' "$out" | grep -qx 'http=501 task=None event=Error' ||

@@ -15,87 +15,19 @@ import eventlet
 eventlet.monkey_patch()
 
 import argparse  # noqa: E402
-import base64  # noqa: E402
 import os  # noqa: E402
 import socket  # noqa: E402
 import struct  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 from urllib.parse import parse_qs, urlparse  # noqa: E402
 
-from keystoneauth1 import session  # noqa: E402
-from keystoneauth1.identity import v3  # noqa: E402
+from nova import exception  # noqa: E402
 
-from nova import config, context, exception, objects  # noqa: E402
-from nova.compute import rpcapi as compute_rpcapi  # noqa: E402
-from nova.conductor import rpcapi as conductor_rpcapi  # noqa: E402
-from nova.objects import base as objects_base  # noqa: E402
-
-TIMEOUT = 30
+import console_lib  # noqa: E402
 
 
 def fail(what):
     sys.exit('e2e FAILED: VNC console: %s' % what)
-
-
-class WebSocket:
-    """Just enough of RFC 6455 for a client of binary messages."""
-
-    def __init__(self, host, port, path):
-        self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall(('GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n'
-                           'Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\n'
-                           'Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: binary\r\n\r\n'
-                           % (path, host, port, key)).encode())
-        head = b''
-        while b'\r\n\r\n' not in head:
-            chunk = self.sock.recv(1)
-            if not chunk:
-                raise EOFError('closed during the handshake: %r' % head)
-            head += chunk
-        self.status = head.split(b'\r\n', 1)[0].decode()
-        self.buf = b''
-        self.closed = False
-
-    def send(self, data):
-        mask = os.urandom(4)
-        n = len(data)
-        hdr = bytes([0x82]) + (bytes([0x80 | n]) if n < 126 else
-                               bytes([0x80 | 126]) + struct.pack('!H', n))
-        self.sock.sendall(hdr + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
-
-    def _exact(self, n):
-        out = b''
-        while len(out) < n:
-            chunk = self.sock.recv(n - len(out))
-            if not chunk:
-                raise EOFError('connection closed')
-            out += chunk
-        return out
-
-    def _frame(self):
-        b0, b1 = self._exact(2)
-        n = b1 & 0x7f
-        if n == 126:
-            n = struct.unpack('!H', self._exact(2))[0]
-        elif n == 127:
-            n = struct.unpack('!Q', self._exact(8))[0]
-        payload = self._exact(n)  # a server's frames are not masked
-        return b0 & 0x0f, payload
-
-    def recv(self, n):
-        """n bytes of the message stream; EOFError once the server closed."""
-        while len(self.buf) < n:
-            if self.closed:
-                raise EOFError('closed by the proxy after %r' % self.buf)
-            op, payload = self._frame()
-            if op == 8:
-                self.closed = True
-            elif op in (0, 1, 2):
-                self.buf += payload
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
 
 
 def rfb_server_init(ws):
@@ -128,14 +60,7 @@ def main():
     a = ap.parse_args()
 
     # ---- the URL from nova-api, as the CLI and Horizon ask for it
-    auth = v3.Password(auth_url=os.environ['OS_AUTH_URL'], username=os.environ['OS_USERNAME'],
-                       password=os.environ['OS_PASSWORD'],
-                       project_name=os.environ['OS_PROJECT_NAME'],
-                       user_domain_name='Default', project_domain_name='Default')
-    sess = session.Session(auth=auth)
-    r = sess.post('%s/servers/%s/remote-consoles' % (os.environ['NOVA_API_URL'], a.server),
-                  json={'remote_console': {'protocol': 'vnc', 'type': 'novnc'}},
-                  headers={'OpenStack-API-Version': 'compute 2.6'}, raise_exc=False)
+    r = console_lib.remote_console(a.server, 'vnc', 'novnc')
     if r.status_code != 200:
         fail('remote-consoles answered %d: %s' % (r.status_code, r.text))
     rc = r.json()['remote_console']
@@ -145,7 +70,7 @@ def main():
         fail('remote-consoles answered %r' % rc)
     # noVNC connects to the page's host with the `path` parameter
     path = parse_qs(url.query)['path'][0]
-    ws = WebSocket(url.hostname, url.port, '/' + path)
+    ws = console_lib.WebSocket(url.hostname, url.port, '/' + path)
     if ' 101 ' not in ws.status + ' ':
         fail('nova-novncproxy answered %r' % ws.status)
     width, height, name = rfb_server_init(ws)
@@ -156,7 +81,7 @@ def main():
           % (rc['url'], name, width, height))
 
     # ---- a token nobody was given: the proxy closes without a byte of RFB
-    ws = WebSocket(url.hostname, url.port, '/?token=%s' % ('0' * 8 + '-0000-0000-0000-' + '0' * 12))
+    ws = console_lib.WebSocket(url.hostname, url.port, '/?token=%s' % ('0' * 8 + '-0000-0000-0000-' + '0' * 12))
     try:
         got = ws.recv(1)
         fail('a bad token got %r from the proxy' % got)
@@ -165,16 +90,7 @@ def main():
     print('e2e: VNC console: a bad token is refused')
 
     # ---- the RPC: the reply Zed's manager gives, the port check
-    conf = tempfile.NamedTemporaryFile('w', suffix='.conf', delete=False)
-    conf.write('[DEFAULT]\ntransport_url = %s\n' % os.environ['RABBITMQ_URL'])
-    conf.close()
-    config.parse_args(['vnc_console', '--config-file', conf.name])
-    os.unlink(conf.name)
-    objects.register_all()
-    objects_base.NovaObject.indirection_api = conductor_rpcapi.ConductorAPI()
-    ctxt = context.get_admin_context()
-    inst = objects.Instance.get_by_uuid(ctxt, a.server)
-    api = compute_rpcapi.ComputeAPI()
+    ctxt, inst, api = console_lib.compute_rpc('vnc_console', a.server)
     info = api.get_vnc_console(ctxt, inst, 'novnc')
     want = {'host': '127.0.0.1', 'port': a.port, 'internal_access_path': None}
     if sorted(info) != ['access_url', 'host', 'internal_access_path', 'port', 'token'] or \
