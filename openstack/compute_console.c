@@ -16,6 +16,7 @@
 #include "openstack/compute_ops.h"
 #include "openstack/compute_priv.h"
 #include "openstack/conductor.h"
+#include "openstack/nova_instance.h"
 #include "openstack/oslo.h"
 #include "openstack/ovo.h"
 #include "openstack/rpc_failure.h"
@@ -66,6 +67,24 @@ static int console_port(struct os_rpc_req *req, const json_t *inst, enum drv_hv_
     err_clear(err);
     autofree char *msg = xasprintf("Instance %s is not ready", uuid);
     return console_fault(req, "InstanceNotReady", 400, "instance_id", uuid, err, msg);
+}
+
+/* Zed's @wrap_instance_fault on the console calls: a failure other than
+ * InstanceNotFound is recorded on the instance, with the code of the
+ * Nova exception that goes back (500 for any other error).  Returns rc. */
+static int console_faulted(struct os_rpc_req *req, int rc, struct err **err)
+{
+    if (rc == 0 || !*err || (req->fault.cls && strcmp(req->fault.cls, "InstanceNotFound") == 0))
+        return rc;
+    struct os_compute *c = req->opaque;
+    autoerr struct err *e = NULL;
+    autoptr(os_inst) i = os_compute_req_inst(c, req, &e);
+    if (!i) {
+        log_err(LOG_LEVEL_WARN, e, "%s: the fault is not recorded", req->msg->method);
+        return rc;
+    }
+    os_inst_fault_as(i, (*err)->msg, req->fault.cls ? req->fault.code : os_fault_code_of(*err));
+    return rc;
 }
 
 static const json_t *console_instance(struct os_rpc_req *req, struct err **err)
@@ -168,7 +187,7 @@ int os_compute_get_vnc_console(struct os_rpc_req *req, json_t **result, struct e
         .host = c->cfg->vnc_server_proxyclient_address,
         .base = c->cfg->vnc_novncproxy_base_url,
     };
-    return get_console(req, &vnc, result, err);
+    return console_faulted(req, get_console(req, &vnc, result, err), err);
 }
 
 int os_compute_get_serial_console(struct os_rpc_req *req, json_t **result, struct err **err)
@@ -182,13 +201,13 @@ int os_compute_get_serial_console(struct os_rpc_req *req, json_t **result, struc
         .host = c->cfg->serial_console_proxyclient_address,
         .base = c->cfg->serial_console_base_url,
     };
-    return get_console(req, &serial, result, err);
+    return console_faulted(req, get_console(req, &serial, result, err), err);
 }
 
 /* Zed's validate_console_port: is `port` the one of the guest's console
  * of that type now (a token outliving a restart of its guest, which got
  * another port, is refused)?  Errors of the driver go back as they are. */
-int os_compute_validate_console_port(struct os_rpc_req *req, json_t **result, struct err **err)
+static int validate_console_port(struct os_rpc_req *req, json_t **result, struct err **err)
 {
     const json_t *inst = console_instance(req, err);
     if (!inst)
@@ -217,6 +236,11 @@ int os_compute_validate_console_port(struct os_rpc_req *req, json_t **result, st
     *result = json_boolean(json_is_string(jport) ? strcmp(json_string_value(jport), mine) == 0
                                                  : json_integer_value(jport) == port);
     return 0;
+}
+
+int os_compute_validate_console_port(struct os_rpc_req *req, json_t **result, struct err **err)
+{
+    return console_faulted(req, validate_console_port(req, result, err), err);
 }
 
 void os_compute_console_tokens_clean(struct os_compute *c, const json_t *ctx, const char *uuid)

@@ -234,9 +234,13 @@ int os_fault_code_of(const struct err *failure)
 
 void os_inst_fault(struct os_inst *i, const struct err *failure)
 {
+    os_inst_fault_as(i, failure && failure->msg ? failure->msg : "unknown failure",
+                     os_fault_code_of(failure));
+}
+
+void os_inst_fault_as(struct os_inst *i, const char *msg, int code)
+{
     autoerr struct err *e = NULL;
-    const char *msg = failure && failure->msg ? failure->msg : "unknown failure";
-    int code = os_fault_code_of(failure);
     json_auto_t *fault = ovo_new("InstanceFault");
     ovo_set_str(fault, "instance_uuid", i->inst->uuid);
     ovo_set_int(fault, "code", code);

@@ -81,6 +81,9 @@ int os_fault_code_of(const struct err *failure);
 /* InstanceFault.create with the error's message (code: 500 unless the
  * error says otherwise).  Logged, not returned. */
 void os_inst_fault(struct os_inst *i, const struct err *failure);
+/* The same with the message and code of a Nova exception (its kwargs'
+ * code, as Zed's exception_to_dict reads it). */
+void os_inst_fault_as(struct os_inst *i, const char *msg, int code);
 
 /* Instance.destroy (the row goes to deleted).  0 or -1. */
 int os_inst_destroy(struct os_inst *i, struct err **err);

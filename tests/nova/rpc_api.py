@@ -709,6 +709,11 @@ def main():
     # ([serial_console] enabled is false on fake1, Zed's default)
     expect_raise('get_serial_console', exception.ConsoleTypeUnavailable,
                  api.get_serial_console, ctxt, inst, 'serial')
+    # recorded on the instance as Zed's @wrap_instance_fault does
+    fault = objects.InstanceFault.get_latest_for_instance(ctxt, inst.uuid)
+    if not fault or fault.message != 'Unavailable console type serial.' or fault.code != 400:
+        fail('get_serial_console left the fault %r' % (fault and fault.obj_to_primitive()))
+    ok('get_serial_console: the fault recorded (400, %r)' % fault.message)
     expect_raise('validate_console_port (serial)', exception.ConsoleTypeUnavailable,
                  api.validate_console_port, ctxt, inst, '10000', 'serial')
     diag = api.get_instance_diagnostics(ctxt, inst)
