@@ -109,9 +109,11 @@ live_conf() {
 }
 # kvm1's guests get TCP serial consoles (phase e2e reaches one through
 # nova-serialproxy), on ports of a range of this run's: the libvirtds of
-# runs side by side do not see each other's domains.  Phases that type on
-# a console's unix socket (migrate-kvm) restart kvm1 without them.
-SERIAL_BASE=$((10000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 99 * 100))
+# runs side by side do not see each other's domains.  The ranges lie
+# above the libvirtds' VNC blocks (5900-25899, contrib/stack/libvirt.sh)
+# and below the kernel's ephemeral ports (32768).  Phases that type on a
+# console's unix socket (migrate-kvm) restart kvm1 without them.
+SERIAL_BASE=$((26000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 67 * 100))
 start_kvm1() {
     # (the image cache manager and the purge of expired console tokens
     # every 2 s: e2e ages images and expires a token by hand)
