@@ -369,6 +369,16 @@ poll 30 1 sh -c "[ ! -e '$cache/$snap' ]" ||
     fail "image $snap, unused, not removed by the image cache manager in 30 s"
 grep -q "image $snap unused for [0-9]* s: removed" "$SCULPT_LOG" ||
     fail "no log line for the removal of image $snap"
+# and /metrics counts it (the bytes too), the cached images by state (set
+# once the pass ends, just after the removal)
+cache_metrics() {
+    curl -sf -H "X-Auth-Token: $SCULPT_API_TOKEN" "${SCULPT_API_URL%/}/metrics" |
+        awk '$1 == "sculpt_image_cache_removed_total" && $2 >= 1 {r = 1}
+            $1 == "sculpt_image_cache_removed_bytes_total" && $2 > 0 {b = 1}
+            $1 == "sculpt_image_cache_images{state=\"in_use\"}" {u = 1} END {exit !(r && b && u)}'
+}
+poll 10 0.5 cache_metrics ||
+    fail "image cache metrics: $(curl -s -H "X-Auth-Token: $SCULPT_API_TOKEN" "${SCULPT_API_URL%/}/metrics" | grep sculpt_image_cache)"
 say "image cache manager: an image in use kept, an unused one removed"
 # (the listener waits for delete.end: it is sent after the instance is
 # destroyed, which the API may show first)
