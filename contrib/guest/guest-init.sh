@@ -225,8 +225,13 @@ while true; do
             ;;
         dirty)
             # random, not zeros (a zero page costs a migration nothing),
-            # then written over with itself: the same pages dirty again
-            dd if=/dev/urandom of=/dirty bs=1M count="${a:-16}" 2>/dev/null
+            # then written over with itself: the same pages dirty again.
+            # One random MiB repeated: /dev/urandom under TCG on a loaded
+            # host took longer than a test's wait for the ack for 16 MiB
+            dd if=/dev/urandom of=/dirty.1m bs=1M count=1 2>/dev/null
+            : >/dirty
+            i=0
+            while [ $i -lt "${a:-16}" ]; do cat /dirty.1m >>/dirty; i=$((i + 1)); done
             timeout "${b:-10}" sh -c 'while :; do dd if=/dirty of=/dirty bs=1M conv=notrunc 2>/dev/null; done' &
             echo "GUEST-ACK dirty ${a:-16} ${b:-10}"
             ;;

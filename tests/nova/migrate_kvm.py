@@ -209,7 +209,7 @@ def main():
         with open(os.path.join(folder(host, uuid), 'console.log'), errors='replace') as f:
             return re.findall(pattern, f.read())
 
-    def console_cmd(host, uuid, cmd, answer, tries=1):
+    def console_cmd(host, uuid, cmd, answer, tries=1, answer_s=30):
         """cmd typed on the guest's serial console (the socket beside its
         log); the last match of the `answer` pattern it prints.  A command
         that may be typed again (`tries` > 1) is, when the guest's tty did
@@ -240,7 +240,8 @@ def main():
             say('   (the guest on %s did not echo `%s` in 30 s%s)'
                 % (host, cmd, '; typed again' if attempt + 1 < tries else ''))
         got = wait('the guest on %s answering `%s`' % (host, cmd),
-                   lambda: (lambda m: len(m) > n and m)(console_lines(host, uuid, answer)), 30)
+                   lambda: (lambda m: len(m) > n and m)(console_lines(host, uuid, answer)),
+                   answer_s)
         return got[-1]
 
     def guest_uptime(host, uuid):
@@ -619,7 +620,7 @@ def main():
                for h in (a, b)}
         # mk-1's copy cannot end alone: its guest rewrites 16 MiB of its
         # memory faster than B's 4 MiB/s send it
-        console_cmd(b, s.id, 'dirty 16 120', r'GUEST-ACK dirty 16')
+        console_cmd(b, s.id, 'dirty 16 120', r'GUEST-ACK dirty 16', answer_s=60)
         nova65 = nova_client.Client('2.65', session=sess)
         try:
             wait('%s\'s domain events listened to' % b,
@@ -763,7 +764,7 @@ def main():
         up0 = guest_uptime(a, s2.id)
         known2 = {m.id for m in nova.migrations.list(instance_uuid=s2.id,
                                                        migration_type='live-migration')}
-        console_cmd(a, s2.id, 'dirty 16 8', r'GUEST-ACK dirty 16')
+        console_cmd(a, s2.id, 'dirty 16 8', r'GUEST-ACK dirty 16', answer_s=60)
         nova.servers.live_migrate(s2, b, 'auto')
 
         def copying():
