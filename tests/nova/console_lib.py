@@ -116,3 +116,23 @@ class WebSocket:
                 self.buf += payload
         out, self.buf = self.buf[:n], self.buf[n:]
         return out
+
+
+def bad_token_refused(url):
+    """Whether the proxy at `url` (a parsed console URL) closes a
+    connection whose token nobody was given without sending a byte."""
+    ws = WebSocket(url.hostname, url.port, '/?token=%s' % ('0' * 8 + '-0000-0000-0000-' + '0' * 12))
+    try:
+        ws.recv(1)
+        return False
+    except (EOFError, ConnectionError, socket.timeout):
+        return True
+
+
+def connect_info_ok(info, port, access_url):
+    """Whether a get_*_console reply is Zed's connection info for `port`
+    on loopback, with `access_url` % its token."""
+    want = {'host': '127.0.0.1', 'port': port, 'internal_access_path': None}
+    return sorted(info) == ['access_url', 'host', 'internal_access_path', 'port', 'token'] and \
+        all(info[k] == v for k, v in want.items()) and \
+        info['access_url'] == access_url % info['token']
