@@ -84,18 +84,16 @@ wait_domain "$id" "$dom"
 [ "$(domstate "$dom")" = "shut off" ] || fail "domain $dom is '$(domstate "$dom")' after stop"
 say "stop -> SHUTOFF in $(($(date +%s) - t)) s, domain shut off"
 # no console of a guest that does not run: Zed's InstanceNotReady, 409
-code=$(curl -s -o "$run/e2e.vnc-stopped" -w '%{http_code}' -X POST -H "X-Auth-Token: $(nova_token)" \
-    -H 'Content-Type: application/json' -H 'OpenStack-API-Version: compute 2.6' \
-    -d '{"remote_console": {"protocol": "vnc", "type": "novnc"}}' \
-    "$NOVA_API_URL/servers/$id/remote-consoles")
-[ "$code" = 409 ] && grep -q "is not ready" "$run/e2e.vnc-stopped" ||
-    fail "VNC console of a stopped server: HTTP $code $(cat "$run/e2e.vnc-stopped")"
-code=$(curl -s -o "$run/e2e.serial-stopped" -w '%{http_code}' -X POST -H "X-Auth-Token: $(nova_token)" \
-    -H 'Content-Type: application/json' -H 'OpenStack-API-Version: compute 2.6' \
-    -d '{"remote_console": {"protocol": "serial", "type": "serial"}}' \
-    "$NOVA_API_URL/servers/$id/remote-consoles")
-[ "$code" = 409 ] && grep -q "is not ready" "$run/e2e.serial-stopped" ||
-    fail "serial console of a stopped server: HTTP $code $(cat "$run/e2e.serial-stopped")"
+console_not_ready() { # PROTOCOL TYPE
+    _cn_code=$(curl -s -o "$run/e2e.$1-stopped" -w '%{http_code}' -X POST -H "X-Auth-Token: $(nova_token)" \
+        -H 'Content-Type: application/json' -H 'OpenStack-API-Version: compute 2.6' \
+        -d "{\"remote_console\": {\"protocol\": \"$1\", \"type\": \"$2\"}}" \
+        "$NOVA_API_URL/servers/$id/remote-consoles")
+    [ "$_cn_code" = 409 ] && grep -q "is not ready" "$run/e2e.$1-stopped" ||
+        fail "$1 console of a stopped server: HTTP $_cn_code $(cat "$run/e2e.$1-stopped")"
+}
+console_not_ready vnc novnc
+console_not_ready serial serial
 
 t=$(date +%s)
 openstack server start e2e-1
