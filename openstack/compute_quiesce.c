@@ -89,6 +89,25 @@ int os_compute_snapshot_quiesce(const struct os_compute *c, const struct os_inst
     return 0;
 }
 
+/* The image properties _can_quiesce reads are in the instance's
+ * system_metadata, which nova-api's Instance may come without: Zed's
+ * ImageMeta.from_instance lazy-loads it; so does this (loaded into the
+ * primitive's data, not changed, so no save writes it). */
+static void quiesce_load_sysmeta(struct os_compute *c, struct os_inst *i)
+{
+    json_t *data = ovo_data(i->prim);
+    if (!data || json_object_get(data, "system_metadata"))
+        return;
+    const char *const attrs[] = {"system_metadata", NULL};
+    autoerr struct err *e = NULL;
+    json_auto_t *now = os_compute_instance_now(c, i->ctx, os_inst_uuid(i), attrs, NULL, &e);
+    json_t *sm = now ? ovo_get(now, "system_metadata") : NULL;
+    if (sm)
+        json_object_set(data, "system_metadata", sm);
+    else
+        log_err(LOG_LEVEL_WARN, e, "system_metadata of %s not loaded", os_inst_uuid(i));
+}
+
 /* quiesce_instance / unquiesce_instance: Zed's driver.quiesce and
  * unquiesce, the answer to the call (a cast's goes to the log). */
 static int quiesce_set(struct os_rpc_req *req, bool freeze, struct err **err)
@@ -98,10 +117,11 @@ static int quiesce_set(struct os_rpc_req *req, bool freeze, struct err **err)
     const char *uuid = ovo_get_str(prim, "uuid");
     if (!ovo_is(prim, "Instance") || !uuid)
         return err_set(err, ERR_INVALID, "%s needs an `instance`", req->msg->method);
-    if (os_compute_can_quiesce(c, prim, &req->fault, err) < 0)
-        return -1;
     autoptr(os_inst) i = os_compute_req_inst(c, req, err);
     if (!i)
+        return -1;
+    quiesce_load_sysmeta(c, i);
+    if (os_compute_can_quiesce(c, i->prim, &req->fault, err) < 0)
         return -1;
     int n = 0;
     if ((freeze ? drv_hv_fs_freeze : drv_hv_fs_thaw)(c->hv, uuid, &n, err) < 0) {

@@ -315,6 +315,16 @@ grep -q "live snapshot of $id: copy in sync, 0 filesystem(s) frozen" "$SCULPT_LO
     fail "no freeze in sync in $SCULPT_LOG"
 openstack image delete "$(echo "$out" | tail -n 1)"
 say "snapshot quiesced through the agent (frozen, thawed) in $(($(date +%s) - tq)) s"
+# quiesce_instance and unquiesce_instance, as nova-api calls them around a
+# volume-backed snapshot: frozen once the call answers, thawed by the cast
+tq=$(date +%s)
+nf=$(console_output "$id" | grep -c 'GUEST-FSFREEZE thawed' || :)
+/usr/bin/python3 "$top/tests/nova/quiesce_rpc.py" --server "$id" || fail "quiesce_instance"
+wait_console "$id" 'GUEST-FSFREEZE thawed' 30 $((nf + 1))
+[ "$(console_output "$id" | grep -o 'GUEST-FSFREEZE [a-z]*' | tail -n 2 | tr '\n' ' ')" = \
+    'GUEST-FSFREEZE frozen GUEST-FSFREEZE thawed ' ] ||
+    fail "quiesce_instance/unquiesce_instance: not frozen, then thawed"
+say "quiesce_instance froze, unquiesce_instance thawed through the agent in $(($(date +%s) - tq)) s"
 # (on the guest's TCP serial console: kvm1 runs with [serial_console]
 # enabled in this phase)
 sport=$(serial_port "$dom")
