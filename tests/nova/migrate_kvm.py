@@ -795,6 +795,10 @@ def main():
             fail('%s\'s restart did not say it finished the move of mk-2' % a)
         up1 = guest_uptime(b, s2.id)
         if up1 < up0 or boots(b, s2.id) != 0:
+            # the guest's own last words before its boot (panic=-1: a
+            # kernel panic reboots it at once)
+            with open(os.path.join(folder(b, s2.id), 'console.log'), errors='replace') as f:
+                say('   console of mk-2 on %s:\n%s' % (b, f.read()[-3000:]))
             fail('mk-2 rebooted over the cut migration (uptime %d -> %d s, %d boots on %s)'
                  % (up0, up1, boots(b, s2.id), b))
         say('9c. %s killed (-9) while mk-2 was copied to %s: the copy ended there %.1f s later '
