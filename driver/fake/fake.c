@@ -130,6 +130,17 @@ static void fake_console(struct fake *f, struct fake_guest *g, const char *fmt, 
     }
 }
 
+/* An injected failure of `op`, with f->lock held: consumed, and *err set
+ * (every op on entry; a snapshot's freeze and thaw inside it). */
+static bool fake_injected(struct fake *f, const char *op, struct err **err)
+{
+    if (f->fail_count <= 0 || strcmp(f->fail_op, op) != 0)
+        return false;
+    f->fail_count--;
+    err_set(err, f->fail_code, "fake hypervisor: %s: injected failure", op);
+    return true;
+}
+
 /* Every op starts here: the lock, the connection and injected failures. */
 static int fake_enter(struct drv_hv *hv, const char *op, struct err **err)
 {
@@ -139,10 +150,9 @@ static int fake_enter(struct drv_hv *hv, const char *op, struct err **err)
         pthread_mutex_unlock(&f->lock);
         return err_set(err, ERR_UNAVAILABLE, "fake hypervisor: %s: not connected", op);
     }
-    if (f->fail_count > 0 && strcmp(f->fail_op, op) == 0) {
-        f->fail_count--;
+    if (fake_injected(f, op, err)) {
         pthread_mutex_unlock(&f->lock);
-        return err_set(err, f->fail_code, "fake hypervisor: %s: injected failure", op);
+        return -1;
     }
     return 0;
 }
@@ -674,17 +684,6 @@ static int fake_fs_locked(struct fake *f, struct fake_guest *g, bool freeze, int
     g->frozen = freeze;
     fake_console(f, g, "GUEST-FSFREEZE %s n=%d", freeze ? "frozen" : "thawed", *count);
     return 0;
-}
-
-/* An injected failure of `op` inside another op (a snapshot's freeze),
- * with f->lock held: consumed, and *err set. */
-static bool fake_injected(struct fake *f, const char *op, struct err **err)
-{
-    if (f->fail_count <= 0 || strcmp(f->fail_op, op) != 0)
-        return false;
-    f->fail_count--;
-    err_set(err, f->fail_code, "fake hypervisor: %s: injected failure", op);
-    return true;
 }
 
 static int fake_fs_freeze(struct drv_hv *hv, const char *uuid, int *count, struct err **err)
